@@ -1,0 +1,158 @@
+/**
+ * @file diag.h
+ * @brief Named diagnostics: which architectural rule a rejected value broke.
+ *
+ * Every rule the library enforces has a stable identifier, a symbolic name,
+ * a one-line message and the title of the manual section it implements
+ * (section numbers move between editions of the SDM/APM; titles do not).
+ * A function that refuses a value with ::VCORE_ERR_INVAL records the rule in
+ * the object it was called on (see vcore_vcpu_last_diag()); there is no global
+ * "last error".
+ *
+ * Identifiers are grouped in ranges by area and are append-only within a
+ * range, like error codes.
+ */
+#ifndef VIRTCORE_DIAG_H
+#define VIRTCORE_DIAG_H
+
+#include "common.h"
+
+VCORE_BEGIN_DECLS
+
+/**
+ * @brief x86 register-state rules: X(name, value, message, manual section).
+ */
+#define VCORE_DIAG_X86_LIST(X)                                                 \
+    X(NONE, 0x0000, "no diagnostic", "")                                       \
+    X(CR0_RESERVED, 0x0101, "CR0 reserved bit set (bits 63:32, 28:19, 17, 15:6)", \
+      "SDM Vol. 3, \"Control Registers\"")                                     \
+    X(CR0_PG_WITHOUT_PE, 0x0102, "CR0.PG set while CR0.PE is clear",          \
+      "SDM Vol. 3, \"Control Registers\"")                                     \
+    X(CR0_NW_WITHOUT_CD, 0x0103, "CR0.NW set while CR0.CD is clear",          \
+      "SDM Vol. 3, \"Control Registers\"")                                     \
+    X(CR0_PG_CLEAR_IN_LONG_MODE, 0x0104,                                       \
+      "CR0.PG cleared while EFER.LMA=1 and CS.L=1 (64-bit mode)",              \
+      "SDM Vol. 3, \"Initializing IA-32e Mode\"")                              \
+    X(CR4_RESERVED, 0x0111,                                                    \
+      "CR4 bit set that is reserved or not enumerated in the vCPU's CPUID",    \
+      "SDM Vol. 3, \"Control Registers\"")                                     \
+    X(CR4_PAE_CLEAR_IN_LONG_MODE, 0x0112, "CR4.PAE cleared while EFER.LMA=1", \
+      "SDM Vol. 3, \"Initializing IA-32e Mode\"")                              \
+    X(CR4_PCIDE_WITHOUT_LONG_MODE, 0x0113,                                     \
+      "CR4.PCIDE set while EFER.LMA=0", "SDM Vol. 3, \"Process-Context Identifiers (PCIDs)\"") \
+    X(CR4_PCIDE_WITH_CR3_PCID, 0x0114,                                         \
+      "CR4.PCIDE set from 0 to 1 while CR3[11:0] is not zero",                 \
+      "SDM Vol. 3, \"Process-Context Identifiers (PCIDs)\"")                   \
+    X(CR4_LA57_CHANGE_IN_LONG_MODE, 0x0115, "CR4.LA57 changed while EFER.LMA=1", \
+      "SDM Vol. 3, \"Control Registers\"")                                     \
+    X(CR4_CET_WITHOUT_WP, 0x0116, "CR4.CET set while CR0.WP is clear",        \
+      "SDM Vol. 3, \"Control Registers\"")                                     \
+    X(CR0_WP_CLEAR_WITH_CET, 0x0105, "CR0.WP cleared while CR4.CET is set",   \
+      "SDM Vol. 3, \"Control Registers\"")                                     \
+    X(CR3_RESERVED, 0x0121, "CR3 sets bits above the vCPU's MAXPHYADDR",       \
+      "SDM Vol. 3, \"Control Registers\"")                                     \
+    X(CR8_RESERVED, 0x0122, "CR8 bits 63:4 are reserved",                      \
+      "SDM Vol. 3, \"Control Registers\"")                                     \
+    X(EFER_RESERVED, 0x0131,                                                   \
+      "EFER bit set that is reserved or not enumerated in the vCPU's CPUID",   \
+      "SDM Vol. 3, \"Extended Feature Enable Register\"; APM Vol. 2, \"Extended Feature Enable Register (EFER)\"") \
+    X(EFER_LME_CHANGE_WITH_PAGING, 0x0132, "EFER.LME changed while CR0.PG=1", \
+      "SDM Vol. 3, \"Initializing IA-32e Mode\"")                              \
+    X(EFER_LMA_MISMATCH, 0x0133, "EFER.LMA differs from EFER.LME && CR0.PG",   \
+      "SDM Vol. 3, \"Initializing IA-32e Mode\"")                              \
+    X(NONCANONICAL, 0x0141,                                                    \
+      "address is not canonical for the vCPU's linear-address width",          \
+      "SDM Vol. 1, \"Canonical Addressing\"")                                  \
+    X(PHYS_ADDR_WIDTH, 0x0142, "physical address above the vCPU's MAXPHYADDR", \
+      "SDM Vol. 3, \"Linear-Address Translation\" (MAXPHYADDR)")               \
+    X(APIC_BASE_RESERVED, 0x0151,                                              \
+      "IA32_APIC_BASE reserved bit set (bits 7:0, 9, or above MAXPHYADDR)",    \
+      "SDM Vol. 3, \"Local APIC Status and Location\"")                        \
+    X(APIC_BASE_X2APIC_INVALID, 0x0152,                                        \
+      "IA32_APIC_BASE.EXTD set without x2APIC support or while EN is clear, or x2APIC -> xAPIC directly", \
+      "SDM Vol. 3, \"x2APIC State Transitions\"")                              \
+    X(PAT_INVALID, 0x0161, "IA32_PAT entry holds a reserved memory type (2, 3 or >= 8)", \
+      "SDM Vol. 3, \"IA32_PAT MSR\"")                                          \
+    X(MSR_UNKNOWN, 0x0171, "MSR index is not modelled by the vCPU",            \
+      "SDM Vol. 4, \"Model-Specific Registers\"")                              \
+    X(MSR_READ_ONLY, 0x0172, "MSR is read-only",                               \
+      "SDM Vol. 4, \"Model-Specific Registers\"")                              \
+    X(MSR_RESERVED, 0x0173, "MSR reserved bit set",                            \
+      "SDM Vol. 4, \"Model-Specific Registers\"")                              \
+    X(DR6_RESERVED, 0x0181, "DR6 bits 63:32 must be zero",                     \
+      "SDM Vol. 3, \"Debug Status Register (DR6)\"")                           \
+    X(DR7_RESERVED, 0x0182, "DR7 bits 63:32 must be zero",                     \
+      "SDM Vol. 3, \"Debug Control Register (DR7)\"")                          \
+    X(XCR0_INVALID, 0x0191,                                                    \
+      "XCR0 value not allowed (x87 clear, AVX without SSE, unsupported component, or AVX-512/AMX/BNDREG pairing broken)", \
+      "SDM Vol. 1, \"Enabling the XSAVE Feature Set and XSAVE-Enabled Features\"") \
+    X(SEGMENT_INVALID, 0x01a1, "segment access rights use reserved bits",      \
+      "SDM Vol. 3, \"Segment Descriptors\"")                                   \
+    X(RFLAGS_RESERVED, 0x01b1, "RFLAGS reserved bit set or bit 1 clear",       \
+      "SDM Vol. 1, \"EFLAGS Register\"")                                       \
+    X(MXCSR_RESERVED, 0x01c1, "MXCSR sets bits outside MXCSR_MASK",            \
+      "SDM Vol. 1, \"MXCSR Control and Status Register\"")                     \
+    X(CPUID_TOO_MANY, 0x0201, "CPUID table has more than 256 entries",         \
+      "KVM API, \"KVM_SET_CPUID2\"")                                           \
+    X(CPUID_DUPLICATE, 0x0202, "CPUID table lists the same (function, index) twice", \
+      "SDM Vol. 2A, \"CPUID-CPU Identification\"")                             \
+    X(CPUID_MAXPHYADDR, 0x0203,                                                \
+      "CPUID.80000008H:EAX[7:0] (physical-address bits) must be 0 or 32..52",  \
+      "SDM Vol. 2A, \"CPUID-CPU Identification\" (leaf 80000008H)")            \
+    X(CPUID_LINEAR_BITS, 0x0204,                                               \
+      "CPUID.80000008H:EAX[15:8] (linear-address bits) must be 0, 48 or 57",   \
+      "SDM Vol. 2A, \"CPUID-CPU Identification\" (leaf 80000008H)")            \
+    X(CPUID_XSAVE_INCONSISTENT, 0x0205,                                        \
+      "CPUID leaf 0DH is inconsistent (XSAVE absent but components listed, x87/SSE missing, or a component size/offset past the area)", \
+      "SDM Vol. 1, \"Enumeration of CPU Support for XSAVE Instructions and XSAVE-Supported Features\"") \
+    X(CPUID_CHANGED_AFTER_RUN, 0x0206,                                         \
+      "CPUID table differs from the one in force and the vCPU has already run", \
+      "KVM API, \"KVM_SET_CPUID2\" (only identical tables after KVM_RUN)")    \
+    X(CPUID_BAD_FLAGS, 0x0207, "CPUID entry has unknown flag bits",            \
+      "KVM API, \"KVM_SET_CPUID2\"")                                           \
+    X(CPUID_BACKEND_REFUSED, 0x0208,                                           \
+      "the backend refused the CPUID table; the previous table stays in force", \
+      "KVM API, \"KVM_SET_CPUID2\"")                                           \
+    X(MEM_OVERLAP, 0x0301, "guest-physical range overlaps an existing mapping", \
+      "libvirtcore, \"vcore_vm_map_memory\"")                                  \
+    X(MEM_ALIGN, 0x0302, "guest-physical range or host address is not page aligned", \
+      "libvirtcore, \"vcore_vm_map_memory\"")                                  \
+    X(MEM_UNMAPPED, 0x0303, "guest-physical address is not mapped",            \
+      "libvirtcore, \"vcore_vm_read_guest\"")                                  \
+    X(MEM_READ_ONLY, 0x0304, "write to a read-only guest-physical range",     \
+      "libvirtcore, \"vcore_vm_write_guest\"")
+
+/** @brief Diagnostic identifiers (values are pinned). */
+typedef enum vcore_diag_id {
+#define VCORE__DIAG_ENUM(name, value, msg, manual) VCORE_DIAG_##name = (value),
+    VCORE_DIAG_X86_LIST(VCORE__DIAG_ENUM)
+#undef VCORE__DIAG_ENUM
+} vcore_diag_id_t;
+
+/**
+ * @brief One diagnostic: the rule that refused a value, and the value.
+ */
+typedef struct vcore_diag {
+    size_t size;         /**< sizeof(vcore_diag_t), set by the caller. */
+    uint32_t id;         /**< A ::vcore_diag_id_t value; 0 if none. */
+    const char *name;    /**< Symbolic name, e.g. "CR0_PG_WITHOUT_PE" (static). */
+    const char *message; /**< One-line human message (static). */
+    const char *manual;  /**< Manual section title the rule implements (static). */
+    uint64_t value;      /**< The offending value (register value, address, index). */
+} vcore_diag_t;
+
+/**
+ * @brief Looks up the static description of a diagnostic identifier.
+ * @param[in] id A ::vcore_diag_id_t value.
+ * @param[out] out Receives name, message and manual section; @c out->size must
+ *                 be set by the caller. @c value is set to 0.
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL @p out is NULL.
+ * @retval VCORE_ERR_ABI @p out->size is not sizeof(vcore_diag_t).
+ * @retval VCORE_ERR_NOENT @p id is not a known diagnostic.
+ */
+VCORE_API int vcore_diag_describe(uint32_t id, vcore_diag_t *out);
+
+VCORE_END_DECLS
+
+#endif /* VIRTCORE_DIAG_H */

@@ -1,0 +1,77 @@
+/**
+ * @file host.h
+ * @brief Host services: memory, address translation and logging, per instance.
+ *
+ * The library never calls malloc or printf itself. Every VM is given a
+ * ::vcore_host_t and uses only it; a kernel passes its own allocator and
+ * console, a Linux process can use vcore_host_default(). Nothing is global.
+ */
+#ifndef VIRTCORE_HOST_H
+#define VIRTCORE_HOST_H
+
+#include "common.h"
+
+VCORE_BEGIN_DECLS
+
+/** @brief Log levels passed to vcore_host_t::log. */
+typedef enum vcore_log_level {
+    VCORE_LOG_ERROR = 0, /**< Something failed. */
+    VCORE_LOG_WARN = 1,  /**< Something is suspicious (e.g. a refused guest value). */
+    VCORE_LOG_INFO = 2,  /**< Lifecycle events. */
+    VCORE_LOG_DEBUG = 3  /**< Detailed tracing. */
+} vcore_log_level_t;
+
+/** @brief Size of the pages handed out by vcore_host_t::alloc_pages. */
+#define VCORE_PAGE_SIZE 4096u
+
+/**
+ * @brief Host services for one VM (and its vCPUs).
+ *
+ * All callbacks receive @c ctx as their first argument. @c alloc and @c free
+ * are required for vcore_vm_create() / vcore_vcpu_create(); objects made in
+ * caller storage (the *_init_static functions) never allocate through them.
+ * @c alloc_pages is required by backends that hand memory to hardware
+ * (VMXON region, VMCS, page tables).
+ */
+typedef struct vcore_host {
+    size_t size; /**< sizeof(vcore_host_t). */
+    void *ctx;   /**< Opaque pointer passed to every callback. */
+    /** Allocates @p len bytes, zeroed, aligned to 16 bytes; NULL on failure. */
+    void *(*alloc)(void *ctx, size_t len);
+    /** Frees memory from @c alloc; @p len is the size that was requested. */
+    void (*free)(void *ctx, void *ptr, size_t len);
+    /** Allocates @p count zeroed, physically contiguous 4 KiB pages; stores the physical address in @p phys. */
+    void *(*alloc_pages)(void *ctx, size_t count, uint64_t *phys);
+    /** Frees pages from @c alloc_pages. */
+    void (*free_pages)(void *ctx, void *va, size_t count);
+    /** Translates a host virtual address to a physical address. */
+    uint64_t (*virt_to_phys)(void *ctx, const void *va);
+    /** Emits one pre-formatted line of text (no trailing newline). May be NULL. */
+    void (*log)(void *ctx, int level, const char *msg);
+    int log_level; /**< Highest ::vcore_log_level_t passed to @c log. */
+} vcore_host_t;
+
+/**
+ * @brief Returns the hosted default services (malloc, aligned pages, stderr).
+ *
+ * In a hosted build @c virt_to_phys returns the virtual address unchanged: a
+ * Linux process has no access to physical addresses and the backends that
+ * need them (vmx, svm, arm64) do not run in user space.
+ * @return A pointer to static, read-only services; NULL in a freestanding
+ *         build, where the embedder must supply its own.
+ */
+VCORE_API const vcore_host_t *vcore_host_default(void);
+
+/**
+ * @brief Checks that a host-services structure is usable.
+ * @param[in] host The services to check.
+ * @param[in] need_alloc Whether @c alloc and @c free are required.
+ * @return ::VCORE_OK if usable.
+ * @retval VCORE_ERR_INVAL @p host is NULL or a required callback is NULL.
+ * @retval VCORE_ERR_ABI @p host->size is not sizeof(vcore_host_t).
+ */
+VCORE_API int vcore_host_validate(const vcore_host_t *host, bool need_alloc);
+
+VCORE_END_DECLS
+
+#endif /* VIRTCORE_HOST_H */

@@ -1,0 +1,21 @@
+/**
+ * @file virtcore.h
+ * @brief Umbrella header: everything a VMM needs.
+ */
+#ifndef VIRTCORE_VIRTCORE_H
+#define VIRTCORE_VIRTCORE_H
+
+#include "backends.h"
+#include "common.h"
+#include "diag.h"
+#include "error.h"
+#include "exit.h"
+#include "host.h"
+#include "vcpu.h"
+#include "version.h"
+#include "vm.h"
+#include "x86/cpuid.h"
+#include "x86/msr.h"
+#include "x86/regs.h"
+
+#endif /* VIRTCORE_VIRTCORE_H */

@@ -1,0 +1,38 @@
+/*
+ * deps.h - the only place src/core touches the C library.
+ *
+ * The core is freestanding: it may use memcpy, memset, memmove and memcmp
+ * and nothing else from libc (the freestanding archive is checked with
+ * nm -u for exactly that). Everything else the core needs comes from the
+ * per-VM host services (host.h).
+ */
+#ifndef VCORE_CORE_DEPS_H
+#define VCORE_CORE_DEPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#if defined(VCORE_FREESTANDING)
+/* No <string.h> in a freestanding environment: declare the four functions
+ * every freestanding C compiler may emit calls to anyway. */
+void *memcpy(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+#else
+#include <string.h>
+#endif
+
+#define vcore__memcpy memcpy
+#define vcore__memset memset
+#define vcore__memmove memmove
+#define vcore__memcmp memcmp
+
+/* Number of elements of an array. */
+#define VCORE__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Checks the leading size field of a public struct. */
+#define VCORE__SIZE_OK(p) ((p)->size == sizeof(*(p)))
+
+#endif /* VCORE_CORE_DEPS_H */

@@ -1,0 +1,65 @@
+/*
+ * x86.h - internal interface of the x86 vCPU model (src/core/x86).
+ *
+ * Pure functions over state: they never call a backend and never allocate.
+ * vcpu.c orchestrates them (validate -> apply -> mark dirty).
+ */
+#ifndef VCORE_CORE_X86_H
+#define VCORE_CORE_X86_H
+
+#include "../deps.h"
+#include "virtcore/diag.h"
+#include "virtcore/x86/cpuid.h"
+#include "virtcore/x86/msr.h"
+#include "virtcore/x86/regs.h"
+
+/* Records a diagnostic (id, value) in *d; d may be NULL. Returns VCORE_ERR_INVAL. */
+int vcore__diag_set(vcore_diag_t *d, uint32_t id, uint64_t value);
+
+/* ---- canonical / physical address helpers (addr.c) ---- */
+bool vcore__x86_is_canonical(uint64_t va, uint32_t linear_bits);
+bool vcore__x86_phys_ok(uint64_t pa, uint32_t maxphyaddr);
+
+/* ---- CPUID flow (cpuid.c) ---- */
+/* Entry matching (function, index), honouring INDEX_SIGNIFICANT; NULL if none. */
+const vcore_cpuid_entry_t *vcore__cpuid_find(const vcore_cpuid_entry_t *e, uint32_t n,
+                                             uint32_t function, uint32_t index);
+/* Phase 1: legality of a whole table. VCORE_OK or VCORE_ERR_INVAL/RANGE + diag. */
+int vcore__cpuid_check(const vcore_cpuid_entry_t *e, uint32_t n, vcore_diag_t *d);
+/* Phase 2: rewrite the runtime bits of a table from the vCPU state (in place). */
+void vcore__cpuid_update_runtime(vcore_cpuid_entry_t *e, uint32_t n, const vcore_x86_state_t *st);
+/* Phase 3: derive the model from a checked table. Cannot fail. */
+void vcore__cpuid_after_set(const vcore_cpuid_entry_t *e, uint32_t n, uint32_t default_vendor,
+                            uint64_t xcr0, vcore_x86_cpu_model_t *m);
+/* The model of a vCPU without a CPUID table (an empty table). */
+void vcore__cpuid_model_default(uint32_t vendor, vcore_x86_cpu_model_t *m);
+/* What CPUID(function, index) returns on this table, as the vendor's hardware does. */
+void vcore__cpuid_query(const vcore_cpuid_entry_t *e, uint32_t n, uint32_t vendor,
+                        uint32_t function, uint32_t index, vcore_cpuid_entry_t *out);
+/* XSAVE area size for the components in xcr0 (standard or compacted form). */
+uint32_t vcore__cpuid_xsave_size(const vcore_cpuid_entry_t *e, uint32_t n, uint64_t xcr0,
+                                 bool compacted);
+
+/* ---- register validation (regs.c) ---- */
+int vcore__x86_check_regs(const vcore_x86_regs_t *r, vcore_diag_t *d);
+int vcore__x86_check_sregs(const vcore_x86_cpu_model_t *m, const vcore_x86_sregs_t *old,
+                           const vcore_x86_sregs_t *neu, vcore_diag_t *d);
+int vcore__x86_check_dregs(const vcore_x86_cpu_model_t *m, const vcore_x86_dregs_t *dr,
+                           vcore_diag_t *d);
+int vcore__x86_check_fpu(const vcore_x86_fpu_t *f, vcore_diag_t *d);
+int vcore__x86_check_xcr0(const vcore_x86_cpu_model_t *m, uint64_t xcr0, vcore_diag_t *d);
+
+/* ---- MSRs (msr.c) ---- */
+/* Which VCORE_X86_STATE_* classes an MSR lives in (0 if not modelled). */
+uint32_t vcore__x86_msr_classes(uint32_t index);
+int vcore__x86_msr_get(const vcore_x86_state_t *st, uint32_t index, uint64_t *value);
+/* Validates and applies a WRMSR to st; st is unchanged on failure. */
+int vcore__x86_msr_set(const vcore_x86_cpu_model_t *m, vcore_x86_state_t *st, uint32_t index,
+                       uint64_t value, vcore_diag_t *d);
+
+/* ---- RESET / INIT (reset.c) ---- */
+/* One implementation for both: init == false is power-up RESET. */
+void vcore__x86_reset(vcore_x86_state_t *st, const vcore_x86_cpu_model_t *m, uint32_t vendor,
+                      bool init, bool bsp);
+
+#endif /* VCORE_CORE_X86_H */
