@@ -118,6 +118,20 @@ VCORE_API void *vcore_vm_backend_priv(vcore_vm_t *vm);
 VCORE_API vcore_vm_t *vcore_vcpu_vm(const vcore_vcpu_t *vcpu);
 
 /**
+ * @brief The private state of a vCPU's backend.
+ * @param[in] vcpu The vCPU.
+ * @return The vcpu_priv_size bytes reserved for the backend; NULL if @p vcpu is NULL.
+ */
+VCORE_API void *vcore_vcpu_backend_priv(const vcore_vcpu_t *vcpu);
+
+/**
+ * @brief The backend a vCPU runs on.
+ * @param[in] vcpu The vCPU.
+ * @return The ops table; NULL if @p vcpu is NULL.
+ */
+VCORE_API const vcore_backend_t *vcore_vcpu_backend(const vcore_vcpu_t *vcpu);
+
+/**
  * @brief The core's model of a vCPU's state, as last synchronised (for backends).
  *
  * Backends may read it (e.g. to compare), but must change state only through

@@ -66,7 +66,7 @@ VCORE_API int vcore_mock_push_exit(vcore_vcpu_t *vcpu, const vcore_exit_t *exit)
 VCORE_API uint32_t vcore_mock_pending(const vcore_vcpu_t *vcpu);
 
 /**
- * @brief Number of operations of one kind performed on a vCPU (VM ops count on every vCPU's VM).
+ * @brief Number of operations of one kind: VM_* kinds count on the vCPU's VM, the others on the vCPU.
  * @param[in] vcpu A vCPU on the mock backend.
  * @param[in] op A ::vcore_mock_op_t.
  * @return The count; 0 for a bad argument.
@@ -74,7 +74,7 @@ VCORE_API uint32_t vcore_mock_pending(const vcore_vcpu_t *vcpu);
 VCORE_API uint64_t vcore_mock_count(const vcore_vcpu_t *vcpu, uint32_t op);
 
 /**
- * @brief Resets every operation counter of a vCPU to zero.
+ * @brief Resets every operation counter of a vCPU (and of its VM) to zero.
  * @param[in] vcpu A vCPU on the mock backend.
  * @return ::VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p vcpu is NULL or not on the mock backend.

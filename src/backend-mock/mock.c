@@ -1,0 +1,266 @@
+/*
+ * mock.c - the mock backend's ops: a software model with scripted exits.
+ *
+ * It behaves like a strict piece of hardware: registers live in its own
+ * copy (so the core's lazy sync is exercised for real), exits come only
+ * from the script, and anything unscripted fails with VCORE_ERR_UNSCRIPTED.
+ */
+#include "mock_priv.h"
+
+vcore__mock_vcpu_t *vcore__mock_of(const vcore_vcpu_t *vcpu)
+{
+    if (vcore_vcpu_backend(vcpu) != &vcore__backend_mock_ops)
+        return NULL;
+    return vcore_vcpu_backend_priv(vcpu);
+}
+
+/* Counts an op and returns the one-shot error injected for it, if any. */
+static int vcore__mock_op(vcore__mock_vcpu_t *m, uint32_t op)
+{
+    m->counts[op]++;
+    int err = m->fail_next[op];
+    m->fail_next[op] = 0;
+    return err;
+}
+
+static int vcore__mock_vm_init(vcore_vm_t *vm, void *priv)
+{
+    (void)vm;
+    ((vcore__mock_vm_t *)priv)->counts[VCORE_MOCK_OP_VM_INIT]++;
+    return VCORE_OK;
+}
+
+static void vcore__mock_vm_fini(vcore_vm_t *vm, void *priv)
+{
+    (void)vm;
+    (void)priv;
+}
+
+static int vcore__mock_vm_map(vcore_vm_t *vm, void *priv, uint32_t slot,
+                              const vcore_mem_region_t *r)
+{
+    (void)vm;
+    (void)slot;
+    (void)r;
+    ((vcore__mock_vm_t *)priv)->counts[VCORE_MOCK_OP_VM_MAP]++;
+    return VCORE_OK;
+}
+
+static int vcore__mock_vm_unmap(vcore_vm_t *vm, void *priv, uint32_t slot,
+                                const vcore_mem_region_t *r)
+{
+    (void)vm;
+    (void)slot;
+    (void)r;
+    ((vcore__mock_vm_t *)priv)->counts[VCORE_MOCK_OP_VM_UNMAP]++;
+    return VCORE_OK;
+}
+
+static int vcore__mock_vcpu_init(vcore_vcpu_t *vcpu, void *priv)
+{
+    (void)vcpu;
+    vcore__mock_vcpu_t *m = priv;
+    m->counts[VCORE_MOCK_OP_VCPU_INIT]++;
+    return VCORE_OK;
+}
+
+static void vcore__mock_vcpu_fini(vcore_vcpu_t *vcpu, void *priv)
+{
+    (void)vcpu;
+    (void)priv;
+}
+
+/* Copies the classes named in `classes` from src to dst. */
+static void vcore__mock_copy_state(vcore_x86_state_t *dst, const vcore_x86_state_t *src,
+                                   uint32_t classes)
+{
+    if (classes & VCORE_X86_STATE_REGS)
+        dst->regs = src->regs;
+    if (classes & VCORE_X86_STATE_SREGS)
+        dst->sregs = src->sregs;
+    if (classes & VCORE_X86_STATE_DREGS)
+        dst->dregs = src->dregs;
+    if (classes & VCORE_X86_STATE_FPU)
+        dst->fpu = src->fpu;
+    if (classes & VCORE_X86_STATE_XCR0)
+        dst->xcr0 = src->xcr0;
+    if (classes & VCORE_X86_STATE_MSRS)
+        dst->msrs = src->msrs;
+}
+
+static int vcore__mock_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st,
+                                 uint32_t classes)
+{
+    (void)vcpu;
+    vcore__mock_vcpu_t *m = priv;
+    int err = vcore__mock_op(m, VCORE_MOCK_OP_GET_STATE);
+    if (err)
+        return err;
+    vcore__mock_copy_state(st, &m->st, classes);
+    return VCORE_OK;
+}
+
+static int vcore__mock_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t *st,
+                                 uint32_t classes)
+{
+    (void)vcpu;
+    vcore__mock_vcpu_t *m = priv;
+    int err = vcore__mock_op(m, VCORE_MOCK_OP_SET_STATE);
+    if (err)
+        return err;
+    vcore__mock_copy_state(&m->st, st, classes);
+    return VCORE_OK;
+}
+
+static int vcore__mock_set_cpuid(vcore_vcpu_t *vcpu, void *priv, const vcore_cpuid_entry_t *e,
+                                 uint32_t n)
+{
+    (void)vcpu;
+    vcore__mock_vcpu_t *m = priv;
+    int err = vcore__mock_op(m, VCORE_MOCK_OP_SET_CPUID);
+    if (err)
+        return err;
+    if (n)
+        vcore__memcpy(m->cpuid, e, n * sizeof(*e));
+    m->ncpuid = n;
+    return VCORE_OK;
+}
+
+/* Writes the low `width` bytes of RAX as IN does (a 32-bit result zeroes
+ * bits 63:32, 8/16-bit results merge: SDM Vol. 1 "General-Purpose
+ * Registers in 64-Bit Mode"). */
+static void vcore__mock_set_rax(vcore__mock_vcpu_t *m, const uint8_t *data, uint32_t width)
+{
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < width && i < 8; i++)
+        v |= (uint64_t)data[i] << (8 * i);
+    uint64_t *rax = &m->st.regs.gpr[VCORE_X86_RAX];
+    if (width >= 4)
+        *rax = v & (width == 4 ? 0xffffffffull : ~0ull);
+    else
+        *rax = (*rax & ~((1ull << (8 * width)) - 1)) | v;
+}
+
+/* Applies the VMM's reply to the exit that asked for one, the way the
+ * instruction would complete on hardware (RIP is left to the script). */
+static void vcore__mock_apply_reply(vcore__mock_vcpu_t *m, const vcore_exit_t *ex)
+{
+    uint64_t *gpr = m->st.regs.gpr;
+    m->counts[VCORE_MOCK_OP_REPLY]++;
+    m->last_reply = *ex;
+    m->have_reply = true;
+    switch (m->pending) {
+    case VCORE_EXIT_IO:
+        if (ex->reason == VCORE_EXIT_IO && ex->u.io.count == 1)
+            vcore__mock_set_rax(m, m->io_buf, ex->u.io.width);
+        break;
+    case VCORE_EXIT_CPUID: /* CPUID writes all four 32-bit registers */
+        gpr[VCORE_X86_RAX] = ex->u.cpuid.eax;
+        gpr[VCORE_X86_RBX] = ex->u.cpuid.ebx;
+        gpr[VCORE_X86_RCX] = ex->u.cpuid.ecx;
+        gpr[VCORE_X86_RDX] = ex->u.cpuid.edx;
+        break;
+    case VCORE_EXIT_RDMSR: /* RDMSR: EDX:EAX, unless the VMM asked for #GP */
+        if (!ex->u.msr.error) {
+            gpr[VCORE_X86_RAX] = ex->u.msr.value & 0xffffffffu;
+            gpr[VCORE_X86_RDX] = ex->u.msr.value >> 32;
+        }
+        break;
+    case VCORE_EXIT_HYPERCALL:
+        gpr[VCORE_X86_RAX] = ex->u.hypercall.ret;
+        break;
+    default: /* MMIO read: data stays in the reply record */
+        break;
+    }
+    m->pending = 0;
+}
+
+static bool vcore__mock_needs_reply(const vcore_exit_t *ex)
+{
+    switch (ex->reason) {
+    case VCORE_EXIT_IO:
+        return ex->u.io.is_in;
+    case VCORE_EXIT_MMIO:
+        return !ex->u.mmio.is_write;
+    case VCORE_EXIT_CPUID:
+    case VCORE_EXIT_RDMSR:
+    case VCORE_EXIT_HYPERCALL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int vcore__mock_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
+{
+    (void)vcpu;
+    vcore__mock_vcpu_t *m = priv;
+    int err = vcore__mock_op(m, VCORE_MOCK_OP_RUN);
+    if (err)
+        return err;
+    if (m->pending) {
+        if (exit->reason != m->pending)
+            return VCORE_ERR_STATE; /* the reply is not for the exit we returned */
+        vcore__mock_apply_reply(m, exit);
+    }
+    if (__atomic_exchange_n(&m->kicked, 0, __ATOMIC_ACQ_REL)) {
+        vcore__memset(exit, 0, sizeof(*exit));
+        exit->size = sizeof(*exit);
+        exit->reason = VCORE_EXIT_INTERRUPTED;
+        exit->raw.source = VCORE_EXIT_SRC_MOCK;
+        return VCORE_OK;
+    }
+    if (m->count == 0)
+        return VCORE_ERR_UNSCRIPTED;
+    *exit = m->script[m->head];
+    m->head = (m->head + 1) % VCORE_MOCK_MAX_SCRIPT;
+    m->count--;
+    exit->raw.source = VCORE_EXIT_SRC_MOCK;
+    exit->flags &= ~VCORE_EXIT_F_NEEDS_REPLY;
+    if (exit->reason == VCORE_EXIT_IO) {
+        /* String I/O data comes from the script's raw words for OUT. */
+        exit->u.io.data = m->io_buf;
+        size_t n = (size_t)exit->u.io.width * exit->u.io.count;
+        if (n > sizeof(exit->raw.data))
+            n = sizeof(exit->raw.data);
+        vcore__memset(m->io_buf, 0, sizeof(m->io_buf));
+        if (!exit->u.io.is_in)
+            vcore__memcpy(m->io_buf, exit->raw.data, n);
+    }
+    if (vcore__mock_needs_reply(exit)) {
+        exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
+        m->pending = exit->reason;
+    }
+    return VCORE_OK;
+}
+
+static int vcore__mock_kick(vcore_vcpu_t *vcpu, void *priv)
+{
+    (void)vcpu;
+    vcore__mock_vcpu_t *m = priv;
+    __atomic_store_n(&m->kicked, 1, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&m->counts[VCORE_MOCK_OP_KICK], 1, __ATOMIC_RELAXED);
+    return VCORE_OK;
+}
+
+const vcore_backend_t vcore__backend_mock_ops = {
+    .size = sizeof(vcore_backend_t),
+    .abi_version = VCORE_BACKEND_ABI_VERSION,
+    .arches = VCORE_BACKEND_ARCH_X86_64,
+    .name = "mock",
+    .vm_priv_size = sizeof(vcore__mock_vm_t),
+    .vcpu_priv_size = sizeof(vcore__mock_vcpu_t),
+    .probe = NULL,
+    .vm_init = vcore__mock_vm_init,
+    .vm_fini = vcore__mock_vm_fini,
+    .vm_map = vcore__mock_vm_map,
+    .vm_unmap = vcore__mock_vm_unmap,
+    .vm_dirty_log = NULL,
+    .vcpu_init = vcore__mock_vcpu_init,
+    .vcpu_fini = vcore__mock_vcpu_fini,
+    .vcpu_get_state = vcore__mock_get_state,
+    .vcpu_set_state = vcore__mock_set_state,
+    .vcpu_set_cpuid = vcore__mock_set_cpuid,
+    .vcpu_run = vcore__mock_run,
+    .vcpu_kick = vcore__mock_kick,
+};

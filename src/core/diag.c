@@ -1,0 +1,59 @@
+/* diag.c - descriptions of the named diagnostics. */
+#include "deps.h"
+#include "virtcore/diag.h"
+#include "virtcore/error.h"
+#include "x86/x86.h"
+
+typedef struct vcore__diag_desc {
+    uint32_t id;
+    const char *name;
+    const char *message;
+    const char *manual;
+} vcore__diag_desc_t;
+
+/* Every diagnostic list appears here once; lookups are rare (error paths). */
+static const vcore__diag_desc_t vcore__diag_table[] = {
+#define VCORE__DIAG_ROW(name, value, msg, manual) {(value), #name, (msg), (manual)},
+    VCORE_DIAG_X86_LIST(VCORE__DIAG_ROW)
+#undef VCORE__DIAG_ROW
+};
+
+static const vcore__diag_desc_t *vcore__diag_find(uint32_t id)
+{
+    for (size_t i = 0; i < VCORE__ARRAY_SIZE(vcore__diag_table); i++)
+        if (vcore__diag_table[i].id == id)
+            return &vcore__diag_table[i];
+    return NULL;
+}
+
+int vcore_diag_describe(uint32_t id, vcore_diag_t *out)
+{
+    if (!out)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(out))
+        return VCORE_ERR_ABI;
+    const vcore__diag_desc_t *d = vcore__diag_find(id);
+    if (!d)
+        return VCORE_ERR_NOENT;
+    out->id = d->id;
+    out->name = d->name;
+    out->message = d->message;
+    out->manual = d->manual;
+    out->value = 0;
+    return VCORE_OK;
+}
+
+int vcore__diag_set(vcore_diag_t *d, uint32_t id, uint64_t value)
+{
+    if (d) {
+        d->size = sizeof(*d);
+        if (vcore_diag_describe(id, d) != VCORE_OK) {
+            d->id = id;
+            d->name = "UNKNOWN";
+            d->message = "unknown diagnostic";
+            d->manual = "";
+        }
+        d->value = value;
+    }
+    return VCORE_ERR_INVAL;
+}

@@ -1,0 +1,199 @@
+/*
+ * vcpu_regs.c - register get/set on a vCPU.
+ *
+ * Every set follows one pattern: make the model current for what the check
+ * needs, check the new value against the architecture (x86/regs.c,
+ * x86/msr.c), and only then apply it and mark its class dirty. A refused
+ * value leaves the state untouched and records the rule in last_diag.
+ */
+#include "object.h"
+#include "x86/x86.h"
+
+/* Classes whose values feed the runtime CPUID bits (CR4, APIC base, MISC_ENABLE, XCR0). */
+#define VCORE__RUNTIME_CLASSES (VCORE_X86_STATE_SREGS | VCORE_X86_STATE_MSRS | VCORE_X86_STATE_XCR0)
+
+/* Shared front half of every accessor: handle, struct size, model sync. */
+static int vcore__vcpu_prepare(vcore_vcpu_t *vcpu, const void *p, size_t size, size_t want,
+                               uint32_t classes)
+{
+    if (!vcore__vcpu_ok(vcpu) || !p)
+        return VCORE_ERR_INVAL;
+    if (size != want)
+        return VCORE_ERR_ABI;
+    return vcore__vcpu_sync_in(vcpu, classes);
+}
+
+/* Logs a refusal through the host and returns err. */
+static int vcore__vcpu_refused(vcore_vcpu_t *vcpu, int err)
+{
+    if (err == VCORE_ERR_INVAL)
+        vcore_vm_log(vcpu->vm, VCORE_LOG_WARN, vcpu->last_diag.message);
+    return err;
+}
+
+/* Applies a checked change: the class becomes dirty; runtime CPUID bits follow. */
+static void vcore__vcpu_applied(vcore_vcpu_t *vcpu, uint32_t classes)
+{
+    vcpu->dirty |= classes;
+    if (classes & VCORE__RUNTIME_CLASSES)
+        vcore__vcpu_cpuid_refresh(vcpu);
+}
+
+int vcore_vcpu_get_regs(vcore_vcpu_t *vcpu, vcore_x86_regs_t *regs)
+{
+    int err = vcore__vcpu_prepare(vcpu, regs, regs ? regs->size : 0, sizeof(*regs),
+                                  VCORE_X86_STATE_REGS);
+    if (err)
+        return err;
+    *regs = vcpu->st.regs;
+    return VCORE_OK;
+}
+
+int vcore_vcpu_set_regs(vcore_vcpu_t *vcpu, const vcore_x86_regs_t *regs)
+{
+    int err = vcore__vcpu_prepare(vcpu, regs, regs ? regs->size : 0, sizeof(*regs),
+                                  VCORE_X86_STATE_REGS);
+    if (err)
+        return err;
+    err = vcore__x86_check_regs(regs, &vcpu->last_diag);
+    if (err)
+        return vcore__vcpu_refused(vcpu, err);
+    vcpu->st.regs = *regs;
+    vcore__vcpu_applied(vcpu, VCORE_X86_STATE_REGS);
+    return VCORE_OK;
+}
+
+int vcore_vcpu_get_sregs(vcore_vcpu_t *vcpu, vcore_x86_sregs_t *sregs)
+{
+    int err = vcore__vcpu_prepare(vcpu, sregs, sregs ? sregs->size : 0, sizeof(*sregs),
+                                  VCORE_X86_STATE_SREGS);
+    if (err)
+        return err;
+    *sregs = vcpu->st.sregs;
+    return VCORE_OK;
+}
+
+int vcore_vcpu_set_sregs(vcore_vcpu_t *vcpu, const vcore_x86_sregs_t *sregs)
+{
+    int err = vcore__vcpu_prepare(vcpu, sregs, sregs ? sregs->size : 0, sizeof(*sregs),
+                                  VCORE__RUNTIME_CLASSES);
+    if (err)
+        return err;
+    err = vcore__x86_check_sregs(&vcpu->model, &vcpu->st.sregs, sregs, &vcpu->last_diag);
+    if (err)
+        return vcore__vcpu_refused(vcpu, err);
+    vcpu->st.sregs = *sregs;
+    vcore__vcpu_applied(vcpu, VCORE_X86_STATE_SREGS);
+    return VCORE_OK;
+}
+
+int vcore_vcpu_get_dregs(vcore_vcpu_t *vcpu, vcore_x86_dregs_t *dregs)
+{
+    int err = vcore__vcpu_prepare(vcpu, dregs, dregs ? dregs->size : 0, sizeof(*dregs),
+                                  VCORE_X86_STATE_DREGS);
+    if (err)
+        return err;
+    *dregs = vcpu->st.dregs;
+    return VCORE_OK;
+}
+
+int vcore_vcpu_set_dregs(vcore_vcpu_t *vcpu, const vcore_x86_dregs_t *dregs)
+{
+    int err = vcore__vcpu_prepare(vcpu, dregs, dregs ? dregs->size : 0, sizeof(*dregs),
+                                  VCORE_X86_STATE_DREGS);
+    if (err)
+        return err;
+    err = vcore__x86_check_dregs(&vcpu->model, dregs, &vcpu->last_diag);
+    if (err)
+        return vcore__vcpu_refused(vcpu, err);
+    vcpu->st.dregs = *dregs;
+    vcore__vcpu_applied(vcpu, VCORE_X86_STATE_DREGS);
+    return VCORE_OK;
+}
+
+int vcore_vcpu_get_fpu(vcore_vcpu_t *vcpu, vcore_x86_fpu_t *fpu)
+{
+    int err = vcore__vcpu_prepare(vcpu, fpu, fpu ? fpu->size : 0, sizeof(*fpu),
+                                  VCORE_X86_STATE_FPU);
+    if (err)
+        return err;
+    *fpu = vcpu->st.fpu;
+    return VCORE_OK;
+}
+
+int vcore_vcpu_set_fpu(vcore_vcpu_t *vcpu, const vcore_x86_fpu_t *fpu)
+{
+    int err = vcore__vcpu_prepare(vcpu, fpu, fpu ? fpu->size : 0, sizeof(*fpu),
+                                  VCORE_X86_STATE_FPU);
+    if (err)
+        return err;
+    err = vcore__x86_check_fpu(fpu, &vcpu->last_diag);
+    if (err)
+        return vcore__vcpu_refused(vcpu, err);
+    vcpu->st.fpu = *fpu;
+    vcore__vcpu_applied(vcpu, VCORE_X86_STATE_FPU);
+    return VCORE_OK;
+}
+
+int vcore_vcpu_get_xcr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value)
+{
+    if (!vcore__vcpu_ok(vcpu) || !value)
+        return VCORE_ERR_INVAL;
+    if (index != 0)
+        return VCORE_ERR_NOENT;
+    int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_XCR0);
+    if (err)
+        return err;
+    *value = vcpu->st.xcr0;
+    return VCORE_OK;
+}
+
+int vcore_vcpu_set_xcr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value)
+{
+    if (!vcore__vcpu_ok(vcpu))
+        return VCORE_ERR_INVAL;
+    if (index != 0)
+        return VCORE_ERR_NOENT;
+    int err = vcore__vcpu_sync_in(vcpu, VCORE__RUNTIME_CLASSES);
+    if (err)
+        return err;
+    err = vcore__x86_check_xcr0(&vcpu->model, value, &vcpu->last_diag);
+    if (err)
+        return vcore__vcpu_refused(vcpu, err);
+    vcpu->st.xcr0 = value;
+    vcore__vcpu_applied(vcpu, VCORE_X86_STATE_XCR0);
+    return VCORE_OK;
+}
+
+int vcore_vcpu_get_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value)
+{
+    if (!vcore__vcpu_ok(vcpu) || !value)
+        return VCORE_ERR_INVAL;
+    uint32_t classes = vcore__x86_msr_classes(index);
+    if (!classes)
+        return VCORE_ERR_NOENT;
+    int err = vcore__vcpu_sync_in(vcpu, classes);
+    if (err)
+        return err;
+    return vcore__x86_msr_get(&vcpu->st, index, value);
+}
+
+int vcore_vcpu_set_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value)
+{
+    if (!vcore__vcpu_ok(vcpu))
+        return VCORE_ERR_INVAL;
+    uint32_t classes = vcore__x86_msr_classes(index);
+    if (!classes) {
+        (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_MSR_UNKNOWN, index);
+        return VCORE_ERR_NOENT;
+    }
+    /* EFER and the FS/GS bases are checked against the segment state. */
+    int err = vcore__vcpu_sync_in(vcpu, classes | VCORE__RUNTIME_CLASSES);
+    if (err)
+        return err;
+    err = vcore__x86_msr_set(&vcpu->model, &vcpu->st, index, value, &vcpu->last_diag);
+    if (err)
+        return vcore__vcpu_refused(vcpu, err);
+    vcore__vcpu_applied(vcpu, classes);
+    return VCORE_OK;
+}

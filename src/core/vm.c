@@ -1,0 +1,368 @@
+/* vm.c - VM objects: creation in host or caller memory, guest memory map. */
+#include "object.h"
+#include "x86/x86.h"
+
+#define VCORE__PAGE_MASK ((uint64_t)VCORE_PAGE_SIZE - 1)
+
+void vcore_vm_config_init(vcore_vm_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    vcore__memset(cfg, 0, sizeof(*cfg));
+    cfg->size = sizeof(*cfg);
+    cfg->arch = VCORE_ARCH_X86_64;
+    cfg->max_vcpus = 1;
+}
+
+int vcore_backend_validate(const vcore_backend_t *be)
+{
+    if (!be)
+        return VCORE_ERR_INVAL;
+    if (be->size != sizeof(*be) || be->abi_version != VCORE_BACKEND_ABI_VERSION)
+        return VCORE_ERR_ABI;
+    if (!be->name || !be->vm_init || !be->vm_fini || !be->vcpu_init || !be->vcpu_fini ||
+        !be->vcpu_get_state || !be->vcpu_set_state || !be->vcpu_run)
+        return VCORE_ERR_INVAL;
+    /* A backend that maps must be able to unmap. */
+    if (be->vm_map && !be->vm_unmap)
+        return VCORE_ERR_INVAL;
+    return VCORE_OK;
+}
+
+/* Checks a configuration and resolves its host services into *host. */
+static int vcore__vm_check_config(const vcore_vm_config_t *cfg, vcore_host_t *host,
+                                  bool need_alloc)
+{
+    if (!cfg)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(cfg))
+        return VCORE_ERR_ABI;
+    int err = vcore_backend_validate(cfg->backend);
+    if (err)
+        return err;
+    if (cfg->flags != 0 || cfg->max_vcpus == 0 || cfg->max_vcpus > VCORE_VM_MAX_VCPUS)
+        return VCORE_ERR_INVAL;
+    if (cfg->arch != VCORE_ARCH_X86_64 && cfg->arch != VCORE_ARCH_ARM64)
+        return VCORE_ERR_INVAL;
+    if (!(cfg->backend->arches & (1u << cfg->arch)))
+        return VCORE_ERR_UNSUPPORTED;
+    const vcore_host_t *h = cfg->host ? cfg->host : vcore_host_default();
+    err = vcore_host_validate(h, need_alloc);
+    if (err)
+        return err;
+    if (host)
+        *host = *h;
+    return VCORE_OK;
+}
+
+static size_t vcore__vm_block_size(const vcore_backend_t *be)
+{
+    return vcore__align_up(sizeof(struct vcore_vm)) + vcore__align_up(be->vm_priv_size);
+}
+
+int vcore_vm_storage_size(const vcore_vm_config_t *cfg, size_t *out)
+{
+    if (!out)
+        return VCORE_ERR_INVAL;
+    int err = vcore__vm_check_config(cfg, NULL, false);
+    if (err)
+        return err;
+    *out = vcore__vm_block_size(cfg->backend);
+    return VCORE_OK;
+}
+
+/* Builds a VM in a zeroed block and lets the backend initialise. */
+static int vcore__vm_setup(void *mem, size_t block, const vcore_vm_config_t *cfg,
+                           const vcore_host_t *host, bool allocated, vcore_vm_t **out)
+{
+    vcore_vm_t *vm = mem;
+    vcore__memset(vm, 0, block);
+    vm->block_size = block;
+    vm->allocated = allocated;
+    vm->cfg = *cfg;
+    vm->host = *host;
+    vm->cfg.host = &vm->host;
+    vm->be = cfg->backend;
+    vm->priv = (uint8_t *)mem + vcore__align_up(sizeof(struct vcore_vm));
+    vm->last_diag.size = sizeof(vm->last_diag);
+    vm->magic = VCORE__VM_MAGIC;
+    if (vm->be->probe) {
+        int err = vm->be->probe(&vm->host);
+        if (err) {
+            vm->magic = 0;
+            return err;
+        }
+    }
+    int err = vm->be->vm_init(vm, vm->priv);
+    if (err) {
+        vm->magic = 0;
+        return err;
+    }
+    *out = vm;
+    return VCORE_OK;
+}
+
+int vcore_vm_create(const vcore_vm_config_t *cfg, vcore_vm_t **out)
+{
+    vcore_host_t host;
+    if (!out)
+        return VCORE_ERR_INVAL;
+    int err = vcore__vm_check_config(cfg, &host, true);
+    if (err)
+        return err;
+    size_t block = vcore__vm_block_size(cfg->backend);
+    void *mem = host.alloc(host.ctx, block);
+    if (!mem)
+        return VCORE_ERR_NOMEM;
+    err = vcore__vm_setup(mem, block, cfg, &host, true, out);
+    if (err)
+        host.free(host.ctx, mem, block);
+    return err;
+}
+
+int vcore_vm_init_static(void *mem, size_t len, const vcore_vm_config_t *cfg, vcore_vm_t **out)
+{
+    vcore_host_t host;
+    if (!mem || !out || ((uintptr_t)mem & (VCORE__ALIGN - 1)))
+        return VCORE_ERR_INVAL;
+    int err = vcore__vm_check_config(cfg, &host, false);
+    if (err)
+        return err;
+    size_t block = vcore__vm_block_size(cfg->backend);
+    if (len < block)
+        return VCORE_ERR_BUFSZ;
+    return vcore__vm_setup(mem, block, cfg, &host, false, out);
+}
+
+/* Unmaps every region and releases the backend's VM state. */
+static void vcore__vm_teardown(vcore_vm_t *vm)
+{
+    for (uint32_t slot = 0; slot < VCORE_VM_MAX_REGIONS; slot++) {
+        if (vm->regions[slot].len && vm->be->vm_unmap)
+            (void)vm->be->vm_unmap(vm, vm->priv, slot, &vm->regions[slot]);
+        vm->regions[slot].len = 0;
+    }
+    vm->be->vm_fini(vm, vm->priv);
+    vm->magic = 0;
+}
+
+void vcore_vm_destroy(vcore_vm_t *vm)
+{
+    if (!vcore__vm_ok(vm) || !vm->allocated)
+        return;
+    for (uint32_t i = 0; i < VCORE_VM_MAX_VCPUS && vm->nvcpus; i++) {
+        vcore_vcpu_t *vcpu = vm->vcpus[i];
+        if (!vcpu)
+            continue;
+        if (vcpu->allocated)
+            vcore_vcpu_destroy(vcpu);
+        else
+            (void)vcore_vcpu_fini(vcpu);
+    }
+    vcore_host_t host = vm->host;
+    size_t block = vm->block_size;
+    vcore__vm_teardown(vm);
+    host.free(host.ctx, vm, block);
+}
+
+int vcore_vm_fini(vcore_vm_t *vm)
+{
+    if (!vcore__vm_ok(vm))
+        return VCORE_ERR_INVAL;
+    if (vm->allocated || vm->nvcpus)
+        return VCORE_ERR_STATE;
+    vcore__vm_teardown(vm);
+    return VCORE_OK;
+}
+
+/* Records a VM-level refusal and returns err. */
+static int vcore__vm_refuse(vcore_vm_t *vm, int err, uint32_t diag, uint64_t value)
+{
+    (void)vcore__diag_set(&vm->last_diag, diag, value);
+    vcore_vm_log(vm, VCORE_LOG_WARN, vm->last_diag.message);
+    return err;
+}
+
+int vcore_vm_map_memory(vcore_vm_t *vm, const vcore_mem_region_t *r)
+{
+    if (!vcore__vm_ok(vm) || !r)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(r))
+        return VCORE_ERR_ABI;
+    if (r->flags & ~(uint32_t)(VCORE_MEM_READONLY | VCORE_MEM_LOG_DIRTY))
+        return VCORE_ERR_INVAL;
+    if (!r->hva || r->len == 0 || (r->gpa & VCORE__PAGE_MASK) || (r->len & VCORE__PAGE_MASK) ||
+        ((uintptr_t)r->hva & VCORE__PAGE_MASK))
+        return vcore__vm_refuse(vm, VCORE_ERR_INVAL, VCORE_DIAG_MEM_ALIGN, r->gpa);
+    uint64_t end = r->gpa + r->len;
+    if (end < r->gpa)
+        return vcore__vm_refuse(vm, VCORE_ERR_INVAL, VCORE_DIAG_MEM_ALIGN, r->gpa);
+    uint32_t free_slot = VCORE_VM_MAX_REGIONS;
+    for (uint32_t s = 0; s < VCORE_VM_MAX_REGIONS; s++) {
+        const vcore_mem_region_t *o = &vm->regions[s];
+        if (!o->len) {
+            if (free_slot == VCORE_VM_MAX_REGIONS)
+                free_slot = s;
+            continue;
+        }
+        if (r->gpa < o->gpa + o->len && o->gpa < end)
+            return vcore__vm_refuse(vm, VCORE_ERR_EXISTS, VCORE_DIAG_MEM_OVERLAP, r->gpa);
+    }
+    if (free_slot == VCORE_VM_MAX_REGIONS)
+        return VCORE_ERR_RANGE;
+    if ((r->flags & VCORE_MEM_LOG_DIRTY) && !vm->be->vm_dirty_log)
+        return VCORE_ERR_UNSUPPORTED;
+    if (vm->be->vm_map) {
+        int err = vm->be->vm_map(vm, vm->priv, free_slot, r);
+        if (err)
+            return err;
+    }
+    vm->regions[free_slot] = *r;
+    return VCORE_OK;
+}
+
+static int vcore__vm_find_slot(const vcore_vm_t *vm, uint64_t gpa, uint32_t *slot)
+{
+    for (uint32_t s = 0; s < VCORE_VM_MAX_REGIONS; s++) {
+        if (vm->regions[s].len && vm->regions[s].gpa == gpa) {
+            *slot = s;
+            return VCORE_OK;
+        }
+    }
+    return VCORE_ERR_NOENT;
+}
+
+int vcore_vm_unmap_memory(vcore_vm_t *vm, uint64_t gpa)
+{
+    uint32_t slot;
+    if (!vcore__vm_ok(vm))
+        return VCORE_ERR_INVAL;
+    if (vcore__vm_find_slot(vm, gpa, &slot))
+        return vcore__vm_refuse(vm, VCORE_ERR_NOENT, VCORE_DIAG_MEM_UNMAPPED, gpa);
+    if (vm->be->vm_unmap) {
+        int err = vm->be->vm_unmap(vm, vm->priv, slot, &vm->regions[slot]);
+        if (err)
+            return err;
+    }
+    vm->regions[slot].len = 0;
+    return VCORE_OK;
+}
+
+/* The region holding gpa, or NULL. */
+static const vcore_mem_region_t *vcore__vm_region_at(const vcore_vm_t *vm, uint64_t gpa)
+{
+    for (uint32_t s = 0; s < VCORE_VM_MAX_REGIONS; s++) {
+        const vcore_mem_region_t *r = &vm->regions[s];
+        if (r->len && gpa >= r->gpa && gpa - r->gpa < r->len)
+            return r;
+    }
+    return NULL;
+}
+
+/*
+ * Walks [gpa, gpa+len) region by region. With copy == false it only checks
+ * that the whole range is mapped (and writable); the copy pass runs only
+ * after the check pass, so a failed access changes nothing.
+ */
+static int vcore__vm_access(const vcore_vm_t *vm, uint64_t gpa, uint8_t *buf, size_t len,
+                            bool write, bool copy)
+{
+    while (len) {
+        const vcore_mem_region_t *r = vcore__vm_region_at(vm, gpa);
+        if (!r || (write && (r->flags & VCORE_MEM_READONLY)))
+            return VCORE_ERR_FAULT;
+        uint64_t off = gpa - r->gpa;
+        uint64_t avail = r->len - off;
+        size_t chunk = len < avail ? len : (size_t)avail;
+        if (copy) {
+            uint8_t *host = (uint8_t *)r->hva + off;
+            if (write)
+                vcore__memcpy(host, buf, chunk);
+            else
+                vcore__memcpy(buf, host, chunk);
+            buf += chunk;
+        }
+        gpa += chunk;
+        len -= chunk;
+        if (len && gpa == 0) /* wrapped past the top of the address space */
+            return VCORE_ERR_FAULT;
+    }
+    return VCORE_OK;
+}
+
+int vcore_vm_read_guest(const vcore_vm_t *vm, uint64_t gpa, void *buf, size_t len)
+{
+    if (!vcore__vm_ok(vm) || (!buf && len))
+        return VCORE_ERR_INVAL;
+    int err = vcore__vm_access(vm, gpa, buf, len, false, false);
+    if (err)
+        return err;
+    return vcore__vm_access(vm, gpa, buf, len, false, true);
+}
+
+int vcore_vm_write_guest(vcore_vm_t *vm, uint64_t gpa, const void *buf, size_t len)
+{
+    if (!vcore__vm_ok(vm) || (!buf && len))
+        return VCORE_ERR_INVAL;
+    int err = vcore__vm_access(vm, gpa, (uint8_t *)(uintptr_t)buf, len, true, false);
+    if (err) {
+        const vcore_mem_region_t *r = vcore__vm_region_at(vm, gpa);
+        return vcore__vm_refuse(vm, err, r ? VCORE_DIAG_MEM_READ_ONLY : VCORE_DIAG_MEM_UNMAPPED,
+                                gpa);
+    }
+    return vcore__vm_access(vm, gpa, (uint8_t *)(uintptr_t)buf, len, true, true);
+}
+
+int vcore_vm_get_dirty_log(vcore_vm_t *vm, uint64_t gpa, uint64_t *bitmap, size_t bitmap_len)
+{
+    uint32_t slot;
+    if (!vcore__vm_ok(vm) || !bitmap)
+        return VCORE_ERR_INVAL;
+    if (vcore__vm_find_slot(vm, gpa, &slot))
+        return VCORE_ERR_NOENT;
+    const vcore_mem_region_t *r = &vm->regions[slot];
+    if (!(r->flags & VCORE_MEM_LOG_DIRTY))
+        return VCORE_ERR_INVAL;
+    if (!vm->be->vm_dirty_log)
+        return VCORE_ERR_UNSUPPORTED;
+    uint64_t pages = r->len / VCORE_PAGE_SIZE;
+    if (bitmap_len < (pages + 63) / 64 * 8)
+        return VCORE_ERR_BUFSZ;
+    return vm->be->vm_dirty_log(vm, vm->priv, slot, r, bitmap, bitmap_len);
+}
+
+const char *vcore_vm_backend_name(const vcore_vm_t *vm)
+{
+    return vcore__vm_ok(vm) ? vm->be->name : "";
+}
+
+int vcore_vm_last_diag(const vcore_vm_t *vm, vcore_diag_t *out)
+{
+    if (!vcore__vm_ok(vm) || !out)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(out))
+        return VCORE_ERR_ABI;
+    *out = vm->last_diag;
+    return VCORE_OK;
+}
+
+const vcore_host_t *vcore_vm_host(const vcore_vm_t *vm)
+{
+    return vcore__vm_ok(vm) ? &vm->host : NULL;
+}
+
+const vcore_vm_config_t *vcore_vm_config(const vcore_vm_t *vm)
+{
+    return vcore__vm_ok(vm) ? &vm->cfg : NULL;
+}
+
+void *vcore_vm_backend_priv(vcore_vm_t *vm)
+{
+    return vcore__vm_ok(vm) ? vm->priv : NULL;
+}
+
+void vcore_vm_log(const vcore_vm_t *vm, int level, const char *msg)
+{
+    if (vcore__vm_ok(vm) && vm->host.log && msg && level <= vm->host.log_level)
+        vm->host.log(vm->host.ctx, level, msg);
+}
