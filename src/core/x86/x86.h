@@ -9,6 +9,7 @@
 
 #include "../deps.h"
 #include "virtcore/diag.h"
+#include "virtcore/error.h"
 #include "virtcore/x86/cpuid.h"
 #include "virtcore/x86/msr.h"
 #include "virtcore/x86/regs.h"

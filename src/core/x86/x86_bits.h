@@ -1,0 +1,154 @@
+/*
+ * x86_bits.h - architectural bit positions used inside src/core/x86.
+ *
+ * Internal only: the public headers expose whole registers; the validators,
+ * the CPUID flow and RESET/INIT share these names so that a bit is defined
+ * exactly once.
+ */
+#ifndef VCORE_CORE_X86_BITS_H
+#define VCORE_CORE_X86_BITS_H
+
+#include <stdint.h>
+
+#define VCORE__BIT(n) (1ull << (n))
+
+/* ---- CR0 (SDM Vol. 3, "Control Registers") ---- */
+#define VCORE__CR0_PE VCORE__BIT(0)  /* Protection enable. */
+#define VCORE__CR0_MP VCORE__BIT(1)  /* Monitor coprocessor. */
+#define VCORE__CR0_EM VCORE__BIT(2)  /* x87 emulation. */
+#define VCORE__CR0_TS VCORE__BIT(3)  /* Task switched. */
+#define VCORE__CR0_ET VCORE__BIT(4)  /* Extension type (hardwired 1 on modern CPUs). */
+#define VCORE__CR0_NE VCORE__BIT(5)  /* Numeric error reporting. */
+#define VCORE__CR0_WP VCORE__BIT(16) /* Supervisor write protect. */
+#define VCORE__CR0_AM VCORE__BIT(18) /* Alignment mask. */
+#define VCORE__CR0_NW VCORE__BIT(29) /* Not write-through. */
+#define VCORE__CR0_CD VCORE__BIT(30) /* Cache disable. */
+#define VCORE__CR0_PG VCORE__BIT(31) /* Paging. */
+/* Every CR0 bit the architecture defines; the rest (63:32, 28:19, 17, 15:6)
+ * are reserved. */
+#define VCORE__CR0_DEFINED                                                     \
+    (VCORE__CR0_PE | VCORE__CR0_MP | VCORE__CR0_EM | VCORE__CR0_TS |           \
+     VCORE__CR0_ET | VCORE__CR0_NE | VCORE__CR0_WP | VCORE__CR0_AM |           \
+     VCORE__CR0_NW | VCORE__CR0_CD | VCORE__CR0_PG)
+#define VCORE__CR0_RESERVED (~VCORE__CR0_DEFINED)
+
+/* ---- CR4 (SDM Vol. 3, "Control Registers") ---- */
+#define VCORE__CR4_VME VCORE__BIT(0)         /* Virtual-8086 mode extensions. */
+#define VCORE__CR4_PVI VCORE__BIT(1)         /* Protected-mode virtual interrupts. */
+#define VCORE__CR4_TSD VCORE__BIT(2)         /* Time stamp disable. */
+#define VCORE__CR4_DE VCORE__BIT(3)          /* Debugging extensions. */
+#define VCORE__CR4_PSE VCORE__BIT(4)         /* Page size extensions. */
+#define VCORE__CR4_PAE VCORE__BIT(5)         /* Physical address extension. */
+#define VCORE__CR4_MCE VCORE__BIT(6)         /* Machine-check enable. */
+#define VCORE__CR4_PGE VCORE__BIT(7)         /* Page global enable. */
+#define VCORE__CR4_PCE VCORE__BIT(8)         /* Performance-monitoring counter enable. */
+#define VCORE__CR4_OSFXSR VCORE__BIT(9)      /* FXSAVE/FXRSTOR support. */
+#define VCORE__CR4_OSXMMEXCPT VCORE__BIT(10) /* Unmasked SIMD FP exceptions. */
+#define VCORE__CR4_UMIP VCORE__BIT(11)       /* User-mode instruction prevention. */
+#define VCORE__CR4_LA57 VCORE__BIT(12)       /* 57-bit linear addresses. */
+#define VCORE__CR4_VMXE VCORE__BIT(13)       /* VMX enable. */
+#define VCORE__CR4_SMXE VCORE__BIT(14)       /* SMX enable. */
+#define VCORE__CR4_FSGSBASE VCORE__BIT(16)   /* RDFSBASE & co. */
+#define VCORE__CR4_PCIDE VCORE__BIT(17)      /* PCID enable. */
+#define VCORE__CR4_OSXSAVE VCORE__BIT(18)    /* XSAVE and processor extended states. */
+#define VCORE__CR4_KL VCORE__BIT(19)         /* Key Locker enable. */
+#define VCORE__CR4_SMEP VCORE__BIT(20)       /* Supervisor-mode execution prevention. */
+#define VCORE__CR4_SMAP VCORE__BIT(21)       /* Supervisor-mode access prevention. */
+#define VCORE__CR4_PKE VCORE__BIT(22)        /* Protection keys for user pages. */
+#define VCORE__CR4_CET VCORE__BIT(23)        /* Control-flow enforcement. */
+#define VCORE__CR4_PKS VCORE__BIT(24)        /* Protection keys for supervisor pages. */
+/* Bits every x86-64 processor implements, whatever its CPUID says. */
+#define VCORE__CR4_ALWAYS                                                      \
+    (VCORE__CR4_VME | VCORE__CR4_PVI | VCORE__CR4_TSD | VCORE__CR4_DE |        \
+     VCORE__CR4_PSE | VCORE__CR4_PAE | VCORE__CR4_MCE | VCORE__CR4_PGE |       \
+     VCORE__CR4_PCE | VCORE__CR4_OSFXSR | VCORE__CR4_OSXMMEXCPT)
+
+/* ---- IA32_EFER (SDM Vol. 3 / APM Vol. 2, "Extended Feature Enable Register") ---- */
+#define VCORE__EFER_SCE VCORE__BIT(0)    /* SYSCALL enable. */
+#define VCORE__EFER_LME VCORE__BIT(8)    /* Long mode enable. */
+#define VCORE__EFER_LMA VCORE__BIT(10)   /* Long mode active. */
+#define VCORE__EFER_NXE VCORE__BIT(11)   /* No-execute enable. */
+#define VCORE__EFER_SVME VCORE__BIT(12)  /* SVM enable (AMD). */
+#define VCORE__EFER_LMSLE VCORE__BIT(13) /* Long mode segment limit enable (AMD, withdrawn). */
+#define VCORE__EFER_FFXSR VCORE__BIT(14) /* Fast FXSAVE/FXRSTOR (AMD). */
+#define VCORE__EFER_TCE VCORE__BIT(15)   /* Translation cache extension (AMD). */
+
+/* ---- RFLAGS (SDM Vol. 1, "EFLAGS Register") ---- */
+#define VCORE__RFLAGS_FIXED1 VCORE__BIT(1) /* Bit 1 reads as 1. */
+/* Bits 3, 5, 15 and 63:22 are reserved and must be 0. */
+#define VCORE__RFLAGS_RESERVED                                                 \
+    (VCORE__BIT(3) | VCORE__BIT(5) | VCORE__BIT(15) | ~((1ull << 22) - 1u))
+
+/* ---- XCR0 components (SDM Vol. 1, "XSAVE-Supported Features and
+ *      State-Component Bitmaps") ---- */
+#define VCORE__XCR0_X87 VCORE__BIT(0)      /* x87 state. */
+#define VCORE__XCR0_SSE VCORE__BIT(1)      /* SSE state (XMM, MXCSR). */
+#define VCORE__XCR0_AVX VCORE__BIT(2)      /* Upper halves of YMM0-15. */
+#define VCORE__XCR0_BNDREGS VCORE__BIT(3)  /* MPX BND0-3. */
+#define VCORE__XCR0_BNDCSR VCORE__BIT(4)   /* MPX BNDCFGU/BNDSTATUS. */
+#define VCORE__XCR0_OPMASK VCORE__BIT(5)   /* AVX-512 k0-k7. */
+#define VCORE__XCR0_ZMM_HI256 VCORE__BIT(6) /* Upper halves of ZMM0-15. */
+#define VCORE__XCR0_HI16_ZMM VCORE__BIT(7) /* ZMM16-31. */
+#define VCORE__XCR0_AVX512                                                     \
+    (VCORE__XCR0_OPMASK | VCORE__XCR0_ZMM_HI256 | VCORE__XCR0_HI16_ZMM)
+#define VCORE__XCR0_TILECFG VCORE__BIT(17)  /* AMX TILECFG. */
+#define VCORE__XCR0_TILEDATA VCORE__BIT(18) /* AMX TILEDATA. */
+
+/* Size of the legacy FXSAVE region plus the XSAVE header (SDM Vol. 1,
+ * "XSAVE Area"): 512 + 64. */
+#define VCORE__XSAVE_LEGACY_AND_HEADER 576u
+
+/* ---- CPUID leaves and feature bits (SDM Vol. 2A, "CPUID-CPU Identification";
+ *      APM Vol. 3, "Obtaining Processor Information Via the CPUID Instruction") ---- */
+#define VCORE__CPUID_LEAF_VENDOR 0x00000000u
+#define VCORE__CPUID_LEAF_FEATURES 0x00000001u
+#define VCORE__CPUID_LEAF_EXT_FEATURES 0x00000007u
+#define VCORE__CPUID_LEAF_XSAVE 0x0000000du
+#define VCORE__CPUID_LEAF_EXT_MAX 0x80000000u
+#define VCORE__CPUID_LEAF_EXT_INFO 0x80000001u
+#define VCORE__CPUID_LEAF_ADDR_SIZES 0x80000008u
+
+/* CPUID.1:ECX */
+#define VCORE__CPUID_1_ECX_MONITOR (1u << 3)
+#define VCORE__CPUID_1_ECX_VMX (1u << 5)
+#define VCORE__CPUID_1_ECX_SMX (1u << 6)
+#define VCORE__CPUID_1_ECX_PCID (1u << 17)
+#define VCORE__CPUID_1_ECX_X2APIC (1u << 21)
+#define VCORE__CPUID_1_ECX_XSAVE (1u << 26)
+#define VCORE__CPUID_1_ECX_OSXSAVE (1u << 27)
+/* CPUID.1:EDX */
+#define VCORE__CPUID_1_EDX_APIC (1u << 9)
+/* CPUID.7.0:EBX */
+#define VCORE__CPUID_7_EBX_FSGSBASE (1u << 0)
+#define VCORE__CPUID_7_EBX_SMEP (1u << 7)
+#define VCORE__CPUID_7_EBX_SMAP (1u << 20)
+/* CPUID.7.0:ECX */
+#define VCORE__CPUID_7_ECX_UMIP (1u << 2)
+#define VCORE__CPUID_7_ECX_PKU (1u << 3)
+#define VCORE__CPUID_7_ECX_OSPKE (1u << 4)
+#define VCORE__CPUID_7_ECX_CET_SS (1u << 7)
+#define VCORE__CPUID_7_ECX_LA57 (1u << 16)
+#define VCORE__CPUID_7_ECX_KL (1u << 23)
+#define VCORE__CPUID_7_ECX_PKS (1u << 31)
+/* CPUID.7.0:EDX */
+#define VCORE__CPUID_7_EDX_CET_IBT (1u << 20)
+/* CPUID.0DH.1:EAX */
+#define VCORE__CPUID_D1_EAX_XSAVEC (1u << 1)
+#define VCORE__CPUID_D1_EAX_XSAVES (1u << 3)
+/* CPUID.0DH.i:ECX (i >= 2) */
+#define VCORE__CPUID_DI_ECX_ALIGN64 (1u << 1)
+/* CPUID.80000001H:ECX */
+#define VCORE__CPUID_81_ECX_SVM (1u << 2)
+#define VCORE__CPUID_81_ECX_TCE (1u << 17)
+/* CPUID.80000001H:EDX */
+#define VCORE__CPUID_81_EDX_SYSCALL (1u << 11)
+#define VCORE__CPUID_81_EDX_NX (1u << 20)
+#define VCORE__CPUID_81_EDX_FFXSR (1u << 25)
+#define VCORE__CPUID_81_EDX_LM (1u << 29)
+
+/* The four ASCII bytes of a vendor-string register, little-endian. */
+#define VCORE__FOURCC(a, b, c, d)                                              \
+    ((uint32_t)(uint8_t)(a) | ((uint32_t)(uint8_t)(b) << 8) |                  \
+     ((uint32_t)(uint8_t)(c) << 16) | ((uint32_t)(uint8_t)(d) << 24))
+
+#endif /* VCORE_CORE_X86_BITS_H */
