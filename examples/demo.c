@@ -152,10 +152,6 @@ int main(void)
         fprintf(stderr, "demo: no backend can run here\n");
         return 1;
     }
-    printf("libvirtcore %s demo on the '%s' backend%s\n", vcore_version_string(),
-           ((const char *const *)((const char *)be + offsetof(vcore_backend_t, name)))[0],
-           vcore_backend_available("kvm") ? " (/dev/kvm is usable)" : "");
-
     vcore_vm_config_t cfg;
     vcore_vm_config_init(&cfg);
     cfg.backend = be;
@@ -164,6 +160,9 @@ int main(void)
     if (check(vcore_vm_create(&cfg, &vm), "create VM") ||
         check(vcore_vcpu_create(vm, NULL, &vcpu), "create vCPU"))
         return 1;
+    printf("libvirtcore %s demo on the '%s' backend%s\n", vcore_version_string(),
+           vcore_vm_backend_name(vm),
+           vcore_backend_available("kvm") ? " (/dev/kvm is usable)" : " (no usable /dev/kvm)");
 
     demo_state_t reset, before, after;
     if (demo_read(vcpu, &reset))
