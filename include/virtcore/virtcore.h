@@ -12,7 +12,7 @@
 #include "exit.h"
 #include "host.h"
 #include "vcpu.h"
-#include "version.h"
+#include <virtcore/version.h>
 #include "vm.h"
 #include "x86/cpuid.h"
 #include "x86/msr.h"

@@ -4,6 +4,7 @@
  * Lives outside src/core because it uses libc; the freestanding archive
  * does not contain it and vcore_host_default() returns NULL there.
  */
+#define _POSIX_C_SOURCE 200112L /* posix_memalign */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,8 @@ static void *vcore__host_alloc_pages(void *ctx, size_t count, uint64_t *phys)
     (void)ctx;
     if (count == 0 || count > SIZE_MAX / VCORE_PAGE_SIZE)
         return NULL;
-    void *p = aligned_alloc(VCORE_PAGE_SIZE, count * VCORE_PAGE_SIZE);
-    if (!p)
+    void *p = NULL;
+    if (posix_memalign(&p, VCORE_PAGE_SIZE, count * VCORE_PAGE_SIZE) != 0)
         return NULL;
     memset(p, 0, count * VCORE_PAGE_SIZE);
     if (phys)
