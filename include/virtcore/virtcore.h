@@ -11,6 +11,7 @@
 #include "error.h"
 #include "exit.h"
 #include "host.h"
+#include "kvm.h"
 #include "vcpu.h"
 #include <virtcore/version.h>
 #include "vm.h"

@@ -1,0 +1,34 @@
+/*
+ * kvm_backend.c - the ops table of the Linux /dev/kvm backend.
+ *
+ * src/backends.c returns &vcore__backend_kvm_ops from vcore_backend_kvm().
+ * The table only names the entry points; each lives in the file of its
+ * concern (see kvm_priv.h).
+ */
+#include "kvm_priv.h"
+
+const vcore_backend_t vcore__backend_kvm_ops = {
+    .size = sizeof(vcore_backend_t),
+    .abi_version = VCORE_BACKEND_ABI_VERSION,
+#if defined(__aarch64__)
+    .arches = VCORE_BACKEND_ARCH_ARM64,
+#else
+    .arches = VCORE_BACKEND_ARCH_X86_64,
+#endif
+    .name = "kvm",
+    .vm_priv_size = sizeof(vcore_kvm_vm_t),
+    .vcpu_priv_size = sizeof(vcore_kvm_vcpu_t),
+    .probe = vcore__kvm_probe,
+    .vm_init = vcore__kvm_vm_init,
+    .vm_fini = vcore__kvm_vm_fini,
+    .vm_map = vcore__kvm_vm_map,
+    .vm_unmap = vcore__kvm_vm_unmap,
+    .vm_dirty_log = vcore__kvm_vm_dirty_log,
+    .vcpu_init = vcore__kvm_vcpu_init,
+    .vcpu_fini = vcore__kvm_vcpu_fini,
+    .vcpu_get_state = vcore__kvm_get_state,
+    .vcpu_set_state = vcore__kvm_set_state,
+    .vcpu_set_cpuid = vcore__kvm_vcpu_set_cpuid,
+    .vcpu_run = vcore__kvm_vcpu_run,
+    .vcpu_kick = vcore__kvm_vcpu_kick,
+};

@@ -1,0 +1,393 @@
+/*
+ * kvm_state.c - the core's x86 register classes <-> KVM's register ioctls.
+ *
+ *   VCORE_X86_STATE_REGS  <-> KVM_GET/SET_REGS
+ *   VCORE_X86_STATE_SREGS <-> KVM_GET/SET_SREGS (segments, tables, CRs, EFER)
+ *   VCORE_X86_STATE_DREGS <-> KVM_GET/SET_DEBUGREGS
+ *   VCORE_X86_STATE_FPU   <-> KVM_GET/SET_FPU (control words; data registers kept)
+ *   VCORE_X86_STATE_XCR0  <-> KVM_GET/SET_XCRS
+ *   VCORE_X86_STATE_MSRS  <-> KVM_GET/SET_MSRS
+ *
+ * Only the requested classes are transferred. Segment access rights use the
+ * VMCS layout in the model (SDM Vol. 3, "Guest Register State", table
+ * "Format of Access Rights") and are split into struct kvm_segment's fields.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kvm_priv.h"
+#include "virtcore/x86/msr.h"
+
+#if defined(__x86_64__)
+
+/* ---- segments ---------------------------------------------------------- */
+
+static void seg_from_kvm(const struct kvm_segment *k, vcore_x86_segment_t *s)
+{
+    s->base = k->base;
+    s->limit = k->limit;
+    s->selector = k->selector;
+    s->pad = 0;
+    s->ar = (uint32_t)(k->type & 0xfu)              /* bits 3:0 type */
+            | (uint32_t)(k->s & 1u) << 4            /* bit 4 S (code/data) */
+            | (uint32_t)(k->dpl & 3u) << 5          /* bits 6:5 DPL */
+            | (uint32_t)(k->present & 1u) << 7      /* bit 7 P */
+            | (uint32_t)(k->avl & 1u) << 12         /* bit 12 AVL */
+            | (uint32_t)(k->l & 1u) << 13           /* bit 13 L (64-bit code) */
+            | (uint32_t)(k->db & 1u) << 14          /* bit 14 D/B */
+            | (uint32_t)(k->g & 1u) << 15           /* bit 15 G */
+            | (uint32_t)(k->unusable & 1u) << 16;   /* bit 16 segment unusable */
+}
+
+static void seg_to_kvm(const vcore_x86_segment_t *s, struct kvm_segment *k)
+{
+    memset(k, 0, sizeof *k);
+    k->base = s->base;
+    k->limit = s->limit;
+    k->selector = s->selector;
+    k->type = (uint8_t)(s->ar & VCORE_X86_AR_TYPE_MASK);
+    k->s = (uint8_t)((s->ar & VCORE_X86_AR_S) ? 1 : 0);
+    k->dpl = (uint8_t)((s->ar & VCORE_X86_AR_DPL_MASK) >> VCORE_X86_AR_DPL_SHIFT);
+    k->present = (uint8_t)((s->ar & VCORE_X86_AR_P) ? 1 : 0);
+    k->avl = (uint8_t)((s->ar & VCORE_X86_AR_AVL) ? 1 : 0);
+    k->l = (uint8_t)((s->ar & VCORE_X86_AR_L) ? 1 : 0);
+    k->db = (uint8_t)((s->ar & VCORE_X86_AR_DB) ? 1 : 0);
+    k->g = (uint8_t)((s->ar & VCORE_X86_AR_G) ? 1 : 0);
+    k->unusable = (uint8_t)((s->ar & VCORE_X86_AR_UNUSABLE) ? 1 : 0);
+}
+
+/* kvm_sregs names its segments; the model indexes them in encoding order. */
+static struct kvm_segment *sreg_slot(struct kvm_sregs *k, unsigned i)
+{
+    switch (i) {
+    case VCORE_X86_ES: return &k->es;
+    case VCORE_X86_CS: return &k->cs;
+    case VCORE_X86_SS: return &k->ss;
+    case VCORE_X86_DS: return &k->ds;
+    case VCORE_X86_FS: return &k->fs;
+    case VCORE_X86_GS: return &k->gs;
+    case VCORE_X86_LDTR: return &k->ldt;
+    default: return &k->tr;
+    }
+}
+
+/* ---- GPRs ---------------------------------------------------------------- */
+
+/* struct kvm_regs is not in encoding order: map each model index to its field. */
+static __u64 *gpr_slot(struct kvm_regs *k, unsigned i)
+{
+    switch (i) {
+    case VCORE_X86_RAX: return &k->rax;
+    case VCORE_X86_RCX: return &k->rcx;
+    case VCORE_X86_RDX: return &k->rdx;
+    case VCORE_X86_RBX: return &k->rbx;
+    case VCORE_X86_RSP: return &k->rsp;
+    case VCORE_X86_RBP: return &k->rbp;
+    case VCORE_X86_RSI: return &k->rsi;
+    case VCORE_X86_RDI: return &k->rdi;
+    case VCORE_X86_R8: return &k->r8;
+    case VCORE_X86_R9: return &k->r9;
+    case VCORE_X86_R10: return &k->r10;
+    case VCORE_X86_R11: return &k->r11;
+    case VCORE_X86_R12: return &k->r12;
+    case VCORE_X86_R13: return &k->r13;
+    case VCORE_X86_R14: return &k->r14;
+    default: return &k->r15;
+    }
+}
+
+/* ---- MSRs ---------------------------------------------------------------- */
+
+/* The modelled MSRs (EFER travels with SREGS) and where each lives. */
+struct msr_map {
+    uint32_t index;
+    size_t off; /* offsetof(vcore_x86_msrs_t, field) */
+};
+
+static const struct msr_map msr_list[] = {
+    {VCORE_MSR_IA32_APIC_BASE, offsetof(vcore_x86_msrs_t, apic_base)},
+    {VCORE_MSR_IA32_PAT, offsetof(vcore_x86_msrs_t, pat)},
+    {VCORE_MSR_IA32_SYSENTER_CS, offsetof(vcore_x86_msrs_t, sysenter_cs)},
+    {VCORE_MSR_IA32_SYSENTER_ESP, offsetof(vcore_x86_msrs_t, sysenter_esp)},
+    {VCORE_MSR_IA32_SYSENTER_EIP, offsetof(vcore_x86_msrs_t, sysenter_eip)},
+    {VCORE_MSR_IA32_STAR, offsetof(vcore_x86_msrs_t, star)},
+    {VCORE_MSR_IA32_LSTAR, offsetof(vcore_x86_msrs_t, lstar)},
+    {VCORE_MSR_IA32_CSTAR, offsetof(vcore_x86_msrs_t, cstar)},
+    {VCORE_MSR_IA32_FMASK, offsetof(vcore_x86_msrs_t, sfmask)},
+    {VCORE_MSR_IA32_KERNEL_GS_BASE, offsetof(vcore_x86_msrs_t, kernel_gs_base)},
+    {VCORE_MSR_IA32_TSC, offsetof(vcore_x86_msrs_t, tsc)},
+    {VCORE_MSR_IA32_MISC_ENABLE, offsetof(vcore_x86_msrs_t, misc_enable)},
+    {VCORE_MSR_IA32_SMBASE, offsetof(vcore_x86_msrs_t, smbase)},
+    {VCORE_MSR_IA32_TSC_AUX, offsetof(vcore_x86_msrs_t, tsc_aux)},
+};
+#define NMSRS (sizeof msr_list / sizeof msr_list[0])
+
+struct msr_buf {
+    struct kvm_msrs hdr;
+    struct kvm_msr_entry e[NMSRS];
+};
+
+static void msr_store(vcore_x86_msrs_t *m, size_t i, uint64_t v)
+{
+    memcpy((uint8_t *)m + msr_list[i].off, &v, sizeof v);
+}
+
+static uint64_t msr_load(const vcore_x86_msrs_t *m, size_t i)
+{
+    uint64_t v;
+    memcpy(&v, (const uint8_t *)m + msr_list[i].off, sizeof v);
+    return v;
+}
+
+/* KVM_GET/SET_MSRS return how many entries they processed, stopping at the
+ * first MSR the kernel refuses. Report which one, then fail the class. */
+static int msr_partial(vcore_vcpu_t *vcpu, const char *what, int r)
+{
+    if (r < 0) {
+        vcore__kvm_log_errno(vcore_vcpu_vm(vcpu), what, r);
+        return vcore__kvm_err(r) == VCORE_ERR_NOMEM ? VCORE_ERR_NOMEM
+               : r == -EFAULT                        ? VCORE_ERR_FAULT
+                                                     : VCORE_ERR_HWFAIL;
+    }
+    if ((size_t)r < NMSRS) {
+        char line[96];
+        snprintf(line, sizeof line, "kvm: %s: the kernel refused MSR %#x", what,
+                 msr_list[r].index);
+        vcore_vm_log(vcore_vcpu_vm(vcpu), VCORE_LOG_WARN, line);
+        return VCORE_ERR_HWFAIL;
+    }
+    return VCORE_OK;
+}
+
+/* ---- the two ops --------------------------------------------------------- */
+
+static int kvm_fail(vcore_vcpu_t *vcpu, const char *what, int r)
+{
+    vcore__kvm_log_errno(vcore_vcpu_vm(vcpu), what, r);
+    int err = vcore__kvm_err(r);
+    return err == VCORE_ERR_NOMEM || err == VCORE_ERR_FAULT ? err : VCORE_ERR_HWFAIL;
+}
+
+int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, uint32_t classes)
+{
+    vcore_kvm_vcpu_t *kv = priv;
+    const vcore_kvm_vm_t *kvm = vcore__kvm_vm_of(vcpu);
+    int r;
+
+    if (!st || (classes & ~VCORE_X86_STATE_ALL))
+        return VCORE_ERR_INVAL;
+    if (classes & VCORE_X86_STATE_REGS) {
+        struct kvm_regs k;
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_REGS, (unsigned long)&k);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_GET_REGS", r);
+        st->regs.size = sizeof st->regs;
+        for (unsigned i = 0; i < VCORE_X86_NR_GPRS; i++)
+            st->regs.gpr[i] = *gpr_slot(&k, i);
+        st->regs.rip = k.rip;
+        st->regs.rflags = k.rflags;
+    }
+    if (classes & VCORE_X86_STATE_SREGS) {
+        struct kvm_sregs k;
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_SREGS, (unsigned long)&k);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_GET_SREGS", r);
+        st->sregs.size = sizeof st->sregs;
+        for (unsigned i = 0; i < VCORE_X86_NR_SEGS; i++)
+            seg_from_kvm(sreg_slot(&k, i), &st->sregs.seg[i]);
+        st->sregs.gdtr.base = k.gdt.base;
+        st->sregs.gdtr.limit = k.gdt.limit;
+        st->sregs.idtr.base = k.idt.base;
+        st->sregs.idtr.limit = k.idt.limit;
+        st->sregs.cr0 = k.cr0;
+        st->sregs.cr2 = k.cr2;
+        st->sregs.cr3 = k.cr3;
+        st->sregs.cr4 = k.cr4;
+        st->sregs.cr8 = k.cr8;
+        st->sregs.efer = k.efer;
+    }
+    if (classes & VCORE_X86_STATE_DREGS) {
+        struct kvm_debugregs k;
+        memset(&k, 0, sizeof k);
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_DEBUGREGS, (unsigned long)&k);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_GET_DEBUGREGS", r);
+        st->dregs.size = sizeof st->dregs;
+        for (unsigned i = 0; i < 4; i++)
+            st->dregs.dr[i] = k.db[i];
+        st->dregs.dr6 = k.dr6;
+        st->dregs.dr7 = k.dr7;
+    }
+    if (classes & VCORE_X86_STATE_FPU) {
+        struct kvm_fpu k;
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_FPU, (unsigned long)&k);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_GET_FPU", r);
+        st->fpu.size = sizeof st->fpu;
+        st->fpu.fcw = k.fcw;
+        st->fpu.fsw = k.fsw;
+        st->fpu.ftw = vcore__kvm_ftw_from_abridged(k.ftwx, k.fsw, (const uint8_t(*)[16])k.fpr);
+        st->fpu.fop = k.last_opcode;
+        st->fpu.mxcsr = k.mxcsr;
+        st->fpu.mxcsr_mask = kv->mxcsr_mask;
+    }
+    if (classes & VCORE_X86_STATE_XCR0) {
+        uint64_t xcr0 = 1; /* x87 only, what a kernel without XCRS runs with */
+        if (kvm->features & VCORE_KVM_F_XCRS) {
+            struct kvm_xcrs k;
+            memset(&k, 0, sizeof k);
+            r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_XCRS, (unsigned long)&k);
+            if (r < 0)
+                return kvm_fail(vcpu, "KVM_GET_XCRS", r);
+            for (uint32_t i = 0; i < k.nr_xcrs && i < KVM_MAX_XCRS; i++) {
+                if (k.xcrs[i].xcr == 0)
+                    xcr0 = k.xcrs[i].value;
+            }
+        }
+        st->xcr0 = xcr0;
+    }
+    if (classes & VCORE_X86_STATE_MSRS) {
+        struct msr_buf b;
+        memset(&b, 0, sizeof b);
+        b.hdr.nmsrs = NMSRS;
+        for (size_t i = 0; i < NMSRS; i++)
+            b.e[i].index = msr_list[i].index;
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_MSRS, (unsigned long)&b);
+        int err = msr_partial(vcpu, "KVM_GET_MSRS", r);
+        if (err)
+            return err;
+        for (size_t i = 0; i < NMSRS; i++)
+            msr_store(&st->msrs, i, b.e[i].data);
+    }
+    return VCORE_OK;
+}
+
+int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t *st,
+                         uint32_t classes)
+{
+    vcore_kvm_vcpu_t *kv = priv;
+    const vcore_kvm_vm_t *kvm = vcore__kvm_vm_of(vcpu);
+    int r;
+
+    if (!st || (classes & ~VCORE_X86_STATE_ALL))
+        return VCORE_ERR_INVAL;
+    if (classes & VCORE_X86_STATE_REGS) {
+        struct kvm_regs k;
+        memset(&k, 0, sizeof k);
+        for (unsigned i = 0; i < VCORE_X86_NR_GPRS; i++)
+            *gpr_slot(&k, i) = st->regs.gpr[i];
+        k.rip = st->regs.rip;
+        k.rflags = st->regs.rflags;
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_REGS, (unsigned long)&k);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_SET_REGS", r);
+    }
+    if (classes & VCORE_X86_STATE_SREGS) {
+        /* kvm_sregs also carries the APIC base and the pending-interrupt
+         * bitmap, which are not part of this class: keep KVM's values
+         * (the APIC base comes from the model when MSRS is written too). */
+        struct kvm_sregs k;
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_SREGS, (unsigned long)&k);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_GET_SREGS", r);
+        for (unsigned i = 0; i < VCORE_X86_NR_SEGS; i++)
+            seg_to_kvm(&st->sregs.seg[i], sreg_slot(&k, i));
+        memset(&k.gdt, 0, sizeof k.gdt);
+        memset(&k.idt, 0, sizeof k.idt);
+        k.gdt.base = st->sregs.gdtr.base;
+        k.gdt.limit = st->sregs.gdtr.limit;
+        k.idt.base = st->sregs.idtr.base;
+        k.idt.limit = st->sregs.idtr.limit;
+        k.cr0 = st->sregs.cr0;
+        k.cr2 = st->sregs.cr2;
+        k.cr3 = st->sregs.cr3;
+        k.cr4 = st->sregs.cr4;
+        k.cr8 = st->sregs.cr8;
+        k.efer = st->sregs.efer;
+        if (classes & VCORE_X86_STATE_MSRS)
+            k.apic_base = st->msrs.apic_base;
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_SREGS, (unsigned long)&k);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_SET_SREGS", r);
+    }
+    if (classes & VCORE_X86_STATE_MSRS) {
+        struct msr_buf b;
+        memset(&b, 0, sizeof b);
+        b.hdr.nmsrs = NMSRS;
+        for (size_t i = 0; i < NMSRS; i++) {
+            b.e[i].index = msr_list[i].index;
+            b.e[i].data = msr_load(&st->msrs, i);
+        }
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_MSRS, (unsigned long)&b);
+        int err = msr_partial(vcpu, "KVM_SET_MSRS", r);
+        if (err)
+            return err;
+    }
+    if (classes & VCORE_X86_STATE_DREGS) {
+        struct kvm_debugregs k;
+        memset(&k, 0, sizeof k);
+        for (unsigned i = 0; i < 4; i++)
+            k.db[i] = st->dregs.dr[i];
+        k.dr6 = st->dregs.dr6;
+        k.dr7 = st->dregs.dr7;
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_DEBUGREGS, (unsigned long)&k);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_SET_DEBUGREGS", r);
+    }
+    if (classes & VCORE_X86_STATE_XCR0) {
+        if (kvm->features & VCORE_KVM_F_XCRS) {
+            struct kvm_xcrs k;
+            memset(&k, 0, sizeof k);
+            k.nr_xcrs = 1;
+            k.xcrs[0].xcr = 0;
+            k.xcrs[0].value = st->xcr0;
+            r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_XCRS, (unsigned long)&k);
+            if (r < 0)
+                return kvm_fail(vcpu, "KVM_SET_XCRS", r);
+        } else if (st->xcr0 != 1) {
+            return VCORE_ERR_UNSUPPORTED;
+        }
+    }
+    if (classes & VCORE_X86_STATE_FPU) {
+        /* The model holds the control words only; the data registers and
+         * XMM contents stay as KVM has them. */
+        struct kvm_fpu k;
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_FPU, (unsigned long)&k);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_GET_FPU", r);
+        k.fcw = st->fpu.fcw;
+        k.fsw = st->fpu.fsw;
+        k.ftwx = vcore__kvm_ftw_to_abridged(st->fpu.ftw);
+        k.last_opcode = st->fpu.fop;
+        k.mxcsr = st->fpu.mxcsr;
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_FPU, (unsigned long)&k);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_SET_FPU", r);
+    }
+    return VCORE_OK;
+}
+
+#else /* !__x86_64__ */
+
+/* The x86 register model has no meaning on an arm64 host's KVM. */
+int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, uint32_t classes)
+{
+    (void)vcpu;
+    (void)priv;
+    (void)st;
+    (void)classes;
+    return VCORE_ERR_UNSUPPORTED;
+}
+
+int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t *st,
+                         uint32_t classes)
+{
+    (void)vcpu;
+    (void)priv;
+    (void)st;
+    /* The core marks every class dirty at creation; an empty set is fine. */
+    return classes ? VCORE_ERR_UNSUPPORTED : VCORE_OK;
+}
+
+#endif
