@@ -79,6 +79,7 @@ typedef struct vcore_kvm_vcpu {
     size_t run_size;         /* Length of the mapping. */
     uint32_t reply;          /* enum vcore_kvm_reply for the exit last returned. */
     uint32_t mxcsr_mask;     /* MXCSR_MASK of the vCPU's FXSAVE image (read-only state). */
+    uint32_t msr_absent;     /* Bit i: modelled MSR i (kvm_state.c list) is not implemented by KVM. */
     /* Kick protocol (kvm_kick.c). Accessed with __atomic builtins. */
     uint32_t kick_pending;   /* 1 after vcpu_kick until the run reports INTERRUPTED. */
     uint32_t in_run;         /* 1 while a thread is inside (or entering) KVM_RUN. */
@@ -117,6 +118,8 @@ void vcore__kvm_vcpu_fini(vcore_vcpu_t *vcpu, void *priv);
 int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, uint32_t classes);
 int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t *st,
                          uint32_t classes);
+/* Finds the modelled MSRs this kernel does not implement (sets kv->msr_absent). */
+void vcore__kvm_probe_msrs(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv);
 
 /* ---- kvm_fpu.c (pure: x87 tag word forms) ---- */
 /* Full 16-bit tag word from FXSAVE's abridged byte, classifying the

@@ -140,24 +140,58 @@ static uint64_t msr_load(const vcore_x86_msrs_t *m, size_t i)
     return v;
 }
 
+/* Fills b with the MSRs KVM implements; returns how many. */
+static uint32_t msr_prepare(const vcore_kvm_vcpu_t *kv, struct msr_buf *b, uint8_t *which)
+{
+    uint32_t n = 0;
+    memset(b, 0, sizeof *b);
+    for (size_t i = 0; i < NMSRS; i++) {
+        if (kv->msr_absent & (1u << i))
+            continue;
+        b->e[n].index = msr_list[i].index;
+        which[n++] = (uint8_t)i;
+    }
+    b->hdr.nmsrs = n;
+    return n;
+}
+
 /* KVM_GET/SET_MSRS return how many entries they processed, stopping at the
  * first MSR the kernel refuses. Report which one, then fail the class. */
-static int msr_partial(vcore_vcpu_t *vcpu, const char *what, int r)
+static int msr_result(vcore_vcpu_t *vcpu, const char *what, int r, const struct msr_buf *b)
 {
     if (r < 0) {
         vcore__kvm_log_errno(vcore_vcpu_vm(vcpu), what, r);
-        return vcore__kvm_err(r) == VCORE_ERR_NOMEM ? VCORE_ERR_NOMEM
-               : r == -EFAULT                        ? VCORE_ERR_FAULT
-                                                     : VCORE_ERR_HWFAIL;
+        return r == -ENOMEM ? VCORE_ERR_NOMEM : r == -EFAULT ? VCORE_ERR_FAULT : VCORE_ERR_HWFAIL;
     }
-    if ((size_t)r < NMSRS) {
+    if ((uint32_t)r < b->hdr.nmsrs) {
         char line[96];
         snprintf(line, sizeof line, "kvm: %s: the kernel refused MSR %#x", what,
-                 msr_list[r].index);
+                 b->e[r].index);
         vcore_vm_log(vcore_vcpu_vm(vcpu), VCORE_LOG_WARN, line);
         return VCORE_ERR_HWFAIL;
     }
     return VCORE_OK;
+}
+
+void vcore__kvm_probe_msrs(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv)
+{
+    const vcore_kvm_vm_t *kvm = vcore__kvm_vm_of(vcpu);
+    /* An MSR KVM_GET_MSRS cannot read is one this kernel does not
+     * implement (e.g. SMBASE without SMM support). Its architectural value
+     * then lives in the core's model only: get leaves the model's value,
+     * set does not send it. */
+    kv->msr_absent = 0;
+    for (size_t i = 0; i < NMSRS; i++) {
+        struct {
+            struct kvm_msrs hdr;
+            struct kvm_msr_entry e[1];
+        } one;
+        memset(&one, 0, sizeof one);
+        one.hdr.nmsrs = 1;
+        one.e[0].index = msr_list[i].index;
+        if (vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_MSRS, (unsigned long)&one) != 1)
+            kv->msr_absent |= 1u << i;
+    }
 }
 
 /* ---- the two ops --------------------------------------------------------- */
@@ -249,16 +283,14 @@ int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, 
     }
     if (classes & VCORE_X86_STATE_MSRS) {
         struct msr_buf b;
-        memset(&b, 0, sizeof b);
-        b.hdr.nmsrs = NMSRS;
-        for (size_t i = 0; i < NMSRS; i++)
-            b.e[i].index = msr_list[i].index;
+        uint8_t which[NMSRS];
+        uint32_t n = msr_prepare(kv, &b, which);
         r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_MSRS, (unsigned long)&b);
-        int err = msr_partial(vcpu, "KVM_GET_MSRS", r);
+        int err = msr_result(vcpu, "KVM_GET_MSRS", r, &b);
         if (err)
             return err;
-        for (size_t i = 0; i < NMSRS; i++)
-            msr_store(&st->msrs, i, b.e[i].data);
+        for (uint32_t i = 0; i < n; i++)
+            msr_store(&st->msrs, which[i], b.e[i].data);
     }
     return VCORE_OK;
 }
@@ -313,14 +345,12 @@ int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t
     }
     if (classes & VCORE_X86_STATE_MSRS) {
         struct msr_buf b;
-        memset(&b, 0, sizeof b);
-        b.hdr.nmsrs = NMSRS;
-        for (size_t i = 0; i < NMSRS; i++) {
-            b.e[i].index = msr_list[i].index;
-            b.e[i].data = msr_load(&st->msrs, i);
-        }
+        uint8_t which[NMSRS];
+        uint32_t n = msr_prepare(kv, &b, which);
+        for (uint32_t i = 0; i < n; i++)
+            b.e[i].data = msr_load(&st->msrs, which[i]);
         r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_MSRS, (unsigned long)&b);
-        int err = msr_partial(vcpu, "KVM_SET_MSRS", r);
+        int err = msr_result(vcpu, "KVM_SET_MSRS", r, &b);
         if (err)
             return err;
     }

@@ -73,6 +73,7 @@ int vcore__kvm_vcpu_init(vcore_vcpu_t *vcpu, void *priv)
 
 #if defined(__x86_64__)
     kv->mxcsr_mask = kvm_read_mxcsr_mask(kvm, kv->fd);
+    vcore__kvm_probe_msrs(vcpu, kv);
 #elif defined(__aarch64__)
     r = kvm_arm_vcpu_init(kvm, kv->fd);
     if (r < 0) {
