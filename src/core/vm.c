@@ -306,8 +306,9 @@ int vcore_vm_write_guest(vcore_vm_t *vm, uint64_t gpa, const void *buf, size_t l
         return VCORE_ERR_INVAL;
     int err = vcore__vm_access(vm, gpa, (uint8_t *)(uintptr_t)buf, len, true, false);
     if (err) {
-        const vcore_mem_region_t *r = vcore__vm_region_at(vm, gpa);
-        return vcore__vm_refuse(vm, err, r ? VCORE_DIAG_MEM_READ_ONLY : VCORE_DIAG_MEM_UNMAPPED,
+        /* Mapped throughout but refused for writing: a read-only region. */
+        bool mapped = vcore__vm_access(vm, gpa, NULL, len, false, false) == VCORE_OK;
+        return vcore__vm_refuse(vm, err, mapped ? VCORE_DIAG_MEM_READ_ONLY : VCORE_DIAG_MEM_UNMAPPED,
                                 gpa);
     }
     return vcore__vm_access(vm, gpa, (uint8_t *)(uintptr_t)buf, len, true, true);

@@ -3,6 +3,8 @@
 #define VCORE_TEST_SUPPORT_H
 
 #include <check.h>
+#include <virtcore/backend.h>
+#include <virtcore/mock.h>
 #include <virtcore/virtcore.h>
 
 /* Runs one suite and returns the process exit status. */
