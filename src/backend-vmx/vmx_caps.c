@@ -1,0 +1,113 @@
+/*
+ * vmx_caps.c - VMX capability probing and control adjustment.
+ *
+ * SDM Vol. 3, "VMX Capability Reporting Facility": each control MSR reports
+ * the allowed 0-settings in bits 31:0 (a 1 there means the control must be
+ * 1) and the allowed 1-settings in bits 63:32 (a 0 there means the control
+ * must be 0). When IA32_VMX_BASIC bit 55 is set the TRUE_* MSRs report the
+ * real allowed 0-settings of the default1 controls and are used instead.
+ */
+#include "vmx.h"
+
+int vcore__vmx_caps_read(vcore__vmx_caps_t *caps)
+{
+    /* SDM Vol. 3, "Discovering Support for VMX": CPUID.1:ECX.VMX[bit 5]. */
+    if (!(vcore__vmx_cpuid1_ecx() & (1u << 5)))
+        return VCORE_ERR_NODEV;
+    /* SDM Vol. 3, "Enabling and Entering VMX Operation": VMXON outside SMX
+     * needs IA32_FEATURE_CONTROL locked with bit 2 set. The library never
+     * writes the lock: that is firmware's job. */
+    uint64_t fc = vcore__vmx_rdmsr(VCORE__MSR_FEATURE_CONTROL);
+    if (!(fc & VCORE__FEATCTL_LOCK) || !(fc & VCORE__FEATCTL_VMX_OUTSIDE_SMX))
+        return VCORE_ERR_NODEV;
+    vcore__memset(caps, 0, sizeof(*caps));
+    caps->basic = vcore__vmx_rdmsr(VCORE__MSR_VMX_BASIC);
+    bool true_ctls = (caps->basic & VCORE__VMX_BASIC_TRUE_CTLS) != 0;
+    caps->pin = vcore__vmx_rdmsr(true_ctls ? VCORE__MSR_VMX_TRUE_PINBASED : VCORE__MSR_VMX_PINBASED);
+    caps->proc = vcore__vmx_rdmsr(true_ctls ? VCORE__MSR_VMX_TRUE_PROCBASED : VCORE__MSR_VMX_PROCBASED);
+    caps->exit = vcore__vmx_rdmsr(true_ctls ? VCORE__MSR_VMX_TRUE_EXIT : VCORE__MSR_VMX_EXIT);
+    caps->entry = vcore__vmx_rdmsr(true_ctls ? VCORE__MSR_VMX_TRUE_ENTRY : VCORE__MSR_VMX_ENTRY);
+    caps->misc = vcore__vmx_rdmsr(VCORE__MSR_VMX_MISC);
+    caps->cr0_fixed0 = vcore__vmx_rdmsr(VCORE__MSR_VMX_CR0_FIXED0);
+    caps->cr0_fixed1 = vcore__vmx_rdmsr(VCORE__MSR_VMX_CR0_FIXED1);
+    caps->cr4_fixed0 = vcore__vmx_rdmsr(VCORE__MSR_VMX_CR4_FIXED0);
+    caps->cr4_fixed1 = vcore__vmx_rdmsr(VCORE__MSR_VMX_CR4_FIXED1);
+    /* The secondary controls MSR exists only if the primary controls may
+     * activate them; the EPT/VPID MSR only if EPT or VPID may be enabled. */
+    if ((caps->proc >> 32) & VCORE__PROC_SECONDARY) {
+        caps->proc2 = vcore__vmx_rdmsr(VCORE__MSR_VMX_PROCBASED2);
+        if ((caps->proc2 >> 32) & (VCORE__PROC2_EPT | VCORE__PROC2_VPID))
+            caps->ept_vpid = vcore__vmx_rdmsr(VCORE__MSR_VMX_EPT_VPID_CAP);
+    }
+    return VCORE_OK;
+}
+
+int vcore__vmx_ctl_adjust(uint64_t cap, uint32_t required, uint32_t optional, uint32_t *out)
+{
+    uint32_t must1 = (uint32_t)cap;          /* allowed 0-settings: 1 = must be 1 */
+    uint32_t may1 = (uint32_t)(cap >> 32);   /* allowed 1-settings: 0 = must be 0 */
+    if ((required & ~may1) != 0)
+        return VCORE_ERR_UNSUPPORTED;
+    if ((must1 & ~may1) != 0)
+        return VCORE_ERR_HWFAIL; /* an inconsistent capability MSR */
+    *out = must1 | required | (optional & may1);
+    return VCORE_OK;
+}
+
+int vcore__vmx_caps_choose(const vcore__vmx_caps_t *caps, vcore__vmx_ctls_t *out)
+{
+    int err;
+    /* External interrupts must reach the host: they exit and stay pending
+     * (no acknowledge-on-exit), delivered once the embedder sets RFLAGS.IF. */
+    err = vcore__vmx_ctl_adjust(caps->pin, VCORE__PIN_EXT_INTR, 0, &out->pin);
+    if (err)
+        return err;
+    /* HLT and all port I/O exit (the I/O bitmaps are all ones); MSR bitmaps
+     * let the VMCS-switched MSRs pass; EPT needs the secondary controls.
+     * CR3 accesses need not exit with EPT: they are cleared where the TRUE
+     * MSRs allow it (they are default1 otherwise). */
+    err = vcore__vmx_ctl_adjust(caps->proc,
+                                VCORE__PROC_HLT | VCORE__PROC_CR8_LOAD | VCORE__PROC_CR8_STORE |
+                                    VCORE__PROC_IO_BITMAPS | VCORE__PROC_MSR_BITMAPS |
+                                    VCORE__PROC_SECONDARY,
+                                0, &out->proc);
+    if (err)
+        return err;
+    err = vcore__vmx_ctl_adjust(caps->proc2, VCORE__PROC2_EPT,
+                                VCORE__PROC2_VPID | VCORE__PROC2_UNRESTRICTED | VCORE__PROC2_RDTSCP |
+                                    VCORE__PROC2_INVPCID,
+                                &out->proc2);
+    if (err)
+        return err;
+    /* VPID without single-context INVVPID cannot be flushed per vCPU. */
+    if ((out->proc2 & VCORE__PROC2_VPID) &&
+        !((caps->ept_vpid & VCORE__EPTCAP_INVVPID) && (caps->ept_vpid & VCORE__EPTCAP_INVVPID_SINGLE)))
+        out->proc2 &= ~VCORE__PROC2_VPID;
+    err = vcore__vmx_ctl_adjust(caps->exit,
+                                VCORE__EXIT_HOST_64 | VCORE__EXIT_SAVE_EFER | VCORE__EXIT_LOAD_EFER |
+                                    VCORE__EXIT_SAVE_PAT | VCORE__EXIT_LOAD_PAT,
+                                0, &out->exit);
+    if (err)
+        return err;
+    err = vcore__vmx_ctl_adjust(caps->entry, VCORE__ENTRY_LOAD_EFER | VCORE__ENTRY_LOAD_PAT, 0,
+                                &out->entry);
+    if (err)
+        return err;
+    /* EPT with a 4-level walk and write-back paging structures is the only
+     * layout the builder produces ("EPT Capabilities"). */
+    if (!(caps->ept_vpid & VCORE__EPTCAP_WALK4) || !(caps->ept_vpid & VCORE__EPTCAP_WB) ||
+        !(caps->ept_vpid & VCORE__EPTCAP_INVEPT) ||
+        !(caps->ept_vpid & (VCORE__EPTCAP_INVEPT_SINGLE | VCORE__EPTCAP_INVEPT_ALL)))
+        return VCORE_ERR_UNSUPPORTED;
+    return VCORE_OK;
+}
+
+uint64_t vcore__vmx_cr0_forced(const vcore__vmx_caps_t *caps, bool unrestricted)
+{
+    uint64_t f = caps->cr0_fixed0;
+    /* SDM Vol. 3, "VMX-Fixed Bits in CR0": with unrestricted guest, PE and
+     * PG may be 0 in the guest even though they are fixed to 1 in VMX operation. */
+    if (unrestricted)
+        f &= ~((1ull << 0) | (1ull << 31));
+    return f;
+}
