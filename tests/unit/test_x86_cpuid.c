@@ -327,6 +327,7 @@ END_TEST
 
 START_TEST(test_runtime_monitor)
 {
+    /* MONITOR mirrors MISC_ENABLE.ENABLE_MONITOR_FSM in both directions. */
     vcore_cpuid_entry_t t[1] = {ent(1, 0, 0, 0, 0, 1u << 3, 0)};
     vcore_x86_state_t st = blank_state();
     st.msrs.misc_enable = BIT(18);
@@ -335,10 +336,13 @@ START_TEST(test_runtime_monitor)
     st.msrs.misc_enable = 0x1800;
     vcore__cpuid_update_runtime(t, 1, &st);
     ck_assert_uint_eq(t[0].ecx, 0); /* cleared */
-    /* MISC_ENABLE.18 set does not invent the bit. */
-    st.msrs.misc_enable = BIT(18);
+    st.msrs.misc_enable = 0x1800 | BIT(18);
     vcore__cpuid_update_runtime(t, 1, &st);
-    ck_assert_uint_eq(t[0].ecx, 0);
+    ck_assert_uint_eq(t[0].ecx, 1u << 3); /* back */
+    t[0].ecx = 0xffffffffu;
+    st.msrs.misc_enable = 0;
+    vcore__cpuid_update_runtime(t, 1, &st);
+    ck_assert_uint_eq(t[0].ecx, 0xffffffffu & ~((1u << 3) | (1u << 27))); /* only MONITOR, OSXSAVE */
 }
 END_TEST
 
@@ -392,7 +396,7 @@ START_TEST(test_runtime_untouched_rest)
     st.msrs.apic_base = 0xfee00800ull;
     st.msrs.misc_enable = BIT(18);
     vcore__cpuid_update_runtime(t, 4, &st);
-    ck_assert_uint_eq(t[0].ecx, 0xffffffffu & ~(1u << 3)); /* OSXSAVE on; MONITOR stays off */
+    ck_assert_uint_eq(t[0].ecx, 0xffffffffu); /* OSXSAVE and MONITOR on */
     ck_assert_uint_eq(t[0].edx, 0xffffffffu);
     ck_assert_uint_eq(t[1].ecx, 0xffffffffu);
     ck_assert_uint_eq(t[0].eax, before[0].eax);

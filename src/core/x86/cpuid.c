@@ -198,11 +198,15 @@ static void cpuid_change(uint32_t *reg, uint32_t bit, bool on)
  *   1.ECX[27] OSXSAVE  = CR4.OSXSAVE, when XSAVE (1.ECX[26]) is enumerated;
  *   1.EDX[9]  APIC     = IA32_APIC_BASE.EN (a disabled APIC is not reported);
  *   7.0.ECX[4] OSPKE   = CR4.PKE, when PKU (7.0.ECX[3]) is enumerated;
- *   1.ECX[3]  MONITOR  cleared while IA32_MISC_ENABLE.ENABLE_MONITOR_FSM (18)
- *                      is 0, left as the table says otherwise. The table is
- *                      updated in place and keeps no copy of the original
- *                      bit, so setting bit 18 again does not bring a cleared
- *                      MONITOR back; re-applying the table does.
+ *   1.ECX[3]  MONITOR  = IA32_MISC_ENABLE.ENABLE_MONITOR_FSM (bit 18). SDM
+ *                      Vol. 4, "IA32_MISC_ENABLE": with bit 18 clear the
+ *                      MONITOR flag reads 0, with it set it reads 1. The bit
+ *                      is therefore runtime-owned like OSXSAVE: the value in
+ *                      the table is overwritten, and a VMM that wants to hide
+ *                      MONITOR/MWAIT keeps MISC_ENABLE bit 18 clear (its RESET
+ *                      value). A one-way rule (only clearing) cannot work on
+ *                      an in-place table: a bit cleared at RESET would never
+ *                      come back when the guest sets bit 18.
  *   0DH.0 EBX = XSAVE size (standard form) for the current XCR0;
  *   0DH.1 EBX = XSAVE size (compacted form) for XCR0, when XSAVEC or XSAVES
  *               is enumerated (0DH.1:EAX bit 1 or 3). IA32_XSS is not
@@ -225,8 +229,8 @@ void vcore__cpuid_update_runtime(vcore_cpuid_entry_t *e, uint32_t n, const vcore
                          (st->sregs.cr4 & VCORE__CR4_OSXSAVE) != 0);
         cpuid_change(&l1->edx, VCORE__CPUID_1_EDX_APIC,
                      (st->msrs.apic_base & VCORE_APIC_BASE_EN) != 0);
-        if ((st->msrs.misc_enable & VCORE_MISC_ENABLE_MWAIT) == 0)
-            l1->ecx &= ~VCORE__CPUID_1_ECX_MONITOR;
+        cpuid_change(&l1->ecx, VCORE__CPUID_1_ECX_MONITOR,
+                     (st->msrs.misc_enable & VCORE_MISC_ENABLE_MWAIT) != 0);
     }
 
     i = cpuid_find_idx(e, n, VCORE__CPUID_LEAF_EXT_FEATURES, 0);
