@@ -1,0 +1,58 @@
+/* Shared helpers for the /dev/kvm tests (tests/kvm). */
+#ifndef VCORE_TEST_KVM_SUPPORT_H
+#define VCORE_TEST_KVM_SUPPORT_H
+
+#include <check.h>
+#include <stdint.h>
+#include <virtcore/virtcore.h>
+
+/* CTest's skip code: only used when /dev/kvm is missing or unusable. */
+#define KT_SKIP 77
+
+/* Guest memory layout of every test VM. */
+#define KT_RAM_GPA 0x0ull          /* 1 MiB of RAM for data and stacks */
+#define KT_RAM_SIZE (1u << 20)
+#define KT_ROM_GPA 0xffff0000ull   /* 64 KiB at the top of 4 GiB: CS.base after RESET */
+#define KT_ROM_SIZE 0x10000u
+#define KT_CODE_OFF 0x0000u        /* snippets load at ROM offset 0 (IP 0 with CS.base FFFF0000H) */
+#define KT_RESET_OFF 0xfff0u       /* the reset vector inside the ROM */
+#define KT_RESET_PORT 0x52         /* the reset-vector stub writes 'R' to this port, then HLTs */
+
+/* A 16-bit guest snippet assembled into the test binary's .rodata. The
+ * code must be position independent (relative jumps, no label addresses). */
+#define KT_GUEST(name, body)                                                   \
+    extern const uint8_t name##_start[], name##_end[];                         \
+    __asm__(".pushsection .rodata\n"                                           \
+            ".globl " #name "_start\n.globl " #name "_end\n"                   \
+            #name "_start:\n.code16\n" body "\n.code64\n" #name "_end:\n"      \
+            ".popsection\n")
+
+typedef struct kt_env {
+    vcore_vm_t *vm;
+    vcore_vcpu_t *vcpu;
+    uint8_t *ram; /* KT_RAM_SIZE bytes at KT_RAM_GPA */
+    uint8_t *rom; /* KT_ROM_SIZE bytes at KT_ROM_GPA */
+} kt_env_t;
+
+/* Exits with KT_SKIP when /dev/kvm cannot be used (call first in main). */
+void kt_require_kvm(void);
+
+/* A VM on the kvm backend with RAM, ROM (reset stub at FFF0H) and one vCPU. */
+void kt_up(kt_env_t *env);
+void kt_down(kt_env_t *env);
+/* Copies a snippet to ROM offset 0 and points RIP at it (CS stays as RESET left it). */
+void kt_load(kt_env_t *env, const uint8_t *start, const uint8_t *end);
+/* Runs once and asserts the exit reason; returns the exit. */
+void kt_run_expect(kt_env_t *env, vcore_exit_t *ex, uint32_t reason);
+/* A CPUID table from KVM_GET_SUPPORTED_CPUID, made consistent for the core
+ * (CPUID.1:ECX.XSAVE set when leaf 0DH lists x87+SSE, as this host's KVM
+ * reports it without the bit). Returns the entry count. */
+uint32_t kt_host_cpuid(vcore_cpuid_entry_t *t, uint32_t cap);
+/* Finds (function, index) in a table; NULL if absent. */
+vcore_cpuid_entry_t *kt_cpuid_find(vcore_cpuid_entry_t *t, uint32_t n, uint32_t fn, uint32_t idx);
+/* Number of open file descriptors of this process. */
+int kt_count_fds(void);
+/* Runs a suite; returns the exit status. */
+int kt_run_suite(Suite *s);
+
+#endif
