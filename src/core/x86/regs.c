@@ -121,7 +121,8 @@ static int regs_check_segments(const vcore_x86_sregs_t *neu, vcore_diag_t *d)
 /*
  * In IA-32e mode the system-table bases and the FS/GS bases are 64-bit
  * linear addresses and must be canonical (SDM Vol. 1, "Canonical Addressing";
- * the same rule the VM-entry guest-state checks apply).
+ * the same rule the VM-entry guest-state checks apply, SDM Vol. 3, "Checks on
+ * Guest Segment Registers", which exempt an unusable LDTR).
  */
 static int regs_check_long_mode_bases(const vcore_x86_cpu_model_t *m,
                                       const vcore_x86_sregs_t *neu, vcore_diag_t *d)
@@ -137,6 +138,9 @@ static int regs_check_long_mode_bases(const vcore_x86_cpu_model_t *m,
         return vcore__diag_set(d, VCORE_DIAG_NONCANONICAL, neu->idtr.base);
     for (i = 0; i < VCORE__ARRAY_SIZE(segs); i++) {
         uint64_t base = neu->seg[segs[i]].base;
+        /* An unusable LDTR (null selector) has no base to use. */
+        if (segs[i] == VCORE_X86_LDTR && (neu->seg[segs[i]].ar & VCORE_X86_AR_UNUSABLE) != 0)
+            continue;
         if (!vcore__x86_is_canonical(base, m->linear_bits))
             return vcore__diag_set(d, VCORE_DIAG_NONCANONICAL, base);
     }

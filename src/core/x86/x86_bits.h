@@ -100,51 +100,51 @@
 
 /* ---- CPUID leaves and feature bits (SDM Vol. 2A, "CPUID-CPU Identification";
  *      APM Vol. 3, "Obtaining Processor Information Via the CPUID Instruction") ---- */
-#define VCORE__CPUID_LEAF_VENDOR 0x00000000u
-#define VCORE__CPUID_LEAF_FEATURES 0x00000001u
-#define VCORE__CPUID_LEAF_EXT_FEATURES 0x00000007u
-#define VCORE__CPUID_LEAF_XSAVE 0x0000000du
-#define VCORE__CPUID_LEAF_EXT_MAX 0x80000000u
-#define VCORE__CPUID_LEAF_EXT_INFO 0x80000001u
-#define VCORE__CPUID_LEAF_ADDR_SIZES 0x80000008u
+#define VCORE__CPUID_LEAF_VENDOR 0x00000000u /* Max basic leaf, vendor string. */
+#define VCORE__CPUID_LEAF_FEATURES 0x00000001u /* Signature and feature flags. */
+#define VCORE__CPUID_LEAF_EXT_FEATURES 0x00000007u /* Structured extended features (sub-leaf 0). */
+#define VCORE__CPUID_LEAF_XSAVE 0x0000000du /* Processor extended state enumeration. */
+#define VCORE__CPUID_LEAF_EXT_MAX 0x80000000u /* Max extended leaf. */
+#define VCORE__CPUID_LEAF_EXT_INFO 0x80000001u /* Extended feature flags. */
+#define VCORE__CPUID_LEAF_ADDR_SIZES 0x80000008u /* Physical/linear address sizes. */
 
 /* CPUID.1:ECX */
-#define VCORE__CPUID_1_ECX_MONITOR (1u << 3)
-#define VCORE__CPUID_1_ECX_VMX (1u << 5)
-#define VCORE__CPUID_1_ECX_SMX (1u << 6)
-#define VCORE__CPUID_1_ECX_PCID (1u << 17)
-#define VCORE__CPUID_1_ECX_X2APIC (1u << 21)
-#define VCORE__CPUID_1_ECX_XSAVE (1u << 26)
-#define VCORE__CPUID_1_ECX_OSXSAVE (1u << 27)
+#define VCORE__CPUID_1_ECX_MONITOR (1u << 3) /* MONITOR/MWAIT. */
+#define VCORE__CPUID_1_ECX_VMX (1u << 5) /* Virtual machine extensions. */
+#define VCORE__CPUID_1_ECX_SMX (1u << 6) /* Safer mode extensions. */
+#define VCORE__CPUID_1_ECX_PCID (1u << 17) /* Process-context identifiers. */
+#define VCORE__CPUID_1_ECX_X2APIC (1u << 21) /* x2APIC. */
+#define VCORE__CPUID_1_ECX_XSAVE (1u << 26) /* XSAVE/XRSTOR/XSETBV/XGETBV. */
+#define VCORE__CPUID_1_ECX_OSXSAVE (1u << 27) /* Mirror of CR4.OSXSAVE. */
 /* CPUID.1:EDX */
-#define VCORE__CPUID_1_EDX_APIC (1u << 9)
+#define VCORE__CPUID_1_EDX_APIC (1u << 9) /* On-chip APIC (enabled). */
 /* CPUID.7.0:EBX */
-#define VCORE__CPUID_7_EBX_FSGSBASE (1u << 0)
-#define VCORE__CPUID_7_EBX_SMEP (1u << 7)
-#define VCORE__CPUID_7_EBX_SMAP (1u << 20)
+#define VCORE__CPUID_7_EBX_FSGSBASE (1u << 0) /* RDFSBASE & co. */
+#define VCORE__CPUID_7_EBX_SMEP (1u << 7) /* Supervisor-mode execution prevention. */
+#define VCORE__CPUID_7_EBX_SMAP (1u << 20) /* Supervisor-mode access prevention. */
 /* CPUID.7.0:ECX */
-#define VCORE__CPUID_7_ECX_UMIP (1u << 2)
-#define VCORE__CPUID_7_ECX_PKU (1u << 3)
-#define VCORE__CPUID_7_ECX_OSPKE (1u << 4)
-#define VCORE__CPUID_7_ECX_CET_SS (1u << 7)
-#define VCORE__CPUID_7_ECX_LA57 (1u << 16)
-#define VCORE__CPUID_7_ECX_KL (1u << 23)
-#define VCORE__CPUID_7_ECX_PKS (1u << 31)
+#define VCORE__CPUID_7_ECX_UMIP (1u << 2) /* User-mode instruction prevention. */
+#define VCORE__CPUID_7_ECX_PKU (1u << 3) /* Protection keys for user pages. */
+#define VCORE__CPUID_7_ECX_OSPKE (1u << 4) /* Mirror of CR4.PKE. */
+#define VCORE__CPUID_7_ECX_CET_SS (1u << 7) /* CET shadow stack. */
+#define VCORE__CPUID_7_ECX_LA57 (1u << 16) /* 5-level paging. */
+#define VCORE__CPUID_7_ECX_KL (1u << 23) /* Key Locker. */
+#define VCORE__CPUID_7_ECX_PKS (1u << 31) /* Protection keys for supervisor pages. */
 /* CPUID.7.0:EDX */
-#define VCORE__CPUID_7_EDX_CET_IBT (1u << 20)
+#define VCORE__CPUID_7_EDX_CET_IBT (1u << 20) /* CET indirect branch tracking. */
 /* CPUID.0DH.1:EAX */
-#define VCORE__CPUID_D1_EAX_XSAVEC (1u << 1)
-#define VCORE__CPUID_D1_EAX_XSAVES (1u << 3)
+#define VCORE__CPUID_D1_EAX_XSAVEC (1u << 1) /* XSAVEC (compacted form). */
+#define VCORE__CPUID_D1_EAX_XSAVES (1u << 3) /* XSAVES/XRSTORS (compacted form). */
 /* CPUID.0DH.i:ECX (i >= 2) */
-#define VCORE__CPUID_DI_ECX_ALIGN64 (1u << 1)
+#define VCORE__CPUID_DI_ECX_ALIGN64 (1u << 1) /* Component 64-byte aligned in compacted form. */
 /* CPUID.80000001H:ECX */
-#define VCORE__CPUID_81_ECX_SVM (1u << 2)
-#define VCORE__CPUID_81_ECX_TCE (1u << 17)
+#define VCORE__CPUID_81_ECX_SVM (1u << 2) /* Secure virtual machine. */
+#define VCORE__CPUID_81_ECX_TCE (1u << 17) /* Translation cache extension. */
 /* CPUID.80000001H:EDX */
-#define VCORE__CPUID_81_EDX_SYSCALL (1u << 11)
-#define VCORE__CPUID_81_EDX_NX (1u << 20)
-#define VCORE__CPUID_81_EDX_FFXSR (1u << 25)
-#define VCORE__CPUID_81_EDX_LM (1u << 29)
+#define VCORE__CPUID_81_EDX_SYSCALL (1u << 11) /* SYSCALL/SYSRET. */
+#define VCORE__CPUID_81_EDX_NX (1u << 20) /* No-execute pages. */
+#define VCORE__CPUID_81_EDX_FFXSR (1u << 25) /* Fast FXSAVE/FXRSTOR (AMD). */
+#define VCORE__CPUID_81_EDX_LM (1u << 29) /* Long mode. */
 
 /* The four ASCII bytes of a vendor-string register, little-endian. */
 #define VCORE__FOURCC(a, b, c, d)                                              \
