@@ -6,11 +6,11 @@
  * (and for the library's own). The core calls the ops; the ops never call
  * back into the public VM/vCPU API, only into the accessors declared here.
  *
- * Optional ops may be NULL: the core then returns ::VCORE_ERR_UNSUPPORTED
+ * Optional ops may be NULL: the core then returns VCORE_ERR_UNSUPPORTED
  * for the public function that needs them.
  *
  * State protocol: the core keeps the architectural model
- * (::vcore_x86_state_t) and tracks, per state class, whether the model is
+ * (vcore_x86_state_t) and tracks, per state class, whether the model is
  * up to date (valid) and whether it holds changes the backend has not seen
  * (dirty). Before a run the core passes the dirty classes to
  * @c vcpu_set_state; after a run every class is invalid and is fetched
@@ -29,7 +29,7 @@
 
 VCORE_BEGIN_DECLS
 
-/** @brief ABI version of ::vcore_backend_t; bumped on any incompatible change. */
+/** @brief ABI version of vcore_backend_t; bumped on any incompatible change. */
 #define VCORE_BACKEND_ABI_VERSION 1u
 
 /** @name Architecture bits for vcore_backend_t::arches
@@ -41,13 +41,13 @@ VCORE_BEGIN_DECLS
 /** @brief The operations of one backend. */
 struct vcore_backend {
     size_t size;           /**< sizeof(vcore_backend_t). */
-    uint32_t abi_version;  /**< ::VCORE_BACKEND_ABI_VERSION. */
+    uint32_t abi_version;  /**< VCORE_BACKEND_ABI_VERSION. */
     uint32_t arches;       /**< VCORE_BACKEND_ARCH_* bits. */
     const char *name;      /**< Short name: "mock", "kvm", "vmx", "svm", "arm64". */
     size_t vm_priv_size;   /**< Bytes of private state per VM (placed after the core's). */
     size_t vcpu_priv_size; /**< Bytes of private state per vCPU. */
 
-    /** Tells whether the backend can run here. ::VCORE_OK or ::VCORE_ERR_NODEV. Optional. */
+    /** Tells whether the backend can run here. VCORE_OK or VCORE_ERR_NODEV. Optional. */
     int (*probe)(const vcore_host_t *host);
     /** Initialises @p priv (zeroed) for a new VM. Required. */
     int (*vm_init)(vcore_vm_t *vm, void *priv);
@@ -83,7 +83,7 @@ struct vcore_backend {
 /**
  * @brief Checks that a backend's ops table is well formed.
  * @param[in] backend The table.
- * @return ::VCORE_OK if usable.
+ * @return VCORE_OK if usable.
  * @retval VCORE_ERR_INVAL @p backend is NULL or a required op is missing.
  * @retval VCORE_ERR_ABI The size or ABI version is not this library's.
  */
@@ -144,7 +144,7 @@ VCORE_API const vcore_x86_state_t *vcore_vcpu_model(const vcore_vcpu_t *vcpu);
 /**
  * @brief Emits a log line through a VM's host services, if its level is enabled.
  * @param[in] vm The VM.
- * @param[in] level A ::vcore_log_level_t.
+ * @param[in] level A vcore_log_level_t.
  * @param[in] msg The text.
  */
 VCORE_API void vcore_vm_log(const vcore_vm_t *vm, int level, const char *msg);

@@ -61,7 +61,7 @@ VCORE_API bool vcore_backend_available(const char *name);
  * @brief Picks the best backend that can run here for @p arch.
  *
  * Preference: hardware backends (kvm, vmx, svm, arm64) before mock.
- * @param[in] arch A ::vcore_arch_t.
+ * @param[in] arch A vcore_arch_t.
  * @param[in] host Host services for the probes; NULL means the default.
  * @return The ops table; NULL if none can run.
  */

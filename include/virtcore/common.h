@@ -53,7 +53,7 @@
  *
  * Every public struct starts with a @c size_t @c size member. Callers set it
  * to @c sizeof the struct they were compiled with; the library refuses a
- * struct whose size it does not know with ::VCORE_ERR_ABI.
+ * struct whose size it does not know with VCORE_ERR_ABI.
  */
 #define VCORE_STRUCT_INIT(p) ((p)->size = sizeof(*(p)))
 

@@ -5,7 +5,7 @@
  * Every rule the library enforces has a stable identifier, a symbolic name,
  * a one-line message and the title of the manual section it implements
  * (section numbers move between editions of the SDM/APM; titles do not).
- * A function that refuses a value with ::VCORE_ERR_INVAL records the rule in
+ * A function that refuses a value with VCORE_ERR_INVAL records the rule in
  * the object it was called on (see vcore_vcpu_last_diag()); there is no global
  * "last error".
  *
@@ -134,7 +134,7 @@ typedef enum vcore_diag_id {
  */
 typedef struct vcore_diag {
     size_t size;         /**< sizeof(vcore_diag_t), set by the caller. */
-    uint32_t id;         /**< A ::vcore_diag_id_t value; 0 if none. */
+    uint32_t id;         /**< A vcore_diag_id_t value; 0 if none. */
     const char *name;    /**< Symbolic name, e.g. "CR0_PG_WITHOUT_PE" (static). */
     const char *message; /**< One-line human message (static). */
     const char *manual;  /**< Manual section title the rule implements (static). */
@@ -143,10 +143,10 @@ typedef struct vcore_diag {
 
 /**
  * @brief Looks up the static description of a diagnostic identifier.
- * @param[in] id A ::vcore_diag_id_t value.
+ * @param[in] id A vcore_diag_id_t value.
  * @param[out] out Receives name, message and manual section; @c out->size must
  *                 be set by the caller. @c value is set to 0.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p out is NULL.
  * @retval VCORE_ERR_ABI @p out->size is not sizeof(vcore_diag_t).
  * @retval VCORE_ERR_NOENT @p id is not a known diagnostic.

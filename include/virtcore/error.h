@@ -2,8 +2,8 @@
  * @file error.h
  * @brief Error codes: one list, pinned negative values, static strings.
  *
- * A VM exit is not an error: vcore_vcpu_run() returns ::VCORE_OK and fills a
- * ::vcore_exit_t. Errors describe misuse of the library (bad argument, wrong
+ * A VM exit is not an error: vcore_vcpu_run() returns VCORE_OK and fills a
+ * vcore_exit_t. Errors describe misuse of the library (bad argument, wrong
  * ABI), missing resources, or a backend that cannot do what was asked.
  * Values are pinned and the list is append-only.
  */

@@ -2,12 +2,12 @@
  * @file exit.h
  * @brief VM exits: a generic reason, decoded details, raw hardware data, replies.
  *
- * vcore_vcpu_run() fills a ::vcore_exit_t. The @c u union holds the decoded
+ * vcore_vcpu_run() fills a vcore_exit_t. The @c u union holds the decoded
  * form for @c reason; @c raw always holds what the hardware or kernel
  * reported, so nothing is lost even for reasons the library does not decode.
  *
  * Exits that need an answer (I/O IN, MMIO read, CPUID, RDMSR, hypercall)
- * have ::VCORE_EXIT_F_NEEDS_REPLY set: the VMM writes the reply slot of the
+ * have VCORE_EXIT_F_NEEDS_REPLY set: the VMM writes the reply slot of the
  * same structure and passes it to the next vcore_vcpu_run() call, which
  * completes the instruction before resuming the guest.
  */
@@ -65,11 +65,11 @@ typedef enum vcore_exit_source {
 /** @brief One VM exit. */
 typedef struct vcore_exit {
     size_t size;     /**< sizeof(vcore_exit_t), set by the caller. */
-    uint32_t reason; /**< ::vcore_exit_reason_t. */
+    uint32_t reason; /**< vcore_exit_reason_t. */
     uint32_t flags;  /**< VCORE_EXIT_F_*. */
     /** Decoded details; which member is valid depends on @c reason. */
     union {
-        /** ::VCORE_EXIT_IO. */
+        /** VCORE_EXIT_IO. */
         struct {
             uint16_t port;  /**< I/O port. */
             uint8_t width;  /**< Access width in bytes: 1, 2 or 4. */
@@ -78,7 +78,7 @@ typedef struct vcore_exit {
             /** width * count bytes: OUT data, or the reply buffer for IN. Valid until the next run. */
             uint8_t *data;
         } io;
-        /** ::VCORE_EXIT_MMIO and ::VCORE_EXIT_STAGE2_FAULT. */
+        /** VCORE_EXIT_MMIO and VCORE_EXIT_STAGE2_FAULT. */
         struct {
             uint64_t gpa;     /**< Guest-physical address. */
             uint32_t len;     /**< Access length in bytes (1..8). */
@@ -86,7 +86,7 @@ typedef struct vcore_exit {
             uint8_t pad[3];   /**< Reserved. */
             uint8_t data[8];  /**< Written data, or the reply for a read. */
         } mmio;
-        /** ::VCORE_EXIT_CPUID. */
+        /** VCORE_EXIT_CPUID. */
         struct {
             uint32_t function; /**< EAX input. */
             uint32_t index;    /**< ECX input. */
@@ -95,16 +95,16 @@ typedef struct vcore_exit {
             uint32_t ecx;      /**< Reply: ECX output. */
             uint32_t edx;      /**< Reply: EDX output. */
         } cpuid;
-        /** ::VCORE_EXIT_RDMSR and ::VCORE_EXIT_WRMSR. */
+        /** VCORE_EXIT_RDMSR and VCORE_EXIT_WRMSR. */
         struct {
             uint32_t index; /**< MSR index (ECX). */
-            uint8_t error;  /**< Reply: 1 = inject #GP(0) instead of completing. */
+            uint8_t error;  /**< Reply: 1 = inject \#GP(0) instead of completing. */
             uint8_t pad[3]; /**< Reserved. */
             uint64_t value; /**< WRMSR: value written; RDMSR: reply value. */
             uint32_t why;   /**< Backend-specific reason the MSR exited (e.g. KVM_MSR_EXIT_REASON_*). */
             uint32_t pad2;  /**< Reserved. */
         } msr;
-        /** ::VCORE_EXIT_HYPERCALL. */
+        /** VCORE_EXIT_HYPERCALL. */
         struct {
             uint64_t nr;      /**< Call number (RAX on x86, immediate/X0 on arm64). */
             uint64_t args[6]; /**< Arguments. */
@@ -112,42 +112,42 @@ typedef struct vcore_exit {
             uint32_t longmode;/**< x86: caller was in 64-bit mode. */
             uint32_t pad;     /**< Reserved. */
         } hypercall;
-        /** ::VCORE_EXIT_FAIL_ENTRY. */
+        /** VCORE_EXIT_FAIL_ENTRY. */
         struct {
             uint64_t hw_reason;    /**< Hardware entry-failure reason (e.g. VMX exit reason | bit 31). */
             uint64_t qualification; /**< Exit qualification, if any. */
             uint32_t cpu;          /**< Host CPU, if known. */
             uint32_t pad;          /**< Reserved. */
         } fail_entry;
-        /** ::VCORE_EXIT_INTERNAL_ERROR. */
+        /** VCORE_EXIT_INTERNAL_ERROR. */
         struct {
             uint32_t suberror;                  /**< Backend sub-error (e.g. KVM_INTERNAL_ERROR_*). */
             uint32_t ndata;                     /**< Valid words in @c data. */
             uint64_t data[VCORE_EXIT_MAX_DATA]; /**< Extra data. */
         } internal;
-        /** ::VCORE_EXIT_SYSTEM_EVENT. */
+        /** VCORE_EXIT_SYSTEM_EVENT. */
         struct {
             uint32_t type;                      /**< Event type (backend encoding, e.g. KVM_SYSTEM_EVENT_*). */
             uint32_t ndata;                     /**< Valid words in @c data. */
             uint64_t data[VCORE_EXIT_MAX_DATA]; /**< Extra data. */
         } system_event;
-        /** ::VCORE_EXIT_DEBUG. */
+        /** VCORE_EXIT_DEBUG. */
         struct {
-            uint32_t exception; /**< Vector (1 = #DB, 3 = #BP). */
+            uint32_t exception; /**< Vector (1 = \#DB, 3 = \#BP). */
             uint32_t pad;       /**< Reserved. */
             uint64_t pc;        /**< Guest RIP/PC. */
             uint64_t dr6;       /**< DR6 at the event. */
             uint64_t dr7;       /**< DR7 at the event. */
         } debug;
-        /** ::VCORE_EXIT_EXCEPTION. */
+        /** VCORE_EXIT_EXCEPTION. */
         struct {
             uint8_t vector;         /**< Exception vector. */
             uint8_t has_error_code; /**< 1 if @c error_code is valid. */
             uint8_t pad[2];         /**< Reserved. */
             uint32_t error_code;    /**< Error code. */
-            uint64_t cr2;           /**< Faulting address for #PF. */
+            uint64_t cr2;           /**< Faulting address for \#PF. */
         } exception;
-        /** ::VCORE_EXIT_HW_ERROR. */
+        /** VCORE_EXIT_HW_ERROR. */
         struct {
             int32_t kind;        /**< 1 = VMfailInvalid, 2 = VMfailValid, 3 = other. */
             uint32_t instr_error; /**< VM-instruction error number for VMfailValid. */
@@ -156,7 +156,7 @@ typedef struct vcore_exit {
     } u;
     /** What the hardware or kernel reported, verbatim. */
     struct {
-        uint32_t source;                     /**< ::vcore_exit_source_t. */
+        uint32_t source;                     /**< vcore_exit_source_t. */
         uint32_t reason;                     /**< Hardware/kernel exit code. */
         uint64_t qualification;              /**< Exit qualification / EXITINFO1 / ESR. */
         uint64_t data[VCORE_EXIT_RAW_WORDS]; /**< Further raw words (backend-documented layout). */
@@ -165,7 +165,7 @@ typedef struct vcore_exit {
 
 /**
  * @brief Returns the name of an exit reason, e.g. "IO".
- * @param[in] reason A ::vcore_exit_reason_t value.
+ * @param[in] reason A vcore_exit_reason_t value.
  * @return A static string; "UNKNOWN" for values not in the list.
  */
 VCORE_API const char *vcore_exit_reason_name(uint32_t reason);

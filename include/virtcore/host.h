@@ -3,7 +3,7 @@
  * @brief Host services: memory, address translation and logging, per instance.
  *
  * The library never calls malloc or printf itself. Every VM is given a
- * ::vcore_host_t and uses only it; a kernel passes its own allocator and
+ * vcore_host_t and uses only it; a kernel passes its own allocator and
  * console, a Linux process can use vcore_host_default(). Nothing is global.
  */
 #ifndef VIRTCORE_HOST_H
@@ -48,7 +48,7 @@ typedef struct vcore_host {
     uint64_t (*virt_to_phys)(void *ctx, const void *va);
     /** Emits one pre-formatted line of text (no trailing newline). May be NULL. */
     void (*log)(void *ctx, int level, const char *msg);
-    int log_level; /**< Highest ::vcore_log_level_t passed to @c log. */
+    int log_level; /**< Highest vcore_log_level_t passed to @c log. */
 } vcore_host_t;
 
 /**
@@ -66,7 +66,7 @@ VCORE_API const vcore_host_t *vcore_host_default(void);
  * @brief Checks that a host-services structure is usable.
  * @param[in] host The services to check.
  * @param[in] need_alloc Whether @c alloc and @c free are required.
- * @return ::VCORE_OK if usable.
+ * @return VCORE_OK if usable.
  * @retval VCORE_ERR_INVAL @p host is NULL or a required callback is NULL.
  * @retval VCORE_ERR_ABI @p host->size is not sizeof(vcore_host_t).
  */

@@ -4,8 +4,8 @@
  *
  * The mock backend holds the vCPU state in a software model and returns the
  * exits a test pushes, in order. An unscripted run fails with
- * ::VCORE_ERR_UNSCRIPTED; an op it does not support fails with
- * ::VCORE_ERR_UNSUPPORTED. Every backend operation is counted by kind, so a
+ * VCORE_ERR_UNSCRIPTED; an op it does not support fails with
+ * VCORE_ERR_UNSUPPORTED. Every backend operation is counted by kind, so a
  * test (or benchmark) can prove how many state transfers a path costs.
  *
  * Typical use in a VMM's unit test:
@@ -51,7 +51,7 @@ typedef enum vcore_mock_op {
  * @param[in] exit The exit to return (copied; @c size must be set). For an
  *                 I/O exit the @c data pointer is ignored: the mock supplies
  *                 its own buffer, initialised from @c raw.data for OUT.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or @p vcpu is not on the mock backend.
  * @retval VCORE_ERR_ABI @p exit->size is wrong.
  * @retval VCORE_ERR_RANGE The queue is full.
@@ -68,7 +68,7 @@ VCORE_API uint32_t vcore_mock_pending(const vcore_vcpu_t *vcpu);
 /**
  * @brief Number of operations of one kind: VM_* kinds count on the vCPU's VM, the others on the vCPU.
  * @param[in] vcpu A vCPU on the mock backend.
- * @param[in] op A ::vcore_mock_op_t.
+ * @param[in] op A vcore_mock_op_t.
  * @return The count; 0 for a bad argument.
  */
 VCORE_API uint64_t vcore_mock_count(const vcore_vcpu_t *vcpu, uint32_t op);
@@ -76,7 +76,7 @@ VCORE_API uint64_t vcore_mock_count(const vcore_vcpu_t *vcpu, uint32_t op);
 /**
  * @brief Resets every operation counter of a vCPU (and of its VM) to zero.
  * @param[in] vcpu A vCPU on the mock backend.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p vcpu is NULL or not on the mock backend.
  */
 VCORE_API int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
@@ -84,9 +84,9 @@ VCORE_API int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
 /**
  * @brief Makes the next operation of a kind fail with a given error (fault injection).
  * @param[in] vcpu A vCPU on the mock backend.
- * @param[in] op A ::vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID or RUN).
+ * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID or RUN).
  * @param[in] err The error to return once (0 cancels).
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A bad argument.
  */
 VCORE_API int vcore_mock_fail_next(vcore_vcpu_t *vcpu, uint32_t op, int err);
@@ -95,7 +95,7 @@ VCORE_API int vcore_mock_fail_next(vcore_vcpu_t *vcpu, uint32_t op, int err);
  * @brief The last reply the mock consumed (what the VMM answered to an exit).
  * @param[in] vcpu A vCPU on the mock backend.
  * @param[out] out Receives a copy of the exit with its reply slot; @c size must be set.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or not on the mock backend.
  * @retval VCORE_ERR_ABI @p out->size is wrong.
  * @retval VCORE_ERR_NOENT No reply was consumed yet.

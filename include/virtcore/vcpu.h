@@ -6,7 +6,7 @@
  * called from another thread while vcore_vcpu_run() is in progress.
  *
  * Register writes are validated against the architecture and the vCPU's
- * CPUID-derived model. A refused write returns ::VCORE_ERR_INVAL, leaves the
+ * CPUID-derived model. A refused write returns VCORE_ERR_INVAL, leaves the
  * state unchanged, and records the broken rule (vcore_vcpu_last_diag()).
  */
 #ifndef VIRTCORE_VCPU_H
@@ -25,7 +25,7 @@ VCORE_BEGIN_DECLS
 typedef struct vcore_vcpu_config {
     size_t size;     /**< sizeof(vcore_vcpu_config_t). */
     uint32_t id;     /**< vCPU index (also the initial APIC ID); unique in the VM. */
-    uint32_t vendor; /**< ::vcore_x86_vendor_t used until a CPUID table says otherwise; default Intel. */
+    uint32_t vendor; /**< vcore_x86_vendor_t used until a CPUID table says otherwise; default Intel. */
     bool bsp;        /**< Boot processor: RESET sets IA32_APIC_BASE.BSP. Default: id == 0. */
     uint32_t flags;  /**< Reserved, must be 0. */
 } vcore_vcpu_config_t;
@@ -43,7 +43,7 @@ VCORE_API void vcore_vcpu_config_init(vcore_vcpu_config_t *cfg);
  * @param[in] vm The VM.
  * @param[in] cfg The configuration; NULL means defaults with the next free id.
  * @param[out] out Receives the handle.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or a bad field.
  * @retval VCORE_ERR_ABI @p cfg->size is wrong.
  * @retval VCORE_ERR_EXISTS The id is taken.
@@ -64,7 +64,7 @@ VCORE_API void vcore_vcpu_destroy(vcore_vcpu_t *vcpu);
  * @brief Bytes of caller storage vcore_vcpu_init_static() needs.
  * @param[in] vm The VM the vCPU will belong to (its backend decides the size).
  * @param[out] out Receives the size in bytes.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  */
 VCORE_API int vcore_vcpu_storage_size(const vcore_vm_t *vm, size_t *out);
@@ -76,7 +76,7 @@ VCORE_API int vcore_vcpu_storage_size(const vcore_vm_t *vm, size_t *out);
  * @param[in] len Bytes at @p mem.
  * @param[in] cfg The configuration; NULL means defaults with the next free id.
  * @param[out] out Receives the handle.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument, misaligned @p mem, or a bad field.
  * @retval VCORE_ERR_BUFSZ @p len is too small.
  * @retval VCORE_ERR_ABI @p cfg->size is wrong.
@@ -90,7 +90,7 @@ VCORE_API int vcore_vcpu_init_static(vcore_vm_t *vm, void *mem, size_t len,
 /**
  * @brief Tears down a vCPU made by vcore_vcpu_init_static().
  * @param[in] vcpu The vCPU.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p vcpu is NULL or not a vCPU.
  * @retval VCORE_ERR_STATE The vCPU was made by vcore_vcpu_create().
  */
@@ -110,7 +110,7 @@ VCORE_API uint32_t vcore_vcpu_id(const vcore_vcpu_t *vcpu);
  * Reset, or INIT"; APM Vol. 2, "Processor Initialization State".
  * RDX = CPUID.1:EAX of the vCPU's table, or 600H without one.
  * @param[in] vcpu The vCPU.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p vcpu is NULL.
  * @retval VCORE_ERR_HWFAIL The backend failed to take the state.
  */
@@ -122,7 +122,7 @@ VCORE_API int vcore_vcpu_reset(vcore_vcpu_t *vcpu);
  * Kept: CR0.CD/NW, XCR0, the MSRs (PAT, APIC base, MISC_ENABLE, SYSENTER,
  * SYSCALL, TSC ...), x87/SSE state, SMBASE. EFER (including SVME) is cleared.
  * @param[in] vcpu The vCPU.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p vcpu is NULL.
  * @retval VCORE_ERR_HWFAIL The backend failed to read or take the state.
  */
@@ -132,7 +132,7 @@ VCORE_API int vcore_vcpu_init_signal(vcore_vcpu_t *vcpu);
  * @brief Reads GPRs, RIP and RFLAGS.
  * @param[in] vcpu The vCPU.
  * @param[out] regs Destination; @c regs->size must be set.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p regs->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
@@ -143,7 +143,7 @@ VCORE_API int vcore_vcpu_get_regs(vcore_vcpu_t *vcpu, vcore_x86_regs_t *regs);
  * @brief Writes GPRs, RIP and RFLAGS (RFLAGS reserved bits are checked).
  * @param[in] vcpu The vCPU.
  * @param[in] regs Source.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or a refused value (see vcore_vcpu_last_diag()).
  * @retval VCORE_ERR_ABI @p regs->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the current state.
@@ -154,7 +154,7 @@ VCORE_API int vcore_vcpu_set_regs(vcore_vcpu_t *vcpu, const vcore_x86_regs_t *re
  * @brief Reads segments, descriptor tables, control registers and EFER.
  * @param[in] vcpu The vCPU.
  * @param[out] sregs Destination; @c sregs->size must be set.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p sregs->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
@@ -169,7 +169,7 @@ VCORE_API int vcore_vcpu_get_sregs(vcore_vcpu_t *vcpu, vcore_x86_sregs_t *sregs)
  * canonical form, segment access-rights reserved bits.
  * @param[in] vcpu The vCPU.
  * @param[in] sregs Source.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or a refused value (see vcore_vcpu_last_diag()).
  * @retval VCORE_ERR_ABI @p sregs->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the current state.
@@ -180,7 +180,7 @@ VCORE_API int vcore_vcpu_set_sregs(vcore_vcpu_t *vcpu, const vcore_x86_sregs_t *
  * @brief Reads the debug registers.
  * @param[in] vcpu The vCPU.
  * @param[out] dregs Destination; @c dregs->size must be set.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p dregs->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
@@ -191,7 +191,7 @@ VCORE_API int vcore_vcpu_get_dregs(vcore_vcpu_t *vcpu, vcore_x86_dregs_t *dregs)
  * @brief Writes the debug registers (DR0-3 canonical, DR6/DR7 upper halves zero).
  * @param[in] vcpu The vCPU.
  * @param[in] dregs Source.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or a refused value.
  * @retval VCORE_ERR_ABI @p dregs->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the current state.
@@ -202,7 +202,7 @@ VCORE_API int vcore_vcpu_set_dregs(vcore_vcpu_t *vcpu, const vcore_x86_dregs_t *
  * @brief Reads the x87/SSE control and status words.
  * @param[in] vcpu The vCPU.
  * @param[out] fpu Destination; @c fpu->size must be set.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p fpu->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
@@ -213,7 +213,7 @@ VCORE_API int vcore_vcpu_get_fpu(vcore_vcpu_t *vcpu, vcore_x86_fpu_t *fpu);
  * @brief Writes the x87/SSE control and status words (MXCSR checked against MXCSR_MASK).
  * @param[in] vcpu The vCPU.
  * @param[in] fpu Source.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or a refused value.
  * @retval VCORE_ERR_ABI @p fpu->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the current state.
@@ -225,7 +225,7 @@ VCORE_API int vcore_vcpu_set_fpu(vcore_vcpu_t *vcpu, const vcore_x86_fpu_t *fpu)
  * @param[in] vcpu The vCPU.
  * @param[in] index XCR index; must be 0.
  * @param[out] value Receives the value.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_NOENT @p index is not 0.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
@@ -237,7 +237,7 @@ VCORE_API int vcore_vcpu_get_xcr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *v
  * @param[in] vcpu The vCPU.
  * @param[in] index XCR index; must be 0.
  * @param[in] value New value.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or a refused value.
  * @retval VCORE_ERR_NOENT @p index is not 0.
  * @retval VCORE_ERR_HWFAIL The backend could not read the current state.
@@ -249,7 +249,7 @@ VCORE_API int vcore_vcpu_set_xcr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t va
  * @param[in] vcpu The vCPU.
  * @param[in] index MSR index.
  * @param[out] value Receives the value.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_NOENT The MSR is not modelled.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
@@ -261,7 +261,7 @@ VCORE_API int vcore_vcpu_get_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *v
  * @param[in] vcpu The vCPU.
  * @param[in] index MSR index.
  * @param[in] value New value.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or a refused value (see vcore_vcpu_last_diag()).
  * @retval VCORE_ERR_NOENT The MSR is not modelled.
  * @retval VCORE_ERR_HWFAIL The backend could not read the current state.
@@ -276,10 +276,10 @@ VCORE_API int vcore_vcpu_set_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t va
  * force (after runtime-bit update) is accepted.
  * @param[in] vcpu The vCPU.
  * @param[in] entries The table; copied. May be NULL when @p nent is 0.
- * @param[in] nent Number of entries, at most ::VCORE_CPUID_MAX_ENTRIES.
- * @return ::VCORE_OK on success.
+ * @param[in] nent Number of entries, at most VCORE_CPUID_MAX_ENTRIES.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or an illegal table (see vcore_vcpu_last_diag()).
- * @retval VCORE_ERR_RANGE @p nent is above ::VCORE_CPUID_MAX_ENTRIES.
+ * @retval VCORE_ERR_RANGE @p nent is above VCORE_CPUID_MAX_ENTRIES.
  * @retval VCORE_ERR_STATE The vCPU has run and the table differs.
  * @retval VCORE_ERR_HWFAIL The backend refused the table; the previous one is in force.
  */
@@ -292,7 +292,7 @@ VCORE_API int vcore_vcpu_set_cpuid(vcore_vcpu_t *vcpu, const vcore_cpuid_entry_t
  * @param[out] entries Destination array (may be NULL when @p cap is 0).
  * @param[in] cap Capacity of @p entries.
  * @param[out] nent Receives the number of entries in the table.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_BUFSZ @p cap is smaller than the table; @p nent says how many are needed.
  */
@@ -308,7 +308,7 @@ VCORE_API int vcore_vcpu_get_cpuid(vcore_vcpu_t *vcpu, vcore_cpuid_entry_t *entr
  * @param[in] function EAX input.
  * @param[in] index ECX input.
  * @param[out] out Receives the entry (runtime bits up to date).
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  */
 VCORE_API int vcore_vcpu_cpuid_query(vcore_vcpu_t *vcpu, uint32_t function, uint32_t index,
@@ -318,7 +318,7 @@ VCORE_API int vcore_vcpu_cpuid_query(vcore_vcpu_t *vcpu, uint32_t function, uint
  * @brief Reads the vCPU model derived from the CPUID table.
  * @param[in] vcpu The vCPU.
  * @param[out] model Destination; @c model->size must be set.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p model->size is wrong.
  */
@@ -327,12 +327,12 @@ VCORE_API int vcore_vcpu_get_cpu_model(vcore_vcpu_t *vcpu, vcore_x86_cpu_model_t
 /**
  * @brief Runs the vCPU until the next exit the VMM must see.
  *
- * If the previous exit had ::VCORE_EXIT_F_NEEDS_REPLY, @p exit must be that
+ * If the previous exit had VCORE_EXIT_F_NEEDS_REPLY, @p exit must be that
  * same structure with its reply slot filled; the reply completes the
  * instruction before the guest resumes.
  * @param[in] vcpu The vCPU.
  * @param[in,out] exit In: the reply to the previous exit; out: the new exit.
- * @return ::VCORE_OK when an exit was returned (an exit is not an error).
+ * @return VCORE_OK when an exit was returned (an exit is not an error).
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p exit->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend failed to write state or run.
@@ -341,11 +341,11 @@ VCORE_API int vcore_vcpu_get_cpu_model(vcore_vcpu_t *vcpu, vcore_x86_cpu_model_t
 VCORE_API int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit);
 
 /**
- * @brief Makes a running (or the next) vcore_vcpu_run() return ::VCORE_EXIT_INTERRUPTED.
+ * @brief Makes a running (or the next) vcore_vcpu_run() return VCORE_EXIT_INTERRUPTED.
  *
  * The only function that may be called from another thread.
  * @param[in] vcpu The vCPU.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p vcpu is NULL.
  * @retval VCORE_ERR_UNSUPPORTED The backend cannot interrupt a run.
  */
@@ -355,7 +355,7 @@ VCORE_API int vcore_vcpu_kick(vcore_vcpu_t *vcpu);
  * @brief Copies the diagnostic of the last refused value on this vCPU.
  * @param[in] vcpu The vCPU.
  * @param[out] out Receives the diagnostic; @c out->size must be set.
- * @return ::VCORE_OK on success (id 0 if nothing was refused yet).
+ * @return VCORE_OK on success (id 0 if nothing was refused yet).
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p out->size is wrong.
  */

@@ -40,7 +40,7 @@ typedef struct vcore_vm_config {
     size_t size;                    /**< sizeof(vcore_vm_config_t). */
     const vcore_backend_t *backend; /**< Backend that runs the VM (required). */
     const vcore_host_t *host;       /**< Host services; NULL means vcore_host_default(). */
-    uint32_t arch;                  /**< ::vcore_arch_t; default ::VCORE_ARCH_X86_64. */
+    uint32_t arch;                  /**< vcore_arch_t; default VCORE_ARCH_X86_64. */
     uint32_t max_vcpus;             /**< 1..VCORE_VM_MAX_VCPUS; default 1. */
     uint32_t ipa_bits;              /**< arm64: IPA size; 0 = backend default (40). */
     uint32_t flags;                 /**< Reserved, must be 0. */
@@ -71,7 +71,7 @@ VCORE_API void vcore_vm_config_init(vcore_vm_config_t *cfg);
  * @brief Creates a VM, allocating through the host services.
  * @param[in] cfg The configuration.
  * @param[out] out Receives the VM handle.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p cfg or @p out is NULL, no backend, bad field.
  * @retval VCORE_ERR_ABI A size field or the backend ABI version is wrong.
  * @retval VCORE_ERR_UNSUPPORTED The backend does not run @p cfg->arch.
@@ -90,7 +90,7 @@ VCORE_API void vcore_vm_destroy(vcore_vm_t *vm);
  * @brief Bytes of caller storage vcore_vm_init_static() needs for @p cfg.
  * @param[in] cfg The configuration.
  * @param[out] out Receives the size in bytes.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p cfg or @p out is NULL or @p cfg has no backend.
  * @retval VCORE_ERR_ABI A size field or the backend ABI version is wrong.
  */
@@ -102,7 +102,7 @@ VCORE_API int vcore_vm_storage_size(const vcore_vm_config_t *cfg, size_t *out);
  * @param[in] len Bytes available at @p mem.
  * @param[in] cfg The configuration.
  * @param[out] out Receives the VM handle (which points into @p mem).
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument, misaligned @p mem, bad field.
  * @retval VCORE_ERR_BUFSZ @p len is smaller than vcore_vm_storage_size().
  * @retval VCORE_ERR_ABI A size field or the backend ABI version is wrong.
@@ -115,7 +115,7 @@ VCORE_API int vcore_vm_init_static(void *mem, size_t len, const vcore_vm_config_
 /**
  * @brief Tears down a VM made by vcore_vm_init_static().
  * @param[in] vm The VM.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p vm is NULL or not a VM.
  * @retval VCORE_ERR_STATE The VM still has vCPUs, or was made by vcore_vm_create().
  */
@@ -125,7 +125,7 @@ VCORE_API int vcore_vm_fini(vcore_vm_t *vm);
  * @brief Maps caller memory at a guest-physical range.
  * @param[in] vm The VM.
  * @param[in] region The range; copied, the struct may be reused.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL NULL argument, zero length, misaligned range or
  *         host address, unknown flags, or the range wraps (diagnostic recorded).
  * @retval VCORE_ERR_ABI @p region->size is wrong.
@@ -140,7 +140,7 @@ VCORE_API int vcore_vm_map_memory(vcore_vm_t *vm, const vcore_mem_region_t *regi
  * @brief Removes a mapping made by vcore_vm_map_memory().
  * @param[in] vm The VM.
  * @param[in] gpa Start of the mapping, exactly as it was mapped.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p vm is NULL.
  * @retval VCORE_ERR_NOENT No mapping starts at @p gpa.
  * @retval VCORE_ERR_HWFAIL The backend refused.
@@ -153,7 +153,7 @@ VCORE_API int vcore_vm_unmap_memory(vcore_vm_t *vm, uint64_t gpa);
  * @param[in] gpa Guest-physical address; the range may span regions.
  * @param[out] buf Destination.
  * @param[in] len Bytes to copy.
- * @return ::VCORE_OK on success; nothing is copied on failure.
+ * @return VCORE_OK on success; nothing is copied on failure.
  * @retval VCORE_ERR_INVAL NULL argument.
  * @retval VCORE_ERR_FAULT Part of the range is not mapped.
  */
@@ -165,7 +165,7 @@ VCORE_API int vcore_vm_read_guest(const vcore_vm_t *vm, uint64_t gpa, void *buf,
  * @param[in] gpa Guest-physical address; the range may span regions.
  * @param[in] buf Source.
  * @param[in] len Bytes to copy.
- * @return ::VCORE_OK on success; nothing is written on failure.
+ * @return VCORE_OK on success; nothing is written on failure.
  * @retval VCORE_ERR_INVAL NULL argument.
  * @retval VCORE_ERR_FAULT Part of the range is not mapped, or is read-only.
  */
@@ -177,7 +177,7 @@ VCORE_API int vcore_vm_write_guest(vcore_vm_t *vm, uint64_t gpa, const void *buf
  * @param[in] gpa Start of the mapping.
  * @param[out] bitmap One bit per 4 KiB page, bit 0 = first page.
  * @param[in] bitmap_len Bytes at @p bitmap; at least (pages + 63) / 64 * 8.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL NULL argument or the region does not log dirty pages.
  * @retval VCORE_ERR_NOENT No mapping starts at @p gpa.
  * @retval VCORE_ERR_BUFSZ @p bitmap_len is too small.
@@ -197,7 +197,7 @@ VCORE_API const char *vcore_vm_backend_name(const vcore_vm_t *vm);
  * @brief Copies the diagnostic of the last VM-level refusal (memory map).
  * @param[in] vm The VM.
  * @param[out] out Receives the diagnostic; @c out->size must be set.
- * @return ::VCORE_OK on success (id 0 if nothing was refused yet).
+ * @return VCORE_OK on success (id 0 if nothing was refused yet).
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p out->size is wrong.
  */

@@ -51,7 +51,7 @@ typedef enum vcore_x86_vendor {
  */
 typedef struct vcore_x86_cpu_model {
     size_t size;               /**< sizeof(vcore_x86_cpu_model_t). */
-    uint32_t vendor;           /**< ::vcore_x86_vendor_t. */
+    uint32_t vendor;           /**< vcore_x86_vendor_t. */
     uint32_t signature;        /**< CPUID.1:EAX (family/model/stepping), 0x600 if absent. */
     uint32_t maxphyaddr;       /**< Physical-address width; 36 when leaf 80000008H is absent. */
     uint32_t linear_bits;      /**< Linear-address width: 48, or 57 with LA57. */

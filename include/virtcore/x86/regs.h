@@ -3,7 +3,7 @@
  * @brief x86 architectural register state: register blocks and the vCPU state.
  *
  * The register blocks are value types exchanged with vcore_vcpu_get_regs() and
- * friends. ::vcore_x86_state_t is the complete architectural state the library
+ * friends. vcore_x86_state_t is the complete architectural state the library
  * models for one vCPU; backends receive it through the ops table (backend.h).
  */
 #ifndef VIRTCORE_X86_REGS_H
@@ -42,7 +42,7 @@ enum vcore_x86_gpr {
  */
 typedef struct vcore_x86_regs {
     size_t size;                        /**< sizeof(vcore_x86_regs_t). */
-    uint64_t gpr[VCORE_X86_NR_GPRS];    /**< RAX..R15, see ::vcore_x86_gpr. */
+    uint64_t gpr[VCORE_X86_NR_GPRS];    /**< RAX..R15, see vcore_x86_gpr. */
     uint64_t rip;                       /**< Instruction pointer. */
     uint64_t rflags;                    /**< RFLAGS; bit 1 is always 1. */
 } vcore_x86_regs_t;
@@ -99,7 +99,7 @@ enum vcore_x86_seg {
 /** @brief System registers: segments, descriptor tables, control registers, EFER. */
 typedef struct vcore_x86_sregs {
     size_t size;                             /**< sizeof(vcore_x86_sregs_t). */
-    vcore_x86_segment_t seg[VCORE_X86_NR_SEGS]; /**< ES..TR, see ::vcore_x86_seg (hardware encoding order). */
+    vcore_x86_segment_t seg[VCORE_X86_NR_SEGS]; /**< ES..TR, see vcore_x86_seg (hardware encoding order). */
     vcore_x86_dtable_t gdtr;                 /**< Global descriptor table register. */
     vcore_x86_dtable_t idtr;                 /**< Interrupt descriptor table register. */
     uint64_t cr0;                            /**< CR0. */
@@ -137,7 +137,7 @@ typedef struct vcore_x86_fpu {
 /**
  * @brief MSRs modelled per vCPU (the ones a VMM needs to set up and migrate).
  *
- * EFER lives in ::vcore_x86_sregs_t. Access individual MSRs by index with
+ * EFER lives in vcore_x86_sregs_t. Access individual MSRs by index with
  * vcore_vcpu_get_msr() / vcore_vcpu_set_msr().
  */
 typedef struct vcore_x86_msrs {
@@ -159,7 +159,7 @@ typedef struct vcore_x86_msrs {
 
 /**
  * @name State classes
- * Bits naming parts of ::vcore_x86_state_t, used for dirty/valid tracking
+ * Bits naming parts of vcore_x86_state_t, used for dirty/valid tracking
  * between the core model and a backend (only what changed is written back).
  * @{
  */
@@ -168,7 +168,7 @@ typedef struct vcore_x86_msrs {
 #define VCORE_X86_STATE_DREGS (1u << 2) /**< DR0-3, DR6, DR7. */
 #define VCORE_X86_STATE_FPU (1u << 3)   /**< x87/SSE control words. */
 #define VCORE_X86_STATE_XCR0 (1u << 4)  /**< XCR0. */
-#define VCORE_X86_STATE_MSRS (1u << 5)  /**< ::vcore_x86_msrs_t. */
+#define VCORE_X86_STATE_MSRS (1u << 5)  /**< vcore_x86_msrs_t. */
 #define VCORE_X86_STATE_ALL 0x3fu       /**< Every class. */
 /** @} */
 
