@@ -79,7 +79,11 @@ int vcore_vcpu_set_sregs(vcore_vcpu_t *vcpu, const vcore_x86_sregs_t *sregs)
                                   VCORE__RUNTIME_CLASSES);
     if (err)
         return err;
-    err = vcore__x86_check_sregs(&vcpu->model, &vcpu->st.sregs, sregs, &vcpu->last_diag);
+    /* A VMM loads whole states (migration, INIT-SIPI, tests): what must hold
+     * is the consistency of the new state, not the rules of the instruction
+     * that would get there from the old one (MOV CR4 setting PCIDE with a
+     * nonzero PCID, LA57 toggling in long mode), so no old state is passed. */
+    err = vcore__x86_check_sregs(&vcpu->model, NULL, sregs, &vcpu->last_diag);
     if (err)
         return vcore__vcpu_refused(vcpu, err);
     vcpu->st.sregs = *sregs;

@@ -677,6 +677,16 @@ START_TEST(cpuid_model_and_reserved_bits_follow_the_table)
     ck_assert_diag(v, VCORE_DIAG_CR3_RESERVED);
     s.cr3 = (1ull << 39) - 4096;
     ck_assert_int_eq(vcore_vcpu_set_sregs(v, &s), VCORE_OK);
+    /* A whole long-mode state with PCIDE and a PCID in CR3 can be loaded at
+     * once (a migration restore): only state consistency is checked. */
+    s.cr0 = 0x80000011;
+    s.cr4 = (1u << 5) | (1u << 17); /* PAE | PCIDE */
+    s.efer = 0x500;
+    s.cr3 = 0x5000 | 0x123;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(v, &s), VCORE_OK);
+    s.efer = 0x100; /* LME with paging on but LMA clear: inconsistent */
+    ck_assert_int_eq(vcore_vcpu_set_sregs(v, &s), VCORE_ERR_INVAL);
+    ck_assert_diag(v, VCORE_DIAG_EFER_LMA_MISMATCH);
     /* AMD table: SVME allowed, 48-bit physical addresses. */
     ck_assert_int_eq(vcore_vcpu_set_cpuid(v, t, table_amd(t)), VCORE_OK);
     m = model_of(v);
