@@ -1,0 +1,635 @@
+/**
+ * @file nvmx.h
+ * @brief Nested VMX for L1: capability MSRs, VMX instruction emulation,
+ *        shadow VMCS sets, KVM nested-state interchange.
+ *
+ * The per-vCPU nested state ::vcore_nvmx_t lives in caller storage
+ * (vcore_nvmx_storage_size() / vcore_nvmx_init()); the library never
+ * allocates. Instruction emulation is a pure function of (a copy of) the
+ * vCPU registers, the exit information and the nested state, with guest
+ * memory reached through ::vcore_nvmx_mem_t. It returns a structured
+ * ::vcore_nvmx_result_t that the VMM or backend applies
+ * (vcore_nvmx_result_apply()).
+ *
+ * Left for the VM-entry issue: the VM-entry consistency checks (errors 7
+ * and 8, entry failures), vmcs02 construction, exit reflection from L2, and
+ * VMX instructions executed by L2 other than VMREAD/VMWRITE with VMCS
+ * shadowing.
+ */
+#ifndef VIRTCORE_X86_NVMX_H
+#define VIRTCORE_X86_NVMX_H
+
+#include "../common.h"
+#include "../diag.h"
+#include "regs.h"
+#include "vmcs.h"
+
+VCORE_BEGIN_DECLS
+
+/**
+ * @brief Nested-VMX diagnostics: X(name, value, message, manual section).
+ *
+ * Range 0x1000-0x10ff. Each VMX instruction outcome carries one of these
+ * in ::vcore_nvmx_result_t::diag, naming the exact rule that decided it.
+ */
+#define VCORE_DIAG_NVMX_LIST(X)                                                \
+    X(NVMX_UD_NOT_IN_VMX, 0x1001, "VMX instruction outside VMX operation",     \
+      "SDM Vol. 3, \"VMX Instruction Reference\"")                             \
+    X(NVMX_UD_VMXE_CLEAR, 0x1002, "VMXON with CR4.VMXE clear",                 \
+      "SDM Vol. 3, \"VMXON-Enter VMX Operation\"")                             \
+    X(NVMX_UD_REAL_MODE, 0x1003, "VMX instruction with CR0.PE clear",          \
+      "SDM Vol. 3, \"VMX Instruction Reference\"")                             \
+    X(NVMX_UD_V86, 0x1004, "VMX instruction in virtual-8086 mode",            \
+      "SDM Vol. 3, \"VMX Instruction Reference\"")                             \
+    X(NVMX_UD_COMPAT_MODE, 0x1005, "VMX instruction in compatibility mode",    \
+      "SDM Vol. 3, \"VMX Instruction Reference\"")                             \
+    X(NVMX_UD_REGISTER_OPERAND, 0x1006, "register operand where only memory is allowed", \
+      "SDM Vol. 3, \"VMX Instruction Reference\"")                             \
+    X(NVMX_UD_NOT_SUPPORTED, 0x1007, "INVEPT/INVVPID not supported by the capabilities exposed to L1", \
+      "SDM Vol. 3, \"INVEPT-Invalidate Translations Derived from EPT\"")      \
+    X(NVMX_GP_CPL, 0x1010, "VMX instruction at CPL > 0",                       \
+      "SDM Vol. 3, \"VMX Instruction Reference\"")                             \
+    X(NVMX_GP_FEATURE_CONTROL, 0x1011,                                         \
+      "VMXON while IA32_FEATURE_CONTROL is unlocked or disallows VMX outside SMX", \
+      "SDM Vol. 3, \"Enabling and Entering VMX Operation\"")                   \
+    X(NVMX_GP_CR_FIXED, 0x1012, "VMXON with CR0/CR4 not allowed by the VMX fixed-bit MSRs", \
+      "SDM Vol. 3, \"Restrictions on VMX Operation\"")                         \
+    X(NVMX_GP_SEGMENT, 0x1013,                                                 \
+      "memory operand: unusable segment, wrong segment type, limit or canonical violation", \
+      "SDM Vol. 3, \"VMX Instruction Reference\" (Protected Mode / 64-Bit Mode Exceptions)") \
+    X(NVMX_SS_SEGMENT, 0x1014, "memory operand through SS: limit or canonical violation", \
+      "SDM Vol. 3, \"VMX Instruction Reference\" (Protected Mode / 64-Bit Mode Exceptions)") \
+    X(NVMX_PF, 0x1015, "page fault on a memory operand",                       \
+      "SDM Vol. 3, \"Paging\"")                                               \
+    X(NVMX_UD_BAD_INSN_INFO, 0x1016, "instruction information names an invalid register, segment or address size", \
+      "SDM Vol. 3, \"VM-Exit Instruction-Information Field\"")                 \
+    X(NVMX_FAIL_VMXON_ADDR, 0x1020, "VMXON pointer not 4-KByte aligned or beyond the physical-address width", \
+      "SDM Vol. 3, \"VMXON-Enter VMX Operation\"")                             \
+    X(NVMX_FAIL_VMXON_REVISION, 0x1021, "VMXON region revision id wrong or shadow bit set", \
+      "SDM Vol. 3, \"VMXON-Enter VMX Operation\"")                             \
+    X(NVMX_FAIL_NO_CURRENT_VMCS, 0x1022, "no current VMCS (VMfailInvalid)",    \
+      "SDM Vol. 3, \"Conventions\" (VMfailInvalid)")                           \
+    X(NVMX_FAIL_SHADOW_CURRENT, 0x1023, "VMLAUNCH/VMRESUME with a shadow VMCS current", \
+      "SDM Vol. 3, \"VMLAUNCH/VMRESUME-Launch/Resume Virtual Machine\"")       \
+    X(NVMX_FAIL_VMXON_IN_ROOT, 0x1024, "VMXON in VMX root operation (error 15)", \
+      "SDM Vol. 3, \"VM-Instruction Error Numbers\"")                          \
+    X(NVMX_FAIL_VMCLEAR_ADDR, 0x1025, "VMCLEAR with invalid physical address (error 2)", \
+      "SDM Vol. 3, \"VM-Instruction Error Numbers\"")                          \
+    X(NVMX_FAIL_VMCLEAR_VMXON, 0x1026, "VMCLEAR with the VMXON pointer (error 3)", \
+      "SDM Vol. 3, \"VM-Instruction Error Numbers\"")                          \
+    X(NVMX_FAIL_VMPTRLD_ADDR, 0x1027, "VMPTRLD with invalid physical address (error 9)", \
+      "SDM Vol. 3, \"VM-Instruction Error Numbers\"")                          \
+    X(NVMX_FAIL_VMPTRLD_VMXON, 0x1028, "VMPTRLD with the VMXON pointer (error 10)", \
+      "SDM Vol. 3, \"VM-Instruction Error Numbers\"")                          \
+    X(NVMX_FAIL_VMPTRLD_REVISION, 0x1029, "VMPTRLD with incorrect VMCS revision id (error 11)", \
+      "SDM Vol. 3, \"VM-Instruction Error Numbers\"")                          \
+    X(NVMX_FAIL_UNSUPPORTED_FIELD, 0x102a, "VMREAD/VMWRITE of an unsupported VMCS component (error 12)", \
+      "SDM Vol. 3, \"VM-Instruction Error Numbers\"")                          \
+    X(NVMX_FAIL_READ_ONLY_FIELD, 0x102b, "VMWRITE to a read-only VMCS component (error 13)", \
+      "SDM Vol. 3, \"VM-Instruction Error Numbers\"")                          \
+    X(NVMX_FAIL_MOV_SS, 0x102c, "VM entry with events blocked by MOV SS (error 26)", \
+      "SDM Vol. 3, \"VM-Instruction Error Numbers\"")                          \
+    X(NVMX_FAIL_LAUNCH_NONCLEAR, 0x102d, "VMLAUNCH with non-clear VMCS (error 4)", \
+      "SDM Vol. 3, \"VM-Instruction Error Numbers\"")                          \
+    X(NVMX_FAIL_RESUME_NONLAUNCHED, 0x102e, "VMRESUME with non-launched VMCS (error 5)", \
+      "SDM Vol. 3, \"VM-Instruction Error Numbers\"")                          \
+    X(NVMX_FAIL_INV_OPERAND, 0x102f, "invalid operand to INVEPT/INVVPID (error 28)", \
+      "SDM Vol. 3, \"VM-Instruction Error Numbers\"")                          \
+    X(NVMX_EXIT_TO_L1, 0x1030, "VMREAD/VMWRITE in L2 intercepted by L1's VMCS-shadowing bitmaps", \
+      "SDM Vol. 3, \"VMCS Shadowing\"")                                        \
+    X(NVMX_CAPS_ADDS_FEATURE, 0x1040, "capability override enables something the base capabilities do not", \
+      "SDM Vol. 3, \"VMX Capability Reporting Facility\"")                     \
+    X(NVMX_CAPS_ALLOWED_01, 0x1041, "a control bit is required (allowed-0) but not allowed-1, or a fixed-1 CR bit is not allowed-1", \
+      "SDM Vol. 3, \"VMX Capability Reporting Facility\"")                     \
+    X(NVMX_CAPS_TRUE_MISMATCH, 0x1042, "TRUE control MSR inconsistent with its non-TRUE MSR", \
+      "SDM Vol. 3, \"VM-Execution Controls\" (default1 class)")               \
+    X(NVMX_CAPS_FIXED_FIELD, 0x1043, "override changes a field that must equal the base (revision, region size, memory type, timer rate, MSEG)", \
+      "SDM Vol. 3, \"Basic VMX Information\"")                                 \
+    X(NVMX_MSR_READ_ONLY, 0x1044, "WRMSR by L1 to a read-only VMX capability MSR", \
+      "SDM Vol. 3, \"VMX Capability Reporting Facility\"")                     \
+    X(NVMX_MSR_UNKNOWN, 0x1045, "MSR is not a VMX capability MSR (480H-491H)", \
+      "SDM Vol. 3, \"VMX Capability Reporting Facility\"")                     \
+    X(KVM_STATE_SIZE, 0x1050, "nested-state blob too small or size field inconsistent", \
+      "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
+    X(KVM_STATE_FLAGS, 0x1051, "nested-state flags unknown, or RUN_PENDING without GUEST_MODE", \
+      "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
+    X(KVM_STATE_FORMAT, 0x1052, "nested-state format is not VMX (0)",          \
+      "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
+    X(KVM_STATE_VMXON_ADDR, 0x1053, "vmxon_pa not 4-KByte aligned or beyond MAXPHYADDR, or -1 with a VMCS", \
+      "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
+    X(KVM_STATE_VMCS12_ADDR, 0x1054, "vmcs12_pa invalid or equal to vmxon_pa", \
+      "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
+    X(KVM_STATE_REVISION, 0x1055, "vmcs12 revision is not 0x11e57ed0",         \
+      "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
+    X(KVM_STATE_SMM, 0x1056, "SMM nested flags unsupported or inconsistent",   \
+      "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
+    X(KVM_STATE_GUEST_MODE, 0x1057, "GUEST_MODE state needs the VM-entry pipeline (not implemented)", \
+      "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
+    X(KVM_STATE_EVMCS, 0x1058, "enlightened VMCS state is not supported",      \
+      "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
+    X(KVM_STATE_VMX_FLAGS, 0x1059, "VMX header flags unknown or set outside guest mode", \
+      "KVM API, \"KVM_SET_NESTED_STATE\"")
+
+/** @brief Nested-VMX diagnostic identifiers (values pinned). */
+typedef enum vcore_nvmx_diag_id {
+#define VCORE__NVMX_DIAG_ENUM(name, value, msg, manual) VCORE_DIAG_##name = (value),
+    VCORE_DIAG_NVMX_LIST(VCORE__NVMX_DIAG_ENUM)
+#undef VCORE__NVMX_DIAG_ENUM
+    VCORE_DIAG_NVMX_END_ = 0x10ff /**< End of the nested-VMX range. */
+} vcore_nvmx_diag_id_t;
+
+/* ------------------------------------------------------------------------- */
+/** @name Capability MSRs (SDM Vol. 3, "VMX Capability Reporting Facility")
+ * @{ */
+#define VCORE_MSR_IA32_FEATURE_CONTROL 0x3au   /**< IA32_FEATURE_CONTROL. */
+#define VCORE_MSR_IA32_VMX_BASIC 0x480u        /**< First VMX capability MSR. */
+#define VCORE_MSR_IA32_VMX_VMFUNC 0x491u       /**< Last VMX capability MSR handled here. */
+#define VCORE_NVMX_NR_CAPS 18u                 /**< MSRs 480H..491H. */
+/** @} */
+
+/** @brief Index of each MSR in ::vcore_nvmx_caps_t::msr (MSR index - 480H). */
+enum vcore_nvmx_cap {
+    VCORE_NVMX_CAP_BASIC = 0,          /**< 480H IA32_VMX_BASIC. */
+    VCORE_NVMX_CAP_PINBASED = 1,       /**< 481H IA32_VMX_PINBASED_CTLS. */
+    VCORE_NVMX_CAP_PROCBASED = 2,      /**< 482H IA32_VMX_PROCBASED_CTLS. */
+    VCORE_NVMX_CAP_EXIT = 3,           /**< 483H IA32_VMX_EXIT_CTLS. */
+    VCORE_NVMX_CAP_ENTRY = 4,          /**< 484H IA32_VMX_ENTRY_CTLS. */
+    VCORE_NVMX_CAP_MISC = 5,           /**< 485H IA32_VMX_MISC. */
+    VCORE_NVMX_CAP_CR0_FIXED0 = 6,     /**< 486H IA32_VMX_CR0_FIXED0. */
+    VCORE_NVMX_CAP_CR0_FIXED1 = 7,     /**< 487H IA32_VMX_CR0_FIXED1. */
+    VCORE_NVMX_CAP_CR4_FIXED0 = 8,     /**< 488H IA32_VMX_CR4_FIXED0. */
+    VCORE_NVMX_CAP_CR4_FIXED1 = 9,     /**< 489H IA32_VMX_CR4_FIXED1. */
+    VCORE_NVMX_CAP_VMCS_ENUM = 10,     /**< 48AH IA32_VMX_VMCS_ENUM. */
+    VCORE_NVMX_CAP_PROCBASED2 = 11,    /**< 48BH IA32_VMX_PROCBASED_CTLS2. */
+    VCORE_NVMX_CAP_EPT_VPID = 12,      /**< 48CH IA32_VMX_EPT_VPID_CAP. */
+    VCORE_NVMX_CAP_TRUE_PINBASED = 13, /**< 48DH IA32_VMX_TRUE_PINBASED_CTLS. */
+    VCORE_NVMX_CAP_TRUE_PROCBASED = 14,/**< 48EH IA32_VMX_TRUE_PROCBASED_CTLS. */
+    VCORE_NVMX_CAP_TRUE_EXIT = 15,     /**< 48FH IA32_VMX_TRUE_EXIT_CTLS. */
+    VCORE_NVMX_CAP_TRUE_ENTRY = 16,    /**< 490H IA32_VMX_TRUE_ENTRY_CTLS. */
+    VCORE_NVMX_CAP_VMFUNC = 17         /**< 491H IA32_VMX_VMFUNC. */
+};
+
+/** @name Capability bits used by the emulation
+ * @{ */
+#define VCORE_VMX_BASIC_TRUE_CTLS (1ull << 55)         /**< BASIC[55]: TRUE control MSRs exist. */
+#define VCORE_VMX_BASIC_32BIT_PA (1ull << 48)          /**< BASIC[48]: VMCS-related addresses limited to 32 bits. */
+#define VCORE_VMX_MISC_VMWRITE_ANY (1ull << 29)        /**< MISC[29]: VMWRITE may write VM-exit information fields. */
+#define VCORE_VMX_PROC2_SHADOW_VMCS (1ull << (32 + 14)) /**< PROCBASED2 allowed-1 bit 14: VMCS shadowing. */
+#define VCORE_VMX_PROC_ACTIVATE_SECONDARY (1u << 31)   /**< Primary control 31: activate secondary controls. */
+#define VCORE_VMX_PROC2_SHADOW_VMCS_CTL (1u << 14)     /**< Secondary control 14: VMCS shadowing. */
+#define VCORE_VMX_EPT_INVEPT (1ull << 20)              /**< EPT_VPID_CAP[20]: INVEPT supported. */
+#define VCORE_VMX_EPT_INVEPT_SINGLE (1ull << 25)       /**< EPT_VPID_CAP[25]: single-context INVEPT. */
+#define VCORE_VMX_EPT_INVEPT_ALL (1ull << 26)          /**< EPT_VPID_CAP[26]: all-context INVEPT. */
+#define VCORE_VMX_VPID_INVVPID (1ull << 32)            /**< EPT_VPID_CAP[32]: INVVPID supported. */
+#define VCORE_VMX_VPID_INVVPID_ADDR (1ull << 40)       /**< EPT_VPID_CAP[40]: individual-address INVVPID. */
+#define VCORE_VMX_VPID_INVVPID_SINGLE (1ull << 41)     /**< EPT_VPID_CAP[41]: single-context INVVPID. */
+#define VCORE_VMX_VPID_INVVPID_ALL (1ull << 42)        /**< EPT_VPID_CAP[42]: all-context INVVPID. */
+#define VCORE_VMX_VPID_INVVPID_SINGLE_GLOBALS (1ull << 43) /**< EPT_VPID_CAP[43]: single-context-retaining-globals INVVPID. */
+/** @} */
+
+/** @brief The values of MSRs 480H-491H as one L1 sees them. */
+typedef struct vcore_nvmx_caps {
+    size_t size;                       /**< sizeof(vcore_nvmx_caps_t). */
+    uint64_t msr[VCORE_NVMX_NR_CAPS];  /**< msr[i] is MSR 480H + i, see ::vcore_nvmx_cap. */
+} vcore_nvmx_caps_t;
+
+/**
+ * @brief Fills @p out with what the library's nested-VMX emulation supports.
+ * @param[out] out Receives the capabilities; @c out->size must be set.
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL @p out is NULL.
+ * @retval VCORE_ERR_ABI @p out->size is wrong.
+ */
+VCORE_API int vcore_nvmx_caps_emulated(vcore_nvmx_caps_t *out);
+
+/**
+ * @brief Capabilities L1 may see: the backend's real ones intersected with the emulated ones.
+ *
+ * Controls: allowed-0 bits are OR-ed, allowed-1 bits AND-ed; CR fixed-0
+ * OR-ed, fixed-1 AND-ed; feature bitmaps AND-ed; counts take the minimum;
+ * revision id and region size come from @p emulated (L1's VMCS is vmcs12).
+ * @param[in] backend The backend's capability MSRs.
+ * @param[in] emulated What the library emulates (vcore_nvmx_caps_emulated()).
+ * @param[out] out Receives the intersection; @c out->size must be set.
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_ABI A size field is wrong.
+ */
+VCORE_API int vcore_nvmx_caps_intersect(const vcore_nvmx_caps_t *backend,
+                                        const vcore_nvmx_caps_t *emulated,
+                                        vcore_nvmx_caps_t *out);
+
+/**
+ * @brief Checks the internal consistency rules of a capability set.
+ *
+ * Allowed-0 within allowed-1 for every control MSR; TRUE MSRs with the same
+ * allowed-1 bits as the non-TRUE ones and allowed-0 bits within theirs; CR
+ * fixed-0 within fixed-1.
+ * @param[in] caps The capability set.
+ * @param[out] diag Receives the broken rule (may be NULL; @c size must be set otherwise).
+ * @return ::VCORE_OK when consistent.
+ * @retval VCORE_ERR_INVAL @p caps is NULL or a rule is broken (see @p diag).
+ * @retval VCORE_ERR_ABI A size field is wrong.
+ */
+VCORE_API int vcore_nvmx_caps_check(const vcore_nvmx_caps_t *caps, vcore_diag_t *diag);
+
+/**
+ * @brief Applies a VMM override that may only remove features.
+ *
+ * The override is refused if it enables anything @p base does not, changes
+ * a field that must stay equal, or breaks the allowed-0/allowed-1 rules.
+ * @param[in] base The capabilities computed by vcore_nvmx_caps_intersect().
+ * @param[in] override The VMM's wanted capabilities.
+ * @param[out] out Receives @p override when accepted (may alias neither input).
+ * @param[out] diag Receives the broken rule (may be NULL).
+ * @return ::VCORE_OK when accepted.
+ * @retval VCORE_ERR_INVAL A NULL argument or the override is refused (see @p diag).
+ * @retval VCORE_ERR_ABI A size field is wrong.
+ */
+VCORE_API int vcore_nvmx_caps_restrict(const vcore_nvmx_caps_t *base,
+                                       const vcore_nvmx_caps_t *override,
+                                       vcore_nvmx_caps_t *out, vcore_diag_t *diag);
+
+/* ------------------------------------------------------------------------- */
+/** @brief Opaque per-vCPU nested-VMX state (caller storage, value type). */
+typedef struct vcore_nvmx vcore_nvmx_t;
+
+/** @brief Configuration of a ::vcore_nvmx_t. */
+typedef struct vcore_nvmx_config {
+    size_t size;             /**< sizeof(vcore_nvmx_config_t). */
+    vcore_nvmx_caps_t caps;  /**< Capability MSRs L1 sees (checked with vcore_nvmx_caps_check()). */
+    uint32_t maxphyaddr;     /**< L1's physical-address width, 32..52. */
+    uint32_t flags;          /**< Reserved, must be 0. */
+} vcore_nvmx_config_t;
+
+/**
+ * @brief Bytes of caller storage a ::vcore_nvmx_t needs (two 4 KiB pages and bookkeeping).
+ * @return The size in bytes.
+ */
+VCORE_API size_t vcore_nvmx_storage_size(void);
+
+/**
+ * @brief Initialises nested state in caller storage: not in VMX operation.
+ * @param[in] mem Storage, 8-byte aligned.
+ * @param[in] len Bytes at @p mem (at least vcore_nvmx_storage_size()).
+ * @param[in] cfg Configuration (copied).
+ * @param[out] out Receives the handle (points into @p mem).
+ * @param[out] diag Receives the reason a capability set is refused (may be NULL).
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument, misaligned @p mem, bad maxphyaddr,
+ *         non-zero flags or inconsistent capabilities.
+ * @retval VCORE_ERR_ABI A size field is wrong.
+ * @retval VCORE_ERR_BUFSZ @p len is too small.
+ */
+VCORE_API int vcore_nvmx_init(void *mem, size_t len, const vcore_nvmx_config_t *cfg,
+                              vcore_nvmx_t **out, vcore_diag_t *diag);
+
+/** @brief Snapshot of the architectural nested state. */
+typedef struct vcore_nvmx_info {
+    size_t size;            /**< sizeof(vcore_nvmx_info_t). */
+    bool vmx_operation;     /**< In VMX (root) operation. */
+    uint64_t vmxon_ptr;     /**< VMXON pointer; ~0 when not in VMX operation. */
+    uint64_t current_vmptr; /**< Current-VMCS pointer; ~0 when none. */
+    bool current_is_shadow; /**< The current VMCS has the shadow-VMCS indicator set. */
+    uint32_t launch_state;  /**< Launch state of the current VMCS: 0 clear, 1 launched. */
+} vcore_nvmx_info_t;
+
+/**
+ * @brief Reads the nested state summary.
+ * @param[in] nvmx The state.
+ * @param[out] info Receives it; @c info->size must be set.
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_ABI A size field is wrong.
+ */
+VCORE_API int vcore_nvmx_get_info(const vcore_nvmx_t *nvmx, vcore_nvmx_info_t *info);
+
+/**
+ * @brief The capability MSRs L1 sees.
+ * @param[in] nvmx The state.
+ * @return Pointer to the capability set inside @p nvmx; NULL if @p nvmx is NULL.
+ */
+VCORE_API const vcore_nvmx_caps_t *vcore_nvmx_caps(const vcore_nvmx_t *nvmx);
+
+/**
+ * @brief L1's RDMSR of a VMX capability MSR (480H-491H), or IA32_FEATURE_CONTROL is not handled here.
+ * @param[in] nvmx The state.
+ * @param[in] index MSR index.
+ * @param[out] value Receives the value.
+ * @param[out] diag Receives the reason on refusal (may be NULL).
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_NOENT Not a VMX capability MSR (the caller injects #GP or handles it).
+ */
+VCORE_API int vcore_nvmx_rdmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_t *value,
+                               vcore_diag_t *diag);
+
+/**
+ * @brief L1's WRMSR of a VMX capability MSR: always refused (read-only, #GP(0) for L1).
+ * @param[in] nvmx The state.
+ * @param[in] index MSR index.
+ * @param[in] value Ignored.
+ * @param[out] diag Receives NVMX_MSR_READ_ONLY or NVMX_MSR_UNKNOWN (may be NULL).
+ * @return Never ::VCORE_OK.
+ * @retval VCORE_ERR_INVAL A NULL argument or a capability MSR (inject #GP(0)).
+ * @retval VCORE_ERR_NOENT Not a VMX capability MSR.
+ */
+VCORE_API int vcore_nvmx_wrmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_t value,
+                               vcore_diag_t *diag);
+
+/**
+ * @brief The current vmcs12 page (read-only view), for the entry pipeline and tools.
+ * @param[in] nvmx The state.
+ * @return The ::VCORE_VMCS12_SIZE-byte page; NULL if @p nvmx is NULL.
+ */
+VCORE_API const void *vcore_nvmx_vmcs12(const vcore_nvmx_t *nvmx);
+
+/**
+ * @brief Tells whether a field was written since the last vcore_nvmx_clear_dirty().
+ * @param[in] nvmx The state.
+ * @param[in] encoding Field encoding (a _HIGH write marks the field and its _HIGH row).
+ * @return true if written; false otherwise or for an unknown encoding.
+ */
+VCORE_API bool vcore_nvmx_is_dirty(const vcore_nvmx_t *nvmx, uint32_t encoding);
+
+/**
+ * @brief Number of table rows written since the last vcore_nvmx_clear_dirty().
+ * @param[in] nvmx The state.
+ * @return The count; 0 if @p nvmx is NULL.
+ */
+VCORE_API uint32_t vcore_nvmx_dirty_count(const vcore_nvmx_t *nvmx);
+
+/**
+ * @brief Forgets the dirty set (the entry pipeline calls this after a successful entry).
+ * @param[in,out] nvmx The state; NULL is ignored.
+ */
+VCORE_API void vcore_nvmx_clear_dirty(vcore_nvmx_t *nvmx);
+
+/**
+ * @brief Marks the current VMCS "launched" (the entry pipeline calls this after a successful VMLAUNCH).
+ * @param[in,out] nvmx The state.
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL @p nvmx is NULL.
+ * @retval VCORE_ERR_STATE No current VMCS.
+ */
+VCORE_API int vcore_nvmx_mark_launched(vcore_nvmx_t *nvmx);
+
+/* ------------------------------------------------------------------------- */
+/**
+ * @brief Access to L1's guest-physical memory (fakeable in tests).
+ *
+ * Both callbacks return ::VCORE_OK or a negative error; a failure means the
+ * address is not backed by RAM (physical accesses never fault on x86:
+ * reads of such addresses see all ones, writes are dropped, and a linear
+ * memory operand that lands there makes the emulation return
+ * ::VCORE_ERR_FAULT so the VMM can treat it as MMIO).
+ */
+typedef struct vcore_nvmx_mem {
+    size_t size; /**< sizeof(vcore_nvmx_mem_t). */
+    void *ctx;   /**< Passed to the callbacks. */
+    /** Reads @p len bytes at guest-physical @p gpa. */
+    int (*read)(void *ctx, uint64_t gpa, void *buf, size_t len);
+    /** Writes @p len bytes at guest-physical @p gpa. */
+    int (*write)(void *ctx, uint64_t gpa, const void *buf, size_t len);
+} vcore_nvmx_mem_t;
+
+/** @brief The emulated instructions. */
+typedef enum vcore_nvmx_op {
+    VCORE_NVMX_VMXON = 1,  /**< VMXON m64 */
+    VCORE_NVMX_VMXOFF,     /**< VMXOFF */
+    VCORE_NVMX_VMCLEAR,    /**< VMCLEAR m64 */
+    VCORE_NVMX_VMPTRLD,    /**< VMPTRLD m64 */
+    VCORE_NVMX_VMPTRST,    /**< VMPTRST m64 */
+    VCORE_NVMX_VMREAD,     /**< VMREAD r/m, r */
+    VCORE_NVMX_VMWRITE,    /**< VMWRITE r, r/m */
+    VCORE_NVMX_INVEPT,     /**< INVEPT r, m128 */
+    VCORE_NVMX_INVVPID,    /**< INVVPID r, m128 */
+    VCORE_NVMX_VMLAUNCH,   /**< VMLAUNCH (pre-entry part) */
+    VCORE_NVMX_VMRESUME    /**< VMRESUME (pre-entry part) */
+} vcore_nvmx_op_t;
+
+/** @brief One VMX instruction to emulate: the exit information and the vCPU state. */
+typedef struct vcore_nvmx_insn {
+    size_t size;               /**< sizeof(vcore_nvmx_insn_t). */
+    uint32_t op;               /**< ::vcore_nvmx_op_t. */
+    uint32_t insn_info;        /**< VM-exit instruction-information field (operand registers, segment, scale, address size). */
+    uint64_t qualification;    /**< Exit qualification: the memory operand's displacement. */
+    uint32_t insn_len;         /**< Instruction length (RIP advance). */
+    uint32_t interruptibility; /**< Guest interruptibility state (bit 1: blocking by MOV SS). */
+    uint64_t feature_control;  /**< L1's IA32_FEATURE_CONTROL (VMXON checks bits 0 and 2). */
+    bool in_l2;                /**< Executed by L2 (only VMREAD/VMWRITE through VMCS shadowing are handled). */
+    vcore_x86_regs_t regs;     /**< GPRs, RIP, RFLAGS at the instruction (a copy). */
+    vcore_x86_sregs_t sregs;   /**< Segments, CRs, EFER at the instruction (a copy). */
+} vcore_nvmx_insn_t;
+
+/** @brief Outcome classes of an emulated instruction. */
+typedef enum vcore_nvmx_outcome {
+    VCORE_NVMX_OUT_SUCCEED = 1,      /**< VMsucceed: advance RIP, clear CF PF AF ZF SF OF. */
+    VCORE_NVMX_OUT_FAIL_INVALID = 2, /**< VMfailInvalid: advance RIP, CF=1, others clear. */
+    VCORE_NVMX_OUT_FAIL_VALID = 3,   /**< VMfailValid(vm_error): advance RIP, ZF=1, others clear. */
+    VCORE_NVMX_OUT_EXCEPTION = 4,    /**< Inject @c vector (with error code / CR2); RIP unchanged. */
+    VCORE_NVMX_OUT_ENTRY = 5,        /**< VMLAUNCH/VMRESUME passed the pre-entry checks: run the entry pipeline. */
+    VCORE_NVMX_OUT_EXIT_TO_L1 = 6    /**< L2's VMREAD/VMWRITE must exit to L1 (shadowing bitmaps). */
+} vcore_nvmx_outcome_t;
+
+/** @brief Structured result of vcore_nvmx_emulate(). */
+typedef struct vcore_nvmx_result {
+    size_t size;          /**< sizeof(vcore_nvmx_result_t). */
+    uint32_t outcome;     /**< ::vcore_nvmx_outcome_t. */
+    uint32_t diag;        /**< The rule that decided the outcome (VCORE_DIAG_NVMX_*; 0 on success). */
+    uint32_t vm_error;    /**< VM-instruction error number for FAIL_VALID (also written to VM_INSTRUCTION_ERROR). */
+    uint8_t vector;       /**< Exception vector for EXCEPTION (6 #UD, 12 #SS, 13 #GP, 14 #PF). */
+    bool has_error_code;  /**< The exception pushes @c error_code. */
+    uint32_t error_code;  /**< Exception error code. */
+    uint64_t cr2;         /**< Faulting linear address for #PF. */
+    uint64_t rip;         /**< RIP after the instruction (SUCCEED / FAIL_*). */
+    uint64_t rflags;      /**< RFLAGS after the instruction (SUCCEED / FAIL_*). */
+    bool gpr_written;     /**< VMREAD with a register destination: write @c gpr_value to @c gpr. */
+    uint32_t gpr;         /**< GPR index (::vcore_x86_gpr). */
+    uint64_t gpr_value;   /**< Value for @c gpr (zero-extended to 64 bits). */
+    uint32_t inv_type;    /**< INVEPT/INVVPID: the invalidation type that succeeded. */
+    uint64_t inv_eptp;    /**< INVEPT: the EPTP of a single-context invalidation. */
+    uint16_t inv_vpid;    /**< INVVPID: the VPID. */
+    uint64_t inv_addr;    /**< INVVPID: the linear address of an individual-address invalidation. */
+} vcore_nvmx_result_t;
+
+/**
+ * @brief Emulates one VMX instruction executed by L1.
+ *
+ * Follows the pseudo-code of SDM Vol. 3, "VMX Instruction Reference" for
+ * the instruction: #UD and #GP(0) checks, operand decoding, memory-operand
+ * segmentation and paging (faults become an EXCEPTION outcome), VMfailInvalid
+ * / VMfailValid with the error number. Updates @p nvmx (VMX operation,
+ * current VMCS, vmcs12) and guest memory (VMCLEAR write-back, VMPTRST,
+ * VMREAD to memory) but never the vCPU: the caller applies @p res.
+ * @param[in,out] nvmx Nested state.
+ * @param[in] mem Guest memory accessor.
+ * @param[in] insn The instruction and vCPU state (copied before use).
+ * @param[out] res Receives the outcome; @c res->size must be set.
+ * @return ::VCORE_OK when @p res holds an outcome.
+ * @retval VCORE_ERR_INVAL A NULL argument or unknown @c op.
+ * @retval VCORE_ERR_ABI A size field is wrong.
+ * @retval VCORE_ERR_FAULT A linear memory operand maps to guest-physical memory
+ *         the accessor cannot reach (MMIO); nothing was changed.
+ */
+VCORE_API int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem,
+                                 const vcore_nvmx_insn_t *insn, vcore_nvmx_result_t *res);
+
+/**
+ * @brief Applies a SUCCEED/FAIL outcome to a register block (RIP, RFLAGS, VMREAD GPR).
+ * @param[in] res The outcome.
+ * @param[in,out] regs Registers to update.
+ * @return ::VCORE_OK when applied.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_ABI A size field is wrong.
+ * @retval VCORE_ERR_STATE The outcome is not SUCCEED/FAIL_* (nothing to apply to registers).
+ */
+VCORE_API int vcore_nvmx_result_apply(const vcore_nvmx_result_t *res, vcore_x86_regs_t *regs);
+
+/* ------------------------------------------------------------------------- */
+/** @name Shadow VMCS (seed 001 field sets)
+ * @{ */
+#define VCORE_NVMX_SHADOW_RW_COUNT 24u /**< Fields L1 reads and writes without exits. */
+#define VCORE_NVMX_SHADOW_RO_COUNT 12u /**< Fields L1 reads without exits (VMWRITE exits). */
+#define VCORE_NVMX_BITMAP_SIZE 4096u   /**< Bytes of a VMREAD or VMWRITE bitmap. */
+/** @} */
+
+/**
+ * @brief Encodings of a shadowing set.
+ * @param[in] read_only false: the read-write set; true: the read-only set.
+ * @param[out] count Receives the number of encodings (may be NULL).
+ * @return A static array of encodings.
+ */
+VCORE_API const uint32_t *vcore_nvmx_shadow_fields(bool read_only, uint32_t *count);
+
+/**
+ * @brief Builds the VMREAD and VMWRITE bitmaps for the hardware shadow VMCS.
+ *
+ * A set bit (bit = encoding bits 14:0) makes L1's access exit. Every bit is
+ * set except: the read-write set in both bitmaps, the read-only set in the
+ * VMREAD bitmap; a field is left out if the backend cannot hold it
+ * (virtual-interrupt delivery, PML, preemption timer) and the read-only set
+ * is left out if the backend lacks VMWRITE-to-any-field (L0 could not fill it).
+ * @param[in] backend The backend's capability MSRs.
+ * @param[out] vmread_bitmap 4096 bytes.
+ * @param[out] vmwrite_bitmap 4096 bytes.
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_ABI @p backend->size is wrong.
+ */
+VCORE_API int vcore_nvmx_shadow_bitmaps(const vcore_nvmx_caps_t *backend, uint8_t *vmread_bitmap,
+                                        uint8_t *vmwrite_bitmap);
+
+/** @brief Callback writing one field of the hardware shadow VMCS (VMWRITE by L0). */
+typedef int (*vcore_nvmx_vmwrite_fn)(void *ctx, uint32_t encoding, uint64_t value);
+/** @brief Callback reading one field of the hardware shadow VMCS (VMREAD by L0). */
+typedef int (*vcore_nvmx_vmread_fn)(void *ctx, uint32_t encoding, uint64_t *value);
+
+/**
+ * @brief vmcs12 -> hardware shadow VMCS: writes exactly the shadowed fields.
+ * @param[in] nvmx The state (its current vmcs12).
+ * @param[in] bitmap_vmread The VMREAD bitmap in force: fields whose bit is set are skipped.
+ * @param[in] fn Write callback.
+ * @param[in] ctx Callback context.
+ * @return ::VCORE_OK on success, or the first callback error.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ */
+VCORE_API int vcore_nvmx_shadow_sync_to(const vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmread,
+                                        vcore_nvmx_vmwrite_fn fn, void *ctx);
+
+/**
+ * @brief Hardware shadow VMCS -> vmcs12: reads back the read-write set only.
+ * @param[in,out] nvmx The state (its current vmcs12; read fields are marked dirty).
+ * @param[in] bitmap_vmwrite The VMWRITE bitmap in force: fields whose bit is set are skipped.
+ * @param[in] fn Read callback.
+ * @param[in] ctx Callback context.
+ * @return ::VCORE_OK on success, or the first callback error.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ */
+VCORE_API int vcore_nvmx_shadow_sync_from(vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmwrite,
+                                          vcore_nvmx_vmread_fn fn, void *ctx);
+
+/**
+ * @brief Loads the shadow VMCS named by the current vmcs12's VMCS link pointer (L1's VMCS shadowing).
+ *
+ * Called by the entry pipeline before running L2 with "VMCS shadowing" set;
+ * L2's VMREAD/VMWRITE (insn.in_l2) then reach this copy.
+ * @param[in,out] nvmx The state.
+ * @param[in] mem Guest memory.
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument, the link pointer is invalid, or the
+ *         region's revision or shadow indicator is wrong.
+ * @retval VCORE_ERR_STATE No current VMCS.
+ */
+VCORE_API int vcore_nvmx_shadow_load(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem);
+
+/**
+ * @brief Writes the loaded shadow VMCS back to L1 memory (on exit from L2).
+ * @param[in,out] nvmx The state.
+ * @param[in] mem Guest memory.
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_STATE No shadow VMCS is loaded.
+ * @retval VCORE_ERR_FAULT The write failed.
+ */
+VCORE_API int vcore_nvmx_shadow_flush(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem);
+
+/* ------------------------------------------------------------------------- */
+/** @name KVM nested-state interchange (KVM API, "KVM_GET/SET_NESTED_STATE")
+ * @{ */
+#define VCORE_KVM_NESTED_HDR_SIZE 128u          /**< sizeof(struct kvm_nested_state). */
+#define VCORE_KVM_NESTED_FORMAT_VMX 0u          /**< format: VMX. */
+#define VCORE_KVM_NESTED_GUEST_MODE 0x1u        /**< flags: L2 was running. */
+#define VCORE_KVM_NESTED_RUN_PENDING 0x2u       /**< flags: a VM entry is pending. */
+#define VCORE_KVM_NESTED_EVMCS 0x4u             /**< flags: enlightened VMCS in use. */
+#define VCORE_KVM_NESTED_MTF_PENDING 0x8u       /**< flags: monitor-trap-flag exit pending. */
+#define VCORE_KVM_NESTED_GIF_SET 0x100u         /**< flags: SVM GIF (refused for VMX). */
+#define VCORE_KVM_NESTED_SMM_GUEST_MODE 0x1u    /**< smm.flags: L2 was in SMM. */
+#define VCORE_KVM_NESTED_SMM_VMXON 0x2u         /**< smm.flags: VMXON was active before SMM. */
+#define VCORE_KVM_NESTED_VMX_PREEMPTION_DEADLINE 0x1u /**< vmx.flags: preemption deadline valid. */
+#define VCORE_KVM_NESTED_MAX_SIZE (128u + 2u * 4096u) /**< Largest VMX blob. */
+/** @} */
+
+/**
+ * @brief Size of the blob vcore_nvmx_kvm_export() would produce now.
+ * @param[in] nvmx The state.
+ * @return 128, or 128 + 4096 with a current VMCS; 0 if @p nvmx is NULL.
+ */
+VCORE_API uint32_t vcore_nvmx_kvm_state_size(const vcore_nvmx_t *nvmx);
+
+/**
+ * @brief Exports the nested state as a KVM `struct kvm_nested_state` blob (VMX format).
+ *
+ * The vmcs12 page is written in KVM's layout; the library's extension
+ * area (fields KVM does not model) is zeroed in the blob.
+ * @param[in] nvmx The state.
+ * @param[out] buf Destination.
+ * @param[in] len Bytes at @p buf.
+ * @param[out] out_len Receives the blob size (also when @p len is too small).
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_BUFSZ @p len is smaller than the blob.
+ */
+VCORE_API int vcore_nvmx_kvm_export(const vcore_nvmx_t *nvmx, void *buf, size_t len,
+                                    uint32_t *out_len);
+
+/**
+ * @brief Validates a KVM nested-state blob and, if valid, makes it the nested state.
+ *
+ * Checks in KVM's order: size, flags, format, VMX header flags, SMM flags,
+ * vmxon_pa, vmcs12_pa, vmcs12 revision. The blob is copied once and only
+ * the copy is checked and used; on refusal @p nvmx is unchanged.
+ * @param[in,out] nvmx The state.
+ * @param[in] buf The blob.
+ * @param[in] len Bytes at @p buf.
+ * @param[out] diag Receives the reason on refusal (may be NULL).
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument or a malformed blob (see @p diag).
+ * @retval VCORE_ERR_UNSUPPORTED GUEST_MODE, EVMCS or SMM state (needs the entry pipeline).
+ */
+VCORE_API int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const void *buf, size_t len,
+                                    vcore_diag_t *diag);
+
+VCORE_END_DECLS
+
+#endif /* VIRTCORE_X86_NVMX_H */

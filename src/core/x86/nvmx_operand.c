@@ -1,0 +1,173 @@
+/*
+ * nvmx_operand.c - operands of VMX instructions: registers and memory
+ * operands decoded from the VM-exit instruction-information field and the
+ * exit qualification (SDM Vol. 3, "VM-Exit Instruction-Information Field"
+ * and "Exit Qualification for VM Exits Due to Instruction Execution"),
+ * then segmentation (SDM Vol. 3, "Segment-Level Protection") and paging.
+ */
+#include "nvmx_priv.h"
+
+void vcore__nvmx_phys_read(const vcore_nvmx_mem_t *m, uint64_t gpa, void *buf, size_t len)
+{
+    /* Reads of physical addresses with no RAM behind them return all ones. */
+    if (m->read(m->ctx, gpa, buf, len) != VCORE_OK)
+        vcore__memset(buf, 0xff, len);
+}
+
+void vcore__nvmx_phys_write(const vcore_nvmx_mem_t *m, uint64_t gpa, const void *buf, size_t len)
+{
+    /* Writes to physical addresses with no RAM behind them are dropped. */
+    (void)m->write(m->ctx, gpa, buf, len);
+}
+
+uint64_t vcore__nvmx_reg(const vcore__nvmx_ctx_t *c, uint32_t reg)
+{
+    uint64_t v = c->in.regs.gpr[reg & 0xfu];
+    return c->long64 ? v : (uint64_t)(uint32_t)v;
+}
+
+/* Segment fault: #SS(0) for SS, #GP(0) otherwise (SDM "Protected Mode
+ * Exceptions" / "64-Bit Mode Exceptions" of each VMX instruction). */
+static int nvmx_operand_segfault(vcore__nvmx_ctx_t *c, uint32_t seg)
+{
+    if (seg == VCORE_X86_SS)
+        vcore__nvmx_exception(c, VCORE__VEC_SS, true, 0, VCORE_DIAG_NVMX_SS_SEGMENT);
+    else
+        vcore__nvmx_exception(c, VCORE__VEC_GP, true, 0, VCORE_DIAG_NVMX_GP_SEGMENT);
+    return VCORE_ERR_INVAL;
+}
+
+static bool nvmx_operand_canonical(uint64_t la, uint32_t bits)
+{
+    uint64_t top = la >> (bits - 1);
+    return top == 0 || top == (~0ull >> (bits - 1));
+}
+
+/* Effective address -> linear address with the segment checks. */
+static int nvmx_operand_linear(vcore__nvmx_ctx_t *c, uint32_t len, bool write, uint64_t *la_out)
+{
+    uint32_t ii = c->in.insn_info;
+    uint32_t asize = VCORE__II_ASIZE(ii), seg = VCORE__II_SEG(ii);
+    uint64_t ea = c->in.qualification, amask;
+    const vcore_x86_segment_t *s;
+
+    /* Address size 0/1/2 = 16/32/64 bits; 64-bit addressing exists only in
+     * 64-bit mode and 16-bit addressing only outside it. */
+    if (asize > 2 || seg > VCORE_X86_GS || (asize == 2) != c->long64) {
+        vcore__nvmx_exception(c, VCORE__VEC_UD, false, 0, VCORE_DIAG_NVMX_UD_BAD_INSN_INFO);
+        return VCORE_ERR_INVAL;
+    }
+    if (!VCORE__II_BASE_INVALID(ii))
+        ea += c->in.regs.gpr[VCORE__II_BASE(ii)];
+    if (!VCORE__II_INDEX_INVALID(ii))
+        ea += c->in.regs.gpr[VCORE__II_INDEX(ii)] << VCORE__II_SCALE(ii);
+    amask = asize == 0 ? 0xffffull : asize == 1 ? 0xffffffffull : ~0ull;
+    ea &= amask;
+    s = &c->in.sregs.seg[seg];
+
+    if (c->long64) {
+        /* 64-bit mode: only FS and GS bases apply, no limit checks; the
+         * whole access must be canonical. */
+        uint32_t bits = (c->in.sregs.cr4 & VCORE__CR4_LA57) ? 57u : 48u;
+        uint64_t la = ea + ((seg == VCORE_X86_FS || seg == VCORE_X86_GS) ? s->base : 0);
+        if (!nvmx_operand_canonical(la, bits) || !nvmx_operand_canonical(la + len - 1, bits))
+            return nvmx_operand_segfault(c, seg);
+        *la_out = la;
+        return VCORE_OK;
+    }
+    /* Protected mode: usable segment, right type, offset within limit. */
+    {
+        uint32_t type = s->ar & VCORE_X86_AR_TYPE_MASK;
+        uint64_t last = ea + len - 1, upper;
+        bool code = (type & 8u) != 0;
+
+        if ((s->ar & VCORE_X86_AR_UNUSABLE) || !(s->ar & VCORE_X86_AR_S) || !(s->ar & VCORE_X86_AR_P))
+            return nvmx_operand_segfault(c, seg);
+        if (write && (code || !(type & 2u)))
+            return nvmx_operand_segfault(c, seg); /* code, or read-only data */
+        if (!write && code && !(type & 2u))
+            return nvmx_operand_segfault(c, seg); /* execute-only code */
+        if (!code && (type & 4u)) {
+            /* Expand-down: valid offsets are limit+1 .. 64K-1 or 4G-1 (D/B). */
+            upper = (s->ar & VCORE_X86_AR_DB) ? 0xffffffffull : 0xffffull;
+            if (ea <= s->limit || last > upper)
+                return nvmx_operand_segfault(c, seg);
+        } else if (last > s->limit) {
+            return nvmx_operand_segfault(c, seg);
+        }
+        *la_out = (s->base + ea) & 0xffffffffull;
+        return VCORE_OK;
+    }
+}
+
+/* Translates [la, la+len) into at most two physical pieces. */
+static int nvmx_operand_translate(vcore__nvmx_ctx_t *c, uint64_t la, uint32_t len, bool write,
+                                  uint64_t gpa[2], uint32_t plen[2], uint32_t *npieces)
+{
+    uint64_t amask = c->long64 ? ~0ull : 0xffffffffull;
+    uint32_t done = 0, n = 0;
+    vcore__walk_fault_t f;
+    int err;
+
+    while (done < len) {
+        uint64_t cur = (la + done) & amask;
+        uint32_t chunk = (uint32_t)(0x1000u - (cur & 0xfffu));
+        if (chunk > len - done)
+            chunk = len - done;
+        err = vcore__walk(c->mem, &c->in.sregs, c->in.regs.rflags, c->n->maxphyaddr, cur, write,
+                          &gpa[n], &f);
+        if (err == VCORE_ERR_INVAL) {
+            vcore__nvmx_exception(c, f.vector, true, f.error_code, VCORE_DIAG_NVMX_PF);
+            c->res->cr2 = f.cr2;
+            return VCORE_ERR_INVAL;
+        }
+        if (err != VCORE_OK)
+            return err;
+        plen[n++] = chunk;
+        done += chunk;
+    }
+    *npieces = n;
+    return VCORE_OK;
+}
+
+int vcore__nvmx_mem_read(vcore__nvmx_ctx_t *c, void *buf, uint32_t len)
+{
+    uint64_t la, gpa[2];
+    uint32_t plen[2], n = 0, i, off = 0;
+    int err;
+
+    err = nvmx_operand_linear(c, len, false, &la);
+    if (err)
+        return err;
+    err = nvmx_operand_translate(c, la, len, false, gpa, plen, &n);
+    if (err)
+        return err;
+    for (i = 0; i < n; i++) {
+        if (c->mem->read(c->mem->ctx, gpa[i], (uint8_t *)buf + off, plen[i]) != VCORE_OK)
+            return VCORE_ERR_FAULT;
+        off += plen[i];
+    }
+    return VCORE_OK;
+}
+
+int vcore__nvmx_mem_write(vcore__nvmx_ctx_t *c, const void *buf, uint32_t len)
+{
+    uint64_t la, gpa[2];
+    uint32_t plen[2], n = 0, i, off = 0;
+    int err;
+
+    err = nvmx_operand_linear(c, len, true, &la);
+    if (err)
+        return err;
+    /* Translate every page before writing any byte: a fault on the second
+     * page must leave the first one untouched. */
+    err = nvmx_operand_translate(c, la, len, true, gpa, plen, &n);
+    if (err)
+        return err;
+    for (i = 0; i < n; i++) {
+        if (c->mem->write(c->mem->ctx, gpa[i], (const uint8_t *)buf + off, plen[i]) != VCORE_OK)
+            return VCORE_ERR_FAULT;
+        off += plen[i];
+    }
+    return VCORE_OK;
+}

@@ -1,0 +1,127 @@
+/*
+ * nvmx_priv.h - private layout of the nested-VMX state and the internal
+ * interfaces between the nvmx_*.c files.
+ */
+#ifndef VCORE_CORE_X86_NVMX_PRIV_H
+#define VCORE_CORE_X86_NVMX_PRIV_H
+
+#include "vmcs_layout.h"
+#include "virtcore/error.h"
+#include "virtcore/x86/nvmx.h"
+
+#define VCORE__NVMX_MAGIC 0x6e766d78u /* "nvmx" */
+#define VCORE__INVALID_PTR (~0ull)
+#define VCORE__DIRTY_WORDS ((VCORE__VMCS_NROWS + 63) / 64)
+
+struct vcore_nvmx {
+    size_t size;            /* sizeof(struct vcore_nvmx) */
+    uint32_t magic;         /* VCORE__NVMX_MAGIC while initialised */
+    uint32_t maxphyaddr;    /* L1's physical-address width */
+    bool vmx_operation;     /* after VMXON, before VMXOFF */
+    bool shadow_loaded;     /* shadow_vmcs12 holds the link-pointer VMCS */
+    uint64_t vmxon_ptr;     /* VMXON pointer, VCORE__INVALID_PTR outside VMX operation */
+    uint64_t current_vmptr; /* current-VMCS pointer or VCORE__INVALID_PTR */
+    uint64_t shadow_ptr;    /* address shadow_vmcs12 was loaded from */
+    vcore_nvmx_caps_t caps; /* what L1 sees in MSRs 480H-491H */
+    uint64_t dirty[VCORE__DIRTY_WORDS]; /* one bit per table row written since last entry */
+    /* Cached copy of the current VMCS region (valid while current_vmptr is). */
+    uint64_t vmcs12[VCORE_VMCS12_SIZE / 8];
+    /* Cached shadow VMCS named by the VMCS link pointer (L1's VMCS shadowing). */
+    uint64_t shadow_vmcs12[VCORE_VMCS12_SIZE / 8];
+    /* VMPTRLD reads the new region here once, checks the copy, then
+     * commits it: a refused VMPTRLD leaves the current VMCS untouched. */
+    uint64_t scratch[VCORE_VMCS12_SIZE / 8];
+};
+
+/* Validates a handle: non-NULL, right size and magic. */
+static inline bool vcore__nvmx_ok(const vcore_nvmx_t *n)
+{
+    return n && n->size == sizeof(*n) && n->magic == VCORE__NVMX_MAGIC;
+}
+
+/* Marks a row dirty (and its sibling full/_HIGH row). */
+void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
+
+/* Records diagnostic id and value when d is non-NULL and sized. */
+int vcore__nvmx_diag(vcore_diag_t *d, uint32_t id, uint64_t value, int err);
+
+/* ---- guest memory through the accessor (nvmx_mem.c) ---- */
+/* Physical read with abort semantics: unbacked bytes read as all ones. */
+void vcore__nvmx_phys_read(const vcore_nvmx_mem_t *m, uint64_t gpa, void *buf, size_t len);
+/* Physical write; unbacked writes are dropped. */
+void vcore__nvmx_phys_write(const vcore_nvmx_mem_t *m, uint64_t gpa, const void *buf, size_t len);
+
+/* ---- guest page-table walk (walk.c) ---- */
+typedef struct vcore__walk_fault {
+    uint8_t vector;      /* 14 (#PF) or 13 (#GP, e.g. PAE PDPTE reserved bits) */
+    uint32_t error_code; /* #PF error code */
+    uint64_t cr2;        /* faulting linear address */
+} vcore__walk_fault_t;
+/* Translates one linear address for a supervisor data access. Returns
+ * VCORE_OK with *gpa, VCORE_ERR_INVAL with *fault filled, or VCORE_ERR_FAULT
+ * when a paging structure is not in readable guest memory. */
+int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
+                uint32_t maxphyaddr, uint64_t la, bool write, uint64_t *gpa,
+                vcore__walk_fault_t *fault);
+
+/* ---- operand decoding (nvmx_operand.c) ---- */
+typedef struct vcore__nvmx_ctx {
+    vcore_nvmx_t *n;
+    const vcore_nvmx_mem_t *mem;
+    vcore_nvmx_insn_t in;     /* the caller's input, copied once */
+    vcore_nvmx_result_t *res;
+    bool long64;              /* 64-bit mode (EFER.LMA && CS.L) */
+} vcore__nvmx_ctx_t;
+
+/* Register operand value: 64 bits in 64-bit mode, 32 otherwise. */
+uint64_t vcore__nvmx_reg(const vcore__nvmx_ctx_t *c, uint32_t reg);
+/* Reads/writes `len` bytes at the memory operand described by insn_info
+ * and the displacement. VCORE_OK; VCORE_ERR_INVAL when an exception
+ * outcome was recorded in c->res; VCORE_ERR_FAULT for unreachable memory. */
+int vcore__nvmx_mem_read(vcore__nvmx_ctx_t *c, void *buf, uint32_t len);
+int vcore__nvmx_mem_write(vcore__nvmx_ctx_t *c, const void *buf, uint32_t len);
+
+/* Outcome helpers (nvmx_insn.c). */
+void vcore__nvmx_exception(vcore__nvmx_ctx_t *c, uint8_t vector, bool has_ec, uint32_t ec,
+                           uint32_t diag);
+
+/* Instruction-information fields (SDM "VM-Exit Instruction-Information Field"). */
+#define VCORE__II_SCALE(i) ((i) & 3u)
+#define VCORE__II_REG1(i) (((i) >> 3) & 0xfu)
+#define VCORE__II_ASIZE(i) (((i) >> 7) & 7u)
+#define VCORE__II_IS_REG(i) (((i) >> 10) & 1u)
+#define VCORE__II_SEG(i) (((i) >> 15) & 7u)
+#define VCORE__II_INDEX(i) (((i) >> 18) & 0xfu)
+#define VCORE__II_INDEX_INVALID(i) (((i) >> 22) & 1u)
+#define VCORE__II_BASE(i) (((i) >> 23) & 0xfu)
+#define VCORE__II_BASE_INVALID(i) (((i) >> 27) & 1u)
+#define VCORE__II_REG2(i) (((i) >> 28) & 0xfu)
+
+/* Architectural bits used by the checks. */
+#define VCORE__CR0_PE (1ull << 0)
+#define VCORE__CR0_WP (1ull << 16)
+#define VCORE__CR0_PG (1ull << 31)
+#define VCORE__CR4_PSE (1ull << 4)
+#define VCORE__CR4_PAE (1ull << 5)
+#define VCORE__CR4_VMXE (1ull << 13)
+#define VCORE__CR4_SMAP (1ull << 21)
+#define VCORE__CR4_LA57 (1ull << 12)
+#define VCORE__EFER_LMA (1ull << 10)
+#define VCORE__EFER_NXE (1ull << 11)
+#define VCORE__RFLAGS_CF (1ull << 0)
+#define VCORE__RFLAGS_PF (1ull << 2)
+#define VCORE__RFLAGS_AF (1ull << 4)
+#define VCORE__RFLAGS_ZF (1ull << 6)
+#define VCORE__RFLAGS_SF (1ull << 7)
+#define VCORE__RFLAGS_OF (1ull << 11)
+#define VCORE__RFLAGS_AC (1ull << 18)
+#define VCORE__RFLAGS_VM (1ull << 17)
+#define VCORE__RFLAGS_ARITH (VCORE__RFLAGS_CF | VCORE__RFLAGS_PF | VCORE__RFLAGS_AF | \
+                             VCORE__RFLAGS_ZF | VCORE__RFLAGS_SF | VCORE__RFLAGS_OF)
+
+#define VCORE__VEC_UD 6u
+#define VCORE__VEC_SS 12u
+#define VCORE__VEC_GP 13u
+#define VCORE__VEC_PF 14u
+
+#endif /* VCORE_CORE_X86_NVMX_PRIV_H */

@@ -1,0 +1,268 @@
+/*
+ * nvmx_shadow.c - VMCS shadowing: the hardware shadow-VMCS field sets the
+ * library maintains for L1 (seed 001: read-write set and read-frequently /
+ * write-rarely set exposed for VMREAD only), their VMREAD/VMWRITE bitmaps
+ * and sync functions; and L1's own use of VMCS shadowing (the VMCS link
+ * pointer and the shadow-VMCS indicator, SDM Vol. 3, "VMCS Shadowing").
+ */
+#include "nvmx_priv.h"
+
+/* One shadowed field with its vmcs12 offset resolved at compile time. */
+typedef struct nvmx_shadow_field {
+    uint16_t encoding;
+    uint16_t offset;
+    uint8_t bytes;
+    uint8_t high; /* the _HIGH encoding: only meaningful to a 32-bit L0 */
+} nvmx_shadow_field_t;
+
+#define SF(name) {VCORE_VMCS_##name, (uint16_t)offsetof(vcore__vmcs12_t, name), \
+                  (uint8_t)sizeof(((vcore__vmcs12_t *)0)->name), 0}
+#define SFH(name) {VCORE_VMCS_##name##_HIGH, (uint16_t)offsetof(vcore__vmcs12_t, name), 8, 1}
+
+/* Never list a field the emulation itself writes (VM_INSTRUCTION_ERROR):
+ * the copy in the hardware shadow VMCS would go stale. */
+static const nvmx_shadow_field_t nvmx_shadow_rw[VCORE_NVMX_SHADOW_RW_COUNT] = {
+    SF(GUEST_INTR_STATUS),
+    SF(GUEST_PML_INDEX),
+    SF(HOST_FS_SELECTOR),
+    SF(HOST_GS_SELECTOR),
+    SF(PIN_BASED_VM_EXEC_CONTROL),
+    SF(CPU_BASED_VM_EXEC_CONTROL),
+    SF(EXCEPTION_BITMAP),
+    SF(VM_ENTRY_EXCEPTION_ERROR_CODE),
+    SF(VM_ENTRY_INTR_INFO_FIELD),
+    SF(VM_ENTRY_INSTRUCTION_LEN),
+    SF(TPR_THRESHOLD),
+    SF(GUEST_INTERRUPTIBILITY_INFO),
+    SF(VMX_PREEMPTION_TIMER_VALUE),
+    SF(GUEST_RIP),
+    SF(GUEST_RSP),
+    SF(GUEST_CR0),
+    SF(GUEST_CR3),
+    SF(GUEST_CR4),
+    SF(GUEST_RFLAGS),
+    SF(CR0_GUEST_HOST_MASK),
+    SF(CR0_READ_SHADOW),
+    SF(CR4_READ_SHADOW),
+    SF(HOST_FS_BASE),
+    SF(HOST_GS_BASE),
+};
+
+static const nvmx_shadow_field_t nvmx_shadow_ro[VCORE_NVMX_SHADOW_RO_COUNT] = {
+    SF(VM_EXIT_REASON),
+    SF(VM_EXIT_INTR_INFO),
+    SF(VM_EXIT_INSTRUCTION_LEN),
+    SF(IDT_VECTORING_INFO_FIELD),
+    SF(IDT_VECTORING_ERROR_CODE),
+    SF(VM_EXIT_INTR_ERROR_CODE),
+    SF(EXIT_QUALIFICATION),
+    SF(GUEST_LINEAR_ADDRESS),
+    SF(GUEST_CS_AR_BYTES),
+    SF(GUEST_SS_AR_BYTES),
+    SF(GUEST_PHYSICAL_ADDRESS),
+    SFH(GUEST_PHYSICAL_ADDRESS),
+};
+
+static const uint32_t nvmx_shadow_rw_enc[VCORE_NVMX_SHADOW_RW_COUNT] = {
+    VCORE_VMCS_GUEST_INTR_STATUS, VCORE_VMCS_GUEST_PML_INDEX, VCORE_VMCS_HOST_FS_SELECTOR,
+    VCORE_VMCS_HOST_GS_SELECTOR, VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL,
+    VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, VCORE_VMCS_EXCEPTION_BITMAP,
+    VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD,
+    VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN, VCORE_VMCS_TPR_THRESHOLD,
+    VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE,
+    VCORE_VMCS_GUEST_RIP, VCORE_VMCS_GUEST_RSP, VCORE_VMCS_GUEST_CR0, VCORE_VMCS_GUEST_CR3,
+    VCORE_VMCS_GUEST_CR4, VCORE_VMCS_GUEST_RFLAGS, VCORE_VMCS_CR0_GUEST_HOST_MASK,
+    VCORE_VMCS_CR0_READ_SHADOW, VCORE_VMCS_CR4_READ_SHADOW, VCORE_VMCS_HOST_FS_BASE,
+    VCORE_VMCS_HOST_GS_BASE,
+};
+static const uint32_t nvmx_shadow_ro_enc[VCORE_NVMX_SHADOW_RO_COUNT] = {
+    VCORE_VMCS_VM_EXIT_REASON, VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN,
+    VCORE_VMCS_IDT_VECTORING_INFO_FIELD, VCORE_VMCS_IDT_VECTORING_ERROR_CODE,
+    VCORE_VMCS_VM_EXIT_INTR_ERROR_CODE, VCORE_VMCS_EXIT_QUALIFICATION,
+    VCORE_VMCS_GUEST_LINEAR_ADDRESS, VCORE_VMCS_GUEST_CS_AR_BYTES, VCORE_VMCS_GUEST_SS_AR_BYTES,
+    VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS_HIGH,
+};
+
+const uint32_t *vcore_nvmx_shadow_fields(bool read_only, uint32_t *count)
+{
+    if (count)
+        *count = read_only ? VCORE_NVMX_SHADOW_RO_COUNT : VCORE_NVMX_SHADOW_RW_COUNT;
+    return read_only ? nvmx_shadow_ro_enc : nvmx_shadow_rw_enc;
+}
+
+static void nvmx_shadow_clear_bit(uint8_t *bm, uint32_t enc)
+{
+    /* Bitmap bit n corresponds to encoding bits 14:0 = n. */
+    bm[(enc & 0x7fffu) >> 3] &= (uint8_t)~(1u << (enc & 7u));
+}
+
+static bool nvmx_shadow_bit(const uint8_t *bm, uint32_t enc)
+{
+    return (bm[(enc & 0x7fffu) >> 3] >> (enc & 7u)) & 1u;
+}
+
+/* Can the backend's VMCS hold the field at all? */
+static bool nvmx_shadow_backend_has(const vcore_nvmx_caps_t *b, uint32_t enc)
+{
+    switch (enc) {
+    case VCORE_VMCS_GUEST_INTR_STATUS: /* virtual-interrupt delivery */
+        return (b->msr[VCORE_NVMX_CAP_PROCBASED2] >> (32 + 9)) & 1u;
+    case VCORE_VMCS_GUEST_PML_INDEX: /* enable PML */
+        return (b->msr[VCORE_NVMX_CAP_PROCBASED2] >> (32 + 17)) & 1u;
+    case VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE: /* activate VMX-preemption timer */
+        return (b->msr[VCORE_NVMX_CAP_PINBASED] >> (32 + 6)) & 1u;
+    default:
+        return true;
+    }
+}
+
+int vcore_nvmx_shadow_bitmaps(const vcore_nvmx_caps_t *backend, uint8_t *vmread_bitmap,
+                              uint8_t *vmwrite_bitmap)
+{
+    uint32_t i;
+
+    if (!backend || !vmread_bitmap || !vmwrite_bitmap)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(backend))
+        return VCORE_ERR_ABI;
+    vcore__memset(vmread_bitmap, 0xff, VCORE_NVMX_BITMAP_SIZE);
+    vcore__memset(vmwrite_bitmap, 0xff, VCORE_NVMX_BITMAP_SIZE);
+    /* Without hardware VMCS shadowing every access exits. */
+    if (!(backend->msr[VCORE_NVMX_CAP_PROCBASED2] & VCORE_VMX_PROC2_SHADOW_VMCS))
+        return VCORE_OK;
+    for (i = 0; i < VCORE_NVMX_SHADOW_RW_COUNT; i++) {
+        if (!nvmx_shadow_backend_has(backend, nvmx_shadow_rw[i].encoding))
+            continue;
+        nvmx_shadow_clear_bit(vmread_bitmap, nvmx_shadow_rw[i].encoding);
+        nvmx_shadow_clear_bit(vmwrite_bitmap, nvmx_shadow_rw[i].encoding);
+    }
+    /* L0 fills read-only fields into the shadow VMCS with VMWRITE, which
+     * needs "VMWRITE to any supported field". */
+    if (backend->msr[VCORE_NVMX_CAP_MISC] & VCORE_VMX_MISC_VMWRITE_ANY) {
+        for (i = 0; i < VCORE_NVMX_SHADOW_RO_COUNT; i++)
+            nvmx_shadow_clear_bit(vmread_bitmap, nvmx_shadow_ro[i].encoding);
+    }
+    return VCORE_OK;
+}
+
+static uint64_t nvmx_shadow_load(const uint8_t *page, const nvmx_shadow_field_t *f)
+{
+    uint16_t v16;
+    uint32_t v32;
+    uint64_t v64;
+
+    if (f->bytes == 2) {
+        vcore__memcpy(&v16, page + f->offset, 2);
+        return v16;
+    }
+    if (f->bytes == 4) {
+        vcore__memcpy(&v32, page + f->offset, 4);
+        return v32;
+    }
+    vcore__memcpy(&v64, page + f->offset, 8);
+    return v64;
+}
+
+static void nvmx_shadow_store(uint8_t *page, const nvmx_shadow_field_t *f, uint64_t v)
+{
+    uint16_t v16 = (uint16_t)v;
+    uint32_t v32 = (uint32_t)v;
+
+    if (f->bytes == 2)
+        vcore__memcpy(page + f->offset, &v16, 2);
+    else if (f->bytes == 4)
+        vcore__memcpy(page + f->offset, &v32, 4);
+    else
+        vcore__memcpy(page + f->offset, &v, 8);
+}
+
+int vcore_nvmx_shadow_sync_to(const vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmread,
+                              vcore_nvmx_vmwrite_fn fn, void *ctx)
+{
+    const uint8_t *page;
+    uint32_t i;
+    int err;
+
+    if (!vcore__nvmx_ok(nvmx) || !bitmap_vmread || !fn)
+        return VCORE_ERR_INVAL;
+    page = (const uint8_t *)nvmx->vmcs12;
+    for (i = 0; i < VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT; i++) {
+        const nvmx_shadow_field_t *f = i < VCORE_NVMX_SHADOW_RW_COUNT
+                                           ? &nvmx_shadow_rw[i]
+                                           : &nvmx_shadow_ro[i - VCORE_NVMX_SHADOW_RW_COUNT];
+        /* A 64-bit L0 writes the full field; the _HIGH entry adds nothing. */
+        if (f->high || nvmx_shadow_bit(bitmap_vmread, f->encoding))
+            continue;
+        err = fn(ctx, f->encoding, nvmx_shadow_load(page, f));
+        if (err)
+            return err;
+    }
+    return VCORE_OK;
+}
+
+int vcore_nvmx_shadow_sync_from(vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmwrite,
+                                vcore_nvmx_vmread_fn fn, void *ctx)
+{
+    uint8_t *page;
+    uint64_t v;
+    uint32_t i;
+    int err;
+
+    if (!vcore__nvmx_ok(nvmx) || !bitmap_vmwrite || !fn)
+        return VCORE_ERR_INVAL;
+    page = (uint8_t *)nvmx->vmcs12;
+    /* Only the read-write set: L1 cannot have changed the others. */
+    for (i = 0; i < VCORE_NVMX_SHADOW_RW_COUNT; i++) {
+        const nvmx_shadow_field_t *f = &nvmx_shadow_rw[i];
+        if (nvmx_shadow_bit(bitmap_vmwrite, f->encoding))
+            continue;
+        err = fn(ctx, f->encoding, &v);
+        if (err)
+            return err;
+        if (v != nvmx_shadow_load(page, f)) {
+            nvmx_shadow_store(page, f, v);
+            vcore__nvmx_mark_dirty(nvmx, vcore__vmcs_row(f->encoding));
+        }
+    }
+    return VCORE_OK;
+}
+
+int vcore_nvmx_shadow_load(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem)
+{
+    const vcore__vmcs12_t *v;
+    const vcore__vmcs12_t *copy;
+    uint64_t link;
+
+    if (!vcore__nvmx_ok(nvmx) || !mem || !mem->read)
+        return VCORE_ERR_INVAL;
+    if (nvmx->current_vmptr == VCORE__INVALID_PTR)
+        return VCORE_ERR_STATE;
+    v = (const vcore__vmcs12_t *)(const void *)nvmx->vmcs12;
+    link = v->VMCS_LINK_POINTER;
+    /* SDM "Checks on Guest Non-Register State" (VMCS link pointer): 4-KByte
+     * aligned, within the physical-address width, revision id of a shadow
+     * VMCS with the shadow-VMCS indicator set when "VMCS shadowing" is 1. */
+    if (link == VCORE__INVALID_PTR || (link & 0xfffu) || (link >> nvmx->maxphyaddr) ||
+        link == nvmx->vmxon_ptr || link == nvmx->current_vmptr)
+        return VCORE_ERR_INVAL;
+    vcore__nvmx_phys_read(mem, link, nvmx->scratch, VCORE_VMCS12_SIZE);
+    copy = (const vcore__vmcs12_t *)(const void *)nvmx->scratch;
+    if ((copy->revision & 0x7fffffffu) != (nvmx->caps.msr[VCORE_NVMX_CAP_BASIC] & 0x7fffffffu) ||
+        !(copy->revision & VCORE_VMCS12_SHADOW_BIT))
+        return VCORE_ERR_INVAL;
+    vcore__memcpy(nvmx->shadow_vmcs12, nvmx->scratch, VCORE_VMCS12_SIZE);
+    nvmx->shadow_ptr = link;
+    nvmx->shadow_loaded = true;
+    return VCORE_OK;
+}
+
+int vcore_nvmx_shadow_flush(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem)
+{
+    if (!vcore__nvmx_ok(nvmx) || !mem || !mem->write)
+        return VCORE_ERR_INVAL;
+    if (!nvmx->shadow_loaded)
+        return VCORE_ERR_STATE;
+    if (mem->write(mem->ctx, nvmx->shadow_ptr, nvmx->shadow_vmcs12, VCORE_VMCS12_SIZE) != VCORE_OK)
+        return VCORE_ERR_FAULT;
+    return VCORE_OK;
+}

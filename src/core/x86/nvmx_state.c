@@ -1,0 +1,164 @@
+/*
+ * nvmx_state.c - lifecycle of the per-vCPU nested-VMX state, L1's view of
+ * the capability MSRs, and vmcs12 dirty tracking.
+ */
+#include "nvmx_priv.h"
+
+int vcore__nvmx_diag(vcore_diag_t *d, uint32_t id, uint64_t value, int err)
+{
+    if (d && d->size == sizeof(*d)) {
+        d->id = id;
+        d->name = NULL;
+        d->message = NULL;
+        d->manual = NULL;
+        d->value = value;
+    }
+    return err;
+}
+
+size_t vcore_nvmx_storage_size(void)
+{
+    return sizeof(struct vcore_nvmx);
+}
+
+int vcore_nvmx_init(void *mem, size_t len, const vcore_nvmx_config_t *cfg, vcore_nvmx_t **out,
+                    vcore_diag_t *diag)
+{
+    vcore_nvmx_t *n;
+    int err;
+
+    if (!mem || !cfg || !out)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(cfg) || !VCORE__SIZE_OK(&cfg->caps))
+        return VCORE_ERR_ABI;
+    if (((uintptr_t)mem & 7u) != 0 || cfg->flags != 0)
+        return VCORE_ERR_INVAL;
+    if (len < sizeof(struct vcore_nvmx))
+        return VCORE_ERR_BUFSZ;
+    /* SDM "Linear-Address Translation": MAXPHYADDR is at most 52. */
+    if (cfg->maxphyaddr < 32 || cfg->maxphyaddr > 52)
+        return VCORE_ERR_INVAL;
+    err = vcore_nvmx_caps_check(&cfg->caps, diag);
+    if (err != VCORE_OK)
+        return err;
+    n = (vcore_nvmx_t *)mem;
+    vcore__memset(n, 0, sizeof(*n));
+    n->size = sizeof(*n);
+    n->magic = VCORE__NVMX_MAGIC;
+    n->maxphyaddr = cfg->maxphyaddr;
+    n->vmxon_ptr = VCORE__INVALID_PTR;
+    n->current_vmptr = VCORE__INVALID_PTR;
+    n->shadow_ptr = VCORE__INVALID_PTR;
+    n->caps = cfg->caps;
+    *out = n;
+    return VCORE_OK;
+}
+
+int vcore_nvmx_get_info(const vcore_nvmx_t *nvmx, vcore_nvmx_info_t *info)
+{
+    const vcore__vmcs12_t *v;
+
+    if (!vcore__nvmx_ok(nvmx) || !info)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(info))
+        return VCORE_ERR_ABI;
+    v = (const vcore__vmcs12_t *)(const void *)nvmx->vmcs12;
+    info->vmx_operation = nvmx->vmx_operation;
+    info->vmxon_ptr = nvmx->vmxon_ptr;
+    info->current_vmptr = nvmx->current_vmptr;
+    info->current_is_shadow = nvmx->current_vmptr != VCORE__INVALID_PTR &&
+                              (v->revision & VCORE_VMCS12_SHADOW_BIT) != 0;
+    info->launch_state = nvmx->current_vmptr != VCORE__INVALID_PTR ? v->launch_state : 0;
+    return VCORE_OK;
+}
+
+const vcore_nvmx_caps_t *vcore_nvmx_caps(const vcore_nvmx_t *nvmx)
+{
+    return vcore__nvmx_ok(nvmx) ? &nvmx->caps : NULL;
+}
+
+static bool nvmx_state_is_cap_msr(uint32_t index)
+{
+    return index >= VCORE_MSR_IA32_VMX_BASIC && index <= VCORE_MSR_IA32_VMX_VMFUNC;
+}
+
+int vcore_nvmx_rdmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_t *value, vcore_diag_t *diag)
+{
+    if (!vcore__nvmx_ok(nvmx) || !value)
+        return VCORE_ERR_INVAL;
+    if (!nvmx_state_is_cap_msr(index))
+        return vcore__nvmx_diag(diag, VCORE_DIAG_NVMX_MSR_UNKNOWN, index, VCORE_ERR_NOENT);
+    /* SDM "VMX Capability Reporting Facility": the TRUE MSRs exist only
+     * when IA32_VMX_BASIC[55] is 1; VMFUNC only with "activate secondary
+     * controls" and "enable VM functions" allowed-1. RDMSR of an absent
+     * MSR is #GP: report it as unknown. */
+    if (index >= VCORE_MSR_IA32_VMX_BASIC + VCORE_NVMX_CAP_TRUE_PINBASED &&
+        index <= VCORE_MSR_IA32_VMX_BASIC + VCORE_NVMX_CAP_TRUE_ENTRY &&
+        !(nvmx->caps.msr[VCORE_NVMX_CAP_BASIC] & VCORE_VMX_BASIC_TRUE_CTLS))
+        return vcore__nvmx_diag(diag, VCORE_DIAG_NVMX_MSR_UNKNOWN, index, VCORE_ERR_NOENT);
+    *value = nvmx->caps.msr[index - VCORE_MSR_IA32_VMX_BASIC];
+    return VCORE_OK;
+}
+
+int vcore_nvmx_wrmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_t value, vcore_diag_t *diag)
+{
+    (void)value;
+    if (!vcore__nvmx_ok(nvmx))
+        return VCORE_ERR_INVAL;
+    if (!nvmx_state_is_cap_msr(index))
+        return vcore__nvmx_diag(diag, VCORE_DIAG_NVMX_MSR_UNKNOWN, index, VCORE_ERR_NOENT);
+    /* The capability MSRs are read-only: WRMSR raises #GP(0). */
+    return vcore__nvmx_diag(diag, VCORE_DIAG_NVMX_MSR_READ_ONLY, index, VCORE_ERR_INVAL);
+}
+
+const void *vcore_nvmx_vmcs12(const vcore_nvmx_t *nvmx)
+{
+    return vcore__nvmx_ok(nvmx) ? (const void *)nvmx->vmcs12 : NULL;
+}
+
+void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r)
+{
+    uint32_t id = (uint32_t)(r - vcore__vmcs_rows);
+
+    n->dirty[id / 64] |= 1ull << (id % 64);
+    /* Full and _HIGH rows of a 64-bit field are adjacent: the field changed
+     * either way, so both read as dirty. */
+    if (r->width == VCORE_VMCS_WIDTH_64) {
+        id = (r->flags & VCORE_VMCS_FIELD_F_HIGH) ? id - 1 : id + 1;
+        n->dirty[id / 64] |= 1ull << (id % 64);
+    }
+}
+
+bool vcore_nvmx_is_dirty(const vcore_nvmx_t *nvmx, uint32_t encoding)
+{
+    const vcore__vmcs_row_t *r;
+    uint32_t id;
+
+    if (!vcore__nvmx_ok(nvmx))
+        return false;
+    r = vcore__vmcs_row(encoding);
+    if (!r)
+        return false;
+    id = (uint32_t)(r - vcore__vmcs_rows);
+    return (nvmx->dirty[id / 64] >> (id % 64)) & 1u;
+}
+
+uint32_t vcore_nvmx_dirty_count(const vcore_nvmx_t *nvmx)
+{
+    uint32_t i, c = 0;
+    uint64_t w;
+
+    if (!vcore__nvmx_ok(nvmx))
+        return 0;
+    for (i = 0; i < VCORE__DIRTY_WORDS; i++) {
+        for (w = nvmx->dirty[i]; w; w &= w - 1)
+            c++;
+    }
+    return c;
+}
+
+void vcore_nvmx_clear_dirty(vcore_nvmx_t *nvmx)
+{
+    if (vcore__nvmx_ok(nvmx))
+        vcore__memset(nvmx->dirty, 0, sizeof(nvmx->dirty));
+}
