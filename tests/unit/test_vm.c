@@ -344,6 +344,53 @@ START_TEST(vm_handles_are_checked)
 }
 END_TEST
 
+
+/* A host whose log callback records what it was given. */
+typedef struct log_capture {
+    int lines;
+    int last_level;
+    char last[160];
+} log_capture_t;
+
+static void capture_log(void *ctx, int level, const char *msg)
+{
+    log_capture_t *c = ctx;
+    c->lines++;
+    c->last_level = level;
+    strncpy(c->last, msg, sizeof(c->last) - 1);
+}
+
+START_TEST(vm_backend_accessors_and_log)
+{
+    log_capture_t cap = {0};
+    vcore_host_t h = *vcore_host_default();
+    h.ctx = &cap;
+    h.log = capture_log;
+    h.log_level = VCORE_LOG_WARN;
+    vcore_vm_config_t cfg = mock_cfg();
+    cfg.host = &h;
+    vcore_vm_t *vm;
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
+    ck_assert_ptr_nonnull(vcore_vm_backend_priv(vm));
+    ck_assert_ptr_null(vcore_vm_backend_priv(NULL));
+    ck_assert_ptr_null(vcore_vm_config(NULL));
+    vcore_vm_log(vm, VCORE_LOG_DEBUG, "filtered out");
+    ck_assert_int_eq(cap.lines, 0);
+    vcore_vm_log(vm, VCORE_LOG_ERROR, "kept");
+    ck_assert_int_eq(cap.lines, 1);
+    ck_assert_str_eq(cap.last, "kept");
+    vcore_vm_log(NULL, VCORE_LOG_ERROR, "no vm");
+    vcore_vm_log(vm, VCORE_LOG_ERROR, NULL);
+    ck_assert_int_eq(cap.lines, 1);
+    /* A refused value is logged as a warning with the rule's message. */
+    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 1, .len = 4096, .hva = &cap};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_ERR_INVAL);
+    ck_assert_int_eq(cap.lines, 2);
+    ck_assert_int_eq(cap.last_level, VCORE_LOG_WARN);
+    vcore_vm_destroy(vm);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("vm");
@@ -356,6 +403,7 @@ int main(void)
     tcase_add_test(tc, vm_map_slots_run_out);
     tcase_add_test(tc, vm_guest_access);
     tcase_add_test(tc, vm_handles_are_checked);
+    tcase_add_test(tc, vm_backend_accessors_and_log);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }
