@@ -7,10 +7,12 @@
 int vcore__nvmx_diag(vcore_diag_t *d, uint32_t id, uint64_t value, int err)
 {
     if (d && d->size == sizeof(*d)) {
-        d->id = id;
-        d->name = NULL;
-        d->message = NULL;
-        d->manual = NULL;
+        if (vcore_diag_describe(id, d) != VCORE_OK) {
+            d->id = id;
+            d->name = "UNKNOWN";
+            d->message = "unknown diagnostic";
+            d->manual = "";
+        }
         d->value = value;
     }
     return err;
