@@ -194,6 +194,113 @@ void vcore__kvm_probe_msrs(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv)
     }
 }
 
+/* ---- x87/SSE control words through the XSAVE image ------------------------ */
+
+/*
+ * KVM_SET_FPU ignores kvm_fpu.mxcsr (only KVM_GET_FPU reports it), so the
+ * FPU class goes through the XSAVE image when the kernel has KVM_CAP_XSAVE.
+ * Legacy region layout (SDM Vol. 1, "FXSAVE Save Area", "XSAVE Header"):
+ * FCW bytes 1:0, FSW 3:2, abridged FTW 4, FOP 7:6, MXCSR 27:24,
+ * MXCSR_MASK 31:28, ST(i) at 32 + 16 i, XSTATE_BV at 512.
+ */
+#define XS_FCW 0
+#define XS_FSW 2
+#define XS_FTW 4
+#define XS_FOP 6
+#define XS_MXCSR 24
+#define XS_MXCSR_MASK 28
+#define XS_ST0 32
+#define XS_BV 512
+#define XS_BV_X87 (1ull << 0)
+#define XS_BV_SSE (1ull << 1)
+#define XS_BV_AVX (1ull << 2)
+/* Values of the x87/SSE init configuration (SDM Vol. 1, "Processor Tracking
+ * of XSAVE-Managed State"): x87 FCW 037FH, FSW 0, all tags empty, FOP 0;
+ * MXCSR 1F80H. */
+#define INIT_FCW 0x037fu
+#define INIT_MXCSR 0x1f80u
+
+static uint16_t xs_u16(const uint8_t *x, size_t off)
+{
+    return (uint16_t)(x[off] | (uint16_t)x[off + 1] << 8);
+}
+
+static uint32_t xs_u32(const uint8_t *x, size_t off)
+{
+    uint32_t v;
+    memcpy(&v, x + off, sizeof v);
+    return v;
+}
+
+static void xs_put16(uint8_t *x, size_t off, uint16_t v)
+{
+    x[off] = (uint8_t)v;
+    x[off + 1] = (uint8_t)(v >> 8);
+}
+
+static int fpu_get_xsave(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv, vcore_x86_fpu_t *f)
+{
+    const vcore_kvm_vm_t *kvm = vcore__kvm_vm_of(vcpu);
+    struct kvm_xsave xs;
+    memset(&xs, 0, sizeof xs);
+    int r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_XSAVE, (unsigned long)&xs);
+    if (r < 0)
+        return r;
+    const uint8_t *x = (const uint8_t *)xs.region;
+    uint64_t bv;
+    memcpy(&bv, x + XS_BV, sizeof bv);
+    f->size = sizeof *f;
+    if (bv & XS_BV_X87) {
+        uint8_t st[8][16];
+        memcpy(st, x + XS_ST0, sizeof st);
+        f->fcw = xs_u16(x, XS_FCW);
+        f->fsw = xs_u16(x, XS_FSW);
+        f->fop = (uint16_t)(xs_u16(x, XS_FOP) & 0x7ffu); /* 11-bit opcode */
+        f->ftw = vcore__kvm_ftw_from_abridged(x[XS_FTW], f->fsw, (const uint8_t(*)[16])st);
+    } else {
+        /* x87 state in its init configuration: the image's bytes are not
+         * meaningful, the architectural values are. */
+        f->fcw = INIT_FCW;
+        f->fsw = 0;
+        f->fop = 0;
+        f->ftw = 0xffffu;
+    }
+    uint32_t mxcsr = xs_u32(x, XS_MXCSR);
+    /* An image the kernel never saved holds 0 here; what the guest gets
+     * is the init value. */
+    f->mxcsr = (bv & (XS_BV_SSE | XS_BV_AVX)) || mxcsr ? mxcsr : INIT_MXCSR;
+    uint32_t mask = xs_u32(x, XS_MXCSR_MASK);
+    if (mask)
+        kv->mxcsr_mask = mask;
+    f->mxcsr_mask = kv->mxcsr_mask;
+    return 0;
+}
+
+static int fpu_set_xsave(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv, const vcore_x86_fpu_t *f)
+{
+    const vcore_kvm_vm_t *kvm = vcore__kvm_vm_of(vcpu);
+    struct kvm_xsave xs;
+    memset(&xs, 0, sizeof xs);
+    int r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_XSAVE, (unsigned long)&xs);
+    if (r < 0)
+        return r;
+    uint8_t *x = (uint8_t *)xs.region;
+    uint64_t bv;
+    memcpy(&bv, x + XS_BV, sizeof bv);
+    if (!(bv & XS_BV_X87)) /* the registers of an init x87 state are zero */
+        memset(x + XS_ST0, 0, 8 * 16);
+    xs_put16(x, XS_FCW, f->fcw);
+    xs_put16(x, XS_FSW, f->fsw);
+    x[XS_FTW] = vcore__kvm_ftw_to_abridged(f->ftw);
+    xs_put16(x, XS_FOP, f->fop);
+    memcpy(x + XS_MXCSR, &f->mxcsr, sizeof f->mxcsr);
+    /* The kernel takes x87 fields only with XSTATE_BV[0] and MXCSR only
+     * with XSTATE_BV[1] or [2] set: mark both as given. */
+    bv |= XS_BV_X87 | XS_BV_SSE;
+    memcpy(x + XS_BV, &bv, sizeof bv);
+    return vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_XSAVE, (unsigned long)&xs);
+}
+
 /* ---- the two ops --------------------------------------------------------- */
 
 static int kvm_fail(vcore_vcpu_t *vcpu, const char *what, int r)
@@ -254,17 +361,24 @@ int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, 
         st->dregs.dr7 = k.dr7;
     }
     if (classes & VCORE_X86_STATE_FPU) {
-        struct kvm_fpu k;
-        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_FPU, (unsigned long)&k);
-        if (r < 0)
-            return kvm_fail(vcpu, "KVM_GET_FPU", r);
-        st->fpu.size = sizeof st->fpu;
-        st->fpu.fcw = k.fcw;
-        st->fpu.fsw = k.fsw;
-        st->fpu.ftw = vcore__kvm_ftw_from_abridged(k.ftwx, k.fsw, (const uint8_t(*)[16])k.fpr);
-        st->fpu.fop = k.last_opcode;
-        st->fpu.mxcsr = k.mxcsr;
-        st->fpu.mxcsr_mask = kv->mxcsr_mask;
+        if (kvm->features & VCORE_KVM_F_XSAVE) {
+            r = fpu_get_xsave(vcpu, kv, &st->fpu);
+            if (r < 0)
+                return kvm_fail(vcpu, "KVM_GET_XSAVE", r);
+        } else {
+            struct kvm_fpu k;
+            r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_FPU, (unsigned long)&k);
+            if (r < 0)
+                return kvm_fail(vcpu, "KVM_GET_FPU", r);
+            st->fpu.size = sizeof st->fpu;
+            st->fpu.fcw = k.fcw;
+            st->fpu.fsw = k.fsw;
+            st->fpu.ftw =
+                vcore__kvm_ftw_from_abridged(k.ftwx, k.fsw, (const uint8_t(*)[16])k.fpr);
+            st->fpu.fop = k.last_opcode;
+            st->fpu.mxcsr = k.mxcsr;
+            st->fpu.mxcsr_mask = kv->mxcsr_mask;
+        }
     }
     if (classes & VCORE_X86_STATE_XCR0) {
         uint64_t xcr0 = 1; /* x87 only, what a kernel without XCRS runs with */
@@ -382,18 +496,26 @@ int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t
     if (classes & VCORE_X86_STATE_FPU) {
         /* The model holds the control words only; the data registers and
          * XMM contents stay as KVM has them. */
-        struct kvm_fpu k;
-        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_FPU, (unsigned long)&k);
-        if (r < 0)
-            return kvm_fail(vcpu, "KVM_GET_FPU", r);
-        k.fcw = st->fpu.fcw;
-        k.fsw = st->fpu.fsw;
-        k.ftwx = vcore__kvm_ftw_to_abridged(st->fpu.ftw);
-        k.last_opcode = st->fpu.fop;
-        k.mxcsr = st->fpu.mxcsr;
-        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_FPU, (unsigned long)&k);
-        if (r < 0)
-            return kvm_fail(vcpu, "KVM_SET_FPU", r);
+        if (kvm->features & VCORE_KVM_F_XSAVE) {
+            r = fpu_set_xsave(vcpu, kv, &st->fpu);
+            if (r < 0)
+                return kvm_fail(vcpu, "KVM_SET_XSAVE", r);
+        } else {
+            /* Without XSAVE: KVM_SET_FPU, which cannot change MXCSR. */
+            struct kvm_fpu k;
+            r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_FPU, (unsigned long)&k);
+            if (r < 0)
+                return kvm_fail(vcpu, "KVM_GET_FPU", r);
+            if (k.mxcsr != st->fpu.mxcsr)
+                return VCORE_ERR_UNSUPPORTED;
+            k.fcw = st->fpu.fcw;
+            k.fsw = st->fpu.fsw;
+            k.ftwx = vcore__kvm_ftw_to_abridged(st->fpu.ftw);
+            k.last_opcode = st->fpu.fop;
+            r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_FPU, (unsigned long)&k);
+            if (r < 0)
+                return kvm_fail(vcpu, "KVM_SET_FPU", r);
+        }
     }
     return VCORE_OK;
 }

@@ -25,6 +25,14 @@ static uint32_t kvm_read_mxcsr_mask(const vcore_kvm_vm_t *kvm, int fd)
     if (vcore__kvm_ioctl(kvm, fd, KVM_GET_XSAVE, (unsigned long)&xs) < 0)
         return VCORE_KVM_MXCSR_MASK_DEFAULT;
     uint32_t mask = xs.region[7];
+    if (mask)
+        return mask;
+    /* A fresh image may not hold it yet. The guest runs on this CPU: its
+     * FXSAVE reports the same mask. */
+    uint8_t img[512] __attribute__((aligned(16)));
+    memset(img, 0, sizeof img);
+    __asm__ volatile("fxsave %0" : "=m"(img));
+    memcpy(&mask, img + 28, sizeof mask);
     return mask ? mask : VCORE_KVM_MXCSR_MASK_DEFAULT;
 }
 #endif

@@ -55,4 +55,14 @@ int kt_count_fds(void);
 /* Runs a suite; returns the exit status. */
 int kt_run_suite(Suite *s);
 
+
+
+/* Asserts that the vCPU's last diagnostic is `id`. */
+#define ck_assert_diag(vcpu, expected_id)                                      \
+    do {                                                                       \
+        vcore_diag_t d_ = {.size = sizeof(vcore_diag_t)};                      \
+        ck_assert_int_eq(vcore_vcpu_last_diag((vcpu), &d_), VCORE_OK);         \
+        ck_assert_msg(d_.id == (uint32_t)(expected_id), "diag %#x (%s), expected %#x", d_.id, \
+                      d_.name, (unsigned)(expected_id));                       \
+    } while (0)
 #endif
