@@ -194,9 +194,11 @@ typedef struct vcore__vmx_vcpu {
     uint32_t known;
     vcore_x86_state_t vm;
     uint32_t entry_ctls;     /* VM-entry controls as written (IA-32e bit follows EFER.LMA) */
-    uint64_t cr0_mask, cr4_mask; /* guest/host masks: bits the hardware forces */
+    uint64_t cr0_mask, cr4_mask; /* guest/host masks: bits the host owns (guest sees the shadow) */
+    uint64_t cr0_forced;     /* CR0 bits VMX operation forces to 1 in the guest */
     /* Exit being answered: VCORE_EXIT_* reason that needs completing, 0 if none. */
     uint32_t pending;
+    bool pending_reply;      /* ... and its exit asked the VMM for a reply */
     uint32_t instr_len;      /* of the instruction that exited */
     /* MMIO / I/O completion data. */
     uint8_t mmio_reg;        /* destination GPR of an MMIO read */

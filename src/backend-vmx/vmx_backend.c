@@ -139,6 +139,7 @@ static int vcore__vmx_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
         err = vcore__vmx_exit_decode(c, exit);
         if (err)
             return err;
+        c->pending_reply = (exit->flags & VCORE_EXIT_F_NEEDS_REPLY) != 0;
         /* A failed entry leaves the VMCS clear ("VM-Entry Failures During or
          * After Loading Guest State"); a real exit makes it launched. */
         if (!(exit->raw.reason & VCORE__EXIT_REASON_FAILED_ENTRY))

@@ -434,10 +434,12 @@ int vcore__vmx_exit_complete(vcore__vmx_vcpu_t *c, const vcore_exit_t *exit)
     uint32_t pending = c->pending;
     if (!pending)
         return VCORE_OK;
-    /* The reply must belong to the exit being answered. */
-    if (exit->reason != pending)
+    /* A reply must belong to the exit being answered (the same structure,
+     * vcpu.h); exits without a reply (HLT, OUT, MMIO write) complete anyway. */
+    if (c->pending_reply && exit->reason != pending)
         return VCORE_ERR_STATE;
     c->pending = 0;
+    c->pending_reply = false;
     switch (pending) {
     case VCORE_EXIT_CPUID:
         c->g.gpr[VCORE_X86_RAX] = exit->u.cpuid.eax;

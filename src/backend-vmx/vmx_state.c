@@ -207,7 +207,7 @@ static int vcore__vmx_sregs_store(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v
     /* CR0/CR4: the hardware value carries the bits VMX operation forces
      * ("VMX-Fixed Bits in CR0/CR4"), the read shadow the guest's own. */
     if (!err && (!k || o->cr0 != n->cr0)) {
-        uint64_t hw = (n->cr0 | c->cr0_mask) & v->caps.cr0_fixed1;
+        uint64_t hw = (n->cr0 | c->cr0_forced) & v->caps.cr0_fixed1;
         err = vcore__vmx_vmwrite(VCORE_VMCS_GUEST_CR0, hw);
         if (!err)
             err = vcore__vmx_vmwrite(VCORE_VMCS_CR0_READ_SHADOW, n->cr0);
@@ -248,6 +248,12 @@ int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const v
     int err = VCORE_OK;
     if (classes & VCORE_X86_STATE_REGS) {
         const vcore_x86_regs_t *r = &st->regs;
+        /* A VMM that moves RIP has redirected the vCPU: the exited
+         * instruction is no longer completed at the next run. */
+        if (c->pending && (!(c->known & VCORE__VMX_K_RIP) || r->rip != c->vm.regs.rip)) {
+            c->pending = 0;
+            c->pending_reply = false;
+        }
         err = vcore__vmx_wr(c->known & VCORE__VMX_K_RIP, c->vm.regs.rip, r->rip, VCORE_VMCS_GUEST_RIP);
         if (!err)
             err = vcore__vmx_wr(c->known & VCORE__VMX_K_RSP, c->vm.regs.gpr[VCORE_X86_RSP],

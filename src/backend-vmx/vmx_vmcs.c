@@ -257,7 +257,12 @@ int vcore__vmx_vmcs_build(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v)
     if (vcore__vmx_invept((v->caps.ept_vpid & VCORE__EPTCAP_INVEPT_SINGLE) ? 1u : 2u, v->eptp).kind !=
         VCORE__VMX_SUCCEED)
         return VCORE_ERR_HWFAIL;
-    c->cr0_mask = vcore__vmx_cr0_forced(&v->caps, (k->proc2 & VCORE__PROC2_UNRESTRICTED) != 0);
+    /* The host owns the CR0 bits VMX operation forces, and CD/NW: VM entry
+     * does not load those two from the guest field ("Loading Guest Control
+     * Registers, Debug Registers, and MSRs"), so the guest's values live in
+     * the read shadow and a guest write to them exits. */
+    c->cr0_forced = vcore__vmx_cr0_forced(&v->caps, (k->proc2 & VCORE__PROC2_UNRESTRICTED) != 0);
+    c->cr0_mask = c->cr0_forced | (1ull << 29) | (1ull << 30);
     c->cr4_mask = v->caps.cr4_fixed0;
     int err = vcore__vmx_vmwrite(VCORE_VMCS_CR0_GUEST_HOST_MASK, c->cr0_mask);
     if (!err)
