@@ -1,0 +1,405 @@
+/*
+ * vmx_fake.c - strict fake of the vmx primitives (see vmx_fake.h).
+ */
+#include "vmx_fake.h"
+
+#include <check.h>
+#include <string.h>
+
+#include <virtcore/error.h>
+#include <virtcore/x86/vmcs.h>
+
+vmx_fake_t vmx_fake;
+
+/* The address the fake's exit entry point reports (a host-code address). */
+#define VMX_FAKE_EXIT_RIP 0xffffffff81000000ull
+#define VMX_FAKE_REVISION 0x2bu
+/* Host tests use virtual addresses as physical ones: allow 48 bits. */
+#define VMX_FAKE_MAXPHYADDR 48
+
+static const vcore__vmx_rc_t ok = {VCORE__VMX_SUCCEED, 0};
+
+void vmx_fake_set_msr(uint32_t index, uint64_t value)
+{
+    for (uint32_t i = 0; i < vmx_fake.nmsr; i++)
+        if (vmx_fake.msr[i].index == index) {
+            vmx_fake.msr[i].value = value;
+            return;
+        }
+    ck_assert_msg(vmx_fake.nmsr < VMX_FAKE_MAX_MSRS, "vmx_fake: MSR table full");
+    vmx_fake.msr[vmx_fake.nmsr].index = index;
+    vmx_fake.msr[vmx_fake.nmsr].value = value;
+    vmx_fake.nmsr++;
+}
+
+void vmx_fake_reset(void)
+{
+    memset(&vmx_fake, 0, sizeof(vmx_fake));
+    vmx_fake.current = -1;
+    vmx_fake.cr0 = 0x80000033ull; /* PG, NE, ET, MP, PE */
+    vmx_fake.cr4 = 0x20ull;       /* PAE */
+    vmx_fake.cpuid1_ecx = 1u << 5; /* VMX */
+    vmx_fake.host_rsp = 0x7000f000ull;
+    /* The capability MSRs of Bochs' corei7_skylake_x (shared/reference/emulators.md). */
+    vmx_fake_set_msr(0x03a, 0x5);
+    vmx_fake_set_msr(0x480, 0x00d810000000002bull);
+    vmx_fake_set_msr(0x481, 0x0000007f00000016ull);
+    vmx_fake_set_msr(0x482, 0xf7f9fffe0401e172ull);
+    vmx_fake_set_msr(0x483, 0x007fffff00036dffull);
+    vmx_fake_set_msr(0x484, 0x0000ffff000011ffull);
+    vmx_fake_set_msr(0x485, 0x00000000600401e0ull);
+    vmx_fake_set_msr(0x486, 0x0000000080000021ull);
+    vmx_fake_set_msr(0x487, 0x00000000ffffffffull);
+    vmx_fake_set_msr(0x488, 0x0000000000002000ull);
+    vmx_fake_set_msr(0x489, 0x00000000003727ffull);
+    vmx_fake_set_msr(0x48a, 0x0000000000000034ull);
+    vmx_fake_set_msr(0x48b, 0x02177fff00000000ull);
+    vmx_fake_set_msr(0x48c, 0x00000f0106334141ull);
+    vmx_fake_set_msr(0x48d, 0x0000007f00000016ull);
+    vmx_fake_set_msr(0x48e, 0xf7f9fffe04006172ull);
+    vmx_fake_set_msr(0x48f, 0x007fffff00036dfbull);
+    vmx_fake_set_msr(0x490, 0x0000ffff000011fbull);
+    vmx_fake_set_msr(0x491, 0x1);
+    vmx_fake_set_msr(0x174, 0x10);                /* SYSENTER_CS */
+    vmx_fake_set_msr(0x175, 0xffff800000001000ull); /* SYSENTER_ESP */
+    vmx_fake_set_msr(0x176, 0xffff800000002000ull); /* SYSENTER_EIP */
+    vmx_fake_set_msr(0x277, 0x0007040600070406ull); /* PAT */
+    vmx_fake_set_msr(0xc0000080u, 0xd01);           /* EFER: SCE, LME, LMA, NXE */
+    vmx_fake_set_msr(0xc0000100u, 0);               /* FS_BASE */
+    vmx_fake_set_msr(0xc0000101u, 0xffff888000000000ull); /* GS_BASE */
+    vmx_fake.host.cr0 = vmx_fake.cr0;
+    vmx_fake.host.cr3 = 0x1000;
+    vmx_fake.host.cr4 = vmx_fake.cr4;
+    vmx_fake.host.cs = 0x08;
+    vmx_fake.host.ss = vmx_fake.host.ds = vmx_fake.host.es = 0x10;
+    vmx_fake.host.tr = 0x18;
+    vmx_fake.host.gs_base = 0xffff888000000000ull;
+    vmx_fake.host.tr_base = 0xffff800000003000ull;
+    vmx_fake.host.gdtr_base = 0xffff800000004000ull;
+    vmx_fake.host.idtr_base = 0xffff800000005000ull;
+}
+
+/* VMfail: VMfailValid(n) with a current VMCS, VMfailInvalid otherwise
+ * (SDM Vol. 3, "Conventions" in "VMX Instruction Reference"). */
+static vcore__vmx_rc_t vmfail(uint32_t n)
+{
+    vcore__vmx_rc_t rc = {VCORE__VMX_FAIL_INVALID, 0};
+    if (vmx_fake.current >= 0) {
+        rc.kind = VCORE__VMX_FAIL_VALID;
+        rc.error = n;
+        vcore_vmcs12_set(vmx_fake.vmcs[vmx_fake.current].data, VCORE_VMCS_VM_INSTRUCTION_ERROR, n);
+    }
+    return rc;
+}
+
+static const vcore__vmx_rc_t fail_invalid = {VCORE__VMX_FAIL_INVALID, 0};
+
+/* Outside VMX operation the VMX instructions (except VMXON) raise #UD: a backend bug. */
+static void need_vmx(const char *insn)
+{
+    ck_assert_msg(vmx_fake.in_vmx, "vmx_fake: %s outside VMX operation would #UD", insn);
+}
+
+static bool pa_valid(uint64_t pa)
+{
+    return (pa & 0xfffu) == 0 && (pa >> VMX_FAKE_MAXPHYADDR) == 0;
+}
+
+vmx_fake_vmcs_t *vmx_fake_vmcs_at(uint64_t pa)
+{
+    for (uint32_t i = 0; i < vmx_fake.nvmcs; i++)
+        if (vmx_fake.vmcs[i].pa == pa)
+            return &vmx_fake.vmcs[i];
+    return NULL;
+}
+
+static vmx_fake_vmcs_t *vmcs_rec(uint64_t pa)
+{
+    vmx_fake_vmcs_t *v = vmx_fake_vmcs_at(pa);
+    if (v)
+        return v;
+    ck_assert_msg(vmx_fake.nvmcs < VMX_FAKE_MAX_VMCS, "vmx_fake: too many VMCS regions");
+    v = &vmx_fake.vmcs[vmx_fake.nvmcs++];
+    memset(v, 0, sizeof(*v));
+    v->pa = pa;
+    return v;
+}
+
+static int vmcs_index(const vmx_fake_vmcs_t *v)
+{
+    return (int)(v - vmx_fake.vmcs);
+}
+
+vcore__vmx_rc_t vcore__vmx_on(uint64_t pa)
+{
+    vmx_fake.n_vmxon++;
+    /* "VMXON": #UD unless CR4.VMXE; #GP if CR0/CR4 break the fixed bits. */
+    ck_assert_msg(vmx_fake.cr4 & (1u << 13), "vmx_fake: VMXON with CR4.VMXE = 0 would #UD");
+    ck_assert_msg((vmx_fake.cr0 & 0x80000021ull) == 0x80000021ull,
+                  "vmx_fake: VMXON with CR0 outside IA32_VMX_CR0_FIXED0 would #GP");
+    if (vmx_fake.in_vmx)
+        return vmfail(VCORE_VMXERR_VMXON_IN_ROOT);
+    uint32_t rev;
+    if (!pa_valid(pa))
+        return fail_invalid;
+    memcpy(&rev, (const void *)(uintptr_t)pa, 4);
+    if ((rev & 0x7fffffffu) != VMX_FAKE_REVISION)
+        return fail_invalid;
+    vmx_fake.in_vmx = true;
+    vmx_fake.vmxon_pa = pa;
+    vmx_fake.current = -1;
+    return ok;
+}
+
+vcore__vmx_rc_t vcore__vmx_off(void)
+{
+    vmx_fake.n_vmxoff++;
+    need_vmx("VMXOFF");
+    vmx_fake.in_vmx = false;
+    vmx_fake.current = -1;
+    return ok;
+}
+
+vcore__vmx_rc_t vcore__vmx_clear(uint64_t pa)
+{
+    vmx_fake.n_vmclear++;
+    need_vmx("VMCLEAR");
+    if (!pa_valid(pa))
+        return vmfail(VCORE_VMXERR_VMCLEAR_INVALID_ADDR);
+    if (pa == vmx_fake.vmxon_pa)
+        return vmfail(VCORE_VMXERR_VMCLEAR_VMXON_PTR);
+    vmx_fake_vmcs_t *v = vmcs_rec(pa);
+    v->cleared_once = true;
+    v->launched = false;
+    if (vmx_fake.current == vmcs_index(v))
+        vmx_fake.current = -1;
+    return ok;
+}
+
+vcore__vmx_rc_t vcore__vmx_ptrld(uint64_t pa)
+{
+    vmx_fake.n_vmptrld++;
+    need_vmx("VMPTRLD");
+    if (!pa_valid(pa))
+        return vmfail(VCORE_VMXERR_VMPTRLD_INVALID_ADDR);
+    if (pa == vmx_fake.vmxon_pa)
+        return vmfail(VCORE_VMXERR_VMPTRLD_VMXON_PTR);
+    uint32_t rev;
+    memcpy(&rev, (const void *)(uintptr_t)pa, 4);
+    if ((rev & 0x7fffffffu) != VMX_FAKE_REVISION)
+        return vmfail(VCORE_VMXERR_VMPTRLD_BAD_REVISION);
+    vmx_fake_vmcs_t *v = vmcs_rec(pa);
+    /* A region made active without VMCLEAR has an undefined launch state
+     * ("VMCS Life Cycle"): the fake does not guess. */
+    ck_assert_msg(v->cleared_once, "vmx_fake: VMPTRLD of a region never VMCLEARed");
+    vmx_fake.current = vmcs_index(v);
+    return ok;
+}
+
+vcore__vmx_rc_t vcore__vmx_ptrst(uint64_t *pa)
+{
+    vmx_fake.n_vmptrst++;
+    need_vmx("VMPTRST");
+    *pa = vmx_fake.current >= 0 ? vmx_fake.vmcs[vmx_fake.current].pa : ~0ull;
+    return ok;
+}
+
+/* A field the fake models: known to the table, and within IA32_VMX_VMCS_ENUM. */
+static void need_field(uint32_t field, vcore_vmcs_field_info_t *info)
+{
+    info->size = sizeof(*info);
+    ck_assert_msg(vcore_vmcs_field_lookup(field, info) == VCORE_OK,
+                  "vmx_fake: VMREAD/VMWRITE of unknown field %#x", field);
+}
+
+vcore__vmx_rc_t vcore__vmx_read(uint32_t field, uint64_t *value)
+{
+    vmx_fake.n_vmread++;
+    need_vmx("VMREAD");
+    if (vmx_fake.current < 0)
+        return fail_invalid;
+    vcore_vmcs_field_info_t info;
+    need_field(field, &info);
+    ck_assert_int_eq(vcore_vmcs12_get(vmx_fake.vmcs[vmx_fake.current].data, field, value), VCORE_OK);
+    return ok;
+}
+
+vcore__vmx_rc_t vcore__vmx_write(uint32_t field, uint64_t value)
+{
+    vmx_fake.n_vmwrite++;
+    need_vmx("VMWRITE");
+    if (vmx_fake.current < 0)
+        return fail_invalid;
+    vcore_vmcs_field_info_t info;
+    need_field(field, &info);
+    /* IA32_VMX_MISC bit 29 is clear in the modelled CPU: exit-information
+     * fields are read-only ("VMWRITE"). */
+    if (info.type == VCORE_VMCS_TYPE_RO_DATA)
+        return vmfail(VCORE_VMXERR_VMWRITE_READ_ONLY);
+    ck_assert_int_eq(vcore_vmcs12_set(vmx_fake.vmcs[vmx_fake.current].data, field, value), VCORE_OK);
+    return ok;
+}
+
+vcore__vmx_rc_t vcore__vmx_invept(uint64_t type, uint64_t eptp)
+{
+    vmx_fake.n_invept++;
+    need_vmx("INVEPT");
+    (void)eptp;
+    /* EPT_VPID_CAP: single-context (bit 25) and all-context (bit 26) supported. */
+    if (type != 1 && type != 2)
+        return vmfail(VCORE_VMXERR_INVALID_INVEPT_INVVPID);
+    return ok;
+}
+
+vcore__vmx_rc_t vcore__vmx_invvpid(uint64_t type, uint16_t vpid, uint64_t gla)
+{
+    vmx_fake.n_invvpid++;
+    need_vmx("INVVPID");
+    (void)gla;
+    if (type > 3 || (type != 2 && vpid == 0))
+        return vmfail(VCORE_VMXERR_INVALID_INVEPT_INVVPID);
+    return ok;
+}
+
+uint64_t vmx_fake_get(uint32_t field)
+{
+    uint64_t v = 0;
+    ck_assert_msg(vmx_fake.current >= 0, "vmx_fake: no current VMCS");
+    ck_assert_int_eq(vcore_vmcs12_get(vmx_fake.vmcs[vmx_fake.current].data, field, &v), VCORE_OK);
+    return v;
+}
+
+void vmx_fake_set(uint32_t field, uint64_t value)
+{
+    ck_assert_msg(vmx_fake.current >= 0, "vmx_fake: no current VMCS");
+    ck_assert_int_eq(vcore_vmcs12_set(vmx_fake.vmcs[vmx_fake.current].data, field, value), VCORE_OK);
+}
+
+void vmx_fake_exit(uint32_t reason, uint64_t qualification, uint32_t instr_len)
+{
+    vmx_fake_set(VCORE_VMCS_VM_EXIT_REASON, reason);
+    vmx_fake_set(VCORE_VMCS_EXIT_QUALIFICATION, qualification);
+    vmx_fake_set(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, instr_len);
+    vmx_fake.exit_set = true;
+}
+
+/* A control word against its capability MSR ("Checks on VM-Execution Control Fields"). */
+static bool ctl_ok(uint32_t field, uint32_t msr)
+{
+    uint64_t cap = 0;
+    for (uint32_t i = 0; i < vmx_fake.nmsr; i++)
+        if (vmx_fake.msr[i].index == msr)
+            cap = vmx_fake.msr[i].value;
+    uint32_t v = (uint32_t)vmx_fake_get(field);
+    return (v & (uint32_t)cap) == (uint32_t)cap && (v & ~(uint32_t)(cap >> 32)) == 0;
+}
+
+vcore__vmx_rc_t vcore__vmx_enter(vcore__vmx_gprs_t *g)
+{
+    vmx_fake.n_enter++;
+    need_vmx(g->launched ? "VMRESUME" : "VMLAUNCH");
+    /* The real primitive rewrites HOST_RSP when the stack moved. */
+    if (g->host_rsp != vmx_fake.host_rsp) {
+        g->host_rsp = vmx_fake.host_rsp;
+        vcore__vmx_rc_t rc = vcore__vmx_write(VCORE_VMCS_HOST_RSP, vmx_fake.host_rsp);
+        if (rc.kind) {
+            g->host_rsp = 0;
+            return rc;
+        }
+    }
+    if (vmx_fake.current < 0)
+        return fail_invalid;
+    vmx_fake_vmcs_t *v = &vmx_fake.vmcs[vmx_fake.current];
+    /* "VMLAUNCH/VMRESUME": launch-state checks first. */
+    if (!g->launched && v->launched)
+        return vmfail(VCORE_VMXERR_VMLAUNCH_NONCLEAR);
+    if (g->launched && !v->launched)
+        return vmfail(VCORE_VMXERR_VMRESUME_NONLAUNCHED);
+    g->launched ? vmx_fake.n_resume++ : vmx_fake.n_launch++;
+    /* Control checks (TRUE_* MSRs: IA32_VMX_BASIC bit 55 is set). */
+    if (!ctl_ok(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x48d) ||
+        !ctl_ok(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x48e) ||
+        !ctl_ok(VCORE_VMCS_VM_EXIT_CONTROLS, 0x48f) || !ctl_ok(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x490) ||
+        ((vmx_fake_get(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) >> 31) &&
+         !ctl_ok(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 0x48b)))
+        return vmfail(VCORE_VMXERR_ENTRY_INVALID_CONTROL);
+    /* Host-state checks the fake models: RIP is the exit entry, selectors, CR4.VMXE. */
+    if (vmx_fake_get(VCORE_VMCS_HOST_RIP) != VMX_FAKE_EXIT_RIP ||
+        vmx_fake_get(VCORE_VMCS_HOST_CS_SELECTOR) == 0 || vmx_fake_get(VCORE_VMCS_HOST_TR_SELECTOR) == 0 ||
+        !(vmx_fake_get(VCORE_VMCS_HOST_CR4) & (1u << 13)))
+        return vmfail(VCORE_VMXERR_ENTRY_INVALID_HOST);
+    /* One guest-state check: the VMCS link pointer ("Checks on Guest Non-Register State"). */
+    if (vmx_fake_get(VCORE_VMCS_VMCS_LINK_POINTER) != ~0ull) {
+        vmx_fake_exit(0x80000000u | 33u, 0, 0);
+        return ok;
+    }
+    ck_assert_msg(vmx_fake.guest != NULL, "vmx_fake: VM entry without a guest script");
+    vmx_fake.exit_set = false;
+    /* CR2 is the guest's while it runs. */
+    vmx_fake.guest(&vmx_fake, g, vmx_fake.guest_arg);
+    ck_assert_msg(vmx_fake.exit_set, "vmx_fake: the guest script described no exit");
+    if (!(vmx_fake_get(VCORE_VMCS_VM_EXIT_REASON) & 0x80000000u))
+        v->launched = true;
+    return ok;
+}
+
+uint64_t vcore__vmx_exit_rip(void)
+{
+    return VMX_FAKE_EXIT_RIP;
+}
+
+uint64_t vcore__vmx_rdmsr(uint32_t msr)
+{
+    vmx_fake.n_rdmsr++;
+    for (uint32_t i = 0; i < vmx_fake.nmsr; i++)
+        if (vmx_fake.msr[i].index == msr)
+            return vmx_fake.msr[i].value;
+    ck_abort_msg("vmx_fake: RDMSR of unmodelled MSR %#x", msr);
+    return 0;
+}
+
+void vcore__vmx_wrmsr(uint32_t msr, uint64_t value)
+{
+    ck_abort_msg("vmx_fake: WRMSR %#x <- %#llx not modelled", msr, (unsigned long long)value);
+}
+
+uint64_t vcore__vmx_read_cr0(void)
+{
+    return vmx_fake.cr0;
+}
+
+uint64_t vcore__vmx_read_cr4(void)
+{
+    return vmx_fake.cr4;
+}
+
+void vcore__vmx_write_cr4(uint64_t value)
+{
+    /* MOV to CR4 clearing VMXE in VMX operation is a #GP. */
+    ck_assert_msg(!(vmx_fake.in_vmx && !(value & (1u << 13))), "vmx_fake: CR4.VMXE cleared in VMX operation");
+    vmx_fake.cr4 = value;
+    vmx_fake.host.cr4 = value;
+}
+
+uint32_t vcore__vmx_cpl(void)
+{
+    return 0;
+}
+
+uint32_t vcore__vmx_cpuid1_ecx(void)
+{
+    return vmx_fake.cpuid1_ecx;
+}
+
+void vcore__vmx_host_regs(vcore__vmx_host_regs_t *out)
+{
+    *out = vmx_fake.host;
+}
+
+void vmx_fake_counts(uint64_t *reads, uint64_t *writes)
+{
+    *reads = vmx_fake.n_vmread - vmx_fake.mark_read;
+    *writes = vmx_fake.n_vmwrite - vmx_fake.mark_write;
+    vmx_fake.mark_read = vmx_fake.n_vmread;
+    vmx_fake.mark_write = vmx_fake.n_vmwrite;
+}

@@ -1,0 +1,79 @@
+/*
+ * vmx_fake.h - a strict in-memory model of the vmx backend's primitives
+ * (src/backend-vmx/vmx_prim.h), linked instead of vmx_prim.c in host tests.
+ *
+ * It follows the SDM's rules for VMX operation and the VMCS life cycle
+ * (current / active / launched / clear; "VMCS Life Cycle", "VMX Instruction
+ * Reference") and answers VMfailInvalid / VMfailValid as the processor
+ * would. Anything it does not model - an instruction that would #UD, a
+ * field that does not exist, an MSR it does not know - fails the test.
+ *
+ * The guest is a callback: at each VMLAUNCH/VMRESUME that passes the
+ * modelled checks, the callback plays the guest (reads the VMCS, changes
+ * registers) and describes the VM exit with vmx_fake_exit().
+ */
+#ifndef VCORE_TEST_VMX_FAKE_H
+#define VCORE_TEST_VMX_FAKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend-vmx/vmx_prim.h"
+
+#define VMX_FAKE_MAX_VMCS 8
+#define VMX_FAKE_MAX_MSRS 48
+
+typedef struct vmx_fake_vmcs {
+    uint64_t pa;
+    bool cleared_once; /* VMCLEARed at least once (launch state defined) */
+    bool launched;     /* launch state: launched (true) or clear */
+    uint8_t data[4096]; /* field storage, vmcs12 layout (vcore_vmcs12_get/set) */
+} vmx_fake_vmcs_t;
+
+typedef struct vmx_fake vmx_fake_t;
+/* Plays the guest for one entry; must call vmx_fake_exit(). */
+typedef void (*vmx_fake_guest_fn)(vmx_fake_t *f, vcore__vmx_gprs_t *g, void *arg);
+
+struct vmx_fake {
+    /* processor state */
+    uint64_t cr0, cr4;
+    uint32_t cpuid1_ecx;
+    bool in_vmx;
+    uint64_t vmxon_pa;
+    int current; /* index into vmcs[], -1 when no VMCS is current */
+    vmx_fake_vmcs_t vmcs[VMX_FAKE_MAX_VMCS];
+    uint32_t nvmcs;
+    struct {
+        uint32_t index;
+        uint64_t value;
+    } msr[VMX_FAKE_MAX_MSRS];
+    uint32_t nmsr;
+    vcore__vmx_host_regs_t host;
+    uint64_t host_rsp; /* the RSP the "entry primitive" runs on */
+    /* the guest */
+    vmx_fake_guest_fn guest;
+    void *guest_arg;
+    bool exit_set;
+    /* counters */
+    uint64_t n_vmread, n_vmwrite, n_enter, n_launch, n_resume, n_vmptrld, n_vmptrst, n_vmclear,
+        n_invept, n_invvpid, n_vmxon, n_vmxoff, n_rdmsr;
+    uint64_t mark_read, mark_write; /* vmx_fake_counts() baseline */
+};
+
+extern vmx_fake_t vmx_fake;
+
+/* Resets the model: processor with the corei7_skylake_x VMX MSRs Bochs reports. */
+void vmx_fake_reset(void);
+/* Sets or adds an MSR value. */
+void vmx_fake_set_msr(uint32_t index, uint64_t value);
+/* The VMCS record of a region (NULL if the fake never saw it). */
+vmx_fake_vmcs_t *vmx_fake_vmcs_at(uint64_t pa);
+/* Field access without VMREAD/VMWRITE semantics or counting (the "hardware" side). */
+uint64_t vmx_fake_get(uint32_t field);
+void vmx_fake_set(uint32_t field, uint64_t value);
+/* Describes the VM exit the guest callback produced (writes the exit-information fields). */
+void vmx_fake_exit(uint32_t reason, uint64_t qualification, uint32_t instr_len);
+/* Counters of VMREAD + VMWRITE since the last call. */
+void vmx_fake_counts(uint64_t *reads, uint64_t *writes);
+
+#endif
