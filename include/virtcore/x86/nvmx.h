@@ -21,6 +21,7 @@
 
 #include "../common.h"
 #include "../diag.h"
+#include "../vm.h"
 #include "regs.h"
 #include "vmcs.h"
 
@@ -485,6 +486,38 @@ VCORE_API int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem
  * @retval VCORE_ERR_STATE The outcome is not SUCCEED/FAIL_* (nothing to apply to registers).
  */
 VCORE_API int vcore_nvmx_result_apply(const vcore_nvmx_result_t *res, vcore_x86_regs_t *regs);
+
+/**
+ * @brief Fills a memory accessor that reaches a VM's guest-physical memory
+ *        through vcore_vm_read_guest() / vcore_vm_write_guest().
+ * @param[in] vm The VM (must outlive the accessor).
+ * @param[out] out The accessor; @c out->size must be set.
+ * @return ::VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_ABI @p out->size is wrong.
+ */
+VCORE_API int vcore_nvmx_mem_from_vm(vcore_vm_t *vm, vcore_nvmx_mem_t *out);
+
+/**
+ * @brief Emulates a VMX instruction of a vCPU and applies the register part of the outcome.
+ *
+ * Reads the vCPU's registers and system registers (the @c regs and @c sregs
+ * of @p exit_info are ignored), emulates with the VM's guest memory, and for
+ * SUCCEED / FAIL_* writes RIP, RFLAGS and a VMREAD destination register back
+ * with vcore_vcpu_set_regs(). EXCEPTION, ENTRY and EXIT_TO_L1 outcomes leave
+ * the vCPU untouched: the caller injects the exception or runs the entry.
+ * @param[in,out] nvmx The vCPU's nested state.
+ * @param[in] vcpu The vCPU.
+ * @param[in] exit_info Operation and exit information (op, insn_info, qualification, insn_len, interruptibility, feature_control, in_l2).
+ * @param[out] res Receives the outcome; @c res->size must be set.
+ * @return ::VCORE_OK when @p res holds an outcome.
+ * @retval VCORE_ERR_INVAL A NULL argument or unknown operation.
+ * @retval VCORE_ERR_ABI A size field is wrong.
+ * @retval VCORE_ERR_FAULT A memory operand is not in guest RAM.
+ * @retval VCORE_ERR_HWFAIL The backend could not read or write the vCPU state.
+ */
+VCORE_API int vcore_nvmx_vcpu_emulate(vcore_nvmx_t *nvmx, vcore_vcpu_t *vcpu,
+                                      const vcore_nvmx_insn_t *exit_info, vcore_nvmx_result_t *res);
 
 /* ------------------------------------------------------------------------- */
 /** @name Shadow VMCS (seed 001 field sets)
