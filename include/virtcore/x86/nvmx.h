@@ -20,6 +20,7 @@
 #define VIRTCORE_X86_NVMX_H
 
 #include "../common.h"
+#include "../error.h"
 #include "../diag.h"
 #include "../vm.h"
 #include "regs.h"
@@ -197,7 +198,7 @@ typedef struct vcore_nvmx_caps {
 /**
  * @brief Fills @p out with what the library's nested-VMX emulation supports.
  * @param[out] out Receives the capabilities; @c out->size must be set.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p out is NULL.
  * @retval VCORE_ERR_ABI @p out->size is wrong.
  */
@@ -212,7 +213,7 @@ VCORE_API int vcore_nvmx_caps_emulated(vcore_nvmx_caps_t *out);
  * @param[in] backend The backend's capability MSRs.
  * @param[in] emulated What the library emulates (vcore_nvmx_caps_emulated()).
  * @param[out] out Receives the intersection; @c out->size must be set.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI A size field is wrong.
  */
@@ -228,7 +229,7 @@ VCORE_API int vcore_nvmx_caps_intersect(const vcore_nvmx_caps_t *backend,
  * fixed-0 within fixed-1.
  * @param[in] caps The capability set.
  * @param[out] diag Receives the broken rule (may be NULL; @c size must be set otherwise).
- * @return ::VCORE_OK when consistent.
+ * @return VCORE_OK when consistent.
  * @retval VCORE_ERR_INVAL @p caps is NULL or a rule is broken (see @p diag).
  * @retval VCORE_ERR_ABI A size field is wrong.
  */
@@ -243,7 +244,7 @@ VCORE_API int vcore_nvmx_caps_check(const vcore_nvmx_caps_t *caps, vcore_diag_t 
  * @param[in] override The VMM's wanted capabilities.
  * @param[out] out Receives @p override when accepted (may alias neither input).
  * @param[out] diag Receives the broken rule (may be NULL).
- * @return ::VCORE_OK when accepted.
+ * @return VCORE_OK when accepted.
  * @retval VCORE_ERR_INVAL A NULL argument or the override is refused (see @p diag).
  * @retval VCORE_ERR_ABI A size field is wrong.
  */
@@ -276,7 +277,7 @@ VCORE_API size_t vcore_nvmx_storage_size(void);
  * @param[in] cfg Configuration (copied).
  * @param[out] out Receives the handle (points into @p mem).
  * @param[out] diag Receives the reason a capability set is refused (may be NULL).
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument, misaligned @p mem, bad maxphyaddr,
  *         non-zero flags or inconsistent capabilities.
  * @retval VCORE_ERR_ABI A size field is wrong.
@@ -299,7 +300,7 @@ typedef struct vcore_nvmx_info {
  * @brief Reads the nested state summary.
  * @param[in] nvmx The state.
  * @param[out] info Receives it; @c info->size must be set.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI A size field is wrong.
  */
@@ -318,21 +319,21 @@ VCORE_API const vcore_nvmx_caps_t *vcore_nvmx_caps(const vcore_nvmx_t *nvmx);
  * @param[in] index MSR index.
  * @param[out] value Receives the value.
  * @param[out] diag Receives the reason on refusal (may be NULL).
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
- * @retval VCORE_ERR_NOENT Not a VMX capability MSR (the caller injects #GP or handles it).
+ * @retval VCORE_ERR_NOENT Not a VMX capability MSR (the caller injects \#GP or handles it).
  */
 VCORE_API int vcore_nvmx_rdmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_t *value,
                                vcore_diag_t *diag);
 
 /**
- * @brief L1's WRMSR of a VMX capability MSR: always refused (read-only, #GP(0) for L1).
+ * @brief L1's WRMSR of a VMX capability MSR: always refused (read-only, \#GP(0) for L1).
  * @param[in] nvmx The state.
  * @param[in] index MSR index.
  * @param[in] value Ignored.
  * @param[out] diag Receives NVMX_MSR_READ_ONLY or NVMX_MSR_UNKNOWN (may be NULL).
- * @return Never ::VCORE_OK.
- * @retval VCORE_ERR_INVAL A NULL argument or a capability MSR (inject #GP(0)).
+ * @return Never VCORE_OK.
+ * @retval VCORE_ERR_INVAL A NULL argument or a capability MSR (inject \#GP(0)).
  * @retval VCORE_ERR_NOENT Not a VMX capability MSR.
  */
 VCORE_API int vcore_nvmx_wrmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_t value,
@@ -369,7 +370,7 @@ VCORE_API void vcore_nvmx_clear_dirty(vcore_nvmx_t *nvmx);
 /**
  * @brief Marks the current VMCS "launched" (the entry pipeline calls this after a successful VMLAUNCH).
  * @param[in,out] nvmx The state.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p nvmx is NULL.
  * @retval VCORE_ERR_STATE No current VMCS.
  */
@@ -379,11 +380,11 @@ VCORE_API int vcore_nvmx_mark_launched(vcore_nvmx_t *nvmx);
 /**
  * @brief Access to L1's guest-physical memory (fakeable in tests).
  *
- * Both callbacks return ::VCORE_OK or a negative error; a failure means the
+ * Both callbacks return VCORE_OK or a negative error; a failure means the
  * address is not backed by RAM (physical accesses never fault on x86:
  * reads of such addresses see all ones, writes are dropped, and a linear
  * memory operand that lands there makes the emulation return
- * ::VCORE_ERR_FAULT so the VMM can treat it as MMIO).
+ * VCORE_ERR_FAULT so the VMM can treat it as MMIO).
  */
 typedef struct vcore_nvmx_mem {
     size_t size; /**< sizeof(vcore_nvmx_mem_t). */
@@ -439,10 +440,10 @@ typedef struct vcore_nvmx_result {
     uint32_t outcome;     /**< ::vcore_nvmx_outcome_t. */
     uint32_t diag;        /**< The rule that decided the outcome (VCORE_DIAG_NVMX_*; 0 on success). */
     uint32_t vm_error;    /**< VM-instruction error number for FAIL_VALID (also written to VM_INSTRUCTION_ERROR). */
-    uint8_t vector;       /**< Exception vector for EXCEPTION (6 #UD, 12 #SS, 13 #GP, 14 #PF). */
+    uint8_t vector;       /**< Exception vector for EXCEPTION (6 \#UD, 12 \#SS, 13 \#GP, 14 \#PF). */
     bool has_error_code;  /**< The exception pushes @c error_code. */
     uint32_t error_code;  /**< Exception error code. */
-    uint64_t cr2;         /**< Faulting linear address for #PF. */
+    uint64_t cr2;         /**< Faulting linear address for \#PF. */
     uint64_t rip;         /**< RIP after the instruction (SUCCEED / FAIL_*). */
     uint64_t rflags;      /**< RFLAGS after the instruction (SUCCEED / FAIL_*). */
     bool gpr_written;     /**< VMREAD with a register destination: write @c gpr_value to @c gpr. */
@@ -458,7 +459,7 @@ typedef struct vcore_nvmx_result {
  * @brief Emulates one VMX instruction executed by L1.
  *
  * Follows the pseudo-code of SDM Vol. 3, "VMX Instruction Reference" for
- * the instruction: #UD and #GP(0) checks, operand decoding, memory-operand
+ * the instruction: \#UD and \#GP(0) checks, operand decoding, memory-operand
  * segmentation and paging (faults become an EXCEPTION outcome), VMfailInvalid
  * / VMfailValid with the error number. Updates @p nvmx (VMX operation,
  * current VMCS, vmcs12) and guest memory (VMCLEAR write-back, VMPTRST,
@@ -467,7 +468,7 @@ typedef struct vcore_nvmx_result {
  * @param[in] mem Guest memory accessor.
  * @param[in] insn The instruction and vCPU state (copied before use).
  * @param[out] res Receives the outcome; @c res->size must be set.
- * @return ::VCORE_OK when @p res holds an outcome.
+ * @return VCORE_OK when @p res holds an outcome.
  * @retval VCORE_ERR_INVAL A NULL argument or unknown @c op.
  * @retval VCORE_ERR_ABI A size field is wrong.
  * @retval VCORE_ERR_FAULT A linear memory operand maps to guest-physical memory
@@ -480,7 +481,7 @@ VCORE_API int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem
  * @brief Applies a SUCCEED/FAIL outcome to a register block (RIP, RFLAGS, VMREAD GPR).
  * @param[in] res The outcome.
  * @param[in,out] regs Registers to update.
- * @return ::VCORE_OK when applied.
+ * @return VCORE_OK when applied.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI A size field is wrong.
  * @retval VCORE_ERR_STATE The outcome is not SUCCEED/FAIL_* (nothing to apply to registers).
@@ -492,7 +493,7 @@ VCORE_API int vcore_nvmx_result_apply(const vcore_nvmx_result_t *res, vcore_x86_
  *        through vcore_vm_read_guest() / vcore_vm_write_guest().
  * @param[in] vm The VM (must outlive the accessor).
  * @param[out] out The accessor; @c out->size must be set.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p out->size is wrong.
  */
@@ -510,7 +511,7 @@ VCORE_API int vcore_nvmx_mem_from_vm(vcore_vm_t *vm, vcore_nvmx_mem_t *out);
  * @param[in] vcpu The vCPU.
  * @param[in] exit_info Operation and exit information (op, insn_info, qualification, insn_len, interruptibility, feature_control, in_l2).
  * @param[out] res Receives the outcome; @c res->size must be set.
- * @return ::VCORE_OK when @p res holds an outcome.
+ * @return VCORE_OK when @p res holds an outcome.
  * @retval VCORE_ERR_INVAL A NULL argument or unknown operation.
  * @retval VCORE_ERR_ABI A size field is wrong.
  * @retval VCORE_ERR_FAULT A memory operand is not in guest RAM.
@@ -546,7 +547,7 @@ VCORE_API const uint32_t *vcore_nvmx_shadow_fields(bool read_only, uint32_t *cou
  * @param[in] backend The backend's capability MSRs.
  * @param[out] vmread_bitmap 4096 bytes.
  * @param[out] vmwrite_bitmap 4096 bytes.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p backend->size is wrong.
  */
@@ -564,7 +565,7 @@ typedef int (*vcore_nvmx_vmread_fn)(void *ctx, uint32_t encoding, uint64_t *valu
  * @param[in] bitmap_vmread The VMREAD bitmap in force: fields whose bit is set are skipped.
  * @param[in] fn Write callback.
  * @param[in] ctx Callback context.
- * @return ::VCORE_OK on success, or the first callback error.
+ * @return VCORE_OK on success, or the first callback error.
  * @retval VCORE_ERR_INVAL A NULL argument.
  */
 VCORE_API int vcore_nvmx_shadow_sync_to(const vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmread,
@@ -576,7 +577,7 @@ VCORE_API int vcore_nvmx_shadow_sync_to(const vcore_nvmx_t *nvmx, const uint8_t 
  * @param[in] bitmap_vmwrite The VMWRITE bitmap in force: fields whose bit is set are skipped.
  * @param[in] fn Read callback.
  * @param[in] ctx Callback context.
- * @return ::VCORE_OK on success, or the first callback error.
+ * @return VCORE_OK on success, or the first callback error.
  * @retval VCORE_ERR_INVAL A NULL argument.
  */
 VCORE_API int vcore_nvmx_shadow_sync_from(vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmwrite,
@@ -589,7 +590,7 @@ VCORE_API int vcore_nvmx_shadow_sync_from(vcore_nvmx_t *nvmx, const uint8_t *bit
  * L2's VMREAD/VMWRITE (insn.in_l2) then reach this copy.
  * @param[in,out] nvmx The state.
  * @param[in] mem Guest memory.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument, the link pointer is invalid, or the
  *         region's revision or shadow indicator is wrong.
  * @retval VCORE_ERR_STATE No current VMCS.
@@ -600,7 +601,7 @@ VCORE_API int vcore_nvmx_shadow_load(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t 
  * @brief Writes the loaded shadow VMCS back to L1 memory (on exit from L2).
  * @param[in,out] nvmx The state.
  * @param[in] mem Guest memory.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_STATE No shadow VMCS is loaded.
  * @retval VCORE_ERR_FAULT The write failed.
@@ -639,7 +640,7 @@ VCORE_API uint32_t vcore_nvmx_kvm_state_size(const vcore_nvmx_t *nvmx);
  * @param[out] buf Destination.
  * @param[in] len Bytes at @p buf.
  * @param[out] out_len Receives the blob size (also when @p len is too small).
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_BUFSZ @p len is smaller than the blob.
  */
@@ -656,7 +657,7 @@ VCORE_API int vcore_nvmx_kvm_export(const vcore_nvmx_t *nvmx, void *buf, size_t 
  * @param[in] buf The blob.
  * @param[in] len Bytes at @p buf.
  * @param[out] diag Receives the reason on refusal (may be NULL).
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or a malformed blob (see @p diag).
  * @retval VCORE_ERR_UNSUPPORTED GUEST_MODE, EVMCS or SMM state (needs the entry pipeline).
  */

@@ -20,6 +20,7 @@
 #define VIRTCORE_X86_VMCS_H
 
 #include "../common.h"
+#include "../error.h"
 
 VCORE_BEGIN_DECLS
 
@@ -338,7 +339,7 @@ VCORE_API uint32_t vcore_vmcs_field_count(void);
  * @brief Describes the i-th encoding of the table (iteration over all fields).
  * @param[in] i Index, 0 .. vcore_vmcs_field_count() - 1.
  * @param[out] info Receives the metadata; @c info->size must be set.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p info is NULL.
  * @retval VCORE_ERR_ABI @p info->size is wrong.
  * @retval VCORE_ERR_RANGE @p i is past the end of the table.
@@ -349,7 +350,7 @@ VCORE_API int vcore_vmcs_field_at(uint32_t i, vcore_vmcs_field_info_t *info);
  * @brief Looks an encoding up in O(1).
  * @param[in] encoding Any 32-bit value (VMREAD/VMWRITE take the encoding from a register).
  * @param[out] info Receives the metadata; @c info->size must be set.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p info is NULL.
  * @retval VCORE_ERR_ABI @p info->size is wrong.
  * @retval VCORE_ERR_NOENT The encoding names no field (reserved bits, unknown index, _HIGH of a non-64-bit field).
@@ -367,7 +368,7 @@ VCORE_API const char *vcore_vmcs_field_name(uint32_t encoding);
  * @brief Finds the encoding with a given name ("GUEST_CR0", "EPT_POINTER_HIGH").
  * @param[in] name NUL-terminated name, case sensitive.
  * @param[out] encoding Receives the encoding.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_NOENT No field has that name.
  */
@@ -390,7 +391,7 @@ VCORE_API uint32_t vcore_vmcs_enum_max_index(void);
  * @param[in] page A ::VCORE_VMCS12_SIZE-byte vmcs12 page.
  * @param[in] encoding Field encoding.
  * @param[out] value Receives the value.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_NOENT Unknown encoding.
  */
@@ -405,7 +406,7 @@ VCORE_API int vcore_vmcs12_get(const void *page, uint32_t encoding, uint64_t *va
  * @param[in,out] page A ::VCORE_VMCS12_SIZE-byte vmcs12 page.
  * @param[in] encoding Field encoding.
  * @param[in] value The value.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_NOENT Unknown encoding.
  */
