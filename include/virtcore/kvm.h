@@ -27,6 +27,7 @@
 #define VIRTCORE_KVM_H
 
 #include "common.h"
+#include "error.h"
 #include "vm.h"
 #include "x86/cpuid.h"
 
@@ -45,7 +46,7 @@ VCORE_BEGIN_DECLS
  * @param[out] entries Destination array (may be NULL when @p cap is 0).
  * @param[in] cap Capacity of @p entries.
  * @param[out] nent Receives the number of entries the host reports.
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p nent is NULL, @p entries is NULL with a non-zero
  *         @p cap, or @p vm is not a VM of the kvm backend.
  * @retval VCORE_ERR_BUFSZ @p cap is smaller than the table; @p nent says how many are needed.

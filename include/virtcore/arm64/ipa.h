@@ -14,6 +14,7 @@
 #define VIRTCORE_ARM64_IPA_H
 
 #include "../common.h"
+#include "../error.h"
 
 VCORE_BEGIN_DECLS
 
@@ -34,7 +35,7 @@ VCORE_BEGIN_DECLS
  * @param[in] ipa_bits Requested IPA size in bits; 0 asks for the default (40).
  * @param[in] host_limit The host's largest IPA size (KVM_CAP_ARM_VM_IPA_SIZE); 0 if unknown/fixed.
  * @param[out] type Receives the VM type (the IPA size in bits 7:0, or 0).
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p type is NULL, or @p ipa_bits does not fit bits 7:0.
  * @retval VCORE_ERR_RANGE An explicit size below 32 or above @p host_limit.
  * @retval VCORE_ERR_UNSUPPORTED The host cannot change the IPA size (limit 0) and a
@@ -50,7 +51,7 @@ VCORE_API int vcore_arm64_ipa_vm_type(uint32_t ipa_bits, uint32_t host_limit, ui
  * @param[in] type A VM type value.
  * @param[in] host_limit The host's largest IPA size; 0 if the host cannot change it.
  * @param[out] ipa_bits Receives the effective IPA size (40 for type 0).
- * @return ::VCORE_OK on success.
+ * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p ipa_bits is NULL or bits above 7:0 are set.
  * @retval VCORE_ERR_RANGE The encoded size is below 32 or above @p host_limit.
  * @retval VCORE_ERR_UNSUPPORTED As for vcore_arm64_ipa_vm_type().
