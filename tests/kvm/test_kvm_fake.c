@@ -41,7 +41,7 @@ typedef struct fake_kernel {
     fake_exit_t script[FK_MAX_SCRIPT];
     int nscript, next;
     int run_calls, eintr_runs, eagain_runs;
-    uint8_t seen_union[256]; /* the exit union as KVM_RUN found it (replies) */
+    struct kvm_run seen;     /* the kvm_run page as KVM_RUN found it (replies) */
     uint8_t seen_io[8];      /* the I/O data slot as KVM_RUN found it */
     uint8_t seen_immediate;
     int set_cpuid_calls;
@@ -141,7 +141,7 @@ static int fk_run(fake_kernel_t *fk)
 {
     struct kvm_run *run = fk->run;
     fk->run_calls++;
-    memcpy(fk->seen_union, &run->hw, 256);
+    memcpy(&fk->seen, run, sizeof fk->seen);
     fk->seen_immediate = run->immediate_exit;
     if (run->exit_reason == KVM_EXIT_IO && run->io.data_offset + 8 <= FK_RUN_SIZE)
         memcpy(fk->seen_io, (uint8_t *)run + run->io.data_offset, 8);
@@ -618,16 +618,14 @@ START_TEST(replies_reach_the_page)
     ck_assert(ex.flags & VCORE_EXIT_F_NEEDS_REPLY);
     memcpy(ex.u.mmio.data, "\x10\x20\x30\x40\x50\x60\x70\x80", 8);
     run_expect(&ex, VCORE_EXIT_RDMSR);
-    ck_assert_mem_eq(((struct kvm_run *)(fk.seen_union - offsetof(struct kvm_run, hw)))->mmio.data,
-                     "\x10\x20\x30\x40\x50\x60\x70\x80", 8);
+    ck_assert_mem_eq(fk.seen.mmio.data, "\x10\x20\x30\x40\x50\x60\x70\x80", 8);
     ck_assert_uint_eq(ex.u.msr.index, 0x4b564dff);
     ck_assert_uint_eq(ex.u.msr.why, KVM_MSR_EXIT_REASON_UNKNOWN);
     ex.u.msr.value = 0x1122334455667788ull;
     ex.u.msr.error = 0;
     run_expect(&ex, VCORE_EXIT_WRMSR);
     {
-        const struct kvm_run *seen =
-            (const struct kvm_run *)(fk.seen_union - offsetof(struct kvm_run, hw));
+        const struct kvm_run *seen = &fk.seen;
         ck_assert_uint_eq(seen->msr.data, 0x1122334455667788ull);
         ck_assert_uint_eq(seen->msr.error, 0);
     }
@@ -636,8 +634,7 @@ START_TEST(replies_reach_the_page)
     ex.u.msr.error = 1; /* refuse the WRMSR: #GP */
     run_expect(&ex, VCORE_EXIT_HYPERCALL);
     {
-        const struct kvm_run *seen =
-            (const struct kvm_run *)(fk.seen_union - offsetof(struct kvm_run, hw));
+        const struct kvm_run *seen = &fk.seen;
         ck_assert_uint_eq(seen->msr.error, 1);
     }
     ck_assert_uint_eq(ex.u.hypercall.nr, 12);
@@ -648,8 +645,7 @@ START_TEST(replies_reach_the_page)
     ex.u.hypercall.ret = 0xabc;
     run_expect(&ex, VCORE_EXIT_HLT);
     {
-        const struct kvm_run *seen =
-            (const struct kvm_run *)(fk.seen_union - offsetof(struct kvm_run, hw));
+        const struct kvm_run *seen = &fk.seen;
         ck_assert_uint_eq(seen->hypercall.ret, 0xabc);
     }
 }
