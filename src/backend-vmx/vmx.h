@@ -112,8 +112,10 @@
 /* Exit-reason bit 31: VM-entry failure. */
 #define VCORE__EXIT_REASON_FAILED_ENTRY (1u << 31)
 
-/* Exceptions the backend intercepts (exception bitmap): #DB, #BP, #UD, #DF, #AC, #MC. */
-#define VCORE__VMX_EXC_BITMAP ((1u << 1) | (1u << 3) | (1u << 6) | (1u << 8) | (1u << 17) | (1u << 18))
+/* Exceptions the backend intercepts (exception bitmap): #DB, #BP, #UD, #AC, #MC. A
+ * #DF is left to the guest, so a guest that cannot handle it triple-faults
+ * (VCORE_EXIT_SHUTDOWN) as it would on bare metal. */
+#define VCORE__VMX_EXC_BITMAP ((1u << 1) | (1u << 3) | (1u << 6) | (1u << 17) | (1u << 18))
 
 /* Capabilities read once from the IA32_VMX_* MSRs. */
 typedef struct vcore__vmx_caps {

@@ -23,6 +23,7 @@ SNIPPET(g64_mmio)
 SNIPPET(g64_ud)
 SNIPPET(g64_lazy)
 SNIPPET(g64_ro)
+SNIPPET(g64_triple)
 SNIPPET(g16_real)
 extern const uint8_t g64_outs_msg[], g64_outs_buf[];
 
@@ -343,6 +344,17 @@ static int case_exception(vtk_env_t *env, vtk_why_t *why)
     return VTK_PASS;
 }
 
+static int case_triple_fault(vtk_env_t *env, vtk_why_t *why)
+{
+    vcore_exit_t e;
+    memset(&e, 0, sizeof(e));
+    e.size = sizeof(e);
+    LOAD64(g64_triple);
+    RUN(VCORE_EXIT_SHUTDOWN);
+    EXPECT(e.raw.reason == 2, "raw reason", e.raw.reason);
+    return VTK_PASS;
+}
+
 static int case_regs_roundtrip(vtk_env_t *env, vtk_why_t *why)
 {
     vcore_exit_t e;
@@ -551,11 +563,17 @@ const vtk_case_t vtk_cases[] = {
     {"guest64.mmio", VTK_CHECK, case_mmio},
     {"guest64.readonly", VTK_CHECK, case_readonly},
     {"guest64.exception", VTK_CHECK, case_exception},
+    {"guest64.triple_fault", VTK_CHECK, case_triple_fault},
     {"guest64.regs_roundtrip", VTK_CHECK, case_regs_roundtrip},
     {"guest64.entry_fail_33", VTK_CHECK, case_entry_fail},
     {"guest16.realmode", VTK_CHECK, case_realmode},
     {"vmcs.vmfail_empty", VTK_CHECK, case_vmfail_empty},
     {"record.empty_vmcs", VTK_RECORD, record_empty_vmcs},
+    {"vmcs.minimal_enters", VTK_CHECK, vtk_case_vmcs_minimal},
+    {"record.vmcs_minimal", VTK_RECORD, vtk_record_vmcs_minimal},
+    {"record.guest_cs_unusable", VTK_RECORD, vtk_record_guest_cs_unusable},
+    {"record.host_cr3_wide", VTK_RECORD, vtk_record_host_cr3_wide},
+    {"record.link_pointer_bad", VTK_RECORD, vtk_record_link_pointer},
     {"guest64.after_raw", VTK_CHECK, case_after_raw},
 };
 const uint32_t vtk_ncases = sizeof(vtk_cases) / sizeof(vtk_cases[0]);

@@ -62,6 +62,13 @@ typedef struct vtk_outcome {
 int vtk_vmcs_record(const vtk_vmcs_field_t *f, uint32_t n, vtk_outcome_t *out);
 void vtk_print_outcome(const vtk_outcome_t *o);
 
+/* records.c: complete VMCS states. */
+int vtk_case_vmcs_minimal(vtk_env_t *env, vtk_why_t *why);
+int vtk_record_vmcs_minimal(vtk_env_t *env, vtk_why_t *why);
+int vtk_record_guest_cs_unusable(vtk_env_t *env, vtk_why_t *why);
+int vtk_record_host_cr3_wide(vtk_env_t *env, vtk_why_t *why);
+int vtk_record_link_pointer(vtk_env_t *env, vtk_why_t *why);
+
 extern const vtk_case_t vtk_cases[];
 extern const uint32_t vtk_ncases;
 

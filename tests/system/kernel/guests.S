@@ -109,6 +109,11 @@ g16_real_end:
     .section .note.GNU-stack, "", @progbits
     .section .rodata.guests, "a"
     .code64
+    .globl g64_triple, g64_triple_end
+g64_triple:
+    int $0x40                 /* IDT limit 0: #GP, then #DF, then shutdown */
+g64_triple_end:
+
     .globl g64_ro, g64_ro_end
 g64_ro:
     mov $0x400000, %rbx       /* read-only RAM page */
