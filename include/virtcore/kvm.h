@@ -19,9 +19,15 @@
  *   signal if the process has none (SIG_DFL or SIG_IGN); a handler the
  *   process installed itself is left alone. The thread that runs the vCPU
  *   must not block the signal.
+ * - Register classes map to KVM_GET/SET_REGS, SREGS, DEBUGREGS, XCRS, MSRS;
+ *   the x87/SSE control words go through the XSAVE image (KVM_SET_FPU
+ *   cannot change MXCSR). A modelled MSR the kernel does not implement
+ *   (found with KVM_GET_MSRS at vCPU creation, e.g. SMBASE without SMM)
+ *   keeps the core's value and is not sent to KVM.
  * - The raw part of every exit holds the kvm_run exit reason in
  *   @c raw.reason and a copy of the 256-byte kvm_run exit union in
- *   @c raw.data.
+ *   @c raw.data; @c raw.qualification holds the hardware reason for
+ *   KVM_EXIT_FAIL_ENTRY and KVM_EXIT_UNKNOWN (and ESR_EL2 on arm64).
  */
 #ifndef VIRTCORE_KVM_H
 #define VIRTCORE_KVM_H

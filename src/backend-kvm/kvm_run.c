@@ -105,7 +105,6 @@ void vcore__kvm_decode_exit(struct kvm_run *run, size_t run_size, vcore_exit_t *
         exit->u.io.is_in = run->io.direction == KVM_EXIT_IO_IN;
         exit->u.io.count = run->io.count;
         exit->u.io.data = (uint8_t *)run + off;
-        exit->raw.qualification = off;
         if (exit->u.io.is_in) {
             exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
             *reply = VCORE_KVM_REPLY_IO_IN;

@@ -302,9 +302,18 @@ END_TEST
 
 /*
  * The core's RESET state against what KVM reports for a vCPU it has just
- * created (before the core's RESET is written to it). The differences below
- * were observed on this machine (kvm_pvm, AMD EPYC host) and each is
- * explained; every other field must match exactly.
+ * created (before the core's RESET is written to it). Observed on this
+ * machine (kvm_pvm on an AMD EPYC host, default vendor Intel in the core):
+ * everything matches exactly except
+ *   - IA32_MISC_ENABLE: core 1800H, this kernel 1 (explained below);
+ * and these are not compared, on purpose:
+ *   - IA32_TIME_STAMP_COUNTER: a running counter (core 0, KVM whatever the
+ *     host counter says); KVM treats the core's write of 0 as "synchronise
+ *     with the VM's other vCPUs";
+ *   - SMBASE: this kernel has no SMM and does not implement the MSR, so the
+ *     core's 30000H stays in the model only (see kvm_state.c);
+ *   - MXCSR_MASK: read-only CPU data; the core's model says FFFFH, KVM's
+ *     image holds the host CPU's mask (e.g. 2FFFFH with misaligned SSE).
  */
 START_TEST(reset_matches_fresh_kvm_vcpu)
 {
@@ -332,15 +341,11 @@ START_TEST(reset_matches_fresh_kvm_vcpu)
         ck_assert_uint_eq(k->selector, c->selector);
         ck_assert_uint_eq(k->base, c->base);
         ck_assert_uint_eq(k->limit, c->limit);
-        if (i == VCORE_X86_TR) {
-            /* Difference 1: KVM (VMX-style reset) reports TR type 11
-             * (busy 32-bit TSS) where the core's Intel RESET has the same
-             * 8BH; on an AMD-model core vCPU the core uses 83H. The default
-             * vendor here is Intel, so they agree. */
-            ck_assert_uint_eq(k->ar, c->ar);
-        } else {
-            ck_assert_msg(k->ar == c->ar, "seg %u: kvm ar %#x core ar %#x", i, k->ar, c->ar);
-        }
+        /* Access rights agree too: CS 9BH, data 93H, LDTR 82H, TR 8BH
+         * (busy 32-bit TSS). The core uses other encodings for an AMD
+         * vendor (9AH/92H/83H, APM "Processor Initialization State"); KVM
+         * uses the same values on both vendors. */
+        ck_assert_msg(k->ar == c->ar, "seg %u: kvm ar %#x core ar %#x", i, k->ar, c->ar);
     }
     ck_assert_uint_eq(kvm.sregs.gdtr.base, core->sregs.gdtr.base);
     ck_assert_uint_eq(kvm.sregs.gdtr.limit, core->sregs.gdtr.limit);
@@ -377,6 +382,11 @@ START_TEST(reset_matches_fresh_kvm_vcpu)
     ck_assert_uint_eq(kvm.msrs.star, core->msrs.star);
     ck_assert_uint_eq(kvm.msrs.lstar, core->msrs.lstar);
     ck_assert_uint_eq(kvm.msrs.tsc_aux, core->msrs.tsc_aux);
+    ck_assert_uint_eq(kvm.msrs.sysenter_esp, core->msrs.sysenter_esp);
+    ck_assert_uint_eq(kvm.msrs.sysenter_eip, core->msrs.sysenter_eip);
+    ck_assert_uint_eq(kvm.msrs.cstar, core->msrs.cstar);
+    ck_assert_uint_eq(kvm.msrs.sfmask, core->msrs.sfmask);
+    ck_assert_uint_eq(kvm.msrs.kernel_gs_base, core->msrs.kernel_gs_base);
 
     vcore_vcpu_destroy(vcpu);
     vcore_vm_destroy(vm);
