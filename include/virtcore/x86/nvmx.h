@@ -664,6 +664,36 @@ VCORE_API int vcore_nvmx_kvm_export(const vcore_nvmx_t *nvmx, void *buf, size_t 
 VCORE_API int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const void *buf, size_t len,
                                     vcore_diag_t *diag);
 
+/**
+ * @brief Reads a KVM vCPU's nested state (KVM_GET_NESTED_STATE) into @p nvmx.
+ *
+ * Only in libraries built with the kvm backend. The blob goes through
+ * vcore_nvmx_kvm_import(), so it is validated like any other.
+ * @param[in] vcpu A vCPU of a VM on the kvm backend.
+ * @param[in,out] nvmx The nested state to fill.
+ * @param[out] diag Receives the reason a blob is refused (may be NULL).
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument, not a kvm vCPU, or a refused blob.
+ * @retval VCORE_ERR_UNSUPPORTED The host lacks KVM_CAP_NESTED_STATE, or the
+ *         state needs what the library does not import yet (guest mode, SMM).
+ * @retval VCORE_ERR_HWFAIL The kernel refused the ioctl.
+ */
+VCORE_API int vcore_nvmx_kvm_get_nested_state(vcore_vcpu_t *vcpu, vcore_nvmx_t *nvmx,
+                                              vcore_diag_t *diag);
+
+/**
+ * @brief Writes @p nvmx to a KVM vCPU (KVM_SET_NESTED_STATE).
+ *
+ * Only in libraries built with the kvm backend.
+ * @param[in] vcpu A vCPU of a VM on the kvm backend.
+ * @param[in] nvmx The nested state, exported with vcore_nvmx_kvm_export().
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument or not a kvm vCPU.
+ * @retval VCORE_ERR_UNSUPPORTED The host lacks KVM_CAP_NESTED_STATE.
+ * @retval VCORE_ERR_HWFAIL The kernel refused the state.
+ */
+VCORE_API int vcore_nvmx_kvm_set_nested_state(vcore_vcpu_t *vcpu, const vcore_nvmx_t *nvmx);
+
 VCORE_END_DECLS
 
 #endif /* VIRTCORE_X86_NVMX_H */
