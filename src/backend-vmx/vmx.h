@@ -176,6 +176,17 @@ typedef struct vcore__vmx_vm {
     (VCORE__VMX_K_RIP | VCORE__VMX_K_RSP | VCORE__VMX_K_RFLAGS | VCORE__VMX_K_SREGS |                \
      VCORE__VMX_K_DR7 | VCORE__VMX_K_MSRS)
 
+/* MSRs switched through the VM-entry/exit MSR lists ("VM-Entry Controls for
+ * MSRs", "VM-Exit Controls for MSRs"): the VMCS has no fields for them. */
+#define VCORE__VMX_NR_LIST_MSRS 5u
+/* One MSR-list entry: index, reserved, value ("VM-Entry Controls for MSRs"). */
+typedef struct vcore__vmx_msr_entry {
+    uint32_t index;
+    uint32_t reserved;
+    uint64_t value;
+} vcore__vmx_msr_entry_t;
+extern const uint32_t vcore__vmx_list_msrs[VCORE__VMX_NR_LIST_MSRS];
+
 /* Size of the string-I/O buffer. */
 #define VCORE__VMX_IO_BUF 256u
 
@@ -186,6 +197,9 @@ typedef struct vcore__vmx_vcpu {
     uint64_t vmxon_pa;
     bool owns_vmxon;         /* VMXON succeeded here: VMXOFF at fini */
     bool set_vmxe;           /* CR4.VMXE was set here: cleared at fini */
+    /* MSR lists (one page): guest values at offset 0 (entry load + exit store), host at 256. */
+    vcore__vmx_msr_entry_t *msr_area;
+    uint64_t msr_area_pa;
     uint8_t *vmcs;           /* VMCS region */
     uint64_t vmcs_pa;
     bool built;              /* vmcs01 constant part written */

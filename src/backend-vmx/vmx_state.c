@@ -171,6 +171,12 @@ int vcore__vmx_state_get(vcore__vmx_vcpu_t *c, vcore_x86_state_t *st, uint32_t c
             c->known |= VCORE__VMX_K_MSRS;
         }
         st->msrs = c->vm.msrs;
+        /* The list MSRs: the exit stored the guest's values in memory. */
+        st->msrs.star = c->msr_area[0].value;
+        st->msrs.lstar = c->msr_area[1].value;
+        st->msrs.cstar = c->msr_area[2].value;
+        st->msrs.sfmask = c->msr_area[3].value;
+        st->msrs.kernel_gs_base = c->msr_area[4].value;
     }
     /* Not switched by this backend (see docs/embedding.md): returned as last set. */
     if (classes & VCORE_X86_STATE_FPU)
@@ -300,6 +306,11 @@ int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const v
             return err;
         }
         *o = *n;
+        c->msr_area[0].value = n->star;
+        c->msr_area[1].value = n->lstar;
+        c->msr_area[2].value = n->cstar;
+        c->msr_area[3].value = n->sfmask;
+        c->msr_area[4].value = n->kernel_gs_base;
         c->known |= VCORE__VMX_K_MSRS;
     }
     if (classes & VCORE_X86_STATE_FPU)

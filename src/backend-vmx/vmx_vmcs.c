@@ -21,6 +21,11 @@ int vcore__vmx_vmread(uint32_t field, uint64_t *value)
     return rc.kind == VCORE__VMX_SUCCEED ? VCORE_OK : VCORE_ERR_HWFAIL;
 }
 
+const uint32_t vcore__vmx_list_msrs[VCORE__VMX_NR_LIST_MSRS] = {
+    VCORE_MSR_IA32_STAR, VCORE_MSR_IA32_LSTAR, VCORE_MSR_IA32_CSTAR, VCORE_MSR_IA32_FMASK,
+    VCORE_MSR_IA32_KERNEL_GS_BASE,
+};
+
 /* Sets (pass = false) or clears (pass = true) the read and write exit bits of one MSR. */
 static void vcore__vmx_msr_bitmap_set(uint8_t *bm, uint32_t msr, bool pass)
 {
@@ -69,6 +74,9 @@ int vcore__vmx_vm_setup(vcore__vmx_vm_t *v, const vcore_host_t *host)
     vcore__vmx_msr_bitmap_set(v->msr_bitmap, VCORE__MSR_SYSENTER_EIP, true);
     vcore__vmx_msr_bitmap_set(v->msr_bitmap, VCORE__MSR_EFER, true);
     vcore__vmx_msr_bitmap_set(v->msr_bitmap, VCORE__MSR_PAT, true);
+    /* The SYSCALL MSRs and KERNEL_GS_BASE are switched by the MSR lists. */
+    for (uint32_t i = 0; i < VCORE__VMX_NR_LIST_MSRS; i++)
+        vcore__vmx_msr_bitmap_set(v->msr_bitmap, vcore__vmx_list_msrs[i], true);
     return VCORE_OK;
 fail:
     vcore__vmx_vm_teardown(v, host);
@@ -130,6 +138,14 @@ int vcore__vmx_vcpu_setup(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const 
         vcore__vmx_vcpu_teardown(c, host);
         return VCORE_ERR_HWFAIL;
     }
+    c->msr_area = host->alloc_pages(host->ctx, 1, &c->msr_area_pa);
+    if (!c->msr_area)
+        goto nomem;
+    vcore__memset(c->msr_area, 0, VCORE_PAGE_SIZE);
+    for (uint32_t i = 0; i < VCORE__VMX_NR_LIST_MSRS; i++) {
+        c->msr_area[i].index = vcore__vmx_list_msrs[i];
+        c->msr_area[16 + i].index = vcore__vmx_list_msrs[i];
+    }
     c->vmcs = vcore__vmx_region(host, rev, &c->vmcs_pa);
     if (!c->vmcs)
         goto nomem;
@@ -161,6 +177,10 @@ void vcore__vmx_vcpu_teardown(vcore__vmx_vcpu_t *c, const vcore_host_t *host)
         (void)vcore__vmx_clear(c->vmcs_pa);
         host->free_pages(host->ctx, c->vmcs, 1);
         c->vmcs = NULL;
+    }
+    if (c->msr_area) {
+        host->free_pages(host->ctx, c->msr_area, 1);
+        c->msr_area = NULL;
     }
     if (c->owns_vmxon) {
         (void)vcore__vmx_off();
@@ -239,6 +259,14 @@ int vcore__vmx_vmcs_build(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v)
         {VCORE_VMCS_HOST_IA32_SYSENTER_EIP, vcore__vmx_rdmsr(VCORE__MSR_SYSENTER_EIP)},
         {VCORE_VMCS_HOST_IA32_EFER, vcore__vmx_rdmsr(VCORE__MSR_EFER)},
         {VCORE_VMCS_HOST_IA32_PAT, vcore__vmx_rdmsr(VCORE__MSR_PAT)},
+        /* Guest values are loaded at entry and stored at exit in the same
+         * list; the host's come back from a second list at exit. */
+        {VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, c->msr_area_pa},
+        {VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, VCORE__VMX_NR_LIST_MSRS},
+        {VCORE_VMCS_VM_EXIT_MSR_STORE_ADDR, c->msr_area_pa},
+        {VCORE_VMCS_VM_EXIT_MSR_STORE_COUNT, VCORE__VMX_NR_LIST_MSRS},
+        {VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, c->msr_area_pa + 16u * sizeof(vcore__vmx_msr_entry_t)},
+        {VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, VCORE__VMX_NR_LIST_MSRS},
     };
     for (size_t i = 0; i < VCORE__ARRAY_SIZE(once); i++) {
         int err = vcore__vmx_vmwrite(once[i].field, once[i].value);
@@ -281,6 +309,10 @@ int vcore__vmx_vmcs_prepare_entry(vcore__vmx_vcpu_t *c, vcore__vmx_vm_t *v)
     int err = vcore__vmx_vmcs_host(c, false);
     if (err)
         return err;
+    /* The host's values may change between runs (KERNEL_GS_BASE does with
+     * every process): read them each time; this costs no VMWRITE. */
+    for (uint32_t i = 0; i < VCORE__VMX_NR_LIST_MSRS; i++)
+        c->msr_area[16 + i].value = vcore__vmx_rdmsr(vcore__vmx_list_msrs[i]);
     if (c->ept_gen != v->ept.gen) {
         if (vcore__vmx_invept((v->caps.ept_vpid & VCORE__EPTCAP_INVEPT_SINGLE) ? 1u : 2u, v->eptp).kind !=
             VCORE__VMX_SUCCEED)

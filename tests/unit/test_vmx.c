@@ -929,6 +929,42 @@ START_TEST(sync_lazy_reads_and_writes)
 }
 END_TEST
 
+static void msr_store_hook(script_t *s, vcore__vmx_gprs_t *g)
+{
+    (void)g;
+    /* The "processor": entry loaded the guest list, exit stores it back. */
+    const vcore__vmx_msr_entry_t *guest =
+        (const void *)(uintptr_t)vmx_fake_get(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR);
+    vcore__vmx_msr_entry_t *store = (void *)(uintptr_t)vmx_fake_get(VCORE_VMCS_VM_EXIT_MSR_STORE_ADDR);
+    const vcore__vmx_msr_entry_t *hostl =
+        (const void *)(uintptr_t)vmx_fake_get(VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR);
+    s->seen_rax[7] = guest[1].value;   /* LSTAR the guest ran with */
+    s->qual[7] = hostl[1].value;       /* LSTAR the host gets back */
+    store[1].value = 0xffffffff80001234ull; /* the guest wrote LSTAR */
+}
+
+START_TEST(sync_msr_lists)
+{
+    vm_up();
+    use_script();
+    script.hook = msr_store_hook;
+    script.reason[0] = VCORE__EXIT_HLT;
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_LSTAR, 0xffffffff80000000ull), VCORE_OK);
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT), 5);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_VM_EXIT_MSR_STORE_COUNT), 5);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT), 5);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR) & 15u, 0);
+    ck_assert_uint_eq(script.seen_rax[7], 0xffffffff80000000ull);
+    ck_assert_uint_eq(script.qual[7], 0xffffffff81800000ull);
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_LSTAR, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0xffffffff80001234ull);
+    vm_down();
+}
+END_TEST
+
 /* ======================= MOV decoder, guest walk ======================= */
 
 START_TEST(decode_mov_forms)
@@ -1077,6 +1113,7 @@ static Suite *vmx_suite(void)
     suite_add_tcase(s, t);
     t = tcase_create("sync");
     tcase_add_test(t, sync_lazy_reads_and_writes);
+    tcase_add_test(t, sync_msr_lists);
     suite_add_tcase(s, t);
     t = tcase_create("decode");
     tcase_add_test(t, decode_mov_forms);

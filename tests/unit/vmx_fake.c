@@ -65,6 +65,11 @@ void vmx_fake_reset(void)
     vmx_fake_set_msr(0x176, 0xffff800000002000ull); /* SYSENTER_EIP */
     vmx_fake_set_msr(0x277, 0x0007040600070406ull); /* PAT */
     vmx_fake_set_msr(0xc0000080u, 0xd01);           /* EFER: SCE, LME, LMA, NXE */
+    vmx_fake_set_msr(0xc0000081u, 0x0023001000000000ull); /* STAR */
+    vmx_fake_set_msr(0xc0000082u, 0xffffffff81800000ull); /* LSTAR */
+    vmx_fake_set_msr(0xc0000083u, 0xffffffff81800100ull); /* CSTAR */
+    vmx_fake_set_msr(0xc0000084u, 0x47700);               /* FMASK */
+    vmx_fake_set_msr(0xc0000102u, 0x00007f0000001000ull); /* KERNEL_GS_BASE */
     vmx_fake_set_msr(0xc0000100u, 0);               /* FS_BASE */
     vmx_fake_set_msr(0xc0000101u, 0xffff888000000000ull); /* GS_BASE */
     vmx_fake.host.cr0 = vmx_fake.cr0;

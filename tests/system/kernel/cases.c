@@ -24,6 +24,7 @@ SNIPPET(g64_ud)
 SNIPPET(g64_lazy)
 SNIPPET(g64_ro)
 SNIPPET(g64_triple)
+SNIPPET(g64_lstar)
 SNIPPET(g16_real)
 extern const uint8_t g64_outs_msg[], g64_outs_buf[];
 
@@ -344,6 +345,30 @@ static int case_exception(vtk_env_t *env, vtk_why_t *why)
     return VTK_PASS;
 }
 
+static int case_syscall_msrs(vtk_env_t *env, vtk_why_t *why)
+{
+    vcore_exit_t e;
+    memset(&e, 0, sizeof(e));
+    e.size = sizeof(e);
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xc0000082u));
+    uint64_t host_before = ((uint64_t)hi << 32) | lo;
+    LOAD64(g64_lstar);
+    int err = vcore_vcpu_set_msr(env->vcpu, 0xc0000082u, 0xffffffff80100000ull);
+    EXPECT(err == 0, "set_msr", err);
+    RUN(VCORE_EXIT_HLT);
+    vcore_x86_regs_t r;
+    EXPECT(vtk_get_regs(env, &r) == 0, "get_regs", 0);
+    EXPECT(r.gpr[VCORE_X86_RBX] == 0x80100000u && r.gpr[VCORE_X86_RSI] == 0xffffffffu, "guest saw",
+           r.gpr[VCORE_X86_RBX]);
+    uint64_t v = 0;
+    EXPECT(vcore_vcpu_get_msr(env->vcpu, 0xc0000082u, &v) == 0, "get_msr", 0);
+    EXPECT(v == 0xffffffff89abc000ull, "guest wrote", v);
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xc0000082u));
+    EXPECT((((uint64_t)hi << 32) | lo) == host_before, "host LSTAR", ((uint64_t)hi << 32) | lo);
+    return VTK_PASS;
+}
+
 static int case_triple_fault(vtk_env_t *env, vtk_why_t *why)
 {
     vcore_exit_t e;
@@ -563,6 +588,7 @@ const vtk_case_t vtk_cases[] = {
     {"guest64.mmio", VTK_CHECK, case_mmio},
     {"guest64.readonly", VTK_CHECK, case_readonly},
     {"guest64.exception", VTK_CHECK, case_exception},
+    {"guest64.syscall_msrs", VTK_CHECK, case_syscall_msrs},
     {"guest64.triple_fault", VTK_CHECK, case_triple_fault},
     {"guest64.regs_roundtrip", VTK_CHECK, case_regs_roundtrip},
     {"guest64.entry_fail_33", VTK_CHECK, case_entry_fail},

@@ -109,6 +109,18 @@ g16_real_end:
     .section .note.GNU-stack, "", @progbits
     .section .rodata.guests, "a"
     .code64
+    .globl g64_lstar, g64_lstar_end
+g64_lstar:
+    mov $0xc0000082, %ecx     /* IA32_LSTAR: switched by the MSR lists, no exit */
+    rdmsr
+    mov %rax, %rbx
+    mov %rdx, %rsi
+    mov $0x89abc000, %eax
+    mov $0xffffffff, %edx
+    wrmsr
+    hlt
+g64_lstar_end:
+
     .globl g64_triple, g64_triple_end
 g64_triple:
     int $0x40                 /* IDT limit 0: #GP, then #DF, then shutdown */
