@@ -10,6 +10,14 @@
 
 #include "virtcore/x86/nvmx.h"
 
+/* struct kvm_nested_state exists only in the x86 uapi headers; elsewhere
+ * (arm64) the ioctl numbers may be visible but unusable. */
+#if defined(__x86_64__) && defined(KVM_CAP_NESTED_STATE) && defined(KVM_GET_NESTED_STATE)
+#define VCORE__KVM_HAS_NESTED 1
+#else
+#define VCORE__KVM_HAS_NESTED 0
+#endif
+
 /* Largest VMX blob: header + vmcs12 + shadow vmcs12. */
 #define KVM_NESTED_BUF VCORE_KVM_NESTED_MAX_SIZE
 
@@ -26,9 +34,10 @@ static int kvm_nested_prepare(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t **kv_out)
     if (!vcore_kvm_is_kvm_vm(vm))
         return VCORE_ERR_INVAL;
     kvm = vcore__kvm_vm_of(vcpu);
-#ifdef KVM_CAP_NESTED_STATE
+#if VCORE__KVM_HAS_NESTED
     cap = vcore__kvm_ioctl(kvm, kvm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
 #else
+    (void)kvm;
     cap = 0;
 #endif
     /* 0: no nested state on this host; a size too small for a VMX header
@@ -51,7 +60,7 @@ int vcore_nvmx_kvm_get_nested_state(vcore_vcpu_t *vcpu, vcore_nvmx_t *nvmx, vcor
     err = kvm_nested_prepare(vcpu, &kv);
     if (err)
         return err;
-#ifdef KVM_GET_NESTED_STATE
+#if VCORE__KVM_HAS_NESTED
     memset(buf, 0, sizeof(buf));
     memcpy(buf + 4, &size, 4); /* kvm_nested_state.size: room we offer */
     err = vcore__kvm_ioctl(vcore__kvm_vm_of(vcpu), kv->fd, KVM_GET_NESTED_STATE,
@@ -85,7 +94,7 @@ int vcore_nvmx_kvm_set_nested_state(vcore_vcpu_t *vcpu, const vcore_nvmx_t *nvmx
     err = vcore_nvmx_kvm_export(nvmx, buf, sizeof(buf), &size);
     if (err)
         return err;
-#ifdef KVM_SET_NESTED_STATE
+#if VCORE__KVM_HAS_NESTED
     err = vcore__kvm_ioctl(vcore__kvm_vm_of(vcpu), kv->fd, KVM_SET_NESTED_STATE,
                            (unsigned long)(uintptr_t)buf);
     return err < 0 ? vcore__kvm_err(err) : VCORE_OK;
