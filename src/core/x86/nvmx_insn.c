@@ -359,7 +359,7 @@ static bool nvmx_insn_l2_intercepted(vcore__nvmx_ctx_t *c, uint64_t enc, bool wr
 
     if (shadowing && (enc >> 15) == 0)
         vcore__nvmx_phys_read(c->mem, bitmap + ((enc & 0x7fffu) >> 3), &byte, 1);
-    if (!shadowing || (enc >> 15) != 0 || ((byte >> (enc & 7u)) & 1u)) {
+    if (!shadowing || (enc >> 15) != 0 || (((uint32_t)byte >> (enc & 7u)) & 1u)) {
         c->res->outcome = VCORE_NVMX_OUT_EXIT_TO_L1;
         c->res->diag = VCORE_DIAG_NVMX_EXIT_TO_L1;
         c->res->rip = c->in.regs.rip;

@@ -98,7 +98,7 @@ static void nvmx_shadow_clear_bit(uint8_t *bm, uint32_t enc)
 
 static bool nvmx_shadow_bit(const uint8_t *bm, uint32_t enc)
 {
-    return (bm[(enc & 0x7fffu) >> 3] >> (enc & 7u)) & 1u;
+    return ((uint32_t)bm[(enc & 0x7fffu) >> 3] >> (enc & 7u)) & 1u;
 }
 
 /* Can the backend's VMCS hold the field at all? */
