@@ -30,9 +30,6 @@ VCORE_BEGIN_DECLS
       "SDM Vol. 3, \"Control Registers\"")                                     \
     X(CR0_NW_WITHOUT_CD, 0x0103, "CR0.NW set while CR0.CD is clear",          \
       "SDM Vol. 3, \"Control Registers\"")                                     \
-    X(CR0_PG_CLEAR_IN_LONG_MODE, 0x0104,                                       \
-      "CR0.PG cleared while EFER.LMA=1 and CS.L=1 (64-bit mode)",              \
-      "SDM Vol. 3, \"Initializing IA-32e Mode\"")                              \
     X(CR4_RESERVED, 0x0111,                                                    \
       "CR4 bit set that is reserved or not enumerated in the vCPU's CPUID",    \
       "SDM Vol. 3, \"Control Registers\"")                                     \
@@ -69,7 +66,7 @@ VCORE_BEGIN_DECLS
       "IA32_APIC_BASE reserved bit set (bits 7:0, 9, or above MAXPHYADDR)",    \
       "SDM Vol. 3, \"Local APIC Status and Location\"")                        \
     X(APIC_BASE_X2APIC_INVALID, 0x0152,                                        \
-      "IA32_APIC_BASE.EXTD set without x2APIC support or while EN is clear, or x2APIC -> xAPIC directly", \
+      "IA32_APIC_BASE mode change not allowed: EXTD without x2APIC support or with EN clear, x2APIC -> xAPIC, or disabled -> x2APIC", \
       "SDM Vol. 3, \"x2APIC State Transitions\"")                              \
     X(PAT_INVALID, 0x0161, "IA32_PAT entry holds a reserved memory type (2, 3 or >= 8)", \
       "SDM Vol. 3, \"IA32_PAT MSR\"")                                          \
