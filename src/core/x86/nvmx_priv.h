@@ -5,6 +5,7 @@
 #ifndef VCORE_CORE_X86_NVMX_PRIV_H
 #define VCORE_CORE_X86_NVMX_PRIV_H
 
+#include "x86_bits.h"
 #include "vmcs_layout.h"
 #include "virtcore/error.h"
 #include "virtcore/x86/nvmx.h"
@@ -96,32 +97,5 @@ void vcore__nvmx_exception(vcore__nvmx_ctx_t *c, uint8_t vector, bool has_ec, ui
 #define VCORE__II_BASE(i) (((i) >> 23) & 0xfu)
 #define VCORE__II_BASE_INVALID(i) (((i) >> 27) & 1u)
 #define VCORE__II_REG2(i) (((i) >> 28) & 0xfu)
-
-/* Architectural bits used by the checks. */
-#define VCORE__CR0_PE (1ull << 0)
-#define VCORE__CR0_WP (1ull << 16)
-#define VCORE__CR0_PG (1ull << 31)
-#define VCORE__CR4_PSE (1ull << 4)
-#define VCORE__CR4_PAE (1ull << 5)
-#define VCORE__CR4_VMXE (1ull << 13)
-#define VCORE__CR4_SMAP (1ull << 21)
-#define VCORE__CR4_LA57 (1ull << 12)
-#define VCORE__EFER_LMA (1ull << 10)
-#define VCORE__EFER_NXE (1ull << 11)
-#define VCORE__RFLAGS_CF (1ull << 0)
-#define VCORE__RFLAGS_PF (1ull << 2)
-#define VCORE__RFLAGS_AF (1ull << 4)
-#define VCORE__RFLAGS_ZF (1ull << 6)
-#define VCORE__RFLAGS_SF (1ull << 7)
-#define VCORE__RFLAGS_OF (1ull << 11)
-#define VCORE__RFLAGS_AC (1ull << 18)
-#define VCORE__RFLAGS_VM (1ull << 17)
-#define VCORE__RFLAGS_ARITH (VCORE__RFLAGS_CF | VCORE__RFLAGS_PF | VCORE__RFLAGS_AF | \
-                             VCORE__RFLAGS_ZF | VCORE__RFLAGS_SF | VCORE__RFLAGS_OF)
-
-#define VCORE__VEC_UD 6u
-#define VCORE__VEC_SS 12u
-#define VCORE__VEC_GP 13u
-#define VCORE__VEC_PF 14u
 
 #endif /* VCORE_CORE_X86_NVMX_PRIV_H */

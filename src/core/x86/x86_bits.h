@@ -151,4 +151,24 @@
     ((uint32_t)(uint8_t)(a) | ((uint32_t)(uint8_t)(b) << 8) |                  \
      ((uint32_t)(uint8_t)(c) << 16) | ((uint32_t)(uint8_t)(d) << 24))
 
+/* RFLAGS status and mode bits (SDM Vol. 1, "EFLAGS Register") and the
+ * exception vectors the VMX instruction emulation raises (SDM Vol. 3,
+ * "Exception and Interrupt Vectors"). */
+#define VCORE__RFLAGS_CF (1ull << 0)
+#define VCORE__RFLAGS_PF (1ull << 2)
+#define VCORE__RFLAGS_AF (1ull << 4)
+#define VCORE__RFLAGS_ZF (1ull << 6)
+#define VCORE__RFLAGS_SF (1ull << 7)
+#define VCORE__RFLAGS_OF (1ull << 11)
+#define VCORE__RFLAGS_AC (1ull << 18)
+#define VCORE__RFLAGS_VM (1ull << 17)
+#define VCORE__RFLAGS_ARITH (VCORE__RFLAGS_CF | VCORE__RFLAGS_PF | VCORE__RFLAGS_AF | \
+                             VCORE__RFLAGS_ZF | VCORE__RFLAGS_SF | VCORE__RFLAGS_OF)
+
+#define VCORE__VEC_UD 6u
+#define VCORE__VEC_SS 12u
+#define VCORE__VEC_GP 13u
+#define VCORE__VEC_PF 14u
+
+
 #endif /* VCORE_CORE_X86_BITS_H */
