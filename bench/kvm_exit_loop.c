@@ -238,8 +238,16 @@ int main(int argc, char **argv)
 
     double best_raw = 1e30, best_lib = 1e30;
     for (int r = 0; r < rounds; r++) {
-        double tr = raw_loop(&raw, n);
-        double tl = lib_loop(vcpu, n);
+        /* Alternate which side goes first, so neither always runs on a
+         * warmer (or cooler) machine. */
+        double tr, tl;
+        if (r & 1) {
+            tl = lib_loop(vcpu, n);
+            tr = raw_loop(&raw, n);
+        } else {
+            tr = raw_loop(&raw, n);
+            tl = lib_loop(vcpu, n);
+        }
         if (tr < best_raw)
             best_raw = tr;
         if (tl < best_lib)

@@ -47,7 +47,8 @@ int vcore__kvm_kick_prepare(int signo)
 
 void vcore__kvm_kick_enter(vcore_kvm_vcpu_t *kv)
 {
-    __atomic_store_n(&kv->thread, pthread_self(), __ATOMIC_SEQ_CST);
+    /* Published by the sequentially consistent store of in_run below. */
+    __atomic_store_n(&kv->thread, pthread_self(), __ATOMIC_RELAXED);
     __atomic_store_n(&kv->in_run, 1u, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&kv->kick_pending, __ATOMIC_SEQ_CST))
         __atomic_store_n(&kv->run->immediate_exit, (uint8_t)1, __ATOMIC_SEQ_CST);
@@ -55,7 +56,8 @@ void vcore__kvm_kick_enter(vcore_kvm_vcpu_t *kv)
 
 void vcore__kvm_kick_leave(vcore_kvm_vcpu_t *kv)
 {
-    __atomic_store_n(&kv->in_run, 0u, __ATOMIC_SEQ_CST);
+    /* A kicker that still sees 1 only sends a harmless extra signal. */
+    __atomic_store_n(&kv->in_run, 0u, __ATOMIC_RELEASE);
 }
 
 bool vcore__kvm_kick_consume(vcore_kvm_vcpu_t *kv)

@@ -21,7 +21,7 @@
 #define RUN_UNION_SIZE 256u
 
 /* Guards against a kvm_run layout that would not fit raw.data. */
-typedef char vcore_kvm_raw_fits[(sizeof(((vcore_exit_t *)0)->raw.data) >= RUN_UNION_SIZE) ? 1
+typedef char vcore_kvm_raw_fits[(sizeof(((vcore_exit_t *)0)->raw.data) == RUN_UNION_SIZE) ? 1
                                                                                           : -1];
 
 /* Puts the reply of the exit last returned into the kvm_run page. The VMM
@@ -80,13 +80,16 @@ static void fill_words(uint64_t *dst, uint32_t *ndst, const __u64 *src, uint32_t
 void vcore__kvm_decode_exit(struct kvm_run *run, size_t run_size, vcore_exit_t *exit,
                             uint32_t *reply)
 {
-    size_t size = exit->size;
-    memset(exit, 0, sizeof *exit);
-    exit->size = size;
+    /* Every field is rewritten: raw.data is covered by the union copy, the
+     * rest is cleared (this runs once per exit, so no blanket memset). */
+    exit->reason = VCORE_EXIT_NONE;
+    exit->flags = 0;
+    memset(&exit->u, 0, sizeof exit->u);
     *reply = VCORE_KVM_REPLY_NONE;
 
     exit->raw.source = VCORE_EXIT_SRC_KVM;
     exit->raw.reason = run->exit_reason;
+    exit->raw.qualification = 0;
     memcpy(exit->raw.data, RUN_UNION(run), RUN_UNION_SIZE);
 
     switch (run->exit_reason) {
