@@ -24,7 +24,7 @@ static uint16_t ftw_classify(const uint8_t reg[16])
     uint64_t mant = 0;
     for (int b = 7; b >= 0; b--)
         mant = (mant << 8) | reg[b];
-    uint16_t exp = (uint16_t)(((uint16_t)reg[9] << 8 | reg[8]) & 0x7fffu);
+    uint16_t exp = (uint16_t)((((unsigned)reg[9] << 8) | reg[8]) & 0x7fffu);
     if (exp == 0x7fffu)
         return TAG_SPECIAL; /* infinity or NaN */
     if (exp == 0)
@@ -43,7 +43,7 @@ uint16_t vcore__kvm_ftw_from_abridged(uint8_t ftwx, uint16_t fsw, const uint8_t 
         uint16_t tag = TAG_EMPTY;
         if (ftwx & (1u << p))
             tag = ftw_classify(fpr[(p - top) & 7u]);
-        ftw = (uint16_t)(ftw | (tag << (2 * p)));
+        ftw = (uint16_t)(ftw | ((unsigned)tag << (2u * p)));
     }
     return ftw;
 }
@@ -52,7 +52,7 @@ uint8_t vcore__kvm_ftw_to_abridged(uint16_t ftw)
 {
     uint8_t ftwx = 0;
     for (unsigned p = 0; p < 8; p++) {
-        if (((ftw >> (2 * p)) & 3u) != TAG_EMPTY)
+        if ((((unsigned)ftw >> (2u * p)) & 3u) != TAG_EMPTY)
             ftwx = (uint8_t)(ftwx | (1u << p));
     }
     return ftwx;
