@@ -3,18 +3,13 @@
  * the capability MSRs, and vmcs12 dirty tracking.
  */
 #include "nvmx_priv.h"
+#include "x86.h"
 
 int vcore__nvmx_diag(vcore_diag_t *d, uint32_t id, uint64_t value, int err)
 {
-    if (d && d->size == sizeof(*d)) {
-        if (vcore_diag_describe(id, d) != VCORE_OK) {
-            d->id = id;
-            d->name = "UNKNOWN";
-            d->message = "unknown diagnostic";
-            d->manual = "";
-        }
-        d->value = value;
-    }
+    /* A caller's diag of another ABI size is left alone, not overwritten. */
+    if (d && d->size == sizeof(*d))
+        (void)vcore__diag_set(d, id, value);
     return err;
 }
 
