@@ -125,7 +125,7 @@ VCORE_BEGIN_DECLS
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
     X(KVM_STATE_SMM, 0x1056, "SMM nested flags unsupported or inconsistent",   \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
-    X(KVM_STATE_GUEST_MODE, 0x1057, "GUEST_MODE state needs the VM-entry pipeline (not implemented)", \
+    X(KVM_STATE_GUEST_MODE, 0x1057, "GUEST_MODE state can be imported only with the nested VM-entry pipeline (next capability)", \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
     X(KVM_STATE_EVMCS, 0x1058, "enlightened VMCS state is not supported",      \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \

@@ -254,25 +254,49 @@ static void nvmx_insn_flush_current(vcore__nvmx_ctx_t *c)
         vcore__nvmx_phys_write(c->mem, c->n->current_vmptr, c->n->vmcs12, VCORE_VMCS12_SIZE);
 }
 
+/*
+ * The VMCS-pointer operand shared by VMCLEAR and VMPTRLD: fetch the 64-bit
+ * memory operand, then the checks both instructions make in the same order
+ * (4-KiB aligned and within the physical-address width, not the VMXON
+ * pointer), each with the instruction's own error number. Returns true with
+ * *addr when the instruction goes on; false when an outcome (fault or
+ * VMfail) is recorded, with the value to return in *status.
+ */
+static bool nvmx_insn_vmcs_ptr(vcore__nvmx_ctx_t *c, uint64_t *addr, uint32_t bad_err,
+                               uint32_t bad_diag, uint32_t vmxon_err, uint32_t vmxon_diag,
+                               int *status)
+{
+    *status = VCORE_OK;
+    if (nvmx_insn_common(c) || !nvmx_insn_need_mem(c))
+        return false;
+    int err = vcore__nvmx_mem_read(c, addr, 8);
+    if (err) {
+        *status = nvmx_insn_access_status(err);
+        return false;
+    }
+    if (!nvmx_insn_addr_ok(c, *addr)) {
+        *status = nvmx_insn_fail(c, bad_err, bad_diag, nvmx_insn_current(c));
+        return false;
+    }
+    if (*addr == c->n->vmxon_ptr) {
+        *status = nvmx_insn_fail(c, vmxon_err, vmxon_diag, nvmx_insn_current(c));
+        return false;
+    }
+    return true;
+}
+
 /* SDM "VMCLEAR-Clear Virtual-Machine Control Structure". */
 static int nvmx_insn_vmclear(vcore__nvmx_ctx_t *c)
 {
     vcore__vmcs12_t *v = (vcore__vmcs12_t *)(void *)c->n->vmcs12;
     uint64_t addr = 0;
     uint32_t zero = 0;
-    int err;
+    int status;
 
-    if (nvmx_insn_common(c) || !nvmx_insn_need_mem(c))
-        return VCORE_OK;
-    err = vcore__nvmx_mem_read(c, &addr, 8);
-    if (err)
-        return nvmx_insn_access_status(err);
-    if (!nvmx_insn_addr_ok(c, addr))
-        return nvmx_insn_fail(c, VCORE_VMXERR_VMCLEAR_INVALID_ADDR, VCORE_DIAG_NVMX_FAIL_VMCLEAR_ADDR,
-                              nvmx_insn_current(c));
-    if (addr == c->n->vmxon_ptr)
-        return nvmx_insn_fail(c, VCORE_VMXERR_VMCLEAR_VMXON_PTR, VCORE_DIAG_NVMX_FAIL_VMCLEAR_VMXON,
-                              nvmx_insn_current(c));
+    if (!nvmx_insn_vmcs_ptr(c, &addr, VCORE_VMXERR_VMCLEAR_INVALID_ADDR,
+                            VCORE_DIAG_NVMX_FAIL_VMCLEAR_ADDR, VCORE_VMXERR_VMCLEAR_VMXON_PTR,
+                            VCORE_DIAG_NVMX_FAIL_VMCLEAR_VMXON, &status))
+        return status;
     if (c->n->shadow_loaded && addr == c->n->shadow_ptr) {
         vcore__nvmx_phys_write(c->mem, addr, c->n->shadow_vmcs12, VCORE_VMCS12_SIZE);
         c->n->shadow_loaded = false;
@@ -295,19 +319,12 @@ static int nvmx_insn_vmptrld(vcore__nvmx_ctx_t *c)
     const vcore__vmcs12_t *copy = (const vcore__vmcs12_t *)(const void *)c->n->scratch;
     uint64_t addr = 0;
     uint32_t rev;
-    int err;
+    int status;
 
-    if (nvmx_insn_common(c) || !nvmx_insn_need_mem(c))
-        return VCORE_OK;
-    err = vcore__nvmx_mem_read(c, &addr, 8);
-    if (err)
-        return nvmx_insn_access_status(err);
-    if (!nvmx_insn_addr_ok(c, addr))
-        return nvmx_insn_fail(c, VCORE_VMXERR_VMPTRLD_INVALID_ADDR, VCORE_DIAG_NVMX_FAIL_VMPTRLD_ADDR,
-                              nvmx_insn_current(c));
-    if (addr == c->n->vmxon_ptr)
-        return nvmx_insn_fail(c, VCORE_VMXERR_VMPTRLD_VMXON_PTR, VCORE_DIAG_NVMX_FAIL_VMPTRLD_VMXON,
-                              nvmx_insn_current(c));
+    if (!nvmx_insn_vmcs_ptr(c, &addr, VCORE_VMXERR_VMPTRLD_INVALID_ADDR,
+                            VCORE_DIAG_NVMX_FAIL_VMPTRLD_ADDR, VCORE_VMXERR_VMPTRLD_VMXON_PTR,
+                            VCORE_DIAG_NVMX_FAIL_VMPTRLD_VMXON, &status))
+        return status;
     if (addr == c->n->current_vmptr)
         return nvmx_insn_succeed(c); /* already current: the cached copy is the VMCS */
 
