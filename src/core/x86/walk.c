@@ -7,7 +7,8 @@
  * SMAP (CR4.SMAP with RFLAGS.AC clear). It does not set accessed/dirty bits
  * and ignores protection keys (PKS): both are left for a general emulator.
  */
-#include "nvmx_priv.h"
+#include "x86.h"
+#include "x86_bits.h"
 
 #define PTE_P (1ull << 0)
 #define PTE_RW (1ull << 1)

@@ -12,6 +12,7 @@
 #include "virtcore/error.h"
 #include "virtcore/x86/cpuid.h"
 #include "virtcore/x86/msr.h"
+#include "virtcore/x86/nvmx.h"
 #include "virtcore/x86/regs.h"
 
 /* Records a diagnostic (id, value) in *d; d may be NULL. Returns VCORE_ERR_INVAL. */
@@ -62,5 +63,18 @@ int vcore__x86_msr_set(const vcore_x86_cpu_model_t *m, vcore_x86_state_t *st, ui
 /* One implementation for both: init == false is power-up RESET. */
 void vcore__x86_reset(vcore_x86_state_t *st, const vcore_x86_cpu_model_t *m, uint32_t vendor,
                       bool init, bool bsp);
+
+/* ---- guest page-table walk (walk.c) ---- */
+typedef struct vcore__walk_fault {
+    uint8_t vector;      /* 14 (#PF) or 13 (#GP, e.g. PAE PDPTE reserved bits) */
+    uint32_t error_code; /* #PF error code */
+    uint64_t cr2;        /* faulting linear address */
+} vcore__walk_fault_t;
+/* Translates one linear address for a supervisor data access. Returns
+ * VCORE_OK with *gpa, VCORE_ERR_INVAL with *fault filled, or VCORE_ERR_FAULT
+ * when a paging structure is not in readable guest memory. */
+int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
+                uint32_t maxphyaddr, uint64_t la, bool write, uint64_t *gpa,
+                vcore__walk_fault_t *fault);
 
 #endif /* VCORE_CORE_X86_H */

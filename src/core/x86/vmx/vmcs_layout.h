@@ -13,7 +13,7 @@
 #ifndef VCORE_CORE_X86_VMCS_LAYOUT_H
 #define VCORE_CORE_X86_VMCS_LAYOUT_H
 
-#include "../deps.h"
+#include "../../deps.h"
 #include "virtcore/x86/vmcs.h"
 
 #if defined(__GNUC__)

@@ -5,7 +5,8 @@
 #ifndef VCORE_CORE_X86_NVMX_PRIV_H
 #define VCORE_CORE_X86_NVMX_PRIV_H
 
-#include "x86_bits.h"
+#include "../x86.h"
+#include "../x86_bits.h"
 #include "vmcs_layout.h"
 #include "virtcore/error.h"
 #include "virtcore/x86/nvmx.h"
@@ -51,19 +52,6 @@ int vcore__nvmx_diag(vcore_diag_t *d, uint32_t id, uint64_t value, int err);
 void vcore__nvmx_phys_read(const vcore_nvmx_mem_t *m, uint64_t gpa, void *buf, size_t len);
 /* Physical write; unbacked writes are dropped. */
 void vcore__nvmx_phys_write(const vcore_nvmx_mem_t *m, uint64_t gpa, const void *buf, size_t len);
-
-/* ---- guest page-table walk (walk.c) ---- */
-typedef struct vcore__walk_fault {
-    uint8_t vector;      /* 14 (#PF) or 13 (#GP, e.g. PAE PDPTE reserved bits) */
-    uint32_t error_code; /* #PF error code */
-    uint64_t cr2;        /* faulting linear address */
-} vcore__walk_fault_t;
-/* Translates one linear address for a supervisor data access. Returns
- * VCORE_OK with *gpa, VCORE_ERR_INVAL with *fault filled, or VCORE_ERR_FAULT
- * when a paging structure is not in readable guest memory. */
-int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
-                uint32_t maxphyaddr, uint64_t la, bool write, uint64_t *gpa,
-                vcore__walk_fault_t *fault);
 
 /* ---- operand decoding (nvmx_operand.c) ---- */
 typedef struct vcore__nvmx_ctx {

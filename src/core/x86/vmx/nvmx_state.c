@@ -3,7 +3,7 @@
  * the capability MSRs, and vmcs12 dirty tracking.
  */
 #include "nvmx_priv.h"
-#include "x86.h"
+#include "../x86.h"
 
 int vcore__nvmx_diag(vcore_diag_t *d, uint32_t id, uint64_t value, int err)
 {
