@@ -9,12 +9,20 @@
  * Optional ops may be NULL: the core then returns VCORE_ERR_UNSUPPORTED
  * for the public function that needs them.
  *
- * State protocol: the core keeps the architectural model
- * (vcore_x86_state_t) and tracks, per state class, whether the model is
- * up to date (valid) and whether it holds changes the backend has not seen
- * (dirty). Before a run the core passes the dirty classes to
- * @c vcpu_set_state; after a run every class is invalid and is fetched
- * with @c vcpu_get_state only when somebody asks for it.
+ * State protocol: the core keeps the architectural model of each vCPU (an
+ * x86 vCPU: vcore_x86_state_t; an arm64 vCPU: vcore_arm64_state_t) and
+ * tracks, per state group (VCORE_X86_STATE_*, VCORE_ARM64_STATE_*), whether
+ * the model is up to date (valid) and whether it holds changes the backend
+ * has not seen (dirty). Before a run the core passes the dirty groups to
+ * @c vcpu_set_state; after a run every group is invalid and is fetched with
+ * @c vcpu_get_state only when somebody asks for it. @c vcpu_get_state writes
+ * exactly the groups it is asked for (never others: they may hold dirty
+ * values); @c vcpu_set_state may read any valid group of the model it is
+ * given, and must fetch itself what it needs from groups it was not given.
+ *
+ * ABI growth: a table whose @c size is at least VCORE_BACKEND_SIZE_V1 is
+ * accepted; the ops past its @c size count as NULL. New ops are only ever
+ * appended.
  */
 #ifndef VIRTCORE_BACKEND_H
 #define VIRTCORE_BACKEND_H
@@ -24,13 +32,15 @@
 #include "host.h"
 #include "vcpu.h"
 #include "vm.h"
+#include "arm64/regs.h"
 #include "x86/cpuid.h"
+#include "x86/nvmx.h"
 #include "x86/regs.h"
 
 VCORE_BEGIN_DECLS
 
 /** @brief ABI version of vcore_backend_t; bumped on any incompatible change. */
-#define VCORE_BACKEND_ABI_VERSION 1u
+#define VCORE_BACKEND_ABI_VERSION 2u
 
 /** @name Architecture bits for vcore_backend_t::arches
  * @{ */
@@ -38,9 +48,67 @@ VCORE_BEGIN_DECLS
 #define VCORE_BACKEND_ARCH_ARM64 (1u << VCORE_ARCH_ARM64)   /**< Runs AArch64 guests. */
 /** @} */
 
+/** @name Backend features (vcore_backend_t::features)
+ * @{ */
+/**
+ * The backend reports the NMI window (VCORE_EXIT_NMI_WINDOW) when
+ * vcore_x86_events_t::request_nmi_window is set. Without it the core leaves
+ * a pending NMI to the backend, which must deliver it itself once NMIs are
+ * unblocked (as KVM does).
+ */
+#define VCORE_BACKEND_FEAT_NMI_WINDOW (1u << 0)
+/** @} */
+
+/**
+ * @brief A vCPU's architectural state, tagged with its architecture.
+ *
+ * Exactly the member named by @c arch is valid.
+ */
+typedef struct vcore_vcpu_state {
+    uint32_t arch; /**< vcore_arch_t of the vCPU. */
+    uint32_t pad;  /**< Reserved. */
+    union {
+        vcore_x86_state_t *x86;     /**< VCORE_ARCH_X86_64. */
+        vcore_arm64_state_t *arm64; /**< VCORE_ARCH_ARM64. */
+    } u;                            /**< The state. */
+} vcore_vcpu_state_t;
+
+/** @brief A backend's hardware VMCS object (opaque; see the VMCS ops of vcore_backend_t). */
+typedef struct vcore_hw_vmcs vcore_hw_vmcs_t;
+
+/** @brief Outcome classes of vcore_backend_t::vmcs_enter. */
+typedef enum vcore_hw_entry_kind {
+    VCORE_HW_ENTRY_EXIT = 0,         /**< The guest ran (or the entry failed with bit 31 set) and exited. */
+    VCORE_HW_ENTRY_FAIL_INVALID = 1, /**< VMfailInvalid. */
+    VCORE_HW_ENTRY_FAIL_VALID = 2    /**< VMfailValid: @c vm_error holds the VM-instruction error. */
+} vcore_hw_entry_kind_t;
+
+/** @brief What VMLAUNCH/VMRESUME of a hardware VMCS did. */
+typedef struct vcore_hw_entry {
+    uint32_t kind;        /**< vcore_hw_entry_kind_t. */
+    uint32_t vm_error;    /**< VM-instruction error number (FAIL_VALID). */
+    uint32_t exit_reason; /**< The full exit-reason field (EXIT). */
+    uint32_t launched;    /**< The instruction was VMLAUNCH (1) or VMRESUME (0). */
+} vcore_hw_entry_t;
+
+/**
+ * @brief Shadow of the five major VMX control words of one VMCS.
+ *
+ * SDM Vol. 3, "VM-Execution Controls", "VM-Exit Controls", "VM-Entry
+ * Controls": the pin-based, primary and secondary processor-based, exit
+ * and entry controls. A write of a value the VMCS already holds is skipped
+ * (on processors with VMCS caching, writing any of them makes the next
+ * VM entry re-run every consistency check). Backends keep one per hardware
+ * VMCS and ask vcore_vmcs_ctl_shadow_write() before each VMWRITE.
+ */
+typedef struct vcore_vmcs_ctl_shadow {
+    uint32_t value[5]; /**< Pin, primary, secondary, exit, entry controls as last written. */
+    uint32_t valid;    /**< Bit i: value[i] is what the VMCS holds. */
+} vcore_vmcs_ctl_shadow_t;
+
 /** @brief The operations of one backend. */
 struct vcore_backend {
-    size_t size;           /**< sizeof(vcore_backend_t). */
+    size_t size;           /**< sizeof(vcore_backend_t) the backend was built with (at least VCORE_BACKEND_SIZE_V1). */
     uint32_t abi_version;  /**< VCORE_BACKEND_ABI_VERSION. */
     uint32_t arches;       /**< VCORE_BACKEND_ARCH_* bits. */
     const char *name;      /**< Short name: "mock", "kvm", "vmx", "svm", "arm64". */
@@ -65,27 +133,101 @@ struct vcore_backend {
     int (*vcpu_init)(vcore_vcpu_t *vcpu, void *priv);
     /** Releases what vcpu_init acquired. Required. */
     void (*vcpu_fini)(vcore_vcpu_t *vcpu, void *priv);
-    /** Copies the state classes @p classes from the backend into @p state. Required. */
-    int (*vcpu_get_state)(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *state,
-                          uint32_t classes);
-    /** Loads the state classes @p classes of @p state into the backend. Required. */
-    int (*vcpu_set_state)(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t *state,
-                          uint32_t classes);
-    /** Installs a CPUID table the core has already checked. Optional. */
+    /** Copies exactly the state groups @p groups from the backend into @p state. Required. */
+    int (*vcpu_get_state)(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
+                          uint32_t groups);
+    /** Loads the state groups @p groups of @p state into the backend. Required. */
+    int (*vcpu_set_state)(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
+                          uint32_t groups);
+    /** Installs a CPUID table the core has already checked (x86). Optional. */
     int (*vcpu_set_cpuid)(vcore_vcpu_t *vcpu, void *priv, const vcore_cpuid_entry_t *entries,
                           uint32_t nent);
     /** Runs until an exit; @p exit carries the previous exit's reply in and the new exit out. Required. */
     int (*vcpu_run)(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit);
     /** Interrupts a run from another thread. Optional. */
     int (*vcpu_kick)(vcore_vcpu_t *vcpu, void *priv);
+
+    /* ---- Appended in ABI version 2 (absent when @c size ends before them). ---- */
+
+    /** State groups this backend implements (an x86 backend without events leaves out VCORE_X86_STATE_EVENTS). 0 means every group. */
+    uint32_t state_groups;
+    uint32_t features;     /**< VCORE_BACKEND_FEAT_* bits. */
+
+    /**
+     * @name Hardware VMCS objects (Intel VMX; NULL elsewhere)
+     * A vCPU owns vmcs01, the VMCS its guest runs on; these ops let the core
+     * create more (vmcs02, shadow VMCSs) and drive them as the SDM's "VMCS
+     * Life Cycle" says. Each object keeps its own launch state and control
+     * shadow (vcore_vmcs_ctl_shadow_t). vcpu_run, vcpu_get_state and
+     * vcpu_set_state always work on vmcs01 and make it current again.
+     * @{
+     */
+    /** The VMX capability MSRs 480H-491H of the processor the backend drives (for nested VMX). */
+    int (*vmx_caps)(vcore_vm_t *vm, void *priv, vcore_nvmx_caps_t *out);
+    /** Allocates a VMCS region (revision id set, shadow-VMCS indicator when @p shadow), VMCLEARed. */
+    int (*vmcs_alloc)(vcore_vcpu_t *vcpu, void *priv, bool shadow, vcore_hw_vmcs_t **out);
+    /** VMCLEARs and frees a VMCS made by vmcs_alloc (never the vCPU's vmcs01). */
+    void (*vmcs_free)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs);
+    /** VMPTRLD: makes @p vmcs current (NULL: the vCPU's vmcs01). */
+    int (*vmcs_load)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs);
+    /** VMCLEAR: writes @p vmcs back, makes its launch state clear and, if it was current, leaves no current VMCS. */
+    int (*vmcs_clear)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs);
+    /** VMREAD of the current VMCS. VCORE_ERR_STATE without one; VCORE_ERR_NOENT for an unsupported field. */
+    int (*vmcs_read)(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t *value);
+    /** VMWRITE of the current VMCS (a major control word equal to its shadow is not written). */
+    int (*vmcs_write)(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t value);
+    /** VMLAUNCH (launch state clear) or VMRESUME (launched) of the current VMCS with the vCPU's GPRs. */
+    int (*vmcs_enter)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out);
+    /** @} */
 };
+
+/** @brief Size of the first published ops table (through @c vcpu_kick): the smallest accepted @c size. */
+#define VCORE_BACKEND_SIZE_V1 (offsetof(vcore_backend_t, vcpu_kick) + sizeof(void (*)(void)))
+
+/**
+ * @brief Copies the x86 state groups @p groups from @p src to @p dst, and nothing else.
+ *
+ * For backends whose hardware moves state in larger units than the core's
+ * groups (KVM's register ioctls): fetch a whole unit into a scratch block,
+ * then copy exactly the groups the core asked for.
+ * @param[out] dst Destination.
+ * @param[in] src Source.
+ * @param[in] groups VCORE_X86_STATE_* groups.
+ */
+VCORE_API void vcore_x86_state_copy(vcore_x86_state_t *dst, const vcore_x86_state_t *src,
+                                    uint32_t groups);
+
+/**
+ * @brief Decides whether a VMWRITE must reach the VMCS, keeping the control shadow current.
+ *
+ * For the five major control words the write is needed only when the value
+ * differs from the one the shadow says the VMCS holds; every other field is
+ * always written.
+ * @param[in,out] shadow The control shadow of the VMCS being written.
+ * @param[in] field The field encoding.
+ * @param[in] value The value to write.
+ * @return true if the VMWRITE must be issued (the shadow then records @p value); false to skip it.
+ */
+VCORE_API bool vcore_vmcs_ctl_shadow_write(vcore_vmcs_ctl_shadow_t *shadow, uint32_t field,
+                                           uint64_t value);
+
+/**
+ * @brief Forgets a control shadow (after VMCLEAR, or when the VMCS was written behind its back).
+ * @param[out] shadow The shadow; NULL is ignored.
+ */
+VCORE_API void vcore_vmcs_ctl_shadow_reset(vcore_vmcs_ctl_shadow_t *shadow);
 
 /**
  * @brief Checks that a backend's ops table is well formed.
+ *
+ * Sizes: at least VCORE_BACKEND_SIZE_V1; ops past @c size count as NULL.
+ * The private sizes must leave room for the core's own part of a VM or
+ * vCPU block (no size_t overflow). The VMCS ops come as a group: all or none.
  * @param[in] backend The table.
  * @return VCORE_OK if usable.
- * @retval VCORE_ERR_INVAL @p backend is NULL or a required op is missing.
- * @retval VCORE_ERR_ABI The size or ABI version is not this library's.
+ * @retval VCORE_ERR_INVAL @p backend is NULL, a required op is missing, a
+ *         private size is too large, or the VMCS group is incomplete.
+ * @retval VCORE_ERR_ABI The size is below VCORE_BACKEND_SIZE_V1 or the ABI version is not this library's.
  */
 VCORE_API int vcore_backend_validate(const vcore_backend_t *backend);
 
@@ -102,6 +244,13 @@ VCORE_API const vcore_host_t *vcore_vm_host(const vcore_vm_t *vm);
  * @return A copy owned by the VM.
  */
 VCORE_API const vcore_vm_config_t *vcore_vm_config(const vcore_vm_t *vm);
+
+/**
+ * @brief The backend a VM runs on (the table it was created with).
+ * @param[in] vm The VM.
+ * @return The ops table; NULL if @p vm is NULL.
+ */
+VCORE_API const vcore_backend_t *vcore_vm_backend(const vcore_vm_t *vm);
 
 /**
  * @brief The private state of a VM's backend.
@@ -137,9 +286,16 @@ VCORE_API const vcore_backend_t *vcore_vcpu_backend(const vcore_vcpu_t *vcpu);
  * Backends may read it (e.g. to compare), but must change state only through
  * their own get/set ops.
  * @param[in] vcpu The vCPU.
- * @return The model.
+ * @return The model, tagged with the vCPU's architecture; NULL if @p vcpu is NULL.
  */
-VCORE_API const vcore_x86_state_t *vcore_vcpu_model(const vcore_vcpu_t *vcpu);
+VCORE_API const vcore_vcpu_state_t *vcore_vcpu_model(const vcore_vcpu_t *vcpu);
+
+/**
+ * @brief The architecture of a vCPU (for backends).
+ * @param[in] vcpu The vCPU.
+ * @return A vcore_arch_t; 0 if @p vcpu is NULL.
+ */
+VCORE_API uint32_t vcore_vcpu_arch(const vcore_vcpu_t *vcpu);
 
 /**
  * @brief Emits a log line through a VM's host services, if its level is enabled.

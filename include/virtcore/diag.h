@@ -119,10 +119,55 @@ VCORE_BEGIN_DECLS
     X(MEM_READ_ONLY, 0x0304, "write to a read-only guest-physical range",     \
       "libvirtcore, \"vcore_vm_write_guest\"")
 
+/**
+ * @brief vCPU API rules (run loop, events, nested enablement, arm64 registers):
+ *        X(name, value, message, manual section). Range 0x0400-0x04ff.
+ */
+#define VCORE_DIAG_VCPU_LIST(X)                                                \
+    X(EXIT_REPLY_MISMATCH, 0x0401,                                             \
+      "the exit passed to vcore_vcpu_run is not the one waiting for a reply",  \
+      "libvirtcore, \"vcore_vcpu_run\" (reply contract)")                    \
+    X(EVENT_VECTOR_INVALID, 0x0411,                                            \
+      "exception vector above 31, reserved (15, 22-27, 31), or 2 (NMI is not an exception)", \
+      "SDM Vol. 3, \"Checks on VM-Entry Control Fields\"")                    \
+    X(EVENT_ERROR_CODE, 0x0412,                                                \
+      "error-code flag does not match the vector (8, 10-14, 17 and 21 push one, others none)", \
+      "SDM Vol. 3, \"Exception and Interrupt Reference\"")                    \
+    X(EVENT_BLOCKING_BOTH, 0x0413, "blocking by STI and blocking by MOV SS both set", \
+      "SDM Vol. 3, \"Checks on Guest Non-Register State\"")                   \
+    X(EVENT_FLAG, 0x0414, "an event-state flag is not 0 or 1, or a reserved byte is set", \
+      "libvirtcore, \"vcore_vcpu_set_events\"")                              \
+    X(EVENT_TWO_EVENTS, 0x0415,                                                \
+      "more than one event is being delivered (exception, interrupt and NMI injection are exclusive)", \
+      "SDM Vol. 3, \"Event Injection\"")                                      \
+    X(EVENT_INTERRUPT_VECTOR, 0x0416, "external interrupt vector below 16 (the exception vectors)", \
+      "SDM Vol. 3, \"Exception and Interrupt Vectors\"")                      \
+    X(EVENT_BUSY, 0x0417, "an external interrupt is already queued or being delivered", \
+      "libvirtcore, \"vcore_vcpu_inject_interrupt\"")                        \
+    X(EVENT_WINDOW_UNSUPPORTED, 0x0418, "the backend cannot report this event window", \
+      "libvirtcore, \"vcore_vcpu_set_events\"")                              \
+    X(INIT_LATCHED, 0x0421, "INIT latched: INIT is blocked in VMX root operation", \
+      "SDM Vol. 3, \"Restrictions on VMX Operation\"")                        \
+    X(NESTED_UNSUPPORTED, 0x0431,                                              \
+      "nested VMX needs an x86 vCPU on a backend with VMX capabilities and hardware VMCS operations", \
+      "libvirtcore, \"vcore_vcpu_config_t\"")                                \
+    X(FEATURE_CONTROL_LOCKED, 0x0441, "WRMSR to IA32_FEATURE_CONTROL while its lock bit is set", \
+      "SDM Vol. 3, \"Enabling and Entering VMX Operation\"")                  \
+    X(WRONG_ARCH, 0x0451, "the function does not apply to the vCPU's architecture", \
+      "libvirtcore, \"vcpu.h\"")                                              \
+    X(ARM64_PSTATE_INVALID, 0x0481,                                            \
+      "PSTATE names AArch32, EL2 or EL3, or sets a RES0 bit",                  \
+      "Arm ARM, \"Saved Program Status Registers (SPSRs)\"")                  \
+    X(ARM64_SCTLR_RES1, 0x0482, "SCTLR_EL1 clears a RES1 bit",                 \
+      "Arm ARM, \"SCTLR_EL1, System Control Register (EL1)\"")                \
+    X(ARM64_VBAR_RES0, 0x0483, "VBAR_EL1 sets a bit in 10:0 (RES0)",           \
+      "Arm ARM, \"VBAR_EL1, Vector Base Address Register (EL1)\"")
+
 /** @brief Diagnostic identifiers (values are pinned). */
 typedef enum vcore_diag_id {
 #define VCORE__DIAG_ENUM(name, value, msg, manual) VCORE_DIAG_##name = (value),
     VCORE_DIAG_X86_LIST(VCORE__DIAG_ENUM)
+    VCORE_DIAG_VCPU_LIST(VCORE__DIAG_ENUM)
 #undef VCORE__DIAG_ENUM
 } vcore_diag_id_t;
 

@@ -6,10 +6,14 @@
  * form for @c reason; @c raw always holds what the hardware or kernel
  * reported, so nothing is lost even for reasons the library does not decode.
  *
- * Exits that need an answer (I/O IN, MMIO read, CPUID, RDMSR, hypercall)
- * have VCORE_EXIT_F_NEEDS_REPLY set: the VMM writes the reply slot of the
- * same structure and passes it to the next vcore_vcpu_run() call, which
- * completes the instruction before resuming the guest.
+ * Exits that need an answer (I/O IN, MMIO read, CPUID, RDMSR, WRMSR,
+ * hypercall) have VCORE_EXIT_F_NEEDS_REPLY set: the VMM writes the reply
+ * slot of the same structure and passes it to the next vcore_vcpu_run()
+ * call, which completes the instruction before resuming the guest. The core
+ * enforces this contract the same way on every backend: a run whose exit
+ * structure does not carry the reason of the exit being answered is refused
+ * with VCORE_ERR_STATE and the diagnostic EXIT_REPLY_MISMATCH, and nothing
+ * runs.
  */
 #ifndef VIRTCORE_EXIT_H
 #define VIRTCORE_EXIT_H
@@ -18,27 +22,41 @@
 
 VCORE_BEGIN_DECLS
 
-/** @brief Generic exit reasons. Values are pinned. */
+/**
+ * @brief The generic exit reasons: X(name, value, description).
+ *
+ * Values are pinned and the list is append-only; vcore_exit_reason_name()
+ * and the enum are generated from it.
+ */
+#define VCORE_EXIT_REASON_LIST(X)  \
+    X(NONE, 0, "No exit (structure not filled).") \
+    X(IO, 1, "Port I/O; see vcore_exit_t::u.io.") \
+    X(MMIO, 2, "Access to unmapped guest-physical memory; u.mmio.") \
+    X(HLT, 3, "The guest executed HLT.") \
+    X(SHUTDOWN, 4, "Shutdown / triple fault.") \
+    X(FAIL_ENTRY, 5, "The hardware refused VM entry; u.fail_entry.") \
+    X(INTERNAL_ERROR, 6, "The backend could not handle an exit; u.internal.") \
+    X(SYSTEM_EVENT, 7, "Reset / shutdown / crash request; u.system_event.") \
+    X(CPUID, 8, "CPUID needing an answer; u.cpuid.") \
+    X(RDMSR, 9, "RDMSR needing an answer; u.msr.") \
+    X(WRMSR, 10, "WRMSR; u.msr (reply: error).") \
+    X(HYPERCALL, 11, "VMCALL/VMMCALL/HVC; u.hypercall.") \
+    X(DEBUG, 12, "Debug event; u.debug.") \
+    X(EXCEPTION, 13, "Guest exception intercepted; u.exception.") \
+    X(INTERRUPTED, 14, "vcore_vcpu_kick() or a signal stopped the run.") \
+    X(HW_ERROR, 15, "VMfail or similar from the entry instruction; u.hw_error.") \
+    X(RAW, 16, "Not decoded; see vcore_exit_t::raw.") \
+    X(STAGE2_FAULT, 17, "arm64 stage-2 fault outside memory; u.mmio plus raw.") \
+    X(INIT, 18, "INIT signal received while running.") \
+    X(IRQ_WINDOW, 19, "The guest can take an external interrupt now (vcore_x86_events_t::request_interrupt_window).") \
+    X(NMI_WINDOW, 20, "The guest can take an NMI now (vcore_x86_events_t::request_nmi_window).") \
+    X(VMX_INSN, 21, "The guest executed a VMX instruction; u.vmx_insn (see x86/vmx_exits.h).")
+
+/** @brief Generic exit reasons (values pinned; see VCORE_EXIT_REASON_LIST). */
 typedef enum vcore_exit_reason {
-    VCORE_EXIT_NONE = 0,           /**< No exit (structure not filled). */
-    VCORE_EXIT_IO = 1,             /**< Port I/O; see vcore_exit_t::u.io. */
-    VCORE_EXIT_MMIO = 2,           /**< Access to unmapped guest-physical memory; u.mmio. */
-    VCORE_EXIT_HLT = 3,            /**< The guest executed HLT. */
-    VCORE_EXIT_SHUTDOWN = 4,       /**< Shutdown / triple fault. */
-    VCORE_EXIT_FAIL_ENTRY = 5,     /**< The hardware refused VM entry; u.fail_entry. */
-    VCORE_EXIT_INTERNAL_ERROR = 6, /**< The backend could not handle an exit; u.internal. */
-    VCORE_EXIT_SYSTEM_EVENT = 7,   /**< Reset / shutdown / crash request; u.system_event. */
-    VCORE_EXIT_CPUID = 8,          /**< CPUID needing an answer; u.cpuid. */
-    VCORE_EXIT_RDMSR = 9,          /**< RDMSR needing an answer; u.msr. */
-    VCORE_EXIT_WRMSR = 10,         /**< WRMSR; u.msr (reply: error). */
-    VCORE_EXIT_HYPERCALL = 11,     /**< VMCALL/VMMCALL/HVC; u.hypercall. */
-    VCORE_EXIT_DEBUG = 12,         /**< Debug event; u.debug. */
-    VCORE_EXIT_EXCEPTION = 13,     /**< Guest exception intercepted; u.exception. */
-    VCORE_EXIT_INTERRUPTED = 14,   /**< vcore_vcpu_kick() or a signal stopped the run. */
-    VCORE_EXIT_HW_ERROR = 15,      /**< VMfail or similar from the entry instruction; u.hw_error. */
-    VCORE_EXIT_RAW = 16,           /**< Not decoded; see vcore_exit_t::raw. */
-    VCORE_EXIT_STAGE2_FAULT = 17,  /**< arm64 stage-2 fault outside memory; u.mmio plus raw. */
-    VCORE_EXIT_INIT = 18           /**< INIT signal received while running. */
+#define VCORE__EXIT_ENUM(name, value, desc) VCORE_EXIT_##name = (value),
+    VCORE_EXIT_REASON_LIST(VCORE__EXIT_ENUM)
+#undef VCORE__EXIT_ENUM
 } vcore_exit_reason_t;
 
 /** @name vcore_exit_t::flags
@@ -147,6 +165,14 @@ typedef struct vcore_exit {
             uint32_t error_code;    /**< Error code. */
             uint64_t cr2;           /**< Faulting address for \#PF. */
         } exception;
+        /** VCORE_EXIT_VMX_INSN: the VM-exit information of a VMX instruction (SDM Vol. 3, "VM Exits"). */
+        struct {
+            uint32_t op;            /**< vcore_nvmx_op_t (x86/nvmx.h). */
+            uint32_t basic_reason;  /**< SDM basic exit reason (VCORE_VMX_EXIT_VMCLEAR ...). */
+            uint32_t insn_info;     /**< VM-exit instruction-information field (0 where the SDM defines none). */
+            uint32_t insn_len;      /**< VM-exit instruction length. */
+            uint64_t qualification; /**< Exit qualification: the memory operand's displacement. */
+        } vmx_insn;
         /** VCORE_EXIT_HW_ERROR. */
         struct {
             int32_t kind;        /**< 1 = VMfailInvalid, 2 = VMfailValid, 3 = other. */

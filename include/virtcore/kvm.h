@@ -10,7 +10,7 @@
  *   of vcore_vm_config_t::ipa_bits in the type (see arm64/ipa.h).
  * - User-space MSR exits (KVM_CAP_X86_USER_SPACE_MSR) are enabled for MSRs
  *   the kernel does not know (KVM_MSR_EXIT_REASON_UNKNOWN / _INVAL) and for
- *   filtered ones: they arrive as ::VCORE_EXIT_RDMSR / ::VCORE_EXIT_WRMSR with
+ *   filtered ones: they arrive as VCORE_EXIT_RDMSR / VCORE_EXIT_WRMSR exits with
  *   the kernel's reason in @c u.msr.why.
  * - No in-kernel interrupt controller is created, so HLT exits to the VMM.
  * - Kick: vcore_vcpu_kick() sets @c immediate_exit in the vCPU's kvm_run

@@ -21,6 +21,7 @@
 #ifndef VIRTCORE_MOCK_H
 #define VIRTCORE_MOCK_H
 
+#include "backend.h"
 #include "common.h"
 #include "exit.h"
 #include "vcpu.h"
@@ -42,6 +43,18 @@ typedef enum vcore_mock_op {
     VCORE_MOCK_OP_RUN,           /**< vcpu_run */
     VCORE_MOCK_OP_KICK,          /**< vcpu_kick */
     VCORE_MOCK_OP_REPLY,         /**< a reply consumed by run */
+    VCORE_MOCK_OP_DELIVER_EXCEPTION, /**< an injected exception delivered */
+    VCORE_MOCK_OP_DELIVER_INTERRUPT, /**< an injected external interrupt delivered */
+    VCORE_MOCK_OP_DELIVER_NMI,   /**< an injected NMI delivered */
+    VCORE_MOCK_OP_VMCS_ALLOC,    /**< vmcs_alloc */
+    VCORE_MOCK_OP_VMCS_FREE,     /**< vmcs_free */
+    VCORE_MOCK_OP_VMCS_LOAD,     /**< vmcs_load (VMPTRLD) */
+    VCORE_MOCK_OP_VMCS_CLEAR,    /**< vmcs_clear (VMCLEAR) */
+    VCORE_MOCK_OP_VMCS_READ,     /**< vmcs_read (VMREAD) that reached the store */
+    VCORE_MOCK_OP_VMCS_WRITE,    /**< vmcs_write (VMWRITE) that reached the store */
+    VCORE_MOCK_OP_VMCS_WRITE_SKIPPED, /**< vmcs_write of an unchanged major control (not issued) */
+    VCORE_MOCK_OP_VMCS_ENTER,    /**< vmcs_enter (VMLAUNCH/VMRESUME) */
+    VCORE_MOCK_OP_VMCS_VIOLATION, /**< a VMCS access the SDM does not allow (a test failure) */
     VCORE_MOCK_OP_COUNT          /**< Number of kinds. */
 } vcore_mock_op_t;
 
@@ -101,6 +114,117 @@ VCORE_API int vcore_mock_fail_next(vcore_vcpu_t *vcpu, uint32_t op, int err);
  * @retval VCORE_ERR_NOENT No reply was consumed yet.
  */
 VCORE_API int vcore_mock_last_reply(const vcore_vcpu_t *vcpu, vcore_exit_t *out);
+
+/** @brief An event the mock delivered into its guest. */
+typedef struct vcore_mock_event {
+    size_t size;             /**< sizeof(vcore_mock_event_t). */
+    uint32_t kind;           /**< VCORE_MOCK_OP_DELIVER_EXCEPTION, _INTERRUPT or _NMI. */
+    uint8_t vector;          /**< Vector (2 for an NMI). */
+    uint8_t has_error_code;  /**< An error code was pushed. */
+    uint8_t soft;            /**< A software interrupt (INT n). */
+    uint8_t pad;             /**< Reserved. */
+    uint32_t error_code;     /**< The error code. */
+    uint64_t cr2;            /**< CR2 in the mock's state when the event was delivered. */
+} vcore_mock_event_t;
+
+/**
+ * @brief The last event the mock delivered.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[out] out Receives the event; @c out->size must be set.
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument or not on the mock backend.
+ * @retval VCORE_ERR_ABI @p out->size is wrong.
+ * @retval VCORE_ERR_NOENT No event was delivered yet.
+ */
+VCORE_API int vcore_mock_last_event(const vcore_vcpu_t *vcpu, vcore_mock_event_t *out);
+
+/**
+ * @brief Sets the VMX capability MSRs the mock reports for nested VMX (vmx_caps op).
+ *
+ * Default: the library's emulated capabilities (vcore_nvmx_caps_emulated()).
+ * Takes effect for vCPUs created afterwards.
+ * @param[in] vm A VM on the mock backend.
+ * @param[in] caps The capability MSRs; @c caps->size must be set.
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument or not a mock VM.
+ * @retval VCORE_ERR_ABI @p caps->size is wrong.
+ */
+VCORE_API int vcore_mock_set_vmx_caps(vcore_vm_t *vm, const vcore_nvmx_caps_t *caps);
+
+/** @brief Most fields one scripted VMCS exit stores. */
+#define VCORE_MOCK_VMCS_EXIT_FIELDS 16u
+
+/** @brief The outcome of the next VM entry of a mock hardware VMCS. */
+typedef struct vcore_mock_vmcs_exit {
+    size_t size;          /**< sizeof(vcore_mock_vmcs_exit_t). */
+    uint32_t kind;        /**< vcore_hw_entry_kind_t. */
+    uint32_t vm_error;    /**< VM-instruction error for FAIL_VALID (stored in VM_INSTRUCTION_ERROR). */
+    uint32_t exit_reason; /**< Exit-reason field for EXIT (stored in VM_EXIT_REASON; bit 31 = failed entry). */
+    uint32_t nfields;     /**< Valid entries of @c fields. */
+    struct {
+        uint32_t encoding; /**< Field encoding. */
+        uint32_t pad;      /**< Reserved. */
+        uint64_t value;    /**< Value the "processor" stores on the exit (exit information, guest state). */
+    } fields[VCORE_MOCK_VMCS_EXIT_FIELDS]; /**< Fields the exit stores in the current VMCS. */
+} vcore_mock_vmcs_exit_t;
+
+/**
+ * @brief Queues the outcome of the next vmcs_enter on this vCPU.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] ex The outcome (copied).
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument, not on the mock, bad kind, too many
+ *         fields or an unsupported field encoding.
+ * @retval VCORE_ERR_ABI @p ex->size is wrong.
+ * @retval VCORE_ERR_RANGE The queue is full.
+ */
+VCORE_API int vcore_mock_push_vmcs_exit(vcore_vcpu_t *vcpu, const vcore_mock_vmcs_exit_t *ex);
+
+/** @brief Field groups counted by vcore_mock_vmcs_group_count(). */
+typedef enum vcore_mock_vmcs_group {
+    VCORE_MOCK_VMCS_GROUP_CONTROL = 0,    /**< Control fields (every ::VCORE_VMCS_TYPE_CONTROL field). */
+    VCORE_MOCK_VMCS_GROUP_EXIT_INFO = 1,  /**< Read-only data fields (VM-exit information). */
+    VCORE_MOCK_VMCS_GROUP_GUEST = 2,      /**< Guest-state fields. */
+    VCORE_MOCK_VMCS_GROUP_HOST = 3,       /**< Host-state fields. */
+    VCORE_MOCK_VMCS_GROUP_MAJOR_CTLS = 4, /**< The five major control words (also counted in CONTROL). */
+    VCORE_MOCK_VMCS_GROUP_COUNT = 5       /**< Number of groups. */
+} vcore_mock_vmcs_group_t;
+
+/**
+ * @brief VMREADs and VMWRITEs of one field that reached the store (a _HIGH access counts for its field).
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] encoding The field encoding.
+ * @param[out] reads Receives the VMREAD count (may be NULL).
+ * @param[out] writes Receives the VMWRITE count (may be NULL).
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL Not on the mock, or an unknown encoding.
+ */
+VCORE_API int vcore_mock_vmcs_count(const vcore_vcpu_t *vcpu, uint32_t encoding, uint64_t *reads,
+                                    uint64_t *writes);
+
+/**
+ * @brief VMREADs and VMWRITEs of a field group that reached the store.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] group A vcore_mock_vmcs_group_t.
+ * @param[out] reads Receives the VMREAD count (may be NULL).
+ * @param[out] writes Receives the VMWRITE count (may be NULL).
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL Not on the mock, or an unknown group.
+ */
+VCORE_API int vcore_mock_vmcs_group_count(const vcore_vcpu_t *vcpu, uint32_t group, uint64_t *reads,
+                                          uint64_t *writes);
+
+/**
+ * @brief Reads a field of a mock hardware VMCS without counting or changing anything (for test assertions).
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] vmcs The VMCS (NULL: the vCPU's vmcs01).
+ * @param[in] encoding The field encoding.
+ * @param[out] value Receives the value.
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument, not on the mock, or an unknown encoding.
+ */
+VCORE_API int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, const vcore_hw_vmcs_t *vmcs,
+                                   uint32_t encoding, uint64_t *value);
 
 VCORE_END_DECLS
 

@@ -16,19 +16,43 @@
 #include "diag.h"
 #include "exit.h"
 #include "vm.h"
+#include "arm64/regs.h"
 #include "x86/cpuid.h"
+#include "x86/nvmx.h"
 #include "x86/regs.h"
 
 VCORE_BEGIN_DECLS
 
-/** @brief Configuration for a vCPU. Initialise with vcore_vcpu_config_init(). */
+/** @brief Nested virtualization a vCPU offers its guest (vcore_vcpu_config_t::nested). */
+typedef enum vcore_nested {
+    VCORE_NESTED_NONE = 0, /**< The guest's VMX instructions reach the VMM as exits. */
+    VCORE_NESTED_VMX = 1   /**< Intel VMX for L1: the library emulates L1's VMX instructions. */
+} vcore_nested_t;
+
+/**
+ * @brief Configuration for a vCPU. Initialise with vcore_vcpu_config_init().
+ *
+ * A configuration whose @c size is at least VCORE_VCPU_CONFIG_SIZE_V1 is
+ * accepted; members past its @c size take their defaults.
+ */
 typedef struct vcore_vcpu_config {
     size_t size;     /**< sizeof(vcore_vcpu_config_t). */
     uint32_t id;     /**< vCPU index (also the initial APIC ID); unique in the VM. */
     uint32_t vendor; /**< vcore_x86_vendor_t used until a CPUID table says otherwise; default Intel. */
     bool bsp;        /**< Boot processor: RESET sets IA32_APIC_BASE.BSP. Default: id == 0. */
     uint32_t flags;  /**< Reserved, must be 0. */
+    uint32_t nested; /**< vcore_nested_t; default VCORE_NESTED_NONE. x86 only. */
+    /**
+     * With VCORE_NESTED_VMX: the capability MSRs (480H-491H) L1 may see at
+     * most, or NULL for everything the backend's processor and the library's
+     * emulation both support. It may only remove features
+     * (vcore_nvmx_caps_restrict()). Copied at creation.
+     */
+    const vcore_nvmx_caps_t *nvmx_caps;
 } vcore_vcpu_config_t;
+
+/** @brief Size of the first published vcore_vcpu_config_t (through @c flags). */
+#define VCORE_VCPU_CONFIG_SIZE_V1 (offsetof(vcore_vcpu_config_t, flags) + sizeof(uint32_t))
 
 /**
  * @brief Fills a vCPU configuration with defaults (id 0, Intel, BSP).
@@ -49,6 +73,7 @@ VCORE_API void vcore_vcpu_config_init(vcore_vcpu_config_t *cfg);
  * @retval VCORE_ERR_EXISTS The id is taken.
  * @retval VCORE_ERR_RANGE The VM already has max_vcpus vCPUs, or id >= max_vcpus.
  * @retval VCORE_ERR_NOMEM Allocation failed.
+ * @retval VCORE_ERR_UNSUPPORTED @c nested asks for what the backend or the architecture lacks.
  * @retval VCORE_ERR_HWFAIL The backend could not create the vCPU.
  */
 VCORE_API int vcore_vcpu_create(vcore_vm_t *vm, const vcore_vcpu_config_t *cfg,
@@ -61,13 +86,26 @@ VCORE_API int vcore_vcpu_create(vcore_vm_t *vm, const vcore_vcpu_config_t *cfg,
 VCORE_API void vcore_vcpu_destroy(vcore_vcpu_t *vcpu);
 
 /**
- * @brief Bytes of caller storage vcore_vcpu_init_static() needs.
- * @param[in] vm The VM the vCPU will belong to (its backend decides the size).
+ * @brief Bytes of caller storage vcore_vcpu_init_static() needs for a default configuration.
+ * @param[in] vm The VM the vCPU will belong to (its architecture and backend decide the size).
  * @param[out] out Receives the size in bytes.
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  */
 VCORE_API int vcore_vcpu_storage_size(const vcore_vm_t *vm, size_t *out);
+
+/**
+ * @brief Bytes of caller storage vcore_vcpu_init_static() needs for @p cfg
+ *        (nested virtualization adds the nested state).
+ * @param[in] vm The VM the vCPU will belong to.
+ * @param[in] cfg The configuration; NULL means defaults.
+ * @param[out] out Receives the size in bytes.
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument or an unknown @c nested value.
+ * @retval VCORE_ERR_ABI @p cfg->size is below VCORE_VCPU_CONFIG_SIZE_V1.
+ */
+VCORE_API int vcore_vcpu_config_storage_size(const vcore_vm_t *vm, const vcore_vcpu_config_t *cfg,
+                                             size_t *out);
 
 /**
  * @brief Creates a vCPU in caller storage; never allocates.
@@ -109,6 +147,9 @@ VCORE_API uint32_t vcore_vcpu_id(const vcore_vcpu_t *vcpu);
  * SDM Vol. 3, table "IA-32 and Intel 64 Processor States Following Power-up,
  * Reset, or INIT"; APM Vol. 2, "Processor Initialization State".
  * RDX = CPUID.1:EAX of the vCPU's table, or 600H without one.
+ * The vCPU leaves VMX operation (nested state back to "not in VMX operation").
+ * An arm64 vCPU takes the Arm ARM reset state: EL1h with D, A, I, F masked,
+ * MMU and caches off; registers the architecture leaves UNKNOWN are zero.
  * @param[in] vcpu The vCPU.
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p vcpu is NULL.
@@ -120,10 +161,18 @@ VCORE_API int vcore_vcpu_reset(vcore_vcpu_t *vcpu);
  * @brief Delivers INIT: like RESET, but keeps what the manual says INIT keeps.
  *
  * Kept: CR0.CD/NW, XCR0, the MSRs (PAT, APIC base, MISC_ENABLE, SYSENTER,
- * SYSCALL, TSC ...), x87/SSE state, SMBASE. EFER (including SVME) is cleared.
+ * SYSCALL, TSC, IA32_FEATURE_CONTROL ...), x87/SSE state, SMBASE. EFER
+ * (including SVME) is cleared.
+ *
+ * SDM Vol. 3, "VMX Operation" ("INIT signals are blocked whenever a logical
+ * processor is in VMX root operation"): in VMX root operation the INIT is
+ * latched instead and nothing changes; it is delivered when the guest
+ * leaves VMX operation (VMXOFF), and vcore_vcpu_run() then returns
+ * VCORE_EXIT_INIT.
  * @param[in] vcpu The vCPU.
- * @return VCORE_OK on success.
+ * @return VCORE_OK on success (also when the INIT was latched).
  * @retval VCORE_ERR_INVAL @p vcpu is NULL.
+ * @retval VCORE_ERR_UNSUPPORTED The vCPU is not x86 (arm64 has no INIT).
  * @retval VCORE_ERR_HWFAIL The backend failed to read or take the state.
  */
 VCORE_API int vcore_vcpu_init_signal(vcore_vcpu_t *vcpu);
@@ -330,11 +379,20 @@ VCORE_API int vcore_vcpu_get_cpu_model(vcore_vcpu_t *vcpu, vcore_x86_cpu_model_t
  * If the previous exit had VCORE_EXIT_F_NEEDS_REPLY, @p exit must be that
  * same structure with its reply slot filled; the reply completes the
  * instruction before the guest resumes.
+ *
+ * Between the backend's exit and the caller the core completes what belongs
+ * to it and re-enters the guest without returning: with nested VMX enabled,
+ * L1's VMX instructions (VMXON ... INVVPID) and its RDMSR/WRMSR of the VMX
+ * capability MSRs and IA32_FEATURE_CONTROL; the interrupt and NMI windows
+ * the core itself opened to deliver a queued event. Every other exit reaches
+ * the caller unchanged.
  * @param[in] vcpu The vCPU.
  * @param[in,out] exit In: the reply to the previous exit; out: the new exit.
  * @return VCORE_OK when an exit was returned (an exit is not an error).
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p exit->size is wrong.
+ * @retval VCORE_ERR_STATE The previous exit needs a reply and @p exit does not
+ *         carry its reason (diagnostic EXIT_REPLY_MISMATCH); nothing ran.
  * @retval VCORE_ERR_HWFAIL The backend failed to write state or run.
  * @retval VCORE_ERR_UNSCRIPTED Mock backend: no exit was scripted.
  */
@@ -350,6 +408,147 @@ VCORE_API int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit);
  * @retval VCORE_ERR_UNSUPPORTED The backend cannot interrupt a run.
  */
 VCORE_API int vcore_vcpu_kick(vcore_vcpu_t *vcpu);
+
+/**
+ * @brief Reads the event state (pending and injected events, interruptibility, window requests).
+ * @param[in] vcpu An x86 vCPU.
+ * @param[out] events Destination; @c events->size must be set.
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_ABI @p events->size is wrong.
+ * @retval VCORE_ERR_UNSUPPORTED Not an x86 vCPU, or the backend has no event state.
+ * @retval VCORE_ERR_HWFAIL The backend could not read the state.
+ */
+VCORE_API int vcore_vcpu_get_events(vcore_vcpu_t *vcpu, vcore_x86_events_t *events);
+
+/**
+ * @brief Writes the whole event state (migration, or a VMM's own event logic).
+ *
+ * Checked as VM entry would check it (SDM Vol. 3, "Checks on VM-Entry Control
+ * Fields" and "Checks on Guest Non-Register State"): one exception at most,
+ * a valid exception vector (0-31 except 2) with an error code exactly when
+ * the vector pushes one, not both STI and MOV-SS blocking, flags 0 or 1.
+ * @param[in] vcpu An x86 vCPU.
+ * @param[in] events Source.
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument or a refused state (see vcore_vcpu_last_diag()).
+ * @retval VCORE_ERR_ABI @p events->size is wrong.
+ * @retval VCORE_ERR_UNSUPPORTED Not an x86 vCPU, or the backend lacks events or a requested window.
+ */
+VCORE_API int vcore_vcpu_set_events(vcore_vcpu_t *vcpu, const vcore_x86_events_t *events);
+
+/**
+ * @brief Raises an exception in the guest; it is delivered before the guest's next instruction.
+ *
+ * If an exception is already pending or being delivered, the two combine
+ * as the SDM's table "Conditions for Generating a Double Fault" says: a
+ * pending \#DF and any new exception give a triple fault (shutdown,
+ * VCORE_EXIT_SHUTDOWN at the next run); contributory after contributory,
+ * or contributory or page fault after a page fault, give \#DF(0); in every
+ * other case the exceptions are handled serially: the new one replaces the
+ * pending one (re-executing the instruction raises the first again).
+ * @param[in] vcpu An x86 vCPU.
+ * @param[in] vector 0-31 except 2 (NMI: use vcore_vcpu_inject_nmi()), 15 and 22-27, 31 (reserved).
+ * @param[in] has_error_code Must be true exactly for \#DF, \#TS, \#NP, \#SS, \#GP, \#PF, \#AC, \#CP (8, 10-14, 17, 21).
+ * @param[in] error_code The error code (ignored without one; not pushed while CR0.PE = 0).
+ * @param[in] payload \#PF: the faulting address, written to CR2 on delivery; \#DB: DR6 bits to set; otherwise ignored.
+ * @return VCORE_OK when the exception is queued.
+ * @retval VCORE_ERR_INVAL A NULL vCPU, a refused vector or error-code flag (see vcore_vcpu_last_diag()).
+ * @retval VCORE_ERR_UNSUPPORTED Not an x86 vCPU, or the backend has no event state.
+ */
+VCORE_API int vcore_vcpu_inject_exception(vcore_vcpu_t *vcpu, uint8_t vector, bool has_error_code,
+                                          uint32_t error_code, uint64_t payload);
+
+/**
+ * @brief Queues an external interrupt (delivered through the guest's IDT).
+ *
+ * It is delivered as soon as the guest can take it (RFLAGS.IF = 1, no STI or
+ * MOV-SS blocking, no other event being delivered): the core opens the
+ * interrupt window itself and completes that window exit inside
+ * vcore_vcpu_run(). One interrupt at a time.
+ * @param[in] vcpu An x86 vCPU.
+ * @param[in] vector The vector (16-255; 0-15 are the exception vectors).
+ * @return VCORE_OK when queued.
+ * @retval VCORE_ERR_INVAL A NULL vCPU or a vector below 16.
+ * @retval VCORE_ERR_BUSY An interrupt is already queued or being delivered.
+ * @retval VCORE_ERR_UNSUPPORTED Not an x86 vCPU, or the backend has no event state.
+ */
+VCORE_API int vcore_vcpu_inject_interrupt(vcore_vcpu_t *vcpu, uint8_t vector);
+
+/**
+ * @brief Raises an NMI.
+ *
+ * Delivered when NMIs are not blocked (no NMI handler running, no MOV-SS
+ * or STI blocking); like the processor, the vCPU latches one NMI at most
+ * while another waits, so a second call before delivery has no effect.
+ * @param[in] vcpu An x86 vCPU.
+ * @return VCORE_OK when raised (or already latched).
+ * @retval VCORE_ERR_INVAL A NULL vCPU.
+ * @retval VCORE_ERR_UNSUPPORTED Not an x86 vCPU, or the backend has no event state.
+ */
+VCORE_API int vcore_vcpu_inject_nmi(vcore_vcpu_t *vcpu);
+
+/**
+ * @brief Reads an arm64 vCPU's registers.
+ * @param[in] vcpu An arm64 vCPU.
+ * @param[out] regs Destination; @c regs->size must be set.
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_ABI @p regs->size is wrong.
+ * @retval VCORE_ERR_UNSUPPORTED Not an arm64 vCPU.
+ * @retval VCORE_ERR_HWFAIL The backend could not read the state.
+ */
+VCORE_API int vcore_vcpu_get_arm64_regs(vcore_vcpu_t *vcpu, vcore_arm64_regs_t *regs);
+
+/**
+ * @brief Writes an arm64 vCPU's registers.
+ *
+ * PSTATE must name an AArch64 EL0 or EL1 mode (EL0t, EL1t, EL1h) and leave
+ * its RES0 bits clear (Arm ARM, "Saved Program Status Registers").
+ * @param[in] vcpu An arm64 vCPU.
+ * @param[in] regs Source.
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument or a refused value (see vcore_vcpu_last_diag()).
+ * @retval VCORE_ERR_ABI @p regs->size is wrong.
+ * @retval VCORE_ERR_UNSUPPORTED Not an arm64 vCPU.
+ */
+VCORE_API int vcore_vcpu_set_arm64_regs(vcore_vcpu_t *vcpu, const vcore_arm64_regs_t *regs);
+
+/**
+ * @brief Reads an arm64 vCPU's EL1 system registers.
+ * @param[in] vcpu An arm64 vCPU.
+ * @param[out] sys Destination; @c sys->size must be set.
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_ABI @p sys->size is wrong.
+ * @retval VCORE_ERR_UNSUPPORTED Not an arm64 vCPU.
+ * @retval VCORE_ERR_HWFAIL The backend could not read the state.
+ */
+VCORE_API int vcore_vcpu_get_arm64_sysregs(vcore_vcpu_t *vcpu, vcore_arm64_sysregs_t *sys);
+
+/**
+ * @brief Writes an arm64 vCPU's EL1 system registers.
+ *
+ * SCTLR_EL1 keeps its RES1 bits set; VBAR_EL1 bits 10:0 are RES0.
+ * @param[in] vcpu An arm64 vCPU.
+ * @param[in] sys Source.
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument or a refused value (see vcore_vcpu_last_diag()).
+ * @retval VCORE_ERR_ABI @p sys->size is wrong.
+ * @retval VCORE_ERR_UNSUPPORTED Not an arm64 vCPU.
+ */
+VCORE_API int vcore_vcpu_set_arm64_sysregs(vcore_vcpu_t *vcpu, const vcore_arm64_sysregs_t *sys);
+
+/**
+ * @brief The nested-VMX state of a vCPU created with VCORE_NESTED_VMX.
+ *
+ * For inspection and for the nested-state functions of nvmx.h (KVM
+ * nested-state export, vcore_nvmx_get_info()). The run loop owns it: do not
+ * pass it to vcore_nvmx_emulate() for this vCPU.
+ * @param[in] vcpu The vCPU.
+ * @return The state; NULL if @p vcpu is NULL or nested VMX is not enabled.
+ */
+VCORE_API vcore_nvmx_t *vcore_vcpu_nvmx(vcore_vcpu_t *vcpu);
 
 /**
  * @brief Copies the diagnostic of the last refused value on this vCPU.

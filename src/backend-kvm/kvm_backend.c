@@ -31,4 +31,8 @@ const vcore_backend_t vcore__backend_kvm_ops = {
     .vcpu_set_cpuid = vcore__kvm_vcpu_set_cpuid,
     .vcpu_run = vcore__kvm_vcpu_run,
     .vcpu_kick = vcore__kvm_vcpu_kick,
+    /* Events are not mapped to KVM_GET/SET_VCPU_EVENTS yet: the core keeps
+     * them and refuses the event API for this backend. */
+    .state_groups = VCORE_X86_STATE_ALL & ~VCORE_X86_STATE_EVENTS,
+    .features = 0,
 };

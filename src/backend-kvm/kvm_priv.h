@@ -115,9 +115,10 @@ int vcore__kvm_vcpu_init(vcore_vcpu_t *vcpu, void *priv);
 void vcore__kvm_vcpu_fini(vcore_vcpu_t *vcpu, void *priv);
 
 /* ---- kvm_state.c (x86 register classes) ---- */
-int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, uint32_t classes);
-int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t *st,
-                         uint32_t classes);
+int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
+                         uint32_t groups);
+int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
+                         uint32_t groups);
 /* Finds the modelled MSRs this kernel does not implement (sets kv->msr_absent). */
 void vcore__kvm_probe_msrs(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv);
 

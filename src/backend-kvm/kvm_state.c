@@ -140,13 +140,19 @@ static uint64_t msr_load(const vcore_x86_msrs_t *m, size_t i)
     return v;
 }
 
-/* Fills b with the MSRs KVM implements; returns how many. */
-static uint32_t msr_prepare(const vcore_kvm_vcpu_t *kv, struct msr_buf *b, uint8_t *which)
+/* Fills b with the MSRs KVM implements of the groups asked for (the TSC is
+ * a group of its own: it is never re-sent with a stale value when another
+ * MSR changes); returns how many. */
+static uint32_t msr_prepare(const vcore_kvm_vcpu_t *kv, struct msr_buf *b, uint8_t *which,
+                            uint32_t groups)
 {
     uint32_t n = 0;
     memset(b, 0, sizeof *b);
     for (size_t i = 0; i < NMSRS; i++) {
         if (kv->msr_absent & (1u << i))
+            continue;
+        int tsc = msr_list[i].index == VCORE_MSR_IA32_TSC;
+        if (!(groups & (tsc ? VCORE_X86_STATE_TSC : VCORE_X86_STATE_MSRS)))
             continue;
         b->e[n].index = msr_list[i].index;
         which[n++] = (uint8_t)i;
@@ -310,14 +316,27 @@ static int kvm_fail(vcore_vcpu_t *vcpu, const char *what, int r)
     return err == VCORE_ERR_NOMEM || err == VCORE_ERR_FAULT ? err : VCORE_ERR_HWFAIL;
 }
 
-int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, uint32_t classes)
+/* The KVM ioctl that carries each group: KVM moves whole register blocks. */
+static const uint32_t kvm_units[] = {
+    VCORE_X86_STATE_REGS, VCORE_X86_STATE_SREGS, VCORE_X86_STATE_DREGS, VCORE_X86_STATE_FPU,
+    VCORE_X86_STATE_XCR0, VCORE_X86_STATE_ALL_MSRS,
+};
+
+/* Every group of the blocks that hold any of `groups`. */
+static uint32_t kvm_units_of(uint32_t groups)
+{
+    uint32_t u = 0;
+    for (size_t i = 0; i < sizeof kvm_units / sizeof kvm_units[0]; i++)
+        if (groups & kvm_units[i])
+            u |= kvm_units[i];
+    return u;
+}
+
+static int kvm_units_get(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, uint32_t classes)
 {
     vcore_kvm_vcpu_t *kv = priv;
     const vcore_kvm_vm_t *kvm = vcore__kvm_vm_of(vcpu);
     int r;
-
-    if (!st || (classes & ~VCORE_X86_STATE_ALL))
-        return VCORE_ERR_INVAL;
     if (classes & VCORE_X86_STATE_REGS) {
         struct kvm_regs k;
         r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_REGS, (unsigned long)&k);
@@ -395,10 +414,10 @@ int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, 
         }
         st->xcr0 = xcr0;
     }
-    if (classes & VCORE_X86_STATE_MSRS) {
+    if (classes & VCORE_X86_STATE_ALL_MSRS) {
         struct msr_buf b;
         uint8_t which[NMSRS];
-        uint32_t n = msr_prepare(kv, &b, which);
+        uint32_t n = msr_prepare(kv, &b, which, classes);
         r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_MSRS, (unsigned long)&b);
         int err = msr_result(vcpu, "KVM_GET_MSRS", r, &b);
         if (err)
@@ -409,15 +428,12 @@ int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, 
     return VCORE_OK;
 }
 
-int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t *st,
-                         uint32_t classes)
+static int kvm_units_set(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t *st,
+                         uint32_t classes, uint32_t given)
 {
     vcore_kvm_vcpu_t *kv = priv;
     const vcore_kvm_vm_t *kvm = vcore__kvm_vm_of(vcpu);
     int r;
-
-    if (!st || (classes & ~VCORE_X86_STATE_ALL))
-        return VCORE_ERR_INVAL;
     if (classes & VCORE_X86_STATE_REGS) {
         struct kvm_regs k;
         memset(&k, 0, sizeof k);
@@ -451,16 +467,16 @@ int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t
         k.cr4 = st->sregs.cr4;
         k.cr8 = st->sregs.cr8;
         k.efer = st->sregs.efer;
-        if (classes & VCORE_X86_STATE_MSRS)
+        if (given & VCORE_X86_STATE_MSRS)
             k.apic_base = st->msrs.apic_base;
         r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_SREGS, (unsigned long)&k);
         if (r < 0)
             return kvm_fail(vcpu, "KVM_SET_SREGS", r);
     }
-    if (classes & VCORE_X86_STATE_MSRS) {
+    if (classes & VCORE_X86_STATE_ALL_MSRS) {
         struct msr_buf b;
         uint8_t which[NMSRS];
-        uint32_t n = msr_prepare(kv, &b, which);
+        uint32_t n = msr_prepare(kv, &b, which, classes);
         for (uint32_t i = 0; i < n; i++)
             b.e[i].data = msr_load(&st->msrs, which[i]);
         r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_MSRS, (unsigned long)&b);
@@ -520,26 +536,67 @@ int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t
     return VCORE_OK;
 }
 
+int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
+                         uint32_t groups)
+{
+    if (!state || !state->u.x86 || (groups & ~VCORE_X86_STATE_ALL))
+        return VCORE_ERR_INVAL;
+    if (state->arch != VCORE_ARCH_X86_64)
+        return VCORE_ERR_UNSUPPORTED;
+    /* Fetch whole blocks into a scratch copy of the model (so what KVM does
+     * not hold keeps the model's value), then hand back exactly the groups
+     * asked for: the others may hold changes KVM has not seen yet. */
+    vcore_x86_state_t tmp = *state->u.x86;
+    int err = kvm_units_get(vcpu, priv, &tmp, kvm_units_of(groups));
+    if (err)
+        return err;
+    vcore_x86_state_copy(state->u.x86, &tmp, groups);
+    return VCORE_OK;
+}
+
+int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
+                         uint32_t groups)
+{
+    if (!state || !state->u.x86 || (groups & ~VCORE_X86_STATE_ALL))
+        return VCORE_ERR_INVAL;
+    if (state->arch != VCORE_ARCH_X86_64)
+        return VCORE_ERR_UNSUPPORTED;
+    /* A block is written whole: the groups of it the core did not give
+     * come from KVM first, so nothing is overwritten with a stale value. */
+    uint32_t units = kvm_units_of(groups & ~VCORE_X86_STATE_ALL_MSRS) |
+                     (groups & VCORE_X86_STATE_ALL_MSRS);
+    uint32_t missing = units & ~groups;
+    vcore_x86_state_t tmp = *state->u.x86;
+    if (missing) {
+        int err = kvm_units_get(vcpu, priv, &tmp, missing);
+        if (err)
+            return err;
+        vcore_x86_state_copy(&tmp, state->u.x86, groups);
+    }
+    return kvm_units_set(vcpu, priv, &tmp, units, groups);
+}
+
 #else /* !__x86_64__ */
 
 /* The x86 register model has no meaning on an arm64 host's KVM. */
-int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, uint32_t classes)
+int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
+                         uint32_t groups)
 {
     (void)vcpu;
     (void)priv;
-    (void)st;
-    (void)classes;
+    (void)state;
+    (void)groups;
     return VCORE_ERR_UNSUPPORTED;
 }
 
-int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t *st,
-                         uint32_t classes)
+int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
+                         uint32_t groups)
 {
     (void)vcpu;
     (void)priv;
-    (void)st;
-    /* The core marks every class dirty at creation; an empty set is fine. */
-    return classes ? VCORE_ERR_UNSUPPORTED : VCORE_OK;
+    (void)state;
+    /* The core marks every group dirty at creation; an empty set is fine. */
+    return groups ? VCORE_ERR_UNSUPPORTED : VCORE_OK;
 }
 
 #endif

@@ -14,8 +14,7 @@ vcore__mock_vcpu_t *vcore__mock_of(const vcore_vcpu_t *vcpu)
     return vcore_vcpu_backend_priv(vcpu);
 }
 
-/* Counts an op and returns the one-shot error injected for it, if any. */
-static int vcore__mock_op(vcore__mock_vcpu_t *m, uint32_t op)
+int vcore__mock_op(vcore__mock_vcpu_t *m, uint32_t op)
 {
     m->counts[op]++;
     int err = m->fail_next[op];
@@ -58,9 +57,10 @@ static int vcore__mock_vm_unmap(vcore_vm_t *vm, void *priv, uint32_t slot,
 
 static int vcore__mock_vcpu_init(vcore_vcpu_t *vcpu, void *priv)
 {
-    (void)vcpu;
     vcore__mock_vcpu_t *m = priv;
+    m->arch = vcore_vcpu_arch(vcpu);
     m->counts[VCORE_MOCK_OP_VCPU_INIT]++;
+    vcore__mock_vmcs_init(m);
     return VCORE_OK;
 }
 
@@ -70,45 +70,42 @@ static void vcore__mock_vcpu_fini(vcore_vcpu_t *vcpu, void *priv)
     (void)priv;
 }
 
-/* Copies the classes named in `classes` from src to dst. */
-static void vcore__mock_copy_state(vcore_x86_state_t *dst, const vcore_x86_state_t *src,
-                                   uint32_t classes)
+static void vcore__mock_copy_arm64(vcore_arm64_state_t *dst, const vcore_arm64_state_t *src,
+                                   uint32_t groups)
 {
-    if (classes & VCORE_X86_STATE_REGS)
+    if (groups & VCORE_ARM64_STATE_REGS)
         dst->regs = src->regs;
-    if (classes & VCORE_X86_STATE_SREGS)
-        dst->sregs = src->sregs;
-    if (classes & VCORE_X86_STATE_DREGS)
-        dst->dregs = src->dregs;
-    if (classes & VCORE_X86_STATE_FPU)
-        dst->fpu = src->fpu;
-    if (classes & VCORE_X86_STATE_XCR0)
-        dst->xcr0 = src->xcr0;
-    if (classes & VCORE_X86_STATE_MSRS)
-        dst->msrs = src->msrs;
+    if (groups & VCORE_ARM64_STATE_SYSREGS)
+        dst->sys = src->sys;
 }
 
-static int vcore__mock_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st,
-                                 uint32_t classes)
+static int vcore__mock_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *st,
+                                 uint32_t groups)
 {
     (void)vcpu;
     vcore__mock_vcpu_t *m = priv;
     int err = vcore__mock_op(m, VCORE_MOCK_OP_GET_STATE);
     if (err)
         return err;
-    vcore__mock_copy_state(st, &m->st, classes);
+    if (st->arch == VCORE_ARCH_ARM64)
+        vcore__mock_copy_arm64(st->u.arm64, &m->a64, groups);
+    else
+        vcore_x86_state_copy(st->u.x86, &m->st, groups);
     return VCORE_OK;
 }
 
-static int vcore__mock_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t *st,
-                                 uint32_t classes)
+static int vcore__mock_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *st,
+                                 uint32_t groups)
 {
     (void)vcpu;
     vcore__mock_vcpu_t *m = priv;
     int err = vcore__mock_op(m, VCORE_MOCK_OP_SET_STATE);
     if (err)
         return err;
-    vcore__mock_copy_state(&m->st, st, classes);
+    if (st->arch == VCORE_ARCH_ARM64)
+        vcore__mock_copy_arm64(&m->a64, st->u.arm64, groups);
+    else
+        vcore_x86_state_copy(&m->st, st->u.x86, groups);
     return VCORE_OK;
 }
 
@@ -184,6 +181,7 @@ static bool vcore__mock_needs_reply(const vcore_exit_t *ex)
         return !ex->u.mmio.is_write;
     case VCORE_EXIT_CPUID:
     case VCORE_EXIT_RDMSR:
+    case VCORE_EXIT_WRMSR:
     case VCORE_EXIT_HYPERCALL:
         return true;
     default:
@@ -198,11 +196,9 @@ static int vcore__mock_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
     int err = vcore__mock_op(m, VCORE_MOCK_OP_RUN);
     if (err)
         return err;
-    if (m->pending) {
-        if (exit->reason != m->pending)
-            return VCORE_ERR_STATE; /* the reply is not for the exit we returned */
+    /* The core checked that the reply belongs to the pending exit. */
+    if (m->pending)
         vcore__mock_apply_reply(m, exit);
-    }
     if (__atomic_exchange_n(&m->kicked, 0, __ATOMIC_ACQ_REL)) {
         vcore__memset(exit, 0, sizeof(*exit));
         exit->size = sizeof(*exit);
@@ -210,6 +206,8 @@ static int vcore__mock_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
         exit->raw.source = VCORE_EXIT_SRC_MOCK;
         return VCORE_OK;
     }
+    if (m->arch == VCORE_ARCH_X86_64 && vcore__mock_events_run(m, exit))
+        return VCORE_OK;
     if (m->count == 0)
         return VCORE_ERR_UNSCRIPTED;
     *exit = m->script[m->head];
@@ -246,7 +244,7 @@ static int vcore__mock_kick(vcore_vcpu_t *vcpu, void *priv)
 const vcore_backend_t vcore__backend_mock_ops = {
     .size = sizeof(vcore_backend_t),
     .abi_version = VCORE_BACKEND_ABI_VERSION,
-    .arches = VCORE_BACKEND_ARCH_X86_64,
+    .arches = VCORE_BACKEND_ARCH_X86_64 | VCORE_BACKEND_ARCH_ARM64,
     .name = "mock",
     .vm_priv_size = sizeof(vcore__mock_vm_t),
     .vcpu_priv_size = sizeof(vcore__mock_vcpu_t),
@@ -263,4 +261,14 @@ const vcore_backend_t vcore__backend_mock_ops = {
     .vcpu_set_cpuid = vcore__mock_set_cpuid,
     .vcpu_run = vcore__mock_run,
     .vcpu_kick = vcore__mock_kick,
+    .state_groups = 0, /* every group, events included */
+    .features = VCORE_BACKEND_FEAT_NMI_WINDOW,
+    .vmx_caps = vcore__mock_vmx_caps,
+    .vmcs_alloc = vcore__mock_vmcs_alloc,
+    .vmcs_free = vcore__mock_vmcs_free,
+    .vmcs_load = vcore__mock_vmcs_load,
+    .vmcs_clear = vcore__mock_vmcs_clear,
+    .vmcs_read = vcore__mock_vmcs_read,
+    .vmcs_write = vcore__mock_vmcs_write,
+    .vmcs_enter = vcore__mock_vmcs_enter,
 };

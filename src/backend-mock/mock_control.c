@@ -13,7 +13,7 @@ int vcore_mock_push_exit(vcore_vcpu_t *vcpu, const vcore_exit_t *exit)
         return VCORE_ERR_INVAL;
     if (!VCORE__SIZE_OK(exit))
         return VCORE_ERR_ABI;
-    if (exit->reason == VCORE_EXIT_NONE || exit->reason > VCORE_EXIT_INIT)
+    if (exit->reason == VCORE_EXIT_NONE || exit->reason > VCORE_EXIT_VMX_INSN)
         return VCORE_ERR_INVAL;
     if (exit->reason == VCORE_EXIT_IO &&
         (exit->u.io.count == 0 || (exit->u.io.width != 1 && exit->u.io.width != 2 &&
@@ -52,6 +52,10 @@ int vcore_mock_reset_counts(vcore_vcpu_t *vcpu)
         return VCORE_ERR_INVAL;
     vcore__memset(m->counts, 0, sizeof(m->counts));
     vcore__memset(vcore__mock_vm_of(vcpu)->counts, 0, sizeof(m->counts));
+    vcore__memset(m->field_reads, 0, sizeof(m->field_reads));
+    vcore__memset(m->field_writes, 0, sizeof(m->field_writes));
+    vcore__memset(m->group_reads, 0, sizeof(m->group_reads));
+    vcore__memset(m->group_writes, 0, sizeof(m->group_writes));
     return VCORE_OK;
 }
 
@@ -78,4 +82,90 @@ int vcore_mock_last_reply(const vcore_vcpu_t *vcpu, vcore_exit_t *out)
         return VCORE_ERR_NOENT;
     *out = m->last_reply;
     return VCORE_OK;
+}
+
+int vcore_mock_last_event(const vcore_vcpu_t *vcpu, vcore_mock_event_t *out)
+{
+    const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m || !out)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(out))
+        return VCORE_ERR_ABI;
+    if (!m->have_event)
+        return VCORE_ERR_NOENT;
+    *out = m->last_event;
+    return VCORE_OK;
+}
+
+int vcore_mock_set_vmx_caps(vcore_vm_t *vm, const vcore_nvmx_caps_t *caps)
+{
+    if (!vm || !caps || vcore_vm_backend(vm) != &vcore__backend_mock_ops)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(caps))
+        return VCORE_ERR_ABI;
+    vcore__mock_vm_t *v = vcore_vm_backend_priv(vm);
+    v->caps = *caps;
+    v->have_caps = true;
+    return VCORE_OK;
+}
+
+int vcore_mock_push_vmcs_exit(vcore_vcpu_t *vcpu, const vcore_mock_vmcs_exit_t *ex)
+{
+    vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    vcore_vmcs_field_info_t fi;
+    if (!m || !ex)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(ex))
+        return VCORE_ERR_ABI;
+    if (ex->kind > VCORE_HW_ENTRY_FAIL_VALID || ex->nfields > VCORE_MOCK_VMCS_EXIT_FIELDS)
+        return VCORE_ERR_INVAL;
+    fi.size = sizeof(fi);
+    for (uint32_t i = 0; i < ex->nfields; i++)
+        if (vcore_vmcs_field_lookup(ex->fields[i].encoding, &fi) != VCORE_OK)
+            return VCORE_ERR_INVAL;
+    if (m->vmcs_count == VCORE__MOCK_VMCS_SCRIPT)
+        return VCORE_ERR_RANGE;
+    m->vmcs_script[(m->vmcs_head + m->vmcs_count) % VCORE__MOCK_VMCS_SCRIPT] = *ex;
+    m->vmcs_count++;
+    return VCORE_OK;
+}
+
+int vcore_mock_vmcs_count(const vcore_vcpu_t *vcpu, uint32_t encoding, uint64_t *reads,
+                          uint64_t *writes)
+{
+    const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    vcore_vmcs_field_info_t fi;
+    fi.size = sizeof(fi);
+    if (!m || vcore_vmcs_field_lookup(encoding, &fi) != VCORE_OK)
+        return VCORE_ERR_INVAL;
+    if (reads)
+        *reads = m->field_reads[fi.offset / 2u];
+    if (writes)
+        *writes = m->field_writes[fi.offset / 2u];
+    return VCORE_OK;
+}
+
+int vcore_mock_vmcs_group_count(const vcore_vcpu_t *vcpu, uint32_t group, uint64_t *reads,
+                                uint64_t *writes)
+{
+    const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m || group >= VCORE_MOCK_VMCS_GROUP_COUNT)
+        return VCORE_ERR_INVAL;
+    if (reads)
+        *reads = m->group_reads[group];
+    if (writes)
+        *writes = m->group_writes[group];
+    return VCORE_OK;
+}
+
+int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, const vcore_hw_vmcs_t *vmcs, uint32_t encoding,
+                         uint64_t *value)
+{
+    const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m || !value)
+        return VCORE_ERR_INVAL;
+    const struct vcore_hw_vmcs *v = vmcs ? vmcs : &m->vmcs[0];
+    if (v < &m->vmcs[0] || v >= &m->vmcs[VCORE__MOCK_NVMCS] || !v->in_use)
+        return VCORE_ERR_INVAL;
+    return vcore_vmcs12_get(v->page, encoding, value) == VCORE_OK ? VCORE_OK : VCORE_ERR_INVAL;
 }

@@ -1,4 +1,4 @@
-/* mock_priv.h - private state of the mock backend, shared by its two files. */
+/* mock_priv.h - private state of the mock backend, shared by its files. */
 #ifndef VCORE_MOCK_PRIV_H
 #define VCORE_MOCK_PRIV_H
 
@@ -6,17 +6,38 @@
 #include "virtcore/backend.h"
 #include "virtcore/error.h"
 #include "virtcore/mock.h"
+#include "virtcore/x86/vmcs.h"
 
 /* Bytes of the buffer that carries string-I/O data (one page, as KVM). */
 #define VCORE__MOCK_IO_BUF 4096u
+/* Hardware VMCS objects per vCPU (vmcs01 is number 0). */
+#define VCORE__MOCK_NVMCS 8u
+/* Queued VMCS entry outcomes per vCPU. */
+#define VCORE__MOCK_VMCS_SCRIPT 16u
+/* Per-field counters are indexed by vmcs12 offset / 2 (every field starts
+ * on an even offset of the 4 KiB page; a _HIGH half shares its field's). */
+#define VCORE__MOCK_FIELD_SLOTS (VCORE_VMCS12_SIZE / 2u)
 
-/* VM-level counters (VM_INIT, VM_MAP, VM_UNMAP). */
+/* VM-level state: counters (VM_INIT, VM_MAP, VM_UNMAP) and the VMX caps. */
 typedef struct vcore__mock_vm {
     uint64_t counts[VCORE_MOCK_OP_COUNT];
+    bool have_caps;
+    vcore_nvmx_caps_t caps;
 } vcore__mock_vm_t;
 
+/* One hardware VMCS of the strict store ("VMCS Life Cycle"). */
+struct vcore_hw_vmcs {
+    bool in_use;
+    bool shadow;                  /* shadow-VMCS indicator (revision bit 31) */
+    bool launched;                /* launch state: false = clear */
+    vcore_vmcs_ctl_shadow_t ctl;  /* write avoidance for the major controls */
+    uint8_t page[VCORE_VMCS12_SIZE]; /* field values, vmcs12 layout */
+};
+
 typedef struct vcore__mock_vcpu {
-    vcore_x86_state_t st;                        /* the "hardware" registers */
+    uint32_t arch;
+    vcore_x86_state_t st;                        /* the "hardware" registers (x86) */
+    vcore_arm64_state_t a64;                     /* the "hardware" registers (arm64) */
     vcore_exit_t script[VCORE_MOCK_MAX_SCRIPT];  /* ring of scripted exits */
     uint32_t head;
     uint32_t count;
@@ -25,15 +46,44 @@ typedef struct vcore__mock_vcpu {
     uint32_t pending;                            /* reason of the exit awaiting a reply, 0 if none */
     bool have_reply;
     vcore_exit_t last_reply;
+    bool have_event;
+    vcore_mock_event_t last_event;
     int kicked;                                  /* set by kick (atomic), consumed by run */
     uint32_t ncpuid;
     vcore_cpuid_entry_t cpuid[VCORE_CPUID_MAX_ENTRIES];
     uint8_t io_buf[VCORE__MOCK_IO_BUF];
+    /* Hardware VMCS store. */
+    struct vcore_hw_vmcs vmcs[VCORE__MOCK_NVMCS];
+    struct vcore_hw_vmcs *current;               /* current VMCS, NULL if none */
+    vcore_mock_vmcs_exit_t vmcs_script[VCORE__MOCK_VMCS_SCRIPT];
+    uint32_t vmcs_head, vmcs_count;
+    uint32_t field_reads[VCORE__MOCK_FIELD_SLOTS];
+    uint32_t field_writes[VCORE__MOCK_FIELD_SLOTS];
+    uint64_t group_reads[VCORE_MOCK_VMCS_GROUP_COUNT];
+    uint64_t group_writes[VCORE_MOCK_VMCS_GROUP_COUNT];
 } vcore__mock_vcpu_t;
 
 extern const vcore_backend_t vcore__backend_mock_ops;
 
 /* The mock state of a vCPU, or NULL if it does not run on the mock. */
 vcore__mock_vcpu_t *vcore__mock_of(const vcore_vcpu_t *vcpu);
+/* Counts an op and returns the one-shot error injected for it, if any. */
+int vcore__mock_op(vcore__mock_vcpu_t *m, uint32_t op);
+
+/* mock_events.c: delivers injected events and reports open windows before a run.
+ * Returns true when *exit holds a window exit (nothing scripted is consumed). */
+bool vcore__mock_events_run(vcore__mock_vcpu_t *m, vcore_exit_t *exit);
+
+/* mock_vmcs.c: the hardware VMCS ops. */
+int vcore__mock_vmx_caps(vcore_vm_t *vm, void *priv, vcore_nvmx_caps_t *out);
+int vcore__mock_vmcs_alloc(vcore_vcpu_t *vcpu, void *priv, bool shadow, vcore_hw_vmcs_t **out);
+void vcore__mock_vmcs_free(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs);
+int vcore__mock_vmcs_load(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs);
+int vcore__mock_vmcs_clear(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs);
+int vcore__mock_vmcs_read(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t *value);
+int vcore__mock_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t value);
+int vcore__mock_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out);
+/* mock_vmcs.c: vmcs01 of a new vCPU. */
+void vcore__mock_vmcs_init(vcore__mock_vcpu_t *m);
 
 #endif

@@ -93,21 +93,57 @@ static int vcore__vmx_ready(vcore__vmx_vcpu_t *c)
     return err;
 }
 
-static int vcore__vmx_get_state(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, uint32_t classes)
+/* The register blocks vmx_state.c moves as a unit. */
+static uint32_t vcore__vmx_units_of(uint32_t groups)
 {
-    vcore__vmx_vcpu_t *c = priv;
-    (void)vcpu;
-    int err = vcore__vmx_ready(c);
-    return err ? err : vcore__vmx_state_get(c, st, classes);
+    static const uint32_t units[] = {VCORE_X86_STATE_REGS, VCORE_X86_STATE_SREGS,
+                                     VCORE_X86_STATE_DREGS, VCORE_X86_STATE_FPU,
+                                     VCORE_X86_STATE_XCR0, VCORE_X86_STATE_ALL_MSRS};
+    uint32_t u = 0;
+    for (size_t i = 0; i < VCORE__ARRAY_SIZE(units); i++)
+        if (groups & units[i])
+            u |= units[i];
+    return u;
 }
 
-static int vcore__vmx_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t *st,
-                                uint32_t classes)
+static int vcore__vmx_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
+                                uint32_t groups)
 {
     vcore__vmx_vcpu_t *c = priv;
     (void)vcpu;
+    if (state->arch != VCORE_ARCH_X86_64)
+        return VCORE_ERR_UNSUPPORTED;
     int err = vcore__vmx_ready(c);
-    return err ? err : vcore__vmx_state_set(c, vcore_vm_backend_priv(c->vmobj), st, classes);
+    if (err)
+        return err;
+    /* Exactly the groups asked for go back (backend.h). */
+    vcore_x86_state_t tmp = *state->u.x86;
+    err = vcore__vmx_state_get(c, &tmp, vcore__vmx_units_of(groups));
+    if (!err)
+        vcore_x86_state_copy(state->u.x86, &tmp, groups);
+    return err;
+}
+
+static int vcore__vmx_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
+                                uint32_t groups)
+{
+    vcore__vmx_vcpu_t *c = priv;
+    (void)vcpu;
+    if (state->arch != VCORE_ARCH_X86_64)
+        return VCORE_ERR_UNSUPPORTED;
+    int err = vcore__vmx_ready(c);
+    if (err)
+        return err;
+    /* A block is written whole: what the core did not give comes from the VMCS. */
+    uint32_t units = vcore__vmx_units_of(groups);
+    vcore_x86_state_t tmp = *state->u.x86;
+    if (units & ~groups) {
+        err = vcore__vmx_state_get(c, &tmp, units & ~groups);
+        if (err)
+            return err;
+        vcore_x86_state_copy(&tmp, state->u.x86, groups);
+    }
+    return vcore__vmx_state_set(c, vcore_vm_backend_priv(c->vmobj), &tmp, units);
 }
 
 static int vcore__vmx_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
@@ -169,4 +205,8 @@ const vcore_backend_t vcore__backend_vmx_ops = {
     .vcpu_set_cpuid = NULL,
     .vcpu_run = vcore__vmx_run,
     .vcpu_kick = NULL,
+    /* Events are not mapped to VM-entry event injection yet: the core keeps
+     * them and refuses the event API for this backend. */
+    .state_groups = VCORE_X86_STATE_ALL & ~VCORE_X86_STATE_EVENTS,
+    .features = 0,
 };

@@ -16,6 +16,7 @@ typedef struct vcore__diag_desc {
 static const vcore__diag_desc_t vcore__diag_table[] = {
 #define VCORE__DIAG_ROW(name, value, msg, manual) {(value), #name, (msg), (manual)},
     VCORE_DIAG_X86_LIST(VCORE__DIAG_ROW)
+    VCORE_DIAG_VCPU_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_NVMX_LIST(VCORE__DIAG_ROW)
 #undef VCORE__DIAG_ROW
 };

@@ -12,6 +12,7 @@
 #include "deps.h"
 #include "virtcore/backend.h"
 #include "virtcore/error.h"
+#include "diag_set.h"
 
 #define VCORE__VM_MAGIC 0x564d6376u   /* "vcMV" */
 #define VCORE__VCPU_MAGIC 0x55504376u /* "vCPU" */
@@ -28,13 +29,46 @@ struct vcore_vm {
     size_t block_size;                   /* bytes of this object's block */
     vcore_vm_config_t cfg;               /* copy of the caller's config */
     vcore_host_t host;                   /* copy of the host services */
-    const vcore_backend_t *be;
+    const vcore_backend_t *be;           /* the caller's table (identity, for backends) */
+    vcore_backend_t ops;                 /* the table with absent trailing ops NULL (ABI growth) */
     vcore_mem_region_t regions[VCORE_VM_MAX_REGIONS]; /* len == 0: free slot */
+    uint32_t last_region;                /* slot of the last region an access hit (a hint) */
     uint32_t nvcpus;
     vcore_vcpu_t *vcpus[VCORE_VM_MAX_VCPUS]; /* indexed by vCPU id */
     vcore_diag_t last_diag;
     void *priv;                          /* backend state, after this struct */
 };
+
+/* The x86 part of a vCPU: the architectural model and the CPUID tables. */
+typedef struct vcore__x86_vcpu {
+    vcore_x86_state_t st;
+    uint32_t cfg_vendor;  /* vendor until a CPUID table names one */
+    /* CPUID table in force (runtime bits kept current) and its model. */
+    vcore_x86_cpu_model_t model;
+    uint32_t ncpuid;
+    vcore_cpuid_entry_t cpuid[VCORE_CPUID_MAX_ENTRIES];
+    /* Candidate table of a set in progress: kept here, not on the stack,
+     * because ring-0 stacks are small (7 KiB would not fit). */
+    vcore_cpuid_entry_t cpuid_scratch[VCORE_CPUID_MAX_ENTRIES];
+    /* Inputs of the runtime CPUID bits as last mirrored (CR4.OSXSAVE/OSPKE,
+     * APIC_BASE.EN, MISC_ENABLE.MONITOR, XCR0): a state change that leaves
+     * them alone does not rescan the table. */
+    uint64_t mirrored_cr4, mirrored_apic_base, mirrored_misc_enable, mirrored_xcr0;
+    bool mirrored_valid;
+    /* Event delivery (vcpu_events.c): what the core queued and must still
+     * deliver (VCORE__QUEUED_* bits), the windows it opened for them, and
+     * the windows the VMM asked for itself (the backend sees their union). */
+    uint32_t queued;
+    bool core_irq_window, core_nmi_window;
+    bool vmm_irq_window, vmm_nmi_window;
+    bool shutdown_pending; /* exceptions combined into a triple fault */
+    bool init_latched;     /* INIT arrived in VMX root operation */
+} vcore__x86_vcpu_t;
+
+/* The arm64 part of a vCPU. */
+typedef struct vcore__arm64_vcpu {
+    vcore_arm64_state_t st;
+} vcore__arm64_vcpu_t;
 
 struct vcore_vcpu {
     uint32_t magic;
@@ -44,20 +78,17 @@ struct vcore_vcpu {
     size_t block_size;
     vcore_vm_t *vm;
     uint32_t id;
-    uint32_t cfg_vendor;  /* vendor until a CPUID table names one */
-    /* The architectural model and its synchronisation with the backend:
-     * valid = classes the model holds up to date, dirty = classes the
-     * backend has not seen yet (dirty implies valid). */
-    vcore_x86_state_t st;
+    uint32_t arch;        /* vcore_arch_t, the VM's */
+    /* The architectural model and its synchronisation with the backend,
+     * per state group: valid = groups the model holds up to date, dirty =
+     * groups the backend has not seen yet (dirty implies valid). */
+    vcore_vcpu_state_t state; /* tagged pointer into x86->st or arm64->st */
     uint32_t valid;
     uint32_t dirty;
-    /* CPUID table in force (runtime bits kept current) and its model. */
-    vcore_x86_cpu_model_t model;
-    uint32_t ncpuid;
-    vcore_cpuid_entry_t cpuid[VCORE_CPUID_MAX_ENTRIES];
-    /* Candidate table of a set in progress: kept here, not on the stack,
-     * because ring-0 stacks are small (7 KiB would not fit). */
-    vcore_cpuid_entry_t cpuid_scratch[VCORE_CPUID_MAX_ENTRIES];
+    vcore__x86_vcpu_t *x86;     /* NULL unless arch is x86-64 */
+    vcore__arm64_vcpu_t *arm64; /* NULL unless arch is arm64 */
+    vcore_nvmx_t *nvmx;         /* nested VMX state; NULL unless enabled */
+    uint32_t reply_pending;     /* reason of the exit waiting for a reply, 0 if none */
     vcore_diag_t last_diag;
     void *priv;
 };
@@ -73,11 +104,15 @@ static inline bool vcore__vcpu_ok(const vcore_vcpu_t *vcpu)
     return vcpu && vcpu->magic == VCORE__VCPU_MAGIC;
 }
 
-/* vcpu.c: pulls the classes the model does not hold from the backend. */
-int vcore__vcpu_sync_in(vcore_vcpu_t *vcpu, uint32_t classes);
-/* vcpu_cpuid.c: re-mirrors the runtime CPUID bits after a state change. */
-void vcore__vcpu_cpuid_refresh(vcore_vcpu_t *vcpu);
-/* vcpu_cpuid.c: the vendor whose rules apply to the vCPU now. */
-uint32_t vcore__vcpu_vendor(const vcore_vcpu_t *vcpu);
+/* Accepts a public struct whose size is at least the first published size. */
+#define VCORE__SIZE_AT_LEAST(p, min) ((p)->size >= (min))
+
+/* vcpu.c: pulls the groups the model does not hold from the backend. */
+int vcore__vcpu_sync_in(vcore_vcpu_t *vcpu, uint32_t groups);
+/* vcpu.c: returns VCORE_ERR_UNSUPPORTED with the WRONG_ARCH diagnostic. */
+int vcore__vcpu_wrong_arch(vcore_vcpu_t *vcpu);
+/* diag.c: records a diagnostic (id, value) in *d; d may be NULL. Returns VCORE_ERR_INVAL. */
+/* vcpu.c: marks groups the core changed: they go to the backend before the next run. */
+void vcore__vcpu_mark_dirty(vcore_vcpu_t *vcpu, uint32_t groups);
 
 #endif /* VCORE_CORE_OBJECT_H */

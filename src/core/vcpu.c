@@ -1,6 +1,7 @@
 /* vcpu.c - vCPU objects: lifecycle, RESET/INIT, run loop, model sync. */
 #include "object.h"
-#include "x86/x86.h"
+#include "arm64/arm64.h"
+#include "vcpu_x86.h"
 
 void vcore_vcpu_config_init(vcore_vcpu_config_t *cfg)
 {
@@ -10,18 +11,68 @@ void vcore_vcpu_config_init(vcore_vcpu_config_t *cfg)
     cfg->size = sizeof(*cfg);
     cfg->vendor = VCORE_X86_VENDOR_INTEL;
     cfg->bsp = true;
+    cfg->nested = VCORE_NESTED_NONE;
+    cfg->nvmx_caps = NULL;
 }
 
-static size_t vcore__vcpu_block_size(const vcore_vm_t *vm)
+/* The parts of a vCPU block, in order, each 16-byte aligned: the core's
+ * struct, the architecture's model, the nested state (if enabled), the
+ * backend's private state. */
+typedef struct vcore__vcpu_layout {
+    size_t arch_off, nested_off, priv_off, total;
+} vcore__vcpu_layout_t;
+
+static int vcore__vcpu_layout(const vcore_vm_t *vm, const vcore_vcpu_config_t *cfg,
+                              vcore__vcpu_layout_t *l)
 {
-    return vcore__align_up(sizeof(struct vcore_vcpu)) + vcore__align_up(vm->be->vcpu_priv_size);
+    size_t arch = vm->cfg.arch == VCORE_ARCH_ARM64 ? sizeof(vcore__arm64_vcpu_t)
+                                                   : sizeof(vcore__x86_vcpu_t);
+    size_t nested = 0;
+    if (cfg->nested == VCORE_NESTED_VMX)
+        nested = vcore_nvmx_storage_size();
+    else if (cfg->nested != VCORE_NESTED_NONE)
+        return VCORE_ERR_INVAL;
+    l->arch_off = vcore__align_up(sizeof(struct vcore_vcpu));
+    l->nested_off = l->arch_off + vcore__align_up(arch);
+    l->priv_off = l->nested_off + vcore__align_up(nested);
+    /* vcore_backend_validate() bounded vcpu_priv_size, so this cannot wrap. */
+    l->total = l->priv_off + vcore__align_up(vm->ops.vcpu_priv_size);
+    return VCORE_OK;
+}
+
+/* Copies a caller's configuration into a full-size one: members past its
+ * size (a caller built against an older header) take their defaults. */
+static int vcore__vcpu_config_copy(const vcore_vcpu_config_t *cfg, vcore_vcpu_config_t *res)
+{
+    vcore_vcpu_config_init(res);
+    if (!cfg)
+        return VCORE_OK;
+    if (!VCORE__SIZE_AT_LEAST(cfg, VCORE_VCPU_CONFIG_SIZE_V1))
+        return VCORE_ERR_ABI;
+    size_t n = cfg->size < sizeof(*res) ? cfg->size : sizeof(*res);
+    vcore__memcpy(res, cfg, n);
+    res->size = sizeof(*res);
+    return VCORE_OK;
 }
 
 int vcore_vcpu_storage_size(const vcore_vm_t *vm, size_t *out)
 {
+    return vcore_vcpu_config_storage_size(vm, NULL, out);
+}
+
+int vcore_vcpu_config_storage_size(const vcore_vm_t *vm, const vcore_vcpu_config_t *cfg,
+                                   size_t *out)
+{
+    vcore_vcpu_config_t res;
+    vcore__vcpu_layout_t l;
     if (!vcore__vm_ok(vm) || !out)
         return VCORE_ERR_INVAL;
-    *out = vcore__vcpu_block_size(vm);
+    int err = vcore__vcpu_config_copy(cfg, &res);
+    if (!err)
+        err = vcore__vcpu_layout(vm, &res, &l);
+    if (err)
+        return err;
+    *out = l.total;
     return VCORE_OK;
 }
 
@@ -29,15 +80,14 @@ int vcore_vcpu_storage_size(const vcore_vm_t *vm, size_t *out)
 static int vcore__vcpu_resolve_config(const vcore_vm_t *vm, const vcore_vcpu_config_t *cfg,
                                       vcore_vcpu_config_t *res)
 {
+    int err = vcore__vcpu_config_copy(cfg, res);
+    if (err)
+        return err;
     if (cfg) {
-        if (!VCORE__SIZE_OK(cfg))
-            return VCORE_ERR_ABI;
-        if (cfg->flags != 0 || cfg->vendor == VCORE_X86_VENDOR_UNKNOWN ||
-            cfg->vendor > VCORE_X86_VENDOR_HYGON)
+        if (res->flags != 0 || res->vendor == VCORE_X86_VENDOR_UNKNOWN ||
+            res->vendor > VCORE_X86_VENDOR_HYGON || res->nested > VCORE_NESTED_VMX)
             return VCORE_ERR_INVAL;
-        *res = *cfg;
     } else {
-        vcore_vcpu_config_init(res);
         uint32_t id = 0;
         while (id < vm->cfg.max_vcpus && vm->vcpus[id])
             id++;
@@ -51,22 +101,37 @@ static int vcore__vcpu_resolve_config(const vcore_vm_t *vm, const vcore_vcpu_con
     return VCORE_OK;
 }
 
-static int vcore__vcpu_setup(vcore_vm_t *vm, void *mem, size_t block,
+static int vcore__vcpu_setup(vcore_vm_t *vm, void *mem, const vcore__vcpu_layout_t *l,
                              const vcore_vcpu_config_t *cfg, bool allocated, vcore_vcpu_t **out)
 {
     vcore_vcpu_t *vcpu = mem;
-    vcore__memset(vcpu, 0, block);
-    vcpu->block_size = block;
+    uint8_t *base = mem;
+    vcore__memset(vcpu, 0, l->total);
+    vcpu->block_size = l->total;
     vcpu->allocated = allocated;
     vcpu->vm = vm;
     vcpu->id = cfg->id;
     vcpu->bsp = cfg->bsp;
-    vcpu->cfg_vendor = cfg->vendor;
-    vcpu->priv = (uint8_t *)mem + vcore__align_up(sizeof(struct vcore_vcpu));
-    vcpu->last_diag.size = sizeof(vcpu->last_diag);
-    vcore__cpuid_model_default(cfg->vendor, &vcpu->model);
+    vcpu->arch = vm->cfg.arch;
+    vcpu->priv = base + l->priv_off;
+    (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_NONE, 0);
+    vcpu->state.arch = vcpu->arch;
+    if (vcpu->arch == VCORE_ARCH_ARM64) {
+        vcpu->arm64 = (vcore__arm64_vcpu_t *)(void *)(base + l->arch_off);
+        vcpu->state.u.arm64 = &vcpu->arm64->st;
+    } else {
+        vcpu->x86 = (vcore__x86_vcpu_t *)(void *)(base + l->arch_off);
+        vcpu->state.u.x86 = &vcpu->x86->st;
+        vcore__vcpu_x86_setup(vcpu, cfg->vendor);
+    }
+    if (cfg->nested != VCORE_NESTED_NONE) {
+        int err = vcore__vcpu_nested_setup(vcpu, base + l->nested_off, l->priv_off - l->nested_off,
+                                           cfg);
+        if (err)
+            return err;
+    }
     vcpu->magic = VCORE__VCPU_MAGIC;
-    int err = vm->be->vcpu_init(vcpu, vcpu->priv);
+    int err = vm->ops.vcpu_init(vcpu, vcpu->priv);
     if (err) {
         vcpu->magic = 0;
         return err;
@@ -74,7 +139,7 @@ static int vcore__vcpu_setup(vcore_vm_t *vm, void *mem, size_t block,
     vm->vcpus[vcpu->id] = vcpu;
     vm->nvcpus++;
     /* The vCPU starts from the architectural RESET state, written to the
-     * backend in full before the first run (every class dirty). */
+     * backend in full before the first run (every group dirty). */
     (void)vcore_vcpu_reset(vcpu);
     *out = vcpu;
     return VCORE_OK;
@@ -83,20 +148,22 @@ static int vcore__vcpu_setup(vcore_vm_t *vm, void *mem, size_t block,
 int vcore_vcpu_create(vcore_vm_t *vm, const vcore_vcpu_config_t *cfg, vcore_vcpu_t **out)
 {
     vcore_vcpu_config_t res;
+    vcore__vcpu_layout_t l;
     if (!vcore__vm_ok(vm) || !out)
         return VCORE_ERR_INVAL;
     int err = vcore__vcpu_resolve_config(vm, cfg, &res);
+    if (!err)
+        err = vcore__vcpu_layout(vm, &res, &l);
     if (err)
         return err;
     if (!vm->host.alloc)
         return VCORE_ERR_INVAL;
-    size_t block = vcore__vcpu_block_size(vm);
-    void *mem = vm->host.alloc(vm->host.ctx, block);
+    void *mem = vm->host.alloc(vm->host.ctx, l.total);
     if (!mem)
         return VCORE_ERR_NOMEM;
-    err = vcore__vcpu_setup(vm, mem, block, &res, true, out);
+    err = vcore__vcpu_setup(vm, mem, &l, &res, true, out);
     if (err)
-        vm->host.free(vm->host.ctx, mem, block);
+        vm->host.free(vm->host.ctx, mem, l.total);
     return err;
 }
 
@@ -104,21 +171,23 @@ int vcore_vcpu_init_static(vcore_vm_t *vm, void *mem, size_t len, const vcore_vc
                            vcore_vcpu_t **out)
 {
     vcore_vcpu_config_t res;
+    vcore__vcpu_layout_t l;
     if (!vcore__vm_ok(vm) || !mem || !out || ((uintptr_t)mem & (VCORE__ALIGN - 1)))
         return VCORE_ERR_INVAL;
     int err = vcore__vcpu_resolve_config(vm, cfg, &res);
+    if (!err)
+        err = vcore__vcpu_layout(vm, &res, &l);
     if (err)
         return err;
-    size_t block = vcore__vcpu_block_size(vm);
-    if (len < block)
+    if (len < l.total)
         return VCORE_ERR_BUFSZ;
-    return vcore__vcpu_setup(vm, mem, block, &res, false, out);
+    return vcore__vcpu_setup(vm, mem, &l, &res, false, out);
 }
 
 static void vcore__vcpu_teardown(vcore_vcpu_t *vcpu)
 {
     vcore_vm_t *vm = vcpu->vm;
-    vm->be->vcpu_fini(vcpu, vcpu->priv);
+    vm->ops.vcpu_fini(vcpu, vcpu->priv);
     vm->vcpus[vcpu->id] = NULL;
     vm->nvcpus--;
     vcpu->magic = 0;
@@ -144,49 +213,101 @@ int vcore_vcpu_fini(vcore_vcpu_t *vcpu)
     return VCORE_OK;
 }
 
+int vcore__vcpu_wrong_arch(vcore_vcpu_t *vcpu)
+{
+    (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_WRONG_ARCH, vcpu->arch);
+    return VCORE_ERR_UNSUPPORTED;
+}
+
 uint32_t vcore_vcpu_id(const vcore_vcpu_t *vcpu)
 {
     return vcore__vcpu_ok(vcpu) ? vcpu->id : UINT32_MAX;
 }
 
-int vcore__vcpu_sync_in(vcore_vcpu_t *vcpu, uint32_t classes)
+/* The groups the backend holds; the others live in the model alone. */
+static uint32_t vcore__vcpu_backend_groups(const vcore_vcpu_t *vcpu)
 {
-    uint32_t missing = classes & ~vcpu->valid;
+    uint32_t g = vcpu->vm->ops.state_groups;
+    return g ? g : ~0u;
+}
+
+int vcore__vcpu_sync_in(vcore_vcpu_t *vcpu, uint32_t groups)
+{
+    uint32_t missing = groups & ~vcpu->valid & vcore__vcpu_backend_groups(vcpu);
     if (!missing)
         return VCORE_OK;
-    int err = vcpu->vm->be->vcpu_get_state(vcpu, vcpu->priv, &vcpu->st, missing);
+    int err = vcpu->vm->ops.vcpu_get_state(vcpu, vcpu->priv, &vcpu->state, missing);
     if (err)
         return err < 0 ? err : VCORE_ERR_HWFAIL;
     vcpu->valid |= missing;
     return VCORE_OK;
 }
 
-/* Common part of RESET and INIT: the x86 model does the architecture. */
-static int vcore__vcpu_reset(vcore_vcpu_t *vcpu, bool init)
+void vcore__vcpu_mark_dirty(vcore_vcpu_t *vcpu, uint32_t groups)
 {
-    if (!vcore__vcpu_ok(vcpu))
-        return VCORE_ERR_INVAL;
-    if (init) {
-        /* INIT keeps part of the state: it must be current first. */
-        int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_ALL);
-        if (err)
-            return err;
-    }
-    vcore__x86_reset(&vcpu->st, &vcpu->model, vcore__vcpu_vendor(vcpu), init, vcpu->bsp);
-    vcpu->valid = VCORE_X86_STATE_ALL;
-    vcpu->dirty = VCORE_X86_STATE_ALL;
-    vcore__vcpu_cpuid_refresh(vcpu);
-    return VCORE_OK;
+    vcpu->valid |= groups;
+    vcpu->dirty |= groups;
+}
+
+/* Every group of the vCPU's architecture. */
+static uint32_t vcore__vcpu_all_groups(const vcore_vcpu_t *vcpu)
+{
+    return vcpu->arch == VCORE_ARCH_ARM64 ? VCORE_ARM64_STATE_ALL : VCORE_X86_STATE_ALL;
 }
 
 int vcore_vcpu_reset(vcore_vcpu_t *vcpu)
 {
-    return vcore__vcpu_reset(vcpu, false);
+    if (!vcore__vcpu_ok(vcpu))
+        return VCORE_ERR_INVAL;
+    if (vcpu->arm64)
+        vcore__arm64_reset(&vcpu->arm64->st);
+    else
+        vcore__vcpu_x86_reset(vcpu, false);
+    vcore__vcpu_mark_dirty(vcpu, vcore__vcpu_all_groups(vcpu));
+    vcpu->reply_pending = 0;
+    return VCORE_OK;
 }
 
 int vcore_vcpu_init_signal(vcore_vcpu_t *vcpu)
 {
-    return vcore__vcpu_reset(vcpu, true);
+    if (!vcore__vcpu_ok(vcpu))
+        return VCORE_ERR_INVAL;
+    if (!vcpu->x86)
+        return vcore__vcpu_wrong_arch(vcpu);
+    if (vcore__vcpu_nested_blocks_init(vcpu)) {
+        vcpu->x86->init_latched = true;
+        (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_INIT_LATCHED, 0);
+        return VCORE_OK;
+    }
+    /* INIT keeps part of the state: it must be current first. */
+    int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_ALL);
+    if (err)
+        return err;
+    vcore__vcpu_x86_reset(vcpu, true);
+    vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_ALL);
+    vcpu->reply_pending = 0;
+    return VCORE_OK;
+}
+
+/* One backend run: dirty state out, the guest in, every group stale after. */
+static int vcore__vcpu_enter(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
+{
+    const vcore_backend_t *ops = &vcpu->vm->ops;
+    uint32_t held = vcore__vcpu_backend_groups(vcpu);
+    if (vcpu->dirty & held) {
+        int err = ops->vcpu_set_state(vcpu, vcpu->priv, &vcpu->state, vcpu->dirty & held);
+        if (err)
+            return err < 0 ? err : VCORE_ERR_HWFAIL;
+    }
+    vcpu->dirty = 0;
+    int err = ops->vcpu_run(vcpu, vcpu->priv, exit);
+    /* Whatever happened, the guest may have changed any register the
+     * backend holds; the model's own groups stay valid. */
+    vcpu->valid &= ~held;
+    if (err)
+        return err;
+    vcpu->has_run = true;
+    return VCORE_OK;
 }
 
 int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
@@ -195,19 +316,34 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
         return VCORE_ERR_INVAL;
     if (!VCORE__SIZE_OK(exit))
         return VCORE_ERR_ABI;
-    const vcore_backend_t *be = vcpu->vm->be;
-    if (vcpu->dirty) {
-        int err = be->vcpu_set_state(vcpu, vcpu->priv, &vcpu->st, vcpu->dirty);
-        if (err)
-            return err < 0 ? err : VCORE_ERR_HWFAIL;
-        vcpu->dirty = 0;
+    /* The reply contract (exit.h), the same on every backend: the exit
+     * handed back must be the one that asked for an answer. */
+    if (vcpu->reply_pending && exit->reason != vcpu->reply_pending) {
+        (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_EXIT_REPLY_MISMATCH, exit->reason);
+        return VCORE_ERR_STATE;
     }
-    int err = be->vcpu_run(vcpu, vcpu->priv, exit);
-    /* Whatever happened, the guest may have changed any register. */
-    vcpu->valid = 0;
-    if (err)
-        return err;
-    vcpu->has_run = true;
+    for (;;) {
+        bool made = false;
+        int err = VCORE_OK;
+        /* The x86 core may deliver queued events, or produce the exit itself
+         * (a triple fault from combining exceptions) without entering. */
+        if (vcpu->x86)
+            err = vcore__vcpu_events_before_entry(vcpu, exit, &made);
+        if (!err && !made)
+            err = vcore__vcpu_enter(vcpu, exit);
+        if (err)
+            return err;
+        bool handled = false;
+        /* The core's dispatch step (DESIGN §5): exits the core completes
+         * itself re-enter the guest without returning. */
+        if (vcpu->x86)
+            err = vcore__vcpu_x86_dispatch(vcpu, exit, &handled);
+        if (err)
+            return err;
+        if (!handled)
+            break;
+    }
+    vcpu->reply_pending = (exit->flags & VCORE_EXIT_F_NEEDS_REPLY) ? exit->reason : 0;
     return VCORE_OK;
 }
 
@@ -215,9 +351,9 @@ int vcore_vcpu_kick(vcore_vcpu_t *vcpu)
 {
     if (!vcore__vcpu_ok(vcpu))
         return VCORE_ERR_INVAL;
-    if (!vcpu->vm->be->vcpu_kick)
+    if (!vcpu->vm->ops.vcpu_kick)
         return VCORE_ERR_UNSUPPORTED;
-    return vcpu->vm->be->vcpu_kick(vcpu, vcpu->priv);
+    return vcpu->vm->ops.vcpu_kick(vcpu, vcpu->priv);
 }
 
 int vcore_vcpu_last_diag(const vcore_vcpu_t *vcpu, vcore_diag_t *out)
@@ -250,7 +386,17 @@ const vcore_backend_t *vcore_vcpu_backend(const vcore_vcpu_t *vcpu)
     return vcore__vcpu_ok(vcpu) ? vcpu->vm->be : NULL;
 }
 
-const vcore_x86_state_t *vcore_vcpu_model(const vcore_vcpu_t *vcpu)
+const vcore_vcpu_state_t *vcore_vcpu_model(const vcore_vcpu_t *vcpu)
 {
-    return vcore__vcpu_ok(vcpu) ? &vcpu->st : NULL;
+    return vcore__vcpu_ok(vcpu) ? &vcpu->state : NULL;
+}
+
+uint32_t vcore_vcpu_arch(const vcore_vcpu_t *vcpu)
+{
+    return vcore__vcpu_ok(vcpu) ? vcpu->arch : 0;
+}
+
+vcore_nvmx_t *vcore_vcpu_nvmx(vcore_vcpu_t *vcpu)
+{
+    return vcore__vcpu_ok(vcpu) ? vcpu->nvmx : NULL;
 }

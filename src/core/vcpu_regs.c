@@ -6,21 +6,19 @@
  * x86/msr.c), and only then apply it and mark its class dirty. A refused
  * value leaves the state untouched and records the rule in last_diag.
  */
-#include "object.h"
-#include "x86/x86.h"
+#include "vcpu_x86.h"
 
-/* Classes whose values feed the runtime CPUID bits (CR4, APIC base, MISC_ENABLE, XCR0). */
-#define VCORE__RUNTIME_CLASSES (VCORE_X86_STATE_SREGS | VCORE_X86_STATE_MSRS | VCORE_X86_STATE_XCR0)
-
-/* Shared front half of every accessor: handle, struct size, model sync. */
+/* Shared front half of every accessor: handle, architecture, struct size, model sync. */
 static int vcore__vcpu_prepare(vcore_vcpu_t *vcpu, const void *p, size_t size, size_t want,
-                               uint32_t classes)
+                               uint32_t groups)
 {
     if (!vcore__vcpu_ok(vcpu) || !p)
         return VCORE_ERR_INVAL;
+    if (!vcpu->x86)
+        return vcore__vcpu_wrong_arch(vcpu);
     if (size != want)
         return VCORE_ERR_ABI;
-    return vcore__vcpu_sync_in(vcpu, classes);
+    return vcore__vcpu_sync_in(vcpu, groups);
 }
 
 /* Logs a refusal through the host and returns err. */
@@ -31,11 +29,11 @@ static int vcore__vcpu_refused(vcore_vcpu_t *vcpu, int err)
     return err;
 }
 
-/* Applies a checked change: the class becomes dirty; runtime CPUID bits follow. */
-static void vcore__vcpu_applied(vcore_vcpu_t *vcpu, uint32_t classes)
+/* Applies a checked change: the groups become dirty; runtime CPUID bits follow. */
+static void vcore__vcpu_applied(vcore_vcpu_t *vcpu, uint32_t groups)
 {
-    vcpu->dirty |= classes;
-    if (classes & VCORE__RUNTIME_CLASSES)
+    vcore__vcpu_mark_dirty(vcpu, groups);
+    if (groups & VCORE__RUNTIME_GROUPS)
         vcore__vcpu_cpuid_refresh(vcpu);
 }
 
@@ -45,7 +43,7 @@ int vcore_vcpu_get_regs(vcore_vcpu_t *vcpu, vcore_x86_regs_t *regs)
                                   VCORE_X86_STATE_REGS);
     if (err)
         return err;
-    *regs = vcpu->st.regs;
+    *regs = vcpu->x86->st.regs;
     return VCORE_OK;
 }
 
@@ -58,7 +56,7 @@ int vcore_vcpu_set_regs(vcore_vcpu_t *vcpu, const vcore_x86_regs_t *regs)
     err = vcore__x86_check_regs(regs, &vcpu->last_diag);
     if (err)
         return vcore__vcpu_refused(vcpu, err);
-    vcpu->st.regs = *regs;
+    vcpu->x86->st.regs = *regs;
     vcore__vcpu_applied(vcpu, VCORE_X86_STATE_REGS);
     return VCORE_OK;
 }
@@ -69,24 +67,25 @@ int vcore_vcpu_get_sregs(vcore_vcpu_t *vcpu, vcore_x86_sregs_t *sregs)
                                   VCORE_X86_STATE_SREGS);
     if (err)
         return err;
-    *sregs = vcpu->st.sregs;
+    *sregs = vcpu->x86->st.sregs;
     return VCORE_OK;
 }
 
 int vcore_vcpu_set_sregs(vcore_vcpu_t *vcpu, const vcore_x86_sregs_t *sregs)
 {
     int err = vcore__vcpu_prepare(vcpu, sregs, sregs ? sregs->size : 0, sizeof(*sregs),
-                                  VCORE__RUNTIME_CLASSES);
+                                  VCORE__RUNTIME_GROUPS);
+    /* SREGS is a whole block: nothing of the old value is kept. */
     if (err)
         return err;
     /* A VMM loads whole states (migration, INIT-SIPI, tests): what must hold
      * is the consistency of the new state, not the rules of the instruction
      * that would get there from the old one (MOV CR4 setting PCIDE with a
      * nonzero PCID, LA57 toggling in long mode), so no old state is passed. */
-    err = vcore__x86_check_sregs(&vcpu->model, NULL, sregs, &vcpu->last_diag);
+    err = vcore__x86_check_sregs(&vcpu->x86->model, NULL, sregs, &vcpu->last_diag);
     if (err)
         return vcore__vcpu_refused(vcpu, err);
-    vcpu->st.sregs = *sregs;
+    vcpu->x86->st.sregs = *sregs;
     vcore__vcpu_applied(vcpu, VCORE_X86_STATE_SREGS);
     return VCORE_OK;
 }
@@ -97,7 +96,7 @@ int vcore_vcpu_get_dregs(vcore_vcpu_t *vcpu, vcore_x86_dregs_t *dregs)
                                   VCORE_X86_STATE_DREGS);
     if (err)
         return err;
-    *dregs = vcpu->st.dregs;
+    *dregs = vcpu->x86->st.dregs;
     return VCORE_OK;
 }
 
@@ -107,10 +106,10 @@ int vcore_vcpu_set_dregs(vcore_vcpu_t *vcpu, const vcore_x86_dregs_t *dregs)
                                   VCORE_X86_STATE_DREGS);
     if (err)
         return err;
-    err = vcore__x86_check_dregs(&vcpu->model, dregs, &vcpu->last_diag);
+    err = vcore__x86_check_dregs(&vcpu->x86->model, dregs, &vcpu->last_diag);
     if (err)
         return vcore__vcpu_refused(vcpu, err);
-    vcpu->st.dregs = *dregs;
+    vcpu->x86->st.dregs = *dregs;
     vcore__vcpu_applied(vcpu, VCORE_X86_STATE_DREGS);
     return VCORE_OK;
 }
@@ -121,7 +120,7 @@ int vcore_vcpu_get_fpu(vcore_vcpu_t *vcpu, vcore_x86_fpu_t *fpu)
                                   VCORE_X86_STATE_FPU);
     if (err)
         return err;
-    *fpu = vcpu->st.fpu;
+    *fpu = vcpu->x86->st.fpu;
     return VCORE_OK;
 }
 
@@ -134,7 +133,7 @@ int vcore_vcpu_set_fpu(vcore_vcpu_t *vcpu, const vcore_x86_fpu_t *fpu)
     err = vcore__x86_check_fpu(fpu, &vcpu->last_diag);
     if (err)
         return vcore__vcpu_refused(vcpu, err);
-    vcpu->st.fpu = *fpu;
+    vcpu->x86->st.fpu = *fpu;
     vcore__vcpu_applied(vcpu, VCORE_X86_STATE_FPU);
     return VCORE_OK;
 }
@@ -143,12 +142,14 @@ int vcore_vcpu_get_xcr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value)
 {
     if (!vcore__vcpu_ok(vcpu) || !value)
         return VCORE_ERR_INVAL;
+    if (!vcpu->x86)
+        return vcore__vcpu_wrong_arch(vcpu);
     if (index != 0)
         return VCORE_ERR_NOENT;
     int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_XCR0);
     if (err)
         return err;
-    *value = vcpu->st.xcr0;
+    *value = vcpu->x86->st.xcr0;
     return VCORE_OK;
 }
 
@@ -156,15 +157,17 @@ int vcore_vcpu_set_xcr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value)
 {
     if (!vcore__vcpu_ok(vcpu))
         return VCORE_ERR_INVAL;
+    if (!vcpu->x86)
+        return vcore__vcpu_wrong_arch(vcpu);
     if (index != 0)
         return VCORE_ERR_NOENT;
-    int err = vcore__vcpu_sync_in(vcpu, VCORE__RUNTIME_CLASSES);
+    int err = vcore__vcpu_sync_in(vcpu, VCORE__RUNTIME_GROUPS);
     if (err)
         return err;
-    err = vcore__x86_check_xcr0(&vcpu->model, value, &vcpu->last_diag);
+    err = vcore__x86_check_xcr0(&vcpu->x86->model, value, &vcpu->last_diag);
     if (err)
         return vcore__vcpu_refused(vcpu, err);
-    vcpu->st.xcr0 = value;
+    vcpu->x86->st.xcr0 = value;
     vcore__vcpu_applied(vcpu, VCORE_X86_STATE_XCR0);
     return VCORE_OK;
 }
@@ -173,29 +176,35 @@ int vcore_vcpu_get_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value)
 {
     if (!vcore__vcpu_ok(vcpu) || !value)
         return VCORE_ERR_INVAL;
+    if (!vcpu->x86)
+        return vcore__vcpu_wrong_arch(vcpu);
     uint32_t classes = vcore__x86_msr_classes(index);
     if (!classes)
         return VCORE_ERR_NOENT;
     int err = vcore__vcpu_sync_in(vcpu, classes);
     if (err)
         return err;
-    return vcore__x86_msr_get(&vcpu->st, index, value);
+    return vcore__x86_msr_get(&vcpu->x86->st, index, value);
 }
 
 int vcore_vcpu_set_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value)
 {
     if (!vcore__vcpu_ok(vcpu))
         return VCORE_ERR_INVAL;
+    if (!vcpu->x86)
+        return vcore__vcpu_wrong_arch(vcpu);
     uint32_t classes = vcore__x86_msr_classes(index);
     if (!classes) {
         (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_MSR_UNKNOWN, index);
         return VCORE_ERR_NOENT;
     }
-    /* EFER and the FS/GS bases are checked against the segment state. */
-    int err = vcore__vcpu_sync_in(vcpu, classes | VCORE__RUNTIME_CLASSES);
+    /* EFER and the FS/GS bases are checked against the segment state
+     * (EFER: vcore__x86_check_sregs() needs the whole system-register block). */
+    int err = vcore__vcpu_sync_in(vcpu, classes | VCORE__RUNTIME_GROUPS |
+                                            (index == VCORE_MSR_IA32_EFER ? VCORE_X86_STATE_SREGS : 0));
     if (err)
         return err;
-    err = vcore__x86_msr_set(&vcpu->model, &vcpu->st, index, value, &vcpu->last_diag);
+    err = vcore__x86_msr_set(&vcpu->x86->model, &vcpu->x86->st, index, value, &vcpu->last_diag);
     if (err)
         return vcore__vcpu_refused(vcpu, err);
     vcore__vcpu_applied(vcpu, classes);

@@ -14,17 +14,42 @@ void vcore_vm_config_init(vcore_vm_config_t *cfg)
     cfg->max_vcpus = 1;
 }
 
+/* The largest private size a backend may ask for: the core's part of a
+ * block plus the private part must stay far from SIZE_MAX (no wrap in any
+ * size computation, whatever the architecture or nested state adds). */
+#define VCORE__MAX_PRIV_SIZE ((size_t)1 << (sizeof(size_t) * 8 - 4))
+
+/* Copies a caller's table into a full-size one: ops past its size are NULL. */
+static void vcore__backend_normalize(const vcore_backend_t *be, vcore_backend_t *out)
+{
+    size_t n = be->size < sizeof(*out) ? be->size : sizeof(*out);
+    vcore__memset(out, 0, sizeof(*out));
+    vcore__memcpy(out, be, n);
+    out->size = sizeof(*out);
+}
+
 int vcore_backend_validate(const vcore_backend_t *be)
 {
+    vcore_backend_t ops;
     if (!be)
         return VCORE_ERR_INVAL;
-    if (be->size != sizeof(*be) || be->abi_version != VCORE_BACKEND_ABI_VERSION)
+    if (be->size < VCORE_BACKEND_SIZE_V1 || be->abi_version != VCORE_BACKEND_ABI_VERSION)
         return VCORE_ERR_ABI;
-    if (!be->name || !be->vm_init || !be->vm_fini || !be->vcpu_init || !be->vcpu_fini ||
-        !be->vcpu_get_state || !be->vcpu_set_state || !be->vcpu_run)
+    vcore__backend_normalize(be, &ops);
+    if (!ops.name || !ops.vm_init || !ops.vm_fini || !ops.vcpu_init || !ops.vcpu_fini ||
+        !ops.vcpu_get_state || !ops.vcpu_set_state || !ops.vcpu_run)
+        return VCORE_ERR_INVAL;
+    if (ops.vm_priv_size > VCORE__MAX_PRIV_SIZE || ops.vcpu_priv_size > VCORE__MAX_PRIV_SIZE)
         return VCORE_ERR_INVAL;
     /* A backend that maps must be able to unmap. */
-    if (be->vm_map && !be->vm_unmap)
+    if (ops.vm_map && !ops.vm_unmap)
+        return VCORE_ERR_INVAL;
+    /* The hardware VMCS operations come as a group (backend.h). */
+    bool any = ops.vmcs_alloc || ops.vmcs_free || ops.vmcs_load || ops.vmcs_clear ||
+               ops.vmcs_read || ops.vmcs_write || ops.vmcs_enter;
+    bool all = ops.vmcs_alloc && ops.vmcs_free && ops.vmcs_load && ops.vmcs_clear &&
+               ops.vmcs_read && ops.vmcs_write && ops.vmcs_enter;
+    if (any && !all)
         return VCORE_ERR_INVAL;
     return VCORE_OK;
 }
@@ -57,6 +82,7 @@ static int vcore__vm_check_config(const vcore_vm_config_t *cfg, vcore_host_t *ho
 
 static size_t vcore__vm_block_size(const vcore_backend_t *be)
 {
+    /* vcore_backend_validate() bounded vm_priv_size: no wrap. */
     return vcore__align_up(sizeof(struct vcore_vm)) + vcore__align_up(be->vm_priv_size);
 }
 
@@ -83,17 +109,18 @@ static int vcore__vm_setup(void *mem, size_t block, const vcore_vm_config_t *cfg
     vm->host = *host;
     vm->cfg.host = &vm->host;
     vm->be = cfg->backend;
+    vcore__backend_normalize(cfg->backend, &vm->ops);
     vm->priv = (uint8_t *)mem + vcore__align_up(sizeof(struct vcore_vm));
     vm->last_diag.size = sizeof(vm->last_diag);
     vm->magic = VCORE__VM_MAGIC;
-    if (vm->be->probe) {
-        int err = vm->be->probe(&vm->host);
+    if (vm->ops.probe) {
+        int err = vm->ops.probe(&vm->host);
         if (err) {
             vm->magic = 0;
             return err;
         }
     }
-    int err = vm->be->vm_init(vm, vm->priv);
+    int err = vm->ops.vm_init(vm, vm->priv);
     if (err) {
         vm->magic = 0;
         return err;
@@ -138,11 +165,11 @@ int vcore_vm_init_static(void *mem, size_t len, const vcore_vm_config_t *cfg, vc
 static void vcore__vm_teardown(vcore_vm_t *vm)
 {
     for (uint32_t slot = 0; slot < VCORE_VM_MAX_REGIONS; slot++) {
-        if (vm->regions[slot].len && vm->be->vm_unmap)
-            (void)vm->be->vm_unmap(vm, vm->priv, slot, &vm->regions[slot]);
+        if (vm->regions[slot].len && vm->ops.vm_unmap)
+            (void)vm->ops.vm_unmap(vm, vm->priv, slot, &vm->regions[slot]);
         vm->regions[slot].len = 0;
     }
-    vm->be->vm_fini(vm, vm->priv);
+    vm->ops.vm_fini(vm, vm->priv);
     vm->magic = 0;
 }
 
@@ -197,6 +224,10 @@ int vcore_vm_map_memory(vcore_vm_t *vm, const vcore_mem_region_t *r)
     uint64_t end = r->gpa + r->len;
     if (end < r->gpa)
         return vcore__vm_refuse(vm, VCORE_ERR_INVAL, VCORE_DIAG_MEM_ALIGN, r->gpa);
+    /* The host range must not wrap the host address space either. */
+    uintptr_t hva = (uintptr_t)r->hva;
+    if (r->len - 1 > (uint64_t)(UINTPTR_MAX - hva))
+        return vcore__vm_refuse(vm, VCORE_ERR_INVAL, VCORE_DIAG_MEM_ALIGN, (uint64_t)(uintptr_t)r->hva);
     uint32_t free_slot = VCORE_VM_MAX_REGIONS;
     for (uint32_t s = 0; s < VCORE_VM_MAX_REGIONS; s++) {
         const vcore_mem_region_t *o = &vm->regions[s];
@@ -210,10 +241,10 @@ int vcore_vm_map_memory(vcore_vm_t *vm, const vcore_mem_region_t *r)
     }
     if (free_slot == VCORE_VM_MAX_REGIONS)
         return VCORE_ERR_RANGE;
-    if ((r->flags & VCORE_MEM_LOG_DIRTY) && !vm->be->vm_dirty_log)
+    if ((r->flags & VCORE_MEM_LOG_DIRTY) && !vm->ops.vm_dirty_log)
         return VCORE_ERR_UNSUPPORTED;
-    if (vm->be->vm_map) {
-        int err = vm->be->vm_map(vm, vm->priv, free_slot, r);
+    if (vm->ops.vm_map) {
+        int err = vm->ops.vm_map(vm, vm->priv, free_slot, r);
         if (err)
             return err;
     }
@@ -239,8 +270,8 @@ int vcore_vm_unmap_memory(vcore_vm_t *vm, uint64_t gpa)
         return VCORE_ERR_INVAL;
     if (vcore__vm_find_slot(vm, gpa, &slot))
         return vcore__vm_refuse(vm, VCORE_ERR_NOENT, VCORE_DIAG_MEM_UNMAPPED, gpa);
-    if (vm->be->vm_unmap) {
-        int err = vm->be->vm_unmap(vm, vm->priv, slot, &vm->regions[slot]);
+    if (vm->ops.vm_unmap) {
+        int err = vm->ops.vm_unmap(vm, vm->priv, slot, &vm->regions[slot]);
         if (err)
             return err;
     }
@@ -248,13 +279,21 @@ int vcore_vm_unmap_memory(vcore_vm_t *vm, uint64_t gpa)
     return VCORE_OK;
 }
 
-/* The region holding gpa, or NULL. */
+/* The region holding gpa, or NULL. The slot of the last hit is tried
+ * first: guest accesses come in runs on the same region. */
 static const vcore_mem_region_t *vcore__vm_region_at(const vcore_vm_t *vm, uint64_t gpa)
 {
+    uint32_t hint = __atomic_load_n(&vm->last_region, __ATOMIC_RELAXED);
+    const vcore_mem_region_t *r = &vm->regions[hint % VCORE_VM_MAX_REGIONS];
+    if (r->len && gpa >= r->gpa && gpa - r->gpa < r->len)
+        return r;
     for (uint32_t s = 0; s < VCORE_VM_MAX_REGIONS; s++) {
-        const vcore_mem_region_t *r = &vm->regions[s];
-        if (r->len && gpa >= r->gpa && gpa - r->gpa < r->len)
+        r = &vm->regions[s];
+        if (r->len && gpa >= r->gpa && gpa - r->gpa < r->len) {
+            /* A hint only, shared by concurrent readers: relaxed atomics. */
+            __atomic_store_n(&((vcore_vm_t *)(uintptr_t)vm)->last_region, s, __ATOMIC_RELAXED);
             return r;
+        }
     }
     return NULL;
 }
@@ -290,10 +329,26 @@ static int vcore__vm_access(const vcore_vm_t *vm, uint64_t gpa, uint8_t *buf, si
     return VCORE_OK;
 }
 
+/* The common case, one region holding the whole range: one lookup, no
+ * check pass. Returns the region or NULL (then the general walk decides). */
+static const vcore_mem_region_t *vcore__vm_one_region(const vcore_vm_t *vm, uint64_t gpa, size_t len,
+                                                      bool write)
+{
+    const vcore_mem_region_t *r = vcore__vm_region_at(vm, gpa);
+    if (!r || (write && (r->flags & VCORE_MEM_READONLY)) || len > r->len - (gpa - r->gpa))
+        return NULL;
+    return r;
+}
+
 int vcore_vm_read_guest(const vcore_vm_t *vm, uint64_t gpa, void *buf, size_t len)
 {
     if (!vcore__vm_ok(vm) || (!buf && len))
         return VCORE_ERR_INVAL;
+    const vcore_mem_region_t *one = vcore__vm_one_region(vm, gpa, len, false);
+    if (one) {
+        vcore__memcpy(buf, (const uint8_t *)one->hva + (gpa - one->gpa), len);
+        return VCORE_OK;
+    }
     int err = vcore__vm_access(vm, gpa, buf, len, false, false);
     if (err)
         return err;
@@ -304,6 +359,11 @@ int vcore_vm_write_guest(vcore_vm_t *vm, uint64_t gpa, const void *buf, size_t l
 {
     if (!vcore__vm_ok(vm) || (!buf && len))
         return VCORE_ERR_INVAL;
+    const vcore_mem_region_t *one = vcore__vm_one_region(vm, gpa, len, true);
+    if (one) {
+        vcore__memcpy((uint8_t *)one->hva + (gpa - one->gpa), buf, len);
+        return VCORE_OK;
+    }
     int err = vcore__vm_access(vm, gpa, (uint8_t *)(uintptr_t)buf, len, true, false);
     if (err) {
         /* Mapped throughout but refused for writing: a read-only region. */
@@ -324,17 +384,17 @@ int vcore_vm_get_dirty_log(vcore_vm_t *vm, uint64_t gpa, uint64_t *bitmap, size_
     const vcore_mem_region_t *r = &vm->regions[slot];
     if (!(r->flags & VCORE_MEM_LOG_DIRTY))
         return VCORE_ERR_INVAL;
-    if (!vm->be->vm_dirty_log)
+    if (!vm->ops.vm_dirty_log)
         return VCORE_ERR_UNSUPPORTED;
     uint64_t pages = r->len / VCORE_PAGE_SIZE;
     if (bitmap_len < (pages + 63) / 64 * 8)
         return VCORE_ERR_BUFSZ;
-    return vm->be->vm_dirty_log(vm, vm->priv, slot, r, bitmap, bitmap_len);
+    return vm->ops.vm_dirty_log(vm, vm->priv, slot, r, bitmap, bitmap_len);
 }
 
 const char *vcore_vm_backend_name(const vcore_vm_t *vm)
 {
-    return vcore__vm_ok(vm) ? vm->be->name : "";
+    return vcore__vm_ok(vm) ? vm->ops.name : "";
 }
 
 int vcore_vm_last_diag(const vcore_vm_t *vm, vcore_diag_t *out)
@@ -355,6 +415,11 @@ const vcore_host_t *vcore_vm_host(const vcore_vm_t *vm)
 const vcore_vm_config_t *vcore_vm_config(const vcore_vm_t *vm)
 {
     return vcore__vm_ok(vm) ? &vm->cfg : NULL;
+}
+
+const vcore_backend_t *vcore_vm_backend(const vcore_vm_t *vm)
+{
+    return vcore__vm_ok(vm) ? vm->be : NULL;
 }
 
 void *vcore_vm_backend_priv(vcore_vm_t *vm)

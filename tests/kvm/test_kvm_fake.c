@@ -751,11 +751,12 @@ START_TEST(bad_arguments)
     vcore_exit_t ex = {.size = sizeof ex};
     const vcore_backend_t *be = vcore_vcpu_backend(vcpu);
     void *priv = vcore_vcpu_backend_priv(vcpu);
-    vcore_x86_state_t st;
-    memset(&st, 0, sizeof st);
+    vcore_x86_state_t x;
+    memset(&x, 0, sizeof x);
+    vcore_vcpu_state_t st = {.arch = VCORE_ARCH_X86_64, .u.x86 = &x};
     ck_assert_int_eq(be->vcpu_get_state(vcpu, priv, NULL, VCORE_X86_STATE_REGS), VCORE_ERR_INVAL);
-    ck_assert_int_eq(be->vcpu_get_state(vcpu, priv, &st, 0x80), VCORE_ERR_INVAL);
-    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, 0x80), VCORE_ERR_INVAL);
+    ck_assert_int_eq(be->vcpu_get_state(vcpu, priv, &st, 1u << 31), VCORE_ERR_INVAL);
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, 1u << 31), VCORE_ERR_INVAL);
     ck_assert_int_eq(be->vcpu_run(vcpu, priv, NULL), VCORE_ERR_INVAL);
     ck_assert_int_eq(be->vcpu_set_cpuid(vcpu, priv, NULL, 2), VCORE_ERR_INVAL);
     ck_assert_int_eq(be->vcpu_set_cpuid(vcpu, priv, NULL, VCORE_CPUID_MAX_ENTRIES + 1),

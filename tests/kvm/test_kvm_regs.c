@@ -12,13 +12,15 @@ KT_GUEST(g_hlt, "hlt");
 static void op_get(vcore_vcpu_t *vcpu, vcore_x86_state_t *st, uint32_t classes)
 {
     const vcore_backend_t *be = vcore_vcpu_backend(vcpu);
-    ck_assert_int_eq(be->vcpu_get_state(vcpu, vcore_vcpu_backend_priv(vcpu), st, classes), VCORE_OK);
+    vcore_vcpu_state_t t = {.arch = VCORE_ARCH_X86_64, .u.x86 = st};
+    ck_assert_int_eq(be->vcpu_get_state(vcpu, vcore_vcpu_backend_priv(vcpu), &t, classes), VCORE_OK);
 }
 
 static void op_set(vcore_vcpu_t *vcpu, const vcore_x86_state_t *st, uint32_t classes)
 {
     const vcore_backend_t *be = vcore_vcpu_backend(vcpu);
-    ck_assert_int_eq(be->vcpu_set_state(vcpu, vcore_vcpu_backend_priv(vcpu), st, classes), VCORE_OK);
+    vcore_vcpu_state_t t = {.arch = VCORE_ARCH_X86_64, .u.x86 = (vcore_x86_state_t *)(uintptr_t)st};
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, vcore_vcpu_backend_priv(vcpu), &t, classes), VCORE_OK);
 }
 
 /* A state unlike RESET in every field KVM keeps, valid for KVM to accept. */
@@ -324,7 +326,7 @@ START_TEST(reset_matches_fresh_kvm_vcpu)
     cfg.backend = vcore_backend_kvm();
     ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_create(vm, NULL, &vcpu), VCORE_OK);
-    const vcore_x86_state_t *core = vcore_vcpu_model(vcpu);
+    const vcore_x86_state_t *core = vcore_vcpu_model(vcpu)->u.x86;
     vcore_x86_state_t kvm;
     memset(&kvm, 0, sizeof kvm);
     /* Nothing has been written to KVM yet: the core's RESET is pending

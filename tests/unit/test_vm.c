@@ -79,7 +79,11 @@ START_TEST(vm_create_errors)
     cfg = mock_cfg();
     cfg.arch = 77;
     ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_ERR_INVAL);
-    cfg.arch = VCORE_ARCH_ARM64; /* the mock models x86 only */
+    /* A backend that runs only x86 guests refuses an arm64 VM. */
+    vcore_backend_t x86only = *vcore_backend_mock();
+    x86only.arches = VCORE_BACKEND_ARCH_X86_64;
+    cfg.backend = &x86only;
+    cfg.arch = VCORE_ARCH_ARM64;
     ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_ERR_UNSUPPORTED);
     /* A backend table of another ABI is refused. */
     vcore_backend_t bad = *vcore_backend_mock();

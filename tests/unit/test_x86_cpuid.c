@@ -728,8 +728,15 @@ static const query_case_t query_cases[] = {
     {"ext missing in range", VCORE_X86_VENDOR_INTEL, 0x80000007u, 0, 0, 0, 0, 0},
     {"above ext Intel", VCORE_X86_VENDOR_INTEL, 0x80000009u, 0, 7, 832, 832, 0},
     {"above ext AMD", VCORE_X86_VENDOR_AMD, 0x80000009u, 0, 0, 0, 0, 0},
-    {"hypervisor leaf above basic Intel", VCORE_X86_VENDOR_INTEL, 0x40000000u, 0, 7, 832, 832, 0},
-    {"hypervisor leaf above basic AMD", VCORE_X86_VENDOR_AMD, 0x40000000u, 0, 0, 0, 0, 0},
+    /* A hypervisor leaf the table lists is answered from it (an exact
+     * match wins over the basic-range rule), on every vendor. */
+    {"hypervisor leaf listed Intel", VCORE_X86_VENDOR_INTEL, 0x40000000u, 0, 0x40000001u, 0x4b4d564b, 0x564b4d56, 0x4d},
+    {"hypervisor leaf listed AMD", VCORE_X86_VENDOR_AMD, 0x40000000u, 0, 0x40000001u, 0x4b4d564b, 0x564b4d56, 0x4d},
+    /* Inside the hypervisor range (40000000H:EAX = 40000001H) but unlisted: zeros. */
+    {"hypervisor leaf missing in range", VCORE_X86_VENDOR_INTEL, 0x40000001u, 0, 0, 0, 0, 0},
+    /* Above the hypervisor range's maximum: Intel's highest basic leaf, AMD zeros. */
+    {"above hypervisor range Intel", VCORE_X86_VENDOR_INTEL, 0x40000002u, 0, 7, 832, 832, 0},
+    {"above hypervisor range AMD", VCORE_X86_VENDOR_AMD, 0x40000002u, 0, 0, 0, 0, 0},
     {"leaf 0", VCORE_X86_VENDOR_AMD, 0, 0, 0xd, 0x756e6547, 0x6c65746e, 0x49656e69},
 };
 
@@ -756,6 +763,11 @@ START_TEST(test_query_no_extended_leaves)
     vcore__cpuid_query(t, 2, VCORE_X86_VENDOR_INTEL, 0x80000000u, 0, &out);
     ck_assert_uint_eq(out.eax, 0x906ea);
     vcore__cpuid_query(t, 2, VCORE_X86_VENDOR_AMD, 0x80000000u, 0, &out);
+    ck_assert_uint_eq(out.eax, 0);
+    /* No 40000000H leaf: the hypervisor range is empty (Intel: highest basic). */
+    vcore__cpuid_query(t, 2, VCORE_X86_VENDOR_INTEL, 0x40000003u, 0, &out);
+    ck_assert_uint_eq(out.eax, 0x906ea);
+    vcore__cpuid_query(t, 2, VCORE_X86_VENDOR_AMD, 0x40000003u, 0, &out);
     ck_assert_uint_eq(out.eax, 0);
     /* Empty table: zeros everywhere. */
     vcore__cpuid_query(NULL, 0, VCORE_X86_VENDOR_INTEL, 1, 0, &out);

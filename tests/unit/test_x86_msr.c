@@ -66,6 +66,7 @@ static uint64_t *field_of(vcore_x86_state_t *st, uint32_t index)
     case VCORE_MSR_IA32_GS_BASE: return &st->sregs.seg[VCORE_X86_GS].base;
     case VCORE_MSR_IA32_KERNEL_GS_BASE: return &st->msrs.kernel_gs_base;
     case VCORE_MSR_IA32_TSC_AUX: return &st->msrs.tsc_aux;
+    case VCORE_MSR_IA32_FEATURE_CONTROL: return &st->msrs.feature_control;
     default: return NULL;
     }
 }
@@ -77,7 +78,9 @@ typedef struct {
 } msr_ok_case_t;
 
 static const msr_ok_case_t ok_cases[] = {
-    {VCORE_MSR_IA32_TSC, 0xffffffffffffffffull, VCORE_X86_STATE_MSRS},
+    /* The TSC is its own state group: it advances while the guest runs and
+     * must never be re-sent because another MSR changed. */
+    {VCORE_MSR_IA32_TSC, 0xffffffffffffffffull, VCORE_X86_STATE_TSC},
     {VCORE_MSR_IA32_APIC_BASE, 0xfed00000ull | BIT(11), VCORE_X86_STATE_MSRS},
     {VCORE_MSR_IA32_SMBASE, 0xffffffffull, VCORE_X86_STATE_MSRS},
     {VCORE_MSR_IA32_SYSENTER_CS, 0x10, VCORE_X86_STATE_MSRS},
@@ -85,13 +88,13 @@ static const msr_ok_case_t ok_cases[] = {
     {VCORE_MSR_IA32_SYSENTER_EIP, 0x00007fffffffffffull, VCORE_X86_STATE_MSRS},
     {VCORE_MSR_IA32_MISC_ENABLE, 0x1800 | BIT(18) | BIT(0), VCORE_X86_STATE_MSRS},
     {VCORE_MSR_IA32_PAT, 0x0706050401000706ull, VCORE_X86_STATE_MSRS},
-    {VCORE_MSR_IA32_EFER, BIT(0) | BIT(8) | BIT(11), VCORE_X86_STATE_SREGS},
+    {VCORE_MSR_IA32_EFER, BIT(0) | BIT(8) | BIT(11), VCORE_X86_STATE_EFER},
     {VCORE_MSR_IA32_STAR, 0xffffffffffffffffull, VCORE_X86_STATE_MSRS},
     {VCORE_MSR_IA32_LSTAR, CANON_HI, VCORE_X86_STATE_MSRS},
     {VCORE_MSR_IA32_CSTAR, 0x00007ffffffff000ull, VCORE_X86_STATE_MSRS},
     {VCORE_MSR_IA32_FMASK, 0xffffffffull, VCORE_X86_STATE_MSRS},
-    {VCORE_MSR_IA32_FS_BASE, CANON_HI | 0x10, VCORE_X86_STATE_SREGS},
-    {VCORE_MSR_IA32_GS_BASE, 0x7f0000001000ull, VCORE_X86_STATE_SREGS},
+    {VCORE_MSR_IA32_FS_BASE, CANON_HI | 0x10, VCORE_X86_STATE_SEG_DATA},
+    {VCORE_MSR_IA32_GS_BASE, 0x7f0000001000ull, VCORE_X86_STATE_SEG_DATA},
     {VCORE_MSR_IA32_KERNEL_GS_BASE, 0xffffffff80000000ull, VCORE_X86_STATE_MSRS},
     {VCORE_MSR_IA32_TSC_AUX, 0xffffffffull, VCORE_X86_STATE_MSRS},
 };
@@ -117,6 +120,58 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* ------------------------------------------------------ IA32_FEATURE_CONTROL */
+
+/* SDM Vol. 3, "Enabling and Entering VMX Operation"; SDM Vol. 4,
+ * "IA32_FEATURE_CONTROL": bit 0 lock, bit 1 VMX inside SMX, bit 2 VMX
+ * outside SMX, bits 14:8 SENTER local enables, bit 15 SENTER global. */
+START_TEST(test_feature_control)
+{
+    vcore_x86_cpu_model_t m = test_model();
+    vcore_x86_state_t st = reset_state();
+    vcore_diag_t d = {.size = sizeof(d)};
+    uint64_t v = 1;
+    /* Power-up value 0, in the MSRS group. */
+    ck_assert_int_eq(vcore__x86_msr_get(&st, VCORE_MSR_IA32_FEATURE_CONTROL, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_uint_eq(vcore__x86_msr_classes(VCORE_MSR_IA32_FEATURE_CONTROL), VCORE_X86_STATE_MSRS);
+    /* Without VMX in CPUID, the VMX enable bits are reserved; lock alone is fine. */
+    m.features &= ~(VCORE_X86_FEAT_VMX | VCORE_X86_FEAT_SMX);
+    ck_assert_int_eq(vcore__x86_msr_set(&m, &st, VCORE_MSR_IA32_FEATURE_CONTROL, BIT(2), &d),
+                     VCORE_ERR_INVAL);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_MSR_RESERVED);
+    /* VMX without SMX: bit 2 allowed, bit 1 (inside SMX) and SENTER not. */
+    m.features |= VCORE_X86_FEAT_VMX;
+    ck_assert_int_eq(vcore__x86_msr_set(&m, &st, VCORE_MSR_IA32_FEATURE_CONTROL, BIT(1), &d),
+                     VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore__x86_msr_set(&m, &st, VCORE_MSR_IA32_FEATURE_CONTROL, BIT(8), &d),
+                     VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore__x86_msr_set(&m, &st, VCORE_MSR_IA32_FEATURE_CONTROL, BIT(3), &d),
+                     VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore__x86_msr_set(&m, &st, VCORE_MSR_IA32_FEATURE_CONTROL, BIT(2), &d),
+                     VCORE_OK);
+    /* With SMX: bit 1 and the SENTER enables too. */
+    m.features |= VCORE_X86_FEAT_SMX;
+    ck_assert_int_eq(vcore__x86_msr_set(&m, &st, VCORE_MSR_IA32_FEATURE_CONTROL,
+                                        BIT(1) | BIT(2) | 0xff00u, &d),
+                     VCORE_OK);
+    /* Locking is a write like any other; afterwards every write is #GP,
+     * even one that leaves the value unchanged. */
+    ck_assert_int_eq(vcore__x86_msr_set(&m, &st, VCORE_MSR_IA32_FEATURE_CONTROL, BIT(0) | BIT(2), &d),
+                     VCORE_OK);
+    ck_assert_int_eq(vcore__x86_msr_set(&m, &st, VCORE_MSR_IA32_FEATURE_CONTROL, BIT(0) | BIT(2), &d),
+                     VCORE_ERR_INVAL);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_FEATURE_CONTROL_LOCKED);
+    ck_assert_int_eq(vcore__x86_msr_get(&st, VCORE_MSR_IA32_FEATURE_CONTROL, &v), VCORE_OK);
+    ck_assert_uint_eq(v, BIT(0) | BIT(2));
+    /* INIT keeps it (an MSR), RESET clears the lock. */
+    vcore__x86_reset(&st, &m, VCORE_X86_VENDOR_INTEL, true, true);
+    ck_assert_uint_eq(st.msrs.feature_control, BIT(0) | BIT(2));
+    vcore__x86_reset(&st, &m, VCORE_X86_VENDOR_INTEL, false, true);
+    ck_assert_uint_eq(st.msrs.feature_control, 0);
+}
+END_TEST
+
 START_TEST(test_get_reads_state)
 {
     /* get must read the live field, not a cached copy. */
@@ -132,7 +187,7 @@ END_TEST
 START_TEST(test_unknown_index)
 {
     static const uint32_t unknown[] = {0, 0x11, 0x1a1, 0x277 + 1, 0xc0000085u, 0xc0000104u,
-                                       0x40000000u, 0xffffffffu, 0x3a /* FEATURE_CONTROL */};
+                                       0x40000000u, 0xffffffffu, 0x3b};
     vcore_x86_cpu_model_t m = test_model();
     vcore_x86_state_t st = reset_state();
     vcore_x86_state_t before = st;
@@ -366,6 +421,7 @@ static Suite *x86_msr_suite(void)
     Suite *s = suite_create("x86_msr");
     TCase *tc = tcase_create("access");
     tcase_add_loop_test(tc, test_round_trip, 0, N(ok_cases));
+    tcase_add_test(tc, test_feature_control);
     tcase_add_loop_test(tc, test_get_reads_state, 0, N(ok_cases));
     tcase_add_test(tc, test_unknown_index);
     tcase_add_test(tc, test_null_args);

@@ -10,6 +10,7 @@
 /** @name MSR indices (SDM Vol. 4, "Model-Specific Registers")
  * @{ */
 #define VCORE_MSR_IA32_TSC 0x00000010u            /**< Time-stamp counter. */
+#define VCORE_MSR_IA32_FEATURE_CONTROL 0x0000003au /**< Feature control: lock, VMX enables (Intel). */
 #define VCORE_MSR_IA32_APIC_BASE 0x0000001bu      /**< Local APIC base and state. */
 #define VCORE_MSR_IA32_SMBASE 0x0000009eu         /**< SMRAM base (read-only to software). */
 #define VCORE_MSR_IA32_SYSENTER_CS 0x00000174u    /**< SYSENTER target CS. */

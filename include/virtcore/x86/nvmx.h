@@ -23,6 +23,7 @@
 #include "../error.h"
 #include "../diag.h"
 #include "../vm.h"
+#include "msr.h"
 #include "regs.h"
 #include "vmcs.h"
 
@@ -143,7 +144,6 @@ typedef enum vcore_nvmx_diag_id {
 /* ------------------------------------------------------------------------- */
 /** @name Capability MSRs (SDM Vol. 3, "VMX Capability Reporting Facility")
  * @{ */
-#define VCORE_MSR_IA32_FEATURE_CONTROL 0x3au   /**< IA32_FEATURE_CONTROL. */
 #define VCORE_MSR_IA32_VMX_BASIC 0x480u        /**< First VMX capability MSR. */
 #define VCORE_MSR_IA32_VMX_VMFUNC 0x491u       /**< Last VMX capability MSR handled here. */
 #define VCORE_NVMX_NR_CAPS 18u                 /**< MSRs 480H..491H. */

@@ -141,45 +141,119 @@ typedef struct vcore_x86_fpu {
  * vcore_vcpu_get_msr() / vcore_vcpu_set_msr().
  */
 typedef struct vcore_x86_msrs {
-    uint64_t apic_base;      /**< IA32_APIC_BASE (1BH). */
-    uint64_t pat;            /**< IA32_PAT (277H). */
-    uint64_t sysenter_cs;    /**< IA32_SYSENTER_CS (174H). */
-    uint64_t sysenter_esp;   /**< IA32_SYSENTER_ESP (175H). */
-    uint64_t sysenter_eip;   /**< IA32_SYSENTER_EIP (176H). */
-    uint64_t star;           /**< IA32_STAR (C000_0081H). */
-    uint64_t lstar;          /**< IA32_LSTAR (C000_0082H). */
-    uint64_t cstar;          /**< IA32_CSTAR (C000_0083H). */
-    uint64_t sfmask;         /**< IA32_FMASK (C000_0084H). */
-    uint64_t kernel_gs_base; /**< IA32_KERNEL_GS_BASE (C000_0102H). */
-    uint64_t tsc;            /**< IA32_TIME_STAMP_COUNTER (10H). */
-    uint64_t misc_enable;    /**< IA32_MISC_ENABLE (1A0H). */
-    uint64_t smbase;         /**< SMBASE (IA32_SMBASE 9EH on Intel, read-only to software). */
-    uint64_t tsc_aux;        /**< IA32_TSC_AUX (C000_0103H). */
+    uint64_t apic_base;       /**< IA32_APIC_BASE (1BH). */
+    uint64_t pat;             /**< IA32_PAT (277H). */
+    uint64_t sysenter_cs;     /**< IA32_SYSENTER_CS (174H). */
+    uint64_t sysenter_esp;    /**< IA32_SYSENTER_ESP (175H). */
+    uint64_t sysenter_eip;    /**< IA32_SYSENTER_EIP (176H). */
+    uint64_t star;            /**< IA32_STAR (C000_0081H). */
+    uint64_t lstar;           /**< IA32_LSTAR (C000_0082H). */
+    uint64_t cstar;           /**< IA32_CSTAR (C000_0083H). */
+    uint64_t sfmask;          /**< IA32_FMASK (C000_0084H). */
+    uint64_t kernel_gs_base;  /**< IA32_KERNEL_GS_BASE (C000_0102H). */
+    uint64_t tsc;             /**< IA32_TIME_STAMP_COUNTER (10H); its own state group (VCORE_X86_STATE_TSC). */
+    uint64_t misc_enable;     /**< IA32_MISC_ENABLE (1A0H). */
+    uint64_t smbase;          /**< SMBASE (IA32_SMBASE 9EH on Intel, read-only to software). */
+    uint64_t tsc_aux;         /**< IA32_TSC_AUX (C000_0103H). */
+    uint64_t feature_control; /**< IA32_FEATURE_CONTROL (3AH): lock (bit 0), VMX in SMX (1), VMX outside SMX (2), SENTER (15:8). */
 } vcore_x86_msrs_t;
 
 /**
- * @name State classes
- * Bits naming parts of vcore_x86_state_t, used for dirty/valid tracking
- * between the core model and a backend (only what changed is written back).
+ * @brief Event state: exceptions, interrupts and NMIs on their way into the
+ *        guest, interruptibility, and window requests.
+ *
+ * SDM Vol. 3, "Event Injection" and "Guest Non-Register State"; APM Vol. 2,
+ * "Event Injection". An event is @e pending when it has been raised but its
+ * delivery has not started (it may still be blocked), and @e injected when
+ * delivery started and was interrupted by an exit, so it must be delivered
+ * again, unchanged, before the guest runs.
+ */
+typedef struct vcore_x86_events {
+    size_t size;                       /**< sizeof(vcore_x86_events_t). */
+    uint8_t exception_pending;         /**< An exception is raised and waits for delivery. */
+    uint8_t exception_injected;        /**< An exception's delivery was interrupted: re-deliver it. */
+    uint8_t exception_vector;          /**< Its vector (0-31, never 2). */
+    uint8_t exception_has_error_code;  /**< It pushes an error code. */
+    uint32_t exception_error_code;     /**< The error code. */
+    uint8_t exception_has_payload;     /**< @c exception_payload is valid. */
+    uint8_t interrupt_pending;         /**< An external interrupt waits for the guest to be interruptible. */
+    uint8_t interrupt_injected;        /**< An interrupt's delivery was interrupted: re-deliver it. */
+    uint8_t interrupt_vector;          /**< Its vector. */
+    uint8_t interrupt_soft;            /**< The injected event is a software interrupt (INT n). */
+    uint8_t nmi_pending;               /**< An NMI waits for the NMI window (one is latched at most). */
+    uint8_t nmi_injected;              /**< An NMI's delivery was interrupted: re-deliver it. */
+    uint8_t nmi_masked;                /**< Blocking by NMI: the guest runs its NMI handler (until IRET). */
+    uint64_t exception_payload;        /**< \#PF: the faulting address (CR2); \#DB: the DR6 bits to set. */
+    uint8_t sti_blocking;              /**< Blocking by STI (interruptibility bit 0). */
+    uint8_t movss_blocking;            /**< Blocking by MOV SS / POP SS (interruptibility bit 1). */
+    uint8_t request_interrupt_window;  /**< Exit with VCORE_EXIT_IRQ_WINDOW once an interrupt can be delivered (cleared then). */
+    uint8_t request_nmi_window;        /**< Exit with VCORE_EXIT_NMI_WINDOW once an NMI can be delivered (cleared then). */
+    uint8_t soft_insn_len;             /**< Length of the INT n / INT3 / INTO whose event is re-delivered (RIP advance). */
+    uint8_t pad[3];                    /**< Reserved, zero. */
+} vcore_x86_events_t;
+
+/**
+ * @name State groups
+ * Bits naming parts of vcore_x86_state_t, used for valid/dirty tracking
+ * between the core model and a backend. A group is the smallest unit the
+ * core asks a backend to read or write, so reading RIP after an exit never
+ * costs the segment registers. The register-block names (REGS, SREGS ...)
+ * are unions of groups.
  * @{
  */
-#define VCORE_X86_STATE_REGS (1u << 0)  /**< GPRs, RIP, RFLAGS. */
-#define VCORE_X86_STATE_SREGS (1u << 1) /**< Segments, descriptor tables, CRs, EFER. */
-#define VCORE_X86_STATE_DREGS (1u << 2) /**< DR0-3, DR6, DR7. */
-#define VCORE_X86_STATE_FPU (1u << 3)   /**< x87/SSE control words. */
-#define VCORE_X86_STATE_XCR0 (1u << 4)  /**< XCR0. */
-#define VCORE_X86_STATE_MSRS (1u << 5)  /**< vcore_x86_msrs_t. */
-#define VCORE_X86_STATE_ALL 0x3fu       /**< Every class. */
+#define VCORE_X86_STATE_GPRS (1u << 0)       /**< RAX..R15 (RSP included). */
+#define VCORE_X86_STATE_RIP (1u << 1)        /**< RIP. */
+#define VCORE_X86_STATE_RFLAGS (1u << 2)     /**< RFLAGS. */
+#define VCORE_X86_STATE_SEG_CS (1u << 3)     /**< CS selector, base and limit (its access rights are in MODE). */
+#define VCORE_X86_STATE_SEG_SS (1u << 4)     /**< SS selector, base and limit (its access rights are in MODE). */
+#define VCORE_X86_STATE_SEG_DATA (1u << 5)   /**< ES, DS, FS, GS. */
+#define VCORE_X86_STATE_SEG_SYS (1u << 6)    /**< LDTR, TR. */
+#define VCORE_X86_STATE_DTABLES (1u << 7)    /**< GDTR, IDTR. */
+#define VCORE_X86_STATE_CR0 (1u << 8)        /**< CR0. */
+#define VCORE_X86_STATE_CR2 (1u << 9)        /**< CR2. */
+#define VCORE_X86_STATE_CR3 (1u << 10)       /**< CR3. */
+#define VCORE_X86_STATE_CR4 (1u << 11)       /**< CR4. */
+#define VCORE_X86_STATE_CR8 (1u << 12)       /**< CR8 (TPR). */
+#define VCORE_X86_STATE_EFER (1u << 13)      /**< IA32_EFER. */
+#define VCORE_X86_STATE_DREGS (1u << 14)     /**< DR0-3, DR6, DR7. */
+#define VCORE_X86_STATE_FPU (1u << 15)       /**< x87/SSE control words. */
+#define VCORE_X86_STATE_XCR0 (1u << 16)      /**< XCR0. */
+#define VCORE_X86_STATE_MSRS (1u << 17)      /**< vcore_x86_msrs_t except the TSC. */
+#define VCORE_X86_STATE_TSC (1u << 18)       /**< IA32_TIME_STAMP_COUNTER: it advances on its own, so it is written only when set. */
+#define VCORE_X86_STATE_EVENTS (1u << 19)    /**< vcore_x86_events_t. */
+/**
+ * The access rights of CS and SS: they fix the CPL (SS.DPL, SDM Vol. 3,
+ * "Current Privilege Level") and the code size (CS.L, CS.D), which every
+ * instruction emulation needs while the rest of the segments it rarely does.
+ */
+#define VCORE_X86_STATE_MODE (1u << 20)
+/** GPRs, RIP, RFLAGS (vcore_x86_regs_t). */
+#define VCORE_X86_STATE_REGS (VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS)
+/** Segment registers. */
+#define VCORE_X86_STATE_SEGS                                                                        \
+    (VCORE_X86_STATE_SEG_CS | VCORE_X86_STATE_SEG_SS | VCORE_X86_STATE_SEG_DATA |                     \
+     VCORE_X86_STATE_SEG_SYS | VCORE_X86_STATE_MODE)
+/** Control registers. */
+#define VCORE_X86_STATE_CRS                                                                         \
+    (VCORE_X86_STATE_CR0 | VCORE_X86_STATE_CR2 | VCORE_X86_STATE_CR3 | VCORE_X86_STATE_CR4 |         \
+     VCORE_X86_STATE_CR8)
+/** Segments, descriptor tables, CRs, EFER (vcore_x86_sregs_t). */
+#define VCORE_X86_STATE_SREGS                                                                       \
+    (VCORE_X86_STATE_SEGS | VCORE_X86_STATE_DTABLES | VCORE_X86_STATE_CRS | VCORE_X86_STATE_EFER)
+/** Every modelled MSR (vcore_x86_msrs_t). */
+#define VCORE_X86_STATE_ALL_MSRS (VCORE_X86_STATE_MSRS | VCORE_X86_STATE_TSC)
+#define VCORE_X86_STATE_ALL 0x1fffffu        /**< Every group. */
 /** @} */
 
 /** @brief The complete architectural state the library models for a vCPU. */
 typedef struct vcore_x86_state {
-    vcore_x86_regs_t regs;   /**< GPRs, RIP, RFLAGS. */
-    vcore_x86_sregs_t sregs; /**< Segments, tables, CRs, EFER. */
-    vcore_x86_dregs_t dregs; /**< Debug registers. */
-    vcore_x86_fpu_t fpu;     /**< x87/SSE control words. */
-    uint64_t xcr0;           /**< XCR0 (XFEATURE_ENABLED_MASK). */
-    vcore_x86_msrs_t msrs;   /**< Modelled MSRs. */
+    vcore_x86_regs_t regs;     /**< GPRs, RIP, RFLAGS. */
+    vcore_x86_sregs_t sregs;   /**< Segments, tables, CRs, EFER. */
+    vcore_x86_dregs_t dregs;   /**< Debug registers. */
+    vcore_x86_fpu_t fpu;       /**< x87/SSE control words. */
+    uint64_t xcr0;             /**< XCR0 (XFEATURE_ENABLED_MASK). */
+    vcore_x86_msrs_t msrs;     /**< Modelled MSRs. */
+    vcore_x86_events_t events; /**< Event state. */
 } vcore_x86_state_t;
 
 VCORE_END_DECLS

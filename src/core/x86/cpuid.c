@@ -143,10 +143,62 @@ static bool cpuid_same_input(const vcore_cpuid_entry_t *a, const vcore_cpuid_ent
     return a->index == b->index;
 }
 
+/* Orders two entries by (function, index). */
+static bool cpuid_before(const vcore_cpuid_entry_t *a, const vcore_cpuid_entry_t *b)
+{
+    return a->function != b->function ? a->function < b->function : a->index < b->index;
+}
+
+/* Heapsort of an index permutation (no allocation, 256 bytes of stack). */
+static void cpuid_sift(const vcore_cpuid_entry_t *e, uint8_t *ix, uint32_t root, uint32_t n)
+{
+    for (;;) {
+        uint32_t child = 2 * root + 1;
+        if (child >= n)
+            return;
+        if (child + 1 < n && cpuid_before(&e[ix[child]], &e[ix[child + 1]]))
+            child++;
+        if (!cpuid_before(&e[ix[root]], &e[ix[child]]))
+            return;
+        uint8_t t = ix[root];
+        ix[root] = ix[child];
+        ix[child] = t;
+        root = child;
+    }
+}
+
+/* The first entry (in sorted order) that answers the same input as another
+ * one; -1 if every input is answered once. O(n log n). */
+static int cpuid_find_duplicate(const vcore_cpuid_entry_t *e, uint32_t n)
+{
+    uint8_t ix[VCORE_CPUID_MAX_ENTRIES];
+    uint32_t i;
+
+    for (i = 0; i < n; i++)
+        ix[i] = (uint8_t)i;
+    for (i = n / 2; i-- > 0;)
+        cpuid_sift(e, ix, i, n);
+    for (i = n; i-- > 1;) {
+        uint8_t t = ix[0];
+        ix[0] = ix[i];
+        ix[i] = t;
+        cpuid_sift(e, ix, 0, i);
+    }
+    /* Sorted, the entries of one function are adjacent and equal sub-leaves
+     * neighbours; a sub-leaf-agnostic entry in a group of two or more has a
+     * neighbour of its function. So every clash shows between neighbours. */
+    for (i = 0; i + 1 < n; i++) {
+        if (cpuid_same_input(&e[ix[i]], &e[ix[i + 1]]))
+            return ix[i + 1];
+    }
+    return -1;
+}
+
 int vcore__cpuid_check(const vcore_cpuid_entry_t *e, uint32_t n, vcore_diag_t *d)
 {
     const vcore_cpuid_entry_t *x;
-    uint32_t i, j;
+    uint32_t i;
+    int dup;
 
     /* Same limit as KVM_SET_CPUID2 (KVM API, "KVM_SET_CPUID2"). */
     if (n > VCORE_CPUID_MAX_ENTRIES) {
@@ -159,14 +211,10 @@ int vcore__cpuid_check(const vcore_cpuid_entry_t *e, uint32_t n, vcore_diag_t *d
         if ((e[i].flags & ~VCORE_CPUID_FLAG_INDEX_SIGNIFICANT) != 0)
             return vcore__diag_set(d, VCORE_DIAG_CPUID_BAD_FLAGS, e[i].flags);
     }
-    /* At most 256 entries: the quadratic scan is bounded (32640 pairs). */
-    for (i = 0; i < n; i++) {
-        for (j = i + 1; j < n; j++) {
-            if (cpuid_same_input(&e[i], &e[j]))
-                return vcore__diag_set(d, VCORE_DIAG_CPUID_DUPLICATE,
-                                       ((uint64_t)e[j].function << 32) | e[j].index);
-        }
-    }
+    dup = cpuid_find_duplicate(e, n);
+    if (dup >= 0)
+        return vcore__diag_set(d, VCORE_DIAG_CPUID_DUPLICATE,
+                               ((uint64_t)e[dup].function << 32) | e[dup].index);
     /* SDM Vol. 2A, "CPUID-CPU Identification", leaf 80000008H: EAX[7:0] is
      * the physical-address width (0 = not reported; real parts are 32..52,
      * 52 being the architectural limit of the paging structures) and
@@ -388,6 +436,8 @@ void vcore__cpuid_after_set(const vcore_cpuid_entry_t *e, uint32_t n, uint32_t d
         features |= VCORE_X86_FEAT_NX;
     if ((ecx1 & VCORE__CPUID_1_ECX_VMX) != 0)
         features |= VCORE_X86_FEAT_VMX;
+    if ((ecx1 & VCORE__CPUID_1_ECX_SMX) != 0)
+        features |= VCORE_X86_FEAT_SMX;
     if ((ecx81 & VCORE__CPUID_81_ECX_SVM) != 0)
         features |= VCORE_X86_FEAT_SVM;
     if ((ecx1 & VCORE__CPUID_1_ECX_PCID) != 0)
@@ -408,20 +458,25 @@ void vcore__cpuid_model_default(uint32_t vendor, vcore_x86_cpu_model_t *m)
 }
 
 /*
- * What CPUID returns for (function, index). SDM Vol. 2A, "CPUID-CPU
- * Identification": on Intel an input above the maximum of its range (basic
- * leaves: CPUID.0:EAX; extended: CPUID.80000000H:EAX) returns the data of the
- * highest basic leaf. APM Vol. 3, "CPUID": AMD returns zeros for an
- * unsupported function. A leaf inside its range that the table does not list
- * reads as zeros on both. Inputs below 80000000H (hypervisor ranges included)
- * are measured against the basic maximum, the rest against the extended one.
- * An unknown vendor behaves like Intel.
+ * What CPUID returns for (function, index). An entry of the table that
+ * answers the input exactly always wins: the table is the vCPU's processor,
+ * and a hypervisor range (40000000H-4FFFFFFFH) a VMM lists is answered from
+ * it. Otherwise, SDM Vol. 2A, "CPUID-CPU Identification": on Intel an input
+ * above the maximum of its range (basic leaves: CPUID.0:EAX; extended:
+ * CPUID.80000000H:EAX; the hypervisor range: CPUID.40000000H:EAX when the
+ * table lists that leaf) returns the data of the highest basic leaf.
+ * APM Vol. 3, "CPUID": AMD returns zeros for an unsupported function. A
+ * leaf inside its range that the table does not list reads as zeros on
+ * both. An unknown vendor behaves like Intel.
  */
+#define CPUID_LEAF_HV_BASE 0x40000000u
+#define CPUID_LEAF_HV_END 0x4fffffffu
+
 void vcore__cpuid_query(const vcore_cpuid_entry_t *e, uint32_t n, uint32_t vendor,
                         uint32_t function, uint32_t index, vcore_cpuid_entry_t *out)
 {
     const vcore_cpuid_entry_t *x;
-    uint32_t max_basic, max_ext;
+    uint32_t max_basic;
     bool in_range;
 
     if (out == NULL)
@@ -434,21 +489,19 @@ void vcore__cpuid_query(const vcore_cpuid_entry_t *e, uint32_t n, uint32_t vendo
 
     x = vcore__cpuid_find(e, n, VCORE__CPUID_LEAF_VENDOR, 0);
     max_basic = x != NULL ? x->eax : 0;
-    x = vcore__cpuid_find(e, n, VCORE__CPUID_LEAF_EXT_MAX, 0);
-    max_ext = x != NULL ? x->eax : 0;
-    if (function < VCORE__CPUID_LEAF_EXT_MAX)
-        in_range = function <= max_basic;
-    else
-        in_range = x != NULL && function <= max_ext;
-
-    if (in_range) {
-        x = vcore__cpuid_find(e, n, function, index);
-    } else if (vendor == VCORE_X86_VENDOR_AMD || vendor == VCORE_X86_VENDOR_HYGON) {
-        x = NULL;
+    if (function >= VCORE__CPUID_LEAF_EXT_MAX) {
+        x = vcore__cpuid_find(e, n, VCORE__CPUID_LEAF_EXT_MAX, 0);
+        in_range = x != NULL && function <= x->eax;
+    } else if (function >= CPUID_LEAF_HV_BASE && function <= CPUID_LEAF_HV_END) {
+        x = vcore__cpuid_find(e, n, CPUID_LEAF_HV_BASE, 0);
+        in_range = x != NULL && function <= x->eax;
     } else {
-        /* Intel: the highest basic leaf, with the caller's sub-leaf. */
-        x = vcore__cpuid_find(e, n, max_basic, index);
+        in_range = function <= max_basic;
     }
+
+    x = vcore__cpuid_find(e, n, function, index);
+    if (x == NULL && !in_range && vendor != VCORE_X86_VENDOR_AMD && vendor != VCORE_X86_VENDOR_HYGON)
+        x = vcore__cpuid_find(e, n, max_basic, index); /* Intel: the highest basic leaf */
     if (x == NULL)
         return;
     out->flags = x->flags;

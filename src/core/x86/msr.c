@@ -23,10 +23,14 @@ uint32_t vcore__x86_msr_classes(uint32_t index)
 {
     switch (index) {
     case VCORE_MSR_IA32_EFER:
+        return VCORE_X86_STATE_EFER;
     case VCORE_MSR_IA32_FS_BASE:
     case VCORE_MSR_IA32_GS_BASE:
-        return VCORE_X86_STATE_SREGS;
+        return VCORE_X86_STATE_SEG_DATA;
     case VCORE_MSR_IA32_TSC:
+        /* Its own group: writing another MSR never re-sends a stale TSC. */
+        return VCORE_X86_STATE_TSC;
+    case VCORE_MSR_IA32_FEATURE_CONTROL:
     case VCORE_MSR_IA32_APIC_BASE:
     case VCORE_MSR_IA32_SMBASE:
     case VCORE_MSR_IA32_SYSENTER_CS:
@@ -84,6 +88,8 @@ static uint64_t *msr_slot(vcore_x86_state_t *st, uint32_t index)
         return &st->msrs.kernel_gs_base;
     case VCORE_MSR_IA32_TSC_AUX:
         return &st->msrs.tsc_aux;
+    case VCORE_MSR_IA32_FEATURE_CONTROL:
+        return &st->msrs.feature_control;
     default:
         return NULL;
     }
@@ -147,6 +153,33 @@ static bool msr_pat_ok(uint64_t pat)
     return true;
 }
 
+/*
+ * IA32_FEATURE_CONTROL. SDM Vol. 3, "Enabling and Entering VMX Operation":
+ * once bit 0 (lock) is set, WRMSR to the MSR is #GP until the next RESET;
+ * bit 1 (VMX inside SMX) needs SMX and VMX, bit 2 (VMX outside SMX) VMX,
+ * and the SENTER enables 15:8 SMX (SDM Vol. 4, "IA32_FEATURE_CONTROL").
+ * Every other bit is reserved here.
+ */
+static int msr_check_feature_control(const vcore_x86_cpu_model_t *m, uint64_t old, uint64_t val,
+                                     vcore_diag_t *d)
+{
+    uint64_t ok = VCORE__FEATCTL_LOCK;
+    bool vmx = (m->features & VCORE_X86_FEAT_VMX) != 0;
+    bool smx = (m->features & VCORE_X86_FEAT_SMX) != 0;
+
+    if (old & VCORE__FEATCTL_LOCK)
+        return vcore__diag_set(d, VCORE_DIAG_FEATURE_CONTROL_LOCKED, val);
+    if (vmx)
+        ok |= VCORE__FEATCTL_VMX_OUTSIDE_SMX;
+    if (vmx && smx)
+        ok |= VCORE__FEATCTL_VMX_IN_SMX;
+    if (smx)
+        ok |= VCORE__FEATCTL_SENTER;
+    if (val & ~ok)
+        return vcore__diag_set(d, VCORE_DIAG_MSR_RESERVED, val);
+    return VCORE_OK;
+}
+
 /* Validates a write of `val` to `index` against the current state. */
 static int msr_check(const vcore_x86_cpu_model_t *m, const vcore_x86_state_t *st,
                      uint32_t index, uint64_t val, vcore_diag_t *d)
@@ -163,6 +196,8 @@ static int msr_check(const vcore_x86_cpu_model_t *m, const vcore_x86_state_t *st
         return VCORE_OK;
     case VCORE_MSR_IA32_APIC_BASE:
         return msr_check_apic_base(m, st->msrs.apic_base, val, d);
+    case VCORE_MSR_IA32_FEATURE_CONTROL:
+        return msr_check_feature_control(m, st->msrs.feature_control, val, d);
     case VCORE_MSR_IA32_SMBASE:
         /* Read-only to the guest (only RSM reloads it); the VMM may restore
          * it. SMBASE is a 32-bit physical address. SDM Vol. 3, "SMBASE

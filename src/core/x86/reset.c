@@ -99,7 +99,9 @@ static void reset_msrs(vcore_x86_msrs_t *msrs, bool bsp)
     /* SDM Vol. 3, "Local APIC Status and Location": APIC enabled in xAPIC
      * mode at the default page; BSP set only on the bootstrap processor. */
     msrs->apic_base = VCORE_APIC_BASE_DEFAULT | VCORE_APIC_BASE_EN | (bsp ? VCORE_APIC_BASE_BSP : 0);
-    /* TSC, SYSENTER_*, STAR/LSTAR/CSTAR/FMASK, KERNEL_GS_BASE, TSC_AUX: 0. */
+    /* TSC, SYSENTER_*, STAR/LSTAR/CSTAR/FMASK, KERNEL_GS_BASE, TSC_AUX and
+     * IA32_FEATURE_CONTROL (unlocked, VMX disabled until firmware or the
+     * guest enables it): 0. */
 }
 
 void vcore__x86_reset(vcore_x86_state_t *st, const vcore_x86_cpu_model_t *m, uint32_t vendor,
@@ -149,6 +151,10 @@ void vcore__x86_reset(vcore_x86_state_t *st, const vcore_x86_cpu_model_t *m, uin
     st->dregs.size = sizeof(st->dregs);
     st->dregs.dr6 = 0xffff0ff0ull; /* Reserved-as-1 bits set, no condition. */
     st->dregs.dr7 = 0x400ull;      /* Bit 10 reserved-as-1, no breakpoint. */
+
+    /* ---- events: nothing pending or being delivered, no blocking ---- */
+    vcore__memset(&st->events, 0, sizeof(st->events));
+    st->events.size = sizeof(st->events);
 
     if (init) {
         /* INIT keeps XCR0, every MSR and the x87/SSE state; only the size

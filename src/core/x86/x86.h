@@ -10,13 +10,13 @@
 #include "../deps.h"
 #include "virtcore/diag.h"
 #include "virtcore/error.h"
+#include "../diag_set.h"
 #include "virtcore/x86/cpuid.h"
 #include "virtcore/x86/msr.h"
 #include "virtcore/x86/nvmx.h"
 #include "virtcore/x86/regs.h"
 
 /* Records a diagnostic (id, value) in *d; d may be NULL. Returns VCORE_ERR_INVAL. */
-int vcore__diag_set(vcore_diag_t *d, uint32_t id, uint64_t value);
 
 /* ---- canonical / physical address helpers (addr.c) ---- */
 bool vcore__x86_is_canonical(uint64_t va, uint32_t linear_bits);
@@ -58,6 +58,21 @@ int vcore__x86_msr_get(const vcore_x86_state_t *st, uint32_t index, uint64_t *va
 /* Validates and applies a WRMSR to st; st is unchanged on failure. */
 int vcore__x86_msr_set(const vcore_x86_cpu_model_t *m, vcore_x86_state_t *st, uint32_t index,
                        uint64_t value, vcore_diag_t *d);
+
+/* ---- events (events.c) ---- */
+/* A vector one can raise as an exception (0-31 except 2, 15, 22-27, 31). */
+bool vcore__x86_exc_vector_valid(uint32_t vector);
+/* The exception pushes an error code (8, 10-14, 17, 21). */
+bool vcore__x86_exc_has_error_code(uint32_t vector);
+/* Consistency of a whole event state (set_events). VCORE_OK or VCORE_ERR_INVAL + diag. */
+int vcore__x86_events_check(const vcore_x86_events_t *e, vcore_diag_t *d);
+/* Raises an exception on top of what is pending (double-fault rules).
+ * Returns true when the combination is a triple fault (shutdown). */
+bool vcore__x86_events_raise(vcore_x86_events_t *e, uint32_t vector, uint32_t error_code,
+                             bool has_payload, uint64_t payload);
+/* The guest can take an external interrupt / an NMI at the next entry. */
+bool vcore__x86_can_take_interrupt(uint64_t rflags, const vcore_x86_events_t *e);
+bool vcore__x86_can_take_nmi(const vcore_x86_events_t *e);
 
 /* ---- RESET / INIT (reset.c) ---- */
 /* One implementation for both: init == false is power-up RESET. */

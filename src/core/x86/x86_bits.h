@@ -160,15 +160,34 @@
 #define VCORE__RFLAGS_ZF (1ull << 6)
 #define VCORE__RFLAGS_SF (1ull << 7)
 #define VCORE__RFLAGS_OF (1ull << 11)
+#define VCORE__RFLAGS_TF (1ull << 8)
+#define VCORE__RFLAGS_IF (1ull << 9)
+#define VCORE__RFLAGS_DF (1ull << 10)
 #define VCORE__RFLAGS_AC (1ull << 18)
 #define VCORE__RFLAGS_VM (1ull << 17)
 #define VCORE__RFLAGS_ARITH (VCORE__RFLAGS_CF | VCORE__RFLAGS_PF | VCORE__RFLAGS_AF | \
                              VCORE__RFLAGS_ZF | VCORE__RFLAGS_SF | VCORE__RFLAGS_OF)
 
+#define VCORE__VEC_DB 1u
+#define VCORE__VEC_NMI 2u
+#define VCORE__VEC_BP 3u
+#define VCORE__VEC_OF 4u
 #define VCORE__VEC_UD 6u
+#define VCORE__VEC_DF 8u
 #define VCORE__VEC_SS 12u
 #define VCORE__VEC_GP 13u
 #define VCORE__VEC_PF 14u
+#define VCORE__VEC_VE 20u
+#define VCORE__VEC_CP 21u
+
+/* IA32_FEATURE_CONTROL (SDM Vol. 3, "Enabling and Entering VMX Operation"). */
+#define VCORE__FEATCTL_LOCK VCORE__BIT(0)            /* Lock: further writes #GP. */
+#define VCORE__FEATCTL_VMX_IN_SMX VCORE__BIT(1)      /* VMXON allowed inside SMX operation. */
+#define VCORE__FEATCTL_VMX_OUTSIDE_SMX VCORE__BIT(2) /* VMXON allowed outside SMX operation. */
+#define VCORE__FEATCTL_SENTER 0xff00ull              /* SENTER local function enables (14:8) and global enable (15). */
+
+/* DR6 bits that read as 1 (SDM Vol. 3, "Debug Status Register (DR6)"). */
+#define VCORE__DR6_FIXED1 0xffff0ff0ull
 
 
 #endif /* VCORE_CORE_X86_BITS_H */

@@ -41,6 +41,9 @@ static inline bool vcore__nvmx_ok(const vcore_nvmx_t *n)
     return n && n->size == sizeof(*n) && n->magic == VCORE__NVMX_MAGIC;
 }
 
+/* Leaves VMX operation (RESET): capabilities and MAXPHYADDR stay. */
+void vcore__nvmx_leave(vcore_nvmx_t *n);
+
 /* Marks a row dirty (and its sibling full/_HIGH row). */
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
 

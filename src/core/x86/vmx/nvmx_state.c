@@ -51,6 +51,18 @@ int vcore_nvmx_init(void *mem, size_t len, const vcore_nvmx_config_t *cfg, vcore
     return VCORE_OK;
 }
 
+void vcore__nvmx_leave(vcore_nvmx_t *n)
+{
+    /* Out of VMX operation: no VMXON pointer, no current or shadow VMCS, no
+     * pending dirty state. The capabilities and MAXPHYADDR stay. */
+    n->vmx_operation = false;
+    n->shadow_loaded = false;
+    n->vmxon_ptr = VCORE__INVALID_PTR;
+    n->current_vmptr = VCORE__INVALID_PTR;
+    n->shadow_ptr = VCORE__INVALID_PTR;
+    vcore__memset(n->dirty, 0, sizeof(n->dirty));
+}
+
 int vcore_nvmx_get_info(const vcore_nvmx_t *nvmx, vcore_nvmx_info_t *info)
 {
     const vcore__vmcs12_t *v;

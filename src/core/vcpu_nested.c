@@ -1,0 +1,253 @@
+/*
+ * vcpu_nested.c - nested VMX on a vCPU: the state is created with the vCPU,
+ * RESET and INIT act on it, and the run loop's dispatch step emulates L1's
+ * VMX instructions and the MSRs nested VMX owns (the VMX capability MSRs and
+ * IA32_FEATURE_CONTROL) without returning to the VMM.
+ *
+ * The instruction emulation is the pure toolkit function of nvmx.h; this
+ * file only fetches the state groups it reads (so an emulated VMREAD costs
+ * a handful of backend accesses, not the whole register file) and applies
+ * the outcome to the vCPU model.
+ */
+#include "vcpu_x86.h"
+
+#include "x86/vmx/nvmx_priv.h"
+#include "x86/x86_bits.h"
+#include "virtcore/x86/vmx_exits.h"
+
+int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
+                             const vcore_vcpu_config_t *cfg)
+{
+    vcore_vm_t *vm = vcpu->vm;
+    const vcore_backend_t *ops = &vm->ops;
+    if (!vcpu->x86)
+        return vcore__vcpu_wrong_arch(vcpu);
+    if (!ops->vmx_caps || !ops->vmcs_alloc) {
+        (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_NESTED_UNSUPPORTED, cfg->nested);
+        return VCORE_ERR_UNSUPPORTED;
+    }
+    vcore_nvmx_caps_t hw, emulated, base;
+    vcore_nvmx_config_t ncfg;
+    hw.size = emulated.size = base.size = sizeof(hw);
+    vcore__memset(&ncfg, 0, sizeof(ncfg));
+    ncfg.size = sizeof(ncfg);
+    ncfg.caps.size = sizeof(ncfg.caps);
+    int err = ops->vmx_caps(vm, vm->priv, &hw);
+    if (!err)
+        err = vcore_nvmx_caps_emulated(&emulated);
+    if (!err)
+        err = vcore_nvmx_caps_intersect(&hw, &emulated, &base);
+    if (err)
+        return err;
+    /* The VMM may only take features away from what both sides support. */
+    if (cfg->nvmx_caps)
+        err = vcore_nvmx_caps_restrict(&base, cfg->nvmx_caps, &ncfg.caps, &vcpu->last_diag);
+    else
+        ncfg.caps = base;
+    if (err)
+        return err;
+    ncfg.maxphyaddr = vcpu->x86->model.maxphyaddr;
+    return vcore_nvmx_init(mem, len, &ncfg, &vcpu->nvmx, &vcpu->last_diag);
+}
+
+void vcore__vcpu_nested_reset(vcore_vcpu_t *vcpu)
+{
+    /* SDM Vol. 3, "VMX Operation": VMX operation does not survive RESET. */
+    vcore__nvmx_leave(vcpu->nvmx);
+}
+
+bool vcore__vcpu_nested_blocks_init(const vcore_vcpu_t *vcpu)
+{
+    /* SDM Vol. 3, "Restrictions on VMX Operation": INIT signals are blocked
+     * whenever a logical processor is in VMX root operation. */
+    return vcpu->nvmx && vcpu->nvmx->vmx_operation;
+}
+
+void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu)
+{
+    if (vcpu->nvmx)
+        vcpu->nvmx->maxphyaddr = vcpu->x86->model.maxphyaddr;
+}
+
+/* The state group holding segment register seg (vcore_x86_seg). */
+static uint32_t vcore__vcpu_nested_seg_group(uint32_t seg)
+{
+    switch (seg) {
+    case VCORE_X86_CS:
+        return VCORE_X86_STATE_SEG_CS | VCORE_X86_STATE_MODE;
+    case VCORE_X86_SS:
+        return VCORE_X86_STATE_SEG_SS | VCORE_X86_STATE_MODE;
+    default:
+        return VCORE_X86_STATE_SEG_DATA;
+    }
+}
+
+/* What the emulation of op reads (SDM Vol. 3, "VMX Instruction Reference"):
+ * the registers, the mode (#UD/#GP checks: CR0.PE, RFLAGS.VM, EFER.LMA,
+ * CS.L, SS.DPL) and, for a memory operand, its segment and the paging
+ * registers. */
+static uint32_t vcore__vcpu_nested_groups(const vcore_exit_t *exit)
+{
+    uint32_t op = exit->u.vmx_insn.op;
+    uint32_t g = VCORE_X86_STATE_REGS | VCORE_X86_STATE_MODE | VCORE_X86_STATE_CR0 |
+                 VCORE_X86_STATE_EFER | VCORE_X86_STATE_EVENTS;
+    bool mem = false;
+    switch (op) {
+    case VCORE_NVMX_VMXON:
+        g |= VCORE_X86_STATE_CR4 | VCORE_X86_STATE_MSRS;
+        mem = true;
+        break;
+    case VCORE_NVMX_VMCLEAR:
+    case VCORE_NVMX_VMPTRLD:
+    case VCORE_NVMX_VMPTRST:
+        mem = true;
+        break;
+    case VCORE_NVMX_INVEPT:
+    case VCORE_NVMX_INVVPID:
+        g |= VCORE_X86_STATE_CR4; /* INVVPID's canonical check follows CR4.LA57 */
+        mem = true;
+        break;
+    case VCORE_NVMX_VMREAD:
+    case VCORE_NVMX_VMWRITE: {
+        vcore_vmx_insn_info_t ii;
+        ii.size = sizeof(ii);
+        mem = vcore_vmx_insn_info_decode(exit->u.vmx_insn.insn_info, &ii) != VCORE_OK ||
+              !ii.is_register;
+        break;
+    }
+    default:
+        break;
+    }
+    if (mem) {
+        vcore_vmx_insn_info_t ii;
+        ii.size = sizeof(ii);
+        if (vcore_vmx_insn_info_decode(exit->u.vmx_insn.insn_info, &ii) == VCORE_OK)
+            g |= vcore__vcpu_nested_seg_group(ii.segment);
+        else
+            g |= VCORE_X86_STATE_SEGS; /* the emulation refuses it; give it everything */
+        g |= VCORE_X86_STATE_CR3 | VCORE_X86_STATE_CR4;
+    }
+    return g;
+}
+
+/* Applies a VMsucceed / VMfail outcome: RIP, RFLAGS, a VMREAD destination
+ * register, and the end of STI / MOV-SS blocking (the instruction completed). */
+static void vcore__vcpu_nested_complete(vcore_vcpu_t *vcpu, const vcore_nvmx_result_t *res)
+{
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    uint32_t dirty = VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS;
+    x->st.regs.rip = res->rip;
+    x->st.regs.rflags = res->rflags;
+    if (res->gpr_written) {
+        x->st.regs.gpr[res->gpr & 15u] = res->gpr_value;
+        dirty |= VCORE_X86_STATE_GPRS;
+    }
+    if (x->st.events.sti_blocking || x->st.events.movss_blocking) {
+        x->st.events.sti_blocking = 0;
+        x->st.events.movss_blocking = 0;
+        dirty |= VCORE_X86_STATE_EVENTS;
+    }
+    vcore__vcpu_mark_dirty(vcpu, dirty);
+}
+
+static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+{
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    int err = vcore__vcpu_sync_in(vcpu, vcore__vcpu_nested_groups(exit));
+    if (err)
+        return err;
+    vcore_nvmx_insn_t in;
+    vcore_nvmx_result_t res;
+    vcore_nvmx_mem_t mem;
+    vcore__memset(&in, 0, sizeof(in));
+    in.size = sizeof(in);
+    in.op = exit->u.vmx_insn.op;
+    in.insn_info = exit->u.vmx_insn.insn_info;
+    in.qualification = exit->u.vmx_insn.qualification;
+    in.insn_len = exit->u.vmx_insn.insn_len;
+    in.interruptibility = (x->st.events.sti_blocking ? 1u : 0u) | (x->st.events.movss_blocking ? 2u : 0u);
+    in.feature_control = x->st.msrs.feature_control;
+    in.regs = x->st.regs;
+    in.sregs = x->st.sregs;
+    res.size = sizeof(res);
+    mem.size = sizeof(mem);
+    err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+    if (!err)
+        err = vcore_nvmx_emulate(vcpu->nvmx, &mem, &in, &res);
+    if (err == VCORE_ERR_FAULT)
+        return VCORE_OK; /* a memory operand outside RAM: the VMM decides (MMIO) */
+    if (err)
+        return err;
+    switch (res.outcome) {
+    case VCORE_NVMX_OUT_SUCCEED:
+    case VCORE_NVMX_OUT_FAIL_INVALID:
+    case VCORE_NVMX_OUT_FAIL_VALID:
+        vcore__vcpu_nested_complete(vcpu, &res);
+        *handled = true;
+        /* A latched INIT is delivered once the vCPU leaves VMX operation. */
+        if (in.op == VCORE_NVMX_VMXOFF && x->init_latched && !vcpu->nvmx->vmx_operation) {
+            err = vcore_vcpu_init_signal(vcpu);
+            if (err)
+                return err;
+            vcore__memset(&exit->u, 0, sizeof(exit->u));
+            exit->reason = VCORE_EXIT_INIT;
+            exit->flags = 0;
+            *handled = false;
+        }
+        return VCORE_OK;
+    case VCORE_NVMX_OUT_EXCEPTION:
+        *handled = true;
+        return vcore__vcpu_raise_exception(vcpu, res.vector, res.error_code,
+                                           res.vector == VCORE__VEC_PF, res.cr2);
+    default:
+        /* VM entry past the pre-entry checks: the entry pipeline is not the
+         * dispatch step's; the VMM sees the exit unchanged. */
+        return VCORE_OK;
+    }
+}
+
+/* L1's RDMSR/WRMSR of IA32_FEATURE_CONTROL or a VMX capability MSR: the
+ * reply is filled in and the backend completes the instruction (or injects
+ * #GP(0) for error = 1) when the guest re-enters. */
+static int vcore__vcpu_nested_msr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+{
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    uint32_t index = exit->u.msr.index;
+    bool rd = exit->reason == VCORE_EXIT_RDMSR;
+    int err;
+    if (index == VCORE_MSR_IA32_FEATURE_CONTROL) {
+        err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_MSRS);
+        if (err)
+            return err;
+        if (rd) {
+            exit->u.msr.value = x->st.msrs.feature_control;
+            exit->u.msr.error = 0;
+        } else {
+            err = vcore__x86_msr_set(&x->model, &x->st, index, exit->u.msr.value, &vcpu->last_diag);
+            if (err && err != VCORE_ERR_INVAL)
+                return err;
+            exit->u.msr.error = err ? 1u : 0u;
+            if (!err)
+                vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_MSRS);
+        }
+    } else if (index >= VCORE_MSR_IA32_VMX_BASIC && index <= VCORE_MSR_IA32_VMX_VMFUNC) {
+        uint64_t v = 0;
+        /* Read-only: WRMSR is #GP(0); a TRUE_* MSR without BASIC[55] does not exist. */
+        err = rd ? vcore_nvmx_rdmsr(vcpu->nvmx, index, &v, &vcpu->last_diag)
+                 : vcore_nvmx_wrmsr(vcpu->nvmx, index, exit->u.msr.value, &vcpu->last_diag);
+        exit->u.msr.error = err ? 1u : 0u;
+        if (rd)
+            exit->u.msr.value = err ? 0 : v;
+    } else {
+        return VCORE_OK;
+    }
+    *handled = true;
+    return VCORE_OK;
+}
+
+int vcore__vcpu_nested_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+{
+    if (exit->reason == VCORE_EXIT_VMX_INSN)
+        return vcore__vcpu_nested_insn(vcpu, exit, handled);
+    return vcore__vcpu_nested_msr(vcpu, exit, handled);
+}

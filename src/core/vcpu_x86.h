@@ -1,0 +1,54 @@
+/*
+ * vcpu_x86.h - the x86 part of the vCPU object: setup and RESET/INIT of the
+ * model, event delivery policy, the run loop's dispatch step and nested
+ * VMX (vcpu_x86.c, vcpu_events.c, vcpu_nested.c).
+ */
+#ifndef VCORE_CORE_VCPU_X86_H
+#define VCORE_CORE_VCPU_X86_H
+
+#include "object.h"
+#include "x86/x86.h"
+
+/* Groups whose values feed the runtime CPUID bits (CR4, APIC base, MISC_ENABLE, XCR0). */
+#define VCORE__RUNTIME_GROUPS (VCORE_X86_STATE_CR4 | VCORE_X86_STATE_MSRS | VCORE_X86_STATE_XCR0)
+
+/* vcpu_cpuid.c: re-mirrors the runtime CPUID bits after a state change. */
+void vcore__vcpu_cpuid_refresh(vcore_vcpu_t *vcpu);
+/* vcpu_cpuid.c: the vendor whose rules apply to the vCPU now. */
+uint32_t vcore__vcpu_vendor(const vcore_vcpu_t *vcpu);
+
+/* vcpu_x86.c: first-time setup of the x86 part (no CPUID table yet). */
+void vcore__vcpu_x86_setup(vcore_vcpu_t *vcpu, uint32_t vendor);
+/* vcpu_x86.c: RESET (init == false) or INIT of the model; RESET also leaves VMX operation. */
+void vcore__vcpu_x86_reset(vcore_vcpu_t *vcpu, bool init);
+/* vcpu_x86.c: after each exit. *handled is set when the core completed
+ * the exit and the guest must re-enter. */
+int vcore__vcpu_x86_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+
+/* vcpu_events.c: the core queued an event that needs its delivery policy. */
+bool vcore__vcpu_events_queued(const vcore_vcpu_t *vcpu);
+/* vcpu_events.c: before each entry. Delivers queued events as the
+ * architecture allows; *made is set when the core produced the exit itself
+ * (the guest must not run: a triple fault). */
+int vcore__vcpu_events_before_entry(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *made);
+/* vcpu_events.c: an interrupt or NMI window exit; *handled when only the core had asked for it. */
+int vcore__vcpu_events_window(vcore_vcpu_t *vcpu, const vcore_exit_t *exit, bool *handled);
+/* vcpu_events.c: raises an exception from inside the core (e.g. the #UD or
+ * #GP of an emulated instruction). */
+int vcore__vcpu_raise_exception(vcore_vcpu_t *vcpu, uint32_t vector, uint32_t error_code,
+                                bool has_payload, uint64_t payload);
+
+/* vcpu_nested.c: sets up nested VMX in mem (len bytes). */
+int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
+                             const vcore_vcpu_config_t *cfg);
+/* vcpu_nested.c: RESET leaves VMX operation. */
+void vcore__vcpu_nested_reset(vcore_vcpu_t *vcpu);
+/* vcpu_nested.c: INIT is blocked (latched) in VMX root operation. */
+bool vcore__vcpu_nested_blocks_init(const vcore_vcpu_t *vcpu);
+/* vcpu_nested.c: L1's VMX instruction, or its RDMSR/WRMSR of an MSR nested
+ * VMX owns. *handled when the core completed it. */
+int vcore__vcpu_nested_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+/* vcpu_nested.c: the vCPU's CPUID changed (MAXPHYADDR follows it). */
+void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu);
+
+#endif /* VCORE_CORE_VCPU_X86_H */
