@@ -57,6 +57,12 @@ VCORE_BEGIN_DECLS
  * unblocked (as KVM does).
  */
 #define VCORE_BACKEND_FEAT_NMI_WINDOW (1u << 0)
+/**
+ * The backend makes RDMSR/WRMSR fault with \#GP(0) itself when a reply sets
+ * @c u.msr.error (KVM does). Without it the core raises the \#GP(0) through
+ * the event state and the backend leaves the instruction uncompleted.
+ */
+#define VCORE_BACKEND_FEAT_MSR_FAULT (1u << 1)
 /** @} */
 
 /**

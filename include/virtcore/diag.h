@@ -30,6 +30,8 @@ VCORE_BEGIN_DECLS
       "SDM Vol. 3, \"Control Registers\"")                                     \
     X(CR0_NW_WITHOUT_CD, 0x0103, "CR0.NW set while CR0.CD is clear",          \
       "SDM Vol. 3, \"Control Registers\"")                                     \
+    X(CR0_PG_CLEAR_64BIT, 0x0106, "MOV to CR0 clears PG in 64-bit mode",     \
+      "SDM Vol. 2, \"MOV-Move to/from Control Registers\" (64-Bit Mode Exceptions)") \
     X(CR4_RESERVED, 0x0111,                                                    \
       "CR4 bit set that is reserved or not enumerated in the vCPU's CPUID",    \
       "SDM Vol. 3, \"Control Registers\"")                                     \

@@ -50,7 +50,8 @@ VCORE_BEGIN_DECLS
     X(INIT, 18, "INIT signal received while running.") \
     X(IRQ_WINDOW, 19, "The guest can take an external interrupt now (vcore_x86_events_t::request_interrupt_window).") \
     X(NMI_WINDOW, 20, "The guest can take an NMI now (vcore_x86_events_t::request_nmi_window).") \
-    X(VMX_INSN, 21, "The guest executed a VMX instruction; u.vmx_insn (see x86/vmx_exits.h).")
+    X(VMX_INSN, 21, "The guest executed a VMX instruction; u.vmx_insn (see x86/vmx_exits.h).") \
+    X(CR_ACCESS, 22, "MOV to/from CR0, CR3, CR4 or CR8, CLTS or LMSW; u.cr (the core completes it).")
 
 /** @brief Generic exit reasons (values pinned; see VCORE_EXIT_REASON_LIST). */
 typedef enum vcore_exit_reason {
@@ -173,6 +174,16 @@ typedef struct vcore_exit {
             uint32_t insn_len;      /**< VM-exit instruction length. */
             uint64_t qualification; /**< Exit qualification: the memory operand's displacement. */
         } vmx_insn;
+        /** VCORE_EXIT_CR_ACCESS: SDM Vol. 3, "Exit Qualification for Control-Register Accesses". */
+        struct {
+            uint8_t cr;           /**< Control register: 0, 3, 4 or 8. */
+            uint8_t type;         /**< 0 MOV to CR, 1 MOV from CR, 2 CLTS, 3 LMSW. */
+            uint8_t gpr;          /**< General-purpose register operand (vcore_x86_gpr). */
+            uint8_t pad;          /**< Reserved. */
+            uint16_t lmsw_source; /**< LMSW source data. */
+            uint16_t pad2;        /**< Reserved. */
+            uint32_t insn_len;    /**< Instruction length. */
+        } cr;
         /** VCORE_EXIT_HW_ERROR. */
         struct {
             int32_t kind;        /**< 1 = VMfailInvalid, 2 = VMfailValid, 3 = other. */

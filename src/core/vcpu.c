@@ -322,12 +322,17 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
         (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_EXIT_REPLY_MISMATCH, exit->reason);
         return VCORE_ERR_STATE;
     }
+    /* The exit being answered at the next entry: the VMM's, or one the core
+     * answered itself in the dispatch step. */
+    uint32_t answering = vcpu->reply_pending;
     for (;;) {
         bool made = false;
         int err = VCORE_OK;
+        if (vcpu->x86 && answering)
+            err = vcore__vcpu_x86_answer(vcpu, answering, exit);
         /* The x86 core may deliver queued events, or produce the exit itself
          * (a triple fault from combining exceptions) without entering. */
-        if (vcpu->x86)
+        if (!err && vcpu->x86)
             err = vcore__vcpu_events_before_entry(vcpu, exit, &made);
         if (!err && !made)
             err = vcore__vcpu_enter(vcpu, exit);
@@ -342,6 +347,7 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
             return err;
         if (!handled)
             break;
+        answering = (exit->flags & VCORE_EXIT_F_NEEDS_REPLY) ? exit->reason : 0;
     }
     vcpu->reply_pending = (exit->flags & VCORE_EXIT_F_NEEDS_REPLY) ? exit->reason : 0;
     return VCORE_OK;

@@ -102,7 +102,7 @@ int vcore__vcpu_raise_exception(vcore_vcpu_t *vcpu, uint32_t vector, uint32_t er
         return err;
     vcore__x86_vcpu_t *x = vcpu->x86;
     if (vcore__x86_events_raise(&x->st.events, vector, error_code, has_payload, payload)) {
-        /* SDM Vol. 3, "Interrupt 8—Double Fault Exception (#DF)": a fault
+        /* SDM Vol. 3, "Interrupt 8-Double Fault Exception (#DF)": a fault
          * while delivering #DF shuts the processor down. The guest does not
          * run again; nothing stays pending. */
         x->shutdown_pending = true;
@@ -175,7 +175,7 @@ static int vcore__vcpu_events_exception(vcore_vcpu_t *vcpu)
     if (err)
         return err;
     if (e->exception_has_payload && e->exception_vector == VCORE__VEC_PF) {
-        /* SDM Vol. 3, "Interrupt 14—Page-Fault Exception (#PF)": CR2 gets
+        /* SDM Vol. 3, "Interrupt 14-Page-Fault Exception (#PF)": CR2 gets
          * the faulting linear address when the fault is delivered. */
         x->st.sregs.cr2 = e->exception_payload;
         vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_CR2);

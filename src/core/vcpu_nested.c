@@ -1,8 +1,8 @@
 /*
  * vcpu_nested.c - nested VMX on a vCPU: the state is created with the vCPU,
  * RESET and INIT act on it, and the run loop's dispatch step emulates L1's
- * VMX instructions and the MSRs nested VMX owns (the VMX capability MSRs and
- * IA32_FEATURE_CONTROL) without returning to the VMM.
+ * VMX instructions and its accesses to the VMX capability MSRs without
+ * returning to the VMM (IA32_FEATURE_CONTROL is a model MSR: vcpu_msr.c).
  *
  * The instruction emulation is the pure toolkit function of nvmx.h; this
  * file only fetches the state groups it reads (so an emulated VMREAD costs
@@ -130,24 +130,20 @@ static uint32_t vcore__vcpu_nested_groups(const vcore_exit_t *exit)
     return g;
 }
 
-/* Applies a VMsucceed / VMfail outcome: RIP, RFLAGS, a VMREAD destination
- * register, and the end of STI / MOV-SS blocking (the instruction completed). */
-static void vcore__vcpu_nested_complete(vcore_vcpu_t *vcpu, const vcore_nvmx_result_t *res)
+/* Applies a VMsucceed / VMfail outcome: RFLAGS, a VMREAD destination
+ * register, then the completion every instruction gets (RIP, blocking). */
+static int vcore__vcpu_nested_complete(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in,
+                                       const vcore_nvmx_result_t *res)
 {
     vcore__x86_vcpu_t *x = vcpu->x86;
-    uint32_t dirty = VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS;
-    x->st.regs.rip = res->rip;
+    uint32_t dirty = VCORE_X86_STATE_RFLAGS;
     x->st.regs.rflags = res->rflags;
     if (res->gpr_written) {
         x->st.regs.gpr[res->gpr & 15u] = res->gpr_value;
         dirty |= VCORE_X86_STATE_GPRS;
     }
-    if (x->st.events.sti_blocking || x->st.events.movss_blocking) {
-        x->st.events.sti_blocking = 0;
-        x->st.events.movss_blocking = 0;
-        dirty |= VCORE_X86_STATE_EVENTS;
-    }
     vcore__vcpu_mark_dirty(vcpu, dirty);
+    return vcore__vcpu_x86_complete(vcpu, in->insn_len);
 }
 
 static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
@@ -182,7 +178,9 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
     case VCORE_NVMX_OUT_SUCCEED:
     case VCORE_NVMX_OUT_FAIL_INVALID:
     case VCORE_NVMX_OUT_FAIL_VALID:
-        vcore__vcpu_nested_complete(vcpu, &res);
+        err = vcore__vcpu_nested_complete(vcpu, &in, &res);
+        if (err)
+            return err;
         *handled = true;
         /* A latched INIT is delivered once the vCPU leaves VMX operation. */
         if (in.op == VCORE_NVMX_VMXOFF && x->init_latched && !vcpu->nvmx->vmx_operation) {
@@ -206,48 +204,24 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
     }
 }
 
-/* L1's RDMSR/WRMSR of IA32_FEATURE_CONTROL or a VMX capability MSR: the
- * reply is filled in and the backend completes the instruction (or injects
- * #GP(0) for error = 1) when the guest re-enters. */
-static int vcore__vcpu_nested_msr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+/* L1's RDMSR/WRMSR of a VMX capability MSR (480H-491H): answered in the
+ * reply slot; WRMSR, and RDMSR of a TRUE_* MSR without IA32_VMX_BASIC[55],
+ * are #GP(0) (SDM Vol. 3, "VMX Capability Reporting Facility"). */
+int vcore__vcpu_nested_msr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
 {
-    vcore__x86_vcpu_t *x = vcpu->x86;
     uint32_t index = exit->u.msr.index;
-    bool rd = exit->reason == VCORE_EXIT_RDMSR;
-    int err;
-    if (index == VCORE_MSR_IA32_FEATURE_CONTROL) {
-        err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_MSRS);
-        if (err)
-            return err;
-        if (rd) {
-            exit->u.msr.value = x->st.msrs.feature_control;
-            exit->u.msr.error = 0;
-        } else {
-            err = vcore__x86_msr_set(&x->model, &x->st, index, exit->u.msr.value, &vcpu->last_diag);
-            if (err && err != VCORE_ERR_INVAL)
-                return err;
-            exit->u.msr.error = err ? 1u : 0u;
-            if (!err)
-                vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_MSRS);
-        }
-    } else if (index >= VCORE_MSR_IA32_VMX_BASIC && index <= VCORE_MSR_IA32_VMX_VMFUNC) {
-        uint64_t v = 0;
-        /* Read-only: WRMSR is #GP(0); a TRUE_* MSR without BASIC[55] does not exist. */
-        err = rd ? vcore_nvmx_rdmsr(vcpu->nvmx, index, &v, &vcpu->last_diag)
-                 : vcore_nvmx_wrmsr(vcpu->nvmx, index, exit->u.msr.value, &vcpu->last_diag);
-        exit->u.msr.error = err ? 1u : 0u;
-        if (rd)
-            exit->u.msr.value = err ? 0 : v;
-    } else {
-        return VCORE_OK;
-    }
+    uint64_t v = 0;
+    int err = exit->reason == VCORE_EXIT_RDMSR
+                  ? vcore_nvmx_rdmsr(vcpu->nvmx, index, &v, &vcpu->last_diag)
+                  : vcore_nvmx_wrmsr(vcpu->nvmx, index, exit->u.msr.value, &vcpu->last_diag);
+    exit->u.msr.error = err ? 1u : 0u;
+    if (exit->reason == VCORE_EXIT_RDMSR)
+        exit->u.msr.value = err ? 0 : v;
     *handled = true;
     return VCORE_OK;
 }
 
 int vcore__vcpu_nested_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
 {
-    if (exit->reason == VCORE_EXIT_VMX_INSN)
-        return vcore__vcpu_nested_insn(vcpu, exit, handled);
-    return vcore__vcpu_nested_msr(vcpu, exit, handled);
+    return vcore__vcpu_nested_insn(vcpu, exit, handled);
 }

@@ -33,13 +33,23 @@ int vcore__vcpu_x86_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handl
     case VCORE_EXIT_IRQ_WINDOW:
     case VCORE_EXIT_NMI_WINDOW:
         return vcore__vcpu_events_window(vcpu, exit, handled);
-    case VCORE_EXIT_VMX_INSN:
+    case VCORE_EXIT_CR_ACCESS:
+        return vcore__vcpu_cr_dispatch(vcpu, exit, handled);
     case VCORE_EXIT_RDMSR:
     case VCORE_EXIT_WRMSR:
-        if (vcpu->nvmx)
-            return vcore__vcpu_nested_dispatch(vcpu, exit, handled);
-        return VCORE_OK;
+        return vcore__vcpu_msr_dispatch(vcpu, exit, handled);
+    case VCORE_EXIT_VMX_INSN:
+        return vcpu->nvmx ? vcore__vcpu_nested_dispatch(vcpu, exit, handled) : VCORE_OK;
     default:
         return VCORE_OK;
     }
+}
+
+int vcore__vcpu_x86_answer(vcore_vcpu_t *vcpu, uint32_t answering, const vcore_exit_t *exit)
+{
+    if ((answering != VCORE_EXIT_RDMSR && answering != VCORE_EXIT_WRMSR) || !exit->u.msr.error ||
+        (vcpu->vm->ops.features & VCORE_BACKEND_FEAT_MSR_FAULT))
+        return VCORE_OK;
+    /* SDM Vol. 2, "RDMSR"/"WRMSR": #GP(0), the instruction does not complete. */
+    return vcore__vcpu_raise_exception(vcpu, 13, 0, false, 0);
 }

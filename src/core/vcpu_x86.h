@@ -45,9 +45,20 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
 void vcore__vcpu_nested_reset(vcore_vcpu_t *vcpu);
 /* vcpu_nested.c: INIT is blocked (latched) in VMX root operation. */
 bool vcore__vcpu_nested_blocks_init(const vcore_vcpu_t *vcpu);
-/* vcpu_nested.c: L1's VMX instruction, or its RDMSR/WRMSR of an MSR nested
- * VMX owns. *handled when the core completed it. */
+/* vcpu_nested.c: L1's VMX instruction. *handled when the core completed it. */
 int vcore__vcpu_nested_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+/* vcpu_nested.c: L1's RDMSR/WRMSR of a VMX capability MSR (reply filled, *handled). */
+int vcore__vcpu_nested_msr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+
+/* vcpu_cr.c: a control-register access. *handled (always) once completed or faulted. */
+int vcore__vcpu_cr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+/* vcpu_cr.c: an instruction the core emulated completed: RIP past it, no STI/MOV-SS blocking. */
+int vcore__vcpu_x86_complete(vcore_vcpu_t *vcpu, uint32_t insn_len);
+/* vcpu_msr.c: RDMSR/WRMSR of a modelled MSR: reply filled, *handled. */
+int vcore__vcpu_msr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+/* vcpu_x86.c: the exit being answered (a VMM reply or the core's) faults: a
+ * refused RDMSR/WRMSR raises #GP(0) when the backend does not. */
+int vcore__vcpu_x86_answer(vcore_vcpu_t *vcpu, uint32_t answering, const vcore_exit_t *exit);
 /* vcpu_nested.c: the vCPU's CPUID changed (MAXPHYADDR follows it). */
 void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu);
 

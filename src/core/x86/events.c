@@ -22,7 +22,7 @@
  * Vectors"). 28-30 are AMD's #HV, #VC and #SX. */
 #define EVENTS_NOT_EXCEPTIONS ((1u << 2) | (1u << 15) | (0x3fu << 22) | (1u << 31))
 
-/* SDM Vol. 3, "Interrupt 8—Double Fault Exception (#DF)", table "Conditions
+/* SDM Vol. 3, "Interrupt 8-Double Fault Exception (#DF)", table "Conditions
  * for Generating a Double Fault": contributory exceptions are #DE, #TS, #NP,
  * #SS, #GP (and #CP); the page-fault class is #PF and #VE. */
 #define EVENTS_CONTRIBUTORY ((1u << 0) | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 13) | (1u << 21))
