@@ -58,6 +58,7 @@ typedef enum vcore_exit_reason {
 #define VCORE__EXIT_ENUM(name, value, desc) VCORE_EXIT_##name = (value),
     VCORE_EXIT_REASON_LIST(VCORE__EXIT_ENUM)
 #undef VCORE__EXIT_ENUM
+    VCORE_EXIT_REASON_END /**< One past the highest reason (the list is dense and ascending). */
 } vcore_exit_reason_t;
 
 /** @name vcore_exit_t::flags

@@ -21,12 +21,13 @@
 #ifndef VIRTCORE_MOCK_H
 #define VIRTCORE_MOCK_H
 
-#include "backend.h"
 #include "common.h"
 #include "exit.h"
 #include "vcpu.h"
 
 VCORE_BEGIN_DECLS
+
+struct vcore_hw_vmcs; /* a backend's hardware VMCS (backend.h: vcore_hw_vmcs_t) */
 
 /** @brief Most exits that can be queued per vCPU. */
 #define VCORE_MOCK_MAX_SCRIPT 64u
@@ -157,7 +158,7 @@ VCORE_API int vcore_mock_set_vmx_caps(vcore_vm_t *vm, const vcore_nvmx_caps_t *c
 /** @brief The outcome of the next VM entry of a mock hardware VMCS. */
 typedef struct vcore_mock_vmcs_exit {
     size_t size;          /**< sizeof(vcore_mock_vmcs_exit_t). */
-    uint32_t kind;        /**< vcore_hw_entry_kind_t. */
+    uint32_t kind;        /**< vcore_hw_entry_kind_t (backend.h): 0 exit, 1 VMfailInvalid, 2 VMfailValid. */
     uint32_t vm_error;    /**< VM-instruction error for FAIL_VALID (stored in VM_INSTRUCTION_ERROR). */
     uint32_t exit_reason; /**< Exit-reason field for EXIT (stored in VM_EXIT_REASON; bit 31 = failed entry). */
     uint32_t nfields;     /**< Valid entries of @c fields. */
@@ -223,7 +224,7 @@ VCORE_API int vcore_mock_vmcs_group_count(const vcore_vcpu_t *vcpu, uint32_t gro
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument, not on the mock, or an unknown encoding.
  */
-VCORE_API int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, const vcore_hw_vmcs_t *vmcs,
+VCORE_API int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, const struct vcore_hw_vmcs *vmcs,
                                    uint32_t encoding, uint64_t *value);
 
 VCORE_END_DECLS

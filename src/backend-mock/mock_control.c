@@ -13,7 +13,7 @@ int vcore_mock_push_exit(vcore_vcpu_t *vcpu, const vcore_exit_t *exit)
         return VCORE_ERR_INVAL;
     if (!VCORE__SIZE_OK(exit))
         return VCORE_ERR_ABI;
-    if (exit->reason == VCORE_EXIT_NONE || exit->reason > VCORE_EXIT_VMX_INSN)
+    if (exit->reason == VCORE_EXIT_NONE || exit->reason >= VCORE_EXIT_REASON_END)
         return VCORE_ERR_INVAL;
     if (exit->reason == VCORE_EXIT_IO &&
         (exit->u.io.count == 0 || (exit->u.io.width != 1 && exit->u.io.width != 2 &&
@@ -99,7 +99,8 @@ int vcore_mock_last_event(const vcore_vcpu_t *vcpu, vcore_mock_event_t *out)
 
 int vcore_mock_set_vmx_caps(vcore_vm_t *vm, const vcore_nvmx_caps_t *caps)
 {
-    if (!vm || !caps || vcore_vm_backend(vm) != &vcore__backend_mock_ops)
+    const vcore_backend_t *be = vcore_vm_backend(vm);
+    if (!caps || !be || be->vcpu_run != vcore__backend_mock_ops.vcpu_run)
         return VCORE_ERR_INVAL;
     if (!VCORE__SIZE_OK(caps))
         return VCORE_ERR_ABI;
@@ -158,8 +159,8 @@ int vcore_mock_vmcs_group_count(const vcore_vcpu_t *vcpu, uint32_t group, uint64
     return VCORE_OK;
 }
 
-int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, const vcore_hw_vmcs_t *vmcs, uint32_t encoding,
-                         uint64_t *value)
+int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, const struct vcore_hw_vmcs *vmcs,
+                         uint32_t encoding, uint64_t *value)
 {
     const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
     if (!m || !value)

@@ -127,8 +127,11 @@ static int vcore__vcpu_setup(vcore_vm_t *vm, void *mem, const vcore__vcpu_layout
     if (cfg->nested != VCORE_NESTED_NONE) {
         int err = vcore__vcpu_nested_setup(vcpu, base + l->nested_off, l->priv_off - l->nested_off,
                                            cfg);
-        if (err)
+        if (err) {
+            /* The vCPU does not exist: its VM keeps the reason. */
+            vm->last_diag = vcpu->last_diag;
             return err;
+        }
     }
     vcpu->magic = VCORE__VCPU_MAGIC;
     int err = vm->ops.vcpu_init(vcpu, vcpu->priv);

@@ -19,12 +19,16 @@ void vcore_vm_config_init(vcore_vm_config_t *cfg)
  * size computation, whatever the architecture or nested state adds). */
 #define VCORE__MAX_PRIV_SIZE ((size_t)1 << (sizeof(size_t) * 8 - 4))
 
-/* Copies a caller's table into a full-size one: ops past its size are NULL. */
+/* Copies a caller's table into a full-size one: ops past its size are NULL.
+ * A table that ends before state_groups predates the event state: it holds
+ * every x86 group but the events. */
 static void vcore__backend_normalize(const vcore_backend_t *be, vcore_backend_t *out)
 {
     size_t n = be->size < sizeof(*out) ? be->size : sizeof(*out);
     vcore__memset(out, 0, sizeof(*out));
     vcore__memcpy(out, be, n);
+    if (n < offsetof(vcore_backend_t, state_groups) + sizeof(out->state_groups))
+        out->state_groups = VCORE_X86_STATE_ALL & ~VCORE_X86_STATE_EVENTS;
     out->size = sizeof(*out);
 }
 
@@ -111,7 +115,7 @@ static int vcore__vm_setup(void *mem, size_t block, const vcore_vm_config_t *cfg
     vm->be = cfg->backend;
     vcore__backend_normalize(cfg->backend, &vm->ops);
     vm->priv = (uint8_t *)mem + vcore__align_up(sizeof(struct vcore_vm));
-    vm->last_diag.size = sizeof(vm->last_diag);
+    (void)vcore__diag_set(&vm->last_diag, VCORE_DIAG_NONE, 0); /* name and message never NULL */
     vm->magic = VCORE__VM_MAGIC;
     if (vm->ops.probe) {
         int err = vm->ops.probe(&vm->host);
