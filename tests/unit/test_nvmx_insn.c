@@ -728,6 +728,68 @@ START_TEST(l2_vmread_vmwrite_through_shadow)
 }
 END_TEST
 
+/* A shadow VMCS L2 wrote through VMCS shadowing is written back, not
+ * dropped, when L1 switches (VMPTRLD), clears (VMCLEAR of the shadow or of
+ * the current VMCS) or leaves VMX operation. */
+static void shadow_linked_and_written(uint64_t value)
+{
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(F.n, &info), VCORE_OK);
+    if (!info.vmx_operation)
+        fx_current(&F);
+    else
+        fx_vmptrld(&F, FX_VMCS_A);
+    fx_region(&F, FX_SHADOW, VCORE_VMCS12_REVISION | VCORE_VMCS12_SHADOW_BIT);
+    memset(F.ram + FX_BITMAP_R, 0xff, 4096);
+    memset(F.ram + FX_BITMAP_W, 0xff, 4096);
+    F.ram[FX_BITMAP_W + (VCORE_VMCS_GUEST_RIP >> 3)] &= (uint8_t) ~(1u << (VCORE_VMCS_GUEST_RIP & 7));
+    fx_vmwrite(&F, VCORE_VMCS_VMCS_LINK_POINTER, FX_SHADOW);
+    fx_vmwrite(&F, VCORE_VMCS_VMREAD_BITMAP, FX_BITMAP_R);
+    fx_vmwrite(&F, VCORE_VMCS_VMWRITE_BITMAP, FX_BITMAP_W);
+    fx_vmwrite(&F, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 1u << 31);
+    fx_vmwrite(&F, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 14);
+    ck_assert_int_eq(vcore_nvmx_shadow_load(F.n, &F.mem), VCORE_OK);
+    F.in.in_l2 = true;
+    fx_vmwrite(&F, VCORE_VMCS_GUEST_RIP, value);
+    ck_succeed(&F);
+    F.in.in_l2 = false;
+}
+
+static uint64_t shadow_rip_in_memory(void)
+{
+    uint64_t v = 0;
+    vcore_vmcs12_get(F.ram + FX_SHADOW, VCORE_VMCS_GUEST_RIP, &v);
+    return v;
+}
+
+START_TEST(shadow_written_back_on_vmptrld)
+{
+    shadow_linked_and_written(0x4242);
+    ck_assert_uint_ne(shadow_rip_in_memory(), 0x4242); /* still cached */
+    fx_region(&F, FX_VMCS_B, VCORE_VMCS12_REVISION);
+    fx_run_mem(&F, VCORE_NVMX_VMPTRLD, FX_VMCS_B);
+    ck_succeed(&F);
+    ck_assert_uint_eq(shadow_rip_in_memory(), 0x4242);
+}
+END_TEST
+
+START_TEST(shadow_written_back_on_vmclear)
+{
+    shadow_linked_and_written(0x5151);
+    fx_run_mem(&F, VCORE_NVMX_VMCLEAR, FX_VMCS_A); /* the VMCS that links it */
+    ck_succeed(&F);
+    ck_assert_uint_eq(shadow_rip_in_memory(), 0x5151);
+    shadow_linked_and_written(0x6161);
+    fx_run_mem(&F, VCORE_NVMX_VMCLEAR, FX_SHADOW); /* the shadow itself */
+    ck_succeed(&F);
+    ck_assert_uint_eq(shadow_rip_in_memory(), 0x6161);
+    shadow_linked_and_written(0x7171);
+    fx_run(&F, VCORE_NVMX_VMXOFF);
+    ck_succeed(&F);
+    ck_assert_uint_eq(shadow_rip_in_memory(), 0x7171);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     vcore_nvmx_result_t r = {.size = sizeof(r)};
@@ -776,6 +838,8 @@ static Suite *nvmx_suite(void)
     tcase_add_test(tc, inv_unsupported_is_ud);
     tcase_add_test(tc, launch_resume_preentry);
     tcase_add_test(tc, l2_vmread_vmwrite_through_shadow);
+    tcase_add_test(tc, shadow_written_back_on_vmptrld);
+    tcase_add_test(tc, shadow_written_back_on_vmclear);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return s;

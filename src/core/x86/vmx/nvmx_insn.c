@@ -233,25 +233,39 @@ static int nvmx_insn_vmxon(vcore__nvmx_ctx_t *c)
     return nvmx_insn_succeed(c);
 }
 
+/* Writes the cached current VMCS back to its region. */
+static void nvmx_insn_flush_current(vcore__nvmx_ctx_t *c)
+{
+    if (c->n->current_vmptr != VCORE__INVALID_PTR)
+        vcore__nvmx_phys_write(c->mem, c->n->current_vmptr, c->n->vmcs12, VCORE_VMCS12_SIZE);
+}
+
+/* The cached shadow VMCS (the current VMCS's link-pointer VMCS, with L2's
+ * shadowed VMWRITEs) goes back to its region before the library stops
+ * caching it: a VMCS's data is never dropped while it stays in use. */
+static void nvmx_insn_flush_shadow(vcore__nvmx_ctx_t *c)
+{
+    if (!c->n->shadow_loaded)
+        return;
+    vcore__nvmx_phys_write(c->mem, c->n->shadow_ptr, c->n->shadow_vmcs12, VCORE_VMCS12_SIZE);
+    c->n->shadow_loaded = false;
+}
+
 /* SDM "VMXOFF-Leave VMX Operation". */
 static int nvmx_insn_vmxoff(vcore__nvmx_ctx_t *c)
 {
     if (nvmx_insn_common(c))
         return VCORE_OK;
     /* Dual-monitor treatment of SMIs is not offered (error 23 cannot occur).
-     * The current VMCS is dropped: software must VMCLEAR before VMXOFF. */
+     * Software should VMCLEAR before VMXOFF; the cached VMCSs are written
+     * back all the same, so nothing L1 or L2 wrote is lost. */
+    nvmx_insn_flush_shadow(c);
+    nvmx_insn_flush_current(c);
     c->n->vmx_operation = false;
     c->n->vmxon_ptr = VCORE__INVALID_PTR;
     c->n->current_vmptr = VCORE__INVALID_PTR;
     c->n->shadow_loaded = false;
     return nvmx_insn_succeed(c);
-}
-
-/* Writes the cached current VMCS back to its region. */
-static void nvmx_insn_flush_current(vcore__nvmx_ctx_t *c)
-{
-    if (c->n->current_vmptr != VCORE__INVALID_PTR)
-        vcore__nvmx_phys_write(c->mem, c->n->current_vmptr, c->n->vmcs12, VCORE_VMCS12_SIZE);
 }
 
 /*
@@ -297,10 +311,10 @@ static int nvmx_insn_vmclear(vcore__nvmx_ctx_t *c)
                             VCORE_DIAG_NVMX_FAIL_VMCLEAR_ADDR, VCORE_VMXERR_VMCLEAR_VMXON_PTR,
                             VCORE_DIAG_NVMX_FAIL_VMCLEAR_VMXON, &status))
         return status;
-    if (c->n->shadow_loaded && addr == c->n->shadow_ptr) {
-        vcore__nvmx_phys_write(c->mem, addr, c->n->shadow_vmcs12, VCORE_VMCS12_SIZE);
-        c->n->shadow_loaded = false;
-    }
+    /* Clearing the shadow VMCS or the VMCS that links it: the cached shadow
+     * goes back first (the VMCLEAR of the current VMCS ends its link). */
+    if (c->n->shadow_loaded && (addr == c->n->shadow_ptr || addr == c->n->current_vmptr))
+        nvmx_insn_flush_shadow(c);
     if (addr == c->n->current_vmptr) {
         /* "ensure that data for VMCS referenced by the operand is in
          * memory"; launch state := clear; no current VMCS any more. */
@@ -339,10 +353,10 @@ static int nvmx_insn_vmptrld(vcore__nvmx_ctx_t *c)
                               VCORE_DIAG_NVMX_FAIL_VMPTRLD_REVISION, nvmx_insn_current(c));
     /* The old current VMCS keeps its data: the library caches one VMCS, so
      * it goes back to its region before the switch. */
+    nvmx_insn_flush_shadow(c);
     nvmx_insn_flush_current(c);
     vcore__memcpy(c->n->vmcs12, c->n->scratch, VCORE_VMCS12_SIZE);
     c->n->current_vmptr = addr;
-    c->n->shadow_loaded = false;
     /* A new VMCS: everything is new to the entry pipeline. */
     vcore__memset(c->n->dirty, 0xff, sizeof(c->n->dirty));
     return nvmx_insn_succeed(c);
