@@ -24,10 +24,21 @@ int memcmp(const void *a, const void *b, size_t n);
 #include <string.h>
 #endif
 
+/* The compiler's builtins: a freestanding build (-fno-builtin) would turn
+ * every 2-, 4- or 8-byte field copy into an out-of-line memcpy call; the
+ * builtin is inlined for small constant sizes and calls the function above
+ * for the rest, so the only external symbols stay these four. */
+#if defined(__GNUC__)
+#define vcore__memcpy __builtin_memcpy
+#define vcore__memset __builtin_memset
+#define vcore__memmove __builtin_memmove
+#define vcore__memcmp __builtin_memcmp
+#else
 #define vcore__memcpy memcpy
 #define vcore__memset memset
 #define vcore__memmove memmove
 #define vcore__memcmp memcmp
+#endif
 
 /* Number of elements of an array. */
 #define VCORE__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -117,6 +117,52 @@ START_TEST(test_check_duplicates)
 }
 END_TEST
 
+/* The duplicate rule by its definition ("two entries answer the same CPUID
+ * input"), pair by pair: the reference the fast check must agree with. */
+static bool brute_duplicate(const vcore_cpuid_entry_t *t, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        for (uint32_t j = i + 1; j < n; j++)
+            if (t[i].function == t[j].function &&
+                (!(t[i].flags & SIG) || !(t[j].flags & SIG) || t[i].index == t[j].index))
+                return true;
+    return false;
+}
+
+START_TEST(test_check_duplicates_random)
+{
+    /* Random tables over few functions and sub-leaves (so clashes are
+     * common), with byte values spread so every radix digit matters. */
+    static const uint32_t funcs[] = {0, 1, 0xd, 0x40000000u, 0x40000001u, 0x80000000u, 0x80000008u,
+                                     0x00010004u, 0x01000004u};
+    static const uint32_t idx[] = {0, 1, 2, 0x100, 0x10000, 0x1000000u, 0xffffffffu};
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    vcore_cpuid_entry_t t[VCORE_CPUID_MAX_ENTRIES];
+    uint32_t dups = 0;
+    for (int round = 0; round < 3000; round++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t n = 1 + (uint32_t)((seed >> 33) % 40);
+        if (round % 100 == 0)
+            n = VCORE_CPUID_MAX_ENTRIES;
+        for (uint32_t i = 0; i < n; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t r = (uint32_t)(seed >> 32);
+            t[i] = ent(funcs[r % 9], idx[(r >> 4) % 7], ((r >> 8) % 8) ? SIG : 0, r, 0, 0, 0);
+            if (n == VCORE_CPUID_MAX_ENTRIES) /* big tables: mostly distinct */
+                t[i] = ent(0x100u + i * 0x01010101u, (r >> 12) % 4, SIG, 0, 0, 0, 0);
+        }
+        vcore_diag_t d = {.size = sizeof(d)};
+        int rc = vcore__cpuid_check(t, n, &d);
+        bool dup = rc == VCORE_ERR_INVAL && d.id == VCORE_DIAG_CPUID_DUPLICATE;
+        ck_assert_msg(dup == brute_duplicate(t, n), "round %d (n %u): fast %d, reference %d", round, n,
+                      dup, brute_duplicate(t, n));
+        dups += dup;
+    }
+    ck_assert_uint_gt(dups, 100); /* both outcomes were exercised */
+    ck_assert_uint_lt(dups, 2900);
+}
+END_TEST
+
 typedef struct {
     uint32_t eax;
     uint32_t diag;
@@ -786,6 +832,7 @@ static Suite *x86_cpuid_suite(void)
     tcase_add_test(tc, test_check_count);
     tcase_add_test(tc, test_check_flags);
     tcase_add_loop_test(tc, test_check_duplicates, 0, N(dup_cases));
+    tcase_add_test(tc, test_check_duplicates_random);
     tcase_add_loop_test(tc, test_check_address_sizes, 0, N(addr_cases));
     tcase_add_test(tc, test_check_xsave_ok);
     tcase_add_loop_test(tc, test_check_xsave_inconsistent, 0, XS_NCASES);

@@ -143,46 +143,47 @@ static bool cpuid_same_input(const vcore_cpuid_entry_t *a, const vcore_cpuid_ent
     return a->index == b->index;
 }
 
-/* Orders two entries by (function, index). */
-static bool cpuid_before(const vcore_cpuid_entry_t *a, const vcore_cpuid_entry_t *b)
+/* Byte d of an entry's 64-bit sort key (function << 32 | index). */
+static uint32_t cpuid_key_byte(const vcore_cpuid_entry_t *x, unsigned d)
 {
-    return a->function != b->function ? a->function < b->function : a->index < b->index;
-}
-
-/* Heapsort of an index permutation (no allocation, 256 bytes of stack). */
-static void cpuid_sift(const vcore_cpuid_entry_t *e, uint8_t *ix, uint32_t root, uint32_t n)
-{
-    for (;;) {
-        uint32_t child = 2 * root + 1;
-        if (child >= n)
-            return;
-        if (child + 1 < n && cpuid_before(&e[ix[child]], &e[ix[child + 1]]))
-            child++;
-        if (!cpuid_before(&e[ix[root]], &e[ix[child]]))
-            return;
-        uint8_t t = ix[root];
-        ix[root] = ix[child];
-        ix[child] = t;
-        root = child;
-    }
+    uint32_t w = d < 4 ? x->index : x->function;
+    return (w >> (8u * (d & 3u))) & 0xffu;
 }
 
 /* The first entry (in sorted order) that answers the same input as another
- * one; -1 if every input is answered once. O(n log n). */
+ * one; -1 if every input is answered once. An LSD radix sort of an index
+ * permutation by (function, index), a byte at a time, skipping the bytes
+ * every entry shares: O(n), 768 bytes of stack, no allocation. */
 static int cpuid_find_duplicate(const vcore_cpuid_entry_t *e, uint32_t n)
 {
-    uint8_t ix[VCORE_CPUID_MAX_ENTRIES];
+    uint8_t a[VCORE_CPUID_MAX_ENTRIES], b[VCORE_CPUID_MAX_ENTRIES];
+    uint16_t count[256];
+    uint8_t *ix = a, *out = b;
     uint32_t i;
 
     for (i = 0; i < n; i++)
         ix[i] = (uint8_t)i;
-    for (i = n / 2; i-- > 0;)
-        cpuid_sift(e, ix, i, n);
-    for (i = n; i-- > 1;) {
-        uint8_t t = ix[0];
-        ix[0] = ix[i];
-        ix[i] = t;
-        cpuid_sift(e, ix, 0, i);
+    for (unsigned d = 0; d < 8 && n > 1; d++) {
+        uint32_t first = cpuid_key_byte(&e[0], d);
+        bool same = true;
+        vcore__memset(count, 0, sizeof(count));
+        for (i = 0; i < n; i++) {
+            uint32_t k = cpuid_key_byte(&e[i], d);
+            count[k]++;
+            same = same && k == first;
+        }
+        if (same)
+            continue; /* this byte orders nothing */
+        for (uint32_t k = 0, sum = 0; k < 256; k++) {
+            uint16_t c = count[k];
+            count[k] = (uint16_t)sum;
+            sum += c;
+        }
+        for (i = 0; i < n; i++)
+            out[count[cpuid_key_byte(&e[ix[i]], d)]++] = ix[i];
+        uint8_t *t = ix;
+        ix = out;
+        out = t;
     }
     /* Sorted, the entries of one function are adjacent and equal sub-leaves
      * neighbours; a sub-leaf-agnostic entry in a group of two or more has a
