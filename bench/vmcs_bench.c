@@ -96,7 +96,8 @@ int main(void)
 
     for (uint32_t i = 0; i < n; i++) {
         vcore_vmcs_field_info_t a = {.size = sizeof(a)};
-        vcore_vmcs_field_at(i, &a);
+        if (vcore_vmcs_field_at(i, &a) != VCORE_OK)
+            abort();
         rows[nrows++] = (row_t){a.encoding, a.offset, a.bytes, (a.flags & VCORE_VMCS_FIELD_F_HIGH) != 0};
     }
     /* a spread of encodings across the table (early, middle, late rows) */
@@ -107,7 +108,8 @@ int main(void)
     t0 = now_ns();
     for (uint32_t i = 0; i < ITERS; i++) {
         uint64_t v;
-        vcore_vmcs12_get(page, encs[i % nenc], &v);
+        if (vcore_vmcs12_get(page, encs[i % nenc], &v) != VCORE_OK)
+            abort();
         sink += v;
     }
     t_o1 = (now_ns() - t0) / ITERS;
@@ -120,7 +122,8 @@ int main(void)
     memset(&cfg, 0, sizeof(cfg));
     cfg.size = sizeof(cfg);
     cfg.caps.size = sizeof(cfg.caps);
-    vcore_nvmx_caps_emulated(&cfg.caps);
+    if (vcore_nvmx_caps_emulated(&cfg.caps) != VCORE_OK)
+        abort();
     cfg.maxphyaddr = 40;
     if (vcore_nvmx_init(store, sizeof(store), &cfg, &nv, NULL) != VCORE_OK)
         return 1;
@@ -153,10 +156,12 @@ int main(void)
         in.regs.gpr[VCORE_X86_RBX] = 0xa000;
         e = 0x8000; memcpy(ram + 0xa000, &e, 8);
         in.op = VCORE_NVMX_VMXON;
-        vcore_nvmx_emulate(nv, &mem, &in, &res);
+        if (vcore_nvmx_emulate(nv, &mem, &in, &res) != VCORE_OK)
+            abort();
         e = 0x9000; memcpy(ram + 0xa000, &e, 8);
         in.op = VCORE_NVMX_VMPTRLD;
-        vcore_nvmx_emulate(nv, &mem, &in, &res);
+        if (vcore_nvmx_emulate(nv, &mem, &in, &res) != VCORE_OK)
+            abort();
         if (res.outcome != VCORE_NVMX_OUT_SUCCEED)
             return 1;
     }
@@ -165,7 +170,8 @@ int main(void)
     t0 = now_ns();
     for (uint32_t i = 0; i < ITERS; i++) {
         in.regs.gpr[VCORE_X86_RCX] = encs[i % nenc];
-        vcore_nvmx_emulate(nv, &mem, &in, &res);
+        if (vcore_nvmx_emulate(nv, &mem, &in, &res) != VCORE_OK)
+            abort();
         sink += res.gpr_value;
     }
     t_rd = (now_ns() - t0) / ITERS;
@@ -174,22 +180,26 @@ int main(void)
     for (uint32_t i = 0; i < ITERS; i++) {
         in.regs.gpr[VCORE_X86_RCX] = encs[i % nenc];
         in.regs.gpr[VCORE_X86_RDX] = i;
-        vcore_nvmx_emulate(nv, &mem, &in, &res);
+        if (vcore_nvmx_emulate(nv, &mem, &in, &res) != VCORE_OK)
+            abort();
         sink += res.outcome;
     }
     t_wr = (now_ns() - t0) / ITERS;
 
     /* shadow sync: precomputed offsets vs per-field linear lookup */
-    vcore_nvmx_shadow_bitmaps(&cfg.caps, bm_r, bm_w);
+    if (vcore_nvmx_shadow_bitmaps(&cfg.caps, bm_r, bm_w) != VCORE_OK)
+        abort();
     rw = vcore_nvmx_shadow_fields(false, &nrw);
     ro = vcore_nvmx_shadow_fields(true, &nro);
     t0 = now_ns();
     for (uint32_t i = 0; i < ITERS / 20; i++)
-        vcore_nvmx_shadow_sync_to(nv, bm_r, nop_write, NULL);
+        if (vcore_nvmx_shadow_sync_to(nv, bm_r, nop_write, NULL) != VCORE_OK)
+            abort();
     t_sto = (now_ns() - t0) / (ITERS / 20);
     t0 = now_ns();
     for (uint32_t i = 0; i < ITERS / 20; i++)
-        vcore_nvmx_shadow_sync_from(nv, bm_w, nop_read, NULL);
+        if (vcore_nvmx_shadow_sync_from(nv, bm_w, nop_read, NULL) != VCORE_OK)
+            abort();
     t_sfrom = (now_ns() - t0) / (ITERS / 20);
     t0 = now_ns();
     for (uint32_t i = 0; i < ITERS / 20; i++) {

@@ -187,22 +187,25 @@ int main(void)
     sregs.cr0 |= 1u << 31; /* PG without PE */
     int err = vcore_vcpu_set_sregs(vcpu, &sregs);
     vcore_diag_t diag = {.size = sizeof(diag)};
-    vcore_vcpu_last_diag(vcpu, &diag);
+    if (check(vcore_vcpu_last_diag(vcpu, &diag), "last_diag"))
+        return 1;
     printf("\nCR0.PG without PE -> %s: %s [%s] (%s)\n", vcore_err_name(err), diag.name,
            diag.message, diag.manual);
 
     /* Runtime CPUID bits follow the vCPU state: CR4.OSXSAVE -> CPUID.1:ECX.OSXSAVE. */
     vcore_cpuid_entry_t leaf1;
-    vcore_vcpu_cpuid_query(vcpu, 1, 0, &leaf1);
+    if (check(vcore_vcpu_cpuid_query(vcpu, 1, 0, &leaf1), "CPUID query"))
+        return 1;
     printf("CPUID.1:ECX.OSXSAVE before CR4.OSXSAVE: %u\n", (leaf1.ecx >> 27) & 1);
     sregs = reset.sregs;
     sregs.cr4 |= 1u << 18;
     if (check(vcore_vcpu_set_sregs(vcpu, &sregs), "set CR4.OSXSAVE") ||
         check(vcore_vcpu_set_xcr(vcpu, 0, 0x7), "set XCR0"))
         return 1;
-    vcore_vcpu_cpuid_query(vcpu, 1, 0, &leaf1);
     vcore_cpuid_entry_t leafd;
-    vcore_vcpu_cpuid_query(vcpu, 0xd, 0, &leafd);
+    if (check(vcore_vcpu_cpuid_query(vcpu, 1, 0, &leaf1), "CPUID query") ||
+        check(vcore_vcpu_cpuid_query(vcpu, 0xd, 0, &leafd), "CPUID query"))
+        return 1;
     printf("CPUID.1:ECX.OSXSAVE after:  %u; CPUID.0DH:EBX (XSAVE size for XCR0=7) = %u\n",
            (leaf1.ecx >> 27) & 1, leafd.ebx);
 

@@ -96,8 +96,9 @@ static int set_host_cpuid(vcore_vm_t *vm, vcore_vcpu_t *vcpu)
     err = vcore_vcpu_set_cpuid(vcpu, table, n);
     if (err) {
         vcore_diag_t d = {.size = sizeof d};
-        (void)vcore_vcpu_last_diag(vcpu, &d);
-        fprintf(stderr, "vcore-longmode: CPUID table refused: %s\n", d.name ? d.name : "?");
+        if (vcore_vcpu_last_diag(vcpu, &d) != VCORE_OK)
+            d.name = "?";
+        fprintf(stderr, "vcore-longmode: CPUID table refused: %s\n", d.name);
         return fail(err, "set CPUID");
     }
     printf("[vmm] CPUID: %u entries from KVM_GET_SUPPORTED_CPUID installed\n", n);

@@ -235,7 +235,7 @@ VCORE_API void vcore_vmcs_ctl_shadow_reset(vcore_vmcs_ctl_shadow_t *shadow);
  *         private size is too large, or the VMCS group is incomplete.
  * @retval VCORE_ERR_ABI The size is below VCORE_BACKEND_SIZE_V1 or the ABI version is not this library's.
  */
-VCORE_API int vcore_backend_validate(const vcore_backend_t *backend);
+VCORE_API VCORE_WARN_UNUSED int vcore_backend_validate(const vcore_backend_t *backend);
 
 /**
  * @brief The host services of a VM (for backends).

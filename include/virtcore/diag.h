@@ -195,7 +195,7 @@ typedef struct vcore_diag {
  * @retval VCORE_ERR_ABI @p out->size is not sizeof(vcore_diag_t).
  * @retval VCORE_ERR_NOENT @p id is not a known diagnostic.
  */
-VCORE_API int vcore_diag_describe(uint32_t id, vcore_diag_t *out);
+VCORE_API VCORE_WARN_UNUSED int vcore_diag_describe(uint32_t id, vcore_diag_t *out);
 
 VCORE_END_DECLS
 

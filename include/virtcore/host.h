@@ -70,7 +70,7 @@ VCORE_API const vcore_host_t *vcore_host_default(void);
  * @retval VCORE_ERR_INVAL @p host is NULL or a required callback is NULL.
  * @retval VCORE_ERR_ABI @p host->size is not sizeof(vcore_host_t).
  */
-VCORE_API int vcore_host_validate(const vcore_host_t *host, bool need_alloc);
+VCORE_API VCORE_WARN_UNUSED int vcore_host_validate(const vcore_host_t *host, bool need_alloc);
 
 VCORE_END_DECLS
 

@@ -61,7 +61,7 @@ VCORE_BEGIN_DECLS
  * @retval VCORE_ERR_HWFAIL The kernel refused the request.
  * @retval VCORE_ERR_NOMEM The kernel or the host allocator ran out of memory.
  */
-VCORE_API int vcore_kvm_get_supported_cpuid(vcore_vm_t *vm, vcore_cpuid_entry_t *entries,
+VCORE_API VCORE_WARN_UNUSED int vcore_kvm_get_supported_cpuid(vcore_vm_t *vm, vcore_cpuid_entry_t *entries,
                                             uint32_t cap, uint32_t *nent);
 
 /**

@@ -70,7 +70,7 @@ typedef enum vcore_mock_op {
  * @retval VCORE_ERR_ABI @p exit->size is wrong.
  * @retval VCORE_ERR_RANGE The queue is full.
  */
-VCORE_API int vcore_mock_push_exit(vcore_vcpu_t *vcpu, const vcore_exit_t *exit);
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_push_exit(vcore_vcpu_t *vcpu, const vcore_exit_t *exit);
 
 /**
  * @brief Number of exits still queued.
@@ -93,7 +93,7 @@ VCORE_API uint64_t vcore_mock_count(const vcore_vcpu_t *vcpu, uint32_t op);
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL @p vcpu is NULL or not on the mock backend.
  */
-VCORE_API int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
 
 /**
  * @brief Makes the next operation of a kind fail with a given error (fault injection).
@@ -103,7 +103,7 @@ VCORE_API int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A bad argument.
  */
-VCORE_API int vcore_mock_fail_next(vcore_vcpu_t *vcpu, uint32_t op, int err);
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_fail_next(vcore_vcpu_t *vcpu, uint32_t op, int err);
 
 /**
  * @brief The last reply the mock consumed (what the VMM answered to an exit).
@@ -114,7 +114,7 @@ VCORE_API int vcore_mock_fail_next(vcore_vcpu_t *vcpu, uint32_t op, int err);
  * @retval VCORE_ERR_ABI @p out->size is wrong.
  * @retval VCORE_ERR_NOENT No reply was consumed yet.
  */
-VCORE_API int vcore_mock_last_reply(const vcore_vcpu_t *vcpu, vcore_exit_t *out);
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_last_reply(const vcore_vcpu_t *vcpu, vcore_exit_t *out);
 
 /** @brief An event the mock delivered into its guest. */
 typedef struct vcore_mock_event {
@@ -137,7 +137,7 @@ typedef struct vcore_mock_event {
  * @retval VCORE_ERR_ABI @p out->size is wrong.
  * @retval VCORE_ERR_NOENT No event was delivered yet.
  */
-VCORE_API int vcore_mock_last_event(const vcore_vcpu_t *vcpu, vcore_mock_event_t *out);
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_last_event(const vcore_vcpu_t *vcpu, vcore_mock_event_t *out);
 
 /**
  * @brief Sets the VMX capability MSRs the mock reports for nested VMX (vmx_caps op).
@@ -150,7 +150,7 @@ VCORE_API int vcore_mock_last_event(const vcore_vcpu_t *vcpu, vcore_mock_event_t
  * @retval VCORE_ERR_INVAL A NULL argument or not a mock VM.
  * @retval VCORE_ERR_ABI @p caps->size is wrong.
  */
-VCORE_API int vcore_mock_set_vmx_caps(vcore_vm_t *vm, const vcore_nvmx_caps_t *caps);
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_set_vmx_caps(vcore_vm_t *vm, const vcore_nvmx_caps_t *caps);
 
 /** @brief Most fields one scripted VMCS exit stores. */
 #define VCORE_MOCK_VMCS_EXIT_FIELDS 16u
@@ -179,7 +179,7 @@ typedef struct vcore_mock_vmcs_exit {
  * @retval VCORE_ERR_ABI @p ex->size is wrong.
  * @retval VCORE_ERR_RANGE The queue is full.
  */
-VCORE_API int vcore_mock_push_vmcs_exit(vcore_vcpu_t *vcpu, const vcore_mock_vmcs_exit_t *ex);
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_push_vmcs_exit(vcore_vcpu_t *vcpu, const vcore_mock_vmcs_exit_t *ex);
 
 /** @brief Field groups counted by vcore_mock_vmcs_group_count(). */
 typedef enum vcore_mock_vmcs_group {
@@ -200,7 +200,7 @@ typedef enum vcore_mock_vmcs_group {
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL Not on the mock, or an unknown encoding.
  */
-VCORE_API int vcore_mock_vmcs_count(const vcore_vcpu_t *vcpu, uint32_t encoding, uint64_t *reads,
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_count(const vcore_vcpu_t *vcpu, uint32_t encoding, uint64_t *reads,
                                     uint64_t *writes);
 
 /**
@@ -212,7 +212,7 @@ VCORE_API int vcore_mock_vmcs_count(const vcore_vcpu_t *vcpu, uint32_t encoding,
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL Not on the mock, or an unknown group.
  */
-VCORE_API int vcore_mock_vmcs_group_count(const vcore_vcpu_t *vcpu, uint32_t group, uint64_t *reads,
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_group_count(const vcore_vcpu_t *vcpu, uint32_t group, uint64_t *reads,
                                           uint64_t *writes);
 
 /**
@@ -224,7 +224,7 @@ VCORE_API int vcore_mock_vmcs_group_count(const vcore_vcpu_t *vcpu, uint32_t gro
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument, not on the mock, or an unknown encoding.
  */
-VCORE_API int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, const struct vcore_hw_vmcs *vmcs,
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, const struct vcore_hw_vmcs *vmcs,
                                    uint32_t encoding, uint64_t *value);
 
 VCORE_END_DECLS

@@ -76,7 +76,7 @@ VCORE_API void vcore_vcpu_config_init(vcore_vcpu_config_t *cfg);
  * @retval VCORE_ERR_UNSUPPORTED @c nested asks for what the backend or the architecture lacks.
  * @retval VCORE_ERR_HWFAIL The backend could not create the vCPU.
  */
-VCORE_API int vcore_vcpu_create(vcore_vm_t *vm, const vcore_vcpu_config_t *cfg,
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_create(vcore_vm_t *vm, const vcore_vcpu_config_t *cfg,
                                 vcore_vcpu_t **out);
 
 /**
@@ -92,7 +92,7 @@ VCORE_API void vcore_vcpu_destroy(vcore_vcpu_t *vcpu);
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  */
-VCORE_API int vcore_vcpu_storage_size(const vcore_vm_t *vm, size_t *out);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_storage_size(const vcore_vm_t *vm, size_t *out);
 
 /**
  * @brief Bytes of caller storage vcore_vcpu_init_static() needs for @p cfg
@@ -104,7 +104,7 @@ VCORE_API int vcore_vcpu_storage_size(const vcore_vm_t *vm, size_t *out);
  * @retval VCORE_ERR_INVAL A NULL argument or an unknown @c nested value.
  * @retval VCORE_ERR_ABI @p cfg->size is below VCORE_VCPU_CONFIG_SIZE_V1.
  */
-VCORE_API int vcore_vcpu_config_storage_size(const vcore_vm_t *vm, const vcore_vcpu_config_t *cfg,
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_config_storage_size(const vcore_vm_t *vm, const vcore_vcpu_config_t *cfg,
                                              size_t *out);
 
 /**
@@ -122,7 +122,7 @@ VCORE_API int vcore_vcpu_config_storage_size(const vcore_vm_t *vm, const vcore_v
  * @retval VCORE_ERR_RANGE The VM is full or id >= max_vcpus.
  * @retval VCORE_ERR_HWFAIL The backend could not create the vCPU.
  */
-VCORE_API int vcore_vcpu_init_static(vcore_vm_t *vm, void *mem, size_t len,
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_init_static(vcore_vm_t *vm, void *mem, size_t len,
                                      const vcore_vcpu_config_t *cfg, vcore_vcpu_t **out);
 
 /**
@@ -132,7 +132,7 @@ VCORE_API int vcore_vcpu_init_static(vcore_vm_t *vm, void *mem, size_t len,
  * @retval VCORE_ERR_INVAL @p vcpu is NULL or not a vCPU.
  * @retval VCORE_ERR_STATE The vCPU was made by vcore_vcpu_create().
  */
-VCORE_API int vcore_vcpu_fini(vcore_vcpu_t *vcpu);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_fini(vcore_vcpu_t *vcpu);
 
 /**
  * @brief Returns the vCPU's id.
@@ -155,7 +155,7 @@ VCORE_API uint32_t vcore_vcpu_id(const vcore_vcpu_t *vcpu);
  * @retval VCORE_ERR_INVAL @p vcpu is NULL.
  * @retval VCORE_ERR_HWFAIL The backend failed to take the state.
  */
-VCORE_API int vcore_vcpu_reset(vcore_vcpu_t *vcpu);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_reset(vcore_vcpu_t *vcpu);
 
 /**
  * @brief Delivers INIT: like RESET, but keeps what the manual says INIT keeps.
@@ -175,7 +175,7 @@ VCORE_API int vcore_vcpu_reset(vcore_vcpu_t *vcpu);
  * @retval VCORE_ERR_UNSUPPORTED The vCPU is not x86 (arm64 has no INIT).
  * @retval VCORE_ERR_HWFAIL The backend failed to read or take the state.
  */
-VCORE_API int vcore_vcpu_init_signal(vcore_vcpu_t *vcpu);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_init_signal(vcore_vcpu_t *vcpu);
 
 /**
  * @brief Reads GPRs, RIP and RFLAGS.
@@ -186,7 +186,7 @@ VCORE_API int vcore_vcpu_init_signal(vcore_vcpu_t *vcpu);
  * @retval VCORE_ERR_ABI @p regs->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
  */
-VCORE_API int vcore_vcpu_get_regs(vcore_vcpu_t *vcpu, vcore_x86_regs_t *regs);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_regs(vcore_vcpu_t *vcpu, vcore_x86_regs_t *regs);
 
 /**
  * @brief Writes GPRs, RIP and RFLAGS (RFLAGS reserved bits are checked).
@@ -197,7 +197,7 @@ VCORE_API int vcore_vcpu_get_regs(vcore_vcpu_t *vcpu, vcore_x86_regs_t *regs);
  * @retval VCORE_ERR_ABI @p regs->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the current state.
  */
-VCORE_API int vcore_vcpu_set_regs(vcore_vcpu_t *vcpu, const vcore_x86_regs_t *regs);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_regs(vcore_vcpu_t *vcpu, const vcore_x86_regs_t *regs);
 
 /**
  * @brief Reads segments, descriptor tables, control registers and EFER.
@@ -208,7 +208,7 @@ VCORE_API int vcore_vcpu_set_regs(vcore_vcpu_t *vcpu, const vcore_x86_regs_t *re
  * @retval VCORE_ERR_ABI @p sregs->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
  */
-VCORE_API int vcore_vcpu_get_sregs(vcore_vcpu_t *vcpu, vcore_x86_sregs_t *sregs);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_sregs(vcore_vcpu_t *vcpu, vcore_x86_sregs_t *sregs);
 
 /**
  * @brief Writes segments, descriptor tables, control registers and EFER.
@@ -223,7 +223,7 @@ VCORE_API int vcore_vcpu_get_sregs(vcore_vcpu_t *vcpu, vcore_x86_sregs_t *sregs)
  * @retval VCORE_ERR_ABI @p sregs->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the current state.
  */
-VCORE_API int vcore_vcpu_set_sregs(vcore_vcpu_t *vcpu, const vcore_x86_sregs_t *sregs);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_sregs(vcore_vcpu_t *vcpu, const vcore_x86_sregs_t *sregs);
 
 /**
  * @brief Reads the debug registers.
@@ -234,7 +234,7 @@ VCORE_API int vcore_vcpu_set_sregs(vcore_vcpu_t *vcpu, const vcore_x86_sregs_t *
  * @retval VCORE_ERR_ABI @p dregs->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
  */
-VCORE_API int vcore_vcpu_get_dregs(vcore_vcpu_t *vcpu, vcore_x86_dregs_t *dregs);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_dregs(vcore_vcpu_t *vcpu, vcore_x86_dregs_t *dregs);
 
 /**
  * @brief Writes the debug registers (DR0-3 canonical, DR6/DR7 upper halves zero).
@@ -245,7 +245,7 @@ VCORE_API int vcore_vcpu_get_dregs(vcore_vcpu_t *vcpu, vcore_x86_dregs_t *dregs)
  * @retval VCORE_ERR_ABI @p dregs->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the current state.
  */
-VCORE_API int vcore_vcpu_set_dregs(vcore_vcpu_t *vcpu, const vcore_x86_dregs_t *dregs);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_dregs(vcore_vcpu_t *vcpu, const vcore_x86_dregs_t *dregs);
 
 /**
  * @brief Reads the x87/SSE control and status words.
@@ -256,7 +256,7 @@ VCORE_API int vcore_vcpu_set_dregs(vcore_vcpu_t *vcpu, const vcore_x86_dregs_t *
  * @retval VCORE_ERR_ABI @p fpu->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
  */
-VCORE_API int vcore_vcpu_get_fpu(vcore_vcpu_t *vcpu, vcore_x86_fpu_t *fpu);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_fpu(vcore_vcpu_t *vcpu, vcore_x86_fpu_t *fpu);
 
 /**
  * @brief Writes the x87/SSE control and status words (MXCSR checked against MXCSR_MASK).
@@ -267,7 +267,7 @@ VCORE_API int vcore_vcpu_get_fpu(vcore_vcpu_t *vcpu, vcore_x86_fpu_t *fpu);
  * @retval VCORE_ERR_ABI @p fpu->size is wrong.
  * @retval VCORE_ERR_HWFAIL The backend could not read the current state.
  */
-VCORE_API int vcore_vcpu_set_fpu(vcore_vcpu_t *vcpu, const vcore_x86_fpu_t *fpu);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_fpu(vcore_vcpu_t *vcpu, const vcore_x86_fpu_t *fpu);
 
 /**
  * @brief Reads an extended control register (only XCR0 exists).
@@ -279,7 +279,7 @@ VCORE_API int vcore_vcpu_set_fpu(vcore_vcpu_t *vcpu, const vcore_x86_fpu_t *fpu)
  * @retval VCORE_ERR_NOENT @p index is not 0.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
  */
-VCORE_API int vcore_vcpu_get_xcr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_xcr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value);
 
 /**
  * @brief Writes XCR0, checked against the guest-supported XCR0 and the XSETBV rules.
@@ -291,7 +291,7 @@ VCORE_API int vcore_vcpu_get_xcr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *v
  * @retval VCORE_ERR_NOENT @p index is not 0.
  * @retval VCORE_ERR_HWFAIL The backend could not read the current state.
  */
-VCORE_API int vcore_vcpu_set_xcr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_xcr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value);
 
 /**
  * @brief Reads a modelled MSR (see x86/msr.h for the list).
@@ -303,7 +303,7 @@ VCORE_API int vcore_vcpu_set_xcr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t va
  * @retval VCORE_ERR_NOENT The MSR is not modelled.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
  */
-VCORE_API int vcore_vcpu_get_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value);
 
 /**
  * @brief Writes a modelled MSR with the architectural checks of WRMSR.
@@ -315,7 +315,7 @@ VCORE_API int vcore_vcpu_get_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *v
  * @retval VCORE_ERR_NOENT The MSR is not modelled.
  * @retval VCORE_ERR_HWFAIL The backend could not read the current state.
  */
-VCORE_API int vcore_vcpu_set_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value);
 
 /**
  * @brief Sets the vCPU's CPUID table through the check / update / after-set flow.
@@ -332,7 +332,7 @@ VCORE_API int vcore_vcpu_set_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t va
  * @retval VCORE_ERR_STATE The vCPU has run and the table differs.
  * @retval VCORE_ERR_HWFAIL The backend refused the table; the previous one is in force.
  */
-VCORE_API int vcore_vcpu_set_cpuid(vcore_vcpu_t *vcpu, const vcore_cpuid_entry_t *entries,
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_cpuid(vcore_vcpu_t *vcpu, const vcore_cpuid_entry_t *entries,
                                    uint32_t nent);
 
 /**
@@ -345,7 +345,7 @@ VCORE_API int vcore_vcpu_set_cpuid(vcore_vcpu_t *vcpu, const vcore_cpuid_entry_t
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_BUFSZ @p cap is smaller than the table; @p nent says how many are needed.
  */
-VCORE_API int vcore_vcpu_get_cpuid(vcore_vcpu_t *vcpu, vcore_cpuid_entry_t *entries,
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_cpuid(vcore_vcpu_t *vcpu, vcore_cpuid_entry_t *entries,
                                    uint32_t cap, uint32_t *nent);
 
 /**
@@ -360,7 +360,7 @@ VCORE_API int vcore_vcpu_get_cpuid(vcore_vcpu_t *vcpu, vcore_cpuid_entry_t *entr
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  */
-VCORE_API int vcore_vcpu_cpuid_query(vcore_vcpu_t *vcpu, uint32_t function, uint32_t index,
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_cpuid_query(vcore_vcpu_t *vcpu, uint32_t function, uint32_t index,
                                      vcore_cpuid_entry_t *out);
 
 /**
@@ -371,7 +371,7 @@ VCORE_API int vcore_vcpu_cpuid_query(vcore_vcpu_t *vcpu, uint32_t function, uint
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p model->size is wrong.
  */
-VCORE_API int vcore_vcpu_get_cpu_model(vcore_vcpu_t *vcpu, vcore_x86_cpu_model_t *model);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_cpu_model(vcore_vcpu_t *vcpu, vcore_x86_cpu_model_t *model);
 
 /**
  * @brief Runs the vCPU until the next exit the VMM must see.
@@ -396,7 +396,7 @@ VCORE_API int vcore_vcpu_get_cpu_model(vcore_vcpu_t *vcpu, vcore_x86_cpu_model_t
  * @retval VCORE_ERR_HWFAIL The backend failed to write state or run.
  * @retval VCORE_ERR_UNSCRIPTED Mock backend: no exit was scripted.
  */
-VCORE_API int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit);
 
 /**
  * @brief Makes a running (or the next) vcore_vcpu_run() return VCORE_EXIT_INTERRUPTED.
@@ -407,7 +407,7 @@ VCORE_API int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit);
  * @retval VCORE_ERR_INVAL @p vcpu is NULL.
  * @retval VCORE_ERR_UNSUPPORTED The backend cannot interrupt a run.
  */
-VCORE_API int vcore_vcpu_kick(vcore_vcpu_t *vcpu);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_kick(vcore_vcpu_t *vcpu);
 
 /**
  * @brief Reads the event state (pending and injected events, interruptibility, window requests).
@@ -419,7 +419,7 @@ VCORE_API int vcore_vcpu_kick(vcore_vcpu_t *vcpu);
  * @retval VCORE_ERR_UNSUPPORTED Not an x86 vCPU, or the backend has no event state.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
  */
-VCORE_API int vcore_vcpu_get_events(vcore_vcpu_t *vcpu, vcore_x86_events_t *events);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_events(vcore_vcpu_t *vcpu, vcore_x86_events_t *events);
 
 /**
  * @brief Writes the whole event state (migration, or a VMM's own event logic).
@@ -435,7 +435,7 @@ VCORE_API int vcore_vcpu_get_events(vcore_vcpu_t *vcpu, vcore_x86_events_t *even
  * @retval VCORE_ERR_ABI @p events->size is wrong.
  * @retval VCORE_ERR_UNSUPPORTED Not an x86 vCPU, or the backend lacks events or a requested window.
  */
-VCORE_API int vcore_vcpu_set_events(vcore_vcpu_t *vcpu, const vcore_x86_events_t *events);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_events(vcore_vcpu_t *vcpu, const vcore_x86_events_t *events);
 
 /**
  * @brief Raises an exception in the guest; it is delivered before the guest's next instruction.
@@ -456,7 +456,7 @@ VCORE_API int vcore_vcpu_set_events(vcore_vcpu_t *vcpu, const vcore_x86_events_t
  * @retval VCORE_ERR_INVAL A NULL vCPU, a refused vector or error-code flag (see vcore_vcpu_last_diag()).
  * @retval VCORE_ERR_UNSUPPORTED Not an x86 vCPU, or the backend has no event state.
  */
-VCORE_API int vcore_vcpu_inject_exception(vcore_vcpu_t *vcpu, uint8_t vector, bool has_error_code,
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_inject_exception(vcore_vcpu_t *vcpu, uint8_t vector, bool has_error_code,
                                           uint32_t error_code, uint64_t payload);
 
 /**
@@ -473,7 +473,7 @@ VCORE_API int vcore_vcpu_inject_exception(vcore_vcpu_t *vcpu, uint8_t vector, bo
  * @retval VCORE_ERR_BUSY An interrupt is already queued or being delivered.
  * @retval VCORE_ERR_UNSUPPORTED Not an x86 vCPU, or the backend has no event state.
  */
-VCORE_API int vcore_vcpu_inject_interrupt(vcore_vcpu_t *vcpu, uint8_t vector);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_inject_interrupt(vcore_vcpu_t *vcpu, uint8_t vector);
 
 /**
  * @brief Raises an NMI.
@@ -486,7 +486,7 @@ VCORE_API int vcore_vcpu_inject_interrupt(vcore_vcpu_t *vcpu, uint8_t vector);
  * @retval VCORE_ERR_INVAL A NULL vCPU.
  * @retval VCORE_ERR_UNSUPPORTED Not an x86 vCPU, or the backend has no event state.
  */
-VCORE_API int vcore_vcpu_inject_nmi(vcore_vcpu_t *vcpu);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_inject_nmi(vcore_vcpu_t *vcpu);
 
 /**
  * @brief Reads an arm64 vCPU's registers.
@@ -498,7 +498,7 @@ VCORE_API int vcore_vcpu_inject_nmi(vcore_vcpu_t *vcpu);
  * @retval VCORE_ERR_UNSUPPORTED Not an arm64 vCPU.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
  */
-VCORE_API int vcore_vcpu_get_arm64_regs(vcore_vcpu_t *vcpu, vcore_arm64_regs_t *regs);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_arm64_regs(vcore_vcpu_t *vcpu, vcore_arm64_regs_t *regs);
 
 /**
  * @brief Writes an arm64 vCPU's registers.
@@ -512,7 +512,7 @@ VCORE_API int vcore_vcpu_get_arm64_regs(vcore_vcpu_t *vcpu, vcore_arm64_regs_t *
  * @retval VCORE_ERR_ABI @p regs->size is wrong.
  * @retval VCORE_ERR_UNSUPPORTED Not an arm64 vCPU.
  */
-VCORE_API int vcore_vcpu_set_arm64_regs(vcore_vcpu_t *vcpu, const vcore_arm64_regs_t *regs);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_arm64_regs(vcore_vcpu_t *vcpu, const vcore_arm64_regs_t *regs);
 
 /**
  * @brief Reads an arm64 vCPU's EL1 system registers.
@@ -524,7 +524,7 @@ VCORE_API int vcore_vcpu_set_arm64_regs(vcore_vcpu_t *vcpu, const vcore_arm64_re
  * @retval VCORE_ERR_UNSUPPORTED Not an arm64 vCPU.
  * @retval VCORE_ERR_HWFAIL The backend could not read the state.
  */
-VCORE_API int vcore_vcpu_get_arm64_sysregs(vcore_vcpu_t *vcpu, vcore_arm64_sysregs_t *sys);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_arm64_sysregs(vcore_vcpu_t *vcpu, vcore_arm64_sysregs_t *sys);
 
 /**
  * @brief Writes an arm64 vCPU's EL1 system registers.
@@ -537,7 +537,7 @@ VCORE_API int vcore_vcpu_get_arm64_sysregs(vcore_vcpu_t *vcpu, vcore_arm64_sysre
  * @retval VCORE_ERR_ABI @p sys->size is wrong.
  * @retval VCORE_ERR_UNSUPPORTED Not an arm64 vCPU.
  */
-VCORE_API int vcore_vcpu_set_arm64_sysregs(vcore_vcpu_t *vcpu, const vcore_arm64_sysregs_t *sys);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_arm64_sysregs(vcore_vcpu_t *vcpu, const vcore_arm64_sysregs_t *sys);
 
 /**
  * @brief The nested-VMX state of a vCPU created with VCORE_NESTED_VMX.
@@ -558,7 +558,7 @@ VCORE_API vcore_nvmx_t *vcore_vcpu_nvmx(vcore_vcpu_t *vcpu);
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p out->size is wrong.
  */
-VCORE_API int vcore_vcpu_last_diag(const vcore_vcpu_t *vcpu, vcore_diag_t *out);
+VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_last_diag(const vcore_vcpu_t *vcpu, vcore_diag_t *out);
 
 /**
  * @brief Tells whether the vCPU has entered the guest at least once.

@@ -78,7 +78,7 @@ VCORE_API void vcore_vm_config_init(vcore_vm_config_t *cfg);
  * @retval VCORE_ERR_NOMEM The host allocator failed.
  * @retval VCORE_ERR_NODEV The backend's hardware or device is missing.
  */
-VCORE_API int vcore_vm_create(const vcore_vm_config_t *cfg, vcore_vm_t **out);
+VCORE_API VCORE_WARN_UNUSED int vcore_vm_create(const vcore_vm_config_t *cfg, vcore_vm_t **out);
 
 /**
  * @brief Destroys a VM made by vcore_vm_create() and all its vCPUs.
@@ -94,7 +94,7 @@ VCORE_API void vcore_vm_destroy(vcore_vm_t *vm);
  * @retval VCORE_ERR_INVAL @p cfg or @p out is NULL or @p cfg has no backend.
  * @retval VCORE_ERR_ABI A size field or the backend ABI version is wrong.
  */
-VCORE_API int vcore_vm_storage_size(const vcore_vm_config_t *cfg, size_t *out);
+VCORE_API VCORE_WARN_UNUSED int vcore_vm_storage_size(const vcore_vm_config_t *cfg, size_t *out);
 
 /**
  * @brief Creates a VM in caller storage; never allocates.
@@ -109,7 +109,7 @@ VCORE_API int vcore_vm_storage_size(const vcore_vm_config_t *cfg, size_t *out);
  * @retval VCORE_ERR_UNSUPPORTED The backend does not run @p cfg->arch.
  * @retval VCORE_ERR_NODEV The backend's hardware or device is missing.
  */
-VCORE_API int vcore_vm_init_static(void *mem, size_t len, const vcore_vm_config_t *cfg,
+VCORE_API VCORE_WARN_UNUSED int vcore_vm_init_static(void *mem, size_t len, const vcore_vm_config_t *cfg,
                                    vcore_vm_t **out);
 
 /**
@@ -119,7 +119,7 @@ VCORE_API int vcore_vm_init_static(void *mem, size_t len, const vcore_vm_config_
  * @retval VCORE_ERR_INVAL @p vm is NULL or not a VM.
  * @retval VCORE_ERR_STATE The VM still has vCPUs, or was made by vcore_vm_create().
  */
-VCORE_API int vcore_vm_fini(vcore_vm_t *vm);
+VCORE_API VCORE_WARN_UNUSED int vcore_vm_fini(vcore_vm_t *vm);
 
 /**
  * @brief Maps caller memory at a guest-physical range.
@@ -134,7 +134,7 @@ VCORE_API int vcore_vm_fini(vcore_vm_t *vm);
  * @retval VCORE_ERR_UNSUPPORTED A flag the backend cannot honour.
  * @retval VCORE_ERR_HWFAIL The backend refused the mapping.
  */
-VCORE_API int vcore_vm_map_memory(vcore_vm_t *vm, const vcore_mem_region_t *region);
+VCORE_API VCORE_WARN_UNUSED int vcore_vm_map_memory(vcore_vm_t *vm, const vcore_mem_region_t *region);
 
 /**
  * @brief Removes a mapping made by vcore_vm_map_memory().
@@ -145,7 +145,7 @@ VCORE_API int vcore_vm_map_memory(vcore_vm_t *vm, const vcore_mem_region_t *regi
  * @retval VCORE_ERR_NOENT No mapping starts at @p gpa.
  * @retval VCORE_ERR_HWFAIL The backend refused.
  */
-VCORE_API int vcore_vm_unmap_memory(vcore_vm_t *vm, uint64_t gpa);
+VCORE_API VCORE_WARN_UNUSED int vcore_vm_unmap_memory(vcore_vm_t *vm, uint64_t gpa);
 
 /**
  * @brief Copies guest-physical memory into a buffer.
@@ -157,7 +157,7 @@ VCORE_API int vcore_vm_unmap_memory(vcore_vm_t *vm, uint64_t gpa);
  * @retval VCORE_ERR_INVAL NULL argument.
  * @retval VCORE_ERR_FAULT Part of the range is not mapped.
  */
-VCORE_API int vcore_vm_read_guest(const vcore_vm_t *vm, uint64_t gpa, void *buf, size_t len);
+VCORE_API VCORE_WARN_UNUSED int vcore_vm_read_guest(const vcore_vm_t *vm, uint64_t gpa, void *buf, size_t len);
 
 /**
  * @brief Copies a buffer into guest-physical memory.
@@ -169,7 +169,7 @@ VCORE_API int vcore_vm_read_guest(const vcore_vm_t *vm, uint64_t gpa, void *buf,
  * @retval VCORE_ERR_INVAL NULL argument.
  * @retval VCORE_ERR_FAULT Part of the range is not mapped, or is read-only.
  */
-VCORE_API int vcore_vm_write_guest(vcore_vm_t *vm, uint64_t gpa, const void *buf, size_t len);
+VCORE_API VCORE_WARN_UNUSED int vcore_vm_write_guest(vcore_vm_t *vm, uint64_t gpa, const void *buf, size_t len);
 
 /**
  * @brief Reads and clears the dirty-page bitmap of a region mapped with VCORE_MEM_LOG_DIRTY.
@@ -183,7 +183,7 @@ VCORE_API int vcore_vm_write_guest(vcore_vm_t *vm, uint64_t gpa, const void *buf
  * @retval VCORE_ERR_BUFSZ @p bitmap_len is too small.
  * @retval VCORE_ERR_UNSUPPORTED The backend does not track dirty pages.
  */
-VCORE_API int vcore_vm_get_dirty_log(vcore_vm_t *vm, uint64_t gpa, uint64_t *bitmap,
+VCORE_API VCORE_WARN_UNUSED int vcore_vm_get_dirty_log(vcore_vm_t *vm, uint64_t gpa, uint64_t *bitmap,
                                      size_t bitmap_len);
 
 /**
@@ -201,7 +201,7 @@ VCORE_API const char *vcore_vm_backend_name(const vcore_vm_t *vm);
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p out->size is wrong.
  */
-VCORE_API int vcore_vm_last_diag(const vcore_vm_t *vm, vcore_diag_t *out);
+VCORE_API VCORE_WARN_UNUSED int vcore_vm_last_diag(const vcore_vm_t *vm, vcore_diag_t *out);
 
 VCORE_END_DECLS
 

@@ -187,11 +187,18 @@ int vcore__mock_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint6
     return vcore_vmcs12_set(m->current->page, field, value);
 }
 
+/* Stores a field the mock already knows to be supported (pushes are checked). */
+static void vcore__mock_vmcs_put(struct vcore_hw_vmcs *v, uint32_t field, uint64_t value)
+{
+    if (vcore_vmcs12_set(v->page, field, value) != VCORE_OK)
+        __builtin_trap(); /* unreachable: every encoding here was validated */
+}
+
 /* Stores a scripted exit's fields into the current VMCS (the processor's exit). */
 static void vcore__mock_vmcs_store(struct vcore_hw_vmcs *v, const vcore_mock_vmcs_exit_t *ex)
 {
     for (uint32_t i = 0; i < ex->nfields; i++)
-        (void)vcore_vmcs12_set(v->page, ex->fields[i].encoding, ex->fields[i].value);
+        vcore__mock_vmcs_put(v, ex->fields[i].encoding, ex->fields[i].value);
 }
 
 int vcore__mock_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out)
@@ -217,13 +224,13 @@ int vcore__mock_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out
     out->kind = ex->kind;
     if (ex->kind == VCORE_HW_ENTRY_FAIL_VALID) {
         out->vm_error = ex->vm_error;
-        (void)vcore_vmcs12_set(v->page, VCORE_VMCS_VM_INSTRUCTION_ERROR, ex->vm_error);
+        vcore__mock_vmcs_put(v, VCORE_VMCS_VM_INSTRUCTION_ERROR, ex->vm_error);
         return VCORE_OK;
     }
     if (ex->kind != VCORE_HW_ENTRY_EXIT)
         return VCORE_OK;
     out->exit_reason = ex->exit_reason;
-    (void)vcore_vmcs12_set(v->page, VCORE_VMCS_VM_EXIT_REASON, ex->exit_reason);
+    vcore__mock_vmcs_put(v, VCORE_VMCS_VM_EXIT_REASON, ex->exit_reason);
     vcore__mock_vmcs_store(v, ex);
     /* "VM-Entry Failures During or After Loading Guest State": a failed
      * entry (bit 31) leaves the launch state as it was; a real exit makes

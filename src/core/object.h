@@ -109,6 +109,10 @@ static inline bool vcore__vcpu_ok(const vcore_vcpu_t *vcpu)
 
 /* vcpu.c: pulls the groups the model does not hold from the backend. */
 int vcore__vcpu_sync_in(vcore_vcpu_t *vcpu, uint32_t groups);
+/* vcpu.c: the architectural RESET of a valid vCPU (cannot fail). */
+void vcore__vcpu_reset(vcore_vcpu_t *vcpu);
+/* vcpu.c: releases a vCPU's backend state and its slot in the VM (not its memory). */
+void vcore__vcpu_teardown(vcore_vcpu_t *vcpu);
 /* vcpu.c: returns VCORE_ERR_UNSUPPORTED with the WRONG_ARCH diagnostic. */
 int vcore__vcpu_wrong_arch(vcore_vcpu_t *vcpu);
 /* diag.c: records a diagnostic (id, value) in *d; d may be NULL. Returns VCORE_ERR_INVAL. */

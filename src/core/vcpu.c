@@ -143,7 +143,7 @@ static int vcore__vcpu_setup(vcore_vm_t *vm, void *mem, const vcore__vcpu_layout
     vm->nvcpus++;
     /* The vCPU starts from the architectural RESET state, written to the
      * backend in full before the first run (every group dirty). */
-    (void)vcore_vcpu_reset(vcpu);
+    vcore__vcpu_reset(vcpu);
     *out = vcpu;
     return VCORE_OK;
 }
@@ -187,7 +187,7 @@ int vcore_vcpu_init_static(vcore_vm_t *vm, void *mem, size_t len, const vcore_vc
     return vcore__vcpu_setup(vm, mem, &l, &res, false, out);
 }
 
-static void vcore__vcpu_teardown(vcore_vcpu_t *vcpu)
+void vcore__vcpu_teardown(vcore_vcpu_t *vcpu)
 {
     vcore_vm_t *vm = vcpu->vm;
     vm->ops.vcpu_fini(vcpu, vcpu->priv);
@@ -258,16 +258,21 @@ static uint32_t vcore__vcpu_all_groups(const vcore_vcpu_t *vcpu)
     return vcpu->arch == VCORE_ARCH_ARM64 ? VCORE_ARM64_STATE_ALL : VCORE_X86_STATE_ALL;
 }
 
-int vcore_vcpu_reset(vcore_vcpu_t *vcpu)
+void vcore__vcpu_reset(vcore_vcpu_t *vcpu)
 {
-    if (!vcore__vcpu_ok(vcpu))
-        return VCORE_ERR_INVAL;
     if (vcpu->arm64)
         vcore__arm64_reset(&vcpu->arm64->st);
     else
         vcore__vcpu_x86_reset(vcpu, false);
     vcore__vcpu_mark_dirty(vcpu, vcore__vcpu_all_groups(vcpu));
     vcpu->reply_pending = 0;
+}
+
+int vcore_vcpu_reset(vcore_vcpu_t *vcpu)
+{
+    if (!vcore__vcpu_ok(vcpu))
+        return VCORE_ERR_INVAL;
+    vcore__vcpu_reset(vcpu);
     return VCORE_OK;
 }
 

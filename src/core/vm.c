@@ -188,7 +188,7 @@ void vcore_vm_destroy(vcore_vm_t *vm)
         if (vcpu->allocated)
             vcore_vcpu_destroy(vcpu);
         else
-            (void)vcore_vcpu_fini(vcpu);
+            vcore__vcpu_teardown(vcpu); /* caller storage: only the teardown */
     }
     vcore_host_t host = vm->host;
     size_t block = vm->block_size;

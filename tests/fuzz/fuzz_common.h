@@ -54,7 +54,8 @@ static vcore_nvmx_t *fz_nvmx(uint32_t maxphy)
     memset(&cfg, 0, sizeof(cfg));
     cfg.size = sizeof(cfg);
     cfg.caps.size = sizeof(cfg.caps);
-    vcore_nvmx_caps_emulated(&cfg.caps);
+    if (vcore_nvmx_caps_emulated(&cfg.caps) != VCORE_OK)
+        abort();
     cfg.maxphyaddr = maxphy;
     if (vcore_nvmx_storage_size() > sizeof(fz_store) ||
         vcore_nvmx_init(fz_store, sizeof(fz_store), &cfg, &n, NULL) != VCORE_OK)

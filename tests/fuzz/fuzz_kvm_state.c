@@ -12,9 +12,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vcore_nvmx_info_t a = {.size = sizeof(a)}, b = {.size = sizeof(b)};
     uint32_t len = 0;
 
-    vcore_nvmx_get_info(n, &a);
+    if (vcore_nvmx_get_info(n, &a) != VCORE_OK)
+        abort();
     if (vcore_nvmx_kvm_import(n, data, size, NULL) != VCORE_OK) {
-        vcore_nvmx_get_info(n, &b);
+        if (vcore_nvmx_get_info(n, &b) != VCORE_OK)
+            abort();
         if (memcmp(&a, &b, sizeof(a)) != 0)
             abort();
         return 0;

@@ -188,7 +188,7 @@ START_TEST(triple_fault_is_shutdown)
     s.idtr.limit = 0;
     int err = vcore_vcpu_set_sregs(env.vcpu, &s);
     vcore_diag_t d = {.size = sizeof d};
-    (void)vcore_vcpu_last_diag(env.vcpu, &d);
+    ck_assert_int_eq(vcore_vcpu_last_diag(env.vcpu, &d), VCORE_OK);
     ck_assert_msg(err == VCORE_OK, "set_sregs: %d (%s)", err, d.name);
     kt_load(&env, g_triple_start, g_triple_end);
     vcore_x86_regs_t r = {.size = sizeof r};

@@ -691,7 +691,7 @@ START_TEST(l2_vmread_vmwrite_through_shadow)
     fx_current(&F);
     /* L1 prepares a shadow VMCS and links it */
     fx_region(&F, FX_SHADOW, VCORE_VMCS12_REVISION | VCORE_VMCS12_SHADOW_BIT);
-    vcore_vmcs12_set(F.ram + FX_SHADOW, VCORE_VMCS_GUEST_RIP, 0x777);
+    ck_assert_int_eq(vcore_vmcs12_set(F.ram + FX_SHADOW, VCORE_VMCS_GUEST_RIP, 0x777), VCORE_OK);
     memset(F.ram + FX_BITMAP_R, 0xff, 4096);
     memset(F.ram + FX_BITMAP_W, 0xff, 4096);
     F.ram[FX_BITMAP_R + (VCORE_VMCS_GUEST_RIP >> 3)] &= (uint8_t) ~(1u << (VCORE_VMCS_GUEST_RIP & 7));
@@ -715,7 +715,7 @@ START_TEST(l2_vmread_vmwrite_through_shadow)
     ck_succeed(&F);
     ck_assert_int_eq(vcore_nvmx_shadow_flush(F.n, &F.mem), VCORE_OK);
     uint64_t v;
-    vcore_vmcs12_get(F.ram + FX_SHADOW, VCORE_VMCS_GUEST_RIP, &v);
+    ck_assert_int_eq(vcore_vmcs12_get(F.ram + FX_SHADOW, VCORE_VMCS_GUEST_RIP, &v), VCORE_OK);
     ck_assert_uint_eq(v, 0x888);
     /* other VMX instructions in L2 always exit */
     fx_run_mem(&F, VCORE_NVMX_VMPTRLD, FX_VMCS_B);
@@ -758,7 +758,7 @@ static void shadow_linked_and_written(uint64_t value)
 static uint64_t shadow_rip_in_memory(void)
 {
     uint64_t v = 0;
-    vcore_vmcs12_get(F.ram + FX_SHADOW, VCORE_VMCS_GUEST_RIP, &v);
+    ck_assert_int_eq(vcore_vmcs12_get(F.ram + FX_SHADOW, VCORE_VMCS_GUEST_RIP, &v), VCORE_OK);
     return v;
 }
 

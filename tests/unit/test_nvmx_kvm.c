@@ -20,7 +20,7 @@ static uint32_t good_blob(void)
     put64(8, FX_VMXON);
     put64(16, FX_VMCS_A);
     put32(128, VCORE_VMCS12_REVISION);
-    vcore_vmcs12_set(blob + 128, VCORE_VMCS_GUEST_RIP, 0xabcdef);
+    ck_assert_int_eq(vcore_vmcs12_set(blob + 128, VCORE_VMCS_GUEST_RIP, 0xabcdef), VCORE_OK);
     return 128 + 4096;
 }
 

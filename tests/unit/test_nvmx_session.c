@@ -69,7 +69,7 @@ static void setup(void)
     int err = vcore_vcpu_set_sregs(env.vcpu, &s);
     if (err) {
         vcore_diag_t d = {.size = sizeof(d)};
-        vcore_vcpu_last_diag(env.vcpu, &d);
+        ck_assert_int_eq(vcore_vcpu_last_diag(env.vcpu, &d), VCORE_OK);
         ck_abort_msg("set_sregs: %d %s", err, d.name);
     }
 

@@ -97,7 +97,7 @@ START_TEST(sync_touches_only_the_sets)
     static rec_t rec;
     vcore_nvmx_caps_t b;
     fx_caps(&b);
-    vcore_nvmx_shadow_bitmaps(&b, r, w);
+    ck_assert_int_eq(vcore_nvmx_shadow_bitmaps(&b, r, w), VCORE_OK);
     fx_current(&F);
     fx_vmwrite(&F, VCORE_VMCS_GUEST_RIP, 0x1000);
     fx_vmwrite(&F, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, 0x123456789ull);

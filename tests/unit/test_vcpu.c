@@ -303,7 +303,7 @@ END_TEST
 START_TEST(vcpu_sync_is_lazy)
 {
     vcore_vcpu_t *v = env.vcpu;
-    vcore_mock_reset_counts(v);
+    ck_assert_int_eq(vcore_mock_reset_counts(v), VCORE_OK);
     /* After RESET the model is current: reads cost no backend op. */
     (void)regs_of(v);
     (void)sregs_of(v);
@@ -320,14 +320,14 @@ START_TEST(vcpu_sync_is_lazy)
     run_once(v);
     ck_assert_uint_eq(vcore_mock_count(v, VCORE_MOCK_OP_SET_STATE), 1);
     /* A backend that fails to read reports it, and nothing is marked valid. */
-    vcore_mock_fail_next(v, VCORE_MOCK_OP_GET_STATE, VCORE_ERR_HWFAIL);
+    ck_assert_int_eq(vcore_mock_fail_next(v, VCORE_MOCK_OP_GET_STATE, VCORE_ERR_HWFAIL), VCORE_OK);
     vcore_x86_regs_t r = {.size = sizeof(r)};
     ck_assert_int_eq(vcore_vcpu_get_regs(v, &r), VCORE_ERR_HWFAIL);
     ck_assert_int_eq(vcore_vcpu_get_regs(v, &r), VCORE_OK);
     /* A failed write before run keeps the state dirty for the next try. */
     r.gpr[VCORE_X86_RBX] = 42;
     ck_assert_int_eq(vcore_vcpu_set_regs(v, &r), VCORE_OK);
-    vcore_mock_fail_next(v, VCORE_MOCK_OP_SET_STATE, VCORE_ERR_HWFAIL);
+    ck_assert_int_eq(vcore_mock_fail_next(v, VCORE_MOCK_OP_SET_STATE, VCORE_ERR_HWFAIL), VCORE_OK);
     vcore_exit_t e = {.size = sizeof(e)};
     ck_assert_int_eq(vcore_vcpu_run(v, &e), VCORE_ERR_HWFAIL);
     run_once(v);
@@ -454,7 +454,7 @@ START_TEST(vcpu_init_keeps_what_the_manual_says)
     ck_assert_uint_eq(x, 1);
     /* INIT fails cleanly when the live state cannot be read. */
     run_once(v);
-    vcore_mock_fail_next(v, VCORE_MOCK_OP_GET_STATE, VCORE_ERR_HWFAIL);
+    ck_assert_int_eq(vcore_mock_fail_next(v, VCORE_MOCK_OP_GET_STATE, VCORE_ERR_HWFAIL), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_init_signal(v), VCORE_ERR_HWFAIL);
 }
 END_TEST
@@ -553,7 +553,7 @@ START_TEST(cpuid_phase2_failure_rolls_back)
     cpuid_snapshot_t before;
     snapshot(v, &before);
     run_once(v);
-    vcore_mock_fail_next(v, VCORE_MOCK_OP_GET_STATE, VCORE_ERR_HWFAIL);
+    ck_assert_int_eq(vcore_mock_fail_next(v, VCORE_MOCK_OP_GET_STATE, VCORE_ERR_HWFAIL), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_set_cpuid(v, t, table_intel(t)), VCORE_ERR_HWFAIL);
     expect_unchanged(v, &before);
 }
@@ -567,7 +567,7 @@ START_TEST(cpuid_backend_refusal_rolls_back)
     ck_assert_int_eq(vcore_vcpu_set_cpuid(v, t, table_intel(t)), VCORE_OK);
     cpuid_snapshot_t before;
     snapshot(v, &before);
-    vcore_mock_fail_next(v, VCORE_MOCK_OP_SET_CPUID, VCORE_ERR_HWFAIL);
+    ck_assert_int_eq(vcore_mock_fail_next(v, VCORE_MOCK_OP_SET_CPUID, VCORE_ERR_HWFAIL), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_set_cpuid(v, t, table_amd(t)), VCORE_ERR_HWFAIL);
     ck_assert_diag(v, VCORE_DIAG_CPUID_BACKEND_REFUSED);
     expect_unchanged(v, &before);

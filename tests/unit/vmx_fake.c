@@ -1,6 +1,7 @@
 /*
  * vmx_fake.c - strict fake of the vmx primitives (see vmx_fake.h).
  */
+#include <stdlib.h>
 #include "vmx_fake.h"
 
 #include <check.h>
@@ -92,7 +93,8 @@ static vcore__vmx_rc_t vmfail(uint32_t n)
     if (vmx_fake.current >= 0) {
         rc.kind = VCORE__VMX_FAIL_VALID;
         rc.error = n;
-        vcore_vmcs12_set(vmx_fake.vmcs[vmx_fake.current].data, VCORE_VMCS_VM_INSTRUCTION_ERROR, n);
+        if (vcore_vmcs12_set(vmx_fake.vmcs[vmx_fake.current].data, VCORE_VMCS_VM_INSTRUCTION_ERROR, n) != VCORE_OK)
+            abort();
     }
     return rc;
 }

@@ -41,7 +41,7 @@ VCORE_BEGIN_DECLS
  * @retval VCORE_ERR_UNSUPPORTED The host cannot change the IPA size (limit 0) and a
  *         size was requested, or the host limit is below the 40-bit default.
  */
-VCORE_API int vcore_arm64_ipa_vm_type(uint32_t ipa_bits, uint32_t host_limit, uint64_t *type);
+VCORE_API VCORE_WARN_UNUSED int vcore_arm64_ipa_vm_type(uint32_t ipa_bits, uint32_t host_limit, uint64_t *type);
 
 /**
  * @brief Validates a VM type and returns the IPA size it selects.
@@ -56,7 +56,7 @@ VCORE_API int vcore_arm64_ipa_vm_type(uint32_t ipa_bits, uint32_t host_limit, ui
  * @retval VCORE_ERR_RANGE The encoded size is below 32 or above @p host_limit.
  * @retval VCORE_ERR_UNSUPPORTED As for vcore_arm64_ipa_vm_type().
  */
-VCORE_API int vcore_arm64_ipa_from_vm_type(uint64_t type, uint32_t host_limit, uint32_t *ipa_bits);
+VCORE_API VCORE_WARN_UNUSED int vcore_arm64_ipa_from_vm_type(uint64_t type, uint32_t host_limit, uint32_t *ipa_bits);
 
 VCORE_END_DECLS
 

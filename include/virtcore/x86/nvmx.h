@@ -11,10 +11,10 @@
  * ::vcore_nvmx_result_t that the VMM or backend applies
  * (vcore_nvmx_result_apply()).
  *
- * Left for the VM-entry issue: the VM-entry consistency checks (errors 7
- * and 8, entry failures), vmcs02 construction, exit reflection from L2, and
- * VMX instructions executed by L2 other than VMREAD/VMWRITE with VMCS
- * shadowing.
+ * A vCPU created with nested VMX (vcore_vcpu_config_t::nested) runs this
+ * emulation inside vcore_vcpu_run(); the functions here serve VMMs that
+ * drive it themselves. VMLAUNCH/VMRESUME stop after their pre-entry checks
+ * (outcome VCORE_NVMX_OUT_ENTRY).
  */
 #ifndef VIRTCORE_X86_NVMX_H
 #define VIRTCORE_X86_NVMX_H
@@ -126,7 +126,7 @@ VCORE_BEGIN_DECLS
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
     X(KVM_STATE_SMM, 0x1056, "SMM nested flags unsupported or inconsistent",   \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
-    X(KVM_STATE_GUEST_MODE, 0x1057, "GUEST_MODE state can be imported only with the nested VM-entry pipeline (next capability)", \
+    X(KVM_STATE_GUEST_MODE, 0x1057, "GUEST_MODE state (L2 running) is not imported: the library does not run L2 from imported state", \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
     X(KVM_STATE_EVMCS, 0x1058, "enlightened VMCS state is not supported",      \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
@@ -202,7 +202,7 @@ typedef struct vcore_nvmx_caps {
  * @retval VCORE_ERR_INVAL @p out is NULL.
  * @retval VCORE_ERR_ABI @p out->size is wrong.
  */
-VCORE_API int vcore_nvmx_caps_emulated(vcore_nvmx_caps_t *out);
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_caps_emulated(vcore_nvmx_caps_t *out);
 
 /**
  * @brief Capabilities L1 may see: the backend's real ones intersected with the emulated ones.
@@ -217,7 +217,7 @@ VCORE_API int vcore_nvmx_caps_emulated(vcore_nvmx_caps_t *out);
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI A size field is wrong.
  */
-VCORE_API int vcore_nvmx_caps_intersect(const vcore_nvmx_caps_t *backend,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_caps_intersect(const vcore_nvmx_caps_t *backend,
                                         const vcore_nvmx_caps_t *emulated,
                                         vcore_nvmx_caps_t *out);
 
@@ -233,7 +233,7 @@ VCORE_API int vcore_nvmx_caps_intersect(const vcore_nvmx_caps_t *backend,
  * @retval VCORE_ERR_INVAL @p caps is NULL or a rule is broken (see @p diag).
  * @retval VCORE_ERR_ABI A size field is wrong.
  */
-VCORE_API int vcore_nvmx_caps_check(const vcore_nvmx_caps_t *caps, vcore_diag_t *diag);
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_caps_check(const vcore_nvmx_caps_t *caps, vcore_diag_t *diag);
 
 /**
  * @brief Applies a VMM override that may only remove features.
@@ -248,7 +248,7 @@ VCORE_API int vcore_nvmx_caps_check(const vcore_nvmx_caps_t *caps, vcore_diag_t 
  * @retval VCORE_ERR_INVAL A NULL argument or the override is refused (see @p diag).
  * @retval VCORE_ERR_ABI A size field is wrong.
  */
-VCORE_API int vcore_nvmx_caps_restrict(const vcore_nvmx_caps_t *base,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_caps_restrict(const vcore_nvmx_caps_t *base,
                                        const vcore_nvmx_caps_t *override,
                                        vcore_nvmx_caps_t *out, vcore_diag_t *diag);
 
@@ -283,7 +283,7 @@ VCORE_API size_t vcore_nvmx_storage_size(void);
  * @retval VCORE_ERR_ABI A size field is wrong.
  * @retval VCORE_ERR_BUFSZ @p len is too small.
  */
-VCORE_API int vcore_nvmx_init(void *mem, size_t len, const vcore_nvmx_config_t *cfg,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_init(void *mem, size_t len, const vcore_nvmx_config_t *cfg,
                               vcore_nvmx_t **out, vcore_diag_t *diag);
 
 /** @brief Snapshot of the architectural nested state. */
@@ -304,7 +304,7 @@ typedef struct vcore_nvmx_info {
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI A size field is wrong.
  */
-VCORE_API int vcore_nvmx_get_info(const vcore_nvmx_t *nvmx, vcore_nvmx_info_t *info);
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_get_info(const vcore_nvmx_t *nvmx, vcore_nvmx_info_t *info);
 
 /**
  * @brief The capability MSRs L1 sees.
@@ -323,7 +323,7 @@ VCORE_API const vcore_nvmx_caps_t *vcore_nvmx_caps(const vcore_nvmx_t *nvmx);
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_NOENT Not a VMX capability MSR (the caller injects \#GP or handles it).
  */
-VCORE_API int vcore_nvmx_rdmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_t *value,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rdmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_t *value,
                                vcore_diag_t *diag);
 
 /**
@@ -336,7 +336,7 @@ VCORE_API int vcore_nvmx_rdmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_
  * @retval VCORE_ERR_INVAL A NULL argument or a capability MSR (inject \#GP(0)).
  * @retval VCORE_ERR_NOENT Not a VMX capability MSR.
  */
-VCORE_API int vcore_nvmx_wrmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_t value,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_wrmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_t value,
                                vcore_diag_t *diag);
 
 /**
@@ -374,7 +374,7 @@ VCORE_API void vcore_nvmx_clear_dirty(vcore_nvmx_t *nvmx);
  * @retval VCORE_ERR_INVAL @p nvmx is NULL.
  * @retval VCORE_ERR_STATE No current VMCS.
  */
-VCORE_API int vcore_nvmx_mark_launched(vcore_nvmx_t *nvmx);
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_mark_launched(vcore_nvmx_t *nvmx);
 
 /* ------------------------------------------------------------------------- */
 /**
@@ -474,7 +474,7 @@ typedef struct vcore_nvmx_result {
  * @retval VCORE_ERR_FAULT A linear memory operand maps to guest-physical memory
  *         the accessor cannot reach (MMIO); nothing was changed.
  */
-VCORE_API int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem,
                                  const vcore_nvmx_insn_t *insn, vcore_nvmx_result_t *res);
 
 /**
@@ -486,7 +486,7 @@ VCORE_API int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem
  * @retval VCORE_ERR_ABI A size field is wrong.
  * @retval VCORE_ERR_STATE The outcome is not SUCCEED/FAIL_* (nothing to apply to registers).
  */
-VCORE_API int vcore_nvmx_result_apply(const vcore_nvmx_result_t *res, vcore_x86_regs_t *regs);
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_result_apply(const vcore_nvmx_result_t *res, vcore_x86_regs_t *regs);
 
 /**
  * @brief Fills a memory accessor that reaches a VM's guest-physical memory
@@ -497,7 +497,7 @@ VCORE_API int vcore_nvmx_result_apply(const vcore_nvmx_result_t *res, vcore_x86_
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p out->size is wrong.
  */
-VCORE_API int vcore_nvmx_mem_from_vm(vcore_vm_t *vm, vcore_nvmx_mem_t *out);
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_mem_from_vm(vcore_vm_t *vm, vcore_nvmx_mem_t *out);
 
 /**
  * @brief Emulates a VMX instruction of a vCPU and applies the register part of the outcome.
@@ -517,11 +517,11 @@ VCORE_API int vcore_nvmx_mem_from_vm(vcore_vm_t *vm, vcore_nvmx_mem_t *out);
  * @retval VCORE_ERR_FAULT A memory operand is not in guest RAM.
  * @retval VCORE_ERR_HWFAIL The backend could not read or write the vCPU state.
  */
-VCORE_API int vcore_nvmx_vcpu_emulate(vcore_nvmx_t *nvmx, vcore_vcpu_t *vcpu,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_emulate(vcore_nvmx_t *nvmx, vcore_vcpu_t *vcpu,
                                       const vcore_nvmx_insn_t *exit_info, vcore_nvmx_result_t *res);
 
 /* ------------------------------------------------------------------------- */
-/** @name Shadow VMCS (seed 001 field sets)
+/** @name Shadow VMCS (the read-write and read-only field sets)
  * @{ */
 #define VCORE_NVMX_SHADOW_RW_COUNT 24u /**< Fields L1 reads and writes without exits. */
 #define VCORE_NVMX_SHADOW_RO_COUNT 12u /**< Fields L1 reads without exits (VMWRITE exits). */
@@ -551,7 +551,7 @@ VCORE_API const uint32_t *vcore_nvmx_shadow_fields(bool read_only, uint32_t *cou
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_ABI @p backend->size is wrong.
  */
-VCORE_API int vcore_nvmx_shadow_bitmaps(const vcore_nvmx_caps_t *backend, uint8_t *vmread_bitmap,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_shadow_bitmaps(const vcore_nvmx_caps_t *backend, uint8_t *vmread_bitmap,
                                         uint8_t *vmwrite_bitmap);
 
 /** @brief Callback writing one field of the hardware shadow VMCS (VMWRITE by L0). */
@@ -568,7 +568,7 @@ typedef int (*vcore_nvmx_vmread_fn)(void *ctx, uint32_t encoding, uint64_t *valu
  * @return VCORE_OK on success, or the first callback error.
  * @retval VCORE_ERR_INVAL A NULL argument.
  */
-VCORE_API int vcore_nvmx_shadow_sync_to(const vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmread,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_shadow_sync_to(const vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmread,
                                         vcore_nvmx_vmwrite_fn fn, void *ctx);
 
 /**
@@ -580,7 +580,7 @@ VCORE_API int vcore_nvmx_shadow_sync_to(const vcore_nvmx_t *nvmx, const uint8_t 
  * @return VCORE_OK on success, or the first callback error.
  * @retval VCORE_ERR_INVAL A NULL argument.
  */
-VCORE_API int vcore_nvmx_shadow_sync_from(vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmwrite,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_shadow_sync_from(vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmwrite,
                                           vcore_nvmx_vmread_fn fn, void *ctx);
 
 /**
@@ -595,7 +595,7 @@ VCORE_API int vcore_nvmx_shadow_sync_from(vcore_nvmx_t *nvmx, const uint8_t *bit
  *         region's revision or shadow indicator is wrong.
  * @retval VCORE_ERR_STATE No current VMCS.
  */
-VCORE_API int vcore_nvmx_shadow_load(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem);
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_shadow_load(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem);
 
 /**
  * @brief Writes the loaded shadow VMCS back to L1 memory (on exit from L2).
@@ -606,7 +606,7 @@ VCORE_API int vcore_nvmx_shadow_load(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t 
  * @retval VCORE_ERR_STATE No shadow VMCS is loaded.
  * @retval VCORE_ERR_FAULT The write failed.
  */
-VCORE_API int vcore_nvmx_shadow_flush(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem);
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_shadow_flush(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem);
 
 /* ------------------------------------------------------------------------- */
 /** @name KVM nested-state interchange (KVM API, "KVM_GET/SET_NESTED_STATE")
@@ -644,7 +644,7 @@ VCORE_API uint32_t vcore_nvmx_kvm_state_size(const vcore_nvmx_t *nvmx);
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_BUFSZ @p len is smaller than the blob.
  */
-VCORE_API int vcore_nvmx_kvm_export(const vcore_nvmx_t *nvmx, void *buf, size_t len,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_export(const vcore_nvmx_t *nvmx, void *buf, size_t len,
                                     uint32_t *out_len);
 
 /**
@@ -661,7 +661,7 @@ VCORE_API int vcore_nvmx_kvm_export(const vcore_nvmx_t *nvmx, void *buf, size_t 
  * @retval VCORE_ERR_INVAL A NULL argument or a malformed blob (see @p diag).
  * @retval VCORE_ERR_UNSUPPORTED GUEST_MODE, EVMCS or SMM state (needs the entry pipeline).
  */
-VCORE_API int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const void *buf, size_t len,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const void *buf, size_t len,
                                     vcore_diag_t *diag);
 
 /**
@@ -678,7 +678,7 @@ VCORE_API int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const void *buf, size_t 
  *         state needs what the library does not import yet (guest mode, SMM).
  * @retval VCORE_ERR_HWFAIL The kernel refused the ioctl.
  */
-VCORE_API int vcore_nvmx_kvm_get_nested_state(vcore_vcpu_t *vcpu, vcore_nvmx_t *nvmx,
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_get_nested_state(vcore_vcpu_t *vcpu, vcore_nvmx_t *nvmx,
                                               vcore_diag_t *diag);
 
 /**
@@ -692,7 +692,7 @@ VCORE_API int vcore_nvmx_kvm_get_nested_state(vcore_vcpu_t *vcpu, vcore_nvmx_t *
  * @retval VCORE_ERR_UNSUPPORTED The host lacks KVM_CAP_NESTED_STATE.
  * @retval VCORE_ERR_HWFAIL The kernel refused the state.
  */
-VCORE_API int vcore_nvmx_kvm_set_nested_state(vcore_vcpu_t *vcpu, const vcore_nvmx_t *nvmx);
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_set_nested_state(vcore_vcpu_t *vcpu, const vcore_nvmx_t *nvmx);
 
 VCORE_END_DECLS
 

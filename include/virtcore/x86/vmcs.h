@@ -344,7 +344,7 @@ VCORE_API uint32_t vcore_vmcs_field_count(void);
  * @retval VCORE_ERR_ABI @p info->size is wrong.
  * @retval VCORE_ERR_RANGE @p i is past the end of the table.
  */
-VCORE_API int vcore_vmcs_field_at(uint32_t i, vcore_vmcs_field_info_t *info);
+VCORE_API VCORE_WARN_UNUSED int vcore_vmcs_field_at(uint32_t i, vcore_vmcs_field_info_t *info);
 
 /**
  * @brief Looks an encoding up in O(1).
@@ -355,7 +355,7 @@ VCORE_API int vcore_vmcs_field_at(uint32_t i, vcore_vmcs_field_info_t *info);
  * @retval VCORE_ERR_ABI @p info->size is wrong.
  * @retval VCORE_ERR_NOENT The encoding names no field (reserved bits, unknown index, _HIGH of a non-64-bit field).
  */
-VCORE_API int vcore_vmcs_field_lookup(uint32_t encoding, vcore_vmcs_field_info_t *info);
+VCORE_API VCORE_WARN_UNUSED int vcore_vmcs_field_lookup(uint32_t encoding, vcore_vmcs_field_info_t *info);
 
 /**
  * @brief Returns the name of an encoding.
@@ -372,7 +372,7 @@ VCORE_API const char *vcore_vmcs_field_name(uint32_t encoding);
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_NOENT No field has that name.
  */
-VCORE_API int vcore_vmcs_field_by_name(const char *name, uint32_t *encoding);
+VCORE_API VCORE_WARN_UNUSED int vcore_vmcs_field_by_name(const char *name, uint32_t *encoding);
 
 /**
  * @brief The highest index (encoding bits 9:1) of any field in the table.
@@ -395,7 +395,7 @@ VCORE_API uint32_t vcore_vmcs_enum_max_index(void);
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_NOENT Unknown encoding.
  */
-VCORE_API int vcore_vmcs12_get(const void *page, uint32_t encoding, uint64_t *value);
+VCORE_API VCORE_WARN_UNUSED int vcore_vmcs12_get(const void *page, uint32_t encoding, uint64_t *value);
 
 /**
  * @brief Writes a field of a vmcs12 page, by encoding, truncating to the field width.
@@ -410,7 +410,7 @@ VCORE_API int vcore_vmcs12_get(const void *page, uint32_t encoding, uint64_t *va
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_NOENT Unknown encoding.
  */
-VCORE_API int vcore_vmcs12_set(void *page, uint32_t encoding, uint64_t value);
+VCORE_API VCORE_WARN_UNUSED int vcore_vmcs12_set(void *page, uint32_t encoding, uint64_t value);
 
 VCORE_END_DECLS
 

@@ -169,7 +169,7 @@ typedef struct vcore_vmx_insn_info {
  *         leaves undefined (address size 3 or above, segment 6 or 7).
  * @retval VCORE_ERR_ABI @p out->size is wrong.
  */
-VCORE_API int vcore_vmx_insn_info_decode(uint32_t info, vcore_vmx_insn_info_t *out);
+VCORE_API VCORE_WARN_UNUSED int vcore_vmx_insn_info_decode(uint32_t info, vcore_vmx_insn_info_t *out);
 
 VCORE_END_DECLS
 
