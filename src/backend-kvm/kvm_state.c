@@ -436,8 +436,13 @@ static int kvm_units_get(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, 
         int err = msr_result(vcpu, "KVM_GET_MSRS", r, &b);
         if (err)
             return err;
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; i < n; i++) {
             msr_store(&st->msrs, which[i], b.e[i].data);
+            if (msr_list[which[i]].index == VCORE_MSR_IA32_APIC_BASE) {
+                kv->cache_apic_base = b.e[i].data;
+                kv->apic_base_valid = true;
+            }
+        }
     }
     if (classes & VCORE_X86_STATE_EVENTS) {
         struct kvm_vcpu_events k;
