@@ -104,7 +104,7 @@ void vcore__kvm_events_to_kvm(const vcore_x86_events_t *e, bool payload_cap, uin
 
     /* ---- NMI ---- */
     k->nmi.injected = e->nmi_injected ? 1 : 0;
-    k->nmi.pending = e->nmi_pending ? (nmis > 1 ? nmis : 1) : 0;
+    k->nmi.pending = e->nmi_pending ? (nmis ? nmis : 1) : 0;
     k->nmi.masked = e->nmi_masked ? 1 : 0;
 }
 

@@ -476,8 +476,13 @@ static int kvm_apic_base(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv, const vcore_x
         one.hdr.nmsrs = 1;
         one.e[0].index = VCORE_MSR_IA32_APIC_BASE;
         int r = vcore__kvm_ioctl(vcore__kvm_vm_of(vcpu), kv->fd, KVM_GET_MSRS, (unsigned long)&one);
-        if (r != 1)
-            return kvm_fail(vcpu, "KVM_GET_MSRS(IA32_APIC_BASE)", r < 0 ? r : -EIO);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_GET_MSRS(IA32_APIC_BASE)", r);
+        if (r != 1) {
+            vcore_vm_log(vcore_vcpu_vm(vcpu), VCORE_LOG_WARN,
+                         "kvm: KVM_GET_MSRS: the kernel refused IA32_APIC_BASE");
+            return VCORE_ERR_HWFAIL;
+        }
         kv->cache_apic_base = one.e[0].data;
         kv->apic_base_valid = true;
     }

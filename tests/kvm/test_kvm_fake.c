@@ -51,6 +51,7 @@ typedef struct fake_kernel {
     uint8_t seen_immediate;
     int set_cpuid_calls;
     int msrs_short;          /* KVM_SET_MSRS processes only this many (if > 0) */
+    int msrs_get_none;       /* KVM_GET_MSRS processes no entry (a refused MSR) */
     struct kvm_regs regs;
     struct kvm_sregs sregs;
     struct kvm_debugregs dregs;
@@ -311,8 +312,7 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
     case KVM_ENABLE_CAP: {
         const struct kvm_enable_cap *c = p;
         if (c->cap == KVM_CAP_EXCEPTION_PAYLOAD) {
-            if (fk->no_payload_cap)
-                return -EINVAL;
+            ck_assert_msg(!fk->no_payload_cap, "KVM_ENABLE_CAP of a capability the kernel lacks");
             fk->payload_enabled = c->args[0] != 0;
         }
         return 0;
@@ -355,6 +355,8 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
         uint32_t n = m->nmsrs;
         if (req == KVM_SET_MSRS && fk->msrs_short > 0 && (uint32_t)fk->msrs_short < n)
             n = (uint32_t)fk->msrs_short;
+        if (req == KVM_GET_MSRS && fk->msrs_get_none)
+            n = 0;
         for (uint32_t i = 0; i < n; i++) {
             uint64_t *v = fk_msr(fk, e[i].index);
             if (req == KVM_GET_MSRS) {
@@ -1146,6 +1148,55 @@ START_TEST(feature_control_stays_in_the_model)
 }
 END_TEST
 
+START_TEST(sregs_write_keeps_kvm_apic_base)
+{
+    /* KVM_SET_SREGS writes IA32_APIC_BASE too: without the MSRs from the
+     * model, KVM's own value must go back, never a stale one. */
+    first_exit();
+    const vcore_backend_t *be = vcore_vcpu_backend(vcpu);
+    void *priv = vcore_vcpu_backend_priv(vcpu);
+    vcore_x86_state_t x;
+    memset(&x, 0, sizeof x);
+    vcore_vcpu_state_t st = {.arch = VCORE_ARCH_X86_64, .u.x86 = &x};
+    const uint64_t base = 0xfee00900ull; /* EN | BSP */
+    *fk_msr(&fk, VCORE_MSR_IA32_APIC_BASE) = base;
+    fk.sregs.apic_base = base;
+    /* Nothing read since the run: one read of the MSR alone, then the write. */
+    ck_assert_int_eq(be->vcpu_get_state(vcpu, priv, &st, VCORE_X86_STATE_SREGS), VCORE_OK);
+    vcore_exit_t ex = {.size = sizeof ex};
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    fk_snap_t sn;
+    fk_snap(&sn);
+    x.sregs.cr2 = 0x7000;
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, VCORE_X86_STATE_SREGS), VCORE_OK);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_MSRS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_SREGS), 0);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_SREGS), 1);
+    ck_assert_uint_eq(fk.sregs.apic_base, base);
+    ck_assert_uint_eq(fk.sregs.cr2, 0x7000);
+    /* The MSRs written in between (APIC moved): the next SREGS write
+     * carries the new base, not the one read before. */
+    ck_assert_int_eq(be->vcpu_get_state(vcpu, priv, &st, VCORE_X86_STATE_SREGS |
+                                                             VCORE_X86_STATE_MSRS), VCORE_OK);
+    x.msrs.apic_base = 0xfed00900ull;
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, VCORE_X86_STATE_MSRS), VCORE_OK);
+    fk.sregs.apic_base = *fk_msr(&fk, VCORE_MSR_IA32_APIC_BASE); /* as KVM keeps one value */
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, VCORE_X86_STATE_SREGS), VCORE_OK);
+    ck_assert_uint_eq(fk.sregs.apic_base, 0xfed00900ull);
+    /* A kernel that refuses the read: the write does not happen. */
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    fk.msrs_get_none = 1;
+    fk_snap(&sn);
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, VCORE_X86_STATE_SREGS), VCORE_ERR_HWFAIL);
+    fk_inject(&fk, KVM_GET_MSRS, EFAULT, 1);
+    fk.msrs_get_none = 0;
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, VCORE_X86_STATE_SREGS), VCORE_ERR_FAULT);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_SREGS), 0);
+}
+END_TEST
+
 /* ---- events ---------------------------------------------------------------------- */
 
 static void op_get(vcore_x86_state_t *x, uint32_t groups)
@@ -1208,6 +1259,18 @@ START_TEST(events_model_to_kvm)
     ck_assert_uint_eq(k->exception.nr, 13);
     ck_assert_uint_eq(k->exception.has_error_code, 1);
     ck_assert_uint_eq(k->exception.error_code, 0x1234);
+    ck_assert_uint_eq(k->exception_has_payload, 0);
+
+    /* A raised #UD: no error code, no payload (whatever the payload
+     * field holds). */
+    events_zero(&x);
+    x.events.exception_pending = 1;
+    x.events.exception_vector = 6;
+    x.events.exception_payload = 0x5555;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(k->exception.pending, 1);
+    ck_assert_uint_eq(k->exception.nr, 6);
+    ck_assert_uint_eq(k->exception.has_error_code, 0);
     ck_assert_uint_eq(k->exception_has_payload, 0);
 
     /* A pending #DB: its DR6 bits go over, DR6.RTM (bit 16) never does
@@ -1345,6 +1408,46 @@ START_TEST(events_kvm_to_model)
     ck_assert_uint_eq(x.events.nmi_injected, 1);
     ck_assert_uint_eq(x.events.nmi_pending, 0);
     ck_assert_uint_eq(x.events.nmi_masked, 0);
+
+    /* After delivery KVM leaves the last vector and error code in place;
+     * with neither flag set they mean nothing and are not reported. */
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    memset(k, 0, sizeof *k);
+    k->exception.nr = 13;
+    k->exception.has_error_code = 1;
+    k->exception.error_code = 5;
+    k->exception_has_payload = 1;
+    k->exception_payload = 0x9000;
+    k->interrupt.nr = 0x33;
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    ck_assert_uint_eq(x.events.exception_pending | x.events.exception_injected, 0);
+    ck_assert_uint_eq(x.events.exception_vector, 0);
+    ck_assert_uint_eq(x.events.exception_has_error_code, 0);
+    ck_assert_uint_eq(x.events.exception_error_code, 0);
+    ck_assert_uint_eq(x.events.exception_has_payload, 0);
+    ck_assert_uint_eq(x.events.exception_payload, 0);
+    ck_assert_uint_eq(x.events.interrupt_injected, 0);
+    ck_assert_uint_eq(x.events.interrupt_vector, 0);
+    /* A raised #UD (no error code) and an injected one: neither has a
+     * payload or an error code. */
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    memset(k, 0, sizeof *k);
+    k->exception.pending = 1;
+    k->exception.nr = 6;
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    ck_assert_uint_eq(x.events.exception_pending, 1);
+    ck_assert_uint_eq(x.events.exception_vector, 6);
+    ck_assert_uint_eq(x.events.exception_has_error_code, 0);
+    ck_assert_uint_eq(x.events.exception_has_payload, 0);
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    k->exception.pending = 0;
+    k->exception.injected = 1;
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    ck_assert_uint_eq(x.events.exception_injected, 1);
+    ck_assert_uint_eq(x.events.exception_has_error_code, 0);
 
     /* An interrupt being delivered; KVM's one AMD shadow bit comes as both
      * STI and MOV SS: kept as MOV-SS blocking alone (VM entry refuses both). */
@@ -1721,6 +1824,7 @@ int main(void)
     tcase_add_test(tc, cost_msr_write_leaves_tsc);
     tcase_add_test(tc, tsc_written_only_when_set);
     tcase_add_test(tc, feature_control_stays_in_the_model);
+    tcase_add_test(tc, sregs_write_keeps_kvm_apic_base);
     tcase_add_test(tc, events_model_to_kvm);
     tcase_add_test(tc, events_kvm_to_model);
     tcase_add_test(tc, events_nmi_count_kept);
