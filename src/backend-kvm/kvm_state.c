@@ -11,7 +11,7 @@
  *   VCORE_X86_STATE_EVENTS <-> KVM_GET/SET_VCPU_EVENTS (kvm_events.c)
  *
  * KVM moves whole blocks (the left column); the core asks for groups.
- * A read fetches the block once per run and keeps it (kvm_vcpu_t::cache),
+ * A read fetches the block once per run and keeps it (vcore_kvm_vcpu_t::cache),
  * so reading RIP, then RAX, then RFLAGS after an exit is one KVM_GET_REGS;
  * a write of part of a block takes the rest from there. Segment access
  * rights use the VMCS layout in the model (SDM Vol. 3, "Guest Register
