@@ -31,8 +31,12 @@ const vcore_backend_t vcore__backend_kvm_ops = {
     .vcpu_set_cpuid = vcore__kvm_vcpu_set_cpuid,
     .vcpu_run = vcore__kvm_vcpu_run,
     .vcpu_kick = vcore__kvm_vcpu_kick,
-    /* Events are not mapped to KVM_GET/SET_VCPU_EVENTS yet: the core keeps
-     * them and refuses the event API for this backend. */
-    .state_groups = VCORE_X86_STATE_ALL & ~VCORE_X86_STATE_EVENTS,
-    .features = 0,
+    /* Every group, events included (kvm_events.c). */
+    .state_groups = VCORE_X86_STATE_ALL,
+    /* No NMI window: KVM delivers a pending NMI itself as soon as NMIs are
+     * unblocked, so the core hands it over as pending. A refused
+     * RDMSR/WRMSR (reply u.msr.error) becomes #GP in KVM: api.rst,
+     * KVM_EXIT_X86_RDMSR/WRMSR, "This will inject a #GP into the guest
+     * when the VCPU is executed again". */
+    .features = VCORE_BACKEND_FEAT_MSR_FAULT,
 };

@@ -97,6 +97,8 @@ int vcore_nvmx_kvm_set_nested_state(vcore_vcpu_t *vcpu, const vcore_nvmx_t *nvmx
 #if VCORE__KVM_HAS_NESTED
     err = vcore__kvm_ioctl(vcore__kvm_vm_of(vcpu), kv->fd, KVM_SET_NESTED_STATE,
                            (unsigned long)(uintptr_t)buf);
+    /* Entering or leaving guest mode changes the registers KVM holds. */
+    vcore__kvm_state_forget(kv);
     return err < 0 ? vcore__kvm_err(err) : VCORE_OK;
 #else
     return VCORE_ERR_UNSUPPORTED;

@@ -47,6 +47,9 @@ typedef struct vcore_kvm_sys {
 #define VCORE_KVM_F_XSAVE (1u << 3)          /* KVM_GET_XSAVE. */
 #define VCORE_KVM_F_XCRS (1u << 4)           /* KVM_GET/SET_XCRS. */
 #define VCORE_KVM_F_DEBUGREGS (1u << 5)      /* KVM_GET/SET_DEBUGREGS. */
+/* KVM_CAP_EXCEPTION_PAYLOAD enabled: KVM keeps a pending exception (and its
+ * CR2/DR6 payload) apart from one whose delivery started. */
+#define VCORE_KVM_F_EXC_PAYLOAD (1u << 6)
 
 /* Private state of one VM. */
 typedef struct vcore_kvm_vm {
@@ -80,6 +83,19 @@ typedef struct vcore_kvm_vcpu {
     uint32_t reply;          /* enum vcore_kvm_reply for the exit last returned. */
     uint32_t mxcsr_mask;     /* MXCSR_MASK of the vCPU's FXSAVE image (read-only state). */
     uint32_t msr_absent;     /* Bit i: modelled MSR i (kvm_state.c list) is not implemented by KVM. */
+    /* What KVM held at the last read of each register block since the last
+     * KVM_RUN (kvm_state.c), so a block costs one ioctl per run however
+     * many of its groups are asked for. Cleared by every KVM_RUN and by a
+     * write of the block (KVM may normalise what it takes). */
+    uint32_t cache_valid;    /* VCORE_X86_STATE_* groups of `cache` equal to KVM's (never the TSC). */
+    bool apic_base_valid;    /* cache_apic_base is KVM's IA32_APIC_BASE (KVM_SET_SREGS writes it too). */
+    uint8_t cache_nmis;      /* KVM's count of pending NMIs at the last KVM_GET_VCPU_EVENTS (up to 2). */
+    uint64_t cache_apic_base;
+    vcore_x86_state_t cache;
+    /* The event state KVM does not hold (kvm_events.c): the window request
+     * (kvm_run.request_interrupt_window), an interrupt that waits for it,
+     * and the length of a software event. */
+    vcore_x86_events_t events_own;
     /* Kick protocol (kvm_kick.c). Accessed with __atomic builtins. */
     uint32_t kick_pending;   /* 1 after vcpu_kick until the run reports INTERRUPTED. */
     uint32_t in_run;         /* 1 while a thread is inside (or entering) KVM_RUN. */
@@ -119,8 +135,23 @@ int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_
                          uint32_t groups);
 int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
                          uint32_t groups);
+/* Forgets what was read from KVM (the guest is about to run). */
+void vcore__kvm_state_forget(vcore_kvm_vcpu_t *kv);
 /* Finds the modelled MSRs this kernel does not implement (sets kv->msr_absent). */
 void vcore__kvm_probe_msrs(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv);
+
+#if defined(__x86_64__)
+/* ---- kvm_events.c (pure: vcore_x86_events_t <-> struct kvm_vcpu_events) ---- */
+/* Fills `k` (flags included) from the model's event state. `payload_cap`:
+ * VCORE_KVM_F_EXC_PAYLOAD is on; `nmis`: KVM's count of pending NMIs to keep
+ * when the model says one is pending (KVM latches up to two). */
+void vcore__kvm_events_to_kvm(const vcore_x86_events_t *e, bool payload_cap, uint8_t nmis,
+                              struct kvm_vcpu_events *k);
+/* Writes the fields KVM holds into `e`; the others are left as they are. */
+void vcore__kvm_events_from_kvm(const struct kvm_vcpu_events *k, vcore_x86_events_t *e);
+/* NULL if KVM can take `e`; otherwise why not (for the log). */
+const char *vcore__kvm_events_refusal(const vcore_x86_events_t *e, bool payload_cap);
+#endif
 
 /* ---- kvm_fpu.c (pure: x87 tag word forms) ---- */
 /* Full 16-bit tag word from FXSAVE's abridged byte, classifying the

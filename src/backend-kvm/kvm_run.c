@@ -10,6 +10,12 @@
  *
  * Every exit keeps the kernel's own view in vcore_exit_t::raw: reason =
  * kvm_run.exit_reason, data = the 256-byte exit union, verbatim.
+ *
+ * The interrupt window: the event state's request_interrupt_window goes
+ * into kvm_run.request_interrupt_window before each KVM_RUN; KVM returns
+ * KVM_EXIT_IRQ_WINDOW_OPEN once the guest can take an external interrupt
+ * (RFLAGS.IF = 1, no STI or MOV-SS blocking, nothing else being
+ * delivered), and the request is then spent (one exit per request).
  */
 #include <errno.h>
 #include <string.h>
@@ -194,6 +200,9 @@ void vcore__kvm_decode_exit(struct kvm_run *run, size_t run_size, vcore_exit_t *
     case KVM_EXIT_INTR:
         exit->reason = VCORE_EXIT_INTERRUPTED;
         break;
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+        exit->reason = VCORE_EXIT_IRQ_WINDOW;
+        break;
 #if defined(__x86_64__)
     case KVM_EXIT_X86_RDMSR:
         exit->reason = VCORE_EXIT_RDMSR;
@@ -245,6 +254,9 @@ int vcore__kvm_vcpu_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
         return VCORE_ERR_INVAL;
 
     kvm_apply_reply(kv, exit);
+    kv->run->request_interrupt_window = kv->events_own.request_interrupt_window ? 1 : 0;
+    /* From here on the guest may change anything KVM holds. */
+    vcore__kvm_state_forget(kv);
     for (unsigned spins = 0;; spins++) {
         vcore__kvm_kick_enter(kv);
         int r = kvm->sys.ioctl(kvm->sys.ctx, kv->fd, KVM_RUN, 0);
@@ -268,5 +280,7 @@ int vcore__kvm_vcpu_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
     vcore__kvm_decode_exit(kv->run, kv->run_size, exit, &kv->reply);
     if (exit->reason == VCORE_EXIT_INTERRUPTED)
         (void)vcore__kvm_kick_consume(kv);
+    if (exit->reason == VCORE_EXIT_IRQ_WINDOW)
+        kv->events_own.request_interrupt_window = 0; /* one-shot */
     return VCORE_OK;
 }

@@ -1,16 +1,22 @@
 /*
- * kvm_state.c - the core's x86 register classes <-> KVM's register ioctls.
+ * kvm_state.c - the core's x86 state groups <-> KVM's register ioctls.
  *
- *   VCORE_X86_STATE_REGS  <-> KVM_GET/SET_REGS
- *   VCORE_X86_STATE_SREGS <-> KVM_GET/SET_SREGS (segments, tables, CRs, EFER)
- *   VCORE_X86_STATE_DREGS <-> KVM_GET/SET_DEBUGREGS
- *   VCORE_X86_STATE_FPU   <-> KVM_GET/SET_FPU (control words; data registers kept)
- *   VCORE_X86_STATE_XCR0  <-> KVM_GET/SET_XCRS
- *   VCORE_X86_STATE_MSRS  <-> KVM_GET/SET_MSRS
+ *   VCORE_X86_STATE_REGS   <-> KVM_GET/SET_REGS (GPRs, RIP, RFLAGS)
+ *   VCORE_X86_STATE_SREGS  <-> KVM_GET/SET_SREGS (segments, tables, CRs, EFER)
+ *   VCORE_X86_STATE_DREGS  <-> KVM_GET/SET_DEBUGREGS
+ *   VCORE_X86_STATE_FPU    <-> KVM_GET/SET_XSAVE or _FPU (control words; data registers kept)
+ *   VCORE_X86_STATE_XCR0   <-> KVM_GET/SET_XCRS
+ *   VCORE_X86_STATE_MSRS   <-> KVM_GET/SET_MSRS (IA32_FEATURE_CONTROL stays in the model)
+ *   VCORE_X86_STATE_TSC    <-> KVM_GET/SET_MSRS, its own entry
+ *   VCORE_X86_STATE_EVENTS <-> KVM_GET/SET_VCPU_EVENTS (kvm_events.c)
  *
- * Only the requested classes are transferred. Segment access rights use the
- * VMCS layout in the model (SDM Vol. 3, "Guest Register State", table
- * "Format of Access Rights") and are split into struct kvm_segment's fields.
+ * KVM moves whole blocks (the left column); the core asks for groups.
+ * A read fetches the block once per run and keeps it (vcore_kvm_vcpu_t::cache),
+ * so reading RIP, then RAX, then RFLAGS after an exit is one KVM_GET_REGS;
+ * a write of part of a block takes the rest from there. Segment access
+ * rights use the VMCS layout in the model (SDM Vol. 3, "Guest Register
+ * State", table "Format of Access Rights") and are split into struct
+ * kvm_segment's fields.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -316,11 +322,17 @@ static int kvm_fail(vcore_vcpu_t *vcpu, const char *what, int r)
     return err == VCORE_ERR_NOMEM || err == VCORE_ERR_FAULT ? err : VCORE_ERR_HWFAIL;
 }
 
-/* The KVM ioctl that carries each group: KVM moves whole register blocks. */
+/* The KVM ioctl block that carries each group. The TSC is a block of its
+ * own: it is written only when set, never because another MSR changed, and
+ * never cached (it counts). */
 static const uint32_t kvm_units[] = {
-    VCORE_X86_STATE_REGS, VCORE_X86_STATE_SREGS, VCORE_X86_STATE_DREGS, VCORE_X86_STATE_FPU,
-    VCORE_X86_STATE_XCR0, VCORE_X86_STATE_ALL_MSRS,
+    VCORE_X86_STATE_REGS, VCORE_X86_STATE_SREGS, VCORE_X86_STATE_DREGS,
+    VCORE_X86_STATE_FPU,  VCORE_X86_STATE_XCR0,  VCORE_X86_STATE_MSRS,
+    VCORE_X86_STATE_TSC,  VCORE_X86_STATE_EVENTS,
 };
+
+/* Groups whose value read from KVM stays true until the guest runs. */
+#define KVM_CACHEABLE (VCORE_X86_STATE_ALL & ~VCORE_X86_STATE_TSC)
 
 /* Every group of the blocks that hold any of `groups`. */
 static uint32_t kvm_units_of(uint32_t groups)
@@ -366,6 +378,8 @@ static int kvm_units_get(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, 
         st->sregs.cr4 = k.cr4;
         st->sregs.cr8 = k.cr8;
         st->sregs.efer = k.efer;
+        kv->cache_apic_base = k.apic_base;
+        kv->apic_base_valid = true;
     }
     if (classes & VCORE_X86_STATE_DREGS) {
         struct kvm_debugregs k;
@@ -422,9 +436,57 @@ static int kvm_units_get(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, 
         int err = msr_result(vcpu, "KVM_GET_MSRS", r, &b);
         if (err)
             return err;
-        for (uint32_t i = 0; i < n; i++)
+        for (uint32_t i = 0; i < n; i++) {
             msr_store(&st->msrs, which[i], b.e[i].data);
+            if (msr_list[which[i]].index == VCORE_MSR_IA32_APIC_BASE) {
+                kv->cache_apic_base = b.e[i].data;
+                kv->apic_base_valid = true;
+            }
+        }
     }
+    if (classes & VCORE_X86_STATE_EVENTS) {
+        struct kvm_vcpu_events k;
+        memset(&k, 0, sizeof k);
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_VCPU_EVENTS, (unsigned long)&k);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_GET_VCPU_EVENTS", r);
+        /* What KVM does not hold is the backend's own copy. */
+        st->events = kv->events_own;
+        vcore__kvm_events_from_kvm(&k, &st->events);
+        kv->cache_nmis = (k.flags & KVM_VCPUEVENT_VALID_NMI_PENDING) ? k.nmi.pending : 0;
+    }
+    return VCORE_OK;
+}
+
+/* KVM's IA32_APIC_BASE, which KVM_SET_SREGS writes as well: from the model
+ * when it gives the MSRs, else as KVM has it. */
+static int kvm_apic_base(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv, const vcore_x86_state_t *st,
+                         uint32_t given, uint64_t *out)
+{
+    if (given & VCORE_X86_STATE_MSRS) {
+        *out = st->msrs.apic_base;
+        return VCORE_OK;
+    }
+    if (!kv->apic_base_valid) {
+        struct {
+            struct kvm_msrs hdr;
+            struct kvm_msr_entry e[1];
+        } one;
+        memset(&one, 0, sizeof one);
+        one.hdr.nmsrs = 1;
+        one.e[0].index = VCORE_MSR_IA32_APIC_BASE;
+        int r = vcore__kvm_ioctl(vcore__kvm_vm_of(vcpu), kv->fd, KVM_GET_MSRS, (unsigned long)&one);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_GET_MSRS(IA32_APIC_BASE)", r);
+        if (r != 1) {
+            vcore_vm_log(vcore_vcpu_vm(vcpu), VCORE_LOG_WARN,
+                         "kvm: KVM_GET_MSRS: the kernel refused IA32_APIC_BASE");
+            return VCORE_ERR_HWFAIL;
+        }
+        kv->cache_apic_base = one.e[0].data;
+        kv->apic_base_valid = true;
+    }
+    *out = kv->cache_apic_base;
     return VCORE_OK;
 }
 
@@ -446,13 +508,16 @@ static int kvm_units_set(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t
             return kvm_fail(vcpu, "KVM_SET_REGS", r);
     }
     if (classes & VCORE_X86_STATE_SREGS) {
-        /* kvm_sregs also carries the APIC base and the pending-interrupt
-         * bitmap, which are not part of this class: keep KVM's values
-         * (the APIC base comes from the model when MSRS is written too). */
+        /* kvm_sregs also carries the APIC base, which KVM always takes,
+         * and a bitmap of an interrupt to queue, which stays empty: the
+         * interrupt being delivered is the EVENTS group's. */
         struct kvm_sregs k;
-        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_SREGS, (unsigned long)&k);
-        if (r < 0)
-            return kvm_fail(vcpu, "KVM_GET_SREGS", r);
+        memset(&k, 0, sizeof k);
+        uint64_t apic_base = 0;
+        int err = kvm_apic_base(vcpu, kv, st, given, &apic_base);
+        if (err)
+            return err;
+        k.apic_base = apic_base;
         for (unsigned i = 0; i < VCORE_X86_NR_SEGS; i++)
             seg_to_kvm(&st->sregs.seg[i], sreg_slot(&k, i));
         memset(&k.gdt, 0, sizeof k.gdt);
@@ -467,8 +532,6 @@ static int kvm_units_set(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t
         k.cr4 = st->sregs.cr4;
         k.cr8 = st->sregs.cr8;
         k.efer = st->sregs.efer;
-        if (given & VCORE_X86_STATE_MSRS)
-            k.apic_base = st->msrs.apic_base;
         r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_SREGS, (unsigned long)&k);
         if (r < 0)
             return kvm_fail(vcpu, "KVM_SET_SREGS", r);
@@ -533,6 +596,41 @@ static int kvm_units_set(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t
                 return kvm_fail(vcpu, "KVM_SET_FPU", r);
         }
     }
+    /* Events last: KVM_SET_REGS drops a pending exception (a new RIP makes
+     * it moot, x86.c __set_regs), so it must not come after. */
+    if (classes & VCORE_X86_STATE_EVENTS) {
+        bool cap = (kvm->features & VCORE_KVM_F_EXC_PAYLOAD) != 0;
+        uint8_t nmis = (kv->cache_valid & VCORE_X86_STATE_EVENTS) ? kv->cache_nmis : 0;
+        struct kvm_vcpu_events k, now;
+        vcore__kvm_events_to_kvm(&st->events, cap, nmis, &k);
+        kv->events_own = st->events;
+        /* Nothing KVM holds changed (e.g. only the window request did):
+         * the ioctl would write back what KVM has. */
+        if (kv->cache_valid & VCORE_X86_STATE_EVENTS) {
+            vcore__kvm_events_to_kvm(&kv->cache.events, cap, nmis, &now);
+            if (memcmp(&k, &now, sizeof k) == 0)
+                return VCORE_OK;
+        }
+        r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_VCPU_EVENTS, (unsigned long)&k);
+        if (r < 0)
+            return kvm_fail(vcpu, "KVM_SET_VCPU_EVENTS", r);
+    }
+    return VCORE_OK;
+}
+
+/* Brings the blocks `units` into the cache unless it holds them already;
+ * fields KVM does not hold take the model's value. */
+static int kvm_cache_fill(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv, const vcore_x86_state_t *model,
+                          uint32_t units)
+{
+    uint32_t fetch = units & ~kv->cache_valid;
+    if (!fetch)
+        return VCORE_OK;
+    vcore_x86_state_copy(&kv->cache, model, fetch);
+    int err = kvm_units_get(vcpu, kv, &kv->cache, fetch);
+    if (err)
+        return err;
+    kv->cache_valid |= fetch & KVM_CACHEABLE;
     return VCORE_OK;
 }
 
@@ -543,14 +641,13 @@ int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_
         return VCORE_ERR_INVAL;
     if (state->arch != VCORE_ARCH_X86_64)
         return VCORE_ERR_UNSUPPORTED;
-    /* Fetch whole blocks into a scratch copy of the model (so what KVM does
-     * not hold keeps the model's value), then hand back exactly the groups
-     * asked for: the others may hold changes KVM has not seen yet. */
-    vcore_x86_state_t tmp = *state->u.x86;
-    int err = kvm_units_get(vcpu, priv, &tmp, kvm_units_of(groups));
+    vcore_kvm_vcpu_t *kv = priv;
+    /* Whole blocks into the cache, then exactly the groups asked for: the
+     * others may hold changes KVM has not seen yet. */
+    int err = kvm_cache_fill(vcpu, kv, state->u.x86, kvm_units_of(groups));
     if (err)
         return err;
-    vcore_x86_state_copy(state->u.x86, &tmp, groups);
+    vcore_x86_state_copy(state->u.x86, &kv->cache, groups);
     return VCORE_OK;
 }
 
@@ -561,19 +658,38 @@ int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_
         return VCORE_ERR_INVAL;
     if (state->arch != VCORE_ARCH_X86_64)
         return VCORE_ERR_UNSUPPORTED;
+    vcore_kvm_vcpu_t *kv = priv;
+    const vcore_x86_state_t *model = state->u.x86;
+    /* Refuse before anything is written: no half-applied state. */
+    if (groups & VCORE_X86_STATE_EVENTS) {
+        const vcore_kvm_vm_t *kvm = vcore__kvm_vm_of(vcpu);
+        const char *why = vcore__kvm_events_refusal(&model->events,
+                                                    (kvm->features & VCORE_KVM_F_EXC_PAYLOAD) != 0);
+        if (why) {
+            char line[160];
+            snprintf(line, sizeof line, "kvm: events refused: %s", why);
+            vcore_vm_log(vcore_vcpu_vm(vcpu), VCORE_LOG_WARN, line);
+            return VCORE_ERR_UNSUPPORTED;
+        }
+    }
     /* A block is written whole: the groups of it the core did not give
-     * come from KVM first, so nothing is overwritten with a stale value. */
-    uint32_t units = kvm_units_of(groups & ~VCORE_X86_STATE_ALL_MSRS) |
-                     (groups & VCORE_X86_STATE_ALL_MSRS);
+     * come from KVM (the cache, or one read), so nothing is overwritten
+     * with a stale value. */
+    uint32_t units = kvm_units_of(groups);
     uint32_t missing = units & ~groups;
-    vcore_x86_state_t tmp = *state->u.x86;
+    vcore_x86_state_t tmp = *model;
     if (missing) {
-        int err = kvm_units_get(vcpu, priv, &tmp, missing);
+        int err = kvm_cache_fill(vcpu, kv, model, missing);
         if (err)
             return err;
-        vcore_x86_state_copy(&tmp, state->u.x86, groups);
+        vcore_x86_state_copy(&tmp, &kv->cache, missing);
     }
-    return kvm_units_set(vcpu, priv, &tmp, units, groups);
+    int err = kvm_units_set(vcpu, kv, &tmp, units, groups);
+    /* KVM may normalise what it takes: the next read asks it again. */
+    kv->cache_valid &= ~units;
+    if (units & (VCORE_X86_STATE_SREGS | VCORE_X86_STATE_MSRS))
+        kv->apic_base_valid = false;
+    return err;
 }
 
 #else /* !__x86_64__ */
@@ -600,3 +716,9 @@ int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_
 }
 
 #endif
+
+void vcore__kvm_state_forget(vcore_kvm_vcpu_t *kv)
+{
+    kv->cache_valid = 0;
+    kv->apic_base_valid = false;
+}

@@ -78,6 +78,7 @@ int vcore__kvm_vcpu_init(vcore_vcpu_t *vcpu, void *priv)
     kv->run = run;
     kv->run_size = kvm->run_size;
     kv->reply = VCORE_KVM_REPLY_NONE;
+    kv->events_own.size = sizeof kv->events_own;
 
 #if defined(__x86_64__)
     kv->mxcsr_mask = kvm_read_mxcsr_mask(kvm, kv->fd);

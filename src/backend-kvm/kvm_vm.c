@@ -80,6 +80,18 @@ static void kvm_vm_features(vcore_vm_t *vm, vcore_kvm_vm_t *kvm)
         kvm->features |= VCORE_KVM_F_XCRS;
     if (kvm_cap(kvm, kvm->kvm_fd, KVM_CAP_DEBUGREGS) > 0)
         kvm->features |= VCORE_KVM_F_DEBUGREGS;
+    /* Keeps a raised exception apart from one being delivered (and its
+     * CR2/DR6 payload unapplied until delivery), as the event state does. */
+    if (kvm_cap(kvm, kvm->vm_fd, KVM_CAP_EXCEPTION_PAYLOAD) > 0) {
+        struct kvm_enable_cap cap = {0};
+        cap.cap = KVM_CAP_EXCEPTION_PAYLOAD;
+        cap.args[0] = 1;
+        int r = vcore__kvm_ioctl(kvm, kvm->vm_fd, KVM_ENABLE_CAP, (unsigned long)&cap);
+        if (r == 0)
+            kvm->features |= VCORE_KVM_F_EXC_PAYLOAD;
+        else
+            vcore__kvm_log_errno(vm, "KVM_ENABLE_CAP(EXCEPTION_PAYLOAD)", r);
+    }
     /* MSRs the kernel does not implement (or refuses, or filters) exit to
      * user space instead of injecting #GP, so the VMM can model them. */
     int usable = kvm_cap(kvm, kvm->vm_fd, KVM_CAP_X86_USER_SPACE_MSR);

@@ -269,18 +269,23 @@ START_TEST(kick_from_another_thread)
 }
 END_TEST
 
-START_TEST(reply_to_wrong_exit_is_ignored)
+START_TEST(reply_to_wrong_exit_is_refused)
 {
-    /* IN, then the VMM hands back a structure of another reason: no reply
-     * is applied (the page holds what KVM left) and the guest continues. */
+    /* IN, then the VMM hands back a structure of another reason: the core
+     * refuses the run (exit.h, the reply contract) and nothing runs; the
+     * reply to the IN then completes it. */
     kt_load(&env, g_io_start, g_io_end);
     vcore_exit_t ex = {.size = sizeof ex};
     kt_run_expect(&env, &ex, VCORE_EXIT_IO);
     kt_run_expect(&env, &ex, VCORE_EXIT_IO);
     ck_assert(ex.u.io.is_in);
     vcore_exit_t other = {.size = sizeof other, .reason = VCORE_EXIT_HLT};
-    kt_run_expect(&env, &other, VCORE_EXIT_IO);
-    ck_assert_uint_eq(other.u.io.port, 0x42);
+    ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &other), VCORE_ERR_STATE);
+    ck_assert_diag(env.vcpu, VCORE_DIAG_EXIT_REPLY_MISMATCH);
+    ex.u.io.data[0] = 0x3c;
+    kt_run_expect(&env, &ex, VCORE_EXIT_IO);
+    ck_assert_uint_eq(ex.u.io.port, 0x42);
+    ck_assert_uint_eq(ex.u.io.data[0], 0x3c);
 }
 END_TEST
 
@@ -297,7 +302,7 @@ int main(void)
     tcase_add_test(tc, triple_fault_is_shutdown);
     tcase_add_test(tc, init_then_reset_vector);
     tcase_add_test(tc, kick_from_another_thread);
-    tcase_add_test(tc, reply_to_wrong_exit_is_ignored);
+    tcase_add_test(tc, reply_to_wrong_exit_is_refused);
     suite_add_tcase(s, tc);
     return kt_run_suite(s);
 }

@@ -10,6 +10,7 @@
  * kernel itself is the host services' ctx.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,11 +21,15 @@
 #define FK_MAX_SCRIPT 16
 #define FK_RUN_SIZE (3 * 4096)
 #define FK_MAX_MSRS 32
+#define FK_MAX_LOG 64
 
 typedef struct fake_exit {
     uint32_t reason;
-    uint8_t u[256]; /* the exit union */
+    uint8_t u[256];     /* the exit union */
+    uint64_t rflags;    /* if not 0: the guest's RFLAGS at this exit */
 } fake_exit_t;
+
+#define FK_MAX_RUNS 32
 
 typedef struct fake_kernel {
     int next_fd;
@@ -46,6 +51,7 @@ typedef struct fake_kernel {
     uint8_t seen_immediate;
     int set_cpuid_calls;
     int msrs_short;          /* KVM_SET_MSRS processes only this many (if > 0) */
+    int msrs_get_none;       /* KVM_GET_MSRS processes no entry (a refused MSR) */
     struct kvm_regs regs;
     struct kvm_sregs sregs;
     struct kvm_debugregs dregs;
@@ -53,8 +59,25 @@ typedef struct fake_kernel {
     struct kvm_xcrs xcrs;
     uint32_t msr_index[FK_MAX_MSRS];
     uint64_t msr_value[FK_MAX_MSRS];
+    int msr_writes[FK_MAX_MSRS]; /* KVM_SET_MSRS entries per MSR */
+    int msr_reads[FK_MAX_MSRS];  /* KVM_GET_MSRS entries per MSR */
     int nmsrs;
+    /* Calls per ioctl (indexed by _IOC_NR, every KVM ioctl has its own)
+     * and the order of the vCPU state ioctls. */
+    int calls[256];
+    unsigned long log[FK_MAX_LOG];
+    int nlog;
+    /* KVM_GET/SET_VCPU_EVENTS with the kernel's rules (x86.c,
+     * kvm_vcpu_ioctl_x86_{get,set}_vcpu_events). */
+    struct kvm_vcpu_events events;
+    int no_payload_cap;      /* KVM_CAP_EXCEPTION_PAYLOAD absent */
+    int payload_enabled;     /* KVM_ENABLE_CAP(KVM_CAP_EXCEPTION_PAYLOAD) done */
+    uint32_t set_events_flags; /* flags of the last KVM_SET_VCPU_EVENTS */
+    struct kvm_vcpu_events seen_ev[FK_MAX_RUNS]; /* the events each KVM_RUN found */
+    uint8_t seen_win[FK_MAX_RUNS];               /* request_interrupt_window each KVM_RUN found */
+    int deliver;             /* KVM_RUN delivers injected events (as the CPU would) */
 } fake_kernel_t;
+
 
 static void fk_inject(fake_kernel_t *fk, unsigned long req, int err, int times)
 {
@@ -159,9 +182,102 @@ static int fk_run(fake_kernel_t *fk)
         return -EAGAIN;
     }
     ck_assert_msg(fk->next < fk->nscript, "KVM_RUN without a scripted exit");
+    if (fk->run_calls <= FK_MAX_RUNS) {
+        fk->seen_ev[fk->run_calls - 1] = fk->events;
+        fk->seen_win[fk->run_calls - 1] = run->request_interrupt_window;
+    }
+    if (fk->deliver) {
+        /* The entry delivers the injected event (SDM Vol. 3, "Event
+         * Injection"): an NMI leaves NMIs blocked until IRET; a handler
+         * runs, so no STI / MOV-SS blocking is left. */
+        struct kvm_vcpu_events *ev = &fk->events;
+        if (ev->nmi.injected)
+            ev->nmi.masked = 1;
+        if (ev->exception.injected || ev->nmi.injected || ev->interrupt.injected)
+            ev->interrupt.shadow = 0;
+        ev->exception.injected = 0;
+        ev->nmi.injected = 0;
+        ev->interrupt.injected = 0;
+    }
     fake_exit_t *e = &fk->script[fk->next++];
+    if (e->rflags)
+        fk->regs.rflags = e->rflags;
     run->exit_reason = e->reason;
     memcpy(&run->hw, e->u, 256);
+    return 0;
+}
+
+/* KVM_GET_VCPU_EVENTS as the kernel answers it. */
+static int fk_get_events(fake_kernel_t *fk, struct kvm_vcpu_events *out)
+{
+    struct kvm_vcpu_events ev = fk->events;
+    uint8_t vec = ev.exception.nr;
+    /* Without KVM_CAP_EXCEPTION_PAYLOAD the payload is delivered first and
+     * a pending exception is reported as injected. */
+    if (!fk->payload_enabled && ev.exception.pending && ev.exception_has_payload) {
+        if (vec == 14)
+            fk->sregs.cr2 = ev.exception_payload;
+        ev.exception_has_payload = 0;
+        ev.exception_payload = 0;
+        fk->events.exception_has_payload = 0;
+        fk->events.exception_payload = 0;
+    }
+    /* Software exceptions (#BP, #OF) and soft interrupts are not reported. */
+    if (vec == 3 || vec == 4) {
+        ev.exception.injected = 0;
+        ev.exception.pending = 0;
+    } else if (!fk->payload_enabled) {
+        ev.exception.injected |= ev.exception.pending;
+        ev.exception.pending = 0;
+    }
+    ev.interrupt.injected = ev.interrupt.injected && !ev.interrupt.soft;
+    ev.interrupt.soft = 0;
+    ev.sipi_vector = 0;
+    ev.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW |
+               KVM_VCPUEVENT_VALID_SMM | (fk->payload_enabled ? KVM_VCPUEVENT_VALID_PAYLOAD : 0);
+    memcpy(out, &ev, sizeof ev);
+    return 0;
+}
+
+/* KVM_SET_VCPU_EVENTS as the kernel takes it; what the library must never
+ * send (SMM, SIPI vector, triple fault) fails the test. */
+static int fk_set_events(fake_kernel_t *fk, const struct kvm_vcpu_events *in)
+{
+    struct kvm_vcpu_events ev;
+    memcpy(&ev, in, sizeof ev);
+    fk->set_events_flags = ev.flags;
+    ck_assert_msg(!(ev.flags & (KVM_VCPUEVENT_VALID_SMM | KVM_VCPUEVENT_VALID_SIPI_VECTOR |
+                                KVM_VCPUEVENT_VALID_TRIPLE_FAULT)),
+                  "KVM_SET_VCPU_EVENTS flags %#x touch state the library does not own", ev.flags);
+    if (ev.flags & ~(uint32_t)(KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW |
+                               KVM_VCPUEVENT_VALID_PAYLOAD))
+        return -EINVAL;
+    if (ev.flags & KVM_VCPUEVENT_VALID_PAYLOAD) {
+        if (!fk->payload_enabled)
+            return -EINVAL;
+        if (ev.exception.pending)
+            ev.exception.injected = 0;
+        else
+            ev.exception_has_payload = 0;
+    } else {
+        ev.exception.pending = 0;
+        ev.exception_has_payload = 0;
+    }
+    if ((ev.exception.injected || ev.exception.pending) &&
+        (ev.exception.nr > 31 || ev.exception.nr == 2))
+        return -EINVAL;
+    fk->events.exception = ev.exception;
+    fk->events.exception_has_payload = ev.exception_has_payload;
+    fk->events.exception_payload = ev.exception_payload;
+    fk->events.interrupt.injected = ev.interrupt.injected;
+    fk->events.interrupt.nr = ev.interrupt.nr;
+    fk->events.interrupt.soft = ev.interrupt.soft;
+    if (ev.flags & KVM_VCPUEVENT_VALID_SHADOW)
+        fk->events.interrupt.shadow = ev.interrupt.shadow;
+    fk->events.nmi.injected = ev.nmi.injected;
+    if (ev.flags & KVM_VCPUEVENT_VALID_NMI_PENDING)
+        fk->events.nmi.pending = ev.nmi.pending;
+    fk->events.nmi.masked = ev.nmi.masked;
     return 0;
 }
 
@@ -169,7 +285,10 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
 {
     fake_kernel_t *fk = ctx;
     void *p = (void *)arg;
-    (void)fd;
+    ck_assert_uint_eq(_IOC_TYPE(req), KVMIO);
+    fk->calls[_IOC_NR(req)]++;
+    if (fd >= 100 && req != KVM_CHECK_EXTENSION && fk->nlog < FK_MAX_LOG)
+        fk->log[fk->nlog++] = req;
     for (int i = 0; i < FK_MAX_INJECT; i++) {
         if (fk->inject[i].times > 0 && fk->inject[i].req == req) {
             fk->inject[i].times--;
@@ -183,21 +302,38 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
         return FK_RUN_SIZE;
     case KVM_CHECK_EXTENSION:
         /* Everything but XSAVE (so the FPU class uses KVM_GET/SET_FPU). */
+        if (arg == KVM_CAP_EXCEPTION_PAYLOAD)
+            return fk->no_payload_cap ? 0 : 1;
         return arg == KVM_CAP_XSAVE ? 0 : 1;
     case KVM_CREATE_VM:
     case KVM_CREATE_VCPU:
         fk->open_fds++;
         return fk->next_fd++;
-    case KVM_ENABLE_CAP:
+    case KVM_ENABLE_CAP: {
+        const struct kvm_enable_cap *c = p;
+        if (c->cap == KVM_CAP_EXCEPTION_PAYLOAD) {
+            ck_assert_msg(!fk->no_payload_cap, "KVM_ENABLE_CAP of a capability the kernel lacks");
+            fk->payload_enabled = c->args[0] != 0;
+        }
+        return 0;
+    }
     case KVM_SET_USER_MEMORY_REGION:
         return 0;
+    case KVM_GET_VCPU_EVENTS:
+        return fk_get_events(fk, p);
+    case KVM_SET_VCPU_EVENTS:
+        return fk_set_events(fk, p);
     case KVM_GET_DIRTY_LOG: {
         struct kvm_dirty_log *l = p;
         ((uint64_t *)l->dirty_bitmap)[0] = 0x5;
         return 0;
     }
     case KVM_GET_REGS: memcpy(p, &fk->regs, sizeof fk->regs); return 0;
-    case KVM_SET_REGS: memcpy(&fk->regs, p, sizeof fk->regs); return 0;
+    case KVM_SET_REGS:
+        memcpy(&fk->regs, p, sizeof fk->regs);
+        /* KVM's __set_regs: a new RIP makes a pending exception moot. */
+        fk->events.exception.pending = 0;
+        return 0;
     case KVM_GET_SREGS: memcpy(p, &fk->sregs, sizeof fk->sregs); return 0;
     case KVM_SET_SREGS: memcpy(&fk->sregs, p, sizeof fk->sregs); return 0;
     case KVM_GET_DEBUGREGS: memcpy(p, &fk->dregs, sizeof fk->dregs); return 0;
@@ -219,11 +355,17 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
         uint32_t n = m->nmsrs;
         if (req == KVM_SET_MSRS && fk->msrs_short > 0 && (uint32_t)fk->msrs_short < n)
             n = (uint32_t)fk->msrs_short;
+        if (req == KVM_GET_MSRS && fk->msrs_get_none)
+            n = 0;
         for (uint32_t i = 0; i < n; i++) {
-            if (req == KVM_GET_MSRS)
-                e[i].data = *fk_msr(fk, e[i].index);
-            else
-                *fk_msr(fk, e[i].index) = e[i].data;
+            uint64_t *v = fk_msr(fk, e[i].index);
+            if (req == KVM_GET_MSRS) {
+                e[i].data = *v;
+                fk->msr_reads[v - fk->msr_value]++;
+            } else {
+                *v = e[i].data;
+                fk->msr_writes[v - fk->msr_value]++;
+            }
         }
         return (int)n;
     }
@@ -295,6 +437,7 @@ static void fk_reset(void)
     fk.next_fd = 100;
     fk.fpu.fcw = 0x37f;
     fk.fpu.mxcsr = 0x1f80;
+    fk.deliver = 1;
     fake_backend = vcore__backend_kvm_ops;
     fake_backend.vm_init = fake_vm_init;
     fake_backend.probe = NULL; /* the real probe opens /dev/kvm */
@@ -767,6 +910,896 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* ---- cost: ioctls per path --------------------------------------------------- */
+
+typedef struct fk_snap {
+    int c[256];
+} fk_snap_t;
+
+static void fk_snap(fk_snap_t *sn)
+{
+    memcpy(sn->c, fk.calls, sizeof sn->c);
+}
+
+/* Calls of `req` since the snapshot. */
+static int fk_since(const fk_snap_t *sn, unsigned long req)
+{
+    return fk.calls[_IOC_NR(req)] - sn->c[_IOC_NR(req)];
+}
+
+/* Every ioctl since the snapshot. */
+static int fk_total_since(const fk_snap_t *sn)
+{
+    int n = 0;
+    for (int i = 0; i < 256; i++)
+        n += fk.calls[i] - sn->c[i];
+    return n;
+}
+
+static void fk_print_since(const char *what, const fk_snap_t *sn)
+{
+    static const struct {
+        unsigned long req;
+        const char *name;
+    } names[] = {
+        {KVM_RUN, "KVM_RUN"}, {KVM_GET_REGS, "GET_REGS"}, {KVM_SET_REGS, "SET_REGS"},
+        {KVM_GET_SREGS, "GET_SREGS"}, {KVM_SET_SREGS, "SET_SREGS"}, {KVM_GET_MSRS, "GET_MSRS"},
+        {KVM_SET_MSRS, "SET_MSRS"}, {KVM_GET_VCPU_EVENTS, "GET_VCPU_EVENTS"},
+        {KVM_SET_VCPU_EVENTS, "SET_VCPU_EVENTS"}, {KVM_GET_DEBUGREGS, "GET_DEBUGREGS"},
+        {KVM_SET_DEBUGREGS, "SET_DEBUGREGS"}, {KVM_GET_XCRS, "GET_XCRS"},
+        {KVM_SET_XCRS, "SET_XCRS"},
+    };
+    printf("ioctls, %s: %d total", what, fk_total_since(sn));
+    for (int nr = 0; nr < 256; nr++) {
+        int n = fk.calls[nr] - sn->c[nr];
+        if (!n)
+            continue;
+        const char *name = NULL;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (_IOC_NR(names[i].req) == (unsigned)nr)
+                name = names[i].name;
+        if (name)
+            printf(", %s %d", name, n);
+        else
+            printf(", ioctl nr %#x %d", nr, n);
+    }
+    printf("\n");
+}
+
+/* Runs once so the RESET state is in the fake kernel, then stops at HLT. */
+static void first_exit(void)
+{
+    vcore_exit_t ex = {.size = sizeof ex};
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+}
+
+START_TEST(cost_register_round_trip)
+{
+    /* KVM completes CPUID itself; the same register round trip is what a
+     * VMM does for any instruction it emulates after an exit: read the
+     * inputs, write the outputs and the next RIP, run. */
+    first_exit();
+    vcore_exit_t ex = {.size = sizeof ex};
+    fk_snap_t sn;
+    fk_snap(&sn);
+    vcore_x86_regs_t r = {.size = sizeof r};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.gpr[VCORE_X86_RAX] = 0x756e6547;
+    r.gpr[VCORE_X86_RBX] = 1;
+    r.gpr[VCORE_X86_RCX] = 2;
+    r.gpr[VCORE_X86_RDX] = 3;
+    r.rip += 2;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    fk_print_since("register round trip", &sn);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_REGS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_REGS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_RUN), 1);
+    ck_assert_int_eq(fk_total_since(&sn), 3);
+    ck_assert_uint_eq(fk.regs.rax, 0x756e6547);
+    ck_assert_uint_eq(fk.regs.rdx, 3);
+}
+END_TEST
+
+START_TEST(cost_read_rip_after_exit)
+{
+    first_exit();
+    const vcore_backend_t *be = vcore_vcpu_backend(vcpu);
+    void *priv = vcore_vcpu_backend_priv(vcpu);
+    vcore_x86_state_t x;
+    memset(&x, 0, sizeof x);
+    vcore_vcpu_state_t st = {.arch = VCORE_ARCH_X86_64, .u.x86 = &x};
+    fk.regs.rip = 0x1234;
+    fk.regs.rax = 0x77;
+    fk.regs.rflags = 0x202;
+    fk_snap_t sn;
+    fk_snap(&sn);
+    /* RIP alone, then the other groups of the same KVM block. */
+    ck_assert_int_eq(be->vcpu_get_state(vcpu, priv, &st, VCORE_X86_STATE_RIP), VCORE_OK);
+    ck_assert_uint_eq(x.regs.rip, 0x1234);
+    ck_assert_uint_eq(x.regs.gpr[VCORE_X86_RAX], 0); /* not asked: untouched */
+    fk_print_since("read RIP after an exit", &sn);
+    ck_assert_int_eq(fk_total_since(&sn), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_REGS), 1);
+    ck_assert_int_eq(be->vcpu_get_state(vcpu, priv, &st, VCORE_X86_STATE_GPRS), VCORE_OK);
+    ck_assert_int_eq(be->vcpu_get_state(vcpu, priv, &st, VCORE_X86_STATE_RFLAGS), VCORE_OK);
+    ck_assert_uint_eq(x.regs.gpr[VCORE_X86_RAX], 0x77);
+    ck_assert_uint_eq(x.regs.rflags, 0x202);
+    fk_print_since("then GPRs and RFLAGS", &sn);
+    ck_assert_int_eq(fk_total_since(&sn), 1);
+    /* Writing RIP alone: the rest of KVM's block is known, no fetch. */
+    x.regs.rip = 0x1236;
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, VCORE_X86_STATE_RIP), VCORE_OK);
+    fk_print_since("then write RIP", &sn);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_REGS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_REGS), 1);
+    ck_assert_int_eq(fk_total_since(&sn), 2);
+    ck_assert_uint_eq(fk.regs.rip, 0x1236);
+    ck_assert_uint_eq(fk.regs.rax, 0x77);
+    ck_assert_uint_eq(fk.regs.rflags, 0x202);
+}
+END_TEST
+
+START_TEST(cost_sregs_round_trip)
+{
+    first_exit();
+    vcore_exit_t ex = {.size = sizeof ex};
+    fk_snap_t sn;
+    fk_snap(&sn);
+    vcore_x86_sregs_t s = {.size = sizeof s};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &s), VCORE_OK);
+    s.cr2 = 0x5000;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    fk_print_since("sregs round trip", &sn);
+    /* One read of the block serves the write (and its IA32_APIC_BASE);
+     * the core also reads the MSRs and XCR0 its CPUID bits mirror. */
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_SREGS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_SREGS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_MSRS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_XCRS), 1);
+    ck_assert_int_eq(fk_total_since(&sn), 5);
+    ck_assert_uint_eq(fk.sregs.cr2, 0x5000);
+    ck_assert_uint_eq(fk.sregs.apic_base, VCORE_APIC_BASE_DEFAULT | VCORE_APIC_BASE_EN |
+                                              VCORE_APIC_BASE_BSP);
+}
+END_TEST
+
+START_TEST(cost_msr_write_leaves_tsc)
+{
+    first_exit();
+    vcore_exit_t ex = {.size = sizeof ex};
+    uint64_t *tsc = fk_msr(&fk, VCORE_MSR_IA32_TSC);
+    int tsc_writes = fk.msr_writes[tsc - fk.msr_value];
+    fk_snap_t sn;
+    fk_snap(&sn);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_LSTAR, 0xffffffff81000000ull), VCORE_OK);
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    fk_print_since("MSR write", &sn);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_MSRS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_MSRS), 1);
+    ck_assert_int_eq(fk.msr_writes[tsc - fk.msr_value], tsc_writes);
+    ck_assert_uint_eq(*fk_msr(&fk, VCORE_MSR_IA32_LSTAR), 0xffffffff81000000ull);
+}
+END_TEST
+
+START_TEST(tsc_written_only_when_set)
+{
+    first_exit();
+    vcore_exit_t ex = {.size = sizeof ex};
+    uint64_t *tsc = fk_msr(&fk, VCORE_MSR_IA32_TSC);
+    int writes = fk.msr_writes[tsc - fk.msr_value];
+    int reads = fk.msr_reads[tsc - fk.msr_value];
+    /* Reading and writing other MSRs neither reads nor writes the TSC. */
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_PAT, &v), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_STAR, 0x0023001000000000ull), VCORE_OK);
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    ck_assert_int_eq(fk.msr_writes[tsc - fk.msr_value], writes);
+    ck_assert_int_eq(fk.msr_reads[tsc - fk.msr_value], reads);
+    /* Set, it is written once with the value set. */
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, 0x123456789ull), VCORE_OK);
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    ck_assert_int_eq(fk.msr_writes[tsc - fk.msr_value], writes + 1);
+    ck_assert_uint_eq(*tsc, 0x123456789ull);
+    /* Read twice in one stop: two reads (it counts, nothing is kept). */
+    const vcore_backend_t *be = vcore_vcpu_backend(vcpu);
+    vcore_x86_state_t x;
+    memset(&x, 0, sizeof x);
+    vcore_vcpu_state_t st = {.arch = VCORE_ARCH_X86_64, .u.x86 = &x};
+    reads = fk.msr_reads[tsc - fk.msr_value];
+    *tsc = 1000;
+    ck_assert_int_eq(be->vcpu_get_state(vcpu, vcore_vcpu_backend_priv(vcpu), &st,
+                                        VCORE_X86_STATE_TSC), VCORE_OK);
+    ck_assert_uint_eq(x.msrs.tsc, 1000);
+    *tsc = 2000;
+    ck_assert_int_eq(be->vcpu_get_state(vcpu, vcore_vcpu_backend_priv(vcpu), &st,
+                                        VCORE_X86_STATE_TSC), VCORE_OK);
+    ck_assert_uint_eq(x.msrs.tsc, 2000);
+    ck_assert_int_eq(fk.msr_reads[tsc - fk.msr_value], reads + 2);
+}
+END_TEST
+
+START_TEST(feature_control_stays_in_the_model)
+{
+    /* IA32_FEATURE_CONTROL is the model's (SDM Vol. 3, "Enabling and
+     * Entering VMX Operation"; VMXON checks it): it never goes to KVM. */
+    first_exit();
+    vcore_exit_t ex = {.size = sizeof ex};
+    int before = fk.nmsrs;
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_FEATURE_CONTROL, 1), VCORE_OK);
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    for (int i = 0; i < fk.nmsrs; i++)
+        ck_assert_uint_ne(fk.msr_index[i], VCORE_MSR_IA32_FEATURE_CONTROL);
+    ck_assert_int_eq(fk.nmsrs, before);
+    /* After the run (every group stale), the value comes back from the model. */
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_FEATURE_CONTROL, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 1);
+    /* Locked: a second write is refused as the SDM says. */
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_FEATURE_CONTROL, 0), VCORE_ERR_INVAL);
+}
+END_TEST
+
+START_TEST(sregs_write_keeps_kvm_apic_base)
+{
+    /* KVM_SET_SREGS writes IA32_APIC_BASE too: without the MSRs from the
+     * model, KVM's own value must go back, never a stale one. */
+    first_exit();
+    const vcore_backend_t *be = vcore_vcpu_backend(vcpu);
+    void *priv = vcore_vcpu_backend_priv(vcpu);
+    vcore_x86_state_t x;
+    memset(&x, 0, sizeof x);
+    vcore_vcpu_state_t st = {.arch = VCORE_ARCH_X86_64, .u.x86 = &x};
+    const uint64_t base = 0xfee00900ull; /* EN | BSP */
+    *fk_msr(&fk, VCORE_MSR_IA32_APIC_BASE) = base;
+    fk.sregs.apic_base = base;
+    /* Nothing read since the run: one read of the MSR alone, then the write. */
+    ck_assert_int_eq(be->vcpu_get_state(vcpu, priv, &st, VCORE_X86_STATE_SREGS), VCORE_OK);
+    vcore_exit_t ex = {.size = sizeof ex};
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    fk_snap_t sn;
+    fk_snap(&sn);
+    x.sregs.cr2 = 0x7000;
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, VCORE_X86_STATE_SREGS), VCORE_OK);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_MSRS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_SREGS), 0);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_SREGS), 1);
+    ck_assert_uint_eq(fk.sregs.apic_base, base);
+    ck_assert_uint_eq(fk.sregs.cr2, 0x7000);
+    /* The MSRs written in between (APIC moved): the next SREGS write
+     * carries the new base, not the one read before. */
+    ck_assert_int_eq(be->vcpu_get_state(vcpu, priv, &st, VCORE_X86_STATE_SREGS |
+                                                             VCORE_X86_STATE_MSRS), VCORE_OK);
+    x.msrs.apic_base = 0xfed00900ull;
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, VCORE_X86_STATE_MSRS), VCORE_OK);
+    fk.sregs.apic_base = *fk_msr(&fk, VCORE_MSR_IA32_APIC_BASE); /* as KVM keeps one value */
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, VCORE_X86_STATE_SREGS), VCORE_OK);
+    ck_assert_uint_eq(fk.sregs.apic_base, 0xfed00900ull);
+    /* A kernel that refuses the read: the write does not happen. */
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    fk.msrs_get_none = 1;
+    fk_snap(&sn);
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, VCORE_X86_STATE_SREGS), VCORE_ERR_HWFAIL);
+    fk_inject(&fk, KVM_GET_MSRS, EFAULT, 1);
+    fk.msrs_get_none = 0;
+    ck_assert_int_eq(be->vcpu_set_state(vcpu, priv, &st, VCORE_X86_STATE_SREGS), VCORE_ERR_FAULT);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_SREGS), 0);
+}
+END_TEST
+
+/* ---- events ---------------------------------------------------------------------- */
+
+static void op_get(vcore_x86_state_t *x, uint32_t groups)
+{
+    vcore_vcpu_state_t st = {.arch = VCORE_ARCH_X86_64, .u.x86 = x};
+    ck_assert_int_eq(vcore_vcpu_backend(vcpu)->vcpu_get_state(vcpu, vcore_vcpu_backend_priv(vcpu),
+                                                               &st, groups),
+                     VCORE_OK);
+}
+
+static int op_set(vcore_x86_state_t *x, uint32_t groups)
+{
+    vcore_vcpu_state_t st = {.arch = VCORE_ARCH_X86_64, .u.x86 = x};
+    return vcore_vcpu_backend(vcpu)->vcpu_set_state(vcpu, vcore_vcpu_backend_priv(vcpu), &st,
+                                                    groups);
+}
+
+static void events_zero(vcore_x86_state_t *x)
+{
+    memset(x, 0, sizeof *x);
+    x->events.size = sizeof x->events;
+}
+
+#define FK_FLAGS_ALL (KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW | \
+                      KVM_VCPUEVENT_VALID_PAYLOAD)
+
+START_TEST(events_model_to_kvm)
+{
+    first_exit();
+    vcore_x86_state_t x;
+    const struct kvm_vcpu_events *k = &fk.events;
+
+    /* A raised #PF with its error code and CR2 payload: pending, payload kept. */
+    events_zero(&x);
+    x.events.exception_pending = 1;
+    x.events.exception_vector = 14;
+    x.events.exception_has_error_code = 1;
+    x.events.exception_error_code = 2;
+    x.events.exception_has_payload = 1;
+    x.events.exception_payload = 0xdead000;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(fk.set_events_flags, FK_FLAGS_ALL);
+    ck_assert_uint_eq(k->exception.pending, 1);
+    ck_assert_uint_eq(k->exception.injected, 0);
+    ck_assert_uint_eq(k->exception.nr, 14);
+    ck_assert_uint_eq(k->exception.has_error_code, 1);
+    ck_assert_uint_eq(k->exception.error_code, 2);
+    ck_assert_uint_eq(k->exception_has_payload, 1);
+    ck_assert_uint_eq(k->exception_payload, 0xdead000);
+
+    /* A #GP whose delivery started, with error code: injected. */
+    events_zero(&x);
+    x.events.exception_injected = 1;
+    x.events.exception_vector = 13;
+    x.events.exception_has_error_code = 1;
+    x.events.exception_error_code = 0x1234;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(k->exception.pending, 0);
+    ck_assert_uint_eq(k->exception.injected, 1);
+    ck_assert_uint_eq(k->exception.nr, 13);
+    ck_assert_uint_eq(k->exception.has_error_code, 1);
+    ck_assert_uint_eq(k->exception.error_code, 0x1234);
+    ck_assert_uint_eq(k->exception_has_payload, 0);
+
+    /* A raised #UD: no error code, no payload (whatever the payload
+     * field holds). */
+    events_zero(&x);
+    x.events.exception_pending = 1;
+    x.events.exception_vector = 6;
+    x.events.exception_payload = 0x5555;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(k->exception.pending, 1);
+    ck_assert_uint_eq(k->exception.nr, 6);
+    ck_assert_uint_eq(k->exception.has_error_code, 0);
+    ck_assert_uint_eq(k->exception_has_payload, 0);
+
+    /* A pending #DB: its DR6 bits go over, DR6.RTM (bit 16) never does
+     * (KVM reads bit 16 of its payload as "clear DR6.RTM"). */
+    events_zero(&x);
+    x.events.exception_pending = 1;
+    x.events.exception_vector = 1;
+    x.events.exception_has_payload = 1;
+    x.events.exception_payload = 0x14001; /* RTM, BS, B0 */
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(k->exception.nr, 1);
+    ck_assert_uint_eq(k->exception.has_error_code, 0);
+    ck_assert_uint_eq(k->exception_payload, 0x4001);
+
+    /* An external interrupt being delivered, STI blocking, NMI masked. */
+    events_zero(&x);
+    x.events.interrupt_injected = 1;
+    x.events.interrupt_vector = 0x30;
+    x.events.sti_blocking = 1;
+    x.events.nmi_masked = 1;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(k->exception.injected | k->exception.pending, 0);
+    ck_assert_uint_eq(k->interrupt.injected, 1);
+    ck_assert_uint_eq(k->interrupt.nr, 0x30);
+    ck_assert_uint_eq(k->interrupt.soft, 0);
+    ck_assert_uint_eq(k->interrupt.shadow, KVM_X86_SHADOW_INT_STI);
+    ck_assert_uint_eq(k->nmi.masked, 1);
+    ck_assert_uint_eq(k->nmi.pending, 0);
+    ck_assert_uint_eq(k->nmi.injected, 0);
+
+    /* A software interrupt (INT n) being delivered, MOV-SS blocking. */
+    events_zero(&x);
+    x.events.interrupt_injected = 1;
+    x.events.interrupt_vector = 0x80;
+    x.events.interrupt_soft = 1;
+    x.events.movss_blocking = 1;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(k->interrupt.injected, 1);
+    ck_assert_uint_eq(k->interrupt.nr, 0x80);
+    ck_assert_uint_eq(k->interrupt.soft, 1);
+    ck_assert_uint_eq(k->interrupt.shadow, KVM_X86_SHADOW_INT_MOV_SS);
+    ck_assert_uint_eq(k->nmi.masked, 0);
+
+    /* NMIs: one being delivered, one pending. */
+    events_zero(&x);
+    x.events.nmi_injected = 1;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(k->nmi.injected, 1);
+    ck_assert_uint_eq(k->nmi.pending, 0);
+    ck_assert_uint_eq(k->interrupt.injected, 0);
+    ck_assert_uint_eq(k->interrupt.shadow, 0);
+    events_zero(&x);
+    x.events.nmi_pending = 1;
+    x.events.nmi_masked = 1;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(k->nmi.injected, 0);
+    ck_assert_uint_eq(k->nmi.pending, 1);
+    ck_assert_uint_eq(k->nmi.masked, 1);
+
+    /* An interrupt waiting for its window is not KVM's: nothing injected;
+     * the window request goes into kvm_run at the next KVM_RUN. */
+    events_zero(&x);
+    x.events.interrupt_pending = 1;
+    x.events.interrupt_vector = 0x41;
+    x.events.request_interrupt_window = 1;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(k->interrupt.injected, 0);
+    ck_assert_uint_eq(k->nmi.pending, 0);
+    vcore_x86_state_t y;
+    events_zero(&y);
+    op_get(&y, VCORE_X86_STATE_EVENTS);
+    ck_assert_uint_eq(y.events.interrupt_pending, 1);
+    ck_assert_uint_eq(y.events.interrupt_vector, 0x41);
+    ck_assert_uint_eq(y.events.request_interrupt_window, 1);
+    ck_assert_uint_eq(y.events.interrupt_injected, 0);
+}
+END_TEST
+
+START_TEST(events_kvm_to_model)
+{
+    first_exit();
+    vcore_x86_state_t x;
+    struct kvm_vcpu_events *k = &fk.events;
+    fk.payload_enabled = 1;
+
+    memset(k, 0, sizeof *k);
+    k->exception.pending = 1;
+    k->exception.nr = 14;
+    k->exception.has_error_code = 1;
+    k->exception.error_code = 6;
+    k->exception_has_payload = 1;
+    k->exception_payload = 0x7000;
+    k->interrupt.shadow = KVM_X86_SHADOW_INT_MOV_SS;
+    k->nmi.pending = 1;
+    k->nmi.masked = 1;
+    memset(&x, 0xcc, sizeof x);
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    ck_assert_uint_eq(x.events.exception_pending, 1);
+    ck_assert_uint_eq(x.events.exception_injected, 0);
+    ck_assert_uint_eq(x.events.exception_vector, 14);
+    ck_assert_uint_eq(x.events.exception_has_error_code, 1);
+    ck_assert_uint_eq(x.events.exception_error_code, 6);
+    ck_assert_uint_eq(x.events.exception_has_payload, 1);
+    ck_assert_uint_eq(x.events.exception_payload, 0x7000);
+    ck_assert_uint_eq(x.events.interrupt_injected, 0);
+    ck_assert_uint_eq(x.events.movss_blocking, 1);
+    ck_assert_uint_eq(x.events.sti_blocking, 0);
+    ck_assert_uint_eq(x.events.nmi_pending, 1);
+    ck_assert_uint_eq(x.events.nmi_injected, 0);
+    ck_assert_uint_eq(x.events.nmi_masked, 1);
+    ck_assert_uint_eq(x.events.size, sizeof x.events);
+    /* Groups not asked for are not touched. */
+    ck_assert_uint_eq(x.regs.rip, 0xccccccccccccccccull);
+
+    /* The next reads come from KVM again after a run. */
+    vcore_exit_t ex = {.size = sizeof ex};
+    fk.deliver = 0;
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    memset(k, 0, sizeof *k);
+    k->exception.injected = 1;
+    k->exception.nr = 13;
+    k->exception.has_error_code = 1;
+    k->exception.error_code = 0x18;
+    k->interrupt.shadow = KVM_X86_SHADOW_INT_STI;
+    k->nmi.injected = 1;
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    ck_assert_uint_eq(x.events.exception_pending, 0);
+    ck_assert_uint_eq(x.events.exception_injected, 1);
+    ck_assert_uint_eq(x.events.exception_vector, 13);
+    ck_assert_uint_eq(x.events.exception_error_code, 0x18);
+    ck_assert_uint_eq(x.events.exception_has_payload, 0);
+    ck_assert_uint_eq(x.events.sti_blocking, 1);
+    ck_assert_uint_eq(x.events.movss_blocking, 0);
+    ck_assert_uint_eq(x.events.nmi_injected, 1);
+    ck_assert_uint_eq(x.events.nmi_pending, 0);
+    ck_assert_uint_eq(x.events.nmi_masked, 0);
+
+    /* After delivery KVM leaves the last vector and error code in place;
+     * with neither flag set they mean nothing and are not reported. */
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    memset(k, 0, sizeof *k);
+    k->exception.nr = 13;
+    k->exception.has_error_code = 1;
+    k->exception.error_code = 5;
+    k->exception_has_payload = 1;
+    k->exception_payload = 0x9000;
+    k->interrupt.nr = 0x33;
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    ck_assert_uint_eq(x.events.exception_pending | x.events.exception_injected, 0);
+    ck_assert_uint_eq(x.events.exception_vector, 0);
+    ck_assert_uint_eq(x.events.exception_has_error_code, 0);
+    ck_assert_uint_eq(x.events.exception_error_code, 0);
+    ck_assert_uint_eq(x.events.exception_has_payload, 0);
+    ck_assert_uint_eq(x.events.exception_payload, 0);
+    ck_assert_uint_eq(x.events.interrupt_injected, 0);
+    ck_assert_uint_eq(x.events.interrupt_vector, 0);
+    /* A raised #UD (no error code) and an injected one: neither has a
+     * payload or an error code. */
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    memset(k, 0, sizeof *k);
+    k->exception.pending = 1;
+    k->exception.nr = 6;
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    ck_assert_uint_eq(x.events.exception_pending, 1);
+    ck_assert_uint_eq(x.events.exception_vector, 6);
+    ck_assert_uint_eq(x.events.exception_has_error_code, 0);
+    ck_assert_uint_eq(x.events.exception_has_payload, 0);
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    k->exception.pending = 0;
+    k->exception.injected = 1;
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    ck_assert_uint_eq(x.events.exception_injected, 1);
+    ck_assert_uint_eq(x.events.exception_has_error_code, 0);
+
+    /* An interrupt being delivered; KVM's one AMD shadow bit comes as both
+     * STI and MOV SS: kept as MOV-SS blocking alone (VM entry refuses both). */
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    memset(k, 0, sizeof *k);
+    k->interrupt.injected = 1;
+    k->interrupt.nr = 0x51;
+    k->interrupt.shadow = KVM_X86_SHADOW_INT_STI | KVM_X86_SHADOW_INT_MOV_SS;
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    ck_assert_uint_eq(x.events.interrupt_injected, 1);
+    ck_assert_uint_eq(x.events.interrupt_vector, 0x51);
+    ck_assert_uint_eq(x.events.interrupt_soft, 0);
+    ck_assert_uint_eq(x.events.movss_blocking, 1);
+    ck_assert_uint_eq(x.events.sti_blocking, 0);
+    ck_assert_uint_eq(x.events.exception_injected, 0);
+    ck_assert_uint_eq(x.events.exception_vector, 0);
+}
+END_TEST
+
+START_TEST(events_nmi_count_kept)
+{
+    /* KVM latches up to two NMIs; the model says "pending". Writing the
+     * events back must not drop KVM's second one. */
+    first_exit();
+    vcore_x86_state_t x;
+    fk.events.nmi.pending = 2;
+    events_zero(&x);
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    ck_assert_uint_eq(x.events.nmi_pending, 1);
+    fk_snap_t sn;
+    fk_snap(&sn);
+    /* Unchanged for KVM: no write at all. */
+    x.events.request_interrupt_window = 1;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_VCPU_EVENTS), 0);
+    ck_assert_uint_eq(fk.events.nmi.pending, 2);
+    /* Changed (MOV-SS blocking): written, the count kept. */
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    x.events.movss_blocking = 1;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_VCPU_EVENTS), 1);
+    ck_assert_uint_eq(fk.events.nmi.pending, 2);
+    ck_assert_uint_eq(fk.events.interrupt.shadow, KVM_X86_SHADOW_INT_MOV_SS);
+    /* Cleared by the model: gone. */
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    x.events.nmi_pending = 0;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(fk.events.nmi.pending, 0);
+}
+END_TEST
+
+START_TEST(events_regs_written_before_events)
+{
+    /* KVM_SET_REGS drops a pending exception: a write of both must leave
+     * the exception pending in KVM. */
+    first_exit();
+    vcore_x86_state_t x;
+    events_zero(&x);
+    op_get(&x, VCORE_X86_STATE_REGS);
+    x.regs.rip = 0x2000;
+    x.events.exception_pending = 1;
+    x.events.exception_vector = 6; /* #UD */
+    fk.nlog = 0;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_REGS | VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(fk.regs.rip, 0x2000);
+    ck_assert_uint_eq(fk.events.exception.pending, 1);
+    ck_assert_uint_eq(fk.events.exception.nr, 6);
+    ck_assert_int_eq(fk.nlog, 2);
+    ck_assert_uint_eq(fk.log[0], KVM_SET_REGS);
+    ck_assert_uint_eq(fk.log[1], KVM_SET_VCPU_EVENTS);
+}
+END_TEST
+
+START_TEST(events_without_payload_cap)
+{
+    /* A kernel without KVM_CAP_EXCEPTION_PAYLOAD: one exception state. */
+    vcore_vm_destroy(vm);
+    fk_reset();
+    fk.no_payload_cap = 1;
+    ck_assert_int_eq(make_vm(&vm), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_create(vm, NULL, &vcpu), VCORE_OK);
+    first_exit();
+    vcore_x86_state_t x;
+    events_zero(&x);
+    x.events.exception_pending = 1;
+    x.events.exception_vector = 13;
+    x.events.exception_has_error_code = 1;
+    x.events.exception_error_code = 0x20;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(fk.set_events_flags,
+                      KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW);
+    ck_assert_uint_eq(fk.events.exception.injected, 1);
+    ck_assert_uint_eq(fk.events.exception.pending, 0);
+    ck_assert_uint_eq(fk.events.exception.error_code, 0x20);
+    /* Read back: reported as injected (KVM's interface has no "pending"). */
+    fk.deliver = 0;
+    vcore_exit_t ex = {.size = sizeof ex};
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    events_zero(&x);
+    op_get(&x, VCORE_X86_STATE_EVENTS);
+    ck_assert_uint_eq(x.events.exception_injected, 1);
+    ck_assert_uint_eq(x.events.exception_pending, 0);
+    ck_assert_uint_eq(x.events.exception_vector, 13);
+
+    /* What that interface cannot carry is refused before anything is
+     * written: a payload, or a raised exception behind an injected NMI. */
+    op_get(&x, VCORE_X86_STATE_REGS);
+    x.regs.rip = 0x4444;
+    events_zero(&x);
+    x.events.exception_pending = 1;
+    x.events.exception_vector = 14;
+    x.events.exception_has_error_code = 1;
+    x.events.exception_has_payload = 1;
+    x.events.exception_payload = 0x1000;
+    fk_snap_t sn;
+    fk_snap(&sn);
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_REGS | VCORE_X86_STATE_EVENTS),
+                     VCORE_ERR_UNSUPPORTED);
+    x.events.exception_has_payload = 0;
+    x.events.exception_payload = 0;
+    x.events.nmi_injected = 1;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_ERR_UNSUPPORTED);
+    ck_assert_int_eq(fk_total_since(&sn), 0);
+    ck_assert_uint_ne(fk.regs.rip, 0x4444);
+    /* Without the NMI it goes (as injected). */
+    x.events.nmi_injected = 0;
+    ck_assert_int_eq(op_set(&x, VCORE_X86_STATE_EVENTS), VCORE_OK);
+    ck_assert_uint_eq(fk.events.exception.injected, 1);
+    ck_assert_uint_eq(fk.events.exception.nr, 14);
+}
+END_TEST
+
+/* Protected mode as the guest would have set it: CR0.PE = 1 in KVM. */
+static void guest_protected_mode(void)
+{
+    fk.sregs.cr0 |= 1;
+}
+
+START_TEST(inject_gp_reaches_kvm)
+{
+    first_exit();
+    guest_protected_mode();
+    vcore_exit_t ex = {.size = sizeof ex};
+    fk_snap_t sn;
+    fk_snap(&sn);
+    ck_assert_int_eq(vcore_vcpu_inject_exception(vcpu, 13, true, 0x1234, 0), VCORE_OK);
+    int run = fk.run_calls;
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    fk_print_since("inject #GP and run", &sn);
+    const struct kvm_vcpu_events *k = &fk.seen_ev[run];
+    ck_assert_uint_eq(k->exception.injected, 1);
+    ck_assert_uint_eq(k->exception.pending, 0);
+    ck_assert_uint_eq(k->exception.nr, 13);
+    ck_assert_uint_eq(k->exception.has_error_code, 1);
+    ck_assert_uint_eq(k->exception.error_code, 0x1234);
+    /* The core reads the events, RFLAGS and CR0 (is an error code
+     * pushed?) to decide; one ioctl per block. */
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_VCPU_EVENTS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_REGS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_SREGS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_VCPU_EVENTS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_RUN), 1);
+    ck_assert_int_eq(fk_total_since(&sn), 5);
+    /* Delivered: nothing left. */
+    vcore_x86_events_t e = {.size = sizeof e};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.exception_pending | e.exception_injected, 0);
+}
+END_TEST
+
+START_TEST(inject_in_real_mode_drops_error_code)
+{
+    /* SDM Vol. 3, "Exception and Interrupt Handling in Real-Address Mode":
+     * no error code is pushed. */
+    first_exit();
+    vcore_exit_t ex = {.size = sizeof ex};
+    ck_assert_int_eq(vcore_vcpu_inject_exception(vcpu, 13, true, 0x1234, 0), VCORE_OK);
+    int run = fk.run_calls;
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(fk.seen_ev[run].exception.injected, 1);
+    ck_assert_uint_eq(fk.seen_ev[run].exception.nr, 13);
+    ck_assert_uint_eq(fk.seen_ev[run].exception.has_error_code, 0);
+}
+END_TEST
+
+START_TEST(inject_pf_writes_cr2_first)
+{
+    /* SDM Vol. 3, "Interrupt 14-Page-Fault Exception (#PF)": CR2 holds the
+     * address when the handler starts. */
+    first_exit();
+    guest_protected_mode();
+    vcore_exit_t ex = {.size = sizeof ex};
+    ck_assert_int_eq(vcore_vcpu_inject_exception(vcpu, 14, true, 0x2, 0xbad000), VCORE_OK);
+    int run = fk.run_calls;
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(fk.sregs.cr2, 0xbad000);
+    ck_assert_uint_eq(fk.seen_ev[run].exception.injected, 1);
+    ck_assert_uint_eq(fk.seen_ev[run].exception.nr, 14);
+    ck_assert_uint_eq(fk.seen_ev[run].exception.error_code, 2);
+    ck_assert_uint_eq(fk.seen_ev[run].exception_has_payload, 0);
+}
+END_TEST
+
+START_TEST(interrupt_waits_for_window)
+{
+    first_exit();
+    fk.regs.rflags = 0x2; /* IF = 0 */
+    vcore_exit_t ex = {.size = sizeof ex};
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x40), VCORE_OK);
+    int run = fk.run_calls;
+    /* The guest keeps IF = 0 through an I/O exit ... */
+    struct kvm_run u;
+    memset(&u, 0, sizeof u);
+    u.io.direction = KVM_EXIT_IO_OUT;
+    u.io.size = 1;
+    u.io.port = 0x65;
+    u.io.count = 1;
+    u.io.data_offset = 4096;
+    fk_push(&fk, KVM_EXIT_IO, &u.hw, 256);
+    run_expect(&ex, VCORE_EXIT_IO);
+    ck_assert_uint_eq(fk.seen_win[run], 1);
+    ck_assert_uint_eq(fk.seen_ev[run].interrupt.injected, 0);
+    /* ... and one more stop costs no event write (nothing KVM holds changed). */
+    fk_snap_t sn;
+    fk_snap(&sn);
+    fk_push(&fk, KVM_EXIT_IO, &u.hw, 256);
+    run_expect(&ex, VCORE_EXIT_IO);
+    fk_print_since("run while the interrupt waits", &sn);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_VCPU_EVENTS), 0);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_VCPU_EVENTS), 1);
+    ck_assert_int_eq(fk_since(&sn, KVM_GET_REGS), 1);
+    ck_assert_int_eq(fk_total_since(&sn), 3);
+    ck_assert_uint_eq(fk.seen_win[run + 1], 1);
+    /* Then STI: KVM reports the window; the core injects and re-enters
+     * without returning the window exit. */
+    fk_push(&fk, KVM_EXIT_IRQ_WINDOW_OPEN, NULL, 0);
+    fk.script[fk.nscript - 1].rflags = 0x202;
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run = fk.run_calls;
+    run_expect(&ex, VCORE_EXIT_HLT);
+    ck_assert_int_eq(fk.run_calls, run + 2);
+    ck_assert_uint_eq(fk.seen_win[run], 1);
+    ck_assert_uint_eq(fk.seen_ev[run + 1].interrupt.injected, 1);
+    ck_assert_uint_eq(fk.seen_ev[run + 1].interrupt.nr, 0x40);
+    ck_assert_uint_eq(fk.seen_ev[run + 1].interrupt.soft, 0);
+    ck_assert_uint_eq(fk.seen_win[run + 1], 0);
+}
+END_TEST
+
+START_TEST(vmm_window_is_one_shot)
+{
+    first_exit();
+    vcore_exit_t ex = {.size = sizeof ex};
+    vcore_x86_events_t e = {.size = sizeof e};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &e), VCORE_OK);
+    e.request_interrupt_window = 1;
+    ck_assert_int_eq(vcore_vcpu_set_events(vcpu, &e), VCORE_OK);
+    int run = fk.run_calls;
+    fk_push(&fk, KVM_EXIT_IRQ_WINDOW_OPEN, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_IRQ_WINDOW);
+    ck_assert_uint_eq(ex.raw.reason, KVM_EXIT_IRQ_WINDOW_OPEN);
+    ck_assert_uint_eq(ex.flags, 0);
+    ck_assert_uint_eq(fk.seen_win[run], 1);
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.request_interrupt_window, 0);
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(fk.seen_win[run + 1], 0);
+}
+END_TEST
+
+START_TEST(nmi_injected_or_left_to_kvm)
+{
+    first_exit();
+    vcore_exit_t ex = {.size = sizeof ex};
+    /* NMIs not blocked: the core injects it. */
+    ck_assert_int_eq(vcore_vcpu_inject_nmi(vcpu), VCORE_OK);
+    int run = fk.run_calls;
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(fk.seen_ev[run].nmi.injected, 1);
+    ck_assert_uint_eq(fk.seen_ev[run].nmi.pending, 0);
+    /* Delivered: the handler runs, NMIs blocked until IRET. */
+    vcore_x86_events_t e = {.size = sizeof e};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.nmi_masked, 1);
+    ck_assert_uint_eq(e.nmi_injected, 0);
+    /* Blocked: KVM gets it pending (no NMI window here: KVM delivers it
+     * after the IRET) and the core asks for no window. */
+    ck_assert_int_eq(vcore_vcpu_inject_nmi(vcpu), VCORE_OK);
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(fk.seen_ev[run + 1].nmi.injected, 0);
+    ck_assert_uint_eq(fk.seen_ev[run + 1].nmi.pending, 1);
+    ck_assert_uint_eq(fk.seen_ev[run + 1].nmi.masked, 1);
+    ck_assert_uint_eq(fk.seen_win[run + 1], 0);
+}
+END_TEST
+
+START_TEST(refusals)
+{
+    first_exit();
+    vcore_exit_t ex = {.size = sizeof ex};
+    vcore_x86_events_t e = {.size = sizeof e};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &e), VCORE_OK);
+    /* No NMI window on KVM. */
+    e.request_nmi_window = 1;
+    ck_assert_int_eq(vcore_vcpu_set_events(vcpu, &e), VCORE_ERR_UNSUPPORTED);
+    ck_assert_diag(vcpu, VCORE_DIAG_EVENT_WINDOW_UNSUPPORTED);
+    fk_snap_t sn;
+    fk_snap(&sn);
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_VCPU_EVENTS), 0);
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.request_nmi_window, 0);
+    ck_assert_uint_eq(vcore_backend_kvm()->features & VCORE_BACKEND_FEAT_NMI_WINDOW, 0);
+    /* An NMI vector as an exception. */
+    ck_assert_int_eq(vcore_vcpu_inject_exception(vcpu, 2, false, 0, 0), VCORE_ERR_INVAL);
+}
+END_TEST
+
+START_TEST(refused_msr_is_gp_from_kvm)
+{
+    /* The VMM refuses an RDMSR: KVM raises the #GP (msr.error = 1), the
+     * core must not raise a second one through the event state. */
+    first_exit();
+    vcore_exit_t ex = {.size = sizeof ex};
+    struct kvm_run u;
+    memset(&u, 0, sizeof u);
+    u.msr.index = 0x4b564dff;
+    u.msr.reason = KVM_MSR_EXIT_REASON_UNKNOWN;
+    fk_push(&fk, KVM_EXIT_X86_RDMSR, &u.hw, 256);
+    run_expect(&ex, VCORE_EXIT_RDMSR);
+    ex.u.msr.error = 1;
+    int run = fk.run_calls;
+    fk_snap_t sn;
+    fk_snap(&sn);
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(fk.seen.msr.error, 1);
+    ck_assert_uint_eq(fk.seen_ev[run].exception.injected | fk.seen_ev[run].exception.pending, 0);
+    ck_assert_int_eq(fk_since(&sn, KVM_SET_VCPU_EVENTS), 0);
+    ck_assert_int_eq(fk_total_since(&sn), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kvm_fake");
@@ -785,6 +1818,26 @@ int main(void)
     tcase_add_test(tc, replies_reach_the_page);
     tcase_add_test(tc, every_exit_decoded);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, cost_register_round_trip);
+    tcase_add_test(tc, cost_read_rip_after_exit);
+    tcase_add_test(tc, cost_sregs_round_trip);
+    tcase_add_test(tc, cost_msr_write_leaves_tsc);
+    tcase_add_test(tc, tsc_written_only_when_set);
+    tcase_add_test(tc, feature_control_stays_in_the_model);
+    tcase_add_test(tc, sregs_write_keeps_kvm_apic_base);
+    tcase_add_test(tc, events_model_to_kvm);
+    tcase_add_test(tc, events_kvm_to_model);
+    tcase_add_test(tc, events_nmi_count_kept);
+    tcase_add_test(tc, events_regs_written_before_events);
+    tcase_add_test(tc, events_without_payload_cap);
+    tcase_add_test(tc, inject_gp_reaches_kvm);
+    tcase_add_test(tc, inject_in_real_mode_drops_error_code);
+    tcase_add_test(tc, inject_pf_writes_cr2_first);
+    tcase_add_test(tc, interrupt_waits_for_window);
+    tcase_add_test(tc, vmm_window_is_one_shot);
+    tcase_add_test(tc, nmi_injected_or_left_to_kvm);
+    tcase_add_test(tc, refusals);
+    tcase_add_test(tc, refused_msr_is_gp_from_kvm);
     suite_add_tcase(s, tc);
     return kt_run_suite(s);
 }

@@ -94,6 +94,18 @@ static void sample_state(vcore_x86_state_t *st)
     st->msrs.misc_enable = 0x1801;
     st->msrs.smbase = 0x30000;
     st->msrs.tsc_aux = 7;
+
+    /* A #GP whose delivery started, MOV-SS blocking (KVM on AMD reports
+     * its one shadow bit as MOV SS too), an NMI latched behind a running
+     * NMI handler. */
+    st->events.size = sizeof st->events;
+    st->events.exception_injected = 1;
+    st->events.exception_vector = 13;
+    st->events.exception_has_error_code = 1;
+    st->events.exception_error_code = 0x18;
+    st->events.movss_blocking = 1;
+    st->events.nmi_pending = 1;
+    st->events.nmi_masked = 1;
 }
 
 static kt_env_t env;
@@ -114,9 +126,10 @@ static void teardown(void)
 
 START_TEST(roundtrip_each_class)
 {
-    static const uint32_t classes[] = {VCORE_X86_STATE_REGS, VCORE_X86_STATE_SREGS,
+    static const uint32_t classes[] = {VCORE_X86_STATE_REGS,  VCORE_X86_STATE_SREGS,
                                        VCORE_X86_STATE_DREGS, VCORE_X86_STATE_FPU,
-                                       VCORE_X86_STATE_XCR0, VCORE_X86_STATE_MSRS};
+                                       VCORE_X86_STATE_XCR0,  VCORE_X86_STATE_MSRS,
+                                       VCORE_X86_STATE_EVENTS};
     vcore_x86_state_t in, out;
     sample_state(&in);
     for (unsigned c = 0; c < sizeof classes / sizeof classes[0]; c++) {
@@ -160,6 +173,9 @@ START_TEST(roundtrip_each_class)
             break;
         case VCORE_X86_STATE_XCR0:
             ck_assert_uint_eq(out.xcr0, in.xcr0);
+            break;
+        case VCORE_X86_STATE_EVENTS:
+            ck_assert_mem_eq(&out.events, &in.events, sizeof in.events);
             break;
         case VCORE_X86_STATE_MSRS: {
             vcore_kvm_vcpu_t *kv = vcore_vcpu_backend_priv(env.vcpu);
@@ -389,6 +405,10 @@ START_TEST(reset_matches_fresh_kvm_vcpu)
     ck_assert_uint_eq(kvm.msrs.cstar, core->msrs.cstar);
     ck_assert_uint_eq(kvm.msrs.sfmask, core->msrs.sfmask);
     ck_assert_uint_eq(kvm.msrs.kernel_gs_base, core->msrs.kernel_gs_base);
+
+    /* Events: nothing pending or being delivered, no blocking, NMIs not
+     * masked, on both sides. */
+    ck_assert_mem_eq(&kvm.events, &core->events, sizeof kvm.events);
 
     vcore_vcpu_destroy(vcpu);
     vcore_vm_destroy(vm);
