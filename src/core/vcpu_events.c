@@ -89,6 +89,9 @@ int vcore_vcpu_set_events(vcore_vcpu_t *vcpu, const vcore_x86_events_t *events)
     x->vmm_irq_window = e.request_interrupt_window != 0;
     x->vmm_nmi_window = e.request_nmi_window != 0;
     x->queued = vcore__vcpu_events_pending_bits(&e);
+    /* A window the core opened for an event the VMM just withdrew is closed. */
+    x->core_irq_window = x->core_irq_window && (x->queued & VCORE__QUEUED_IRQ);
+    x->core_nmi_window = x->core_nmi_window && (x->queued & VCORE__QUEUED_NMI);
     vcore__vcpu_events_windows(vcpu);
     vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_EVENTS);
     return VCORE_OK;
@@ -180,12 +183,18 @@ static int vcore__vcpu_events_exception(vcore_vcpu_t *vcpu)
         x->st.sregs.cr2 = e->exception_payload;
         vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_CR2);
     } else if (e->exception_has_payload && e->exception_vector == VCORE__VEC_DB) {
-        /* SDM Vol. 3, "Debug Status Register (DR6)": the exception sets its
-         * condition bits; the reserved-as-1 bits stay 1. */
+        /* SDM Vol. 3, "Debug Status Register (DR6)": a debug exception may
+         * clear B0-B3 and sets its condition bits (B0-B3, BD, BS, BT); the
+         * processor never clears the others. RTM (bit 16) is active low:
+         * a payload bit 16 (the pending-debug-exceptions layout) clears it. */
         err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_DREGS);
         if (err)
             return err;
-        x->st.dregs.dr6 |= (e->exception_payload & 0xffffffffull) | VCORE__DR6_FIXED1;
+        uint64_t p = e->exception_payload;
+        uint64_t dr6 = (x->st.dregs.dr6 & ~0xfull) | (p & VCORE__DR6_CONDITIONS) | VCORE__DR6_FIXED1;
+        if (p & VCORE__DR6_RTM)
+            dr6 &= ~VCORE__DR6_RTM;
+        x->st.dregs.dr6 = dr6;
         vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_DREGS);
     }
     /* Real-address mode pushes no error code (SDM Vol. 3, "Exception and
@@ -221,6 +230,8 @@ int vcore__vcpu_events_before_entry(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
     if (err)
         return err;
     vcore_x86_events_t *e = &x->st.events;
+    const vcore_x86_events_t before = *e;
+    const bool before_irq = x->core_irq_window, before_nmi = x->core_nmi_window;
     bool busy = e->exception_injected || e->interrupt_injected || e->nmi_injected;
     /* Priority among the events the core holds (SDM Vol. 3, "Priority
      * Among Concurrent Events"): exceptions, then NMI, then INTR. */
@@ -249,7 +260,11 @@ int vcore__vcpu_events_before_entry(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
     if (x->queued & VCORE__QUEUED_IRQ)
         x->core_irq_window = true;
     vcore__vcpu_events_windows(vcpu);
-    vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_EVENTS);
+    /* Only a change reaches the backend (a queued event that still waits
+     * for its open window costs nothing). */
+    if (vcore__memcmp(&before, e, sizeof(before)) != 0 || before_irq != x->core_irq_window ||
+        before_nmi != x->core_nmi_window)
+        vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_EVENTS);
     return VCORE_OK;
 }
 

@@ -132,7 +132,7 @@ static void ev_start(const uint8_t *start, const uint8_t *end)
     s.cr0 = 0x11; /* PE, ET */
     int err = vcore_vcpu_set_sregs(env.vcpu, &s);
     vcore_diag_t d = {.size = sizeof d};
-    (void)vcore_vcpu_last_diag(env.vcpu, &d);
+    ck_assert_int_eq(vcore_vcpu_last_diag(env.vcpu, &d), VCORE_OK);
     ck_assert_msg(err == VCORE_OK, "set_sregs: %d (%s)", err, d.name);
     vcore_x86_regs_t r = {.size = sizeof r};
     ck_assert_int_eq(vcore_vcpu_get_regs(env.vcpu, &r), VCORE_OK);

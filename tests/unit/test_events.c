@@ -135,13 +135,52 @@ END_TEST
 START_TEST(exception_db_payload_sets_dr6)
 {
     protected_mode(false);
-    ck_assert_int_eq(vcore_vcpu_inject_exception(env.vcpu, 1, false, 0, 1u << 14 /* BS */), VCORE_OK);
-    push(VCORE_EXIT_HLT);
-    run();
+    /* B1 set from an earlier breakpoint; BD set too. */
     vcore_x86_dregs_t d = {.size = sizeof(d)};
     ck_assert_int_eq(vcore_vcpu_get_dregs(env.vcpu, &d), VCORE_OK);
-    ck_assert_uint_eq(d.dr6 & (1u << 14), 1u << 14);
-    ck_assert_uint_eq(d.dr6 & 0xffff0ff0ull, 0xffff0ff0ull);
+    d.dr6 = 0xffff0ff0ull | (1u << 1) | (1u << 13);
+    ck_assert_int_eq(vcore_vcpu_set_dregs(env.vcpu, &d), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_inject_exception(env.vcpu, 1, false, 0, (1u << 14) | (1u << 2)), VCORE_OK);
+    push(VCORE_EXIT_HLT);
+    run();
+    ck_assert_int_eq(vcore_vcpu_get_dregs(env.vcpu, &d), VCORE_OK);
+    /* "Debug Status Register (DR6)": B0-B3 may be cleared and the exception's
+     * conditions set (B2, BS); BD is never cleared by the processor; the
+     * reserved-as-1 bits stay 1 and bit 12 stays 0. */
+    ck_assert_uint_eq(d.dr6, 0xffff0ff0ull | (1u << 2) | (1u << 13) | (1u << 14));
+    /* A payload with bit 16 (RTM, pending-debug layout) clears the active-low DR6.RTM. */
+    ck_assert_int_eq(vcore_vcpu_inject_exception(env.vcpu, 1, false, 0, (1u << 16) | (1u << 12)), VCORE_OK);
+    push(VCORE_EXIT_HLT);
+    run();
+    ck_assert_int_eq(vcore_vcpu_get_dregs(env.vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.dr6 & (1u << 16), 0);
+    ck_assert_uint_eq(d.dr6 & (1u << 12), 0);
+}
+END_TEST
+
+START_TEST(waiting_event_costs_no_state_write)
+{
+    protected_mode(false); /* IF = 0: the interrupt waits for its window */
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(env.vcpu, 0x30), VCORE_OK);
+    push(VCORE_EXIT_HLT);
+    run();
+    push(VCORE_EXIT_HLT);
+    uint64_t sets = vcore_mock_count(env.vcpu, VCORE_MOCK_OP_SET_STATE);
+    run();
+    /* Nothing changed in the event state: no write to the backend. */
+    ck_assert_uint_eq(vcore_mock_count(env.vcpu, VCORE_MOCK_OP_SET_STATE), sets);
+    /* The VMM withdraws the interrupt: the core's window closes with it. */
+    vcore_x86_events_t e = events();
+    e.interrupt_pending = 0;
+    ck_assert_int_eq(vcore_vcpu_set_events(env.vcpu, &e), VCORE_OK);
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(env.vcpu, &r), VCORE_OK);
+    r.rflags |= 1u << 9;
+    ck_assert_int_eq(vcore_vcpu_set_regs(env.vcpu, &r), VCORE_OK);
+    push(VCORE_EXIT_HLT);
+    uint64_t runs = vcore_mock_count(env.vcpu, VCORE_MOCK_OP_RUN);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(vcore_mock_count(env.vcpu, VCORE_MOCK_OP_RUN), runs + 1); /* no window exit */
 }
 END_TEST
 
@@ -433,9 +472,13 @@ START_TEST(set_events_checks)
     ck_assert_diag(env.vcpu, VCORE_DIAG_EVENT_TWO_EVENTS);
     e = events();
     e.interrupt_pending = 1;
-    e.interrupt_vector = 3;
+    e.interrupt_vector = 15;
     ck_assert_int_eq(vcore_vcpu_set_events(env.vcpu, &e), VCORE_ERR_INVAL);
     ck_assert_diag(env.vcpu, VCORE_DIAG_EVENT_INTERRUPT_VECTOR);
+    e.interrupt_vector = 16; /* the first vector that is not an exception's */
+    ck_assert_int_eq(vcore_vcpu_set_events(env.vcpu, &e), VCORE_OK);
+    e.interrupt_pending = 0;
+    ck_assert_int_eq(vcore_vcpu_set_events(env.vcpu, &e), VCORE_OK);
     /* A whole valid state round-trips. */
     e = events();
     e.interrupt_injected = 1;
@@ -540,6 +583,7 @@ static Suite *events_suite(void)
     tcase_add_test(tc, exception_pf_payload_is_cr2);
     tcase_add_test(tc, exception_real_mode_has_no_error_code);
     tcase_add_test(tc, exception_db_payload_sets_dr6);
+    tcase_add_test(tc, waiting_event_costs_no_state_write);
     tcase_add_loop_test(tc, exception_vector_rules, 0, N(vec_cases));
     tcase_add_loop_test(tc, exception_double_fault_table, 0, N(df_cases));
     tcase_add_test(tc, exception_after_df_is_shutdown);

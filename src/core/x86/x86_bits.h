@@ -186,8 +186,12 @@
 #define VCORE__FEATCTL_VMX_OUTSIDE_SMX VCORE__BIT(2) /* VMXON allowed outside SMX operation. */
 #define VCORE__FEATCTL_SENTER 0xff00ull              /* SENTER local function enables (14:8) and global enable (15). */
 
-/* DR6 bits that read as 1 (SDM Vol. 3, "Debug Status Register (DR6)"). */
+/* DR6 (SDM Vol. 3, "Debug Status Register (DR6)"): the bits that read as 1,
+ * the condition bits a debug exception sets (B0-B3, BD, BS, BT), and RTM
+ * (bit 16, active low). */
 #define VCORE__DR6_FIXED1 0xffff0ff0ull
+#define VCORE__DR6_CONDITIONS 0xe00full
+#define VCORE__DR6_RTM VCORE__BIT(16)
 
 
 #endif /* VCORE_CORE_X86_BITS_H */
