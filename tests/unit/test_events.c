@@ -24,24 +24,15 @@ static void down(void)
     vcore_test_env_down(&env);
 }
 
-static vcore_exit_t make_exit(uint32_t reason)
-{
-    vcore_exit_t e;
-    memset(&e, 0, sizeof(e));
-    e.size = sizeof(e);
-    e.reason = reason;
-    return e;
-}
-
 static void push(uint32_t reason)
 {
-    vcore_exit_t e = make_exit(reason);
+    vcore_exit_t e = vcore_test_exit(reason);
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, &e), VCORE_OK);
 }
 
 static vcore_exit_t run(void)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &e), VCORE_OK);
     return e;
 }
@@ -545,7 +536,7 @@ START_TEST(backend_without_events)
     e.nmi_masked = 1;
     ck_assert_int_eq(vcore_vcpu_set_events(v, &e), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_inject_nmi(v), VCORE_OK);
-    vcore_exit_t x = make_exit(VCORE_EXIT_HLT);
+    vcore_exit_t x = vcore_test_exit(VCORE_EXIT_HLT);
     ck_assert_int_eq(vcore_mock_push_exit(v, &x), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_run(v, &x), VCORE_OK);
     ck_assert_uint_eq(x.reason, VCORE_EXIT_HLT);
