@@ -58,13 +58,13 @@ VCORE_BEGIN_DECLS
       "IPA size above 48 bits needs the 64KB granule with FEAT_LPA, or FEAT_LPA2 (DS=1)", \
       VCORE__ARM64_D8 " (AArch64.S2MinTxSZ); \"VTCR_EL2\" (T0SZ, DS)")          \
     X(ARM64_S2_CONCAT_LIMIT, 0x2008,                                           \
-      "geometry would need more than 16 concatenated start-level tables",      \
+      "within the level cap the start level would need more than 16 concatenated tables", \
       VCORE__ARM64_D8 " (AArch64.S2InconsistentSL: up to 16 concatenated tables)") \
     X(ARM64_S2_LEVELS_ABOVE_CAP, 0x2009,                                       \
-      "no valid stage-2 start level gives this IPA size within the level cap", \
+      "the IPA size needs more lookup levels than the cap (the library builds at least two)", \
       "Arm ARM, \"VTCR_EL2\" (SL0, SL2); AArch64.S2InvalidSL, AArch64.S2InconsistentSL") \
     X(ARM64_S2_CAP_INVALID, 0x200a,                                            \
-      "level cap must be 0 (none) or 2..5",                                    \
+      "level cap must be 0 (none) or 1..5",                                    \
       VCORE__ARM64_D8 " (lookup levels -1 to 3)")                       \
     X(ARM64_S2_VMID_WIDTH, 0x200b,                                             \
       "VMID wider than the implemented VMID size (ID_AA64MMFR1_EL1.VMIDBits)", \
@@ -135,7 +135,7 @@ typedef struct vcore_arm64_s2_config {
     uint32_t granule;    /**< VCORE_ARM64_GRANULE_4K, _16K or _64K. */
     uint64_t mmfr0;      /**< ID_AA64MMFR0_EL1 of the host. */
     uint64_t mmfr1;      /**< ID_AA64MMFR1_EL1 of the host. */
-    uint32_t max_levels; /**< Cap on lookup levels: 0 = none, else 2..5. */
+    uint32_t max_levels; /**< Cap on lookup levels: 0 = none, else 1..5 (a cap below 2 refuses every IPA size). */
     uint32_t flags;      /**< VCORE_ARM64_S2_F_*. */
 } vcore_arm64_s2_config_t;
 

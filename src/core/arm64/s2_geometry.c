@@ -151,7 +151,7 @@ int vcore_arm64_s2_geometry(const vcore_arm64_s2_config_t *cfg, vcore_arm64_s2_g
         vcore__diag_set(diag, VCORE_DIAG_ARM64_S2_LPA2_NOT_IMPLEMENTED, cfg->granule);
         return VCORE_ERR_UNSUPPORTED;
     }
-    if (cfg->max_levels == 1 || cfg->max_levels > 5)
+    if (cfg->max_levels > 5)
         return vcore__diag_set(diag, VCORE_DIAG_ARM64_S2_CAP_INVALID, cfg->max_levels);
 
     /* Output size: the host PARange, limited to 48 bits unless descriptors
@@ -171,12 +171,11 @@ int vcore_arm64_s2_geometry(const vcore_arm64_s2_config_t *cfg, vcore_arm64_s2_g
         return VCORE_ERR_RANGE;
     }
 
-    /* Fewest levels first: 2 .. cap (5 = a walk from level -1). */
+    /* Fewest levels first, from 2 up to 5 (a walk from level -1). */
     uint32_t stride = gshift - 3u;
-    uint32_t cap = cfg->max_levels ? cfg->max_levels : 5u;
     int32_t start = 4;
     uint32_t top_bits = 0; /* IPA bits the start level resolves */
-    for (uint32_t levels = 2; levels <= cap; levels++) {
+    for (uint32_t levels = 2; levels <= 5; levels++) {
         int32_t s = 4 - (int32_t)levels;
         uint32_t below = (levels - 1u) * stride + gshift;
         if (!vcore__s2_sl_encodable(gshift, s, pamax, ds))
@@ -187,22 +186,20 @@ int vcore_arm64_s2_geometry(const vcore_arm64_s2_config_t *cfg, vcore_arm64_s2_g
             break;
         }
     }
-    if (start == 4) {
-        /* Nothing within the cap: say why the deepest encodable start level
-         * allowed by the cap does not work. */
-        for (uint32_t levels = cap; levels >= 2; levels--) {
-            int32_t s = 4 - (int32_t)levels;
-            uint32_t below = (levels - 1u) * stride + gshift;
-            if (!vcore__s2_sl_encodable(gshift, s, pamax, ds))
-                continue;
-            if (ipa > below + stride + 4u) {
-                uint64_t tables = 1ull << (ipa - below - stride);
-                vcore__diag_set(diag, VCORE_DIAG_ARM64_S2_CONCAT_LIMIT, tables);
-                return VCORE_ERR_RANGE;
-            }
-            break;
+    uint32_t levels = (uint32_t)(4 - start);
+    if (start == 4 || (cfg->max_levels && levels > cfg->max_levels)) {
+        /* With the levels the cap allows, the start level would have to
+         * resolve more than stride + 4 bits: more than 16 tables. */
+        uint32_t cap = cfg->max_levels;
+        int32_t s = 4 - (int32_t)cap;
+        uint32_t below = cap ? (cap - 1u) * stride + gshift : 0;
+        if (start != 4 && cap >= 2 && vcore__s2_sl_encodable(gshift, s, pamax, ds) &&
+            ipa > below + stride + 4u) {
+            uint64_t tables = 1ull << (ipa - below - stride);
+            vcore__diag_set(diag, VCORE_DIAG_ARM64_S2_CONCAT_LIMIT, tables);
+        } else {
+            vcore__diag_set(diag, VCORE_DIAG_ARM64_S2_LEVELS_ABOVE_CAP, start == 4 ? 0 : levels);
         }
-        vcore__diag_set(diag, VCORE_DIAG_ARM64_S2_LEVELS_ABOVE_CAP, cfg->max_levels);
         return VCORE_ERR_RANGE;
     }
 
@@ -211,7 +208,7 @@ int vcore_arm64_s2_geometry(const vcore_arm64_s2_config_t *cfg, vcore_arm64_s2_g
     g.size = sizeof(g);
     g.ipa_bits = ipa;
     g.granule_shift = gshift;
-    g.levels = (uint32_t)(4 - start);
+    g.levels = levels;
     g.start_level = start;
     g.concat = top_bits > stride ? 1u << (top_bits - stride) : 1u;
     g.root_entries = 1u << top_bits;
