@@ -290,6 +290,13 @@ START_TEST(cap_at_sixteen_tables)
     c.max_levels = 2;
     ck_assert_int_eq(geom(&c, &g, &d), VCORE_OK);
     ck_assert_uint_eq(g.concat, 16);
+    /* A cap of 5 or 4 changes nothing for 4KB IPA 48 (four levels). */
+    c.max_levels = 5;
+    c.ipa_bits = 48;
+    ck_assert_int_eq(geom(&c, &g, &d), VCORE_OK);
+    ck_assert_uint_eq(g.levels, 4);
+    c.max_levels = 4;
+    ck_assert_int_eq(geom(&c, &g, &d), VCORE_OK);
     c.max_levels = 3;
     c.ipa_bits = 43;
     ck_assert_int_eq(geom(&c, &g, &d), VCORE_OK);

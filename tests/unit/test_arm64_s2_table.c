@@ -149,7 +149,24 @@ START_TEST(init_root)
     c.tlbi = NULL;
     ck_assert_int_eq(vcore_arm64_s2_init(store, sizeof(store), &c, &s2, NULL), VCORE_ERR_INVAL);
     c.tlbi = rec_tlbi;
+    fake_host_t nofree = *f;
+    nofree.host.ctx = f;
+    nofree.host.free_pages = NULL;
+    c.host = &nofree.host;
+    ck_assert_int_eq(vcore_arm64_s2_init(store, sizeof(store), &c, &s2, NULL), VCORE_ERR_INVAL);
+    c.host = &f->host;
     ck_assert_int_eq(vcore_arm64_s2_init(store, 16, &c, &s2, NULL), VCORE_ERR_BUFSZ);
+    ck_assert_int_eq(vcore_arm64_s2_init(store, vcore_arm64_s2_storage_size() - 1, &c, &s2, NULL), VCORE_ERR_BUFSZ);
+    f->fail_after = -1;
+    ck_assert_int_eq(vcore_arm64_s2_init(store, vcore_arm64_s2_storage_size(), &c, &s2, NULL), VCORE_OK);
+    vcore_arm64_s2_lookup_t lk = {.size = sizeof(lk)};
+    vcore_arm64_s2_stats_t stn = {.size = sizeof(stn)};
+    ck_assert_int_eq(vcore_arm64_s2_lookup(s2, 0, NULL), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_arm64_s2_lookup(NULL, 0, &lk), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_arm64_s2_stats(s2, NULL), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_arm64_s2_stats(NULL, &stn), VCORE_ERR_INVAL);
+    vcore_arm64_s2_fini(s2);
+    ck_assert_uint_eq(f->outstanding, 0);
     ck_assert_int_eq(vcore_arm64_s2_init(store + 8, sizeof(store) - 8, &c, &s2, NULL), VCORE_ERR_BUFSZ);
     c.geometry.ipa_bits = 60; /* above the implemented 52 bits */
     vcore_diag_t d = {.size = sizeof(d)};
@@ -545,6 +562,40 @@ START_TEST(tlbi_scope)
 }
 END_TEST
 
+/* Unmaps that empty a table remove it, also when the range only partly
+ * covers the parent entry; an unmap of one page of a full table keeps the
+ * other 511 pages. */
+START_TEST(unmap_frees_empty_tables)
+{
+    vcore_arm64_s2_t *s2 = mk(40, VCORE_ARM64_GRANULE_4K, 0, 0x80000000ull);
+    map_ok(s2, GB(5) + KB(4), GB(7), KB(12), VCORE_ARM64_S2_R);
+    vcore_arm64_s2_stats_t st = stats(s2);
+    ck_assert_uint_eq(st.tables, 2 + 2); /* one level-2 and one level-3 table */
+    ck_assert_int_eq(vcore_arm64_s2_unmap(s2, GB(5) + KB(4), KB(12), NULL, NULL), VCORE_OK);
+    st = stats(s2);
+    ck_assert_uint_eq(st.tables, 2);
+    ck_assert_int_eq(look(s2, GB(5) + KB(4)).level, 1);
+    /* A full level-3 table (pages only: the output is not 2 MiB aligned). */
+    map_ok(s2, GB(6), GB(9) + KB(4), MB(2), VCORE_ARM64_S2_R);
+    map_ok(s2, GB(6) + MB(2), GB(10), KB(4), VCORE_ARM64_S2_R);
+    st = stats(s2);
+    ck_assert_uint_eq(st.page_entries, 513);
+    ck_assert_int_eq(vcore_arm64_s2_unmap(s2, GB(6) + MB(1), KB(4), NULL, NULL), VCORE_OK);
+    st = stats(s2);
+    ck_assert_uint_eq(st.page_entries, 512);
+    ck_assert_uint_eq(st.tables, 2 + 1 + 2);
+    ck_assert(look(s2, GB(6)).mapped);
+    ck_assert(look(s2, GB(6) + MB(2) - KB(4)).mapped);
+    ck_assert(!look(s2, GB(6) + MB(1)).mapped);
+    /* The first of two level-3 tables emptied by a range that ends inside the second. */
+    ck_assert_int_eq(vcore_arm64_s2_unmap(s2, GB(6), MB(2) + KB(4), NULL, NULL), VCORE_OK);
+    st = stats(s2);
+    ck_assert_uint_eq(st.page_entries, 0);
+    ck_assert_uint_eq(st.tables, 2);
+    done(s2);
+}
+END_TEST
+
 /* Accounting over a mixed sequence: after unmapping everything only the
  * root is in use, every other table is free, nothing leaks at fini. */
 START_TEST(accounting)
@@ -589,6 +640,7 @@ static Suite *suite(void)
     tcase_add_test(t, prepare_nomem_leaves_table);
     tcase_add_test(t, remap_bbm);
     tcase_add_test(t, tlbi_scope);
+    tcase_add_test(t, unmap_frees_empty_tables);
     tcase_add_test(t, accounting);
     suite_add_tcase(s, t);
     return s;

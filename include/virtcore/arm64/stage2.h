@@ -160,7 +160,7 @@ typedef struct vcore_arm64_s2_geom {
     uint32_t vmid_bits;        /**< VMID width: 8 or 16 (VTCR_EL2.VS). */
     uint32_t t0sz;             /**< VTCR_EL2.T0SZ = 64 - ipa_bits. */
     uint32_t sl0;              /**< VTCR_EL2.SL0 encoding of the start level. */
-    uint32_t sl2;              /**< VTCR_EL2.SL2 (4KB, DS = 1, level -1 only). */
+    uint32_t sl2;              /**< VTCR_EL2.SL2: always 0 (level -1 is never needed: 4KB level 0 with 16 tables resolves 52 bits). */
     uint32_t tg0;              /**< VTCR_EL2.TG0: 0 = 4KB, 1 = 64KB, 2 = 16KB. */
     uint32_t ps;               /**< VTCR_EL2.PS (PARange encoding of pa_bits). */
     bool ds;                   /**< VTCR_EL2.DS: FEAT_LPA2 descriptor format. */
@@ -172,7 +172,7 @@ typedef struct vcore_arm64_s2_geom {
 /**
  * @brief Computes a stage-2 geometry and its VTCR_EL2 value.
  *
- * VTCR_EL2 gets T0SZ, SL0 (and SL2), TG0, PS (the host PARange, limited to
+ * VTCR_EL2 gets T0SZ, SL0, TG0, PS (the host PARange, limited to
  * 48 bits unless 52-bit descriptors are in use), VS (16-bit VMIDs when
  * implemented), DS, walks Inner/Outer Write-Back Write-Allocate cacheable and
  * Inner Shareable (IRGN0 = ORGN0 = 0b01, SH0 = 0b11), bit 31 (RES1), and

@@ -59,6 +59,8 @@ int vcore__arm64_s2_pool_alloc_block(vcore__arm64_s2_pool_t *p, uint64_t bytes, 
 int vcore__arm64_s2_pool_get(vcore__arm64_s2_pool_t *p, uint64_t **va, uint64_t *pa);
 /* Gives a table back (its contents are overwritten). */
 void vcore__arm64_s2_pool_put(vcore__arm64_s2_pool_t *p, void *va);
+/* Physical address of a pool table from its virtual address (0 if not the pool's). */
+uint64_t vcore__arm64_s2_pool_pa(const vcore__arm64_s2_pool_t *p, const void *va);
 /* Virtual address of a pool table from its physical address; NULL if not the pool's. */
 uint64_t *vcore__arm64_s2_pool_va(const vcore__arm64_s2_pool_t *p, uint64_t pa);
 void vcore__arm64_s2_pool_fini(vcore__arm64_s2_pool_t *p);

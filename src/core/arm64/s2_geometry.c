@@ -14,7 +14,9 @@
  *    resolves at least 1 bit and at most stride + 4 bits, i.e. up to 16
  *    concatenated start-level tables.
  * Among the valid geometries the library takes the fewest levels, but at
- * least two (a single level could map no blocks at all).
+ * least two (a single level could map no blocks at all). The walk resolving
+ * the IPA always exists: 4KB level 0, 16KB level 0 and 64KB level 1 with up
+ * to 16 tables cover 52 bits.
  */
 #include "arm64.h"
 
@@ -42,40 +44,25 @@ bool vcore__arm64_s2_block_ok(const vcore_arm64_s2_geom_t *g, int32_t level)
     return level >= first && level <= 3;
 }
 
-/* AArch64.S2InvalidSL, inverted: can the granule encode start level `s`? */
-static bool vcore__s2_sl_encodable(uint32_t gshift, int32_t s, uint32_t pamax, bool ds)
+/*
+ * Shallowest start level the library uses for a granule (VTCR_EL2.SL0).
+ * AArch64.S2InvalidSL adds conditions to the shallow encodings: 4KB level 0
+ * and 64KB level 1 need an implemented PA size of at least 44 bits, 16KB
+ * level 1 at least 42, 16KB level 0 needs DS = 1. They always hold when the
+ * IPA size needs that level, since the IPA is at most the implemented PA
+ * size and above 48 bits only with 52-bit descriptors (DS = 1 for 16KB).
+ * 4KB level -1 (SL2) is never needed: level 0 with 16 concatenated tables
+ * resolves 52 bits. 64KB level 0 is reserved.
+ */
+static int32_t vcore__s2_top_level(uint32_t gshift)
 {
-    switch (gshift) {
-    case 12: /* SL0: 0 = L2, 1 = L1, 2 = L0 (PAMax >= 44); SL2:SL0 = 1:00 = L-1 */
-        if (s == 2 || s == 1)
-            return true;
-        if (s == 0)
-            return pamax >= 44;
-        if (s == -1)
-            return ds && pamax >= 52;
-        return false; /* level 3 needs FEAT_TTST; a one-level walk is never chosen */
-    case 14: /* SL0: 0 = L3, 1 = L2, 2 = L1 (PAMax >= 42), 3 = L0 (DS = 1) */
-        if (s == 3 || s == 2)
-            return true;
-        if (s == 1)
-            return pamax >= 42;
-        if (s == 0)
-            return ds && pamax >= 52;
-        return false;
-    default: /* 64KB. SL0: 0 = L3, 1 = L2, 2 = L1 (PAMax >= 44), 3 reserved */
-        if (s == 3 || s == 2)
-            return true;
-        if (s == 1)
-            return pamax >= 44;
-        return false;
-    }
+    return gshift == 16 ? 1 : 0;
 }
 
+/* SL0: 4KB 0b00 = L2, 0b01 = L1, 0b10 = L0; 16KB/64KB 0b01 = L2, 0b10 = L1, 0b11 = L0. */
 static uint32_t vcore__s2_sl0(uint32_t gshift, int32_t s)
 {
-    if (gshift == 12)
-        return s == -1 ? 0u : (uint32_t)(2 - s);
-    return (uint32_t)(3 - s);
+    return gshift == 12 ? (uint32_t)(2 - s) : (uint32_t)(3 - s);
 }
 
 /* Stage-2 support of a granule from ID_AA64MMFR0_EL1: 0 none, 1 yes, 2 yes with LPA2. */
@@ -171,34 +158,23 @@ int vcore_arm64_s2_geometry(const vcore_arm64_s2_config_t *cfg, vcore_arm64_s2_g
         return VCORE_ERR_RANGE;
     }
 
-    /* Fewest levels first, from 2 up to 5 (a walk from level -1). */
+    /* Fewest levels first, from 2 to the granule's shallowest start level. */
     uint32_t stride = gshift - 3u;
-    int32_t start = 4;
-    uint32_t top_bits = 0; /* IPA bits the start level resolves */
-    for (uint32_t levels = 2; levels <= 5; levels++) {
-        int32_t s = 4 - (int32_t)levels;
-        uint32_t below = (levels - 1u) * stride + gshift;
-        if (!vcore__s2_sl_encodable(gshift, s, pamax, ds))
-            continue;
-        if (ipa >= below + 1u && ipa <= below + stride + 4u) {
-            start = s;
-            top_bits = ipa - below;
-            break;
-        }
-    }
+    int32_t start = 2;
+    while (ipa > (uint32_t)(3 - start) * stride + gshift + stride + 4u &&
+           start > vcore__s2_top_level(gshift))
+        start--;
     uint32_t levels = (uint32_t)(4 - start);
-    if (start == 4 || (cfg->max_levels && levels > cfg->max_levels)) {
+    uint32_t top_bits = ipa - ((levels - 1u) * stride + gshift); /* bits the start level resolves */
+    if (cfg->max_levels && levels > cfg->max_levels) {
         /* With the levels the cap allows, the start level would have to
          * resolve more than stride + 4 bits: more than 16 tables. */
         uint32_t cap = cfg->max_levels;
-        int32_t s = 4 - (int32_t)cap;
-        uint32_t below = cap ? (cap - 1u) * stride + gshift : 0;
-        if (start != 4 && cap >= 2 && vcore__s2_sl_encodable(gshift, s, pamax, ds) &&
-            ipa > below + stride + 4u) {
-            uint64_t tables = 1ull << (ipa - below - stride);
-            vcore__diag_set(diag, VCORE_DIAG_ARM64_S2_CONCAT_LIMIT, tables);
+        if (cap < 2) {
+            vcore__diag_set(diag, VCORE_DIAG_ARM64_S2_LEVELS_ABOVE_CAP, levels);
         } else {
-            vcore__diag_set(diag, VCORE_DIAG_ARM64_S2_LEVELS_ABOVE_CAP, start == 4 ? 0 : levels);
+            uint32_t below = (cap - 1u) * stride + gshift;
+            vcore__diag_set(diag, VCORE_DIAG_ARM64_S2_CONCAT_LIMIT, 1ull << (ipa - below - stride));
         }
         return VCORE_ERR_RANGE;
     }
@@ -223,7 +199,7 @@ int vcore_arm64_s2_geometry(const vcore_arm64_s2_config_t *cfg, vcore_arm64_s2_g
                           VCORE__MMFR1_VMIDBITS_16 ? 16u : 8u;
     g.t0sz = 64u - ipa;
     g.sl0 = vcore__s2_sl0(gshift, start);
-    g.sl2 = (gshift == 12 && start == -1) ? 1u : 0u;
+    g.sl2 = 0; /* level -1 is never used */
     g.tg0 = gshift == 12 ? VCORE__VTCR_TG0_4K : gshift == 14 ? VCORE__VTCR_TG0_16K
                                                               : VCORE__VTCR_TG0_64K;
     g.ps = 0;
@@ -246,8 +222,6 @@ int vcore_arm64_s2_geometry(const vcore_arm64_s2_config_t *cfg, vcore_arm64_s2_g
     v |= VCORE__VTCR_RES1;                                     /* bit 31 RES1 */
     if (g.ds)
         v |= VCORE__VTCR_DS;                                   /* LPA2 descriptors */
-    if (g.sl2)
-        v |= VCORE__VTCR_SL2;                                  /* level -1 start */
     g.vtcr = v;
     *out = g;
     return VCORE_OK;

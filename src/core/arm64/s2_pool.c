@@ -135,16 +135,20 @@ int vcore__arm64_s2_pool_get(vcore__arm64_s2_pool_t *p, uint64_t **va, uint64_t 
     vcore__memcpy(&p->free_list, t, sizeof(void *));
     p->nfree--;
     vcore__memset(t, 0, p->table_bytes);
-    *pa = 0;
-    for (uint32_t i = 0; i < p->nchunks; i++) {
-        const vcore__arm64_s2_chunk_t *c = &p->chunk[i];
-        if (t >= c->va && t < c->va + (size_t)c->tables * p->table_bytes) {
-            *pa = c->pa + (uint64_t)(t - c->va);
-            break;
-        }
-    }
+    *pa = vcore__arm64_s2_pool_pa(p, t);
     *va = (uint64_t *)(void *)t;
     return VCORE_OK;
+}
+
+uint64_t vcore__arm64_s2_pool_pa(const vcore__arm64_s2_pool_t *p, const void *va)
+{
+    const uint8_t *t = va;
+    for (uint32_t i = 0; i < p->nchunks; i++) {
+        const vcore__arm64_s2_chunk_t *c = &p->chunk[i];
+        if (t >= c->va && t < c->va + (size_t)c->pages * VCORE_PAGE_SIZE)
+            return c->pa + (uint64_t)(t - c->va);
+    }
+    return 0;
 }
 
 void vcore__arm64_s2_pool_put(vcore__arm64_s2_pool_t *p, void *va)

@@ -91,15 +91,7 @@ static uint64_t *vcore__s2_take(vcore_arm64_s2_t *s2, uint64_t *pa)
     s2->nreserve--;
     t[0] = 0;
     s2->tables_in_use++;
-    *pa = 0;
-    /* The reserve holds pool tables only: their pa is found by address. */
-    for (uint32_t i = 0; i < s2->pool.nchunks; i++) {
-        const vcore__arm64_s2_chunk_t *c = &s2->pool.chunk[i];
-        if ((uint8_t *)t >= c->va && (uint8_t *)t < c->va + (size_t)c->pages * VCORE_PAGE_SIZE) {
-            *pa = c->pa + (uint64_t)((uint8_t *)t - c->va);
-            break;
-        }
-    }
+    *pa = vcore__arm64_s2_pool_pa(&s2->pool, t);
     return t;
 }
 
