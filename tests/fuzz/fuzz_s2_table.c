@@ -1,6 +1,8 @@
 /* libFuzzer target: random map/unmap sequences on a stage-2 table against a
- * reference model (one entry per granule of the first 64 MiB of the IPA
- * space). Invariants, after every operation:
+ * reference model: one entry per granule of the first 64 MiB of the IPA
+ * space ("fine" inputs), or one entry per level-2 block (2 MiB, 32 MiB,
+ * 512 MiB) over 2048 blocks ("coarse" inputs, where level-1 blocks and
+ * whole-table replacements happen). Invariants, after every operation:
  *  - every granule translates exactly as the model says (mapped or not,
  *    output address, permissions and memory type);
  *  - a prepare that fails with VCORE_ERR_NOMEM (injected) changes nothing;
@@ -23,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define REGION (64ull << 20)
 #define MAXG (REGION / 4096u)
+#define COARSE_UNITS 2048u
 
 typedef struct ent {
     uint8_t mapped;
@@ -35,6 +38,7 @@ static fake_host_t fh;
 static uint8_t store[64 * 1024] __attribute__((aligned(16)));
 static vcore_arm64_s2_t *cur;
 static uint64_t op_lo, op_hi;
+static uint64_t unit, nunits; /* model granularity and size */
 
 /* Break-before-make: while the TLB callback runs, no granule of the change's
  * range may translate to a new output address. */
@@ -44,13 +48,11 @@ static void tlbi_cb(void *ctx, const vcore_arm64_s2_tlbi_t *req)
     if (req->scope == VCORE_ARM64_S2_TLBI_IPA && (req->stride == 0 || req->len == 0 ||
                                                    req->len / req->stride > VCORE_ARM64_S2_TLBI_MAX_OPS))
         abort();
-    const vcore_arm64_s2_geom_t *g = vcore_arm64_s2_get_geom(cur);
-    uint64_t gsz = 1ull << g->granule_shift;
-    for (uint64_t ipa = op_lo; ipa < op_hi; ipa += gsz) {
+    for (uint64_t ipa = op_lo; ipa < op_hi; ipa += unit) {
         vcore_arm64_s2_lookup_t l = {.size = sizeof(l)};
         if (vcore_arm64_s2_lookup(cur, ipa, &l) != VCORE_OK)
             abort();
-        const ent_t *m = &model[ipa / gsz];
+        const ent_t *m = &model[ipa / unit];
         if (l.mapped && (!m->mapped || l.pa != m->pa))
             abort(); /* valid with an address the model no longer has, or never had */
     }
@@ -59,11 +61,13 @@ static void tlbi_cb(void *ctx, const vcore_arm64_s2_tlbi_t *req)
 static void check_one(uint64_t gsz, uint64_t i)
 {
     vcore_arm64_s2_lookup_t l = {.size = sizeof(l)};
-    if (vcore_arm64_s2_lookup(cur, i * gsz + (i % 7) * 8, &l) != VCORE_OK)
+    /* Probe a different granule of each unit, at a different offset. */
+    uint64_t off = (unit / gsz > 1 ? (i * 40503u) % (unit / gsz) * gsz : 0) + (i % 7) * 8;
+    if (vcore_arm64_s2_lookup(cur, i * unit + off, &l) != VCORE_OK)
         abort();
     if (l.mapped != model[i].mapped)
         abort();
-    if (l.mapped && (l.pa != model[i].pa + (i % 7) * 8 || l.prot != model[i].prot))
+    if (l.mapped && (l.pa != model[i].pa + off || l.prot != model[i].prot))
         abort();
 }
 
@@ -71,7 +75,7 @@ static void check_one(uint64_t gsz, uint64_t i)
  * spread of granules over the region; everything at the end of an input. */
 static void check_some(uint64_t gsz, uint64_t first, uint64_t count)
 {
-    uint64_t n = REGION / gsz;
+    uint64_t n = nunits;
     for (uint64_t k = 0; k < 4; k++) {
         if (first >= k + 1)
             check_one(gsz, first - k - 1);
@@ -91,15 +95,8 @@ static void check_some(uint64_t gsz, uint64_t first, uint64_t count)
 
 static void check_all(uint64_t gsz)
 {
-    for (uint64_t i = 0; i < REGION / gsz; i++) {
-        vcore_arm64_s2_lookup_t l = {.size = sizeof(l)};
-        if (vcore_arm64_s2_lookup(cur, i * gsz + (i % 7) * 8, &l) != VCORE_OK)
-            abort();
-        if (l.mapped != model[i].mapped)
-            abort();
-        if (l.mapped && (l.pa != model[i].pa + (i % 7) * 8 || l.prot != model[i].prot))
-            abort();
-    }
+    for (uint64_t i = 0; i < nunits; i++)
+        check_one(gsz, i);
     vcore_arm64_s2_stats_t st = {.size = sizeof(st)};
     if (vcore_arm64_s2_stats(cur, &st) != VCORE_OK || st.tables != st.tables_in_use)
         abort();
@@ -109,13 +106,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz2_in_t in = {data, size, 0};
     static const uint32_t grans[3] = {4096, 16384, 65536};
-    uint32_t gi = (uint32_t)fz2_take(&in, 1) % 3u;
-    uint64_t gsz = grans[gi];
+    uint32_t sel = (uint32_t)fz2_take(&in, 1);
+    uint64_t gsz = grans[sel % 3u];
+    bool coarse = (sel & 0x10) != 0;
+    /* Coarse: a level-2 block (2 MiB, 32 MiB, 512 MiB) per model entry. */
+    unit = coarse ? gsz << (__builtin_ctzll(gsz) - 3) : gsz;
+    nunits = coarse ? COARSE_UNITS : REGION / gsz;
     vcore_arm64_s2_table_config_t c;
     memset(&c, 0, sizeof(c));
     c.size = sizeof(c);
     c.geometry.size = sizeof(c.geometry);
-    c.geometry.ipa_bits = 40;
+    c.geometry.ipa_bits = 48;
     c.geometry.granule = (uint32_t)gsz;
     c.geometry.mmfr0 = 0x0000032310201126ull;
     c.geometry.mmfr1 = (fz2_take(&in, 1) & 1) ? (1ull << 28) : 0; /* with or without FEAT_XNX */
@@ -126,15 +127,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(model, 0, sizeof(model));
     if (vcore_arm64_s2_init(store, sizeof(store), &c, &cur, NULL) != VCORE_OK)
         abort();
-    uint64_t n = REGION / gsz;
+    uint64_t n = nunits;
     while (in.off < in.n) {
         uint8_t op = (uint8_t)fz2_take(&in, 1);
         uint64_t first = fz2_take(&in, 2) % n;
         uint64_t count = 1 + fz2_take(&in, 2) % (n - first);
-        uint64_t ipa = first * gsz, len = count * gsz;
-        /* Output addresses: congruent with the IPA to 1 GiB (blocks possible)
-         * or shifted by a few granules (pages only). */
-        uint64_t pa = (op & 2) ? (1ull << 33) + ipa : (1ull << 34) + ipa + gsz * (1 + (op >> 4));
+        /* Output addresses: congruent with the IPA to 4 TiB (blocks of every
+         * size possible), or shifted by a few granules (pages only; then few
+         * units, or a coarse input would map millions of pages). */
+        bool shifted = !(op & 2);
+        if (coarse && shifted && count > 4)
+            count = 1 + count % 4;
+        uint64_t ipa = first * unit, len = count * unit;
+        uint64_t pa = shifted ? (1ull << 44) + ipa + gsz * (1 + (op >> 4)) : (1ull << 42) + ipa;
         uint32_t prot = (uint32_t)fz2_take(&in, 1) & (VCORE_ARM64_S2_RWX | VCORE_ARM64_S2_DEVICE);
         bool nomem = (op & 0x0c) == 0x0c;
         op_lo = ipa;
@@ -163,7 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (uint64_t i = first; i < first + count; i++) {
             model[i].mapped = !(op & 1);
             model[i].prot = prot;
-            model[i].pa = pa + (i - first) * gsz;
+            model[i].pa = pa + (i - first) * unit;
         }
         if (vcore_arm64_s2_commit(cur, NULL) != VCORE_OK)
             abort();
