@@ -278,8 +278,8 @@ static vcore_exit_t read_exit(uint32_t sas, bool sse, bool sf, uint32_t reg, uin
 
 START_TEST(mmio_complete)
 {
-    uint64_t x[31];
-    for (int i = 0; i < 31; i++)
+    uint64_t x[32]; /* X0..X30, and a guard word the completion must never touch */
+    for (int i = 0; i < 32; i++)
         x[i] = 0xdeaddeaddeaddeadull;
     /* LDRSB W1: sign-extend 8 -> 32 bits, bits[63:32] zero. */
     vcore_exit_t e = read_exit(0, true, false, 1, 0x80);
@@ -305,6 +305,7 @@ START_TEST(mmio_complete)
     e = read_exit(3, false, true, 31, 0x55);
     ck_assert_int_eq(vcore_arm64_mmio_complete(&e, x, NULL), VCORE_OK);
     ck_assert_uint_eq(x[30], 0xdeaddeaddeaddeadull);
+    ck_assert_uint_eq(x[31], 0xdeaddeaddeaddeadull);
     /* A write exit cannot be completed as a read. */
     vcore_arm64_abort_t a = ab(DABT | IL | ISV | SAS(3) | SRT(3) | SF | WNR | 0x05, 0, 0x80000000ull);
     e = decode(&a, VCORE_OK);

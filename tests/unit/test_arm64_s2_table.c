@@ -120,6 +120,8 @@ START_TEST(init_root)
      * fake host's first placement is misaligned, so the pool draws again. */
     fake_host_t *f = &fh;
     vcore_arm64_s2_t *s2 = mk(40, VCORE_ARM64_GRANULE_4K, 0, 0x80000000ull);
+    /* An aligned placement: exactly the two root pages. */
+    ck_assert_uint_eq(stats(s2).host_pages, 2);
     done(s2);
     fh_init(f, 0x80000000ull);
     f->misalign = 4096;
@@ -138,7 +140,8 @@ START_TEST(init_root)
     vcore_arm64_s2_stats_t st = stats(s2);
     ck_assert_uint_eq(st.tables, 2);
     ck_assert_uint_eq(st.table_bytes, KB(8));
-    ck_assert_uint_ge(st.host_pages, 2);
+    /* Drawn again with one page of slack to align the 8 KiB root. */
+    ck_assert_uint_eq(st.host_pages, 3);
     done(s2);
     /* No pages at all: NOMEM, nothing kept. */
     fh_init(f, 0x80000000ull);
@@ -596,6 +599,23 @@ START_TEST(unmap_frees_empty_tables)
 }
 END_TEST
 
+/* Pool growth: chunks of 4, 8, ... 256 tables, then 256 at a time. A 1 GiB
+ * mapping in pages (output not 2 MiB aligned) needs 512 level-3 tables and
+ * one level-2 table: 513 = 508 from the first seven chunks + 5 of an eighth
+ * chunk of 256. */
+START_TEST(pool_growth)
+{
+    vcore_arm64_s2_t *s2 = mk(40, VCORE_ARM64_GRANULE_4K, 0, 0x80000000ull);
+    map_ok(s2, GB(1), GB(4) + KB(4), GB(1), VCORE_ARM64_S2_R);
+    vcore_arm64_s2_stats_t st = stats(s2);
+    ck_assert_uint_eq(st.tables, 2 + 1 + 512);
+    ck_assert_uint_eq(st.page_entries, 262144);
+    ck_assert_uint_eq(st.host_pages, 2 + 4 + 8 + 16 + 32 + 64 + 128 + 256 + 256);
+    ck_assert_uint_eq(st.tables_free, 508 + 256 - 513);
+    done(s2);
+}
+END_TEST
+
 /* Accounting over a mixed sequence: after unmapping everything only the
  * root is in use, every other table is free, nothing leaks at fini. */
 START_TEST(accounting)
@@ -641,6 +661,7 @@ static Suite *suite(void)
     tcase_add_test(t, remap_bbm);
     tcase_add_test(t, tlbi_scope);
     tcase_add_test(t, unmap_frees_empty_tables);
+    tcase_add_test(t, pool_growth);
     tcase_add_test(t, accounting);
     suite_add_tcase(s, t);
     return s;
