@@ -66,6 +66,35 @@ typedef enum vcore_exit_reason {
 #define VCORE_EXIT_F_NEEDS_REPLY (1u << 0) /**< Fill the reply slot before the next run. */
 /** @} */
 
+/** @name vcore_exit_t::u.mmio.flags (AArch64 aborts)
+ * @{ */
+#define VCORE_EXIT_MMIO_F_SYNDROME (1u << 0)    /**< Instruction syndrome valid (ISV): len, reg, sign extension, SF, AR hold. */
+#define VCORE_EXIT_MMIO_F_SIGN_EXTEND (1u << 1) /**< The load sign-extends (SSE). */
+#define VCORE_EXIT_MMIO_F_REG64 (1u << 2)       /**< The register is 64-bit Xn (SF); else 32-bit Wn. */
+#define VCORE_EXIT_MMIO_F_ACQ_REL (1u << 3)     /**< Acquire/release semantics (AR). */
+#define VCORE_EXIT_MMIO_F_FETCH (1u << 4)       /**< Instruction fetch (instruction abort). */
+#define VCORE_EXIT_MMIO_F_S1PTW (1u << 5)       /**< Stage-2 fault on a stage-1 translation table walk. */
+#define VCORE_EXIT_MMIO_F_CACHE_MAINT (1u << 6) /**< Cache maintenance or address translation instruction (CM). */
+#define VCORE_EXIT_MMIO_F_EXTERNAL (1u << 7)    /**< External abort type (EA). */
+#define VCORE_EXIT_MMIO_F_IPA_VALID (1u << 8)   /**< @c gpa holds the faulting IPA (HPFAR_EL2 or PAR_EL1). */
+#define VCORE_EXIT_MMIO_F_VA_VALID (1u << 9)    /**< @c va holds FAR_EL2 (FnV clear). */
+/** @} */
+
+/** @brief Kinds of stage-2 faults (vcore_exit_t::u.mmio.fault). Values are pinned. */
+typedef enum vcore_exit_fault {
+    VCORE_EXIT_FAULT_NONE = 0,         /**< Not a fault (x86 MMIO). */
+    VCORE_EXIT_FAULT_TRANSLATION = 1,  /**< Translation fault (no valid descriptor). */
+    VCORE_EXIT_FAULT_ACCESS_FLAG = 2,  /**< Access flag fault. */
+    VCORE_EXIT_FAULT_PERMISSION = 3,   /**< Permission fault. */
+    VCORE_EXIT_FAULT_ADDRESS_SIZE = 4, /**< Address size fault. */
+    VCORE_EXIT_FAULT_EXTERNAL = 5,     /**< Synchronous external abort or parity/ECC error. */
+    VCORE_EXIT_FAULT_ALIGNMENT = 6,    /**< Alignment fault. */
+    VCORE_EXIT_FAULT_OTHER = 7         /**< TLB conflict, unsupported atomic update, tag check, granule protection, IMPLEMENTATION DEFINED. */
+} vcore_exit_fault_t;
+
+/** @brief vcore_exit_t::u.mmio.level when the fault has no lookup level. */
+#define VCORE_EXIT_LEVEL_NONE (-128)
+
 /** @brief Where vcore_exit_t::raw came from. */
 typedef enum vcore_exit_source {
     VCORE_EXIT_SRC_NONE = 0,  /**< No raw data. */
@@ -105,6 +134,13 @@ typedef struct vcore_exit {
             uint8_t is_write; /**< 1 for a write. */
             uint8_t pad[3];   /**< Reserved. */
             uint8_t data[8];  /**< Written data, or the reply for a read. */
+            /* Filled for AArch64 aborts (raw.source VCORE_EXIT_SRC_ARM64); zero otherwise. */
+            uint64_t va;      /**< FAR_EL2: the guest virtual address (if VCORE_EXIT_MMIO_F_VA_VALID). */
+            uint32_t flags;   /**< VCORE_EXIT_MMIO_F_*. */
+            uint8_t reg;      /**< Register of the load/store (ESR ISS.SRT; 31 = XZR), with VCORE_EXIT_MMIO_F_SYNDROME. */
+            uint8_t fault;    /**< vcore_exit_fault_t: what kind of fault. */
+            int8_t level;     /**< Lookup level of the fault (-1..3), or -128 if the fault has none. */
+            uint8_t fsc;      /**< Raw fault status code (ESR ISS.DFSC / IFSC). */
         } mmio;
         /** VCORE_EXIT_CPUID. */
         struct {
