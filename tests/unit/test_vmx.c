@@ -638,6 +638,30 @@ START_TEST(vmcs01_built_from_model)
 }
 END_TEST
 
+/*
+ * A guest must not enable what its CPUID hides: every CR4 bit is
+ * host-owned (a MOV to CR4 that changes any bit exits to the core's checks,
+ * "Guest/Host Masks and Read Shadows for CR0 and CR4") and WRMSR to
+ * IA32_EFER exits ("MSR-Bitmap Address": the write bitmap for C0000000H-
+ * C0001FFFH at byte 3072, bit 80H; the read bitmap at byte 1024 stays
+ * clear, EFER reads need no exit).
+ */
+START_TEST(vmcs01_cr4_and_efer_writes_exit)
+{
+    vm_up();
+    use_script();
+    script.reason[0] = VCORE_VMX_EXIT_HLT;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_CR4_GUEST_HOST_MASK), ~0ull);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_CR0_GUEST_HOST_MASK), ~0ull);
+    const uint8_t *bm = (const uint8_t *)(uintptr_t)vmx_fake_get(VCORE_VMCS_MSR_BITMAP);
+    ck_assert_uint_eq((bm[3072 + 0x80 / 8] >> (0x80 % 8)) & 1u, 1);
+    ck_assert_uint_eq((bm[1024 + 0x80 / 8] >> (0x80 % 8)) & 1u, 0);
+    vm_down();
+}
+END_TEST
+
 START_TEST(vmcs01_host_state_rewritten_on_change)
 {
     vm_up();
@@ -1614,10 +1638,6 @@ START_TEST(exit_skip_ends_blocking)
     vcore_exit_t e = new_exit();
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
-    vcore_x86_events_t ev = {.size = sizeof(ev)};
-    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
-    ck_assert_uint_eq(ev.sti_blocking, 1);
-    ck_assert_uint_eq(ev.nmi_masked, 1);
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_CPUID);
     ck_assert_uint_eq(script.seen_intr_state[1], 0x8u);
@@ -1869,6 +1889,28 @@ START_TEST(events_idt_vectoring_reinjected)
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(script.seen_inj[3], 0x80000202u); /* the fake refuses it under NMI blocking */
+    vm_down();
+}
+END_TEST
+
+/* After an exit the events show the blocking the processor saved. */
+START_TEST(events_blocking_read_back)
+{
+    vm_up();
+    use_script();
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.rflags = 2 | (1u << 9);
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    script.reason[0] = VCORE_VMX_EXIT_HLT;
+    script.intr_state[0] = 0x100u | 0x9u; /* STI + virtual-NMI blocking */
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.sti_blocking, 1);
+    ck_assert_uint_eq(ev.movss_blocking, 0);
+    ck_assert_uint_eq(ev.nmi_masked, 1);
     vm_down();
 }
 END_TEST
@@ -2307,6 +2349,7 @@ static Suite *vmx_suite(void)
     t = tcase_create("vmcs01");
     tcase_add_test(t, vmcs01_built_from_model);
     tcase_add_test(t, vmcs01_host_state_rewritten_on_change);
+    tcase_add_test(t, vmcs01_cr4_and_efer_writes_exit);
     suite_add_tcase(s, t);
     t = tcase_create("hwvmcs");
     tcase_add_test(t, hwvmcs_life_cycle);
@@ -2345,6 +2388,7 @@ static Suite *vmx_suite(void)
     tcase_add_test(t, events_vmm_window_reported);
     tcase_add_test(t, events_idt_vectoring_reinjected);
     tcase_add_test(t, events_interruptibility_mapping);
+    tcase_add_test(t, events_blocking_read_back);
     suite_add_tcase(s, t);
     t = tcase_create("sync");
     tcase_add_test(t, sync_lazy_reads_and_writes);
