@@ -39,15 +39,6 @@
 #define VCORE__II_ASIZE(i) (((uint32_t)(i) >> 7) & 7u) /* bits 9:7: address size (0 16, 1 32, 2 64) */
 #define VCORE__II_REG (1u << 10)                        /* bit 10: register operand */
 
-/* Internal-error sub-codes of this backend (docs/embedding.md). */
-#define VCORE__VMX_INTERNAL_MMIO_DECODE 1u   /* MMIO instruction could not be fetched/decoded */
-#define VCORE__VMX_INTERNAL_EPT_MISCONFIG 2u /* EPT misconfiguration (a backend bug) */
-#define VCORE__VMX_INTERNAL_EPT_FETCH 3u     /* instruction fetch outside RAM */
-#define VCORE__VMX_INTERNAL_STRING_IO 4u     /* string I/O memory that is not guest RAM */
-#define VCORE__VMX_INTERNAL_EPT_NOT_DATA 5u  /* an access outside RAM that was not the instruction's
-                                              * data access: a guest paging-structure entry, or
-                                              * event delivery (IDT, stack) */
-
 /* Reasons whose exit qualification is always defined ("Basic VM-Exit
  * Information", "Exit Qualification"). Exceptions (only #DB and #PF have
  * one) and the VMX instructions (not for a register operand) read it
@@ -147,7 +138,7 @@ static int vcore__vmx_exit_ept(vcore__vmx_vcpu_t *c, vcore_exit_t *exit)
         return err;
     exit->raw.data[5] = gpa;
     if (q & VCORE__EPTQ_FETCH) {
-        vcore__vmx_internal(exit, VCORE__VMX_INTERNAL_EPT_FETCH, gpa, q);
+        vcore__vmx_internal(exit, VCORE_VMX_INTERNAL_EPT_FETCH, gpa, q);
         return VCORE_OK;
     }
     /* Only the instruction's own data access can be emulated from its
@@ -159,7 +150,7 @@ static int vcore__vmx_exit_ept(vcore__vmx_vcpu_t *c, vcore_exit_t *exit)
     if ((q & (VCORE__EPTQ_GLA_VALID | VCORE__EPTQ_GLA_XLATE)) !=
             (VCORE__EPTQ_GLA_VALID | VCORE__EPTQ_GLA_XLATE) ||
         (exit->raw.data[3] & VCORE__INTR_VALID)) {
-        vcore__vmx_internal(exit, VCORE__VMX_INTERNAL_EPT_NOT_DATA, gpa, q);
+        vcore__vmx_internal(exit, VCORE_VMX_INTERNAL_EPT_NOT_DATA, gpa, q);
         return VCORE_OK;
     }
     vcore_x86_state_t st;
@@ -175,7 +166,7 @@ static int vcore__vmx_exit_ept(vcore__vmx_vcpu_t *c, vcore_exit_t *exit)
     vcore__vmx_mov_t mov;
     if (vcore__vmx_decode_mov(insn, got, vcore__vmx_code_bits(&st.sregs), &mov) != VCORE_OK ||
         mov.is_write != ((q & VCORE__EPTQ_WRITE) != 0)) {
-        vcore__vmx_internal(exit, VCORE__VMX_INTERNAL_MMIO_DECODE, gpa, q);
+        vcore__vmx_internal(exit, VCORE_VMX_INTERNAL_MMIO_DECODE, gpa, q);
         return VCORE_OK;
     }
     c->instr_len = mov.len;
@@ -285,7 +276,7 @@ static int vcore__vmx_exit_string(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, uint
         uint64_t lin = vcore__vmx_guest_elem(c, reg, k);
         if (vcore__vmx_guest_read(c->vmobj, &st.sregs, lin, c->iobuf + (size_t)k * c->io_width,
                                   c->io_width) != c->io_width) {
-            vcore__vmx_internal(exit, VCORE__VMX_INTERNAL_STRING_IO, lin, q);
+            vcore__vmx_internal(exit, VCORE_VMX_INTERNAL_STRING_IO, lin, q);
             return VCORE_OK;
         }
     }
@@ -596,7 +587,7 @@ int vcore__vmx_exit_decode(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, uint32_t re
         if (err)
             return err;
         exit->raw.data[5] = v;
-        vcore__vmx_internal(exit, VCORE__VMX_INTERNAL_EPT_MISCONFIG, v, 0);
+        vcore__vmx_internal(exit, VCORE_VMX_INTERNAL_EPT_MISCONFIG, v, 0);
         return VCORE_OK;
     default:
         return VCORE_OK; /* VCORE_EXIT_RAW: the reason and its qualification */

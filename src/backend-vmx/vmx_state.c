@@ -16,6 +16,8 @@
  */
 #include "vmx.h"
 
+#include "virtcore/vm.h"
+
 /* Kinds of table entries (see VCORE__VMX_FIELD_LIST). */
 enum { VCORE__VMX_K_PLAIN, VCORE__VMX_K_CR0_HW, VCORE__VMX_K_CR4_HW, VCORE__VMX_K_EFER, VCORE__VMX_K_EVENTS };
 
@@ -187,6 +189,38 @@ static int vcore__vmx_state_efer(vcore__vmx_vcpu_t *c, const vcore_x86_state_t *
     return vcore__vmx_state_put(c, VCORE__VMX_F_EFER, efer);
 }
 
+/*
+ * PAE paging with EPT: VM entry loads the four PDPTEs from the VMCS, not
+ * from memory ("Loading Page-Directory-Pointer-Table Entries"); MOV to CR3
+ * in the guest loads them itself and VM exits save them. When the core
+ * changes the paging registers into (or within) PAE paging, the backend
+ * loads them from guest memory, as MOV to CR3 would (once: the copy goes
+ * to the VMCS; a table outside RAM gives not-present entries).
+ */
+static int vcore__vmx_state_pdptes(vcore__vmx_vcpu_t *c)
+{
+    static const uint32_t fields[4] = {VCORE_VMCS_GUEST_PDPTR0, VCORE_VMCS_GUEST_PDPTR1,
+                                       VCORE_VMCS_GUEST_PDPTR2, VCORE_VMCS_GUEST_PDPTR3};
+    uint64_t cr0, cr3, cr4, efer;
+    int err = vcore__vmx_state_field(c, VCORE__VMX_F_CR0_SHADOW, &cr0);
+    if (!err)
+        err = vcore__vmx_state_field(c, VCORE__VMX_F_CR4_SHADOW, &cr4);
+    if (!err)
+        err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);
+    if (err || !(cr0 & VCORE__CR0_PG) || !(cr4 & VCORE__CR4_PAE) || (efer & VCORE__EFER_LMA))
+        return err;
+    err = vcore__vmx_state_field(c, VCORE__VMX_F_CR3, &cr3);
+    if (err)
+        return err;
+    uint64_t pdpte[4];
+    /* CR3 bits 31:5 locate the table in PAE paging ("PAE Paging"). */
+    if (vcore_vm_read_guest(c->vmobj, cr3 & 0xffffffe0ull, pdpte, sizeof(pdpte)) != VCORE_OK)
+        vcore__memset(pdpte, 0, sizeof(pdpte));
+    for (unsigned i = 0; i < 4 && !err; i++)
+        err = vcore__vmx_vmwrite(fields[i], pdpte[i]);
+    return err;
+}
+
 int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const vcore_x86_state_t *st,
                          uint32_t groups)
 {
@@ -222,6 +256,12 @@ int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const v
     }
     if (groups & (VCORE_X86_STATE_CR0 | VCORE_X86_STATE_EFER)) {
         int err = vcore__vmx_state_efer(c, st, groups);
+        if (err)
+            return err;
+    }
+    if (groups & (VCORE_X86_STATE_CR0 | VCORE_X86_STATE_CR3 | VCORE_X86_STATE_CR4 |
+                  VCORE_X86_STATE_EFER)) {
+        int err = vcore__vmx_state_pdptes(c);
         if (err)
             return err;
     }

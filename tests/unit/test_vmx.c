@@ -1429,7 +1429,7 @@ START_TEST(exit_ept_not_the_instructions_access)
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
         ck_assert_uint_eq(e.reason, VCORE_EXIT_INTERNAL_ERROR);
-        ck_assert_uint_eq(e.u.internal.suberror, 5);
+        ck_assert_uint_eq(e.u.internal.suberror, VCORE_VMX_INTERNAL_EPT_NOT_DATA);
         ck_assert_uint_eq(e.u.internal.data[0], 0xfee00000ull);
         ck_assert_uint_eq(e.raw.reason, 48);
     }
@@ -1449,7 +1449,7 @@ START_TEST(exit_mmio_undecodable)
     vcore_exit_t e = new_exit();
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_INTERNAL_ERROR);
-    ck_assert_uint_eq(e.u.internal.suberror, 1);
+    ck_assert_uint_eq(e.u.internal.suberror, VCORE_VMX_INTERNAL_MMIO_DECODE);
     ck_assert_uint_eq(e.u.internal.data[0], 0xfee00000ull);
     ck_assert_uint_eq(e.raw.reason, 48);
     vm_down();
@@ -2064,6 +2064,36 @@ START_TEST(sync_lma_follows_cr0_pg)
 }
 END_TEST
 
+/* PAE paging with EPT: VM entry takes the PDPTEs from the VMCS ("Loading
+ * Page-Directory-Pointer-Table Entries"), so entering PAE paging through
+ * the model loads them from the table CR3 points at (bits 31:5). */
+START_TEST(sync_pae_pdptes_loaded)
+{
+    vm_up();
+    use_script();
+    script.reason[0] = VCORE_VMX_EXIT_HLT;
+    uint64_t pdpt[4] = {0x7001, 0x8001, 0, 0x9001};
+    memcpy(ram + 0x6020, pdpt, sizeof(pdpt));
+    vcore_x86_sregs_t sr = {.size = sizeof(sr)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &sr), VCORE_OK);
+    for (unsigned i = 0; i < VCORE_X86_NR_SEGS; i++)
+        sr.seg[i].ar &= ~VCORE_X86_AR_L;
+    sr.seg[VCORE_X86_CS].ar |= VCORE_X86_AR_DB;
+    sr.cr0 = 0x80000011ull;
+    sr.cr3 = 0x6020;
+    sr.cr4 = 0x20;
+    sr.efer = 0;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &sr), VCORE_OK);
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_GUEST_PDPTR0), 0x7001);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_GUEST_PDPTR1), 0x8001);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_GUEST_PDPTR2), 0);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_GUEST_PDPTR3), 0x9001);
+    vm_down();
+}
+END_TEST
+
 static void msr_store_hook(script_t *s, vcore__vmx_gprs_t *g)
 {
     (void)g;
@@ -2395,6 +2425,7 @@ static Suite *vmx_suite(void)
     tcase_add_test(t, sync_get_writes_only_the_groups_asked);
     tcase_add_test(t, sync_lma_follows_cr0_pg);
     tcase_add_test(t, sync_msr_lists);
+    tcase_add_test(t, sync_pae_pdptes_loaded);
     tcase_add_test(t, sync_nested_vmread_cost);
     suite_add_tcase(s, t);
     t = tcase_create("decode");
