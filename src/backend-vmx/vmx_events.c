@@ -121,10 +121,13 @@ int vcore__vmx_events_entry(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v)
         return VCORE_OK;
     if (!info && o->entry_intr_known && !(o->entry_intr & VCORE__INTR_VALID))
         return VCORE_OK;
-    err = vcore__vmx_vmwrite(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, info);
     o->entry_intr = info;
-    o->entry_intr_known = err == VCORE_OK;
-    return err;
+    o->entry_intr_known = false; /* until the VMWRITE succeeds */
+    err = vcore__vmx_vmwrite(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, info);
+    if (err)
+        return err;
+    o->entry_intr_known = true;
+    return VCORE_OK;
 }
 
 void vcore__vmx_events_exited(vcore__vmx_vcpu_t *c, bool failed_entry)
@@ -184,7 +187,7 @@ int vcore__vmx_events_idt_vectoring(vcore__vmx_vcpu_t *c, vcore_exit_t *exit)
          * blocking it would set is not in force yet. */
         uint64_t intr = 0;
         err = vcore__vmx_state_field(c, VCORE__VMX_F_INTR_STATE, &intr);
-        if (!err && (intr & VCORE__INTR_STATE_NMI))
+        if (!err)
             err = vcore__vmx_state_put(c, VCORE__VMX_F_INTR_STATE, intr & ~(uint64_t)VCORE__INTR_STATE_NMI);
         e->nmi_masked = 0;
         break;

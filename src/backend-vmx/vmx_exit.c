@@ -106,17 +106,21 @@ static void vcore__vmx_internal(vcore_exit_t *exit, uint32_t suberror, uint64_t 
 static int vcore__vmx_exit_sregs(vcore__vmx_vcpu_t *c, bool code, vcore_x86_state_t *st)
 {
     const vcore__vmx_vm_t *v = vcore_vm_backend_priv(c->vmobj);
+    vcore__memset(st, 0, sizeof(*st));
     int err = vcore__vmx_state_get(c, v, st, VCORE_X86_STATE_CR0 | VCORE_X86_STATE_CR3 |
                                                  VCORE_X86_STATE_CR4 | VCORE_X86_STATE_EFER);
-    if (!err && code) {
-        uint64_t base, ar;
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_CS_BASE, &base);
-        if (!err)
-            err = vcore__vmx_state_field(c, VCORE__VMX_F_CS_AR, &ar);
-        st->sregs.seg[VCORE_X86_CS].base = base;
-        st->sregs.seg[VCORE_X86_CS].ar = (uint32_t)ar;
-    }
-    return err;
+    if (err || !code)
+        return err;
+    uint64_t base, ar;
+    err = vcore__vmx_state_field(c, VCORE__VMX_F_CS_BASE, &base);
+    if (err)
+        return err;
+    err = vcore__vmx_state_field(c, VCORE__VMX_F_CS_AR, &ar);
+    if (err)
+        return err;
+    st->sregs.seg[VCORE_X86_CS].base = base;
+    st->sregs.seg[VCORE_X86_CS].ar = (uint32_t)ar;
+    return VCORE_OK;
 }
 
 /* Fetches up to 15 bytes at CS:RIP. */
@@ -258,8 +262,6 @@ static int vcore__vmx_exit_string(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, uint
      * ("Guest Linear Address"): what is left after the offset register is
      * the segment base in use (0 for ES in 64-bit mode). */
     c->io_base = gla - (reg & mask);
-    if (!c->io_long64)
-        c->io_base &= 0xffffffffull;
     /* RCX (at the address size) with REP, else one; no more than the
      * buffer holds: the rest is done by re-executing the instruction. */
     uint64_t n = c->io_rep ? (c->g.gpr[VCORE_X86_RCX] & mask) : 1u;

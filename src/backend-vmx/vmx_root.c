@@ -61,8 +61,7 @@ static int vcore__vmx_root_on(vcore_host_cpu_t *cpu, const vcore__vmx_vm_t *v)
 
 int vcore__vmx_root_enter(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const vcore_host_t *host)
 {
-    if (!host->cpu_index || !host->cpus)
-        return VCORE_ERR_INVAL;
+    /* vm_init made sure the host has cpu_index and cpus. */
     uint32_t idx = host->cpu_index(host->ctx);
     if (idx >= host->ncpus)
         return VCORE_ERR_RANGE;

@@ -39,11 +39,22 @@ static int pages_left; /* > 0: alloc_pages fails after this many calls */
 static vcore_host_cpu_t test_cpus[VMX_FAKE_MAX_CPUS];
 static uint8_t cpu_pages[VMX_FAKE_MAX_CPUS][4096] __attribute__((aligned(4096)));
 
+static long pages_out; /* pages handed out and not yet given back */
+
 static void *test_alloc_pages(void *ctx, size_t count, uint64_t *phys)
 {
     if (pages_left > 0 && --pages_left == 0)
         return NULL;
-    return vcore_host_default()->alloc_pages(ctx, count, phys);
+    void *p = vcore_host_default()->alloc_pages(ctx, count, phys);
+    if (p)
+        pages_out += (long)count;
+    return p;
+}
+
+static void test_free_pages(void *ctx, void *va, size_t count)
+{
+    pages_out -= (long)count;
+    vcore_host_default()->free_pages(ctx, va, count);
 }
 
 static uint32_t test_cpu_index(void *ctx)
@@ -57,6 +68,8 @@ static void host_init(void)
 {
     host = *vcore_host_default();
     host.alloc_pages = test_alloc_pages;
+    host.free_pages = test_free_pages;
+    pages_out = 0;
     memset(test_cpus, 0, sizeof(test_cpus));
     memset(cpu_pages, 0, sizeof(cpu_pages));
     for (unsigned i = 0; i < VMX_FAKE_MAX_CPUS; i++) {
@@ -410,6 +423,7 @@ START_TEST(caps_op_reports_msrs)
     ck_assert_uint_eq(c.msr[VCORE_NVMX_CAP_EPT_VPID], 0x00000f0106334141ull);
     ck_assert_uint_eq(c.msr[VCORE_NVMX_CAP_TRUE_ENTRY], 0x0000ffff000011fbull);
     ck_assert_uint_eq(c.msr[VCORE_NVMX_CAP_VMFUNC], 0x1);
+    ck_assert_uint_eq(c.msr[VCORE_NVMX_CAP_VMCS_ENUM], 0x34);
     c.size = 1;
     ck_assert_int_eq(vcore__backend_vmx_ops.vmx_caps(vm, vcore_vm_backend_priv(vm), &c), VCORE_ERR_ABI);
     vm_down();
@@ -1061,6 +1075,7 @@ START_TEST(exit_ins_writes_guest_memory)
     script.ii[0] = II_A64;
     script.gla[0] = 0x30000;
     script.reason[1] = VCORE_VMX_EXIT_HLT;
+    ram[0x30004] = 0xee; /* past the four elements */
     vcore_x86_regs_t r = {.size = sizeof(r)};
     ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
     r.gpr[VCORE_X86_RCX] = 4;
@@ -1074,6 +1089,7 @@ START_TEST(exit_ins_writes_guest_memory)
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
     ck_assert_mem_eq(ram + 0x30000, "WXYZ", 4);
+    ck_assert_uint_eq(ram[0x30004], 0xee);
     ck_assert_uint_eq(script.seen_rip[1], GCODE + 2);
     ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
     ck_assert_uint_eq(r.gpr[VCORE_X86_RDI], 0x30004);
@@ -2223,6 +2239,794 @@ START_TEST(sync_nested_vmread_cost)
 }
 END_TEST
 
+
+/* ======================= more exits, edges of the decoders ======================= */
+
+/* Page tables for addresses above 1 GiB: PDPT[idx] -> a PD at pd whose
+ * 2 MiB entry `slot` maps physical `phys`. */
+static void map_2m(unsigned idx, uint32_t pd, unsigned slot, uint64_t phys)
+{
+    uint64_t *pdpt = (uint64_t *)(void *)(ram + 0x2000), *t = (uint64_t *)(void *)(ram + pd);
+    pdpt[idx] = pd | 3u;
+    t[slot] = phys | 0x83u;
+}
+
+/* Compatibility mode (IA-32e, CS.L = 0, CS.D = 1) or legacy 32-bit
+ * protected mode (paging off), from set_long_mode's state. */
+static void set_32bit(bool ia32e)
+{
+    vcore_x86_sregs_t sr = {.size = sizeof(sr)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &sr), VCORE_OK);
+    sr.seg[VCORE_X86_CS].ar = (sr.seg[VCORE_X86_CS].ar & ~VCORE_X86_AR_L) | VCORE_X86_AR_DB;
+    if (!ia32e) {
+        sr.cr0 = 0x11;
+        sr.cr4 = 0;
+        sr.efer = 0;
+    }
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &sr), VCORE_OK);
+}
+
+/* Reasons 64 (XRSTORS) and 66 (SPP-related event) read what the SDM defines
+ * for them: the qualification, the IDT-vectoring information; 65 (PCONFIG)
+ * has no qualification. */
+START_TEST(exit_raw_reasons_above_63)
+{
+    vm_up();
+    use_script();
+    script.reason[0] = VCORE_VMX_EXIT_XRSTORS;
+    script.qual[0] = 0x1234;
+    script.reason[1] = VCORE_VMX_EXIT_PCONFIG;
+    script.qual[1] = 0x5678;
+    script.reason[2] = VCORE_VMX_EXIT_SPP_EVENT;
+    script.idt[2] = 0x80000000u | 0x31;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RAW);
+    ck_assert_uint_eq(e.raw.qualification, 0x1234);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.raw.qualification, 0);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.raw.data[3], 0x80000031u);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.interrupt_injected, 1);
+    ck_assert_uint_eq(ev.interrupt_vector, 0x31);
+    vm_down();
+}
+END_TEST
+
+/* The MOV of an MMIO access decodes at the size of the code it runs in:
+ * 32-bit protected mode (89 03 is a 4-byte store, 66 89 03 a 2-byte one) and
+ * compatibility mode (48 is DEC EAX there, not REX.W: not a MOV). */
+START_TEST(exit_mmio_code_size)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        vm_up();
+        use_script();
+        set_32bit(mode == 1);
+        static const uint8_t code[] = {0x89, 0x03, 0x66, 0x89, 0x03, 0x48, 0x89, 0x03};
+        memcpy(ram + GCODE, code, sizeof(code));
+        for (int i = 0; i < 3; i++) {
+            script.reason[i] = VCORE_VMX_EXIT_EPT_VIOLATION;
+            script.gpa[i] = 0xfee00000ull;
+            script.qual[i] = EPTQ_DATA | EPTQ_W;
+        }
+        vcore_exit_t e = new_exit();
+        ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+        ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+        ck_assert_uint_eq(e.u.mmio.len, 4);
+        ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+        ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+        ck_assert_uint_eq(e.u.mmio.len, 2);
+        ck_assert_uint_eq(script.seen_rip[1], GCODE + 2);
+        ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+        ck_assert_uint_eq(e.reason, VCORE_EXIT_INTERNAL_ERROR);
+        ck_assert_uint_eq(e.u.internal.suberror, VCORE_VMX_INTERNAL_MMIO_DECODE);
+        vm_down();
+    }
+}
+END_TEST
+
+/* 64-bit code above 4 GiB is fetched at its 64-bit linear address (not
+ * truncated), and a store of RSP stores the guest's RSP (a VMCS field). */
+START_TEST(exit_mmio_rip_above_4g_and_rsp)
+{
+    vm_up();
+    use_script();
+    map_2m(4, 0x9000, 0, 0x200000); /* 100000000H -> 200000H */
+    static const uint8_t code[] = {0x48, 0x89, 0x23}; /* mov %rsp,(%rbx) */
+    memcpy(ram + 0x210000, code, sizeof(code));
+    ram[0x10000] = 0xa5; /* what a truncated fetch would find: MOVSD */
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.rip = 0x100010000ull;
+    r.gpr[VCORE_X86_RSP] = 0x123458;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    script.reason[0] = VCORE_VMX_EXIT_EPT_VIOLATION;
+    script.gpa[0] = 0xfee00000ull;
+    script.qual[0] = EPTQ_DATA | EPTQ_W;
+    script.reason[1] = VCORE_VMX_EXIT_HLT;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.u.mmio.len, 8);
+    uint64_t v;
+    memcpy(&v, e.u.mmio.data, 8);
+    ck_assert_uint_eq(v, 0x123458);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_rip[1], 0x100010003ull);
+    vm_down();
+}
+END_TEST
+
+/* Without IA32_VMX_BASIC[54] the exit carries no instruction information
+ * for INS/OUTS: the address size comes from the instruction's prefixes
+ * (67H in 64-bit mode: 32 bits, ECX only). */
+START_TEST(exit_string_io_decoded_address_size)
+{
+    vmx_fake_reset();
+    vmx_fake_set_msr(0x480, 0x00d810000000002bull & ~(1ull << 54));
+    host_init();
+    vm = make_vm();
+    ram = amem(2u << 20, RAM_SIZE);
+    memset(ram, 0, RAM_SIZE);
+    vcore_mem_region_t m = {sizeof(m), 0, RAM_SIZE, ram, 0};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &m), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_create(vm, NULL, &vcpu), VCORE_OK);
+    set_cpuid(vcpu);
+    set_long_mode(GCODE);
+    use_script();
+    static const uint8_t code[] = {0x67, 0xf3, 0x6c}; /* addr32 rep insb */
+    memcpy(ram + GCODE, code, sizeof(code));
+    script.reason[0] = VCORE_VMX_EXIT_IO_INSTRUCTION;
+    script.qual[0] = (0x60ull << 16) | 0x20 | 0x10 | 0x8;
+    script.len[0] = 3;
+    script.gla[0] = 0x30000;
+    script.reason[1] = VCORE_VMX_EXIT_HLT;
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.gpr[VCORE_X86_RCX] = 0xffff00000003ull;
+    r.gpr[VCORE_X86_RDI] = 0x30000;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.u.io.count, 3);
+    memcpy(e.u.io.data, "abc", 3);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_mem_eq(ram + 0x30000, "abc", 3);
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 0);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RDI], 0x30003);
+    vm_down();
+}
+END_TEST
+
+/* 64-bit mode with a 32-bit address size and an FS override whose base
+ * is above 4 GiB: the linear addresses are 64-bit (only the offset wraps at
+ * 32 bits). */
+START_TEST(exit_outs_fs_above_4g)
+{
+    vm_up();
+    use_script();
+    map_2m(4, 0x9000, 0, 0x200000);
+    memcpy(ram + 0x200010, "wxyz", 4);
+    memcpy(ram + 0x10, "????", 4); /* what a truncated address would read */
+    script.reason[0] = VCORE_VMX_EXIT_IO_INSTRUCTION;
+    script.qual[0] = (0x61ull << 16) | 0x20 | 0x10; /* REP OUTSB */
+    script.len[0] = 4;
+    script.ii[0] = II_A32 | (4u << 15); /* FS */
+    script.gla[0] = 0x100000010ull;
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.gpr[VCORE_X86_RSI] = 0x10;
+    r.gpr[VCORE_X86_RCX] = 4;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.u.io.count, 4);
+    ck_assert_mem_eq(e.u.io.data, "wxyz", 4);
+    vm_down();
+}
+END_TEST
+
+/* Compatibility mode, a 16-bit address size: DI wraps at 64 KiB and the
+ * linear address at 4 GiB ("Segment Registers in 64-Bit Mode" do not apply:
+ * the ES base counts, 32 bits wide). */
+START_TEST(exit_ins_compat_wraps_4g)
+{
+    vm_up();
+    use_script();
+    map_2m(3, 0xa000, 511, 0x200000); /* FFE00000H -> 200000H */
+    set_32bit(true);
+    script.reason[0] = VCORE_VMX_EXIT_IO_INSTRUCTION;
+    script.qual[0] = (0x60ull << 16) | 0x20 | 0x10 | 0x8; /* REP INSB */
+    script.len[0] = 3;
+    script.ii[0] = II_A16;
+    script.gla[0] = 0xfffffffeull; /* ES.base FFFFFFF0H + DI 0EH */
+    script.reason[1] = VCORE_VMX_EXIT_HLT;
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.gpr[VCORE_X86_RDI] = 0xe;
+    r.gpr[VCORE_X86_RCX] = 4;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.u.io.count, 4);
+    memcpy(e.u.io.data, "PQRS", 4);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(ram[0x3ffffe], 'P');
+    ck_assert_uint_eq(ram[0x3fffff], 'Q');
+    ck_assert_uint_eq(ram[0], 'R');
+    ck_assert_uint_eq(ram[1], 'S');
+    vm_down();
+}
+END_TEST
+
+/* REP with a 64-bit address size: RCX 10100H, 256 bytes done, 10000H left:
+ * not complete (all 64 bits of RCX count), re-executed. */
+START_TEST(exit_rep_rcx_64bit)
+{
+    vm_up();
+    use_script();
+    script.reason[0] = VCORE_VMX_EXIT_IO_INSTRUCTION;
+    script.qual[0] = (0x60ull << 16) | 0x20 | 0x10 | 0x8;
+    script.len[0] = 2;
+    script.ii[0] = II_A64;
+    script.gla[0] = 0x30000;
+    script.reason[1] = VCORE_VMX_EXIT_HLT;
+    ram[0x30100] = 0xee;
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.gpr[VCORE_X86_RDI] = 0x30000;
+    r.gpr[VCORE_X86_RCX] = 0x10100;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.u.io.count, 256);
+    memset(e.u.io.data, 0x11, 256);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_rip[1], GCODE); /* not completed */
+    ck_assert_uint_eq(ram[0x300ff], 0x11);
+    ck_assert_uint_eq(ram[0x30100], 0xee); /* exactly count elements */
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 0x10000);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RDI], 0x30100);
+    vm_down();
+}
+END_TEST
+
+/* OUT never writes guest memory, whatever the VMM does with the buffer; an
+ * OUTS reads exactly its elements (the last one ends at the last byte of RAM). */
+START_TEST(exit_outs_reads_exactly)
+{
+    vm_up();
+    use_script();
+    memcpy(ram + RAM_SIZE - 3, "xyz", 3);
+    script.reason[0] = VCORE_VMX_EXIT_IO_INSTRUCTION;
+    script.qual[0] = (0x61ull << 16) | 0x20 | 0x10;
+    script.len[0] = 2;
+    script.ii[0] = II_A64;
+    script.gla[0] = RAM_SIZE - 3;
+    script.reason[1] = VCORE_VMX_EXIT_HLT;
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.gpr[VCORE_X86_RSI] = RAM_SIZE - 3;
+    r.gpr[VCORE_X86_RCX] = 3;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_mem_eq(e.u.io.data, "xyz", 3);
+    memcpy(e.u.io.data, "!!!", 3);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_mem_eq(ram + RAM_SIZE - 3, "xyz", 3);
+    vm_down();
+}
+END_TEST
+
+/* VMCALL outside 64-bit mode: longmode 0, and CS.L is not looked at when
+ * EFER.LMA = 0 (no VMREAD of CS's access rights). */
+START_TEST(exit_vmcall_legacy_mode)
+{
+    vm_up();
+    use_script();
+    set_32bit(false);
+    script.reason[0] = VCORE_VMX_EXIT_VMCALL;
+    script.len[0] = 3;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    script.reason[1] = VCORE_VMX_EXIT_VMCALL;
+    script.len[1] = 3;
+    e.u.hypercall.ret = 0;
+    vmx_fake_log_start();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HYPERCALL);
+    ck_assert_uint_eq(e.u.hypercall.longmode, 0);
+    for (uint32_t i = 0; i < vmx_fake.nlog; i++)
+        ck_assert_uint_ne(vmx_fake.log[i].field, VCORE_VMCS_GUEST_CS_AR_BYTES);
+    vmx_fake.logging = false;
+    vm_down();
+}
+END_TEST
+
+/* RIP after a completed instruction: EIP wraps at 4 GiB outside 64-bit
+ * mode (legacy and compatibility mode); in 64-bit mode it does not. */
+START_TEST(exit_skip_rip_width)
+{
+    static const struct {
+        int mode; /* 0 legacy, 1 compatibility, 2 64-bit */
+        uint64_t rip, next;
+    } cases[] = {
+        {0, 0xffffffffull, 0},
+        {1, 0xffffffffull, 0},
+        {2, 0xffffffffull, 0x100000000ull},
+        {2, 0x100000001ull, 0x100000002ull},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        vm_up();
+        use_script();
+        if (cases[i].mode < 2)
+            set_32bit(cases[i].mode == 1);
+        vcore_x86_regs_t r = {.size = sizeof(r)};
+        ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+        r.rip = cases[i].rip;
+        ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+        script.reason[0] = VCORE_VMX_EXIT_HLT;
+        script.len[0] = 1;
+        script.reason[1] = VCORE_VMX_EXIT_HLT;
+        vcore_exit_t e = new_exit();
+        ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+        ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+        ck_assert_uint_eq(script.seen_rip[1], cases[i].next);
+        vm_down();
+    }
+}
+END_TEST
+
+/* #PF, #DB: the qualification is the faulting address / the DR6 bits
+ * ("Exit Qualification for Debug Exceptions"); an exception without error
+ * code or qualification reads neither field. */
+START_TEST(exit_exception_details)
+{
+    vm_up();
+    use_script();
+    vcore_x86_dregs_t dr = {.size = sizeof(dr)};
+    ck_assert_int_eq(vcore_vcpu_get_dregs(vcpu, &dr), VCORE_OK);
+    dr.dr7 = 0x401;
+    ck_assert_int_eq(vcore_vcpu_set_dregs(vcpu, &dr), VCORE_OK);
+    script.reason[0] = VCORE_VMX_EXIT_EXCEPTION_NMI;
+    script.intr[0] = 0x80000000u | (3u << 8) | (1u << 11) | 14;
+    script.intr_err[0] = 0x6;
+    script.qual[0] = 0x7fff0000dead0ull;
+    script.reason[1] = VCORE_VMX_EXIT_EXCEPTION_NMI;
+    script.intr[1] = 0x80000000u | (3u << 8) | 1;
+    script.qual[1] = 0x4001; /* BS, B0 */
+    script.reason[2] = VCORE_VMX_EXIT_EXCEPTION_NMI;
+    script.intr[2] = 0x80000000u | (3u << 8) | 6;
+    script.qual[2] = 0xbad;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_EXCEPTION);
+    ck_assert_uint_eq(e.u.exception.vector, 14);
+    ck_assert_uint_eq(e.u.exception.error_code, 6);
+    ck_assert_uint_eq(e.u.exception.cr2, 0x7fff0000dead0ull);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_DEBUG);
+    ck_assert_uint_eq(e.u.debug.exception, 1);
+    ck_assert_uint_eq(e.u.debug.dr6, 0xffff4ff1ull);
+    ck_assert_uint_eq(e.u.debug.dr7, 0x401);
+    ck_assert_uint_eq(e.u.debug.pc, GCODE);
+    vmx_fake_log_start();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.u.exception.vector, 6);
+    ck_assert_uint_eq(e.u.exception.cr2, 0);
+    ck_assert_uint_eq(e.raw.qualification, 0);
+    for (uint32_t i = 0; i < vmx_fake.nlog; i++) {
+        ck_assert_uint_ne(vmx_fake.log[i].field, VCORE_VMCS_VM_EXIT_INTR_ERROR_CODE);
+        ck_assert_uint_ne(vmx_fake.log[i].field, VCORE_VMCS_EXIT_QUALIFICATION);
+    }
+    vmx_fake.logging = false;
+    vm_down();
+}
+END_TEST
+
+/* VMREAD with a memory operand has a qualification (the displacement). */
+START_TEST(exit_vmread_memory_operand)
+{
+    vm_up();
+    use_script();
+    script.reason[0] = VCORE_VMX_EXIT_VMREAD;
+    script.len[0] = 5;
+    script.ii[0] = (2u << 7) | (3u << 15) | (1u << 22) | (3u << 23) | (1u << 28);
+    script.qual[0] = 0x40;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_VMX_INSN);
+    ck_assert_uint_eq(e.u.vmx_insn.qualification, 0x40);
+    vm_down();
+}
+END_TEST
+
+/* Every VMREAD/VMWRITE failure reaches the caller as an error: none is
+ * ignored and none leaves the backend believing a VMCS holds what it does
+ * not. Each row fails one field while a scenario that needs it runs. */
+enum { SC_CPUID, SC_MMIO, SC_MMIO_RSP, SC_OUTS, SC_DB, SC_AC, SC_IDT_ERR, SC_IDT_SOFT, SC_INJECT_GP,
+       SC_INJECT_SOFT, SC_VMX, SC_VMCALL, SC_SET_EVENTS, SC_CR_SET };
+
+static void scenario(int sc, bool *second)
+{
+    static const uint8_t mov_store[] = {0x89, 0x03}, mov_rsp[] = {0x48, 0x89, 0x23};
+    uint32_t i = script.step;
+    *second = false;
+    switch (sc) {
+    case SC_CPUID:
+        script.reason[i] = VCORE_VMX_EXIT_CPUID;
+        script.len[i] = 2;
+        script.reason[i + 1] = VCORE_VMX_EXIT_HLT;
+        *second = true;
+        break;
+    case SC_MMIO:
+    case SC_MMIO_RSP:
+        memcpy(ram + GCODE, sc == SC_MMIO ? mov_store : mov_rsp, 3);
+        script.reason[i] = VCORE_VMX_EXIT_EPT_VIOLATION;
+        script.gpa[i] = 0xfee00000ull;
+        script.qual[i] = EPTQ_DATA | EPTQ_W;
+        break;
+    case SC_OUTS:
+        script.reason[i] = VCORE_VMX_EXIT_IO_INSTRUCTION;
+        script.qual[i] = (0x61ull << 16) | 0x20 | 0x10;
+        script.len[i] = 2;
+        script.ii[i] = II_A64;
+        script.gla[i] = 0x20000;
+        {
+            vcore_x86_regs_t r = {.size = sizeof(r)};
+            ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+            r.gpr[VCORE_X86_RCX] = 2;
+            r.gpr[VCORE_X86_RSI] = 0x20000;
+            ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+        }
+        break;
+    case SC_DB:
+        script.reason[i] = VCORE_VMX_EXIT_EXCEPTION_NMI;
+        script.intr[i] = 0x80000000u | (3u << 8) | 1;
+        break;
+    case SC_AC:
+        script.reason[i] = VCORE_VMX_EXIT_EXCEPTION_NMI;
+        script.intr[i] = 0x80000000u | (3u << 8) | (1u << 11) | 17;
+        break;
+    case SC_IDT_ERR:
+    case SC_IDT_SOFT:
+        script.reason[i] = VCORE_VMX_EXIT_EPT_VIOLATION;
+        script.gpa[i] = 0xfee00000ull;
+        script.qual[i] = EPTQ_DATA | EPTQ_W;
+        script.idt[i] = sc == SC_IDT_ERR ? (0x80000000u | (3u << 8) | (1u << 11) | 13)
+                                         : (0x80000000u | (4u << 8) | 0x80);
+        script.len[i] = 2;
+        break;
+    case SC_INJECT_GP:
+    case SC_INJECT_SOFT:
+    case SC_SET_EVENTS:
+    case SC_CR_SET:
+        script.reason[i] = VCORE_VMX_EXIT_HLT;
+        if (sc == SC_INJECT_GP) {
+            ck_assert_int_eq(vcore_vcpu_inject_exception(vcpu, 13, true, 0, 0), VCORE_OK);
+        } else if (sc == SC_CR_SET) {
+            vcore_x86_sregs_t sr = {.size = sizeof(sr)};
+            ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &sr), VCORE_OK);
+            sr.cr4 |= 1u << 7; /* PGE */
+            sr.cr0 &= ~(1ull << 31); /* paging off: LMA follows, EFER rewritten */
+            sr.efer &= ~(1ull << 10);
+            sr.seg[VCORE_X86_CS].ar &= ~VCORE_X86_AR_L;
+            ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &sr), VCORE_OK);
+        } else {
+            vcore_x86_events_t ev = {.size = sizeof(ev)};
+            ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+            if (sc == SC_INJECT_SOFT) {
+                ev.interrupt_injected = 1;
+                ev.interrupt_soft = 1;
+                ev.interrupt_vector = 0x80;
+                ev.soft_insn_len = 2;
+            } else {
+                ev.nmi_masked = 1;
+                ev.request_interrupt_window = 1; /* the primary controls change */
+            }
+            ck_assert_int_eq(vcore_vcpu_set_events(vcpu, &ev), VCORE_OK);
+        }
+        break;
+    case SC_VMX:
+        script.reason[i] = VCORE_VMX_EXIT_VMPTRLD;
+        script.len[i] = 4;
+        script.ii[i] = (2u << 7) | (3u << 15) | (1u << 22) | (3u << 23);
+        break;
+    case SC_VMCALL:
+        script.reason[i] = VCORE_VMX_EXIT_VMCALL;
+        script.len[i] = 3;
+        break;
+    default:
+        break;
+    }
+}
+
+START_TEST(failures_reach_the_caller)
+{
+    static const struct {
+        int sc;
+        uint32_t field;
+    } rows[] = {
+        {SC_CPUID, VCORE_VMCS_GUEST_RIP},
+        {SC_CPUID, VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO},
+        {SC_CPUID, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN},
+        {SC_MMIO, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS},
+        {SC_MMIO, VCORE_VMCS_GUEST_CR3},
+        {SC_MMIO, VCORE_VMCS_GUEST_CS_BASE},
+        {SC_MMIO, VCORE_VMCS_GUEST_CS_AR_BYTES},
+        {SC_MMIO, VCORE_VMCS_GUEST_RIP},
+        {SC_MMIO, VCORE_VMCS_IDT_VECTORING_INFO_FIELD},
+        {SC_MMIO, VCORE_VMCS_EXIT_QUALIFICATION},
+        {SC_MMIO_RSP, VCORE_VMCS_GUEST_RSP},
+        {SC_OUTS, VCORE_VMCS_VMX_INSTRUCTION_INFO},
+        {SC_OUTS, VCORE_VMCS_GUEST_LINEAR_ADDRESS},
+        {SC_OUTS, VCORE_VMCS_GUEST_RFLAGS},
+        {SC_OUTS, VCORE_VMCS_GUEST_CR3},
+        {SC_DB, VCORE_VMCS_VM_EXIT_INTR_INFO},
+        {SC_DB, VCORE_VMCS_GUEST_DR7},
+        {SC_DB, VCORE_VMCS_GUEST_RIP},
+        {SC_AC, VCORE_VMCS_VM_EXIT_INTR_ERROR_CODE},
+        {SC_IDT_ERR, VCORE_VMCS_IDT_VECTORING_ERROR_CODE},
+        {SC_IDT_SOFT, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN},
+        {SC_INJECT_GP, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD},
+        {SC_INJECT_GP, VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE},
+        {SC_INJECT_SOFT, VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN},
+        {SC_SET_EVENTS, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL},
+        {SC_SET_EVENTS, VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO},
+        {SC_VMX, VCORE_VMCS_VMX_INSTRUCTION_INFO},
+        {SC_VMX, VCORE_VMCS_EXIT_QUALIFICATION},
+        {SC_VMCALL, VCORE_VMCS_GUEST_CS_AR_BYTES},
+        {SC_CR_SET, VCORE_VMCS_CR4_READ_SHADOW},
+        {SC_CR_SET, VCORE_VMCS_GUEST_IA32_EFER},
+        {SC_CR_SET, VCORE_VMCS_VM_ENTRY_CONTROLS},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        vm_up();
+        use_script();
+        script.reason[0] = VCORE_VMX_EXIT_HLT; /* a first run builds vmcs01 */
+        script.len[0] = 1;
+        vcore_exit_t e = new_exit();
+        ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+        bool second;
+        scenario(rows[i].sc, &second);
+        vcore_x86_regs_t r = {.size = sizeof(r)};
+        ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+        if (second)
+            ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+        if (rows[i].sc == SC_CPUID && rows[i].field == VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN) {
+            script.reason[3] = VCORE_VMX_EXIT_CPUID; /* the next CPUID exit's length */
+            e.u.cpuid.eax = 0;
+            ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+        }
+        vmx_fake.fail_field = rows[i].field;
+        int err = vcore_vcpu_run(vcpu, &e);
+        ck_assert_msg(err != VCORE_OK, "row %zu: a failing %#x went unnoticed", i, rows[i].field);
+        vmx_fake.fail_field = UINT32_MAX;
+        vm_down();
+    }
+}
+END_TEST
+
+/* backend.h: set_state may read any valid group it is given: with CR0 and
+ * EFER both given, LMA follows the new CR0, not the one the VMCS held. */
+START_TEST(sync_lma_with_cr0_and_efer)
+{
+    vm_up();
+    const vcore_backend_t *ops = &vcore__backend_vmx_ops;
+    void *p = vcore_vcpu_backend_priv(vcpu);
+    use_script();
+    script.reason[0] = VCORE_VMX_EXIT_HLT;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    vcore_x86_state_t st = *vcore_vcpu_model(vcpu)->u.x86;
+    vcore_vcpu_state_t vs = {.arch = VCORE_ARCH_X86_64, .u.x86 = &st};
+    st.sregs.cr0 = 0x11;
+    st.sregs.efer = 0x500; /* stale LMA: paging is off */
+    ck_assert_int_eq(ops->vcpu_set_state(vcpu, p, &vs, VCORE_X86_STATE_CR0 | VCORE_X86_STATE_EFER),
+                     VCORE_OK);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_GUEST_IA32_EFER), 0x100);
+    vm_down();
+}
+END_TEST
+
+/* The state the backend keeps itself (not in the VMCS) round-trips, and a
+ * GPR write leaves CR2 (saved next to the GPRs) alone. */
+static uint64_t seen_cr2;
+static void cr2_hook(script_t *s, vcore__vmx_gprs_t *g)
+{
+    (void)s;
+    seen_cr2 = g->cr2;
+}
+
+START_TEST(sync_backend_kept_groups)
+{
+    vm_up();
+    const vcore_backend_t *ops = &vcore__backend_vmx_ops;
+    void *p = vcore_vcpu_backend_priv(vcpu);
+    use_script();
+    script.hook = cr2_hook;
+    script.reason[0] = VCORE_VMX_EXIT_HLT;
+    script.reason[1] = VCORE_VMX_EXIT_HLT;
+    vcore_x86_sregs_t sr = {.size = sizeof(sr)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &sr), VCORE_OK);
+    sr.cr2 = 0xc2c2c2c2ull;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &sr), VCORE_OK);
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(seen_cr2, 0xc2c2c2c2ull);
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    for (unsigned i = 0; i < VCORE_X86_NR_GPRS; i++)
+        r.gpr[i] = 0x100 + i;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(seen_cr2, 0xc2c2c2c2ull);
+    /* Straight through the ops: what the backend keeps comes back as set. */
+    vcore_x86_state_t in, out;
+    memset(&in, 0, sizeof(in));
+    in.fpu.size = sizeof(in.fpu);
+    in.fpu.fcw = 0x27f;
+    in.fpu.mxcsr = 0x1f80;
+    in.xcr0 = 7;
+    in.msrs.tsc = 0x123456789ull;
+    in.sregs.cr8 = 9;
+    in.dregs.size = sizeof(in.dregs);
+    in.dregs.dr[3] = 0x4000;
+    in.dregs.dr6 = 0xffff0ff1ull;
+    in.dregs.dr7 = 0x402;
+    vcore_vcpu_state_t vin = {.arch = VCORE_ARCH_X86_64, .u.x86 = &in};
+    vcore_vcpu_state_t vout = {.arch = VCORE_ARCH_X86_64, .u.x86 = &out};
+    uint32_t g = VCORE_X86_STATE_FPU | VCORE_X86_STATE_XCR0 | VCORE_X86_STATE_TSC | VCORE_X86_STATE_CR8 |
+                 VCORE_X86_STATE_DREGS;
+    ck_assert_int_eq(ops->vcpu_set_state(vcpu, p, &vin, g), VCORE_OK);
+    memset(&out, 0x5a, sizeof(out));
+    ck_assert_int_eq(ops->vcpu_get_state(vcpu, p, &vout, g), VCORE_OK);
+    ck_assert_uint_eq(out.fpu.fcw, 0x27f);
+    ck_assert_uint_eq(out.fpu.mxcsr, 0x1f80);
+    ck_assert_uint_eq(out.xcr0, 7);
+    ck_assert_uint_eq(out.msrs.tsc, 0x123456789ull);
+    ck_assert_uint_eq(out.sregs.cr8, 9);
+    ck_assert_uint_eq(out.dregs.dr[3], 0x4000);
+    ck_assert_uint_eq(out.dregs.dr6, 0xffff0ff1ull);
+    ck_assert_uint_eq(out.dregs.dr7, 0x402);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_GUEST_DR7), 0x402);
+    vm_down();
+}
+END_TEST
+
+/* An event injected at an entry that fails (exit reason 33) was not
+ * delivered ("VM-Entry Failures During or After Loading Guest State"): it
+ * is still injected, and goes in at the next entry. */
+START_TEST(events_failed_entry_keeps_injection)
+{
+    vm_up();
+    use_script();
+    script.reason[0] = 0x80000000u | 33;
+    script.reason[1] = VCORE_VMX_EXIT_HLT;
+    ck_assert_int_eq(vcore_vcpu_inject_exception(vcpu, 13, true, 0x10, 0), VCORE_OK);
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_FAIL_ENTRY);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.exception_injected, 1);
+    ck_assert_uint_eq(ev.exception_vector, 13);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_inj[1], 0x80000b0du);
+    ck_assert_uint_eq(script.seen_inj_err[1], 0x10);
+    vm_down();
+}
+END_TEST
+
+/* Software events go in with their type and instruction length ("VM-Entry
+ * Controls for Event Injection"): INT3/INTO software exceptions (6), INT1 a
+ * privileged software exception (5), INT n a software interrupt (4); a #BP
+ * without an instruction is a hardware exception (3). */
+START_TEST(events_software_event_types)
+{
+    static const struct {
+        uint8_t exc, vec, len;
+        uint32_t info;
+    } rows[] = {
+        {1, 3, 1, 0x80000603u}, {1, 4, 1, 0x80000604u}, {1, 1, 2, 0x80000501u},
+        {1, 3, 0, 0x80000303u}, {0, 0x80, 2, 0x80000480u},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        vm_up();
+        use_script();
+        script.reason[0] = VCORE_VMX_EXIT_HLT;
+        vcore_x86_events_t ev = {.size = sizeof(ev)};
+        ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+        if (rows[i].exc) {
+            ev.exception_injected = 1;
+            ev.exception_vector = rows[i].vec;
+        } else {
+            ev.interrupt_injected = 1;
+            ev.interrupt_vector = rows[i].vec;
+            ev.interrupt_soft = 1;
+        }
+        ev.soft_insn_len = rows[i].len;
+        ck_assert_int_eq(vcore_vcpu_set_events(vcpu, &ev), VCORE_OK);
+        vcore_exit_t e = new_exit();
+        ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+        ck_assert_uint_eq(script.seen_inj[0], rows[i].info);
+        if (rows[i].len)
+            ck_assert_uint_eq(vmx_fake.inj_len, rows[i].len);
+        vm_down();
+    }
+}
+END_TEST
+
+/* A vCPU whose pages run out is refused with VCORE_ERR_NOMEM and leaves
+ * nothing behind: every page given back, the processor not counted. */
+START_TEST(life_vcpu_nomem_leaves_nothing)
+{
+    for (int fail = 1; fail <= 2; fail++) {
+        vmx_fake_reset();
+        host_init();
+        vm = make_vm();
+        long before = pages_out;
+        pages_left = fail; /* 1: the MSR area, 2: the VMCS region */
+        ck_assert_int_eq(vcore_vcpu_create(vm, NULL, &vcpu), VCORE_ERR_NOMEM);
+        vcpu = NULL;
+        pages_left = 0;
+        ck_assert_int_eq(pages_out, before);
+        ck_assert_uint_eq(test_cpus[0].users, 0);
+        ck_assert(!VMX_FAKE_CPU.in_vmx);
+        vcore_vm_destroy(vm);
+        vm = NULL;
+        ck_assert_int_eq(pages_out, 0);
+    }
+}
+END_TEST
+
+/* The cache follows what the core writes through the VMCS ops: a field the
+ * cache does not hold leaves the cached ones alone; the entry
+ * interruption information and HOST_RSP are tracked. */
+START_TEST(hwvmcs_writes_keep_the_cache_true)
+{
+    vm_up();
+    const vcore_backend_t *ops = &vcore__backend_vmx_ops;
+    void *p = vcore_vcpu_backend_priv(vcpu);
+    use_script();
+    script.reason[0] = VCORE_VMX_EXIT_HLT;
+    script.reason[1] = VCORE_VMX_EXIT_HLT;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    uint64_t rip = 0;
+    ck_assert_int_eq(ops->vmcs_load(vcpu, p, NULL), VCORE_OK);
+    ck_assert_int_eq(ops->vmcs_read(vcpu, p, VCORE_VMCS_GUEST_RIP, &rip), VCORE_OK);
+    ck_assert_int_eq(ops->vmcs_write(vcpu, p, VCORE_VMCS_EXCEPTION_BITMAP, 0x4ffff), VCORE_OK);
+    uint64_t v = 0;
+    ck_assert_int_eq(ops->vmcs_read(vcpu, p, VCORE_VMCS_GUEST_RIP, &v), VCORE_OK);
+    ck_assert_uint_eq(v, rip);
+    /* Someone writes an injection into vmcs01 behind the events: the next
+     * entry without an event clears it again. */
+    ck_assert_int_eq(ops->vmcs_write(vcpu, p, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, 0x80000306u), VCORE_OK);
+    ck_assert_int_eq(ops->vmcs_write(vcpu, p, VCORE_VMCS_HOST_RSP, 0x1234), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_inj[1], 0);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_HOST_RSP), vmx_fake.host_rsp);
+    /* Freeing the current VMCS leaves none current: VMLAUNCH is VMfailInvalid. */
+    vcore_hw_vmcs_t *v2 = NULL;
+    ck_assert_int_eq(ops->vmcs_alloc(vcpu, p, false, &v2), VCORE_OK);
+    ck_assert_int_eq(ops->vmcs_load(vcpu, p, v2), VCORE_OK);
+    ops->vmcs_free(vcpu, p, v2);
+    vcore_hw_entry_t out;
+    ck_assert_int_eq(ops->vmcs_enter(vcpu, p, &out), VCORE_OK);
+    ck_assert_uint_eq(out.kind, VCORE_HW_ENTRY_FAIL_INVALID);
+    vm_down();
+}
+END_TEST
+
 /* ======================= MOV decoder, string addressing, guest walk ======================= */
 
 START_TEST(decode_mov_forms)
@@ -2375,6 +3179,7 @@ static Suite *vmx_suite(void)
     tcase_add_test(t, life_nomem);
     tcase_add_test(t, life_host_needs_cpu_storage);
     tcase_add_test(t, life_root_per_cpu_refcounted);
+    tcase_add_test(t, life_vcpu_nomem_leaves_nothing);
     suite_add_tcase(s, t);
     t = tcase_create("vmcs01");
     tcase_add_test(t, vmcs01_built_from_model);
@@ -2384,6 +3189,7 @@ static Suite *vmx_suite(void)
     t = tcase_create("hwvmcs");
     tcase_add_test(t, hwvmcs_life_cycle);
     tcase_add_test(t, hwvmcs_switch_keeps_vmcs01_cache);
+    tcase_add_test(t, hwvmcs_writes_keep_the_cache_true);
     suite_add_tcase(s, t);
     t = tcase_create("ept");
     tcase_add_test(t, ept_2m_4k_readonly);
@@ -2410,6 +3216,19 @@ static Suite *vmx_suite(void)
     tcase_add_test(t, exit_efer_write_checked);
     tcase_add_test(t, exit_skip_ends_blocking);
     tcase_add_test(t, exit_vmx_insn_reported);
+    tcase_add_test(t, exit_raw_reasons_above_63);
+    tcase_add_test(t, exit_mmio_code_size);
+    tcase_add_test(t, exit_mmio_rip_above_4g_and_rsp);
+    tcase_add_test(t, exit_string_io_decoded_address_size);
+    tcase_add_test(t, exit_outs_fs_above_4g);
+    tcase_add_test(t, exit_ins_compat_wraps_4g);
+    tcase_add_test(t, exit_rep_rcx_64bit);
+    tcase_add_test(t, exit_outs_reads_exactly);
+    tcase_add_test(t, exit_vmcall_legacy_mode);
+    tcase_add_test(t, exit_skip_rip_width);
+    tcase_add_test(t, exit_exception_details);
+    tcase_add_test(t, exit_vmread_memory_operand);
+    tcase_add_test(t, failures_reach_the_caller);
     suite_add_tcase(s, t);
     t = tcase_create("events");
     tcase_add_test(t, events_inject_exception_error_code);
@@ -2419,6 +3238,8 @@ static Suite *vmx_suite(void)
     tcase_add_test(t, events_idt_vectoring_reinjected);
     tcase_add_test(t, events_interruptibility_mapping);
     tcase_add_test(t, events_blocking_read_back);
+    tcase_add_test(t, events_failed_entry_keeps_injection);
+    tcase_add_test(t, events_software_event_types);
     suite_add_tcase(s, t);
     t = tcase_create("sync");
     tcase_add_test(t, sync_lazy_reads_and_writes);
@@ -2426,6 +3247,8 @@ static Suite *vmx_suite(void)
     tcase_add_test(t, sync_lma_follows_cr0_pg);
     tcase_add_test(t, sync_msr_lists);
     tcase_add_test(t, sync_pae_pdptes_loaded);
+    tcase_add_test(t, sync_lma_with_cr0_and_efer);
+    tcase_add_test(t, sync_backend_kept_groups);
     tcase_add_test(t, sync_nested_vmread_cost);
     suite_add_tcase(s, t);
     t = tcase_create("decode");

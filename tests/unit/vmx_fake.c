@@ -49,6 +49,7 @@ void vmx_fake_reset(void)
         vmx_fake.cpu[i].cr4 = 0x20ull;       /* PAE */
     }
     vmx_fake.cpuid1_ecx = 1u << 5; /* VMX */
+    vmx_fake.fail_field = UINT32_MAX;
     vmx_fake.host_rsp = 0x7000f000ull;
     /* The capability MSRs of Bochs' corei7_skylake_x (shared/reference/emulators.md). */
     vmx_fake_set_msr(0x03a, 0x5);
@@ -137,6 +138,9 @@ static vmx_fake_vmcs_t *vmcs_rec(uint64_t pa)
     ck_assert_msg(vmx_fake.nvmcs < VMX_FAKE_MAX_VMCS, "vmx_fake: too many VMCS regions");
     v = &vmx_fake.vmcs[vmx_fake.nvmcs++];
     memset(v, 0, sizeof(*v));
+    /* A field holds what VMWRITE put there; before that its value is
+     * undefined ("VMCS Region"): the fake makes it garbage. */
+    memset(v->data, 0xa5, sizeof(v->data));
     v->pa = pa;
     v->active_cpu = -1;
     return v;
@@ -251,7 +255,7 @@ vcore__vmx_rc_t vcore__vmx_ptrst(uint64_t *pa)
 static bool have_field(uint32_t field, vcore_vmcs_field_info_t *info)
 {
     info->size = sizeof(*info);
-    return vcore_vmcs_field_lookup(field, info) == VCORE_OK;
+    return field != vmx_fake.fail_field && vcore_vmcs_field_lookup(field, info) == VCORE_OK;
 }
 
 static void log_access(uint32_t field, bool write)

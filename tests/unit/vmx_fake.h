@@ -76,6 +76,10 @@ struct vmx_fake {
         n_invept, n_invvpid, n_vmxon, n_vmxoff, n_rdmsr, n_host_nmi, n_host_mc;
     uint64_t n_read_type[4], n_write_type[4]; /* per vcore_vmcs_type_t */
     uint64_t mark_read, mark_write;           /* vmx_fake_counts() baseline */
+    /* VMREAD/VMWRITE of this field (UINT32_MAX: none) answer VMfailValid 12, as
+     * for a field the processor does not support: every failure must reach
+     * the caller as an error. */
+    uint32_t fail_field;
     /* access log (vmx_fake_log_start) */
     struct {
         uint32_t field;
