@@ -33,7 +33,7 @@ static int vcore__vmx_vm_init(vcore_vm_t *vm, void *priv)
         return VCORE_ERR_UNSUPPORTED;
     /* VMX root operation is per processor and shared by every VM: the
      * embedder says which processor runs a call and where its state lives. */
-    if (!host->cpu_index || !host->cpus) {
+    if (!host->cpus) { /* vcore_host_validate: cpu_index comes with cpus */
         vcore_vm_log(vm, VCORE_LOG_ERROR, "vmx: the host services lack cpu_index/cpus");
         return VCORE_ERR_INVAL;
     }

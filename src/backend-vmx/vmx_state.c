@@ -174,12 +174,11 @@ int vcore__vmx_state_get(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, vcore_x
  * IA-32e Mode"), whichever of the two the core changed. */
 static int vcore__vmx_state_efer(vcore__vmx_vcpu_t *c, const vcore_x86_state_t *st, uint32_t groups)
 {
-    uint64_t efer = st->sregs.efer, cr0 = st->sregs.cr0;
-    int err = VCORE_OK;
-    if (!(groups & VCORE_X86_STATE_EFER))
+    /* CR0 is in the cache by now (written before, or known). */
+    uint64_t efer = st->sregs.efer, cr0 = 0;
+    int err = vcore__vmx_state_field(c, VCORE__VMX_F_CR0_SHADOW, &cr0);
+    if (!err && !(groups & VCORE_X86_STATE_EFER))
         err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);
-    if (!err && !(groups & VCORE_X86_STATE_CR0))
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_CR0_SHADOW, &cr0);
     if (err)
         return err;
     if ((efer & VCORE__EFER_LME) && (cr0 & VCORE__CR0_PG))
@@ -314,7 +313,7 @@ int vcore__vmx_state_long64(vcore__vmx_vcpu_t *c, bool *long64)
 
 int vcore__vmx_state_skip(vcore__vmx_vcpu_t *c)
 {
-    uint64_t rip, efer;
+    uint64_t rip = 0, efer = 0;
     int err = vcore__vmx_state_field(c, VCORE__VMX_F_RIP, &rip);
     if (!err)
         err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);

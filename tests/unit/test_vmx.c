@@ -1082,9 +1082,14 @@ START_TEST(exit_ins_writes_guest_memory)
     r.gpr[VCORE_X86_RDI] = 0x30000;
     ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
     vcore_exit_t e = new_exit();
+    vmx_fake_log_start();
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.u.io.count, 4);
     ck_assert(e.flags & VCORE_EXIT_F_NEEDS_REPLY);
+    /* An IN has nothing to read from guest memory: no page walk (CR3) yet. */
+    for (uint32_t i = 0; i < vmx_fake.nlog; i++)
+        ck_assert(vmx_fake.log[i].write || vmx_fake.log[i].field != VCORE_VMCS_GUEST_CR3);
+    vmx_fake.logging = false;
     memcpy(e.u.io.data, "WXYZ", 4);
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
@@ -3011,9 +3016,13 @@ START_TEST(hwvmcs_writes_keep_the_cache_true)
     /* Someone writes an injection into vmcs01 behind the events: the next
      * entry without an event clears it again. */
     ck_assert_int_eq(ops->vmcs_write(vcpu, p, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, 0x80000306u), VCORE_OK);
-    ck_assert_int_eq(ops->vmcs_write(vcpu, p, VCORE_VMCS_HOST_RSP, 0x1234), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(script.seen_inj[1], 0);
+    /* HOST_RSP written through the ops: the next entry puts the right one back. */
+    script.reason[2] = VCORE_VMX_EXIT_HLT;
+    ck_assert_int_eq(ops->vmcs_load(vcpu, p, NULL), VCORE_OK);
+    ck_assert_int_eq(ops->vmcs_write(vcpu, p, VCORE_VMCS_HOST_RSP, 0x1234), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_HOST_RSP), vmx_fake.host_rsp);
     /* Freeing the current VMCS leaves none current: VMLAUNCH is VMfailInvalid. */
     vcore_hw_vmcs_t *v2 = NULL;
@@ -3024,6 +3033,73 @@ START_TEST(hwvmcs_writes_keep_the_cache_true)
     ck_assert_int_eq(ops->vmcs_enter(vcpu, p, &out), VCORE_OK);
     ck_assert_uint_eq(out.kind, VCORE_HW_ENTRY_FAIL_INVALID);
     vm_down();
+}
+END_TEST
+
+
+/* What one exit costs in VMCS accesses, in steady state: from the exit
+ * before it (answered and completed) to the next entry. Printed as a
+ * table; the ones that do not depend on the core's choices are asserted. */
+static counts_t cost_at[STEPS];
+static void cost_hook(script_t *s, vcore__vmx_gprs_t *g)
+{
+    (void)g;
+    cost_at[s->step - 1] = counts_now();
+}
+
+START_TEST(sync_exit_costs)
+{
+    static const struct {
+        const char *name;
+        uint32_t reason;
+        uint64_t qual;
+        uint32_t len;
+        uint64_t ecx;
+        int guest_r, guest_w, info_r; /* expected, -1: printed only */
+    } rows[] = {
+        {"HLT", VCORE_VMX_EXIT_HLT, 0, 1, 0, 2, 1, 2},
+        {"OUT", VCORE_VMX_EXIT_IO_INSTRUCTION, 0x80ull << 16, 1, 0, 2, 1, 3},
+        {"IN (reply)", VCORE_VMX_EXIT_IO_INSTRUCTION, (0x60ull << 16) | 8, 1, 0, 2, 1, 3},
+        {"CPUID (reply)", VCORE_VMX_EXIT_CPUID, 0, 2, 0, 2, 1, 2},
+        {"RDMSR of the VMM (reply)", VCORE_VMX_EXIT_RDMSR, 0, 2, 0x40000000u, 2, 1, 2},
+        {"RDMSR of the core (IA32_MISC_ENABLE)", VCORE_VMX_EXIT_RDMSR, 0, 2, 0x1a0, -1, -1, -1},
+        {"VMCALL (reply)", VCORE_VMX_EXIT_VMCALL, 0, 3, 0, 3, 1, 2},
+        {"MOV to CR8 (completed by the core)", VCORE_VMX_EXIT_CR_ACCESS, 8, 4, 0, -1, -1, -1},
+    };
+    printf("vmx: VMCS accesses per exit, completion included (guest-state R+W, exit information R):\n");
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        vm_up();
+        use_script();
+        script.hook = cost_hook;
+        for (int k = 0; k < 4; k++) {
+            script.reason[k] = rows[i].reason;
+            script.qual[k] = rows[i].qual;
+            script.len[k] = rows[i].len;
+        }
+        vcore_x86_regs_t r = {.size = sizeof(r)};
+        ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+        r.gpr[VCORE_X86_RCX] = rows[i].ecx;
+        ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+        vcore_exit_t e = new_exit();
+        /* Exits the core answers return only at the last step. */
+        while (script.step < 3) {
+            ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+            if (e.reason == VCORE_EXIT_RDMSR)
+                e.u.msr.value = 0;
+        }
+        counts_t a = cost_at[1], b = cost_at[2];
+        uint64_t gr = b.guest_r - a.guest_r, gw = b.guest_w - a.guest_w, ir = b.info_r - a.info_r;
+        printf("vmx:   %-38s %2llu + %llu, %llu\n", rows[i].name, (unsigned long long)gr,
+               (unsigned long long)gw, (unsigned long long)ir);
+        if (rows[i].guest_r >= 0) {
+            ck_assert_uint_eq(gr, (uint64_t)rows[i].guest_r);
+            ck_assert_uint_eq(gw, (uint64_t)rows[i].guest_w);
+            ck_assert_uint_eq(ir, (uint64_t)rows[i].info_r);
+        }
+        ck_assert_uint_eq(b.ctl_w - a.ctl_w, 0);
+        ck_assert_uint_eq(b.host_w - a.host_w, 0);
+        vm_down();
+    }
 }
 END_TEST
 
@@ -3250,6 +3326,7 @@ static Suite *vmx_suite(void)
     tcase_add_test(t, sync_lma_with_cr0_and_efer);
     tcase_add_test(t, sync_backend_kept_groups);
     tcase_add_test(t, sync_nested_vmread_cost);
+    tcase_add_test(t, sync_exit_costs);
     suite_add_tcase(s, t);
     t = tcase_create("decode");
     tcase_add_test(t, decode_mov_forms);
