@@ -2674,7 +2674,10 @@ static void scenario(int sc, bool *second)
         break;
     case SC_MMIO:
     case SC_MMIO_RSP:
-        memcpy(ram + GCODE, sc == SC_MMIO ? mov_store : mov_rsp, 3);
+        if (sc == SC_MMIO)
+            memcpy(ram + GCODE, mov_store, sizeof(mov_store));
+        else
+            memcpy(ram + GCODE, mov_rsp, sizeof(mov_rsp));
         script.reason[i] = VCORE_VMX_EXIT_EPT_VIOLATION;
         script.gpa[i] = 0xfee00000ull;
         script.qual[i] = EPTQ_DATA | EPTQ_W;
