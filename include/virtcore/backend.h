@@ -4,7 +4,8 @@
  *
  * VMM authors do not need this header; it is for those who write a backend
  * (and for the library's own). The core calls the ops; the ops never call
- * back into the public VM/vCPU API, only into the accessors declared here.
+ * back into the public vCPU API, only into the accessors declared here and
+ * the VM's guest-memory access (vcore_vm_read_guest(), vcore_vm_write_guest()).
  *
  * Optional ops may be NULL: the core then returns VCORE_ERR_UNSUPPORTED
  * for the public function that needs them.

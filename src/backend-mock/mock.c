@@ -89,6 +89,7 @@ static int vcore__mock_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcp
 {
     (void)vcpu;
     vcore__mock_vcpu_t *m = priv;
+    m->current = &m->vmcs[0]; /* backend.h: the state ops work on vmcs01 */
     int err = vcore__mock_op(m, VCORE_MOCK_OP_GET_STATE);
     if (err)
         return err;
@@ -104,6 +105,7 @@ static int vcore__mock_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcp
 {
     (void)vcpu;
     vcore__mock_vcpu_t *m = priv;
+    m->current = &m->vmcs[0];
     int err = vcore__mock_op(m, VCORE_MOCK_OP_SET_STATE);
     if (err)
         return err;
@@ -201,6 +203,7 @@ static int vcore__mock_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
     int err = vcore__mock_op(m, VCORE_MOCK_OP_RUN);
     if (err)
         return err;
+    m->current = &m->vmcs[0]; /* backend.h: a run enters vmcs01 */
     /* The core checked that the reply belongs to the pending exit. */
     if (m->pending)
         vcore__mock_apply_reply(m, exit);

@@ -223,7 +223,7 @@ typedef struct vcore__vmx_vm {
       4, PLAIN)
 #define VCORE__VMX_FIELD_LIST(X)                                                                    \
     X(RIP, VCORE_VMCS_GUEST_RIP, VCORE_X86_STATE_RIP, 1, VCORE__VMX_OFF(regs.rip), 8, PLAIN)       \
-    X(RSP, VCORE_VMCS_GUEST_RSP, VCORE_X86_STATE_GPRS, 1,                                          \
+    X(RSP, VCORE_VMCS_GUEST_RSP, VCORE_X86_STATE_RSP, 1,                                          \
       VCORE__VMX_OFF(regs.gpr[VCORE_X86_RSP]), 8, PLAIN)                                           \
     X(RFLAGS, VCORE_VMCS_GUEST_RFLAGS, VCORE_X86_STATE_RFLAGS, 1, VCORE__VMX_OFF(regs.rflags), 8,  \
       PLAIN)                                                                                        \

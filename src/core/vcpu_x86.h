@@ -9,6 +9,15 @@
 #include "object.h"
 #include "x86/x86.h"
 
+/* The state group holding GPR number gpr (RSP is a group of its own). */
+static inline uint32_t vcore__x86_gpr_group(uint32_t gpr)
+{
+    return (gpr & 15u) == VCORE_X86_RSP ? VCORE_X86_STATE_RSP : VCORE_X86_STATE_GPRS;
+}
+
+/* The groups the control-register rules read (vcore__x86_check_crs()). */
+#define VCORE__CR_GROUPS (VCORE_X86_STATE_CRS | VCORE_X86_STATE_EFER)
+
 /* Groups whose values feed the runtime CPUID bits (CR4, APIC base, MISC_ENABLE, XCR0). */
 #define VCORE__RUNTIME_GROUPS (VCORE_X86_STATE_CR4 | VCORE_X86_STATE_MSRS | VCORE_X86_STATE_XCR0)
 

@@ -448,9 +448,17 @@ START_TEST(set_events_checks)
     ck_assert_diag(env.vcpu, VCORE_DIAG_EVENT_TWO_EVENTS);
     e = events();
     e.exception_injected = 1;
-    e.exception_vector = 14; /* #PF without its error code */
+    e.exception_vector = 6; /* #UD pushes no error code */
+    e.exception_has_error_code = 1;
     ck_assert_int_eq(vcore_vcpu_set_events(env.vcpu, &e), VCORE_ERR_INVAL);
     ck_assert_diag(env.vcpu, VCORE_DIAG_EVENT_ERROR_CODE);
+    /* #GP being delivered in real-address mode carries none: a VMM reading
+     * that state back and restoring it is accepted. */
+    e.exception_vector = 13;
+    e.exception_has_error_code = 0;
+    ck_assert_int_eq(vcore_vcpu_set_events(env.vcpu, &e), VCORE_OK);
+    e.exception_injected = 0;
+    ck_assert_int_eq(vcore_vcpu_set_events(env.vcpu, &e), VCORE_OK);
     e = events();
     e.exception_injected = 1;
     e.exception_vector = 2;

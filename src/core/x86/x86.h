@@ -46,6 +46,10 @@ uint32_t vcore__cpuid_xsave_size(const vcore_cpuid_entry_t *e, uint32_t n, uint6
 int vcore__x86_check_regs(const vcore_x86_regs_t *r, vcore_diag_t *d);
 int vcore__x86_check_sregs(const vcore_x86_cpu_model_t *m, const vcore_x86_sregs_t *old,
                            const vcore_x86_sregs_t *neu, vcore_diag_t *d);
+/* The control-register and EFER part of vcore__x86_check_sregs() alone (MOV
+ * to CR, WRMSR EFER): reads CR0, CR3, CR4, CR8 and EFER of old and neu only. */
+int vcore__x86_check_crs(const vcore_x86_cpu_model_t *m, const vcore_x86_sregs_t *old,
+                         const vcore_x86_sregs_t *neu, vcore_diag_t *d);
 int vcore__x86_check_dregs(const vcore_x86_cpu_model_t *m, const vcore_x86_dregs_t *dr,
                            vcore_diag_t *d);
 int vcore__x86_check_fpu(const vcore_x86_fpu_t *f, vcore_diag_t *d);
