@@ -18,5 +18,6 @@
 #include "x86/cpuid.h"
 #include "x86/msr.h"
 #include "x86/regs.h"
+#include "x86/vmx_checks.h"
 
 #endif /* VIRTCORE_VIRTCORE_H */

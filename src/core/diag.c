@@ -3,6 +3,7 @@
 #include "virtcore/diag.h"
 #include "virtcore/error.h"
 #include "virtcore/x86/nvmx.h"
+#include "virtcore/x86/vmx_checks.h"
 #include "x86/x86.h"
 
 typedef struct vcore__diag_desc {
@@ -18,6 +19,10 @@ static const vcore__diag_desc_t vcore__diag_table[] = {
     VCORE_DIAG_X86_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_NVMX_LIST(VCORE__DIAG_ROW)
 #undef VCORE__DIAG_ROW
+    /* The VM-entry checks are diagnostics too (range 0x2000-0x2fff). */
+#define VCORE__DIAG_ROW_CHECK(name, value, cls, sec, msg) {(value), #name, (msg), "SDM Vol. 3, \"" sec "\""},
+    VCORE_VMX_CHECK_LIST(VCORE__DIAG_ROW_CHECK)
+#undef VCORE__DIAG_ROW_CHECK
 };
 
 static const vcore__diag_desc_t *vcore__diag_find(uint32_t id)
