@@ -54,32 +54,32 @@ uint32_t vcore__vmx_chk_cpuid(const vcore__vmx_chk_t *c, uint32_t leaf, uint32_t
 
 uint32_t vcore__vmx_chk_leaf7(vcore__vmx_chk_t *c, unsigned reg)
 {
+    const vcore_cpuid_entry_t *e;
+
     if (!c->leaf7_read) {
-        c->leaf7[0] = vcore__vmx_chk_cpuid(c, VCORE__CPUID_LEAF_EXT_FEATURES, 0, 1);
-        c->leaf7[1] = vcore__vmx_chk_cpuid(c, VCORE__CPUID_LEAF_EXT_FEATURES, 0, 2);
-        c->leaf7[2] = vcore__vmx_chk_cpuid(c, VCORE__CPUID_LEAF_EXT_FEATURES, 0, 3);
+        e = c->in.ncpuid ? vcore__cpuid_find(c->in.cpuid, c->in.ncpuid, VCORE__CPUID_LEAF_EXT_FEATURES, 0) : NULL;
+        c->leaf7[0] = e ? e->ebx : 0u;
+        c->leaf7[1] = e ? e->ecx : 0u;
+        c->leaf7[2] = e ? e->edx : 0u;
         c->leaf7_read = true;
     }
     return c->leaf7[reg < 3 ? reg : 2];
 }
 
 /* SDM Vol. 1, "Canonical Addressing": the width is 57 bits on a processor
- * with 5-level paging (CPUID.(EAX=07H,ECX=0):ECX.LA57), 48 otherwise. A
- * 48-bit canonical address is canonical for both widths, so CPUID is only
- * consulted for the other addresses. */
-bool vcore__vmx_chk_canonical(vcore__vmx_chk_t *c, uint64_t la)
+ * with 5-level paging (CPUID.(EAX=07H,ECX=0):ECX.LA57), 48 otherwise. The
+ * 48-bit case (which is canonical for both widths) is decided inline in
+ * check_priv.h; CPUID is consulted only for the other addresses. */
+bool vcore__vmx_chk_canonical_slow(vcore__vmx_chk_t *c, uint64_t la)
 {
-    if (vcore__x86_is_canonical(la, 48))
-        return true;
     return (vcore__vmx_chk_leaf7(c, 1) & VCORE__CPUID_7_ECX_LA57) && vcore__x86_is_canonical(la, 57);
 }
 
 /* "Bits 63:N must be identical" (N = linear-address width): one bit weaker
  * than canonical, which also takes in bit N-1. */
-bool vcore__vmx_chk_upper_identical(vcore__vmx_chk_t *c, uint64_t la)
+bool vcore__vmx_chk_upper_identical_slow(vcore__vmx_chk_t *c, uint64_t la)
 {
-    uint32_t n = (vcore__vmx_chk_leaf7(c, 1) & VCORE__CPUID_7_ECX_LA57) ? 57u : 48u;
-    return vcore__x86_is_canonical(la, n + 1u);
+    return (vcore__vmx_chk_leaf7(c, 1) & VCORE__CPUID_7_ECX_LA57) && vcore__x86_is_canonical(la, 58);
 }
 
 void vcore__vmx_chk_read(const vcore__vmx_chk_t *c, uint64_t gpa, void *buf, size_t len)

@@ -57,10 +57,20 @@ void vcore__vmx_chk_fail(vcore__vmx_chk_t *c, uint32_t id, uint32_t index, uint6
 uint32_t vcore__vmx_chk_leaf7(vcore__vmx_chk_t *c, unsigned reg);
 /* Any CPUID leaf register (0 EAX .. 3 EDX); 0 when the leaf is absent. */
 uint32_t vcore__vmx_chk_cpuid(const vcore__vmx_chk_t *c, uint32_t leaf, uint32_t sub, unsigned reg);
-/* Canonical for L1's linear-address width (57 with LA57, else 48). */
-bool vcore__vmx_chk_canonical(vcore__vmx_chk_t *c, uint64_t la);
+/* Canonical for L1's linear-address width (57 with LA57, else 48). A
+ * 48-bit canonical address is canonical for both: that common case needs
+ * no CPUID. */
+bool vcore__vmx_chk_canonical_slow(vcore__vmx_chk_t *c, uint64_t la);
+static inline bool vcore__vmx_chk_canonical(vcore__vmx_chk_t *c, uint64_t la)
+{
+    return ((la + (1ull << 47)) >> 48) == 0 || vcore__vmx_chk_canonical_slow(c, la);
+}
 /* Bits 63:N identical, N the linear-address width ("RIP", "SSP" checks). */
-bool vcore__vmx_chk_upper_identical(vcore__vmx_chk_t *c, uint64_t la);
+bool vcore__vmx_chk_upper_identical_slow(vcore__vmx_chk_t *c, uint64_t la);
+static inline bool vcore__vmx_chk_upper_identical(vcore__vmx_chk_t *c, uint64_t la)
+{
+    return ((la + (1ull << 48)) >> 49) == 0 || vcore__vmx_chk_upper_identical_slow(c, la);
+}
 /* A VMCS pointer within the width of VMCS-referenced structures. */
 static inline bool vcore__vmx_chk_ptr_ok(const vcore__vmx_chk_t *c, uint64_t pa)
 {
