@@ -199,6 +199,51 @@ START_TEST(report_all_msr_entries)
 }
 END_TEST
 
+
+/* Report-all lists exactly the rules a state breaks: a rule that does not
+ * apply to the state is not listed. */
+typedef struct ck_exact {
+    const char *name;
+    ck_mu_t mu[6];
+    uint32_t ids[6];
+} ck_exact_t;
+
+static const ck_exact_t ck_exact[] = {
+    {"non-conforming CS above SS.DPL", {SET(GUEST_CS_AR_BYTES, 0xa0fb)}, {VCORE_VMX_CHECK_GUEST_CS_DPL_NONCONFORMING}},
+    {"conforming CS above SS.DPL", {SET(GUEST_CS_AR_BYTES, 0xa0ff)}, {VCORE_VMX_CHECK_GUEST_CS_DPL_CONFORMING}},
+    {"data CS with DPL 3 (unrestricted guest)", {BASE(ST_REAL_URG), SET(GUEST_CS_AR_BYTES, 0xf3)},
+     {VCORE_VMX_CHECK_GUEST_CS_DPL_DATA}},
+    {"MSR-store area beyond MAXPHYADDR", {SET(VM_EXIT_MSR_STORE_COUNT, 1), SET(VM_EXIT_MSR_STORE_ADDR, 1ull << 40)},
+     {VCORE_VMX_CHECK_EXIT_MSR_STORE_WIDTH, VCORE_VMX_CHECK_EXIT_MSR_STORE_END}},
+    {"host SS null, 64-bit host, RPL 1", {SET(HOST_SS_SELECTOR, 1)}, {VCORE_VMX_CHECK_HOST_SS_SELECTOR}},
+    {"TR available 16-bit TSS", {SET(GUEST_TR_AR_BYTES, 0x81)}, {VCORE_VMX_CHECK_GUEST_TR_TYPE}},
+    {"32-bit host from IA-32e mode", {ANDN(VM_EXIT_CONTROLS, 1u << 9)},
+     {VCORE_VMX_CHECK_ADDR_HOST_32_L1_LONG, VCORE_VMX_CHECK_ADDR_HOST_32_IA32E_GUEST,
+      VCORE_VMX_CHECK_ADDR_HOST_32_RIP_HIGH}},
+    {"HLT at CPL 3 with TF", {BASE(ST_RING3), SET(GUEST_ACTIVITY_STATE, 1), SET(GUEST_RFLAGS, 0x102)},
+     {VCORE_VMX_CHECK_GUEST_ACTIVITY_HLT_SS_DPL, VCORE_VMX_CHECK_GUEST_PENDDBG_BS_SET}},
+};
+
+START_TEST(report_all_exact)
+{
+    const ck_exact_t *e = &ck_exact[_i];
+    ck_t *k = malloc(sizeof(*k));
+    uint32_t n = 0;
+
+    ck_init(k);
+    ck_apply(k, e->mu, sizeof(e->mu) / sizeof(e->mu[0]));
+    while (n < 6 && e->ids[n])
+        n++;
+    ck_assert_msg(ck_run(k) == n, "%s: %u failures, expected %u (first %#x, second %#x)", e->name,
+                  k->out.failures, n, k->fail[0].check, k->out.failures > 1 ? k->fail[1].check : 0);
+    for (uint32_t i = 0; i < n; i++)
+        ck_assert_msg(k->fail[i].check == e->ids[i], "%s: failure %u is %#x, expected %#x", e->name, i,
+                      k->fail[i].check, e->ids[i]);
+    ck_fini(k);
+    free(k);
+}
+END_TEST
+
 /* ---- MSR-load list ------------------------------------------------------ */
 
 /* IA32_VMX_MISC[27:25] = N: 512 * (N + 1) entries at most. */
@@ -535,6 +580,7 @@ static Suite *vmx_checks_suite(void)
     tcase_add_test(tc, order_guest_before_pdpte);
     tcase_add_test(tc, report_all_small_array);
     tcase_add_test(tc, report_all_msr_entries);
+    tcase_add_loop_test(tc, report_all_exact, 0, (int)(sizeof(ck_exact) / sizeof(ck_exact[0])));
     tcase_add_test(tc, msr_load_list_limit);
     tcase_add_test(tc, msr_load_vmm_callback);
     tcase_add_test(tc, memory_read_once);

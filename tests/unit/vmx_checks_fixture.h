@@ -12,7 +12,7 @@
 #include <virtcore/x86/vmcs.h>
 #include <virtcore/x86/vmx_checks.h>
 
-#define CK_RAM (2u << 20)           /* guest RAM at GPA 0 */
+#define CK_RAM (512u << 10)         /* guest RAM at GPA 0 */
 #define CK_VMCS 0x10000u            /* current VMCS */
 #define CK_VMXON 0x11000u           /* VMXON region */
 #define CK_VAPIC 0x30000u           /* virtual-APIC page */

@@ -63,7 +63,7 @@ uint32_t vcore__vmx_chk_leaf7(vcore__vmx_chk_t *c, unsigned reg)
         c->leaf7[2] = e ? e->edx : 0u;
         c->leaf7_read = true;
     }
-    return c->leaf7[reg < 3 ? reg : 2];
+    return c->leaf7[reg];
 }
 
 /* SDM Vol. 1, "Canonical Addressing": the width is 57 bits on a processor
@@ -99,27 +99,23 @@ static void (*const vcore__vmx_sections[])(vcore__vmx_chk_t *) = {
     vcore__vmx_check_guest_link,  vcore__vmx_check_guest_pdpte, vcore__vmx_check_msr_load,
 };
 
-/* Controls in force (set and allowed), from the TRUE capability MSRs when
- * IA32_VMX_BASIC[55] says they exist (SDM Vol. 3, "VMX Capability Reporting
+/* Controls in force: set and allowed (SDM Vol. 3, "VMX Capability Reporting
  * Facility"). Secondary controls count only under "activate secondary
  * controls" (SDM: "the logical processor operates as if all the secondary
  * processor-based VM-execution controls were 0"). */
 static void check_controls_in_force(vcore__vmx_chk_t *c)
 {
     const uint64_t *m = c->caps;
-    bool tru = (m[VCORE_NVMX_CAP_BASIC] & VCORE_VMX_BASIC_TRUE_CTLS) != 0;
 
-    c->pin = c->v.PIN_BASED_VM_EXEC_CONTROL &
-             vcore__vmx_allowed1(m[tru ? VCORE_NVMX_CAP_TRUE_PINBASED : VCORE_NVMX_CAP_PINBASED]);
-    c->proc = c->v.CPU_BASED_VM_EXEC_CONTROL &
-              vcore__vmx_allowed1(m[tru ? VCORE_NVMX_CAP_TRUE_PROCBASED : VCORE_NVMX_CAP_PROCBASED]);
+    /* The TRUE MSRs report the same allowed-1 settings as the plain ones
+     * (only allowed-0 differs): the plain MSRs decide what is allowed. */
+    c->pin = c->v.PIN_BASED_VM_EXEC_CONTROL & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_PINBASED]);
+    c->proc = c->v.CPU_BASED_VM_EXEC_CONTROL & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_PROCBASED]);
     c->proc2 = (c->proc & VCORE__PROC_SECONDARY)
                    ? c->v.SECONDARY_VM_EXEC_CONTROL & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_PROCBASED2])
                    : 0u;
-    c->exit = c->v.VM_EXIT_CONTROLS &
-              vcore__vmx_allowed1(m[tru ? VCORE_NVMX_CAP_TRUE_EXIT : VCORE_NVMX_CAP_EXIT]);
-    c->entry = c->v.VM_ENTRY_CONTROLS &
-               vcore__vmx_allowed1(m[tru ? VCORE_NVMX_CAP_TRUE_ENTRY : VCORE_NVMX_CAP_ENTRY]);
+    c->exit = c->v.VM_EXIT_CONTROLS & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_EXIT]);
+    c->entry = c->v.VM_ENTRY_CONTROLS & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_ENTRY]);
     c->ia32e = (c->entry & VCORE__ENTRY_IA32E) != 0;
     c->urg = (c->proc2 & VCORE__PROC2_URG) != 0;
 }

@@ -68,31 +68,16 @@ uint32_t vcore__vmx_eptp_faults(const uint64_t *caps, uint32_t maxphyaddr, uint6
 /* An MSR area of `count` 16-byte entries: bits 3:0 of the address 0, the
  * address and the address of its last byte within the width (the sum is
  * computed with more bits than the width; a wrap past 2^64 is beyond it).
- * _ALIGN, _WIDTH, _END ids are consecutive. True when the area is valid. */
-static bool ctls_msr_area(vcore__vmx_chk_t *c, uint64_t addr, uint32_t count, uint32_t align_id)
+ * _ALIGN, _WIDTH, _END ids are consecutive. */
+static void ctls_msr_area(vcore__vmx_chk_t *c, uint64_t addr, uint32_t count, uint32_t align_id)
 {
     uint64_t last = addr + (uint64_t)count * 16u - 1u;
-    bool ok = true;
 
     if (count == 0)
-        return true;
-    if (addr & 0xfu) {
-        vcore__vmx_chk_fail(c, align_id, 0, addr);
-        ok = false;
-        if (c->stop)
-            return false;
-    }
-    if (!vcore__vmx_chk_ptr_ok(c, addr)) {
-        vcore__vmx_chk_fail(c, align_id + 1u, 0, addr);
-        ok = false;
-        if (c->stop)
-            return false;
-    }
-    if (last < addr || !vcore__vmx_chk_ptr_ok(c, last)) {
-        vcore__vmx_chk_fail(c, align_id + 2u, 0, last);
-        ok = false;
-    }
-    return ok;
+        return;
+    VCORE__CHK_ID(c, addr & 0xfu, align_id, addr);
+    VCORE__CHK_ID(c, !vcore__vmx_chk_ptr_ok(c, addr), align_id + 1u, addr);
+    VCORE__CHK_ID(c, last < addr || !vcore__vmx_chk_ptr_ok(c, last), align_id + 2u, last);
 }
 
 void vcore__vmx_check_exec(vcore__vmx_chk_t *c)
@@ -227,12 +212,10 @@ void vcore__vmx_check_exit(vcore__vmx_chk_t *c)
                EXIT_CTL2_RESERVED, v->SECONDARY_VM_EXIT_CONTROLS);
     VCORE__CHK(c, !(c->pin & VCORE__PIN_PREEMPT_TIMER) && (c->exit & VCORE__EXIT_SAVE_TIMER),
                EXIT_SAVE_TIMER, exit);
-    (void)ctls_msr_area(c, v->VM_EXIT_MSR_STORE_ADDR, v->VM_EXIT_MSR_STORE_COUNT,
-                        VCORE_VMX_CHECK_EXIT_MSR_STORE_ALIGN);
+    ctls_msr_area(c, v->VM_EXIT_MSR_STORE_ADDR, v->VM_EXIT_MSR_STORE_COUNT, VCORE_VMX_CHECK_EXIT_MSR_STORE_ALIGN);
     if (c->stop)
         return;
-    (void)ctls_msr_area(c, v->VM_EXIT_MSR_LOAD_ADDR, v->VM_EXIT_MSR_LOAD_COUNT,
-                        VCORE_VMX_CHECK_EXIT_MSR_LOAD_ALIGN);
+    ctls_msr_area(c, v->VM_EXIT_MSR_LOAD_ADDR, v->VM_EXIT_MSR_LOAD_COUNT, VCORE_VMX_CHECK_EXIT_MSR_LOAD_ALIGN);
 }
 
 /* Hardware exceptions that push an error code (SDM Vol. 3, "Exception and
@@ -286,8 +269,7 @@ void vcore__vmx_check_entry_ctls(vcore__vmx_chk_t *c)
                        ENTRY_INTR_LEN_ZERO, 0);
         }
     }
-    (void)ctls_msr_area(c, v->VM_ENTRY_MSR_LOAD_ADDR, v->VM_ENTRY_MSR_LOAD_COUNT,
-                        VCORE_VMX_CHECK_ENTRY_MSR_LOAD_ALIGN);
+    ctls_msr_area(c, v->VM_ENTRY_MSR_LOAD_ADDR, v->VM_ENTRY_MSR_LOAD_COUNT, VCORE_VMX_CHECK_ENTRY_MSR_LOAD_ALIGN);
     if (c->stop)
         return;
     /* The library's processor is never in SMM. */

@@ -164,12 +164,16 @@ int vcore__nvmx_mem_read(vcore__nvmx_ctx_t *c, void *buf, uint32_t len)
  * read-only and changes nothing where it is writable. */
 static bool nvmx_operand_writable(vcore__nvmx_ctx_t *c, uint64_t gpa, uint32_t len)
 {
-    uint8_t old[16];
+    uint8_t old[8];
+    uint32_t off, n;
 
-    if (len > sizeof(old))
-        return false;
-    return c->mem->read(c->mem->ctx, gpa, old, len) == VCORE_OK &&
-           c->mem->write(c->mem->ctx, gpa, old, len) == VCORE_OK;
+    for (off = 0; off < len; off += n) {
+        n = len - off < (uint32_t)sizeof(old) ? len - off : (uint32_t)sizeof(old);
+        if (c->mem->read(c->mem->ctx, gpa + off, old, n) != VCORE_OK ||
+            c->mem->write(c->mem->ctx, gpa + off, old, n) != VCORE_OK)
+            return false;
+    }
+    return true;
 }
 
 int vcore__nvmx_mem_write(vcore__nvmx_ctx_t *c, const void *buf, uint32_t len)
