@@ -28,5 +28,6 @@
 #include "x86/regs.h"
 #include "x86/vmcs.h"
 #include "x86/vmx_exits.h"
+#include "x86/vmx_checks.h"
 
 #endif /* VIRTCORE_VIRTCORE_H */

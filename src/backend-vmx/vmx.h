@@ -52,13 +52,7 @@
 #define VCORE__MSR_PAT 0x277u
 #define VCORE__MSR_EFER 0xc0000080u
 
-/* IA32_VMX_BASIC: bits 30:0 revision, 44:32 region size, 53:50 memory type,
- * bit 54 INS/OUTS instruction information, bit 55 TRUE_* MSRs. */
-#define VCORE__VMX_BASIC_REVISION(b) ((uint32_t)((b)&0x7fffffffu))
-#define VCORE__VMX_BASIC_INS_OUTS_INFO (1ull << 54)
-#define VCORE__VMX_BASIC_TRUE_CTLS (1ull << 55)
-/* IA32_VMX_MISC bit 30: VM entry may inject a software event of length 0. */
-#define VCORE__VMX_MISC_ZERO_LEN_INJECT (1ull << 30)
+/* IA32_VMX_BASIC and IA32_VMX_MISC bits: core/x86/x86_bits.h. */
 /* Bit 31 of the first dword of a VMCS region: shadow-VMCS indicator ("VMCS Region"). */
 #define VCORE__VMCS_SHADOW_INDICATOR (1u << 31)
 

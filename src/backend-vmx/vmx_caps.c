@@ -37,7 +37,7 @@ int vcore__vmx_caps_read(vcore__vmx_caps_t *caps)
         if (may1 & VCORE__PROC2_VMFUNC)
             m[VCORE_NVMX_CAP_VMFUNC] = vcore__vmx_rdmsr(VCORE__MSR_VMX_VMFUNC);
     }
-    bool true_ctls = (m[VCORE_NVMX_CAP_BASIC] & VCORE__VMX_BASIC_TRUE_CTLS) != 0;
+    bool true_ctls = (m[VCORE_NVMX_CAP_BASIC] & VCORE_VMX_BASIC_TRUE_CTLS) != 0;
     if (true_ctls)
         for (uint32_t i = VCORE_NVMX_CAP_TRUE_PINBASED; i <= VCORE_NVMX_CAP_TRUE_ENTRY; i++)
             m[i] = vcore__vmx_rdmsr(VCORE__MSR_VMX_BASIC + i);

@@ -4,6 +4,7 @@
 #include "virtcore/error.h"
 #include "virtcore/x86/nvmx.h"
 #include "virtcore/arm64/stage2.h"
+#include "virtcore/x86/vmx_checks.h"
 #include "x86/x86.h"
 
 typedef struct vcore__diag_desc {
@@ -21,6 +22,10 @@ static const vcore__diag_desc_t vcore__diag_table[] = {
     VCORE_DIAG_NVMX_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_ARM64_S2_LIST(VCORE__DIAG_ROW)
 #undef VCORE__DIAG_ROW
+    /* The VM-entry checks are diagnostics too (range 0x4000-0x4fff). */
+#define VCORE__DIAG_ROW_CHECK(name, value, cls, sec, msg) {(value), #name, (msg), "SDM Vol. 3, \"" sec "\""},
+    VCORE_VMX_CHECK_LIST(VCORE__DIAG_ROW_CHECK)
+#undef VCORE__DIAG_ROW_CHECK
 };
 
 static const vcore__diag_desc_t *vcore__diag_find(uint32_t id)

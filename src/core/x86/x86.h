@@ -62,6 +62,8 @@ int vcore__x86_msr_get(const vcore_x86_state_t *st, uint32_t index, uint64_t *va
 /* Validates and applies a WRMSR to st; st is unchanged on failure. */
 int vcore__x86_msr_set(const vcore_x86_cpu_model_t *m, vcore_x86_state_t *st, uint32_t index,
                        uint64_t value, vcore_diag_t *d);
+/* IA32_PAT: every entry a valid memory type (WRMSR, VMCS PAT fields, MSR-load lists). */
+bool vcore__x86_pat_ok(uint64_t pat);
 
 /* ---- events (events.c) ---- */
 /* A vector one can raise as an exception (0-31 except 2, 15, 22-27, 31). */
@@ -89,11 +91,25 @@ typedef struct vcore__walk_fault {
     uint32_t error_code; /* #PF error code */
     uint64_t cr2;        /* faulting linear address */
 } vcore__walk_fault_t;
+/* The paging-structure entries a translation used and the accessed/dirty
+ * flags it must set in them (SDM Vol. 3, "Accessed and Dirty Flags"). The
+ * flags live in byte 0 of every entry format, so committing writes one
+ * byte per entry that lacks them. */
+typedef struct vcore__walk_ad {
+    uint32_t n;         /* entries recorded */
+    uint64_t pa[5];     /* guest-physical address of each entry */
+    uint8_t byte0[5];   /* byte 0 of the entry as the walk read it */
+    uint8_t set[5];     /* flags to set: A, and D in the entry mapping the page of a write */
+} vcore__walk_ad_t;
 /* Translates one linear address for a supervisor data access. Returns
  * VCORE_OK with *gpa, VCORE_ERR_INVAL with *fault filled, or VCORE_ERR_FAULT
- * when a paging structure is not in readable guest memory. */
+ * when a paging structure is not in readable guest memory. Nothing is
+ * written: the accessed/dirty flags to set are recorded in *ad (may be NULL)
+ * for vcore__walk_commit_ad() once the access is known to happen. */
 int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
                 uint32_t maxphyaddr, uint64_t la, bool write, uint64_t *gpa,
-                vcore__walk_fault_t *fault);
+                vcore__walk_fault_t *fault, vcore__walk_ad_t *ad);
+/* Sets the recorded accessed/dirty flags that are not set yet. */
+void vcore__walk_commit_ad(const vcore_nvmx_mem_t *m, const vcore__walk_ad_t *ad);
 
 #endif /* VCORE_CORE_X86_H */
