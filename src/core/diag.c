@@ -2,6 +2,7 @@
 #include "deps.h"
 #include "virtcore/diag.h"
 #include "virtcore/error.h"
+#include "virtcore/x86/hyperv.h"
 #include "virtcore/x86/nvmx.h"
 #include "x86/x86.h"
 
@@ -18,6 +19,7 @@ static const vcore__diag_desc_t vcore__diag_table[] = {
     VCORE_DIAG_X86_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_VCPU_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_NVMX_LIST(VCORE__DIAG_ROW)
+    VCORE_DIAG_HYPERV_LIST(VCORE__DIAG_ROW)
 #undef VCORE__DIAG_ROW
 };
 
