@@ -66,11 +66,11 @@ VCORE_BEGIN_DECLS
  * or the VM (vcore_vm_last_diag()).
  */
 #define VCORE_DIAG_HYPERV_LIST(X)                                              \
-    X(HV_UD_REAL_MODE, 0x3801, "hypercall in real mode or virtual-8086 mode (\#UD)", \
+    X(HV_UD_REAL_MODE, 0x3801, "hypercall in real mode or virtual-8086 mode (#UD)", \
       "Hyper-V TLFS, \"Legal Hypercall Environments\"")                        \
-    X(HV_UD_CPL, 0x3802, "hypercall at CPL > 0 (\#UD)",                         \
+    X(HV_UD_CPL, 0x3802, "hypercall at CPL > 0 (#UD)",                         \
       "Hyper-V TLFS, \"Legal Hypercall Environments\"")                        \
-    X(HV_UD_XMM_INPUT, 0x3803, "XMM fast hypercall input used but not advertised in CPUID 40000003H:EDX[4] (\#UD)", \
+    X(HV_UD_XMM_INPUT, 0x3803, "XMM fast hypercall input used but not advertised in CPUID 40000003H:EDX[4] (#UD)", \
       "Hyper-V TLFS, \"XMM Fast Hypercall Input\"")                            \
     X(HV_CONTROL_RESERVED, 0x3810, "hypercall input value sets a reserved bit (31:27, 47:44 or 63:60)", \
       "Hyper-V TLFS, \"Hypercall Inputs\"")                                    \
@@ -100,11 +100,11 @@ VCORE_BEGIN_DECLS
       "Hyper-V TLFS, \"HV_INPUT_VTL\"")                                        \
     X(HV_HOOK_REFUSED, 0x3824, "the VMM's hook refused the call",              \
       "libvirtcore, \"vcore_hv_config_t\"")                                    \
-    X(HV_MSR_VP_INDEX_WRITE, 0x3830, "guest WRMSR to the read-only HV_X64_MSR_VP_INDEX (\#GP)", \
+    X(HV_MSR_VP_INDEX_WRITE, 0x3830, "guest WRMSR to the read-only HV_X64_MSR_VP_INDEX (#GP)", \
       "Hyper-V TLFS, \"Virtual Processor Properties\"")                        \
-    X(HV_MSR_HYPERCALL_GPA, 0x3831, "hypercall page GPFN beyond the guest-physical address width (\#GP)", \
+    X(HV_MSR_HYPERCALL_GPA, 0x3831, "hypercall page GPFN beyond the guest-physical address width (#GP)", \
       "Hyper-V TLFS, \"Establishing the Hypercall Interface\"")                \
-    X(HV_MSR_HYPERCALL_PAGE, 0x3832, "hypercall page is not in writable guest memory, so the library cannot fill it (\#GP)", \
+    X(HV_MSR_HYPERCALL_PAGE, 0x3832, "hypercall page is not in writable guest memory, so the library cannot fill it (#GP)", \
       "Hyper-V TLFS, \"Establishing the Hypercall Interface\"")                \
     X(HV_VP_INDEX_INVALID, 0x3833, "VP index is HV_ANY_VP or HV_VP_INDEX_SELF", \
       "Hyper-V TLFS, \"Virtual Processor Properties\"")                        \
@@ -381,7 +381,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_hv_get_msr(vcore_vcpu_t *vcpu, uint32_t in
  * HV_X64_MSR_VP_INDEX is writable here only: any value but HV_ANY_VP and
  * HV_VP_INDEX_SELF (the VMM keeps indexes unique, TLFS "HV_VP_INDEX"; a set
  * names every vCPU holding an index in it). GUEST_OS_ID and HYPERCALL follow
- * the guest's rules, with VCORE_ERR_INVAL where the guest would get #GP.
+ * the guest's rules, with VCORE_ERR_INVAL where the guest would get \#GP.
  * @param[in] vcpu A vCPU of a Hyper-V VM.
  * @param[in] index The MSR.
  * @param[in] value The value.
