@@ -286,3 +286,19 @@ int vcore__hv_answer(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
     vcore__hv_put_result(vcpu, exit, false, exit->u.hypercall.ret);
     return VCORE_OK;
 }
+
+int vcore_hv_get_xmm(vcore_vcpu_t *vcpu, uint64_t out[12])
+{
+    if (!vcore__vcpu_ok(vcpu) || !out || !vcpu->vm->hv)
+        return VCORE_ERR_INVAL;
+    if (!(vcpu->vm->ops.state_groups & VCORE_X86_STATE_XMM))
+        return VCORE_ERR_UNSUPPORTED;
+    int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_XMM);
+    if (err)
+        return err;
+    for (uint32_t i = 0; i < 6; i++) {
+        out[2 * i] = vcpu->x86->st.xmm[i][0];
+        out[2 * i + 1] = vcpu->x86->st.xmm[i][1];
+    }
+    return VCORE_OK;
+}
