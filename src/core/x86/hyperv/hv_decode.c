@@ -215,7 +215,7 @@ int vcore__hv_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
         return VCORE_OK;
     int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RFLAGS |
                                             VCORE_X86_STATE_MODE | VCORE_X86_STATE_CR0 |
-                                            VCORE_X86_STATE_EFER | VCORE__RUNTIME_GROUPS);
+                                            VCORE_X86_STATE_EFER);
     if (err)
         return err;
     *handled = true;
