@@ -443,15 +443,6 @@ START_TEST(enable_needs_backend_support)
     ck_assert_int_eq(vcore_hv_enable(w, &cfg), VCORE_OK);
     vcore_vm_destroy(w);
 
-    be = *vcore_backend_mock();
-    be.vcpu_kick = NULL;
-    ck_assert_int_eq(vcore_vm_create(&vc, &w), VCORE_OK);
-    ck_assert_int_eq(vcore_hv_enable(w, &cfg), VCORE_ERR_UNSUPPORTED);
-    vcore_vm_destroy(w);
-    vc.max_vcpus = 1; /* one vCPU has nobody to kick */
-    ck_assert_int_eq(vcore_vm_create(&vc, &w), VCORE_OK);
-    ck_assert_int_eq(vcore_hv_enable(w, &cfg), VCORE_OK);
-    vcore_vm_destroy(w);
 }
 END_TEST
 
@@ -1174,12 +1165,13 @@ START_TEST(forward_known_call)
     ck_assert_uint_eq(out.u.hypercall.hv.output, 6);
     ck_assert_uint_eq(out.u.hypercall.hv.control, C_SPIN | FAST);
     ck_assert_uint_eq(out.u.hypercall.longmode, 1);
-    out.u.hypercall.ret = 0;
+    out.u.hypercall.ret = (7ull << 32) | 5; /* a 64-bit caller takes all of it in RAX */
     e = make_exit(VCORE_EXIT_HLT);
     ck_assert_int_eq(vcore_mock_push_exit(v[0], &e), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_run(v[0], &out), VCORE_OK);
     r = regs(v[0]);
-    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], 0);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], (7ull << 32) | 5);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RDX], 5);
     ck_assert_uint_eq(r.rip, HC_RIP + VMCALL_LEN);
     /* A rep call forwarded from a 32-bit caller: the VMM's result goes to EDX:EAX. */
     set_mode(v[0], false, 0);
@@ -1200,6 +1192,46 @@ START_TEST(forward_known_call)
     r = regs(v[0]);
     ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], 0);
     ck_assert_uint_eq(r.gpr[VCORE_X86_RDX], 1);
+    /* The VMM makes a forwarded call fault (#UD it raised itself): no result. */
+    r.gpr[VCORE_X86_RDX] = 1;
+    r.gpr[VCORE_X86_RAX] = 0x0050;
+    r.rip = HC_RIP;
+    ck_assert_int_eq(vcore_vcpu_set_regs(v[0], &r), VCORE_OK);
+    e = make_exit(VCORE_EXIT_HYPERCALL);
+    e.u.hypercall.insn_len = VMCALL_LEN;
+    ck_assert_int_eq(vcore_mock_push_exit(v[0], &e), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_run(v[0], &out), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_inject_exception(v[0], 6, false, 0, 0), VCORE_OK);
+    out.u.hypercall.fault = 1;
+    out.u.hypercall.ret = 3ull << 32;
+    e = make_exit(VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_push_exit(v[0], &e), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_run(v[0], &out), VCORE_OK);
+    r = regs(v[0]);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RDX], 1);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], 0x0050);
+    ck_assert_uint_eq(r.rip, HC_RIP);
+}
+END_TEST
+
+/* Compatibility mode (EFER.LMA = 1, CS.L = 0) is a 32-bit caller. */
+START_TEST(caller_compatibility_mode)
+{
+    vcore_x86_sregs_t s = {.size = sizeof(s)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(v[0], &s), VCORE_OK);
+    s.seg[VCORE_X86_CS].ar = (s.seg[VCORE_X86_CS].ar & ~VCORE_X86_AR_L) | VCORE_X86_AR_DB;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(v[0], &s), VCORE_OK);
+    vcore_x86_regs_t r = regs(v[0]);
+    r.gpr[VCORE_X86_RCX] = 0x0004; /* unknown in RCX: ignored by a 32-bit caller */
+    r.gpr[VCORE_X86_RDX] = 0;
+    r.gpr[VCORE_X86_RAX] = C_IPI | FAST;
+    r.gpr[VCORE_X86_RBX] = 0;
+    r.gpr[VCORE_X86_RCX] = 0x5a;
+    r.gpr[VCORE_X86_RDI] = 0;
+    r.gpr[VCORE_X86_RSI] = 0x4;
+    r = vmcall(v[0], &r);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], 0);
+    ck_assert(has_vector(v[2], 0x5a));
 }
 END_TEST
 
@@ -1258,6 +1290,7 @@ static Suite *suite(void)
     tcase_add_test(t, flush_ex_sparse_and_list_ex);
     tcase_add_test(t, flush_xmm_fast);
     tcase_add_test(t, caller_32bit);
+    tcase_add_test(t, caller_compatibility_mode);
     tcase_add_test(t, hook_refuse_and_done);
     tcase_add_test(t, forward_known_call);
     tcase_add_test(t, misc_api);

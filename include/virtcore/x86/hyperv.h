@@ -334,7 +334,10 @@ VCORE_API VCORE_WARN_UNUSED int vcore_hv_storage_size(const vcore_vm_t *vm, size
  * Enlightenments the backend cannot provide are refused, never silently
  * dropped: TLB flush needs the backend's vcpu_flush_tlb op (or the host's
  * own Hyper-V); IPIs need the event state; XMM input needs
- * VCORE_X86_STATE_XMM; a VM with more than one vCPU needs vcpu_kick.
+ * VCORE_X86_STATE_XMM. Without vcpu_kick, a target in guest mode on another
+ * processor takes an IPI or a flush only at its next exit (and a flush
+ * waits for that exit): such a backend suits VMs whose vCPUs share one
+ * processor.
  * @param[in] vm An x86 VM without vCPUs.
  * @param[in] cfg The configuration (copied); NULL means defaults.
  * @return VCORE_OK on success.

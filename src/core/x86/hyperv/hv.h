@@ -159,7 +159,7 @@ int vcore__hv_flush_perform(vcore_vcpu_t *vcpu);
 /* hv_vm.c: the run-loop hooks (vcpu.c). */
 int vcore__hv_before_entry(vcore_vcpu_t *vcpu);
 void vcore__hv_after_exit(vcore_vcpu_t *vcpu);
-/* Kicks target t (slot s) when it is in guest mode; true when kicked. */
+/* Kicks target t (slot s) when it is in guest mode; true when it was in guest mode. */
 bool vcore__hv_kick(vcore_vcpu_t *t, vcore__hv_vcpu_t *s);
 
 #endif /* VCORE_CORE_HV_H */

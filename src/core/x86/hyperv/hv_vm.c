@@ -61,9 +61,8 @@ static int vcore__hv_check(vcore_vm_t *vm, const vcore_hv_config_t *cfg, bool *h
     /* XMM input reads XMM0-5 from the backend; a model copy would be stale. */
     if ((cfg->features & VCORE_HV_F_XMM_INPUT) && !(ops->state_groups & VCORE_X86_STATE_XMM))
         return vcore__hv_unsupported(vm, VCORE_HV_F_XMM_INPUT);
-    /* Targets on other threads are reached by a kick. */
-    if (vm->cfg.max_vcpus > 1 && !ops->vcpu_kick)
-        return vcore__hv_unsupported(vm, cfg->features);
+    /* Without vcpu_kick a target running on another processor takes an IPI
+     * or flush at its next exit, whenever that comes (hv.h). */
     return VCORE_OK;
 }
 
@@ -215,11 +214,13 @@ int vcore__hv_before_entry(vcore_vcpu_t *vcpu)
 bool vcore__hv_kick(vcore_vcpu_t *t, vcore__hv_vcpu_t *s)
 {
     /* Only a target in guest mode needs it: one outside takes the work in
-     * before it enters (vcore__hv_before_entry). A failed kick leaves the
-     * work for that entry too. */
+     * before it enters (vcore__hv_before_entry). Without a kick (or when it
+     * fails) the target takes it after its next exit, whatever causes it. */
     if (!__atomic_load_n(&s->in_guest, __ATOMIC_SEQ_CST))
         return false;
-    return vcore_vcpu_kick(t) == VCORE_OK;
+    if (t->vm->ops.vcpu_kick && vcore_vcpu_kick(t) != VCORE_OK)
+        vcore_vm_log(t->vm, VCORE_LOG_WARN, "hyperv: kick of a target vCPU failed");
+    return true;
 }
 
 void vcore__hv_after_exit(vcore_vcpu_t *vcpu)
