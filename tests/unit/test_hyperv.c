@@ -328,8 +328,16 @@ START_TEST(cpuid_vmm_leaves_replaced_atomically)
     ck_assert_diag(v[2], VCORE_DIAG_HV_CPUID_FULL);
     ck_assert_int_eq(vcore_vcpu_get_cpuid(v[2], all, VCORE_CPUID_MAX_ENTRIES, &n), VCORE_OK);
     ck_assert_uint_eq(n, 8);
-    /* 249 + 7 = 256 fits exactly. */
+    /* 249 + 7 = 256 fits exactly; the table's own 40000000H-400000FFH
+     * entries make no room problem, they are replaced. */
     ck_assert_int_eq(vcore_vcpu_set_cpuid(v[2], big, 249), VCORE_OK);
+    big[249].function = 0x40000000u;
+    big[250].function = 0x400000ffu;
+    ck_assert_int_eq(vcore_vcpu_set_cpuid(v[2], big, 251), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_get_cpuid(v[2], all, VCORE_CPUID_MAX_ENTRIES, &n), VCORE_OK);
+    ck_assert_uint_eq(n, 256);
+    for (uint32_t i = 0; i < n; i++)
+        ck_assert_uint_ne(all[i].function, 0x400000ffu);
 }
 END_TEST
 
@@ -384,6 +392,11 @@ START_TEST(enable_rules)
     cfg.size = 8;
     ck_assert_int_eq(vcore_hv_enable(w, &cfg), VCORE_ERR_ABI);
     size_t need = 0;
+    ck_assert_int_eq(vcore_hv_storage_size(w, NULL), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_hv_storage_size(NULL, &need), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_hv_reset(w), VCORE_ERR_INVAL);
+    ck_assert_uint_eq(vcore_hv_mismatched_vp_indexes(w), 0);
+    ck_assert_uint_eq(vcore_hv_features(NULL), 0);
     ck_assert_int_eq(vcore_hv_storage_size(w, &need), VCORE_OK);
     ck_assert_uint_gt(need, 0);
     void *buf = NULL;
@@ -842,8 +855,21 @@ START_TEST(ipi_mask_mismatched)
     /* vCPU 4 answers to VP 9, vCPU 3 to VP 4: bit 4 names vCPU 3. */
     ck_assert_int_eq(vcore_hv_set_msr(v[4], VCORE_HV_MSR_VP_INDEX, 9), VCORE_OK);
     ck_assert_int_eq(vcore_hv_set_msr(v[3], VCORE_HV_MSR_VP_INDEX, 4), VCORE_OK);
-    ck_assert_uint_eq(hc(v[0], C_IPI | FAST, 0x70, (1u << 4) | (1u << 9) | (1u << 3)), S_OK);
+    ck_assert_uint_eq(hc(v[0], C_IPI | FAST, 0x70, (1u << 4) | (1u << 9)), S_OK);
     ck_assert_uint_eq(who_has(0x70), (1u << 3) | (1u << 4));
+    /* VP index 64 is outside a 64-bit mask; 4096 outside every sparse set. */
+    ck_assert_int_eq(vcore_hv_set_msr(v[5], VCORE_HV_MSR_VP_INDEX, 64), VCORE_OK);
+    ck_assert_int_eq(vcore_hv_set_msr(v[6], VCORE_HV_MSR_VP_INDEX, 4096), VCORE_OK);
+    ck_assert_uint_eq(hc(v[0], C_IPI | FAST, 0x71, 0x1), S_OK);
+    ck_assert_uint_eq(who_has(0x71), 1u << 0);
+    put64(IN_GPA, 0x72);
+    put64(IN_GPA + 8, 0);
+    put64(IN_GPA + 16, 0x1);
+    put64(IN_GPA + 24, 0x1);
+    ck_assert_uint_eq(hc(v[0], C_IPI_EX | VAR(1), IN_GPA, 0), S_OK);
+    ck_assert_uint_eq(who_has(0x72), 1u << 0);
+    /* The hook sees vCPUs that exist only. */
+    ck_assert_uint_eq(hook_seen.targets[0], 1u << 0);
 }
 END_TEST
 
@@ -986,6 +1012,31 @@ START_TEST(flush_space_mask)
 }
 END_TEST
 
+/* A backend that fails the flush: the run fails, the flush stays pending
+ * (as a full one) and happens before the next entry. */
+START_TEST(flush_failure_stays_pending)
+{
+    put64(IN_GPA + 8, 0x4);
+    put64(IN_GPA + 16, 0x2);
+    ck_assert_uint_eq(hc(v[0], C_FLUSH_SPACE, IN_GPA, 0), S_OK);
+    ck_assert_int_eq(vcore_mock_fail_next(v[1], VCORE_MOCK_OP_FLUSH_TLB, VCORE_ERR_HWFAIL), VCORE_OK);
+    vcore_exit_t e = make_exit(VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_push_exit(v[1], &e), VCORE_OK);
+    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    uint64_t runs = vcore_mock_count(v[1], VCORE_MOCK_OP_RUN);
+    ck_assert_int_eq(vcore_vcpu_run(v[1], &out), VCORE_ERR_HWFAIL);
+    ck_assert_uint_eq(vcore_mock_count(v[1], VCORE_MOCK_OP_RUN), runs); /* the guest did not run */
+    ck_assert_int_eq(vcore_vcpu_run(v[1], &out), VCORE_OK);
+    ck_assert_uint_eq(vcore_mock_count(v[1], VCORE_MOCK_OP_FLUSH_TLB), 2);
+    ck_assert_uint_eq(last_flush(v[1]).kind, VCORE_TLB_FLUSH_ALL);
+    /* Once done, nothing more. */
+    e = make_exit(VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_push_exit(v[1], &e), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_run(v[1], &out), VCORE_OK);
+    ck_assert_uint_eq(vcore_mock_count(v[1], VCORE_MOCK_OP_FLUSH_TLB), 2);
+}
+END_TEST
+
 START_TEST(flush_flags_reserved)
 {
     put64(IN_GPA + 16, 0x1);
@@ -1024,7 +1075,14 @@ START_TEST(flush_list_ranges_and_reps)
     ck_assert_uint_eq(f.count, 1);
     ck_assert_uint_eq(f.ranges[0], 0xfffff000);
     ck_assert_uint_eq(hook_seen.rep_count, 1);
-    /* More ranges than a vCPU keeps: a full flush. */
+    /* Sixteen ranges are kept; more than a vCPU keeps: a full flush. */
+    for (uint32_t i = 0; i < 16; i++)
+        put64(IN_GPA + 24 + 8 * i, 0x10000 + 0x1000 * i);
+    ck_assert_uint_eq(hc(v[0], C_FLUSH_LIST | REPS(16), IN_GPA, 0), 16ull << 32);
+    f = last_flush(v[0]);
+    ck_assert_uint_eq(f.kind, VCORE_TLB_FLUSH_LIST);
+    ck_assert_uint_eq(f.count, 16);
+    ck_assert_uint_eq(f.ranges[15], 0x1f000);
     for (uint32_t i = 0; i < 17; i++)
         put64(IN_GPA + 24 + 8 * i, 0x10000 + 0x1000 * i);
     ck_assert_uint_eq(hc(v[0], C_FLUSH_LIST | REPS(17), IN_GPA, 0), 17ull << 32);
@@ -1285,6 +1343,7 @@ static Suite *suite(void)
     tcase_add_test(t, ipi_one_vector_per_window_highest_first);
     tcase_add_test(t, ipi_if_clear_waits);
     tcase_add_test(t, flush_space_mask);
+    tcase_add_test(t, flush_failure_stays_pending);
     tcase_add_test(t, flush_flags_reserved);
     tcase_add_test(t, flush_list_ranges_and_reps);
     tcase_add_test(t, flush_ex_sparse_and_list_ex);

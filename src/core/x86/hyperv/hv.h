@@ -59,6 +59,7 @@ struct vcore__hv {
     uint64_t hypercall;      /* atomic: HV_X64_MSR_HYPERCALL (partition-wide) */
     uint32_t mismatched;     /* vCPUs whose VP index differs from their id */
     uint32_t nslots;         /* the VM's max_vcpus */
+    uint64_t exists[VCORE_HV_TARGET_WORDS]; /* vCPU ids that exist */
     vcore__hv_vcpu_t vcpu[]; /* nslots */
 };
 typedef struct vcore__hv vcore__hv_t;

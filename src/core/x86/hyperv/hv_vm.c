@@ -171,6 +171,7 @@ int vcore__hv_vcpu_created(vcore_vcpu_t *vcpu)
     /* A new vCPU starts with VP index = vCPU id (matched), nothing pending. */
     vcore__memset(s, 0, sizeof(*s));
     s->vp_index = vcpu->id;
+    hv->exists[vcpu->id / 64u] |= 1ull << (vcpu->id % 64u);
     /* The vCPU's (empty) table gets the hypervisor leaves at once. */
     int err = vcore_vcpu_set_cpuid(vcpu, NULL, 0);
     if (!err && hv->host)
@@ -181,6 +182,7 @@ int vcore__hv_vcpu_created(vcore_vcpu_t *vcpu)
 void vcore__hv_vcpu_gone(vcore_vcpu_t *vcpu)
 {
     vcore__hv_vcpu_t *s = vcore__hv_slot(vcpu);
+    vcpu->vm->hv->exists[vcpu->id / 64u] &= ~(1ull << (vcpu->id % 64u));
     if (s->vp_index != vcpu->id) {
         vcpu->vm->hv->mismatched--;
         s->vp_index = vcpu->id;

@@ -32,19 +32,10 @@ int vcore__hv_set_vp_index(vcore_vcpu_t *vcpu, uint64_t value)
     return VCORE_OK;
 }
 
-/* The vCPU ids that exist, one bit each. */
-static void vcore__hv_existing(const vcore_vm_t *vm, uint64_t t[VCORE_HV_TARGET_WORDS])
-{
-    for (uint32_t w = 0; w < VCORE_HV_TARGET_WORDS; w++)
-        t[w] = 0;
-    for (uint32_t id = 0; id < vm->hv->nslots; id++)
-        if (vm->vcpus[id])
-            t[id / 64] |= 1ull << (id % 64);
-}
-
 void vcore__hv_all_targets(const vcore_vm_t *vm, uint64_t t[VCORE_HV_TARGET_WORDS])
 {
-    vcore__hv_existing(vm, t);
+    for (uint32_t w = 0; w < VCORE_HV_TARGET_WORDS; w++)
+        t[w] = vm->hv->exists[w];
 }
 
 void vcore__hv_mask_targets(const vcore_vm_t *vm, uint64_t mask, uint64_t t[VCORE_HV_TARGET_WORDS])
@@ -53,7 +44,7 @@ void vcore__hv_mask_targets(const vcore_vm_t *vm, uint64_t mask, uint64_t t[VCOR
     for (uint32_t w = 0; w < VCORE_HV_TARGET_WORDS; w++)
         t[w] = 0;
     if (hv->mismatched == 0) {
-        t[0] = mask; /* VP index i is vCPU i */
+        t[0] = mask & hv->exists[0]; /* VP index i is vCPU i */
         return;
     }
     for (uint32_t id = 0; id < hv->nslots; id++) {
@@ -80,7 +71,7 @@ void vcore__hv_sparse_targets(const vcore_vm_t *vm, uint64_t valid_mask, const u
     if (hv->mismatched == 0) {
         /* vCPU ids stop at VCORE_VM_MAX_VCPUS: the banks above hold no vCPU. */
         for (uint32_t w = 0; w < VCORE_HV_TARGET_WORDS; w++)
-            t[w] = vcore__hv_bank(valid_mask, banks, w);
+            t[w] = vcore__hv_bank(valid_mask, banks, w) & hv->exists[w];
         return;
     }
     for (uint32_t w = 0; w < VCORE_HV_TARGET_WORDS; w++)
