@@ -11,6 +11,8 @@
  * (HvFlushVirtualAddress{Space,List}{,Ex}), KVM_CAP_HYPERV_SEND_IPI
  * (HvCallSendSyntheticClusterIpi{,Ex}). XMM fast input is not offered on
  * this backend: no capability tells whether the kernel accepts it.
+ * Hyper-V is x86: an arm64 build has none of this (the table leaves the
+ * ops NULL there).
  */
 #include <errno.h>
 #include <string.h>
@@ -18,6 +20,8 @@
 #include "kvm_priv.h"
 
 #include "virtcore/x86/hyperv.h"
+
+#if defined(__x86_64__)
 
 static bool vcore__kvm_hv_cap(vcore_vm_t *vm, vcore_kvm_vm_t *kvm, long cap, const char *name)
 {
@@ -72,3 +76,8 @@ int vcore__kvm_vcpu_hv_vp_index(vcore_vcpu_t *vcpu, void *priv, uint32_t vp_inde
     vcore__kvm_log_errno(vcore_vcpu_vm(vcpu), "KVM_SET_MSRS(HV_X64_MSR_VP_INDEX)", r < 0 ? r : -EINVAL);
     return r < 0 ? vcore__kvm_err(r) : VCORE_ERR_HWFAIL;
 }
+
+#else
+/* ISO C wants a translation unit to declare something. */
+typedef int vcore__kvm_hyperv_none_t;
+#endif /* __x86_64__ */
