@@ -12,6 +12,9 @@
  *   ipi_sparse4096       HvCallSendSyntheticClusterIpiEx, memory, sparse set of all
  *                        4,096 VP indexes (64 banks), 256 vCPUs, VP index = vCPU id
  *   ipi_sparse4096_mis   the same with one vCPU renumbered (the per-vCPU lookup path)
+ *   ipi_sparse4096_map, ipi_sparse4096_mis_map
+ *                        the two above with a VMM hook that delivers nothing
+ *                        (VCORE_HV_DONE): decode and VP-set mapping alone
  *   flush_list100        HvCallFlushVirtualAddressList, memory, 100 GVA ranges, 8 vCPUs
  *   flush_list16         the same with 16 ranges (each target keeps the list)
  */
@@ -46,14 +49,26 @@ static void put64(uint64_t gpa, uint64_t v)
     memcpy(ram + gpa, &v, 8);
 }
 
-static void setup(uint32_t nvcpus)
+static int hook_done(void *ctx, vcore_vcpu_t *caller, vcore_hv_call_t *call)
+{
+    (void)ctx;
+    (void)caller;
+    (void)call;
+    return VCORE_HV_DONE;
+}
+
+static void setup(uint32_t nvcpus, bool map_only)
 {
     vcore_vm_config_t cfg;
     vcore_vm_config_init(&cfg);
     cfg.backend = vcore_backend_mock();
     cfg.max_vcpus = nvcpus;
     check(vcore_vm_create(&cfg, &vm), "vm");
-    check(vcore_hv_enable(vm, NULL), "hv");
+    vcore_hv_config_t hc;
+    vcore_hv_config_init(&hc);
+    if (map_only)
+        hc.hook = hook_done;
+    check(vcore_hv_enable(vm, &hc), "hv");
     vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = sizeof(ram), .hva = ram};
     check(vcore_vm_map_memory(vm, &r), "map");
     for (uint32_t i = 0; i < nvcpus; i++)
@@ -99,23 +114,23 @@ int main(int argc, char **argv)
     const char *op = argv[1];
     unsigned long n = strtoul(argv[2], NULL, 0);
     if (!strcmp(op, "ipi_mask8")) {
-        setup(8);
+        setup(8, false);
         set_call(0x000b | (1ull << 16), 0x40, 0xff);
     } else if (!strncmp(op, "ipi_sparse4096", 14)) {
-        setup(VCORE_VM_MAX_VCPUS);
+        setup(VCORE_VM_MAX_VCPUS, strstr(op, "_map") != NULL);
         put64(IN_GPA, 0x40);
         put64(IN_GPA + 8, 0);   /* sparse */
         put64(IN_GPA + 16, ~0ull); /* every bank */
         for (uint32_t b = 0; b < 64; b++)
             put64(IN_GPA + 24 + 8 * b, ~0ull);
-        if (!strcmp(op, "ipi_sparse4096_mis"))
+        if (!strncmp(op, "ipi_sparse4096_mis", 18))
             check(vcore_hv_set_msr(vcpus[255], VCORE_HV_MSR_VP_INDEX, 4095), "vp index");
-        else if (strcmp(op, "ipi_sparse4096"))
+        else if (strcmp(op, "ipi_sparse4096") && strcmp(op, "ipi_sparse4096_map"))
             return 2;
         set_call(0x0015 | (64ull << 17), IN_GPA, 0);
     } else if (!strcmp(op, "flush_list100") || !strcmp(op, "flush_list16")) {
         uint32_t reps = !strcmp(op, "flush_list100") ? 100 : 16;
-        setup(8);
+        setup(8, false);
         put64(IN_GPA, 0);
         put64(IN_GPA + 8, 0);
         put64(IN_GPA + 16, 0xff);
