@@ -62,7 +62,10 @@ static double now_ns(void)
 
 static void set(uint32_t enc, uint64_t v)
 {
-    vcore_vmcs12_set(page, enc, v);
+    if (vcore_vmcs12_set(page, enc, v) != VCORE_OK) {
+        fprintf(stderr, "field %#x is not a vmcs12 field\n", enc);
+        exit(1);
+    }
 }
 
 static void msr_entry(uint32_t i, uint32_t index, uint64_t value)
@@ -162,7 +165,8 @@ static void run(const char *name, void (*build)(void), uint32_t iters, const vco
     }
     t0 = now_ns();
     for (uint32_t i = 0; i < iters; i++) {
-        vcore_vmx_check_entry(in, &v, NULL, 0);
+        if (vcore_vmx_check_entry(in, &v, NULL, 0) != VCORE_OK)
+            exit(1);
         sink += v.check;
     }
     t1 = now_ns();

@@ -64,6 +64,9 @@ typedef enum vcore_exit_reason {
 /** @name vcore_exit_t::flags
  * @{ */
 #define VCORE_EXIT_F_NEEDS_REPLY (1u << 0) /**< Fill the reply slot before the next run. */
+/** A Hyper-V hypercall the library decoded but leaves to the VMM: u.hypercall.hv holds it; the reply's
+ *  @c ret is the hypercall result value (the core puts it in EDX:EAX for a 32-bit caller). */
+#define VCORE_EXIT_F_HYPERV (1u << 1)
 /** @} */
 
 /** @name vcore_exit_t::u.mmio.flags (AArch64 aborts)
@@ -166,7 +169,28 @@ typedef struct vcore_exit {
             uint64_t args[6]; /**< Arguments. */
             uint64_t ret;     /**< Reply: return value. */
             uint32_t longmode;/**< x86: caller was in 64-bit mode. */
-            uint32_t pad;     /**< Reserved. */
+            /**
+             * Reply: 1 = the instruction faults instead of completing (an
+             * exception was raised through the event state, e.g. the \#UD of
+             * a hypercall from CPL > 0): the backend leaves RAX and RIP
+             * unchanged. 0 = complete it (RAX = @c ret, RIP past it).
+             */
+            uint8_t fault;
+            uint8_t insn_len; /**< Length of the VMCALL/VMMCALL (3); 0 when the backend does not know it. */
+            uint16_t pad;     /**< Reserved. */
+            /** With VCORE_EXIT_F_HYPERV: the Hyper-V hypercall as the core decoded it (x86/hyperv.h). */
+            struct {
+                uint64_t control;   /**< Hypercall input value (RCX; EDX:EAX for a 32-bit caller). */
+                uint64_t input;     /**< Input parameters GPA, or fast input parameter (RDX; EBX:ECX). */
+                uint64_t output;    /**< Output parameters GPA, or fast output parameter (R8; EDI:ESI). */
+                uint16_t code;      /**< Call code, bits 15:0. */
+                uint8_t fast;       /**< Fast bit (16). */
+                uint8_t pad;        /**< Reserved. */
+                uint16_t var_size;  /**< Variable header size in QWORDs, bits 26:17. */
+                uint16_t rep_count; /**< Rep count, bits 43:32. */
+                uint16_t rep_start; /**< Rep start index, bits 59:48. */
+                uint16_t pad2[3];   /**< Reserved. */
+            } hv;
         } hypercall;
         /** VCORE_EXIT_FAIL_ENTRY. */
         struct {

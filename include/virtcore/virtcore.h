@@ -23,6 +23,7 @@
 #include <virtcore/version.h>
 #include "vm.h"
 #include "x86/cpuid.h"
+#include "x86/hyperv.h"
 #include "x86/msr.h"
 #include "x86/nvmx.h"
 #include "x86/regs.h"

@@ -39,4 +39,9 @@ const vcore_backend_t vcore__backend_kvm_ops = {
      * KVM_EXIT_X86_RDMSR/WRMSR, "This will inject a #GP into the guest
      * when the VCPU is executed again". */
     .features = VCORE_BACKEND_FEAT_MSR_FAULT,
+#if defined(__x86_64__)
+    /* Hyper-V: served by KVM itself (kvm_hyperv.c). */
+    .vm_hv_host = vcore__kvm_vm_hv_host,
+    .vcpu_hv_vp_index = vcore__kvm_vcpu_hv_vp_index,
+#endif
 };

@@ -105,6 +105,10 @@ typedef struct vcore_kvm_vcpu {
 /* The ops table (kvm_backend.c). */
 extern const vcore_backend_t vcore__backend_kvm_ops;
 
+/* ---- kvm_hyperv.c ---- */
+int vcore__kvm_vm_hv_host(vcore_vm_t *vm, void *priv, uint32_t features);
+int vcore__kvm_vcpu_hv_vp_index(vcore_vcpu_t *vcpu, void *priv, uint32_t vp_index);
+
 /* ---- kvm_sys.c ---- */
 /* Fills the NULL entries of sys with the real system calls. */
 void vcore__kvm_sys_defaults(vcore_kvm_sys_t *sys);

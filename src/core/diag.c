@@ -2,6 +2,7 @@
 #include "deps.h"
 #include "virtcore/diag.h"
 #include "virtcore/error.h"
+#include "virtcore/x86/hyperv.h"
 #include "virtcore/x86/nvmx.h"
 #include "virtcore/arm64/stage2.h"
 #include "virtcore/x86/vmx_checks.h"
@@ -21,6 +22,7 @@ static const vcore__diag_desc_t vcore__diag_table[] = {
     VCORE_DIAG_VCPU_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_NVMX_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_ARM64_S2_LIST(VCORE__DIAG_ROW)
+    VCORE_DIAG_HYPERV_LIST(VCORE__DIAG_ROW)
 #undef VCORE__DIAG_ROW
     /* The VM-entry checks are diagnostics too (range 0x4000-0x4fff). */
 #define VCORE__DIAG_ROW_CHECK(name, value, cls, sec, msg) {(value), #name, (msg), "SDM Vol. 3, \"" sec "\""},

@@ -1,6 +1,7 @@
 /* vm.c - VM objects: creation in host or caller memory, guest memory map. */
 #include "object.h"
 #include "x86/x86.h"
+#include "x86/hyperv/hv.h"
 
 #define VCORE__PAGE_MASK ((uint64_t)VCORE_PAGE_SIZE - 1)
 
@@ -54,6 +55,9 @@ int vcore_backend_validate(const vcore_backend_t *be)
     bool all = ops.vmcs_alloc && ops.vmcs_free && ops.vmcs_load && ops.vmcs_clear &&
                ops.vmcs_read && ops.vmcs_write && ops.vmcs_enter;
     if (any && !all)
+        return VCORE_ERR_INVAL;
+    /* A host that serves Hyper-V takes the VP indexes too. */
+    if (ops.vm_hv_host && !ops.vcpu_hv_vp_index)
         return VCORE_ERR_INVAL;
     return VCORE_OK;
 }
@@ -173,6 +177,7 @@ static void vcore__vm_teardown(vcore_vm_t *vm)
             (void)vm->ops.vm_unmap(vm, vm->priv, slot, &vm->regions[slot]);
         vm->regions[slot].len = 0;
     }
+    vcore__hv_vm_teardown(vm);
     vm->ops.vm_fini(vm, vm->priv);
     vm->magic = 0;
 }

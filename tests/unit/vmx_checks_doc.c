@@ -48,7 +48,8 @@ int main(void)
         printf("\n## %s (%u)\n\n%s.\n\n| Id | Check | SDM Vol. 3 section | Requirement |\n|---|---|---|---|\n",
                vcore_vmx_check_class_name(k), per[k], outcome[k]);
         for (uint32_t i = 0; i < n; i++) {
-            vcore_vmx_check_at(i, &c);
+            if (vcore_vmx_check_at(i, &c) != VCORE_OK)
+                return 1;
             if (c.cls == k)
                 printf("| 0x%04x | `%s` | %s | %s |\n", c.id, c.name, c.manual, c.message);
         }

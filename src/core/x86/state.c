@@ -77,5 +77,7 @@ void vcore_x86_state_copy(vcore_x86_state_t *dst, const vcore_x86_state_t *src, 
         dst->msrs.tsc = src->msrs.tsc;
     if (groups & VCORE_X86_STATE_EVENTS)
         dst->events = src->events;
+    if (groups & VCORE_X86_STATE_XMM)
+        vcore__memcpy(dst->xmm, src->xmm, sizeof(dst->xmm));
 }
 
