@@ -10,6 +10,7 @@
  */
 #include "arm64_el2.h"
 
+#include "virtcore/arm64/el2.h"
 #include "virtcore/backends.h"
 
 static int vcore__arm64_probe(const vcore_host_t *host)
@@ -123,3 +124,13 @@ const vcore_backend_t vcore__backend_arm64_ops = {
     .state_groups = 0, /* every arm64 group */
     .features = 0,
 };
+
+const vcore_arm64_s2_t *vcore_arm64_el2_stage2(vcore_vm_t *vm)
+{
+    const vcore_backend_t *be = vcore_vm_backend(vm);
+    /* By its run op: a caller may register a copy of the table. */
+    if (!be || be->vcpu_run != vcore__arm64_run)
+        return NULL;
+    const vcore__arm64_vm_t *v = vcore_vm_backend_priv(vm);
+    return v->s2;
+}

@@ -27,7 +27,9 @@
  *   anything else       VCORE_EXIT_RAW.
  * Trapped instructions (SMC, WFx, MSR/MRS, MMIO loads and stores) are
  * complete when the exit is reported: PC points past them, as after an
- * HVC; only the reply's register write waits for the next run. raw keeps
+ * HVC; only the reply's register write waits for the next run (it is
+ * applied after any register write of the VMM, which can so return more
+ * than X0 from a call; vcore_vcpu_reset() cancels it). raw keeps
  * ESR_EL2 (qualification), EC (reason), FAR_EL2, HPFAR_EL2, PAR_EL1 (0
  * unless AT ran), the vector's exception type, ELR_EL2 and SPSR_EL2 in
  * data[0..5].

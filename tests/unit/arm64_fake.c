@@ -15,7 +15,7 @@ void arm64_fake_reset(void)
     memset(&arm64_fake, 0, sizeof(arm64_fake));
     arm64_fake.current_el = 2;
     arm64_fake.mmfr0 = 0x0000032310201126ull; /* QEMU 7.2 -cpu max (shared/reference/emulators.md) */
-    arm64_fake.mmfr1 = 0x0000000010212122ull; /* VMIDBits 16, PAN, XNX (QEMU 7.2 -cpu max) */
+    arm64_fake.mmfr1 = 0x0000011010211122ull; /* QEMU 7.2 -cpu max as read at EL2: VMIDBits 16, PAN, XNX */
     arm64_fake.host_hcr = 0;
     arm64_fake.vttbr_hw = 0;
 }

@@ -720,6 +720,47 @@ START_TEST(stage2_faults_and_others)
 }
 END_TEST
 
+/* A reply completes the instruction at the next run, after any register
+ * write of the VMM (so a call can return more than X0); a reset cancels it
+ * (the core hands the backend no exit then). */
+START_TEST(reset_cancels_completion)
+{
+    set_pc(0x6000);
+    script_reset();
+    step_t *a = add_step(0x6000, 0, 0);
+    a->access = 1; /* LDR X5, [0x9000010] */
+    a->ipa = 0x09000010;
+    a->size = 8;
+    a->reg = 5;
+    add_step(0, 0x01, 0);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_int_eq(vcore_vcpu_reset(vcpu), VCORE_OK);
+    e.u.mmio.data[0] = 0x42;
+    run_reply(&e);
+    ck_assert_uint_eq(sc.s[1].seen_x[5], 0);
+    ck_assert_uint_eq(sc.s[1].seen_pstate, 0x3c5u);
+    /* Registers written between the exit and the reply: both count. */
+    set_pc(0x6100);
+    script_reset();
+    a = add_step(0x6100, 0, 0);
+    a->access = 1;
+    a->ipa = 0x09000010;
+    a->size = 8;
+    a->reg = 5;
+    add_step(0x6104, 0x01, 0);
+    e = run();
+    vcore_arm64_regs_t r = get_regs();
+    r.x[5] = 0x55;
+    r.x[7] = 0x77;
+    ck_assert_int_eq(vcore_vcpu_set_arm64_regs(vcpu, &r), VCORE_OK);
+    e.u.mmio.data[0] = 0x42;
+    run_reply(&e);
+    ck_assert_uint_eq(sc.s[1].seen_x[5], 0x42);
+    ck_assert_uint_eq(sc.s[1].seen_x[7], 0x77);
+}
+END_TEST
+
 /* Registers in and out of the world the primitives switch. */
 START_TEST(register_groups_round_trip)
 {
@@ -823,6 +864,7 @@ int main(void)
     tcase_add_test(tc, readonly_write_is_mmio_write_with_at);
     tcase_add_test(tc, stage2_faults_and_others);
     tcase_add_test(tc, register_groups_round_trip);
+    tcase_add_test(tc, reset_cancels_completion);
     tcase_add_test(tc, vm_switch_invalidates_locally);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
