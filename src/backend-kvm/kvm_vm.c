@@ -109,6 +109,8 @@ static void kvm_vm_features(vcore_vm_t *vm, vcore_kvm_vm_t *kvm)
             vcore__kvm_log_errno(vm, "KVM_ENABLE_CAP(X86_USER_SPACE_MSR)", r);
         }
     }
+#elif defined(__aarch64__)
+    vcore__kvm_arm64_vm_features(vm, kvm);
 #else
     (void)vm;
 #endif
