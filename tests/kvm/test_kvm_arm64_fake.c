@@ -321,7 +321,10 @@ static vcore_host_t host;
 static vcore_vm_t *vm;
 static vcore_vcpu_t *vcpu;
 
-static int make_vm(uint32_t ipa)
+static int make_vm_granule(uint32_t ipa, uint32_t granule);
+static int make_vm(uint32_t ipa) { return make_vm_granule(ipa, 0); }
+
+static int make_vm_granule(uint32_t ipa, uint32_t granule)
 {
     fake_backend = vcore__backend_kvm_ops;
     fake_backend.vm_init = fake_vm_init;
@@ -337,6 +340,7 @@ static int make_vm(uint32_t ipa)
     cfg.host = &host;
     cfg.arch = VCORE_ARCH_ARM64;
     cfg.ipa_bits = ipa;
+    cfg.granule = granule;
     int rc = vcore_vm_create(&cfg, &vm);
     if (rc)
         return rc;
@@ -361,6 +365,11 @@ static void vm_type_and_vcpu_init(void)
     down();
     CHECK_EQ(fk.open_fds, 0);
     CHECK_EQ(fk.mapped, 0);
+    /* A stage-2 granule is KVM's (the host page size): refused. */
+    fk_reset();
+    CHECK_EQ(make_vm_granule(40, 16384), VCORE_ERR_UNSUPPORTED);
+    CHECK_EQ(fk.vm_type, 0);
+    CHECK_EQ(fk.open_fds, 0);
     /* Above the host's limit: refused before KVM_CREATE_VM. */
     fk_reset();
     CHECK(make_vm(52) != VCORE_OK);
