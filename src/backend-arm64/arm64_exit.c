@@ -100,8 +100,7 @@ static void vcore__arm64_exit_args(const vcore__arm64_vcpu_t *c, vcore_exit_t *e
 {
     exit->reason = VCORE_EXIT_HYPERCALL;
     exit->u.hypercall.nr = c->g.esr & VCORE__ISS_IMM16_MASK;
-    for (uint32_t i = 0; i < 6; i++)
-        exit->u.hypercall.args[i] = c->g.x[i];
+    vcore__memcpy(exit->u.hypercall.args, c->g.x, sizeof(exit->u.hypercall.args)); /* X0..X5 */
     exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
 }
 

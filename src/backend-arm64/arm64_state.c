@@ -15,6 +15,12 @@
  */
 #include "arm64_el2.h"
 
+/* X0..X30 move as one block between the model and the saved context. */
+typedef char vcore__arm64_state_x_fits[sizeof(((vcore_arm64_regs_t *)0)->x) ==
+                                               sizeof(((vcore__arm64_gprs_t *)0)->x)
+                                           ? 1
+                                           : -1];
+
 void vcore__arm64_state_init(vcore__arm64_vcpu_t *c, const vcore__arm64_vm_t *v, uint32_t id)
 {
     vcore__memset(&c->el1, 0, sizeof(c->el1));
@@ -34,8 +40,7 @@ void vcore__arm64_state_get(const vcore__arm64_vcpu_t *c, vcore_arm64_state_t *s
 {
     if (groups & VCORE_ARM64_STATE_REGS) {
         vcore_arm64_regs_t *r = &st->regs;
-        for (uint32_t i = 0; i < VCORE_ARM64_NR_X; i++)
-            r->x[i] = c->g.x[i];
+        vcore__memcpy(r->x, c->g.x, sizeof(r->x));
         r->sp_el0 = c->el1.sp_el0;
         r->sp_el1 = c->el1.sp_el1;
         r->pc = c->g.pc;
@@ -61,8 +66,7 @@ void vcore__arm64_state_set(vcore__arm64_vcpu_t *c, const vcore_arm64_state_t *s
 {
     if (groups & VCORE_ARM64_STATE_REGS) {
         const vcore_arm64_regs_t *r = &st->regs;
-        for (uint32_t i = 0; i < VCORE_ARM64_NR_X; i++)
-            c->g.x[i] = r->x[i];
+        vcore__memcpy(c->g.x, r->x, sizeof(c->g.x));
         c->el1.sp_el0 = r->sp_el0;
         c->el1.sp_el1 = r->sp_el1;
         c->g.pc = r->pc;

@@ -116,7 +116,8 @@ static int vcore__arm64_vm_unmap_range(vcore__arm64_vm_t *v, uint64_t ipa, uint6
 int vcore__arm64_vm_map(vcore__arm64_vm_t *v, uint32_t slot, const vcore_mem_region_t *r)
 {
     const vcore_host_t *host = vcore_vm_host(v->vm);
-    if (slot >= VCORE_VM_MAX_REGIONS || !host->virt_to_phys)
+    /* slot < VCORE_VM_MAX_REGIONS: the core's slot (backend.h). */
+    if (!host->virt_to_phys)
         return VCORE_ERR_INVAL;
     if (r->flags & VCORE_MEM_LOG_DIRTY)
         return VCORE_ERR_UNSUPPORTED;
@@ -164,8 +165,6 @@ int vcore__arm64_vm_map(vcore__arm64_vm_t *v, uint32_t slot, const vcore_mem_reg
 
 int vcore__arm64_vm_unmap(vcore__arm64_vm_t *v, uint32_t slot, const vcore_mem_region_t *r)
 {
-    if (slot >= VCORE_VM_MAX_REGIONS)
-        return VCORE_ERR_INVAL;
     int err = vcore__arm64_vm_unmap_range(v, r->gpa, r->len);
     if (err)
         return err;

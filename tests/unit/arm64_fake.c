@@ -133,8 +133,8 @@ void vcore__arm64_prim_tlbi_s2(uint64_t vttbr, const vcore_arm64_s2_tlbi_t *req)
 uint64_t vcore__arm64_prim_at_s1e1(uint64_t va, bool write)
 {
     arm64_fake_t *f = &arm64_fake;
-    (void)write;
     f->n_at++;
+    f->last_at_write = write;
     ck_assert_msg(f->phase == A64F_RAN || f->phase == A64F_SAVED, "arm64_fake: AT without the guest's EL1 registers live");
     ck_assert_msg(!(f->el1.sctlr & 1u), "arm64_fake: AT with the guest's stage 1 on is not modelled");
     /* Stage 1 off: the IPA is the VA. PAR_EL1: F = 0, SH[8:7] = 0b11, ATTR[63:56] = 0xff. */

@@ -43,6 +43,7 @@ struct arm64_fake {
     /* TLB maintenance seen */
     vcore_arm64_s2_tlbi_t last_tlbi;
     uint64_t last_tlbi_vttbr;
+    bool last_at_write;   /* the last AT was S1E1W */
     /* counters */
     uint64_t n_el2_load, n_el1_load, n_el1_save, n_enter, n_read_vttbr, n_tlbi_local, n_tlbi_s2,
         n_at, n_id;

@@ -19,6 +19,7 @@
 
 #include "arm64_fake.h"
 #include "support.h"
+#include <virtcore/arm64/el2.h>
 
 extern const vcore_backend_t vcore__backend_arm64_ops;
 
@@ -57,10 +58,15 @@ static void h_free_pages(void *ctx, void *va, size_t count)
     free(va);
 }
 
+/* Host addresses from v2p_skew_from on translate 4 KiB higher (memory that
+ * is not physically contiguous); 0 = identity everywhere. */
+static uintptr_t v2p_skew_from;
+
 static uint64_t h_v2p(void *ctx, const void *va)
 {
     (void)ctx;
-    return (uint64_t)(uintptr_t)va;
+    uintptr_t a = (uintptr_t)va;
+    return (uint64_t)a + (v2p_skew_from && a >= v2p_skew_from ? 4096u : 0u);
 }
 
 static vcore_host_t host = {
@@ -92,6 +98,7 @@ static void up(void)
 {
     arm64_fake_reset();
     pages_out = 0;
+    v2p_skew_from = 0;
     ck_assert_int_eq(make_vm(40, 0, &vm), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_create(vm, NULL, &vcpu), VCORE_OK);
 }
@@ -410,11 +417,12 @@ START_TEST(hvc_round_trip)
     step_t *b = add_step(0x1004, 0x16, 0x0);
     (void)b;
     vcore_arm64_regs_t r = get_regs();
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         r.x[i] = 0x100 + (uint64_t)i;
     ck_assert_int_eq(vcore_vcpu_set_arm64_regs(vcpu, &r), VCORE_OK);
     vcore_exit_t e = run();
     (void)a;
+    ck_assert_uint_eq(e.u.hypercall.ret, 0); /* X6 is not an argument */
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HYPERCALL);
     ck_assert(e.flags & VCORE_EXIT_F_NEEDS_REPLY);
     ck_assert_uint_eq(e.u.hypercall.nr, 0x1234);
@@ -535,7 +543,8 @@ START_TEST(sysreg_read_write)
     add_step(0x4000, 0x18, sys_iss(3, 0, 0, 7, 0, 7, true));
     add_step(0x4004, 0x18, sys_iss(3, 0, 1, 0, 1, 9, false)); /* MSR ACTLR_EL1 (3,0,c1,c0,1), X9 (TACR) */
     add_step(0x4008, 0x18, sys_iss(3, 0, 1, 0, 1, 31, false)); /* MSR ACTLR_EL1, XZR */
-    add_step(0x400c, 0x01, 0);
+    add_step(0x400c, 0x18, sys_iss(3, 0, 0, 7, 0, 31, true));  /* MRS XZR, ID_AA64MMFR0_EL1 */
+    add_step(0x4010, 0x01, 0);
     vcore_arm64_regs_t r = get_regs();
     r.x[9] = 0x99;
     ck_assert_int_eq(vcore_vcpu_set_arm64_regs(vcpu, &r), VCORE_OK);
@@ -554,7 +563,13 @@ START_TEST(sysreg_read_write)
     ck_assert_uint_eq(e.reason, VCORE_EXIT_WRMSR);
     ck_assert_uint_eq(e.u.msr.value, 0); /* XZR */
     run_reply(&e);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
+    /* A read into XZR is discarded: nothing past X30 is written. */
+    e.u.msr.value = 0x1234;
+    run_reply(&e);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(sc.s[4].pc, 0x4010);
+    ck_assert_uint_eq(get_regs().pc, 0x4014);
 }
 END_TEST
 
@@ -665,8 +680,10 @@ START_TEST(readonly_write_is_mmio_write_with_at)
     ck_assert_int_eq(vcore_vcpu_set_arm64_regs(vcpu, &r), VCORE_OK);
     uint64_t at_before = arm64_fake.n_at;
     vcore_exit_t e = run();
-    /* HPFAR_EL2 is UNKNOWN for a permission fault: the IPA comes from AT. */
+    /* HPFAR_EL2 is UNKNOWN for a permission fault: the IPA comes from AT,
+     * AT S1E1W for a write. */
     ck_assert_uint_eq(arm64_fake.n_at, at_before + 1);
+    ck_assert(arm64_fake.last_at_write);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
     ck_assert_uint_eq(e.u.mmio.fault, VCORE_EXIT_FAULT_PERMISSION);
     ck_assert_uint_eq(e.u.mmio.level, 3);
@@ -814,6 +831,93 @@ START_TEST(register_groups_round_trip)
 }
 END_TEST
 
+/* Above 48 bits the 4KB and 16KB granules use FEAT_LPA2 descriptors
+ * (VTCR_EL2.DS, bit 32); the 64KB granule holds 52-bit addresses without it
+ * (FEAT_LPA). T0SZ = 64 - 52 = 12. */
+START_TEST(ipa52_descriptor_formats)
+{
+    static const struct {
+        uint32_t granule;
+        bool ds;
+    } cases[] = {{VCORE_ARM64_GRANULE_4K, true}, {VCORE_ARM64_GRANULE_16K, true}, {VCORE_ARM64_GRANULE_64K, false}};
+    for (size_t i = 0; i < 3; i++) {
+        vcore_vm_t *v = NULL;
+        ck_assert_int_eq(make_vm(52, cases[i].granule, &v), VCORE_OK);
+        const vcore_arm64_s2_geom_t *g = vcore_arm64_s2_get_geom(vcore_arm64_el2_stage2(v));
+        ck_assert_ptr_nonnull(g);
+        ck_assert_uint_eq(g->vtcr & 0x3fu, 12);
+        ck_assert_uint_eq((g->vtcr >> 32) & 1u, cases[i].ds ? 1u : 0u);
+        ck_assert_uint_eq((g->vtcr >> 16) & 7u, 6u); /* PS = 52 bits */
+        vcore_vm_destroy(v);
+    }
+}
+END_TEST
+
+/* The stage-2 accessor names only VMs of this backend. */
+START_TEST(stage2_accessor)
+{
+    const vcore_arm64_s2_t *s2 = vcore_arm64_el2_stage2(vm);
+    ck_assert_ptr_nonnull(s2);
+    ck_assert_uint_eq(vcore_arm64_s2_get_geom(s2)->ipa_bits, 40);
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = vcore_backend_mock();
+    cfg.arch = VCORE_ARCH_ARM64;
+    vcore_vm_t *m = NULL;
+    ck_assert_int_eq(vcore_vm_create(&cfg, &m), VCORE_OK);
+    ck_assert_ptr_null(vcore_arm64_el2_stage2(m));
+    ck_assert_ptr_null(vcore_arm64_el2_stage2(NULL));
+    vcore_vm_destroy(m);
+}
+END_TEST
+
+/* A region refused part-way (its second 64 KiB granule is not physically
+ * contiguous with an aligned base) leaves nothing mapped. */
+START_TEST(map_refused_midway_undone)
+{
+    vcore_vm_destroy(vm);
+    ck_assert_int_eq(make_vm(40, VCORE_ARM64_GRANULE_64K, &vm), VCORE_OK);
+    uint8_t *m = guest_mem(2u << 16, 1u << 16);
+    v2p_skew_from = (uintptr_t)m + (1u << 16);
+    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0x200000, .len = 2u << 16, .hva = m};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_ERR_INVAL);
+    vcore_arm64_s2_lookup_t l = {.size = sizeof(l)};
+    ck_assert_int_eq(vcore_arm64_s2_lookup(vcore_arm64_el2_stage2(vm), 0x200000, &l), VCORE_OK);
+    ck_assert(!l.mapped);
+    free(m);
+}
+END_TEST
+
+/* What is RAM for the abort decode follows the map: an unmapped region and
+ * the first byte after a region are not RAM (MMIO exits). */
+START_TEST(ram_follows_the_map)
+{
+    uint8_t *m = guest_mem(8192, 4096);
+    map(0x100000, m, 4096, 0);
+    map(0x300000, m + 4096, 4096, 0);
+    ck_assert_int_eq(vcore_vm_unmap_memory(vm, 0x300000), VCORE_OK);
+    set_pc(0xa000);
+    script_reset();
+    step_t *a = add_step(0xa000, 0, 0);
+    a->access = 1; /* LDR X2, [0x101000]: one past the region */
+    a->ipa = 0x101000;
+    a->size = 8;
+    a->reg = 2;
+    step_t *b = add_step(0xa004, 0, 0);
+    b->access = 1; /* LDR X2, [0x300000]: the unmapped region */
+    b->ipa = 0x300000;
+    b->size = 8;
+    b->reg = 2;
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.u.mmio.gpa, 0x101000);
+    run_reply(&e);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.u.mmio.gpa, 0x300000);
+    free(m);
+}
+END_TEST
+
 /* Two VMs on one PE share VMID 1: switching tables invalidates locally. */
 START_TEST(vm_switch_invalidates_locally)
 {
@@ -866,6 +970,10 @@ int main(void)
     tcase_add_test(tc, register_groups_round_trip);
     tcase_add_test(tc, reset_cancels_completion);
     tcase_add_test(tc, vm_switch_invalidates_locally);
+    tcase_add_test(tc, ipa52_descriptor_formats);
+    tcase_add_test(tc, stage2_accessor);
+    tcase_add_test(tc, map_refused_midway_undone);
+    tcase_add_test(tc, ram_follows_the_map);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }
