@@ -65,6 +65,8 @@ typedef struct fk {
     struct { uint64_t id, v; } reg[FK_MAX_REGS];
     int nreg;
     int get_one, set_one, runs;
+    int get_err;               /* if not 0: every KVM_GET_ONE_REG fails with it */
+    int set_attr_calls;
     struct { uint32_t base, n; uint8_t action; } filter[FK_MAX_FILTERS];
     int nfilter;
     struct { uint32_t reason; uint8_t u[256]; } script[FK_MAX_SCRIPT];
@@ -235,6 +237,7 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
         return fk.has_filter && a->group == 0 && a->attr == 0 ? 0 : -ENXIO;
     }
     case KVM_SET_DEVICE_ATTR:
+        fk.set_attr_calls++;
         return fk.has_filter ? fk_filter((const void *)arg) : -ENXIO;
     case KVM_CREATE_VCPU:
         fk.open_fds++;
@@ -260,6 +263,8 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
         if (!v)
             return -ENOENT;
         if (req == KVM_GET_ONE_REG) {
+            if (fk.get_err)
+                return fk.get_err;
             fk.get_one++;
             memcpy((void *)(uintptr_t)r->addr, v, 8);
         } else {
@@ -383,6 +388,8 @@ static void smccc_filter_installed(void)
     fk_reset();
     CHECK_EQ(make_vm(40), VCORE_OK);
     CHECK_EQ(fk.nfilter, 5);
+    CHECK_EQ(fk.set_attr_calls, 5);
+    CHECK(((const vcore_kvm_vm_t *)vcore_vm_backend_priv(vm))->features & VCORE_KVM_F_SMCCC_FWD);
     uint64_t covered = 0;
     for (int i = 0; i < fk.nfilter; i++) {
         CHECK_EQ(fk.filter[i].action, 2); /* KVM_SMCCC_FILTER_FWD_TO_USER */
@@ -401,6 +408,7 @@ static void smccc_filter_installed(void)
     fk.has_filter = false;
     CHECK_EQ(make_vm(40), VCORE_OK);
     CHECK_EQ(fk.nfilter, 0);
+    CHECK(!(((const vcore_kvm_vm_t *)vcore_vm_backend_priv(vm))->features & VCORE_KVM_F_SMCCC_FWD));
     down();
 }
 
@@ -515,7 +523,7 @@ static void hypercall_exit_and_reply(void)
     CHECK_EQ(make_vm(40), VCORE_OK);
     vcore_arm64_regs_t r = {.size = sizeof r};
     CHECK_EQ(vcore_vcpu_get_arm64_regs(vcpu, &r), VCORE_OK);
-    for (unsigned i = 0; i < 6; i++)
+    for (unsigned i = 0; i < 7; i++)
         r.x[i] = 0xc6000000u + i;
     CHECK_EQ(vcore_vcpu_set_arm64_regs(vcpu, &r), VCORE_OK);
     struct {
@@ -532,6 +540,7 @@ static void hypercall_exit_and_reply(void)
     CHECK_EQ(e.reason, VCORE_EXIT_HYPERCALL);
     CHECK(e.flags & VCORE_EXIT_F_NEEDS_REPLY);
     CHECK_EQ(e.u.hypercall.nr, 0);
+    CHECK_EQ(e.u.hypercall.ret, 0); /* X6 is not an argument */
     for (unsigned i = 0; i < 6; i++)
         CHECK_EQ(e.u.hypercall.args[i], 0xc6000000u + i);
     /* raw keeps KVM's view: the function id and the SMC conduit flag. */
@@ -557,6 +566,59 @@ static void hypercall_exit_and_reply(void)
     e.u.hypercall.ret = 0x99;
     CHECK_EQ(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     CHECK_EQ(*fk_reg(x_id(0)), 0);
+    down();
+}
+
+/* A refused KVM_GET_ONE_REG: the errno decides the error; nothing of the
+ * model changes; a hypercall exit whose arguments cannot be read is an error. */
+static void one_reg_failures(void)
+{
+    fk_reset();
+    CHECK_EQ(make_vm(40), VCORE_OK);
+    uint8_t hlt[256] = {0};
+    fk_push(KVM_EXIT_HLT, hlt, sizeof hlt);
+    vcore_exit_t e = {.size = sizeof e};
+    CHECK_EQ(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    vcore_arm64_regs_t r = {.size = sizeof r};
+    fk.get_err = -ENOMEM;
+    CHECK_EQ(vcore_vcpu_get_arm64_regs(vcpu, &r), VCORE_ERR_NOMEM);
+    fk.get_err = -EFAULT;
+    CHECK_EQ(vcore_vcpu_get_arm64_regs(vcpu, &r), VCORE_ERR_FAULT);
+    fk.get_err = -EINVAL;
+    CHECK_EQ(vcore_vcpu_get_arm64_regs(vcpu, &r), VCORE_ERR_HWFAIL);
+    fk.get_err = 0;
+    struct {
+        uint64_t nr;
+        uint64_t args[6];
+        uint64_t ret;
+        uint64_t flags;
+    } hc = {0xc6000001u, {0}, 0, 0};
+    fk_push(KVM_EXIT_HYPERCALL, &hc, sizeof hc);
+    fk.get_err = -EINVAL;
+    CHECK_EQ(vcore_vcpu_run(vcpu, &e), VCORE_ERR_HWFAIL);
+    fk.get_err = 0;
+    down();
+}
+
+/* KVM keeps the counter offset: a SYSREGS read reports 0 whatever the model held. */
+static void cntvoff_reads_zero(void)
+{
+    fk_reset();
+    CHECK_EQ(make_vm(40), VCORE_OK);
+    vcore_arm64_state_t st;
+    memset(&st, 0, sizeof st);
+    st.regs.size = sizeof st.regs;
+    st.sys.size = sizeof st.sys;
+    st.sys.cntvoff_el2 = 0x55;
+    st.regs.x[0] = 0x77;
+    *fk_reg(VBAR_ID) = 0x800;
+    vcore_vcpu_state_t s = {.arch = VCORE_ARCH_ARM64, .u.arm64 = &st};
+    CHECK_EQ(vcore__backend_kvm_ops.vcpu_get_state(vcpu, vcore_vcpu_backend_priv(vcpu), &s,
+                                                   VCORE_ARM64_STATE_SYSREGS),
+             VCORE_OK);
+    CHECK_EQ(st.sys.cntvoff_el2, 0);
+    CHECK_EQ(st.sys.vbar_el1, 0x800);
+    CHECK_EQ(st.regs.x[0], 0x77); /* a group not asked for is left alone */
     down();
 }
 
@@ -590,6 +652,8 @@ int main(void)
         {"mmio_exit_and_completion", mmio_exit_and_completion},
         {"hypercall_exit_and_reply", hypercall_exit_and_reply},
         {"system_event", system_event},
+        {"one_reg_failures", one_reg_failures},
+        {"cntvoff_reads_zero", cntvoff_reads_zero},
     };
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
