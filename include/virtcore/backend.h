@@ -172,7 +172,12 @@ struct vcore_backend {
     /** Installs a CPUID table the core has already checked (x86). Optional. */
     int (*vcpu_set_cpuid)(vcore_vcpu_t *vcpu, void *priv, const vcore_cpuid_entry_t *entries,
                           uint32_t nent);
-    /** Runs until an exit; @p exit carries the previous exit's reply in and the new exit out. Required. */
+    /**
+     * Runs until an exit; @p exit carries the previous exit's reply in and
+     * the new exit out. Required. On an arm64 vCPU the core passes an exit
+     * whose reason is VCORE_EXIT_NONE when no reply is due (the first run,
+     * after vcore_vcpu_reset(), after an exit that needs none).
+     */
     int (*vcpu_run)(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit);
     /** Interrupts a run from another thread. Optional. */
     int (*vcpu_kick)(vcore_vcpu_t *vcpu, void *priv);

@@ -154,10 +154,10 @@ typedef struct vcore_exit {
             uint32_t ecx;      /**< Reply: ECX output. */
             uint32_t edx;      /**< Reply: EDX output. */
         } cpuid;
-        /** VCORE_EXIT_RDMSR and VCORE_EXIT_WRMSR. */
+        /** VCORE_EXIT_RDMSR and VCORE_EXIT_WRMSR; on arm64 a trapped MRS and MSR. */
         struct {
-            uint32_t index; /**< MSR index (ECX). */
-            uint8_t error;  /**< Reply: 1 = inject \#GP(0) instead of completing. */
+            uint32_t index; /**< MSR index (ECX); arm64: the system register's op0:op1:CRn:CRm:op2 in bits [15:14][13:11][10:7][6:3][2:0]. */
+            uint8_t error;  /**< Reply: 1 = inject \#GP(0) (arm64: the instruction is UNDEFINED at EL1) instead of completing. */
             uint8_t pad[3]; /**< Reserved. */
             uint64_t value; /**< WRMSR: value written; RDMSR: reply value. */
             uint32_t why;   /**< Backend-specific reason the MSR exited (e.g. KVM_MSR_EXIT_REASON_*). */
@@ -165,8 +165,8 @@ typedef struct vcore_exit {
         } msr;
         /** VCORE_EXIT_HYPERCALL. */
         struct {
-            uint64_t nr;      /**< Call number (RAX on x86, immediate/X0 on arm64). */
-            uint64_t args[6]; /**< Arguments. */
+            uint64_t nr;      /**< Call number (RAX on x86); arm64: the HVC/SMC immediate. */
+            uint64_t args[6]; /**< Arguments (arm64: X0..X5; X0 holds an SMCCC function id). */
             uint64_t ret;     /**< Reply: return value. */
             uint32_t longmode;/**< x86: caller was in 64-bit mode. */
             /**

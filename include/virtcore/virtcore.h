@@ -9,8 +9,10 @@
 #ifndef VIRTCORE_VIRTCORE_H
 #define VIRTCORE_VIRTCORE_H
 
+#include "arm64/el2.h"
 #include "arm64/ipa.h"
 #include "arm64/regs.h"
+#include "arm64/stage2.h"
 #include "backends.h"
 #include "common.h"
 #include "diag.h"

@@ -31,8 +31,13 @@ const vcore_backend_t vcore__backend_kvm_ops = {
     .vcpu_set_cpuid = vcore__kvm_vcpu_set_cpuid,
     .vcpu_run = vcore__kvm_vcpu_run,
     .vcpu_kick = vcore__kvm_vcpu_kick,
+#if defined(__aarch64__)
+    /* The arm64 register model through KVM_GET/SET_ONE_REG (kvm_arm64.c). */
+    .state_groups = VCORE_ARM64_STATE_ALL,
+#else
     /* Every group, events included (kvm_events.c). */
     .state_groups = VCORE_X86_STATE_ALL,
+#endif
     /* No NMI window: KVM delivers a pending NMI itself as soon as NMIs are
      * unblocked, so the core hands it over as pending. A refused
      * RDMSR/WRMSR (reply u.msr.error) becomes #GP in KVM: api.rst,

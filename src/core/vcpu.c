@@ -345,6 +345,11 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
     /* The exit being answered at the next entry: the VMM's, or one the core
      * answered itself in the dispatch step. */
     uint32_t answering = vcpu->reply_pending;
+    /* backend.h: an arm64 backend completes the instruction of the exit it
+     * is handed back; when nothing is being answered (first run, after a
+     * reset, an exit without reply) it must see no exit. */
+    if (vcpu->arm64 && !answering)
+        exit->reason = VCORE_EXIT_NONE;
     for (;;) {
         bool made = false;
         int err = VCORE_OK;

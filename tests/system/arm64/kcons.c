@@ -1,6 +1,5 @@
 /* kcons.c - PL011 UART output (QEMU virt: 0x09000000) and the EL2 trap report. */
 #include "s2t.h"
-#include "arm64_prim.h"
 
 #define UART_DR ((volatile uint32_t *)0x09000000ul)
 #define UART_FR ((volatile uint32_t *)0x09000018ul)
@@ -41,16 +40,20 @@ void s2t_putdec(uint64_t v)
     s2t_puts(&buf[i]);
 }
 
-void vcore__arm64_el2_trap(uint64_t kind)
+static uint64_t el2_reg_esr(void) { uint64_t v; __asm__ volatile("mrs %0, esr_el2" : "=r"(v)); return v; }
+static uint64_t el2_reg_elr(void) { uint64_t v; __asm__ volatile("mrs %0, elr_el2" : "=r"(v)); return v; }
+static uint64_t el2_reg_far(void) { uint64_t v; __asm__ volatile("mrs %0, far_el2" : "=r"(v)); return v; }
+
+void s2t_el2_trap(uint64_t kind)
 {
     s2t_puts("\nKERNEL-TRAP kind=");
     s2t_putdec(kind);
     s2t_puts(" esr=");
-    s2t_puthex(vcore__arm64_prim_read_esr());
+    s2t_puthex(el2_reg_esr());
     s2t_puts(" elr=");
-    s2t_puthex(vcore__arm64_prim_read_elr());
+    s2t_puthex(el2_reg_elr());
     s2t_puts(" far=");
-    s2t_puthex(vcore__arm64_prim_read_far());
+    s2t_puthex(el2_reg_far());
     s2t_puts("\n");
     s2t_exit(3);
 }

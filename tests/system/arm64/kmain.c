@@ -1,14 +1,16 @@
 /*
  * kmain.c - stage-2 cases run at EL2 on QEMU's virt board. Every case builds
  * stage-2 tables with the library, programs VTCR_EL2 / VTTBR_EL2 as the
- * library says, runs EL1 guest code under them and checks what the guest
- * saw and what came back to EL2 (through the library's abort decode).
+ * library says (through the arm64 backend's EL2 primitives, called
+ * directly), runs EL1 guest code under them and checks what the guest saw
+ * and what came back to EL2 (through the library's abort decode). The cases
+ * of kbackend.c do the same through the public API and the arm64 backend.
  * One line per case: "CASE <name> PASS|FAIL <details>".
  */
 #include <virtcore/arm64/stage2.h>
 #include <virtcore/diag.h>
 
-#include "arm64_prim.h"
+#include "backend-arm64/arm64_prim.h"
 #include "s2t.h"
 
 #define KB(x) ((uint64_t)(x) << 10)
@@ -83,6 +85,18 @@ static void d_dec(const char *k, int64_t v)
     d_str(&b[i]);
 }
 
+static void begin(const char *name);
+static void finish(const char *name, bool ok);
+static void info(const char *name, const char *what);
+static void d_hex(const char *k, uint64_t v);
+static void d_dec(const char *k, int64_t v);
+void s2t_begin(const char *name) { begin(name); }
+void s2t_finish(const char *name, bool ok) { finish(name, ok); }
+void s2t_detail(const char *s) { d_str(s); }
+void s2t_detail_hex(const char *k, uint64_t v) { d_hex(k, v); }
+void s2t_detail_dec(const char *k, int64_t v) { d_dec(k, v); }
+void s2t_info(const char *name, const char *what) { info(name, what); }
+
 static void begin(const char *name)
 {
     s2t_puts("RUN ");
@@ -121,10 +135,10 @@ typedef struct run {
 static void enter(run_t *r)
 {
     r->kind = vcore__arm64_prim_enter(&gp);
-    r->esr = vcore__arm64_prim_read_esr();
-    r->far = vcore__arm64_prim_read_far();
-    r->hpfar = vcore__arm64_prim_read_hpfar();
-    r->elr = vcore__arm64_prim_read_elr();
+    r->esr = gp.esr;
+    r->far = gp.far;
+    r->hpfar = gp.hpfar;
+    r->elr = gp.pc;
 }
 
 static void run_guest(const char *entry, uint64_t x0, uint64_t x1, run_t *r)
@@ -132,8 +146,8 @@ static void run_guest(const char *entry, uint64_t x0, uint64_t x1, run_t *r)
     memset(&gp, 0, sizeof(gp));
     gp.x[0] = x0;
     gp.x[1] = x1;
-    vcore__arm64_prim_write_elr((uint64_t)(uintptr_t)entry);
-    vcore__arm64_prim_write_spsr(SPSR_EL1H);
+    gp.pc = (uint64_t)(uintptr_t)entry;
+    gp.pstate = SPSR_EL1H;
     enter(r);
 }
 
@@ -164,7 +178,7 @@ static int decode(const run_t *r, vcore_exit_t *e)
     a.is_ram = all_ram;
     if (vcore_arm64_abort_needs_at(r->esr)) {
         bool wnr = (r->esr >> 6) & 1u;
-        a.par = wnr ? vcore__arm64_prim_at_s1e1w(r->far) : vcore__arm64_prim_at_s1e1r(r->far);
+        a.par = vcore__arm64_prim_at_s1e1(r->far, wnr);
         a.par_valid = true;
     }
     memset(e, 0, sizeof(*e));
@@ -173,13 +187,17 @@ static int decode(const run_t *r, vcore_exit_t *e)
 }
 
 /* ---- one VM ---- */
+static uint64_t cur_vttbr;
+static vcore__arm64_el2_t el2;
+static vcore__arm64_el1_t el1;
+
 static void tlbi_cb(void *ctx, const vcore_arm64_s2_tlbi_t *req)
 {
     (void)ctx;
     tlbi_calls++;
     tlbi_last = *req;
     if (!tlbi_skip)
-        vcore__arm64_prim_tlbi_s2(req);
+        vcore__arm64_prim_tlbi_s2(cur_vttbr, req);
 }
 
 typedef struct vm {
@@ -191,12 +209,26 @@ typedef struct vm {
 
 static void vm_activate(vm_t *v)
 {
-    vcore__arm64_prim_write_vtcr(v->g->vtcr);
-    vcore__arm64_prim_write_vttbr(v->vttbr);
-    vcore__arm64_prim_tlbi_vmid();
-    vcore__arm64_prim_write_hcr(HCR_GUEST);
-    vcore__arm64_prim_write_sctlr_el1(SCTLR_EL1_OFF);
-    vcore__arm64_prim_write_vbar_el1((uint64_t)(uintptr_t)s2t_guest_vectors);
+    memset(&el2, 0, sizeof(el2));
+    el2.hcr = HCR_GUEST;
+    el2.vtcr = v->g->vtcr;
+    el2.vttbr = v->vttbr;
+    el2.vmpidr = 1ull << 31;
+    el2.cnthctl = 1;
+    el2.cptr = 0x33ff;
+    vcore__arm64_prim_el2_load(&el2);
+    vcore__arm64_prim_tlbi_local();
+    memset(&el1, 0, sizeof(el1));
+    el1.sctlr = SCTLR_EL1_OFF;
+    el1.vbar = (uint64_t)(uintptr_t)s2t_guest_vectors;
+    vcore__arm64_prim_el1_load(&el1);
+}
+
+/* Loads changed EL2 controls and drops every translation of the VMID here. */
+static void el2_reload(void)
+{
+    vcore__arm64_prim_el2_load(&el2);
+    vcore__arm64_prim_tlbi_local();
 }
 
 static int vm_init(vm_t *v, uint32_t ipa, uint32_t granule, uint32_t flags, uint32_t cap,
@@ -223,13 +255,14 @@ static int vm_init(vm_t *v, uint32_t ipa, uint32_t granule, uint32_t flags, uint
         return rc;
     v->g = vcore_arm64_s2_get_geom(v->s2);
     v->gsz = 1ull << v->g->granule_shift;
+    rc = vcore_arm64_s2_vttbr(v->g, vcore_arm64_s2_root_pa(v->s2), vmid_next, false, &v->vttbr, d);
+    vmid_next = vmid_next % 200u + 1u;
+    if (rc != VCORE_OK)
+        return rc;
+    cur_vttbr = v->vttbr;
     /* The guest code: identity mapped, read + execute. */
     uint64_t code = (uint64_t)(uintptr_t)__guest_start;
     rc = vcore_arm64_s2_map(v->s2, code, code, v->gsz, VCORE_ARM64_S2_R | VCORE_ARM64_S2_X, NULL, d);
-    if (rc != VCORE_OK)
-        return rc;
-    rc = vcore_arm64_s2_vttbr(v->g, vcore_arm64_s2_root_pa(v->s2), vmid_next, false, &v->vttbr, d);
-    vmid_next = vmid_next % 200u + 1u;
     if (rc != VCORE_OK)
         return rc;
     tlbi_calls = 0;
@@ -239,8 +272,8 @@ static int vm_init(vm_t *v, uint32_t ipa, uint32_t granule, uint32_t flags, uint
 
 static void vm_fini(vm_t *v)
 {
-    vcore__arm64_prim_write_hcr(0);
-    vcore__arm64_prim_tlbi_vmid();
+    vcore_arm64_s2_tlbi_t all = {.scope = VCORE_ARM64_S2_TLBI_VMID};
+    vcore__arm64_prim_tlbi_s2(v->vttbr, &all);
     vcore_arm64_s2_fini(v->s2);
     v->s2 = NULL;
 }
@@ -585,7 +618,7 @@ static void case_mmio(void)
     gp.x[5] = ~0ull;
     if (vcore_arm64_mmio_complete(&e, gp.x, NULL) != VCORE_OK)
         goto out;
-    vcore__arm64_prim_write_elr(r.elr + 4);
+    gp.pc = r.elr + 4;
     enter(&r);
     if (!is_hvc0(&r) || gp.x[5] != 0x8badf00dull) {
         d_hex("x5", gp.x[5]);
@@ -597,7 +630,7 @@ static void case_mmio(void)
         goto out;
     memcpy(&got, e.u.mmio.data, 8);
     d_hex("written", got);
-    vcore__arm64_prim_write_elr(r.elr + 4);
+    gp.pc = r.elr + 4;
     enter(&r);
     ok = got == 0xfeedfacecafebeefull && is_hvc0(&r);
 out:
@@ -650,9 +683,9 @@ static void case_concat(uint32_t granule, uint32_t ipa_ok)
     uint8_t *root32 = s2t_alloc_aligned(2 * rb, 2 * rb);
     memcpy(root32, (void *)(uintptr_t)vcore_arm64_s2_root_pa(v.s2), rb);
     uint64_t vttbr = (uint64_t)(uintptr_t)root32 | (v.vttbr & ~((1ull << 48) - 1u));
-    vcore__arm64_prim_write_vtcr((v.g->vtcr & ~0x3full) | (64u - (ipa_ok + 1)));
-    vcore__arm64_prim_write_vttbr(vttbr);
-    vcore__arm64_prim_tlbi_vmid();
+    el2.vtcr = (v.g->vtcr & ~0x3full) | (64u - (ipa_ok + 1));
+    el2.vttbr = vttbr;
+    el2_reload();
     run_guest(s2t_guest_load, code, 0, &r);
     d_hex("esr", r.esr);
     if (r.kind == VCORE__ARM64_EXIT_SYNC && ec_of(r.esr) == EC_IABT && decode(&r, &e) == VCORE_OK) {
@@ -661,7 +694,8 @@ static void case_concat(uint32_t granule, uint32_t ipa_ok)
         ok = control && e.reason == VCORE_EXIT_STAGE2_FAULT && e.u.mmio.fault == VCORE_EXIT_FAULT_TRANSLATION &&
              e.u.mmio.level == 0 && (e.u.mmio.flags & VCORE_EXIT_MMIO_F_FETCH);
     }
-    vcore__arm64_prim_write_vttbr(v.vttbr);
+    el2.vttbr = v.vttbr;
+    el2_reload();
     vm_fini(&v);
     s2t_free(root32, 2 * rb);
     finish(name, ok);
@@ -714,8 +748,8 @@ static void info_4k_l0_ps(void)
         return;
     run_t r;
     uint64_t code = (uint64_t)(uintptr_t)__guest_start;
-    vcore__arm64_prim_write_vtcr((v.g->vtcr & ~(7ull << 16)) | (3ull << 16));
-    vcore__arm64_prim_tlbi_vmid();
+    el2.vtcr = (v.g->vtcr & ~(7ull << 16)) | (3ull << 16);
+    el2_reload();
     run_guest(s2t_guest_load, code, 0, &r);
     info("arm_vs_qemu.4k.ipa44.start_l0.ps42",
          is_hvc0(&r) ? "runs (walk accepted as the Arm ARM says)"
@@ -728,12 +762,11 @@ static void info_4k_l0_ps(void)
 void s2t_main(void)
 {
     s2t_mmu_init();
-    vcore__arm64_prim_install_vectors();
     s2t_heap_init();
     mmfr0 = vcore__arm64_prim_read_mmfr0();
     mmfr1 = vcore__arm64_prim_read_mmfr1();
     static const uint32_t grans[3] = {VCORE_ARM64_GRANULE_4K, VCORE_ARM64_GRANULE_16K, VCORE_ARM64_GRANULE_64K};
-    uint32_t total = 3 * 17 + 2 + 4 + 3 + 3 + 1 + 3 + 1;
+    uint32_t total = 3 * 17 + 2 + 4 + 3 + 3 + 1 + 3 + 1 + s2t_backend_cases();
     s2t_puts("S2T-BEGIN cases=");
     s2t_putdec(total);
     s2t_puts(" el=");
@@ -768,6 +801,7 @@ void s2t_main(void)
     case_16k_l0();
     info_stale_tlb();
     info_4k_l0_ps();
+    s2t_backend_run(mmfr0, mmfr1);
     s2t_puts("SUMMARY cases=");
     s2t_putdec(ncases);
     s2t_puts(" failed=");
