@@ -35,9 +35,6 @@
 #define VCORE__CRQ_TYPE(q) ((uint8_t)(((q) >> 4) & 3u)) /* bits 5:4: access type */
 #define VCORE__CRQ_GPR(q) ((uint8_t)(((q) >> 8) & 15u)) /* bits 11:8: general-purpose register */
 #define VCORE__CRQ_LMSW(q) ((uint16_t)((q) >> 16))      /* bits 31:16: LMSW source data */
-/* VM-exit instruction information of INS/OUTS and the VMX instructions. */
-#define VCORE__II_ASIZE(i) (((uint32_t)(i) >> 7) & 7u) /* bits 9:7: address size (0 16, 1 32, 2 64) */
-#define VCORE__II_REG (1u << 10)                        /* bit 10: register operand */
 
 /* Reasons whose exit qualification is always defined ("Basic VM-Exit
  * Information", "Exit Qualification"). Exceptions (only #DB and #PF have
@@ -380,7 +377,7 @@ static int vcore__vmx_exit_vmx_insn(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, ui
                    basic != VCORE_VMX_EXIT_VMXOFF;
     if (operand) {
         err = vcore__vmx_vmread(VCORE_VMCS_VMX_INSTRUCTION_INFO, &info);
-        bool reg = (info & VCORE__II_REG) &&
+        bool reg = VCORE__II_IS_REG(info) &&
                    (basic == VCORE_VMX_EXIT_VMREAD || basic == VCORE_VMX_EXIT_VMWRITE);
         if (!err && !reg)
             err = vcore__vmx_vmread(VCORE_VMCS_EXIT_QUALIFICATION, &q);

@@ -253,6 +253,19 @@
 /* VM-function controls (64 bits). */
 #define VCORE__VMFUNC_EPTP_SWITCHING VCORE__BIT(0) /* EPTP switching. */
 
+/* ---- VM-exit instruction-information field (SDM Vol. 3, "VM-Exit
+ * Instruction-Information Field"; INS/OUTS and the VMX instructions) ---- */
+#define VCORE__II_SCALE(i) ((uint32_t)(i)&3u)                   /* Bits 1:0: scaling (0 none, 1 x2, 2 x4, 3 x8). */
+#define VCORE__II_REG1(i) (((uint32_t)(i) >> 3) & 0xfu)          /* Bits 6:3: reg1 (register operand). */
+#define VCORE__II_ASIZE(i) (((uint32_t)(i) >> 7) & 7u)           /* Bits 9:7: address size (0 16, 1 32, 2 64). */
+#define VCORE__II_IS_REG(i) (((uint32_t)(i) >> 10) & 1u)         /* Bit 10: 0 memory, 1 register operand. */
+#define VCORE__II_SEG(i) (((uint32_t)(i) >> 15) & 7u)            /* Bits 17:15: segment (ES CS SS DS FS GS). */
+#define VCORE__II_INDEX(i) (((uint32_t)(i) >> 18) & 0xfu)        /* Bits 21:18: index register. */
+#define VCORE__II_INDEX_INVALID(i) (((uint32_t)(i) >> 22) & 1u)  /* Bit 22: index register invalid. */
+#define VCORE__II_BASE(i) (((uint32_t)(i) >> 23) & 0xfu)         /* Bits 26:23: base register. */
+#define VCORE__II_BASE_INVALID(i) (((uint32_t)(i) >> 27) & 1u)   /* Bit 27: base register invalid. */
+#define VCORE__II_REG2(i) (((uint32_t)(i) >> 28) & 0xfu)         /* Bits 31:28: reg2. */
+
 /* ---- IA32_VMX_MISC (SDM Vol. 3, "Miscellaneous Data") ---- */
 #define VCORE__VMX_MISC_ACT_HLT VCORE__BIT(6)      /* Activity state HLT supported. */
 #define VCORE__VMX_MISC_ACT_SHUTDOWN VCORE__BIT(7) /* Activity state shutdown supported. */

@@ -540,13 +540,6 @@ static bool nvmx_insn_eptp_ok(const vcore__nvmx_ctx_t *c, uint64_t eptp)
     return vcore__vmx_eptp_faults(c->n->caps.msr, c->n->maxphyaddr, eptp) == 0;
 }
 
-static bool nvmx_insn_canonical(uint64_t la, bool la57)
-{
-    uint32_t bits = la57 ? 57u : 48u;
-    uint64_t top = la >> (bits - 1);
-    return top == 0 || top == (~0ull >> (bits - 1));
-}
-
 /* SDM "INVEPT-Invalidate Translations Derived from EPT" and "INVVPID-
  * Invalidate Translations Based on VPID". */
 static int nvmx_insn_inv(vcore__nvmx_ctx_t *c, bool vpid)
@@ -580,7 +573,7 @@ static int nvmx_insn_inv(vcore__nvmx_ctx_t *c, bool vpid)
         uint16_t id = (uint16_t)desc[0];
         /* Descriptor bits 63:16 are reserved; VPID 0 is L0's own. */
         if ((desc[0] >> 16) != 0 || (type != 2 && id == 0) ||
-            (type == 0 && !nvmx_insn_canonical(desc[1], (c->in.sregs.cr4 & VCORE__CR4_LA57) != 0)))
+            (type == 0 && !vcore__x86_is_canonical(desc[1], (c->in.sregs.cr4 & VCORE__CR4_LA57) ? 57u : 48u)))
             return nvmx_insn_fail(c, VCORE_VMXERR_INVALID_INVEPT_INVVPID,
                                   VCORE_DIAG_NVMX_FAIL_INV_OPERAND, nvmx_insn_current(c));
         c->res->inv_vpid = id;

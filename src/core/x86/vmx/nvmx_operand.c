@@ -37,12 +37,6 @@ static int nvmx_operand_segfault(vcore__nvmx_ctx_t *c, uint32_t seg)
     return VCORE_ERR_INVAL;
 }
 
-static bool nvmx_operand_canonical(uint64_t la, uint32_t bits)
-{
-    uint64_t top = la >> (bits - 1);
-    return top == 0 || top == (~0ull >> (bits - 1));
-}
-
 /* Effective address -> linear address with the segment checks. */
 static int nvmx_operand_linear(vcore__nvmx_ctx_t *c, uint32_t len, bool write, uint64_t *la_out)
 {
@@ -73,7 +67,7 @@ static int nvmx_operand_linear(vcore__nvmx_ctx_t *c, uint32_t len, bool write, u
          * canonical. */
         uint32_t bits = (c->in.sregs.cr4 & VCORE__CR4_LA57) ? 57u : 48u;
         uint64_t la = ea + ((seg == VCORE_X86_FS || seg == VCORE_X86_GS) ? s->base : 0);
-        if (!nvmx_operand_canonical(la, bits) || !nvmx_operand_canonical(la + len - 1, bits))
+        if (!vcore__x86_is_canonical(la, bits) || !vcore__x86_is_canonical(la + len - 1, bits))
             return nvmx_operand_segfault(c, seg);
         *la_out = la;
         return VCORE_OK;

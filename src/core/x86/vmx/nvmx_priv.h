@@ -77,16 +77,6 @@ int vcore__nvmx_mem_write(vcore__nvmx_ctx_t *c, const void *buf, uint32_t len);
 void vcore__nvmx_exception(vcore__nvmx_ctx_t *c, uint8_t vector, bool has_ec, uint32_t ec,
                            uint32_t diag);
 
-/* Instruction-information fields (SDM "VM-Exit Instruction-Information Field"). */
-#define VCORE__II_SCALE(i) ((i) & 3u)
-#define VCORE__II_REG1(i) (((i) >> 3) & 0xfu)
-#define VCORE__II_ASIZE(i) (((i) >> 7) & 7u)
-#define VCORE__II_IS_REG(i) (((i) >> 10) & 1u)
-#define VCORE__II_SEG(i) (((i) >> 15) & 7u)
-#define VCORE__II_INDEX(i) (((i) >> 18) & 0xfu)
-#define VCORE__II_INDEX_INVALID(i) (((i) >> 22) & 1u)
-#define VCORE__II_BASE(i) (((i) >> 23) & 0xfu)
-#define VCORE__II_BASE_INVALID(i) (((i) >> 27) & 1u)
-#define VCORE__II_REG2(i) (((i) >> 28) & 0xfu)
+/* Instruction-information fields: VCORE__II_* in x86_bits.h. */
 
 #endif /* VCORE_CORE_X86_NVMX_PRIV_H */

@@ -4,6 +4,7 @@
  * Exit Reasons", "VM-Exit Instruction-Information Field").
  */
 #include "../../deps.h"
+#include "../x86_bits.h"
 #include "virtcore/error.h"
 #include "virtcore/x86/vmx_exits.h"
 
@@ -27,21 +28,19 @@ int vcore_vmx_insn_info_decode(uint32_t info, vcore_vmx_insn_info_t *out)
         return VCORE_ERR_INVAL;
     if (out->size != sizeof(*out))
         return VCORE_ERR_ABI;
-    /* Bits 9:7 address size: 0 = 16-bit, 1 = 32-bit, 2 = 64-bit, others undefined. */
-    uint32_t asize = (info >> 7) & 7u;
-    /* Bits 17:15 segment: ES, CS, SS, DS, FS, GS; 6 and 7 are undefined. */
-    uint32_t seg = (info >> 15) & 7u;
+    /* Address sizes 3-7 and segments 6-7 are undefined encodings. */
+    uint32_t asize = VCORE__II_ASIZE(info), seg = VCORE__II_SEG(info);
     if (asize > 2 || seg > 5)
         return VCORE_ERR_INVAL;
-    out->scale = (uint8_t)(info & 3u);
-    out->reg1 = (uint8_t)((info >> 3) & 0xfu);
+    out->scale = (uint8_t)VCORE__II_SCALE(info);
+    out->reg1 = (uint8_t)VCORE__II_REG1(info);
     out->address_size = (uint8_t)(16u << asize);
-    out->is_register = ((info >> 10) & 1u) != 0;
+    out->is_register = VCORE__II_IS_REG(info) != 0;
     out->segment = (uint8_t)seg;
-    out->index_reg = (uint8_t)((info >> 18) & 0xfu);
-    out->index_valid = ((info >> 22) & 1u) == 0;
-    out->base_reg = (uint8_t)((info >> 23) & 0xfu);
-    out->base_valid = ((info >> 27) & 1u) == 0;
-    out->reg2 = (uint8_t)((info >> 28) & 0xfu);
+    out->index_reg = (uint8_t)VCORE__II_INDEX(info);
+    out->index_valid = VCORE__II_INDEX_INVALID(info) == 0;
+    out->base_reg = (uint8_t)VCORE__II_BASE(info);
+    out->base_valid = VCORE__II_BASE_INVALID(info) == 0;
+    out->reg2 = (uint8_t)VCORE__II_REG2(info);
     return VCORE_OK;
 }
