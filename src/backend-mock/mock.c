@@ -19,14 +19,6 @@ vcore__mock_vcpu_t *vcore__mock_of(const vcore_vcpu_t *vcpu)
     return vcore_vcpu_backend_priv(vcpu);
 }
 
-int vcore__mock_op(vcore__mock_vcpu_t *m, uint32_t op)
-{
-    m->counts[op]++;
-    int err = m->fail_next[op];
-    m->fail_next[op] = 0;
-    return err;
-}
-
 static int vcore__mock_vm_init(vcore_vm_t *vm, void *priv)
 {
     (void)vm;

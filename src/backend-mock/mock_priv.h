@@ -70,7 +70,13 @@ extern const vcore_backend_t vcore__backend_mock_ops;
 /* The mock state of a vCPU, or NULL if it does not run on the mock. */
 vcore__mock_vcpu_t *vcore__mock_of(const vcore_vcpu_t *vcpu);
 /* Counts an op and returns the one-shot error injected for it, if any. */
-int vcore__mock_op(vcore__mock_vcpu_t *m, uint32_t op);
+static inline int vcore__mock_op(vcore__mock_vcpu_t *m, uint32_t op)
+{
+    m->counts[op]++;
+    int err = m->fail_next[op];
+    m->fail_next[op] = 0;
+    return err;
+}
 
 /* mock_events.c: delivers injected events and reports open windows before a run.
  * Returns true when *exit holds a window exit (nothing scripted is consumed). */

@@ -108,16 +108,17 @@ static inline bool vcore__vcpu_ok(const vcore_vcpu_t *vcpu)
 /* Accepts a public struct whose size is at least the first published size. */
 #define VCORE__SIZE_AT_LEAST(p, min) ((p)->size >= (min))
 
-/* vcpu.c: pulls the groups the model does not hold from the backend. */
+/* vcpu_sync.c: pulls the groups the model does not hold from the backend. */
 int vcore__vcpu_sync_in(vcore_vcpu_t *vcpu, uint32_t groups);
+/* vcpu_sync.c: the groups the backend holds; the others live in the model alone. */
+uint32_t vcore__vcpu_backend_groups(const vcore_vcpu_t *vcpu);
 /* vcpu.c: the architectural RESET of a valid vCPU (cannot fail). */
 void vcore__vcpu_reset(vcore_vcpu_t *vcpu);
 /* vcpu.c: releases a vCPU's backend state and its slot in the VM (not its memory). */
 void vcore__vcpu_teardown(vcore_vcpu_t *vcpu);
-/* vcpu.c: returns VCORE_ERR_UNSUPPORTED with the WRONG_ARCH diagnostic. */
+/* vcpu_sync.c: returns VCORE_ERR_UNSUPPORTED with the WRONG_ARCH diagnostic. */
 int vcore__vcpu_wrong_arch(vcore_vcpu_t *vcpu);
-/* diag.c: records a diagnostic (id, value) in *d; d may be NULL. Returns VCORE_ERR_INVAL. */
-/* vcpu.c: marks groups the core changed: they go to the backend before the next run. */
+/* vcpu_sync.c: marks groups the core changed: they go to the backend before the next run. */
 void vcore__vcpu_mark_dirty(vcore_vcpu_t *vcpu, uint32_t groups);
 
 /* host.c: copies a caller's host services into a full-size structure;

@@ -60,18 +60,6 @@ static uint8_t *nvmx_insn_current(vcore__nvmx_ctx_t *c)
     return c->n->current_vmptr != VCORE__INVALID_PTR ? (uint8_t *)c->n->vmcs12 : NULL;
 }
 
-void vcore__nvmx_exception(vcore__nvmx_ctx_t *c, uint8_t vector, bool has_ec, uint32_t ec,
-                           uint32_t diag)
-{
-    c->res->outcome = VCORE_NVMX_OUT_EXCEPTION;
-    c->res->vector = vector;
-    c->res->has_error_code = has_ec;
-    c->res->error_code = ec;
-    c->res->diag = diag;
-    c->res->rip = c->in.regs.rip;
-    c->res->rflags = c->in.regs.rflags;
-}
-
 static int nvmx_insn_ud(vcore__nvmx_ctx_t *c, uint32_t diag)
 {
     vcore__nvmx_exception(c, VCORE__VEC_UD, false, 0, diag);

@@ -47,8 +47,14 @@ void vcore__nvmx_leave(vcore_nvmx_t *n);
 /* Marks a row dirty (and its sibling full/_HIGH row). */
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
 
-/* Records diagnostic id and value when d is non-NULL and sized. */
-int vcore__nvmx_diag(vcore_diag_t *d, uint32_t id, uint64_t value, int err);
+/* Records diagnostic id and value when d is non-NULL and sized, and returns
+ * err. A caller's diag of another ABI size is left alone, not overwritten. */
+static inline int vcore__nvmx_diag(vcore_diag_t *d, uint32_t id, uint64_t value, int err)
+{
+    if (d && d->size == sizeof(*d))
+        (void)vcore__diag_set(d, id, value);
+    return err;
+}
 
 /* ---- guest memory through the accessor (nvmx_mem.c) ---- */
 /* Physical read with abort semantics: unbacked bytes read as all ones. */
@@ -73,9 +79,19 @@ uint64_t vcore__nvmx_reg(const vcore__nvmx_ctx_t *c, uint32_t reg);
 int vcore__nvmx_mem_read(vcore__nvmx_ctx_t *c, void *buf, uint32_t len);
 int vcore__nvmx_mem_write(vcore__nvmx_ctx_t *c, const void *buf, uint32_t len);
 
-/* Outcome helpers (nvmx_insn.c). */
-void vcore__nvmx_exception(vcore__nvmx_ctx_t *c, uint8_t vector, bool has_ec, uint32_t ec,
-                           uint32_t diag);
+/* The instruction's outcome is an exception in L1 (RIP and RFLAGS unchanged:
+ * faults are reported before the instruction completes). */
+static inline void vcore__nvmx_exception(vcore__nvmx_ctx_t *c, uint8_t vector, bool has_ec, uint32_t ec,
+                                         uint32_t diag)
+{
+    c->res->outcome = VCORE_NVMX_OUT_EXCEPTION;
+    c->res->vector = vector;
+    c->res->has_error_code = has_ec;
+    c->res->error_code = ec;
+    c->res->diag = diag;
+    c->res->rip = c->in.regs.rip;
+    c->res->rflags = c->in.regs.rflags;
+}
 
 /* Instruction-information fields: VCORE__II_* in x86_bits.h. */
 

@@ -5,14 +5,6 @@
 #include "nvmx_priv.h"
 #include "../x86.h"
 
-int vcore__nvmx_diag(vcore_diag_t *d, uint32_t id, uint64_t value, int err)
-{
-    /* A caller's diag of another ABI size is left alone, not overwritten. */
-    if (d && d->size == sizeof(*d))
-        (void)vcore__diag_set(d, id, value);
-    return err;
-}
-
 size_t vcore_nvmx_storage_size(void)
 {
     return sizeof(struct vcore_nvmx);
