@@ -42,6 +42,8 @@ int memcmp(const void *a, const void *b, size_t n);
 
 /* Number of elements of an array. */
 #define VCORE__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* A compile-time assertion in C99: a negative array size stops the build. */
+#define VCORE__STATIC_ASSERT(cond, name) typedef char vcore__static_assert_##name[(cond) ? 1 : -1]
 
 /* Checks the leading size field of a public struct. */
 #define VCORE__SIZE_OK(p) ((p)->size == sizeof(*(p)))

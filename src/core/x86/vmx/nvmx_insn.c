@@ -119,10 +119,7 @@ static bool nvmx_insn_common(vcore__nvmx_ctx_t *c)
     if (c->in.in_l2) {
         /* Every VMX instruction executed in VMX non-root operation exits
          * (VMREAD/VMWRITE with VMCS shadowing are handled before this). */
-        c->res->outcome = VCORE_NVMX_OUT_EXIT_TO_L1;
-        c->res->diag = VCORE_DIAG_NVMX_EXIT_TO_L1;
-        c->res->rip = c->in.regs.rip;
-        c->res->rflags = c->in.regs.rflags;
+        vcore__nvmx_exit_to_l1(c);
         return true;
     }
     if (nvmx_insn_cpl(c) > 0) {
@@ -182,10 +179,7 @@ static int nvmx_insn_vmxon(vcore__nvmx_ctx_t *c)
         return nvmx_insn_ud(c, d);
     if (c->n->vmx_operation) {
         if (c->in.in_l2) {
-            c->res->outcome = VCORE_NVMX_OUT_EXIT_TO_L1;
-            c->res->diag = VCORE_DIAG_NVMX_EXIT_TO_L1;
-            c->res->rip = c->in.regs.rip;
-            c->res->rflags = c->in.regs.rflags;
+            vcore__nvmx_exit_to_l1(c);
             return VCORE_OK;
         }
         if (nvmx_insn_cpl(c) > 0)
@@ -383,10 +377,7 @@ static bool nvmx_insn_l2_intercepted(vcore__nvmx_ctx_t *c, uint64_t enc, bool wr
     if (shadowing && (enc >> 15) == 0 && nvmx_insn_addr_ok(c, bitmap))
         vcore__nvmx_phys_read(c->mem, bitmap + ((enc & 0x7fffu) >> 3), &byte, 1);
     if (!shadowing || (enc >> 15) != 0 || (((uint32_t)byte >> (enc & 7u)) & 1u)) {
-        c->res->outcome = VCORE_NVMX_OUT_EXIT_TO_L1;
-        c->res->diag = VCORE_DIAG_NVMX_EXIT_TO_L1;
-        c->res->rip = c->in.regs.rip;
-        c->res->rflags = c->in.regs.rflags;
+        vcore__nvmx_exit_to_l1(c);
         return true;
     }
     return false;

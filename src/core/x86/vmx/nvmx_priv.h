@@ -93,6 +93,17 @@ static inline void vcore__nvmx_exception(vcore__nvmx_ctx_t *c, uint8_t vector, b
     c->res->rflags = c->in.regs.rflags;
 }
 
+/* The instruction executed in VMX non-root operation causes a VM exit to L1
+ * (SDM "Instructions That Cause VM Exits Unconditionally"): nothing of L1's
+ * state changes here; the exit carries the instruction as it was. */
+static inline void vcore__nvmx_exit_to_l1(vcore__nvmx_ctx_t *c)
+{
+    c->res->outcome = VCORE_NVMX_OUT_EXIT_TO_L1;
+    c->res->diag = VCORE_DIAG_NVMX_EXIT_TO_L1;
+    c->res->rip = c->in.regs.rip;
+    c->res->rflags = c->in.regs.rflags;
+}
+
 /* Instruction-information fields: VCORE__II_* in x86_bits.h. */
 
 #endif /* VCORE_CORE_X86_NVMX_PRIV_H */

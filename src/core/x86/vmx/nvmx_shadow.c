@@ -15,73 +15,46 @@ typedef struct nvmx_shadow_field {
     uint8_t high; /* the _HIGH encoding: only meaningful to a 32-bit L0 */
 } nvmx_shadow_field_t;
 
+/* The shadowed sets, one table: X(name) is a field by its vmcs.h name, H(name)
+ * the _HIGH half of a 64-bit field. Never list a field the emulation itself
+ * writes (VM_INSTRUCTION_ERROR): the copy in the hardware shadow VMCS would
+ * go stale. */
+#define NVMX_SHADOW_RW(X, H)                                                               \
+    X(GUEST_INTR_STATUS) X(GUEST_PML_INDEX) X(HOST_FS_SELECTOR) X(HOST_GS_SELECTOR)         \
+    X(PIN_BASED_VM_EXEC_CONTROL) X(CPU_BASED_VM_EXEC_CONTROL) X(EXCEPTION_BITMAP)           \
+    X(VM_ENTRY_EXCEPTION_ERROR_CODE) X(VM_ENTRY_INTR_INFO_FIELD) X(VM_ENTRY_INSTRUCTION_LEN) \
+    X(TPR_THRESHOLD) X(GUEST_INTERRUPTIBILITY_INFO) X(VMX_PREEMPTION_TIMER_VALUE)           \
+    X(GUEST_RIP) X(GUEST_RSP) X(GUEST_CR0) X(GUEST_CR3) X(GUEST_CR4) X(GUEST_RFLAGS)         \
+    X(CR0_GUEST_HOST_MASK) X(CR0_READ_SHADOW) X(CR4_READ_SHADOW) X(HOST_FS_BASE)           \
+    X(HOST_GS_BASE)
+#define NVMX_SHADOW_RO(X, H)                                                               \
+    X(VM_EXIT_REASON) X(VM_EXIT_INTR_INFO) X(VM_EXIT_INSTRUCTION_LEN)                       \
+    X(IDT_VECTORING_INFO_FIELD) X(IDT_VECTORING_ERROR_CODE) X(VM_EXIT_INTR_ERROR_CODE)      \
+    X(EXIT_QUALIFICATION) X(GUEST_LINEAR_ADDRESS) X(GUEST_CS_AR_BYTES) X(GUEST_SS_AR_BYTES) \
+    X(GUEST_PHYSICAL_ADDRESS) H(GUEST_PHYSICAL_ADDRESS)
+
+/* Field rows with their vmcs12 offsets resolved at compile time. */
 #define SF(name) {VCORE_VMCS_##name, (uint16_t)offsetof(vcore__vmcs12_t, name), \
-                  (uint8_t)sizeof(((vcore__vmcs12_t *)0)->name), 0}
-#define SFH(name) {VCORE_VMCS_##name##_HIGH, (uint16_t)offsetof(vcore__vmcs12_t, name), 8, 1}
+                  (uint8_t)sizeof(((vcore__vmcs12_t *)0)->name), 0},
+#define SFH(name) {VCORE_VMCS_##name##_HIGH, (uint16_t)offsetof(vcore__vmcs12_t, name), 8, 1},
+static const nvmx_shadow_field_t nvmx_shadow_rw[VCORE_NVMX_SHADOW_RW_COUNT] = {NVMX_SHADOW_RW(SF, SFH)};
+static const nvmx_shadow_field_t nvmx_shadow_ro[VCORE_NVMX_SHADOW_RO_COUNT] = {NVMX_SHADOW_RO(SF, SFH)};
+#undef SF
+#undef SFH
 
-/* Never list a field the emulation itself writes (VM_INSTRUCTION_ERROR):
- * the copy in the hardware shadow VMCS would go stale. */
-static const nvmx_shadow_field_t nvmx_shadow_rw[VCORE_NVMX_SHADOW_RW_COUNT] = {
-    SF(GUEST_INTR_STATUS),
-    SF(GUEST_PML_INDEX),
-    SF(HOST_FS_SELECTOR),
-    SF(HOST_GS_SELECTOR),
-    SF(PIN_BASED_VM_EXEC_CONTROL),
-    SF(CPU_BASED_VM_EXEC_CONTROL),
-    SF(EXCEPTION_BITMAP),
-    SF(VM_ENTRY_EXCEPTION_ERROR_CODE),
-    SF(VM_ENTRY_INTR_INFO_FIELD),
-    SF(VM_ENTRY_INSTRUCTION_LEN),
-    SF(TPR_THRESHOLD),
-    SF(GUEST_INTERRUPTIBILITY_INFO),
-    SF(VMX_PREEMPTION_TIMER_VALUE),
-    SF(GUEST_RIP),
-    SF(GUEST_RSP),
-    SF(GUEST_CR0),
-    SF(GUEST_CR3),
-    SF(GUEST_CR4),
-    SF(GUEST_RFLAGS),
-    SF(CR0_GUEST_HOST_MASK),
-    SF(CR0_READ_SHADOW),
-    SF(CR4_READ_SHADOW),
-    SF(HOST_FS_BASE),
-    SF(HOST_GS_BASE),
-};
+/* The encodings alone, for vcore_nvmx_shadow_fields(). */
+#define ENC(name) VCORE_VMCS_##name,
+#define ENCH(name) VCORE_VMCS_##name##_HIGH,
+static const uint32_t nvmx_shadow_rw_enc[VCORE_NVMX_SHADOW_RW_COUNT] = {NVMX_SHADOW_RW(ENC, ENCH)};
+static const uint32_t nvmx_shadow_ro_enc[VCORE_NVMX_SHADOW_RO_COUNT] = {NVMX_SHADOW_RO(ENC, ENCH)};
+#undef ENC
+#undef ENCH
 
-static const nvmx_shadow_field_t nvmx_shadow_ro[VCORE_NVMX_SHADOW_RO_COUNT] = {
-    SF(VM_EXIT_REASON),
-    SF(VM_EXIT_INTR_INFO),
-    SF(VM_EXIT_INSTRUCTION_LEN),
-    SF(IDT_VECTORING_INFO_FIELD),
-    SF(IDT_VECTORING_ERROR_CODE),
-    SF(VM_EXIT_INTR_ERROR_CODE),
-    SF(EXIT_QUALIFICATION),
-    SF(GUEST_LINEAR_ADDRESS),
-    SF(GUEST_CS_AR_BYTES),
-    SF(GUEST_SS_AR_BYTES),
-    SF(GUEST_PHYSICAL_ADDRESS),
-    SFH(GUEST_PHYSICAL_ADDRESS),
-};
-
-static const uint32_t nvmx_shadow_rw_enc[VCORE_NVMX_SHADOW_RW_COUNT] = {
-    VCORE_VMCS_GUEST_INTR_STATUS, VCORE_VMCS_GUEST_PML_INDEX, VCORE_VMCS_HOST_FS_SELECTOR,
-    VCORE_VMCS_HOST_GS_SELECTOR, VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL,
-    VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, VCORE_VMCS_EXCEPTION_BITMAP,
-    VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD,
-    VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN, VCORE_VMCS_TPR_THRESHOLD,
-    VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE,
-    VCORE_VMCS_GUEST_RIP, VCORE_VMCS_GUEST_RSP, VCORE_VMCS_GUEST_CR0, VCORE_VMCS_GUEST_CR3,
-    VCORE_VMCS_GUEST_CR4, VCORE_VMCS_GUEST_RFLAGS, VCORE_VMCS_CR0_GUEST_HOST_MASK,
-    VCORE_VMCS_CR0_READ_SHADOW, VCORE_VMCS_CR4_READ_SHADOW, VCORE_VMCS_HOST_FS_BASE,
-    VCORE_VMCS_HOST_GS_BASE,
-};
-static const uint32_t nvmx_shadow_ro_enc[VCORE_NVMX_SHADOW_RO_COUNT] = {
-    VCORE_VMCS_VM_EXIT_REASON, VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN,
-    VCORE_VMCS_IDT_VECTORING_INFO_FIELD, VCORE_VMCS_IDT_VECTORING_ERROR_CODE,
-    VCORE_VMCS_VM_EXIT_INTR_ERROR_CODE, VCORE_VMCS_EXIT_QUALIFICATION,
-    VCORE_VMCS_GUEST_LINEAR_ADDRESS, VCORE_VMCS_GUEST_CS_AR_BYTES, VCORE_VMCS_GUEST_SS_AR_BYTES,
-    VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS_HIGH,
-};
+/* The counts in nvmx.h are part of the API: the table must fill them exactly. */
+#define ONE(name) +1
+VCORE__STATIC_ASSERT((0 NVMX_SHADOW_RW(ONE, ONE)) == VCORE_NVMX_SHADOW_RW_COUNT, shadow_rw_count);
+VCORE__STATIC_ASSERT((0 NVMX_SHADOW_RO(ONE, ONE)) == VCORE_NVMX_SHADOW_RO_COUNT, shadow_ro_count);
+#undef ONE
 
 const uint32_t *vcore_nvmx_shadow_fields(bool read_only, uint32_t *count)
 {
@@ -145,37 +118,6 @@ int vcore_nvmx_shadow_bitmaps(const vcore_nvmx_caps_t *backend, uint8_t *vmread_
     return VCORE_OK;
 }
 
-static uint64_t nvmx_shadow_load(const uint8_t *page, const nvmx_shadow_field_t *f)
-{
-    uint16_t v16;
-    uint32_t v32;
-    uint64_t v64;
-
-    if (f->bytes == 2) {
-        vcore__memcpy(&v16, page + f->offset, 2);
-        return v16;
-    }
-    if (f->bytes == 4) {
-        vcore__memcpy(&v32, page + f->offset, 4);
-        return v32;
-    }
-    vcore__memcpy(&v64, page + f->offset, 8);
-    return v64;
-}
-
-static void nvmx_shadow_store(uint8_t *page, const nvmx_shadow_field_t *f, uint64_t v)
-{
-    uint16_t v16 = (uint16_t)v;
-    uint32_t v32 = (uint32_t)v;
-
-    if (f->bytes == 2)
-        vcore__memcpy(page + f->offset, &v16, 2);
-    else if (f->bytes == 4)
-        vcore__memcpy(page + f->offset, &v32, 4);
-    else
-        vcore__memcpy(page + f->offset, &v, 8);
-}
-
 int vcore_nvmx_shadow_sync_to(const vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmread,
                               vcore_nvmx_vmwrite_fn fn, void *ctx)
 {
@@ -193,7 +135,7 @@ int vcore_nvmx_shadow_sync_to(const vcore_nvmx_t *nvmx, const uint8_t *bitmap_vm
         /* A 64-bit L0 writes the full field; the _HIGH entry adds nothing. */
         if (f->high || nvmx_shadow_bit(bitmap_vmread, f->encoding))
             continue;
-        err = fn(ctx, f->encoding, nvmx_shadow_load(page, f));
+        err = fn(ctx, f->encoding, vcore__vmcs12_get_bytes(page, f->offset, f->bytes));
         if (err)
             return err;
     }
@@ -219,8 +161,8 @@ int vcore_nvmx_shadow_sync_from(vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmwrit
         err = fn(ctx, f->encoding, &v);
         if (err)
             return err;
-        if (v != nvmx_shadow_load(page, f)) {
-            nvmx_shadow_store(page, f, v);
+        if (v != vcore__vmcs12_get_bytes(page, f->offset, f->bytes)) {
+            vcore__vmcs12_put_bytes(page, f->offset, f->bytes, v);
             vcore__nvmx_mark_dirty(nvmx, vcore__vmcs_row(f->encoding));
         }
     }

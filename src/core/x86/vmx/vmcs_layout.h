@@ -257,6 +257,11 @@ extern const uint16_t vcore__vmcs_slots[];
 const vcore__vmcs_row_t *vcore__vmcs_row(uint32_t encoding);
 
 /* Raw field read/write on a page (little-endian host assumed, like x86). */
+/* A 2-, 4- or 8-byte field at a byte offset of a vmcs12 page (zero-extended). */
+uint64_t vcore__vmcs12_get_bytes(const uint8_t *page, uint32_t offset, uint32_t bytes);
+void vcore__vmcs12_put_bytes(uint8_t *page, uint32_t offset, uint32_t bytes, uint64_t value);
+/* A field by its row: _HIGH rows address bits 63:32, access-rights rows keep
+ * only the bits the SDM defines. */
 uint64_t vcore__vmcs12_load(const uint8_t *page, const vcore__vmcs_row_t *r);
 void vcore__vmcs12_store(uint8_t *page, const vcore__vmcs_row_t *r, uint64_t value);
 

@@ -12,7 +12,7 @@
 #include "virtcore/error.h"
 
 /* Compile-time assertion usable at file scope in C99. */
-#define VCORE__VMCS_ASSERT(name, cond) typedef char vcore__vmcs_assert_##name[(cond) ? 1 : -1]
+#define VCORE__VMCS_ASSERT(name, cond) VCORE__STATIC_ASSERT(cond, vmcs_##name)
 
 /* KVM's struct vmcs12 offsets (its own CHECK_OFFSET list pins them): if
  * any of these moves, nested-state blobs are no longer interchangeable. */
@@ -102,53 +102,58 @@ const vcore__vmcs_row_t *vcore__vmcs_row(uint32_t encoding)
     return &vcore__vmcs_rows[id - 1u];
 }
 
-uint64_t vcore__vmcs12_load(const uint8_t *page, const vcore__vmcs_row_t *r)
+uint64_t vcore__vmcs12_get_bytes(const uint8_t *page, uint32_t offset, uint32_t bytes)
 {
     uint16_t v16;
     uint32_t v32;
     uint64_t v64;
 
-    switch (r->bytes) {
+    /* Byte copies: the page is plain memory, never a typed object. */
+    switch (bytes) {
     case 2:
-        vcore__memcpy(&v16, page + r->offset, 2);
+        vcore__memcpy(&v16, page + offset, 2);
         return v16;
     case 4:
-        vcore__memcpy(&v32, page + r->offset, 4);
+        vcore__memcpy(&v32, page + offset, 4);
         return v32;
     default:
-        vcore__memcpy(&v64, page + r->offset, 8);
-        return (r->flags & VCORE_VMCS_FIELD_F_HIGH) ? (v64 >> 32) : v64;
+        vcore__memcpy(&v64, page + offset, 8);
+        return v64;
     }
+}
+
+void vcore__vmcs12_put_bytes(uint8_t *page, uint32_t offset, uint32_t bytes, uint64_t value)
+{
+    uint16_t v16 = (uint16_t)value;
+    uint32_t v32 = (uint32_t)value;
+
+    switch (bytes) {
+    case 2:
+        vcore__memcpy(page + offset, &v16, 2);
+        break;
+    case 4:
+        vcore__memcpy(page + offset, &v32, 4);
+        break;
+    default:
+        vcore__memcpy(page + offset, &value, 8);
+        break;
+    }
+}
+
+uint64_t vcore__vmcs12_load(const uint8_t *page, const vcore__vmcs_row_t *r)
+{
+    uint64_t v = vcore__vmcs12_get_bytes(page, r->offset, r->bytes);
+    return (r->bytes == 8 && (r->flags & VCORE_VMCS_FIELD_F_HIGH)) ? (v >> 32) : v;
 }
 
 void vcore__vmcs12_store(uint8_t *page, const vcore__vmcs_row_t *r, uint64_t value)
 {
-    uint16_t v16;
-    uint32_t v32;
-    uint64_t v64;
-
-    switch (r->bytes) {
-    case 2:
-        v16 = (uint16_t)value;
-        vcore__memcpy(page + r->offset, &v16, 2);
-        break;
-    case 4:
-        v32 = (uint32_t)value;
-        if (r->flags & VCORE_VMCS_FIELD_F_AR)
-            v32 &= VCORE__VMCS_AR_KEEP;
-        vcore__memcpy(page + r->offset, &v32, 4);
-        break;
-    default:
-        if (r->flags & VCORE_VMCS_FIELD_F_HIGH) {
-            /* A _HIGH access replaces bits 63:32 and keeps bits 31:0. */
-            vcore__memcpy(&v64, page + r->offset, 8);
-            v64 = (v64 & 0xffffffffull) | (value << 32);
-        } else {
-            v64 = value;
-        }
-        vcore__memcpy(page + r->offset, &v64, 8);
-        break;
-    }
+    if (r->bytes == 4 && (r->flags & VCORE_VMCS_FIELD_F_AR))
+        value &= VCORE__VMCS_AR_KEEP;
+    else if (r->bytes == 8 && (r->flags & VCORE_VMCS_FIELD_F_HIGH))
+        /* A _HIGH access replaces bits 63:32 and keeps bits 31:0. */
+        value = (vcore__vmcs12_get_bytes(page, r->offset, 8) & 0xffffffffull) | (value << 32);
+    vcore__vmcs12_put_bytes(page, r->offset, r->bytes, value);
 }
 
 static void vmcs_table_fill(const vcore__vmcs_row_t *r, vcore_vmcs_field_info_t *info)
