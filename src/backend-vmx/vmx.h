@@ -57,51 +57,12 @@
 #define VCORE__VMCS_SHADOW_INDICATOR (1u << 31)
 
 /* Pin-based controls (SDM Vol. 3, "Pin-Based VM-Execution Controls"). */
-#define VCORE__PIN_EXT_INTR (1u << 0)     /* external-interrupt exiting */
-#define VCORE__PIN_NMI (1u << 3)          /* NMI exiting */
-#define VCORE__PIN_VIRTUAL_NMIS (1u << 5) /* virtual NMIs */
 /* Primary processor-based controls ("Processor-Based VM-Execution Controls"). */
-#define VCORE__PROC_IRQ_WINDOW (1u << 2)   /* interrupt-window exiting */
-#define VCORE__PROC_HLT (1u << 7)          /* HLT exiting */
-#define VCORE__PROC_CR3_LOAD (1u << 15)    /* CR3-load exiting */
-#define VCORE__PROC_CR3_STORE (1u << 16)   /* CR3-store exiting */
-#define VCORE__PROC_CR8_LOAD (1u << 19)    /* CR8-load exiting: the guest never touches the real TPR */
-#define VCORE__PROC_CR8_STORE (1u << 20)   /* CR8-store exiting */
-#define VCORE__PROC_NMI_WINDOW (1u << 22)  /* NMI-window exiting */
-#define VCORE__PROC_UNCOND_IO (1u << 24)   /* unconditional I/O exiting */
-#define VCORE__PROC_IO_BITMAPS (1u << 25)  /* use I/O bitmaps */
-#define VCORE__PROC_MSR_BITMAPS (1u << 28) /* use MSR bitmaps */
-#define VCORE__PROC_SECONDARY (1u << 31)   /* activate secondary controls */
 /* Secondary processor-based controls. */
-#define VCORE__PROC2_EPT (1u << 1)          /* enable EPT */
-#define VCORE__PROC2_RDTSCP (1u << 3)       /* enable RDTSCP */
-#define VCORE__PROC2_VPID (1u << 5)         /* enable VPID */
-#define VCORE__PROC2_UNRESTRICTED (1u << 7) /* unrestricted guest */
-#define VCORE__PROC2_INVPCID (1u << 12)     /* enable INVPCID */
-#define VCORE__PROC2_VMFUNC (1u << 13)      /* enable VM functions */
-#define VCORE__PROC2_SHADOW_VMCS (1u << 14) /* VMCS shadowing */
 /* VM-exit controls ("VM-Exit Controls"). */
-#define VCORE__EXIT_SAVE_DEBUG (1u << 2)  /* save debug controls (DR7, IA32_DEBUGCTL) */
-#define VCORE__EXIT_HOST_64 (1u << 9)     /* host address-space size */
-#define VCORE__EXIT_SAVE_PAT (1u << 18)   /* save IA32_PAT */
-#define VCORE__EXIT_LOAD_PAT (1u << 19)   /* load IA32_PAT */
-#define VCORE__EXIT_SAVE_EFER (1u << 20)  /* save IA32_EFER */
-#define VCORE__EXIT_LOAD_EFER (1u << 21)  /* load IA32_EFER */
 /* VM-entry controls ("VM-Entry Controls"). */
-#define VCORE__ENTRY_LOAD_DEBUG (1u << 2) /* load debug controls (DR7, IA32_DEBUGCTL) */
-#define VCORE__ENTRY_IA32E (1u << 9)      /* IA-32e mode guest */
-#define VCORE__ENTRY_LOAD_PAT (1u << 14)  /* load IA32_PAT */
-#define VCORE__ENTRY_LOAD_EFER (1u << 15) /* load IA32_EFER */
 
 /* IA32_VMX_EPT_VPID_CAP bits ("VPID and EPT Capabilities"). */
-#define VCORE__EPTCAP_WALK4 (1ull << 6)          /* page-walk length 4 */
-#define VCORE__EPTCAP_WB (1ull << 14)            /* EPT paging-structure memory type WB */
-#define VCORE__EPTCAP_2M (1ull << 16)            /* 2 MiB EPT pages */
-#define VCORE__EPTCAP_INVEPT (1ull << 20)        /* INVEPT supported */
-#define VCORE__EPTCAP_INVEPT_SINGLE (1ull << 25) /* single-context INVEPT */
-#define VCORE__EPTCAP_INVEPT_ALL (1ull << 26)    /* all-context INVEPT */
-#define VCORE__EPTCAP_INVVPID (1ull << 32)       /* INVVPID supported */
-#define VCORE__EPTCAP_INVVPID_SINGLE (1ull << 41) /* single-context INVVPID */
 
 /* Exit-reason bit 31: VM-entry failure ("Basic VM-Exit Information"). */
 #define VCORE__EXIT_REASON_FAILED_ENTRY VCORE_VMX_EXIT_REASON_FAILED_ENTRY
@@ -122,9 +83,6 @@
 #define VCORE__INTR_TYPE_SOFT_EXC 6u                 /* software exception (INT3, INTO) */
 
 /* Interruptibility state ("Guest Non-Register State"). */
-#define VCORE__INTR_STATE_STI (1u << 0)   /* blocking by STI */
-#define VCORE__INTR_STATE_MOVSS (1u << 1) /* blocking by MOV SS */
-#define VCORE__INTR_STATE_NMI (1u << 3)   /* blocking by NMI (virtual-NMI blocking with virtual NMIs) */
 
 /* Exceptions the backend intercepts (exception bitmap): #DB, #BP, #UD, #AC
  * for the VMM, and #MC, which belongs to the host (SDM Vol. 3, "Machine-Check

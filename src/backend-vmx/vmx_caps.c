@@ -76,7 +76,7 @@ int vcore__vmx_caps_choose(const vcore__vmx_caps_t *caps, vcore__vmx_ctls_t *out
      * NMIs too ("NMI exiting"): without it a host NMI would be delivered
      * through the guest's IDT. Virtual NMIs give the guest its own NMI
      * blocking, which NMI-window exiting needs. */
-    err = vcore__vmx_ctl_adjust(caps->pin, VCORE__PIN_EXT_INTR | VCORE__PIN_NMI | VCORE__PIN_VIRTUAL_NMIS,
+    err = vcore__vmx_ctl_adjust(caps->pin, VCORE__PIN_EXT_INT_EXITING | VCORE__PIN_NMI_EXITING | VCORE__PIN_VIRTUAL_NMIS,
                                 0, &out->pin);
     if (err)
         return err;
@@ -100,14 +100,14 @@ int vcore__vmx_caps_choose(const vcore__vmx_caps_t *caps, vcore__vmx_ctls_t *out
     if (out->proc & (VCORE__PROC_IRQ_WINDOW | VCORE__PROC_NMI_WINDOW))
         return VCORE_ERR_HWFAIL; /* a window control that cannot be 0: the guest could never run */
     err = vcore__vmx_ctl_adjust(caps->proc2, VCORE__PROC2_EPT,
-                                VCORE__PROC2_VPID | VCORE__PROC2_UNRESTRICTED | VCORE__PROC2_RDTSCP |
+                                VCORE__PROC2_VPID | VCORE__PROC2_URG | VCORE__PROC2_RDTSCP |
                                     VCORE__PROC2_INVPCID,
                                 &out->proc2);
     if (err)
         return err;
     /* VPID without single-context INVVPID cannot be flushed per vCPU. */
     if ((out->proc2 & VCORE__PROC2_VPID) &&
-        !((caps->ept_vpid & VCORE__EPTCAP_INVVPID) && (caps->ept_vpid & VCORE__EPTCAP_INVVPID_SINGLE)))
+        !((caps->ept_vpid & VCORE__EPT_CAP_INVVPID) && (caps->ept_vpid & VCORE__EPT_CAP_INVVPID_SINGLE)))
         out->proc2 &= ~VCORE__PROC2_VPID;
     /* DR7 and IA32_DEBUGCTL are the guest's while it runs ("Loading Guest
      * Control Registers, Debug Registers, and MSRs"; "Saving Control
@@ -127,9 +127,9 @@ int vcore__vmx_caps_choose(const vcore__vmx_caps_t *caps, vcore__vmx_ctls_t *out
     out->entry &= ~VCORE__ENTRY_IA32E;
     /* EPT with a 4-level walk and write-back paging structures is the only
      * layout the builder produces ("EPT Capabilities"). */
-    if (!(caps->ept_vpid & VCORE__EPTCAP_WALK4) || !(caps->ept_vpid & VCORE__EPTCAP_WB) ||
-        !(caps->ept_vpid & VCORE__EPTCAP_INVEPT) ||
-        !(caps->ept_vpid & (VCORE__EPTCAP_INVEPT_SINGLE | VCORE__EPTCAP_INVEPT_ALL)))
+    if (!(caps->ept_vpid & VCORE__EPT_CAP_WALK4) || !(caps->ept_vpid & VCORE__EPT_CAP_WB) ||
+        !(caps->ept_vpid & VCORE__EPT_CAP_INVEPT) ||
+        !(caps->ept_vpid & (VCORE__EPT_CAP_INVEPT_SINGLE | VCORE__EPT_CAP_INVEPT_ALL)))
         return VCORE_ERR_UNSUPPORTED;
     return VCORE_OK;
 }

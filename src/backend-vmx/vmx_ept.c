@@ -29,7 +29,7 @@
 int vcore__vmx_ept_init(vcore__vmx_ept_t *e, vcore__vmx_pool_t *p, const vcore__vmx_caps_t *caps)
 {
     vcore__memset(e, 0, sizeof(*e));
-    e->allow_2m = (caps->ept_vpid & VCORE__EPTCAP_2M) != 0;
+    e->allow_2m = (caps->ept_vpid & VCORE__EPT_CAP_2M) != 0;
     return vcore__vmx_pool_get(p, &e->root, &e->root_pa);
 }
 

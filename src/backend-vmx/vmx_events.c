@@ -15,7 +15,7 @@
 #include "vmx.h"
 
 /* The interruptibility bits the events state owns. */
-#define VCORE__INTR_STATE_EVENTS (VCORE__INTR_STATE_STI | VCORE__INTR_STATE_MOVSS | VCORE__INTR_STATE_NMI)
+#define VCORE__INTR_STATE_EVENTS (VCORE__INTR_STI | VCORE__INTR_MOVSS | VCORE__INTR_NMI)
 
 int vcore__vmx_events_get(vcore__vmx_vcpu_t *c, vcore_x86_events_t *out)
 {
@@ -23,9 +23,9 @@ int vcore__vmx_events_get(vcore__vmx_vcpu_t *c, vcore_x86_events_t *out)
     int err = vcore__vmx_state_field(c, VCORE__VMX_F_INTR_STATE, &intr);
     if (err)
         return err;
-    c->ev.sti_blocking = (intr & VCORE__INTR_STATE_STI) ? 1u : 0u;
-    c->ev.movss_blocking = (intr & VCORE__INTR_STATE_MOVSS) ? 1u : 0u;
-    c->ev.nmi_masked = (intr & VCORE__INTR_STATE_NMI) ? 1u : 0u;
+    c->ev.sti_blocking = (intr & VCORE__INTR_STI) ? 1u : 0u;
+    c->ev.movss_blocking = (intr & VCORE__INTR_MOVSS) ? 1u : 0u;
+    c->ev.nmi_masked = (intr & VCORE__INTR_NMI) ? 1u : 0u;
     *out = c->ev;
     out->size = sizeof(*out);
     return VCORE_OK;
@@ -41,11 +41,11 @@ int vcore__vmx_events_set(vcore__vmx_vcpu_t *c, const vcore_x86_events_t *in)
         return err;
     intr &= ~(uint64_t)VCORE__INTR_STATE_EVENTS;
     if (in->sti_blocking)
-        intr |= VCORE__INTR_STATE_STI;
+        intr |= VCORE__INTR_STI;
     if (in->movss_blocking)
-        intr |= VCORE__INTR_STATE_MOVSS;
+        intr |= VCORE__INTR_MOVSS;
     if (in->nmi_masked)
-        intr |= VCORE__INTR_STATE_NMI;
+        intr |= VCORE__INTR_NMI;
     return vcore__vmx_state_put(c, VCORE__VMX_F_INTR_STATE, intr);
 }
 
@@ -57,10 +57,10 @@ int vcore__vmx_events_end_blocking(vcore__vmx_vcpu_t *c)
         return err;
     c->ev.sti_blocking = 0;
     c->ev.movss_blocking = 0;
-    if (!(intr & (VCORE__INTR_STATE_STI | VCORE__INTR_STATE_MOVSS)))
+    if (!(intr & (VCORE__INTR_STI | VCORE__INTR_MOVSS)))
         return VCORE_OK;
     return vcore__vmx_state_put(c, VCORE__VMX_F_INTR_STATE,
-                                intr & ~(uint64_t)(VCORE__INTR_STATE_STI | VCORE__INTR_STATE_MOVSS));
+                                intr & ~(uint64_t)(VCORE__INTR_STI | VCORE__INTR_MOVSS));
 }
 
 /* The VM-entry interruption information for the injected event (0: none). */
@@ -188,7 +188,7 @@ int vcore__vmx_events_idt_vectoring(vcore__vmx_vcpu_t *c, vcore_exit_t *exit)
         uint64_t intr = 0;
         err = vcore__vmx_state_field(c, VCORE__VMX_F_INTR_STATE, &intr);
         if (!err)
-            err = vcore__vmx_state_put(c, VCORE__VMX_F_INTR_STATE, intr & ~(uint64_t)VCORE__INTR_STATE_NMI);
+            err = vcore__vmx_state_put(c, VCORE__VMX_F_INTR_STATE, intr & ~(uint64_t)VCORE__INTR_NMI);
         e->nmi_masked = 0;
         break;
     }

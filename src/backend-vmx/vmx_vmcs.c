@@ -162,7 +162,7 @@ int vcore__vmx_vcpu_setup(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const 
      * Cached"), so VMs with different EPT roots never share entries. */
     c->vpid = (v->ctls.proc2 & VCORE__PROC2_VPID) ? (uint16_t)(id + 1u) : 0;
     c->ept_gen = v->ept.gen;
-    c->cr0_forced = vcore__vmx_cr0_forced(&v->caps, (v->ctls.proc2 & VCORE__PROC2_UNRESTRICTED) != 0);
+    c->cr0_forced = vcore__vmx_cr0_forced(&v->caps, (v->ctls.proc2 & VCORE__PROC2_URG) != 0);
     return VCORE_OK;
 }
 
@@ -327,7 +327,7 @@ static int vcore__vmx_vmcs_build(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v)
             return VCORE_ERR_HWFAIL;
     }
     /* The EPT root page may have held another VM's root before. */
-    if (vcore__vmx_invept((v->caps.ept_vpid & VCORE__EPTCAP_INVEPT_SINGLE) ? 1u : 2u, v->eptp).kind !=
+    if (vcore__vmx_invept((v->caps.ept_vpid & VCORE__EPT_CAP_INVEPT_SINGLE) ? 1u : 2u, v->eptp).kind !=
         VCORE__VMX_SUCCEED)
         return VCORE_ERR_HWFAIL;
     err = vcore__vmx_vmcs_host(o);
@@ -363,7 +363,7 @@ int vcore__vmx_vmcs_prepare_entry(vcore__vmx_vcpu_t *c, vcore__vmx_vm_t *v)
     for (uint32_t i = 0; i < VCORE__VMX_NR_LIST_MSRS; i++)
         c->msr_area[16 + i].value = vcore__vmx_rdmsr(vcore__vmx_list_msrs[i]);
     if (c->ept_gen != v->ept.gen) {
-        if (vcore__vmx_invept((v->caps.ept_vpid & VCORE__EPTCAP_INVEPT_SINGLE) ? 1u : 2u, v->eptp).kind !=
+        if (vcore__vmx_invept((v->caps.ept_vpid & VCORE__EPT_CAP_INVEPT_SINGLE) ? 1u : 2u, v->eptp).kind !=
             VCORE__VMX_SUCCEED)
             return VCORE_ERR_HWFAIL;
         c->ept_gen = v->ept.gen;

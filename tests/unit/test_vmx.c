@@ -340,7 +340,7 @@ START_TEST(caps_true_msrs_used)
     ck_assert_uint_eq(ctls.proc & (VCORE__PROC_CR3_LOAD | VCORE__PROC_CR3_STORE), 0);
     ck_assert(ctls.proc2 & VCORE__PROC2_EPT);
     ck_assert(ctls.proc2 & VCORE__PROC2_VPID);
-    ck_assert(ctls.proc2 & VCORE__PROC2_UNRESTRICTED);
+    ck_assert(ctls.proc2 & VCORE__PROC2_URG);
     ck_assert(ctls.exit & VCORE__EXIT_HOST_64);
     /* Host NMIs must exit ("NMI exiting", pin bit 3) and the guest gets its
      * own NMI blocking ("virtual NMIs", pin bit 5). */
@@ -386,7 +386,7 @@ START_TEST(caps_no_ept_is_unsupported)
     ck_assert_int_eq(vcore__vmx_caps_read(&caps), VCORE_OK);
     ck_assert_int_eq(vcore__vmx_caps_choose(&caps, &ctls), VCORE_ERR_UNSUPPORTED);
     vmx_fake_reset();
-    vmx_fake_set_msr(0x48c, 0x00000f0106334141ull & ~VCORE__EPTCAP_WB);
+    vmx_fake_set_msr(0x48c, 0x00000f0106334141ull & ~VCORE__EPT_CAP_WB);
     ck_assert_int_eq(vcore__vmx_caps_read(&caps), VCORE_OK);
     ck_assert_int_eq(vcore__vmx_caps_choose(&caps, &ctls), VCORE_ERR_UNSUPPORTED);
     vmx_fake_reset();

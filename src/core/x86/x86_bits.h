@@ -203,21 +203,30 @@
 #define VCORE__PIN_PREEMPT_TIMER (1u << 6)    /* Activate VMX-preemption timer. */
 #define VCORE__PIN_POSTED_INTR (1u << 7)      /* Process posted interrupts. */
 /* Primary processor-based VM-execution controls. */
+#define VCORE__PROC_IRQ_WINDOW (1u << 2)      /* Interrupt-window exiting. */
+#define VCORE__PROC_HLT (1u << 7)             /* HLT exiting. */
+#define VCORE__PROC_CR3_LOAD (1u << 15)       /* CR3-load exiting. */
+#define VCORE__PROC_CR3_STORE (1u << 16)      /* CR3-store exiting. */
 #define VCORE__PROC_TERTIARY (1u << 17)       /* Activate tertiary controls. */
+#define VCORE__PROC_CR8_LOAD (1u << 19)       /* CR8-load exiting. */
+#define VCORE__PROC_CR8_STORE (1u << 20)      /* CR8-store exiting. */
 #define VCORE__PROC_TPR_SHADOW (1u << 21)     /* Use TPR shadow. */
 #define VCORE__PROC_NMI_WINDOW (1u << 22)     /* NMI-window exiting. */
 #define VCORE__PROC_IO_BITMAPS (1u << 25)     /* Use I/O bitmaps. */
+#define VCORE__PROC_UNCOND_IO (1u << 24)      /* Unconditional I/O exiting. */
 #define VCORE__PROC_MTF (1u << 27)            /* Monitor trap flag. */
 #define VCORE__PROC_MSR_BITMAPS (1u << 28)    /* Use MSR bitmaps. */
 #define VCORE__PROC_SECONDARY (1u << 31)      /* Activate secondary controls. */
 /* Secondary processor-based VM-execution controls. */
 #define VCORE__PROC2_APIC_ACCESS (1u << 0)    /* Virtualize APIC accesses. */
 #define VCORE__PROC2_EPT (1u << 1)            /* Enable EPT. */
+#define VCORE__PROC2_RDTSCP (1u << 3)         /* Enable RDTSCP. */
 #define VCORE__PROC2_X2APIC (1u << 4)         /* Virtualize x2APIC mode. */
 #define VCORE__PROC2_VPID (1u << 5)           /* Enable VPID. */
 #define VCORE__PROC2_URG (1u << 7)            /* Unrestricted guest. */
 #define VCORE__PROC2_APIC_REG (1u << 8)       /* APIC-register virtualization. */
 #define VCORE__PROC2_VID (1u << 9)            /* Virtual-interrupt delivery. */
+#define VCORE__PROC2_INVPCID (1u << 12)       /* Enable INVPCID. */
 #define VCORE__PROC2_VMFUNC (1u << 13)        /* Enable VM functions. */
 #define VCORE__PROC2_SHADOW_VMCS (1u << 14)   /* VMCS shadowing. */
 #define VCORE__PROC2_PML (1u << 17)           /* Enable PML. */
@@ -226,10 +235,13 @@
 #define VCORE__PROC2_SPP (1u << 23)           /* Sub-page write permissions for EPT. */
 #define VCORE__PROC2_PT_GPA (1u << 24)        /* Intel PT uses guest physical addresses. */
 /* Primary VM-exit controls. */
+#define VCORE__EXIT_SAVE_DEBUG (1u << 2)      /* Save debug controls. */
 #define VCORE__EXIT_HOST_64 (1u << 9)         /* Host address-space size. */
 #define VCORE__EXIT_LOAD_PERF_GLOBAL (1u << 12) /* Load IA32_PERF_GLOBAL_CTRL. */
 #define VCORE__EXIT_ACK_INTR (1u << 15)       /* Acknowledge interrupt on exit. */
+#define VCORE__EXIT_SAVE_PAT (1u << 18)       /* Save IA32_PAT. */
 #define VCORE__EXIT_LOAD_PAT (1u << 19)       /* Load IA32_PAT. */
+#define VCORE__EXIT_SAVE_EFER (1u << 20)      /* Save IA32_EFER. */
 #define VCORE__EXIT_LOAD_EFER (1u << 21)      /* Load IA32_EFER. */
 #define VCORE__EXIT_SAVE_TIMER (1u << 22)     /* Save VMX-preemption timer value. */
 #define VCORE__EXIT_CLEAR_RTIT (1u << 25)     /* Clear IA32_RTIT_CTL. */
@@ -289,8 +301,14 @@
 #define VCORE__EPT_CAP_WALK5 VCORE__BIT(7)   /* Page-walk length 5 supported. */
 #define VCORE__EPT_CAP_UC VCORE__BIT(8)      /* EPT paging structures may be UC. */
 #define VCORE__EPT_CAP_WB VCORE__BIT(14)     /* EPT paging structures may be WB. */
+#define VCORE__EPT_CAP_2M VCORE__BIT(16)     /* 2-MByte EPT pages. */
+#define VCORE__EPT_CAP_INVEPT VCORE__BIT(20) /* INVEPT supported. */
 #define VCORE__EPT_CAP_AD VCORE__BIT(21)     /* Accessed and dirty flags for EPT. */
 #define VCORE__EPT_CAP_SSS VCORE__BIT(23)    /* Supervisor shadow-stack control. */
+#define VCORE__EPT_CAP_INVEPT_SINGLE VCORE__BIT(25)  /* Single-context INVEPT. */
+#define VCORE__EPT_CAP_INVEPT_ALL VCORE__BIT(26)     /* All-context INVEPT. */
+#define VCORE__EPT_CAP_INVVPID VCORE__BIT(32)        /* INVVPID supported. */
+#define VCORE__EPT_CAP_INVVPID_SINGLE VCORE__BIT(41) /* Single-context INVVPID. */
 
 /* ---- Guest interruptibility state (SDM Vol. 3, "Guest Non-Register State") ---- */
 #define VCORE__INTR_STI (1u << 0)            /* Blocking by STI. */
