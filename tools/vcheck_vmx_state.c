@@ -16,9 +16,9 @@ typedef struct vcheck_vmx_profile {
     uint64_t msr[VCORE_NVMX_NR_CAPS]; /* MSRs 480H-491H */
 } vcheck_vmx_profile_t;
 
-/* MSRs 480H-491H and MAXPHYADDR as RDMSR/CPUID report them inside Bochs 2.7
- * (the test kernel of tests/system prints them on every run, and the
- * differential test compares them with this table). */
+/* MSRs 480H-491H and MAXPHYADDR (CPUID.80000008H:EAX[7:0]) as RDMSR and
+ * CPUID report them inside Bochs 2.7: the VMX system-test kernel prints
+ * them ("CAPS" line of the differential run, tests/system). */
 static const vcheck_vmx_profile_t vcheck_vmx_profiles[] = {
     {"corei7_skylake_x", 40,
      {
@@ -40,6 +40,27 @@ static const vcheck_vmx_profile_t vcheck_vmx_profiles[] = {
          0x007fffff00036dfbull, /* 48FH TRUE_EXIT_CTLS */
          0x0000ffff000011fbull, /* 490H TRUE_ENTRY_CTLS */
          0x0000000000000001ull, /* 491H VMFUNC: EPTP switching */
+     }},
+    {"tigerlake", 40,
+     {
+         0x01d8100000000004ull, /* 480H BASIC: revision 4, TRUE controls, [56] error code optional on injection */
+         0x0000007f00000016ull, /* 481H PINBASED_CTLS */
+         0xfff9fffe0401e172ull, /* 482H PROCBASED_CTLS (adds activate tertiary controls, 17) */
+         0x107fffff00036dffull, /* 483H EXIT_CTLS (adds load CET state, 28) */
+         0x0010ffff000011ffull, /* 484H ENTRY_CTLS (adds load CET state, 20) */
+         0x00000000600401e0ull, /* 485H MISC */
+         0x0000000080000021ull, /* 486H CR0_FIXED0 */
+         0x00000000ffffffffull, /* 487H CR0_FIXED1 */
+         0x0000000000002000ull, /* 488H CR4_FIXED0 */
+         0x0000000000f72fffull, /* 489H CR4_FIXED1: adds UMIP (11), PKE (22), CET (23) */
+         0x0000000000000034ull, /* 48AH VMCS_ENUM */
+         0x02977fff00000000ull, /* 48BH PROCBASED_CTLS2 */
+         0x00000f0106b34141ull, /* 48CH EPT_VPID_CAP */
+         0x0000007f00000016ull, /* 48DH TRUE_PINBASED_CTLS */
+         0xfff9fffe04006172ull, /* 48EH TRUE_PROCBASED_CTLS */
+         0x107fffff00036dfbull, /* 48FH TRUE_EXIT_CTLS */
+         0x0010ffff000011fbull, /* 490H TRUE_ENTRY_CTLS */
+         0x0000000000000001ull, /* 491H VMFUNC */
      }},
 };
 
