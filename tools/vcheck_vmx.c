@@ -134,16 +134,16 @@ static int vcheck_vmx_caps(const vcheck_vmx_opts_t *o, vcheck_vmx_caps_t *caps)
     if (o->caps_file) {
         if (vcheck_out_read_file(o->caps_file, &text, &len) != 0)
             return -1;
-        int r = vcheck_vmx_caps_parse(caps, text, len, &err);
+        int r = vcheck_vmx_state_caps_parse(caps, text, len, &err);
         free(text);
         if (r != 0) {
             vcheck_out_file_error(o->caps_file, &err);
             return -1;
         }
-    } else if (vcheck_vmx_profile(o->cpu ? o->cpu : VCHECK_VMX_DEFAULT_CPU, caps) != 0) {
+    } else if (vcheck_vmx_state_profile(o->cpu ? o->cpu : VCHECK_VMX_DEFAULT_CPU, caps) != 0) {
         fprintf(stderr, "virtcore-check: unknown CPU model '%s'; known:", o->cpu);
-        for (uint32_t i = 0; i < vcheck_vmx_profile_count(); i++)
-            fprintf(stderr, " %s", vcheck_vmx_profile_name(i));
+        for (uint32_t i = 0; i < vcheck_vmx_state_profile_count(); i++)
+            fprintf(stderr, " %s", vcheck_vmx_state_profile_name(i));
         fputc('\n', stderr);
         return -1;
     }

@@ -10,16 +10,16 @@
 
 /* ---- built-in CPU profiles -------------------------------------------------- */
 
-typedef struct vcheck_vmx_profile {
+typedef struct vcheck_vmx_state_profile {
     const char *name;
     uint32_t maxphyaddr;
     uint64_t msr[VCORE_NVMX_NR_CAPS]; /* MSRs 480H-491H */
-} vcheck_vmx_profile_t;
+} vcheck_vmx_state_profile_t;
 
 /* MSRs 480H-491H and MAXPHYADDR (CPUID.80000008H:EAX[7:0]) as RDMSR and
  * CPUID report them inside Bochs 2.7: the VMX system-test kernel prints
  * them ("CAPS" line of the differential run, tests/system). */
-static const vcheck_vmx_profile_t vcheck_vmx_profiles[] = {
+static const vcheck_vmx_state_profile_t vcheck_vmx_state_profiles[] = {
     {"corei7_skylake_x", 40,
      {
          0x00d810000000002bull, /* 480H BASIC: revision 2BH, 4 KiB region, WB, INS/OUTS info, TRUE controls */
@@ -64,26 +64,26 @@ static const vcheck_vmx_profile_t vcheck_vmx_profiles[] = {
      }},
 };
 
-#define VCHECK_VMX_NPROFILES (sizeof(vcheck_vmx_profiles) / sizeof(vcheck_vmx_profiles[0]))
+#define VCHECK_VMX_STATE_NPROFILES (sizeof(vcheck_vmx_state_profiles) / sizeof(vcheck_vmx_state_profiles[0]))
 
-uint32_t vcheck_vmx_profile_count(void)
+uint32_t vcheck_vmx_state_profile_count(void)
 {
-    return (uint32_t)VCHECK_VMX_NPROFILES;
+    return (uint32_t)VCHECK_VMX_STATE_NPROFILES;
 }
 
-const char *vcheck_vmx_profile_name(uint32_t i)
+const char *vcheck_vmx_state_profile_name(uint32_t i)
 {
-    return i < VCHECK_VMX_NPROFILES ? vcheck_vmx_profiles[i].name : NULL;
+    return i < VCHECK_VMX_STATE_NPROFILES ? vcheck_vmx_state_profiles[i].name : NULL;
 }
 
-int vcheck_vmx_profile(const char *name, vcheck_vmx_caps_t *caps)
+int vcheck_vmx_state_profile(const char *name, vcheck_vmx_caps_t *caps)
 {
-    for (uint32_t i = 0; i < VCHECK_VMX_NPROFILES; i++) {
-        if (strcmp(name, vcheck_vmx_profiles[i].name) == 0) {
+    for (uint32_t i = 0; i < VCHECK_VMX_STATE_NPROFILES; i++) {
+        if (strcmp(name, vcheck_vmx_state_profiles[i].name) == 0) {
             memset(caps, 0, sizeof(*caps));
             caps->caps.size = sizeof(caps->caps);
-            memcpy(caps->caps.msr, vcheck_vmx_profiles[i].msr, sizeof(caps->caps.msr));
-            caps->maxphyaddr = vcheck_vmx_profiles[i].maxphyaddr;
+            memcpy(caps->caps.msr, vcheck_vmx_state_profiles[i].msr, sizeof(caps->caps.msr));
+            caps->maxphyaddr = vcheck_vmx_state_profiles[i].maxphyaddr;
             return 0;
         }
     }
@@ -92,7 +92,7 @@ int vcheck_vmx_profile(const char *name, vcheck_vmx_caps_t *caps)
 
 /* ---- capability files ------------------------------------------------------- */
 
-static int vcheck_vmx_caps_line(void *ctx, const vcheck_line_t *l, vcheck_err_t *err)
+static int vcheck_vmx_state_caps_line(void *ctx, const vcheck_line_t *l, vcheck_err_t *err)
 {
     vcheck_vmx_caps_t *caps = ctx;
     uint64_t k, v;
@@ -117,12 +117,12 @@ static int vcheck_vmx_caps_line(void *ctx, const vcheck_line_t *l, vcheck_err_t 
     return 0;
 }
 
-int vcheck_vmx_caps_parse(vcheck_vmx_caps_t *caps, const char *text, size_t len, vcheck_err_t *err)
+int vcheck_vmx_state_caps_parse(vcheck_vmx_caps_t *caps, const char *text, size_t len, vcheck_err_t *err)
 {
     memset(caps, 0, sizeof(*caps));
     caps->caps.size = sizeof(caps->caps);
     caps->maxphyaddr = 36;
-    return vcheck_text_parse(text, len, vcheck_vmx_caps_line, caps, err);
+    return vcheck_text_parse(text, len, vcheck_vmx_state_caps_line, caps, err);
 }
 
 /* ---- state files ------------------------------------------------------------ */
@@ -168,7 +168,7 @@ static int vcheck_vmx_state_byte(vcheck_vmx_state_t *st, uint64_t gpa, uint8_t b
     return 0;
 }
 
-static int vcheck_vmx_cell_cmp(const void *a, const void *b)
+static int vcheck_vmx_state_cell_cmp(const void *a, const void *b)
 {
     const vcheck_vmx_cell_t *x = a, *y = b;
     return x->gpa < y->gpa ? -1 : x->gpa > y->gpa ? 1 : 0;
@@ -209,14 +209,18 @@ static int vcheck_vmx_state_write(void *ctx, uint64_t gpa, const void *buf, size
     return VCORE_ERR_FAULT;
 }
 
-/* mem64[GPA] / mem32[GPA] */
+/* mem64[GPA] / mem32[GPA] (blanks allowed inside the brackets) */
 static int vcheck_vmx_state_mem(vcheck_vmx_state_t *st, const vcheck_line_t *l, unsigned bytes, uint64_t v,
                                 vcheck_err_t *err)
 {
     const char *open = l->key + 5, *close = l->key + l->key_len - 1;
     uint64_t gpa;
 
-    if (l->key_len < 8 || l->key[5] != '[' || *close != ']' ||
+    while (open < close && (open[1] == ' ' || open[1] == '\t'))
+        open++;
+    while (close > open + 1 && (close[-1] == ' ' || close[-1] == '\t'))
+        close--;
+    if (l->key_len < 8 || l->key[5] != '[' || l->key[l->key_len - 1] != ']' ||
         vcheck_text_int(open + 1, (size_t)(close - open - 1), &gpa) != 0) {
         vcheck_text_fail(err, l->lineno, "expected mem64[GPA] or mem32[GPA] with a C integer GPA");
         return -1;
@@ -400,7 +404,7 @@ void vcheck_vmx_state_input(vcheck_vmx_state_t *st, const vcheck_vmx_caps_t *cap
     uint32_t rev = (uint32_t)(caps->caps.msr[VCORE_NVMX_CAP_BASIC] & 0x7fffffffu);
 
     if (!st->sorted) {
-        qsort(st->cells, st->ncells, sizeof(st->cells[0]), vcheck_vmx_cell_cmp);
+        qsort(st->cells, st->ncells, sizeof(st->cells[0]), vcheck_vmx_state_cell_cmp);
         st->sorted = true;
     }
     /* The current VMCS carries the revision identifier L1's VMPTRLD accepted. */

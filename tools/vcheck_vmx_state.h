@@ -75,13 +75,13 @@ int vcheck_vmx_state_parse(vcheck_vmx_state_t *st, const char *text, size_t len,
 void vcheck_vmx_state_input(vcheck_vmx_state_t *st, const vcheck_vmx_caps_t *caps, vcore_vmx_check_input_t *in);
 
 /** Parses a capability file into @p caps (zeroed first). Returns 0 or -1 (with @p err). */
-int vcheck_vmx_caps_parse(vcheck_vmx_caps_t *caps, const char *text, size_t len, vcheck_err_t *err);
+int vcheck_vmx_state_caps_parse(vcheck_vmx_caps_t *caps, const char *text, size_t len, vcheck_err_t *err);
 
 /** Number of built-in CPU profiles. */
-uint32_t vcheck_vmx_profile_count(void);
+uint32_t vcheck_vmx_state_profile_count(void);
 /** Name of the i-th profile (NULL past the end). */
-const char *vcheck_vmx_profile_name(uint32_t i);
+const char *vcheck_vmx_state_profile_name(uint32_t i);
 /** Loads the profile @p name. Returns 0, or -1 for an unknown name. */
-int vcheck_vmx_profile(const char *name, vcheck_vmx_caps_t *caps);
+int vcheck_vmx_state_profile(const char *name, vcheck_vmx_caps_t *caps);
 
 #endif /* VCHECK_VMX_STATE_H */

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
-    if (vcheck_vmx_profile(vcheck_vmx_profile_name(data[0] % vcheck_vmx_profile_count()), &caps) != 0)
+    if (vcheck_vmx_state_profile(vcheck_vmx_state_profile_name(data[0] % vcheck_vmx_state_profile_count()), &caps) != 0)
         abort();
     text = (const char *)data + 1;
     len = size - 1;
