@@ -76,6 +76,9 @@ int vtk_record_guest_cs_unusable(vtk_env_t *env, vtk_why_t *why);
 int vtk_record_host_cr3_wide(vtk_env_t *env, vtk_why_t *why);
 int vtk_record_link_pointer(vtk_env_t *env, vtk_why_t *why);
 
+/* hv_cases.c: Hyper-V PV IPI / TLB flush with 9 vCPUs on one processor. */
+int vtk_case_hyperv(vtk_env_t *env, vtk_why_t *why);
+
 extern const vtk_case_t vtk_cases[];
 extern const uint32_t vtk_ncases;
 
