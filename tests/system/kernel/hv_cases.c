@@ -82,6 +82,8 @@ typedef struct hv_env {
     uint32_t ipis;             /* interrupts counted by guests */
     uint32_t flush_ops;        /* backend flush ops performed */
     uint32_t stale_seen, stale_chances;
+    uint32_t sender_stale, sender_chances, self_checked;
+    uint32_t inrun_stale, inrun_chances;
     uint32_t runs;             /* vcore_vcpu_run calls */
 } hv_env_t;
 
@@ -282,7 +284,8 @@ static int hv_drain_and_check(hv_env_t *h, vtk_why_t *why)
  * goes to the input page (memory form), or to RDX, R8 and XMM0-XMM5 (fast
  * forms). pte/pteval: a PTE the guest writes just before the call. */
 static int hv_call(hv_env_t *h, uint32_t s, uint32_t code, int form, const uint64_t *q, uint32_t nq,
-                   uint64_t ctl_extra, uint64_t pte, uint64_t pteval, uint64_t *result, vtk_why_t *why)
+                   uint64_t ctl_extra, uint64_t pte, uint64_t pteval, uint64_t probe, uint64_t *result,
+                   vtk_why_t *why)
 {
     uint64_t *p = hv_q(h, HV_PARAM(s));
     memset(p, 0, 0x100);
@@ -304,7 +307,7 @@ static int hv_call(hv_env_t *h, uint32_t s, uint32_t code, int form, const uint6
     p[15] = HV_HCPAGE; /* the hypercall page */
     p[17] = pte;
     p[18] = pteval;
-    TRY(hv_job(h, s, ghv_call, HV_PARAM(s), 0, 2, NULL, why));
+    TRY(hv_job(h, s, ghv_call, HV_PARAM(s), probe, 2, NULL, why));
     *result = p[16];
     return VTK_PASS;
 }
@@ -342,7 +345,7 @@ static int hv_ipi(hv_env_t *h, uint32_t s, uint32_t code, int form, const uint64
                   uint64_t ctl, uint32_t vector, uint32_t targets, const char *what, vtk_why_t *why)
 {
     uint64_t res = 0;
-    TRY(hv_call(h, s, code, form, q, nq, ctl, 0, 0, &res, why));
+    TRY(hv_call(h, s, code, form, q, nq, ctl, 0, 0, 0, &res, why));
     TRY(hv_expect_status(h, res, ST_SUCCESS, form, what, why));
     for (uint32_t i = 0; i < HV_NV; i++)
         if (targets & (1u << i))
@@ -372,8 +375,33 @@ static int hv_flush(hv_env_t *h, uint32_t s, uint32_t code, int form, const uint
     for (uint32_t i = 0; i < HV_NV; i++)
         before[i] = h->flushes[i];
     uint64_t res = 0;
-    TRY(hv_call(h, s, code, form, q, nq, ctl, HV_PT2 + 8ull * k, HV_PAGE_B | 0x103, &res, why));
+    TRY(hv_call(h, s, code, form, q, nq, ctl, HV_PT2 + 8ull * k, HV_PAGE_B | 0x103, HV_PROBE(k), &res, why));
     TRY(hv_expect_status(h, res, want_result, form, what, why));
+    /* The sender read page A before it changed the PTE, and again when the
+     * call returned: "by the time control returns back to the caller, the
+     * observable effects of all flushes on the specified virtual
+     * processors have occurred" - a sender among the targets reads B; one
+     * outside may still read A. */
+    const uint64_t *pb = hv_q(h, HV_PARAM(s));
+    EXPECT(pb[19] == HV_VAL_A, "sender before", pb[19]);
+    /* Right after its own PTE store, without INVLPG, the sender may read
+     * either page ("Invalidation of TLBs and Paging-Structure Caches"):
+     * counted, to show whether the emulator's TLB keeps entries at all. */
+    EXPECT(pb[21] == HV_VAL_A || pb[21] == HV_VAL_B, "sender after store", pb[21]);
+    h->inrun_chances++;
+    if (pb[21] == HV_VAL_A)
+        h->inrun_stale++;
+    if ((targets >> s) & 1u) {
+        EXPECT(pb[20] == HV_VAL_B, "stale translation on the sender, a target", pb[20]);
+        EXPECT(h->flushes[s] == before[s] + 1, "flush ops on the sender", h->flushes[s] - before[s]);
+        h->self_checked++;
+    } else {
+        EXPECT(pb[20] == HV_VAL_A || pb[20] == HV_VAL_B, "sender after", pb[20]);
+        EXPECT(h->flushes[s] == before[s], "flush op on the sender", h->flushes[s] - before[s]);
+        h->sender_chances++;
+        if (pb[20] == HV_VAL_A)
+            h->sender_stale++;
+    }
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t i = 0; i < HV_NV; i++) {
             bool target = (targets >> i) & 1u;
@@ -406,7 +434,7 @@ static int hv_refused(hv_env_t *h, uint32_t s, uint32_t code, int form, const ui
 {
     uint32_t ops = h->flush_ops;
     uint64_t res = 0;
-    TRY(hv_call(h, s, code, form, q, nq, ctl, 0, 0, &res, why));
+    TRY(hv_call(h, s, code, form, q, nq, ctl, 0, 0, 0, &res, why));
     TRY(hv_expect_status(h, res, status, form, what, why));
     TRY(hv_drain_and_check(h, why));
     EXPECT(h->flush_ops == ops, "a refused call flushed", h->flush_ops - ops);
@@ -515,7 +543,7 @@ static int hv_flushes(hv_env_t *h, vtk_why_t *why)
                  "list xmm", why));
     /* FlushVirtualAddressSpaceEx: AddressSpace, Flags, VP set. */
     uint64_t qe[8] = {0x1000, 0, 0, SPARSE_MASK, SPARSE_B0, SPARSE_B2, SPARSE_B63};
-    TRY(hv_flush(h, 0, C_FLUSH_SPACE_EX, F_MEM, qe, 7, CTL_VAR(3), 4, ts, ST_SUCCESS, VCORE_TLB_FLUSH_ALL,
+    TRY(hv_flush(h, 6, C_FLUSH_SPACE_EX, F_MEM, qe, 7, CTL_VAR(3), 4, ts, ST_SUCCESS, VCORE_TLB_FLUSH_ALL,
                  "space-ex mem", why));
     TRY(hv_flush(h, 1, C_FLUSH_SPACE_EX, F_XMM, qe, 7, CTL_VAR(3), 5, ts, ST_SUCCESS, VCORE_TLB_FLUSH_ALL,
                  "space-ex xmm", why));
@@ -524,12 +552,12 @@ static int hv_flushes(hv_env_t *h, vtk_why_t *why)
     TRY(hv_flush(h, 0, C_FLUSH_LIST_EX, F_MEM, qe, 8, CTL_VAR(3) | CTL_REP(1), 6, ts, CTL_REP(1),
                  VCORE_TLB_FLUSH_LIST, "list-ex mem", why));
     qe[7] = HV_PROBE(7);
-    TRY(hv_flush(h, 1, C_FLUSH_LIST_EX, F_XMM, qe, 8, CTL_VAR(3) | CTL_REP(1), 7, ts, CTL_REP(1),
+    TRY(hv_flush(h, 5, C_FLUSH_LIST_EX, F_XMM, qe, 8, CTL_VAR(3) | CTL_REP(1), 7, ts, CTL_REP(1),
                  VCORE_TLB_FLUSH_LIST, "list-ex xmm", why));
-    /* ALL_PROCESSORS (flag bit 0) ignores the mask: every vCPU but the
-     * sender (which does not look) is a target. */
+    /* ALL_PROCESSORS (flag bit 0) ignores the mask: every vCPU, the
+     * sender too, is a target. */
     uint64_t qall[3] = {0x1000, 1, 0};
-    TRY(hv_flush(h, 3, C_FLUSH_SPACE, F_XMM, qall, 3, 0, 8, ((1u << HV_NV) - 1) & ~(1u << 3), ST_SUCCESS,
+    TRY(hv_flush(h, 3, C_FLUSH_SPACE, F_XMM, qall, 3, 0, 8, (1u << HV_NV) - 1, ST_SUCCESS,
                  VCORE_TLB_FLUSH_ALL, "space all", why));
     return VTK_PASS;
 }
@@ -604,6 +632,16 @@ int vtk_case_hyperv(vtk_env_t *env, vtk_why_t *why)
         vtk_putdec(h.stale_seen);
         vtk_puts("/");
         vtk_putdec(h.stale_chances);
+        vtk_puts(" sender_stale=");
+        vtk_putdec(h.sender_stale);
+        vtk_puts("/");
+        vtk_putdec(h.sender_chances);
+        vtk_puts(" inrun_stale=");
+        vtk_putdec(h.inrun_stale);
+        vtk_puts("/");
+        vtk_putdec(h.inrun_chances);
+        vtk_puts(" self_flush_checked=");
+        vtk_putdec(h.self_checked);
         vtk_puts(" runs=");
         vtk_putdec(h.runs);
         vtk_puts("\n");

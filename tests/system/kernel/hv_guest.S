@@ -4,10 +4,13 @@
  * kernel points RIP at one, sets its registers, and runs the vCPU to HLT:
  *   ghv_setup  RBX = parameter block: HV_X64_MSR_GUEST_OS_ID from [0],
  *              HV_X64_MSR_HYPERCALL from [8] (both written with WRMSR)
- *   ghv_call   RBX = parameter block: optionally stores [144] at the
- *              address [136] (a PTE), loads XMM0-XMM5 from [0..95], RCX /
- *              RDX / R8 from [96] / [104] / [112], calls the hypercall page
- *              at [120] and stores RAX (the result value) at [128]
+ *   ghv_call   RBX = parameter block: with RSI non-zero, reads the
+ *              quadword at RSI into [152] (a TLB entry for it); optionally
+ *              stores [144] at the address [136] (a PTE); loads XMM0-XMM5
+ *              from [0..95], RCX / RDX / R8 from [96] / [104] / [112],
+ *              calls the hypercall page at [120], stores RAX (the result
+ *              value) at [128] and, with RSI, reads RSI again into [160]; with
+ *              both, RSI is also read right after the PTE store into [168]
  *   ghv_probe  RSI = linear address: RAX = the quadword there
  *   ghv_idle   interrupts on, HLT
  * Interrupt vector v enters stub v (16 bytes each), which counts it in
@@ -28,11 +31,19 @@ ghv_setup:
     wrmsr
     hlt
 ghv_call:
-    mov 136(%rbx), %rdi
+    test %rsi, %rsi
+    jz 0f
+    mov (%rsi), %rax
+    mov %rax, 152(%rbx)
+0:  mov 136(%rbx), %rdi
     test %rdi, %rdi
     jz 1f
     mov 144(%rbx), %rax
     mov %rax, (%rdi)
+    test %rsi, %rsi
+    jz 1f
+    mov (%rsi), %rax
+    mov %rax, 168(%rbx)
 1:  movdqu 0(%rbx), %xmm0
     movdqu 16(%rbx), %xmm1
     movdqu 32(%rbx), %xmm2
@@ -44,7 +55,11 @@ ghv_call:
     mov 112(%rbx), %r8
     call *120(%rbx)
     mov %rax, 128(%rbx)
-    hlt
+    test %rsi, %rsi
+    jz 3f
+    mov (%rsi), %rax
+    mov %rax, 160(%rbx)
+3:  hlt
 ghv_probe:
     mov (%rsi), %rax
     hlt
