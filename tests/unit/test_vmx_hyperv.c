@@ -29,6 +29,22 @@ static vcore_host_t host;
 static vcore_host_cpu_t test_cpus[VMX_FAKE_MAX_CPUS];
 static uint8_t cpu_pages[VMX_FAKE_MAX_CPUS][4096] __attribute__((aligned(4096)));
 static uint32_t kicked_cpu, n_kick_cpu;
+static long pages_out; /* pages handed out and not yet given back */
+
+static void *test_alloc_pages(void *ctx, size_t count, uint64_t *phys)
+{
+    void *p = vcore_host_default()->alloc_pages(ctx, count, phys);
+    if (p)
+        pages_out += (long)count;
+    return p;
+}
+
+static void test_free_pages(void *ctx, void *va, size_t count)
+{
+    ck_assert_ptr_nonnull(va);
+    pages_out -= (long)count;
+    vcore_host_default()->free_pages(ctx, va, count);
+}
 
 static uint32_t test_cpu_index(void *ctx)
 {
@@ -46,6 +62,9 @@ static void test_kick_cpu(void *ctx, uint32_t cpu)
 static void host_init(void)
 {
     host = *vcore_host_default();
+    host.alloc_pages = test_alloc_pages;
+    host.free_pages = test_free_pages;
+    pages_out = 0;
     memset(test_cpus, 0, sizeof(test_cpus));
     memset(cpu_pages, 0, sizeof(cpu_pages));
     for (unsigned i = 0; i < VMX_FAKE_MAX_CPUS; i++) {
@@ -156,6 +175,8 @@ static void teardown(void)
         vcore_vm_destroy(vm);
     memset(vcpus, 0, sizeof(vcpus));
     vm = NULL;
+    /* Every page the backend took (the FXSAVE image included) went back. */
+    ck_assert_int_eq(pages_out, 0);
     free(ram);
     ram = NULL;
 }
@@ -220,6 +241,12 @@ START_TEST(flush_long_list_is_single_context)
     const uint64_t ranges[] = {0x100000 | 32, 0x200000 | 31}; /* 33 + 32 = 65 pages */
     uint32_t before = vmx_fake.ninvvpid;
     ck_assert_int_eq(flush(0, VCORE_TLB_FLUSH_LIST, ranges, 2), VCORE_OK);
+    ck_assert_uint_eq(vmx_fake.ninvvpid - before, 1);
+    ck_assert_uint_eq(vmx_fake.invvpid[before].type, 1);
+    /* 64 pages in the first range and one more after it: 65, one INVVPID. */
+    const uint64_t r65[] = {0x100000 | 63, 0x300000};
+    before = vmx_fake.ninvvpid;
+    ck_assert_int_eq(flush(0, VCORE_TLB_FLUSH_LIST, r65, 2), VCORE_OK);
     ck_assert_uint_eq(vmx_fake.ninvvpid - before, 1);
     ck_assert_uint_eq(vmx_fake.invvpid[before].type, 1);
     /* 64 pages exactly still go page by page. */
@@ -525,6 +552,63 @@ START_TEST(fpu_group_and_tag_word)
 }
 END_TEST
 
+/* Writing the FPU group changes its fields only: FIP/FDP (bytes 8-23), the
+ * MXCSR_MASK bytes, ST0-ST7 and XMM0-XMM15 the guest left stay as they are;
+ * reading the XMM group changes nothing in the image. */
+START_TEST(fpu_set_keeps_the_rest_of_the_image)
+{
+    vm_up(false);
+    hvscript_t s;
+    memset(&s, 0, sizeof(s));
+    s.reason[0] = VCORE_VMX_EXIT_HLT;
+    s.xmm0[0][0] = 0x0706050403020100ull;
+    s.xmm0[0][1] = 0x0f0e0d0c0b0a0908ull;
+    vmx_fake.guest = hv_guest;
+    vmx_fake.guest_arg = &s;
+    uint8_t fx_before[512];
+    vcore_exit_t e = new_exit();
+    /* The guest's FIP/FDP, ST0 and XMM1-XMM15 are non-zero (in its image). */
+    uint8_t *img = ((vcore__vmx_vcpu_t *)vcore_vcpu_backend_priv(vcpus[0]))->fx;
+    memset(img + 8, 0x5a, 16);
+    memset(img + 32, 0x3c, 16);
+    for (int i = 1; i < 16; i++)
+        memset(img + 160 + 16 * i, 0x40 + i, 16);
+    ck_assert_int_eq(vcore_vcpu_run(vcpus[0], &e), VCORE_OK);
+    memcpy(fx_before, img, 512);
+    vcore_x86_fpu_t f = {.size = sizeof(f)};
+    ck_assert_int_eq(vcore_vcpu_get_fpu(vcpus[0], &f), VCORE_OK);
+    f.fcw = 0x007f;
+    f.fop = 0x123;
+    f.mxcsr = 0x1f00;
+    ck_assert_int_eq(vcore_vcpu_set_fpu(vcpus[0], &f), VCORE_OK);
+    uint64_t xmm[12];
+    ck_assert_int_eq(vcore_hv_get_xmm(vcpus[0], xmm), VCORE_ERR_INVAL); /* not a Hyper-V VM */
+    memset(&s, 0, sizeof(s));
+    s.reason[0] = VCORE_VMX_EXIT_HLT;
+    s.xmm0[0][0] = 0x0706050403020100ull;
+    s.xmm0[0][1] = 0x0f0e0d0c0b0a0908ull;
+    ck_assert_int_eq(vcore_vcpu_run(vcpus[0], &e), VCORE_OK); /* the group reaches the image */
+    ck_assert_mem_eq(img + 8, fx_before + 8, 16);
+    ck_assert_mem_eq(img + 32, fx_before + 32, 128);
+    ck_assert_mem_eq(img + 160, fx_before + 160, 256);
+    ck_assert_uint_eq(img[0] | img[1] << 8, 0x007f);
+    ck_assert_uint_eq(img[6] | img[7] << 8, 0x123);
+    ck_assert_uint_eq((uint32_t)img[24] | (uint32_t)img[25] << 8, 0x1f00);
+    ck_assert_uint_eq(img[26] | img[27], 0);
+    /* XMM1-XMM15 as the guest left them, through the state group. */
+    vcore_x86_state_t st;
+    memset(&st, 0, sizeof(st));
+    vcore_vcpu_state_t vs = {.arch = VCORE_ARCH_X86_64};
+    vs.u.x86 = &st;
+    ck_assert_int_eq(vcore__backend_vmx_ops.vcpu_get_state(vcpus[0], vcore_vcpu_backend_priv(vcpus[0]), &vs,
+                                                           VCORE_X86_STATE_XMM),
+                     VCORE_OK);
+    ck_assert_uint_eq(st.xmm[0][0], 0x0706050403020100ull);
+    ck_assert_uint_eq(st.xmm[15][1], 0x4f4f4f4f4f4f4f4full);
+    ck_assert_uint_eq(st.xmm[1][0], 0x4141414141414141ull);
+}
+END_TEST
+
 /* MXCSR_MASK FFBFH (no DAZ): the backend reports the processor's mask,
  * and an MXCSR with bit 6 (which would make FXRSTOR #GP) is refused when
  * it reaches the backend, with nothing of the group applied. */
@@ -665,6 +749,7 @@ static Suite *suite(void)
     tcase_add_test(t, fpu_switched_per_vcpu);
     tcase_add_test(t, fpu_group_and_tag_word);
     tcase_add_test(t, fpu_mxcsr_outside_mask_refused);
+    tcase_add_test(t, fpu_set_keeps_the_rest_of_the_image);
     tcase_add_test(t, fpu_host_ts_refused);
     tcase_add_test(t, kick_before_run);
     tcase_add_test(t, kick_in_guest_interrupts_its_processor);
