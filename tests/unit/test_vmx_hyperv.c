@@ -567,6 +567,12 @@ START_TEST(fpu_set_keeps_the_rest_of_the_image)
     vmx_fake.guest_arg = &s;
     uint8_t fx_before[512];
     vcore_exit_t e = new_exit();
+    /* A first run: the core's FPU group (from RESET) reaches the image. */
+    ck_assert_int_eq(vcore_vcpu_run(vcpus[0], &e), VCORE_OK);
+    memset(&s, 0, sizeof(s));
+    s.reason[0] = VCORE_VMX_EXIT_HLT;
+    s.xmm0[0][0] = 0x0706050403020100ull;
+    s.xmm0[0][1] = 0x0f0e0d0c0b0a0908ull;
     /* The guest's FIP/FDP, ST0 and XMM1-XMM15 are non-zero (in its image). */
     uint8_t *img = ((vcore__vmx_vcpu_t *)vcore_vcpu_backend_priv(vcpus[0]))->fx;
     memset(img + 8, 0x5a, 16);
