@@ -84,6 +84,14 @@ typedef struct vcore_host {
     /** Per-processor storage, @c ncpus entries indexed by @c cpu_index; the same array for every VM. */
     vcore_host_cpu_t *cpus;
     uint32_t ncpus; /**< Number of entries in @c cpus. */
+    /**
+     * Interrupts processor @p cpu (an index as @c cpu_index gives) with an
+     * interrupt that stays pending until that processor accepts it, so a
+     * vCPU in guest mode there exits (vmx: external-interrupt exiting).
+     * Called by vcore_vcpu_kick() from any thread. Optional: without it a
+     * kicked vCPU in guest mode returns at its next exit.
+     */
+    void (*kick_cpu)(void *ctx, uint32_t cpu);
 } vcore_host_t;
 
 /** @brief Size of the first published vcore_host_t (through @c log_level): the smallest accepted @c size. */

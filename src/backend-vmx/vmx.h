@@ -280,7 +280,6 @@ typedef struct vcore__vmx_vcpu {
     /* Guest state the VMCS does not hold (kept as last set). */
     uint64_t cr8;
     vcore_x86_dregs_t dregs;      /* DR0-3, DR6 (DR7 is a VMCS field) */
-    vcore_x86_fpu_t fpu;
     uint64_t xcr0;
     vcore_x86_msrs_t msrs;        /* the MSRs neither the VMCS nor the lists hold */
     vcore_x86_events_t ev;        /* event state; interruptibility bits come from the VMCS */
@@ -305,6 +304,14 @@ typedef struct vcore__vmx_vcpu {
     uint8_t iobuf[VCORE__VMX_IO_BUF];
     vcore_vcpu_t *vcpu;
     vcore_vm_t *vmobj;
+    /* x87/SSE state (vmx_fpu.c): one page, the guest's FXSAVE image at 0,
+     * the host's (saved around each entry) at VCORE__VMX_FX_HOST. */
+    uint8_t *fx;
+    uint32_t mxcsr_mask;          /* the processor's writable MXCSR bits */
+    /* Kick (vmx_kick.c), both atomic: a kick is pending; the processor
+     * index + 1 while the run loop is past its last kick check (0 outside). */
+    uint32_t kick;
+    uint32_t in_guest;
 } vcore__vmx_vcpu_t;
 
 /* ---- vmx_caps.c ---- */
@@ -392,7 +399,7 @@ int vcore__vmx_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out)
 
 /* ---- vmx_state.c ---- */
 /* The state groups this backend reads and writes in the VMCS or keeps itself. */
-#define VCORE__VMX_GROUPS VCORE_X86_STATE_ALL
+#define VCORE__VMX_GROUPS (VCORE_X86_STATE_ALL | VCORE_X86_STATE_XMM)
 /* Copies exactly the groups asked for into st, reading unknown fields. */
 int vcore__vmx_state_get(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, vcore_x86_state_t *st,
                          uint32_t groups);
@@ -454,6 +461,37 @@ int vcore__vmx_guest_write(vcore_vm_t *vm, const vcore_x86_sregs_t *sr, uint64_t
 uint64_t vcore__vmx_guest_step(uint64_t reg, uint64_t delta, uint32_t asize);
 /* The linear address of string element k ("INS/INSB/INSW/INSD"). */
 uint64_t vcore__vmx_guest_elem(const vcore__vmx_vcpu_t *c, uint64_t reg, uint32_t k);
+
+/* ---- vmx_fpu.c ---- */
+#define VCORE__VMX_FX_SIZE 512u  /* an FXSAVE area */
+#define VCORE__VMX_FX_HOST 512u  /* offset of the host's image in c->fx */
+/* Allocates and initialises the guest image (the x87 state FINIT leaves,
+ * MXCSR 1F80H) and reads the processor's MXCSR_MASK. */
+int vcore__vmx_fpu_setup(vcore__vmx_vcpu_t *c, const vcore_host_t *host);
+void vcore__vmx_fpu_teardown(vcore__vmx_vcpu_t *c, const vcore_host_t *host);
+/* Around each VM entry: the host's state out, the guest's in, and back.
+ * VCORE_ERR_STATE when the host's CR0/CR4 forbid FXSAVE. */
+int vcore__vmx_fpu_enter(vcore__vmx_vcpu_t *c);
+void vcore__vmx_fpu_exit(vcore__vmx_vcpu_t *c);
+/* The FPU group in the model's form (full tag word) and back; set refuses
+ * (VCORE_ERR_INVAL, nothing changed) an MXCSR outside the processor's mask. */
+void vcore__vmx_fpu_get(const vcore__vmx_vcpu_t *c, vcore_x86_fpu_t *out);
+bool vcore__vmx_fpu_ok(const vcore__vmx_vcpu_t *c, const vcore_x86_fpu_t *in);
+void vcore__vmx_fpu_set(vcore__vmx_vcpu_t *c, const vcore_x86_fpu_t *in);
+/* XMM0-XMM15 of the guest image. */
+void vcore__vmx_fpu_get_xmm(const vcore__vmx_vcpu_t *c, uint64_t xmm[16][2]);
+void vcore__vmx_fpu_set_xmm(vcore__vmx_vcpu_t *c, const uint64_t xmm[16][2]);
+
+/* ---- vmx_tlb.c ---- */
+int vcore__vmx_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req);
+
+/* ---- vmx_kick.c ---- */
+int vcore__vmx_kick(vcore_vcpu_t *vcpu, void *priv);
+/* The run loop before an entry: marks the vCPU in guest mode; true (and
+ * the mark undone) when a kick is pending, which the run then reports. */
+bool vcore__vmx_kick_check(vcore__vmx_vcpu_t *c);
+/* The run loop after the entry returned. */
+void vcore__vmx_kick_left(vcore__vmx_vcpu_t *c);
 
 /* ---- vmx_exit.c ---- */
 /* Decodes the exit that just happened into *exit; *again when the backend

@@ -72,11 +72,18 @@ static int vcore__vmx_vcpu_init(vcore_vcpu_t *vcpu, void *priv)
     vcore_vm_t *vm = vcore_vcpu_vm(vcpu);
     c->vcpu = vcpu;
     c->vmobj = vm;
-    return vcore__vmx_vcpu_setup(c, vcore_vm_backend_priv(vm), vcore_vm_host(vm), vcore_vcpu_id(vcpu));
+    int err = vcore__vmx_vcpu_setup(c, vcore_vm_backend_priv(vm), vcore_vm_host(vm), vcore_vcpu_id(vcpu));
+    if (err)
+        return err;
+    err = vcore__vmx_fpu_setup(c, vcore_vm_host(vm));
+    if (err)
+        vcore__vmx_vcpu_teardown(c, vcore_vm_host(vm));
+    return err;
 }
 
 static void vcore__vmx_vcpu_fini(vcore_vcpu_t *vcpu, void *priv)
 {
+    vcore__vmx_fpu_teardown(priv, vcore_vm_host(vcore_vcpu_vm(vcpu)));
     vcore__vmx_vcpu_teardown(priv, vcore_vm_host(vcore_vcpu_vm(vcpu)));
 }
 
@@ -112,12 +119,22 @@ static int vcore__vmx_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
     if (err)
         return err;
     for (;;) {
+        if (vcore__vmx_kick_check(c)) {
+            /* Kicked: back to the caller before anything is prepared. */
+            vcore__memset(&exit->u, 0, sizeof(exit->u));
+            vcore__memset(&exit->raw, 0, sizeof(exit->raw));
+            exit->reason = VCORE_EXIT_INTERRUPTED;
+            exit->flags = 0;
+            exit->raw.source = VCORE_EXIT_SRC_VMX;
+            c->pending = 0;
+            return VCORE_OK;
+        }
         err = vcore__vmx_vmcs_prepare_entry(c, v);
-        if (err)
-            return err;
         vcore__vmx_rc_t rc;
         uint32_t reason = 0;
-        err = vcore__vmx_vmcs_run(c, &c->vmcs01, &rc, &reason);
+        if (!err)
+            err = vcore__vmx_vmcs_run(c, &c->vmcs01, &rc, &reason);
+        vcore__vmx_kick_left(c);
         if (err)
             return err;
         if (rc.kind != VCORE__VMX_SUCCEED) {
@@ -137,8 +154,11 @@ static int vcore__vmx_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
         if (err)
             return err;
         c->pending_reply = (exit->flags & VCORE_EXIT_F_NEEDS_REPLY) != 0;
-        if (!again)
+        if (!again) {
+            /* The run returns: a kick made meanwhile has what it asked for. */
+            __atomic_store_n(&c->kick, 0u, __ATOMIC_SEQ_CST);
             return VCORE_OK;
+        }
     }
 }
 
@@ -161,7 +181,7 @@ const vcore_backend_t vcore__backend_vmx_ops = {
     .vcpu_set_state = vcore__vmx_set_state,
     .vcpu_set_cpuid = NULL,
     .vcpu_run = vcore__vmx_run,
-    .vcpu_kick = NULL,
+    .vcpu_kick = vcore__vmx_kick,
     .state_groups = VCORE__VMX_GROUPS,
     .features = VCORE_BACKEND_FEAT_NMI_WINDOW,
     .vmx_caps = vcore__vmx_caps_op,
@@ -172,4 +192,5 @@ const vcore_backend_t vcore__backend_vmx_ops = {
     .vmcs_read = vcore__vmx_vmcs_read,
     .vmcs_write = vcore__vmx_vmcs_write,
     .vmcs_enter = vcore__vmx_vmcs_enter,
+    .vcpu_flush_tlb = vcore__vmx_flush_tlb,
 };

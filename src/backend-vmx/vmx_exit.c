@@ -547,6 +547,7 @@ int vcore__vmx_exit_decode(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, uint32_t re
         exit->u.hypercall.args[4] = c->g.gpr[VCORE_X86_RDI];
         exit->u.hypercall.args[5] = c->g.gpr[VCORE_X86_R8];
         exit->u.hypercall.longmode = long64 ? 1u : 0u;
+        exit->u.hypercall.insn_len = (uint8_t)c->instr_len;
         c->pending = VCORE_EXIT_HYPERCALL;
         return VCORE_OK;
     }
@@ -663,6 +664,10 @@ int vcore__vmx_exit_complete(vcore__vmx_vcpu_t *c, const vcore_exit_t *exit)
     case VCORE_EXIT_HLT:
         return vcore__vmx_state_skip(c);
     case VCORE_EXIT_HYPERCALL:
+        /* A faulting call (the core raised #UD through the event state)
+         * leaves RAX and RIP as they were (exit.h, u.hypercall.fault). */
+        if (exit->u.hypercall.fault)
+            return VCORE_OK;
         c->g.gpr[VCORE_X86_RAX] = exit->u.hypercall.ret;
         return vcore__vmx_state_skip(c);
     case VCORE_EXIT_RDMSR:

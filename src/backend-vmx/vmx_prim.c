@@ -255,6 +255,16 @@ void vcore__vmx_host_mc(void)
     __asm__ volatile("int $18" ::: "memory");
 }
 
+void vcore__vmx_fxsave(void *area)
+{
+    __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])area));
+}
+
+void vcore__vmx_fxrstor(const void *area)
+{
+    __asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])area));
+}
+
 uint64_t vcore__vmx_rdmsr(uint32_t msr)
 {
     uint32_t lo, hi;

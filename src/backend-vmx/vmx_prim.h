@@ -87,6 +87,16 @@ uint64_t vcore__vmx_exit_rip(void);
 void vcore__vmx_host_nmi(void);
 void vcore__vmx_host_mc(void);
 
+/*
+ * FXSAVE64 / FXRSTOR64 of the x87, MMX and SSE state to / from a 512-byte,
+ * 16-byte aligned area (SDM Vol. 2, "FXSAVE", "FXRSTOR": 64-bit layout).
+ * The host must run with CR4.OSFXSR = 1, CR0.EM = 0 and CR0.TS = 0; FXRSTOR
+ * of an image whose MXCSR sets a bit outside MXCSR_MASK is #GP, so callers
+ * validate images before restoring them.
+ */
+void vcore__vmx_fxsave(void *area);
+void vcore__vmx_fxrstor(const void *area);
+
 /* ---- privileged registers ---- */
 uint64_t vcore__vmx_rdmsr(uint32_t msr);
 void vcore__vmx_wrmsr(uint32_t msr, uint64_t value);

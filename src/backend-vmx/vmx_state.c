@@ -11,8 +11,9 @@
  *
  * Guest GPRs other than RSP, and CR2, are not VMCS fields: they live in
  * c->g, saved and restored by the entry primitive, so they cost nothing.
- * State the backend does not switch (DR0-3, DR6, the x87/SSE control words,
- * XCR0, MSRs outside the VMCS and the MSR lists) is kept as last set.
+ * The x87/SSE state (FPU and XMM groups) lives in the vCPU's FXSAVE image
+ * (vmx_fpu.c). State the backend does not switch (DR0-3, DR6, XCR0, MSRs
+ * outside the VMCS and the MSR lists) is kept as last set.
  */
 #include "vmx.h"
 
@@ -146,7 +147,9 @@ int vcore__vmx_state_get(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, vcore_x
         st->dregs.dr6 = c->dregs.dr6;
     }
     if (groups & VCORE_X86_STATE_FPU)
-        st->fpu = c->fpu;
+        vcore__vmx_fpu_get(c, &st->fpu);
+    if (groups & VCORE_X86_STATE_XMM)
+        vcore__vmx_fpu_get_xmm(c, st->xmm);
     if (groups & VCORE_X86_STATE_XCR0)
         st->xcr0 = c->xcr0;
     if (groups & VCORE_X86_STATE_MSRS) {
@@ -224,6 +227,9 @@ int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const v
                          uint32_t groups)
 {
     struct vcore_hw_vmcs *o = &c->vmcs01;
+    /* Refused before anything changes: FXRSTOR would #GP on it. */
+    if ((groups & VCORE_X86_STATE_FPU) && !vcore__vmx_fpu_ok(c, &st->fpu))
+        return VCORE_ERR_INVAL;
     /* A VMM that moves RIP has redirected the vCPU: the exited instruction
      * is no longer completed at the next run. */
     if ((groups & VCORE_X86_STATE_RIP) && c->pending &&
@@ -278,7 +284,9 @@ int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const v
         c->dregs.dr6 = st->dregs.dr6;
     }
     if (groups & VCORE_X86_STATE_FPU)
-        c->fpu = st->fpu;
+        vcore__vmx_fpu_set(c, &st->fpu);
+    if (groups & VCORE_X86_STATE_XMM)
+        vcore__vmx_fpu_set_xmm(c, st->xmm);
     if (groups & VCORE_X86_STATE_XCR0)
         c->xcr0 = st->xcr0;
     if (groups & VCORE_X86_STATE_MSRS) {

@@ -387,14 +387,19 @@ int vcore__vmx_vmcs_run(vcore__vmx_vcpu_t *c, struct vcore_hw_vmcs *o, vcore__vm
      * them next to the vCPU's GPRs. */
     c->g.launched = o->launched ? 1u : 0u;
     c->g.host_rsp = o->host_rsp;
+    /* The guest's x87/SSE state in, the host's back after (vmx_fpu.c). */
+    int err = vcore__vmx_fpu_enter(c);
+    if (err)
+        return err;
     *rc = vcore__vmx_enter(&c->g);
+    vcore__vmx_fpu_exit(c);
     o->host_rsp = c->g.host_rsp;
     if (rc->kind != VCORE__VMX_SUCCEED)
         return VCORE_OK; /* VMfail: the VMCS is as it was */
     /* The guest ran: what it can change is no longer known. */
     o->known &= ~VCORE__VMX_VOLATILE;
     uint64_t r = 0;
-    int err = vcore__vmx_vmread(VCORE_VMCS_VM_EXIT_REASON, &r);
+    err = vcore__vmx_vmread(VCORE_VMCS_VM_EXIT_REASON, &r);
     if (err)
         return err;
     *reason = (uint32_t)r;

@@ -1131,6 +1131,43 @@ START_TEST(flush_xmm_fast)
 }
 END_TEST
 
+/* The Ex flushes in XMM fast form (TLFS "XMM Fast Hypercall Input"): RDX
+ * AddressSpace, R8 Flags, then XMM0.lo Format, XMM0.hi ValidBanksMask, the
+ * banks from XMM1.lo on, and (List Ex) the GVA ranges after the banks. The
+ * set {5, 130, 4033} spans banks 0, 2 and 63; VP 130 and 4033 are vCPUs 6
+ * and 7 (renumbered), VP 5 is vCPU 5. RAX is the result value (reps
+ * completed in bits 43:32 for the List call), RIP moves past the VMCALL. */
+START_TEST(flush_ex_xmm_fast_banks_0_2_63)
+{
+    ck_assert_int_eq(vcore_hv_set_msr(v[6], VCORE_HV_MSR_VP_INDEX, 130), VCORE_OK);
+    ck_assert_int_eq(vcore_hv_set_msr(v[7], VCORE_HV_MSR_VP_INDEX, 4033), VCORE_OK);
+    uint64_t banks = (1ull << 0) | (1ull << 2) | (1ull << 63);
+    ck_assert_int_eq(vcore_mock_set_xmm(v[0], 0, 0, banks), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_set_xmm(v[0], 1, 1ull << 5, 1ull << 2), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_set_xmm(v[0], 2, 1ull << 1, 0x7000 | 2), VCORE_OK);
+    ck_assert_uint_eq(hc(v[0], C_FLUSH_SPACE_EX | FAST | VAR(3), 0x1000, 0), S_OK);
+    run_others(0);
+    ck_assert_uint_eq(flushed(), (1u << 5) | (1u << 6) | (1u << 7));
+    ck_assert_uint_eq(last_flush(v[6]).kind, VCORE_TLB_FLUSH_ALL);
+    /* List Ex: one range, 7000H plus 2 more pages, after the three banks. */
+    ck_assert_uint_eq(hc(v[0], C_FLUSH_LIST_EX | FAST | VAR(3) | REPS(1), 0x1000, 0), 1ull << 32);
+    run_others(0);
+    for (uint32_t i = 5; i <= 7; i++) {
+        vcore_mock_flush_t f = last_flush(v[i]);
+        ck_assert_uint_eq(f.kind, VCORE_TLB_FLUSH_LIST);
+        ck_assert_uint_eq(f.count, 1);
+        ck_assert_uint_eq(f.ranges[0], 0x7002);
+        ck_assert_uint_eq(vcore_mock_count(v[i], VCORE_MOCK_OP_FLUSH_TLB), 2);
+    }
+    ck_assert_uint_eq(flushed(), (1u << 5) | (1u << 6) | (1u << 7));
+    /* var_size 2 with 3 banks set: HV_STATUS_INVALID_HYPERCALL_INPUT, nothing flushed. */
+    ck_assert_uint_eq(hc(v[0], C_FLUSH_SPACE_EX | FAST | VAR(2), 0x1000, 0), S_INPUT);
+    run_others(0);
+    for (uint32_t i = 5; i <= 7; i++)
+        ck_assert_uint_eq(vcore_mock_count(v[i], VCORE_MOCK_OP_FLUSH_TLB), 2);
+}
+END_TEST
+
 /* ------------------------------------------------------------- 32-bit callers */
 
 START_TEST(caller_32bit)
@@ -1348,6 +1385,7 @@ static Suite *suite(void)
     tcase_add_test(t, flush_list_ranges_and_reps);
     tcase_add_test(t, flush_ex_sparse_and_list_ex);
     tcase_add_test(t, flush_xmm_fast);
+    tcase_add_test(t, flush_ex_xmm_fast_banks_0_2_63);
     tcase_add_test(t, caller_32bit);
     tcase_add_test(t, caller_compatibility_mode);
     tcase_add_test(t, hook_refuse_and_done);

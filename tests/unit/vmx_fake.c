@@ -47,8 +47,18 @@ void vmx_fake_reset(void)
     for (uint32_t i = 0; i < VMX_FAKE_MAX_CPUS; i++) {
         vmx_fake.cpu[i].current = -1;
         vmx_fake.cpu[i].cr0 = 0x80000033ull; /* PG, NE, ET, MP, PE */
-        vmx_fake.cpu[i].cr4 = 0x20ull;       /* PAE */
+        vmx_fake.cpu[i].cr4 = 0x220ull;      /* OSFXSR, PAE */
     }
+    /* x87/SSE registers as at power-up (SDM Vol. 1, "x87 FPU Initialization",
+     * "MXCSR Control and Status Register"), MXCSR_MASK FFFFH (DAZ supported);
+     * XMM0 holds a host value the guest must never see. */
+    vmx_fake.fx[0] = 0x7f;
+    vmx_fake.fx[1] = 0x03;
+    vmx_fake.fx[24] = 0x80;
+    vmx_fake.fx[25] = 0x1f;
+    vmx_fake.fx[28] = 0xff;
+    vmx_fake.fx[29] = 0xff;
+    memset(vmx_fake.fx + 160, 0xa5, 16);
     vmx_fake.cpuid1_ecx = 1u << 5; /* VMX */
     vmx_fake.fail_field = UINT32_MAX;
     vmx_fake.host_rsp = 0x7000f000ull;
@@ -319,10 +329,51 @@ vcore__vmx_rc_t vcore__vmx_invvpid(uint64_t type, uint16_t vpid, uint64_t gla)
 {
     vmx_fake.n_invvpid++;
     need_vmx("INVVPID");
-    (void)gla;
+    vmx_fake.invvpid[vmx_fake.ninvvpid % VMX_FAKE_LOG].type = type;
+    vmx_fake.invvpid[vmx_fake.ninvvpid % VMX_FAKE_LOG].vpid = vpid;
+    vmx_fake.invvpid[vmx_fake.ninvvpid % VMX_FAKE_LOG].gla = gla;
+    vmx_fake.ninvvpid++;
     if (type > 3 || (type != 2 && vpid == 0))
         return vmfail(VCORE_VMXERR_INVALID_INVEPT_INVVPID);
+    /* "INVVPID": individual-address with a non-canonical address (48-bit
+     * linear addresses) fails. */
+    uint64_t top = gla >> 47;
+    if (type == 0 && top != 0 && top != 0x1ffffull)
+        return vmfail(VCORE_VMXERR_INVALID_INVEPT_INVVPID);
     return ok;
+}
+
+/* FXSAVE/FXRSTOR: #UD with CR0.EM or without CR4.OSFXSR in this model (the
+ * backend needs the XMM registers saved), #NM with CR0.TS, #GP on a
+ * misaligned area or an MXCSR bit outside MXCSR_MASK (SDM Vol. 2, "FXSAVE",
+ * "FXRSTOR"). */
+static void fx_check(const void *area, const char *what)
+{
+    ck_assert_msg(((uintptr_t)area & 15u) == 0, "vmx_fake: %s of a misaligned area would #GP", what);
+    ck_assert_msg(VMX_FAKE_CPU.cr4 & (1u << 9), "vmx_fake: %s without CR4.OSFXSR", what);
+    ck_assert_msg(!(VMX_FAKE_CPU.cr0 & 0xcu), "vmx_fake: %s with CR0.EM or CR0.TS would fault", what);
+}
+
+void vcore__vmx_fxsave(void *area)
+{
+    fx_check(area, "FXSAVE");
+    vmx_fake.n_fxsave++;
+    memcpy(area, vmx_fake.fx, sizeof(vmx_fake.fx));
+}
+
+void vcore__vmx_fxrstor(const void *area)
+{
+    fx_check(area, "FXRSTOR");
+    const uint8_t *a = area;
+    uint32_t mxcsr = (uint32_t)a[24] | (uint32_t)a[25] << 8 | (uint32_t)a[26] << 16 | (uint32_t)a[27] << 24;
+    uint32_t mask = (uint32_t)vmx_fake.fx[28] | (uint32_t)vmx_fake.fx[29] << 8;
+    ck_assert_msg((mxcsr & ~mask) == 0, "vmx_fake: FXRSTOR of MXCSR %#x would #GP", mxcsr);
+    vmx_fake.n_fxrstor++;
+    /* MXCSR_MASK is the processor's; FXRSTOR does not load it. */
+    uint8_t keep[4];
+    memcpy(keep, vmx_fake.fx + 28, 4);
+    memcpy(vmx_fake.fx, a, sizeof(vmx_fake.fx));
+    memcpy(vmx_fake.fx + 28, keep, 4);
 }
 
 uint64_t vmx_fake_get(uint32_t field)

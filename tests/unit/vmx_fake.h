@@ -87,6 +87,17 @@ struct vmx_fake {
     } log[VMX_FAKE_LOG];
     uint32_t nlog;
     bool logging;
+    /* The x87/SSE register file of the processor, in FXSAVE64 layout (the
+     * guest script reads and changes it: it is the guest's while it runs). */
+    uint8_t fx[512];
+    uint64_t n_fxsave, n_fxrstor;
+    /* INVVPIDs executed (the last VMX_FAKE_LOG of them). */
+    struct {
+        uint64_t type;
+        uint16_t vpid;
+        uint64_t gla;
+    } invvpid[VMX_FAKE_LOG];
+    uint32_t ninvvpid;
 };
 
 extern vmx_fake_t vmx_fake;

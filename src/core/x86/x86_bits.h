@@ -308,7 +308,9 @@
 #define VCORE__EPT_CAP_INVEPT_SINGLE VCORE__BIT(25)  /* Single-context INVEPT. */
 #define VCORE__EPT_CAP_INVEPT_ALL VCORE__BIT(26)     /* All-context INVEPT. */
 #define VCORE__EPT_CAP_INVVPID VCORE__BIT(32)        /* INVVPID supported. */
+#define VCORE__EPT_CAP_INVVPID_ADDR VCORE__BIT(40)   /* Individual-address INVVPID. */
 #define VCORE__EPT_CAP_INVVPID_SINGLE VCORE__BIT(41) /* Single-context INVVPID. */
+#define VCORE__EPT_CAP_INVVPID_SINGLE_NG VCORE__BIT(43) /* Single-context-retaining-globals INVVPID. */
 
 /* ---- Guest interruptibility state (SDM Vol. 3, "Guest Non-Register State") ---- */
 #define VCORE__INTR_STI (1u << 0)            /* Blocking by STI. */

@@ -920,6 +920,7 @@ const vtk_case_t vtk_cases[] = {
     {"events.interrupt_waits_for_sti", VTK_CHECK, case_irq_after_sti},
     {"checks.cr4_bit_cpuid_hides", VTK_CHECK, case_cr4_hidden_bit},
     {"checks.efer_nxe_without_nx", VTK_CHECK, case_efer_nxe_hidden},
+    {"hyperv.ipi_flush_9vcpus", VTK_CHECK, vtk_case_hyperv},
     {"root.vcpus_two_vms", VTK_CHECK, case_vcpus_two_vms},
     {"root.last_vcpu_leaves", VTK_CHECK, case_last_vcpu_leaves_root}, /* keep last */
 };

@@ -81,6 +81,9 @@ uint32_t vtk_vmcs_reference(vtk_vmcs_field_t *f, uint32_t cap);
 /* diff.c: the differential run of the VM-entry checks. */
 int vtk_case_diff_checks(vtk_env_t *env, vtk_why_t *why);
 
+/* hv_cases.c: Hyper-V PV IPI / TLB flush with 9 vCPUs on one processor. */
+int vtk_case_hyperv(vtk_env_t *env, vtk_why_t *why);
+
 extern const vtk_case_t vtk_cases[];
 extern const uint32_t vtk_ncases;
 

@@ -117,6 +117,13 @@ void kmain(void)
     __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
     cr0 |= 1u << 5;
     __asm__ volatile("mov %0, %%cr0" : : "r"(cr0));
+    /* The vmx backend switches the guests' x87/SSE state with FXSAVE and
+     * FXRSTOR, which need CR4.OSFXSR (and CR0.EM = CR0.TS = 0, as the BIOS
+     * left them). */
+    uint64_t cr4;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    cr4 |= 1u << 9;
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
 
     vtk_puts("VTK-BEGIN cases=");
     vtk_putdec(vtk_ncases);
