@@ -240,18 +240,29 @@ static void setup(void)
 
 static void teardown(void)
 {
+    /* The strict store saw nothing the SDM forbids. */
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), 0);
     vcore_vm_destroy(vm);
 }
 
-/* VMXON, then VMPTRLD of `page` (the test's vmcs12) at VMCS_GPA. */
+/* VMXON (once), then VMPTRLD of `page` (the test's vmcs12) at VMCS_GPA;
+ * a VMCS already current is VMCLEARed first (VMPTRLD of the current VMCS
+ * would keep the processor's copy). */
 static void load_vmcs12(void)
 {
     vcore_x86_regs_t r = regs();
     r.gpr[VCORE_X86_RBX] = OPND_GPA;
     ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-    put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
-    put(OPND_GPA, VMXON_GPA, 8);
-    l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    if (!info.vmx_operation) {
+        put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
+        put(OPND_GPA, VMXON_GPA, 8);
+        l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
+    } else {
+        put(OPND_GPA, VMCS_GPA, 8);
+        l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
+    }
     ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
     put(OPND_GPA, VMCS_GPA, 8);
     l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
@@ -705,6 +716,287 @@ START_TEST(unsupported_control_is_refused_by_name)
 }
 END_TEST
 
+
+/* ---- every row of the reflection table, from the SDM's list of exit causes ----
+ * For each basic reason: who owns it with the reference vmcs12 (no optional
+ * exiting control set), and the vmcs12 change that makes L1 want it
+ * ("Instructions That Cause VM Exits Conditionally", "Other Causes of VM
+ * Exits", "Exception Bitmap", "I/O-Bitmap Addresses", "MSR-Bitmap Address",
+ * "Guest/Host Masks and Read Shadows for CR0 and CR4", "CR3-Target Controls").
+ * pipe: the changed vmcs12 is one the pipeline runs (others are checked
+ * through vcore_nvmx_exit_owner() only: the pipeline refuses them). */
+typedef struct row {
+    uint32_t reason;
+    bool l1_default;
+    uint32_t enc;      /* field to OR bits into (0: none) */
+    uint64_t bits;
+    uint32_t enc2;     /* a second field to set (0: none) */
+    uint64_t val2;
+    uint64_t qual;
+    uint32_t intr;
+    uint64_t gpr;      /* RAX: the MOV-to-CR source, or ECX for RDMSR/WRMSR */
+    bool pipe;
+} row_t;
+
+#define PROC VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL
+#define PIN VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL
+#define P2 VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL
+#define SEC(bit) PROC, (1ull << 31), P2, (1ull << (bit))
+
+static const row_t rows[] = {
+    {VCORE_VMX_EXIT_EXCEPTION_NMI, false, VCORE_VMCS_EXCEPTION_BITMAP, 1u << 6, 0, 0, 0, 0x80000306u, 0, true},
+    {VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, false, 0, 0, 0, 0, 0, 0x80000020u, 0, true},
+    {VCORE_VMX_EXIT_TRIPLE_FAULT, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_INIT, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_SIPI, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_IO_SMI, false, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_OTHER_SMI, false, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_INTERRUPT_WINDOW, false, PROC, 1u << 2, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_NMI_WINDOW, false, PROC, 1u << 22, PIN, 0x16 | 0x28, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_TASK_SWITCH, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_CPUID, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_GETSEC, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_HLT, false, PROC, 1u << 7, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_INVD, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_INVLPG, false, PROC, 1u << 9, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_RDPMC, false, PROC, 1u << 11, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_RDTSC, false, PROC, 1u << 12, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_RSM, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMCALL, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMCLEAR, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMLAUNCH, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMPTRLD, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMPTRST, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMREAD, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMRESUME, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMWRITE, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMXOFF, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMXON, true, 0, 0, 0, 0, 0, 0, 0, true},
+    /* MOV to CR3 (qualification 3): CR3-load exiting */
+    {VCORE_VMX_EXIT_CR_ACCESS, false, PROC, 1u << 15, 0, 0, 3, 0, 0x5000, true},
+    {VCORE_VMX_EXIT_DR_ACCESS, false, PROC, 1u << 23, 0, 0, 0, 0, 0, true},
+    /* OUT to port 60H, 1 byte */
+    {VCORE_VMX_EXIT_IO_INSTRUCTION, false, PROC, 1u << 24, 0, 0, 0x60ull << 16, 0, 0, true},
+    /* without "use MSR bitmaps" every RDMSR/WRMSR exits */
+    {VCORE_VMX_EXIT_RDMSR, true, 0, 0, 0, 0, 0, 0, 0x10, true},
+    {VCORE_VMX_EXIT_WRMSR, true, 0, 0, 0, 0, 0, 0, 0x10, true},
+    {VCORE_VMX_EXIT_MWAIT, false, PROC, 1u << 10, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_MONITOR_TRAP_FLAG, false, PROC, 1u << 27, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_MONITOR, false, PROC, 1u << 29, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_PAUSE, false, PROC, 1u << 30, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_TPR_BELOW_THRESHOLD, false, PROC, 1u << 21, 0, 0, 0, 0, 0, false},
+    {VCORE_VMX_EXIT_APIC_ACCESS, false, SEC(0), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_VIRTUALIZED_EOI, false, SEC(9), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_GDTR_IDTR_ACCESS, false, SEC(2), 0, 0, 0, true},
+    {VCORE_VMX_EXIT_LDTR_TR_ACCESS, false, SEC(2), 0, 0, 0, true},
+    {VCORE_VMX_EXIT_EPT_VIOLATION, false, SEC(1), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_EPT_MISCONFIG, false, SEC(1), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_INVEPT, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_RDTSCP, false, PROC, 1u << 12, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_PREEMPTION_TIMER, false, PIN, 1u << 6, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_INVVPID, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_WBINVD, false, SEC(6), 0, 0, 0, true},
+    {VCORE_VMX_EXIT_XSETBV, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_APIC_WRITE, false, SEC(8), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_RDRAND, false, SEC(11), 0, 0, 0, true},
+    /* INVPCID: "INVLPG exiting" with "enable INVPCID" */
+    {VCORE_VMX_EXIT_INVPCID, false, PROC, (1ull << 31) | (1u << 9), P2, 1u << 12, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMFUNC, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_ENCLS, false, SEC(15), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_RDSEED, false, SEC(16), 0, 0, 0, true},
+    {VCORE_VMX_EXIT_PML_FULL, false, SEC(17), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_XSAVES, false, SEC(20), 0, 0, 0, true},
+    {VCORE_VMX_EXIT_XRSTORS, false, SEC(20), 0, 0, 0, true},
+    {VCORE_VMX_EXIT_BUS_LOCK, false, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_NOTIFY, false, 0, 0, 0, 0, 0, 0, 0, true},
+};
+
+static void or12(uint32_t enc, uint64_t bits)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vmcs12_get(page, enc, &v), VCORE_OK);
+    set12(enc, v | bits);
+}
+
+static void apply_row(const row_t *r)
+{
+    if (r->enc)
+        or12(r->enc, r->bits);
+    if (r->enc2)
+        or12(r->enc2, r->val2);
+}
+
+/* The pure decision on the vCPU's current vmcs12. */
+static uint32_t owner_of(const row_t *r)
+{
+    vcore_nvmx_mem_t mem = {.size = sizeof(mem)};
+    ck_assert_int_eq(vcore_nvmx_mem_from_vm(vm, &mem), VCORE_OK);
+    vcore_nvmx_l2_exit_t e = {.size = sizeof(e)};
+    e.reason = r->reason;
+    e.qualification = r->qual;
+    e.intr_info = r->intr;
+    e.msr_index = (uint32_t)r->gpr;
+    e.gpr_value = r->gpr;
+    vcore_nvmx_decision_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_nvmx_exit_owner(nv, &mem, &e, &d), VCORE_OK);
+    return d.owner;
+}
+
+/* Through the run loop: VMLAUNCH, L2 exits with the row's reason. Returns
+ * the owner the pipeline chose; an exit L0 keeps either goes to the VMM
+ * (F_L2) or, for host events, re-enters L2 (which then exits on CPUID). */
+static uint32_t run_row(const row_t *r)
+{
+    vcore_x86_regs_t g = regs();
+    g.gpr[VCORE_X86_RAX] = r->gpr;
+    g.gpr[VCORE_X86_RCX] = r->gpr;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &g), VCORE_OK);
+    uint32_t enc[3] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[3] = {r->qual, r->intr, 2};
+    uint64_t reflected = last().reflected;
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, r->reason, 0, 3, enc, val);
+    bool reenter = r->reason == VCORE_VMX_EXIT_EXTERNAL_INTERRUPT || r->reason == VCORE_VMX_EXIT_PREEMPTION_TIMER;
+    if (reenter)
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    vcore_exit_t e = run();
+    if (last().l0_handled) {
+        ck_assert(reenter);
+        ck_assert_uint_eq(last().l0_handled, 1);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+        return VCORE_NVMX_OWNER_L0;
+    }
+    if (last().reflected > reflected) {
+        ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, 0);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), r->reason);
+        assert_l1_host_state();
+        return VCORE_NVMX_OWNER_L1;
+    }
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(e.raw.reason, r->reason);
+    ck_assert(last().in_l2);
+    return VCORE_NVMX_OWNER_L0;
+}
+
+START_TEST(every_reflection_row)
+{
+    const row_t *r = &rows[_i];
+    /* The row exists in the library's table. */
+    bool found = false;
+    for (uint32_t i = 0; i < vcore_nvmx_rule_count(); i++) {
+        vcore_nvmx_rule_info_t ri = {.size = sizeof(ri)};
+        ck_assert_int_eq(vcore_nvmx_rule_at(i, &ri), VCORE_OK);
+        found |= ri.reason == r->reason;
+    }
+    ck_assert(found);
+    uint32_t want_default = r->l1_default ? VCORE_NVMX_OWNER_L1 : VCORE_NVMX_OWNER_L0;
+    load_vmcs12();
+    ck_assert_uint_eq(owner_of(r), want_default);
+    ck_assert_uint_eq(run_row(r), want_default);
+    if (!r->enc)
+        return;
+    /* With the control set, L1 wants it. */
+    teardown();
+    setup();
+    apply_row(r);
+    load_vmcs12();
+    ck_assert_uint_eq(owner_of(r), VCORE_NVMX_OWNER_L1);
+    if (r->pipe)
+        ck_assert_uint_eq(run_row(r), VCORE_NVMX_OWNER_L1);
+}
+END_TEST
+
+/* The finer rules of the conditional rows. */
+static uint32_t decide(const vcore_nvmx_mem_t *mem, const vcore_nvmx_l2_exit_t *e, vcore_nvmx_decision_t *d)
+{
+    ck_assert_int_eq(vcore_nvmx_exit_owner(nv, mem, e, d), VCORE_OK);
+    return d->owner;
+}
+
+START_TEST(conditional_rules)
+{
+    load_vmcs12();
+    /* #PF, bit 14 set: exit iff PFEC & mask == match. */
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 14);
+    set12(VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MASK, 1);
+    set12(VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MATCH, 1);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 25) | (1u << 28) | (1u << 15));
+    set12(VCORE_VMCS_IO_BITMAP_A, IOBM_A);
+    set12(VCORE_VMCS_IO_BITMAP_B, IOBM_B);
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    set12(VCORE_VMCS_CR3_TARGET_COUNT, 1);
+    set12(VCORE_VMCS_CR3_TARGET_VALUE0, 0x7000);
+    set12(VCORE_VMCS_CR0_GUEST_HOST_MASK, 0x9); /* PE, TS owned by L1 */
+    set12(VCORE_VMCS_CR0_READ_SHADOW, 0x8);     /* L2 believes PE = 0, TS = 1 */
+    set12(VCORE_VMCS_CR4_GUEST_HOST_MASK, 0x2000);
+    set12(VCORE_VMCS_CR4_READ_SHADOW, 0x2000);
+    put(IOBM_A + 0x60 / 8, 1u << (0x60 % 8), 1);
+    put(IOBM_B + 0x0 / 8, 1u << 1, 1);              /* port 8001H */
+    put(MSRBM + 2048 + 0x10 / 8, 1u << (0x10 % 8), 1); /* WRMSR of TSC */
+    put(MSRBM + 1024 + 0x80 / 8, 1u << (0x80 % 8), 1); /* RDMSR of C0000080H */
+    load_vmcs12();
+    vcore_nvmx_l2_exit_t e = {.size = sizeof(e)};
+    vcore_nvmx_decision_t d = {.size = sizeof(d)};
+    vcore_nvmx_mem_t mem = {.size = sizeof(mem)};
+    ck_assert_int_eq(vcore_nvmx_mem_from_vm(vm, &mem), VCORE_OK);
+#define OWNER(reason_, qual_, intr_, err_, gpr_)                                                  \
+    (e.reason = (reason_), e.qualification = (qual_), e.intr_info = (intr_), e.intr_error = (err_), \
+     e.gpr_value = (gpr_), e.msr_index = (uint32_t)(gpr_), decide(&mem, &e, &d))
+    const uint32_t L0 = VCORE_NVMX_OWNER_L0, L1 = VCORE_NVMX_OWNER_L1;
+    ck_assert_uint_eq(OWNER(0, 0, 0x80000b0eu, 1, 0), L1);
+    ck_assert_uint_eq(OWNER(0, 0, 0x80000b0eu, 0, 0), L0);
+    ck_assert_uint_eq(d.field, VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MATCH);
+    /* NMI (type 2): "NMI exiting", not the exception bitmap. */
+    ck_assert_uint_eq(OWNER(0, 0, 0x80000202u, 0, 0), L0);
+    /* I/O bitmaps: bit of each byte accessed; wrap past FFFFH exits. */
+    ck_assert_uint_eq(OWNER(30, 0x60ull << 16, 0, 0, 0), L1);
+    ck_assert_uint_eq(OWNER(30, 0x61ull << 16, 0, 0, 0), L0);
+    ck_assert_uint_eq(OWNER(30, (0x5full << 16) | 1, 0, 0, 0), L1); /* 2 bytes: 5FH, 60H */
+    ck_assert_uint_eq(OWNER(30, 0x8001ull << 16, 0, 0, 0), L1);
+    ck_assert_uint_eq(d.field, VCORE_VMCS_IO_BITMAP_B);
+    ck_assert_uint_eq(OWNER(30, (0xffffull << 16) | 1, 0, 0, 0), L1);
+    /* MSR bitmaps: write-low at 2048, read-high at 1024; outside the ranges: exit. */
+    ck_assert_uint_eq(OWNER(32, 0, 0, 0, 0x10), L1);
+    ck_assert_uint_eq(OWNER(31, 0, 0, 0, 0x10), L0);
+    ck_assert_uint_eq(OWNER(31, 0, 0, 0, 0xc0000080u), L1);
+    ck_assert_uint_eq(OWNER(32, 0, 0, 0, 0xc0000080u), L0);
+    ck_assert_uint_eq(OWNER(31, 0, 0, 0, 0x40000000u), L1);
+    /* CR3-load with a CR3-target value: no exit for the target. */
+    ck_assert_uint_eq(OWNER(28, 3, 0, 0, 0x7000), L0);
+    ck_assert_uint_eq(OWNER(28, 3, 0, 0, 0x8000), L1);
+    /* MOV to CR0: a masked bit differing from the shadow exits. */
+    ck_assert_uint_eq(OWNER(28, 0, 0, 0, 0x8), L0);
+    ck_assert_uint_eq(OWNER(28, 0, 0, 0, 0x9), L1);
+    ck_assert_uint_eq(OWNER(28, 0, 0, 0, 0x0), L1);
+    ck_assert_uint_eq(OWNER(28, 4, 0, 0, 0x2020), L0);
+    ck_assert_uint_eq(OWNER(28, 4, 0, 0, 0x20), L1);
+    /* CLTS: TS owned by L1 and set in the shadow. */
+    ck_assert_uint_eq(OWNER(28, 2u << 4, 0, 0, 0), L1);
+    /* LMSW: setting PE that L1 owns and shadows as 0; keeping TS as shadowed does not exit. */
+    ck_assert_uint_eq(OWNER(28, (3u << 4) | (0x9ull << 16), 0, 0, 0), L1);
+    ck_assert_uint_eq(OWNER(28, (3u << 4) | (0x8ull << 16), 0, 0, 0), L0);
+    /* MOV from CR3 without CR3-store exiting, MOV to CR8 without CR8-load exiting. */
+    ck_assert_uint_eq(OWNER(28, (1u << 4) | 3, 0, 0, 0), L0);
+    ck_assert_uint_eq(OWNER(28, 8, 0, 0, 0), L0);
+    /* PAUSE-loop exiting counts at CPL 0 only. */
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1ull << 31));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 10);
+    load_vmcs12();
+    e.cpl = 0;
+    ck_assert_uint_eq(OWNER(40, 0, 0, 0, 0), L1);
+    e.cpl = 3;
+    ck_assert_uint_eq(OWNER(40, 0, 0, 0, 0), L0);
+    /* Secondary controls without "activate secondary controls" act as 0. */
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172);
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 6);
+    load_vmcs12();
+    ck_assert_uint_eq(OWNER(54, 0, 0, 0, 0), L0);
+#undef OWNER
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("nested_pipeline");
@@ -729,6 +1021,8 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tx, hlt_wanted_by_l1_is_reflected);
     tcase_add_test(tx, vm_exit_msr_load_failure_is_vmx_abort);
     tcase_add_test(tx, vm_exit_msr_store_list);
+    tcase_add_test(tx, conditional_rules);
+    tcase_add_loop_test(tx, every_reflection_row, 0, (int)(sizeof(rows) / sizeof(rows[0])));
     suite_add_tcase(s, tx);
     TCase *tv = tcase_create("cve");
     tcase_add_checked_fixture(tv, setup, teardown);
