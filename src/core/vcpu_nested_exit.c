@@ -40,10 +40,18 @@ static const uint16_t nested_rare[] = {NESTED_RARE(NESTED_ENC)};
 
 bool vcore__vcpu_nested_is_rare(uint32_t encoding)
 {
-    for (size_t i = 0; i < VCORE__ARRAY_SIZE(nested_rare); i++)
-        if (nested_rare[i] == (encoding & ~VCORE_VMCS_ENC_HIGH))
-            return true;
-    return false;
+    /* O(1) over the encodings of NESTED_RARE: guest selectors 0800H-080EH,
+     * limits 4800H-4812H, access rights 4814H-4822H except CS (4816H) and
+     * SS (4818H), bases 6806H-6818H, DR7, pending debug exceptions, BNDCFGS. */
+    uint32_t e = encoding;
+    if (e == VCORE_VMCS_GUEST_BNDCFGS || e == VCORE_VMCS_GUEST_BNDCFGS_HIGH || e == VCORE_VMCS_GUEST_DR7 ||
+        e == VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS)
+        return true;
+    return (e >= VCORE_VMCS_GUEST_ES_SELECTOR && e <= VCORE_VMCS_GUEST_TR_SELECTOR) ||
+           (e >= VCORE_VMCS_GUEST_ES_LIMIT && e <= VCORE_VMCS_GUEST_IDTR_LIMIT) ||
+           (e >= VCORE_VMCS_GUEST_ES_AR_BYTES && e <= VCORE_VMCS_GUEST_TR_AR_BYTES &&
+            e != VCORE_VMCS_GUEST_CS_AR_BYTES && e != VCORE_VMCS_GUEST_SS_AR_BYTES) ||
+           (e >= VCORE_VMCS_GUEST_ES_BASE && e <= VCORE_VMCS_GUEST_IDTR_BASE);
 }
 
 /* vmcs02 -> vmcs12 for a list of guest fields; a field L1 wrote since the

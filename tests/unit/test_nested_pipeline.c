@@ -467,6 +467,41 @@ START_TEST(round_trip_counts)
 }
 END_TEST
 
+/* Seed 001: the rarely-read guest fields (8 selectors, 10 limits, 6 access
+ * rights, 10 bases, pending debug exceptions, BNDCFGS, DR7) come from vmcs02
+ * on L1's first VMREAD of any of them, all 37 at once; a VMREAD of an eager
+ * field (CS access rights) costs no VMCS access. */
+START_TEST(lazy_sync_of_rare_fields)
+{
+    static const uint32_t rare[] = {
+        0x0800, 0x0802, 0x0804, 0x0806, 0x0808, 0x080a, 0x080c, 0x080e, 0x4800, 0x4802, 0x4804, 0x4806,
+        0x4808, 0x480a, 0x480c, 0x480e, 0x4810, 0x4812, 0x4814, 0x481a, 0x481c, 0x481e, 0x4820, 0x4822,
+        0x6806, 0x6808, 0x680a, 0x680c, 0x680e, 0x6810, 0x6812, 0x6814, 0x6816, 0x6818, 0x6822, 0x2812, 0x681a};
+    for (size_t i = 0; i < sizeof(rare) / sizeof(rare[0]); i++) {
+        teardown();
+        setup();
+        load_vmcs12();
+        push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+        push_hlt();
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        vcore_x86_regs_t r = regs();
+        r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_CS_AR_BYTES;
+        ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+        ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
+        l1_insn(VCORE_NVMX_VMREAD, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_READ), 0);
+        r = regs();
+        r.gpr[VCORE_X86_RDX] = rare[i];
+        ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+        l1_insn(VCORE_NVMX_VMREAD, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_READ), 37);
+        l1_insn(VCORE_NVMX_VMREAD, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_READ), 37);
+    }
+}
+END_TEST
+
 START_TEST(late_vmfail_from_hardware_unwinds_to_l1)
 {
     load_vmcs12();
@@ -1017,6 +1052,7 @@ static Suite *pipeline_suite(void)
     tcase_add_checked_fixture(tx, setup, teardown);
     tcase_add_test(tx, cpuid_from_l2_is_reflected);
     tcase_add_test(tx, round_trip_counts);
+    tcase_add_test(tx, lazy_sync_of_rare_fields);
     tcase_add_test(tx, hlt_not_wanted_by_l1_goes_to_vmm);
     tcase_add_test(tx, hlt_wanted_by_l1_is_reflected);
     tcase_add_test(tx, vm_exit_msr_load_failure_is_vmx_abort);
