@@ -1032,6 +1032,194 @@ START_TEST(conditional_rules)
 }
 END_TEST
 
+
+/* CVE-2018-12904 class: VMLAUNCH at CPL 3 is #GP(0) before any check or entry. */
+START_TEST(cve_2018_12904_vmlaunch_at_cpl3)
+{
+    load_vmcs12();
+    vcore_x86_sregs_t sr = sregs();
+    sr.seg[VCORE_X86_SS].ar |= 3u << VCORE_X86_AR_DPL_SHIFT;
+    sr.seg[VCORE_X86_CS].selector |= 3;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &sr), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    vcore_mock_event_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_mock_last_event(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.vector, 13);
+    ck_assert_uint_eq(regs().rip, L1_RIP);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ALLOC), 0);
+}
+END_TEST
+
+/* CVE-2021-29657 class (time of check / time of use): once VMPTRLD copied
+ * the VMCS region, L1 writing the region in memory changes nothing; the
+ * entry checks and vmcs02 use the copy. */
+START_TEST(cve_2021_29657_vmcs12_not_reread)
+{
+    load_vmcs12();
+    uint32_t zero = 0;
+    uint64_t off = 0;
+    /* Offset of the pin-based controls in the region = its vmcs12 offset. */
+    vcore_vmcs_field_info_t fi = {.size = sizeof(fi)};
+    ck_assert_int_eq(vcore_vmcs_field_lookup(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, &fi), VCORE_OK);
+    off = fi.offset;
+    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA + off, &zero, 4), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(get12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL), 0x16);
+}
+END_TEST
+
+/* CVE-2020-2732 class: an L2 instruction L1 intercepts goes to L1 before L0
+ * does anything with it: MOV to CR0 under L1's mask is reflected, L1's CR0
+ * is its host CR0, nothing of L2's value reaches L0's model. */
+START_TEST(cve_2020_2732_l1_intercept_first)
+{
+    set12(VCORE_VMCS_CR0_GUEST_HOST_MASK, 1u << 31);
+    set12(VCORE_VMCS_CR0_READ_SHADOW, 1u << 31);
+    load_vmcs12();
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = 0x00050033; /* L2 clears PG */
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {0, 3}; /* MOV CR0, RAX */
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CR_ACCESS, 0, 2, enc, val);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CR_ACCESS);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+    ck_assert_uint_eq(last().field, VCORE_VMCS_CR0_GUEST_HOST_MASK);
+    ck_assert_uint_eq(sregs().cr0, 0x80050033);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+}
+END_TEST
+
+/* CVE-2019-7221 class: L1's preemption timer lives in vmcs02 only; RESET
+ * while L2 runs releases vmcs02 and the next run is L1's, with nothing of
+ * the timer left to fire. */
+START_TEST(cve_2019_7221_timer_gone_at_teardown)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 6));
+    set12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, 1000);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL); /* L0's: to the VMM, L2 stays */
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    uint64_t t = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, NULL, &t), VCORE_OK);
+    ck_assert_uint_eq(t, 1);
+    ck_assert(last().in_l2);
+    ck_assert_int_eq(vcore_vcpu_reset(vcpu), VCORE_OK);
+    ck_assert(!last().in_l2);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_FREE), 1);
+    push_hlt();
+    uint64_t enters = vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), enters);
+}
+END_TEST
+
+/* CVE-2018-16882 class: the library keeps no L1 page mapped for L2; a
+ * changed bitmap address takes effect at the next decision (the new page is
+ * read, the old one is not). */
+START_TEST(cve_2018_16882_new_bitmap_address_used)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    put(MSRBM + 0x10 / 8, 1u << (0x10 % 8), 1); /* old bitmap: RDMSR TSC exits */
+    load_vmcs12();
+    vcore_nvmx_mem_t mem = {.size = sizeof(mem)};
+    ck_assert_int_eq(vcore_nvmx_mem_from_vm(vm, &mem), VCORE_OK);
+    vcore_nvmx_l2_exit_t e = {.size = sizeof(e)};
+    vcore_nvmx_decision_t d = {.size = sizeof(d)};
+    e.reason = VCORE_VMX_EXIT_RDMSR;
+    e.msr_index = 0x10;
+    ck_assert_int_eq(vcore_nvmx_exit_owner(nv, &mem, &e, &d), VCORE_OK);
+    ck_assert_uint_eq(d.owner, VCORE_NVMX_OWNER_L1);
+    /* L1 points the bitmap elsewhere (a zero page) with VMWRITE. */
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_MSR_BITMAP;
+    r.gpr[VCORE_X86_RCX] = MSRBM + 0x1000;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    ck_assert_int_eq(vcore_nvmx_exit_owner(nv, &mem, &e, &d), VCORE_OK);
+    ck_assert_uint_eq(d.owner, VCORE_NVMX_OWNER_L0);
+}
+END_TEST
+
+/* CVE-2023-30456 class: the CR0/CR4 consistency checks run on nested entry:
+ * CR0.PG without CR0.PE is an invalid guest state (exit 33). */
+START_TEST(cve_2023_30456_guest_cr0_checked)
+{
+    set12(VCORE_VMCS_GUEST_CR0, 0x80050032); /* PG, not PE */
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+}
+END_TEST
+
+/* CVE-2026-46032 class: a host CR3 L1 could not be restored to (beyond its
+ * physical-address width) is refused at entry (VMfailValid 8), so no exit
+ * can ever load it. */
+START_TEST(cve_2026_46032_host_cr3_checked_at_entry)
+{
+    set12(VCORE_VMCS_HOST_CR3, 1ull << 40); /* MAXPHYADDR 40 */
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_HOST, L1_RIP + 3);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+}
+END_TEST
+
+
+/* "VMX-Preemption Timer": without "save VMX-preemption timer value" every
+ * entry starts the timer from vmcs12's value; with it, L1 sees the value
+ * the timer had at the exit and the next entry continues from there. */
+START_TEST(preemption_timer_restart_and_save)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 6));
+    set12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, 1000);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t w = 0, r = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, &r, &w), VCORE_OK);
+    ck_assert_uint_eq(w, 2);
+    ck_assert_uint_eq(r, 0);
+    teardown();
+    setup();
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 6));
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9) | (1u << 22));
+    set12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, 1000);
+    load_vmcs12();
+    uint32_t enc[2] = {VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {400, 2};
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CPUID, 0, 2, enc, val);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 400);
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, &r, &w), VCORE_OK);
+    ck_assert_uint_eq(w, 1); /* only the first entry wrote it */
+    ck_assert_uint_eq(r, 2); /* saved at both exits */
+    uint32_t m[5] = {0x16 | (1u << 6), 0x04006172, 0, 1u << 22, 0x11fb}, l0[5] = {0}, out[5];
+    vcore_nvmx_merge_controls(m, l0, out);
+    ck_assert_uint_eq(out[3] & (1u << 22), 1u << 22);
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("nested_pipeline");
@@ -1053,6 +1241,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tx, cpuid_from_l2_is_reflected);
     tcase_add_test(tx, round_trip_counts);
     tcase_add_test(tx, lazy_sync_of_rare_fields);
+    tcase_add_test(tx, preemption_timer_restart_and_save);
     tcase_add_test(tx, hlt_not_wanted_by_l1_goes_to_vmm);
     tcase_add_test(tx, hlt_wanted_by_l1_is_reflected);
     tcase_add_test(tx, vm_exit_msr_load_failure_is_vmx_abort);
@@ -1066,6 +1255,13 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tv, cve_2019_3887_msr_bitmap_merge);
     tcase_add_test(tv, cve_2016_9588_bp_reflected_with_type_and_length);
     tcase_add_test(tv, cve_2022_3344_triple_fault_then_reset);
+    tcase_add_test(tv, cve_2018_12904_vmlaunch_at_cpl3);
+    tcase_add_test(tv, cve_2021_29657_vmcs12_not_reread);
+    tcase_add_test(tv, cve_2020_2732_l1_intercept_first);
+    tcase_add_test(tv, cve_2019_7221_timer_gone_at_teardown);
+    tcase_add_test(tv, cve_2018_16882_new_bitmap_address_used);
+    tcase_add_test(tv, cve_2023_30456_guest_cr0_checked);
+    tcase_add_test(tv, cve_2026_46032_host_cr3_checked_at_entry);
     suite_add_tcase(s, tv);
     return s;
 }
