@@ -239,6 +239,13 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, c
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_mock_set_ctl_shadow(vcore_vcpu_t *vcpu, bool enabled);
 
+/**
+ * @brief The VMCS the last vmcs_enter ran (for peeking at vmcs02 in tests).
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @return The handle; NULL before any entry or when @p vcpu is not on the mock.
+ */
+VCORE_API const struct vcore_hw_vmcs *vcore_mock_vmcs_last_entered(const vcore_vcpu_t *vcpu);
+
 /** @brief Most GVA ranges vcore_mock_flush_t keeps. */
 #define VCORE_MOCK_FLUSH_RANGES 16u
 

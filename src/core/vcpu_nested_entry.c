@@ -451,7 +451,15 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
     vcore_nvmx_t *nv = vcpu->nvmx;
     const vcore_backend_t *ops = &vcpu->vm->ops;
     for (;;) {
-        int err = vcore__vcpu_nested_load02(vcpu);
+        bool reflected = false, shutdown = false;
+        int err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
+        if (err || shutdown)
+            return err;
+        if (reflected) {
+            *handled = true;
+            return VCORE_OK;
+        }
+        err = vcore__vcpu_nested_load02(vcpu);
         if (err)
             return err;
         /* An L2 HLT the VMM saw completes now: RIP past it. */

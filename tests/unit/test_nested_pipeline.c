@@ -1220,6 +1220,75 @@ START_TEST(preemption_timer_restart_and_save)
 }
 END_TEST
 
+
+/* An exit L0 keeps while L2 was delivering an event (here a host interrupt
+ * during #BP delivery): the event goes back into L2 on the re-entry with
+ * its type, vector and instruction length ("IDT-Vectoring Information",
+ * "VM-Entry Controls for Event Injection"). */
+START_TEST(event_reinjected_after_l0_exit)
+{
+    load_vmcs12();
+    uint32_t enc[3] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_IDT_VECTORING_INFO_FIELD,
+                       VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[3] = {0x80000020u, 0x80000603u, 1}; /* #BP, software exception, INT3 */
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, 0, 3, enc, val);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    const struct vcore_hw_vmcs *v02 = vcore_mock_vmcs_last_entered(vcpu);
+    ck_assert_ptr_nonnull(v02);
+    uint64_t x = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, &x), VCORE_OK);
+    ck_assert_uint_eq(x, 0x80000603u);
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN, &x), VCORE_OK);
+    ck_assert_uint_eq(x, 1);
+    ck_assert_uint_eq(last().l0_handled, 1);
+    /* vmcs02 carries L2's state from vmcs12, and its merged controls. */
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_GUEST_RIP, &x), VCORE_OK);
+    ck_assert_uint_eq(x, 0x401000);
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, &x), VCORE_OK);
+    ck_assert_uint_eq(x & ((3u << 19) | (1u << 24) | (1u << 28)), (3u << 19) | (1u << 24));
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, &x), VCORE_OK);
+    ck_assert_uint_eq(x & 9u, 9u);
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_VMCS_LINK_POINTER, &x), VCORE_OK);
+    ck_assert_uint_eq(x, ~0ull);
+}
+END_TEST
+
+/* An interrupt for the vCPU while L2 runs, L1 with "external-interrupt
+ * exiting": exit 1 to L1; with "acknowledge interrupt on exit" the vector
+ * is in the exit interruption information and the interrupt is taken,
+ * without it the information is not valid and the interrupt stays pending. */
+START_TEST(external_interrupt_to_l1_with_and_without_ack)
+{
+    for (int ack = 0; ack < 2; ack++) {
+        if (ack) {
+            teardown();
+            setup();
+        }
+        set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17);
+        set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9) | (ack ? 1u << 15 : 0));
+        load_vmcs12();
+        push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+        push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL); /* to the VMM, L2 stays */
+        vcore_exit_t e = run();
+        ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+        ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+        uint64_t enters = vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER);
+        push_hlt();
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), enters); /* L2 did not run */
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXTERNAL_INTERRUPT);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), ack ? 0x80000030u : 0);
+        vcore_x86_events_t ev = {.size = sizeof(ev)};
+        ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+        ck_assert_uint_eq(ev.interrupt_pending, ack ? 0 : 1);
+        assert_l1_host_state();
+    }
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("nested_pipeline");
@@ -1242,6 +1311,8 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tx, round_trip_counts);
     tcase_add_test(tx, lazy_sync_of_rare_fields);
     tcase_add_test(tx, preemption_timer_restart_and_save);
+    tcase_add_test(tx, event_reinjected_after_l0_exit);
+    tcase_add_test(tx, external_interrupt_to_l1_with_and_without_ack);
     tcase_add_test(tx, hlt_not_wanted_by_l1_goes_to_vmm);
     tcase_add_test(tx, hlt_wanted_by_l1_is_reflected);
     tcase_add_test(tx, vm_exit_msr_load_failure_is_vmx_abort);
