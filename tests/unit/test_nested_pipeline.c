@@ -1289,6 +1289,104 @@ START_TEST(external_interrupt_to_l1_with_and_without_ack)
 }
 END_TEST
 
+
+/* vmcs02 takes L0's needs from vmcs01: its HLT exiting (OR), its EPT
+ * (L2-physical = L1-physical), its #PF intercept (then every #PF exits:
+ * mask = match = 0), its TSC offset plus L1's. */
+static uint64_t peek02(const struct vcore_hw_vmcs *v02, uint32_t enc)
+{
+    uint64_t x = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, enc, &x), VCORE_OK);
+    return x;
+}
+
+START_TEST(vmcs02_takes_l0_needs_from_vmcs01)
+{
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, (1u << 7) | (1u << 31)), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 1), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_EPT_POINTER, 0xabc05e), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_EXCEPTION_BITMAP, 1u << 14), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_TSC_OFFSET, 1000), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_VM_EXIT_CONTROLS, (1u << 9) | (1u << 15)), VCORE_OK);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 3));
+    set12(VCORE_VMCS_TSC_OFFSET, 5);
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 6);
+    set12(VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MASK, 1);
+    set12(VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MATCH, 1);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    const struct vcore_hw_vmcs *v02 = vcore_mock_vmcs_last_entered(vcpu);
+#define PEEK(f) peek02(v02, VCORE_VMCS_##f)
+    ck_assert_uint_eq(PEEK(TSC_OFFSET), 1005);
+    ck_assert_uint_eq(PEEK(EXCEPTION_BITMAP), (1u << 14) | (1u << 6));
+    ck_assert_uint_eq(PEEK(PAGE_FAULT_ERROR_CODE_MASK), 0);
+    ck_assert_uint_eq(PEEK(PAGE_FAULT_ERROR_CODE_MATCH), 0);
+    ck_assert_uint_eq(PEEK(EPT_POINTER), 0xabc05e);
+    ck_assert_uint_eq(PEEK(CPU_BASED_VM_EXEC_CONTROL) & ((1u << 7) | (1u << 31)), (1u << 7) | (1u << 31));
+    ck_assert_uint_eq(PEEK(SECONDARY_VM_EXEC_CONTROL), 1u << 1);
+    ck_assert_uint_eq(PEEK(VM_EXIT_CONTROLS), (1u << 9) | (1u << 15));
+    ck_assert_uint_eq(PEEK(VM_ENTRY_CONTROLS), 0x000011fb | (1u << 9));
+#undef PEEK
+    /* vmcs01 was read, never written. */
+    uint64_t w = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, NULL, VCORE_VMCS_TSC_OFFSET, &w), VCORE_OK);
+    ck_assert_uint_eq(w, 1000);
+}
+END_TEST
+
+/* The test hook skips the deciding check: the next failure decides, by its
+ * own class (here the VMCS link pointer: exit 33, qualification 4). */
+START_TEST(skipped_check_lets_the_next_one_decide)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 5));
+    set12(VCORE_VMCS_VMCS_LINK_POINTER, 0x1234); /* not 4-KByte aligned */
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_CONTROL, L1_RIP + 3);
+    ck_assert_int_eq(vcore_nvmx_test_skip_check(nv, last().check), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.rip = L1_RIP;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), VCORE_VMX_QUAL_LINK_POINTER);
+    assert_l1_host_state();
+    /* Skipping that one too: nothing else fails, the entry happens. */
+    vcore_vmx_check_info_t ci = {.size = sizeof(ci)};
+    ck_assert_int_eq(vcore_vmx_check_describe(last().check, &ci), VCORE_OK);
+    ck_assert_uint_eq(ci.cls, VCORE_VMX_CLASS_EXIT_LINK);
+}
+END_TEST
+
+/* A backend failure in the middle of the entry leaves nothing half done:
+ * the run reports it, L1 is not in L2, and the next VMLAUNCH works. */
+START_TEST(backend_failure_during_entry_is_clean)
+{
+    load_vmcs12();
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_VMCS_LOAD, VCORE_ERR_HWFAIL), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_HWFAIL);
+    ck_assert(!last().in_l2);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    ck_assert_uint_eq(info.launch_state, 0);
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_VMCS_ENTER, VCORE_ERR_HWFAIL), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_HWFAIL);
+    ck_assert(!last().in_l2);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("nested_pipeline");
@@ -1304,6 +1402,9 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, early_hardware_check_passes_invisibly);
     tcase_add_test(tc, early_hardware_check_catches_a_skipped_check);
     tcase_add_test(tc, unsupported_control_is_refused_by_name);
+    tcase_add_test(tc, vmcs02_takes_l0_needs_from_vmcs01);
+    tcase_add_test(tc, skipped_check_lets_the_next_one_decide);
+    tcase_add_test(tc, backend_failure_during_entry_is_clean);
     suite_add_tcase(s, tc);
     TCase *tx = tcase_create("exit");
     tcase_add_checked_fixture(tx, setup, teardown);
