@@ -83,7 +83,7 @@ static bool nvmx_reflect_bit(const vcore_nvmx_mem_t *mem, uint64_t base, uint32_
 {
     uint8_t b = 0xff;
     vcore__nvmx_phys_read(mem, base + bit / 8u, &b, 1);
-    return (b >> (bit % 8u)) & 1u;
+    return ((uint32_t)b >> (bit % 8u)) & 1u;
 }
 
 /* SDM "Instructions That Cause VM Exits Conditionally", IN/OUT: the I/O
