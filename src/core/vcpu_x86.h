@@ -45,6 +45,9 @@ int vcore__vcpu_events_before_entry(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
 void vcore__vcpu_events_want_irq_window(vcore_vcpu_t *vcpu);
 /* vcpu_events.c: an interrupt or NMI window exit; *handled when only the core had asked for it. */
 int vcore__vcpu_events_window(vcore_vcpu_t *vcpu, const vcore_exit_t *exit, bool *handled);
+/* vcpu_events.c: the pending external interrupt was acknowledged outside
+ * the guest (nested VMX: "acknowledge interrupt on exit" to L1). */
+void vcore__vcpu_events_acked(vcore_vcpu_t *vcpu);
 /* vcpu_events.c: raises an exception from inside the core (e.g. the #UD or
  * #GP of an emulated instruction). */
 int vcore__vcpu_raise_exception(vcore_vcpu_t *vcpu, uint32_t vector, uint32_t error_code,
@@ -71,6 +74,12 @@ int vcore__vcpu_msr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handl
 /* vcpu_x86.c: the exit being answered (a VMM reply or the core's) faults: a
  * refused RDMSR/WRMSR raises #GP(0) when the backend does not. */
 int vcore__vcpu_x86_answer(vcore_vcpu_t *vcpu, uint32_t answering, vcore_exit_t *exit);
+/* vcpu_nested.c: L2 is the context the next run enters. */
+bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu);
+/* vcpu_nested.c: runs L2; *l1 when an exit was reflected and L1 runs next. */
+int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1);
+/* vcpu_nested.c: releases vmcs02 (vCPU teardown, RESET). */
+void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu);
 /* vcpu_nested.c: the vCPU's CPUID changed (MAXPHYADDR follows it). */
 void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu);
 

@@ -10,6 +10,9 @@
 #include "vmcs_layout.h"
 #include "virtcore/error.h"
 #include "virtcore/x86/nvmx.h"
+#include "virtcore/x86/nvmx_pipeline.h"
+
+struct vcore_hw_vmcs;
 
 #define VCORE__NVMX_MAGIC 0x6e766d78u /* "nvmx" */
 #define VCORE__INVALID_PTR (~0ull)
@@ -33,6 +36,20 @@ struct vcore_nvmx {
     /* VMPTRLD reads the new region here once, checks the copy, then
      * commits it: a refused VMPTRLD leaves the current VMCS untouched. */
     uint64_t scratch[VCORE_VMCS12_SIZE / 8];
+
+    /* ---- the nested entry/exit pipeline (vcpu_nested_entry.c, vcpu_nested_exit.c) ---- */
+    struct vcore_hw_vmcs *vmcs02; /* the backend's VMCS L2 runs on; NULL until the first entry */
+    bool in_l2;             /* the next run enters L2 (vmcs02) */
+    bool vmcs02_const;      /* vmcs02's constant state is written */
+    bool rare_stale;        /* vmcs12's rarely-read guest fields are behind vmcs02 */
+    uint64_t vmcs02_for;    /* the vmcs12 pointer vmcs02 was last built from */
+    uint32_t ctl01[5];      /* vmcs01's control words (L0's needs), read once per vmcs02 */
+    uint32_t exc01;         /* vmcs01's exception bitmap */
+    uint64_t tsc01;         /* vmcs01's TSC offset */
+    uint32_t opts;          /* VCORE_NVMX_OPT_* */
+    uint32_t skip_check;    /* test hook: a VM-entry check the software ignores */
+    uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry (HLT) */
+    vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
 };
 
 /* Validates a handle: non-NULL, right size and magic. */
@@ -65,10 +82,12 @@ void vcore__nvmx_phys_write(const vcore_nvmx_mem_t *m, uint64_t gpa, const void 
 /* ---- operand decoding (nvmx_operand.c) ---- */
 typedef struct vcore__nvmx_ctx {
     vcore_nvmx_t *n;
-    const vcore_nvmx_mem_t *mem;
+    const vcore_nvmx_mem_t *mem;   /* L1 memory (VMCS regions, bitmaps: L1-physical addresses) */
+    const vcore_nvmx_mem_t *opmem; /* memory operands: mem, or L2 memory through L1's EPT */
     vcore_nvmx_insn_t in;     /* the caller's input, copied once */
     vcore_nvmx_result_t *res;
     bool long64;              /* 64-bit mode (EFER.LMA && CS.L) */
+    bool op_write;            /* the operand accesses under way belong to a write (probe included) */
 } vcore__nvmx_ctx_t;
 
 /* Register operand value: 64 bits in 64-bit mode, 32 otherwise. */
