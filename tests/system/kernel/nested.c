@@ -147,7 +147,7 @@ static const l1_report_t *vtk_l1_bare(uint64_t mode)
     void (*entry)(uint64_t, uint64_t) = (void (*)(uint64_t, uint64_t))(uintptr_t)h->entry;
     __asm__ volatile("sgdt %0" : "=m"(gdtr));
     __asm__ volatile("sidt %0" : "=m"(idtr));
-    entry(mode | L1_MODE_QUIET, 0);
+    entry(mode, 0);
     __asm__ volatile("lgdt %0" : : "m"(gdtr));
     __asm__ volatile("lidt %0" : : "m"(idtr));
     return (const l1_report_t *)(uintptr_t)L1_REPORT;

@@ -660,8 +660,13 @@ static void l1_record(uint32_t v, int rc)
     o->qual = rc == 0 ? l1_rd(R_QUAL) : 0;
     o->state = L1_PASS;
     if (!(l1_flags & L1_MODE_QUIET)) {
+        static const char *const names[] = {
+#define L1_VAR_NAME(id, name, kind, err, qual) name,
+            L1_VAR_LIST(L1_VAR_NAME)
+#undef L1_VAR_NAME
+        };
         l1_say("broken VMCS ");
-        l1_puthex(v);
+        l1_puts(names[v]);
         l1_puts(rc == 0 ? ": VM exit, reason " : rc == 1 ? ": VMfailInvalid " : ": VMfailValid, error ");
         l1_puthex(rc == 0 ? o->reason : o->error);
         l1_puts(" qual ");
