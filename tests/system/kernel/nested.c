@@ -161,6 +161,7 @@ typedef struct vtk_l1_vm {
     const l1_header_t *h;
     uint32_t l0_io80;    /* L2's OUT to port 80H seen by L0 (count) */
     uint8_t l0_io80_val;
+    uint32_t vmm_exits;  /* exits the run loop returned to this VMM */
     vtk_line_t stop;     /* why the run stopped, if not at L1's end */
 } vtk_l1_vm_t;
 
@@ -287,6 +288,25 @@ static void vtk_l1_vm_destroy(vtk_l1_vm_t *v)
     v->vm = NULL;
 }
 
+/* What L0 did for L1 without the VMM seeing it (the demo prints this). */
+static void vtk_l1_say_l0(const vtk_l1_vm_t *v)
+{
+    vcore_nvmx_t *n = vcore_vcpu_nvmx(v->vcpu);
+    vcore_nvmx_info_t info;
+    info.size = sizeof(info);
+    if (!n || vcore_nvmx_get_info(n, &info) != 0)
+        return;
+    vtk_puts("L0 (test kernel + libvirtcore): L1's VMXON, VMCLEAR, VMPTRLD, VMPTRST, VMREADs and VMWRITEs "
+             "were emulated inside vcore_vcpu_run (the VMM saw ");
+    vtk_putdec(v->vmm_exits);
+    vtk_puts(" exits: L1's console output and CPUID); L1's current VMCS is at ");
+    vtk_puthex(info.current_vmptr);
+    vtk_puts(", launch state ");
+    vtk_puts(info.launch_state ? "launched" : "clear");
+    vtk_puts("\nL0 (test kernel + libvirtcore): L1's VMLAUNCH passed the pre-entry checks and was returned to the "
+             "VMM: this build of the library does not run L2\n");
+}
+
 /* Runs L1 until it halts (returns 0) or stops for another reason (1, with
  * v->stop saying what L0 saw). L1's console bytes (port E9H) are copied to
  * the kernel's console. */
@@ -297,6 +317,7 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
     e.size = sizeof(e);
     v->stop.len = 0;
     v->stop.buf[0] = '\0';
+    v->vmm_exits = 0;
     for (uint32_t n = 0; n < 200000; n++) {
         int err = vcore_vcpu_run(v->vcpu, &e);
         if (err) {
@@ -304,6 +325,7 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
             vtk_line_str(&v->stop, vcore_err_name(err));
             return 1;
         }
+        v->vmm_exits++;
         switch (e.reason) {
         case VCORE_EXIT_IO:
             if (!e.u.io.is_in && e.u.io.port == L1_PORT_LOG) {
@@ -336,6 +358,7 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
         case VCORE_EXIT_HLT:
             return 0;
         case VCORE_EXIT_VMX_INSN:
+            vtk_l1_say_l0(v);
             vtk_line_str(&v->stop, "vcore_vcpu_run returned L1's ");
             vtk_line_str(&v->stop, e.u.vmx_insn.op == VCORE_NVMX_VMLAUNCH   ? "VMLAUNCH"
                                    : e.u.vmx_insn.op == VCORE_NVMX_VMRESUME ? "VMRESUME"
