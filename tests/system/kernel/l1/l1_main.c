@@ -584,6 +584,7 @@ static void l1_exit_program(void)
             CHECK(L1_CASE_IO_IN, (g[RBX] & 0xff) == 0x5a, "L2's AL after the IN reply", g[RBX]);
             /* No exit between the IN and this RDMSR: the OUT to 80H passed. */
             l1_pass(L1_CASE_IO_PASS);
+            l1_say("L2's OUT to port 80H did not exit to L1: I/O bitmap A bit 80H is clear\n");
             CHECK(c, (uint32_t)g[RCX] == 0x174, "ECX", g[RCX]);
             g[RAX] = 0x55667788u;
             g[RDX] = 0x11223344u;
@@ -597,6 +598,8 @@ static void l1_exit_program(void)
             CHECK(L1_CASE_MSR_PASS, ((g[R9] << 32) | (uint32_t)g[R8]) == L2_SYSENTER_EIP,
                   "L2 read IA32_SYSENTER_EIP", (g[R9] << 32) | (uint32_t)g[R8]);
             l1_pass(L1_CASE_MSR_PASS);
+            l1_say("L2's RDMSR of 176H did not exit to L1 (MSR bitmap read bit clear): L2 read its own "
+                   "IA32_SYSENTER_EIP from the guest-state area\n");
             break;
         case L1_CASE_EXC_EXIT:
             /* "VM-Exit Interruption-Information Field": valid, hardware exception, vector 6, no error code. */
@@ -614,6 +617,7 @@ static void l1_exit_program(void)
             /* The #DE before it went through L2's own IDT, once. */
             CHECK(L1_CASE_EXC_PASS, g[R15] == 1, "L2's #DE handler count", g[R15]);
             l1_pass(L1_CASE_EXC_PASS);
+            l1_say("L2's #DE did not exit to L1 (exception bitmap bit 0 clear): L2's own handler ran\n");
             /* Arm the preemption timer for the loop that follows. */
             if (!l1_ctl(l1_cap_pin, l1_pin | (1u << 6), &l1_pin)) {
                 l1_fail(L1_CASE_TIMER, "preemption timer not allowed-1, pin caps", l1_cap_pin);
