@@ -228,6 +228,17 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_group_count(const vcore_vcpu_t *
 VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, const struct vcore_hw_vmcs *vmcs,
                                    uint32_t encoding, uint64_t *value);
 
+/**
+ * @brief Switches the mock's per-VMCS control shadows off or on (measurement).
+ *
+ * Off, every VMWRITE of a major control word reaches the store and is
+ * counted, as on a processor without the library's write avoidance.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] enabled false to write every control word.
+ * @return VCORE_OK, or VCORE_ERR_INVAL when @p vcpu is not on the mock.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_set_ctl_shadow(vcore_vcpu_t *vcpu, bool enabled);
+
 /** @brief Most GVA ranges vcore_mock_flush_t keeps. */
 #define VCORE_MOCK_FLUSH_RANGES 16u
 

@@ -28,6 +28,7 @@
 #include "x86/hyperv.h"
 #include "x86/msr.h"
 #include "x86/nvmx.h"
+#include "x86/nvmx_pipeline.h"
 #include "x86/regs.h"
 #include "x86/vmcs.h"
 #include "x86/vmx_exits.h"

@@ -179,7 +179,7 @@ int vcore__mock_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint6
             !(caps.msr[VCORE_NVMX_CAP_MISC] & VCORE__MOCK_MISC_VMWRITE_ANY))
             return vcore__mock_violation(m, VCORE_ERR_INVAL); /* VMfailValid(13) */
     }
-    if (!vcore_vmcs_ctl_shadow_write(&m->current->ctl, field, value)) {
+    if (!m->no_ctl_shadow && !vcore_vmcs_ctl_shadow_write(&m->current->ctl, field, value)) {
         m->counts[VCORE_MOCK_OP_VMCS_WRITE_SKIPPED]++;
         return VCORE_OK;
     }
@@ -237,5 +237,17 @@ int vcore__mock_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out
      * the VMCS launched. */
     if (!(ex->exit_reason & (1u << 31)))
         v->launched = true;
+    return VCORE_OK;
+}
+
+int vcore_mock_set_ctl_shadow(vcore_vcpu_t *vcpu, bool enabled)
+{
+    vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m)
+        return VCORE_ERR_INVAL;
+    m->no_ctl_shadow = !enabled;
+    /* What was written behind the shadow's back is not known to it. */
+    for (uint32_t i = 0; i < VCORE__MOCK_NVMCS; i++)
+        vcore_vmcs_ctl_shadow_reset(&m->vmcs[i].ctl);
     return VCORE_OK;
 }

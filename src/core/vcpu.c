@@ -202,6 +202,8 @@ void vcore__vcpu_teardown(vcore_vcpu_t *vcpu)
     vcore_vm_t *vm = vcpu->vm;
     if (vm->hv)
         vcore__hv_vcpu_gone(vcpu);
+    if (vcpu->nvmx)
+        vcore__vcpu_nested_teardown(vcpu); /* vmcs02 goes back before the backend's vCPU */
     vm->ops.vcpu_fini(vcpu, vcpu->priv);
     vm->vcpus[vcpu->id] = NULL;
     vm->nvcpus--;
@@ -353,6 +355,18 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
     for (;;) {
         bool made = false;
         int err = VCORE_OK;
+        /* Nested VMX: L2 runs on vmcs02 until an exit L1 wants (the loop
+         * continues with L1) or one only the VMM can handle. */
+        if (vcpu->nvmx && vcore__vcpu_nested_in_l2(vcpu)) {
+            bool l1 = false;
+            err = vcore__vcpu_nested_resume_l2(vcpu, exit, &l1);
+            if (err)
+                return err;
+            if (!l1)
+                break;
+            answering = 0;
+            continue;
+        }
         if (vcpu->x86 && answering)
             err = vcore__vcpu_x86_answer(vcpu, answering, exit);
         /* Hyper-V: the vCPU counts as in guest mode from here to the end of

@@ -9,9 +9,8 @@
  * a handful of backend accesses, not the whole register file) and applies
  * the outcome to the vCPU model.
  */
-#include "vcpu_x86.h"
+#include "vcpu_nested.h"
 
-#include "x86/vmx/nvmx_priv.h"
 #include "x86/x86_bits.h"
 #include "virtcore/x86/vmx_exits.h"
 
@@ -52,8 +51,34 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
 
 void vcore__vcpu_nested_reset(vcore_vcpu_t *vcpu)
 {
-    /* SDM Vol. 3, "VMX Operation": VMX operation does not survive RESET. */
+    /* SDM Vol. 3, "VMX Operation": VMX operation does not survive RESET;
+     * neither does L2 (CVE-2022-3344 class: nothing of it stays in use). */
+    vcore__vcpu_nested_teardown(vcpu);
     vcore__nvmx_leave(vcpu->nvmx);
+}
+
+void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    nv->in_l2 = false;
+    nv->rare_stale = false;
+    nv->l2_insn_len = 0;
+    if (nv->vmcs02) {
+        vcpu->vm->ops.vmcs_free(vcpu, vcpu->priv, nv->vmcs02);
+        nv->vmcs02 = NULL;
+    }
+    nv->vmcs02_const = false;
+    nv->vmcs02_for = ~0ull;
+}
+
+bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu)
+{
+    return vcpu->nvmx->in_l2;
+}
+
+int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1)
+{
+    return vcore__vcpu_nested_run_l2(vcpu, exit, l1);
 }
 
 bool vcore__vcpu_nested_blocks_init(const vcore_vcpu_t *vcpu)
@@ -147,6 +172,19 @@ static int vcore__vcpu_nested_complete(vcore_vcpu_t *vcpu, const vcore_nvmx_insn
     return vcore__vcpu_x86_complete(vcpu, in->insn_len);
 }
 
+/* Whether the instruction reads vmcs12 as a whole (VMCLEAR, VMPTRLD write it
+ * back) or a lazily synced field (VMREAD). */
+static bool vcore__vcpu_nested_needs_rare(const vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in)
+{
+    if (in->op == VCORE_NVMX_VMCLEAR || in->op == VCORE_NVMX_VMPTRLD)
+        return true;
+    if (in->op != VCORE_NVMX_VMREAD)
+        return false;
+    /* Operand 2 (bits 31:28) holds the field encoding. */
+    uint32_t reg = (in->insn_info >> 28) & 15u;
+    return vcore__vcpu_nested_is_rare((uint32_t)vcpu->x86->st.regs.gpr[reg]);
+}
+
 static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
 {
     vcore__x86_vcpu_t *x = vcpu->x86;
@@ -168,6 +206,13 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
     in.sregs = x->st.sregs;
     res.size = sizeof(res);
     mem.size = sizeof(mem);
+    /* L1 reads or saves vmcs12: its lazily synced guest fields come from
+     * vmcs02 first (a VMREAD of another field needs nothing). */
+    if (vcpu->nvmx->rare_stale && vcore__vcpu_nested_needs_rare(vcpu, &in)) {
+        err = vcore__vcpu_nested_sync_rare(vcpu);
+        if (err)
+            return err;
+    }
     err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
     if (!err)
         err = vcore_nvmx_emulate(vcpu->nvmx, &mem, &in, &res);
@@ -198,9 +243,12 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
         *handled = true;
         return vcore__vcpu_raise_exception(vcpu, res.vector, res.error_code,
                                            res.vector == VCORE__VEC_PF, res.cr2);
+    case VCORE_NVMX_OUT_ENTRY:
+        /* Past the pre-entry checks: the VM-entry pipeline. */
+        return vcore__vcpu_nested_entry(vcpu, &in, exit, handled);
     default:
-        /* VM entry past the pre-entry checks: the entry pipeline is not the
-         * dispatch step's; the VMM sees the exit unchanged. */
+        /* L2's VMREAD/VMWRITE through VMCS shadowing is not run by this
+         * pipeline (it never gives L2 VMCS shadowing): the VMM sees it. */
         return VCORE_OK;
     }
 }

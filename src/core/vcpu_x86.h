@@ -71,6 +71,12 @@ int vcore__vcpu_msr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handl
 /* vcpu_x86.c: the exit being answered (a VMM reply or the core's) faults: a
  * refused RDMSR/WRMSR raises #GP(0) when the backend does not. */
 int vcore__vcpu_x86_answer(vcore_vcpu_t *vcpu, uint32_t answering, vcore_exit_t *exit);
+/* vcpu_nested.c: L2 is the context the next run enters. */
+bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu);
+/* vcpu_nested.c: runs L2; *l1 when an exit was reflected and L1 runs next. */
+int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1);
+/* vcpu_nested.c: releases vmcs02 (vCPU teardown, RESET). */
+void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu);
 /* vcpu_nested.c: the vCPU's CPUID changed (MAXPHYADDR follows it). */
 void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu);
 

@@ -131,7 +131,10 @@ VCORE_BEGIN_DECLS
     X(KVM_STATE_EVMCS, 0x1058, "enlightened VMCS state is not supported",      \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
     X(KVM_STATE_VMX_FLAGS, 0x1059, "VMX header flags unknown or set outside guest mode", \
-      "KVM API, \"KVM_SET_NESTED_STATE\"")
+      "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
+    X(NVMX_PIPELINE_UNSUPPORTED, 0x1060,                                       \
+      "vmcs12 enables what the nested pipeline does not give L2 (value: control word << 8 | bit; FFFFH: a VM-entry MSR-load list)", \
+      "SDM Vol. 3, \"VM-Execution Control Fields\"")
 
 /** @brief Nested-VMX diagnostic identifiers (values pinned). */
 typedef enum vcore_nvmx_diag_id {

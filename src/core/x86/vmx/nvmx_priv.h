@@ -10,6 +10,9 @@
 #include "vmcs_layout.h"
 #include "virtcore/error.h"
 #include "virtcore/x86/nvmx.h"
+#include "virtcore/x86/nvmx_pipeline.h"
+
+struct vcore_hw_vmcs;
 
 #define VCORE__NVMX_MAGIC 0x6e766d78u /* "nvmx" */
 #define VCORE__INVALID_PTR (~0ull)
@@ -33,6 +36,20 @@ struct vcore_nvmx {
     /* VMPTRLD reads the new region here once, checks the copy, then
      * commits it: a refused VMPTRLD leaves the current VMCS untouched. */
     uint64_t scratch[VCORE_VMCS12_SIZE / 8];
+
+    /* ---- the nested entry/exit pipeline (vcpu_nested_entry.c, vcpu_nested_exit.c) ---- */
+    struct vcore_hw_vmcs *vmcs02; /* the backend's VMCS L2 runs on; NULL until the first entry */
+    bool in_l2;             /* the next run enters L2 (vmcs02) */
+    bool vmcs02_const;      /* vmcs02's constant state is written */
+    bool rare_stale;        /* vmcs12's rarely-read guest fields are behind vmcs02 */
+    uint64_t vmcs02_for;    /* the vmcs12 pointer vmcs02 was last built from */
+    uint32_t ctl01[5];      /* vmcs01's control words (L0's needs), read once per vmcs02 */
+    uint32_t exc01;         /* vmcs01's exception bitmap */
+    uint64_t tsc01;         /* vmcs01's TSC offset */
+    uint32_t opts;          /* VCORE_NVMX_OPT_* */
+    uint32_t skip_check;    /* test hook: a VM-entry check the software ignores */
+    uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry (HLT) */
+    vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
 };
 
 /* Validates a handle: non-NULL, right size and magic. */

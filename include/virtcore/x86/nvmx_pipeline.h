@@ -1,0 +1,318 @@
+/**
+ * @file x86/nvmx_pipeline.h
+ * @brief The nested VMX pipeline run inside vcore_vcpu_run(): who owns an
+ *        exit from L2, how vmcs02's controls are merged, the pipeline's
+ *        options and what it reports about the last L2 exit.
+ *
+ * A vCPU created with nested VMX (vcore_vcpu_config_t::nested) on a backend
+ * with hardware VMCS objects (backend.h) runs L1's VMLAUNCH/VMRESUME itself:
+ * SDM Vol. 3, "VM Entries" (checks, then vmcs02, then the guest), and
+ * handles each exit from L2 by the table of this header: an exit L1 wants
+ * is reflected to L1 (SDM Vol. 3, "VM Exits"), an exit L0 handles itself
+ * re-enters L2, and an exit only the VMM can handle is returned with
+ * ::VCORE_EXIT_F_L2 set.
+ *
+ * The decision and the merge rules are pure functions over the vmcs12 page
+ * (and L1 memory for the I/O and MSR bitmaps), so VMMs and tools can ask the
+ * same question the pipeline asks.
+ */
+#ifndef VIRTCORE_X86_NVMX_PIPELINE_H
+#define VIRTCORE_X86_NVMX_PIPELINE_H
+
+#include "../common.h"
+#include "../error.h"
+#include "nvmx.h"
+#include "vmx_exits.h"
+
+VCORE_BEGIN_DECLS
+
+/** @brief vcore_exit_t::flags: the exit came from L2 (the VMM may only look; the next run re-enters L2). */
+#define VCORE_EXIT_F_L2 (1u << 2)
+
+/**
+ * @brief Rule kinds deciding whether L1 wants an exit from L2.
+ *
+ * SDM Vol. 3, "Instructions That Cause VM Exits Unconditionally",
+ * "Instructions That Cause VM Exits Conditionally", "Other Causes of VM Exits".
+ */
+typedef enum vcore_nvmx_rule_kind {
+    VCORE_NVMX_RULE_L0 = 0,        /**< Always L0's (host interrupts and SMIs, L0's own paging structures). */
+    VCORE_NVMX_RULE_ALWAYS = 1,    /**< Always L1's: the instruction or event exits unconditionally. */
+    VCORE_NVMX_RULE_PIN = 2,       /**< L1's when pin-based control bit @c arg is 1. */
+    VCORE_NVMX_RULE_PROC = 3,      /**< L1's when primary processor-based control bit @c arg is 1. */
+    VCORE_NVMX_RULE_PROC2 = 4,     /**< L1's when the secondary controls are active and bit @c arg is 1. */
+    VCORE_NVMX_RULE_EXCEPTION = 5, /**< Exception bitmap, \#PF error-code mask/match; NMI: NMI exiting. */
+    VCORE_NVMX_RULE_IO = 6,        /**< Unconditional I/O exiting, or the I/O bitmaps. */
+    VCORE_NVMX_RULE_MSR = 7,       /**< MSR bitmaps (without "use MSR bitmaps": every RDMSR/WRMSR). */
+    VCORE_NVMX_RULE_CR = 8,        /**< CR0/CR4 guest/host masks and read shadows, CR3-load/store with CR3-target values, CR8-load/store. */
+    VCORE_NVMX_RULE_INVPCID = 9,   /**< "INVLPG exiting" and "enable INVPCID". */
+    VCORE_NVMX_RULE_PAUSE = 10,    /**< "PAUSE exiting", or "PAUSE-loop exiting". */
+    VCORE_NVMX_RULE_L1_EPT = 11,   /**< L1's when L1 enables EPT (its EPT decides); L0's otherwise. */
+    VCORE_NVMX_RULE_KIND_COUNT = 12 /**< Number of kinds. */
+} vcore_nvmx_rule_kind_t;
+
+/**
+ * @brief The reflection table: X(exit name, rule kind, control bit).
+ *
+ * One row per basic exit reason of vmx_exits.h that can occur while L2
+ * runs. docs/nested.md is generated from it. Reasons not listed (the
+ * VM-entry failures 33, 34, 41) never come from a running L2: a failed
+ * entry of vmcs02 is handled by the entry pipeline.
+ */
+#define VCORE_NVMX_EXIT_RULES(X)                                               \
+    X(EXCEPTION_NMI, EXCEPTION, 0)                                             \
+    X(EXTERNAL_INTERRUPT, L0, 0)                                               \
+    X(TRIPLE_FAULT, ALWAYS, 0)                                                 \
+    X(INIT, ALWAYS, 0)                                                         \
+    X(SIPI, ALWAYS, 0)                                                         \
+    X(IO_SMI, L0, 0)                                                           \
+    X(OTHER_SMI, L0, 0)                                                        \
+    X(INTERRUPT_WINDOW, PROC, 2)                                               \
+    X(NMI_WINDOW, PROC, 22)                                                    \
+    X(TASK_SWITCH, ALWAYS, 0)                                                  \
+    X(CPUID, ALWAYS, 0)                                                        \
+    X(GETSEC, ALWAYS, 0)                                                       \
+    X(HLT, PROC, 7)                                                            \
+    X(INVD, ALWAYS, 0)                                                         \
+    X(INVLPG, PROC, 9)                                                         \
+    X(RDPMC, PROC, 11)                                                         \
+    X(RDTSC, PROC, 12)                                                         \
+    X(RSM, ALWAYS, 0)                                                          \
+    X(VMCALL, ALWAYS, 0)                                                       \
+    X(VMCLEAR, ALWAYS, 0)                                                      \
+    X(VMLAUNCH, ALWAYS, 0)                                                     \
+    X(VMPTRLD, ALWAYS, 0)                                                      \
+    X(VMPTRST, ALWAYS, 0)                                                      \
+    X(VMREAD, ALWAYS, 0)                                                       \
+    X(VMRESUME, ALWAYS, 0)                                                     \
+    X(VMWRITE, ALWAYS, 0)                                                      \
+    X(VMXOFF, ALWAYS, 0)                                                       \
+    X(VMXON, ALWAYS, 0)                                                        \
+    X(CR_ACCESS, CR, 0)                                                        \
+    X(DR_ACCESS, PROC, 23)                                                     \
+    X(IO_INSTRUCTION, IO, 0)                                                   \
+    X(RDMSR, MSR, 0)                                                           \
+    X(WRMSR, MSR, 0)                                                           \
+    X(MWAIT, PROC, 10)                                                         \
+    X(MONITOR_TRAP_FLAG, PROC, 27)                                             \
+    X(MONITOR, PROC, 29)                                                       \
+    X(PAUSE, PAUSE, 0)                                                         \
+    X(TPR_BELOW_THRESHOLD, PROC, 21)                                           \
+    X(APIC_ACCESS, PROC2, 0)                                                   \
+    X(VIRTUALIZED_EOI, PROC2, 9)                                               \
+    X(GDTR_IDTR_ACCESS, PROC2, 2)                                              \
+    X(LDTR_TR_ACCESS, PROC2, 2)                                                \
+    X(EPT_VIOLATION, L1_EPT, 0)                                                \
+    X(EPT_MISCONFIG, L1_EPT, 0)                                                \
+    X(INVEPT, ALWAYS, 0)                                                       \
+    X(RDTSCP, PROC, 12)                                                        \
+    X(PREEMPTION_TIMER, PIN, 6)                                                \
+    X(INVVPID, ALWAYS, 0)                                                      \
+    X(WBINVD, PROC2, 6)                                                        \
+    X(XSETBV, ALWAYS, 0)                                                       \
+    X(APIC_WRITE, PROC2, 8)                                                    \
+    X(RDRAND, PROC2, 11)                                                       \
+    X(INVPCID, INVPCID, 0)                                                     \
+    X(VMFUNC, ALWAYS, 0)                                                       \
+    X(ENCLS, PROC2, 15)                                                        \
+    X(RDSEED, PROC2, 16)                                                       \
+    X(PML_FULL, PROC2, 17)                                                     \
+    X(XSAVES, PROC2, 20)                                                       \
+    X(XRSTORS, PROC2, 20)                                                      \
+    X(BUS_LOCK, L0, 0)                                                         \
+    X(NOTIFY, L0, 0)
+
+/** @brief Who handles an exit from L2. */
+typedef enum vcore_nvmx_owner {
+    VCORE_NVMX_OWNER_L0 = 0, /**< L0 (the library, or the VMM through an exit with ::VCORE_EXIT_F_L2). */
+    VCORE_NVMX_OWNER_L1 = 1  /**< L1: the exit is reflected (vmcs12 exit information, L1's host state). */
+} vcore_nvmx_owner_t;
+
+/** @brief The exit information of an exit from L2 that the decision reads. */
+typedef struct vcore_nvmx_l2_exit {
+    size_t size;             /**< sizeof(vcore_nvmx_l2_exit_t). */
+    uint32_t reason;         /**< Exit-reason field (basic reason in bits 15:0). */
+    uint32_t intr_info;      /**< VM-exit interruption information (EXCEPTION_NMI). */
+    uint32_t intr_error;     /**< VM-exit interruption error code (\#PF: the page-fault error code). */
+    uint32_t msr_index;      /**< RDMSR/WRMSR: ECX. */
+    uint64_t qualification;  /**< Exit qualification. */
+    uint64_t gpr_value;      /**< MOV to CR: the source register's value. */
+    uint32_t cpl;            /**< L2's CPL (PAUSE-loop exiting applies at CPL 0 only). */
+    uint32_t pad;            /**< Reserved. */
+} vcore_nvmx_l2_exit_t;
+
+/** @brief The decision for one exit from L2. */
+typedef struct vcore_nvmx_decision {
+    size_t size;      /**< sizeof(vcore_nvmx_decision_t). */
+    uint32_t owner;   /**< ::vcore_nvmx_owner_t. */
+    uint32_t kind;    /**< ::vcore_nvmx_rule_kind_t of the row that decided. */
+    uint32_t arg;     /**< The row's control bit. */
+    uint32_t field;   /**< The vmcs12 field that decided (encoding; 0 when no field did). */
+} vcore_nvmx_decision_t;
+
+/**
+ * @brief Decides whether L1 wants an exit from L2, from the current vmcs12.
+ *
+ * Reads the vmcs12 controls; for the I/O and MSR bitmaps it reads the one
+ * byte of L1's bitmap that decides (unbacked memory reads as all ones,
+ * i.e. "exit"). A reason outside the table is L0's.
+ * @param[in] nvmx The nested state (its current vmcs12).
+ * @param[in] mem L1 memory.
+ * @param[in] e The exit.
+ * @param[out] out The decision; @c out->size must be set.
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_ABI A size field is wrong.
+ * @retval VCORE_ERR_STATE No current VMCS.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_exit_owner(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem,
+                                                      const vcore_nvmx_l2_exit_t *e, vcore_nvmx_decision_t *out);
+
+/** @brief One row of the reflection table. */
+typedef struct vcore_nvmx_rule_info {
+    size_t size;        /**< sizeof(vcore_nvmx_rule_info_t). */
+    uint32_t reason;    /**< Basic exit reason. */
+    uint32_t kind;      /**< ::vcore_nvmx_rule_kind_t. */
+    uint32_t arg;       /**< Control bit of PIN/PROC/PROC2 rows. */
+    const char *name;   /**< Exit name, e.g. "CPUID" (static). */
+    const char *rule;   /**< What decides, in words, with the SDM section title (static). */
+} vcore_nvmx_rule_info_t;
+
+/**
+ * @brief Number of rows of the reflection table.
+ * @return The count.
+ */
+VCORE_API uint32_t vcore_nvmx_rule_count(void);
+
+/**
+ * @brief The i-th row of the reflection table.
+ * @param[in] i 0 .. vcore_nvmx_rule_count() - 1.
+ * @param[out] out The row; @c out->size must be set.
+ * @return VCORE_OK, VCORE_ERR_INVAL (NULL), VCORE_ERR_ABI (size) or VCORE_ERR_RANGE.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_info_t *out);
+
+/* ------------------------------------------------------------------------- */
+/**
+ * @brief How vmcs02 takes a control bit: X(word, bit, rule, why).
+ *
+ * word: 0 pin-based, 1 primary processor-based, 2 secondary, 3 VM-exit,
+ * 4 VM-entry controls. rule: L1 (vmcs12's bit), L0 (vmcs01's bit), OR
+ * (either side), ONE (always 1), ZERO (always 0), CR8 (1 unless L1 uses
+ * the TPR shadow). A bit not listed takes L1's value, except in the VM-exit
+ * controls, which describe L0's host state: there an unlisted bit is L0's.
+ */
+#define VCORE_NVMX_CTL_RULES(X)                                                                          \
+    X(0, 0, ONE, "external-interrupt exiting: host interrupts must reach L0")                       \
+    X(0, 3, ONE, "NMI exiting: host NMIs must reach L0")                                            \
+    X(0, 5, L1, "virtual NMIs: L1's (requires NMI exiting)")                                        \
+    X(0, 6, L1, "VMX-preemption timer: L1's timer, counted on vmcs02")                              \
+    X(0, 7, ZERO, "process posted interrupts: no posted-interrupt descriptor is mapped for L2")     \
+    X(1, 2, OR, "interrupt-window exiting: L1's window or L0's")                                    \
+    X(1, 3, L1, "use TSC offsetting: vmcs02's offset is L0's plus L1's")                            \
+    X(1, 7, OR, "HLT exiting")                                                                      \
+    X(1, 19, CR8, "CR8-load exiting: forced unless L1 uses the TPR shadow")                         \
+    X(1, 20, CR8, "CR8-store exiting: forced unless L1 uses the TPR shadow")                        \
+    X(1, 21, ZERO, "use TPR shadow: the virtual-APIC page of L1 is not mapped for L2; CR8 exits instead") \
+    X(1, 22, OR, "NMI-window exiting: L1's window or L0's")                                         \
+    X(1, 24, ONE, "unconditional I/O exiting: L0 applies L1's I/O bitmaps")                         \
+    X(1, 25, ZERO, "use I/O bitmaps: replaced by unconditional I/O exiting")                        \
+    X(1, 28, ZERO, "use MSR bitmaps: every RDMSR/WRMSR exits, so no L0 pass-through MSR reaches L2") \
+    X(1, 31, OR, "activate secondary controls")                                                     \
+    X(2, 0, ZERO, "virtualize APIC accesses: the APIC-access page of L1 is not mapped for L2")      \
+    X(2, 1, L0, "enable EPT: vmcs02 runs on L0's EPT (L2-physical = L1-physical)")                  \
+    X(2, 5, ZERO, "enable VPID: vmcs02 runs without VPID (every entry flushes)")                    \
+    X(2, 7, ZERO, "unrestricted guest: L2 runs with paging on L0's EPT only")                       \
+    X(2, 8, ZERO, "APIC-register virtualization: no virtual-APIC page for L2")                      \
+    X(2, 9, ZERO, "virtual-interrupt delivery: no virtual-APIC page for L2")                        \
+    X(2, 13, ZERO, "enable VM functions: EPTP switching needs nested EPT")                          \
+    X(2, 14, ZERO, "VMCS shadowing: L2's VMREAD/VMWRITE exit to L0, which emulates L1's shadowing") \
+    X(2, 17, ZERO, "enable PML: no page-modification log for L2")                                   \
+    X(3, 2, L1, "save debug controls: L2's DR7/DEBUGCTL for L1")                                    \
+    X(3, 9, L0, "host address-space size: the exit returns to L0")                                  \
+    X(3, 15, L0, "acknowledge interrupt on exit: host interrupts are L0's")                         \
+    X(3, 18, L0, "save IA32_PAT: L0's")                                                             \
+    X(3, 19, L0, "load IA32_PAT: L0's host state")                                                  \
+    X(3, 20, L0, "save IA32_EFER: L0's")                                                            \
+    X(3, 21, L0, "load IA32_EFER: L0's host state")                                                 \
+    X(3, 22, L1, "save VMX-preemption timer value: L1's timer continues where L2 left it")        \
+    X(4, 2, L1, "load debug controls: L2's DR7/DEBUGCTL")                                           \
+    X(4, 9, L1, "IA-32e mode guest: L2's mode")                                                     \
+    X(4, 14, L1, "load IA32_PAT: L2's PAT")                                                         \
+    X(4, 15, L1, "load IA32_EFER: L2's EFER")
+
+/**
+ * @brief The five control words of vmcs02 from vmcs12's and vmcs01's.
+ * @param[in] l1 vmcs12's pin, primary, secondary, exit, entry controls.
+ * @param[in] l0 vmcs01's, the same order.
+ * @param[out] out vmcs02's, the same order.
+ */
+VCORE_API void vcore_nvmx_merge_controls(const uint32_t l1[5], const uint32_t l0[5], uint32_t out[5]);
+
+/**
+ * @brief Merges MSR bitmaps: an access passes through only when both L0 and L1 let it.
+ *
+ * SDM Vol. 3, "MSR-Bitmap Address": a set bit makes the access exit. The
+ * result is the bitwise OR, so no MSR L0 intercepts (its x2APIC MSRs, say)
+ * is ever passed through to L2.
+ * @param[in] l0 L0's 4 KiB bitmap.
+ * @param[in] l1 L1's 4 KiB bitmap (a copy taken once from L1 memory).
+ * @param[out] out 4 KiB.
+ */
+VCORE_API void vcore_nvmx_msr_bitmap_merge(const uint8_t *l0, const uint8_t *l1, uint8_t *out);
+
+/* ------------------------------------------------------------------------- */
+/** @name Pipeline options (vcore_nvmx_set_options())
+ * @{ */
+/** Before consuming guest state, enter vmcs02 with an invalid guest state and expect exit 33 (SDM "VM Entries": VMfail checks come first). */
+#define VCORE_NVMX_OPT_EARLY_HW_CHECK (1u << 0)
+/** Measurement only: write every vmcs02 field on every entry (no constant / dirty split). */
+#define VCORE_NVMX_OPT_NO_DIRTY_SPLIT (1u << 1)
+/** Measurement only: read every rarely-accessed guest field from vmcs02 on every exit to L1. */
+#define VCORE_NVMX_OPT_EAGER_RARE_SYNC (1u << 2)
+/** @} */
+
+/**
+ * @brief Sets the pipeline options of a nested-VMX vCPU.
+ * @param[in,out] nvmx The nested state.
+ * @param[in] flags VCORE_NVMX_OPT_* bits.
+ * @return VCORE_OK, or VCORE_ERR_INVAL for NULL or unknown bits.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_set_options(vcore_nvmx_t *nvmx, uint32_t flags);
+
+/**
+ * @brief Test hook: the software VM-entry checks ignore one check (so the hardware's verdict shows).
+ * @param[in,out] nvmx The nested state.
+ * @param[in] check A ::vcore_vmx_check_id_t (x86/vmx_checks.h), 0 for none.
+ * @return VCORE_OK, or VCORE_ERR_INVAL for NULL.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_test_skip_check(vcore_nvmx_t *nvmx, uint32_t check);
+
+/** @brief What the pipeline did with the last exit from L2 (or the last nested entry). */
+typedef struct vcore_nvmx_last {
+    size_t size;            /**< sizeof(vcore_nvmx_last_t). */
+    bool in_l2;             /**< L2 is the context the next run enters. */
+    uint32_t exit_reason;   /**< Exit-reason field of the last exit from L2 (or of the failed entry given to L1). */
+    uint32_t owner;         /**< ::vcore_nvmx_owner_t. */
+    uint32_t kind;          /**< ::vcore_nvmx_rule_kind_t that decided. */
+    uint32_t arg;           /**< The deciding control bit. */
+    uint32_t field;         /**< The deciding vmcs12 field, 0 if none. */
+    uint32_t check;         /**< A failed entry: the deciding VM-entry check (::vcore_vmx_check_id_t). */
+    uint64_t l2_exits;      /**< Exits from L2 since the vCPU was created. */
+    uint64_t reflected;     /**< Of those, reflected to L1. */
+    uint64_t l0_handled;    /**< Of those, handled by L0 without returning. */
+    uint64_t early_checks;  /**< Early hardware checks that ended in the expected exit 33. */
+    uint64_t vmx_aborts;    /**< VMX aborts (a failed VM-exit MSR load). */
+} vcore_nvmx_last_t;
+
+/**
+ * @brief Reads what the pipeline did last.
+ * @param[in] nvmx The nested state.
+ * @param[out] out Receives it; @c out->size must be set.
+ * @return VCORE_OK, VCORE_ERR_INVAL (NULL) or VCORE_ERR_ABI (size).
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_last(const vcore_nvmx_t *nvmx, vcore_nvmx_last_t *out);
+
+VCORE_END_DECLS
+
+#endif /* VIRTCORE_X86_NVMX_PIPELINE_H */

@@ -1,0 +1,61 @@
+/*
+ * vcpu_nested.h - the nested VMX pipeline of a vCPU, shared by
+ * vcpu_nested.c (instruction dispatch), vcpu_nested_entry.c (VMLAUNCH /
+ * VMRESUME and vmcs02) and vcpu_nested_exit.c (exits from L2).
+ */
+#ifndef VCORE_CORE_VCPU_NESTED_H
+#define VCORE_CORE_VCPU_NESTED_H
+
+#include "vcpu_x86.h"
+#include "x86/vmx/nvmx_priv.h"
+
+/* The current vmcs12 as the library's layout. */
+static inline vcore__vmcs12_t *vcore__vcpu_nested_v12(vcore_vcpu_t *vcpu)
+{
+    return (vcore__vmcs12_t *)(void *)vcpu->nvmx->vmcs12;
+}
+
+/* VMREAD / VMWRITE of the backend's current VMCS. */
+static inline int vcore__vcpu_nested_rd(vcore_vcpu_t *vcpu, uint32_t field, uint64_t *value)
+{
+    int err = vcpu->vm->ops.vmcs_read(vcpu, vcpu->priv, field, value);
+    return err ? (err < 0 ? err : VCORE_ERR_HWFAIL) : VCORE_OK;
+}
+
+static inline int vcore__vcpu_nested_wr(vcore_vcpu_t *vcpu, uint32_t field, uint64_t value)
+{
+    int err = vcpu->vm->ops.vmcs_write(vcpu, vcpu->priv, field, value);
+    return err ? (err < 0 ? err : VCORE_ERR_HWFAIL) : VCORE_OK;
+}
+
+/* Makes vmcs02 the backend's current VMCS. */
+static inline int vcore__vcpu_nested_load02(vcore_vcpu_t *vcpu)
+{
+    int err = vcpu->vm->ops.vmcs_load(vcpu, vcpu->priv, vcpu->nvmx->vmcs02);
+    return err ? (err < 0 ? err : VCORE_ERR_HWFAIL) : VCORE_OK;
+}
+
+/* vcpu_nested_entry.c: L1's VMLAUNCH/VMRESUME passed the pre-entry checks
+ * (in is the instruction): the VM-entry checks, vmcs02, then L2 runs.
+ * *handled when the run loop must continue (with L1 or L2). */
+int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
+                             bool *handled);
+/* vcpu_nested_entry.c: enters vmcs02 until an exit L1 wants (*handled, L1
+ * runs next) or one only the VMM can handle (in *exit, flag F_L2). */
+int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+
+/* vcpu_nested_exit.c: one exit from L2 (the backend's entry outcome he).
+ * *again: L0 handled it, re-enter L2; *handled: reflected to L1; neither:
+ * *exit holds what the VMM sees. */
+int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, vcore_exit_t *exit,
+                               bool *handled, bool *again);
+/* vcpu_nested_exit.c: a VM exit to L1 with reason and qualification
+ * already in vmcs12: VM-exit MSR-store (unless a failed entry), L1's host
+ * state, VM-exit MSR-load; a failed load is a VMX abort (*shutdown). */
+int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *shutdown);
+/* vcpu_nested_exit.c: vmcs12's rarely-read guest fields from vmcs02 (when L1 or the core reads them). */
+int vcore__vcpu_nested_sync_rare(vcore_vcpu_t *vcpu);
+/* vcpu_nested_exit.c: the field is one of the lazily synced guest fields. */
+bool vcore__vcpu_nested_is_rare(uint32_t encoding);
+
+#endif /* VCORE_CORE_VCPU_NESTED_H */

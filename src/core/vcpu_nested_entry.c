@@ -1,0 +1,487 @@
+/*
+ * vcpu_nested_entry.c - L1's VMLAUNCH/VMRESUME after the pre-entry checks:
+ * the VM-entry checks on vmcs12, vmcs02, and L2 running on it.
+ *
+ * SDM Vol. 3, "VM Entries": VMfailInvalid and VMfailValid are the outcome of
+ * the instruction (RIP advanced, RFLAGS per "Conventions"); a failed guest
+ * state or MSR load is a VM exit to L1 with bit 31 of the exit reason set.
+ * A successful entry does not complete the instruction: L1 continues at
+ * HOST_RIP when L2 exits (seed: "do not skip VMEnter instruction that
+ * succeeds").
+ *
+ * vmcs02 is written by change frequency (seeds 001/002): constant state
+ * once per vmcs02, then only the vmcs12 fields L1 wrote since the last
+ * entry (its dirty bitmap), the control words through the merge rules (the
+ * backend's control shadow drops unchanged ones). The optional early
+ * hardware check enters vmcs02 with an invalid guest state before guest
+ * state is written: the processor performs every VMfail check first, so a
+ * passing early check ends in exit 33 and L1 never sees it.
+ */
+#include "vcpu_nested.h"
+
+#include "virtcore/x86/vmx_checks.h"
+
+/* Diagnostics of the pipeline's refusals. */
+#define NESTED_DIAG_UNSUPPORTED VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED
+
+/* Secondary controls the pipeline cannot give L2 yet (no nested EPT, no
+ * virtual-APIC pages for L2, no shadow VMCS for L2): 0 virtualize APIC
+ * accesses, 1 EPT, 7 unrestricted guest, 8 APIC-register virtualization,
+ * 9 virtual-interrupt delivery, 13 VM functions, 14 VMCS shadowing, 17 PML. */
+#define NESTED_PROC2_UNSUPPORTED ((1u << 0) | (1u << 1) | (1u << 7) | (1u << 8) | (1u << 9) | \
+                                  (1u << 13) | (1u << 14) | (1u << 17))
+/* Primary control 21 (use TPR shadow), pin-based 7 (posted interrupts). */
+#define NESTED_PROC_UNSUPPORTED (1u << 21)
+#define NESTED_PIN_UNSUPPORTED (1u << 7)
+
+static void vcore__vcpu_nested_l1_words(const vcore__vmcs12_t *v, uint32_t w[5])
+{
+    w[0] = v->PIN_BASED_VM_EXEC_CONTROL;
+    w[1] = v->CPU_BASED_VM_EXEC_CONTROL;
+    w[2] = (w[1] & VCORE_VMX_PROC_ACTIVATE_SECONDARY) ? v->SECONDARY_VM_EXEC_CONTROL : 0u;
+    w[3] = v->VM_EXIT_CONTROLS;
+    w[4] = v->VM_ENTRY_CONTROLS;
+}
+
+static const uint16_t nested_ctl_fields[5] = {
+    VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL,
+    VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, VCORE_VMCS_VM_EXIT_CONTROLS, VCORE_VMCS_VM_ENTRY_CONTROLS};
+
+/* The instruction's VMfail outcome ("Conventions"): RIP past it, CF
+ * (VMfailInvalid) or ZF (VMfailValid, error in vmcs12) set, the other
+ * arithmetic flags clear. */
+static int vcore__vcpu_nested_vmfail(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, bool valid, uint32_t error)
+{
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_RFLAGS);
+    if (err)
+        return err;
+    if (valid)
+        vcore__vcpu_nested_v12(vcpu)->VM_INSTRUCTION_ERROR = error;
+    x->st.regs.rflags = (x->st.regs.rflags & ~VCORE__RFLAGS_ARITH) | (valid ? VCORE__RFLAGS_ZF : VCORE__RFLAGS_CF);
+    vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_RFLAGS);
+    return vcore__vcpu_x86_complete(vcpu, in->insn_len);
+}
+
+/* A VM-entry failure delivered to L1 as a VM exit ("VM-Entry Failures
+ * During or After Loading Guest State"). */
+static int vcore__vcpu_nested_failed_entry(vcore_vcpu_t *vcpu, uint32_t reason, uint64_t qual, vcore_exit_t *exit,
+                                           bool *handled)
+{
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    v->VM_EXIT_REASON = reason | VCORE_VMX_EXIT_REASON_ENTRY_FAIL;
+    v->EXIT_QUALIFICATION = qual;
+    v->VM_EXIT_INTR_INFO = 0;
+    v->IDT_VECTORING_INFO_FIELD = 0;
+    vcpu->nvmx->last.exit_reason = v->VM_EXIT_REASON;
+    vcpu->nvmx->last.owner = VCORE_NVMX_OWNER_L1;
+    bool shutdown = false;
+    int err = vcore__vcpu_nested_exit_to_l1(vcpu, true, &shutdown);
+    if (err)
+        return err;
+    if (shutdown) {
+        vcore__memset(&exit->u, 0, sizeof(exit->u));
+        exit->flags = 0;
+        exit->reason = VCORE_EXIT_SHUTDOWN;
+        *handled = false;
+        return VCORE_OK;
+    }
+    *handled = true;
+    return VCORE_OK;
+}
+
+/* The VM-entry checks on the snapshot; the test hook drops one check. */
+static int vcore__vcpu_nested_check(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_vmx_verdict_t *vd)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    vcore_nvmx_mem_t mem;
+    vcore_vmx_check_input_t ci;
+    mem.size = sizeof(mem);
+    ci.size = sizeof(ci);
+    vd->size = sizeof(*vd);
+    int err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+    if (!err)
+        err = vcore_vmx_check_input_from_nvmx(nv, &mem, x->st.sregs.efer, (in->interruptibility & 2u) != 0,
+                                              in->op == VCORE_NVMX_VMRESUME, x->cpuid, x->ncpuid, &ci);
+    if (err)
+        return err;
+    if (!nv->skip_check)
+        return vcore_vmx_check_entry(&ci, vd, NULL, 0);
+    vcore_vmx_check_failure_t f[16];
+    err = vcore_vmx_check_entry(&ci, vd, f, 16);
+    if (err || vd->kind == VCORE_VMX_ENTRY_OK || vd->check != nv->skip_check)
+        return err;
+    /* The deciding check is the skipped one: the next failure decides. */
+    uint32_t n = vd->failures < 16u ? vd->failures : 16u;
+    for (uint32_t i = 1; i < n; i++) {
+        if (f[i].check == nv->skip_check)
+            continue;
+        vcore_vmx_check_info_t info;
+        info.size = sizeof(info);
+        if (vcore_vmx_check_describe(f[i].check, &info) != VCORE_OK)
+            continue;
+        vd->check = f[i].check;
+        vd->value = f[i].value;
+        switch (info.cls) {
+        case VCORE_VMX_CLASS_VMFAIL_CTL:
+            vd->kind = VCORE_VMX_VMFAIL_VALID, vd->vm_error = VCORE_VMXERR_ENTRY_INVALID_CONTROL;
+            return VCORE_OK;
+        case VCORE_VMX_CLASS_VMFAIL_HOST:
+            vd->kind = VCORE_VMX_VMFAIL_VALID, vd->vm_error = VCORE_VMXERR_ENTRY_INVALID_HOST;
+            return VCORE_OK;
+        case VCORE_VMX_CLASS_EXIT_MSR_LOAD:
+            vd->kind = VCORE_VMX_ENTRY_FAIL_EXIT;
+            vd->exit_reason = VCORE_VMX_EXIT_MSR_LOADING | VCORE_VMX_EXIT_REASON_ENTRY_FAIL;
+            vd->qualification = f[i].index;
+            return VCORE_OK;
+        case VCORE_VMX_CLASS_EXIT_GUEST:
+        case VCORE_VMX_CLASS_EXIT_PDPTE:
+        case VCORE_VMX_CLASS_EXIT_LINK:
+            vd->kind = VCORE_VMX_ENTRY_FAIL_EXIT;
+            vd->exit_reason = VCORE_VMX_EXIT_INVALID_GUEST_STATE | VCORE_VMX_EXIT_REASON_ENTRY_FAIL;
+            vd->qualification = info.cls == VCORE_VMX_CLASS_EXIT_PDPTE ? VCORE_VMX_QUAL_PDPTE
+                                : info.cls == VCORE_VMX_CLASS_EXIT_LINK ? VCORE_VMX_QUAL_LINK_POINTER
+                                                                          : VCORE_VMX_QUAL_DEFAULT;
+            return VCORE_OK;
+        default:
+            continue;
+        }
+    }
+    vd->kind = VCORE_VMX_ENTRY_OK;
+    vd->check = 0;
+    return VCORE_OK;
+}
+
+/* vmcs01's controls (L0's needs), read once per vmcs02, and vmcs02's
+ * constant state: no VMCS link, no MSR lists of its own, L0's EPT. */
+static int vcore__vcpu_nested_const(vcore_vcpu_t *vcpu)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore_backend_t *ops = &vcpu->vm->ops;
+    uint64_t x = 0, eptp = 0;
+    int err = ops->vmcs_load(vcpu, vcpu->priv, NULL);
+    for (uint32_t i = 0; i < 5 && !err; i++) {
+        err = vcore__vcpu_nested_rd(vcpu, nested_ctl_fields[i], &x);
+        nv->ctl01[i] = (uint32_t)x;
+    }
+    if (!err)
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_EXCEPTION_BITMAP, &x);
+    nv->exc01 = (uint32_t)x;
+    if (!err)
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_TSC_OFFSET, &nv->tsc01);
+    if (!err && (nv->ctl01[2] & (1u << 1)))
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_EPT_POINTER, &eptp);
+    if (!err)
+        err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VMCS_LINK_POINTER, ~0ull);
+    if (!err && eptp)
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_EPT_POINTER, eptp);
+    if (!err)
+        nv->vmcs02_const = true;
+    return err;
+}
+
+/* One vmcs12 field into vmcs02 by its rule; fields vmcs02 does not take
+ * from vmcs12 (L1 addresses, L1's MSR lists, exit information, host state)
+ * are skipped. */
+static int vcore__vcpu_nested_field(vcore_vcpu_t *vcpu, const vcore__vmcs_row_t *r)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    const uint8_t *page = (const uint8_t *)nv->vmcs12;
+    uint32_t enc = r->encoding;
+    if (r->flags & VCORE_VMCS_FIELD_F_HIGH)
+        return VCORE_OK; /* the full field carries both halves */
+    switch (enc) {
+    case VCORE_VMCS_EXCEPTION_BITMAP:
+        return vcore__vcpu_nested_wr(vcpu, enc, v->EXCEPTION_BITMAP | nv->exc01);
+    case VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MASK:
+    case VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MATCH:
+        /* L0 intercepting #PF needs every #PF: mask = match = 0. */
+        return vcore__vcpu_nested_wr(vcpu, enc, (nv->exc01 & (1u << 14)) ? 0 : vcore__vmcs12_load(page, r));
+    case VCORE_VMCS_CR0_GUEST_HOST_MASK:
+    case VCORE_VMCS_CR4_GUEST_HOST_MASK:
+    case VCORE_VMCS_CR0_READ_SHADOW:
+    case VCORE_VMCS_CR4_READ_SHADOW:
+    case VCORE_VMCS_CR3_TARGET_COUNT:
+    case VCORE_VMCS_CR3_TARGET_VALUE0:
+    case VCORE_VMCS_CR3_TARGET_VALUE1:
+    case VCORE_VMCS_CR3_TARGET_VALUE2:
+    case VCORE_VMCS_CR3_TARGET_VALUE3:
+    case VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD:
+    case VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE:
+    case VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN:
+        return vcore__vcpu_nested_wr(vcpu, enc, vcore__vmcs12_load(page, r));
+    case VCORE_VMCS_TSC_OFFSET:
+        /* "use TSC offsetting" (primary 3): L2's TSC = L1's + L1's offset. */
+        return vcore__vcpu_nested_wr(vcpu, enc, nv->tsc01 + ((v->CPU_BASED_VM_EXEC_CONTROL & (1u << 3)) ? v->TSC_OFFSET : 0));
+    case VCORE_VMCS_VMCS_LINK_POINTER:
+    case VCORE_VMCS_GUEST_PML_INDEX:
+    case VCORE_VMCS_GUEST_INTR_STATUS:
+    case VCORE_VMCS_GUEST_UINV:
+        return VCORE_OK;
+    default:
+        break;
+    }
+    if (r->type != VCORE_VMCS_TYPE_GUEST)
+        return VCORE_OK;
+    return vcore__vcpu_nested_wr(vcpu, enc, vcore__vmcs12_load(page, r));
+}
+
+/* Whether any of the control-word rows (or TSC offset/exception bitmap
+ * inputs) is dirty. */
+static bool vcore__vcpu_nested_row_dirty(const vcore_nvmx_t *nv, uint32_t enc)
+{
+    const vcore__vmcs_row_t *r = vcore__vmcs_row(enc);
+    uint32_t id = (uint32_t)(r - vcore__vmcs_rows);
+    return (nv->dirty[id / 64] >> (id % 64)) & 1u;
+}
+
+/* vmcs02's control words by the merge rules (x86/nvmx_pipeline.h). */
+static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    bool dirty = full;
+    for (uint32_t i = 0; i < 5 && !dirty; i++)
+        dirty = vcore__vcpu_nested_row_dirty(nv, nested_ctl_fields[i]);
+    if (!dirty)
+        return VCORE_OK;
+    uint32_t l1[5], m[5];
+    vcore__vcpu_nested_l1_words(vcore__vcpu_nested_v12(vcpu), l1);
+    vcore_nvmx_merge_controls(l1, nv->ctl01, m);
+    int err = VCORE_OK;
+    for (uint32_t i = 0; i < 5 && !err; i++)
+        err = vcore__vcpu_nested_wr(vcpu, nested_ctl_fields[i], m[i]);
+    return err;
+}
+
+/* Every field L1 changed (all fields when vmcs02 is new for this vmcs12 or
+ * the split is switched off). */
+static int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    int err = VCORE_OK;
+    for (uint32_t w = 0; w < VCORE__DIRTY_WORDS && !err; w++) {
+        uint64_t bits = full ? ~0ull : nv->dirty[w];
+        while (bits && !err) {
+            uint32_t b = (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            uint32_t id = w * 64u + b;
+            if (id >= VCORE__VMCS_NROWS)
+                break;
+            err = vcore__vcpu_nested_field(vcpu, &vcore__vmcs_rows[id]);
+        }
+    }
+    if (err)
+        return err;
+    /* Without "save VMX-preemption timer value" each entry starts L1's timer
+     * from vmcs12's value ("VMX-Preemption Timer"). */
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    if ((v->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) && !(v->VM_EXIT_CONTROLS & (1u << 22)) &&
+        (full || !vcore__vcpu_nested_row_dirty(nv, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE)))
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, v->VMX_PREEMPTION_TIMER_VALUE);
+    return err;
+}
+
+/* What vmcs12 asks for that the pipeline does not provide yet: refused
+ * with a diagnostic naming the control (never run half-configured). */
+static int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    uint32_t l1[5];
+    vcore__vcpu_nested_l1_words(v, l1);
+    uint32_t bad = 0;
+    if (l1[0] & NESTED_PIN_UNSUPPORTED)
+        bad = (0u << 8) | 7u;
+    else if (l1[1] & NESTED_PROC_UNSUPPORTED)
+        bad = (1u << 8) | 21u;
+    else if (l1[2] & NESTED_PROC2_UNSUPPORTED)
+        bad = (2u << 8) | (uint32_t)__builtin_ctz(l1[2] & NESTED_PROC2_UNSUPPORTED);
+    else if (v->VM_ENTRY_MSR_LOAD_COUNT)
+        bad = 0xffffu;
+    if (!bad)
+        return VCORE_OK;
+    (void)vcore__diag_set(&vcpu->last_diag, NESTED_DIAG_UNSUPPORTED, bad);
+    return VCORE_ERR_UNSUPPORTED;
+}
+
+/* The early hardware check: controls are in vmcs02, guest state is not
+ * consumed yet; RFLAGS bit 1 clear is an invalid guest state ("Checks on
+ * Guest RIP, RFLAGS, and SSP"), so a VMfail-free vmcs02 ends in exit 33. */
+static int vcore__vcpu_nested_early(vcore_vcpu_t *vcpu, vcore_hw_entry_t *he, bool *ok)
+{
+    int err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_RFLAGS, 0);
+    if (!err)
+        err = vcpu->vm->ops.vmcs_enter(vcpu, vcpu->priv, he);
+    if (err)
+        return err < 0 ? err : VCORE_ERR_HWFAIL;
+    *ok = he->kind == VCORE_HW_ENTRY_EXIT &&
+          he->exit_reason == (VCORE_VMX_EXIT_INVALID_GUEST_STATE | VCORE_VMX_EXIT_REASON_ENTRY_FAIL);
+    if (*ok)
+        vcpu->nvmx->last.early_checks++;
+    /* GUEST_RFLAGS is rewritten with the guest state. */
+    return vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_RFLAGS, vcore__vcpu_nested_v12(vcpu)->GUEST_RFLAGS);
+}
+
+/* The backend's verdict on vmcs02 after L1's state was committed to it:
+ * VMfailValid goes to L1 as the instruction's outcome, a failed entry as a
+ * VM exit with L1's host state (L0's model of L1 was never changed). */
+static int vcore__vcpu_nested_hw_outcome(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, const vcore_hw_entry_t *he,
+                                         vcore_exit_t *exit, bool *handled)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    if (he->kind == VCORE_HW_ENTRY_FAIL_VALID) {
+        nv->in_l2 = false;
+        *handled = true;
+        return vcore__vcpu_nested_vmfail(vcpu, in, true, he->vm_error);
+    }
+    if (he->kind != VCORE_HW_ENTRY_EXIT) {
+        /* VMfailInvalid on vmcs02: the library made it current, so this is
+         * the backend's failure, not L1's. */
+        nv->in_l2 = false;
+        return VCORE_ERR_HWFAIL;
+    }
+    uint64_t qual = 0;
+    int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_EXIT_QUALIFICATION, &qual);
+    if (err)
+        return err;
+    nv->in_l2 = false;
+    return vcore__vcpu_nested_failed_entry(vcpu, he->exit_reason & ~VCORE_VMX_EXIT_REASON_ENTRY_FAIL, qual, exit,
+                                           handled);
+}
+
+int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit, bool *handled)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore_backend_t *ops = &vcpu->vm->ops;
+    vcore_vmx_verdict_t vd;
+    int err = vcore__vcpu_nested_check(vcpu, in, &vd);
+    /* Stale rarely-read fields may fail a guest-state check the real ones
+     * pass: check again with them current. */
+    if (!err && nv->rare_stale && vd.kind == VCORE_VMX_ENTRY_FAIL_EXIT) {
+        err = vcore__vcpu_nested_sync_rare(vcpu);
+        if (!err)
+            err = vcore__vcpu_nested_check(vcpu, in, &vd);
+    }
+    if (err)
+        return err;
+    nv->last.check = vd.check;
+    *handled = true;
+    switch (vd.kind) {
+    case VCORE_VMX_VMFAIL_INVALID:
+        return vcore__vcpu_nested_vmfail(vcpu, in, false, 0);
+    case VCORE_VMX_VMFAIL_VALID:
+        return vcore__vcpu_nested_vmfail(vcpu, in, true, vd.vm_error);
+    case VCORE_VMX_ENTRY_FAIL_EXIT:
+        return vcore__vcpu_nested_failed_entry(vcpu, vd.exit_reason & ~VCORE_VMX_EXIT_REASON_ENTRY_FAIL,
+                                               vd.qualification, exit, handled);
+    default:
+        break;
+    }
+    *handled = false;
+    err = vcore__vcpu_nested_supported(vcpu);
+    if (err)
+        return err;
+    /* L1's registers go to the backend first: L2 starts with them (VM entry
+     * leaves the GPRs alone) and vmcs01 must hold L1's view for the exit. */
+    uint32_t held = vcpu->vm->ops.state_groups ? vcpu->vm->ops.state_groups : VCORE_X86_STATE_ALL;
+    if (vcpu->dirty & held) {
+        err = ops->vcpu_set_state(vcpu, vcpu->priv, &vcpu->state, vcpu->dirty & held);
+        if (err)
+            return err < 0 ? err : VCORE_ERR_HWFAIL;
+        vcpu->dirty &= ~held;
+    }
+    if (!nv->vmcs02) {
+        err = ops->vmcs_alloc(vcpu, vcpu->priv, false, &nv->vmcs02);
+        if (err)
+            return err < 0 ? err : VCORE_ERR_NOMEM;
+        nv->vmcs02_const = false;
+        nv->vmcs02_for = VCORE__INVALID_PTR;
+    }
+    bool full = nv->vmcs02_for != nv->current_vmptr || (nv->opts & VCORE_NVMX_OPT_NO_DIRTY_SPLIT) || !nv->vmcs02_const;
+    if (!nv->vmcs02_const)
+        err = vcore__vcpu_nested_const(vcpu);
+    else
+        err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_controls(vcpu, full);
+    vcore_hw_entry_t he;
+    if (!err && (nv->opts & VCORE_NVMX_OPT_EARLY_HW_CHECK)) {
+        bool ok = false;
+        err = vcore__vcpu_nested_early(vcpu, &he, &ok);
+        if (!err && !ok) {
+            nv->vmcs02_for = VCORE__INVALID_PTR; /* rewrite everything next time */
+            if (he.kind == VCORE_HW_ENTRY_FAIL_VALID)
+                return vcore__vcpu_nested_hw_outcome(vcpu, in, &he, exit, handled);
+            return VCORE_ERR_HWFAIL;
+        }
+    }
+    if (!err)
+        err = vcore__vcpu_nested_fields(vcpu, full);
+    if (err) {
+        nv->vmcs02_for = VCORE__INVALID_PTR;
+        return err;
+    }
+    /* L1's VMLAUNCH makes vmcs12 launched once the entry succeeds. */
+    err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
+    if (err)
+        return err < 0 ? err : VCORE_ERR_HWFAIL;
+    nv->vmcs02_for = nv->current_vmptr;
+    if (he.kind != VCORE_HW_ENTRY_EXIT || (he.exit_reason & VCORE_VMX_EXIT_REASON_ENTRY_FAIL)) {
+        nv->vmcs02_for = VCORE__INVALID_PTR;
+        return vcore__vcpu_nested_hw_outcome(vcpu, in, &he, exit, handled);
+    }
+    vcore_nvmx_clear_dirty(nv);
+    if (in->op == VCORE_NVMX_VMLAUNCH && vcore_nvmx_mark_launched(nv) != VCORE_OK)
+        return VCORE_ERR_STATE;
+    nv->in_l2 = true;
+    nv->rare_stale = false;
+    bool again = false;
+    err = vcore__vcpu_nested_l2_exit(vcpu, &he, exit, handled, &again);
+    if (err || !again)
+        return err;
+    return vcore__vcpu_nested_run_l2(vcpu, exit, handled);
+}
+
+int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore_backend_t *ops = &vcpu->vm->ops;
+    for (;;) {
+        int err = vcore__vcpu_nested_load02(vcpu);
+        if (err)
+            return err;
+        /* An L2 HLT the VMM saw completes now: RIP past it. */
+        if (nv->l2_insn_len) {
+            uint64_t rip = 0;
+            err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_RIP, &rip);
+            if (!err)
+                err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_RIP, rip + nv->l2_insn_len);
+            if (err)
+                return err;
+            nv->l2_insn_len = 0;
+        }
+        uint32_t held = ops->state_groups ? ops->state_groups : VCORE_X86_STATE_ALL;
+        if (vcpu->dirty & held & VCORE_X86_STATE_GPRS) {
+            err = ops->vcpu_set_state(vcpu, vcpu->priv, &vcpu->state, VCORE_X86_STATE_GPRS);
+            if (err)
+                return err < 0 ? err : VCORE_ERR_HWFAIL;
+            vcpu->dirty &= ~VCORE_X86_STATE_GPRS;
+            err = vcore__vcpu_nested_load02(vcpu);
+            if (err)
+                return err;
+        }
+        vcore_hw_entry_t he;
+        err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
+        if (err)
+            return err < 0 ? err : VCORE_ERR_HWFAIL;
+        if (he.kind != VCORE_HW_ENTRY_EXIT)
+            return VCORE_ERR_HWFAIL; /* a launched, checked vmcs02 cannot VMfail */
+        bool again = false;
+        err = vcore__vcpu_nested_l2_exit(vcpu, &he, exit, handled, &again);
+        if (err || !again)
+            return err;
+    }
+}

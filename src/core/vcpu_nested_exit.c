@@ -1,0 +1,562 @@
+/*
+ * vcpu_nested_exit.c - exits from L2: decide who owns them, reflect the ones
+ * L1 wants (SDM Vol. 3, "VM Exits"), handle L0's own.
+ *
+ * Reflection writes vmcs12's exit-information fields, syncs the guest state
+ * that can have changed, stores the VM-exit MSR-store list, loads L1's host
+ * state into the vCPU model ("Loading Host State"), loads the VM-exit
+ * MSR-load list and, when that fails, performs a VMX abort ("VMX Aborts").
+ *
+ * Seed optimisation "sync rarely accessed guest fields only when needed":
+ * segment selectors, limits, bases, most access rights, DR7, pending debug
+ * exceptions and BNDCFGS change rarely and L1 rarely reads them; they stay
+ * in vmcs02 until L1's VMREAD (or the core) needs them.
+ */
+#include "vcpu_nested.h"
+
+#include "virtcore/x86/vmx_exits.h"
+
+/* The eagerly synced guest fields: every exit to L1 reads them. */
+#define NESTED_EAGER(X)                                                        \
+    X(GUEST_RIP) X(GUEST_RSP) X(GUEST_RFLAGS) X(GUEST_CR0) X(GUEST_CR3)        \
+    X(GUEST_CR4) X(GUEST_INTERRUPTIBILITY_INFO) X(GUEST_CS_AR_BYTES) X(GUEST_SS_AR_BYTES)
+
+/* The rarely-read guest fields, synced lazily. */
+#define NESTED_RARE(X)                                                                             \
+    X(GUEST_ES_SELECTOR) X(GUEST_CS_SELECTOR) X(GUEST_SS_SELECTOR) X(GUEST_DS_SELECTOR)            \
+    X(GUEST_FS_SELECTOR) X(GUEST_GS_SELECTOR) X(GUEST_LDTR_SELECTOR) X(GUEST_TR_SELECTOR)          \
+    X(GUEST_ES_LIMIT) X(GUEST_CS_LIMIT) X(GUEST_SS_LIMIT) X(GUEST_DS_LIMIT) X(GUEST_FS_LIMIT)      \
+    X(GUEST_GS_LIMIT) X(GUEST_LDTR_LIMIT) X(GUEST_TR_LIMIT) X(GUEST_GDTR_LIMIT) X(GUEST_IDTR_LIMIT) \
+    X(GUEST_ES_AR_BYTES) X(GUEST_DS_AR_BYTES) X(GUEST_FS_AR_BYTES) X(GUEST_GS_AR_BYTES)            \
+    X(GUEST_LDTR_AR_BYTES) X(GUEST_TR_AR_BYTES)                                                    \
+    X(GUEST_ES_BASE) X(GUEST_CS_BASE) X(GUEST_SS_BASE) X(GUEST_DS_BASE) X(GUEST_FS_BASE)           \
+    X(GUEST_GS_BASE) X(GUEST_LDTR_BASE) X(GUEST_TR_BASE) X(GUEST_GDTR_BASE) X(GUEST_IDTR_BASE)     \
+    X(GUEST_PENDING_DBG_EXCEPTIONS) X(GUEST_BNDCFGS) X(GUEST_DR7)
+
+#define NESTED_ENC(name) VCORE_VMCS_##name,
+static const uint16_t nested_eager[] = {NESTED_EAGER(NESTED_ENC)};
+static const uint16_t nested_rare[] = {NESTED_RARE(NESTED_ENC)};
+#undef NESTED_ENC
+
+bool vcore__vcpu_nested_is_rare(uint32_t encoding)
+{
+    /* O(1) over the encodings of NESTED_RARE: guest selectors 0800H-080EH,
+     * limits 4800H-4812H, access rights 4814H-4822H except CS (4816H) and
+     * SS (4818H), bases 6806H-6818H, DR7, pending debug exceptions, BNDCFGS. */
+    uint32_t e = encoding;
+    if (e == VCORE_VMCS_GUEST_BNDCFGS || e == VCORE_VMCS_GUEST_BNDCFGS_HIGH || e == VCORE_VMCS_GUEST_DR7 ||
+        e == VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS)
+        return true;
+    return (e >= VCORE_VMCS_GUEST_ES_SELECTOR && e <= VCORE_VMCS_GUEST_TR_SELECTOR) ||
+           (e >= VCORE_VMCS_GUEST_ES_LIMIT && e <= VCORE_VMCS_GUEST_IDTR_LIMIT) ||
+           (e >= VCORE_VMCS_GUEST_ES_AR_BYTES && e <= VCORE_VMCS_GUEST_TR_AR_BYTES &&
+            e != VCORE_VMCS_GUEST_CS_AR_BYTES && e != VCORE_VMCS_GUEST_SS_AR_BYTES) ||
+           (e >= VCORE_VMCS_GUEST_ES_BASE && e <= VCORE_VMCS_GUEST_IDTR_BASE);
+}
+
+/* vmcs02 -> vmcs12 for a list of guest fields; a field L1 wrote since the
+ * exit (dirty) keeps L1's value. */
+static int vcore__vcpu_nested_pull(vcore_vcpu_t *vcpu, const uint16_t *list, size_t n)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    uint8_t *page = (uint8_t *)nv->vmcs12;
+    for (size_t i = 0; i < n; i++) {
+        const vcore__vmcs_row_t *r = vcore__vmcs_row(list[i]);
+        uint32_t id = (uint32_t)(r - vcore__vmcs_rows);
+        if (nv->dirty[id / 64] & (1ull << (id % 64)))
+            continue;
+        uint64_t v;
+        int err = vcore__vcpu_nested_rd(vcpu, list[i], &v);
+        if (err)
+            return err;
+        vcore__vmcs12_store(page, r, v);
+    }
+    return VCORE_OK;
+}
+
+int vcore__vcpu_nested_sync_rare(vcore_vcpu_t *vcpu)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    if (!nv->rare_stale)
+        return VCORE_OK;
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_pull(vcpu, nested_rare, VCORE__ARRAY_SIZE(nested_rare));
+    if (err)
+        return err;
+    nv->rare_stale = false;
+    return VCORE_OK;
+}
+
+/* Exit-information fields each basic reason defines (SDM Vol. 3, "Basic
+ * VM-Exit Information", "Information for VM Exits Due to Vectored Events",
+ * "Information for VM Exits That Occur During Event Delivery",
+ * "Information for VM Exits Due to Instruction Execution"). */
+#define INFO_QUAL (1u << 0)
+#define INFO_INTR (1u << 1)
+#define INFO_IDT (1u << 2)
+#define INFO_LEN (1u << 3)
+#define INFO_II (1u << 4)
+#define INFO_GLA (1u << 5)
+#define INFO_GPA (1u << 6)
+
+static uint32_t vcore__vcpu_nested_info(uint32_t basic)
+{
+    switch (basic) {
+    case VCORE_VMX_EXIT_EXCEPTION_NMI:
+        return INFO_QUAL | INFO_INTR | INFO_IDT | INFO_LEN;
+    case VCORE_VMX_EXIT_EXTERNAL_INTERRUPT:
+        return INFO_INTR;
+    case VCORE_VMX_EXIT_TASK_SWITCH:
+        return INFO_QUAL | INFO_IDT | INFO_LEN;
+    case VCORE_VMX_EXIT_APIC_ACCESS:
+        return INFO_QUAL | INFO_IDT;
+    case VCORE_VMX_EXIT_EPT_VIOLATION:
+        return INFO_QUAL | INFO_IDT | INFO_GLA | INFO_GPA;
+    case VCORE_VMX_EXIT_EPT_MISCONFIG:
+        return INFO_IDT | INFO_GPA;
+    case VCORE_VMX_EXIT_INVLPG:
+    case VCORE_VMX_EXIT_CR_ACCESS:
+    case VCORE_VMX_EXIT_DR_ACCESS:
+    case VCORE_VMX_EXIT_APIC_WRITE:
+    case VCORE_VMX_EXIT_VIRTUALIZED_EOI:
+        return INFO_QUAL | INFO_LEN;
+    case VCORE_VMX_EXIT_IO_INSTRUCTION:
+        return INFO_QUAL | INFO_LEN | INFO_II | INFO_GLA;
+    case VCORE_VMX_EXIT_VMCLEAR:
+    case VCORE_VMX_EXIT_VMPTRLD:
+    case VCORE_VMX_EXIT_VMPTRST:
+    case VCORE_VMX_EXIT_VMREAD:
+    case VCORE_VMX_EXIT_VMWRITE:
+    case VCORE_VMX_EXIT_VMXON:
+    case VCORE_VMX_EXIT_INVEPT:
+    case VCORE_VMX_EXIT_INVVPID:
+    case VCORE_VMX_EXIT_INVPCID:
+    case VCORE_VMX_EXIT_GDTR_IDTR_ACCESS:
+    case VCORE_VMX_EXIT_LDTR_TR_ACCESS:
+    case VCORE_VMX_EXIT_XSAVES:
+    case VCORE_VMX_EXIT_XRSTORS:
+        return INFO_QUAL | INFO_LEN | INFO_II;
+    case VCORE_VMX_EXIT_RDRAND:
+    case VCORE_VMX_EXIT_RDSEED:
+        return INFO_LEN | INFO_II;
+    case VCORE_VMX_EXIT_CPUID:
+    case VCORE_VMX_EXIT_GETSEC:
+    case VCORE_VMX_EXIT_HLT:
+    case VCORE_VMX_EXIT_INVD:
+    case VCORE_VMX_EXIT_RDPMC:
+    case VCORE_VMX_EXIT_RDTSC:
+    case VCORE_VMX_EXIT_RSM:
+    case VCORE_VMX_EXIT_VMCALL:
+    case VCORE_VMX_EXIT_VMLAUNCH:
+    case VCORE_VMX_EXIT_VMRESUME:
+    case VCORE_VMX_EXIT_VMXOFF:
+    case VCORE_VMX_EXIT_RDMSR:
+    case VCORE_VMX_EXIT_WRMSR:
+    case VCORE_VMX_EXIT_MWAIT:
+    case VCORE_VMX_EXIT_MONITOR:
+    case VCORE_VMX_EXIT_PAUSE:
+    case VCORE_VMX_EXIT_RDTSCP:
+    case VCORE_VMX_EXIT_WBINVD:
+    case VCORE_VMX_EXIT_XSETBV:
+    case VCORE_VMX_EXIT_VMFUNC:
+    case VCORE_VMX_EXIT_ENCLS:
+        return INFO_LEN;
+    default:
+        return 0;
+    }
+}
+
+/* The exit-information fields from vmcs02 (current) into vmcs12. */
+static int vcore__vcpu_nested_exit_info(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t info,
+                                        vcore_nvmx_l2_exit_t *e)
+{
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    uint64_t x = 0;
+    int err = VCORE_OK;
+    v->VM_EXIT_REASON = reason;
+    /* Fields a reason does not define hold no information: an instruction
+     * cannot exit during event delivery, so its IDT-vectoring information
+     * is "not valid" (bit 31 clear) without asking vmcs02. */
+    v->EXIT_QUALIFICATION = 0;
+    v->VM_EXIT_INTR_INFO = 0;
+    v->IDT_VECTORING_INFO_FIELD = 0;
+    if (info & INFO_QUAL) {
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_EXIT_QUALIFICATION, &x);
+        v->EXIT_QUALIFICATION = x;
+        e->qualification = x;
+    }
+    if (!err && (info & INFO_INTR)) {
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INTR_INFO, &x);
+        v->VM_EXIT_INTR_INFO = (uint32_t)x;
+        e->intr_info = (uint32_t)x;
+        /* Bit 11: an error code was delivered ("VM-Exit Interruption-Information Field"). */
+        if (!err && (x & (1u << 11))) {
+            err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INTR_ERROR_CODE, &x);
+            v->VM_EXIT_INTR_ERROR_CODE = (uint32_t)x;
+            e->intr_error = (uint32_t)x;
+        }
+    }
+    if (!err && (info & INFO_IDT)) {
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_IDT_VECTORING_INFO_FIELD, &x);
+        v->IDT_VECTORING_INFO_FIELD = (uint32_t)x;
+        if (!err && (x & (1u << 31)) && (x & (1u << 11))) {
+            err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_IDT_VECTORING_ERROR_CODE, &x);
+            v->IDT_VECTORING_ERROR_CODE = (uint32_t)x;
+        }
+    }
+    /* #BP/#OF (software exceptions, type 6) and software interrupts report
+     * the instruction length too (CVE-2016-9588 class: L1 needs it to
+     * re-inject them with the right length). */
+    if (!err && (info & INFO_LEN)) {
+        uint32_t type = (v->VM_EXIT_INTR_INFO >> 8) & 7u;
+        if (VCORE_VMX_EXIT_REASON_BASIC(reason) != VCORE_VMX_EXIT_EXCEPTION_NMI || type == 4u ||
+            type == 5u || type == 6u) {
+            err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &x);
+            v->VM_EXIT_INSTRUCTION_LEN = (uint32_t)x;
+        }
+    }
+    if (!err && (info & INFO_II)) {
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VMX_INSTRUCTION_INFO, &x);
+        v->VMX_INSTRUCTION_INFO = (uint32_t)x;
+    }
+    if (!err && (info & INFO_GLA)) {
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_LINEAR_ADDRESS, &x);
+        v->GUEST_LINEAR_ADDRESS = x;
+    }
+    if (!err && (info & INFO_GPA)) {
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, &x);
+        v->GUEST_PHYSICAL_ADDRESS = x;
+    }
+    return err;
+}
+
+/* The guest state that can change without an exit to L0: the eager set,
+ * the activity state when L2 can halt on its own, the preemption timer
+ * when L1 saves it. */
+static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    int err = vcore__vcpu_nested_pull(vcpu, nested_eager, VCORE__ARRAY_SIZE(nested_eager));
+    uint64_t x;
+    /* Primary control 7: without HLT exiting in vmcs02, L2 may be halted. */
+    uint32_t l2hlt = (nv->ctl01[1] | v->CPU_BASED_VM_EXEC_CONTROL) & (1u << 7);
+    if (!err && (!l2hlt || v->GUEST_ACTIVITY_STATE != 0)) {
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, &x);
+        v->GUEST_ACTIVITY_STATE = (uint32_t)x;
+    }
+    /* "Saving Guest State": VM-exit control 22 saves the timer's value. */
+    if (!err && (v->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) && (v->VM_EXIT_CONTROLS & (1u << 22))) {
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, &x);
+        v->VMX_PREEMPTION_TIMER_VALUE = (uint32_t)x;
+    }
+    if (err)
+        return err;
+    /* "Saving Guest State": the IA-32e mode guest entry control and, with
+     * "save IA32_EFER", EFER.LMA follow L2's mode. */
+    bool lma = (v->GUEST_CR0 & VCORE__CR0_PG) && (v->GUEST_IA32_EFER & VCORE__EFER_LME) &&
+               (v->VM_ENTRY_CONTROLS & (1u << 9));
+    if (v->VM_EXIT_CONTROLS & (1u << 20))
+        v->GUEST_IA32_EFER = lma ? (v->GUEST_IA32_EFER | VCORE__EFER_LMA) : (v->GUEST_IA32_EFER & ~VCORE__EFER_LMA);
+    if (nv->opts & VCORE_NVMX_OPT_EAGER_RARE_SYNC)
+        return vcore__vcpu_nested_pull(vcpu, nested_rare, VCORE__ARRAY_SIZE(nested_rare));
+    nv->rare_stale = true;
+    return VCORE_OK;
+}
+
+/* ---- L1's host state ("Loading Host State") ---- */
+
+/* CR0 bits a VM exit does not modify: ET, NW, CD, reserved bits 28:19, 17, 15:6, 63:32. */
+#define NESTED_CR0_KEEP (0xffffffff00000000ull | (1ull << 4) | (1ull << 29) | (1ull << 30) | \
+                         (0x3ffull << 19) | (1ull << 17) | (0x3ffull << 6))
+
+static void vcore__vcpu_nested_host_seg(vcore_x86_segment_t *s, uint16_t sel, uint64_t base, bool cs, bool l)
+{
+    s->selector = sel;
+    s->base = base;
+    s->limit = 0xffffffffu;
+    if (cs) /* type 11 (execute/read, accessed), S, P, G; L and D from the host address-space size */
+        s->ar = 11u | VCORE_X86_AR_S | VCORE_X86_AR_P | VCORE_X86_AR_G | (l ? VCORE_X86_AR_L : VCORE_X86_AR_DB);
+    else if (sel == 0) /* a null selector leaves the segment unusable */
+        s->ar = VCORE_X86_AR_UNUSABLE;
+    else /* type 3 (read/write, accessed), S, P, D/B, G */
+        s->ar = 3u | VCORE_X86_AR_S | VCORE_X86_AR_P | VCORE_X86_AR_DB | VCORE_X86_AR_G;
+}
+
+#define NESTED_HOST_GROUPS                                                                          \
+    (VCORE_X86_STATE_RIP | VCORE_X86_STATE_RSP | VCORE_X86_STATE_RFLAGS | VCORE_X86_STATE_SEGS |    \
+     VCORE_X86_STATE_DTABLES | VCORE_X86_STATE_CR0 | VCORE_X86_STATE_CR3 | VCORE_X86_STATE_CR4 |    \
+     VCORE_X86_STATE_EFER | VCORE_X86_STATE_DREGS | VCORE_X86_STATE_MSRS | VCORE_X86_STATE_EVENTS)
+
+static void vcore__vcpu_nested_load_host(vcore_vcpu_t *vcpu)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    vcore_x86_state_t *st = &vcpu->x86->st;
+    vcore_x86_sregs_t *s = &st->sregs;
+    uint32_t exit = v->VM_EXIT_CONTROLS;
+    bool l = (exit & (1u << 9)) != 0; /* host address-space size */
+    s->cr0 = (s->cr0 & NESTED_CR0_KEEP) | (v->HOST_CR0 & ~NESTED_CR0_KEEP);
+    s->cr3 = v->HOST_CR3;
+    s->cr4 = (s->cr4 & 0xffffffff00000000ull) | (v->HOST_CR4 & 0xffffffffull);
+    /* "DR7 is set to 400H"; IA32_DEBUGCTL is cleared (not modelled here). */
+    st->dregs.dr7 = 0x400;
+    st->msrs.sysenter_cs = v->HOST_IA32_SYSENTER_CS;
+    st->msrs.sysenter_esp = v->HOST_IA32_SYSENTER_ESP;
+    st->msrs.sysenter_eip = v->HOST_IA32_SYSENTER_EIP;
+    if (exit & (1u << 19))
+        st->msrs.pat = v->HOST_IA32_PAT;
+    if (exit & (1u << 21))
+        s->efer = v->HOST_IA32_EFER;
+    else /* LMA and LME follow the host address-space size */
+        s->efer = l ? (s->efer | VCORE__EFER_LMA | VCORE__EFER_LME)
+                    : (s->efer & ~(VCORE__EFER_LMA | VCORE__EFER_LME));
+    vcore__vcpu_nested_host_seg(&s->seg[VCORE_X86_CS], v->HOST_CS_SELECTOR, 0, true, l);
+    vcore__vcpu_nested_host_seg(&s->seg[VCORE_X86_SS], v->HOST_SS_SELECTOR, 0, false, l);
+    vcore__vcpu_nested_host_seg(&s->seg[VCORE_X86_DS], v->HOST_DS_SELECTOR, 0, false, l);
+    vcore__vcpu_nested_host_seg(&s->seg[VCORE_X86_ES], v->HOST_ES_SELECTOR, 0, false, l);
+    vcore__vcpu_nested_host_seg(&s->seg[VCORE_X86_FS], v->HOST_FS_SELECTOR, v->HOST_FS_BASE, false, l);
+    vcore__vcpu_nested_host_seg(&s->seg[VCORE_X86_GS], v->HOST_GS_SELECTOR, v->HOST_GS_BASE, false, l);
+    /* TR: busy 32/64-bit TSS, limit 67H. */
+    vcore_x86_segment_t *tr = &s->seg[VCORE_X86_TR];
+    tr->selector = v->HOST_TR_SELECTOR;
+    tr->base = v->HOST_TR_BASE;
+    tr->limit = 0x67;
+    tr->ar = 11u | VCORE_X86_AR_P;
+    /* LDTR: selector 0, unusable; the base is left canonical (0). */
+    vcore_x86_segment_t *ldtr = &s->seg[VCORE_X86_LDTR];
+    ldtr->selector = 0;
+    ldtr->base = 0;
+    ldtr->limit = 0;
+    ldtr->ar = VCORE_X86_AR_UNUSABLE;
+    s->gdtr.base = v->HOST_GDTR_BASE;
+    s->gdtr.limit = 0xffff;
+    s->idtr.base = v->HOST_IDTR_BASE;
+    s->idtr.limit = 0xffff;
+    st->regs.rip = v->HOST_RIP;
+    st->regs.gpr[VCORE_X86_RSP] = v->HOST_RSP;
+    st->regs.rflags = 0x2; /* "RFLAGS is cleared, except bit 1" */
+    st->events.sti_blocking = 0;
+    st->events.movss_blocking = 0;
+    vcore__vcpu_mark_dirty(vcpu, NESTED_HOST_GROUPS);
+}
+
+/* The value of an MSR for L2 as the VM-exit MSR-store list sees it: L1's
+ * value unless vmcs12's guest state loaded L2's own. */
+static int vcore__vcpu_nested_l2_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    uint32_t entry = v->VM_ENTRY_CONTROLS;
+    if (index == VCORE_MSR_IA32_EFER && (entry & (1u << 15))) {
+        *value = v->GUEST_IA32_EFER;
+        return VCORE_OK;
+    }
+    if (index == VCORE_MSR_IA32_PAT && (entry & (1u << 14))) {
+        *value = v->GUEST_IA32_PAT;
+        return VCORE_OK;
+    }
+    return vcore_vcpu_get_msr(vcpu, index, value);
+}
+
+/* SDM "Saving MSRs" / "Loading MSRs": 16-byte entries (index in bits 31:0,
+ * reserved 63:32, data in 127:64). FS_BASE/GS_BASE may not be loaded, the
+ * x2APIC range 800H-8FFH and SMBASE (9EH) may be neither stored nor loaded. */
+static bool vcore__vcpu_nested_msr_entry_ok(uint64_t lo, bool load)
+{
+    uint32_t index = (uint32_t)lo;
+    if (lo >> 32)
+        return false;
+    if ((index >> 8) == 0x8u || index == 0x9eu)
+        return false;
+    return !(load && (index == 0xc0000100u || index == 0xc0000101u));
+}
+
+static int vcore__vcpu_nested_msr_store(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *mem)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    for (uint32_t i = 0; i < v->VM_EXIT_MSR_STORE_COUNT; i++) {
+        uint64_t gpa = v->VM_EXIT_MSR_STORE_ADDR + 16ull * i, lo = ~0ull, val;
+        if (mem->read(mem->ctx, gpa, &lo, 8) != VCORE_OK || !vcore__vcpu_nested_msr_entry_ok(lo, false) ||
+            vcore__vcpu_nested_l2_msr(vcpu, (uint32_t)lo, &val) != VCORE_OK ||
+            mem->write(mem->ctx, gpa + 8, &val, 8) != VCORE_OK)
+            return VCORE_ERR_INVAL;
+    }
+    return VCORE_OK;
+}
+
+static int vcore__vcpu_nested_msr_load(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *mem)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    for (uint32_t i = 0; i < v->VM_EXIT_MSR_LOAD_COUNT; i++) {
+        uint64_t e[2] = {~0ull, 0};
+        uint64_t gpa = v->VM_EXIT_MSR_LOAD_ADDR + 16ull * i;
+        if (mem->read(mem->ctx, gpa, e, 16) != VCORE_OK || !vcore__vcpu_nested_msr_entry_ok(e[0], true) ||
+            vcore_vcpu_set_msr(vcpu, (uint32_t)e[0], e[1]) != VCORE_OK)
+            return VCORE_ERR_INVAL;
+    }
+    return VCORE_OK;
+}
+
+/* "VMX Aborts": the indicator goes to byte 4 of the VMCS region, the
+ * logical processor shuts down. */
+static void vcore__vcpu_nested_abort(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *mem, uint32_t indicator)
+{
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    v->abort = indicator;
+    (void)mem->write(mem->ctx, vcpu->nvmx->current_vmptr + VCORE_VMCS12_OFF_ABORT, &indicator, 4);
+    vcpu->nvmx->last.vmx_aborts++;
+}
+
+#define NESTED_ABORT_SAVE_MSR 1u
+#define NESTED_ABORT_LOAD_MSR 4u
+
+int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *shutdown)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    vcore_nvmx_mem_t mem;
+    mem.size = sizeof(mem);
+    int err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+    if (!err)
+        err = vcore__vcpu_sync_in(vcpu, NESTED_HOST_GROUPS);
+    if (err)
+        return err;
+    *shutdown = false;
+    nv->in_l2 = false;
+    /* "Clearing the VM-entry interruption-information valid bit". */
+    v->VM_ENTRY_INTR_INFO_FIELD &= ~(1u << 31);
+    /* "VM-Entry Failures During or After Loading Guest State": no MSRs are
+     * stored for a failed entry. */
+    if (!failed_entry && vcore__vcpu_nested_msr_store(vcpu, &mem) != VCORE_OK) {
+        vcore__vcpu_nested_abort(vcpu, &mem, NESTED_ABORT_SAVE_MSR);
+        *shutdown = true;
+        return VCORE_OK;
+    }
+    vcore__vcpu_nested_load_host(vcpu);
+    if (vcore__vcpu_nested_msr_load(vcpu, &mem) != VCORE_OK) {
+        vcore__vcpu_nested_abort(vcpu, &mem, NESTED_ABORT_LOAD_MSR);
+        *shutdown = true;
+    }
+    return VCORE_OK;
+}
+
+/* The VMM gets an exit L0 cannot complete itself. */
+static void vcore__vcpu_nested_to_vmm(vcore_vcpu_t *vcpu, uint32_t reason, uint64_t qual, vcore_exit_t *exit)
+{
+    vcore__memset(&exit->u, 0, sizeof(exit->u));
+    vcore__memset(&exit->raw, 0, sizeof(exit->raw));
+    exit->flags = VCORE_EXIT_F_L2;
+    exit->raw.source = VCORE_EXIT_SRC_VMX;
+    exit->raw.reason = reason;
+    exit->raw.qualification = qual;
+    exit->reason = VCORE_VMX_EXIT_REASON_BASIC(reason) == VCORE_VMX_EXIT_HLT ? VCORE_EXIT_HLT : VCORE_EXIT_RAW;
+    (void)vcpu;
+}
+
+/* An event L2 was delivering when L0 took the exit goes back into L2 on
+ * the next entry, with its type, error code and, for software events
+ * (INT3/INTO: type 6), the instruction length (CVE-2016-9588 class). */
+static int vcore__vcpu_nested_reinject(vcore_vcpu_t *vcpu)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    uint32_t idt = v->IDT_VECTORING_INFO_FIELD;
+    if (!(idt & (1u << 31)))
+        return VCORE_OK;
+    int err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, idt & ~(1u << 12));
+    if (!err && (idt & (1u << 11)))
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, v->IDT_VECTORING_ERROR_CODE);
+    uint32_t type = (idt >> 8) & 7u;
+    if (!err && (type == 4u || type == 5u || type == 6u)) {
+        uint64_t len = 0;
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &len);
+        if (!err)
+            err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN, len);
+    }
+    return err;
+}
+
+int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, vcore_exit_t *exit,
+                               bool *handled, bool *again)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    uint32_t reason = he->exit_reason;
+    uint32_t basic = VCORE_VMX_EXIT_REASON_BASIC(reason);
+    *handled = *again = false;
+    nv->last.l2_exits++;
+    nv->last.exit_reason = reason;
+    nv->last.check = 0;
+    /* The guest ran: its GPRs (shared with L1 across the VMCS switch) changed. */
+    vcpu->valid &= ~(VCORE_X86_STATE_GPRS);
+    vcore_nvmx_l2_exit_t e;
+    vcore__memset(&e, 0, sizeof(e));
+    e.size = sizeof(e);
+    e.reason = reason;
+    /* vmcs12 keeps the exit information either way: L0's re-injection reads it too. */
+    int err = vcore__vcpu_nested_exit_info(vcpu, reason, vcore__vcpu_nested_info(basic), &e);
+    if (err)
+        return err;
+    e.cpl = (v->GUEST_SS_AR_BYTES >> VCORE_X86_AR_DPL_SHIFT) & 3u;
+    uint32_t gpr_groups = 0;
+    if (basic == VCORE_VMX_EXIT_RDMSR || basic == VCORE_VMX_EXIT_WRMSR ||
+        (basic == VCORE_VMX_EXIT_CR_ACCESS && ((e.qualification >> 4) & 3u) == 0))
+        gpr_groups = VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RSP;
+    vcore_nvmx_decision_t d;
+    d.size = sizeof(d);
+    vcore_nvmx_mem_t mem;
+    mem.size = sizeof(mem);
+    err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+    if (!err && gpr_groups) {
+        /* The register operand: the GPR file is L2's now (RSP is vmcs02's). */
+        err = vcore__vcpu_sync_in(vcpu, gpr_groups);
+        if (!err)
+            err = vcore__vcpu_nested_load02(vcpu);
+        uint64_t rsp = 0;
+        if (!err)
+            err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_RSP, &rsp);
+        uint32_t g = basic == VCORE_VMX_EXIT_CR_ACCESS ? (uint32_t)(e.qualification >> 8) & 15u : VCORE_X86_RCX;
+        e.gpr_value = g == VCORE_X86_RSP ? rsp : vcpu->x86->st.regs.gpr[g];
+        e.msr_index = (uint32_t)vcpu->x86->st.regs.gpr[VCORE_X86_RCX];
+    }
+    if (!err)
+        err = vcore_nvmx_exit_owner(nv, &mem, &e, &d);
+    if (err)
+        return err;
+    nv->last.owner = d.owner;
+    nv->last.kind = d.kind;
+    nv->last.arg = d.arg;
+    nv->last.field = d.field;
+    if (d.owner == VCORE_NVMX_OWNER_L1) {
+        err = vcore__vcpu_nested_save_guest(vcpu);
+        bool shutdown = false;
+        if (!err)
+            err = vcore__vcpu_nested_exit_to_l1(vcpu, false, &shutdown);
+        if (err)
+            return err;
+        nv->last.reflected++;
+        if (shutdown) {
+            vcore__memset(&exit->u, 0, sizeof(exit->u));
+            exit->flags = 0;
+            exit->reason = VCORE_EXIT_SHUTDOWN;
+            return VCORE_OK;
+        }
+        *handled = true;
+        return VCORE_OK;
+    }
+    /* L0's: a host interrupt (the backend's host has taken it), or a timer
+     * only L0 armed: re-enter L2 with the event it was delivering. */
+    if (basic == VCORE_VMX_EXIT_EXTERNAL_INTERRUPT || basic == VCORE_VMX_EXIT_PREEMPTION_TIMER) {
+        nv->last.l0_handled++;
+        *again = true;
+        return vcore__vcpu_nested_reinject(vcpu);
+    }
+    if (basic == VCORE_VMX_EXIT_HLT) {
+        uint64_t len = 0;
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &len);
+        if (err)
+            return err;
+        nv->l2_insn_len = (uint32_t)len;
+    }
+    vcore__vcpu_nested_to_vmm(vcpu, reason, v->EXIT_QUALIFICATION, exit);
+    return VCORE_OK;
+}

@@ -1,0 +1,91 @@
+/*
+ * nested_doc.c - prints docs/nested.md from the nested pipeline's tables
+ * (the reflection table through vcore_nvmx_rule_at(), the control merge
+ * rules from VCORE_NVMX_CTL_RULES), so the document cannot drift from the
+ * code: the test unit.nested_doc compares the output with the committed file.
+ *
+ *   nested_doc > docs/nested.md
+ */
+#include <stdio.h>
+#include <virtcore/virtcore.h>
+#include <virtcore/x86/nvmx_pipeline.h>
+
+static const char *const words[5] = {"pin-based", "primary processor-based", "secondary processor-based",
+                                     "VM-exit", "VM-entry"};
+
+static const char *const kinds[VCORE_NVMX_RULE_KIND_COUNT] = {
+    "L0", "always L1", "pin-based control", "primary control", "secondary control", "exception bitmap",
+    "I/O", "MSR bitmaps", "CR masks/targets", "INVLPG + INVPCID", "PAUSE", "L1's EPT"};
+
+int main(void)
+{
+    printf("# Nested VMX: the pipeline\n\n");
+    printf("A vCPU created with `VCORE_NESTED_VMX` on a backend with hardware VMCS objects runs\n"
+           "L1's VMLAUNCH/VMRESUME inside `vcore_vcpu_run()` and decides every exit from L2 by the\n"
+           "tables below (`include/virtcore/x86/nvmx_pipeline.h`). This file is generated from\n"
+           "them (`tests/unit/nested_doc.c`; the test `unit.nested_doc` fails when it differs).\n\n");
+    printf("## VM entry (SDM Vol. 3, \"VM Entries\")\n\n"
+           "1. The pre-entry checks of the instruction (#UD, #GP, VMfailInvalid, VMfailValid 26/4/5).\n"
+           "2. The VM-entry checks on vmcs12 (`vcore_vmx_check_entry()`): VMfailValid 7 or 8 become the\n"
+           "   instruction's outcome (RIP past it, ZF set, the other arithmetic flags clear, the error in\n"
+           "   VM_INSTRUCTION_ERROR); a guest-state, PDPTE, link-pointer or MSR-load failure becomes a VM exit\n"
+           "   to L1 with bit 31 of the exit reason set and L1's host state loaded (no VM-exit MSR store).\n"
+           "   When the rarely-read guest fields are still in vmcs02 and a guest-state check fails, they are\n"
+           "   synced and the checks run again.\n"
+           "3. What the pipeline does not give L2 yet is refused with `VCORE_ERR_UNSUPPORTED` and the\n"
+           "   diagnostic `NVMX_PIPELINE_UNSUPPORTED` (value: control word << 8 | bit): virtualize APIC\n"
+           "   accesses, EPT, unrestricted guest, APIC-register virtualization, virtual-interrupt delivery,\n"
+           "   VM functions, VMCS shadowing, PML, the TPR shadow, posted interrupts, and a non-empty VM-entry\n"
+           "   MSR-load list (value FFFFH).\n"
+           "4. vmcs02: constant state once per vmcs02 (no VMCS link, L0's EPT pointer; L0's control words,\n"
+           "   exception bitmap and TSC offset read from vmcs01 once), then the control words by the merge\n"
+           "   rules when a control word of vmcs12 is dirty, then every vmcs12 field L1 wrote since the last\n"
+           "   entry (all of them after a VMPTRLD of another VMCS). The backend's control shadow drops a\n"
+           "   control write that changes nothing.\n"
+           "5. Optional early hardware check (`VCORE_NVMX_OPT_EARLY_HW_CHECK`): with the controls in vmcs02 and\n"
+           "   guest state not yet consumed, vmcs02 is entered with RFLAGS = 0 (bit 1 clear: invalid guest\n"
+           "   state). The processor performs every VMfail check first, so a clean vmcs02 ends in exit 33,\n"
+           "   which L1 never sees; a VMfailValid is L1's outcome. `vcore_nvmx_test_skip_check()` switches one\n"
+           "   software check off so a test can show the processor catching it.\n"
+           "6. The entry: a VMfailValid from the processor is L1's outcome; a failed entry (bit 31) is a VM\n"
+           "   exit to L1. L0's model of L1 is untouched until then. A successful VMLAUNCH makes vmcs12\n"
+           "   launched; the instruction is not completed (L1 resumes at HOST_RIP on the exit).\n\n");
+    printf("## Control merge (vmcs02 from vmcs12 = L1 and vmcs01 = L0)\n\n"
+           "A bit not listed takes L1's value; in the VM-exit controls an unlisted bit is L0's.\n\n"
+           "| Control word | Bit | Rule | Why |\n|---|---:|---|---|\n");
+#define ROW(w, b, r, why) printf("| %s | %u | %s | %s |\n", words[w], (unsigned)(b), #r, why);
+    VCORE_NVMX_CTL_RULES(ROW)
+#undef ROW
+    printf("\nRules: L1 = vmcs12's bit; L0 = vmcs01's bit; OR = either; ONE / ZERO = always; CR8 = 1 unless\n"
+           "L1 uses the TPR shadow (CVE-2017-12154 class). With \"use MSR bitmaps\" 0 in vmcs02 no MSR L0\n"
+           "intercepts can reach L2 (CVE-2019-3887 class); `vcore_nvmx_msr_bitmap_merge()` is the OR rule\n"
+           "for a backend that keeps a merged bitmap.\n\n");
+    printf("## Exits from L2\n\n"
+           "Each exit from L2 is L1's when the row's rule says so for the current vmcs12, else L0's\n"
+           "(`vcore_nvmx_exit_owner()`). L1's exits are reflected: the exit-information fields the reason\n"
+           "defines are copied from vmcs02 into vmcs12 (others read as not valid), the guest state that can\n"
+           "change without an exit to L0 is synced (RIP, RSP, RFLAGS, CR0, CR3, CR4, interruptibility, CS and\n"
+           "SS access rights; the activity state when vmcs02 lets L2 halt; the preemption timer when L1 saves\n"
+           "it); the rarely-read guest fields (selectors, limits, bases, other access rights, DR7, pending\n"
+           "debug exceptions, BNDCFGS) stay in vmcs02 until L1's VMREAD of one of them, a VMCLEAR or a\n"
+           "VMPTRLD. Then the VM-exit MSR-store list, L1's host state (SDM \"Loading Host State\"; LDTR\n"
+           "selector 0 and unusable), the VM-exit MSR-load list; a failed store or load is a VMX abort\n"
+           "(indicator 1 or 4 in the VMCS region, the vCPU shuts down). L0's exits: a host interrupt or a\n"
+           "timer only L0 armed re-enters L2 (re-injecting the event L2 was delivering, with its instruction\n"
+           "length for software events); any other goes to the VMM with `VCORE_EXIT_F_L2` (HLT as\n"
+           "`VCORE_EXIT_HLT`, L2's RIP advanced on the next run; others as `VCORE_EXIT_RAW`).\n\n");
+    printf("| Exit | Reason | Decided by | Bit | Rule |\n|---|---:|---|---:|---|\n");
+    vcore_nvmx_rule_info_t ri = {.size = sizeof(ri)};
+    for (uint32_t i = 0; i < vcore_nvmx_rule_count(); i++) {
+        if (vcore_nvmx_rule_at(i, &ri) != VCORE_OK)
+            return 1;
+        int bit = ri.kind == VCORE_NVMX_RULE_PIN || ri.kind == VCORE_NVMX_RULE_PROC || ri.kind == VCORE_NVMX_RULE_PROC2;
+        if (bit)
+            printf("| %s | %u | %s | %u | %s |\n", ri.name, ri.reason, kinds[ri.kind], ri.arg, ri.rule);
+        else
+            printf("| %s | %u | %s | | %s |\n", ri.name, ri.reason, kinds[ri.kind], ri.rule);
+    }
+    printf("\n%u rows. Reasons 33, 34 and 41 (VM-entry failures) never come from a running L2.\n",
+           vcore_nvmx_rule_count());
+    return 0;
+}

@@ -1,0 +1,1076 @@
+/*
+ * test_nested_pipeline.c - the nested VMX pipeline inside vcore_vcpu_run on
+ * the mock: L1's VMLAUNCH/VMRESUME outcomes, vmcs02 construction with exact
+ * VMCS-access counts, exits from L2 reflected to L1 or kept by L0, L1's host
+ * state after the exit, VMX abort, and the CVE classes of the field.
+ *
+ * Expected values come from SDM Vol. 3: "Conventions" (VMfail flags),
+ * "VM-Instruction Error Numbers", "VM Entries", "VM-Entry Failures During or
+ * After Loading Guest State", "VM Exits", "Loading Host State", "VMX Aborts",
+ * "Instructions That Cause VM Exits Conditionally".
+ */
+#include <string.h>
+
+#include "support.h"
+#include <virtcore/x86/nvmx_pipeline.h>
+#include <virtcore/x86/vmx_checks.h>
+
+#define RAM (2u << 20)
+#define PML4 0x1000u
+#define PDPT 0x2000u
+#define PD 0x3000u
+#define VMXON_GPA 0x10000u
+#define VMCS_GPA 0x11000u
+#define OPND_GPA 0x20000u
+#define IOBM_A 0x30000u
+#define IOBM_B 0x31000u
+#define MSRBM 0x32000u
+#define MSRLIST 0x33000u
+#define L1_RIP 0x100000u
+#define HOST_RIP 0x200000u
+#define HOST_RSP 0x9000u
+
+static vcore_vm_t *vm;
+static vcore_vcpu_t *vcpu;
+static vcore_nvmx_t *nv;
+static uint8_t ram[RAM] __attribute__((aligned(4096)));
+static uint8_t page[4096];
+
+static const uint32_t MEM_RBX = (2u << 7) | (3u << 15) | (1u << 22) | (3u << 23); /* DS:[RBX] */
+
+static void put(uint64_t gpa, uint64_t v, size_t n)
+{
+    ck_assert_int_eq(vcore_vm_write_guest(vm, gpa, &v, n), VCORE_OK);
+}
+
+static void set12(uint32_t enc, uint64_t v)
+{
+    ck_assert_int_eq(vcore_vmcs12_set(page, enc, v), VCORE_OK);
+}
+
+static uint64_t get12(uint32_t enc)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vmcs12_get(vcore_nvmx_vmcs12(nv), enc, &v), VCORE_OK);
+    return v;
+}
+
+static vcore_x86_regs_t regs(void)
+{
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    return r;
+}
+
+static vcore_x86_sregs_t sregs(void)
+{
+    vcore_x86_sregs_t s = {.size = sizeof(s)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &s), VCORE_OK);
+    return s;
+}
+
+/* A vmcs12 every VM-entry check accepts: 64-bit host and guest, flat
+ * segments, the allowed-0 controls of the library's TRUE capability MSRs. */
+static void ref_vmcs12(void)
+{
+    memset(page, 0, sizeof(page));
+    uint32_t rev = VCORE_VMCS12_REVISION;
+    memcpy(page, &rev, 4);
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9));
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fb | (1u << 9));
+    set12(VCORE_VMCS_VMCS_LINK_POINTER, ~0ull);
+    set12(VCORE_VMCS_HOST_CR0, 0x80050033);
+    set12(VCORE_VMCS_HOST_CR3, 0x1000);
+    set12(VCORE_VMCS_HOST_CR4, 0x2020);
+    set12(VCORE_VMCS_HOST_CS_SELECTOR, 0x08);
+    set12(VCORE_VMCS_HOST_SS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_HOST_DS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_HOST_ES_SELECTOR, 0x10);
+    set12(VCORE_VMCS_HOST_TR_SELECTOR, 0x18);
+    set12(VCORE_VMCS_HOST_TR_BASE, 0x4000);
+    set12(VCORE_VMCS_HOST_GDTR_BASE, 0x5000);
+    set12(VCORE_VMCS_HOST_IDTR_BASE, 0x6000);
+    set12(VCORE_VMCS_HOST_FS_BASE, 0x7000);
+    set12(VCORE_VMCS_HOST_RSP, HOST_RSP);
+    set12(VCORE_VMCS_HOST_RIP, HOST_RIP);
+    set12(VCORE_VMCS_GUEST_CR0, 0x80050033);
+    set12(VCORE_VMCS_GUEST_CR3, 0x1000);
+    set12(VCORE_VMCS_GUEST_CR4, 0x2020);
+    set12(VCORE_VMCS_GUEST_DR7, 0x400);
+    set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+    set12(VCORE_VMCS_GUEST_RIP, 0x401000);
+    set12(VCORE_VMCS_GUEST_RFLAGS, 0x2);
+    set12(VCORE_VMCS_GUEST_CS_SELECTOR, 0x08);
+    set12(VCORE_VMCS_GUEST_CS_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_CS_AR_BYTES, 0xa09b);
+    set12(VCORE_VMCS_GUEST_SS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_GUEST_SS_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_SS_AR_BYTES, 0xc093);
+    set12(VCORE_VMCS_GUEST_DS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_GUEST_DS_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_DS_AR_BYTES, 0xc093);
+    set12(VCORE_VMCS_GUEST_ES_SELECTOR, 0x10);
+    set12(VCORE_VMCS_GUEST_ES_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_ES_AR_BYTES, 0xc093);
+    set12(VCORE_VMCS_GUEST_FS_AR_BYTES, 0x10000);
+    set12(VCORE_VMCS_GUEST_GS_AR_BYTES, 0x10000);
+    set12(VCORE_VMCS_GUEST_LDTR_AR_BYTES, 0x10000);
+    set12(VCORE_VMCS_GUEST_TR_SELECTOR, 0x18);
+    set12(VCORE_VMCS_GUEST_TR_BASE, 0x4000);
+    set12(VCORE_VMCS_GUEST_TR_LIMIT, 0x67);
+    set12(VCORE_VMCS_GUEST_TR_AR_BYTES, 0x8b);
+    set12(VCORE_VMCS_GUEST_GDTR_BASE, 0x5000);
+    set12(VCORE_VMCS_GUEST_GDTR_LIMIT, 0x27);
+    set12(VCORE_VMCS_GUEST_IDTR_BASE, 0x6000);
+    set12(VCORE_VMCS_GUEST_IDTR_LIMIT, 0xfff);
+}
+
+/* Pushes an L1 VMX-instruction exit. */
+static void push_insn(uint32_t op, uint32_t info, uint32_t len)
+{
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
+    e.u.vmx_insn.op = op;
+    e.u.vmx_insn.insn_info = info;
+    e.u.vmx_insn.insn_len = len;
+    ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
+}
+
+static void push_hlt(void)
+{
+    vcore_exit_t h = vcore_test_exit(VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_push_exit(vcpu, &h), VCORE_OK);
+}
+
+/* The mock "processor" exits L2 with reason and the given fields. */
+static void push_l2(uint32_t kind, uint32_t reason, uint32_t vm_error, uint32_t n, const uint32_t *enc,
+                    const uint64_t *val)
+{
+    vcore_mock_vmcs_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.kind = kind;
+    x.exit_reason = reason;
+    x.vm_error = vm_error;
+    x.nfields = n;
+    for (uint32_t i = 0; i < n; i++) {
+        x.fields[i].encoding = enc[i];
+        x.fields[i].value = val[i];
+    }
+    ck_assert_int_eq(vcore_mock_push_vmcs_exit(vcpu, &x), VCORE_OK);
+}
+
+static void push_l2_exit(uint32_t reason, uint32_t len)
+{
+    uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[1] = {len};
+    push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 1, enc, val);
+}
+
+static vcore_exit_t run(void)
+{
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    return out;
+}
+
+/* One L1 instruction then HLT: the VMM must see the HLT. */
+static void l1_insn(uint32_t op, uint32_t info, uint32_t len)
+{
+    push_insn(op, info, len);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+}
+
+static void l1_long_mode(void)
+{
+    vcore_cpuid_entry_t c[] = {
+        {.function = 0, .eax = 1, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69},
+        {.function = 1, .eax = 0x50654, .ecx = (1u << 5), .edx = (1u << 6) | (1u << 3) | 1u},
+        {.function = 0x80000000, .eax = 0x80000008},
+        {.function = 0x80000001, .edx = (1u << 29) | (1u << 20)},
+        {.function = 0x80000008, .eax = 0x3028},
+    };
+    ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, c, 5), VCORE_OK);
+    put(PML4, PDPT | 3, 8);
+    put(PDPT, PD | 3, 8);
+    put(PD, 0x83, 8);
+    vcore_x86_sregs_t s = sregs();
+    s.cr0 = 0x80050033ull;
+    s.cr3 = PML4;
+    s.cr4 = 0x2020;
+    s.efer = 0xd00;
+    for (int i = 0; i < 6; i++) {
+        s.seg[i].base = 0;
+        s.seg[i].limit = 0xffffffff;
+        s.seg[i].selector = 0x10;
+        s.seg[i].ar = 0xc093;
+    }
+    s.seg[VCORE_X86_CS].selector = 0x8;
+    s.seg[VCORE_X86_CS].ar = 0xa09b;
+    s.seg[VCORE_X86_LDTR].selector = 0x28;
+    s.seg[VCORE_X86_LDTR].ar = 0x82;
+    s.seg[VCORE_X86_LDTR].limit = 0xff;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.rip = L1_RIP;
+    r.rflags = 0x2 | 0x8d5; /* arithmetic flags set: VMfail must clear them */
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_FEATURE_CONTROL, 5), VCORE_OK);
+}
+
+static void setup(void)
+{
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = vcore_backend_mock();
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
+    memset(ram, 0, RAM);
+    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
+    vcore_vcpu_config_t vc;
+    vcore_vcpu_config_init(&vc);
+    vc.nested = VCORE_NESTED_VMX;
+    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
+    nv = vcore_vcpu_nvmx(vcpu);
+    l1_long_mode();
+    ref_vmcs12();
+}
+
+static void teardown(void)
+{
+    /* The strict store saw nothing the SDM forbids. */
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), 0);
+    vcore_vm_destroy(vm);
+}
+
+/* VMXON (once), then VMPTRLD of `page` (the test's vmcs12) at VMCS_GPA;
+ * a VMCS already current is VMCLEARed first (VMPTRLD of the current VMCS
+ * would keep the processor's copy). */
+static void load_vmcs12(void)
+{
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RBX] = OPND_GPA;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    if (!info.vmx_operation) {
+        put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
+        put(OPND_GPA, VMXON_GPA, 8);
+        l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
+    } else {
+        put(OPND_GPA, VMCS_GPA, 8);
+        l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
+    }
+    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
+    put(OPND_GPA, VMCS_GPA, 8);
+    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
+    r = regs();
+    r.rip = L1_RIP;
+    r.rflags = 0x2 | 0x8d5;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+static uint64_t major_writes(void)
+{
+    uint64_t w = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_group_count(vcpu, VCORE_MOCK_VMCS_GROUP_MAJOR_CTLS, NULL, &w), VCORE_OK);
+    return w;
+}
+
+static uint64_t vmcs_accesses(void)
+{
+    return vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_READ) + vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_WRITE);
+}
+
+static vcore_nvmx_last_t last(void)
+{
+    vcore_nvmx_last_t l = {.size = sizeof(l)};
+    ck_assert_int_eq(vcore_nvmx_last(nv, &l), VCORE_OK);
+    return l;
+}
+
+/* SDM "Conventions": VMfailValid sets ZF, clears CF PF AF SF OF; RIP past the instruction. */
+static void assert_vmfail_valid(uint32_t error, uint64_t rip)
+{
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.rip, rip);
+    ck_assert_uint_eq(r.rflags & 0x8d5u, 0x40u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), error);
+}
+
+/* L1 after a VM exit ("Loading Host State"). */
+static void assert_l1_host_state(void)
+{
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.rip, HOST_RIP);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSP], HOST_RSP);
+    ck_assert_uint_eq(r.rflags, 0x2);
+    vcore_x86_sregs_t s = sregs();
+    ck_assert_uint_eq(s.seg[VCORE_X86_CS].selector, 0x08);
+    ck_assert_uint_eq(s.seg[VCORE_X86_CS].ar, 0xa09b); /* type 11, S, P, L, G */
+    ck_assert_uint_eq(s.seg[VCORE_X86_SS].ar, 0xc093);
+    ck_assert_uint_eq(s.seg[VCORE_X86_FS].ar & VCORE_X86_AR_UNUSABLE, VCORE_X86_AR_UNUSABLE);
+    ck_assert_uint_eq(s.seg[VCORE_X86_FS].base, 0x7000);
+    ck_assert_uint_eq(s.seg[VCORE_X86_TR].selector, 0x18);
+    ck_assert_uint_eq(s.seg[VCORE_X86_TR].base, 0x4000);
+    ck_assert_uint_eq(s.seg[VCORE_X86_TR].limit, 0x67);
+    ck_assert_uint_eq(s.seg[VCORE_X86_TR].ar, 0x8b);
+    /* Seed 003: LDTR selector 0 and unusable on every VM exit. */
+    ck_assert_uint_eq(s.seg[VCORE_X86_LDTR].selector, 0);
+    ck_assert_uint_eq(s.seg[VCORE_X86_LDTR].ar & VCORE_X86_AR_UNUSABLE, VCORE_X86_AR_UNUSABLE);
+    ck_assert_uint_eq(s.gdtr.base, 0x5000);
+    ck_assert_uint_eq(s.gdtr.limit, 0xffff);
+    ck_assert_uint_eq(s.idtr.base, 0x6000);
+    ck_assert_uint_eq(s.idtr.limit, 0xffff);
+    ck_assert_uint_eq(s.cr3, 0x1000);
+    ck_assert_uint_eq(s.efer & 0x500u, 0x500u); /* LMA, LME from the host address-space size */
+    vcore_x86_dregs_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_get_dregs(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.dr7, 0x400);
+}
+
+START_TEST(vmlaunch_invalid_control_is_vmfail_7)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0); /* allowed-0 bits 1, 2, 4 must be 1 */
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_CONTROL, L1_RIP + 3);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    ck_assert(!last().in_l2);
+}
+END_TEST
+
+START_TEST(vmlaunch_invalid_host_is_vmfail_8)
+{
+    set12(VCORE_VMCS_HOST_CR4, 0x20); /* CR4.VMXE is fixed to 1 */
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_HOST, L1_RIP + 3);
+}
+END_TEST
+
+START_TEST(vmresume_of_clear_vmcs_is_vmfail_5)
+{
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    assert_vmfail_valid(VCORE_VMXERR_VMRESUME_NONLAUNCHED, L1_RIP + 3);
+}
+END_TEST
+
+START_TEST(invalid_guest_state_is_exit_33_to_l1)
+{
+    set12(VCORE_VMCS_GUEST_RFLAGS, 0); /* bit 1 must be 1 */
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+    assert_l1_host_state();
+    /* A failed entry leaves the launch state clear: VMLAUNCH is still the one to use. */
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    ck_assert_uint_eq(info.launch_state, 0);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+}
+END_TEST
+
+START_TEST(msr_load_failure_is_exit_34_with_index)
+{
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 2);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+    put(MSRLIST, VCORE_MSR_IA32_SYSENTER_CS, 8);
+    put(MSRLIST + 16, 0x808, 8); /* x2APIC TPR: may not be loaded */
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000022u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 2);
+    assert_l1_host_state();
+}
+END_TEST
+
+/* L2 executes CPUID: always L1's ("Instructions That Cause VM Exits Unconditionally"). */
+START_TEST(cpuid_from_l2_is_reflected)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt(); /* L1, at HOST_RIP, halts */
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN), 2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_INFO_FIELD), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+    assert_l1_host_state();
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    ck_assert_uint_eq(info.launch_state, 1);
+    vcore_nvmx_last_t l = last();
+    ck_assert(!l.in_l2);
+    ck_assert_uint_eq(l.owner, VCORE_NVMX_OWNER_L1);
+    ck_assert_uint_eq(l.kind, VCORE_NVMX_RULE_ALWAYS);
+    ck_assert_uint_eq(l.reflected, 1);
+    /* vmcs02: L2's state from vmcs12, merged controls (CR8 exiting forced
+     * without L1's TPR shadow, unconditional I/O exiting, no MSR bitmaps). */
+    uint64_t v;
+    vcore_nvmx_last_t unused = l;
+    (void)unused;
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ALLOC), 1);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 1);
+    (void)v;
+}
+END_TEST
+
+/* A second round trip: L1 advances L2's RIP (VMWRITE) and VMRESUMEs; the
+ * vmcs02 writes are exactly the one dirty field, no control word is
+ * rewritten, no rarely-read guest field is read. */
+START_TEST(round_trip_counts)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    /* L1's handler: VMWRITE GUEST_RIP <- RIP + 2 (register form), VMRESUME. */
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_RIP;
+    r.gpr[VCORE_X86_RCX] = 0x401002;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
+    push_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(major_writes(), 0);
+    uint64_t gr = 0, gw = 0, v;
+    ck_assert_int_eq(vcore_mock_vmcs_group_count(vcpu, VCORE_MOCK_VMCS_GROUP_GUEST, &gr, &gw), VCORE_OK);
+    ck_assert_uint_eq(gw, 1); /* GUEST_RIP only */
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_RIP, NULL, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 1);
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_ES_SELECTOR, &v, NULL), VCORE_OK);
+    ck_assert_uint_eq(v, 0); /* rarely-read: not synced */
+    /* Exit: instruction length, 9 eager guest fields and the activity state
+     * (without HLT exiting L2 may halt by itself); entry: 1 write. */
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, &v, NULL), VCORE_OK);
+    ck_assert_uint_eq(v, 1);
+    ck_assert_uint_eq(vmcs_accesses(), 12);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
+    /* L1 reads a rarely-read field: now it comes from vmcs02. */
+    r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_ES_SELECTOR;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMREAD, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_ES_SELECTOR, &v, NULL), VCORE_OK);
+    ck_assert_uint_eq(v, 1);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x10);
+}
+END_TEST
+
+/* Seed 001: the rarely-read guest fields (8 selectors, 10 limits, 6 access
+ * rights, 10 bases, pending debug exceptions, BNDCFGS, DR7) come from vmcs02
+ * on L1's first VMREAD of any of them, all 37 at once; a VMREAD of an eager
+ * field (CS access rights) costs no VMCS access. */
+START_TEST(lazy_sync_of_rare_fields)
+{
+    static const uint32_t rare[] = {
+        0x0800, 0x0802, 0x0804, 0x0806, 0x0808, 0x080a, 0x080c, 0x080e, 0x4800, 0x4802, 0x4804, 0x4806,
+        0x4808, 0x480a, 0x480c, 0x480e, 0x4810, 0x4812, 0x4814, 0x481a, 0x481c, 0x481e, 0x4820, 0x4822,
+        0x6806, 0x6808, 0x680a, 0x680c, 0x680e, 0x6810, 0x6812, 0x6814, 0x6816, 0x6818, 0x6822, 0x2812, 0x681a};
+    for (size_t i = 0; i < sizeof(rare) / sizeof(rare[0]); i++) {
+        teardown();
+        setup();
+        load_vmcs12();
+        push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+        push_hlt();
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        vcore_x86_regs_t r = regs();
+        r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_CS_AR_BYTES;
+        ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+        ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
+        l1_insn(VCORE_NVMX_VMREAD, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_READ), 0);
+        r = regs();
+        r.gpr[VCORE_X86_RDX] = rare[i];
+        ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+        l1_insn(VCORE_NVMX_VMREAD, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_READ), 37);
+        l1_insn(VCORE_NVMX_VMREAD, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_READ), 37);
+    }
+}
+END_TEST
+
+START_TEST(late_vmfail_from_hardware_unwinds_to_l1)
+{
+    load_vmcs12();
+    vcore_x86_sregs_t before = sregs();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_FAIL_VALID, 0, VCORE_VMXERR_ENTRY_INVALID_CONTROL, 0, NULL, NULL);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_CONTROL, L1_RIP + 3);
+    vcore_x86_sregs_t after = sregs();
+    ck_assert_mem_eq(&before, &after, sizeof(before)); /* L0's view of L1 unchanged */
+    ck_assert(!last().in_l2);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    ck_assert_uint_eq(info.launch_state, 0);
+}
+END_TEST
+
+START_TEST(late_failed_entry_from_hardware_is_exit_to_l1)
+{
+    load_vmcs12();
+    uint32_t enc[1] = {VCORE_VMCS_EXIT_QUALIFICATION};
+    uint64_t val[1] = {VCORE_VMX_QUAL_DEFAULT};
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, 0x80000021u, 0, 1, enc, val);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
+    assert_l1_host_state();
+    ck_assert(!last().in_l2);
+}
+END_TEST
+
+START_TEST(early_hardware_check_passes_invisibly)
+{
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_EARLY_HW_CHECK), VCORE_OK);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, 0x80000021u, 0, 0, NULL, NULL); /* the expected exit 33 */
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(last().early_checks, 1);
+    uint64_t rf = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, NULL, VCORE_VMCS_GUEST_RFLAGS, &rf), VCORE_OK);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 2);
+}
+END_TEST
+
+/* The software check is switched off; the hardware's VMfail reaches L1. */
+START_TEST(early_hardware_check_catches_a_skipped_check)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 5)); /* virtual NMIs without NMI exiting */
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_CONTROL, L1_RIP + 3);
+    uint32_t check = last().check;
+    ck_assert_uint_ne(check, 0);
+    vcore_vmx_check_info_t ci = {.size = sizeof(ci)};
+    ck_assert_int_eq(vcore_vmx_check_describe(check, &ci), VCORE_OK);
+    ck_assert_uint_eq(ci.cls, VCORE_VMX_CLASS_VMFAIL_CTL);
+    ck_assert_int_eq(vcore_nvmx_test_skip_check(nv, check), VCORE_OK);
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_EARLY_HW_CHECK), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.rip = L1_RIP;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_FAIL_VALID, 0, VCORE_VMXERR_ENTRY_INVALID_CONTROL, 0, NULL, NULL);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_CONTROL, L1_RIP + 3);
+    ck_assert_uint_eq(last().early_checks, 0);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 1);
+}
+END_TEST
+
+/* CVE-2017-12154 class: without L1's TPR shadow, vmcs02 exits on CR8. */
+START_TEST(cve_2017_12154_cr8_exiting_forced)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint32_t l1[5] = {0x16, 0x04006172, 0, 0x00036dfb, 0x000011fb}, l0[5] = {0}, m[5];
+    vcore_nvmx_merge_controls(l1, l0, m);
+    ck_assert_uint_eq(m[1] & (3u << 19), 3u << 19);
+    ck_assert_uint_eq(m[1] & (1u << 24), 1u << 24); /* unconditional I/O exiting */
+    ck_assert_uint_eq(m[1] & (1u << 28), 0);        /* no MSR bitmaps */
+    ck_assert_uint_eq(m[0] & 9u, 9u);               /* external-interrupt and NMI exiting */
+    l1[1] |= 1u << 21; /* with the TPR shadow, L1's CR8 bits count */
+    vcore_nvmx_merge_controls(l1, l0, m);
+    ck_assert_uint_eq(m[1] & (3u << 19), 0);
+    l0[3] = 1u << 15; /* acknowledge interrupt on exit is L0's */
+    l1[3] = 1u << 9;
+    vcore_nvmx_merge_controls(l1, l0, m);
+    ck_assert_uint_eq(m[3], 1u << 15);
+}
+END_TEST
+
+/* CVE-2019-3887 class: no MSR L0 intercepts (x2APIC 800H-8FFH) becomes pass-through. */
+START_TEST(cve_2019_3887_msr_bitmap_merge)
+{
+    static uint8_t l0b[4096], l1b[4096], out[4096];
+    memset(l0b, 0, sizeof(l0b));
+    memset(l1b, 0, sizeof(l1b));
+    for (uint32_t msr = 0x800; msr < 0x900; msr++) {
+        l0b[msr / 8] |= (uint8_t)(1u << (msr % 8));
+        l0b[2048 + msr / 8] |= (uint8_t)(1u << (msr % 8));
+    }
+    l1b[0x10 / 8] |= 1u << (0x10 % 8); /* L1 intercepts TSC reads */
+    vcore_nvmx_msr_bitmap_merge(l0b, l1b, out);
+    for (uint32_t msr = 0x800; msr < 0x900; msr++) {
+        ck_assert(out[msr / 8] & (1u << (msr % 8)));
+        ck_assert(out[2048 + msr / 8] & (1u << (msr % 8)));
+    }
+    ck_assert(out[0x10 / 8] & (1u << (0x10 % 8)));
+    ck_assert(!(out[0x11 / 8] & (1u << (0x11 % 8))));
+}
+END_TEST
+
+/* HLT without L1's HLT exiting: L0's; the VMM sees it, then L2 resumes past it. */
+START_TEST(hlt_not_wanted_by_l1_goes_to_vmm)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_HLT, 1);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert(last().in_l2);
+    ck_assert_uint_eq(last().owner, VCORE_NVMX_OWNER_L0);
+    /* Next run: L2 again, RIP past the HLT; an external interrupt is L0's (re-entered), CPUID is L1's. */
+    uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INTR_INFO};
+    uint64_t val[1] = {0x80000020u};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, 0, 1, enc, val);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401001);
+    vcore_nvmx_last_t l = last();
+    ck_assert_uint_eq(l.l0_handled, 1);
+    ck_assert_uint_eq(l.reflected, 1);
+    ck_assert_uint_eq(l.l2_exits, 3);
+}
+END_TEST
+
+/* HLT with L1's HLT exiting: L1's. */
+START_TEST(hlt_wanted_by_l1_is_reflected)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 7));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_HLT, 1);
+    push_hlt();
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_HLT);
+    ck_assert_uint_eq(last().field, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL);
+}
+END_TEST
+
+/* CVE-2016-9588 class: #BP from L2 reaches L1 as a software exception with its length. */
+START_TEST(cve_2016_9588_bp_reflected_with_type_and_length)
+{
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 3);
+    load_vmcs12();
+    uint32_t enc[2] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {0x80000603u, 1}; /* valid, type 6 (software exception), vector 3 */
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 2, enc, val);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000603u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN), 1);
+}
+END_TEST
+
+/* CVE-2022-3344 class: L2's triple fault always exits to L1; RESET frees vmcs02. */
+START_TEST(cve_2022_3344_triple_fault_then_reset)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_TRIPLE_FAULT, 0, 0, NULL, NULL);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_TRIPLE_FAULT);
+    assert_l1_host_state();
+    ck_assert_int_eq(vcore_vcpu_reset(vcpu), VCORE_OK);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_FREE), 1);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), 0);
+    ck_assert(!last().in_l2);
+}
+END_TEST
+
+/* "VMX Aborts": a VM-exit MSR-load entry that cannot be loaded. */
+START_TEST(vm_exit_msr_load_failure_is_vmx_abort)
+{
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, 1);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, MSRLIST);
+    put(MSRLIST, 0xc0000100u, 8); /* IA32_FS_BASE may not be in the VM-exit MSR-load list */
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_SHUTDOWN);
+    uint32_t ind = 0;
+    ck_assert_int_eq(vcore_vm_read_guest(vm, VMCS_GPA + 4, &ind, 4), VCORE_OK);
+    ck_assert_uint_eq(ind, 4);
+    ck_assert_uint_eq(last().vmx_aborts, 1);
+}
+END_TEST
+
+/* The VM-exit MSR-store list gets L2's values (L1's, where L2 has none of its own). */
+START_TEST(vm_exit_msr_store_list)
+{
+    set12(VCORE_VMCS_VM_EXIT_MSR_STORE_COUNT, 1);
+    set12(VCORE_VMCS_VM_EXIT_MSR_STORE_ADDR, MSRLIST);
+    put(MSRLIST, VCORE_MSR_IA32_SYSENTER_ESP, 8);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_SYSENTER_ESP, 0x1234), VCORE_OK);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vm_read_guest(vm, MSRLIST + 8, &v, 8), VCORE_OK);
+    ck_assert_uint_eq(v, 0x1234);
+}
+END_TEST
+
+START_TEST(unsupported_control_is_refused_by_name)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 1); /* EPT */
+    set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED);
+    ck_assert_uint_eq(d.value, (2u << 8) | 1u);
+}
+END_TEST
+
+
+/* ---- every row of the reflection table, from the SDM's list of exit causes ----
+ * For each basic reason: who owns it with the reference vmcs12 (no optional
+ * exiting control set), and the vmcs12 change that makes L1 want it
+ * ("Instructions That Cause VM Exits Conditionally", "Other Causes of VM
+ * Exits", "Exception Bitmap", "I/O-Bitmap Addresses", "MSR-Bitmap Address",
+ * "Guest/Host Masks and Read Shadows for CR0 and CR4", "CR3-Target Controls").
+ * pipe: the changed vmcs12 is one the pipeline runs (others are checked
+ * through vcore_nvmx_exit_owner() only: the pipeline refuses them). */
+typedef struct row {
+    uint32_t reason;
+    bool l1_default;
+    uint32_t enc;      /* field to OR bits into (0: none) */
+    uint64_t bits;
+    uint32_t enc2;     /* a second field to set (0: none) */
+    uint64_t val2;
+    uint64_t qual;
+    uint32_t intr;
+    uint64_t gpr;      /* RAX: the MOV-to-CR source, or ECX for RDMSR/WRMSR */
+    bool pipe;
+} row_t;
+
+#define PROC VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL
+#define PIN VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL
+#define P2 VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL
+#define SEC(bit) PROC, (1ull << 31), P2, (1ull << (bit))
+
+static const row_t rows[] = {
+    {VCORE_VMX_EXIT_EXCEPTION_NMI, false, VCORE_VMCS_EXCEPTION_BITMAP, 1u << 6, 0, 0, 0, 0x80000306u, 0, true},
+    {VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, false, 0, 0, 0, 0, 0, 0x80000020u, 0, true},
+    {VCORE_VMX_EXIT_TRIPLE_FAULT, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_INIT, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_SIPI, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_IO_SMI, false, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_OTHER_SMI, false, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_INTERRUPT_WINDOW, false, PROC, 1u << 2, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_NMI_WINDOW, false, PROC, 1u << 22, PIN, 0x16 | 0x28, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_TASK_SWITCH, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_CPUID, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_GETSEC, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_HLT, false, PROC, 1u << 7, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_INVD, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_INVLPG, false, PROC, 1u << 9, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_RDPMC, false, PROC, 1u << 11, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_RDTSC, false, PROC, 1u << 12, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_RSM, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMCALL, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMCLEAR, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMLAUNCH, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMPTRLD, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMPTRST, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMREAD, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMRESUME, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMWRITE, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMXOFF, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMXON, true, 0, 0, 0, 0, 0, 0, 0, true},
+    /* MOV to CR3 (qualification 3): CR3-load exiting */
+    {VCORE_VMX_EXIT_CR_ACCESS, false, PROC, 1u << 15, 0, 0, 3, 0, 0x5000, true},
+    {VCORE_VMX_EXIT_DR_ACCESS, false, PROC, 1u << 23, 0, 0, 0, 0, 0, true},
+    /* OUT to port 60H, 1 byte */
+    {VCORE_VMX_EXIT_IO_INSTRUCTION, false, PROC, 1u << 24, 0, 0, 0x60ull << 16, 0, 0, true},
+    /* without "use MSR bitmaps" every RDMSR/WRMSR exits */
+    {VCORE_VMX_EXIT_RDMSR, true, 0, 0, 0, 0, 0, 0, 0x10, true},
+    {VCORE_VMX_EXIT_WRMSR, true, 0, 0, 0, 0, 0, 0, 0x10, true},
+    {VCORE_VMX_EXIT_MWAIT, false, PROC, 1u << 10, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_MONITOR_TRAP_FLAG, false, PROC, 1u << 27, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_MONITOR, false, PROC, 1u << 29, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_PAUSE, false, PROC, 1u << 30, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_TPR_BELOW_THRESHOLD, false, PROC, 1u << 21, 0, 0, 0, 0, 0, false},
+    {VCORE_VMX_EXIT_APIC_ACCESS, false, SEC(0), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_VIRTUALIZED_EOI, false, SEC(9), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_GDTR_IDTR_ACCESS, false, SEC(2), 0, 0, 0, true},
+    {VCORE_VMX_EXIT_LDTR_TR_ACCESS, false, SEC(2), 0, 0, 0, true},
+    {VCORE_VMX_EXIT_EPT_VIOLATION, false, SEC(1), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_EPT_MISCONFIG, false, SEC(1), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_INVEPT, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_RDTSCP, false, PROC, 1u << 12, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_PREEMPTION_TIMER, false, PIN, 1u << 6, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_INVVPID, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_WBINVD, false, SEC(6), 0, 0, 0, true},
+    {VCORE_VMX_EXIT_XSETBV, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_APIC_WRITE, false, SEC(8), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_RDRAND, false, SEC(11), 0, 0, 0, true},
+    /* INVPCID: "INVLPG exiting" with "enable INVPCID" */
+    {VCORE_VMX_EXIT_INVPCID, false, PROC, (1ull << 31) | (1u << 9), P2, 1u << 12, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_VMFUNC, true, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_ENCLS, false, SEC(15), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_RDSEED, false, SEC(16), 0, 0, 0, true},
+    {VCORE_VMX_EXIT_PML_FULL, false, SEC(17), 0, 0, 0, false},
+    {VCORE_VMX_EXIT_XSAVES, false, SEC(20), 0, 0, 0, true},
+    {VCORE_VMX_EXIT_XRSTORS, false, SEC(20), 0, 0, 0, true},
+    {VCORE_VMX_EXIT_BUS_LOCK, false, 0, 0, 0, 0, 0, 0, 0, true},
+    {VCORE_VMX_EXIT_NOTIFY, false, 0, 0, 0, 0, 0, 0, 0, true},
+};
+
+static void or12(uint32_t enc, uint64_t bits)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vmcs12_get(page, enc, &v), VCORE_OK);
+    set12(enc, v | bits);
+}
+
+static void apply_row(const row_t *r)
+{
+    if (r->enc)
+        or12(r->enc, r->bits);
+    if (r->enc2)
+        or12(r->enc2, r->val2);
+}
+
+/* The pure decision on the vCPU's current vmcs12. */
+static uint32_t owner_of(const row_t *r)
+{
+    vcore_nvmx_mem_t mem = {.size = sizeof(mem)};
+    ck_assert_int_eq(vcore_nvmx_mem_from_vm(vm, &mem), VCORE_OK);
+    vcore_nvmx_l2_exit_t e = {.size = sizeof(e)};
+    e.reason = r->reason;
+    e.qualification = r->qual;
+    e.intr_info = r->intr;
+    e.msr_index = (uint32_t)r->gpr;
+    e.gpr_value = r->gpr;
+    vcore_nvmx_decision_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_nvmx_exit_owner(nv, &mem, &e, &d), VCORE_OK);
+    return d.owner;
+}
+
+/* Through the run loop: VMLAUNCH, L2 exits with the row's reason. Returns
+ * the owner the pipeline chose; an exit L0 keeps either goes to the VMM
+ * (F_L2) or, for host events, re-enters L2 (which then exits on CPUID). */
+static uint32_t run_row(const row_t *r)
+{
+    vcore_x86_regs_t g = regs();
+    g.gpr[VCORE_X86_RAX] = r->gpr;
+    g.gpr[VCORE_X86_RCX] = r->gpr;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &g), VCORE_OK);
+    uint32_t enc[3] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[3] = {r->qual, r->intr, 2};
+    uint64_t reflected = last().reflected;
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, r->reason, 0, 3, enc, val);
+    bool reenter = r->reason == VCORE_VMX_EXIT_EXTERNAL_INTERRUPT || r->reason == VCORE_VMX_EXIT_PREEMPTION_TIMER;
+    if (reenter)
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    vcore_exit_t e = run();
+    if (last().l0_handled) {
+        ck_assert(reenter);
+        ck_assert_uint_eq(last().l0_handled, 1);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+        return VCORE_NVMX_OWNER_L0;
+    }
+    if (last().reflected > reflected) {
+        ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, 0);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), r->reason);
+        assert_l1_host_state();
+        return VCORE_NVMX_OWNER_L1;
+    }
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(e.raw.reason, r->reason);
+    ck_assert(last().in_l2);
+    return VCORE_NVMX_OWNER_L0;
+}
+
+START_TEST(every_reflection_row)
+{
+    const row_t *r = &rows[_i];
+    /* The row exists in the library's table. */
+    bool found = false;
+    for (uint32_t i = 0; i < vcore_nvmx_rule_count(); i++) {
+        vcore_nvmx_rule_info_t ri = {.size = sizeof(ri)};
+        ck_assert_int_eq(vcore_nvmx_rule_at(i, &ri), VCORE_OK);
+        found |= ri.reason == r->reason;
+    }
+    ck_assert(found);
+    uint32_t want_default = r->l1_default ? VCORE_NVMX_OWNER_L1 : VCORE_NVMX_OWNER_L0;
+    load_vmcs12();
+    ck_assert_uint_eq(owner_of(r), want_default);
+    ck_assert_uint_eq(run_row(r), want_default);
+    if (!r->enc)
+        return;
+    /* With the control set, L1 wants it. */
+    teardown();
+    setup();
+    apply_row(r);
+    load_vmcs12();
+    ck_assert_uint_eq(owner_of(r), VCORE_NVMX_OWNER_L1);
+    if (r->pipe)
+        ck_assert_uint_eq(run_row(r), VCORE_NVMX_OWNER_L1);
+}
+END_TEST
+
+/* The finer rules of the conditional rows. */
+static uint32_t decide(const vcore_nvmx_mem_t *mem, const vcore_nvmx_l2_exit_t *e, vcore_nvmx_decision_t *d)
+{
+    ck_assert_int_eq(vcore_nvmx_exit_owner(nv, mem, e, d), VCORE_OK);
+    return d->owner;
+}
+
+START_TEST(conditional_rules)
+{
+    load_vmcs12();
+    /* #PF, bit 14 set: exit iff PFEC & mask == match. */
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 14);
+    set12(VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MASK, 1);
+    set12(VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MATCH, 1);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 25) | (1u << 28) | (1u << 15));
+    set12(VCORE_VMCS_IO_BITMAP_A, IOBM_A);
+    set12(VCORE_VMCS_IO_BITMAP_B, IOBM_B);
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    set12(VCORE_VMCS_CR3_TARGET_COUNT, 1);
+    set12(VCORE_VMCS_CR3_TARGET_VALUE0, 0x7000);
+    set12(VCORE_VMCS_CR0_GUEST_HOST_MASK, 0x9); /* PE, TS owned by L1 */
+    set12(VCORE_VMCS_CR0_READ_SHADOW, 0x8);     /* L2 believes PE = 0, TS = 1 */
+    set12(VCORE_VMCS_CR4_GUEST_HOST_MASK, 0x2000);
+    set12(VCORE_VMCS_CR4_READ_SHADOW, 0x2000);
+    put(IOBM_A + 0x60 / 8, 1u << (0x60 % 8), 1);
+    put(IOBM_B + 0x0 / 8, 1u << 1, 1);              /* port 8001H */
+    put(MSRBM + 2048 + 0x10 / 8, 1u << (0x10 % 8), 1); /* WRMSR of TSC */
+    put(MSRBM + 1024 + 0x80 / 8, 1u << (0x80 % 8), 1); /* RDMSR of C0000080H */
+    load_vmcs12();
+    vcore_nvmx_l2_exit_t e = {.size = sizeof(e)};
+    vcore_nvmx_decision_t d = {.size = sizeof(d)};
+    vcore_nvmx_mem_t mem = {.size = sizeof(mem)};
+    ck_assert_int_eq(vcore_nvmx_mem_from_vm(vm, &mem), VCORE_OK);
+#define OWNER(reason_, qual_, intr_, err_, gpr_)                                                  \
+    (e.reason = (reason_), e.qualification = (qual_), e.intr_info = (intr_), e.intr_error = (err_), \
+     e.gpr_value = (gpr_), e.msr_index = (uint32_t)(gpr_), decide(&mem, &e, &d))
+    const uint32_t L0 = VCORE_NVMX_OWNER_L0, L1 = VCORE_NVMX_OWNER_L1;
+    ck_assert_uint_eq(OWNER(0, 0, 0x80000b0eu, 1, 0), L1);
+    ck_assert_uint_eq(OWNER(0, 0, 0x80000b0eu, 0, 0), L0);
+    ck_assert_uint_eq(d.field, VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MATCH);
+    /* NMI (type 2): "NMI exiting", not the exception bitmap. */
+    ck_assert_uint_eq(OWNER(0, 0, 0x80000202u, 0, 0), L0);
+    /* I/O bitmaps: bit of each byte accessed; wrap past FFFFH exits. */
+    ck_assert_uint_eq(OWNER(30, 0x60ull << 16, 0, 0, 0), L1);
+    ck_assert_uint_eq(OWNER(30, 0x61ull << 16, 0, 0, 0), L0);
+    ck_assert_uint_eq(OWNER(30, (0x5full << 16) | 1, 0, 0, 0), L1); /* 2 bytes: 5FH, 60H */
+    ck_assert_uint_eq(OWNER(30, 0x8001ull << 16, 0, 0, 0), L1);
+    ck_assert_uint_eq(d.field, VCORE_VMCS_IO_BITMAP_B);
+    ck_assert_uint_eq(OWNER(30, (0xffffull << 16) | 1, 0, 0, 0), L1);
+    /* MSR bitmaps: write-low at 2048, read-high at 1024; outside the ranges: exit. */
+    ck_assert_uint_eq(OWNER(32, 0, 0, 0, 0x10), L1);
+    ck_assert_uint_eq(OWNER(31, 0, 0, 0, 0x10), L0);
+    ck_assert_uint_eq(OWNER(31, 0, 0, 0, 0xc0000080u), L1);
+    ck_assert_uint_eq(OWNER(32, 0, 0, 0, 0xc0000080u), L0);
+    ck_assert_uint_eq(OWNER(31, 0, 0, 0, 0x40000000u), L1);
+    /* CR3-load with a CR3-target value: no exit for the target. */
+    ck_assert_uint_eq(OWNER(28, 3, 0, 0, 0x7000), L0);
+    ck_assert_uint_eq(OWNER(28, 3, 0, 0, 0x8000), L1);
+    /* MOV to CR0: a masked bit differing from the shadow exits. */
+    ck_assert_uint_eq(OWNER(28, 0, 0, 0, 0x8), L0);
+    ck_assert_uint_eq(OWNER(28, 0, 0, 0, 0x9), L1);
+    ck_assert_uint_eq(OWNER(28, 0, 0, 0, 0x0), L1);
+    ck_assert_uint_eq(OWNER(28, 4, 0, 0, 0x2020), L0);
+    ck_assert_uint_eq(OWNER(28, 4, 0, 0, 0x20), L1);
+    /* CLTS: TS owned by L1 and set in the shadow. */
+    ck_assert_uint_eq(OWNER(28, 2u << 4, 0, 0, 0), L1);
+    /* LMSW: setting PE that L1 owns and shadows as 0; keeping TS as shadowed does not exit. */
+    ck_assert_uint_eq(OWNER(28, (3u << 4) | (0x9ull << 16), 0, 0, 0), L1);
+    ck_assert_uint_eq(OWNER(28, (3u << 4) | (0x8ull << 16), 0, 0, 0), L0);
+    /* MOV from CR3 without CR3-store exiting, MOV to CR8 without CR8-load exiting. */
+    ck_assert_uint_eq(OWNER(28, (1u << 4) | 3, 0, 0, 0), L0);
+    ck_assert_uint_eq(OWNER(28, 8, 0, 0, 0), L0);
+    /* PAUSE-loop exiting counts at CPL 0 only. */
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1ull << 31));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 10);
+    load_vmcs12();
+    e.cpl = 0;
+    ck_assert_uint_eq(OWNER(40, 0, 0, 0, 0), L1);
+    e.cpl = 3;
+    ck_assert_uint_eq(OWNER(40, 0, 0, 0, 0), L0);
+    /* Secondary controls without "activate secondary controls" act as 0. */
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172);
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 6);
+    load_vmcs12();
+    ck_assert_uint_eq(OWNER(54, 0, 0, 0, 0), L0);
+#undef OWNER
+}
+END_TEST
+
+static Suite *pipeline_suite(void)
+{
+    Suite *s = suite_create("nested_pipeline");
+    TCase *tc = tcase_create("entry");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, vmlaunch_invalid_control_is_vmfail_7);
+    tcase_add_test(tc, vmlaunch_invalid_host_is_vmfail_8);
+    tcase_add_test(tc, vmresume_of_clear_vmcs_is_vmfail_5);
+    tcase_add_test(tc, invalid_guest_state_is_exit_33_to_l1);
+    tcase_add_test(tc, msr_load_failure_is_exit_34_with_index);
+    tcase_add_test(tc, late_vmfail_from_hardware_unwinds_to_l1);
+    tcase_add_test(tc, late_failed_entry_from_hardware_is_exit_to_l1);
+    tcase_add_test(tc, early_hardware_check_passes_invisibly);
+    tcase_add_test(tc, early_hardware_check_catches_a_skipped_check);
+    tcase_add_test(tc, unsupported_control_is_refused_by_name);
+    suite_add_tcase(s, tc);
+    TCase *tx = tcase_create("exit");
+    tcase_add_checked_fixture(tx, setup, teardown);
+    tcase_add_test(tx, cpuid_from_l2_is_reflected);
+    tcase_add_test(tx, round_trip_counts);
+    tcase_add_test(tx, lazy_sync_of_rare_fields);
+    tcase_add_test(tx, hlt_not_wanted_by_l1_goes_to_vmm);
+    tcase_add_test(tx, hlt_wanted_by_l1_is_reflected);
+    tcase_add_test(tx, vm_exit_msr_load_failure_is_vmx_abort);
+    tcase_add_test(tx, vm_exit_msr_store_list);
+    tcase_add_test(tx, conditional_rules);
+    tcase_add_loop_test(tx, every_reflection_row, 0, (int)(sizeof(rows) / sizeof(rows[0])));
+    suite_add_tcase(s, tx);
+    TCase *tv = tcase_create("cve");
+    tcase_add_checked_fixture(tv, setup, teardown);
+    tcase_add_test(tv, cve_2017_12154_cr8_exiting_forced);
+    tcase_add_test(tv, cve_2019_3887_msr_bitmap_merge);
+    tcase_add_test(tv, cve_2016_9588_bp_reflected_with_type_and_length);
+    tcase_add_test(tv, cve_2022_3344_triple_fault_then_reset);
+    suite_add_tcase(s, tv);
+    return s;
+}
+
+int main(void)
+{
+    return vcore_test_run(pipeline_suite());
+}
