@@ -36,6 +36,8 @@
 #define L1_MODE_VMFAIL 2u  /* the broken-VMCS program instead of the L2 exit program */
 #define L1_MODE_NO_EPT 4u  /* do not use EPT for L2 even if offered */
 #define L1_MODE_QUIET 8u   /* no narration lines */
+#define L1_MODE_MEASURE 16u /* the counting program: marks on L1_PORT_MARK around
+                             * 100 VMWRITEs, 100 VMREADs, 100 L2 CPUID round trips */
 
 /*
  * The L2 exit program: one case per step, in the order L2 executes them.
@@ -117,6 +119,7 @@ typedef struct l1_report {
     uint32_t done;      /* set when the program ran to its end */
     uint32_t next_var;  /* broken-VMCS program: the variant being run */
     uint32_t l1_exits;  /* exits from L2 that L1 saw */
+    uint32_t cpuid_round_trips; /* the counting program: CPUID exits L1 handled */
     l1_result_t cases[L1_NCASES];
     l1_outcome_t vars[L1_NVARS];
 } l1_report_t;
@@ -136,5 +139,7 @@ typedef struct l1_header {
 #define L2_PORT_OUT 0x90u
 #define L2_PORT_IN 0x3f8u
 #define L2_PASS_VALUE 0x2au /* what L2 writes to L2_PORT_PASS */
+#define L1_PORT_MARK 0xebu  /* L1's measurement marks: OUT of the mark number */
+#define L1_MEASURE_N 100u   /* operations between two marks */
 
 #endif /* VTK_L1_H */

@@ -169,6 +169,18 @@ l2_de_handler:
     addq $2, (%rsp)
     iretq
 
+/* The counting program's guest: L1_MEASURE_N CPUIDs, then VMCALL. */
+    .globl l2_cpuid_loop
+l2_cpuid_loop:
+    mov $100, %r12d
+1:  xor %eax, %eax
+    xor %ecx, %ecx
+    cpuid
+    dec %r12d
+    jnz 1b
+    vmcall
+    ud2
+
 /* The broken-VMCS program's guest: VMCALL (exit 18). */
 l2_vmcall_only:
     vmcall

@@ -37,7 +37,7 @@ void *memcpy(void *dst, const void *src, size_t n)
 /* L2's code (l1_entry.S). */
 extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_at_in[], l2_at_rdmsr[],
     l2_at_wrmsr[], l2_at_ud[], l2_at_ept[], l2_after_ept[], l2_at_vmcall[], l2_loop[], l2_loop_end[],
-    l2_at_hlt[], l2_at_done[], l2_vmcall_only[];
+    l2_at_hlt[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -743,6 +743,48 @@ static void l1_vmfail_program(uint32_t first)
     rep->next_var = L1_NVARS;
 }
 
+/* ---- the counting program ---- */
+
+static void l1_mark(uint8_t k)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(k), "Nd"((uint16_t)L1_PORT_MARK));
+}
+
+/* What a hypervisor does per exit in the common case: read the reason, the
+ * instruction length and RIP, write RIP, VMRESUME. L0 counts its own exits
+ * between the marks. */
+static void l1_measure_program(void)
+{
+    bool ept = !(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok();
+    if (!l1_vmcs_fresh(L1_CASE_VMCS))
+        return;
+    l1_l2_memory(ept);
+    l1_write_fails = 0;
+    if (!l1_controls(ept))
+        return;
+    l1_host_state();
+    l1_guest_state(l2_cpuid_loop);
+    if (l1_write_fails)
+        return;
+    uint64_t v = 0;
+    l1_mark(1);
+    for (uint32_t i = 0; i < L1_MEASURE_N; i++)
+        (void)l1_vmwrite(G_RIP, PA(l2_cpuid_loop));
+    l1_mark(2);
+    for (uint32_t i = 0; i < L1_MEASURE_N; i++)
+        (void)l1_vmread(G_RIP, &v);
+    l1_mark(3);
+    memset(g, 0, sizeof(g));
+    int rc = l1_vmenter(g, 0);
+    while (rc == 0 && l1_rd(R_EXIT_REASON) == 10) {
+        rep->cpuid_round_trips++;
+        uint64_t len = l1_rd(R_INSN_LEN), rip = l1_rd(G_RIP);
+        (void)l1_vmwrite(G_RIP, rip + len);
+        rc = l1_vmenter(g, 1);
+    }
+    l1_mark(4);
+}
+
 void l1_main(uint64_t mode, uint64_t first_var)
 {
     l1_flags = mode;
@@ -752,7 +794,9 @@ void l1_main(uint64_t mode, uint64_t first_var)
     }
     if (!l1_vmx_on())
         return;
-    if (mode & L1_MODE_VMFAIL)
+    if (mode & L1_MODE_MEASURE)
+        l1_measure_program();
+    else if (mode & L1_MODE_VMFAIL)
         l1_vmfail_program((uint32_t)first_var);
     else
         l1_exit_program();
