@@ -696,7 +696,7 @@ static int case_nested_measure(vtk_env_t *env, vtk_why_t *why)
     const char *stop = w.buf;
     uint32_t trips = 0;
     memset(v.marks, 0, sizeof(v.marks));
-    if (vtk_l1_vm_create(&v, NULL, &w) == 0 && vtk_l1_start(&v, L1_MODE_MEASURE | L1_MODE_NESTED | L1_MODE_QUIET, 0) == 0) {
+    if (vtk_l1_vm_create(&v, NULL, &w) == 0 && vtk_l1_start(&v, L1_MODE_MEASURE | L1_MODE_NO_EPT | L1_MODE_NESTED | L1_MODE_QUIET, 0) == 0) {
         if (vtk_l1_run(&v) != 0)
             stop = v.stop.buf;
         const l1_report_t *r = (const l1_report_t *)(const void *)(v.mem + (L1_REPORT - L1_BASE));
