@@ -99,7 +99,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
 /**
  * @brief Makes the next operation of a kind fail with a given error (fault injection).
  * @param[in] vcpu A vCPU on the mock backend.
- * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN or FLUSH_TLB).
+ * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, VMCS_ALLOC, VMCS_LOAD or VMCS_ENTER).
  * @param[in] err The error to return once (0 cancels).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A bad argument.
@@ -238,6 +238,24 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, c
  * @return VCORE_OK, or VCORE_ERR_INVAL when @p vcpu is not on the mock.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_mock_set_ctl_shadow(vcore_vcpu_t *vcpu, bool enabled);
+
+/**
+ * @brief The VMCS the last vmcs_enter ran (for peeking at vmcs02 in tests).
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @return The handle; NULL before any entry or when @p vcpu is not on the mock.
+ */
+VCORE_API const struct vcore_hw_vmcs *vcore_mock_vmcs_last_entered(const vcore_vcpu_t *vcpu);
+
+/**
+ * @brief Sets a field of a mock hardware VMCS without counting anything (the VMM's own setup of vmcs01, in tests).
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] vmcs The VMCS (NULL: the vCPU's vmcs01).
+ * @param[in] encoding The field encoding.
+ * @param[in] value The value.
+ * @return VCORE_OK, or VCORE_ERR_INVAL for a bad argument or an unknown encoding.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_poke(vcore_vcpu_t *vcpu, const struct vcore_hw_vmcs *vmcs,
+                                                     uint32_t encoding, uint64_t value);
 
 /** @brief Most GVA ranges vcore_mock_flush_t keeps. */
 #define VCORE_MOCK_FLUSH_RANGES 16u

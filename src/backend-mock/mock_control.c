@@ -65,7 +65,8 @@ int vcore_mock_fail_next(vcore_vcpu_t *vcpu, uint32_t op, int err)
     if (!m || err > 0)
         return VCORE_ERR_INVAL;
     if (op != VCORE_MOCK_OP_GET_STATE && op != VCORE_MOCK_OP_SET_STATE &&
-        op != VCORE_MOCK_OP_SET_CPUID && op != VCORE_MOCK_OP_RUN && op != VCORE_MOCK_OP_FLUSH_TLB)
+        op != VCORE_MOCK_OP_SET_CPUID && op != VCORE_MOCK_OP_RUN && op != VCORE_MOCK_OP_FLUSH_TLB &&
+        op != VCORE_MOCK_OP_VMCS_ALLOC && op != VCORE_MOCK_OP_VMCS_LOAD && op != VCORE_MOCK_OP_VMCS_ENTER)
         return VCORE_ERR_INVAL;
     m->fail_next[op] = err;
     return VCORE_OK;
@@ -192,4 +193,15 @@ int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, const struct vcore_hw_vmcs *v
     if (v < &m->vmcs[0] || v >= &m->vmcs[VCORE__MOCK_NVMCS] || !v->in_use)
         return VCORE_ERR_INVAL;
     return vcore_vmcs12_get(v->page, encoding, value) == VCORE_OK ? VCORE_OK : VCORE_ERR_INVAL;
+}
+
+int vcore_mock_vmcs_poke(vcore_vcpu_t *vcpu, const struct vcore_hw_vmcs *vmcs, uint32_t encoding, uint64_t value)
+{
+    vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m)
+        return VCORE_ERR_INVAL;
+    struct vcore_hw_vmcs *v = vmcs ? (struct vcore_hw_vmcs *)(uintptr_t)vmcs : &m->vmcs[0];
+    if (v < &m->vmcs[0] || v >= &m->vmcs[VCORE__MOCK_NVMCS] || !v->in_use)
+        return VCORE_ERR_INVAL;
+    return vcore_vmcs12_set(v->page, encoding, value) == VCORE_OK ? VCORE_OK : VCORE_ERR_INVAL;
 }

@@ -63,6 +63,7 @@ typedef struct vcore__mock_vcpu {
     uint32_t field_writes[VCORE__MOCK_FIELD_SLOTS];
     uint64_t group_reads[VCORE_MOCK_VMCS_GROUP_COUNT];
     uint64_t group_writes[VCORE_MOCK_VMCS_GROUP_COUNT];
+    struct vcore_hw_vmcs *last_entered;          /* the VMCS of the last vmcs_enter */
     bool no_ctl_shadow;                          /* measurement: every control write reaches the store */
 } vcore__mock_vcpu_t;
 

@@ -91,6 +91,8 @@ void vcore__mock_vmcs_free(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs
     }
     if (m->current == v)
         m->current = NULL;
+    if (m->last_entered == v)
+        m->last_entered = NULL;
     v->in_use = false;
 }
 
@@ -210,6 +212,7 @@ int vcore__mock_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out
         return err;
     vcore__memset(out, 0, sizeof(*out));
     struct vcore_hw_vmcs *v = m->current;
+    m->last_entered = v;
     /* "VMLAUNCH/VMRESUME": no current VMCS, or a shadow VMCS current: VMfailInvalid. */
     if (!v || v->shadow) {
         out->kind = VCORE_HW_ENTRY_FAIL_INVALID;
@@ -250,4 +253,10 @@ int vcore_mock_set_ctl_shadow(vcore_vcpu_t *vcpu, bool enabled)
     for (uint32_t i = 0; i < VCORE__MOCK_NVMCS; i++)
         vcore_vmcs_ctl_shadow_reset(&m->vmcs[i].ctl);
     return VCORE_OK;
+}
+
+const struct vcore_hw_vmcs *vcore_mock_vmcs_last_entered(const vcore_vcpu_t *vcpu)
+{
+    const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    return m ? m->last_entered : NULL;
 }

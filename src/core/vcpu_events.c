@@ -153,6 +153,15 @@ int vcore_vcpu_inject_interrupt(vcore_vcpu_t *vcpu, uint8_t vector)
     return VCORE_OK;
 }
 
+void vcore__vcpu_events_acked(vcore_vcpu_t *vcpu)
+{
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    x->st.events.interrupt_pending = 0;
+    x->queued &= ~VCORE__QUEUED_IRQ;
+    x->core_irq_window = false;
+    vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_EVENTS);
+}
+
 int vcore_vcpu_inject_nmi(vcore_vcpu_t *vcpu)
 {
     int err = vcore__vcpu_events_prepare(vcpu);

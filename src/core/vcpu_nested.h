@@ -53,6 +53,10 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
  * already in vmcs12: VM-exit MSR-store (unless a failed entry), L1's host
  * state, VM-exit MSR-load; a failed load is a VMX abort (*shutdown). */
 int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *shutdown);
+/* vcpu_nested_exit.c: before entering L2: an external interrupt pending for
+ * the vCPU with L1's "external-interrupt exiting" is a VM exit to L1
+ * (*reflected; *exit holds a shutdown after a VMX abort). */
+int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown);
 /* vcpu_nested_exit.c: vmcs12's rarely-read guest fields from vmcs02 (when L1 or the core reads them). */
 int vcore__vcpu_nested_sync_rare(vcore_vcpu_t *vcpu);
 /* vcpu_nested_exit.c: the field is one of the lazily synced guest fields. */

@@ -277,10 +277,11 @@ static int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
     if (err)
         return err;
     /* Without "save VMX-preemption timer value" each entry starts L1's timer
-     * from vmcs12's value ("VMX-Preemption Timer"). */
+     * from vmcs12's value ("VMX-Preemption Timer"); a full or dirty write
+     * above already did. */
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     if ((v->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) && !(v->VM_EXIT_CONTROLS & (1u << 22)) &&
-        (full || !vcore__vcpu_nested_row_dirty(nv, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE)))
+        !full && !vcore__vcpu_nested_row_dirty(nv, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE))
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, v->VMX_PREEMPTION_TIMER_VALUE);
     return err;
 }
@@ -450,7 +451,15 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
     vcore_nvmx_t *nv = vcpu->nvmx;
     const vcore_backend_t *ops = &vcpu->vm->ops;
     for (;;) {
-        int err = vcore__vcpu_nested_load02(vcpu);
+        bool reflected = false, shutdown = false;
+        int err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
+        if (err || shutdown)
+            return err;
+        if (reflected) {
+            *handled = true;
+            return VCORE_OK;
+        }
+        err = vcore__vcpu_nested_load02(vcpu);
         if (err)
             return err;
         /* An L2 HLT the VMM saw completes now: RIP past it. */

@@ -106,7 +106,8 @@ static uint32_t vcore__vcpu_nested_info(uint32_t basic)
     case VCORE_VMX_EXIT_EXCEPTION_NMI:
         return INFO_QUAL | INFO_INTR | INFO_IDT | INFO_LEN;
     case VCORE_VMX_EXIT_EXTERNAL_INTERRUPT:
-        return INFO_INTR;
+        /* A host interrupt can arrive while an injected event is delivered. */
+        return INFO_INTR | INFO_IDT;
     case VCORE_VMX_EXIT_TASK_SWITCH:
         return INFO_QUAL | INFO_IDT | INFO_LEN;
     case VCORE_VMX_EXIT_APIC_ACCESS:
@@ -558,5 +559,51 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
         nv->l2_insn_len = (uint32_t)len;
     }
     vcore__vcpu_nested_to_vmm(vcpu, reason, v->EXIT_QUALIFICATION, exit);
+    return VCORE_OK;
+}
+
+int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    const vcore_x86_events_t *ev = &vcpu->x86->st.events;
+    *reflected = *shutdown = false;
+    /* Pin-based control 0: external interrupts cause VM exits (RFLAGS.IF
+     * does not block them; STI and MOV-SS blocking do: "Event Blocking"). */
+    if (!(vcpu->valid & VCORE_X86_STATE_EVENTS) || !ev->interrupt_pending || !(v->PIN_BASED_VM_EXEC_CONTROL & 1u))
+        return VCORE_OK;
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_save_guest(vcpu);
+    if (err)
+        return err;
+    if (v->GUEST_INTERRUPTIBILITY_INFO & 3u)
+        return VCORE_OK;
+    v->VM_EXIT_REASON = VCORE_VMX_EXIT_EXTERNAL_INTERRUPT;
+    v->EXIT_QUALIFICATION = 0;
+    v->IDT_VECTORING_INFO_FIELD = 0;
+    v->VM_EXIT_INTR_INFO = 0;
+    /* VM-exit control 15: the processor acknowledges the interrupt and
+     * stores its vector, type 0 (external interrupt), valid. */
+    if (v->VM_EXIT_CONTROLS & (1u << 15)) {
+        v->VM_EXIT_INTR_INFO = (1u << 31) | ev->interrupt_vector;
+        vcore__vcpu_events_acked(vcpu);
+    }
+    nv->last.exit_reason = VCORE_VMX_EXIT_EXTERNAL_INTERRUPT;
+    nv->last.owner = VCORE_NVMX_OWNER_L1;
+    nv->last.kind = VCORE_NVMX_RULE_PIN;
+    nv->last.arg = 0;
+    nv->last.field = VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL;
+    err = vcore__vcpu_nested_exit_to_l1(vcpu, false, shutdown);
+    if (err)
+        return err;
+    nv->last.reflected++;
+    if (*shutdown) {
+        vcore__memset(&exit->u, 0, sizeof(exit->u));
+        exit->flags = 0;
+        exit->reason = VCORE_EXIT_SHUTDOWN;
+        return VCORE_OK;
+    }
+    *reflected = true;
     return VCORE_OK;
 }

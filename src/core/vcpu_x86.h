@@ -45,6 +45,9 @@ int vcore__vcpu_events_before_entry(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
 void vcore__vcpu_events_want_irq_window(vcore_vcpu_t *vcpu);
 /* vcpu_events.c: an interrupt or NMI window exit; *handled when only the core had asked for it. */
 int vcore__vcpu_events_window(vcore_vcpu_t *vcpu, const vcore_exit_t *exit, bool *handled);
+/* vcpu_events.c: the pending external interrupt was acknowledged outside
+ * the guest (nested VMX: "acknowledge interrupt on exit" to L1). */
+void vcore__vcpu_events_acked(vcore_vcpu_t *vcpu);
 /* vcpu_events.c: raises an exception from inside the core (e.g. the #UD or
  * #GP of an emulated instruction). */
 int vcore__vcpu_raise_exception(vcore_vcpu_t *vcpu, uint32_t vector, uint32_t error_code,

@@ -74,6 +74,16 @@ int main(void)
            "timer only L0 armed re-enters L2 (re-injecting the event L2 was delivering, with its instruction\n"
            "length for software events); any other goes to the VMM with `VCORE_EXIT_F_L2` (HLT as\n"
            "`VCORE_EXIT_HLT`, L2's RIP advanced on the next run; others as `VCORE_EXIT_RAW`).\n\n");
+    printf("## L1's EPT\n\n"
+           "`vcore_nvmx_ept_translate()` walks L1's EPT (ept12) in L1 memory, one read per entry (SDM\n"
+           "\"EPT Translation Mechanism\"): 4 or 5 levels, 1-GByte and 2-MByte pages; an entry granting\n"
+           "nothing or not the access is an EPT violation whose qualification holds the access in bits\n"
+           "2:0 and the AND of the walked entries' read/write/execute bits in bits 5:3; write without read,\n"
+           "reserved bits and reserved memory types are misconfigurations; with EPTP bit 6 the entries\n"
+           "used get their accessed flag and the leaf its dirty flag on a write. The VMX instruction\n"
+           "emulation uses it for L2's VMREAD/VMWRITE memory operands and L2's paging structures when\n"
+           "vmcs12 enables EPT: an unmapped operand is an exit to L1 (`NVMX_L2_EPT_VIOLATION`, the L2\n"
+           "address and qualification in the result), and nothing is written.\n\n");
     printf("| Exit | Reason | Decided by | Bit | Rule |\n|---|---:|---|---:|---|\n");
     vcore_nvmx_rule_info_t ri = {.size = sizeof(ri)};
     for (uint32_t i = 0; i < vcore_nvmx_rule_count(); i++) {

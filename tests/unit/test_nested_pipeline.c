@@ -1032,6 +1032,361 @@ START_TEST(conditional_rules)
 }
 END_TEST
 
+
+/* CVE-2018-12904 class: VMLAUNCH at CPL 3 is #GP(0) before any check or entry. */
+START_TEST(cve_2018_12904_vmlaunch_at_cpl3)
+{
+    load_vmcs12();
+    vcore_x86_sregs_t sr = sregs();
+    sr.seg[VCORE_X86_SS].ar |= 3u << VCORE_X86_AR_DPL_SHIFT;
+    sr.seg[VCORE_X86_CS].selector |= 3;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &sr), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    vcore_mock_event_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_mock_last_event(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.vector, 13);
+    ck_assert_uint_eq(regs().rip, L1_RIP);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ALLOC), 0);
+}
+END_TEST
+
+/* CVE-2021-29657 class (time of check / time of use): once VMPTRLD copied
+ * the VMCS region, L1 writing the region in memory changes nothing; the
+ * entry checks and vmcs02 use the copy. */
+START_TEST(cve_2021_29657_vmcs12_not_reread)
+{
+    load_vmcs12();
+    uint32_t zero = 0;
+    uint64_t off = 0;
+    /* Offset of the pin-based controls in the region = its vmcs12 offset. */
+    vcore_vmcs_field_info_t fi = {.size = sizeof(fi)};
+    ck_assert_int_eq(vcore_vmcs_field_lookup(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, &fi), VCORE_OK);
+    off = fi.offset;
+    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA + off, &zero, 4), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(get12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL), 0x16);
+}
+END_TEST
+
+/* CVE-2020-2732 class: an L2 instruction L1 intercepts goes to L1 before L0
+ * does anything with it: MOV to CR0 under L1's mask is reflected, L1's CR0
+ * is its host CR0, nothing of L2's value reaches L0's model. */
+START_TEST(cve_2020_2732_l1_intercept_first)
+{
+    set12(VCORE_VMCS_CR0_GUEST_HOST_MASK, 1u << 31);
+    set12(VCORE_VMCS_CR0_READ_SHADOW, 1u << 31);
+    load_vmcs12();
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = 0x00050033; /* L2 clears PG */
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {0, 3}; /* MOV CR0, RAX */
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CR_ACCESS, 0, 2, enc, val);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CR_ACCESS);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+    ck_assert_uint_eq(last().field, VCORE_VMCS_CR0_GUEST_HOST_MASK);
+    ck_assert_uint_eq(sregs().cr0, 0x80050033);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+}
+END_TEST
+
+/* CVE-2019-7221 class: L1's preemption timer lives in vmcs02 only; RESET
+ * while L2 runs releases vmcs02 and the next run is L1's, with nothing of
+ * the timer left to fire. */
+START_TEST(cve_2019_7221_timer_gone_at_teardown)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 6));
+    set12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, 1000);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL); /* L0's: to the VMM, L2 stays */
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    uint64_t t = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, NULL, &t), VCORE_OK);
+    ck_assert_uint_eq(t, 1);
+    ck_assert(last().in_l2);
+    ck_assert_int_eq(vcore_vcpu_reset(vcpu), VCORE_OK);
+    ck_assert(!last().in_l2);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_FREE), 1);
+    push_hlt();
+    uint64_t enters = vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), enters);
+}
+END_TEST
+
+/* CVE-2018-16882 class: the library keeps no L1 page mapped for L2; a
+ * changed bitmap address takes effect at the next decision (the new page is
+ * read, the old one is not). */
+START_TEST(cve_2018_16882_new_bitmap_address_used)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    put(MSRBM + 0x10 / 8, 1u << (0x10 % 8), 1); /* old bitmap: RDMSR TSC exits */
+    load_vmcs12();
+    vcore_nvmx_mem_t mem = {.size = sizeof(mem)};
+    ck_assert_int_eq(vcore_nvmx_mem_from_vm(vm, &mem), VCORE_OK);
+    vcore_nvmx_l2_exit_t e = {.size = sizeof(e)};
+    vcore_nvmx_decision_t d = {.size = sizeof(d)};
+    e.reason = VCORE_VMX_EXIT_RDMSR;
+    e.msr_index = 0x10;
+    ck_assert_int_eq(vcore_nvmx_exit_owner(nv, &mem, &e, &d), VCORE_OK);
+    ck_assert_uint_eq(d.owner, VCORE_NVMX_OWNER_L1);
+    /* L1 points the bitmap elsewhere (a zero page) with VMWRITE. */
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_MSR_BITMAP;
+    r.gpr[VCORE_X86_RCX] = MSRBM + 0x1000;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    ck_assert_int_eq(vcore_nvmx_exit_owner(nv, &mem, &e, &d), VCORE_OK);
+    ck_assert_uint_eq(d.owner, VCORE_NVMX_OWNER_L0);
+}
+END_TEST
+
+/* CVE-2023-30456 class: the CR0/CR4 consistency checks run on nested entry:
+ * CR0.PG without CR0.PE is an invalid guest state (exit 33). */
+START_TEST(cve_2023_30456_guest_cr0_checked)
+{
+    set12(VCORE_VMCS_GUEST_CR0, 0x80050032); /* PG, not PE */
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+}
+END_TEST
+
+/* CVE-2026-46032 class: a host CR3 L1 could not be restored to (beyond its
+ * physical-address width) is refused at entry (VMfailValid 8), so no exit
+ * can ever load it. */
+START_TEST(cve_2026_46032_host_cr3_checked_at_entry)
+{
+    set12(VCORE_VMCS_HOST_CR3, 1ull << 40); /* MAXPHYADDR 40 */
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_HOST, L1_RIP + 3);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+}
+END_TEST
+
+
+/* "VMX-Preemption Timer": without "save VMX-preemption timer value" every
+ * entry starts the timer from vmcs12's value; with it, L1 sees the value
+ * the timer had at the exit and the next entry continues from there. */
+START_TEST(preemption_timer_restart_and_save)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 6));
+    set12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, 1000);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t w = 0, r = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, &r, &w), VCORE_OK);
+    ck_assert_uint_eq(w, 2);
+    ck_assert_uint_eq(r, 0);
+    teardown();
+    setup();
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 6));
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9) | (1u << 22));
+    set12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, 1000);
+    load_vmcs12();
+    uint32_t enc[2] = {VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {400, 2};
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CPUID, 0, 2, enc, val);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 400);
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, &r, &w), VCORE_OK);
+    ck_assert_uint_eq(w, 1); /* only the first entry wrote it */
+    ck_assert_uint_eq(r, 2); /* saved at both exits */
+    uint32_t m[5] = {0x16 | (1u << 6), 0x04006172, 0, 1u << 22, 0x11fb}, l0[5] = {0}, out[5];
+    vcore_nvmx_merge_controls(m, l0, out);
+    ck_assert_uint_eq(out[3] & (1u << 22), 1u << 22);
+}
+END_TEST
+
+
+/* An exit L0 keeps while L2 was delivering an event (here a host interrupt
+ * during #BP delivery): the event goes back into L2 on the re-entry with
+ * its type, vector and instruction length ("IDT-Vectoring Information",
+ * "VM-Entry Controls for Event Injection"). */
+START_TEST(event_reinjected_after_l0_exit)
+{
+    load_vmcs12();
+    uint32_t enc[3] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_IDT_VECTORING_INFO_FIELD,
+                       VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[3] = {0x80000020u, 0x80000603u, 1}; /* #BP, software exception, INT3 */
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, 0, 3, enc, val);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    const struct vcore_hw_vmcs *v02 = vcore_mock_vmcs_last_entered(vcpu);
+    ck_assert_ptr_nonnull(v02);
+    uint64_t x = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, &x), VCORE_OK);
+    ck_assert_uint_eq(x, 0x80000603u);
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN, &x), VCORE_OK);
+    ck_assert_uint_eq(x, 1);
+    ck_assert_uint_eq(last().l0_handled, 1);
+    /* vmcs02 carries L2's state from vmcs12, and its merged controls. */
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_GUEST_RIP, &x), VCORE_OK);
+    ck_assert_uint_eq(x, 0x401000);
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, &x), VCORE_OK);
+    ck_assert_uint_eq(x & ((3u << 19) | (1u << 24) | (1u << 28)), (3u << 19) | (1u << 24));
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, &x), VCORE_OK);
+    ck_assert_uint_eq(x & 9u, 9u);
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_VMCS_LINK_POINTER, &x), VCORE_OK);
+    ck_assert_uint_eq(x, ~0ull);
+}
+END_TEST
+
+/* An interrupt for the vCPU while L2 runs, L1 with "external-interrupt
+ * exiting": exit 1 to L1; with "acknowledge interrupt on exit" the vector
+ * is in the exit interruption information and the interrupt is taken,
+ * without it the information is not valid and the interrupt stays pending. */
+START_TEST(external_interrupt_to_l1_with_and_without_ack)
+{
+    for (int ack = 0; ack < 2; ack++) {
+        if (ack) {
+            teardown();
+            setup();
+        }
+        set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17);
+        set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9) | (ack ? 1u << 15 : 0));
+        load_vmcs12();
+        push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+        push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL); /* to the VMM, L2 stays */
+        vcore_exit_t e = run();
+        ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+        ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+        uint64_t enters = vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER);
+        push_hlt();
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), enters); /* L2 did not run */
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXTERNAL_INTERRUPT);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), ack ? 0x80000030u : 0);
+        vcore_x86_events_t ev = {.size = sizeof(ev)};
+        ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+        ck_assert_uint_eq(ev.interrupt_pending, ack ? 0 : 1);
+        assert_l1_host_state();
+    }
+}
+END_TEST
+
+
+/* vmcs02 takes L0's needs from vmcs01: its HLT exiting (OR), its EPT
+ * (L2-physical = L1-physical), its #PF intercept (then every #PF exits:
+ * mask = match = 0), its TSC offset plus L1's. */
+static uint64_t peek02(const struct vcore_hw_vmcs *v02, uint32_t enc)
+{
+    uint64_t x = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, enc, &x), VCORE_OK);
+    return x;
+}
+
+START_TEST(vmcs02_takes_l0_needs_from_vmcs01)
+{
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, (1u << 7) | (1u << 31)), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 1), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_EPT_POINTER, 0xabc05e), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_EXCEPTION_BITMAP, 1u << 14), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_TSC_OFFSET, 1000), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_VM_EXIT_CONTROLS, (1u << 9) | (1u << 15)), VCORE_OK);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 3));
+    set12(VCORE_VMCS_TSC_OFFSET, 5);
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 6);
+    set12(VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MASK, 1);
+    set12(VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MATCH, 1);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    const struct vcore_hw_vmcs *v02 = vcore_mock_vmcs_last_entered(vcpu);
+#define PEEK(f) peek02(v02, VCORE_VMCS_##f)
+    ck_assert_uint_eq(PEEK(TSC_OFFSET), 1005);
+    ck_assert_uint_eq(PEEK(EXCEPTION_BITMAP), (1u << 14) | (1u << 6));
+    ck_assert_uint_eq(PEEK(PAGE_FAULT_ERROR_CODE_MASK), 0);
+    ck_assert_uint_eq(PEEK(PAGE_FAULT_ERROR_CODE_MATCH), 0);
+    ck_assert_uint_eq(PEEK(EPT_POINTER), 0xabc05e);
+    ck_assert_uint_eq(PEEK(CPU_BASED_VM_EXEC_CONTROL) & ((1u << 7) | (1u << 31)), (1u << 7) | (1u << 31));
+    ck_assert_uint_eq(PEEK(SECONDARY_VM_EXEC_CONTROL), 1u << 1);
+    ck_assert_uint_eq(PEEK(VM_EXIT_CONTROLS), (1u << 9) | (1u << 15));
+    ck_assert_uint_eq(PEEK(VM_ENTRY_CONTROLS), 0x000011fb | (1u << 9));
+#undef PEEK
+    /* vmcs01 was read, never written. */
+    uint64_t w = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, NULL, VCORE_VMCS_TSC_OFFSET, &w), VCORE_OK);
+    ck_assert_uint_eq(w, 1000);
+}
+END_TEST
+
+/* The test hook skips the deciding check: the next failure decides, by its
+ * own class (here the VMCS link pointer: exit 33, qualification 4). */
+START_TEST(skipped_check_lets_the_next_one_decide)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 5));
+    set12(VCORE_VMCS_VMCS_LINK_POINTER, 0x1234); /* not 4-KByte aligned */
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_CONTROL, L1_RIP + 3);
+    ck_assert_int_eq(vcore_nvmx_test_skip_check(nv, last().check), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.rip = L1_RIP;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), VCORE_VMX_QUAL_LINK_POINTER);
+    assert_l1_host_state();
+    /* Skipping that one too: nothing else fails, the entry happens. */
+    vcore_vmx_check_info_t ci = {.size = sizeof(ci)};
+    ck_assert_int_eq(vcore_vmx_check_describe(last().check, &ci), VCORE_OK);
+    ck_assert_uint_eq(ci.cls, VCORE_VMX_CLASS_EXIT_LINK);
+}
+END_TEST
+
+/* A backend failure in the middle of the entry leaves nothing half done:
+ * the run reports it, L1 is not in L2, and the next VMLAUNCH works. */
+START_TEST(backend_failure_during_entry_is_clean)
+{
+    load_vmcs12();
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_VMCS_LOAD, VCORE_ERR_HWFAIL), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_HWFAIL);
+    ck_assert(!last().in_l2);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    ck_assert_uint_eq(info.launch_state, 0);
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_VMCS_ENTER, VCORE_ERR_HWFAIL), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_HWFAIL);
+    ck_assert(!last().in_l2);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("nested_pipeline");
@@ -1047,12 +1402,18 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, early_hardware_check_passes_invisibly);
     tcase_add_test(tc, early_hardware_check_catches_a_skipped_check);
     tcase_add_test(tc, unsupported_control_is_refused_by_name);
+    tcase_add_test(tc, vmcs02_takes_l0_needs_from_vmcs01);
+    tcase_add_test(tc, skipped_check_lets_the_next_one_decide);
+    tcase_add_test(tc, backend_failure_during_entry_is_clean);
     suite_add_tcase(s, tc);
     TCase *tx = tcase_create("exit");
     tcase_add_checked_fixture(tx, setup, teardown);
     tcase_add_test(tx, cpuid_from_l2_is_reflected);
     tcase_add_test(tx, round_trip_counts);
     tcase_add_test(tx, lazy_sync_of_rare_fields);
+    tcase_add_test(tx, preemption_timer_restart_and_save);
+    tcase_add_test(tx, event_reinjected_after_l0_exit);
+    tcase_add_test(tx, external_interrupt_to_l1_with_and_without_ack);
     tcase_add_test(tx, hlt_not_wanted_by_l1_goes_to_vmm);
     tcase_add_test(tx, hlt_wanted_by_l1_is_reflected);
     tcase_add_test(tx, vm_exit_msr_load_failure_is_vmx_abort);
@@ -1066,6 +1427,13 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tv, cve_2019_3887_msr_bitmap_merge);
     tcase_add_test(tv, cve_2016_9588_bp_reflected_with_type_and_length);
     tcase_add_test(tv, cve_2022_3344_triple_fault_then_reset);
+    tcase_add_test(tv, cve_2018_12904_vmlaunch_at_cpl3);
+    tcase_add_test(tv, cve_2021_29657_vmcs12_not_reread);
+    tcase_add_test(tv, cve_2020_2732_l1_intercept_first);
+    tcase_add_test(tv, cve_2019_7221_timer_gone_at_teardown);
+    tcase_add_test(tv, cve_2018_16882_new_bitmap_address_used);
+    tcase_add_test(tv, cve_2023_30456_guest_cr0_checked);
+    tcase_add_test(tv, cve_2026_46032_host_cr3_checked_at_entry);
     suite_add_tcase(s, tv);
     return s;
 }

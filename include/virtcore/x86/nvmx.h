@@ -134,7 +134,11 @@ VCORE_BEGIN_DECLS
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
     X(NVMX_PIPELINE_UNSUPPORTED, 0x1060,                                       \
       "vmcs12 enables what the nested pipeline does not give L2 (value: control word << 8 | bit; FFFFH: a VM-entry MSR-load list)", \
-      "SDM Vol. 3, \"VM-Execution Control Fields\"")
+      "SDM Vol. 3, \"VM-Execution Control Fields\"")                          \
+    X(NVMX_L2_EPT_VIOLATION, 0x1061, "L2's memory operand is not mapped, or not writable, by L1's EPT (EPT violation: exit to L1)", \
+      "SDM Vol. 3, \"EPT Violations\"")                                        \
+    X(NVMX_L2_EPT_MISCONFIG, 0x1062, "L1's EPT entry for L2's memory operand is misconfigured (exit to L1)", \
+      "SDM Vol. 3, \"EPT Misconfigurations\"")
 
 /** @brief Nested-VMX diagnostic identifiers (values pinned). */
 typedef enum vcore_nvmx_diag_id {
@@ -434,7 +438,7 @@ typedef enum vcore_nvmx_outcome {
     VCORE_NVMX_OUT_FAIL_VALID = 3,   /**< VMfailValid(vm_error): advance RIP, ZF=1, others clear. */
     VCORE_NVMX_OUT_EXCEPTION = 4,    /**< Inject @c vector (with error code / CR2); RIP unchanged. */
     VCORE_NVMX_OUT_ENTRY = 5,        /**< VMLAUNCH/VMRESUME passed the pre-entry checks: run the entry pipeline. */
-    VCORE_NVMX_OUT_EXIT_TO_L1 = 6    /**< L2's VMREAD/VMWRITE must exit to L1 (shadowing bitmaps). */
+    VCORE_NVMX_OUT_EXIT_TO_L1 = 6    /**< L2's VMREAD/VMWRITE must exit to L1 (shadowing bitmaps, or L1's EPT: see @c diag). */
 } vcore_nvmx_outcome_t;
 
 /** @brief Structured result of vcore_nvmx_emulate(). */
@@ -456,6 +460,8 @@ typedef struct vcore_nvmx_result {
     uint64_t inv_eptp;    /**< INVEPT: the EPTP of a single-context invalidation. */
     uint16_t inv_vpid;    /**< INVVPID: the VPID. */
     uint64_t inv_addr;    /**< INVVPID: the linear address of an individual-address invalidation. */
+    uint64_t ept_gpa;     /**< EXIT_TO_L1 for L1's EPT (diag NVMX_L2_EPT_*): the L2 guest-physical address. */
+    uint64_t ept_qualification; /**< EXIT_TO_L1 for an EPT violation: exit qualification bits 5:0. */
 } vcore_nvmx_result_t;
 
 /**

@@ -262,6 +262,55 @@ VCORE_API void vcore_nvmx_merge_controls(const uint32_t l1[5], const uint32_t l0
 VCORE_API void vcore_nvmx_msr_bitmap_merge(const uint8_t *l0, const uint8_t *l1, uint8_t *out);
 
 /* ------------------------------------------------------------------------- */
+/** @name Accesses for vcore_nvmx_ept_translate() (exit-qualification bits 2:0)
+ * @{ */
+#define VCORE_NVMX_EPT_READ 1u  /**< Data read. */
+#define VCORE_NVMX_EPT_WRITE 2u /**< Data write. */
+#define VCORE_NVMX_EPT_FETCH 4u /**< Instruction fetch. */
+/** @} */
+
+/** @brief Outcomes of an L1 EPT walk. */
+typedef enum vcore_nvmx_ept_kind {
+    VCORE_NVMX_EPT_OK = 0,        /**< Translated: @c gpa holds the L1 guest-physical address. */
+    VCORE_NVMX_EPT_VIOLATION = 1, /**< EPT violation (exit 48 to L1 with @c qualification). */
+    VCORE_NVMX_EPT_MISCONFIG = 2  /**< EPT misconfiguration (exit 49 to L1). */
+} vcore_nvmx_ept_kind_t;
+
+/** @brief The result of walking L1's EPT for one L2 guest-physical address. */
+typedef struct vcore_nvmx_ept_walk {
+    size_t size;            /**< sizeof(vcore_nvmx_ept_walk_t). */
+    uint32_t kind;          /**< ::vcore_nvmx_ept_kind_t. */
+    uint32_t pad;           /**< Reserved. */
+    uint64_t gpa;           /**< OK: the L1 guest-physical address. */
+    /** VIOLATION: exit qualification bits 5:0 (SDM "Exit Qualification for EPT Violations": the
+     * access in bits 2:0, the AND of the read/write/execute bits of the entries walked in bits
+     * 5:3); the caller adds bits 7 and 8 (guest linear address valid, final access). */
+    uint64_t qualification;
+} vcore_nvmx_ept_walk_t;
+
+/**
+ * @brief Translates an L2 guest-physical address through L1's EPT (ept12).
+ *
+ * SDM Vol. 3, "EPT Translation Mechanism": 4- or 5-level walk from EPTP
+ * bits 51:12, 1-GByte and 2-MByte pages, "EPT Misconfigurations" (write
+ * without read, reserved bits, reserved memory types), "EPT Violations"
+ * (not present or access not granted); with EPTP bit 6 the accessed flags
+ * of the entries used and the dirty flag of the leaf (on a write) are set
+ * in L1 memory when the translation succeeds. Each entry is read once.
+ * @param[in] mem L1 memory.
+ * @param[in] eptp vmcs12's EPT pointer.
+ * @param[in] maxphyaddr L1's physical-address width, 32..52.
+ * @param[in] l2_gpa The L2 guest-physical address.
+ * @param[in] access VCORE_NVMX_EPT_READ / _WRITE / _FETCH bits.
+ * @param[out] out The result; @c out->size must be set.
+ * @return VCORE_OK when @p out holds a result.
+ * @retval VCORE_ERR_INVAL A NULL argument, no access, a width outside 32..52, or a walk length other than 4 or 5.
+ * @retval VCORE_ERR_ABI A size field is wrong.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr,
+                                                         uint64_t l2_gpa, uint32_t access, vcore_nvmx_ept_walk_t *out);
+
+/* ------------------------------------------------------------------------- */
 /** @name Pipeline options (vcore_nvmx_set_options())
  * @{ */
 /** Before consuming guest state, enter vmcs02 with an invalid guest state and expect exit 33 (SDM "VM Entries": VMfail checks come first). */

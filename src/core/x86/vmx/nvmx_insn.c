@@ -595,10 +595,71 @@ static int nvmx_insn_inv(vcore__nvmx_ctx_t *c, bool vpid)
     return nvmx_insn_succeed(c);
 }
 
+/* L2's memory seen through L1's EPT: L2's VMREAD/VMWRITE operands (and
+ * L2's own paging structures) are L2 guest-physical addresses, which L1's
+ * EPT maps into L1 memory (SDM "EPT Translation Mechanism"). The first
+ * failed translation is recorded and every access after it fails. */
+typedef struct nvmx_insn_ept_view {
+    const vcore_nvmx_mem_t *l1;
+    const bool *op_write; /* the operand access is a write (vcore__nvmx_ctx_t::op_write) */
+    uint64_t eptp;
+    uint32_t maxphyaddr;
+    uint32_t fault;  /* vcore_nvmx_ept_kind_t of the first failure, 0 if none */
+    uint64_t fault_gpa;
+    uint64_t qualification;
+} nvmx_insn_ept_view_t;
+
+static int nvmx_insn_ept_access(void *ctx, uint64_t gpa, void *buf, size_t len, bool write)
+{
+    nvmx_insn_ept_view_t *v = ctx;
+    uint8_t *p = buf;
+    if (v->fault)
+        return VCORE_ERR_FAULT;
+    while (len) {
+        size_t n = 0x1000u - (size_t)(gpa & 0xfffu);
+        if (n > len)
+            n = len;
+        vcore_nvmx_ept_walk_t w;
+        w.size = sizeof(w);
+        bool wr = write || *v->op_write;
+        int err = vcore_nvmx_ept_translate(v->l1, v->eptp, v->maxphyaddr, gpa,
+                                           wr ? VCORE_NVMX_EPT_WRITE : VCORE_NVMX_EPT_READ, &w);
+        if (err)
+            return err;
+        if (w.kind != VCORE_NVMX_EPT_OK) {
+            v->fault = w.kind;
+            v->fault_gpa = gpa;
+            v->qualification = w.qualification;
+            return VCORE_ERR_FAULT;
+        }
+        err = write ? v->l1->write(v->l1->ctx, w.gpa, p, n) : v->l1->read(v->l1->ctx, w.gpa, p, n);
+        if (err)
+            return err;
+        gpa += n;
+        p += n;
+        len -= n;
+    }
+    return VCORE_OK;
+}
+
+static int nvmx_insn_ept_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+    return nvmx_insn_ept_access(ctx, gpa, buf, len, false);
+}
+
+static int nvmx_insn_ept_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+    return nvmx_insn_ept_access(ctx, gpa, (void *)(uintptr_t)buf, len, true);
+}
+
+static int nvmx_insn_dispatch(vcore__nvmx_ctx_t *c);
+
 int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vcore_nvmx_insn_t *insn,
                        vcore_nvmx_result_t *res)
 {
     vcore__nvmx_ctx_t c;
+    nvmx_insn_ept_view_t view;
+    vcore_nvmx_mem_t l2mem;
 
     if (!vcore__nvmx_ok(nvmx) || !mem || !insn || !res || !mem->read || !mem->write)
         return VCORE_ERR_INVAL;
@@ -609,37 +670,73 @@ int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vc
         return VCORE_ERR_INVAL;
     c.n = nvmx;
     c.mem = mem;
+    c.opmem = mem;
+    c.op_write = false;
     c.in = *insn; /* guest-derived input: copied once, only the copy is used */
     c.res = res;
     c.long64 = (c.in.sregs.efer & VCORE__EFER_LMA) && (c.in.sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L);
     vcore__memset(res, 0, sizeof(*res));
     res->size = sizeof(*res);
+    /* L2 with L1's EPT in force: L2's addresses go through it. */
+    const vcore__vmcs12_t *v12 = (const vcore__vmcs12_t *)(const void *)nvmx->vmcs12;
+    if (c.in.in_l2 && nvmx->current_vmptr != VCORE__INVALID_PTR &&
+        (v12->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
+        (v12->SECONDARY_VM_EXEC_CONTROL & (1u << 1))) {
+        view.l1 = mem;
+        view.eptp = v12->EPT_POINTER;
+        view.maxphyaddr = nvmx->maxphyaddr;
+        view.fault = 0;
+        view.op_write = &c.op_write;
+        l2mem.size = sizeof(l2mem);
+        l2mem.ctx = &view;
+        l2mem.read = nvmx_insn_ept_read;
+        l2mem.write = nvmx_insn_ept_write;
+        c.opmem = &l2mem;
+        int err = nvmx_insn_dispatch(&c);
+        if (view.fault && (err == VCORE_ERR_FAULT || err == VCORE_OK)) {
+            /* The access exits to L1 before anything was written. */
+            vcore__memset(res, 0, sizeof(*res));
+            res->size = sizeof(*res);
+            res->outcome = VCORE_NVMX_OUT_EXIT_TO_L1;
+            res->diag = view.fault == VCORE_NVMX_EPT_MISCONFIG ? VCORE_DIAG_NVMX_L2_EPT_MISCONFIG
+                                                              : VCORE_DIAG_NVMX_L2_EPT_VIOLATION;
+            res->ept_gpa = view.fault_gpa;
+            res->ept_qualification = view.qualification;
+            return VCORE_OK;
+        }
+        return err;
+    }
+    return nvmx_insn_dispatch(&c);
+}
 
-    switch (c.in.op) {
+static int nvmx_insn_dispatch(vcore__nvmx_ctx_t *cp)
+{
+    switch (cp->in.op) {
     case VCORE_NVMX_VMXON:
-        return nvmx_insn_vmxon(&c);
+        return nvmx_insn_vmxon(cp);
     case VCORE_NVMX_VMXOFF:
-        return nvmx_insn_vmxoff(&c);
+        return nvmx_insn_vmxoff(cp);
     case VCORE_NVMX_VMCLEAR:
-        return nvmx_insn_vmclear(&c);
+        return nvmx_insn_vmclear(cp);
     case VCORE_NVMX_VMPTRLD:
-        return nvmx_insn_vmptrld(&c);
+        return nvmx_insn_vmptrld(cp);
     case VCORE_NVMX_VMPTRST:
-        return nvmx_insn_vmptrst(&c);
+        return nvmx_insn_vmptrst(cp);
     case VCORE_NVMX_VMREAD:
-        return nvmx_insn_vmread(&c);
+        return nvmx_insn_vmread(cp);
     case VCORE_NVMX_VMWRITE:
-        return nvmx_insn_vmwrite(&c);
+        return nvmx_insn_vmwrite(cp);
     case VCORE_NVMX_INVEPT:
-        return nvmx_insn_inv(&c, false);
+        return nvmx_insn_inv(cp, false);
     case VCORE_NVMX_INVVPID:
-        return nvmx_insn_inv(&c, true);
+        return nvmx_insn_inv(cp, true);
     case VCORE_NVMX_VMLAUNCH:
-        return nvmx_insn_launch(&c, false);
+        return nvmx_insn_launch(cp, false);
     default:
-        return nvmx_insn_launch(&c, true);
+        return nvmx_insn_launch(cp, true);
     }
 }
+
 
 int vcore_nvmx_result_apply(const vcore_nvmx_result_t *res, vcore_x86_regs_t *regs)
 {

@@ -119,7 +119,7 @@ static int nvmx_operand_translate(vcore__nvmx_ctx_t *c, uint64_t la, uint32_t le
         uint32_t chunk = (uint32_t)(0x1000u - (cur & 0xfffu));
         if (chunk > len - done)
             chunk = len - done;
-        err = vcore__walk(c->mem, &c->in.sregs, c->in.regs.rflags, c->n->maxphyaddr, cur, write,
+        err = vcore__walk(c->opmem, &c->in.sregs, c->in.regs.rflags, c->n->maxphyaddr, cur, write,
                           &gpa[n], &f, &ad[n]);
         if (err == VCORE_ERR_INVAL) {
             vcore__nvmx_exception(c, f.vector, true, f.error_code, VCORE_DIAG_NVMX_PF);
@@ -150,9 +150,9 @@ int vcore__nvmx_mem_read(vcore__nvmx_ctx_t *c, void *buf, uint32_t len)
         return err;
     /* Every page translated: the walks' accessed flags are set. */
     for (i = 0; i < n; i++)
-        vcore__walk_commit_ad(c->mem, &ad[i]);
+        vcore__walk_commit_ad(c->opmem, &ad[i]);
     for (i = 0; i < n; i++) {
-        if (c->mem->read(c->mem->ctx, gpa[i], (uint8_t *)buf + off, plen[i]) != VCORE_OK)
+        if (c->opmem->read(c->opmem->ctx, gpa[i], (uint8_t *)buf + off, plen[i]) != VCORE_OK)
             return VCORE_ERR_FAULT;
         off += plen[i];
     }
@@ -169,8 +169,8 @@ static bool nvmx_operand_writable(vcore__nvmx_ctx_t *c, uint64_t gpa, uint32_t l
 
     for (off = 0; off < len; off += n) {
         n = len - off < (uint32_t)sizeof(old) ? len - off : (uint32_t)sizeof(old);
-        if (c->mem->read(c->mem->ctx, gpa + off, old, n) != VCORE_OK ||
-            c->mem->write(c->mem->ctx, gpa + off, old, n) != VCORE_OK)
+        if (c->opmem->read(c->opmem->ctx, gpa + off, old, n) != VCORE_OK ||
+            c->opmem->write(c->opmem->ctx, gpa + off, old, n) != VCORE_OK)
             return false;
     }
     return true;
@@ -192,13 +192,18 @@ int vcore__nvmx_mem_write(vcore__nvmx_ctx_t *c, const void *buf, uint32_t len)
     err = nvmx_operand_translate(c, la, len, true, gpa, plen, &n, ad);
     if (err)
         return err;
+    /* The probe's read is part of the write (an EPT violation reports a write). */
+    c->op_write = true;
     for (i = 0; i < n; i++)
-        if (!nvmx_operand_writable(c, gpa[i], plen[i]))
+        if (!nvmx_operand_writable(c, gpa[i], plen[i])) {
+            c->op_write = false;
             return VCORE_ERR_FAULT;
+        }
+    c->op_write = false;
     for (i = 0; i < n; i++)
-        vcore__walk_commit_ad(c->mem, &ad[i]);
+        vcore__walk_commit_ad(c->opmem, &ad[i]);
     for (i = 0; i < n; i++) {
-        if (c->mem->write(c->mem->ctx, gpa[i], (const uint8_t *)buf + off, plen[i]) != VCORE_OK)
+        if (c->opmem->write(c->opmem->ctx, gpa[i], (const uint8_t *)buf + off, plen[i]) != VCORE_OK)
             return VCORE_ERR_FAULT;
         off += plen[i];
     }

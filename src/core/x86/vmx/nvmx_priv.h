@@ -76,10 +76,12 @@ void vcore__nvmx_phys_write(const vcore_nvmx_mem_t *m, uint64_t gpa, const void 
 /* ---- operand decoding (nvmx_operand.c) ---- */
 typedef struct vcore__nvmx_ctx {
     vcore_nvmx_t *n;
-    const vcore_nvmx_mem_t *mem;
+    const vcore_nvmx_mem_t *mem;   /* L1 memory (VMCS regions, bitmaps: L1-physical addresses) */
+    const vcore_nvmx_mem_t *opmem; /* memory operands: mem, or L2 memory through L1's EPT */
     vcore_nvmx_insn_t in;     /* the caller's input, copied once */
     vcore_nvmx_result_t *res;
     bool long64;              /* 64-bit mode (EFER.LMA && CS.L) */
+    bool op_write;            /* the operand accesses under way belong to a write (probe included) */
 } vcore__nvmx_ctx_t;
 
 /* Register operand value: 64 bits in 64-bit mode, 32 otherwise. */

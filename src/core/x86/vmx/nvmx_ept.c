@@ -1,0 +1,109 @@
+/*
+ * nvmx_ept.c - L1's EPT (ept12): translating an L2 guest-physical address
+ * into an L1 guest-physical address by walking L1's EPT paging structures
+ * in L1 memory, each entry read once and checked before use.
+ *
+ * SDM Vol. 3, "EPT Translation Mechanism", "EPT Misconfigurations", "EPT
+ * Violations", "Accessed and Dirty Flags for EPT", "Exit Qualification for
+ * EPT Violations".
+ */
+#include "nvmx_priv.h"
+
+#define EPT_R (1ull << 0)       /* read access */
+#define EPT_W (1ull << 1)       /* write access */
+#define EPT_X (1ull << 2)       /* execute access */
+#define EPT_MT(e) (((e) >> 3) & 7u) /* leaf: EPT memory type */
+#define EPT_PS (1ull << 7)      /* PDPTE/PDE: maps a page */
+#define EPT_A (1ull << 8)       /* accessed (EPTP bit 6) */
+#define EPT_D (1ull << 9)       /* dirty, leaf only (EPTP bit 6) */
+#define EPTP_AD (1ull << 6)     /* EPTP bit 6: accessed and dirty flags enabled */
+
+/* "EPT Misconfigurations": write without read, reserved bits, a reserved
+ * memory type in a leaf, bit 7 in a PML4E/PML5E. */
+static bool nvmx_ept_misconfig(uint64_t e, int level, bool leaf, uint64_t rsvd_hi)
+{
+    uint64_t rwx = e & 7u;
+    if (rwx == EPT_W || rwx == (EPT_W | EPT_X))
+        return true;
+    if (e & rsvd_hi)
+        return true;
+    if (!leaf)
+        return (e & (0x1full << 3)) != 0 || (level >= 4 && (e & EPT_PS));
+    uint32_t mt = EPT_MT(e);
+    if (mt == 2u || mt == 3u || mt == 7u)
+        return true;
+    /* A 1-GByte page reserves bits 29:12, a 2-MByte page bits 20:12. */
+    if (level == 3)
+        return (e & 0x3ffff000ull) != 0;
+    if (level == 2)
+        return (e & 0x1ff000ull) != 0;
+    return false;
+}
+
+int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
+                             uint32_t access, vcore_nvmx_ept_walk_t *out)
+{
+    if (!mem || !out || !mem->read || !mem->write)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(mem) || !VCORE__SIZE_OK(out))
+        return VCORE_ERR_ABI;
+    if (maxphyaddr < 32 || maxphyaddr > 52 || !access || (access & ~7u))
+        return VCORE_ERR_INVAL;
+    uint64_t addr_mask = ((1ull << maxphyaddr) - 1) & ~0xfffull;
+    uint64_t rsvd_hi = ((1ull << 52) - 1) & ~((1ull << maxphyaddr) - 1);
+    int levels = (int)((eptp >> 3) & 7u) + 1; /* EPTP bits 5:3: walk length - 1 */
+    out->kind = VCORE_NVMX_EPT_OK;
+    out->gpa = 0;
+    out->qualification = access & 7u; /* bits 2:0: the access */
+    if (levels != 4 && levels != 5)
+        return VCORE_ERR_INVAL; /* the VM-entry checks refuse such an EPTP */
+    uint64_t table = eptp & addr_mask, e = 0, perms = 7u;
+    uint64_t used[5];
+    int nused = 0;
+    for (int level = levels; level >= 1; level--) {
+        uint64_t pa = table + ((l2_gpa >> (12 + 9 * (level - 1))) & 0x1ffu) * 8u;
+        e = ~0ull;
+        if (mem->read(mem->ctx, pa, &e, 8) != VCORE_OK)
+            e = ~0ull; /* unbacked memory reads as all ones: a misconfiguration */
+        used[nused++] = pa;
+        perms &= e & 7u;
+        if (!(e & 7u)) { /* not present */
+            out->kind = VCORE_NVMX_EPT_VIOLATION; /* bits 5:3 stay 0: the entry grants nothing */
+            return VCORE_OK;
+        }
+        bool leaf = level == 1 || ((level == 2 || level == 3) && (e & EPT_PS));
+        if (nvmx_ept_misconfig(e, level, leaf, rsvd_hi)) {
+            out->kind = VCORE_NVMX_EPT_MISCONFIG;
+            out->qualification = 0;
+            return VCORE_OK;
+        }
+        if (leaf) {
+            uint64_t page_mask = (1ull << (12 + 9 * (level - 1))) - 1;
+            out->gpa = (e & addr_mask & ~page_mask) | (l2_gpa & page_mask);
+            break;
+        }
+        table = e & addr_mask;
+    }
+    /* Bits 5:3: the access rights the whole walk grants. */
+    out->qualification |= perms << 3;
+    bool ok = (!(access & VCORE_NVMX_EPT_READ) || (perms & EPT_R)) &&
+              (!(access & VCORE_NVMX_EPT_WRITE) || (perms & EPT_W)) &&
+              (!(access & VCORE_NVMX_EPT_FETCH) || (perms & EPT_X));
+    if (!ok) {
+        out->kind = VCORE_NVMX_EPT_VIOLATION;
+        return VCORE_OK;
+    }
+    /* "Accessed and Dirty Flags for EPT": with EPTP bit 6, every entry used
+     * gets its accessed flag, the leaf its dirty flag on a write. */
+    if (eptp & EPTP_AD) {
+        for (int i = 0; i < nused; i++) {
+            uint64_t x = 0;
+            if (mem->read(mem->ctx, used[i], &x, 8) != VCORE_OK)
+                continue;
+            uint64_t y = x | EPT_A | ((i == nused - 1 && (access & VCORE_NVMX_EPT_WRITE)) ? EPT_D : 0u);
+            if (y != x)
+                (void)mem->write(mem->ctx, used[i], &y, 8);
+        }
+    }
+    return VCORE_OK;
+}
