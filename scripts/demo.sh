@@ -20,3 +20,6 @@ if [ -x build/demo/examples/longmode/vcore-longmode ]; then
         exit "$rc"
     fi
 fi
+# L0 -> L1 -> L2 on Bochs (scripts/deps.sh installed it).
+echo
+scripts/demo-nested.sh

@@ -18,7 +18,7 @@
 #include "virtcore/virtcore.h"
 
 enum { VTK_CHECK = 0, VTK_RECORD = 1 };
-enum { VTK_PASS = 0, VTK_FAIL = 1, VTK_SKIP = 2 };
+enum { VTK_PASS = 0, VTK_FAIL = 1, VTK_SKIP = 2, VTK_PRINTED = 3 };
 
 /* Shared state of the cases: one VM, one vCPU, 2 MiB of RAM at GPA 0. */
 typedef struct vtk_env {
@@ -41,7 +41,14 @@ typedef struct vtk_case {
     const char *name;
     int kind;
     int (*run)(vtk_env_t *env, vtk_why_t *why);
+    /* Result lines the case prints itself (returning VTK_PRINTED through
+     * vtk_case_line()); 0 for the usual one line printed by kmain. */
+    uint32_t lines;
 } vtk_case_t;
+
+/* kmain.c: prints "CASE <prefix><name> PASS|FAIL|SKIP <detail>" (or, for
+ * kind VTK_RECORD, "RECORD <prefix><name> <detail>") and counts it. */
+void vtk_case_line(const char *prefix, const char *name, int kind, int result, const char *detail);
 
 /* A VMCS state to load for a VTK_RECORD case: (encoding, value) pairs. */
 typedef struct vtk_vmcs_field {
@@ -86,5 +93,9 @@ int vtk_case_hyperv(vtk_env_t *env, vtk_why_t *why);
 
 extern const vtk_case_t vtk_cases[];
 extern const uint32_t vtk_ncases;
+
+/* nested.c: the L0 -> L1 -> L2 suite (its own boot, kernel vtk-nested.img). */
+extern const vtk_case_t vtk_nested_cases[];
+extern const uint32_t vtk_nested_ncases;
 
 #endif /* VTK_CASES_H */

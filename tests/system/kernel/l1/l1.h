@@ -1,0 +1,145 @@
+/*
+ * l1.h - the L1 hypervisor of the nested system test, and what the test
+ * kernel (L0) shares with it.
+ *
+ * L1 is a separate freestanding program with its own small VMX code (it
+ * does not use libvirtcore). It is linked at a fixed address inside a
+ * 2 MiB region and runs either
+ *   - bare: the test kernel calls its entry at ring 0 on the emulated CPU
+ *     (the CPU's own VMX is the reference), or
+ *   - nested: as the guest of a libvirtcore vCPU with nested VMX, the
+ *     region mapped at the same guest-physical address.
+ * It writes its verdicts to a report at a fixed address of the region;
+ * the test kernel prints them as CASE lines and compares the two runs.
+ */
+#ifndef VTK_L1_H
+#define VTK_L1_H
+
+#include <stdint.h>
+
+/* The region: 2 MiB at 56 MiB (above the kernel's page arena). */
+#define L1_BASE 0x3800000ull
+#define L1_SIZE 0x200000ull
+/* Boot area the test kernel fills for a nested run (64-bit paging and a GDT
+ * with a TSS: VM entry needs a usable TR for L1's own VMCS host state). */
+#define L1_BOOT_PML4 (L1_BASE + 0x0000)
+#define L1_BOOT_PDPT (L1_BASE + 0x1000)
+#define L1_BOOT_PD (L1_BASE + 0x2000)
+#define L1_BOOT_GDT (L1_BASE + 0x3000)
+#define L1_BOOT_TSS (L1_BASE + 0x3100)
+#define L1_REPORT (L1_BASE + 0x4000)  /* struct l1_report */
+#define L1_STACK_TOP (L1_BASE + 0x10000)
+#define L1_IMAGE (L1_BASE + 0x10000)   /* struct l1_header, then the code */
+
+/* First argument of the entry: what to run. */
+#define L1_MODE_NESTED 1u  /* running as a guest (only changes the log prefix) */
+#define L1_MODE_VMFAIL 2u  /* the broken-VMCS program instead of the L2 exit program */
+#define L1_MODE_NO_EPT 4u  /* do not use EPT for L2 even if offered */
+#define L1_MODE_QUIET 8u   /* no narration lines */
+#define L1_MODE_MEASURE 16u /* the counting program: marks on L1_PORT_MARK around
+                             * 100 VMWRITEs, 100 VMREADs, 100 L2 CPUID round trips */
+
+/*
+ * The L2 exit program: one case per step, in the order L2 executes them.
+ * X(id, name, what makes it exit to L1 or not)
+ */
+#define L1_CASE_LIST(X)                                                                             \
+    X(VMXON, "l1.vmxon", "CPUID.1:ECX.VMX, IA32_FEATURE_CONTROL, CR4.VMXE, VMXON")                   \
+    X(VMCS, "l1.vmcs_load", "VMCLEAR, VMPTRLD, VMPTRST")                                            \
+    X(VMWRITE, "l1.vmwrite_readback", "VMWRITE of a complete 64-bit guest and VMREAD back")         \
+    X(LAUNCH, "l1.vmlaunch", "VMLAUNCH enters L2")                                                  \
+    X(CPUID, "l2.cpuid", "CPUID always exits")                                                      \
+    X(IO_OUT, "l2.io_out_imm", "I/O bitmap A bit 90H set")                                          \
+    X(IO_IN, "l2.io_in_dx", "I/O bitmap A bit 3F8H set")                            \
+    X(IO_PASS, "l2.io_passthrough", "I/O bitmap A bit 80H clear: no exit to L1")                    \
+    X(RDMSR, "l2.rdmsr", "MSR bitmap read bit for 174H set")                                        \
+    X(MSR_PASS, "l2.rdmsr_passthrough", "MSR bitmap read bit for 176H clear: L2 reads its own value") \
+    X(WRMSR, "l2.wrmsr", "MSR bitmap write bit for 175H set")                                       \
+    X(EXC_EXIT, "l2.exception_intercepted", "exception bitmap bit 6 (#UD) set")                     \
+    X(EXC_PASS, "l2.exception_not_intercepted", "exception bitmap bit 0 (#DE) clear: L2's handler runs") \
+    X(EPT, "l2.ept_violation", "guest-physical address outside L1's EPT")                           \
+    X(VMCALL, "l2.vmcall", "VMCALL always exits")                                                   \
+    X(TIMER, "l2.preemption_timer", "pin-based control 'activate VMX-preemption timer'")             \
+    X(HLT, "l2.hlt", "processor-based control 'HLT exiting'")                                      \
+    X(FINISH, "l2.finish", "L2 reports done with VMCALL")
+
+enum l1_case_id {
+#define L1_CASE_ENUM(id, name, why) L1_CASE_##id,
+    L1_CASE_LIST(L1_CASE_ENUM)
+#undef L1_CASE_ENUM
+    L1_NCASES
+};
+
+/*
+ * The broken-VMCS program: each variant is one VMLAUNCH/VMRESUME of a
+ * complete state with one rule broken; the outcome is recorded.
+ * X(id, name, expected kind, error or exit reason, qualification) with
+ * kind 0 VM exit (reason, qualification), 1 VMfailInvalid, 2 VMfailValid
+ * (error number), as the SDM's "VM-Instruction Error Numbers" and
+ * "VM-Entry Failures During or After Loading Guest State" say.
+ */
+#define L1_VAR_LIST(X)                                                                              \
+    X(NO_CURRENT, "vmfail.no_current_vmcs", 1, 0, 0)                                                \
+    X(RESUME_CLEAR, "vmfail.vmresume_clear_vmcs", 2, 5, 0)                                          \
+    X(PIN_DEFAULT1, "vmfail.pin_default1_clear", 2, 7, 0)                                           \
+    X(HOST_CR3, "vmfail.host_cr3_beyond_maxphyaddr", 2, 8, 0)                                       \
+    X(GUEST_TR, "vmfail.guest_tr_unusable", 0, 0x80000021u, 0)                                      \
+    X(LINK_PTR, "vmfail.vmcs_link_pointer", 0, 0x80000021u, 4)                                      \
+    X(MSR_LOAD, "vmfail.entry_msr_load_reserved", 0, 0x80000022u, 1)                                \
+    X(VALID, "vmfail.valid_state_enters", 0, 18, 0)                                                 \
+    X(LAUNCH_LAUNCHED, "vmfail.vmlaunch_launched_vmcs", 2, 4, 0)
+
+enum l1_var_id {
+#define L1_VAR_ENUM(id, name, kind, err, qual) L1_VAR_##id,
+    L1_VAR_LIST(L1_VAR_ENUM)
+#undef L1_VAR_ENUM
+    L1_NVARS
+};
+
+enum { L1_NOT_RUN = 0, L1_PASS = 1, L1_FAIL = 2, L1_SKIP = 3 };
+
+typedef struct l1_result {
+    uint32_t state;   /* L1_NOT_RUN / PASS / FAIL / SKIP */
+    uint32_t len;
+    char detail[120]; /* what L1 saw, for a FAIL or SKIP */
+} l1_result_t;
+
+typedef struct l1_outcome {
+    uint32_t state;   /* L1_NOT_RUN, or L1_PASS once recorded */
+    uint32_t kind;    /* 0 VM exit, 1 VMfailInvalid, 2 VMfailValid, 3 setup failed */
+    uint64_t error;   /* VM-instruction error for VMfailValid */
+    uint64_t reason;  /* exit reason (bit 31: failed entry) */
+    uint64_t qual;    /* exit qualification */
+} l1_outcome_t;
+
+#define L1_REPORT_MAGIC 0x4c315250u /* "L1RP" */
+
+typedef struct l1_report {
+    uint32_t magic;
+    uint32_t done;      /* set when the program ran to its end */
+    uint32_t next_var;  /* broken-VMCS program: the variant being run */
+    uint32_t l1_exits;  /* exits from L2 that L1 saw */
+    uint32_t cpuid_round_trips; /* the counting program: CPUID exits L1 handled */
+    l1_result_t cases[L1_NCASES];
+    l1_outcome_t vars[L1_NVARS];
+} l1_report_t;
+
+/* The start of the image (L1_IMAGE). */
+#define L1_HEADER_MAGIC 0x3152494c4e4f4d4cull
+typedef struct l1_header {
+    uint64_t magic;
+    uint64_t entry; /* void entry(uint64_t mode, uint64_t first_var) (SysV ABI) */
+    uint64_t halt;  /* HLT loop: the return address of a nested run */
+    uint64_t end;   /* end of the image's memory (.bss included) */
+} l1_header_t;
+
+/* Ports of L2 (and the message port of L1: E9H, Bochs' debug console). */
+#define L1_PORT_LOG 0xe9u
+#define L2_PORT_PASS 0x80u  /* not intercepted by L1 */
+#define L2_PORT_OUT 0x90u
+#define L2_PORT_IN 0x3f8u
+#define L2_PASS_VALUE 0x2au /* what L2 writes to L2_PORT_PASS */
+#define L1_PORT_MARK 0xebu  /* L1's measurement marks: OUT of the mark number */
+#define L1_MEASURE_N 100u   /* operations between two marks */
+
+#endif /* VTK_L1_H */

@@ -1,0 +1,189 @@
+/*
+ * l1_entry.S - L1's header and entry, its VM-entry/VM-exit stub, and the
+ * code of its L2 guest.
+ */
+    .section .text.header, "ax"
+    .code64
+    .globl l1_header
+l1_header:
+    .quad 0x3152494c4e4f4d4c        /* L1_HEADER_MAGIC */
+    .quad l1_entry
+    .quad l1_halt
+    .quad __l1_end
+
+    .text
+/* void l1_entry(mode, first_var), called with the SysV ABI: a bare run
+ * returns to the test kernel, a nested run to l1_halt (the test kernel
+ * puts its address on L1's stack). */
+l1_entry:
+    jmp l1_main
+l1_halt:
+    hlt
+    jmp l1_halt
+
+/*
+ * int l1_vmenter(uint64_t *gprs, int resume)
+ * gprs: 16 slots in encoding order (RAX RCX RDX RBX RSP RBP RSI RDI R8-R15;
+ * the RSP slot is unused: L2's RSP is in the VMCS). Loads them, VMLAUNCH
+ * (resume == 0) or VMRESUME. Returns 0 after a VM exit (L2's registers
+ * saved back), 1 for VMfailInvalid (CF), 2 for VMfailValid (ZF)
+ * (SDM Vol. 3, "Conventions").
+ */
+    .globl l1_vmenter
+l1_vmenter:
+    push %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    push %rdi                       /* the gprs pointer, found again at the exit */
+    mov $0x6c14, %eax               /* HOST_RSP */
+    vmwrite %rsp, %rax
+    lea l1_vmexit(%rip), %rdx
+    mov $0x6c16, %eax               /* HOST_RIP */
+    vmwrite %rdx, %rax
+    test %esi, %esi                 /* MOVs below keep the flags */
+    mov 0x00(%rdi), %rax
+    mov 0x08(%rdi), %rcx
+    mov 0x10(%rdi), %rdx
+    mov 0x18(%rdi), %rbx
+    mov 0x28(%rdi), %rbp
+    mov 0x30(%rdi), %rsi
+    mov 0x40(%rdi), %r8
+    mov 0x48(%rdi), %r9
+    mov 0x50(%rdi), %r10
+    mov 0x58(%rdi), %r11
+    mov 0x60(%rdi), %r12
+    mov 0x68(%rdi), %r13
+    mov 0x70(%rdi), %r14
+    mov 0x78(%rdi), %r15
+    mov 0x38(%rdi), %rdi
+    jnz 1f
+    vmlaunch
+    jmp 2f
+1:  vmresume
+2:  mov $2, %eax                    /* VMfailValid unless CF */
+    jnc 3f
+    mov $1, %eax
+3:  pop %rdi
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    ret
+
+l1_vmexit:
+    push %rdi                       /* L2's RDI; the gprs pointer is above it */
+    mov 8(%rsp), %rdi
+    mov %rax, 0x00(%rdi)
+    mov %rcx, 0x08(%rdi)
+    mov %rdx, 0x10(%rdi)
+    mov %rbx, 0x18(%rdi)
+    mov %rbp, 0x28(%rdi)
+    mov %rsi, 0x30(%rdi)
+    mov %r8, 0x40(%rdi)
+    mov %r9, 0x48(%rdi)
+    mov %r10, 0x50(%rdi)
+    mov %r11, 0x58(%rdi)
+    mov %r12, 0x60(%rdi)
+    mov %r13, 0x68(%rdi)
+    mov %r14, 0x70(%rdi)
+    mov %r15, 0x78(%rdi)
+    pop %rax
+    mov %rax, 0x38(%rdi)
+    pop %rdi
+    xor %eax, %eax
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    ret
+
+/*
+ * L2: one step per case of L1_CASE_LIST; the comment names the exit L1
+ * expects. R14 holds the address of the EPT step (given by L1).
+ */
+    .globl l2_code, l2_de_handler, l2_at_cpuid, l2_at_out, l2_at_in, l2_at_rdmsr
+    .globl l2_at_wrmsr, l2_at_ud, l2_at_ept, l2_after_ept, l2_at_vmcall, l2_loop, l2_loop_end
+    .globl l2_at_hlt, l2_at_done, l2_vmcall_only
+l2_code:
+    xor %r15d, %r15d                /* #DE handler count */
+    mov $0x4c320001, %eax
+    xor %ecx, %ecx
+l2_at_cpuid:
+    cpuid                           /* exit 10 */
+l2_at_out:
+    out %eax, $0x90                 /* exit 30, immediate port */
+    mov $0x3f8, %dx
+l2_at_in:
+    in %dx, %al                     /* exit 30, port in DX */
+    mov %eax, %ebx
+    mov $0x2a, %al
+    out %al, $0x80                  /* not intercepted */
+    mov $0x174, %ecx
+l2_at_rdmsr:
+    rdmsr                           /* exit 31 */
+    mov %eax, %esi
+    mov %edx, %edi
+    mov $0x176, %ecx
+    rdmsr                           /* not intercepted */
+    mov %eax, %r8d
+    mov %edx, %r9d
+    mov $0x175, %ecx
+    mov $0x89abcdef, %eax
+    mov $0x01234567, %edx
+l2_at_wrmsr:
+    wrmsr                           /* exit 32 */
+l2_at_ud:
+    ud2                             /* exit 0, #UD */
+    xor %edx, %edx
+    xor %eax, %eax
+    xor %ecx, %ecx
+    div %ecx                        /* #DE through L2's IDT, no exit */
+l2_at_ept:
+    mov (%r14), %eax                /* exit 48 (EPT violation) */
+l2_after_ept:
+    mov $0x4c320002, %eax
+l2_at_vmcall:
+    vmcall                          /* exit 18 */
+    mov $20000000, %ecx
+l2_loop:
+    dec %ecx                        /* exit 52 (preemption timer) somewhere here */
+    jnz l2_loop
+l2_loop_end:
+l2_at_hlt:
+    hlt                             /* exit 12 */
+    mov $0x4c3200ff, %eax
+l2_at_done:
+    vmcall                          /* exit 18: done */
+    ud2
+
+/* #DE handler: count, skip the 2-byte DIV, return. */
+l2_de_handler:
+    inc %r15d
+    addq $2, (%rsp)
+    iretq
+
+/* The counting program's guest: L1_MEASURE_N CPUIDs, then VMCALL. */
+    .globl l2_cpuid_loop
+l2_cpuid_loop:
+    mov $100, %r12d
+1:  xor %eax, %eax
+    xor %ecx, %ecx
+    cpuid
+    dec %r12d
+    jnz 1b
+    vmcall
+    ud2
+
+/* The broken-VMCS program's guest: VMCALL (exit 18). */
+l2_vmcall_only:
+    vmcall
+    ud2
+
+    .section .note.GNU-stack, "", @progbits

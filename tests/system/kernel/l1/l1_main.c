@@ -1,0 +1,805 @@
+/*
+ * l1_main.c - L1: a minimal hypervisor that runs an L2 guest through a
+ * fixed program of exits and checks each one against the SDM's "VM-Exit
+ * Information Fields" (reason, qualification, instruction length, event
+ * information), or runs broken VMCSs and records what VMLAUNCH does.
+ *
+ * It runs the same way on the emulated CPU directly (bare) and as the
+ * guest of libvirtcore (nested); only its own report tells which is which.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "l1.h"
+#include "l1_vmx.h"
+
+void l1_main(uint64_t mode, uint64_t first_var);
+void *memset(void *dst, int c, size_t n);
+void *memcpy(void *dst, const void *src, size_t n);
+
+void *memset(void *dst, int c, size_t n)
+{
+    uint8_t *d = dst;
+    while (n--)
+        *d++ = (uint8_t)c;
+    return dst;
+}
+
+void *memcpy(void *dst, const void *src, size_t n)
+{
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    while (n--)
+        *d++ = *s++;
+    return dst;
+}
+
+/* L2's code (l1_entry.S). */
+extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_at_in[], l2_at_rdmsr[],
+    l2_at_wrmsr[], l2_at_ud[], l2_at_ept[], l2_after_ept[], l2_at_vmcall[], l2_loop[], l2_loop_end[],
+    l2_at_hlt[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[];
+
+#define PA(p) ((uint64_t)(uintptr_t)(p))
+#define PAGE __attribute__((aligned(4096)))
+
+static uint8_t vmxon_region[4096] PAGE;
+static uint8_t vmcs[4096] PAGE;
+static uint8_t bad_link[4096] PAGE;   /* a VMCS link pointer target with no revision id */
+static uint8_t msr_bitmap[4096] PAGE;
+static uint8_t io_a[4096] PAGE, io_b[4096] PAGE;
+static uint64_t ept_pml4[512] PAGE, ept_pdpt[512] PAGE, ept_pd[512] PAGE;
+static uint64_t l2_pml4[512] PAGE, l2_pdpt[512] PAGE, l2_pd[512] PAGE;
+static uint64_t l2_gdt[8] PAGE;
+static uint8_t l2_idt[4096] PAGE;
+static uint8_t l2_tss[4096] PAGE;
+static uint64_t msr_load[512] PAGE;
+static uint8_t l2_stack[16384] PAGE;
+static uint32_t l2_scratch PAGE;       /* the EPT step's read target without EPT */
+
+static l1_report_t *const rep = (l1_report_t *)(uintptr_t)L1_REPORT;
+static uint64_t l1_flags;
+static uint32_t l1_revision;
+static uint64_t l1_cap_pin, l1_cap_proc, l1_cap_exit, l1_cap_entry, l1_cap_proc2, l1_cap_ept;
+static uint64_t g[16]; /* L2's general-purpose registers (encoding order) */
+
+enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7, R8 = 8, R9 = 9, R14 = 14, R15 = 15 };
+
+#define L2_SYSENTER_EIP 0x00004c3212345678ull /* canonical: "Checks on Guest Control Registers..." */
+#define L2_EPT_HOLE 0x10000000ull             /* a guest-physical address L1's EPT does not map */
+
+/* ---- console and report ---- */
+
+static size_t l1_strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+static void l1_puts(const char *s)
+{
+    size_t n = l1_strlen(s);
+    __asm__ volatile("cld; rep outsb" : "+S"(s), "+c"(n) : "d"((uint16_t)L1_PORT_LOG) : "memory");
+}
+
+static void l1_hex(char *buf, uint64_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    int n = 0, i;
+    buf[n++] = '0';
+    buf[n++] = 'x';
+    for (i = 60; i > 0 && ((v >> i) & 0xf) == 0; i -= 4)
+        ;
+    for (; i >= 0; i -= 4)
+        buf[n++] = digits[(v >> i) & 0xf];
+    buf[n] = '\0';
+}
+
+static void l1_puthex(uint64_t v)
+{
+    char b[20];
+    l1_hex(b, v);
+    l1_puts(b);
+}
+
+static void l1_detail(l1_result_t *r, const char *s)
+{
+    while (*s && r->len + 1 < sizeof(r->detail))
+        r->detail[r->len++] = *s++;
+    r->detail[r->len] = '\0';
+}
+
+/* Marks a case failed with a message and a value (the first failure is kept). */
+static void l1_fail(uint32_t c, const char *msg, uint64_t v)
+{
+    l1_result_t *r = &rep->cases[c];
+    char b[20];
+    if (r->state == L1_FAIL)
+        return;
+    r->state = L1_FAIL;
+    r->len = 0;
+    l1_detail(r, msg);
+    l1_detail(r, " ");
+    l1_hex(b, v);
+    l1_detail(r, b);
+}
+
+static void l1_pass(uint32_t c)
+{
+    if (rep->cases[c].state == L1_NOT_RUN)
+        rep->cases[c].state = L1_PASS;
+}
+
+static void l1_skip(uint32_t c, const char *why)
+{
+    rep->cases[c].state = L1_SKIP;
+    rep->cases[c].len = 0;
+    l1_detail(&rep->cases[c], why);
+}
+
+#define CHECK(c, cond, msg, val)                                                                    \
+    do {                                                                                            \
+        if (!(cond))                                                                                \
+            l1_fail((c), (msg), (uint64_t)(val));                                                   \
+    } while (0)
+
+static void l1_say(const char *s)
+{
+    if (l1_flags & L1_MODE_QUIET)
+        return;
+    l1_puts(l1_flags & L1_MODE_NESTED ? "L1 (guest of libvirtcore): " : "L1 (bare on the emulated CPU): ");
+    l1_puts(s);
+}
+
+/* ---- VMX operation ---- */
+
+/* Allowed settings of a control ("VMX Capability Reporting Facility"):
+ * the must-be-1 bits plus `want`; false if `want` has a bit that must be 0. */
+static bool l1_ctl(uint64_t cap, uint32_t want, uint32_t *out)
+{
+    *out = ((uint32_t)cap | want) & (uint32_t)(cap >> 32);
+    return (want & ~(uint32_t)(cap >> 32)) == 0;
+}
+
+static bool l1_vmx_on(void)
+{
+    uint32_t a = 1, b, c = 0, d;
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    if (!(c & (1u << 5))) {
+        l1_fail(L1_CASE_VMXON, "CPUID.1:ECX.VMX clear, ecx", c);
+        return false;
+    }
+    /* "Enabling and Entering VMX Operation": lock bit and VMX outside SMX. */
+    uint64_t fc = l1_rdmsr(0x3a);
+    if (!(fc & 1)) {
+        l1_wrmsr(0x3a, fc | 5);
+        fc = l1_rdmsr(0x3a);
+    }
+    if ((fc & 5) != 5) {
+        l1_fail(L1_CASE_VMXON, "IA32_FEATURE_CONTROL", fc);
+        return false;
+    }
+    uint64_t basic = l1_rdmsr(0x480);
+    bool true_ctls = (basic >> 55) & 1;
+    l1_revision = (uint32_t)basic & 0x7fffffffu;
+    l1_cap_pin = l1_rdmsr(true_ctls ? 0x48d : 0x481);
+    l1_cap_proc = l1_rdmsr(true_ctls ? 0x48e : 0x482);
+    l1_cap_exit = l1_rdmsr(true_ctls ? 0x48f : 0x483);
+    l1_cap_entry = l1_rdmsr(true_ctls ? 0x490 : 0x484);
+    l1_cap_proc2 = (l1_cap_proc >> 63) ? l1_rdmsr(0x48b) : 0;
+    l1_cap_ept = (l1_cap_proc2 >> 33) & 1 ? l1_rdmsr(0x48c) : 0;
+    /* "Restrictions on VMX Operation": CR0 and CR4 within the fixed bits. */
+    uint64_t cr0, cr4;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    cr0 = (cr0 | l1_rdmsr(0x486)) & l1_rdmsr(0x487);
+    cr4 = (cr4 | l1_rdmsr(0x488) | (1u << 13)) & l1_rdmsr(0x489);
+    __asm__ volatile("mov %0, %%cr0" : : "r"(cr0));
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
+    memset(vmxon_region, 0, sizeof(vmxon_region));
+    memcpy(vmxon_region, &l1_revision, 4);
+    int rc = l1_vmxon(PA(vmxon_region));
+    if (rc) {
+        l1_fail(L1_CASE_VMXON, "VMXON outcome", (uint64_t)rc);
+        return false;
+    }
+    l1_pass(L1_CASE_VMXON);
+    return true;
+}
+
+static void l1_vmx_off(void)
+{
+    uint64_t cr4;
+    (void)l1_vmclear(PA(vmcs));
+    (void)l1_vmxoff();
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    cr4 &= ~(1ull << 13);
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
+}
+
+/* Makes `vmcs` clear and current. */
+static bool l1_vmcs_fresh(uint32_t c)
+{
+    memset(vmcs, 0, sizeof(vmcs));
+    memcpy(vmcs, &l1_revision, 4);
+    int rc = l1_vmclear(PA(vmcs));
+    if (rc) {
+        l1_fail(c, "VMCLEAR outcome", (uint64_t)rc);
+        return false;
+    }
+    rc = l1_vmptrld(PA(vmcs));
+    if (rc) {
+        l1_fail(c, "VMPTRLD outcome", (uint64_t)rc);
+        return false;
+    }
+    return true;
+}
+
+/* ---- the VMCS ---- */
+
+static uint32_t l1_write_fail_field;
+static uint32_t l1_write_fails;
+
+static void l1_w(uint32_t field, uint64_t v)
+{
+    if (l1_vmwrite(field, v) != 0) {
+        if (!l1_write_fails++)
+            l1_write_fail_field = field;
+    }
+}
+
+/* L2's memory: identity paging of the first 1 GiB with 2 MiB pages, a GDT
+ * (null, 64-bit code 08H, data 10H, TSS 18H), an IDT whose #DE gate runs
+ * L2's handler, and, with EPT, an EPT that maps only L1's region. */
+static void l1_l2_memory(bool ept)
+{
+    memset(l2_pml4, 0, sizeof(l2_pml4));
+    memset(l2_pdpt, 0, sizeof(l2_pdpt));
+    l2_pml4[0] = PA(l2_pdpt) | 3;
+    l2_pdpt[0] = PA(l2_pd) | 3;
+    for (uint64_t i = 0; i < 512; i++)
+        l2_pd[i] = (i << 21) | 0x83;
+    uint64_t tss = PA(l2_tss);
+    l2_gdt[0] = 0;
+    l2_gdt[1] = 0x00209a0000000000ull;
+    l2_gdt[2] = 0x00cf92000000ffffull;
+    /* 64-bit TSS descriptor, busy (type 11), limit 67H ("TSS Descriptor in 64-bit mode"). */
+    l2_gdt[3] = 0x67 | ((tss & 0xffffff) << 16) | (0x8bull << 40) | (((tss >> 24) & 0xff) << 56);
+    l2_gdt[4] = tss >> 32;
+    memset(l2_idt, 0, sizeof(l2_idt));
+    uint64_t h = PA(l2_de_handler);
+    uint8_t *gate = l2_idt; /* vector 0: 64-bit interrupt gate, selector 08H */
+    gate[0] = (uint8_t)h;
+    gate[1] = (uint8_t)(h >> 8);
+    gate[2] = 0x08;
+    gate[5] = 0x8e;
+    gate[6] = (uint8_t)(h >> 16);
+    gate[7] = (uint8_t)(h >> 24);
+    for (unsigned i = 0; i < 4; i++)
+        gate[8 + i] = (uint8_t)(h >> (32 + 8 * i));
+    if (ept) {
+        /* "EPT Translation Mechanism": RWX, 2 MiB leaf (bit 7), WB (6 << 3). */
+        memset(ept_pml4, 0, sizeof(ept_pml4));
+        memset(ept_pdpt, 0, sizeof(ept_pdpt));
+        memset(ept_pd, 0, sizeof(ept_pd));
+        ept_pml4[0] = PA(ept_pdpt) | 7;
+        ept_pdpt[0] = PA(ept_pd) | 7;
+        ept_pd[L1_BASE >> 21] = L1_BASE | 0x80 | (6u << 3) | 7;
+    }
+    /* I/O bitmap A covers ports 0000H-7FFFH ("I/O-Bitmap Addresses"). */
+    memset(io_a, 0, sizeof(io_a));
+    memset(io_b, 0, sizeof(io_b));
+    io_a[L2_PORT_OUT / 8] |= (uint8_t)(1u << (L2_PORT_OUT % 8));
+    io_a[L2_PORT_IN / 8] |= (uint8_t)(1u << (L2_PORT_IN % 8));
+    /* MSR bitmap: read-low at 0, write-low at 2048 ("MSR-Bitmap Address"). */
+    memset(msr_bitmap, 0, sizeof(msr_bitmap));
+    msr_bitmap[0x174 / 8] |= (uint8_t)(1u << (0x174 % 8));
+    msr_bitmap[2048 + 0x175 / 8] |= (uint8_t)(1u << (0x175 % 8));
+}
+
+static uint64_t l1_seg_base(uint64_t gdt, uint16_t sel)
+{
+    const uint8_t *d = (const uint8_t *)(uintptr_t)(gdt + (sel & ~7u));
+    uint64_t base = d[2] | ((uint64_t)d[3] << 8) | ((uint64_t)d[4] << 16) | ((uint64_t)d[7] << 24);
+    uint32_t hi;
+    memcpy(&hi, d + 8, 4);
+    return base | ((uint64_t)hi << 32);
+}
+
+/* Host state: L1 as it runs now ("Checks on Host Control Registers...").
+ * L1 uses no FS or GS base. */
+static void l1_host_state(void)
+{
+    uint64_t cr0, cr3, cr4;
+    uint16_t cs, ss, ds, es, fs, gs, tr;
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } gdtr, idtr;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+    __asm__ volatile("mov %%ss, %0" : "=r"(ss));
+    __asm__ volatile("mov %%ds, %0" : "=r"(ds));
+    __asm__ volatile("mov %%es, %0" : "=r"(es));
+    __asm__ volatile("mov %%fs, %0" : "=r"(fs));
+    __asm__ volatile("mov %%gs, %0" : "=r"(gs));
+    __asm__ volatile("str %0" : "=r"(tr));
+    __asm__ volatile("sgdt %0" : "=m"(gdtr));
+    __asm__ volatile("sidt %0" : "=m"(idtr));
+    l1_w(H_CR0, cr0);
+    l1_w(H_CR3, cr3);
+    l1_w(H_CR4, cr4);
+    l1_w(H_CS_SEL, cs);
+    l1_w(H_SS_SEL, ss);
+    l1_w(H_DS_SEL, ds);
+    l1_w(H_ES_SEL, es);
+    l1_w(H_FS_SEL, fs);
+    l1_w(H_GS_SEL, gs);
+    l1_w(H_TR_SEL, tr);
+    l1_w(H_FS_BASE, 0);
+    l1_w(H_GS_BASE, 0);
+    l1_w(H_TR_BASE, l1_seg_base(gdtr.base, tr));
+    l1_w(H_GDTR_BASE, gdtr.base);
+    l1_w(H_IDTR_BASE, idtr.base);
+    l1_w(H_SYSENTER_CS, l1_rdmsr(0x174));
+    l1_w(H_SYSENTER_ESP, l1_rdmsr(0x175));
+    l1_w(H_SYSENTER_EIP, l1_rdmsr(0x176));
+}
+
+static void l1_guest_seg(uint32_t sel_f, uint16_t sel, uint32_t ar)
+{
+    /* Selector, base, limit and access rights are laid out alike for ES..TR. */
+    uint32_t i = (sel_f - G_ES_SEL) / 2;
+    l1_w(sel_f, sel);
+    l1_w(G_ES_BASE + 2 * i, 0);
+    l1_w(G_ES_LIMIT + 2 * i, 0xffffffffu);
+    l1_w(G_ES_AR + 2 * i, ar);
+}
+
+/* A complete 64-bit L2 ("Checks on the Guest State Area"). */
+static void l1_guest_state(const uint8_t *rip)
+{
+    uint64_t cr0_fixed0 = l1_rdmsr(0x486), cr4_fixed0 = l1_rdmsr(0x488);
+    l1_w(G_CR0, 0x80000031ull | cr0_fixed0); /* PG NE ET PE */
+    l1_w(G_CR3, PA(l2_pml4));
+    l1_w(G_CR4, 0x20ull | cr4_fixed0);       /* PAE, VMXE (fixed) */
+    l1_w(G_DR7, 0x400);
+    l1_w(G_RSP, PA(l2_stack) + sizeof(l2_stack));
+    l1_w(G_RIP, PA(rip));
+    l1_w(G_RFLAGS, 2);
+    l1_guest_seg(G_CS_SEL, 0x08, 0xa09b); /* 64-bit code, accessed */
+    l1_guest_seg(G_SS_SEL, 0x10, 0xc093);
+    l1_guest_seg(G_DS_SEL, 0x10, 0xc093);
+    l1_guest_seg(G_ES_SEL, 0x10, 0xc093);
+    l1_guest_seg(G_FS_SEL, 0x10, 0xc093);
+    l1_guest_seg(G_GS_SEL, 0x10, 0xc093);
+    l1_w(G_LDTR_SEL, 0);
+    l1_w(G_LDTR_BASE, 0);
+    l1_w(G_LDTR_LIMIT, 0);
+    l1_w(G_LDTR_AR, 0x10000); /* unusable */
+    l1_w(G_TR_SEL, 0x18);
+    l1_w(G_TR_BASE, PA(l2_tss));
+    l1_w(G_TR_LIMIT, 0x67);
+    l1_w(G_TR_AR, 0x8b);      /* busy 64-bit TSS */
+    l1_w(G_GDTR_BASE, PA(l2_gdt));
+    l1_w(G_GDTR_LIMIT, sizeof(l2_gdt) - 1);
+    l1_w(G_IDTR_BASE, PA(l2_idt));
+    l1_w(G_IDTR_LIMIT, 0xfff);
+    l1_w(G_DEBUGCTL, 0);
+    l1_w(G_SYSENTER_CS, 0);
+    l1_w(G_SYSENTER_ESP, 0);
+    l1_w(G_SYSENTER_EIP, L2_SYSENTER_EIP);
+    l1_w(G_ACTIVITY, 0);
+    l1_w(G_INTERRUPTIBILITY, 0);
+    l1_w(G_PENDING_DBG, 0);
+    l1_w(G_LINK_PTR, ~0ull);
+}
+
+static uint32_t l1_pin, l1_proc, l1_proc2, l1_exitc, l1_entryc;
+
+/* Controls: HLT exiting, I/O and MSR bitmaps, #UD intercepted, 64-bit host
+ * and IA-32e guest, EPT when used. Returns false if the CPU lacks one. */
+static bool l1_controls(bool ept)
+{
+    bool ok = l1_ctl(l1_cap_pin, 0, &l1_pin);
+    ok &= l1_ctl(l1_cap_proc, (1u << 7) | (1u << 25) | (1u << 28) | (ept ? 1u << 31 : 0), &l1_proc);
+    ok &= l1_ctl(l1_cap_exit, 1u << 9, &l1_exitc);
+    ok &= l1_ctl(l1_cap_entry, 1u << 9, &l1_entryc);
+    l1_proc2 = 0;
+    if (ept)
+        ok &= l1_ctl(l1_cap_proc2, 1u << 1, &l1_proc2);
+    l1_w(C_PIN, l1_pin);
+    l1_w(C_PROC, l1_proc);
+    if (l1_proc & (1u << 31))
+        l1_w(C_PROC2, l1_proc2);
+    l1_w(C_EXIT, l1_exitc);
+    l1_w(C_ENTRY, l1_entryc);
+    l1_w(C_EXC_BITMAP, 1u << 6);
+    l1_w(C_PF_MASK, 0);
+    l1_w(C_PF_MATCH, 0);
+    l1_w(C_CR3_TARGETS, 0);
+    l1_w(C_EXIT_MSR_STORE_N, 0);
+    l1_w(C_EXIT_MSR_LOAD_N, 0);
+    l1_w(C_ENTRY_MSR_LOAD_N, 0);
+    l1_w(C_ENTRY_INTR, 0);
+    l1_w(C_CR0_MASK, 0);
+    l1_w(C_CR4_MASK, 0);
+    l1_w(C_CR0_SHADOW, 0);
+    l1_w(C_CR4_SHADOW, 0);
+    l1_w(C_IO_BITMAP_A, PA(io_a));
+    l1_w(C_IO_BITMAP_B, PA(io_b));
+    l1_w(C_MSR_BITMAP, PA(msr_bitmap));
+    if (ept)
+        l1_w(C_EPTP, PA(ept_pml4) | (3u << 3) | 6u); /* 4-level walk, WB ("EPTP") */
+    return ok;
+}
+
+/* EPT usable: the control, WB paging structures, 4-level walks, 2 MiB pages. */
+static bool l1_ept_ok(void)
+{
+    return (l1_cap_proc >> 63) && ((l1_cap_proc2 >> 33) & 1) && (l1_cap_ept & (1u << 6)) &&
+           (l1_cap_ept & (1u << 14)) && (l1_cap_ept & (1u << 16));
+}
+
+/* ---- the L2 exit program ---- */
+
+typedef struct l1_step {
+    uint32_t c;          /* case */
+    uint32_t reason;     /* basic exit reason ("Basic Exit Reasons") */
+    const uint8_t *rip;  /* where L2 is at the exit (NULL: checked by the case) */
+    uint32_t len;        /* VM-exit instruction length, 0 where the SDM leaves it undefined */
+    uint64_t qual, qual_mask;
+    const char *words;   /* the exit in words */
+} l1_step_t;
+
+static const char *l1_why(uint32_t c)
+{
+    static const char *const why[] = {
+#define L1_CASE_WHY(id, name, w) w,
+        L1_CASE_LIST(L1_CASE_WHY)
+#undef L1_CASE_WHY
+    };
+    return why[c];
+}
+
+static void l1_narrate(const l1_step_t *s, uint64_t reason, uint64_t rip, uint64_t len, uint64_t qual)
+{
+    if (l1_flags & L1_MODE_QUIET)
+        return;
+    l1_say("L2 exit ");
+    l1_puthex(reason);
+    l1_puts(" (");
+    l1_puts(s->words);
+    l1_puts(") rip ");
+    l1_puthex(rip);
+    l1_puts(" len ");
+    l1_puthex(len);
+    l1_puts(" qual ");
+    l1_puthex(qual);
+    l1_puts(": handled by L1 because ");
+    l1_puts(l1_why(s->c));
+    l1_puts("\n");
+}
+
+static void l1_exit_program(void)
+{
+    bool ept = !(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok();
+    const l1_step_t steps[] = {
+        {L1_CASE_CPUID, 10, l2_at_cpuid, 2, 0, ~0ull, "CPUID"},
+        {L1_CASE_IO_OUT, 30, l2_at_out, 2, 0x00900043u, 0xffff007fu, "OUT imm8 port, 32-bit"},
+        {L1_CASE_IO_IN, 30, l2_at_in, 1, 0x03f80008u, 0xffff007fu, "IN DX port, 8-bit"},
+        {L1_CASE_RDMSR, 31, l2_at_rdmsr, 2, 0, ~0ull, "RDMSR"},
+        {L1_CASE_WRMSR, 32, l2_at_wrmsr, 2, 0, ~0ull, "WRMSR"},
+        {L1_CASE_EXC_EXIT, 0, l2_at_ud, 0, 0, ~0ull, "exception #UD"},
+        {L1_CASE_EPT, 48, l2_at_ept, 0, 0x181u, 0x11ffu, "EPT violation"},
+        {L1_CASE_VMCALL, 18, l2_at_vmcall, 3, 0, ~0ull, "VMCALL"},
+        {L1_CASE_TIMER, 52, NULL, 0, 0, ~0ull, "VMX-preemption timer expired"},
+        {L1_CASE_HLT, 12, l2_at_hlt, 1, 0, ~0ull, "HLT"},
+        {L1_CASE_FINISH, 18, l2_at_done, 3, 0, ~0ull, "VMCALL"},
+    };
+    if (!l1_vmcs_fresh(L1_CASE_VMCS))
+        return;
+    uint64_t cur = 0;
+    int rc = l1_vmptrst(&cur);
+    CHECK(L1_CASE_VMCS, rc == 0 && cur == PA(vmcs), "VMPTRST", cur);
+    l1_pass(L1_CASE_VMCS);
+    l1_l2_memory(ept);
+    l1_write_fails = 0;
+    if (!l1_controls(ept)) {
+        l1_fail(L1_CASE_VMWRITE, "a control L1 needs is not allowed-1; proc allowed-1", l1_cap_proc >> 32);
+        return;
+    }
+    l1_host_state();
+    l1_guest_state(l2_code);
+    CHECK(L1_CASE_VMWRITE, l1_write_fails == 0, "VMWRITE failed, first field", l1_write_fail_field);
+    CHECK(L1_CASE_VMWRITE, l1_rd(G_RIP) == PA(l2_code), "VMREAD guest RIP", l1_rd(G_RIP));
+    CHECK(L1_CASE_VMWRITE, l1_rd(C_PROC) == l1_proc, "VMREAD processor-based controls", l1_rd(C_PROC));
+    CHECK(L1_CASE_VMWRITE, l1_rd(C_EXC_BITMAP) == (1u << 6), "VMREAD exception bitmap", l1_rd(C_EXC_BITMAP));
+    CHECK(L1_CASE_VMWRITE, l1_rd(G_TR_AR) == 0x8b, "VMREAD guest TR access rights", l1_rd(G_TR_AR));
+    if (rep->cases[L1_CASE_VMWRITE].state == L1_FAIL)
+        return;
+    l1_pass(L1_CASE_VMWRITE);
+    if (!ept)
+        l1_skip(L1_CASE_EPT, "L1 runs L2 without EPT (not offered or not asked for)");
+
+    memset(g, 0, sizeof(g));
+    g[R14] = ept ? L2_EPT_HOLE : PA(&l2_scratch);
+    l1_say("VMLAUNCH of L2\n");
+    rc = l1_vmenter(g, 0);
+    if (rc) {
+        l1_fail(L1_CASE_LAUNCH, rc == 1 ? "VMfailInvalid" : "VMfailValid, error", rc == 1 ? 0 : l1_rd(R_VM_ERROR));
+        return;
+    }
+    l1_pass(L1_CASE_LAUNCH);
+    for (uint32_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        const l1_step_t *s = &steps[i];
+        if (s->c == L1_CASE_EPT && !ept)
+            continue;
+        uint32_t c = s->c;
+        uint64_t reason = l1_rd(R_EXIT_REASON), qual = l1_rd(R_QUAL), rip = l1_rd(G_RIP);
+        uint64_t len = l1_rd(R_INSN_LEN);
+        rep->l1_exits++;
+        l1_narrate(s, reason, rip, len, qual);
+        if (reason != s->reason) {
+            char b[20];
+            l1_fail(c, "exit reason", reason);
+            l1_detail(&rep->cases[c], " want ");
+            l1_hex(b, s->reason);
+            l1_detail(&rep->cases[c], b);
+            l1_detail(&rep->cases[c], " rip ");
+            l1_hex(b, rip);
+            l1_detail(&rep->cases[c], b);
+            l1_detail(&rep->cases[c], " qual ");
+            l1_hex(b, qual);
+            l1_detail(&rep->cases[c], b);
+            return;
+        }
+        if (s->rip)
+            CHECK(c, rip == PA(s->rip), "guest RIP", rip);
+        if (s->len)
+            CHECK(c, len == s->len, "instruction length", len);
+        CHECK(c, (qual & s->qual_mask) == s->qual, "qualification", qual);
+        CHECK(c, !(l1_rd(R_IDT_VECT) >> 31), "IDT-vectoring information valid", l1_rd(R_IDT_VECT));
+        uint64_t next = rip + len;
+        switch (c) {
+        case L1_CASE_CPUID:
+            CHECK(c, (uint32_t)g[RAX] == 0x4c320001u, "L2's EAX", g[RAX]);
+            g[RAX] = 0x11111111u;
+            g[RBX] = 0x22222222u;
+            g[RCX] = 0x33333333u;
+            g[RDX] = 0x44444444u;
+            break;
+        case L1_CASE_IO_OUT:
+            /* The CPUID reply reached L2. */
+            CHECK(L1_CASE_CPUID, g[RAX] == 0x11111111u && g[RBX] == 0x22222222u && g[RCX] == 0x33333333u,
+                  "L2 after the CPUID reply, rax", g[RAX]);
+            break;
+        case L1_CASE_IO_IN:
+            g[RAX] = (g[RAX] & ~0xffull) | 0x5a;
+            break;
+        case L1_CASE_RDMSR:
+            CHECK(L1_CASE_IO_IN, (g[RBX] & 0xff) == 0x5a, "L2's AL after the IN reply", g[RBX]);
+            /* No exit between the IN and this RDMSR: the OUT to 80H passed. */
+            l1_pass(L1_CASE_IO_PASS);
+            l1_say("L2's OUT to port 80H did not exit to L1: I/O bitmap A bit 80H is clear\n");
+            CHECK(c, (uint32_t)g[RCX] == 0x174, "ECX", g[RCX]);
+            g[RAX] = 0x55667788u;
+            g[RDX] = 0x11223344u;
+            break;
+        case L1_CASE_WRMSR:
+            CHECK(c, (uint32_t)g[RCX] == 0x175 && (uint32_t)g[RAX] == 0x89abcdefu &&
+                         (uint32_t)g[RDX] == 0x01234567u,
+                  "ECX/EAX/EDX, eax", g[RAX]);
+            CHECK(L1_CASE_RDMSR, g[RSI] == 0x55667788u && g[RDI] == 0x11223344u, "L2 after the reply, esi",
+                  g[RSI]);
+            CHECK(L1_CASE_MSR_PASS, ((g[R9] << 32) | (uint32_t)g[R8]) == L2_SYSENTER_EIP,
+                  "L2 read IA32_SYSENTER_EIP", (g[R9] << 32) | (uint32_t)g[R8]);
+            l1_pass(L1_CASE_MSR_PASS);
+            l1_say("L2's RDMSR of 176H did not exit to L1 (MSR bitmap read bit clear): L2 read its own "
+                   "IA32_SYSENTER_EIP from the guest-state area\n");
+            break;
+        case L1_CASE_EXC_EXIT:
+            /* "VM-Exit Interruption-Information Field": valid, hardware exception, vector 6, no error code. */
+            CHECK(c, l1_rd(R_EXIT_INTR) == 0x80000306u, "interruption information", l1_rd(R_EXIT_INTR));
+            next = rip + 2;
+            break;
+        case L1_CASE_EPT:
+            CHECK(c, l1_rd(R_GUEST_PHYS) == L2_EPT_HOLE, "guest-physical address", l1_rd(R_GUEST_PHYS));
+            CHECK(c, l1_rd(R_GUEST_LINEAR) == L2_EPT_HOLE, "guest linear address", l1_rd(R_GUEST_LINEAR));
+            g[RAX] = 0;
+            next = PA(l2_after_ept);
+            break;
+        case L1_CASE_VMCALL:
+            CHECK(c, (uint32_t)g[RAX] == 0x4c320002u, "EAX", g[RAX]);
+            /* The #DE before it went through L2's own IDT, once. */
+            CHECK(L1_CASE_EXC_PASS, g[R15] == 1, "L2's #DE handler count", g[R15]);
+            l1_pass(L1_CASE_EXC_PASS);
+            l1_say("L2's #DE did not exit to L1 (exception bitmap bit 0 clear): L2's own handler ran\n");
+            /* Arm the preemption timer for the loop that follows. */
+            if (!l1_ctl(l1_cap_pin, l1_pin | (1u << 6), &l1_pin)) {
+                l1_fail(L1_CASE_TIMER, "preemption timer not allowed-1, pin caps", l1_cap_pin);
+                return;
+            }
+            l1_w(C_PIN, l1_pin);
+            l1_w(G_PREEMPT_TIMER, 20000);
+            break;
+        case L1_CASE_TIMER:
+            /* "VMX-Preemption Timer": the exit comes between instructions of the loop. */
+            CHECK(c, rip >= PA(l2_loop) && rip < PA(l2_loop_end), "RIP outside the loop", rip);
+            CHECK(c, (uint32_t)g[RCX] != 0, "ECX (loop ran out)", g[RCX]);
+            l1_pin &= ~(1u << 6);
+            l1_w(C_PIN, l1_pin);
+            g[RCX] = 1;
+            next = rip;
+            break;
+        case L1_CASE_FINISH:
+            CHECK(c, (uint32_t)g[RAX] == 0x4c3200ffu, "EAX", g[RAX]);
+            l1_pass(c);
+            return;
+        default:
+            break;
+        }
+        l1_pass(c);
+        l1_w(G_RIP, next);
+        rc = l1_vmenter(g, 1);
+        if (rc) {
+            uint32_t nc = i + 1 < sizeof(steps) / sizeof(steps[0]) ? steps[i + 1].c : L1_CASE_FINISH;
+            l1_fail(nc, "VMRESUME failed, error", rc == 1 ? 0 : l1_rd(R_VM_ERROR));
+            return;
+        }
+    }
+}
+
+/* ---- the broken-VMCS program ---- */
+
+static void l1_record(uint32_t v, int rc)
+{
+    l1_outcome_t *o = &rep->vars[v];
+    o->kind = (uint32_t)rc;
+    o->error = rc == 2 ? l1_rd(R_VM_ERROR) : 0;
+    o->reason = rc == 0 ? l1_rd(R_EXIT_REASON) : 0;
+    o->qual = rc == 0 ? l1_rd(R_QUAL) : 0;
+    o->state = L1_PASS;
+    if (!(l1_flags & L1_MODE_QUIET)) {
+        static const char *const names[] = {
+#define L1_VAR_NAME(id, name, kind, err, qual) name,
+            L1_VAR_LIST(L1_VAR_NAME)
+#undef L1_VAR_NAME
+        };
+        l1_say("broken VMCS ");
+        l1_puts(names[v]);
+        l1_puts(rc == 0 ? ": VM exit, reason " : rc == 1 ? ": VMfailInvalid " : ": VMfailValid, error ");
+        l1_puthex(rc == 0 ? o->reason : o->error);
+        l1_puts(" qual ");
+        l1_puthex(o->qual);
+        l1_puts("\n");
+    }
+}
+
+static void l1_vmfail_program(uint32_t first)
+{
+    l1_l2_memory(false);
+    for (uint32_t v = first; v < L1_NVARS; v++) {
+        rep->next_var = v;
+        if (!l1_vmcs_fresh(L1_CASE_VMCS))
+            return;
+        l1_write_fails = 0;
+        (void)l1_controls(false);
+        l1_host_state();
+        l1_guest_state(l2_vmcall_only);
+        if (l1_write_fails) {
+            rep->vars[v].kind = 3;
+            rep->vars[v].error = l1_write_fail_field;
+            rep->vars[v].state = L1_PASS;
+            continue;
+        }
+        memset(g, 0, sizeof(g));
+        int resume = 0;
+        switch (v) {
+        case L1_VAR_NO_CURRENT:
+            (void)l1_vmclear(PA(vmcs)); /* the current-VMCS pointer becomes invalid */
+            break;
+        case L1_VAR_RESUME_CLEAR:
+            resume = 1;
+            break;
+        case L1_VAR_PIN_DEFAULT1:
+            l1_w(C_PIN, 0);
+            break;
+        case L1_VAR_HOST_CR3:
+            l1_w(H_CR3, l1_rd(H_CR3) | (1ull << 51));
+            break;
+        case L1_VAR_GUEST_TR:
+            l1_w(G_TR_AR, 0x10000);
+            break;
+        case L1_VAR_LINK_PTR:
+            memset(bad_link, 0, sizeof(bad_link));
+            l1_w(G_LINK_PTR, PA(bad_link));
+            break;
+        case L1_VAR_MSR_LOAD:
+            /* One entry whose reserved bits 63:32 are set ("VM-Entry Controls for MSRs"). */
+            msr_load[0] = 0xffffffff00000174ull;
+            msr_load[1] = 0;
+            l1_w(C_ENTRY_MSR_LOAD, PA(msr_load));
+            l1_w(C_ENTRY_MSR_LOAD_N, 1);
+            break;
+        case L1_VAR_LAUNCH_LAUNCHED: {
+            int rc = l1_vmenter(g, 0);
+            if (rc || l1_rd(R_EXIT_REASON) != 18) {
+                rep->vars[v].kind = 3;
+                rep->vars[v].error = (uint64_t)rc;
+                rep->vars[v].state = L1_PASS;
+                continue;
+            }
+            break;
+        }
+        default:
+            break;
+        }
+        l1_record(v, l1_vmenter(g, resume));
+    }
+    rep->next_var = L1_NVARS;
+}
+
+/* ---- the counting program ---- */
+
+static void l1_mark(uint8_t k)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(k), "Nd"((uint16_t)L1_PORT_MARK));
+}
+
+/* What a hypervisor does per exit in the common case: read the reason, the
+ * instruction length and RIP, write RIP, VMRESUME. L0 counts its own exits
+ * between the marks. */
+static void l1_measure_program(void)
+{
+    bool ept = !(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok();
+    if (!l1_vmcs_fresh(L1_CASE_VMCS))
+        return;
+    l1_l2_memory(ept);
+    l1_write_fails = 0;
+    if (!l1_controls(ept))
+        return;
+    l1_host_state();
+    l1_guest_state(l2_cpuid_loop);
+    if (l1_write_fails)
+        return;
+    uint64_t v = 0;
+    l1_mark(1);
+    for (uint32_t i = 0; i < L1_MEASURE_N; i++)
+        (void)l1_vmwrite(G_RIP, PA(l2_cpuid_loop));
+    l1_mark(2);
+    for (uint32_t i = 0; i < L1_MEASURE_N; i++)
+        (void)l1_vmread(G_RIP, &v);
+    l1_mark(3);
+    memset(g, 0, sizeof(g));
+    int rc = l1_vmenter(g, 0);
+    while (rc == 0 && l1_rd(R_EXIT_REASON) == 10) {
+        rep->cpuid_round_trips++;
+        uint64_t len = l1_rd(R_INSN_LEN), rip = l1_rd(G_RIP);
+        (void)l1_vmwrite(G_RIP, rip + len);
+        rc = l1_vmenter(g, 1);
+    }
+    l1_mark(4);
+}
+
+void l1_main(uint64_t mode, uint64_t first_var)
+{
+    l1_flags = mode;
+    if (first_var == 0 || rep->magic != L1_REPORT_MAGIC) {
+        memset(rep, 0, sizeof(*rep));
+        rep->magic = L1_REPORT_MAGIC;
+    }
+    if (!l1_vmx_on())
+        return;
+    if (mode & L1_MODE_MEASURE)
+        l1_measure_program();
+    else if (mode & L1_MODE_VMFAIL)
+        l1_vmfail_program((uint32_t)first_var);
+    else
+        l1_exit_program();
+    l1_vmx_off();
+    rep->done = 1;
+}
