@@ -26,6 +26,8 @@
 #include "x86/msr.h"
 #include "x86/nvmx.h"
 #include "x86/regs.h"
+#include "x86/svm_checks.h"
+#include "x86/vmcb.h"
 #include "x86/vmcs.h"
 #include "x86/vmx_exits.h"
 

@@ -3,6 +3,7 @@
 #include "virtcore/diag.h"
 #include "virtcore/error.h"
 #include "virtcore/x86/nvmx.h"
+#include "virtcore/x86/svm_checks.h"
 #include "x86/x86.h"
 
 typedef struct vcore__diag_desc {
@@ -19,6 +20,10 @@ static const vcore__diag_desc_t vcore__diag_table[] = {
     VCORE_DIAG_VCPU_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_NVMX_LIST(VCORE__DIAG_ROW)
 #undef VCORE__DIAG_ROW
+    /* The VMRUN consistency checks are diagnostics too (range 0x3000-0x3fff). */
+#define VCORE__DIAG_ROW_SVM_CHECK(name, value, cls, sec, msg) {(value), #name, (msg), "APM Vol. 2, \"" sec "\""},
+    VCORE_SVM_CHECK_LIST(VCORE__DIAG_ROW_SVM_CHECK)
+#undef VCORE__DIAG_ROW_SVM_CHECK
 };
 
 static const vcore__diag_desc_t *vcore__diag_find(uint32_t id)

@@ -141,7 +141,7 @@ static int msr_check_apic_base(const vcore_x86_cpu_model_t *m, uint64_t old, uin
 /* SDM Vol. 3, "IA32_PAT MSR": each of the eight entries (bits 2:0 of each
  * byte, upper bits reserved) must be UC (0), WC (1), WT (4), WP (5), WB (6)
  * or UC- (7); 2, 3 and anything >= 8 is #GP. */
-static bool msr_pat_ok(uint64_t pat)
+bool vcore__x86_pat_ok(uint64_t pat)
 {
     unsigned i;
 
@@ -222,7 +222,7 @@ static int msr_check(const vcore_x86_cpu_model_t *m, const vcore_x86_state_t *st
             return vcore__diag_set(d, VCORE_DIAG_MSR_READ_ONLY, val);
         return VCORE_OK;
     case VCORE_MSR_IA32_PAT:
-        if (!msr_pat_ok(val))
+        if (!vcore__x86_pat_ok(val))
             return vcore__diag_set(d, VCORE_DIAG_PAT_INVALID, val);
         return VCORE_OK;
     case VCORE_MSR_IA32_EFER: {

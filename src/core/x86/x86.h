@@ -58,6 +58,8 @@ int vcore__x86_msr_get(const vcore_x86_state_t *st, uint32_t index, uint64_t *va
 /* Validates and applies a WRMSR to st; st is unchanged on failure. */
 int vcore__x86_msr_set(const vcore_x86_cpu_model_t *m, vcore_x86_state_t *st, uint32_t index,
                        uint64_t value, vcore_diag_t *d);
+/* IA32_PAT: every entry a valid memory type (WRMSR, VMCS PAT fields, MSR-load lists). */
+bool vcore__x86_pat_ok(uint64_t pat);
 
 /* ---- events (events.c) ---- */
 /* A vector one can raise as an exception (0-31 except 2, 15, 22-27, 31). */
