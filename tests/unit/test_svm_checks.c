@@ -527,10 +527,12 @@ START_TEST(report_all)
     ck_assert_uint_eq(out.check, VCORE_SVM_CHECK_EFER_SVME);
     ck_assert_uint_eq(out.kind, VCORE_SVM_VMRUN_INVALID);
     /* a small array: the count still covers every failure */
-    vcore_svm_check_failure_t g[3];
+    vcore_svm_check_failure_t g[4];
+    memset(g, 0xee, sizeof(g));
     ck_assert_int_eq(vcore_svm_check_vmrun(&in, &out, g, 3), VCORE_OK);
     ck_assert_uint_eq(out.failures, 8);
     ck_assert_uint_eq(g[2].check, VCORE_SVM_CHECK_CR0_HIGH);
+    ck_assert_uint_eq(g[3].check, 0xeeeeeeeeu); /* the capacity is respected */
     /* capacity 0 with an array: count only */
     ck_assert_int_eq(vcore_svm_check_vmrun(&in, &out, g, 0), VCORE_OK);
     ck_assert_uint_eq(out.failures, 8);

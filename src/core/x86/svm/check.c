@@ -75,14 +75,6 @@ static void check_facts(vcore__svm_chk_t *c)
         c->exc_vectors |= 1u << VCORE__SVM_VEC_HV;
 }
 
-/* The groups, in table order. */
-static void (*const vcore__svm_groups[])(vcore__svm_chk_t *) = {
-    vcore__svm_check_save,
-    vcore__svm_check_control,
-    vcore__svm_check_event,
-    vcore__svm_check_npt,
-};
-
 int vcore_svm_check_vmrun(const vcore_svm_check_input_t *in, vcore_svm_verdict_t *out,
                           vcore_svm_check_failure_t *failures, uint32_t cap)
 {
@@ -112,8 +104,14 @@ int vcore_svm_check_vmrun(const vcore_svm_check_input_t *in, vcore_svm_verdict_t
     c.first.value = 0;
     check_facts(&c);
 
-    for (size_t i = 0; i < VCORE__ARRAY_SIZE(vcore__svm_groups) && !c.stop; i++)
-        vcore__svm_groups[i](&c);
+    /* The groups, in table order. */
+    vcore__svm_check_save(&c);
+    if (!c.stop)
+        vcore__svm_check_control(&c);
+    if (!c.stop)
+        vcore__svm_check_event(&c);
+    if (!c.stop)
+        vcore__svm_check_npt(&c);
 
     out->check = c.first.check;
     out->value = c.first.value;

@@ -59,8 +59,4 @@ void vcore__svm_check_control(vcore__svm_chk_t *c); /* check_control.c */
 void vcore__svm_check_event(vcore__svm_chk_t *c);   /* check_event.c */
 void vcore__svm_check_npt(vcore__svm_chk_t *c);     /* check_npt.c */
 
-/* ---- the table (check_table.c) ---- */
-/* Class of a check id; 0 for an unknown id. */
-uint32_t vcore__svm_check_class(uint32_t id);
-
 #endif /* VCORE_CORE_X86_SVM_CHECK_PRIV_H */

@@ -44,12 +44,6 @@ static int check_table_row(uint32_t id)
     }
 }
 
-uint32_t vcore__svm_check_class(uint32_t id)
-{
-    int r = check_table_row(id);
-    return r < 0 ? 0u : vcore__svm_check_rows[r].cls;
-}
-
 static void check_table_fill(const vcore__svm_check_row_desc_t *r, vcore_svm_check_info_t *info)
 {
     info->id = r->id;
