@@ -25,6 +25,35 @@ typedef enum vcore_log_level {
 #define VCORE_PAGE_SIZE 4096u
 
 /**
+ * @brief Storage for one physical processor, provided by the embedder.
+ *
+ * Ring-0 backends keep per-processor state here that outlives any single
+ * VM: the vmx backend enters VMX root operation once per processor (SDM
+ * Vol. 3, "Enabling and Entering VMX Operation": one VMXON region per
+ * logical processor) and leaves it when the last vCPU using that processor
+ * is destroyed, whichever VM it belongs to. The svm backend enables SVM
+ * (EFER.SVME) and points VM_HSAVE_PA at @c page once per processor (APM
+ * Vol. 2, "Enabling SVM", "VM_HSAVE_PA MSR"), and hands out the
+ * processor's guest ASIDs: they tag TLB entries per processor, so two VMs
+ * sharing a processor must not share one ("TLB Control").
+ *
+ * The embedder allocates one entry per processor (an array indexed by
+ * vcore_host_t::cpu_index), zero-fills it, sets @c page and @c page_phys,
+ * and passes the same array to every VM. The members marked "library" are
+ * written only by the library, and only on the processor the entry
+ * describes, so no lock is needed as long as the calls for one processor
+ * are not interleaved (a processor runs one call at a time).
+ */
+typedef struct vcore_host_cpu {
+    void *page;         /**< A zeroed 4 KiB page, 4 KiB aligned (vmx: the processor's VMXON region; svm: its host save area). */
+    uint64_t page_phys; /**< Physical address of @c page. */
+    uint32_t users;     /**< Library: vCPUs that use this processor's virtualization state. */
+    uint32_t flags;     /**< Library: how the state was entered (e.g. VMXON executed by the library). */
+    uint32_t asid_next; /**< Library (svm): the next guest ASID to hand out on this processor. */
+    uint32_t asid_generation; /**< Library (svm): bumped when the ASIDs wrap and the TLB is flushed. */
+} vcore_host_cpu_t;
+
+/**
  * @brief Host services for one VM (and its vCPUs).
  *
  * All callbacks receive @c ctx as their first argument. @c alloc and @c free
@@ -49,7 +78,22 @@ typedef struct vcore_host {
     /** Emits one pre-formatted line of text (no trailing newline). May be NULL. */
     void (*log)(void *ctx, int level, const char *msg);
     int log_level; /**< Highest vcore_log_level_t passed to @c log. */
+
+    /* ---- Appended after the first published layout (absent when @c size ends before them). ---- */
+
+    /**
+     * Index of the physical processor executing the call, in 0 .. ncpus - 1.
+     * The caller must not migrate between processors during any library
+     * call. Required (with @c cpus) by the ring-0 backends (vmx, svm).
+     */
+    uint32_t (*cpu_index)(void *ctx);
+    /** Per-processor storage, @c ncpus entries indexed by @c cpu_index; the same array for every VM. */
+    vcore_host_cpu_t *cpus;
+    uint32_t ncpus; /**< Number of entries in @c cpus. */
 } vcore_host_t;
+
+/** @brief Size of the first published vcore_host_t (through @c log_level): the smallest accepted @c size. */
+#define VCORE_HOST_SIZE_V1 (offsetof(vcore_host_t, log_level) + sizeof(int))
 
 /**
  * @brief Returns the hosted default services (malloc, aligned pages, stderr).
@@ -64,11 +108,17 @@ VCORE_API const vcore_host_t *vcore_host_default(void);
 
 /**
  * @brief Checks that a host-services structure is usable.
+ *
+ * A structure whose @c size is at least VCORE_HOST_SIZE_V1 is accepted
+ * (one built against an older header); members past its @c size count as
+ * absent. @c cpu_index and @c cpus come together, and @c cpus needs a
+ * non-zero @c ncpus.
  * @param[in] host The services to check.
  * @param[in] need_alloc Whether @c alloc and @c free are required.
  * @return VCORE_OK if usable.
- * @retval VCORE_ERR_INVAL @p host is NULL or a required callback is NULL.
- * @retval VCORE_ERR_ABI @p host->size is not sizeof(vcore_host_t).
+ * @retval VCORE_ERR_INVAL @p host is NULL, a required callback is NULL, or
+ *         the per-processor members are inconsistent.
+ * @retval VCORE_ERR_ABI @p host->size is below VCORE_HOST_SIZE_V1.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_host_validate(const vcore_host_t *host, bool need_alloc);
 

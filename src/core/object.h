@@ -119,4 +119,8 @@ int vcore__vcpu_wrong_arch(vcore_vcpu_t *vcpu);
 /* vcpu.c: marks groups the core changed: they go to the backend before the next run. */
 void vcore__vcpu_mark_dirty(vcore_vcpu_t *vcpu, uint32_t groups);
 
+/* host.c: copies a caller's host services into a full-size structure;
+ * members past the caller's size (an older header) are absent (zero). */
+void vcore__host_normalize(const vcore_host_t *host, vcore_host_t *out);
+
 #endif /* VCORE_CORE_OBJECT_H */

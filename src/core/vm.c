@@ -80,7 +80,7 @@ static int vcore__vm_check_config(const vcore_vm_config_t *cfg, vcore_host_t *ho
     if (err)
         return err;
     if (host)
-        *host = *h;
+        vcore__host_normalize(h, host);
     return VCORE_OK;
 }
 
