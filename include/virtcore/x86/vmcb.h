@@ -440,6 +440,30 @@ static inline uint64_t vcore_vmcb_event(uint8_t vector, uint32_t type, bool has_
 #define VCORE_VMCB_CR_MOV (1ull << 63)
 
 /**
+ * @name What the svm backend reports
+ * For every exit of the svm backend vcore_exit_t::raw.source is
+ * VCORE_EXIT_SRC_SVM, raw.reason holds EXITCODE bits 31:0 and
+ * raw.qualification EXITINFO1; raw.data[0] is the whole 64-bit EXITCODE,
+ * raw.data[1] EXITINFO2, raw.data[2] EXITINTINFO, raw.data[3] the guest RIP
+ * at the exit and raw.data[4] the address of the instruction after the one
+ * that exited where the exit has one (nRIP, IOIO's EXITINFO2, or the
+ * decoded length), 0 otherwise. VMEXIT_INVALID comes back as
+ * VCORE_EXIT_HW_ERROR with u.hw_error.kind 3. Exits the backend cannot
+ * complete are VCORE_EXIT_INTERNAL_ERROR with one of the sub-errors below
+ * in u.internal.suberror, the guest-physical or linear address in data[0]
+ * and EXITINFO1 in data[1]. Intercepts it does not decode further (the
+ * guest's SVM instructions, XSETBV, INVD, MONITOR/MWAIT, INVLPGA) are
+ * VCORE_EXIT_RAW.
+ * @{
+ */
+#define VCORE_SVM_INTERNAL_NPF_FETCH 1u    /**< A nested page fault of an instruction fetch (no RAM there). */
+#define VCORE_SVM_INTERNAL_NPF_NOT_DATA 2u /**< A nested page fault of the guest's page walk or of an event delivery. */
+#define VCORE_SVM_INTERNAL_MMIO_DECODE 3u  /**< The access outside RAM is not a MOV the backend decodes. */
+#define VCORE_SVM_INTERNAL_STRING_IO 4u    /**< An element of INS/OUTS is not in guest RAM. */
+#define VCORE_SVM_INTERNAL_INSN_DECODE 5u  /**< The intercepted instruction could not be read or decoded. */
+/** @} */
+
+/**
  * @brief The exit codes: X(NAME, base, offset), the code being base + offset.
  * APM Vol. 2, appendix "SVM Intercept Exit Codes".
  *

@@ -199,6 +199,7 @@
 #define VCORE__DR6_FIXED1 0xffff0ff0ull
 #define VCORE__DR6_CONDITIONS 0xe00full
 #define VCORE__DR6_RTM VCORE__BIT(16)
+#define VCORE__DR6_BS VCORE__BIT(14) /* Single step. */
 
 
 #endif /* VCORE_CORE_X86_BITS_H */
