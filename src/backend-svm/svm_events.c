@@ -240,5 +240,6 @@ bool vcore__svm_events_step_done(vcore__svm_vcpu_t *c)
         return false;
     /* The single-step #DB was the backend's: the guest's DR6.BS stays as it was. */
     VCORE__SVM_WR(c, save.dr6, (dr6 & ~VCORE__DR6_BS) | c->step_dr6);
+    c->dirty |= VCORE_VMCB_CLEAN_DRX;
     return true;
 }
