@@ -236,10 +236,18 @@ bool vcore__svm_events_step_done(vcore__svm_vcpu_t *c)
     if (!c->step_ended)
         return false;
     uint64_t dr6 = VCORE__SVM_RD(c, save.dr6);
-    if (!(dr6 & VCORE__DR6_BS))
+    /* The backend's TF was the only single-step source when the guest's own
+     * TF was clear: the #DB is the step's unless DR6 names a breakpoint
+     * (B0-B3, BD). DR6.BS says so too, where the processor updates DR6
+     * before the intercept (Bochs does not: docs/svm-conformance.md). */
+    bool ours = (dr6 & VCORE__DR6_BS) ||
+                (!(c->step_rflags & VCORE__RFLAGS_TF) && !(dr6 & (VCORE__DR6_CONDITIONS & ~VCORE__DR6_BS)));
+    if (!ours)
         return false;
-    /* The single-step #DB was the backend's: the guest's DR6.BS stays as it was. */
-    VCORE__SVM_WR(c, save.dr6, (dr6 & ~VCORE__DR6_BS) | c->step_dr6);
-    c->dirty |= VCORE_VMCB_CLEAN_DRX;
+    if (dr6 & VCORE__DR6_BS) {
+        /* The guest's DR6.BS stays as it was. */
+        VCORE__SVM_WR(c, save.dr6, (dr6 & ~VCORE__DR6_BS) | c->step_dr6);
+        c->dirty |= VCORE_VMCB_CLEAN_DRX;
+    }
     return true;
 }

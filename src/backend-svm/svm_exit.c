@@ -98,24 +98,34 @@ static void vcore__svm_exit_string(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *
 {
     bool in = (i1 & VCORE_VMCB_IOIO_IN) != 0;
     uint32_t seg = VCORE_X86_ES; /* INS writes ES:rDI, no override ("INS") */
-    c->io_asize = (i1 & VCORE_VMCB_IOIO_A64) ? 64 : (i1 & VCORE_VMCB_IOIO_A32) ? 32 : 16;
+    bool decoded = false;
+    vcore__x86_insn_t d;
+    vcore__memset(&d, 0, sizeof(d));
+    c->io_asize = (i1 & VCORE_VMCB_IOIO_A64)   ? 64
+                  : (i1 & VCORE_VMCB_IOIO_A32) ? 32
+                  : (i1 & VCORE_VMCB_IOIO_A16) ? 16
+                                               : 0;
     c->io_down = (VCORE__SVM_RD(c, save.rflags) & VCORE__RFLAGS_DF) != 0;
     c->io_long64 = vcore__svm_state_long64(c);
-    if (!in) {
-        /* OUTS reads DS:rSI unless a prefix overrides DS ("OUTS"). Decode
-         * assists report the segment; otherwise the prefixes tell. */
-        seg = VCORE_X86_DS;
-        if (v->features & VCORE_SVM_FEAT_DECODE_ASSISTS) {
-            seg = (uint32_t)((i1 >> VCORE_VMCB_IOIO_SEG_SHIFT) & 7u);
-        } else {
-            vcore__x86_insn_t d;
-            if (vcore__svm_guest_decode(c, &d) != VCORE_OK) {
-                vcore__svm_internal(exit, VCORE_SVM_INTERNAL_INSN_DECODE, exit->raw.data[3], i1);
-                return;
-            }
-            if (d.seg != VCORE__X86_SEG_NONE)
-                seg = d.seg;
+    /* OUTS reads DS:rSI unless a prefix overrides DS ("OUTS"): decode
+     * assists report the segment, otherwise the prefixes tell. EXITINFO1
+     * bits 9:7 give the address size; where an emulator leaves them clear
+     * (QEMU, docs/svm-conformance.md) the instruction does. */
+    if (c->io_asize == 0 || (!in && !(v->features & VCORE_SVM_FEAT_DECODE_ASSISTS))) {
+        if (vcore__svm_guest_decode(c, &d) != VCORE_OK) {
+            vcore__svm_internal(exit, VCORE_SVM_INTERNAL_INSN_DECODE, exit->raw.data[3], i1);
+            return;
         }
+        decoded = true;
+        if (c->io_asize == 0)
+            c->io_asize = d.addr_bits;
+    }
+    if (!in) {
+        seg = VCORE_X86_DS;
+        if (v->features & VCORE_SVM_FEAT_DECODE_ASSISTS)
+            seg = (uint32_t)((i1 >> VCORE_VMCB_IOIO_SEG_SHIFT) & 7u);
+        else if (decoded && d.seg != VCORE__X86_SEG_NONE)
+            seg = d.seg;
     }
     c->io_base = vcore__svm_exit_seg_base(c, seg, c->io_long64);
     uint64_t mask = c->io_asize == 64 ? ~0ull : c->io_asize == 32 ? 0xffffffffull : 0xffffull;
@@ -327,6 +337,11 @@ void vcore__svm_exit_decode(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v, vcor
     exit->raw.qualification = i1;
     exit->raw.data[0] = code;
     exit->raw.data[1] = i2;
+    /* APM Vol. 2, "SVM Intercept Exit Codes": EXITCODE is 64 bits and
+     * VMEXIT_INVALID is -1 in all of them; an emulator that stores the
+     * 32-bit -1 (QEMU, docs/svm-conformance.md) means the same. */
+    if (code == 0xffffffffull)
+        code = VCORE_VMEXIT_INVALID_CODE;
     vcore__svm_events_exited(c, v, code, exit);
     if (code == VCORE_VMEXIT_INVALID_CODE) {
         /* VMRUN refused the guest state ("Canonicalization and Consistency

@@ -1615,6 +1615,72 @@ START_TEST(asid_per_processor)
 }
 END_TEST
 
+/* Emulator forms the backend accepts: EXITCODE -1 stored in 32 bits, an
+ * IOIO without its address-size bits, a step #DB without DR6.BS. */
+START_TEST(exit_emulator_forms)
+{
+    vm_up();
+    use_script();
+    script.code[0] = 0xffffffffull;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HW_ERROR);
+    ck_assert_int_eq(e.u.hw_error.kind, 3);
+    /* REP OUTSB with EXITINFO1[9:7] clear: the address size is decoded (67H: 32-bit) */
+    static const uint8_t outs[] = {0xf3, 0x67, 0x6e};
+    memcpy(ram + GCODE, outs, sizeof(outs));
+    memcpy(ram + 0x20000, "ab", 2);
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.gpr[VCORE_X86_RSI] = 0xffffffff00020000ull; /* only ESI counts */
+    r.gpr[VCORE_X86_RCX] = 0xffffffff00000002ull; /* only ECX counts */
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    script.code[1] = VCORE_VMEXIT_IOIO;
+    script.i1[1] = (0x80ull << 16) | VCORE_VMCB_IOIO_SZ8 | VCORE_VMCB_IOIO_STR | VCORE_VMCB_IOIO_REP;
+    script.i2[1] = GCODE + 3;
+    script.code[2] = VCORE_VMEXIT_HLT;
+    script.len[2] = 1;
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.u.io.count, 2);
+    ck_assert_int_eq(memcmp(e.u.io.data, "ab", 2), 0);
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSI], 0x20002);       /* 32-bit result zero-extended */
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 0);
+    vm_down();
+}
+END_TEST
+
+/* The NMI-window step ends with a #DB that leaves DR6 alone: still the step's
+ * (the guest's TF was clear and DR6 names no breakpoint). */
+START_TEST(events_step_without_bs)
+{
+    vm_up();
+    use_script();
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ev.request_nmi_window = 1;
+    ev.sti_blocking = 1;
+    ck_assert_int_eq(vcore_vcpu_set_events(vcpu, &ev), VCORE_OK);
+    script.code[0] = VCORE_VMEXIT_EXCP1;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_NMI_WINDOW);
+    /* a breakpoint hit during the step is the guest's */
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ev.request_nmi_window = 1;
+    ev.sti_blocking = 1;
+    ck_assert_int_eq(vcore_vcpu_set_events(vcpu, &ev), VCORE_OK);
+    script.code[1] = VCORE_VMEXIT_EXCP1;
+    script.dr6[1] = 1u << 2; /* B2 */
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_DEBUG);
+    ck_assert(!(vmcb_of(vcpu)->save.rflags & (1u << 8)));
+    vm_down();
+}
+END_TEST
+
 static Suite *svm_suite(void)
 {
     Suite *s = suite_create("svm");
@@ -1657,6 +1723,8 @@ static Suite *svm_suite(void)
     tcase_add_test(tc, npt_2m_4k_readonly_unmap);
     tcase_add_test(tc, npt_prepare_nomem_changes_nothing);
     tcase_add_test(tc, asid_per_processor);
+    tcase_add_test(tc, exit_emulator_forms);
+    tcase_add_test(tc, events_step_without_bs);
     suite_add_tcase(s, tc);
     return s;
 }
