@@ -621,10 +621,11 @@ int svk_diff(svk_env_t *env, svk_why_t *why)
     static svk_diff_env_t d;
     static vcore_vmcb_t given;
     uint32_t agree = 0, deviations = 0, unexplained = 0, skipped = 0, entered = 0, refused = 0;
-    uint32_t per_kind[K_COUNT], per_dev[D_COUNT];
+    uint32_t per_kind[K_COUNT], per_skip[K_COUNT], per_dev[D_COUNT];
     uint32_t emu = env->qemu ? SVK_QEMU : SVK_BOCHS;
 
     memset(per_kind, 0, sizeof(per_kind));
+    memset(per_skip, 0, sizeof(per_skip));
     memset(per_dev, 0, sizeof(per_dev));
     if (svk_diff_setup(env, &d) != 0) {
         svk_why_str(why, "no memory");
@@ -681,6 +682,7 @@ int svk_diff(svk_env_t *env, svk_why_t *why)
         bool lib_refuses = out.kind == VCORE_SVM_VMRUN_INVALID;
         if (emu == SVK_BOCHS && bochs_skip) {
             skipped++;
+            per_skip[k]++;
             continue;
         }
         memcpy(&given, d.vmcb, sizeof(given));
@@ -742,6 +744,10 @@ int svk_diff(svk_env_t *env, svk_why_t *why)
         vtk_puts(svk_kind_names[k]);
         vtk_puts(" ");
         vtk_putdec(per_kind[k]);
+        if (per_skip[k]) {
+            vtk_puts(" skipped ");
+            vtk_putdec(per_skip[k]);
+        }
         vtk_puts("\n");
     }
     svk_why_str(why, "states=");
