@@ -117,7 +117,6 @@ typedef struct vcore__svm_vcpu {
     uint64_t step_dr6;          /* DR6.BS as the guest had it before the step */
     /* Exit being answered: VCORE_EXIT_* reason that needs completing, 0 if none. */
     uint32_t pending;
-    bool pending_reply;         /* ... and its exit asked the VMM for a reply */
     uint64_t next_rip;          /* where the exited instruction ends */
     /* MMIO completion data. */
     uint8_t mmio_reg;           /* destination GPR of an MMIO read */

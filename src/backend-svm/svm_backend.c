@@ -29,7 +29,7 @@ static int vcore__svm_vm_init(vcore_vm_t *vm, void *priv)
         return VCORE_ERR_UNSUPPORTED;
     /* SVM is enabled per processor and shared by every VM: the embedder
      * says which processor runs a call and where its state lives. */
-    if (!host->cpu_index || !host->cpus) {
+    if (!host->cpus) { /* host.c accepts cpu_index and cpus only together */
         vcore_vm_log(vm, VCORE_LOG_ERROR, "svm: the host services lack cpu_index/cpus");
         return VCORE_ERR_INVAL;
     }
@@ -119,7 +119,6 @@ static int vcore__svm_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
         }
         vcore__svm_vmcb_run(c, v);
         vcore__svm_exit_decode(c, v, exit, &again);
-        c->pending_reply = (exit->flags & VCORE_EXIT_F_NEEDS_REPLY) != 0;
         if (!again)
             return VCORE_OK;
     }

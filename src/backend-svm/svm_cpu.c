@@ -69,8 +69,7 @@ static int vcore__svm_cpu_on(vcore_host_cpu_t *cpu)
 
 int vcore__svm_cpu_enter(vcore__svm_vcpu_t *c, const vcore_host_t *host)
 {
-    if (!host->cpu_index || !host->cpus)
-        return VCORE_ERR_INVAL;
+    /* vm_init made sure the host has per-processor storage. */
     uint32_t idx = host->cpu_index(host->ctx);
     if (idx >= host->ncpus)
         return VCORE_ERR_RANGE;

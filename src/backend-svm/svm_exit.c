@@ -170,9 +170,9 @@ static void vcore__svm_exit_io(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v, v
     } else {
         c->io_count = 1;
         exit->u.io.count = 1;
+        /* OUT sends the low bytes of rAX (x86 is little-endian) */
         uint64_t rax = c->io_in ? 0 : VCORE__SVM_RD(c, save.rax);
-        for (uint32_t i = 0; i < c->io_width; i++)
-            c->iobuf[i] = (uint8_t)(rax >> (8 * i));
+        vcore__memcpy(c->iobuf, &rax, c->io_width);
     }
     if (c->io_in)
         exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
@@ -232,8 +232,7 @@ static void vcore__svm_exit_npf(vcore__svm_vcpu_t *c, vcore_exit_t *exit, uint64
             if (high8)
                 val >>= 8;
         }
-        for (uint32_t i = 0; i < size; i++)
-            exit->u.mmio.data[i] = (uint8_t)(val >> (8 * i));
+        vcore__memcpy(exit->u.mmio.data, &val, size); /* little-endian, size <= 8 */
         c->mmio_len = 0;
     } else {
         exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
@@ -440,9 +439,9 @@ void vcore__svm_exit_decode(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v, vcor
 static void vcore__svm_put_reg(vcore__svm_vcpu_t *c, unsigned reg, bool high8, uint32_t size,
                                const uint8_t *data)
 {
+    /* x86 is little-endian: the bytes are the value's (size is 1, 2, 4 or 8) */
     uint64_t v = 0;
-    for (uint32_t i = 0; i < size && i < 8; i++)
-        v |= (uint64_t)data[i] << (8 * i);
+    vcore__memcpy(&v, data, size);
     uint64_t r = vcore__svm_exit_gpr(c, reg);
     if (high8)
         r = (r & ~0xff00ull) | ((v & 0xffu) << 8);
@@ -450,8 +449,8 @@ static void vcore__svm_put_reg(vcore__svm_vcpu_t *c, unsigned reg, bool high8, u
         r = (r & ~0xffull) | (v & 0xffu);
     else if (size == 2)
         r = (r & ~0xffffull) | (v & 0xffffu);
-    else /* a 32-bit destination zero-extends to 64 bits */
-        r = size == 4 ? (v & 0xffffffffull) : v;
+    else /* a 32-bit destination zero-extends to 64 bits: v holds only its 4 bytes */
+        r = v;
     vcore__svm_exit_set_gpr(c, reg, r);
 }
 
@@ -488,12 +487,9 @@ int vcore__svm_exit_complete(vcore__svm_vcpu_t *c, const vcore_exit_t *exit)
     uint32_t pending = c->pending;
     if (!pending)
         return VCORE_OK;
-    /* A reply must belong to the exit being answered (exit.h); exits
-     * without a reply (HLT, OUT, MMIO write) complete anyway. */
-    if (c->pending_reply && exit->reason != pending)
-        return VCORE_ERR_STATE;
+    /* The core holds the VMM to the reply contract (exit.h): a reply
+     * handed back belongs to the exit being answered. */
     c->pending = 0;
-    c->pending_reply = false;
     switch (pending) {
     case VCORE_EXIT_CPUID:
         /* CPUID writes the low 32 bits and clears the high ones in 64-bit mode. */

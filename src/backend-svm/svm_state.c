@@ -198,7 +198,6 @@ int vcore__svm_state_set(vcore__svm_vcpu_t *c, const vcore_x86_state_t *st, uint
      * is no longer completed at the next run. */
     if ((groups & VCORE_X86_STATE_RIP) && c->pending && VCORE__SVM_RD(c, save.rip) != st->regs.rip) {
         c->pending = 0;
-        c->pending_reply = false;
     }
     if (groups & VCORE_X86_STATE_EFER)
         c->guest_svme = (st->sregs.efer & VCORE__EFER_SVME) != 0;

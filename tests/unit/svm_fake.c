@@ -37,6 +37,7 @@ svm_fake_t svm_fake;
 void svm_fake_reset(void)
 {
     memset(&svm_fake, 0, sizeof(svm_fake));
+    svm_fake.max_ext_leaf = 0x8000001fu;
     svm_fake.cpuid_81_ecx = 1u << 2; /* SVM */
     svm_fake.svm_features = VCORE_SVM_FEAT_NP | VCORE_SVM_FEAT_NRIPS | VCORE_SVM_FEAT_VMCB_CLEAN |
                             VCORE_SVM_FEAT_FLUSH_BY_ASID;
@@ -343,9 +344,12 @@ uint32_t vcore__svm_cpl(void)
 void vcore__svm_cpuid(uint32_t leaf, uint32_t out[4])
 {
     memset(out, 0, 4 * sizeof(uint32_t));
+    /* "CPUID": an extended leaf above 8000_0000H:EAX returns no defined data */
+    SVM_FAKE_ASSERT(leaf <= 0x80000000u || leaf <= svm_fake.max_ext_leaf,
+                    "svm_fake: CPUID leaf %#x above the highest extended leaf %#x", leaf, svm_fake.max_ext_leaf);
     switch (leaf) {
     case 0x80000000u:
-        out[0] = 0x8000001fu;
+        out[0] = svm_fake.max_ext_leaf;
         break;
     case 0x80000001u:
         out[2] = svm_fake.cpuid_81_ecx;

@@ -60,6 +60,7 @@ typedef void (*svm_fake_guest_fn)(svm_fake_t *f, vcore_vmcb_t *vmcb, vcore__svm_
 struct svm_fake {
     svm_fake_cpu_t cpu[SVM_FAKE_MAX_CPUS];
     uint32_t this_cpu;          /* the processor the code runs on (what the test host's cpu_index says) */
+    uint32_t max_ext_leaf;      /* CPUID 8000_0000H:EAX, the highest extended leaf */
     uint32_t cpuid_81_ecx;      /* CPUID 8000_0001H:ECX (SVM bit 2) */
     uint32_t svm_features;      /* CPUID 8000_000AH:EDX */
     uint32_t nasid;             /* CPUID 8000_000AH:EBX */

@@ -1681,6 +1681,744 @@ START_TEST(events_step_without_bs)
 }
 END_TEST
 
+/* ======================= limits and edges ======================= */
+
+/* "Testing for SVM Support": the SVM leaf must exist (8000_0000H:EAX at
+ * least 8000_000AH), and "TLB Control": ASID 0 is the host's, so the
+ * processor must offer at least two. */
+START_TEST(life_cpuid_limits)
+{
+    svm_fake_reset();
+    host_init();
+    svm_fake.max_ext_leaf = 0x8000000au;
+    ck_assert_int_eq(vcore__backend_svm_ops.probe(&host), VCORE_OK);
+    svm_fake.max_ext_leaf = 0x80000009u;
+    ck_assert_int_eq(vcore__backend_svm_ops.probe(&host), VCORE_ERR_NODEV);
+    svm_fake.max_ext_leaf = 0x8000001fu;
+    svm_fake.nasid = 1;
+    ck_assert_int_eq(vcore__backend_svm_ops.probe(&host), VCORE_ERR_NODEV);
+    /* two ASIDs: the guests share ASID 1 in turn */
+    svm_fake.nasid = 2;
+    ck_assert_int_eq(vcore__backend_svm_ops.probe(&host), VCORE_OK);
+    vm = make_vm();
+    ram = amem(2u << 20, RAM_SIZE);
+    memset(ram, 0, RAM_SIZE);
+    vcore_mem_region_t r = {sizeof(r), 0, RAM_SIZE, ram, 0};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_create(vm, NULL, &vcpu), VCORE_OK);
+    set_cpuid(vcpu);
+    set_long_mode(GCODE);
+    use_script();
+    script.code[0] = VCORE_VMEXIT_INTR;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(svm_fake.asid, 1);
+    vm_down();
+}
+END_TEST
+
+/* cpu_index must name an entry of cpus (host.h). */
+START_TEST(life_cpu_index_out_of_range)
+{
+    svm_fake_reset();
+    host_init();
+    host.ncpus = 2;
+    vm = make_vm();
+    svm_fake.this_cpu = 2;
+    ck_assert_int_eq(vcore_vcpu_create(vm, NULL, &vcpu), VCORE_ERR_RANGE);
+    vcpu = NULL;
+    svm_fake.this_cpu = 1;
+    ck_assert_int_eq(vcore_vcpu_create(vm, NULL, &vcpu), VCORE_OK);
+    ck_assert_uint_eq(test_cpus[1].users, 1);
+    vm_down();
+    svm_fake.this_cpu = 0;
+}
+END_TEST
+
+/* The IOPM is allocated, the MSRPM is not: nothing is left behind. */
+START_TEST(life_nomem_permission_maps)
+{
+    svm_fake_reset();
+    host_init();
+    pages_left = 3; /* the page pool's first chunk, the IOPM, then the MSRPM fails */
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = &vcore__backend_svm_ops;
+    cfg.host = &host;
+    vcore_vm_t *m = NULL;
+    ck_assert_int_eq(vcore_vm_create(&cfg, &m), VCORE_ERR_NOMEM);
+    ck_assert_int_eq(pages_out, 0);
+}
+END_TEST
+
+/* Compatibility mode (EFER.LMA with CS.L clear) runs 32-bit code: linear
+ * addresses and EIP wrap at 4 GiB ("Compatibility Mode"; "Code-Segment
+ * Default-Operand-Size"). CS.base 2 and EIP FFFF_FFFEH put the
+ * instruction at linear 0. */
+static void set_compat_wrap(void)
+{
+    vcore_x86_sregs_t sr = {.size = sizeof(sr)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &sr), VCORE_OK);
+    sr.seg[VCORE_X86_CS].base = 2;
+    sr.seg[VCORE_X86_CS].ar = VCORE_X86_AR_P | VCORE_X86_AR_S | 0xbu | VCORE_X86_AR_DB | VCORE_X86_AR_G;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &sr), VCORE_OK);
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.rip = 0xfffffffeu;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+START_TEST(exit_compat_mode_wraps)
+{
+    vm_up();
+    svm_fake.svm_features &= ~VCORE_SVM_FEAT_NRIPS;
+    ((vcore__svm_vm_t *)vcore_vm_backend_priv(vm))->features &= ~VCORE_SVM_FEAT_NRIPS;
+    set_compat_wrap();
+    use_script();
+    /* CPUID (0F A2) at EIP FFFF_FFFEH: the next EIP is 0 */
+    ram[0] = 0x0f;
+    ram[1] = 0xa2;
+    script.code[0] = VCORE_VMEXIT_CPUID;
+    /* then MOV EAX, [EBX] (8B 03) at EIP 0 (linear 2) */
+    ram[2] = 0x8b;
+    ram[3] = 0x03;
+    ram[4] = 0xf4; /* HLT at EIP 2 */
+    script.code[1] = VCORE_VMEXIT_NPF;
+    script.i1[1] = VCORE_VMCB_NPF_US | VCORE_VMCB_NPF_FINAL;
+    script.i2[1] = 0xfee00000u;
+    script.code[2] = VCORE_VMEXIT_HLT;
+    script.len[2] = 1;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_CPUID);
+    ck_assert_uint_eq(e.raw.data[4], 0);
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_rip[1], 0);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.u.mmio.len, 4);
+    memcpy(e.u.mmio.data, "\x01\x02\x03\x04", 4);
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_rip[2], 2);
+    ck_assert_uint_eq(script.seen_rax[2], 0x04030201u);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    vm_down();
+}
+END_TEST
+
+/* MMIO at the wrap, and a CR write: the next EIP wraps at 4 GiB. */
+START_TEST(exit_compat_mode_wraps_mmio_cr)
+{
+    vm_up();
+    svm_fake.svm_features &= ~VCORE_SVM_FEAT_NRIPS;
+    ((vcore__svm_vm_t *)vcore_vm_backend_priv(vm))->features &= ~VCORE_SVM_FEAT_NRIPS;
+    set_compat_wrap();
+    use_script();
+    /* MOV EAX, [EBX] at EIP FFFF_FFFEH: next EIP 0 */
+    ram[0] = 0x8b;
+    ram[1] = 0x03;
+    ram[2] = 0xf4; /* HLT at EIP 0 */
+    script.code[0] = VCORE_VMEXIT_NPF;
+    script.i1[0] = VCORE_VMCB_NPF_US | VCORE_VMCB_NPF_FINAL;
+    script.i2[0] = 0xfee00000u;
+    script.code[1] = VCORE_VMEXIT_HLT;
+    script.len[1] = 1;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.raw.data[4], 0);
+    memcpy(e.u.mmio.data, "\x05\x06\x07\x08", 4);
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_rip[1], 0);
+    /* MOV CR4, ECX (0F 22 E1) at EIP FFFF_FFFEH: the core completes it, next EIP 1 */
+    set_compat_wrap();
+    ram[0] = 0x0f;
+    ram[1] = 0x22;
+    ram[2] = 0xe1;
+    ram[3] = 0xf4; /* HLT at EIP 1 */
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.gpr[VCORE_X86_RCX] = 0x20 | (1u << 7); /* PAE | PGE */
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    script.code[2] = VCORE_VMEXIT_CR4_WRITE;
+    script.code[3] = VCORE_VMEXIT_HLT;
+    script.len[3] = 1;
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(script.seen_rip[3], 1);
+    ck_assert_uint_eq(script.seen_cr4[3], 0xa0);
+    vm_down();
+}
+END_TEST
+
+/* A software interrupt re-delivered in compatibility mode: nRIP wraps too. */
+START_TEST(events_soft_interrupt_compat_wrap)
+{
+    vm_up();
+    set_compat_wrap();
+    use_script();
+    ram[0] = 0xcd; /* INT 0x80 at EIP FFFF_FFFEH */
+    ram[1] = 0x80;
+    script.code[0] = VCORE_VMEXIT_INTR;
+    script.ii[0] = vcore_vmcb_event(0x80, VCORE_VMCB_EVENT_TYPE_SOFT_INT, false, 0);
+    script.code[1] = VCORE_VMEXIT_HLT;
+    script.len[1] = 1;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_inj[1], script.ii[0]);
+    ck_assert_uint_eq(script.seen_rip[1], 0xfffffffeu);
+    ck_assert_uint_eq(script.seen_next_rip[1], 0);
+    vm_down();
+}
+END_TEST
+
+/* INT3 whose delivery was interrupted comes back as an exception (TYPE 3,
+ * vector 3) with its instruction's length, and goes in again with nRIP
+ * past the INT3 ("Event Injection"). */
+START_TEST(events_int3_reinjected_with_length)
+{
+    vm_up();
+    use_script();
+    ram[GCODE] = 0xcc;
+    script.code[0] = VCORE_VMEXIT_INTR;
+    script.ii[0] = vcore_vmcb_event(3, VCORE_VMCB_EVENT_TYPE_EXCEPTION, false, 0);
+    script.code[1] = VCORE_VMEXIT_HLT;
+    script.len[1] = 1;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.exception_injected, 1);
+    ck_assert_uint_eq(ev.exception_vector, 3);
+    ck_assert_uint_eq(ev.soft_insn_len, 1);
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_inj[1], script.ii[0]);
+    ck_assert_uint_eq(script.seen_next_rip[1], GCODE + 1);
+    vm_down();
+}
+END_TEST
+
+/* An NMI whose delivery was interrupted is still being injected: NMIs are
+ * not blocked yet. An interrupt delivered leaves NMI blocking alone. */
+START_TEST(events_nmi_interrupted_not_masked)
+{
+    vm_up();
+    use_script();
+    ck_assert_int_eq(vcore_vcpu_inject_nmi(vcpu), VCORE_OK);
+    script.code[0] = VCORE_VMEXIT_NPF;
+    script.i1[0] = VCORE_VMCB_NPF_FINAL | VCORE_VMCB_NPF_RW;
+    script.i2[0] = 0xfee00000u;
+    script.ii[0] = vcore_vmcb_event(2, VCORE_VMCB_EVENT_TYPE_NMI, false, 0);
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.nmi_injected, 1);
+    ck_assert_uint_eq(ev.nmi_masked, 0);
+    vm_down();
+
+    vm_up();
+    use_script();
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.rflags |= 1u << 9; /* IF */
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    script.code[0] = VCORE_VMEXIT_HLT;
+    script.len[0] = 1;
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_inj[0], vcore_vmcb_event(0x30, VCORE_VMCB_EVENT_TYPE_INTR, false, 0));
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.interrupt_injected, 0);
+    ck_assert_uint_eq(ev.nmi_masked, 0);
+    vm_down();
+}
+END_TEST
+
+/* The NMI window is not stepped into while an event goes in: the
+ * delivery would push RFLAGS.TF on the guest's stack. */
+START_TEST(events_nmi_window_not_stepped_while_injecting)
+{
+    vm_up();
+    use_script();
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ev.request_nmi_window = 1;
+    ev.sti_blocking = 1;
+    ev.exception_injected = 1;
+    ev.exception_vector = 6; /* #UD */
+    ck_assert_int_eq(vcore_vcpu_set_events(vcpu, &ev), VCORE_OK);
+    script.code[0] = VCORE_VMEXIT_HLT;
+    script.len[0] = 1;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_inj[0], vcore_vmcb_event(6, VCORE_VMCB_EVENT_TYPE_EXCEPTION, false, 0));
+    ck_assert(!(script.seen_rflags[0] & (1u << 8)));
+    vm_down();
+}
+END_TEST
+
+/* VMRUN refused the state: a software interrupt's RIP advance (no NRIPS)
+ * is undone with the rest. */
+START_TEST(events_soft_interrupt_undone_on_vmexit_invalid)
+{
+    vm_up();
+    ((vcore__svm_vm_t *)vcore_vm_backend_priv(vm))->features &= ~VCORE_SVM_FEAT_NRIPS;
+    svm_fake.svm_features &= ~VCORE_SVM_FEAT_NRIPS;
+    use_script();
+    ram[GCODE] = 0xcd;
+    ram[GCODE + 1] = 0x80;
+    /* the VMM exposes LA57, the processor has none: VMRUN will refuse CR4.LA57 */
+    set_cpuid_ex(vcpu, CPUID_81_EDX_SYSCALL | CPUID_81_EDX_NX | CPUID_81_EDX_LM, 1u << 16);
+    script.code[0] = VCORE_VMEXIT_INTR;
+    script.ii[0] = vcore_vmcb_event(0x80, VCORE_VMCB_EVENT_TYPE_SOFT_INT, false, 0);
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    vcore_x86_sregs_t sr = {.size = sizeof(sr)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &sr), VCORE_OK);
+    sr.efer = 0;
+    sr.cr0 = 0x11;
+    sr.cr4 = 1u << 12;
+    sr.seg[VCORE_X86_CS].ar = VCORE_X86_AR_P | VCORE_X86_AR_S | 0xbu | VCORE_X86_AR_DB | VCORE_X86_AR_G;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &sr), VCORE_OK);
+    svm_fake.expect_invalid = true;
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HW_ERROR);
+    ck_assert_uint_eq(vmcb_of(vcpu)->save.rip, GCODE);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.interrupt_injected, 1);
+    ck_assert_uint_eq(ev.interrupt_soft, 1);
+    vm_down();
+}
+END_TEST
+
+/* MMIO loads into other registers: RBX through the saved GPRs, RSP through
+ * the VMCB; a 64-bit load keeps all 8 bytes. */
+START_TEST(exit_mmio_registers)
+{
+    vm_up();
+    use_script();
+    /* mov ebx, [rax] (8B 18); mov rsp, [rax] (48 8B 20); mov rax, [rax] (48 8B 00) */
+    static const uint8_t code[] = {0x8b, 0x18, 0x48, 0x8b, 0x20, 0x48, 0x8b, 0x00};
+    memcpy(ram + GCODE, code, sizeof(code));
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.gpr[VCORE_X86_RAX] = 0xfee00000u;
+    r.gpr[VCORE_X86_RBX] = 0xffffffffffffffffull;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    for (int i = 0; i < 3; i++) {
+        script.code[i] = VCORE_VMEXIT_NPF;
+        script.i2[i] = 0xfee00000u;
+        script.i1[i] = VCORE_VMCB_NPF_US | VCORE_VMCB_NPF_FINAL;
+    }
+    script.code[3] = VCORE_VMEXIT_HLT;
+    script.len[3] = 1;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    memcpy(e.u.mmio.data, "\x11\x22\x33\x44", 4);
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_rbx[1], 0x44332211u); /* zero-extended */
+    ck_assert_uint_eq(vmcb_of(vcpu)->save.rsp, 0x3ff000);
+    ck_assert_uint_eq(e.u.mmio.len, 8);
+    memcpy(e.u.mmio.data, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(vmcb_of(vcpu)->save.rsp, 0x0807060504030201ull);
+    ck_assert_uint_eq(script.seen_rbx[2], 0x44332211u);
+    memcpy(e.u.mmio.data, "\x88\x77\x66\x55\x44\x33\x22\x11", 8);
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_rax[3], 0x1122334455667788ull);
+    ck_assert_uint_eq(script.seen_rip[3], GCODE + 8);
+    vm_down();
+}
+END_TEST
+
+/* "Decode Assists": EXITINFO1[63] says the CR0 write was a MOV; CLTS and
+ * LMSW leave it clear and are decoded. */
+START_TEST(exit_clts_with_decode_assists)
+{
+    vm_up();
+    ((vcore__svm_vm_t *)vcore_vm_backend_priv(vm))->features |= VCORE_SVM_FEAT_DECODE_ASSISTS;
+    use_script();
+    vcore_x86_sregs_t sr = {.size = sizeof(sr)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &sr), VCORE_OK);
+    sr.cr0 |= 8; /* TS */
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &sr), VCORE_OK);
+    ram[GCODE] = 0x0f; /* CLTS */
+    ram[GCODE + 1] = 0x06;
+    script.code[0] = VCORE_VMEXIT_CR0_WRITE;
+    script.i1[0] = 0;
+    script.code[1] = VCORE_VMEXIT_HLT;
+    script.len[1] = 1;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(script.seen_rip[1], GCODE + 2);
+    ck_assert_uint_eq(vmcb_of(vcpu)->save.cr0, 0x80000031ull);
+    vm_down();
+}
+END_TEST
+
+/* Exception intercepts are exit codes 40H-5FH ("Exception Intercepts"):
+ * vector 31 is the last. */
+START_TEST(exit_exception_vector_31)
+{
+    vm_up();
+    use_script();
+    script.code[0] = VCORE_VMEXIT_EXCP0 + 31;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_EXCEPTION);
+    ck_assert_uint_eq(e.u.exception.vector, 31);
+    vm_down();
+}
+END_TEST
+
+/* String I/O moves exactly the count: OUTS reads no element after the last
+ * (here the last byte of RAM), INS writes none. */
+START_TEST(exit_string_io_exact_count)
+{
+    vm_up();
+    use_script();
+    memcpy(ram + RAM_SIZE - 3, "xyz", 3);
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.gpr[VCORE_X86_RSI] = RAM_SIZE - 3;
+    r.gpr[VCORE_X86_RDI] = 0x30000;
+    r.gpr[VCORE_X86_RCX] = 3;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    static const uint8_t code[] = {0xf3, 0x6e, 0xf3, 0x6c}; /* REP OUTSB; REP INSB */
+    memcpy(ram + GCODE, code, sizeof(code));
+    script.code[0] = VCORE_VMEXIT_IOIO;
+    script.i1[0] = (0xe9ull << 16) | VCORE_VMCB_IOIO_SZ8 | VCORE_VMCB_IOIO_A64 | VCORE_VMCB_IOIO_STR |
+                   VCORE_VMCB_IOIO_REP;
+    script.i2[0] = GCODE + 2;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.u.io.count, 3);
+    ck_assert_int_eq(memcmp(e.u.io.data, "xyz", 3), 0);
+    ck_assert_int_eq(run(&e), VCORE_OK); /* OUTS completes; RCX is 0: set it again */
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.rip = GCODE + 2;
+    r.gpr[VCORE_X86_RCX] = 3;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ram[0x30003] = 0xee;
+    script.code[2] = VCORE_VMEXIT_IOIO;
+    script.i1[2] = (0x60ull << 16) | VCORE_VMCB_IOIO_SZ8 | VCORE_VMCB_IOIO_A64 | VCORE_VMCB_IOIO_STR |
+                   VCORE_VMCB_IOIO_REP | VCORE_VMCB_IOIO_IN;
+    script.i2[2] = GCODE + 4;
+    script.code[3] = VCORE_VMEXIT_HLT;
+    script.len[3] = 1;
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.u.io.count, 3);
+    memcpy(e.u.io.data, "abcd", 4);
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_int_eq(memcmp(ram + 0x30000, "abc", 3), 0);
+    ck_assert_uint_eq(ram[0x30003], 0xee);
+    vm_down();
+}
+END_TEST
+
+/* 16-bit address size (67H in 32-bit code): REP counts CX; bits 31:16 of
+ * ECX stay and do not count ("REP"). */
+START_TEST(exit_string_io_16bit_count)
+{
+    vm_up();
+    use_script();
+    vcore_x86_sregs_t sr = {.size = sizeof(sr)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &sr), VCORE_OK);
+    sr.efer = 0;
+    sr.cr0 = 0x11; /* protected mode, no paging */
+    sr.cr4 = 0;
+    sr.seg[VCORE_X86_CS].ar = VCORE_X86_AR_P | VCORE_X86_AR_S | 0xbu | VCORE_X86_AR_DB | VCORE_X86_AR_G;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &sr), VCORE_OK);
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.gpr[VCORE_X86_RDI] = 0x12340000u; /* DI 0 */
+    r.gpr[VCORE_X86_RCX] = 0x00010002u; /* CX 2 */
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    static const uint8_t code[] = {0xf3, 0x67, 0x6c}; /* REP INSB with a 16-bit address */
+    memcpy(ram + GCODE, code, sizeof(code));
+    script.code[0] = VCORE_VMEXIT_IOIO;
+    script.i1[0] = (0x60ull << 16) | VCORE_VMCB_IOIO_SZ8 | VCORE_VMCB_IOIO_A16 | VCORE_VMCB_IOIO_STR |
+                   VCORE_VMCB_IOIO_REP | VCORE_VMCB_IOIO_IN;
+    script.i2[0] = GCODE + 3;
+    script.code[1] = VCORE_VMEXIT_HLT;
+    script.len[1] = 1;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.u.io.count, 2);
+    memcpy(e.u.io.data, "pq", 2);
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(script.seen_rip[1], GCODE + 3); /* CX reached 0: done */
+    ck_assert_int_eq(memcmp(ram, "pq", 2), 0);        /* ES:DI, ES base 0 */
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 0x00010000u);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RDI], 0x12340002u);
+    vm_down();
+}
+END_TEST
+
+/* A 64-bit address: RSI above 4 GiB, mapped by the guest's page tables to
+ * a page of its own. */
+START_TEST(exit_string_io_64bit_address)
+{
+    vm_up();
+    use_script();
+    uint64_t *pdpt = (uint64_t *)(void *)(ram + 0x2000), *pd4 = (uint64_t *)(void *)(ram + 0x4000);
+    pdpt[4] = 0x4003;       /* linear 4 GiB .. 5 GiB */
+    pd4[0] = 0x200000 | 0x83; /* -> physical 2 MiB */
+    memcpy(ram + 0x205000, "hi", 2);
+    memcpy(ram + 0x5000, "no", 2);
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.gpr[VCORE_X86_RSI] = 0x100005000ull;
+    r.gpr[VCORE_X86_RCX] = 2;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    static const uint8_t code[] = {0xf3, 0x6e};
+    memcpy(ram + GCODE, code, sizeof(code));
+    script.code[0] = VCORE_VMEXIT_IOIO;
+    script.i1[0] = (0xe9ull << 16) | VCORE_VMCB_IOIO_SZ8 | VCORE_VMCB_IOIO_A64 | VCORE_VMCB_IOIO_STR |
+                   VCORE_VMCB_IOIO_REP;
+    script.i2[0] = GCODE + 2;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(run(&e), VCORE_OK);
+    ck_assert_uint_eq(e.u.io.count, 2);
+    ck_assert_int_eq(memcmp(e.u.io.data, "hi", 2), 0);
+    vm_down();
+}
+END_TEST
+
+/* Groups the VMCB does not hold (DR0-3, FPU, XCR0, the MSRs without a
+ * field) are kept as last set; each is written only when asked for. */
+START_TEST(sync_kept_groups)
+{
+    vm_up();
+    vcore__svm_vcpu_t *c = priv_of(vcpu);
+    vcore_x86_state_t in;
+    memset(&in, 0, sizeof(in));
+    for (unsigned i = 0; i < 4; i++)
+        in.dregs.dr[i] = 0x1000u + i;
+    in.dregs.dr6 = 0xffff0ff1u;
+    in.dregs.dr7 = 0x401;
+    in.fpu.fcw = 0x27f;
+    in.xcr0 = 7;
+    in.msrs.tsc_aux = 0x55;
+    ck_assert_int_eq(vcore__svm_state_set(c, &in, VCORE_X86_STATE_DREGS | VCORE_X86_STATE_FPU |
+                                                      VCORE_X86_STATE_XCR0 | VCORE_X86_STATE_MSRS),
+                     VCORE_OK);
+    /* the guest changes DR6 (a VMCB field) */
+    vmcb_of(vcpu)->save.dr6 = 0xffff4ff0u;
+    vcore_x86_state_t st;
+    memset(&st, 0xa5, sizeof(st));
+    ck_assert_int_eq(vcore__svm_state_get(c, &st, VCORE_X86_STATE_DREGS), VCORE_OK);
+    for (unsigned i = 0; i < 4; i++)
+        ck_assert_uint_eq(st.dregs.dr[i], 0x1000u + i);
+    ck_assert_uint_eq(st.dregs.dr6, 0xffff4ff0u);
+    ck_assert_uint_eq(st.dregs.dr7, 0x401);
+    ck_assert_uint_eq(st.xcr0, 0xa5a5a5a5a5a5a5a5ull);
+    ck_assert_uint_eq(st.fpu.fcw, 0xa5a5);
+    ck_assert_uint_eq(st.msrs.tsc, 0xa5a5a5a5a5a5a5a5ull);
+    memset(&st, 0xa5, sizeof(st));
+    ck_assert_int_eq(vcore__svm_state_get(c, &st, VCORE_X86_STATE_FPU), VCORE_OK);
+    ck_assert_uint_eq(st.fpu.fcw, 0x27f);
+    ck_assert_uint_eq(st.xcr0, 0xa5a5a5a5a5a5a5a5ull);
+    ck_assert_uint_eq(st.msrs.tsc, 0xa5a5a5a5a5a5a5a5ull);
+    memset(&st, 0xa5, sizeof(st));
+    ck_assert_int_eq(vcore__svm_state_get(c, &st, VCORE_X86_STATE_XCR0), VCORE_OK);
+    ck_assert_uint_eq(st.xcr0, 7);
+    ck_assert_uint_eq(st.fpu.fcw, 0xa5a5);
+    memset(&st, 0xa5, sizeof(st));
+    ck_assert_int_eq(vcore__svm_state_get(c, &st, VCORE_X86_STATE_MSRS), VCORE_OK);
+    ck_assert_uint_eq(st.msrs.tsc_aux, 0x55);
+    ck_assert_uint_eq(st.msrs.tsc, 0xa5a5a5a5a5a5a5a5ull);
+    /* set_state of other groups leaves them alone */
+    memset(&in, 0x5a, sizeof(in));
+    ck_assert_int_eq(vcore__svm_state_set(c, &in, VCORE_X86_STATE_TSC), VCORE_OK);
+    memset(&st, 0, sizeof(st));
+    ck_assert_int_eq(vcore__svm_state_get(c, &st, VCORE_X86_STATE_FPU | VCORE_X86_STATE_XCR0), VCORE_OK);
+    ck_assert_uint_eq(st.fpu.fcw, 0x27f);
+    ck_assert_uint_eq(st.xcr0, 7);
+    vm_down();
+}
+END_TEST
+
+/* ---- nested page tables with a host whose physical layout the test chooses ---- */
+
+static uint8_t *v2p_base;  /* the region's host memory */
+static uint64_t v2p_pa;    /* its physical address */
+static uint64_t v2p_len;
+static uint64_t v2p_hole;  /* offset of a page mapped elsewhere (0: none) */
+
+static uint64_t test_v2p(void *ctx, const void *va)
+{
+    (void)ctx;
+    const uint8_t *p = va;
+    if (p >= v2p_base && p < v2p_base + v2p_len) {
+        uint64_t off = (uint64_t)(p - v2p_base);
+        if (v2p_hole && (off & ~0xfffull) == v2p_hole)
+            return 0x7700000000ull + (off & 0xfffu);
+        return v2p_pa + off;
+    }
+    return 0x6600000000ull + ((uint64_t)(uintptr_t)p & 0xfffu); /* outside: not contiguous with it */
+}
+
+static uint64_t npt_leaf(vcore__svm_npt_t *n, vcore__svm_pool_t *p, uint64_t gpa, uint64_t *size)
+{
+    *size = 0;
+    return vcore__svm_npt_lookup(n, p, gpa, size);
+}
+
+static void npt_map(vcore__svm_npt_t *n, vcore__svm_pool_t *p, const vcore_host_t *h, uint64_t gpa,
+                    uint64_t len)
+{
+    vcore_mem_region_t r = {sizeof(r), gpa, len, v2p_base, 0};
+    ck_assert_int_eq(vcore__svm_npt_prepare(n, p, h, &r), VCORE_OK);
+    vcore__svm_npt_commit(n, p, h, &r);
+}
+
+/* "Nested Paging Facility": a 2 MiB leaf only where the 2 MiB is aligned
+ * in both address spaces and physically contiguous. */
+START_TEST(npt_2m_needs_aligned_contiguous_pages)
+{
+    host_init();
+    host.virt_to_phys = test_v2p;
+    v2p_base = amem(2u << 20, 4u << 20);
+    v2p_len = 2u << 20; /* exactly one 2 MiB */
+    vcore__svm_pool_t pool;
+    vcore__svm_npt_t npt;
+    uint64_t size;
+    /* aligned and contiguous, the page after it elsewhere: one 2 MiB leaf */
+    v2p_pa = 0x40000000u;
+    v2p_hole = 0;
+    vcore__svm_pool_init(&pool, &host);
+    ck_assert_int_eq(vcore__svm_npt_init(&npt, &pool), VCORE_OK);
+    npt_map(&npt, &pool, &host, 0x200000, v2p_len);
+    ck_assert_uint_eq(npt_leaf(&npt, &pool, 0x3ff000, &size) & 0x000ffffffffff000ull, 0x40000000u);
+    ck_assert_uint_eq(size, 2u << 20);
+    vcore__svm_pool_fini(&pool);
+    /* physically misaligned: 4 KiB leaves */
+    v2p_pa = 0x40001000u;
+    vcore__svm_pool_init(&pool, &host);
+    ck_assert_int_eq(vcore__svm_npt_init(&npt, &pool), VCORE_OK);
+    npt_map(&npt, &pool, &host, 0x200000, v2p_len);
+    ck_assert_uint_eq(npt_leaf(&npt, &pool, 0x3ff000, &size) & 0x000ffffffffff000ull, 0x40200000u);
+    ck_assert_uint_eq(size, 4096);
+    vcore__svm_pool_fini(&pool);
+    /* one page elsewhere: 4 KiB leaves, that page where the host says */
+    v2p_pa = 0x40000000u;
+    v2p_hole = 0x5000;
+    vcore__svm_pool_init(&pool, &host);
+    ck_assert_int_eq(vcore__svm_npt_init(&npt, &pool), VCORE_OK);
+    npt_map(&npt, &pool, &host, 0x200000, v2p_len);
+    ck_assert_uint_eq(npt_leaf(&npt, &pool, 0x205000, &size) & 0x000ffffffffff000ull, 0x7700000000ull);
+    ck_assert_uint_eq(size, 4096);
+    ck_assert_uint_eq(npt_leaf(&npt, &pool, 0x206000, &size) & 0x000ffffffffff000ull, 0x40006000u);
+    vcore__svm_pool_fini(&pool);
+    free(v2p_base);
+    v2p_hole = 0;
+}
+END_TEST
+
+/* 4 KiB pages across a 2 MiB boundary: a page table on each side; unmap
+ * removes exactly the region. */
+START_TEST(npt_4k_across_2m_boundary_and_unmap)
+{
+    host_init();
+    host.virt_to_phys = test_v2p;
+    v2p_base = amem(4096, 0x4000);
+    v2p_len = 0x4000;
+    v2p_pa = 0x50000000u;
+    v2p_hole = 0;
+    vcore__svm_pool_t pool;
+    vcore__svm_npt_t npt;
+    uint64_t size;
+    vcore__svm_pool_init(&pool, &host);
+    ck_assert_int_eq(vcore__svm_npt_init(&npt, &pool), VCORE_OK);
+    npt_map(&npt, &pool, &host, 0x1ff000, 0x3000); /* 1FF000H, 200000H, 201000H */
+    ck_assert_uint_eq(npt_leaf(&npt, &pool, 0x1ff000, &size) & 0x000ffffffffff000ull, 0x50000000u);
+    ck_assert_uint_eq(npt_leaf(&npt, &pool, 0x200000, &size) & 0x000ffffffffff000ull, 0x50001000u);
+    ck_assert_uint_eq(npt_leaf(&npt, &pool, 0x201000, &size) & 0x000ffffffffff000ull, 0x50002000u);
+    ck_assert_uint_eq(size, 4096);
+    /* a neighbour right after it */
+    vcore_mem_region_t nb = {sizeof(nb), 0x202000, 0x1000, v2p_base + 0x3000, 0};
+    ck_assert_int_eq(vcore__svm_npt_prepare(&npt, &pool, &host, &nb), VCORE_OK);
+    vcore__svm_npt_commit(&npt, &pool, &host, &nb);
+    vcore_mem_region_t r = {sizeof(r), 0x1ff000, 0x3000, v2p_base, 0};
+    vcore__svm_npt_unmap(&npt, &pool, &r);
+    ck_assert_uint_eq(npt_leaf(&npt, &pool, 0x201000, &size), 0);
+    ck_assert_uint_eq(npt_leaf(&npt, &pool, 0x202000, &size) & 0x000ffffffffff000ull, 0x50003000u);
+    vcore__svm_pool_fini(&pool);
+    free(v2p_base);
+}
+END_TEST
+
+/* ---- the page pool with a host whose chunks the test places ---- */
+
+static uint8_t pool_arena[8][16 * 4096] __attribute__((aligned(4096)));
+static int pool_layout; /* 0: virtually adjacent chunks; 1: physically adjacent chunks */
+static unsigned pool_next;
+
+static void *pool_alloc(void *ctx, size_t count, uint64_t *phys)
+{
+    (void)ctx;
+    ck_assert_uint_eq(count, VCORE__SVM_POOL_CHUNK_PAGES);
+    ck_assert_uint_lt(pool_next, 8);
+    unsigned k = pool_next++;
+    size_t chunk = VCORE__SVM_POOL_CHUNK_PAGES * 4096u;
+    if (pool_layout == 0) {
+        *phys = 0x80000000ull + (uint64_t)k * 0x100000u;
+        return &pool_arena[0][0] + (size_t)k * chunk;
+    }
+    *phys = 0x80000000ull + (uint64_t)k * chunk;
+    return &pool_arena[k][0];
+}
+
+static void pool_free(void *ctx, void *va, size_t count)
+{
+    (void)ctx;
+    (void)va;
+    (void)count;
+}
+
+/* Every page keeps the physical address of its own chunk, also where
+ * chunks touch in one of the two address spaces. */
+START_TEST(pool_chunks_touching)
+{
+    for (pool_layout = 0; pool_layout < 2; pool_layout++) {
+        host_init();
+        host.alloc_pages = pool_alloc;
+        host.free_pages = pool_free;
+        pool_next = 0;
+        vcore__svm_pool_t pool;
+        vcore__svm_pool_init(&pool, &host);
+        for (unsigned i = 0; i < 3 * VCORE__SVM_POOL_CHUNK_PAGES; i++) {
+            uint64_t *va = NULL, pa = 0;
+            ck_assert_int_eq(vcore__svm_pool_get(&pool, &va, &pa), VCORE_OK);
+            /* the chunk the page is in, from where the test put it */
+            uint8_t *p = (uint8_t *)va;
+            size_t chunk = VCORE__SVM_POOL_CHUNK_PAGES * 4096u;
+            unsigned k;
+            uint64_t off;
+            if (pool_layout == 0) {
+                k = (unsigned)((size_t)(p - &pool_arena[0][0]) / chunk);
+                off = (uint64_t)((size_t)(p - &pool_arena[0][0]) % chunk);
+                ck_assert_uint_eq(pa, 0x80000000ull + (uint64_t)k * 0x100000u + off);
+            } else {
+                k = (unsigned)((size_t)(p - &pool_arena[0][0]) / sizeof(pool_arena[0]));
+                off = (uint64_t)(p - &pool_arena[k][0]);
+                ck_assert_uint_eq(pa, 0x80000000ull + (uint64_t)k * chunk + off);
+            }
+            ck_assert_ptr_eq(vcore__svm_pool_va(&pool, pa), va);
+        }
+        /* an address in no chunk */
+        ck_assert_ptr_null(vcore__svm_pool_va(&pool, 0x1000));
+        vcore__svm_pool_fini(&pool);
+    }
+}
+END_TEST
+
 static Suite *svm_suite(void)
 {
     Suite *s = suite_create("svm");
@@ -1725,6 +2463,26 @@ static Suite *svm_suite(void)
     tcase_add_test(tc, asid_per_processor);
     tcase_add_test(tc, exit_emulator_forms);
     tcase_add_test(tc, events_step_without_bs);
+    tcase_add_test(tc, life_cpuid_limits);
+    tcase_add_test(tc, life_cpu_index_out_of_range);
+    tcase_add_test(tc, life_nomem_permission_maps);
+    tcase_add_test(tc, exit_compat_mode_wraps);
+    tcase_add_test(tc, exit_compat_mode_wraps_mmio_cr);
+    tcase_add_test(tc, events_soft_interrupt_compat_wrap);
+    tcase_add_test(tc, events_int3_reinjected_with_length);
+    tcase_add_test(tc, events_nmi_interrupted_not_masked);
+    tcase_add_test(tc, events_nmi_window_not_stepped_while_injecting);
+    tcase_add_test(tc, events_soft_interrupt_undone_on_vmexit_invalid);
+    tcase_add_test(tc, exit_mmio_registers);
+    tcase_add_test(tc, exit_clts_with_decode_assists);
+    tcase_add_test(tc, exit_exception_vector_31);
+    tcase_add_test(tc, exit_string_io_exact_count);
+    tcase_add_test(tc, exit_string_io_16bit_count);
+    tcase_add_test(tc, exit_string_io_64bit_address);
+    tcase_add_test(tc, sync_kept_groups);
+    tcase_add_test(tc, npt_2m_needs_aligned_contiguous_pages);
+    tcase_add_test(tc, npt_4k_across_2m_boundary_and_unmap);
+    tcase_add_test(tc, pool_chunks_touching);
     suite_add_tcase(s, tc);
     return s;
 }
