@@ -2,14 +2,14 @@
  * @file svm_check_list.h
  * @brief The table of VMRUN consistency checks: one row per rule of APM
  *        Vol. 2, "Canonicalization and Consistency Checks", "Event
- *        Injection" and "Nested Paging and VMRUN/#VMEXIT".
+ *        Injection" and "Nested Paging and VMRUN/\#VMEXIT".
  *
  * Each row is X(NAME, value, CLASS, "manual section title", "message"):
  * - NAME: the stable name (enum ::vcore_svm_check_id_t gets VCORE_SVM_CHECK_NAME);
  * - value: the pinned identifier (range 0x3000-0x3fff, append-only, shared
  *   with the diagnostic identifiers of diag.h);
  * - CLASS: the outcome a failure produces (::vcore_svm_check_class_t without
- *   its prefix): every VMRUN consistency check fails with #VMEXIT and the
+ *   its prefix): every VMRUN consistency check fails with \#VMEXIT and the
  *   exit code VMEXIT_INVALID;
  * - the title of the APM Vol. 2 section that states the rule;
  * - a one-line description of what is required.
@@ -76,7 +76,7 @@
     X(EVENTINJ_VECTOR, 0x3021, VMEXIT_INVALID, VCORE_SVM_SEC_EVENT,                                 \
       "EVENTINJ of TYPE 3 (exception) must name an exception vector (not 2, a reserved vector, or above 31)")
 
-/** @brief Rules that apply with nested paging ("Nested Paging and VMRUN/#VMEXIT"). */
+/** @brief Rules that apply with nested paging ("Nested Paging and VMRUN/\#VMEXIT"). */
 #define VCORE_SVM_CHECKS_NPT(X)                                                                     \
     X(NCR3_MBZ, 0x3030, VMEXIT_INVALID, VCORE_SVM_SEC_NPT,                                          \
       "with nested paging in a long-mode host, nCR3 bits 63:52 and the bits at or above MAXPHYADDR must be 0") \

@@ -4,8 +4,8 @@
  *        AMD processor gives for a VMCB, and every failing check on request.
  *
  * APM Vol. 2, "Canonicalization and Consistency Checks" (with "Event
- * Injection" and "Nested Paging and VMRUN/#VMEXIT", which add to its list):
- * VMRUN refuses an illegal guest state with #VMEXIT and the exit code
+ * Injection" and "Nested Paging and VMRUN/\#VMEXIT", which add to its list):
+ * VMRUN refuses an illegal guest state with \#VMEXIT and the exit code
  * VMEXIT_INVALID (-1). The input is a snapshot (::vcore_svm_check_input_t):
  * a VMCB image (vmcb.h), the SVM features L1 sees (CPUID Fn8000_000A_EDX),
  * L1's physical-address width, L1's EFER and L1's CPUID table.
@@ -42,13 +42,13 @@ typedef enum vcore_svm_check_id {
 
 /** @brief What a failure of a check produces. */
 typedef enum vcore_svm_check_class {
-    VCORE_SVM_CLASS_VMEXIT_INVALID = 1 /**< #VMEXIT with EXITCODE VMEXIT_INVALID (-1). */
+    VCORE_SVM_CLASS_VMEXIT_INVALID = 1 /**< \#VMEXIT with EXITCODE VMEXIT_INVALID (-1). */
 } vcore_svm_check_class_t;
 
 /** @brief Kinds of verdict. */
 typedef enum vcore_svm_verdict_kind {
     VCORE_SVM_VMRUN_OK = 1,        /**< Every check passed: the processor would enter the guest. */
-    VCORE_SVM_VMRUN_INVALID = 2    /**< #VMEXIT with ::VCORE_VMEXIT_INVALID_CODE. */
+    VCORE_SVM_VMRUN_INVALID = 2    /**< \#VMEXIT with ::VCORE_VMEXIT_INVALID_CODE. */
 } vcore_svm_verdict_kind_t;
 
 /**

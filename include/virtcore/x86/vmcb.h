@@ -369,7 +369,7 @@ static inline uint64_t vcore_vmcb_event(uint8_t vector, uint32_t type, bool has_
 /** @name Interrupt state (control area 068h, vcore_vmcb_control_t::int_state)
  * @{ */
 #define VCORE_VMCB_STATE_INTERRUPT_SHADOW (1u << 0) /**< Bit 0: the guest is in an interrupt shadow (STI or MOV SS). */
-#define VCORE_VMCB_STATE_GUEST_IF (1u << 1)         /**< Bit 1: GUEST_INTERRUPT_MASK, the guest's RFLAGS.IF (written on #VMEXIT). */
+#define VCORE_VMCB_STATE_GUEST_IF (1u << 1)         /**< Bit 1: GUEST_INTERRUPT_MASK, the guest's RFLAGS.IF (written on \#VMEXIT). */
 /** @} */
 
 /** @name Nested control (control area 090h) and virtualization extensions (0B8h)
@@ -390,7 +390,7 @@ static inline uint64_t vcore_vmcb_event(uint8_t vector, uint32_t type, bool has_
 #define VCORE_SVM_FEAT_NP (1u << 0)            /**< Nested paging. */
 #define VCORE_SVM_FEAT_LBRV (1u << 1)          /**< LBR virtualization. */
 #define VCORE_SVM_FEAT_SVML (1u << 2)          /**< SVM lock. */
-#define VCORE_SVM_FEAT_NRIPS (1u << 3)         /**< nRIP saved on #VMEXIT. */
+#define VCORE_SVM_FEAT_NRIPS (1u << 3)         /**< nRIP saved on \#VMEXIT. */
 #define VCORE_SVM_FEAT_TSC_RATE (1u << 4)      /**< TSC ratio MSR. */
 #define VCORE_SVM_FEAT_VMCB_CLEAN (1u << 5)    /**< VMCB clean bits. */
 #define VCORE_SVM_FEAT_FLUSH_BY_ASID (1u << 6) /**< TLB_CONTROL values 3 and 7. */
