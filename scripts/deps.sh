@@ -2,7 +2,7 @@
 # Installs, once, the Debian 12 packages the build, the tests and the demo need.
 # Idempotent and quiet when everything is already there.
 set -eu
-VCORE_PKGS="cmake make gcc libc6-dev binutils check pkg-config doxygen clang libclang-rt-14-dev llvm bochs bochsbios vgabios qemu-system-x86 gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+VCORE_PKGS="cmake make gcc libc6-dev binutils check pkg-config doxygen clang libclang-rt-14-dev llvm valgrind bochs bochsbios vgabios qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 
 missing=""
 for p in $VCORE_PKGS; do

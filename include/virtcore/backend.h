@@ -4,7 +4,8 @@
  *
  * VMM authors do not need this header; it is for those who write a backend
  * (and for the library's own). The core calls the ops; the ops never call
- * back into the public VM/vCPU API, only into the accessors declared here.
+ * back into the public vCPU API, only into the accessors declared here and
+ * the VM's guest-memory access (vcore_vm_read_guest(), vcore_vm_write_guest()).
  *
  * Optional ops may be NULL: the core then returns VCORE_ERR_UNSUPPORTED
  * for the public function that needs them.
@@ -112,6 +113,29 @@ typedef struct vcore_vmcs_ctl_shadow {
     uint32_t valid;    /**< Bit i: value[i] is what the VMCS holds. */
 } vcore_vmcs_ctl_shadow_t;
 
+/** @brief What vcore_backend_t::vcpu_flush_tlb must invalidate. */
+typedef enum vcore_tlb_flush_kind {
+    /** Every cached linear translation of the vCPU's guest, global ones included (INVVPID single-context; an ASID flush). */
+    VCORE_TLB_FLUSH_ALL = 0,
+    /** As ALL, but global translations may stay (INVVPID single-context retaining globals). */
+    VCORE_TLB_FLUSH_NON_GLOBAL = 1,
+    /** The pages of @c ranges (INVVPID individual-address per page; INVLPGA); a large page holding one goes whole. */
+    VCORE_TLB_FLUSH_LIST = 2
+} vcore_tlb_flush_kind_t;
+
+/**
+ * @brief A TLB flush the core asks of a backend before a vCPU's next entry.
+ *
+ * Flushing more than asked is always allowed (a TLB is a cache): a backend
+ * that cannot flush single pages flushes everything.
+ */
+typedef struct vcore_tlb_flush {
+    uint32_t kind;          /**< vcore_tlb_flush_kind_t. */
+    uint32_t count;         /**< LIST: entries at @c ranges. */
+    /** LIST: GVA ranges in the Hyper-V encoding: bits 63:12 the first page, bits 11:0 the number of additional pages. */
+    const uint64_t *ranges;
+} vcore_tlb_flush_t;
+
 /** @brief The operations of one backend. */
 struct vcore_backend {
     size_t size;           /**< sizeof(vcore_backend_t) the backend was built with (at least VCORE_BACKEND_SIZE_V1). */
@@ -148,7 +172,12 @@ struct vcore_backend {
     /** Installs a CPUID table the core has already checked (x86). Optional. */
     int (*vcpu_set_cpuid)(vcore_vcpu_t *vcpu, void *priv, const vcore_cpuid_entry_t *entries,
                           uint32_t nent);
-    /** Runs until an exit; @p exit carries the previous exit's reply in and the new exit out. Required. */
+    /**
+     * Runs until an exit; @p exit carries the previous exit's reply in and
+     * the new exit out. Required. On an arm64 vCPU the core passes an exit
+     * whose reason is VCORE_EXIT_NONE when no reply is due (the first run,
+     * after vcore_vcpu_reset(), after an exit that needs none).
+     */
     int (*vcpu_run)(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit);
     /** Interrupts a run from another thread. Optional. */
     int (*vcpu_kick)(vcore_vcpu_t *vcpu, void *priv);
@@ -184,6 +213,28 @@ struct vcore_backend {
     int (*vmcs_write)(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t value);
     /** VMLAUNCH (launch state clear) or VMRESUME (launched) of the current VMCS with the vCPU's GPRs. */
     int (*vmcs_enter)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out);
+    /** @} */
+
+    /**
+     * @name TLB flush and Hyper-V (appended; absent when @c size ends before them)
+     * @{
+     */
+    /**
+     * Invalidates the vCPU's cached guest translations as @p req says. The
+     * core calls it on the vCPU's own thread, just before an entry
+     * (x86/hyperv.h PV TLB flush); the guest must not run on a translation
+     * it removes. Optional: without it the core offers no PV TLB flush.
+     */
+    int (*vcpu_flush_tlb)(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req);
+    /**
+     * The backend's host implements Hyper-V itself (KVM): VCORE_OK when it
+     * serves every enlightenment in @p features (VCORE_HV_F_*), else
+     * VCORE_ERR_UNSUPPORTED. The core then composes the CPUID leaves the host
+     * receives through vcpu_set_cpuid and handles no hypercall itself. Optional.
+     */
+    int (*vm_hv_host)(vcore_vm_t *vm, void *priv, uint32_t features);
+    /** With vm_hv_host: gives the host a vCPU's VP index (after its CPUID table is set). */
+    int (*vcpu_hv_vp_index)(vcore_vcpu_t *vcpu, void *priv, uint32_t vp_index);
     /** @} */
 };
 

@@ -10,7 +10,20 @@
  * "last error".
  *
  * Identifiers are grouped in ranges by area and are append-only within a
- * range, like error codes.
+ * range, like error codes. The ranges are fixed:
+ *
+ * | Range           | Area                                        | Table                       |
+ * |-----------------|---------------------------------------------|-----------------------------|
+ * | 0x0000-0x03ff   | x86 register state, CPUID, guest memory     | VCORE_DIAG_X86_LIST         |
+ * | 0x0400-0x04ff   | vCPU API (run loop, events, arm64 registers)| VCORE_DIAG_VCPU_LIST        |
+ * | 0x1000-0x10ff   | nested VMX instructions                     | VCORE_DIAG_NVMX_LIST        |
+ * | 0x2000-0x20ff   | ARM64 stage-2 translation                   | VCORE_DIAG_ARM64_S2_LIST    |
+ * | 0x3800-0x38ff   | Hyper-V hypercalls and synthetic MSRs       | VCORE_DIAG_HYPERV_LIST      |
+ * | 0x4000-0x4fff   | VMX VM-entry consistency checks             | VCORE_VMX_CHECK_LIST        |
+ * | 0x5000-0x5fff   | SVM VMRUN consistency checks                | VCORE_SVM_CHECK_LIST        |
+ *
+ * vcore_diag_name() knows every identifier of every range; an identifier
+ * outside them is unknown.
  */
 #ifndef VIRTCORE_DIAG_H
 #define VIRTCORE_DIAG_H

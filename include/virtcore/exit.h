@@ -64,7 +64,39 @@ typedef enum vcore_exit_reason {
 /** @name vcore_exit_t::flags
  * @{ */
 #define VCORE_EXIT_F_NEEDS_REPLY (1u << 0) /**< Fill the reply slot before the next run. */
+/** A Hyper-V hypercall the library decoded but leaves to the VMM: u.hypercall.hv holds it; the reply's
+ *  @c ret is the hypercall result value (the core puts it in EDX:EAX for a 32-bit caller). */
+#define VCORE_EXIT_F_HYPERV (1u << 1)
 /** @} */
+
+/** @name vcore_exit_t::u.mmio.flags (AArch64 aborts)
+ * @{ */
+#define VCORE_EXIT_MMIO_F_SYNDROME (1u << 0)    /**< Instruction syndrome valid (ISV): len, reg, sign extension, SF, AR hold. */
+#define VCORE_EXIT_MMIO_F_SIGN_EXTEND (1u << 1) /**< The load sign-extends (SSE). */
+#define VCORE_EXIT_MMIO_F_REG64 (1u << 2)       /**< The register is 64-bit Xn (SF); else 32-bit Wn. */
+#define VCORE_EXIT_MMIO_F_ACQ_REL (1u << 3)     /**< Acquire/release semantics (AR). */
+#define VCORE_EXIT_MMIO_F_FETCH (1u << 4)       /**< Instruction fetch (instruction abort). */
+#define VCORE_EXIT_MMIO_F_S1PTW (1u << 5)       /**< Stage-2 fault on a stage-1 translation table walk. */
+#define VCORE_EXIT_MMIO_F_CACHE_MAINT (1u << 6) /**< Cache maintenance or address translation instruction (CM). */
+#define VCORE_EXIT_MMIO_F_EXTERNAL (1u << 7)    /**< External abort type (EA). */
+#define VCORE_EXIT_MMIO_F_IPA_VALID (1u << 8)   /**< @c gpa holds the faulting IPA (HPFAR_EL2 or PAR_EL1). */
+#define VCORE_EXIT_MMIO_F_VA_VALID (1u << 9)    /**< @c va holds FAR_EL2 (FnV clear). */
+/** @} */
+
+/** @brief Kinds of stage-2 faults (vcore_exit_t::u.mmio.fault). Values are pinned. */
+typedef enum vcore_exit_fault {
+    VCORE_EXIT_FAULT_NONE = 0,         /**< Not a fault (x86 MMIO). */
+    VCORE_EXIT_FAULT_TRANSLATION = 1,  /**< Translation fault (no valid descriptor). */
+    VCORE_EXIT_FAULT_ACCESS_FLAG = 2,  /**< Access flag fault. */
+    VCORE_EXIT_FAULT_PERMISSION = 3,   /**< Permission fault. */
+    VCORE_EXIT_FAULT_ADDRESS_SIZE = 4, /**< Address size fault. */
+    VCORE_EXIT_FAULT_EXTERNAL = 5,     /**< Synchronous external abort or parity/ECC error. */
+    VCORE_EXIT_FAULT_ALIGNMENT = 6,    /**< Alignment fault. */
+    VCORE_EXIT_FAULT_OTHER = 7         /**< TLB conflict, unsupported atomic update, tag check, granule protection, IMPLEMENTATION DEFINED. */
+} vcore_exit_fault_t;
+
+/** @brief vcore_exit_t::u.mmio.level when the fault has no lookup level. */
+#define VCORE_EXIT_LEVEL_NONE (-128)
 
 /** @brief Where vcore_exit_t::raw came from. */
 typedef enum vcore_exit_source {
@@ -105,6 +137,13 @@ typedef struct vcore_exit {
             uint8_t is_write; /**< 1 for a write. */
             uint8_t pad[3];   /**< Reserved. */
             uint8_t data[8];  /**< Written data, or the reply for a read. */
+            /* Filled for AArch64 aborts (raw.source VCORE_EXIT_SRC_ARM64); zero otherwise. */
+            uint64_t va;      /**< FAR_EL2: the guest virtual address (if VCORE_EXIT_MMIO_F_VA_VALID). */
+            uint32_t flags;   /**< VCORE_EXIT_MMIO_F_*. */
+            uint8_t reg;      /**< Register of the load/store (ESR ISS.SRT; 31 = XZR), with VCORE_EXIT_MMIO_F_SYNDROME. */
+            uint8_t fault;    /**< vcore_exit_fault_t: what kind of fault. */
+            int8_t level;     /**< Lookup level of the fault (-1..3), or -128 if the fault has none. */
+            uint8_t fsc;      /**< Raw fault status code (ESR ISS.DFSC / IFSC). */
         } mmio;
         /** VCORE_EXIT_CPUID. */
         struct {
@@ -115,10 +154,10 @@ typedef struct vcore_exit {
             uint32_t ecx;      /**< Reply: ECX output. */
             uint32_t edx;      /**< Reply: EDX output. */
         } cpuid;
-        /** VCORE_EXIT_RDMSR and VCORE_EXIT_WRMSR. */
+        /** VCORE_EXIT_RDMSR and VCORE_EXIT_WRMSR; on arm64 a trapped MRS and MSR. */
         struct {
-            uint32_t index; /**< MSR index (ECX). */
-            uint8_t error;  /**< Reply: 1 = inject \#GP(0) instead of completing. */
+            uint32_t index; /**< MSR index (ECX); arm64: the system register's op0:op1:CRn:CRm:op2 in bits [15:14][13:11][10:7][6:3][2:0]. */
+            uint8_t error;  /**< Reply: 1 = inject \#GP(0) (arm64: the instruction is UNDEFINED at EL1) instead of completing. */
             uint8_t pad[3]; /**< Reserved. */
             uint64_t value; /**< WRMSR: value written; RDMSR: reply value. */
             uint32_t why;   /**< Backend-specific reason the MSR exited (e.g. KVM_MSR_EXIT_REASON_*). */
@@ -126,11 +165,32 @@ typedef struct vcore_exit {
         } msr;
         /** VCORE_EXIT_HYPERCALL. */
         struct {
-            uint64_t nr;      /**< Call number (RAX on x86, immediate/X0 on arm64). */
-            uint64_t args[6]; /**< Arguments. */
+            uint64_t nr;      /**< Call number (RAX on x86); arm64: the HVC/SMC immediate. */
+            uint64_t args[6]; /**< Arguments (arm64: X0..X5; X0 holds an SMCCC function id). */
             uint64_t ret;     /**< Reply: return value. */
             uint32_t longmode;/**< x86: caller was in 64-bit mode. */
-            uint32_t pad;     /**< Reserved. */
+            /**
+             * Reply: 1 = the instruction faults instead of completing (an
+             * exception was raised through the event state, e.g. the \#UD of
+             * a hypercall from CPL > 0): the backend leaves RAX and RIP
+             * unchanged. 0 = complete it (RAX = @c ret, RIP past it).
+             */
+            uint8_t fault;
+            uint8_t insn_len; /**< Length of the VMCALL/VMMCALL (3); 0 when the backend does not know it. */
+            uint16_t pad;     /**< Reserved. */
+            /** With VCORE_EXIT_F_HYPERV: the Hyper-V hypercall as the core decoded it (x86/hyperv.h). */
+            struct {
+                uint64_t control;   /**< Hypercall input value (RCX; EDX:EAX for a 32-bit caller). */
+                uint64_t input;     /**< Input parameters GPA, or fast input parameter (RDX; EBX:ECX). */
+                uint64_t output;    /**< Output parameters GPA, or fast output parameter (R8; EDI:ESI). */
+                uint16_t code;      /**< Call code, bits 15:0. */
+                uint8_t fast;       /**< Fast bit (16). */
+                uint8_t pad;        /**< Reserved. */
+                uint16_t var_size;  /**< Variable header size in QWORDs, bits 26:17. */
+                uint16_t rep_count; /**< Rep count, bits 43:32. */
+                uint16_t rep_start; /**< Rep start index, bits 59:48. */
+                uint16_t pad2[3];   /**< Reserved. */
+            } hv;
         } hypercall;
         /** VCORE_EXIT_FAIL_ENTRY. */
         struct {

@@ -56,6 +56,7 @@ typedef enum vcore_mock_op {
     VCORE_MOCK_OP_VMCS_WRITE_SKIPPED, /**< vmcs_write of an unchanged major control (not issued) */
     VCORE_MOCK_OP_VMCS_ENTER,    /**< vmcs_enter (VMLAUNCH/VMRESUME) */
     VCORE_MOCK_OP_VMCS_VIOLATION, /**< a VMCS access the SDM does not allow (a test failure) */
+    VCORE_MOCK_OP_FLUSH_TLB,     /**< vcpu_flush_tlb (a TLB flush before an entry) */
     VCORE_MOCK_OP_COUNT          /**< Number of kinds. */
 } vcore_mock_op_t;
 
@@ -98,7 +99,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
 /**
  * @brief Makes the next operation of a kind fail with a given error (fault injection).
  * @param[in] vcpu A vCPU on the mock backend.
- * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID or RUN).
+ * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN or FLUSH_TLB).
  * @param[in] err The error to return once (0 cancels).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A bad argument.
@@ -226,6 +227,41 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_group_count(const vcore_vcpu_t *
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_peek(const vcore_vcpu_t *vcpu, const struct vcore_hw_vmcs *vmcs,
                                    uint32_t encoding, uint64_t *value);
+
+/** @brief Most GVA ranges vcore_mock_flush_t keeps. */
+#define VCORE_MOCK_FLUSH_RANGES 16u
+
+/** @brief A TLB flush the core asked of the mock (backend.h, vcore_tlb_flush_t). */
+typedef struct vcore_mock_flush {
+    size_t size;      /**< sizeof(vcore_mock_flush_t). */
+    uint32_t kind;    /**< vcore_tlb_flush_kind_t: 0 all, 1 non-global, 2 list. */
+    uint32_t count;   /**< Ranges of a list flush. */
+    uint64_t ranges[VCORE_MOCK_FLUSH_RANGES]; /**< The first ranges (TLFS GVA range encoding). */
+} vcore_mock_flush_t;
+
+/**
+ * @brief The last TLB flush the mock performed for a vCPU.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[out] out Receives it; @c out->size must be set.
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument or not on the mock backend.
+ * @retval VCORE_ERR_ABI @p out->size is wrong.
+ * @retval VCORE_ERR_NOENT No flush yet.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_last_flush(const vcore_vcpu_t *vcpu, vcore_mock_flush_t *out);
+
+/**
+ * @brief Sets an XMM register of the mock's "hardware" (the guest wrote it).
+ *
+ * The core reads XMM registers (VCORE_X86_STATE_XMM) but never writes
+ * them; this is how a test gives a guest its XMM fast hypercall input.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] index 0-15.
+ * @param[in] lo Bits 63:0.
+ * @param[in] hi Bits 127:64.
+ * @return VCORE_OK, or VCORE_ERR_INVAL for a bad argument.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_set_xmm(vcore_vcpu_t *vcpu, uint32_t index, uint64_t lo, uint64_t hi);
 
 VCORE_END_DECLS
 

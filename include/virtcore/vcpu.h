@@ -426,8 +426,9 @@ VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_events(vcore_vcpu_t *vcpu, vcore_
  *
  * Checked as VM entry would check it (SDM Vol. 3, "Checks on VM-Entry Control
  * Fields" and "Checks on Guest Non-Register State"): one exception at most,
- * a valid exception vector (0-31 except 2) with an error code exactly when
- * the vector pushes one, not both STI and MOV-SS blocking, flags 0 or 1.
+ * a valid exception vector (0-31 except 2), no error code for a vector that
+ * never pushes one (a vector that pushes one may come without it: delivery in
+ * real-address mode), not both STI and MOV-SS blocking, flags 0 or 1.
  * @param[in] vcpu An x86 vCPU.
  * @param[in] events Source.
  * @return VCORE_OK on success.

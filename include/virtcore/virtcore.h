@@ -9,8 +9,10 @@
 #ifndef VIRTCORE_VIRTCORE_H
 #define VIRTCORE_VIRTCORE_H
 
+#include "arm64/el2.h"
 #include "arm64/ipa.h"
 #include "arm64/regs.h"
+#include "arm64/stage2.h"
 #include "backends.h"
 #include "common.h"
 #include "diag.h"
@@ -23,6 +25,7 @@
 #include <virtcore/version.h>
 #include "vm.h"
 #include "x86/cpuid.h"
+#include "x86/hyperv.h"
 #include "x86/msr.h"
 #include "x86/nvmx.h"
 #include "x86/regs.h"
@@ -30,5 +33,6 @@
 #include "x86/vmcb.h"
 #include "x86/vmcs.h"
 #include "x86/vmx_exits.h"
+#include "x86/vmx_checks.h"
 
 #endif /* VIRTCORE_VIRTCORE_H */

@@ -44,6 +44,9 @@ typedef struct vcore_vm_config {
     uint32_t max_vcpus;             /**< 1..VCORE_VM_MAX_VCPUS; default 1. */
     uint32_t ipa_bits;              /**< arm64: IPA size; 0 = backend default (40). */
     uint32_t flags;                 /**< Reserved, must be 0. */
+    /** arm64: stage-2 translation granule in bytes (VCORE_ARM64_GRANULE_4K,
+     *  _16K or _64K); 0 = the backend's choice. Must be 0 for x86-64. */
+    uint32_t granule;
 } vcore_vm_config_t;
 
 /** @name Guest memory region flags

@@ -31,12 +31,22 @@ const vcore_backend_t vcore__backend_kvm_ops = {
     .vcpu_set_cpuid = vcore__kvm_vcpu_set_cpuid,
     .vcpu_run = vcore__kvm_vcpu_run,
     .vcpu_kick = vcore__kvm_vcpu_kick,
+#if defined(__aarch64__)
+    /* The arm64 register model through KVM_GET/SET_ONE_REG (kvm_arm64.c). */
+    .state_groups = VCORE_ARM64_STATE_ALL,
+#else
     /* Every group, events included (kvm_events.c). */
     .state_groups = VCORE_X86_STATE_ALL,
+#endif
     /* No NMI window: KVM delivers a pending NMI itself as soon as NMIs are
      * unblocked, so the core hands it over as pending. A refused
      * RDMSR/WRMSR (reply u.msr.error) becomes #GP in KVM: api.rst,
      * KVM_EXIT_X86_RDMSR/WRMSR, "This will inject a #GP into the guest
      * when the VCPU is executed again". */
     .features = VCORE_BACKEND_FEAT_MSR_FAULT,
+#if defined(__x86_64__)
+    /* Hyper-V: served by KVM itself (kvm_hyperv.c). */
+    .vm_hv_host = vcore__kvm_vm_hv_host,
+    .vcpu_hv_vp_index = vcore__kvm_vcpu_hv_vp_index,
+#endif
 };

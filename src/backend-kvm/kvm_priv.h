@@ -50,6 +50,8 @@ typedef struct vcore_kvm_sys {
 /* KVM_CAP_EXCEPTION_PAYLOAD enabled: KVM keeps a pending exception (and its
  * CR2/DR6 payload) apart from one whose delivery started. */
 #define VCORE_KVM_F_EXC_PAYLOAD (1u << 6)
+/* arm64: the SMCCC filter forwards hypercalls to the VMM (kvm_arm64.c). */
+#define VCORE_KVM_F_SMCCC_FWD (1u << 7)
 
 /* Private state of one VM. */
 typedef struct vcore_kvm_vm {
@@ -105,6 +107,10 @@ typedef struct vcore_kvm_vcpu {
 /* The ops table (kvm_backend.c). */
 extern const vcore_backend_t vcore__backend_kvm_ops;
 
+/* ---- kvm_hyperv.c ---- */
+int vcore__kvm_vm_hv_host(vcore_vm_t *vm, void *priv, uint32_t features);
+int vcore__kvm_vcpu_hv_vp_index(vcore_vcpu_t *vcpu, void *priv, uint32_t vp_index);
+
 /* ---- kvm_sys.c ---- */
 /* Fills the NULL entries of sys with the real system calls. */
 void vcore__kvm_sys_defaults(vcore_kvm_sys_t *sys);
@@ -151,6 +157,16 @@ void vcore__kvm_events_to_kvm(const vcore_x86_events_t *e, bool payload_cap, uin
 void vcore__kvm_events_from_kvm(const struct kvm_vcpu_events *k, vcore_x86_events_t *e);
 /* NULL if KVM can take `e`; otherwise why not (for the log). */
 const char *vcore__kvm_events_refusal(const vcore_x86_events_t *e, bool payload_cap);
+#endif
+
+#if defined(__aarch64__)
+/* ---- kvm_arm64.c (the arm64 register model, hypercall exits) ---- */
+/* Installs the SMCCC filter that forwards hypercalls, where KVM has one. */
+void vcore__kvm_arm64_vm_features(vcore_vm_t *vm, vcore_kvm_vm_t *kvm);
+/* Completes a decoded KVM_EXIT_HYPERCALL: args = X0..X5 of the vCPU. */
+int vcore__kvm_arm64_hypercall(vcore_vcpu_t *vcpu, const vcore_kvm_vcpu_t *kv, vcore_exit_t *exit);
+/* The reply of a hypercall: X0 = ret. */
+int vcore__kvm_arm64_reply(vcore_vcpu_t *vcpu, const vcore_kvm_vcpu_t *kv, const vcore_exit_t *exit);
 #endif
 
 /* ---- kvm_fpu.c (pure: x87 tag word forms) ---- */

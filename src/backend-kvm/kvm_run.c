@@ -34,9 +34,11 @@ typedef char vcore_kvm_raw_fits[(sizeof(((vcore_exit_t *)0)->raw.data) == RUN_UN
  * answers in the same vcore_exit_t it received; a structure of another
  * reason is not a reply to this exit and is ignored (KVM then completes the
  * instruction with what the page holds). */
-static void kvm_apply_reply(vcore_kvm_vcpu_t *kv, const vcore_exit_t *exit)
+static int kvm_apply_reply(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv, const vcore_exit_t *exit)
 {
     struct kvm_run *run = kv->run;
+    int err = VCORE_OK;
+    (void)vcpu;
     switch (kv->reply) {
     case VCORE_KVM_REPLY_IO_IN:
         if (exit->reason == VCORE_EXIT_IO && exit->u.io.is_in && exit->u.io.data) {
@@ -65,13 +67,20 @@ static void kvm_apply_reply(vcore_kvm_vcpu_t *kv, const vcore_exit_t *exit)
         break;
 #endif
     case VCORE_KVM_REPLY_HYPERCALL:
+#if defined(__aarch64__)
+        /* arm64 KVM ignores hypercall.ret: the result goes into X0. */
+        if (exit->reason == VCORE_EXIT_HYPERCALL)
+            err = vcore__kvm_arm64_reply(vcpu, kv, exit);
+#else
         if (exit->reason == VCORE_EXIT_HYPERCALL)
             run->hypercall.ret = exit->u.hypercall.ret;
+#endif
         break;
     default:
         break;
     }
     kv->reply = VCORE_KVM_REPLY_NONE;
+    return err;
 }
 
 static void fill_words(uint64_t *dst, uint32_t *ndst, const __u64 *src, uint32_t n)
@@ -253,7 +262,9 @@ int vcore__kvm_vcpu_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
     if (!exit || !kv->run)
         return VCORE_ERR_INVAL;
 
-    kvm_apply_reply(kv, exit);
+    int rerr = kvm_apply_reply(vcpu, kv, exit);
+    if (rerr)
+        return rerr;
     kv->run->request_interrupt_window = kv->events_own.request_interrupt_window ? 1 : 0;
     /* From here on the guest may change anything KVM holds. */
     vcore__kvm_state_forget(kv);
@@ -278,6 +289,14 @@ int vcore__kvm_vcpu_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
         return err == VCORE_ERR_NOMEM || err == VCORE_ERR_FAULT ? err : VCORE_ERR_HWFAIL;
     }
     vcore__kvm_decode_exit(kv->run, kv->run_size, exit, &kv->reply);
+#if defined(__aarch64__)
+    /* The call's arguments are in the guest's X0..X5 (api.rst, KVM_EXIT_HYPERCALL on arm64). */
+    if (exit->reason == VCORE_EXIT_HYPERCALL) {
+        int herr = vcore__kvm_arm64_hypercall(vcpu, kv, exit);
+        if (herr)
+            return herr;
+    }
+#endif
     if (exit->reason == VCORE_EXIT_INTERRUPTED)
         (void)vcore__kvm_kick_consume(kv);
     if (exit->reason == VCORE_EXIT_IRQ_WINDOW)

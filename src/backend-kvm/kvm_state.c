@@ -692,9 +692,9 @@ int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_
     return err;
 }
 
-#else /* !__x86_64__ */
+#elif !defined(__aarch64__) /* neither x86-64 nor arm64 (kvm_arm64.c) */
 
-/* The x86 register model has no meaning on an arm64 host's KVM. */
+/* No register model for this host's KVM. */
 int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
                          uint32_t groups)
 {

@@ -39,7 +39,9 @@ static uint32_t kvm_read_mxcsr_mask(const vcore_kvm_vm_t *kvm, int fd)
 
 #if defined(__aarch64__)
 /* arm64 vCPUs need KVM_ARM_VCPU_INIT with the host's preferred target
- * before they can run (api.rst, "KVM_ARM_VCPU_INIT"). */
+ * before they can run (api.rst, "KVM_ARM_VCPU_INIT"). KVM_ARM_VCPU_PSCI_0_2:
+ * the guest gets PSCI 0.2 and later (SYSTEM_OFF / SYSTEM_RESET become
+ * KVM_EXIT_SYSTEM_EVENT) instead of the 0.1 function ids. */
 static int kvm_arm_vcpu_init(const vcore_kvm_vm_t *kvm, int fd)
 {
     struct kvm_vcpu_init init;
@@ -47,6 +49,7 @@ static int kvm_arm_vcpu_init(const vcore_kvm_vm_t *kvm, int fd)
     int r = vcore__kvm_ioctl(kvm, kvm->vm_fd, KVM_ARM_PREFERRED_TARGET, (unsigned long)&init);
     if (r < 0)
         return r;
+    init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
     return vcore__kvm_ioctl(kvm, fd, KVM_ARM_VCPU_INIT, (unsigned long)&init);
 }
 #endif

@@ -41,6 +41,9 @@ static int kvm_vm_type(vcore_vm_t *vm, vcore_kvm_vm_t *kvm)
 #if defined(__aarch64__)
     if (cfg->arch != VCORE_ARCH_ARM64)
         return VCORE_ERR_UNSUPPORTED;
+    /* KVM's stage-2 granule is the host's page size: not the VMM's choice. */
+    if (cfg->granule != 0)
+        return VCORE_ERR_UNSUPPORTED;
     /* The host limit; 0 = the kernel cannot change the IPA size. */
     uint32_t limit = (uint32_t)kvm_cap(kvm, kvm->kvm_fd, KVM_CAP_ARM_VM_IPA_SIZE);
     int err = vcore_arm64_ipa_vm_type(cfg->ipa_bits, limit, &kvm->vm_type);
@@ -109,6 +112,8 @@ static void kvm_vm_features(vcore_vm_t *vm, vcore_kvm_vm_t *kvm)
             vcore__kvm_log_errno(vm, "KVM_ENABLE_CAP(X86_USER_SPACE_MSR)", r);
         }
     }
+#elif defined(__aarch64__)
+    vcore__kvm_arm64_vm_features(vm, kvm);
 #else
     (void)vm;
 #endif

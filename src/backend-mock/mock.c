@@ -89,6 +89,7 @@ static int vcore__mock_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcp
 {
     (void)vcpu;
     vcore__mock_vcpu_t *m = priv;
+    m->current = &m->vmcs[0]; /* backend.h: the state ops work on vmcs01 */
     int err = vcore__mock_op(m, VCORE_MOCK_OP_GET_STATE);
     if (err)
         return err;
@@ -104,6 +105,7 @@ static int vcore__mock_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcp
 {
     (void)vcpu;
     vcore__mock_vcpu_t *m = priv;
+    m->current = &m->vmcs[0];
     int err = vcore__mock_op(m, VCORE_MOCK_OP_SET_STATE);
     if (err)
         return err;
@@ -169,7 +171,12 @@ static void vcore__mock_apply_reply(vcore__mock_vcpu_t *m, const vcore_exit_t *e
         }
         break;
     case VCORE_EXIT_HYPERCALL:
-        gpr[VCORE_X86_RAX] = ex->u.hypercall.ret;
+        /* VMCALL completes: RAX = result, RIP past the instruction; a
+         * faulting one leaves both (the exception is in the event state). */
+        if (!ex->u.hypercall.fault) {
+            gpr[VCORE_X86_RAX] = ex->u.hypercall.ret;
+            m->st.regs.rip += ex->u.hypercall.insn_len;
+        }
         break;
     default: /* MMIO read: data stays in the reply record */
         break;
@@ -201,6 +208,7 @@ static int vcore__mock_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
     int err = vcore__mock_op(m, VCORE_MOCK_OP_RUN);
     if (err)
         return err;
+    m->current = &m->vmcs[0]; /* backend.h: a run enters vmcs01 */
     /* The core checked that the reply belongs to the pending exit. */
     if (m->pending)
         vcore__mock_apply_reply(m, exit);
@@ -237,6 +245,23 @@ static int vcore__mock_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
     return VCORE_OK;
 }
 
+static int vcore__mock_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req)
+{
+    (void)vcpu;
+    vcore__mock_vcpu_t *m = priv;
+    int err = vcore__mock_op(m, VCORE_MOCK_OP_FLUSH_TLB);
+    if (err)
+        return err;
+    vcore__memset(&m->last_flush, 0, sizeof(m->last_flush));
+    m->last_flush.size = sizeof(m->last_flush);
+    m->last_flush.kind = req->kind;
+    m->last_flush.count = req->count;
+    for (uint32_t i = 0; i < req->count && i < VCORE_MOCK_FLUSH_RANGES; i++)
+        m->last_flush.ranges[i] = req->ranges[i];
+    m->have_flush = true;
+    return VCORE_OK;
+}
+
 static int vcore__mock_kick(vcore_vcpu_t *vcpu, void *priv)
 {
     (void)vcpu;
@@ -266,7 +291,7 @@ const vcore_backend_t vcore__backend_mock_ops = {
     .vcpu_set_cpuid = vcore__mock_set_cpuid,
     .vcpu_run = vcore__mock_run,
     .vcpu_kick = vcore__mock_kick,
-    .state_groups = 0, /* every group, events included */
+    .state_groups = VCORE_X86_STATE_ALL | VCORE_X86_STATE_XMM, /* events and XMM included */
     .features = VCORE_BACKEND_FEAT_NMI_WINDOW,
     .vmx_caps = vcore__mock_vmx_caps,
     .vmcs_alloc = vcore__mock_vmcs_alloc,
@@ -276,4 +301,5 @@ const vcore_backend_t vcore__backend_mock_ops = {
     .vmcs_read = vcore__mock_vmcs_read,
     .vmcs_write = vcore__mock_vmcs_write,
     .vmcs_enter = vcore__mock_vmcs_enter,
+    .vcpu_flush_tlb = vcore__mock_flush_tlb,
 };

@@ -65,7 +65,7 @@ int vcore_mock_fail_next(vcore_vcpu_t *vcpu, uint32_t op, int err)
     if (!m || err > 0)
         return VCORE_ERR_INVAL;
     if (op != VCORE_MOCK_OP_GET_STATE && op != VCORE_MOCK_OP_SET_STATE &&
-        op != VCORE_MOCK_OP_SET_CPUID && op != VCORE_MOCK_OP_RUN)
+        op != VCORE_MOCK_OP_SET_CPUID && op != VCORE_MOCK_OP_RUN && op != VCORE_MOCK_OP_FLUSH_TLB)
         return VCORE_ERR_INVAL;
     m->fail_next[op] = err;
     return VCORE_OK;
@@ -94,6 +94,29 @@ int vcore_mock_last_event(const vcore_vcpu_t *vcpu, vcore_mock_event_t *out)
     if (!m->have_event)
         return VCORE_ERR_NOENT;
     *out = m->last_event;
+    return VCORE_OK;
+}
+
+int vcore_mock_last_flush(const vcore_vcpu_t *vcpu, vcore_mock_flush_t *out)
+{
+    const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m || !out)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(out))
+        return VCORE_ERR_ABI;
+    if (!m->have_flush)
+        return VCORE_ERR_NOENT;
+    *out = m->last_flush;
+    return VCORE_OK;
+}
+
+int vcore_mock_set_xmm(vcore_vcpu_t *vcpu, uint32_t index, uint64_t lo, uint64_t hi)
+{
+    vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m || index >= 16)
+        return VCORE_ERR_INVAL;
+    m->st.xmm[index][0] = lo;
+    m->st.xmm[index][1] = hi;
     return VCORE_OK;
 }
 

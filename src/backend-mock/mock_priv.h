@@ -48,6 +48,8 @@ typedef struct vcore__mock_vcpu {
     vcore_exit_t last_reply;
     bool have_event;
     vcore_mock_event_t last_event;
+    bool have_flush;
+    vcore_mock_flush_t last_flush;
     int kicked;                                  /* set by kick (atomic), consumed by run */
     uint32_t ncpuid;
     vcore_cpuid_entry_t cpuid[VCORE_CPUID_MAX_ENTRIES];

@@ -4,22 +4,26 @@
  * Everything declared here is pure C over state; the only way to the
  * processor is vmx_prim.h. File map:
  *   vmx_caps.c    capability MSRs, control adjustment, CR fixed bits
+ *   vmx_root.c    VMX root operation per physical processor (reference-counted)
  *   vmx_pool.c    per-VM page pool over the host's alloc_pages
  *   vmx_ept.c     EPT builder (prepare / commit), EPTP
- *   vmx_vmcs.c    VMXON / VMCS regions, vmcs01 construction, bitmaps
- *   vmx_state.c   lazy register sync between the core model and the VMCS
- *   vmx_guest.c   guest page walk and MOV decoding for MMIO exits
- *   vmx_exit.c    exit decoding into vcore_exit_t and reply completion
+ *   vmx_vmcs.c    VMCS objects (vmcs01 and the hardware VMCS ops), vmcs01 construction
+ *   vmx_state.c   field-group sync between the core model and a VMCS, with a known-field cache
+ *   vmx_events.c  event injection, IDT-vectoring readback, interruptibility, windows
+ *   vmx_guest.c   guest page walk, MOV decoding, string-I/O addressing
+ *   vmx_exit.c    exit decoding into vcore_exit_t and completion of the answered exit
  *   vmx_backend.c the ops table
  */
 #ifndef VCORE_BACKEND_VMX_H
 #define VCORE_BACKEND_VMX_H
 
 #include "core/deps.h"
+#include "core/x86/x86_bits.h"
 #include "virtcore/backend.h"
 #include "virtcore/error.h"
 #include "virtcore/x86/msr.h"
 #include "virtcore/x86/vmcs.h"
+#include "virtcore/x86/vmx_exits.h"
 #include "vmx_prim.h"
 
 /* ---- capability MSRs (SDM Vol. 3, "VMX Capability Reporting Facility") ---- */
@@ -34,34 +38,36 @@
 #define VCORE__MSR_VMX_CR0_FIXED1 0x487u
 #define VCORE__MSR_VMX_CR4_FIXED0 0x488u
 #define VCORE__MSR_VMX_CR4_FIXED1 0x489u
+#define VCORE__MSR_VMX_VMCS_ENUM 0x48au
 #define VCORE__MSR_VMX_PROCBASED2 0x48bu
 #define VCORE__MSR_VMX_EPT_VPID_CAP 0x48cu
 #define VCORE__MSR_VMX_TRUE_PINBASED 0x48du
 #define VCORE__MSR_VMX_TRUE_PROCBASED 0x48eu
 #define VCORE__MSR_VMX_TRUE_EXIT 0x48fu
 #define VCORE__MSR_VMX_TRUE_ENTRY 0x490u
+#define VCORE__MSR_VMX_VMFUNC 0x491u
 #define VCORE__MSR_SYSENTER_CS 0x174u
 #define VCORE__MSR_SYSENTER_ESP 0x175u
 #define VCORE__MSR_SYSENTER_EIP 0x176u
 #define VCORE__MSR_PAT 0x277u
 #define VCORE__MSR_EFER 0xc0000080u
 
-/* IA32_FEATURE_CONTROL: bit 0 lock, bit 2 VMXON outside SMX. */
-#define VCORE__FEATCTL_LOCK (1ull << 0)
-#define VCORE__FEATCTL_VMX_OUTSIDE_SMX (1ull << 2)
-/* IA32_VMX_BASIC: bits 30:0 revision, 44:32 region size, 53:50 memory type, bit 55 TRUE_* MSRs. */
-#define VCORE__VMX_BASIC_REVISION(b) ((uint32_t)((b)&0x7fffffffu))
-#define VCORE__VMX_BASIC_TRUE_CTLS (1ull << 55)
+/* IA32_VMX_BASIC and IA32_VMX_MISC bits: core/x86/x86_bits.h. */
+/* Bit 31 of the first dword of a VMCS region: shadow-VMCS indicator ("VMCS Region"). */
+#define VCORE__VMCS_SHADOW_INDICATOR (1u << 31)
 
 /* Pin-based controls (SDM Vol. 3, "Pin-Based VM-Execution Controls"). */
-#define VCORE__PIN_EXT_INTR (1u << 0) /* external-interrupt exiting */
-#define VCORE__PIN_NMI (1u << 3)      /* NMI exiting */
+#define VCORE__PIN_EXT_INTR (1u << 0)     /* external-interrupt exiting */
+#define VCORE__PIN_NMI (1u << 3)          /* NMI exiting */
+#define VCORE__PIN_VIRTUAL_NMIS (1u << 5) /* virtual NMIs */
 /* Primary processor-based controls ("Processor-Based VM-Execution Controls"). */
+#define VCORE__PROC_IRQ_WINDOW (1u << 2)   /* interrupt-window exiting */
 #define VCORE__PROC_HLT (1u << 7)          /* HLT exiting */
 #define VCORE__PROC_CR3_LOAD (1u << 15)    /* CR3-load exiting */
 #define VCORE__PROC_CR3_STORE (1u << 16)   /* CR3-store exiting */
 #define VCORE__PROC_CR8_LOAD (1u << 19)    /* CR8-load exiting: the guest never touches the real TPR */
 #define VCORE__PROC_CR8_STORE (1u << 20)   /* CR8-store exiting */
+#define VCORE__PROC_NMI_WINDOW (1u << 22)  /* NMI-window exiting */
 #define VCORE__PROC_UNCOND_IO (1u << 24)   /* unconditional I/O exiting */
 #define VCORE__PROC_IO_BITMAPS (1u << 25)  /* use I/O bitmaps */
 #define VCORE__PROC_MSR_BITMAPS (1u << 28) /* use MSR bitmaps */
@@ -72,13 +78,17 @@
 #define VCORE__PROC2_VPID (1u << 5)         /* enable VPID */
 #define VCORE__PROC2_UNRESTRICTED (1u << 7) /* unrestricted guest */
 #define VCORE__PROC2_INVPCID (1u << 12)     /* enable INVPCID */
+#define VCORE__PROC2_VMFUNC (1u << 13)      /* enable VM functions */
+#define VCORE__PROC2_SHADOW_VMCS (1u << 14) /* VMCS shadowing */
 /* VM-exit controls ("VM-Exit Controls"). */
+#define VCORE__EXIT_SAVE_DEBUG (1u << 2)  /* save debug controls (DR7, IA32_DEBUGCTL) */
 #define VCORE__EXIT_HOST_64 (1u << 9)     /* host address-space size */
 #define VCORE__EXIT_SAVE_PAT (1u << 18)   /* save IA32_PAT */
 #define VCORE__EXIT_LOAD_PAT (1u << 19)   /* load IA32_PAT */
 #define VCORE__EXIT_SAVE_EFER (1u << 20)  /* save IA32_EFER */
 #define VCORE__EXIT_LOAD_EFER (1u << 21)  /* load IA32_EFER */
 /* VM-entry controls ("VM-Entry Controls"). */
+#define VCORE__ENTRY_LOAD_DEBUG (1u << 2) /* load debug controls (DR7, IA32_DEBUGCTL) */
 #define VCORE__ENTRY_IA32E (1u << 9)      /* IA-32e mode guest */
 #define VCORE__ENTRY_LOAD_PAT (1u << 14)  /* load IA32_PAT */
 #define VCORE__ENTRY_LOAD_EFER (1u << 15) /* load IA32_EFER */
@@ -93,38 +103,50 @@
 #define VCORE__EPTCAP_INVVPID (1ull << 32)       /* INVVPID supported */
 #define VCORE__EPTCAP_INVVPID_SINGLE (1ull << 41) /* single-context INVVPID */
 
-/* Basic exit reasons (SDM Vol. 3, appendix "VMX Basic Exit Reasons"). */
-#define VCORE__EXIT_EXCEPTION_NMI 0u
-#define VCORE__EXIT_EXTERNAL_INTR 1u
-#define VCORE__EXIT_TRIPLE_FAULT 2u
-#define VCORE__EXIT_INIT 3u
-#define VCORE__EXIT_CPUID 10u
-#define VCORE__EXIT_HLT 12u
-#define VCORE__EXIT_VMCALL 18u
-#define VCORE__EXIT_CR_ACCESS 28u
-#define VCORE__EXIT_IO 30u
-#define VCORE__EXIT_RDMSR 31u
-#define VCORE__EXIT_WRMSR 32u
-#define VCORE__EXIT_ENTRY_GUEST 33u
-#define VCORE__EXIT_ENTRY_MSR 34u
-#define VCORE__EXIT_EPT_VIOLATION 48u
-#define VCORE__EXIT_EPT_MISCONFIG 49u
-/* Exit-reason bit 31: VM-entry failure. */
-#define VCORE__EXIT_REASON_FAILED_ENTRY (1u << 31)
+/* Exit-reason bit 31: VM-entry failure ("Basic VM-Exit Information"). */
+#define VCORE__EXIT_REASON_FAILED_ENTRY VCORE_VMX_EXIT_REASON_FAILED_ENTRY
 
-/* Exceptions the backend intercepts (exception bitmap): #DB, #BP, #UD, #AC, #MC. A
- * #DF is left to the guest, so a guest that cannot handle it triple-faults
+/* Interruption-information format shared by the VM-entry interruption
+ * information, VM-exit interruption information and IDT-vectoring
+ * information fields (SDM Vol. 3, "VM-Entry Controls for Event Injection",
+ * "Information for VM Exits Due to Vectored Events"). */
+#define VCORE__INTR_VECTOR(i) ((uint8_t)((i)&0xffu)) /* bits 7:0: vector */
+#define VCORE__INTR_TYPE(i) (((i) >> 8) & 7u)        /* bits 10:8: interruption type */
+#define VCORE__INTR_HAS_ERR (1u << 11)               /* bit 11: deliver / delivered an error code */
+#define VCORE__INTR_VALID (1u << 31)                 /* bit 31: valid */
+#define VCORE__INTR_TYPE_EXT 0u                      /* external interrupt */
+#define VCORE__INTR_TYPE_NMI 2u                      /* non-maskable interrupt */
+#define VCORE__INTR_TYPE_HW_EXC 3u                   /* hardware exception */
+#define VCORE__INTR_TYPE_SOFT_INT 4u                 /* software interrupt (INT n) */
+#define VCORE__INTR_TYPE_PRIV_SOFT_EXC 5u            /* privileged software exception (INT1) */
+#define VCORE__INTR_TYPE_SOFT_EXC 6u                 /* software exception (INT3, INTO) */
+
+/* Interruptibility state ("Guest Non-Register State"). */
+#define VCORE__INTR_STATE_STI (1u << 0)   /* blocking by STI */
+#define VCORE__INTR_STATE_MOVSS (1u << 1) /* blocking by MOV SS */
+#define VCORE__INTR_STATE_NMI (1u << 3)   /* blocking by NMI (virtual-NMI blocking with virtual NMIs) */
+
+/* Exceptions the backend intercepts (exception bitmap): #DB, #BP, #UD, #AC
+ * for the VMM, and #MC, which belongs to the host (SDM Vol. 3, "Machine-Check
+ * Considerations" in "Virtual-Machine Monitor Programming Considerations").
+ * A #DF is left to the guest, so a guest that cannot handle it triple-faults
  * (VCORE_EXIT_SHUTDOWN) as it would on bare metal. */
-#define VCORE__VMX_EXC_BITMAP ((1u << 1) | (1u << 3) | (1u << 6) | (1u << 17) | (1u << 18))
+#define VCORE__VEC_AC 17u
+#define VCORE__VEC_MC 18u
+#define VCORE__VMX_EXC_BITMAP                                                                       \
+    ((1u << VCORE__VEC_DB) | (1u << VCORE__VEC_BP) | (1u << VCORE__VEC_UD) | (1u << VCORE__VEC_AC) | \
+     (1u << VCORE__VEC_MC))
 
 /* Capabilities read once from the IA32_VMX_* MSRs. */
 typedef struct vcore__vmx_caps {
+    uint64_t msr[VCORE_NVMX_NR_CAPS];     /* 480H + i as read (0 where the MSR does not exist) */
     uint64_t basic, misc, ept_vpid;
     uint64_t pin, proc, proc2, exit, entry; /* TRUE_* variants when BASIC bit 55 is set */
     uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 } vcore__vmx_caps_t;
 
-/* The five control words chosen for the VMCS. */
+/* The five control words chosen for the VM's VMCSs (without the bits that
+ * follow the guest: window exiting, IA-32e mode guest). */
 typedef struct vcore__vmx_ctls {
     uint32_t pin, proc, proc2, exit, entry;
 } vcore__vmx_ctls_t;
@@ -164,17 +186,108 @@ typedef struct vcore__vmx_vm {
     uint64_t io_bitmap_pa;
 } vcore__vmx_vm_t;
 
-/* Field-cache bits of vcore__vmx_vcpu_t::known (guest values read from / written to the VMCS). */
-#define VCORE__VMX_K_RIP (1u << 0)
-#define VCORE__VMX_K_RSP (1u << 1)
-#define VCORE__VMX_K_RFLAGS (1u << 2)
-#define VCORE__VMX_K_SREGS (1u << 3)
-#define VCORE__VMX_K_DR7 (1u << 4)
-#define VCORE__VMX_K_MSRS (1u << 5)
-/* Values the hardware may change while the guest runs. */
-#define VCORE__VMX_K_VOLATILE                                                                       \
-    (VCORE__VMX_K_RIP | VCORE__VMX_K_RSP | VCORE__VMX_K_RFLAGS | VCORE__VMX_K_SREGS |                \
-     VCORE__VMX_K_DR7 | VCORE__VMX_K_MSRS)
+/*
+ * The guest-state fields a VMCS holds for the core's state groups, one
+ * table generating the field indices, the encodings, the groups, the
+ * member each maps to and which fields the processor changes while the
+ * guest runs ("volatile": forgotten after every VM exit).
+ *
+ * X(name, encoding, state group, volatile, offset in vcore_x86_state_t,
+ *   width of that member in bytes, kind). Kinds:
+ *   PLAIN   the field holds the member's value;
+ *   CR0_HW / CR4_HW  the control register the guest runs with: the member
+ *           plus the bits VMX operation forces; the guest reads the read
+ *           shadow (CR0/CR4 are host-owned in every bit: "Guest/Host Masks
+ *           and Read Shadows for CR0 and CR4"), so these are written only;
+ *   EFER    written with LMA following LME and CR0.PG ("Initializing IA-32e Mode");
+ *   EVENTS  the interruptibility state, mapped by vmx_events.c.
+ * CR0, CR4 and EFER are not volatile: every guest write to them exits (CR
+ * masks all ones, EFER writes intercepted in the MSR bitmap), so the
+ * backend always knows them.
+ */
+#define VCORE__VMX_OFF(m) offsetof(vcore_x86_state_t, m)
+#define VCORE__VMX_SEG_FIELDS(X, S, grp, argrp)                                                     \
+    X(S##_SEL, VCORE_VMCS_GUEST_##S##_SELECTOR, grp, 1,                                            \
+      VCORE__VMX_OFF(sregs.seg[VCORE_X86_##S].selector), 2, PLAIN)                                \
+    X(S##_BASE, VCORE_VMCS_GUEST_##S##_BASE, grp, 1, VCORE__VMX_OFF(sregs.seg[VCORE_X86_##S].base), \
+      8, PLAIN)                                                                                     \
+    X(S##_LIMIT, VCORE_VMCS_GUEST_##S##_LIMIT, grp, 1,                                             \
+      VCORE__VMX_OFF(sregs.seg[VCORE_X86_##S].limit), 4, PLAIN)                                   \
+    X(S##_AR, VCORE_VMCS_GUEST_##S##_AR_BYTES, argrp, 1, VCORE__VMX_OFF(sregs.seg[VCORE_X86_##S].ar), \
+      4, PLAIN)
+#define VCORE__VMX_FIELD_LIST(X)                                                                    \
+    X(RIP, VCORE_VMCS_GUEST_RIP, VCORE_X86_STATE_RIP, 1, VCORE__VMX_OFF(regs.rip), 8, PLAIN)       \
+    X(RSP, VCORE_VMCS_GUEST_RSP, VCORE_X86_STATE_RSP, 1,                                          \
+      VCORE__VMX_OFF(regs.gpr[VCORE_X86_RSP]), 8, PLAIN)                                           \
+    X(RFLAGS, VCORE_VMCS_GUEST_RFLAGS, VCORE_X86_STATE_RFLAGS, 1, VCORE__VMX_OFF(regs.rflags), 8,  \
+      PLAIN)                                                                                        \
+    VCORE__VMX_SEG_FIELDS(X, CS, VCORE_X86_STATE_SEG_CS, VCORE_X86_STATE_MODE)                      \
+    VCORE__VMX_SEG_FIELDS(X, SS, VCORE_X86_STATE_SEG_SS, VCORE_X86_STATE_MODE)                      \
+    VCORE__VMX_SEG_FIELDS(X, ES, VCORE_X86_STATE_SEG_DATA, VCORE_X86_STATE_SEG_DATA)                \
+    VCORE__VMX_SEG_FIELDS(X, DS, VCORE_X86_STATE_SEG_DATA, VCORE_X86_STATE_SEG_DATA)                \
+    VCORE__VMX_SEG_FIELDS(X, FS, VCORE_X86_STATE_SEG_DATA, VCORE_X86_STATE_SEG_DATA)                \
+    VCORE__VMX_SEG_FIELDS(X, GS, VCORE_X86_STATE_SEG_DATA, VCORE_X86_STATE_SEG_DATA)                \
+    VCORE__VMX_SEG_FIELDS(X, LDTR, VCORE_X86_STATE_SEG_SYS, VCORE_X86_STATE_SEG_SYS)                \
+    VCORE__VMX_SEG_FIELDS(X, TR, VCORE_X86_STATE_SEG_SYS, VCORE_X86_STATE_SEG_SYS)                  \
+    X(GDTR_BASE, VCORE_VMCS_GUEST_GDTR_BASE, VCORE_X86_STATE_DTABLES, 1,                           \
+      VCORE__VMX_OFF(sregs.gdtr.base), 8, PLAIN)                                                    \
+    X(GDTR_LIMIT, VCORE_VMCS_GUEST_GDTR_LIMIT, VCORE_X86_STATE_DTABLES, 1,                         \
+      VCORE__VMX_OFF(sregs.gdtr.limit), 2, PLAIN)                                                   \
+    X(IDTR_BASE, VCORE_VMCS_GUEST_IDTR_BASE, VCORE_X86_STATE_DTABLES, 1,                           \
+      VCORE__VMX_OFF(sregs.idtr.base), 8, PLAIN)                                                    \
+    X(IDTR_LIMIT, VCORE_VMCS_GUEST_IDTR_LIMIT, VCORE_X86_STATE_DTABLES, 1,                         \
+      VCORE__VMX_OFF(sregs.idtr.limit), 2, PLAIN)                                                   \
+    X(CR0_SHADOW, VCORE_VMCS_CR0_READ_SHADOW, VCORE_X86_STATE_CR0, 0, VCORE__VMX_OFF(sregs.cr0), 8, \
+      PLAIN)                                                                                        \
+    X(CR0_HW, VCORE_VMCS_GUEST_CR0, VCORE_X86_STATE_CR0, 0, VCORE__VMX_OFF(sregs.cr0), 8, CR0_HW)  \
+    X(CR3, VCORE_VMCS_GUEST_CR3, VCORE_X86_STATE_CR3, 1, VCORE__VMX_OFF(sregs.cr3), 8, PLAIN)      \
+    X(CR4_SHADOW, VCORE_VMCS_CR4_READ_SHADOW, VCORE_X86_STATE_CR4, 0, VCORE__VMX_OFF(sregs.cr4), 8, \
+      PLAIN)                                                                                        \
+    X(CR4_HW, VCORE_VMCS_GUEST_CR4, VCORE_X86_STATE_CR4, 0, VCORE__VMX_OFF(sregs.cr4), 8, CR4_HW)  \
+    X(EFER, VCORE_VMCS_GUEST_IA32_EFER, VCORE_X86_STATE_EFER, 0, VCORE__VMX_OFF(sregs.efer), 8,    \
+      EFER)                                                                                         \
+    X(DR7, VCORE_VMCS_GUEST_DR7, VCORE_X86_STATE_DREGS, 1, VCORE__VMX_OFF(dregs.dr7), 8, PLAIN)    \
+    X(SYSENTER_CS, VCORE_VMCS_GUEST_SYSENTER_CS, VCORE_X86_STATE_MSRS, 1,                          \
+      VCORE__VMX_OFF(msrs.sysenter_cs), 8, PLAIN)                                                   \
+    X(SYSENTER_ESP, VCORE_VMCS_GUEST_SYSENTER_ESP, VCORE_X86_STATE_MSRS, 1,                        \
+      VCORE__VMX_OFF(msrs.sysenter_esp), 8, PLAIN)                                                  \
+    X(SYSENTER_EIP, VCORE_VMCS_GUEST_SYSENTER_EIP, VCORE_X86_STATE_MSRS, 1,                        \
+      VCORE__VMX_OFF(msrs.sysenter_eip), 8, PLAIN)                                                  \
+    X(PAT, VCORE_VMCS_GUEST_IA32_PAT, VCORE_X86_STATE_MSRS, 1, VCORE__VMX_OFF(msrs.pat), 8, PLAIN) \
+    X(INTR_STATE, VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, VCORE_X86_STATE_EVENTS, 1, 0, 4, EVENTS)
+
+/* Field indices: VCORE__VMX_F_RIP ... */
+enum vcore__vmx_field {
+#define VCORE__VMX_FIELD_ENUM(name, enc, grp, vol, off, width, kind) VCORE__VMX_F_##name,
+    VCORE__VMX_FIELD_LIST(VCORE__VMX_FIELD_ENUM)
+#undef VCORE__VMX_FIELD_ENUM
+    VCORE__VMX_NR_FIELDS
+};
+#define VCORE__VMX_FBIT(name) (1ull << VCORE__VMX_F_##name)
+/* The fields the processor may change while the guest runs. */
+#define VCORE__VMX_FIELD_VOLBIT(name, enc, grp, vol, off, width, kind) | ((uint64_t)(vol) << VCORE__VMX_F_##name)
+#define VCORE__VMX_VOLATILE (0ull VCORE__VMX_FIELD_LIST(VCORE__VMX_FIELD_VOLBIT))
+
+/*
+ * One hardware VMCS: the vCPU's vmcs01, or one made by the vmcs_alloc op.
+ * It carries everything that belongs to the VMCS rather than to the vCPU,
+ * so a vCPU switches between VMCSs without re-reading anything.
+ */
+struct vcore_hw_vmcs {
+    uint8_t *region;              /* the VMCS region (4 KiB, revision identifier first) */
+    uint64_t pa;                  /* its physical address */
+    bool launched;                /* launch state: launched since the last VMCLEAR ("VMCS Life Cycle") */
+    bool shadow;                  /* shadow-VMCS indicator set: never entered */
+    bool host_valid;              /* host[] and the static host fields are written */
+    uint64_t host_rsp;            /* HOST_RSP as written (0: not written) */
+    vcore__vmx_host_regs_t host;  /* host state as written */
+    vcore_vmcs_ctl_shadow_t ctl;  /* the five major controls as written */
+    uint64_t known;               /* bit i: cache[i] is what field i (VCORE__VMX_F_*) holds */
+    uint64_t cache[VCORE__VMX_NR_FIELDS];
+    uint32_t entry_intr;          /* VM-entry interruption information as the VMCS holds it */
+    bool entry_intr_known;        /* ... and entry_intr is known */
+    struct vcore_hw_vmcs *next;   /* the vCPU's list of VMCSs made by vmcs_alloc */
+};
 
 /* MSRs switched through the VM-entry/exit MSR lists ("VM-Entry Controls for
  * MSRs", "VM-Exit Controls for MSRs"): the VMCS has no fields for them. */
@@ -192,37 +305,45 @@ extern const uint32_t vcore__vmx_list_msrs[VCORE__VMX_NR_LIST_MSRS];
 
 /* Per-vCPU state. */
 typedef struct vcore__vmx_vcpu {
-    vcore__vmx_gprs_t g;     /* guest GPRs (first: the asm addresses it) */
-    uint8_t *vmxon;          /* VMXON region (only if this vCPU executed VMXON) */
-    uint64_t vmxon_pa;
-    bool owns_vmxon;         /* VMXON succeeded here: VMXOFF at fini */
-    bool set_vmxe;           /* CR4.VMXE was set here: cleared at fini */
-    /* MSR lists (one page): guest values at offset 0 (entry load + exit store), host at 256. */
+    vcore__vmx_gprs_t g;          /* guest GPRs and CR2 (the entry primitive moves them) */
+    struct vcore_hw_vmcs vmcs01;  /* the VMCS the vCPU's guest runs on */
+    struct vcore_hw_vmcs *cur;    /* the VMCS this vCPU made current last (NULL: none) */
+    struct vcore_hw_vmcs *objs;   /* VMCSs made by vmcs_alloc */
+    vcore_host_cpu_t *cpu;        /* the processor's record (host cpus[]) */
+    uint32_t cpu_index;           /* the processor the vCPU lives on */
+    bool root_held;               /* counted in cpu->users */
+    /* MSR lists (one page): guest values at offset 0 (entry load + exit store), host at 16. */
     vcore__vmx_msr_entry_t *msr_area;
     uint64_t msr_area_pa;
-    uint8_t *vmcs;           /* VMCS region */
-    uint64_t vmcs_pa;
-    bool built;              /* vmcs01 constant part written */
+    bool built;                   /* vmcs01 constant part written */
     uint16_t vpid;
-    uint32_t ept_gen;        /* EPT generation last flushed */
-    vcore__vmx_host_regs_t host; /* host state as written to the VMCS */
-    /* Lazy sync: the guest values the VMCS holds, valid per VCORE__VMX_K_* bit. */
-    uint32_t known;
-    vcore_x86_state_t vm;
-    uint32_t entry_ctls;     /* VM-entry controls as written (IA-32e bit follows EFER.LMA) */
-    uint64_t cr0_mask, cr4_mask; /* guest/host masks: bits the host owns (guest sees the shadow) */
-    uint64_t cr0_forced;     /* CR0 bits VMX operation forces to 1 in the guest */
+    uint32_t ept_gen;             /* EPT generation last flushed */
+    uint64_t cr0_forced;          /* CR0 bits VMX operation forces to 1 in the guest */
+    /* Guest state the VMCS does not hold (kept as last set). */
+    uint64_t cr8;
+    vcore_x86_dregs_t dregs;      /* DR0-3, DR6 (DR7 is a VMCS field) */
+    vcore_x86_fpu_t fpu;
+    uint64_t xcr0;
+    vcore_x86_msrs_t msrs;        /* the MSRs neither the VMCS nor the lists hold */
+    vcore_x86_events_t ev;        /* event state; interruptibility bits come from the VMCS */
+    bool injected;                /* the last entry of vmcs01 injected an event */
     /* Exit being answered: VCORE_EXIT_* reason that needs completing, 0 if none. */
     uint32_t pending;
-    bool pending_reply;      /* ... and its exit asked the VMM for a reply */
-    uint32_t instr_len;      /* of the instruction that exited */
-    /* MMIO / I/O completion data. */
-    uint8_t mmio_reg;        /* destination GPR of an MMIO read */
-    uint8_t mmio_high8;      /* AH..BH form of an 8-bit register */
+    bool pending_reply;           /* ... and its exit asked the VMM for a reply */
+    uint32_t instr_len;           /* of the instruction that exited */
+    /* MMIO completion data. */
+    uint8_t mmio_reg;             /* destination GPR of an MMIO read */
+    uint8_t mmio_high8;           /* AH..BH form of an 8-bit register */
     uint32_t mmio_len;
-    uint32_t io_count;       /* repetitions in this exit */
-    uint8_t io_width;
-    uint8_t io_string, io_rep;
+    /* Port I/O completion data. */
+    uint32_t io_count;            /* elements moved by this exit */
+    uint8_t io_width;             /* element size */
+    uint8_t io_string, io_rep;    /* INS/OUTS, REP prefix */
+    uint8_t io_in;                /* IN / INS */
+    uint8_t io_asize;             /* address size of a string instruction: 16, 32 or 64 */
+    bool io_down;                 /* RFLAGS.DF: the string walks downwards */
+    bool io_long64;               /* executed in 64-bit mode */
+    uint64_t io_base;             /* linear address of the memory operand minus its offset register */
     uint8_t iobuf[VCORE__VMX_IO_BUF];
     vcore_vcpu_t *vcpu;
     vcore_vm_t *vmobj;
@@ -239,8 +360,20 @@ int vcore__vmx_caps_read(vcore__vmx_caps_t *caps);
 int vcore__vmx_ctl_adjust(uint64_t cap, uint32_t required, uint32_t optional, uint32_t *out);
 /* Chooses the VM's control words. */
 int vcore__vmx_caps_choose(const vcore__vmx_caps_t *caps, vcore__vmx_ctls_t *out);
-/* Bits of CR0 / CR4 that VMX operation forces to 1 (fixed0) and to 0 (~fixed1). */
+/* Bits of CR0 that VMX operation forces to 1 in the guest (fixed0, less PE/PG
+ * with unrestricted guest). */
 uint64_t vcore__vmx_cr0_forced(const vcore__vmx_caps_t *caps, bool unrestricted);
+/* The capability MSRs 480H-491H (the vmx_caps op). */
+int vcore__vmx_caps_op(vcore_vm_t *vm, void *priv, vcore_nvmx_caps_t *out);
+
+/* ---- vmx_root.c ---- */
+/* Counts the vCPU as a user of VMX root operation on the current processor,
+ * entering it (CR4.VMXE, VMXON) for the first user. */
+int vcore__vmx_root_enter(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const vcore_host_t *host);
+/* Drops the vCPU's use; the last user leaves VMX operation it entered. */
+void vcore__vmx_root_leave(vcore__vmx_vcpu_t *c);
+/* The call runs on the processor the vCPU lives on (VCORE_ERR_STATE otherwise). */
+int vcore__vmx_root_here(const vcore__vmx_vcpu_t *c, const vcore_host_t *host);
 
 /* ---- vmx_pool.c ---- */
 void vcore__vmx_pool_init(vcore__vmx_pool_t *p, const vcore_host_t *host);
@@ -270,25 +403,69 @@ uint64_t vcore__vmx_ept_lookup(const vcore__vmx_ept_t *e, const vcore__vmx_pool_
 /* Checked VMWRITE/VMREAD: VCORE_ERR_HWFAIL on VMfail. */
 int vcore__vmx_vmwrite(uint32_t field, uint64_t value);
 int vcore__vmx_vmread(uint32_t field, uint64_t *value);
+/* Writes a major control word through the VMCS's control shadow (skipped when unchanged). */
+int vcore__vmx_vmcs_ctl(struct vcore_hw_vmcs *o, uint32_t field, uint32_t value);
 int vcore__vmx_vm_setup(vcore__vmx_vm_t *v, const vcore_host_t *host);
 void vcore__vmx_vm_teardown(vcore__vmx_vm_t *v, const vcore_host_t *host);
-/* VMXON (if needed) and VMCS allocation + VMCLEAR + VMPTRLD. */
+/* VMX root operation, the MSR lists and vmcs01 (VMCLEARed and current). */
 int vcore__vmx_vcpu_setup(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const vcore_host_t *host,
                           uint32_t id);
 void vcore__vmx_vcpu_teardown(vcore__vmx_vcpu_t *c, const vcore_host_t *host);
-/* Writes the constant part of vmcs01 (controls, host state, link pointer...). */
-int vcore__vmx_vmcs_build(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v);
-/* Before each entry: host state that moved, EPT flushes. */
+/* Makes vmcs01 current (it may not be: other vCPUs and VMCSs share the processor)
+ * and writes its constant part on first use. */
+int vcore__vmx_vmcs_ready(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v);
+/* Host state of a VMCS: written when it differs from what the VMCS holds. */
+int vcore__vmx_vmcs_host(struct vcore_hw_vmcs *o);
+/* Before each entry of vmcs01: host state that moved, the host MSR list, EPT flushes. */
 int vcore__vmx_vmcs_prepare_entry(vcore__vmx_vcpu_t *c, vcore__vmx_vm_t *v);
+/* VMLAUNCH/VMRESUME of the current VMCS o with the vCPU's GPRs: *rc is the
+ * instruction's outcome, *reason the exit reason after an exit; the launch
+ * state and the known-field cache follow the hardware. */
+int vcore__vmx_vmcs_run(vcore__vmx_vcpu_t *c, struct vcore_hw_vmcs *o, vcore__vmx_rc_t *rc,
+                        uint32_t *reason);
+/* The hardware VMCS ops of vcore_backend_t. */
+int vcore__vmx_vmcs_alloc(vcore_vcpu_t *vcpu, void *priv, bool shadow, vcore_hw_vmcs_t **out);
+void vcore__vmx_vmcs_free(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs);
+int vcore__vmx_vmcs_load(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs);
+int vcore__vmx_vmcs_clear(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs);
+int vcore__vmx_vmcs_read(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t *value);
+int vcore__vmx_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t value);
+int vcore__vmx_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out);
 
 /* ---- vmx_state.c ---- */
-int vcore__vmx_state_get(vcore__vmx_vcpu_t *c, vcore_x86_state_t *st, uint32_t classes);
+/* The state groups this backend reads and writes in the VMCS or keeps itself. */
+#define VCORE__VMX_GROUPS VCORE_X86_STATE_ALL
+/* Copies exactly the groups asked for into st, reading unknown fields. */
+int vcore__vmx_state_get(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, vcore_x86_state_t *st,
+                         uint32_t groups);
+/* Writes the groups of st, skipping fields the VMCS is known to hold. */
 int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const vcore_x86_state_t *st,
-                         uint32_t classes);
-/* Reads (once per exit) the guest RIP. */
-int vcore__vmx_state_rip(vcore__vmx_vcpu_t *c, uint64_t *rip);
-/* Advances RIP past the exited instruction. */
+                         uint32_t groups);
+/* One field of vmcs01 through the cache (VMREAD only when unknown). */
+int vcore__vmx_state_field(vcore__vmx_vcpu_t *c, uint32_t f, uint64_t *value);
+/* Writes one field of vmcs01 unless it is known to hold the value. */
+int vcore__vmx_state_put(vcore__vmx_vcpu_t *c, uint32_t f, uint64_t value);
+/* The field index (VCORE__VMX_F_*) of an encoding, or VCORE__VMX_NR_FIELDS. */
+uint32_t vcore__vmx_state_index(uint32_t encoding);
+/* Completes the exited instruction: RIP past it (32 bits outside 64-bit
+ * mode), and blocking by STI / MOV SS ends with it. */
 int vcore__vmx_state_skip(vcore__vmx_vcpu_t *c);
+/* The guest executes 64-bit code (EFER.LMA and CS.L). */
+int vcore__vmx_state_long64(vcore__vmx_vcpu_t *c, bool *long64);
+
+/* ---- vmx_events.c ---- */
+/* Events group: get (interruptibility from the VMCS) and set. */
+int vcore__vmx_events_get(vcore__vmx_vcpu_t *c, vcore_x86_events_t *out);
+int vcore__vmx_events_set(vcore__vmx_vcpu_t *c, const vcore_x86_events_t *in);
+/* Before an entry of vmcs01: window exiting and event injection. */
+int vcore__vmx_events_entry(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v);
+/* After a VM exit (or failed entry) of vmcs01: what became of the injected event. */
+void vcore__vmx_events_exited(vcore__vmx_vcpu_t *c, bool failed_entry);
+/* Reads the IDT-vectoring information (exits that can happen during event
+ * delivery) and turns an interrupted delivery into an injected event. */
+int vcore__vmx_events_idt_vectoring(vcore__vmx_vcpu_t *c, vcore_exit_t *exit);
+/* Ends blocking by STI / MOV SS (an instruction completed). */
+int vcore__vmx_events_end_blocking(vcore__vmx_vcpu_t *c);
 
 /* ---- vmx_guest.c ---- */
 /* Decoded MOV between a register/immediate and memory. */
@@ -303,16 +480,27 @@ typedef struct vcore__vmx_mov {
 } vcore__vmx_mov_t;
 /* code_bits: 16, 32 or 64. VCORE_ERR_UNSUPPORTED for anything but MOV r/m<->r, MOV r/m,imm. */
 int vcore__vmx_decode_mov(const uint8_t *insn, size_t avail, uint32_t code_bits, vcore__vmx_mov_t *out);
+/* Address size (16, 32, 64) of an instruction from its prefixes ("Instruction Prefixes"). */
+uint32_t vcore__vmx_decode_asize(const uint8_t *insn, size_t avail, uint32_t code_bits);
 /* Translates a guest linear address (no paging or 4-level paging). */
 int vcore__vmx_guest_translate(const vcore_vm_t *vm, const vcore_x86_sregs_t *sr, uint64_t gla,
                                uint64_t *gpa);
 /* Reads up to len bytes at a guest linear address (stops at an unmapped page). */
 size_t vcore__vmx_guest_read(const vcore_vm_t *vm, const vcore_x86_sregs_t *sr, uint64_t gla,
                              uint8_t *buf, size_t len);
+/* Writes len bytes at a guest linear address (VCORE_ERR_FAULT if a page is not guest RAM). */
+int vcore__vmx_guest_write(vcore_vm_t *vm, const vcore_x86_sregs_t *sr, uint64_t gla,
+                           const uint8_t *buf, size_t len);
+/* A register updated by delta at an address size: 64 all of it, 32 bits
+ * 31:0 (zero-extended), 16 bits 15:0 (the rest kept). */
+uint64_t vcore__vmx_guest_step(uint64_t reg, uint64_t delta, uint32_t asize);
+/* The linear address of string element k ("INS/INSB/INSW/INSD"). */
+uint64_t vcore__vmx_guest_elem(const vcore__vmx_vcpu_t *c, uint64_t reg, uint32_t k);
 
 /* ---- vmx_exit.c ---- */
-/* Decodes the exit that just happened into *exit. */
-int vcore__vmx_exit_decode(vcore__vmx_vcpu_t *c, vcore_exit_t *exit);
+/* Decodes the exit that just happened into *exit; *again when the backend
+ * handled it itself (a host NMI or machine check) and the guest re-enters. */
+int vcore__vmx_exit_decode(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, uint32_t reason, bool *again);
 /* Completes the previous exit with the reply in *exit before the next entry. */
 int vcore__vmx_exit_complete(vcore__vmx_vcpu_t *c, const vcore_exit_t *exit);
 

@@ -6,7 +6,8 @@
  * but neither the size nor the data (SDM Vol. 3, "Exit Qualification for EPT
  * Violations"), so the instruction is fetched and decoded. Only the MOV forms
  * compilers emit for device registers are decoded; anything else is reported
- * to the VMM as an internal error rather than guessed.
+ * to the VMM as an internal error rather than guessed. String I/O moves its
+ * elements through guest memory along the string instruction's rules.
  */
 #include "vmx.h"
 
@@ -60,6 +61,72 @@ size_t vcore__vmx_guest_read(const vcore_vm_t *vm, const vcore_x86_sregs_t *sr, 
         done += chunk;
     }
     return done;
+}
+
+int vcore__vmx_guest_write(vcore_vm_t *vm, const vcore_x86_sregs_t *sr, uint64_t gla,
+                           const uint8_t *buf, size_t len)
+{
+    for (size_t done = 0; done < len;) {
+        uint64_t gpa;
+        if (vcore__vmx_guest_translate(vm, sr, gla + done, &gpa) != VCORE_OK)
+            return VCORE_ERR_FAULT;
+        size_t chunk = VCORE_PAGE_SIZE - (size_t)(gpa & (VCORE_PAGE_SIZE - 1));
+        if (chunk > len - done)
+            chunk = len - done;
+        if (vcore_vm_write_guest(vm, gpa, buf + done, chunk) != VCORE_OK)
+            return VCORE_ERR_FAULT;
+        done += chunk;
+    }
+    return VCORE_OK;
+}
+
+uint64_t vcore__vmx_guest_step(uint64_t reg, uint64_t delta, uint32_t asize)
+{
+    /* SDM Vol. 1, "Address-Size Attributes" / "General-Purpose Registers
+     * in 64-Bit Mode": a string instruction updates RSI/RDI/RCX at its
+     * address size; a 32-bit result is zero-extended, a 16-bit one leaves
+     * bits 63:16 alone. */
+    uint64_t sum = reg + delta;
+    if (asize == 64)
+        return sum;
+    if (asize == 32)
+        return sum & 0xffffffffull;
+    return (reg & ~0xffffull) | (sum & 0xffffull);
+}
+
+uint64_t vcore__vmx_guest_elem(const vcore__vmx_vcpu_t *c, uint64_t reg, uint32_t k)
+{
+    /* Element k sits k elements further along the direction RFLAGS.DF
+     * gives ("INS/INSB/INSW/INSD", "OUTS/OUTSB/OUTSW/OUTSD"); the offset
+     * wraps at the address size, the linear address at 32 bits outside
+     * 64-bit mode. io_base is the segment base the processor used (0 for
+     * ES in 64-bit mode: "Segment Registers in 64-Bit Mode"). */
+    uint64_t delta = (uint64_t)k * c->io_width;
+    uint64_t off = vcore__vmx_guest_step(reg, c->io_down ? (uint64_t)0 - delta : delta, c->io_asize);
+    if (c->io_asize == 16)
+        off &= 0xffffull;
+    uint64_t lin = c->io_base + off;
+    return c->io_long64 ? lin : (lin & 0xffffffffull);
+}
+
+uint32_t vcore__vmx_decode_asize(const uint8_t *insn, size_t avail, uint32_t code_bits)
+{
+    /* The address-size prefix (67H) switches 64 -> 32 and 32 <-> 16
+     * ("Instruction Prefixes", "Operand-Size and Address-Size Attributes"). */
+    bool a16 = false;
+    for (size_t i = 0; i < avail && i < 14; i++) {
+        uint8_t b = insn[i];
+        if (b == 0x67)
+            a16 = true; /* repeated, it means the same */
+        else if (!(b == 0x66 || b == 0xf2 || b == 0xf3 || b == 0xf0 || b == 0x2e || b == 0x36 ||
+                   b == 0x3e || b == 0x26 || b == 0x64 || b == 0x65))
+            break;
+    }
+    if (code_bits == 64)
+        return a16 ? 32u : 64u;
+    if (code_bits == 32)
+        return a16 ? 16u : 32u;
+    return a16 ? 32u : 16u;
 }
 
 /* Bytes of ModRM + SIB + displacement after the opcode ("Instruction Formats"). */

@@ -243,6 +243,18 @@ uint64_t vcore__vmx_exit_rip(void)
     return (uint64_t)(uintptr_t)vcore__vmx_exit_entry;
 }
 
+void vcore__vmx_host_nmi(void)
+{
+    /* INT 2 runs the host's NMI handler through its IDT; its IRET ends the
+     * NMI blocking the exit left in force. */
+    __asm__ volatile("int $2" ::: "memory");
+}
+
+void vcore__vmx_host_mc(void)
+{
+    __asm__ volatile("int $18" ::: "memory");
+}
+
 uint64_t vcore__vmx_rdmsr(uint32_t msr)
 {
     uint32_t lo, hi;

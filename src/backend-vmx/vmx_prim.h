@@ -75,6 +75,18 @@ vcore__vmx_rc_t vcore__vmx_enter(vcore__vmx_gprs_t *g);
 /* Address of the VM-exit entry point (for HOST_RIP). */
 uint64_t vcore__vmx_exit_rip(void);
 
+/*
+ * Hand an event that exited to the host's own handler, as if it had been
+ * delivered to the host: an NMI with NMI exiting on (SDM Vol. 3, "NMI
+ * Exiting" in "Changes to Instruction Behavior in VMX Non-Root Operation":
+ * the NMI is not delivered, software must invoke the handler) and a
+ * machine check intercepted through the exception bitmap or reported by a
+ * VM-entry failure (exit reason 41). They execute INT 2 and INT 18 through
+ * the host's IDT.
+ */
+void vcore__vmx_host_nmi(void);
+void vcore__vmx_host_mc(void);
+
 /* ---- privileged registers ---- */
 uint64_t vcore__vmx_rdmsr(uint32_t msr);
 void vcore__vmx_wrmsr(uint32_t msr, uint64_t value);

@@ -1,321 +1,343 @@
 /*
- * vmx_state.c - lazy synchronisation of the core's register model with vmcs01.
+ * vmx_state.c - synchronisation of the core's state groups with vmcs01.
  *
- * The backend remembers, per group of fields, the guest values the VMCS
- * holds (c->vm, valid where c->known says so). A read from the VMCS happens
- * only when the core asks for a class; a write happens only for a field
- * whose value differs from the one the VMCS is known to hold. After every
- * VM exit the groups the processor may have changed are forgotten.
+ * backend.h: get_state writes exactly the groups asked for, set_state
+ * writes what it is given. Each guest field of vmcs01 that a group maps to
+ * is cached in the VMCS object (struct vcore_hw_vmcs) together with a
+ * "known" bit: a VMREAD happens only for a field whose value the backend
+ * does not know, a VMWRITE only for a field whose value changes. After a VM
+ * exit the fields the guest can change are forgotten; CR0, CR4 and EFER
+ * stay known, because every guest write to them exits.
  *
- * Guest GPRs other than RSP are not VMCS fields: they live in c->g, saved
- * and restored by the entry primitive, so they cost nothing to read.
+ * Guest GPRs other than RSP, and CR2, are not VMCS fields: they live in
+ * c->g, saved and restored by the entry primitive, so they cost nothing.
+ * State the backend does not switch (DR0-3, DR6, the x87/SSE control words,
+ * XCR0, MSRs outside the VMCS and the MSR lists) is kept as last set.
  */
 #include "vmx.h"
 
-/* VMCS encodings of each segment register, indexed like vcore_x86_sregs_t::seg. */
+#include "virtcore/vm.h"
+
+/* Kinds of table entries (see VCORE__VMX_FIELD_LIST). */
+enum { VCORE__VMX_K_PLAIN, VCORE__VMX_K_CR0_HW, VCORE__VMX_K_CR4_HW, VCORE__VMX_K_EFER, VCORE__VMX_K_EVENTS };
+
 static const struct {
-    uint32_t sel, base, limit, ar;
-} vcore__vmx_seg_fields[VCORE_X86_NR_SEGS] = {
-    {VCORE_VMCS_GUEST_ES_SELECTOR, VCORE_VMCS_GUEST_ES_BASE, VCORE_VMCS_GUEST_ES_LIMIT, VCORE_VMCS_GUEST_ES_AR_BYTES},
-    {VCORE_VMCS_GUEST_CS_SELECTOR, VCORE_VMCS_GUEST_CS_BASE, VCORE_VMCS_GUEST_CS_LIMIT, VCORE_VMCS_GUEST_CS_AR_BYTES},
-    {VCORE_VMCS_GUEST_SS_SELECTOR, VCORE_VMCS_GUEST_SS_BASE, VCORE_VMCS_GUEST_SS_LIMIT, VCORE_VMCS_GUEST_SS_AR_BYTES},
-    {VCORE_VMCS_GUEST_DS_SELECTOR, VCORE_VMCS_GUEST_DS_BASE, VCORE_VMCS_GUEST_DS_LIMIT, VCORE_VMCS_GUEST_DS_AR_BYTES},
-    {VCORE_VMCS_GUEST_FS_SELECTOR, VCORE_VMCS_GUEST_FS_BASE, VCORE_VMCS_GUEST_FS_LIMIT, VCORE_VMCS_GUEST_FS_AR_BYTES},
-    {VCORE_VMCS_GUEST_GS_SELECTOR, VCORE_VMCS_GUEST_GS_BASE, VCORE_VMCS_GUEST_GS_LIMIT, VCORE_VMCS_GUEST_GS_AR_BYTES},
-    {VCORE_VMCS_GUEST_LDTR_SELECTOR, VCORE_VMCS_GUEST_LDTR_BASE, VCORE_VMCS_GUEST_LDTR_LIMIT, VCORE_VMCS_GUEST_LDTR_AR_BYTES},
-    {VCORE_VMCS_GUEST_TR_SELECTOR, VCORE_VMCS_GUEST_TR_BASE, VCORE_VMCS_GUEST_TR_LIMIT, VCORE_VMCS_GUEST_TR_AR_BYTES},
+    uint32_t encoding; /* VMCS field encoding */
+    uint32_t group;    /* VCORE_X86_STATE_* group of the member */
+    uint16_t offset;   /* offset of the member in vcore_x86_state_t */
+    uint8_t width;     /* its size in bytes */
+    uint8_t kind;      /* VCORE__VMX_K_* */
+} vcore__vmx_fields[VCORE__VMX_NR_FIELDS] = {
+#define VCORE__VMX_FIELD_ROW(name, enc, grp, vol, off, w, kind)                                     \
+    {(enc), (grp), (uint16_t)(off), (w), VCORE__VMX_K_##kind},
+    VCORE__VMX_FIELD_LIST(VCORE__VMX_FIELD_ROW)
+#undef VCORE__VMX_FIELD_ROW
 };
 
-/* Reads one field into *dst (of the given width) if the group is not known. */
-static int vcore__vmx_rd(uint32_t field, uint64_t *dst)
+uint32_t vcore__vmx_state_index(uint32_t encoding)
 {
-    return vcore__vmx_vmread(field, dst);
+    for (uint32_t i = 0; i < VCORE__VMX_NR_FIELDS; i++)
+        if (vcore__vmx_fields[i].encoding == encoding)
+            return i;
+    return VCORE__VMX_NR_FIELDS;
 }
 
-/* Writes a field unless the VMCS is known to hold the value already. */
-static int vcore__vmx_wr(bool known, uint64_t old, uint64_t neu, uint32_t field)
+/* The member a field maps to, read or written at its own width. */
+static uint64_t vcore__vmx_state_load(const vcore_x86_state_t *st, uint32_t f)
 {
-    if (known && old == neu)
-        return VCORE_OK;
-    return vcore__vmx_vmwrite(field, neu);
+    const uint8_t *p = (const uint8_t *)st + vcore__vmx_fields[f].offset;
+    switch (vcore__vmx_fields[f].width) {
+    case 2: {
+        uint16_t v;
+        vcore__memcpy(&v, p, sizeof(v));
+        return v;
+    }
+    case 4: {
+        uint32_t v;
+        vcore__memcpy(&v, p, sizeof(v));
+        return v;
+    }
+    default: {
+        uint64_t v;
+        vcore__memcpy(&v, p, sizeof(v));
+        return v;
+    }
+    }
 }
 
-int vcore__vmx_state_rip(vcore__vmx_vcpu_t *c, uint64_t *rip)
+static void vcore__vmx_state_store(vcore_x86_state_t *st, uint32_t f, uint64_t value)
 {
-    if (!(c->known & VCORE__VMX_K_RIP)) {
-        int err = vcore__vmx_rd(VCORE_VMCS_GUEST_RIP, &c->vm.regs.rip);
+    uint8_t *p = (uint8_t *)st + vcore__vmx_fields[f].offset;
+    switch (vcore__vmx_fields[f].width) {
+    case 2: {
+        uint16_t v = (uint16_t)value;
+        vcore__memcpy(p, &v, sizeof(v));
+        break;
+    }
+    case 4: {
+        uint32_t v = (uint32_t)value;
+        vcore__memcpy(p, &v, sizeof(v));
+        break;
+    }
+    default:
+        vcore__memcpy(p, &value, sizeof(value));
+        break;
+    }
+}
+
+int vcore__vmx_state_field(vcore__vmx_vcpu_t *c, uint32_t f, uint64_t *value)
+{
+    struct vcore_hw_vmcs *o = &c->vmcs01;
+    uint64_t bit = 1ull << f;
+    if (!(o->known & bit)) {
+        int err = vcore__vmx_vmread(vcore__vmx_fields[f].encoding, &o->cache[f]);
         if (err)
             return err;
-        c->known |= VCORE__VMX_K_RIP;
+        o->known |= bit;
     }
-    *rip = c->vm.regs.rip;
+    *value = o->cache[f];
     return VCORE_OK;
+}
+
+int vcore__vmx_state_put(vcore__vmx_vcpu_t *c, uint32_t f, uint64_t value)
+{
+    struct vcore_hw_vmcs *o = &c->vmcs01;
+    uint64_t bit = 1ull << f;
+    if ((o->known & bit) && o->cache[f] == value)
+        return VCORE_OK;
+    int err = vcore__vmx_vmwrite(vcore__vmx_fields[f].encoding, value);
+    if (err) {
+        o->known &= ~bit;
+        return err;
+    }
+    o->cache[f] = value;
+    o->known |= bit;
+    return VCORE_OK;
+}
+
+int vcore__vmx_state_get(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, vcore_x86_state_t *st,
+                         uint32_t groups)
+{
+    (void)v;
+    for (uint32_t f = 0; f < VCORE__VMX_NR_FIELDS; f++) {
+        uint32_t kind = vcore__vmx_fields[f].kind;
+        /* The hardware CR0/CR4 carry forced bits; the guest's values are the read shadows. */
+        if (!(vcore__vmx_fields[f].group & groups) ||
+            (kind != VCORE__VMX_K_PLAIN && kind != VCORE__VMX_K_EFER))
+            continue;
+        uint64_t value;
+        int err = vcore__vmx_state_field(c, f, &value);
+        if (err)
+            return err;
+        vcore__vmx_state_store(st, f, value);
+    }
+    if (groups & VCORE_X86_STATE_GPRS)
+        for (unsigned i = 0; i < VCORE_X86_NR_GPRS; i++)
+            if (i != VCORE_X86_RSP)
+                st->regs.gpr[i] = c->g.gpr[i];
+    if (groups & VCORE_X86_STATE_CR2)
+        st->sregs.cr2 = c->g.cr2;
+    if (groups & VCORE_X86_STATE_CR8)
+        st->sregs.cr8 = c->cr8;
+    if (groups & VCORE_X86_STATE_DREGS) {
+        st->dregs.size = sizeof(st->dregs);
+        for (unsigned i = 0; i < 4; i++)
+            st->dregs.dr[i] = c->dregs.dr[i];
+        st->dregs.dr6 = c->dregs.dr6;
+    }
+    if (groups & VCORE_X86_STATE_FPU)
+        st->fpu = c->fpu;
+    if (groups & VCORE_X86_STATE_XCR0)
+        st->xcr0 = c->xcr0;
+    if (groups & VCORE_X86_STATE_MSRS) {
+        vcore_x86_msrs_t *m = &st->msrs;
+        m->apic_base = c->msrs.apic_base;
+        m->misc_enable = c->msrs.misc_enable;
+        m->smbase = c->msrs.smbase;
+        m->tsc_aux = c->msrs.tsc_aux;
+        m->feature_control = c->msrs.feature_control;
+        /* The list MSRs: the last exit stored the guest's values in memory. */
+        m->star = c->msr_area[0].value;
+        m->lstar = c->msr_area[1].value;
+        m->cstar = c->msr_area[2].value;
+        m->sfmask = c->msr_area[3].value;
+        m->kernel_gs_base = c->msr_area[4].value;
+    }
+    if (groups & VCORE_X86_STATE_TSC)
+        st->msrs.tsc = c->msrs.tsc;
+    if (groups & VCORE_X86_STATE_EVENTS)
+        return vcore__vmx_events_get(c, &st->events);
+    return VCORE_OK;
+}
+
+/* EFER as the guest runs with it: LMA follows LME and CR0.PG ("Initializing
+ * IA-32e Mode"), whichever of the two the core changed. */
+static int vcore__vmx_state_efer(vcore__vmx_vcpu_t *c, const vcore_x86_state_t *st, uint32_t groups)
+{
+    /* CR0 is in the cache by now (written before, or known). */
+    uint64_t efer = st->sregs.efer, cr0 = 0;
+    int err = vcore__vmx_state_field(c, VCORE__VMX_F_CR0_SHADOW, &cr0);
+    if (!err && !(groups & VCORE_X86_STATE_EFER))
+        err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);
+    if (err)
+        return err;
+    if ((efer & VCORE__EFER_LME) && (cr0 & VCORE__CR0_PG))
+        efer |= VCORE__EFER_LMA;
+    else
+        efer &= ~VCORE__EFER_LMA;
+    return vcore__vmx_state_put(c, VCORE__VMX_F_EFER, efer);
+}
+
+/*
+ * PAE paging with EPT: VM entry loads the four PDPTEs from the VMCS, not
+ * from memory ("Loading Page-Directory-Pointer-Table Entries"); MOV to CR3
+ * in the guest loads them itself and VM exits save them. When the core
+ * changes the paging registers into (or within) PAE paging, the backend
+ * loads them from guest memory, as MOV to CR3 would (once: the copy goes
+ * to the VMCS; a table outside RAM gives not-present entries).
+ */
+static int vcore__vmx_state_pdptes(vcore__vmx_vcpu_t *c)
+{
+    static const uint32_t fields[4] = {VCORE_VMCS_GUEST_PDPTR0, VCORE_VMCS_GUEST_PDPTR1,
+                                       VCORE_VMCS_GUEST_PDPTR2, VCORE_VMCS_GUEST_PDPTR3};
+    uint64_t cr0, cr3, cr4, efer;
+    int err = vcore__vmx_state_field(c, VCORE__VMX_F_CR0_SHADOW, &cr0);
+    if (!err)
+        err = vcore__vmx_state_field(c, VCORE__VMX_F_CR4_SHADOW, &cr4);
+    if (!err)
+        err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);
+    if (err || !(cr0 & VCORE__CR0_PG) || !(cr4 & VCORE__CR4_PAE) || (efer & VCORE__EFER_LMA))
+        return err;
+    err = vcore__vmx_state_field(c, VCORE__VMX_F_CR3, &cr3);
+    if (err)
+        return err;
+    uint64_t pdpte[4];
+    /* CR3 bits 31:5 locate the table in PAE paging ("PAE Paging"). */
+    if (vcore_vm_read_guest(c->vmobj, cr3 & 0xffffffe0ull, pdpte, sizeof(pdpte)) != VCORE_OK)
+        vcore__memset(pdpte, 0, sizeof(pdpte));
+    for (unsigned i = 0; i < 4 && !err; i++)
+        err = vcore__vmx_vmwrite(fields[i], pdpte[i]);
+    return err;
+}
+
+int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const vcore_x86_state_t *st,
+                         uint32_t groups)
+{
+    struct vcore_hw_vmcs *o = &c->vmcs01;
+    /* A VMM that moves RIP has redirected the vCPU: the exited instruction
+     * is no longer completed at the next run. */
+    if ((groups & VCORE_X86_STATE_RIP) && c->pending &&
+        (!(o->known & VCORE__VMX_FBIT(RIP)) || o->cache[VCORE__VMX_F_RIP] != st->regs.rip)) {
+        c->pending = 0;
+        c->pending_reply = false;
+    }
+    for (uint32_t f = 0; f < VCORE__VMX_NR_FIELDS; f++) {
+        if (!(vcore__vmx_fields[f].group & groups))
+            continue;
+        uint64_t value = vcore__vmx_state_load(st, f);
+        switch (vcore__vmx_fields[f].kind) {
+        case VCORE__VMX_K_CR0_HW:
+            /* The guest runs with the bits VMX operation forces ("VMX-Fixed
+             * Bits in CR0 and CR4"); it reads its own value from the shadow. */
+            value = (value | c->cr0_forced) & v->caps.cr0_fixed1;
+            break;
+        case VCORE__VMX_K_CR4_HW:
+            value = (value | v->caps.cr4_fixed0) & v->caps.cr4_fixed1;
+            break;
+        case VCORE__VMX_K_PLAIN:
+            break;
+        default:
+            continue; /* EFER below, the interruptibility state with the events */
+        }
+        int err = vcore__vmx_state_put(c, f, value);
+        if (err)
+            return err;
+    }
+    if (groups & (VCORE_X86_STATE_CR0 | VCORE_X86_STATE_EFER)) {
+        int err = vcore__vmx_state_efer(c, st, groups);
+        if (err)
+            return err;
+    }
+    if (groups & (VCORE_X86_STATE_CR0 | VCORE_X86_STATE_CR3 | VCORE_X86_STATE_CR4 |
+                  VCORE_X86_STATE_EFER)) {
+        int err = vcore__vmx_state_pdptes(c);
+        if (err)
+            return err;
+    }
+    if (groups & VCORE_X86_STATE_GPRS)
+        for (unsigned i = 0; i < VCORE_X86_NR_GPRS; i++)
+            if (i != VCORE_X86_RSP)
+                c->g.gpr[i] = st->regs.gpr[i];
+    if (groups & VCORE_X86_STATE_CR2)
+        c->g.cr2 = st->sregs.cr2;
+    if (groups & VCORE_X86_STATE_CR8)
+        c->cr8 = st->sregs.cr8;
+    if (groups & VCORE_X86_STATE_DREGS) {
+        for (unsigned i = 0; i < 4; i++)
+            c->dregs.dr[i] = st->dregs.dr[i];
+        c->dregs.dr6 = st->dregs.dr6;
+    }
+    if (groups & VCORE_X86_STATE_FPU)
+        c->fpu = st->fpu;
+    if (groups & VCORE_X86_STATE_XCR0)
+        c->xcr0 = st->xcr0;
+    if (groups & VCORE_X86_STATE_MSRS) {
+        const vcore_x86_msrs_t *m = &st->msrs;
+        c->msrs.apic_base = m->apic_base;
+        c->msrs.misc_enable = m->misc_enable;
+        c->msrs.smbase = m->smbase;
+        c->msrs.tsc_aux = m->tsc_aux;
+        c->msrs.feature_control = m->feature_control;
+        c->msr_area[0].value = m->star;
+        c->msr_area[1].value = m->lstar;
+        c->msr_area[2].value = m->cstar;
+        c->msr_area[3].value = m->sfmask;
+        c->msr_area[4].value = m->kernel_gs_base;
+    }
+    if (groups & VCORE_X86_STATE_TSC)
+        c->msrs.tsc = st->msrs.tsc;
+    if (groups & VCORE_X86_STATE_EVENTS)
+        return vcore__vmx_events_set(c, &st->events);
+    return VCORE_OK;
+}
+
+int vcore__vmx_state_long64(vcore__vmx_vcpu_t *c, bool *long64)
+{
+    uint64_t efer, cs_ar = 0;
+    int err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);
+    if (!err && (efer & VCORE__EFER_LMA))
+        err = vcore__vmx_state_field(c, VCORE__VMX_F_CS_AR, &cs_ar);
+    *long64 = !err && (efer & VCORE__EFER_LMA) && (cs_ar & VCORE_X86_AR_L);
+    return err;
 }
 
 int vcore__vmx_state_skip(vcore__vmx_vcpu_t *c)
 {
-    uint64_t rip;
-    int err = vcore__vmx_state_rip(c, &rip);
+    uint64_t rip = 0, efer = 0;
+    int err = vcore__vmx_state_field(c, VCORE__VMX_F_RIP, &rip);
+    if (!err)
+        err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);
     if (err)
         return err;
-    /* Outside 64-bit mode the instruction pointer wraps at 32 bits. */
-    rip += c->instr_len;
-    if (!(c->entry_ctls != UINT32_MAX && (c->entry_ctls & VCORE__ENTRY_IA32E)))
-        rip &= 0xffffffffull;
-    err = vcore__vmx_vmwrite(VCORE_VMCS_GUEST_RIP, rip);
+    uint64_t next = rip + c->instr_len;
+    /* Outside 64-bit mode the instruction pointer is EIP and wraps at 32
+     * bits. In IA-32e mode, compatibility mode (CS.L = 0) runs with RIP
+     * below 4 GiB ("Checks on Guest RIP and RFLAGS"), so CS.L matters (and
+     * costs a VMREAD) only when the sum crosses 4 GiB. */
+    bool wrap32 = !(efer & VCORE__EFER_LMA);
+    if (!wrap32 && (rip >> 32) == 0 && (next >> 32) != 0) {
+        bool long64;
+        err = vcore__vmx_state_long64(c, &long64);
+        if (err)
+            return err;
+        wrap32 = !long64;
+    }
+    if (wrap32)
+        next &= 0xffffffffull;
+    err = vcore__vmx_state_put(c, VCORE__VMX_F_RIP, next);
     if (err)
         return err;
-    c->vm.regs.rip = rip;
-    return VCORE_OK;
-}
-
-/* Guest SREGS from the VMCS into c->vm.sregs. */
-static int vcore__vmx_sregs_load(vcore__vmx_vcpu_t *c)
-{
-    vcore_x86_sregs_t *s = &c->vm.sregs;
-    uint64_t v;
-    int err = VCORE_OK;
-    for (unsigned i = 0; i < VCORE_X86_NR_SEGS && !err; i++) {
-        err = vcore__vmx_rd(vcore__vmx_seg_fields[i].sel, &v);
-        s->seg[i].selector = (uint16_t)v;
-        if (!err)
-            err = vcore__vmx_rd(vcore__vmx_seg_fields[i].base, &s->seg[i].base);
-        if (!err)
-            err = vcore__vmx_rd(vcore__vmx_seg_fields[i].limit, &v);
-        s->seg[i].limit = (uint32_t)v;
-        if (!err)
-            err = vcore__vmx_rd(vcore__vmx_seg_fields[i].ar, &v);
-        s->seg[i].ar = (uint32_t)v;
-    }
-    if (!err)
-        err = vcore__vmx_rd(VCORE_VMCS_GUEST_GDTR_BASE, &s->gdtr.base);
-    if (!err)
-        err = vcore__vmx_rd(VCORE_VMCS_GUEST_GDTR_LIMIT, &v);
-    s->gdtr.limit = (uint16_t)v;
-    if (!err)
-        err = vcore__vmx_rd(VCORE_VMCS_GUEST_IDTR_BASE, &s->idtr.base);
-    if (!err)
-        err = vcore__vmx_rd(VCORE_VMCS_GUEST_IDTR_LIMIT, &v);
-    s->idtr.limit = (uint16_t)v;
-    /* The guest sees the read shadow in the bits the host owns ("Guest/Host
-     * Masks and Read Shadows for CR0 and CR4"); the shadows are what we wrote. */
-    if (!err)
-        err = vcore__vmx_rd(VCORE_VMCS_GUEST_CR0, &v);
-    s->cr0 = (v & ~c->cr0_mask) | (s->cr0 & c->cr0_mask);
-    if (!err)
-        err = vcore__vmx_rd(VCORE_VMCS_GUEST_CR3, &s->cr3);
-    if (!err)
-        err = vcore__vmx_rd(VCORE_VMCS_GUEST_CR4, &v);
-    s->cr4 = (v & ~c->cr4_mask) | (s->cr4 & c->cr4_mask);
-    if (!err)
-        err = vcore__vmx_rd(VCORE_VMCS_GUEST_IA32_EFER, &s->efer);
-    if (!err)
-        c->known |= VCORE__VMX_K_SREGS;
-    return err;
-}
-
-int vcore__vmx_state_get(vcore__vmx_vcpu_t *c, vcore_x86_state_t *st, uint32_t classes)
-{
-    int err = VCORE_OK;
-    if (classes & VCORE_X86_STATE_REGS) {
-        uint64_t rip;
-        err = vcore__vmx_state_rip(c, &rip);
-        if (!err && !(c->known & VCORE__VMX_K_RSP)) {
-            err = vcore__vmx_rd(VCORE_VMCS_GUEST_RSP, &c->vm.regs.gpr[VCORE_X86_RSP]);
-            if (!err)
-                c->known |= VCORE__VMX_K_RSP;
-        }
-        if (!err && !(c->known & VCORE__VMX_K_RFLAGS)) {
-            err = vcore__vmx_rd(VCORE_VMCS_GUEST_RFLAGS, &c->vm.regs.rflags);
-            if (!err)
-                c->known |= VCORE__VMX_K_RFLAGS;
-        }
-        if (err)
-            return err;
-        st->regs.size = sizeof(st->regs);
-        for (unsigned i = 0; i < VCORE_X86_NR_GPRS; i++)
-            st->regs.gpr[i] = (i == VCORE_X86_RSP) ? c->vm.regs.gpr[i] : c->g.gpr[i];
-        st->regs.rip = c->vm.regs.rip;
-        st->regs.rflags = c->vm.regs.rflags;
-    }
-    if (classes & VCORE_X86_STATE_SREGS) {
-        if (!(c->known & VCORE__VMX_K_SREGS))
-            err = vcore__vmx_sregs_load(c);
-        if (err)
-            return err;
-        st->sregs = c->vm.sregs;
-        st->sregs.size = sizeof(st->sregs);
-        st->sregs.cr2 = c->g.cr2;
-    }
-    if (classes & VCORE_X86_STATE_DREGS) {
-        if (!(c->known & VCORE__VMX_K_DR7)) {
-            err = vcore__vmx_rd(VCORE_VMCS_GUEST_DR7, &c->vm.dregs.dr7);
-            if (err)
-                return err;
-            c->known |= VCORE__VMX_K_DR7;
-        }
-        st->dregs = c->vm.dregs;
-    }
-    if (classes & VCORE_X86_STATE_MSRS) {
-        if (!(c->known & VCORE__VMX_K_MSRS)) {
-            vcore_x86_msrs_t *m = &c->vm.msrs;
-            err = vcore__vmx_rd(VCORE_VMCS_GUEST_SYSENTER_CS, &m->sysenter_cs);
-            if (!err)
-                err = vcore__vmx_rd(VCORE_VMCS_GUEST_SYSENTER_ESP, &m->sysenter_esp);
-            if (!err)
-                err = vcore__vmx_rd(VCORE_VMCS_GUEST_SYSENTER_EIP, &m->sysenter_eip);
-            if (!err)
-                err = vcore__vmx_rd(VCORE_VMCS_GUEST_IA32_PAT, &m->pat);
-            if (err)
-                return err;
-            c->known |= VCORE__VMX_K_MSRS;
-        }
-        st->msrs = c->vm.msrs;
-        /* The list MSRs: the exit stored the guest's values in memory. */
-        st->msrs.star = c->msr_area[0].value;
-        st->msrs.lstar = c->msr_area[1].value;
-        st->msrs.cstar = c->msr_area[2].value;
-        st->msrs.sfmask = c->msr_area[3].value;
-        st->msrs.kernel_gs_base = c->msr_area[4].value;
-    }
-    /* Not switched by this backend (see docs/embedding.md): returned as last set. */
-    if (classes & VCORE_X86_STATE_FPU)
-        st->fpu = c->vm.fpu;
-    if (classes & VCORE_X86_STATE_XCR0)
-        st->xcr0 = c->vm.xcr0;
-    return VCORE_OK;
-}
-
-/* Writes the SREGS class, field by field, skipping what the VMCS already holds. */
-static int vcore__vmx_sregs_store(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v,
-                                  const vcore_x86_sregs_t *n)
-{
-    bool k = (c->known & VCORE__VMX_K_SREGS) != 0;
-    vcore_x86_sregs_t *o = &c->vm.sregs;
-    int err = VCORE_OK;
-    for (unsigned i = 0; i < VCORE_X86_NR_SEGS && !err; i++) {
-        err = vcore__vmx_wr(k, o->seg[i].selector, n->seg[i].selector, vcore__vmx_seg_fields[i].sel);
-        if (!err)
-            err = vcore__vmx_wr(k, o->seg[i].base, n->seg[i].base, vcore__vmx_seg_fields[i].base);
-        if (!err)
-            err = vcore__vmx_wr(k, o->seg[i].limit, n->seg[i].limit, vcore__vmx_seg_fields[i].limit);
-        if (!err)
-            err = vcore__vmx_wr(k, o->seg[i].ar, n->seg[i].ar, vcore__vmx_seg_fields[i].ar);
-    }
-    if (!err)
-        err = vcore__vmx_wr(k, o->gdtr.base, n->gdtr.base, VCORE_VMCS_GUEST_GDTR_BASE);
-    if (!err)
-        err = vcore__vmx_wr(k, o->gdtr.limit, n->gdtr.limit, VCORE_VMCS_GUEST_GDTR_LIMIT);
-    if (!err)
-        err = vcore__vmx_wr(k, o->idtr.base, n->idtr.base, VCORE_VMCS_GUEST_IDTR_BASE);
-    if (!err)
-        err = vcore__vmx_wr(k, o->idtr.limit, n->idtr.limit, VCORE_VMCS_GUEST_IDTR_LIMIT);
-    /* CR0/CR4: the hardware value carries the bits VMX operation forces
-     * ("VMX-Fixed Bits in CR0/CR4"), the read shadow the guest's own. */
-    if (!err && (!k || o->cr0 != n->cr0)) {
-        uint64_t hw = (n->cr0 | c->cr0_forced) & v->caps.cr0_fixed1;
-        err = vcore__vmx_vmwrite(VCORE_VMCS_GUEST_CR0, hw);
-        if (!err)
-            err = vcore__vmx_vmwrite(VCORE_VMCS_CR0_READ_SHADOW, n->cr0);
-    }
-    if (!err && (!k || o->cr4 != n->cr4)) {
-        uint64_t hw = (n->cr4 | c->cr4_mask) & v->caps.cr4_fixed1;
-        err = vcore__vmx_vmwrite(VCORE_VMCS_GUEST_CR4, hw);
-        if (!err)
-            err = vcore__vmx_vmwrite(VCORE_VMCS_CR4_READ_SHADOW, n->cr4);
-    }
-    if (!err)
-        err = vcore__vmx_wr(k, o->cr3, n->cr3, VCORE_VMCS_GUEST_CR3);
-    if (!err)
-        err = vcore__vmx_wr(k, o->efer, n->efer, VCORE_VMCS_GUEST_IA32_EFER);
-    if (err) {
-        c->known &= ~VCORE__VMX_K_SREGS;
-        return err;
-    }
-    /* "IA-32e mode guest" must equal EFER.LMA ("Checks on VM-Entry Control Fields"). */
-    uint32_t entry = v->ctls.entry & ~VCORE__ENTRY_IA32E;
-    if (n->efer & (1ull << 10))
-        entry |= VCORE__ENTRY_IA32E;
-    if (entry != c->entry_ctls) {
-        err = vcore__vmx_vmwrite(VCORE_VMCS_VM_ENTRY_CONTROLS, entry);
-        if (err)
-            return err;
-        c->entry_ctls = entry;
-    }
-    *o = *n;
-    c->g.cr2 = n->cr2;
-    c->known |= VCORE__VMX_K_SREGS;
-    return VCORE_OK;
-}
-
-int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const vcore_x86_state_t *st,
-                         uint32_t classes)
-{
-    int err = VCORE_OK;
-    if (classes & VCORE_X86_STATE_REGS) {
-        const vcore_x86_regs_t *r = &st->regs;
-        /* A VMM that moves RIP has redirected the vCPU: the exited
-         * instruction is no longer completed at the next run. */
-        if (c->pending && (!(c->known & VCORE__VMX_K_RIP) || r->rip != c->vm.regs.rip)) {
-            c->pending = 0;
-            c->pending_reply = false;
-        }
-        err = vcore__vmx_wr(c->known & VCORE__VMX_K_RIP, c->vm.regs.rip, r->rip, VCORE_VMCS_GUEST_RIP);
-        if (!err)
-            err = vcore__vmx_wr(c->known & VCORE__VMX_K_RSP, c->vm.regs.gpr[VCORE_X86_RSP],
-                                r->gpr[VCORE_X86_RSP], VCORE_VMCS_GUEST_RSP);
-        if (!err)
-            err = vcore__vmx_wr(c->known & VCORE__VMX_K_RFLAGS, c->vm.regs.rflags, r->rflags,
-                                VCORE_VMCS_GUEST_RFLAGS);
-        if (err) {
-            c->known &= ~(VCORE__VMX_K_RIP | VCORE__VMX_K_RSP | VCORE__VMX_K_RFLAGS);
-            return err;
-        }
-        c->vm.regs = *r;
-        for (unsigned i = 0; i < VCORE_X86_NR_GPRS; i++)
-            if (i != VCORE_X86_RSP)
-                c->g.gpr[i] = r->gpr[i];
-        c->known |= VCORE__VMX_K_RIP | VCORE__VMX_K_RSP | VCORE__VMX_K_RFLAGS;
-    }
-    if (classes & VCORE_X86_STATE_SREGS) {
-        err = vcore__vmx_sregs_store(c, v, &st->sregs);
-        if (err)
-            return err;
-    }
-    if (classes & VCORE_X86_STATE_DREGS) {
-        err = vcore__vmx_wr(c->known & VCORE__VMX_K_DR7, c->vm.dregs.dr7, st->dregs.dr7,
-                            VCORE_VMCS_GUEST_DR7);
-        if (err)
-            return err;
-        c->vm.dregs = st->dregs;
-        c->known |= VCORE__VMX_K_DR7;
-    }
-    if (classes & VCORE_X86_STATE_MSRS) {
-        const vcore_x86_msrs_t *n = &st->msrs;
-        vcore_x86_msrs_t *o = &c->vm.msrs;
-        bool k = (c->known & VCORE__VMX_K_MSRS) != 0;
-        err = vcore__vmx_wr(k, o->sysenter_cs, n->sysenter_cs, VCORE_VMCS_GUEST_SYSENTER_CS);
-        if (!err)
-            err = vcore__vmx_wr(k, o->sysenter_esp, n->sysenter_esp, VCORE_VMCS_GUEST_SYSENTER_ESP);
-        if (!err)
-            err = vcore__vmx_wr(k, o->sysenter_eip, n->sysenter_eip, VCORE_VMCS_GUEST_SYSENTER_EIP);
-        if (!err)
-            err = vcore__vmx_wr(k, o->pat, n->pat, VCORE_VMCS_GUEST_IA32_PAT);
-        if (err) {
-            c->known &= ~VCORE__VMX_K_MSRS;
-            return err;
-        }
-        *o = *n;
-        c->msr_area[0].value = n->star;
-        c->msr_area[1].value = n->lstar;
-        c->msr_area[2].value = n->cstar;
-        c->msr_area[3].value = n->sfmask;
-        c->msr_area[4].value = n->kernel_gs_base;
-        c->known |= VCORE__VMX_K_MSRS;
-    }
-    if (classes & VCORE_X86_STATE_FPU)
-        c->vm.fpu = st->fpu;
-    if (classes & VCORE_X86_STATE_XCR0)
-        c->vm.xcr0 = st->xcr0;
-    return VCORE_OK;
+    /* SDM Vol. 3, "Interruptibility State": blocking by STI or MOV SS lasts
+     * until the end of the next instruction, which this one was. */
+    return vcore__vmx_events_end_blocking(c);
 }

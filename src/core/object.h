@@ -36,6 +36,7 @@ struct vcore_vm {
     uint32_t nvcpus;
     vcore_vcpu_t *vcpus[VCORE_VM_MAX_VCPUS]; /* indexed by vCPU id */
     vcore_diag_t last_diag;
+    struct vcore__hv *hv;                /* Hyper-V enlightenments (x86/hyperv); NULL unless enabled */
     void *priv;                          /* backend state, after this struct */
 };
 

@@ -2,6 +2,7 @@
 #include "object.h"
 #include "arm64/arm64.h"
 #include "vcpu_x86.h"
+#include "x86/hyperv/hv.h"
 
 void vcore_vcpu_config_init(vcore_vcpu_config_t *cfg)
 {
@@ -144,6 +145,15 @@ static int vcore__vcpu_setup(vcore_vm_t *vm, void *mem, const vcore__vcpu_layout
     /* The vCPU starts from the architectural RESET state, written to the
      * backend in full before the first run (every group dirty). */
     vcore__vcpu_reset(vcpu);
+    /* Hyper-V: VP index = id, the hypervisor CPUID leaves in its table. */
+    if (vm->hv) {
+        err = vcore__hv_vcpu_created(vcpu);
+        if (err) {
+            vm->last_diag = vcpu->last_diag;
+            vcore__vcpu_teardown(vcpu);
+            return err;
+        }
+    }
     *out = vcpu;
     return VCORE_OK;
 }
@@ -190,6 +200,8 @@ int vcore_vcpu_init_static(vcore_vm_t *vm, void *mem, size_t len, const vcore_vc
 void vcore__vcpu_teardown(vcore_vcpu_t *vcpu)
 {
     vcore_vm_t *vm = vcpu->vm;
+    if (vm->hv)
+        vcore__hv_vcpu_gone(vcpu);
     vm->ops.vcpu_fini(vcpu, vcpu->priv);
     vm->vcpus[vcpu->id] = NULL;
     vm->nvcpus--;
@@ -333,17 +345,29 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
     /* The exit being answered at the next entry: the VMM's, or one the core
      * answered itself in the dispatch step. */
     uint32_t answering = vcpu->reply_pending;
+    /* backend.h: an arm64 backend completes the instruction of the exit it
+     * is handed back; when nothing is being answered (first run, after a
+     * reset, an exit without reply) it must see no exit. */
+    if (vcpu->arm64 && !answering)
+        exit->reason = VCORE_EXIT_NONE;
     for (;;) {
         bool made = false;
         int err = VCORE_OK;
         if (vcpu->x86 && answering)
             err = vcore__vcpu_x86_answer(vcpu, answering, exit);
+        /* Hyper-V: the vCPU counts as in guest mode from here to the end of
+         * the backend run; IPI vectors and TLB flushes other vCPUs left for
+         * it are taken in (x86/hyperv/hv_vm.c). */
+        if (!err && vcpu->vm->hv)
+            err = vcore__hv_before_entry(vcpu);
         /* The x86 core may deliver queued events, or produce the exit itself
          * (a triple fault from combining exceptions) without entering. */
         if (!err && vcpu->x86)
             err = vcore__vcpu_events_before_entry(vcpu, exit, &made);
         if (!err && !made)
             err = vcore__vcpu_enter(vcpu, exit);
+        if (vcpu->vm->hv)
+            vcore__hv_after_exit(vcpu);
         if (err)
             return err;
         bool handled = false;

@@ -8,6 +8,7 @@
  * force (KVM documented its own flow as "may be corrupted" after a failure).
  */
 #include "vcpu_x86.h"
+#include "x86/hyperv/hv.h"
 
 #include "x86/x86_bits.h"
 
@@ -84,6 +85,12 @@ int vcore_vcpu_set_cpuid(vcore_vcpu_t *vcpu, const vcore_cpuid_entry_t *entries,
     vcore_cpuid_entry_t *cand = x->cpuid_scratch;
     if (nent)
         vcore__memcpy(cand, entries, nent * sizeof(*cand));
+    /* A Hyper-V VM: the library's hypervisor leaves replace the table's. */
+    if (vcpu->vm->hv) {
+        err = vcore__hv_cpuid_compose(vcpu, cand, &nent, VCORE_CPUID_MAX_ENTRIES);
+        if (err)
+            return err;
+    }
 
     /* Phase 1: check. */
     err = vcore__cpuid_check(cand, nent, &vcpu->last_diag);

@@ -20,6 +20,7 @@ int vcore__vcpu_x86_complete(vcore_vcpu_t *vcpu, uint32_t insn_len)
     vcore__x86_vcpu_t *x = vcpu->x86;
     int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_RIP | VCORE_X86_STATE_MODE |
                                             VCORE_X86_STATE_EFER | VCORE_X86_STATE_EVENTS);
+    /* (MODE and EFER decide the width of RIP.) */
     if (err)
         return err;
     uint64_t rip = x->st.regs.rip + insn_len;
@@ -94,14 +95,16 @@ static int vcore__vcpu_cr_write(vcore_vcpu_t *vcpu, const vcore_exit_t *exit, vc
         else
             neu->efer &= ~VCORE__EFER_LMA;
     }
-    return vcore__x86_check_sregs(&x->model, old, neu, &vcpu->last_diag);
+    return vcore__x86_check_crs(&x->model, old, neu, &vcpu->last_diag);
 }
 
 int vcore__vcpu_cr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
 {
     vcore__x86_vcpu_t *x = vcpu->x86;
-    int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_REGS | VCORE_X86_STATE_SREGS |
-                                            VCORE__RUNTIME_GROUPS);
+    /* What MOV CR / CLTS / LMSW read: the GPR operand, the control
+     * registers and EFER, CS for the mode - never the other segments. */
+    uint32_t gpr_group = vcore__x86_gpr_group(exit->u.cr.gpr);
+    int err = vcore__vcpu_sync_in(vcpu, gpr_group | VCORE__CR_GROUPS | VCORE_X86_STATE_MODE);
     if (err)
         return err;
     *handled = true;
@@ -110,7 +113,7 @@ int vcore__vcpu_cr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handle
         uint32_t cr = exit->u.cr.cr;
         uint64_t v = cr == 0 ? s->cr0 : cr == 3 ? s->cr3 : cr == 4 ? s->cr4 : s->cr8;
         x->st.regs.gpr[exit->u.cr.gpr & 15u] = v;
-        vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);
+        vcore__vcpu_mark_dirty(vcpu, gpr_group);
         return vcore__vcpu_x86_complete(vcpu, exit->u.cr.insn_len);
     }
     vcore_x86_sregs_t neu;
@@ -119,8 +122,14 @@ int vcore__vcpu_cr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handle
         return vcore__vcpu_raise_exception(vcpu, VCORE__VEC_GP, 0, false, 0);
     if (err)
         return err;
-    x->st.sregs = neu;
-    vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_SREGS);
+    /* Only the control registers and EFER changed (the rest of neu is the
+     * model's, possibly not current: it must not reach the backend). */
+    x->st.sregs.cr0 = neu.cr0;
+    x->st.sregs.cr3 = neu.cr3;
+    x->st.sregs.cr4 = neu.cr4;
+    x->st.sregs.cr8 = neu.cr8;
+    x->st.sregs.efer = neu.efer;
+    vcore__vcpu_mark_dirty(vcpu, VCORE__CR_GROUPS & ~VCORE_X86_STATE_CR2);
     vcore__vcpu_cpuid_refresh(vcpu); /* CR4.OSXSAVE / PKE are mirrored in CPUID */
     return vcore__vcpu_x86_complete(vcpu, exit->u.cr.insn_len);
 }

@@ -268,6 +268,16 @@ int vcore__vcpu_events_before_entry(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
     return VCORE_OK;
 }
 
+void vcore__vcpu_events_want_irq_window(vcore_vcpu_t *vcpu)
+{
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    if (x->core_irq_window)
+        return;
+    x->core_irq_window = true;
+    vcore__vcpu_events_windows(vcpu);
+    vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_EVENTS);
+}
+
 int vcore__vcpu_events_window(vcore_vcpu_t *vcpu, const vcore_exit_t *exit, bool *handled)
 {
     vcore__x86_vcpu_t *x = vcpu->x86;

@@ -34,7 +34,7 @@ int vcore__vcpu_msr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handl
     }
     uint32_t groups = vcore__x86_msr_classes(index);
     int err = vcore__vcpu_sync_in(vcpu, groups | VCORE__RUNTIME_GROUPS |
-                                            (index == VCORE_MSR_IA32_EFER ? VCORE_X86_STATE_SREGS : 0));
+                                            (index == VCORE_MSR_IA32_EFER ? VCORE__CR_GROUPS : 0));
     if (err)
         return err;
     if (rd) {

@@ -89,8 +89,17 @@ static uint32_t vcore__vcpu_nested_seg_group(uint32_t seg)
 static uint32_t vcore__vcpu_nested_groups(const vcore_exit_t *exit)
 {
     uint32_t op = exit->u.vmx_insn.op;
-    uint32_t g = VCORE_X86_STATE_REGS | VCORE_X86_STATE_MODE | VCORE_X86_STATE_CR0 |
-                 VCORE_X86_STATE_EFER | VCORE_X86_STATE_EVENTS;
+    uint32_t g = VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS |
+                 VCORE_X86_STATE_MODE | VCORE_X86_STATE_CR0 | VCORE_X86_STATE_EFER |
+                 VCORE_X86_STATE_EVENTS;
+    vcore_vmx_insn_info_t ii;
+    ii.size = sizeof(ii);
+    bool decoded = vcore_vmx_insn_info_decode(exit->u.vmx_insn.insn_info, &ii) == VCORE_OK;
+    /* RSP costs a VMCS read on VMX: fetched only when an operand names it. */
+    if (!decoded || ii.reg1 == VCORE_X86_RSP || ii.reg2 == VCORE_X86_RSP ||
+        (ii.base_valid && ii.base_reg == VCORE_X86_RSP) ||
+        (ii.index_valid && ii.index_reg == VCORE_X86_RSP))
+        g |= VCORE_X86_STATE_RSP;
     bool mem = false;
     switch (op) {
     case VCORE_NVMX_VMXON:
@@ -108,23 +117,15 @@ static uint32_t vcore__vcpu_nested_groups(const vcore_exit_t *exit)
         mem = true;
         break;
     case VCORE_NVMX_VMREAD:
-    case VCORE_NVMX_VMWRITE: {
-        vcore_vmx_insn_info_t ii;
-        ii.size = sizeof(ii);
-        mem = vcore_vmx_insn_info_decode(exit->u.vmx_insn.insn_info, &ii) != VCORE_OK ||
-              !ii.is_register;
+    case VCORE_NVMX_VMWRITE:
+        mem = !decoded || !ii.is_register;
         break;
-    }
     default:
         break;
     }
     if (mem) {
-        vcore_vmx_insn_info_t ii;
-        ii.size = sizeof(ii);
-        if (vcore_vmx_insn_info_decode(exit->u.vmx_insn.insn_info, &ii) == VCORE_OK)
-            g |= vcore__vcpu_nested_seg_group(ii.segment);
-        else
-            g |= VCORE_X86_STATE_SEGS; /* the emulation refuses it; give it everything */
+        /* An undecodable field: the emulation refuses it; give it everything. */
+        g |= decoded ? vcore__vcpu_nested_seg_group(ii.segment) : VCORE_X86_STATE_SEGS;
         g |= VCORE_X86_STATE_CR3 | VCORE_X86_STATE_CR4;
     }
     return g;
@@ -140,7 +141,7 @@ static int vcore__vcpu_nested_complete(vcore_vcpu_t *vcpu, const vcore_nvmx_insn
     x->st.regs.rflags = res->rflags;
     if (res->gpr_written) {
         x->st.regs.gpr[res->gpr & 15u] = res->gpr_value;
-        dirty |= VCORE_X86_STATE_GPRS;
+        dirty |= vcore__x86_gpr_group(res->gpr);
     }
     vcore__vcpu_mark_dirty(vcpu, dirty);
     return vcore__vcpu_x86_complete(vcpu, in->insn_len);

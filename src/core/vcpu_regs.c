@@ -201,7 +201,7 @@ int vcore_vcpu_set_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value)
     /* EFER and the FS/GS bases are checked against the segment state
      * (EFER: vcore__x86_check_sregs() needs the whole system-register block). */
     int err = vcore__vcpu_sync_in(vcpu, classes | VCORE__RUNTIME_GROUPS |
-                                            (index == VCORE_MSR_IA32_EFER ? VCORE_X86_STATE_SREGS : 0));
+                                            (index == VCORE_MSR_IA32_EFER ? VCORE__CR_GROUPS : 0));
     if (err)
         return err;
     err = vcore__x86_msr_set(&vcpu->x86->model, &vcpu->x86->st, index, value, &vcpu->last_diag);

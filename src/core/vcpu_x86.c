@@ -3,6 +3,7 @@
  * the run loop's dispatch step (which exits the core completes itself).
  */
 #include "vcpu_x86.h"
+#include "x86/hyperv/hv.h"
 
 void vcore__vcpu_x86_setup(vcore_vcpu_t *vcpu, uint32_t vendor)
 {
@@ -23,6 +24,8 @@ void vcore__vcpu_x86_reset(vcore_vcpu_t *vcpu, bool init)
     x->init_latched = false;
     if (!init && vcpu->nvmx)
         vcore__vcpu_nested_reset(vcpu);
+    if (vcpu->vm->hv)
+        vcore__hv_vcpu_reset(vcpu); /* no IPI vector survives RESET or INIT */
     vcpu->valid = VCORE_X86_STATE_ALL;
     vcore__vcpu_cpuid_refresh(vcpu);
 }
@@ -37,7 +40,14 @@ int vcore__vcpu_x86_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handl
         return vcore__vcpu_cr_dispatch(vcpu, exit, handled);
     case VCORE_EXIT_RDMSR:
     case VCORE_EXIT_WRMSR:
+        if (vcpu->vm->hv) {
+            int err = vcore__hv_msr_dispatch(vcpu, exit, handled);
+            if (err || *handled)
+                return err;
+        }
         return vcore__vcpu_msr_dispatch(vcpu, exit, handled);
+    case VCORE_EXIT_HYPERCALL:
+        return vcpu->vm->hv ? vcore__hv_dispatch(vcpu, exit, handled) : VCORE_OK;
     case VCORE_EXIT_VMX_INSN:
         return vcpu->nvmx ? vcore__vcpu_nested_dispatch(vcpu, exit, handled) : VCORE_OK;
     default:
@@ -45,8 +55,11 @@ int vcore__vcpu_x86_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handl
     }
 }
 
-int vcore__vcpu_x86_answer(vcore_vcpu_t *vcpu, uint32_t answering, const vcore_exit_t *exit)
+int vcore__vcpu_x86_answer(vcore_vcpu_t *vcpu, uint32_t answering, vcore_exit_t *exit)
 {
+    /* A Hyper-V call the VMM answered: the result convention of its caller. */
+    if (answering == VCORE_EXIT_HYPERCALL && vcpu->vm->hv && exit->reason == VCORE_EXIT_HYPERCALL)
+        return vcore__hv_answer(vcpu, exit);
     if ((answering != VCORE_EXIT_RDMSR && answering != VCORE_EXIT_WRMSR) || !exit->u.msr.error ||
         (vcpu->vm->ops.features & VCORE_BACKEND_FEAT_MSR_FAULT))
         return VCORE_OK;

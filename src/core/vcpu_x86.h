@@ -9,6 +9,15 @@
 #include "object.h"
 #include "x86/x86.h"
 
+/* The state group holding GPR number gpr (RSP is a group of its own). */
+static inline uint32_t vcore__x86_gpr_group(uint32_t gpr)
+{
+    return (gpr & 15u) == VCORE_X86_RSP ? VCORE_X86_STATE_RSP : VCORE_X86_STATE_GPRS;
+}
+
+/* The groups the control-register rules read (vcore__x86_check_crs()). */
+#define VCORE__CR_GROUPS (VCORE_X86_STATE_CRS | VCORE_X86_STATE_EFER)
+
 /* Groups whose values feed the runtime CPUID bits (CR4, APIC base, MISC_ENABLE, XCR0). */
 #define VCORE__RUNTIME_GROUPS (VCORE_X86_STATE_CR4 | VCORE_X86_STATE_MSRS | VCORE_X86_STATE_XCR0)
 
@@ -31,6 +40,9 @@ bool vcore__vcpu_events_queued(const vcore_vcpu_t *vcpu);
  * architecture allows; *made is set when the core produced the exit itself
  * (the guest must not run: a triple fault). */
 int vcore__vcpu_events_before_entry(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *made);
+/* vcpu_events.c: the core wants an interrupt window (more interrupts wait
+ * than the event state holds); the event group must be current. */
+void vcore__vcpu_events_want_irq_window(vcore_vcpu_t *vcpu);
 /* vcpu_events.c: an interrupt or NMI window exit; *handled when only the core had asked for it. */
 int vcore__vcpu_events_window(vcore_vcpu_t *vcpu, const vcore_exit_t *exit, bool *handled);
 /* vcpu_events.c: raises an exception from inside the core (e.g. the #UD or
@@ -58,7 +70,7 @@ int vcore__vcpu_x86_complete(vcore_vcpu_t *vcpu, uint32_t insn_len);
 int vcore__vcpu_msr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
 /* vcpu_x86.c: the exit being answered (a VMM reply or the core's) faults: a
  * refused RDMSR/WRMSR raises #GP(0) when the backend does not. */
-int vcore__vcpu_x86_answer(vcore_vcpu_t *vcpu, uint32_t answering, const vcore_exit_t *exit);
+int vcore__vcpu_x86_answer(vcore_vcpu_t *vcpu, uint32_t answering, vcore_exit_t *exit);
 /* vcpu_nested.c: the vCPU's CPUID changed (MAXPHYADDR follows it). */
 void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu);
 

@@ -1,6 +1,8 @@
 /* vm.c - VM objects: creation in host or caller memory, guest memory map. */
 #include "object.h"
 #include "x86/x86.h"
+#include "x86/hyperv/hv.h"
+#include "virtcore/arm64/stage2.h"
 
 #define VCORE__PAGE_MASK ((uint64_t)VCORE_PAGE_SIZE - 1)
 
@@ -55,6 +57,9 @@ int vcore_backend_validate(const vcore_backend_t *be)
                ops.vmcs_read && ops.vmcs_write && ops.vmcs_enter;
     if (any && !all)
         return VCORE_ERR_INVAL;
+    /* A host that serves Hyper-V takes the VP indexes too. */
+    if (ops.vm_hv_host && !ops.vcpu_hv_vp_index)
+        return VCORE_ERR_INVAL;
     return VCORE_OK;
 }
 
@@ -72,6 +77,12 @@ static int vcore__vm_check_config(const vcore_vm_config_t *cfg, vcore_host_t *ho
     if (cfg->flags != 0 || cfg->max_vcpus == 0 || cfg->max_vcpus > VCORE_VM_MAX_VCPUS)
         return VCORE_ERR_INVAL;
     if (cfg->arch != VCORE_ARCH_X86_64 && cfg->arch != VCORE_ARCH_ARM64)
+        return VCORE_ERR_INVAL;
+    /* The stage-2 granule: 4KB, 16KB or 64KB (Arm ARM, "VTCR_EL2", TG0), arm64 only. */
+    if (cfg->granule != 0 &&
+        (cfg->arch != VCORE_ARCH_ARM64 ||
+         (cfg->granule != VCORE_ARM64_GRANULE_4K && cfg->granule != VCORE_ARM64_GRANULE_16K &&
+          cfg->granule != VCORE_ARM64_GRANULE_64K)))
         return VCORE_ERR_INVAL;
     if (!(cfg->backend->arches & (1u << cfg->arch)))
         return VCORE_ERR_UNSUPPORTED;
@@ -173,6 +184,7 @@ static void vcore__vm_teardown(vcore_vm_t *vm)
             (void)vm->ops.vm_unmap(vm, vm->priv, slot, &vm->regions[slot]);
         vm->regions[slot].len = 0;
     }
+    vcore__hv_vm_teardown(vm);
     vm->ops.vm_fini(vm, vm->priv);
     vm->magic = 0;
 }

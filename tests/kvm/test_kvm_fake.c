@@ -71,6 +71,7 @@ typedef struct fake_kernel {
      * kvm_vcpu_ioctl_x86_{get,set}_vcpu_events). */
     struct kvm_vcpu_events events;
     int no_payload_cap;      /* KVM_CAP_EXCEPTION_PAYLOAD absent */
+    long absent_cap;         /* one more capability the kernel lacks (0: none) */
     int payload_enabled;     /* KVM_ENABLE_CAP(KVM_CAP_EXCEPTION_PAYLOAD) done */
     uint32_t set_events_flags; /* flags of the last KVM_SET_VCPU_EVENTS */
     struct kvm_vcpu_events seen_ev[FK_MAX_RUNS]; /* the events each KVM_RUN found */
@@ -304,6 +305,8 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
         /* Everything but XSAVE (so the FPU class uses KVM_GET/SET_FPU). */
         if (arg == KVM_CAP_EXCEPTION_PAYLOAD)
             return fk->no_payload_cap ? 0 : 1;
+        if (fk->absent_cap && arg == (unsigned long)fk->absent_cap)
+            return 0;
         return arg == KVM_CAP_XSAVE ? 0 : 1;
     case KVM_CREATE_VM:
     case KVM_CREATE_VCPU:
@@ -1800,6 +1803,65 @@ START_TEST(refused_msr_is_gp_from_kvm)
 }
 END_TEST
 
+/* ---- Hyper-V served by KVM ------------------------------------------------ */
+
+/* KVM implements the calls: the library checks the capabilities, gives
+ * KVM_SET_CPUID2 the "Hv#1" leaves and KVM_SET_MSRS each VP index. */
+START_TEST(hyperv_host)
+{
+    vcore_vm_t *w;
+    vcore_vcpu_t *c;
+    vcore_hv_config_t hc;
+    vcore_hv_config_init(&hc);
+    ck_assert_int_eq(make_vm(&w), VCORE_OK);
+    /* XMM fast input: no capability says KVM accepts it. */
+    ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_ERR_UNSUPPORTED);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vm_last_diag(w, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_HV_BACKEND_UNSUPPORTED);
+    hc.features = VCORE_HV_F_IPI | VCORE_HV_F_TLB_FLUSH | VCORE_HV_F_EX;
+    ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_OK);
+    int cpuid_before = fk.set_cpuid_calls;
+    ck_assert_int_eq(vcore_vcpu_create(w, NULL, &c), VCORE_OK);
+    ck_assert_int_eq(fk.set_cpuid_calls, cpuid_before + 1);
+    vcore_cpuid_entry_t e;
+    ck_assert_int_eq(vcore_vcpu_cpuid_query(c, 0x40000001u, 0, &e), VCORE_OK);
+    ck_assert_uint_eq(e.eax, 0x31237648u);
+    ck_assert_int_eq(vcore_vcpu_cpuid_query(c, 0x40000003u, 0, &e), VCORE_OK);
+    ck_assert_uint_eq(e.edx, 0); /* neither XMM input nor the MSR lock */
+    ck_assert_uint_eq(*fk_msr(&fk, 0x40000002u), 0);
+    ck_assert_int_eq(vcore_hv_set_msr(c, VCORE_HV_MSR_VP_INDEX, 17), VCORE_OK);
+    ck_assert_uint_eq(*fk_msr(&fk, 0x40000002u), 17);
+    /* A refused write changes nothing. */
+    fk.inject[0].req = KVM_SET_MSRS;
+    fk.inject[0].err = EINVAL;
+    fk.inject[0].times = 1;
+    ck_assert_int_eq(vcore_hv_set_msr(c, VCORE_HV_MSR_VP_INDEX, 18), VCORE_ERR_HWFAIL);
+    uint64_t vp;
+    ck_assert_int_eq(vcore_hv_get_msr(c, VCORE_HV_MSR_VP_INDEX, &vp), VCORE_OK);
+    ck_assert_uint_eq(vp, 17);
+    /* The partition-wide MSRs live in KVM. */
+    ck_assert_int_eq(vcore_hv_get_msr(c, VCORE_HV_MSR_GUEST_OS_ID, &vp), VCORE_ERR_UNSUPPORTED);
+    vcore_vm_destroy(w);
+    /* Each capability the calls need, missing in turn. */
+    static const long caps[] = {KVM_CAP_HYPERV, KVM_CAP_HYPERV_VP_INDEX, KVM_CAP_HYPERV_TLBFLUSH,
+                                KVM_CAP_HYPERV_SEND_IPI};
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+        fk.absent_cap = caps[i];
+        ck_assert_int_eq(make_vm(&w), VCORE_OK);
+        ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_ERR_UNSUPPORTED);
+        vcore_vm_destroy(w);
+    }
+    /* Without SEND_IPI, TLB flush alone is still served. */
+    fk.absent_cap = KVM_CAP_HYPERV_SEND_IPI;
+    hc.features = VCORE_HV_F_TLB_FLUSH;
+    ck_assert_int_eq(make_vm(&w), VCORE_OK);
+    ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_OK);
+    vcore_vm_destroy(w);
+    fk.absent_cap = 0;
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kvm_fake");
@@ -1838,6 +1900,7 @@ int main(void)
     tcase_add_test(tc, nmi_injected_or_left_to_kvm);
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, refused_msr_is_gp_from_kvm);
+    tcase_add_test(tc, hyperv_host);
     suite_add_tcase(s, tc);
     return kt_run_suite(s);
 }

@@ -1,6 +1,7 @@
 #include "support.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int vcore_test_run(Suite *s)
 {
@@ -30,4 +31,13 @@ void vcore_test_env_down(vcore_test_env_t *env)
     vcore_vm_destroy(env->vm);
     env->vcpu = NULL;
     env->vm = NULL;
+}
+
+vcore_exit_t vcore_test_exit(uint32_t reason)
+{
+    vcore_exit_t e;
+    memset(&e, 0, sizeof(e));
+    e.size = sizeof(e);
+    e.reason = reason;
+    return e;
 }

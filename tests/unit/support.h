@@ -17,6 +17,8 @@ typedef struct vcore_test_env {
 } vcore_test_env_t;
 
 void vcore_test_env_up(vcore_test_env_t *env, uint32_t vendor);
+/* A zeroed exit structure of the given reason (size set). */
+vcore_exit_t vcore_test_exit(uint32_t reason);
 void vcore_test_env_down(vcore_test_env_t *env);
 
 /* Asserts that the vCPU's last diagnostic is `id`. */

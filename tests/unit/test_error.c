@@ -2,6 +2,10 @@
 #include <string.h>
 
 #include "support.h"
+#include <virtcore/arm64/stage2.h>
+#include <virtcore/x86/hyperv.h>
+#include <virtcore/x86/svm_checks.h>
+#include <virtcore/x86/vmx_checks.h>
 
 START_TEST(error_values_are_pinned)
 {
@@ -73,6 +77,51 @@ START_TEST(diag_describe)
 }
 END_TEST
 
+/* Every diagnostic of every list: inside the range diag.h assigns to its
+ * list, unique across all lists, and described under its own name. */
+typedef struct {
+    uint32_t id, lo, hi;
+    const char *name;
+} diag_row_t;
+
+static const diag_row_t all_diags[] = {
+#define ROW(lo, hi) (lo), (hi)
+#define D_X86(n, v, m, s) {(v), ROW(0x0000, 0x03ff), #n},
+#define D_VCPU(n, v, m, s) {(v), ROW(0x0400, 0x04ff), #n},
+#define D_NVMX(n, v, m, s) {(v), ROW(0x1000, 0x10ff), #n},
+#define D_S2(n, v, m, s) {(v), ROW(0x2000, 0x20ff), #n},
+#define D_HV(n, v, m, s) {(v), ROW(0x3800, 0x38ff), #n},
+#define D_CHK(n, v, c, s, m) {(v), ROW(0x4000, 0x4fff), #n},
+#define D_SVM(n, v, c, s, m) {(v), ROW(0x5000, 0x5fff), #n},
+    VCORE_DIAG_X86_LIST(D_X86) VCORE_DIAG_VCPU_LIST(D_VCPU) VCORE_DIAG_NVMX_LIST(D_NVMX)
+    VCORE_DIAG_ARM64_S2_LIST(D_S2) VCORE_DIAG_HYPERV_LIST(D_HV) VCORE_VMX_CHECK_LIST(D_CHK)
+    VCORE_SVM_CHECK_LIST(D_SVM)
+#undef D_X86
+#undef D_VCPU
+#undef D_NVMX
+#undef D_S2
+#undef D_HV
+#undef D_CHK
+#undef D_SVM
+#undef ROW
+};
+
+START_TEST(diag_ids_unique_and_in_range)
+{
+    size_t n = sizeof(all_diags) / sizeof(all_diags[0]);
+    for (size_t i = 0; i < n; i++) {
+        vcore_diag_t d = {.size = sizeof(d)};
+        ck_assert_msg(all_diags[i].id >= all_diags[i].lo && all_diags[i].id <= all_diags[i].hi,
+                      "%s (0x%x) outside its range", all_diags[i].name, all_diags[i].id);
+        for (size_t j = i + 1; j < n; j++)
+            ck_assert_msg(all_diags[i].id != all_diags[j].id, "%s and %s share 0x%x", all_diags[i].name,
+                          all_diags[j].name, all_diags[i].id);
+        ck_assert_int_eq(vcore_diag_describe(all_diags[i].id, &d), VCORE_OK);
+        ck_assert_str_eq(d.name, all_diags[i].name);
+    }
+}
+END_TEST
+
 START_TEST(exit_reason_names)
 {
     ck_assert_str_eq(vcore_exit_reason_name(VCORE_EXIT_IO), "IO");
@@ -93,6 +142,7 @@ int main(void)
     tcase_add_test(tc, error_unknown_values);
     tcase_add_test(tc, version_matches_headers);
     tcase_add_test(tc, diag_describe);
+    tcase_add_test(tc, diag_ids_unique_and_in_range);
     tcase_add_test(tc, exit_reason_names);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);

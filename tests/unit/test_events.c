@@ -24,24 +24,15 @@ static void down(void)
     vcore_test_env_down(&env);
 }
 
-static vcore_exit_t make_exit(uint32_t reason)
-{
-    vcore_exit_t e;
-    memset(&e, 0, sizeof(e));
-    e.size = sizeof(e);
-    e.reason = reason;
-    return e;
-}
-
 static void push(uint32_t reason)
 {
-    vcore_exit_t e = make_exit(reason);
+    vcore_exit_t e = vcore_test_exit(reason);
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, &e), VCORE_OK);
 }
 
 static vcore_exit_t run(void)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &e), VCORE_OK);
     return e;
 }
@@ -457,9 +448,17 @@ START_TEST(set_events_checks)
     ck_assert_diag(env.vcpu, VCORE_DIAG_EVENT_TWO_EVENTS);
     e = events();
     e.exception_injected = 1;
-    e.exception_vector = 14; /* #PF without its error code */
+    e.exception_vector = 6; /* #UD pushes no error code */
+    e.exception_has_error_code = 1;
     ck_assert_int_eq(vcore_vcpu_set_events(env.vcpu, &e), VCORE_ERR_INVAL);
     ck_assert_diag(env.vcpu, VCORE_DIAG_EVENT_ERROR_CODE);
+    /* #GP being delivered in real-address mode carries none: a VMM reading
+     * that state back and restoring it is accepted. */
+    e.exception_vector = 13;
+    e.exception_has_error_code = 0;
+    ck_assert_int_eq(vcore_vcpu_set_events(env.vcpu, &e), VCORE_OK);
+    e.exception_injected = 0;
+    ck_assert_int_eq(vcore_vcpu_set_events(env.vcpu, &e), VCORE_OK);
     e = events();
     e.exception_injected = 1;
     e.exception_vector = 2;
@@ -545,7 +544,7 @@ START_TEST(backend_without_events)
     e.nmi_masked = 1;
     ck_assert_int_eq(vcore_vcpu_set_events(v, &e), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_inject_nmi(v), VCORE_OK);
-    vcore_exit_t x = make_exit(VCORE_EXIT_HLT);
+    vcore_exit_t x = vcore_test_exit(VCORE_EXIT_HLT);
     ck_assert_int_eq(vcore_mock_push_exit(v, &x), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_run(v, &x), VCORE_OK);
     ck_assert_uint_eq(x.reason, VCORE_EXIT_HLT);

@@ -16,15 +16,6 @@ static void down(void)
     vcore_test_env_down(&env);
 }
 
-static vcore_exit_t make_exit(uint32_t reason)
-{
-    vcore_exit_t e;
-    memset(&e, 0, sizeof(e));
-    e.size = sizeof(e);
-    e.reason = reason;
-    return e;
-}
-
 static uint64_t rax_of(vcore_vcpu_t *v, uint32_t reg)
 {
     vcore_x86_regs_t r = {.size = sizeof(r)};
@@ -34,7 +25,7 @@ static uint64_t rax_of(vcore_vcpu_t *v, uint32_t reg)
 
 START_TEST(mock_unscripted_fails_loudly)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &e), VCORE_ERR_UNSCRIPTED);
     ck_assert_uint_eq(vcore_mock_pending(env.vcpu), 0);
     ck_assert_str_eq(vcore_err_name(VCORE_ERR_UNSCRIPTED), "VCORE_ERR_UNSCRIPTED");
@@ -43,13 +34,13 @@ END_TEST
 
 START_TEST(mock_script_in_order)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_HLT);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_HLT);
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, &e), VCORE_OK);
-    e = make_exit(VCORE_EXIT_SHUTDOWN);
+    e = vcore_test_exit(VCORE_EXIT_SHUTDOWN);
     e.raw.reason = 2; /* e.g. VMX basic exit reason "triple fault" */
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(vcore_mock_pending(env.vcpu), 2);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
     ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(out.raw.source, VCORE_EXIT_SRC_MOCK);
@@ -64,7 +55,7 @@ END_TEST
 
 START_TEST(mock_push_validation)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_HLT);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_HLT);
     for (uint32_t i = 0; i < VCORE_MOCK_MAX_SCRIPT; i++)
         ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, &e), VCORE_OK);
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, &e), VCORE_ERR_RANGE);
@@ -72,9 +63,9 @@ START_TEST(mock_push_validation)
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, &e), VCORE_ERR_ABI);
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, NULL), VCORE_ERR_INVAL);
     ck_assert_int_eq(vcore_mock_push_exit(NULL, &e), VCORE_ERR_INVAL);
-    vcore_exit_t bad = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t bad = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, &bad), VCORE_ERR_INVAL);
-    bad = make_exit(999);
+    bad = vcore_test_exit(999);
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, &bad), VCORE_ERR_INVAL);
     ck_assert_uint_eq(vcore_mock_pending(NULL), 0);
     ck_assert_uint_eq(vcore_mock_count(env.vcpu, 999), 0);
@@ -91,15 +82,15 @@ START_TEST(mock_io_in_reply_reaches_rax)
     ck_assert_int_eq(vcore_vcpu_get_regs(v, &r), VCORE_OK);
     r.gpr[VCORE_X86_RAX] = 0xffffffffffffffffull;
     ck_assert_int_eq(vcore_vcpu_set_regs(v, &r), VCORE_OK);
-    vcore_exit_t e = make_exit(VCORE_EXIT_IO);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_IO);
     e.u.io.port = 0x60;
     e.u.io.width = 1;
     e.u.io.is_in = 1;
     e.u.io.count = 1;
     ck_assert_int_eq(vcore_mock_push_exit(v, &e), VCORE_OK);
-    vcore_exit_t hlt = make_exit(VCORE_EXIT_HLT);
+    vcore_exit_t hlt = vcore_test_exit(VCORE_EXIT_HLT);
     ck_assert_int_eq(vcore_mock_push_exit(v, &hlt), VCORE_OK);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(v, &out), VCORE_OK);
     ck_assert_uint_eq(out.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(out.flags & VCORE_EXIT_F_NEEDS_REPLY, VCORE_EXIT_F_NEEDS_REPLY);
@@ -119,19 +110,19 @@ END_TEST
 START_TEST(mock_cpuid_rdmsr_hypercall_replies)
 {
     vcore_vcpu_t *v = env.vcpu;
-    vcore_exit_t e = make_exit(VCORE_EXIT_CPUID);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_CPUID);
     e.u.cpuid.function = 1;
     ck_assert_int_eq(vcore_mock_push_exit(v, &e), VCORE_OK);
-    e = make_exit(VCORE_EXIT_RDMSR);
+    e = vcore_test_exit(VCORE_EXIT_RDMSR);
     e.u.msr.index = 0x10;
     ck_assert_int_eq(vcore_mock_push_exit(v, &e), VCORE_OK);
-    e = make_exit(VCORE_EXIT_HYPERCALL);
+    e = vcore_test_exit(VCORE_EXIT_HYPERCALL);
     e.u.hypercall.nr = 0x1;
     ck_assert_int_eq(vcore_mock_push_exit(v, &e), VCORE_OK);
-    e = make_exit(VCORE_EXIT_HLT);
+    e = vcore_test_exit(VCORE_EXIT_HLT);
     ck_assert_int_eq(vcore_mock_push_exit(v, &e), VCORE_OK);
 
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(v, &out), VCORE_OK);
     ck_assert_uint_eq(out.reason, VCORE_EXIT_CPUID);
     vcore_cpuid_entry_t ans;
@@ -154,7 +145,7 @@ START_TEST(mock_cpuid_rdmsr_hypercall_replies)
     ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(rax_of(v, VCORE_X86_RAX), 0x99);
     /* A reply for the wrong exit is refused. */
-    e = make_exit(VCORE_EXIT_CPUID);
+    e = vcore_test_exit(VCORE_EXIT_CPUID);
     ck_assert_int_eq(vcore_mock_push_exit(v, &e), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_run(v, &out), VCORE_OK);
     out.reason = VCORE_EXIT_HLT;
@@ -164,13 +155,13 @@ END_TEST
 
 START_TEST(mock_string_out_data)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_IO);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_IO);
     e.u.io.port = 0xe9;
     e.u.io.width = 1;
     e.u.io.count = 5;
     memcpy(e.raw.data, "hello", 5);
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, &e), VCORE_OK);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
     ck_assert_mem_eq(out.u.io.data, "hello", 5);
     ck_assert_uint_eq(out.flags & VCORE_EXIT_F_NEEDS_REPLY, 0);
@@ -179,7 +170,7 @@ START_TEST(mock_string_out_data)
     e.u.io.width = 4;
     e.u.io.count = 2000;
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, &e), VCORE_ERR_INVAL);
-    e = make_exit(VCORE_EXIT_MMIO);
+    e = vcore_test_exit(VCORE_EXIT_MMIO);
     e.u.mmio.len = 9;
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, &e), VCORE_ERR_INVAL);
 }
@@ -190,7 +181,7 @@ START_TEST(mock_fault_injection_and_counts)
     vcore_vcpu_t *v = env.vcpu;
     ck_assert_uint_eq(vcore_mock_count(v, VCORE_MOCK_OP_VM_INIT), 1);
     ck_assert_uint_eq(vcore_mock_count(v, VCORE_MOCK_OP_VCPU_INIT), 1);
-    vcore_exit_t e = make_exit(VCORE_EXIT_HLT);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_HLT);
     ck_assert_int_eq(vcore_mock_push_exit(v, &e), VCORE_OK);
     ck_assert_int_eq(vcore_mock_fail_next(v, VCORE_MOCK_OP_RUN, VCORE_ERR_HWFAIL), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_run(v, &e), VCORE_ERR_HWFAIL);
@@ -223,7 +214,7 @@ START_TEST(mock_kick_from_another_thread)
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, kicker, env.vcpu), 0);
     ck_assert_int_eq(pthread_join(t, NULL), 0);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
     ck_assert_uint_eq(out.reason, VCORE_EXIT_INTERRUPTED);
     ck_assert_uint_eq(vcore_mock_count(env.vcpu, VCORE_MOCK_OP_KICK), 1);
@@ -255,7 +246,7 @@ START_TEST(mock_api_rejects_other_backends)
     vcore_vcpu_t *v;
     ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_create(vm, NULL, &v), VCORE_OK);
-    vcore_exit_t e = make_exit(VCORE_EXIT_HLT);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_HLT);
     ck_assert_int_eq(vcore_mock_push_exit(v, &e), VCORE_ERR_INVAL);
     ck_assert_uint_eq(vcore_mock_count(v, VCORE_MOCK_OP_RUN), 0);
     vcore_vm_destroy(vm);

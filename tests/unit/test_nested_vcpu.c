@@ -35,15 +35,6 @@ static void put(uint64_t gpa, uint64_t v, size_t n)
     ck_assert_int_eq(vcore_vm_write_guest(vm, gpa, &v, n), VCORE_OK);
 }
 
-static vcore_exit_t make_exit(uint32_t reason)
-{
-    vcore_exit_t e;
-    memset(&e, 0, sizeof(e));
-    e.size = sizeof(e);
-    e.reason = reason;
-    return e;
-}
-
 static vcore_x86_regs_t regs(void)
 {
     vcore_x86_regs_t r = {.size = sizeof(r)};
@@ -127,19 +118,19 @@ static uint32_t revision(void)
 /* Pushes a VMX-instruction exit, then HLT; runs; returns the exit the VMM got. */
 static vcore_exit_t vmx_insn(uint32_t op, uint32_t info, uint32_t len)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_VMX_INSN);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
     e.u.vmx_insn.op = op;
     e.u.vmx_insn.insn_info = info;
     e.u.vmx_insn.insn_len = len;
     ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
-    vcore_exit_t h = make_exit(VCORE_EXIT_HLT);
+    vcore_exit_t h = vcore_test_exit(VCORE_EXIT_HLT);
     ck_assert_int_eq(vcore_mock_push_exit(vcpu, &h), VCORE_OK);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
     if (out.reason != VCORE_EXIT_HLT) {
         /* The VMM got the VMX exit; it resumes the guest, which halts. */
         ck_assert_uint_eq(vcore_mock_pending(vcpu), 1);
-        vcore_exit_t next = make_exit(VCORE_EXIT_NONE);
+        vcore_exit_t next = vcore_test_exit(VCORE_EXIT_NONE);
         ck_assert_int_eq(vcore_vcpu_run(vcpu, &next), VCORE_OK);
         ck_assert_uint_eq(next.reason, VCORE_EXIT_HLT);
     }
@@ -148,13 +139,13 @@ static vcore_exit_t vmx_insn(uint32_t op, uint32_t info, uint32_t len)
 
 static void wrmsr(uint32_t index, uint64_t value)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_WRMSR);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_WRMSR);
     e.u.msr.index = index;
     e.u.msr.value = value;
     ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
-    vcore_exit_t h = make_exit(VCORE_EXIT_HLT);
+    vcore_exit_t h = vcore_test_exit(VCORE_EXIT_HLT);
     ck_assert_int_eq(vcore_mock_push_exit(vcpu, &h), VCORE_OK);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
     ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
 }
@@ -245,12 +236,12 @@ END_TEST
 START_TEST(capability_msrs)
 {
     const vcore_nvmx_caps_t *caps = vcore_nvmx_caps(vcore_vcpu_nvmx(vcpu));
-    vcore_exit_t e = make_exit(VCORE_EXIT_RDMSR);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_RDMSR);
     e.u.msr.index = VCORE_MSR_IA32_VMX_BASIC;
     ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
-    vcore_exit_t hlt = make_exit(VCORE_EXIT_HLT);
+    vcore_exit_t hlt = vcore_test_exit(VCORE_EXIT_HLT);
     ck_assert_int_eq(vcore_mock_push_exit(vcpu, &hlt), VCORE_OK);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
     ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
     vcore_x86_regs_t r = regs();
@@ -348,15 +339,15 @@ START_TEST(without_nested_the_vmm_sees_vmx)
     ck_assert_int_eq(vcore_vm_create(&cfg, &vm2), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_create(vm2, NULL, &v), VCORE_OK);
     ck_assert_ptr_null(vcore_vcpu_nvmx(v));
-    vcore_exit_t e = make_exit(VCORE_EXIT_VMX_INSN);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
     e.u.vmx_insn.op = VCORE_NVMX_VMXON;
     ck_assert_int_eq(vcore_mock_push_exit(v, &e), VCORE_OK);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(v, &out), VCORE_OK);
     ck_assert_uint_eq(out.reason, VCORE_EXIT_VMX_INSN);
     ck_assert_uint_eq(out.u.vmx_insn.op, VCORE_NVMX_VMXON);
     /* VMX capability MSRs are the VMM's too. */
-    e = make_exit(VCORE_EXIT_RDMSR);
+    e = vcore_test_exit(VCORE_EXIT_RDMSR);
     e.u.msr.index = VCORE_MSR_IA32_VMX_BASIC;
     ck_assert_int_eq(vcore_mock_push_exit(v, &e), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_run(v, &out), VCORE_OK);

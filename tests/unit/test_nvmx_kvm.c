@@ -133,6 +133,47 @@ START_TEST(every_rejection)
 }
 END_TEST
 
+
+/* Capabilities may give L1 another VMCS revision identifier than KVM's
+ * vmcs12 layout (here Bochs' 2BH): the blob still carries KVM's revision,
+ * and the library imports its own export, back to L1's revision. */
+START_TEST(export_import_other_revision)
+{
+    vcore_nvmx_caps_t caps;
+    fx_t g, h;
+    uint32_t len = 0, rev;
+
+    fx_caps(&caps);
+    caps.msr[VCORE_NVMX_CAP_BASIC] = (caps.msr[VCORE_NVMX_CAP_BASIC] & ~0x7fffffffull) | 0x2b;
+    fx_setup_caps(&g, &caps);
+    fx_region(&g, FX_VMXON, 0x2b);
+    ck_assert_int_eq(fx_run_mem(&g, VCORE_NVMX_VMXON, FX_VMXON), VCORE_OK);
+    ck_succeed(&g);
+    fx_region(&g, FX_VMCS_A, 0x2b);
+    fx_vmptrld(&g, FX_VMCS_A);
+    fx_vmwrite(&g, VCORE_VMCS_GUEST_RIP, 0x1234);
+    ck_assert_int_eq(vcore_nvmx_kvm_export(g.n, blob, sizeof(blob), &len), VCORE_OK);
+    memcpy(&rev, blob + 128, 4);
+    ck_assert_uint_eq(rev, VCORE_VMCS12_REVISION);
+    fx_setup_caps(&h, &caps);
+    ck_assert_int_eq(vcore_nvmx_kvm_import(h.n, blob, len, NULL), VCORE_OK);
+    memcpy(&rev, vcore_nvmx_vmcs12(h.n), 4);
+    ck_assert_uint_eq(rev, 0x2b);
+    fx_vmread(&h, VCORE_VMCS_GUEST_RIP);
+    ck_succeed(&h);
+    ck_assert_uint_eq(h.res.gpr_value, 0x1234);
+    /* VMCLEAR writes the region back with L1's revision */
+    fx_run_mem(&h, VCORE_NVMX_VMCLEAR, FX_VMCS_A);
+    ck_succeed(&h);
+    ck_assert_uint_eq(fx_get32(&h, FX_VMCS_A), 0x2b);
+    /* a blob with another revision than KVM's is still refused */
+    put32(128, 0x2b);
+    ck_assert_int_eq(vcore_nvmx_kvm_import(h.n, blob, len, NULL), VCORE_ERR_INVAL);
+    fx_teardown(&g);
+    fx_teardown(&h);
+}
+END_TEST
+
 START_TEST(truncated_blobs)
 {
     uint32_t full = good_blob();
@@ -155,6 +196,7 @@ static Suite *kvm_suite(void)
     tcase_add_test(tc, export_empty_and_roundtrip);
     tcase_add_test(tc, every_rejection);
     tcase_add_test(tc, truncated_blobs);
+    tcase_add_test(tc, export_import_other_revision);
     suite_add_tcase(s, tc);
     return s;
 }

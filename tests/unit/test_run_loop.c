@@ -23,15 +23,6 @@ static void down(void)
     vcore_test_env_down(&env);
 }
 
-static vcore_exit_t make_exit(uint32_t reason)
-{
-    vcore_exit_t e;
-    memset(&e, 0, sizeof(e));
-    e.size = sizeof(e);
-    e.reason = reason;
-    return e;
-}
-
 static void push_exit(const vcore_exit_t *e)
 {
     ck_assert_int_eq(vcore_mock_push_exit(env.vcpu, e), VCORE_OK);
@@ -95,14 +86,14 @@ static void long_mode(void)
 
 START_TEST(reply_must_match)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_CPUID);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_CPUID);
     push_exit(&e);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
     ck_assert(out.flags & VCORE_EXIT_F_NEEDS_REPLY);
     uint64_t runs = vcore_mock_count(env.vcpu, VCORE_MOCK_OP_RUN);
     /* A different exit structure (a zeroed one): refused, nothing ran. */
-    vcore_exit_t other = make_exit(VCORE_EXIT_IO);
+    vcore_exit_t other = vcore_test_exit(VCORE_EXIT_IO);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &other), VCORE_ERR_STATE);
     ck_assert_diag(env.vcpu, VCORE_DIAG_EXIT_REPLY_MISMATCH);
     ck_assert_uint_eq(vcore_mock_count(env.vcpu, VCORE_MOCK_OP_RUN), runs);
@@ -112,9 +103,9 @@ START_TEST(reply_must_match)
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
     ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0x1234);
     /* An exit without reply: the next run takes any structure. */
-    e = make_exit(VCORE_EXIT_HLT);
+    e = vcore_test_exit(VCORE_EXIT_HLT);
     push_exit(&e);
-    vcore_exit_t any = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t any = vcore_test_exit(VCORE_EXIT_NONE);
     out.u.cpuid.eax = 0;
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK); /* answers the CPUID */
     ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
@@ -125,16 +116,16 @@ END_TEST
 
 START_TEST(reset_forgets_the_pending_reply)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_RDMSR);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_RDMSR);
     e.u.msr.index = 0x40000000u; /* not modelled: the VMM sees it */
     push_exit(&e);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
     ck_assert_uint_eq(out.reason, VCORE_EXIT_RDMSR);
     ck_assert_int_eq(vcore_vcpu_reset(env.vcpu), VCORE_OK);
-    e = make_exit(VCORE_EXIT_HLT);
+    e = vcore_test_exit(VCORE_EXIT_HLT);
     push_exit(&e);
-    vcore_exit_t fresh = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t fresh = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &fresh), VCORE_OK);
 }
 END_TEST
@@ -143,12 +134,12 @@ END_TEST
 
 START_TEST(msr_modelled_answered_by_core)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_RDMSR);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_RDMSR);
     e.u.msr.index = VCORE_MSR_IA32_PAT;
     push_exit(&e);
-    e = make_exit(VCORE_EXIT_HLT);
+    e = vcore_test_exit(VCORE_EXIT_HLT);
     push_exit(&e);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
     /* The VMM sees only the HLT; the guest got PAT's power-up value. */
     ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
@@ -164,13 +155,13 @@ END_TEST
 START_TEST(msr_write_refused_is_gp)
 {
     /* WRMSR PAT with a reserved memory type (2): #GP(0), nothing changes. */
-    vcore_exit_t e = make_exit(VCORE_EXIT_WRMSR);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_WRMSR);
     e.u.msr.index = VCORE_MSR_IA32_PAT;
     e.u.msr.value = 0x0202020202020202ull;
     push_exit(&e);
-    e = make_exit(VCORE_EXIT_HLT);
+    e = vcore_test_exit(VCORE_EXIT_HLT);
     push_exit(&e);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
     ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
     vcore_mock_event_t ev = {.size = sizeof(ev)};
@@ -180,11 +171,11 @@ START_TEST(msr_write_refused_is_gp)
     ck_assert_int_eq(vcore_vcpu_get_msr(env.vcpu, VCORE_MSR_IA32_PAT, &pat), VCORE_OK);
     ck_assert_uint_eq(pat, VCORE_PAT_DEFAULT);
     /* An accepted write lands in the model. */
-    e = make_exit(VCORE_EXIT_WRMSR);
+    e = vcore_test_exit(VCORE_EXIT_WRMSR);
     e.u.msr.index = VCORE_MSR_IA32_PAT;
     e.u.msr.value = 0x0606060606060606ull;
     push_exit(&e);
-    e = make_exit(VCORE_EXIT_HLT);
+    e = vcore_test_exit(VCORE_EXIT_HLT);
     push_exit(&e);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_get_msr(env.vcpu, VCORE_MSR_IA32_PAT, &pat), VCORE_OK);
@@ -197,12 +188,12 @@ START_TEST(msr_not_modelled_reaches_vmm)
 {
     static const uint32_t idx[] = {VCORE_MSR_IA32_TSC, 0x40000000u, 0x1d9 /* DEBUGCTL */};
     for (size_t i = 0; i < 3; i++) {
-        vcore_exit_t e = make_exit(VCORE_EXIT_RDMSR);
+        vcore_exit_t e = vcore_test_exit(VCORE_EXIT_RDMSR);
         e.u.msr.index = idx[i];
         push_exit(&e);
-        vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+        vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
         if (i)
-            out = make_exit(VCORE_EXIT_RDMSR);
+            out = vcore_test_exit(VCORE_EXIT_RDMSR);
         ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
         ck_assert_uint_eq(out.reason, VCORE_EXIT_RDMSR);
         ck_assert_uint_eq(out.u.msr.index, idx[i]);
@@ -212,12 +203,12 @@ END_TEST
 
 START_TEST(msr_smbase_outside_smm_is_gp)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_RDMSR);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_RDMSR);
     e.u.msr.index = VCORE_MSR_IA32_SMBASE;
     push_exit(&e);
-    e = make_exit(VCORE_EXIT_HLT);
+    e = vcore_test_exit(VCORE_EXIT_HLT);
     push_exit(&e);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
     vcore_mock_event_t ev = {.size = sizeof(ev)};
     ck_assert_int_eq(vcore_mock_last_event(env.vcpu, &ev), VCORE_OK);
@@ -229,13 +220,13 @@ START_TEST(msr_efer_lma_is_read_only)
 {
     long_mode();
     /* WRMSR EFER = SCE | LME (LMA clear in the value): LMA stays 1. */
-    vcore_exit_t e = make_exit(VCORE_EXIT_WRMSR);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_WRMSR);
     e.u.msr.index = VCORE_MSR_IA32_EFER;
     e.u.msr.value = (1u << 0) | (1u << 8);
     push_exit(&e);
-    e = make_exit(VCORE_EXIT_HLT);
+    e = vcore_test_exit(VCORE_EXIT_HLT);
     push_exit(&e);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
     ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(sregs().efer, (1u << 0) | (1u << 8) | (1u << 10));
@@ -247,7 +238,7 @@ END_TEST
 
 static vcore_exit_t cr_exit(uint8_t cr, uint8_t type, uint8_t gpr, uint32_t len)
 {
-    vcore_exit_t e = make_exit(VCORE_EXIT_CR_ACCESS);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_CR_ACCESS);
     e.u.cr.cr = cr;
     e.u.cr.type = type;
     e.u.cr.gpr = gpr;
@@ -259,10 +250,10 @@ static vcore_exit_t cr_exit(uint8_t cr, uint8_t type, uint8_t gpr, uint32_t len)
 static uint64_t run_cr(vcore_exit_t e)
 {
     push_exit(&e);
-    vcore_exit_t h = make_exit(VCORE_EXIT_HLT);
+    vcore_exit_t h = vcore_test_exit(VCORE_EXIT_HLT);
     push_exit(&h);
     uint64_t before = vcore_mock_count(env.vcpu, VCORE_MOCK_OP_DELIVER_EXCEPTION);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(env.vcpu, &out), VCORE_OK);
     ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
     return vcore_mock_count(env.vcpu, VCORE_MOCK_OP_DELIVER_EXCEPTION) - before;

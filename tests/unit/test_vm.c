@@ -97,6 +97,23 @@ START_TEST(vm_create_errors)
     bad = *vcore_backend_mock();
     bad.vcpu_run = NULL;
     ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_ERR_INVAL);
+    /* The stage-2 granule (VTCR_EL2.TG0: 4KB, 16KB, 64KB) exists for arm64 only. */
+    cfg = mock_cfg();
+    cfg.granule = VCORE_ARM64_GRANULE_16K;
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_ERR_INVAL);
+    cfg.arch = VCORE_ARCH_ARM64;
+    static const uint32_t granules[3] = {VCORE_ARM64_GRANULE_4K, VCORE_ARM64_GRANULE_16K,
+                                         VCORE_ARM64_GRANULE_64K};
+    for (int i = 0; i < 3; i++) {
+        cfg.granule = granules[i];
+        ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
+        vcore_vm_destroy(vm);
+        vm = NULL;
+    }
+    cfg.granule = 8192;
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_ERR_INVAL);
+    cfg.granule = VCORE_ARM64_GRANULE_4K + 1;
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_ERR_INVAL);
     /* Host without an allocator: create needs one, static init does not. */
     vcore_host_t h = *vcore_host_default();
     h.alloc = NULL;

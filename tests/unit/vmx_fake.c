@@ -33,13 +33,24 @@ void vmx_fake_set_msr(uint32_t index, uint64_t value)
     vmx_fake.nmsr++;
 }
 
+static uint64_t msr_value(uint32_t index)
+{
+    for (uint32_t i = 0; i < vmx_fake.nmsr; i++)
+        if (vmx_fake.msr[i].index == index)
+            return vmx_fake.msr[i].value;
+    return 0;
+}
+
 void vmx_fake_reset(void)
 {
     memset(&vmx_fake, 0, sizeof(vmx_fake));
-    vmx_fake.current = -1;
-    vmx_fake.cr0 = 0x80000033ull; /* PG, NE, ET, MP, PE */
-    vmx_fake.cr4 = 0x20ull;       /* PAE */
+    for (uint32_t i = 0; i < VMX_FAKE_MAX_CPUS; i++) {
+        vmx_fake.cpu[i].current = -1;
+        vmx_fake.cpu[i].cr0 = 0x80000033ull; /* PG, NE, ET, MP, PE */
+        vmx_fake.cpu[i].cr4 = 0x20ull;       /* PAE */
+    }
     vmx_fake.cpuid1_ecx = 1u << 5; /* VMX */
+    vmx_fake.fail_field = UINT32_MAX;
     vmx_fake.host_rsp = 0x7000f000ull;
     /* The capability MSRs of Bochs' corei7_skylake_x (shared/reference/emulators.md). */
     vmx_fake_set_msr(0x03a, 0x5);
@@ -73,9 +84,9 @@ void vmx_fake_reset(void)
     vmx_fake_set_msr(0xc0000102u, 0x00007f0000001000ull); /* KERNEL_GS_BASE */
     vmx_fake_set_msr(0xc0000100u, 0);               /* FS_BASE */
     vmx_fake_set_msr(0xc0000101u, 0xffff888000000000ull); /* GS_BASE */
-    vmx_fake.host.cr0 = vmx_fake.cr0;
+    vmx_fake.host.cr0 = vmx_fake.cpu[0].cr0;
     vmx_fake.host.cr3 = 0x1000;
-    vmx_fake.host.cr4 = vmx_fake.cr4;
+    vmx_fake.host.cr4 = vmx_fake.cpu[0].cr4;
     vmx_fake.host.cs = 0x08;
     vmx_fake.host.ss = vmx_fake.host.ds = vmx_fake.host.es = 0x10;
     vmx_fake.host.tr = 0x18;
@@ -90,10 +101,11 @@ void vmx_fake_reset(void)
 static vcore__vmx_rc_t vmfail(uint32_t n)
 {
     vcore__vmx_rc_t rc = {VCORE__VMX_FAIL_INVALID, 0};
-    if (vmx_fake.current >= 0) {
+    if (VMX_FAKE_CPU.current >= 0) {
         rc.kind = VCORE__VMX_FAIL_VALID;
         rc.error = n;
-        if (vcore_vmcs12_set(vmx_fake.vmcs[vmx_fake.current].data, VCORE_VMCS_VM_INSTRUCTION_ERROR, n) != VCORE_OK)
+        if (vcore_vmcs12_set(vmx_fake.vmcs[VMX_FAKE_CPU.current].data, VCORE_VMCS_VM_INSTRUCTION_ERROR,
+                             n) != VCORE_OK)
             abort();
     }
     return rc;
@@ -104,7 +116,8 @@ static const vcore__vmx_rc_t fail_invalid = {VCORE__VMX_FAIL_INVALID, 0};
 /* Outside VMX operation the VMX instructions (except VMXON) raise #UD: a backend bug. */
 static void need_vmx(const char *insn)
 {
-    ck_assert_msg(vmx_fake.in_vmx, "vmx_fake: %s outside VMX operation would #UD", insn);
+    ck_assert_msg(VMX_FAKE_CPU.in_vmx, "vmx_fake: %s outside VMX operation would #UD (cpu %u)", insn,
+                  vmx_fake.this_cpu);
 }
 
 static bool pa_valid(uint64_t pa)
@@ -128,7 +141,11 @@ static vmx_fake_vmcs_t *vmcs_rec(uint64_t pa)
     ck_assert_msg(vmx_fake.nvmcs < VMX_FAKE_MAX_VMCS, "vmx_fake: too many VMCS regions");
     v = &vmx_fake.vmcs[vmx_fake.nvmcs++];
     memset(v, 0, sizeof(*v));
+    /* A field holds what VMWRITE put there; before that its value is
+     * undefined ("VMCS Region"): the fake makes it garbage. */
+    memset(v->data, 0xa5, sizeof(v->data));
     v->pa = pa;
+    v->active_cpu = -1;
     return v;
 }
 
@@ -137,34 +154,57 @@ static int vmcs_index(const vmx_fake_vmcs_t *v)
     return (int)(v - vmx_fake.vmcs);
 }
 
+static uint32_t region_dword(uint64_t pa)
+{
+    uint32_t d;
+    memcpy(&d, (const void *)(uintptr_t)pa, 4);
+    return d;
+}
+
 vcore__vmx_rc_t vcore__vmx_on(uint64_t pa)
 {
+    vmx_fake_cpu_t *cpu = &VMX_FAKE_CPU;
     vmx_fake.n_vmxon++;
+    cpu->n_vmxon++;
     /* "VMXON": #UD unless CR4.VMXE; #GP if CR0/CR4 break the fixed bits. */
-    ck_assert_msg(vmx_fake.cr4 & (1u << 13), "vmx_fake: VMXON with CR4.VMXE = 0 would #UD");
-    ck_assert_msg((vmx_fake.cr0 & 0x80000021ull) == 0x80000021ull,
+    ck_assert_msg(cpu->cr4 & (1u << 13), "vmx_fake: VMXON with CR4.VMXE = 0 would #UD");
+    ck_assert_msg((cpu->cr0 & 0x80000021ull) == 0x80000021ull,
                   "vmx_fake: VMXON with CR0 outside IA32_VMX_CR0_FIXED0 would #GP");
-    if (vmx_fake.in_vmx)
+    if (cpu->in_vmx)
         return vmfail(VCORE_VMXERR_VMXON_IN_ROOT);
-    uint32_t rev;
     if (!pa_valid(pa))
         return fail_invalid;
-    memcpy(&rev, (const void *)(uintptr_t)pa, 4);
-    if ((rev & 0x7fffffffu) != VMX_FAKE_REVISION)
+    if ((region_dword(pa) & 0x7fffffffu) != VMX_FAKE_REVISION || (region_dword(pa) >> 31))
         return fail_invalid;
-    vmx_fake.in_vmx = true;
-    vmx_fake.vmxon_pa = pa;
-    vmx_fake.current = -1;
+    cpu->in_vmx = true;
+    cpu->vmxon_pa = pa;
+    cpu->current = -1;
     return ok;
 }
 
 vcore__vmx_rc_t vcore__vmx_off(void)
 {
+    vmx_fake_cpu_t *cpu = &VMX_FAKE_CPU;
     vmx_fake.n_vmxoff++;
+    cpu->n_vmxoff++;
     need_vmx("VMXOFF");
-    vmx_fake.in_vmx = false;
-    vmx_fake.current = -1;
+    /* "VMXOFF": VMCSs still active here would be left undefined; the fake
+     * holds software to VMCLEARing them first. */
+    for (uint32_t i = 0; i < vmx_fake.nvmcs; i++)
+        ck_assert_msg(vmx_fake.vmcs[i].active_cpu != (int)vmx_fake.this_cpu,
+                      "vmx_fake: VMXOFF with VMCS %#llx still active",
+                      (unsigned long long)vmx_fake.vmcs[i].pa);
+    cpu->in_vmx = false;
+    cpu->current = -1;
     return ok;
+}
+
+/* A VMCS active on another processor cannot be touched here ("VMCS Life Cycle"). */
+static void need_local(const vmx_fake_vmcs_t *v, const char *insn)
+{
+    ck_assert_msg(v->active_cpu < 0 || v->active_cpu == (int)vmx_fake.this_cpu,
+                  "vmx_fake: %s on cpu %u of a VMCS active on cpu %d", insn, vmx_fake.this_cpu,
+                  v->active_cpu);
 }
 
 vcore__vmx_rc_t vcore__vmx_clear(uint64_t pa)
@@ -173,13 +213,15 @@ vcore__vmx_rc_t vcore__vmx_clear(uint64_t pa)
     need_vmx("VMCLEAR");
     if (!pa_valid(pa))
         return vmfail(VCORE_VMXERR_VMCLEAR_INVALID_ADDR);
-    if (pa == vmx_fake.vmxon_pa)
+    if (pa == VMX_FAKE_CPU.vmxon_pa)
         return vmfail(VCORE_VMXERR_VMCLEAR_VMXON_PTR);
     vmx_fake_vmcs_t *v = vmcs_rec(pa);
+    need_local(v, "VMCLEAR");
     v->cleared_once = true;
     v->launched = false;
-    if (vmx_fake.current == vmcs_index(v))
-        vmx_fake.current = -1;
+    v->active_cpu = -1;
+    if (VMX_FAKE_CPU.current == vmcs_index(v))
+        VMX_FAKE_CPU.current = -1;
     return ok;
 }
 
@@ -189,17 +231,17 @@ vcore__vmx_rc_t vcore__vmx_ptrld(uint64_t pa)
     need_vmx("VMPTRLD");
     if (!pa_valid(pa))
         return vmfail(VCORE_VMXERR_VMPTRLD_INVALID_ADDR);
-    if (pa == vmx_fake.vmxon_pa)
+    if (pa == VMX_FAKE_CPU.vmxon_pa)
         return vmfail(VCORE_VMXERR_VMPTRLD_VMXON_PTR);
-    uint32_t rev;
-    memcpy(&rev, (const void *)(uintptr_t)pa, 4);
-    if ((rev & 0x7fffffffu) != VMX_FAKE_REVISION)
+    if ((region_dword(pa) & 0x7fffffffu) != VMX_FAKE_REVISION)
         return vmfail(VCORE_VMXERR_VMPTRLD_BAD_REVISION);
     vmx_fake_vmcs_t *v = vmcs_rec(pa);
     /* A region made active without VMCLEAR has an undefined launch state
      * ("VMCS Life Cycle"): the fake does not guess. */
     ck_assert_msg(v->cleared_once, "vmx_fake: VMPTRLD of a region never VMCLEARed");
-    vmx_fake.current = vmcs_index(v);
+    need_local(v, "VMPTRLD");
+    v->active_cpu = (int)vmx_fake.this_cpu;
+    VMX_FAKE_CPU.current = vmcs_index(v);
     return ok;
 }
 
@@ -207,27 +249,39 @@ vcore__vmx_rc_t vcore__vmx_ptrst(uint64_t *pa)
 {
     vmx_fake.n_vmptrst++;
     need_vmx("VMPTRST");
-    *pa = vmx_fake.current >= 0 ? vmx_fake.vmcs[vmx_fake.current].pa : ~0ull;
+    *pa = VMX_FAKE_CPU.current >= 0 ? vmx_fake.vmcs[VMX_FAKE_CPU.current].pa : ~0ull;
     return ok;
 }
 
-/* A field the fake models: known to the table, and within IA32_VMX_VMCS_ENUM. */
-static void need_field(uint32_t field, vcore_vmcs_field_info_t *info)
+/* A field the modelled processor supports: in the library's table (SDM
+ * appendix "Field Encoding in VMCS"). Others are VMfailValid 12. */
+static bool have_field(uint32_t field, vcore_vmcs_field_info_t *info)
 {
     info->size = sizeof(*info);
-    ck_assert_msg(vcore_vmcs_field_lookup(field, info) == VCORE_OK,
-                  "vmx_fake: VMREAD/VMWRITE of unknown field %#x", field);
+    return field != vmx_fake.fail_field && vcore_vmcs_field_lookup(field, info) == VCORE_OK;
+}
+
+static void log_access(uint32_t field, bool write)
+{
+    if (vmx_fake.logging && vmx_fake.nlog < VMX_FAKE_LOG) {
+        vmx_fake.log[vmx_fake.nlog].field = field;
+        vmx_fake.log[vmx_fake.nlog].write = write;
+        vmx_fake.nlog++;
+    }
 }
 
 vcore__vmx_rc_t vcore__vmx_read(uint32_t field, uint64_t *value)
 {
     vmx_fake.n_vmread++;
     need_vmx("VMREAD");
-    if (vmx_fake.current < 0)
+    if (VMX_FAKE_CPU.current < 0)
         return fail_invalid;
     vcore_vmcs_field_info_t info;
-    need_field(field, &info);
-    ck_assert_int_eq(vcore_vmcs12_get(vmx_fake.vmcs[vmx_fake.current].data, field, value), VCORE_OK);
+    if (!have_field(field, &info))
+        return vmfail(VCORE_VMXERR_UNSUPPORTED_FIELD);
+    vmx_fake.n_read_type[info.type & 3u]++;
+    log_access(field, false);
+    ck_assert_int_eq(vcore_vmcs12_get(vmx_fake.vmcs[VMX_FAKE_CPU.current].data, field, value), VCORE_OK);
     return ok;
 }
 
@@ -235,15 +289,18 @@ vcore__vmx_rc_t vcore__vmx_write(uint32_t field, uint64_t value)
 {
     vmx_fake.n_vmwrite++;
     need_vmx("VMWRITE");
-    if (vmx_fake.current < 0)
+    if (VMX_FAKE_CPU.current < 0)
         return fail_invalid;
     vcore_vmcs_field_info_t info;
-    need_field(field, &info);
+    if (!have_field(field, &info))
+        return vmfail(VCORE_VMXERR_UNSUPPORTED_FIELD);
     /* IA32_VMX_MISC bit 29 is clear in the modelled CPU: exit-information
      * fields are read-only ("VMWRITE"). */
     if (info.type == VCORE_VMCS_TYPE_RO_DATA)
         return vmfail(VCORE_VMXERR_VMWRITE_READ_ONLY);
-    ck_assert_int_eq(vcore_vmcs12_set(vmx_fake.vmcs[vmx_fake.current].data, field, value), VCORE_OK);
+    vmx_fake.n_write_type[info.type & 3u]++;
+    log_access(field, true);
+    ck_assert_int_eq(vcore_vmcs12_set(vmx_fake.vmcs[VMX_FAKE_CPU.current].data, field, value), VCORE_OK);
     return ok;
 }
 
@@ -271,15 +328,15 @@ vcore__vmx_rc_t vcore__vmx_invvpid(uint64_t type, uint16_t vpid, uint64_t gla)
 uint64_t vmx_fake_get(uint32_t field)
 {
     uint64_t v = 0;
-    ck_assert_msg(vmx_fake.current >= 0, "vmx_fake: no current VMCS");
-    ck_assert_int_eq(vcore_vmcs12_get(vmx_fake.vmcs[vmx_fake.current].data, field, &v), VCORE_OK);
+    ck_assert_msg(VMX_FAKE_CPU.current >= 0, "vmx_fake: no current VMCS");
+    ck_assert_int_eq(vcore_vmcs12_get(vmx_fake.vmcs[VMX_FAKE_CPU.current].data, field, &v), VCORE_OK);
     return v;
 }
 
 void vmx_fake_set(uint32_t field, uint64_t value)
 {
-    ck_assert_msg(vmx_fake.current >= 0, "vmx_fake: no current VMCS");
-    ck_assert_int_eq(vcore_vmcs12_set(vmx_fake.vmcs[vmx_fake.current].data, field, value), VCORE_OK);
+    ck_assert_msg(VMX_FAKE_CPU.current >= 0, "vmx_fake: no current VMCS");
+    ck_assert_int_eq(vcore_vmcs12_set(vmx_fake.vmcs[VMX_FAKE_CPU.current].data, field, value), VCORE_OK);
 }
 
 void vmx_fake_exit(uint32_t reason, uint64_t qualification, uint32_t instr_len)
@@ -293,12 +350,102 @@ void vmx_fake_exit(uint32_t reason, uint64_t qualification, uint32_t instr_len)
 /* A control word against its capability MSR ("Checks on VM-Execution Control Fields"). */
 static bool ctl_ok(uint32_t field, uint32_t msr)
 {
-    uint64_t cap = 0;
-    for (uint32_t i = 0; i < vmx_fake.nmsr; i++)
-        if (vmx_fake.msr[i].index == msr)
-            cap = vmx_fake.msr[i].value;
+    uint64_t cap = msr_value(msr);
     uint32_t v = (uint32_t)vmx_fake_get(field);
     return (v & (uint32_t)cap) == (uint32_t)cap && (v & ~(uint32_t)(cap >> 32)) == 0;
+}
+
+/* "Checks on VM-Entry Control Fields": event injection. */
+static bool entry_injection_ok(void)
+{
+    uint32_t info = (uint32_t)vmx_fake_get(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD);
+    if (!(info >> 31))
+        return true;
+    uint32_t type = (info >> 8) & 7u, vec = info & 0xffu;
+    bool has_err = (info >> 11) & 1u;
+    if (type == 1 || type == 7) /* reserved; "other event" is never used by the backend */
+        return false;
+    if ((type == 2 && vec != 2) || (type == 3 && vec > 31))
+        return false;
+    /* An error code exactly for the hardware exceptions that push one, in protected mode. */
+    bool pe = vmx_fake_get(VCORE_VMCS_GUEST_CR0) & 1u;
+    bool wants = type == 3 && pe && (vec == 8 || (vec >= 10 && vec <= 14) || vec == 17);
+    if (has_err != wants)
+        return false;
+    if (info & 0x7ffff000u) /* bits 30:12 reserved */
+        return false;
+    if (has_err && (vmx_fake_get(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE) >> 16))
+        return false;
+    /* Software events need an instruction length 1-15 (0 too with MISC bit 30). */
+    if (type >= 4 && type <= 6) {
+        uint64_t len = vmx_fake_get(VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN);
+        bool zero_ok = (msr_value(0x485) >> 30) & 1u;
+        if (len > 15 || (len == 0 && !zero_ok))
+            return false;
+    }
+    return true;
+}
+
+/* The guest-state checks the backend is responsible for ("Checks on Guest
+ * Control Registers...", "Checks on Guest RIP and RFLAGS", "Checks on Guest
+ * Non-Register State"). */
+static bool guest_ok(uint64_t *qual)
+{
+    *qual = 0;
+    uint64_t cr0 = vmx_fake_get(VCORE_VMCS_GUEST_CR0), cr4 = vmx_fake_get(VCORE_VMCS_GUEST_CR4);
+    uint32_t proc2 = (uint32_t)vmx_fake_get(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL);
+    bool unrestricted = (vmx_fake_get(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) >> 31) && (proc2 & (1u << 7));
+    uint64_t fixed0 = msr_value(0x486) & (unrestricted ? ~0x80000001ull : ~0ull);
+    if ((cr0 & fixed0) != fixed0 || (cr0 >> 32) || ((cr0 >> 31) && !(cr0 & 1u)))
+        return false;
+    if (!(cr4 & (1u << 13)) || (cr4 & ~msr_value(0x489)))
+        return false;
+    /* "load IA32_EFER": LMA equals "IA-32e mode guest"; with CR0.PG so does LME. */
+    uint32_t entry = (uint32_t)vmx_fake_get(VCORE_VMCS_VM_ENTRY_CONTROLS);
+    bool ia32e = (entry >> 9) & 1u;
+    uint64_t efer = vmx_fake_get(VCORE_VMCS_GUEST_IA32_EFER);
+    if ((entry >> 15) & 1u) {
+        if (((efer >> 10) & 1u) != ia32e || ((cr0 >> 31) && ((efer >> 8) & 1u) != ia32e))
+            return false;
+    }
+    if (ia32e && !(cr4 & (1u << 5)))
+        return false;
+    uint64_t rflags = vmx_fake_get(VCORE_VMCS_GUEST_RFLAGS);
+    uint32_t intr = (uint32_t)vmx_fake_get(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO);
+    uint32_t info = (uint32_t)vmx_fake_get(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD);
+    uint32_t type = (info >> 8) & 7u;
+    bool inject = info >> 31;
+    if ((intr & ~0x1fu) || (intr & 3u) == 3u)
+        return false;
+    if ((intr & 1u) && !(rflags & (1u << 9)))
+        return false;
+    if (inject && type == 0 && ((intr & 3u) || !(rflags & (1u << 9))))
+        return false;
+    if (inject && type == 2 && (intr & 2u))
+        return false;
+    bool vnmi = (vmx_fake_get(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL) >> 5) & 1u;
+    if (inject && type == 2 && vnmi && (intr & 8u))
+        return false;
+    if (vmx_fake_get(VCORE_VMCS_GUEST_ACTIVITY_STATE) != 0)
+        return false;
+    if (vmx_fake_get(VCORE_VMCS_VMCS_LINK_POINTER) != ~0ull) {
+        *qual = 4;
+        return false;
+    }
+    return true;
+}
+
+bool vmx_fake_irq_window_open(void)
+{
+    return ((vmx_fake_get(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) >> 2) & 1u) &&
+           ((vmx_fake_get(VCORE_VMCS_GUEST_RFLAGS) >> 9) & 1u) &&
+           !(vmx_fake_get(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO) & 3u);
+}
+
+bool vmx_fake_nmi_window_open(void)
+{
+    return ((vmx_fake_get(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) >> 22) & 1u) &&
+           !(vmx_fake_get(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO) & 0xau);
 }
 
 vcore__vmx_rc_t vcore__vmx_enter(vcore__vmx_gprs_t *g)
@@ -314,10 +461,13 @@ vcore__vmx_rc_t vcore__vmx_enter(vcore__vmx_gprs_t *g)
             return rc;
         }
     }
-    if (vmx_fake.current < 0)
+    if (VMX_FAKE_CPU.current < 0)
         return fail_invalid;
-    vmx_fake_vmcs_t *v = &vmx_fake.vmcs[vmx_fake.current];
-    /* "VMLAUNCH/VMRESUME": launch-state checks first. */
+    vmx_fake_vmcs_t *v = &vmx_fake.vmcs[VMX_FAKE_CPU.current];
+    /* "VMLAUNCH/VMRESUME": a shadow VMCS is never entered (VMfailInvalid). */
+    if (region_dword(v->pa) >> 31)
+        return fail_invalid;
+    /* Launch-state checks first. */
     if (!g->launched && v->launched)
         return vmfail(VCORE_VMXERR_VMLAUNCH_NONCLEAR);
     if (g->launched && !v->launched)
@@ -328,31 +478,67 @@ vcore__vmx_rc_t vcore__vmx_enter(vcore__vmx_gprs_t *g)
         !ctl_ok(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x48e) ||
         !ctl_ok(VCORE_VMCS_VM_EXIT_CONTROLS, 0x48f) || !ctl_ok(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x490) ||
         ((vmx_fake_get(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) >> 31) &&
-         !ctl_ok(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 0x48b)))
+         !ctl_ok(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 0x48b)) ||
+        !entry_injection_ok())
+        return vmfail(VCORE_VMXERR_ENTRY_INVALID_CONTROL);
+    /* "virtual NMIs" needs "NMI exiting"; "NMI-window exiting" needs "virtual NMIs". */
+    uint32_t pin = (uint32_t)vmx_fake_get(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL);
+    uint32_t proc = (uint32_t)vmx_fake_get(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL);
+    if (((pin >> 5) & 1u && !((pin >> 3) & 1u)) || (((proc >> 22) & 1u) && !((pin >> 5) & 1u)))
         return vmfail(VCORE_VMXERR_ENTRY_INVALID_CONTROL);
     /* Host-state checks the fake models: RIP is the exit entry, selectors, CR4.VMXE. */
     if (vmx_fake_get(VCORE_VMCS_HOST_RIP) != VMX_FAKE_EXIT_RIP ||
         vmx_fake_get(VCORE_VMCS_HOST_CS_SELECTOR) == 0 || vmx_fake_get(VCORE_VMCS_HOST_TR_SELECTOR) == 0 ||
         !(vmx_fake_get(VCORE_VMCS_HOST_CR4) & (1u << 13)))
         return vmfail(VCORE_VMXERR_ENTRY_INVALID_HOST);
-    /* One guest-state check: the VMCS link pointer ("Checks on Guest Non-Register State"). */
-    if (vmx_fake_get(VCORE_VMCS_VMCS_LINK_POINTER) != ~0ull) {
-        vmx_fake_exit(0x80000000u | 33u, 0, 0);
+    uint64_t qual;
+    if (!guest_ok(&qual)) {
+        vmx_fake_exit(0x80000000u | 33u, qual, 0);
         return ok;
     }
+    /* Event injection ("Event Injection" in "VM Entries"): delivered before
+     * the guest's first instruction; a vectoring entry leaves no blocking by
+     * STI or MOV SS, and an injected NMI sets virtual-NMI blocking. */
+    uint32_t info = (uint32_t)vmx_fake_get(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD);
+    if (info >> 31) {
+        vmx_fake.inj_info = info;
+        vmx_fake.inj_error = (uint32_t)vmx_fake_get(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE);
+        vmx_fake.inj_len = (uint32_t)vmx_fake_get(VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN);
+        vmx_fake.n_injected++;
+        uint64_t intr = vmx_fake_get(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO) & ~3ull;
+        if (((info >> 8) & 7u) == 2 && ((pin >> 5) & 1u))
+            intr |= 8u;
+        vmx_fake_set(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, intr);
+    }
+    /* The exit is not during event delivery unless the guest script says so. */
+    vmx_fake_set(VCORE_VMCS_IDT_VECTORING_INFO_FIELD, 0);
+    vmx_fake_set(VCORE_VMCS_VM_EXIT_INTR_INFO, 0);
     ck_assert_msg(vmx_fake.guest != NULL, "vmx_fake: VM entry without a guest script");
     vmx_fake.exit_set = false;
-    /* CR2 is the guest's while it runs. */
     vmx_fake.guest(&vmx_fake, g, vmx_fake.guest_arg);
     ck_assert_msg(vmx_fake.exit_set, "vmx_fake: the guest script described no exit");
-    if (!(vmx_fake_get(VCORE_VMCS_VM_EXIT_REASON) & 0x80000000u))
+    if (!(vmx_fake_get(VCORE_VMCS_VM_EXIT_REASON) & 0x80000000u)) {
         v->launched = true;
+        /* Every VM exit clears the valid bit of the VM-entry
+         * interruption-information field. */
+        vmx_fake_set(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, info & 0x7fffffffu);
+    }
     return ok;
 }
 
 uint64_t vcore__vmx_exit_rip(void)
 {
     return VMX_FAKE_EXIT_RIP;
+}
+
+void vcore__vmx_host_nmi(void)
+{
+    vmx_fake.n_host_nmi++;
+}
+
+void vcore__vmx_host_mc(void)
+{
+    vmx_fake.n_host_mc++;
 }
 
 uint64_t vcore__vmx_rdmsr(uint32_t msr)
@@ -372,19 +558,20 @@ void vcore__vmx_wrmsr(uint32_t msr, uint64_t value)
 
 uint64_t vcore__vmx_read_cr0(void)
 {
-    return vmx_fake.cr0;
+    return VMX_FAKE_CPU.cr0;
 }
 
 uint64_t vcore__vmx_read_cr4(void)
 {
-    return vmx_fake.cr4;
+    return VMX_FAKE_CPU.cr4;
 }
 
 void vcore__vmx_write_cr4(uint64_t value)
 {
     /* MOV to CR4 clearing VMXE in VMX operation is a #GP. */
-    ck_assert_msg(!(vmx_fake.in_vmx && !(value & (1u << 13))), "vmx_fake: CR4.VMXE cleared in VMX operation");
-    vmx_fake.cr4 = value;
+    ck_assert_msg(!(VMX_FAKE_CPU.in_vmx && !(value & (1u << 13))),
+                  "vmx_fake: CR4.VMXE cleared in VMX operation");
+    VMX_FAKE_CPU.cr4 = value;
     vmx_fake.host.cr4 = value;
 }
 
@@ -401,6 +588,7 @@ uint32_t vcore__vmx_cpuid1_ecx(void)
 void vcore__vmx_host_regs(vcore__vmx_host_regs_t *out)
 {
     *out = vmx_fake.host;
+    out->cr4 = VMX_FAKE_CPU.cr4;
 }
 
 void vmx_fake_counts(uint64_t *reads, uint64_t *writes)
@@ -409,4 +597,10 @@ void vmx_fake_counts(uint64_t *reads, uint64_t *writes)
     *writes = vmx_fake.n_vmwrite - vmx_fake.mark_write;
     vmx_fake.mark_read = vmx_fake.n_vmread;
     vmx_fake.mark_write = vmx_fake.n_vmwrite;
+}
+
+void vmx_fake_log_start(void)
+{
+    vmx_fake.nlog = 0;
+    vmx_fake.logging = true;
 }

@@ -201,7 +201,7 @@ typedef struct vcore_x86_events {
  * are unions of groups.
  * @{
  */
-#define VCORE_X86_STATE_GPRS (1u << 0)       /**< RAX..R15 (RSP included). */
+#define VCORE_X86_STATE_GPRS (1u << 0)       /**< RAX..R15 except RSP. */
 #define VCORE_X86_STATE_RIP (1u << 1)        /**< RIP. */
 #define VCORE_X86_STATE_RFLAGS (1u << 2)     /**< RFLAGS. */
 #define VCORE_X86_STATE_SEG_CS (1u << 3)     /**< CS selector, base and limit (its access rights are in MODE). */
@@ -227,8 +227,12 @@ typedef struct vcore_x86_events {
  * instruction emulation needs while the rest of the segments it rarely does.
  */
 #define VCORE_X86_STATE_MODE (1u << 20)
+/** RSP: on VMX it lives in the VMCS while the other GPRs do not, so an
+ *  emulation that does not use it must not pay for it. */
+#define VCORE_X86_STATE_RSP (1u << 21)
 /** GPRs, RIP, RFLAGS (vcore_x86_regs_t). */
-#define VCORE_X86_STATE_REGS (VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS)
+#define VCORE_X86_STATE_REGS                                                                        \
+    (VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RSP | VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS)
 /** Segment registers. */
 #define VCORE_X86_STATE_SEGS                                                                        \
     (VCORE_X86_STATE_SEG_CS | VCORE_X86_STATE_SEG_SS | VCORE_X86_STATE_SEG_DATA |                     \
@@ -242,7 +246,13 @@ typedef struct vcore_x86_events {
     (VCORE_X86_STATE_SEGS | VCORE_X86_STATE_DTABLES | VCORE_X86_STATE_CRS | VCORE_X86_STATE_EFER)
 /** Every modelled MSR (vcore_x86_msrs_t). */
 #define VCORE_X86_STATE_ALL_MSRS (VCORE_X86_STATE_MSRS | VCORE_X86_STATE_TSC)
-#define VCORE_X86_STATE_ALL 0x1fffffu        /**< Every group. */
+#define VCORE_X86_STATE_ALL 0x3fffffu        /**< Every group of the register model (not XMM). */
+/**
+ * XMM0-XMM15 (vcore_x86_state_t::xmm). Outside VCORE_X86_STATE_ALL: only a
+ * backend that names it in vcore_backend_t::state_groups holds it, and the
+ * core only reads it (XMM fast hypercall input, x86/hyperv.h).
+ */
+#define VCORE_X86_STATE_XMM (1u << 22)
 /** @} */
 
 /** @brief The complete architectural state the library models for a vCPU. */
@@ -254,6 +264,8 @@ typedef struct vcore_x86_state {
     uint64_t xcr0;             /**< XCR0 (XFEATURE_ENABLED_MASK). */
     vcore_x86_msrs_t msrs;     /**< Modelled MSRs. */
     vcore_x86_events_t events; /**< Event state. */
+    /** XMM0-XMM15 (group VCORE_X86_STATE_XMM): xmm[i][0] = bits 63:0, xmm[i][1] = bits 127:64. */
+    uint64_t xmm[16][2];
 } vcore_x86_state_t;
 
 VCORE_END_DECLS

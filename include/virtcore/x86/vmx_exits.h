@@ -17,13 +17,24 @@
  *   interruption information, raw.data[2] its error code, raw.data[3] the
  *   IDT-vectoring information, raw.data[4] its error code, raw.data[5] the
  *   guest-physical address (EPT violations), raw.data[6] the guest RIP where
- *   it was read, raw.data[7] the VM-exit instruction-information field.
+ *   it was read, raw.data[7] the VM-exit instruction-information field
+ *   (VMX instructions, INS/OUTS). Fields the reason does not define are 0.
  * - VMCLEAR, VMLAUNCH, VMPTRLD, VMPTRST, VMREAD, VMRESUME, VMWRITE, VMXOFF,
  *   VMXON, INVEPT and INVVPID executed by the guest come back as
  *   VCORE_EXIT_VMX_INSN with u.vmx_insn filled (operation, basic reason,
  *   instruction information, length, qualification). With nested VMX
  *   enabled on the vCPU the library emulates them inside vcore_vcpu_run()
- *   and the VMM never sees them.
+ *   and the VMM never sees them; otherwise the instruction is not
+ *   completed, and a VMM that offers no VMX injects \#UD.
+ * - MOV to/from CR0, CR3, CR4, CR8, CLTS and LMSW come back as
+ *   VCORE_EXIT_CR_ACCESS; the library completes them itself.
+ * - The interrupt and NMI windows come back as VCORE_EXIT_IRQ_WINDOW and
+ *   VCORE_EXIT_NMI_WINDOW.
+ * - A host NMI or machine check that interrupts the guest is handed to the
+ *   host's own handler and the guest resumes: the VMM never sees it.
+ * - What the backend cannot decode comes back as VCORE_EXIT_INTERNAL_ERROR
+ *   with a vcore_vmx_internal_t sub-error, u.internal.data[0] the address
+ *   concerned and data[1] the exit qualification.
  * - Every other reason the backend does not complete itself comes back as
  *   VCORE_EXIT_RAW with the raw fields above.
  */
@@ -120,6 +131,27 @@ typedef enum vcore_vmx_exit_reason {
 #undef VCORE__VMX_EXIT_ENUM
     VCORE_VMX_EXIT_MAX_ = 78 /**< One past the highest reason listed. */
 } vcore_vmx_exit_reason_t;
+
+/** @brief Sub-errors of VCORE_EXIT_INTERNAL_ERROR from the vmx backend (u.internal.suberror). */
+typedef enum vcore_vmx_internal {
+    /** An MMIO access whose instruction could not be fetched or is not a MOV the backend decodes. */
+    VCORE_VMX_INTERNAL_MMIO_DECODE = 1,
+    /** An EPT misconfiguration: the backend built a bad EPT entry (data[0]: the guest-physical address). */
+    VCORE_VMX_INTERNAL_EPT_MISCONFIG = 2,
+    /** An instruction fetch from guest-physical memory that is not RAM. */
+    VCORE_VMX_INTERNAL_EPT_FETCH = 3,
+    /** String I/O whose memory operand is not guest RAM (data[0]: the linear address). */
+    VCORE_VMX_INTERNAL_STRING_IO = 4,
+    /**
+     * An access to guest-physical memory that is not RAM and was not the
+     * instruction's own data access: an entry of the guest's page tables
+     * (EPT-violation qualification bit 8 clear), an access without a linear
+     * address (bit 7 clear), or event delivery (IDT, stack; IDT-vectoring
+     * information in raw.data[3]). SDM Vol. 3, "Exit Qualification for EPT
+     * Violations".
+     */
+    VCORE_VMX_INTERNAL_EPT_NOT_DATA = 5
+} vcore_vmx_internal_t;
 
 /** @name Exit-reason field bits (SDM Vol. 3, "Basic VM-Exit Information")
  * @{ */

@@ -10,10 +10,12 @@
  */
 #include "virtcore/arm64/ipa.h"
 
+#include "arm64.h"
 #include "virtcore/error.h"
 
-/* Shared by both directions: checks a decoded size, returns the effective one. */
-static int ipa_check(uint32_t bits, uint32_t host_limit, uint32_t *effective)
+/* Shared by both directions and by the stage-2 geometry (s2_geometry.c):
+ * checks a decoded size, returns the effective one. */
+int vcore__arm64_ipa_check(uint32_t bits, uint32_t host_limit, uint32_t *effective)
 {
     if (bits != 0) {
         /* A limit of 0 means KVM_CAP_ARM_VM_IPA_SIZE is absent: only the
@@ -42,7 +44,7 @@ int vcore_arm64_ipa_vm_type(uint32_t ipa_bits, uint32_t host_limit, uint64_t *ty
         return VCORE_ERR_INVAL;
     if (ipa_bits > VCORE_ARM64_VM_TYPE_IPA_MASK)
         return VCORE_ERR_INVAL;
-    rc = ipa_check(ipa_bits, host_limit, &eff);
+    rc = vcore__arm64_ipa_check(ipa_bits, host_limit, &eff);
     if (rc != VCORE_OK)
         return rc;
     /* Bits 7:0 hold log2 of the IPA size; 0 keeps the default encoding. */
@@ -57,5 +59,5 @@ int vcore_arm64_ipa_from_vm_type(uint64_t type, uint32_t host_limit, uint32_t *i
     /* Bits above 7:0 are not defined for the IPA encoding. */
     if (type & ~VCORE_ARM64_VM_TYPE_IPA_MASK)
         return VCORE_ERR_INVAL;
-    return ipa_check((uint32_t)(type & VCORE_ARM64_VM_TYPE_IPA_MASK), host_limit, ipa_bits);
+    return vcore__arm64_ipa_check((uint32_t)(type & VCORE_ARM64_VM_TYPE_IPA_MASK), host_limit, ipa_bits);
 }

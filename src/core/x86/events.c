@@ -63,7 +63,9 @@ int vcore__x86_events_check(const vcore_x86_events_t *e, vcore_diag_t *d)
     if (e->exception_pending || e->exception_injected) {
         if (!vcore__x86_exc_vector_valid(e->exception_vector))
             return vcore__diag_set(d, VCORE_DIAG_EVENT_VECTOR_INVALID, e->exception_vector);
-        if ((e->exception_has_error_code != 0) != vcore__x86_exc_has_error_code(e->exception_vector))
+        /* A vector that never pushes an error code cannot have one; one that
+         * pushes it may come without it (delivered in real-address mode). */
+        if (e->exception_has_error_code && !vcore__x86_exc_has_error_code(e->exception_vector))
             return vcore__diag_set(d, VCORE_DIAG_EVENT_ERROR_CODE, e->exception_vector);
     }
     /* SDM Vol. 3, "Event Injection": one event is injected per VM entry. */

@@ -226,10 +226,11 @@ static int msr_check(const vcore_x86_cpu_model_t *m, const vcore_x86_state_t *st
             return vcore__diag_set(d, VCORE_DIAG_PAT_INVALID, val);
         return VCORE_OK;
     case VCORE_MSR_IA32_EFER: {
-        /* Same rules as a system-register write that changes only EFER. */
+        /* Same rules as a system-register write that changes only EFER:
+         * the control-register part (EFER against CR0/CR4). */
         vcore_x86_sregs_t neu = st->sregs;
         neu.efer = val;
-        return vcore__x86_check_sregs(m, &st->sregs, &neu, d);
+        return vcore__x86_check_crs(m, &st->sregs, &neu, d);
     }
     case VCORE_MSR_IA32_FMASK:
     case VCORE_MSR_IA32_TSC_AUX:

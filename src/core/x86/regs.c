@@ -147,8 +147,8 @@ static int regs_check_long_mode_bases(const vcore_x86_cpu_model_t *m,
     return VCORE_OK;
 }
 
-int vcore__x86_check_sregs(const vcore_x86_cpu_model_t *m, const vcore_x86_sregs_t *old,
-                           const vcore_x86_sregs_t *neu, vcore_diag_t *d)
+int vcore__x86_check_crs(const vcore_x86_cpu_model_t *m, const vcore_x86_sregs_t *old,
+                         const vcore_x86_sregs_t *neu, vcore_diag_t *d)
 {
     int rc;
 
@@ -175,6 +175,15 @@ int vcore__x86_check_sregs(const vcore_x86_cpu_model_t *m, const vcore_x86_sregs
     /* CR8 is the 4-bit task-priority class; bits 63:4 are reserved. */
     if ((neu->cr8 & ~0xfull) != 0)
         return vcore__diag_set(d, VCORE_DIAG_CR8_RESERVED, neu->cr8);
+    return VCORE_OK;
+}
+
+int vcore__x86_check_sregs(const vcore_x86_cpu_model_t *m, const vcore_x86_sregs_t *old,
+                           const vcore_x86_sregs_t *neu, vcore_diag_t *d)
+{
+    int rc = vcore__x86_check_crs(m, old, neu, d);
+    if (rc != VCORE_OK)
+        return rc;
     rc = regs_check_segments(neu, d);
     if (rc != VCORE_OK)
         return rc;

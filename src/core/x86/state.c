@@ -10,7 +10,11 @@
 void vcore_x86_state_copy(vcore_x86_state_t *dst, const vcore_x86_state_t *src, uint32_t groups)
 {
     if (groups & VCORE_X86_STATE_GPRS)
-        vcore__memcpy(dst->regs.gpr, src->regs.gpr, sizeof(dst->regs.gpr));
+        for (unsigned i = 0; i < VCORE_X86_NR_GPRS; i++)
+            if (i != VCORE_X86_RSP)
+                dst->regs.gpr[i] = src->regs.gpr[i];
+    if (groups & VCORE_X86_STATE_RSP)
+        dst->regs.gpr[VCORE_X86_RSP] = src->regs.gpr[VCORE_X86_RSP];
     if (groups & VCORE_X86_STATE_RIP)
         dst->regs.rip = src->regs.rip;
     if (groups & VCORE_X86_STATE_RFLAGS)
@@ -73,5 +77,7 @@ void vcore_x86_state_copy(vcore_x86_state_t *dst, const vcore_x86_state_t *src, 
         dst->msrs.tsc = src->msrs.tsc;
     if (groups & VCORE_X86_STATE_EVENTS)
         dst->events = src->events;
+    if (groups & VCORE_X86_STATE_XMM)
+        vcore__memcpy(dst->xmm, src->xmm, sizeof(dst->xmm));
 }
 

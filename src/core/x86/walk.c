@@ -4,8 +4,11 @@
  *
  * Only supervisor data accesses are needed (VMX instructions run at CPL 0),
  * so the walk checks presence, reserved bits, write protection (CR0.WP) and
- * SMAP (CR4.SMAP with RFLAGS.AC clear). It does not set accessed/dirty bits
- * and ignores protection keys (PKS): both are left for a general emulator.
+ * SMAP (CR4.SMAP with RFLAGS.AC clear). It records the accessed and dirty
+ * flags the access sets (SDM "Accessed and Dirty Flags"); the caller
+ * commits them once every page of the access is known to be reachable, so
+ * a refused access changes nothing. Protection keys (PKS) are left for a
+ * general emulator.
  */
 #include "x86.h"
 #include "x86_bits.h"
@@ -13,6 +16,8 @@
 #define PTE_P (1ull << 0)
 #define PTE_RW (1ull << 1)
 #define PTE_US (1ull << 2)
+#define PTE_A (1ull << 5)
+#define PTE_D (1ull << 6)
 #define PTE_PS (1ull << 7)
 #define PTE_XD (1ull << 63)
 
@@ -29,19 +34,46 @@ static int walk_fault(vcore__walk_fault_t *f, uint64_t la, bool write, uint32_t 
     return VCORE_ERR_INVAL;
 }
 
-static int walk_entry(const vcore_nvmx_mem_t *m, uint64_t pa, uint32_t bytes, uint64_t *e)
+/* Reads one entry and records it as used (accessed flag to set). */
+static int walk_entry(const vcore_nvmx_mem_t *m, uint64_t pa, uint32_t bytes, uint64_t *e,
+                      vcore__walk_ad_t *ad)
 {
     uint64_t v = 0;
 
     if (m->read(m->ctx, pa, &v, bytes) != VCORE_OK)
         return VCORE_ERR_FAULT;
     *e = v;
+    if (ad && ad->n < VCORE__ARRAY_SIZE(ad->pa)) {
+        ad->pa[ad->n] = pa;
+        ad->byte0[ad->n] = (uint8_t)v;
+        ad->set[ad->n] = (uint8_t)PTE_A;
+        ad->n++;
+    }
     return VCORE_OK;
+}
+
+/* The last entry recorded maps the page: a write sets its dirty flag. */
+static void walk_mark_dirty(vcore__walk_ad_t *ad, bool write)
+{
+    if (ad && write && ad->n > 0)
+        ad->set[ad->n - 1] |= (uint8_t)PTE_D;
+}
+
+void vcore__walk_commit_ad(const vcore_nvmx_mem_t *m, const vcore__walk_ad_t *ad)
+{
+    uint32_t i;
+    uint8_t b;
+
+    for (i = 0; i < ad->n; i++) {
+        b = (uint8_t)(ad->byte0[i] | ad->set[i]);
+        if (b != ad->byte0[i])
+            (void)m->write(m->ctx, ad->pa[i], &b, 1);
+    }
 }
 
 int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
                 uint32_t maxphyaddr, uint64_t la, bool write, uint64_t *gpa,
-                vcore__walk_fault_t *fault)
+                vcore__walk_fault_t *fault, vcore__walk_ad_t *ad)
 {
     uint64_t phys_mask = ((1ull << maxphyaddr) - 1) & ~0xfffull; /* bits M-1:12 */
     /* Bits 51:MAXPHYADDR of every entry are reserved. */
@@ -50,6 +82,8 @@ int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t 
     bool rw = true, us = true;
     int lvl, levels, err;
 
+    if (ad)
+        ad->n = 0;
     if (!(s->cr0 & VCORE__CR0_PG)) {
         *gpa = la;
         return VCORE_OK;
@@ -60,7 +94,7 @@ int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t 
     if (!(s->cr4 & VCORE__CR4_PAE)) {
         /* 32-bit paging: 4-byte entries, optional 4-MByte pages (CR4.PSE). */
         uint32_t la32 = (uint32_t)la;
-        err = walk_entry(m, (s->cr3 & 0xfffff000ull) + ((la32 >> 22) & 0x3ffu) * 4u, 4, &e);
+        err = walk_entry(m, (s->cr3 & 0xfffff000ull) + ((la32 >> 22) & 0x3ffu) * 4u, 4, &e, ad);
         if (err)
             return err;
         if (!(e & PTE_P))
@@ -75,7 +109,7 @@ int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t 
                 return walk_fault(fault, la, write, PFEC_P | PFEC_RSVD);
             *gpa = (e & 0xffc00000ull) | (hi << 32) | (la32 & 0x3fffffu);
         } else {
-            err = walk_entry(m, (e & 0xfffff000ull) + ((la32 >> 12) & 0x3ffu) * 4u, 4, &e);
+            err = walk_entry(m, (e & 0xfffff000ull) + ((la32 >> 12) & 0x3ffu) * 4u, 4, &e, ad);
             if (err)
                 return err;
             if (!(e & PTE_P))
@@ -93,7 +127,8 @@ int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t 
     } else {
         /* PAE paging: CR3 points at four PDPTEs. */
         uint32_t la32 = (uint32_t)la;
-        err = walk_entry(m, (s->cr3 & 0xffffffe0ull) + ((la32 >> 30) & 3u) * 8u, 8, &e);
+        /* PDPTEs have no accessed flag (PAE paging loads them with CR3). */
+        err = walk_entry(m, (s->cr3 & 0xffffffe0ull) + ((la32 >> 30) & 3u) * 8u, 8, &e, NULL);
         if (err)
             return err;
         if (!(e & PTE_P))
@@ -107,7 +142,7 @@ int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t 
     }
     for (lvl = levels; lvl >= 1; lvl--) {
         uint32_t shift = 12u + 9u * (uint32_t)(lvl - 1);
-        err = walk_entry(m, table + ((la >> shift) & 0x1ffu) * 8u, 8, &e);
+        err = walk_entry(m, table + ((la >> shift) & 0x1ffu) * 8u, 8, &e, ad);
         if (err)
             return err;
         if (!(e & PTE_P))
@@ -138,5 +173,6 @@ perms:
         return walk_fault(fault, la, write, PFEC_P);
     if (us && (s->cr4 & VCORE__CR4_SMAP) && !(rflags & VCORE__RFLAGS_AC))
         return walk_fault(fault, la, write, PFEC_P);
+    walk_mark_dirty(ad, write);
     return VCORE_OK;
 }

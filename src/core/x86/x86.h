@@ -46,6 +46,10 @@ uint32_t vcore__cpuid_xsave_size(const vcore_cpuid_entry_t *e, uint32_t n, uint6
 int vcore__x86_check_regs(const vcore_x86_regs_t *r, vcore_diag_t *d);
 int vcore__x86_check_sregs(const vcore_x86_cpu_model_t *m, const vcore_x86_sregs_t *old,
                            const vcore_x86_sregs_t *neu, vcore_diag_t *d);
+/* The control-register and EFER part of vcore__x86_check_sregs() alone (MOV
+ * to CR, WRMSR EFER): reads CR0, CR3, CR4, CR8 and EFER of old and neu only. */
+int vcore__x86_check_crs(const vcore_x86_cpu_model_t *m, const vcore_x86_sregs_t *old,
+                         const vcore_x86_sregs_t *neu, vcore_diag_t *d);
 int vcore__x86_check_dregs(const vcore_x86_cpu_model_t *m, const vcore_x86_dregs_t *dr,
                            vcore_diag_t *d);
 int vcore__x86_check_fpu(const vcore_x86_fpu_t *f, vcore_diag_t *d);
@@ -87,11 +91,25 @@ typedef struct vcore__walk_fault {
     uint32_t error_code; /* #PF error code */
     uint64_t cr2;        /* faulting linear address */
 } vcore__walk_fault_t;
+/* The paging-structure entries a translation used and the accessed/dirty
+ * flags it must set in them (SDM Vol. 3, "Accessed and Dirty Flags"). The
+ * flags live in byte 0 of every entry format, so committing writes one
+ * byte per entry that lacks them. */
+typedef struct vcore__walk_ad {
+    uint32_t n;         /* entries recorded */
+    uint64_t pa[5];     /* guest-physical address of each entry */
+    uint8_t byte0[5];   /* byte 0 of the entry as the walk read it */
+    uint8_t set[5];     /* flags to set: A, and D in the entry mapping the page of a write */
+} vcore__walk_ad_t;
 /* Translates one linear address for a supervisor data access. Returns
  * VCORE_OK with *gpa, VCORE_ERR_INVAL with *fault filled, or VCORE_ERR_FAULT
- * when a paging structure is not in readable guest memory. */
+ * when a paging structure is not in readable guest memory. Nothing is
+ * written: the accessed/dirty flags to set are recorded in *ad (may be NULL)
+ * for vcore__walk_commit_ad() once the access is known to happen. */
 int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
                 uint32_t maxphyaddr, uint64_t la, bool write, uint64_t *gpa,
-                vcore__walk_fault_t *fault);
+                vcore__walk_fault_t *fault, vcore__walk_ad_t *ad);
+/* Sets the recorded accessed/dirty flags that are not set yet. */
+void vcore__walk_commit_ad(const vcore_nvmx_mem_t *m, const vcore__walk_ad_t *ad);
 
 #endif /* VCORE_CORE_X86_H */

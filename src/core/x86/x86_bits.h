@@ -202,4 +202,143 @@
 #define VCORE__DR6_BS VCORE__BIT(14) /* Single step. */
 
 
+/* ---- VMX control fields (SDM Vol. 3, "VM-Execution Control Fields",
+ *      "VM-Exit Control Fields", "VM-Entry Control Fields"); 32-bit fields ---- */
+/* Pin-based VM-execution controls. */
+#define VCORE__PIN_EXT_INT_EXITING (1u << 0)  /* External-interrupt exiting. */
+#define VCORE__PIN_NMI_EXITING (1u << 3)      /* NMI exiting. */
+#define VCORE__PIN_VIRTUAL_NMIS (1u << 5)     /* Virtual NMIs. */
+#define VCORE__PIN_PREEMPT_TIMER (1u << 6)    /* Activate VMX-preemption timer. */
+#define VCORE__PIN_POSTED_INTR (1u << 7)      /* Process posted interrupts. */
+/* Primary processor-based VM-execution controls. */
+#define VCORE__PROC_TERTIARY (1u << 17)       /* Activate tertiary controls. */
+#define VCORE__PROC_TPR_SHADOW (1u << 21)     /* Use TPR shadow. */
+#define VCORE__PROC_NMI_WINDOW (1u << 22)     /* NMI-window exiting. */
+#define VCORE__PROC_IO_BITMAPS (1u << 25)     /* Use I/O bitmaps. */
+#define VCORE__PROC_MTF (1u << 27)            /* Monitor trap flag. */
+#define VCORE__PROC_MSR_BITMAPS (1u << 28)    /* Use MSR bitmaps. */
+#define VCORE__PROC_SECONDARY (1u << 31)      /* Activate secondary controls. */
+/* Secondary processor-based VM-execution controls. */
+#define VCORE__PROC2_APIC_ACCESS (1u << 0)    /* Virtualize APIC accesses. */
+#define VCORE__PROC2_EPT (1u << 1)            /* Enable EPT. */
+#define VCORE__PROC2_X2APIC (1u << 4)         /* Virtualize x2APIC mode. */
+#define VCORE__PROC2_VPID (1u << 5)           /* Enable VPID. */
+#define VCORE__PROC2_URG (1u << 7)            /* Unrestricted guest. */
+#define VCORE__PROC2_APIC_REG (1u << 8)       /* APIC-register virtualization. */
+#define VCORE__PROC2_VID (1u << 9)            /* Virtual-interrupt delivery. */
+#define VCORE__PROC2_VMFUNC (1u << 13)        /* Enable VM functions. */
+#define VCORE__PROC2_SHADOW_VMCS (1u << 14)   /* VMCS shadowing. */
+#define VCORE__PROC2_PML (1u << 17)           /* Enable PML. */
+#define VCORE__PROC2_EPT_VE (1u << 18)        /* EPT-violation #VE. */
+#define VCORE__PROC2_MBEC (1u << 22)          /* Mode-based execute control for EPT. */
+#define VCORE__PROC2_SPP (1u << 23)           /* Sub-page write permissions for EPT. */
+#define VCORE__PROC2_PT_GPA (1u << 24)        /* Intel PT uses guest physical addresses. */
+/* Primary VM-exit controls. */
+#define VCORE__EXIT_HOST_64 (1u << 9)         /* Host address-space size. */
+#define VCORE__EXIT_LOAD_PERF_GLOBAL (1u << 12) /* Load IA32_PERF_GLOBAL_CTRL. */
+#define VCORE__EXIT_ACK_INTR (1u << 15)       /* Acknowledge interrupt on exit. */
+#define VCORE__EXIT_LOAD_PAT (1u << 19)       /* Load IA32_PAT. */
+#define VCORE__EXIT_LOAD_EFER (1u << 21)      /* Load IA32_EFER. */
+#define VCORE__EXIT_SAVE_TIMER (1u << 22)     /* Save VMX-preemption timer value. */
+#define VCORE__EXIT_CLEAR_RTIT (1u << 25)     /* Clear IA32_RTIT_CTL. */
+#define VCORE__EXIT_LOAD_CET (1u << 28)       /* Load CET state. */
+#define VCORE__EXIT_LOAD_PKRS (1u << 29)      /* Load PKRS. */
+#define VCORE__EXIT_SECONDARY (1u << 31)      /* Activate secondary controls. */
+/* VM-entry controls. */
+#define VCORE__ENTRY_LOAD_DEBUG (1u << 2)     /* Load debug controls. */
+#define VCORE__ENTRY_IA32E (1u << 9)          /* IA-32e mode guest. */
+#define VCORE__ENTRY_SMM (1u << 10)           /* Entry to SMM. */
+#define VCORE__ENTRY_DUAL_MONITOR (1u << 11)  /* Deactivate dual-monitor treatment. */
+#define VCORE__ENTRY_LOAD_PERF_GLOBAL (1u << 13) /* Load IA32_PERF_GLOBAL_CTRL. */
+#define VCORE__ENTRY_LOAD_PAT (1u << 14)      /* Load IA32_PAT. */
+#define VCORE__ENTRY_LOAD_EFER (1u << 15)     /* Load IA32_EFER. */
+#define VCORE__ENTRY_LOAD_BNDCFGS (1u << 16)  /* Load IA32_BNDCFGS. */
+#define VCORE__ENTRY_LOAD_RTIT (1u << 18)     /* Load IA32_RTIT_CTL. */
+#define VCORE__ENTRY_LOAD_UINV (1u << 19)     /* Load UINV. */
+#define VCORE__ENTRY_LOAD_CET (1u << 20)      /* Load CET state. */
+#define VCORE__ENTRY_LOAD_LBR_CTL (1u << 21)  /* Load guest IA32_LBR_CTL. */
+#define VCORE__ENTRY_LOAD_PKRS (1u << 22)     /* Load PKRS. */
+/* VM-function controls (64 bits). */
+#define VCORE__VMFUNC_EPTP_SWITCHING VCORE__BIT(0) /* EPTP switching. */
+
+/* ---- IA32_VMX_MISC (SDM Vol. 3, "Miscellaneous Data") ---- */
+#define VCORE__VMX_MISC_ACT_HLT VCORE__BIT(6)      /* Activity state HLT supported. */
+#define VCORE__VMX_MISC_ACT_SHUTDOWN VCORE__BIT(7) /* Activity state shutdown supported. */
+#define VCORE__VMX_MISC_ACT_SIPI VCORE__BIT(8)     /* Activity state wait-for-SIPI supported. */
+#define VCORE__VMX_MISC_CR3_TARGETS(m) ((uint32_t)(((m) >> 16) & 0x1ffu)) /* Bits 24:16. */
+#define VCORE__VMX_MISC_MSR_LIST(m) ((uint32_t)(((m) >> 25) & 7u))       /* Bits 27:25. */
+#define VCORE__VMX_MISC_ZERO_LEN_INJECT VCORE__BIT(30) /* Software event injection with length 0. */
+
+/* ---- IA32_VMX_BASIC (SDM Vol. 3, "Basic VMX Information") ---- */
+#define VCORE__VMX_BASIC_REVISION_MASK 0x7fffffffull /* Bits 30:0: VMCS revision identifier. */
+#define VCORE__VMX_BASIC_REVISION(b) ((uint32_t)((b)&VCORE__VMX_BASIC_REVISION_MASK))
+#define VCORE__VMX_BASIC_REGION_SIZE (0x1fffull << 32) /* Bits 44:32: VMCS region size. */
+#define VCORE__VMX_BASIC_DUAL_MONITOR VCORE__BIT(49)  /* Dual-monitor treatment of SMIs and SMM. */
+#define VCORE__VMX_BASIC_MEMTYPE (0xfull << 50)       /* Bits 53:50: VMCS memory type. */
+#define VCORE__VMX_BASIC_INS_OUTS_INFO VCORE__BIT(54) /* INS/OUTS exits report instruction information. */
+#define VCORE__VMX_BASIC_NO_ERRCODE_CHECK VCORE__BIT(56) /* Hardware exceptions injectable with or without error code. */
+/* Bit 55 (TRUE_* capability MSRs) is public: VCORE_VMX_BASIC_TRUE_CTLS. */
+
+/* ---- IA32_VMX_EPT_VPID_CAP (SDM Vol. 3, "VPID and EPT Capabilities") ---- */
+#define VCORE__EPT_CAP_WALK4 VCORE__BIT(6)   /* Page-walk length 4 supported. */
+#define VCORE__EPT_CAP_WALK5 VCORE__BIT(7)   /* Page-walk length 5 supported. */
+#define VCORE__EPT_CAP_UC VCORE__BIT(8)      /* EPT paging structures may be UC. */
+#define VCORE__EPT_CAP_WB VCORE__BIT(14)     /* EPT paging structures may be WB. */
+#define VCORE__EPT_CAP_AD VCORE__BIT(21)     /* Accessed and dirty flags for EPT. */
+#define VCORE__EPT_CAP_SSS VCORE__BIT(23)    /* Supervisor shadow-stack control. */
+
+/* ---- Guest interruptibility state (SDM Vol. 3, "Guest Non-Register State") ---- */
+#define VCORE__INTR_STI (1u << 0)            /* Blocking by STI. */
+#define VCORE__INTR_MOVSS (1u << 1)          /* Blocking by MOV SS. */
+#define VCORE__INTR_SMI (1u << 2)            /* Blocking by SMI. */
+#define VCORE__INTR_NMI (1u << 3)            /* Blocking by NMI. */
+#define VCORE__INTR_ENCLAVE (1u << 4)        /* Enclave interruption. */
+
+/* ---- Guest activity state ---- */
+#define VCORE__ACT_ACTIVE 0u                 /* Active. */
+#define VCORE__ACT_HLT 1u                    /* HLT. */
+#define VCORE__ACT_SHUTDOWN 2u               /* Shutdown. */
+#define VCORE__ACT_SIPI 3u                   /* Wait-for-SIPI. */
+
+/* ---- VM-entry interruption-information field (SDM Vol. 3, "VM-Entry Controls for Event Injection") ---- */
+#define VCORE__IINFO_VECTOR(i) ((i) & 0xffu)        /* Bits 7:0: vector. */
+#define VCORE__IINFO_TYPE(i) (((i) >> 8) & 7u)      /* Bits 10:8: interruption type. */
+#define VCORE__IINFO_ERRCODE (1u << 11)             /* Deliver error code. */
+#define VCORE__IINFO_VALID (1u << 31)               /* Valid. */
+#define VCORE__ITYPE_EXT_INT 0u                     /* External interrupt. */
+#define VCORE__ITYPE_NMI 2u                         /* Non-maskable interrupt. */
+#define VCORE__ITYPE_HW_EXC 3u                      /* Hardware exception. */
+#define VCORE__ITYPE_SW_INT 4u                      /* Software interrupt. */
+#define VCORE__ITYPE_PRIV_SW_EXC 5u                 /* Privileged software exception. */
+#define VCORE__ITYPE_SW_EXC 6u                      /* Software exception. */
+#define VCORE__ITYPE_OTHER 7u                       /* Other event (pending MTF VM exit). */
+
+/* ---- Pending debug exceptions (SDM Vol. 3, "Guest Non-Register State") ---- */
+#define VCORE__PENDDBG_B0_3 0xfull           /* B3-B0. */
+#define VCORE__PENDDBG_ENABLED_BP VCORE__BIT(12) /* Enabled breakpoint. */
+#define VCORE__PENDDBG_BS VCORE__BIT(14)     /* Single step. */
+#define VCORE__PENDDBG_RTM VCORE__BIT(16)    /* Debug exception inside an RTM region. */
+
+/* ---- More RFLAGS and debug bits used by the VM-entry checks ---- */
+#define VCORE__RFLAGS_TF (1ull << 8)          /* Trap flag. */
+#define VCORE__RFLAGS_IF (1ull << 9)          /* Interrupt enable. */
+#define VCORE__DEBUGCTL_BTF VCORE__BIT(1)     /* IA32_DEBUGCTL.BTF: single-step on branches. */
+
+/* ---- More CPUID bits used by the VM-entry checks ---- */
+#define VCORE__CPUID_1_ECX_TSC_DEADLINE (1u << 24) /* TSC-deadline timer. */
+#define VCORE__CPUID_7_EBX_TSC_ADJUST (1u << 1)    /* IA32_TSC_ADJUST. */
+#define VCORE__CPUID_7_EBX_SGX (1u << 2)           /* Software Guard Extensions. */
+#define VCORE__CPUID_7_EBX_RTM (1u << 11)          /* Restricted transactional memory. */
+#define VCORE__CPUID_7_EBX_MPX (1u << 14)          /* Memory protection extensions. */
+#define VCORE__CPUID_7_ECX_RDPID (1u << 22)        /* RDPID. */
+#define VCORE__CPUID_7_ECX_BUS_LOCK (1u << 24)     /* Bus-lock detection (IA32_DEBUGCTL[2]). */
+#define VCORE__CPUID_7_EDX_IBRS (1u << 26)         /* IBRS and IBPB. */
+#define VCORE__CPUID_7_EDX_STIBP (1u << 27)        /* STIBP. */
+#define VCORE__CPUID_7_EDX_L1D_FLUSH (1u << 28)    /* IA32_FLUSH_CMD. */
+#define VCORE__CPUID_7_EDX_SSBD (1u << 31)         /* SSBD. */
+#define VCORE__CPUID_81_EDX_RDTSCP (1u << 27)      /* RDTSCP and IA32_TSC_AUX. */
+#define VCORE__CPUID_LEAF_PMU 0x0000000au          /* Architectural performance monitoring. */
+#define VCORE__CPUID_LEAF_PT 0x00000014u           /* Intel Processor Trace. */
+
+
 #endif /* VCORE_CORE_X86_BITS_H */

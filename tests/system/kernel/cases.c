@@ -26,7 +26,10 @@ SNIPPET(g64_ro)
 SNIPPET(g64_triple)
 SNIPPET(g64_lstar)
 SNIPPET(g16_real)
+SNIPPET(g64_ev)
 extern const uint8_t g64_outs_msg[], g64_outs_buf[];
+extern const uint8_t g64_ev_gp[], g64_ev_irq[], g64_ev_nmi[], g64_ev_main_irq[], g64_ev_main_nmi[],
+    g64_ev_main_sti[], g64_ev_sti_after[], g64_ev_main_cr4[], g64_ev_main_efer[], g64_ev_main_hlt[];
 
 /* Fails the case with a message and a value. */
 #define EXPECT(cond, msg, val)                                                                      \
@@ -485,6 +488,315 @@ static int case_realmode(vtk_env_t *env, vtk_why_t *why)
     return VTK_PASS;
 }
 
+/* ---- events: injection, windows, NMI blocking, #GP from the core's checks ---- */
+
+#define GGDT 0x4000ull /* guest GDT: null, 64-bit code (08H), data (10H) */
+#define GIDT 0x5000ull /* guest IDT: 256 16-byte gates */
+#define EV_VEC_IRQ 0x40u
+
+/* Guest-physical address of a label of the event snippet. */
+#define EV(label) (GCODE + (uint64_t)((label) - g64_ev))
+
+/* A 64-bit interrupt gate, DPL 0, selector 08H ("64-Bit Mode IDT"). */
+static void vtk_gate(uint8_t *idt, unsigned vec, uint64_t off)
+{
+    uint8_t *g = idt + vec * 16u;
+    memset(g, 0, 16);
+    g[0] = (uint8_t)off;
+    g[1] = (uint8_t)(off >> 8);
+    g[2] = 0x08;
+    g[5] = 0x8e; /* present, 64-bit interrupt gate */
+    g[6] = (uint8_t)(off >> 16);
+    g[7] = (uint8_t)(off >> 24);
+    for (unsigned i = 0; i < 4; i++)
+        g[8 + i] = (uint8_t)(off >> (32 + 8 * i));
+}
+
+/* Loads the event snippet, its GDT and IDT, and starts the vCPU at `start`. */
+static int vtk_load_ev(vtk_env_t *env, const uint8_t *start, uint64_t rflags, vtk_why_t *why)
+{
+    if (vtk_load64(env, g64_ev, g64_ev_end, why) != VTK_PASS)
+        return VTK_FAIL;
+    uint64_t gdt[3] = {0, 0x00209a0000000000ull, 0x00cf92000000ffffull};
+    memcpy(env->ram + GGDT, gdt, sizeof(gdt));
+    uint8_t *idt = env->ram + GIDT;
+    memset(idt, 0, 4096);
+    vtk_gate(idt, 2, EV(g64_ev_nmi));
+    vtk_gate(idt, 13, EV(g64_ev_gp));
+    vtk_gate(idt, EV_VEC_IRQ, EV(g64_ev_irq));
+    vcore_x86_sregs_t sr;
+    sr.size = sizeof(sr);
+    EXPECT(vcore_vcpu_get_sregs(env->vcpu, &sr) == 0, "get_sregs", 0);
+    sr.gdtr.base = GGDT;
+    sr.gdtr.limit = sizeof(gdt) - 1;
+    sr.idtr.base = GIDT;
+    sr.idtr.limit = 4095;
+    int err = vcore_vcpu_set_sregs(env->vcpu, &sr);
+    EXPECT(err == 0, "set_sregs (tables)", err);
+    vcore_x86_regs_t r;
+    EXPECT(vtk_get_regs(env, &r) == 0, "get_regs", 0);
+    r.rip = EV(start);
+    r.rflags = rflags;
+    EXPECT(vcore_vcpu_set_regs(env->vcpu, &r) == 0, "set_regs", 0);
+    return VTK_PASS;
+}
+
+/* Runs to an OUT on `port` and returns its 32-bit data in *val. */
+static int vtk_out(vtk_env_t *env, vcore_exit_t *e, uint16_t port, uint32_t *val, vtk_why_t *why)
+{
+    if (vtk_run(env, e, VCORE_EXIT_IO, why) != VTK_PASS)
+        return VTK_FAIL;
+    EXPECT(e->u.io.port == port && !e->u.io.is_in, "port", ((uint64_t)port << 32) | e->u.io.port);
+    uint32_t v = 0;
+    memcpy(&v, e->u.io.data, e->u.io.width < 4 ? e->u.io.width : 4);
+    *val = v;
+    return VTK_PASS;
+}
+
+#define OUT(port, val)                                                                              \
+    do {                                                                                            \
+        if (vtk_out(env, &e, (port), (val), why) != VTK_PASS)                                       \
+            return VTK_FAIL;                                                                        \
+    } while (0)
+#define LOADEV(start, rflags)                                                                       \
+    do {                                                                                            \
+        if (vtk_load_ev(env, (start), (rflags), why) != VTK_PASS)                                   \
+            return VTK_FAIL;                                                                        \
+    } while (0)
+
+/* #GP with an error code, injected by the VMM: the guest's handler finds
+ * the error code on its stack ("Exception and Interrupt Reference",
+ * "VM-Entry Controls for Event Injection"). */
+static int case_inject_gp(vtk_env_t *env, vtk_why_t *why)
+{
+    vcore_exit_t e;
+    uint32_t v = 0;
+    memset(&e, 0, sizeof(e));
+    e.size = sizeof(e);
+    LOADEV(g64_ev_main_hlt, 2);
+    int err = vcore_vcpu_inject_exception(env->vcpu, 13, true, 0x1238, 0);
+    EXPECT(err == 0, "inject_exception", err);
+    OUT(0xe0, &v);
+    EXPECT(v == 0x1238, "error code seen by the guest", v);
+    return VTK_PASS;
+}
+
+/* An external interrupt through the guest's IDT, IF = 1: delivered before
+ * the first instruction; its handler returns to the main code. */
+static int case_inject_irq(vtk_env_t *env, vtk_why_t *why)
+{
+    vcore_exit_t e;
+    uint32_t v = 0;
+    memset(&e, 0, sizeof(e));
+    e.size = sizeof(e);
+    LOADEV(g64_ev_main_irq, 2 | (1u << 9));
+    int err = vcore_vcpu_inject_interrupt(env->vcpu, EV_VEC_IRQ);
+    EXPECT(err == 0, "inject_interrupt", err);
+    OUT(0xe1, &v);
+    EXPECT(v == (uint32_t)EV(g64_ev_main_irq), "return RIP", v);
+    OUT(0xe4, &v);
+    RUN(VCORE_EXIT_HLT);
+    return VTK_PASS;
+}
+
+/* An NMI runs the guest's NMI handler; a second NMI raised while that
+ * handler runs waits for its IRET (blocking by NMI: with "virtual NMIs"
+ * the guest's own blocking, the core opening the NMI window). */
+static int case_inject_nmi(vtk_env_t *env, vtk_why_t *why)
+{
+    vcore_exit_t e;
+    uint32_t v = 0;
+    memset(&e, 0, sizeof(e));
+    e.size = sizeof(e);
+    LOADEV(g64_ev_main_nmi, 2);
+    memset(env->ram + EV(g64_ev_end) - 4, 0, 4); /* the NMI count */
+    int err = vcore_vcpu_inject_nmi(env->vcpu);
+    EXPECT(err == 0, "inject_nmi", err);
+    OUT(0xe2, &v);
+    EXPECT(v == 1, "first NMI entry", v);
+    vcore_x86_events_t ev;
+    ev.size = sizeof(ev);
+    err = vcore_vcpu_get_events(env->vcpu, &ev);
+    EXPECT(err == 0 && ev.nmi_masked, "NMI blocking in the handler", ev.nmi_masked);
+    err = vcore_vcpu_inject_nmi(env->vcpu);
+    EXPECT(err == 0, "inject_nmi 2", err);
+    OUT(0xe3, &v);
+    EXPECT(v == 1, "first handler finished before the second NMI", v);
+    OUT(0xe2, &v);
+    EXPECT(v == 2, "second NMI after IRET", v);
+    OUT(0xe3, &v);
+    EXPECT(v == 2, "second handler end", v);
+    OUT(0xe4, &v);
+    RUN(VCORE_EXIT_HLT);
+    return VTK_PASS;
+}
+
+/* An interrupt raised while the guest runs with IF = 0 is delivered when
+ * it executes STI, after the one instruction STI blocking covers
+ * ("Interruptibility State"): the handler's return RIP is past that
+ * instruction. The core's interrupt window does it. */
+static int case_irq_after_sti(vtk_env_t *env, vtk_why_t *why)
+{
+    vcore_exit_t e;
+    uint32_t v = 0;
+    memset(&e, 0, sizeof(e));
+    e.size = sizeof(e);
+    LOADEV(g64_ev_main_sti, 2);
+    OUT(0xe5, &v); /* after CLI */
+    int err = vcore_vcpu_inject_interrupt(env->vcpu, EV_VEC_IRQ);
+    EXPECT(err == 0, "inject_interrupt", err);
+    OUT(0xe1, &v);
+    EXPECT(v == (uint32_t)EV(g64_ev_sti_after), "delivered after STI + 1", v);
+    OUT(0xe4, &v);
+    RUN(VCORE_EXIT_HLT);
+    return VTK_PASS;
+}
+
+/* MOV to CR4 setting SMEP, which the vCPU's CPUID (no leaf 7) hides, is
+ * #GP(0) in the guest (SDM Vol. 2, "MOV-Move to/from Control Registers":
+ * reserved CR4 bits). Without the backend owning every CR4 bit the write
+ * would reach the (emulated) processor, which has SMEP. */
+static int case_cr4_hidden_bit(vtk_env_t *env, vtk_why_t *why)
+{
+    vcore_exit_t e;
+    uint32_t v = 0xffffffffu;
+    memset(&e, 0, sizeof(e));
+    e.size = sizeof(e);
+    LOADEV(g64_ev_main_cr4, 2);
+    OUT(0xe0, &v);
+    EXPECT(v == 0, "#GP error code", v);
+    vcore_x86_sregs_t sr;
+    sr.size = sizeof(sr);
+    EXPECT(vcore_vcpu_get_sregs(env->vcpu, &sr) == 0, "get_sregs", 0);
+    EXPECT(!(sr.cr4 & (1u << 20)), "CR4.SMEP stayed clear", sr.cr4);
+    return VTK_PASS;
+}
+
+/* A second VM (it has a vCPU with another CPUID) on the same processor. */
+static int vtk_env2(vtk_env_t *e2, uint32_t nvcpus, bool nx, vtk_why_t *why)
+{
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = vcore_backend_vmx();
+    cfg.host = &vtk_host;
+    cfg.max_vcpus = 2;
+    memset(e2, 0, sizeof(*e2));
+    int err = vcore_vm_create(&cfg, &e2->vm);
+    EXPECT(err == 0, "vm_create", err);
+    e2->ram_size = 2u << 20;
+    e2->ram = vtk_alloc_2m(1);
+    EXPECT(e2->ram != NULL, "ram", 0);
+    vcore_mem_region_t r = {sizeof(r), 0, e2->ram_size, e2->ram, 0};
+    err = vcore_vm_map_memory(e2->vm, &r);
+    EXPECT(err == 0, "map", err);
+    if (nvcpus) {
+        err = vcore_vcpu_create(e2->vm, NULL, &e2->vcpu);
+        EXPECT(err == 0, "vcpu_create", err);
+        err = vtk_set_cpuid(e2->vcpu, nx);
+        EXPECT(err == 0, "set_cpuid", err);
+    }
+    return VTK_PASS;
+}
+
+/* WRMSR of IA32_EFER.NXE on a vCPU whose CPUID has no NX is #GP(0) ("IA32_EFER
+ * MSR": reserved bits); the write exits (MSR bitmap) and the core refuses it. */
+static int case_efer_nxe_hidden(vtk_env_t *env_unused, vtk_why_t *why)
+{
+    (void)env_unused;
+    static vtk_env_t e2;
+    vtk_env_t *env = &e2;
+    if (vtk_env2(&e2, 1, false, why) != VTK_PASS)
+        return VTK_FAIL;
+    vcore_exit_t e;
+    uint32_t v = 0xffffffffu;
+    memset(&e, 0, sizeof(e));
+    e.size = sizeof(e);
+    LOADEV(g64_ev_main_efer, 2);
+    OUT(0xe0, &v);
+    EXPECT(v == 0, "#GP error code", v);
+    vcore_x86_sregs_t sr;
+    sr.size = sizeof(sr);
+    EXPECT(vcore_vcpu_get_sregs(env->vcpu, &sr) == 0, "get_sregs", 0);
+    EXPECT(sr.efer == 0x500, "EFER unchanged", sr.efer);
+    vcore_vcpu_destroy(e2.vcpu);
+    vcore_vm_destroy(e2.vm);
+    return VTK_PASS;
+}
+
+/* Runs one vCPU of a VM to its HLT. */
+static int vtk_hlt_once(vtk_env_t *env, vtk_why_t *why)
+{
+    vcore_exit_t e;
+    memset(&e, 0, sizeof(e));
+    e.size = sizeof(e);
+    LOAD64(g64_lazy);
+    RUN(VCORE_EXIT_HLT);
+    return VTK_PASS;
+}
+
+/* Several vCPUs of two VMs on this one processor, created and destroyed in
+ * an order that is neither creation nor reverse order: VMX root operation
+ * stays (the case environment's vCPU still uses it) and every vCPU keeps
+ * running, each on its own VMCS. */
+static int case_vcpus_two_vms(vtk_env_t *env, vtk_why_t *why)
+{
+    static vtk_env_t a0, a1, b0;
+    uint32_t users = vtk_host_cpus[0].users; /* the case environment's vCPU */
+    if (vtk_env2(&a0, 1, true, why) != VTK_PASS || vtk_env2(&b0, 1, true, why) != VTK_PASS)
+        return VTK_FAIL;
+    a1 = a0;
+    int err = vcore_vcpu_create(a0.vm, NULL, &a1.vcpu);
+    EXPECT(err == 0, "second vCPU of VM a", err);
+    err = vtk_set_cpuid(a1.vcpu, true);
+    EXPECT(err == 0, "set_cpuid", err);
+    EXPECT(vtk_host_cpus[0].users == users + 3, "users", vtk_host_cpus[0].users);
+    /* Interleaved runs: each switch makes another VMCS current. */
+    vtk_env_t *order[] = {&a0, &b0, &a1, env, &a1, &a0, &b0};
+    for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        if (vtk_hlt_once(order[i], why) != VTK_PASS)
+            return VTK_FAIL;
+    vcore_vcpu_destroy(a0.vcpu);
+    if (vtk_hlt_once(&a1, why) != VTK_PASS || vtk_hlt_once(&b0, why) != VTK_PASS)
+        return VTK_FAIL;
+    vcore_vcpu_destroy(b0.vcpu);
+    vcore_vm_destroy(b0.vm);
+    if (vtk_hlt_once(&a1, why) != VTK_PASS)
+        return VTK_FAIL;
+    vcore_vcpu_destroy(a1.vcpu);
+    vcore_vm_destroy(a0.vm);
+    EXPECT(vtk_host_cpus[0].users == users, "users after", vtk_host_cpus[0].users);
+    uint64_t cr4;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    EXPECT(cr4 & (1u << 13), "CR4.VMXE", cr4);
+    return vtk_hlt_once(env, why);
+}
+
+/* The last vCPU on the processor leaves VMX operation (VMXOFF, CR4.VMXE
+ * cleared: the library set it); a new vCPU enters it again. Runs last: it
+ * destroys the case environment. */
+static int case_last_vcpu_leaves_root(vtk_env_t *env, vtk_why_t *why)
+{
+    uint64_t cr4;
+    vcore_vcpu_destroy(env->vcpu);
+    vcore_vm_destroy(env->vm);
+    env->vcpu = NULL;
+    env->vm = NULL;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    EXPECT(!(cr4 & (1u << 13)), "CR4.VMXE after the last vCPU", cr4);
+    EXPECT(vtk_host_cpus[0].users == 0 && vtk_host_cpus[0].flags == 0, "per-CPU record",
+           vtk_host_cpus[0].users);
+    static vtk_env_t e2;
+    if (vtk_env2(&e2, 1, true, why) != VTK_PASS || vtk_hlt_once(&e2, why) != VTK_PASS)
+        return VTK_FAIL;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    EXPECT(cr4 & (1u << 13), "CR4.VMXE again", cr4);
+    vcore_vcpu_destroy(e2.vcpu);
+    vcore_vm_destroy(e2.vm);
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    EXPECT(!(cr4 & (1u << 13)) && vtk_host_cpus[0].users == 0, "left again", cr4);
+    return VTK_PASS;
+}
+
 /* ---- raw VMCS states (VTK_RECORD) ---- */
 
 int vtk_vmcs_record(const vtk_vmcs_field_t *f, uint32_t n, vtk_outcome_t *out)
@@ -601,5 +913,13 @@ const vtk_case_t vtk_cases[] = {
     {"record.host_cr3_wide", VTK_RECORD, vtk_record_host_cr3_wide},
     {"record.link_pointer_bad", VTK_RECORD, vtk_record_link_pointer},
     {"guest64.after_raw", VTK_CHECK, case_after_raw},
+    {"events.inject_gp_error_code", VTK_CHECK, case_inject_gp},
+    {"events.inject_interrupt", VTK_CHECK, case_inject_irq},
+    {"events.inject_nmi_blocked_until_iret", VTK_CHECK, case_inject_nmi},
+    {"events.interrupt_waits_for_sti", VTK_CHECK, case_irq_after_sti},
+    {"checks.cr4_bit_cpuid_hides", VTK_CHECK, case_cr4_hidden_bit},
+    {"checks.efer_nxe_without_nx", VTK_CHECK, case_efer_nxe_hidden},
+    {"root.vcpus_two_vms", VTK_CHECK, case_vcpus_two_vms},
+    {"root.last_vcpu_leaves", VTK_CHECK, case_last_vcpu_leaves_root}, /* keep last */
 };
 const uint32_t vtk_ncases = sizeof(vtk_cases) / sizeof(vtk_cases[0]);

@@ -58,6 +58,13 @@ typedef struct vtk_outcome {
     uint64_t qualification;
 } vtk_outcome_t;
 
+/* kmain.c: the guest CPUID table (the host's leaves 0, 1, 80000000H,
+ * 80000001H, 80000008H), with or without NX. */
+int vtk_set_cpuid(vcore_vcpu_t *vcpu, bool nx);
+/* kmem.c: the host services and their per-processor storage. */
+extern const vcore_host_t vtk_host;
+extern vcore_host_cpu_t vtk_host_cpus[1];
+
 /* Loads the fields into a scratch VMCS, VMLAUNCHes it, and reports the outcome. */
 int vtk_vmcs_record(const vtk_vmcs_field_t *f, uint32_t n, vtk_outcome_t *out);
 void vtk_print_outcome(const vtk_outcome_t *o);

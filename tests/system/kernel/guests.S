@@ -134,3 +134,73 @@ g64_ro:
     hlt
 g64_ro_end:
     .section .note.GNU-stack, "", @progbits
+
+/*
+ * Event guests. The case builds a GDT and a 64-bit IDT in guest memory whose
+ * gates point at the handlers below; each handler reports over a port, so
+ * the VMM sees the order in which things happened:
+ *   E0H  #GP handler: the error code it found on its stack (then it stops)
+ *   E1H  interrupt 40H handler: bits 31:0 of the RIP it will return to
+ *   E2H  NMI handler entry, E3H NMI handler just before IRET: the NMI count
+ *   E4H  main code after the event, E5H main code before the event
+ */
+    .section .rodata.guests, "a"
+    .code64
+    .globl g64_ev, g64_ev_end, g64_ev_gp, g64_ev_irq, g64_ev_nmi
+    .globl g64_ev_main_irq, g64_ev_main_nmi, g64_ev_main_sti, g64_ev_sti_after
+    .globl g64_ev_main_cr4, g64_ev_main_efer, g64_ev_main_hlt
+g64_ev:
+g64_ev_gp:
+    pop %rax
+    out %eax, $0xe0
+1:  hlt
+    jmp 1b
+g64_ev_irq:
+    push %rax
+    mov 8(%rsp), %rax
+    out %eax, $0xe1
+    pop %rax
+    iretq
+g64_ev_nmi:
+    push %rax
+    incl ev_count(%rip)
+    mov ev_count(%rip), %eax
+    out %eax, $0xe2
+    out %eax, $0xe3
+    pop %rax
+    iretq
+g64_ev_main_irq:            /* RFLAGS.IF = 1: an injected interrupt comes in first */
+    out %eax, $0xe4
+    hlt
+g64_ev_main_nmi:
+    out %eax, $0xe4
+    hlt
+g64_ev_main_sti:            /* IF = 0 until STI; one more instruction in its shadow */
+    cli
+    out %eax, $0xe5
+    sti
+    nop
+g64_ev_sti_after:
+    out %eax, $0xe4
+    hlt
+g64_ev_main_cr4:            /* CR4.SMEP, which the vCPU's CPUID hides: #GP(0) */
+    mov %cr4, %rax
+    bts $20, %rax
+    mov %rax, %cr4
+    out %eax, $0xe4
+    hlt
+g64_ev_main_efer:           /* IA32_EFER.NXE without CPUID NX: #GP(0) */
+    mov $0xc0000080, %ecx
+    rdmsr
+    bts $11, %eax
+    wrmsr
+    out %eax, $0xe4
+    hlt
+g64_ev_main_hlt:
+    hlt
+    jmp g64_ev_main_hlt
+    .balign 4
+ev_count:
+    .long 0
+g64_ev_end:
+    .section .note.GNU-stack, "", @progbits

@@ -47,5 +47,7 @@ void *vtk_alloc_pages(size_t count);
 void *vtk_alloc_2m(size_t count2m);
 /* Bytes left in the arena. */
 size_t vtk_arena_left(void);
+/* Fills in the per-processor storage of the host services (kmem.c). */
+void vtk_host_init(void);
 
 #endif /* VTK_KERNEL_H */

@@ -6,8 +6,6 @@
 
 void kmain(void);
 
-extern const vcore_host_t vtk_host;
-
 void vtk_why_str(vtk_why_t *w, const char *s)
 {
     while (*s && w->len + 1 < sizeof(w->buf))
@@ -38,8 +36,10 @@ static uint64_t vtk_rdmsr(uint32_t msr)
 }
 
 /* The guest's CPUID table: a few leaves of the host's own, so that the
- * model enumerates long mode, PAE and NX (the core checks EFER against it). */
-static int vtk_set_cpuid(vcore_vcpu_t *vcpu)
+ * model enumerates long mode, PAE and NX (the core checks EFER against it);
+ * leaf 7 is left out, so SMEP, SMAP, FSGSBASE... are hidden from the guest.
+ * Without nx, CPUID.80000001H:EDX.NX (bit 20) is hidden too. */
+int vtk_set_cpuid(vcore_vcpu_t *vcpu, bool nx)
 {
     static const uint32_t leaves[] = {0, 1, 0x80000000u, 0x80000001u, 0x80000008u};
     vcore_cpuid_entry_t t[5];
@@ -56,6 +56,8 @@ static int vtk_set_cpuid(vcore_vcpu_t *vcpu)
     }
     t[0].eax = 1;           /* highest basic leaf in the table */
     t[2].eax = 0x80000008u; /* highest extended leaf */
+    if (!nx)
+        t[3].edx &= ~(1u << 20);
     return vcore_vcpu_set_cpuid(vcpu, t, 5);
 }
 
@@ -85,7 +87,7 @@ static int vtk_env_init(vtk_env_t *env)
     if (!err)
         err = vcore_vcpu_create(env->vm, NULL, &env->vcpu);
     if (!err)
-        err = vtk_set_cpuid(env->vcpu);
+        err = vtk_set_cpuid(env->vcpu, true);
     if (err) {
         vtk_puts("SETUP map/vcpu failed: ");
         vtk_puts(vcore_err_name(err));
@@ -103,6 +105,12 @@ void kmain(void)
     uint32_t pass = 0, fail = 0, skip = 0, rec = 0;
 
     vtk_cpu_init();
+    vtk_host_init();
+    /* Mask every line of both 8259 PICs: with external-interrupt exiting a
+     * pending host interrupt (the BIOS left the PIT running) makes every
+     * VM entry exit at once, and this kernel never takes interrupts. */
+    vtk_outb(0x21, 0xff);
+    vtk_outb(0xa1, 0xff);
     /* VMX requires CR0.NE (IA32_VMX_CR0_FIXED0); the BIOS left it clear.
      * Setting it is the embedder's job: the library never changes CR0. */
     uint64_t cr0;

@@ -123,6 +123,23 @@ static void vtk_host_log(void *ctx, int level, const char *msg)
     vtk_puts("\n");
 }
 
+/* One processor (Bochs runs with cpu count=1): its index and its storage,
+ * shared by every VM, with the page that becomes its VMXON region. */
+static uint32_t vtk_host_cpu_index(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static uint8_t vtk_cpu0_page[4096] __attribute__((aligned(4096)));
+vcore_host_cpu_t vtk_host_cpus[1];
+
+void vtk_host_init(void)
+{
+    vtk_host_cpus[0].page = vtk_cpu0_page;
+    vtk_host_cpus[0].page_phys = (uint64_t)(uintptr_t)vtk_cpu0_page; /* identity mapped */
+}
+
 extern const vcore_host_t vtk_host;
 const vcore_host_t vtk_host = {
     .size = sizeof(vcore_host_t),
@@ -134,4 +151,7 @@ const vcore_host_t vtk_host = {
     .virt_to_phys = vtk_host_virt_to_phys,
     .log = vtk_host_log,
     .log_level = VCORE_LOG_WARN,
+    .cpu_index = vtk_host_cpu_index,
+    .cpus = vtk_host_cpus,
+    .ncpus = 1,
 };

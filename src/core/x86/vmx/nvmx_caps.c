@@ -15,13 +15,7 @@
 #define MK(hi, lo) (((uint64_t)(hi) << 32) | (uint64_t)(lo))
 
 /* IA32_VMX_BASIC fields (SDM "Basic VMX Information"). */
-#define BASIC_REVISION 0x7fffffffull
-#define BASIC_REGION_SIZE (0x1fffull << 32)
-#define BASIC_DUAL_MONITOR (1ull << 49)
-#define BASIC_MEMTYPE (0xfull << 50)
-#define BASIC_INS_OUTS (1ull << 54)
-#define BASIC_ANY_ERRCODE (1ull << 56)
-#define BASIC_FEATURES (BASIC_DUAL_MONITOR | BASIC_INS_OUTS | VCORE_VMX_BASIC_TRUE_CTLS | BASIC_ANY_ERRCODE)
+#define BASIC_FEATURES (VCORE__VMX_BASIC_DUAL_MONITOR | VCORE__VMX_BASIC_INS_OUTS_INFO | VCORE_VMX_BASIC_TRUE_CTLS | VCORE__VMX_BASIC_NO_ERRCODE_CHECK)
 
 /* IA32_VMX_MISC fields (SDM "Miscellaneous Data"). */
 #define MISC_TIMER_RATE 0x1full
@@ -48,8 +42,8 @@ static const uint8_t nvmx_caps_ctl[] = {
  * CET/PKRS/LBR/UINV load/clear controls. */
 static const uint64_t nvmx_caps_emul[VCORE_NVMX_NR_CAPS] = {
     [VCORE_NVMX_CAP_BASIC] = VCORE_VMCS12_REVISION | ((uint64_t)VCORE_VMCS12_SIZE << 32) |
-                             (6ull << 50) | BASIC_INS_OUTS | VCORE_VMX_BASIC_TRUE_CTLS |
-                             BASIC_ANY_ERRCODE,
+                             (6ull << 50) | VCORE__VMX_BASIC_INS_OUTS_INFO | VCORE_VMX_BASIC_TRUE_CTLS |
+                             VCORE__VMX_BASIC_NO_ERRCODE_CHECK,
     [VCORE_NVMX_CAP_PINBASED] = MK(0x000000ffu, 0x00000016u),
     [VCORE_NVMX_CAP_PROCBASED] = MK(0xfff9fffeu, 0x0401e172u),
     [VCORE_NVMX_CAP_EXIT] = MK(0x00ffffffu, 0x00036dffu),
@@ -103,7 +97,7 @@ int vcore_nvmx_caps_intersect(const vcore_nvmx_caps_t *backend, const vcore_nvmx
     /* Revision and region size describe vmcs12, which L1 really uses; the
      * memory type is the backend's; features need both sides; the 32-bit
      * address limit applies if either side has it. */
-    r[VCORE_NVMX_CAP_BASIC] = (e[0] & (BASIC_REVISION | BASIC_REGION_SIZE)) | (b[0] & BASIC_MEMTYPE) |
+    r[VCORE_NVMX_CAP_BASIC] = (e[0] & (VCORE__VMX_BASIC_REVISION_MASK | VCORE__VMX_BASIC_REGION_SIZE)) | (b[0] & VCORE__VMX_BASIC_MEMTYPE) |
                               (b[0] & e[0] & BASIC_FEATURES) |
                               ((b[0] | e[0]) & VCORE_VMX_BASIC_32BIT_PA);
     for (i = 0; i < VCORE__ARRAY_SIZE(nvmx_caps_ctl); i++) {
@@ -198,11 +192,11 @@ int vcore_nvmx_caps_restrict(const vcore_nvmx_caps_t *base, const vcore_nvmx_cap
 
 #define REFUSE(id, msr) return vcore__nvmx_diag(diag, (id), (msr), VCORE_ERR_INVAL)
     /* BASIC: vmcs12's revision/size and the memory type are facts, not features. */
-    if ((o[0] ^ b[0]) & (BASIC_REVISION | BASIC_REGION_SIZE | BASIC_MEMTYPE))
+    if ((o[0] ^ b[0]) & (VCORE__VMX_BASIC_REVISION_MASK | VCORE__VMX_BASIC_REGION_SIZE | VCORE__VMX_BASIC_MEMTYPE))
         REFUSE(VCORE_DIAG_NVMX_CAPS_FIXED_FIELD, 0x480);
     if (!nvmx_caps_subset(o[0] & BASIC_FEATURES, b[0]))
         REFUSE(VCORE_DIAG_NVMX_CAPS_ADDS_FEATURE, 0x480);
-    if (o[0] & ~(BASIC_REVISION | BASIC_REGION_SIZE | BASIC_MEMTYPE | BASIC_FEATURES |
+    if (o[0] & ~(VCORE__VMX_BASIC_REVISION_MASK | VCORE__VMX_BASIC_REGION_SIZE | VCORE__VMX_BASIC_MEMTYPE | BASIC_FEATURES |
                  VCORE_VMX_BASIC_32BIT_PA))
         REFUSE(VCORE_DIAG_NVMX_CAPS_ADDS_FEATURE, 0x480);
     if (!(o[0] & VCORE_VMX_BASIC_32BIT_PA) && (b[0] & VCORE_VMX_BASIC_32BIT_PA))

@@ -9,6 +9,7 @@
  * after the last check or memory-operand access that can fail.
  */
 #include "nvmx_priv.h"
+#include "check_priv.h"
 
 /* ---- outcome helpers ------------------------------------------------------ */
 
@@ -388,7 +389,10 @@ static bool nvmx_insn_l2_intercepted(vcore__nvmx_ctx_t *c, uint64_t enc, bool wr
                      (v->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
                      (v->SECONDARY_VM_EXEC_CONTROL & VCORE_VMX_PROC2_SHADOW_VMCS_CTL);
 
-    if (shadowing && (enc >> 15) == 0)
+    /* The bitmap addresses passed the VM-entry checks ("Checks on
+     * VM-Execution Control Fields") before L2 ran; one that would fail them
+     * is never read through: the access exits to L1. */
+    if (shadowing && (enc >> 15) == 0 && nvmx_insn_addr_ok(c, bitmap))
         vcore__nvmx_phys_read(c->mem, bitmap + ((enc & 0x7fffu) >> 3), &byte, 1);
     if (!shadowing || (enc >> 15) != 0 || (((uint32_t)byte >> (enc & 7u)) & 1u)) {
         c->res->outcome = VCORE_NVMX_OUT_EXIT_TO_L1;
@@ -529,23 +533,11 @@ static int nvmx_insn_launch(vcore__nvmx_ctx_t *c, bool resume)
     return VCORE_OK;
 }
 
-/* EPTP validity for a single-context INVEPT (SDM "VM-Execution Control
- * Fields" checks on the EPT pointer). */
+/* EPTP validity for a single-context INVEPT: the same rules as the EPT
+ * pointer at VM entry ("Checks on VM-Execution Control Fields"). */
 static bool nvmx_insn_eptp_ok(const vcore__nvmx_ctx_t *c, uint64_t eptp)
 {
-    uint64_t cap = c->n->caps.msr[VCORE_NVMX_CAP_EPT_VPID];
-    uint64_t memtype = eptp & 7u, walk = (eptp >> 3) & 7u;
-
-    if (!((memtype == 0 && (cap & (1ull << 8))) || (memtype == 6 && (cap & (1ull << 14)))))
-        return false;
-    if (!((walk == 3 && (cap & (1ull << 6))) || (walk == 4 && (cap & (1ull << 7)))))
-        return false;
-    if ((eptp & (1ull << 6)) && !(cap & (1ull << 21)))
-        return false;
-    /* Bit 7 (supervisor shadow-stack control) is not offered; 11:8 reserved. */
-    if (eptp & 0xf80u)
-        return false;
-    return (eptp >> c->n->maxphyaddr) == 0;
+    return vcore__vmx_eptp_faults(c->n->caps.msr, c->n->maxphyaddr, eptp) == 0;
 }
 
 static bool nvmx_insn_canonical(uint64_t la, bool la57)

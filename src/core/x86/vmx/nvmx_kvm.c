@@ -49,8 +49,14 @@ int vcore_nvmx_kvm_export(const vcore_nvmx_t *nvmx, void *buf, size_t len, uint3
     vcore__memcpy(b + KST_VMXON_PA, &vmxon, 8);
     vcore__memcpy(b + KST_VMCS12_PA, &vmcs, 8);
     if (vmcs != VCORE__INVALID_PTR) {
-        /* KVM's part as is; the extension area stays zero in the blob. */
+        /* KVM's part as is; the extension area stays zero in the blob. The
+         * header carries KVM's vmcs12 revision whatever revision the
+         * capabilities give L1 (the shadow-VMCS indicator is kept). */
+        uint32_t rev;
         vcore__memcpy(b + KST_DATA, nvmx->vmcs12, VCORE_VMCS12_KVM_END);
+        vcore__memcpy(&rev, b + KST_DATA, 4);
+        rev = VCORE_VMCS12_REVISION | (rev & VCORE_VMCS12_SHADOW_BIT);
+        vcore__memcpy(b + KST_DATA, &rev, 4);
     }
     return VCORE_OK;
 }
@@ -134,6 +140,9 @@ int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const void *buf, size_t len, vcore
             ((rev & VCORE_VMCS12_SHADOW_BIT) &&
              !(nvmx->caps.msr[VCORE_NVMX_CAP_PROCBASED2] & VCORE_VMX_PROC2_SHADOW_VMCS)))
             REFUSE(VCORE_DIAG_KVM_STATE_REVISION, rev, VCORE_ERR_INVAL);
+        /* In the library the VMCS carries the revision L1 sees (IA32_VMX_BASIC[30:0]). */
+        rev = (uint32_t)(nvmx->caps.msr[VCORE_NVMX_CAP_BASIC] & 0x7fffffffu) | (rev & VCORE_VMCS12_SHADOW_BIT);
+        vcore__memcpy(nvmx->scratch, &rev, 4);
     }
     if (flags & VCORE_KVM_NESTED_GUEST_MODE)
         REFUSE(VCORE_DIAG_KVM_STATE_GUEST_MODE, flags, VCORE_ERR_UNSUPPORTED);

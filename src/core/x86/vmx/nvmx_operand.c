@@ -51,9 +51,11 @@ static int nvmx_operand_linear(vcore__nvmx_ctx_t *c, uint32_t len, bool write, u
     uint64_t ea = c->in.qualification, amask;
     const vcore_x86_segment_t *s;
 
-    /* Address size 0/1/2 = 16/32/64 bits; 64-bit addressing exists only in
-     * 64-bit mode and 16-bit addressing only outside it. */
-    if (asize > 2 || seg > VCORE_X86_GS || (asize == 2) != c->long64) {
+    /* Address size 0/1/2 = 16/32/64 bits. 64-bit mode addresses with 64 or
+     * (67H prefix) 32 bits; 64-bit addressing exists only there and 16-bit
+     * addressing only outside it (SDM Vol. 1, "Address-Size Attributes for
+     * Instruction Operands" / "64-Bit Mode Address Calculation"). */
+    if (asize > 2 || seg > VCORE_X86_GS || (c->long64 ? asize == 0 : asize == 2)) {
         vcore__nvmx_exception(c, VCORE__VEC_UD, false, 0, VCORE_DIAG_NVMX_UD_BAD_INSN_INFO);
         return VCORE_ERR_INVAL;
     }
@@ -66,8 +68,9 @@ static int nvmx_operand_linear(vcore__nvmx_ctx_t *c, uint32_t len, bool write, u
     s = &c->in.sregs.seg[seg];
 
     if (c->long64) {
-        /* 64-bit mode: only FS and GS bases apply, no limit checks; the
-         * whole access must be canonical. */
+        /* 64-bit mode: only FS and GS bases apply (after a 32-bit effective
+         * address was truncated), no limit checks; the whole access must be
+         * canonical. */
         uint32_t bits = (c->in.sregs.cr4 & VCORE__CR4_LA57) ? 57u : 48u;
         uint64_t la = ea + ((seg == VCORE_X86_FS || seg == VCORE_X86_GS) ? s->base : 0);
         if (!nvmx_operand_canonical(la, bits) || !nvmx_operand_canonical(la + len - 1, bits))
@@ -100,9 +103,11 @@ static int nvmx_operand_linear(vcore__nvmx_ctx_t *c, uint32_t len, bool write, u
     }
 }
 
-/* Translates [la, la+len) into at most two physical pieces. */
+/* Translates [la, la+len) into at most two physical pieces, recording the
+ * accessed/dirty flags each piece's walk sets (not written yet). */
 static int nvmx_operand_translate(vcore__nvmx_ctx_t *c, uint64_t la, uint32_t len, bool write,
-                                  uint64_t gpa[2], uint32_t plen[2], uint32_t *npieces)
+                                  uint64_t gpa[2], uint32_t plen[2], uint32_t *npieces,
+                                  vcore__walk_ad_t ad[2])
 {
     uint64_t amask = c->long64 ? ~0ull : 0xffffffffull;
     uint32_t done = 0, n = 0;
@@ -115,7 +120,7 @@ static int nvmx_operand_translate(vcore__nvmx_ctx_t *c, uint64_t la, uint32_t le
         if (chunk > len - done)
             chunk = len - done;
         err = vcore__walk(c->mem, &c->in.sregs, c->in.regs.rflags, c->n->maxphyaddr, cur, write,
-                          &gpa[n], &f);
+                          &gpa[n], &f, &ad[n]);
         if (err == VCORE_ERR_INVAL) {
             vcore__nvmx_exception(c, f.vector, true, f.error_code, VCORE_DIAG_NVMX_PF);
             c->res->cr2 = f.cr2;
@@ -134,14 +139,18 @@ int vcore__nvmx_mem_read(vcore__nvmx_ctx_t *c, void *buf, uint32_t len)
 {
     uint64_t la, gpa[2];
     uint32_t plen[2], n = 0, i, off = 0;
+    vcore__walk_ad_t ad[2];
     int err;
 
     err = nvmx_operand_linear(c, len, false, &la);
     if (err)
         return err;
-    err = nvmx_operand_translate(c, la, len, false, gpa, plen, &n);
+    err = nvmx_operand_translate(c, la, len, false, gpa, plen, &n, ad);
     if (err)
         return err;
+    /* Every page translated: the walks' accessed flags are set. */
+    for (i = 0; i < n; i++)
+        vcore__walk_commit_ad(c->mem, &ad[i]);
     for (i = 0; i < n; i++) {
         if (c->mem->read(c->mem->ctx, gpa[i], (uint8_t *)buf + off, plen[i]) != VCORE_OK)
             return VCORE_ERR_FAULT;
@@ -150,20 +159,44 @@ int vcore__nvmx_mem_read(vcore__nvmx_ctx_t *c, void *buf, uint32_t len)
     return VCORE_OK;
 }
 
+/* A write must reach every piece or none: each piece is first written with
+ * its own current bytes, which fails where the memory is unbacked or
+ * read-only and changes nothing where it is writable. */
+static bool nvmx_operand_writable(vcore__nvmx_ctx_t *c, uint64_t gpa, uint32_t len)
+{
+    uint8_t old[8];
+    uint32_t off, n;
+
+    for (off = 0; off < len; off += n) {
+        n = len - off < (uint32_t)sizeof(old) ? len - off : (uint32_t)sizeof(old);
+        if (c->mem->read(c->mem->ctx, gpa + off, old, n) != VCORE_OK ||
+            c->mem->write(c->mem->ctx, gpa + off, old, n) != VCORE_OK)
+            return false;
+    }
+    return true;
+}
+
 int vcore__nvmx_mem_write(vcore__nvmx_ctx_t *c, const void *buf, uint32_t len)
 {
     uint64_t la, gpa[2];
     uint32_t plen[2], n = 0, i, off = 0;
+    vcore__walk_ad_t ad[2];
     int err;
 
     err = nvmx_operand_linear(c, len, true, &la);
     if (err)
         return err;
-    /* Translate every page before writing any byte: a fault on the second
-     * page must leave the first one untouched. */
-    err = nvmx_operand_translate(c, la, len, true, gpa, plen, &n);
+    /* Translate every page, then check every piece is writable, before
+     * writing any byte: a fault or an unwritable second page leaves the
+     * first one (and the paging structures' A/D flags) untouched. */
+    err = nvmx_operand_translate(c, la, len, true, gpa, plen, &n, ad);
     if (err)
         return err;
+    for (i = 0; i < n; i++)
+        if (!nvmx_operand_writable(c, gpa[i], plen[i]))
+            return VCORE_ERR_FAULT;
+    for (i = 0; i < n; i++)
+        vcore__walk_commit_ad(c->mem, &ad[i]);
     for (i = 0; i < n; i++) {
         if (c->mem->write(c->mem->ctx, gpa[i], (const uint8_t *)buf + off, plen[i]) != VCORE_OK)
             return VCORE_ERR_FAULT;

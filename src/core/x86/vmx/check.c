@@ -1,0 +1,242 @@
+/*
+ * check.c - the VM-entry check engine (SDM Vol. 3, chapter "VM Entries").
+ *
+ * The sections run in the order VM entry performs them: every VMfail check
+ * comes before every check that causes a failed-entry VM exit, control
+ * fields (error 7) before host state (error 8), guest state (exit 33)
+ * before the MSR-load list (exit 34). The first failure is the verdict.
+ */
+#include "check_priv.h"
+#include "nvmx_priv.h"
+
+void vcore__vmx_chk_fail(vcore__vmx_chk_t *c, uint32_t id, uint32_t index, uint64_t value)
+{
+    if (c->first.check == 0) {
+        c->first.check = id;
+        c->first.index = index;
+        c->first.value = value;
+    }
+    if (c->report_all) {
+        if (c->n < c->cap) {
+            c->fail[c->n].check = id;
+            c->fail[c->n].index = index;
+            c->fail[c->n].value = value;
+        }
+        /* A count, not an index: it saturates rather than wraps. */
+        if (c->n != UINT32_MAX)
+            c->n++;
+    } else {
+        c->n = 1;
+        c->stop = true;
+    }
+}
+
+uint32_t vcore__vmx_chk_cpuid(const vcore__vmx_chk_t *c, uint32_t leaf, uint32_t sub, unsigned reg)
+{
+    const vcore_cpuid_entry_t *e;
+
+    if (c->in.ncpuid == 0)
+        return 0;
+    e = vcore__cpuid_find(c->in.cpuid, c->in.ncpuid, leaf, sub);
+    if (!e)
+        return 0;
+    switch (reg) {
+    case 0:
+        return e->eax;
+    case 1:
+        return e->ebx;
+    case 2:
+        return e->ecx;
+    default:
+        return e->edx;
+    }
+}
+
+uint32_t vcore__vmx_chk_leaf7(vcore__vmx_chk_t *c, unsigned reg)
+{
+    const vcore_cpuid_entry_t *e;
+
+    if (!c->leaf7_read) {
+        e = c->in.ncpuid ? vcore__cpuid_find(c->in.cpuid, c->in.ncpuid, VCORE__CPUID_LEAF_EXT_FEATURES, 0) : NULL;
+        c->leaf7[0] = e ? e->ebx : 0u;
+        c->leaf7[1] = e ? e->ecx : 0u;
+        c->leaf7[2] = e ? e->edx : 0u;
+        c->leaf7_read = true;
+    }
+    return c->leaf7[reg];
+}
+
+/* SDM Vol. 1, "Canonical Addressing": the width is 57 bits on a processor
+ * with 5-level paging (CPUID.(EAX=07H,ECX=0):ECX.LA57), 48 otherwise. The
+ * 48-bit case (which is canonical for both widths) is decided inline in
+ * check_priv.h; CPUID is consulted only for the other addresses. */
+bool vcore__vmx_chk_canonical_slow(vcore__vmx_chk_t *c, uint64_t la)
+{
+    return (vcore__vmx_chk_leaf7(c, 1) & VCORE__CPUID_7_ECX_LA57) && vcore__x86_is_canonical(la, 57);
+}
+
+/* "Bits 63:N must be identical" (N = linear-address width): one bit weaker
+ * than canonical, which also takes in bit N-1. */
+bool vcore__vmx_chk_upper_identical_slow(vcore__vmx_chk_t *c, uint64_t la)
+{
+    return (vcore__vmx_chk_leaf7(c, 1) & VCORE__CPUID_7_ECX_LA57) && vcore__x86_is_canonical(la, 58);
+}
+
+void vcore__vmx_chk_read(const vcore__vmx_chk_t *c, uint64_t gpa, void *buf, size_t len)
+{
+    const vcore_nvmx_mem_t *m = c->in.mem;
+
+    if (!m || !m->read || m->read(m->ctx, gpa, buf, len) != VCORE_OK)
+        vcore__memset(buf, 0xff, len);
+}
+
+/* The sections, in architectural order. */
+static void (*const vcore__vmx_sections[])(vcore__vmx_chk_t *) = {
+    vcore__vmx_check_basic,       vcore__vmx_check_exec,        vcore__vmx_check_exit,
+    vcore__vmx_check_entry_ctls,  vcore__vmx_check_host_cr,     vcore__vmx_check_host_seg,
+    vcore__vmx_check_addr_size,   vcore__vmx_check_guest_cr,    vcore__vmx_check_guest_seg,
+    vcore__vmx_check_guest_dt,    vcore__vmx_check_guest_rip,   vcore__vmx_check_guest_nonreg,
+    vcore__vmx_check_guest_link,  vcore__vmx_check_guest_pdpte, vcore__vmx_check_msr_load,
+};
+
+/* Controls in force: set and allowed (SDM Vol. 3, "VMX Capability Reporting
+ * Facility"). Secondary controls count only under "activate secondary
+ * controls" (SDM: "the logical processor operates as if all the secondary
+ * processor-based VM-execution controls were 0"). */
+static void check_controls_in_force(vcore__vmx_chk_t *c)
+{
+    const uint64_t *m = c->caps;
+
+    /* The TRUE MSRs report the same allowed-1 settings as the plain ones
+     * (only allowed-0 differs): the plain MSRs decide what is allowed. */
+    c->pin = c->v.PIN_BASED_VM_EXEC_CONTROL & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_PINBASED]);
+    c->proc = c->v.CPU_BASED_VM_EXEC_CONTROL & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_PROCBASED]);
+    c->proc2 = (c->proc & VCORE__PROC_SECONDARY)
+                   ? c->v.SECONDARY_VM_EXEC_CONTROL & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_PROCBASED2])
+                   : 0u;
+    c->exit = c->v.VM_EXIT_CONTROLS & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_EXIT]);
+    c->entry = c->v.VM_ENTRY_CONTROLS & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_ENTRY]);
+    c->ia32e = (c->entry & VCORE__ENTRY_IA32E) != 0;
+    c->urg = (c->proc2 & VCORE__PROC2_URG) != 0;
+}
+
+static void check_verdict(const vcore__vmx_chk_t *c, vcore_vmx_verdict_t *out)
+{
+    uint32_t id = c->first.check;
+
+    out->check = id;
+    out->value = c->first.value;
+    out->failures = c->report_all ? c->n : (id != 0);
+    out->vm_error = 0;
+    out->exit_reason = 0;
+    out->qualification = 0;
+    switch (vcore__vmx_check_class(id)) {
+    case 0:
+        out->kind = VCORE_VMX_ENTRY_OK;
+        break;
+    case VCORE_VMX_CLASS_PRE:
+        /* SDM "Basic VM-Entry Checks": an invalid current-VMCS pointer is
+         * VMfailInvalid; the rest are VMfailValid with their own number. */
+        if (id == VCORE_VMX_CHECK_BASIC_NO_CURRENT_VMCS || id == VCORE_VMX_CHECK_BASIC_SHADOW_CURRENT) {
+            out->kind = VCORE_VMX_VMFAIL_INVALID;
+        } else {
+            out->kind = VCORE_VMX_VMFAIL_VALID;
+            out->vm_error = id == VCORE_VMX_CHECK_BASIC_MOV_SS ? VCORE_VMXERR_ENTRY_MOV_SS
+                            : id == VCORE_VMX_CHECK_BASIC_LAUNCH_NOT_CLEAR
+                                ? VCORE_VMXERR_VMLAUNCH_NONCLEAR
+                                : VCORE_VMXERR_VMRESUME_NONLAUNCHED;
+        }
+        break;
+    case VCORE_VMX_CLASS_VMFAIL_CTL:
+        out->kind = VCORE_VMX_VMFAIL_VALID;
+        out->vm_error = VCORE_VMXERR_ENTRY_INVALID_CONTROL;
+        break;
+    case VCORE_VMX_CLASS_VMFAIL_HOST:
+        out->kind = VCORE_VMX_VMFAIL_VALID;
+        out->vm_error = VCORE_VMXERR_ENTRY_INVALID_HOST;
+        break;
+    case VCORE_VMX_CLASS_EXIT_MSR_LOAD:
+        out->kind = VCORE_VMX_ENTRY_FAIL_EXIT;
+        out->exit_reason = VCORE_VMX_EXIT_REASON_ENTRY_FAIL | VCORE_VMX_EXIT_MSR_LOADING;
+        out->qualification = c->first.index;
+        break;
+    default: /* EXIT_GUEST, EXIT_PDPTE, EXIT_LINK */
+        out->kind = VCORE_VMX_ENTRY_FAIL_EXIT;
+        out->exit_reason = VCORE_VMX_EXIT_REASON_ENTRY_FAIL | VCORE_VMX_EXIT_INVALID_GUEST_STATE;
+        out->qualification = vcore__vmx_check_class(id) == VCORE_VMX_CLASS_EXIT_PDPTE ? VCORE_VMX_QUAL_PDPTE
+                             : vcore__vmx_check_class(id) == VCORE_VMX_CLASS_EXIT_LINK
+                                 ? VCORE_VMX_QUAL_LINK_POINTER
+                                 : VCORE_VMX_QUAL_DEFAULT;
+        break;
+    }
+}
+
+int vcore_vmx_check_entry(const vcore_vmx_check_input_t *in, vcore_vmx_verdict_t *out,
+                          vcore_vmx_check_failure_t *failures, uint32_t cap)
+{
+    vcore__vmx_chk_t c;
+    size_t i;
+
+    if (!in || !out)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(in) || !VCORE__SIZE_OK(out))
+        return VCORE_ERR_ABI;
+    if (!in->vmcs12 || !in->caps)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(in->caps) || (in->mem && !VCORE__SIZE_OK(in->mem)))
+        return VCORE_ERR_ABI;
+    /* SDM Vol. 3, "Linear-Address Translation": MAXPHYADDR is 32..52. */
+    if (in->maxphyaddr < 32 || in->maxphyaddr > 52 || (in->ncpuid != 0 && !in->cpuid))
+        return VCORE_ERR_INVAL;
+
+    /* vmcs12 is copied once; every check reads the copy only. */
+    vcore__memcpy(&c.v, in->vmcs12, sizeof(c.v));
+    c.in = *in;
+    c.caps = in->caps->msr;
+    c.ptr_width = (c.caps[VCORE_NVMX_CAP_BASIC] & VCORE_VMX_BASIC_32BIT_PA) ? 32u : in->maxphyaddr;
+    c.leaf7_read = false;
+    c.report_all = failures != NULL;
+    c.stop = false;
+    c.fail = failures;
+    c.cap = failures ? cap : 0u;
+    c.n = 0;
+    c.first.check = 0;
+    c.first.index = 0;
+    c.first.value = 0;
+    check_controls_in_force(&c);
+
+    for (i = 0; i < VCORE__ARRAY_SIZE(vcore__vmx_sections) && !c.stop; i++)
+        vcore__vmx_sections[i](&c);
+
+    check_verdict(&c, out);
+    return VCORE_OK;
+}
+
+int vcore_vmx_check_input_from_nvmx(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem,
+                                    uint64_t l1_efer, bool movss_blocking, bool resume,
+                                    const vcore_cpuid_entry_t *cpuid, uint32_t ncpuid,
+                                    vcore_vmx_check_input_t *out)
+{
+    const vcore__vmcs12_t *v;
+
+    if (!vcore__nvmx_ok(nvmx) || !out || (ncpuid != 0 && !cpuid))
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(out))
+        return VCORE_ERR_ABI;
+    v = (const vcore__vmcs12_t *)(const void *)nvmx->vmcs12;
+    vcore__memset(out, 0, sizeof(*out));
+    out->size = sizeof(*out);
+    out->vmcs12 = nvmx->vmcs12;
+    out->caps = &nvmx->caps;
+    out->maxphyaddr = nvmx->maxphyaddr;
+    out->launch_state = nvmx->current_vmptr != VCORE__INVALID_PTR ? v->launch_state : 0u;
+    out->l1_efer = l1_efer;
+    out->current_vmptr = nvmx->current_vmptr;
+    out->vmxon_ptr = nvmx->vmxon_ptr;
+    out->movss_blocking = movss_blocking;
+    out->resume = resume;
+    out->cpuid = cpuid;
+    out->ncpuid = ncpuid;
+    out->mem = mem;
+    return VCORE_OK;
+}

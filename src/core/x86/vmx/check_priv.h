@@ -1,0 +1,128 @@
+/*
+ * check_priv.h - the context shared by the VM-entry check files (private).
+ *
+ * One file per SDM section of chapter "VM Entries" fills in failures through
+ * vcore__vmx_chk_fail(); check.c runs the sections in architectural order
+ * and turns the first failure into the verdict.
+ */
+#ifndef VCORE_CORE_X86_VMX_CHECK_PRIV_H
+#define VCORE_CORE_X86_VMX_CHECK_PRIV_H
+
+#include "../x86.h"
+#include "../x86_bits.h"
+#include "vmcs_layout.h"
+#include "virtcore/x86/vmx_checks.h"
+
+typedef struct vcore__vmx_chk {
+    vcore__vmcs12_t v;          /* the copy of vmcs12: the only vmcs12 the checks read */
+    vcore_vmx_check_input_t in; /* the caller's input, copied */
+    const uint64_t *caps;       /* in.caps->msr (VMM data, not guest-controlled) */
+    uint32_t ptr_width;         /* width of VMCS pointers: MAXPHYADDR, or 32 with IA32_VMX_BASIC[48] */
+    /* Controls in force: set in vmcs12 and allowed by the capabilities. A
+     * check tied to a control applies only when the control is in force;
+     * a set but disallowed control is the reserved-bit check's business. */
+    uint32_t pin, proc, proc2, exit, entry;
+    bool ia32e;                 /* "IA-32e mode guest" in force */
+    bool urg;                   /* "unrestricted guest" in force */
+    /* CPUID.(EAX=07H,ECX=0), read once on first use. */
+    bool leaf7_read;
+    uint32_t leaf7[3];          /* EBX, ECX, EDX */
+    /* Outcome bookkeeping. */
+    bool report_all;            /* record every failure */
+    bool stop;                  /* nothing more to check */
+    vcore_vmx_check_failure_t *fail;
+    uint32_t cap, n;            /* capacity of fail[], failures seen */
+    vcore_vmx_check_failure_t first; /* the deciding failure (check 0: none yet) */
+} vcore__vmx_chk_t;
+
+/* Records a failure (index: 1-based MSR-load entry, else 0). In verdict-only
+ * mode the first failure stops the checks. */
+void vcore__vmx_chk_fail(vcore__vmx_chk_t *c, uint32_t id, uint32_t index, uint64_t value);
+
+/* Fails check `idval` with `value` when `cond` holds; returns from the
+ * calling section function once the checks are to stop. */
+#define VCORE__CHK_ID(c, cond, idval, value)                                                       \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            vcore__vmx_chk_fail((c), (uint32_t)(idval), 0, (uint64_t)(value));                    \
+            if ((c)->stop)                                                                         \
+                return;                                                                            \
+        }                                                                                          \
+    } while (0)
+/* The same with a check name from the table. */
+#define VCORE__CHK(c, cond, id, value) VCORE__CHK_ID(c, cond, VCORE_VMX_CHECK_##id, value)
+
+/* ---- facts about L1 (check.c) ---- */
+/* CPUID.(EAX=07H,ECX=0) register: 0 EBX, 1 ECX, 2 EDX. */
+uint32_t vcore__vmx_chk_leaf7(vcore__vmx_chk_t *c, unsigned reg);
+/* Any CPUID leaf register (0 EAX .. 3 EDX); 0 when the leaf is absent. */
+uint32_t vcore__vmx_chk_cpuid(const vcore__vmx_chk_t *c, uint32_t leaf, uint32_t sub, unsigned reg);
+/* Canonical for L1's linear-address width (57 with LA57, else 48). A
+ * 48-bit canonical address is canonical for both: that common case needs
+ * no CPUID. */
+bool vcore__vmx_chk_canonical_slow(vcore__vmx_chk_t *c, uint64_t la);
+static inline bool vcore__vmx_chk_canonical(vcore__vmx_chk_t *c, uint64_t la)
+{
+    return ((la + (1ull << 47)) >> 48) == 0 || vcore__vmx_chk_canonical_slow(c, la);
+}
+/* Bits 63:N identical, N the linear-address width ("RIP", "SSP" checks). */
+bool vcore__vmx_chk_upper_identical_slow(vcore__vmx_chk_t *c, uint64_t la);
+static inline bool vcore__vmx_chk_upper_identical(vcore__vmx_chk_t *c, uint64_t la)
+{
+    return ((la + (1ull << 48)) >> 49) == 0 || vcore__vmx_chk_upper_identical_slow(c, la);
+}
+/* A VMCS pointer within the width of VMCS-referenced structures. */
+static inline bool vcore__vmx_chk_ptr_ok(const vcore__vmx_chk_t *c, uint64_t pa)
+{
+    return vcore__x86_phys_ok(pa, c->ptr_width);
+}
+/* Physical read of L1 memory with abort semantics: unbacked bytes (or no
+ * accessor) read as all ones. */
+void vcore__vmx_chk_read(const vcore__vmx_chk_t *c, uint64_t gpa, void *buf, size_t len);
+
+/* ---- capability MSRs ---- */
+static inline uint32_t vcore__vmx_allowed0(uint64_t cap)
+{
+    return (uint32_t)cap;
+}
+static inline uint32_t vcore__vmx_allowed1(uint64_t cap)
+{
+    return (uint32_t)(cap >> 32);
+}
+
+/* ---- value rules shared by host state, guest state and MSR loading (check_values.c) ---- */
+bool vcore__vmx_efer_reserved(uint64_t efer);
+uint64_t vcore__vmx_perf_global_ctrl_valid(const vcore__vmx_chk_t *c);
+uint64_t vcore__vmx_debugctl_valid(vcore__vmx_chk_t *c);
+bool vcore__vmx_s_cet_reserved(uint64_t cet);
+bool vcore__vmx_s_cet_suppress_tracker(uint64_t cet);
+bool vcore__vmx_bndcfgs_reserved(uint64_t v);
+uint64_t vcore__vmx_rtit_ctl_valid(const vcore__vmx_chk_t *c);
+uint64_t vcore__vmx_lbr_ctl_valid(const vcore__vmx_chk_t *c);
+
+/* EPT pointer rules (check_ctls.c), shared with INVEPT: bit k set when
+ * check EXEC_EPTP_MEMTYPE + k fails; 0 for a valid EPTP. */
+uint32_t vcore__vmx_eptp_faults(const uint64_t *caps, uint32_t maxphyaddr, uint64_t eptp);
+
+/* ---- the sections, in architectural order ---- */
+void vcore__vmx_check_basic(vcore__vmx_chk_t *c);        /* check_basic.c */
+void vcore__vmx_check_exec(vcore__vmx_chk_t *c);         /* check_ctls.c */
+void vcore__vmx_check_exit(vcore__vmx_chk_t *c);         /* check_ctls.c */
+void vcore__vmx_check_entry_ctls(vcore__vmx_chk_t *c);   /* check_ctls.c */
+void vcore__vmx_check_host_cr(vcore__vmx_chk_t *c);      /* check_host.c */
+void vcore__vmx_check_host_seg(vcore__vmx_chk_t *c);     /* check_host.c */
+void vcore__vmx_check_addr_size(vcore__vmx_chk_t *c);    /* check_host.c */
+void vcore__vmx_check_guest_cr(vcore__vmx_chk_t *c);     /* check_guest_cr.c */
+void vcore__vmx_check_guest_seg(vcore__vmx_chk_t *c);    /* check_guest_seg.c */
+void vcore__vmx_check_guest_dt(vcore__vmx_chk_t *c);     /* check_guest_seg.c */
+void vcore__vmx_check_guest_rip(vcore__vmx_chk_t *c);    /* check_guest_state.c */
+void vcore__vmx_check_guest_nonreg(vcore__vmx_chk_t *c); /* check_guest_state.c */
+void vcore__vmx_check_guest_link(vcore__vmx_chk_t *c);   /* check_guest_state.c */
+void vcore__vmx_check_guest_pdpte(vcore__vmx_chk_t *c);  /* check_guest_state.c */
+void vcore__vmx_check_msr_load(vcore__vmx_chk_t *c);     /* check_msr_load.c */
+
+/* ---- the table (check_table.c) ---- */
+/* Class of a check id; 0 for an unknown id. */
+uint32_t vcore__vmx_check_class(uint32_t id);
+
+#endif /* VCORE_CORE_X86_VMX_CHECK_PRIV_H */
