@@ -17,13 +17,11 @@
 /* Clears (pass) or sets (intercept) the read and write bits of one MSR. */
 static void vcore__svm_msrpm_set(uint8_t *pm, uint32_t msr, bool read_pass, bool write_pass)
 {
-    /* APM Vol. 2, "MSR Intercepts": two bits per MSR (read, then write), for
-     * 0000_0000-0000_1FFF at byte 0, C000_0000-C000_1FFF at 800H and
-     * C001_0000-C001_1FFF at 1000H. */
-    uint32_t base = msr >= 0xc0010000u ? 0x1000u : msr >= 0xc0000000u ? 0x800u : 0u;
-    uint32_t bit = (msr & 0x1fffu) * 2u;
-    uint8_t *b = &pm[base + bit / 8u];
-    uint8_t rmask = (uint8_t)(1u << (bit % 8u)), wmask = (uint8_t)(rmask << 1);
+    uint32_t byte, bit;
+    if (!vcore_vmcb_msrpm_pos(msr, &byte, &bit))
+        return; /* outside the map: always intercepted */
+    uint8_t *b = &pm[byte];
+    uint8_t rmask = (uint8_t)(1u << bit), wmask = (uint8_t)(rmask << 1);
     *b = read_pass ? (uint8_t)(*b & ~rmask) : (uint8_t)(*b | rmask);
     *b = write_pass ? (uint8_t)(*b & ~wmask) : (uint8_t)(*b | wmask);
 }

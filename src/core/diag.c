@@ -3,6 +3,7 @@
 #include "virtcore/diag.h"
 #include "virtcore/error.h"
 #include "virtcore/x86/hyperv.h"
+#include "virtcore/x86/nsvm.h"
 #include "virtcore/x86/nvmx.h"
 #include "virtcore/x86/svm_checks.h"
 #include "virtcore/arm64/stage2.h"
@@ -22,6 +23,7 @@ static const vcore__diag_desc_t vcore__diag_table[] = {
     VCORE_DIAG_X86_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_VCPU_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_NVMX_LIST(VCORE__DIAG_ROW)
+    VCORE_DIAG_NSVM_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_ARM64_S2_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_HYPERV_LIST(VCORE__DIAG_ROW)
 #undef VCORE__DIAG_ROW

@@ -279,6 +279,31 @@ static inline bool vcore_vmcb_intercept_test(const vcore_vmcb_control_t *c, uint
 VCORE_API const char *vcore_vmcb_intercept_name(uint32_t id);
 
 /**
+ * @brief Where an MSR's two bits lie in the MSR permission map (APM Vol. 2,
+ *        "MSR Intercepts"): 0000_0000-0000_1FFF from byte 0, C000_0000-C000_1FFF
+ *        from byte 800H, C001_0000-C001_1FFF from byte 1000H; the read bit
+ *        first, the write bit next to it.
+ * @param[out] byte Byte offset in the 8 KiB map.
+ * @param[out] bit Bit of the read intercept in that byte (the write bit is bit + 1).
+ * @return false for an MSR outside the three ranges (always intercepted).
+ */
+static inline bool vcore_vmcb_msrpm_pos(uint32_t msr, uint32_t *byte, uint32_t *bit)
+{
+    uint32_t base;
+    if (msr <= 0x1fffu)
+        base = 0u;
+    else if (msr >= 0xc0000000u && msr <= 0xc0001fffu)
+        base = 0x800u;
+    else if (msr >= 0xc0010000u && msr <= 0xc0011fffu)
+        base = 0x1000u;
+    else
+        return false;
+    *byte = base + ((msr & 0x1fffu) * 2u) / 8u;
+    *bit = ((msr & 0x1fffu) * 2u) % 8u;
+    return true;
+}
+
+/**
  * @brief The VMCB clean bits: X(NAME, bit, "what the bit covers").
  *
  * APM Vol. 2, "VMCB Clean Field": a set bit tells the processor that the
