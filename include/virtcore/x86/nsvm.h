@@ -117,6 +117,11 @@ VCORE_API size_t vcore_nsvm_size(void);
 
 /**
  * @brief Creates the nested-SVM state in @p mem: GIF set, no L2, VM_HSAVE_PA 0.
+ * @param mem Caller memory for the state (8-byte aligned).
+ * @param len Bytes at @p mem.
+ * @param cfg What L1 is offered and what L0 runs L2 with.
+ * @param[out] out The state.
+ * @param[out] diag Receives the diagnostic of a refusal or of the failing rule (may be NULL).
  * @retval VCORE_ERR_NOMEM @p len is below vcore_nsvm_size().
  * @retval VCORE_ERR_INVAL a NULL argument, misaligned @p mem, ASID 0, a
  *         MAXPHYADDR outside 32..52, or a feature outside
@@ -194,6 +199,11 @@ typedef struct vcore_nsvm_result {
  * saves L1's state in the library's host-save copy and builds vmcb02. A
  * failure is \#VMEXIT with VMEXIT_INVALID written to VMCB12 (OUT_VMEXIT).
  *
+ * @param n The nested-SVM state.
+ * @param mem L1's guest-physical memory.
+ * @param in L1's state at the instruction.
+ * @param[out] res Receives the outcome.
+ * @param[out] diag Receives the diagnostic of a refusal or of the failing rule (may be NULL).
  * @retval VCORE_OK the outcome is in @p res.
  * @retval VCORE_ERR_STATE an instruction of L1 while L2 runs.
  */
@@ -204,30 +214,39 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nsvm_emulate(vcore_nsvm_t *n, const vcore_
 /**
  * @brief WRMSR to VM_HSAVE_PA: bits 11:0 must be clear and the address within
  *        MAXPHYADDR, otherwise \#GP (VCORE_ERR_INVAL, diagnostic NSVM_HSAVE_PA).
+ * @param n The nested-SVM state.
+ * @param pa The value L1 writes.
+ * @param[out] diag Receives the diagnostic of a refusal or of the failing rule (may be NULL).
  * @return VCORE_OK or VCORE_ERR_INVAL.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_nsvm_set_hsave_pa(vcore_nsvm_t *n, uint64_t pa, vcore_diag_t *diag);
 
 /** @brief VM_HSAVE_PA as L1 last wrote it.
+ * @param n The nested-SVM state.
  * @return The address (0 after creation). */
 VCORE_API uint64_t vcore_nsvm_hsave_pa(const vcore_nsvm_t *n);
 
 /** @brief GIF (global interrupt flag): interrupts, NMIs and SMIs are held while clear.
+ * @param n The nested-SVM state.
  * @return GIF. */
 VCORE_API bool vcore_nsvm_gif(const vcore_nsvm_t *n);
 
 /** @brief Whether L2 runs (between a successful VMRUN and its \#VMEXIT).
+ * @param n The nested-SVM state.
  * @return true in guest mode. */
 VCORE_API bool vcore_nsvm_in_guest(const vcore_nsvm_t *n);
 
 /** @brief vmcb02, the VMCB L0 runs L2 with (valid while in guest mode).
+ * @param n The nested-SVM state.
  * @return The VMCB, NULL for a bad argument. */
 VCORE_API const vcore_vmcb_t *vcore_nsvm_vmcb02(const vcore_nsvm_t *n);
 
 /** @brief The merged MSR permission map of vmcb02 (8 KiB).
+ * @param n The nested-SVM state.
  * @return The map, NULL for a bad argument. */
 VCORE_API const uint8_t *vcore_nsvm_msrpm02(const vcore_nsvm_t *n);
 /** @brief The merged I/O permission map of vmcb02 (12 KiB).
+ * @param n The nested-SVM state.
  * @return The map, NULL for a bad argument. */
 VCORE_API const uint8_t *vcore_nsvm_iopm02(const vcore_nsvm_t *n);
 
@@ -298,6 +317,9 @@ typedef struct vcore_nsvm_l2_exit {
  *        memory, CR/DR read and write vectors, exception vectors, nested
  *        page faults in L1's tables), L0 otherwise. SHUTDOWN that L1 does not
  *        intercept is L0's: L1 shuts down (vcore_nsvm_reflect() says so).
+ * @param n The nested-SVM state.
+ * @param mem L1's guest-physical memory.
+ * @param ex The exit as vmcb02 reported it, with L2's state.
  * @param[out] owner ::vcore_nsvm_owner_t.
  * @retval VCORE_OK @p owner is set.
  * @retval VCORE_ERR_STATE no L2 is running.
@@ -311,6 +333,11 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nsvm_route(const vcore_nsvm_t *n, const vc
  *        reloads L1's state from the host-save copy with GIF = 0, DR7 = 400H
  *        and CPL 0. A failed restore of L1's CR3 (PAE PDPTEs) gives
  *        OUT_SHUTDOWN, never a half-restored L1.
+ * @param n The nested-SVM state.
+ * @param mem L1's guest-physical memory.
+ * @param ex The exit as vmcb02 reported it, with L2's state.
+ * @param[out] res Receives the outcome.
+ * @param[out] diag Receives the diagnostic of a refusal or of the failing rule (may be NULL).
  * @return VCORE_OK (outcome in @p res) or VCORE_ERR_STATE when no L2 runs.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_nsvm_reflect(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem,
@@ -328,6 +355,10 @@ typedef enum vcore_nsvm_access {
  * @brief Translates an L2 guest-physical address through L1's nested page
  *        table (nCR3 of the VMCB12 copy, in the paging mode L1 had at VMRUN;
  *        APM Vol. 2, "Nested Paging"). Nested walks are user accesses.
+ * @param n The nested-SVM state.
+ * @param mem L1's guest-physical memory.
+ * @param l2_gpa The L2 guest-physical address.
+ * @param access ::vcore_nsvm_access_t.
  * @param[out] l1_gpa The L1 guest-physical address (L0 then translates it with its own tables).
  * @param[out] npf_info1 On a fault: EXITINFO1 of the \#NPF for L1 (VCORE_VMCB_NPF_*; FINAL for the final address, TABLE for @p table_walk).
  * @param table_walk The access is a page-table access of L2's own walk.
@@ -352,6 +383,9 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nsvm_npt_walk(const vcore_nsvm_t *n, const
  *        (u16 flags, u16 format = 1, u32 size, u64 VMCB12 address) and, in
  *        guest mode, a 4 KiB page with VMCB12's control area and L1's saved
  *        state in the state-save layout.
+ * @param n The nested-SVM state.
+ * @param l1_efer L1's EFER (the vCPU's).
+ * @param[out] buf Receives the state.
  * @param[in,out] len In: bytes at @p buf; out: bytes written.
  * @retval VCORE_OK written.
  * @retval VCORE_ERR_RANGE @p buf is too small (@p len says how much is needed).
@@ -366,6 +400,10 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nsvm_kvm_export(const vcore_nsvm_t *n, uin
  *        VMCB12 address (NSVM_STATE_VMCB_PA), controls failing the VMRUN checks
  *        (NSVM_STATE_CONTROLS), a saved L1 state that is not protected mode
  *        with paging (NSVM_STATE_HOST). A refused import changes nothing.
+ * @param n The nested-SVM state.
+ * @param buf The state.
+ * @param len Bytes at @p buf.
+ * @param[out] diag Receives the diagnostic of a refusal or of the failing rule (may be NULL).
  * @param mem L1's memory (the merged permission maps of vmcb02 are rebuilt from it).
  * @param l1_efer L1's EFER (the vCPU's).
  * @return VCORE_OK or an error above.
