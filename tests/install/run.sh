@@ -23,3 +23,14 @@ cmake -S "$src" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
     -DCMAKE_C_COMPILER="$cc" >/dev/null
 cmake --build "$tmp/cmake-build" >/dev/null
 "$tmp/cmake-build/consumer"
+
+# The tool and its man page, when the build has tools.
+if [ -f "$build/tools/virtcore-check" ]; then
+    echo "-- virtcore-check"
+    [ -x "$tmp/prefix/bin/virtcore-check" ] || { echo "virtcore-check not installed"; exit 1; }
+    man1=$(find "$tmp/prefix" -path '*/man1/virtcore-check.1' | head -n 1)
+    [ -n "$man1" ] || { echo "virtcore-check.1 not installed"; exit 1; }
+    n=$("$tmp/prefix/bin/virtcore-check" vmx --list-checks | wc -l)
+    echo "checks=$n"
+    [ "$n" -ge 214 ] || { echo "fewer than 214 checks"; exit 1; }
+fi

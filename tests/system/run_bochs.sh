@@ -81,5 +81,25 @@ elif [ "$ran" != "$total" ] || ! grep -q '^VTK-END' "$OUT"; then
     grep -iE 'VMFAIL|triple|panic|>>PANIC' "$LOG" 2>/dev/null | tail -5
     fail=1
 fi
+# The differential run of the VM-entry checks (kernel/diff.c): at least
+# 1,000 states, no unexplained mismatch, every verdict kind reached.
+diff=$(grep '^DIFF states=' "$OUT" | head -1)
+if [ -n "$diff" ]; then
+    val() { echo "$diff" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+    states=$(echo "$diff" | sed -n 's/^DIFF states=\([0-9]*\).*/\1/p')
+    echo "differential: $diff"
+    grep '^DIFF-DEVIATIONS' "$OUT"
+    if [ "${states:-0}" -lt 1000 ] || [ "$(val mismatches)" != 0 ]; then
+        echo "FAIL: differential run: ${states:-0} states, $(val mismatches) mismatches"
+        grep '^MISMATCH' "$OUT" | head -20
+        fail=1
+    fi
+    for k in entry_ok vmfail7 vmfail8 exit33 exit33_pdpte exit33_link exit34; do
+        if [ "$(val $k)" = 0 ]; then
+            echo "FAIL: differential run: no state with verdict $k"
+            fail=1
+        fi
+    done
+fi
 [ "$fail" = 0 ] && echo "PASS: $ran/$total cases on $CPU"
 exit $fail

@@ -912,6 +912,7 @@ const vtk_case_t vtk_cases[] = {
     {"record.guest_cs_unusable", VTK_RECORD, vtk_record_guest_cs_unusable},
     {"record.host_cr3_wide", VTK_RECORD, vtk_record_host_cr3_wide},
     {"record.link_pointer_bad", VTK_RECORD, vtk_record_link_pointer},
+    {"diff.vmx_entry_checks", VTK_CHECK, vtk_case_diff_checks},
     {"guest64.after_raw", VTK_CHECK, case_after_raw},
     {"events.inject_gp_error_code", VTK_CHECK, case_inject_gp},
     {"events.inject_interrupt", VTK_CHECK, case_inject_irq},

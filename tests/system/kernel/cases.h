@@ -75,6 +75,11 @@ int vtk_record_vmcs_minimal(vtk_env_t *env, vtk_why_t *why);
 int vtk_record_guest_cs_unusable(vtk_env_t *env, vtk_why_t *why);
 int vtk_record_host_cr3_wide(vtk_env_t *env, vtk_why_t *why);
 int vtk_record_link_pointer(vtk_env_t *env, vtk_why_t *why);
+/* The valid 64-bit reference state (at most VTK_MAX_FIELDS fields; 0 if cap is smaller). */
+uint32_t vtk_vmcs_reference(vtk_vmcs_field_t *f, uint32_t cap);
+
+/* diff.c: the differential run of the VM-entry checks. */
+int vtk_case_diff_checks(vtk_env_t *env, vtk_why_t *why);
 
 extern const vtk_case_t vtk_cases[];
 extern const uint32_t vtk_ncases;

@@ -133,6 +133,11 @@ static uint32_t vtk_vmcs_minimal(vtk_vmcs_field_t *f)
     return n;
 }
 
+uint32_t vtk_vmcs_reference(vtk_vmcs_field_t *f, uint32_t cap)
+{
+    return cap >= VTK_MAX_FIELDS ? vtk_vmcs_minimal(f) : 0;
+}
+
 /* Replaces one field of a state. */
 static void vtk_vmcs_patch(vtk_vmcs_field_t *f, uint32_t n, uint32_t field, uint64_t value)
 {

@@ -1,0 +1,80 @@
+/*
+ * vcheck_text.h - the part of virtcore-check every architecture shares.
+ *
+ * virtcore-check is one program with one subcommand per architecture
+ * ("vmx"; "svm" has the same shape). The pieces:
+ *
+ *   vcheck_main.c   picks the architecture from argv[1] (vcheck_arches[]).
+ *   vcheck_text.c   the text grammar of state and capability files: lines,
+ *                   '#' comments, `KEY = VALUE` assignments, C integer
+ *                   literals; pure (no I/O), so fuzzers link it.
+ *   vcheck_out.c    file reading and output helpers (exit statuses, JSON
+ *                   strings, error messages on stderr).
+ *   vcheck_<arch>_state.c  what the keys of that architecture mean
+ *                   (pure, linked by that architecture's fuzzer);
+ *   vcheck_<arch>.c the subcommand: options, CPU profiles, verdict output.
+ *
+ * Adding an architecture: write vcheck_<arch>_state.c (a
+ * vcheck_text_line_fn for its keys) and vcheck_<arch>.c (a
+ * vcheck_arch_t whose main() parses its options and prints with the
+ * vcheck_out helpers), and list the vcheck_arch_t in vcheck_main.c.
+ * Every subcommand keeps the same exit statuses (VCHECK_EXIT_*).
+ */
+#ifndef VCHECK_TEXT_H
+#define VCHECK_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Exit statuses of every subcommand. */
+#define VCHECK_EXIT_OK 0    /* the state enters the guest */
+#define VCHECK_EXIT_FAIL 1  /* a failure verdict */
+#define VCHECK_EXIT_USAGE 2 /* bad usage or unreadable input (message on stderr) */
+
+/** Largest state or capability file accepted (bytes). */
+#define VCHECK_TEXT_MAX (4u << 20)
+
+/** Why a file was refused: the 1-based line (0: the whole file) and a message. */
+typedef struct vcheck_err {
+    unsigned line;
+    char msg[200];
+} vcheck_err_t;
+
+/** One assignment: KEY and VALUE with surrounding blanks removed (not NUL-terminated). */
+typedef struct vcheck_line {
+    unsigned lineno;
+    const char *key;
+    size_t key_len;
+    const char *val;
+    size_t val_len;
+} vcheck_line_t;
+
+/** Handles one assignment; returns 0, or -1 after filling @p err. */
+typedef int (*vcheck_text_line_fn)(void *ctx, const vcheck_line_t *l, vcheck_err_t *err);
+
+/**
+ * Splits @p text into assignments and hands each to @p fn in file order.
+ * Blank lines and everything from '#' to the end of a line are ignored; any
+ * other line must be `KEY = VALUE` with a non-empty KEY and VALUE. A NUL
+ * byte makes the file unreadable text. Returns 0 or -1 (with @p err set).
+ */
+int vcheck_text_parse(const char *text, size_t len, vcheck_text_line_fn fn, void *ctx, vcheck_err_t *err);
+
+/**
+ * Reads a C integer literal (decimal, 0x/0X hexadecimal, 0-prefixed octal,
+ * optional u/U, l/L, ll/LL suffixes) that fits in 64 bits. Returns 0 or -1.
+ */
+int vcheck_text_int(const char *s, size_t n, uint64_t *out);
+
+/** True when the @p n bytes at @p s are exactly @p word. */
+bool vcheck_text_is(const char *s, size_t n, const char *word);
+
+/** True when the @p n bytes at @p s start with @p prefix. */
+bool vcheck_text_starts(const char *s, size_t n, const char *prefix);
+
+/** Fills @p err: line and a printf-style message that quotes nothing unbounded. */
+void vcheck_text_fail(vcheck_err_t *err, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* VCHECK_TEXT_H */
