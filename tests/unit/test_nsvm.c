@@ -256,7 +256,9 @@ START_TEST(ud_outside_protected_mode)
 {
     in.sregs.cr0 = 0;
     emulate(VCORE_NSVM_CLGI);
+    ck_assert_uint_eq(res.outcome, VCORE_NSVM_OUT_EXCEPTION);
     ck_assert_uint_eq(res.vector, 6);
+    ck_assert(vcore_nsvm_gif(n)); /* CLGI did not execute */
     ck_assert_uint_eq(diag.id, VCORE_DIAG_NSVM_UD_REAL_MODE);
     in.sregs.cr0 = CR0_PE;
     in.sregs.efer = EFER_SVME;
@@ -290,12 +292,29 @@ START_TEST(gp_rax_alignment_and_width)
 {
     in.regs.gpr[VCORE_X86_RAX] = VMCB12 | 0x800;
     emulate(VCORE_NSVM_VMLOAD);
+    ck_assert_uint_eq(res.outcome, VCORE_NSVM_OUT_EXCEPTION);
     ck_assert_uint_eq(res.vector, 13);
+    ck_assert_uint_eq(res.has_error_code, 1);
     ck_assert_uint_eq(diag.id, VCORE_DIAG_NSVM_GP_RAX_ALIGN);
+    emulate(VCORE_NSVM_VMRUN);
+    ck_assert_uint_eq(res.outcome, VCORE_NSVM_OUT_EXCEPTION);
+    ck_assert(!vcore_nsvm_in_guest(n));
     in.regs.gpr[VCORE_X86_RAX] = 1ull << MAXPHY; /* first address beyond MAXPHYADDR */
     emulate(VCORE_NSVM_VMSAVE);
+    ck_assert_uint_eq(res.outcome, VCORE_NSVM_OUT_EXCEPTION);
     ck_assert_uint_eq(res.vector, 13);
     ck_assert_uint_eq(diag.id, VCORE_DIAG_NSVM_GP_RAX_PHYS);
+    emulate(VCORE_NSVM_VMRUN);
+    ck_assert_uint_eq(res.outcome, VCORE_NSVM_OUT_EXCEPTION);
+    ck_assert_uint_eq(reads_of_vmcb12, 0);
+    /* Compatibility mode (EFER.LMA, CS.L clear): rAX is EAX too. */
+    in.sregs.seg[VCORE_X86_CS].ar = VCORE_X86_AR_P | VCORE_X86_AR_S | VCORE_X86_AR_DB | 0xb;
+    in.regs.gpr[VCORE_X86_RAX] = 0xff00000000000000ull | SAVE;
+    in.msrs.star = 0xabc;
+    emulate(VCORE_NSVM_VMSAVE);
+    ck_assert_uint_eq(res.outcome, VCORE_NSVM_OUT_DONE);
+    ck_assert_uint_eq(rd(SAVE + 0x600, 8), 0xabc);
+    in.sregs.seg[VCORE_X86_CS].ar = VCORE_X86_AR_P | VCORE_X86_AR_S | VCORE_X86_AR_L | 0xb;
     in.regs.gpr[VCORE_X86_RAX] = (1ull << MAXPHY) - 4096; /* last page: legal */
     emulate(VCORE_NSVM_VMSAVE);
     ck_assert_uint_eq(res.outcome, VCORE_NSVM_OUT_DONE);
@@ -980,7 +999,9 @@ static void build_npt(void)
 START_TEST(npt_walk_translations_and_faults)
 {
     build_npt();
+    vmcb12()->save.g_pat = 0x0606060606060606ull;
     vmrun_ok();
+    ck_assert_uint_eq(res.msrs.pat, 0x0606060606060606ull); /* G_PAT under nested paging */
     uint64_t l1 = 0, info = 0;
     const uint64_t US = VCORE_VMCB_NPF_US, P = VCORE_VMCB_NPF_P, FINAL = VCORE_VMCB_NPF_FINAL;
     ck_assert_int_eq(vcore_nsvm_npt_walk(n, &mem, 0x1abc, VCORE_NSVM_WRITE, false, &l1, &info), VCORE_OK);
@@ -1026,6 +1047,21 @@ START_TEST(npt_walk_needs_l1_nested_paging)
     ck_assert_int_eq(vcore_nsvm_npt_walk(n, &mem, 0x1000, VCORE_NSVM_READ, false, &l1, &info), VCORE_ERR_STATE);
     /* A #NPF when L1 gives L2 no nested paging is L0's. */
     ck_assert_uint_eq(route(VCORE_VMEXIT_NPF, VCORE_VMCB_NPF_US | VCORE_VMCB_NPF_FINAL, 0x1000, 0), VCORE_NSVM_L0);
+}
+END_TEST
+
+START_TEST(np_enable_ignored_without_np_feature)
+{
+    make_nsvm(VCORE_SVM_FEAT_NRIPS);
+    l1_legacy_pae();
+    vmcb12()->control.nested_ctl = VCORE_VMCB_NESTED_NP_ENABLE;
+    vmcb12()->control.n_cr3 = RAM_SIZE + 0x1000; /* no PDPT there: would fail if used */
+    vmcb12()->save.g_pat = 0x0606060606060606ull;
+    vmrun_ok();
+    uint64_t l1, info;
+    ck_assert_int_eq(vcore_nsvm_npt_walk(n, &mem, 0x1000, VCORE_NSVM_READ, false, &l1, &info), VCORE_ERR_STATE);
+    ck_assert_uint_eq(route(VCORE_VMEXIT_NPF, VCORE_VMCB_NPF_US | VCORE_VMCB_NPF_FINAL, 0x1000, 0), VCORE_NSVM_L0);
+    ck_assert_uint_eq(res.msrs.pat, in.msrs.pat); /* no G_PAT without nested paging */
 }
 END_TEST
 
@@ -1196,6 +1232,7 @@ int main(void)
     tcase_add_test(tc, npt_walk_translations_and_faults);
     tcase_add_test(tc, npt_walk_needs_l1_nested_paging);
     tcase_add_test(tc, npt_walk_without_nx);
+    tcase_add_test(tc, np_enable_ignored_without_np_feature);
     tcase_add_test(tc, kvm_state_round_trip);
     tcase_add_test(tc, kvm_state_refusals);
     tcase_add_test(tc, route_table_covers_exit_codes_once);

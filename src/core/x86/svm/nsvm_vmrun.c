@@ -167,6 +167,11 @@ int vcore__nsvm_vmrun(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem, const vcore_
         (void)vcore__diag_set(diag, v.check, v.value);
         return nsvm_vmrun_fail(n, mem, in, pa, v.check, res);
     }
+    /* NP_ENABLE means nothing to an L1 not offered nested paging
+     * (CPUID Fn8000_000A_EDX[NP] clear): L2 then runs on L1's shadow
+     * view, and the bit is not used anywhere below. */
+    if (!(n->features & VCORE_SVM_FEAT_NP))
+        img->control.nested_ctl &= ~VCORE_VMCB_NESTED_NP_ENABLE;
     /* The CR3 load can fail (APM "PAE Paging": the PDPTEs are loaded with
      * CR3): L2's CR3 when L1 gives it no nested paging, L1's nCR3 when L1's
      * nested table is a PAE table (L1 in legacy PAE mode). */
