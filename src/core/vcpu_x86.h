@@ -71,6 +71,12 @@ int vcore__vcpu_msr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handl
 /* vcpu_x86.c: the exit being answered (a VMM reply or the core's) faults: a
  * refused RDMSR/WRMSR raises #GP(0) when the backend does not. */
 int vcore__vcpu_x86_answer(vcore_vcpu_t *vcpu, uint32_t answering, vcore_exit_t *exit);
+/* vcpu_nested_svm.c: nested SVM - setup in mem, RESET, L1's SVM
+ * instructions, RDMSR/WRMSR of VM_HSAVE_PA. */
+int vcore__vcpu_nsvm_setup(vcore_vcpu_t *vcpu, void *mem, size_t len, const vcore_vcpu_config_t *cfg);
+void vcore__vcpu_nsvm_reset(vcore_vcpu_t *vcpu);
+int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+int vcore__vcpu_nsvm_msr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
 /* vcpu_nested.c: the vCPU's CPUID changed (MAXPHYADDR follows it). */
 void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu);
 
