@@ -37,7 +37,7 @@ static bool nsvm_l1_msr(const vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem, cons
     if (!vcore_vmcb_msrpm_pos(ex->ecx, &byte, &bit))
         return true;
     bit += (ex->exit_info1 & 1u) ? 1u : 0u; /* EXITINFO1: 0 RDMSR, 1 WRMSR */
-    return (nsvm_map_byte(mem, c->msrpm_base_pa, byte) >> bit) & 1u;
+    return (((uint32_t)nsvm_map_byte(mem, c->msrpm_base_pa, byte) >> bit) & 1u) != 0;
 }
 
 /* "I/O Intercepts": one bit per port; an access of several bytes exits
@@ -50,7 +50,7 @@ static bool nsvm_l1_io(const vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem, const
     uint32_t port = (uint32_t)(ex->exit_info1 >> VCORE_VMCB_IOIO_PORT_SHIFT) & 0xffffu;
     uint32_t len = (ex->exit_info1 & VCORE_VMCB_IOIO_SZ32) ? 4u : (ex->exit_info1 & VCORE_VMCB_IOIO_SZ16) ? 2u : 1u;
     for (uint32_t p = port; p < port + len; p++)
-        if ((nsvm_map_byte(mem, c->iopm_base_pa, p / 8u) >> (p % 8u)) & 1u)
+        if (((uint32_t)nsvm_map_byte(mem, c->iopm_base_pa, p / 8u) >> (p % 8u)) & 1u)
             return true;
     return false;
 }
