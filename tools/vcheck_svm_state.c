@@ -131,7 +131,9 @@ static int vcheck_svm_state_read(void *ctx, uint64_t gpa, void *buf, size_t len)
             continue;
         }
         vcheck_svm_cell_t *c = vcheck_svm_state_cell(st, a & ~7ull, false);
-        out[i] = c ? (uint8_t)(c->value >> (8 * (a & 7u))) : (uint8_t)0;
+        out[i] = 0;
+        if (c)
+            out[i] = (uint8_t)(c->value >> (8 * (a & 7u)));
     }
     return VCORE_OK;
 }
