@@ -9,9 +9,11 @@
 #include <string.h>
 
 extern const vcheck_arch_t vcheck_vmx_arch;
+extern const vcheck_arch_t vcheck_svm_arch;
 
 static const vcheck_arch_t *const vcheck_arches[] = {
     &vcheck_vmx_arch,
+    &vcheck_svm_arch,
 };
 
 #define VCHECK_NARCHES (sizeof(vcheck_arches) / sizeof(vcheck_arches[0]))

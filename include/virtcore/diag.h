@@ -17,6 +17,7 @@
  * | 0x0000-0x03ff   | x86 register state, CPUID, guest memory     | VCORE_DIAG_X86_LIST         |
  * | 0x0400-0x04ff   | vCPU API (run loop, events, arm64 registers)| VCORE_DIAG_VCPU_LIST        |
  * | 0x1000-0x10ff   | nested VMX instructions                     | VCORE_DIAG_NVMX_LIST        |
+ * | 0x1100-0x11ff   | nested SVM instructions and nested state    | VCORE_DIAG_NSVM_LIST        |
  * | 0x2000-0x20ff   | ARM64 stage-2 translation                   | VCORE_DIAG_ARM64_S2_LIST    |
  * | 0x3800-0x38ff   | Hyper-V hypercalls and synthetic MSRs       | VCORE_DIAG_HYPERV_LIST      |
  * | 0x4000-0x4fff   | VMX VM-entry consistency checks             | VCORE_VMX_CHECK_LIST        |

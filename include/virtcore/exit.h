@@ -51,7 +51,8 @@ VCORE_BEGIN_DECLS
     X(IRQ_WINDOW, 19, "The guest can take an external interrupt now (vcore_x86_events_t::request_interrupt_window).") \
     X(NMI_WINDOW, 20, "The guest can take an NMI now (vcore_x86_events_t::request_nmi_window).") \
     X(VMX_INSN, 21, "The guest executed a VMX instruction; u.vmx_insn (see x86/vmx_exits.h).") \
-    X(CR_ACCESS, 22, "MOV to/from CR0, CR3, CR4 or CR8, CLTS or LMSW; u.cr (the core completes it).")
+    X(CR_ACCESS, 22, "MOV to/from CR0, CR3, CR4 or CR8, CLTS or LMSW; u.cr (the core completes it).") \
+    X(SVM_INSN, 23, "The guest executed an SVM instruction; u.svm_insn (see x86/nsvm.h).")
 
 /** @brief Generic exit reasons (values pinned; see VCORE_EXIT_REASON_LIST). */
 typedef enum vcore_exit_reason {
@@ -235,6 +236,11 @@ typedef struct vcore_exit {
             uint32_t insn_len;      /**< VM-exit instruction length. */
             uint64_t qualification; /**< Exit qualification: the memory operand's displacement. */
         } vmx_insn;
+        /** VCORE_EXIT_SVM_INSN: an intercepted SVM instruction (AMD APM Vol. 3). */
+        struct {
+            uint32_t op;       /**< vcore_nsvm_op_t (x86/nsvm.h). */
+            uint32_t insn_len; /**< Instruction length (3). */
+        } svm_insn;
         /** VCORE_EXIT_CR_ACCESS: SDM Vol. 3, "Exit Qualification for Control-Register Accesses". */
         struct {
             uint8_t cr;           /**< Control register: 0, 3, 4 or 8. */

@@ -31,7 +31,11 @@ typedef enum vcore_log_level {
  * VM: the vmx backend enters VMX root operation once per processor (SDM
  * Vol. 3, "Enabling and Entering VMX Operation": one VMXON region per
  * logical processor) and leaves it when the last vCPU using that processor
- * is destroyed, whichever VM it belongs to.
+ * is destroyed, whichever VM it belongs to. The svm backend enables SVM
+ * (EFER.SVME) and points VM_HSAVE_PA at @c page once per processor (APM
+ * Vol. 2, "Enabling SVM", "VM_HSAVE_PA MSR"), and hands out the
+ * processor's guest ASIDs: they tag TLB entries per processor, so two VMs
+ * sharing a processor must not share one ("TLB Control").
  *
  * The embedder allocates one entry per processor (an array indexed by
  * vcore_host_t::cpu_index), zero-fills it, sets @c page and @c page_phys,
@@ -41,10 +45,12 @@ typedef enum vcore_log_level {
  * are not interleaved (a processor runs one call at a time).
  */
 typedef struct vcore_host_cpu {
-    void *page;         /**< A zeroed 4 KiB page, 4 KiB aligned (vmx: the processor's VMXON region). */
+    void *page;         /**< A zeroed 4 KiB page, 4 KiB aligned (vmx: the processor's VMXON region; svm: its host save area). */
     uint64_t page_phys; /**< Physical address of @c page. */
     uint32_t users;     /**< Library: vCPUs that use this processor's virtualization state. */
     uint32_t flags;     /**< Library: how the state was entered (e.g. VMXON executed by the library). */
+    uint32_t asid_next; /**< Library (svm): the next guest ASID to hand out on this processor. */
+    uint32_t asid_generation; /**< Library (svm): bumped when the ASIDs wrap and the TLB is flushed. */
 } vcore_host_cpu_t;
 
 /**
@@ -78,7 +84,7 @@ typedef struct vcore_host {
     /**
      * Index of the physical processor executing the call, in 0 .. ncpus - 1.
      * The caller must not migrate between processors during any library
-     * call. Required (with @c cpus) by the ring-0 backends (vmx).
+     * call. Required (with @c cpus) by the ring-0 backends (vmx, svm).
      */
     uint32_t (*cpu_index)(void *ctx);
     /** Per-processor storage, @c ncpus entries indexed by @c cpu_index; the same array for every VM. */

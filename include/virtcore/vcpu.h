@@ -18,6 +18,7 @@
 #include "vm.h"
 #include "arm64/regs.h"
 #include "x86/cpuid.h"
+#include "x86/nsvm.h"
 #include "x86/nvmx.h"
 #include "x86/regs.h"
 
@@ -26,7 +27,8 @@ VCORE_BEGIN_DECLS
 /** @brief Nested virtualization a vCPU offers its guest (vcore_vcpu_config_t::nested). */
 typedef enum vcore_nested {
     VCORE_NESTED_NONE = 0, /**< The guest's VMX instructions reach the VMM as exits. */
-    VCORE_NESTED_VMX = 1   /**< Intel VMX for L1: the library emulates L1's VMX instructions. */
+    VCORE_NESTED_VMX = 1,  /**< Intel VMX for L1: the library emulates L1's VMX instructions. */
+    VCORE_NESTED_SVM = 2   /**< AMD SVM for L1: the library emulates L1's SVM instructions (x86/nsvm.h). */
 } vcore_nested_t;
 
 /**
@@ -49,6 +51,12 @@ typedef struct vcore_vcpu_config {
      * (vcore_nvmx_caps_restrict()). Copied at creation.
      */
     const vcore_nvmx_caps_t *nvmx_caps;
+    /**
+     * With VCORE_NESTED_SVM: the SVM features (CPUID Fn8000_000A_EDX) L1 is
+     * told the processor has; a subset of VCORE_NSVM_FEATURES_EMULATED (the
+     * default).
+     */
+    uint32_t nsvm_features;
 } vcore_vcpu_config_t;
 
 /** @brief Size of the first published vcore_vcpu_config_t (through @c flags). */
@@ -550,6 +558,20 @@ VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_arm64_sysregs(vcore_vcpu_t *vcpu,
  * @return The state; NULL if @p vcpu is NULL or nested VMX is not enabled.
  */
 VCORE_API vcore_nvmx_t *vcore_vcpu_nvmx(vcore_vcpu_t *vcpu);
+
+/**
+ * @brief The nested-SVM state of a vCPU created with VCORE_NESTED_SVM.
+ *
+ * The run loop emulates L1's SVM instructions with it. A VMRUN that passes
+ * its checks leaves the state in guest mode with vmcb02 built and reaches
+ * the VMM as the VCORE_EXIT_SVM_INSN exit, the vCPU's registers still L1's:
+ * running L2 (vmcb02), deciding its exits (vcore_nsvm_route()) and
+ * reflecting them (vcore_nsvm_reflect()) are the VMM's with this state.
+ *
+ * @param vcpu The vCPU.
+ * @return The state; NULL if @p vcpu is NULL or nested SVM is not enabled.
+ */
+VCORE_API vcore_nsvm_t *vcore_vcpu_nsvm(vcore_vcpu_t *vcpu);
 
 /**
  * @brief Copies the diagnostic of the last refused value on this vCPU.

@@ -30,6 +30,8 @@
 #include "x86/nvmx.h"
 #include "x86/nvmx_pipeline.h"
 #include "x86/regs.h"
+#include "x86/svm_checks.h"
+#include "x86/vmcb.h"
 #include "x86/vmcs.h"
 #include "x86/vmx_exits.h"
 #include "x86/vmx_checks.h"

@@ -3,7 +3,9 @@
 #include "virtcore/diag.h"
 #include "virtcore/error.h"
 #include "virtcore/x86/hyperv.h"
+#include "virtcore/x86/nsvm.h"
 #include "virtcore/x86/nvmx.h"
+#include "virtcore/x86/svm_checks.h"
 #include "virtcore/arm64/stage2.h"
 #include "virtcore/x86/vmx_checks.h"
 #include "x86/x86.h"
@@ -21,9 +23,14 @@ static const vcore__diag_desc_t vcore__diag_table[] = {
     VCORE_DIAG_X86_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_VCPU_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_NVMX_LIST(VCORE__DIAG_ROW)
+    VCORE_DIAG_NSVM_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_ARM64_S2_LIST(VCORE__DIAG_ROW)
     VCORE_DIAG_HYPERV_LIST(VCORE__DIAG_ROW)
 #undef VCORE__DIAG_ROW
+    /* The VMRUN consistency checks are diagnostics too (range 0x5000-0x5fff). */
+#define VCORE__DIAG_ROW_SVM_CHECK(name, value, cls, sec, msg) {(value), #name, (msg), "APM Vol. 2, \"" sec "\""},
+    VCORE_SVM_CHECK_LIST(VCORE__DIAG_ROW_SVM_CHECK)
+#undef VCORE__DIAG_ROW_SVM_CHECK
     /* The VM-entry checks are diagnostics too (range 0x4000-0x4fff). */
 #define VCORE__DIAG_ROW_CHECK(name, value, cls, sec, msg) {(value), #name, (msg), "SDM Vol. 3, \"" sec "\""},
     VCORE_VMX_CHECK_LIST(VCORE__DIAG_ROW_CHECK)

@@ -89,6 +89,7 @@ struct vcore_vcpu {
     vcore__x86_vcpu_t *x86;     /* NULL unless arch is x86-64 */
     vcore__arm64_vcpu_t *arm64; /* NULL unless arch is arm64 */
     vcore_nvmx_t *nvmx;         /* nested VMX state; NULL unless enabled */
+    vcore_nsvm_t *nsvm;         /* nested SVM state; NULL unless enabled */
     uint32_t reply_pending;     /* reason of the exit waiting for a reply, 0 if none */
     vcore_diag_t last_diag;
     void *priv;

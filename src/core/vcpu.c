@@ -14,6 +14,7 @@ void vcore_vcpu_config_init(vcore_vcpu_config_t *cfg)
     cfg->bsp = true;
     cfg->nested = VCORE_NESTED_NONE;
     cfg->nvmx_caps = NULL;
+    cfg->nsvm_features = VCORE_NSVM_FEATURES_EMULATED;
 }
 
 /* The parts of a vCPU block, in order, each 16-byte aligned: the core's
@@ -31,6 +32,8 @@ static int vcore__vcpu_layout(const vcore_vm_t *vm, const vcore_vcpu_config_t *c
     size_t nested = 0;
     if (cfg->nested == VCORE_NESTED_VMX)
         nested = vcore_nvmx_storage_size();
+    else if (cfg->nested == VCORE_NESTED_SVM)
+        nested = vcore_nsvm_size();
     else if (cfg->nested != VCORE_NESTED_NONE)
         return VCORE_ERR_INVAL;
     l->arch_off = vcore__align_up(sizeof(struct vcore_vcpu));
@@ -86,7 +89,7 @@ static int vcore__vcpu_resolve_config(const vcore_vm_t *vm, const vcore_vcpu_con
         return err;
     if (cfg) {
         if (res->flags != 0 || res->vendor == VCORE_X86_VENDOR_UNKNOWN ||
-            res->vendor > VCORE_X86_VENDOR_HYGON || res->nested > VCORE_NESTED_VMX)
+            res->vendor > VCORE_X86_VENDOR_HYGON || res->nested > VCORE_NESTED_SVM)
             return VCORE_ERR_INVAL;
     } else {
         uint32_t id = 0;
@@ -126,8 +129,10 @@ static int vcore__vcpu_setup(vcore_vm_t *vm, void *mem, const vcore__vcpu_layout
         vcore__vcpu_x86_setup(vcpu, cfg->vendor);
     }
     if (cfg->nested != VCORE_NESTED_NONE) {
-        int err = vcore__vcpu_nested_setup(vcpu, base + l->nested_off, l->priv_off - l->nested_off,
-                                           cfg);
+        int err = cfg->nested == VCORE_NESTED_SVM
+                      ? vcore__vcpu_nsvm_setup(vcpu, base + l->nested_off, l->priv_off - l->nested_off, cfg)
+                      : vcore__vcpu_nested_setup(vcpu, base + l->nested_off, l->priv_off - l->nested_off,
+                                                 cfg);
         if (err) {
             /* The vCPU does not exist: its VM keeps the reason. */
             vm->last_diag = vcpu->last_diag;
@@ -415,6 +420,11 @@ const vcore_vcpu_state_t *vcore_vcpu_model(const vcore_vcpu_t *vcpu)
 uint32_t vcore_vcpu_arch(const vcore_vcpu_t *vcpu)
 {
     return vcore__vcpu_ok(vcpu) ? vcpu->arch : 0;
+}
+
+vcore_nsvm_t *vcore_vcpu_nsvm(vcore_vcpu_t *vcpu)
+{
+    return vcore__vcpu_ok(vcpu) ? vcpu->nsvm : NULL;
 }
 
 vcore_nvmx_t *vcore_vcpu_nvmx(vcore_vcpu_t *vcpu)

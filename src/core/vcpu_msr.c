@@ -23,6 +23,8 @@ int vcore__vcpu_msr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handl
     bool rd = exit->reason == VCORE_EXIT_RDMSR;
     if (vcpu->nvmx && index >= VCORE_MSR_IA32_VMX_BASIC && index <= VCORE_MSR_IA32_VMX_VMFUNC)
         return vcore__vcpu_nested_msr(vcpu, exit, handled);
+    if (vcpu->nsvm && index == VCORE_MSR_VM_HSAVE_PA)
+        return vcore__vcpu_nsvm_msr(vcpu, exit, handled);
     if (!vcore__vcpu_msr_modelled(index))
         return VCORE_OK;
     *handled = true;

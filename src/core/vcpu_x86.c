@@ -24,6 +24,8 @@ void vcore__vcpu_x86_reset(vcore_vcpu_t *vcpu, bool init)
     x->init_latched = false;
     if (!init && vcpu->nvmx)
         vcore__vcpu_nested_reset(vcpu);
+    if (!init && vcpu->nsvm)
+        vcore__vcpu_nsvm_reset(vcpu);
     if (vcpu->vm->hv)
         vcore__hv_vcpu_reset(vcpu); /* no IPI vector survives RESET or INIT */
     vcpu->valid = VCORE_X86_STATE_ALL;
@@ -50,6 +52,8 @@ int vcore__vcpu_x86_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handl
         return vcpu->vm->hv ? vcore__hv_dispatch(vcpu, exit, handled) : VCORE_OK;
     case VCORE_EXIT_VMX_INSN:
         return vcpu->nvmx ? vcore__vcpu_nested_dispatch(vcpu, exit, handled) : VCORE_OK;
+    case VCORE_EXIT_SVM_INSN:
+        return vcpu->nsvm ? vcore__vcpu_nsvm_dispatch(vcpu, exit, handled) : VCORE_OK;
     default:
         return VCORE_OK;
     }

@@ -80,6 +80,12 @@ bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu);
 int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1);
 /* vcpu_nested.c: releases vmcs02 (vCPU teardown, RESET). */
 void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu);
+/* vcpu_nested_svm.c: nested SVM - setup in mem, RESET, L1's SVM
+ * instructions, RDMSR/WRMSR of VM_HSAVE_PA. */
+int vcore__vcpu_nsvm_setup(vcore_vcpu_t *vcpu, void *mem, size_t len, const vcore_vcpu_config_t *cfg);
+void vcore__vcpu_nsvm_reset(vcore_vcpu_t *vcpu);
+int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+int vcore__vcpu_nsvm_msr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
 /* vcpu_nested.c: the vCPU's CPUID changed (MAXPHYADDR follows it). */
 void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu);
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tool_case.sh TOOL RC FIRST CHECKS BASE EXTRA [ARGS...]
 #
-# Runs `TOOL vmx ARGS... STATE` and judges it:
+# Runs `TOOL ARCH ARGS... STATE` (ARCH: $VCHECK_ARCH, default vmx) and judges it:
 #   RC      the expected exit status;
 #   FIRST   the expected first output line exactly ("-": no output at all,
 #           and a message on stderr, as for bad input);
@@ -14,6 +14,7 @@
 # line and check ids are the expected ones (python3 reads it; skip 77 without).
 set -u
 TOOL=$1 RC=$2 FIRST=$3 CHECKS=$4 BASE=$5 EXTRA=$6
+ARCH=${VCHECK_ARCH:-vmx}
 shift 6
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -28,7 +29,7 @@ if [ -n "$state" ] && [ -n "$EXTRA" ]; then
 fi
 json=0
 for a in "$@"; do [ "$a" = --json ] && json=1; done
-"$TOOL" vmx "$@" $state > "$tmp/out" 2> "$tmp/err"
+"$TOOL" "$ARCH" "$@" $state > "$tmp/out" 2> "$tmp/err"
 rc=$?
 fail=0
 if [ "$rc" != "$RC" ]; then
@@ -48,6 +49,8 @@ o = json.load(open(sys.argv[1]))
 v = o["verdict"]
 if v == "VMFAIL_VALID":
     print("VMFAIL_VALID %d" % o["vm_error"])
+elif v == "EXIT" and "exit_code" in o:
+    print("EXIT %d" % o["exit_code"])
 elif v == "EXIT":
     print("EXIT %d %d %s" % (o["exit_reason"], o["entry_failure"], o["qualification"]))
 else:
@@ -58,7 +61,7 @@ PY
         # The text output of the same run without --json must be identical.
         args=
         for a in "$@"; do [ "$a" = --json ] || args="$args $a"; done
-        "$TOOL" vmx $args $state > "$tmp/plain" 2>/dev/null
+        "$TOOL" "$ARCH" $args $state > "$tmp/plain" 2>/dev/null
         cmp -s "$tmp/text" "$tmp/plain" || { echo "FAIL: --json and text output differ"; diff "$tmp/text" "$tmp/plain"; fail=1; }
         cp "$tmp/text" "$tmp/out"
     fi

@@ -4,6 +4,8 @@
 #include "support.h"
 #include <virtcore/arm64/stage2.h>
 #include <virtcore/x86/hyperv.h>
+#include <virtcore/x86/nsvm.h>
+#include <virtcore/x86/svm_checks.h>
 #include <virtcore/x86/vmx_checks.h>
 
 START_TEST(error_values_are_pinned)
@@ -88,17 +90,23 @@ static const diag_row_t all_diags[] = {
 #define D_X86(n, v, m, s) {(v), ROW(0x0000, 0x03ff), #n},
 #define D_VCPU(n, v, m, s) {(v), ROW(0x0400, 0x04ff), #n},
 #define D_NVMX(n, v, m, s) {(v), ROW(0x1000, 0x10ff), #n},
+#define D_NSVM(n, v, m, s) {(v), ROW(0x1100, 0x11ff), #n},
 #define D_S2(n, v, m, s) {(v), ROW(0x2000, 0x20ff), #n},
 #define D_HV(n, v, m, s) {(v), ROW(0x3800, 0x38ff), #n},
 #define D_CHK(n, v, c, s, m) {(v), ROW(0x4000, 0x4fff), #n},
+#define D_SVM(n, v, c, s, m) {(v), ROW(0x5000, 0x5fff), #n},
     VCORE_DIAG_X86_LIST(D_X86) VCORE_DIAG_VCPU_LIST(D_VCPU) VCORE_DIAG_NVMX_LIST(D_NVMX)
+    VCORE_DIAG_NSVM_LIST(D_NSVM)
     VCORE_DIAG_ARM64_S2_LIST(D_S2) VCORE_DIAG_HYPERV_LIST(D_HV) VCORE_VMX_CHECK_LIST(D_CHK)
+    VCORE_SVM_CHECK_LIST(D_SVM)
 #undef D_X86
 #undef D_VCPU
 #undef D_NVMX
+#undef D_NSVM
 #undef D_S2
 #undef D_HV
 #undef D_CHK
+#undef D_SVM
 #undef ROW
 };
 

@@ -145,6 +145,13 @@
 #define VCORE__CPUID_81_EDX_NX (1u << 20) /* No-execute pages. */
 #define VCORE__CPUID_81_EDX_FFXSR (1u << 25) /* Fast FXSAVE/FXRSTOR (AMD). */
 #define VCORE__CPUID_81_EDX_LM (1u << 29) /* Long mode. */
+/* CPUID.8000000AH (APM Vol. 3, "CPUID Fn8000_000A SVM Revision and Feature
+ * Identification"): EDX holds the SVM features (virtcore/x86/vmcb.h,
+ * VCORE_SVM_FEAT_*). CPUID.8000001FH: AMD memory encryption. */
+#define VCORE__CPUID_LEAF_SVM 0x8000000au /* SVM revision and features. */
+#define VCORE__CPUID_LEAF_SEV 0x8000001fu /* Encrypted memory capabilities. */
+#define VCORE__CPUID_SEV_EAX_SEV_ES (1u << 3) /* SEV-ES: #VC (vector 29) exists. */
+#define VCORE__CPUID_SEV_EAX_SNP (1u << 4)    /* SEV-SNP: #HV (vector 28) exists. */
 
 /* The four ASCII bytes of a vendor-string register, little-endian. */
 #define VCORE__FOURCC(a, b, c, d)                                              \
@@ -192,6 +199,7 @@
 #define VCORE__DR6_FIXED1 0xffff0ff0ull
 #define VCORE__DR6_CONDITIONS 0xe00full
 #define VCORE__DR6_RTM VCORE__BIT(16)
+#define VCORE__DR6_BS VCORE__BIT(14) /* Single step. */
 
 
 /* ---- VMX control fields (SDM Vol. 3, "VM-Execution Control Fields",

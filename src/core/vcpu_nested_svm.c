@@ -1,0 +1,108 @@
+/*
+ * vcpu_nested_svm.c - nested SVM on a vCPU: the state is created with the
+ * vCPU, RESET re-creates it, and the run loop's dispatch step emulates L1's
+ * SVM instructions and its accesses to VM_HSAVE_PA without returning to
+ * the VMM (AMD APM Vol. 3, "System Instruction Reference"; Vol. 2, "VM_HSAVE_PA
+ * MSR (C001_0117h)").
+ *
+ * The emulation is the pure toolkit of nsvm.h; this file fetches the vCPU's
+ * state, applies the outcome to the vCPU model, and leaves to the VMM what
+ * is not the dispatch step's: a VMRUN that enters L2 (the VMM runs vmcb02),
+ * SKINIT, and L1's VMMCALL (a hypercall to L0's VMM).
+ */
+#include "vcpu_x86.h"
+
+#include "x86/svm/nsvm_priv.h"
+
+static int vcore__vcpu_nsvm_init(vcore_vcpu_t *vcpu, void *mem, size_t len, uint32_t features)
+{
+    vcore_nsvm_config_t c;
+    vcore__memset(&c, 0, sizeof(c));
+    c.size = sizeof(c);
+    c.svm_features = features;
+    c.maxphyaddr = vcpu->x86->model.maxphyaddr;
+    c.l2_asid = 1; /* L0's choice: the backend maps it to a processor ASID */
+    return vcore_nsvm_init(mem, len, &c, &vcpu->nsvm, &vcpu->last_diag);
+}
+
+int vcore__vcpu_nsvm_setup(vcore_vcpu_t *vcpu, void *mem, size_t len, const vcore_vcpu_config_t *cfg)
+{
+    if (!vcpu->x86)
+        return vcore__vcpu_wrong_arch(vcpu);
+    return vcore__vcpu_nsvm_init(vcpu, mem, len, cfg->nsvm_features);
+}
+
+void vcore__vcpu_nsvm_reset(vcore_vcpu_t *vcpu)
+{
+    /* RESET: GIF set, no guest, VM_HSAVE_PA 0 (APM Vol. 2, "Global
+     * Interrupt Flag, STGI and CLGI Instructions"; "Processor
+     * Initialization State"). The state is re-created in place. */
+    vcore_nsvm_t *n = vcpu->nsvm;
+    (void)vcore__vcpu_nsvm_init(vcpu, n, vcore_nsvm_size(), n->features);
+}
+
+int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+{
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    vcore_nsvm_t *n = vcpu->nsvm;
+    /* The instructions read the mode, the control registers, the segments
+     * (VMLOAD/VMSAVE), the MSRs VMLOAD/VMSAVE move and DR7. */
+    int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_ALL);
+    if (err)
+        return err;
+    n->maxphyaddr = x->model.maxphyaddr;
+    vcore_nsvm_insn_t in;
+    vcore_nsvm_result_t res;
+    vcore_nvmx_mem_t mem;
+    vcore__memset(&in, 0, sizeof(in));
+    in.size = sizeof(in);
+    in.op = exit->u.svm_insn.op;
+    in.insn_len = exit->u.svm_insn.insn_len;
+    in.regs = x->st.regs;
+    in.sregs = x->st.sregs;
+    in.msrs = x->st.msrs;
+    in.dr6 = x->st.dregs.dr6;
+    in.dr7 = x->st.dregs.dr7;
+    in.cpuid = x->cpuid;
+    in.ncpuid = x->ncpuid;
+    res.size = sizeof(res);
+    mem.size = sizeof(mem);
+    err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+    if (!err)
+        err = vcore_nsvm_emulate(n, &mem, &in, &res, &vcpu->last_diag);
+    if (err == VCORE_ERR_STATE || err == VCORE_ERR_INVAL)
+        return VCORE_OK; /* not an instruction L1 can execute now: the VMM sees it */
+    if (err)
+        return err;
+    switch (res.outcome) {
+    case VCORE_NSVM_OUT_DONE:
+    case VCORE_NSVM_OUT_VMEXIT:
+        /* VMLOAD's segments and MSRs, GIF; a refused VMRUN's #VMEXIT (DR7). */
+        x->st.sregs = res.sregs;
+        x->st.msrs = res.msrs;
+        x->st.dregs.dr7 = res.dr7;
+        vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_SEGS | VCORE_X86_STATE_MSRS | VCORE_X86_STATE_DREGS);
+        *handled = true;
+        return vcore__vcpu_x86_complete(vcpu, in.insn_len);
+    case VCORE_NSVM_OUT_EXCEPTION:
+        *handled = true;
+        return vcore__vcpu_raise_exception(vcpu, res.vector, res.error_code, false, 0);
+    default:
+        /* ENTER_L2, TO_VMM: the VMM's, with the vCPU still at L1's instruction. */
+        return VCORE_OK;
+    }
+}
+
+int vcore__vcpu_nsvm_msr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+{
+    *handled = true;
+    if (exit->reason == VCORE_EXIT_RDMSR) {
+        exit->u.msr.value = vcore_nsvm_hsave_pa(vcpu->nsvm);
+        exit->u.msr.error = 0;
+        return VCORE_OK;
+    }
+    vcpu->nsvm->maxphyaddr = vcpu->x86->model.maxphyaddr;
+    /* A refused value is #GP(0), raised when the reply is applied. */
+    exit->u.msr.error = vcore_nsvm_set_hsave_pa(vcpu->nsvm, exit->u.msr.value, &vcpu->last_diag) ? 1u : 0u;
+    return VCORE_OK;
+}

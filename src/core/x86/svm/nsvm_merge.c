@@ -1,0 +1,86 @@
+/*
+ * nsvm_merge.c - vmcb02's controls: L0's needs united with L1's, the ones
+ * L0 must always have forced, and the VMCB12 bits L2 may influence taken
+ * through a filter (APM Vol. 2, "VMCB Layout, Control Area").
+ */
+#include "nsvm_priv.h"
+
+/* Intercepts vmcb02 always has, whatever L1 and L0's own controls say:
+ * - the SVM instructions: L2 executing them is emulated (or reflected), and
+ *   L2's VMLOAD/VMSAVE must never run on the processor with an L2 address
+ *   taken as a host-physical one (CVE-2021-3656 class);
+ * - SHUTDOWN: an L2 shutdown L1 does not intercept shuts L1 down, it must
+ *   not reach the processor (CVE-2022-3344 class);
+ * - MSR_PROT and IOIO_PROT: the merged permission maps decide;
+ * - INTR, NMI, SMI, INIT: physical events are the host's. */
+#define VCORE__NSVM_FORCED_LIST(X)                                                                  \
+    X(VMRUN) X(VMLOAD) X(VMSAVE) X(STGI) X(CLGI) X(SKINIT) X(INVLPGA) X(VMMCALL) X(SHUTDOWN)        \
+    X(MSR_PROT) X(IOIO_PROT) X(INTR) X(NMI) X(SMI) X(INIT)
+
+/* int_ctl bits VMCB12 controls (CVE-2021-3653 class): V_TPR and the
+ * virtual interrupt L1 injects. V_INTR_MASKING, V_GIF_ENABLE, V_NMI_ENABLE
+ * and AVIC_ENABLE never come from VMCB12: the library emulates none of
+ * them for L1, and V_INTR_MASKING is L0's (physical interrupts stay the
+ * host's while L2 runs). */
+#define VCORE__NSVM_INT_CTL_L1                                                                      \
+    (VCORE_VMCB_INT_V_TPR_MASK | VCORE_VMCB_INT_V_IRQ | VCORE_VMCB_INT_V_INTR_PRIO_MASK |          \
+     VCORE_VMCB_INT_V_IGN_TPR)
+
+void vcore__nsvm_merge_controls(vcore_nsvm_t *n)
+{
+    const vcore_vmcb_control_t *c12 = &n->vmcb12.control;
+    const vcore_vmcb_control_t *l0 = &n->l0;
+    vcore_vmcb_control_t *c = &n->vmcb02.control;
+    vcore__memset(c, 0, sizeof(*c));
+    for (uint32_t i = 0; i < 6; i++)
+        c->intercept[i] = l0->intercept[i] | c12->intercept[i];
+#define VCORE__NSVM_FORCE(name) vcore_vmcb_intercept_set(c, VCORE_VMCB_INTERCEPT_##name, true);
+    VCORE__NSVM_FORCED_LIST(VCORE__NSVM_FORCE)
+#undef VCORE__NSVM_FORCE
+    /* "TSC_OFFSET": L2 reads L0's offset for L1 plus L1's for L2. */
+    c->tsc_offset = l0->tsc_offset + c12->tsc_offset;
+    c->asid = n->l2_asid;
+    /* Any flush L1 asks for concerns L1's guests only: L2's ASID. */
+    c->tlb_control = c12->tlb_control != VCORE_VMCB_TLB_NOTHING ? (uint8_t)VCORE_VMCB_TLB_FLUSH_ASID
+                                                                 : (uint8_t)VCORE_VMCB_TLB_NOTHING;
+    c->int_ctl = (c12->int_ctl & VCORE__NSVM_INT_CTL_L1) | VCORE_VMCB_INT_V_INTR_MASKING;
+    c->int_vector = c12->int_vector & 0xffu;
+    c->int_state = c12->int_state & VCORE_VMCB_STATE_INTERRUPT_SHADOW;
+    c->event_inj = c12->event_inj; /* checked by the VMRUN checks */
+    /* L0 runs every guest with nested paging; the backend sets nCR3 to its
+     * table for L2 (L1's table composed with its own) and the map
+     * addresses to msrpm02/iopm02. SEV, SEV-ES and GMET never come from
+     * VMCB12 (not offered to L1). */
+    c->nested_ctl = l0->nested_ctl & VCORE_VMCB_NESTED_NP_ENABLE;
+    /* LBR and VMSAVE/VMLOAD virtualization are not offered to L1. */
+    c->virt_ext = 0;
+    c->pause_filter_count = l0->pause_filter_count;
+    c->pause_filter_threshold = l0->pause_filter_threshold;
+    c->clean = 0; /* a new vmcb02 content: nothing cached is valid */
+}
+
+/* Reads one of L1's maps once into dst and ORs L0's into it. A map L1
+ * does not enable (its PROT intercept clear) contributes nothing; a map
+ * outside RAM reads as all ones, as physical reads there do. */
+static void nsvm_merge_map(uint8_t *dst, size_t len, const vcore_nvmx_mem_t *mem, bool l1_on, uint64_t base,
+                           const uint8_t *l0, bool l0_valid)
+{
+    if (!l1_on)
+        vcore__memset(dst, 0, len);
+    else if (mem->read(mem->ctx, base & ~0xfffull, dst, len) != VCORE_OK)
+        vcore__memset(dst, 0xff, len);
+    if (l0_valid)
+        for (size_t i = 0; i < len; i++)
+            dst[i] = (uint8_t)(dst[i] | l0[i]);
+}
+
+void vcore__nsvm_merge_maps(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem)
+{
+    const vcore_vmcb_control_t *c12 = &n->vmcb12.control;
+    nsvm_merge_map(n->msrpm02, sizeof(n->msrpm02), mem,
+                   vcore_vmcb_intercept_test(c12, VCORE_VMCB_INTERCEPT_MSR_PROT), c12->msrpm_base_pa, n->l0_msrpm,
+                   n->l0_msrpm_valid);
+    nsvm_merge_map(n->iopm02, sizeof(n->iopm02), mem,
+                   vcore_vmcb_intercept_test(c12, VCORE_VMCB_INTERCEPT_IOIO_PROT), c12->iopm_base_pa, n->l0_iopm,
+                   n->l0_iopm_valid);
+}
