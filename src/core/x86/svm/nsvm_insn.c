@@ -14,12 +14,6 @@ static void nsvm_exception(vcore_nsvm_result_t *res, uint8_t vector, bool has_er
     res->error_code = 0;
 }
 
-uint64_t vcore__nsvm_rax(const vcore_nsvm_insn_t *in)
-{
-    bool mode64 = (in->sregs.efer & VCORE__EFER_LMA) && (in->sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L);
-    return mode64 ? in->regs.gpr[VCORE_X86_RAX] : (in->regs.gpr[VCORE_X86_RAX] & 0xffffffffu);
-}
-
 /* The instructions taking a VMCB address in rAX. */
 static bool nsvm_takes_vmcb(uint32_t op)
 {

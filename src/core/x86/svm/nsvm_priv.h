@@ -60,7 +60,11 @@ bool vcore__nsvm_permitted(const vcore_nsvm_t *n, const vcore_nsvm_insn_t *in, v
 
 /* rAX as the instruction's address operand: RAX in 64-bit mode, EAX
  * otherwise (APM Vol. 3, "VMRUN": "rAX"). */
-uint64_t vcore__nsvm_rax(const vcore_nsvm_insn_t *in);
+static inline uint64_t vcore__nsvm_rax(const vcore_nsvm_insn_t *in)
+{
+    bool mode64 = (in->sregs.efer & VCORE__EFER_LMA) && (in->sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L);
+    return mode64 ? in->regs.gpr[VCORE_X86_RAX] : (in->regs.gpr[VCORE_X86_RAX] & 0xffffffffu);
+}
 
 /* VMRUN (nsvm_vmrun.c). */
 int vcore__nsvm_vmrun(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem, const vcore_nsvm_insn_t *in,
