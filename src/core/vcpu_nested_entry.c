@@ -9,7 +9,7 @@
  * HOST_RIP when L2 exits (seed: "do not skip VMEnter instruction that
  * succeeds").
  *
- * vmcs02 is written by change frequency (seeds 001/002): constant state
+ * vmcs02 is written by change frequency: constant state
  * once per vmcs02, then only the vmcs12 fields L1 wrote since the last
  * entry (its dirty bitmap), the control words through the merge rules (the
  * backend's control shadow drops unchanged ones). The optional early

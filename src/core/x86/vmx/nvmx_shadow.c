@@ -1,6 +1,6 @@
 /*
  * nvmx_shadow.c - VMCS shadowing: the hardware shadow-VMCS field sets the
- * library maintains for L1 (seed 001: read-write set and read-frequently /
+ * library maintains for L1 (a read-write set and a read-frequently /
  * write-rarely set exposed for VMREAD only), their VMREAD/VMWRITE bitmaps
  * and sync functions; and L1's own use of VMCS shadowing (the VMCS link
  * pointer and the shadow-VMCS indicator, SDM Vol. 3, "VMCS Shadowing").
