@@ -154,3 +154,54 @@ int vcheck_text_parse(const char *text, size_t len, vcheck_text_line_fn fn, void
     }
     return 0;
 }
+
+/* cpuid.LEAF.SUBLEAF.REG = V: sets one register of a leaf in tab[0..*n),
+ * adding the leaf when it is new (sub-leaf significant when SUBLEAF != 0). */
+int vcheck_text_cpuid(vcore_cpuid_entry_t *tab, uint32_t *n, uint32_t max, const vcheck_line_t *l, uint64_t v,
+                      vcheck_err_t *err)
+{
+    const char *p = l->key + 6, *end = l->key + l->key_len, *d1, *d2;
+    uint64_t leaf, sub;
+    vcore_cpuid_entry_t *e = NULL;
+    size_t rn;
+
+    d1 = memchr(p, '.', (size_t)(end - p));
+    d2 = d1 ? memchr(d1 + 1, '.', (size_t)(end - d1 - 1)) : NULL;
+    if (!d2 || vcheck_text_int(p, (size_t)(d1 - p), &leaf) != 0 ||
+        vcheck_text_int(d1 + 1, (size_t)(d2 - d1 - 1), &sub) != 0 || leaf > UINT32_MAX || sub > UINT32_MAX) {
+        vcheck_text_fail(err, l->lineno, "expected cpuid.LEAF.SUBLEAF.REG with 32-bit LEAF and SUBLEAF");
+        return -1;
+    }
+    rn = (size_t)(end - d2 - 1);
+    if (!vcheck_text_is(d2 + 1, rn, "eax") && !vcheck_text_is(d2 + 1, rn, "ebx") &&
+        !vcheck_text_is(d2 + 1, rn, "ecx") && !vcheck_text_is(d2 + 1, rn, "edx")) {
+        vcheck_text_fail(err, l->lineno, "CPUID register must be eax, ebx, ecx or edx");
+        return -1;
+    }
+    if (v > UINT32_MAX) {
+        vcheck_text_fail(err, l->lineno, "CPUID register value does not fit in 32 bits");
+        return -1;
+    }
+    for (uint32_t i = 0; i < *n; i++)
+        if (tab[i].function == leaf && tab[i].index == sub)
+            e = &tab[i];
+    if (!e) {
+        if (*n == max) {
+            vcheck_text_fail(err, l->lineno, "more than %u CPUID leaves", max);
+            return -1;
+        }
+        e = &tab[(*n)++];
+        memset(e, 0, sizeof(*e));
+        e->function = (uint32_t)leaf;
+        e->index = (uint32_t)sub;
+        /* Every entry names its sub-leaf: an unnamed sub-leaf reads 0. */
+        e->flags = VCORE_CPUID_FLAG_INDEX_SIGNIFICANT;
+    }
+    switch (d2[2]) {
+    case 'a': e->eax = (uint32_t)v; break;
+    case 'b': e->ebx = (uint32_t)v; break;
+    case 'c': e->ecx = (uint32_t)v; break;
+    default: e->edx = (uint32_t)v; break;
+    }
+    return 0;
+}

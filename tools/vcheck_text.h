@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <virtcore/x86/cpuid.h>
+
 /** Exit statuses of every subcommand. */
 #define VCHECK_EXIT_OK 0    /* the state enters the guest */
 #define VCHECK_EXIT_FAIL 1  /* a failure verdict */
@@ -76,5 +78,10 @@ bool vcheck_text_starts(const char *s, size_t n, const char *prefix);
 /** Fills @p err: line and a printf-style message that quotes nothing unbounded. */
 void vcheck_text_fail(vcheck_err_t *err, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* A `cpuid.LEAF.SUBLEAF.REG = V` line into a CPUID table of at most max
+ * leaves (*n in use). 0, or -1 with err filled. */
+int vcheck_text_cpuid(vcore_cpuid_entry_t *tab, uint32_t *n, uint32_t max, const vcheck_line_t *l, uint64_t v,
+                      vcheck_err_t *err);
 
 #endif /* VCHECK_TEXT_H */

@@ -242,54 +242,6 @@ static int vcheck_vmx_state_mem(vcheck_vmx_state_t *st, const vcheck_line_t *l, 
     return 0;
 }
 
-/* cpuid.LEAF.SUBLEAF.REG */
-static int vcheck_vmx_state_cpuid(vcheck_vmx_state_t *st, const vcheck_line_t *l, uint64_t v, vcheck_err_t *err)
-{
-    const char *p = l->key + 6, *end = l->key + l->key_len, *d1, *d2;
-    uint64_t leaf, sub;
-    vcore_cpuid_entry_t *e = NULL;
-    size_t rn;
-
-    d1 = memchr(p, '.', (size_t)(end - p));
-    d2 = d1 ? memchr(d1 + 1, '.', (size_t)(end - d1 - 1)) : NULL;
-    if (!d2 || vcheck_text_int(p, (size_t)(d1 - p), &leaf) != 0 ||
-        vcheck_text_int(d1 + 1, (size_t)(d2 - d1 - 1), &sub) != 0 || leaf > UINT32_MAX || sub > UINT32_MAX) {
-        vcheck_text_fail(err, l->lineno, "expected cpuid.LEAF.SUBLEAF.REG with 32-bit LEAF and SUBLEAF");
-        return -1;
-    }
-    rn = (size_t)(end - d2 - 1);
-    if (!vcheck_text_is(d2 + 1, rn, "eax") && !vcheck_text_is(d2 + 1, rn, "ebx") &&
-        !vcheck_text_is(d2 + 1, rn, "ecx") && !vcheck_text_is(d2 + 1, rn, "edx")) {
-        vcheck_text_fail(err, l->lineno, "CPUID register must be eax, ebx, ecx or edx");
-        return -1;
-    }
-    if (v > UINT32_MAX) {
-        vcheck_text_fail(err, l->lineno, "CPUID register value does not fit in 32 bits");
-        return -1;
-    }
-    for (uint32_t i = 0; i < st->ncpuid; i++)
-        if (st->cpuid[i].function == leaf && st->cpuid[i].index == sub)
-            e = &st->cpuid[i];
-    if (!e) {
-        if (st->ncpuid == VCHECK_VMX_MAX_CPUID) {
-            vcheck_text_fail(err, l->lineno, "more than %u CPUID leaves", VCHECK_VMX_MAX_CPUID);
-            return -1;
-        }
-        e = &st->cpuid[st->ncpuid++];
-        memset(e, 0, sizeof(*e));
-        e->function = (uint32_t)leaf;
-        e->index = (uint32_t)sub;
-        /* Every entry names its sub-leaf: an unnamed sub-leaf reads 0. */
-        e->flags = VCORE_CPUID_FLAG_INDEX_SIGNIFICANT;
-    }
-    switch (d2[2]) {
-    case 'a': e->eax = (uint32_t)v; break;
-    case 'b': e->ebx = (uint32_t)v; break;
-    case 'c': e->ecx = (uint32_t)v; break;
-    default: e->edx = (uint32_t)v; break;
-    }
-    return 0;
-}
 
 /* FIELD = V: stored raw, as a snapshot of a VMCS may hold any bits. */
 static int vcheck_vmx_state_field(vcheck_vmx_state_t *st, const vcheck_line_t *l, uint64_t v, vcheck_err_t *err)
@@ -386,7 +338,7 @@ static int vcheck_vmx_state_line(void *ctx, const vcheck_line_t *l, vcheck_err_t
     if (vcheck_text_starts(l->key, l->key_len, "mem32["))
         return vcheck_vmx_state_mem(st, l, 4, v, err);
     if (vcheck_text_starts(l->key, l->key_len, "cpuid."))
-        return vcheck_vmx_state_cpuid(st, l, v, err);
+        return vcheck_text_cpuid(st->cpuid, &st->ncpuid, VCHECK_VMX_MAX_CPUID, l, v, err);
     if (vcheck_text_starts(l->key, l->key_len, "cpu.")) {
         vcheck_text_fail(err, l->lineno, "unknown cpu key (efer, movss_blocking, current_vmcs)");
         return -1;
