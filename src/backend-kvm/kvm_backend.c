@@ -35,8 +35,8 @@ const vcore_backend_t vcore__backend_kvm_ops = {
     /* The arm64 register model through KVM_GET/SET_ONE_REG (kvm_arm64.c). */
     .state_groups = VCORE_ARM64_STATE_ALL,
 #else
-    /* Every group, events included (kvm_events.c). */
-    .state_groups = VCORE_X86_STATE_ALL,
+    /* Every group, events (kvm_events.c) and XMM0-XMM15 (kvm_state.c) included. */
+    .state_groups = VCORE_X86_STATE_ALL | VCORE_X86_STATE_XMM,
 #endif
     /* No NMI window: KVM delivers a pending NMI itself as soon as NMIs are
      * unblocked, so the core hands it over as pending. A refused

@@ -9,8 +9,11 @@
  * KVM API: KVM_CAP_HYPERV (the synthetic MSRs), KVM_CAP_HYPERV_VP_INDEX
  * (host-initiated writes of HV_X64_MSR_VP_INDEX), KVM_CAP_HYPERV_TLBFLUSH
  * (HvFlushVirtualAddress{Space,List}{,Ex}), KVM_CAP_HYPERV_SEND_IPI
- * (HvCallSendSyntheticClusterIpi{,Ex}). XMM fast input is not offered on
- * this backend: no capability tells whether the kernel accepts it.
+ * (HvCallSendSyntheticClusterIpi{,Ex}). XMM fast input (TLFS "XMM Fast
+ * Hypercall Input") is the kernel's to accept: KVM_GET_SUPPORTED_HV_CPUID
+ * (KVM_CAP_SYS_HYPERV_CPUID) lists HV_X64_HYPERCALL_XMM_INPUT_AVAILABLE,
+ * 40000003H:EDX bit 4, when it does. The guest's XMM registers are the
+ * XMM state group either way (kvm_state.c).
  * Hyper-V is x86: an arm64 build has none of this (the table leaves the
  * ops NULL there).
  */
@@ -40,11 +43,32 @@ static bool vcore__kvm_hv_cap(vcore_vm_t *vm, vcore_kvm_vm_t *kvm, long cap, con
     return false;
 }
 
+/* 40000003H:EDX bit 4 in the kernel's supported Hyper-V leaves. */
+static bool vcore__kvm_hv_xmm(vcore_vm_t *vm, vcore_kvm_vm_t *kvm)
+{
+    if (!vcore__kvm_hv_cap(vm, kvm, KVM_CAP_SYS_HYPERV_CPUID, "KVM_CAP_SYS_HYPERV_CPUID"))
+        return false;
+    struct {
+        struct kvm_cpuid2 h;
+        struct kvm_cpuid_entry2 e[64];
+    } b;
+    memset(&b, 0, sizeof(b));
+    b.h.nent = 64;
+    int r = vcore__kvm_ioctl(kvm, kvm->kvm_fd, KVM_GET_SUPPORTED_HV_CPUID, (unsigned long)&b);
+    if (r < 0) {
+        vcore__kvm_log_errno(vm, "KVM_GET_SUPPORTED_HV_CPUID", r);
+        return false;
+    }
+    for (uint32_t i = 0; i < b.h.nent && i < 64; i++)
+        if (b.e[i].function == VCORE_HV_CPUID_FEATURES)
+            return (b.e[i].edx & VCORE_HV_FEAT_XMM_INPUT) != 0;
+    vcore_vm_log(vm, VCORE_LOG_WARN, "kvm: Hyper-V XMM fast input is not offered by the kernel");
+    return false;
+}
+
 int vcore__kvm_vm_hv_host(vcore_vm_t *vm, void *priv, uint32_t features)
 {
     vcore_kvm_vm_t *kvm = priv;
-    if (features & VCORE_HV_F_XMM_INPUT)
-        return VCORE_ERR_UNSUPPORTED;
     if (!vcore__kvm_hv_cap(vm, kvm, KVM_CAP_HYPERV, "KVM_CAP_HYPERV") ||
         !vcore__kvm_hv_cap(vm, kvm, KVM_CAP_HYPERV_VP_INDEX, "KVM_CAP_HYPERV_VP_INDEX"))
         return VCORE_ERR_UNSUPPORTED;
@@ -53,6 +77,8 @@ int vcore__kvm_vm_hv_host(vcore_vm_t *vm, void *priv, uint32_t features)
         return VCORE_ERR_UNSUPPORTED;
     if ((features & VCORE_HV_F_IPI) &&
         !vcore__kvm_hv_cap(vm, kvm, KVM_CAP_HYPERV_SEND_IPI, "KVM_CAP_HYPERV_SEND_IPI"))
+        return VCORE_ERR_UNSUPPORTED;
+    if ((features & VCORE_HV_F_XMM_INPUT) && !vcore__kvm_hv_xmm(vm, kvm))
         return VCORE_ERR_UNSUPPORTED;
     return VCORE_OK;
 }

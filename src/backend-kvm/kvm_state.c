@@ -5,6 +5,7 @@
  *   VCORE_X86_STATE_SREGS  <-> KVM_GET/SET_SREGS (segments, tables, CRs, EFER)
  *   VCORE_X86_STATE_DREGS  <-> KVM_GET/SET_DEBUGREGS
  *   VCORE_X86_STATE_FPU    <-> KVM_GET/SET_XSAVE or _FPU (control words; data registers kept)
+ *   VCORE_X86_STATE_XMM    <-> the same block: XMM0-XMM15 of the XSAVE legacy region or kvm_fpu
  *   VCORE_X86_STATE_XCR0   <-> KVM_GET/SET_XCRS
  *   VCORE_X86_STATE_MSRS   <-> KVM_GET/SET_MSRS (IA32_FEATURE_CONTROL stays in the model)
  *   VCORE_X86_STATE_TSC    <-> KVM_GET/SET_MSRS, its own entry
@@ -222,6 +223,7 @@ void vcore__kvm_probe_msrs(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv)
 #define XS_MXCSR 24
 #define XS_MXCSR_MASK 28
 #define XS_ST0 32
+#define XS_XMM0 160 /* XMM0-XMM15, 16 bytes each (SDM Vol. 1, "FXSAVE Save Area") */
 #define XS_BV 512
 #define XS_BV_X87 (1ull << 0)
 #define XS_BV_SSE (1ull << 1)
@@ -288,7 +290,29 @@ static int fpu_get_xsave(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv, vcore_x86_fpu
     return 0;
 }
 
-static int fpu_set_xsave(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv, const vcore_x86_fpu_t *f)
+/* XMM0-XMM15 from the XSAVE image: with XSTATE_BV[1] clear the SSE
+ * component is in its init configuration, XMM registers zero (SDM Vol. 1,
+ * "Processor Tracking of XSAVE-Managed State"). */
+static int xmm_get_xsave(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv, uint64_t xmm[16][2])
+{
+    const vcore_kvm_vm_t *kvm = vcore__kvm_vm_of(vcpu);
+    struct kvm_xsave xs;
+    memset(&xs, 0, sizeof xs);
+    int r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_XSAVE, (unsigned long)&xs);
+    if (r < 0)
+        return r;
+    const uint8_t *x = (const uint8_t *)xs.region;
+    uint64_t bv;
+    memcpy(&bv, x + XS_BV, sizeof bv);
+    if (bv & XS_BV_SSE)
+        memcpy(xmm, x + XS_XMM0, 16 * 16); /* little-endian: low quadword first */
+    else
+        memset(xmm, 0, 16 * 16);
+    return 0;
+}
+
+static int fpu_set_xsave(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv, const vcore_x86_fpu_t *f,
+                         const uint64_t (*xmm)[2])
 {
     const vcore_kvm_vm_t *kvm = vcore__kvm_vm_of(vcpu);
     struct kvm_xsave xs;
@@ -299,6 +323,18 @@ static int fpu_set_xsave(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv, const vcore_x
     uint8_t *x = (uint8_t *)xs.region;
     uint64_t bv;
     memcpy(&bv, x + XS_BV, sizeof bv);
+    if (xmm) {
+        /* XRSTOR loads the SSE component from the image only with
+         * XSTATE_BV[1] set; MXCSR comes with it, as it is. */
+        if (!(bv & (XS_BV_SSE | XS_BV_AVX)) && xs_u32(x, XS_MXCSR) == 0)
+            memcpy(x + XS_MXCSR, &(uint32_t){INIT_MXCSR}, 4);
+        memcpy(x + XS_XMM0, xmm, 16 * 16);
+        bv |= XS_BV_SSE;
+    }
+    if (!f) {
+        memcpy(x + XS_BV, &bv, sizeof bv);
+        return vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_XSAVE, (unsigned long)&xs);
+    }
     if (!(bv & XS_BV_X87)) /* the registers of an init x87 state are zero */
         memset(x + XS_ST0, 0, 8 * 16);
     xs_put16(x, XS_FCW, f->fcw);
@@ -327,12 +363,15 @@ static int kvm_fail(vcore_vcpu_t *vcpu, const char *what, int r)
  * never cached (it counts). */
 static const uint32_t kvm_units[] = {
     VCORE_X86_STATE_REGS, VCORE_X86_STATE_SREGS, VCORE_X86_STATE_DREGS,
-    VCORE_X86_STATE_FPU,  VCORE_X86_STATE_XCR0,  VCORE_X86_STATE_MSRS,
+    VCORE_X86_STATE_FPU | VCORE_X86_STATE_XMM,
+    VCORE_X86_STATE_XCR0,  VCORE_X86_STATE_MSRS,
     VCORE_X86_STATE_TSC,  VCORE_X86_STATE_EVENTS,
 };
 
+/* Every group this backend moves: the register model and XMM0-XMM15. */
+#define KVM_GROUPS (VCORE_X86_STATE_ALL | VCORE_X86_STATE_XMM)
 /* Groups whose value read from KVM stays true until the guest runs. */
-#define KVM_CACHEABLE (VCORE_X86_STATE_ALL & ~VCORE_X86_STATE_TSC)
+#define KVM_CACHEABLE (KVM_GROUPS & ~VCORE_X86_STATE_TSC)
 
 /* Every group of the blocks that hold any of `groups`. */
 static uint32_t kvm_units_of(uint32_t groups)
@@ -411,6 +450,19 @@ static int kvm_units_get(vcore_vcpu_t *vcpu, void *priv, vcore_x86_state_t *st, 
             st->fpu.fop = k.last_opcode;
             st->fpu.mxcsr = k.mxcsr;
             st->fpu.mxcsr_mask = kv->mxcsr_mask;
+        }
+    }
+    if (classes & VCORE_X86_STATE_XMM) {
+        if (kvm->features & VCORE_KVM_F_XSAVE) {
+            r = xmm_get_xsave(vcpu, kv, st->xmm);
+            if (r < 0)
+                return kvm_fail(vcpu, "KVM_GET_XSAVE", r);
+        } else {
+            struct kvm_fpu k;
+            r = vcore__kvm_ioctl(kvm, kv->fd, KVM_GET_FPU, (unsigned long)&k);
+            if (r < 0)
+                return kvm_fail(vcpu, "KVM_GET_FPU", r);
+            memcpy(st->xmm, k.xmm, sizeof st->xmm); /* little-endian: low quadword first */
         }
     }
     if (classes & VCORE_X86_STATE_XCR0) {
@@ -572,11 +624,14 @@ static int kvm_units_set(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t
             return VCORE_ERR_UNSUPPORTED;
         }
     }
-    if (classes & VCORE_X86_STATE_FPU) {
-        /* The model holds the control words only; the data registers and
-         * XMM contents stay as KVM has them. */
+    if (classes & (VCORE_X86_STATE_FPU | VCORE_X86_STATE_XMM)) {
+        /* The model holds the control words and XMM0-XMM15; the x87 data
+         * registers stay as KVM has them. XMM goes in only when the core
+         * gave it (the block's copy may be older than the guest's). */
+        const uint64_t(*xmm)[2] = (given & VCORE_X86_STATE_XMM) ? st->xmm : NULL;
+        const vcore_x86_fpu_t *fpu = (given & VCORE_X86_STATE_FPU) ? &st->fpu : NULL;
         if (kvm->features & VCORE_KVM_F_XSAVE) {
-            r = fpu_set_xsave(vcpu, kv, &st->fpu);
+            r = fpu_set_xsave(vcpu, kv, fpu, xmm);
             if (r < 0)
                 return kvm_fail(vcpu, "KVM_SET_XSAVE", r);
         } else {
@@ -591,6 +646,8 @@ static int kvm_units_set(vcore_vcpu_t *vcpu, void *priv, const vcore_x86_state_t
             k.fsw = st->fpu.fsw;
             k.ftwx = vcore__kvm_ftw_to_abridged(st->fpu.ftw);
             k.last_opcode = st->fpu.fop;
+            if (xmm)
+                memcpy(k.xmm, xmm, sizeof k.xmm);
             r = vcore__kvm_ioctl(kvm, kv->fd, KVM_SET_FPU, (unsigned long)&k);
             if (r < 0)
                 return kvm_fail(vcpu, "KVM_SET_FPU", r);
@@ -637,7 +694,7 @@ static int kvm_cache_fill(vcore_vcpu_t *vcpu, vcore_kvm_vcpu_t *kv, const vcore_
 int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
                          uint32_t groups)
 {
-    if (!state || !state->u.x86 || (groups & ~VCORE_X86_STATE_ALL))
+    if (!state || !state->u.x86 || (groups & ~KVM_GROUPS))
         return VCORE_ERR_INVAL;
     if (state->arch != VCORE_ARCH_X86_64)
         return VCORE_ERR_UNSUPPORTED;
@@ -654,7 +711,7 @@ int vcore__kvm_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_
 int vcore__kvm_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
                          uint32_t groups)
 {
-    if (!state || !state->u.x86 || (groups & ~VCORE_X86_STATE_ALL))
+    if (!state || !state->u.x86 || (groups & ~KVM_GROUPS))
         return VCORE_ERR_INVAL;
     if (state->arch != VCORE_ARCH_X86_64)
         return VCORE_ERR_UNSUPPORTED;

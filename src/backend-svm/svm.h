@@ -11,12 +11,16 @@
  *   svm_events.c  EVENTINJ, EXITINTINFO, interrupt and NMI windows
  *   svm_guest.c   guest memory, instruction fetch and decoding
  *   svm_exit.c    exit decoding into vcore_exit_t, completion of the answered exit
+ *   svm_fpu.c     the guest's x87/SSE state (FXSAVE image, core/x86/fxsave.h)
+ *   svm_tlb.c     the vcpu_flush_tlb op (TLB_CONTROL, new ASID, INVLPGA)
+ *   svm_kick.c    the vcpu_kick op (core/kick.h)
  *   svm_backend.c the ops table
  */
 #ifndef VCORE_BACKEND_SVM_H
 #define VCORE_BACKEND_SVM_H
 
 #include "core/deps.h"
+#include "core/kick.h"
 #include "core/x86/decode.h"
 #include "core/x86/x86_bits.h"
 #include "svm_prim.h"
@@ -102,7 +106,12 @@ typedef struct vcore__svm_vcpu {
     bool guest_svme;            /* EFER.SVME as the guest set it (VMCB01 always runs with it set) */
     /* Guest state the VMCB does not hold (kept as last set). */
     vcore_x86_dregs_t dregs;    /* DR0-3 (DR6, DR7 are VMCB fields) */
-    vcore_x86_fpu_t fpu;
+    /* x87/SSE state (svm_fpu.c): one page, the guest's FXSAVE image at 0,
+     * the host's at VCORE__SVM_FX_HOST while the guest runs. */
+    uint8_t *fx;
+    uint32_t mxcsr_mask;        /* the processor's MXCSR_MASK */
+    uint8_t tlb_request;        /* TLB_CONTROL the next VMRUN needs for vcpu_flush_tlb (svm_tlb.c) */
+    vcore__kick_t kick;         /* svm_kick.c */
     uint64_t xcr0;
     vcore_x86_msrs_t msrs;      /* APIC_BASE, MISC_ENABLE, SMBASE, TSC_AUX, FEATURE_CONTROL */
     /* Events (svm_events.c). */
@@ -197,12 +206,13 @@ void vcore__svm_vcpu_teardown(vcore__svm_vcpu_t *c, const vcore_host_t *host);
 /* Sets or clears one intercept of VMCB01 (clean bit I when it changes). */
 void vcore__svm_vmcb_intercept(vcore__svm_vcpu_t *c, uint32_t id, bool on);
 /* VMRUN of VMCB01: ASID, TLB control, clean bits, then CLGI, VMSAVE (host),
- * VMLOAD (guest), VMRUN, VMSAVE (guest), VMLOAD (host), STGI. */
-void vcore__svm_vmcb_run(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v);
+ * VMLOAD (guest), VMRUN, VMSAVE (guest), VMLOAD (host), STGI. False when
+ * a kick pending after CLGI stopped it before VMRUN (nothing ran). */
+bool vcore__svm_vmcb_run(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v);
 
 /* ---- svm_state.c ---- */
 /* The state groups this backend reads and writes in VMCB01 or keeps itself. */
-#define VCORE__SVM_GROUPS VCORE_X86_STATE_ALL
+#define VCORE__SVM_GROUPS (VCORE_X86_STATE_ALL | VCORE_X86_STATE_XMM)
 /* Copies exactly the groups asked for into st. */
 int vcore__svm_state_get(vcore__svm_vcpu_t *c, vcore_x86_state_t *st, uint32_t groups);
 /* Writes the groups of st into VMCB01, only the fields that change. */
@@ -254,5 +264,35 @@ void vcore__svm_exit_decode(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v, vcor
                             bool *again);
 /* Completes the previous exit with the reply in *exit before the next entry. */
 int vcore__svm_exit_complete(vcore__svm_vcpu_t *c, const vcore_exit_t *exit);
+
+/* ---- svm_fpu.c ---- */
+#define VCORE__SVM_FX_HOST 512u /* offset of the host's image in c->fx */
+/* Allocates and initialises the guest image (FINIT state, MXCSR 1F80H)
+ * and reads the processor's MXCSR_MASK; VCORE_ERR_STATE when the host's
+ * CR0/CR4 forbid FXSAVE. */
+int vcore__svm_fpu_setup(vcore__svm_vcpu_t *c, const vcore_host_t *host);
+void vcore__svm_fpu_teardown(vcore__svm_vcpu_t *c, const vcore_host_t *host);
+/* Around each VMRUN: the host's state out, the guest's in, and back. */
+int vcore__svm_fpu_enter(vcore__svm_vcpu_t *c);
+void vcore__svm_fpu_exit(vcore__svm_vcpu_t *c);
+/* The FPU and XMM groups from / into the guest image. */
+void vcore__svm_fpu_get(const vcore__svm_vcpu_t *c, vcore_x86_fpu_t *out);
+bool vcore__svm_fpu_ok(const vcore__svm_vcpu_t *c, const vcore_x86_fpu_t *in);
+void vcore__svm_fpu_set(vcore__svm_vcpu_t *c, const vcore_x86_fpu_t *in);
+void vcore__svm_fpu_get_xmm(const vcore__svm_vcpu_t *c, uint64_t xmm[16][2]);
+void vcore__svm_fpu_set_xmm(vcore__svm_vcpu_t *c, const uint64_t xmm[16][2]);
+
+/* ---- svm_tlb.c ---- */
+int vcore__svm_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req);
+/* The stronger of two TLB_CONTROL values (a flush of more covers less). */
+uint8_t vcore__svm_tlb_merge(uint8_t a, uint8_t b);
+
+/* ---- svm_kick.c ---- */
+int vcore__svm_kick(vcore_vcpu_t *vcpu, void *priv);
+/* After CLGI, before VMRUN: marks the vCPU in guest mode; true (mark
+ * undone) when a kick is pending and the VMRUN must not happen. */
+bool vcore__svm_kick_check(vcore__svm_vcpu_t *c);
+/* After #VMEXIT. */
+void vcore__svm_kick_left(vcore__svm_vcpu_t *c);
 
 #endif /* VCORE_BACKEND_SVM_H */

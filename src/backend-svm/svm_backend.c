@@ -68,12 +68,31 @@ static int vcore__svm_vcpu_init(vcore_vcpu_t *vcpu, void *priv)
     vcore_vm_t *vm = vcore_vcpu_vm(vcpu);
     c->vcpu = vcpu;
     c->vmobj = vm;
-    return vcore__svm_vcpu_setup(c, vcore_vm_backend_priv(vm), vcore_vm_host(vm));
+    int err = vcore__svm_vcpu_setup(c, vcore_vm_backend_priv(vm), vcore_vm_host(vm));
+    if (err)
+        return err;
+    err = vcore__svm_fpu_setup(c, vcore_vm_host(vm));
+    if (err)
+        vcore__svm_vcpu_teardown(c, vcore_vm_host(vm));
+    return err;
 }
 
 static void vcore__svm_vcpu_fini(vcore_vcpu_t *vcpu, void *priv)
 {
-    vcore__svm_vcpu_teardown(priv, vcore_vm_host(vcore_vcpu_vm(vcpu)));
+    const vcore_host_t *host = vcore_vm_host(vcore_vcpu_vm(vcpu));
+    vcore__svm_fpu_teardown(priv, host);
+    vcore__svm_vcpu_teardown(priv, host);
+}
+
+/* A run that returns without a #VMEXIT to report: reason only. */
+static void vcore__svm_run_report(vcore__svm_vcpu_t *c, vcore_exit_t *exit, uint32_t reason)
+{
+    vcore__memset(&exit->u, 0, sizeof(exit->u));
+    vcore__memset(&exit->raw, 0, sizeof(exit->raw));
+    exit->reason = reason;
+    exit->flags = 0;
+    exit->raw.source = VCORE_EXIT_SRC_SVM;
+    c->pending = 0;
 }
 
 static int vcore__svm_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state,
@@ -109,18 +128,32 @@ static int vcore__svm_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
         vcore__svm_events_entry(c, v, &window_now);
         if (window_now) {
             /* Nothing blocks NMIs: the window is open before the guest runs. */
-            vcore__memset(&exit->u, 0, sizeof(exit->u));
-            vcore__memset(&exit->raw, 0, sizeof(exit->raw));
-            exit->reason = VCORE_EXIT_NMI_WINDOW;
-            exit->flags = 0;
-            exit->raw.source = VCORE_EXIT_SRC_SVM;
-            c->pending = 0;
+            vcore__svm_run_report(c, exit, VCORE_EXIT_NMI_WINDOW);
             return VCORE_OK;
         }
-        vcore__svm_vmcb_run(c, v);
-        vcore__svm_exit_decode(c, v, exit, &again);
-        if (!again)
+        /* The guest's x87/SSE state in, the host's back after (svm_fpu.c). */
+        err = vcore__svm_fpu_enter(c);
+        if (err)
+            return err;
+        bool ran = vcore__svm_vmcb_run(c, v);
+        vcore__svm_fpu_exit(c);
+        if (!ran) {
+            /* Kicked before VMRUN (svm_kick.c): nothing was delivered, as
+             * after a VMRUN that failed its checks - an injected event
+             * stays injected, the backend's single step is undone - and the
+             * run goes back to the caller. */
+            bool iret = c->iret_pending;
+            vcore__svm_events_exited(c, v, VCORE_VMEXIT_INVALID_CODE, exit);
+            c->iret_pending = iret;
+            vcore__svm_run_report(c, exit, VCORE_EXIT_INTERRUPTED);
             return VCORE_OK;
+        }
+        vcore__svm_exit_decode(c, v, exit, &again);
+        if (!again) {
+            /* The run returns: a kick made meanwhile has what it asked for. */
+            vcore__kick_done(&c->kick);
+            return VCORE_OK;
+        }
     }
 }
 
@@ -143,7 +176,7 @@ const vcore_backend_t vcore__backend_svm_ops = {
     .vcpu_set_state = vcore__svm_set_state,
     .vcpu_set_cpuid = NULL,
     .vcpu_run = vcore__svm_run,
-    .vcpu_kick = NULL,
+    .vcpu_kick = vcore__svm_kick,
     .state_groups = VCORE__SVM_GROUPS,
     .features = VCORE_BACKEND_FEAT_NMI_WINDOW,
     .vmx_caps = NULL,
@@ -154,4 +187,7 @@ const vcore_backend_t vcore__backend_svm_ops = {
     .vmcs_read = NULL,
     .vmcs_write = NULL,
     .vmcs_enter = NULL,
+    .vcpu_flush_tlb = vcore__svm_flush_tlb,
+    .vm_hv_host = NULL,
+    .vcpu_hv_vp_index = NULL,
 };

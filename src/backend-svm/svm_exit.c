@@ -406,6 +406,8 @@ void vcore__svm_exit_decode(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v, vcor
         exit->u.hypercall.args[4] = c->g.gpr[VCORE_X86_RDI];
         exit->u.hypercall.args[5] = c->g.gpr[VCORE_X86_R8];
         exit->u.hypercall.longmode = vcore__svm_state_long64(c) ? 1u : 0u;
+        /* VMMCALL is 0F 01 D9: nRIP or the decoded length (3). */
+        exit->u.hypercall.insn_len = (uint8_t)(c->next_rip - rip);
         c->pending = VCORE_EXIT_HYPERCALL;
         return;
     case VCORE_VMEXIT_IOIO:
@@ -501,6 +503,10 @@ int vcore__svm_exit_complete(vcore__svm_vcpu_t *c, const vcore_exit_t *exit)
     case VCORE_EXIT_HLT:
         break;
     case VCORE_EXIT_HYPERCALL:
+        /* A faulting call (the core raised #UD through the event state)
+         * leaves RAX and RIP as they were (exit.h, u.hypercall.fault). */
+        if (exit->u.hypercall.fault)
+            return VCORE_OK;
         VCORE__SVM_WR(c, save.rax, exit->u.hypercall.ret);
         break;
     case VCORE_EXIT_RDMSR:

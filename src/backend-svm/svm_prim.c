@@ -109,6 +109,30 @@ __asm__(
     "    ret\n"
     "    .size vcore__svm_vmrun, .-vcore__svm_vmrun\n");
 
+void vcore__svm_fxsave(void *area)
+{
+    __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])area));
+}
+
+void vcore__svm_fxrstor(const void *area)
+{
+    __asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])area));
+}
+
+uint64_t vcore__svm_read_cr0(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(v));
+    return v;
+}
+
+uint64_t vcore__svm_read_cr4(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
+
 uint64_t vcore__svm_rdmsr(uint32_t msr)
 {
     uint32_t lo, hi;

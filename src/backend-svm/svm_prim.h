@@ -51,7 +51,19 @@ void vcore__svm_invlpga(uint64_t va, uint32_t asid);
  * not see it): the host's handler runs it (INT 18 through the host's IDT). */
 void vcore__svm_host_mc(void);
 
+/*
+ * FXSAVE64 / FXRSTOR64 of the x87, MMX and SSE state to / from a 512-byte,
+ * 16-byte aligned area (APM Vol. 5, "FXSAVE", "FXRSTOR": 64-bit layout).
+ * The host must run with CR4.OSFXSR = 1, CR0.EM = 0 and CR0.TS = 0; FXRSTOR
+ * of an image whose MXCSR sets a bit outside MXCSR_MASK is #GP, so callers
+ * validate images before restoring them.
+ */
+void vcore__svm_fxsave(void *area);
+void vcore__svm_fxrstor(const void *area);
+
 /* ---- privileged registers and identification ---- */
+uint64_t vcore__svm_read_cr0(void);
+uint64_t vcore__svm_read_cr4(void);
 uint64_t vcore__svm_rdmsr(uint32_t msr);
 void vcore__svm_wrmsr(uint32_t msr, uint64_t value);
 uint64_t vcore__svm_rdtsc(void);

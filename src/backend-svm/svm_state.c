@@ -175,7 +175,9 @@ int vcore__svm_state_get(vcore__svm_vcpu_t *c, vcore_x86_state_t *st, uint32_t g
             st->dregs.dr[i] = c->dregs.dr[i];
     }
     if (groups & VCORE_X86_STATE_FPU)
-        st->fpu = c->fpu;
+        vcore__svm_fpu_get(c, &st->fpu);
+    if (groups & VCORE_X86_STATE_XMM)
+        vcore__svm_fpu_get_xmm(c, st->xmm);
     if (groups & VCORE_X86_STATE_XCR0)
         st->xcr0 = c->xcr0;
     if (groups & VCORE_X86_STATE_MSRS) {
@@ -194,6 +196,9 @@ int vcore__svm_state_get(vcore__svm_vcpu_t *c, vcore_x86_state_t *st, uint32_t g
 
 int vcore__svm_state_set(vcore__svm_vcpu_t *c, const vcore_x86_state_t *st, uint32_t groups)
 {
+    /* Refused before anything changes: FXRSTOR would #GP on it. */
+    if ((groups & VCORE_X86_STATE_FPU) && !vcore__svm_fpu_ok(c, &st->fpu))
+        return VCORE_ERR_INVAL;
     /* A VMM that moves RIP has redirected the vCPU: the exited instruction
      * is no longer completed at the next run. */
     if ((groups & VCORE_X86_STATE_RIP) && c->pending && VCORE__SVM_RD(c, save.rip) != st->regs.rip) {
@@ -256,7 +261,9 @@ int vcore__svm_state_set(vcore__svm_vcpu_t *c, const vcore_x86_state_t *st, uint
         for (unsigned i = 0; i < 4; i++)
             c->dregs.dr[i] = st->dregs.dr[i];
     if (groups & VCORE_X86_STATE_FPU)
-        c->fpu = st->fpu;
+        vcore__svm_fpu_set(c, &st->fpu);
+    if (groups & VCORE_X86_STATE_XMM)
+        vcore__svm_fpu_set_xmm(c, st->xmm);
     if (groups & VCORE_X86_STATE_XCR0)
         c->xcr0 = st->xcr0;
     if (groups & VCORE_X86_STATE_MSRS) {

@@ -153,7 +153,7 @@ void vcore__svm_vcpu_teardown(vcore__svm_vcpu_t *c, const vcore_host_t *host)
     vcore__svm_cpu_leave(c);
 }
 
-void vcore__svm_vmcb_run(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v)
+bool vcore__svm_vmcb_run(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v)
 {
     uint8_t tlb = vcore__svm_cpu_asid(c, v);
     /* Translations the NPT no longer has must leave the TLB ("TLB Control"). */
@@ -163,6 +163,8 @@ void vcore__svm_vmcb_run(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v)
                                                                : VCORE_VMCB_TLB_FLUSH_ALL;
         c->npt_gen = v->npt.gen;
     }
+    /* A flush vcpu_flush_tlb asked for (svm_tlb.c). */
+    tlb = vcore__svm_tlb_merge(tlb, c->tlb_request);
     VCORE__SVM_PUT(c, control.tlb_control, tlb, 0);
     /* "VMCB Clean Field": a bit may be set only for fields unchanged since
      * the last VMRUN of this VMCB with this ASID on this processor. */
@@ -174,13 +176,23 @@ void vcore__svm_vmcb_run(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v)
      * LDTR and system-call MSRs are parked in its save page while the
      * guest's are loaded ("VMSAVE and VMLOAD Instructions"). */
     vcore__svm_clgi();
+    /* A kick seen now stops the run; one sent later finds the interrupt
+     * held pending by GIF = 0 (svm_kick.c). The TLB request stays for the
+     * VMRUN that happens. */
+    if (vcore__svm_kick_check(c)) {
+        vcore__svm_stgi();
+        return false;
+    }
     vcore__svm_vmsave(c->host_save_pa);
     vcore__svm_vmload(c->vmcb_pa);
     vcore__svm_vmrun(&c->g, c->vmcb_pa);
     vcore__svm_vmsave(c->vmcb_pa);
     vcore__svm_vmload(c->host_save_pa);
+    vcore__svm_kick_left(c);
     vcore__svm_stgi();
     c->stats.vmruns++;
     c->ran = true;
     c->dirty = 0;
+    c->tlb_request = VCORE_VMCB_TLB_NOTHING; /* done by this VMRUN */
+    return true;
 }

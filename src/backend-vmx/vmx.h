@@ -18,6 +18,7 @@
 #define VCORE_BACKEND_VMX_H
 
 #include "core/deps.h"
+#include "core/kick.h"
 #include "core/x86/x86_bits.h"
 #include "virtcore/backend.h"
 #include "virtcore/error.h"
@@ -308,10 +309,7 @@ typedef struct vcore__vmx_vcpu {
      * the host's (saved around each entry) at VCORE__VMX_FX_HOST. */
     uint8_t *fx;
     uint32_t mxcsr_mask;          /* the processor's writable MXCSR bits */
-    /* Kick (vmx_kick.c), both atomic: a kick is pending; the processor
-     * index + 1 while the run loop is past its last kick check (0 outside). */
-    uint32_t kick;
-    uint32_t in_guest;
+    vcore__kick_t kick; /* vmx_kick.c, core/kick.h */
 } vcore__vmx_vcpu_t;
 
 /* ---- vmx_caps.c ---- */

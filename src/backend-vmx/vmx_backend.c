@@ -156,7 +156,7 @@ static int vcore__vmx_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
         c->pending_reply = (exit->flags & VCORE_EXIT_F_NEEDS_REPLY) != 0;
         if (!again) {
             /* The run returns: a kick made meanwhile has what it asked for. */
-            __atomic_store_n(&c->kick, 0u, __ATOMIC_SEQ_CST);
+            vcore__kick_done(&c->kick);
             return VCORE_OK;
         }
     }

@@ -20,17 +20,14 @@
  */
 #include "vmx.h"
 
+#include "core/tlb_list.h"
 #include "core/x86/x86.h"
 #include "virtcore/vm.h"
 
-/* Pages of a list flushed one by one at most; more take one type-1 INVVPID. */
-#define VCORE__VMX_TLB_MAX_PAGES 64u
 /* INVVPID types ("INVVPID"). */
 #define VCORE__INVVPID_ADDR 0u
 #define VCORE__INVVPID_SINGLE 1u
 #define VCORE__INVVPID_SINGLE_NG 3u
-/* Hyper-V GVA range encoding (backend.h): bits 11:0 additional pages. */
-#define VCORE__RANGE_EXTRA(r) ((uint32_t)((r)&0xfffu))
 
 static int vcore__vmx_invvpid_ok(uint64_t type, uint16_t vpid, uint64_t gla)
 {
@@ -38,20 +35,11 @@ static int vcore__vmx_invvpid_ok(uint64_t type, uint16_t vpid, uint64_t gla)
                                                                            : VCORE_ERR_HWFAIL;
 }
 
-/* Pages the list names (saturating above the per-page limit). */
-static uint32_t vcore__vmx_tlb_pages(const vcore_tlb_flush_t *req)
-{
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < req->count && n <= VCORE__VMX_TLB_MAX_PAGES; i++)
-        n += VCORE__RANGE_EXTRA(req->ranges[i]) + 1u;
-    return n;
-}
-
 int vcore__vmx_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req)
 {
     vcore__vmx_vcpu_t *c = priv;
     const vcore__vmx_vm_t *v = vcore_vm_backend_priv(vcore_vcpu_vm(vcpu));
-    if (!req || req->kind > VCORE_TLB_FLUSH_LIST || (req->kind == VCORE_TLB_FLUSH_LIST && req->count && !req->ranges))
+    if (vcore__tlb_list_bad(req))
         return VCORE_ERR_INVAL;
     /* INVVPID acts on the processor that executes it: the vCPU's own. */
     int err = vcore__vmx_root_here(c, vcore_vm_host(c->vmobj));
@@ -63,13 +51,13 @@ int vcore__vmx_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t
     if (req->kind == VCORE_TLB_FLUSH_NON_GLOBAL && (cap & VCORE__EPT_CAP_INVVPID_SINGLE_NG))
         return vcore__vmx_invvpid_ok(VCORE__INVVPID_SINGLE_NG, c->vpid, 0);
     if (req->kind != VCORE_TLB_FLUSH_LIST || !(cap & VCORE__EPT_CAP_INVVPID_ADDR) ||
-        vcore__vmx_tlb_pages(req) > VCORE__VMX_TLB_MAX_PAGES)
+        vcore__tlb_list_pages(req, VCORE__TLB_LIST_MAX_PAGES) > VCORE__TLB_LIST_MAX_PAGES)
         return vcore__vmx_invvpid_ok(VCORE__INVVPID_SINGLE, c->vpid, 0);
     /* A 4-level guest has 48-bit linear addresses; a non-canonical one is
      * never cached, and INVVPID type 0 would VMfail on it. */
     for (uint32_t i = 0; i < req->count; i++) {
-        uint64_t page = req->ranges[i] & ~0xfffull;
-        for (uint32_t k = 0; k <= VCORE__RANGE_EXTRA(req->ranges[i]); k++) {
+        uint64_t page = VCORE__TLB_RANGE_PAGE(req->ranges[i]);
+        for (uint32_t k = 0; k <= VCORE__TLB_RANGE_EXTRA(req->ranges[i]); k++) {
             uint64_t gla = page + ((uint64_t)k << 12);
             if (gla < page)
                 break; /* past the top of the address space */

@@ -60,6 +60,15 @@ void svm_fake_reset(void)
         svm_fake.cpu[i].efer = 0xd01; /* SCE, LME, LMA, NXE: a long-mode host */
         svm_fake.cpu[i].gif = true;
         svm_fake.cpu[i].ls = svm_fake.host_ls;
+        svm_fake.cpu[i].cr0 = 0x80000033ull; /* PG, NE, ET, MP, PE */
+        svm_fake.cpu[i].cr4 = 0x6a0ull;      /* OSXMMEXCPT, OSFXSR, PGE, PAE */
+        /* the host's own x87/SSE state: FCW 037FH, MXCSR 1F80H, MXCSR_MASK FFFFH (DAZ) */
+        svm_fake.cpu[i].fx[0] = 0x7f;
+        svm_fake.cpu[i].fx[1] = 0x03;
+        svm_fake.cpu[i].fx[24] = 0x80;
+        svm_fake.cpu[i].fx[25] = 0x1f;
+        svm_fake.cpu[i].fx[28] = 0xff;
+        svm_fake.cpu[i].fx[29] = 0xff;
     }
 }
 
@@ -146,10 +155,56 @@ void vcore__svm_vmsave(uint64_t pa)
 
 void vcore__svm_invlpga(uint64_t va, uint32_t asid)
 {
-    (void)va;
-    (void)asid;
     need_svm("INVLPGA");
+    SVM_FAKE_ASSERT(svm_fake.n_invlpga < SVM_FAKE_MAX_INVLPGA, "svm_fake: too many INVLPGAs to log");
+    svm_fake.invlpga[svm_fake.n_invlpga].va = va;
+    svm_fake.invlpga[svm_fake.n_invlpga].asid = asid;
+    svm_fake.invlpga[svm_fake.n_invlpga].cpu = svm_fake.this_cpu;
     svm_fake.n_invlpga++;
+}
+
+/* FXSAVE/FXRSTOR: #UD with CR0.EM or without CR4.OSFXSR in this model (the
+ * backend needs the XMM registers saved), #NM with CR0.TS, #GP on a
+ * misaligned area or an MXCSR bit outside MXCSR_MASK (APM Vol. 5, "FXSAVE",
+ * "FXRSTOR"). */
+static void fx_check(const void *area, const char *what)
+{
+    SVM_FAKE_ASSERT(((uintptr_t)area & 15u) == 0, "svm_fake: %s of a misaligned area would #GP", what);
+    SVM_FAKE_ASSERT(SVM_FAKE_CPU.cr4 & (1u << 9), "svm_fake: %s without CR4.OSFXSR", what);
+    SVM_FAKE_ASSERT(!(SVM_FAKE_CPU.cr0 & 0xcu), "svm_fake: %s with CR0.EM or CR0.TS would fault", what);
+}
+
+void vcore__svm_fxsave(void *area)
+{
+    fx_check(area, "FXSAVE");
+    svm_fake.n_fxsave++;
+    memcpy(area, SVM_FAKE_CPU.fx, sizeof(SVM_FAKE_CPU.fx));
+}
+
+void vcore__svm_fxrstor(const void *area)
+{
+    fx_check(area, "FXRSTOR");
+    const uint8_t *a = area;
+    uint8_t *fx = SVM_FAKE_CPU.fx;
+    uint32_t mxcsr = (uint32_t)a[24] | (uint32_t)a[25] << 8 | (uint32_t)a[26] << 16 | (uint32_t)a[27] << 24;
+    uint32_t mask = (uint32_t)fx[28] | (uint32_t)fx[29] << 8;
+    SVM_FAKE_ASSERT((mxcsr & ~mask) == 0, "svm_fake: FXRSTOR of MXCSR %#x would #GP", mxcsr);
+    svm_fake.n_fxrstor++;
+    /* MXCSR_MASK is the processor's; FXRSTOR does not load it. */
+    uint8_t keep[4];
+    memcpy(keep, fx + 28, 4);
+    memcpy(fx, a, sizeof(SVM_FAKE_CPU.fx));
+    memcpy(fx + 28, keep, 4);
+}
+
+uint64_t vcore__svm_read_cr0(void)
+{
+    return SVM_FAKE_CPU.cr0;
+}
+
+uint64_t vcore__svm_read_cr4(void)
+{
+    return SVM_FAKE_CPU.cr4;
 }
 
 void vcore__svm_host_mc(void)

@@ -39,6 +39,8 @@ typedef struct svm_fake_ls {
 
 typedef struct svm_fake_cpu {
     uint64_t efer, hsave_pa, vm_cr;
+    uint64_t cr0, cr4;  /* the host's control registers (FXSAVE needs OSFXSR, no EM/TS) */
+    uint8_t fx[512];    /* the processor's x87/SSE state as FXSAVE writes it */
     bool gif;           /* the global interrupt flag (set at RESET) */
     svm_fake_ls_t ls;   /* the VMLOAD state the processor holds */
     uint64_t ls_from;   /* VMCB the state was last loaded from (0: the host's own) */
@@ -80,9 +82,15 @@ struct svm_fake {
     uint8_t tlb_control;        /* TLB_CONTROL */
     uint32_t asid;              /* the ASID */
     uint32_t check;             /* the failing check of a VMEXIT_INVALID, 0 otherwise */
+    /* INVLPGA log: (virtual address, ASID, processor) of each, in order */
+#define SVM_FAKE_MAX_INVLPGA 256
+    struct {
+        uint64_t va;
+        uint32_t asid, cpu;
+    } invlpga[SVM_FAKE_MAX_INVLPGA];
     /* counters */
     uint64_t n_vmrun, n_vmload, n_vmsave, n_clgi, n_stgi, n_invlpga, n_rdmsr, n_wrmsr, n_host_mc,
-        n_invalid, n_flush;
+        n_invalid, n_flush, n_fxsave, n_fxrstor;
 };
 
 extern svm_fake_t svm_fake;

@@ -1,7 +1,9 @@
 /*
- * hv_cases.c - Hyper-V PV IPI and PV TLB flush proven with guests on the
- * vmx backend: one VM of 9 vCPUs scheduled round-robin on this one
- * processor by the kernel (each vCPU runs until it halts).
+ * hv_cases.c - Hyper-V PV IPI and PV TLB flush proven with guests, on the
+ * backend the kernel names (hv_case.h: the VMX kernel runs it on the vmx
+ * backend, the SVM kernel on the svm backend): one VM of 9 vCPUs scheduled
+ * round-robin on this one processor by the kernel (each vCPU runs until it
+ * halts).
  *
  * VP indexes: vCPUs 0, 1, 2, 4, 5, 8 keep VP index = vCPU id; vCPU 3 is VP
  * 40 (inside a 64-bit mask), vCPU 6 VP 130 (bank 2), vCPU 7 VP 4033 (bank
@@ -24,9 +26,39 @@
  *   80000H + 100H * i    parameter block of vCPU i (hv_guest.S)
  *   90000H + 400H * i    interrupt counts of vCPU i, one dword per vector
  */
-#include "cases.h"
+#include "hv_case.h"
 
 #include "virtcore/backend.h"
+
+enum { VTK_PASS = 0, VTK_FAIL = 1 };
+
+/* Detail text of the result. */
+typedef struct hv_why {
+    char *buf;
+    size_t cap, len;
+} vtk_why_t;
+
+static void vtk_why_str(vtk_why_t *w, const char *s)
+{
+    while (*s && w->len + 1 < w->cap)
+        w->buf[w->len++] = *s++;
+    w->buf[w->len] = '\0';
+}
+
+static void vtk_why_hex(vtk_why_t *w, uint64_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    char tmp[19];
+    int n = 0, i;
+    tmp[n++] = '0';
+    tmp[n++] = 'x';
+    for (i = 60; i > 0 && ((v >> i) & 0xf) == 0; i -= 4)
+        ;
+    for (; i >= 0; i -= 4)
+        tmp[n++] = digits[(v >> i) & 0xf];
+    tmp[n] = '\0';
+    vtk_why_str(w, tmp);
+}
 
 #define HV_NV 9u
 #define HV_RAM (2u << 20)
@@ -88,9 +120,10 @@ typedef struct hv_env {
 } hv_env_t;
 
 static hv_env_t *hv_cur;
+static const hv_case_cfg_t *hv_cfg;
 static vcore_backend_t hv_ops;
 
-/* The vmx backend's flush op, counted: what each target was asked to do. */
+/* The backend's flush op, counted: what each target was asked to do. */
 static int hv_flush_counted(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req)
 {
     uint32_t id = vcore_vcpu_id(vcpu);
@@ -101,7 +134,7 @@ static int hv_flush_counted(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flus
         hv_cur->last_count[id] = req->count;
         hv_cur->last_range[id] = req->count ? req->ranges[0] : 0;
     }
-    return vcore_backend_vmx()->vcpu_flush_tlb(vcpu, priv, req);
+    return hv_cfg->backend->vcpu_flush_tlb(vcpu, priv, req);
 }
 
 #define EXPECT(cond, msg, val)                                                                      \
@@ -443,12 +476,13 @@ static int hv_refused(hv_env_t *h, uint32_t s, uint32_t code, int form, const ui
 
 static int hv_setup(hv_env_t *h, vtk_why_t *why)
 {
-    hv_ops = *vcore_backend_vmx();
+    EXPECT(hv_cfg->backend && hv_cfg->backend->vcpu_flush_tlb, "backend without vcpu_flush_tlb", 0);
+    hv_ops = *hv_cfg->backend;
     hv_ops.vcpu_flush_tlb = hv_flush_counted;
     vcore_vm_config_t cfg;
     vcore_vm_config_init(&cfg);
     cfg.backend = &hv_ops;
-    cfg.host = &vtk_host;
+    cfg.host = hv_cfg->host;
     cfg.max_vcpus = HV_NV;
     int err = vcore_vm_create(&cfg, &h->vm);
     EXPECT(err == 0, "vm_create", (uint64_t)(int64_t)err);
@@ -465,7 +499,7 @@ static int hv_setup(hv_env_t *h, vtk_why_t *why)
     for (uint32_t i = 0; i < HV_NV; i++) {
         err = vcore_vcpu_create(h->vm, NULL, &h->v[i]);
         EXPECT(err == 0, "vcpu_create", i);
-        EXPECT(vtk_set_cpuid(h->v[i], true) == 0, "cpuid", i);
+        EXPECT(hv_cfg->set_cpuid(h->v[i]) == 0, "cpuid", i);
         TRY(hv_sregs(h, i, why));
         if (hv_vp[i] != i)
             EXPECT(vcore_hv_set_msr(h->v[i], VCORE_HV_MSR_VP_INDEX, hv_vp[i]) == 0, "vp index", i);
@@ -477,9 +511,10 @@ static int hv_setup(hv_env_t *h, vtk_why_t *why)
     p[0] = 0x8100000000000000ull; /* GUEST_OS_ID: open source, non-zero */
     p[1] = HV_HCPAGE | 1;         /* HYPERCALL: GPFN, enable */
     TRY(hv_job(h, 0, ghv_setup, HV_PARAM(0), 0, 2, NULL, why));
-    /* The page holds VMCALL (0F 01 C1) then RET (C3) on Intel. */
+    /* The page holds the vendor's hypercall instruction - VMCALL (0F 01 C1)
+     * on Intel, VMMCALL (0F 01 D9) on AMD - then RET (C3). */
     const uint8_t *hc_page = h->ram + HV_HCPAGE;
-    EXPECT(hc_page[0] == 0x0f && hc_page[1] == 0x01 && hc_page[2] == 0xc1 && hc_page[3] == 0xc3,
+    EXPECT(hc_page[0] == 0x0f && hc_page[1] == 0x01 && hc_page[2] == hv_cfg->hc_modrm && hc_page[3] == 0xc3,
            "hypercall page", hc_page[0] | hc_page[1] << 8 | hc_page[2] << 16 | (uint32_t)hc_page[3] << 24);
     return VTK_PASS;
 }
@@ -599,11 +634,13 @@ static int hv_refusals(hv_env_t *h, vtk_why_t *why)
     return VTK_PASS;
 }
 
-int vtk_case_hyperv(vtk_env_t *env, vtk_why_t *why)
+int hv_case_run(const hv_case_cfg_t *cfg, char *detail, size_t cap)
 {
-    (void)env;
     static hv_env_t h;
+    vtk_why_t w = {detail, cap, 0}, *why = &w;
+    detail[0] = '\0';
     memset(&h, 0, sizeof(h));
+    hv_cfg = cfg;
     uint64_t cr4;
     __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
     __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | 0x80));
@@ -616,7 +653,9 @@ int vtk_case_hyperv(vtk_env_t *env, vtk_why_t *why)
     if (r == VTK_PASS)
         r = hv_refusals(&h, why);
     if (r == VTK_PASS) {
-        vtk_puts("HVSTAT calls mem=");
+        vtk_puts("HVSTAT ");
+        vtk_puts(cfg->backend->name);
+        vtk_puts(" calls mem=");
         vtk_putdec(h.calls[F_MEM]);
         vtk_puts(" fast=");
         vtk_putdec(h.calls[F_FAST]);

@@ -44,11 +44,16 @@ typedef struct svk_case {
 void svk_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]);
 /* The host services, with the processor's storage for the svm backend. */
 extern const vcore_host_t svk_host;
+/* The guest CPUID table: the processor's leaves 0, 1, 80000000H, 80000001H
+ * and 80000008H, SVM hidden (svk_main.c). */
+int svk_set_cpuid(vcore_vcpu_t *vcpu);
 
 /* svk_cases.c */
 extern const svk_case_t svk_cases[];
 extern const uint32_t svk_ncases;
 /* svk_diff.c: VMRUN of generated VMCBs on the processor vs the checks. */
 int svk_diff(svk_env_t *env, svk_why_t *why);
+/* svk_hv.c: Hyper-V PV IPI / TLB flush with 9 vCPUs on one processor. */
+int svk_case_hyperv(svk_env_t *env, svk_why_t *why);
 
 #endif /* SVK_H */

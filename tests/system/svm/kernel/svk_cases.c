@@ -461,5 +461,6 @@ const svk_case_t svk_cases[] = {
     {"nmi_blocked_until_iret", case_nmi_blocked_until_iret},
     {"vmexit_invalid", case_vmexit_invalid},
     {"vmrun_differential", svk_diff},
+    {"hyperv.ipi_flush_9vcpus", svk_case_hyperv},
 };
 const uint32_t svk_ncases = sizeof(svk_cases) / sizeof(svk_cases[0]);

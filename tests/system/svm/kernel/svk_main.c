@@ -128,7 +128,7 @@ const vcore_host_t svk_host = {
 /* The vCPU's CPUID: the processor's leaves 0, 1, 80000000H, 80000001H and
  * 80000008H, so the model enumerates long mode, PAE and NX; leaf 7 is left
  * out (no FSGSBASE, SMEP ...) and SVM is hidden from the guest. */
-static int svk_set_cpuid(vcore_vcpu_t *vcpu)
+int svk_set_cpuid(vcore_vcpu_t *vcpu)
 {
     static const uint32_t leaves[] = {0, 1, 0x80000000u, 0x80000001u, 0x80000008u};
     vcore_cpuid_entry_t t[5];
@@ -227,6 +227,11 @@ void kmain(void)
     uint32_t pass = 0, fail = 0, skip = 0;
 
     vtk_cpu_init();
+    /* CR4.OSFXSR: the svm backend switches the guest's x87/SSE state with
+     * FXSAVE/FXRSTOR, XMM registers included (svm_fpu.c). */
+    uint64_t cr4;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | (1u << 9)));
     svk_cpus[0].page_phys = (uint64_t)(uintptr_t)svk_cpu0_page; /* identity mapped */
     /* Mask both 8259 PICs: the kernel takes no interrupts, and a pending
      * one would end every guest run at once (INTR is intercepted). */
