@@ -626,6 +626,7 @@ START_TEST(fpu_switched_per_vcpu)
     s.xmm0[0][1] = 0x5555666677778888ull;
     s.code[1] = VCORE_VMEXIT_HLT;
     s.len[1] = 1;
+    s.xmm0[1][0] = 0x0a0b0c0d0e0f1011ull;
     use(&s);
     uint8_t zero[16] = {0};
     uint64_t saves = svm_fake.n_fxsave, rstors = svm_fake.n_fxrstor;
@@ -641,19 +642,33 @@ START_TEST(fpu_switched_per_vcpu)
     ck_assert_mem_eq(s.seen_xmm0[1], mine, 16);
     hvscript_t t = run_hlt(1);
     ck_assert_mem_eq(t.seen_xmm0[0], zero, 16);
-    /* The XMM group reads the image; writing it reaches the next VMRUN. */
-    vcore_x86_state_t st;
-    memset(&st, 0, sizeof(st));
+    /* The XMM group reads the image - XMM0-XMM15, nothing past them (a
+     * canary follows the state) - and writing it reaches the next VMRUN
+     * and changes no byte of the image past XMM15 (offset 416 on). */
+    struct {
+        vcore_x86_state_t st;
+        uint64_t canary[8];
+    } box;
+    memset(&box, 0, sizeof(box));
+    memset(box.canary, 0x5c, sizeof(box.canary));
+    vcore_x86_state_t *st = &box.st;
     vcore_vcpu_state_t vs = {.arch = VCORE_ARCH_X86_64};
-    vs.u.x86 = &st;
+    vs.u.x86 = st;
     ck_assert_int_eq(vcore__backend_svm_ops.vcpu_get_state(vcpus[0], priv_of(0), &vs, VCORE_X86_STATE_XMM),
                      VCORE_OK);
-    ck_assert_uint_eq(st.xmm[0][0], 0);
-    ck_assert_uint_eq(st.xmm[0][1], 0);
-    st.xmm[0][0] = 0x0807060504030201ull;
-    st.xmm[0][1] = 0x100f0e0d0c0b0a09ull;
+    ck_assert_uint_eq(st->xmm[0][0], 0x0a0b0c0d0e0f1011ull); /* what the guest left */
+    ck_assert_uint_eq(st->xmm[0][1], 0);
+    ck_assert_uint_eq(st->xmm[15][1], 0);
+    for (int k = 0; k < 8; k++)
+        ck_assert_uint_eq(box.canary[k], 0x5c5c5c5c5c5c5c5cull);
+    uint8_t *img = priv_of(0)->fx;
+    memset(img + 416, 0x3d, 96);
+    st->xmm[0][0] = 0x0807060504030201ull;
+    st->xmm[0][1] = 0x100f0e0d0c0b0a09ull;
     ck_assert_int_eq(vcore__backend_svm_ops.vcpu_set_state(vcpus[0], priv_of(0), &vs, VCORE_X86_STATE_XMM),
                      VCORE_OK);
+    for (int k = 416; k < 512; k++)
+        ck_assert_uint_eq(img[k], 0x3d);
     t = run_hlt(0);
     const uint8_t seq[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
     ck_assert_mem_eq(t.seen_xmm0[0], seq, 16);
