@@ -8,7 +8,7 @@
  * vcore_vcpu_run returning the CPUID exit, the answer completed by the
  * next vcore_vcpu_run up to the following exit - is counted:
  *   - VMCB fields read and written by the backend (its counted accessors);
- *   - VMRUN, VMLOAD, VMSAVE, CLGI, STGI, RDMSR, WRMSR issued;
+ *   - VMRUN, VMLOAD, VMSAVE, CLGI, STGI, RDMSR, WRMSR, FXSAVE, FXRSTOR issued;
  *   - the VMCB clean bits set at the VMRUN (APM Vol. 2, "VMCB Clean Field")
  *     and TLB_CONTROL.
  * Two processors: one with NRIP save, clean bits and flush by ASID (a
@@ -192,9 +192,10 @@ static void profile(const char *name, uint32_t features)
     }
     /* Every round trip is counted on its own: the counts are exact, and
      * the bench says so when two round trips differ. */
-    enum { RD, WR, VMRUN, VMLOAD, VMSAVE, CLGI, STGI, RDMSR, WRMSR, FLUSH, NCOUNT };
+    enum { RD, WR, VMRUN, VMLOAD, VMSAVE, CLGI, STGI, RDMSR, WRMSR, FLUSH, FXSAVE, FXRSTOR, NCOUNT };
     static const char *const names[NCOUNT] = {"VMCB fields read", "VMCB fields written", "VMRUN", "VMLOAD",
-                                              "VMSAVE", "CLGI", "STGI", "RDMSR", "WRMSR", "TLB flushes"};
+                                              "VMSAVE", "CLGI", "STGI", "RDMSR", "WRMSR", "TLB flushes",
+                                              "FXSAVE", "FXRSTOR"};
     uint64_t lo[NCOUNT], hi[NCOUNT], prev[NCOUNT], now[NCOUNT];
     uint32_t clean_lo = 0xffffffffu, clean_hi = 0, tlb_hi = 0;
     for (unsigned k = 0; k < NCOUNT; k++) {
@@ -212,6 +213,8 @@ static void profile(const char *name, uint32_t features)
         now[RDMSR] = svm_fake.n_rdmsr;
         now[WRMSR] = svm_fake.n_wrmsr;
         now[FLUSH] = svm_fake.n_flush;
+        now[FXSAVE] = svm_fake.n_fxsave;
+        now[FXRSTOR] = svm_fake.n_fxrstor;
         if (i > 0) {
             for (unsigned k = 0; k < NCOUNT; k++) {
                 uint64_t d = now[k] - prev[k];
