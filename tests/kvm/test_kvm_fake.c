@@ -77,6 +77,7 @@ typedef struct fake_kernel {
     struct kvm_vcpu_events seen_ev[FK_MAX_RUNS]; /* the events each KVM_RUN found */
     uint8_t seen_win[FK_MAX_RUNS];               /* request_interrupt_window each KVM_RUN found */
     int deliver;             /* KVM_RUN delivers injected events (as the CPU would) */
+    uint32_t hv_edx3;        /* 40000003H:EDX in KVM_GET_SUPPORTED_HV_CPUID */
 } fake_kernel_t;
 
 
@@ -380,6 +381,19 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
         c->nent = 1;
         memset(&c->entries[0], 0, sizeof c->entries[0]);
         c->entries[0].eax = 0x1;
+        return 0;
+    }
+    case KVM_GET_SUPPORTED_HV_CPUID: {
+        /* The kernel's Hyper-V leaves (api.rst): E2BIG when nent is too small. */
+        struct kvm_cpuid2 *c = p;
+        if (c->nent < 2)
+            return -E2BIG;
+        c->nent = 2;
+        memset(&c->entries[0], 0, 2 * sizeof c->entries[0]);
+        c->entries[0].function = 0x40000000u;
+        c->entries[0].eax = 0x4000000au;
+        c->entries[1].function = 0x40000003u;
+        c->entries[1].edx = fk->hv_edx3;
         return 0;
     }
     case KVM_RUN:
@@ -1814,11 +1828,13 @@ START_TEST(hyperv_host)
     vcore_hv_config_t hc;
     vcore_hv_config_init(&hc);
     ck_assert_int_eq(make_vm(&w), VCORE_OK);
-    /* XMM fast input: no capability says KVM accepts it. */
+    /* XMM fast input: the kernel's Hyper-V leaves do not list it
+     * (40000003H:EDX bit 4, HV_X64_HYPERCALL_XMM_INPUT_AVAILABLE). */
     ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_ERR_UNSUPPORTED);
     vcore_diag_t d = {.size = sizeof(d)};
     ck_assert_int_eq(vcore_vm_last_diag(w, &d), VCORE_OK);
     ck_assert_uint_eq(d.id, VCORE_DIAG_HV_BACKEND_UNSUPPORTED);
+    ck_assert_int_eq(fk.calls[_IOC_NR(KVM_GET_SUPPORTED_HV_CPUID)], 1);
     hc.features = VCORE_HV_F_IPI | VCORE_HV_F_TLB_FLUSH | VCORE_HV_F_EX;
     ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_OK);
     int cpuid_before = fk.set_cpuid_calls;
@@ -1852,6 +1868,24 @@ START_TEST(hyperv_host)
         ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_ERR_UNSUPPORTED);
         vcore_vm_destroy(w);
     }
+    /* XMM fast input where the kernel lists it: every enlightenment, and
+     * the guest sees 40000003H:EDX bit 4. Without KVM_CAP_SYS_HYPERV_CPUID
+     * nothing tells, and it is refused. */
+    vcore_hv_config_init(&hc);
+    fk.absent_cap = 0;
+    fk.hv_edx3 = 1u << 4;
+    ck_assert_int_eq(make_vm(&w), VCORE_OK);
+    ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_create(w, NULL, &c), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_cpuid_query(c, 0x40000003u, 0, &e), VCORE_OK);
+    ck_assert_uint_eq(e.edx & (1u << 4), 1u << 4);
+    vcore_vm_destroy(w);
+    fk.absent_cap = KVM_CAP_SYS_HYPERV_CPUID;
+    ck_assert_int_eq(make_vm(&w), VCORE_OK);
+    ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_ERR_UNSUPPORTED);
+    vcore_vm_destroy(w);
+    fk.hv_edx3 = 0;
+    hc.features = VCORE_HV_F_IPI | VCORE_HV_F_TLB_FLUSH | VCORE_HV_F_EX;
     /* Without SEND_IPI, TLB flush alone is still served. */
     fk.absent_cap = KVM_CAP_HYPERV_SEND_IPI;
     hc.features = VCORE_HV_F_TLB_FLUSH;
@@ -1859,6 +1893,46 @@ START_TEST(hyperv_host)
     ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_OK);
     vcore_vm_destroy(w);
     fk.absent_cap = 0;
+}
+END_TEST
+
+/* XMM0-XMM15 (VCORE_X86_STATE_XMM) without KVM_CAP_XSAVE: the xmm bytes of
+ * struct kvm_fpu, little-endian, low quadword first; writing the FPU group
+ * keeps them, writing the XMM group keeps the control words. */
+START_TEST(xmm_group_through_kvm_fpu)
+{
+    const vcore_backend_t *ops = vcore_vcpu_backend(vcpu);
+    ck_assert(ops->state_groups & VCORE_X86_STATE_XMM);
+    vcore_x86_state_t st;
+    memset(&st, 0, sizeof st);
+    vcore_vcpu_state_t vs = {.arch = VCORE_ARCH_X86_64};
+    vs.u.x86 = &st;
+    void *priv = vcore_vcpu_backend_priv(vcpu);
+    for (int b = 0; b < 256; b++)
+        fk.fpu.xmm[b / 16][b % 16] = (uint8_t)b;
+    fk.fpu.fcw = 0x37f;
+    ck_assert_int_eq(ops->vcpu_get_state(vcpu, priv, &vs, VCORE_X86_STATE_XMM), VCORE_OK);
+    ck_assert_uint_eq(st.xmm[0][0], 0x0706050403020100ull);
+    ck_assert_uint_eq(st.xmm[0][1], 0x0f0e0d0c0b0a0908ull);
+    ck_assert_uint_eq(st.xmm[15][1], 0xfffefdfcfbfaf9f8ull);
+    st.xmm[3][0] = 0x1122334455667788ull;
+    st.xmm[3][1] = 0x99aabbccddeeff00ull;
+    ck_assert_int_eq(ops->vcpu_set_state(vcpu, priv, &vs, VCORE_X86_STATE_XMM), VCORE_OK);
+    const uint8_t want3[16] = {0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+                               0x00, 0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x99};
+    ck_assert_mem_eq(fk.fpu.xmm[3], want3, 16);
+    ck_assert_uint_eq(fk.fpu.xmm[2][5], 0x25);
+    ck_assert_uint_eq(fk.fpu.fcw, 0x37f);
+    vcore_x86_fpu_t f = {.size = sizeof f};
+    ck_assert_int_eq(vcore_vcpu_get_fpu(vcpu, &f), VCORE_OK);
+    f.fcw = 0x27f;
+    ck_assert_int_eq(vcore_vcpu_set_fpu(vcpu, &f), VCORE_OK);
+    vcore_exit_t ex = {.size = sizeof ex};
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(fk.fpu.fcw, 0x27f);
+    ck_assert_mem_eq(fk.fpu.xmm[3], want3, 16);
+    ck_assert_uint_eq(fk.fpu.xmm[15][15], 0xff);
 }
 END_TEST
 
@@ -1901,6 +1975,7 @@ int main(void)
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, refused_msr_is_gp_from_kvm);
     tcase_add_test(tc, hyperv_host);
+    tcase_add_test(tc, xmm_group_through_kvm_fpu);
     suite_add_tcase(s, tc);
     return kt_run_suite(s);
 }
