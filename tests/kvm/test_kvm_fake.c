@@ -78,6 +78,8 @@ typedef struct fake_kernel {
     uint8_t seen_win[FK_MAX_RUNS];               /* request_interrupt_window each KVM_RUN found */
     int deliver;             /* KVM_RUN delivers injected events (as the CPU would) */
     uint32_t hv_edx3;        /* 40000003H:EDX in KVM_GET_SUPPORTED_HV_CPUID */
+    int xsave;               /* KVM_CAP_XSAVE offered: KVM_GET/SET_XSAVE on xs */
+    struct kvm_xsave xs;
 } fake_kernel_t;
 
 
@@ -308,7 +310,7 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
             return fk->no_payload_cap ? 0 : 1;
         if (fk->absent_cap && arg == (unsigned long)fk->absent_cap)
             return 0;
-        return arg == KVM_CAP_XSAVE ? 0 : 1;
+        return arg == KVM_CAP_XSAVE ? fk->xsave : 1;
     case KVM_CREATE_VM:
     case KVM_CREATE_VCPU:
         fk->open_fds++;
@@ -383,6 +385,14 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
         c->entries[0].eax = 0x1;
         return 0;
     }
+    case KVM_GET_XSAVE:
+        ck_assert_msg(fk->xsave, "fake kernel: KVM_GET_XSAVE without KVM_CAP_XSAVE");
+        memcpy(p, &fk->xs, sizeof fk->xs);
+        return 0;
+    case KVM_SET_XSAVE:
+        ck_assert_msg(fk->xsave, "fake kernel: KVM_SET_XSAVE without KVM_CAP_XSAVE");
+        memcpy(&fk->xs, p, sizeof fk->xs);
+        return 0;
     case KVM_GET_SUPPORTED_HV_CPUID: {
         /* The kernel's Hyper-V leaves (api.rst): E2BIG when nent is too small. */
         struct kvm_cpuid2 *c = p;
@@ -1936,6 +1946,69 @@ START_TEST(xmm_group_through_kvm_fpu)
 }
 END_TEST
 
+/* With KVM_CAP_XSAVE the XMM group is the legacy region of the XSAVE image
+ * (XMM0 at byte 160, SDM Vol. 1 "FXSAVE Save Area"; XSTATE_BV at 512). With
+ * XSTATE_BV[1] clear the SSE component is in its init configuration: XMM
+ * reads as zero whatever the bytes hold ("Processor Tracking of
+ * XSAVE-Managed State"). Writing XMM sets XSTATE_BV[1] (else XRSTOR would
+ * load the init values) and keeps MXCSR at its init value 1F80H; writing
+ * only the FPU group leaves the XMM bytes. */
+START_TEST(xmm_group_through_kvm_xsave)
+{
+    vcore_vcpu_destroy(vcpu);
+    vcore_vm_destroy(vm);
+    vcpu = NULL;
+    fk.xsave = 1;
+    ck_assert_int_eq(make_vm(&vm), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_create(vm, NULL, &vcpu), VCORE_OK);
+    uint8_t *x = (uint8_t *)fk.xs.region;
+    x[0] = 0x7f; /* FCW 037FH */
+    x[1] = 0x03;
+    uint64_t bv = 1; /* x87 only */
+    memcpy(x + 512, &bv, 8);
+    memset(x + 160, 0xee, 256);
+    const vcore_backend_t *ops = vcore_vcpu_backend(vcpu);
+    vcore_x86_state_t st;
+    memset(&st, 0x77, sizeof st);
+    vcore_vcpu_state_t vs = {.arch = VCORE_ARCH_X86_64};
+    vs.u.x86 = &st;
+    void *priv = vcore_vcpu_backend_priv(vcpu);
+    ck_assert_int_eq(ops->vcpu_get_state(vcpu, priv, &vs, VCORE_X86_STATE_XMM), VCORE_OK);
+    for (int i = 0; i < 16; i++)
+        ck_assert(st.xmm[i][0] == 0 && st.xmm[i][1] == 0);
+    for (int i = 0; i < 16; i++) {
+        st.xmm[i][0] = 0x0101010101010101ull * (uint64_t)(i + 1);
+        st.xmm[i][1] = 0x8000000000000000ull | (uint64_t)i;
+    }
+    ck_assert_int_eq(ops->vcpu_set_state(vcpu, priv, &vs, VCORE_X86_STATE_XMM), VCORE_OK);
+    memcpy(&bv, x + 512, 8);
+    ck_assert_uint_eq(bv, 3);
+    uint32_t mxcsr;
+    memcpy(&mxcsr, x + 24, 4);
+    ck_assert_uint_eq(mxcsr, 0x1f80);
+    uint64_t q[2];
+    memcpy(q, x + 160 + 16 * 5, 16);
+    ck_assert_uint_eq(q[0], 0x0606060606060606ull);
+    ck_assert_uint_eq(q[1], 0x8000000000000005ull);
+    ck_assert_uint_eq(x[0] | x[1] << 8, 0x37f); /* the x87 control word stays */
+    memset(&st, 0, sizeof st);
+    ck_assert_int_eq(ops->vcpu_get_state(vcpu, priv, &vs, VCORE_X86_STATE_XMM), VCORE_OK);
+    ck_assert_uint_eq(st.xmm[15][0], 0x1010101010101010ull);
+    ck_assert_uint_eq(st.xmm[15][1], 0x800000000000000full);
+    /* The FPU group alone keeps the XMM bytes. */
+    vcore_x86_fpu_t f = {.size = sizeof f};
+    ck_assert_int_eq(vcore_vcpu_get_fpu(vcpu, &f), VCORE_OK);
+    f.fcw = 0x27f;
+    ck_assert_int_eq(vcore_vcpu_set_fpu(vcpu, &f), VCORE_OK);
+    vcore_exit_t ex = {.size = sizeof ex};
+    fk_push(&fk, KVM_EXIT_HLT, NULL, 0);
+    run_expect(&ex, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(x[0] | x[1] << 8, 0x27f);
+    memcpy(q, x + 160 + 16 * 5, 16);
+    ck_assert_uint_eq(q[0], 0x0606060606060606ull);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kvm_fake");
@@ -1976,6 +2049,7 @@ int main(void)
     tcase_add_test(tc, refused_msr_is_gp_from_kvm);
     tcase_add_test(tc, hyperv_host);
     tcase_add_test(tc, xmm_group_through_kvm_fpu);
+    tcase_add_test(tc, xmm_group_through_kvm_xsave);
     suite_add_tcase(s, tc);
     return kt_run_suite(s);
 }
