@@ -78,6 +78,7 @@ typedef struct fake_kernel {
     uint8_t seen_win[FK_MAX_RUNS];               /* request_interrupt_window each KVM_RUN found */
     int deliver;             /* KVM_RUN delivers injected events (as the CPU would) */
     uint32_t hv_edx3;        /* 40000003H:EDX in KVM_GET_SUPPORTED_HV_CPUID */
+    int hv_no_leaf3;         /* ... which then lists 40000000H only */
     int xsave;               /* KVM_CAP_XSAVE offered: KVM_GET/SET_XSAVE on xs */
     struct kvm_xsave xs;
 } fake_kernel_t;
@@ -404,6 +405,10 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
         c->entries[0].eax = 0x4000000au;
         c->entries[1].function = 0x40000003u;
         c->entries[1].edx = fk->hv_edx3;
+        if (fk->hv_no_leaf3) {
+            c->nent = 1;
+            memset(&c->entries[1], 0, sizeof c->entries[1]);
+        }
         return 0;
     }
     case KVM_RUN:
@@ -1893,6 +1898,16 @@ START_TEST(hyperv_host)
     fk.absent_cap = KVM_CAP_SYS_HYPERV_CPUID;
     ck_assert_int_eq(make_vm(&w), VCORE_OK);
     ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_ERR_UNSUPPORTED);
+    vcore_vm_destroy(w);
+    fk.absent_cap = 0;
+    /* The kernel refuses the ioctl, or lists no 40000003H: refused too. */
+    ck_assert_int_eq(make_vm(&w), VCORE_OK);
+    fk_inject(&fk, KVM_GET_SUPPORTED_HV_CPUID, EINVAL, 1);
+    ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_ERR_UNSUPPORTED);
+    fk.hv_no_leaf3 = 1;
+    ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_ERR_UNSUPPORTED);
+    fk.hv_no_leaf3 = 0;
+    ck_assert_int_eq(vcore_hv_enable(w, &hc), VCORE_OK);
     vcore_vm_destroy(w);
     fk.hv_edx3 = 0;
     hc.features = VCORE_HV_F_IPI | VCORE_HV_F_TLB_FLUSH | VCORE_HV_F_EX;
