@@ -46,7 +46,12 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
     if (err)
         return err;
     ncfg.maxphyaddr = vcpu->x86->model.maxphyaddr;
-    return vcore_nvmx_init(mem, len, &ncfg, &vcpu->nvmx, &vcpu->last_diag);
+    err = vcore_nvmx_init(mem, len, &ncfg, &vcpu->nvmx, &vcpu->last_diag);
+    /* vmcs02 lives on the backend's processor: its fields are those the
+     * processor has, whatever L1 was offered. */
+    if (!err)
+        vcore__nvmx_caps_allowed1(&hw, vcpu->nvmx->hw_allowed1);
+    return err;
 }
 
 void vcore__vcpu_nested_reset(vcore_vcpu_t *vcpu)

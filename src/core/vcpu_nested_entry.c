@@ -194,6 +194,11 @@ static int vcore__vcpu_nested_field(vcore_vcpu_t *vcpu, const vcore__vmcs_row_t 
     uint32_t enc = r->encoding;
     if (r->flags & VCORE_VMCS_FIELD_F_HIGH)
         return VCORE_OK; /* the full field carries both halves */
+    /* A field the backend's processor does not have (its control is not
+     * supported there, so L1 cannot have asked for it either): writing it
+     * would be VMfailValid 12. */
+    if (!vcore__vmcs_row_present(r, nv->hw_allowed1))
+        return VCORE_OK;
     switch (enc) {
     case VCORE_VMCS_EXCEPTION_BITMAP:
         return vcore__vcpu_nested_wr(vcpu, enc, v->EXCEPTION_BITMAP | nv->exc01);

@@ -63,7 +63,9 @@ static int vcore__vcpu_nested_pull(vcore_vcpu_t *vcpu, const uint16_t *list, siz
     for (size_t i = 0; i < n; i++) {
         const vcore__vmcs_row_t *r = vcore__vmcs_row(list[i]);
         uint32_t id = (uint32_t)(r - vcore__vmcs_rows);
-        if (nv->dirty[id / 64] & (1ull << (id % 64)))
+        /* A field L1 wrote keeps L1's value; one the processor lacks is
+         * not in vmcs02 (vmcs12 keeps what L1 wrote). */
+        if ((nv->dirty[id / 64] & (1ull << (id % 64))) || !vcore__vmcs_row_present(r, nv->hw_allowed1))
             continue;
         uint64_t v;
         int err = vcore__vcpu_nested_rd(vcpu, list[i], &v);

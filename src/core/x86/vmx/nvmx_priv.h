@@ -45,6 +45,7 @@ struct vcore_nvmx {
     uint64_t vmcs02_for;    /* the vmcs12 pointer vmcs02 was last built from */
     uint32_t ctl01[5];      /* vmcs01's control words (L0's needs), read once per vmcs02 */
     uint32_t exc01;         /* vmcs01's exception bitmap */
+    uint32_t hw_allowed1[5]; /* the backend processor's allowed-1 control settings (which fields vmcs02 has) */
     uint64_t tsc01;         /* vmcs01's TSC offset */
     uint32_t opts;          /* VCORE_NVMX_OPT_* */
     uint32_t skip_check;    /* test hook: a VM-entry check the software ignores */
@@ -60,6 +61,9 @@ static inline bool vcore__nvmx_ok(const vcore_nvmx_t *n)
 
 /* Leaves VMX operation (RESET): capabilities and MAXPHYADDR stay. */
 void vcore__nvmx_leave(vcore_nvmx_t *n);
+
+/* The allowed-1 settings of the five control words (vmcs_layout.h order). */
+void vcore__nvmx_caps_allowed1(const vcore_nvmx_caps_t *caps, uint32_t out[5]);
 
 /* Marks a row dirty (and its sibling full/_HIGH row). */
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
