@@ -68,6 +68,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     nv->in_l2 = false;
     nv->rare_stale = false;
     nv->l2_insn_len = 0;
+    nv->l2_pending = 0;
     if (nv->vmcs02) {
         vcpu->vm->ops.vmcs_free(vcpu, vcpu->priv, nv->vmcs02);
         nv->vmcs02 = NULL;
@@ -83,6 +84,13 @@ bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu)
 
 int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1)
 {
+    /* The VMM's answer to L2's last exit goes to L2 first. */
+    bool reflected = false;
+    int err = vcore__vcpu_nested_l0_reply(vcpu, exit, &reflected);
+    if (err || reflected) {
+        *l1 = reflected && exit->reason != VCORE_EXIT_SHUTDOWN;
+        return err;
+    }
     return vcore__vcpu_nested_run_l2(vcpu, exit, l1);
 }
 

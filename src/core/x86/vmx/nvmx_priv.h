@@ -49,7 +49,10 @@ struct vcore_nvmx {
     uint64_t tsc01;         /* vmcs01's TSC offset */
     uint32_t opts;          /* VCORE_NVMX_OPT_* */
     uint32_t skip_check;    /* test hook: a VM-entry check the software ignores */
-    uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry (HLT) */
+    uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry */
+    uint32_t l2_pending;    /* the VCORE_EXIT_* of that exit, whose reply goes to L2 (0: none) */
+    uint8_t l2_io_width;    /* its I/O access width (1, 2 or 4) */
+    uint8_t l2_io[8];       /* its I/O data: OUT's bytes, IN's reply (vcore_exit_t::u.io.data) */
     vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
 };
 
