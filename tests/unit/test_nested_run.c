@@ -722,6 +722,119 @@ START_TEST(completion_ends_sti_blocking)
 }
 END_TEST
 
+
+/* ---- MMIO: EPT violations of vmcs02 when L1 does not use EPT ---- */
+
+#define L2_CODE 0x50000u
+#define MMIO_GPA 0xfee00010ull
+/* Exit qualification: access in bits 2:0, bits 7 and 8 (the linear address
+ * is valid and the access was to its translation). */
+#define EPTQ_READ 0x181u
+#define EPTQ_WRITE 0x182u
+
+/* L2 at L2_CODE executing `insn`; its EPT violation at MMIO_GPA. */
+static vcore_exit_t mmio_exit(const uint8_t *insn, size_t n, uint64_t qual)
+{
+    ck_assert_int_eq(vcore_vm_write_guest(vm, L2_CODE, insn, n), VCORE_OK);
+    set12(VCORE_VMCS_GUEST_RIP, L2_CODE);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[3] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS,
+                       VCORE_VMCS_GUEST_LINEAR_ADDRESS};
+    uint64_t val[3] = {qual, MMIO_GPA, 0x7000};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EPT_VIOLATION, 0, 3, enc, val);
+    return run();
+}
+
+/* MOV ECX, [RBX] (8B 0B): a 4-byte read; the reply zero-extends into RCX. */
+START_TEST(mmio_load_dword_from_l2)
+{
+    static const uint8_t insn[] = {0x8b, 0x0b};
+    set_gpr(VCORE_X86_RCX, ~0ull);
+    vcore_exit_t e = mmio_exit(insn, sizeof(insn), EPTQ_READ);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
+    ck_assert_uint_eq(e.u.mmio.gpa, MMIO_GPA);
+    ck_assert_uint_eq(e.u.mmio.len, 4);
+    ck_assert_uint_eq(e.u.mmio.is_write, 0);
+    e.u.mmio.data[0] = 0x44;
+    e.u.mmio.data[1] = 0x33;
+    e.u.mmio.data[2] = 0x22;
+    e.u.mmio.data[3] = 0x11;
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x11223344ull);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE + 2);
+}
+END_TEST
+
+/* MOV AH, [RBX] (8A 23): without REX, register 4 of a byte operand is AH. */
+START_TEST(mmio_load_ah_from_l2)
+{
+    static const uint8_t insn[] = {0x8a, 0x23};
+    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    set_gpr(VCORE_X86_RSP, 0x8000);
+    vcore_exit_t e = mmio_exit(insn, sizeof(insn), EPTQ_READ);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.u.mmio.len, 1);
+    e.u.mmio.data[0] = 0xab;
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0x112233445566ab88ull);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), 0x8000);
+}
+END_TEST
+
+/* MOV [RBX], EAX (89 03): the VMM gets EAX's 4 bytes; no reply. */
+START_TEST(mmio_store_from_l2)
+{
+    static const uint8_t insn[] = {0x89, 0x03};
+    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    vcore_exit_t e = mmio_exit(insn, sizeof(insn), EPTQ_WRITE);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(e.u.mmio.is_write, 1);
+    ck_assert_uint_eq(e.u.mmio.len, 4);
+    static const uint8_t want[8] = {0x88, 0x77, 0x66, 0x55, 0, 0, 0, 0};
+    ck_assert_mem_eq(e.u.mmio.data, want, 8);
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE + 2);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0x1122334455667788ull);
+}
+END_TEST
+
+/* MOV QWORD [RBX], 80000000H (48 C7 03 imm32): the immediate is
+ * sign-extended to 64 bits; the instruction is 7 bytes. */
+START_TEST(mmio_store_imm_sign_extended)
+{
+    static const uint8_t insn[] = {0x48, 0xc7, 0x03, 0x00, 0x00, 0x00, 0x80};
+    vcore_exit_t e = mmio_exit(insn, sizeof(insn), EPTQ_WRITE);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.u.mmio.len, 8);
+    static const uint8_t want[8] = {0, 0, 0, 0x80, 0xff, 0xff, 0xff, 0xff};
+    ck_assert_mem_eq(e.u.mmio.data, want, 8);
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE + 7);
+}
+END_TEST
+
+/* Not an instruction's data access: a fetch (bit 2), an access to a paging
+ * structure (bit 8 clear), a direction the MOV does not make - raw. */
+START_TEST(mmio_not_decodable_stays_raw)
+{
+    static const uint8_t insn[] = {0x8b, 0x0b};
+    static const uint32_t quals[] = {0x184u, 0x081u, EPTQ_WRITE};
+    for (size_t i = 0; i < sizeof(quals) / sizeof(quals[0]); i++) {
+        vcore_exit_t e = mmio_exit(insn, sizeof(insn), quals[i]);
+        ck_assert_uint_eq(e.reason, VCORE_EXIT_RAW);
+        ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2);
+        ck_assert_uint_eq(e.raw.reason, VCORE_VMX_EXIT_EPT_VIOLATION);
+        ck_assert_uint_eq(e.raw.qualification, quals[i]);
+        /* The VMM cannot complete it; L1 takes over again. */
+        ck_assert_int_eq(vcore_vcpu_reset(vcpu), VCORE_OK);
+        l1_long_mode();
+    }
+}
+END_TEST
+
 static Suite *run_suite(void)
 {
     Suite *s = suite_create("nested_run");
@@ -745,6 +858,11 @@ static Suite *run_suite(void)
     tcase_add_test(tl, rdmsr_of_l2_state_answered_from_vmcs02);
     tcase_add_test(tl, wrmsr_of_l2_state_into_vmcs02);
     tcase_add_test(tl, completion_ends_sti_blocking);
+    tcase_add_test(tl, mmio_load_dword_from_l2);
+    tcase_add_test(tl, mmio_load_ah_from_l2);
+    tcase_add_test(tl, mmio_store_from_l2);
+    tcase_add_test(tl, mmio_store_imm_sign_extended);
+    tcase_add_test(tl, mmio_not_decodable_stays_raw);
     suite_add_tcase(s, tl);
     return s;
 }

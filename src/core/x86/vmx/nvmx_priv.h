@@ -53,6 +53,9 @@ struct vcore_nvmx {
     uint32_t l2_pending;    /* the VCORE_EXIT_* of that exit, whose reply goes to L2 (0: none) */
     uint8_t l2_io_width;    /* its I/O access width (1, 2 or 4) */
     uint8_t l2_io[8];       /* its I/O data: OUT's bytes, IN's reply (vcore_exit_t::u.io.data) */
+    uint8_t l2_mmio_reg;    /* its MMIO load: destination register (vcore_x86_gpr) */
+    bool l2_mmio_high8;     /* the destination is AH, CH, DH or BH */
+    uint8_t l2_mmio_len;    /* bytes loaded (0: a store, nothing to merge) */
     vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
 };
 
