@@ -638,10 +638,25 @@ START_TEST(refused_inputs)
     in.l2_gpa = 0;
     in.maxphyaddr = 53;
     ck_assert_int_eq(vcore_nvmx_ept02_handle(ep, &in, &r), VCORE_ERR_INVAL);
+    in.maxphyaddr = 31;
+    ck_assert_int_eq(vcore_nvmx_ept02_handle(ep, &in, &r), VCORE_ERR_INVAL);
+    /* 32 and 52 are widths a processor can have. */
+    in.maxphyaddr = 32;
+    ck_assert_int_eq(vcore_nvmx_ept02_handle(ep, &in, &r), VCORE_OK);
+    in.maxphyaddr = 52;
+    ck_assert_int_eq(vcore_nvmx_ept02_handle(ep, &in, &r), VCORE_OK);
     in.maxphyaddr = MAXPA;
     r.size = 1;
     ck_assert_int_eq(vcore_nvmx_ept02_handle(ep, &in, &r), VCORE_ERR_ABI);
     ck_assert_int_eq(vcore_nvmx_ept02_handle(NULL, &in, &r), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_nvmx_ept02_handle(ep, NULL, &r), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_nvmx_ept02_lookup(ep, EPTP, 0, NULL), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_nvmx_ept02_stats(ep, NULL), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_nvmx_ept02_invalidate(NULL, 2, 0), VCORE_ERR_INVAL);
+    vcore_nvmx_ept02_lookup_t lk = {.size = 3};
+    ck_assert_int_eq(vcore_nvmx_ept02_lookup(ep, EPTP, 0, &lk), VCORE_ERR_ABI);
+    vcore_nvmx_ept02_stats_t st = {.size = 3};
+    ck_assert_int_eq(vcore_nvmx_ept02_stats(ep, &st), VCORE_ERR_ABI);
     vcore_nvmx_ept02_config_t cfg = {.size = sizeof(cfg), .pages = pages, .npages = NPAGES, .flush = NULL};
     vcore_nvmx_ept02_t *x;
     ck_assert_int_eq(vcore_nvmx_ept02_init(store, sizeof(store), &cfg, &x), VCORE_ERR_INVAL);
@@ -649,6 +664,13 @@ START_TEST(refused_inputs)
     ck_assert_int_eq(vcore_nvmx_ept02_init(store, 64, &cfg, &x), VCORE_ERR_BUFSZ);
     cfg.npages = VCORE_NVMX_EPT02_MAX_PAGES + 1;
     ck_assert_int_eq(vcore_nvmx_ept02_init(store, sizeof(store), &cfg, &x), VCORE_ERR_INVAL);
+    /* Storage of exactly the size asked for is enough; one byte less is not. */
+    cfg.npages = NPAGES;
+    ck_assert_int_eq(vcore_nvmx_ept02_init(store, vcore_nvmx_ept02_storage_size() - 1, &cfg, &x), VCORE_ERR_BUFSZ);
+    ck_assert_int_eq(vcore_nvmx_ept02_init(store, vcore_nvmx_ept02_storage_size(), &cfg, &x), VCORE_OK);
+    ck_assert_int_eq(vcore_nvmx_ept02_init(store + 8, sizeof(store) - 8, &cfg, &x), VCORE_ERR_BUFSZ);
+    ck_assert_int_eq(vcore_nvmx_ept02_eptp(x, EPTP, NULL), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_nvmx_ept02_eptp(NULL, EPTP, &in.l2_gpa), VCORE_ERR_INVAL);
     vcore_nvmx_ept02_page_t bad = {.va = pool[0] + 8, .pa = POOL_PA};
     cfg.pages = &bad;
     cfg.npages = 1;
