@@ -69,6 +69,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     nv->rare_stale = false;
     nv->l2_insn_len = 0;
     nv->l2_pending = 0;
+    vcore__vcpu_nested_ept02_fini(vcpu);
     if (nv->vmcs02) {
         vcpu->vm->ops.vmcs_free(vcpu, vcpu->priv, nv->vmcs02);
         nv->vmcs02 = NULL;
@@ -241,6 +242,11 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
         if (err)
             return err;
         *handled = true;
+        /* INVEPT drops the ept02s it names; leaving VMX operation drops all. */
+        if (in.op == VCORE_NVMX_INVEPT && res.outcome == VCORE_NVMX_OUT_SUCCEED)
+            vcore__vcpu_nested_ept02_invept(vcpu, res.inv_type, res.inv_eptp);
+        if (in.op == VCORE_NVMX_VMXOFF && !vcpu->nvmx->vmx_operation)
+            vcore__vcpu_nested_ept02_invept(vcpu, 2, 0);
         /* A latched INIT is delivered once the vCPU leaves VMX operation. */
         if (in.op == VCORE_NVMX_VMXOFF && x->init_latched && !vcpu->nvmx->vmx_operation) {
             err = vcore_vcpu_init_signal(vcpu);

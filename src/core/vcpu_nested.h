@@ -77,4 +77,24 @@ int vcore__vcpu_nested_sync_rare(vcore_vcpu_t *vcpu);
 /* vcpu_nested_exit.c: the field is one of the lazily synced guest fields. */
 bool vcore__vcpu_nested_is_rare(uint32_t encoding);
 
+/* vcpu_nested_ept.c: nested EPT. */
+/* vmcs12 enables EPT for L2 (secondary controls active, bit 1). */
+bool vcore__vcpu_nested_l1_ept(vcore_vcpu_t *vcpu);
+/* The backend and host offer what ept02 needs (INVEPT, pages, physical addresses). */
+bool vcore__vcpu_nested_ept02_usable(const vcore_vcpu_t *vcpu);
+/* Before an entry of vmcs02 (current): its EPT pointer is ept02's for
+ * vmcs12's EPT pointer, or L0's when L1 does not enable EPT. */
+int vcore__vcpu_nested_ept02_sync(vcore_vcpu_t *vcpu);
+/* Routes of an EPT exit of L2 (vcore__vcpu_nested_ept02_exit). */
+#define VCORE__NESTED_EPT_L0 0u  /* ept02 now maps it: resume L2 */
+#define VCORE__NESTED_EPT_L1 1u  /* reflect to L1 (vmcs12 and *e hold exit 48 or 49) */
+#define VCORE__NESTED_EPT_VMM 2u /* *exit holds what the VMM sees */
+/* An EPT violation or misconfiguration of vmcs02 while L1 enables EPT
+ * (vmcs12's exit information already copied from vmcs02). */
+int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, vcore_exit_t *exit, uint32_t *route);
+/* L1's INVEPT (type 1 single-context with eptp12, 2 all-context), VMXOFF (2). */
+void vcore__vcpu_nested_ept02_invept(vcore_vcpu_t *vcpu, uint32_t type, uint64_t eptp12);
+/* Teardown and RESET: every ept02 dropped, the pool back to the host. */
+void vcore__vcpu_nested_ept02_fini(vcore_vcpu_t *vcpu);
+
 #endif /* VCORE_CORE_VCPU_NESTED_H */

@@ -508,6 +508,27 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
         e.gpr_value = g == VCORE_X86_RSP ? rsp : vcpu->x86->st.regs.gpr[g];
         e.msr_index = (uint32_t)vcpu->x86->st.regs.gpr[VCORE_X86_RCX];
     }
+    /* With L1's EPT, an EPT exit of vmcs02 is first ept02's question:
+     * filled by L0, L1's violation or misconfiguration, or the VMM's. */
+    if (!err && (basic == VCORE_VMX_EXIT_EPT_VIOLATION || basic == VCORE_VMX_EXIT_EPT_MISCONFIG) &&
+        vcore__vcpu_nested_l1_ept(vcpu)) {
+        uint32_t route = 0;
+        err = vcore__vcpu_nested_ept02_exit(vcpu, &e, exit, &route);
+        if (err)
+            return err;
+        if (route == VCORE__NESTED_EPT_L0) {
+            nv->last.owner = VCORE_NVMX_OWNER_L0;
+            nv->last.kind = VCORE_NVMX_RULE_L1_EPT;
+            nv->last.l0_handled++;
+            *again = true;
+            return vcore__vcpu_nested_reinject(vcpu);
+        }
+        if (route == VCORE__NESTED_EPT_VMM) {
+            nv->last.owner = VCORE_NVMX_OWNER_L0;
+            nv->last.kind = VCORE_NVMX_RULE_L1_EPT;
+            return VCORE_OK;
+        }
+    }
     if (!err)
         err = vcore_nvmx_exit_owner(nv, &mem, &e, &d);
     if (err)

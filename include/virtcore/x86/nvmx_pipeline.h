@@ -222,7 +222,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(1, 28, ZERO, "use MSR bitmaps: every RDMSR/WRMSR exits, so no L0 pass-through MSR reaches L2") \
     X(1, 31, OR, "activate secondary controls")                                                     \
     X(2, 0, ZERO, "virtualize APIC accesses: the APIC-access page of L1 is not mapped for L2")      \
-    X(2, 1, L0, "enable EPT: vmcs02 runs on L0's EPT (L2-physical = L1-physical)")                  \
+    X(2, 1, OR, "enable EPT: L0's EPT when L1 does not enable EPT; else the shadow EPT (ept02: L1's EPT composed with L0's)") \
     X(2, 5, ZERO, "enable VPID: vmcs02 runs without VPID (every entry flushes)")                    \
     X(2, 7, ZERO, "unrestricted guest: L2 runs with paging on L0's EPT only")                       \
     X(2, 8, ZERO, "APIC-register virtualization: no virtual-APIC page for L2")                      \

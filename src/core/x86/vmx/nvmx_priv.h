@@ -11,6 +11,7 @@
 #include "virtcore/error.h"
 #include "virtcore/x86/nvmx.h"
 #include "virtcore/x86/nvmx_pipeline.h"
+#include "virtcore/x86/nvmx_ept02.h"
 
 struct vcore_hw_vmcs;
 
@@ -57,6 +58,13 @@ struct vcore_nvmx {
     bool l2_mmio_high8;     /* the destination is AH, CH, DH or BH */
     uint8_t l2_mmio_len;    /* bytes loaded (0: a store, nothing to merge) */
     vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
+    /* ---- nested EPT (vcpu_nested_ept.c) ---- */
+    vcore_nvmx_ept02_t *ept02; /* the shadow EPT builder, at the start of ept02_pool; NULL before */
+    void *ept02_pool;       /* the builder and its pages, drawn from the host at the first entry with L1's EPT */
+    uint64_t eptp01;        /* vmcs01's EPT pointer, 0 when L0 runs without EPT */
+    uint64_t eptp02_cur;    /* what vmcs02's EPT-pointer field holds */
+    uint32_t ept02_map_gen; /* the VM memory-map generation ept02 was built under */
+    int ept02_flush_err;    /* the first failed INVEPT of the backend since the last check */
 };
 
 /* Validates a handle: non-NULL, right size and magic. */
@@ -132,6 +140,26 @@ static inline void vcore__nvmx_exit_to_l1(vcore__nvmx_ctx_t *c)
     c->res->rip = c->in.regs.rip;
     c->res->rflags = c->in.regs.rflags;
 }
+
+/* ---- L1's EPT walk (nvmx_ept.c), shared with the shadow EPT (nvmx_ept02.c) ---- */
+typedef struct vcore__nvmx_ept_leaf {
+    uint32_t kind;    /* vcore_nvmx_ept_kind_t */
+    uint32_t perms;   /* AND of bits 2:0 (R, W, X) of every entry read */
+    uint32_t level;   /* OK: level of the leaf (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB) */
+    uint32_t nused;   /* entries read */
+    uint64_t entry;   /* OK: the leaf entry as read (memory type, IPAT, dirty flag) */
+    uint64_t gpa;     /* OK: the L1 guest-physical address */
+    uint64_t used[5]; /* L1-physical addresses of the entries read, root first */
+} vcore__nvmx_ept_leaf_t;
+
+/* Walks ept12 once per entry; VCORE_ERR_INVAL for a walk length other than
+ * 4 or 5. Sets no accessed/dirty flag. */
+int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
+                         uint32_t access, vcore__nvmx_ept_leaf_t *out);
+/* With EPTP bit 6: the accessed flags of the entries of a successful walk,
+ * the dirty flag of its leaf on a write. */
+void vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, const vcore__nvmx_ept_leaf_t *w,
+                            uint32_t access);
 
 /* Instruction-information fields: VCORE__II_* in x86_bits.h. */
 
