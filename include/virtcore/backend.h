@@ -236,6 +236,23 @@ struct vcore_backend {
     /** With vm_hv_host: gives the host a vCPU's VP index (after its CPUID table is set). */
     int (*vcpu_hv_vp_index)(vcore_vcpu_t *vcpu, void *priv, uint32_t vp_index);
     /** @} */
+
+    /**
+     * @name Nested EPT (appended; absent when @c size ends before it)
+     * The core builds the shadow EPT L2 runs on (x86/nvmx_ept02.h) in pages
+     * it draws from the host; the backend only invalidates what the
+     * processor caches from it.
+     * @{
+     */
+    /**
+     * INVEPT for the vCPU's processor: single-context for the EPT whose
+     * pointer is @p eptp (all-context where single-context is missing;
+     * flushing more is allowed), before the core reuses or narrows a table
+     * the processor may have cached. Optional: without it L1 cannot enable
+     * EPT for L2 (the entry is refused with NVMX_PIPELINE_UNSUPPORTED).
+     */
+    int (*vcpu_invept)(vcore_vcpu_t *vcpu, void *priv, uint64_t eptp);
+    /** @} */
 };
 
 /** @brief Size of the first published ops table (through @c vcpu_kick): the smallest accepted @c size. */

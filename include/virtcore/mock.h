@@ -57,6 +57,7 @@ typedef enum vcore_mock_op {
     VCORE_MOCK_OP_VMCS_ENTER,    /**< vmcs_enter (VMLAUNCH/VMRESUME) */
     VCORE_MOCK_OP_VMCS_VIOLATION, /**< a VMCS access the SDM does not allow (a test failure) */
     VCORE_MOCK_OP_FLUSH_TLB,     /**< vcpu_flush_tlb (a TLB flush before an entry) */
+    VCORE_MOCK_OP_INVEPT,        /**< vcpu_invept (a shadow EPT invalidated) */
     VCORE_MOCK_OP_COUNT          /**< Number of kinds. */
 } vcore_mock_op_t;
 
@@ -99,7 +100,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
 /**
  * @brief Makes the next operation of a kind fail with a given error (fault injection).
  * @param[in] vcpu A vCPU on the mock backend.
- * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, VMCS_ALLOC, VMCS_LOAD or VMCS_ENTER).
+ * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, INVEPT, VMCS_ALLOC, VMCS_LOAD or VMCS_ENTER).
  * @param[in] err The error to return once (0 cancels).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A bad argument.
@@ -278,6 +279,14 @@ typedef struct vcore_mock_flush {
  * @retval VCORE_ERR_NOENT No flush yet.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_mock_last_flush(const vcore_vcpu_t *vcpu, vcore_mock_flush_t *out);
+
+/**
+ * @brief The EPT pointer of the last vcpu_invept the mock performed for a vCPU.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[out] eptp Receives it.
+ * @return VCORE_OK, VCORE_ERR_INVAL (NULL or not the mock), VCORE_ERR_NOENT (none yet).
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_last_invept(const vcore_vcpu_t *vcpu, uint64_t *eptp);
 
 /**
  * @brief Sets an XMM register of the mock's "hardware" (the guest wrote it).

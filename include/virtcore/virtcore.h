@@ -29,6 +29,7 @@
 #include "x86/msr.h"
 #include "x86/nvmx.h"
 #include "x86/nvmx_pipeline.h"
+#include "x86/nvmx_ept02.h"
 #include "x86/regs.h"
 #include "x86/svm_checks.h"
 #include "x86/vmcb.h"

@@ -254,6 +254,18 @@ static int vcore__mock_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb
     return VCORE_OK;
 }
 
+static int vcore__mock_invept(vcore_vcpu_t *vcpu, void *priv, uint64_t eptp)
+{
+    (void)vcpu;
+    vcore__mock_vcpu_t *m = priv;
+    int err = vcore__mock_op(m, VCORE_MOCK_OP_INVEPT);
+    if (err)
+        return err;
+    m->last_invept = eptp;
+    m->have_invept = true;
+    return VCORE_OK;
+}
+
 static int vcore__mock_kick(vcore_vcpu_t *vcpu, void *priv)
 {
     (void)vcpu;
@@ -294,4 +306,5 @@ const vcore_backend_t vcore__backend_mock_ops = {
     .vmcs_write = vcore__mock_vmcs_write,
     .vmcs_enter = vcore__mock_vmcs_enter,
     .vcpu_flush_tlb = vcore__mock_flush_tlb,
+    .vcpu_invept = vcore__mock_invept,
 };

@@ -65,7 +65,7 @@ int vcore_mock_fail_next(vcore_vcpu_t *vcpu, uint32_t op, int err)
     if (!m || err > 0)
         return VCORE_ERR_INVAL;
     if (op != VCORE_MOCK_OP_GET_STATE && op != VCORE_MOCK_OP_SET_STATE &&
-        op != VCORE_MOCK_OP_SET_CPUID && op != VCORE_MOCK_OP_RUN && op != VCORE_MOCK_OP_FLUSH_TLB &&
+        op != VCORE_MOCK_OP_SET_CPUID && op != VCORE_MOCK_OP_RUN && op != VCORE_MOCK_OP_FLUSH_TLB && op != VCORE_MOCK_OP_INVEPT &&
         op != VCORE_MOCK_OP_VMCS_ALLOC && op != VCORE_MOCK_OP_VMCS_LOAD && op != VCORE_MOCK_OP_VMCS_ENTER)
         return VCORE_ERR_INVAL;
     m->fail_next[op] = err;
@@ -108,6 +108,17 @@ int vcore_mock_last_flush(const vcore_vcpu_t *vcpu, vcore_mock_flush_t *out)
     if (!m->have_flush)
         return VCORE_ERR_NOENT;
     *out = m->last_flush;
+    return VCORE_OK;
+}
+
+int vcore_mock_last_invept(const vcore_vcpu_t *vcpu, uint64_t *eptp)
+{
+    const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m || !eptp)
+        return VCORE_ERR_INVAL;
+    if (!m->have_invept)
+        return VCORE_ERR_NOENT;
+    *eptp = m->last_invept;
     return VCORE_OK;
 }
 

@@ -50,6 +50,8 @@ typedef struct vcore__mock_vcpu {
     vcore_mock_event_t last_event;
     bool have_flush;
     vcore_mock_flush_t last_flush;
+    bool have_invept;
+    uint64_t last_invept;                        /* EPT pointer of the last vcpu_invept */
     int kicked;                                  /* set by kick (atomic), consumed by run */
     uint32_t ncpuid;
     vcore_cpuid_entry_t cpuid[VCORE_CPUID_MAX_ENTRIES];

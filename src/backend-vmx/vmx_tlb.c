@@ -70,3 +70,26 @@ int vcore__vmx_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t
     }
     return VCORE_OK;
 }
+
+/* INVEPT types ("INVEPT"). */
+#define VCORE__INVEPT_SINGLE 1u
+#define VCORE__INVEPT_ALL 2u
+
+/*
+ * The vcpu_invept op: the core changed or gave back tables of a shadow EPT
+ * (ept02) and the processor must forget what it cached from them: the
+ * guest-physical and combined mappings tagged with that EPTP's bits 51:12
+ * ("Invalidation of TLBs and Paging-Structure Caches"). Single-context
+ * INVEPT names exactly that EPT; without it, all-context (more than asked,
+ * which is allowed). INVEPT acts on the processor executing it: the vCPU's.
+ */
+int vcore__vmx_invept_op(vcore_vcpu_t *vcpu, void *priv, uint64_t eptp)
+{
+    vcore__vmx_vcpu_t *c = priv;
+    const vcore__vmx_vm_t *v = vcore_vm_backend_priv(vcore_vcpu_vm(vcpu));
+    int err = vcore__vmx_root_here(c, vcore_vm_host(c->vmobj));
+    if (err)
+        return err;
+    uint64_t type = (v->caps.ept_vpid & VCORE__EPT_CAP_INVEPT_SINGLE) ? VCORE__INVEPT_SINGLE : VCORE__INVEPT_ALL;
+    return vcore__vmx_invept(type, eptp).kind == VCORE__VMX_SUCCEED ? VCORE_OK : VCORE_ERR_HWFAIL;
+}

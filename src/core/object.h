@@ -33,6 +33,7 @@ struct vcore_vm {
     vcore_backend_t ops;                 /* the table with absent trailing ops NULL (ABI growth) */
     vcore_mem_region_t regions[VCORE_VM_MAX_REGIONS]; /* len == 0: free slot */
     uint32_t last_region;                /* slot of the last region an access hit (a hint) */
+    uint32_t map_gen;                    /* bumped when memory is unmapped (shadow EPTs drop what they derived) */
     uint32_t nvcpus;
     vcore_vcpu_t *vcpus[VCORE_VM_MAX_VCPUS]; /* indexed by vCPU id */
     vcore_diag_t last_diag;
@@ -121,6 +122,9 @@ void vcore__vcpu_teardown(vcore_vcpu_t *vcpu);
 int vcore__vcpu_wrong_arch(vcore_vcpu_t *vcpu);
 /* vcpu_sync.c: marks groups the core changed: they go to the backend before the next run. */
 void vcore__vcpu_mark_dirty(vcore_vcpu_t *vcpu, uint32_t groups);
+
+/* vm.c: the memory region holding gpa, or NULL. */
+const vcore_mem_region_t *vcore__vm_region_at(const vcore_vm_t *vm, uint64_t gpa);
 
 /* host.c: copies a caller's host services into a full-size structure;
  * members past the caller's size (an older header) are absent (zero). */

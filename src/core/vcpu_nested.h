@@ -57,9 +57,44 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
  * the vCPU with L1's "external-interrupt exiting" is a VM exit to L1
  * (*reflected; *exit holds a shutdown after a VMX abort). */
 int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown);
+/* vcpu_nested_exit.c: a VM exit to L1 the library makes up for L2 (an
+ * exception L0 raises in L2 that L1 intercepts): exit information, L2's
+ * state saved, L1's host state. *handled as for l2_exit; *exit holds a
+ * shutdown after a VMX abort. vmcs02 must be current. */
+int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t intr_info, uint32_t intr_error,
+                               vcore_exit_t *exit, bool *handled);
+/* vcpu_nested_l0.c: an exit from L2 that L0 owns (L1 does not want it) and
+ * the library does not complete by re-entering: decoded into *exit for the
+ * VMM (flag F_L2), or completed here (*again: re-enter L2; *handled: it
+ * turned into an exit to L1). */
+int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t *exit, bool *again,
+                               bool *handled);
+/* vcpu_nested_l0.c: the VMM's reply to such an exit (in *exit), applied to
+ * L2 before it runs again (*reflected: it became an exit to L1). */
+int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected);
 /* vcpu_nested_exit.c: vmcs12's rarely-read guest fields from vmcs02 (when L1 or the core reads them). */
 int vcore__vcpu_nested_sync_rare(vcore_vcpu_t *vcpu);
 /* vcpu_nested_exit.c: the field is one of the lazily synced guest fields. */
 bool vcore__vcpu_nested_is_rare(uint32_t encoding);
+
+/* vcpu_nested_ept.c: nested EPT. */
+/* vmcs12 enables EPT for L2 (secondary controls active, bit 1). */
+bool vcore__vcpu_nested_l1_ept(vcore_vcpu_t *vcpu);
+/* The backend and host offer what ept02 needs (INVEPT, pages, physical addresses). */
+bool vcore__vcpu_nested_ept02_usable(const vcore_vcpu_t *vcpu);
+/* Before an entry of vmcs02 (current): its EPT pointer is ept02's for
+ * vmcs12's EPT pointer, or L0's when L1 does not enable EPT. */
+int vcore__vcpu_nested_ept02_sync(vcore_vcpu_t *vcpu);
+/* Routes of an EPT exit of L2 (vcore__vcpu_nested_ept02_exit). */
+#define VCORE__NESTED_EPT_L0 0u  /* ept02 now maps it: resume L2 */
+#define VCORE__NESTED_EPT_L1 1u  /* reflect to L1 (vmcs12 and *e hold exit 48 or 49) */
+#define VCORE__NESTED_EPT_VMM 2u /* *exit holds what the VMM sees */
+/* An EPT violation or misconfiguration of vmcs02 while L1 enables EPT
+ * (vmcs12's exit information already copied from vmcs02). */
+int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, vcore_exit_t *exit, uint32_t *route);
+/* L1's INVEPT (type 1 single-context with eptp12, 2 all-context), VMXOFF (2). */
+void vcore__vcpu_nested_ept02_invept(vcore_vcpu_t *vcpu, uint32_t type, uint64_t eptp12);
+/* Teardown and RESET: every ept02 dropped, the pool back to the host. */
+void vcore__vcpu_nested_ept02_fini(vcore_vcpu_t *vcpu);
 
 #endif /* VCORE_CORE_VCPU_NESTED_H */

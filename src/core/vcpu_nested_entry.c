@@ -24,12 +24,14 @@
 /* Diagnostics of the pipeline's refusals. */
 #define NESTED_DIAG_UNSUPPORTED VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED
 
-/* Secondary controls the pipeline cannot give L2 yet (no nested EPT, no
- * virtual-APIC pages for L2, no shadow VMCS for L2): 0 virtualize APIC
- * accesses, 1 EPT, 7 unrestricted guest, 8 APIC-register virtualization,
- * 9 virtual-interrupt delivery, 13 VM functions, 14 VMCS shadowing, 17 PML. */
-#define NESTED_PROC2_UNSUPPORTED ((1u << 0) | (1u << 1) | (1u << 7) | (1u << 8) | (1u << 9) | \
+/* Secondary controls the pipeline cannot give L2 yet (no virtual-APIC
+ * pages for L2, no shadow VMCS for L2): 0 virtualize APIC accesses,
+ * 7 unrestricted guest, 8 APIC-register virtualization, 9 virtual-interrupt
+ * delivery, 13 VM functions, 14 VMCS shadowing, 17 PML. EPT (bit 1) runs
+ * on the shadow EPT when the backend can invalidate it. */
+#define NESTED_PROC2_UNSUPPORTED ((1u << 0) | (1u << 7) | (1u << 8) | (1u << 9) | \
                                   (1u << 13) | (1u << 14) | (1u << 17))
+#define NESTED_PROC2_EPT (1u << 1)
 /* Primary control 21 (use TPR shadow), pin-based 7 (posted interrupts). */
 #define NESTED_PROC_UNSUPPORTED (1u << 21)
 #define NESTED_PIN_UNSUPPORTED (1u << 7)
@@ -178,6 +180,10 @@ static int vcore__vcpu_nested_const(vcore_vcpu_t *vcpu)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VMCS_LINK_POINTER, ~0ull);
     if (!err && eptp)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_EPT_POINTER, eptp);
+    /* L2 without L1's EPT runs on ept01; with it, ept02 replaces it
+     * (vcore__vcpu_nested_ept02_sync). */
+    nv->eptp01 = eptp;
+    nv->eptp02_cur = eptp;
     if (!err)
         nv->vmcs02_const = true;
     return err;
@@ -194,6 +200,11 @@ static int vcore__vcpu_nested_field(vcore_vcpu_t *vcpu, const vcore__vmcs_row_t 
     uint32_t enc = r->encoding;
     if (r->flags & VCORE_VMCS_FIELD_F_HIGH)
         return VCORE_OK; /* the full field carries both halves */
+    /* A field the backend's processor does not have (its control is not
+     * supported there, so L1 cannot have asked for it either): writing it
+     * would be VMfailValid 12. */
+    if (!vcore__vmcs_row_present(r, nv->hw_allowed1))
+        return VCORE_OK;
     switch (enc) {
     case VCORE_VMCS_EXCEPTION_BITMAP:
         return vcore__vcpu_nested_wr(vcpu, enc, v->EXCEPTION_BITMAP | nv->exc01);
@@ -300,6 +311,8 @@ static int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu)
         bad = (1u << 8) | 21u;
     else if (l1[2] & NESTED_PROC2_UNSUPPORTED)
         bad = (2u << 8) | (uint32_t)__builtin_ctz(l1[2] & NESTED_PROC2_UNSUPPORTED);
+    else if ((l1[2] & NESTED_PROC2_EPT) && !vcore__vcpu_nested_ept02_usable(vcpu))
+        bad = (2u << 8) | 1u;
     else if (v->VM_ENTRY_MSR_LOAD_COUNT)
         bad = 0xffffu;
     if (!bad)
@@ -408,6 +421,8 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         err = vcore__vcpu_nested_load02(vcpu);
     if (!err)
         err = vcore__vcpu_nested_controls(vcpu, full);
+    if (!err)
+        err = vcore__vcpu_nested_ept02_sync(vcpu);
     vcore_hw_entry_t he;
     if (!err && (nv->opts & VCORE_NVMX_OPT_EARLY_HW_CHECK)) {
         bool ok = false;
@@ -462,12 +477,18 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
         err = vcore__vcpu_nested_load02(vcpu);
         if (err)
             return err;
-        /* An L2 HLT the VMM saw completes now: RIP past it. */
+        /* An L2 instruction L0 or the VMM completed ends now: RIP past it,
+         * and blocking by STI or MOV SS ends with it ("Interruptibility
+         * State", bits 0 and 1). */
         if (nv->l2_insn_len) {
-            uint64_t rip = 0;
+            uint64_t rip = 0, intr = 0;
             err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_RIP, &rip);
             if (!err)
                 err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_RIP, rip + nv->l2_insn_len);
+            if (!err)
+                err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, &intr);
+            if (!err && (intr & 3u))
+                err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, intr & ~3ull);
             if (err)
                 return err;
             nv->l2_insn_len = 0;
@@ -482,6 +503,10 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
             if (err)
                 return err;
         }
+        /* An EPT fault L0 served may have rebuilt ept02 elsewhere. */
+        err = vcore__vcpu_nested_ept02_sync(vcpu);
+        if (err)
+            return err;
         vcore_hw_entry_t he;
         err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
         if (err)

@@ -292,12 +292,13 @@ int vcore_vm_unmap_memory(vcore_vm_t *vm, uint64_t gpa)
             return err;
     }
     vm->regions[slot].len = 0;
+    vm->map_gen++;
     return VCORE_OK;
 }
 
 /* The region holding gpa, or NULL. The slot of the last hit is tried
  * first: guest accesses come in runs on the same region. */
-static const vcore_mem_region_t *vcore__vm_region_at(const vcore_vm_t *vm, uint64_t gpa)
+const vcore_mem_region_t *vcore__vm_region_at(const vcore_vm_t *vm, uint64_t gpa)
 {
     uint32_t hint = __atomic_load_n(&vm->last_region, __ATOMIC_RELAXED);
     const vcore_mem_region_t *r = &vm->regions[hint % VCORE_VM_MAX_REGIONS];

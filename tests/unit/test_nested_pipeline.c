@@ -738,7 +738,8 @@ END_TEST
 START_TEST(unsupported_control_is_refused_by_name)
 {
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
-    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 1); /* EPT */
+    /* EPT is given to L2; unrestricted guest (secondary bit 7) is not. */
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 7));
     set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3));
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
@@ -747,7 +748,7 @@ START_TEST(unsupported_control_is_refused_by_name)
     vcore_diag_t d = {.size = sizeof(d)};
     ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
     ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED);
-    ck_assert_uint_eq(d.value, (2u << 8) | 1u);
+    ck_assert_uint_eq(d.value, (2u << 8) | 7u);
 }
 END_TEST
 
@@ -1387,6 +1388,286 @@ START_TEST(backend_failure_during_entry_is_clean)
 }
 END_TEST
 
+
+/* ---- nested EPT: ept02 for vmcs02, EPT exits of L2, INVEPT ----
+ * SDM Vol. 3, "EPT Translation Mechanism", "EPT Violations", "EPT
+ * Misconfigurations", "Exit Qualification for EPT Violations", "INVEPT".
+ * The hosted default host's physical addresses are its virtual ones, so
+ * the test walks vmcs02's EPT the way the processor would. */
+#define EPT12_PML4 0x50000u
+#define EPT12_PDPT 0x51000u
+#define EPT12_PD 0x52000u
+#define EPT12_PT 0x53000u
+#define EPTP12 (EPT12_PML4 | 6u | (3u << 3))
+
+static void ept12_map(uint64_t l2, uint64_t leaf)
+{
+    put(EPT12_PML4 + ((l2 >> 39) & 511) * 8, EPT12_PDPT | 7, 8);
+    put(EPT12_PDPT + ((l2 >> 30) & 511) * 8, EPT12_PD | 7, 8);
+    put(EPT12_PD + ((l2 >> 21) & 511) * 8, EPT12_PT | 7, 8);
+    put(EPT12_PT + ((l2 >> 12) & 511) * 8, leaf, 8);
+}
+
+static void vmcs12_with_ept(uint64_t eptp)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 1);
+    set12(VCORE_VMCS_EPT_POINTER, eptp);
+}
+
+/* Walks the EPT at eptp02 (host memory) for gpa: the leaf entry, 0 if none. */
+static uint64_t walk02(uint64_t eptp02, uint64_t gpa, uint64_t *size)
+{
+    const uint64_t *t = (const uint64_t *)(uintptr_t)(eptp02 & 0x000ffffffffff000ull);
+    for (int l = 4; l >= 1; l--) {
+        uint64_t e = t[(gpa >> (12 + 9 * (l - 1))) & 511];
+        if (!(e & 7))
+            return 0;
+        if (l == 1 || (e & (1u << 7))) {
+            *size = 1ull << (12 + 9 * (l - 1));
+            return e;
+        }
+        t = (const uint64_t *)(uintptr_t)(e & 0x000ffffffffff000ull);
+    }
+    return 0;
+}
+
+static void push_ept_exit(uint32_t reason, uint64_t qual, uint64_t gpa, uint64_t gla)
+{
+    uint32_t enc[3] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS,
+                       VCORE_VMCS_GUEST_LINEAR_ADDRESS};
+    uint64_t val[3] = {qual, gpa, gla};
+    push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 3, enc, val);
+}
+
+static uint64_t eptp02_of_last_entry(void)
+{
+    const struct vcore_hw_vmcs *v02 = vcore_mock_vmcs_last_entered(vcpu);
+    ck_assert_ptr_nonnull(v02);
+    uint64_t x = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, &x), VCORE_OK);
+    ck_assert_uint_eq(x & 2u, 2u); /* enable EPT in vmcs02 */
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_EPT_POINTER, &x), VCORE_OK);
+    return x;
+}
+
+/* ept12 maps the page: L0 fills ept02 and L2 resumes; L1 sees only the
+ * exit after it (CPUID). vmcs02 runs on ept02, never on L1's pointer. */
+START_TEST(nested_ept_l0_fills_ept02)
+{
+    vmcs12_with_ept(EPTP12);
+    ept12_map(0x1000, 0x60000 | 7 | (6u << 3));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u | (1u << 7) | (1u << 8), 0x1234, 0x401234);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    vcore_nvmx_last_t l = last();
+    ck_assert_uint_eq(l.l0_handled, 1);
+    ck_assert_uint_eq(l.reflected, 1);
+    uint64_t eptp02 = eptp02_of_last_entry();
+    ck_assert_uint_ne(eptp02, EPTP12);
+    ck_assert_uint_eq(eptp02 & 0xfff, 0x1e); /* WB, 4 levels, no A/D */
+    uint64_t size = 0;
+    uint64_t leaf = walk02(eptp02, 0x1234, &size);
+    ck_assert_uint_eq(leaf & 0x000ffffffffff000ull, (uint64_t)(uintptr_t)(ram + 0x60000));
+    /* RWX, WB (6 << 3), IPAT 0, bit 7 clear in a 4 KiB leaf. */
+    ck_assert_uint_eq(leaf & 0xff, 0x37);
+    ck_assert_uint_eq(size, 4096);
+    ck_assert_uint_eq(walk02(eptp02, 0x2000, &size), 0);
+    /* Nothing of L0's fault reached the processor's INVEPT: ept02 only grew. */
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_INVEPT), 0);
+}
+END_TEST
+
+/* ept12 does not map the page, or denies the access: exit 48 to L1 with the
+ * SDM qualification and the L2 guest-physical and linear addresses. */
+START_TEST(nested_ept_violation_reflected)
+{
+    const vcore_nvmx_caps_t *caps = vcore_nvmx_caps(nv);
+    ck_assert_ptr_nonnull(caps);
+    uint64_t adv = (caps->msr[VCORE_NVMX_CAP_EPT_VPID] >> 22) & 1u;
+    vmcs12_with_ept(EPTP12);
+    ept12_map(0x3000, 0x61000 | 1 | (6u << 3)); /* read-only */
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    /* A write to 0x7000 (not mapped): bits 2:0 = 2, 5:3 = 0. */
+    uint64_t hw = 2u | (1u << 7) | (1u << 8) | (3u << 9) | (1u << 12);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, hw, 0x7008, 0x407008);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EPT_VIOLATION);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION),
+                      2u | (1u << 7) | (1u << 8) | (1u << 12) | (adv ? (3u << 9) : 0u));
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PHYSICAL_ADDRESS), 0x7008);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_LINEAR_ADDRESS), 0x407008);
+    assert_l1_host_state();
+    ck_assert_uint_eq(last().owner, VCORE_NVMX_OWNER_L1);
+    /* A write to the read-only page: bits 5:3 = 001 (readable). */
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 2u, 0x3010, 0);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EPT_VIOLATION);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 2u | (1u << 3));
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PHYSICAL_ADDRESS), 0x3010);
+}
+END_TEST
+
+/* ept12 misconfigured (write without read): exit 49 to L1, no qualification. */
+START_TEST(nested_ept_misconfig_reflected)
+{
+    vmcs12_with_ept(EPTP12);
+    ept12_map(0x5000, 0x62000 | 2 | (6u << 3));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u | (1u << 7) | (1u << 8), 0x5000, 0x405000);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EPT_MISCONFIG);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PHYSICAL_ADDRESS), 0x5000);
+    ck_assert_uint_eq(last().exit_reason, VCORE_VMX_EXIT_EPT_MISCONFIG);
+    assert_l1_host_state();
+}
+END_TEST
+
+/* ept12 maps the page to an L1 address without memory: the VMM's (MMIO of L2). */
+START_TEST(nested_ept_l0_mmio_goes_to_vmm)
+{
+    vmcs12_with_ept(EPTP12);
+    ept12_map(0x9000, 0xfee00000ull | 7 | (0u << 3));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 2u | (1u << 7) | (1u << 8), 0x90f0, 0x4090f0);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RAW);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(e.raw.reason, VCORE_VMX_EXIT_EPT_VIOLATION);
+    ck_assert_uint_eq(e.raw.data[0], 0x90f0);
+    ck_assert_uint_eq(e.raw.data[1], 0xfee000f0ull);
+    ck_assert_uint_eq(last().reflected, 0);
+    ck_assert(last().in_l2);
+}
+END_TEST
+
+/* L1's INVEPT drops exactly the ept02 it names; VMXOFF drops all. */
+START_TEST(nested_ept_invept_from_l1)
+{
+    vmcs12_with_ept(EPTP12);
+    ept12_map(0x1000, 0x60000 | 7 | (6u << 3));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u, 0x1000, 0);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t eptp02 = eptp02_of_last_entry();
+    uint64_t size;
+    ck_assert_uint_ne(walk02(eptp02, 0x1000, &size), 0);
+    /* INVEPT type in RAX (operand 2 = register 0), descriptor at [RBX]. */
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = 1;
+    r.gpr[VCORE_X86_RBX] = OPND_GPA;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    put(OPND_GPA, 0x70000 | 6 | (3u << 3), 8); /* another EPTP: nothing of ept02 goes */
+    put(OPND_GPA + 8, 0, 8);
+    l1_insn(VCORE_NVMX_INVEPT, MEM_RBX, 5);
+    ck_assert_uint_eq(regs().rflags & 0x41u, 0); /* VMsucceed */
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_INVEPT), 0);
+    ck_assert_uint_ne(walk02(eptp02, 0x1000, &size), 0);
+    /* Single-context on L1's EPTP: that ept02 is invalidated on the processor. */
+    put(OPND_GPA, EPTP12, 8);
+    l1_insn(VCORE_NVMX_INVEPT, MEM_RBX, 5);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_INVEPT), 1);
+    uint64_t inv = 0;
+    ck_assert_int_eq(vcore_mock_last_invept(vcpu, &inv), VCORE_OK);
+    ck_assert_uint_eq(inv, eptp02);
+    /* A single-context INVEPT with a reserved EPTP memory type: VMfailValid(28), nothing invalidated. */
+    put(OPND_GPA, 0x50000 | 2 | (3u << 3), 8);
+    l1_insn(VCORE_NVMX_INVEPT, MEM_RBX, 5);
+    ck_assert_uint_eq(regs().rflags & 0x41u, 0x40u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), 28);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_INVEPT), 1);
+    /* L2 again: ept02 rebuilt from an empty table. */
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u, 0x1000, 0);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    eptp02 = eptp02_of_last_entry();
+    ck_assert_uint_ne(walk02(eptp02, 0x1000, &size), 0);
+    /* All-context. */
+    r = regs();
+    r.gpr[VCORE_X86_RAX] = 2;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    l1_insn(VCORE_NVMX_INVEPT, MEM_RBX, 5);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_INVEPT), 2);
+    /* VMXOFF with an ept02 built: dropped. */
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u, 0x1000, 0);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    l1_insn(VCORE_NVMX_VMXOFF, 0, 3);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_INVEPT), 3);
+}
+END_TEST
+
+/* L1 switching EPTP: vmcs02 follows; memory L0 unmaps drops every ept02. */
+START_TEST(nested_ept_eptp_switch_and_unmap)
+{
+    vmcs12_with_ept(EPTP12);
+    ept12_map(0x1000, 0x60000 | 7 | (6u << 3));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u, 0x1000, 0);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t a = eptp02_of_last_entry();
+    /* L1 writes another EPTP (VMWRITE 201AH): a fresh ept02 for it. */
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = 0x70000 | 6 | (3u << 3);
+    r.gpr[VCORE_X86_RCX] = VCORE_VMCS_EPT_POINTER;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (0u << 3) | (1u << 28), 3); /* VMWRITE rcx, rax */
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t b = eptp02_of_last_entry();
+    ck_assert_uint_ne(a, b);
+    uint64_t size;
+    ck_assert_uint_eq(walk02(b, 0x1000, &size), 0);
+    /* Back to the first: its translations are kept (cached per EPTP until INVEPT). */
+    r = regs();
+    r.gpr[VCORE_X86_RAX] = EPTP12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (0u << 3) | (1u << 28), 3);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(eptp02_of_last_entry(), a);
+    ck_assert_uint_ne(walk02(a, 0x1000, &size), 0);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_INVEPT), 0);
+    /* L0 unmaps memory: every ept02 goes before L2 runs again. */
+    static uint8_t extra[4096] __attribute__((aligned(4096)));
+    vcore_mem_region_t x = {.size = sizeof(x), .gpa = 0x10000000, .len = 4096, .hva = extra};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &x), VCORE_OK);
+    ck_assert_int_eq(vcore_vm_unmap_memory(vm, 0x10000000), VCORE_OK);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_INVEPT), 2);
+    ck_assert_uint_eq(walk02(eptp02_of_last_entry(), 0x1000, &size), 0);
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("nested_pipeline");
@@ -1435,6 +1716,15 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tv, cve_2023_30456_guest_cr0_checked);
     tcase_add_test(tv, cve_2026_46032_host_cr3_checked_at_entry);
     suite_add_tcase(s, tv);
+    TCase *te = tcase_create("ept");
+    tcase_add_checked_fixture(te, setup, teardown);
+    tcase_add_test(te, nested_ept_l0_fills_ept02);
+    tcase_add_test(te, nested_ept_violation_reflected);
+    tcase_add_test(te, nested_ept_misconfig_reflected);
+    tcase_add_test(te, nested_ept_l0_mmio_goes_to_vmm);
+    tcase_add_test(te, nested_ept_invept_from_l1);
+    tcase_add_test(te, nested_ept_eptp_switch_and_unmap);
+    suite_add_tcase(s, te);
     return s;
 }
 

@@ -274,6 +274,35 @@ START_TEST(flush_without_fine_types)
 }
 END_TEST
 
+/* ---- vcpu_invept (nested EPT) ---- */
+
+/* The shadow EPT the core changed: INVEPT single-context (type 1) on its
+ * pointer when EPT_VPID_CAP bit 25 says it exists, all-context (type 2)
+ * otherwise ("INVEPT"). */
+START_TEST(invept_single_context_on_the_pointer)
+{
+    vm_up(false);
+    uint64_t before = vmx_fake.n_invept;
+    ck_assert_int_eq(vcore__backend_vmx_ops.vcpu_invept(vcpus[1], vcore_vcpu_backend_priv(vcpus[1]), 0x1234000 | 0x1e),
+                     VCORE_OK);
+    ck_assert_uint_eq(vmx_fake.n_invept, before + 1);
+    ck_assert_uint_eq(vmx_fake.invept_type, 1);
+    ck_assert_uint_eq(vmx_fake.invept_eptp, 0x1234000 | 0x1e);
+}
+END_TEST
+
+START_TEST(invept_all_context_without_single)
+{
+    vmx_fake_set_msr(0x48c, 0x00000f0106334141ull & ~(1ull << 25));
+    vm_up(false);
+    uint64_t before = vmx_fake.n_invept;
+    ck_assert_int_eq(vcore__backend_vmx_ops.vcpu_invept(vcpus[0], vcore_vcpu_backend_priv(vcpus[0]), 0x5000 | 0x1e),
+                     VCORE_OK);
+    ck_assert_uint_eq(vmx_fake.n_invept, before + 1);
+    ck_assert_uint_eq(vmx_fake.invept_type, 2);
+}
+END_TEST
+
 /* Without VPID the VM entry itself flushes VPID 0000H: no INVVPID. */
 START_TEST(flush_without_vpid_is_the_entry)
 {
@@ -748,6 +777,8 @@ static Suite *suite(void)
     tcase_add_test(t, flush_long_list_is_single_context);
     tcase_add_test(t, flush_without_fine_types);
     tcase_add_test(t, flush_without_vpid_is_the_entry);
+    tcase_add_test(t, invept_single_context_on_the_pointer);
+    tcase_add_test(t, invept_all_context_without_single);
     tcase_add_test(t, flush_refusals);
     tcase_add_test(t, hv_xmm_fast_flush_reaches_target_only);
     tcase_add_test(t, hv_fault_reply_leaves_rax_and_rip);

@@ -318,7 +318,8 @@ vcore__vmx_rc_t vcore__vmx_invept(uint64_t type, uint64_t eptp)
 {
     vmx_fake.n_invept++;
     need_vmx("INVEPT");
-    (void)eptp;
+    vmx_fake.invept_type = type;
+    vmx_fake.invept_eptp = eptp;
     /* EPT_VPID_CAP: single-context (bit 25) and all-context (bit 26) supported. */
     if (type != 1 && type != 2)
         return vmfail(VCORE_VMXERR_INVALID_INVEPT_INVVPID);

@@ -98,6 +98,8 @@ struct vmx_fake {
         uint64_t gla;
     } invvpid[VMX_FAKE_LOG];
     uint32_t ninvvpid;
+    /* The last INVEPT executed. */
+    uint64_t invept_type, invept_eptp;
 };
 
 extern vmx_fake_t vmx_fake;

@@ -26,7 +26,9 @@
 
 VCORE_BEGIN_DECLS
 
-/** @brief vcore_exit_t::flags: the exit came from L2 (the VMM may only look; the next run re-enters L2). */
+/** @brief vcore_exit_t::flags: the exit came from L2 and L1 does not want it. It is decoded as for L1
+ *  (port I/O, RDMSR/WRMSR, HLT, MMIO; others raw); a reply goes to L2's registers and the next run
+ *  re-enters L2 past the instruction. */
 #define VCORE_EXIT_F_L2 (1u << 2)
 
 /**
@@ -220,7 +222,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(1, 28, ZERO, "use MSR bitmaps: every RDMSR/WRMSR exits, so no L0 pass-through MSR reaches L2") \
     X(1, 31, OR, "activate secondary controls")                                                     \
     X(2, 0, ZERO, "virtualize APIC accesses: the APIC-access page of L1 is not mapped for L2")      \
-    X(2, 1, L0, "enable EPT: vmcs02 runs on L0's EPT (L2-physical = L1-physical)")                  \
+    X(2, 1, OR, "enable EPT: L0's EPT when L1 does not enable EPT; else the shadow EPT (ept02: L1's EPT composed with L0's)") \
     X(2, 5, ZERO, "enable VPID: vmcs02 runs without VPID (every entry flushes)")                    \
     X(2, 7, ZERO, "unrestricted guest: L2 runs with paging on L0's EPT only")                       \
     X(2, 8, ZERO, "APIC-register virtualization: no virtual-APIC page for L2")                      \

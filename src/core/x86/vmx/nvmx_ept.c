@@ -40,6 +40,68 @@ static bool nvmx_ept_misconfig(uint64_t e, int level, bool leaf, uint64_t rsvd_h
     return false;
 }
 
+int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
+                         uint32_t access, vcore__nvmx_ept_leaf_t *out)
+{
+    uint64_t addr_mask = ((1ull << maxphyaddr) - 1) & ~0xfffull;
+    uint64_t rsvd_hi = ((1ull << 52) - 1) & ~((1ull << maxphyaddr) - 1);
+    int levels = (int)((eptp >> 3) & 7u) + 1; /* EPTP bits 5:3: walk length - 1 */
+    vcore__memset(out, 0, sizeof(*out));
+    out->kind = VCORE_NVMX_EPT_OK;
+    if (levels != 4 && levels != 5)
+        return VCORE_ERR_INVAL; /* the VM-entry checks refuse such an EPTP */
+    uint64_t table = eptp & addr_mask, e = 0, perms = 7u;
+    for (int level = levels; level >= 1; level--) {
+        uint64_t pa = table + ((l2_gpa >> (12 + 9 * (level - 1))) & 0x1ffu) * 8u;
+        e = ~0ull;
+        if (mem->read(mem->ctx, pa, &e, 8) != VCORE_OK)
+            e = ~0ull; /* unbacked memory reads as all ones: a misconfiguration */
+        out->used[out->nused++] = pa;
+        perms &= e & 7u;
+        out->perms = (uint32_t)perms;
+        if (!(e & 7u)) { /* not present: bits 5:3 stay 0, the entry grants nothing */
+            out->kind = VCORE_NVMX_EPT_VIOLATION;
+            return VCORE_OK;
+        }
+        bool leaf = level == 1 || ((level == 2 || level == 3) && (e & EPT_PS));
+        if (nvmx_ept_misconfig(e, level, leaf, rsvd_hi)) {
+            out->kind = VCORE_NVMX_EPT_MISCONFIG;
+            return VCORE_OK;
+        }
+        if (leaf) {
+            uint64_t page_mask = (1ull << (12 + 9 * (level - 1))) - 1;
+            out->gpa = (e & addr_mask & ~page_mask) | (l2_gpa & page_mask);
+            out->level = (uint32_t)level;
+            out->entry = e;
+            break;
+        }
+        table = e & addr_mask;
+    }
+    bool ok = (!(access & VCORE_NVMX_EPT_READ) || (perms & EPT_R)) &&
+              (!(access & VCORE_NVMX_EPT_WRITE) || (perms & EPT_W)) &&
+              (!(access & VCORE_NVMX_EPT_FETCH) || (perms & EPT_X));
+    if (!ok)
+        out->kind = VCORE_NVMX_EPT_VIOLATION;
+    return VCORE_OK;
+}
+
+void vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, const vcore__nvmx_ept_leaf_t *w,
+                            uint32_t access)
+{
+    /* "Accessed and Dirty Flags for EPT": with EPTP bit 6, every entry used
+     * gets its accessed flag, the leaf its dirty flag on a write. */
+    if (!(eptp & EPTP_AD))
+        return;
+    for (uint32_t i = 0; i < w->nused; i++) {
+        uint64_t x = 0;
+        if (mem->read(mem->ctx, w->used[i], &x, 8) != VCORE_OK)
+            continue;
+        uint64_t y = x | EPT_A | ((i + 1 == w->nused && (access & VCORE_NVMX_EPT_WRITE)) ? EPT_D : 0u);
+        if (y != x)
+            (void)mem->write(mem->ctx, w->used[i], &y, 8);
+    }
+}
+
 int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
                              uint32_t access, vcore_nvmx_ept_walk_t *out)
 {
@@ -49,61 +111,23 @@ int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_
         return VCORE_ERR_ABI;
     if (maxphyaddr < 32 || maxphyaddr > 52 || !access || (access & ~7u))
         return VCORE_ERR_INVAL;
-    uint64_t addr_mask = ((1ull << maxphyaddr) - 1) & ~0xfffull;
-    uint64_t rsvd_hi = ((1ull << 52) - 1) & ~((1ull << maxphyaddr) - 1);
-    int levels = (int)((eptp >> 3) & 7u) + 1; /* EPTP bits 5:3: walk length - 1 */
+    vcore__nvmx_ept_leaf_t w;
     out->kind = VCORE_NVMX_EPT_OK;
     out->gpa = 0;
     out->qualification = access & 7u; /* bits 2:0: the access */
-    if (levels != 4 && levels != 5)
-        return VCORE_ERR_INVAL; /* the VM-entry checks refuse such an EPTP */
-    uint64_t table = eptp & addr_mask, e = 0, perms = 7u;
-    uint64_t used[5];
-    int nused = 0;
-    for (int level = levels; level >= 1; level--) {
-        uint64_t pa = table + ((l2_gpa >> (12 + 9 * (level - 1))) & 0x1ffu) * 8u;
-        e = ~0ull;
-        if (mem->read(mem->ctx, pa, &e, 8) != VCORE_OK)
-            e = ~0ull; /* unbacked memory reads as all ones: a misconfiguration */
-        used[nused++] = pa;
-        perms &= e & 7u;
-        if (!(e & 7u)) { /* not present */
-            out->kind = VCORE_NVMX_EPT_VIOLATION; /* bits 5:3 stay 0: the entry grants nothing */
-            return VCORE_OK;
-        }
-        bool leaf = level == 1 || ((level == 2 || level == 3) && (e & EPT_PS));
-        if (nvmx_ept_misconfig(e, level, leaf, rsvd_hi)) {
-            out->kind = VCORE_NVMX_EPT_MISCONFIG;
-            out->qualification = 0;
-            return VCORE_OK;
-        }
-        if (leaf) {
-            uint64_t page_mask = (1ull << (12 + 9 * (level - 1))) - 1;
-            out->gpa = (e & addr_mask & ~page_mask) | (l2_gpa & page_mask);
-            break;
-        }
-        table = e & addr_mask;
-    }
-    /* Bits 5:3: the access rights the whole walk grants. */
-    out->qualification |= perms << 3;
-    bool ok = (!(access & VCORE_NVMX_EPT_READ) || (perms & EPT_R)) &&
-              (!(access & VCORE_NVMX_EPT_WRITE) || (perms & EPT_W)) &&
-              (!(access & VCORE_NVMX_EPT_FETCH) || (perms & EPT_X));
-    if (!ok) {
-        out->kind = VCORE_NVMX_EPT_VIOLATION;
+    int err = vcore__nvmx_ept_walk(mem, eptp, maxphyaddr, l2_gpa, access, &w);
+    if (err)
+        return err;
+    out->kind = w.kind;
+    if (w.kind == VCORE_NVMX_EPT_MISCONFIG) {
+        out->qualification = 0;
         return VCORE_OK;
     }
-    /* "Accessed and Dirty Flags for EPT": with EPTP bit 6, every entry used
-     * gets its accessed flag, the leaf its dirty flag on a write. */
-    if (eptp & EPTP_AD) {
-        for (int i = 0; i < nused; i++) {
-            uint64_t x = 0;
-            if (mem->read(mem->ctx, used[i], &x, 8) != VCORE_OK)
-                continue;
-            uint64_t y = x | EPT_A | ((i == nused - 1 && (access & VCORE_NVMX_EPT_WRITE)) ? EPT_D : 0u);
-            if (y != x)
-                (void)mem->write(mem->ctx, used[i], &y, 8);
-        }
-    }
+    /* Bits 5:3: the access rights the whole walk grants. */
+    out->qualification |= (uint64_t)w.perms << 3;
+    if (w.kind != VCORE_NVMX_EPT_OK)
+        return VCORE_OK;
+    out->gpa = w.gpa;
+    vcore__nvmx_ept_set_ad(mem, eptp, &w, access);
     return VCORE_OK;
 }

@@ -11,6 +11,7 @@
 #include "virtcore/error.h"
 #include "virtcore/x86/nvmx.h"
 #include "virtcore/x86/nvmx_pipeline.h"
+#include "virtcore/x86/nvmx_ept02.h"
 
 struct vcore_hw_vmcs;
 
@@ -45,11 +46,25 @@ struct vcore_nvmx {
     uint64_t vmcs02_for;    /* the vmcs12 pointer vmcs02 was last built from */
     uint32_t ctl01[5];      /* vmcs01's control words (L0's needs), read once per vmcs02 */
     uint32_t exc01;         /* vmcs01's exception bitmap */
+    uint32_t hw_allowed1[5]; /* the backend processor's allowed-1 control settings (which fields vmcs02 has) */
     uint64_t tsc01;         /* vmcs01's TSC offset */
     uint32_t opts;          /* VCORE_NVMX_OPT_* */
     uint32_t skip_check;    /* test hook: a VM-entry check the software ignores */
-    uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry (HLT) */
+    uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry */
+    uint32_t l2_pending;    /* the VCORE_EXIT_* of that exit, whose reply goes to L2 (0: none) */
+    uint8_t l2_io_width;    /* its I/O access width (1, 2 or 4) */
+    uint8_t l2_io[8];       /* its I/O data: OUT's bytes, IN's reply (vcore_exit_t::u.io.data) */
+    uint8_t l2_mmio_reg;    /* its MMIO load: destination register (vcore_x86_gpr) */
+    bool l2_mmio_high8;     /* the destination is AH, CH, DH or BH */
+    uint8_t l2_mmio_len;    /* bytes loaded (0: a store, nothing to merge) */
     vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
+    /* ---- nested EPT (vcpu_nested_ept.c) ---- */
+    vcore_nvmx_ept02_t *ept02; /* the shadow EPT builder, at the start of ept02_pool; NULL before */
+    void *ept02_pool;       /* the builder and its pages, drawn from the host at the first entry with L1's EPT */
+    uint64_t eptp01;        /* vmcs01's EPT pointer, 0 when L0 runs without EPT */
+    uint64_t eptp02_cur;    /* what vmcs02's EPT-pointer field holds */
+    uint32_t ept02_map_gen; /* the VM memory-map generation ept02 was built under */
+    int ept02_flush_err;    /* the first failed INVEPT of the backend since the last check */
 };
 
 /* Validates a handle: non-NULL, right size and magic. */
@@ -60,6 +75,9 @@ static inline bool vcore__nvmx_ok(const vcore_nvmx_t *n)
 
 /* Leaves VMX operation (RESET): capabilities and MAXPHYADDR stay. */
 void vcore__nvmx_leave(vcore_nvmx_t *n);
+
+/* The allowed-1 settings of the five control words (vmcs_layout.h order). */
+void vcore__nvmx_caps_allowed1(const vcore_nvmx_caps_t *caps, uint32_t out[5]);
 
 /* Marks a row dirty (and its sibling full/_HIGH row). */
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
@@ -122,6 +140,26 @@ static inline void vcore__nvmx_exit_to_l1(vcore__nvmx_ctx_t *c)
     c->res->rip = c->in.regs.rip;
     c->res->rflags = c->in.regs.rflags;
 }
+
+/* ---- L1's EPT walk (nvmx_ept.c), shared with the shadow EPT (nvmx_ept02.c) ---- */
+typedef struct vcore__nvmx_ept_leaf {
+    uint32_t kind;    /* vcore_nvmx_ept_kind_t */
+    uint32_t perms;   /* AND of bits 2:0 (R, W, X) of every entry read */
+    uint32_t level;   /* OK: level of the leaf (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB) */
+    uint32_t nused;   /* entries read */
+    uint64_t entry;   /* OK: the leaf entry as read (memory type, IPAT, dirty flag) */
+    uint64_t gpa;     /* OK: the L1 guest-physical address */
+    uint64_t used[5]; /* L1-physical addresses of the entries read, root first */
+} vcore__nvmx_ept_leaf_t;
+
+/* Walks ept12 once per entry; VCORE_ERR_INVAL for a walk length other than
+ * 4 or 5. Sets no accessed/dirty flag. */
+int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
+                         uint32_t access, vcore__nvmx_ept_leaf_t *out);
+/* With EPTP bit 6: the accessed flags of the entries of a successful walk,
+ * the dirty flag of its leaf on a write. */
+void vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, const vcore__nvmx_ept_leaf_t *w,
+                            uint32_t access);
 
 /* Instruction-information fields: VCORE__II_* in x86_bits.h. */
 
