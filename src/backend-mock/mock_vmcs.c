@@ -4,8 +4,9 @@
  * It follows SDM Vol. 3, "VMCS Life Cycle": a VMCS is current or not, its
  * launch state is clear or launched; VMCLEAR makes it clear and, if it was
  * current, leaves no current VMCS; VMREAD/VMWRITE act on the current VMCS
- * ("VMREAD", "VMWRITE": unsupported components and, without "VMWRITE to any
- * field", read-only ones are refused); VMLAUNCH needs a clear VMCS and
+ * ("VMREAD", "VMWRITE": unsupported components - including fields that
+ * exist only with a control the mock's capabilities do not allow - and,
+ * without "VMWRITE to any field", read-only ones are refused); VMLAUNCH needs a clear VMCS and
  * VMRESUME a launched one, neither may run a shadow VMCS ("VMLAUNCH/VMRESUME").
  * Anything else a caller attempts is a violation: the op fails and the
  * VMCS_VIOLATION counter says so. Each VMREAD and VMWRITE that reaches the
@@ -129,6 +130,17 @@ int vcore__mock_vmcs_clear(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs
     return VCORE_OK;
 }
 
+/* Whether the mock's processor has the field: a field that exists only
+ * with a control the capabilities do not allow is an "unsupported VMCS
+ * component" ("VMREAD", "VMWRITE": VMfailValid 12). */
+static bool vcore__mock_vmcs_has(vcore_vcpu_t *vcpu, uint32_t field)
+{
+    vcore_nvmx_caps_t caps;
+    caps.size = sizeof(caps);
+    return vcore__mock_vmx_caps(vcore_vcpu_vm(vcpu), vcore__mock_vm_priv(vcpu), &caps) == VCORE_OK &&
+           vcore_nvmx_caps_has_field(&caps, field);
+}
+
 /* Counter slot and group of a field. */
 static void vcore__mock_vmcs_count(vcore__mock_vcpu_t *m, const vcore_vmcs_field_info_t *fi,
                                    uint32_t field, bool write)
@@ -153,13 +165,12 @@ static void vcore__mock_vmcs_count(vcore__mock_vcpu_t *m, const vcore_vmcs_field
 
 int vcore__mock_vmcs_read(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t *value)
 {
-    (void)vcpu;
     vcore__mock_vcpu_t *m = priv;
     vcore_vmcs_field_info_t fi;
     fi.size = sizeof(fi);
     if (!m->current)
         return vcore__mock_violation(m, VCORE_ERR_STATE); /* VMfailInvalid */
-    if (vcore_vmcs_field_lookup(field, &fi) != VCORE_OK)
+    if (vcore_vmcs_field_lookup(field, &fi) != VCORE_OK || !vcore__mock_vmcs_has(vcpu, field))
         return vcore__mock_violation(m, VCORE_ERR_NOENT); /* VMfailValid(12) */
     vcore__mock_vmcs_count(m, &fi, field, false);
     return vcore_vmcs12_get(m->current->page, field, value);
@@ -172,7 +183,7 @@ int vcore__mock_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint6
     fi.size = sizeof(fi);
     if (!m->current)
         return vcore__mock_violation(m, VCORE_ERR_STATE); /* VMfailInvalid */
-    if (vcore_vmcs_field_lookup(field, &fi) != VCORE_OK)
+    if (vcore_vmcs_field_lookup(field, &fi) != VCORE_OK || !vcore__mock_vmcs_has(vcpu, field))
         return vcore__mock_violation(m, VCORE_ERR_NOENT); /* VMfailValid(12) */
     if (fi.type == VCORE_VMCS_TYPE_RO_DATA) {
         vcore_nvmx_caps_t caps;

@@ -46,7 +46,12 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
     if (err)
         return err;
     ncfg.maxphyaddr = vcpu->x86->model.maxphyaddr;
-    return vcore_nvmx_init(mem, len, &ncfg, &vcpu->nvmx, &vcpu->last_diag);
+    err = vcore_nvmx_init(mem, len, &ncfg, &vcpu->nvmx, &vcpu->last_diag);
+    /* vmcs02 lives on the backend's processor: its fields are those the
+     * processor has, whatever L1 was offered. */
+    if (!err)
+        vcore__nvmx_caps_allowed1(&hw, vcpu->nvmx->hw_allowed1);
+    return err;
 }
 
 void vcore__vcpu_nested_reset(vcore_vcpu_t *vcpu)
@@ -63,6 +68,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     nv->in_l2 = false;
     nv->rare_stale = false;
     nv->l2_insn_len = 0;
+    nv->l2_pending = 0;
     vcore__vcpu_nested_ept02_fini(vcpu);
     if (nv->vmcs02) {
         vcpu->vm->ops.vmcs_free(vcpu, vcpu->priv, nv->vmcs02);
@@ -79,6 +85,13 @@ bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu)
 
 int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1)
 {
+    /* The VMM's answer to L2's last exit goes to L2 first. */
+    bool reflected = false;
+    int err = vcore__vcpu_nested_l0_reply(vcpu, exit, &reflected);
+    if (err || reflected) {
+        *l1 = reflected && exit->reason != VCORE_EXIT_SHUTDOWN;
+        return err;
+    }
     return vcore__vcpu_nested_run_l2(vcpu, exit, l1);
 }
 

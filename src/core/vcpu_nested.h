@@ -57,6 +57,21 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
  * the vCPU with L1's "external-interrupt exiting" is a VM exit to L1
  * (*reflected; *exit holds a shutdown after a VMX abort). */
 int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown);
+/* vcpu_nested_exit.c: a VM exit to L1 the library makes up for L2 (an
+ * exception L0 raises in L2 that L1 intercepts): exit information, L2's
+ * state saved, L1's host state. *handled as for l2_exit; *exit holds a
+ * shutdown after a VMX abort. vmcs02 must be current. */
+int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t intr_info, uint32_t intr_error,
+                               vcore_exit_t *exit, bool *handled);
+/* vcpu_nested_l0.c: an exit from L2 that L0 owns (L1 does not want it) and
+ * the library does not complete by re-entering: decoded into *exit for the
+ * VMM (flag F_L2), or completed here (*again: re-enter L2; *handled: it
+ * turned into an exit to L1). */
+int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t *exit, bool *again,
+                               bool *handled);
+/* vcpu_nested_l0.c: the VMM's reply to such an exit (in *exit), applied to
+ * L2 before it runs again (*reflected: it became an exit to L1). */
+int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected);
 /* vcpu_nested_exit.c: vmcs12's rarely-read guest fields from vmcs02 (when L1 or the core reads them). */
 int vcore__vcpu_nested_sync_rare(vcore_vcpu_t *vcpu);
 /* vcpu_nested_exit.c: the field is one of the lazily synced guest fields. */

@@ -200,6 +200,11 @@ static int vcore__vcpu_nested_field(vcore_vcpu_t *vcpu, const vcore__vmcs_row_t 
     uint32_t enc = r->encoding;
     if (r->flags & VCORE_VMCS_FIELD_F_HIGH)
         return VCORE_OK; /* the full field carries both halves */
+    /* A field the backend's processor does not have (its control is not
+     * supported there, so L1 cannot have asked for it either): writing it
+     * would be VMfailValid 12. */
+    if (!vcore__vmcs_row_present(r, nv->hw_allowed1))
+        return VCORE_OK;
     switch (enc) {
     case VCORE_VMCS_EXCEPTION_BITMAP:
         return vcore__vcpu_nested_wr(vcpu, enc, v->EXCEPTION_BITMAP | nv->exc01);
@@ -472,12 +477,18 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
         err = vcore__vcpu_nested_load02(vcpu);
         if (err)
             return err;
-        /* An L2 HLT the VMM saw completes now: RIP past it. */
+        /* An L2 instruction L0 or the VMM completed ends now: RIP past it,
+         * and blocking by STI or MOV SS ends with it ("Interruptibility
+         * State", bits 0 and 1). */
         if (nv->l2_insn_len) {
-            uint64_t rip = 0;
+            uint64_t rip = 0, intr = 0;
             err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_RIP, &rip);
             if (!err)
                 err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_RIP, rip + nv->l2_insn_len);
+            if (!err)
+                err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, &intr);
+            if (!err && (intr & 3u))
+                err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, intr & ~3ull);
             if (err)
                 return err;
             nv->l2_insn_len = 0;

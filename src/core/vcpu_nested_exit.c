@@ -63,7 +63,9 @@ static int vcore__vcpu_nested_pull(vcore_vcpu_t *vcpu, const uint16_t *list, siz
     for (size_t i = 0; i < n; i++) {
         const vcore__vmcs_row_t *r = vcore__vmcs_row(list[i]);
         uint32_t id = (uint32_t)(r - vcore__vmcs_rows);
-        if (nv->dirty[id / 64] & (1ull << (id % 64)))
+        /* A field L1 wrote keeps L1's value; one the processor lacks is
+         * not in vmcs02 (vmcs12 keeps what L1 wrote). */
+        if ((nv->dirty[id / 64] & (1ull << (id % 64))) || !vcore__vmcs_row_present(r, nv->hw_allowed1))
             continue;
         uint64_t v;
         int err = vcore__vcpu_nested_rd(vcpu, list[i], &v);
@@ -441,19 +443,6 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
     return VCORE_OK;
 }
 
-/* The VMM gets an exit L0 cannot complete itself. */
-static void vcore__vcpu_nested_to_vmm(vcore_vcpu_t *vcpu, uint32_t reason, uint64_t qual, vcore_exit_t *exit)
-{
-    vcore__memset(&exit->u, 0, sizeof(exit->u));
-    vcore__memset(&exit->raw, 0, sizeof(exit->raw));
-    exit->flags = VCORE_EXIT_F_L2;
-    exit->raw.source = VCORE_EXIT_SRC_VMX;
-    exit->raw.reason = reason;
-    exit->raw.qualification = qual;
-    exit->reason = VCORE_VMX_EXIT_REASON_BASIC(reason) == VCORE_VMX_EXIT_HLT ? VCORE_EXIT_HLT : VCORE_EXIT_RAW;
-    (void)vcpu;
-}
-
 /* An event L2 was delivering when L0 took the exit goes back into L2 on
  * the next entry, with its type, error code and, for software events
  * (INT3/INTO: type 6), the instruction length (CVE-2016-9588 class). */
@@ -572,14 +561,39 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
         *again = true;
         return vcore__vcpu_nested_reinject(vcpu);
     }
-    if (basic == VCORE_VMX_EXIT_HLT) {
-        uint64_t len = 0;
-        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &len);
-        if (err)
-            return err;
-        nv->l2_insn_len = (uint32_t)len;
+    return vcore__vcpu_nested_l0_exit(vcpu, reason, exit, again, handled);
+}
+
+int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t intr_info, uint32_t intr_error,
+                               vcore_exit_t *exit, bool *handled)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    *handled = false;
+    v->VM_EXIT_REASON = reason;
+    v->EXIT_QUALIFICATION = 0;
+    v->VM_EXIT_INTR_INFO = intr_info;
+    v->VM_EXIT_INTR_ERROR_CODE = intr_error;
+    v->IDT_VECTORING_INFO_FIELD = 0;
+    nv->last.exit_reason = reason;
+    nv->last.owner = VCORE_NVMX_OWNER_L1;
+    nv->last.kind = VCORE_NVMX_RULE_EXCEPTION;
+    nv->last.arg = intr_info & 0xffu;
+    nv->last.field = VCORE_VMCS_EXCEPTION_BITMAP;
+    int err = vcore__vcpu_nested_save_guest(vcpu);
+    bool shutdown = false;
+    if (!err)
+        err = vcore__vcpu_nested_exit_to_l1(vcpu, false, &shutdown);
+    if (err)
+        return err;
+    nv->last.reflected++;
+    if (shutdown) {
+        vcore__memset(&exit->u, 0, sizeof(exit->u));
+        exit->flags = 0;
+        exit->reason = VCORE_EXIT_SHUTDOWN;
+        return VCORE_OK;
     }
-    vcore__vcpu_nested_to_vmm(vcpu, reason, v->EXIT_QUALIFICATION, exit);
+    *handled = true;
     return VCORE_OK;
 }
 

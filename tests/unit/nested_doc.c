@@ -74,8 +74,16 @@ int main(void)
            "selector 0 and unusable), the VM-exit MSR-load list; a failed store or load is a VMX abort\n"
            "(indicator 1 or 4 in the VMCS region, the vCPU shuts down). L0's exits: a host interrupt or a\n"
            "timer only L0 armed re-enters L2 (re-injecting the event L2 was delivering, with its instruction\n"
-           "length for software events); any other goes to the VMM with `VCORE_EXIT_F_L2` (HLT as\n"
-           "`VCORE_EXIT_HLT`, L2's RIP advanced on the next run; others as `VCORE_EXIT_RAW`).\n\n");
+           "length for software events); RDMSR/WRMSR of an MSR whose L2 value is vmcs02 guest state\n"
+           "(IA32_SYSENTER_CS/ESP/EIP, FS.base, GS.base) are completed from vmcs02; any other goes to the\n"
+           "VMM with `VCORE_EXIT_F_L2`, decoded like an exit of L1: port I/O (not INS/OUTS) as\n"
+           "`VCORE_EXIT_IO`, RDMSR/WRMSR as `VCORE_EXIT_RDMSR`/`VCORE_EXIT_WRMSR`, HLT as `VCORE_EXIT_HLT`,\n"
+           "others as `VCORE_EXIT_RAW`. The VMM's reply goes to L2 on the next run (IN merges AL, AX or EAX\n"
+           "into RAX; RDMSR sets EDX:EAX), RIP moves past the instruction and blocking by STI or MOV SS\n"
+           "ends; a refused RDMSR/WRMSR is #GP(0) in L2 (a VM exit to L1 when its exception bitmap has bit\n"
+           "13). vmcs02 reads and writes only the fields the backend's processor has\n"
+           "(`vcore_nvmx_caps_has_field()`: guest IA32_PAT, IA32_EFER, IA32_BNDCFGS, IA32_RTIT_CTL, ...\n"
+           "exist only with their load/save/clear controls; vmcs12 keeps L1's value of the others).\n\n");
     printf("## L1's EPT\n\n"
            "`vcore_nvmx_ept_translate()` walks L1's EPT (ept12) in L1 memory, one read per entry (SDM\n"
            "\"EPT Translation Mechanism\"): 4 or 5 levels, 1-GByte and 2-MByte pages; an entry granting\n"

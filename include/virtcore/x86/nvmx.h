@@ -245,6 +245,25 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_caps_intersect(const vcore_nvmx_caps_
 VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_caps_check(const vcore_nvmx_caps_t *caps, vcore_diag_t *diag);
 
 /**
+ * @brief Whether a VMCS field exists on a processor with these capabilities.
+ *
+ * SDM Vol. 3, "Guest-State Area", "Host-State Area", "VM-Execution Control
+ * Fields": several fields (guest and host IA32_PAT, IA32_EFER,
+ * IA32_PERF_GLOBAL_CTRL, IA32_BNDCFGS, IA32_RTIT_CTL, IA32_LBR_CTL, PKRS, the
+ * CET state, the PDPTEs, the VMX-preemption timer value, the guest
+ * interrupt status, the PML index) are "supported only on processors that
+ * support the 1-setting of" a control. Such a field exists when the
+ * allowed-1 setting (bits 63:32) of one of its controls is 1 (secondary
+ * controls count only when "activate secondary controls" may be 1);
+ * VMREAD/VMWRITE of a field that does not exist fail with VMfailValid 12.
+ * @param[in] caps The processor's capability MSRs.
+ * @param[in] encoding A field encoding (either half of a 64-bit field).
+ * @return true when the field exists; false when it does not, or @p caps
+ *         or @p encoding is not valid.
+ */
+VCORE_API bool vcore_nvmx_caps_has_field(const vcore_nvmx_caps_t *caps, uint32_t encoding);
+
+/**
  * @brief Applies a VMM override that may only remove features.
  *
  * The override is refused if it enables anything @p base does not, changes

@@ -26,7 +26,9 @@
 
 VCORE_BEGIN_DECLS
 
-/** @brief vcore_exit_t::flags: the exit came from L2 (the VMM may only look; the next run re-enters L2). */
+/** @brief vcore_exit_t::flags: the exit came from L2 and L1 does not want it. It is decoded as for L1
+ *  (port I/O, RDMSR/WRMSR, HLT; others raw); a reply goes to L2's registers and the next run
+ *  re-enters L2 past the instruction. */
 #define VCORE_EXIT_F_L2 (1u << 2)
 
 /**

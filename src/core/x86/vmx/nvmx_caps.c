@@ -232,3 +232,28 @@ int vcore_nvmx_caps_restrict(const vcore_nvmx_caps_t *base, const vcore_nvmx_cap
     vcore__memcpy(out->msr, o, sizeof(out->msr));
     return VCORE_OK;
 }
+
+void vcore__nvmx_caps_allowed1(const vcore_nvmx_caps_t *caps, uint32_t out[5])
+{
+    const uint64_t *m = caps->msr;
+    out[VCORE__VMCS_CTL_PIN] = HI(m[VCORE_NVMX_CAP_PINBASED]);
+    out[VCORE__VMCS_CTL_PROC] = HI(m[VCORE_NVMX_CAP_PROCBASED]);
+    /* "Secondary Processor-Based VM-Execution Controls": IA32_VMX_PROCBASED_CTLS2
+     * exists only if "activate secondary controls" may be 1. */
+    out[VCORE__VMCS_CTL_PROC2] =
+        (out[VCORE__VMCS_CTL_PROC] & VCORE_VMX_PROC_ACTIVATE_SECONDARY) ? HI(m[VCORE_NVMX_CAP_PROCBASED2]) : 0u;
+    out[VCORE__VMCS_CTL_EXIT] = HI(m[VCORE_NVMX_CAP_EXIT]);
+    out[VCORE__VMCS_CTL_ENTRY] = HI(m[VCORE_NVMX_CAP_ENTRY]);
+}
+
+bool vcore_nvmx_caps_has_field(const vcore_nvmx_caps_t *caps, uint32_t encoding)
+{
+    if (!caps || !VCORE__SIZE_OK(caps))
+        return false;
+    const vcore__vmcs_row_t *r = vcore__vmcs_row(encoding);
+    if (!r)
+        return false;
+    uint32_t a1[5];
+    vcore__nvmx_caps_allowed1(caps, a1);
+    return vcore__vmcs_row_present(r, a1);
+}

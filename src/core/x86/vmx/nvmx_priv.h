@@ -46,10 +46,14 @@ struct vcore_nvmx {
     uint64_t vmcs02_for;    /* the vmcs12 pointer vmcs02 was last built from */
     uint32_t ctl01[5];      /* vmcs01's control words (L0's needs), read once per vmcs02 */
     uint32_t exc01;         /* vmcs01's exception bitmap */
+    uint32_t hw_allowed1[5]; /* the backend processor's allowed-1 control settings (which fields vmcs02 has) */
     uint64_t tsc01;         /* vmcs01's TSC offset */
     uint32_t opts;          /* VCORE_NVMX_OPT_* */
     uint32_t skip_check;    /* test hook: a VM-entry check the software ignores */
-    uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry (HLT) */
+    uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry */
+    uint32_t l2_pending;    /* the VCORE_EXIT_* of that exit, whose reply goes to L2 (0: none) */
+    uint8_t l2_io_width;    /* its I/O access width (1, 2 or 4) */
+    uint8_t l2_io[8];       /* its I/O data: OUT's bytes, IN's reply (vcore_exit_t::u.io.data) */
     vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
     /* ---- nested EPT (vcpu_nested_ept.c) ---- */
     vcore_nvmx_ept02_t *ept02; /* the shadow EPT builder, at the start of ept02_pool; NULL before */
@@ -68,6 +72,9 @@ static inline bool vcore__nvmx_ok(const vcore_nvmx_t *n)
 
 /* Leaves VMX operation (RESET): capabilities and MAXPHYADDR stay. */
 void vcore__nvmx_leave(vcore_nvmx_t *n);
+
+/* The allowed-1 settings of the five control words (vmcs_layout.h order). */
+void vcore__nvmx_caps_allowed1(const vcore_nvmx_caps_t *caps, uint32_t out[5]);
 
 /* Marks a row dirty (and its sibling full/_HIGH row). */
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);

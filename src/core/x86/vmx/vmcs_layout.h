@@ -256,6 +256,76 @@ extern const uint16_t vcore__vmcs_slots[];
 /* O(1): row of an encoding, or NULL. */
 const vcore__vmcs_row_t *vcore__vmcs_row(uint32_t encoding);
 
+/*
+ * Fields that exist only on processors supporting a VMX control (SDM Vol. 3,
+ * "Guest-State Area", "Host-State Area", "VM-Execution Control Fields"):
+ * "this field is supported only on processors that support the 1-setting of
+ * the ... control". VMREAD/VMWRITE of such a field on a processor without
+ * the control fails with VMfailValid 12 ("VMREAD/VMWRITE from/to unsupported
+ * VMCS component"). A guard names up to two controls as (control word, bit);
+ * the field exists when the processor allows the 1-setting of either.
+ * Control words in the order the pipeline keeps them: 0 pin-based,
+ * 1 primary processor-based, 2 secondary processor-based, 3 VM-exit,
+ * 4 VM-entry.
+ */
+#define VCORE__VMCS_CTL_PIN 0u
+#define VCORE__VMCS_CTL_PROC 1u
+#define VCORE__VMCS_CTL_PROC2 2u
+#define VCORE__VMCS_CTL_EXIT 3u
+#define VCORE__VMCS_CTL_ENTRY 4u
+/* One control: bit 15 set (a guard is present), bits 10:8 word, bits 4:0 bit. */
+#define VCORE__VMCS_G(w, b) (0x8000u | ((uint32_t)VCORE__VMCS_CTL_##w << 8) | (uint32_t)(b))
+/* Either of two controls: the second in bits 31:16. */
+#define VCORE__VMCS_G2(w1, b1, w2, b2) (VCORE__VMCS_G(w1, b1) | (VCORE__VMCS_G(w2, b2) << 16))
+
+/* X(NAME, guard) for 64-bit fields (the guard covers the _HIGH row too). */
+#define VCORE__VMCS_GUARDS_64(X)                                                              \
+    X(GUEST_IA32_PAT, VCORE__VMCS_G2(ENTRY, 14, EXIT, 18))      /* load / save IA32_PAT */      \
+    X(GUEST_IA32_EFER, VCORE__VMCS_G2(ENTRY, 15, EXIT, 20))     /* load / save IA32_EFER */     \
+    X(GUEST_IA32_PERF_GLOBAL_CTRL, VCORE__VMCS_G2(ENTRY, 13, EXIT, 30)) /* load / save */      \
+    X(GUEST_PDPTR0, VCORE__VMCS_G(PROC2, 1))                    /* enable EPT */                \
+    X(GUEST_PDPTR1, VCORE__VMCS_G(PROC2, 1))                                                    \
+    X(GUEST_PDPTR2, VCORE__VMCS_G(PROC2, 1))                                                    \
+    X(GUEST_PDPTR3, VCORE__VMCS_G(PROC2, 1))                                                    \
+    X(GUEST_BNDCFGS, VCORE__VMCS_G2(ENTRY, 16, EXIT, 23))       /* load / clear IA32_BNDCFGS */ \
+    X(GUEST_IA32_RTIT_CTL, VCORE__VMCS_G2(ENTRY, 18, EXIT, 25)) /* load / clear IA32_RTIT_CTL */ \
+    X(GUEST_IA32_LBR_CTL, VCORE__VMCS_G2(ENTRY, 21, EXIT, 26))  /* load guest / clear IA32_LBR_CTL */ \
+    X(GUEST_IA32_PKRS, VCORE__VMCS_G(ENTRY, 22))                /* load PKRS */                 \
+    X(HOST_IA32_PAT, VCORE__VMCS_G(EXIT, 19))                   /* load IA32_PAT */             \
+    X(HOST_IA32_EFER, VCORE__VMCS_G(EXIT, 21))                  /* load IA32_EFER */            \
+    X(HOST_IA32_PERF_GLOBAL_CTRL, VCORE__VMCS_G(EXIT, 12))      /* load IA32_PERF_GLOBAL_CTRL */ \
+    X(HOST_IA32_PKRS, VCORE__VMCS_G(EXIT, 29))                  /* load PKRS */
+
+/* X(NAME, guard) for 16-bit, 32-bit and natural-width fields. */
+#define VCORE__VMCS_GUARDS_1(X)                                                                \
+    X(GUEST_INTR_STATUS, VCORE__VMCS_G(PROC2, 9))               /* virtual-interrupt delivery */ \
+    X(GUEST_PML_INDEX, VCORE__VMCS_G(PROC2, 17))                /* enable PML */                \
+    X(VMX_PREEMPTION_TIMER_VALUE, VCORE__VMCS_G(PIN, 6))        /* activate VMX-preemption timer */ \
+    X(GUEST_S_CET, VCORE__VMCS_G(ENTRY, 20))                    /* load CET state */            \
+    X(GUEST_SSP, VCORE__VMCS_G(ENTRY, 20))                                                      \
+    X(GUEST_INTR_SSP_TABLE_ADDR, VCORE__VMCS_G(ENTRY, 20))                                      \
+    X(HOST_S_CET, VCORE__VMCS_G(EXIT, 28))                      /* load CET state */            \
+    X(HOST_SSP, VCORE__VMCS_G(EXIT, 28))                                                        \
+    X(HOST_INTR_SSP_TABLE_ADDR, VCORE__VMCS_G(EXIT, 28))
+
+/* The guard column of the table, one entry per row (0: always present). */
+extern const uint32_t vcore__vmcs_guards[];
+
+/* Whether a row's field exists on a processor whose allowed-1 control
+ * settings are allowed1[5] (the order above). */
+static inline bool vcore__vmcs_row_present(const vcore__vmcs_row_t *r, const uint32_t allowed1[5])
+{
+    uint32_t g = vcore__vmcs_guards[r - vcore__vmcs_rows];
+    if (!g)
+        return true;
+    for (uint32_t i = 0; i < 2; i++, g >>= 16) {
+        uint32_t w = (g >> 8) & 7u;
+        if ((g & 0x8000u) && w < 5 && ((allowed1[w] >> (g & 31u)) & 1u))
+            return true;
+    }
+    return false;
+}
+
 /* Raw field read/write on a page (little-endian host assumed, like x86). */
 /* A 2-, 4- or 8-byte field at a byte offset of a vmcs12 page (zero-extended). */
 uint64_t vcore__vmcs12_get_bytes(const uint8_t *page, uint32_t offset, uint32_t bytes);

@@ -78,6 +78,16 @@ const uint16_t vcore__vmcs_slots[VCORE__VMCS_NSLOTS] = {
     VCORE_VMCS_FIELDS_NATURAL(VCORE__SLOT)
 };
 
+/* The guard column: which control's support makes a field exist. */
+#define VCORE__GUARD64(name, g) [VCORE__ROW_##name] = (g), [VCORE__ROW_##name##_HIGH] = (g),
+#define VCORE__GUARD1(name, g) [VCORE__ROW_##name] = (g),
+const uint32_t vcore__vmcs_guards[VCORE__ROW_COUNT] = {
+    VCORE__VMCS_GUARDS_64(VCORE__GUARD64)
+    VCORE__VMCS_GUARDS_1(VCORE__GUARD1)
+};
+#undef VCORE__GUARD64
+#undef VCORE__GUARD1
+
 /* Every listed encoding must fit the dense index (bits 9:1 below 64). */
 #define VCORE__IDX_OK(name, enc) && ((((enc) >> 1) & 0x1ffu) < (1u << VCORE__VMCS_SLOT_INDEX_BITS))
 VCORE__VMCS_ASSERT(index_bits, 1 VCORE_VMCS_FIELD_LIST(VCORE__IDX_OK));

@@ -1,0 +1,262 @@
+/*
+ * vcpu_nested_l0.c - exits from L2 that L1 does not want and L0 must
+ * complete: decoded for the VMM like any exit (with VCORE_EXIT_F_L2), and
+ * the VMM's reply applied to L2's state, not L1's.
+ *
+ * L2's general-purpose registers are the vCPU's register file while L2 runs
+ * (a VM exit or entry does not change them, SDM Vol. 3, "VM Exits"); RIP,
+ * RSP, RFLAGS and the interruptibility state are vmcs02's. An instruction
+ * the VMM completes ends as the processor would end it: its results in the
+ * registers, RIP past it, blocking by STI or MOV SS gone ("Interruptibility
+ * State"). A refused RDMSR/WRMSR is #GP(0) in L2 instead - a VM exit to L1
+ * when L1 intercepts #GP (exception bitmap bit 13).
+ *
+ * MSRs whose L2 value is vmcs02 guest state (IA32_SYSENTER_CS/ESP/EIP,
+ * FS.base, GS.base: "Guest Register State") are answered here from vmcs02:
+ * L1 let L2 access them, and the value L2 must see is its own.
+ */
+#include "vcpu_nested.h"
+
+#include "virtcore/x86/msr.h"
+#include "virtcore/x86/vmx_exits.h"
+
+/* Exit qualification for I/O instructions ("Exit Qualification for I/O Instructions"). */
+#define L0_IOQ_SIZE(q) ((uint32_t)((q)&7u) + 1u) /* bits 2:0: size - 1 */
+#define L0_IOQ_IN (1ull << 3)                    /* bit 3: 1 = IN */
+#define L0_IOQ_STRING (1ull << 4)                /* bit 4: INS/OUTS */
+#define L0_IOQ_PORT(q) ((uint16_t)((q) >> 16))   /* bits 31:16: port */
+
+/* #GP(0): valid, type 3 (hardware exception), error code delivered, vector 13
+ * ("Format of the VM-Entry Interruption-Information Field"). */
+#define L0_GP_INFO ((1u << 31) | (3u << 8) | (1u << 11) | 13u)
+
+/* The vmcs02 guest-state field holding an MSR's value for L2, or 0. */
+static uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index)
+{
+    switch (index) {
+    case VCORE_MSR_IA32_SYSENTER_CS:
+        return VCORE_VMCS_GUEST_SYSENTER_CS;
+    case VCORE_MSR_IA32_SYSENTER_ESP:
+        return VCORE_VMCS_GUEST_SYSENTER_ESP;
+    case VCORE_MSR_IA32_SYSENTER_EIP:
+        return VCORE_VMCS_GUEST_SYSENTER_EIP;
+    case VCORE_MSR_IA32_FS_BASE:
+        return VCORE_VMCS_GUEST_FS_BASE;
+    case VCORE_MSR_IA32_GS_BASE:
+        return VCORE_VMCS_GUEST_GS_BASE;
+    default:
+        return 0;
+    }
+}
+
+/* #GP(0) for L2's current instruction: reflected when L1 intercepts it,
+ * else injected into L2 at the next entry (RIP stays at the instruction). */
+static int vcore__vcpu_nested_l0_gp(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    bool ignored = false;
+    nv->l2_insn_len = 0;
+    *reflected = false;
+    if (vcore__vcpu_nested_v12(vcpu)->EXCEPTION_BITMAP & (1u << 13)) {
+        *reflected = true;
+        return vcore__vcpu_nested_reflect(vcpu, VCORE_VMX_EXIT_EXCEPTION_NMI, L0_GP_INFO, 0, exit, &ignored);
+    }
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, L0_GP_INFO);
+    if (!err)
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, 0);
+    return err;
+}
+
+/* RDMSR/WRMSR of an MSR whose L2 value is in vmcs02: completed here. SDM
+ * Vol. 2, "WRMSR": a non-canonical FS/GS base or SYSENTER ESP/EIP is #GP(0). */
+static int vcore__vcpu_nested_l0_msr_state(vcore_vcpu_t *vcpu, bool write, uint32_t field, vcore_exit_t *exit,
+                                           bool *reflected)
+{
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    uint64_t *rax = &x->st.regs.gpr[VCORE_X86_RAX], *rdx = &x->st.regs.gpr[VCORE_X86_RDX];
+    *reflected = false;
+    if (!write) {
+        uint64_t val = 0;
+        int err = vcore__vcpu_nested_rd(vcpu, field, &val);
+        if (err)
+            return err;
+        /* EDX:EAX; in 64-bit mode the upper halves of RAX and RDX are cleared. */
+        *rax = (uint32_t)val;
+        *rdx = val >> 32;
+        vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);
+        return VCORE_OK;
+    }
+    uint64_t val = ((*rdx & 0xffffffffull) << 32) | (*rax & 0xffffffffull);
+    if (field != VCORE_VMCS_GUEST_SYSENTER_CS) {
+        uint64_t cr4 = 0;
+        int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_CR4, &cr4);
+        if (err)
+            return err;
+        if (!vcore__x86_is_canonical(val, (cr4 & VCORE__CR4_LA57) ? 57u : 48u))
+            return vcore__vcpu_nested_l0_gp(vcpu, exit, reflected);
+    } else {
+        val &= 0xffffffffull; /* a 32-bit field */
+    }
+    int err = vcore__vcpu_nested_wr(vcpu, field, val);
+    if (err)
+        return err;
+    /* vmcs12 follows: L1 reads L2's state there after its next exit. */
+    const vcore__vmcs_row_t *r = vcore__vmcs_row(field);
+    vcore__vmcs12_store((uint8_t *)vcpu->nvmx->vmcs12, r, val);
+    return VCORE_OK;
+}
+
+/* The exit as the VMM sees it: decoded where the reason is one the VMM
+ * answers, raw otherwise; always flagged as L2's. */
+static void vcore__vcpu_nested_l0_head(vcore_exit_t *exit, uint32_t reason, uint64_t qual, uint32_t generic)
+{
+    vcore__memset(&exit->u, 0, sizeof(exit->u));
+    vcore__memset(&exit->raw, 0, sizeof(exit->raw));
+    exit->flags = VCORE_EXIT_F_L2;
+    exit->raw.source = VCORE_EXIT_SRC_VMX;
+    exit->raw.reason = reason;
+    exit->raw.qualification = qual;
+    exit->reason = generic;
+}
+
+int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t *exit, bool *again,
+                               bool *handled)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    uint32_t basic = VCORE_VMX_EXIT_REASON_BASIC(reason);
+    uint64_t q = v->EXIT_QUALIFICATION;
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    *again = *handled = false;
+    nv->l2_pending = 0;
+    nv->l2_insn_len = 0;
+    vcore__vcpu_nested_l0_head(exit, reason, q, VCORE_EXIT_RAW);
+    switch (basic) {
+    case VCORE_VMX_EXIT_HLT:
+        exit->reason = VCORE_EXIT_HLT;
+        nv->l2_pending = VCORE_EXIT_HLT;
+        nv->l2_insn_len = v->VM_EXIT_INSTRUCTION_LEN;
+        exit->raw.data[0] = v->VM_EXIT_INSTRUCTION_LEN;
+        return VCORE_OK;
+    case VCORE_VMX_EXIT_IO_INSTRUCTION: {
+        /* INS/OUTS need L2's memory through its own paging: left raw. */
+        if (q & L0_IOQ_STRING)
+            return VCORE_OK;
+        int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS);
+        if (err)
+            return err;
+        uint32_t width = L0_IOQ_SIZE(q);
+        uint64_t rax = x->st.regs.gpr[VCORE_X86_RAX];
+        exit->reason = VCORE_EXIT_IO;
+        exit->u.io.port = L0_IOQ_PORT(q);
+        exit->u.io.width = (uint8_t)width;
+        exit->u.io.is_in = (q & L0_IOQ_IN) ? 1u : 0u;
+        exit->u.io.count = 1;
+        exit->u.io.data = nv->l2_io;
+        /* OUT: AL, AX or EAX; IN: the reply buffer. */
+        for (uint32_t i = 0; i < sizeof(nv->l2_io); i++)
+            nv->l2_io[i] = (!exit->u.io.is_in && i < width) ? (uint8_t)(rax >> (8 * i)) : 0u;
+        if (exit->u.io.is_in)
+            exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
+        exit->raw.data[0] = v->VM_EXIT_INSTRUCTION_LEN;
+        nv->l2_io_width = (uint8_t)width;
+        nv->l2_pending = VCORE_EXIT_IO;
+        nv->l2_insn_len = v->VM_EXIT_INSTRUCTION_LEN;
+        return VCORE_OK;
+    }
+    case VCORE_VMX_EXIT_RDMSR:
+    case VCORE_VMX_EXIT_WRMSR: {
+        /* l2_exit fetched the GPRs for the bitmap decision. */
+        bool write = basic == VCORE_VMX_EXIT_WRMSR;
+        uint32_t index = (uint32_t)x->st.regs.gpr[VCORE_X86_RCX];
+        uint32_t field = vcore__vcpu_nested_l0_msr_field(index);
+        nv->l2_insn_len = v->VM_EXIT_INSTRUCTION_LEN;
+        if (field) {
+            bool reflected = false;
+            int err = vcore__vcpu_nested_l0_msr_state(vcpu, write, field, exit, &reflected);
+            if (err || reflected) {
+                *handled = reflected && exit->reason != VCORE_EXIT_SHUTDOWN;
+                return err;
+            }
+            nv->last.l0_handled++;
+            *again = true;
+            return VCORE_OK;
+        }
+        exit->reason = write ? VCORE_EXIT_WRMSR : VCORE_EXIT_RDMSR;
+        exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
+        exit->u.msr.index = index;
+        if (write)
+            exit->u.msr.value = ((x->st.regs.gpr[VCORE_X86_RDX] & 0xffffffffull) << 32) |
+                                (x->st.regs.gpr[VCORE_X86_RAX] & 0xffffffffull);
+        exit->u.msr.why = basic;
+        exit->raw.data[0] = v->VM_EXIT_INSTRUCTION_LEN;
+        nv->l2_pending = exit->reason;
+        return VCORE_OK;
+    }
+    default:
+        return VCORE_OK; /* VCORE_EXIT_RAW: reason and qualification */
+    }
+}
+
+/* Merges an IN result into RAX as the instruction does (SDM Vol. 2, "IN"):
+ * AL and AX leave the other bits alone; EAX is a 32-bit destination, which
+ * zero-extends into RAX in 64-bit mode. */
+static uint64_t vcore__vcpu_nested_l0_in(uint64_t rax, const uint8_t *data, uint32_t width)
+{
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < width && i < 4; i++)
+        v |= (uint64_t)data[i] << (8 * i);
+    if (width == 1)
+        return (rax & ~0xffull) | v;
+    if (width == 2)
+        return (rax & ~0xffffull) | v;
+    return v;
+}
+
+int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    uint32_t pending = nv->l2_pending;
+    *reflected = false;
+    nv->l2_pending = 0;
+    if (!pending)
+        return VCORE_OK;
+    switch (pending) {
+    case VCORE_EXIT_IO:
+        /* The reply buffer is ours (exit->u.io.data points into it); only an
+         * IN reads it, once. */
+        if (exit->reason == VCORE_EXIT_IO && exit->u.io.is_in) {
+            uint8_t data[4];
+            vcore__memcpy(data, nv->l2_io, sizeof(data));
+            int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS);
+            if (err)
+                return err;
+            x->st.regs.gpr[VCORE_X86_RAX] =
+                vcore__vcpu_nested_l0_in(x->st.regs.gpr[VCORE_X86_RAX], data, nv->l2_io_width);
+            vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);
+        }
+        return VCORE_OK;
+    case VCORE_EXIT_RDMSR:
+    case VCORE_EXIT_WRMSR: {
+        /* vcore_vcpu_run already refused a reply of another reason. */
+        uint8_t error = exit->u.msr.error;
+        uint64_t value = exit->u.msr.value;
+        if (error)
+            return vcore__vcpu_nested_l0_gp(vcpu, exit, reflected);
+        if (pending == VCORE_EXIT_RDMSR) {
+            int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS);
+            if (err)
+                return err;
+            x->st.regs.gpr[VCORE_X86_RAX] = (uint32_t)value;
+            x->st.regs.gpr[VCORE_X86_RDX] = value >> 32;
+            vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);
+        }
+        return VCORE_OK;
+    }
+    default:
+        return VCORE_OK; /* HLT: only RIP moves */
+    }
+}

@@ -1,0 +1,755 @@
+/*
+ * test_nested_run.c - L2 running through the library on the mock: vmcs02
+ * touches only the VMCS fields the backend's processor has, and the exits
+ * from L2 that L0 owns reach the VMM decoded, their replies applied to L2.
+ *
+ * Expected values come from the manuals: SDM Vol. 3, "Guest-State Area"
+ * and "Host-State Area" (which fields exist with which control),
+ * "VM-Instruction Error Numbers" (12: unsupported VMCS component), "Exit
+ * Qualification for I/O Instructions", "Format of the VM-Entry
+ * Interruption-Information Field"; SDM Vol. 2, "IN", "OUT", "RDMSR",
+ * "WRMSR" (register results, #GP(0) conditions).
+ */
+#include <string.h>
+
+#include "support.h"
+#include <virtcore/x86/nvmx_pipeline.h>
+
+#define RAM (2u << 20)
+#define PML4 0x1000u
+#define PDPT 0x2000u
+#define PD 0x3000u
+#define VMXON_GPA 0x10000u
+#define VMCS_GPA 0x11000u
+#define OPND_GPA 0x20000u
+#define IOBM_A 0x30000u
+#define IOBM_B 0x31000u
+#define MSRBM 0x32000u
+#define MSRLIST 0x33000u
+#define L1_RIP 0x100000u
+#define HOST_RIP 0x200000u
+#define HOST_RSP 0x9000u
+
+static vcore_vm_t *vm;
+static vcore_vcpu_t *vcpu;
+static vcore_nvmx_t *nv;
+static uint8_t ram[RAM] __attribute__((aligned(4096)));
+static uint8_t page[4096];
+
+static const uint32_t MEM_RBX = (2u << 7) | (3u << 15) | (1u << 22) | (3u << 23); /* DS:[RBX] */
+
+static void put(uint64_t gpa, uint64_t v, size_t n)
+{
+    ck_assert_int_eq(vcore_vm_write_guest(vm, gpa, &v, n), VCORE_OK);
+}
+
+static void set12(uint32_t enc, uint64_t v)
+{
+    ck_assert_int_eq(vcore_vmcs12_set(page, enc, v), VCORE_OK);
+}
+
+static uint64_t get12(uint32_t enc)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vmcs12_get(vcore_nvmx_vmcs12(nv), enc, &v), VCORE_OK);
+    return v;
+}
+
+static vcore_x86_regs_t regs(void)
+{
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    return r;
+}
+
+static vcore_x86_sregs_t sregs(void)
+{
+    vcore_x86_sregs_t s = {.size = sizeof(s)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &s), VCORE_OK);
+    return s;
+}
+
+/* A vmcs12 every VM-entry check accepts: 64-bit host and guest, flat
+ * segments, the allowed-0 controls of the library's TRUE capability MSRs. */
+static void ref_vmcs12(void)
+{
+    memset(page, 0, sizeof(page));
+    uint32_t rev = VCORE_VMCS12_REVISION;
+    memcpy(page, &rev, 4);
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9));
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fb | (1u << 9));
+    set12(VCORE_VMCS_VMCS_LINK_POINTER, ~0ull);
+    set12(VCORE_VMCS_HOST_CR0, 0x80050033);
+    set12(VCORE_VMCS_HOST_CR3, 0x1000);
+    set12(VCORE_VMCS_HOST_CR4, 0x2020);
+    set12(VCORE_VMCS_HOST_CS_SELECTOR, 0x08);
+    set12(VCORE_VMCS_HOST_SS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_HOST_DS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_HOST_ES_SELECTOR, 0x10);
+    set12(VCORE_VMCS_HOST_TR_SELECTOR, 0x18);
+    set12(VCORE_VMCS_HOST_TR_BASE, 0x4000);
+    set12(VCORE_VMCS_HOST_GDTR_BASE, 0x5000);
+    set12(VCORE_VMCS_HOST_IDTR_BASE, 0x6000);
+    set12(VCORE_VMCS_HOST_FS_BASE, 0x7000);
+    set12(VCORE_VMCS_HOST_RSP, HOST_RSP);
+    set12(VCORE_VMCS_HOST_RIP, HOST_RIP);
+    set12(VCORE_VMCS_GUEST_CR0, 0x80050033);
+    set12(VCORE_VMCS_GUEST_CR3, 0x1000);
+    set12(VCORE_VMCS_GUEST_CR4, 0x2020);
+    set12(VCORE_VMCS_GUEST_DR7, 0x400);
+    set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+    set12(VCORE_VMCS_GUEST_RIP, 0x401000);
+    set12(VCORE_VMCS_GUEST_RFLAGS, 0x2);
+    set12(VCORE_VMCS_GUEST_CS_SELECTOR, 0x08);
+    set12(VCORE_VMCS_GUEST_CS_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_CS_AR_BYTES, 0xa09b);
+    set12(VCORE_VMCS_GUEST_SS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_GUEST_SS_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_SS_AR_BYTES, 0xc093);
+    set12(VCORE_VMCS_GUEST_DS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_GUEST_DS_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_DS_AR_BYTES, 0xc093);
+    set12(VCORE_VMCS_GUEST_ES_SELECTOR, 0x10);
+    set12(VCORE_VMCS_GUEST_ES_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_ES_AR_BYTES, 0xc093);
+    set12(VCORE_VMCS_GUEST_FS_AR_BYTES, 0x10000);
+    set12(VCORE_VMCS_GUEST_GS_AR_BYTES, 0x10000);
+    set12(VCORE_VMCS_GUEST_LDTR_AR_BYTES, 0x10000);
+    set12(VCORE_VMCS_GUEST_TR_SELECTOR, 0x18);
+    set12(VCORE_VMCS_GUEST_TR_BASE, 0x4000);
+    set12(VCORE_VMCS_GUEST_TR_LIMIT, 0x67);
+    set12(VCORE_VMCS_GUEST_TR_AR_BYTES, 0x8b);
+    set12(VCORE_VMCS_GUEST_GDTR_BASE, 0x5000);
+    set12(VCORE_VMCS_GUEST_GDTR_LIMIT, 0x27);
+    set12(VCORE_VMCS_GUEST_IDTR_BASE, 0x6000);
+    set12(VCORE_VMCS_GUEST_IDTR_LIMIT, 0xfff);
+}
+
+/* Pushes an L1 VMX-instruction exit. */
+static void push_insn(uint32_t op, uint32_t info, uint32_t len)
+{
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
+    e.u.vmx_insn.op = op;
+    e.u.vmx_insn.insn_info = info;
+    e.u.vmx_insn.insn_len = len;
+    ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
+}
+
+static void push_hlt(void)
+{
+    vcore_exit_t h = vcore_test_exit(VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_push_exit(vcpu, &h), VCORE_OK);
+}
+
+/* The mock "processor" exits L2 with reason and the given fields. */
+static void push_l2(uint32_t kind, uint32_t reason, uint32_t vm_error, uint32_t n, const uint32_t *enc,
+                    const uint64_t *val)
+{
+    vcore_mock_vmcs_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.kind = kind;
+    x.exit_reason = reason;
+    x.vm_error = vm_error;
+    x.nfields = n;
+    for (uint32_t i = 0; i < n; i++) {
+        x.fields[i].encoding = enc[i];
+        x.fields[i].value = val[i];
+    }
+    ck_assert_int_eq(vcore_mock_push_vmcs_exit(vcpu, &x), VCORE_OK);
+}
+
+static void push_l2_exit(uint32_t reason, uint32_t len)
+{
+    uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[1] = {len};
+    push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 1, enc, val);
+}
+
+static vcore_exit_t run(void)
+{
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    return out;
+}
+
+/* One L1 instruction then HLT: the VMM must see the HLT. */
+static void l1_insn(uint32_t op, uint32_t info, uint32_t len)
+{
+    push_insn(op, info, len);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+}
+
+static void l1_long_mode(void)
+{
+    vcore_cpuid_entry_t c[] = {
+        {.function = 0, .eax = 1, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69},
+        {.function = 1, .eax = 0x50654, .ecx = (1u << 5), .edx = (1u << 6) | (1u << 3) | 1u},
+        {.function = 0x80000000, .eax = 0x80000008},
+        {.function = 0x80000001, .edx = (1u << 29) | (1u << 20)},
+        {.function = 0x80000008, .eax = 0x3028},
+    };
+    ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, c, 5), VCORE_OK);
+    put(PML4, PDPT | 3, 8);
+    put(PDPT, PD | 3, 8);
+    put(PD, 0x83, 8);
+    vcore_x86_sregs_t s = sregs();
+    s.cr0 = 0x80050033ull;
+    s.cr3 = PML4;
+    s.cr4 = 0x2020;
+    s.efer = 0xd00;
+    for (int i = 0; i < 6; i++) {
+        s.seg[i].base = 0;
+        s.seg[i].limit = 0xffffffff;
+        s.seg[i].selector = 0x10;
+        s.seg[i].ar = 0xc093;
+    }
+    s.seg[VCORE_X86_CS].selector = 0x8;
+    s.seg[VCORE_X86_CS].ar = 0xa09b;
+    s.seg[VCORE_X86_LDTR].selector = 0x28;
+    s.seg[VCORE_X86_LDTR].ar = 0x82;
+    s.seg[VCORE_X86_LDTR].limit = 0xff;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.rip = L1_RIP;
+    r.rflags = 0x2 | 0x8d5; /* arithmetic flags set: VMfail must clear them */
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_FEATURE_CONTROL, 5), VCORE_OK);
+}
+
+static uint64_t violations_expected;
+
+/* The VM, optionally with the processor capabilities the mock reports. */
+static void setup_caps(const vcore_nvmx_caps_t *caps)
+{
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = vcore_backend_mock();
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
+    if (caps)
+        ck_assert_int_eq(vcore_mock_set_vmx_caps(vm, caps), VCORE_OK);
+    violations_expected = 0;
+    memset(ram, 0, RAM);
+    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
+    vcore_vcpu_config_t vc;
+    vcore_vcpu_config_init(&vc);
+    vc.nested = VCORE_NESTED_VMX;
+    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
+    nv = vcore_vcpu_nvmx(vcpu);
+    l1_long_mode();
+    ref_vmcs12();
+}
+
+static void setup(void)
+{
+    setup_caps(NULL);
+}
+
+static void teardown(void)
+{
+    /* The strict store saw nothing the SDM forbids. */
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), violations_expected);
+    vcore_vm_destroy(vm);
+}
+
+/* VMXON (once), then VMPTRLD of `page` (the test's vmcs12) at VMCS_GPA;
+ * a VMCS already current is VMCLEARed first (VMPTRLD of the current VMCS
+ * would keep the processor's copy). */
+static void load_vmcs12(void)
+{
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RBX] = OPND_GPA;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    if (!info.vmx_operation) {
+        put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
+        put(OPND_GPA, VMXON_GPA, 8);
+        l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
+    } else {
+        put(OPND_GPA, VMCS_GPA, 8);
+        l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
+    }
+    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
+    put(OPND_GPA, VMCS_GPA, 8);
+    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
+    r = regs();
+    r.rip = L1_RIP;
+    r.rflags = 0x2 | 0x8d5;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+static vcore_nvmx_last_t last(void)
+{
+    vcore_nvmx_last_t l = {.size = sizeof(l)};
+    ck_assert_int_eq(vcore_nvmx_last(nv, &l), VCORE_OK);
+    return l;
+}
+
+static uint64_t peek02(uint32_t enc)
+{
+    uint64_t x = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
+    return x;
+}
+
+static uint64_t field_accesses(uint32_t enc)
+{
+    uint64_t r = 0, w = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, enc, &r, &w), VCORE_OK);
+    return r + w;
+}
+
+static void set_gpr(uint32_t reg, uint64_t v)
+{
+    vcore_x86_regs_t r = regs();
+    r.gpr[reg] = v;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+/* The processor's capabilities: the library's, with allowed-1 bits removed
+ * from the VM-exit and VM-entry controls (plain and TRUE MSRs alike). */
+static vcore_nvmx_caps_t caps_without(uint32_t exit_bits, uint32_t entry_bits)
+{
+    vcore_nvmx_caps_t c = {.size = sizeof(c)};
+    ck_assert_int_eq(vcore_nvmx_caps_emulated(&c), VCORE_OK);
+    c.msr[VCORE_NVMX_CAP_EXIT] &= ~((uint64_t)exit_bits << 32);
+    c.msr[VCORE_NVMX_CAP_TRUE_EXIT] &= ~((uint64_t)exit_bits << 32);
+    c.msr[VCORE_NVMX_CAP_ENTRY] &= ~((uint64_t)entry_bits << 32);
+    c.msr[VCORE_NVMX_CAP_TRUE_ENTRY] &= ~((uint64_t)entry_bits << 32);
+    return c;
+}
+
+/* ---- which fields exist ---- */
+
+/* SDM "Guest-State Area": IA32_BNDCFGS exists with "load IA32_BNDCFGS"
+ * (entry 16) or "clear IA32_BNDCFGS" (exit 23); IA32_RTIT_CTL with entry 18
+ * or exit 25; IA32_PAT with entry 14 or exit 18; PDPTEs with "enable EPT"
+ * (secondary 1, which needs "activate secondary controls"); the
+ * preemption timer value with pin-based 6. */
+START_TEST(caps_has_field_follows_the_controls)
+{
+    vcore_nvmx_caps_t c = caps_without(0xffffffffu, 0xffffffffu);
+    ck_assert(!vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_BNDCFGS));
+    ck_assert(!vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_BNDCFGS_HIGH));
+    ck_assert(!vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_IA32_RTIT_CTL));
+    ck_assert(!vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_IA32_PAT));
+    ck_assert(!vcore_nvmx_caps_has_field(&c, VCORE_VMCS_HOST_IA32_PAT));
+    ck_assert(!vcore_nvmx_caps_has_field(&c, VCORE_VMCS_HOST_IA32_EFER));
+    ck_assert(!vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_S_CET));
+    ck_assert(!vcore_nvmx_caps_has_field(&c, VCORE_VMCS_HOST_SSP));
+    ck_assert(vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_RIP));
+    ck_assert(vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_IA32_DEBUGCTL));
+    ck_assert(vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_SYSENTER_CS));
+    /* Either control of a pair is enough. */
+    c.msr[VCORE_NVMX_CAP_EXIT] |= (1ull << 23) << 32;
+    ck_assert(vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_BNDCFGS));
+    ck_assert(vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_BNDCFGS_HIGH));
+    ck_assert(!vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_IA32_RTIT_CTL));
+    c.msr[VCORE_NVMX_CAP_ENTRY] |= (1ull << 18) << 32;
+    ck_assert(vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_IA32_RTIT_CTL));
+    c.msr[VCORE_NVMX_CAP_EXIT] |= (1ull << 18) << 32; /* save IA32_PAT: the guest field, not the host one */
+    ck_assert(vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_IA32_PAT));
+    ck_assert(!vcore_nvmx_caps_has_field(&c, VCORE_VMCS_HOST_IA32_PAT));
+    c.msr[VCORE_NVMX_CAP_EXIT] |= (1ull << 19) << 32;
+    ck_assert(vcore_nvmx_caps_has_field(&c, VCORE_VMCS_HOST_IA32_PAT));
+    /* Secondary controls count only when they can be activated. */
+    c.msr[VCORE_NVMX_CAP_PROCBASED2] = (1ull << 1) << 32;
+    c.msr[VCORE_NVMX_CAP_PROCBASED] &= ~((1ull << 31) << 32);
+    ck_assert(!vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_PDPTR0));
+    c.msr[VCORE_NVMX_CAP_PROCBASED] |= (1ull << 31) << 32;
+    ck_assert(vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_PDPTR0));
+    ck_assert(vcore_nvmx_caps_has_field(&c, VCORE_VMCS_GUEST_PDPTR3_HIGH));
+    c.msr[VCORE_NVMX_CAP_PINBASED] &= ~((1ull << 6) << 32);
+    ck_assert(!vcore_nvmx_caps_has_field(&c, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE));
+    c.msr[VCORE_NVMX_CAP_PINBASED] |= (1ull << 6) << 32;
+    ck_assert(vcore_nvmx_caps_has_field(&c, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE));
+    /* Not a field at all; no capabilities. */
+    ck_assert(!vcore_nvmx_caps_has_field(&c, 0x7fffu));
+    ck_assert(!vcore_nvmx_caps_has_field(NULL, VCORE_VMCS_GUEST_RIP));
+}
+END_TEST
+
+/* Exit and entry controls that make guest/host fields exist. */
+#define GUARD_EXIT ((1u << 12) | (1u << 18) | (1u << 19) | (1u << 20) | (1u << 21) | (1u << 23) | (1u << 25) | \
+                    (1u << 26) | (1u << 28) | (1u << 29) | (1u << 30))
+#define GUARD_ENTRY ((1u << 13) | (1u << 14) | (1u << 15) | (1u << 16) | (1u << 18) | (1u << 20) | (1u << 21) | \
+                     (1u << 22))
+
+/* One L2 round trip: VMLAUNCH, L2's CPUID (L1's), L1 halts. */
+static void launch_and_cpuid(void)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+}
+
+/* A processor without the load/save/clear controls (Bochs' Skylake-X and
+ * Tiger Lake models lack BNDCFGS and RTIT_CTL): vmcs02 is built and entered
+ * and the exit synced without touching a field it does not have (the
+ * strict mock would count a violation: teardown checks there is none). */
+START_TEST(vmcs02_skips_fields_the_processor_lacks)
+{
+    teardown();
+    vcore_nvmx_caps_t c = caps_without(GUARD_EXIT, GUARD_ENTRY);
+    setup_caps(&c);
+    set12(VCORE_VMCS_GUEST_BNDCFGS, 0x1001);
+    set12(VCORE_VMCS_GUEST_IA32_RTIT_CTL, 1);
+    set12(VCORE_VMCS_GUEST_IA32_PAT, 0x0007040600070406ull);
+    launch_and_cpuid();
+    static const uint32_t absent[] = {
+        VCORE_VMCS_GUEST_BNDCFGS, VCORE_VMCS_GUEST_IA32_RTIT_CTL, VCORE_VMCS_GUEST_IA32_PAT,
+        VCORE_VMCS_GUEST_IA32_EFER, VCORE_VMCS_GUEST_IA32_PERF_GLOBAL_CTRL, VCORE_VMCS_GUEST_IA32_LBR_CTL,
+        VCORE_VMCS_GUEST_IA32_PKRS, VCORE_VMCS_GUEST_S_CET, VCORE_VMCS_GUEST_SSP,
+        VCORE_VMCS_GUEST_INTR_SSP_TABLE_ADDR,
+    };
+    for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
+        ck_assert_uint_eq(field_accesses(absent[i]), 0);
+    /* L1 reads its own value back: vmcs12 keeps what L1 wrote. */
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_BNDCFGS), 0x1001);
+    /* The fields that exist were written. */
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_CR3), 0x1000);
+    ck_assert_uint_ne(field_accesses(VCORE_VMCS_GUEST_SYSENTER_CS), 0);
+}
+END_TEST
+
+/* With the controls, the same fields are in vmcs02 (written once). */
+START_TEST(vmcs02_writes_fields_the_processor_has)
+{
+    set12(VCORE_VMCS_GUEST_BNDCFGS, 0x1001);
+    launch_and_cpuid();
+    uint64_t r = 0, w = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_BNDCFGS, &r, &w), VCORE_OK);
+    ck_assert_uint_eq(w, 1);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_BNDCFGS), 0x1001);
+    /* The library's capabilities have no "load IA32_RTIT_CTL": not written. */
+    ck_assert_uint_eq(field_accesses(VCORE_VMCS_GUEST_IA32_RTIT_CTL), 0);
+}
+END_TEST
+
+/* The strict mock itself: an absent field is VMfailValid 12 for VMREAD and
+ * VMWRITE alike, counted as a violation; a present one is accepted. */
+START_TEST(mock_refuses_absent_fields)
+{
+    teardown();
+    vcore_nvmx_caps_t c = caps_without(GUARD_EXIT, GUARD_ENTRY);
+    setup_caps(&c);
+    const vcore_backend_t *ops = vcore_vcpu_backend(vcpu);
+    void *priv = vcore_vcpu_backend_priv(vcpu);
+    uint64_t x = 0;
+    ck_assert_int_eq(ops->vmcs_write(vcpu, priv, VCORE_VMCS_GUEST_BNDCFGS, 1), VCORE_ERR_NOENT);
+    ck_assert_int_eq(ops->vmcs_read(vcpu, priv, VCORE_VMCS_GUEST_IA32_RTIT_CTL_HIGH, &x), VCORE_ERR_NOENT);
+    ck_assert_int_eq(ops->vmcs_write(vcpu, priv, VCORE_VMCS_HOST_IA32_EFER, 0x500), VCORE_ERR_NOENT);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), 3);
+    ck_assert_int_eq(ops->vmcs_write(vcpu, priv, VCORE_VMCS_GUEST_SYSENTER_CS, 8), VCORE_OK);
+    ck_assert_int_eq(ops->vmcs_read(vcpu, priv, VCORE_VMCS_GUEST_SYSENTER_CS, &x), VCORE_OK);
+    ck_assert_uint_eq(x, 8);
+    violations_expected = 3;
+}
+END_TEST
+
+/* ---- exits L0 owns ---- */
+
+/* An L2 exit the mock reports with qualification and instruction length. */
+static void push_l2_q(uint32_t reason, uint64_t qual, uint32_t len)
+{
+    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {qual, len};
+    push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 2, enc, val);
+}
+
+/* VMLAUNCH, then one L2 exit; returns what the VMM sees. */
+static vcore_exit_t launch_then(uint32_t reason, uint64_t qual, uint32_t len)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_q(reason, qual, len);
+    return run();
+}
+
+/* After the VMM's reply: L2 runs again, its next exit (CPUID) is L1's, L1 halts. */
+static void reply_then_cpuid(vcore_exit_t *e)
+{
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, e), VCORE_OK);
+    ck_assert_uint_eq(e->reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+}
+
+#define IOQ(port, size, in) (((uint64_t)(port) << 16) | ((uint64_t)(size)-1u) | ((in) ? 8u : 0u))
+
+/* IN AL, DX of a port L1 does not intercept (no I/O exiting, no bitmaps):
+ * the VMM answers; AL only changes (SDM Vol. 2, "IN"); RIP moves by the
+ * instruction length of the exit. */
+START_TEST(io_in_byte_from_l2_reaches_vmm)
+{
+    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x3f8, 1, true), 1);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
+    ck_assert_uint_eq(e.u.io.port, 0x3f8);
+    ck_assert_uint_eq(e.u.io.width, 1);
+    ck_assert_uint_eq(e.u.io.is_in, 1);
+    ck_assert_uint_eq(e.u.io.count, 1);
+    ck_assert_uint_eq(e.raw.reason, VCORE_VMX_EXIT_IO_INSTRUCTION);
+    ck_assert(last().in_l2);
+    ck_assert_uint_eq(last().owner, VCORE_NVMX_OWNER_L0);
+    e.u.io.data[0] = 0x5a;
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0x112233445566775aull);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401001);
+}
+END_TEST
+
+/* IN AX writes AX only; IN EAX writes EAX and clears bits 63:32 (a 32-bit
+ * destination in 64-bit mode). */
+START_TEST(io_in_word_and_dword)
+{
+    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x60, 2, true), 2);
+    ck_assert_uint_eq(e.u.io.width, 2);
+    e.u.io.data[0] = 0xcd;
+    e.u.io.data[1] = 0xab;
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0x112233445566abcdull);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
+    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x61, 4, true), 1);
+    ck_assert_uint_eq(e.u.io.width, 4);
+    ck_assert_uint_eq(e.u.io.port, 0x61);
+    e.u.io.data[0] = 0x04;
+    e.u.io.data[1] = 0x03;
+    e.u.io.data[2] = 0x02;
+    e.u.io.data[3] = 0x01;
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0x01020304ull);
+}
+END_TEST
+
+/* OUT DX, AX: the VMM gets AX's two bytes, no reply; RAX is unchanged. */
+START_TEST(io_out_from_l2_reaches_vmm)
+{
+    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 2, false), 1);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(e.u.io.is_in, 0);
+    ck_assert_uint_eq(e.u.io.data[0], 0x88);
+    ck_assert_uint_eq(e.u.io.data[1], 0x77);
+    ck_assert_uint_eq(e.u.io.data[2], 0);
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0x1122334455667788ull);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401001);
+}
+END_TEST
+
+/* With L1's I/O bitmap bit set, the same exit is L1's, never the VMM's. */
+START_TEST(io_wanted_by_l1_is_reflected)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 25));
+    set12(VCORE_VMCS_IO_BITMAP_A, IOBM_A);
+    set12(VCORE_VMCS_IO_BITMAP_B, IOBM_B);
+    put(IOBM_A + 0x80 / 8, 1u << (0x80 % 8), 1);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false), 2);
+    push_hlt();
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_IO_INSTRUCTION);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), IOQ(0x80, 1, false));
+}
+END_TEST
+
+/* L1 uses MSR bitmaps and leaves the MSR's bits clear: L0's. */
+static void msr_bitmap_clear(void)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+}
+
+/* RDMSR the VMM answers: EDX:EAX = the value, bits 63:32 of RAX and RDX
+ * cleared (SDM Vol. 2, "RDMSR"); RIP past the instruction. */
+START_TEST(rdmsr_from_l2_reaches_vmm)
+{
+    msr_bitmap_clear();
+    set_gpr(VCORE_X86_RCX, 0xffffffff000001a0ull);
+    set_gpr(VCORE_X86_RAX, ~0ull);
+    set_gpr(VCORE_X86_RDX, ~0ull);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
+    ck_assert_uint_eq(e.u.msr.index, 0x1a0);
+    e.u.msr.value = 0x1234567890abcdefull;
+    reply_then_cpuid(&e);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], 0x90abcdefull);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RDX], 0x12345678ull);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
+}
+END_TEST
+
+/* WRMSR the VMM sees: the value is EDX:EAX (bits 63:32 of both ignored). */
+START_TEST(wrmsr_from_l2_reaches_vmm)
+{
+    msr_bitmap_clear();
+    set_gpr(VCORE_X86_RCX, 0x1a0);
+    set_gpr(VCORE_X86_RAX, 0xaaaaaaaa87654321ull);
+    set_gpr(VCORE_X86_RDX, 0xbbbbbbbb00000001ull);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_WRMSR);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
+    ck_assert_uint_eq(e.u.msr.index, 0x1a0);
+    ck_assert_uint_eq(e.u.msr.value, 0x0000000187654321ull);
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0xaaaaaaaa87654321ull);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
+}
+END_TEST
+
+/* A refused RDMSR is #GP(0) in L2: injected through vmcs02's VM-entry
+ * interruption information (valid, hardware exception, error code, vector
+ * 13), RIP not advanced, registers untouched. */
+START_TEST(rdmsr_refused_is_gp_in_l2)
+{
+    msr_bitmap_clear();
+    set_gpr(VCORE_X86_RCX, 0x1a0);
+    set_gpr(VCORE_X86_RAX, 7);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
+    e.u.msr.error = 1;
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 7);
+}
+END_TEST
+
+/* ... and a VM exit to L1 when L1 intercepts #GP (exception bitmap bit 13):
+ * exit reason 0 with the #GP in the exit interruption information. */
+START_TEST(rdmsr_refused_with_l1_gp_intercept_is_exit_to_l1)
+{
+    msr_bitmap_clear();
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 13);
+    set_gpr(VCORE_X86_RCX, 0x1a0);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    e.u.msr.error = 1;
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000b0du);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_ERROR_CODE), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+    ck_assert(!last().in_l2);
+}
+END_TEST
+
+/* RDMSR of IA32_SYSENTER_EIP that L1 lets through: L2's own value, from
+ * vmcs02's guest state, without the VMM ("Guest Register State"). */
+START_TEST(rdmsr_of_l2_state_answered_from_vmcs02)
+{
+    msr_bitmap_clear();
+    set12(VCORE_VMCS_GUEST_SYSENTER_EIP, 0xffffffff81000000ull);
+    set_gpr(VCORE_X86_RCX, 0x176);
+    set_gpr(VCORE_X86_RAX, ~0ull);
+    set_gpr(VCORE_X86_RDX, ~0ull);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_q(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], 0x81000000ull);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RDX], 0xffffffffull);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
+    ck_assert_uint_eq(last().l0_handled, 1);
+}
+END_TEST
+
+/* WRMSR of IA32_SYSENTER_ESP: canonical goes into vmcs02 (and vmcs12, where
+ * L1 reads it); non-canonical is #GP(0) (SDM Vol. 2, "WRMSR"). */
+START_TEST(wrmsr_of_l2_state_into_vmcs02)
+{
+    msr_bitmap_clear();
+    set_gpr(VCORE_X86_RCX, 0x175);
+    set_gpr(VCORE_X86_RAX, 0x5555555500001000ull);
+    set_gpr(VCORE_X86_RDX, 0xffff8000ull);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_SYSENTER_ESP), 0xffff800000001000ull);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_SYSENTER_ESP), 0xffff800000001000ull);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
+    /* Bits 63:47 not all equal: #GP(0), nothing written. */
+    set_gpr(VCORE_X86_RDX, 0x00008000ull);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_SYSENTER_ESP), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+}
+END_TEST
+
+/* STI blocking ends with the instruction the VMM completed. */
+START_TEST(completion_ends_sti_blocking)
+{
+    set12(VCORE_VMCS_GUEST_RFLAGS, 0x202); /* STI blocking needs IF ("Checks on Guest Non-Register State") */
+    set12(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, 1);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false), 1);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO), 0);
+}
+END_TEST
+
+static Suite *run_suite(void)
+{
+    Suite *s = suite_create("nested_run");
+    TCase *tf = tcase_create("fields");
+    tcase_add_checked_fixture(tf, setup, teardown);
+    tcase_add_test(tf, caps_has_field_follows_the_controls);
+    tcase_add_test(tf, vmcs02_skips_fields_the_processor_lacks);
+    tcase_add_test(tf, vmcs02_writes_fields_the_processor_has);
+    tcase_add_test(tf, mock_refuses_absent_fields);
+    suite_add_tcase(s, tf);
+    TCase *tl = tcase_create("l0_exits");
+    tcase_add_checked_fixture(tl, setup, teardown);
+    tcase_add_test(tl, io_in_byte_from_l2_reaches_vmm);
+    tcase_add_test(tl, io_in_word_and_dword);
+    tcase_add_test(tl, io_out_from_l2_reaches_vmm);
+    tcase_add_test(tl, io_wanted_by_l1_is_reflected);
+    tcase_add_test(tl, rdmsr_from_l2_reaches_vmm);
+    tcase_add_test(tl, wrmsr_from_l2_reaches_vmm);
+    tcase_add_test(tl, rdmsr_refused_is_gp_in_l2);
+    tcase_add_test(tl, rdmsr_refused_with_l1_gp_intercept_is_exit_to_l1);
+    tcase_add_test(tl, rdmsr_of_l2_state_answered_from_vmcs02);
+    tcase_add_test(tl, wrmsr_of_l2_state_into_vmcs02);
+    tcase_add_test(tl, completion_ends_sti_blocking);
+    suite_add_tcase(s, tl);
+    return s;
+}
+
+int main(void)
+{
+    return vcore_test_run(run_suite());
+}
