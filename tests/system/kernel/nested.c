@@ -6,8 +6,8 @@
  *     with each broken VMCS;
  *   - nested, as the guest of a libvirtcore vCPU with nested VMX on the vmx
  *     backend: the library must give L1 the same answers, with L2 running
- *     on vmcs02 (every case asserted; with EPT offered to L1, the cases
- *     after VMLAUNCH are SKIP only for the known EPT refusal).
+ *     on vmcs02 (every case asserted; with EPT offered to L1, L2 runs on
+ *     the library's shadow EPT, ept02).
  * One CASE line per L1 case and per broken VMCS.
  */
 #include "cases.h"
@@ -60,14 +60,6 @@ vcore__vmx_rc_t __wrap_vcore__vmx_read(uint32_t field, uint64_t *value)
 
 extern const uint8_t vtk_l1_image[], vtk_l1_image_end[];
 
-/*
- * The one refusal a run may end in without failing: L1 offered EPT uses it
- * for L2, and nested EPT (ept02 built from L1's EPT) is not part of this
- * build, so the library refuses L1's VMLAUNCH with NVMX_PIPELINE_UNSUPPORTED,
- * value 0x201 (secondary processor-based control 1, "enable EPT"). The
- * cases that need L2 are then SKIP with that reason; any other stop fails.
- */
-#define VTK_EPT_REFUSED 0x201u
 
 static const char *const vtk_l1_case_names[] = {
 #define VTK_L1_NAME(id, name, why) name,
@@ -554,7 +546,7 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
 /* The L2 exit program, prefix "bare." or "nested.<variant>.". */
 /* ept: whether L1 was offered EPT (IA32_VMX_PROCBASED_CTLS2 bit 33, allowed-1
  * "enable EPT"): L1 then must use it, and must not when it was not. */
-/* skip_why: the run ended in the known EPT refusal; the cases that need L2
+/* skip_why: when set (a run that may not assert L2), the cases that need L2
  * are SKIP with it. */
 static void vtk_l1_print_cases(const char *prefix, const l1_report_t *r, const char *stop, const char *skip_why,
                                bool ept)
@@ -640,9 +632,6 @@ static int vtk_nested_l2(const char *prefix, const vcore_nvmx_caps_t *caps, uint
         if (r->magic != L1_REPORT_MAGIC)
             r = NULL;
         stop = rc ? v.stop.buf : "";
-        if (rc && ept && v.stop_diag == VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED && v.stop_value == VTK_EPT_REFUSED)
-            skip_why = "not asserted: L1 runs L2 with EPT and nested EPT (ept02) is not in this build "
-                       "(L1's VMLAUNCH refused: NVMX_PIPELINE_UNSUPPORTED 0x201, secondary control 1)";
     }
     vtk_l1_print_cases(prefix, r, stop, skip_why, ept);
     vtk_l1_vm_destroy(&v);
