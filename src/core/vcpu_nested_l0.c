@@ -157,7 +157,7 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
         exit->u.io.data = nv->l2_io;
         /* OUT: AL, AX or EAX; IN: the reply buffer. */
         for (uint32_t i = 0; i < sizeof(nv->l2_io); i++)
-            nv->l2_io[i] = (!exit->u.io.is_in && i < width) ? (uint8_t)(rax >> (8 * i)) : 0u;
+            nv->l2_io[i] = (uint8_t)((!exit->u.io.is_in && i < width) ? (rax >> (8 * i)) : 0u);
         if (exit->u.io.is_in)
             exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
         exit->raw.data[0] = v->VM_EXIT_INSTRUCTION_LEN;
