@@ -203,9 +203,17 @@ static int vcore__vcpu_nested_exit_info(vcore_vcpu_t *vcpu, uint32_t reason, uin
     if (!err && (info & INFO_IDT)) {
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_IDT_VECTORING_INFO_FIELD, &x);
         v->IDT_VECTORING_INFO_FIELD = (uint32_t)x;
-        if (!err && (x & (1u << 31)) && (x & (1u << 11))) {
+        uint32_t idt = (uint32_t)x, idt_type = (idt >> 8) & 7u;
+        if (!err && (idt & (1u << 31)) && (idt & (1u << 11))) {
             err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_IDT_VECTORING_ERROR_CODE, &x);
             v->IDT_VECTORING_ERROR_CODE = (uint32_t)x;
+        }
+        /* "Information for VM Exits That Occur During Event Delivery": an
+         * exit (an EPT violation, say) while delivering a software interrupt
+         * or exception (types 4, 5, 6) saves that instruction's length. */
+        if (!err && !(info & INFO_LEN) && (idt & (1u << 31)) && idt_type >= 4u && idt_type <= 6u) {
+            err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &x);
+            v->VM_EXIT_INSTRUCTION_LEN = (uint32_t)x;
         }
     }
     /* #BP/#OF (software exceptions, type 6) and software interrupts report

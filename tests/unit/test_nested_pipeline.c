@@ -1516,6 +1516,28 @@ START_TEST(nested_ept_violation_reflected)
 }
 END_TEST
 
+/* An EPT violation while L2 delivered a software interrupt (INT 80H, type 4,
+ * 2 bytes): L1 gets the IDT-vectoring information and the instruction's
+ * length ("Information for VM Exits That Occur During Event Delivery"). */
+START_TEST(nested_ept_violation_during_software_interrupt)
+{
+    vmcs12_with_ept(EPTP12);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[5] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS,
+                       VCORE_VMCS_GUEST_LINEAR_ADDRESS, VCORE_VMCS_IDT_VECTORING_INFO_FIELD,
+                       VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[5] = {2u | (1u << 7) | (1u << 8), 0x6000, 0x406000, 0x80000480u, 2};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EPT_VIOLATION, 0, 5, enc, val);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EPT_VIOLATION);
+    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_INFO_FIELD), 0x80000480u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN), 2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 2u | (1u << 7) | (1u << 8));
+}
+END_TEST
+
 /* ept12 misconfigured (write without read): exit 49 to L1, no qualification. */
 START_TEST(nested_ept_misconfig_reflected)
 {
@@ -1721,6 +1743,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_ept_l0_fills_ept02);
     tcase_add_test(te, nested_ept_violation_reflected);
     tcase_add_test(te, nested_ept_misconfig_reflected);
+    tcase_add_test(te, nested_ept_violation_during_software_interrupt);
     tcase_add_test(te, nested_ept_l0_mmio_goes_to_vmm);
     tcase_add_test(te, nested_ept_invept_from_l1);
     tcase_add_test(te, nested_ept_eptp_switch_and_unmap);
