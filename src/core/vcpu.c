@@ -354,6 +354,11 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
             err = vcore__vcpu_events_before_entry(vcpu, exit, &made);
         if (!err && !made)
             err = vcore__vcpu_enter(vcpu, exit);
+        /* L1's VMREAD/VMWRITE of a shadowed field with register operands:
+         * completed in place and the guest entered again (vcpu_nested.c). */
+        while (!err && !made && exit->reason == VCORE_EXIT_VMX_INSN && vcpu->nvmx &&
+               vcore__vcpu_nested_fast(vcpu, exit))
+            err = vcore__vcpu_enter(vcpu, exit);
         if (vcpu->vm->hv)
             vcore__hv_after_exit(vcpu);
         if (err)

@@ -90,8 +90,11 @@ bool vcore__vcpu_nested_blocks_init(const vcore_vcpu_t *vcpu)
 
 void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu)
 {
-    if (vcpu->nvmx)
+    if (vcpu->nvmx) {
         vcpu->nvmx->maxphyaddr = vcpu->x86->model.maxphyaddr;
+        /* The VM-entry rules read CPUID and MAXPHYADDR: all run again. */
+        vcpu->nvmx->chk_passed = false;
+    }
 }
 
 /* The state group holding segment register seg (vcore_x86_seg). */
@@ -251,6 +254,52 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
          * pipeline (it never gives L2 VMCS shadowing): the VMM sees it. */
         return VCORE_OK;
     }
+}
+
+bool vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, const vcore_exit_t *exit)
+{
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    uint32_t ii = exit->u.vmx_insn.insn_info, op = exit->u.vmx_insn.op;
+    /* A register operand (instruction information bit 10); the core holds
+     * no event or shutdown for the next entry (vcpu_events.c would act). */
+    if ((op != VCORE_NVMX_VMREAD && op != VCORE_NVMX_VMWRITE) || !(ii & (1u << 10)) || x->queued ||
+        x->shutdown_pending || vcpu->vm->hv || !nv->vmx_operation || nv->in_l2 ||
+        nv->current_vmptr == VCORE__INVALID_PTR)
+        return false;
+    if (vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS |
+                                      VCORE_X86_STATE_MODE | VCORE_X86_STATE_CR0 | VCORE_X86_STATE_EFER |
+                                      VCORE_X86_STATE_EVENTS) != VCORE_OK)
+        return false;
+    vcore_x86_state_t *st = &x->st;
+    /* SDM "VMREAD", "VMWRITE": no #UD (protected, not virtual-8086, 64-bit
+     * mode here), no #GP (CPL 0); single-stepping and STI/MOV SS blocking
+     * take the ordinary path, which completes them. */
+    if (!(st->sregs.cr0 & VCORE__CR0_PE) || (st->regs.rflags & (VCORE__RFLAGS_VM | VCORE__RFLAGS_TF)) ||
+        !(st->sregs.efer & VCORE__EFER_LMA) || !(st->sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L) ||
+        (st->sregs.seg[VCORE_X86_SS].ar & VCORE_X86_AR_DPL_MASK) || st->events.sti_blocking ||
+        st->events.movss_blocking)
+        return false;
+    uint32_t r1 = (ii >> 3) & 15u, r2 = (ii >> 28) & 15u;
+    uint64_t enc = st->regs.gpr[r2], v = st->regs.gpr[r1];
+    bool write = op == VCORE_NVMX_VMWRITE;
+    /* RSP is held by the VMCS on VMX: not fetched above. */
+    if (r1 == VCORE_X86_RSP || r2 == VCORE_X86_RSP)
+        return false;
+    /* No shadowed field is lazily synced (vcpu_nested_exit.c): vmcs12 holds
+     * its value. */
+    if (!vcore__nvmx_fast_rw(nv, write, enc, &v))
+        return false;
+    uint32_t dirty = VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS;
+    if (!write) {
+        st->regs.gpr[r1] = v;
+        dirty |= VCORE_X86_STATE_GPRS;
+    }
+    /* VMsucceed ("Conventions"): the arithmetic flags clear; RIP past it. */
+    st->regs.rflags &= ~VCORE__RFLAGS_ARITH;
+    st->regs.rip += exit->u.vmx_insn.insn_len;
+    vcore__vcpu_mark_dirty(vcpu, dirty);
+    return true;
 }
 
 /* L1's RDMSR/WRMSR of a VMX capability MSR (480H-491H): answered in the

@@ -138,7 +138,9 @@ VCORE_BEGIN_DECLS
     X(NVMX_L2_EPT_VIOLATION, 0x1061, "L2's memory operand is not mapped, or not writable, by L1's EPT (EPT violation: exit to L1)", \
       "SDM Vol. 3, \"EPT Violations\"")                                        \
     X(NVMX_L2_EPT_MISCONFIG, 0x1062, "L1's EPT entry for L2's memory operand is misconfigured (exit to L1)", \
-      "SDM Vol. 3, \"EPT Misconfigurations\"")
+      "SDM Vol. 3, \"EPT Misconfigurations\"")                                   \
+    X(NVMX_CHECK_GATING, 0x1070, "the VM-entry rules whose inputs changed gave another verdict than all rules (value: all rules' deciding check << 16 | the changed-input run's)", \
+      "SDM Vol. 3, \"VM Entries\"")
 
 /** @brief Nested-VMX diagnostic identifiers (values pinned). */
 typedef enum vcore_nvmx_diag_id {

@@ -156,5 +156,6 @@ int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const void *buf, size_t len, vcore
         vcore__memcpy(nvmx->vmcs12, nvmx->scratch, VCORE_VMCS12_SIZE);
         vcore__memset(nvmx->dirty, 0xff, sizeof(nvmx->dirty));
     }
+    nvmx->chk_passed = false;
     return VCORE_OK;
 }

@@ -29,6 +29,13 @@ struct vcore_nvmx {
     uint64_t shadow_ptr;    /* address shadow_vmcs12 was loaded from */
     vcore_nvmx_caps_t caps; /* what L1 sees in MSRs 480H-491H */
     uint64_t dirty[VCORE__DIRTY_WORDS]; /* one bit per table row written since last entry */
+    /* The VM-entry checks run only the rules whose inputs changed since
+     * the last entry that passed them all (check_inputs.c): the rows L1 or
+     * the library wrote since then, and what the rules read outside
+     * vmcs12 (IA32_EFER of L1; CPUID and this vmcs12 reset chk_passed). */
+    uint64_t chk_dirty[VCORE__DIRTY_WORDS];
+    bool chk_passed;        /* the current vmcs12 passed every rule at the last entry */
+    uint64_t chk_efer;      /* L1's IA32_EFER at that entry */
     /* Cached copy of the current VMCS region (valid while current_vmptr is). */
     uint64_t vmcs12[VCORE_VMCS12_SIZE / 8];
     /* Cached shadow VMCS named by the VMCS link pointer (L1's VMCS shadowing). */
@@ -63,6 +70,9 @@ void vcore__nvmx_leave(vcore_nvmx_t *n);
 
 /* Marks a row dirty (and its sibling full/_HIGH row). */
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
+/* The library wrote a vmcs12 field (exit reflection): the VM-entry rules
+ * reading it run at the next entry. */
+void vcore__nvmx_mark_changed(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
 
 /* Records diagnostic id and value when d is non-NULL and sized, and returns
  * err. A caller's diag of another ABI size is left alone, not overwritten. */
@@ -124,5 +134,11 @@ static inline void vcore__nvmx_exit_to_l1(vcore__nvmx_ctx_t *c)
 }
 
 /* Instruction-information fields: VCORE__II_* in x86_bits.h. */
+
+/* The emulated VMREAD/VMWRITE of a shadowed field of the current vmcs12 once
+ * every #UD, #GP and VMfail condition is known to be absent (nvmx_shadow.c):
+ * false when the field is not shadowed, or (write) not in the read-write
+ * set; the ordinary emulation decides those. */
+bool vcore__nvmx_fast_rw(vcore_nvmx_t *n, bool write, uint64_t enc, uint64_t *value);
 
 #endif /* VCORE_CORE_X86_NVMX_PRIV_H */
