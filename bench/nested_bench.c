@@ -7,14 +7,17 @@
  *       the 5 major control words, reads of rarely-accessed guest fields,
  *       with every seed optimisation on and with each one switched off.
  *   bench_nested OP ITERATIONS        (for bench/nested_callgrind.sh)
- *       roundtrip[_nosplit|_eager|_noshadow]  one round trip per iteration
+ *       roundtrip[_nosplit|_eager|_noshadow|_allchecks]  one round trip per iteration
+ *                                             (_allchecks: every VM-entry check on
+ *                                             every VMRESUME, not only changed inputs)
  *       l1exit                                L1 only: one HLT exit (the baseline)
  *       vmread63 / vmread0                    63 (0) emulated VMREADs with a register
  *                                             operand, then HLT, per iteration
  * Callgrind's collection is on around vcore_vcpu_run() only (scripting the
  * mock is outside it); without valgrind the ops print nothing but run.
- * L1's VMREAD/VMWRITE are emulated through the run loop: the mock has no
- * hardware shadow VMCS path in this pipeline yet, so they exit.
+ * L1's VMREAD/VMWRITE are emulated through the run loop (the mock offers no
+ * hardware VMCS shadowing to this pipeline): with register operands of a
+ * shadowed field they take the run loop's fast path.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -298,6 +301,8 @@ int main(int argc, char **argv)
         opts = VCORE_NVMX_OPT_EAGER_RARE_SYNC;
     else if (!strcmp(op, "roundtrip_noshadow"))
         opts = VCORE_NVMX_OPT_NO_DIRTY_SPLIT, shadow = false;
+    else if (!strcmp(op, "roundtrip_allchecks"))
+        opts = VCORE_NVMX_OPT_ALL_CHECKS;
     setup(opts, shadow);
     round_trip();
     for (unsigned long i = 0; i < n; i++) {

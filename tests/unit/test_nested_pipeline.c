@@ -234,6 +234,9 @@ static void setup(void)
     vc.nested = VCORE_NESTED_VMX;
     ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
     nv = vcore_vcpu_nvmx(vcpu);
+    /* Every entry also runs all the VM-entry checks: a changed-input run
+     * that decides otherwise fails the run. */
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_VERIFY_CHECKS), VCORE_OK);
     l1_long_mode();
     ref_vmcs12();
 }
@@ -464,6 +467,33 @@ START_TEST(round_trip_counts)
     ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_ES_SELECTOR, &v, NULL), VCORE_OK);
     ck_assert_uint_eq(v, 1);
     ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x10);
+}
+END_TEST
+
+/* After an entry that passed, L1 breaks one rule with a VMWRITE of a
+ * shadowed field (completed in the run loop): VMRESUME runs that rule and
+ * fails with the SDM's outcome. "Checks on Guest RIP, RFLAGS, and SSP":
+ * RFLAGS bit 1 must be 1; a failure is a VM exit with reason 33 | 80000000H,
+ * qualification 0 ("VM-Entry Failures During or After Loading Guest State"). */
+START_TEST(changed_rule_fails_after_pass)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_RFLAGS;
+    r.gpr[VCORE_X86_RCX] = 0;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RFLAGS), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000000u | 33u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+    ck_assert_uint_eq(last().check, VCORE_VMX_CHECK_GUEST_RFLAGS_BIT1);
 }
 END_TEST
 
@@ -1410,6 +1440,7 @@ static Suite *pipeline_suite(void)
     tcase_add_checked_fixture(tx, setup, teardown);
     tcase_add_test(tx, cpuid_from_l2_is_reflected);
     tcase_add_test(tx, round_trip_counts);
+    tcase_add_test(tx, changed_rule_fails_after_pass);
     tcase_add_test(tx, lazy_sync_of_rare_fields);
     tcase_add_test(tx, preemption_timer_restart_and_save);
     tcase_add_test(tx, event_reinjected_after_l0_exit);
