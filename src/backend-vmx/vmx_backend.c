@@ -193,4 +193,5 @@ const vcore_backend_t vcore__backend_vmx_ops = {
     .vmcs_write = vcore__vmx_vmcs_write,
     .vmcs_enter = vcore__vmx_vmcs_enter,
     .vcpu_flush_tlb = vcore__vmx_flush_tlb,
+    .vmcs_shadow_link = vcore__vmx_vmcs_shadow_link,
 };

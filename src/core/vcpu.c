@@ -343,6 +343,10 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
         }
         if (vcpu->x86 && answering)
             err = vcore__vcpu_x86_answer(vcpu, answering, exit);
+        /* Nested VMX with L0's VMCS shadowing: what the pipeline changed in
+         * vmcs12 reaches the shadow VMCS before L1 reads it there. */
+        if (!err && vcpu->nvmx && vcore__vcpu_nested_shadow_due(vcpu))
+            err = vcore__vcpu_nested_shadow_before_l1(vcpu);
         /* Hyper-V: the vCPU counts as in guest mode from here to the end of
          * the backend run; IPI vectors and TLB flushes other vCPUs left for
          * it are taken in (x86/hyperv/hv_vm.c). */

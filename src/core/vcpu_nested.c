@@ -46,7 +46,10 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
     if (err)
         return err;
     ncfg.maxphyaddr = vcpu->x86->model.maxphyaddr;
-    return vcore_nvmx_init(mem, len, &ncfg, &vcpu->nvmx, &vcpu->last_diag);
+    err = vcore_nvmx_init(mem, len, &ncfg, &vcpu->nvmx, &vcpu->last_diag);
+    if (!err)
+        vcore__vcpu_nested_shadow_setup(vcpu, &hw);
+    return err;
 }
 
 void vcore__vcpu_nested_reset(vcore_vcpu_t *vcpu)
@@ -60,6 +63,7 @@ void vcore__vcpu_nested_reset(vcore_vcpu_t *vcpu)
 void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__vcpu_nested_shadow_teardown(vcpu);
     nv->in_l2 = false;
     nv->rare_stale = false;
     nv->l2_insn_len = 0;
@@ -78,7 +82,15 @@ bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu)
 
 int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1)
 {
+    /* An exit reflected to L1 changed vmcs12: the shadow VMCS follows. */
+    if (vcpu->nvmx->hw_mask)
+        vcpu->nvmx->hw_sync = true;
     return vcore__vcpu_nested_run_l2(vcpu, exit, l1);
+}
+
+bool vcore__vcpu_nested_shadow_due(const vcore_vcpu_t *vcpu)
+{
+    return vcpu->nvmx->hw_sync;
 }
 
 bool vcore__vcpu_nested_blocks_init(const vcore_vcpu_t *vcpu)
@@ -175,6 +187,14 @@ static int vcore__vcpu_nested_complete(vcore_vcpu_t *vcpu, const vcore_nvmx_insn
     return vcore__vcpu_x86_complete(vcpu, in->insn_len);
 }
 
+/* Whether the instruction reads vmcs12 as a whole or writes it back: L1's
+ * writes in L0's shadow VMCS must be in vmcs12 first. */
+static bool vcore__vcpu_nested_needs_pull(uint32_t op)
+{
+    return op == VCORE_NVMX_VMCLEAR || op == VCORE_NVMX_VMPTRLD || op == VCORE_NVMX_VMXOFF ||
+           op == VCORE_NVMX_VMLAUNCH || op == VCORE_NVMX_VMRESUME;
+}
+
 /* Whether the instruction reads vmcs12 as a whole (VMCLEAR, VMPTRLD write it
  * back) or a lazily synced field (VMREAD). */
 static bool vcore__vcpu_nested_needs_rare(const vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in)
@@ -215,6 +235,16 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
         err = vcore__vcpu_nested_sync_rare(vcpu);
         if (err)
             return err;
+    }
+    /* L0's VMCS shadowing: whatever the outcome, the shadow VMCS is brought
+     * up to date before L1 runs; L1's writes in it reach vmcs12 first. */
+    if (vcpu->nvmx->hw_mask) {
+        vcpu->nvmx->hw_sync = true;
+        if (vcore__vcpu_nested_needs_pull(in.op)) {
+            err = vcore__vcpu_nested_shadow_pull(vcpu);
+            if (err)
+                return err;
+        }
     }
     err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
     if (!err)
@@ -265,7 +295,7 @@ bool vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, const vcore_exit_t *exit)
      * no event or shutdown for the next entry (vcpu_events.c would act). */
     if ((op != VCORE_NVMX_VMREAD && op != VCORE_NVMX_VMWRITE) || !(ii & (1u << 10)) || x->queued ||
         x->shutdown_pending || vcpu->vm->hv || !nv->vmx_operation || nv->in_l2 ||
-        nv->current_vmptr == VCORE__INVALID_PTR)
+        nv->current_vmptr == VCORE__INVALID_PTR || nv->hw_linked)
         return false;
     if (vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS |
                                       VCORE_X86_STATE_MODE | VCORE_X86_STATE_CR0 | VCORE_X86_STATE_EFER |

@@ -323,6 +323,8 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t 
 #define VCORE_NVMX_OPT_ALL_CHECKS (1u << 3)
 /** Self-test: run the changed-input checks and every check on each entry; a different verdict fails the run with VCORE_ERR_STATE (diagnostic NVMX_CHECK_GATING). */
 #define VCORE_NVMX_OPT_VERIFY_CHECKS (1u << 4)
+/** Measurement only: no hardware VMCS shadowing for L1 even where the backend offers it (SDM "VMCS Shadowing"): every VMREAD and VMWRITE of L1 exits and is emulated. */
+#define VCORE_NVMX_OPT_NO_HW_SHADOW (1u << 5)
 /** @} */
 
 /**

@@ -57,6 +57,18 @@ struct vcore_nvmx {
     uint32_t skip_check;    /* test hook: a VM-entry check the software ignores */
     uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry (HLT) */
     vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
+
+    /* ---- L0's hardware VMCS shadowing for L1 (vcpu_nested_shadow.c) ---- */
+    /* Entries of the shadowed-field table (nvmx_shadow.c, read-write rows
+     * first) the backend's processor keeps in the shadow VMCS; 0 when it
+     * offers no VMCS shadowing or the backend cannot link one. */
+    uint64_t hw_mask;
+    uint64_t hw_known;      /* entries whose hw_val is what the shadow VMCS holds */
+    uint64_t hw_val[VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT]; /* as last written or read */
+    struct vcore_hw_vmcs *hw_shadow; /* the shadow VMCS; NULL until first linked */
+    bool hw_linked;         /* vmcs01 shadows L1's VMREAD/VMWRITE into hw_shadow */
+    bool hw_bitmaps;        /* the backend holds the VMREAD/VMWRITE bitmaps */
+    bool hw_sync;           /* before L1 runs again: link or unlink, then vmcs12 -> shadow */
 };
 
 /* Validates a handle: non-NULL, right size and magic. */
@@ -140,5 +152,16 @@ static inline void vcore__nvmx_exit_to_l1(vcore__nvmx_ctx_t *c)
  * false when the field is not shadowed, or (write) not in the read-write
  * set; the ordinary emulation decides those. */
 bool vcore__nvmx_fast_rw(vcore_nvmx_t *n, bool write, uint64_t enc, uint64_t *value);
+
+/* L0's VMCS shadowing (nvmx_shadow.c). The entries of the shadowed-field
+ * table a processor with capabilities hw keeps in a shadow VMCS (0 without
+ * "VMCS shadowing"); the bitmaps of vcore_nvmx_shadow_bitmaps() follow it. */
+uint64_t vcore__nvmx_shadow_mask(const vcore_nvmx_caps_t *hw);
+/* vmcs12 -> shadow VMCS through fn: every entry of n->hw_mask whose value
+ * the shadow VMCS is not known to hold (n->hw_known, n->hw_val). */
+int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx);
+/* Shadow VMCS -> vmcs12 through fn: the read-write entries of n->hw_mask;
+ * a value that differs from vmcs12 is stored and its row marked dirty. */
+int vcore__nvmx_shadow_pull(vcore_nvmx_t *n, vcore_nvmx_vmread_fn fn, void *ctx);
 
 #endif /* VCORE_CORE_X86_NVMX_PRIV_H */

@@ -147,31 +147,104 @@ static bool nvmx_shadow_backend_has(const vcore_nvmx_caps_t *b, uint32_t enc)
     }
 }
 
+/* Entry i of the shadowed-field table: the read-write rows, then the read-only ones. */
+#define NVMX_SHADOW_N (VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT)
+VCORE__STATIC_ASSERT(NVMX_SHADOW_N <= 64, shadow_mask_fits);
+static const nvmx_shadow_field_t *nvmx_shadow_at(uint32_t i)
+{
+    return i < VCORE_NVMX_SHADOW_RW_COUNT ? &nvmx_shadow_rw[i] : &nvmx_shadow_ro[i - VCORE_NVMX_SHADOW_RW_COUNT];
+}
+
+uint64_t vcore__nvmx_shadow_mask(const vcore_nvmx_caps_t *hw)
+{
+    uint64_t m = 0;
+    uint32_t i;
+
+    /* SDM Vol. 3, "VMCS Shadowing": without the control no access is shadowed. */
+    if (!(hw->msr[VCORE_NVMX_CAP_PROCBASED2] & VCORE_VMX_PROC2_SHADOW_VMCS))
+        return 0;
+    for (i = 0; i < VCORE_NVMX_SHADOW_RW_COUNT; i++)
+        if (nvmx_shadow_backend_has(hw, nvmx_shadow_rw[i].encoding))
+            m |= 1ull << i;
+    /* L0 fills the read-only fields into the shadow VMCS with VMWRITE,
+     * which needs "VMWRITE to any supported field" (IA32_VMX_MISC bit 29). */
+    if (hw->msr[VCORE_NVMX_CAP_MISC] & VCORE_VMX_MISC_VMWRITE_ANY)
+        for (i = 0; i < VCORE_NVMX_SHADOW_RO_COUNT; i++)
+            m |= 1ull << (VCORE_NVMX_SHADOW_RW_COUNT + i);
+    return m;
+}
+
 int vcore_nvmx_shadow_bitmaps(const vcore_nvmx_caps_t *backend, uint8_t *vmread_bitmap,
                               uint8_t *vmwrite_bitmap)
 {
+    uint64_t m;
     uint32_t i;
 
     if (!backend || !vmread_bitmap || !vmwrite_bitmap)
         return VCORE_ERR_INVAL;
     if (!VCORE__SIZE_OK(backend))
         return VCORE_ERR_ABI;
+    /* A set bit makes the access exit; every field not shadowed does. */
     vcore__memset(vmread_bitmap, 0xff, VCORE_NVMX_BITMAP_SIZE);
     vcore__memset(vmwrite_bitmap, 0xff, VCORE_NVMX_BITMAP_SIZE);
-    /* Without hardware VMCS shadowing every access exits. */
-    if (!(backend->msr[VCORE_NVMX_CAP_PROCBASED2] & VCORE_VMX_PROC2_SHADOW_VMCS))
-        return VCORE_OK;
-    for (i = 0; i < VCORE_NVMX_SHADOW_RW_COUNT; i++) {
-        if (!nvmx_shadow_backend_has(backend, nvmx_shadow_rw[i].encoding))
+    m = vcore__nvmx_shadow_mask(backend);
+    for (i = 0; i < NVMX_SHADOW_N; i++) {
+        if (!((m >> i) & 1u))
             continue;
-        nvmx_shadow_clear_bit(vmread_bitmap, nvmx_shadow_rw[i].encoding);
-        nvmx_shadow_clear_bit(vmwrite_bitmap, nvmx_shadow_rw[i].encoding);
+        nvmx_shadow_clear_bit(vmread_bitmap, nvmx_shadow_at(i)->encoding);
+        if (i < VCORE_NVMX_SHADOW_RW_COUNT)
+            nvmx_shadow_clear_bit(vmwrite_bitmap, nvmx_shadow_at(i)->encoding);
     }
-    /* L0 fills read-only fields into the shadow VMCS with VMWRITE, which
-     * needs "VMWRITE to any supported field". */
-    if (backend->msr[VCORE_NVMX_CAP_MISC] & VCORE_VMX_MISC_VMWRITE_ANY) {
-        for (i = 0; i < VCORE_NVMX_SHADOW_RO_COUNT; i++)
-            nvmx_shadow_clear_bit(vmread_bitmap, nvmx_shadow_ro[i].encoding);
+    return VCORE_OK;
+}
+
+int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx)
+{
+    const uint8_t *page = (const uint8_t *)n->vmcs12;
+    uint32_t i;
+
+    for (i = 0; i < NVMX_SHADOW_N; i++) {
+        const nvmx_shadow_field_t *f = nvmx_shadow_at(i);
+        uint64_t v;
+        int err;
+        /* A 64-bit L0 writes the full field; its _HIGH entry adds nothing. */
+        if (!((n->hw_mask >> i) & 1u) || f->high)
+            continue;
+        v = vcore__vmcs12_get_bytes(page, f->offset, f->bytes);
+        if (((n->hw_known >> i) & 1u) && n->hw_val[i] == v)
+            continue;
+        err = fn(ctx, f->encoding, v);
+        if (err) {
+            n->hw_known &= ~(1ull << i); /* the shadow VMCS may hold either value */
+            return err;
+        }
+        n->hw_val[i] = v;
+        n->hw_known |= 1ull << i;
+    }
+    return VCORE_OK;
+}
+
+int vcore__nvmx_shadow_pull(vcore_nvmx_t *n, vcore_nvmx_vmread_fn fn, void *ctx)
+{
+    uint8_t *page = (uint8_t *)n->vmcs12;
+    uint32_t i;
+
+    /* Only the read-write set: L1's VMWRITE of any other field exits. */
+    for (i = 0; i < VCORE_NVMX_SHADOW_RW_COUNT; i++) {
+        const nvmx_shadow_field_t *f = &nvmx_shadow_rw[i];
+        uint64_t v = 0;
+        int err;
+        if (!((n->hw_mask >> i) & 1u))
+            continue;
+        err = fn(ctx, f->encoding, &v);
+        if (err)
+            return err;
+        n->hw_val[i] = v;
+        n->hw_known |= 1ull << i;
+        if (v != vcore__vmcs12_get_bytes(page, f->offset, f->bytes)) {
+            vcore__vmcs12_put_bytes(page, f->offset, f->bytes, v);
+            vcore__nvmx_mark_dirty(n, vcore__vmcs_row(f->encoding));
+        }
     }
     return VCORE_OK;
 }
