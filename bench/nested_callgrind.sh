@@ -22,7 +22,7 @@ measure() { # op -> "total core" instructions over N iterations
     rm -f "$OUT"
     echo "$TOTAL $CORE $((CORE - COPY))"
 }
-for op in roundtrip roundtrip_allchecks roundtrip_nosplit roundtrip_noshadow roundtrip_eager l1exit; do
+for op in roundtrip roundtrip_nohwshadow roundtrip_allchecks roundtrip_nosplit roundtrip_noshadow roundtrip_eager l1exit; do
     set -- $(measure $op)
     echo "$op: $(($1 / N)) instructions/op, $(($2 / N)) in src/core, $(($3 / N)) without the mock's state copies"
 done

@@ -39,6 +39,10 @@ typedef struct nvmx_shadow_field {
 #define SFH(name) {VCORE_VMCS_##name##_HIGH, (uint16_t)offsetof(vcore__vmcs12_t, name), 8, 1},
 static const nvmx_shadow_field_t nvmx_shadow_rw[VCORE_NVMX_SHADOW_RW_COUNT] = {NVMX_SHADOW_RW(SF, SFH)};
 static const nvmx_shadow_field_t nvmx_shadow_ro[VCORE_NVMX_SHADOW_RO_COUNT] = {NVMX_SHADOW_RO(SF, SFH)};
+/* Both sets as one sequence (read-write first): entry i is bit i of the
+ * masks L0's VMCS shadowing keeps (nvmx_priv.h: hw_mask, hw_known). */
+#define NVMX_SHADOW_N (VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT)
+static const nvmx_shadow_field_t nvmx_shadow_all[NVMX_SHADOW_N] = {NVMX_SHADOW_RW(SF, SFH) NVMX_SHADOW_RO(SF, SFH)};
 #undef SF
 #undef SFH
 
@@ -147,13 +151,7 @@ static bool nvmx_shadow_backend_has(const vcore_nvmx_caps_t *b, uint32_t enc)
     }
 }
 
-/* Entry i of the shadowed-field table: the read-write rows, then the read-only ones. */
-#define NVMX_SHADOW_N (VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT)
 VCORE__STATIC_ASSERT(NVMX_SHADOW_N <= 64, shadow_mask_fits);
-static const nvmx_shadow_field_t *nvmx_shadow_at(uint32_t i)
-{
-    return i < VCORE_NVMX_SHADOW_RW_COUNT ? &nvmx_shadow_rw[i] : &nvmx_shadow_ro[i - VCORE_NVMX_SHADOW_RW_COUNT];
-}
 
 uint64_t vcore__nvmx_shadow_mask(const vcore_nvmx_caps_t *hw)
 {
@@ -191,26 +189,49 @@ int vcore_nvmx_shadow_bitmaps(const vcore_nvmx_caps_t *backend, uint8_t *vmread_
     for (i = 0; i < NVMX_SHADOW_N; i++) {
         if (!((m >> i) & 1u))
             continue;
-        nvmx_shadow_clear_bit(vmread_bitmap, nvmx_shadow_at(i)->encoding);
+        nvmx_shadow_clear_bit(vmread_bitmap, nvmx_shadow_all[i].encoding);
         if (i < VCORE_NVMX_SHADOW_RW_COUNT)
-            nvmx_shadow_clear_bit(vmwrite_bitmap, nvmx_shadow_at(i)->encoding);
+            nvmx_shadow_clear_bit(vmwrite_bitmap, nvmx_shadow_all[i].encoding);
     }
     return VCORE_OK;
+}
+
+/* A shadowed field's value in vmcs12: fixed-size loads, inlined (the sync
+ * runs on every exit to L1). */
+static uint64_t nvmx_shadow_get(const uint8_t *page, const nvmx_shadow_field_t *f)
+{
+    const uint8_t *p = page + f->offset;
+    uint16_t v16;
+    uint32_t v32;
+    uint64_t v64;
+
+    switch (f->bytes) {
+    case 2:
+        vcore__memcpy(&v16, p, 2);
+        return v16;
+    case 4:
+        vcore__memcpy(&v32, p, 4);
+        return v32;
+    default:
+        vcore__memcpy(&v64, p, 8);
+        return v64;
+    }
 }
 
 int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx)
 {
     const uint8_t *page = (const uint8_t *)n->vmcs12;
-    uint32_t i;
+    uint64_t m;
 
-    for (i = 0; i < NVMX_SHADOW_N; i++) {
-        const nvmx_shadow_field_t *f = nvmx_shadow_at(i);
+    for (m = n->hw_mask; m; m &= m - 1) {
+        uint32_t i = (uint32_t)__builtin_ctzll(m);
+        const nvmx_shadow_field_t *f = &nvmx_shadow_all[i];
         uint64_t v;
         int err;
         /* A 64-bit L0 writes the full field; its _HIGH entry adds nothing. */
-        if (!((n->hw_mask >> i) & 1u) || f->high)
+        if (f->high)
             continue;
-        v = vcore__vmcs12_get_bytes(page, f->offset, f->bytes);
+        v = nvmx_shadow_get(page, f);
         if (((n->hw_known >> i) & 1u) && n->hw_val[i] == v)
             continue;
         err = fn(ctx, f->encoding, v);
@@ -227,21 +248,19 @@ int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx
 int vcore__nvmx_shadow_pull(vcore_nvmx_t *n, vcore_nvmx_vmread_fn fn, void *ctx)
 {
     uint8_t *page = (uint8_t *)n->vmcs12;
-    uint32_t i;
+    uint64_t m;
 
     /* Only the read-write set: L1's VMWRITE of any other field exits. */
-    for (i = 0; i < VCORE_NVMX_SHADOW_RW_COUNT; i++) {
-        const nvmx_shadow_field_t *f = &nvmx_shadow_rw[i];
+    for (m = n->hw_mask & ((1ull << VCORE_NVMX_SHADOW_RW_COUNT) - 1u); m; m &= m - 1) {
+        uint32_t i = (uint32_t)__builtin_ctzll(m);
+        const nvmx_shadow_field_t *f = &nvmx_shadow_all[i];
         uint64_t v = 0;
-        int err;
-        if (!((n->hw_mask >> i) & 1u))
-            continue;
-        err = fn(ctx, f->encoding, &v);
+        int err = fn(ctx, f->encoding, &v);
         if (err)
             return err;
         n->hw_val[i] = v;
         n->hw_known |= 1ull << i;
-        if (v != vcore__vmcs12_get_bytes(page, f->offset, f->bytes)) {
+        if (v != nvmx_shadow_get(page, f)) {
             vcore__vmcs12_put_bytes(page, f->offset, f->bytes, v);
             vcore__nvmx_mark_dirty(n, vcore__vmcs_row(f->encoding));
         }
