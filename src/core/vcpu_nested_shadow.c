@@ -29,13 +29,12 @@ void vcore__vcpu_nested_shadow_setup(vcore_vcpu_t *vcpu, const vcore_nvmx_caps_t
     nv->hw_shadow = NULL;
     nv->hw_linked = false;
     nv->hw_bitmaps = false;
-    nv->hw_sync = nv->hw_mask != 0;
 }
 
 /* Backend errors as library errors (positive: the hardware refused). */
 static int vcore__vcpu_nested_shadow_err(int err)
 {
-    return err ? (err < 0 ? err : VCORE_ERR_HWFAIL) : VCORE_OK;
+    return err > 0 ? VCORE_ERR_HWFAIL : err;
 }
 
 static int vcore__vcpu_nested_shadow_link(vcore_vcpu_t *vcpu, vcore_hw_vmcs_t *shadow, const uint8_t *rd,
@@ -171,5 +170,4 @@ void vcore__vcpu_nested_shadow_teardown(vcore_vcpu_t *vcpu)
         vcpu->vm->ops.vmcs_free(vcpu, vcpu->priv, nv->hw_shadow);
     nv->hw_shadow = NULL;
     nv->hw_known = 0;
-    nv->hw_sync = nv->hw_mask != 0;
 }

@@ -1476,10 +1476,23 @@ START_TEST(hw_shadow_follows_the_current_vmcs)
     /* Before VMXON: vmcs01 shadows nothing. */
     ck_assert_ptr_null(vcore_mock_vmcs_shadow_linked(vcpu));
     ck_assert(guest_vmread(VCORE_VMCS_GUEST_RIP, &v));
+    ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
     load_vmcs12();
     const struct vcore_hw_vmcs *sh = vcore_mock_vmcs_shadow_linked(vcpu);
     ck_assert_ptr_nonnull(sh);
     ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_SHADOW_LINK), 1);
+    /* The new shadow VMCS holds nothing known: every shadowed field is
+     * written once (a _HIGH entry's field is the full one), under one VMPTRLD. */
+    uint64_t full = 0, sw = 0;
+    for (int ro = 0; ro < 2; ro++) {
+        uint32_t k = 0;
+        const uint32_t *f = vcore_nvmx_shadow_fields(ro != 0, &k);
+        for (uint32_t i = 0; i < k; i++)
+            full += !(f[i] & 1u);
+    }
+    ck_assert_int_eq(vcore_mock_vmcs_access_count(vcpu, sh, NULL, &sw), VCORE_OK);
+    ck_assert_uint_eq(sw, full);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_LOAD), 1);
     /* The read-write set: VMREAD and VMWRITE without exits, vmcs12's values. */
     uint32_t n = 0;
     const uint32_t *rw = vcore_nvmx_shadow_fields(false, &n);
@@ -1627,6 +1640,24 @@ START_TEST(hw_shadow_vmptrld_switches_vmcs)
     ck_assert_uint_eq(v, 0x8000);
     ck_assert(!guest_vmread(VCORE_VMCS_GUEST_RIP, &v));
     ck_assert_uint_eq(v, 0x402000);
+    assert_shadow_matches_vmcs12();
+    /* L1's VMWRITE of a read-only field exits (its VMWRITE bit is 1) and is
+     * emulated ("VMWRITE to any supported field" is offered to L1); the
+     * backend fails while the shadow VMCS is brought up to date: the run
+     * reports it, and the next run completes the update. */
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_EXIT_QUALIFICATION;
+    r.gpr[VCORE_X86_RCX] = 0x5a5a;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    push_hlt();
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_VMCS_LOAD, VCORE_ERR_HWFAIL), VCORE_OK);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_HWFAIL);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0x5a5a);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert(!guest_vmread(VCORE_VMCS_EXIT_QUALIFICATION, &v));
+    ck_assert_uint_eq(v, 0x5a5a);
     assert_shadow_matches_vmcs12();
 }
 END_TEST
