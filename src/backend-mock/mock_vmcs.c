@@ -190,7 +190,8 @@ int vcore__mock_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint6
             !(caps.msr[VCORE_NVMX_CAP_MISC] & VCORE__MOCK_MISC_VMWRITE_ANY))
             return vcore__mock_violation(m, VCORE_ERR_INVAL); /* VMfailValid(13) */
     }
-    if (!m->no_ctl_shadow && !vcore_vmcs_ctl_shadow_write(&m->current->ctl, field, value)) {
+    /* A shadow VMCS is written by the guest's VMWRITEs too: every write goes out. */
+    if (!m->no_ctl_shadow && !m->current->shadow && !vcore_vmcs_ctl_shadow_write(&m->current->ctl, field, value)) {
         m->counts[VCORE_MOCK_OP_VMCS_WRITE_SKIPPED]++;
         return VCORE_OK;
     }

@@ -543,7 +543,9 @@ int vcore__vmx_vmcs_read(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_
         return VCORE_ERR_INVAL;
     struct vcore_hw_vmcs *o = c->cur;
     uint32_t f = vcore__vmx_state_index(field);
-    if (o && f < VCORE__VMX_NR_FIELDS && (o->known & (1ull << f))) {
+    /* A shadow VMCS is written by the guest's VMWRITEs ("VMCS Shadowing"):
+     * nothing cached of it is trusted. */
+    if (o && !o->shadow && f < VCORE__VMX_NR_FIELDS && (o->known & (1ull << f))) {
         *value = o->cache[f];
         return VCORE_OK;
     }
@@ -555,6 +557,9 @@ int vcore__vmx_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64
     vcore__vmx_vcpu_t *c = priv;
     (void)vcpu;
     struct vcore_hw_vmcs *o = c->cur;
+    /* A shadow VMCS is written by the guest's VMWRITEs too: every write goes out. */
+    if (o && o->shadow)
+        o = NULL;
     if (o && !vcore_vmcs_ctl_shadow_write(&o->ctl, field, value))
         return VCORE_OK; /* a major control word the VMCS already holds */
     int err = vcore__vmx_vmcs_err(vcore__vmx_write(field, value));
