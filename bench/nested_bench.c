@@ -7,14 +7,22 @@
  *       the 5 major control words, reads of rarely-accessed guest fields,
  *       with every seed optimisation on and with each one switched off.
  *   bench_nested OP ITERATIONS        (for bench/nested_callgrind.sh)
- *       roundtrip[_nosplit|_eager|_noshadow]  one round trip per iteration
+ *       roundtrip[_nosplit|_eager|_noshadow|_allchecks|_nohwshadow]  one round trip per iteration
+ *                                             (_allchecks: every VM-entry check on
+ *                                             every VMRESUME, not only changed inputs;
+ *                                             _nohwshadow: L1's VMREAD/VMWRITE exit and
+ *                                             are emulated, no hardware VMCS shadowing)
  *       l1exit                                L1 only: one HLT exit (the baseline)
  *       vmread63 / vmread0                    63 (0) emulated VMREADs with a register
  *                                             operand, then HLT, per iteration
  * Callgrind's collection is on around vcore_vcpu_run() only (scripting the
  * mock is outside it); without valgrind the ops print nothing but run.
- * L1's VMREAD/VMWRITE are emulated through the run loop: the mock has no
- * hardware shadow VMCS path in this pipeline yet, so they exit.
+ * With hardware VMCS shadowing (the default where the backend offers it, as
+ * the mock does) L1's VMREAD/VMWRITE of shadowed fields are run by the
+ * mock's processor on the shadow VMCS without an exit
+ * (vcore_mock_guest_vmx_access(), outside the measured runs); without it
+ * they exit and are emulated through the run loop, with register operands
+ * of a shadowed field on the run loop's fast path.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -66,6 +74,7 @@ static void push(uint32_t reason, uint32_t op, uint32_t info)
 }
 
 static bool early; /* the early hardware check runs: the processor answers it with exit 33 first */
+static bool hwshadow; /* L0's hardware VMCS shadowing is on: L1's shadowed accesses do not exit */
 
 static void push_l2_cpuid(void)
 {
@@ -112,6 +121,7 @@ static uint32_t run(void)
 static void setup(uint32_t opts, bool ctl_shadow)
 {
     early = (opts & VCORE_NVMX_OPT_EARLY_HW_CHECK) != 0;
+    hwshadow = !(opts & VCORE_NVMX_OPT_NO_HW_SHADOW);
     vcore_vm_config_t cfg;
     vcore_vm_config_init(&cfg);
     cfg.backend = vcore_backend_mock();
@@ -216,12 +226,24 @@ static void round_trip(void)
 {
     l2_rip += 2;
     set_gprs(VCORE_VMCS_VM_EXIT_REASON, 0, 0);
-    push(VCORE_EXIT_VMX_INSN, VCORE_NVMX_VMREAD, REGS);
+    uint64_t v = 0;
+    bool exits = true;
+    if (hwshadow)
+        check(vcore_mock_guest_vmx_access(vcpu, false, VCORE_VMCS_VM_EXIT_REASON, &v, &exits), "guest vmread");
+    if (exits)
+        push(VCORE_EXIT_VMX_INSN, VCORE_NVMX_VMREAD, REGS);
+    else if (v != 10)
+        exit(6);
     push(VCORE_EXIT_HLT, 0, 0);
     if (run() != VCORE_EXIT_HLT)
         exit(4);
     set_gprs(VCORE_VMCS_GUEST_RIP, l2_rip, 0);
-    push(VCORE_EXIT_VMX_INSN, VCORE_NVMX_VMWRITE, REGS);
+    v = l2_rip;
+    exits = true;
+    if (hwshadow)
+        check(vcore_mock_guest_vmx_access(vcpu, true, VCORE_VMCS_GUEST_RIP, &v, &exits), "guest vmwrite");
+    if (exits)
+        push(VCORE_EXIT_VMX_INSN, VCORE_NVMX_VMWRITE, REGS);
     push(VCORE_EXIT_VMX_INSN, VCORE_NVMX_VMRESUME, 0);
     push_l2_cpuid();
     push(VCORE_EXIT_HLT, 0, 0);
@@ -265,19 +287,26 @@ static void counts(const char *name, uint32_t opts, bool ctl_shadow)
         rare_reads += r;
     }
     uint64_t acc = vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_READ) + vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_WRITE);
-    printf("%-34s %8.1f %8.1f %8.1f %10.1f %8.1f\n", name, (double)acc / n,
+    /* L0 exits: runs of L1 on vmcs01 (2 of them per trip end in the
+     * bench's HLT to the VMM) and entries of L2 on vmcs02. */
+    printf("%-34s %8.1f %8.1f %8.1f %10.1f %8.1f %8.1f %8.1f\n", name, (double)acc / n,
            (double)vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_READ) / n,
            (double)vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_WRITE) / n,
-           (double)group(VCORE_MOCK_VMCS_GROUP_MAJOR_CTLS, true) / n, (double)rare_reads / n);
+           (double)group(VCORE_MOCK_VMCS_GROUP_MAJOR_CTLS, true) / n, (double)rare_reads / n,
+           (double)(vcore_mock_count(vcpu, VCORE_MOCK_OP_RUN) - 2 * n) / n,
+           (double)vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER) / n);
     vcore_vm_destroy(vm);
 }
 
 int main(int argc, char **argv)
 {
     if (argc == 2 && !strcmp(argv[1], "counts")) {
-        printf("Per L2 CPUID round trip on the mock (10 trips after a warm-up; L1 does 1 VMREAD, 1 VMWRITE, VMRESUME):\n");
-        printf("%-34s %8s %8s %8s %10s %8s\n", "configuration", "VMCS", "reads", "writes", "major-ctl", "rare-rd");
+        printf("Per L2 CPUID round trip on the mock (10 trips after a warm-up; L1 does 1 VMREAD, 1 VMWRITE, VMRESUME;\n"
+               "L1-exits: L1 exits to L0 besides the bench's 2 HLTs; L2-runs: entries of vmcs02):\n");
+        printf("%-34s %8s %8s %8s %10s %8s %8s %8s\n", "configuration", "VMCS", "reads", "writes", "major-ctl", "rare-rd",
+               "L1-exits", "L2-runs");
         counts("all optimisations on", 0, true);
+        counts("no hardware VMCS shadowing", VCORE_NVMX_OPT_NO_HW_SHADOW, true);
         counts("no constant/dirty split (full)", VCORE_NVMX_OPT_NO_DIRTY_SPLIT, true);
         counts("full + no control shadow", VCORE_NVMX_OPT_NO_DIRTY_SPLIT, false);
         counts("eager rare-field sync", VCORE_NVMX_OPT_EAGER_RARE_SYNC, true);
@@ -298,6 +327,10 @@ int main(int argc, char **argv)
         opts = VCORE_NVMX_OPT_EAGER_RARE_SYNC;
     else if (!strcmp(op, "roundtrip_noshadow"))
         opts = VCORE_NVMX_OPT_NO_DIRTY_SPLIT, shadow = false;
+    else if (!strcmp(op, "roundtrip_allchecks"))
+        opts = VCORE_NVMX_OPT_ALL_CHECKS;
+    else if (!strcmp(op, "roundtrip_nohwshadow") || !strncmp(op, "vmread", 6))
+        opts = VCORE_NVMX_OPT_NO_HW_SHADOW; /* the emulated VMREAD is what vmreadN measures */
     setup(opts, shadow);
     round_trip();
     for (unsigned long i = 0; i < n; i++) {

@@ -253,6 +253,29 @@ struct vcore_backend {
      */
     int (*vcpu_invept)(vcore_vcpu_t *vcpu, void *priv, uint64_t eptp);
     /** @} */
+
+    /**
+     * @name VMCS shadowing for the guest (appended; absent when @c size ends before it)
+     * @{
+     */
+    /**
+     * Links a shadow VMCS to the vCPU's vmcs01 (SDM Vol. 3, "VMCS
+     * Shadowing"): with @p shadow (a VMCS from vmcs_alloc with @c shadow
+     * true) sets "VMCS shadowing" (secondary processor-based control 14) in
+     * vmcs01 and its VMCS link pointer to the region of @p shadow; when
+     * @p vmread_bitmap and @p vmwrite_bitmap are non-NULL, first copies them
+     * (VCORE_NVMX_BITMAP_SIZE bytes each, bit n for the field with encoding
+     * bits 14:0 = n, SDM "VMREAD Bitmap and VMWRITE Bitmap") into the pages
+     * vmcs01's VMREAD-bitmap and VMWRITE-bitmap addresses name. The first link
+     * must pass both bitmaps; later ones may pass NULL to keep them. A NULL
+     * @p shadow clears "VMCS shadowing" and sets the link pointer to
+     * FFFFFFFF_FFFFFFFFH, so every VMREAD and VMWRITE of the guest exits
+     * again. vmcs01 need not be current; the current VMCS afterwards is
+     * unspecified. VCORE_ERR_UNSUPPORTED without VMCS shadowing. Optional.
+     */
+    int (*vmcs_shadow_link)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *shadow,
+                            const uint8_t *vmread_bitmap, const uint8_t *vmwrite_bitmap);
+    /** @} */
 };
 
 /** @brief Size of the first published ops table (through @c vcpu_kick): the smallest accepted @c size. */

@@ -58,6 +58,8 @@ typedef enum vcore_mock_op {
     VCORE_MOCK_OP_VMCS_VIOLATION, /**< a VMCS access the SDM does not allow (a test failure) */
     VCORE_MOCK_OP_FLUSH_TLB,     /**< vcpu_flush_tlb (a TLB flush before an entry) */
     VCORE_MOCK_OP_INVEPT,        /**< vcpu_invept (a shadow EPT invalidated) */
+    VCORE_MOCK_OP_VMCS_SHADOW_LINK, /**< vmcs_shadow_link (VMCS shadowing of vmcs01 set or cleared) */
+    VCORE_MOCK_OP_GUEST_VMCS_ACCESS, /**< a guest VMREAD/VMWRITE the shadow VMCS served without a VM exit */
     VCORE_MOCK_OP_COUNT          /**< Number of kinds. */
 } vcore_mock_op_t;
 
@@ -100,7 +102,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
 /**
  * @brief Makes the next operation of a kind fail with a given error (fault injection).
  * @param[in] vcpu A vCPU on the mock backend.
- * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, INVEPT, VMCS_ALLOC, VMCS_LOAD or VMCS_ENTER).
+ * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, INVEPT, VMCS_ALLOC, VMCS_LOAD, VMCS_ENTER or VMCS_SHADOW_LINK).
  * @param[in] err The error to return once (0 cancels).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A bad argument.
@@ -257,6 +259,49 @@ VCORE_API const struct vcore_hw_vmcs *vcore_mock_vmcs_last_entered(const vcore_v
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_poke(vcore_vcpu_t *vcpu, const struct vcore_hw_vmcs *vmcs,
                                                      uint32_t encoding, uint64_t value);
+
+/**
+ * @brief The guest's VMREAD or VMWRITE in VMX non-root operation, as the mock's processor runs it.
+ *
+ * SDM Vol. 3, "VMREAD", "VMWRITE" (VMX non-root operation) and "VMCS
+ * Shadowing": the access causes a VM exit when "VMCS shadowing" is 0 in
+ * vmcs01, when bits 63:15 of @p encoding are not all 0, or when the bit of
+ * the VMREAD (VMWRITE) bitmap for bits 14:0 of @p encoding is 1; the test
+ * then scripts that exit. Otherwise it reads or writes the shadow VMCS
+ * vmcs01's link pointer names, and counts VCORE_MOCK_OP_GUEST_VMCS_ACCESS.
+ * The guest's CPL and mode are the caller's to get right (the \#UD/\#GP
+ * checks come before these).
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] write VMWRITE (true) or VMREAD.
+ * @param[in] encoding The field encoding as the guest's register holds it.
+ * @param[in,out] value VMWRITE: the value; VMREAD: receives the value.
+ * @param[out] exits Receives true when the access causes a VM exit.
+ * @return VCORE_OK when @p exits says what happened.
+ * @retval VCORE_ERR_INVAL A NULL argument or not on the mock.
+ * @retval VCORE_ERR_STATE VMfailInvalid: the link pointer is FFFFFFFF_FFFFFFFFH.
+ * @retval VCORE_ERR_NOENT VMfailValid(12): no such field.
+ * @retval VCORE_ERR_RANGE VMfailValid(13): VMWRITE of a read-only field without "VMWRITE to any supported field".
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_guest_vmx_access(vcore_vcpu_t *vcpu, bool write, uint64_t encoding,
+                                                            uint64_t *value, bool *exits);
+
+/**
+ * @brief The shadow VMCS linked to the vCPU's vmcs01 (backend op vmcs_shadow_link).
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @return The handle; NULL when "VMCS shadowing" is off or @p vcpu is not on the mock.
+ */
+VCORE_API const struct vcore_hw_vmcs *vcore_mock_vmcs_shadow_linked(const vcore_vcpu_t *vcpu);
+
+/**
+ * @brief VMREADs and VMWRITEs of one mock hardware VMCS that reached the store (since it was allocated).
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] vmcs The VMCS (NULL: the vCPU's vmcs01).
+ * @param[out] reads Receives the VMREAD count (may be NULL).
+ * @param[out] writes Receives the VMWRITE count (may be NULL).
+ * @return VCORE_OK, or VCORE_ERR_INVAL when @p vcpu is not on the mock or @p vmcs is not one of its live VMCSs.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_access_count(const vcore_vcpu_t *vcpu, const struct vcore_hw_vmcs *vmcs,
+                                                             uint64_t *reads, uint64_t *writes);
 
 /** @brief Most GVA ranges vcore_mock_flush_t keeps. */
 #define VCORE_MOCK_FLUSH_RANGES 16u

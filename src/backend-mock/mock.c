@@ -307,4 +307,5 @@ const vcore_backend_t vcore__backend_mock_ops = {
     .vmcs_enter = vcore__mock_vmcs_enter,
     .vcpu_flush_tlb = vcore__mock_flush_tlb,
     .vcpu_invept = vcore__mock_invept,
+    .vmcs_shadow_link = vcore__mock_vmcs_shadow_link,
 };

@@ -31,6 +31,7 @@ struct vcore_hw_vmcs {
     bool shadow;                  /* shadow-VMCS indicator (revision bit 31) */
     bool launched;                /* launch state: false = clear */
     vcore_vmcs_ctl_shadow_t ctl;  /* write avoidance for the major controls */
+    uint64_t reads, writes;       /* VMREADs / VMWRITEs of this VMCS that reached the store */
     uint8_t page[VCORE_VMCS12_SIZE]; /* field values, vmcs12 layout */
 };
 
@@ -67,6 +68,11 @@ typedef struct vcore__mock_vcpu {
     uint64_t group_writes[VCORE_MOCK_VMCS_GROUP_COUNT];
     struct vcore_hw_vmcs *last_entered;          /* the VMCS of the last vmcs_enter */
     bool no_ctl_shadow;                          /* measurement: every control write reaches the store */
+    /* VMCS shadowing of vmcs01 ("VMCS Shadowing"). */
+    struct vcore_hw_vmcs *shadow_link;           /* the linked shadow VMCS; NULL: control 14 is 0 */
+    bool have_bitmaps;                           /* the VMREAD/VMWRITE bitmaps were given */
+    uint8_t vmread_bitmap[VCORE_NVMX_BITMAP_SIZE];
+    uint8_t vmwrite_bitmap[VCORE_NVMX_BITMAP_SIZE];
 } vcore__mock_vcpu_t;
 
 extern const vcore_backend_t vcore__backend_mock_ops;
@@ -95,6 +101,8 @@ int vcore__mock_vmcs_clear(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs
 int vcore__mock_vmcs_read(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t *value);
 int vcore__mock_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t value);
 int vcore__mock_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out);
+int vcore__mock_vmcs_shadow_link(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *shadow,
+                                 const uint8_t *vmread_bitmap, const uint8_t *vmwrite_bitmap);
 /* mock_vmcs.c: vmcs01 of a new vCPU. */
 void vcore__mock_vmcs_init(vcore__mock_vcpu_t *m);
 

@@ -94,6 +94,11 @@ void vcore__mock_vmcs_free(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs
         m->current = NULL;
     if (m->last_entered == v)
         m->last_entered = NULL;
+    /* vmcs01's link pointer would name freed memory. */
+    if (m->shadow_link == v) {
+        (void)vcore__mock_violation(m, VCORE_ERR_STATE);
+        m->shadow_link = NULL;
+    }
     v->in_use = false;
 }
 
@@ -161,6 +166,10 @@ static void vcore__mock_vmcs_count(vcore__mock_vcpu_t *m, const vcore_vmcs_field
         field == VCORE_VMCS_VM_ENTRY_CONTROLS)
         g[VCORE_MOCK_VMCS_GROUP_MAJOR_CTLS]++;
     m->counts[write ? VCORE_MOCK_OP_VMCS_WRITE : VCORE_MOCK_OP_VMCS_READ]++;
+    if (write)
+        m->current->writes++;
+    else
+        m->current->reads++;
 }
 
 int vcore__mock_vmcs_read(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t *value)
@@ -192,7 +201,8 @@ int vcore__mock_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint6
             !(caps.msr[VCORE_NVMX_CAP_MISC] & VCORE__MOCK_MISC_VMWRITE_ANY))
             return vcore__mock_violation(m, VCORE_ERR_INVAL); /* VMfailValid(13) */
     }
-    if (!m->no_ctl_shadow && !vcore_vmcs_ctl_shadow_write(&m->current->ctl, field, value)) {
+    /* A shadow VMCS is written by the guest's VMWRITEs too: every write goes out. */
+    if (!m->no_ctl_shadow && !m->current->shadow && !vcore_vmcs_ctl_shadow_write(&m->current->ctl, field, value)) {
         m->counts[VCORE_MOCK_OP_VMCS_WRITE_SKIPPED]++;
         return VCORE_OK;
     }
@@ -270,4 +280,93 @@ const struct vcore_hw_vmcs *vcore_mock_vmcs_last_entered(const vcore_vcpu_t *vcp
 {
     const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
     return m ? m->last_entered : NULL;
+}
+
+/* IA32_VMX_PROCBASED_CTLS2 bit 46 (allowed-1 of control 14): VMCS shadowing. */
+static bool vcore__mock_has_shadowing(vcore_vcpu_t *vcpu)
+{
+    vcore_nvmx_caps_t caps;
+    caps.size = sizeof(caps);
+    return vcore__mock_vmx_caps(vcore_vcpu_vm(vcpu), vcore__mock_vm_priv(vcpu), &caps) == VCORE_OK &&
+           (caps.msr[VCORE_NVMX_CAP_PROCBASED2] & VCORE_VMX_PROC2_SHADOW_VMCS);
+}
+
+int vcore__mock_vmcs_shadow_link(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *shadow,
+                                 const uint8_t *vmread_bitmap, const uint8_t *vmwrite_bitmap)
+{
+    vcore__mock_vcpu_t *m = priv;
+    int err = vcore__mock_op(m, VCORE_MOCK_OP_VMCS_SHADOW_LINK);
+    if (err)
+        return err;
+    if (!shadow) {
+        m->shadow_link = NULL;
+        return VCORE_OK;
+    }
+    if (!vcore__mock_has_shadowing(vcpu))
+        return VCORE_ERR_UNSUPPORTED;
+    /* "Checks on Guest Non-Register State": with VMCS shadowing the link
+     * pointer names a VMCS whose shadow-VMCS indicator is 1. */
+    struct vcore_hw_vmcs *v = vcore__mock_vmcs_obj(m, shadow);
+    if (!v || v == &m->vmcs[0] || !v->shadow)
+        return vcore__mock_violation(m, VCORE_ERR_INVAL);
+    /* Both bitmaps or neither; neither only once they are held. */
+    if (!vmread_bitmap != !vmwrite_bitmap || (!vmread_bitmap && !m->have_bitmaps))
+        return vcore__mock_violation(m, VCORE_ERR_STATE);
+    if (vmread_bitmap) {
+        vcore__memcpy(m->vmread_bitmap, vmread_bitmap, VCORE_NVMX_BITMAP_SIZE);
+        vcore__memcpy(m->vmwrite_bitmap, vmwrite_bitmap, VCORE_NVMX_BITMAP_SIZE);
+        m->have_bitmaps = true;
+    }
+    m->shadow_link = v;
+    return VCORE_OK;
+}
+
+int vcore_mock_guest_vmx_access(vcore_vcpu_t *vcpu, bool write, uint64_t encoding, uint64_t *value, bool *exits)
+{
+    vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m || !value || !exits)
+        return VCORE_ERR_INVAL;
+    /* "VMREAD"/"VMWRITE" in VMX non-root operation: the VM exit comes
+     * first: shadowing off, bits 63:15 set, or the bitmap bit is 1. */
+    const uint8_t *bm = write ? m->vmwrite_bitmap : m->vmread_bitmap;
+    uint32_t low = (uint32_t)(encoding & 0x7fffu);
+    *exits = !m->shadow_link || (encoding >> 15) || ((bm[low >> 3] >> (low & 7u)) & 1u);
+    if (*exits)
+        return VCORE_OK;
+    vcore_vmcs_field_info_t fi;
+    fi.size = sizeof(fi);
+    if (vcore_vmcs_field_lookup((uint32_t)encoding, &fi) != VCORE_OK)
+        return VCORE_ERR_NOENT; /* VMfailValid(12) */
+    if (write && fi.type == VCORE_VMCS_TYPE_RO_DATA) {
+        vcore_nvmx_caps_t caps;
+        caps.size = sizeof(caps);
+        if (vcore__mock_vmx_caps(vcore_vcpu_vm(vcpu), vcore__mock_vm_priv(vcpu), &caps) != VCORE_OK ||
+            !(caps.msr[VCORE_NVMX_CAP_MISC] & VCORE__MOCK_MISC_VMWRITE_ANY))
+            return VCORE_ERR_RANGE; /* VMfailValid(13) */
+    }
+    m->counts[VCORE_MOCK_OP_GUEST_VMCS_ACCESS]++;
+    return write ? vcore_vmcs12_set(m->shadow_link->page, (uint32_t)encoding, *value)
+                 : vcore_vmcs12_get(m->shadow_link->page, (uint32_t)encoding, value);
+}
+
+const struct vcore_hw_vmcs *vcore_mock_vmcs_shadow_linked(const vcore_vcpu_t *vcpu)
+{
+    const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    return m ? m->shadow_link : NULL;
+}
+
+int vcore_mock_vmcs_access_count(const vcore_vcpu_t *vcpu, const struct vcore_hw_vmcs *vmcs, uint64_t *reads,
+                                 uint64_t *writes)
+{
+    vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m)
+        return VCORE_ERR_INVAL;
+    const struct vcore_hw_vmcs *v = vcore__mock_vmcs_obj(m, (vcore_hw_vmcs_t *)(uintptr_t)vmcs);
+    if (!v)
+        return VCORE_ERR_INVAL;
+    if (reads)
+        *reads = v->reads;
+    if (writes)
+        *writes = v->writes;
+    return VCORE_OK;
 }

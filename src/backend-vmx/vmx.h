@@ -285,6 +285,12 @@ typedef struct vcore__vmx_vcpu {
     vcore_x86_msrs_t msrs;        /* the MSRs neither the VMCS nor the lists hold */
     vcore_x86_events_t ev;        /* event state; interruptibility bits come from the VMCS */
     bool injected;                /* the last entry of vmcs01 injected an event */
+    /* VMCS shadowing of vmcs01 ("VMCS Shadowing"): the linked shadow VMCS
+     * (NULL: control 14 is 0) and the VMREAD bitmap page followed by the
+     * VMWRITE bitmap page (NULL until the first link). */
+    struct vcore_hw_vmcs *shadow_link;
+    uint8_t *shadow_bitmaps;
+    uint64_t shadow_bitmaps_pa;
     /* Exit being answered: VCORE_EXIT_* reason that needs completing, 0 if none. */
     uint32_t pending;
     bool pending_reply;           /* ... and its exit asked the VMM for a reply */
@@ -394,6 +400,8 @@ int vcore__vmx_vmcs_clear(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs)
 int vcore__vmx_vmcs_read(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t *value);
 int vcore__vmx_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t value);
 int vcore__vmx_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out);
+int vcore__vmx_vmcs_shadow_link(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *shadow,
+                                const uint8_t *vmread_bitmap, const uint8_t *vmwrite_bitmap);
 
 /* ---- vmx_state.c ---- */
 /* The state groups this backend reads and writes in the VMCS or keeps itself. */

@@ -194,4 +194,5 @@ const vcore_backend_t vcore__backend_vmx_ops = {
     .vmcs_enter = vcore__vmx_vmcs_enter,
     .vcpu_flush_tlb = vcore__vmx_flush_tlb,
     .vcpu_invept = vcore__vmx_invept_op,
+    .vmcs_shadow_link = vcore__vmx_vmcs_shadow_link,
 };

@@ -199,6 +199,11 @@ void vcore__vmx_vcpu_teardown(vcore__vmx_vcpu_t *c, const vcore_host_t *host)
         host->free_pages(host->ctx, c->msr_area, 1);
         c->msr_area = NULL;
     }
+    if (c->shadow_bitmaps) {
+        host->free_pages(host->ctx, c->shadow_bitmaps, 2);
+        c->shadow_bitmaps = NULL;
+    }
+    c->shadow_link = NULL;
     vcore__vmx_root_leave(c);
 }
 
@@ -478,6 +483,9 @@ void vcore__vmx_vmcs_free(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs)
     (void)vcpu;
     if (!vmcs || vmcs == &c->vmcs01 || vcore__vmx_root_here(c, host) != VCORE_OK)
         return; /* vmcs01 goes with the vCPU; a VMCS is cleared where it is active */
+    /* vmcs01 must not keep naming a VMCS that goes away. */
+    if (c->shadow_link && c->shadow_link == vmcs)
+        (void)vcore__vmx_vmcs_shadow_link(vcpu, priv, NULL, NULL, NULL);
     for (struct vcore_hw_vmcs **p = &c->objs; *p; p = &(*p)->next) {
         if (*p == vmcs) {
             struct vcore_hw_vmcs *o = *p;
@@ -535,7 +543,9 @@ int vcore__vmx_vmcs_read(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_
         return VCORE_ERR_INVAL;
     struct vcore_hw_vmcs *o = c->cur;
     uint32_t f = vcore__vmx_state_index(field);
-    if (o && f < VCORE__VMX_NR_FIELDS && (o->known & (1ull << f))) {
+    /* A shadow VMCS is written by the guest's VMWRITEs ("VMCS Shadowing"):
+     * nothing cached of it is trusted. */
+    if (o && !o->shadow && f < VCORE__VMX_NR_FIELDS && (o->known & (1ull << f))) {
         *value = o->cache[f];
         return VCORE_OK;
     }
@@ -547,6 +557,9 @@ int vcore__vmx_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64
     vcore__vmx_vcpu_t *c = priv;
     (void)vcpu;
     struct vcore_hw_vmcs *o = c->cur;
+    /* A shadow VMCS is written by the guest's VMWRITEs too: every write goes out. */
+    if (o && o->shadow)
+        o = NULL;
     if (o && !vcore_vmcs_ctl_shadow_write(&o->ctl, field, value))
         return VCORE_OK; /* a major control word the VMCS already holds */
     int err = vcore__vmx_vmcs_err(vcore__vmx_write(field, value));
@@ -612,5 +625,59 @@ int vcore__vmx_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out)
         out->kind = VCORE_HW_ENTRY_EXIT;
         out->exit_reason = reason;
     }
+    return VCORE_OK;
+}
+
+int vcore__vmx_vmcs_shadow_link(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *shadow,
+                                const uint8_t *vmread_bitmap, const uint8_t *vmwrite_bitmap)
+{
+    vcore__vmx_vcpu_t *c = priv;
+    const vcore__vmx_vm_t *v = vcore_vm_backend_priv(vcore_vcpu_vm(vcpu));
+    const vcore_host_t *host = vcore_vm_host(c->vmobj);
+    struct vcore_hw_vmcs *o = NULL;
+    bool bitmaps = vmread_bitmap && vmwrite_bitmap;
+    if (shadow) {
+        /* "VMCS shadowing" must be allowed-1 (IA32_VMX_PROCBASED_CTLS2 bit 46). */
+        if (!((v->caps.proc2 >> 32) & VCORE__PROC2_SHADOW_VMCS))
+            return VCORE_ERR_UNSUPPORTED;
+        /* "Checks on Guest Non-Register State": with VMCS shadowing the link
+         * pointer names a region whose shadow-VMCS indicator is 1. */
+        o = vcore__vmx_vmcs_obj(c, shadow);
+        if (!o || o == &c->vmcs01 || !o->shadow)
+            return VCORE_ERR_INVAL;
+        if (!vmread_bitmap != !vmwrite_bitmap || (!bitmaps && !c->shadow_bitmaps))
+            return VCORE_ERR_INVAL;
+    }
+    if (bitmaps && !c->shadow_bitmaps) {
+        uint64_t pa = 0;
+        uint8_t *pages = host->alloc_pages(host->ctx, 2, &pa);
+        if (!pages)
+            return VCORE_ERR_NOMEM;
+        c->shadow_bitmaps = pages;
+        c->shadow_bitmaps_pa = pa;
+    }
+    /* The fields are vmcs01's: make it current (and written once). */
+    int err = vcore__vmx_vmcs_ready(c, v);
+    if (err)
+        return err;
+    if (o && bitmaps) {
+        /* "VMREAD Bitmap and VMWRITE Bitmap": 4-KByte aligned, one page each. */
+        vcore__memcpy(c->shadow_bitmaps, vmread_bitmap, VCORE_PAGE_SIZE);
+        vcore__memcpy(c->shadow_bitmaps + VCORE_PAGE_SIZE, vmwrite_bitmap, VCORE_PAGE_SIZE);
+        err = vcore__vmx_vmwrite(VCORE_VMCS_VMREAD_BITMAP, c->shadow_bitmaps_pa);
+        if (!err)
+            err = vcore__vmx_vmwrite(VCORE_VMCS_VMWRITE_BITMAP, c->shadow_bitmaps_pa + VCORE_PAGE_SIZE);
+    }
+    /* Without a shadow VMCS the link pointer is all ones ("Checks on Guest
+     * Non-Register State") and the control 0: the guest's VMREAD and
+     * VMWRITE exit again. */
+    if (!err)
+        err = vcore__vmx_vmwrite(VCORE_VMCS_VMCS_LINK_POINTER, o ? o->pa : ~0ull);
+    if (!err)
+        err = vcore__vmx_vmcs_ctl(&c->vmcs01, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL,
+                                  v->ctls.proc2 | (o ? VCORE__PROC2_SHADOW_VMCS : 0u));
+    if (err)
+        return err;
+    c->shadow_link = o;
     return VCORE_OK;
 }

@@ -343,6 +343,10 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
         }
         if (vcpu->x86 && answering)
             err = vcore__vcpu_x86_answer(vcpu, answering, exit);
+        /* Nested VMX with L0's VMCS shadowing: what the pipeline changed in
+         * vmcs12 reaches the shadow VMCS before L1 reads it there. */
+        if (!err && vcpu->nvmx && vcore__vcpu_nested_shadow_due(vcpu))
+            err = vcore__vcpu_nested_shadow_before_l1(vcpu);
         /* Hyper-V: the vCPU counts as in guest mode from here to the end of
          * the backend run; IPI vectors and TLB flushes other vCPUs left for
          * it are taken in (x86/hyperv/hv_vm.c). */
@@ -353,6 +357,11 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
         if (!err && vcpu->x86)
             err = vcore__vcpu_events_before_entry(vcpu, exit, &made);
         if (!err && !made)
+            err = vcore__vcpu_enter(vcpu, exit);
+        /* L1's VMREAD/VMWRITE of a shadowed field with register operands:
+         * completed in place and the guest entered again (vcpu_nested.c). */
+        while (!err && !made && exit->reason == VCORE_EXIT_VMX_INSN && vcpu->nvmx &&
+               vcore__vcpu_nested_fast(vcpu, exit))
             err = vcore__vcpu_enter(vcpu, exit);
         if (vcpu->vm->hv)
             vcore__hv_after_exit(vcpu);

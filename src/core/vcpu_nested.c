@@ -51,6 +51,8 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
      * processor has, whatever L1 was offered. */
     if (!err)
         vcore__nvmx_caps_allowed1(&hw, vcpu->nvmx->hw_allowed1);
+    if (!err)
+        vcore__vcpu_nested_shadow_setup(vcpu, &hw);
     return err;
 }
 
@@ -65,6 +67,7 @@ void vcore__vcpu_nested_reset(vcore_vcpu_t *vcpu)
 void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__vcpu_nested_shadow_teardown(vcpu);
     nv->in_l2 = false;
     nv->rare_stale = false;
     nv->l2_insn_len = 0;
@@ -85,6 +88,9 @@ bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu)
 
 int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1)
 {
+    /* An exit reflected to L1 changed vmcs12: the shadow VMCS follows. */
+    if (vcpu->nvmx->hw_mask)
+        vcpu->nvmx->hw_sync = true;
     /* The VMM's answer to L2's last exit goes to L2 first. */
     bool reflected = false;
     int err = vcore__vcpu_nested_l0_reply(vcpu, exit, &reflected);
@@ -93,6 +99,11 @@ int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l
         return err;
     }
     return vcore__vcpu_nested_run_l2(vcpu, exit, l1);
+}
+
+bool vcore__vcpu_nested_shadow_due(const vcore_vcpu_t *vcpu)
+{
+    return vcpu->nvmx->hw_sync;
 }
 
 bool vcore__vcpu_nested_blocks_init(const vcore_vcpu_t *vcpu)
@@ -104,8 +115,11 @@ bool vcore__vcpu_nested_blocks_init(const vcore_vcpu_t *vcpu)
 
 void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu)
 {
-    if (vcpu->nvmx)
+    if (vcpu->nvmx) {
         vcpu->nvmx->maxphyaddr = vcpu->x86->model.maxphyaddr;
+        /* The VM-entry rules read CPUID and MAXPHYADDR: all run again. */
+        vcpu->nvmx->chk_passed = false;
+    }
 }
 
 /* The state group holding segment register seg (vcore_x86_seg). */
@@ -186,6 +200,14 @@ static int vcore__vcpu_nested_complete(vcore_vcpu_t *vcpu, const vcore_nvmx_insn
     return vcore__vcpu_x86_complete(vcpu, in->insn_len);
 }
 
+/* Whether the instruction reads vmcs12 as a whole or writes it back: L1's
+ * writes in L0's shadow VMCS must be in vmcs12 first. */
+static bool vcore__vcpu_nested_needs_pull(uint32_t op)
+{
+    return op == VCORE_NVMX_VMCLEAR || op == VCORE_NVMX_VMPTRLD || op == VCORE_NVMX_VMXOFF ||
+           op == VCORE_NVMX_VMLAUNCH || op == VCORE_NVMX_VMRESUME;
+}
+
 /* Whether the instruction reads vmcs12 as a whole (VMCLEAR, VMPTRLD write it
  * back) or a lazily synced field (VMREAD). */
 static bool vcore__vcpu_nested_needs_rare(const vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in)
@@ -226,6 +248,16 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
         err = vcore__vcpu_nested_sync_rare(vcpu);
         if (err)
             return err;
+    }
+    /* L0's VMCS shadowing: whatever the outcome, the shadow VMCS is brought
+     * up to date before L1 runs; L1's writes in it reach vmcs12 first. */
+    if (vcpu->nvmx->hw_mask) {
+        vcpu->nvmx->hw_sync = true;
+        if (vcore__vcpu_nested_needs_pull(in.op)) {
+            err = vcore__vcpu_nested_shadow_pull(vcpu);
+            if (err)
+                return err;
+        }
     }
     err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
     if (!err)
@@ -270,6 +302,52 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
          * pipeline (it never gives L2 VMCS shadowing): the VMM sees it. */
         return VCORE_OK;
     }
+}
+
+bool vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, const vcore_exit_t *exit)
+{
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    uint32_t ii = exit->u.vmx_insn.insn_info, op = exit->u.vmx_insn.op;
+    /* A register operand (instruction information bit 10); the core holds
+     * no event or shutdown for the next entry (vcpu_events.c would act). */
+    if ((op != VCORE_NVMX_VMREAD && op != VCORE_NVMX_VMWRITE) || !(ii & (1u << 10)) || x->queued ||
+        x->shutdown_pending || vcpu->vm->hv || !nv->vmx_operation || nv->in_l2 ||
+        nv->current_vmptr == VCORE__INVALID_PTR || nv->hw_linked)
+        return false;
+    if (vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS |
+                                      VCORE_X86_STATE_MODE | VCORE_X86_STATE_CR0 | VCORE_X86_STATE_EFER |
+                                      VCORE_X86_STATE_EVENTS) != VCORE_OK)
+        return false;
+    vcore_x86_state_t *st = &x->st;
+    /* SDM "VMREAD", "VMWRITE": no #UD (protected, not virtual-8086, 64-bit
+     * mode here), no #GP (CPL 0); single-stepping and STI/MOV SS blocking
+     * take the ordinary path, which completes them. */
+    if (!(st->sregs.cr0 & VCORE__CR0_PE) || (st->regs.rflags & (VCORE__RFLAGS_VM | VCORE__RFLAGS_TF)) ||
+        !(st->sregs.efer & VCORE__EFER_LMA) || !(st->sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L) ||
+        (st->sregs.seg[VCORE_X86_SS].ar & VCORE_X86_AR_DPL_MASK) || st->events.sti_blocking ||
+        st->events.movss_blocking)
+        return false;
+    uint32_t r1 = (ii >> 3) & 15u, r2 = (ii >> 28) & 15u;
+    uint64_t enc = st->regs.gpr[r2], v = st->regs.gpr[r1];
+    bool write = op == VCORE_NVMX_VMWRITE;
+    /* RSP is held by the VMCS on VMX: not fetched above. */
+    if (r1 == VCORE_X86_RSP || r2 == VCORE_X86_RSP)
+        return false;
+    /* No shadowed field is lazily synced (vcpu_nested_exit.c): vmcs12 holds
+     * its value. */
+    if (!vcore__nvmx_fast_rw(nv, write, enc, &v))
+        return false;
+    uint32_t dirty = VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS;
+    if (!write) {
+        st->regs.gpr[r1] = v;
+        dirty |= VCORE_X86_STATE_GPRS;
+    }
+    /* VMsucceed ("Conventions"): the arithmetic flags clear; RIP past it. */
+    st->regs.rflags &= ~VCORE__RFLAGS_ARITH;
+    st->regs.rip += exit->u.vmx_insn.insn_len;
+    vcore__vcpu_mark_dirty(vcpu, dirty);
+    return true;
 }
 
 /* L1's RDMSR/WRMSR of a VMX capability MSR (480H-491H): answered in the

@@ -96,5 +96,13 @@ int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, v
 void vcore__vcpu_nested_ept02_invept(vcore_vcpu_t *vcpu, uint32_t type, uint64_t eptp12);
 /* Teardown and RESET: every ept02 dropped, the pool back to the host. */
 void vcore__vcpu_nested_ept02_fini(vcore_vcpu_t *vcpu);
+/* vcpu_nested_shadow.c: which fields the backend's processor shadows (hw:
+ * its capabilities), at vCPU setup. */
+void vcore__vcpu_nested_shadow_setup(vcore_vcpu_t *vcpu, const vcore_nvmx_caps_t *hw);
+/* vcpu_nested_shadow.c: L1's writes in the shadow VMCS into vmcs12 (before
+ * an instruction that reads or writes back vmcs12 as a whole). */
+int vcore__vcpu_nested_shadow_pull(vcore_vcpu_t *vcpu);
+/* vcpu_nested_shadow.c: unlinks and frees the shadow VMCS (teardown, RESET). */
+void vcore__vcpu_nested_shadow_teardown(vcore_vcpu_t *vcpu);
 
 #endif /* VCORE_CORE_VCPU_NESTED_H */

@@ -20,6 +20,7 @@
 #include "vcpu_nested.h"
 
 #include "virtcore/x86/vmx_checks.h"
+#include "x86/vmx/check_priv.h"
 
 /* Diagnostics of the pipeline's refusals. */
 #define NESTED_DIAG_UNSUPPORTED VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED
@@ -92,6 +93,41 @@ static int vcore__vcpu_nested_failed_entry(vcore_vcpu_t *vcpu, uint32_t reason, 
     return VCORE_OK;
 }
 
+/* The VM-entry rules whose inputs changed since the last entry that passed
+ * them all (the others still pass: a rule's verdict depends only on its
+ * inputs); every rule after a new vmcs12, CPUID or L1 EFER, a failed entry,
+ * or with VCORE_NVMX_OPT_ALL_CHECKS. */
+static int vcore__vcpu_nested_check_changed(vcore_vcpu_t *vcpu, const vcore_vmx_check_input_t *ci,
+                                            vcore_vmx_verdict_t *vd)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    uint32_t run = ~0u;
+    if (nv->chk_passed && nv->chk_efer == ci->l1_efer && !(nv->opts & VCORE_NVMX_OPT_ALL_CHECKS))
+        run = vcore__vmx_check_changed(nv->chk_dirty, VCORE__DIRTY_WORDS);
+    int err = vcore__vmx_check_run(ci, run, vd);
+    if (err)
+        return err;
+    if ((nv->opts & VCORE_NVMX_OPT_VERIFY_CHECKS) && run != ~0u) {
+        vcore_vmx_verdict_t all;
+        all.size = sizeof(all);
+        err = vcore__vmx_check_run(ci, ~0u, &all);
+        if (err)
+            return err;
+        if (all.kind != vd->kind || all.check != vd->check || all.vm_error != vd->vm_error ||
+            all.exit_reason != vd->exit_reason || all.qualification != vd->qualification) {
+            (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_NVMX_CHECK_GATING,
+                                  ((uint64_t)all.check << 16) | vd->check);
+            return VCORE_ERR_STATE;
+        }
+    }
+    nv->chk_passed = vd->kind == VCORE_VMX_ENTRY_OK;
+    if (nv->chk_passed) {
+        nv->chk_efer = ci->l1_efer;
+        vcore__memset(nv->chk_dirty, 0, sizeof(nv->chk_dirty));
+    }
+    return VCORE_OK;
+}
+
 /* The VM-entry checks on the snapshot; the test hook drops one check. */
 static int vcore__vcpu_nested_check(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_vmx_verdict_t *vd)
 {
@@ -109,7 +145,8 @@ static int vcore__vcpu_nested_check(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t 
     if (err)
         return err;
     if (!nv->skip_check)
-        return vcore_vmx_check_entry(&ci, vd, NULL, 0);
+        return vcore__vcpu_nested_check_changed(vcpu, &ci, vd);
+    nv->chk_passed = false;
     vcore_vmx_check_failure_t f[16];
     err = vcore_vmx_check_entry(&ci, vd, f, 16);
     if (err || vd->kind == VCORE_VMX_ENTRY_OK || vd->check != nv->skip_check)

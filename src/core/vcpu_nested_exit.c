@@ -71,7 +71,10 @@ static int vcore__vcpu_nested_pull(vcore_vcpu_t *vcpu, const uint16_t *list, siz
         int err = vcore__vcpu_nested_rd(vcpu, list[i], &v);
         if (err)
             return err;
+        uint64_t old = vcore__vmcs12_load(page, r);
         vcore__vmcs12_store(page, r, v);
+        if (vcore__vmcs12_load(page, r) != old)
+            vcore__nvmx_mark_changed(nv, r);
     }
     return VCORE_OK;
 }
@@ -255,11 +258,15 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
     uint32_t l2hlt = (nv->ctl01[1] | v->CPU_BASED_VM_EXEC_CONTROL) & (1u << 7);
     if (!err && (!l2hlt || v->GUEST_ACTIVITY_STATE != 0)) {
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, &x);
+        if (v->GUEST_ACTIVITY_STATE != (uint32_t)x)
+            vcore__nvmx_mark_changed(nv, vcore__vmcs_row(VCORE_VMCS_GUEST_ACTIVITY_STATE));
         v->GUEST_ACTIVITY_STATE = (uint32_t)x;
     }
     /* "Saving Guest State": VM-exit control 22 saves the timer's value. */
     if (!err && (v->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) && (v->VM_EXIT_CONTROLS & (1u << 22))) {
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, &x);
+        if (v->VMX_PREEMPTION_TIMER_VALUE != (uint32_t)x)
+            vcore__nvmx_mark_changed(nv, vcore__vmcs_row(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE));
         v->VMX_PREEMPTION_TIMER_VALUE = (uint32_t)x;
     }
     if (err)
@@ -268,8 +275,12 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
      * "save IA32_EFER", EFER.LMA follow L2's mode. */
     bool lma = (v->GUEST_CR0 & VCORE__CR0_PG) && (v->GUEST_IA32_EFER & VCORE__EFER_LME) &&
                (v->VM_ENTRY_CONTROLS & (1u << 9));
-    if (v->VM_EXIT_CONTROLS & (1u << 20))
-        v->GUEST_IA32_EFER = lma ? (v->GUEST_IA32_EFER | VCORE__EFER_LMA) : (v->GUEST_IA32_EFER & ~VCORE__EFER_LMA);
+    if (v->VM_EXIT_CONTROLS & (1u << 20)) {
+        uint64_t efer = lma ? (v->GUEST_IA32_EFER | VCORE__EFER_LMA) : (v->GUEST_IA32_EFER & ~VCORE__EFER_LMA);
+        if (efer != v->GUEST_IA32_EFER)
+            vcore__nvmx_mark_changed(nv, vcore__vmcs_row(VCORE_VMCS_GUEST_IA32_EFER));
+        v->GUEST_IA32_EFER = efer;
+    }
     if (nv->opts & VCORE_NVMX_OPT_EAGER_RARE_SYNC)
         return vcore__vcpu_nested_pull(vcpu, nested_rare, VCORE__ARRAY_SIZE(nested_rare));
     nv->rare_stale = true;
@@ -435,6 +446,8 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
     *shutdown = false;
     nv->in_l2 = false;
     /* "Clearing the VM-entry interruption-information valid bit". */
+    if (v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31))
+        vcore__nvmx_mark_changed(nv, vcore__vmcs_row(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD));
     v->VM_ENTRY_INTR_INFO_FIELD &= ~(1u << 31);
     /* "VM-Entry Failures During or After Loading Guest State": no MSRs are
      * stored for a failed entry. */

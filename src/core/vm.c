@@ -57,6 +57,9 @@ int vcore_backend_validate(const vcore_backend_t *be)
                ops.vmcs_read && ops.vmcs_write && ops.vmcs_enter;
     if (any && !all)
         return VCORE_ERR_INVAL;
+    /* A shadow VMCS is one of the group's objects. */
+    if (ops.vmcs_shadow_link && !all)
+        return VCORE_ERR_INVAL;
     /* A host that serves Hyper-V takes the VP indexes too. */
     if (ops.vm_hv_host && !ops.vcpu_hv_vp_index)
         return VCORE_ERR_INVAL;

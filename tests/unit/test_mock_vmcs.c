@@ -209,6 +209,77 @@ START_TEST(enter_launch_resume)
 }
 END_TEST
 
+/* SDM "VMCS Shadowing": vmcs01 links only a shadow-type VMCS (link
+ * pointer to a region with the shadow-VMCS indicator, "Checks on Guest
+ * Non-Register State"); the bitmaps decide per field (bit n for encoding
+ * bits 14:0 = n, "VMREAD Bitmap and VMWRITE Bitmap"); in VMX non-root
+ * operation VMREAD/VMWRITE exit unless shadowing is on, bits 63:15 are 0
+ * and the bitmap bit is 0 ("VMREAD", "VMWRITE"). */
+START_TEST(shadow_link_rules)
+{
+    static uint8_t rd[4096], wr[4096];
+    vcore_hw_vmcs_t *v02, *sh;
+    bool exits = false;
+    uint64_t v = 0;
+    ck_assert_int_eq(be->vmcs_alloc(env.vcpu, priv, false, &v02), VCORE_OK);
+    ck_assert_int_eq(be->vmcs_alloc(env.vcpu, priv, true, &sh), VCORE_OK);
+    memset(rd, 0xff, sizeof(rd));
+    memset(wr, 0xff, sizeof(wr));
+    rd[(VCORE_VMCS_GUEST_RIP & 0x7fff) >> 3] &= (uint8_t)~(1u << (VCORE_VMCS_GUEST_RIP & 7));
+    rd[(VCORE_VMCS_VM_EXIT_REASON & 0x7fff) >> 3] &= (uint8_t)~(1u << (VCORE_VMCS_VM_EXIT_REASON & 7));
+    wr[(VCORE_VMCS_GUEST_RIP & 0x7fff) >> 3] &= (uint8_t)~(1u << (VCORE_VMCS_GUEST_RIP & 7));
+    /* Shadowing off: every access exits. */
+    ck_assert_int_eq(vcore_mock_guest_vmx_access(env.vcpu, false, VCORE_VMCS_GUEST_RIP, &v, &exits), VCORE_OK);
+    ck_assert(exits);
+    /* The first link needs both bitmaps; an ordinary VMCS or vmcs01 cannot be linked. */
+    ck_assert_int_eq(be->vmcs_shadow_link(env.vcpu, priv, sh, NULL, NULL), VCORE_ERR_STATE);
+    ck_assert_int_eq(be->vmcs_shadow_link(env.vcpu, priv, sh, rd, NULL), VCORE_ERR_STATE);
+    ck_assert_int_eq(be->vmcs_shadow_link(env.vcpu, priv, v02, rd, wr), VCORE_ERR_INVAL);
+    ck_assert_int_eq(be->vmcs_shadow_link(env.vcpu, priv, NULL, rd, wr), VCORE_OK); /* NULL: off */
+    ck_assert_uint_eq(violations(), 3);
+    ck_assert_ptr_null(vcore_mock_vmcs_shadow_linked(env.vcpu));
+    ck_assert_int_eq(be->vmcs_shadow_link(env.vcpu, priv, sh, rd, wr), VCORE_OK);
+    ck_assert_ptr_eq(vcore_mock_vmcs_shadow_linked(env.vcpu), sh);
+    ck_assert_uint_eq(vcore_mock_count(env.vcpu, VCORE_MOCK_OP_VMCS_SHADOW_LINK), 5);
+    /* L0 writes the shadow VMCS; the guest reads it without an exit. */
+    ck_assert_int_eq(be->vmcs_load(env.vcpu, priv, sh), VCORE_OK);
+    ck_assert_int_eq(be->vmcs_write(env.vcpu, priv, VCORE_VMCS_VM_EXIT_REASON, 10), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_guest_vmx_access(env.vcpu, false, VCORE_VMCS_VM_EXIT_REASON, &v, &exits), VCORE_OK);
+    ck_assert(!exits);
+    ck_assert_uint_eq(v, 10);
+    /* VMWRITE of a field whose VMWRITE bit is 1 exits; of a clear one, stores. */
+    v = 3;
+    ck_assert_int_eq(vcore_mock_guest_vmx_access(env.vcpu, true, VCORE_VMCS_VM_EXIT_REASON, &v, &exits), VCORE_OK);
+    ck_assert(exits);
+    v = 0x401002;
+    ck_assert_int_eq(vcore_mock_guest_vmx_access(env.vcpu, true, VCORE_VMCS_GUEST_RIP, &v, &exits), VCORE_OK);
+    ck_assert(!exits);
+    ck_assert_int_eq(vcore_mock_vmcs_peek(env.vcpu, sh, VCORE_VMCS_GUEST_RIP, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x401002);
+    /* Bits 63:15 of the encoding set: a VM exit, whatever the bitmap says. */
+    ck_assert_int_eq(vcore_mock_guest_vmx_access(env.vcpu, false, (1ull << 15) | VCORE_VMCS_GUEST_RIP, &v, &exits),
+                     VCORE_OK);
+    ck_assert(exits);
+    ck_assert_uint_eq(vcore_mock_count(env.vcpu, VCORE_MOCK_OP_GUEST_VMCS_ACCESS), 2);
+    /* Later links keep the bitmaps. */
+    ck_assert_int_eq(be->vmcs_shadow_link(env.vcpu, priv, sh, NULL, NULL), VCORE_OK);
+    /* Freeing the linked shadow VMCS would leave vmcs01 naming freed memory. */
+    be->vmcs_free(env.vcpu, priv, sh);
+    ck_assert_uint_eq(violations(), 4);
+    ck_assert_ptr_null(vcore_mock_vmcs_shadow_linked(env.vcpu));
+    /* Without VMCS shadowing in the processor's capabilities: refused. */
+    vcore_nvmx_caps_t caps = {.size = sizeof(caps)};
+    ck_assert_int_eq(vcore_nvmx_caps_emulated(&caps), VCORE_OK);
+    caps.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~VCORE_VMX_PROC2_SHADOW_VMCS;
+    ck_assert_int_eq(vcore_mock_set_vmx_caps(env.vm, &caps), VCORE_OK);
+    ck_assert_int_eq(be->vmcs_alloc(env.vcpu, priv, true, &sh), VCORE_OK);
+    ck_assert_int_eq(be->vmcs_shadow_link(env.vcpu, priv, sh, rd, wr), VCORE_ERR_UNSUPPORTED);
+    be->vmcs_free(env.vcpu, priv, sh);
+    be->vmcs_free(env.vcpu, priv, v02);
+    ck_assert_uint_eq(violations(), 4);
+}
+END_TEST
+
 START_TEST(vmx_caps_op)
 {
     vcore_nvmx_caps_t c = {.size = sizeof(c)}, emu = {.size = sizeof(emu)};
@@ -234,6 +305,7 @@ int main(void)
     tcase_add_test(tc, control_shadow_skips_unchanged_writes);
     tcase_add_test(tc, enter_launch_resume);
     tcase_add_test(tc, vmx_caps_op);
+    tcase_add_test(tc, shadow_link_rules);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }

@@ -234,6 +234,12 @@ static void setup(void)
     vc.nested = VCORE_NESTED_VMX;
     ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
     nv = vcore_vcpu_nvmx(vcpu);
+    /* Every entry also runs all the VM-entry checks: a changed-input run
+     * that decides otherwise fails the run. The exact counts below are of
+     * the emulated VMREAD/VMWRITE path: L0's VMCS shadowing is off here
+     * (the hw_shadow cases turn it on). */
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_VERIFY_CHECKS | VCORE_NVMX_OPT_NO_HW_SHADOW),
+                     VCORE_OK);
     l1_long_mode();
     ref_vmcs12();
 }
@@ -464,6 +470,33 @@ START_TEST(round_trip_counts)
     ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_ES_SELECTOR, &v, NULL), VCORE_OK);
     ck_assert_uint_eq(v, 1);
     ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x10);
+}
+END_TEST
+
+/* After an entry that passed, L1 breaks one rule with a VMWRITE of a
+ * shadowed field (completed in the run loop): VMRESUME runs that rule and
+ * fails with the SDM's outcome. "Checks on Guest RIP, RFLAGS, and SSP":
+ * RFLAGS bit 1 must be 1; a failure is a VM exit with reason 33 | 80000000H,
+ * qualification 0 ("VM-Entry Failures During or After Loading Guest State"). */
+START_TEST(changed_rule_fails_after_pass)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_RFLAGS;
+    r.gpr[VCORE_X86_RCX] = 0;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RFLAGS), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000000u | 33u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+    ck_assert_uint_eq(last().check, VCORE_VMX_CHECK_GUEST_RFLAGS_BIT1);
 }
 END_TEST
 
@@ -1690,6 +1723,280 @@ START_TEST(nested_ept_eptp_switch_and_unmap)
 }
 END_TEST
 
+/* ======================= L0's hardware VMCS shadowing ======================= */
+/* SDM Vol. 3, "VMCS Shadowing", "VMREAD Bitmap and VMWRITE Bitmap", and
+ * "VMREAD"/"VMWRITE" in VMX non-root operation: with "VMCS shadowing" 1 in
+ * vmcs01, L1's VMREAD (VMWRITE) of a field whose bitmap bit is 0 accesses
+ * the VMCS the link pointer names without a VM exit; any other exits. The
+ * mock's processor runs those accesses (vcore_mock_guest_vmx_access()). */
+
+static void setup_hw(void)
+{
+    setup();
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_VERIFY_CHECKS), VCORE_OK);
+}
+
+/* L1's VMREAD / VMWRITE on the mock's processor: true when it exits. */
+static bool guest_vmread(uint64_t enc, uint64_t *v)
+{
+    bool exits = false;
+    ck_assert_int_eq(vcore_mock_guest_vmx_access(vcpu, false, enc, v, &exits), VCORE_OK);
+    return exits;
+}
+
+static bool guest_vmwrite(uint64_t enc, uint64_t v)
+{
+    bool exits = false;
+    ck_assert_int_eq(vcore_mock_guest_vmx_access(vcpu, true, enc, &v, &exits), VCORE_OK);
+    return exits;
+}
+
+static uint64_t field_of(const void *vmcs12, uint32_t enc)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vmcs12_get(vmcs12, enc, &v), VCORE_OK);
+    return v;
+}
+
+/* Every shadowed field L1 reads without an exit holds vmcs12's value. */
+static void assert_shadow_matches_vmcs12(void)
+{
+    for (int ro = 0; ro < 2; ro++) {
+        uint32_t n = 0;
+        const uint32_t *f = vcore_nvmx_shadow_fields(ro != 0, &n);
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t v = 0;
+            ck_assert_msg(!guest_vmread(f[i], &v), "field %#x exits", f[i]);
+            ck_assert_msg(v == get12(f[i]), "field %#x: shadow %#llx vmcs12 %#llx", f[i],
+                          (unsigned long long)v, (unsigned long long)get12(f[i]));
+        }
+    }
+}
+
+START_TEST(hw_shadow_follows_the_current_vmcs)
+{
+    uint64_t v = 0;
+    /* Before VMXON: vmcs01 shadows nothing. */
+    ck_assert_ptr_null(vcore_mock_vmcs_shadow_linked(vcpu));
+    ck_assert(guest_vmread(VCORE_VMCS_GUEST_RIP, &v));
+    ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
+    load_vmcs12();
+    const struct vcore_hw_vmcs *sh = vcore_mock_vmcs_shadow_linked(vcpu);
+    ck_assert_ptr_nonnull(sh);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_SHADOW_LINK), 1);
+    /* The new shadow VMCS holds nothing known: every shadowed field is
+     * written once (a _HIGH entry's field is the full one), under one VMPTRLD. */
+    uint64_t full = 0, sw = 0;
+    for (int ro = 0; ro < 2; ro++) {
+        uint32_t k = 0;
+        const uint32_t *f = vcore_nvmx_shadow_fields(ro != 0, &k);
+        for (uint32_t i = 0; i < k; i++)
+            full += !(f[i] & 1u);
+    }
+    ck_assert_int_eq(vcore_mock_vmcs_access_count(vcpu, sh, NULL, &sw), VCORE_OK);
+    ck_assert_uint_eq(sw, full);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_LOAD), 1);
+    /* The read-write set: VMREAD and VMWRITE without exits, vmcs12's values. */
+    uint32_t n = 0;
+    const uint32_t *rw = vcore_nvmx_shadow_fields(false, &n);
+    ck_assert_uint_eq(n, VCORE_NVMX_SHADOW_RW_COUNT);
+    for (uint32_t i = 0; i < n; i++) {
+        ck_assert(!guest_vmread(rw[i], &v));
+        ck_assert_uint_eq(v, field_of(page, rw[i]));
+        ck_assert(!guest_vmwrite(rw[i], v));
+    }
+    /* The read-only set: VMREAD only; VMWRITE exits. */
+    const uint32_t *ro = vcore_nvmx_shadow_fields(true, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        ck_assert(!guest_vmread(ro[i], &v));
+        ck_assert(guest_vmwrite(ro[i], 0));
+    }
+    /* Fields outside the sets exit: host state, a rarely-read guest field,
+     * the VM-instruction error (the emulation writes it), and any encoding
+     * with bits 63:15 set. */
+    ck_assert(guest_vmread(VCORE_VMCS_HOST_RIP, &v));
+    ck_assert(guest_vmread(VCORE_VMCS_GUEST_ES_SELECTOR, &v));
+    ck_assert(guest_vmread(VCORE_VMCS_VM_INSTRUCTION_ERROR, &v));
+    ck_assert(guest_vmread((1ull << 32) | VCORE_VMCS_GUEST_RIP, &v));
+    ck_assert(guest_vmwrite(VCORE_VMCS_HOST_RIP, 0));
+    ck_assert(guest_vmwrite(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL | (1ull << 15), 0));
+}
+END_TEST
+
+START_TEST(hw_shadow_round_trip)
+{
+    load_vmcs12();
+    const struct vcore_hw_vmcs *sh = vcore_mock_vmcs_shadow_linked(vcpu);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    /* L1's exit handler reads the exit from the shadow VMCS ("Basic VM-Exit
+     * Information": reason 10 CPUID, instruction length 2) ... */
+    uint64_t v = 0;
+    ck_assert(!guest_vmread(VCORE_VMCS_VM_EXIT_REASON, &v));
+    ck_assert_uint_eq(v, VCORE_VMX_EXIT_CPUID);
+    ck_assert(!guest_vmread(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &v));
+    ck_assert_uint_eq(v, 2);
+    ck_assert(!guest_vmread(VCORE_VMCS_GUEST_RIP, &v));
+    ck_assert_uint_eq(v, 0x401000);
+    assert_shadow_matches_vmcs12();
+    /* ... and advances L2's RIP there: vmcs12 learns it at VMRESUME. */
+    ck_assert(!guest_vmwrite(VCORE_VMCS_GUEST_RIP, 0x401002));
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+    /* What the shadow VMCS holds now: vmcs12 with L1's write. */
+    uint8_t held[4096];
+    memcpy(held, vcore_nvmx_vmcs12(nv), sizeof(held));
+    ck_assert_int_eq(vcore_vmcs12_set(held, VCORE_VMCS_GUEST_RIP, 0x401002), VCORE_OK);
+    uint64_t r0 = 0, w0 = 0, r1 = 0, w1 = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_access_count(vcpu, sh, &r0, &w0), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    /* vmcs02 ran L2 at L1's new RIP. */
+    uint64_t rip02 = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), VCORE_VMCS_GUEST_RIP, &rip02),
+                     VCORE_OK);
+    ck_assert_uint_eq(rip02, 0x401002);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
+    /* At VMRESUME one VMREAD per field of the read-write set; after the
+     * exit one VMWRITE per shadowed field whose vmcs12 value differs from
+     * what the shadow VMCS held - no other access, no control write, no
+     * relink. */
+    ck_assert_int_eq(vcore_mock_vmcs_access_count(vcpu, sh, &r1, &w1), VCORE_OK);
+    ck_assert_uint_eq(r1 - r0, VCORE_NVMX_SHADOW_RW_COUNT);
+    uint64_t changed = 0;
+    for (int ro = 0; ro < 2; ro++) {
+        uint32_t n = 0;
+        const uint32_t *f = vcore_nvmx_shadow_fields(ro != 0, &n);
+        for (uint32_t i = 0; i < n; i++)
+            if (!(f[i] & 1u) && field_of(held, f[i]) != get12(f[i])) /* a _HIGH encoding is odd */
+                changed++;
+    }
+    ck_assert_uint_eq(w1 - w0, changed);
+    ck_assert_uint_eq(major_writes(), 0);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_SHADOW_LINK), 0);
+    assert_shadow_matches_vmcs12();
+    /* A third identical trip: L1 writes the same RIP again; nothing of the
+     * exit changes, so the shadow VMCS needs no VMWRITE at all. */
+    ck_assert(!guest_vmwrite(VCORE_VMCS_GUEST_RIP, 0x401002));
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_vmcs_access_count(vcpu, sh, &r0, &w0), VCORE_OK);
+    ck_assert_uint_eq(r0 - r1, VCORE_NVMX_SHADOW_RW_COUNT);
+    ck_assert_uint_eq(w0 - w1, 0);
+}
+END_TEST
+
+/* SDM "VMCLEAR": the VMCS data is written to the region in memory - L1's
+ * writes in the shadow VMCS included; with no current VMCS, L1's VMREAD
+ * exits and is VMfailInvalid (CF set, "Conventions"). */
+START_TEST(hw_shadow_vmclear_writes_back_and_unlinks)
+{
+    load_vmcs12();
+    ck_assert(!guest_vmwrite(VCORE_VMCS_CR0_READ_SHADOW, 0x33));
+    ck_assert(!guest_vmwrite(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 14));
+    put(OPND_GPA, VMCS_GPA, 8);
+    l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
+    ck_assert_uint_eq(field_of(ram + VMCS_GPA, VCORE_VMCS_CR0_READ_SHADOW), 0x33);
+    ck_assert_uint_eq(field_of(ram + VMCS_GPA, VCORE_VMCS_EXCEPTION_BITMAP), 1u << 14);
+    ck_assert_ptr_null(vcore_mock_vmcs_shadow_linked(vcpu));
+    uint64_t v = 0;
+    ck_assert(guest_vmread(VCORE_VMCS_GUEST_RIP, &v));
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_RIP;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMREAD, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    ck_assert_uint_eq(regs().rflags & 0x8d5u, 1u); /* CF only */
+    /* VMPTRLD again: the shadow VMCS holds the region's values. */
+    put(OPND_GPA, VMCS_GPA, 8);
+    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
+    ck_assert_ptr_nonnull(vcore_mock_vmcs_shadow_linked(vcpu));
+    ck_assert(!guest_vmread(VCORE_VMCS_CR0_READ_SHADOW, &v));
+    ck_assert_uint_eq(v, 0x33);
+    assert_shadow_matches_vmcs12();
+}
+END_TEST
+
+/* VMPTRLD of another VMCS: the old one is written back with L1's shadow
+ * writes ("VMPTRLD" keeps the old VMCS's data for its next use); the shadow
+ * VMCS then shows the new one. */
+START_TEST(hw_shadow_vmptrld_switches_vmcs)
+{
+    const uint64_t other = VMCS_GPA + 0x1000u;
+    load_vmcs12();
+    ck_assert(!guest_vmwrite(VCORE_VMCS_GUEST_RSP, 0x7000));
+    set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+    set12(VCORE_VMCS_GUEST_RIP, 0x402000);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, other, page, sizeof(page)), VCORE_OK);
+    put(OPND_GPA, other, 8);
+    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
+    put(OPND_GPA, VMCS_GPA, 8);
+    l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4); /* the first VMCS's data in memory */
+    ck_assert_uint_eq(field_of(ram + VMCS_GPA, VCORE_VMCS_GUEST_RSP), 0x7000);
+    uint64_t v = 0;
+    ck_assert(!guest_vmread(VCORE_VMCS_GUEST_RSP, &v));
+    ck_assert_uint_eq(v, 0x8000);
+    ck_assert(!guest_vmread(VCORE_VMCS_GUEST_RIP, &v));
+    ck_assert_uint_eq(v, 0x402000);
+    assert_shadow_matches_vmcs12();
+    /* L1's VMWRITE of a read-only field exits (its VMWRITE bit is 1) and is
+     * emulated ("VMWRITE to any supported field" is offered to L1); the
+     * backend fails while the shadow VMCS is brought up to date: the run
+     * reports it, and the next run completes the update. */
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_EXIT_QUALIFICATION;
+    r.gpr[VCORE_X86_RCX] = 0x5a5a;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    push_hlt();
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_VMCS_LOAD, VCORE_ERR_HWFAIL), VCORE_OK);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_HWFAIL);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0x5a5a);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert(!guest_vmread(VCORE_VMCS_EXIT_QUALIFICATION, &v));
+    ck_assert_uint_eq(v, 0x5a5a);
+    assert_shadow_matches_vmcs12();
+}
+END_TEST
+
+/* Switched off by the option: L1's writes so far are kept, then every
+ * access exits; back on, the shadow VMCS is linked again. VMXOFF and RESET
+ * leave nothing linked and free the shadow VMCS (no violation: teardown). */
+START_TEST(hw_shadow_option_vmxoff_reset)
+{
+    load_vmcs12();
+    ck_assert(!guest_vmwrite(VCORE_VMCS_GUEST_RIP, 0x405000));
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_VERIFY_CHECKS | VCORE_NVMX_OPT_NO_HW_SHADOW),
+                     VCORE_OK);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_ptr_null(vcore_mock_vmcs_shadow_linked(vcpu));
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x405000);
+    uint64_t v = 0;
+    ck_assert(guest_vmread(VCORE_VMCS_GUEST_RIP, &v));
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_VERIFY_CHECKS), VCORE_OK);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_ptr_nonnull(vcore_mock_vmcs_shadow_linked(vcpu));
+    assert_shadow_matches_vmcs12();
+    l1_insn(VCORE_NVMX_VMXOFF, 0, 3);
+    ck_assert_ptr_null(vcore_mock_vmcs_shadow_linked(vcpu));
+    ck_assert(guest_vmread(VCORE_VMCS_GUEST_RIP, &v));
+    load_vmcs12();
+    ck_assert_ptr_nonnull(vcore_mock_vmcs_shadow_linked(vcpu));
+    uint64_t freed = vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_FREE);
+    ck_assert_int_eq(vcore_vcpu_reset(vcpu), VCORE_OK);
+    ck_assert_ptr_null(vcore_mock_vmcs_shadow_linked(vcpu));
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_FREE), freed + 1);
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("nested_pipeline");
@@ -1713,6 +2020,7 @@ static Suite *pipeline_suite(void)
     tcase_add_checked_fixture(tx, setup, teardown);
     tcase_add_test(tx, cpuid_from_l2_is_reflected);
     tcase_add_test(tx, round_trip_counts);
+    tcase_add_test(tx, changed_rule_fails_after_pass);
     tcase_add_test(tx, lazy_sync_of_rare_fields);
     tcase_add_test(tx, preemption_timer_restart_and_save);
     tcase_add_test(tx, event_reinjected_after_l0_exit);
@@ -1748,6 +2056,14 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_ept_invept_from_l1);
     tcase_add_test(te, nested_ept_eptp_switch_and_unmap);
     suite_add_tcase(s, te);
+    TCase *th = tcase_create("hw_shadow");
+    tcase_add_checked_fixture(th, setup_hw, teardown);
+    tcase_add_test(th, hw_shadow_follows_the_current_vmcs);
+    tcase_add_test(th, hw_shadow_round_trip);
+    tcase_add_test(th, hw_shadow_vmclear_writes_back_and_unlinks);
+    tcase_add_test(th, hw_shadow_vmptrld_switches_vmcs);
+    tcase_add_test(th, hw_shadow_option_vmxoff_reset);
+    suite_add_tcase(s, th);
     return s;
 }
 

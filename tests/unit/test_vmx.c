@@ -805,6 +805,70 @@ START_TEST(hwvmcs_life_cycle)
 }
 END_TEST
 
+/* SDM "VMCS Shadowing": the link op sets "VMCS shadowing" (secondary
+ * control 14), the VMCS link pointer to the shadow VMCS's region (whose
+ * shadow-VMCS indicator is 1, "Checks on Guest Non-Register State") and the
+ * VMREAD/VMWRITE bitmap addresses (4-KByte aligned pages holding the
+ * bitmaps, "VMREAD Bitmap and VMWRITE Bitmap"); unlinking restores the link
+ * pointer FFFFFFFF_FFFFFFFFH with the control 0. vmcs01 still enters. */
+START_TEST(hwvmcs_shadow_link)
+{
+    vm_up();
+    const vcore_backend_t *ops = &vcore__backend_vmx_ops;
+    void *p = vcore_vcpu_backend_priv(vcpu);
+    vcore__vmx_vcpu_t *c = priv_of(vcpu);
+    static uint8_t rd[4096], wr[4096];
+    memset(rd, 0xff, sizeof(rd));
+    memset(wr, 0xff, sizeof(wr));
+    rd[(VCORE_VMCS_GUEST_RIP & 0x7fff) >> 3] = 0;
+    wr[(VCORE_VMCS_GUEST_RIP & 0x7fff) >> 3] = 0x0f;
+    vcore_hw_vmcs_t *v2 = NULL, *sh = NULL;
+    ck_assert_int_eq(ops->vmcs_alloc(vcpu, p, false, &v2), VCORE_OK);
+    ck_assert_int_eq(ops->vmcs_alloc(vcpu, p, true, &sh), VCORE_OK);
+    ck_assert_int_eq(ops->vmcs_shadow_link(vcpu, p, v2, rd, wr), VCORE_ERR_INVAL);
+    ck_assert_int_eq(ops->vmcs_shadow_link(vcpu, p, sh, NULL, NULL), VCORE_ERR_INVAL);
+    ck_assert_int_eq(ops->vmcs_shadow_link(vcpu, p, sh, rd, NULL), VCORE_ERR_INVAL);
+    ck_assert_int_eq(ops->vmcs_load(vcpu, p, v2), VCORE_OK);
+    ck_assert_int_eq(ops->vmcs_shadow_link(vcpu, p, sh, rd, wr), VCORE_OK);
+    /* The fields are vmcs01's, whatever was current. */
+    ck_assert_uint_eq(vmx_fake.vmcs[VMX_FAKE_CPU.current].pa, c->vmcs01.pa);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_VMCS_LINK_POINTER), sh->pa);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & (1u << 14), 1u << 14);
+    uint64_t rbm = vmx_fake_get(VCORE_VMCS_VMREAD_BITMAP), wbm = vmx_fake_get(VCORE_VMCS_VMWRITE_BITMAP);
+    ck_assert_uint_eq(rbm & 0xfffu, 0);
+    ck_assert_uint_eq(wbm & 0xfffu, 0);
+    ck_assert_uint_ne(rbm, wbm);
+    ck_assert_uint_eq(rbm, c->shadow_bitmaps_pa);
+    ck_assert_uint_eq(wbm, c->shadow_bitmaps_pa + 4096);
+    ck_assert_mem_eq(c->shadow_bitmaps, rd, 4096);
+    ck_assert_mem_eq(c->shadow_bitmaps + 4096, wr, 4096);
+    /* vmcs01 with shadowing enters (the fake checks the link pointer). */
+    use_script();
+    script.reason[0] = VCORE_VMX_EXIT_HLT;
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    /* A relink keeps the bitmaps: no bitmap address is written again. */
+    vmx_fake_log_start();
+    ck_assert_int_eq(ops->vmcs_shadow_link(vcpu, p, sh, NULL, NULL), VCORE_OK);
+    for (uint32_t i = 0; i < vmx_fake.nlog; i++)
+        ck_assert(vmx_fake.log[i].field != VCORE_VMCS_VMREAD_BITMAP &&
+                  vmx_fake.log[i].field != VCORE_VMCS_VMWRITE_BITMAP);
+    /* Unlinked: link pointer all ones, control 0. */
+    ck_assert_int_eq(ops->vmcs_shadow_link(vcpu, p, NULL, NULL, NULL), VCORE_OK);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_VMCS_LINK_POINTER), ~0ull);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & (1u << 14), 0);
+    /* Freeing a linked shadow VMCS unlinks it first. */
+    ck_assert_int_eq(ops->vmcs_shadow_link(vcpu, p, sh, NULL, NULL), VCORE_OK);
+    ops->vmcs_free(vcpu, p, sh);
+    ck_assert_int_eq(ops->vmcs_load(vcpu, p, NULL), VCORE_OK);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_VMCS_LINK_POINTER), ~0ull);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & (1u << 14), 0);
+    ck_assert_ptr_null(c->shadow_link);
+    vm_down();
+}
+END_TEST
+
 /* Switching to another VMCS and back re-reads nothing of vmcs01. */
 START_TEST(hwvmcs_switch_keeps_vmcs01_cache)
 {
@@ -2172,6 +2236,8 @@ START_TEST(sync_nested_vmread_cost)
     vcore_vcpu_config_init(&vc);
     vc.nested = VCORE_NESTED_VMX;
     vm_up_cfg(&vc);
+    /* The emulated VMREAD is measured: L0's VMCS shadowing would serve it without an exit. */
+    ck_assert_int_eq(vcore_nvmx_set_options(vcore_vcpu_nvmx(vcpu), VCORE_NVMX_OPT_NO_HW_SHADOW), VCORE_OK);
     set_cpuid_ex(vcpu, CPUID_1_ECX_VMX, (1u << 11) | CPUID_81_EDX_NX | (1u << 29));
     vcore_x86_sregs_t sr = {.size = sizeof(sr)};
     ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &sr), VCORE_OK);
@@ -3218,6 +3284,9 @@ START_TEST(fake_rules)
     rc = vcore__vmx_ptrld(bad); /* revision 0 */
     ck_assert_uint_eq(rc.kind, VCORE__VMX_FAIL_VALID);
     ck_assert_uint_eq(rc.error, VCORE_VMXERR_VMPTRLD_BAD_REVISION);
+    /* "VMWRITE": a read-only field is VMfailValid(13) unless IA32_VMX_MISC[29]. */
+    ck_assert_uint_eq(vcore__vmx_write(VCORE_VMCS_VM_EXIT_REASON, 1).kind, VCORE__VMX_SUCCEED);
+    vmx_fake_set_msr(0x485, 0x00000000600401e0ull & ~(1ull << 29));
     rc = vcore__vmx_write(VCORE_VMCS_VM_EXIT_REASON, 1);
     ck_assert_uint_eq(rc.kind, VCORE__VMX_FAIL_VALID);
     ck_assert_uint_eq(rc.error, VCORE_VMXERR_VMWRITE_READ_ONLY);
@@ -3267,6 +3336,7 @@ static Suite *vmx_suite(void)
     suite_add_tcase(s, t);
     t = tcase_create("hwvmcs");
     tcase_add_test(t, hwvmcs_life_cycle);
+    tcase_add_test(t, hwvmcs_shadow_link);
     tcase_add_test(t, hwvmcs_switch_keeps_vmcs01_cache);
     tcase_add_test(t, hwvmcs_writes_keep_the_cache_true);
     suite_add_tcase(s, t);

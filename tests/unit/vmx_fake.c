@@ -304,9 +304,9 @@ vcore__vmx_rc_t vcore__vmx_write(uint32_t field, uint64_t value)
     vcore_vmcs_field_info_t info;
     if (!have_field(field, &info))
         return vmfail(VCORE_VMXERR_UNSUPPORTED_FIELD);
-    /* IA32_VMX_MISC bit 29 is clear in the modelled CPU: exit-information
-     * fields are read-only ("VMWRITE"). */
-    if (info.type == VCORE_VMCS_TYPE_RO_DATA)
+    /* "VMWRITE": exit-information fields are read-only unless IA32_VMX_MISC
+     * bit 29 ("VMWRITE to any supported field") is 1. */
+    if (info.type == VCORE_VMCS_TYPE_RO_DATA && !((msr_value(0x485) >> 29) & 1u))
         return vmfail(VCORE_VMXERR_VMWRITE_READ_ONLY);
     vmx_fake.n_write_type[info.type & 3u]++;
     log_access(field, true);
@@ -480,9 +480,20 @@ static bool guest_ok(uint64_t *qual)
         return false;
     if (vmx_fake_get(VCORE_VMCS_GUEST_ACTIVITY_STATE) != 0)
         return false;
-    if (vmx_fake_get(VCORE_VMCS_VMCS_LINK_POINTER) != ~0ull) {
-        *qual = 4;
-        return false;
+    /* "Checks on Guest Non-Register State", VMCS link pointer: all ones,
+     * or 4-KByte aligned, within the physical-address width, naming a
+     * region whose bits 30:0 are the revision identifier and whose bit 31
+     * equals "VMCS shadowing" (secondary control 14, active with bit 31 of
+     * the primary controls). */
+    uint64_t link = vmx_fake_get(VCORE_VMCS_VMCS_LINK_POINTER);
+    if (link != ~0ull) {
+        bool shadowing = ((vmx_fake_get(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) >> 31) & 1u) &&
+                         ((vmx_fake_get(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) >> 14) & 1u);
+        if ((link & 0xfffu) || !pa_valid(link) || (region_dword(link) & 0x7fffffffu) != VMX_FAKE_REVISION ||
+            ((region_dword(link) >> 31) & 1u) != (shadowing ? 1u : 0u)) {
+            *qual = 4;
+            return false;
+        }
     }
     return true;
 }
@@ -538,6 +549,14 @@ vcore__vmx_rc_t vcore__vmx_enter(vcore__vmx_gprs_t *g)
     uint32_t proc = (uint32_t)vmx_fake_get(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL);
     if (((pin >> 5) & 1u && !((pin >> 3) & 1u)) || (((proc >> 22) & 1u) && !((pin >> 5) & 1u)))
         return vmfail(VCORE_VMXERR_ENTRY_INVALID_CONTROL);
+    /* "VMCS shadowing": the VMREAD and VMWRITE bitmap addresses are 4-KByte
+     * aligned and within the physical-address width ("Checks on VM-Execution
+     * Control Fields"). */
+    if (((proc >> 31) & 1u) && ((vmx_fake_get(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) >> 14) & 1u)) {
+        uint64_t rbm = vmx_fake_get(VCORE_VMCS_VMREAD_BITMAP), wbm = vmx_fake_get(VCORE_VMCS_VMWRITE_BITMAP);
+        if ((rbm & 0xfffu) || (wbm & 0xfffu) || !pa_valid(rbm) || !pa_valid(wbm))
+            return vmfail(VCORE_VMXERR_ENTRY_INVALID_CONTROL);
+    }
     /* Host-state checks the fake models: RIP is the exit entry, selectors, CR4.VMXE. */
     if (vmx_fake_get(VCORE_VMCS_HOST_RIP) != VMX_FAKE_EXIT_RIP ||
         vmx_fake_get(VCORE_VMCS_HOST_CS_SELECTOR) == 0 || vmx_fake_get(VCORE_VMCS_HOST_TR_SELECTOR) == 0 ||

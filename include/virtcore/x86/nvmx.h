@@ -138,9 +138,11 @@ VCORE_BEGIN_DECLS
     X(NVMX_L2_EPT_VIOLATION, 0x1061, "L2's memory operand is not mapped, or not writable, by L1's EPT (EPT violation: exit to L1)", \
       "SDM Vol. 3, \"EPT Violations\"")                                        \
     X(NVMX_L2_EPT_MISCONFIG, 0x1062, "L1's EPT entry for L2's memory operand is misconfigured (exit to L1)", \
-      "SDM Vol. 3, \"EPT Misconfigurations\"")                                \
+      "SDM Vol. 3, \"EPT Misconfigurations\"")                                   \
     X(NVMX_EPT02_POOL_EMPTY, 0x1063, "the shadow EPT for L2 needs more pages than its pool holds, even when emptied (value: L2 guest-physical address)", \
-      "SDM Vol. 3, \"EPT Translation Mechanism\"")
+      "SDM Vol. 3, \"EPT Translation Mechanism\"") \
+    X(NVMX_CHECK_GATING, 0x1070, "the VM-entry rules whose inputs changed gave another verdict than all rules (value: all rules' deciding check << 16 | the changed-input run's)", \
+      "SDM Vol. 3, \"VM Entries\"")
 
 /** @brief Nested-VMX diagnostic identifiers (values pinned). */
 typedef enum vcore_nvmx_diag_id {

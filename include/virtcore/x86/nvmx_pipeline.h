@@ -321,6 +321,12 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t 
 #define VCORE_NVMX_OPT_NO_DIRTY_SPLIT (1u << 1)
 /** Measurement only: read every rarely-accessed guest field from vmcs02 on every exit to L1. */
 #define VCORE_NVMX_OPT_EAGER_RARE_SYNC (1u << 2)
+/** Measurement only: run every VM-entry check on every entry from L1, not only those whose inputs changed since the last entry that passed them. */
+#define VCORE_NVMX_OPT_ALL_CHECKS (1u << 3)
+/** Self-test: run the changed-input checks and every check on each entry; a different verdict fails the run with VCORE_ERR_STATE (diagnostic NVMX_CHECK_GATING). */
+#define VCORE_NVMX_OPT_VERIFY_CHECKS (1u << 4)
+/** Measurement only: no hardware VMCS shadowing for L1 even where the backend offers it (SDM "VMCS Shadowing"): every VMREAD and VMWRITE of L1 exits and is emulated. */
+#define VCORE_NVMX_OPT_NO_HW_SHADOW (1u << 5)
 /** @} */
 
 /**

@@ -90,14 +90,33 @@ void vcore__vmx_chk_read(const vcore__vmx_chk_t *c, uint64_t gpa, void *buf, siz
         vcore__memset(buf, 0xff, len);
 }
 
-/* The sections, in architectural order. */
-static void (*const vcore__vmx_sections[])(vcore__vmx_chk_t *) = {
-    vcore__vmx_check_basic,       vcore__vmx_check_exec,        vcore__vmx_check_exit,
-    vcore__vmx_check_entry_ctls,  vcore__vmx_check_host_cr,     vcore__vmx_check_host_seg,
-    vcore__vmx_check_addr_size,   vcore__vmx_check_guest_cr,    vcore__vmx_check_guest_seg,
-    vcore__vmx_check_guest_dt,    vcore__vmx_check_guest_rip,   vcore__vmx_check_guest_nonreg,
-    vcore__vmx_check_guest_link,  vcore__vmx_check_guest_pdpte, vcore__vmx_check_msr_load,
+/* The sections, in architectural order, each with the union of its rules'
+ * inputs (the table's last column): a section none of whose inputs changed
+ * is not entered. */
+#define CHECK_SEC_IN(X, name, value, cls, sec, msg, in) | (uint32_t)(in)
+#define CHECK_SEC(fn, rows) {fn, VCORE_VMX_IN_OTHER rows(CHECK_SEC_IN, -)}
+static const struct {
+    void (*fn)(vcore__vmx_chk_t *);
+    uint32_t in;
+} vcore__vmx_sections[] = {
+    CHECK_SEC(vcore__vmx_check_basic, VCORE_VMX_CHECK_ROWS_BASIC),
+    CHECK_SEC(vcore__vmx_check_exec, VCORE_VMX_CHECK_ROWS_EXEC),
+    CHECK_SEC(vcore__vmx_check_exit, VCORE_VMX_CHECK_ROWS_EXIT),
+    CHECK_SEC(vcore__vmx_check_entry_ctls, VCORE_VMX_CHECK_ROWS_ENTRY),
+    CHECK_SEC(vcore__vmx_check_host_cr, VCORE_VMX_CHECK_ROWS_HOST_CR),
+    CHECK_SEC(vcore__vmx_check_host_seg, VCORE_VMX_CHECK_ROWS_HOST_SEG),
+    CHECK_SEC(vcore__vmx_check_addr_size, VCORE_VMX_CHECK_ROWS_ADDR),
+    CHECK_SEC(vcore__vmx_check_guest_cr, VCORE_VMX_CHECK_ROWS_GUEST_CR),
+    CHECK_SEC(vcore__vmx_check_guest_seg, VCORE_VMX_CHECK_ROWS_GUEST_SEG),
+    CHECK_SEC(vcore__vmx_check_guest_dt, VCORE_VMX_CHECK_ROWS_GUEST_DT),
+    CHECK_SEC(vcore__vmx_check_guest_rip, VCORE_VMX_CHECK_ROWS_GUEST_RIP),
+    CHECK_SEC(vcore__vmx_check_guest_nonreg, VCORE_VMX_CHECK_ROWS_GUEST_NONREG),
+    CHECK_SEC(vcore__vmx_check_guest_link, VCORE_VMX_CHECK_ROWS_GUEST_LINK),
+    CHECK_SEC(vcore__vmx_check_guest_pdpte, VCORE_VMX_CHECK_ROWS_GUEST_PDPTE),
+    CHECK_SEC(vcore__vmx_check_msr_load, VCORE_VMX_CHECK_ROWS_MSR_LOAD),
 };
+#undef CHECK_SEC
+#undef CHECK_SEC_IN
 
 /* Controls in force: set and allowed (SDM Vol. 3, "VMX Capability Reporting
  * Facility"). Secondary controls count only under "activate secondary
@@ -109,13 +128,13 @@ static void check_controls_in_force(vcore__vmx_chk_t *c)
 
     /* The TRUE MSRs report the same allowed-1 settings as the plain ones
      * (only allowed-0 differs): the plain MSRs decide what is allowed. */
-    c->pin = c->v.PIN_BASED_VM_EXEC_CONTROL & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_PINBASED]);
-    c->proc = c->v.CPU_BASED_VM_EXEC_CONTROL & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_PROCBASED]);
+    c->pin = c->v->PIN_BASED_VM_EXEC_CONTROL & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_PINBASED]);
+    c->proc = c->v->CPU_BASED_VM_EXEC_CONTROL & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_PROCBASED]);
     c->proc2 = (c->proc & VCORE__PROC_SECONDARY)
-                   ? c->v.SECONDARY_VM_EXEC_CONTROL & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_PROCBASED2])
+                   ? c->v->SECONDARY_VM_EXEC_CONTROL & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_PROCBASED2])
                    : 0u;
-    c->exit = c->v.VM_EXIT_CONTROLS & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_EXIT]);
-    c->entry = c->v.VM_ENTRY_CONTROLS & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_ENTRY]);
+    c->exit = c->v->VM_EXIT_CONTROLS & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_EXIT]);
+    c->entry = c->v->VM_ENTRY_CONTROLS & vcore__vmx_allowed1(m[VCORE_NVMX_CAP_ENTRY]);
     c->ia32e = (c->entry & VCORE__ENTRY_IA32E) != 0;
     c->urg = (c->proc2 & VCORE__PROC2_URG) != 0;
 }
@@ -171,12 +190,9 @@ static void check_verdict(const vcore__vmx_chk_t *c, vcore_vmx_verdict_t *out)
     }
 }
 
-int vcore_vmx_check_entry(const vcore_vmx_check_input_t *in, vcore_vmx_verdict_t *out,
-                          vcore_vmx_check_failure_t *failures, uint32_t cap)
+/* Validates the caller's input; VCORE_OK when the checks can run. */
+static int check_input_ok(const vcore_vmx_check_input_t *in, const vcore_vmx_verdict_t *out)
 {
-    vcore__vmx_chk_t c;
-    size_t i;
-
     if (!in || !out)
         return VCORE_ERR_INVAL;
     if (!VCORE__SIZE_OK(in) || !VCORE__SIZE_OK(out))
@@ -188,27 +204,61 @@ int vcore_vmx_check_entry(const vcore_vmx_check_input_t *in, vcore_vmx_verdict_t
     /* SDM Vol. 3, "Linear-Address Translation": MAXPHYADDR is 32..52. */
     if (in->maxphyaddr < 32 || in->maxphyaddr > 52 || (in->ncpuid != 0 && !in->cpuid))
         return VCORE_ERR_INVAL;
+    return VCORE_OK;
+}
 
+/* Runs the sections on c->v and fills the verdict. */
+static void check_run(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in, vcore_vmx_verdict_t *out,
+                      vcore_vmx_check_failure_t *failures, uint32_t cap, uint32_t run)
+{
+    size_t i;
+
+    c->in = *in;
+    c->caps = in->caps->msr;
+    c->ptr_width = (c->caps[VCORE_NVMX_CAP_BASIC] & VCORE_VMX_BASIC_32BIT_PA) ? 32u : in->maxphyaddr;
+    c->leaf7_read = false;
+    c->report_all = failures != NULL;
+    c->stop = false;
+    c->fail = failures;
+    c->cap = failures ? cap : 0u;
+    c->n = 0;
+    c->run = run;
+    c->first.check = 0;
+    c->first.index = 0;
+    c->first.value = 0;
+    check_controls_in_force(c);
+
+    for (i = 0; i < VCORE__ARRAY_SIZE(vcore__vmx_sections) && !c->stop; i++)
+        if (run & vcore__vmx_sections[i].in)
+            vcore__vmx_sections[i].fn(c);
+
+    check_verdict(c, out);
+}
+
+int vcore_vmx_check_entry(const vcore_vmx_check_input_t *in, vcore_vmx_verdict_t *out,
+                          vcore_vmx_check_failure_t *failures, uint32_t cap)
+{
+    vcore__vmx_chk_t c;
+    int err = check_input_ok(in, out);
+
+    if (err)
+        return err;
     /* vmcs12 is copied once; every check reads the copy only. */
-    vcore__memcpy(&c.v, in->vmcs12, sizeof(c.v));
-    c.in = *in;
-    c.caps = in->caps->msr;
-    c.ptr_width = (c.caps[VCORE_NVMX_CAP_BASIC] & VCORE_VMX_BASIC_32BIT_PA) ? 32u : in->maxphyaddr;
-    c.leaf7_read = false;
-    c.report_all = failures != NULL;
-    c.stop = false;
-    c.fail = failures;
-    c.cap = failures ? cap : 0u;
-    c.n = 0;
-    c.first.check = 0;
-    c.first.index = 0;
-    c.first.value = 0;
-    check_controls_in_force(&c);
+    vcore__memcpy(&c.copy, in->vmcs12, sizeof(c.copy));
+    c.v = &c.copy;
+    check_run(&c, in, out, failures, cap, ~0u);
+    return VCORE_OK;
+}
 
-    for (i = 0; i < VCORE__ARRAY_SIZE(vcore__vmx_sections) && !c.stop; i++)
-        vcore__vmx_sections[i](&c);
+int vcore__vmx_check_run(const vcore_vmx_check_input_t *in, uint32_t run, vcore_vmx_verdict_t *out)
+{
+    vcore__vmx_chk_t c;
+    int err = check_input_ok(in, out);
 
-    check_verdict(&c, out);
+    if (err)
+        return err;
+    c.v = (const vcore__vmcs12_t *)in->vmcs12;
+    check_run(&c, in, out, NULL, 0, run);
     return VCORE_OK;
 }
 

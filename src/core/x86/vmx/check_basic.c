@@ -18,8 +18,8 @@ void vcore__vmx_check_basic(vcore__vmx_chk_t *c)
         c->stop = true;
         return;
     }
-    if (c->v.revision & VCORE_VMCS12_SHADOW_BIT) {
-        vcore__vmx_chk_fail(c, VCORE_VMX_CHECK_BASIC_SHADOW_CURRENT, 0, c->v.revision);
+    if (c->v->revision & VCORE_VMCS12_SHADOW_BIT) {
+        vcore__vmx_chk_fail(c, VCORE_VMX_CHECK_BASIC_SHADOW_CURRENT, 0, c->v->revision);
         c->stop = true;
         return;
     }

@@ -82,7 +82,7 @@ static void ctls_msr_area(vcore__vmx_chk_t *c, uint64_t addr, uint32_t count, ui
 
 void vcore__vmx_check_exec(vcore__vmx_chk_t *c)
 {
-    const vcore__vmcs12_t *v = &c->v;
+    const vcore__vmcs12_t *v = c->v;
     const uint64_t *m = c->caps;
     bool tru = (m[VCORE_NVMX_CAP_BASIC] & VCORE_VMX_BASIC_TRUE_CTLS) != 0;
     uint64_t pin_cap = m[tru ? VCORE_NVMX_CAP_TRUE_PINBASED : VCORE_NVMX_CAP_PINBASED];
@@ -198,7 +198,7 @@ void vcore__vmx_check_exec(vcore__vmx_chk_t *c)
 
 void vcore__vmx_check_exit(vcore__vmx_chk_t *c)
 {
-    const vcore__vmcs12_t *v = &c->v;
+    const vcore__vmcs12_t *v = c->v;
     const uint64_t *m = c->caps;
     bool tru = (m[VCORE_NVMX_CAP_BASIC] & VCORE_VMX_BASIC_TRUE_CTLS) != 0;
     uint64_t cap = m[tru ? VCORE_NVMX_CAP_TRUE_EXIT : VCORE_NVMX_CAP_EXIT];
@@ -229,7 +229,7 @@ static bool ctls_vector_has_error_code(uint32_t vector)
 
 void vcore__vmx_check_entry_ctls(vcore__vmx_chk_t *c)
 {
-    const vcore__vmcs12_t *v = &c->v;
+    const vcore__vmcs12_t *v = c->v;
     const uint64_t *m = c->caps;
     bool tru = (m[VCORE_NVMX_CAP_BASIC] & VCORE_VMX_BASIC_TRUE_CTLS) != 0;
     uint64_t cap = m[tru ? VCORE_NVMX_CAP_TRUE_ENTRY : VCORE_NVMX_CAP_ENTRY];

@@ -7,7 +7,7 @@
 
 void vcore__vmx_check_guest_cr(vcore__vmx_chk_t *c)
 {
-    const vcore__vmcs12_t *v = &c->v;
+    const vcore__vmcs12_t *v = c->v;
     const uint64_t *m = c->caps;
     uint64_t cr0 = v->GUEST_CR0, cr4 = v->GUEST_CR4;
     uint64_t f0 = m[VCORE_NVMX_CAP_CR0_FIXED0], f1 = m[VCORE_NVMX_CAP_CR0_FIXED1];

@@ -69,7 +69,7 @@ static void seg_access_rights(vcore__vmx_chk_t *c, const seg_t *s)
     VCORE__CHK(c, (cs_type == 9 || cs_type == 11) && cs_dpl != ss_dpl, GUEST_CS_DPL_NONCONFORMING, s[S_CS].ar);
     VCORE__CHK(c, (cs_type == 13 || cs_type == 15) && cs_dpl > ss_dpl, GUEST_CS_DPL_CONFORMING, s[S_CS].ar);
     VCORE__CHK(c, !c->urg && ss_dpl != (s[S_SS].sel & 3u), GUEST_SS_DPL_RPL, s[S_SS].ar);
-    VCORE__CHK(c, (cs_type == 3 || !(c->v.GUEST_CR0 & VCORE__CR0_PE)) && ss_dpl != 0, GUEST_SS_DPL_REAL,
+    VCORE__CHK(c, (cs_type == 3 || !(c->v->GUEST_CR0 & VCORE__CR0_PE)) && ss_dpl != 0, GUEST_SS_DPL_REAL,
                s[S_SS].ar);
     for (k = S_DS; k < S_NR; k++)
         VCORE__CHK_ID(c, !c->urg && USABLE(s[k].ar) && AR_TYPE(s[k].ar) <= 11 && AR_DPL(s[k].ar) < (s[k].sel & 3u),
@@ -98,7 +98,7 @@ static void seg_access_rights(vcore__vmx_chk_t *c, const seg_t *s)
 
 void vcore__vmx_check_guest_seg(vcore__vmx_chk_t *c)
 {
-    const vcore__vmcs12_t *v = &c->v;
+    const vcore__vmcs12_t *v = c->v;
     const seg_t s[S_NR] = {
         {v->GUEST_CS_SELECTOR, v->GUEST_CS_LIMIT, v->GUEST_CS_AR_BYTES, v->GUEST_CS_BASE},
         {v->GUEST_SS_SELECTOR, v->GUEST_SS_LIMIT, v->GUEST_SS_AR_BYTES, v->GUEST_SS_BASE},
@@ -166,7 +166,7 @@ void vcore__vmx_check_guest_seg(vcore__vmx_chk_t *c)
 
 void vcore__vmx_check_guest_dt(vcore__vmx_chk_t *c)
 {
-    const vcore__vmcs12_t *v = &c->v;
+    const vcore__vmcs12_t *v = c->v;
 
     VCORE__CHK(c, !vcore__vmx_chk_canonical(c, v->GUEST_GDTR_BASE), GUEST_GDTR_BASE_CANONICAL,
                v->GUEST_GDTR_BASE);

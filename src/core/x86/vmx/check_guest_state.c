@@ -19,7 +19,7 @@
 
 void vcore__vmx_check_guest_rip(vcore__vmx_chk_t *c)
 {
-    const vcore__vmcs12_t *v = &c->v;
+    const vcore__vmcs12_t *v = c->v;
     uint64_t rflags = v->GUEST_RFLAGS, info = v->VM_ENTRY_INTR_INFO_FIELD;
     /* 64-bit mode after the entry: IA-32e mode guest with CS.L. */
     bool long64 = c->ia32e && (v->GUEST_CS_AR_BYTES & VCORE_X86_AR_L);
@@ -60,7 +60,7 @@ static bool state_shutdown_allows(uint32_t type, uint32_t vector)
 
 void vcore__vmx_check_guest_nonreg(vcore__vmx_chk_t *c)
 {
-    const vcore__vmcs12_t *v = &c->v;
+    const vcore__vmcs12_t *v = c->v;
     uint64_t misc = c->caps[VCORE_NVMX_CAP_MISC], pd = v->GUEST_PENDING_DBG_EXCEPTIONS;
     uint32_t act = v->GUEST_ACTIVITY_STATE, intr = v->GUEST_INTERRUPTIBILITY_INFO;
     uint32_t info = v->VM_ENTRY_INTR_INFO_FIELD;
@@ -126,7 +126,7 @@ void vcore__vmx_check_guest_nonreg(vcore__vmx_chk_t *c)
  * only when the address itself is valid. */
 void vcore__vmx_check_guest_link(vcore__vmx_chk_t *c)
 {
-    uint64_t lp = c->v.VMCS_LINK_POINTER;
+    uint64_t lp = c->v->VMCS_LINK_POINTER;
     bool addr_ok = (lp & 0xfffu) == 0 && vcore__vmx_chk_ptr_ok(c, lp);
     uint32_t hdr = 0;
 
@@ -149,7 +149,7 @@ void vcore__vmx_check_guest_link(vcore__vmx_chk_t *c)
  * once). A present PDPTE must not set reserved bits. */
 void vcore__vmx_check_guest_pdpte(vcore__vmx_chk_t *c)
 {
-    const vcore__vmcs12_t *v = &c->v;
+    const vcore__vmcs12_t *v = c->v;
     uint64_t pdpte[4];
     uint32_t i;
 

@@ -8,7 +8,7 @@
 
 void vcore__vmx_check_host_cr(vcore__vmx_chk_t *c)
 {
-    const vcore__vmcs12_t *v = &c->v;
+    const vcore__vmcs12_t *v = c->v;
     const uint64_t *m = c->caps;
     uint64_t cr0 = v->HOST_CR0, cr4 = v->HOST_CR4;
     uint64_t f0 = m[VCORE_NVMX_CAP_CR0_FIXED0], f1 = m[VCORE_NVMX_CAP_CR0_FIXED1];
@@ -53,7 +53,7 @@ void vcore__vmx_check_host_cr(vcore__vmx_chk_t *c)
 
 void vcore__vmx_check_host_seg(vcore__vmx_chk_t *c)
 {
-    const vcore__vmcs12_t *v = &c->v;
+    const vcore__vmcs12_t *v = c->v;
     /* In the SDM's order: CS, SS, DS, ES, FS, GS, TR. */
     const uint16_t sel[7] = {v->HOST_CS_SELECTOR, v->HOST_SS_SELECTOR, v->HOST_DS_SELECTOR,
                              v->HOST_ES_SELECTOR, v->HOST_FS_SELECTOR, v->HOST_GS_SELECTOR,
@@ -79,7 +79,7 @@ void vcore__vmx_check_host_seg(vcore__vmx_chk_t *c)
  * sizes the host and the guest may have. */
 void vcore__vmx_check_addr_size(vcore__vmx_chk_t *c)
 {
-    const vcore__vmcs12_t *v = &c->v;
+    const vcore__vmcs12_t *v = c->v;
     bool l1_long = (c->in.l1_efer & VCORE__EFER_LMA) != 0;
     bool host64 = (c->exit & VCORE__EXIT_HOST_64) != 0;
     bool cet = (c->exit & VCORE__EXIT_LOAD_CET) != 0;

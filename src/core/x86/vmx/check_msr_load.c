@@ -162,7 +162,7 @@ static uint32_t msr_load_wrmsr(vcore__vmx_chk_t *c, uint32_t index, uint64_t val
         /* SDM "Initializing IA-32e Mode": LME cannot change while paging
          * is on; after the guest state is loaded LME equals IA-32e mode
          * guest when the guest CR0.PG is 1. */
-        if ((c->v.GUEST_CR0 & VCORE__CR0_PG) && ((value & VCORE__EFER_LME) != 0) != c->ia32e)
+        if ((c->v->GUEST_CR0 & VCORE__CR0_PG) && ((value & VCORE__EFER_LME) != 0) != c->ia32e)
             return VCORE_VMX_CHECK_MSR_LOAD_EFER_LME;
         return 0;
     case VCORE_MSR_IA32_FMASK:
@@ -215,8 +215,8 @@ static uint32_t msr_load_entry(vcore__vmx_chk_t *c, uint64_t lo, uint64_t data, 
 
 void vcore__vmx_check_msr_load(vcore__vmx_chk_t *c)
 {
-    uint32_t count = c->v.VM_ENTRY_MSR_LOAD_COUNT, i, id;
-    uint64_t addr = c->v.VM_ENTRY_MSR_LOAD_ADDR, last = addr + (uint64_t)count * 16u - 1u, ent[2], value;
+    uint32_t count = c->v->VM_ENTRY_MSR_LOAD_COUNT, i, id;
+    uint64_t addr = c->v->VM_ENTRY_MSR_LOAD_ADDR, last = addr + (uint64_t)count * 16u - 1u, ent[2], value;
     /* SDM Vol. 3, "Miscellaneous Data": 512 * (IA32_VMX_MISC[27:25] + 1)
      * entries is the recommended maximum; beyond it the processor's
      * behavior is undefined, and the library refuses the entry. */

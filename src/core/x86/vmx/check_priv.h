@@ -14,7 +14,8 @@
 #include "virtcore/x86/vmx_checks.h"
 
 typedef struct vcore__vmx_chk {
-    vcore__vmcs12_t v;          /* the copy of vmcs12: the only vmcs12 the checks read */
+    const vcore__vmcs12_t *v;   /* the vmcs12 the checks read: a copy the library owns */
+    vcore__vmcs12_t copy;       /* the public entry point's copy of the caller's vmcs12 */
     vcore_vmx_check_input_t in; /* the caller's input, copied */
     const uint64_t *caps;       /* in.caps->msr (VMM data, not guest-controlled) */
     uint32_t ptr_width;         /* width of VMCS pointers: MAXPHYADDR, or 32 with IA32_VMX_BASIC[48] */
@@ -22,6 +23,10 @@ typedef struct vcore__vmx_chk {
      * check tied to a control applies only when the control is in force;
      * a set but disallowed control is the reserved-bit check's business. */
     uint32_t pin, proc, proc2, exit, entry;
+    /* The inputs that changed since an entry that passed every rule
+     * (VCORE_VMX_IN_* bits, all ones: unknown): a rule none of whose inputs
+     * changed still passes and is not run. */
+    uint32_t run;
     bool ia32e;                 /* "IA-32e mode guest" in force */
     bool urg;                   /* "unrestricted guest" in force */
     /* CPUID.(EAX=07H,ECX=0), read once on first use. */
@@ -49,8 +54,18 @@ void vcore__vmx_chk_fail(vcore__vmx_chk_t *c, uint32_t id, uint32_t index, uint6
                 return;                                                                            \
         }                                                                                          \
     } while (0)
-/* The same with a check name from the table. */
-#define VCORE__CHK(c, cond, id, value) VCORE__CHK_ID(c, cond, VCORE_VMX_CHECK_##id, value)
+/* The same with a check name from the table, run only when one of the
+ * rule's inputs (its column in the table) changed. */
+#define VCORE__CHK(c, cond, id, value)                                                             \
+    VCORE__CHK_ID(c, ((c)->run & (uint32_t)VCORE__VMX_IN_##id) && (cond), VCORE_VMX_CHECK_##id, value)
+
+/* Each rule's inputs, from the table's last column (OTHER is implied). */
+enum vcore__vmx_check_in {
+#define VCORE__VMX_IN_ENUM(name, value, cls, sec, msg, in) VCORE__VMX_IN_##name = (int)((in) | VCORE_VMX_IN_OTHER),
+    VCORE_VMX_CHECK_INPUT_LIST(VCORE__VMX_IN_ENUM)
+#undef VCORE__VMX_IN_ENUM
+    VCORE__VMX_IN_END
+};
 
 /* ---- facts about L1 (check.c) ---- */
 /* CPUID.(EAX=07H,ECX=0) register: 0 EBX, 1 ECX, 2 EDX. */
@@ -124,5 +139,19 @@ void vcore__vmx_check_msr_load(vcore__vmx_chk_t *c);     /* check_msr_load.c */
 /* ---- the table (check_table.c) ---- */
 /* Class of a check id; 0 for an unknown id. */
 uint32_t vcore__vmx_check_class(uint32_t id);
+/* Row position of a check id in the table; -1 for an unknown id. */
+int vcore__vmx_check_row(uint32_t id);
+
+/* ---- inputs (check_inputs.c) ---- */
+/* The VCORE_VMX_IN_* bit of a vmcs12 field: 0 for a field no rule reads. */
+uint32_t vcore__vmx_check_field_input(uint32_t encoding);
+/* The input bits of the table rows set in a row bitmap of `words` words,
+ * with VCORE_VMX_IN_ALWAYS. */
+uint32_t vcore__vmx_check_changed(const uint64_t *rows, uint32_t words);
+/* A rule's inputs (its column with OTHER); 0 for an unknown id. */
+uint32_t vcore__vmx_check_inputs(uint32_t id);
+/* The checks with only the rules whose inputs are in `run` (verdict only;
+ * vmcs12 is read in place: the caller owns it). */
+int vcore__vmx_check_run(const vcore_vmx_check_input_t *in, uint32_t run, vcore_vmx_verdict_t *out);
 
 #endif /* VCORE_CORE_X86_VMX_CHECK_PRIV_H */

@@ -33,7 +33,7 @@ static const char *const vcore__vmx_class_names[] = {
 
 /* Row of an identifier. The switch is generated from the table, so a value
  * pinned twice is a duplicate case label: a compile error. */
-static int check_table_row(uint32_t id)
+int vcore__vmx_check_row(uint32_t id)
 {
     switch (id) {
 #define VCORE__ROW_CASE(name, value, cls, sec, msg)                                                \
@@ -48,7 +48,7 @@ static int check_table_row(uint32_t id)
 
 uint32_t vcore__vmx_check_class(uint32_t id)
 {
-    int r = check_table_row(id);
+    int r = vcore__vmx_check_row(id);
     return r < 0 ? 0u : vcore__vmx_check_rows[r].cls;
 }
 
@@ -87,7 +87,7 @@ int vcore_vmx_check_describe(uint32_t id, vcore_vmx_check_info_t *info)
         return VCORE_ERR_INVAL;
     if (!VCORE__SIZE_OK(info))
         return VCORE_ERR_ABI;
-    r = check_table_row(id);
+    r = vcore__vmx_check_row(id);
     if (r < 0)
         return VCORE_ERR_NOENT;
     check_table_fill(&vcore__vmx_check_rows[r], info);

@@ -342,6 +342,7 @@ static int nvmx_insn_vmptrld(vcore__nvmx_ctx_t *c)
     c->n->current_vmptr = addr;
     /* A new VMCS: everything is new to the entry pipeline. */
     vcore__memset(c->n->dirty, 0xff, sizeof(c->n->dirty));
+    c->n->chk_passed = false;
     return nvmx_insn_succeed(c);
 }
 

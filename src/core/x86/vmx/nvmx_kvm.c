@@ -115,6 +115,7 @@ int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const void *buf, size_t len, vcore
         nvmx->vmxon_ptr = VCORE__INVALID_PTR;
         nvmx->current_vmptr = VCORE__INVALID_PTR;
         nvmx->shadow_loaded = false;
+        nvmx->hw_sync = nvmx->hw_mask != 0; /* L0's shadow VMCS follows before L1 runs */
         return VCORE_OK;
     }
     if (!nvmx_kvm_addr_ok(nvmx, vmxon))
@@ -156,5 +157,7 @@ int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const void *buf, size_t len, vcore
         vcore__memcpy(nvmx->vmcs12, nvmx->scratch, VCORE_VMCS12_SIZE);
         vcore__memset(nvmx->dirty, 0xff, sizeof(nvmx->dirty));
     }
+    nvmx->chk_passed = false;
+    nvmx->hw_sync = nvmx->hw_mask != 0; /* L0's shadow VMCS follows before L1 runs */
     return VCORE_OK;
 }

@@ -30,6 +30,13 @@ struct vcore_nvmx {
     uint64_t shadow_ptr;    /* address shadow_vmcs12 was loaded from */
     vcore_nvmx_caps_t caps; /* what L1 sees in MSRs 480H-491H */
     uint64_t dirty[VCORE__DIRTY_WORDS]; /* one bit per table row written since last entry */
+    /* The VM-entry checks run only the rules whose inputs changed since
+     * the last entry that passed them all (check_inputs.c): the rows L1 or
+     * the library wrote since then, and what the rules read outside
+     * vmcs12 (IA32_EFER of L1; CPUID and this vmcs12 reset chk_passed). */
+    uint64_t chk_dirty[VCORE__DIRTY_WORDS];
+    bool chk_passed;        /* the current vmcs12 passed every rule at the last entry */
+    uint64_t chk_efer;      /* L1's IA32_EFER at that entry */
     /* Cached copy of the current VMCS region (valid while current_vmptr is). */
     uint64_t vmcs12[VCORE_VMCS12_SIZE / 8];
     /* Cached shadow VMCS named by the VMCS link pointer (L1's VMCS shadowing). */
@@ -65,6 +72,18 @@ struct vcore_nvmx {
     uint64_t eptp02_cur;    /* what vmcs02's EPT-pointer field holds */
     uint32_t ept02_map_gen; /* the VM memory-map generation ept02 was built under */
     int ept02_flush_err;    /* the first failed INVEPT of the backend since the last check */
+
+    /* ---- L0's hardware VMCS shadowing for L1 (vcpu_nested_shadow.c) ---- */
+    /* Entries of the shadowed-field table (nvmx_shadow.c, read-write rows
+     * first) the backend's processor keeps in the shadow VMCS; 0 when it
+     * offers no VMCS shadowing or the backend cannot link one. */
+    uint64_t hw_mask;
+    uint64_t hw_known;      /* entries whose hw_val is what the shadow VMCS holds */
+    uint64_t hw_val[VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT]; /* as last written or read */
+    struct vcore_hw_vmcs *hw_shadow; /* the shadow VMCS; NULL until first linked */
+    bool hw_linked;         /* vmcs01 shadows L1's VMREAD/VMWRITE into hw_shadow */
+    bool hw_bitmaps;        /* the backend holds the VMREAD/VMWRITE bitmaps */
+    bool hw_sync;           /* before L1 runs again: link or unlink, then vmcs12 -> shadow */
 };
 
 /* Validates a handle: non-NULL, right size and magic. */
@@ -81,6 +100,9 @@ void vcore__nvmx_caps_allowed1(const vcore_nvmx_caps_t *caps, uint32_t out[5]);
 
 /* Marks a row dirty (and its sibling full/_HIGH row). */
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
+/* The library wrote a vmcs12 field (exit reflection): the VM-entry rules
+ * reading it run at the next entry. */
+void vcore__nvmx_mark_changed(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
 
 /* Records diagnostic id and value when d is non-NULL and sized, and returns
  * err. A caller's diag of another ABI size is left alone, not overwritten. */
@@ -162,5 +184,22 @@ void vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, const vc
                             uint32_t access);
 
 /* Instruction-information fields: VCORE__II_* in x86_bits.h. */
+
+/* The emulated VMREAD/VMWRITE of a shadowed field of the current vmcs12 once
+ * every #UD, #GP and VMfail condition is known to be absent (nvmx_shadow.c):
+ * false when the field is not shadowed, or (write) not in the read-write
+ * set; the ordinary emulation decides those. */
+bool vcore__nvmx_fast_rw(vcore_nvmx_t *n, bool write, uint64_t enc, uint64_t *value);
+
+/* L0's VMCS shadowing (nvmx_shadow.c). The entries of the shadowed-field
+ * table a processor with capabilities hw keeps in a shadow VMCS (0 without
+ * "VMCS shadowing"); the bitmaps of vcore_nvmx_shadow_bitmaps() follow it. */
+uint64_t vcore__nvmx_shadow_mask(const vcore_nvmx_caps_t *hw);
+/* vmcs12 -> shadow VMCS through fn: every entry of n->hw_mask whose value
+ * the shadow VMCS is not known to hold (n->hw_known, n->hw_val). */
+int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx);
+/* Shadow VMCS -> vmcs12 through fn: the read-write entries of n->hw_mask;
+ * a value that differs from vmcs12 is stored and its row marked dirty. */
+int vcore__nvmx_shadow_pull(vcore_nvmx_t *n, vcore_nvmx_vmread_fn fn, void *ctx);
 
 #endif /* VCORE_CORE_X86_NVMX_PRIV_H */

@@ -333,10 +333,14 @@ void vcore_nvmx_msr_bitmap_merge(const uint8_t *l0, const uint8_t *l1, uint8_t *
 int vcore_nvmx_set_options(vcore_nvmx_t *nvmx, uint32_t flags)
 {
     const uint32_t known = VCORE_NVMX_OPT_EARLY_HW_CHECK | VCORE_NVMX_OPT_NO_DIRTY_SPLIT |
-                           VCORE_NVMX_OPT_EAGER_RARE_SYNC;
+                           VCORE_NVMX_OPT_EAGER_RARE_SYNC | VCORE_NVMX_OPT_ALL_CHECKS |
+                           VCORE_NVMX_OPT_VERIFY_CHECKS | VCORE_NVMX_OPT_NO_HW_SHADOW;
     if (!vcore__nvmx_ok(nvmx) || (flags & ~known))
         return VCORE_ERR_INVAL;
     nvmx->opts = flags;
+    /* VMCS shadowing follows the option before L1 runs again. */
+    if (nvmx->hw_mask)
+        nvmx->hw_sync = true;
     return VCORE_OK;
 }
 

@@ -39,8 +39,70 @@ typedef struct nvmx_shadow_field {
 #define SFH(name) {VCORE_VMCS_##name##_HIGH, (uint16_t)offsetof(vcore__vmcs12_t, name), 8, 1},
 static const nvmx_shadow_field_t nvmx_shadow_rw[VCORE_NVMX_SHADOW_RW_COUNT] = {NVMX_SHADOW_RW(SF, SFH)};
 static const nvmx_shadow_field_t nvmx_shadow_ro[VCORE_NVMX_SHADOW_RO_COUNT] = {NVMX_SHADOW_RO(SF, SFH)};
+/* Both sets as one sequence (read-write first): entry i is bit i of the
+ * masks L0's VMCS shadowing keeps (nvmx_priv.h: hw_mask, hw_known). */
+#define NVMX_SHADOW_N (VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT)
+static const nvmx_shadow_field_t nvmx_shadow_all[NVMX_SHADOW_N] = {NVMX_SHADOW_RW(SF, SFH) NVMX_SHADOW_RO(SF, SFH)};
 #undef SF
 #undef SFH
+
+/* The shadowed fields by dense slot, for the emulated VMREAD/VMWRITE fast
+ * path: vmcs12 offset, size in bits 19:16, bit 24 for the read-write set
+ * (0: not shadowed). The _HIGH halves take the ordinary path. */
+#define NVMX_FAST_RW (1u << 24)
+#define FS(name, rw) [VCORE__VMCS_SLOT(VCORE_VMCS_##name)] = (uint32_t)offsetof(vcore__vmcs12_t, name) |        \
+    ((uint32_t)sizeof(((vcore__vmcs12_t *)0)->name) << 16) | (rw),
+#define FS_RW(name) FS(name, NVMX_FAST_RW)
+#define FS_RO(name) FS(name, 0u)
+#define FS_NONE(name)
+static const uint32_t nvmx_fast_slot[VCORE__VMCS_NSLOTS] = {NVMX_SHADOW_RW(FS_RW, FS_NONE) NVMX_SHADOW_RO(FS_RO, FS_NONE)};
+#undef FS
+#undef FS_RW
+#undef FS_RO
+#undef FS_NONE
+
+bool vcore__nvmx_fast_rw(vcore_nvmx_t *n, bool write, uint64_t enc, uint64_t *value)
+{
+    uint32_t slot, f;
+
+    /* Bits 63:32 set, or reserved encoding bits: VMfailValid, not here. */
+    if (enc & ~(uint64_t)0x6fffu)
+        return false;
+    /* Index bits 9:7 are beyond the dense slots (no shadowed field there). */
+    if ((enc >> 1) & 0x1c0u)
+        return false;
+    slot = VCORE__VMCS_SLOT((uint32_t)enc);
+    f = nvmx_fast_slot[slot];
+    if (!f || (write && !(f & NVMX_FAST_RW)))
+        return false;
+    if (write) {
+        vcore__vmcs12_put_bytes((uint8_t *)n->vmcs12, f & 0xffffu, (f >> 16) & 0xffu, *value);
+        /* The dirty bit of the field's table row, and of the entry rules
+         * reading it; the read-write set has no 64-bit field (no _HIGH row). */
+        uint32_t id = (uint32_t)vcore__vmcs_slots[slot] - 1u;
+        n->dirty[id / 64] |= 1ull << (id % 64);
+        n->chk_dirty[id / 64] |= 1ull << (id % 64);
+    } else {
+        const uint8_t *p = (const uint8_t *)n->vmcs12 + (f & 0xffffu);
+        uint16_t v16;
+        uint32_t v32;
+        /* Fixed-size copies: inline loads, not a call per VMREAD. */
+        switch ((f >> 16) & 0xffu) {
+        case 2:
+            vcore__memcpy(&v16, p, 2);
+            *value = v16;
+            break;
+        case 4:
+            vcore__memcpy(&v32, p, 4);
+            *value = v32;
+            break;
+        default:
+            vcore__memcpy(value, p, 8);
+            break;
+        }
+    }
+    return true;
+}
 
 /* The encodings alone, for vcore_nvmx_shadow_fields(). */
 #define ENC(name) VCORE_VMCS_##name,
@@ -89,31 +151,119 @@ static bool nvmx_shadow_backend_has(const vcore_nvmx_caps_t *b, uint32_t enc)
     }
 }
 
+VCORE__STATIC_ASSERT(NVMX_SHADOW_N <= 64, shadow_mask_fits);
+
+uint64_t vcore__nvmx_shadow_mask(const vcore_nvmx_caps_t *hw)
+{
+    uint64_t m = 0;
+    uint32_t i;
+
+    /* SDM Vol. 3, "VMCS Shadowing": without the control no access is shadowed. */
+    if (!(hw->msr[VCORE_NVMX_CAP_PROCBASED2] & VCORE_VMX_PROC2_SHADOW_VMCS))
+        return 0;
+    for (i = 0; i < VCORE_NVMX_SHADOW_RW_COUNT; i++)
+        if (nvmx_shadow_backend_has(hw, nvmx_shadow_rw[i].encoding))
+            m |= 1ull << i;
+    /* L0 fills the read-only fields into the shadow VMCS with VMWRITE,
+     * which needs "VMWRITE to any supported field" (IA32_VMX_MISC bit 29). */
+    if (hw->msr[VCORE_NVMX_CAP_MISC] & VCORE_VMX_MISC_VMWRITE_ANY)
+        for (i = 0; i < VCORE_NVMX_SHADOW_RO_COUNT; i++)
+            m |= 1ull << (VCORE_NVMX_SHADOW_RW_COUNT + i);
+    return m;
+}
+
 int vcore_nvmx_shadow_bitmaps(const vcore_nvmx_caps_t *backend, uint8_t *vmread_bitmap,
                               uint8_t *vmwrite_bitmap)
 {
+    uint64_t m;
     uint32_t i;
 
     if (!backend || !vmread_bitmap || !vmwrite_bitmap)
         return VCORE_ERR_INVAL;
     if (!VCORE__SIZE_OK(backend))
         return VCORE_ERR_ABI;
+    /* A set bit makes the access exit; every field not shadowed does. */
     vcore__memset(vmread_bitmap, 0xff, VCORE_NVMX_BITMAP_SIZE);
     vcore__memset(vmwrite_bitmap, 0xff, VCORE_NVMX_BITMAP_SIZE);
-    /* Without hardware VMCS shadowing every access exits. */
-    if (!(backend->msr[VCORE_NVMX_CAP_PROCBASED2] & VCORE_VMX_PROC2_SHADOW_VMCS))
-        return VCORE_OK;
-    for (i = 0; i < VCORE_NVMX_SHADOW_RW_COUNT; i++) {
-        if (!nvmx_shadow_backend_has(backend, nvmx_shadow_rw[i].encoding))
+    m = vcore__nvmx_shadow_mask(backend);
+    for (i = 0; i < NVMX_SHADOW_N; i++) {
+        if (!((m >> i) & 1u))
             continue;
-        nvmx_shadow_clear_bit(vmread_bitmap, nvmx_shadow_rw[i].encoding);
-        nvmx_shadow_clear_bit(vmwrite_bitmap, nvmx_shadow_rw[i].encoding);
+        nvmx_shadow_clear_bit(vmread_bitmap, nvmx_shadow_all[i].encoding);
+        if (i < VCORE_NVMX_SHADOW_RW_COUNT)
+            nvmx_shadow_clear_bit(vmwrite_bitmap, nvmx_shadow_all[i].encoding);
     }
-    /* L0 fills read-only fields into the shadow VMCS with VMWRITE, which
-     * needs "VMWRITE to any supported field". */
-    if (backend->msr[VCORE_NVMX_CAP_MISC] & VCORE_VMX_MISC_VMWRITE_ANY) {
-        for (i = 0; i < VCORE_NVMX_SHADOW_RO_COUNT; i++)
-            nvmx_shadow_clear_bit(vmread_bitmap, nvmx_shadow_ro[i].encoding);
+    return VCORE_OK;
+}
+
+/* A shadowed field's value in vmcs12: fixed-size loads, inlined (the sync
+ * runs on every exit to L1). */
+static uint64_t nvmx_shadow_get(const uint8_t *page, const nvmx_shadow_field_t *f)
+{
+    const uint8_t *p = page + f->offset;
+    uint16_t v16;
+    uint32_t v32;
+    uint64_t v64;
+
+    switch (f->bytes) {
+    case 2:
+        vcore__memcpy(&v16, p, 2);
+        return v16;
+    case 4:
+        vcore__memcpy(&v32, p, 4);
+        return v32;
+    default:
+        vcore__memcpy(&v64, p, 8);
+        return v64;
+    }
+}
+
+int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx)
+{
+    const uint8_t *page = (const uint8_t *)n->vmcs12;
+    uint64_t m;
+
+    for (m = n->hw_mask; m; m &= m - 1) {
+        uint32_t i = (uint32_t)__builtin_ctzll(m);
+        const nvmx_shadow_field_t *f = &nvmx_shadow_all[i];
+        uint64_t v;
+        int err;
+        /* A 64-bit L0 writes the full field; its _HIGH entry adds nothing. */
+        if (f->high)
+            continue;
+        v = nvmx_shadow_get(page, f);
+        if (((n->hw_known >> i) & 1u) && n->hw_val[i] == v)
+            continue;
+        err = fn(ctx, f->encoding, v);
+        if (err) {
+            n->hw_known &= ~(1ull << i); /* the shadow VMCS may hold either value */
+            return err;
+        }
+        n->hw_val[i] = v;
+        n->hw_known |= 1ull << i;
+    }
+    return VCORE_OK;
+}
+
+int vcore__nvmx_shadow_pull(vcore_nvmx_t *n, vcore_nvmx_vmread_fn fn, void *ctx)
+{
+    uint8_t *page = (uint8_t *)n->vmcs12;
+    uint64_t m;
+
+    /* Only the read-write set: L1's VMWRITE of any other field exits. */
+    for (m = n->hw_mask & ((1ull << VCORE_NVMX_SHADOW_RW_COUNT) - 1u); m; m &= m - 1) {
+        uint32_t i = (uint32_t)__builtin_ctzll(m);
+        const nvmx_shadow_field_t *f = &nvmx_shadow_all[i];
+        uint64_t v = 0;
+        int err = fn(ctx, f->encoding, &v);
+        if (err)
+            return err;
+        n->hw_val[i] = v;
+        n->hw_known |= 1ull << i;
+        if (v != nvmx_shadow_get(page, f)) {
+            vcore__vmcs12_put_bytes(page, f->offset, f->bytes, v);
+            vcore__nvmx_mark_dirty(n, vcore__vmcs_row(f->encoding));
+        }
     }
     return VCORE_OK;
 }

@@ -55,6 +55,7 @@ void vcore__nvmx_leave(vcore_nvmx_t *n)
     n->current_vmptr = VCORE__INVALID_PTR;
     n->shadow_ptr = VCORE__INVALID_PTR;
     vcore__memset(n->dirty, 0, sizeof(n->dirty));
+    n->chk_passed = false;
 }
 
 int vcore_nvmx_get_info(const vcore_nvmx_t *nvmx, vcore_nvmx_info_t *info)
@@ -119,10 +120,18 @@ const void *vcore_nvmx_vmcs12(const vcore_nvmx_t *nvmx)
     return vcore__nvmx_ok(nvmx) ? (const void *)nvmx->vmcs12 : NULL;
 }
 
+void vcore__nvmx_mark_changed(vcore_nvmx_t *n, const vcore__vmcs_row_t *r)
+{
+    uint32_t id = (uint32_t)(r - vcore__vmcs_rows);
+
+    n->chk_dirty[id / 64] |= 1ull << (id % 64);
+}
+
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r)
 {
     uint32_t id = (uint32_t)(r - vcore__vmcs_rows);
 
+    vcore__nvmx_mark_changed(n, r);
     n->dirty[id / 64] |= 1ull << (id % 64);
     /* Full and _HIGH rows of a 64-bit field are adjacent: the field changed
      * either way, so both read as dirty. */
