@@ -294,4 +294,11 @@ const vcore_backend_t vcore__backend_mock_ops = {
     .vmcs_write = vcore__mock_vmcs_write,
     .vmcs_enter = vcore__mock_vmcs_enter,
     .vcpu_flush_tlb = vcore__mock_flush_tlb,
+    .vmcb_alloc = vcore__mock_vmcb_alloc,
+    .vmcb_free = vcore__mock_vmcb_free,
+    .vmcb_read = vcore__mock_vmcb_read,
+    .vmcb_write = vcore__mock_vmcb_write,
+    .vmcb_setup = vcore__mock_vmcb_setup,
+    .vmcb_npt_map = vcore__mock_vmcb_npt_map,
+    .vmcb_run = vcore__mock_vmcb_run,
 };

@@ -154,4 +154,11 @@ const vcore_backend_t vcore__backend_svm_ops = {
     .vmcs_read = NULL,
     .vmcs_write = NULL,
     .vmcs_enter = NULL,
+    .vmcb_alloc = vcore__svm_hw_vmcb_alloc,
+    .vmcb_free = vcore__svm_hw_vmcb_free,
+    .vmcb_read = vcore__svm_hw_vmcb_read,
+    .vmcb_write = vcore__svm_hw_vmcb_write,
+    .vmcb_setup = vcore__svm_hw_vmcb_setup,
+    .vmcb_npt_map = vcore__svm_hw_vmcb_npt_map,
+    .vmcb_run = vcore__svm_hw_vmcb_run,
 };

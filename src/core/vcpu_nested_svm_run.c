@@ -29,30 +29,6 @@
 /* Named fields of the VMCB (x86/vmcb.h); the known bitmap holds 128. */
 #define NSVM_RUN_MAX_FIELDS 128u
 
-/* Fields the backend owns (backend.h, vcore_hw_vmcb_setup_t) or only the
- * processor writes: the core never writes them. */
-static bool nsvm_run_core_writes(uint32_t off)
-{
-    switch (off) {
-    case 0x040: /* IOPM_BASE_PA */
-    case 0x048: /* MSRPM_BASE_PA */
-    case 0x058: /* GUEST_ASID */
-    case 0x05c: /* TLB_CONTROL */
-    case 0x070: /* EXITCODE */
-    case 0x078: /* EXITINFO1 */
-    case 0x080: /* EXITINFO2 */
-    case 0x088: /* EXITINTINFO */
-    case 0x090: /* NESTED_CTL */
-    case 0x0b0: /* N_CR3 */
-    case 0x0c0: /* CLEAN_BITS */
-    case 0x0c8: /* NRIP */
-    case 0x0d0: /* INSN_LEN */
-        return false;
-    default:
-        return true;
-    }
-}
-
 /* Fields the processor (or the backend's VMSAVE) may change while L2 runs. */
 static bool nsvm_run_volatile(uint32_t off)
 {
@@ -113,7 +89,7 @@ static int nsvm_run_sync(vcore_vcpu_t *vcpu, const vcore_vmcb_t *want)
     for (uint32_t i = 0; i < count; i++) {
         if (vcore_vmcb_field_at(i, &info) != VCORE_OK)
             return VCORE_ERR_HWFAIL;
-        if (!nsvm_run_core_writes(info.offset))
+        if (vcore_vmcb_field_backend_owned(info.offset))
             continue;
         uint64_t v = 0, have = 0;
         if (vcore_vmcb_read(want, info.offset, info.bytes, &v) != VCORE_OK ||

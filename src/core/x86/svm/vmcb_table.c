@@ -278,3 +278,25 @@ uint32_t vcore_vmcb_clean_bit(uint32_t offset)
             return vcore__vmcb_clean_ranges[i].bit;
     return 0;
 }
+
+bool vcore_vmcb_field_backend_owned(uint32_t offset)
+{
+    switch (offset) {
+    case 0x040: /* IOPM_BASE_PA */
+    case 0x048: /* MSRPM_BASE_PA */
+    case 0x058: /* GUEST_ASID */
+    case 0x05c: /* TLB_CONTROL */
+    case 0x070: /* EXITCODE */
+    case 0x078: /* EXITINFO1 */
+    case 0x080: /* EXITINFO2 */
+    case 0x088: /* EXITINTINFO */
+    case 0x090: /* NESTED_CTL */
+    case 0x0b0: /* N_CR3 */
+    case 0x0c0: /* CLEAN_BITS */
+    case 0x0c8: /* NRIP */
+    case 0x0d0: /* INSN_LEN */
+        return true;
+    default:
+        return false;
+    }
+}
