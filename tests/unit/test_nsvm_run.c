@@ -1,0 +1,545 @@
+/*
+ * test_nsvm_run.c - L2 running on a hardware vmcb02 inside vcore_vcpu_run
+ * (mock backend, strict VMCB store): L1's VMRUN writes vmcb02, its #VMEXIT
+ * goes to L1 (reflected into VMCB12) or to the VMM (flagged L2, the reply
+ * applied to L2); nested page faults through L1's nested table; the clean
+ * bits of an unchanged vmcb02. Expected values: AMD APM Vol. 2 "VMRUN
+ * Instruction", "#VMEXIT", "VMCB Clean Field", "Nested Paging", appendix
+ * "SVM Intercept Exit Codes"; Vol. 3 "VMMCALL".
+ */
+#include <string.h>
+
+#include "support.h"
+
+#include <virtcore/x86/nvmx_pipeline.h>
+
+#define RAM (2u << 20)
+#define PML4 0x1000u
+#define PDPT 0x2000u
+#define PD 0x3000u
+#define VMCB12 0x10000u
+#define L1_RIP 0x100000u
+#define L2_RIP 0x200000u
+#define NPT4 0x20000u /* L1's nested table for L2 */
+#define NPT3 0x21000u
+#define NPT2 0x22000u
+#define NPT1 0x23000u
+
+static vcore_vm_t *vm;
+static vcore_vcpu_t *vcpu;
+static uint8_t ram[RAM] __attribute__((aligned(4096)));
+
+static void put(uint64_t gpa, uint64_t v, size_t n)
+{
+    ck_assert_int_eq(vcore_vm_write_guest(vm, gpa, &v, n), VCORE_OK);
+}
+
+static uint64_t get(uint64_t gpa, size_t n)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vm_read_guest(vm, gpa, &v, n), VCORE_OK);
+    return v;
+}
+
+static vcore_x86_regs_t regs(void)
+{
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    return r;
+}
+
+static uint64_t count(uint32_t op)
+{
+    return vcore_mock_count(vcpu, op);
+}
+
+/* A 64-bit AMD L1 at CPL 0 with EFER.SVME, at L1_RIP with RAX = VMCB12. */
+static void setup(void)
+{
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = vcore_backend_mock();
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
+    memset(ram, 0, RAM);
+    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
+    vcore_vcpu_config_t vc;
+    vcore_vcpu_config_init(&vc);
+    vc.vendor = VCORE_X86_VENDOR_AMD;
+    vc.nested = VCORE_NESTED_SVM;
+    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
+    vcore_cpuid_entry_t c[] = {
+        {.function = 0, .eax = 1, .ebx = 0x68747541, .ecx = 0x444d4163, .edx = 0x69746e65},
+        {.function = 1, .eax = 0x800f11, .edx = (1u << 6) | (1u << 5) | (1u << 3) | 1u},
+        {.function = 0x80000000, .eax = 0x8000000a},
+        {.function = 0x80000001, .ecx = (1u << 2), .edx = (1u << 29) | (1u << 20) | (1u << 11)},
+        {.function = 0x80000008, .eax = 0x3028},
+    };
+    ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, c, 5), VCORE_OK);
+    put(PML4, PDPT | 3, 8);
+    put(PDPT, PD | 3, 8);
+    put(PD, 0x83, 8);
+    vcore_x86_sregs_t s = {.size = sizeof(s)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &s), VCORE_OK);
+    s.cr0 = 0x80050033ull;
+    s.cr3 = PML4;
+    s.cr4 = 0x20;
+    s.efer = 0xd00 | (1u << 12);
+    for (int i = 0; i < 6; i++) {
+        s.seg[i].base = 0;
+        s.seg[i].limit = 0xffffffff;
+        s.seg[i].selector = 0x10;
+        s.seg[i].ar = 0xc093;
+    }
+    s.seg[VCORE_X86_CS].selector = 0x8;
+    s.seg[VCORE_X86_CS].ar = 0xa09b;
+    s.seg[VCORE_X86_FS].base = 0xf5000; /* moves to L2 with the processor */
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+    vcore_x86_regs_t rr = regs();
+    rr.rip = L1_RIP;
+    rr.gpr[VCORE_X86_RAX] = VMCB12;
+    rr.gpr[VCORE_X86_RBX] = 0xb1;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &rr), VCORE_OK);
+}
+
+static void teardown(void)
+{
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_VIOLATION), 0);
+    vcore_vm_destroy(vm);
+}
+
+/* A 64-bit L2 in VMCB12 at L2_RIP, ASID 1, intercepting VMRUN and words 3/4 as given. */
+static void vmcb12(uint32_t misc1, uint32_t misc2, bool np)
+{
+    put(VMCB12 + 0x0c, misc1, 4);
+    put(VMCB12 + 0x10, misc2 | 1u, 4); /* VMRUN intercept: a VMRUN check */
+    put(VMCB12 + 0x58, 1, 4);
+    put(VMCB12 + 0x4d0, 0x1d00, 8);
+    put(VMCB12 + 0x558, 0x80000031, 8);
+    put(VMCB12 + 0x550, 0x3000, 8);
+    put(VMCB12 + 0x548, 0x20, 8);
+    put(VMCB12 + 0x568, 0xffff0ff0, 8);
+    put(VMCB12 + 0x560, 0x400, 8);
+    put(VMCB12 + 0x570, 2, 8);
+    put(VMCB12 + 0x578, L2_RIP, 8);
+    put(VMCB12 + 0x5d8, 0x8000, 8);
+    put(VMCB12 + 0x5f8, 0x1234, 8);
+    put(VMCB12 + 0x412, 0x29b, 2); /* CS attributes: L P S code */
+    put(VMCB12 + 0x668, 0x0007040600070406ull, 8);
+    if (np) {
+        put(VMCB12 + 0x90, 1, 8);
+        put(VMCB12 + 0xb0, NPT4, 8);
+        put(NPT4, NPT3 | 7, 8);
+        put(NPT3, NPT2 | 7, 8);
+        put(NPT2, NPT1 | 7, 8);
+        put(NPT1 + 5 * 8, 0x7000 | 7, 8);     /* L2 5000H -> L1 7000H, writable */
+        put(NPT1 + 6 * 8, 0x7000 | 5, 8);     /* L2 6000H -> L1 7000H, read-only */
+        put(NPT1 + 8 * 8, 0x40000000ull | 7, 8); /* L2 8000H -> L1 1 GiB: not RAM */
+    }
+}
+
+/* Queues L1's VMRUN on vmcb01. */
+static void push_vmrun(void)
+{
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_SVM_INSN);
+    e.u.svm_insn.op = VCORE_NSVM_VMRUN;
+    e.u.svm_insn.insn_len = 3;
+    ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
+}
+
+static void push_l1(uint32_t reason)
+{
+    vcore_exit_t e = vcore_test_exit(reason);
+    ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
+}
+
+/* Queues an L2 #VMEXIT on the hardware vmcb02 at L2 RIP rip. */
+static void push_l2(uint64_t code, uint64_t i1, uint64_t i2, uint32_t reason, uint32_t flags, uint64_t rip,
+                    uint64_t nrip)
+{
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = code;
+    x.exit_info1 = i1;
+    x.exit_info2 = i2;
+    x.next_rip = nrip;
+    x.exit = vcore_test_exit(reason);
+    x.exit.flags = flags;
+    x.nfields = 1;
+    x.fields[0].offset = 0x578; /* RIP */
+    x.fields[0].bytes = 8;
+    x.fields[0].value = rip;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+}
+
+static vcore_exit_t run(void)
+{
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    return out;
+}
+
+/* L1 intercepts CPUID: the #VMEXIT is reflected ("#VMEXIT": EXITCODE 72H,
+ * nRIP, L2's state into VMCB12; L1 back at the instruction after VMRUN
+ * with RAX, RSP from its saved state, GIF = 0). */
+START_TEST(cpuid_reflected_to_l1)
+{
+    vmcb12(1u << 18, 0, false); /* word 3 bit 18: CPUID */
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    push_l1(VCORE_EXIT_HLT);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x72);
+    ck_assert_uint_eq(get(VMCB12 + 0xc8, 8), L2_RIP + 2);
+    ck_assert_uint_eq(get(VMCB12 + 0x578, 8), L2_RIP);
+    ck_assert_uint_eq(get(VMCB12 + 0x5f8, 8), 0x1234);
+    ck_assert_uint_eq(get(VMCB12 + 0x5d8, 8), 0x8000);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.rip, L1_RIP + 3);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], VMCB12);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RBX], 0xb1); /* GPRs VMRUN does not switch stay as L2 left them */
+    ck_assert(!vcore_nsvm_gif(vcore_vcpu_nsvm(vcpu)));
+    ck_assert(!vcore_nsvm_in_guest(vcore_vcpu_nsvm(vcpu)));
+    /* vmcb02 ran with L2's state and L1's FS (VMLOAD state moves with the processor). */
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_mock_vmcb_peek(vcpu, 0x550, 8, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x3000);
+    ck_assert_int_eq(vcore_mock_vmcb_peek(vcpu, 0x448, 8, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0xf5000);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 1);
+    /* A nested exit is not answered by the VMM: no reply was applied. */
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_REPLY), 0);
+}
+END_TEST
+
+/* L1 does not intercept CPUID: the VMM answers it for L2 (flagged L2), the
+ * reply completes L2's CPUID (RAX, RBX, RCX, RDX; RIP to nRIP). */
+START_TEST(cpuid_of_l2_answered_by_the_vmm)
+{
+    vmcb12(0, 0, false);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_CPUID);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(out.raw.data[0], 0x72);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP + 2, L2_RIP + 3); /* HLT, L1 does not intercept it */
+    out.u.cpuid.eax = 0xa;
+    out.u.cpuid.ebx = 0xb;
+    out.u.cpuid.ecx = 0xc;
+    out.u.cpuid.edx = 0xd;
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_REPLY), 1);
+    uint64_t g[16];
+    ck_assert_int_eq(vcore_mock_vmcb_gprs(vcpu, g), VCORE_OK);
+    ck_assert_uint_eq(g[VCORE_X86_RBX], 0xb);
+    ck_assert_uint_eq(g[VCORE_X86_RDX], 0xd);
+    ck_assert(vcore_nsvm_in_guest(vcore_vcpu_nsvm(vcpu)));
+    /* L1's model is untouched while L2 runs. */
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], 0xb1);
+}
+END_TEST
+
+/* A second VMRUN of the same VMCB12 after a reflected CPUID where L1 only
+ * advanced L2's RIP: vmcb02 gets RIP written, and every clean bit is set
+ * ("VMCB Clean Field": no field any bit covers changed). */
+START_TEST(unchanged_l2_keeps_clean_bits)
+{
+    vmcb12(1u << 18, 0, false);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.clean, 0); /* a VMCB's first run may use nothing cached */
+    /* L1: RIP of L2 to nRIP, RAX back to VMCB12, VMRUN again. */
+    put(VMCB12 + 0x578, L2_RIP + 2, 8);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    uint64_t rip_w0 = 0, cr3_w0 = 0, w0 = count(VCORE_MOCK_OP_VMCB_WRITE);
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x578, NULL, &rip_w0), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x550, NULL, &cr3_w0), VCORE_OK);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP + 2, L2_RIP + 4);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.clean, 0xfff);
+    uint64_t rip_w1 = 0, cr3_w1 = 0;
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x578, NULL, &rip_w1), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x550, NULL, &cr3_w1), VCORE_OK);
+    ck_assert_uint_eq(rip_w1 - rip_w0, 1);
+    ck_assert_uint_eq(cr3_w1 - cr3_w0, 0);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_WRITE) - w0, 1); /* only RIP changed */
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_ALLOC), 1);      /* vmcb02 kept across VMRUNs */
+}
+END_TEST
+
+/* L2's CR3 changed by L1: the CRX clean bit is cleared, the others stay. */
+START_TEST(changed_cr3_clears_only_crx)
+{
+    vmcb12(1u << 18, 0, false);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    put(VMCB12 + 0x550, 0x5000, 8);
+    put(VMCB12 + 0xc0, 0, 4); /* L1: no clean bits in VMCB12 */
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.clean, 0xfff & ~(1u << 5));
+}
+END_TEST
+
+/* An L2 HLT that L1 intercepts and a shutdown it does not ("#VMEXIT";
+ * "Intercept Operation": an unintercepted shutdown shuts the processor L1
+ * runs on down). */
+START_TEST(shutdown_of_l2_not_intercepted)
+{
+    vmcb12(0, 0, false);
+    push_vmrun();
+    push_l2(0x7f, 0, 0, VCORE_EXIT_SHUTDOWN, 0, L2_RIP, 0);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_SHUTDOWN);
+    ck_assert(!vcore_nsvm_in_guest(vcore_vcpu_nsvm(vcpu)));
+}
+END_TEST
+
+/* VMMCALL of L2 that L1 does not intercept: #UD in L2 (APM Vol. 3,
+ * "VMMCALL": "#UD ... if not intercepted"), injected through EVENTINJ:
+ * vector 6, type 3 (exception), valid. */
+START_TEST(vmmcall_of_l2_not_intercepted_is_ud)
+{
+    vmcb12(0, 0, false);
+    push_vmrun();
+    push_l2(0x81, 0, 0, VCORE_EXIT_HYPERCALL, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 3);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj, 0x80000306ull);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_REPLY), 0);
+}
+END_TEST
+
+/* VMMCALL intercepted by L1 (word 4 bit 1): reflected with EXITCODE 81H. */
+START_TEST(vmmcall_of_l2_intercepted)
+{
+    vmcb12(0, 1u << 1, false);
+    push_vmrun();
+    push_l2(0x81, 0, 0, VCORE_EXIT_HYPERCALL, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 3);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x81);
+}
+END_TEST
+
+/* Nested paging: a #NPF at an L2 page L1's table maps to RAM is L0's to
+ * fix: the page goes into vmcb02's shadow table with L1's permissions
+ * (writable, executable: no NX in L1's entry) and L2 runs again. */
+START_TEST(npf_mapped_in_the_shadow_table)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    /* A read of L2 5000H: EXITINFO1 = user | final-address. */
+    push_l2(0x400, (1ull << 32) | 4, 0x5010, VCORE_EXIT_MMIO, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, 0);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.npt, VCORE_HW_VMCB_NPT_SHADOW);
+    ck_assert_uint_eq(info.npt_maps, 1);
+    ck_assert_uint_eq(info.last_gpa, 0x5000);
+    ck_assert_uint_eq(info.last_vm_gpa, 0x7000);
+    ck_assert_uint_eq(info.last_prot, VCORE_HW_NPT_WRITE | VCORE_HW_NPT_EXEC);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 2);
+}
+END_TEST
+
+/* A read-only page of L1's table: mapped without write permission. */
+START_TEST(npf_read_only_page)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    push_l2(0x400, (1ull << 32) | 4, 0x6000, VCORE_EXIT_MMIO, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, 0);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.last_prot, VCORE_HW_NPT_EXEC);
+}
+END_TEST
+
+/* A write to that read-only page: L1's table denies it, the #NPF goes to
+ * L1 with the APM error code: present (bit 0), write (bit 1), user
+ * (bit 2), final address (bit 32); EXITINFO2 the L2 address. */
+START_TEST(npf_denied_by_l1_reflected)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    push_l2(0x400, (1ull << 32) | 6, 0x6008, VCORE_EXIT_MMIO, 0, L2_RIP, 0);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x400);
+    ck_assert_uint_eq(get(VMCB12 + 0x78, 8), (1ull << 32) | 7);
+    ck_assert_uint_eq(get(VMCB12 + 0x80, 8), 0x6008);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_NPT_MAP), 0);
+}
+END_TEST
+
+/* A page L1's table does not map at all: not-present #NPF for L1
+ * (bit 0 clear). */
+START_TEST(npf_unmapped_by_l1_reflected)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    push_l2(0x400, (1ull << 32) | 4, 0x9000, VCORE_EXIT_MMIO, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, 0);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x400);
+    ck_assert_uint_eq(get(VMCB12 + 0x78, 8) & 1u, 0);
+    ck_assert_uint_eq(get(VMCB12 + 0x78, 8) >> 32, 1);
+}
+END_TEST
+
+/* L1 maps the L2 page outside the VM's RAM: MMIO for the VMM at the VM's
+ * address (L1's), flagged L2. */
+START_TEST(npf_outside_ram_is_mmio_at_the_vm_address)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x400;
+    x.exit_info1 = (1ull << 32) | 4;
+    x.exit_info2 = 0x8010;
+    x.exit = vcore_test_exit(VCORE_EXIT_MMIO);
+    x.exit.flags = VCORE_EXIT_F_NEEDS_REPLY;
+    x.exit.u.mmio.gpa = 0x8010;
+    x.exit.u.mmio.len = 4;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(out.u.mmio.gpa, 0x40000010ull);
+}
+END_TEST
+
+/* Without nested paging from L1, L2 runs on the VM's own table. */
+START_TEST(no_np_uses_the_vm_table)
+{
+    vmcb12(1u << 18, 0, false);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.npt, VCORE_HW_VMCB_NPT_VM);
+    ck_assert_uint_eq(info.flushes, 1); /* a new VMCB12: L2's ASID flushed */
+}
+END_TEST
+
+/* The strict store: a backend-owned field and an unnamed offset are refused. */
+START_TEST(strict_vmcb_store)
+{
+    const vcore_backend_t *be = vcore_backend_mock();
+    void *priv = vcore_vcpu_backend_priv(vcpu);
+    vcore_hw_vmcb_t *h = NULL;
+    uint64_t v = 0;
+    ck_assert_int_eq(be->vmcb_alloc(vcpu, priv, &h), VCORE_OK);
+    ck_assert_int_eq(be->vmcb_write(vcpu, priv, h, 0x0b0, 8, 0x1000), VCORE_ERR_STATE); /* N_CR3 */
+    ck_assert_int_eq(be->vmcb_write(vcpu, priv, h, 0x058, 4, 1), VCORE_ERR_STATE);      /* GUEST_ASID */
+    ck_assert_int_eq(be->vmcb_read(vcpu, priv, h, 0x551, 1, &v), VCORE_ERR_NOENT);      /* inside CR3 */
+    ck_assert_int_eq(be->vmcb_write(vcpu, priv, h, 0x550, 4, 1), VCORE_ERR_NOENT);      /* CR3 is 8 bytes */
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_VIOLATION), 4);
+    /* An unchanged value keeps the clean bit: counted as WRITE_SAME. */
+    ck_assert_int_eq(be->vmcb_write(vcpu, priv, h, 0x550, 8, 0), VCORE_OK);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_WRITE_SAME), 1);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_WRITE), 0);
+    be->vmcb_free(vcpu, priv, h);
+    ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
+}
+END_TEST
+
+/* "VMCB Clean Field": which bit covers a field. */
+START_TEST(clean_bit_of_fields)
+{
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x000), 1u << 0);  /* intercepts: I */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x050), 1u << 0);  /* TSC_OFFSET: I */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x048), 1u << 1);  /* MSRPM_BASE_PA: IOPM */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x058), 1u << 2);  /* ASID */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x060), 1u << 3);  /* V_TPR: TPR */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x0b0), 1u << 4);  /* nCR3: NP */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x668), 1u << 4);  /* G_PAT: NP */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x4d0), 1u << 5);  /* EFER: CRX */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x558), 1u << 5);  /* CR0: CRX */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x568), 1u << 6);  /* DR6: DRX */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x488), 1u << 7);  /* IDTR base: DT */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x4cb), 1u << 8);  /* CPL: SEG */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x412), 1u << 8);  /* CS attributes: SEG */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x640), 1u << 9);  /* CR2 */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x670), 1u << 10); /* DBGCTL: LBR */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x0e0), 1u << 11); /* AVIC backing page */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x578), 0);        /* RIP: read at every VMRUN */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x5f8), 0);        /* RAX */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x0a8), 0);        /* EVENTINJ */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x448), 0);        /* FS: VMLOAD state */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x470), 0);        /* LDTR */
+}
+END_TEST
+
+/* The VMCB ops come as a group. */
+START_TEST(vmcb_group_all_or_none)
+{
+    vcore_backend_t be = *vcore_backend_mock();
+    ck_assert_int_eq(vcore_backend_validate(&be), VCORE_OK);
+    be.vmcb_npt_map = NULL;
+    ck_assert_int_eq(vcore_backend_validate(&be), VCORE_ERR_INVAL);
+    be = *vcore_backend_mock();
+    be.vmcb_run = NULL;
+    ck_assert_int_eq(vcore_backend_validate(&be), VCORE_ERR_INVAL);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("nsvm_run");
+    TCase *tc = tcase_create("nsvm_run");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, cpuid_reflected_to_l1);
+    tcase_add_test(tc, cpuid_of_l2_answered_by_the_vmm);
+    tcase_add_test(tc, unchanged_l2_keeps_clean_bits);
+    tcase_add_test(tc, changed_cr3_clears_only_crx);
+    tcase_add_test(tc, shutdown_of_l2_not_intercepted);
+    tcase_add_test(tc, vmmcall_of_l2_not_intercepted_is_ud);
+    tcase_add_test(tc, vmmcall_of_l2_intercepted);
+    tcase_add_test(tc, npf_mapped_in_the_shadow_table);
+    tcase_add_test(tc, npf_read_only_page);
+    tcase_add_test(tc, npf_denied_by_l1_reflected);
+    tcase_add_test(tc, npf_unmapped_by_l1_reflected);
+    tcase_add_test(tc, npf_outside_ram_is_mmio_at_the_vm_address);
+    tcase_add_test(tc, no_np_uses_the_vm_table);
+    tcase_add_test(tc, strict_vmcb_store);
+    tcase_add_test(tc, clean_bit_of_fields);
+    tcase_add_test(tc, vmcb_group_all_or_none);
+    suite_add_tcase(s, tc);
+    return vcore_test_run(s);
+}
