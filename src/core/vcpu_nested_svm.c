@@ -14,6 +14,7 @@
  */
 #include "vcpu_x86.h"
 
+#include "virtcore/backend.h"
 #include "x86/svm/nsvm_priv.h"
 
 static int vcore__vcpu_nsvm_init(vcore_vcpu_t *vcpu, void *mem, size_t len, uint32_t features)
@@ -86,6 +87,11 @@ int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
         x->st.msrs = res.msrs;
         x->st.dregs.dr7 = res.dr7;
         vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_SEGS | VCORE_X86_STATE_MSRS | VCORE_X86_STATE_DREGS);
+        /* INVLPGA of an ASID of L1's guests: every L2 runs on vmcb02's one
+         * ASID, flushed before its next run (more than asked is allowed:
+         * "TLB Control"). */
+        if (in.op == VCORE_NSVM_INVLPGA && res.outcome == VCORE_NSVM_OUT_DONE && res.flush_asid != 0)
+            n->hw02_flush |= VCORE_HW_VMCB_FLUSH_ASID;
         *handled = true;
         return vcore__vcpu_x86_complete(vcpu, in.insn_len);
     case VCORE_NSVM_OUT_EXCEPTION:

@@ -371,6 +371,35 @@ static int nsvm_run_ud(vcore_vcpu_t *vcpu)
     return err;
 }
 
+/* A physical NMI or interrupt the VMM injected while L2 runs, that L1
+ * intercepts: the #VMEXIT L1 gets instead of L2 running (APM Vol. 2,
+ * "Physical (INTR) Interrupt Intercept", "NMI Intercept"). The event stays
+ * pending for L1, which takes it after STGI. With V_INTR_MASKING in
+ * VMCB12 physical interrupts are masked by L1's RFLAGS.IF at VMRUN, else
+ * by L2's ("Virtual Interrupt Masking"). *code is 0 when none is due. */
+static int nsvm_run_physical(vcore_vcpu_t *vcpu, uint64_t *code)
+{
+    vcore_nsvm_t *n = vcpu->nsvm;
+    const vcore_vmcb_control_t *c12 = &n->vmcb12.control;
+    uint32_t held = vcore__vcpu_events_held(vcpu);
+    *code = 0;
+    if ((held & VCORE__EVENTS_HELD_NMI) && vcore_vmcb_intercept_test(c12, VCORE_VMCB_INTERCEPT_NMI)) {
+        *code = VCORE_VMEXIT_NMI;
+        return VCORE_OK;
+    }
+    if (!(held & VCORE__EVENTS_HELD_INTR) || !vcore_vmcb_intercept_test(c12, VCORE_VMCB_INTERCEPT_INTR))
+        return VCORE_OK;
+    uint64_t rflags = n->host.regs.rflags;
+    if (!(c12->int_ctl & VCORE_VMCB_INT_V_INTR_MASKING)) {
+        int err = nsvm_run_read(vcpu, 0x570, &rflags); /* L2's RFLAGS */
+        if (err)
+            return err;
+    }
+    if (rflags & VCORE__RFLAGS_IF)
+        *code = VCORE_VMEXIT_INTR;
+    return VCORE_OK;
+}
+
 int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t answering, bool *l1)
 {
     vcore_nsvm_t *n = vcpu->nsvm;
@@ -384,6 +413,21 @@ int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t ans
     if (!answering)
         exit->reason = VCORE_EXIT_NONE; /* backend.h: nothing of hw02's to complete */
     for (;;) {
+        /* A reply due to L2 is completed by a run first. */
+        uint64_t phys = 0;
+        err = exit->reason == VCORE_EXIT_NONE ? nsvm_run_physical(vcpu, &phys) : VCORE_OK;
+        if (err)
+            return err;
+        if (phys) {
+            vcore_nsvm_l2_exit_t ev;
+            vcore__memset(&ev, 0, sizeof(ev));
+            ev.size = sizeof(ev);
+            ev.exit_code = phys;
+            err = nsvm_run_l2_state(vcpu, &ev);
+            if (!err)
+                err = nsvm_run_to_l1(vcpu, &mem, &ev, exit, l1);
+            return err;
+        }
         if (n->hw02_flush) {
             err = nsvm_run_setup(vcpu);
             if (err)

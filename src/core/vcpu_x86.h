@@ -45,6 +45,11 @@ int vcore__vcpu_events_before_entry(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
 void vcore__vcpu_events_want_irq_window(vcore_vcpu_t *vcpu);
 /* vcpu_events.c: an interrupt or NMI window exit; *handled when only the core had asked for it. */
 int vcore__vcpu_events_window(vcore_vcpu_t *vcpu, const vcore_exit_t *exit, bool *handled);
+/* vcpu_events.c: the NMI and external interrupt the core holds for the
+ * guest (VCORE__EVENTS_HELD_* bits). */
+#define VCORE__EVENTS_HELD_NMI (1u << 0)
+#define VCORE__EVENTS_HELD_INTR (1u << 1)
+uint32_t vcore__vcpu_events_held(const vcore_vcpu_t *vcpu);
 /* vcpu_events.c: the pending external interrupt was acknowledged outside
  * the guest (nested VMX: "acknowledge interrupt on exit" to L1). */
 void vcore__vcpu_events_acked(vcore_vcpu_t *vcpu);

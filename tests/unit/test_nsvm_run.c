@@ -519,6 +519,97 @@ START_TEST(vmcb_group_all_or_none)
 }
 END_TEST
 
+static void push_svm(uint32_t op)
+{
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_SVM_INSN);
+    e.u.svm_insn.op = op;
+    e.u.svm_insn.insn_len = 3;
+    ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
+}
+
+static void set_if(bool on)
+{
+    vcore_x86_regs_t r = regs();
+    r.rflags = on ? 0x202 : 0x2;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+/* APM Vol. 2, "Global Interrupt Flag, STGI and CLGI Instructions": with
+ * GIF clear an interrupt is held pending (not injected, no window), and
+ * taken once STGI sets GIF. */
+START_TEST(gif_holds_interrupts)
+{
+    set_if(true);
+    push_svm(VCORE_NSVM_CLGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert(!vcore_nsvm_gif(vcore_vcpu_nsvm(vcpu)));
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_DELIVER_INTERRUPT), 0);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.interrupt_pending, 1);
+    ck_assert_uint_eq(ev.request_interrupt_window, 0);
+    push_svm(VCORE_NSVM_STGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_DELIVER_INTERRUPT), 1);
+}
+END_TEST
+
+/* CLGI; VMRUN with an interrupt pending and L1 intercepting INTR: VMRUN
+ * sets GIF, the interrupt is recognized in L2 and becomes #VMEXIT(INTR)
+ * (EXITCODE 60H) before L2 executes; it stays pending for L1 (GIF clear
+ * again: held). APM "Physical (INTR) Interrupt Intercept". */
+START_TEST(intr_while_l2_exits_to_l1)
+{
+    set_if(true);
+    vmcb12(1u << 0, 0, false);                      /* word 3 bit 0: INTR */
+    put(VMCB12 + 0x60, VCORE_VMCB_INT_V_INTR_MASKING, 4);
+    push_svm(VCORE_NSVM_CLGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x60);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 0);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_DELIVER_INTERRUPT), 0);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.interrupt_pending, 1);
+}
+END_TEST
+
+/* With V_INTR_MASKING, L1's RFLAGS.IF at VMRUN masks physical interrupts
+ * ("Virtual Interrupt Masking"): IF clear, L2 runs. */
+START_TEST(intr_masked_by_l1_if)
+{
+    set_if(false);
+    vmcb12(1u << 0, 0, false);
+    put(VMCB12 + 0x60, VCORE_VMCB_INT_V_INTR_MASKING, 4);
+    push_svm(VCORE_NSVM_CLGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nsvm_run");
@@ -540,6 +631,9 @@ int main(void)
     tcase_add_test(tc, strict_vmcb_store);
     tcase_add_test(tc, clean_bit_of_fields);
     tcase_add_test(tc, vmcb_group_all_or_none);
+    tcase_add_test(tc, gif_holds_interrupts);
+    tcase_add_test(tc, intr_while_l2_exits_to_l1);
+    tcase_add_test(tc, intr_masked_by_l1_if);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }
