@@ -7,8 +7,10 @@
  *
  * The emulation is the pure toolkit of nsvm.h; this file fetches the vCPU's
  * state, applies the outcome to the vCPU model, and leaves to the VMM what
- * is not the dispatch step's: a VMRUN that enters L2 (the VMM runs vmcb02),
- * SKINIT, and L1's VMMCALL (a hypercall to L0's VMM).
+ * is not the dispatch step's: SKINIT, L1's VMMCALL (a hypercall to L0's
+ * VMM) and, on a backend without hardware VMCB ops, a VMRUN that enters L2
+ * (the VMM runs vmcb02). With them, L2 runs in the run loop
+ * (vcpu_nested_svm_run.c).
  */
 #include "vcpu_x86.h"
 
@@ -38,6 +40,8 @@ void vcore__vcpu_nsvm_reset(vcore_vcpu_t *vcpu)
      * Interrupt Flag, STGI and CLGI Instructions"; "Processor
      * Initialization State"). The state is re-created in place. */
     vcore_nsvm_t *n = vcpu->nsvm;
+    if (vcpu->vm->ops.vmcb_free)
+        vcore__vcpu_nsvm_teardown(vcpu); /* nothing of L2 stays in use */
     (void)vcore__vcpu_nsvm_init(vcpu, n, vcore_nsvm_size(), n->features);
 }
 
@@ -87,8 +91,15 @@ int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
     case VCORE_NSVM_OUT_EXCEPTION:
         *handled = true;
         return vcore__vcpu_raise_exception(vcpu, res.vector, res.error_code, false, 0);
+    case VCORE_NSVM_OUT_ENTER_L2:
+        /* With hardware VMCB ops the run loop runs L2 (vcpu_nested_svm_run.c);
+         * without, the VMM runs vmcb02 itself. */
+        if (!vcpu->vm->ops.vmcb_run)
+            return VCORE_OK;
+        *handled = true;
+        return vcore__vcpu_nsvm_enter_l2(vcpu, &res);
     default:
-        /* ENTER_L2, TO_VMM: the VMM's, with the vCPU still at L1's instruction. */
+        /* TO_VMM: the VMM's, with the vCPU still at L1's instruction. */
         return VCORE_OK;
     }
 }

@@ -86,6 +86,15 @@ int vcore__vcpu_nsvm_setup(vcore_vcpu_t *vcpu, void *mem, size_t len, const vcor
 void vcore__vcpu_nsvm_reset(vcore_vcpu_t *vcpu);
 int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
 int vcore__vcpu_nsvm_msr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+/* vcpu_nested_svm_run.c: L2 runs on the backend's hardware vmcb02. */
+bool vcore__vcpu_nsvm_in_l2(const vcore_vcpu_t *vcpu);
+/* Writes vmcb02 for an L2 that VMRUN entered (res: its outcome). */
+int vcore__vcpu_nsvm_enter_l2(vcore_vcpu_t *vcpu, const vcore_nsvm_result_t *res);
+/* Runs L2 until an exit for the VMM (*l1 false) or a #VMEXIT to L1 (*l1
+ * true: the model holds L1's state, the loop goes on with L1). */
+int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t answering, bool *l1);
+/* Frees the hardware vmcb02. */
+void vcore__vcpu_nsvm_teardown(vcore_vcpu_t *vcpu);
 /* vcpu_nested.c: the vCPU's CPUID changed (MAXPHYADDR follows it). */
 void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu);
 

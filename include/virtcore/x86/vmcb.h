@@ -334,6 +334,15 @@ enum vcore_vmcb_clean {
 };
 
 /**
+ * @brief The clean bit that covers a VMCB field (APM Vol. 2, "VMCB Clean Field").
+ * @param[in] offset Byte offset of the field in the VMCB (any byte of it).
+ * @return The VCORE_VMCB_CLEAN_* mask; 0 for a field no clean bit covers
+ *         (the processor reads it at every VMRUN: RIP, RSP, RAX, RFLAGS,
+ *         EVENTINJ, the exit information, the VMLOAD/VMSAVE state).
+ */
+VCORE_API uint32_t vcore_vmcb_clean_bit(uint32_t offset);
+
+/**
  * @name EVENTINJ and EXITINTINFO (APM Vol. 2, "Event Injection")
  * The same 64-bit format: vector, type, error-code-valid and valid bits in
  * 31:0, the error code in 63:32.
