@@ -50,5 +50,9 @@ extern const svk_case_t svk_cases[];
 extern const uint32_t svk_ncases;
 /* svk_diff.c: VMRUN of generated VMCBs on the processor vs the checks. */
 int svk_diff(svk_env_t *env, svk_why_t *why);
+/* Whether the emulator is QEMU (its brand string), else Bochs. */
+bool svk_is_qemu(void);
+/* svk_nested.c: the L0 -> L1 -> L2 boot (svk-nested.img); does not return. */
+void svk_nested_main(svk_env_t *env) __attribute__((noreturn));
 
 #endif /* SVK_H */
