@@ -324,7 +324,10 @@ struct vcore_backend {
      * reply due, nothing to complete) and out the exit decoded as
      * vcpu_run decodes exits of vmcb01, with raw.source VCORE_EXIT_SRC_SVM,
      * raw.data[0] EXITCODE (64 bits), raw.qualification EXITINFO1,
-     * raw.data[1] EXITINFO2, raw.data[2] EXITINTINFO. The vCPU's own event
+     * raw.data[1] EXITINFO2, raw.data[2] EXITINTINFO, raw.data[4] the
+     * address of the next instruction when the exit is an instruction
+     * intercept the backend decodes (nRIP, or the decoded length where the
+     * processor saves no nRIP), else 0. The vCPU's own event
      * state is not injected: EVENTINJ is the core's field.
      */
     int (*vmcb_run)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, vcore_x86_regs_t *gprs,

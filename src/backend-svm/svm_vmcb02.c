@@ -263,6 +263,18 @@ int vcore__svm_hw_vmcb_run(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb
         /* EXITINTINFO is in raw.data[2] (svm_events.c), but for VMEXIT_INVALID. */
         if (code == VCORE_VMEXIT_INVALID_CODE || code == 0xffffffffull)
             exit->raw.data[2] = 0;
+        /* "IOIO Intercept": EXITINFO1 bits 9:7 give the address size of
+         * every IN/OUT. An emulator that leaves them clear (QEMU,
+         * docs/svm-conformance.md) would pass that on to L1: the
+         * instruction tells. */
+        if (code == VCORE_VMEXIT_IOIO &&
+            !(exit->raw.qualification & (VCORE_VMCB_IOIO_A16 | VCORE_VMCB_IOIO_A32 | VCORE_VMCB_IOIO_A64))) {
+            vcore__x86_insn_t in;
+            if (vcore__svm_guest_decode(c, &in) == VCORE_OK)
+                exit->raw.qualification |= in.addr_bits == 64   ? VCORE_VMCB_IOIO_A64
+                                           : in.addr_bits == 32 ? VCORE_VMCB_IOIO_A32
+                                                                : VCORE_VMCB_IOIO_A16;
+        }
         /* Host events only re-enter here; everything else is the core's
          * (an IRET L1 intercepts, a single step that is not the backend's). */
         if (!again || code == VCORE_VMEXIT_IRET || code == VCORE_VMEXIT_EXCP0 + VCORE__VEC_DB)

@@ -213,7 +213,7 @@ int vcore__vcpu_nsvm_enter_l2(vcore_vcpu_t *vcpu, const vcore_nsvm_result_t *res
 
 /* L2's state at its exit, from hw02 (what the reflection writes to VMCB12
  * and what L1 gets back of the processor state). */
-static int nsvm_run_l2_state(vcore_vcpu_t *vcpu, vcore_nsvm_l2_exit_t *ex)
+static int nsvm_run_l2_state(vcore_vcpu_t *vcpu, const vcore_exit_t *exit, vcore_nsvm_l2_exit_t *ex)
 {
     vcore_nsvm_t *n = vcpu->nsvm;
     static const uint16_t fields[] = {
@@ -234,10 +234,17 @@ static int nsvm_run_l2_state(vcore_vcpu_t *vcpu, vcore_nsvm_l2_exit_t *ex)
         if (err)
             return err;
     }
+    /* nRIP for L1 ("Next RIP Saved"): the end of the intercepted
+     * instruction the backend found (the processor's nRIP, or the
+     * instruction decoded where the processor saves none), else the
+     * processor's field. */
     if (n->features & VCORE_SVM_FEAT_NRIPS) {
-        int err = nsvm_run_read(vcpu, 0x0c8, &ex->next_rip);
-        if (err)
-            return err;
+        ex->next_rip = exit ? exit->raw.data[4] : 0;
+        if (!ex->next_rip) {
+            int err = nsvm_run_read(vcpu, 0x0c8, &ex->next_rip);
+            if (err)
+                return err;
+        }
     }
     const vcore_vmcb_t *h = &n->hw02_img;
     const vcore_x86_state_t *st = &vcpu->x86->st;
@@ -423,7 +430,7 @@ int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t ans
             vcore__memset(&ev, 0, sizeof(ev));
             ev.size = sizeof(ev);
             ev.exit_code = phys;
-            err = nsvm_run_l2_state(vcpu, &ev);
+            err = nsvm_run_l2_state(vcpu, NULL, &ev);
             if (!err)
                 err = nsvm_run_to_l1(vcpu, &mem, &ev, exit, l1);
             return err;
@@ -451,7 +458,7 @@ int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t ans
             return err;
         if (owner == VCORE_NSVM_L1 || ex.exit_code == VCORE_VMEXIT_SHUTDOWN) {
             /* Nothing of this exit is completed by the backend: L1 decides. */
-            err = nsvm_run_l2_state(vcpu, &ex);
+            err = nsvm_run_l2_state(vcpu, exit, &ex);
             if (err)
                 return err;
             return nsvm_run_to_l1(vcpu, &mem, &ex, exit, l1);

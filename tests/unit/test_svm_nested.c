@@ -391,6 +391,31 @@ START_TEST(svm_insn_decoded_with_nested)
 }
 END_TEST
 
+/* "IOIO Intercept": EXITINFO1 bits 9:7 are the address size of every
+ * IN/OUT. A processor that leaves them clear (QEMU) gets them from the
+ * instruction before L1 sees the #VMEXIT: OUT 90H, EAX in 64-bit code is
+ * A64 (bit 9). */
+START_TEST(l2_ioio_address_size_for_l1)
+{
+    vm_up();
+    vmcb12(1u << 27, false); /* word 3 bit 27: IOIO_PROT */
+    put(VMCB12 + 0x40, 0x50000, 8); /* IOPM: every port */
+    memset(ram + 0x50000, 0xff, 0x3000);
+    ram[L2_RIP] = 0xe7; /* OUT 90H, EAX */
+    ram[L2_RIP + 1] = 0x90;
+    step(false, VCORE_VMEXIT_VMRUN, 3);
+    g.s[g.n++] = (step_t){.l2 = true, .code = VCORE_VMEXIT_IOIO, .i1 = (0x90ull << 16) | 0x40, .i2 = L2_RIP + 2};
+    step(false, VCORE_VMEXIT_HLT, 1);
+    svm_fake.svm_features &= ~VCORE_SVM_FEAT_DECODE_ASSISTS;
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x7b);
+    ck_assert_uint_eq(get(VMCB12 + 0x78, 8), (0x90ull << 16) | 0x40 | (1u << 9));
+    ck_assert_uint_eq(get(VMCB12 + 0x80, 8), L2_RIP + 2);
+    vm_down();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("svm_nested");
@@ -401,6 +426,7 @@ int main(void)
     tcase_add_test(tc, hw_vmcb_ops_strict);
     tcase_add_test(tc, svm_insn_raw_without_nested);
     tcase_add_test(tc, svm_insn_decoded_with_nested);
+    tcase_add_test(tc, l2_ioio_address_size_for_l1);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }

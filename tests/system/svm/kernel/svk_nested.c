@@ -24,10 +24,10 @@ extern const uint8_t svk_l1_image[], svk_l1_image_end[];
  * need it are run and reported but not asserted (SKIP with what L1 saw).
  */
 #ifndef SVK_NESTED_SVM_INSNS
-#define SVK_NESTED_SVM_INSNS 0
+#define SVK_NESTED_SVM_INSNS 1
 #endif
 #ifndef SVK_NESTED_RUNS_L2
-#define SVK_NESTED_RUNS_L2 0
+#define SVK_NESTED_RUNS_L2 1
 #endif
 
 static const char *const svk_l1_case_names[] = {
