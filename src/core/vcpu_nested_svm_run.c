@@ -78,6 +78,22 @@ static int nsvm_run_read(vcore_vcpu_t *vcpu, uint32_t off, uint64_t *value)
     return err;
 }
 
+/* Writes one field of hw02 and the image. */
+static int nsvm_run_write(vcore_vcpu_t *vcpu, uint32_t off, uint64_t value)
+{
+    vcore_nsvm_t *n = vcpu->nsvm;
+    vcore_vmcb_field_info_t info;
+    uint32_t i = 0;
+    int err = nsvm_run_index(off, &i, &info);
+    if (!err)
+        err = vcpu->vm->ops.vmcb_write(vcpu, vcpu->priv, n->hw02, off, info.bytes, value);
+    if (!err)
+        err = vcore_vmcb_write(&n->hw02_img, off, info.bytes, value);
+    if (!err)
+        nsvm_run_set_known(n, i);
+    return err;
+}
+
 /* Brings hw02 to the image want: every core-written field that differs
  * from what hw02 is known to hold. */
 static int nsvm_run_sync(vcore_vcpu_t *vcpu, const vcore_vmcb_t *want)
@@ -194,8 +210,14 @@ int vcore__vcpu_nsvm_enter_l2(vcore_vcpu_t *vcpu, const vcore_nsvm_result_t *res
     want->save.rflags = res->regs.rflags;
     want->save.rsp = res->regs.gpr[VCORE_X86_RSP];
     want->save.rax = res->regs.gpr[VCORE_X86_RAX];
-    if (!(n->vmcb12.control.nested_ctl & VCORE_VMCB_NESTED_NP_ENABLE))
+    if (!(n->vmcb12.control.nested_ctl & VCORE_VMCB_NESTED_NP_ENABLE)) {
         want->save.g_pat = x->st.msrs.pat;
+    } else {
+        /* L2's PAT accesses are L0's unless L1 intercepts them (nsvm_run_pat). */
+        uint32_t byte, bit;
+        if (vcore_vmcb_msrpm_pos(VCORE_MSR_IA32_PAT, &byte, &bit))
+            n->msrpm02[byte] = (uint8_t)(n->msrpm02[byte] | (3u << bit));
+    }
     n->l2gprs = res->regs;
     /* L1's TLB_CONTROL, another ASID of L1's, or another VMCB12: L2's
      * cached translations go (its ASID, and a shadow nested table built
@@ -366,15 +388,40 @@ static int nsvm_run_npf_l0(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *mem, cons
     return VCORE_OK;
 }
 
-/* Injects #UD into L2 at its next run (EVENTINJ, "Event Injection"). */
-static int nsvm_run_ud(vcore_vcpu_t *vcpu)
+/* Injects an exception into L2 at its next run (EVENTINJ, "Event Injection"). */
+static int nsvm_run_exception(vcore_vcpu_t *vcpu, uint32_t vector, bool error_code)
+{
+    uint64_t inj = VCORE_VMCB_EVENT_V | ((uint64_t)VCORE_VMCB_EVENT_TYPE_EXCEPTION << VCORE_VMCB_EVENT_TYPE_SHIFT) |
+                   vector | (error_code ? VCORE_VMCB_EVENT_EV : 0u);
+    return nsvm_run_write(vcpu, 0x0a8, inj);
+}
+
+/* L2's RDMSR/WRMSR of PAT under L1's nested paging, which L1 does not
+ * intercept: L2's PAT is G_PAT ("Nested Paging"), served from vmcb02. L0
+ * intercepts these accesses itself so that L2 reads G_PAT even on a
+ * processor that does not load it at VMRUN (QEMU, docs/svm-conformance.md).
+ * A WRMSR of a reserved PAT type is #GP(0) ("PAT Register"). */
+static int nsvm_run_pat(vcore_vcpu_t *vcpu, const vcore_nsvm_l2_exit_t *ex, uint64_t next_rip)
 {
     vcore_nsvm_t *n = vcpu->nsvm;
-    uint64_t inj = VCORE_VMCB_EVENT_V | ((uint64_t)VCORE_VMCB_EVENT_TYPE_EXCEPTION << VCORE_VMCB_EVENT_TYPE_SHIFT) |
-                   6u;
-    int err = vcpu->vm->ops.vmcb_write(vcpu, vcpu->priv, n->hw02, 0x0a8, 8, inj);
+    uint64_t v = 0;
+    int err;
+    if (ex->exit_info1 & 1u) {
+        err = nsvm_run_read(vcpu, 0x5f8, &v); /* RAX */
+        if (err)
+            return err;
+        v = (n->l2gprs.gpr[VCORE_X86_RDX] << 32) | (v & 0xffffffffu);
+        if (!vcore__x86_pat_ok(v))
+            return nsvm_run_exception(vcpu, 13, true);
+        err = nsvm_run_write(vcpu, 0x668, v);
+    } else {
+        err = nsvm_run_read(vcpu, 0x668, &v);
+        if (!err)
+            err = nsvm_run_write(vcpu, 0x5f8, v & 0xffffffffu);
+        n->l2gprs.gpr[VCORE_X86_RDX] = v >> 32;
+    }
     if (!err)
-        n->hw02_img.control.event_inj = inj;
+        err = nsvm_run_write(vcpu, 0x578, next_rip);
     return err;
 }
 
@@ -468,7 +515,11 @@ int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t ans
             err = nsvm_run_npf_l0(vcpu, &mem, &ex, exit, &again);
         } else if (ex.exit_code == VCORE_VMEXIT_VMMCALL) {
             /* APM Vol. 3, "VMMCALL": not intercepted, it raises #UD. */
-            err = nsvm_run_ud(vcpu);
+            err = nsvm_run_exception(vcpu, 6, false);
+            again = true;
+        } else if (ex.exit_code == VCORE_VMEXIT_MSR && ex.ecx == VCORE_MSR_IA32_PAT && exit->raw.data[4] &&
+                   (n->vmcb12.control.nested_ctl & VCORE_VMCB_NESTED_NP_ENABLE)) {
+            err = nsvm_run_pat(vcpu, &ex, exit->raw.data[4]);
             again = true;
         }
         if (err)

@@ -610,6 +610,71 @@ START_TEST(intr_masked_by_l1_if)
 }
 END_TEST
 
+/* L2's RDMSR of PAT under L1's nested paging, not intercepted by L1: L2's
+ * PAT is G_PAT ("Nested Paging"): EDX:EAX = VMCB12's G_PAT, RIP past the
+ * RDMSR, the VMM sees nothing of it. */
+START_TEST(pat_of_l2_is_g_pat)
+{
+    vmcb12(0, 0, true);
+    put(VMCB12 + 0x668, 0x0006050400070406ull, 8);
+    push_vmrun();
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x7c;
+    x.next_rip = L2_RIP + 2;
+    x.exit = vcore_test_exit(VCORE_EXIT_RDMSR);
+    x.exit.flags = VCORE_EXIT_F_NEEDS_REPLY;
+    x.gpr_mask = 1u << VCORE_X86_RCX;
+    x.gprs[VCORE_X86_RCX] = 0x277;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP + 2, L2_RIP + 3);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    uint64_t v = 0, g[16];
+    ck_assert_int_eq(vcore_mock_vmcb_gprs(vcpu, g), VCORE_OK);
+    ck_assert_uint_eq(g[VCORE_X86_RDX], 0x00060504u);
+    ck_assert_int_eq(vcore_mock_vmcb_peek(vcpu, 0x5f8, 8, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x00070406u);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 2);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_REPLY), 0);
+    /* The merged MSR map intercepts PAT for L0 (read and write bits). */
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj & (1ull << 31), 0);
+}
+END_TEST
+
+/* WRMSR PAT with a reserved type (2) in entry 0: #GP(0) in L2 ("PAT
+ * Register"): EVENTINJ vector 13, type 3, error code valid, code 0. */
+START_TEST(pat_write_reserved_type_is_gp)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x7c;
+    x.exit_info1 = 1;
+    x.next_rip = L2_RIP + 2;
+    x.exit = vcore_test_exit(VCORE_EXIT_WRMSR);
+    x.exit.flags = VCORE_EXIT_F_NEEDS_REPLY;
+    x.gpr_mask = (1u << VCORE_X86_RCX) | (1u << VCORE_X86_RDX);
+    x.gprs[VCORE_X86_RCX] = 0x277;
+    x.gprs[VCORE_X86_RDX] = 0x00070406;
+    x.nfields = 1;
+    x.fields[0].offset = 0x5f8;
+    x.fields[0].bytes = 8;
+    x.fields[0].value = 0x00070402;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj, 0x80000b0dull);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nsvm_run");
@@ -634,6 +699,8 @@ int main(void)
     tcase_add_test(tc, gif_holds_interrupts);
     tcase_add_test(tc, intr_while_l2_exits_to_l1);
     tcase_add_test(tc, intr_masked_by_l1_if);
+    tcase_add_test(tc, pat_of_l2_is_g_pat);
+    tcase_add_test(tc, pat_write_reserved_type_is_gp);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }
