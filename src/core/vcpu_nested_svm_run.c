@@ -481,7 +481,13 @@ int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t ans
             vcore__memset(&ev, 0, sizeof(ev));
             ev.size = sizeof(ev);
             ev.exit_code = phys;
-            err = nsvm_run_l2_state(vcpu, NULL, &ev);
+            /* An event waiting in EVENTINJ was not delivered: L1 gets it
+             * in EXITINTINFO ("Event Injection"), else it is lost. */
+            err = nsvm_run_read(vcpu, 0x0a8, &ev.exit_int_info);
+            if (!err && !(ev.exit_int_info & VCORE_VMCB_EVENT_V))
+                ev.exit_int_info = 0;
+            if (!err)
+                err = nsvm_run_l2_state(vcpu, NULL, &ev);
             if (!err)
                 err = nsvm_run_to_l1(vcpu, &mem, &ev, exit, l1);
             return err;
@@ -513,6 +519,17 @@ int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t ans
             if (err)
                 return err;
             return nsvm_run_to_l1(vcpu, &mem, &ex, exit, l1);
+        }
+        /* An event L2 was being delivered when this #VMEXIT, which L0
+         * handles itself, interrupted it: it is injected again at the next
+         * VMRUN of L2 (APM Vol. 2, "EXITINTINFO Pseudo-Register": the
+         * format is EVENTINJ's; "Event Injection"). The exits the core
+         * completes with an exception of its own (VMMCALL, PAT) are
+         * instructions of L2, never an event delivery. */
+        if (ex.exit_int_info & VCORE_VMCB_EVENT_V) {
+            err = nsvm_run_write(vcpu, 0x0a8, ex.exit_int_info);
+            if (err)
+                return err;
         }
         bool again = false;
         if (ex.exit_code == VCORE_VMEXIT_NPF) {

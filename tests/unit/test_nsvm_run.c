@@ -403,6 +403,50 @@ START_TEST(npf_mapped_in_the_shadow_table)
 }
 END_TEST
 
+/* L2's delivery of a #PF (vector 0EH, error code 2) hit a nested page
+ * fault that L0 fixes in the shadow table: the #VMEXIT's EXITINTINFO holds
+ * the event (V bit 31, TYPE 3 exception in bits 10:8, EV bit 11, the error
+ * code in bits 63:32) and the next VMRUN injects it again through EVENTINJ,
+ * same format (APM Vol. 2, "EXITINTINFO Pseudo-Register", "Event
+ * Injection"). Without it the event is lost. */
+START_TEST(event_of_npf_fixed_by_l0_reinjected)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x400;
+    x.exit_info1 = (1ull << 32) | 4;
+    x.exit_info2 = 0x5010;
+    x.exit_int_info = (2ull << 32) | 0x80000b0eull;
+    x.exit = vcore_test_exit(VCORE_EXIT_MMIO);
+    x.exit.flags = VCORE_EXIT_F_NEEDS_REPLY;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.npt_maps, 1);
+    ck_assert_uint_eq(info.event_inj, (2ull << 32) | 0x80000b0eull);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 2);
+}
+END_TEST
+
+/* No event in EXITINTINFO (V clear): nothing is injected at the next run. */
+START_TEST(npf_without_event_injects_nothing)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    push_l2(0x400, (1ull << 32) | 4, 0x5010, VCORE_EXIT_MMIO, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, 0);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj & VCORE_VMCB_EVENT_V, 0);
+}
+END_TEST
+
 /* A read-only page of L1's table: mapped without write permission. */
 START_TEST(npf_read_only_page)
 {
@@ -740,6 +784,8 @@ int main(void)
     tcase_add_test(tc, vmmcall_of_l2_intercepted);
     tcase_add_test(tc, npf_mapped_in_the_shadow_table);
     tcase_add_test(tc, npf_read_only_page);
+    tcase_add_test(tc, event_of_npf_fixed_by_l0_reinjected);
+    tcase_add_test(tc, npf_without_event_injects_nothing);
     tcase_add_test(tc, npf_denied_by_l1_reflected);
     tcase_add_test(tc, npf_unmapped_by_l1_reflected);
     tcase_add_test(tc, npf_outside_ram_is_mmio_at_the_vm_address);
