@@ -109,7 +109,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
 /**
  * @brief Makes the next operation of a kind fail with a given error (fault injection).
  * @param[in] vcpu A vCPU on the mock backend.
- * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, VMCS_ALLOC, VMCS_LOAD or VMCS_ENTER).
+ * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, VMCS_ALLOC, VMCS_LOAD, VMCS_ENTER, VMCB_ALLOC or VMCB_SETUP).
  * @param[in] err The error to return once (0 cancels).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A bad argument.

@@ -14,6 +14,8 @@
  */
 #include "vcpu_x86.h"
 
+#include "diag_set.h"
+
 #include "virtcore/backend.h"
 #include "x86/svm/nsvm_priv.h"
 
@@ -72,6 +74,9 @@ int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
     in.ncpuid = x->ncpuid;
     res.size = sizeof(res);
     mem.size = sizeof(mem);
+    /* What a VMRUN the backend cannot complete must leave as it was. */
+    bool gif0 = n->gif;
+    uint32_t flush0 = n->hw02_flush;
     err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
     if (!err)
         err = vcore_nsvm_emulate(n, &mem, &in, &res, &vcpu->last_diag);
@@ -103,7 +108,22 @@ int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
         if (!vcpu->vm->ops.vmcb_run)
             return VCORE_OK;
         *handled = true;
-        return vcore__vcpu_nsvm_enter_l2(vcpu, &res);
+        err = vcore__vcpu_nsvm_enter_l2(vcpu, &res);
+        if (err) {
+            /* All or nothing: the backend could not give L2 its vmcb02,
+             * so the VMRUN did not happen. L1's state was not touched;
+             * the nested state goes back to L1 at its VMRUN (the copies
+             * of VMCB12 and vmcb02 are only read in guest mode; the
+             * VMCB12 cache is dropped, a full reload is always correct). */
+            n->guest_mode = false;
+            n->run_pending = false;
+            n->gif = gif0;
+            n->cache_valid = false;
+            n->hw02_active = false;
+            n->hw02_flush = flush0;
+            (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_NSVM_VMCB02_FAILED, (uint64_t)(int64_t)err);
+        }
+        return err;
     default:
         /* TO_VMM: the VMM's, with the vCPU still at L1's instruction. */
         return VCORE_OK;

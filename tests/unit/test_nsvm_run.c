@@ -612,6 +612,58 @@ static void set_if(bool on)
 /* APM Vol. 2, "Global Interrupt Flag, STGI and CLGI Instructions": with
  * GIF clear an interrupt is held pending (not injected, no window), and
  * taken once STGI sets GIF. */
+/* The backend cannot allocate vmcb02 (or set it up) at L1's VMRUN: the
+ * error is returned with a diagnostic and nothing happened: L1 still at
+ * its VMRUN with its registers, not in guest mode, GIF as before (APM
+ * Vol. 2, "VMRUN Instruction": VMRUN sets GIF and enters the guest only
+ * when it completes). A second VMRUN then enters L2. */
+static void vmrun_backend_failure(uint32_t op)
+{
+    vmcb12(0, 0, false);
+    push_svm(VCORE_NSVM_CLGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_x86_regs_t r = regs();
+    r.rip = L1_RIP;
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, op, VCORE_ERR_NOMEM), VCORE_OK);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_NOMEM);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_NSVM_VMCB02_FAILED);
+    const vcore_nsvm_t *n = vcore_vcpu_nsvm(vcpu);
+    ck_assert(!vcore_nsvm_in_guest(n));
+    ck_assert(!vcore_nsvm_gif(n));
+    vcore_x86_regs_t after = regs();
+    ck_assert_uint_eq(after.rip, L1_RIP);
+    ck_assert_uint_eq(after.gpr[VCORE_X86_RAX], VMCB12);
+    ck_assert_uint_eq(after.gpr[VCORE_X86_RBX], 0xb1);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 0);
+    /* The same VMRUN again, the backend able: L2 runs. */
+    push_vmrun();
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert(vcore_nsvm_in_guest(n));
+    ck_assert(vcore_nsvm_gif(n));
+}
+
+START_TEST(vmrun_vmcb02_alloc_failure_undone)
+{
+    vmrun_backend_failure(VCORE_MOCK_OP_VMCB_ALLOC);
+}
+END_TEST
+
+START_TEST(vmrun_vmcb02_setup_failure_undone)
+{
+    vmrun_backend_failure(VCORE_MOCK_OP_VMCB_SETUP);
+}
+END_TEST
+
 START_TEST(gif_holds_interrupts)
 {
     set_if(true);
@@ -794,6 +846,8 @@ int main(void)
     tcase_add_test(tc, clean_bit_of_fields);
     tcase_add_test(tc, vmcb_group_all_or_none);
     tcase_add_test(tc, gif_holds_interrupts);
+    tcase_add_test(tc, vmrun_vmcb02_alloc_failure_undone);
+    tcase_add_test(tc, vmrun_vmcb02_setup_failure_undone);
     tcase_add_test(tc, intr_while_l2_exits_to_l1);
     tcase_add_test(tc, intr_masked_by_l1_if);
     tcase_add_test(tc, pat_of_l2_is_g_pat);
