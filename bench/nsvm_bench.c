@@ -8,7 +8,9 @@
  *   - one with MSR and I/O permission maps (read and merged at each VMRUN),
  * and once more with L1's own VMLOAD/VMSAVE around VMRUN, as a KVM-like L1
  * does. Also printed: the clean bits vmcb02 (the VMCB L0 runs L2 with)
- * carries after the VMRUN.
+ * carries after the VMRUN. With the svm backend's pure C in the build,
+ * the backend's VMCB and instruction counts of the round trip with L2 on a
+ * hardware vmcb02 follow (nsvm_svm_bench.c).
  *
  * These are counts, not times: the same on every machine.
  */
@@ -62,6 +64,10 @@ static const vcore_cpuid_entry_t cpuid[] = {
 };
 
 static _Alignas(8) uint8_t state[256 * 1024];
+
+#ifdef NSVM_BENCH_SVM
+void nsvm_bench_svm(void); /* nsvm_svm_bench.c */
+#endif
 
 static void check(int err, const char *what)
 {
@@ -160,5 +166,9 @@ int main(void)
     run("clean bits, no maps", false, false);
     run("clean bits, MSRPM+IOPM", true, false);
     run("+ VMLOAD/VMSAVE by L1", false, true);
+#ifdef NSVM_BENCH_SVM
+    printf("\n");
+    nsvm_bench_svm();
+#endif
     return 0;
 }

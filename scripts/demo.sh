@@ -23,3 +23,6 @@ fi
 # L0 -> L1 -> L2 on Bochs (scripts/deps.sh installed it).
 echo
 scripts/demo-nested.sh
+# The same on AMD SVM: L0 -> L1 -> L2 on Bochs' ryzen model.
+echo
+scripts/demo-nested-svm.sh

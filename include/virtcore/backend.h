@@ -113,6 +113,45 @@ typedef struct vcore_vmcs_ctl_shadow {
     uint32_t valid;    /**< Bit i: value[i] is what the VMCS holds. */
 } vcore_vmcs_ctl_shadow_t;
 
+/** @brief A backend's hardware VMCB object (opaque; see the VMCB ops of vcore_backend_t). */
+typedef struct vcore_hw_vmcb vcore_hw_vmcb_t;
+
+/** @brief Which nested page table a hardware VMCB runs with (vcore_hw_vmcb_setup_t::npt). */
+typedef enum vcore_hw_vmcb_npt {
+    /** The VM's own nested page table: the guest's physical addresses are the VM's (L1 gives L2 no nested paging). */
+    VCORE_HW_VMCB_NPT_VM = 0,
+    /** A table of this VMCB's own, empty until vmcb_npt_map fills it (L2 addresses through L1's nested table). */
+    VCORE_HW_VMCB_NPT_SHADOW = 1
+} vcore_hw_vmcb_npt_t;
+
+/** @name Flush requests of vcore_hw_vmcb_setup_t::flush
+ * @{ */
+#define VCORE_HW_VMCB_FLUSH_ASID (1u << 0)   /**< The next run drops every translation cached for the VMCB's ASID. */
+#define VCORE_HW_VMCB_FLUSH_SHADOW (1u << 1) /**< Empty the VMCB's shadow nested table (and flush its ASID). */
+/** @} */
+
+/**
+ * @brief What only the backend can put in a hardware VMCB: host-physical
+ *        addresses and its ASID (vcore_backend_t::vmcb_setup).
+ *
+ * The fields IOPM_BASE_PA, MSRPM_BASE_PA, GUEST_ASID, TLB_CONTROL,
+ * NESTED_CTL, N_CR3 and CLEAN_BITS belong to the backend: the core never
+ * writes them, it states here what they must achieve.
+ */
+typedef struct vcore_hw_vmcb_setup {
+    size_t size;          /**< sizeof(vcore_hw_vmcb_setup_t). */
+    const uint8_t *msrpm; /**< MSR permission map (8 KiB) the VMCB uses, copied by the backend; NULL intercepts every MSR. */
+    const uint8_t *iopm;  /**< I/O permission map (12 KiB), copied; NULL intercepts every port. */
+    uint32_t npt;         /**< ::vcore_hw_vmcb_npt_t. */
+    uint32_t flush;       /**< VCORE_HW_VMCB_FLUSH_* bits for the next run. */
+} vcore_hw_vmcb_setup_t;
+
+/** @name Permissions of vcore_backend_t::vmcb_npt_map
+ * @{ */
+#define VCORE_HW_NPT_WRITE (1u << 0) /**< Writes are allowed. */
+#define VCORE_HW_NPT_EXEC (1u << 1)  /**< Instruction fetches are allowed. */
+/** @} */
+
 /** @brief What vcore_backend_t::vcpu_flush_tlb must invalidate. */
 typedef enum vcore_tlb_flush_kind {
     /** Every cached linear translation of the vCPU's guest, global ones included (INVVPID single-context; an ASID flush). */
@@ -276,6 +315,64 @@ struct vcore_backend {
     int (*vmcs_shadow_link)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *shadow,
                             const uint8_t *vmread_bitmap, const uint8_t *vmwrite_bitmap);
     /** @} */
+
+    /**
+     * @name Hardware VMCB objects (AMD SVM; NULL elsewhere)
+     * A vCPU runs its guest on vmcb01, which the backend keeps to itself;
+     * these ops let the core create and run more VMCBs (vmcb02 for nested
+     * SVM). A VMCB is a page in memory, not a processor-resident object: no
+     * current-VMCB state and no launch state, hence a group of its own
+     * rather than the VMCS ops (APM Vol. 2, "VMRUN Instruction").
+     *
+     * Fields are named by their offset and width in the 4 KiB VMCB
+     * (x86/vmcb.h: VCORE_VMCB_FIELD_LIST); an offset and width that is not a
+     * named field, or a write to a backend-owned field
+     * (vcore_hw_vmcb_setup_t), is refused with VCORE_ERR_NOENT /
+     * VCORE_ERR_PERM. Clean bits are the backend's ("VMCB Clean Field"): a
+     * write of the value the VMCB already holds leaves its clean bit set,
+     * any other write clears the bit covering the field
+     * (vcore_vmcb_clean_bit()).
+     * @{
+     */
+    /** Allocates a zeroed VMCB, with its own ASID distinct from vmcb01's. */
+    int (*vmcb_alloc)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t **out);
+    /** Frees a VMCB made by vmcb_alloc, with its shadow nested table. */
+    void (*vmcb_free)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb);
+    /** Reads a named field (@p bytes 1, 2, 4 or 8 as the field list says). */
+    int (*vmcb_read)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, uint32_t offset, uint32_t bytes,
+                     uint64_t *value);
+    /** Writes a named field; an unchanged value is not written and keeps its clean bit. */
+    int (*vmcb_write)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, uint32_t offset, uint32_t bytes,
+                      uint64_t value);
+    /** Installs the backend-owned part (permission maps, nested table, flushes) before a run. */
+    int (*vmcb_setup)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, const vcore_hw_vmcb_setup_t *setup);
+    /**
+     * Maps the 4 KiB page holding @p gpa in the VMCB's shadow nested table
+     * to the VM's guest-physical page @p vm_gpa with @p prot
+     * (VCORE_HW_NPT_*; reads always allowed). Two phases as the VM's own
+     * table: the tables are made first, the leaf written last, so a failure
+     * changes no translation. VCORE_ERR_NOENT when @p vm_gpa is not RAM of
+     * the VM (nothing mapped: the access is the VMM's).
+     */
+    int (*vmcb_npt_map)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, uint64_t gpa, uint64_t vm_gpa,
+                        uint32_t prot);
+    /**
+     * VMRUN of @p vmcb ("VMRUN Instruction"). @p gprs carries the
+     * registers the VMCB does not hold (every GPR but RAX and RSP; RAX, RSP,
+     * RIP and RFLAGS are VMCB fields) in and out. @p exit carries in the
+     * reply to the previous exit of this VMCB (reason VCORE_EXIT_NONE: no
+     * reply due, nothing to complete) and out the exit decoded as
+     * vcpu_run decodes exits of vmcb01, with raw.source VCORE_EXIT_SRC_SVM,
+     * raw.data[0] EXITCODE (64 bits), raw.qualification EXITINFO1,
+     * raw.data[1] EXITINFO2, raw.data[2] EXITINTINFO, raw.data[4] the
+     * address of the next instruction when the exit is an instruction
+     * intercept the backend decodes (nRIP, or the decoded length where the
+     * processor saves no nRIP), else 0. The vCPU's own event
+     * state is not injected: EVENTINJ is the core's field.
+     */
+    int (*vmcb_run)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, vcore_x86_regs_t *gprs,
+                    vcore_exit_t *exit);
+    /** @} */
 };
 
 /** @brief Size of the first published ops table (through @c vcpu_kick): the smallest accepted @c size. */
@@ -319,11 +416,12 @@ VCORE_API void vcore_vmcs_ctl_shadow_reset(vcore_vmcs_ctl_shadow_t *shadow);
  *
  * Sizes: at least VCORE_BACKEND_SIZE_V1; ops past @c size count as NULL.
  * The private sizes must leave room for the core's own part of a VM or
- * vCPU block (no size_t overflow). The VMCS ops come as a group: all or none.
+ * vCPU block (no size_t overflow). The VMCS ops come as a group: all or none;
+ * so do the VMCB ops.
  * @param[in] backend The table.
  * @return VCORE_OK if usable.
  * @retval VCORE_ERR_INVAL @p backend is NULL, a required op is missing, a
- *         private size is too large, or the VMCS group is incomplete.
+ *         private size is too large, or the VMCS or VMCB group is incomplete.
  * @retval VCORE_ERR_ABI The size is below VCORE_BACKEND_SIZE_V1 or the ABI version is not this library's.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_backend_validate(const vcore_backend_t *backend);

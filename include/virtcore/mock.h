@@ -28,6 +28,7 @@
 VCORE_BEGIN_DECLS
 
 struct vcore_hw_vmcs; /* a backend's hardware VMCS (backend.h: vcore_hw_vmcs_t) */
+struct vcore_hw_vmcb; /* a backend's hardware VMCB (backend.h: vcore_hw_vmcb_t) */
 
 /** @brief Most exits that can be queued per vCPU. */
 #define VCORE_MOCK_MAX_SCRIPT 64u
@@ -60,6 +61,15 @@ typedef enum vcore_mock_op {
     VCORE_MOCK_OP_INVEPT,        /**< vcpu_invept (a shadow EPT invalidated) */
     VCORE_MOCK_OP_VMCS_SHADOW_LINK, /**< vmcs_shadow_link (VMCS shadowing of vmcs01 set or cleared) */
     VCORE_MOCK_OP_GUEST_VMCS_ACCESS, /**< a guest VMREAD/VMWRITE the shadow VMCS served without a VM exit */
+    VCORE_MOCK_OP_VMCB_ALLOC,    /**< vmcb_alloc */
+    VCORE_MOCK_OP_VMCB_FREE,     /**< vmcb_free */
+    VCORE_MOCK_OP_VMCB_READ,     /**< vmcb_read of a named field */
+    VCORE_MOCK_OP_VMCB_WRITE,    /**< vmcb_write that changed a field (its clean bit cleared) */
+    VCORE_MOCK_OP_VMCB_WRITE_SAME, /**< vmcb_write of the value the field held (clean bit kept) */
+    VCORE_MOCK_OP_VMCB_SETUP,    /**< vmcb_setup */
+    VCORE_MOCK_OP_VMCB_NPT_MAP,  /**< vmcb_npt_map that mapped a page */
+    VCORE_MOCK_OP_VMCB_RUN,      /**< vmcb_run (VMRUN of a hardware VMCB) */
+    VCORE_MOCK_OP_VMCB_VIOLATION, /**< a VMCB access the backend ABI does not allow (a test failure) */
     VCORE_MOCK_OP_COUNT          /**< Number of kinds. */
 } vcore_mock_op_t;
 
@@ -102,7 +112,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
 /**
  * @brief Makes the next operation of a kind fail with a given error (fault injection).
  * @param[in] vcpu A vCPU on the mock backend.
- * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, INVEPT, VMCS_ALLOC, VMCS_LOAD, VMCS_ENTER or VMCS_SHADOW_LINK).
+ * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, INVEPT, VMCS_ALLOC, VMCS_LOAD, VMCS_ENTER, VMCS_SHADOW_LINK, VMCB_ALLOC or VMCB_SETUP).
  * @param[in] err The error to return once (0 cancels).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A bad argument.
@@ -345,6 +355,100 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_last_invept(const vcore_vcpu_t *vcpu,
  * @return VCORE_OK, or VCORE_ERR_INVAL for a bad argument.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_mock_set_xmm(vcore_vcpu_t *vcpu, uint32_t index, uint64_t lo, uint64_t hi);
+
+/** @brief Most fields one scripted VMCB exit stores. */
+#define VCORE_MOCK_VMCB_EXIT_FIELDS 24u
+
+/**
+ * @brief The \#VMEXIT the next vmcb_run of the mock reports.
+ *
+ * The mock stores EXITCODE, EXITINFO1/2, EXITINTINFO, NRIP and @c fields
+ * in the VMCB (what the processor writes) and returns @c exit with its raw
+ * part set from the codes, as backend.h says.
+ */
+typedef struct vcore_mock_vmcb_exit {
+    size_t size;            /**< sizeof(vcore_mock_vmcb_exit_t). */
+    uint64_t exit_code;     /**< EXITCODE. */
+    uint64_t exit_info1;    /**< EXITINFO1. */
+    uint64_t exit_info2;    /**< EXITINFO2. */
+    uint64_t exit_int_info; /**< EXITINTINFO. */
+    uint64_t next_rip;      /**< NRIP. */
+    vcore_exit_t exit;      /**< The decoded exit (reason, flags, u); @c size must be set. */
+    uint32_t nfields;       /**< Valid entries of @c fields. */
+    uint32_t pad;           /**< Reserved. */
+    struct {
+        uint32_t offset;    /**< Named field offset. */
+        uint32_t bytes;     /**< Its width. */
+        uint64_t value;     /**< The value the "processor" stores. */
+    } fields[VCORE_MOCK_VMCB_EXIT_FIELDS]; /**< Guest state the exit stores. */
+    uint64_t gprs[16];      /**< GPRs the guest leaves (those named by @c gpr_mask). */
+    uint32_t gpr_mask;      /**< Bit i: gprs[i] replaces GPR i (RAX and RSP are VMCB fields: not used). */
+} vcore_mock_vmcb_exit_t;
+
+/**
+ * @brief Queues the outcome of the next vmcb_run on this vCPU.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] ex The exit (copied).
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument, not on the mock, too many fields or a field that is not named.
+ * @retval VCORE_ERR_ABI A size is wrong.
+ * @retval VCORE_ERR_RANGE The queue is full.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_push_vmcb_exit(vcore_vcpu_t *vcpu, const vcore_mock_vmcb_exit_t *ex);
+
+/**
+ * @brief vmcb_read and vmcb_write calls of one named field (all VMCBs of the vCPU).
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] offset The field's offset.
+ * @param[out] reads Receives the reads (may be NULL).
+ * @param[out] writes Receives the writes, changing or not (may be NULL).
+ * @return VCORE_OK, or VCORE_ERR_INVAL for a bad argument.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcb_count(const vcore_vcpu_t *vcpu, uint32_t offset, uint64_t *reads,
+                                                      uint64_t *writes);
+
+/** @brief What the mock recorded of the last vmcb_run and the VMCB it ran. */
+typedef struct vcore_mock_vmcb_info {
+    size_t size;          /**< sizeof(vcore_mock_vmcb_info_t). */
+    uint32_t clean;       /**< CLEAN_BITS the last run used (0 on a VMCB's first run). */
+    uint32_t npt;         /**< vcore_hw_vmcb_setup_t::npt as last set up. */
+    uint32_t flushes;     /**< Runs that flushed the VMCB's ASID. */
+    uint32_t shadow_resets; /**< Runs that emptied the shadow nested table. */
+    uint32_t npt_maps;    /**< Pages in the shadow nested table. */
+    uint32_t last_prot;   /**< Permissions of the last vmcb_npt_map. */
+    uint64_t last_gpa;    /**< The last mapped page. */
+    uint64_t last_vm_gpa; /**< ... and the VM page it maps to. */
+    uint64_t msrpm_first; /**< The first 8 bytes of the MSR permission map set up. */
+    uint64_t iopm_first;  /**< The first 8 bytes of the I/O permission map set up. */
+    uint64_t event_inj;   /**< EVENTINJ the last run started with. */
+} vcore_mock_vmcb_info_t;
+
+/**
+ * @brief What the mock recorded of the last vmcb_run.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[out] out Receives it; @c out->size must be set.
+ * @return VCORE_OK; VCORE_ERR_NOENT before any run; VCORE_ERR_INVAL / ABI for bad arguments.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcb_info(const vcore_vcpu_t *vcpu, vcore_mock_vmcb_info_t *out);
+
+/**
+ * @brief Reads a field of the VMCB the last vmcb_run ran, without counting (test assertions).
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] offset Byte offset.
+ * @param[in] bytes 1, 2, 4 or 8.
+ * @param[out] value Receives the value.
+ * @return VCORE_OK; VCORE_ERR_NOENT before any run; VCORE_ERR_INVAL for bad arguments.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcb_peek(const vcore_vcpu_t *vcpu, uint32_t offset, uint32_t bytes,
+                                                     uint64_t *value);
+
+/**
+ * @brief The GPRs the last vmcb_run left (RAX and RSP are VMCB fields).
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[out] gprs Receives 16 registers.
+ * @return VCORE_OK, or VCORE_ERR_INVAL for a bad argument.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcb_gprs(const vcore_vcpu_t *vcpu, uint64_t gprs[16]);
 
 VCORE_END_DECLS
 

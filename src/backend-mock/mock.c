@@ -308,4 +308,11 @@ const vcore_backend_t vcore__backend_mock_ops = {
     .vcpu_flush_tlb = vcore__mock_flush_tlb,
     .vcpu_invept = vcore__mock_invept,
     .vmcs_shadow_link = vcore__mock_vmcs_shadow_link,
+    .vmcb_alloc = vcore__mock_vmcb_alloc,
+    .vmcb_free = vcore__mock_vmcb_free,
+    .vmcb_read = vcore__mock_vmcb_read,
+    .vmcb_write = vcore__mock_vmcb_write,
+    .vmcb_setup = vcore__mock_vmcb_setup,
+    .vmcb_npt_map = vcore__mock_vmcb_npt_map,
+    .vmcb_run = vcore__mock_vmcb_run,
 };

@@ -7,6 +7,7 @@
 #include "virtcore/error.h"
 #include "virtcore/mock.h"
 #include "virtcore/x86/vmcs.h"
+#include "virtcore/x86/vmcb.h"
 
 /* Bytes of the buffer that carries string-I/O data (one page, as KVM). */
 #define VCORE__MOCK_IO_BUF 4096u
@@ -33,6 +34,22 @@ struct vcore_hw_vmcs {
     vcore_vmcs_ctl_shadow_t ctl;  /* write avoidance for the major controls */
     uint64_t reads, writes;       /* VMREADs / VMWRITEs of this VMCS that reached the store */
     uint8_t page[VCORE_VMCS12_SIZE]; /* field values, vmcs12 layout */
+};
+
+/* Hardware VMCB objects per vCPU and queued VMCB exits. */
+#define VCORE__MOCK_NVMCB 4u
+#define VCORE__MOCK_VMCB_SCRIPT 16u
+
+/* One hardware VMCB of the strict store (backend.h, VMCB ops). */
+struct vcore_hw_vmcb {
+    bool in_use;
+    bool ran;             /* ran once: the clean bits may be used */
+    uint32_t dirty;       /* clean bits cleared by writes since the last run */
+    uint32_t pending;     /* reason of the exit awaiting a reply, 0 if none */
+    uint32_t npt;         /* vcore_hw_vmcb_npt_t */
+    uint32_t flush;       /* flush requests for the next run */
+    uint32_t npt_maps;    /* pages in the shadow nested table */
+    vcore_vmcb_t page;
 };
 
 typedef struct vcore__mock_vcpu {
@@ -73,6 +90,15 @@ typedef struct vcore__mock_vcpu {
     bool have_bitmaps;                           /* the VMREAD/VMWRITE bitmaps were given */
     uint8_t vmread_bitmap[VCORE_NVMX_BITMAP_SIZE];
     uint8_t vmwrite_bitmap[VCORE_NVMX_BITMAP_SIZE];
+    /* Hardware VMCB store. */
+    struct vcore_hw_vmcb vmcb[VCORE__MOCK_NVMCB];
+    struct vcore_hw_vmcb *vmcb_last;             /* the VMCB of the last vmcb_run */
+    vcore_mock_vmcb_exit_t vmcb_script[VCORE__MOCK_VMCB_SCRIPT];
+    uint32_t vmcb_head, vmcb_count;
+    uint64_t vmcb_gprs[16];                      /* the GPRs of the last vmcb_run */
+    vcore_mock_vmcb_info_t vmcb_info;
+    uint32_t vmcb_reads[VCORE_VMCB_SIZE];
+    uint32_t vmcb_writes[VCORE_VMCB_SIZE];
 } vcore__mock_vcpu_t;
 
 extern const vcore_backend_t vcore__backend_mock_ops;
@@ -103,6 +129,18 @@ int vcore__mock_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint6
 int vcore__mock_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out);
 int vcore__mock_vmcs_shadow_link(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *shadow,
                                  const uint8_t *vmread_bitmap, const uint8_t *vmwrite_bitmap);
+/* mock_vmcb.c: the hardware VMCB ops. */
+int vcore__mock_vmcb_alloc(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t **out);
+void vcore__mock_vmcb_free(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb);
+int vcore__mock_vmcb_read(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, uint32_t offset, uint32_t bytes,
+                          uint64_t *value);
+int vcore__mock_vmcb_write(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, uint32_t offset, uint32_t bytes,
+                           uint64_t value);
+int vcore__mock_vmcb_setup(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, const vcore_hw_vmcb_setup_t *s);
+int vcore__mock_vmcb_npt_map(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, uint64_t gpa, uint64_t vm_gpa,
+                             uint32_t prot);
+int vcore__mock_vmcb_run(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, vcore_x86_regs_t *gprs,
+                         vcore_exit_t *exit);
 /* mock_vmcs.c: vmcs01 of a new vCPU. */
 void vcore__mock_vmcs_init(vcore__mock_vcpu_t *m);
 

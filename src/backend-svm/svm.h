@@ -14,6 +14,7 @@
  *   svm_fpu.c     the guest's x87/SSE state (FXSAVE image, core/x86/fxsave.h)
  *   svm_tlb.c     the vcpu_flush_tlb op (TLB_CONTROL, new ASID, INVLPGA)
  *   svm_kick.c    the vcpu_kick op (core/kick.h)
+ *   svm_vmcb02.c  the core's hardware VMCBs (vmcb02 of nested SVM), shadow nested tables
  *   svm_backend.c the ops table
  */
 #ifndef VCORE_BACKEND_SVM_H
@@ -85,6 +86,26 @@ typedef struct vcore__svm_stats {
     uint64_t vmruns;
 } vcore__svm_stats_t;
 
+/* A hardware VMCB the core runs (backend.h, VMCB ops; svm_vmcb02.c). The
+ * members from vmcb to next_rip are swapped with the vCPU's for a run. */
+#define VCORE__SVM_NVMCB 2u
+struct vcore_hw_vmcb {
+    bool in_use;
+    bool flush_asid;            /* the next run flushes the VMCB's ASID */
+    uint32_t npt;               /* vcore_hw_vmcb_npt_t */
+    uint8_t *msrpm;             /* its MSR permission map, 2 pages */
+    uint64_t msrpm_pa;
+    uint8_t *iopm;              /* its I/O permission map, 3 pages */
+    uint64_t iopm_pa;
+    vcore__svm_npt_t shadow;    /* the shadow nested table (root NULL until used) */
+    vcore_vmcb_t *vmcb;
+    uint64_t vmcb_pa;
+    uint32_t asid, asid_generation, npt_gen, dirty;
+    bool ran;
+    uint32_t pending;
+    uint64_t next_rip;
+};
+
 /* Size of the string-I/O buffer. */
 #define VCORE__SVM_IO_BUF 256u
 
@@ -142,6 +163,7 @@ typedef struct vcore__svm_vcpu {
     uint64_t io_base;           /* base of the segment of the string's memory operand */
     uint8_t iobuf[VCORE__SVM_IO_BUF];
     vcore__svm_stats_t stats;
+    struct vcore_hw_vmcb vmcb02[VCORE__SVM_NVMCB]; /* the core's hardware VMCBs */
     vcore_vcpu_t *vcpu;
     vcore_vm_t *vmobj;
 } vcore__svm_vcpu_t;
@@ -182,6 +204,8 @@ int vcore__svm_pool_get(vcore__svm_pool_t *p, uint64_t **va, uint64_t *pa);
 /* Host-virtual address of a pool page from its physical address (NULL if foreign). */
 uint64_t *vcore__svm_pool_va(const vcore__svm_pool_t *p, uint64_t pa);
 void vcore__svm_pool_fini(vcore__svm_pool_t *p);
+/* Returns a page got from the pool. */
+void vcore__svm_pool_put(vcore__svm_pool_t *p, void *va);
 
 /* ---- svm_npt.c ---- */
 int vcore__svm_npt_init(vcore__svm_npt_t *n, vcore__svm_pool_t *p);
@@ -196,6 +220,14 @@ void vcore__svm_npt_unmap(vcore__svm_npt_t *n, const vcore__svm_pool_t *p, const
 /* The leaf entry for gpa (0 if none) and its page size. */
 uint64_t vcore__svm_npt_lookup(const vcore__svm_npt_t *n, const vcore__svm_pool_t *p, uint64_t gpa,
                                uint64_t *page_size);
+
+/* Maps one 4 KiB page gpa -> hpa with perm (VCORE__NPT_RW, VCORE__NPT_NX
+ * bits of the leaf): the tables first, the leaf last. */
+#define VCORE__NPT_LEAF_RW (1ull << 1)
+#define VCORE__NPT_LEAF_NX (1ull << 63)
+int vcore__svm_npt_map_page(vcore__svm_npt_t *n, vcore__svm_pool_t *p, uint64_t gpa, uint64_t hpa, uint64_t perm);
+/* Empties a table (its tables go back to the pool; the root stays). */
+void vcore__svm_npt_clear(vcore__svm_npt_t *n, vcore__svm_pool_t *p);
 
 /* ---- svm_vmcb.c ---- */
 int vcore__svm_vm_setup(vcore__svm_vm_t *v, const vcore_host_t *host);
@@ -255,6 +287,19 @@ int vcore__svm_guest_decode(vcore__svm_vcpu_t *c, vcore__x86_insn_t *out);
 uint64_t vcore__svm_guest_step(uint64_t reg, uint64_t delta, uint32_t asize);
 /* The linear address of string element k. */
 uint64_t vcore__svm_guest_elem(const vcore__svm_vcpu_t *c, uint64_t reg, uint32_t k);
+
+/* ---- svm_vmcb02.c: the VMCB ops of backend.h ---- */
+int vcore__svm_hw_vmcb_alloc(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t **out);
+void vcore__svm_hw_vmcb_free(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb);
+int vcore__svm_hw_vmcb_read(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, uint32_t offset, uint32_t bytes,
+                         uint64_t *value);
+int vcore__svm_hw_vmcb_write(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, uint32_t offset, uint32_t bytes,
+                          uint64_t value);
+int vcore__svm_hw_vmcb_setup(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, const vcore_hw_vmcb_setup_t *s);
+int vcore__svm_hw_vmcb_npt_map(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, uint64_t gpa, uint64_t vm_gpa,
+                            uint32_t prot);
+int vcore__svm_hw_vmcb_run(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, vcore_x86_regs_t *gprs,
+                        vcore_exit_t *exit);
 
 /* ---- svm_exit.c ---- */
 /* Decodes the #VMEXIT that just happened into *exit; *again when the

@@ -190,4 +190,11 @@ const vcore_backend_t vcore__backend_svm_ops = {
     .vcpu_flush_tlb = vcore__svm_flush_tlb,
     .vm_hv_host = NULL,
     .vcpu_hv_vp_index = NULL,
+    .vmcb_alloc = vcore__svm_hw_vmcb_alloc,
+    .vmcb_free = vcore__svm_hw_vmcb_free,
+    .vmcb_read = vcore__svm_hw_vmcb_read,
+    .vmcb_write = vcore__svm_hw_vmcb_write,
+    .vmcb_setup = vcore__svm_hw_vmcb_setup,
+    .vmcb_npt_map = vcore__svm_hw_vmcb_npt_map,
+    .vmcb_run = vcore__svm_hw_vmcb_run,
 };

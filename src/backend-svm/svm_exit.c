@@ -15,6 +15,7 @@
 #include "svm.h"
 
 #include "core/x86/x86.h"
+#include "virtcore/x86/nsvm.h"
 
 static void vcore__svm_internal(vcore_exit_t *exit, uint32_t suberror, uint64_t a, uint64_t b)
 {
@@ -318,6 +319,33 @@ static void vcore__svm_exit_exception(vcore__svm_vcpu_t *c, vcore_exit_t *exit, 
     exit->u.exception.cr2 = vec == VCORE__VEC_PF ? i2 : 0;
 }
 
+/* The SVM instructions (APM Vol. 3, "VMRUN" .. "INVLPGA", "SKINIT"): for a
+ * vCPU with nested SVM, the core's dispatch step emulates them; without it
+ * they stay raw (the VMM decides, normally a #UD). The core completes them:
+ * nothing is pending here. */
+static void vcore__svm_exit_svm_insn(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v, vcore_exit_t *exit,
+                                     uint64_t code, uint64_t rip)
+{
+    static const struct {
+        uint64_t code;
+        uint32_t op;
+    } ops[] = {
+        {VCORE_VMEXIT_VMRUN, VCORE_NSVM_VMRUN},   {VCORE_VMEXIT_VMLOAD, VCORE_NSVM_VMLOAD},
+        {VCORE_VMEXIT_VMSAVE, VCORE_NSVM_VMSAVE}, {VCORE_VMEXIT_STGI, VCORE_NSVM_STGI},
+        {VCORE_VMEXIT_CLGI, VCORE_NSVM_CLGI},     {VCORE_VMEXIT_SKINIT, VCORE_NSVM_SKINIT},
+        {VCORE_VMEXIT_INVLPGA, VCORE_NSVM_INVLPGA},
+    };
+    if (!vcore_vcpu_nsvm(c->vcpu))
+        return;
+    if (!vcore__svm_exit_next(c, v, exit, rip))
+        return;
+    for (size_t i = 0; i < VCORE__ARRAY_SIZE(ops); i++)
+        if (ops[i].code == code)
+            exit->u.svm_insn.op = ops[i].op;
+    exit->reason = VCORE_EXIT_SVM_INSN;
+    exit->u.svm_insn.insn_len = (uint32_t)(c->next_rip - rip);
+}
+
 void vcore__svm_exit_decode(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v, vcore_exit_t *exit,
                             bool *again)
 {
@@ -431,6 +459,15 @@ void vcore__svm_exit_decode(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v, vcor
     case VCORE_VMEXIT_CR0_WRITE:
     case VCORE_VMEXIT_CR4_WRITE:
         vcore__svm_exit_cr(c, v, exit, (uint32_t)(code - VCORE_VMEXIT_CR0_WRITE), i1, rip);
+        return;
+    case VCORE_VMEXIT_VMRUN:
+    case VCORE_VMEXIT_VMLOAD:
+    case VCORE_VMEXIT_VMSAVE:
+    case VCORE_VMEXIT_STGI:
+    case VCORE_VMEXIT_CLGI:
+    case VCORE_VMEXIT_SKINIT:
+    case VCORE_VMEXIT_INVLPGA:
+        vcore__svm_exit_svm_insn(c, v, exit, code, rip);
         return;
     default:
         return; /* VCORE_EXIT_RAW: the code and its information */

@@ -171,3 +171,37 @@ uint64_t vcore__svm_npt_lookup(const vcore__svm_npt_t *n, const vcore__svm_pool_
     *page_size = VCORE_PAGE_SIZE;
     return pt[vcore__svm_npt_index(gpa, 1)];
 }
+
+int vcore__svm_npt_map_page(vcore__svm_npt_t *n, vcore__svm_pool_t *p, uint64_t gpa, uint64_t hpa, uint64_t perm)
+{
+    /* Prepare: the page table exists (a failure changes no translation). */
+    int err = VCORE_OK;
+    uint64_t *pt = vcore__svm_npt_table(n, p, NULL, gpa, 1, &err);
+    if (!pt)
+        return err ? err : VCORE_ERR_HWFAIL;
+    /* Commit: the leaf. */
+    pt[vcore__svm_npt_index(gpa, 1)] = (hpa & VCORE__NPT_ADDR) | VCORE__NPT_P | VCORE__NPT_US | perm;
+    return VCORE_OK;
+}
+
+/* Returns the tables below `t` (at `level`) to the pool. */
+static void vcore__svm_npt_free_level(vcore__svm_pool_t *p, uint64_t *t, unsigned level)
+{
+    for (unsigned i = 0; i < 512; i++) {
+        if (!(t[i] & VCORE__NPT_P) || level == 1 || (t[i] & VCORE__NPT_PS))
+            continue;
+        uint64_t *sub = vcore__svm_pool_va(p, t[i] & VCORE__NPT_ADDR);
+        if (sub) {
+            vcore__svm_npt_free_level(p, sub, level - 1);
+            vcore__svm_pool_put(p, sub);
+        }
+        t[i] = 0;
+    }
+}
+
+void vcore__svm_npt_clear(vcore__svm_npt_t *n, vcore__svm_pool_t *p)
+{
+    if (n->root)
+        vcore__svm_npt_free_level(p, n->root, 4);
+    n->gen++;
+}

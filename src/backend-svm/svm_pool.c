@@ -61,6 +61,12 @@ int vcore__svm_pool_get(vcore__svm_pool_t *p, uint64_t **va, uint64_t *pa)
     return VCORE_OK;
 }
 
+void vcore__svm_pool_put(vcore__svm_pool_t *p, void *va)
+{
+    vcore__memcpy(va, &p->free_list, sizeof(void *));
+    p->free_list = va;
+}
+
 uint64_t *vcore__svm_pool_va(const vcore__svm_pool_t *p, uint64_t pa)
 {
     for (uint32_t i = 0; i < p->nchunks; i++) {

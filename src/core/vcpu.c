@@ -209,6 +209,8 @@ void vcore__vcpu_teardown(vcore_vcpu_t *vcpu)
         vcore__hv_vcpu_gone(vcpu);
     if (vcpu->nvmx)
         vcore__vcpu_nested_teardown(vcpu); /* vmcs02 goes back before the backend's vCPU */
+    if (vcpu->nsvm && vm->ops.vmcb_free)
+        vcore__vcpu_nsvm_teardown(vcpu); /* so does vmcb02 */
     vm->ops.vcpu_fini(vcpu, vcpu->priv);
     vm->vcpus[vcpu->id] = NULL;
     vm->nvcpus--;
@@ -334,6 +336,17 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
         if (vcpu->nvmx && vcore__vcpu_nested_in_l2(vcpu)) {
             bool l1 = false;
             err = vcore__vcpu_nested_resume_l2(vcpu, exit, &l1);
+            if (err)
+                return err;
+            if (!l1)
+                break;
+            answering = 0;
+            continue;
+        }
+        /* Nested SVM: L2 runs on vmcb02 the same way. */
+        if (vcpu->nsvm && vcore__vcpu_nsvm_in_l2(vcpu)) {
+            bool l1 = false;
+            err = vcore__vcpu_nsvm_run_l2(vcpu, exit, answering, &l1);
             if (err)
                 return err;
             if (!l1)

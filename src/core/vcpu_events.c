@@ -242,17 +242,22 @@ int vcore__vcpu_events_before_entry(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
     const vcore_x86_events_t before = *e;
     const bool before_irq = x->core_irq_window, before_nmi = x->core_nmi_window;
     bool busy = e->exception_injected || e->interrupt_injected || e->nmi_injected;
+    /* APM Vol. 2, "Global Interrupt Flag, STGI and CLGI Instructions":
+     * while GIF is clear, interrupts and NMIs are held pending (no window
+     * either: they go in after the STGI the core emulates); exceptions are
+     * not affected. */
+    const bool gif = !vcpu->nsvm || vcore_nsvm_gif(vcpu->nsvm);
     /* Priority among the events the core holds (SDM Vol. 3, "Priority
      * Among Concurrent Events"): exceptions, then NMI, then INTR. */
     if (!busy && e->exception_pending) {
         err = vcore__vcpu_events_exception(vcpu);
         if (err)
             return err;
-    } else if (!busy && e->nmi_pending && vcore__x86_can_take_nmi(e)) {
+    } else if (!busy && gif && e->nmi_pending && vcore__x86_can_take_nmi(e)) {
         e->nmi_pending = 0;
         e->nmi_injected = 1;
         x->queued &= ~VCORE__QUEUED_NMI;
-    } else if (!busy && !e->nmi_pending && e->interrupt_pending &&
+    } else if (!busy && gif && !e->nmi_pending && e->interrupt_pending &&
                vcore__x86_can_take_interrupt(x->st.regs.rflags, e)) {
         e->interrupt_pending = 0;
         e->interrupt_injected = 1;
@@ -260,13 +265,13 @@ int vcore__vcpu_events_before_entry(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
     }
     /* What still waits gets its window, so the guest exits as soon as it
      * can take it; without an NMI window the backend delivers NMIs itself. */
-    if (x->queued & VCORE__QUEUED_NMI) {
+    if ((x->queued & VCORE__QUEUED_NMI) && gif) {
         if (vcpu->vm->ops.features & VCORE_BACKEND_FEAT_NMI_WINDOW)
             x->core_nmi_window = true;
         else
             x->queued &= ~VCORE__QUEUED_NMI;
     }
-    if (x->queued & VCORE__QUEUED_IRQ)
+    if ((x->queued & VCORE__QUEUED_IRQ) && gif)
         x->core_irq_window = true;
     vcore__vcpu_events_windows(vcpu);
     /* Only a change reaches the backend (a queued event that still waits
@@ -302,4 +307,11 @@ int vcore__vcpu_events_window(vcore_vcpu_t *vcpu, const vcore_exit_t *exit, bool
     }
     *handled = was_core;
     return VCORE_OK;
+}
+
+uint32_t vcore__vcpu_events_held(const vcore_vcpu_t *vcpu)
+{
+    const vcore__x86_vcpu_t *x = vcpu->x86;
+    return ((x->queued & VCORE__QUEUED_NMI) ? VCORE__EVENTS_HELD_NMI : 0u) |
+           ((x->queued & VCORE__QUEUED_IRQ) ? VCORE__EVENTS_HELD_INTR : 0u);
 }

@@ -7,11 +7,16 @@
  *
  * The emulation is the pure toolkit of nsvm.h; this file fetches the vCPU's
  * state, applies the outcome to the vCPU model, and leaves to the VMM what
- * is not the dispatch step's: a VMRUN that enters L2 (the VMM runs vmcb02),
- * SKINIT, and L1's VMMCALL (a hypercall to L0's VMM).
+ * is not the dispatch step's: SKINIT, L1's VMMCALL (a hypercall to L0's
+ * VMM) and, on a backend without hardware VMCB ops, a VMRUN that enters L2
+ * (the VMM runs vmcb02). With them, L2 runs in the run loop
+ * (vcpu_nested_svm_run.c).
  */
 #include "vcpu_x86.h"
 
+#include "diag_set.h"
+
+#include "virtcore/backend.h"
 #include "x86/svm/nsvm_priv.h"
 
 static int vcore__vcpu_nsvm_init(vcore_vcpu_t *vcpu, void *mem, size_t len, uint32_t features)
@@ -38,6 +43,8 @@ void vcore__vcpu_nsvm_reset(vcore_vcpu_t *vcpu)
      * Interrupt Flag, STGI and CLGI Instructions"; "Processor
      * Initialization State"). The state is re-created in place. */
     vcore_nsvm_t *n = vcpu->nsvm;
+    if (vcpu->vm->ops.vmcb_free)
+        vcore__vcpu_nsvm_teardown(vcpu); /* nothing of L2 stays in use */
     (void)vcore__vcpu_nsvm_init(vcpu, n, vcore_nsvm_size(), n->features);
 }
 
@@ -67,6 +74,9 @@ int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
     in.ncpuid = x->ncpuid;
     res.size = sizeof(res);
     mem.size = sizeof(mem);
+    /* What a VMRUN the backend cannot complete must leave as it was. */
+    bool gif0 = n->gif;
+    uint32_t flush0 = n->hw02_flush;
     err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
     if (!err)
         err = vcore_nsvm_emulate(n, &mem, &in, &res, &vcpu->last_diag);
@@ -82,13 +92,40 @@ int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
         x->st.msrs = res.msrs;
         x->st.dregs.dr7 = res.dr7;
         vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_SEGS | VCORE_X86_STATE_MSRS | VCORE_X86_STATE_DREGS);
+        /* INVLPGA of an ASID of L1's guests: every L2 runs on vmcb02's one
+         * ASID, flushed before its next run (more than asked is allowed:
+         * "TLB Control"). */
+        if (in.op == VCORE_NSVM_INVLPGA && res.outcome == VCORE_NSVM_OUT_DONE && res.flush_asid != 0)
+            n->hw02_flush |= VCORE_HW_VMCB_FLUSH_ASID;
         *handled = true;
         return vcore__vcpu_x86_complete(vcpu, in.insn_len);
     case VCORE_NSVM_OUT_EXCEPTION:
         *handled = true;
         return vcore__vcpu_raise_exception(vcpu, res.vector, res.error_code, false, 0);
+    case VCORE_NSVM_OUT_ENTER_L2:
+        /* With hardware VMCB ops the run loop runs L2 (vcpu_nested_svm_run.c);
+         * without, the VMM runs vmcb02 itself. */
+        if (!vcpu->vm->ops.vmcb_run)
+            return VCORE_OK;
+        *handled = true;
+        err = vcore__vcpu_nsvm_enter_l2(vcpu, &res);
+        if (err) {
+            /* All or nothing: the backend could not give L2 its vmcb02,
+             * so the VMRUN did not happen. L1's state was not touched;
+             * the nested state goes back to L1 at its VMRUN (the copies
+             * of VMCB12 and vmcb02 are only read in guest mode; the
+             * VMCB12 cache is dropped, a full reload is always correct). */
+            n->guest_mode = false;
+            n->run_pending = false;
+            n->gif = gif0;
+            n->cache_valid = false;
+            n->hw02_active = false;
+            n->hw02_flush = flush0;
+            (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_NSVM_VMCB02_FAILED, (uint64_t)(int64_t)err);
+        }
+        return err;
     default:
-        /* ENTER_L2, TO_VMM: the VMM's, with the vCPU still at L1's instruction. */
+        /* TO_VMM: the VMM's, with the vCPU still at L1's instruction. */
         return VCORE_OK;
     }
 }

@@ -45,6 +45,11 @@ int vcore__vcpu_events_before_entry(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
 void vcore__vcpu_events_want_irq_window(vcore_vcpu_t *vcpu);
 /* vcpu_events.c: an interrupt or NMI window exit; *handled when only the core had asked for it. */
 int vcore__vcpu_events_window(vcore_vcpu_t *vcpu, const vcore_exit_t *exit, bool *handled);
+/* vcpu_events.c: the NMI and external interrupt the core holds for the
+ * guest (VCORE__EVENTS_HELD_* bits). */
+#define VCORE__EVENTS_HELD_NMI (1u << 0)
+#define VCORE__EVENTS_HELD_INTR (1u << 1)
+uint32_t vcore__vcpu_events_held(const vcore_vcpu_t *vcpu);
 /* vcpu_events.c: the pending external interrupt was acknowledged outside
  * the guest (nested VMX: "acknowledge interrupt on exit" to L1). */
 void vcore__vcpu_events_acked(vcore_vcpu_t *vcpu);
@@ -96,6 +101,15 @@ int vcore__vcpu_nsvm_setup(vcore_vcpu_t *vcpu, void *mem, size_t len, const vcor
 void vcore__vcpu_nsvm_reset(vcore_vcpu_t *vcpu);
 int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
 int vcore__vcpu_nsvm_msr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+/* vcpu_nested_svm_run.c: L2 runs on the backend's hardware vmcb02. */
+bool vcore__vcpu_nsvm_in_l2(const vcore_vcpu_t *vcpu);
+/* Writes vmcb02 for an L2 that VMRUN entered (res: its outcome). */
+int vcore__vcpu_nsvm_enter_l2(vcore_vcpu_t *vcpu, const vcore_nsvm_result_t *res);
+/* Runs L2 until an exit for the VMM (*l1 false) or a #VMEXIT to L1 (*l1
+ * true: the model holds L1's state, the loop goes on with L1). */
+int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t answering, bool *l1);
+/* Frees the hardware vmcb02. */
+void vcore__vcpu_nsvm_teardown(vcore_vcpu_t *vcpu);
 /* vcpu_nested.c: the vCPU's CPUID changed (MAXPHYADDR follows it). */
 void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu);
 

@@ -60,6 +60,13 @@ int vcore_backend_validate(const vcore_backend_t *be)
     /* A shadow VMCS is one of the group's objects. */
     if (ops.vmcs_shadow_link && !all)
         return VCORE_ERR_INVAL;
+    /* So do the hardware VMCB operations. */
+    any = ops.vmcb_alloc || ops.vmcb_free || ops.vmcb_read || ops.vmcb_write || ops.vmcb_setup ||
+          ops.vmcb_npt_map || ops.vmcb_run;
+    all = ops.vmcb_alloc && ops.vmcb_free && ops.vmcb_read && ops.vmcb_write && ops.vmcb_setup &&
+          ops.vmcb_npt_map && ops.vmcb_run;
+    if (any && !all)
+        return VCORE_ERR_INVAL;
     /* A host that serves Hyper-V takes the VP indexes too. */
     if (ops.vm_hv_host && !ops.vcpu_hv_vp_index)
         return VCORE_ERR_INVAL;

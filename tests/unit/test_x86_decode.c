@@ -71,6 +71,20 @@ END_TEST
 START_TEST(system_forms)
 {
     vcore__x86_insn_t in;
+    /* IN/OUT (SDM Vol. 2, "IN", "OUT"): E4-E7 take an imm8 port, EC-EF
+     * use DX; the address size is the mode's unless 67H flips it. */
+    ck_assert_int_eq(DEC(64, 0xe7, 0x90), VCORE_OK);
+    ck_assert_uint_eq(in.len, 2);
+    ck_assert_uint_eq(in.addr_bits, 64);
+    ck_assert_int_eq(DEC(64, 0x67, 0xe4, 0x90), VCORE_OK);
+    ck_assert_uint_eq(in.len, 3);
+    ck_assert_uint_eq(in.addr_bits, 32);
+    ck_assert_int_eq(DEC(32, 0xec), VCORE_OK);
+    ck_assert_uint_eq(in.len, 1);
+    ck_assert_uint_eq(in.addr_bits, 32);
+    ck_assert_int_eq(DEC(16, 0x66, 0xef), VCORE_OK);
+    ck_assert_uint_eq(in.len, 2);
+    ck_assert_uint_eq(in.addr_bits, 16);
     ck_assert_int_eq(DEC(64, 0x0f, 0xa2), VCORE_OK);
     ck_assert_uint_eq(in.len, 2);
     ck_assert_uint_eq(in.opcode, 0x0fa2);

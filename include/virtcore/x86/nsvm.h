@@ -70,6 +70,8 @@ VCORE_BEGIN_DECLS
     X(NSVM_STATE_CONTROLS, 0x1113, "nested state: the VMCB12 controls fail the VMRUN checks",      \
       "APM Vol. 2, \"Canonicalization and Consistency Checks\"")                                   \
     X(NSVM_STATE_HOST, 0x1114, "nested state: L1's saved state is not a protected-mode paging state", \
+      "APM Vol. 2, \"VMRUN Instruction\"")                                                         \
+    X(NSVM_VMCB02_FAILED, 0x1115, "VMRUN undone: the backend could not allocate or write vmcb02; the value is the error", \
       "APM Vol. 2, \"VMRUN Instruction\"")
 
 /** @brief Nested-SVM diagnostic identifiers. */

@@ -334,6 +334,28 @@ enum vcore_vmcb_clean {
 };
 
 /**
+ * @brief The clean bit that covers a VMCB field (APM Vol. 2, "VMCB Clean Field").
+ * @param[in] offset Byte offset of the field in the VMCB (any byte of it).
+ * @return The VCORE_VMCB_CLEAN_* mask; 0 for a field no clean bit covers
+ *         (the processor reads it at every VMRUN: RIP, RSP, RAX, RFLAGS,
+ *         EVENTINJ, the exit information, the VMLOAD/VMSAVE state).
+ */
+VCORE_API uint32_t vcore_vmcb_clean_bit(uint32_t offset);
+
+/**
+ * @brief Whether a VMCB field is one a hypervisor's own software never
+ *        writes in a VMCB it runs: host-physical addresses and ASID
+ *        (IOPM_BASE_PA, MSRPM_BASE_PA, GUEST_ASID, TLB_CONTROL, NESTED_CTL,
+ *        N_CR3), CLEAN_BITS, and what the processor writes on \#VMEXIT
+ *        (EXITCODE, EXITINFO1/2, EXITINTINFO, NRIP, INSN_LEN).
+ *
+ * For the backend ABI (backend.h, VMCB ops): these belong to the backend.
+ * @param[in] offset Byte offset of the field's start.
+ * @return true for those fields.
+ */
+VCORE_API bool vcore_vmcb_field_backend_owned(uint32_t offset);
+
+/**
  * @name EVENTINJ and EXITINTINFO (APM Vol. 2, "Event Injection")
  * The same 64-bit format: vector, type, error-code-valid and valid bits in
  * 31:0, the error code in 63:32.

@@ -34,6 +34,10 @@ static int decode_shape(uint16_t op)
     case 0xc7: /* MOV r/m, imm16/32 (/0) */
         return DECODE_MODRM_IMMZ;
     case 0xcd: /* INT n */
+    case 0xe4: /* IN AL, imm8 */
+    case 0xe5: /* IN eAX, imm8 */
+    case 0xe6: /* OUT imm8, AL */
+    case 0xe7: /* OUT imm8, eAX */
         return DECODE_IMM8;
     case 0xf4: /* HLT */
     case 0xcc: /* INT3 */
@@ -43,6 +47,10 @@ static int decode_shape(uint16_t op)
     case 0x6d: /* INSW/INSD */
     case 0x6e: /* OUTSB */
     case 0x6f: /* OUTSW/OUTSD */
+    case 0xec: /* IN AL, DX */
+    case 0xed: /* IN eAX, DX */
+    case 0xee: /* OUT DX, AL */
+    case 0xef: /* OUT DX, eAX */
     case 0x0f06: /* CLTS */
     case 0x0f30: /* WRMSR */
     case 0x0f32: /* RDMSR */

@@ -44,6 +44,14 @@ struct vcore_nsvm {
     uint8_t msrpm02[VCORE_VMCB_MSRPM_SIZE];
     uint8_t iopm02[VCORE_VMCB_IOPM_SIZE];
     vcore_vmcb_t scratch;      /* the VMCB12 page as read, before the clean-bit merge */
+    /* The vCPU run layer (core/vcpu_nested_svm_run.c): the backend's
+     * hardware vmcb02 and what the core knows it holds. */
+    struct vcore_hw_vmcb *hw02; /* NULL until the first VMRUN on a backend with VMCB ops */
+    bool hw02_active;          /* L2 runs on hw02 (the run loop drives it) */
+    uint32_t hw02_flush;       /* VCORE_HW_VMCB_FLUSH_* for hw02's next run */
+    uint64_t hw02_known[2];    /* bit i: named VMCB field i of hw02_img is what hw02 holds */
+    vcore_x86_regs_t l2gprs;   /* L2's GPRs but RAX and RSP (VMCB fields) */
+    vcore_vmcb_t hw02_img;     /* hw02's fields as last written or read */
 };
 
 #define VCORE__NSVM_MAGIC 0x4e53564du /* "NSVM" */

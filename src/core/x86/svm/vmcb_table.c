@@ -242,3 +242,61 @@ int vcore_vmcb_write(void *vmcb, uint32_t offset, uint32_t bytes, uint64_t value
         p[i] = (uint8_t)(value >> (8 * i));
     return VCORE_OK;
 }
+
+/* "VMCB Clean Field": the byte ranges [first, last] each clean bit covers. */
+static const struct {
+    uint16_t first, last;
+    uint32_t bit;
+} vcore__vmcb_clean_ranges[] = {
+    {0x000, 0x017, VCORE_VMCB_CLEAN_I},     /* intercept vectors */
+    {0x03c, 0x03f, VCORE_VMCB_CLEAN_I},     /* PAUSE filter threshold and count */
+    {0x050, 0x057, VCORE_VMCB_CLEAN_I},     /* TSC_OFFSET */
+    {0x040, 0x04f, VCORE_VMCB_CLEAN_IOPM},  /* IOPM_BASE_PA, MSRPM_BASE_PA */
+    {0x058, 0x05b, VCORE_VMCB_CLEAN_ASID},  /* ASID */
+    {0x060, 0x067, VCORE_VMCB_CLEAN_TPR},   /* V_TPR .. V_INTR_MASKING, V_INTR_VECTOR */
+    {0x090, 0x097, VCORE_VMCB_CLEAN_NP},    /* nested-paging enable */
+    {0x0b0, 0x0b7, VCORE_VMCB_CLEAN_NP},    /* nCR3 */
+    {0x668, 0x66f, VCORE_VMCB_CLEAN_NP},    /* G_PAT */
+    {0x4d0, 0x4d7, VCORE_VMCB_CLEAN_CRX},   /* EFER */
+    {0x548, 0x55f, VCORE_VMCB_CLEAN_CRX},   /* CR4, CR3, CR0 */
+    {0x560, 0x56f, VCORE_VMCB_CLEAN_DRX},   /* DR7, DR6 */
+    {0x460, 0x46f, VCORE_VMCB_CLEAN_DT},    /* GDTR */
+    {0x480, 0x48f, VCORE_VMCB_CLEAN_DT},    /* IDTR */
+    {0x400, 0x43f, VCORE_VMCB_CLEAN_SEG},   /* ES, CS, SS, DS */
+    {0x4cb, 0x4cb, VCORE_VMCB_CLEAN_SEG},   /* CPL */
+    {0x640, 0x647, VCORE_VMCB_CLEAN_CR2},   /* CR2 */
+    {0x670, 0x697, VCORE_VMCB_CLEAN_LBR},   /* DBGCTL, BR_FROM, BR_TO, LASTEXCPFROM, LASTEXCPTO */
+    {0x098, 0x09f, VCORE_VMCB_CLEAN_AVIC},  /* AVIC APIC BAR */
+    {0x0e0, 0x0e7, VCORE_VMCB_CLEAN_AVIC},  /* AVIC backing page */
+    {0x0f0, 0x0ff, VCORE_VMCB_CLEAN_AVIC},  /* AVIC logical and physical tables */
+};
+
+uint32_t vcore_vmcb_clean_bit(uint32_t offset)
+{
+    for (size_t i = 0; i < sizeof(vcore__vmcb_clean_ranges) / sizeof(vcore__vmcb_clean_ranges[0]); i++)
+        if (offset >= vcore__vmcb_clean_ranges[i].first && offset <= vcore__vmcb_clean_ranges[i].last)
+            return vcore__vmcb_clean_ranges[i].bit;
+    return 0;
+}
+
+bool vcore_vmcb_field_backend_owned(uint32_t offset)
+{
+    switch (offset) {
+    case 0x040: /* IOPM_BASE_PA */
+    case 0x048: /* MSRPM_BASE_PA */
+    case 0x058: /* GUEST_ASID */
+    case 0x05c: /* TLB_CONTROL */
+    case 0x070: /* EXITCODE */
+    case 0x078: /* EXITINFO1 */
+    case 0x080: /* EXITINFO2 */
+    case 0x088: /* EXITINTINFO */
+    case 0x090: /* NESTED_CTL */
+    case 0x0b0: /* N_CR3 */
+    case 0x0c0: /* CLEAN_BITS */
+    case 0x0c8: /* NRIP */
+    case 0x0d0: /* INSN_LEN */
+        return true;
+    default:
+        return false;
+    }
+}

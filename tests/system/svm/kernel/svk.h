@@ -55,5 +55,9 @@ extern const uint32_t svk_ncases;
 int svk_diff(svk_env_t *env, svk_why_t *why);
 /* svk_hv.c: Hyper-V PV IPI / TLB flush with 9 vCPUs on one processor. */
 int svk_case_hyperv(svk_env_t *env, svk_why_t *why);
+/* Whether the emulator is QEMU (its brand string), else Bochs. */
+bool svk_is_qemu(void);
+/* svk_nested.c: the L0 -> L1 -> L2 boot (svk-nested.img); does not return. */
+void svk_nested_main(svk_env_t *env) __attribute__((noreturn));
 
 #endif /* SVK_H */

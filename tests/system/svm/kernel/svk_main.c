@@ -150,7 +150,7 @@ int svk_set_cpuid(vcore_vcpu_t *vcpu)
 }
 
 /* QEMU's brand string names it; Bochs' ryzen model carries AMD's. */
-static bool svk_is_qemu(void)
+bool svk_is_qemu(void)
 {
     uint32_t r[4];
     svk_cpuid(0x80000000u, 0, r);
@@ -237,6 +237,10 @@ void kmain(void)
      * one would end every guest run at once (INTR is intercepted). */
     vtk_outb(0x21, 0xff);
     vtk_outb(0xa1, 0xff);
+#ifdef SVK_NESTED_SUITE
+    /* svk-nested.img: the L0 -> L1 -> L2 suite instead of the case table. */
+    svk_nested_main(&env);
+#endif
 
     vtk_puts("VTK-BEGIN cases=");
     vtk_putdec(svk_ncases);

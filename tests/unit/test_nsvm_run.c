@@ -1,0 +1,858 @@
+/*
+ * test_nsvm_run.c - L2 running on a hardware vmcb02 inside vcore_vcpu_run
+ * (mock backend, strict VMCB store): L1's VMRUN writes vmcb02, its #VMEXIT
+ * goes to L1 (reflected into VMCB12) or to the VMM (flagged L2, the reply
+ * applied to L2); nested page faults through L1's nested table; the clean
+ * bits of an unchanged vmcb02. Expected values: AMD APM Vol. 2 "VMRUN
+ * Instruction", "#VMEXIT", "VMCB Clean Field", "Nested Paging", appendix
+ * "SVM Intercept Exit Codes"; Vol. 3 "VMMCALL".
+ */
+#include <string.h>
+
+#include "support.h"
+
+#include <virtcore/x86/nvmx_pipeline.h>
+
+#define RAM (2u << 20)
+#define PML4 0x1000u
+#define PDPT 0x2000u
+#define PD 0x3000u
+#define VMCB12 0x10000u
+#define L1_RIP 0x100000u
+#define L2_RIP 0x200000u
+#define NPT4 0x20000u /* L1's nested table for L2 */
+#define NPT3 0x21000u
+#define NPT2 0x22000u
+#define NPT1 0x23000u
+
+static vcore_vm_t *vm;
+static vcore_vcpu_t *vcpu;
+static uint8_t ram[RAM] __attribute__((aligned(4096)));
+
+static void put(uint64_t gpa, uint64_t v, size_t n)
+{
+    ck_assert_int_eq(vcore_vm_write_guest(vm, gpa, &v, n), VCORE_OK);
+}
+
+static uint64_t get(uint64_t gpa, size_t n)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vm_read_guest(vm, gpa, &v, n), VCORE_OK);
+    return v;
+}
+
+static vcore_x86_regs_t regs(void)
+{
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    return r;
+}
+
+static uint64_t count(uint32_t op)
+{
+    return vcore_mock_count(vcpu, op);
+}
+
+/* A 64-bit AMD L1 at CPL 0 with EFER.SVME, at L1_RIP with RAX = VMCB12. */
+static void setup(void)
+{
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = vcore_backend_mock();
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
+    memset(ram, 0, RAM);
+    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
+    vcore_vcpu_config_t vc;
+    vcore_vcpu_config_init(&vc);
+    vc.vendor = VCORE_X86_VENDOR_AMD;
+    vc.nested = VCORE_NESTED_SVM;
+    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
+    vcore_cpuid_entry_t c[] = {
+        {.function = 0, .eax = 1, .ebx = 0x68747541, .ecx = 0x444d4163, .edx = 0x69746e65},
+        {.function = 1, .eax = 0x800f11, .edx = (1u << 6) | (1u << 5) | (1u << 3) | 1u},
+        {.function = 0x80000000, .eax = 0x8000000a},
+        {.function = 0x80000001, .ecx = (1u << 2), .edx = (1u << 29) | (1u << 20) | (1u << 11)},
+        {.function = 0x80000008, .eax = 0x3028},
+    };
+    ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, c, 5), VCORE_OK);
+    put(PML4, PDPT | 3, 8);
+    put(PDPT, PD | 3, 8);
+    put(PD, 0x83, 8);
+    vcore_x86_sregs_t s = {.size = sizeof(s)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &s), VCORE_OK);
+    s.cr0 = 0x80050033ull;
+    s.cr3 = PML4;
+    s.cr4 = 0x20;
+    s.efer = 0xd00 | (1u << 12);
+    for (int i = 0; i < 6; i++) {
+        s.seg[i].base = 0;
+        s.seg[i].limit = 0xffffffff;
+        s.seg[i].selector = 0x10;
+        s.seg[i].ar = 0xc093;
+    }
+    s.seg[VCORE_X86_CS].selector = 0x8;
+    s.seg[VCORE_X86_CS].ar = 0xa09b;
+    s.seg[VCORE_X86_FS].base = 0xf5000; /* moves to L2 with the processor */
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+    vcore_x86_regs_t rr = regs();
+    rr.rip = L1_RIP;
+    rr.gpr[VCORE_X86_RAX] = VMCB12;
+    rr.gpr[VCORE_X86_RBX] = 0xb1;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &rr), VCORE_OK);
+}
+
+static void teardown(void)
+{
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_VIOLATION), 0);
+    vcore_vm_destroy(vm);
+}
+
+/* A 64-bit L2 in VMCB12 at L2_RIP, ASID 1, intercepting VMRUN and words 3/4 as given. */
+static void vmcb12(uint32_t misc1, uint32_t misc2, bool np)
+{
+    put(VMCB12 + 0x0c, misc1, 4);
+    put(VMCB12 + 0x10, misc2 | 1u, 4); /* VMRUN intercept: a VMRUN check */
+    put(VMCB12 + 0x58, 1, 4);
+    put(VMCB12 + 0x4d0, 0x1d00, 8);
+    put(VMCB12 + 0x558, 0x80000031, 8);
+    put(VMCB12 + 0x550, 0x3000, 8);
+    put(VMCB12 + 0x548, 0x20, 8);
+    put(VMCB12 + 0x568, 0xffff0ff0, 8);
+    put(VMCB12 + 0x560, 0x400, 8);
+    put(VMCB12 + 0x570, 2, 8);
+    put(VMCB12 + 0x578, L2_RIP, 8);
+    put(VMCB12 + 0x5d8, 0x8000, 8);
+    put(VMCB12 + 0x5f8, 0x1234, 8);
+    put(VMCB12 + 0x412, 0x29b, 2); /* CS attributes: L P S code */
+    put(VMCB12 + 0x668, 0x0007040600070406ull, 8);
+    if (np) {
+        put(VMCB12 + 0x90, 1, 8);
+        put(VMCB12 + 0xb0, NPT4, 8);
+        put(NPT4, NPT3 | 7, 8);
+        put(NPT3, NPT2 | 7, 8);
+        put(NPT2, NPT1 | 7, 8);
+        put(NPT1 + 5 * 8, 0x7000 | 7, 8);     /* L2 5000H -> L1 7000H, writable */
+        put(NPT1 + 6 * 8, 0x7000 | 5, 8);     /* L2 6000H -> L1 7000H, read-only */
+        put(NPT1 + 8 * 8, 0x40000000ull | 7, 8); /* L2 8000H -> L1 1 GiB: not RAM */
+    }
+}
+
+/* Queues L1's VMRUN on vmcb01. */
+static void push_vmrun(void)
+{
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_SVM_INSN);
+    e.u.svm_insn.op = VCORE_NSVM_VMRUN;
+    e.u.svm_insn.insn_len = 3;
+    ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
+}
+
+static void push_l1(uint32_t reason)
+{
+    vcore_exit_t e = vcore_test_exit(reason);
+    ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
+}
+
+/* Queues an L2 #VMEXIT on the hardware vmcb02 at L2 RIP rip. */
+static void push_l2(uint64_t code, uint64_t i1, uint64_t i2, uint32_t reason, uint32_t flags, uint64_t rip,
+                    uint64_t nrip)
+{
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = code;
+    x.exit_info1 = i1;
+    x.exit_info2 = i2;
+    x.next_rip = nrip;
+    x.exit = vcore_test_exit(reason);
+    x.exit.flags = flags;
+    x.nfields = 1;
+    x.fields[0].offset = 0x578; /* RIP */
+    x.fields[0].bytes = 8;
+    x.fields[0].value = rip;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+}
+
+static vcore_exit_t run(void)
+{
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    return out;
+}
+
+/* L1 intercepts CPUID: the #VMEXIT is reflected ("#VMEXIT": EXITCODE 72H,
+ * nRIP, L2's state into VMCB12; L1 back at the instruction after VMRUN
+ * with RAX, RSP from its saved state, GIF = 0). */
+START_TEST(cpuid_reflected_to_l1)
+{
+    vmcb12(1u << 18, 0, false); /* word 3 bit 18: CPUID */
+    push_vmrun();
+    /* L2 ran on to L2_RIP + 10H, with RAX 5678H and CR2 9000H. */
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x72;
+    x.next_rip = L2_RIP + 0x12;
+    x.exit = vcore_test_exit(VCORE_EXIT_CPUID);
+    x.exit.flags = VCORE_EXIT_F_NEEDS_REPLY;
+    x.exit.raw.data[4] = 0;
+    x.nfields = 3;
+    x.fields[0].offset = 0x578;
+    x.fields[0].bytes = 8;
+    x.fields[0].value = L2_RIP + 0x10;
+    x.fields[1].offset = 0x5f8;
+    x.fields[1].bytes = 8;
+    x.fields[1].value = 0x5678;
+    x.fields[2].offset = 0x640;
+    x.fields[2].bytes = 8;
+    x.fields[2].value = 0x9000;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+    push_l1(VCORE_EXIT_HLT);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x72);
+    ck_assert_uint_eq(get(VMCB12 + 0xc8, 8), L2_RIP + 0x12);
+    ck_assert_uint_eq(get(VMCB12 + 0x578, 8), L2_RIP + 0x10);
+    ck_assert_uint_eq(get(VMCB12 + 0x5f8, 8), 0x5678);
+    ck_assert_uint_eq(get(VMCB12 + 0x640, 8), 0x9000);
+    ck_assert_uint_eq(get(VMCB12 + 0x5d8, 8), 0x8000);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.rip, L1_RIP + 3);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], VMCB12);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RBX], 0xb1); /* GPRs VMRUN does not switch stay as L2 left them */
+    ck_assert(!vcore_nsvm_gif(vcore_vcpu_nsvm(vcpu)));
+    ck_assert(!vcore_nsvm_in_guest(vcore_vcpu_nsvm(vcpu)));
+    /* vmcb02 ran with L2's state and L1's FS (VMLOAD state moves with the processor). */
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_mock_vmcb_peek(vcpu, 0x550, 8, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x3000);
+    ck_assert_int_eq(vcore_mock_vmcb_peek(vcpu, 0x448, 8, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0xf5000);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 1);
+    /* A nested exit is not answered by the VMM: no reply was applied. */
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_REPLY), 0);
+}
+END_TEST
+
+/* L1 does not intercept CPUID: the VMM answers it for L2 (flagged L2), the
+ * reply completes L2's CPUID (RAX, RBX, RCX, RDX; RIP to nRIP). */
+START_TEST(cpuid_of_l2_answered_by_the_vmm)
+{
+    vmcb12(0, 0, false);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_CPUID);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(out.raw.data[0], 0x72);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP + 2, L2_RIP + 3); /* HLT, L1 does not intercept it */
+    out.u.cpuid.eax = 0xa;
+    out.u.cpuid.ebx = 0xb;
+    out.u.cpuid.ecx = 0xc;
+    out.u.cpuid.edx = 0xd;
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_REPLY), 1);
+    uint64_t g[16];
+    ck_assert_int_eq(vcore_mock_vmcb_gprs(vcpu, g), VCORE_OK);
+    ck_assert_uint_eq(g[VCORE_X86_RBX], 0xb);
+    ck_assert_uint_eq(g[VCORE_X86_RDX], 0xd);
+    ck_assert(vcore_nsvm_in_guest(vcore_vcpu_nsvm(vcpu)));
+    /* L1's model is untouched while L2 runs. */
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], 0xb1);
+}
+END_TEST
+
+/* A second VMRUN of the same VMCB12 after a reflected CPUID where L1 only
+ * advanced L2's RIP: vmcb02 gets RIP written, and every clean bit is set
+ * ("VMCB Clean Field": no field any bit covers changed). */
+START_TEST(unchanged_l2_keeps_clean_bits)
+{
+    vmcb12(1u << 18, 0, false);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.clean, 0); /* a VMCB's first run may use nothing cached */
+    /* L1: RIP of L2 to nRIP, RAX back to VMCB12, VMRUN again. */
+    put(VMCB12 + 0x578, L2_RIP + 2, 8);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    uint64_t rip_w0 = 0, cr3_w0 = 0, w0 = count(VCORE_MOCK_OP_VMCB_WRITE);
+    uint64_t icpt_w0 = 0, intctl_w0 = 0;
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x578, NULL, &rip_w0), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x550, NULL, &cr3_w0), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x00c, NULL, &icpt_w0), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x060, NULL, &intctl_w0), VCORE_OK);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP + 2, L2_RIP + 4);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.clean, 0xfff);
+    uint64_t rip_w1 = 0, cr3_w1 = 0;
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x578, NULL, &rip_w1), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x550, NULL, &cr3_w1), VCORE_OK);
+    ck_assert_uint_eq(rip_w1 - rip_w0, 1);
+    ck_assert_uint_eq(cr3_w1 - cr3_w0, 0);
+    /* Control fields the processor does not write on #VMEXIT are known:
+     * not even written again with the same value. V_TPR/V_IRQ is written
+     * by the processor, so it was read back at the #VMEXIT instead. */
+    uint64_t icpt_w1 = 0, intctl_w1 = 0;
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x00c, NULL, &icpt_w1), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x060, NULL, &intctl_w1), VCORE_OK);
+    ck_assert_uint_eq(icpt_w1 - icpt_w0, 0);
+    ck_assert_uint_eq(intctl_w1 - intctl_w0, 0);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_WRITE) - w0, 1); /* only RIP changed */
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_ALLOC), 1);      /* vmcb02 kept across VMRUNs */
+}
+END_TEST
+
+/* L2's CR3 changed by L1: the CRX clean bit is cleared, the others stay. */
+START_TEST(changed_cr3_clears_only_crx)
+{
+    vmcb12(1u << 18, 0, false);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    put(VMCB12 + 0x550, 0x5000, 8);
+    put(VMCB12 + 0xc0, 0, 4); /* L1: no clean bits in VMCB12 */
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.clean, 0xfff & ~(1u << 5));
+}
+END_TEST
+
+/* An L2 HLT that L1 intercepts and a shutdown it does not ("#VMEXIT";
+ * "Intercept Operation": an unintercepted shutdown shuts the processor L1
+ * runs on down). */
+START_TEST(shutdown_of_l2_not_intercepted)
+{
+    vmcb12(0, 0, false);
+    push_vmrun();
+    push_l2(0x7f, 0, 0, VCORE_EXIT_SHUTDOWN, 0, L2_RIP, 0);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_SHUTDOWN);
+    ck_assert(!vcore_nsvm_in_guest(vcore_vcpu_nsvm(vcpu)));
+}
+END_TEST
+
+/* VMMCALL of L2 that L1 does not intercept: #UD in L2 (APM Vol. 3,
+ * "VMMCALL": "#UD ... if not intercepted"), injected through EVENTINJ:
+ * vector 6, type 3 (exception), valid. */
+START_TEST(vmmcall_of_l2_not_intercepted_is_ud)
+{
+    vmcb12(0, 0, false);
+    push_vmrun();
+    push_l2(0x81, 0, 0, VCORE_EXIT_HYPERCALL, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 3);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj, 0x80000306ull);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_REPLY), 0);
+}
+END_TEST
+
+/* VMMCALL intercepted by L1 (word 4 bit 1): reflected with EXITCODE 81H. */
+START_TEST(vmmcall_of_l2_intercepted)
+{
+    vmcb12(0, 1u << 1, false);
+    push_vmrun();
+    push_l2(0x81, 0, 0, VCORE_EXIT_HYPERCALL, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 3);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x81);
+}
+END_TEST
+
+/* Nested paging: a #NPF at an L2 page L1's table maps to RAM is L0's to
+ * fix: the page goes into vmcb02's shadow table with L1's permissions
+ * (writable, executable: no NX in L1's entry) and L2 runs again. */
+START_TEST(npf_mapped_in_the_shadow_table)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    /* A read of L2 5000H: EXITINFO1 = user | final-address. */
+    push_l2(0x400, (1ull << 32) | 4, 0x5010, VCORE_EXIT_MMIO, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, 0);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.npt, VCORE_HW_VMCB_NPT_SHADOW);
+    ck_assert_uint_eq(info.npt_maps, 1);
+    ck_assert_uint_eq(info.last_gpa, 0x5000);
+    ck_assert_uint_eq(info.last_vm_gpa, 0x7000);
+    ck_assert_uint_eq(info.last_prot, VCORE_HW_NPT_WRITE | VCORE_HW_NPT_EXEC);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 2);
+}
+END_TEST
+
+/* L2's delivery of a #PF (vector 0EH, error code 2) hit a nested page
+ * fault that L0 fixes in the shadow table: the #VMEXIT's EXITINTINFO holds
+ * the event (V bit 31, TYPE 3 exception in bits 10:8, EV bit 11, the error
+ * code in bits 63:32) and the next VMRUN injects it again through EVENTINJ,
+ * same format (APM Vol. 2, "EXITINTINFO Pseudo-Register", "Event
+ * Injection"). Without it the event is lost. */
+START_TEST(event_of_npf_fixed_by_l0_reinjected)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x400;
+    x.exit_info1 = (1ull << 32) | 4;
+    x.exit_info2 = 0x5010;
+    x.exit_int_info = (2ull << 32) | 0x80000b0eull;
+    x.exit = vcore_test_exit(VCORE_EXIT_MMIO);
+    x.exit.flags = VCORE_EXIT_F_NEEDS_REPLY;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.npt_maps, 1);
+    ck_assert_uint_eq(info.event_inj, (2ull << 32) | 0x80000b0eull);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 2);
+}
+END_TEST
+
+/* No event in EXITINTINFO (V clear): nothing is injected at the next run. */
+START_TEST(npf_without_event_injects_nothing)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    push_l2(0x400, (1ull << 32) | 4, 0x5010, VCORE_EXIT_MMIO, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, 0);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj & VCORE_VMCB_EVENT_V, 0);
+}
+END_TEST
+
+/* A read-only page of L1's table: mapped without write permission. */
+START_TEST(npf_read_only_page)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    push_l2(0x400, (1ull << 32) | 4, 0x6000, VCORE_EXIT_MMIO, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, 0);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.last_prot, VCORE_HW_NPT_EXEC);
+}
+END_TEST
+
+/* A write to that read-only page: L1's table denies it, the #NPF goes to
+ * L1 with the APM error code: present (bit 0), write (bit 1), user
+ * (bit 2), final address (bit 32); EXITINFO2 the L2 address. */
+START_TEST(npf_denied_by_l1_reflected)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    push_l2(0x400, (1ull << 32) | 6, 0x6008, VCORE_EXIT_MMIO, 0, L2_RIP, 0);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x400);
+    ck_assert_uint_eq(get(VMCB12 + 0x78, 8), (1ull << 32) | 7);
+    ck_assert_uint_eq(get(VMCB12 + 0x80, 8), 0x6008);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_NPT_MAP), 0);
+}
+END_TEST
+
+/* A page L1's table does not map at all: not-present #NPF for L1
+ * (bit 0 clear). */
+START_TEST(npf_unmapped_by_l1_reflected)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    push_l2(0x400, (1ull << 32) | 4, 0x9000, VCORE_EXIT_MMIO, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, 0);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x400);
+    ck_assert_uint_eq(get(VMCB12 + 0x78, 8) & 1u, 0);
+    ck_assert_uint_eq(get(VMCB12 + 0x78, 8) >> 32, 1);
+}
+END_TEST
+
+/* L1 maps the L2 page outside the VM's RAM: MMIO for the VMM at the VM's
+ * address (L1's), flagged L2. */
+START_TEST(npf_outside_ram_is_mmio_at_the_vm_address)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x400;
+    x.exit_info1 = (1ull << 32) | 4;
+    x.exit_info2 = 0x8010;
+    x.exit = vcore_test_exit(VCORE_EXIT_MMIO);
+    x.exit.flags = VCORE_EXIT_F_NEEDS_REPLY;
+    x.exit.u.mmio.gpa = 0x8010;
+    x.exit.u.mmio.len = 4;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(out.u.mmio.gpa, 0x40000010ull);
+}
+END_TEST
+
+/* Without nested paging from L1, L2 runs on the VM's own table. */
+START_TEST(no_np_uses_the_vm_table)
+{
+    vmcb12(1u << 18, 0, false);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.npt, VCORE_HW_VMCB_NPT_VM);
+    ck_assert_uint_eq(info.flushes, 1); /* a new VMCB12: L2's ASID flushed */
+}
+END_TEST
+
+/* The strict store: a backend-owned field and an unnamed offset are refused. */
+START_TEST(strict_vmcb_store)
+{
+    const vcore_backend_t *be = vcore_backend_mock();
+    void *priv = vcore_vcpu_backend_priv(vcpu);
+    vcore_hw_vmcb_t *h = NULL;
+    uint64_t v = 0;
+    ck_assert_int_eq(be->vmcb_alloc(vcpu, priv, &h), VCORE_OK);
+    ck_assert_int_eq(be->vmcb_write(vcpu, priv, h, 0x0b0, 8, 0x1000), VCORE_ERR_STATE); /* N_CR3 */
+    ck_assert_int_eq(be->vmcb_write(vcpu, priv, h, 0x058, 4, 1), VCORE_ERR_STATE);      /* GUEST_ASID */
+    ck_assert_int_eq(be->vmcb_read(vcpu, priv, h, 0x551, 1, &v), VCORE_ERR_NOENT);      /* inside CR3 */
+    ck_assert_int_eq(be->vmcb_write(vcpu, priv, h, 0x550, 4, 1), VCORE_ERR_NOENT);      /* CR3 is 8 bytes */
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_VIOLATION), 4);
+    /* An unchanged value keeps the clean bit: counted as WRITE_SAME. */
+    ck_assert_int_eq(be->vmcb_write(vcpu, priv, h, 0x550, 8, 0), VCORE_OK);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_WRITE_SAME), 1);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_WRITE), 0);
+    be->vmcb_free(vcpu, priv, h);
+    ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
+}
+END_TEST
+
+/* "VMCB Clean Field": which bit covers a field. */
+START_TEST(clean_bit_of_fields)
+{
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x000), 1u << 0);  /* intercepts: I */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x050), 1u << 0);  /* TSC_OFFSET: I */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x048), 1u << 1);  /* MSRPM_BASE_PA: IOPM */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x058), 1u << 2);  /* ASID */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x060), 1u << 3);  /* V_TPR: TPR */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x0b0), 1u << 4);  /* nCR3: NP */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x668), 1u << 4);  /* G_PAT: NP */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x4d0), 1u << 5);  /* EFER: CRX */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x558), 1u << 5);  /* CR0: CRX */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x568), 1u << 6);  /* DR6: DRX */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x488), 1u << 7);  /* IDTR base: DT */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x4cb), 1u << 8);  /* CPL: SEG */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x412), 1u << 8);  /* CS attributes: SEG */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x640), 1u << 9);  /* CR2 */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x670), 1u << 10); /* DBGCTL: LBR */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x0e0), 1u << 11); /* AVIC backing page */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x578), 0);        /* RIP: read at every VMRUN */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x5f8), 0);        /* RAX */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x0a8), 0);        /* EVENTINJ */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x448), 0);        /* FS: VMLOAD state */
+    ck_assert_uint_eq(vcore_vmcb_clean_bit(0x470), 0);        /* LDTR */
+}
+END_TEST
+
+/* The VMCB ops come as a group. */
+START_TEST(vmcb_group_all_or_none)
+{
+    vcore_backend_t be = *vcore_backend_mock();
+    ck_assert_int_eq(vcore_backend_validate(&be), VCORE_OK);
+    be.vmcb_npt_map = NULL;
+    ck_assert_int_eq(vcore_backend_validate(&be), VCORE_ERR_INVAL);
+    be = *vcore_backend_mock();
+    be.vmcb_run = NULL;
+    ck_assert_int_eq(vcore_backend_validate(&be), VCORE_ERR_INVAL);
+}
+END_TEST
+
+static void push_svm(uint32_t op)
+{
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_SVM_INSN);
+    e.u.svm_insn.op = op;
+    e.u.svm_insn.insn_len = 3;
+    ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
+}
+
+static void set_if(bool on)
+{
+    vcore_x86_regs_t r = regs();
+    r.rflags = on ? 0x202 : 0x2;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+/* APM Vol. 2, "Global Interrupt Flag, STGI and CLGI Instructions": with
+ * GIF clear an interrupt is held pending (not injected, no window), and
+ * taken once STGI sets GIF. */
+/* The backend cannot allocate vmcb02 (or set it up) at L1's VMRUN: the
+ * error is returned with a diagnostic and nothing happened: L1 still at
+ * its VMRUN with its registers, not in guest mode, GIF as before (APM
+ * Vol. 2, "VMRUN Instruction": VMRUN sets GIF and enters the guest only
+ * when it completes). A second VMRUN then enters L2. */
+static void vmrun_backend_failure(uint32_t op)
+{
+    vmcb12(0, 0, false);
+    push_svm(VCORE_NSVM_CLGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_x86_regs_t r = regs();
+    r.rip = L1_RIP;
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, op, VCORE_ERR_NOMEM), VCORE_OK);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_NOMEM);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_NSVM_VMCB02_FAILED);
+    const vcore_nsvm_t *n = vcore_vcpu_nsvm(vcpu);
+    ck_assert(!vcore_nsvm_in_guest(n));
+    ck_assert(!vcore_nsvm_gif(n));
+    vcore_x86_regs_t after = regs();
+    ck_assert_uint_eq(after.rip, L1_RIP);
+    ck_assert_uint_eq(after.gpr[VCORE_X86_RAX], VMCB12);
+    ck_assert_uint_eq(after.gpr[VCORE_X86_RBX], 0xb1);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 0);
+    /* The same VMRUN again, the backend able: L2 runs. */
+    push_vmrun();
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert(vcore_nsvm_in_guest(n));
+    ck_assert(vcore_nsvm_gif(n));
+}
+
+START_TEST(vmrun_vmcb02_alloc_failure_undone)
+{
+    vmrun_backend_failure(VCORE_MOCK_OP_VMCB_ALLOC);
+}
+END_TEST
+
+START_TEST(vmrun_vmcb02_setup_failure_undone)
+{
+    vmrun_backend_failure(VCORE_MOCK_OP_VMCB_SETUP);
+}
+END_TEST
+
+START_TEST(gif_holds_interrupts)
+{
+    set_if(true);
+    push_svm(VCORE_NSVM_CLGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert(!vcore_nsvm_gif(vcore_vcpu_nsvm(vcpu)));
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_DELIVER_INTERRUPT), 0);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.interrupt_pending, 1);
+    ck_assert_uint_eq(ev.request_interrupt_window, 0);
+    push_svm(VCORE_NSVM_STGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_DELIVER_INTERRUPT), 1);
+}
+END_TEST
+
+/* CLGI; VMRUN with an interrupt pending and L1 intercepting INTR: VMRUN
+ * sets GIF, the interrupt is recognized in L2 and becomes #VMEXIT(INTR)
+ * (EXITCODE 60H) before L2 executes; it stays pending for L1 (GIF clear
+ * again: held). APM "Physical (INTR) Interrupt Intercept". */
+START_TEST(intr_while_l2_exits_to_l1)
+{
+    set_if(true);
+    vmcb12(1u << 0, 0, false);                      /* word 3 bit 0: INTR */
+    put(VMCB12 + 0x60, VCORE_VMCB_INT_V_INTR_MASKING, 4);
+    push_svm(VCORE_NSVM_CLGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x60);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 0);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_DELIVER_INTERRUPT), 0);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.interrupt_pending, 1);
+}
+END_TEST
+
+/* With V_INTR_MASKING, L1's RFLAGS.IF at VMRUN masks physical interrupts
+ * ("Virtual Interrupt Masking"): IF clear, L2 runs. */
+START_TEST(intr_masked_by_l1_if)
+{
+    set_if(false);
+    vmcb12(1u << 0, 0, false);
+    put(VMCB12 + 0x60, VCORE_VMCB_INT_V_INTR_MASKING, 4);
+    push_svm(VCORE_NSVM_CLGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 1);
+}
+END_TEST
+
+/* L2's RDMSR of PAT under L1's nested paging, not intercepted by L1: L2's
+ * PAT is G_PAT ("Nested Paging"): EDX:EAX = VMCB12's G_PAT, RIP past the
+ * RDMSR, the VMM sees nothing of it. */
+START_TEST(pat_of_l2_is_g_pat)
+{
+    vmcb12(0, 0, true);
+    put(VMCB12 + 0x668, 0x0006050400070406ull, 8);
+    push_vmrun();
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x7c;
+    x.next_rip = L2_RIP + 2;
+    x.exit = vcore_test_exit(VCORE_EXIT_RDMSR);
+    x.exit.flags = VCORE_EXIT_F_NEEDS_REPLY;
+    x.gpr_mask = 1u << VCORE_X86_RCX;
+    x.gprs[VCORE_X86_RCX] = 0x277;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP + 2, L2_RIP + 3);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    uint64_t v = 0, g[16];
+    ck_assert_int_eq(vcore_mock_vmcb_gprs(vcpu, g), VCORE_OK);
+    ck_assert_uint_eq(g[VCORE_X86_RDX], 0x00060504u);
+    ck_assert_int_eq(vcore_mock_vmcb_peek(vcpu, 0x5f8, 8, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x00070406u);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 2);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_REPLY), 0);
+    /* The merged MSR map intercepts PAT for L0 (read and write bits). */
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj & (1ull << 31), 0);
+}
+END_TEST
+
+/* WRMSR PAT with a reserved type (2) in entry 0: #GP(0) in L2 ("PAT
+ * Register"): EVENTINJ vector 13, type 3, error code valid, code 0. */
+START_TEST(pat_write_reserved_type_is_gp)
+{
+    vmcb12(0, 0, true);
+    push_vmrun();
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x7c;
+    x.exit_info1 = 1;
+    x.next_rip = L2_RIP + 2;
+    x.exit = vcore_test_exit(VCORE_EXIT_WRMSR);
+    x.exit.flags = VCORE_EXIT_F_NEEDS_REPLY;
+    x.gpr_mask = (1u << VCORE_X86_RCX) | (1u << VCORE_X86_RDX);
+    x.gprs[VCORE_X86_RCX] = 0x277;
+    x.gprs[VCORE_X86_RDX] = 0x00070406;
+    x.nfields = 1;
+    x.fields[0].offset = 0x5f8;
+    x.fields[0].bytes = 8;
+    x.fields[0].value = 0x00070402;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj, 0x80000b0dull);
+}
+END_TEST
+
+/* The VMM refuses L2's RDMSR (reply error): #GP(0) in L2 ("RDMSR"):
+ * EVENTINJ vector 13, type 3, error code valid. */
+START_TEST(msr_refused_for_l2_is_gp)
+{
+    vmcb12(0, 0, false);
+    push_vmrun();
+    push_l2(0x7c, 0, 0, VCORE_EXIT_RDMSR, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_RDMSR);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    out.u.msr.error = 1;
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj, 0x80000b0dull);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("nsvm_run");
+    TCase *tc = tcase_create("nsvm_run");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, cpuid_reflected_to_l1);
+    tcase_add_test(tc, cpuid_of_l2_answered_by_the_vmm);
+    tcase_add_test(tc, unchanged_l2_keeps_clean_bits);
+    tcase_add_test(tc, changed_cr3_clears_only_crx);
+    tcase_add_test(tc, shutdown_of_l2_not_intercepted);
+    tcase_add_test(tc, vmmcall_of_l2_not_intercepted_is_ud);
+    tcase_add_test(tc, vmmcall_of_l2_intercepted);
+    tcase_add_test(tc, npf_mapped_in_the_shadow_table);
+    tcase_add_test(tc, npf_read_only_page);
+    tcase_add_test(tc, event_of_npf_fixed_by_l0_reinjected);
+    tcase_add_test(tc, npf_without_event_injects_nothing);
+    tcase_add_test(tc, npf_denied_by_l1_reflected);
+    tcase_add_test(tc, npf_unmapped_by_l1_reflected);
+    tcase_add_test(tc, npf_outside_ram_is_mmio_at_the_vm_address);
+    tcase_add_test(tc, no_np_uses_the_vm_table);
+    tcase_add_test(tc, strict_vmcb_store);
+    tcase_add_test(tc, clean_bit_of_fields);
+    tcase_add_test(tc, vmcb_group_all_or_none);
+    tcase_add_test(tc, gif_holds_interrupts);
+    tcase_add_test(tc, vmrun_vmcb02_alloc_failure_undone);
+    tcase_add_test(tc, vmrun_vmcb02_setup_failure_undone);
+    tcase_add_test(tc, intr_while_l2_exits_to_l1);
+    tcase_add_test(tc, intr_masked_by_l1_if);
+    tcase_add_test(tc, pat_of_l2_is_g_pat);
+    tcase_add_test(tc, pat_write_reserved_type_is_gp);
+    tcase_add_test(tc, msr_refused_for_l2_is_gp);
+    suite_add_tcase(s, tc);
+    return vcore_test_run(s);
+}
