@@ -353,9 +353,11 @@ static int svk_l1_run(svk_l1_vm_t *v)
             continue;
         }
         case VCORE_EXIT_RDMSR:
-            /* VM_CR ("VM_CR MSR (C001_0114h)"): SVMDIS clear, not locked. */
+            /* VM_CR ("VM_CR MSR (C001_0114h)"): SVMDIS clear, LOCK set - a
+             * value the emulated processors do not give, so L2's read of it
+             * (which L1 does not intercept) shows whether L0 answered it. */
             if (e.u.msr.index == 0xc0010114u) {
-                e.u.msr.value = 0;
+                e.u.msr.value = 0x8;
                 e.u.msr.error = 0;
                 continue;
             }
