@@ -78,19 +78,16 @@ static int nsvm_run_read(vcore_vcpu_t *vcpu, uint32_t off, uint64_t *value)
     return err;
 }
 
-/* Writes one field of hw02 and the image. */
+/* Writes one field of hw02 between two runs of L2. Only fields the
+ * processor writes are written so (EVENTINJ, RAX, RIP, G_PAT): they are
+ * unknown after the next run anyway, the image is left alone. */
 static int nsvm_run_write(vcore_vcpu_t *vcpu, uint32_t off, uint64_t value)
 {
-    vcore_nsvm_t *n = vcpu->nsvm;
     vcore_vmcb_field_info_t info;
     uint32_t i = 0;
     int err = nsvm_run_index(off, &i, &info);
     if (!err)
-        err = vcpu->vm->ops.vmcb_write(vcpu, vcpu->priv, n->hw02, off, info.bytes, value);
-    if (!err)
-        err = vcore_vmcb_write(&n->hw02_img, off, info.bytes, value);
-    if (!err)
-        nsvm_run_set_known(n, i);
+        err = vcpu->vm->ops.vmcb_write(vcpu, vcpu->priv, vcpu->nsvm->hw02, off, info.bytes, value);
     return err;
 }
 
@@ -466,6 +463,13 @@ int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t ans
     *l1 = false;
     if (!answering)
         exit->reason = VCORE_EXIT_NONE; /* backend.h: nothing of hw02's to complete */
+    /* A refused RDMSR/WRMSR of L2 is not completed by the backend: #GP(0)
+     * in L2 (APM Vol. 3, "RDMSR", "WRMSR"). */
+    if ((answering == VCORE_EXIT_RDMSR || answering == VCORE_EXIT_WRMSR) && exit->u.msr.error) {
+        err = nsvm_run_exception(vcpu, 13, true);
+        if (err)
+            return err;
+    }
     for (;;) {
         /* A reply due to L2 is completed by a run first. */
         uint64_t phys = 0;

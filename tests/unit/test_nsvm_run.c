@@ -187,15 +187,35 @@ START_TEST(cpuid_reflected_to_l1)
 {
     vmcb12(1u << 18, 0, false); /* word 3 bit 18: CPUID */
     push_vmrun();
-    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    /* L2 ran on to L2_RIP + 10H, with RAX 5678H and CR2 9000H. */
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x72;
+    x.next_rip = L2_RIP + 0x12;
+    x.exit = vcore_test_exit(VCORE_EXIT_CPUID);
+    x.exit.flags = VCORE_EXIT_F_NEEDS_REPLY;
+    x.exit.raw.data[4] = 0;
+    x.nfields = 3;
+    x.fields[0].offset = 0x578;
+    x.fields[0].bytes = 8;
+    x.fields[0].value = L2_RIP + 0x10;
+    x.fields[1].offset = 0x5f8;
+    x.fields[1].bytes = 8;
+    x.fields[1].value = 0x5678;
+    x.fields[2].offset = 0x640;
+    x.fields[2].bytes = 8;
+    x.fields[2].value = 0x9000;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
     push_l1(VCORE_EXIT_HLT);
     vcore_exit_t out = run();
     ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(out.flags & VCORE_EXIT_F_L2, 0);
     ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x72);
-    ck_assert_uint_eq(get(VMCB12 + 0xc8, 8), L2_RIP + 2);
-    ck_assert_uint_eq(get(VMCB12 + 0x578, 8), L2_RIP);
-    ck_assert_uint_eq(get(VMCB12 + 0x5f8, 8), 0x1234);
+    ck_assert_uint_eq(get(VMCB12 + 0xc8, 8), L2_RIP + 0x12);
+    ck_assert_uint_eq(get(VMCB12 + 0x578, 8), L2_RIP + 0x10);
+    ck_assert_uint_eq(get(VMCB12 + 0x5f8, 8), 0x5678);
+    ck_assert_uint_eq(get(VMCB12 + 0x640, 8), 0x9000);
     ck_assert_uint_eq(get(VMCB12 + 0x5d8, 8), 0x8000);
     vcore_x86_regs_t r = regs();
     ck_assert_uint_eq(r.rip, L1_RIP + 3);
@@ -264,8 +284,11 @@ START_TEST(unchanged_l2_keeps_clean_bits)
     r.gpr[VCORE_X86_RAX] = VMCB12;
     ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
     uint64_t rip_w0 = 0, cr3_w0 = 0, w0 = count(VCORE_MOCK_OP_VMCB_WRITE);
+    uint64_t icpt_w0 = 0, intctl_w0 = 0;
     ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x578, NULL, &rip_w0), VCORE_OK);
     ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x550, NULL, &cr3_w0), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x00c, NULL, &icpt_w0), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x060, NULL, &intctl_w0), VCORE_OK);
     push_vmrun();
     push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP + 2, L2_RIP + 4);
     push_l1(VCORE_EXIT_HLT);
@@ -277,6 +300,14 @@ START_TEST(unchanged_l2_keeps_clean_bits)
     ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x550, NULL, &cr3_w1), VCORE_OK);
     ck_assert_uint_eq(rip_w1 - rip_w0, 1);
     ck_assert_uint_eq(cr3_w1 - cr3_w0, 0);
+    /* Control fields the processor does not write on #VMEXIT are known:
+     * not even written again with the same value. V_TPR/V_IRQ is written
+     * by the processor, so it was read back at the #VMEXIT instead. */
+    uint64_t icpt_w1 = 0, intctl_w1 = 0;
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x00c, NULL, &icpt_w1), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_count(vcpu, 0x060, NULL, &intctl_w1), VCORE_OK);
+    ck_assert_uint_eq(icpt_w1 - icpt_w0, 0);
+    ck_assert_uint_eq(intctl_w1 - intctl_w0, 0);
     ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_WRITE) - w0, 1); /* only RIP changed */
     ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_ALLOC), 1);      /* vmcb02 kept across VMRUNs */
 }
@@ -675,6 +706,26 @@ START_TEST(pat_write_reserved_type_is_gp)
 }
 END_TEST
 
+/* The VMM refuses L2's RDMSR (reply error): #GP(0) in L2 ("RDMSR"):
+ * EVENTINJ vector 13, type 3, error code valid. */
+START_TEST(msr_refused_for_l2_is_gp)
+{
+    vmcb12(0, 0, false);
+    push_vmrun();
+    push_l2(0x7c, 0, 0, VCORE_EXIT_RDMSR, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_RDMSR);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    out.u.msr.error = 1;
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj, 0x80000b0dull);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nsvm_run");
@@ -701,6 +752,7 @@ int main(void)
     tcase_add_test(tc, intr_masked_by_l1_if);
     tcase_add_test(tc, pat_of_l2_is_g_pat);
     tcase_add_test(tc, pat_write_reserved_type_is_gp);
+    tcase_add_test(tc, msr_refused_for_l2_is_gp);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }

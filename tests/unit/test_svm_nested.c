@@ -416,6 +416,27 @@ START_TEST(l2_ioio_address_size_for_l1)
 }
 END_TEST
 
+/* EVENTINJ is consumed by VMRUN (the processor clears its V bit): an L1
+ * that injects the same event at its next VMRUN gets it delivered again
+ * ("Event Injection"). */
+START_TEST(l2_eventinj_each_vmrun)
+{
+    vm_up();
+    vmcb12(1u << 18, false);
+    put(VMCB12 + 0xa8, 0x80000306ull, 8); /* #UD, exception, valid */
+    step(false, VCORE_VMEXIT_VMRUN, 3);
+    step(true, VCORE_VMEXIT_CPUID, 2);
+    step(false, VCORE_VMEXIT_VMRUN, 3);
+    step(true, VCORE_VMEXIT_CPUID, 2);
+    step(false, VCORE_VMEXIT_HLT, 1);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(g.at, 5);
+    ck_assert_uint_eq(svm_fake.n_injected, 2);
+    vm_down();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("svm_nested");
@@ -427,6 +448,7 @@ int main(void)
     tcase_add_test(tc, svm_insn_raw_without_nested);
     tcase_add_test(tc, svm_insn_decoded_with_nested);
     tcase_add_test(tc, l2_ioio_address_size_for_l1);
+    tcase_add_test(tc, l2_eventinj_each_vmrun);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }
