@@ -140,8 +140,8 @@ typedef enum vcore_hw_vmcb_npt {
  */
 typedef struct vcore_hw_vmcb_setup {
     size_t size;          /**< sizeof(vcore_hw_vmcb_setup_t). */
-    const uint8_t *msrpm; /**< MSR permission map (8 KiB) the VMCB uses, copied by the backend; NULL intercepts every MSR. */
-    const uint8_t *iopm;  /**< I/O permission map (12 KiB), copied; NULL intercepts every port. */
+    const uint8_t *msrpm; /**< MSR permission map (8 KiB) the VMCB uses, copied by the backend and ORed with the backend's own map for the guest, so an intercept the backend keeps for the VM is never lost; NULL intercepts every MSR. */
+    const uint8_t *iopm;  /**< I/O permission map (12 KiB), copied and ORed with the backend's own map for the guest; NULL intercepts every port. */
     uint32_t npt;         /**< ::vcore_hw_vmcb_npt_t. */
     uint32_t flush;       /**< VCORE_HW_VMCB_FLUSH_* bits for the next run. */
 } vcore_hw_vmcb_setup_t;

@@ -267,7 +267,9 @@ int vcore__mock_vmcb_run(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, 
     exit->raw.data[4] = sc->next_rip;
     if (exit->reason == VCORE_EXIT_IO)
         exit->u.io.data = m->io_buf;
-    if ((exit->flags & VCORE_EXIT_F_NEEDS_REPLY) || exit->reason == VCORE_EXIT_HLT)
+    /* Exits the backend completes at the next run, reply or not: an OUT
+     * ends with RIP past the instruction like an IN. */
+    if ((exit->flags & VCORE_EXIT_F_NEEDS_REPLY) || exit->reason == VCORE_EXIT_HLT || exit->reason == VCORE_EXIT_IO)
         v->pending = exit->reason;
     return VCORE_OK;
 }

@@ -152,6 +152,25 @@ int vcore__svm_hw_vmcb_write(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vm
     return vcore_vmcb_write(o->vmcb, offset, bytes, value);
 }
 
+/*
+ * One permission map of vmcb02: the core's map (L1's wishes, already merged
+ * with what the VMM asked for), or every access intercepted without one, ORed
+ * with the VM's own map. The VM's map holds what this backend intercepts for
+ * L1 (every I/O port, the MSRs it does not pass through); an access L2 makes
+ * must never bypass an intercept L0 keeps for L1, whatever VMCB12 asks (APM
+ * Vol. 2 "MSR Intercepts", "I/O Intercepts"; the CVE-2021-3653 class of bugs
+ * is L2 reaching what L1 itself may not).
+ */
+static void svm_vmcb02_map(uint8_t *dst, const uint8_t *core, const uint8_t *l0, size_t len)
+{
+    if (core)
+        vcore__memcpy(dst, core, len);
+    else
+        vcore__memset(dst, 0xff, len);
+    for (size_t i = 0; i < len; i++)
+        dst[i] = (uint8_t)(dst[i] | l0[i]);
+}
+
 int vcore__svm_hw_vmcb_setup(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, const vcore_hw_vmcb_setup_t *s)
 {
     vcore__svm_vcpu_t *c = priv;
@@ -161,14 +180,8 @@ int vcore__svm_hw_vmcb_setup(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vm
         (s->flush & ~(VCORE_HW_VMCB_FLUSH_ASID | VCORE_HW_VMCB_FLUSH_SHADOW)))
         return VCORE_ERR_INVAL;
     /* The maps are read at each intercept check, not cached: no clean bit. */
-    if (s->msrpm)
-        vcore__memcpy(o->msrpm, s->msrpm, VCORE_VMCB_MSRPM_SIZE);
-    else
-        vcore__memset(o->msrpm, 0xff, VCORE_VMCB_MSRPM_SIZE);
-    if (s->iopm)
-        vcore__memcpy(o->iopm, s->iopm, VCORE_VMCB_IOPM_SIZE);
-    else
-        vcore__memset(o->iopm, 0xff, VCORE_VMCB_IOPM_SIZE);
+    svm_vmcb02_map(o->msrpm, s->msrpm, v->msrpm, VCORE_VMCB_MSRPM_SIZE);
+    svm_vmcb02_map(o->iopm, s->iopm, v->iopm, VCORE_VMCB_IOPM_SIZE);
     if (s->npt == VCORE_HW_VMCB_NPT_SHADOW && !o->shadow.root) {
         int err = vcore__svm_npt_init(&o->shadow, &v->pool);
         if (err)

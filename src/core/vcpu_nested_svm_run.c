@@ -144,6 +144,7 @@ void vcore__vcpu_nsvm_teardown(vcore_vcpu_t *vcpu)
         vcpu->vm->ops.vmcb_free(vcpu, vcpu->priv, n->hw02);
     n->hw02 = NULL;
     n->hw02_active = false;
+    n->hw02_exit_out = false;
 }
 
 /* The backend-owned part of hw02: the merged maps, the nested table and
@@ -461,8 +462,13 @@ int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t ans
     if (err)
         return err;
     *l1 = false;
-    if (!answering)
-        exit->reason = VCORE_EXIT_NONE; /* backend.h: nothing of hw02's to complete */
+    /* backend.h: the run completes the exit it is handed back. That is
+     * L2's exit the VMM handled (an OUT needs no reply but still ends with
+     * RIP past the instruction, APM Vol. 2 "I/O Intercepts"); anything else
+     * in hand (L1's VMRUN, an exit of L1) is nothing of hw02's. */
+    if (!answering && !n->hw02_exit_out)
+        exit->reason = VCORE_EXIT_NONE;
+    n->hw02_exit_out = false;
     /* A refused RDMSR/WRMSR of L2 is not completed by the backend: #GP(0)
      * in L2 (APM Vol. 3, "RDMSR", "WRMSR"). */
     if ((answering == VCORE_EXIT_RDMSR || answering == VCORE_EXIT_WRMSR) && exit->u.msr.error) {
@@ -547,6 +553,7 @@ int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t ans
             return err;
         if (!again) {
             exit->flags |= VCORE_EXIT_F_L2;
+            n->hw02_exit_out = true;
             return VCORE_OK;
         }
         exit->reason = VCORE_EXIT_NONE;

@@ -237,6 +237,26 @@ END_TEST
 
 /* L1 does not intercept CPUID: the VMM answers it for L2 (flagged L2), the
  * reply completes L2's CPUID (RAX, RBX, RCX, RDX; RIP to nRIP). */
+/* L2's OUT to a port L1 does not intercept is the VMM's: it needs no
+ * reply, yet the next run completes it on vmcb02 (RIP = the next
+ * instruction, APM Vol. 2 "I/O Intercepts", "Next RIP Saved") instead of
+ * re-executing it forever. */
+START_TEST(out_of_l2_completed_without_reply)
+{
+    vmcb12(0, 0, false);
+    push_vmrun();
+    push_l2(0x7b, 0x800010, L2_RIP + 2, VCORE_EXIT_IO, 0, L2_RIP, L2_RIP + 2); /* OUT 80H, AL */
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_IO);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP + 2, L2_RIP + 3);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_REPLY), 1);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 2);
+}
+END_TEST
+
 START_TEST(cpuid_of_l2_answered_by_the_vmm)
 {
     vmcb12(0, 0, false);
@@ -829,6 +849,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, cpuid_reflected_to_l1);
     tcase_add_test(tc, cpuid_of_l2_answered_by_the_vmm);
+    tcase_add_test(tc, out_of_l2_completed_without_reply);
     tcase_add_test(tc, unchanged_l2_keeps_clean_bits);
     tcase_add_test(tc, changed_cr3_clears_only_crx);
     tcase_add_test(tc, shutdown_of_l2_not_intercepted);

@@ -356,6 +356,41 @@ START_TEST(hw_vmcb_ops_strict)
 }
 END_TEST
 
+/* vmcb02's permission maps keep every intercept L0 keeps for L1: with maps
+ * from the core that intercept nothing, L2's OUT 80H and RDMSR of VM_CR
+ * still exit (the VM's own maps intercept every port and VM_CR), while an
+ * MSR L0 passes through to L1 (LSTAR) stays L1's choice, so the merge is an
+ * OR and not "everything intercepted". Bit layouts: APM Vol. 2 "I/O
+ * Permissions Map" (one bit per port) and "MSR Permissions Map" (two bits
+ * per MSR, read then write). */
+START_TEST(hw_vmcb_maps_keep_l0_intercepts)
+{
+    vm_up();
+    const vcore_backend_t *be = &vcore__backend_svm_ops;
+    void *priv = vcore_vcpu_backend_priv(vcpu);
+    vcore_hw_vmcb_t *h = NULL;
+    static uint8_t msrpm[VCORE_VMCB_MSRPM_SIZE], iopm[VCORE_VMCB_IOPM_SIZE];
+    memset(msrpm, 0, sizeof(msrpm));
+    memset(iopm, 0, sizeof(iopm));
+    ck_assert_int_eq(be->vmcb_alloc(vcpu, priv, &h), VCORE_OK);
+    vcore_hw_vmcb_setup_t s = {.size = sizeof(s), .npt = VCORE_HW_VMCB_NPT_SHADOW, .msrpm = msrpm, .iopm = iopm};
+    ck_assert_int_eq(be->vmcb_setup(vcpu, priv, h, &s), VCORE_OK);
+    ck_assert_uint_eq((h->iopm[0x80 / 8] >> (0x80 % 8)) & 1u, 1u);
+    ck_assert_uint_eq((h->iopm[0xffff / 8] >> (0xffff % 8)) & 1u, 1u);
+    uint32_t byte = 0, bit = 0;
+    ck_assert(vcore_vmcb_msrpm_pos(0xc0010114u, &byte, &bit)); /* VM_CR */
+    ck_assert_uint_eq((h->msrpm[byte] >> bit) & 3u, 3u);
+    ck_assert(vcore_vmcb_msrpm_pos(0xc0000082u, &byte, &bit)); /* LSTAR */
+    ck_assert_uint_eq((h->msrpm[byte] >> bit) & 3u, 0u);
+    /* L1's own intercept of LSTAR reads survives the merge. */
+    msrpm[byte] = (uint8_t)(1u << bit);
+    ck_assert_int_eq(be->vmcb_setup(vcpu, priv, h, &s), VCORE_OK);
+    ck_assert_uint_eq((h->msrpm[byte] >> bit) & 3u, 1u);
+    be->vmcb_free(vcpu, priv, h);
+    vm_down();
+}
+END_TEST
+
 /* Without nested SVM on the vCPU, an SVM instruction stays raw for the VMM. */
 START_TEST(svm_insn_raw_without_nested)
 {
@@ -445,6 +480,7 @@ int main(void)
     tcase_add_test(tc, l2_clean_bits_and_vmm_answer);
     tcase_add_test(tc, l2_shadow_nested_table);
     tcase_add_test(tc, hw_vmcb_ops_strict);
+    tcase_add_test(tc, hw_vmcb_maps_keep_l0_intercepts);
     tcase_add_test(tc, svm_insn_raw_without_nested);
     tcase_add_test(tc, svm_insn_decoded_with_nested);
     tcase_add_test(tc, l2_ioio_address_size_for_l1);

@@ -49,6 +49,7 @@ struct vcore_nsvm {
     struct vcore_hw_vmcb *hw02; /* NULL until the first VMRUN on a backend with VMCB ops */
     bool hw02_active;          /* L2 runs on hw02 (the run loop drives it) */
     uint32_t hw02_flush;       /* VCORE_HW_VMCB_FLUSH_* for hw02's next run */
+    bool hw02_exit_out;        /* an exit of L2 went to the VMM: hw02's next run completes it */
     uint64_t hw02_known[2];    /* bit i: named VMCB field i of hw02_img is what hw02 holds */
     vcore_x86_regs_t l2gprs;   /* L2's GPRs but RAX and RSP (VMCB fields) */
     vcore_vmcb_t hw02_img;     /* hw02's fields as last written or read */

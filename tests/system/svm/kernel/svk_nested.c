@@ -135,6 +135,7 @@ typedef struct svk_l1_vm {
     const l1s_header_t *h;
     uint32_t vmm_exits;  /* exits the run loop returned to this VMM */
     uint32_t l0_io80;    /* L2's OUT to port 80H seen by the VMM */
+    uint8_t l0_io80_val; /* the byte it wrote */
     svk_why_t stop;      /* why the run stopped, if not at L1's end */
 } svk_l1_vm_t;
 
@@ -331,6 +332,7 @@ static int svk_l1_run(svk_l1_vm_t *v)
             }
             if (!e.u.io.is_in && e.u.io.port == L2S_PORT_PASS && e.u.io.width == 1) {
                 v->l0_io80++;
+                v->l0_io80_val = e.u.io.data[0];
                 vtk_puts("L0 (test kernel + libvirtcore): L2 exit OUT 80h = ");
                 vtk_puthex(e.u.io.data[0]);
                 vtk_puts(": handled by L0 because L1's IOPM bit 80h is clear\n");
@@ -351,9 +353,11 @@ static int svk_l1_run(svk_l1_vm_t *v)
             continue;
         }
         case VCORE_EXIT_RDMSR:
-            /* VM_CR ("VM_CR MSR (C001_0114h)"): SVMDIS clear, not locked. */
+            /* VM_CR ("VM_CR MSR (C001_0114h)"): SVMDIS clear, LOCK set - a
+             * value the emulated processors do not give, so L2's read of it
+             * (which L1 does not intercept) shows whether L0 answered it. */
             if (e.u.msr.index == 0xc0010114u) {
-                e.u.msr.value = 0;
+                e.u.msr.value = 0x8;
                 e.u.msr.error = 0;
                 continue;
             }
@@ -416,8 +420,9 @@ static bool svk_case_needs_l2(uint32_t c)
     return c >= L1S_CASE_VMRUN;
 }
 
+/* nested: NULL for a bare run, else the VM L1 ran in (what L0's VMM saw). */
 static void svk_print_cases(const svk_env_t *env, const char *prefix, const l1s_report_t *r, const char *stop,
-                            bool nested, bool np)
+                            const svk_l1_vm_t *nested, bool np)
 {
     for (uint32_t c = 0; c < L1S_NCASES; c++) {
         svk_why_t l;
@@ -430,6 +435,18 @@ static void svk_print_cases(const svk_env_t *env, const char *prefix, const l1s_
         /* L1 must use nested paging exactly when it was offered and asked for. */
         if (c == L1S_CASE_NPF && st != L1S_NOT_RUN && (st == L1S_SKIP) == np) {
             svk_why_str(&l, np ? " (but nested paging was offered to L1)" : " (but nested paging was not offered)");
+            res = SVK_FAIL;
+        }
+        /* An access of L2 that L1 does not intercept is L1's own access,
+         * which L0 intercepts (its IOPM has every port): L2's OUT to port
+         * 80h reaches L0's VMM once, with L2's byte, and nothing else sees it. */
+        if (nested && c == L1S_CASE_IO_PASS && st == L1S_PASS &&
+            (nested->l0_io80 != 1 || nested->l0_io80_val != L2S_PASS_VALUE)) {
+            svk_why_str(&l, "L0's VMM saw ");
+            svk_why_dec(&l, nested->l0_io80);
+            svk_why_str(&l, " OUT to port 80h (want 1 of ");
+            svk_why_hex(&l, L2S_PASS_VALUE);
+            svk_why_str(&l, "): L2 reached the port L0 intercepts for L1 without L0");
             res = SVK_FAIL;
         }
         if (st == L1S_NOT_RUN) {
@@ -467,7 +484,7 @@ static void svk_bare_l2(const svk_env_t *env, const char *prefix, uint64_t mode)
 {
     const l1s_report_t *r = svk_l1_bare(mode);
     bool np = !(mode & L1S_MODE_NO_NP) && (env->svm_features & VCORE_SVM_FEAT_NP);
-    svk_print_cases(env, prefix, r, r && r->done ? "" : "L1 did not finish", false, np);
+    svk_print_cases(env, prefix, r, r && r->done ? "" : "L1 did not finish", NULL, np);
 }
 
 static bool svk_var_is_apm(const l1s_outcome_t *o, uint32_t v)
@@ -535,7 +552,7 @@ static void svk_nested_l2(const svk_env_t *env, const char *prefix, uint32_t fea
             vtk_puts("\n");
         }
     }
-    svk_print_cases(env, prefix, r, stop, true, (features & VCORE_SVM_FEAT_NP) != 0);
+    svk_print_cases(env, prefix, r, stop, &v, (features & VCORE_SVM_FEAT_NP) != 0);
     svk_l1_vm_destroy(&v);
 }
 

@@ -50,7 +50,7 @@
     X(IO_IN, "l2.io_in_dx", "IOIO_PROT set and IOPM bit 3F8h set")                                  \
     X(IO_PASS, "l2.io_passthrough", "IOPM bit 80h clear: no exit to L1")                            \
     X(RDMSR, "l2.rdmsr", "MSR_PROT set and MSRPM read bit of 174h set")                             \
-    X(MSR_PASS, "l2.rdmsr_passthrough", "MSRPM read bit of 277h (PAT) clear: L2 reads its own PAT") \
+    X(MSR_PASS, "l2.rdmsr_passthrough", "MSRPM read bits of 277h (PAT) and C001_0114h (VM_CR) clear: L2 reads its own PAT and L1's VM_CR") \
     X(WRMSR, "l2.wrmsr", "MSR_PROT set and MSRPM write bit of 175h set")                            \
     X(EXC_EXIT, "l2.exception_intercepted", "exception intercept bit 6 (#UD) set")                  \
     X(EXC_PASS, "l2.exception_not_intercepted", "exception intercept bit 0 (#DE) clear: L2's IDT")  \

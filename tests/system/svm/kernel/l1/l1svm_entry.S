@@ -126,6 +126,10 @@ l2s_at_rdmsr:
     rdmsr                           /* not intercepted: PAT */
     mov %eax, %r8d
     mov %edx, %r9d
+    mov $0xc0010114, %ecx
+    rdmsr                           /* not intercepted: VM_CR, as L1 reads it */
+    mov %eax, %r10d
+    mov %edx, %r11d
     mov $0x175, %ecx
     mov $0x89abcdef, %eax
     mov $0x01234567, %edx

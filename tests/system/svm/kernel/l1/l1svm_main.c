@@ -64,9 +64,10 @@ static uint64_t l1_flags;
 static uint32_t l1_svm_edx;
 static uint32_t l1_maxphy;
 static uint64_t l1_saved_efer, l1_saved_hsave;
+static uint64_t l1_vm_cr; /* VM_CR as L1 read it */
 static uint64_t g[16]; /* L2's general-purpose registers (encoding order; RAX and RSP are in the VMCB) */
 
-enum { RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7, R8 = 8, R9 = 9, R14 = 14, R15 = 15 };
+enum { RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7, R8 = 8, R9 = 9, R10 = 10, R11 = 11, R14 = 14, R15 = 15 };
 
 /* L2's PAT under nested paging: "Nested Paging and VMRUN/#VMEXIT" loads
  * G_PAT as the guest's PAT. Byte 5 is WC (01h), the power-up PAT has WT
@@ -238,6 +239,7 @@ static bool l1s_svm_on(void)
     rep->nrips = (r[3] & SVMF_NRIPS) != 0;
     /* "Enabling SVM": EFER.SVME may be set only if VM_CR.SVMDIS is clear. */
     uint64_t vmcr = l1s_rdmsr(MSR_VM_CR);
+    l1_vm_cr = vmcr;
     if (vmcr & (1u << 4)) {
         l1s_fail(L1S_CASE_SVM_ON, "VM_CR.SVMDIS set, VM_CR", vmcr);
         return false;
@@ -541,6 +543,9 @@ static void l1s_exit_program(void)
             uint64_t pat = (g[R9] << 32) | (uint32_t)g[R8];
             uint64_t want = np ? L2_GPAT : l1_pat;
             CHECK(L1S_CASE_MSR_PASS, pat == want, "L2 read PAT", pat);
+            /* An MSR L1 does not intercept is read as L1 would read it. */
+            uint64_t vmcr = (g[R11] << 32) | (uint32_t)g[R10];
+            CHECK(L1S_CASE_MSR_PASS, vmcr == l1_vm_cr, "L2 read VM_CR", vmcr);
             l1s_pass(L1S_CASE_MSR_PASS);
             l1s_say("L2's RDMSR of PAT did not exit to L1 (MSRPM read bit of 277h clear): L2 read ");
             if (!(l1_flags & L1S_MODE_QUIET)) {
