@@ -330,7 +330,7 @@ int vcore_mock_guest_vmx_access(vcore_vcpu_t *vcpu, bool write, uint64_t encodin
      * first: shadowing off, bits 63:15 set, or the bitmap bit is 1. */
     const uint8_t *bm = write ? m->vmwrite_bitmap : m->vmread_bitmap;
     uint32_t low = (uint32_t)(encoding & 0x7fffu);
-    *exits = !m->shadow_link || (encoding >> 15) || ((bm[low >> 3] >> (low & 7u)) & 1u);
+    *exits = !m->shadow_link || (encoding >> 15) || (((uint32_t)bm[low >> 3] >> (low & 7u)) & 1u);
     if (*exits)
         return VCORE_OK;
     vcore_vmcs_field_info_t fi;
