@@ -1,0 +1,215 @@
+/*
+ * nested_fixture.h - the L1 environment both nested-VMX pipeline tests start
+ * from on the mock: guest memory with identity paging, a 64-bit L1 with
+ * CR4.VMXE and IA32_FEATURE_CONTROL locked with VMX outside SMX, and the
+ * helpers that read and write its registers and memory. Included by one
+ * test file each (its definitions are static).
+ */
+#ifndef VCORE_TEST_NESTED_FIXTURE_H
+#define VCORE_TEST_NESTED_FIXTURE_H
+
+#define RAM (2u << 20)
+#define PML4 0x1000u
+#define PDPT 0x2000u
+#define PD 0x3000u
+#define VMXON_GPA 0x10000u
+#define VMCS_GPA 0x11000u
+#define OPND_GPA 0x20000u
+#define IOBM_A 0x30000u
+#define IOBM_B 0x31000u
+#define MSRBM 0x32000u
+#define MSRLIST 0x33000u
+#define L1_RIP 0x100000u
+#define HOST_RIP 0x200000u
+#define HOST_RSP 0x9000u
+
+static vcore_vm_t *vm;
+static vcore_vcpu_t *vcpu;
+static vcore_nvmx_t *nv;
+static uint8_t ram[RAM] __attribute__((aligned(4096)));
+static uint8_t page[4096];
+
+static const uint32_t MEM_RBX = (2u << 7) | (3u << 15) | (1u << 22) | (3u << 23); /* DS:[RBX] */
+
+static void put(uint64_t gpa, uint64_t v, size_t n)
+{
+    ck_assert_int_eq(vcore_vm_write_guest(vm, gpa, &v, n), VCORE_OK);
+}
+
+static void set12(uint32_t enc, uint64_t v)
+{
+    ck_assert_int_eq(vcore_vmcs12_set(page, enc, v), VCORE_OK);
+}
+
+static uint64_t get12(uint32_t enc)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vmcs12_get(vcore_nvmx_vmcs12(nv), enc, &v), VCORE_OK);
+    return v;
+}
+
+static vcore_x86_regs_t regs(void)
+{
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    return r;
+}
+
+static vcore_x86_sregs_t sregs(void)
+{
+    vcore_x86_sregs_t s = {.size = sizeof(s)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &s), VCORE_OK);
+    return s;
+}
+
+/* A vmcs12 every VM-entry check accepts: 64-bit host and guest, flat
+ * segments, the allowed-0 controls of the library's TRUE capability MSRs. */
+static void ref_vmcs12(void)
+{
+    memset(page, 0, sizeof(page));
+    uint32_t rev = VCORE_VMCS12_REVISION;
+    memcpy(page, &rev, 4);
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9));
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fb | (1u << 9));
+    set12(VCORE_VMCS_VMCS_LINK_POINTER, ~0ull);
+    set12(VCORE_VMCS_HOST_CR0, 0x80050033);
+    set12(VCORE_VMCS_HOST_CR3, 0x1000);
+    set12(VCORE_VMCS_HOST_CR4, 0x2020);
+    set12(VCORE_VMCS_HOST_CS_SELECTOR, 0x08);
+    set12(VCORE_VMCS_HOST_SS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_HOST_DS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_HOST_ES_SELECTOR, 0x10);
+    set12(VCORE_VMCS_HOST_TR_SELECTOR, 0x18);
+    set12(VCORE_VMCS_HOST_TR_BASE, 0x4000);
+    set12(VCORE_VMCS_HOST_GDTR_BASE, 0x5000);
+    set12(VCORE_VMCS_HOST_IDTR_BASE, 0x6000);
+    set12(VCORE_VMCS_HOST_FS_BASE, 0x7000);
+    set12(VCORE_VMCS_HOST_RSP, HOST_RSP);
+    set12(VCORE_VMCS_HOST_RIP, HOST_RIP);
+    set12(VCORE_VMCS_GUEST_CR0, 0x80050033);
+    set12(VCORE_VMCS_GUEST_CR3, 0x1000);
+    set12(VCORE_VMCS_GUEST_CR4, 0x2020);
+    set12(VCORE_VMCS_GUEST_DR7, 0x400);
+    set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+    set12(VCORE_VMCS_GUEST_RIP, 0x401000);
+    set12(VCORE_VMCS_GUEST_RFLAGS, 0x2);
+    set12(VCORE_VMCS_GUEST_CS_SELECTOR, 0x08);
+    set12(VCORE_VMCS_GUEST_CS_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_CS_AR_BYTES, 0xa09b);
+    set12(VCORE_VMCS_GUEST_SS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_GUEST_SS_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_SS_AR_BYTES, 0xc093);
+    set12(VCORE_VMCS_GUEST_DS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_GUEST_DS_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_DS_AR_BYTES, 0xc093);
+    set12(VCORE_VMCS_GUEST_ES_SELECTOR, 0x10);
+    set12(VCORE_VMCS_GUEST_ES_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_ES_AR_BYTES, 0xc093);
+    set12(VCORE_VMCS_GUEST_FS_AR_BYTES, 0x10000);
+    set12(VCORE_VMCS_GUEST_GS_AR_BYTES, 0x10000);
+    set12(VCORE_VMCS_GUEST_LDTR_AR_BYTES, 0x10000);
+    set12(VCORE_VMCS_GUEST_TR_SELECTOR, 0x18);
+    set12(VCORE_VMCS_GUEST_TR_BASE, 0x4000);
+    set12(VCORE_VMCS_GUEST_TR_LIMIT, 0x67);
+    set12(VCORE_VMCS_GUEST_TR_AR_BYTES, 0x8b);
+    set12(VCORE_VMCS_GUEST_GDTR_BASE, 0x5000);
+    set12(VCORE_VMCS_GUEST_GDTR_LIMIT, 0x27);
+    set12(VCORE_VMCS_GUEST_IDTR_BASE, 0x6000);
+    set12(VCORE_VMCS_GUEST_IDTR_LIMIT, 0xfff);
+}
+
+/* Pushes an L1 VMX-instruction exit. */
+static void push_insn(uint32_t op, uint32_t info, uint32_t len)
+{
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
+    e.u.vmx_insn.op = op;
+    e.u.vmx_insn.insn_info = info;
+    e.u.vmx_insn.insn_len = len;
+    ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
+}
+
+static void push_hlt(void)
+{
+    vcore_exit_t h = vcore_test_exit(VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_push_exit(vcpu, &h), VCORE_OK);
+}
+
+/* The mock "processor" exits L2 with reason and the given fields. */
+static void push_l2(uint32_t kind, uint32_t reason, uint32_t vm_error, uint32_t n, const uint32_t *enc,
+                    const uint64_t *val)
+{
+    vcore_mock_vmcs_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.kind = kind;
+    x.exit_reason = reason;
+    x.vm_error = vm_error;
+    x.nfields = n;
+    for (uint32_t i = 0; i < n; i++) {
+        x.fields[i].encoding = enc[i];
+        x.fields[i].value = val[i];
+    }
+    ck_assert_int_eq(vcore_mock_push_vmcs_exit(vcpu, &x), VCORE_OK);
+}
+
+static void push_l2_exit(uint32_t reason, uint32_t len)
+{
+    uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[1] = {len};
+    push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 1, enc, val);
+}
+
+static vcore_exit_t run(void)
+{
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    return out;
+}
+
+/* One L1 instruction then HLT: the VMM must see the HLT. */
+static void l1_insn(uint32_t op, uint32_t info, uint32_t len)
+{
+    push_insn(op, info, len);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+}
+
+static void l1_long_mode(void)
+{
+    vcore_cpuid_entry_t c[] = {
+        {.function = 0, .eax = 1, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69},
+        {.function = 1, .eax = 0x50654, .ecx = (1u << 5), .edx = (1u << 6) | (1u << 3) | 1u},
+        {.function = 0x80000000, .eax = 0x80000008},
+        {.function = 0x80000001, .edx = (1u << 29) | (1u << 20)},
+        {.function = 0x80000008, .eax = 0x3028},
+    };
+    ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, c, 5), VCORE_OK);
+    put(PML4, PDPT | 3, 8);
+    put(PDPT, PD | 3, 8);
+    put(PD, 0x83, 8);
+    vcore_x86_sregs_t s = sregs();
+    s.cr0 = 0x80050033ull;
+    s.cr3 = PML4;
+    s.cr4 = 0x2020;
+    s.efer = 0xd00;
+    for (int i = 0; i < 6; i++) {
+        s.seg[i].base = 0;
+        s.seg[i].limit = 0xffffffff;
+        s.seg[i].selector = 0x10;
+        s.seg[i].ar = 0xc093;
+    }
+    s.seg[VCORE_X86_CS].selector = 0x8;
+    s.seg[VCORE_X86_CS].ar = 0xa09b;
+    s.seg[VCORE_X86_LDTR].selector = 0x28;
+    s.seg[VCORE_X86_LDTR].ar = 0x82;
+    s.seg[VCORE_X86_LDTR].limit = 0xff;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.rip = L1_RIP;
+    r.rflags = 0x2 | 0x8d5; /* arithmetic flags set: VMfail must clear them */
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_FEATURE_CONTROL, 5), VCORE_OK);
+
+#endif
