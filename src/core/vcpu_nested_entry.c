@@ -6,8 +6,8 @@
  * the instruction (RIP advanced, RFLAGS per "Conventions"); a failed guest
  * state or MSR load is a VM exit to L1 with bit 31 of the exit reason set.
  * A successful entry does not complete the instruction: L1 continues at
- * HOST_RIP when L2 exits (seed: "do not skip VMEnter instruction that
- * succeeds").
+ * HOST_RIP when L2 exits, so a VMLAUNCH/VMRESUME that enters L2 is not
+ * skipped.
  *
  * vmcs02 is written by change frequency: constant state
  * once per vmcs02, then only the vmcs12 fields L1 wrote since the last

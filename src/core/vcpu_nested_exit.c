@@ -7,7 +7,7 @@
  * state into the vCPU model ("Loading Host State"), loads the VM-exit
  * MSR-load list and, when that fails, performs a VMX abort ("VMX Aborts").
  *
- * Seed optimisation "sync rarely accessed guest fields only when needed":
+ * Rarely accessed guest fields are synced only when needed:
  * segment selectors, limits, bases, most access rights, DR7, pending debug
  * exceptions and BNDCFGS change rarely and L1 rarely reads them; they stay
  * in vmcs02 until L1's VMREAD (or the core) needs them.
