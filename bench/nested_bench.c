@@ -7,13 +7,17 @@
  *       the 5 major control words, reads of rarely-accessed guest fields,
  *       with every seed optimisation on and with each one switched off.
  *   bench_nested OP ITERATIONS        (for bench/nested_callgrind.sh)
- *       roundtrip[_nosplit|_eager|_noshadow|_allchecks|_nohwshadow]  one round trip per iteration
+ *       roundtrip[_nosplit|_eager|_noshadow|_allchecks|_nohwshadow|_nofast|_early]
+ *                                             one round trip per iteration
  *                                             (_allchecks: every VM-entry check on
  *                                             every VMRESUME, not only changed inputs;
  *                                             _nohwshadow: L1's VMREAD/VMWRITE exit and
- *                                             are emulated, no hardware VMCS shadowing)
+ *                                             are emulated, no hardware VMCS shadowing;
+ *                                             _nofast: that, without the run loop's
+ *                                             VMREAD/VMWRITE fast path; _early: the
+ *                                             early hardware check on every entry)
  *       l1exit                                L1 only: one HLT exit (the baseline)
- *       vmread63 / vmread0                    63 (0) emulated VMREADs with a register
+ *       vmread63[_nofast] / vmread0[_nofast]  63 (0) emulated VMREADs with a register
  *                                             operand, then HLT, per iteration
  * Callgrind's collection is on around vcore_vcpu_run() only (scripting the
  * mock is outside it); without valgrind the ops print nothing but run.
@@ -105,15 +109,21 @@ static void set_gprs(uint64_t rdx, uint64_t rcx, uint64_t rbx)
     check(vcore_vcpu_set_regs(vcpu, &r), "set_regs");
 }
 
+/* Set once setup and the warm-up trip are done: only the measured
+ * iterations are collected. */
+static bool measuring;
+
 /* Runs until the VMM sees an exit; collection only around the run. */
 static uint32_t run(void)
 {
     vcore_exit_t out;
     memset(&out, 0, sizeof(out));
     out.size = sizeof(out);
-    CALLGRIND_TOGGLE_COLLECT;
+    if (measuring)
+        CALLGRIND_TOGGLE_COLLECT;
     int err = vcore_vcpu_run(vcpu, &out);
-    CALLGRIND_TOGGLE_COLLECT;
+    if (measuring)
+        CALLGRIND_TOGGLE_COLLECT;
     check(err, "run");
     return out.reason;
 }
@@ -307,6 +317,8 @@ int main(int argc, char **argv)
                "L1-exits", "L2-runs");
         counts("all optimisations on", 0, true);
         counts("no hardware VMCS shadowing", VCORE_NVMX_OPT_NO_HW_SHADOW, true);
+        counts("no hw shadowing, no fast path", VCORE_NVMX_OPT_NO_HW_SHADOW | VCORE_NVMX_OPT_NO_FAST_PATH, true);
+        counts("every entry check (no gating)", VCORE_NVMX_OPT_ALL_CHECKS, true);
         counts("no constant/dirty split (full)", VCORE_NVMX_OPT_NO_DIRTY_SPLIT, true);
         counts("full + no control shadow", VCORE_NVMX_OPT_NO_DIRTY_SPLIT, false);
         counts("eager rare-field sync", VCORE_NVMX_OPT_EAGER_RARE_SYNC, true);
@@ -321,6 +333,7 @@ int main(int argc, char **argv)
     unsigned long n = strtoul(argv[2], NULL, 0);
     uint32_t opts = 0;
     bool shadow = true;
+    bool nofast = strstr(op, "_nofast") != NULL;
     if (!strcmp(op, "roundtrip_nosplit"))
         opts = VCORE_NVMX_OPT_NO_DIRTY_SPLIT;
     else if (!strcmp(op, "roundtrip_eager"))
@@ -329,10 +342,15 @@ int main(int argc, char **argv)
         opts = VCORE_NVMX_OPT_NO_DIRTY_SPLIT, shadow = false;
     else if (!strcmp(op, "roundtrip_allchecks"))
         opts = VCORE_NVMX_OPT_ALL_CHECKS;
-    else if (!strcmp(op, "roundtrip_nohwshadow") || !strncmp(op, "vmread", 6))
+    else if (!strcmp(op, "roundtrip_early"))
+        opts = VCORE_NVMX_OPT_EARLY_HW_CHECK;
+    else if (!strcmp(op, "roundtrip_nohwshadow") || !strcmp(op, "roundtrip_nofast") || !strncmp(op, "vmread", 6))
         opts = VCORE_NVMX_OPT_NO_HW_SHADOW; /* the emulated VMREAD is what vmreadN measures */
+    if (nofast)
+        opts |= VCORE_NVMX_OPT_NO_FAST_PATH;
     setup(opts, shadow);
     round_trip();
+    measuring = true;
     for (unsigned long i = 0; i < n; i++) {
         if (!strncmp(op, "roundtrip", 9)) {
             round_trip();

@@ -313,7 +313,7 @@ bool vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, const vcore_exit_t *exit)
      * no event or shutdown for the next entry (vcpu_events.c would act). */
     if ((op != VCORE_NVMX_VMREAD && op != VCORE_NVMX_VMWRITE) || !(ii & (1u << 10)) || x->queued ||
         x->shutdown_pending || vcpu->vm->hv || !nv->vmx_operation || nv->in_l2 ||
-        nv->current_vmptr == VCORE__INVALID_PTR || nv->hw_linked)
+        nv->current_vmptr == VCORE__INVALID_PTR || nv->hw_linked || (nv->opts & VCORE_NVMX_OPT_NO_FAST_PATH))
         return false;
     if (vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS |
                                       VCORE_X86_STATE_MODE | VCORE_X86_STATE_CR0 | VCORE_X86_STATE_EFER |

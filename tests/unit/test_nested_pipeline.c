@@ -1612,11 +1612,11 @@ START_TEST(hw_shadow_follows_the_current_vmcs)
     /* Fields outside the sets exit: host state, a rarely-read guest field,
      * the VM-instruction error (the emulation writes it), and any encoding
      * with bits 63:15 set. */
-    ck_assert(guest_vmread(VCORE_VMCS_HOST_RIP, &v));
+    ck_assert(guest_vmread(VCORE_VMCS_HOST_CR3, &v));
     ck_assert(guest_vmread(VCORE_VMCS_GUEST_ES_SELECTOR, &v));
     ck_assert(guest_vmread(VCORE_VMCS_VM_INSTRUCTION_ERROR, &v));
     ck_assert(guest_vmread((1ull << 32) | VCORE_VMCS_GUEST_RIP, &v));
-    ck_assert(guest_vmwrite(VCORE_VMCS_HOST_RIP, 0));
+    ck_assert(guest_vmwrite(VCORE_VMCS_HOST_CR3, 0));
     ck_assert(guest_vmwrite(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL | (1ull << 15), 0));
 }
 END_TEST
@@ -1696,12 +1696,12 @@ END_TEST
 START_TEST(hw_shadow_vmclear_writes_back_and_unlinks)
 {
     load_vmcs12();
-    ck_assert(!guest_vmwrite(VCORE_VMCS_CR0_READ_SHADOW, 0x33));
-    ck_assert(!guest_vmwrite(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 14));
+    ck_assert(!guest_vmwrite(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, 0x33));
+    ck_assert(!guest_vmwrite(VCORE_VMCS_HOST_RSP, 0x9800));
     put(OPND_GPA, VMCS_GPA, 8);
     l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
-    ck_assert_uint_eq(field_of(ram + VMCS_GPA, VCORE_VMCS_CR0_READ_SHADOW), 0x33);
-    ck_assert_uint_eq(field_of(ram + VMCS_GPA, VCORE_VMCS_EXCEPTION_BITMAP), 1u << 14);
+    ck_assert_uint_eq(field_of(ram + VMCS_GPA, VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 0x33);
+    ck_assert_uint_eq(field_of(ram + VMCS_GPA, VCORE_VMCS_HOST_RSP), 0x9800);
     ck_assert_ptr_null(vcore_mock_vmcs_shadow_linked(vcpu));
     uint64_t v = 0;
     ck_assert(guest_vmread(VCORE_VMCS_GUEST_RIP, &v));
@@ -1714,9 +1714,145 @@ START_TEST(hw_shadow_vmclear_writes_back_and_unlinks)
     put(OPND_GPA, VMCS_GPA, 8);
     l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
     ck_assert_ptr_nonnull(vcore_mock_vmcs_shadow_linked(vcpu));
-    ck_assert(!guest_vmread(VCORE_VMCS_CR0_READ_SHADOW, &v));
+    ck_assert(!guest_vmread(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, &v));
     ck_assert_uint_eq(v, 0x33);
     assert_shadow_matches_vmcs12();
+}
+END_TEST
+
+/* The fields L1 can VMWRITE without an exit are exactly those L0 reads back
+ * before a VM entry; a field whose VMWRITE bit is 1 exits, is emulated into
+ * vmcs12 ("VMWRITE": VMsucceed) and L1 reads the new value in the shadow
+ * VMCS without an exit; nothing of it is read back. */
+START_TEST(hw_shadow_rare_vmwrite_exits_and_is_not_read_back)
+{
+    load_vmcs12();
+    const struct vcore_hw_vmcs *sh = vcore_mock_vmcs_shadow_linked(vcpu);
+    /* L1 writes each shadowed field's own value: which ones exit. */
+    uint32_t silent = 0, exiting = 0;
+    for (int ro = 0; ro < 2; ro++) {
+        uint32_t n = 0;
+        const uint32_t *f = vcore_nvmx_shadow_fields(ro != 0, &n);
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t v = 0;
+            if (f[i] & 1u) /* a _HIGH half */
+                continue;
+            ck_assert(!guest_vmread(f[i], &v));
+            if (guest_vmwrite(f[i], v))
+                exiting++;
+            else
+                silent++;
+        }
+    }
+    ck_assert_uint_eq(silent, VCORE_NVMX_SHADOW_RW_COUNT);
+    ck_assert_uint_eq(silent + exiting, VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT - 1u);
+    /* A hypervisor's per-exit writes run without exits; its rare ones exit. */
+    ck_assert(!guest_vmwrite(VCORE_VMCS_GUEST_RIP, 0x401000));
+    ck_assert(!guest_vmwrite(VCORE_VMCS_GUEST_RFLAGS, 0x2));
+    ck_assert(!guest_vmwrite(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, 0));
+    ck_assert(!guest_vmwrite(VCORE_VMCS_HOST_RSP, HOST_RSP));
+    ck_assert(!guest_vmwrite(VCORE_VMCS_HOST_RIP, HOST_RIP));
+    ck_assert(guest_vmwrite(VCORE_VMCS_EXCEPTION_BITMAP, 0));
+    ck_assert(guest_vmwrite(VCORE_VMCS_GUEST_CR3, 0x1000));
+    ck_assert(guest_vmwrite(VCORE_VMCS_CR0_READ_SHADOW, 0));
+    /* The exit: VMWRITE EXCEPTION_BITMAP <- RCX (#PF, bit 14), emulated. */
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_EXCEPTION_BITMAP;
+    r.gpr[VCORE_X86_RCX] = 1u << 14;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    uint64_t rip = regs().rip;
+    l1_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    ck_assert_uint_eq(regs().rip, rip + 3);
+    ck_assert_uint_eq(regs().rflags & 0x8d5u, 0); /* VMsucceed */
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXCEPTION_BITMAP), 1u << 14);
+    uint64_t v = 0;
+    ck_assert(!guest_vmread(VCORE_VMCS_EXCEPTION_BITMAP, &v));
+    ck_assert_uint_eq(v, 1u << 14);
+    /* VMLAUNCH: one VMREAD per field L1 could write without an exit, no more. */
+    uint64_t r0 = 0, r1 = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_access_count(vcpu, sh, &r0, NULL), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_vmcs_access_count(vcpu, sh, &r1, NULL), VCORE_OK);
+    ck_assert_uint_eq(r1 - r0, silent);
+    /* L2 ran with #PF intercepted ("Exception Bitmap": bit 14). */
+    uint64_t eb = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), VCORE_VMCS_EXCEPTION_BITMAP, &eb),
+                     VCORE_OK);
+    ck_assert_uint_eq(eb & (1u << 14), 1u << 14);
+    assert_shadow_matches_vmcs12();
+}
+END_TEST
+
+/* L1 writes its host RSP and RIP before each entry, without exits: the VM
+ * exit after VMLAUNCH loads them ("Loading Host State": RIP and RSP from the
+ * host-state area). */
+START_TEST(hw_shadow_host_rsp_rip_written_in_the_shadow)
+{
+    load_vmcs12();
+    ck_assert(!guest_vmwrite(VCORE_VMCS_HOST_RSP, 0x9800));
+    ck_assert(!guest_vmwrite(VCORE_VMCS_HOST_RIP, 0x210000));
+    ck_assert_uint_eq(get12(VCORE_VMCS_HOST_RIP), HOST_RIP); /* not read back yet */
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.rip, 0x210000);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSP], 0x9800);
+    ck_assert_uint_eq(get12(VCORE_VMCS_HOST_RSP), 0x9800);
+    ck_assert_uint_eq(get12(VCORE_VMCS_HOST_RIP), 0x210000);
+}
+END_TEST
+
+/* Without VMCS shadowing, L1's VMREAD/VMWRITE with register operands give
+ * the same architectural result on the run loop's fast path and on the full
+ * emulation (VCORE_NVMX_OPT_NO_FAST_PATH): VMsucceed clears CF PF AF ZF SF
+ * OF ("Conventions"), RIP moves past the instruction, the destination
+ * register receives the field; the fast path reads no state group the full
+ * path needs beyond the registers and mode. */
+START_TEST(fast_path_and_full_emulation_agree)
+{
+    for (int full = 0; full < 2; full++) {
+        ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_NO_HW_SHADOW |
+                                                        (full ? VCORE_NVMX_OPT_NO_FAST_PATH : 0u)),
+                         VCORE_OK);
+        load_vmcs12();
+        vcore_x86_regs_t r = regs();
+        r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_RSP;
+        r.gpr[VCORE_X86_RCX] = 0;
+        r.rflags = 0x8d7u; /* CF PF AF ZF SF OF set */
+        ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+        uint64_t rip = r.rip;
+        ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
+        l1_insn(VCORE_NVMX_VMREAD, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+        r = regs();
+        ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 0x8000);
+        ck_assert_uint_eq(r.rip, rip + 3);
+        ck_assert_uint_eq(r.rflags, 0x2);
+        /* VMWRITE GUEST_RSP <- RCX + 0x100. */
+        r.gpr[VCORE_X86_RCX] = 0x8100;
+        ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+        l1_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), 0x8100);
+        ck_assert_uint_eq(regs().rip, rip + 6);
+        /* An unsupported field (encoding bit 0 set on a 32-bit field):
+         * VMfailValid(12) on both paths ("VMREAD"), RCX unchanged. */
+        r = regs();
+        r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_RSP | 1u;
+        r.gpr[VCORE_X86_RCX] = 0x1234;
+        ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+        l1_insn(VCORE_NVMX_VMREAD, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), 12);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x1234);
+        ck_assert_uint_eq(regs().rflags & 0x8d5u, 0x40u);
+        /* vmcs01 unlinked, and no VMCS access for either path. */
+        ck_assert_ptr_null(vcore_mock_vmcs_shadow_linked(vcpu));
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_READ), 0);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_WRITE), 0);
+    }
 }
 END_TEST
 
@@ -1858,6 +1994,9 @@ static Suite *pipeline_suite(void)
     tcase_add_checked_fixture(th, setup_hw, teardown);
     tcase_add_test(th, hw_shadow_follows_the_current_vmcs);
     tcase_add_test(th, hw_shadow_round_trip);
+    tcase_add_test(th, hw_shadow_rare_vmwrite_exits_and_is_not_read_back);
+    tcase_add_test(th, hw_shadow_host_rsp_rip_written_in_the_shadow);
+    tcase_add_test(th, fast_path_and_full_emulation_agree);
     tcase_add_test(th, hw_shadow_vmclear_writes_back_and_unlinks);
     tcase_add_test(th, hw_shadow_vmptrld_switches_vmcs);
     tcase_add_test(th, hw_shadow_option_vmxoff_reset);

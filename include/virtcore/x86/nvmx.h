@@ -555,8 +555,8 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_emulate(vcore_nvmx_t *nvmx, vcor
 /* ------------------------------------------------------------------------- */
 /** @name Shadow VMCS (the read-write and read-only field sets)
  * @{ */
-#define VCORE_NVMX_SHADOW_RW_COUNT 24u /**< Fields L1 reads and writes without exits. */
-#define VCORE_NVMX_SHADOW_RO_COUNT 12u /**< Fields L1 reads without exits (VMWRITE exits). */
+#define VCORE_NVMX_SHADOW_RW_COUNT 13u /**< Fields L1 reads and writes without exits (written on most exits L1 handles). */
+#define VCORE_NVMX_SHADOW_RO_COUNT 25u /**< Fields L1 reads without exits (VMWRITE exits): exit information, and fields L1 writes rarely. */
 #define VCORE_NVMX_BITMAP_SIZE 4096u   /**< Bytes of a VMREAD or VMWRITE bitmap. */
 /** @} */
 
@@ -574,8 +574,11 @@ VCORE_API const uint32_t *vcore_nvmx_shadow_fields(bool read_only, uint32_t *cou
  * A set bit (bit = encoding bits 14:0) makes L1's access exit. Every bit is
  * set except: the read-write set in both bitmaps, the read-only set in the
  * VMREAD bitmap; a field is left out if the backend cannot hold it
- * (virtual-interrupt delivery, PML, preemption timer) and the read-only set
- * is left out if the backend lacks VMWRITE-to-any-field (L0 could not fill it).
+ * (virtual-interrupt delivery, PML, preemption timer) and the exit-information
+ * fields of the read-only set are left out if the backend lacks
+ * VMWRITE-to-any-field (L0 could not fill them). The read-only set holds the
+ * fields L1 writes rarely: their VMWRITE exits, so vmcs12 always holds them
+ * and only the read-write set must be read back before a VM entry.
  * @param[in] backend The backend's capability MSRs.
  * @param[out] vmread_bitmap 4096 bytes.
  * @param[out] vmwrite_bitmap 4096 bytes.

@@ -327,6 +327,8 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t 
 #define VCORE_NVMX_OPT_VERIFY_CHECKS (1u << 4)
 /** Measurement only: no hardware VMCS shadowing for L1 even where the backend offers it (SDM "VMCS Shadowing"): every VMREAD and VMWRITE of L1 exits and is emulated. */
 #define VCORE_NVMX_OPT_NO_HW_SHADOW (1u << 5)
+/** Measurement only: L1's VMREAD/VMWRITE with register operands take the full emulation (state groups, vcore_nvmx_emulate()) instead of the run loop's in-place completion. */
+#define VCORE_NVMX_OPT_NO_FAST_PATH (1u << 6)
 /** @} */
 
 /**

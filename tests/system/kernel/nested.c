@@ -31,10 +31,51 @@ static uint64_t vtk_l0_entries;
 static uint32_t vtk_l0_refused_field; /* last field a VMREAD/VMWRITE failed on, +1 */
 static uint32_t vtk_l0_refused_error;
 
+/* While on (between two of L1's marks), each L0 exit is tallied by the VMCS
+ * it left (vmcs01: L1 ran; any other: L2 on vmcs02) and its basic reason. */
+#define VTK_TALLY_N 12
+typedef struct vtk_tally {
+    bool l2;
+    uint32_t reason;
+    uint64_t n;
+} vtk_tally_t;
+static bool vtk_tally_on;
+static uint64_t vtk_tally_vmcs01; /* the current VMCS when L1 wrote the mark */
+static vtk_tally_t vtk_tally[VTK_TALLY_N];
+static uint32_t vtk_tally_used;
+static uint64_t vtk_tally_other; /* exits that found no free slot */
+
+static void vtk_tally_exit(void)
+{
+    uint64_t reason = 0, vmcs = 0;
+    /* SDM Vol. 3, "Basic VM-Exit Information": exit reason 4402H, bits 15:0 basic. */
+    if (__real_vcore__vmx_read(0x4402u, &reason).kind || vcore__vmx_ptrst(&vmcs).kind)
+        return;
+    bool l2 = vmcs != vtk_tally_vmcs01;
+    uint32_t basic = (uint32_t)reason & 0xffffu;
+    for (uint32_t i = 0; i < vtk_tally_used; i++) {
+        if (vtk_tally[i].l2 == l2 && vtk_tally[i].reason == basic) {
+            vtk_tally[i].n++;
+            return;
+        }
+    }
+    if (vtk_tally_used == VTK_TALLY_N) {
+        vtk_tally_other++;
+        return;
+    }
+    vtk_tally[vtk_tally_used].l2 = l2;
+    vtk_tally[vtk_tally_used].reason = basic;
+    vtk_tally[vtk_tally_used].n = 1;
+    vtk_tally_used++;
+}
+
 vcore__vmx_rc_t __wrap_vcore__vmx_enter(vcore__vmx_gprs_t *g)
 {
     vtk_l0_entries++;
-    return __real_vcore__vmx_enter(g);
+    vcore__vmx_rc_t rc = __real_vcore__vmx_enter(g);
+    if (vtk_tally_on && rc.kind == 0)
+        vtk_tally_exit();
+    return rc;
 }
 
 vcore__vmx_rc_t __wrap_vcore__vmx_write(uint32_t field, uint64_t value)
@@ -491,6 +532,14 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
             }
             if (!e.u.io.is_in && e.u.io.port == L1_PORT_MARK && e.u.io.width == 1 && e.u.io.data[0] < 8) {
                 v->marks[e.u.io.data[0]] = vtk_l0_entries;
+                /* L0's exits of the L2 CPUID round trips (marks 3 to 4), by reason. */
+                if (e.u.io.data[0] == 3) {
+                    vtk_tally_used = 0;
+                    vtk_tally_other = 0;
+                    vtk_tally_on = vcore__vmx_ptrst(&vtk_tally_vmcs01).kind == 0;
+                } else if (e.u.io.data[0] == 4) {
+                    vtk_tally_on = false;
+                }
                 continue;
             }
             if (!e.u.io.is_in && e.u.io.port == L2_PORT_PASS && e.u.io.width == 1) {
@@ -611,7 +660,7 @@ static int case_bare_vmfail(vtk_env_t *env, vtk_why_t *why)
 }
 
 /* L1 offered everything (EPT, VMCS shadowing... as the library and the CPU allow). */
-static int vtk_nested_l2(const char *prefix, const vcore_nvmx_caps_t *caps, uint64_t mode)
+static int vtk_nested_l2(const char *prefix, const vcore_nvmx_caps_t *caps, uint64_t mode, uint32_t opts)
 {
     static vtk_l1_vm_t v;
     vtk_line_t why;
@@ -620,7 +669,8 @@ static int vtk_nested_l2(const char *prefix, const vcore_nvmx_caps_t *caps, uint
     const l1_report_t *r = NULL;
     const char *stop = why.buf;
     bool ept = false;
-    if (vtk_l1_vm_create(&v, caps, &why) == 0 && vtk_l1_start(&v, mode | L1_MODE_NESTED, 0) == 0) {
+    if (vtk_l1_vm_create(&v, caps, &why) == 0 && vcore_nvmx_set_options(vcore_vcpu_nvmx(v.vcpu), opts) == 0 &&
+        vtk_l1_start(&v, mode | L1_MODE_NESTED, 0) == 0) {
         ept = (vcore_nvmx_caps(vcore_vcpu_nvmx(v.vcpu))->msr[VCORE_NVMX_CAP_PROCBASED2] >> 33) & 1;
         v.narrate = true;
         int rc = vtk_l1_run(&v);
@@ -638,7 +688,17 @@ static int case_nested_l2(vtk_env_t *env, vtk_why_t *why)
 {
     (void)env;
     (void)why;
-    return vtk_nested_l2("nested.", NULL, 0);
+    return vtk_nested_l2("nested.", NULL, 0, 0);
+}
+
+/* L1 offered everything, L0 without hardware VMCS shadowing
+ * (VCORE_NVMX_OPT_NO_HW_SHADOW): each of L1's VMREAD/VMWRITE exits to L0
+ * and is emulated. */
+static int case_nested_l2_no_hw_shadow(vtk_env_t *env, vtk_why_t *why)
+{
+    (void)env;
+    (void)why;
+    return vtk_nested_l2("nested_nohwshadow.", NULL, 0, VCORE_NVMX_OPT_NO_HW_SHADOW);
 }
 
 /* L1 offered neither EPT nor VMCS shadowing (vcore_vcpu_config_t::nvmx_caps):
@@ -662,7 +722,7 @@ static int case_nested_l2_no_ept(vtk_env_t *env, vtk_why_t *why)
      * guest (7, needs EPT) and VMCS shadowing (14) removed; no EPT/VPID caps. */
     caps.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~(((1ull << 1) | (1ull << 7) | (1ull << 14)) << 32);
     caps.msr[VCORE_NVMX_CAP_EPT_VPID] = 0;
-    return vtk_nested_l2("nested_noept.", &caps, 0);
+    return vtk_nested_l2("nested_noept.", &caps, 0, 0);
 }
 
 /* The broken VMCSs through the library; when the library returns L1's
@@ -740,8 +800,8 @@ static int case_nested_vmfail(vtk_env_t *env, vtk_why_t *why)
 /* L0's exits per L1 operation, counted on the (emulated) processor: VM
  * entries of the vmx backend between two of L1's marks, less the one that
  * resumes L1 after the first mark, over L1_MEASURE_N operations. */
-static void vtk_measure_line(const char *name, const vtk_l1_vm_t *v, uint32_t a, uint32_t b, uint32_t n,
-                             const char *stop, int kind)
+static void vtk_measure_line(const char *prefix, const char *name, const vtk_l1_vm_t *v, uint32_t a, uint32_t b,
+                             uint32_t n, const char *stop, int kind, bool tally)
 {
     vtk_line_t l;
     l.len = 0;
@@ -758,18 +818,30 @@ static void vtk_measure_line(const char *name, const vtk_l1_vm_t *v, uint32_t a,
         vtk_line_str(&l, ".");
         vtk_line_dec(&l, (d * 100 / n) % 100 / 10);
         vtk_line_dec(&l, (d * 100 / n) % 10);
+        /* Every exit from the resume after mark a to the one at mark b. */
+        for (uint32_t i = 0; tally && i < vtk_tally_used; i++) {
+            vtk_line_str(&l, i ? ", " : " by-reason: ");
+            vtk_line_str(&l, vtk_tally[i].l2 ? "L2 " : "L1 ");
+            vtk_line_str(&l, vcore_vmx_exit_reason_name(vtk_tally[i].reason));
+            vtk_line_str(&l, "=");
+            vtk_line_dec(&l, vtk_tally[i].n);
+        }
+        if (tally && vtk_tally_other) {
+            vtk_line_str(&l, ", other=");
+            vtk_line_dec(&l, vtk_tally_other);
+        }
     } else {
         vtk_line_str(&l, "not-measured: ");
         vtk_line_str(&l, stop && *stop ? stop : "L1 did not reach the marks");
         res = VTK_FAIL;
     }
-    vtk_case_line("nested.", name, kind, kind == VTK_RECORD ? VTK_PASS : res, l.buf);
+    vtk_case_line(prefix, name, kind, kind == VTK_RECORD ? VTK_PASS : res, l.buf);
 }
 
-static int case_nested_measure(vtk_env_t *env, vtk_why_t *why)
+/* The counting program with L0's options opts (VCORE_NVMX_OPT_*), lines
+ * "<prefix>measure.*". */
+static int vtk_nested_measure(const char *prefix, uint32_t opts)
 {
-    (void)env;
-    (void)why;
     static vtk_l1_vm_t v;
     vtk_line_t w;
     w.len = 0;
@@ -777,7 +849,10 @@ static int case_nested_measure(vtk_env_t *env, vtk_why_t *why)
     const char *stop = w.buf;
     uint32_t trips = 0;
     memset(v.marks, 0, sizeof(v.marks));
-    if (vtk_l1_vm_create(&v, NULL, &w) == 0 && vtk_l1_start(&v, L1_MODE_MEASURE | L1_MODE_NO_EPT | L1_MODE_NESTED | L1_MODE_QUIET, 0) == 0) {
+    vtk_tally_used = 0;
+    if (vtk_l1_vm_create(&v, NULL, &w) == 0 &&
+        vcore_nvmx_set_options(vcore_vcpu_nvmx(v.vcpu), opts) == 0 &&
+        vtk_l1_start(&v, L1_MODE_MEASURE | L1_MODE_NO_EPT | L1_MODE_NESTED | L1_MODE_QUIET, 0) == 0) {
         if (vtk_l1_run(&v) != 0)
             stop = v.stop.buf;
         const l1_report_t *r = (const l1_report_t *)(const void *)(v.mem + (L1_REPORT - L1_BASE));
@@ -785,11 +860,27 @@ static int case_nested_measure(vtk_env_t *env, vtk_why_t *why)
     }
     /* L1's VMWRITEs, VMREADs and L2 CPUID round trips are counted (a case
      * fails if they cannot be); the numbers themselves are measurements. */
-    vtk_measure_line("measure.l0_exits_per_l1_vmwrite", &v, 1, 2, L1_MEASURE_N, stop, VTK_CHECK);
-    vtk_measure_line("measure.l0_exits_per_l1_vmread", &v, 2, 3, L1_MEASURE_N, stop, VTK_CHECK);
-    vtk_measure_line("measure.l0_exits_per_l2_cpuid_round_trip", &v, 3, 4, trips, stop, VTK_CHECK);
+    vtk_measure_line(prefix, "measure.l0_exits_per_l1_vmwrite", &v, 1, 2, L1_MEASURE_N, stop, VTK_CHECK, false);
+    vtk_measure_line(prefix, "measure.l0_exits_per_l1_vmread", &v, 2, 3, L1_MEASURE_N, stop, VTK_CHECK, false);
+    vtk_measure_line(prefix, "measure.l0_exits_per_l2_cpuid_round_trip", &v, 3, 4, trips, stop, VTK_CHECK, true);
     vtk_l1_vm_destroy(&v);
     return VTK_PRINTED;
+}
+
+/* With L0's hardware VMCS shadowing (where the CPU has it). */
+static int case_nested_measure(vtk_env_t *env, vtk_why_t *why)
+{
+    (void)env;
+    (void)why;
+    return vtk_nested_measure("nested.", 0);
+}
+
+/* Without it: every VMREAD/VMWRITE of L1 exits and is emulated. */
+static int case_nested_measure_no_hw_shadow(vtk_env_t *env, vtk_why_t *why)
+{
+    (void)env;
+    (void)why;
+    return vtk_nested_measure("nested_nohwshadow.", VCORE_NVMX_OPT_NO_HW_SHADOW);
 }
 
 /* Bare runs first: they need the processor outside VMX operation, which
@@ -801,5 +892,7 @@ const vtk_case_t vtk_nested_cases[] = {
     {"nested_noept.l2", VTK_CHECK, case_nested_l2_no_ept, L1_NCASES},
     {"nested.vmfail", VTK_CHECK, case_nested_vmfail, L1_NVARS},
     {"nested.measure", VTK_CHECK, case_nested_measure, 3},
+    {"nested_nohwshadow.l2", VTK_CHECK, case_nested_l2_no_hw_shadow, L1_NCASES},
+    {"nested_nohwshadow.measure", VTK_CHECK, case_nested_measure_no_hw_shadow, 3},
 };
 const uint32_t vtk_nested_ncases = sizeof(vtk_nested_cases) / sizeof(vtk_nested_cases[0]);

@@ -18,31 +18,48 @@ typedef struct nvmx_shadow_field {
 /* The shadowed sets, one table: X(name) is a field by its vmcs.h name, H(name)
  * the _HIGH half of a 64-bit field. Never list a field the emulation itself
  * writes (VM_INSTRUCTION_ERROR): the copy in the hardware shadow VMCS would
- * go stale. */
-#define NVMX_SHADOW_RW(X, H)                                                               \
-    X(GUEST_INTR_STATUS) X(GUEST_PML_INDEX) X(HOST_FS_SELECTOR) X(HOST_GS_SELECTOR)         \
-    X(PIN_BASED_VM_EXEC_CONTROL) X(CPU_BASED_VM_EXEC_CONTROL) X(EXCEPTION_BITMAP)           \
-    X(VM_ENTRY_EXCEPTION_ERROR_CODE) X(VM_ENTRY_INTR_INFO_FIELD) X(VM_ENTRY_INSTRUCTION_LEN) \
-    X(TPR_THRESHOLD) X(GUEST_INTERRUPTIBILITY_INFO) X(VMX_PREEMPTION_TIMER_VALUE)           \
-    X(GUEST_RIP) X(GUEST_RSP) X(GUEST_CR0) X(GUEST_CR3) X(GUEST_CR4) X(GUEST_RFLAGS)         \
-    X(CR0_GUEST_HOST_MASK) X(CR0_READ_SHADOW) X(CR4_READ_SHADOW) X(HOST_FS_BASE)           \
-    X(HOST_GS_BASE)
+ * go stale.
+ *
+ * Three rows by how L1 uses a field, each its own cost under L0's hardware
+ * VMCS shadowing (SDM Vol. 3, "VMREAD Bitmap and VMWRITE Bitmap": a clear
+ * bit lets the access run on the shadow VMCS without a VM exit):
+ *  - NVMX_SHADOW_RW, written on (nearly) every exit L1 handles: VMREAD and
+ *    VMWRITE do not exit, so L0 cannot know what L1 wrote and reads each
+ *    one back before VMLAUNCH/VMRESUME (one VMREAD per field per entry);
+ *  - NVMX_SHADOW_WR_RARE, read often and written rarely: VMREAD does not
+ *    exit, VMWRITE exits and is emulated into vmcs12, so vmcs12 is always
+ *    current and nothing is read back;
+ *  - NVMX_SHADOW_RO, the exit information: VMREAD only.
+ * The public read-only set (vcore_nvmx_shadow_fields(true)) is the last two
+ * rows: VMREAD without exits, VMWRITE exits. */
+#define NVMX_SHADOW_RW(X, H)                                                                     \
+    X(GUEST_RIP) X(GUEST_RSP) X(GUEST_RFLAGS) X(GUEST_INTERRUPTIBILITY_INFO)                      \
+    X(VM_ENTRY_INTR_INFO_FIELD) X(VM_ENTRY_EXCEPTION_ERROR_CODE) X(VM_ENTRY_INSTRUCTION_LEN)      \
+    X(CPU_BASED_VM_EXEC_CONTROL) X(TPR_THRESHOLD) X(GUEST_INTR_STATUS)                            \
+    X(VMX_PREEMPTION_TIMER_VALUE) X(HOST_RSP) X(HOST_RIP)
+#define NVMX_SHADOW_WR_RARE(X, H)                                                                \
+    X(GUEST_PML_INDEX) X(HOST_FS_SELECTOR) X(HOST_GS_SELECTOR) X(PIN_BASED_VM_EXEC_CONTROL)      \
+    X(EXCEPTION_BITMAP) X(GUEST_CR0) X(GUEST_CR3) X(GUEST_CR4) X(CR0_GUEST_HOST_MASK)            \
+    X(CR0_READ_SHADOW) X(CR4_READ_SHADOW) X(HOST_FS_BASE) X(HOST_GS_BASE)
 #define NVMX_SHADOW_RO(X, H)                                                               \
     X(VM_EXIT_REASON) X(VM_EXIT_INTR_INFO) X(VM_EXIT_INSTRUCTION_LEN)                       \
     X(IDT_VECTORING_INFO_FIELD) X(IDT_VECTORING_ERROR_CODE) X(VM_EXIT_INTR_ERROR_CODE)      \
     X(EXIT_QUALIFICATION) X(GUEST_LINEAR_ADDRESS) X(GUEST_CS_AR_BYTES) X(GUEST_SS_AR_BYTES) \
     X(GUEST_PHYSICAL_ADDRESS) H(GUEST_PHYSICAL_ADDRESS)
+/* The public read-only set: VMREAD without exits, VMWRITE exits. */
+#define NVMX_SHADOW_READ_ONLY(X, H) NVMX_SHADOW_WR_RARE(X, H) NVMX_SHADOW_RO(X, H)
+/* Fields L1 may VMWRITE (without shadowing, the emulation's fast path). */
+#define NVMX_SHADOW_WRITABLE(X, H) NVMX_SHADOW_RW(X, H) NVMX_SHADOW_WR_RARE(X, H)
 
 /* Field rows with their vmcs12 offsets resolved at compile time. */
 #define SF(name) {VCORE_VMCS_##name, (uint16_t)offsetof(vcore__vmcs12_t, name), \
                   (uint8_t)sizeof(((vcore__vmcs12_t *)0)->name), 0},
 #define SFH(name) {VCORE_VMCS_##name##_HIGH, (uint16_t)offsetof(vcore__vmcs12_t, name), 8, 1},
-static const nvmx_shadow_field_t nvmx_shadow_rw[VCORE_NVMX_SHADOW_RW_COUNT] = {NVMX_SHADOW_RW(SF, SFH)};
-static const nvmx_shadow_field_t nvmx_shadow_ro[VCORE_NVMX_SHADOW_RO_COUNT] = {NVMX_SHADOW_RO(SF, SFH)};
-/* Both sets as one sequence (read-write first): entry i is bit i of the
- * masks L0's VMCS shadowing keeps (nvmx_priv.h: hw_mask, hw_known). */
+/* Both public sets as one sequence (read-write first): entry i is bit i of
+ * the masks L0's VMCS shadowing keeps (nvmx_priv.h: hw_mask, hw_known). */
 #define NVMX_SHADOW_N (VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT)
-static const nvmx_shadow_field_t nvmx_shadow_all[NVMX_SHADOW_N] = {NVMX_SHADOW_RW(SF, SFH) NVMX_SHADOW_RO(SF, SFH)};
+static const nvmx_shadow_field_t nvmx_shadow_all[NVMX_SHADOW_N] = {NVMX_SHADOW_RW(SF, SFH)
+                                                                       NVMX_SHADOW_READ_ONLY(SF, SFH)};
 #undef SF
 #undef SFH
 
@@ -55,7 +72,8 @@ static const nvmx_shadow_field_t nvmx_shadow_all[NVMX_SHADOW_N] = {NVMX_SHADOW_R
 #define FS_RW(name) FS(name, NVMX_FAST_RW)
 #define FS_RO(name) FS(name, 0u)
 #define FS_NONE(name)
-static const uint32_t nvmx_fast_slot[VCORE__VMCS_NSLOTS] = {NVMX_SHADOW_RW(FS_RW, FS_NONE) NVMX_SHADOW_RO(FS_RO, FS_NONE)};
+static const uint32_t nvmx_fast_slot[VCORE__VMCS_NSLOTS] = {NVMX_SHADOW_WRITABLE(FS_RW, FS_NONE)
+                                                                NVMX_SHADOW_RO(FS_RO, FS_NONE)};
 #undef FS
 #undef FS_RW
 #undef FS_RO
@@ -108,14 +126,14 @@ bool vcore__nvmx_fast_rw(vcore_nvmx_t *n, bool write, uint64_t enc, uint64_t *va
 #define ENC(name) VCORE_VMCS_##name,
 #define ENCH(name) VCORE_VMCS_##name##_HIGH,
 static const uint32_t nvmx_shadow_rw_enc[VCORE_NVMX_SHADOW_RW_COUNT] = {NVMX_SHADOW_RW(ENC, ENCH)};
-static const uint32_t nvmx_shadow_ro_enc[VCORE_NVMX_SHADOW_RO_COUNT] = {NVMX_SHADOW_RO(ENC, ENCH)};
+static const uint32_t nvmx_shadow_ro_enc[VCORE_NVMX_SHADOW_RO_COUNT] = {NVMX_SHADOW_READ_ONLY(ENC, ENCH)};
 #undef ENC
 #undef ENCH
 
 /* The counts in nvmx.h are part of the API: the table must fill them exactly. */
 #define ONE(name) +1
 VCORE__STATIC_ASSERT((0 NVMX_SHADOW_RW(ONE, ONE)) == VCORE_NVMX_SHADOW_RW_COUNT, shadow_rw_count);
-VCORE__STATIC_ASSERT((0 NVMX_SHADOW_RO(ONE, ONE)) == VCORE_NVMX_SHADOW_RO_COUNT, shadow_ro_count);
+VCORE__STATIC_ASSERT((0 NVMX_SHADOW_READ_ONLY(ONE, ONE)) == VCORE_NVMX_SHADOW_RO_COUNT, shadow_ro_count);
 #undef ONE
 
 const uint32_t *vcore_nvmx_shadow_fields(bool read_only, uint32_t *count)
@@ -153,6 +171,11 @@ static bool nvmx_shadow_backend_has(const vcore_nvmx_caps_t *b, uint32_t enc)
 
 VCORE__STATIC_ASSERT(NVMX_SHADOW_N <= 64, shadow_mask_fits);
 
+/* The index in nvmx_shadow_all of the first exit-information field. */
+#define ONE(name) +1
+enum { NVMX_SHADOW_FIRST_RO = 0 NVMX_SHADOW_WRITABLE(ONE, ONE) };
+#undef ONE
+
 uint64_t vcore__nvmx_shadow_mask(const vcore_nvmx_caps_t *hw)
 {
     uint64_t m = 0;
@@ -161,14 +184,13 @@ uint64_t vcore__nvmx_shadow_mask(const vcore_nvmx_caps_t *hw)
     /* SDM Vol. 3, "VMCS Shadowing": without the control no access is shadowed. */
     if (!(hw->msr[VCORE_NVMX_CAP_PROCBASED2] & VCORE_VMX_PROC2_SHADOW_VMCS))
         return 0;
-    for (i = 0; i < VCORE_NVMX_SHADOW_RW_COUNT; i++)
-        if (nvmx_shadow_backend_has(hw, nvmx_shadow_rw[i].encoding))
+    /* L0 fills the exit-information fields into the shadow VMCS with
+     * VMWRITE, which needs "VMWRITE to any supported field" (IA32_VMX_MISC
+     * bit 29); every other field is writable. */
+    bool any = (hw->msr[VCORE_NVMX_CAP_MISC] & VCORE_VMX_MISC_VMWRITE_ANY) != 0;
+    for (i = 0; i < NVMX_SHADOW_N; i++)
+        if (nvmx_shadow_backend_has(hw, nvmx_shadow_all[i].encoding) && (any || i < (uint32_t)NVMX_SHADOW_FIRST_RO))
             m |= 1ull << i;
-    /* L0 fills the read-only fields into the shadow VMCS with VMWRITE,
-     * which needs "VMWRITE to any supported field" (IA32_VMX_MISC bit 29). */
-    if (hw->msr[VCORE_NVMX_CAP_MISC] & VCORE_VMX_MISC_VMWRITE_ANY)
-        for (i = 0; i < VCORE_NVMX_SHADOW_RO_COUNT; i++)
-            m |= 1ull << (VCORE_NVMX_SHADOW_RW_COUNT + i);
     return m;
 }
 
@@ -196,26 +218,18 @@ int vcore_nvmx_shadow_bitmaps(const vcore_nvmx_caps_t *backend, uint8_t *vmread_
     return VCORE_OK;
 }
 
-/* A shadowed field's value in vmcs12: fixed-size loads, inlined (the sync
- * runs on every exit to L1). */
+/* A shadowed field's value in vmcs12: one 8-byte load masked to the
+ * field's width, no branch (the push compares every shadowed field on each
+ * exit to L1). vmcs12 is stored little-endian like the processors the
+ * library runs on; the page extends past every field by 8 bytes. */
+VCORE__STATIC_ASSERT(sizeof(vcore__vmcs12_t) + 8u <= VCORE_VMCS12_SIZE, shadow_load_in_page);
+static const uint64_t nvmx_shadow_width[9] = {[2] = 0xffffull, [4] = 0xffffffffull, [8] = ~0ull};
+
 static uint64_t nvmx_shadow_get(const uint8_t *page, const nvmx_shadow_field_t *f)
 {
-    const uint8_t *p = page + f->offset;
-    uint16_t v16;
-    uint32_t v32;
-    uint64_t v64;
-
-    switch (f->bytes) {
-    case 2:
-        vcore__memcpy(&v16, p, 2);
-        return v16;
-    case 4:
-        vcore__memcpy(&v32, p, 4);
-        return v32;
-    default:
-        vcore__memcpy(&v64, p, 8);
-        return v64;
-    }
+    uint64_t v;
+    vcore__memcpy(&v, page + f->offset, 8);
+    return v & nvmx_shadow_width[f->bytes];
 }
 
 int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx)
@@ -279,9 +293,7 @@ int vcore_nvmx_shadow_sync_to(const vcore_nvmx_t *nvmx, const uint8_t *bitmap_vm
         return VCORE_ERR_INVAL;
     page = (const uint8_t *)nvmx->vmcs12;
     for (i = 0; i < VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT; i++) {
-        const nvmx_shadow_field_t *f = i < VCORE_NVMX_SHADOW_RW_COUNT
-                                           ? &nvmx_shadow_rw[i]
-                                           : &nvmx_shadow_ro[i - VCORE_NVMX_SHADOW_RW_COUNT];
+        const nvmx_shadow_field_t *f = &nvmx_shadow_all[i];
         /* A 64-bit L0 writes the full field; the _HIGH entry adds nothing. */
         if (f->high || nvmx_shadow_bit(bitmap_vmread, f->encoding))
             continue;
@@ -303,9 +315,10 @@ int vcore_nvmx_shadow_sync_from(vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmwrit
     if (!vcore__nvmx_ok(nvmx) || !bitmap_vmwrite || !fn)
         return VCORE_ERR_INVAL;
     page = (uint8_t *)nvmx->vmcs12;
-    /* Only the read-write set: L1 cannot have changed the others. */
-    for (i = 0; i < VCORE_NVMX_SHADOW_RW_COUNT; i++) {
-        const nvmx_shadow_field_t *f = &nvmx_shadow_rw[i];
+    /* The fields L1 may write (the bitmap decides which it wrote without
+     * an exit); L1 cannot have changed the others. */
+    for (i = 0; i < (uint32_t)NVMX_SHADOW_FIRST_RO; i++) {
+        const nvmx_shadow_field_t *f = &nvmx_shadow_all[i];
         if (nvmx_shadow_bit(bitmap_vmwrite, f->encoding))
             continue;
         err = fn(ctx, f->encoding, &v);
