@@ -24,8 +24,8 @@ START_TEST(sets)
     uint32_t nrw, nro;
     const uint32_t *rw = vcore_nvmx_shadow_fields(false, &nrw);
     const uint32_t *ro = vcore_nvmx_shadow_fields(true, &nro);
-    ck_assert_uint_eq(nrw, 24);
-    ck_assert_uint_eq(nro, 12);
+    ck_assert_uint_eq(nrw, 13);
+    ck_assert_uint_eq(nro, 25);
     for (uint32_t i = 0; i < nrw; i++) {
         vcore_vmcs_field_info_t a = {.size = sizeof(a)};
         ck_assert_int_eq(vcore_vmcs_field_lookup(rw[i], &a), VCORE_OK);
@@ -46,22 +46,39 @@ START_TEST(bitmaps_follow_backend)
     vcore_nvmx_caps_t b;
     fx_caps(&b);
     ck_assert_int_eq(vcore_nvmx_shadow_bitmaps(&b, r, w), VCORE_OK);
-    ck_assert_uint_eq(zeros(w), 24);
-    ck_assert_uint_eq(zeros(r), 36);
+    ck_assert_uint_eq(zeros(w), 13);
+    ck_assert_uint_eq(zeros(r), 38);
     ck_assert_int_eq(bit(r, VCORE_VMCS_GUEST_RIP), 0);
     ck_assert_int_eq(bit(w, VCORE_VMCS_GUEST_RIP), 0);
     ck_assert_int_eq(bit(r, VCORE_VMCS_VM_EXIT_REASON), 0);
     ck_assert_int_eq(bit(w, VCORE_VMCS_VM_EXIT_REASON), 1);
     ck_assert_int_eq(bit(r, VCORE_VMCS_VM_INSTRUCTION_ERROR), 1);
+    /* Written on every exit L1 handles: both bits clear; written rarely:
+     * VMREAD without an exit, VMWRITE exits. */
+    ck_assert_int_eq(bit(w, VCORE_VMCS_HOST_RSP), 0);
+    ck_assert_int_eq(bit(w, VCORE_VMCS_HOST_RIP), 0);
+    ck_assert_int_eq(bit(w, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0);
+    ck_assert_int_eq(bit(r, VCORE_VMCS_GUEST_CR3), 0);
+    ck_assert_int_eq(bit(w, VCORE_VMCS_GUEST_CR3), 1);
+    ck_assert_int_eq(bit(r, VCORE_VMCS_EXCEPTION_BITMAP), 0);
+    ck_assert_int_eq(bit(w, VCORE_VMCS_EXCEPTION_BITMAP), 1);
+    /* no virtual-interrupt delivery in the backend: GUEST_INTR_STATUS exits */
+    b.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~(1ull << (32 + 9));
+    ck_assert_int_eq(vcore_nvmx_shadow_bitmaps(&b, r, w), VCORE_OK);
+    ck_assert_int_eq(bit(r, VCORE_VMCS_GUEST_INTR_STATUS), 1);
+    ck_assert_int_eq(bit(w, VCORE_VMCS_GUEST_INTR_STATUS), 1);
+    ck_assert_uint_eq(zeros(w), 12);
+    ck_assert_uint_eq(zeros(r), 37);
     /* no PML in the backend: GUEST_PML_INDEX exits */
     b.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~(1ull << (32 + 17));
     ck_assert_int_eq(vcore_nvmx_shadow_bitmaps(&b, r, w), VCORE_OK);
     ck_assert_int_eq(bit(r, VCORE_VMCS_GUEST_PML_INDEX), 1);
-    ck_assert_uint_eq(zeros(w), 23);
+    ck_assert_uint_eq(zeros(w), 12);
+    ck_assert_uint_eq(zeros(r), 36);
     /* no VMWRITE-any: L0 cannot fill read-only fields */
     b.msr[VCORE_NVMX_CAP_MISC] &= ~VCORE_VMX_MISC_VMWRITE_ANY;
     ck_assert_int_eq(vcore_nvmx_shadow_bitmaps(&b, r, w), VCORE_OK);
-    ck_assert_uint_eq(zeros(r), 23);
+    ck_assert_uint_eq(zeros(r), 24); /* 36 less the 12 exit-information fields */
     /* no shadowing at all */
     b.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~VCORE_VMX_PROC2_SHADOW_VMCS;
     ck_assert_int_eq(vcore_nvmx_shadow_bitmaps(&b, r, w), VCORE_OK);
@@ -103,7 +120,7 @@ START_TEST(sync_touches_only_the_sets)
     fx_vmwrite(&F, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, 0x123456789ull);
     memset(&rec, 0, sizeof(rec));
     ck_assert_int_eq(vcore_nvmx_shadow_sync_to(F.n, r, rec_write, &rec), VCORE_OK);
-    ck_assert_uint_eq(rec.n, 35); /* 24 + 12 minus the _HIGH half */
+    ck_assert_uint_eq(rec.n, 37); /* 13 + 25 minus the _HIGH half */
     for (uint32_t i = 0; i < rec.n; i++) {
         ck_assert_int_eq(bit(r, rec.enc[i]), 0);
         if (rec.enc[i] == VCORE_VMCS_GUEST_RIP)
@@ -114,7 +131,7 @@ START_TEST(sync_touches_only_the_sets)
     vcore_nvmx_clear_dirty(F.n);
     memset(&rec, 0, sizeof(rec));
     ck_assert_int_eq(vcore_nvmx_shadow_sync_from(F.n, w, hw_read, &rec), VCORE_OK);
-    ck_assert_uint_eq(rec.n, 24);
+    ck_assert_uint_eq(rec.n, 13);
     fx_vmread(&F, VCORE_VMCS_GUEST_RIP);
     ck_assert_uint_eq(F.res.gpr_value, 0x4242);
     ck_assert(vcore_nvmx_is_dirty(F.n, VCORE_VMCS_GUEST_RIP));
