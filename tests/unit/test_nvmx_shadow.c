@@ -138,6 +138,20 @@ START_TEST(sync_touches_only_the_sets)
     /* read-only fields are never read back */
     fx_vmread(&F, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS);
     ck_assert_uint_eq(F.res.gpr_value, 0x123456789ull);
+    /* A VMWRITE bitmap with every bit clear: every field L1 may write is
+     * read back (13 + 13 rarely written), no exit-information field (L0
+     * writes those; SDM "VM-Exit Information Fields" are read-only to L1). */
+    memset(w, 0, sizeof(w));
+    memset(&rec, 0, sizeof(rec));
+    ck_assert_int_eq(vcore_nvmx_shadow_sync_from(F.n, w, hw_read, &rec), VCORE_OK);
+    ck_assert_uint_eq(rec.n, 26);
+    for (uint32_t i = 0; i < rec.n; i++) {
+        vcore_vmcs_field_info_t a = {.size = sizeof(a)};
+        ck_assert_int_eq(vcore_vmcs_field_lookup(rec.enc[i], &a), VCORE_OK);
+        ck_assert_uint_eq(a.flags & VCORE_VMCS_FIELD_F_READ_ONLY, 0);
+    }
+    fx_vmread(&F, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS);
+    ck_assert_uint_eq(F.res.gpr_value, 0x123456789ull);
 }
 END_TEST
 

@@ -607,8 +607,13 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_shadow_sync_to(const vcore_nvmx_t *nv
                                         vcore_nvmx_vmwrite_fn fn, void *ctx);
 
 /**
- * @brief Hardware shadow VMCS -> vmcs12: reads back the read-write set only.
- * @param[in,out] nvmx The state (its current vmcs12; read fields are marked dirty).
+ * @brief Hardware shadow VMCS -> vmcs12: reads back what L1 could have written there.
+ *
+ * The fields L1 may write (the read-write set and the rarely-written fields
+ * of the read-only set) whose VMWRITE bit is clear; never the exit-information
+ * fields. With the bitmaps of vcore_nvmx_shadow_bitmaps() that is the
+ * read-write set.
+ * @param[in,out] nvmx The state (its current vmcs12; changed fields are marked dirty).
  * @param[in] bitmap_vmwrite The VMWRITE bitmap in force: fields whose bit is set are skipped.
  * @param[in] fn Read callback.
  * @param[in] ctx Callback context.
