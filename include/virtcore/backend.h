@@ -331,7 +331,10 @@ struct vcore_backend {
      * VCORE_ERR_PERM. Clean bits are the backend's ("VMCB Clean Field"): a
      * write of the value the VMCB already holds leaves its clean bit set,
      * any other write clears the bit covering the field
-     * (vcore_vmcb_clean_bit()).
+     * (vcore_vmcb_clean_bit()). TSC_OFFSET is relative to the vCPU's own
+     * TSC (what vmcb01's guest reads): the backend adds vmcb01's offset
+     * when it runs the VMCB ("TSC Offset"), so the guest of the VMCB reads
+     * the vCPU's TSC plus the field.
      * @{
      */
     /** Allocates a zeroed VMCB, with its own ASID distinct from vmcb01's. */

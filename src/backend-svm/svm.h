@@ -104,6 +104,9 @@ struct vcore_hw_vmcb {
     bool ran;
     uint32_t pending;
     uint64_t next_rip;
+    /* TSC_OFFSET as the core states it: relative to the vCPU's own TSC.
+     * The VMCB holds it plus vmcb01's offset, composed at each run. */
+    uint64_t tsc_offset;
 };
 
 /* Size of the string-I/O buffer. */

@@ -53,6 +53,14 @@ struct vcore_nsvm {
     uint64_t hw02_known[2];    /* bit i: named VMCB field i of hw02_img is what hw02 holds */
     vcore_x86_regs_t l2gprs;   /* L2's GPRs but RAX and RSP (VMCB fields) */
     vcore_vmcb_t hw02_img;     /* hw02's fields as last written or read */
+    vcore_x86_state_t l2view;  /* L2's state as a #VMEXIT sees it (scratch of the run layer) */
+    /* An MMIO access of L2 the core decoded (under L1's nested paging) and
+     * completes itself at the next run, not the backend. */
+    bool l2_mmio;              /* the exit out is such an access */
+    bool l2_mmio_high8;        /* its register is AH..BH */
+    uint8_t l2_mmio_reg;       /* its register */
+    uint8_t l2_mmio_len;       /* bytes a read loads (0: a write) */
+    uint64_t l2_mmio_next;     /* RIP after the instruction */
 };
 
 #define VCORE__NSVM_MAGIC 0x4e53564du /* "NSVM" */
