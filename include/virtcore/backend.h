@@ -144,6 +144,8 @@ typedef struct vcore_hw_vmcb_setup {
     const uint8_t *iopm;  /**< I/O permission map (12 KiB), copied and ORed with the backend's own map for the guest; NULL intercepts every port. */
     uint32_t npt;         /**< ::vcore_hw_vmcb_npt_t. */
     uint32_t flush;       /**< VCORE_HW_VMCB_FLUSH_* bits for the next run. */
+    /** Nonzero: @c msrpm and @c iopm hold what the last setup of this VMCB stated; the backend may keep the copies it made then. */
+    uint32_t maps_unchanged;
 } vcore_hw_vmcb_setup_t;
 
 /** @name Permissions of vcore_backend_t::vmcb_npt_map

@@ -130,6 +130,11 @@ int vcore__mock_vmcb_setup(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb
     v->npt = s->npt;
     v->flush |= s->flush;
     m->vmcb_info.npt = s->npt;
+    /* Maps stated unchanged keep what the VMCB holds (a first setup copies). */
+    if (v->maps_set && s->maps_unchanged)
+        return VCORE_OK;
+    v->maps_set = true;
+    m->vmcb_info.map_copies++;
     m->vmcb_info.msrpm_first = 0;
     m->vmcb_info.iopm_first = 0;
     if (s->msrpm)

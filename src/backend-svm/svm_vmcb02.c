@@ -190,9 +190,15 @@ int vcore__svm_hw_vmcb_setup(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vm
     if (!o || !s || s->size != sizeof(*s) || s->npt > VCORE_HW_VMCB_NPT_SHADOW ||
         (s->flush & ~(VCORE_HW_VMCB_FLUSH_ASID | VCORE_HW_VMCB_FLUSH_SHADOW)))
         return VCORE_ERR_INVAL;
-    /* The maps are read at each intercept check, not cached: no clean bit. */
-    svm_vmcb02_map(o->msrpm, s->msrpm, v->msrpm, VCORE_VMCB_MSRPM_SIZE);
-    svm_vmcb02_map(o->iopm, s->iopm, v->iopm, VCORE_VMCB_IOPM_SIZE);
+    /* The maps are read at each intercept check, not cached: no clean bit.
+     * The VM's own maps do not change after the VM is set up (svm_vmcb.c),
+     * so maps the core states unchanged need no new copy. */
+    if (!o->maps_set || !s->maps_unchanged) {
+        svm_vmcb02_map(o->msrpm, s->msrpm, v->msrpm, VCORE_VMCB_MSRPM_SIZE);
+        svm_vmcb02_map(o->iopm, s->iopm, v->iopm, VCORE_VMCB_IOPM_SIZE);
+        c->stats.map_bytes += VCORE_VMCB_MSRPM_SIZE + VCORE_VMCB_IOPM_SIZE;
+        o->maps_set = true;
+    }
     if (s->npt == VCORE_HW_VMCB_NPT_SHADOW && !o->shadow.root) {
         int err = vcore__svm_npt_init(&o->shadow, &v->pool);
         if (err)

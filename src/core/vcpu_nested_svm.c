@@ -27,7 +27,10 @@ static int vcore__vcpu_nsvm_init(vcore_vcpu_t *vcpu, void *mem, size_t len, uint
     c.svm_features = features;
     c.maxphyaddr = vcpu->x86->model.maxphyaddr;
     c.l2_asid = 1; /* L0's choice: the backend maps it to a processor ASID */
-    return vcore_nsvm_init(mem, len, &c, &vcpu->nsvm, &vcpu->last_diag);
+    int err = vcore_nsvm_init(mem, len, &c, &vcpu->nsvm, &vcpu->last_diag);
+    if (!err)
+        vcpu->nsvm->pat_np_intercept = true; /* G_PAT is served by the run layer */
+    return err;
 }
 
 int vcore__vcpu_nsvm_setup(vcore_vcpu_t *vcpu, void *mem, size_t len, const vcore_vcpu_config_t *cfg)

@@ -171,9 +171,12 @@ static int nsvm_run_setup(vcore_vcpu_t *vcpu)
     s.npt = (n->vmcb12.control.nested_ctl & VCORE_VMCB_NESTED_NP_ENABLE) ? VCORE_HW_VMCB_NPT_SHADOW
                                                                           : VCORE_HW_VMCB_NPT_VM;
     s.flush = n->hw02_flush;
+    s.maps_unchanged = n->maps_changed ? 0u : 1u;
     int err = vcpu->vm->ops.vmcb_setup(vcpu, vcpu->priv, n->hw02, &s);
-    if (!err)
+    if (!err) {
         n->hw02_flush = 0;
+        n->maps_changed = false;
+    }
     return err;
 }
 
@@ -219,14 +222,11 @@ int vcore__vcpu_nsvm_enter_l2(vcore_vcpu_t *vcpu, const vcore_nsvm_result_t *res
     want->save.rflags = res->regs.rflags;
     want->save.rsp = res->regs.gpr[VCORE_X86_RSP];
     want->save.rax = res->regs.gpr[VCORE_X86_RAX];
-    if (!(n->vmcb12.control.nested_ctl & VCORE_VMCB_NESTED_NP_ENABLE)) {
+    /* Under L1's nested paging L2's PAT accesses are L0's unless L1
+     * intercepts them (nsvm_run_pat; the merged map has both bits set:
+     * pat_np_intercept). */
+    if (!(n->vmcb12.control.nested_ctl & VCORE_VMCB_NESTED_NP_ENABLE))
         want->save.g_pat = x->st.msrs.pat;
-    } else {
-        /* L2's PAT accesses are L0's unless L1 intercepts them (nsvm_run_pat). */
-        uint32_t byte, bit;
-        if (vcore_vmcb_msrpm_pos(VCORE_MSR_IA32_PAT, &byte, &bit))
-            n->msrpm02[byte] = (uint8_t)(n->msrpm02[byte] | (3u << bit));
-    }
     n->l2gprs = res->regs;
     /* L1's TLB_CONTROL, another ASID of L1's, or another VMCB12: L2's
      * cached translations go (its ASID, and a shadow nested table built

@@ -1318,6 +1318,76 @@ START_TEST(invlpga_guest_asid_flushes_vmcb02)
 }
 END_TEST
 
+/* ---- the merged permission maps across VMRUNs ---- */
+
+/* One VMRUN of VMCB12 (L1 at its VMRUN), L2's HLT reflected (L1 intercepts
+ * HLT), L1 at its HLT. */
+static void vmrun_round(void)
+{
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+}
+
+static vcore_mock_vmcb_info_t vmcb_info(void)
+{
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    return info;
+}
+
+/* L1's maps are read at every VMRUN ("MSR Intercepts", "I/O Intercepts":
+ * the processor consults them while the guest runs, no clean bit covers
+ * their contents): an unchanged map is not handed to the backend again,
+ * a change L1 made in memory under the same MSRPM_BASE is. */
+START_TEST(maps_copied_only_when_changed)
+{
+    vmcb12((1u << 24) | (1u << 28) | (1u << 27), 0, false); /* HLT, MSR_PROT, IOIO_PROT */
+    put(VMCB12 + 0x48, 0x30000, 8);                         /* MSRPM_BASE_PA */
+    put(VMCB12 + 0x40, 0x40000, 8);                         /* IOPM_BASE_PA */
+    put(0x30000, 0x01, 1);                                  /* RDMSR of MSR 0 */
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 1);
+    ck_assert_uint_eq(vmcb_info().msrpm_first & 0xff, 0x01);
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 1);
+    /* L1 rewrites its map in place: seen at the next VMRUN. */
+    put(0x30000, 0x03, 1);
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 2);
+    ck_assert_uint_eq(vmcb_info().msrpm_first & 0xff, 0x03);
+    /* ... and in the I/O map's last page (ports 8000H-FFFFH). */
+    put(0x42fff, 0x80, 1);
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 3);
+    /* Another base with the same contents: nothing to copy. */
+    memcpy(ram + 0x50000, ram + 0x30000, 0x2000);
+    put(VMCB12 + 0x48, 0x50000, 8);
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 3);
+    /* L1 stops intercepting MSRs: its map counts no more. */
+    put(VMCB12 + 0x0c, (1u << 24) | (1u << 27), 4);
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 4);
+    ck_assert_uint_eq(vmcb_info().msrpm_first & 0xff, 0);
+}
+END_TEST
+
+/* Under L1's nested paging the merged map intercepts L2's PAT for L0 (both
+ * bits), and that alone does not count as a change at the next VMRUN. */
+START_TEST(maps_pat_intercept_is_stable)
+{
+    vmcb12(1u << 24, 0, true);
+    vmrun_round();
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nsvm_run");
@@ -1365,6 +1435,8 @@ int main(void)
     tcase_add_test(tc, intr_not_intercepted_l2_if_decides);
     tcase_add_test(tc, invlpga_asid0_flushes_l1_page);
     tcase_add_test(tc, invlpga_guest_asid_flushes_vmcb02);
+    tcase_add_test(tc, maps_copied_only_when_changed);
+    tcase_add_test(tc, maps_pat_intercept_is_stable);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }

@@ -43,6 +43,8 @@ struct vcore_nsvm {
     uint8_t l0_iopm[VCORE_VMCB_IOPM_SIZE];
     uint8_t msrpm02[VCORE_VMCB_MSRPM_SIZE];
     uint8_t iopm02[VCORE_VMCB_IOPM_SIZE];
+    bool maps_changed;         /* msrpm02/iopm02 differ from what the last vmcb_setup stated */
+    bool pat_np_intercept;     /* L0 intercepts L2's PAT accesses under L1's nested paging */
     vcore_vmcb_t scratch;      /* the VMCB12 page as read, before the clean-bit merge */
     /* The vCPU run layer (core/vcpu_nested_svm_run.c): the backend's
      * hardware vmcb02 and what the core knows it holds. */
@@ -89,7 +91,8 @@ int vcore__nsvm_vmrun(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem, const vcore_
 
 /* vmcb02 controls from L0's and the VMCB12 copy's (nsvm_merge.c). */
 void vcore__nsvm_merge_controls(vcore_nsvm_t *n);
-/* The merged maps: L0's | L1's; L1's maps are read once. */
+/* The merged maps: L0's | L1's; L1's maps are read once per VMRUN, page by
+ * page, and maps_changed is set when the result differs from before. */
 void vcore__nsvm_merge_maps(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem);
 
 /* Loads the four PAE PDPTEs at base (bits 4:0 ignored); fails on a read
