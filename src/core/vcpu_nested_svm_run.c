@@ -414,11 +414,9 @@ int vcore__vcpu_nsvm_l2_store(vcore_vcpu_t *vcpu, const vcore_x86_state_t *st)
             return err;
     }
     n->l2gprs = st->regs;
-    /* The rest is shared by L1 and L2 (not switched by VMRUN): the vCPU's. */
-    uint32_t dirty = 0;
-    for (uint32_t i = 0; i < 4; i++)
-        if (x->st.dregs.dr[i] != st->dregs.dr[i])
-            dirty |= VCORE_X86_STATE_DREGS;
+    /* The rest is shared by L1 and L2 (not switched by VMRUN): the vCPU's,
+     * for the backend's vmcb01 (the TSC only when it was set: it advances
+     * on its own). */
     vcore_x86_msrs_t m = st->msrs;
     m.star = x->st.msrs.star;
     m.lstar = x->st.msrs.lstar;
@@ -429,17 +427,12 @@ int vcore__vcpu_nsvm_l2_store(vcore_vcpu_t *vcpu, const vcore_x86_state_t *st)
     m.sysenter_esp = x->st.msrs.sysenter_esp;
     m.sysenter_eip = x->st.msrs.sysenter_eip;
     m.pat = x->st.msrs.pat;
+    uint32_t dirty = VCORE_X86_STATE_DREGS | VCORE_X86_STATE_MSRS;
     if (m.tsc != x->st.msrs.tsc)
         dirty |= VCORE_X86_STATE_TSC;
-    m.tsc = x->st.msrs.tsc;
-    if (vcore__memcmp(&m, &x->st.msrs, sizeof(m)) != 0)
-        dirty |= VCORE_X86_STATE_MSRS;
-    m.tsc = st->msrs.tsc;
     x->st.msrs = m;
-    for (uint32_t i = 0; i < 4; i++)
-        x->st.dregs.dr[i] = st->dregs.dr[i];
-    if (dirty)
-        vcore__vcpu_mark_dirty(vcpu, dirty);
+    vcore__memcpy(x->st.dregs.dr, st->dregs.dr, sizeof(x->st.dregs.dr));
+    vcore__vcpu_mark_dirty(vcpu, dirty);
     return VCORE_OK;
 }
 

@@ -901,10 +901,20 @@ START_TEST(vmm_sees_and_sets_l2_state)
     uint64_t v = 0;
     ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, 0xc0000082u, &v), VCORE_OK);
     ck_assert_uint_eq(v, 0xffffffff81000000ull);
-    /* The VMM changes L2. */
+    /* The VMM changes L2: RSI is L2's register file, RSP a vmcb02 field -
+     * one VMCB write, nothing rewritten that did not change. */
     r.gpr[VCORE_X86_RSI] = 0xc1c1;
     r.gpr[VCORE_X86_RSP] = 0x7ff0;
+    uint64_t w0 = count(VCORE_MOCK_OP_VMCB_WRITE), s0 = count(VCORE_MOCK_OP_VMCB_WRITE_SAME);
     ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_WRITE), w0 + 1);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_WRITE_SAME), s0);
+    /* Read back from what the core knows vmcb02 holds: no VMCB read. */
+    uint64_t r0 = count(VCORE_MOCK_OP_VMCB_READ);
+    vcore_x86_regs_t back = regs();
+    ck_assert_uint_eq(back.gpr[VCORE_X86_RSP], 0x7ff0);
+    ck_assert_uint_eq(back.gpr[VCORE_X86_RSI], 0xc1c1);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_READ), r0);
     s.cr2 = 0xa000;
     ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, 0xc0000082u, 0xffffffff82000000ull), VCORE_OK);
@@ -1388,6 +1398,45 @@ START_TEST(maps_pat_intercept_is_stable)
 }
 END_TEST
 
+/* The TSC is not switched by VMRUN ("TSC Offset": L2 reads L1's TSC plus
+ * an offset): the VMM's write while L2 runs sets the vCPU's TSC, which the
+ * backend gets when L1 runs again. */
+START_TEST(vmm_sets_shared_tsc_while_l2_runs)
+{
+    vmcb12(1u << 24, 0, false);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    vcore_exit_t out = run();
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, 0x10, 0x123456789ull), VCORE_OK);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP + 2, L2_RIP + 3);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(out.flags & VCORE_EXIT_F_L2, 0);
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, 0x10, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x123456789ull);
+}
+END_TEST
+
+/* L2 in compatibility mode (EFER.LMA, CS.L clear) with a 16-bit code
+ * segment (CS.D clear): 8B 08 is MOV CX, [BX+SI], 2 bytes ("Operand-Size
+ * and Address-Size Attributes"). */
+START_TEST(mmio_of_16bit_l2_code)
+{
+    const uint8_t insn[] = {0x8b, 0x08};
+    l2_paging_not_identity(insn, sizeof(insn));
+    put(VMCB12 + 0x412, 0x09b, 2); /* CS: P, S, code; neither L nor D */
+    push_vmrun();
+    push_npf((1ull << 32) | 4, 0x8010);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(out.u.mmio.len, 2);
+    ck_assert_uint_eq(out.raw.data[4], L2_RIP + 2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nsvm_run");
@@ -1437,6 +1486,8 @@ int main(void)
     tcase_add_test(tc, invlpga_guest_asid_flushes_vmcb02);
     tcase_add_test(tc, maps_copied_only_when_changed);
     tcase_add_test(tc, maps_pat_intercept_is_stable);
+    tcase_add_test(tc, vmm_sets_shared_tsc_while_l2_runs);
+    tcase_add_test(tc, mmio_of_16bit_l2_code);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }
