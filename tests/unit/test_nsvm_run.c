@@ -1437,6 +1437,26 @@ START_TEST(mmio_of_16bit_l2_code)
 }
 END_TEST
 
+/* MOV [RAX], ESI (89 30): ModRM.reg 6 of a 32-bit MOV is ESI, not DH (only
+ * byte operands name AH..BH, "MOV"): the 4 bytes of ESI. */
+START_TEST(mmio_write_of_esi)
+{
+    const uint8_t insn[] = {0x89, 0x30};
+    l2_paging_not_identity(insn, sizeof(insn));
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RSI] = 0x11223344;
+    r.gpr[VCORE_X86_RDX] = 0x5500;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_npf((1ull << 32) | 6, 0x8000);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(out.u.mmio.len, 4);
+    ck_assert_uint_eq(out.u.mmio.data[0], 0x44);
+    ck_assert_uint_eq(out.u.mmio.data[3], 0x11);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nsvm_run");
@@ -1488,6 +1508,7 @@ int main(void)
     tcase_add_test(tc, maps_pat_intercept_is_stable);
     tcase_add_test(tc, vmm_sets_shared_tsc_while_l2_runs);
     tcase_add_test(tc, mmio_of_16bit_l2_code);
+    tcase_add_test(tc, mmio_write_of_esi);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }
