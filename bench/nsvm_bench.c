@@ -66,7 +66,7 @@ static const vcore_cpuid_entry_t cpuid[] = {
 static _Alignas(8) uint8_t state[256 * 1024];
 
 #ifdef NSVM_BENCH_SVM
-void nsvm_bench_svm(void); /* nsvm_svm_bench.c */
+void nsvm_bench_svm(unsigned iterations); /* nsvm_svm_bench.c */
 #endif
 
 static void check(int err, const char *what)
@@ -159,8 +159,18 @@ static void run(const char *name, bool maps, bool vmload_vmsave)
            c.write_bytes, c.vmcb12_writes, vcore_nsvm_vmcb02(n)->control.clean);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+#ifdef NSVM_BENCH_SVM
+    if (argc == 3 && strcmp(argv[1], "svm_round") == 0) {
+        nsvm_bench_svm((unsigned)strtoul(argv[2], NULL, 10));
+        return 0;
+    }
+#else
+    (void)argv;
+    if (argc > 1)
+        return 2;
+#endif
     printf("L2 CPUID round trip (L1's VMRUN emulated, the CPUID #VMEXIT reflected), second round:\n");
     printf("%-28s | reads | rd bytes | writes | wr bytes | VMCB12 | vmcb02 clean\n", "L1");
     run("clean bits, no maps", false, false);
@@ -168,7 +178,7 @@ int main(void)
     run("+ VMLOAD/VMSAVE by L1", false, true);
 #ifdef NSVM_BENCH_SVM
     printf("\n");
-    nsvm_bench_svm();
+    nsvm_bench_svm(0);
 #endif
     return 0;
 }

@@ -13,6 +13,9 @@
  * vmcb02 together), VMRUN, VMLOAD, VMSAVE issued, the clean bits of
  * vmcb02's VMRUN and of vmcb01's VMRUN after the #VMEXIT.
  *
+ * With arguments "svm_round N" it runs N rounds with callgrind's collection
+ * on around them only (bench/callgrind.sh bench_nsvm svm_round N).
+ *
  * These are counts, not times: they are the same on every machine.
  */
 #define _POSIX_C_SOURCE 200112L
@@ -20,10 +23,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef NSVM_BENCH_CALLGRIND
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_TOGGLE_COLLECT ((void)0)
+#endif
+
 #include "backend-svm/svm.h"
 #include "svm_fake.h"
 
-void nsvm_bench_svm(void);
+void nsvm_bench_svm(unsigned iterations);
 
 extern const vcore_backend_t vcore__backend_svm_ops;
 
@@ -81,7 +90,7 @@ static void put(uint64_t gpa, uint64_t v, size_t n)
     memcpy(ram + gpa, &v, n);
 }
 
-void nsvm_bench_svm(void)
+void nsvm_bench_svm(unsigned iterations)
 {
     svm_fake_reset();
     vcore_host_t host = *vcore_host_default();
@@ -182,8 +191,23 @@ void nsvm_bench_svm(void)
     vcore_exit_t e;
     memset(&e, 0, sizeof(e));
     e.size = sizeof(e);
+    if (iterations) {
+        /* callgrind: the instructions of `iterations` rounds after a warm-up
+         * (bench/callgrind.sh bench_nsvm svm_round N). */
+        for (unsigned round = 0; round < iterations + 2; round++) {
+            if (round == 2)
+                CALLGRIND_TOGGLE_COLLECT;
+            if ((err = vcore_vcpu_run(vcpu, &e)) != 0 || e.reason != VCORE_EXIT_HLT)
+                die("run", err);
+        }
+        CALLGRIND_TOGGLE_COLLECT;
+        vcore_vcpu_destroy(vcpu);
+        vcore_vm_destroy(vm);
+        free(ram);
+        return;
+    }
     for (int round = 0; round < 3; round++) {
-        uint64_t rd = cp->stats.vmcb_reads, wr = cp->stats.vmcb_writes;
+        uint64_t rd = cp->stats.vmcb_reads, wr = cp->stats.vmcb_writes, maps = cp->stats.map_bytes;
         uint64_t runs = svm_fake.n_vmrun, loads = svm_fake.n_vmload, saves = svm_fake.n_vmsave;
         if ((err = vcore_vcpu_run(vcpu, &e)) != 0)
             die("run", err);
@@ -198,6 +222,8 @@ void nsvm_bench_svm(void)
                (unsigned long long)(cp->stats.vmcb_reads - rd), (unsigned long long)(cp->stats.vmcb_writes - wr),
                (unsigned long long)(svm_fake.n_vmrun - runs), (unsigned long long)(svm_fake.n_vmload - loads),
                (unsigned long long)(svm_fake.n_vmsave - saves));
+        printf("  permission-map bytes copied into vmcb02's maps: %llu\n",
+               (unsigned long long)(cp->stats.map_bytes - maps));
         printf("  clean bits: vmcb02 VMRUN 0x%03x, vmcb01 VMRUN after the #VMEXIT 0x%03x (all: 0x%03x)\n", clean02,
                clean01_after, (unsigned)VCORE_VMCB_CLEAN_ALL_);
     }

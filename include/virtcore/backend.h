@@ -144,6 +144,8 @@ typedef struct vcore_hw_vmcb_setup {
     const uint8_t *iopm;  /**< I/O permission map (12 KiB), copied and ORed with the backend's own map for the guest; NULL intercepts every port. */
     uint32_t npt;         /**< ::vcore_hw_vmcb_npt_t. */
     uint32_t flush;       /**< VCORE_HW_VMCB_FLUSH_* bits for the next run. */
+    /** Nonzero: @c msrpm and @c iopm hold what the last setup of this VMCB stated; the backend may keep the copies it made then. */
+    uint32_t maps_unchanged;
 } vcore_hw_vmcb_setup_t;
 
 /** @name Permissions of vcore_backend_t::vmcb_npt_map
@@ -331,7 +333,10 @@ struct vcore_backend {
      * VCORE_ERR_PERM. Clean bits are the backend's ("VMCB Clean Field"): a
      * write of the value the VMCB already holds leaves its clean bit set,
      * any other write clears the bit covering the field
-     * (vcore_vmcb_clean_bit()).
+     * (vcore_vmcb_clean_bit()). TSC_OFFSET is relative to the vCPU's own
+     * TSC (what vmcb01's guest reads): the backend adds vmcb01's offset
+     * when it runs the VMCB ("TSC Offset"), so the guest of the VMCB reads
+     * the vCPU's TSC plus the field.
      * @{
      */
     /** Allocates a zeroed VMCB, with its own ASID distinct from vmcb01's. */

@@ -421,6 +421,7 @@ typedef struct vcore_mock_vmcb_info {
     uint64_t msrpm_first; /**< The first 8 bytes of the MSR permission map set up. */
     uint64_t iopm_first;  /**< The first 8 bytes of the I/O permission map set up. */
     uint64_t event_inj;   /**< EVENTINJ the last run started with. */
+    uint32_t map_copies;  /**< Setups that copied the permission maps (not stated unchanged). */
 } vcore_mock_vmcb_info_t;
 
 /**

@@ -49,6 +49,7 @@ struct vcore_hw_vmcb {
     uint32_t npt;         /* vcore_hw_vmcb_npt_t */
     uint32_t flush;       /* flush requests for the next run */
     uint32_t npt_maps;    /* pages in the shadow nested table */
+    bool maps_set;        /* a setup copied permission maps */
     vcore_vmcb_t page;
 };
 

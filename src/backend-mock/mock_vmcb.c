@@ -130,6 +130,11 @@ int vcore__mock_vmcb_setup(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb
     v->npt = s->npt;
     v->flush |= s->flush;
     m->vmcb_info.npt = s->npt;
+    /* Maps stated unchanged keep what the VMCB holds (a first setup copies). */
+    if (v->maps_set && s->maps_unchanged)
+        return VCORE_OK;
+    v->maps_set = true;
+    m->vmcb_info.map_copies++;
     m->vmcb_info.msrpm_first = 0;
     m->vmcb_info.iopm_first = 0;
     if (s->msrpm)
@@ -223,6 +228,16 @@ int vcore__mock_vmcb_run(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, 
     if (v->pending && exit->reason == v->pending)
         vcore__mock_vmcb_reply(m, v, gprs, exit);
     v->pending = 0;
+    /* A kick before VMRUN (as the svm backend): the reply is complete,
+     * the guest does not run, no scripted exit is taken. */
+    if (__atomic_exchange_n(&m->kicked, 0, __ATOMIC_ACQ_REL)) {
+        vcore__memset(&exit->u, 0, sizeof(exit->u));
+        vcore__memset(&exit->raw, 0, sizeof(exit->raw));
+        exit->reason = VCORE_EXIT_INTERRUPTED;
+        exit->flags = 0;
+        exit->raw.source = VCORE_EXIT_SRC_SVM;
+        return VCORE_OK;
+    }
     if (m->vmcb_count == 0)
         return VCORE_ERR_UNSCRIPTED;
     const vcore_mock_vmcb_exit_t *sc = &m->vmcb_script[m->vmcb_head];

@@ -84,6 +84,7 @@ typedef struct vcore__svm_stats {
     uint64_t vmcb_reads;
     uint64_t vmcb_writes;
     uint64_t vmruns;
+    uint64_t map_bytes; /* bytes of permission maps copied into hardware VMCBs' maps */
 } vcore__svm_stats_t;
 
 /* A hardware VMCB the core runs (backend.h, VMCB ops; svm_vmcb02.c). The
@@ -104,6 +105,10 @@ struct vcore_hw_vmcb {
     bool ran;
     uint32_t pending;
     uint64_t next_rip;
+    /* TSC_OFFSET as the core states it: relative to the vCPU's own TSC.
+     * The VMCB holds it plus vmcb01's offset, composed at each run. */
+    uint64_t tsc_offset;
+    bool maps_set;              /* msrpm/iopm hold a setup's maps */
 };
 
 /* Size of the string-I/O buffer. */

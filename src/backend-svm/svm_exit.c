@@ -197,22 +197,15 @@ static void vcore__svm_exit_npf(vcore__svm_vcpu_t *c, vcore_exit_t *exit, uint64
         return;
     }
     vcore__x86_insn_t in;
-    bool is_write;
-    if (vcore__svm_guest_decode(c, &in) != VCORE_OK || in.mod == 3 ||
-        !(in.opcode == 0x88 || in.opcode == 0x89 || in.opcode == 0x8a || in.opcode == 0x8b ||
-          ((in.opcode == 0xc6 || in.opcode == 0xc7) && (in.reg & 7u) == 0))) {
+    vcore__x86_mmio_mov_t mov;
+    if (vcore__svm_guest_decode(c, &in) != VCORE_OK || vcore__x86_mmio_mov(&in, &mov) != VCORE_OK ||
+        mov.is_write != ((i1 & VCORE_VMCB_NPF_RW) != 0)) {
         vcore__svm_internal(exit, VCORE_SVM_INTERNAL_MMIO_DECODE, gpa, i1);
         return;
     }
-    is_write = in.opcode != 0x8a && in.opcode != 0x8b;
-    if (is_write != ((i1 & VCORE_VMCB_NPF_RW) != 0)) {
-        vcore__svm_internal(exit, VCORE_SVM_INTERNAL_MMIO_DECODE, gpa, i1);
-        return;
-    }
-    bool byte_op = in.opcode == 0x88 || in.opcode == 0x8a || in.opcode == 0xc6;
-    uint32_t size = byte_op ? 1u : in.opbytes;
-    bool high8 = false;
-    uint8_t reg = byte_op ? vcore__x86_byte_reg(&in, in.reg, &high8) : in.reg;
+    uint32_t size = mov.size;
+    bool high8 = mov.high8;
+    uint8_t reg = mov.reg;
     c->next_rip = rip + in.len;
     if (!vcore__svm_state_long64(c))
         c->next_rip &= 0xffffffffull;
@@ -220,15 +213,10 @@ static void vcore__svm_exit_npf(vcore__svm_vcpu_t *c, vcore_exit_t *exit, uint64
     exit->reason = VCORE_EXIT_MMIO;
     exit->u.mmio.gpa = gpa;
     exit->u.mmio.len = size;
-    exit->u.mmio.is_write = is_write ? 1u : 0u;
-    if (is_write) {
-        uint64_t val;
-        if (in.opcode == 0xc6 || in.opcode == 0xc7) {
-            val = in.imm;
-            /* A 32-bit immediate is sign-extended to a 64-bit operand. */
-            if (size == 8 && (val & 0x80000000ull))
-                val |= 0xffffffff00000000ull;
-        } else {
+    exit->u.mmio.is_write = mov.is_write ? 1u : 0u;
+    if (mov.is_write) {
+        uint64_t val = mov.value;
+        if (!mov.has_imm) {
             val = vcore__svm_exit_gpr(c, reg);
             if (high8)
                 val >>= 8;
@@ -481,15 +469,7 @@ static void vcore__svm_put_reg(vcore__svm_vcpu_t *c, unsigned reg, bool high8, u
     /* x86 is little-endian: the bytes are the value's (size is 1, 2, 4 or 8) */
     uint64_t v = 0;
     vcore__memcpy(&v, data, size);
-    uint64_t r = vcore__svm_exit_gpr(c, reg);
-    if (high8)
-        r = (r & ~0xff00ull) | ((v & 0xffu) << 8);
-    else if (size == 1)
-        r = (r & ~0xffull) | (v & 0xffu);
-    else if (size == 2)
-        r = (r & ~0xffffull) | (v & 0xffffu);
-    else /* a 32-bit destination zero-extends to 64 bits: v holds only its 4 bytes */
-        r = v;
+    uint64_t r = vcore__x86_reg_load(vcore__svm_exit_gpr(c, reg), v, size, high8);
     vcore__svm_exit_set_gpr(c, reg, r);
 }
 

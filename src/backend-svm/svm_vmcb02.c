@@ -16,6 +16,9 @@
 
 #include "virtcore/x86/nvmx_pipeline.h"
 
+/* TSC_OFFSET (APM Vol. 2, "VMCB Layout, Control Area"). */
+#define VCORE__SVM_TSC_OFFSET 0x050u
+
 /* The vCPU state a hardware VMCB object brings to its run. */
 static void vcore__svm_vmcb02_swap(vcore__svm_vcpu_t *c, struct vcore_hw_vmcb *o)
 {
@@ -124,6 +127,10 @@ int vcore__svm_hw_vmcb_read(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmc
     if (!vcore__svm_vmcb02_named(offset, bytes))
         return VCORE_ERR_NOENT;
     c->stats.vmcb_reads++;
+    if (offset == VCORE__SVM_TSC_OFFSET) {
+        *value = o->tsc_offset;
+        return VCORE_OK;
+    }
     return vcore_vmcb_read(o->vmcb, offset, bytes, value);
 }
 
@@ -139,6 +146,10 @@ int vcore__svm_hw_vmcb_write(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vm
         return VCORE_ERR_NOENT;
     if (vcore_vmcb_field_backend_owned(offset))
         return VCORE_ERR_STATE;
+    if (offset == VCORE__SVM_TSC_OFFSET) {
+        o->tsc_offset = value; /* composed into the VMCB at the run */
+        return VCORE_OK;
+    }
     uint64_t old = 0;
     int err = vcore_vmcb_read(o->vmcb, offset, bytes, &old);
     if (err)
@@ -179,9 +190,15 @@ int vcore__svm_hw_vmcb_setup(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vm
     if (!o || !s || s->size != sizeof(*s) || s->npt > VCORE_HW_VMCB_NPT_SHADOW ||
         (s->flush & ~(VCORE_HW_VMCB_FLUSH_ASID | VCORE_HW_VMCB_FLUSH_SHADOW)))
         return VCORE_ERR_INVAL;
-    /* The maps are read at each intercept check, not cached: no clean bit. */
-    svm_vmcb02_map(o->msrpm, s->msrpm, v->msrpm, VCORE_VMCB_MSRPM_SIZE);
-    svm_vmcb02_map(o->iopm, s->iopm, v->iopm, VCORE_VMCB_IOPM_SIZE);
+    /* The maps are read at each intercept check, not cached: no clean bit.
+     * The VM's own maps do not change after the VM is set up (svm_vmcb.c),
+     * so maps the core states unchanged need no new copy. */
+    if (!o->maps_set || !s->maps_unchanged) {
+        svm_vmcb02_map(o->msrpm, s->msrpm, v->msrpm, VCORE_VMCB_MSRPM_SIZE);
+        svm_vmcb02_map(o->iopm, s->iopm, v->iopm, VCORE_VMCB_IOPM_SIZE);
+        c->stats.map_bytes += VCORE_VMCB_MSRPM_SIZE + VCORE_VMCB_IOPM_SIZE;
+        o->maps_set = true;
+    }
     if (s->npt == VCORE_HW_VMCB_NPT_SHADOW && !o->shadow.root) {
         int err = vcore__svm_npt_init(&o->shadow, &v->pool);
         if (err)
@@ -256,6 +273,17 @@ int vcore__svm_hw_vmcb_run(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb
     /* The VM's table lost translations: the shadow one may hold them too. */
     if (o->npt_gen != v->npt.gen && o->shadow.root)
         vcore__svm_npt_clear(&o->shadow, &v->pool);
+    /* "TSC Offset": L2 reads the TSC L1 reads (the host's plus vmcb01's
+     * offset) plus the offset the core states for L2 (L1's TSC_OFFSET).
+     * vmcb01's offset may have changed since the last run (the VMM set
+     * L1's TSC): the sum is recomputed at each run. The TSC ratio is not
+     * used (not offered to L1; L0 runs L1 unscaled). */
+    uint64_t tsc = VCORE__SVM_RD(c, control.tsc_offset) + o->tsc_offset;
+    if (o->vmcb->control.tsc_offset != tsc) {
+        c->stats.vmcb_writes++;
+        o->vmcb->control.tsc_offset = tsc;
+        o->dirty |= vcore_vmcb_clean_bit(VCORE__SVM_TSC_OFFSET);
+    }
     vcore__svm_vmcb02_swap(c, o);
     /* backend.h: a NONE exit answers nothing. */
     if (exit->reason == VCORE_EXIT_NONE)
@@ -269,7 +297,17 @@ int vcore__svm_hw_vmcb_run(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb
             c->npt_gen = ~v->npt.gen; /* vcore__svm_vmcb_run then flushes the ASID */
             o->flush_asid = false;
         }
-        vcore__svm_vmcb_run(c, v);
+        if (!vcore__svm_vmcb_run(c, v)) {
+            /* Kicked before VMRUN (svm_kick.c): the reply above is done,
+             * the guest did not run; the core decides what comes next. */
+            vcore__memset(&exit->u, 0, sizeof(exit->u));
+            vcore__memset(&exit->raw, 0, sizeof(exit->raw));
+            exit->reason = VCORE_EXIT_INTERRUPTED;
+            exit->flags = 0;
+            exit->raw.source = VCORE_EXIT_SRC_SVM;
+            c->pending = 0;
+            break;
+        }
         uint64_t code = VCORE__SVM_RD(c, control.exit_code);
         bool again = false;
         vcore__svm_exit_decode(c, v, exit, &again);
@@ -290,8 +328,10 @@ int vcore__svm_hw_vmcb_run(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb
         }
         /* Host events only re-enter here; everything else is the core's
          * (an IRET L1 intercepts, a single step that is not the backend's). */
-        if (!again || code == VCORE_VMEXIT_IRET || code == VCORE_VMEXIT_EXCP0 + VCORE__VEC_DB)
+        if (!again || code == VCORE_VMEXIT_IRET || code == VCORE_VMEXIT_EXCP0 + VCORE__VEC_DB) {
+            vcore__kick_done(&c->kick); /* a kick made meanwhile has what it asked for */
             break;
+        }
     }
     vcore__svm_vmcb02_swap(c, o);
     for (uint32_t i = 0; i < 16; i++)

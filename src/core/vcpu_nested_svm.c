@@ -27,7 +27,10 @@ static int vcore__vcpu_nsvm_init(vcore_vcpu_t *vcpu, void *mem, size_t len, uint
     c.svm_features = features;
     c.maxphyaddr = vcpu->x86->model.maxphyaddr;
     c.l2_asid = 1; /* L0's choice: the backend maps it to a processor ASID */
-    return vcore_nsvm_init(mem, len, &c, &vcpu->nsvm, &vcpu->last_diag);
+    int err = vcore_nsvm_init(mem, len, &c, &vcpu->nsvm, &vcpu->last_diag);
+    if (!err)
+        vcpu->nsvm->pat_np_intercept = true; /* G_PAT is served by the run layer */
+    return err;
 }
 
 int vcore__vcpu_nsvm_setup(vcore_vcpu_t *vcpu, void *mem, size_t len, const vcore_vcpu_config_t *cfg)
@@ -46,6 +49,27 @@ void vcore__vcpu_nsvm_reset(vcore_vcpu_t *vcpu)
     if (vcpu->vm->ops.vmcb_free)
         vcore__vcpu_nsvm_teardown(vcpu); /* nothing of L2 stays in use */
     (void)vcore__vcpu_nsvm_init(vcpu, n, vcore_nsvm_size(), n->features);
+}
+
+/* APM Vol. 3, "INVLPGA": the TLB mapping of the page at rAX for the ASID
+ * in ECX. ASID 0 is the host's, here L1's own translations: the backend
+ * invalidates that page for the vCPU through its TLB flush op (a backend
+ * without the op has no cached translations of the vCPU to drop). Any other ASID is one of L1's guests: every
+ * L2 runs on vmcb02's one ASID, flushed whole before its next run (more
+ * than asked is allowed: "TLB Control"). */
+static int vcore__vcpu_nsvm_invlpga(vcore_vcpu_t *vcpu, const vcore_nsvm_result_t *res)
+{
+    if (res->flush_asid != 0) {
+        vcpu->nsvm->hw02_flush |= VCORE_HW_VMCB_FLUSH_ASID;
+        return VCORE_OK;
+    }
+    if (!vcpu->vm->ops.vcpu_flush_tlb)
+        return VCORE_OK;
+    /* One page, in the encoding of vcore_tlb_flush_t (no extra pages). */
+    uint64_t range = res->flush_va & ~0xfffull;
+    vcore_tlb_flush_t f = {VCORE_TLB_FLUSH_LIST, 1, &range};
+    int err = vcpu->vm->ops.vcpu_flush_tlb(vcpu, vcpu->priv, &f);
+    return err < 0 ? err : (err ? VCORE_ERR_HWFAIL : VCORE_OK);
 }
 
 int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
@@ -92,11 +116,11 @@ int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
         x->st.msrs = res.msrs;
         x->st.dregs.dr7 = res.dr7;
         vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_SEGS | VCORE_X86_STATE_MSRS | VCORE_X86_STATE_DREGS);
-        /* INVLPGA of an ASID of L1's guests: every L2 runs on vmcb02's one
-         * ASID, flushed before its next run (more than asked is allowed:
-         * "TLB Control"). */
-        if (in.op == VCORE_NSVM_INVLPGA && res.outcome == VCORE_NSVM_OUT_DONE && res.flush_asid != 0)
-            n->hw02_flush |= VCORE_HW_VMCB_FLUSH_ASID;
+        if (in.op == VCORE_NSVM_INVLPGA && res.outcome == VCORE_NSVM_OUT_DONE) {
+            err = vcore__vcpu_nsvm_invlpga(vcpu, &res);
+            if (err)
+                return err;
+        }
         *handled = true;
         return vcore__vcpu_x86_complete(vcpu, in.insn_len);
     case VCORE_NSVM_OUT_EXCEPTION:

@@ -37,13 +37,40 @@ static void vcore__vcpu_applied(vcore_vcpu_t *vcpu, uint32_t groups)
         vcore__vcpu_cpuid_refresh(vcpu);
 }
 
+/* The state the accessors act on. While nested SVM runs L2 on a hardware
+ * vmcb02, the vCPU is L2: what L2 holds in vmcb02 (its registers,
+ * segments, CRs, DR6/DR7 and the VMCB-held MSRs, APM Vol. 2 "VMCB Layout,
+ * State Save Area") over the state L1 and L2 share; L1's own state is
+ * reached through the nested-state API (x86/nsvm.h) only. *st is the
+ * model itself otherwise. */
+static int vcore__vcpu_view(vcore_vcpu_t *vcpu, vcore_x86_state_t *tmp, vcore_x86_state_t **st)
+{
+    *st = &vcpu->x86->st;
+    if (!vcpu->nsvm || !vcore__vcpu_nsvm_in_l2(vcpu))
+        return VCORE_OK;
+    *st = tmp;
+    return vcore__vcpu_nsvm_l2_load(vcpu, tmp);
+}
+
+/* Applies a checked change made in the view. */
+static int vcore__vcpu_view_applied(vcore_vcpu_t *vcpu, const vcore_x86_state_t *st, uint32_t groups)
+{
+    if (st != &vcpu->x86->st)
+        return vcore__vcpu_nsvm_l2_store(vcpu, st);
+    vcore__vcpu_applied(vcpu, groups);
+    return VCORE_OK;
+}
+
 int vcore_vcpu_get_regs(vcore_vcpu_t *vcpu, vcore_x86_regs_t *regs)
 {
     int err = vcore__vcpu_prepare(vcpu, regs, regs ? regs->size : 0, sizeof(*regs),
                                   VCORE_X86_STATE_REGS);
+    vcore_x86_state_t tmp, *st = NULL;
+    if (!err)
+        err = vcore__vcpu_view(vcpu, &tmp, &st);
     if (err)
         return err;
-    *regs = vcpu->x86->st.regs;
+    *regs = st->regs;
     return VCORE_OK;
 }
 
@@ -53,21 +80,27 @@ int vcore_vcpu_set_regs(vcore_vcpu_t *vcpu, const vcore_x86_regs_t *regs)
                                   VCORE_X86_STATE_REGS);
     if (err)
         return err;
+    vcore_x86_state_t tmp, *st = NULL;
+    err = vcore__vcpu_view(vcpu, &tmp, &st);
+    if (err)
+        return err;
     err = vcore__x86_check_regs(regs, &vcpu->last_diag);
     if (err)
         return vcore__vcpu_refused(vcpu, err);
-    vcpu->x86->st.regs = *regs;
-    vcore__vcpu_applied(vcpu, VCORE_X86_STATE_REGS);
-    return VCORE_OK;
+    st->regs = *regs;
+    return vcore__vcpu_view_applied(vcpu, st, VCORE_X86_STATE_REGS);
 }
 
 int vcore_vcpu_get_sregs(vcore_vcpu_t *vcpu, vcore_x86_sregs_t *sregs)
 {
     int err = vcore__vcpu_prepare(vcpu, sregs, sregs ? sregs->size : 0, sizeof(*sregs),
                                   VCORE_X86_STATE_SREGS);
+    vcore_x86_state_t tmp, *st = NULL;
+    if (!err)
+        err = vcore__vcpu_view(vcpu, &tmp, &st);
     if (err)
         return err;
-    *sregs = vcpu->x86->st.sregs;
+    *sregs = st->sregs;
     return VCORE_OK;
 }
 
@@ -82,21 +115,27 @@ int vcore_vcpu_set_sregs(vcore_vcpu_t *vcpu, const vcore_x86_sregs_t *sregs)
      * is the consistency of the new state, not the rules of the instruction
      * that would get there from the old one (MOV CR4 setting PCIDE with a
      * nonzero PCID, LA57 toggling in long mode), so no old state is passed. */
+    vcore_x86_state_t tmp, *st = NULL;
+    err = vcore__vcpu_view(vcpu, &tmp, &st);
+    if (err)
+        return err;
     err = vcore__x86_check_sregs(&vcpu->x86->model, NULL, sregs, &vcpu->last_diag);
     if (err)
         return vcore__vcpu_refused(vcpu, err);
-    vcpu->x86->st.sregs = *sregs;
-    vcore__vcpu_applied(vcpu, VCORE_X86_STATE_SREGS);
-    return VCORE_OK;
+    st->sregs = *sregs;
+    return vcore__vcpu_view_applied(vcpu, st, VCORE_X86_STATE_SREGS);
 }
 
 int vcore_vcpu_get_dregs(vcore_vcpu_t *vcpu, vcore_x86_dregs_t *dregs)
 {
     int err = vcore__vcpu_prepare(vcpu, dregs, dregs ? dregs->size : 0, sizeof(*dregs),
                                   VCORE_X86_STATE_DREGS);
+    vcore_x86_state_t tmp, *st = NULL;
+    if (!err)
+        err = vcore__vcpu_view(vcpu, &tmp, &st);
     if (err)
         return err;
-    *dregs = vcpu->x86->st.dregs;
+    *dregs = st->dregs;
     return VCORE_OK;
 }
 
@@ -106,12 +145,15 @@ int vcore_vcpu_set_dregs(vcore_vcpu_t *vcpu, const vcore_x86_dregs_t *dregs)
                                   VCORE_X86_STATE_DREGS);
     if (err)
         return err;
+    vcore_x86_state_t tmp, *st = NULL;
+    err = vcore__vcpu_view(vcpu, &tmp, &st);
+    if (err)
+        return err;
     err = vcore__x86_check_dregs(&vcpu->x86->model, dregs, &vcpu->last_diag);
     if (err)
         return vcore__vcpu_refused(vcpu, err);
-    vcpu->x86->st.dregs = *dregs;
-    vcore__vcpu_applied(vcpu, VCORE_X86_STATE_DREGS);
-    return VCORE_OK;
+    st->dregs = *dregs;
+    return vcore__vcpu_view_applied(vcpu, st, VCORE_X86_STATE_DREGS);
 }
 
 int vcore_vcpu_get_fpu(vcore_vcpu_t *vcpu, vcore_x86_fpu_t *fpu)
@@ -181,10 +223,13 @@ int vcore_vcpu_get_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value)
     uint32_t classes = vcore__x86_msr_classes(index);
     if (!classes)
         return VCORE_ERR_NOENT;
+    vcore_x86_state_t tmp, *st = NULL;
     int err = vcore__vcpu_sync_in(vcpu, classes);
+    if (!err)
+        err = vcore__vcpu_view(vcpu, &tmp, &st);
     if (err)
         return err;
-    return vcore__x86_msr_get(&vcpu->x86->st, index, value);
+    return vcore__x86_msr_get(st, index, value);
 }
 
 int vcore_vcpu_set_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value)
@@ -202,11 +247,13 @@ int vcore_vcpu_set_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value)
      * (EFER: vcore__x86_check_sregs() needs the whole system-register block). */
     int err = vcore__vcpu_sync_in(vcpu, classes | VCORE__RUNTIME_GROUPS |
                                             (index == VCORE_MSR_IA32_EFER ? VCORE__CR_GROUPS : 0));
+    vcore_x86_state_t tmp, *st = NULL;
+    if (!err)
+        err = vcore__vcpu_view(vcpu, &tmp, &st);
     if (err)
         return err;
-    err = vcore__x86_msr_set(&vcpu->x86->model, &vcpu->x86->st, index, value, &vcpu->last_diag);
+    err = vcore__x86_msr_set(&vcpu->x86->model, st, index, value, &vcpu->last_diag);
     if (err)
         return vcore__vcpu_refused(vcpu, err);
-    vcore__vcpu_applied(vcpu, classes);
-    return VCORE_OK;
+    return vcore__vcpu_view_applied(vcpu, st, classes);
 }

@@ -108,6 +108,12 @@ int vcore__vcpu_nsvm_enter_l2(vcore_vcpu_t *vcpu, const vcore_nsvm_result_t *res
 /* Runs L2 until an exit for the VMM (*l1 false) or a #VMEXIT to L1 (*l1
  * true: the model holds L1's state, the loop goes on with L1). */
 int vcore__vcpu_nsvm_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint32_t answering, bool *l1);
+/* L2's state while it runs on hw02: the vCPU's state with what L2 holds
+ * in hw02 over it (load), and back (store: L2's part to hw02, the state
+ * L1 and L2 share to the vCPU). The register accessors use them while L2
+ * runs (vcpu_regs.c). */
+int vcore__vcpu_nsvm_l2_load(vcore_vcpu_t *vcpu, vcore_x86_state_t *st);
+int vcore__vcpu_nsvm_l2_store(vcore_vcpu_t *vcpu, const vcore_x86_state_t *st);
 /* Frees the hardware vmcb02. */
 void vcore__vcpu_nsvm_teardown(vcore_vcpu_t *vcpu);
 /* vcpu_nested.c: the vCPU's CPUID changed (MAXPHYADDR follows it). */

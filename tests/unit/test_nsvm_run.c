@@ -280,8 +280,8 @@ START_TEST(cpuid_of_l2_answered_by_the_vmm)
     ck_assert_uint_eq(g[VCORE_X86_RBX], 0xb);
     ck_assert_uint_eq(g[VCORE_X86_RDX], 0xd);
     ck_assert(vcore_nsvm_in_guest(vcore_vcpu_nsvm(vcpu)));
-    /* L1's model is untouched while L2 runs. */
-    ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], 0xb1);
+    /* While L2 runs the vCPU's accessors show L2 (the VMM's reply is in RBX). */
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], 0xb);
 }
 END_TEST
 
@@ -513,9 +513,11 @@ START_TEST(npf_unmapped_by_l1_reflected)
 }
 END_TEST
 
-/* L1 maps the L2 page outside the VM's RAM: MMIO for the VMM at the VM's
- * address (L1's), flagged L2. */
-START_TEST(npf_outside_ram_is_mmio_at_the_vm_address)
+/* L1 maps the L2 page outside the VM's RAM, and L2's instruction cannot
+ * be fetched (L1's nested table does not map L2's page tables): the VMM
+ * gets the access raw, flagged L2, with the VM's (L1's) address in
+ * raw.data[5]; what the backend decoded is not used. */
+START_TEST(npf_outside_ram_unfetchable_is_raw_at_the_vm_address)
 {
     vmcb12(0, 0, true);
     push_vmrun();
@@ -531,9 +533,10 @@ START_TEST(npf_outside_ram_is_mmio_at_the_vm_address)
     x.exit.u.mmio.len = 4;
     ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
     vcore_exit_t out = run();
-    ck_assert_uint_eq(out.reason, VCORE_EXIT_MMIO);
-    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
-    ck_assert_uint_eq(out.u.mmio.gpa, 0x40000010ull);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_RAW);
+    ck_assert_uint_eq(out.flags, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(out.raw.data[0], 0x400);
+    ck_assert_uint_eq(out.raw.data[5], 0x40000010ull);
 }
 END_TEST
 
@@ -842,6 +845,618 @@ START_TEST(msr_refused_for_l2_is_gp)
 }
 END_TEST
 
+/* ---- L2's state through the vCPU accessors while L2 runs ---- */
+
+/* An L2 #VMEXIT of `code` on vmcb02 with the given state-save fields. */
+static void push_l2_fields(uint64_t code, uint32_t reason, uint32_t flags, uint64_t nrip, uint32_t nfields,
+                           const uint32_t *off, const uint64_t *val)
+{
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = code;
+    x.next_rip = nrip;
+    x.exit = vcore_test_exit(reason);
+    x.exit.flags = flags;
+    x.nfields = nfields;
+    for (uint32_t i = 0; i < nfields; i++) {
+        x.fields[i].offset = off[i];
+        x.fields[i].bytes = 8;
+        x.fields[i].value = val[i];
+    }
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+}
+
+/* An exit of L2 the VMM gets (CPUID, L1 does not intercept it): the
+ * getters show L2 - RIP, RAX, RSP, RFLAGS from vmcb02 (VMCB12's values as
+ * loaded by VMRUN), RBX as L2 left it, CR0/CR3/CR4/EFER/CR2 and CS from
+ * vmcb02, FS as the processor carried it from L1 ("VMSAVE and VMLOAD
+ * Instructions"), LSTAR from vmcb02. The setters change L2: what the VMM
+ * set is what L1 finds in VMCB12 at the next #VMEXIT (HLT, intercepted). */
+START_TEST(vmm_sees_and_sets_l2_state)
+{
+    vmcb12(1u << 24, 0, false); /* word 3 bit 24: HLT */
+    push_vmrun();
+    const uint32_t off[] = {0x578, 0x640, 0x608};
+    const uint64_t val[] = {L2_RIP, 0x9000, 0xffffffff81000000ull};
+    push_l2_fields(0x72, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP + 2, 3, off, val);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_CPUID);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.rip, L2_RIP);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], 0x1234);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSP], 0x8000);
+    ck_assert_uint_eq(r.rflags, 2);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RBX], 0xb1); /* VMRUN does not switch it: L1's value is L2's */
+    vcore_x86_sregs_t s = {.size = sizeof(s)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &s), VCORE_OK);
+    ck_assert_uint_eq(s.cr0, 0x80000031);
+    ck_assert_uint_eq(s.cr3, 0x3000);
+    ck_assert_uint_eq(s.cr4, 0x20);
+    ck_assert_uint_eq(s.efer, 0x1d00);
+    ck_assert_uint_eq(s.cr2, 0x9000);
+    ck_assert_uint_eq(s.seg[VCORE_X86_CS].ar, 0x209b); /* VMCB attributes 29BH: L, P, S, code */
+    ck_assert_uint_eq(s.seg[VCORE_X86_FS].base, 0xf5000);
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, 0xc0000082u, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0xffffffff81000000ull);
+    /* The VMM changes L2: RSI is L2's register file, RSP a vmcb02 field -
+     * one VMCB write, nothing rewritten that did not change. */
+    r.gpr[VCORE_X86_RSI] = 0xc1c1;
+    r.gpr[VCORE_X86_RSP] = 0x7ff0;
+    uint64_t w0 = count(VCORE_MOCK_OP_VMCB_WRITE), s0 = count(VCORE_MOCK_OP_VMCB_WRITE_SAME);
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_WRITE), w0 + 1);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_WRITE_SAME), s0);
+    /* Read back from what the core knows vmcb02 holds: no VMCB read. */
+    uint64_t r0 = count(VCORE_MOCK_OP_VMCB_READ);
+    vcore_x86_regs_t back = regs();
+    ck_assert_uint_eq(back.gpr[VCORE_X86_RSP], 0x7ff0);
+    ck_assert_uint_eq(back.gpr[VCORE_X86_RSI], 0xc1c1);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_READ), r0);
+    s.cr2 = 0xa000;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, 0xc0000082u, 0xffffffff82000000ull), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_peek(vcpu, 0x5d8, 8, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x7ff0);
+    ck_assert_int_eq(vcore_mock_vmcb_peek(vcpu, 0x608, 8, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0xffffffff82000000ull);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP + 2, L2_RIP + 3);
+    push_l1(VCORE_EXIT_HLT);
+    out.u.cpuid.eax = 0xa;
+    out.u.cpuid.ebx = 0xb;
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(out.flags & VCORE_EXIT_F_L2, 0);
+    uint64_t g[16];
+    ck_assert_int_eq(vcore_mock_vmcb_gprs(vcpu, g), VCORE_OK);
+    ck_assert_uint_eq(g[VCORE_X86_RSI], 0xc1c1);
+    ck_assert_uint_eq(g[VCORE_X86_RBX], 0xb);
+    /* "#VMEXIT": L2's state as the VMM left it, in VMCB12. */
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x78);
+    ck_assert_uint_eq(get(VMCB12 + 0x5d8, 8), 0x7ff0);
+    ck_assert_uint_eq(get(VMCB12 + 0x640, 8), 0xa000);
+    ck_assert_uint_eq(get(VMCB12 + 0x5f8, 8), 0xa);
+    /* The vCPU is L1 again: after its VMRUN, its RAX; LSTAR came back with the processor. */
+    r = regs();
+    ck_assert_uint_eq(r.rip, L1_RIP + 3);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], VMCB12);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, 0xc0000082u, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0xffffffff82000000ull);
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &s), VCORE_OK);
+    ck_assert_uint_eq(s.cr3, PML4);
+}
+END_TEST
+
+/* A value the architecture refuses (CR0.PG without CR0.PE) changes nothing
+ * of L2: vmcb02 is not written. DR6/DR7 are vmcb02's. */
+START_TEST(vmm_refused_l2_state_changes_nothing)
+{
+    vmcb12(0, 0, false);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    vcore_exit_t out = run();
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    vcore_x86_sregs_t s = {.size = sizeof(s)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &s), VCORE_OK);
+    uint64_t writes = count(VCORE_MOCK_OP_VMCB_WRITE);
+    s.cr0 = 0x80000000ull;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_ERR_INVAL);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_WRITE), writes);
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_mock_vmcb_peek(vcpu, 0x558, 8, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x80000031);
+    vcore_x86_dregs_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_get_dregs(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.dr6, 0xffff0ff0);
+    ck_assert_uint_eq(d.dr7, 0x400);
+    d.dr7 = 0x401;
+    ck_assert_int_eq(vcore_vcpu_set_dregs(vcpu, &d), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_peek(vcpu, 0x560, 8, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x401);
+    /* Setting L2's CR8 is V_TPR (vmcb02 always has V_INTR_MASKING). */
+    s.cr0 = 0x80000031;
+    s.cr8 = 5;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcb_peek(vcpu, 0x060, 4, &v), VCORE_OK);
+    ck_assert_uint_eq(v & 0xf, 5);
+}
+END_TEST
+
+/* ---- MMIO of L2 under L1's nested paging, not an identity map ---- */
+
+#define L2_PT 0x7000u /* L2-physical: L2's page table (4 KiB pages of L2_RIP) */
+#define L2_CODE 0x9000u /* L2-physical: the code page */
+
+/* L2 paging (CR3 3000H: PML4 3000H -> PDPT 4000H -> PD 5000H -> PT 7000H ->
+ * code 9000H), every one of those L2-physical pages at another L1-physical
+ * address through L1's nested table (L2 n000H -> L1 (n + 60H)000H). The
+ * identity location holds other bytes, so a walk that forgets L1's table
+ * decodes another instruction. */
+static void l2_paging_not_identity(const uint8_t *insn, size_t len)
+{
+    vmcb12(0, 0, true);
+    for (uint64_t p = 3; p <= 9; p++)
+        put(NPT1 + p * 8, ((p + 0x60) << 12) | 7, 8);
+    put(NPT1 + 8 * 8, 0x40000000ull | 7, 8); /* L2 8000H -> L1 1 GiB: not RAM */
+    put(0x63000, 0x4000 | 7, 8);              /* PML4[0] -> PDPT */
+    put(0x64000, 0x5000 | 7, 8);              /* PDPT[0] -> PD */
+    put(0x65000 + 1 * 8, L2_PT | 7, 8);       /* PD[1] (L2_RIP's 2 MiB) -> PT */
+    put(0x67000, L2_CODE | 7, 8);             /* PT[0]: L2_RIP -> code */
+    for (size_t i = 0; i < len; i++) {
+        put(0x69000 + i, insn[i], 1);
+        put(L2_CODE + i, 0x90, 1); /* NOP at the identity address */
+    }
+}
+
+static void push_npf(uint64_t info1, uint64_t l2_gpa)
+{
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x400;
+    x.exit_info1 = info1;
+    x.exit_info2 = l2_gpa;
+    x.exit = vcore_test_exit(VCORE_EXIT_RAW); /* what the backend made of it is not used */
+    x.nfields = 1;
+    x.fields[0].offset = 0x578;
+    x.fields[0].bytes = 8;
+    x.fields[0].value = L2_RIP;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+}
+
+/* MOV ECX, [RAX] (8B 08) reading L2 8010H: MMIO at L1's 40000010H, 4 bytes,
+ * a read; the reply loads ECX (zero-extended into RCX, "MOV") and L2 goes
+ * on after the instruction (RIP + 2). */
+START_TEST(mmio_of_l2_decoded_through_l1_table)
+{
+    const uint8_t insn[] = {0x8b, 0x08};
+    l2_paging_not_identity(insn, sizeof(insn));
+    push_vmrun();
+    push_npf((1ull << 32) | 4, 0x8010);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(out.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
+    ck_assert_uint_eq(out.u.mmio.gpa, 0x40000010ull);
+    ck_assert_uint_eq(out.u.mmio.len, 4);
+    ck_assert_uint_eq(out.u.mmio.is_write, 0);
+    ck_assert_uint_eq(out.raw.data[4], L2_RIP + 2);
+    out.u.mmio.data[0] = 0x11;
+    out.u.mmio.data[1] = 0x22;
+    out.u.mmio.data[2] = 0x33;
+    out.u.mmio.data[3] = 0x44;
+    push_l2_fields(0x72, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP + 4, 0, NULL, NULL);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_CPUID);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 0x44332211u);
+    ck_assert_uint_eq(r.rip, L2_RIP + 2);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_REPLY), 0); /* the core completed it, not the backend */
+}
+END_TEST
+
+/* MOV QWORD [RAX], -1 (48 C7 00 FF FF FF FF) writing L2 8000H: 8 bytes of
+ * all ones (the imm32 sign-extended, "MOV"), no reply needed. MOV [RAX], BH
+ * (88 38): one byte, BH. */
+START_TEST(mmio_write_of_l2_through_l1_table)
+{
+    const uint8_t insn[] = {0x48, 0xc7, 0x00, 0xff, 0xff, 0xff, 0xff};
+    l2_paging_not_identity(insn, sizeof(insn));
+    push_vmrun();
+    push_npf((1ull << 32) | 6, 0x8000);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(out.flags, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(out.u.mmio.gpa, 0x40000000ull);
+    ck_assert_uint_eq(out.u.mmio.len, 8);
+    ck_assert_uint_eq(out.u.mmio.is_write, 1);
+    for (int i = 0; i < 8; i++)
+        ck_assert_uint_eq(out.u.mmio.data[i], 0xff);
+    push_l2_fields(0x72, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP + 9, 0, NULL, NULL);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(regs().rip, L2_RIP + 7);
+}
+END_TEST
+
+START_TEST(mmio_write_high_byte_register)
+{
+    const uint8_t insn[] = {0x88, 0x38};
+    l2_paging_not_identity(insn, sizeof(insn));
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RBX] = 0x5a6b;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_npf((1ull << 32) | 6, 0x8000);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(out.u.mmio.len, 1);
+    ck_assert_uint_eq(out.u.mmio.data[0], 0x5a);
+}
+END_TEST
+
+/* The access direction of the #NPF must be the instruction's: a write
+ * fault on a MOV load is not decoded (raw for the VMM). A fetch is never
+ * MMIO. */
+START_TEST(mmio_direction_mismatch_is_raw)
+{
+    const uint8_t insn[] = {0x8b, 0x08};
+    l2_paging_not_identity(insn, sizeof(insn));
+    push_vmrun();
+    push_npf((1ull << 32) | 6, 0x8010);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_RAW);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(out.raw.data[5], 0x40000010ull);
+    push_l2_fields(0x72, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP + 2, 0, NULL, NULL);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(regs().rip, L2_RIP); /* not completed */
+}
+END_TEST
+
+/* ---- G_PAT at #VMEXIT (APM Vol. 3, "VMRUN": with nested paging the
+ * guest's PAT is saved to G_PAT) ---- */
+
+START_TEST(g_pat_saved_with_nested_paging)
+{
+    vmcb12(1u << 24, 0, true);
+    push_vmrun();
+    const uint32_t off[] = {0x578, 0x668};
+    const uint64_t val[] = {L2_RIP, 0x0606060606060604ull};
+    push_l2_fields(0x78, VCORE_EXIT_HLT, 0, L2_RIP + 1, 2, off, val);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x78);
+    ck_assert_uint_eq(get(VMCB12 + 0x668, 8), 0x0606060606060604ull);
+    /* L1's PAT is its own again. */
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, 0x277, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x0007040600070406ull);
+}
+END_TEST
+
+START_TEST(g_pat_untouched_without_nested_paging)
+{
+    vmcb12(1u << 24, 0, false);
+    put(VMCB12 + 0x668, 0x0606060606060606ull, 8);
+    push_vmrun();
+    const uint32_t off[] = {0x578, 0x668};
+    const uint64_t val[] = {L2_RIP, 0x0606060606060604ull};
+    push_l2_fields(0x78, VCORE_EXIT_HLT, 0, L2_RIP + 1, 2, off, val);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + 0x668, 8), 0x0606060606060606ull);
+    /* L2 shared L1's PAT: what L2 wrote is L1's now. */
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, 0x277, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x0606060606060604ull);
+}
+END_TEST
+
+/* ---- interrupts for L1 while L2 runs ---- */
+
+/* L1 intercepts INTR; the interrupt arrives while L2's CPUID waits for the
+ * VMM: the reply is completed and L2 is kicked out before its next
+ * instruction, #VMEXIT(INTR) (60H) with RIP past the CPUID and its result in
+ * RAX ("Physical (INTR) Interrupt Intercept"). */
+START_TEST(intr_kicks_l2_out_after_the_reply)
+{
+    set_if(true);
+    vmcb12(1u << 0, 0, false);
+    put(VMCB12 + 0x60, VCORE_VMCB_INT_V_INTR_MASKING, 4);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_CPUID);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_KICK), 0);
+    push_l1(VCORE_EXIT_HLT);
+    out.u.cpuid.eax = 0xa;
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_KICK), 1);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 2);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x60);
+    ck_assert_uint_eq(get(VMCB12 + 0x578, 8), L2_RIP + 2);
+    ck_assert_uint_eq(get(VMCB12 + 0x5f8, 8), 0xa);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.interrupt_pending, 1); /* L1 takes it after STGI */
+}
+END_TEST
+
+/* A run stopped by the VMM's own kick with nothing due to L1 goes back to
+ * the VMM (flagged L2), not to L1. */
+START_TEST(kick_without_event_returns_to_vmm)
+{
+    vmcb12(1u << 0, 0, false);
+    push_vmrun();
+    push_l2_fields(0x60, VCORE_EXIT_INTERRUPTED, 0, 0, 0, NULL, NULL);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_INTERRUPTED);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert(vcore_nsvm_in_guest(vcore_vcpu_nsvm(vcpu)));
+}
+END_TEST
+
+/* L1 does not intercept INTR: the interrupt is taken in L2, injected
+ * through vmcb02's EVENTINJ (valid, type 0, the vector: "Event
+ * Injection") and no longer pending for the vCPU. With V_INTR_MASKING L1's
+ * RFLAGS.IF masks it. */
+START_TEST(intr_not_intercepted_taken_in_l2)
+{
+    set_if(true);
+    vmcb12(0, 0, false);
+    put(VMCB12 + 0x60, VCORE_VMCB_INT_V_INTR_MASKING, 4);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    vcore_exit_t out = run();
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x31), VCORE_OK);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP + 2, L2_RIP + 3);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj, 0x80000031ull);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_KICK), 0);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.interrupt_pending, 0);
+}
+END_TEST
+
+START_TEST(intr_not_intercepted_masked_by_l1_if)
+{
+    set_if(false);
+    vmcb12(0, 0, false);
+    put(VMCB12 + 0x60, VCORE_VMCB_INT_V_INTR_MASKING, 4);
+    put(VMCB12 + 0x570, 0x202, 8); /* L2's IF set: not what masks it */
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x31), VCORE_OK);
+    push_vmrun();
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj & (1ull << 31), 0);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.interrupt_pending, 1);
+}
+END_TEST
+
+/* Without V_INTR_MASKING, L2's RFLAGS.IF decides (L1's is clear here). */
+START_TEST(intr_not_intercepted_l2_if_decides)
+{
+    set_if(false);
+    vmcb12(0, 0, false);
+    put(VMCB12 + 0x570, 0x202, 8);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x32), VCORE_OK);
+    push_vmrun();
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.event_inj, 0x80000032ull);
+}
+END_TEST
+
+/* ---- INVLPGA (APM Vol. 3, "INVLPGA") ---- */
+
+/* ASID 0 is L1's own: the page of rAX is flushed for the vCPU (one page,
+ * no extra pages in the range encoding); no flush of L2's VMCB. */
+START_TEST(invlpga_asid0_flushes_l1_page)
+{
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = 0x7f0012345678ull;
+    r.gpr[VCORE_X86_RCX] = 0;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_svm(VCORE_NSVM_INVLPGA);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_flush_t f = {.size = sizeof(f)};
+    ck_assert_int_eq(vcore_mock_last_flush(vcpu, &f), VCORE_OK);
+    ck_assert_uint_eq(f.kind, VCORE_TLB_FLUSH_LIST);
+    ck_assert_uint_eq(f.count, 1);
+    ck_assert_uint_eq(f.ranges[0], 0x7f0012345000ull);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 3);
+}
+END_TEST
+
+/* Another ASID is one of L1's guests: nothing of L1's is flushed; L2's
+ * next run flushes vmcb02's ASID. */
+START_TEST(invlpga_guest_asid_flushes_vmcb02)
+{
+    vmcb12(1u << 24, 0, false);
+    push_vmrun();
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    uint64_t flushes = info.flushes;
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = 0x5000;
+    r.gpr[VCORE_X86_RCX] = 1;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_svm(VCORE_NSVM_INVLPGA);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_FLUSH_TLB), 0);
+    r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.flushes, flushes + 1);
+}
+END_TEST
+
+/* ---- the merged permission maps across VMRUNs ---- */
+
+/* One VMRUN of VMCB12 (L1 at its VMRUN), L2's HLT reflected (L1 intercepts
+ * HLT), L1 at its HLT. */
+static void vmrun_round(void)
+{
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+}
+
+static vcore_mock_vmcb_info_t vmcb_info(void)
+{
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    return info;
+}
+
+/* L1's maps are read at every VMRUN ("MSR Intercepts", "I/O Intercepts":
+ * the processor consults them while the guest runs, no clean bit covers
+ * their contents): an unchanged map is not handed to the backend again,
+ * a change L1 made in memory under the same MSRPM_BASE is. */
+START_TEST(maps_copied_only_when_changed)
+{
+    vmcb12((1u << 24) | (1u << 28) | (1u << 27), 0, false); /* HLT, MSR_PROT, IOIO_PROT */
+    put(VMCB12 + 0x48, 0x30000, 8);                         /* MSRPM_BASE_PA */
+    put(VMCB12 + 0x40, 0x40000, 8);                         /* IOPM_BASE_PA */
+    put(0x30000, 0x01, 1);                                  /* RDMSR of MSR 0 */
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 1);
+    ck_assert_uint_eq(vmcb_info().msrpm_first & 0xff, 0x01);
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 1);
+    /* L1 rewrites its map in place: seen at the next VMRUN. */
+    put(0x30000, 0x03, 1);
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 2);
+    ck_assert_uint_eq(vmcb_info().msrpm_first & 0xff, 0x03);
+    /* ... and in the I/O map's last page (ports 8000H-FFFFH). */
+    put(0x42fff, 0x80, 1);
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 3);
+    /* Another base with the same contents: nothing to copy. */
+    memcpy(ram + 0x50000, ram + 0x30000, 0x2000);
+    put(VMCB12 + 0x48, 0x50000, 8);
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 3);
+    /* L1 stops intercepting MSRs: its map counts no more. */
+    put(VMCB12 + 0x0c, (1u << 24) | (1u << 27), 4);
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 4);
+    ck_assert_uint_eq(vmcb_info().msrpm_first & 0xff, 0);
+}
+END_TEST
+
+/* Under L1's nested paging the merged map intercepts L2's PAT for L0 (both
+ * bits), and that alone does not count as a change at the next VMRUN. */
+START_TEST(maps_pat_intercept_is_stable)
+{
+    vmcb12(1u << 24, 0, true);
+    vmrun_round();
+    vmrun_round();
+    ck_assert_uint_eq(vmcb_info().map_copies, 1);
+}
+END_TEST
+
+/* The TSC is not switched by VMRUN ("TSC Offset": L2 reads L1's TSC plus
+ * an offset): the VMM's write while L2 runs sets the vCPU's TSC, which the
+ * backend gets when L1 runs again. */
+START_TEST(vmm_sets_shared_tsc_while_l2_runs)
+{
+    vmcb12(1u << 24, 0, false);
+    push_vmrun();
+    push_l2(0x72, 0, 0, VCORE_EXIT_CPUID, VCORE_EXIT_F_NEEDS_REPLY, L2_RIP, L2_RIP + 2);
+    vcore_exit_t out = run();
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, 0x10, 0x123456789ull), VCORE_OK);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP + 2, L2_RIP + 3);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_OK);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(out.flags & VCORE_EXIT_F_L2, 0);
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, 0x10, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x123456789ull);
+}
+END_TEST
+
+/* L2 in compatibility mode (EFER.LMA, CS.L clear) with a 16-bit code
+ * segment (CS.D clear): 8B 08 is MOV CX, [BX+SI], 2 bytes ("Operand-Size
+ * and Address-Size Attributes"). */
+START_TEST(mmio_of_16bit_l2_code)
+{
+    const uint8_t insn[] = {0x8b, 0x08};
+    l2_paging_not_identity(insn, sizeof(insn));
+    put(VMCB12 + 0x412, 0x09b, 2); /* CS: P, S, code; neither L nor D */
+    push_vmrun();
+    push_npf((1ull << 32) | 4, 0x8010);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(out.u.mmio.len, 2);
+    ck_assert_uint_eq(out.raw.data[4], L2_RIP + 2);
+}
+END_TEST
+
+/* MOV [RAX], ESI (89 30): ModRM.reg 6 of a 32-bit MOV is ESI, not DH (only
+ * byte operands name AH..BH, "MOV"): the 4 bytes of ESI. */
+START_TEST(mmio_write_of_esi)
+{
+    const uint8_t insn[] = {0x89, 0x30};
+    l2_paging_not_identity(insn, sizeof(insn));
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RSI] = 0x11223344;
+    r.gpr[VCORE_X86_RDX] = 0x5500;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_npf((1ull << 32) | 6, 0x8000);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(out.u.mmio.len, 4);
+    ck_assert_uint_eq(out.u.mmio.data[0], 0x44);
+    ck_assert_uint_eq(out.u.mmio.data[3], 0x11);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nsvm_run");
@@ -861,7 +1476,7 @@ int main(void)
     tcase_add_test(tc, npf_without_event_injects_nothing);
     tcase_add_test(tc, npf_denied_by_l1_reflected);
     tcase_add_test(tc, npf_unmapped_by_l1_reflected);
-    tcase_add_test(tc, npf_outside_ram_is_mmio_at_the_vm_address);
+    tcase_add_test(tc, npf_outside_ram_unfetchable_is_raw_at_the_vm_address);
     tcase_add_test(tc, no_np_uses_the_vm_table);
     tcase_add_test(tc, strict_vmcb_store);
     tcase_add_test(tc, clean_bit_of_fields);
@@ -874,6 +1489,26 @@ int main(void)
     tcase_add_test(tc, pat_of_l2_is_g_pat);
     tcase_add_test(tc, pat_write_reserved_type_is_gp);
     tcase_add_test(tc, msr_refused_for_l2_is_gp);
+    tcase_add_test(tc, vmm_sees_and_sets_l2_state);
+    tcase_add_test(tc, vmm_refused_l2_state_changes_nothing);
+    tcase_add_test(tc, mmio_of_l2_decoded_through_l1_table);
+    tcase_add_test(tc, mmio_write_of_l2_through_l1_table);
+    tcase_add_test(tc, mmio_write_high_byte_register);
+    tcase_add_test(tc, mmio_direction_mismatch_is_raw);
+    tcase_add_test(tc, g_pat_saved_with_nested_paging);
+    tcase_add_test(tc, g_pat_untouched_without_nested_paging);
+    tcase_add_test(tc, intr_kicks_l2_out_after_the_reply);
+    tcase_add_test(tc, kick_without_event_returns_to_vmm);
+    tcase_add_test(tc, intr_not_intercepted_taken_in_l2);
+    tcase_add_test(tc, intr_not_intercepted_masked_by_l1_if);
+    tcase_add_test(tc, intr_not_intercepted_l2_if_decides);
+    tcase_add_test(tc, invlpga_asid0_flushes_l1_page);
+    tcase_add_test(tc, invlpga_guest_asid_flushes_vmcb02);
+    tcase_add_test(tc, maps_copied_only_when_changed);
+    tcase_add_test(tc, maps_pat_intercept_is_stable);
+    tcase_add_test(tc, vmm_sets_shared_tsc_while_l2_runs);
+    tcase_add_test(tc, mmio_of_16bit_l2_code);
+    tcase_add_test(tc, mmio_write_of_esi);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }

@@ -62,6 +62,8 @@ typedef struct step {
     uint64_t code, i1, i2;
     uint32_t len;     /* nRIP = RIP + len */
     uint64_t rip;     /* RIP the guest is at when it exits (0: where VMRUN put it) */
+    bool set_ax_cx;   /* the guest leaves rax, rcx in RAX, RCX (an instruction's operands) */
+    uint64_t rax, rcx;
 } step_t;
 
 static struct {
@@ -69,7 +71,7 @@ static struct {
     uint32_t n, at;
     uint64_t vmcb01_pa;
     /* what each VMRUN saw */
-    uint64_t rip[STEPS], rax[STEPS], rbx[STEPS], ncr3[STEPS], fs_base[STEPS];
+    uint64_t rip[STEPS], rax[STEPS], rbx[STEPS], ncr3[STEPS], fs_base[STEPS], tsc_offset[STEPS];
     uint32_t asid[STEPS], clean[STEPS], misc1[STEPS];
     uint8_t tlb[STEPS];
 } g;
@@ -91,8 +93,13 @@ static void guest(svm_fake_t *f, vcore_vmcb_t *v, vcore__svm_gprs_t *gp, void *a
     g.clean[i] = f->clean;
     g.tlb[i] = f->tlb_control;
     g.misc1[i] = v->control.intercept[3];
+    g.tsc_offset[i] = v->control.tsc_offset;
     if (s->rip)
         v->save.rip = s->rip;
+    if (s->set_ax_cx) {
+        v->save.rax = s->rax;
+        gp->gpr[VCORE_X86_RCX] = s->rcx;
+    }
     svm_fake_exit(s->code, s->i1, s->i2, s->len ? v->save.rip + s->len : 0);
 }
 
@@ -472,6 +479,112 @@ START_TEST(l2_eventinj_each_vmrun)
 }
 END_TEST
 
+/* "TSC Offset": L2 reads L1's TSC plus VMCB12's TSC_OFFSET. L1's own TSC
+ * is vmcb01's offset from the host's: vmcb02's offset is the sum (the VMM
+ * set L1's TSC to 5000000 while the fake host's TSC was a little above
+ * 1000000). */
+START_TEST(l2_tsc_offset_composed_with_l1s)
+{
+    vm_up();
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, 0x10, 5000000), VCORE_OK);
+    vmcb12(1u << 18, false);
+    put(VMCB12 + 0x50, 0x100000000ull, 8);
+    step(false, VCORE_VMEXIT_VMRUN, 3);
+    step(true, VCORE_VMEXIT_CPUID, 2);
+    step(false, VCORE_VMEXIT_HLT, 1);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(g.at, 3);
+    /* The host's TSC was past 1000000 and below 5000000 when the VMM set it. */
+    ck_assert_uint_gt(g.tsc_offset[0], 0);
+    ck_assert_uint_lt(g.tsc_offset[0], 4000000ull);
+    ck_assert_uint_eq(g.tsc_offset[1], g.tsc_offset[0] + 0x100000000ull);
+    ck_assert_uint_eq(g.tsc_offset[2], g.tsc_offset[0]);
+    /* VMCB12 keeps what L1 wrote. */
+    ck_assert_uint_eq(get(VMCB12 + 0x50, 8), 0x100000000ull);
+    vm_down();
+}
+END_TEST
+
+/* "INVLPGA" with ECX = 0: L1's own translation of the page at rAX goes,
+ * INVLPGA on L1's ASID (the page, rAX's offset dropped); with L2's ASID
+ * L1's TLB is left alone and L2's next run flushes vmcb02's ASID. */
+START_TEST(l1_invlpga_asid0_and_guest_asid)
+{
+    vm_up();
+    vmcb12(1u << 18, false);
+    step(false, VCORE_VMEXIT_VMRUN, 3);
+    step(true, VCORE_VMEXIT_CPUID, 2);
+    g.s[g.n++] = (step_t){.l2 = false, .code = VCORE_VMEXIT_INVLPGA, .len = 3, .set_ax_cx = true,
+                          .rax = 0x7f0012345678ull, .rcx = 0};
+    g.s[g.n++] = (step_t){.l2 = false, .code = VCORE_VMEXIT_INVLPGA, .len = 3, .set_ax_cx = true,
+                          .rax = 0x5000, .rcx = 1};
+    g.s[g.n++] = (step_t){.l2 = false, .code = VCORE_VMEXIT_VMRUN, .len = 3, .set_ax_cx = true,
+                          .rax = VMCB12, .rcx = 0};
+    step(true, VCORE_VMEXIT_CPUID, 2);
+    step(false, VCORE_VMEXIT_HLT, 1);
+    uint64_t n0 = svm_fake.n_invlpga;
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(g.at, 7);
+    ck_assert_uint_eq(svm_fake.n_invlpga, n0 + 1);
+    ck_assert_uint_eq(svm_fake.invlpga[n0].va, 0x7f0012345000ull);
+    ck_assert_uint_eq(svm_fake.invlpga[n0].asid, g.asid[2]);
+    ck_assert_uint_ne(g.asid[2], g.asid[1]);
+    /* L2's second run (step 5): a flush of its ASID; its first (step 1)
+     * flushed for the new VMCB12. */
+    ck_assert_uint_ne(g.tlb[5], VCORE_VMCB_TLB_NOTHING);
+    vm_down();
+}
+END_TEST
+
+/* Control for the test above: the same L2 re-entered without INVLPGA keeps
+ * its TLB (no flush asked by L1). */
+START_TEST(l2_reentered_without_invlpga_keeps_tlb)
+{
+    vm_up();
+    vmcb12(1u << 18, false);
+    step(false, VCORE_VMEXIT_VMRUN, 3);
+    step(true, VCORE_VMEXIT_CPUID, 2);
+    g.s[g.n++] = (step_t){.l2 = false, .code = VCORE_VMEXIT_VMRUN, .len = 3, .set_ax_cx = true,
+                          .rax = VMCB12, .rcx = 0};
+    step(true, VCORE_VMEXIT_CPUID, 2);
+    step(false, VCORE_VMEXIT_HLT, 1);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(g.tlb[3], VCORE_VMCB_TLB_NOTHING);
+    vm_down();
+}
+END_TEST
+
+/* An interrupt L1 intercepts (INTR, V_INTR_MASKING, L1's IF set) arrives
+ * while L2's CPUID waits for the VMM: the next run completes the CPUID,
+ * sees the core's kick before VMRUN and does not enter L2; L1 gets
+ * #VMEXIT(INTR) with L2's RIP past the CPUID and EAX = the VMM's answer. */
+START_TEST(l2_kicked_out_for_l1_interrupt)
+{
+    vm_up();
+    vmcb12(1u << 0, false);
+    put(VMCB12 + 0x60, VCORE_VMCB_INT_V_INTR_MASKING, 4);
+    vcore_x86_regs_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_vcpu_get_regs(vcpu, &r), VCORE_OK);
+    r.rflags = 0x202;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    step(false, VCORE_VMEXIT_VMRUN, 3);
+    step(true, VCORE_VMEXIT_CPUID, 2);
+    step(false, VCORE_VMEXIT_HLT, 1);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_CPUID);
+    ck_assert_uint_ne(e.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    e.u.cpuid.eax = 0xa;
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(g.at, 3); /* L2 did not run again */
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x60);
+    ck_assert_uint_eq(get(VMCB12 + 0x578, 8), L2_RIP + 2);
+    ck_assert_uint_eq(get(VMCB12 + 0x5f8, 8), 0xa);
+    vm_down();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("svm_nested");
@@ -485,6 +598,10 @@ int main(void)
     tcase_add_test(tc, svm_insn_decoded_with_nested);
     tcase_add_test(tc, l2_ioio_address_size_for_l1);
     tcase_add_test(tc, l2_eventinj_each_vmrun);
+    tcase_add_test(tc, l2_tsc_offset_composed_with_l1s);
+    tcase_add_test(tc, l1_invlpga_asid0_and_guest_asid);
+    tcase_add_test(tc, l2_reentered_without_invlpga_keeps_tlb);
+    tcase_add_test(tc, l2_kicked_out_for_l1_interrupt);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }

@@ -192,3 +192,33 @@ uint8_t vcore__x86_byte_reg(const vcore__x86_insn_t *in, uint8_t reg, bool *high
     *high8 = !in->rex && reg >= 4 && reg < 8;
     return *high8 ? (uint8_t)(reg - 4) : reg;
 }
+
+int vcore__x86_mmio_mov(const vcore__x86_insn_t *in, vcore__x86_mmio_mov_t *out)
+{
+    uint16_t op = in->opcode;
+    bool imm = (op == 0xc6 || op == 0xc7) && (in->reg & 7u) == 0;
+    if (in->mod == 3 || !(op == 0x88 || op == 0x89 || op == 0x8a || op == 0x8b || imm))
+        return VCORE_ERR_UNSUPPORTED;
+    bool byte_op = op == 0x88 || op == 0x8a || op == 0xc6;
+    out->is_write = op != 0x8a && op != 0x8b;
+    out->has_imm = imm;
+    out->size = byte_op ? 1u : in->opbytes;
+    out->high8 = false;
+    out->reg = byte_op && !imm ? vcore__x86_byte_reg(in, in->reg, &out->high8) : in->reg;
+    out->value = imm ? in->imm : 0;
+    /* "MOV r/m64, imm32": the immediate is sign-extended to 64 bits. */
+    if (imm && out->size == 8 && (out->value & 0x80000000ull))
+        out->value |= 0xffffffff00000000ull;
+    return VCORE_OK;
+}
+
+uint64_t vcore__x86_reg_load(uint64_t old, uint64_t v, uint32_t size, bool high8)
+{
+    if (high8)
+        return (old & ~0xff00ull) | ((v & 0xffu) << 8);
+    if (size == 1)
+        return (old & ~0xffull) | (v & 0xffu);
+    if (size == 2)
+        return (old & ~0xffffull) | (v & 0xffffu);
+    return size == 4 ? (v & 0xffffffffull) : v;
+}

@@ -51,4 +51,24 @@ int vcore__x86_decode(const uint8_t *insn, size_t avail, uint32_t code_bits, vco
  * returned); with one they name SPL..DIL. */
 uint8_t vcore__x86_byte_reg(const vcore__x86_insn_t *in, uint8_t reg, bool *high8);
 
+/* What a MOV (88H, 89H, 8AH, 8BH, C6H/0, C7H/0) with a memory operand does
+ * to that operand: the access a nested page fault or EPT violation stopped. */
+typedef struct vcore__x86_mmio_mov {
+    bool is_write;  /* a store (88H, 89H, C6H, C7H) */
+    bool has_imm;   /* C6H/C7H: the value stored is value, not a register */
+    bool high8;     /* the register is AH, CH, DH or BH (bits 15:8 of reg) */
+    uint8_t reg;    /* the register operand (0-15) */
+    uint32_t size;  /* bytes accessed: 1, 2, 4 or 8 */
+    uint64_t value; /* C6H/C7H: the immediate, sign-extended to a 64-bit operand */
+} vcore__x86_mmio_mov_t;
+
+/* Fills *out for a decoded MOV with a memory operand; VCORE_ERR_UNSUPPORTED
+ * for anything else (SDM Vol. 2 / APM Vol. 3, "MOV"). */
+int vcore__x86_mmio_mov(const vcore__x86_insn_t *in, vcore__x86_mmio_mov_t *out);
+
+/* A load of size bytes into a register as MOV and IN do (SDM Vol. 1,
+ * "General-Purpose Registers in 64-Bit Mode"): 8- and 16-bit destinations
+ * (AH..BH: bits 15:8) keep the other bits, a 32-bit one zero-extends. */
+uint64_t vcore__x86_reg_load(uint64_t old, uint64_t v, uint32_t size, bool high8);
+
 #endif /* VCORE_CORE_X86_DECODE_H */

@@ -195,6 +195,11 @@ static void nsvm_save_l2(vcore_nsvm_t *n, const vcore_nsvm_l2_exit_t *ex)
     s->rsp = ex->regs.gpr[VCORE_X86_RSP];
     s->rax = ex->regs.gpr[VCORE_X86_RAX];
     s->cr2 = ex->sregs.cr2;
+    /* APM Vol. 3, "VMRUN" (the #VMEXIT part of its operation): with nested
+     * paging enabled in the VMCB the guest's PAT goes to G_PAT; without it
+     * L2 shared L1's PAT and G_PAT is left as it was. */
+    if (n->vmcb12.control.nested_ctl & VCORE_VMCB_NESTED_NP_ENABLE)
+        s->g_pat = ex->msrs.pat;
 }
 
 static void nsvm_write_vmcb12(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem, const vcore_nsvm_l2_exit_t *ex,
@@ -233,6 +238,9 @@ static void nsvm_write_vmcb12(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem, cons
     };
     for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
         (void)mem->write(mem->ctx, n->vmcb12_pa + ranges[i].off, img + ranges[i].off, ranges[i].len);
+    if (n->vmcb12.control.nested_ctl & VCORE_VMCB_NESTED_NP_ENABLE)
+        (void)mem->write(mem->ctx, n->vmcb12_pa + VCORE_VMCB_SAVE_OFFSET + 0x268, img + VCORE_VMCB_SAVE_OFFSET + 0x268,
+                         8); /* G_PAT */
 }
 
 int vcore_nsvm_reflect(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem, const vcore_nsvm_l2_exit_t *ex,

@@ -59,28 +59,59 @@ void vcore__nsvm_merge_controls(vcore_nsvm_t *n)
     c->clean = 0; /* a new vmcb02 content: nothing cached is valid */
 }
 
-/* Reads one of L1's maps once into dst and ORs L0's into it. A map L1
- * does not enable (its PROT intercept clear) contributes nothing; a map
- * outside RAM reads as all ones, as physical reads there do. */
-static void nsvm_merge_map(uint8_t *dst, size_t len, const vcore_nvmx_mem_t *mem, bool l1_on, uint64_t base,
-                           const uint8_t *l0, bool l0_valid)
+/*
+ * Reads one of L1's maps once and ORs L0's into it, page by page through a
+ * one-page buffer, into dst; true when dst changed. A map L1 does not
+ * enable (its PROT intercept clear) contributes nothing; a map outside RAM
+ * reads as all ones, as physical reads there do.
+ *
+ * L1's map is read at every VMRUN: the processor may read the maps at any
+ * time while the guest runs and no clean bit covers their contents ("VMCB
+ * Clean Field": bit I covers only the base addresses), so a change L1 made
+ * in memory since the last VMRUN must be seen, and without write tracking
+ * of L1's pages only reading it tells. What is saved is everything after
+ * the read: an unchanged result is not handed to the backend again.
+ */
+static bool nsvm_merge_map(uint8_t *dst, size_t len, const vcore_nvmx_mem_t *mem, bool l1_on, uint64_t base,
+                           const uint8_t *l0, bool l0_valid, uint8_t *page, size_t force_byte, uint8_t force_mask)
 {
-    if (!l1_on)
-        vcore__memset(dst, 0, len);
-    else if (mem->read(mem->ctx, base & ~0xfffull, dst, len) != VCORE_OK)
-        vcore__memset(dst, 0xff, len);
-    if (l0_valid)
-        for (size_t i = 0; i < len; i++)
-            dst[i] = (uint8_t)(dst[i] | l0[i]);
+    bool changed = false;
+    for (size_t off = 0; off < len; off += 0x1000u) {
+        if (!l1_on)
+            vcore__memset(page, 0, 0x1000u);
+        else if (mem->read(mem->ctx, (base & ~0xfffull) + off, page, 0x1000u) != VCORE_OK)
+            vcore__memset(page, 0xff, 0x1000u);
+        if (l0_valid)
+            for (size_t i = 0; i < 0x1000u; i++)
+                page[i] = (uint8_t)(page[i] | l0[off + i]);
+        if (force_byte >= off && force_byte - off < 0x1000u)
+            page[force_byte - off] = (uint8_t)(page[force_byte - off] | force_mask);
+        if (vcore__memcmp(dst + off, page, 0x1000u) != 0) {
+            vcore__memcpy(dst + off, page, 0x1000u);
+            changed = true;
+        }
+    }
+    return changed;
 }
 
 void vcore__nsvm_merge_maps(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem)
 {
     const vcore_vmcb_control_t *c12 = &n->vmcb12.control;
-    nsvm_merge_map(n->msrpm02, sizeof(n->msrpm02), mem,
-                   vcore_vmcb_intercept_test(c12, VCORE_VMCB_INTERCEPT_MSR_PROT), c12->msrpm_base_pa, n->l0_msrpm,
-                   n->l0_msrpm_valid);
-    nsvm_merge_map(n->iopm02, sizeof(n->iopm02), mem,
-                   vcore_vmcb_intercept_test(c12, VCORE_VMCB_INTERCEPT_IOIO_PROT), c12->iopm_base_pa, n->l0_iopm,
-                   n->l0_iopm_valid);
+    uint8_t *page = (uint8_t *)&n->scratch; /* free once VMCB12's copy is taken */
+    /* L2's PAT under L1's nested paging is G_PAT, which L0 serves itself
+     * when its run layer asks (vcpu_nested_svm_run.c): both its bits set. */
+    uint32_t byte = 0, bit = 0;
+    uint8_t pat = 0;
+    if (n->pat_np_intercept && (c12->nested_ctl & VCORE_VMCB_NESTED_NP_ENABLE) &&
+        vcore_vmcb_msrpm_pos(VCORE_MSR_IA32_PAT, &byte, &bit))
+        pat = (uint8_t)(3u << bit);
+    bool changed = nsvm_merge_map(n->msrpm02, sizeof(n->msrpm02), mem,
+                                  vcore_vmcb_intercept_test(c12, VCORE_VMCB_INTERCEPT_MSR_PROT), c12->msrpm_base_pa,
+                                  n->l0_msrpm, n->l0_msrpm_valid, page, byte, pat);
+    if (nsvm_merge_map(n->iopm02, sizeof(n->iopm02), mem,
+                       vcore_vmcb_intercept_test(c12, VCORE_VMCB_INTERCEPT_IOIO_PROT), c12->iopm_base_pa, n->l0_iopm,
+                       n->l0_iopm_valid, page, 0, 0))
+        changed = true;
+    if (changed)
+        n->maps_changed = true;
 }

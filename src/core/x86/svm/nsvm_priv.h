@@ -43,6 +43,8 @@ struct vcore_nsvm {
     uint8_t l0_iopm[VCORE_VMCB_IOPM_SIZE];
     uint8_t msrpm02[VCORE_VMCB_MSRPM_SIZE];
     uint8_t iopm02[VCORE_VMCB_IOPM_SIZE];
+    bool maps_changed;         /* msrpm02/iopm02 differ from what the last vmcb_setup stated */
+    bool pat_np_intercept;     /* L0 intercepts L2's PAT accesses under L1's nested paging */
     vcore_vmcb_t scratch;      /* the VMCB12 page as read, before the clean-bit merge */
     /* The vCPU run layer (core/vcpu_nested_svm_run.c): the backend's
      * hardware vmcb02 and what the core knows it holds. */
@@ -53,6 +55,14 @@ struct vcore_nsvm {
     uint64_t hw02_known[2];    /* bit i: named VMCB field i of hw02_img is what hw02 holds */
     vcore_x86_regs_t l2gprs;   /* L2's GPRs but RAX and RSP (VMCB fields) */
     vcore_vmcb_t hw02_img;     /* hw02's fields as last written or read */
+    vcore_x86_state_t l2view;  /* L2's state as a #VMEXIT sees it (scratch of the run layer) */
+    /* An MMIO access of L2 the core decoded (under L1's nested paging) and
+     * completes itself at the next run, not the backend. */
+    bool l2_mmio;              /* the exit out is such an access */
+    bool l2_mmio_high8;        /* its register is AH..BH */
+    uint8_t l2_mmio_reg;       /* its register */
+    uint8_t l2_mmio_len;       /* bytes a read loads (0: a write) */
+    uint64_t l2_mmio_next;     /* RIP after the instruction */
 };
 
 #define VCORE__NSVM_MAGIC 0x4e53564du /* "NSVM" */
@@ -81,7 +91,8 @@ int vcore__nsvm_vmrun(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem, const vcore_
 
 /* vmcb02 controls from L0's and the VMCB12 copy's (nsvm_merge.c). */
 void vcore__nsvm_merge_controls(vcore_nsvm_t *n);
-/* The merged maps: L0's | L1's; L1's maps are read once. */
+/* The merged maps: L0's | L1's; L1's maps are read once per VMRUN, page by
+ * page, and maps_changed is set when the result differs from before. */
 void vcore__nsvm_merge_maps(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem);
 
 /* Loads the four PAE PDPTEs at base (bits 4:0 ignored); fails on a read

@@ -25,6 +25,7 @@ int vcore_nsvm_init(void *mem, size_t len, const vcore_nsvm_config_t *cfg, vcore
                                cfg->svm_features & ~(uint32_t)VCORE_NSVM_FEATURES_EMULATED);
     vcore_nsvm_t *n = (vcore_nsvm_t *)mem;
     vcore__memset(n, 0, sizeof(*n));
+    n->maps_changed = true; /* nothing stated to a backend yet */
     n->features = cfg->svm_features;
     n->maxphyaddr = cfg->maxphyaddr;
     n->l2_asid = cfg->l2_asid;

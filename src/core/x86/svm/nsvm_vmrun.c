@@ -205,7 +205,8 @@ int vcore__nsvm_vmrun(vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem, const vcore_
         vcore__memcpy(res->pdptes, pdptes, sizeof(pdptes));
     /* A TLB flush for L2 when L1 asks for one (TLB_CONTROL) or runs another
      * of its ASIDs on this vCPU; otherwise L2's translations stay. */
-    res->tlb_flush = (img->control.tlb_control != VCORE_VMCB_TLB_NOTHING || !same || old_asid != img->control.asid)
+    res->tlb_flush = (n->vmcb12.control.tlb_control != VCORE_VMCB_TLB_NOTHING || !same ||
+                      old_asid != n->vmcb12.control.asid)
                          ? 1u
                          : 0u;
     /* L0 reloads its translations only when the roots or the mode change;

@@ -136,6 +136,10 @@ typedef struct svk_l1_vm {
     uint32_t vmm_exits;  /* exits the run loop returned to this VMM */
     uint32_t l0_io80;    /* L2's OUT to port 80H seen by the VMM */
     uint8_t l0_io80_val; /* the byte it wrote */
+    /* What the vCPU's accessors showed at that exit (L2's state while L2
+     * runs): AL, CR3, and L1's CR3 before L1 ran, for comparison. */
+    uint64_t l0_io80_rax, l0_io80_cr3, l1_cr3;
+    bool l0_io80_flag;   /* the exit carried VCORE_EXIT_F_L2 */
     svk_why_t stop;      /* why the run stopped, if not at L1's end */
 } svk_l1_vm_t;
 
@@ -309,6 +313,9 @@ static int svk_l1_run(svk_l1_vm_t *v)
     v->stop.len = 0;
     v->stop.buf[0] = '\0';
     v->vmm_exits = 0;
+    vcore_x86_sregs_t l1s;
+    l1s.size = sizeof(l1s);
+    v->l1_cr3 = vcore_vcpu_get_sregs(v->vcpu, &l1s) == 0 ? l1s.cr3 : 0;
     for (uint32_t n = 0; n < 100000; n++) {
         int err = vcore_vcpu_run(v->vcpu, &e);
         if (err) {
@@ -333,6 +340,13 @@ static int svk_l1_run(svk_l1_vm_t *v)
             if (!e.u.io.is_in && e.u.io.port == L2S_PORT_PASS && e.u.io.width == 1) {
                 v->l0_io80++;
                 v->l0_io80_val = e.u.io.data[0];
+                v->l0_io80_flag = (e.flags & VCORE_EXIT_F_L2) != 0;
+                vcore_x86_regs_t r2;
+                vcore_x86_sregs_t s2;
+                r2.size = sizeof(r2);
+                s2.size = sizeof(s2);
+                v->l0_io80_rax = vcore_vcpu_get_regs(v->vcpu, &r2) == 0 ? r2.gpr[VCORE_X86_RAX] : 0;
+                v->l0_io80_cr3 = vcore_vcpu_get_sregs(v->vcpu, &s2) == 0 ? s2.cr3 : 0;
                 vtk_puts("L0 (test kernel + libvirtcore): L2 exit OUT 80h = ");
                 vtk_puthex(e.u.io.data[0]);
                 vtk_puts(": handled by L0 because L1's IOPM bit 80h is clear\n");
@@ -447,6 +461,23 @@ static void svk_print_cases(const svk_env_t *env, const char *prefix, const l1s_
             svk_why_str(&l, " OUT to port 80h (want 1 of ");
             svk_why_hex(&l, L2S_PASS_VALUE);
             svk_why_str(&l, "): L2 reached the port L0 intercepts for L1 without L0");
+            res = SVK_FAIL;
+        }
+        /* That exit is L2's (flag F_L2) and the vCPU's accessors show L2:
+         * AL is the byte L2 wrote, CR3 is L2's (L1 gave it its own tables),
+         * not L1's. */
+        if (nested && c == L1S_CASE_IO_PASS && st == L1S_PASS && nested->l0_io80 == 1 &&
+            (!nested->l0_io80_flag || (nested->l0_io80_rax & 0xffu) != L2S_PASS_VALUE ||
+             nested->l0_io80_cr3 == nested->l1_cr3)) {
+            svk_why_str(&l, "L0's VMM saw flag L2 ");
+            svk_why_dec(&l, nested->l0_io80_flag ? 1u : 0u);
+            svk_why_str(&l, ", RAX ");
+            svk_why_hex(&l, nested->l0_io80_rax);
+            svk_why_str(&l, ", CR3 ");
+            svk_why_hex(&l, nested->l0_io80_cr3);
+            svk_why_str(&l, " (L1's ");
+            svk_why_hex(&l, nested->l1_cr3);
+            svk_why_str(&l, "): the accessors did not show L2's state");
             res = SVK_FAIL;
         }
         if (st == L1S_NOT_RUN) {
