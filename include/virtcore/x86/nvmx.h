@@ -790,14 +790,16 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_set_state(vcore_vcpu_t *vcpu, co
  * @brief Reads a KVM vCPU's nested state (KVM_GET_NESTED_STATE) into @p nvmx.
  *
  * Only in libraries built with the kvm backend. The blob goes through
- * vcore_nvmx_kvm_import(), so it is validated like any other.
+ * vcore_nvmx_kvm_import(), so it is validated like any other; a guest-mode
+ * state (L2 running in KVM) is kept as data and goes back unchanged with
+ * vcore_nvmx_kvm_set_nested_state().
  * @param[in] vcpu A vCPU of a VM on the kvm backend.
  * @param[in,out] nvmx The nested state to fill.
  * @param[out] diag Receives the reason a blob is refused (may be NULL).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument, not a kvm vCPU, or a refused blob.
  * @retval VCORE_ERR_UNSUPPORTED The host lacks KVM_CAP_NESTED_STATE, or the
- *         state needs what the library does not import yet (guest mode, SMM).
+ *         state is one the library does not import (EVMCS, MTF_PENDING, SMM).
  * @retval VCORE_ERR_HWFAIL The kernel refused the ioctl.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_get_nested_state(vcore_vcpu_t *vcpu, vcore_nvmx_t *nvmx,
