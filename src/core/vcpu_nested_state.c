@@ -95,10 +95,13 @@ int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, void *buf, size_t len, uint32_
     /* L1's VMWRITEs into L0's shadow VMCS belong in vmcs12. */
     if (nv->hw_mask && !nv->in_l2)
         err = vcore__vcpu_nested_shadow_pull(vcpu);
-    /* L2's state as an exit would save it; a pending entry has not run. */
-    if (!err && nv->in_l2 && !nv->run_pending)
+    if (err)
+        return err;
+    /* L2's state as an exit would save it (a pending entry has not run);
+     * after an exit, the guest fields synced lazily. */
+    if (nv->in_l2 && !nv->run_pending)
         err = vcore__vcpu_nested_sync_guest(vcpu);
-    else if (!err && nv->rare_stale)
+    else if (nv->rare_stale)
         err = vcore__vcpu_nested_sync_rare(vcpu);
     if (err)
         return err;

@@ -38,7 +38,9 @@ START_TEST(export_empty_and_roundtrip)
     fx_vmwrite(&F, VCORE_VMCS_HLAT_POINTER, 0x9000); /* extension field: not in KVM's layout */
     ck_assert_int_eq(vcore_nvmx_kvm_export(F.n, blob, 100, &len), VCORE_ERR_BUFSZ);
     ck_assert_uint_eq(len, 128 + 4096);
+    memset(blob, 0x5a, sizeof(blob));
     ck_assert_int_eq(vcore_nvmx_kvm_export(F.n, blob, sizeof(blob), &len), VCORE_OK);
+    ck_assert_uint_eq(blob[128 + 4096], 0x5a); /* nothing past the blob (no shadow page) */
     memcpy(&v, blob + 16, 8);
     ck_assert_uint_eq(v, FX_VMCS_A);
     ck_assert_int_eq(vcore_vmcs12_get(blob + 128, VCORE_VMCS_GUEST_CR3, &v), VCORE_OK);

@@ -229,8 +229,15 @@ START_TEST(export_in_guest_mode)
     ck_assert_uint_eq(get_state(other), len);
     ck_assert_int_eq(memcmp(blob, other, len), 0);
     /* too small a buffer: the size, nothing written */
-    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, other, 200, &n), VCORE_ERR_BUFSZ);
+    memset(other, 0xa5, sizeof(other));
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, other, len - 1, &n), VCORE_ERR_BUFSZ);
     ck_assert_uint_eq(n, 128 + 4096);
+    ck_assert_uint_eq(other[0], 0xa5);
+    /* exactly the size: written, nothing past it */
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, other, len, &n), VCORE_OK);
+    ck_assert_int_eq(memcmp(blob, other, len), 0);
+    ck_assert_uint_eq(other[len], 0xa5);
+    ck_assert_uint_eq(other[sizeof(other) - 1], 0xa5);
 }
 END_TEST
 
@@ -366,7 +373,10 @@ START_TEST(export_refused_while_reply_pending)
     ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
     ck_assert_uint_eq(d.id, VCORE_DIAG_KVM_STATE_REPLY_PENDING);
     e.u.io.data[0] = 1;
-    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    /* the exit to L1 leaves FS.base (synced lazily) in vmcs02 only */
+    uint32_t enc2[2] = {VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, VCORE_VMCS_GUEST_FS_BASE};
+    uint64_t val2[2] = {2, L2_FS};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CPUID, 0, 2, enc2, val2);
     push_hlt();
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
@@ -375,6 +385,30 @@ START_TEST(export_refused_while_reply_pending)
     ck_assert_uint_eq(b16(blob, B_FLAGS), 0);
     ck_assert_uint_eq(blob12(blob, VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
     ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_RIP), 0x401001);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_FS_BASE), L2_FS);
+    /* L1 runs: the toolkit export of the (now synced) state is the same */
+    ck_assert_int_eq(vcore_nvmx_kvm_export(nv, other, sizeof(other), &n), VCORE_OK);
+    ck_assert_uint_eq(n, 128 + 4096);
+    ck_assert_int_eq(memcmp(blob, other, n), 0);
+}
+END_TEST
+
+/* An RDMSR of L2 the VMM answers (L1's MSR bitmap leaves it to L0): the
+ * reply is pending whatever instruction length the exit reported. */
+START_TEST(export_refused_while_rdmsr_pending)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    load_vmcs12();
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RCX] = 0x10; /* IA32_TIME_STAMP_COUNTER */
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_RDMSR, 0, 0, NULL, NULL);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
+    uint32_t n = 0;
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, blob, sizeof(blob), &n), VCORE_ERR_STATE);
 }
 END_TEST
 
@@ -598,6 +632,7 @@ int main(void)
     tcase_add_test(tc, no_run_pending_no_injection);
     tcase_add_test(tc, msr_load_list_not_reapplied);
     tcase_add_test(tc, export_refused_while_reply_pending);
+    tcase_add_test(tc, export_refused_while_rdmsr_pending);
     tcase_add_test(tc, toolkit_import_refuses_vcpu_guest_mode);
     tcase_add_test(tc, import_without_guest_mode_leaves_l2);
     tcase_add_test(tc, every_refusal_changes_nothing);

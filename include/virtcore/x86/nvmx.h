@@ -779,9 +779,12 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, vo
  * @retval VCORE_ERR_INVAL A NULL argument or a refused blob (see @p diag).
  * @retval VCORE_ERR_UNSUPPORTED No nested VMX on the vCPU; EVMCS, MTF_PENDING
  *         or SMM state; or vmcs12 needs what the pipeline lacks.
- * @retval VCORE_ERR_NOMEM vmcs02 could not be allocated (nothing changed).
- * @retval VCORE_ERR_HWFAIL The backend failed writing vmcs02: the vCPU keeps
- *         its previous vmcs12 and runs L1 next.
+ * @retval VCORE_ERR_NOMEM vmcs02 could not be allocated (nothing changed), or
+ *         the shadow EPT for L1's EPT pointer could not get pages while vmcs02
+ *         was built (as for VCORE_ERR_HWFAIL).
+ * @retval VCORE_ERR_HWFAIL The backend failed while vmcs02 was built from the
+ *         accepted blob: the vCPU keeps its previous vmcs12 and VMX pointers but
+ *         runs L1 next (an L2 it was running is lost with vmcs02).
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_set_state(vcore_vcpu_t *vcpu, const void *buf, size_t len,
                                         vcore_diag_t *diag);

@@ -86,7 +86,7 @@ int vcore__nvmx_kvm_write(const vcore_nvmx_t *n, const vcore__nvmx_kvm_hdr_t *h,
     vcore__memcpy(b + KST_DEADLINE, &h->deadline, 8);
     if (vmcs != VCORE__INVALID_PTR)
         nvmx_kvm_put_page(b + KST_DATA, n->vmcs12);
-    if (size > KST_SHADOW)
+    if (size == KST_SHADOW + VCORE_VMCS12_SIZE)
         nvmx_kvm_put_page(b + KST_SHADOW, n->shadow_vmcs12);
     return VCORE_OK;
 }
