@@ -3,6 +3,8 @@
  * conversion (src/core/x86/nvmx_kvm.c). KVM API, "KVM_GET_NESTED_STATE" /
  * "KVM_SET_NESTED_STATE"; the ioctls exist only when KVM_CHECK_EXTENSION
  * reports KVM_CAP_NESTED_STATE (its value is the largest blob size).
+ * Guest-mode states (L2 running in KVM) pass through: the import keeps
+ * them as data, the export gives the same blob back.
  */
 #include "kvm_priv.h"
 

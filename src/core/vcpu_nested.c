@@ -50,6 +50,8 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
     /* vmcs02 lives on the backend's processor: its fields are those the
      * processor has, whatever L1 was offered. */
     if (!err)
+        vcpu->nvmx->vcpu_owned = true; /* guest-mode state goes through vcpu_nested_state.c */
+    if (!err)
         vcore__nvmx_caps_allowed1(&hw, vcpu->nvmx->hw_allowed1);
     if (!err)
         vcore__vcpu_nested_shadow_setup(vcpu, &hw);
@@ -69,6 +71,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__vcpu_nested_shadow_teardown(vcpu);
     nv->in_l2 = false;
+    nv->run_pending = false;
     nv->rare_stale = false;
     nv->l2_insn_len = 0;
     nv->l2_pending = 0;

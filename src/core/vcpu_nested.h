@@ -40,6 +40,20 @@ static inline int vcore__vcpu_nested_load02(vcore_vcpu_t *vcpu)
  * *handled when the run loop must continue (with L1 or L2). */
 int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
                              bool *handled);
+/* vcpu_nested_entry.c: vmcs02 exists (allocated once per vCPU). */
+int vcore__vcpu_nested_alloc02(vcore_vcpu_t *vcpu);
+/* vcpu_nested_entry.c: vmcs02 from a checked vmcs12, first half: L1's
+ * dirty registers to the backend, vmcs02 current with its constant state,
+ * the merged control words, the EPT pointer (*full: every field must be
+ * written, vmcs02 was not built from this vmcs12). VMLAUNCH/VMRESUME and
+ * a guest-mode import both use it, then vcore__vcpu_nested_fields(). */
+int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full);
+/* vcpu_nested_entry.c: the vmcs12 fields L1 changed (all with full) into vmcs02. */
+int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full);
+/* vcpu_nested_entry.c: what v asks for that the pipeline does not provide
+ * (NVMX_PIPELINE_UNSUPPORTED in the vCPU's diagnostic); msr_load: a
+ * VM-entry MSR-load list would be loaded. */
+int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v, bool msr_load);
 /* vcpu_nested_entry.c: enters vmcs02 until an exit L1 wants (*handled, L1
  * runs next) or one only the VMM can handle (in *exit, flag F_L2). */
 int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
@@ -74,6 +88,9 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
 int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected);
 /* vcpu_nested_exit.c: vmcs12's rarely-read guest fields from vmcs02 (when L1 or the core reads them). */
 int vcore__vcpu_nested_sync_rare(vcore_vcpu_t *vcpu);
+/* vcpu_nested_exit.c: every guest field of vmcs12 from vmcs02 while L2
+ * runs, as an exit to L1 would save them (nested-state export). */
+int vcore__vcpu_nested_sync_guest(vcore_vcpu_t *vcpu);
 /* vcpu_nested_exit.c: the field is one of the lazily synced guest fields. */
 bool vcore__vcpu_nested_is_rare(uint32_t encoding);
 

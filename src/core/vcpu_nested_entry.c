@@ -307,7 +307,7 @@ static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
 
 /* Every field L1 changed (all fields when vmcs02 is new for this vmcs12 or
  * the split is switched off). */
-static int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
+int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     int err = VCORE_OK;
@@ -334,11 +334,12 @@ static int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
     return err;
 }
 
-/* What vmcs12 asks for that the pipeline does not provide yet: refused
- * with a diagnostic naming the control (never run half-configured). */
-static int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu)
+/* What vmcs12 (v: the current one, or an import's copy) asks for that the
+ * pipeline does not provide yet: refused with a diagnostic naming the
+ * control (never run half-configured). msr_load: a VM-entry MSR-load list
+ * would be loaded (an import does not load it again). */
+int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v, bool msr_load)
 {
-    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     uint32_t l1[5];
     vcore__vcpu_nested_l1_words(v, l1);
     uint32_t bad = 0;
@@ -350,7 +351,7 @@ static int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu)
         bad = (2u << 8) | (uint32_t)__builtin_ctz(l1[2] & NESTED_PROC2_UNSUPPORTED);
     else if ((l1[2] & NESTED_PROC2_EPT) && !vcore__vcpu_nested_ept02_usable(vcpu))
         bad = (2u << 8) | 1u;
-    else if (v->VM_ENTRY_MSR_LOAD_COUNT)
+    else if (msr_load && v->VM_ENTRY_MSR_LOAD_COUNT)
         bad = 0xffffu;
     if (!bad)
         return VCORE_OK;
@@ -403,6 +404,50 @@ static int vcore__vcpu_nested_hw_outcome(vcore_vcpu_t *vcpu, const vcore_nvmx_in
                                            handled);
 }
 
+int vcore__vcpu_nested_alloc02(vcore_vcpu_t *vcpu)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    if (nv->vmcs02)
+        return VCORE_OK;
+    int err = vcpu->vm->ops.vmcs_alloc(vcpu, vcpu->priv, false, &nv->vmcs02);
+    if (err) {
+        nv->vmcs02 = NULL;
+        return err < 0 ? err : VCORE_ERR_NOMEM;
+    }
+    nv->vmcs02_const = false;
+    nv->vmcs02_for = VCORE__INVALID_PTR;
+    return VCORE_OK;
+}
+
+int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore_backend_t *ops = &vcpu->vm->ops;
+    /* L1's registers go to the backend first: L2 starts with them (VM entry
+     * leaves the GPRs alone) and vmcs01 must hold L1's view for the exit. */
+    uint32_t held = ops->state_groups ? ops->state_groups : VCORE_X86_STATE_ALL;
+    int err;
+    if (vcpu->dirty & held) {
+        err = ops->vcpu_set_state(vcpu, vcpu->priv, &vcpu->state, vcpu->dirty & held);
+        if (err)
+            return err < 0 ? err : VCORE_ERR_HWFAIL;
+        vcpu->dirty &= ~held;
+    }
+    err = vcore__vcpu_nested_alloc02(vcpu);
+    if (err)
+        return err;
+    *full = nv->vmcs02_for != nv->current_vmptr || (nv->opts & VCORE_NVMX_OPT_NO_DIRTY_SPLIT) || !nv->vmcs02_const;
+    if (!nv->vmcs02_const)
+        err = vcore__vcpu_nested_const(vcpu);
+    else
+        err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_controls(vcpu, *full);
+    if (!err)
+        err = vcore__vcpu_nested_ept02_sync(vcpu);
+    return err;
+}
+
 int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit, bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
@@ -432,34 +477,11 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         break;
     }
     *handled = false;
-    err = vcore__vcpu_nested_supported(vcpu);
+    err = vcore__vcpu_nested_supported(vcpu, vcore__vcpu_nested_v12(vcpu), true);
     if (err)
         return err;
-    /* L1's registers go to the backend first: L2 starts with them (VM entry
-     * leaves the GPRs alone) and vmcs01 must hold L1's view for the exit. */
-    uint32_t held = vcpu->vm->ops.state_groups ? vcpu->vm->ops.state_groups : VCORE_X86_STATE_ALL;
-    if (vcpu->dirty & held) {
-        err = ops->vcpu_set_state(vcpu, vcpu->priv, &vcpu->state, vcpu->dirty & held);
-        if (err)
-            return err < 0 ? err : VCORE_ERR_HWFAIL;
-        vcpu->dirty &= ~held;
-    }
-    if (!nv->vmcs02) {
-        err = ops->vmcs_alloc(vcpu, vcpu->priv, false, &nv->vmcs02);
-        if (err)
-            return err < 0 ? err : VCORE_ERR_NOMEM;
-        nv->vmcs02_const = false;
-        nv->vmcs02_for = VCORE__INVALID_PTR;
-    }
-    bool full = nv->vmcs02_for != nv->current_vmptr || (nv->opts & VCORE_NVMX_OPT_NO_DIRTY_SPLIT) || !nv->vmcs02_const;
-    if (!nv->vmcs02_const)
-        err = vcore__vcpu_nested_const(vcpu);
-    else
-        err = vcore__vcpu_nested_load02(vcpu);
-    if (!err)
-        err = vcore__vcpu_nested_controls(vcpu, full);
-    if (!err)
-        err = vcore__vcpu_nested_ept02_sync(vcpu);
+    bool full = false;
+    err = vcore__vcpu_nested_prepare02(vcpu, &full);
     vcore_hw_entry_t he;
     if (!err && (nv->opts & VCORE_NVMX_OPT_EARLY_HW_CHECK)) {
         bool ok = false;
@@ -548,6 +570,7 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
         err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
         if (err)
             return err < 0 ? err : VCORE_ERR_HWFAIL;
+        nv->run_pending = false; /* an imported pending VM entry has happened */
         if (he.kind != VCORE_HW_ENTRY_EXIT)
             return VCORE_ERR_HWFAIL; /* a launched, checked vmcs02 cannot VMfail */
         bool again = false;

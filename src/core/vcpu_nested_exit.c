@@ -287,6 +287,16 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
     return VCORE_OK;
 }
 
+int vcore__vcpu_nested_sync_guest(vcore_vcpu_t *vcpu)
+{
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_save_guest(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_sync_rare(vcpu);
+    return err;
+}
+
 /* ---- L1's host state ("Loading Host State") ---- */
 
 /* CR0 bits a VM exit does not modify: ET, NW, CD, reserved bits 28:19, 17, 15:6, 63:32. */

@@ -7,7 +7,12 @@
  * outcomes of the "processor" included.
  * Invariants: no crash or sanitizer report; the library never writes vmcs01
  * (every field of the mock's vmcs01 stays 0) and never does what the strict
- * VMCS store forbids; a run ends with a defined outcome. */
+ * VMCS store forbids; a run ends with a defined outcome.
+ * Then the nested state (L2 running or not) is exported in KVM's format,
+ * patched at fuzzer-chosen bytes and imported into a second vCPU: a refused
+ * blob leaves that vCPU's exported state byte-identical; an accepted one
+ * exports again and the export imports again; the second vCPU then runs
+ * what is left of the script under the same invariants. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,24 +102,38 @@ static void push(vcore_vcpu_t *v, uint32_t reason, uint32_t op, uint32_t info)
     (void)vcore_mock_push_exit(v, &e); /* a full queue just drops the event */
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void vmcs01_untouched(vcore_vcpu_t *v)
 {
-    fz_in_t in = {data, size, 0};
-    vcore_vm_config_t cfg;
-    vcore_vm_config_init(&cfg);
-    cfg.backend = &vcore__backend_mock_ops;
-    vcore_vm_t *vm;
-    vcore_vcpu_t *v;
-    must(vcore_vm_create(&cfg, &vm) == VCORE_OK);
-    memset(ram, 0, sizeof(ram));
-    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
-    must(vcore_vm_map_memory(vm, &r) == VCORE_OK);
-    vcore_vcpu_config_t vc;
-    vcore_vcpu_config_init(&vc);
-    vc.nested = VCORE_NESTED_VMX;
-    must(vcore_vcpu_create(vm, &vc, &v) == VCORE_OK);
-    vcore_nvmx_t *nv = vcore_vcpu_nvmx(v);
-    must(vcore_nvmx_set_options(nv, (uint32_t)take(&in, 1) & 7u) == VCORE_OK);
+    /* vmcs01 is L0's: the pipeline reads it, never writes it. */
+    vcore_vmcs_field_info_t fi = {.size = sizeof(fi)};
+    for (uint32_t i = 0; i < vcore_vmcs_field_count(); i++) {
+        uint64_t val = 1;
+        must(vcore_vmcs_field_at(i, &fi) == VCORE_OK);
+        must(vcore_mock_vmcs_peek(v, NULL, fi.encoding, &val) == VCORE_OK && val == 0);
+    }
+    must(vcore_mock_count(v, VCORE_MOCK_OP_VMCS_VIOLATION) == 0);
+}
+
+/* Runs until the scripts are used up (the mock then says UNSCRIPTED) or
+ * the pipeline refuses; every other error would be a bug. */
+static void run_all(vcore_vcpu_t *v)
+{
+    vcore_exit_t out;
+    memset(&out, 0, sizeof(out));
+    out.size = sizeof(out);
+    for (uint32_t i = 0; i < 64; i++) {
+        int err = vcore_vcpu_run(v, &out);
+        if (err == VCORE_ERR_UNSCRIPTED || err == VCORE_ERR_UNSUPPORTED || err == VCORE_ERR_HWFAIL)
+            break;
+        must(err == VCORE_OK);
+        if (out.flags & VCORE_EXIT_F_NEEDS_REPLY)
+            break;
+    }
+}
+
+/* L1: 64-bit with paging, CR4.VMXE, IA32_FEATURE_CONTROL locked with VMX. */
+static void l1(vcore_vcpu_t *v)
+{
     vcore_cpuid_entry_t c[] = {
         {.function = 0, .eax = 1, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69},
         {.function = 1, .eax = 0x50654, .ecx = (1u << 5), .edx = (1u << 6) | (1u << 3) | 1u},
@@ -124,9 +143,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     must(vcore_vcpu_set_cpuid(v, c, 5) == VCORE_OK);
     uint64_t pte[3] = {0x2000 | 3, 0x3000 | 3, 0x83};
-    must(vcore_vm_write_guest(vm, 0x1000, &pte[0], 8) == VCORE_OK);
-    must(vcore_vm_write_guest(vm, 0x2000, &pte[1], 8) == VCORE_OK);
-    must(vcore_vm_write_guest(vm, 0x3000, &pte[2], 8) == VCORE_OK);
+    must(vcore_vm_write_guest(vcore_vcpu_vm(v), 0x1000, &pte[0], 8) == VCORE_OK);
+    must(vcore_vm_write_guest(vcore_vcpu_vm(v), 0x2000, &pte[1], 8) == VCORE_OK);
+    must(vcore_vm_write_guest(vcore_vcpu_vm(v), 0x3000, &pte[2], 8) == VCORE_OK);
     vcore_x86_sregs_t s = {.size = sizeof(s)};
     must(vcore_vcpu_get_sregs(v, &s) == VCORE_OK);
     s.cr0 = 0x80050033ull;
@@ -142,6 +161,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.seg[1].ar = 0xa09b;
     must(vcore_vcpu_set_sregs(v, &s) == VCORE_OK);
     must(vcore_vcpu_set_msr(v, 0x3a, 5) == VCORE_OK);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fz_in_t in = {data, size, 0};
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = &vcore__backend_mock_ops;
+    cfg.max_vcpus = 2;
+    vcore_vm_t *vm;
+    vcore_vcpu_t *v;
+    must(vcore_vm_create(&cfg, &vm) == VCORE_OK);
+    memset(ram, 0, sizeof(ram));
+    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
+    must(vcore_vm_map_memory(vm, &r) == VCORE_OK);
+    vcore_vcpu_config_t vc;
+    vcore_vcpu_config_init(&vc);
+    vc.nested = VCORE_NESTED_VMX;
+    must(vcore_vcpu_create(vm, &vc, &v) == VCORE_OK);
+    vcore_nvmx_t *nv = vcore_vcpu_nvmx(v);
+    must(vcore_nvmx_set_options(nv, (uint32_t)take(&in, 1) & 7u) == VCORE_OK);
+    /* Patches of the exported nested-state blob: offset, byte. */
+    uint32_t npatch = (uint32_t)take(&in, 1) & 7u, patch_off[8];
+    uint8_t patch_val[8];
+    for (uint32_t i = 0; i < npatch; i++) {
+        patch_off[i] = (uint32_t)take(&in, 2) % (128u + 4096u);
+        patch_val[i] = (uint8_t)take(&in, 1);
+    }
+    l1(v);
     /* vmcs12: the reference state with up to 16 fuzzer-chosen field writes. */
     ref();
     uint32_t nmut = (uint32_t)take(&in, 1) & 15u;
@@ -219,24 +267,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         }
     }
-    /* Run until the scripts are used up (the mock then says UNSCRIPTED) or
-     * the pipeline refuses; every other error would be a bug. */
-    for (uint32_t i = 0; i < 64; i++) {
-        int err = vcore_vcpu_run(v, &out);
-        if (err == VCORE_ERR_UNSCRIPTED || err == VCORE_ERR_UNSUPPORTED || err == VCORE_ERR_HWFAIL)
-            break;
-        must(err == VCORE_OK);
-        if (out.flags & VCORE_EXIT_F_NEEDS_REPLY)
-            break;
+    run_all(v);
+    vmcs01_untouched(v);
+    /* The state in KVM's format into a second vCPU. */
+    static uint8_t blob[VCORE_KVM_NESTED_MAX_SIZE], before[VCORE_KVM_NESTED_MAX_SIZE],
+        after[VCORE_KVM_NESTED_MAX_SIZE];
+    uint32_t len = 0, n0 = 0, n1 = 0;
+    int gerr = vcore_nvmx_vcpu_get_state(v, blob, sizeof(blob), &len);
+    must(gerr == VCORE_OK || gerr == VCORE_ERR_STATE || gerr == VCORE_ERR_HWFAIL);
+    if (gerr == VCORE_OK) {
+        vcore_vcpu_t *w;
+        vc.id = 1;
+        must(vcore_vcpu_create(vm, &vc, &w) == VCORE_OK);
+        l1(w);
+        for (uint32_t i = 0; i < npatch; i++)
+            blob[patch_off[i]] ^= patch_val[i];
+        must(vcore_nvmx_vcpu_get_state(w, before, sizeof(before), &n0) == VCORE_OK);
+        if (vcore_nvmx_vcpu_set_state(w, blob, sizeof(blob), NULL) != VCORE_OK) {
+            must(vcore_nvmx_vcpu_get_state(w, after, sizeof(after), &n1) == VCORE_OK);
+            must(n0 == n1 && memcmp(before, after, n0) == 0);
+        } else {
+            must(vcore_nvmx_vcpu_get_state(w, after, sizeof(after), &n1) == VCORE_OK);
+            must(vcore_nvmx_vcpu_set_state(w, after, n1, NULL) == VCORE_OK);
+            must(vcore_nvmx_vcpu_get_state(w, before, sizeof(before), &n0) == VCORE_OK);
+            must(n0 == n1 && memcmp(before, after, n0) == 0);
+            /* the rest of v's script, now on w */
+            for (uint32_t i = 0; i < 4; i++) {
+                vcore_mock_vmcs_exit_t x;
+                memset(&x, 0, sizeof(x));
+                x.size = sizeof(x);
+                x.exit_reason = (uint32_t)take(&in, 1) % 80u;
+                x.nfields = 1;
+                x.fields[0].encoding = VCORE_VMCS_EXIT_QUALIFICATION;
+                x.fields[0].value = take(&in, 8);
+                (void)vcore_mock_push_vmcs_exit(w, &x);
+                push(w, VCORE_EXIT_HLT, 0, 0);
+            }
+            run_all(w);
+        }
+        vmcs01_untouched(w);
     }
-    /* vmcs01 is L0's: the pipeline reads it, never writes it. */
-    vcore_vmcs_field_info_t fi = {.size = sizeof(fi)};
-    for (uint32_t i = 0; i < vcore_vmcs_field_count(); i++) {
-        uint64_t val = 1;
-        must(vcore_vmcs_field_at(i, &fi) == VCORE_OK);
-        must(vcore_mock_vmcs_peek(v, NULL, fi.encoding, &val) == VCORE_OK && val == 0);
-    }
-    must(vcore_mock_count(v, VCORE_MOCK_OP_VMCS_VIOLATION) == 0);
     vcore_vm_destroy(vm);
     return 0;
 }

@@ -81,6 +81,11 @@ typedef struct fake_kernel {
     int hv_no_leaf3;         /* ... which then lists 40000000H only */
     int xsave;               /* KVM_CAP_XSAVE offered: KVM_GET/SET_XSAVE on xs */
     struct kvm_xsave xs;
+    /* KVM_GET/SET_NESTED_STATE (KVM API): the capability's value is the
+     * largest state; the vCPU's state is the blob below. */
+    int nested_cap;
+    uint32_t nested_len;
+    uint8_t nested[128 + 2 * 4096];
 } fake_kernel_t;
 
 
@@ -286,6 +291,29 @@ static int fk_set_events(fake_kernel_t *fk, const struct kvm_vcpu_events *in)
     return 0;
 }
 
+/* KVM API, "KVM_GET_NESTED_STATE": a state larger than the caller's size
+ * field is -E2BIG with the needed size written back. "KVM_SET_NESTED_STATE"
+ * here keeps the blob (the kernel's own checks are not modelled). */
+static int fk_nested(fake_kernel_t *fk, unsigned long req, void *p)
+{
+    uint32_t size;
+    ck_assert_int_gt(fk->nested_cap, 0);
+    memcpy(&size, (uint8_t *)p + 4, 4);
+    if (req == KVM_GET_NESTED_STATE) {
+        if (size < fk->nested_len) {
+            memcpy((uint8_t *)p + 4, &fk->nested_len, 4);
+            return -E2BIG;
+        }
+        memcpy(p, fk->nested, fk->nested_len);
+        return 0;
+    }
+    if (size < 128 || size > sizeof(fk->nested))
+        return -EINVAL;
+    memcpy(fk->nested, p, size);
+    fk->nested_len = size;
+    return 0;
+}
+
 static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
 {
     fake_kernel_t *fk = ctx;
@@ -311,6 +339,8 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
             return fk->no_payload_cap ? 0 : 1;
         if (fk->absent_cap && arg == (unsigned long)fk->absent_cap)
             return 0;
+        if (arg == KVM_CAP_NESTED_STATE)
+            return fk->nested_cap;
         return arg == KVM_CAP_XSAVE ? fk->xsave : 1;
     case KVM_CREATE_VM:
     case KVM_CREATE_VCPU:
@@ -413,6 +443,9 @@ static int fk_ioctl(void *ctx, int fd, unsigned long req, unsigned long arg)
     }
     case KVM_RUN:
         return fk_run(fk);
+    case KVM_GET_NESTED_STATE:
+    case KVM_SET_NESTED_STATE:
+        return fk_nested(fk, req, p);
     default:
         ck_abort_msg("fake kernel: unexpected ioctl %#lx", req);
         return -ENOTTY;
@@ -494,6 +527,100 @@ static void teardown(void)
     ck_assert_int_eq(fk.open_fds, 0);
     ck_assert_int_eq(fk.mapped, 0);
 }
+
+/* ---- KVM_GET/SET_NESTED_STATE ------------------------------------------------ */
+
+static void nested_put(size_t off, uint64_t v, size_t n)
+{
+    memcpy(fk.nested + off, &v, n);
+}
+
+/* A guest-mode state as KVM reports it while L2 runs (KVM API layout):
+ * GUEST_MODE | RUN_PENDING, vmxon_pa, vmcs12_pa, the preemption-timer
+ * deadline, vmcs12 (revision 0x11e57ed0, launched) using VMCS shadowing,
+ * and the shadow vmcs12 page (revision with bit 31, the shadow-VMCS
+ * indicator). */
+static void nested_guest_blob(void)
+{
+    memset(fk.nested, 0, sizeof(fk.nested));
+    nested_put(0, 3, 2);
+    nested_put(4, 128 + 8192, 4);
+    nested_put(8, 0x10000, 8);
+    nested_put(16, 0x11000, 8);
+    nested_put(28, 1, 4);
+    nested_put(32, 0x0123456789abcdefull, 8);
+    nested_put(128, 0x11e57ed0u, 4);
+    nested_put(128 + 8, 1, 4); /* launch_state */
+    ck_assert_int_eq(vcore_vmcs12_set(fk.nested + 128, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 1u << 31), VCORE_OK);
+    ck_assert_int_eq(vcore_vmcs12_set(fk.nested + 128, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 14), VCORE_OK);
+    ck_assert_int_eq(vcore_vmcs12_set(fk.nested + 128, VCORE_VMCS_VMCS_LINK_POINTER, 0x13000), VCORE_OK);
+    ck_assert_int_eq(vcore_vmcs12_set(fk.nested + 128, VCORE_VMCS_GUEST_RIP, 0x401000), VCORE_OK);
+    nested_put(128 + 4096, 0x11e57ed0u | 0x80000000u, 4);
+    ck_assert_int_eq(vcore_vmcs12_set(fk.nested + 128 + 4096, VCORE_VMCS_GUEST_RSP, 0x8000), VCORE_OK);
+    fk.nested_len = 128 + 8192;
+}
+
+static uint8_t nvmx_store[64 * 1024] __attribute__((aligned(8)));
+
+static vcore_nvmx_t *nested_state_object(void)
+{
+    vcore_nvmx_config_t c;
+    vcore_nvmx_t *n = NULL;
+    memset(&c, 0, sizeof c);
+    c.size = sizeof c;
+    c.caps.size = sizeof c.caps;
+    c.maxphyaddr = 40;
+    ck_assert_int_eq(vcore_nvmx_caps_emulated(&c.caps), VCORE_OK);
+    ck_assert_uint_le(vcore_nvmx_storage_size(), sizeof nvmx_store);
+    ck_assert_int_eq(vcore_nvmx_init(nvmx_store, sizeof nvmx_store, &c, &n, NULL), VCORE_OK);
+    return n;
+}
+
+/* A guest-mode state read from the kernel goes back byte for byte (KVM's
+ * part of each page: the first 998 bytes, the rest is zero both ways). */
+START_TEST(nested_state_guest_mode_round_trip)
+{
+    fk.nested_cap = 128 + 2 * 4096;
+    nested_guest_blob();
+    static uint8_t want[128 + 8192];
+    memcpy(want, fk.nested, sizeof want);
+    vcore_nvmx_t *n = nested_state_object();
+    vcore_diag_t d = {.size = sizeof d};
+    ck_assert_int_eq(vcore_nvmx_kvm_get_nested_state(vcpu, n, &d), VCORE_OK);
+    ck_assert_uint_eq(vcore_nvmx_kvm_state_size(n), 128 + 8192);
+    memset(fk.nested, 0xee, sizeof fk.nested);
+    fk.nested_len = 0;
+    ck_assert_int_eq(vcore_nvmx_kvm_set_nested_state(vcpu, n), VCORE_OK);
+    ck_assert_uint_eq(fk.nested_len, 128 + 8192);
+    ck_assert_int_eq(memcmp(fk.nested, want, sizeof want), 0);
+    ck_assert_int_eq(fk.calls[_IOC_NR(KVM_GET_NESTED_STATE)], 1);
+    ck_assert_int_eq(fk.calls[_IOC_NR(KVM_SET_NESTED_STATE)], 1);
+}
+END_TEST
+
+/* A state the library does not import (MTF_PENDING: KVM_STATE_NESTED_MTF_PENDING
+ * 8) is refused with its rule; the kernel's errors come back as such; a
+ * host without KVM_CAP_NESTED_STATE has neither ioctl. */
+START_TEST(nested_state_refusals)
+{
+    vcore_nvmx_t *n = nested_state_object();
+    vcore_diag_t d = {.size = sizeof d};
+    fk.nested_cap = 0;
+    ck_assert_int_eq(vcore_nvmx_kvm_get_nested_state(vcpu, n, &d), VCORE_ERR_UNSUPPORTED);
+    ck_assert_int_eq(vcore_nvmx_kvm_set_nested_state(vcpu, n), VCORE_ERR_UNSUPPORTED);
+    ck_assert_int_eq(fk.calls[_IOC_NR(KVM_GET_NESTED_STATE)], 0);
+    fk.nested_cap = 128 + 2 * 4096;
+    nested_guest_blob();
+    nested_put(0, 1 | 8, 2);
+    ck_assert_int_eq(vcore_nvmx_kvm_get_nested_state(vcpu, n, &d), VCORE_ERR_UNSUPPORTED);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_KVM_STATE_MTF_PENDING);
+    vcore_nvmx_info_t info = {.size = sizeof info};
+    ck_assert_int_eq(vcore_nvmx_get_info(n, &info), VCORE_OK);
+    ck_assert(!info.vmx_operation);
+    fk_inject(&fk, KVM_SET_NESTED_STATE, EINVAL, 1);
+    ck_assert_int_ne(vcore_nvmx_kvm_set_nested_state(vcpu, n), VCORE_OK);
+}
+END_TEST
 
 static void run_expect(vcore_exit_t *ex, uint32_t reason)
 {
@@ -2065,6 +2192,8 @@ int main(void)
     tcase_add_test(tc, hyperv_host);
     tcase_add_test(tc, xmm_group_through_kvm_fpu);
     tcase_add_test(tc, xmm_group_through_kvm_xsave);
+    tcase_add_test(tc, nested_state_guest_mode_round_trip);
+    tcase_add_test(tc, nested_state_refusals);
     suite_add_tcase(s, tc);
     return kt_run_suite(s);
 }

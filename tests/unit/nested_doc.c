@@ -105,8 +105,9 @@ int main(void)
            "VMCLEAR and VMXOFF the read-write set is read back and a changed field is dirty, as after an\n"
            "emulated VMWRITE. Without a current VMCS \"VMCS shadowing\" is 0 in vmcs01, so L1's VMREAD\n"
            "and VMWRITE exit and end in VMfailInvalid. `VCORE_NVMX_OPT_NO_HW_SHADOW` switches it off. A\n"
-           "VMM that saves L1's nested state while L1 runs with a shadow VMCS linked\n"
-           "(`vcore_nvmx_kvm_export()`) sees vmcs12 as of the last of those points.\n\n");
+           "VMM that saves L1's nested state while L1 runs with a shadow VMCS linked gets the read-write\n"
+           "set read back first with `vcore_nvmx_vcpu_get_state()`; the toolkit `vcore_nvmx_kvm_export()`\n"
+           "sees vmcs12 as of the last of those points.\n\n");
     printf("## L1's EPT\n\n"
            "`vcore_nvmx_ept_translate()` walks L1's EPT (ept12) in L1 memory, one read per entry (SDM\n"
            "\"EPT Translation Mechanism\"): 4 or 5 levels, 1-GByte and 2-MByte pages; an entry granting\n"
@@ -161,5 +162,34 @@ int main(void)
     }
     printf("\n%u rows. Reasons 33, 34 and 41 (VM-entry failures) never come from a running L2.\n",
            vcore_nvmx_rule_count());
+    printf("\n## Saving and restoring the nested state (KVM API, \"KVM_GET_NESTED_STATE\")\n\n"
+           "`vcore_nvmx_vcpu_get_state()` and `vcore_nvmx_vcpu_set_state()` move a vCPU's nested VMX state\n"
+           "in KVM's format (128-byte `struct kvm_nested_state` header, vmcs12 in KVM's `struct vmcs12`\n"
+           "layout with revision 0x11e57ed0, and in guest mode with VMCS shadowing the shadow vmcs12), also\n"
+           "while L2 runs:\n\n"
+           "- Export: vmcs12 is synced from vmcs02 first - every guest field, the lazily synced ones too -\n"
+           "  as an exit would save it (\"Saving Guest State\"); flags `GUEST_MODE`, and `RUN_PENDING` while\n"
+           "  an imported VM entry has not happened. An L2 exit waiting for the VMM's reply (IN, RDMSR,\n"
+           "  MMIO, HLT) is not in the format: `VCORE_ERR_STATE`, `KVM_STATE_REPLY_PENDING`; run once more\n"
+           "  first (KVM asks the same with `immediate_exit`). No preemption-timer deadline is exported: the\n"
+           "  timer runs in vmcs02, vmcs12 holds its value. The vCPU's registers are not in the blob; with\n"
+           "  this library they are L1's while L2 runs (the general-purpose registers are shared).\n"
+           "- Import: the blob is copied once and the copy checked whole before anything changes: KVM's\n"
+           "  rules (size, flags, format, VMX flags, SMM, vmxon_pa, vmcs12_pa, revision; guest mode needs a\n"
+           "  launched vmcs12 unless `RUN_PENDING`, and the shadow page when vmcs12 uses one), then every\n"
+           "  VM-entry check of VMLAUNCH/VMRESUME (the refusal names the check's own identifier) with L1's\n"
+           "  IA32_EFER and CPUID as the vCPU holds them (set L1's registers first), then the pipeline's\n"
+           "  limits (`NVMX_PIPELINE_UNSUPPORTED`). `EVMCS`, `MTF_PENDING` and SMM state are refused.\n"
+           "  A refused blob leaves the vCPU byte for byte as it was.\n"
+           "- Guest mode: vmcs02 is rebuilt from vmcs12 by the code VMLAUNCH uses, ept02 starts empty, and\n"
+           "  the next `vcore_vcpu_run()` enters L2. Nothing of the VM entry happens again: the VM-entry\n"
+           "  MSR-load list is not loaded (\"Loading MSRs\": the entry that loaded it is behind L2) and,\n"
+           "  without `RUN_PENDING`, the VM-entry interruption information is not injected again (\"Event\n"
+           "  Injection\"); with `RUN_PENDING` the entry that now happens injects it. A blob without guest\n"
+           "  mode makes L1 run next (a running L2 is dropped without a VM exit).\n"
+           "- `vcore_nvmx_kvm_import()`/`vcore_nvmx_kvm_export()` on a state no vCPU runs keep a guest-mode\n"
+           "  blob as data (flags, VMX flags, deadline, shadow page) and give it back unchanged; the kvm\n"
+           "  backend's `vcore_nvmx_kvm_get_nested_state()`/`vcore_nvmx_kvm_set_nested_state()` pass\n"
+           "  guest-mode states of the kernel through them.\n");
     return 0;
 }

@@ -38,7 +38,9 @@ START_TEST(export_empty_and_roundtrip)
     fx_vmwrite(&F, VCORE_VMCS_HLAT_POINTER, 0x9000); /* extension field: not in KVM's layout */
     ck_assert_int_eq(vcore_nvmx_kvm_export(F.n, blob, 100, &len), VCORE_ERR_BUFSZ);
     ck_assert_uint_eq(len, 128 + 4096);
+    memset(blob, 0x5a, sizeof(blob));
     ck_assert_int_eq(vcore_nvmx_kvm_export(F.n, blob, sizeof(blob), &len), VCORE_OK);
+    ck_assert_uint_eq(blob[128 + 4096], 0x5a); /* nothing past the blob (no shadow page) */
     memcpy(&v, blob + 16, 8);
     ck_assert_uint_eq(v, FX_VMCS_A);
     ck_assert_int_eq(vcore_vmcs12_get(blob + 128, VCORE_VMCS_GUEST_CR3, &v), VCORE_OK);
@@ -89,7 +91,9 @@ static void m_vmxon_misaligned(void) { put64(8, FX_VMXON + 4); }
 static void m_vmxon_wide(void) { put64(8, 1ull << 44); }
 static void m_smm_bad(void) { put16(24, VCORE_KVM_NESTED_SMM_GUEST_MODE); }
 static void m_smm(void) { put16(24, VCORE_KVM_NESTED_SMM_VMXON); }
+/* guest mode, but vmcs12's launch state is clear and no entry is pending */
 static void m_guest_mode(void) { put16(0, VCORE_KVM_NESTED_GUEST_MODE); }
+static void m_mtf(void) { put16(0, VCORE_KVM_NESTED_GUEST_MODE | VCORE_KVM_NESTED_MTF_PENDING); }
 static void m_vmcs_eq_vmxon(void) { put64(16, FX_VMXON); }
 static void m_vmcs_misaligned(void) { put64(16, FX_VMCS_A + 8); }
 static void m_vmcs_no_page(void) { put32(4, 128); }
@@ -112,7 +116,8 @@ START_TEST(every_rejection)
         {m_vmxon_wide, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMXON_ADDR},
         {m_smm_bad, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SMM},
         {m_smm, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_KVM_STATE_SMM},
-        {m_guest_mode, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_KVM_STATE_GUEST_MODE},
+        {m_guest_mode, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_NOT_LAUNCHED},
+        {m_mtf, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_KVM_STATE_MTF_PENDING},
         {m_vmcs_eq_vmxon, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMCS12_ADDR},
         {m_vmcs_misaligned, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMCS12_ADDR},
         {m_vmcs_no_page, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SIZE},
@@ -174,6 +179,61 @@ START_TEST(export_import_other_revision)
 }
 END_TEST
 
+/* A guest-mode blob in a state no vCPU runs (the kvm backend's path) is
+ * kept as data and exported again unchanged: flags, VMX header flags, the
+ * preemption-timer deadline, and - vmcs12 using VMCS shadowing (primary
+ * control 31, secondary control 14, link pointer not all ones: SDM "VMCS
+ * Shadowing") - the shadow vmcs12 page with the shadow-VMCS indicator. */
+START_TEST(guest_mode_kept_as_data)
+{
+    uint32_t len = good_blob(), out = 0;
+    static uint8_t again[VCORE_KVM_NESTED_MAX_SIZE];
+    put16(0, VCORE_KVM_NESTED_GUEST_MODE | VCORE_KVM_NESTED_RUN_PENDING);
+    put32(28, VCORE_KVM_NESTED_VMX_PREEMPTION_DEADLINE);
+    put64(32, 0x1122334455667788ull);
+    ck_assert_int_eq(vcore_nvmx_kvm_import(F.n, blob, len, NULL), VCORE_OK);
+    ck_assert_uint_eq(vcore_nvmx_kvm_state_size(F.n), 128 + 4096);
+    ck_assert_int_eq(vcore_nvmx_kvm_export(F.n, again, sizeof(again), &out), VCORE_OK);
+    ck_assert_uint_eq(out, len);
+    ck_assert_int_eq(memcmp(blob, again, 128), 0);
+    ck_assert_int_eq(memcmp(blob + 128, again + 128, VCORE_VMCS12_KVM_END), 0);
+    /* with VMCS shadowing: the second page travels too */
+    len = good_blob();
+    put32(4, 128 + 8192);
+    put16(0, VCORE_KVM_NESTED_GUEST_MODE);
+    put32(128 + VCORE_VMCS12_OFF_LAUNCH_STATE, 1);
+    ck_assert_int_eq(vcore_vmcs12_set(blob + 128, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 1u << 31), VCORE_OK);
+    ck_assert_int_eq(vcore_vmcs12_set(blob + 128, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 14), VCORE_OK);
+    ck_assert_int_eq(vcore_vmcs12_set(blob + 128, VCORE_VMCS_VMCS_LINK_POINTER, FX_VMCS_B), VCORE_OK);
+    put32(128 + 4096, VCORE_VMCS12_REVISION | VCORE_VMCS12_SHADOW_BIT);
+    ck_assert_int_eq(vcore_vmcs12_set(blob + 128 + 4096, VCORE_VMCS_GUEST_RIP, 0x5555), VCORE_OK);
+    ck_assert_int_eq(vcore_nvmx_kvm_import(F.n, blob, 128 + 8192, NULL), VCORE_OK);
+    ck_assert_uint_eq(vcore_nvmx_kvm_state_size(F.n), 128 + 8192);
+    ck_assert_int_eq(vcore_nvmx_kvm_export(F.n, again, sizeof(again), &out), VCORE_OK);
+    ck_assert_uint_eq(out, 128 + 8192);
+    ck_assert_int_eq(memcmp(blob, again, 128), 0);
+    ck_assert_int_eq(memcmp(blob + 128 + 4096, again + 128 + 4096, VCORE_VMCS12_KVM_END), 0);
+    /* without the shadow page, or with the indicator clear: refused */
+    vcore_diag_t d = {.size = sizeof(d)};
+    put32(4, 128 + 4096);
+    ck_assert_int_eq(vcore_nvmx_kvm_import(F.n, blob, 128 + 8192, &d), VCORE_ERR_INVAL);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_KVM_STATE_SHADOW);
+    put32(4, 128 + 8192);
+    put32(128 + 4096, VCORE_VMCS12_REVISION);
+    ck_assert_int_eq(vcore_nvmx_kvm_import(F.n, blob, 128 + 8192, &d), VCORE_ERR_INVAL);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_KVM_STATE_SHADOW);
+    /* an L1 instruction means L2 no longer runs: the export drops guest mode */
+    put32(128 + 4096, VCORE_VMCS12_REVISION | VCORE_VMCS12_SHADOW_BIT);
+    ck_assert_int_eq(vcore_nvmx_kvm_import(F.n, blob, 128 + 8192, NULL), VCORE_OK);
+    fx_vmread(&F, VCORE_VMCS_GUEST_CR3);
+    ck_assert_int_eq(vcore_nvmx_kvm_export(F.n, again, sizeof(again), &out), VCORE_OK);
+    ck_assert_uint_eq(out, 128 + 4096);
+    uint16_t flags;
+    memcpy(&flags, again, 2);
+    ck_assert_uint_eq(flags, 0);
+}
+END_TEST
+
 START_TEST(truncated_blobs)
 {
     uint32_t full = good_blob();
@@ -196,6 +256,7 @@ static Suite *kvm_suite(void)
     tcase_add_test(tc, export_empty_and_roundtrip);
     tcase_add_test(tc, every_rejection);
     tcase_add_test(tc, truncated_blobs);
+    tcase_add_test(tc, guest_mode_kept_as_data);
     tcase_add_test(tc, export_import_other_revision);
     suite_add_tcase(s, tc);
     return s;

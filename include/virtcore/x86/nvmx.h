@@ -126,12 +126,20 @@ VCORE_BEGIN_DECLS
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
     X(KVM_STATE_SMM, 0x1056, "SMM nested flags unsupported or inconsistent",   \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
-    X(KVM_STATE_GUEST_MODE, 0x1057, "GUEST_MODE state (L2 running) is not imported: the library does not run L2 from imported state", \
+    X(KVM_STATE_GUEST_MODE, 0x1057, "guest-mode state (L2 running) of a vCPU's nested state goes through vcore_nvmx_vcpu_get_state() / vcore_nvmx_vcpu_set_state()", \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
     X(KVM_STATE_EVMCS, 0x1058, "enlightened VMCS state is not supported",      \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
     X(KVM_STATE_VMX_FLAGS, 0x1059, "VMX header flags unknown or set outside guest mode", \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
+    X(KVM_STATE_MTF_PENDING, 0x105a, "MTF_PENDING (a pending monitor-trap-flag VM exit) is not imported", \
+      "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
+    X(KVM_STATE_SHADOW, 0x105b, "guest mode with VMCS shadowing: the shadow vmcs12 page is missing, or its revision or shadow-VMCS indicator is wrong", \
+      "SDM Vol. 3, \"VMCS Shadowing\"")                                        \
+    X(KVM_STATE_NOT_LAUNCHED, 0x105c, "guest mode without RUN_PENDING (L2 ran) but the vmcs12 launch state is clear", \
+      "SDM Vol. 3, \"VMLAUNCH/VMRESUME-Launch/Resume Virtual Machine\"")      \
+    X(KVM_STATE_REPLY_PENDING, 0x105d, "an exit from L2 awaits the VMM's reply: run the vCPU to complete it before reading the nested state", \
+      "KVM API, \"KVM_RUN\" (immediate_exit)")                                 \
     X(NVMX_PIPELINE_UNSUPPORTED, 0x1060,                                       \
       "vmcs12 enables what the nested pipeline does not give L2 (value: control word << 8 | bit; FFFFH: a VM-entry MSR-load list)", \
       "SDM Vol. 3, \"VM-Execution Control Fields\"")                          \
@@ -667,15 +675,21 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_shadow_flush(vcore_nvmx_t *nvmx, cons
 /**
  * @brief Size of the blob vcore_nvmx_kvm_export() would produce now.
  * @param[in] nvmx The state.
- * @return 128, or 128 + 4096 with a current VMCS; 0 if @p nvmx is NULL.
+ * @return 128, plus 4096 with a current VMCS, plus 4096 for a guest-mode
+ *         state whose vmcs12 uses VMCS shadowing; 0 if @p nvmx is NULL.
  */
 VCORE_API uint32_t vcore_nvmx_kvm_state_size(const vcore_nvmx_t *nvmx);
 
 /**
  * @brief Exports the nested state as a KVM `struct kvm_nested_state` blob (VMX format).
  *
- * The vmcs12 page is written in KVM's layout; the library's extension
- * area (fields KVM does not model) is zeroed in the blob.
+ * The vmcs12 page is written in KVM's layout with KVM's vmcs12 revision;
+ * the library's extension area (fields KVM does not model) is zeroed in
+ * the blob. A state that holds an imported guest-mode blob (a state no
+ * vCPU runs) exports it again with its flags, VMX header flags, deadline
+ * and shadow vmcs12 page. The state of a vCPU running L2 cannot be
+ * exported from here: vmcs12 must first be synced from vmcs02, which
+ * vcore_nvmx_vcpu_get_state() does.
  * @param[in] nvmx The state.
  * @param[out] buf Destination.
  * @param[in] len Bytes at @p buf.
@@ -683,6 +697,7 @@ VCORE_API uint32_t vcore_nvmx_kvm_state_size(const vcore_nvmx_t *nvmx);
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument.
  * @retval VCORE_ERR_BUFSZ @p len is smaller than the blob.
+ * @retval VCORE_ERR_STATE The state belongs to a vCPU that is running L2.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_export(const vcore_nvmx_t *nvmx, void *buf, size_t len,
                                     uint32_t *out_len);
@@ -691,31 +706,111 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_export(const vcore_nvmx_t *nvmx, 
  * @brief Validates a KVM nested-state blob and, if valid, makes it the nested state.
  *
  * Checks in KVM's order: size, flags, format, VMX header flags, SMM flags,
- * vmxon_pa, vmcs12_pa, vmcs12 revision. The blob is copied once and only
- * the copy is checked and used; on refusal @p nvmx is unchanged.
+ * vmxon_pa, vmcs12_pa, vmcs12 revision; in guest mode the vmcs12 launch
+ * state (launched unless RUN_PENDING) and, when vmcs12 uses VMCS
+ * shadowing, the shadow vmcs12 page (KVM's revision with the shadow-VMCS
+ * indicator). The blob is copied once and only the copy is checked and
+ * used; on refusal @p nvmx is unchanged. A guest-mode blob is kept as
+ * data (for vcore_nvmx_kvm_export(), e.g. between two kvm vCPUs); to run
+ * L2 from it on a vCPU, use vcore_nvmx_vcpu_set_state().
  * @param[in,out] nvmx The state.
  * @param[in] buf The blob.
  * @param[in] len Bytes at @p buf.
  * @param[out] diag Receives the reason on refusal (may be NULL).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or a malformed blob (see @p diag).
- * @retval VCORE_ERR_UNSUPPORTED GUEST_MODE, EVMCS or SMM state (needs the entry pipeline).
+ * @retval VCORE_ERR_UNSUPPORTED EVMCS, MTF_PENDING or SMM state.
+ * @retval VCORE_ERR_STATE The state belongs to a vCPU and the blob is in
+ *         guest mode or the vCPU runs L2 (KVM_STATE_GUEST_MODE).
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const void *buf, size_t len,
                                     vcore_diag_t *diag);
 
 /**
+ * @brief Exports a vCPU's nested VMX state as a KVM nested-state blob, L2 running or not.
+ *
+ * While L2 runs (guest mode), vmcs12 is first brought up to date from
+ * vmcs02 - every guest field, the lazily synced ones included, as a VM
+ * exit would save them (SDM Vol. 3, "Saving Guest State") - and the blob
+ * carries KVM_STATE_NESTED_GUEST_MODE; KVM_STATE_NESTED_RUN_PENDING when
+ * an imported VM entry has not happened yet. The VMX-preemption timer
+ * runs in vmcs02 on the backend's processor: no deadline is exported
+ * (vmcs12 holds the timer value). L1's VMWRITEs held in L0's shadow VMCS
+ * reach vmcs12 first. The vCPU's registers are not part of the blob: with
+ * this library they are L1's while L2 runs (L2's general-purpose
+ * registers excepted, which L1 and L2 share); save them with
+ * vcore_vcpu_get_regs() / vcore_vcpu_get_sregs().
+ * @param[in] vcpu A vCPU created with VCORE_NESTED_VMX.
+ * @param[out] buf Destination.
+ * @param[in] len Bytes at @p buf (at most ::VCORE_KVM_NESTED_MAX_SIZE are needed).
+ * @param[out] out_len Receives the blob size (also when @p len is too small).
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument.
+ * @retval VCORE_ERR_UNSUPPORTED The vCPU has no nested VMX.
+ * @retval VCORE_ERR_BUFSZ @p len is smaller than the blob.
+ * @retval VCORE_ERR_STATE An exit from L2 awaits the VMM's reply
+ *         (VCORE_DIAG_KVM_STATE_REPLY_PENDING in vcore_vcpu_last_diag()):
+ *         run the vCPU once more to complete it, as KVM's API asks for
+ *         KVM_RUN with immediate_exit before saving state.
+ * @retval VCORE_ERR_HWFAIL The backend could not read vmcs02.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, void *buf, size_t len,
+                                        uint32_t *out_len);
+
+/**
+ * @brief Makes a KVM nested-state blob the vCPU's nested VMX state; in guest mode L2 runs next.
+ *
+ * The blob is copied once and every rule is checked on the copy before
+ * anything changes: KVM's rules of vcore_nvmx_kvm_import(), then in guest
+ * mode every VM-entry check VMLAUNCH/VMRESUME runs (SDM Vol. 3, "Checks on
+ * VMX Controls and Host-State Area", "Checks on the Guest State Area"),
+ * with L1's IA32_EFER and CPUID as the vCPU holds them - set L1's
+ * registers first - and the limits of the library's nested pipeline
+ * (VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED). A refused blob leaves the vCPU
+ * exactly as it was; the diagnostic names the rule (for a VM-entry check,
+ * the check's own identifier, see vmx_checks.h).
+ *
+ * In guest mode vmcs02 is then rebuilt from vmcs12 by the code VMLAUNCH
+ * uses, the shadow EPT starts empty and the next vcore_vcpu_run() enters
+ * L2. Nothing of the VM entry itself is performed again: the VM-entry
+ * MSR-load list is not loaded (L2 already runs with it) and, without
+ * RUN_PENDING, the event of the VM-entry interruption-information field
+ * is not injected again (it was delivered when L2 first entered; SDM
+ * Vol. 3, "Event Injection"). A blob without guest mode makes L1 run
+ * next; an L2 the vCPU was running is dropped without a VM exit (L1's
+ * registers are whatever the VMM sets).
+ * @param[in] vcpu A vCPU created with VCORE_NESTED_VMX.
+ * @param[in] buf The blob.
+ * @param[in] len Bytes at @p buf.
+ * @param[out] diag Receives the reason on refusal (may be NULL; also in vcore_vcpu_last_diag()).
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL A NULL argument or a refused blob (see @p diag).
+ * @retval VCORE_ERR_UNSUPPORTED No nested VMX on the vCPU; EVMCS, MTF_PENDING
+ *         or SMM state; or vmcs12 needs what the pipeline lacks.
+ * @retval VCORE_ERR_NOMEM vmcs02 could not be allocated (nothing changed), or
+ *         the shadow EPT for L1's EPT pointer could not get pages while vmcs02
+ *         was built (as for VCORE_ERR_HWFAIL).
+ * @retval VCORE_ERR_HWFAIL The backend failed while vmcs02 was built from the
+ *         accepted blob: the vCPU keeps its previous vmcs12 and VMX pointers but
+ *         runs L1 next (an L2 it was running is lost with vmcs02).
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_set_state(vcore_vcpu_t *vcpu, const void *buf, size_t len,
+                                        vcore_diag_t *diag);
+
+/**
  * @brief Reads a KVM vCPU's nested state (KVM_GET_NESTED_STATE) into @p nvmx.
  *
  * Only in libraries built with the kvm backend. The blob goes through
- * vcore_nvmx_kvm_import(), so it is validated like any other.
+ * vcore_nvmx_kvm_import(), so it is validated like any other; a guest-mode
+ * state (L2 running in KVM) is kept as data and goes back unchanged with
+ * vcore_nvmx_kvm_set_nested_state().
  * @param[in] vcpu A vCPU of a VM on the kvm backend.
  * @param[in,out] nvmx The nested state to fill.
  * @param[out] diag Receives the reason a blob is refused (may be NULL).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument, not a kvm vCPU, or a refused blob.
  * @retval VCORE_ERR_UNSUPPORTED The host lacks KVM_CAP_NESTED_STATE, or the
- *         state needs what the library does not import yet (guest mode, SMM).
+ *         state is one the library does not import (EVMCS, MTF_PENDING, SMM).
  * @retval VCORE_ERR_HWFAIL The kernel refused the ioctl.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_get_nested_state(vcore_vcpu_t *vcpu, vcore_nvmx_t *nvmx,

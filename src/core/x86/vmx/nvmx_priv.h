@@ -45,6 +45,16 @@ struct vcore_nvmx {
      * commits it: a refused VMPTRLD leaves the current VMCS untouched. */
     uint64_t scratch[VCORE_VMCS12_SIZE / 8];
 
+    /* ---- KVM nested-state interchange (nvmx_kvm.c, vcpu_nested_state.c) ---- */
+    bool vcpu_owned;        /* a vCPU's run loop owns this state (vcpu_nested.c) */
+    bool run_pending;       /* L2 entered by an import with RUN_PENDING and not run yet */
+    /* A state no vCPU runs (the toolkit, the kvm backend) keeps a
+     * guest-mode blob as data so that it exports again unchanged. */
+    bool kvm_guest_mode;    /* the imported blob had GUEST_MODE */
+    bool kvm_run_pending;   /* ... and RUN_PENDING */
+    uint32_t kvm_vmx_flags; /* its VMX header flags (preemption-timer deadline) */
+    uint64_t kvm_deadline;  /* its preemption-timer deadline */
+
     /* ---- the nested entry/exit pipeline (vcpu_nested_entry.c, vcpu_nested_exit.c) ---- */
     struct vcore_hw_vmcs *vmcs02; /* the backend's VMCS L2 runs on; NULL until the first entry */
     bool in_l2;             /* the next run enters L2 (vmcs02) */
@@ -103,6 +113,39 @@ void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
 /* The library wrote a vmcs12 field (exit reflection): the VM-entry rules
  * reading it run at the next entry. */
 void vcore__nvmx_mark_changed(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
+
+/* ---- KVM nested-state interchange (nvmx_kvm.c) ---- */
+/* The header of a blob as parsed (host byte order). */
+typedef struct vcore__nvmx_kvm_hdr {
+    uint16_t flags;     /* VCORE_KVM_NESTED_GUEST_MODE, _RUN_PENDING */
+    uint32_t size;      /* the blob's size field */
+    uint64_t vmxon;     /* vmxon_pa, VCORE__INVALID_PTR outside VMX operation */
+    uint64_t vmcs;      /* vmcs12_pa, VCORE__INVALID_PTR without a current VMCS */
+    uint32_t vmx_flags; /* VCORE_KVM_NESTED_VMX_PREEMPTION_DEADLINE */
+    uint64_t deadline;  /* the preemption-timer deadline (with that flag) */
+    /* Guest mode with VMCS shadowing: the blob's shadow vmcs12 page (its
+     * revision checked; copied once by the commit, which sets the revision). */
+    const uint8_t *shadow;
+    uint32_t shadow_rev; /* the revision the commit gives it (L1's, shadow bit set) */
+} vcore__nvmx_kvm_hdr_t;
+
+/* Checks a blob in KVM's order, copying the vmcs12 page into n->scratch;
+ * nothing else of n changes. VCORE_OK, or the error with the rule in diag. */
+int vcore__nvmx_kvm_parse(vcore_nvmx_t *n, const void *buf, size_t len, vcore_diag_t *diag,
+                          vcore__nvmx_kvm_hdr_t *h);
+/* Makes a parsed blob the state (VMX operation, pointers, vmcs12, shadow
+ * vmcs12); the guest-mode part is the caller's. The new vmcs12 is swapped
+ * in: scratch keeps the previous one (vcore__nvmx_kvm_swap() undoes it). */
+void vcore__nvmx_kvm_commit(vcore_nvmx_t *n, const vcore__nvmx_kvm_hdr_t *h);
+/* vmcs12 and scratch trade places. */
+void vcore__nvmx_kvm_swap(vcore_nvmx_t *n);
+/* The blob size for the current state (guest_mode: the shadow page is
+ * included when vmcs12 uses a loaded shadow VMCS). */
+uint32_t vcore__nvmx_kvm_size(const vcore_nvmx_t *n, bool guest_mode);
+/* Writes the blob with h's flags, VMX flags and deadline; *out_len gets
+ * its size (VCORE_ERR_BUFSZ when len is smaller). */
+int vcore__nvmx_kvm_write(const vcore_nvmx_t *n, const vcore__nvmx_kvm_hdr_t *h, void *buf, size_t len,
+                          uint32_t *out_len);
 
 /* Records diagnostic id and value when d is non-NULL and sized, and returns
  * err. A caller's diag of another ABI size is left alone, not overwritten. */

@@ -56,6 +56,11 @@ void vcore__nvmx_leave(vcore_nvmx_t *n)
     n->shadow_ptr = VCORE__INVALID_PTR;
     vcore__memset(n->dirty, 0, sizeof(n->dirty));
     n->chk_passed = false;
+    n->run_pending = false;
+    n->kvm_guest_mode = false;
+    n->kvm_run_pending = false;
+    n->kvm_vmx_flags = 0;
+    n->kvm_deadline = 0;
 }
 
 int vcore_nvmx_get_info(const vcore_nvmx_t *nvmx, vcore_nvmx_info_t *info)

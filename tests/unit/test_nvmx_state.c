@@ -1,0 +1,643 @@
+/*
+ * test_nvmx_state.c - a vCPU's nested VMX state in KVM's nested-state
+ * format with L2 running (guest mode), on the mock: export while L2 runs,
+ * import into a fresh vCPU, and the next L2 exit reaches L1 exactly as on
+ * the original vCPU; every refusal rule names itself and changes nothing.
+ *
+ * Expected values come from the KVM API ("KVM_GET_NESTED_STATE",
+ * "KVM_SET_NESTED_STATE": header layout, flags GUEST_MODE 1, RUN_PENDING
+ * 2, EVMCS 4, MTF_PENDING 8, vmcs12 at offset 128, VMCS12_REVISION
+ * 0x11e57ed0) and the SDM Vol. 3: "Saving Guest State" (what an exit
+ * leaves in vmcs12), "Loading Host State" (L1 at HOST_RIP/HOST_RSP,
+ * RFLAGS 2), "Event Injection" (an event is injected by the VM entry that
+ * delivers it, once), "Loading MSRs" (the VM-entry MSR-load list is read
+ * by the VM entry only), "Checks on Guest RIP, RFLAGS, and SSP" (RFLAGS
+ * bit 1 must be 1), "Checks on VMX Controls" (allowed-0 pin-based bits).
+ */
+#include <string.h>
+
+#include "support.h"
+#include <virtcore/x86/nvmx_pipeline.h>
+#include <virtcore/x86/vmx_checks.h>
+
+#include "nested_fixture.h"
+}
+
+/* struct kvm_nested_state offsets (KVM API). */
+#define B_FLAGS 0u
+#define B_FORMAT 2u
+#define B_SIZE 4u
+#define B_VMXON 8u
+#define B_VMCS 16u
+#define B_SMM 24u
+#define B_VMX_FLAGS 28u
+#define B_DATA 128u
+#define KVM_REV 0x11e57ed0u
+
+/* VM-exit interruption information of a #UD (vector 6, type 3 hardware
+ * exception, valid): an exception L1 does not intercept (bitmap 0). */
+#define UD_INFO 0x80000306u
+/* VM-entry interruption information: external interrupt 20H (type 0), valid. */
+#define EXTINT_20 0x80000020u
+
+static vcore_vcpu_t *vcpu_a;
+static uint8_t blob[VCORE_KVM_NESTED_MAX_SIZE];
+static uint8_t other[VCORE_KVM_NESTED_MAX_SIZE];
+
+static void use(vcore_vcpu_t *c)
+{
+    vcpu = c;
+    nv = vcore_vcpu_nvmx(c);
+}
+
+/* A second vCPU of the VM with the same L1 (64-bit, VMXE, feature control). */
+static vcore_vcpu_t *fresh_vcpu(void)
+{
+    vcore_vcpu_config_t vc;
+    vcore_vcpu_t *c = NULL;
+    static uint32_t next_id;
+    vcore_vcpu_config_init(&vc);
+    vc.nested = VCORE_NESTED_VMX;
+    vc.id = vcpu_a ? ++next_id : (next_id = 0);
+    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &c), VCORE_OK);
+    use(c);
+    l1_long_mode();
+    return c;
+}
+
+static void setup(void)
+{
+    vcpu_a = NULL;
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = vcore_backend_mock();
+    cfg.max_vcpus = 4;
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
+    memset(ram, 0, RAM);
+    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
+    vcpu_a = fresh_vcpu();
+    ref_vmcs12();
+    memset(blob, 0, sizeof(blob));
+}
+
+static void teardown(void)
+{
+    ck_assert_uint_eq(vcore_mock_count(vcpu_a, VCORE_MOCK_OP_VMCS_VIOLATION), 0);
+    vcore_vm_destroy(vm);
+}
+
+/* VMXON, VMPTRLD of `page` at VMCS_GPA; L1 back at L1_RIP. */
+static void load_vmcs12(void)
+{
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RBX] = OPND_GPA;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
+    put(OPND_GPA, VMXON_GPA, 8);
+    l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
+    put(OPND_GPA, VMCS_GPA, 8);
+    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
+    r = regs();
+    r.rip = L1_RIP;
+    r.rflags = 0x2;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+static vcore_nvmx_last_t last(void)
+{
+    vcore_nvmx_last_t l = {.size = sizeof(l)};
+    ck_assert_int_eq(vcore_nvmx_last(nv, &l), VCORE_OK);
+    return l;
+}
+
+/* The guest state the mock's processor saves in vmcs02 at L2's first exit:
+ * L2 moved on (RIP, RSP, RFLAGS.IF) and changed FS/GS bases (fields the
+ * pipeline syncs lazily). */
+#define L2_RIP 0x402000u
+#define L2_RSP 0x7ff0u
+#define L2_FS 0x7fff0000u
+#define L2_GS 0x12345000u
+
+/* VMLAUNCH on the current vCPU, then L2 takes a #UD L1 does not intercept:
+ * the VMM sees it raw and L2 stays the running context. */
+static void launch_into_l2(void)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[6] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_GUEST_RIP, VCORE_VMCS_GUEST_RSP,
+                       VCORE_VMCS_GUEST_RFLAGS, VCORE_VMCS_GUEST_FS_BASE, VCORE_VMCS_GUEST_GS_BASE};
+    uint64_t val[6] = {UD_INFO, L2_RIP, L2_RSP, 0x202, L2_FS, L2_GS};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 6, enc, val);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RAW);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert(last().in_l2);
+}
+
+static uint16_t b16(const uint8_t *b, size_t off)
+{
+    uint16_t v;
+    memcpy(&v, b + off, 2);
+    return v;
+}
+
+static uint32_t b32(const uint8_t *b, size_t off)
+{
+    uint32_t v;
+    memcpy(&v, b + off, 4);
+    return v;
+}
+
+static uint64_t b64(const uint8_t *b, size_t off)
+{
+    uint64_t v;
+    memcpy(&v, b + off, 8);
+    return v;
+}
+
+static void set16(uint8_t *b, size_t off, uint16_t v) { memcpy(b + off, &v, 2); }
+static void set32(uint8_t *b, size_t off, uint32_t v) { memcpy(b + off, &v, 4); }
+static void set64(uint8_t *b, size_t off, uint64_t v) { memcpy(b + off, &v, 8); }
+
+static uint64_t blob12(const uint8_t *b, uint32_t enc)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vmcs12_get(b + B_DATA, enc, &v), VCORE_OK);
+    return v;
+}
+
+static void blob12_set(uint8_t *b, uint32_t enc, uint64_t v)
+{
+    ck_assert_int_eq(vcore_vmcs12_set(b + B_DATA, enc, v), VCORE_OK);
+}
+
+static uint32_t get_state(uint8_t *b)
+{
+    uint32_t len = 0;
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, b, VCORE_KVM_NESTED_MAX_SIZE, &len), VCORE_OK);
+    return len;
+}
+
+static uint64_t peek02(uint32_t enc)
+{
+    uint64_t x = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
+    return x;
+}
+
+/* L2's next exit is a CPUID (always L1's); L1 then halts. */
+static void cpuid_then_hlt(void)
+{
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert(!last().in_l2);
+}
+
+/* ---- export while L2 runs, import into a fresh vCPU ---- */
+
+/* The blob of a running L2: GUEST_MODE, no RUN_PENDING (L2 ran), the
+ * pointers, KVM's revision, vmcs12 launched and holding L2's state as an
+ * exit would save it - the lazily synced FS/GS bases included. */
+START_TEST(export_in_guest_mode)
+{
+    launch_into_l2();
+    uint32_t len = get_state(blob);
+    ck_assert_uint_eq(len, 128 + 4096);
+    ck_assert_uint_eq(b16(blob, B_FLAGS), 1);
+    ck_assert_uint_eq(b16(blob, B_FORMAT), 0);
+    ck_assert_uint_eq(b32(blob, B_SIZE), 128 + 4096);
+    ck_assert_uint_eq(b64(blob, B_VMXON), VMXON_GPA);
+    ck_assert_uint_eq(b64(blob, B_VMCS), VMCS_GPA);
+    ck_assert_uint_eq(b16(blob, B_SMM), 0);
+    ck_assert_uint_eq(b32(blob, B_VMX_FLAGS), 0);
+    ck_assert_uint_eq(b32(blob, B_DATA), KVM_REV);
+    ck_assert_uint_eq(b32(blob, B_DATA + VCORE_VMCS12_OFF_LAUNCH_STATE), 1);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_RIP), L2_RIP);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_RSP), L2_RSP);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_RFLAGS), 0x202);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_FS_BASE), L2_FS);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_GS_BASE), L2_GS);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_HOST_RIP), HOST_RIP);
+    /* the toolkit export cannot sync vmcs02: it refuses */
+    uint32_t n = 0;
+    ck_assert_int_eq(vcore_nvmx_kvm_export(nv, other, sizeof(other), &n), VCORE_ERR_STATE);
+    /* a second export is the same blob */
+    ck_assert_uint_eq(get_state(other), len);
+    ck_assert_int_eq(memcmp(blob, other, len), 0);
+    /* too small a buffer: the size, nothing written */
+    memset(other, 0xa5, sizeof(other));
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, other, len - 1, &n), VCORE_ERR_BUFSZ);
+    ck_assert_uint_eq(n, 128 + 4096);
+    ck_assert_uint_eq(other[0], 0xa5);
+    /* exactly the size: written, nothing past it */
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, other, len, &n), VCORE_OK);
+    ck_assert_int_eq(memcmp(blob, other, len), 0);
+    ck_assert_uint_eq(other[len], 0xa5);
+    ck_assert_uint_eq(other[sizeof(other) - 1], 0xa5);
+}
+END_TEST
+
+/* Export on one vCPU, import on a fresh one: the next L2 exit (CPUID,
+ * always L1's) reaches L1 on both with the same vmcs12 and the same L1
+ * state (HOST_RIP, HOST_RSP, RFLAGS 2). */
+START_TEST(import_runs_l2_like_the_original)
+{
+    launch_into_l2();
+    vcore_x86_regs_t ra = regs();
+    uint32_t len = get_state(blob);
+    vcore_vcpu_t *b = fresh_vcpu();
+    /* the VMM restores the registers (the GPRs are L2's too) */
+    vcore_x86_regs_t rb = regs();
+    memcpy(rb.gpr, ra.gpr, sizeof(rb.gpr));
+    ck_assert_int_eq(vcore_vcpu_set_regs(b, &rb), VCORE_OK);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(b, blob, len, &d), VCORE_OK);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    ck_assert(info.vmx_operation);
+    ck_assert_uint_eq(info.vmxon_ptr, VMXON_GPA);
+    ck_assert_uint_eq(info.current_vmptr, VMCS_GPA);
+    /* it exports the same blob before running */
+    ck_assert_uint_eq(get_state(other), len);
+    ck_assert_int_eq(memcmp(blob, other, len), 0);
+    cpuid_then_hlt();
+    /* vmcs02 was built from vmcs12: L2 entered where it stood */
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_RIP), L2_RIP);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_FS_BASE), L2_FS);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0);
+    const uint8_t *v12b = vcore_nvmx_vmcs12(nv);
+    vcore_x86_regs_t l1b = regs();
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN), 2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_GS_BASE), L2_GS);
+    ck_assert_uint_eq(l1b.rip, HOST_RIP);
+    ck_assert_uint_eq(l1b.gpr[VCORE_X86_RSP], HOST_RSP);
+    ck_assert_uint_eq(l1b.rflags, 0x2);
+    /* the original vCPU, same exit */
+    use(vcpu_a);
+    cpuid_then_hlt();
+    vcore_x86_regs_t l1a = regs();
+    ck_assert_int_eq(memcmp(vcore_nvmx_vmcs12(nv), v12b, VCORE_VMCS12_KVM_END), 0);
+    ck_assert_uint_eq(l1a.rip, l1b.rip);
+    ck_assert_uint_eq(l1a.gpr[VCORE_X86_RSP], l1b.gpr[VCORE_X86_RSP]);
+    ck_assert_uint_eq(l1a.rflags, l1b.rflags);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+}
+END_TEST
+
+/* RUN_PENDING: the VM entry has not happened, so its event is injected by
+ * the entry that now happens; the export says so until L2 has run. */
+START_TEST(run_pending_injects_once)
+{
+    launch_into_l2();
+    uint32_t len = get_state(blob);
+    set16(blob, B_FLAGS, 1 | 2);
+    blob12_set(blob, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, EXTINT_20);
+    fresh_vcpu();
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
+    ck_assert_uint_eq(get_state(other), len);
+    ck_assert_uint_eq(b16(other, B_FLAGS), 3);
+    uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INTR_INFO};
+    uint64_t val[1] = {UD_INFO};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 1, enc, val);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_RAW);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), EXTINT_20);
+    ck_assert_uint_eq(get_state(other), len);
+    ck_assert_uint_eq(b16(other, B_FLAGS), 1);
+}
+END_TEST
+
+/* Without RUN_PENDING the event in vmcs12's VM-entry interruption field
+ * was delivered when L2 first entered: the import does not inject it. */
+START_TEST(no_run_pending_no_injection)
+{
+    launch_into_l2();
+    uint32_t len = get_state(blob);
+    blob12_set(blob, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, EXTINT_20);
+    fresh_vcpu();
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
+    uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INTR_INFO};
+    uint64_t val[1] = {UD_INFO};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 1, enc, val);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_RAW);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0);
+}
+END_TEST
+
+/* The VM-entry MSR-load list is read by the VM entry only ("Loading
+ * MSRs"): L2 already runs with it, the import does not load it again -
+ * not even an entry that would fail the load. */
+START_TEST(msr_load_list_not_reapplied)
+{
+    launch_into_l2();
+    uint32_t len = get_state(blob);
+    uint64_t ent[2] = {VCORE_MSR_IA32_SYSENTER_CS, 0x77};
+    ck_assert_int_eq(vcore_vm_write_guest(vm, MSRLIST, ent, 16), VCORE_OK);
+    blob12_set(blob, VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 1);
+    blob12_set(blob, VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+    fresh_vcpu();
+    uint64_t before = 0, after = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_SYSENTER_CS, &before), VCORE_OK);
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_SYSENTER_CS, &after), VCORE_OK);
+    ck_assert_uint_eq(after, before);
+    ck_assert_uint_ne(after, 0x77);
+    /* SMBASE (9EH) may not be loaded: a VMLAUNCH would fail (exit 34);
+     * the import does not read the list */
+    ent[0] = 0x9e;
+    ck_assert_int_eq(vcore_vm_write_guest(vm, MSRLIST, ent, 16), VCORE_OK);
+    vcore_vcpu_t *c = fresh_vcpu();
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(c, blob, len, NULL), VCORE_OK);
+}
+END_TEST
+
+/* An exit from L2 that awaits the VMM's reply (IN) is not in the format:
+ * the export refuses until the vCPU ran again. */
+START_TEST(export_refused_while_reply_pending)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {(0x3f8ull << 16) | 8u, 1}; /* IN AL, DX: size 1, IN (bit 3) */
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_INSTRUCTION, 0, 2, enc, val);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    uint32_t n = 0;
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, blob, sizeof(blob), &n), VCORE_ERR_STATE);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_KVM_STATE_REPLY_PENDING);
+    e.u.io.data[0] = 1;
+    /* the exit to L1 leaves FS.base (synced lazily) in vmcs02 only */
+    uint32_t enc2[2] = {VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, VCORE_VMCS_GUEST_FS_BASE};
+    uint64_t val2[2] = {2, L2_FS};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CPUID, 0, 2, enc2, val2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    /* L1 runs: no guest mode; the exit's lazily synced fields are in it */
+    ck_assert_uint_eq(get_state(blob), 128 + 4096);
+    ck_assert_uint_eq(b16(blob, B_FLAGS), 0);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_RIP), 0x401001);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_FS_BASE), L2_FS);
+    /* L1 runs: the toolkit export of the (now synced) state is the same */
+    ck_assert_int_eq(vcore_nvmx_kvm_export(nv, other, sizeof(other), &n), VCORE_OK);
+    ck_assert_uint_eq(n, 128 + 4096);
+    ck_assert_int_eq(memcmp(blob, other, n), 0);
+}
+END_TEST
+
+/* An RDMSR of L2 the VMM answers (L1's MSR bitmap leaves it to L0): the
+ * reply is pending whatever instruction length the exit reported. */
+START_TEST(export_refused_while_rdmsr_pending)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    load_vmcs12();
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RCX] = 0x10; /* IA32_TIME_STAMP_COUNTER */
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_RDMSR, 0, 0, NULL, NULL);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
+    uint32_t n = 0;
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, blob, sizeof(blob), &n), VCORE_ERR_STATE);
+}
+END_TEST
+
+/* The toolkit import does not make a vCPU's state guest mode behind the
+ * run loop's back. */
+START_TEST(toolkit_import_refuses_vcpu_guest_mode)
+{
+    launch_into_l2();
+    uint32_t len = get_state(blob);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_nvmx_kvm_import(nv, blob, len, &d), VCORE_ERR_STATE);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_KVM_STATE_GUEST_MODE);
+    fresh_vcpu();
+    d.id = 0;
+    ck_assert_int_eq(vcore_nvmx_kvm_import(nv, blob, len, &d), VCORE_ERR_STATE);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_KVM_STATE_GUEST_MODE);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    ck_assert(!info.vmx_operation);
+}
+END_TEST
+
+/* A blob without guest mode on a vCPU running L2: L1 runs next. */
+START_TEST(import_without_guest_mode_leaves_l2)
+{
+    launch_into_l2();
+    uint32_t len = get_state(blob);
+    set16(blob, B_FLAGS, 0);
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
+    ck_assert_uint_eq(get_state(other), len);
+    ck_assert_uint_eq(b16(other, B_FLAGS), 0);
+    push_hlt();
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, 0);
+}
+END_TEST
+
+/* ---- every refusal rule, and a refused blob changes nothing ---- */
+
+typedef void (*mutate_fn)(uint8_t *b);
+static void m_size_small(uint8_t *b) { set32(b, B_SIZE, 100); }
+static void m_flags_unknown(uint8_t *b) { set16(b, B_FLAGS, 1 | 0x80); }
+static void m_pending_only(uint8_t *b) { set16(b, B_FLAGS, 2); }
+static void m_gif(uint8_t *b) { set16(b, B_FLAGS, 1 | 0x100); }
+static void m_format(uint8_t *b) { set16(b, B_FORMAT, 1); }
+static void m_vmx_flags(uint8_t *b) { set32(b, B_VMX_FLAGS, 2); }
+static void m_deadline_no_guest(uint8_t *b) { set16(b, B_FLAGS, 0); set32(b, B_VMX_FLAGS, 1); }
+static void m_evmcs(uint8_t *b) { set16(b, B_FLAGS, 1 | 4); }
+static void m_mtf(uint8_t *b) { set16(b, B_FLAGS, 1 | 8); }
+static void m_no_vmxon_vmcs(uint8_t *b) { set64(b, B_VMXON, ~0ull); }
+static void m_no_vmx_guest(uint8_t *b) { set64(b, B_VMXON, ~0ull); set64(b, B_VMCS, ~0ull); }
+static void m_vmxon_misaligned(uint8_t *b) { set64(b, B_VMXON, VMXON_GPA + 8); }
+static void m_vmxon_wide(uint8_t *b) { set64(b, B_VMXON, 1ull << 44); }
+static void m_smm_bad(uint8_t *b) { set16(b, B_SMM, 1); }
+static void m_smm(uint8_t *b) { set16(b, B_SMM, 2); }
+static void m_guest_no_vmcs(uint8_t *b) { set64(b, B_VMCS, ~0ull); }
+static void m_vmcs_is_vmxon(uint8_t *b) { set64(b, B_VMCS, VMXON_GPA); }
+static void m_vmcs_misaligned(uint8_t *b) { set64(b, B_VMCS, VMCS_GPA + 0x10); }
+static void m_no_page(uint8_t *b) { set32(b, B_SIZE, 128); }
+static void m_revision(uint8_t *b) { set32(b, B_DATA, 0x12345678); }
+static void m_not_launched(uint8_t *b) { set32(b, B_DATA + VCORE_VMCS12_OFF_LAUNCH_STATE, 0); }
+static void shadowing(uint8_t *b)
+{
+    blob12_set(b, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u | (1u << 31));
+    blob12_set(b, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 14);
+    blob12_set(b, VCORE_VMCS_VMCS_LINK_POINTER, 0x50000);
+}
+static void m_shadow_missing(uint8_t *b) { shadowing(b); }
+static void m_shadow_no_indicator(uint8_t *b)
+{
+    shadowing(b);
+    set32(b, B_SIZE, 128 + 8192);
+    set32(b, B_DATA + 4096, KVM_REV);
+}
+static void m_shadow_pipeline(uint8_t *b)
+{
+    shadowing(b);
+    set32(b, B_SIZE, 128 + 8192);
+    set32(b, B_DATA + 4096, KVM_REV | 0x80000000u);
+}
+static void m_tpr_shadow(uint8_t *b) { blob12_set(b, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u | (1u << 21)); }
+static void m_pin_allowed0(uint8_t *b) { blob12_set(b, VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0); }
+static void m_host_cr0(uint8_t *b) { blob12_set(b, VCORE_VMCS_HOST_CR0, 0x80000033u & ~1u); }
+static void m_guest_rflags(uint8_t *b) { blob12_set(b, VCORE_VMCS_GUEST_RFLAGS, 0x200); }
+
+static const struct {
+    mutate_fn m;
+    int err;
+    uint32_t diag;
+    uint64_t value;
+} refusals[] = {
+    {m_size_small, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SIZE, 100},
+    {m_flags_unknown, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_FLAGS, 0x81},
+    {m_pending_only, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_FLAGS, 2},
+    {m_gif, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_FLAGS, 0x101},
+    {m_format, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_FORMAT, 1},
+    {m_vmx_flags, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMX_FLAGS, 2},
+    {m_deadline_no_guest, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMX_FLAGS, 1},
+    {m_evmcs, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_KVM_STATE_EVMCS, 5},
+    {m_mtf, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_KVM_STATE_MTF_PENDING, 9},
+    {m_no_vmxon_vmcs, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMCS12_ADDR, VMCS_GPA},
+    {m_no_vmx_guest, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_FLAGS, 1},
+    {m_vmxon_misaligned, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMXON_ADDR, VMXON_GPA + 8},
+    {m_vmxon_wide, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMXON_ADDR, 1ull << 44},
+    {m_smm_bad, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SMM, 1},
+    {m_smm, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_KVM_STATE_SMM, 2},
+    {m_guest_no_vmcs, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMCS12_ADDR, ~0ull},
+    {m_vmcs_is_vmxon, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMCS12_ADDR, VMXON_GPA},
+    {m_vmcs_misaligned, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMCS12_ADDR, VMCS_GPA + 0x10},
+    {m_no_page, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SIZE, 128},
+    {m_revision, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_REVISION, 0x12345678},
+    {m_not_launched, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_NOT_LAUNCHED, 0},
+    {m_shadow_missing, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SHADOW, 128 + 4096},
+    {m_shadow_no_indicator, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SHADOW, KVM_REV},
+    {m_shadow_pipeline, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED, (2u << 8) | 14u},
+    {m_tpr_shadow, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED, (1u << 8) | 21u},
+    {m_pin_allowed0, VCORE_ERR_INVAL, VCORE_VMX_CHECK_EXEC_PIN_ALLOWED0, 0},
+    {m_host_cr0, VCORE_ERR_INVAL, VCORE_VMX_CHECK_HOST_CR0_FIXED0, 0x80000032u},
+    {m_guest_rflags, VCORE_ERR_INVAL, VCORE_VMX_CHECK_GUEST_RFLAGS_BIT1, 0x200},
+};
+
+/* Every rule on the vCPU running L2 (its export is byte-identical after
+ * each refusal, and L2 still runs) and on a fresh vCPU (still not in VMX
+ * operation). */
+START_TEST(every_refusal_changes_nothing)
+{
+    launch_into_l2();
+    uint32_t len = get_state(blob);
+    static uint8_t before[VCORE_KVM_NESTED_MAX_SIZE], after[VCORE_KVM_NESTED_MAX_SIZE];
+    vcore_vcpu_t *fresh = fresh_vcpu();
+    vcore_vcpu_t *targets[2] = {vcpu_a, fresh};
+    for (unsigned t = 0; t < 2; t++) {
+        use(targets[t]);
+        vcore_x86_regs_t r0 = regs();
+        vcore_x86_sregs_t s0 = sregs();
+        uint32_t n0 = get_state(before);
+        for (unsigned i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+            vcore_diag_t d = {.size = sizeof(d)};
+            memset(other, 0, sizeof(other));
+            memcpy(other, blob, len);
+            refusals[i].m(other);
+            int err = vcore_nvmx_vcpu_set_state(vcpu, other, sizeof(other), &d);
+            ck_assert_msg(err == refusals[i].err, "vcpu %u case %u: err %d", t, i, err);
+            ck_assert_msg(d.id == refusals[i].diag, "vcpu %u case %u: diag %#x want %#x", t, i, d.id,
+                          refusals[i].diag);
+            ck_assert_msg(d.value == refusals[i].value, "vcpu %u case %u: value %#llx", t, i,
+                          (unsigned long long)d.value);
+            ck_assert_ptr_nonnull(d.message);
+            vcore_diag_t ld = {.size = sizeof(ld)};
+            ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &ld), VCORE_OK);
+            ck_assert_uint_eq(ld.id, refusals[i].diag);
+            ck_assert_uint_eq(get_state(after), n0);
+            ck_assert_msg(memcmp(before, after, n0) == 0, "vcpu %u case %u changed the state", t, i);
+            vcore_x86_regs_t r1 = regs();
+            vcore_x86_sregs_t s1 = sregs();
+            ck_assert(memcmp(&r0, &r1, sizeof(r0)) == 0);
+            ck_assert(memcmp(&s0, &s1, sizeof(s0)) == 0);
+        }
+        /* a blob shorter than its header */
+        vcore_diag_t d = {.size = sizeof(d)};
+        ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, 100, &d), VCORE_ERR_INVAL);
+        ck_assert_uint_eq(d.id, VCORE_DIAG_KVM_STATE_SIZE);
+    }
+    /* L2 still runs where it stood on the original vCPU */
+    use(vcpu_a);
+    cpuid_then_hlt();
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP);
+    /* and the unmodified blob is accepted by the fresh one */
+    use(fresh);
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(fresh, blob, len, NULL), VCORE_OK);
+}
+END_TEST
+
+/* A pending VMLAUNCH (RUN_PENDING) may still see the launch state clear;
+ * the entry then makes it launched. */
+START_TEST(run_pending_accepts_clear_launch_state)
+{
+    launch_into_l2();
+    uint32_t len = get_state(blob);
+    set16(blob, B_FLAGS, 3);
+    set32(blob, B_DATA + VCORE_VMCS12_OFF_LAUNCH_STATE, 0);
+    fresh_vcpu();
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
+    ck_assert_uint_eq(get_state(other), len);
+    ck_assert_uint_eq(b32(other, B_DATA + VCORE_VMCS12_OFF_LAUNCH_STATE), 1);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    uint32_t n = 0;
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(NULL, blob, sizeof(blob), &n), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, NULL, sizeof(blob), &n), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, blob, sizeof(blob), NULL), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(NULL, blob, sizeof(blob), NULL), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, NULL, sizeof(blob), NULL), VCORE_ERR_INVAL);
+    /* a vCPU without nested VMX */
+    vcore_vcpu_t *plain = NULL;
+    vcore_vcpu_config_t vc;
+    vcore_vcpu_config_init(&vc);
+    vc.id = 3;
+    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &plain), VCORE_OK);
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(plain, blob, sizeof(blob), &n), VCORE_ERR_UNSUPPORTED);
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(plain, blob, sizeof(blob), NULL), VCORE_ERR_UNSUPPORTED);
+    /* not in VMX operation: the 128-byte blob */
+    ck_assert_uint_eq(get_state(blob), 128);
+    ck_assert_uint_eq(b64(blob, B_VMXON), ~0ull);
+    ck_assert_uint_eq(b64(blob, B_VMCS), ~0ull);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("nvmx_state");
+    TCase *tc = tcase_create("guest_mode");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, export_in_guest_mode);
+    tcase_add_test(tc, import_runs_l2_like_the_original);
+    tcase_add_test(tc, run_pending_injects_once);
+    tcase_add_test(tc, no_run_pending_no_injection);
+    tcase_add_test(tc, msr_load_list_not_reapplied);
+    tcase_add_test(tc, export_refused_while_reply_pending);
+    tcase_add_test(tc, export_refused_while_rdmsr_pending);
+    tcase_add_test(tc, toolkit_import_refuses_vcpu_guest_mode);
+    tcase_add_test(tc, import_without_guest_mode_leaves_l2);
+    tcase_add_test(tc, every_refusal_changes_nothing);
+    tcase_add_test(tc, run_pending_accepts_clear_launch_state);
+    tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(s, tc);
+    return vcore_test_run(s);
+}
