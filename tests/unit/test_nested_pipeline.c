@@ -1521,6 +1521,42 @@ START_TEST(nested_ept_eptp_switch_and_unmap)
 }
 END_TEST
 
+/* L1's EPT is in use only when both controls say so: SDM Vol. 3,
+ * "Primary Processor-Based VM-Execution Controls" (activate secondary
+ * controls, bit 31: "If this control is 0, the logical processor operates
+ * as if all the secondary processor-based VM-execution controls were also
+ * 0") and "Secondary Processor-Based VM-Execution Controls" (enable EPT,
+ * bit 1). Otherwise L2-physical is L1-physical: vmcs02 keeps L0's own EPT
+ * pointer from vmcs01 and no ept02 is built. */
+static void ept_controls_run(uint32_t proc, uint32_t proc2)
+{
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 1u << 31), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 1), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_EPT_POINTER, 0xabc05e), VCORE_OK);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc);
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, proc2);
+    set12(VCORE_VMCS_EPT_POINTER, EPTP12);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(peek02(vcore_mock_vmcs_last_entered(vcpu), VCORE_VMCS_EPT_POINTER), 0xabc05e);
+}
+
+START_TEST(nested_ept_off_without_activate_secondary)
+{
+    ept_controls_run(0x04006172, 1u << 1); /* enable EPT set, secondary controls not activated */
+}
+END_TEST
+
+START_TEST(nested_ept_off_without_enable_ept)
+{
+    ept_controls_run(0x04006172 | (1u << 31), 0); /* secondary controls active, enable EPT clear */
+}
+END_TEST
+
 /* ======================= L0's hardware VMCS shadowing ======================= */
 /* SDM Vol. 3, "VMCS Shadowing", "VMREAD Bitmap and VMWRITE Bitmap", and
  * "VMREAD"/"VMWRITE" in VMX non-root operation: with "VMCS shadowing" 1 in
@@ -1853,6 +1889,8 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_ept_l0_mmio_goes_to_vmm);
     tcase_add_test(te, nested_ept_invept_from_l1);
     tcase_add_test(te, nested_ept_eptp_switch_and_unmap);
+    tcase_add_test(te, nested_ept_off_without_activate_secondary);
+    tcase_add_test(te, nested_ept_off_without_enable_ept);
     suite_add_tcase(s, te);
     TCase *th = tcase_create("hw_shadow");
     tcase_add_checked_fixture(th, setup_hw, teardown);
