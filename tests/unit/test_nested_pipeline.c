@@ -18,11 +18,13 @@
 #include "nested_fixture.h"
 }
 
-static void setup(void)
+/* The fixture's VM on a given host (NULL: the library's default). */
+static void setup_on(const vcore_host_t *host)
 {
     vcore_vm_config_t cfg;
     vcore_vm_config_init(&cfg);
     cfg.backend = vcore_backend_mock();
+    cfg.host = host;
     ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
     memset(ram, 0, RAM);
     vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
@@ -40,6 +42,11 @@ static void setup(void)
                      VCORE_OK);
     l1_long_mode();
     ref_vmcs12();
+}
+
+static void setup(void)
+{
+    setup_on(NULL);
 }
 
 static void teardown(void)
@@ -1557,6 +1564,95 @@ START_TEST(nested_ept_off_without_enable_ept)
 }
 END_TEST
 
+/* A failed INVEPT leaves stale translations of an ept02 the processor may
+ * still use (SDM Vol. 3, "Invalidation of TLBs and Paging-Structure
+ * Caches", "INVEPT"): L2 must not run on it. Here L0 unmapped memory, so
+ * every ept02 must be invalidated before L2's next entry; the processor's
+ * INVEPT fails: the run fails and vmcs02 is not entered. */
+START_TEST(nested_ept_failed_invept_stops_l2)
+{
+    vmcs12_with_ept(EPTP12);
+    ept12_map(0x1000, 0x60000 | 7 | (6u << 3));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u, 0x1000, 0);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    static uint8_t extra[4096] __attribute__((aligned(4096)));
+    vcore_mem_region_t x = {.size = sizeof(x), .gpa = 0x10000000, .len = 4096, .hva = extra};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &x), VCORE_OK);
+    ck_assert_int_eq(vcore_vm_unmap_memory(vm, 0x10000000), VCORE_OK);
+    uint64_t entries = vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER);
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_INVEPT, VCORE_ERR_HWFAIL), VCORE_OK);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_HWFAIL);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), entries);
+}
+END_TEST
+
+/* ept02's pool comes from the host's pages at the first entry with L1's
+ * EPT and goes back, whole, when the vCPU goes; a vCPU that never used L1's
+ * EPT gives back nothing it did not take. */
+static long ept_pages_out;
+
+static void *ept_count_alloc(void *ctx, size_t count, uint64_t *phys)
+{
+    void *p = vcore_host_default()->alloc_pages(ctx, count, phys);
+    if (p)
+        ept_pages_out += (long)count;
+    return p;
+}
+
+static void ept_count_free(void *ctx, void *va, size_t count)
+{
+    ck_assert_ptr_nonnull(va);
+    ept_pages_out -= (long)count;
+    vcore_host_default()->free_pages(ctx, va, count);
+}
+
+static void ept_pool_run(bool with_ept)
+{
+    static vcore_host_t h;
+    h = *vcore_host_default();
+    h.alloc_pages = ept_count_alloc;
+    h.free_pages = ept_count_free;
+    vcore_vm_destroy(vm);
+    ept_pages_out = 0;
+    setup_on(&h);
+    if (with_ept) {
+        vmcs12_with_ept(EPTP12);
+        ept12_map(0x1000, 0x60000 | 7 | (6u << 3));
+    }
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    if (with_ept)
+        push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u, 0x1000, 0);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    long held = ept_pages_out;
+    vcore_vm_destroy(vm);
+    ck_assert_int_eq(ept_pages_out, 0);
+    setup_on(NULL); /* for teardown */
+    if (with_ept)
+        ck_assert_int_gt(held, 0);
+}
+
+START_TEST(nested_ept_pool_returned_at_teardown)
+{
+    ept_pool_run(true);
+}
+END_TEST
+
+START_TEST(nested_no_ept_no_pool)
+{
+    ept_pool_run(false);
+}
+END_TEST
+
 /* ======================= L0's hardware VMCS shadowing ======================= */
 /* SDM Vol. 3, "VMCS Shadowing", "VMREAD Bitmap and VMWRITE Bitmap", and
  * "VMREAD"/"VMWRITE" in VMX non-root operation: with "VMCS shadowing" 1 in
@@ -1891,6 +1987,9 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_ept_eptp_switch_and_unmap);
     tcase_add_test(te, nested_ept_off_without_activate_secondary);
     tcase_add_test(te, nested_ept_off_without_enable_ept);
+    tcase_add_test(te, nested_ept_failed_invept_stops_l2);
+    tcase_add_test(te, nested_ept_pool_returned_at_teardown);
+    tcase_add_test(te, nested_no_ept_no_pool);
     suite_add_tcase(s, te);
     TCase *th = tcase_create("hw_shadow");
     tcase_add_checked_fixture(th, setup_hw, teardown);
