@@ -1653,6 +1653,66 @@ START_TEST(nested_no_ept_no_pool)
 }
 END_TEST
 
+/* L0's view of L1 memory gives a 2 MiB page where the VM's region backs
+ * the whole aligned 2 MiB with physically contiguous memory, 4 KiB pages
+ * otherwise (vcpu_nested_ept.c); ept02's leaf is the smaller of L1's and
+ * L0's pages ("EPT Translation Mechanism": a PDE with bit 7 set maps a
+ * 2-MByte page). The host here translates every address as it is, except
+ * the page just past the 2 MiB region: no contiguity may be read from it. */
+static uint8_t big_region[4u << 20] __attribute__((aligned(2u << 20)));
+
+static uint64_t big_virt_to_phys(void *ctx, const void *va)
+{
+    (void)ctx;
+    if ((const uint8_t *)va == big_region + (2u << 20))
+        return 0x7000000000ull; /* another allocation's page */
+    return (uint64_t)(uintptr_t)va;
+}
+
+static uint64_t big_region_run(uint64_t region_len)
+{
+    static vcore_host_t h;
+    h = *vcore_host_default();
+    h.virt_to_phys = big_virt_to_phys;
+    vcore_vm_destroy(vm);
+    setup_on(&h);
+    vcore_mem_region_t x = {.size = sizeof(x), .gpa = 0x200000, .len = region_len, .hva = big_region};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &x), VCORE_OK);
+    vmcs12_with_ept(EPTP12);
+    put(EPT12_PML4, EPT12_PDPT | 7, 8);
+    put(EPT12_PDPT, EPT12_PD | 7, 8);
+    put(EPT12_PD, 0x200000 | (1u << 7) | (6u << 3) | 7, 8); /* L2 0-2M -> L1 2M-4M, a 2 MiB page */
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u, 0x101234, 0);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t size = 0;
+    uint64_t leaf = walk02(eptp02_of_last_entry(), 0x101234, &size);
+    ck_assert_uint_eq(leaf & 7, 7);
+    if (size == (2u << 20)) {
+        ck_assert_uint_eq(leaf & 0x000fffffffe00000ull, (uint64_t)(uintptr_t)big_region);
+        ck_assert_uint_eq(leaf & 0xff, 0xb7); /* RWX, WB, bit 7 */
+    } else {
+        ck_assert_uint_eq(leaf & 0x000ffffffffff000ull, (uint64_t)(uintptr_t)big_region + 0x101000);
+        ck_assert_uint_eq(leaf & 0xff, 0x37);
+    }
+    return size;
+}
+
+START_TEST(nested_ept_l0_2m_page_when_region_backs_it)
+{
+    ck_assert_uint_eq(big_region_run(2u << 20), 2u << 20);
+}
+END_TEST
+
+START_TEST(nested_ept_l0_4k_pages_when_region_is_short)
+{
+    ck_assert_uint_eq(big_region_run((2u << 20) - 4096), 4096);
+}
+END_TEST
+
 /* ======================= L0's hardware VMCS shadowing ======================= */
 /* SDM Vol. 3, "VMCS Shadowing", "VMREAD Bitmap and VMWRITE Bitmap", and
  * "VMREAD"/"VMWRITE" in VMX non-root operation: with "VMCS shadowing" 1 in
@@ -1990,6 +2050,8 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_ept_failed_invept_stops_l2);
     tcase_add_test(te, nested_ept_pool_returned_at_teardown);
     tcase_add_test(te, nested_no_ept_no_pool);
+    tcase_add_test(te, nested_ept_l0_2m_page_when_region_backs_it);
+    tcase_add_test(te, nested_ept_l0_4k_pages_when_region_is_short);
     suite_add_tcase(s, te);
     TCase *th = tcase_create("hw_shadow");
     tcase_add_checked_fixture(th, setup_hw, teardown);
