@@ -1713,6 +1713,59 @@ START_TEST(nested_ept_l0_4k_pages_when_region_is_short)
 }
 END_TEST
 
+/* ept02's pool (64 pages) full: the fault that needs a page drops every
+ * ept02 (the processor forgets them first: INVEPT, "Guidelines for Use of
+ * the INVEPT Instruction") and builds again; that fault is served. 2 MiB
+ * regions of L2 each need a page table of their own: the PML4, PDPT and PD
+ * plus 61 tables fill the pool, the 62nd region finds it empty. With
+ * fail_invept the processor's INVEPT fails: L2 must not run on. */
+static void pool_full_run(bool fail_invept)
+{
+    vmcs12_with_ept(EPTP12);
+    ept12_map(0, 0x60000 | 7 | (6u << 3));
+    for (uint32_t i = 1; i < 72; i++) /* each 2 MiB region's first page -> L1 60000H too */
+        put(EPT12_PD + i * 8u, EPT12_PT | 7, 8);
+    load_vmcs12();
+    if (fail_invept)
+        ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_INVEPT, VCORE_ERR_HWFAIL), VCORE_OK);
+    for (uint32_t round = 0; round < 6; round++) {
+        push_insn(round ? VCORE_NVMX_VMRESUME : VCORE_NVMX_VMLAUNCH, 0, 3);
+        for (uint32_t k = 0; k < 12; k++)
+            push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u, (uint64_t)(round * 12 + k) << 21, 0);
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+        push_hlt();
+        vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+        int err = vcore_vcpu_run(vcpu, &out);
+        if (fail_invept && round == 5) { /* faults 60..71: the 62nd (61) needs the page */
+            ck_assert_int_eq(err, VCORE_ERR_HWFAIL);
+            return;
+        }
+        ck_assert_int_eq(err, VCORE_OK);
+        ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_INVEPT), round == 5 ? 1 : 0);
+    }
+    ck_assert(!fail_invept);
+    uint64_t eptp02 = eptp02_of_last_entry(), size = 0;
+    ck_assert_uint_eq(walk02(eptp02, 0, &size), 0);               /* dropped with the rest */
+    ck_assert_uint_ne(walk02(eptp02, 61ull << 21, &size), 0);     /* the fault that started over */
+    ck_assert_uint_ne(walk02(eptp02, 71ull << 21, &size), 0);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_ne(d.id, VCORE_DIAG_NVMX_EPT02_POOL_EMPTY);
+}
+
+START_TEST(nested_ept_pool_full_starts_over)
+{
+    pool_full_run(false);
+}
+END_TEST
+
+START_TEST(nested_ept_pool_full_failed_invept_stops_l2)
+{
+    pool_full_run(true);
+}
+END_TEST
+
 /* ======================= L0's hardware VMCS shadowing ======================= */
 /* SDM Vol. 3, "VMCS Shadowing", "VMREAD Bitmap and VMWRITE Bitmap", and
  * "VMREAD"/"VMWRITE" in VMX non-root operation: with "VMCS shadowing" 1 in
@@ -2052,6 +2105,8 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_no_ept_no_pool);
     tcase_add_test(te, nested_ept_l0_2m_page_when_region_backs_it);
     tcase_add_test(te, nested_ept_l0_4k_pages_when_region_is_short);
+    tcase_add_test(te, nested_ept_pool_full_starts_over);
+    tcase_add_test(te, nested_ept_pool_full_failed_invept_stops_l2);
     suite_add_tcase(s, te);
     TCase *th = tcase_create("hw_shadow");
     tcase_add_checked_fixture(th, setup_hw, teardown);
