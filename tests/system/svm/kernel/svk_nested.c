@@ -77,22 +77,11 @@ static const struct {
 
 /* ---- result lines ---- */
 
-static uint32_t svk_n_pass, svk_n_fail, svk_n_skip;
+static vtk_tally_t svk_tally;
 
 static void svk_line(const char *prefix, const char *name, int res, const char *detail)
 {
-    vtk_puts("CASE ");
-    vtk_puts(prefix);
-    vtk_puts(name);
-    vtk_puts(res == SVK_PASS ? " PASS " : res == SVK_SKIP ? " SKIP " : " FAIL ");
-    vtk_puts(detail);
-    vtk_puts("\n");
-    if (res == SVK_PASS)
-        svk_n_pass++;
-    else if (res == SVK_SKIP)
-        svk_n_skip++;
-    else
-        svk_n_fail++;
+    vtk_tally_case(&svk_tally, prefix, name, res, detail);
 }
 
 static bool svk_streq(const char *a, const char *b)
@@ -609,14 +598,6 @@ void svk_nested_main(svk_env_t *env)
     vtk_puts("RUN nested.vmrun\n");
     svk_nested_vmrun(env);
 
-    vtk_puts("SUMMARY pass=");
-    vtk_putdec(svk_n_pass);
-    vtk_puts(" fail=");
-    vtk_putdec(svk_n_fail);
-    vtk_puts(" skip=");
-    vtk_putdec(svk_n_skip);
-    vtk_puts(" tsc=");
-    vtk_putdec(vtk_rdtsc() - t0);
-    vtk_puts("\nVTK-END\n");
+    vtk_tally_summary(&svk_tally, false, t0);
     vtk_shutdown();
 }
