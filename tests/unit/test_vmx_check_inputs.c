@@ -208,6 +208,10 @@ START_TEST(changed_reads_only_the_words_given)
     rows[id / 64u] = 1ull << (id % 64u);
     ck_assert_uint_eq(vcore__vmx_check_changed(rows, id / 64u), VCORE_VMX_IN_ALWAYS);
     ck_assert_uint_eq(vcore__vmx_check_changed(rows, id / 64u + 1u), VCORE_VMX_IN_ALWAYS | VCORE_VMX_IN_RIP);
+    /* A bit past the last row names no field (the row table is not read there). */
+    uint64_t past[(VCORE__VMCS_NROWS + 64u) / 64u + 1u] = {0};
+    past[VCORE__VMCS_NROWS / 64u] = 1ull << (VCORE__VMCS_NROWS % 64u);
+    ck_assert_uint_eq(vcore__vmx_check_changed(past, (uint32_t)(sizeof(past) / sizeof(past[0]))), VCORE_VMX_IN_ALWAYS);
 }
 END_TEST
 
