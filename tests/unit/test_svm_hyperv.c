@@ -367,6 +367,21 @@ START_TEST(flush_refusals)
 }
 END_TEST
 
+/* Two flushes asked for one VMRUN give the stronger TLB_CONTROL (APM Vol. 2,
+ * "TLB Control"): 01h flushes every ASID's entries, 03h this guest's,
+ * 07h this guest's non-global ones, 00h nothing; each covers the next. */
+START_TEST(flush_requests_merge_to_the_stronger)
+{
+    static const uint8_t order[4] = {1, 3, 7, 0}; /* strongest first */
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 4; j++) {
+            uint8_t want = order[i < j ? i : j];
+            ck_assert_uint_eq(vcore__svm_tlb_merge(order[i], order[j]), want);
+        }
+    }
+}
+END_TEST
+
 /* ---- Hyper-V through the core on svm ---- */
 
 static void hv_identity(void)
@@ -812,6 +827,7 @@ static Suite *suite(void)
     tcase_add_test(t, flush_long_list_is_whole);
     tcase_add_test(t, flush_before_first_run_is_free);
     tcase_add_test(t, flush_refusals);
+    tcase_add_test(t, flush_requests_merge_to_the_stronger);
     tcase_add_test(t, hv_page_is_vmmcall);
     tcase_add_test(t, hv_xmm_fast_flush_reaches_target_only);
     tcase_add_test(t, hv_list_flush_is_invlpga_on_the_target);
