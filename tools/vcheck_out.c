@@ -78,3 +78,20 @@ void vcheck_out_json_str(FILE *f, const char *s)
     }
     fputc('"', f);
 }
+
+int vcheck_out_optarg(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return 0;
+    if (argv[*i][n] == '=') {
+        *out = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *out = argv[++*i];
+    return 1;
+}

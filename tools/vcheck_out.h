@@ -33,4 +33,9 @@ int vcheck_out_usage(const vcheck_arch_t *arch, const char *fmt, ...) __attribut
 /** Writes @p s as a JSON string (quotes and escapes included). */
 void vcheck_out_json_str(FILE *f, const char *s);
 
+/* An option with a value, "--name VALUE" or "--name=VALUE", at argv[*i]:
+ * 1 with *out set and *i past what it used, 0 when argv[*i] is another
+ * option, -1 when the value is missing. */
+int vcheck_out_optarg(int argc, char **argv, int *i, const char *name, const char **out);
+
 #endif /* VCHECK_OUT_H */

@@ -58,14 +58,8 @@ static int vcheck_svm_state_caps_line(void *ctx, const vcheck_line_t *l, vcheck_
         vcheck_text_fail(err, l->lineno, "value is not a 64-bit C integer literal");
         return -1;
     }
-    if (vcheck_text_is(l->key, l->key_len, "maxphyaddr")) {
-        if (v < 32 || v > 52) {
-            vcheck_text_fail(err, l->lineno, "maxphyaddr must be 32..52");
-            return -1;
-        }
-        caps->maxphyaddr = (uint32_t)v;
-        return 0;
-    }
+    if (vcheck_text_is(l->key, l->key_len, "maxphyaddr"))
+        return vcheck_text_maxphyaddr(l, v, &caps->maxphyaddr, err);
     if (vcheck_text_is(l->key, l->key_len, "cpuid.8000000a.edx")) {
         if (v > UINT32_MAX) {
             vcheck_text_fail(err, l->lineno, "CPUID register value does not fit in 32 bits");
@@ -149,47 +143,22 @@ static int vcheck_svm_state_write(void *ctx, uint64_t gpa, const void *buf, size
     return VCORE_OK;
 }
 
-static int vcheck_svm_state_mem(vcheck_svm_state_t *st, const vcheck_line_t *l, unsigned bytes, uint64_t v,
-                                vcheck_err_t *err)
+/* Names a byte of L1 memory (later assignments win); the VMCB page is L1
+ * memory too. */
+static int vcheck_svm_state_byte(void *ctx, uint64_t a, uint8_t b)
 {
-    const char *open = l->key + 5, *close = l->key + l->key_len - 1;
-    uint64_t gpa;
-
-    while (open < close && (open[1] == ' ' || open[1] == '\t'))
-        open++;
-    while (close > open + 1 && (close[-1] == ' ' || close[-1] == '\t'))
-        close--;
-    if (l->key_len < 8 || l->key[5] != '[' || l->key[l->key_len - 1] != ']' ||
-        vcheck_text_int(open + 1, (size_t)(close - open - 1), &gpa) != 0) {
-        vcheck_text_fail(err, l->lineno, "expected mem64[GPA] or mem32[GPA] with a C integer GPA");
+    vcheck_svm_state_t *st = ctx;
+    if (a - VCHECK_SVM_VMCB_GPA < VCORE_VMCB_SIZE) {
+        st->page[a - VCHECK_SVM_VMCB_GPA] = b;
+        return 0;
+    }
+    vcheck_svm_cell_t *c = vcheck_svm_state_cell(st, a & ~7ull, true);
+    if (!c)
         return -1;
-    }
-    if (bytes == 4 && v > UINT32_MAX) {
-        vcheck_text_fail(err, l->lineno, "value does not fit in 32 bits");
-        return -1;
-    }
-    if (gpa > UINT64_MAX - (bytes - 1)) {
-        vcheck_text_fail(err, l->lineno, "memory operand wraps past the top of the address space");
-        return -1;
-    }
-    for (unsigned i = 0; i < bytes; i++) {
-        uint64_t a = gpa + i;
-        uint8_t b = (uint8_t)(v >> (8 * i));
-        if (a - VCHECK_SVM_VMCB_GPA < VCORE_VMCB_SIZE) {
-            st->page[a - VCHECK_SVM_VMCB_GPA] = b; /* the VMCB page is L1 memory too */
-            continue;
-        }
-        vcheck_svm_cell_t *c = vcheck_svm_state_cell(st, a & ~7ull, true);
-        if (!c) {
-            vcheck_text_fail(err, l->lineno, "more than %u quadwords of memory named", VCHECK_SVM_MAX_CELLS);
-            return -1;
-        }
-        unsigned sh = (unsigned)(a & 7u) * 8u;
-        c->value = (c->value & ~(0xffull << sh)) | ((uint64_t)b << sh);
-    }
+    unsigned sh = (unsigned)(a & 7u) * 8u;
+    c->value = (c->value & ~(0xffull << sh)) | ((uint64_t)b << sh);
     return 0;
 }
-
 
 /* FIELD = V or OFFSET:WIDTH = V, stored raw. */
 static int vcheck_svm_state_field(vcheck_svm_state_t *st, const vcheck_line_t *l, uint64_t v, vcheck_err_t *err)
@@ -251,10 +220,8 @@ static int vcheck_svm_state_line(void *ctx, const vcheck_line_t *l, vcheck_err_t
         st->cr4 = v;
         return 0;
     }
-    if (vcheck_text_starts(l->key, l->key_len, "mem64["))
-        return vcheck_svm_state_mem(st, l, 8, v, err);
-    if (vcheck_text_starts(l->key, l->key_len, "mem32["))
-        return vcheck_svm_state_mem(st, l, 4, v, err);
+    if (vcheck_text_starts(l->key, l->key_len, "mem64[") || vcheck_text_starts(l->key, l->key_len, "mem32["))
+        return vcheck_text_mem(l, v, vcheck_svm_state_byte, st, VCHECK_SVM_MAX_CELLS, err);
     if (vcheck_text_starts(l->key, l->key_len, "cpuid."))
         return vcheck_text_cpuid(st->cpuid, &st->ncpuid, VCHECK_SVM_MAX_CPUID, l, v, err);
     if (vcheck_text_starts(l->key, l->key_len, "cpu.")) {

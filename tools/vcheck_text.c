@@ -205,3 +205,46 @@ int vcheck_text_cpuid(vcore_cpuid_entry_t *tab, uint32_t *n, uint32_t max, const
     }
     return 0;
 }
+
+int vcheck_text_mem(const vcheck_line_t *l, uint64_t v, vcheck_text_byte_fn put, void *ctx, unsigned max_quads,
+                    vcheck_err_t *err)
+{
+    const char *open = l->key + 5, *close = l->key + l->key_len - 1;
+    unsigned bytes = vcheck_text_starts(l->key, l->key_len, "mem32[") ? 4u : 8u;
+    uint64_t gpa;
+
+    while (open < close && (open[1] == ' ' || open[1] == '\t'))
+        open++;
+    while (close > open + 1 && (close[-1] == ' ' || close[-1] == '\t'))
+        close--;
+    if (l->key_len < 8 || l->key[5] != '[' || l->key[l->key_len - 1] != ']' ||
+        vcheck_text_int(open + 1, (size_t)(close - open - 1), &gpa) != 0) {
+        vcheck_text_fail(err, l->lineno, "expected mem64[GPA] or mem32[GPA] with a C integer GPA");
+        return -1;
+    }
+    if (bytes == 4 && v > UINT32_MAX) {
+        vcheck_text_fail(err, l->lineno, "value does not fit in 32 bits");
+        return -1;
+    }
+    if (gpa > UINT64_MAX - (bytes - 1)) {
+        vcheck_text_fail(err, l->lineno, "memory operand wraps past the top of the address space");
+        return -1;
+    }
+    for (unsigned i = 0; i < bytes; i++) {
+        if (put(ctx, gpa + i, (uint8_t)(v >> (8 * i))) != 0) {
+            vcheck_text_fail(err, l->lineno, "more than %u quadwords of memory named", max_quads);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int vcheck_text_maxphyaddr(const vcheck_line_t *l, uint64_t v, uint32_t *out, vcheck_err_t *err)
+{
+    if (v < 32 || v > 52) {
+        vcheck_text_fail(err, l->lineno, "maxphyaddr must be 32..52");
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}

@@ -84,4 +84,18 @@ void vcheck_text_fail(vcheck_err_t *err, unsigned line, const char *fmt, ...)
 int vcheck_text_cpuid(vcore_cpuid_entry_t *tab, uint32_t *n, uint32_t max, const vcheck_line_t *l, uint64_t v,
                       vcheck_err_t *err);
 
+/* Stores one named byte of L1 memory; 0, or -1 when no room is left. */
+typedef int (*vcheck_text_byte_fn)(void *ctx, uint64_t gpa, uint8_t b);
+
+/* A `mem64[GPA] = V` or `mem32[GPA] = V` line (blanks allowed inside the
+ * brackets): V's bytes, little endian, handed to put at GPA, GPA+1, ...;
+ * max_quads only words the message when put runs out of room. 0, or -1
+ * with err filled. */
+int vcheck_text_mem(const vcheck_line_t *l, uint64_t v, vcheck_text_byte_fn put, void *ctx, unsigned max_quads,
+                    vcheck_err_t *err);
+
+/* A `maxphyaddr = V` line of a capability file: V in 32..52. 0, or -1
+ * with err filled. */
+int vcheck_text_maxphyaddr(const vcheck_line_t *l, uint64_t v, uint32_t *out, vcheck_err_t *err);
+
 #endif /* VCHECK_TEXT_H */

@@ -266,24 +266,6 @@ out:
 
 /* ---- options ---------------------------------------------------------------- */
 
-/* "--name VALUE" or "--name=VALUE"; advances *i past what it used. */
-static int vcheck_vmx_optarg(int argc, char **argv, int *i, const char *name, const char **out)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return 0;
-    if (argv[*i][n] == '=') {
-        *out = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *out = argv[++*i];
-    return 1;
-}
-
 static int vcheck_vmx_main(int argc, char **argv)
 {
     vcheck_vmx_opts_t o;
@@ -293,9 +275,9 @@ static int vcheck_vmx_main(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         int r;
-        if ((r = vcheck_vmx_optarg(argc, argv, &i, "--caps", &o.caps_file)) ||
-            (r = vcheck_vmx_optarg(argc, argv, &i, "--cpu", &o.cpu)) ||
-            (r = vcheck_vmx_optarg(argc, argv, &i, "--kvm-state", &o.kvm_state))) {
+        if ((r = vcheck_out_optarg(argc, argv, &i, "--caps", &o.caps_file)) ||
+            (r = vcheck_out_optarg(argc, argv, &i, "--cpu", &o.cpu)) ||
+            (r = vcheck_out_optarg(argc, argv, &i, "--kvm-state", &o.kvm_state))) {
             if (r < 0)
                 return vcheck_out_usage(a, "%s needs a value", arg);
         } else if (strcmp(arg, "--all") == 0) {

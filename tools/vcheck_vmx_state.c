@@ -101,14 +101,8 @@ static int vcheck_vmx_state_caps_line(void *ctx, const vcheck_line_t *l, vcheck_
         vcheck_text_fail(err, l->lineno, "value is not a 64-bit C integer literal");
         return -1;
     }
-    if (vcheck_text_is(l->key, l->key_len, "maxphyaddr")) {
-        if (v < 32 || v > 52) {
-            vcheck_text_fail(err, l->lineno, "maxphyaddr must be 32..52");
-            return -1;
-        }
-        caps->maxphyaddr = (uint32_t)v;
-        return 0;
-    }
+    if (vcheck_text_is(l->key, l->key_len, "maxphyaddr"))
+        return vcheck_text_maxphyaddr(l, v, &caps->maxphyaddr, err);
     if (vcheck_text_int(l->key, l->key_len, &k) != 0 || k < 0x480 || k >= 0x480u + VCORE_NVMX_NR_CAPS) {
         vcheck_text_fail(err, l->lineno, "key must be an MSR 0x480..0x491 or maxphyaddr");
         return -1;
@@ -141,8 +135,9 @@ void vcheck_vmx_state_init(vcheck_vmx_state_t *st)
 }
 
 /* Names a byte of L1 memory (later assignments win). */
-static int vcheck_vmx_state_byte(vcheck_vmx_state_t *st, uint64_t gpa, uint8_t b)
+static int vcheck_vmx_state_byte(void *ctx, uint64_t gpa, uint8_t b)
 {
+    vcheck_vmx_state_t *st = ctx;
     uint64_t base = gpa & ~7ull;
     unsigned sh = (unsigned)(gpa & 7u);
     vcheck_vmx_cell_t *c = NULL;
@@ -208,40 +203,6 @@ static int vcheck_vmx_state_write(void *ctx, uint64_t gpa, const void *buf, size
     (void)len;
     return VCORE_ERR_FAULT;
 }
-
-/* mem64[GPA] / mem32[GPA] (blanks allowed inside the brackets) */
-static int vcheck_vmx_state_mem(vcheck_vmx_state_t *st, const vcheck_line_t *l, unsigned bytes, uint64_t v,
-                                vcheck_err_t *err)
-{
-    const char *open = l->key + 5, *close = l->key + l->key_len - 1;
-    uint64_t gpa;
-
-    while (open < close && (open[1] == ' ' || open[1] == '\t'))
-        open++;
-    while (close > open + 1 && (close[-1] == ' ' || close[-1] == '\t'))
-        close--;
-    if (l->key_len < 8 || l->key[5] != '[' || l->key[l->key_len - 1] != ']' ||
-        vcheck_text_int(open + 1, (size_t)(close - open - 1), &gpa) != 0) {
-        vcheck_text_fail(err, l->lineno, "expected mem64[GPA] or mem32[GPA] with a C integer GPA");
-        return -1;
-    }
-    if (bytes == 4 && v > UINT32_MAX) {
-        vcheck_text_fail(err, l->lineno, "value does not fit in 32 bits");
-        return -1;
-    }
-    if (gpa > UINT64_MAX - (bytes - 1)) {
-        vcheck_text_fail(err, l->lineno, "memory operand wraps past the top of the address space");
-        return -1;
-    }
-    for (unsigned i = 0; i < bytes; i++) {
-        if (vcheck_vmx_state_byte(st, gpa + i, (uint8_t)(v >> (8 * i))) != 0) {
-            vcheck_text_fail(err, l->lineno, "more than %u quadwords of memory named", VCHECK_VMX_MAX_CELLS);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 
 /* FIELD = V: stored raw, as a snapshot of a VMCS may hold any bits. */
 static int vcheck_vmx_state_field(vcheck_vmx_state_t *st, const vcheck_line_t *l, uint64_t v, vcheck_err_t *err)
@@ -333,10 +294,8 @@ static int vcheck_vmx_state_line(void *ctx, const vcheck_line_t *l, vcheck_err_t
         st->current_vmcs = v;
         return 0;
     }
-    if (vcheck_text_starts(l->key, l->key_len, "mem64["))
-        return vcheck_vmx_state_mem(st, l, 8, v, err);
-    if (vcheck_text_starts(l->key, l->key_len, "mem32["))
-        return vcheck_vmx_state_mem(st, l, 4, v, err);
+    if (vcheck_text_starts(l->key, l->key_len, "mem64[") || vcheck_text_starts(l->key, l->key_len, "mem32["))
+        return vcheck_text_mem(l, v, vcheck_vmx_state_byte, st, VCHECK_VMX_MAX_CELLS, err);
     if (vcheck_text_starts(l->key, l->key_len, "cpuid."))
         return vcheck_text_cpuid(st->cpuid, &st->ncpuid, VCHECK_VMX_MAX_CPUID, l, v, err);
     if (vcheck_text_starts(l->key, l->key_len, "cpu.")) {

@@ -11,6 +11,7 @@
  * "Accessed and Dirty Flags for EPT", "EPT and Memory Typing", "INVEPT"
  * (single-context: mappings of EPTP bits 51:12; all-context: every one).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "support.h"
@@ -182,6 +183,36 @@ static uint32_t pages_free(void)
     ck_assert_int_eq(vcore_nvmx_ept02_stats(ep, &s), VCORE_OK);
     return s.pages_free;
 }
+
+/* The largest pool (VCORE_NVMX_EPT02_MAX_PAGES) in storage of exactly
+ * vcore_nvmx_ept02_storage_size() bytes from the heap: every table built,
+ * followed, dropped and looked up stays inside the builder's storage and
+ * the lent pages (the sanitizer build sees any byte beyond). */
+static uint8_t big_pool[VCORE_NVMX_EPT02_MAX_PAGES][4096] __attribute__((aligned(4096)));
+static vcore_nvmx_ept02_page_t big_pages[VCORE_NVMX_EPT02_MAX_PAGES];
+
+START_TEST(max_pool_in_exact_storage)
+{
+    for (uint32_t i = 0; i < VCORE_NVMX_EPT02_MAX_PAGES; i++) {
+        big_pages[i].va = big_pool[i];
+        big_pages[i].pa = POOL_PA + i * 4096ull;
+    }
+    vcore_nvmx_ept02_config_t cfg = {.size = sizeof(cfg), .pages = big_pages,
+                                     .npages = VCORE_NVMX_EPT02_MAX_PAGES, .flush = on_flush};
+    void *st = malloc(vcore_nvmx_ept02_storage_size());
+    ck_assert_ptr_nonnull(st);
+    ck_assert_int_eq(vcore_nvmx_ept02_init(st, vcore_nvmx_ept02_storage_size(), &cfg, &ep), VCORE_OK);
+    map12(0x1000, 0x5000 | RWX | MT(6), 1);
+    ck_assert_uint_eq(fault(0x1234, R).kind, VCORE_NVMX_EPT02_FIXED);
+    ck_assert_uint_eq(fault(0x1234, W).kind, VCORE_NVMX_EPT02_FIXED); /* walks ept02's own tables */
+    ck_assert(look(EPTP, 0x1abc).present);
+    ck_assert_uint_eq(pages_free(), VCORE_NVMX_EPT02_MAX_PAGES - 4);
+    ck_assert_int_eq(vcore_nvmx_ept02_invalidate(ep, 2, 0), VCORE_OK);
+    ck_assert_uint_eq(pages_free(), VCORE_NVMX_EPT02_MAX_PAGES);
+    ck_assert(!look(EPTP, 0x1abc).present);
+    free(st);
+}
+END_TEST
 
 /* ---- composition: address and page size ---- */
 
@@ -699,6 +730,7 @@ int main(void)
     tcase_add_test(tc, pool_exhaustion);
     tcase_add_test(tc, existing_tables_reused_and_large_leaf_split);
     tcase_add_test(tc, refused_inputs);
+    tcase_add_test(tc, max_pool_in_exact_storage);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }

@@ -18,11 +18,13 @@
 #include "nested_fixture.h"
 }
 
-static void setup(void)
+/* The fixture's VM on a given host (NULL: the library's default). */
+static void setup_on(const vcore_host_t *host)
 {
     vcore_vm_config_t cfg;
     vcore_vm_config_init(&cfg);
     cfg.backend = vcore_backend_mock();
+    cfg.host = host;
     ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
     memset(ram, 0, RAM);
     vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
@@ -40,6 +42,11 @@ static void setup(void)
                      VCORE_OK);
     l1_long_mode();
     ref_vmcs12();
+}
+
+static void setup(void)
+{
+    setup_on(NULL);
 }
 
 static void teardown(void)
@@ -1521,6 +1528,244 @@ START_TEST(nested_ept_eptp_switch_and_unmap)
 }
 END_TEST
 
+/* L1's EPT is in use only when both controls say so: SDM Vol. 3,
+ * "Primary Processor-Based VM-Execution Controls" (activate secondary
+ * controls, bit 31: "If this control is 0, the logical processor operates
+ * as if all the secondary processor-based VM-execution controls were also
+ * 0") and "Secondary Processor-Based VM-Execution Controls" (enable EPT,
+ * bit 1). Otherwise L2-physical is L1-physical: vmcs02 keeps L0's own EPT
+ * pointer from vmcs01 and no ept02 is built. */
+static void ept_controls_run(uint32_t proc, uint32_t proc2)
+{
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 1u << 31), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 1), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_EPT_POINTER, 0xabc05e), VCORE_OK);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc);
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, proc2);
+    set12(VCORE_VMCS_EPT_POINTER, EPTP12);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(peek02(vcore_mock_vmcs_last_entered(vcpu), VCORE_VMCS_EPT_POINTER), 0xabc05e);
+}
+
+START_TEST(nested_ept_off_without_activate_secondary)
+{
+    ept_controls_run(0x04006172, 1u << 1); /* enable EPT set, secondary controls not activated */
+}
+END_TEST
+
+START_TEST(nested_ept_off_without_enable_ept)
+{
+    ept_controls_run(0x04006172 | (1u << 31), 0); /* secondary controls active, enable EPT clear */
+}
+END_TEST
+
+/* A failed INVEPT leaves stale translations of an ept02 the processor may
+ * still use (SDM Vol. 3, "Invalidation of TLBs and Paging-Structure
+ * Caches", "INVEPT"): L2 must not run on it. Here L0 unmapped memory, so
+ * every ept02 must be invalidated before L2's next entry; the processor's
+ * INVEPT fails: the run fails and vmcs02 is not entered. */
+START_TEST(nested_ept_failed_invept_stops_l2)
+{
+    vmcs12_with_ept(EPTP12);
+    ept12_map(0x1000, 0x60000 | 7 | (6u << 3));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u, 0x1000, 0);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    static uint8_t extra[4096] __attribute__((aligned(4096)));
+    vcore_mem_region_t x = {.size = sizeof(x), .gpa = 0x10000000, .len = 4096, .hva = extra};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &x), VCORE_OK);
+    ck_assert_int_eq(vcore_vm_unmap_memory(vm, 0x10000000), VCORE_OK);
+    uint64_t entries = vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER);
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_INVEPT, VCORE_ERR_HWFAIL), VCORE_OK);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_HWFAIL);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), entries);
+}
+END_TEST
+
+/* ept02's pool comes from the host's pages at the first entry with L1's
+ * EPT and goes back, whole, when the vCPU goes; a vCPU that never used L1's
+ * EPT gives back nothing it did not take. */
+static long ept_pages_out;
+
+static void *ept_count_alloc(void *ctx, size_t count, uint64_t *phys)
+{
+    void *p = vcore_host_default()->alloc_pages(ctx, count, phys);
+    if (p)
+        ept_pages_out += (long)count;
+    return p;
+}
+
+static void ept_count_free(void *ctx, void *va, size_t count)
+{
+    ck_assert_ptr_nonnull(va);
+    ept_pages_out -= (long)count;
+    vcore_host_default()->free_pages(ctx, va, count);
+}
+
+static void ept_pool_run(bool with_ept)
+{
+    static vcore_host_t h;
+    h = *vcore_host_default();
+    h.alloc_pages = ept_count_alloc;
+    h.free_pages = ept_count_free;
+    vcore_vm_destroy(vm);
+    ept_pages_out = 0;
+    setup_on(&h);
+    if (with_ept) {
+        vmcs12_with_ept(EPTP12);
+        ept12_map(0x1000, 0x60000 | 7 | (6u << 3));
+    }
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    if (with_ept)
+        push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u, 0x1000, 0);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    long held = ept_pages_out;
+    vcore_vm_destroy(vm);
+    ck_assert_int_eq(ept_pages_out, 0);
+    setup_on(NULL); /* for teardown */
+    if (with_ept)
+        ck_assert_int_gt(held, 0);
+}
+
+START_TEST(nested_ept_pool_returned_at_teardown)
+{
+    ept_pool_run(true);
+}
+END_TEST
+
+START_TEST(nested_no_ept_no_pool)
+{
+    ept_pool_run(false);
+}
+END_TEST
+
+/* L0's view of L1 memory gives a 2 MiB page where the VM's region backs
+ * the whole aligned 2 MiB with physically contiguous memory, 4 KiB pages
+ * otherwise (vcpu_nested_ept.c); ept02's leaf is the smaller of L1's and
+ * L0's pages ("EPT Translation Mechanism": a PDE with bit 7 set maps a
+ * 2-MByte page). The host here translates every address as it is, except
+ * the page just past the 2 MiB region: no contiguity may be read from it. */
+static uint8_t big_region[4u << 20] __attribute__((aligned(2u << 20)));
+
+static uint64_t big_virt_to_phys(void *ctx, const void *va)
+{
+    (void)ctx;
+    if ((const uint8_t *)va == big_region + (2u << 20))
+        return 0x7000000000ull; /* another allocation's page */
+    return (uint64_t)(uintptr_t)va;
+}
+
+static uint64_t big_region_run(uint64_t region_len)
+{
+    static vcore_host_t h;
+    h = *vcore_host_default();
+    h.virt_to_phys = big_virt_to_phys;
+    vcore_vm_destroy(vm);
+    setup_on(&h);
+    vcore_mem_region_t x = {.size = sizeof(x), .gpa = 0x200000, .len = region_len, .hva = big_region};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &x), VCORE_OK);
+    vmcs12_with_ept(EPTP12);
+    put(EPT12_PML4, EPT12_PDPT | 7, 8);
+    put(EPT12_PDPT, EPT12_PD | 7, 8);
+    put(EPT12_PD, 0x200000 | (1u << 7) | (6u << 3) | 7, 8); /* L2 0-2M -> L1 2M-4M, a 2 MiB page */
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u, 0x101234, 0);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t size = 0;
+    uint64_t leaf = walk02(eptp02_of_last_entry(), 0x101234, &size);
+    ck_assert_uint_eq(leaf & 7, 7);
+    if (size == (2u << 20)) {
+        ck_assert_uint_eq(leaf & 0x000fffffffe00000ull, (uint64_t)(uintptr_t)big_region);
+        ck_assert_uint_eq(leaf & 0xff, 0xb7); /* RWX, WB, bit 7 */
+    } else {
+        ck_assert_uint_eq(leaf & 0x000ffffffffff000ull, (uint64_t)(uintptr_t)big_region + 0x101000);
+        ck_assert_uint_eq(leaf & 0xff, 0x37);
+    }
+    return size;
+}
+
+START_TEST(nested_ept_l0_2m_page_when_region_backs_it)
+{
+    ck_assert_uint_eq(big_region_run(2u << 20), 2u << 20);
+}
+END_TEST
+
+START_TEST(nested_ept_l0_4k_pages_when_region_is_short)
+{
+    ck_assert_uint_eq(big_region_run((2u << 20) - 4096), 4096);
+}
+END_TEST
+
+/* ept02's pool (64 pages) full: the fault that needs a page drops every
+ * ept02 (the processor forgets them first: INVEPT, "Guidelines for Use of
+ * the INVEPT Instruction") and builds again; that fault is served. 2 MiB
+ * regions of L2 each need a page table of their own: the PML4, PDPT and PD
+ * plus 61 tables fill the pool, the 62nd region finds it empty. With
+ * fail_invept the processor's INVEPT fails: L2 must not run on. */
+static void pool_full_run(bool fail_invept)
+{
+    vmcs12_with_ept(EPTP12);
+    ept12_map(0, 0x60000 | 7 | (6u << 3));
+    for (uint32_t i = 1; i < 72; i++) /* each 2 MiB region's first page -> L1 60000H too */
+        put(EPT12_PD + i * 8u, EPT12_PT | 7, 8);
+    load_vmcs12();
+    if (fail_invept)
+        ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_INVEPT, VCORE_ERR_HWFAIL), VCORE_OK);
+    for (uint32_t round = 0; round < 6; round++) {
+        push_insn(round ? VCORE_NVMX_VMRESUME : VCORE_NVMX_VMLAUNCH, 0, 3);
+        for (uint32_t k = 0; k < 12; k++)
+            push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u, (uint64_t)(round * 12 + k) << 21, 0);
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+        push_hlt();
+        vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+        int err = vcore_vcpu_run(vcpu, &out);
+        if (fail_invept && round == 5) { /* faults 60..71: the 62nd (61) needs the page */
+            ck_assert_int_eq(err, VCORE_ERR_HWFAIL);
+            return;
+        }
+        ck_assert_int_eq(err, VCORE_OK);
+        ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_INVEPT), round == 5 ? 1 : 0);
+    }
+    ck_assert(!fail_invept);
+    uint64_t eptp02 = eptp02_of_last_entry(), size = 0;
+    ck_assert_uint_eq(walk02(eptp02, 0, &size), 0);               /* dropped with the rest */
+    ck_assert_uint_ne(walk02(eptp02, 61ull << 21, &size), 0);     /* the fault that started over */
+    ck_assert_uint_ne(walk02(eptp02, 71ull << 21, &size), 0);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_ne(d.id, VCORE_DIAG_NVMX_EPT02_POOL_EMPTY);
+}
+
+START_TEST(nested_ept_pool_full_starts_over)
+{
+    pool_full_run(false);
+}
+END_TEST
+
+START_TEST(nested_ept_pool_full_failed_invept_stops_l2)
+{
+    pool_full_run(true);
+}
+END_TEST
+
 /* ======================= L0's hardware VMCS shadowing ======================= */
 /* SDM Vol. 3, "VMCS Shadowing", "VMREAD Bitmap and VMWRITE Bitmap", and
  * "VMREAD"/"VMWRITE" in VMX non-root operation: with "VMCS shadowing" 1 in
@@ -1989,6 +2234,15 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_ept_l0_mmio_goes_to_vmm);
     tcase_add_test(te, nested_ept_invept_from_l1);
     tcase_add_test(te, nested_ept_eptp_switch_and_unmap);
+    tcase_add_test(te, nested_ept_off_without_activate_secondary);
+    tcase_add_test(te, nested_ept_off_without_enable_ept);
+    tcase_add_test(te, nested_ept_failed_invept_stops_l2);
+    tcase_add_test(te, nested_ept_pool_returned_at_teardown);
+    tcase_add_test(te, nested_no_ept_no_pool);
+    tcase_add_test(te, nested_ept_l0_2m_page_when_region_backs_it);
+    tcase_add_test(te, nested_ept_l0_4k_pages_when_region_is_short);
+    tcase_add_test(te, nested_ept_pool_full_starts_over);
+    tcase_add_test(te, nested_ept_pool_full_failed_invept_stops_l2);
     suite_add_tcase(s, te);
     TCase *th = tcase_create("hw_shadow");
     tcase_add_checked_fixture(th, setup_hw, teardown);

@@ -235,6 +235,42 @@ START_TEST(cpuid_reflected_to_l1)
 }
 END_TEST
 
+/* The backend found no end of the instruction (raw.data[4] = 0): nRIP is
+ * the processor's NRIP field of vmcb02 ("Next RIP Saved": the #VMEXIT of an
+ * intercepted instruction stores the address of the next one), and the
+ * rest of L2's state is reflected as usual. */
+START_TEST(nrip_from_vmcb02_when_the_backend_found_none)
+{
+    vmcb12(1u << 18, 0, false); /* CPUID */
+    push_vmrun();
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x72;
+    x.next_rip = 0;
+    x.exit = vcore_test_exit(VCORE_EXIT_CPUID);
+    x.exit.flags = VCORE_EXIT_F_NEEDS_REPLY;
+    x.nfields = 3;
+    x.fields[0].offset = 0x578;
+    x.fields[0].bytes = 8;
+    x.fields[0].value = L2_RIP + 0x10;
+    x.fields[1].offset = 0x5f8;
+    x.fields[1].bytes = 8;
+    x.fields[1].value = 0x5678;
+    x.fields[2].offset = 0x0c8; /* NRIP */
+    x.fields[2].bytes = 8;
+    x.fields[2].value = L2_RIP + 0x12;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + 0x70, 8), 0x72);
+    ck_assert_uint_eq(get(VMCB12 + 0xc8, 8), L2_RIP + 0x12);
+    ck_assert_uint_eq(get(VMCB12 + 0x578, 8), L2_RIP + 0x10);
+    ck_assert_uint_eq(get(VMCB12 + 0x5f8, 8), 0x5678);
+    ck_assert_uint_eq(get(VMCB12 + 0x5d8, 8), 0x8000);
+}
+END_TEST
+
 /* L1 does not intercept CPUID: the VMM answers it for L2 (flagged L2), the
  * reply completes L2's CPUID (RAX, RBX, RCX, RDX; RIP to nRIP). */
 /* L2's OUT to a port L1 does not intercept is the VMM's: it needs no
@@ -1463,6 +1499,7 @@ int main(void)
     TCase *tc = tcase_create("nsvm_run");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, cpuid_reflected_to_l1);
+    tcase_add_test(tc, nrip_from_vmcb02_when_the_backend_found_none);
     tcase_add_test(tc, cpuid_of_l2_answered_by_the_vmm);
     tcase_add_test(tc, out_of_l2_completed_without_reply);
     tcase_add_test(tc, unchanged_l2_keeps_clean_bits);

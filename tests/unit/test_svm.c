@@ -18,12 +18,9 @@
 
 extern const vcore_backend_t vcore__backend_svm_ops;
 
-static void *amem(size_t align, size_t len)
-{
-    void *p = NULL;
-    ck_assert_int_eq(posix_memalign(&p, align, len), 0);
-    return p;
-}
+#define FIXTURE_MAX_CPUS SVM_FAKE_MAX_CPUS
+#define FIXTURE_THIS_CPU svm_fake.this_cpu
+#include "backend_fixture.h"
 
 /* ---- environment: one VM, one vCPU, 4 MiB of RAM at GPA 0, a 64-bit guest ---- */
 
@@ -33,50 +30,6 @@ static void *amem(size_t align, size_t len)
 static vcore_vm_t *vm;
 static vcore_vcpu_t *vcpu;
 static uint8_t *ram;
-static vcore_host_t host;
-static int pages_left; /* > 0: alloc_pages fails after this many calls */
-static long pages_out;
-static vcore_host_cpu_t test_cpus[SVM_FAKE_MAX_CPUS];
-static uint8_t cpu_pages[SVM_FAKE_MAX_CPUS][4096] __attribute__((aligned(4096)));
-
-static void *test_alloc_pages(void *ctx, size_t count, uint64_t *phys)
-{
-    if (pages_left > 0 && --pages_left == 0)
-        return NULL;
-    void *p = vcore_host_default()->alloc_pages(ctx, count, phys);
-    if (p)
-        pages_out += (long)count;
-    return p;
-}
-
-static void test_free_pages(void *ctx, void *va, size_t count)
-{
-    pages_out -= (long)count;
-    vcore_host_default()->free_pages(ctx, va, count);
-}
-
-static uint32_t test_cpu_index(void *ctx)
-{
-    (void)ctx;
-    return svm_fake.this_cpu;
-}
-
-static void host_init(void)
-{
-    host = *vcore_host_default();
-    host.alloc_pages = test_alloc_pages;
-    host.free_pages = test_free_pages;
-    pages_out = 0;
-    memset(test_cpus, 0, sizeof(test_cpus));
-    for (unsigned i = 0; i < SVM_FAKE_MAX_CPUS; i++) {
-        test_cpus[i].page = cpu_pages[i];
-        test_cpus[i].page_phys = (uint64_t)(uintptr_t)cpu_pages[i];
-    }
-    host.cpu_index = test_cpu_index;
-    host.cpus = test_cpus;
-    host.ncpus = SVM_FAKE_MAX_CPUS;
-    pages_left = 0;
-}
 
 #define CPUID_81_EDX_NX (1u << 20)
 #define CPUID_81_EDX_LM (1u << 29)

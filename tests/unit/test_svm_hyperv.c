@@ -27,58 +27,9 @@ extern const vcore_backend_t vcore__backend_svm_ops;
 static vcore_vm_t *vm;
 static vcore_vcpu_t *vcpus[NVCPU];
 static uint8_t *ram;
-static vcore_host_t host;
-static vcore_host_cpu_t test_cpus[SVM_FAKE_MAX_CPUS];
-static uint8_t cpu_pages[SVM_FAKE_MAX_CPUS][4096] __attribute__((aligned(4096)));
-static uint32_t kicked_cpu, n_kick_cpu;
-static long pages_out;
-
-static void *test_alloc_pages(void *ctx, size_t count, uint64_t *phys)
-{
-    void *p = vcore_host_default()->alloc_pages(ctx, count, phys);
-    if (p)
-        pages_out += (long)count;
-    return p;
-}
-
-static void test_free_pages(void *ctx, void *va, size_t count)
-{
-    ck_assert_ptr_nonnull(va);
-    pages_out -= (long)count;
-    vcore_host_default()->free_pages(ctx, va, count);
-}
-
-static uint32_t test_cpu_index(void *ctx)
-{
-    (void)ctx;
-    return svm_fake.this_cpu;
-}
-
-static void test_kick_cpu(void *ctx, uint32_t cpu)
-{
-    (void)ctx;
-    kicked_cpu = cpu;
-    n_kick_cpu++;
-}
-
-static void host_init(void)
-{
-    host = *vcore_host_default();
-    host.alloc_pages = test_alloc_pages;
-    host.free_pages = test_free_pages;
-    pages_out = 0;
-    memset(test_cpus, 0, sizeof(test_cpus));
-    for (unsigned i = 0; i < SVM_FAKE_MAX_CPUS; i++) {
-        test_cpus[i].page = cpu_pages[i];
-        test_cpus[i].page_phys = (uint64_t)(uintptr_t)cpu_pages[i];
-    }
-    host.cpu_index = test_cpu_index;
-    host.cpus = test_cpus;
-    host.ncpus = SVM_FAKE_MAX_CPUS;
-    host.kick_cpu = test_kick_cpu;
-    kicked_cpu = ~0u;
-    n_kick_cpu = 0;
-}
+#define FIXTURE_MAX_CPUS SVM_FAKE_MAX_CPUS
+#define FIXTURE_THIS_CPU svm_fake.this_cpu
+#include "backend_fixture.h"
 
 /* An AMD vCPU ("AuthenticAMD"): long mode, NX, SYSCALL, FXSR/SSE. */
 static void set_cpuid(vcore_vcpu_t *v)
@@ -413,6 +364,21 @@ START_TEST(flush_refusals)
     ck_assert_uint_eq(svm_fake.n_invlpga, 0);
     hvscript_t s = run_hlt(0);
     ck_assert_uint_eq(s.seen_tlb[0], 0);
+}
+END_TEST
+
+/* Two flushes asked for one VMRUN give the stronger TLB_CONTROL (APM Vol. 2,
+ * "TLB Control"): 01h flushes every ASID's entries, 03h this guest's,
+ * 07h this guest's non-global ones, 00h nothing; each covers the next. */
+START_TEST(flush_requests_merge_to_the_stronger)
+{
+    static const uint8_t order[4] = {1, 3, 7, 0}; /* strongest first */
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 4; j++) {
+            uint8_t want = order[i < j ? i : j];
+            ck_assert_uint_eq(vcore__svm_tlb_merge(order[i], order[j]), want);
+        }
+    }
 }
 END_TEST
 
@@ -861,6 +827,7 @@ static Suite *suite(void)
     tcase_add_test(t, flush_long_list_is_whole);
     tcase_add_test(t, flush_before_first_run_is_free);
     tcase_add_test(t, flush_refusals);
+    tcase_add_test(t, flush_requests_merge_to_the_stronger);
     tcase_add_test(t, hv_page_is_vmmcall);
     tcase_add_test(t, hv_xmm_fast_flush_reaches_target_only);
     tcase_add_test(t, hv_list_flush_is_invlpga_on_the_target);

@@ -196,6 +196,25 @@ START_TEST(field_inputs)
 }
 END_TEST
 
+/* The changed-row bitmap is read for `words` words only: a row past them
+ * (here GUEST_RIP's) is not a change; within them it is. */
+START_TEST(changed_reads_only_the_words_given)
+{
+    const vcore__vmcs_row_t *r = vcore__vmcs_row(VCORE_VMCS_GUEST_RIP);
+    ck_assert_ptr_nonnull(r);
+    uint32_t id = (uint32_t)(r - vcore__vmcs_rows);
+    uint64_t rows[8] = {0};
+    ck_assert_uint_lt(id / 64u, 8);
+    rows[id / 64u] = 1ull << (id % 64u);
+    ck_assert_uint_eq(vcore__vmx_check_changed(rows, id / 64u), VCORE_VMX_IN_ALWAYS);
+    ck_assert_uint_eq(vcore__vmx_check_changed(rows, id / 64u + 1u), VCORE_VMX_IN_ALWAYS | VCORE_VMX_IN_RIP);
+    /* A bit past the last row names no field (the row table is not read there). */
+    uint64_t past[(VCORE__VMCS_NROWS + 64u) / 64u + 1u] = {0};
+    past[VCORE__VMCS_NROWS / 64u] = 1ull << (VCORE__VMCS_NROWS % 64u);
+    ck_assert_uint_eq(vcore__vmx_check_changed(past, (uint32_t)(sizeof(past) / sizeof(past[0]))), VCORE_VMX_IN_ALWAYS);
+}
+END_TEST
+
 /* Nothing changed: only the rules that always run; an unchanged passing
  * state still passes, a failing memory input still fails. */
 START_TEST(nothing_changed)
@@ -231,6 +250,7 @@ static Suite *vmx_check_inputs_suite(void)
     tcase_add_test(tc, every_rule_decided_from_changed_fields);
     tcase_add_test(tc, field_inputs);
     tcase_add_test(tc, nothing_changed);
+    tcase_add_test(tc, changed_reads_only_the_words_given);
     suite_add_tcase(s, tc);
     return s;
 }

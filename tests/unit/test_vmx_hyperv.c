@@ -25,59 +25,9 @@ extern const vcore_backend_t vcore__backend_vmx_ops;
 static vcore_vm_t *vm;
 static vcore_vcpu_t *vcpus[NVCPU];
 static uint8_t *ram;
-static vcore_host_t host;
-static vcore_host_cpu_t test_cpus[VMX_FAKE_MAX_CPUS];
-static uint8_t cpu_pages[VMX_FAKE_MAX_CPUS][4096] __attribute__((aligned(4096)));
-static uint32_t kicked_cpu, n_kick_cpu;
-static long pages_out; /* pages handed out and not yet given back */
-
-static void *test_alloc_pages(void *ctx, size_t count, uint64_t *phys)
-{
-    void *p = vcore_host_default()->alloc_pages(ctx, count, phys);
-    if (p)
-        pages_out += (long)count;
-    return p;
-}
-
-static void test_free_pages(void *ctx, void *va, size_t count)
-{
-    ck_assert_ptr_nonnull(va);
-    pages_out -= (long)count;
-    vcore_host_default()->free_pages(ctx, va, count);
-}
-
-static uint32_t test_cpu_index(void *ctx)
-{
-    (void)ctx;
-    return vmx_fake.this_cpu;
-}
-
-static void test_kick_cpu(void *ctx, uint32_t cpu)
-{
-    (void)ctx;
-    kicked_cpu = cpu;
-    n_kick_cpu++;
-}
-
-static void host_init(void)
-{
-    host = *vcore_host_default();
-    host.alloc_pages = test_alloc_pages;
-    host.free_pages = test_free_pages;
-    pages_out = 0;
-    memset(test_cpus, 0, sizeof(test_cpus));
-    memset(cpu_pages, 0, sizeof(cpu_pages));
-    for (unsigned i = 0; i < VMX_FAKE_MAX_CPUS; i++) {
-        test_cpus[i].page = cpu_pages[i];
-        test_cpus[i].page_phys = (uint64_t)(uintptr_t)cpu_pages[i];
-    }
-    host.cpu_index = test_cpu_index;
-    host.cpus = test_cpus;
-    host.ncpus = VMX_FAKE_MAX_CPUS;
-    host.kick_cpu = test_kick_cpu;
-    kicked_cpu = ~0u;
-    n_kick_cpu = 0;
-}
+#define FIXTURE_MAX_CPUS VMX_FAKE_MAX_CPUS
+#define FIXTURE_THIS_CPU vmx_fake.this_cpu
+#include "backend_fixture.h"
 
 static void set_cpuid(vcore_vcpu_t *v)
 {

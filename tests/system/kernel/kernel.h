@@ -32,6 +32,20 @@ void vtk_shutdown(void) __attribute__((noreturn));
 /* Reads the time-stamp counter. */
 uint64_t vtk_rdtsc(void);
 
+/* ---- result lines (kresult.c) ---- */
+/* A case's result as the case tables give it (VTK_PASS / SVK_PASS ...). */
+#define VTK_RESULT_PASS 0
+#define VTK_RESULT_FAIL 1
+#define VTK_RESULT_SKIP 2
+typedef struct vtk_tally {
+    uint32_t pass, fail, skip; /* CASE lines printed, by result */
+    uint32_t rec;              /* RECORD lines (VMX case table) */
+} vtk_tally_t;
+/* Prints "CASE <prefix><name> PASS|FAIL|SKIP <detail>" and counts it. */
+void vtk_tally_case(vtk_tally_t *t, const char *prefix, const char *name, int result, const char *detail);
+/* Prints "SUMMARY pass= fail= skip= [record= ]tsc=" (TSC ticks since t0) and "VTK-END". */
+void vtk_tally_summary(const vtk_tally_t *t, bool records, uint64_t t0);
+
 /* ---- CPU tables (kcpu.c) ---- */
 /* Installs the kernel's GDT (with a TSS: VMX host state needs a non-null TR) and IDT. */
 void vtk_cpu_init(void);

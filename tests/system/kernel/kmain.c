@@ -98,7 +98,7 @@ static __attribute__((unused)) int vtk_env_init(vtk_env_t *env)
     return 0;
 }
 
-static uint32_t vtk_pass, vtk_fail, vtk_skip, vtk_rec;
+static vtk_tally_t vtk_tally;
 
 void vtk_case_line(const char *prefix, const char *name, int kind, int result, const char *detail)
 {
@@ -109,21 +109,10 @@ void vtk_case_line(const char *prefix, const char *name, int kind, int result, c
         vtk_puts(" ");
         vtk_puts(detail);
         vtk_puts("\n");
-        vtk_rec++;
+        vtk_tally.rec++;
         return;
     }
-    vtk_puts("CASE ");
-    vtk_puts(prefix);
-    vtk_puts(name);
-    vtk_puts(result == VTK_PASS ? " PASS " : result == VTK_SKIP ? " SKIP " : " FAIL ");
-    vtk_puts(detail);
-    vtk_puts("\n");
-    if (result == VTK_PASS)
-        vtk_pass++;
-    else if (result == VTK_SKIP)
-        vtk_skip++;
-    else
-        vtk_fail++;
+    vtk_tally_case(&vtk_tally, prefix, name, result, detail);
 }
 
 /* The kernel image built with VTK_NESTED_SUITE runs the nested suite
@@ -187,21 +176,11 @@ void kmain(void)
         if (r == VTK_PRINTED)
             continue; /* the case printed its own lines */
         if (c->kind == VTK_RECORD && r == VTK_PASS) {
-            vtk_rec++;
+            vtk_tally.rec++;
             continue; /* the case printed its RECORD line */
         }
         vtk_case_line("", c->name, VTK_CHECK, r, why.buf);
     }
-    vtk_puts("SUMMARY pass=");
-    vtk_putdec(vtk_pass);
-    vtk_puts(" fail=");
-    vtk_putdec(vtk_fail);
-    vtk_puts(" skip=");
-    vtk_putdec(vtk_skip);
-    vtk_puts(" record=");
-    vtk_putdec(vtk_rec);
-    vtk_puts(" tsc=");
-    vtk_putdec(vtk_rdtsc() - t0);
-    vtk_puts("\nVTK-END\n");
+    vtk_tally_summary(&vtk_tally, true, t0);
     vtk_shutdown();
 }

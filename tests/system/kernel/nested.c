@@ -11,6 +11,7 @@
  */
 #include "cases.h"
 #include "l1/l1.h"
+#include "l1_boot.h"
 
 #include "backend-vmx/vmx_prim.h"
 
@@ -256,74 +257,13 @@ typedef struct vtk_l1_vm {
     uint64_t l2_seen;    /* L2 exits already narrated */
 } vtk_l1_vm_t;
 
-/* The boot area: identity paging of 1 GiB, a GDT with code, data and a TSS. */
-static void vtk_l1_boot_area(uint8_t *mem)
-{
-    uint64_t *pml4 = (uint64_t *)(void *)(mem + (L1_BOOT_PML4 - L1_BASE));
-    uint64_t *pdpt = (uint64_t *)(void *)(mem + (L1_BOOT_PDPT - L1_BASE));
-    uint64_t *pd = (uint64_t *)(void *)(mem + (L1_BOOT_PD - L1_BASE));
-    uint64_t *gdt = (uint64_t *)(void *)(mem + (L1_BOOT_GDT - L1_BASE));
-    pml4[0] = L1_BOOT_PDPT | 3;
-    pdpt[0] = L1_BOOT_PD | 3;
-    for (uint64_t i = 0; i < 512; i++)
-        pd[i] = (i << 21) | 0x83;
-    uint64_t tss = L1_BOOT_TSS;
-    gdt[0] = 0;
-    gdt[1] = 0x00209a0000000000ull;
-    gdt[2] = 0x00cf92000000ffffull;
-    gdt[3] = 0x67 | ((tss & 0xffffff) << 16) | (0x8bull << 40) | (((tss >> 24) & 0xff) << 56);
-    gdt[4] = tss >> 32;
-}
-
-static vcore_x86_segment_t vtk_l1_seg(uint16_t sel, uint64_t base, uint32_t limit, uint32_t ar)
-{
-    vcore_x86_segment_t s;
-    memset(&s, 0, sizeof(s));
-    s.selector = sel;
-    s.base = base;
-    s.limit = limit;
-    s.ar = ar;
-    return s;
-}
+static const vtk_l1_layout_t vtk_l1_layout = {L1_BASE, L1_BOOT_PML4, L1_BOOT_PDPT, L1_BOOT_PD,
+                                              L1_BOOT_GDT, L1_BOOT_TSS, L1_STACK_TOP};
 
 /* Puts the vCPU at L1's entry in 64-bit mode. */
 static int vtk_l1_start(vtk_l1_vm_t *v, uint64_t mode, uint64_t first)
 {
-    vcore_x86_sregs_t sr;
-    sr.size = sizeof(sr);
-    int err = vcore_vcpu_get_sregs(v->vcpu, &sr);
-    if (err)
-        return err;
-    uint32_t data_ar = VCORE_X86_AR_P | VCORE_X86_AR_S | 3u | VCORE_X86_AR_DB | VCORE_X86_AR_G;
-    for (unsigned i = 0; i < VCORE_X86_NR_SEGS; i++)
-        sr.seg[i] = vtk_l1_seg(0x10, 0, 0xffffffffu, data_ar);
-    sr.seg[VCORE_X86_CS] =
-        vtk_l1_seg(0x08, 0, 0xffffffffu, VCORE_X86_AR_P | VCORE_X86_AR_S | 0xbu | VCORE_X86_AR_L | VCORE_X86_AR_G);
-    sr.seg[VCORE_X86_LDTR] = vtk_l1_seg(0, 0, 0, VCORE_X86_AR_UNUSABLE);
-    sr.seg[VCORE_X86_TR] = vtk_l1_seg(0x18, L1_BOOT_TSS, 0x67, VCORE_X86_AR_P | 0xbu);
-    sr.gdtr.base = L1_BOOT_GDT;
-    sr.gdtr.limit = 0x27;
-    sr.idtr.base = 0;
-    sr.idtr.limit = 0;
-    sr.cr0 = 0x80000031ull; /* PG, NE, ET, PE */
-    sr.cr3 = L1_BOOT_PML4;
-    sr.cr4 = 0x20;          /* PAE */
-    sr.efer = 0x500;        /* LMA, LME */
-    err = vcore_vcpu_set_sregs(v->vcpu, &sr);
-    if (err)
-        return err;
-    /* A nested run returns from the entry into L1's HLT loop. */
-    uint64_t ret = v->h->halt;
-    memcpy(v->mem + (L1_STACK_TOP - 8 - L1_BASE), &ret, 8);
-    vcore_x86_regs_t r;
-    memset(&r, 0, sizeof(r));
-    r.size = sizeof(r);
-    r.rip = v->h->entry;
-    r.gpr[VCORE_X86_RSP] = L1_STACK_TOP - 8; /* as after a CALL */
-    r.gpr[VCORE_X86_RDI] = mode;
-    r.gpr[VCORE_X86_RSI] = first;
-    r.rflags = 2;
-    return vcore_vcpu_set_regs(v->vcpu, &r);
+    return vtk_l1_boot_start(v->vcpu, v->mem, &vtk_l1_layout, v->h->entry, v->h->halt, mode, first);
 }
 
 static int vtk_l1_vm_create(vtk_l1_vm_t *v, const vcore_nvmx_caps_t *caps, vtk_line_t *why)
@@ -343,7 +283,7 @@ static int vtk_l1_vm_create(vtk_l1_vm_t *v, const vcore_nvmx_caps_t *caps, vtk_l
         vtk_line_str(why, "bad L1 image");
         return -1;
     }
-    vtk_l1_boot_area(mem);
+    vtk_l1_boot_area(mem, &vtk_l1_layout);
     vcore_vm_config_init(&cfg);
     cfg.backend = vcore_backend_vmx();
     cfg.host = &vtk_host;

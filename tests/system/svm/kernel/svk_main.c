@@ -224,7 +224,7 @@ void kmain(void)
 {
     static svk_env_t env;
     uint64_t t0 = vtk_rdtsc();
-    uint32_t pass = 0, fail = 0, skip = 0;
+    vtk_tally_t tally = {0, 0, 0, 0};
 
     vtk_cpu_init();
     /* CR4.OSFXSR: the svm backend switches the guest's x87/SSE state with
@@ -258,26 +258,8 @@ void kmain(void)
         vtk_puts(c->name);
         vtk_puts("\n");
         int r = c->run(&env, &why);
-        vtk_puts("CASE ");
-        vtk_puts(c->name);
-        vtk_puts(r == SVK_PASS ? " PASS " : r == SVK_SKIP ? " SKIP " : " FAIL ");
-        vtk_puts(why.buf);
-        vtk_puts("\n");
-        if (r == SVK_PASS)
-            pass++;
-        else if (r == SVK_SKIP)
-            skip++;
-        else
-            fail++;
+        vtk_tally_case(&tally, "", c->name, r, why.buf);
     }
-    vtk_puts("SUMMARY pass=");
-    vtk_putdec(pass);
-    vtk_puts(" fail=");
-    vtk_putdec(fail);
-    vtk_puts(" skip=");
-    vtk_putdec(skip);
-    vtk_puts(" tsc=");
-    vtk_putdec(vtk_rdtsc() - t0);
-    vtk_puts("\nVTK-END\n");
+    vtk_tally_summary(&tally, false, t0);
     vtk_shutdown();
 }
