@@ -34,48 +34,48 @@ static uint32_t vtk_l0_refused_error;
 
 /* While on (between two of L1's marks), each L0 exit is tallied by the VMCS
  * it left (vmcs01: L1 ran; any other: L2 on vmcs02) and its basic reason. */
-#define VTK_TALLY_N 12
-typedef struct vtk_tally {
+#define VTK_EXITS_N 12
+typedef struct vtk_exits {
     bool l2;
     uint32_t reason;
     uint64_t n;
-} vtk_tally_t;
-static bool vtk_tally_on;
-static uint64_t vtk_tally_vmcs01; /* the current VMCS when L1 wrote the mark */
-static vtk_tally_t vtk_tally[VTK_TALLY_N];
-static uint32_t vtk_tally_used;
-static uint64_t vtk_tally_other; /* exits that found no free slot */
+} vtk_exits_t;
+static bool vtk_exits_on;
+static uint64_t vtk_exits_vmcs01; /* the current VMCS when L1 wrote the mark */
+static vtk_exits_t vtk_exits[VTK_EXITS_N];
+static uint32_t vtk_exits_used;
+static uint64_t vtk_exits_other; /* exits that found no free slot */
 
-static void vtk_tally_exit(void)
+static void vtk_exits_exit(void)
 {
     uint64_t reason = 0, vmcs = 0;
     /* SDM Vol. 3, "Basic VM-Exit Information": exit reason 4402H, bits 15:0 basic. */
     if (__real_vcore__vmx_read(0x4402u, &reason).kind || vcore__vmx_ptrst(&vmcs).kind)
         return;
-    bool l2 = vmcs != vtk_tally_vmcs01;
+    bool l2 = vmcs != vtk_exits_vmcs01;
     uint32_t basic = (uint32_t)reason & 0xffffu;
-    for (uint32_t i = 0; i < vtk_tally_used; i++) {
-        if (vtk_tally[i].l2 == l2 && vtk_tally[i].reason == basic) {
-            vtk_tally[i].n++;
+    for (uint32_t i = 0; i < vtk_exits_used; i++) {
+        if (vtk_exits[i].l2 == l2 && vtk_exits[i].reason == basic) {
+            vtk_exits[i].n++;
             return;
         }
     }
-    if (vtk_tally_used == VTK_TALLY_N) {
-        vtk_tally_other++;
+    if (vtk_exits_used == VTK_EXITS_N) {
+        vtk_exits_other++;
         return;
     }
-    vtk_tally[vtk_tally_used].l2 = l2;
-    vtk_tally[vtk_tally_used].reason = basic;
-    vtk_tally[vtk_tally_used].n = 1;
-    vtk_tally_used++;
+    vtk_exits[vtk_exits_used].l2 = l2;
+    vtk_exits[vtk_exits_used].reason = basic;
+    vtk_exits[vtk_exits_used].n = 1;
+    vtk_exits_used++;
 }
 
 vcore__vmx_rc_t __wrap_vcore__vmx_enter(vcore__vmx_gprs_t *g)
 {
     vtk_l0_entries++;
     vcore__vmx_rc_t rc = __real_vcore__vmx_enter(g);
-    if (vtk_tally_on && rc.kind == 0)
-        vtk_tally_exit();
+    if (vtk_exits_on && rc.kind == 0)
+        vtk_exits_exit();
     return rc;
 }
 
@@ -474,11 +474,11 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
                 v->marks[e.u.io.data[0]] = vtk_l0_entries;
                 /* L0's exits of the L2 CPUID round trips (marks 3 to 4), by reason. */
                 if (e.u.io.data[0] == 3) {
-                    vtk_tally_used = 0;
-                    vtk_tally_other = 0;
-                    vtk_tally_on = vcore__vmx_ptrst(&vtk_tally_vmcs01).kind == 0;
+                    vtk_exits_used = 0;
+                    vtk_exits_other = 0;
+                    vtk_exits_on = vcore__vmx_ptrst(&vtk_exits_vmcs01).kind == 0;
                 } else if (e.u.io.data[0] == 4) {
-                    vtk_tally_on = false;
+                    vtk_exits_on = false;
                 }
                 continue;
             }
@@ -759,16 +759,16 @@ static void vtk_measure_line(const char *prefix, const char *name, const vtk_l1_
         vtk_line_dec(&l, (d * 100 / n) % 100 / 10);
         vtk_line_dec(&l, (d * 100 / n) % 10);
         /* Every exit from the resume after mark a to the one at mark b. */
-        for (uint32_t i = 0; tally && i < vtk_tally_used; i++) {
+        for (uint32_t i = 0; tally && i < vtk_exits_used; i++) {
             vtk_line_str(&l, i ? ", " : " by-reason: ");
-            vtk_line_str(&l, vtk_tally[i].l2 ? "L2 " : "L1 ");
-            vtk_line_str(&l, vcore_vmx_exit_reason_name(vtk_tally[i].reason));
+            vtk_line_str(&l, vtk_exits[i].l2 ? "L2 " : "L1 ");
+            vtk_line_str(&l, vcore_vmx_exit_reason_name(vtk_exits[i].reason));
             vtk_line_str(&l, "=");
-            vtk_line_dec(&l, vtk_tally[i].n);
+            vtk_line_dec(&l, vtk_exits[i].n);
         }
-        if (tally && vtk_tally_other) {
+        if (tally && vtk_exits_other) {
             vtk_line_str(&l, ", other=");
-            vtk_line_dec(&l, vtk_tally_other);
+            vtk_line_dec(&l, vtk_exits_other);
         }
     } else {
         vtk_line_str(&l, "not-measured: ");
@@ -789,7 +789,7 @@ static int vtk_nested_measure(const char *prefix, uint32_t opts)
     const char *stop = w.buf;
     uint32_t trips = 0;
     memset(v.marks, 0, sizeof(v.marks));
-    vtk_tally_used = 0;
+    vtk_exits_used = 0;
     if (vtk_l1_vm_create(&v, NULL, &w) == 0 &&
         vcore_nvmx_set_options(vcore_vcpu_nvmx(v.vcpu), opts) == 0 &&
         vtk_l1_start(&v, L1_MODE_MEASURE | L1_MODE_NO_EPT | L1_MODE_NESTED | L1_MODE_QUIET, 0) == 0) {
