@@ -236,11 +236,10 @@ static size_t vcore__vcpu_nested_l0_fetch(vcore_vcpu_t *vcpu, const vcore_x86_sr
 static int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    uint64_t q = v->EXIT_QUALIFICATION;
-    exit->raw.data[5] = v->GUEST_PHYSICAL_ADDRESS;
+    uint64_t q = nv->x02.qual;
+    exit->raw.data[5] = nv->x02.gpa;
     if ((q & L0_EPTQ_FETCH) || (q & (L0_EPTQ_GLA_VALID | L0_EPTQ_GLA_XLATE)) != (L0_EPTQ_GLA_VALID | L0_EPTQ_GLA_XLATE) ||
-        (v->IDT_VECTORING_INFO_FIELD & (1u << 31)))
+        (nv->x02.idt & (1u << 31)))
         return VCORE_OK;
     vcore_x86_sregs_t s;
     uint64_t rip = 0;
@@ -280,7 +279,7 @@ static int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
         exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
     }
     exit->reason = VCORE_EXIT_MMIO;
-    exit->u.mmio.gpa = v->GUEST_PHYSICAL_ADDRESS;
+    exit->u.mmio.gpa = nv->x02.gpa;
     exit->u.mmio.len = size;
     exit->u.mmio.is_write = is_write ? 1u : 0u;
     exit->raw.data[0] = in.len;
@@ -297,9 +296,8 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
                                bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     uint32_t basic = VCORE_VMX_EXIT_REASON_BASIC(reason);
-    uint64_t q = v->EXIT_QUALIFICATION;
+    uint64_t q = nv->x02.qual;
     vcore__x86_vcpu_t *x = vcpu->x86;
     *again = *handled = false;
     nv->l2_pending = 0;
@@ -309,8 +307,8 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
     case VCORE_VMX_EXIT_HLT:
         exit->reason = VCORE_EXIT_HLT;
         nv->l2_pending = VCORE_EXIT_HLT;
-        nv->l2_insn_len = v->VM_EXIT_INSTRUCTION_LEN;
-        exit->raw.data[0] = v->VM_EXIT_INSTRUCTION_LEN;
+        nv->l2_insn_len = nv->x02.insn_len;
+        exit->raw.data[0] = nv->x02.insn_len;
         return VCORE_OK;
     case VCORE_VMX_EXIT_IO_INSTRUCTION: {
         /* INS/OUTS need L2's memory through its own paging: left raw. */
@@ -332,10 +330,10 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
             nv->l2_io[i] = (uint8_t)((!exit->u.io.is_in && i < width) ? (rax >> (8 * i)) : 0u);
         if (exit->u.io.is_in)
             exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
-        exit->raw.data[0] = v->VM_EXIT_INSTRUCTION_LEN;
+        exit->raw.data[0] = nv->x02.insn_len;
         nv->l2_io_width = (uint8_t)width;
         nv->l2_pending = VCORE_EXIT_IO;
-        nv->l2_insn_len = v->VM_EXIT_INSTRUCTION_LEN;
+        nv->l2_insn_len = nv->x02.insn_len;
         return VCORE_OK;
     }
     case VCORE_VMX_EXIT_RDMSR:
@@ -344,7 +342,7 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
         bool write = basic == VCORE_VMX_EXIT_WRMSR;
         uint32_t index = (uint32_t)x->st.regs.gpr[VCORE_X86_RCX];
         uint32_t field = vcore__vcpu_nested_l0_msr_field(index);
-        nv->l2_insn_len = v->VM_EXIT_INSTRUCTION_LEN;
+        nv->l2_insn_len = nv->x02.insn_len;
         if (field) {
             bool reflected = false;
             int err = vcore__vcpu_nested_l0_msr_state(vcpu, write, field, exit, &reflected);
@@ -363,7 +361,7 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
             exit->u.msr.value = ((x->st.regs.gpr[VCORE_X86_RDX] & 0xffffffffull) << 32) |
                                 (x->st.regs.gpr[VCORE_X86_RAX] & 0xffffffffull);
         exit->u.msr.why = basic;
-        exit->raw.data[0] = v->VM_EXIT_INSTRUCTION_LEN;
+        exit->raw.data[0] = nv->x02.insn_len;
         nv->l2_pending = exit->reason;
         return VCORE_OK;
     }

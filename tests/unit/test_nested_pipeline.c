@@ -721,6 +721,11 @@ static uint32_t run_row(const row_t *r)
     uint32_t enc[3] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
     uint64_t val[3] = {r->qual, r->intr, 2};
     uint64_t reflected = last().reflected;
+    /* vmcs12 as L1 left it, launched: what an exit L0 keeps must leave
+     * (L1 sees nothing of an exit it does not get). */
+    uint8_t before[VCORE_VMCS12_SIZE];
+    memcpy(before, vcore_nvmx_vmcs12(nv), sizeof(before));
+    before[VCORE_VMCS12_OFF_LAUNCH_STATE] = 1;
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     push_l2(VCORE_HW_ENTRY_EXIT, r->reason, 0, 3, enc, val);
     bool reenter = r->reason == VCORE_VMX_EXIT_EXTERNAL_INTERRUPT || r->reason == VCORE_VMX_EXIT_PREEMPTION_TIMER;
@@ -744,6 +749,7 @@ static uint32_t run_row(const row_t *r)
     ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
     ck_assert_uint_eq(e.raw.reason, r->reason);
     ck_assert(last().in_l2);
+    ck_assert_mem_eq(vcore_nvmx_vmcs12(nv), before, sizeof(before));
     return VCORE_NVMX_OWNER_L0;
 }
 

@@ -633,6 +633,80 @@ START_TEST(mmio_not_decodable_stays_raw)
 }
 END_TEST
 
+/* ---- exits L0 keeps leave vmcs12 alone ---- */
+
+/* One exit kind L0 keeps: reason, the exit-information fields the mock's
+ * processor reports (all of them, distinct values), RCX for RDMSR. */
+typedef struct l0_kind {
+    uint32_t reason;
+    uint64_t qual;
+    uint32_t idt;     /* IDT-vectoring information (bit 31: valid) */
+    uint64_t rcx;
+    bool reenter;     /* L0 completes it and re-enters L2 */
+} l0_kind_t;
+
+static const l0_kind_t l0_kinds[] = {
+    /* a host interrupt while L2 delivered vector 0EH (#PF, error code):
+     * re-injected into L2 */
+    {VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, 0, 0x80000b0eu, 0, true},
+    /* L0's own preemption timer (L1 has none) */
+    {VCORE_VMX_EXIT_PREEMPTION_TIMER, 0, 0, 0, true},
+    /* RDMSR IA32_SYSENTER_EIP: answered from vmcs02 */
+    {VCORE_VMX_EXIT_RDMSR, 0, 0, 0x176, true},
+    {VCORE_VMX_EXIT_HLT, 0, 0, 0, false},
+    {VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x71, 1, true), 0, 0, false},
+    {VCORE_VMX_EXIT_RDMSR, 0, 0, 0x1a0, false},
+    /* MOV ECX, [RBX] to MMIO (L1 without EPT) */
+    {VCORE_VMX_EXIT_EPT_VIOLATION, 0x181, 0, 0, false},
+    /* a paging-structure access: raw */
+    {VCORE_VMX_EXIT_EPT_VIOLATION, 0x081, 0, 0, false},
+    {VCORE_VMX_EXIT_PAUSE, 0, 0, 0, false},
+};
+
+/* SDM Vol. 3, "VM Exits": the exit-information fields of vmcs12 change only
+ * on a VM exit to L1. L2 first exits on OUT (the VMM's); vmcs12 is then
+ * snapshotted; the exit of the row follows (and, when L0 re-enters L2, an
+ * OUT to port 81H): vmcs12 must be byte for byte what it was. */
+START_TEST(l0_exit_leaves_vmcs12)
+{
+    const l0_kind_t *k = &l0_kinds[_i];
+    static const uint8_t mov[] = {0x8b, 0x0b}; /* MOV ECX, [RBX] */
+    msr_bitmap_clear();
+    set12(VCORE_VMCS_GUEST_RIP, L2_CODE);
+    set12(VCORE_VMCS_VM_EXIT_REASON, 0x5a5a);
+    set12(VCORE_VMCS_EXIT_QUALIFICATION, 0x1111);
+    set12(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, 9);
+    set12(VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, 0x2222);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, L2_CODE + 1, mov, sizeof(mov)), VCORE_OK);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false), 1);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    uint8_t before[VCORE_VMCS12_SIZE];
+    memcpy(before, vcore_nvmx_vmcs12(nv), sizeof(before));
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x5a5a);
+    set_gpr(VCORE_X86_RCX, k->rcx);
+    uint32_t enc[8] = {VCORE_VMCS_EXIT_QUALIFICATION,      VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN,
+                       VCORE_VMCS_VM_EXIT_INTR_INFO,       VCORE_VMCS_IDT_VECTORING_INFO_FIELD,
+                       VCORE_VMCS_IDT_VECTORING_ERROR_CODE, VCORE_VMCS_GUEST_LINEAR_ADDRESS,
+                       VCORE_VMCS_GUEST_PHYSICAL_ADDRESS,  VCORE_VMCS_VMX_INSTRUCTION_INFO};
+    uint64_t val[8] = {k->qual, 2, 0x80000020u, k->idt, 0x7, 0x7000, MMIO_GPA, 0x1234};
+    push_l2(VCORE_HW_ENTRY_EXIT, k->reason, 0, 8, enc, val);
+    if (k->reenter)
+        push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x81, 1, false), 1);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert(last().in_l2);
+    ck_assert_uint_eq(last().reflected, 0);
+    ck_assert_uint_eq(e.raw.reason, k->reenter ? VCORE_VMX_EXIT_IO_INSTRUCTION : k->reason);
+    ck_assert_mem_eq(vcore_nvmx_vmcs12(nv), before, sizeof(before));
+    if (k->idt) {
+        /* The event goes back into L2 from the exit's own information
+         * (valid, type 3, error code; bit 12 is not an entry field). */
+        ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0eu);
+        ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 7);
+    }
+}
+END_TEST
+
 static Suite *run_suite(void)
 {
     Suite *s = suite_create("nested_run");
@@ -661,6 +735,7 @@ static Suite *run_suite(void)
     tcase_add_test(tl, mmio_store_from_l2);
     tcase_add_test(tl, mmio_store_imm_sign_extended);
     tcase_add_test(tl, mmio_not_decodable_stays_raw);
+    tcase_add_loop_test(tl, l0_exit_leaves_vmcs12, 0, (int)(sizeof(l0_kinds) / sizeof(l0_kinds[0])));
     suite_add_tcase(s, tl);
     return s;
 }

@@ -15,6 +15,33 @@
 
 struct vcore_hw_vmcs;
 
+/* The exit information of vmcs02's last VM exit, read once from vmcs02 and
+ * kept here until the exit is known to be L1's: an exit L0 keeps leaves
+ * vmcs12 as L1 wrote it (L1 sees nothing of an exit it does not get). */
+typedef struct vcore__nvmx_exit02 {
+    uint32_t have;       /* VCORE__X02_* of the fields read from vmcs02 */
+    uint32_t reason;     /* exit reason */
+    uint32_t intr_info;  /* VM-exit interruption information */
+    uint32_t intr_error; /* VM-exit interruption error code */
+    uint32_t idt;        /* IDT-vectoring information */
+    uint32_t idt_error;  /* IDT-vectoring error code */
+    uint32_t insn_len;   /* VM-exit instruction length */
+    uint32_t insn_info;  /* VM-exit instruction information */
+    uint64_t qual;       /* exit qualification */
+    uint64_t gla;        /* guest-linear address */
+    uint64_t gpa;        /* guest-physical address */
+} vcore__nvmx_exit02_t;
+
+#define VCORE__X02_QUAL (1u << 0)
+#define VCORE__X02_INTR (1u << 1)
+#define VCORE__X02_INTR_ERR (1u << 2)
+#define VCORE__X02_IDT (1u << 3)
+#define VCORE__X02_IDT_ERR (1u << 4)
+#define VCORE__X02_LEN (1u << 5)
+#define VCORE__X02_II (1u << 6)
+#define VCORE__X02_GLA (1u << 7)
+#define VCORE__X02_GPA (1u << 8)
+
 #define VCORE__NVMX_MAGIC 0x6e766d78u /* "nvmx" */
 #define VCORE__INVALID_PTR (~0ull)
 #define VCORE__DIRTY_WORDS ((VCORE__VMCS_NROWS + 63) / 64)
@@ -65,6 +92,7 @@ struct vcore_nvmx {
     bool l2_mmio_high8;     /* the destination is AH, CH, DH or BH */
     uint8_t l2_mmio_len;    /* bytes loaded (0: a store, nothing to merge) */
     vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
+    vcore__nvmx_exit02_t x02; /* vmcs02's last exit, copied into vmcs12 only when reflected */
     /* ---- nested EPT (vcpu_nested_ept.c) ---- */
     vcore_nvmx_ept02_t *ept02; /* the shadow EPT builder, at the start of ept02_pool; NULL before */
     void *ept02_pool;       /* the builder and its pages, drawn from the host at the first entry with L1's EPT */
