@@ -273,8 +273,10 @@ int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, v
         *route = VCORE__NESTED_EPT_L1;
         return VCORE_OK;
     default:
+        /* L0 has no memory at the L1 address: MMIO when the instruction is
+         * a MOV the VMM can complete, raw otherwise. */
         vcore__vcpu_nested_ept02_to_vmm(e->reason, e->qualification, l2_gpa, r.l1_gpa, exit);
         *route = VCORE__NESTED_EPT_VMM;
-        return VCORE_OK;
+        return vcore__vcpu_nested_l0_mmio(vcpu, exit, r.l1_gpa);
     }
 }

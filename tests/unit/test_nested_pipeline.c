@@ -1412,6 +1412,57 @@ START_TEST(nested_ept_l0_mmio_goes_to_vmm)
 }
 END_TEST
 
+/* The same with a MOV the VMM can complete: L2's paging structures and
+ * code are at L2 guest-physical addresses ept12 maps elsewhere in L1
+ * memory (code: L2 0x70000 -> L1 0x74000), so the instruction is fetched
+ * through L2's paging and ept12. MOV ECX, [RBX] (8B 0B) reads 4 bytes at
+ * L1-physical 0xfee000f0 (SDM "Exit Qualification for EPT Violations":
+ * bit 0 read, bits 7 and 8 the linear address's translation). The reply
+ * zero-extends into RCX, RIP moves past the 2 bytes, L1 sees nothing. */
+START_TEST(nested_ept_l0_mmio_decoded_for_vmm)
+{
+    static const uint8_t mov[] = {0x8b, 0x0b};
+    static const uint8_t junk[] = {0x90, 0x90};
+    vmcs12_with_ept(EPTP12);
+    set12(VCORE_VMCS_GUEST_RIP, 0x70000);
+    for (uint64_t pt = PML4; pt <= PD; pt += 0x1000)
+        ept12_map(pt, pt | 7 | (6u << 3));
+    ept12_map(0x70000, 0x74000 | 7 | (6u << 3));
+    ept12_map(0x9000, 0xfee00000ull | 7 | (0u << 3));
+    ck_assert_int_eq(vcore_vm_write_guest(vm, 0x74000, mov, sizeof(mov)), VCORE_OK);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, 0x70000, junk, sizeof(junk)), VCORE_OK);
+    vcore_x86_regs_t g = regs();
+    g.gpr[VCORE_X86_RCX] = ~0ull;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &g), VCORE_OK);
+    load_vmcs12();
+    uint8_t before[VCORE_VMCS12_SIZE];
+    memcpy(before, vcore_nvmx_vmcs12(nv), sizeof(before));
+    before[VCORE_VMCS12_OFF_LAUNCH_STATE] = 1;
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u | (1u << 7) | (1u << 8), 0x90f0, 0x4090f0);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
+    ck_assert_uint_eq(e.u.mmio.gpa, 0xfee000f0ull);
+    ck_assert_uint_eq(e.u.mmio.len, 4);
+    ck_assert_uint_eq(e.u.mmio.is_write, 0);
+    ck_assert_uint_eq(e.raw.data[1], 0xfee000f0ull);
+    ck_assert_uint_eq(e.raw.data[5], 0x90f0);
+    ck_assert_mem_eq(vcore_nvmx_vmcs12(nv), before, sizeof(before));
+    e.u.mmio.data[0] = 0x78;
+    e.u.mmio.data[1] = 0x56;
+    e.u.mmio.data[2] = 0x34;
+    e.u.mmio.data[3] = 0x12;
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x12345678ull);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x70002);
+}
+END_TEST
+
 /* L1's INVEPT drops exactly the ept02 it names; VMXOFF drops all. */
 START_TEST(nested_ept_invept_from_l1)
 {
@@ -1857,6 +1908,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_ept_misconfig_reflected);
     tcase_add_test(te, nested_ept_violation_during_software_interrupt);
     tcase_add_test(te, nested_ept_l0_mmio_goes_to_vmm);
+    tcase_add_test(te, nested_ept_l0_mmio_decoded_for_vmm);
     tcase_add_test(te, nested_ept_invept_from_l1);
     tcase_add_test(te, nested_ept_eptp_switch_and_unmap);
     suite_add_tcase(s, te);

@@ -87,7 +87,13 @@ struct vcore_nvmx {
     uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry */
     uint32_t l2_pending;    /* the VCORE_EXIT_* of that exit, whose reply goes to L2 (0: none) */
     uint8_t l2_io_width;    /* its I/O access width (1, 2 or 4) */
-    uint8_t l2_io[8];       /* its I/O data: OUT's bytes, IN's reply (vcore_exit_t::u.io.data) */
+    uint8_t l2_io[256];     /* its I/O data: OUT(S)'s bytes, IN(S)'s reply (vcore_exit_t::u.io.data) */
+    bool l2_str;            /* the I/O exit is INS/OUTS: */
+    bool l2_str_rep;        /*   REP prefixed */
+    bool l2_str_in;         /*   INS (ES:rDI) rather than OUTS */
+    uint32_t l2_str_count;  /*   elements the VMM moves in this exit */
+    uint32_t l2_str_len;    /*   instruction length */
+    vcore__x86_str_t l2_strx; /*  its addressing (x86.h) */
     uint8_t l2_mmio_reg;    /* its MMIO load: destination register (vcore_x86_gpr) */
     bool l2_mmio_high8;     /* the destination is AH, CH, DH or BH */
     uint8_t l2_mmio_len;    /* bytes loaded (0: a store, nothing to merge) */
@@ -210,6 +216,23 @@ int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t ma
  * the dirty flag of its leaf on a write. */
 void vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, const vcore__nvmx_ept_leaf_t *w,
                             uint32_t access);
+
+/* L2's memory seen through L1's EPT (nvmx_ept.c): L2 guest-physical
+ * addresses (L2's VMREAD/VMWRITE operands, L2's paging structures, the
+ * instruction and string-I/O data of an L2 exit L0 completes) mapped by
+ * ept12 into L1 memory ("EPT Translation Mechanism"). */
+typedef struct vcore__nvmx_ept_view {
+    const vcore_nvmx_mem_t *l1;
+    const bool *op_write; /* reads are part of a write (probes); NULL: never */
+    uint64_t eptp;
+    uint32_t maxphyaddr;
+    uint32_t fault;       /* vcore_nvmx_ept_kind_t of the first failure, 0 if none */
+    uint64_t fault_gpa;   /* its L2 guest-physical address */
+    uint64_t qualification; /* its EPT-violation qualification */
+} vcore__nvmx_ept_view_t;
+/* Sets up v and the accessor *out that reads and writes through it. */
+void vcore__nvmx_ept_view(vcore__nvmx_ept_view_t *v, const vcore_nvmx_mem_t *l1, uint64_t eptp, uint32_t maxphyaddr,
+                          const bool *op_write, vcore_nvmx_mem_t *out);
 
 /* Instruction-information fields: VCORE__II_* in x86_bits.h. */
 
