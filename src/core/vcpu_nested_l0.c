@@ -15,10 +15,12 @@
  * FS.base, GS.base: "Guest Register State") are answered here from vmcs02:
  * L1 let L2 access them, and the value L2 must see is its own.
  *
- * An EPT violation of vmcs02 when L1 does not use EPT is an L2 access to an
- * L1-physical address outside L0's memory: MMIO, decoded from the MOV at
- * L2's RIP (fetched through L2's own paging, "Exit Qualification for EPT
- * Violations" says which access it was).
+ * An EPT violation of vmcs02 at an L1-physical address outside L0's memory
+ * (L1 without EPT, or ept12 mapping the L2 address there) is MMIO, decoded
+ * from the MOV at L2's RIP (fetched through L2's own paging and, with L1's
+ * EPT, ept12; "Exit Qualification for EPT Violations" says which access it
+ * was). String I/O (INS/OUTS) moves its elements through the same
+ * translation.
  */
 #include "vcpu_nested.h"
 
