@@ -1463,6 +1463,44 @@ START_TEST(nested_ept_l0_mmio_decoded_for_vmm)
 }
 END_TEST
 
+/* REP OUTSB of L2 with L1's EPT: the code (L2 0x70000 -> L1 0x74000) and
+ * the string (L2 0x80000 -> L1 0x85000) are found through L2's paging and
+ * ept12 ("EPT Translation Mechanism"); the VMM gets L1 0x85000's bytes. */
+START_TEST(nested_ept_string_io_through_ept12)
+{
+    static const uint8_t outsb[] = {0xf3, 0x6e};
+    vmcs12_with_ept(EPTP12);
+    set12(VCORE_VMCS_GUEST_RIP, 0x70000);
+    for (uint64_t pt = PML4; pt <= PD; pt += 0x1000)
+        ept12_map(pt, pt | 7 | (6u << 3));
+    ept12_map(0x70000, 0x74000 | 7 | (6u << 3));
+    ept12_map(0x80000, 0x85000 | 7 | (6u << 3));
+    ck_assert_int_eq(vcore_vm_write_guest(vm, 0x74000, outsb, sizeof(outsb)), VCORE_OK);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, 0x85000, "xyz", 3), VCORE_OK);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, 0x80000, "abc", 3), VCORE_OK);
+    vcore_x86_regs_t g = regs();
+    g.gpr[VCORE_X86_RSI] = 0x80000;
+    g.gpr[VCORE_X86_RCX] = 3;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &g), VCORE_OK);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {(0x80ull << 16) | 0x10u | 0x20u, 2};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_INSTRUCTION, 0, 2, enc, val);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(e.u.io.count, 3);
+    ck_assert_mem_eq(e.u.io.data, "xyz", 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x70002);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RSI], 0x80003);
+}
+END_TEST
+
 /* L1's INVEPT drops exactly the ept02 it names; VMXOFF drops all. */
 START_TEST(nested_ept_invept_from_l1)
 {
@@ -1909,6 +1947,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_ept_violation_during_software_interrupt);
     tcase_add_test(te, nested_ept_l0_mmio_goes_to_vmm);
     tcase_add_test(te, nested_ept_l0_mmio_decoded_for_vmm);
+    tcase_add_test(te, nested_ept_string_io_through_ept12);
     tcase_add_test(te, nested_ept_invept_from_l1);
     tcase_add_test(te, nested_ept_eptp_switch_and_unmap);
     suite_add_tcase(s, te);
