@@ -566,10 +566,27 @@ START_TEST(vm_exit_msr_store_list)
 }
 END_TEST
 
-START_TEST(unsupported_control_is_refused_by_name)
+/* A control the pipeline does not run is allowed-0 in the capability MSRs,
+ * so the VM-entry checks fail it ("Checks on VMX Controls": VMfailValid 7)
+ * before anything reaches vmcs02. */
+START_TEST(unsupported_control_is_vmfail_7)
 {
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
     /* EPT is given to L2; unrestricted guest (secondary bit 7) is not. */
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 7));
+    set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3));
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_CONTROL, L1_RIP + 3);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+}
+END_TEST
+
+/* With the allowed-1 check switched off the pipeline still refuses it, by name. */
+START_TEST(unsupported_control_is_refused_by_name)
+{
+    ck_assert_int_eq(vcore_nvmx_test_skip_check(nv, VCORE_VMX_CHECK_EXEC_PROC2_ALLOWED1), VCORE_OK);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
     set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 7));
     set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3));
     load_vmcs12();
@@ -580,6 +597,74 @@ START_TEST(unsupported_control_is_refused_by_name)
     ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
     ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED);
     ck_assert_uint_eq(d.value, (2u << 8) | 7u);
+}
+END_TEST
+
+/* The secondary processor-based controls the vCPU pipeline runs for L2
+ * (SDM Vol. 3, "Secondary Processor-Based VM-Execution Controls"), each
+ * with its reason, and the ones it does not. */
+#define P2_RUN ((1u << 1) |  /* enable EPT: shadow EPT (mock has INVEPT and host pages) */ \
+                (1u << 2) |  /* descriptor-table exiting: exit reflection */            \
+                (1u << 3) |  /* enable RDTSCP */                                         \
+                (1u << 5) |  /* enable VPID: vmcs02 without VPID, every entry flushes */ \
+                (1u << 6) |  /* WBINVD exiting */                                        \
+                (1u << 10) | /* PAUSE-loop exiting */                                    \
+                (1u << 11) | /* RDRAND exiting */                                        \
+                (1u << 12) | /* enable INVPCID */                                        \
+                (1u << 16) | /* RDSEED exiting */                                        \
+                (1u << 20) | /* enable XSAVES/XRSTORS */                                 \
+                (1u << 25) | /* use TSC scaling */                                       \
+                (1u << 26))  /* enable user wait and pause */
+/* Not run: 0 virtualize APIC accesses, 4 virtualize x2APIC mode (needs the
+ * TPR shadow), 7 unrestricted guest, 8 APIC-register virtualization,
+ * 9 virtual-interrupt delivery, 13 enable VM functions, 14 VMCS shadowing,
+ * 17 enable PML; and every bit the emulated processor lacks. */
+
+START_TEST(proc2_caps_match_the_pipeline)
+{
+    const uint64_t *m = vcore_nvmx_caps(nv)->msr;
+    ck_assert_uint_eq((uint32_t)(m[VCORE_NVMX_CAP_PROCBASED2] >> 32), P2_RUN);
+    ck_assert_uint_eq((uint32_t)m[VCORE_NVMX_CAP_PROCBASED2], 0); /* no secondary control must be 1 */
+    /* "VPID and EPT Capabilities": EPT bits kept, VPID bits 32 (INVVPID) and
+     * 43:40 (its four types) kept since "enable VPID" may be 1. */
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_EPT_VPID], 0x00000f0106334141ull);
+    /* "VM Functions": no VMFUNC without "enable VM functions". */
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_VMFUNC], 0);
+    /* Posted interrupts (pin 7) and the TPR shadow (primary 21) are allowed-0,
+     * in the TRUE MSRs too. */
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_PINBASED] >> 32, 0x7f);
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_TRUE_PINBASED] >> 32, 0x7f);
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_PROCBASED] >> 32, 0xffd9fffe);
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_TRUE_PROCBASED] >> 32, 0xffd9fffe);
+}
+END_TEST
+
+/* Loop over all 32 secondary controls: an advertised bit is accepted by
+ * VMLAUNCH (L2 runs and its CPUID exit reaches L1), any other is
+ * VMfailValid 7 ("Checks on VMX Controls"). */
+START_TEST(proc2_each_bit_launches_or_fails)
+{
+    uint32_t bit = 1u << _i;
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, bit);
+    set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3)); /* WB, 4 levels */
+    set12(VCORE_VMCS_VIRTUAL_PROCESSOR_ID, 1);            /* "enable VPID" needs VPID != 0 */
+    load_vmcs12();
+    ck_assert_uint_eq((vcore_nvmx_caps(nv)->msr[VCORE_NVMX_CAP_PROCBASED2] >> (32 + _i)) & 1u,
+                      (P2_RUN & bit) != 0);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    if (P2_RUN & bit) {
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+        push_hlt();
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+        ck_assert_uint_eq(regs().rip, HOST_RIP);
+    } else {
+        push_hlt();
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_CONTROL, L1_RIP + 3);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    }
 }
 END_TEST
 
@@ -1905,6 +1990,9 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, early_hardware_check_passes_invisibly);
     tcase_add_test(tc, early_hardware_check_catches_a_skipped_check);
     tcase_add_test(tc, unsupported_control_is_refused_by_name);
+    tcase_add_test(tc, unsupported_control_is_vmfail_7);
+    tcase_add_test(tc, proc2_caps_match_the_pipeline);
+    tcase_add_loop_test(tc, proc2_each_bit_launches_or_fails, 0, 32);
     tcase_add_test(tc, vmcs02_takes_l0_needs_from_vmcs01);
     tcase_add_test(tc, skipped_check_lets_the_next_one_decide);
     tcase_add_test(tc, backend_failure_during_entry_is_clean);

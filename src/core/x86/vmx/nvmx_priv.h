@@ -131,6 +131,16 @@ void vcore__nvmx_leave(vcore_nvmx_t *n);
 
 /* The allowed-1 settings of the five control words (vmcs_layout.h order). */
 void vcore__nvmx_caps_allowed1(const vcore_nvmx_caps_t *caps, uint32_t out[5]);
+/* The bits of control word `word` (0 pin-based .. 4 VM-entry) whose rule in
+ * VCORE_NVMX_CTL_RULES is REFUSED: the capability MSRs L1 reads have them
+ * allowed-0 (nvmx_caps.c) and the entry pipeline never runs them. */
+uint32_t vcore__nvmx_refused(uint32_t word);
+
+/* Makes `caps` describe what the vCPU pipeline runs: the REFUSED controls
+ * and the secondary controls in `extra_proc2` allowed-0, no EPT/VPID
+ * capabilities for a feature that is allowed-0, no VM functions without
+ * "enable VM functions". */
+void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc2);
 
 /* Marks a row dirty (and its sibling full/_HIGH row). */
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
