@@ -34,6 +34,11 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
     int err = ops->vmx_caps(vm, vm->priv, &hw);
     if (!err)
         err = vcore_nvmx_caps_emulated(&emulated);
+    /* L1 is offered only what the pipeline runs for L2: no REFUSED control,
+     * and EPT only on the shadow EPT, which needs the backend's INVEPT and
+     * host pages. */
+    if (!err)
+        vcore__nvmx_caps_refuse(&emulated, vcore__vcpu_nested_ept02_usable(vcpu) ? 0u : VCORE__PROC2_EPT);
     if (!err)
         err = vcore_nvmx_caps_intersect(&hw, &emulated, &base);
     if (err)

@@ -83,6 +83,11 @@ int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t int
  * turned into an exit to L1). */
 int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t *exit, bool *again,
                                bool *handled);
+/* vcpu_nested_l0.c: an EPT violation of vmcs02 at an L1-physical address
+ * (l1_gpa) with no memory behind it in L0's map: the MOV at L2's RIP
+ * (fetched through L2's paging and, when L1 uses EPT, ept12) becomes a
+ * VCORE_EXIT_MMIO for the VMM; anything else leaves *exit as it is. */
+int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t l1_gpa);
 /* vcpu_nested_l0.c: the VMM's reply to such an exit (in *exit), applied to
  * L2 before it runs again (*reflected: it became an exit to L1). */
 int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected);

@@ -25,17 +25,10 @@
 /* Diagnostics of the pipeline's refusals. */
 #define NESTED_DIAG_UNSUPPORTED VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED
 
-/* Secondary controls the pipeline cannot give L2 yet (no virtual-APIC
- * pages for L2, no shadow VMCS for L2): 0 virtualize APIC accesses,
- * 7 unrestricted guest, 8 APIC-register virtualization, 9 virtual-interrupt
- * delivery, 13 VM functions, 14 VMCS shadowing, 17 PML. EPT (bit 1) runs
- * on the shadow EPT when the backend can invalidate it. */
-#define NESTED_PROC2_UNSUPPORTED ((1u << 0) | (1u << 7) | (1u << 8) | (1u << 9) | \
-                                  (1u << 13) | (1u << 14) | (1u << 17))
+/* EPT (secondary bit 1) runs on the shadow EPT when the backend can
+ * invalidate it. The controls the pipeline cannot give L2 are the REFUSED
+ * rows of VCORE_NVMX_CTL_RULES (vcore__nvmx_refused()). */
 #define NESTED_PROC2_EPT (1u << 1)
-/* Primary control 21 (use TPR shadow), pin-based 7 (posted interrupts). */
-#define NESTED_PROC_UNSUPPORTED (1u << 21)
-#define NESTED_PIN_UNSUPPORTED (1u << 7)
 
 static void vcore__vcpu_nested_l1_words(const vcore__vmcs12_t *v, uint32_t w[5])
 {
@@ -343,15 +336,15 @@ int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v, b
     uint32_t l1[5];
     vcore__vcpu_nested_l1_words(v, l1);
     uint32_t bad = 0;
-    if (l1[0] & NESTED_PIN_UNSUPPORTED)
-        bad = (0u << 8) | 7u;
-    else if (l1[1] & NESTED_PROC_UNSUPPORTED)
-        bad = (1u << 8) | 21u;
-    else if (l1[2] & NESTED_PROC2_UNSUPPORTED)
-        bad = (2u << 8) | (uint32_t)__builtin_ctz(l1[2] & NESTED_PROC2_UNSUPPORTED);
-    else if ((l1[2] & NESTED_PROC2_EPT) && !vcore__vcpu_nested_ept02_usable(vcpu))
+    /* The capability MSRs make these allowed-0, so the VM-entry checks
+     * fail them first; this catches them when a test switched that check
+     * off. */
+    for (uint32_t w = 0; w < 5 && !bad; w++)
+        if (l1[w] & vcore__nvmx_refused(w))
+            bad = (w << 8) | (uint32_t)__builtin_ctz(l1[w] & vcore__nvmx_refused(w));
+    if (!bad && (l1[2] & NESTED_PROC2_EPT) && !vcore__vcpu_nested_ept02_usable(vcpu))
         bad = (2u << 8) | 1u;
-    else if (msr_load && v->VM_ENTRY_MSR_LOAD_COUNT)
+    if (!bad && msr_load && v->VM_ENTRY_MSR_LOAD_COUNT)
         bad = 0xffffu;
     if (!bad)
         return VCORE_OK;

@@ -210,7 +210,7 @@ int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, v
     vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     uint32_t basic = VCORE_VMX_EXIT_REASON_BASIC(e->reason);
-    uint64_t l2_gpa = v->GUEST_PHYSICAL_ADDRESS;
+    uint64_t l2_gpa = nv->x02.gpa;
     if (basic == VCORE_VMX_EXIT_EPT_MISCONFIG) {
         /* ept02 is the library's own: a misconfiguration is its fault.
          * Drop every ept02 (rebuilt on the next faults) and tell the VMM. */
@@ -257,7 +257,7 @@ int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, v
         *route = VCORE__NESTED_EPT_L0;
         return VCORE_OK;
     case VCORE_NVMX_EPT02_L1_VIOLATION:
-        v->EXIT_QUALIFICATION = r.qualification;
+        nv->x02.qual = r.qualification;
         e->qualification = r.qualification;
         *route = VCORE__NESTED_EPT_L1;
         return VCORE_OK;
@@ -266,14 +266,17 @@ int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, v
          * saved; the exit qualification and guest-linear address are not. */
         e->reason = (e->reason & ~0xffffu) | VCORE_VMX_EXIT_EPT_MISCONFIG;
         e->qualification = 0;
-        v->VM_EXIT_REASON = e->reason;
-        v->EXIT_QUALIFICATION = 0;
+        nv->x02.reason = e->reason;
+        nv->x02.qual = 0;
+        nv->x02.have &= ~(uint32_t)(VCORE__X02_QUAL | VCORE__X02_GLA);
         nv->last.exit_reason = e->reason;
         *route = VCORE__NESTED_EPT_L1;
         return VCORE_OK;
     default:
+        /* L0 has no memory at the L1 address: MMIO when the instruction is
+         * a MOV the VMM can complete, raw otherwise. */
         vcore__vcpu_nested_ept02_to_vmm(e->reason, e->qualification, l2_gpa, r.l1_gpa, exit);
         *route = VCORE__NESTED_EPT_VMM;
-        return VCORE_OK;
+        return vcore__vcpu_nested_l0_mmio(vcpu, exit, r.l1_gpa);
     }
 }

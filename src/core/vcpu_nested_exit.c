@@ -173,76 +173,108 @@ static uint32_t vcore__vcpu_nested_info(uint32_t basic)
     }
 }
 
-/* The exit-information fields from vmcs02 (current) into vmcs12. */
+/* The exit-information fields the reason defines, from vmcs02 (current)
+ * into nv->x02 - not into vmcs12: an exit L0 keeps is not L1's to see. */
 static int vcore__vcpu_nested_exit_info(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t info,
                                         vcore_nvmx_l2_exit_t *e)
 {
-    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    vcore__nvmx_exit02_t *o = &vcpu->nvmx->x02;
     uint64_t x = 0;
     int err = VCORE_OK;
-    v->VM_EXIT_REASON = reason;
-    /* Fields a reason does not define hold no information: an instruction
-     * cannot exit during event delivery, so its IDT-vectoring information
-     * is "not valid" (bit 31 clear) without asking vmcs02. */
-    v->EXIT_QUALIFICATION = 0;
-    v->VM_EXIT_INTR_INFO = 0;
-    v->IDT_VECTORING_INFO_FIELD = 0;
+    vcore__memset(o, 0, sizeof(*o));
+    o->reason = reason;
     if (info & INFO_QUAL) {
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_EXIT_QUALIFICATION, &x);
-        v->EXIT_QUALIFICATION = x;
+        o->qual = x;
+        o->have |= VCORE__X02_QUAL;
         e->qualification = x;
     }
     if (!err && (info & INFO_INTR)) {
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INTR_INFO, &x);
-        v->VM_EXIT_INTR_INFO = (uint32_t)x;
+        o->intr_info = (uint32_t)x;
+        o->have |= VCORE__X02_INTR;
         e->intr_info = (uint32_t)x;
         /* Bit 11: an error code was delivered ("VM-Exit Interruption-Information Field"). */
         if (!err && (x & (1u << 11))) {
             err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INTR_ERROR_CODE, &x);
-            v->VM_EXIT_INTR_ERROR_CODE = (uint32_t)x;
+            o->intr_error = (uint32_t)x;
+            o->have |= VCORE__X02_INTR_ERR;
             e->intr_error = (uint32_t)x;
         }
     }
     if (!err && (info & INFO_IDT)) {
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_IDT_VECTORING_INFO_FIELD, &x);
-        v->IDT_VECTORING_INFO_FIELD = (uint32_t)x;
+        o->idt = (uint32_t)x;
+        o->have |= VCORE__X02_IDT;
         uint32_t idt = (uint32_t)x, idt_type = (idt >> 8) & 7u;
         if (!err && (idt & (1u << 31)) && (idt & (1u << 11))) {
             err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_IDT_VECTORING_ERROR_CODE, &x);
-            v->IDT_VECTORING_ERROR_CODE = (uint32_t)x;
+            o->idt_error = (uint32_t)x;
+            o->have |= VCORE__X02_IDT_ERR;
         }
         /* "Information for VM Exits That Occur During Event Delivery": an
          * exit (an EPT violation, say) while delivering a software interrupt
          * or exception (types 4, 5, 6) saves that instruction's length. */
         if (!err && !(info & INFO_LEN) && (idt & (1u << 31)) && idt_type >= 4u && idt_type <= 6u) {
             err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &x);
-            v->VM_EXIT_INSTRUCTION_LEN = (uint32_t)x;
+            o->insn_len = (uint32_t)x;
+            o->have |= VCORE__X02_LEN;
         }
     }
     /* #BP/#OF (software exceptions, type 6) and software interrupts report
      * the instruction length too (CVE-2016-9588 class: L1 needs it to
      * re-inject them with the right length). */
     if (!err && (info & INFO_LEN)) {
-        uint32_t type = (v->VM_EXIT_INTR_INFO >> 8) & 7u;
+        uint32_t type = (o->intr_info >> 8) & 7u;
         if (VCORE_VMX_EXIT_REASON_BASIC(reason) != VCORE_VMX_EXIT_EXCEPTION_NMI || type == 4u ||
             type == 5u || type == 6u) {
             err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &x);
-            v->VM_EXIT_INSTRUCTION_LEN = (uint32_t)x;
+            o->insn_len = (uint32_t)x;
+            o->have |= VCORE__X02_LEN;
         }
     }
     if (!err && (info & INFO_II)) {
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VMX_INSTRUCTION_INFO, &x);
-        v->VMX_INSTRUCTION_INFO = (uint32_t)x;
+        o->insn_info = (uint32_t)x;
+        o->have |= VCORE__X02_II;
     }
     if (!err && (info & INFO_GLA)) {
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_LINEAR_ADDRESS, &x);
-        v->GUEST_LINEAR_ADDRESS = x;
+        o->gla = x;
+        o->have |= VCORE__X02_GLA;
     }
     if (!err && (info & INFO_GPA)) {
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, &x);
-        v->GUEST_PHYSICAL_ADDRESS = x;
+        o->gpa = x;
+        o->have |= VCORE__X02_GPA;
     }
     return err;
+}
+
+/* The exit is L1's: its information goes into vmcs12. The qualification,
+ * interruption and IDT-vectoring information read as 0 (not valid) where
+ * the reason does not define them; the other fields keep their value
+ * unless the exit wrote them. */
+static void vcore__vcpu_nested_exit_commit(vcore_vcpu_t *vcpu)
+{
+    const vcore__nvmx_exit02_t *o = &vcpu->nvmx->x02;
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    v->VM_EXIT_REASON = o->reason;
+    v->EXIT_QUALIFICATION = o->qual;
+    v->VM_EXIT_INTR_INFO = o->intr_info;
+    v->IDT_VECTORING_INFO_FIELD = o->idt;
+    if (o->have & VCORE__X02_INTR_ERR)
+        v->VM_EXIT_INTR_ERROR_CODE = o->intr_error;
+    if (o->have & VCORE__X02_IDT_ERR)
+        v->IDT_VECTORING_ERROR_CODE = o->idt_error;
+    if (o->have & VCORE__X02_LEN)
+        v->VM_EXIT_INSTRUCTION_LEN = o->insn_len;
+    if (o->have & VCORE__X02_II)
+        v->VMX_INSTRUCTION_INFO = o->insn_info;
+    if (o->have & VCORE__X02_GLA)
+        v->GUEST_LINEAR_ADDRESS = o->gla;
+    if (o->have & VCORE__X02_GPA)
+        v->GUEST_PHYSICAL_ADDRESS = o->gpa;
 }
 
 /* The guest state that can change without an exit to L0: the eager set,
@@ -479,13 +511,13 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
  * (INT3/INTO: type 6), the instruction length (CVE-2016-9588 class). */
 static int vcore__vcpu_nested_reinject(vcore_vcpu_t *vcpu)
 {
-    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    uint32_t idt = v->IDT_VECTORING_INFO_FIELD;
+    const vcore__nvmx_exit02_t *o = &vcpu->nvmx->x02;
+    uint32_t idt = o->idt;
     if (!(idt & (1u << 31)))
         return VCORE_OK;
     int err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, idt & ~(1u << 12));
     if (!err && (idt & (1u << 11)))
-        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, v->IDT_VECTORING_ERROR_CODE);
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, o->idt_error);
     uint32_t type = (idt >> 8) & 7u;
     if (!err && (type == 4u || type == 5u || type == 6u)) {
         uint64_t len = 0;
@@ -513,7 +545,7 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
     vcore__memset(&e, 0, sizeof(e));
     e.size = sizeof(e);
     e.reason = reason;
-    /* vmcs12 keeps the exit information either way: L0's re-injection reads it too. */
+    /* nv->x02 keeps the exit information; vmcs12 gets it only if L1 does. */
     int err = vcore__vcpu_nested_exit_info(vcpu, reason, vcore__vcpu_nested_info(basic), &e);
     if (err)
         return err;
@@ -569,6 +601,7 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
     nv->last.arg = d.arg;
     nv->last.field = d.field;
     if (d.owner == VCORE_NVMX_OWNER_L1) {
+        vcore__vcpu_nested_exit_commit(vcpu);
         err = vcore__vcpu_nested_save_guest(vcpu);
         bool shutdown = false;
         if (!err)

@@ -15,10 +15,12 @@
  * FS.base, GS.base: "Guest Register State") are answered here from vmcs02:
  * L1 let L2 access them, and the value L2 must see is its own.
  *
- * An EPT violation of vmcs02 when L1 does not use EPT is an L2 access to an
- * L1-physical address outside L0's memory: MMIO, decoded from the MOV at
- * L2's RIP (fetched through L2's own paging, "Exit Qualification for EPT
- * Violations" says which access it was).
+ * An EPT violation of vmcs02 at an L1-physical address outside L0's memory
+ * (L1 without EPT, or ept12 mapping the L2 address there) is MMIO, decoded
+ * from the MOV at L2's RIP (fetched through L2's own paging and, with L1's
+ * EPT, ept12; "Exit Qualification for EPT Violations" says which access it
+ * was). String I/O (INS/OUTS) moves its elements through the same
+ * translation.
  */
 #include "vcpu_nested.h"
 
@@ -30,6 +32,7 @@
 #define L0_IOQ_SIZE(q) ((uint32_t)((q)&7u) + 1u) /* bits 2:0: size - 1 */
 #define L0_IOQ_IN (1ull << 3)                    /* bit 3: 1 = IN */
 #define L0_IOQ_STRING (1ull << 4)                /* bit 4: INS/OUTS */
+#define L0_IOQ_REP (1ull << 5)                   /* bit 5: REP prefixed */
 #define L0_IOQ_PORT(q) ((uint16_t)((q) >> 16))   /* bits 31:16: port */
 
 /* Exit qualification for EPT violations. */
@@ -204,13 +207,64 @@ static uint32_t vcore__vcpu_nested_l0_bits(const vcore_x86_sregs_t *s)
     return (ar & VCORE_X86_AR_DB) ? 32u : 16u;
 }
 
+/* L2's guest-physical memory: L1's memory itself, or L1's memory through
+ * ept12 when L1 uses EPT (then L2's paging structures, code and data are
+ * at L2 guest-physical addresses that L1's EPT maps). */
+typedef struct vcore__l0_mem {
+    vcore_nvmx_mem_t l1;          /* L1 memory (L0's map) */
+    vcore_nvmx_mem_t l2;          /* the ept12 view, when L1 uses EPT */
+    vcore__nvmx_ept_view_t view;
+    const vcore_nvmx_mem_t *m;    /* what L2 addresses go through */
+} vcore__l0_mem_t;
+
+static int vcore__vcpu_nested_l0_mem(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm)
+{
+    lm->l1.size = sizeof(lm->l1);
+    int err = vcore_nvmx_mem_from_vm(vcpu->vm, &lm->l1);
+    if (err)
+        return err;
+    lm->m = &lm->l1;
+    if (vcore__vcpu_nested_l1_ept(vcpu)) {
+        vcore__nvmx_ept_view(&lm->view, &lm->l1, vcore__vcpu_nested_v12(vcpu)->EPT_POINTER,
+                             vcpu->nvmx->maxphyaddr, NULL, &lm->l2);
+        lm->m = &lm->l2;
+    }
+    return VCORE_OK;
+}
+
+/* Reads (or writes) len bytes at L2 linear address la through L2's paging
+ * and L2's guest-physical memory, page by page; the accessed and dirty
+ * flags of L2's paging structures are set once every page translated. */
+static int vcore__vcpu_nested_l0_lin(vcore_vcpu_t *vcpu, const vcore__l0_mem_t *lm, const vcore_x86_sregs_t *s,
+                                     bool long64, uint64_t la, uint8_t *buf, size_t len, bool write)
+{
+    size_t done = 0;
+    while (done < len) {
+        uint64_t cur = long64 ? la + done : (uint32_t)(la + done);
+        size_t chunk = 0x1000u - (size_t)(cur & 0xfffu);
+        if (chunk > len - done)
+            chunk = len - done;
+        uint64_t gpa = 0;
+        vcore__walk_fault_t f;
+        vcore__walk_ad_t ad;
+        if (vcore__walk(lm->m, s, 0, vcpu->nvmx->maxphyaddr, cur, write, &gpa, &f, &ad) != VCORE_OK)
+            return VCORE_ERR_FAULT;
+        int err = write ? lm->m->write(lm->m->ctx, gpa, buf + done, chunk)
+                        : lm->m->read(lm->m->ctx, gpa, buf + done, chunk);
+        if (err)
+            return VCORE_ERR_FAULT;
+        vcore__walk_commit_ad(lm->m, &ad);
+        done += chunk;
+    }
+    return VCORE_OK;
+}
+
 /* Up to 15 bytes at L2's CS:RIP through L2's paging; how many were read. */
 static size_t vcore__vcpu_nested_l0_fetch(vcore_vcpu_t *vcpu, const vcore_x86_sregs_t *s, uint64_t rip,
                                           uint8_t insn[15])
 {
-    vcore_nvmx_mem_t mem;
-    mem.size = sizeof(mem);
-    if (vcore_nvmx_mem_from_vm(vcpu->vm, &mem) != VCORE_OK)
+    vcore__l0_mem_t lm;
+    if (vcore__vcpu_nested_l0_mem(vcpu, &lm) != VCORE_OK)
         return 0;
     bool long64 = vcore__vcpu_nested_l0_bits(s) == 64;
     uint64_t la = s->seg[VCORE_X86_CS].base + rip;
@@ -222,25 +276,21 @@ static size_t vcore__vcpu_nested_l0_fetch(vcore_vcpu_t *vcpu, const vcore_x86_sr
             chunk = 15 - got;
         uint64_t gpa = 0;
         vcore__walk_fault_t f;
-        if (vcore__walk(&mem, s, 0, vcpu->nvmx->maxphyaddr, cur, false, &gpa, &f, NULL) != VCORE_OK ||
-            mem.read(mem.ctx, gpa, insn + got, chunk) != VCORE_OK)
+        if (vcore__walk(lm.m, s, 0, vcpu->nvmx->maxphyaddr, cur, false, &gpa, &f, NULL) != VCORE_OK ||
+            lm.m->read(lm.m->ctx, gpa, insn + got, chunk) != VCORE_OK)
             break;
         got += chunk;
     }
     return got;
 }
 
-/* EPT violation of vmcs02 (L1 without EPT): the MOV at L2's RIP. Anything
- * else (a fetch, an access of L2's own page walk or of event delivery, an
- * instruction that is not a MOV) stays raw. */
-static int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
+int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t l1_gpa)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    uint64_t q = v->EXIT_QUALIFICATION;
-    exit->raw.data[5] = v->GUEST_PHYSICAL_ADDRESS;
+    uint64_t q = nv->x02.qual;
+    exit->raw.data[5] = nv->x02.gpa;
     if ((q & L0_EPTQ_FETCH) || (q & (L0_EPTQ_GLA_VALID | L0_EPTQ_GLA_XLATE)) != (L0_EPTQ_GLA_VALID | L0_EPTQ_GLA_XLATE) ||
-        (v->IDT_VECTORING_INFO_FIELD & (1u << 31)))
+        (nv->x02.idt & (1u << 31)))
         return VCORE_OK;
     vcore_x86_sregs_t s;
     uint64_t rip = 0;
@@ -280,7 +330,7 @@ static int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
         exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
     }
     exit->reason = VCORE_EXIT_MMIO;
-    exit->u.mmio.gpa = v->GUEST_PHYSICAL_ADDRESS;
+    exit->u.mmio.gpa = l1_gpa;
     exit->u.mmio.len = size;
     exit->u.mmio.is_write = is_write ? 1u : 0u;
     exit->raw.data[0] = in.len;
@@ -293,13 +343,157 @@ static int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
     return VCORE_OK;
 }
 
+/* INS/OUTS (REP or not) of L2 that L0 keeps (SDM Vol. 2,
+ * "INS/INSB/INSW/INSD", "OUTS/OUTSB/OUTSW/OUTSD"): the instruction at L2's
+ * RIP gives the address size and OUTS's segment override; INS writes
+ * ES:rDI, OUTS reads DS:rSI (or the override); in 64-bit mode only FS and
+ * GS have a base. With REP, rCX (at the address size) elements, as many as
+ * the buffer holds, stopping before the first element L2's paging or
+ * L1's EPT does not map: the rest is done when L2 executes the instruction
+ * again (REP keeps rCX, rSI, rDI current between iterations). OUTS's data
+ * is read now, INS's written with the reply. An instruction that does not
+ * decode as INS/OUTS, or whose first element is not reachable, stays raw. */
+static int vcore__vcpu_nested_l0_string(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t q, bool *done)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    vcore_x86_sregs_t s;
+    uint64_t rip = 0, rflags = 0;
+    *done = false;
+    int err = vcore__vcpu_nested_l0_paging(vcpu, &s, &rip);
+    if (!err)
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_RFLAGS, &rflags);
+    /* Fetching the GPRs may make the backend switch VMCS: vmcs02 again. */
+    if (!err)
+        err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS);
+    if (!err)
+        err = vcore__vcpu_nested_load02(vcpu);
+    if (err)
+        return err;
+    uint8_t insn[15];
+    size_t got = vcore__vcpu_nested_l0_fetch(vcpu, &s, rip, insn);
+    uint32_t bits = vcore__vcpu_nested_l0_bits(&s);
+    vcore__x86_insn_t in;
+    bool is_in = (q & L0_IOQ_IN) != 0;
+    /* 6CH/6DH are INS, 6EH/6FH OUTS; the direction must be the exit's. */
+    if (vcore__x86_decode(insn, got, bits, &in) != VCORE_OK || in.opcode < 0x6c || in.opcode > 0x6f ||
+        (in.opcode < 0x6e) != is_in)
+        return VCORE_OK;
+    vcore__x86_str_t *sx = &nv->l2_strx;
+    uint32_t seg = is_in ? VCORE_X86_ES : (in.seg != VCORE__X86_SEG_NONE ? in.seg : VCORE_X86_DS);
+    sx->width = L0_IOQ_SIZE(q);
+    sx->asize = in.addr_bits;
+    sx->down = (rflags & VCORE__RFLAGS_DF) != 0;
+    sx->long64 = bits == 64;
+    sx->base = 0;
+    if (!sx->long64 || seg == VCORE_X86_FS || seg == VCORE_X86_GS) {
+        /* Guest segment bases are consecutive encodings, ES first ("Guest Register State"). */
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_ES_BASE + 2u * seg, &sx->base);
+        if (err)
+            return err;
+    }
+    uint64_t mask = vcore__x86_str_mask(sx->asize);
+    bool rep = (q & L0_IOQ_REP) != 0;
+    uint64_t reg = x->st.regs.gpr[is_in ? VCORE_X86_RDI : VCORE_X86_RSI];
+    uint64_t n = rep ? (x->st.regs.gpr[VCORE_X86_RCX] & mask) : 1u;
+    uint32_t max = (uint32_t)sizeof(nv->l2_io) / sx->width;
+    uint32_t count = (uint32_t)(n < max ? n : max);
+    nv->l2_str = true;
+    nv->l2_str_rep = rep;
+    nv->l2_str_in = is_in;
+    nv->l2_str_len = in.len;
+    if (!count) {
+        /* REP with rCX = 0: nothing moves, the instruction completes. */
+        nv->l2_str_count = 0;
+        nv->l2_insn_len = in.len;
+        *done = true;
+        return VCORE_OK;
+    }
+    vcore__l0_mem_t lm;
+    err = vcore__vcpu_nested_l0_mem(vcpu, &lm);
+    if (err)
+        return err;
+    vcore__memset(nv->l2_io, 0, sizeof(nv->l2_io));
+    for (uint32_t k = 0; k < count; k++) {
+        uint8_t *el = nv->l2_io + (size_t)k * sx->width, probe[4];
+        uint64_t la = vcore__x86_str_elem(sx, reg, k);
+        /* INS: the element must be reachable for a write; it is written
+         * with the reply (reading it here sets no dirty flag). */
+        if (vcore__vcpu_nested_l0_lin(vcpu, &lm, &s, sx->long64, la, is_in ? probe : el, sx->width, false) !=
+            VCORE_OK) {
+            if (k == 0) {
+                nv->l2_str = false;
+                return VCORE_OK;
+            }
+            count = k;
+            break;
+        }
+    }
+    nv->l2_str_count = count;
+    exit->reason = VCORE_EXIT_IO;
+    exit->u.io.port = L0_IOQ_PORT(q);
+    exit->u.io.width = (uint8_t)sx->width;
+    exit->u.io.is_in = is_in ? 1u : 0u;
+    exit->u.io.count = count;
+    exit->u.io.data = nv->l2_io;
+    if (is_in)
+        exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
+    exit->raw.data[0] = in.len;
+    nv->l2_io_width = (uint8_t)sx->width;
+    nv->l2_pending = VCORE_EXIT_IO;
+    nv->l2_insn_len = in.len;
+    return VCORE_OK;
+}
+
+/* The VMM moved the elements of a string I/O exit: INS's go to memory,
+ * rSI/rDI move past them, REP's rCX counts them off; the instruction
+ * completes (RIP past it) only when rCX reaches 0 or without REP. */
+static int vcore__vcpu_nested_l0_string_done(vcore_vcpu_t *vcpu)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    uint64_t *gpr = vcpu->x86->st.regs.gpr;
+    const vcore__x86_str_t *sx = &nv->l2_strx;
+    uint32_t idx = nv->l2_str_in ? VCORE_X86_RDI : VCORE_X86_RSI;
+    int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS);
+    if (!err)
+        err = vcore__vcpu_nested_load02(vcpu);
+    if (err)
+        return err;
+    uint64_t reg = gpr[idx];
+    if (nv->l2_str_in) {
+        uint8_t data[sizeof(nv->l2_io)];
+        vcore__memcpy(data, nv->l2_io, sizeof(data)); /* the reply, copied once */
+        vcore_x86_sregs_t s;
+        uint64_t rip = 0;
+        vcore__l0_mem_t lm;
+        err = vcore__vcpu_nested_l0_paging(vcpu, &s, &rip);
+        if (!err)
+            err = vcore__vcpu_nested_l0_mem(vcpu, &lm);
+        if (err)
+            return err;
+        /* Translated at the exit: a write that fails now (L0 took the page
+         * away meanwhile) drops that element, as a write to no memory. */
+        for (uint32_t k = 0; k < nv->l2_str_count; k++)
+            (void)vcore__vcpu_nested_l0_lin(vcpu, &lm, &s, sx->long64, vcore__x86_str_elem(sx, reg, k),
+                                            data + (size_t)k * sx->width, sx->width, true);
+    }
+    uint64_t bytes = (uint64_t)nv->l2_str_count * sx->width;
+    gpr[idx] = vcore__x86_str_step(reg, sx->down ? (uint64_t)0 - bytes : bytes, sx->asize);
+    if (nv->l2_str_rep) {
+        gpr[VCORE_X86_RCX] = vcore__x86_str_step(gpr[VCORE_X86_RCX], (uint64_t)0 - nv->l2_str_count, sx->asize);
+        if (gpr[VCORE_X86_RCX] & vcore__x86_str_mask(sx->asize))
+            nv->l2_insn_len = 0; /* executed again for the rest */
+    }
+    vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);
+    return VCORE_OK;
+}
+
 int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t *exit, bool *again,
                                bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     uint32_t basic = VCORE_VMX_EXIT_REASON_BASIC(reason);
-    uint64_t q = v->EXIT_QUALIFICATION;
+    uint64_t q = nv->x02.qual;
     vcore__x86_vcpu_t *x = vcpu->x86;
     *again = *handled = false;
     nv->l2_pending = 0;
@@ -309,13 +503,21 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
     case VCORE_VMX_EXIT_HLT:
         exit->reason = VCORE_EXIT_HLT;
         nv->l2_pending = VCORE_EXIT_HLT;
-        nv->l2_insn_len = v->VM_EXIT_INSTRUCTION_LEN;
-        exit->raw.data[0] = v->VM_EXIT_INSTRUCTION_LEN;
+        nv->l2_insn_len = nv->x02.insn_len;
+        exit->raw.data[0] = nv->x02.insn_len;
         return VCORE_OK;
     case VCORE_VMX_EXIT_IO_INSTRUCTION: {
-        /* INS/OUTS need L2's memory through its own paging: left raw. */
-        if (q & L0_IOQ_STRING)
+        nv->l2_str = false;
+        if (q & L0_IOQ_STRING) {
+            bool done = false;
+            int err = vcore__vcpu_nested_l0_string(vcpu, exit, q, &done);
+            if (err || !done)
+                return err;
+            /* REP with rCX = 0: completed without the VMM. */
+            nv->last.l0_handled++;
+            *again = true;
             return VCORE_OK;
+        }
         int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS);
         if (err)
             return err;
@@ -332,10 +534,10 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
             nv->l2_io[i] = (uint8_t)((!exit->u.io.is_in && i < width) ? (rax >> (8 * i)) : 0u);
         if (exit->u.io.is_in)
             exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
-        exit->raw.data[0] = v->VM_EXIT_INSTRUCTION_LEN;
+        exit->raw.data[0] = nv->x02.insn_len;
         nv->l2_io_width = (uint8_t)width;
         nv->l2_pending = VCORE_EXIT_IO;
-        nv->l2_insn_len = v->VM_EXIT_INSTRUCTION_LEN;
+        nv->l2_insn_len = nv->x02.insn_len;
         return VCORE_OK;
     }
     case VCORE_VMX_EXIT_RDMSR:
@@ -344,7 +546,7 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
         bool write = basic == VCORE_VMX_EXIT_WRMSR;
         uint32_t index = (uint32_t)x->st.regs.gpr[VCORE_X86_RCX];
         uint32_t field = vcore__vcpu_nested_l0_msr_field(index);
-        nv->l2_insn_len = v->VM_EXIT_INSTRUCTION_LEN;
+        nv->l2_insn_len = nv->x02.insn_len;
         if (field) {
             bool reflected = false;
             int err = vcore__vcpu_nested_l0_msr_state(vcpu, write, field, exit, &reflected);
@@ -363,12 +565,12 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
             exit->u.msr.value = ((x->st.regs.gpr[VCORE_X86_RDX] & 0xffffffffull) << 32) |
                                 (x->st.regs.gpr[VCORE_X86_RAX] & 0xffffffffull);
         exit->u.msr.why = basic;
-        exit->raw.data[0] = v->VM_EXIT_INSTRUCTION_LEN;
+        exit->raw.data[0] = nv->x02.insn_len;
         nv->l2_pending = exit->reason;
         return VCORE_OK;
     }
     case VCORE_VMX_EXIT_EPT_VIOLATION:
-        return vcore__vcpu_nested_l0_mmio(vcpu, exit);
+        return vcore__vcpu_nested_l0_mmio(vcpu, exit, nv->x02.gpa);
     default:
         return VCORE_OK; /* VCORE_EXIT_RAW: reason and qualification */
     }
@@ -385,6 +587,8 @@ int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *re
         return VCORE_OK;
     switch (pending) {
     case VCORE_EXIT_IO:
+        if (nv->l2_str)
+            return vcore__vcpu_nested_l0_string_done(vcpu);
         /* The reply buffer is ours (exit->u.io.data points into it); only an
          * IN reads it, once. */
         if (exit->reason == VCORE_EXIT_IO && exit->u.io.is_in) {

@@ -573,10 +573,27 @@ START_TEST(vm_exit_msr_store_list)
 }
 END_TEST
 
-START_TEST(unsupported_control_is_refused_by_name)
+/* A control the pipeline does not run is allowed-0 in the capability MSRs,
+ * so the VM-entry checks fail it ("Checks on VMX Controls": VMfailValid 7)
+ * before anything reaches vmcs02. */
+START_TEST(unsupported_control_is_vmfail_7)
 {
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
     /* EPT is given to L2; unrestricted guest (secondary bit 7) is not. */
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 7));
+    set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3));
+    load_vmcs12();
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_CONTROL, L1_RIP + 3);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+}
+END_TEST
+
+/* With the allowed-1 check switched off the pipeline still refuses it, by name. */
+START_TEST(unsupported_control_is_refused_by_name)
+{
+    ck_assert_int_eq(vcore_nvmx_test_skip_check(nv, VCORE_VMX_CHECK_EXEC_PROC2_ALLOWED1), VCORE_OK);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
     set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 7));
     set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3));
     load_vmcs12();
@@ -587,6 +604,74 @@ START_TEST(unsupported_control_is_refused_by_name)
     ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
     ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED);
     ck_assert_uint_eq(d.value, (2u << 8) | 7u);
+}
+END_TEST
+
+/* The secondary processor-based controls the vCPU pipeline runs for L2
+ * (SDM Vol. 3, "Secondary Processor-Based VM-Execution Controls"), each
+ * with its reason, and the ones it does not. */
+#define P2_RUN ((1u << 1) |  /* enable EPT: shadow EPT (mock has INVEPT and host pages) */ \
+                (1u << 2) |  /* descriptor-table exiting: exit reflection */            \
+                (1u << 3) |  /* enable RDTSCP */                                         \
+                (1u << 5) |  /* enable VPID: vmcs02 without VPID, every entry flushes */ \
+                (1u << 6) |  /* WBINVD exiting */                                        \
+                (1u << 10) | /* PAUSE-loop exiting */                                    \
+                (1u << 11) | /* RDRAND exiting */                                        \
+                (1u << 12) | /* enable INVPCID */                                        \
+                (1u << 16) | /* RDSEED exiting */                                        \
+                (1u << 20) | /* enable XSAVES/XRSTORS */                                 \
+                (1u << 25) | /* use TSC scaling */                                       \
+                (1u << 26))  /* enable user wait and pause */
+/* Not run: 0 virtualize APIC accesses, 4 virtualize x2APIC mode (needs the
+ * TPR shadow), 7 unrestricted guest, 8 APIC-register virtualization,
+ * 9 virtual-interrupt delivery, 13 enable VM functions, 14 VMCS shadowing,
+ * 17 enable PML; and every bit the emulated processor lacks. */
+
+START_TEST(proc2_caps_match_the_pipeline)
+{
+    const uint64_t *m = vcore_nvmx_caps(nv)->msr;
+    ck_assert_uint_eq((uint32_t)(m[VCORE_NVMX_CAP_PROCBASED2] >> 32), P2_RUN);
+    ck_assert_uint_eq((uint32_t)m[VCORE_NVMX_CAP_PROCBASED2], 0); /* no secondary control must be 1 */
+    /* "VPID and EPT Capabilities": EPT bits kept, VPID bits 32 (INVVPID) and
+     * 43:40 (its four types) kept since "enable VPID" may be 1. */
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_EPT_VPID], 0x00000f0106334141ull);
+    /* "VM Functions": no VMFUNC without "enable VM functions". */
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_VMFUNC], 0);
+    /* Posted interrupts (pin 7) and the TPR shadow (primary 21) are allowed-0,
+     * in the TRUE MSRs too. */
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_PINBASED] >> 32, 0x7f);
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_TRUE_PINBASED] >> 32, 0x7f);
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_PROCBASED] >> 32, 0xffd9fffe);
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_TRUE_PROCBASED] >> 32, 0xffd9fffe);
+}
+END_TEST
+
+/* Loop over all 32 secondary controls: an advertised bit is accepted by
+ * VMLAUNCH (L2 runs and its CPUID exit reaches L1), any other is
+ * VMfailValid 7 ("Checks on VMX Controls"). */
+START_TEST(proc2_each_bit_launches_or_fails)
+{
+    uint32_t bit = 1u << _i;
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, bit);
+    set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3)); /* WB, 4 levels */
+    set12(VCORE_VMCS_VIRTUAL_PROCESSOR_ID, 1);            /* "enable VPID" needs VPID != 0 */
+    load_vmcs12();
+    ck_assert_uint_eq((vcore_nvmx_caps(nv)->msr[VCORE_NVMX_CAP_PROCBASED2] >> (32 + _i)) & 1u,
+                      (P2_RUN & bit) != 0);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    if (P2_RUN & bit) {
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+        push_hlt();
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+        ck_assert_uint_eq(regs().rip, HOST_RIP);
+    } else {
+        push_hlt();
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_CONTROL, L1_RIP + 3);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    }
 }
 END_TEST
 
@@ -728,6 +813,11 @@ static uint32_t run_row(const row_t *r)
     uint32_t enc[3] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
     uint64_t val[3] = {r->qual, r->intr, 2};
     uint64_t reflected = last().reflected;
+    /* vmcs12 as L1 left it, launched: what an exit L0 keeps must leave
+     * (L1 sees nothing of an exit it does not get). */
+    uint8_t before[VCORE_VMCS12_SIZE];
+    memcpy(before, vcore_nvmx_vmcs12(nv), sizeof(before));
+    before[VCORE_VMCS12_OFF_LAUNCH_STATE] = 1;
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     push_l2(VCORE_HW_ENTRY_EXIT, r->reason, 0, 3, enc, val);
     bool reenter = r->reason == VCORE_VMX_EXIT_EXTERNAL_INTERRUPT || r->reason == VCORE_VMX_EXIT_PREEMPTION_TIMER;
@@ -751,6 +841,7 @@ static uint32_t run_row(const row_t *r)
     ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
     ck_assert_uint_eq(e.raw.reason, r->reason);
     ck_assert(last().in_l2);
+    ck_assert_mem_eq(vcore_nvmx_vmcs12(nv), before, sizeof(before));
     return VCORE_NVMX_OWNER_L0;
 }
 
@@ -1410,6 +1501,95 @@ START_TEST(nested_ept_l0_mmio_goes_to_vmm)
     ck_assert_uint_eq(e.raw.data[1], 0xfee000f0ull);
     ck_assert_uint_eq(last().reflected, 0);
     ck_assert(last().in_l2);
+}
+END_TEST
+
+/* The same with a MOV the VMM can complete: L2's paging structures and
+ * code are at L2 guest-physical addresses ept12 maps elsewhere in L1
+ * memory (code: L2 0x70000 -> L1 0x74000), so the instruction is fetched
+ * through L2's paging and ept12. MOV ECX, [RBX] (8B 0B) reads 4 bytes at
+ * L1-physical 0xfee000f0 (SDM "Exit Qualification for EPT Violations":
+ * bit 0 read, bits 7 and 8 the linear address's translation). The reply
+ * zero-extends into RCX, RIP moves past the 2 bytes, L1 sees nothing. */
+START_TEST(nested_ept_l0_mmio_decoded_for_vmm)
+{
+    static const uint8_t mov[] = {0x8b, 0x0b};
+    static const uint8_t junk[] = {0x90, 0x90};
+    vmcs12_with_ept(EPTP12);
+    set12(VCORE_VMCS_GUEST_RIP, 0x70000);
+    for (uint64_t pt = PML4; pt <= PD; pt += 0x1000)
+        ept12_map(pt, pt | 7 | (6u << 3));
+    ept12_map(0x70000, 0x74000 | 7 | (6u << 3));
+    ept12_map(0x9000, 0xfee00000ull | 7 | (0u << 3));
+    ck_assert_int_eq(vcore_vm_write_guest(vm, 0x74000, mov, sizeof(mov)), VCORE_OK);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, 0x70000, junk, sizeof(junk)), VCORE_OK);
+    vcore_x86_regs_t g = regs();
+    g.gpr[VCORE_X86_RCX] = ~0ull;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &g), VCORE_OK);
+    load_vmcs12();
+    uint8_t before[VCORE_VMCS12_SIZE];
+    memcpy(before, vcore_nvmx_vmcs12(nv), sizeof(before));
+    before[VCORE_VMCS12_OFF_LAUNCH_STATE] = 1;
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u | (1u << 7) | (1u << 8), 0x90f0, 0x4090f0);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
+    ck_assert_uint_eq(e.u.mmio.gpa, 0xfee000f0ull);
+    ck_assert_uint_eq(e.u.mmio.len, 4);
+    ck_assert_uint_eq(e.u.mmio.is_write, 0);
+    ck_assert_uint_eq(e.raw.data[1], 0xfee000f0ull);
+    ck_assert_uint_eq(e.raw.data[5], 0x90f0);
+    ck_assert_mem_eq(vcore_nvmx_vmcs12(nv), before, sizeof(before));
+    e.u.mmio.data[0] = 0x78;
+    e.u.mmio.data[1] = 0x56;
+    e.u.mmio.data[2] = 0x34;
+    e.u.mmio.data[3] = 0x12;
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x12345678ull);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x70002);
+}
+END_TEST
+
+/* REP OUTSB of L2 with L1's EPT: the code (L2 0x70000 -> L1 0x74000) and
+ * the string (L2 0x80000 -> L1 0x85000) are found through L2's paging and
+ * ept12 ("EPT Translation Mechanism"); the VMM gets L1 0x85000's bytes. */
+START_TEST(nested_ept_string_io_through_ept12)
+{
+    static const uint8_t outsb[] = {0xf3, 0x6e};
+    vmcs12_with_ept(EPTP12);
+    set12(VCORE_VMCS_GUEST_RIP, 0x70000);
+    for (uint64_t pt = PML4; pt <= PD; pt += 0x1000)
+        ept12_map(pt, pt | 7 | (6u << 3));
+    ept12_map(0x70000, 0x74000 | 7 | (6u << 3));
+    ept12_map(0x80000, 0x85000 | 7 | (6u << 3));
+    ck_assert_int_eq(vcore_vm_write_guest(vm, 0x74000, outsb, sizeof(outsb)), VCORE_OK);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, 0x85000, "xyz", 3), VCORE_OK);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, 0x80000, "abc", 3), VCORE_OK);
+    vcore_x86_regs_t g = regs();
+    g.gpr[VCORE_X86_RSI] = 0x80000;
+    g.gpr[VCORE_X86_RCX] = 3;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &g), VCORE_OK);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {(0x80ull << 16) | 0x10u | 0x20u, 2};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_INSTRUCTION, 0, 2, enc, val);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(e.u.io.count, 3);
+    ck_assert_mem_eq(e.u.io.data, "xyz", 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x70002);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RSI], 0x80003);
 }
 END_TEST
 
@@ -2191,6 +2371,9 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, early_hardware_check_passes_invisibly);
     tcase_add_test(tc, early_hardware_check_catches_a_skipped_check);
     tcase_add_test(tc, unsupported_control_is_refused_by_name);
+    tcase_add_test(tc, unsupported_control_is_vmfail_7);
+    tcase_add_test(tc, proc2_caps_match_the_pipeline);
+    tcase_add_loop_test(tc, proc2_each_bit_launches_or_fails, 0, 32);
     tcase_add_test(tc, vmcs02_takes_l0_needs_from_vmcs01);
     tcase_add_test(tc, skipped_check_lets_the_next_one_decide);
     tcase_add_test(tc, backend_failure_during_entry_is_clean);
@@ -2232,6 +2415,8 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_ept_misconfig_reflected);
     tcase_add_test(te, nested_ept_violation_during_software_interrupt);
     tcase_add_test(te, nested_ept_l0_mmio_goes_to_vmm);
+    tcase_add_test(te, nested_ept_l0_mmio_decoded_for_vmm);
+    tcase_add_test(te, nested_ept_string_io_through_ept12);
     tcase_add_test(te, nested_ept_invept_from_l1);
     tcase_add_test(te, nested_ept_eptp_switch_and_unmap);
     tcase_add_test(te, nested_ept_off_without_activate_secondary);

@@ -633,6 +633,249 @@ START_TEST(mmio_not_decodable_stays_raw)
 }
 END_TEST
 
+/* ---- string I/O of L2 that L0 keeps ----
+ * SDM Vol. 2, "INS/INSB/INSW/INSD", "OUTS/OUTSB/OUTSW/OUTSD", "REP/REPE/
+ * REPZ/REPNE/REPNZ"; Vol. 3, "Exit Qualification for I/O Instructions"
+ * (bit 4 string, bit 5 REP). L2 runs 64-bit code at L2_CODE with identity
+ * paging; L1 does not intercept the port. */
+#define IOQ_STR 0x10u
+#define IOQ_REP 0x20u
+#define STR_BUF 0x60000u
+
+static vcore_exit_t string_exit(const uint8_t *insn, size_t n, uint64_t qual, uint64_t rflags)
+{
+    ck_assert_int_eq(vcore_vm_write_guest(vm, L2_CODE, insn, n), VCORE_OK);
+    set12(VCORE_VMCS_GUEST_RIP, L2_CODE);
+    set12(VCORE_VMCS_GUEST_RFLAGS, rflags);
+    return launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, qual, (uint32_t)n);
+}
+
+/* REP OUTSB, RCX = 3, DF = 0: the VMM gets the 3 bytes at DS:RSI in one
+ * exit; no reply needed. After it RSI += 3, RCX = 0, RIP past F3 6E. */
+START_TEST(rep_outsb_from_l2_reaches_vmm)
+{
+    static const uint8_t insn[] = {0xf3, 0x6e};
+    put(STR_BUF, 0x44434241, 4);
+    set_gpr(VCORE_X86_RSI, STR_BUF);
+    set_gpr(VCORE_X86_RCX, 3);
+    vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x3f8, 1, false) | IOQ_STR | IOQ_REP, 0x2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(e.u.io.port, 0x3f8);
+    ck_assert_uint_eq(e.u.io.width, 1);
+    ck_assert_uint_eq(e.u.io.is_in, 0);
+    ck_assert_uint_eq(e.u.io.count, 3);
+    ck_assert_mem_eq(e.u.io.data, "ABC", 3);
+    reply_then_cpuid(&e);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSI], STR_BUF + 3);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE + 2);
+}
+END_TEST
+
+/* REP INSW with DF = 1, RCX = 2: element 0 at ES:RDI, element 1 two bytes
+ * below; the reply lands there, RDI -= 4, RCX = 0. */
+START_TEST(rep_insw_backwards_into_l2_memory)
+{
+    static const uint8_t insn[] = {0xf3, 0x66, 0x6d};
+    set_gpr(VCORE_X86_RDI, STR_BUF + 0x104);
+    set_gpr(VCORE_X86_RCX, 2);
+    vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x60, 2, true) | IOQ_STR | IOQ_REP, 0x402);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
+    ck_assert_uint_eq(e.u.io.width, 2);
+    ck_assert_uint_eq(e.u.io.is_in, 1);
+    ck_assert_uint_eq(e.u.io.count, 2);
+    static const uint8_t reply[4] = {0x11, 0x22, 0x33, 0x44};
+    memcpy(e.u.io.data, reply, 4);
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(ram[STR_BUF + 0x104], 0x11);
+    ck_assert_uint_eq(ram[STR_BUF + 0x105], 0x22);
+    ck_assert_uint_eq(ram[STR_BUF + 0x102], 0x33);
+    ck_assert_uint_eq(ram[STR_BUF + 0x103], 0x44);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RDI], STR_BUF + 0x100);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE + 3);
+}
+END_TEST
+
+/* OUTSD FS:[RSI] (64 6F, no REP): the FS base applies in 64-bit mode
+ * ("Segment Registers in 64-Bit Mode"); one element; RCX untouched. */
+START_TEST(outs_with_fs_override)
+{
+    static const uint8_t insn[] = {0x64, 0x6f};
+    set12(VCORE_VMCS_GUEST_FS_BASE, 0x68000);
+    put(0x68000 + 0x50, 0xcafef00d, 4);
+    put(0x50, 0x11111111, 4);
+    set_gpr(VCORE_X86_RSI, 0x50);
+    set_gpr(VCORE_X86_RCX, 7);
+    vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 4, false) | IOQ_STR, 0x2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.u.io.count, 1);
+    ck_assert_uint_eq(e.u.io.width, 4);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_FS_BASE), 0x68000);
+    static const uint8_t want[4] = {0x0d, 0xf0, 0xfe, 0xca};
+    ck_assert_mem_eq(e.u.io.data, want, 4);
+    reply_then_cpuid(&e);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSI], 0x54);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 7);
+}
+END_TEST
+
+/* 67 F3 6E in 64-bit mode: 32-bit addresses - ESI and ECX, and the
+ * updated registers are zero-extended ("General-Purpose Registers in
+ * 64-Bit Mode"). */
+START_TEST(rep_outsb_address_size_32)
+{
+    static const uint8_t insn[] = {0x67, 0xf3, 0x6e};
+    put(STR_BUF, 0x5a5a, 2);
+    set_gpr(VCORE_X86_RSI, 0xffffffff00000000ull | STR_BUF);
+    set_gpr(VCORE_X86_RCX, 0xdead000000000002ull);
+    vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR | IOQ_REP, 0x2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.u.io.count, 2);
+    ck_assert_uint_eq(e.u.io.data[0], 0x5a);
+    ck_assert_uint_eq(e.u.io.data[1], 0x5a);
+    reply_then_cpuid(&e);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSI], STR_BUF + 2);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE + 3);
+}
+END_TEST
+
+/* REP OUTSB with RCX = 300: 256 bytes move in this exit; RCX = 44 and RIP
+ * stays on the instruction, which L2 executes again for the rest. */
+START_TEST(rep_outsb_longer_than_one_exit)
+{
+    static const uint8_t insn[] = {0xf3, 0x6e};
+    set_gpr(VCORE_X86_RSI, STR_BUF);
+    set_gpr(VCORE_X86_RCX, 300);
+    vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR | IOQ_REP, 0x2);
+    ck_assert_uint_eq(e.u.io.count, 256);
+    reply_then_cpuid(&e);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSI], STR_BUF + 256);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 44);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE);
+}
+END_TEST
+
+/* REP INSB with RCX = 0 moves nothing and completes without the VMM. */
+START_TEST(rep_ins_with_zero_count_completes_in_l0)
+{
+    static const uint8_t insn[] = {0xf3, 0x6c};
+    ck_assert_int_eq(vcore_vm_write_guest(vm, L2_CODE, insn, sizeof(insn)), VCORE_OK);
+    set12(VCORE_VMCS_GUEST_RIP, L2_CODE);
+    set_gpr(VCORE_X86_RDI, STR_BUF);
+    set_gpr(VCORE_X86_RCX, 0);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, true) | IOQ_STR | IOQ_REP, 2);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(last().l0_handled, 1);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE + 2);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RDI], STR_BUF);
+}
+END_TEST
+
+/* REP OUTSB whose second page L2's paging does not map: only the bytes of
+ * the first page move; the instruction runs again for the rest. */
+START_TEST(rep_outsb_stops_before_unmapped_page)
+{
+    static const uint8_t insn[] = {0xf3, 0x6e};
+    set_gpr(VCORE_X86_RSI, 0x1ffffe); /* the 2 MiB page ends at 0x200000 */
+    set_gpr(VCORE_X86_RCX, 4);
+    vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR | IOQ_REP, 0x2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.u.io.count, 2);
+    reply_then_cpuid(&e);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSI], 0x200000);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE);
+}
+END_TEST
+
+/* ---- exits L0 keeps leave vmcs12 alone ---- */
+
+/* One exit kind L0 keeps: reason, the exit-information fields the mock's
+ * processor reports (all of them, distinct values), RCX for RDMSR. */
+typedef struct l0_kind {
+    uint32_t reason;
+    uint64_t qual;
+    uint32_t idt;     /* IDT-vectoring information (bit 31: valid) */
+    uint64_t rcx;
+    bool reenter;     /* L0 completes it and re-enters L2 */
+} l0_kind_t;
+
+static const l0_kind_t l0_kinds[] = {
+    /* a host interrupt while L2 delivered vector 0EH (#PF, error code):
+     * re-injected into L2 */
+    {VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, 0, 0x80000b0eu, 0, true},
+    /* L0's own preemption timer (L1 has none) */
+    {VCORE_VMX_EXIT_PREEMPTION_TIMER, 0, 0, 0, true},
+    /* RDMSR IA32_SYSENTER_EIP: answered from vmcs02 */
+    {VCORE_VMX_EXIT_RDMSR, 0, 0, 0x176, true},
+    {VCORE_VMX_EXIT_HLT, 0, 0, 0, false},
+    {VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x71, 1, true), 0, 0, false},
+    {VCORE_VMX_EXIT_RDMSR, 0, 0, 0x1a0, false},
+    /* MOV ECX, [RBX] to MMIO (L1 without EPT) */
+    {VCORE_VMX_EXIT_EPT_VIOLATION, 0x181, 0, 0, false},
+    /* a paging-structure access: raw */
+    {VCORE_VMX_EXIT_EPT_VIOLATION, 0x081, 0, 0, false},
+    {VCORE_VMX_EXIT_PAUSE, 0, 0, 0, false},
+};
+
+/* SDM Vol. 3, "VM Exits": the exit-information fields of vmcs12 change only
+ * on a VM exit to L1. L2 first exits on OUT (the VMM's); vmcs12 is then
+ * snapshotted; the exit of the row follows (and, when L0 re-enters L2, an
+ * OUT to port 81H): vmcs12 must be byte for byte what it was. */
+START_TEST(l0_exit_leaves_vmcs12)
+{
+    const l0_kind_t *k = &l0_kinds[_i];
+    static const uint8_t mov[] = {0x8b, 0x0b}; /* MOV ECX, [RBX] */
+    msr_bitmap_clear();
+    set12(VCORE_VMCS_GUEST_RIP, L2_CODE);
+    set12(VCORE_VMCS_VM_EXIT_REASON, 0x5a5a);
+    set12(VCORE_VMCS_EXIT_QUALIFICATION, 0x1111);
+    set12(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, 9);
+    set12(VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, 0x2222);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, L2_CODE + 1, mov, sizeof(mov)), VCORE_OK);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false), 1);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    uint8_t before[VCORE_VMCS12_SIZE];
+    memcpy(before, vcore_nvmx_vmcs12(nv), sizeof(before));
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x5a5a);
+    set_gpr(VCORE_X86_RCX, k->rcx);
+    uint32_t enc[8] = {VCORE_VMCS_EXIT_QUALIFICATION,      VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN,
+                       VCORE_VMCS_VM_EXIT_INTR_INFO,       VCORE_VMCS_IDT_VECTORING_INFO_FIELD,
+                       VCORE_VMCS_IDT_VECTORING_ERROR_CODE, VCORE_VMCS_GUEST_LINEAR_ADDRESS,
+                       VCORE_VMCS_GUEST_PHYSICAL_ADDRESS,  VCORE_VMCS_VMX_INSTRUCTION_INFO};
+    uint64_t val[8] = {k->qual, 2, 0x80000020u, k->idt, 0x7, 0x7000, MMIO_GPA, 0x1234};
+    push_l2(VCORE_HW_ENTRY_EXIT, k->reason, 0, 8, enc, val);
+    if (k->reenter)
+        push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x81, 1, false), 1);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert(last().in_l2);
+    ck_assert_uint_eq(last().reflected, 0);
+    ck_assert_uint_eq(e.raw.reason, k->reenter ? VCORE_VMX_EXIT_IO_INSTRUCTION : k->reason);
+    ck_assert_mem_eq(vcore_nvmx_vmcs12(nv), before, sizeof(before));
+    if (k->idt) {
+        /* The event goes back into L2 from the exit's own information
+         * (valid, type 3, error code; bit 12 is not an entry field). */
+        ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0eu);
+        ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 7);
+    }
+}
+END_TEST
+
 static Suite *run_suite(void)
 {
     Suite *s = suite_create("nested_run");
@@ -661,6 +904,14 @@ static Suite *run_suite(void)
     tcase_add_test(tl, mmio_store_from_l2);
     tcase_add_test(tl, mmio_store_imm_sign_extended);
     tcase_add_test(tl, mmio_not_decodable_stays_raw);
+    tcase_add_test(tl, rep_outsb_from_l2_reaches_vmm);
+    tcase_add_test(tl, rep_insw_backwards_into_l2_memory);
+    tcase_add_test(tl, outs_with_fs_override);
+    tcase_add_test(tl, rep_outsb_address_size_32);
+    tcase_add_test(tl, rep_outsb_longer_than_one_exit);
+    tcase_add_test(tl, rep_ins_with_zero_count_completes_in_l0);
+    tcase_add_test(tl, rep_outsb_stops_before_unmapped_page);
+    tcase_add_loop_test(tl, l0_exit_leaves_vmcs12, 0, (int)(sizeof(l0_kinds) / sizeof(l0_kinds[0])));
     suite_add_tcase(s, tl);
     return s;
 }

@@ -296,22 +296,59 @@ START_TEST(reset_leaves_vmx_operation)
 }
 END_TEST
 
+/* A host without page allocation cannot back the shadow EPT: "enable EPT"
+ * is allowed-0 for L1 and IA32_VMX_EPT_VPID_CAP has no EPT bits (31:0)
+ * but keeps INVVPID (bit 32) and its types (43:40). */
+START_TEST(caps_without_host_pages_offer_no_ept)
+{
+    teardown();
+    vcore_host_t h = *vcore_host_default();
+    h.alloc_pages = NULL;
+    h.free_pages = NULL;
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = vcore_backend_mock();
+    cfg.host = &h;
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
+    vcore_vcpu_config_t vc;
+    vcore_vcpu_config_init(&vc);
+    vc.nested = VCORE_NESTED_VMX;
+    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
+    const uint64_t *m = vcore_nvmx_caps(vcore_vcpu_nvmx(vcpu))->msr;
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_PROCBASED2] >> 32, 0x06111c6cu);
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_EPT_VPID], 0x00000f0100000000ull);
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_PROCBASED] >> 32, 0xffd9fffeu);
+}
+END_TEST
+
 START_TEST(caps_follow_backend_and_restriction)
 {
-    /* Default: the backend's (the mock reports the emulated set) intersected with the emulated. */
+    /* Default: the backend's (the mock reports the emulated set) intersected with the emulated,
+     * less the controls the pipeline does not run for L2 (allowed-1 cleared): pin 7, primary 21,
+     * secondary 0, 4, 7, 8, 9, 13, 14, 17; then no VM functions. */
     vcore_nvmx_caps_t emu = {.size = sizeof(emu)};
     ck_assert_int_eq(vcore_nvmx_caps_emulated(&emu), VCORE_OK);
-    ck_assert_mem_eq(vcore_nvmx_caps(vcore_vcpu_nvmx(vcpu))->msr, emu.msr, sizeof(emu.msr));
+    vcore_nvmx_caps_t want = emu;
+    want.msr[VCORE_NVMX_CAP_PINBASED] &= ~(0x80ull << 32);
+    want.msr[VCORE_NVMX_CAP_TRUE_PINBASED] &= ~(0x80ull << 32);
+    want.msr[VCORE_NVMX_CAP_PROCBASED] &= ~((1ull << 21) << 32);
+    want.msr[VCORE_NVMX_CAP_TRUE_PROCBASED] &= ~((1ull << 21) << 32);
+    want.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~(0x26391ull << 32);
+    want.msr[VCORE_NVMX_CAP_VMFUNC] = 0;
+    for (unsigned i = 0; i < VCORE_NVMX_NR_CAPS; i++)
+        ck_assert_msg(vcore_nvmx_caps(vcore_vcpu_nvmx(vcpu))->msr[i] == want.msr[i], "MSR %#x: %#llx != %#llx",
+                      0x480 + i, (unsigned long long)vcore_nvmx_caps(vcore_vcpu_nvmx(vcpu))->msr[i],
+                      (unsigned long long)want.msr[i]);
     teardown();
-    /* A restriction that removes VMCS shadowing (secondary control 14 allowed-1). */
-    vcore_nvmx_caps_t less = emu;
-    less.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~VCORE_VMX_PROC2_SHADOW_VMCS;
+    /* A restriction that removes RDTSCP (secondary control 3 allowed-1). */
+    vcore_nvmx_caps_t less = want;
+    less.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~(1ull << (32 + 3));
     setup_with(&less);
     ck_assert_uint_eq(vcore_nvmx_caps(vcore_vcpu_nvmx(vcpu))->msr[VCORE_NVMX_CAP_PROCBASED2] &
-                          VCORE_VMX_PROC2_SHADOW_VMCS,
+                          (1ull << (32 + 3)),
                       0);
     /* A "restriction" that adds a feature is refused, and the VM says why. */
-    vcore_nvmx_caps_t more = emu;
+    vcore_nvmx_caps_t more = want;
     more.msr[VCORE_NVMX_CAP_MISC] |= 1ull << 15; /* not in the base */
     vcore_vcpu_config_t vc;
     vcore_vcpu_config_init(&vc);
@@ -405,6 +442,7 @@ static Suite *nested_suite(void)
     tcase_add_test(tc, init_is_latched_in_vmx_root);
     tcase_add_test(tc, reset_leaves_vmx_operation);
     tcase_add_test(tc, caps_follow_backend_and_restriction);
+    tcase_add_test(tc, caps_without_host_pages_offer_no_ept);
     tcase_add_test(tc, without_nested_the_vmm_sees_vmx);
     tcase_add_test(tc, insn_info_decoder);
     suite_add_tcase(s, tc);

@@ -201,7 +201,10 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
  * word: 0 pin-based, 1 primary processor-based, 2 secondary, 3 VM-exit,
  * 4 VM-entry controls. rule: L1 (vmcs12's bit), L0 (vmcs01's bit), OR
  * (either side), ONE (always 1), ZERO (always 0), CR8 (1 unless L1 uses
- * the TPR shadow). A bit not listed takes L1's value, except in the VM-exit
+ * the TPR shadow), REFUSED (L1 may not set it: the bit is allowed-0 in the
+ * capability MSRs L1 reads, so VM entry fails with VMfailValid 7 as SDM
+ * Vol. 3, "Checks on VMX Controls" says; vmcs02 never has it). A bit not
+ * listed takes L1's value, except in the VM-exit
  * controls, which describe L0's host state: there an unlisted bit is L0's.
  */
 #define VCORE_NVMX_CTL_RULES(X)                                                                          \
@@ -209,27 +212,28 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(0, 3, ONE, "NMI exiting: host NMIs must reach L0")                                            \
     X(0, 5, L1, "virtual NMIs: L1's (requires NMI exiting)")                                        \
     X(0, 6, L1, "VMX-preemption timer: L1's timer, counted on vmcs02")                              \
-    X(0, 7, ZERO, "process posted interrupts: no posted-interrupt descriptor is mapped for L2")     \
+    X(0, 7, REFUSED, "process posted interrupts: no posted-interrupt descriptor is mapped for L2")  \
     X(1, 2, OR, "interrupt-window exiting: L1's window or L0's")                                    \
     X(1, 3, L1, "use TSC offsetting: vmcs02's offset is L0's plus L1's")                            \
     X(1, 7, OR, "HLT exiting")                                                                      \
     X(1, 19, CR8, "CR8-load exiting: forced unless L1 uses the TPR shadow")                         \
     X(1, 20, CR8, "CR8-store exiting: forced unless L1 uses the TPR shadow")                        \
-    X(1, 21, ZERO, "use TPR shadow: the virtual-APIC page of L1 is not mapped for L2; CR8 exits instead") \
+    X(1, 21, REFUSED, "use TPR shadow: the virtual-APIC page of L1 is not mapped for L2; CR8 exits instead") \
     X(1, 22, OR, "NMI-window exiting: L1's window or L0's")                                         \
     X(1, 24, ONE, "unconditional I/O exiting: L0 applies L1's I/O bitmaps")                         \
     X(1, 25, ZERO, "use I/O bitmaps: replaced by unconditional I/O exiting")                        \
     X(1, 28, ZERO, "use MSR bitmaps: every RDMSR/WRMSR exits, so no L0 pass-through MSR reaches L2") \
     X(1, 31, OR, "activate secondary controls")                                                     \
-    X(2, 0, ZERO, "virtualize APIC accesses: the APIC-access page of L1 is not mapped for L2")      \
+    X(2, 0, REFUSED, "virtualize APIC accesses: the APIC-access page of L1 is not mapped for L2")   \
+    X(2, 4, REFUSED, "virtualize x2APIC mode: requires the TPR shadow (\"Checks on VMX Controls\")") \
     X(2, 1, OR, "enable EPT: L0's EPT when L1 does not enable EPT; else the shadow EPT (ept02: L1's EPT composed with L0's)") \
     X(2, 5, ZERO, "enable VPID: vmcs02 runs without VPID (every entry flushes)")                    \
-    X(2, 7, ZERO, "unrestricted guest: L2 runs with paging on L0's EPT only")                       \
-    X(2, 8, ZERO, "APIC-register virtualization: no virtual-APIC page for L2")                      \
-    X(2, 9, ZERO, "virtual-interrupt delivery: no virtual-APIC page for L2")                        \
-    X(2, 13, ZERO, "enable VM functions: EPTP switching needs nested EPT")                          \
-    X(2, 14, ZERO, "VMCS shadowing: L2's VMREAD/VMWRITE exit to L0, which emulates L1's shadowing") \
-    X(2, 17, ZERO, "enable PML: no page-modification log for L2")                                   \
+    X(2, 7, REFUSED, "unrestricted guest: L2 runs with paging on L0's EPT only")                    \
+    X(2, 8, REFUSED, "APIC-register virtualization: no virtual-APIC page for L2")                   \
+    X(2, 9, REFUSED, "virtual-interrupt delivery: no virtual-APIC page for L2")                     \
+    X(2, 13, REFUSED, "enable VM functions: EPTP switching is not emulated")                        \
+    X(2, 14, REFUSED, "VMCS shadowing: L2's VMREAD/VMWRITE would need L1's shadow VMCS emulated") \
+    X(2, 17, REFUSED, "enable PML: no page-modification log for L2")                                \
     X(3, 2, L1, "save debug controls: L2's DR7/DEBUGCTL for L1")                                    \
     X(3, 9, L0, "host address-space size: the exit returns to L0")                                  \
     X(3, 15, L0, "acknowledge interrupt on exit: host interrupts are L0's")                         \

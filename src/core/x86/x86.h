@@ -112,4 +112,19 @@ int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t 
 /* Sets the recorded accessed/dirty flags that are not set yet. */
 void vcore__walk_commit_ad(const vcore_nvmx_mem_t *m, const vcore__walk_ad_t *ad);
 
+/* ---- string I/O addressing (string_io.c) ---- */
+typedef struct vcore__x86_str {
+    uint64_t base;  /* base of the segment used (0 for ES/DS in 64-bit mode) */
+    uint32_t width; /* element size: 1, 2 or 4 */
+    uint32_t asize; /* address size: 16, 32 or 64 */
+    bool down;      /* RFLAGS.DF: the string walks downwards */
+    bool long64;    /* executed in 64-bit mode */
+} vcore__x86_str_t;
+/* reg + delta as the string instructions update RSI, RDI and RCX. */
+uint64_t vcore__x86_str_step(uint64_t reg, uint64_t delta, uint32_t asize);
+/* The linear address of element k when the offset register holds reg. */
+uint64_t vcore__x86_str_elem(const vcore__x86_str_t *s, uint64_t reg, uint32_t k);
+/* The bits of RCX/RSI/RDI the address size uses. */
+uint64_t vcore__x86_str_mask(uint32_t asize);
+
 #endif /* VCORE_CORE_X86_H */

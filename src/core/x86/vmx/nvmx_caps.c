@@ -64,6 +64,47 @@ static const uint64_t nvmx_caps_emul[VCORE_NVMX_NR_CAPS] = {
     [VCORE_NVMX_CAP_VMFUNC] = 0x1ull,
 };
 
+/* REFUSED rows of the merge-rule table, expanded here so the capability
+ * MSRs and the entry pipeline read the same rows. */
+#define NVMX_CAPS_IS_REFUSED_REFUSED 1u
+#define NVMX_CAPS_IS_REFUSED_ZERO 0u
+#define NVMX_CAPS_IS_REFUSED_ONE 0u
+#define NVMX_CAPS_IS_REFUSED_L0 0u
+#define NVMX_CAPS_IS_REFUSED_L1 0u
+#define NVMX_CAPS_IS_REFUSED_OR 0u
+#define NVMX_CAPS_IS_REFUSED_CR8 0u
+
+uint32_t vcore__nvmx_refused(uint32_t word)
+{
+    uint32_t m = 0;
+#define NVMX_CAPS_ROW(w, b, r, why)                                                                    \
+    if (NVMX_CAPS_IS_REFUSED_##r && (uint32_t)(w) == word)                                              \
+        m |= 1u << (b);
+    VCORE_NVMX_CTL_RULES(NVMX_CAPS_ROW)
+#undef NVMX_CAPS_ROW
+    return m;
+}
+
+/* The control word (0 pin-based .. 4 VM-entry) a control MSR describes. */
+static uint32_t nvmx_caps_word(uint8_t k)
+{
+    switch (k) {
+    case VCORE_NVMX_CAP_PINBASED:
+    case VCORE_NVMX_CAP_TRUE_PINBASED:
+        return 0;
+    case VCORE_NVMX_CAP_PROCBASED:
+    case VCORE_NVMX_CAP_TRUE_PROCBASED:
+        return 1;
+    case VCORE_NVMX_CAP_PROCBASED2:
+        return 2;
+    case VCORE_NVMX_CAP_EXIT:
+    case VCORE_NVMX_CAP_TRUE_EXIT:
+        return 3;
+    default:
+        return 4;
+    }
+}
+
 static uint64_t nvmx_caps_min(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
@@ -78,6 +119,31 @@ int vcore_nvmx_caps_emulated(vcore_nvmx_caps_t *out)
     vcore__memcpy(out->msr, nvmx_caps_emul, sizeof(out->msr));
     out->msr[VCORE_NVMX_CAP_VMCS_ENUM] = (uint64_t)vcore_vmcs_enum_max_index() << 1;
     return VCORE_OK;
+}
+
+void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc2)
+{
+    uint64_t *m = caps->msr;
+    /* The controls the pipeline refuses (REFUSED rows of the merge-rule
+     * table) are allowed-0 in the plain and TRUE MSRs alike. */
+    for (size_t i = 0; i < VCORE__ARRAY_SIZE(nvmx_caps_ctl); i++) {
+        uint8_t k = nvmx_caps_ctl[i];
+        uint32_t refused = vcore__nvmx_refused(nvmx_caps_word(k));
+        if (k == VCORE_NVMX_CAP_PROCBASED2)
+            refused |= extra_proc2;
+        m[k] &= ~((uint64_t)refused << 32);
+    }
+    uint32_t proc2 = HI(m[VCORE_NVMX_CAP_PROCBASED2]);
+    /* "VPID and EPT Capabilities": bits 31:0 describe EPT, bits 43:32 VPID
+     * and INVVPID; a feature L1 cannot enable has no capabilities. */
+    if (!(proc2 & VCORE__PROC2_EPT))
+        m[VCORE_NVMX_CAP_EPT_VPID] &= ~0xffffffffull;
+    if (!(proc2 & VCORE__PROC2_VPID))
+        m[VCORE_NVMX_CAP_EPT_VPID] &= 0xffffffffull;
+    /* "VM Functions": IA32_VMX_VMFUNC lists the functions "enable VM
+     * functions" may turn on; none without that control. */
+    if (!(proc2 & VCORE__PROC2_VMFUNC))
+        m[VCORE_NVMX_CAP_VMFUNC] = 0;
 }
 
 int vcore_nvmx_caps_intersect(const vcore_nvmx_caps_t *backend, const vcore_nvmx_caps_t *emulated,

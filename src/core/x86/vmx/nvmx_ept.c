@@ -131,3 +131,64 @@ int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_
     vcore__nvmx_ept_set_ad(mem, eptp, &w, access);
     return VCORE_OK;
 }
+
+/* L2's memory seen through L1's EPT: every access translates its L2
+ * guest-physical address with ept12 (one walk per page touched) and then
+ * uses L1 memory. The first failed translation is recorded and every
+ * access after it fails. */
+static int nvmx_ept_view_access(void *ctx, uint64_t gpa, void *buf, size_t len, bool write)
+{
+    vcore__nvmx_ept_view_t *v = ctx;
+    uint8_t *p = buf;
+    if (v->fault)
+        return VCORE_ERR_FAULT;
+    while (len) {
+        size_t n = 0x1000u - (size_t)(gpa & 0xfffu);
+        if (n > len)
+            n = len;
+        vcore_nvmx_ept_walk_t w;
+        w.size = sizeof(w);
+        bool wr = write || (v->op_write && *v->op_write);
+        int err = vcore_nvmx_ept_translate(v->l1, v->eptp, v->maxphyaddr, gpa,
+                                           wr ? VCORE_NVMX_EPT_WRITE : VCORE_NVMX_EPT_READ, &w);
+        if (err)
+            return err;
+        if (w.kind != VCORE_NVMX_EPT_OK) {
+            v->fault = w.kind;
+            v->fault_gpa = gpa;
+            v->qualification = w.qualification;
+            return VCORE_ERR_FAULT;
+        }
+        err = write ? v->l1->write(v->l1->ctx, w.gpa, p, n) : v->l1->read(v->l1->ctx, w.gpa, p, n);
+        if (err)
+            return err;
+        gpa += n;
+        p += n;
+        len -= n;
+    }
+    return VCORE_OK;
+}
+
+static int nvmx_ept_view_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+    return nvmx_ept_view_access(ctx, gpa, buf, len, false);
+}
+
+static int nvmx_ept_view_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+    return nvmx_ept_view_access(ctx, gpa, (void *)(uintptr_t)buf, len, true);
+}
+
+void vcore__nvmx_ept_view(vcore__nvmx_ept_view_t *v, const vcore_nvmx_mem_t *l1, uint64_t eptp, uint32_t maxphyaddr,
+                          const bool *op_write, vcore_nvmx_mem_t *out)
+{
+    vcore__memset(v, 0, sizeof(*v));
+    v->l1 = l1;
+    v->op_write = op_write;
+    v->eptp = eptp;
+    v->maxphyaddr = maxphyaddr;
+    out->size = sizeof(*out);
+    out->ctx = v;
+    out->read = nvmx_ept_view_read;
+    out->write = nvmx_ept_view_write;
+}

@@ -568,70 +568,13 @@ static int nvmx_insn_inv(vcore__nvmx_ctx_t *c, bool vpid)
     return nvmx_insn_succeed(c);
 }
 
-/* L2's memory seen through L1's EPT: L2's VMREAD/VMWRITE operands (and
- * L2's own paging structures) are L2 guest-physical addresses, which L1's
- * EPT maps into L1 memory (SDM "EPT Translation Mechanism"). The first
- * failed translation is recorded and every access after it fails. */
-typedef struct nvmx_insn_ept_view {
-    const vcore_nvmx_mem_t *l1;
-    const bool *op_write; /* the operand access is a write (vcore__nvmx_ctx_t::op_write) */
-    uint64_t eptp;
-    uint32_t maxphyaddr;
-    uint32_t fault;  /* vcore_nvmx_ept_kind_t of the first failure, 0 if none */
-    uint64_t fault_gpa;
-    uint64_t qualification;
-} nvmx_insn_ept_view_t;
-
-static int nvmx_insn_ept_access(void *ctx, uint64_t gpa, void *buf, size_t len, bool write)
-{
-    nvmx_insn_ept_view_t *v = ctx;
-    uint8_t *p = buf;
-    if (v->fault)
-        return VCORE_ERR_FAULT;
-    while (len) {
-        size_t n = 0x1000u - (size_t)(gpa & 0xfffu);
-        if (n > len)
-            n = len;
-        vcore_nvmx_ept_walk_t w;
-        w.size = sizeof(w);
-        bool wr = write || *v->op_write;
-        int err = vcore_nvmx_ept_translate(v->l1, v->eptp, v->maxphyaddr, gpa,
-                                           wr ? VCORE_NVMX_EPT_WRITE : VCORE_NVMX_EPT_READ, &w);
-        if (err)
-            return err;
-        if (w.kind != VCORE_NVMX_EPT_OK) {
-            v->fault = w.kind;
-            v->fault_gpa = gpa;
-            v->qualification = w.qualification;
-            return VCORE_ERR_FAULT;
-        }
-        err = write ? v->l1->write(v->l1->ctx, w.gpa, p, n) : v->l1->read(v->l1->ctx, w.gpa, p, n);
-        if (err)
-            return err;
-        gpa += n;
-        p += n;
-        len -= n;
-    }
-    return VCORE_OK;
-}
-
-static int nvmx_insn_ept_read(void *ctx, uint64_t gpa, void *buf, size_t len)
-{
-    return nvmx_insn_ept_access(ctx, gpa, buf, len, false);
-}
-
-static int nvmx_insn_ept_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
-{
-    return nvmx_insn_ept_access(ctx, gpa, (void *)(uintptr_t)buf, len, true);
-}
-
 static int nvmx_insn_dispatch(vcore__nvmx_ctx_t *c);
 
 int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vcore_nvmx_insn_t *insn,
                        vcore_nvmx_result_t *res)
 {
     vcore__nvmx_ctx_t c;
-    nvmx_insn_ept_view_t view;
+    vcore__nvmx_ept_view_t view;
     vcore_nvmx_mem_t l2mem;
 
     if (!vcore__nvmx_ok(nvmx) || !mem || !insn || !res || !mem->read || !mem->write)
@@ -659,15 +602,7 @@ int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vc
     if (c.in.in_l2 && nvmx->current_vmptr != VCORE__INVALID_PTR &&
         (v12->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
         (v12->SECONDARY_VM_EXEC_CONTROL & (1u << 1))) {
-        view.l1 = mem;
-        view.eptp = v12->EPT_POINTER;
-        view.maxphyaddr = nvmx->maxphyaddr;
-        view.fault = 0;
-        view.op_write = &c.op_write;
-        l2mem.size = sizeof(l2mem);
-        l2mem.ctx = &view;
-        l2mem.read = nvmx_insn_ept_read;
-        l2mem.write = nvmx_insn_ept_write;
+        vcore__nvmx_ept_view(&view, mem, v12->EPT_POINTER, nvmx->maxphyaddr, &c.op_write, &l2mem);
         c.opmem = &l2mem;
         int err = nvmx_insn_dispatch(&c);
         if (view.fault && (err == VCORE_ERR_FAULT || err == VCORE_OK)) {

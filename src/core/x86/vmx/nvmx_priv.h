@@ -15,6 +15,33 @@
 
 struct vcore_hw_vmcs;
 
+/* The exit information of vmcs02's last VM exit, read once from vmcs02 and
+ * kept here until the exit is known to be L1's: an exit L0 keeps leaves
+ * vmcs12 as L1 wrote it (L1 sees nothing of an exit it does not get). */
+typedef struct vcore__nvmx_exit02 {
+    uint32_t have;       /* VCORE__X02_* of the fields read from vmcs02 */
+    uint32_t reason;     /* exit reason */
+    uint32_t intr_info;  /* VM-exit interruption information */
+    uint32_t intr_error; /* VM-exit interruption error code */
+    uint32_t idt;        /* IDT-vectoring information */
+    uint32_t idt_error;  /* IDT-vectoring error code */
+    uint32_t insn_len;   /* VM-exit instruction length */
+    uint32_t insn_info;  /* VM-exit instruction information */
+    uint64_t qual;       /* exit qualification */
+    uint64_t gla;        /* guest-linear address */
+    uint64_t gpa;        /* guest-physical address */
+} vcore__nvmx_exit02_t;
+
+#define VCORE__X02_QUAL (1u << 0)
+#define VCORE__X02_INTR (1u << 1)
+#define VCORE__X02_INTR_ERR (1u << 2)
+#define VCORE__X02_IDT (1u << 3)
+#define VCORE__X02_IDT_ERR (1u << 4)
+#define VCORE__X02_LEN (1u << 5)
+#define VCORE__X02_II (1u << 6)
+#define VCORE__X02_GLA (1u << 7)
+#define VCORE__X02_GPA (1u << 8)
+
 #define VCORE__NVMX_MAGIC 0x6e766d78u /* "nvmx" */
 #define VCORE__INVALID_PTR (~0ull)
 #define VCORE__DIRTY_WORDS ((VCORE__VMCS_NROWS + 63) / 64)
@@ -70,11 +97,18 @@ struct vcore_nvmx {
     uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry */
     uint32_t l2_pending;    /* the VCORE_EXIT_* of that exit, whose reply goes to L2 (0: none) */
     uint8_t l2_io_width;    /* its I/O access width (1, 2 or 4) */
-    uint8_t l2_io[8];       /* its I/O data: OUT's bytes, IN's reply (vcore_exit_t::u.io.data) */
+    uint8_t l2_io[256];     /* its I/O data: OUT(S)'s bytes, IN(S)'s reply (vcore_exit_t::u.io.data) */
+    bool l2_str;            /* the I/O exit is INS/OUTS: */
+    bool l2_str_rep;        /*   REP prefixed */
+    bool l2_str_in;         /*   INS (ES:rDI) rather than OUTS */
+    uint32_t l2_str_count;  /*   elements the VMM moves in this exit */
+    uint32_t l2_str_len;    /*   instruction length */
+    vcore__x86_str_t l2_strx; /*  its addressing (x86.h) */
     uint8_t l2_mmio_reg;    /* its MMIO load: destination register (vcore_x86_gpr) */
     bool l2_mmio_high8;     /* the destination is AH, CH, DH or BH */
     uint8_t l2_mmio_len;    /* bytes loaded (0: a store, nothing to merge) */
     vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
+    vcore__nvmx_exit02_t x02; /* vmcs02's last exit, copied into vmcs12 only when reflected */
     /* ---- nested EPT (vcpu_nested_ept.c) ---- */
     vcore_nvmx_ept02_t *ept02; /* the shadow EPT builder, at the start of ept02_pool; NULL before */
     void *ept02_pool;       /* the builder and its pages, drawn from the host at the first entry with L1's EPT */
@@ -107,6 +141,16 @@ void vcore__nvmx_leave(vcore_nvmx_t *n);
 
 /* The allowed-1 settings of the five control words (vmcs_layout.h order). */
 void vcore__nvmx_caps_allowed1(const vcore_nvmx_caps_t *caps, uint32_t out[5]);
+/* The bits of control word `word` (0 pin-based .. 4 VM-entry) whose rule in
+ * VCORE_NVMX_CTL_RULES is REFUSED: the capability MSRs L1 reads have them
+ * allowed-0 (nvmx_caps.c) and the entry pipeline never runs them. */
+uint32_t vcore__nvmx_refused(uint32_t word);
+
+/* Makes `caps` describe what the vCPU pipeline runs: the REFUSED controls
+ * and the secondary controls in `extra_proc2` allowed-0, no EPT/VPID
+ * capabilities for a feature that is allowed-0, no VM functions without
+ * "enable VM functions". */
+void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc2);
 
 /* Marks a row dirty (and its sibling full/_HIGH row). */
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
@@ -225,6 +269,23 @@ int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t ma
  * the dirty flag of its leaf on a write. */
 void vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, const vcore__nvmx_ept_leaf_t *w,
                             uint32_t access);
+
+/* L2's memory seen through L1's EPT (nvmx_ept.c): L2 guest-physical
+ * addresses (L2's VMREAD/VMWRITE operands, L2's paging structures, the
+ * instruction and string-I/O data of an L2 exit L0 completes) mapped by
+ * ept12 into L1 memory ("EPT Translation Mechanism"). */
+typedef struct vcore__nvmx_ept_view {
+    const vcore_nvmx_mem_t *l1;
+    const bool *op_write; /* reads are part of a write (probes); NULL: never */
+    uint64_t eptp;
+    uint32_t maxphyaddr;
+    uint32_t fault;       /* vcore_nvmx_ept_kind_t of the first failure, 0 if none */
+    uint64_t fault_gpa;   /* its L2 guest-physical address */
+    uint64_t qualification; /* its EPT-violation qualification */
+} vcore__nvmx_ept_view_t;
+/* Sets up v and the accessor *out that reads and writes through it. */
+void vcore__nvmx_ept_view(vcore__nvmx_ept_view_t *v, const vcore_nvmx_mem_t *l1, uint64_t eptp, uint32_t maxphyaddr,
+                          const bool *op_write, vcore_nvmx_mem_t *out);
 
 /* Instruction-information fields: VCORE__II_* in x86_bits.h. */
 

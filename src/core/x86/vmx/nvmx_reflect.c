@@ -272,7 +272,7 @@ int vcore_nvmx_exit_owner(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem,
 }
 
 /* ---- control merge ---- */
-enum { NVMX_M_L1, NVMX_M_L0, NVMX_M_OR, NVMX_M_ONE, NVMX_M_ZERO, NVMX_M_CR8 };
+enum { NVMX_M_L1, NVMX_M_L0, NVMX_M_OR, NVMX_M_ONE, NVMX_M_ZERO, NVMX_M_CR8, NVMX_M_REFUSED };
 
 typedef struct nvmx_ctl_rule {
     uint8_t word;
@@ -306,6 +306,7 @@ void vcore_nvmx_merge_controls(const uint32_t l1[5], const uint32_t l0[5], uint3
             v = m;
             break;
         case NVMX_M_ZERO:
+        case NVMX_M_REFUSED: /* never in a vmcs12 that passed the checks */
             v = 0;
             break;
         case NVMX_M_CR8: /* CVE-2017-12154 class: without L1's TPR shadow, CR8 is L0's */
