@@ -287,9 +287,6 @@ size_t vcore__svm_guest_read(vcore__svm_vcpu_t *c, uint64_t gla, uint8_t *buf, s
 int vcore__svm_guest_write(vcore__svm_vcpu_t *c, uint64_t gla, const uint8_t *buf, size_t len);
 /* Decodes the instruction at CS:RIP (the decode-assist bytes when the VMCB has them). */
 int vcore__svm_guest_decode(vcore__svm_vcpu_t *c, vcore__x86_insn_t *out);
-/* A register updated by delta at an address size: 64 all of it, 32 bits
- * 31:0 (zero-extended), 16 bits 15:0 (the rest kept). */
-uint64_t vcore__svm_guest_step(uint64_t reg, uint64_t delta, uint32_t asize);
 /* The linear address of string element k. */
 uint64_t vcore__svm_guest_elem(const vcore__svm_vcpu_t *c, uint64_t reg, uint32_t k);
 

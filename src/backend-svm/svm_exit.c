@@ -489,10 +489,10 @@ static int vcore__svm_exit_string_done(vcore__svm_vcpu_t *c)
         }
     }
     uint64_t bytes = (uint64_t)c->io_count * c->io_width;
-    c->g.gpr[idx] = vcore__svm_guest_step(reg, c->io_down ? (uint64_t)0 - bytes : bytes, c->io_asize);
+    c->g.gpr[idx] = vcore__x86_str_step(reg, c->io_down ? (uint64_t)0 - bytes : bytes, c->io_asize);
     if (c->io_rep) {
         uint64_t mask = c->io_asize == 64 ? ~0ull : c->io_asize == 32 ? 0xffffffffull : 0xffffull;
-        uint64_t rcx = vcore__svm_guest_step(c->g.gpr[VCORE_X86_RCX], (uint64_t)0 - c->io_count, c->io_asize);
+        uint64_t rcx = vcore__x86_str_step(c->g.gpr[VCORE_X86_RCX], (uint64_t)0 - c->io_count, c->io_asize);
         c->g.gpr[VCORE_X86_RCX] = rcx;
         if (rcx & mask)
             return VCORE_OK; /* re-executed for the rest */

@@ -93,31 +93,10 @@ int vcore__svm_guest_decode(vcore__svm_vcpu_t *c, vcore__x86_insn_t *out)
     return vcore__x86_decode(insn, got, bits, out);
 }
 
-uint64_t vcore__svm_guest_step(uint64_t reg, uint64_t delta, uint32_t asize)
-{
-    /* APM Vol. 1, "Address-Size Prefix" / "General-Purpose Registers in
-     * 64-Bit Mode": a string instruction updates rSI/rDI/rCX at its address
-     * size; a 32-bit result is zero-extended, a 16-bit one leaves bits
-     * 63:16 alone. */
-    uint64_t sum = reg + delta;
-    if (asize == 64)
-        return sum;
-    if (asize == 32)
-        return sum & 0xffffffffull;
-    return (reg & ~0xffffull) | (sum & 0xffffull);
-}
-
 uint64_t vcore__svm_guest_elem(const vcore__svm_vcpu_t *c, uint64_t reg, uint32_t k)
 {
-    /* Element k sits k elements further along the direction RFLAGS.DF
-     * gives ("INS", "OUTS"); the offset wraps at the address size, the
-     * linear address at 32 bits outside 64-bit mode. */
-    uint64_t delta = (uint64_t)k * c->io_width;
-    uint64_t off = vcore__svm_guest_step(reg, c->io_down ? (uint64_t)0 - delta : delta, c->io_asize);
-    if (c->io_asize == 16)
-        off &= 0xffffull;
-    else if (c->io_asize == 32)
-        off &= 0xffffffffull;
-    uint64_t lin = c->io_base + off;
-    return c->io_long64 ? lin : (lin & 0xffffffffull);
+    /* The exit recorded the string's segment base, element size, address
+     * size and direction; the addressing rule itself is the core's. */
+    vcore__x86_str_t s = {c->io_base, c->io_width, c->io_asize, c->io_down, c->io_long64};
+    return vcore__x86_str_elem(&s, reg, k);
 }

@@ -462,9 +462,6 @@ size_t vcore__vmx_guest_read(const vcore_vm_t *vm, const vcore_x86_sregs_t *sr, 
 /* Writes len bytes at a guest linear address (VCORE_ERR_FAULT if a page is not guest RAM). */
 int vcore__vmx_guest_write(vcore_vm_t *vm, const vcore_x86_sregs_t *sr, uint64_t gla,
                            const uint8_t *buf, size_t len);
-/* A register updated by delta at an address size: 64 all of it, 32 bits
- * 31:0 (zero-extended), 16 bits 15:0 (the rest kept). */
-uint64_t vcore__vmx_guest_step(uint64_t reg, uint64_t delta, uint32_t asize);
 /* The linear address of string element k ("INS/INSB/INSW/INSD"). */
 uint64_t vcore__vmx_guest_elem(const vcore__vmx_vcpu_t *c, uint64_t reg, uint32_t k);
 

@@ -15,6 +15,7 @@
  * go to the host's handlers and never reach the VMM as the guest's.
  */
 #include "vmx.h"
+#include "core/x86/x86.h"
 
 #include "virtcore/vm.h"
 
@@ -631,10 +632,10 @@ static int vcore__vmx_exit_string_done(vcore__vmx_vcpu_t *c, bool in)
         }
     }
     uint64_t bytes = (uint64_t)c->io_count * c->io_width;
-    c->g.gpr[idx] = vcore__vmx_guest_step(reg, c->io_down ? (uint64_t)0 - bytes : bytes, c->io_asize);
+    c->g.gpr[idx] = vcore__x86_str_step(reg, c->io_down ? (uint64_t)0 - bytes : bytes, c->io_asize);
     if (c->io_rep) {
         uint64_t mask = c->io_asize == 64 ? ~0ull : c->io_asize == 32 ? 0xffffffffull : 0xffffull;
-        uint64_t rcx = vcore__vmx_guest_step(c->g.gpr[VCORE_X86_RCX], (uint64_t)0 - c->io_count,
+        uint64_t rcx = vcore__x86_str_step(c->g.gpr[VCORE_X86_RCX], (uint64_t)0 - c->io_count,
                                              c->io_asize);
         c->g.gpr[VCORE_X86_RCX] = rcx;
         if (rcx & mask)

@@ -10,6 +10,7 @@
  * elements through guest memory along the string instruction's rules.
  */
 #include "vmx.h"
+#include "core/x86/x86.h"
 
 #include "virtcore/vm.h"
 
@@ -80,33 +81,12 @@ int vcore__vmx_guest_write(vcore_vm_t *vm, const vcore_x86_sregs_t *sr, uint64_t
     return VCORE_OK;
 }
 
-uint64_t vcore__vmx_guest_step(uint64_t reg, uint64_t delta, uint32_t asize)
-{
-    /* SDM Vol. 1, "Address-Size Attributes" / "General-Purpose Registers
-     * in 64-Bit Mode": a string instruction updates RSI/RDI/RCX at its
-     * address size; a 32-bit result is zero-extended, a 16-bit one leaves
-     * bits 63:16 alone. */
-    uint64_t sum = reg + delta;
-    if (asize == 64)
-        return sum;
-    if (asize == 32)
-        return sum & 0xffffffffull;
-    return (reg & ~0xffffull) | (sum & 0xffffull);
-}
-
 uint64_t vcore__vmx_guest_elem(const vcore__vmx_vcpu_t *c, uint64_t reg, uint32_t k)
 {
-    /* Element k sits k elements further along the direction RFLAGS.DF
-     * gives ("INS/INSB/INSW/INSD", "OUTS/OUTSB/OUTSW/OUTSD"); the offset
-     * wraps at the address size, the linear address at 32 bits outside
-     * 64-bit mode. io_base is the segment base the processor used (0 for
-     * ES in 64-bit mode: "Segment Registers in 64-Bit Mode"). */
-    uint64_t delta = (uint64_t)k * c->io_width;
-    uint64_t off = vcore__vmx_guest_step(reg, c->io_down ? (uint64_t)0 - delta : delta, c->io_asize);
-    if (c->io_asize == 16)
-        off &= 0xffffull;
-    uint64_t lin = c->io_base + off;
-    return c->io_long64 ? lin : (lin & 0xffffffffull);
+    /* The exit recorded the string's segment base, element size, address
+     * size and direction; the addressing rule itself is the core's. */
+    vcore__x86_str_t s = {c->io_base, c->io_width, c->io_asize, c->io_down, c->io_long64};
+    return vcore__x86_str_elem(&s, reg, k);
 }
 
 uint32_t vcore__vmx_decode_asize(const uint8_t *insn, size_t avail, uint32_t code_bits)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backend-vmx/vmx.h"
+#include "core/x86/x86.h"
 #include "support.h"
 #include "vmx_fake.h"
 
@@ -3179,11 +3180,11 @@ END_TEST
 
 START_TEST(guest_step_address_sizes)
 {
-    ck_assert_uint_eq(vcore__vmx_guest_step(0xffffffffffffffffull, 1, 64), 0);
-    ck_assert_uint_eq(vcore__vmx_guest_step(0x12345678ffffffffull, 1, 32), 0);
-    ck_assert_uint_eq(vcore__vmx_guest_step(0x1234567800000000ull, (uint64_t)-2, 32), 0xfffffffeull);
-    ck_assert_uint_eq(vcore__vmx_guest_step(0x123456780001ffffull, 1, 16), 0x1234567800010000ull);
-    ck_assert_uint_eq(vcore__vmx_guest_step(0x0000000000010000ull, (uint64_t)-1, 16), 0x1ffffull);
+    ck_assert_uint_eq(vcore__x86_str_step(0xffffffffffffffffull, 1, 64), 0);
+    ck_assert_uint_eq(vcore__x86_str_step(0x12345678ffffffffull, 1, 32), 0);
+    ck_assert_uint_eq(vcore__x86_str_step(0x1234567800000000ull, (uint64_t)-2, 32), 0xfffffffeull);
+    ck_assert_uint_eq(vcore__x86_str_step(0x123456780001ffffull, 1, 16), 0x1234567800010000ull);
+    ck_assert_uint_eq(vcore__x86_str_step(0x0000000000010000ull, (uint64_t)-1, 16), 0x1ffffull);
 }
 END_TEST
 
