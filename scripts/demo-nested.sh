@@ -51,6 +51,7 @@ n_skip=$(grep -c '^CASE [^ ]* SKIP not asserted' "$OUT" || true)
 if [ "$n_skip" -gt 0 ]; then
     echo "$n_skip nested cases are run but not asserted (see the CASE lines)."
 fi
-grep '^CASE nested.measure.l0_exits_per_l2_cpuid_round_trip' "$OUT" | sed 's/^CASE nested.measure./L0 exits per L2 CPUID round trip (no VMCS shadowing): /' || true
+grep '^CASE nested.measure.l0_exits_per_l2_cpuid_round_trip' "$OUT" | sed 's/^CASE nested.measure./L0 exits per L2 CPUID round trip (hardware VMCS shadowing on): /' || true
+grep '^CASE nested_nohwshadow.measure.l0_exits_per_l2_cpuid_round_trip' "$OUT" | sed 's/^CASE nested_nohwshadow.measure./L0 exits per L2 CPUID round trip (hardware VMCS shadowing off): /' || true
 tail -1 build/demo-nested.log
 exit $rc
