@@ -96,9 +96,11 @@ bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu)
 
 int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1)
 {
-    /* An exit reflected to L1 changed vmcs12: the shadow VMCS follows. */
+    /* An exit reflected to L1 changed vmcs12: the shadow VMCS follows
+     * (the VMM's reply and what follows are not recorded field by field). */
     if (vcpu->nvmx->hw_mask)
         vcpu->nvmx->hw_sync = true;
+    vcore__nvmx_shadow_stale_all(vcpu->nvmx);
     /* The VMM's answer to L2's last exit goes to L2 first. */
     bool reflected = false;
     int err = vcore__vcpu_nested_l0_reply(vcpu, exit, &reflected);
@@ -266,6 +268,11 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
             if (err)
                 return err;
         }
+        /* VMLAUNCH and VMRESUME record each vmcs12 field they change (the
+         * exit-information commit, the guest-state save); any other
+         * instruction may replace vmcs12 as a whole. */
+        if (in.op != VCORE_NVMX_VMLAUNCH && in.op != VCORE_NVMX_VMRESUME)
+            vcore__nvmx_shadow_stale_all(vcpu->nvmx);
     }
     err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
     if (!err)

@@ -54,6 +54,7 @@ static int vcore__vcpu_nested_vmfail(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t
         return err;
     if (valid)
         vcore__vcpu_nested_v12(vcpu)->VM_INSTRUCTION_ERROR = error;
+    vcore__nvmx_shadow_stale_all(vcpu->nvmx);
     x->st.regs.rflags = (x->st.regs.rflags & ~VCORE__RFLAGS_ARITH) | (valid ? VCORE__RFLAGS_ZF : VCORE__RFLAGS_CF);
     vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_RFLAGS);
     return vcore__vcpu_x86_complete(vcpu, in->insn_len);
@@ -69,6 +70,7 @@ static int vcore__vcpu_nested_failed_entry(vcore_vcpu_t *vcpu, uint32_t reason, 
     v->EXIT_QUALIFICATION = qual;
     v->VM_EXIT_INTR_INFO = 0;
     v->IDT_VECTORING_INFO_FIELD = 0;
+    vcore__nvmx_shadow_stale_all(vcpu->nvmx);
     vcpu->nvmx->last.exit_reason = v->VM_EXIT_REASON;
     vcpu->nvmx->last.owner = VCORE_NVMX_OWNER_L1;
     bool shutdown = false;
@@ -271,12 +273,9 @@ static int vcore__vcpu_nested_field(vcore_vcpu_t *vcpu, const vcore__vmcs_row_t 
     return vcore__vcpu_nested_wr(vcpu, enc, vcore__vmcs12_load(page, r));
 }
 
-/* Whether any of the control-word rows (or TSC offset/exception bitmap
- * inputs) is dirty. */
-static bool vcore__vcpu_nested_row_dirty(const vcore_nvmx_t *nv, uint32_t enc)
+/* Whether L1 wrote the field of row id (VCORE__ROW_*) since the last entry. */
+static bool vcore__vcpu_nested_row_dirty(const vcore_nvmx_t *nv, uint32_t id)
 {
-    const vcore__vmcs_row_t *r = vcore__vmcs_row(enc);
-    uint32_t id = (uint32_t)(r - vcore__vmcs_rows);
     return (nv->dirty[id / 64] >> (id % 64)) & 1u;
 }
 
@@ -284,9 +283,11 @@ static bool vcore__vcpu_nested_row_dirty(const vcore_nvmx_t *nv, uint32_t enc)
 static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    bool dirty = full;
-    for (uint32_t i = 0; i < 5 && !dirty; i++)
-        dirty = vcore__vcpu_nested_row_dirty(nv, nested_ctl_fields[i]);
+    bool dirty = full || vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_PIN_BASED_VM_EXEC_CONTROL) ||
+                 vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_CPU_BASED_VM_EXEC_CONTROL) ||
+                 vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_SECONDARY_VM_EXEC_CONTROL) ||
+                 vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VM_EXIT_CONTROLS) ||
+                 vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VM_ENTRY_CONTROLS);
     if (!dirty)
         return VCORE_OK;
     uint32_t l1[5], m[5];
@@ -322,7 +323,7 @@ int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
      * above already did. */
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     if ((v->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) && !(v->VM_EXIT_CONTROLS & (1u << 22)) &&
-        !full && !vcore__vcpu_nested_row_dirty(nv, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE))
+        !full && !vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VMX_PREEMPTION_TIMER_VALUE))
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, v->VMX_PREEMPTION_TIMER_VALUE);
     return err;
 }

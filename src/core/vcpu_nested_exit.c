@@ -16,10 +16,14 @@
 
 #include "virtcore/x86/vmx_exits.h"
 
-/* The eagerly synced guest fields: every exit to L1 reads them. */
-#define NESTED_EAGER(X)                                                        \
-    X(GUEST_RIP) X(GUEST_RSP) X(GUEST_RFLAGS) X(GUEST_CR0) X(GUEST_CR3)        \
-    X(GUEST_CR4) X(GUEST_INTERRUPTIBILITY_INFO) X(GUEST_CS_AR_BYTES) X(GUEST_SS_AR_BYTES)
+/* The eagerly synced guest fields: every exit to L1 reads them. X(name,
+ * its vmcs12 type, the bits vmcs12 keeps: access rights only those the SDM
+ * defines, "Guest Register State"). */
+#define NESTED_EAGER(X)                                                                            \
+    X(GUEST_RIP, uint64_t, ~0ull) X(GUEST_RSP, uint64_t, ~0ull) X(GUEST_RFLAGS, uint64_t, ~0ull)    \
+    X(GUEST_CR0, uint64_t, ~0ull) X(GUEST_CR3, uint64_t, ~0ull) X(GUEST_CR4, uint64_t, ~0ull)       \
+    X(GUEST_INTERRUPTIBILITY_INFO, uint32_t, 0xffffffffull)                                        \
+    X(GUEST_CS_AR_BYTES, uint32_t, VCORE__VMCS_AR_KEEP) X(GUEST_SS_AR_BYTES, uint32_t, VCORE__VMCS_AR_KEEP)
 
 /* The rarely-read guest fields, synced lazily. */
 #define NESTED_RARE(X)                                                                             \
@@ -33,10 +37,10 @@
     X(GUEST_GS_BASE) X(GUEST_LDTR_BASE) X(GUEST_TR_BASE) X(GUEST_GDTR_BASE) X(GUEST_IDTR_BASE)     \
     X(GUEST_PENDING_DBG_EXCEPTIONS) X(GUEST_BNDCFGS) X(GUEST_DR7)
 
-#define NESTED_ENC(name) VCORE_VMCS_##name,
-static const uint16_t nested_eager[] = {NESTED_EAGER(NESTED_ENC)};
-static const uint16_t nested_rare[] = {NESTED_RARE(NESTED_ENC)};
-#undef NESTED_ENC
+/* The rare fields by row (VCORE__ROW_*: no lookup). */
+#define NESTED_ROW(name) VCORE__ROW_##name,
+static const uint16_t nested_rare[] = {NESTED_RARE(NESTED_ROW)};
+#undef NESTED_ROW
 
 bool vcore__vcpu_nested_is_rare(uint32_t encoding)
 {
@@ -54,30 +58,47 @@ bool vcore__vcpu_nested_is_rare(uint32_t encoding)
            (e >= VCORE_VMCS_GUEST_ES_BASE && e <= VCORE_VMCS_GUEST_IDTR_BASE);
 }
 
-/* vmcs02 -> vmcs12 for a list of guest fields; a field L1 wrote since the
- * exit (dirty) keeps L1's value. */
-static int vcore__vcpu_nested_pull(vcore_vcpu_t *vcpu, const uint16_t *list, size_t n)
+/* Whether L1 wrote the field of row id since the last entry. */
+static inline bool vcore__vcpu_nested_row_is_dirty(const vcore_nvmx_t *nv, uint32_t id)
+{
+    return (nv->dirty[id / 64] >> (id % 64)) & 1u;
+}
+
+/* vmcs02 -> vmcs12 for a list of guest fields by row; a field L1 wrote
+ * since the exit (dirty) keeps L1's value. */
+static int vcore__vcpu_nested_pull(vcore_vcpu_t *vcpu, const uint16_t *rows, size_t n)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     uint8_t *page = (uint8_t *)nv->vmcs12;
     for (size_t i = 0; i < n; i++) {
-        const vcore__vmcs_row_t *r = vcore__vmcs_row(list[i]);
-        uint32_t id = (uint32_t)(r - vcore__vmcs_rows);
+        const vcore__vmcs_row_t *r = &vcore__vmcs_rows[rows[i]];
         /* A field L1 wrote keeps L1's value; one the processor lacks is
          * not in vmcs02 (vmcs12 keeps what L1 wrote). */
-        if ((nv->dirty[id / 64] & (1ull << (id % 64))) || !vcore__vmcs_row_present(r, nv->hw_allowed1))
+        if (vcore__vcpu_nested_row_is_dirty(nv, rows[i]) || !vcore__vmcs_row_present(r, nv->hw_allowed1))
             continue;
         uint64_t v;
-        int err = vcore__vcpu_nested_rd(vcpu, list[i], &v);
+        int err = vcore__vcpu_nested_rd(vcpu, r->encoding, &v);
         if (err)
             return err;
         uint64_t old = vcore__vmcs12_load(page, r);
         vcore__vmcs12_store(page, r, v);
         if (vcore__vmcs12_load(page, r) != old)
-            vcore__nvmx_mark_changed(nv, r);
+            vcore__nvmx_changed_id(nv, rows[i]);
     }
     return VCORE_OK;
 }
+
+/* One eager field (NESTED_EAGER), vmcs02 -> vmcs12 by its compile-time row
+ * and member, unless L1 wrote it since the exit; none of them depends on a
+ * control the processor may lack ("Guest Register State"). */
+#define NESTED_SAVE(name, type, keep)                                                              \
+    if (!err && !vcore__vcpu_nested_row_is_dirty(nv, VCORE__ROW_##name)) {                          \
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_##name, &x);                                   \
+        if (!err && v->name != (type)(x & (keep))) {                                                \
+            v->name = (type)(x & (keep));                                                           \
+            vcore__nvmx_changed_id(nv, VCORE__ROW_##name);                                          \
+        }                                                                                           \
+    }
 
 int vcore__vcpu_nested_sync_rare(vcore_vcpu_t *vcpu)
 {
@@ -255,26 +276,37 @@ static int vcore__vcpu_nested_exit_info(vcore_vcpu_t *vcpu, uint32_t reason, uin
  * interruption and IDT-vectoring information read as 0 (not valid) where
  * the reason does not define them; the other fields keep their value
  * unless the exit wrote them. */
+/* An exit-information field of vmcs12 takes a value; a change marks its
+ * shadow-VMCS entry stale (no entry rule reads exit information). */
+#define NESTED_INFO(name, value)                                                                   \
+    do {                                                                                           \
+        if (v->name != (value)) {                                                                  \
+            v->name = (value);                                                                     \
+            nv->hw_stale |= vcore__nvmx_shadow_row_bit[VCORE__ROW_##name];                         \
+        }                                                                                          \
+    } while (0)
+
 static void vcore__vcpu_nested_exit_commit(vcore_vcpu_t *vcpu)
 {
-    const vcore__nvmx_exit02_t *o = &vcpu->nvmx->x02;
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore__nvmx_exit02_t *o = &nv->x02;
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    v->VM_EXIT_REASON = o->reason;
-    v->EXIT_QUALIFICATION = o->qual;
-    v->VM_EXIT_INTR_INFO = o->intr_info;
-    v->IDT_VECTORING_INFO_FIELD = o->idt;
+    NESTED_INFO(VM_EXIT_REASON, o->reason);
+    NESTED_INFO(EXIT_QUALIFICATION, o->qual);
+    NESTED_INFO(VM_EXIT_INTR_INFO, o->intr_info);
+    NESTED_INFO(IDT_VECTORING_INFO_FIELD, o->idt);
     if (o->have & VCORE__X02_INTR_ERR)
-        v->VM_EXIT_INTR_ERROR_CODE = o->intr_error;
+        NESTED_INFO(VM_EXIT_INTR_ERROR_CODE, o->intr_error);
     if (o->have & VCORE__X02_IDT_ERR)
-        v->IDT_VECTORING_ERROR_CODE = o->idt_error;
+        NESTED_INFO(IDT_VECTORING_ERROR_CODE, o->idt_error);
     if (o->have & VCORE__X02_LEN)
-        v->VM_EXIT_INSTRUCTION_LEN = o->insn_len;
+        NESTED_INFO(VM_EXIT_INSTRUCTION_LEN, o->insn_len);
     if (o->have & VCORE__X02_II)
-        v->VMX_INSTRUCTION_INFO = o->insn_info;
+        NESTED_INFO(VMX_INSTRUCTION_INFO, o->insn_info);
     if (o->have & VCORE__X02_GLA)
-        v->GUEST_LINEAR_ADDRESS = o->gla;
+        NESTED_INFO(GUEST_LINEAR_ADDRESS, o->gla);
     if (o->have & VCORE__X02_GPA)
-        v->GUEST_PHYSICAL_ADDRESS = o->gpa;
+        NESTED_INFO(GUEST_PHYSICAL_ADDRESS, o->gpa);
 }
 
 /* The guest state that can change without an exit to L0: the eager set,
@@ -284,21 +316,22 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    int err = vcore__vcpu_nested_pull(vcpu, nested_eager, VCORE__ARRAY_SIZE(nested_eager));
-    uint64_t x;
+    int err = VCORE_OK;
+    uint64_t x = 0;
+    NESTED_EAGER(NESTED_SAVE)
     /* Primary control 7: without HLT exiting in vmcs02, L2 may be halted. */
     uint32_t l2hlt = (nv->ctl01[1] | v->CPU_BASED_VM_EXEC_CONTROL) & (1u << 7);
     if (!err && (!l2hlt || v->GUEST_ACTIVITY_STATE != 0)) {
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, &x);
         if (v->GUEST_ACTIVITY_STATE != (uint32_t)x)
-            vcore__nvmx_mark_changed(nv, vcore__vmcs_row(VCORE_VMCS_GUEST_ACTIVITY_STATE));
+            vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_ACTIVITY_STATE);
         v->GUEST_ACTIVITY_STATE = (uint32_t)x;
     }
     /* "Saving Guest State": VM-exit control 22 saves the timer's value. */
     if (!err && (v->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) && (v->VM_EXIT_CONTROLS & (1u << 22))) {
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, &x);
         if (v->VMX_PREEMPTION_TIMER_VALUE != (uint32_t)x)
-            vcore__nvmx_mark_changed(nv, vcore__vmcs_row(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE));
+            vcore__nvmx_changed_id(nv, VCORE__ROW_VMX_PREEMPTION_TIMER_VALUE);
         v->VMX_PREEMPTION_TIMER_VALUE = (uint32_t)x;
     }
     if (err)
@@ -310,7 +343,7 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
     if (v->VM_EXIT_CONTROLS & (1u << 20)) {
         uint64_t efer = lma ? (v->GUEST_IA32_EFER | VCORE__EFER_LMA) : (v->GUEST_IA32_EFER & ~VCORE__EFER_LMA);
         if (efer != v->GUEST_IA32_EFER)
-            vcore__nvmx_mark_changed(nv, vcore__vmcs_row(VCORE_VMCS_GUEST_IA32_EFER));
+            vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_IA32_EFER);
         v->GUEST_IA32_EFER = efer;
     }
     if (nv->opts & VCORE_NVMX_OPT_EAGER_RARE_SYNC)
@@ -489,7 +522,7 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
     nv->in_l2 = false;
     /* "Clearing the VM-entry interruption-information valid bit". */
     if (v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31))
-        vcore__nvmx_mark_changed(nv, vcore__vmcs_row(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD));
+        vcore__nvmx_changed_id(nv, VCORE__ROW_VM_ENTRY_INTR_INFO_FIELD);
     v->VM_ENTRY_INTR_INFO_FIELD &= ~(1u << 31);
     /* "VM-Entry Failures During or After Loading Guest State": no MSRs are
      * stored for a failed entry. */
@@ -639,6 +672,7 @@ int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t int
     v->VM_EXIT_INTR_INFO = intr_info;
     v->VM_EXIT_INTR_ERROR_CODE = intr_error;
     v->IDT_VECTORING_INFO_FIELD = 0;
+    vcore__nvmx_shadow_stale_all(nv);
     nv->last.exit_reason = reason;
     nv->last.owner = VCORE_NVMX_OWNER_L1;
     nv->last.kind = VCORE_NVMX_RULE_EXCEPTION;
@@ -688,6 +722,7 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
         v->VM_EXIT_INTR_INFO = (1u << 31) | ev->interrupt_vector;
         vcore__vcpu_events_acked(vcpu);
     }
+    vcore__nvmx_shadow_stale_all(nv);
     nv->last.exit_reason = VCORE_VMX_EXIT_EXTERNAL_INTERRUPT;
     nv->last.owner = VCORE_NVMX_OWNER_L1;
     nv->last.kind = VCORE_NVMX_RULE_PIN;

@@ -66,11 +66,12 @@ static int vcore__vcpu_nested_shadow_wr(void *ctx, uint32_t field, uint64_t valu
     return err ? err : vcore__vcpu_nested_wr(io->vcpu, field, value);
 }
 
+/* The pull reads every read-write entry: the shadow VMCS is made current
+ * once, before it, and each read goes straight to the backend. */
 static int vcore__vcpu_nested_shadow_rd(void *ctx, uint32_t field, uint64_t *value)
 {
-    vcore__nested_shadow_io_t *io = ctx;
-    int err = vcore__vcpu_nested_shadow_current(io);
-    return err ? err : vcore__vcpu_nested_rd(io->vcpu, field, value);
+    vcore_vcpu_t *vcpu = ctx;
+    return vcore__vcpu_nested_shadow_err(vcpu->vm->ops.vmcs_read(vcpu, vcpu->priv, field, value));
 }
 
 int vcore__vcpu_nested_shadow_pull(vcore_vcpu_t *vcpu)
@@ -78,10 +79,10 @@ int vcore__vcpu_nested_shadow_pull(vcore_vcpu_t *vcpu)
     vcore_nvmx_t *nv = vcpu->nvmx;
     if (!nv->hw_linked)
         return VCORE_OK;
-    vcore__nested_shadow_io_t io = {vcpu, false};
     /* The run loop syncs again before L1 runs (the emulation may change vmcs12). */
     nv->hw_sync = true;
-    return vcore__nvmx_shadow_pull(nv, vcore__vcpu_nested_shadow_rd, &io);
+    int err = vcore__vcpu_nested_shadow_err(vcpu->vm->ops.vmcs_load(vcpu, vcpu->priv, nv->hw_shadow));
+    return err ? err : vcore__nvmx_shadow_pull(nv, vcore__vcpu_nested_shadow_rd, vcpu);
 }
 
 /* Turns shadowing on for the current vmcs12: the shadow VMCS exists, vmcs01
@@ -149,6 +150,9 @@ int vcore__vcpu_nested_shadow_before_l1(vcore_vcpu_t *vcpu)
         if (err)
             return err;
         nv->hw_linked = true;
+        /* Unlinked, vmcs12 changed without marks (the emulated VMREAD/VMWRITE
+         * fast path, an earlier current VMCS): every entry is compared. */
+        vcore__nvmx_shadow_stale_all(nv);
     }
     nv->hw_sync = false;
     vcore__nested_shadow_io_t io = {vcpu, false};

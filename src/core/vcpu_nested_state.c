@@ -55,6 +55,7 @@ static void vcore__vcpu_nested_state_restore(vcore_nvmx_t *nv, const nested_stat
     nv->rare_stale = s->rare_stale;
     nv->chk_passed = s->chk_passed;
     nv->hw_sync = s->hw_sync;
+    vcore__nvmx_shadow_stale_all(nv); /* vmcs12 is the previous one again */
     nv->vmxon_ptr = s->vmxon_ptr;
     nv->current_vmptr = s->current_vmptr;
     nv->shadow_ptr = s->shadow_ptr;

@@ -40,13 +40,11 @@ static const uint32_t check_input_of_slot[VCORE__VMCS_NSLOTS] = {
 #undef CHECK_IN_SLOT
 #undef CHECK_NONE_SLOT
 
-uint32_t vcore__vmx_check_field_input(uint32_t encoding)
+/* The input bit of a table row's field. */
+static uint32_t check_row_input(const vcore__vmcs_row_t *r)
 {
-    const vcore__vmcs_row_t *r = vcore__vmcs_row(encoding);
     uint32_t in, enc;
 
-    if (!r)
-        return 0;
     /* VM-exit information fields are outputs of VM exits, never inputs of
      * VM entry. */
     if (r->type == VCORE_VMCS_TYPE_RO_DATA)
@@ -61,6 +59,13 @@ uint32_t vcore__vmx_check_field_input(uint32_t encoding)
     return in & ~CHECK_INPUT_NO_RULE;
 }
 
+uint32_t vcore__vmx_check_field_input(uint32_t encoding)
+{
+    const vcore__vmcs_row_t *r = vcore__vmcs_row(encoding);
+
+    return r ? check_row_input(r) : 0u;
+}
+
 uint32_t vcore__vmx_check_changed(const uint64_t *rows, uint32_t words)
 {
     uint32_t in = 0;
@@ -71,7 +76,7 @@ uint32_t vcore__vmx_check_changed(const uint64_t *rows, uint32_t words)
             uint32_t id = w * 64u + (uint32_t)__builtin_ctzll(bits);
             bits &= bits - 1;
             if (id < VCORE__VMCS_NROWS)
-                in |= vcore__vmx_check_field_input(vcore__vmcs_rows[id].encoding);
+                in |= check_row_input(&vcore__vmcs_rows[id]);
         }
     }
     return in | VCORE_VMX_IN_ALWAYS;

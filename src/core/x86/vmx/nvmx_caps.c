@@ -74,15 +74,28 @@ static const uint64_t nvmx_caps_emul[VCORE_NVMX_NR_CAPS] = {
 #define NVMX_CAPS_IS_REFUSED_OR 0u
 #define NVMX_CAPS_IS_REFUSED_CR8 0u
 
+/* Per control word, its REFUSED bits: constants, folded at compile time
+ * (every VM entry asks for them). */
+#define NVMX_CAPS_REFUSED_IN(word, w, b, r) | ((NVMX_CAPS_IS_REFUSED_##r && (uint32_t)(w) == (word)) ? 1u << (b) : 0u)
+#define NVMX_CAPS_R0(w, b, r, why) NVMX_CAPS_REFUSED_IN(0u, w, b, r)
+#define NVMX_CAPS_R1(w, b, r, why) NVMX_CAPS_REFUSED_IN(1u, w, b, r)
+#define NVMX_CAPS_R2(w, b, r, why) NVMX_CAPS_REFUSED_IN(2u, w, b, r)
+#define NVMX_CAPS_R3(w, b, r, why) NVMX_CAPS_REFUSED_IN(3u, w, b, r)
+#define NVMX_CAPS_R4(w, b, r, why) NVMX_CAPS_REFUSED_IN(4u, w, b, r)
+static const uint32_t nvmx_caps_refused[5] = {
+    0u VCORE_NVMX_CTL_RULES(NVMX_CAPS_R0), 0u VCORE_NVMX_CTL_RULES(NVMX_CAPS_R1),
+    0u VCORE_NVMX_CTL_RULES(NVMX_CAPS_R2), 0u VCORE_NVMX_CTL_RULES(NVMX_CAPS_R3),
+    0u VCORE_NVMX_CTL_RULES(NVMX_CAPS_R4)};
+#undef NVMX_CAPS_REFUSED_IN
+#undef NVMX_CAPS_R0
+#undef NVMX_CAPS_R1
+#undef NVMX_CAPS_R2
+#undef NVMX_CAPS_R3
+#undef NVMX_CAPS_R4
+
 uint32_t vcore__nvmx_refused(uint32_t word)
 {
-    uint32_t m = 0;
-#define NVMX_CAPS_ROW(w, b, r, why)                                                                    \
-    if (NVMX_CAPS_IS_REFUSED_##r && (uint32_t)(w) == word)                                              \
-        m |= 1u << (b);
-    VCORE_NVMX_CTL_RULES(NVMX_CAPS_ROW)
-#undef NVMX_CAPS_ROW
-    return m;
+    return word < 5u ? nvmx_caps_refused[word] : 0u;
 }
 
 /* The control word (0 pin-based .. 4 VM-entry) a control MSR describes. */

@@ -262,6 +262,7 @@ void vcore__nvmx_kvm_commit(vcore_nvmx_t *nvmx, const vcore__nvmx_kvm_hdr_t *h)
         nvmx->chk_passed = false;
     }
     nvmx->hw_sync = nvmx->hw_mask != 0; /* L0's shadow VMCS follows before L1 runs */
+    vcore__nvmx_shadow_stale_all(nvmx);
 }
 
 int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const void *buf, size_t len, vcore_diag_t *diag)

@@ -123,6 +123,12 @@ struct vcore_nvmx {
      * offers no VMCS shadowing or the backend cannot link one. */
     uint64_t hw_mask;
     uint64_t hw_known;      /* entries whose hw_val is what the shadow VMCS holds */
+    /* Entries whose vmcs12 value may differ from hw_val: set by every
+     * writer of a shadowed vmcs12 field (vcore__nvmx_changed_id(), the
+     * exit-information commit) and wholesale (vcore__nvmx_shadow_stale_all())
+     * where vmcs12 changes in many places; the push visits only these and
+     * the entries not known. */
+    uint64_t hw_stale;
     uint64_t hw_val[VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT]; /* as last written or read */
     struct vcore_hw_vmcs *hw_shadow; /* the shadow VMCS; NULL until first linked */
     bool hw_linked;         /* vmcs01 shadows L1's VMREAD/VMWRITE into hw_shadow */
@@ -151,6 +157,27 @@ uint32_t vcore__nvmx_refused(uint32_t word);
  * capabilities for a feature that is allowed-0, no VM functions without
  * "enable VM functions". */
 void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc2);
+
+/* Row id -> the bits of the shadowed-field table (nvmx_shadow.c) that hold
+ * the row's field (0: not shadowed); a _HIGH row maps to its full field too. */
+extern const uint64_t vcore__nvmx_shadow_row_bit[VCORE__VMCS_NROWS];
+
+/* The library changed the vmcs12 field of row id (a compile-time
+ * VCORE__ROW_* or a table index): the VM-entry rules reading it run at the
+ * next entry, and the shadow VMCS takes it before L1 runs again. */
+static inline void vcore__nvmx_changed_id(vcore_nvmx_t *n, uint32_t id)
+{
+    n->chk_dirty[id / 64] |= 1ull << (id % 64);
+    n->hw_stale |= vcore__nvmx_shadow_row_bit[id];
+}
+
+/* vmcs12 changed in ways no one recorded field by field (a new current
+ * VMCS, an import, an emulated instruction, an exit made up by the
+ * library): the push compares every shadowed field again. */
+static inline void vcore__nvmx_shadow_stale_all(vcore_nvmx_t *n)
+{
+    n->hw_stale = ~0ull;
+}
 
 /* Marks a row dirty (and its sibling full/_HIGH row). */
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);

@@ -343,6 +343,7 @@ int vcore_nvmx_set_options(vcore_nvmx_t *nvmx, uint32_t flags)
     /* VMCS shadowing follows the option before L1 runs again. */
     if (nvmx->hw_mask)
         nvmx->hw_sync = true;
+    vcore__nvmx_shadow_stale_all(nvmx);
     return VCORE_OK;
 }
 

@@ -11,6 +11,7 @@
 typedef struct nvmx_shadow_field {
     uint16_t encoding;
     uint16_t offset;
+    uint16_t row;  /* its row of the VMCS field table (VCORE__ROW_*) */
     uint8_t bytes;
     uint8_t high; /* the _HIGH encoding: only meaningful to a 32-bit L0 */
 } nvmx_shadow_field_t;
@@ -52,9 +53,9 @@ typedef struct nvmx_shadow_field {
 #define NVMX_SHADOW_WRITABLE(X, H) NVMX_SHADOW_RW(X, H) NVMX_SHADOW_WR_RARE(X, H)
 
 /* Field rows with their vmcs12 offsets resolved at compile time. */
-#define SF(name) {VCORE_VMCS_##name, (uint16_t)offsetof(vcore__vmcs12_t, name), \
+#define SF(name) {VCORE_VMCS_##name, (uint16_t)offsetof(vcore__vmcs12_t, name), VCORE__ROW_##name, \
                   (uint8_t)sizeof(((vcore__vmcs12_t *)0)->name), 0},
-#define SFH(name) {VCORE_VMCS_##name##_HIGH, (uint16_t)offsetof(vcore__vmcs12_t, name), 8, 1},
+#define SFH(name) {VCORE_VMCS_##name##_HIGH, (uint16_t)offsetof(vcore__vmcs12_t, name), VCORE__ROW_##name##_HIGH, 8, 1},
 /* Both public sets as one sequence (read-write first): entry i is bit i of
  * the masks L0's VMCS shadowing keeps (nvmx_priv.h: hw_mask, hw_known). */
 #define NVMX_SHADOW_N (VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT)
@@ -62,6 +63,21 @@ static const nvmx_shadow_field_t nvmx_shadow_all[NVMX_SHADOW_N] = {NVMX_SHADOW_R
                                                                        NVMX_SHADOW_READ_ONLY(SF, SFH)};
 #undef SF
 #undef SFH
+
+/* The same sequence as positions, and the row -> entry-bit table the
+ * writers of vmcs12 mark stale entries with (nvmx_priv.h). */
+#define SI(name) NVMX_SI_##name,
+#define SIH(name) NVMX_SI_##name##_HIGH,
+enum { NVMX_SHADOW_RW(SI, SIH) NVMX_SHADOW_READ_ONLY(SI, SIH) NVMX_SI_COUNT };
+#undef SI
+#undef SIH
+VCORE__STATIC_ASSERT(NVMX_SI_COUNT == NVMX_SHADOW_N, shadow_positions);
+#define RB(name) [VCORE__ROW_##name] = 1ull << NVMX_SI_##name,
+#define RBH(name) [VCORE__ROW_##name##_HIGH] = (1ull << NVMX_SI_##name##_HIGH) | (1ull << NVMX_SI_##name),
+const uint64_t vcore__nvmx_shadow_row_bit[VCORE__VMCS_NROWS] = {NVMX_SHADOW_RW(RB, RBH)
+                                                                    NVMX_SHADOW_READ_ONLY(RB, RBH)};
+#undef RB
+#undef RBH
 
 /* The shadowed fields by dense slot, for the emulated VMREAD/VMWRITE fast
  * path: vmcs12 offset, size in bits 19:16, bit 24 for the read-write set
@@ -235,9 +251,12 @@ static uint64_t nvmx_shadow_get(const uint8_t *page, const nvmx_shadow_field_t *
 int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx)
 {
     const uint8_t *page = (const uint8_t *)n->vmcs12;
-    uint64_t m;
+    /* Only the entries vmcs12 may have changed since the shadow VMCS last
+     * took them, and those whose content in the shadow VMCS is unknown. */
+    uint64_t m = n->hw_mask & (n->hw_stale | ~n->hw_known);
 
-    for (m = n->hw_mask; m; m &= m - 1) {
+    n->hw_stale = 0;
+    for (; m; m &= m - 1) {
         uint32_t i = (uint32_t)__builtin_ctzll(m);
         const nvmx_shadow_field_t *f = &nvmx_shadow_all[i];
         uint64_t v;
@@ -251,6 +270,7 @@ int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx
         err = fn(ctx, f->encoding, v);
         if (err) {
             n->hw_known &= ~(1ull << i); /* the shadow VMCS may hold either value */
+            n->hw_stale |= m;            /* this entry and those not visited */
             return err;
         }
         n->hw_val[i] = v;
@@ -262,10 +282,11 @@ int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx
 int vcore__nvmx_shadow_pull(vcore_nvmx_t *n, vcore_nvmx_vmread_fn fn, void *ctx)
 {
     uint8_t *page = (uint8_t *)n->vmcs12;
+    /* Only the read-write set: L1's VMWRITE of any other field exits. */
+    const uint64_t rw = n->hw_mask & ((1ull << VCORE_NVMX_SHADOW_RW_COUNT) - 1u);
     uint64_t m;
 
-    /* Only the read-write set: L1's VMWRITE of any other field exits. */
-    for (m = n->hw_mask & ((1ull << VCORE_NVMX_SHADOW_RW_COUNT) - 1u); m; m &= m - 1) {
+    for (m = rw; m; m &= m - 1) {
         uint32_t i = (uint32_t)__builtin_ctzll(m);
         const nvmx_shadow_field_t *f = &nvmx_shadow_all[i];
         uint64_t v = 0;
@@ -276,9 +297,11 @@ int vcore__nvmx_shadow_pull(vcore_nvmx_t *n, vcore_nvmx_vmread_fn fn, void *ctx)
         n->hw_known |= 1ull << i;
         if (v != nvmx_shadow_get(page, f)) {
             vcore__vmcs12_put_bytes(page, f->offset, f->bytes, v);
-            vcore__nvmx_mark_dirty(n, vcore__vmcs_row(f->encoding));
+            vcore__nvmx_mark_dirty(n, &vcore__vmcs_rows[f->row]);
         }
     }
+    /* vmcs12 and the shadow VMCS now agree on every entry read. */
+    n->hw_stale &= ~rw;
     return VCORE_OK;
 }
 
@@ -326,7 +349,7 @@ int vcore_nvmx_shadow_sync_from(vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmwrit
             return err;
         if (v != vcore__vmcs12_get_bytes(page, f->offset, f->bytes)) {
             vcore__vmcs12_put_bytes(page, f->offset, f->bytes, v);
-            vcore__nvmx_mark_dirty(nvmx, vcore__vmcs_row(f->encoding));
+            vcore__nvmx_mark_dirty(nvmx, &vcore__vmcs_rows[f->row]);
         }
     }
     return VCORE_OK;

@@ -127,9 +127,7 @@ const void *vcore_nvmx_vmcs12(const vcore_nvmx_t *nvmx)
 
 void vcore__nvmx_mark_changed(vcore_nvmx_t *n, const vcore__vmcs_row_t *r)
 {
-    uint32_t id = (uint32_t)(r - vcore__vmcs_rows);
-
-    n->chk_dirty[id / 64] |= 1ull << (id % 64);
+    vcore__nvmx_changed_id(n, (uint32_t)(r - vcore__vmcs_rows));
 }
 
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r)

@@ -239,6 +239,21 @@ typedef struct VCORE__PACKED vcore__vmcs12 {
     (((((enc) >> 13) & 3u) << 8) | ((((enc) >> 10) & 3u) << 6) |               \
      ((((enc) >> 1) & 0x3fu) << 0)) * 2u + ((enc) & 1u)
 
+/* Row identifiers, in table order (a 64-bit field is followed by its
+ * _HIGH row): VCORE__ROW_<name> is the row of a field known at compile
+ * time, no lookup needed. */
+enum vcore__vmcs_row_id {
+#define VCORE__ROW_ID(name, enc) VCORE__ROW_##name,
+#define VCORE__ROW_ID2(name, enc) VCORE__ROW_##name, VCORE__ROW_##name##_HIGH,
+    VCORE_VMCS_FIELDS_16(VCORE__ROW_ID)
+    VCORE_VMCS_FIELDS_64(VCORE__ROW_ID2)
+    VCORE_VMCS_FIELDS_32(VCORE__ROW_ID)
+    VCORE_VMCS_FIELDS_NATURAL(VCORE__ROW_ID)
+#undef VCORE__ROW_ID
+#undef VCORE__ROW_ID2
+    VCORE__ROW_COUNT
+};
+
 /* One metadata row (const table in vmcs_table.c). */
 typedef struct vcore__vmcs_row {
     const char *name;

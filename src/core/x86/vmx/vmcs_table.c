@@ -28,18 +28,6 @@ VCORE__VMCS_ASSERT(pml_index, offsetof(vcore__vmcs12_t, GUEST_PML_INDEX) == 996)
 VCORE__VMCS_ASSERT(ext, offsetof(vcore__vmcs12_t, EXECUTIVE_VMCS_POINTER) == VCORE_VMCS12_EXT_OFFSET);
 VCORE__VMCS_ASSERT(fits, sizeof(vcore__vmcs12_t) <= VCORE_VMCS12_SIZE);
 
-/* Row identifiers, in table order: a 64-bit field is followed by its _HIGH. */
-enum vcore__vmcs_row_id {
-#define VCORE__ROW_ID(name, enc) VCORE__ROW_##name,
-#define VCORE__ROW_ID2(name, enc) VCORE__ROW_##name, VCORE__ROW_##name##_HIGH,
-    VCORE_VMCS_FIELDS_16(VCORE__ROW_ID)
-    VCORE_VMCS_FIELDS_64(VCORE__ROW_ID2)
-    VCORE_VMCS_FIELDS_32(VCORE__ROW_ID)
-    VCORE_VMCS_FIELDS_NATURAL(VCORE__ROW_ID)
-#undef VCORE__ROW_ID
-#undef VCORE__ROW_ID2
-    VCORE__ROW_COUNT
-};
 VCORE__VMCS_ASSERT(rows, VCORE__ROW_COUNT == VCORE__VMCS_NROWS);
 
 /* The guest access-rights fields: writes drop the reserved bits. */
