@@ -155,6 +155,10 @@ static uint32_t vcore__vcpu_nested_groups(const vcore_exit_t *exit)
     uint32_t g = VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS |
                  VCORE_X86_STATE_MODE | VCORE_X86_STATE_CR0 | VCORE_X86_STATE_EFER |
                  VCORE_X86_STATE_EVENTS;
+    /* No operand: the instruction-information field is undefined for
+     * these ("VM-Exit Instruction-Information Field"), nothing to decode. */
+    if (op == VCORE_NVMX_VMLAUNCH || op == VCORE_NVMX_VMRESUME || op == VCORE_NVMX_VMXOFF)
+        return g;
     vcore_vmx_insn_info_t ii;
     ii.size = sizeof(ii);
     bool decoded = vcore_vmx_insn_info_decode(exit->u.vmx_insn.insn_info, &ii) == VCORE_OK;
@@ -240,8 +244,9 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
     vcore_nvmx_insn_t in;
     vcore_nvmx_result_t res;
     vcore_nvmx_mem_t mem;
-    vcore__memset(&in, 0, sizeof(in));
+    /* Every member is set (no memset of the whole copy first). */
     in.size = sizeof(in);
+    in.in_l2 = false;
     in.op = exit->u.vmx_insn.op;
     in.insn_info = exit->u.vmx_insn.insn_info;
     in.qualification = exit->u.vmx_insn.qualification;

@@ -341,8 +341,8 @@ int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v, b
      * fail them first; this catches them when a test switched that check
      * off. */
     for (uint32_t w = 0; w < 5 && !bad; w++)
-        if (l1[w] & vcore__nvmx_refused(w))
-            bad = (w << 8) | (uint32_t)__builtin_ctz(l1[w] & vcore__nvmx_refused(w));
+        if (l1[w] & vcore__nvmx_refused_words[w])
+            bad = (w << 8) | (uint32_t)__builtin_ctz(l1[w] & vcore__nvmx_refused_words[w]);
     if (!bad && (l1[2] & NESTED_PROC2_EPT) && !vcore__vcpu_nested_ept02_usable(vcpu))
         bad = (2u << 8) | 1u;
     if (!bad && msr_load && v->VM_ENTRY_MSR_LOAD_COUNT)

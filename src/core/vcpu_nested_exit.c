@@ -513,7 +513,10 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     vcore_nvmx_mem_t mem;
     mem.size = sizeof(mem);
-    int err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+    int err = VCORE_OK;
+    /* L1 memory only for the MSR lists (and the abort indicator they may set). */
+    if (v->VM_EXIT_MSR_STORE_COUNT || v->VM_EXIT_MSR_LOAD_COUNT)
+        err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
     if (!err)
         err = vcore__vcpu_sync_in(vcpu, NESTED_HOST_GROUPS);
     if (err)

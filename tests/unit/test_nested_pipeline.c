@@ -2115,6 +2115,62 @@ START_TEST(hw_shadow_round_trip)
 }
 END_TEST
 
+/* Each exit reflected to L1 changes another part of vmcs12 - the exit
+ * information ("Basic VM-Exit Information"; the qualification reads 0 where
+ * the reason defines none), the guest state saved from vmcs02 ("Saving
+ * Guest State"), the valid bit of the VM-entry interruption information
+ * ("Clearing the VM-Entry Interruption-Information Valid Bit"): L1's VMREAD
+ * in the shadow VMCS sees every one of them. */
+START_TEST(hw_shadow_reflected_exits_follow)
+{
+    uint64_t v = 0;
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_shadow_matches_vmcs12();
+    /* L2 moved on and executed VMPTRLD (qualification: displacement,
+     * instruction information, length 5); L1 injects #UD (type 3, vector 6). */
+    ck_assert(!guest_vmwrite(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, 0x80000306u));
+    const uint32_t enc[] = {VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, VCORE_VMCS_EXIT_QUALIFICATION,
+                            VCORE_VMCS_VMX_INSTRUCTION_INFO, VCORE_VMCS_GUEST_RIP, VCORE_VMCS_GUEST_RSP,
+                            VCORE_VMCS_GUEST_RFLAGS};
+    const uint64_t val[] = {5, 0x18, 0x12345, 0x401234, 0x7ff0, 0x46};
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_VMPTRLD, 0, 6, enc, val);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert(!guest_vmread(VCORE_VMCS_VM_EXIT_REASON, &v));
+    ck_assert_uint_eq(v, VCORE_VMX_EXIT_VMPTRLD);
+    ck_assert(!guest_vmread(VCORE_VMCS_EXIT_QUALIFICATION, &v));
+    ck_assert_uint_eq(v, 0x18);
+    ck_assert(!guest_vmread(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &v));
+    ck_assert_uint_eq(v, 5);
+    ck_assert(!guest_vmread(VCORE_VMCS_GUEST_RIP, &v));
+    ck_assert_uint_eq(v, 0x401234);
+    ck_assert(!guest_vmread(VCORE_VMCS_GUEST_RSP, &v));
+    ck_assert_uint_eq(v, 0x7ff0);
+    ck_assert(!guest_vmread(VCORE_VMCS_GUEST_RFLAGS, &v));
+    ck_assert_uint_eq(v, 0x46);
+    ck_assert(!guest_vmread(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, &v));
+    ck_assert_uint_eq(v, 0x306);
+    assert_shadow_matches_vmcs12();
+    /* CPUID again: no qualification, length 2. */
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert(!guest_vmread(VCORE_VMCS_VM_EXIT_REASON, &v));
+    ck_assert_uint_eq(v, VCORE_VMX_EXIT_CPUID);
+    ck_assert(!guest_vmread(VCORE_VMCS_EXIT_QUALIFICATION, &v));
+    ck_assert_uint_eq(v, 0);
+    ck_assert(!guest_vmread(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &v));
+    ck_assert_uint_eq(v, 2);
+    assert_shadow_matches_vmcs12();
+}
+END_TEST
+
 /* SDM "VMCLEAR": the VMCS data is written to the region in memory - L1's
  * writes in the shadow VMCS included; with no current VMCS, L1's VMREAD
  * exits and is VMfailInvalid (CF set, "Conventions"). */
@@ -2433,6 +2489,7 @@ static Suite *pipeline_suite(void)
     tcase_add_checked_fixture(th, setup_hw, teardown);
     tcase_add_test(th, hw_shadow_follows_the_current_vmcs);
     tcase_add_test(th, hw_shadow_round_trip);
+    tcase_add_test(th, hw_shadow_reflected_exits_follow);
     tcase_add_test(th, hw_shadow_rare_vmwrite_exits_and_is_not_read_back);
     tcase_add_test(th, hw_shadow_host_rsp_rip_written_in_the_shadow);
     tcase_add_test(th, fast_path_and_full_emulation_agree);

@@ -82,7 +82,7 @@ static const uint64_t nvmx_caps_emul[VCORE_NVMX_NR_CAPS] = {
 #define NVMX_CAPS_R2(w, b, r, why) NVMX_CAPS_REFUSED_IN(2u, w, b, r)
 #define NVMX_CAPS_R3(w, b, r, why) NVMX_CAPS_REFUSED_IN(3u, w, b, r)
 #define NVMX_CAPS_R4(w, b, r, why) NVMX_CAPS_REFUSED_IN(4u, w, b, r)
-static const uint32_t nvmx_caps_refused[5] = {
+const uint32_t vcore__nvmx_refused_words[5] = {
     0u VCORE_NVMX_CTL_RULES(NVMX_CAPS_R0), 0u VCORE_NVMX_CTL_RULES(NVMX_CAPS_R1),
     0u VCORE_NVMX_CTL_RULES(NVMX_CAPS_R2), 0u VCORE_NVMX_CTL_RULES(NVMX_CAPS_R3),
     0u VCORE_NVMX_CTL_RULES(NVMX_CAPS_R4)};
@@ -95,7 +95,7 @@ static const uint32_t nvmx_caps_refused[5] = {
 
 uint32_t vcore__nvmx_refused(uint32_t word)
 {
-    return word < 5u ? nvmx_caps_refused[word] : 0u;
+    return word < 5u ? vcore__nvmx_refused_words[word] : 0u;
 }
 
 /* The control word (0 pin-based .. 4 VM-entry) a control MSR describes. */

@@ -151,6 +151,8 @@ void vcore__nvmx_caps_allowed1(const vcore_nvmx_caps_t *caps, uint32_t out[5]);
  * VCORE_NVMX_CTL_RULES is REFUSED: the capability MSRs L1 reads have them
  * allowed-0 (nvmx_caps.c) and the entry pipeline never runs them. */
 uint32_t vcore__nvmx_refused(uint32_t word);
+/* The same, as constants per word (read on every VM entry). */
+extern const uint32_t vcore__nvmx_refused_words[5];
 
 /* Makes `caps` describe what the vCPU pipeline runs: the REFUSED controls
  * and the secondary controls in `extra_proc2` allowed-0, no EPT/VPID

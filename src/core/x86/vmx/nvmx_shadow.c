@@ -291,16 +291,18 @@ int vcore__nvmx_shadow_pull(vcore_nvmx_t *n, vcore_nvmx_vmread_fn fn, void *ctx)
         const nvmx_shadow_field_t *f = &nvmx_shadow_all[i];
         uint64_t v = 0;
         int err = fn(ctx, f->encoding, &v);
-        if (err)
+        if (err) {
+            n->hw_known |= rw & ~m; /* the entries read before */
             return err;
+        }
         n->hw_val[i] = v;
-        n->hw_known |= 1ull << i;
         if (v != nvmx_shadow_get(page, f)) {
             vcore__vmcs12_put_bytes(page, f->offset, f->bytes, v);
             vcore__nvmx_mark_dirty(n, &vcore__vmcs_rows[f->row]);
         }
     }
     /* vmcs12 and the shadow VMCS now agree on every entry read. */
+    n->hw_known |= rw;
     n->hw_stale &= ~rw;
     return VCORE_OK;
 }
