@@ -9,8 +9,9 @@
  * equal at the points where either side reads the other's fields:
  *  - before L1 runs again after anything of the pipeline ran (an emulated
  *    instruction, an exit reflected from L2): the fields of vmcs12 the
- *    shadow VMCS does not already hold are written (a per-field record of
- *    what the shadow holds makes this a comparison, not a rewrite);
+ *    shadow VMCS does not already hold are written; only the fields the
+ *    writers of vmcs12 marked stale are compared with the per-field record
+ *    of what the shadow holds (nvmx_priv.h: hw_stale, hw_val);
  *  - before the emulation of an instruction that reads vmcs12 as a whole or
  *    writes it back (VMLAUNCH, VMRESUME, VMPTRLD, VMCLEAR, VMXOFF): the
  *    read-write set is read back from the shadow VMCS; a changed field is
