@@ -2171,6 +2171,26 @@ START_TEST(hw_shadow_reflected_exits_follow)
 }
 END_TEST
 
+/* A basic exit reason no rule names (SDM Vol. 3, "Basic Exit Reasons"
+ * ends below 128; bits 15:0 reach 65535) is L0's, decided without a row. */
+START_TEST(exit_owner_reason_without_rule_is_l0)
+{
+    load_vmcs12();
+    const uint32_t reasons[] = {128u, 255u, 0xffffu};
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+        vcore_nvmx_mem_t mem = {.size = sizeof(mem)};
+        ck_assert_int_eq(vcore_nvmx_mem_from_vm(vm, &mem), VCORE_OK);
+        vcore_nvmx_l2_exit_t e = {.size = sizeof(e)};
+        e.reason = reasons[i];
+        vcore_nvmx_decision_t d = {.size = sizeof(d)};
+        ck_assert_int_eq(vcore_nvmx_exit_owner(nv, &mem, &e, &d), VCORE_OK);
+        ck_assert_uint_eq(d.owner, VCORE_NVMX_OWNER_L0);
+        ck_assert_uint_eq(d.kind, VCORE_NVMX_RULE_L0);
+        ck_assert_uint_eq(d.arg, 0);
+    }
+}
+END_TEST
+
 /* SDM "VMCLEAR": the VMCS data is written to the region in memory - L1's
  * writes in the shadow VMCS included; with no current VMCS, L1's VMREAD
  * exits and is VMfailInvalid (CF set, "Conventions"). */
@@ -2490,6 +2510,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(th, hw_shadow_follows_the_current_vmcs);
     tcase_add_test(th, hw_shadow_round_trip);
     tcase_add_test(th, hw_shadow_reflected_exits_follow);
+    tcase_add_test(th, exit_owner_reason_without_rule_is_l0);
     tcase_add_test(th, hw_shadow_rare_vmwrite_exits_and_is_not_read_back);
     tcase_add_test(th, hw_shadow_host_rsp_rip_written_in_the_shadow);
     tcase_add_test(th, fast_path_and_full_emulation_agree);
