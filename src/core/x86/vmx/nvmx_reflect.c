@@ -310,7 +310,7 @@ void vcore_nvmx_merge_controls(const uint32_t l1[5], const uint32_t l0[5], uint3
             v = 0;
             break;
         case NVMX_M_CR8: /* CVE-2017-12154 class: without L1's TPR shadow, CR8 is L0's */
-            v = (l1[1] & PROC_TPR_SHADOW) ? a : m;
+            v = (l1[1] & PROC_TPR_SHADOW) ? (a | b) : m;
             break;
         default:
             v = a;
