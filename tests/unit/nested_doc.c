@@ -63,7 +63,7 @@ int main(void)
     VCORE_NVMX_CTL_RULES(ROW)
 #undef ROW
     printf("\nRules: L1 = vmcs12's bit; L0 = vmcs01's bit; OR = either; ONE / ZERO = always; REFUSED = allowed-0\n"
-           "for L1 (never in vmcs02); CR8 = 1 unless L1 uses the TPR shadow (CVE-2017-12154 class), with it OR.\n"
+           "for L1 (never in vmcs02); CR8 = 1 unless L1 uses the TPR shadow (CVE-2017-12154 class), with it L1's.\n"
            "With \"use MSR bitmaps\" 0 in vmcs02 no MSR L0 intercepts can reach L2 (CVE-2019-3887 class); `vcore_nvmx_msr_bitmap_merge()` is the OR rule\n"
            "for a backend that keeps a merged bitmap.\n\n");
     printf("## Exits from L2\n\n"
@@ -179,8 +179,9 @@ int main(void)
            "  a nested-state export) it is written back there when L2 changed it. An exit L0 handles\n"
            "  re-enters L2 on the same page: L1 cannot see VTPR before an exit to it. A new virtual-APIC\n"
            "  address is used from the next entry (nothing of the old one is kept: CVE-2018-16882 class).\n"
-           "- The TPR threshold is L1's; CR8-load/store exiting is L1's (or L0's) with L1's TPR shadow and\n"
-           "  forced without it; TPR below threshold (43) is L1's (vmcs02 has the TPR shadow only when L1 does).\n"
+           "- The TPR threshold is L1's; CR8-load/store exiting is L1's with L1's TPR shadow (L2's MOV\n"
+           "  to/from CR8 then reads and writes VTPR, not L1's TPR, so L0's own CR8 exiting for L1 does\n"
+           "  not apply) and forced without it; TPR below threshold (43) is L1's (vmcs02 has the TPR shadow only when L1 does).\n"
            "  The VM-entry check of the TPR threshold against VTPR (\"Checks on VMX Controls\") runs on\n"
            "  vmcs12 before vmcs02 is built; the processor checks vmcs02 against the copy again.\n"
            "- APIC-access page: the processor compares physical addresses (after EPT translation) with the\n"

@@ -413,6 +413,25 @@ START_TEST(apic_access_follows_memory_map)
 }
 END_TEST
 
+/* The merge rule: L0 intercepting CR8 for L1 (the vmx backend keeps L1's
+ * TPR in software) does not reach vmcs02 when L1 uses the TPR shadow; it
+ * is forced when L1 does not. */
+START_TEST(cr8_exiting_merge_with_tpr_shadow)
+{
+    uint32_t l1[5] = {0x16, PROC_REF | TPR_SHADOW, 0, 0x00036dfb, 0x000011fb};
+    uint32_t l0[5] = {0, CR8_LOAD | CR8_STORE, 0, 0, 0}, m[5];
+    vcore_nvmx_merge_controls(l1, l0, m);
+    ck_assert_uint_eq(m[1] & (CR8_LOAD | CR8_STORE | TPR_SHADOW), TPR_SHADOW);
+    l1[1] |= CR8_STORE;
+    vcore_nvmx_merge_controls(l1, l0, m);
+    ck_assert_uint_eq(m[1] & (CR8_LOAD | CR8_STORE | TPR_SHADOW), CR8_STORE | TPR_SHADOW);
+    l1[1] = PROC_REF;
+    l0[1] = 0;
+    vcore_nvmx_merge_controls(l1, l0, m);
+    ck_assert_uint_eq(m[1] & (CR8_LOAD | CR8_STORE | TPR_SHADOW), CR8_LOAD | CR8_STORE);
+}
+END_TEST
+
 static Suite *apic_suite(void)
 {
     Suite *s = suite_create("nested_apic");
@@ -422,6 +441,7 @@ static Suite *apic_suite(void)
     tcase_add_test(t, no_tpr_shadow_forces_cr8_exiting);
     tcase_add_test(t, tpr_below_threshold_reflected_with_vtpr);
     tcase_add_test(t, cr8_load_exiting_with_tpr_shadow_is_l1s);
+    tcase_add_test(t, cr8_exiting_merge_with_tpr_shadow);
     tcase_add_test(t, new_virtual_apic_address_used_at_next_entry);
     tcase_add_test(t, misaligned_virtual_apic_address_is_vmfail);
     tcase_add_test(t, threshold_above_vtpr);

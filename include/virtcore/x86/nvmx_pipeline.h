@@ -201,7 +201,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
  * word: 0 pin-based, 1 primary processor-based, 2 secondary, 3 VM-exit,
  * 4 VM-entry controls. rule: L1 (vmcs12's bit), L0 (vmcs01's bit), OR
  * (either side), ONE (always 1), ZERO (always 0), CR8 (1 unless L1 uses
- * the TPR shadow, else OR), REFUSED (L1 may not set it: the bit is allowed-0 in the
+ * the TPR shadow, else L1's), REFUSED (L1 may not set it: the bit is allowed-0 in the
  * capability MSRs L1 reads, so VM entry fails with VMfailValid 7 as SDM
  * Vol. 3, "Checks on VMX Controls" says; vmcs02 never has it). A bit not
  * listed takes L1's value, except in the VM-exit
@@ -216,8 +216,8 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(1, 2, OR, "interrupt-window exiting: L1's window or L0's")                                    \
     X(1, 3, L1, "use TSC offsetting: vmcs02's offset is L0's plus L1's")                            \
     X(1, 7, OR, "HLT exiting")                                                                      \
-    X(1, 19, CR8, "CR8-load exiting: forced unless L1 uses the TPR shadow; with it, L1's or L0's")   \
-    X(1, 20, CR8, "CR8-store exiting: forced unless L1 uses the TPR shadow; with it, L1's or L0's")  \
+    X(1, 19, CR8, "CR8-load exiting: forced unless L1 uses the TPR shadow; with it L1's (L2's CR8 is VTPR, not L1's TPR)") \
+    X(1, 20, CR8, "CR8-store exiting: forced unless L1 uses the TPR shadow; with it L1's (L2's CR8 is VTPR, not L1's TPR)") \
     X(1, 21, L1, "use TPR shadow: vmcs02 points at L0's virtual-APIC page, L1's VTPR copied in at entry and back at exit") \
     X(1, 22, OR, "NMI-window exiting: L1's window or L0's")                                         \
     X(1, 24, ONE, "unconditional I/O exiting: L0 applies L1's I/O bitmaps")                         \
