@@ -98,6 +98,13 @@ static uint8_t *page02(void)
     return (uint8_t *)(uintptr_t)pa;
 }
 
+static uint64_t writes(uint32_t enc)
+{
+    uint64_t r = 0, w = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, enc, &r, &w), VCORE_OK);
+    return w;
+}
+
 static uint32_t l1_vtpr(uint64_t vapic)
 {
     uint32_t v = 0;
@@ -299,6 +306,8 @@ START_TEST(new_virtual_apic_address_used_at_next_entry)
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(l1_vtpr(VAPIC_B), 0x10);
     ck_assert_uint_eq(l1_vtpr(VAPIC_A), 0x60);
+    /* vmcs02 kept naming L0's page: its address was written once. */
+    ck_assert_uint_eq(writes(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), 1);
 }
 END_TEST
 
@@ -410,6 +419,13 @@ START_TEST(apic_access_follows_memory_map)
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(peek02(VCORE_VMCS_APIC_ACCESS_ADDR), (uint64_t)(uintptr_t)(ram2 + APIC_ACC));
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_APIC_ACCESS);
+    ck_assert_uint_eq(writes(VCORE_VMCS_APIC_ACCESS_ADDR), 2); /* once per host page */
+    /* VMRESUME on the same map: nothing rewritten. */
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(writes(VCORE_VMCS_APIC_ACCESS_ADDR), 2);
 }
 END_TEST
 
