@@ -394,6 +394,23 @@ START_TEST(apic_access_unbacked_is_refused)
 }
 END_TEST
 
+/* "Secondary Processor-Based VM-Execution Controls": without "activate
+ * secondary controls" bit 0 acts as 0, so an address with no memory behind
+ * it is no reason to refuse; vmcs02 gets no APIC-access address. */
+START_TEST(apic_access_inactive_without_secondary)
+{
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u);
+    set12(VCORE_VMCS_APIC_ACCESS_ADDR, 0xfee00000u);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(writes(VCORE_VMCS_APIC_ACCESS_ADDR), 0);
+}
+END_TEST
+
 /* L0's memory map moves L1's page to another host page while L2 runs: the
  * next entry of L2 compares with the new host page. */
 static uint8_t ram2[RAM] __attribute__((aligned(4096)));
@@ -467,6 +484,7 @@ static Suite *apic_suite(void)
     tcase_add_checked_fixture(a, setup, teardown);
     tcase_add_test(a, apic_access_exit_reflected_with_qualification);
     tcase_add_test(a, apic_access_unbacked_is_refused);
+    tcase_add_test(a, apic_access_inactive_without_secondary);
     tcase_add_test(a, apic_access_follows_memory_map);
     suite_add_tcase(s, a);
     return s;
