@@ -376,10 +376,13 @@ START_TEST(apic_access_exit_reflected_with_qualification)
 }
 END_TEST
 
-/* An APIC-access address with no memory behind it: refused by name, L2 not entered. */
+/* An APIC-access address with no memory behind it: refused by name, L2
+ * not entered - alone (_i = 0) and with the TPR shadow (_i = 1). */
 START_TEST(apic_access_unbacked_is_refused)
 {
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, PROC_REF | SECONDARY);
+    if (_i)
+        with_tpr_shadow(SECONDARY, VAPIC_A, 0x50, 0);
     set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u);
     set12(VCORE_VMCS_APIC_ACCESS_ADDR, 0xfee00000u);
     load_vmcs12();
@@ -483,7 +486,7 @@ static Suite *apic_suite(void)
     TCase *a = tcase_create("apic_access");
     tcase_add_checked_fixture(a, setup, teardown);
     tcase_add_test(a, apic_access_exit_reflected_with_qualification);
-    tcase_add_test(a, apic_access_unbacked_is_refused);
+    tcase_add_loop_test(a, apic_access_unbacked_is_refused, 0, 2);
     tcase_add_test(a, apic_access_inactive_without_secondary);
     tcase_add_test(a, apic_access_follows_memory_map);
     suite_add_tcase(s, a);
