@@ -118,6 +118,22 @@ int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, v
 void vcore__vcpu_nested_ept02_invept(vcore_vcpu_t *vcpu, uint32_t type, uint64_t eptp12);
 /* Teardown and RESET: every ept02 dropped, the pool back to the host. */
 void vcore__vcpu_nested_ept02_fini(vcore_vcpu_t *vcpu);
+/* vcpu_nested_apic.c: L1's TPR shadow and APIC-access page for L2. */
+/* The host offers what they need (a page, physical addresses). */
+bool vcore__vcpu_nested_apic_usable(const vcore_vcpu_t *vcpu);
+/* At an entry of L1 (vmcs02 current): L1's VTPR into L0's virtual-APIC
+ * page, vmcs02's virtual-APIC and APIC-access addresses. */
+int vcore__vcpu_nested_apic_enter(vcore_vcpu_t *vcpu);
+/* Before L2 runs again: the APIC-access page looked up again if L0's memory map changed. */
+int vcore__vcpu_nested_apic_sync(vcore_vcpu_t *vcpu);
+/* VTPR back into L1's virtual-APIC page (export: L2 keeps running). */
+int vcore__vcpu_nested_apic_save(vcore_vcpu_t *vcpu);
+/* At an exit to L1: VTPR back, and the page is L1's again. */
+int vcore__vcpu_nested_apic_leave(vcore_vcpu_t *vcpu);
+/* vmcs02 is new: its address fields hold nothing yet. */
+void vcore__vcpu_nested_apic_forget(vcore_vcpu_t *vcpu);
+/* Teardown and RESET: L0's page back to the host. */
+void vcore__vcpu_nested_apic_fini(vcore_vcpu_t *vcpu);
 /* vcpu_nested_shadow.c: which fields the backend's processor shadows (hw:
  * its capabilities), at vCPU setup. */
 void vcore__vcpu_nested_shadow_setup(vcore_vcpu_t *vcpu, const vcore_nvmx_caps_t *hw);

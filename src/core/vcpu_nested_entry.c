@@ -55,6 +55,8 @@ static int vcore__vcpu_nested_vmfail(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t
     if (valid)
         vcore__vcpu_nested_v12(vcpu)->VM_INSTRUCTION_ERROR = error;
     vcore__nvmx_shadow_stale_all(vcpu->nvmx);
+    /* L2 did not run: L0's virtual-APIC page has nothing to give back. */
+    vcpu->nvmx->vapic_live = false;
     x->st.regs.rflags = (x->st.regs.rflags & ~VCORE__RFLAGS_ARITH) | (valid ? VCORE__RFLAGS_ZF : VCORE__RFLAGS_CF);
     vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_RFLAGS);
     return vcore__vcpu_x86_complete(vcpu, in->insn_len);
@@ -216,6 +218,7 @@ static int vcore__vcpu_nested_const(vcore_vcpu_t *vcpu)
      * (vcore__vcpu_nested_ept02_sync). */
     nv->eptp01 = eptp;
     nv->eptp02_cur = eptp;
+    vcore__vcpu_nested_apic_forget(vcpu);
     if (!err)
         nv->vmcs02_const = true;
     return err;
@@ -256,6 +259,7 @@ static int vcore__vcpu_nested_field(vcore_vcpu_t *vcpu, const vcore__vmcs_row_t 
     case VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD:
     case VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE:
     case VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN:
+    case VCORE_VMCS_TPR_THRESHOLD: /* "TPR Threshold": L1's, with L1's TPR shadow */
         return vcore__vcpu_nested_wr(vcpu, enc, vcore__vmcs12_load(page, r));
     case VCORE_VMCS_TSC_OFFSET:
         /* "use TSC offsetting" (primary 3): L2's TSC = L1's + L1's offset. */
@@ -439,6 +443,8 @@ int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full)
         err = vcore__vcpu_nested_controls(vcpu, *full);
     if (!err)
         err = vcore__vcpu_nested_ept02_sync(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_apic_enter(vcpu);
     return err;
 }
 
@@ -558,6 +564,8 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
         }
         /* An EPT fault L0 served may have rebuilt ept02 elsewhere. */
         err = vcore__vcpu_nested_ept02_sync(vcpu);
+        if (!err)
+            err = vcore__vcpu_nested_apic_sync(vcpu);
         if (err)
             return err;
         vcore_hw_entry_t he;

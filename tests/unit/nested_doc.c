@@ -37,7 +37,8 @@ int main(void)
            "   63:32 and the others; IA32_VMX_EPT_VPID_CAP has no EPT or VPID capabilities when L1 may not\n"
            "   enable EPT or VPID, IA32_VMX_VMFUNC is 0 without \"enable VM functions\"), so setting one\n"
            "   is VMfailValid 7 by step 2. On a backend without `vcpu_invept` or a host without\n"
-           "   `alloc_pages`/`virt_to_phys`, \"enable EPT\" is allowed-0 too. What the capability MSRs\n"
+           "   `alloc_pages`/`virt_to_phys`, \"enable EPT\" is allowed-0 too; without those host services\n"
+           "   \"use TPR shadow\" and \"virtualize APIC accesses\" are allowed-0 as well. What the capability MSRs\n"
            "   cannot express is refused with `VCORE_ERR_UNSUPPORTED` and the diagnostic\n"
            "   `NVMX_PIPELINE_UNSUPPORTED` (value: control word << 8 | bit): a non-empty VM-entry MSR-load\n"
            "   list (value FFFFH); a REFUSED control reaches it only when a test switched its check off.\n"
@@ -62,7 +63,7 @@ int main(void)
     VCORE_NVMX_CTL_RULES(ROW)
 #undef ROW
     printf("\nRules: L1 = vmcs12's bit; L0 = vmcs01's bit; OR = either; ONE / ZERO = always; REFUSED = allowed-0\n"
-           "for L1 (never in vmcs02); CR8 = 1 unless L1 uses the TPR shadow (CVE-2017-12154 class).\n"
+           "for L1 (never in vmcs02); CR8 = 1 unless L1 uses the TPR shadow (CVE-2017-12154 class), with it L1's.\n"
            "With \"use MSR bitmaps\" 0 in vmcs02 no MSR L0 intercepts can reach L2 (CVE-2019-3887 class); `vcore_nvmx_msr_bitmap_merge()` is the OR rule\n"
            "for a backend that keeps a merged bitmap.\n\n");
     printf("## Exits from L2\n\n"
@@ -168,6 +169,33 @@ int main(void)
            "  (`NVMX_EPT02_POOL_EMPTY` with `VCORE_ERR_NOMEM` only if even an empty pool cannot hold it).\n"
            "- The split: the core composes and writes the tables (pure, tested on the host); the backend\n"
            "  only executes INVEPT and the VMWRITE of the EPT pointer.\n\n");
+    printf("## L1's TPR shadow and APIC-access page\n\n"
+           "SDM Vol. 3, \"Virtual-APIC Page\", \"APIC-Access Page\", \"Virtualizing CR8-Based TPR Accesses\",\n"
+           "\"TPR Threshold\", \"Virtualizing Memory-Mapped APIC Accesses\".\n\n"
+           "- The virtual-APIC page of vmcs12 is L1 memory that L2 changes without exits; vmcs02 never\n"
+           "  points at it. vmcs02's virtual-APIC address is a page L0 owns (one page from\n"
+           "  `vcore_host_t::alloc_pages`, drawn at the first entry with L1's TPR shadow). With the TPR shadow\n"
+           "  and APIC-access virtualization only (APIC-register virtualization, virtual-interrupt delivery\n"
+           "  and x2APIC virtualization stay refused) the processor uses no byte of that page but VTPR\n"
+           "  (080H-083H). At each VM entry of L1 (VMLAUNCH, VMRESUME, a guest-mode nested-state import)\n"
+           "  VTPR is read once from the virtual-APIC address vmcs12 holds then; at each VM exit to L1 (and\n"
+           "  a nested-state export) it is written back there when L2 changed it. An exit L0 handles\n"
+           "  re-enters L2 on the same page: L1 cannot see VTPR before an exit to it. A new virtual-APIC\n"
+           "  address is used from the next entry (nothing of the old one is kept: CVE-2018-16882 class).\n"
+           "- The TPR threshold is L1's; CR8-load/store exiting is L1's with L1's TPR shadow (L2's MOV\n"
+           "  to/from CR8 then reads and writes VTPR, not L1's TPR, so L0's own CR8 exiting for L1 does\n"
+           "  not apply) and forced without it; TPR below threshold (43) is L1's (vmcs02 has the TPR shadow only when L1 does).\n"
+           "  The VM-entry check of the TPR threshold against VTPR (\"Checks on VMX Controls\") runs on\n"
+           "  vmcs12 before vmcs02 is built; the processor checks vmcs02 against the copy again.\n"
+           "- APIC-access page: the processor compares physical addresses (after EPT translation) with the\n"
+           "  APIC-access address, so vmcs02's is the host-physical address of the page behind vmcs12's\n"
+           "  L1-physical one in the VM's memory map, looked up at each entry of L1 and again before L2 runs\n"
+           "  when the memory map changed. L2 reaches that host page through ept01 (L1 without EPT: L2 uses\n"
+           "  L1-physical addresses) or through ept02 (L1's EPT composed with L0's map), so the processor\n"
+           "  raises APIC access (44) with its qualification (offset in bits 11:0, access type in 15:12),\n"
+           "  or virtualizes an access to VTPR, exactly where L1's processor would; exit 44 is L1's by the\n"
+           "  table below. An APIC-access address with no memory behind it in the memory map is refused\n"
+           "  with `VCORE_ERR_UNSUPPORTED` and `NVMX_APIC_ACCESS_UNBACKED` (value: the address).\n\n");
     printf("| Exit | Reason | Decided by | Bit | Rule |\n|---|---:|---|---:|---|\n");
     vcore_nvmx_rule_info_t ri = {.size = sizeof(ri)};
     for (uint32_t i = 0; i < vcore_nvmx_rule_count(); i++) {

@@ -610,7 +610,8 @@ END_TEST
 /* The secondary processor-based controls the vCPU pipeline runs for L2
  * (SDM Vol. 3, "Secondary Processor-Based VM-Execution Controls"), each
  * with its reason, and the ones it does not. */
-#define P2_RUN ((1u << 1) |  /* enable EPT: shadow EPT (mock has INVEPT and host pages) */ \
+#define P2_RUN ((1u << 0) |  /* virtualize APIC accesses: the host page behind L1's address */ \
+                (1u << 1) |  /* enable EPT: shadow EPT (mock has INVEPT and host pages) */ \
                 (1u << 2) |  /* descriptor-table exiting: exit reflection */            \
                 (1u << 3) |  /* enable RDTSCP */                                         \
                 (1u << 5) |  /* enable VPID: vmcs02 without VPID, every entry flushes */ \
@@ -622,8 +623,7 @@ END_TEST
                 (1u << 20) | /* enable XSAVES/XRSTORS */                                 \
                 (1u << 25) | /* use TSC scaling */                                       \
                 (1u << 26))  /* enable user wait and pause */
-/* Not run: 0 virtualize APIC accesses, 4 virtualize x2APIC mode (needs the
- * TPR shadow), 7 unrestricted guest, 8 APIC-register virtualization,
+/* Not run: 4 virtualize x2APIC mode, 7 unrestricted guest, 8 APIC-register virtualization,
  * 9 virtual-interrupt delivery, 13 enable VM functions, 14 VMCS shadowing,
  * 17 enable PML; and every bit the emulated processor lacks. */
 
@@ -637,12 +637,12 @@ START_TEST(proc2_caps_match_the_pipeline)
     ck_assert_uint_eq(m[VCORE_NVMX_CAP_EPT_VPID], 0x00000f0106334141ull);
     /* "VM Functions": no VMFUNC without "enable VM functions". */
     ck_assert_uint_eq(m[VCORE_NVMX_CAP_VMFUNC], 0);
-    /* Posted interrupts (pin 7) and the TPR shadow (primary 21) are allowed-0,
-     * in the TRUE MSRs too. */
+    /* Posted interrupts (pin 7) are allowed-0, in the TRUE MSRs too; the TPR
+     * shadow (primary 21) is allowed-1. */
     ck_assert_uint_eq(m[VCORE_NVMX_CAP_PINBASED] >> 32, 0x7f);
     ck_assert_uint_eq(m[VCORE_NVMX_CAP_TRUE_PINBASED] >> 32, 0x7f);
-    ck_assert_uint_eq(m[VCORE_NVMX_CAP_PROCBASED] >> 32, 0xffd9fffe);
-    ck_assert_uint_eq(m[VCORE_NVMX_CAP_TRUE_PROCBASED] >> 32, 0xffd9fffe);
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_PROCBASED] >> 32, 0xfff9fffe);
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_TRUE_PROCBASED] >> 32, 0xfff9fffe);
 }
 END_TEST
 

@@ -149,6 +149,8 @@ VCORE_BEGIN_DECLS
       "SDM Vol. 3, \"EPT Misconfigurations\"")                                   \
     X(NVMX_EPT02_POOL_EMPTY, 0x1063, "the shadow EPT for L2 needs more pages than its pool holds, even when emptied (value: L2 guest-physical address)", \
       "SDM Vol. 3, \"EPT Translation Mechanism\"") \
+    X(NVMX_APIC_ACCESS_UNBACKED, 0x1064, "vmcs12's APIC-access address is not memory in the VM's memory map, so there is no host page for the processor to compare L2's accesses with (value: the address)", \
+      "SDM Vol. 3, \"APIC-Access Page\"") \
     X(NVMX_CHECK_GATING, 0x1070, "the VM-entry rules whose inputs changed gave another verdict than all rules (value: all rules' deciding check << 16 | the changed-input run's)", \
       "SDM Vol. 3, \"VM Entries\"")
 

@@ -201,7 +201,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
  * word: 0 pin-based, 1 primary processor-based, 2 secondary, 3 VM-exit,
  * 4 VM-entry controls. rule: L1 (vmcs12's bit), L0 (vmcs01's bit), OR
  * (either side), ONE (always 1), ZERO (always 0), CR8 (1 unless L1 uses
- * the TPR shadow), REFUSED (L1 may not set it: the bit is allowed-0 in the
+ * the TPR shadow, else L1's), REFUSED (L1 may not set it: the bit is allowed-0 in the
  * capability MSRs L1 reads, so VM entry fails with VMfailValid 7 as SDM
  * Vol. 3, "Checks on VMX Controls" says; vmcs02 never has it). A bit not
  * listed takes L1's value, except in the VM-exit
@@ -216,15 +216,15 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(1, 2, OR, "interrupt-window exiting: L1's window or L0's")                                    \
     X(1, 3, L1, "use TSC offsetting: vmcs02's offset is L0's plus L1's")                            \
     X(1, 7, OR, "HLT exiting")                                                                      \
-    X(1, 19, CR8, "CR8-load exiting: forced unless L1 uses the TPR shadow")                         \
-    X(1, 20, CR8, "CR8-store exiting: forced unless L1 uses the TPR shadow")                        \
-    X(1, 21, REFUSED, "use TPR shadow: the virtual-APIC page of L1 is not mapped for L2; CR8 exits instead") \
+    X(1, 19, CR8, "CR8-load exiting: forced unless L1 uses the TPR shadow; with it L1's (L2's CR8 is VTPR, not L1's TPR)") \
+    X(1, 20, CR8, "CR8-store exiting: forced unless L1 uses the TPR shadow; with it L1's (L2's CR8 is VTPR, not L1's TPR)") \
+    X(1, 21, L1, "use TPR shadow: vmcs02 points at L0's virtual-APIC page, L1's VTPR copied in at entry and back at exit") \
     X(1, 22, OR, "NMI-window exiting: L1's window or L0's")                                         \
     X(1, 24, ONE, "unconditional I/O exiting: L0 applies L1's I/O bitmaps")                         \
     X(1, 25, ZERO, "use I/O bitmaps: replaced by unconditional I/O exiting")                        \
     X(1, 28, ZERO, "use MSR bitmaps: every RDMSR/WRMSR exits, so no L0 pass-through MSR reaches L2") \
     X(1, 31, OR, "activate secondary controls")                                                     \
-    X(2, 0, REFUSED, "virtualize APIC accesses: the APIC-access page of L1 is not mapped for L2")   \
+    X(2, 0, L1, "virtualize APIC accesses: vmcs02's APIC-access address is the host page behind L1's") \
     X(2, 4, REFUSED, "virtualize x2APIC mode: requires the TPR shadow (\"Checks on VMX Controls\")") \
     X(2, 1, OR, "enable EPT: L0's EPT when L1 does not enable EPT; else the shadow EPT (ept02: L1's EPT composed with L0's)") \
     X(2, 5, ZERO, "enable VPID: vmcs02 runs without VPID (every entry flushes)")                    \

@@ -134,7 +134,7 @@ int vcore_nvmx_caps_emulated(vcore_nvmx_caps_t *out)
     return VCORE_OK;
 }
 
-void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc2)
+void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc, uint32_t extra_proc2)
 {
     uint64_t *m = caps->msr;
     /* The controls the pipeline refuses (REFUSED rows of the merge-rule
@@ -144,6 +144,8 @@ void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc2)
         uint32_t refused = vcore__nvmx_refused(nvmx_caps_word(k));
         if (k == VCORE_NVMX_CAP_PROCBASED2)
             refused |= extra_proc2;
+        if (nvmx_caps_word(k) == 1)
+            refused |= extra_proc;
         m[k] &= ~((uint64_t)refused << 32);
     }
     uint32_t proc2 = HI(m[VCORE_NVMX_CAP_PROCBASED2]);

@@ -116,6 +116,16 @@ struct vcore_nvmx {
     uint64_t eptp02_cur;    /* what vmcs02's EPT-pointer field holds */
     uint32_t ept02_map_gen; /* the VM memory-map generation ept02 was built under */
     int ept02_flush_err;    /* the first failed INVEPT of the backend since the last check */
+    /* ---- L1's TPR shadow and APIC-access page for L2 (vcpu_nested_apic.c) ---- */
+    uint8_t *vapic02;       /* L0's virtual-APIC page vmcs02 points at (a host page); NULL before the first need */
+    uint64_t vapic02_pa;    /* its physical address */
+    uint64_t vapic12;       /* vmcs12's virtual-APIC address at the last entry: where VTPR goes back */
+    uint32_t vtpr12;        /* VTPR as copied from (or last written to) L1's page */
+    bool vapic_live;        /* vapic02 holds L2's VTPR, not yet copied back to L1 */
+    bool vapic02_known;     /* vmcs02's virtual-APIC address field holds vapic02_pa */
+    bool apic02_known;      /* vmcs02's APIC-access address field holds apic02_cur */
+    uint64_t apic02_cur;    /* host-physical APIC-access address written into vmcs02 */
+    uint32_t apic_map_gen;  /* the VM memory-map generation apic02_cur was looked up under */
 
     /* ---- L0's hardware VMCS shadowing for L1 (vcpu_nested_shadow.c) ---- */
     /* Entries of the shadowed-field table (nvmx_shadow.c, read-write rows
@@ -155,10 +165,11 @@ uint32_t vcore__nvmx_refused(uint32_t word);
 extern const uint32_t vcore__nvmx_refused_words[5];
 
 /* Makes `caps` describe what the vCPU pipeline runs: the REFUSED controls
- * and the secondary controls in `extra_proc2` allowed-0, no EPT/VPID
+ * and the primary and secondary controls in `extra_proc` and `extra_proc2`
+ * allowed-0, no EPT/VPID
  * capabilities for a feature that is allowed-0, no VM functions without
  * "enable VM functions". */
-void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc2);
+void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc, uint32_t extra_proc2);
 
 /* Row id -> the bits of the shadowed-field table (nvmx_shadow.c) that hold
  * the row's field (0: not shadowed); a _HIGH row maps to its full field too. */

@@ -324,7 +324,11 @@ void vcore_nvmx_merge_controls(const uint32_t l1[5], const uint32_t l0[5], uint3
         case NVMX_M_REFUSED: /* never in a vmcs12 that passed the checks */
             v = 0;
             break;
-        case NVMX_M_CR8: /* CVE-2017-12154 class: without L1's TPR shadow, CR8 is L0's */
+        case NVMX_M_CR8:
+            /* CVE-2017-12154 class: without L1's TPR shadow, L2's CR8 is
+             * L1's TPR, which L0 owns. With it, L2's CR8 is VTPR ("Virtualizing
+             * CR8-Based TPR Accesses"): L0's reasons to intercept CR8 (L1's
+             * TPR) do not apply and only L1 decides. */
             v = (l1[1] & PROC_TPR_SHADOW) ? a : m;
             break;
         default:

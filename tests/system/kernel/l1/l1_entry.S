@@ -110,7 +110,7 @@ l1_vmexit:
  */
     .globl l2_code, l2_de_handler, l2_at_cpuid, l2_at_out, l2_at_in, l2_at_rdmsr
     .globl l2_at_wrmsr, l2_at_ud, l2_at_ept, l2_after_ept, l2_at_vmcall, l2_loop, l2_loop_end
-    .globl l2_at_hlt, l2_at_done, l2_vmcall_only
+    .globl l2_at_hlt, l2_at_done, l2_vmcall_only, l2_after_tpr
 l2_code:
     xor %r15d, %r15d                /* #DE handler count */
     mov $0x4c320001, %eax
@@ -158,6 +158,18 @@ l2_loop:
 l2_loop_end:
 l2_at_hlt:
     hlt                             /* exit 12 */
+    /* With L1's TPR shadow (R13 = 1): MOV to/from CR8 use VTPR without
+     * exits ("Virtualizing CR8-Based TPR Accesses"); the last MOV drops
+     * VTPR[7:4] below the threshold: exit 43 after it. */
+    test %r13, %r13
+    jz 1f
+    mov $4, %eax
+    mov %rax, %cr8                  /* VTPR 40H, threshold 3: no exit */
+    mov %cr8, %rbx                  /* 4: no exit */
+    mov $1, %eax
+    mov %rax, %cr8                  /* VTPR 10H: exit 43 (trap-like) */
+l2_after_tpr:
+1:
     mov $0x4c3200ff, %eax
 l2_at_done:
     vmcall                          /* exit 18: done */

@@ -32,6 +32,7 @@
 #define C_EXIT_MSR_LOAD 0x2008u
 #define C_ENTRY_MSR_LOAD 0x200au
 #define C_EPTP 0x201au
+#define C_VAPIC 0x2012u /* virtual-APIC address */
 /* 64-bit read-only data and guest state. */
 #define R_GUEST_PHYS 0x2400u
 #define G_LINK_PTR 0x2800u
@@ -50,6 +51,7 @@
 #define C_ENTRY_MSR_LOAD_N 0x4014u
 #define C_ENTRY_INTR 0x4016u
 #define C_PROC2 0x401eu
+#define C_TPR_THRESHOLD 0x401cu
 /* 32-bit read-only data. */
 #define R_VM_ERROR 0x4400u
 #define R_EXIT_REASON 0x4402u
