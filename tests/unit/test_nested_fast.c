@@ -523,6 +523,63 @@ START_TEST(fast_rw_every_encoding)
 }
 END_TEST
 
+/* Consecutive VMREADs: the fast path completes each one and enters L1
+ * again, until an exit it does not take (HLT) comes back. A backend failure
+ * on one of those entries is the run's error. */
+START_TEST(consecutive_vmreads_in_one_step)
+{
+    start(0);
+    set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
+    for (int i = 0; i < 3; i++)
+        push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_hlt();
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
+    e.u.vmx_insn.op = VCORE_NVMX_VMREAD;
+    e.u.vmx_insn.insn_info = RCX_RDX;
+    e.u.vmx_insn.insn_len = 3;
+    ck_assert_int_eq(vcore__vcpu_nested_fast(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 12);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x8000);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_RUN), 4);
+    /* The entry after the first one fails. */
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_hlt();
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_RUN, VCORE_ERR_HWFAIL), VCORE_OK);
+    e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
+    e.u.vmx_insn.op = VCORE_NVMX_VMREAD;
+    e.u.vmx_insn.insn_info = RCX_RDX;
+    e.u.vmx_insn.insn_len = 3;
+    ck_assert_int_eq(vcore__vcpu_nested_fast(vcpu, &e), VCORE_ERR_HWFAIL);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 15); /* the first one completed */
+    /* The failed entry consumed nothing: the next run enters L1 again. */
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 18);
+}
+END_TEST
+
+/* vcore_vcpu_run() takes the fast path: when its state fetch fails the
+ * full emulation fetches again and completes the instruction; without the
+ * fast path that one fetch failing is the run's error. */
+START_TEST(run_loop_takes_the_fast_path)
+{
+    for (int full = 0; full < 2; full++) {
+        start(full);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
+        push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+        push_hlt();
+        ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_GET_STATE, VCORE_ERR_HWFAIL), VCORE_OK);
+        vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+        ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), full ? VCORE_ERR_HWFAIL : VCORE_OK);
+        if (full)
+            continue;
+        ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x8000);
+        ck_assert_uint_eq(regs().rip, L1_RIP + 3);
+    }
+}
+END_TEST
+
 static Suite *fast_suite(void)
 {
     Suite *s = suite_create("nested_fast");
@@ -539,6 +596,8 @@ static Suite *fast_suite(void)
     tcase_add_test(t, rsp_operand);
     tcase_add_test(t, every_shadowed_field_both_paths);
     tcase_add_test(t, fast_rw_every_encoding);
+    tcase_add_test(t, consecutive_vmreads_in_one_step);
+    tcase_add_test(t, run_loop_takes_the_fast_path);
     suite_add_tcase(s, t);
     return s;
 }
