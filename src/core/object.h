@@ -87,6 +87,7 @@ struct vcore_vcpu {
     vcore_vcpu_state_t state; /* tagged pointer into x86->st or arm64->st */
     uint32_t valid;
     uint32_t dirty;
+    uint32_t held;              /* groups the backend holds (its state_groups, 0 = all) */
     vcore__x86_vcpu_t *x86;     /* NULL unless arch is x86-64 */
     vcore__arm64_vcpu_t *arm64; /* NULL unless arch is arm64 */
     vcore_nvmx_t *nvmx;         /* nested VMX state; NULL unless enabled */
@@ -110,18 +111,12 @@ static inline bool vcore__vcpu_ok(const vcore_vcpu_t *vcpu)
 /* Accepts a public struct whose size is at least the first published size. */
 #define VCORE__SIZE_AT_LEAST(p, min) ((p)->size >= (min))
 
-/* vcpu_sync.c: pulls the groups the model does not hold from the backend. */
-int vcore__vcpu_sync_in(vcore_vcpu_t *vcpu, uint32_t groups);
-/* vcpu_sync.c: the groups the backend holds; the others live in the model alone. */
-uint32_t vcore__vcpu_backend_groups(const vcore_vcpu_t *vcpu);
 /* vcpu.c: the architectural RESET of a valid vCPU (cannot fail). */
 void vcore__vcpu_reset(vcore_vcpu_t *vcpu);
 /* vcpu.c: releases a vCPU's backend state and its slot in the VM (not its memory). */
 void vcore__vcpu_teardown(vcore_vcpu_t *vcpu);
 /* vcpu_sync.c: returns VCORE_ERR_UNSUPPORTED with the WRONG_ARCH diagnostic. */
 int vcore__vcpu_wrong_arch(vcore_vcpu_t *vcpu);
-/* vcpu_sync.c: marks groups the core changed: they go to the backend before the next run. */
-void vcore__vcpu_mark_dirty(vcore_vcpu_t *vcpu, uint32_t groups);
 
 /* vm.c: the memory region holding gpa, or NULL. */
 const vcore_mem_region_t *vcore__vm_region_at(const vcore_vm_t *vm, uint64_t gpa);
@@ -129,5 +124,8 @@ const vcore_mem_region_t *vcore__vm_region_at(const vcore_vm_t *vm, uint64_t gpa
 /* host.c: copies a caller's host services into a full-size structure;
  * members past the caller's size (an older header) are absent (zero). */
 void vcore__host_normalize(const vcore_host_t *host, vcore_host_t *out);
+
+/* vcore__vcpu_sync_in, vcore__vcpu_mark_dirty, vcore__vcpu_backend_groups. */
+#include "vcpu_sync.h"
 
 #endif /* VCORE_CORE_OBJECT_H */

@@ -114,6 +114,7 @@ static int vcore__vcpu_setup(vcore_vm_t *vm, void *mem, const vcore__vcpu_layout
     vcpu->block_size = l->total;
     vcpu->allocated = allocated;
     vcpu->vm = vm;
+    vcpu->held = vm->ops.state_groups ? vm->ops.state_groups : ~0u;
     vcpu->id = cfg->id;
     vcpu->bsp = cfg->bsp;
     vcpu->arch = vm->cfg.arch;
@@ -287,27 +288,6 @@ int vcore_vcpu_init_signal(vcore_vcpu_t *vcpu)
     return VCORE_OK;
 }
 
-/* One backend run: dirty state out, the guest in, every group stale after. */
-static int vcore__vcpu_enter(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
-{
-    const vcore_backend_t *ops = &vcpu->vm->ops;
-    uint32_t held = vcore__vcpu_backend_groups(vcpu);
-    if (vcpu->dirty & held) {
-        int err = ops->vcpu_set_state(vcpu, vcpu->priv, &vcpu->state, vcpu->dirty & held);
-        if (err)
-            return err < 0 ? err : VCORE_ERR_HWFAIL;
-    }
-    vcpu->dirty = 0;
-    int err = ops->vcpu_run(vcpu, vcpu->priv, exit);
-    /* Whatever happened, the guest may have changed any register the
-     * backend holds; the model's own groups stay valid. */
-    vcpu->valid &= ~held;
-    if (err)
-        return err;
-    vcpu->has_run = true;
-    return VCORE_OK;
-}
-
 int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
 {
     if (!vcore__vcpu_ok(vcpu) || !exit)
@@ -372,10 +352,10 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
         if (!err && !made)
             err = vcore__vcpu_enter(vcpu, exit);
         /* L1's VMREAD/VMWRITE of a shadowed field with register operands:
-         * completed in place and the guest entered again (vcpu_nested.c). */
-        while (!err && !made && exit->reason == VCORE_EXIT_VMX_INSN && vcpu->nvmx &&
-               vcore__vcpu_nested_fast(vcpu, exit))
-            err = vcore__vcpu_enter(vcpu, exit);
+         * completed in place and the guest entered again (vcpu_nested.c)
+         * while nothing of the loop's before-entry work is due. */
+        if (!err && !made && exit->reason == VCORE_EXIT_VMX_INSN && vcpu->nvmx)
+            err = vcore__vcpu_nested_fast(vcpu, exit);
         if (vcpu->vm->hv)
             vcore__hv_after_exit(vcpu);
         if (err)

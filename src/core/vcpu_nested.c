@@ -217,7 +217,13 @@ static int vcore__vcpu_nested_complete(vcore_vcpu_t *vcpu, const vcore_nvmx_insn
         dirty |= vcore__x86_gpr_group(res->gpr);
     }
     vcore__vcpu_mark_dirty(vcpu, dirty);
-    return vcore__vcpu_x86_complete(vcpu, in->insn_len);
+    int err = vcore__vcpu_x86_complete(vcpu, in->insn_len);
+    /* SDM Vol. 3, "Single-Step Exception Condition": with RFLAGS.TF set
+     * when it began, the completed instruction is followed by a trap-class
+     * #DB with DR6.BS set. */
+    if (!err && (in->regs.rflags & VCORE__RFLAGS_TF))
+        err = vcore__vcpu_raise_exception(vcpu, VCORE__VEC_DB, 0, true, VCORE__DR6_BS);
+    return err;
 }
 
 /* Whether the instruction reads vmcs12 as a whole or writes it back: L1's
@@ -330,50 +336,95 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
     }
 }
 
-bool vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, const vcore_exit_t *exit)
+/* Whether L1's VMREAD/VMWRITE exits may take the fast path at all: L1 in
+ * VMX root operation with a current VMCS (else VMfailInvalid or #UD), no
+ * VMCS shadowing of L0's in use (the shadow VMCS would go stale), and
+ * nothing the run loop does before an entry due: no event or shutdown the
+ * core holds (vcpu_events.c), no Hyper-V. Completing a VMREAD or VMWRITE
+ * changes none of it. */
+static bool vcore__vcpu_nested_fast_ok(const vcore_vcpu_t *vcpu)
 {
-    vcore__x86_vcpu_t *x = vcpu->x86;
-    vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore__x86_vcpu_t *x = vcpu->x86;
+    const vcore_nvmx_t *nv = vcpu->nvmx;
+    return !x->queued && !x->shutdown_pending && !vcpu->vm->hv && nv->vmx_operation && !nv->in_l2 &&
+           nv->current_vmptr != VCORE__INVALID_PTR && !nv->hw_linked && !(nv->opts & VCORE_NVMX_OPT_NO_FAST_PATH);
+}
+
+/* The state groups the fast path reads, RSP apart: the operands, RIP,
+ * RFLAGS (TF, VM, the VMsucceed flags), CS/SS access rights (CPL, CS.L),
+ * IA32_EFER (LMA: the operand size) and the interruptibility state. */
+#define VCORE__NESTED_FAST_GROUPS                                                                \
+    (VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS | VCORE_X86_STATE_MODE | \
+     VCORE_X86_STATE_EFER | VCORE_X86_STATE_EVENTS)
+
+/* SDM Vol. 3, "VMREAD", "VMWRITE" (Operation) with "Relative Priority of
+ * Faults and VM Exits": in VMX non-root operation the #UD conditions
+ * (CR0.PE = 0, RFLAGS.VM = 1, IA32_EFER.LMA = 1 and CS.L = 0) are checked
+ * before the VM exit, so L1's exit already says they do not hold (CR0 is
+ * not fetched; an exit that shows RFLAGS.VM or LMA without CS.L, which no
+ * processor produces, goes to the ordinary path). What comes after the
+ * exit decision is L0's: CPL > 0 is #GP(0), and a missing current VMCS
+ * (vcore__vcpu_nested_fast_ok), an unsupported encoding or a read-only
+ * field is VMfail: the ordinary path raises them. The operand size is 64
+ * bits in 64-bit mode, 32 outside (the encoding and the VMWRITE source are
+ * the register's low half; the VMREAD destination is zero-extended). The
+ * completion ends blocking by STI or MOV SS ("Interruptibility State");
+ * with RFLAGS.TF a single-step trap follows the instruction ("Single-Step
+ * Exception Condition"): the ordinary path delivers it. */
+static bool vcore__vcpu_nested_fast_one(vcore_vcpu_t *vcpu, const vcore_exit_t *exit)
+{
     uint32_t ii = exit->u.vmx_insn.insn_info, op = exit->u.vmx_insn.op;
-    /* A register operand (instruction information bit 10); the core holds
-     * no event or shutdown for the next entry (vcpu_events.c would act). */
-    if ((op != VCORE_NVMX_VMREAD && op != VCORE_NVMX_VMWRITE) || !(ii & (1u << 10)) || x->queued ||
-        x->shutdown_pending || vcpu->vm->hv || !nv->vmx_operation || nv->in_l2 ||
-        nv->current_vmptr == VCORE__INVALID_PTR || nv->hw_linked || (nv->opts & VCORE_NVMX_OPT_NO_FAST_PATH))
-        return false;
-    if (vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS |
-                                      VCORE_X86_STATE_MODE | VCORE_X86_STATE_CR0 | VCORE_X86_STATE_EFER |
-                                      VCORE_X86_STATE_EVENTS) != VCORE_OK)
-        return false;
-    vcore_x86_state_t *st = &x->st;
-    /* SDM "VMREAD", "VMWRITE": no #UD (protected, not virtual-8086, 64-bit
-     * mode here), no #GP (CPL 0); single-stepping and STI/MOV SS blocking
-     * take the ordinary path, which completes them. */
-    if (!(st->sregs.cr0 & VCORE__CR0_PE) || (st->regs.rflags & (VCORE__RFLAGS_VM | VCORE__RFLAGS_TF)) ||
-        !(st->sregs.efer & VCORE__EFER_LMA) || !(st->sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L) ||
-        (st->sregs.seg[VCORE_X86_SS].ar & VCORE_X86_AR_DPL_MASK) || st->events.sti_blocking ||
-        st->events.movss_blocking)
+    /* A register operand: instruction-information bit 10. */
+    if ((op != VCORE_NVMX_VMREAD && op != VCORE_NVMX_VMWRITE) || !(ii & (1u << 10)))
         return false;
     uint32_t r1 = (ii >> 3) & 15u, r2 = (ii >> 28) & 15u;
-    uint64_t enc = st->regs.gpr[r2], v = st->regs.gpr[r1];
-    bool write = op == VCORE_NVMX_VMWRITE;
-    /* RSP is held by the VMCS on VMX: not fetched above. */
-    if (r1 == VCORE_X86_RSP || r2 == VCORE_X86_RSP)
+    /* RSP is held by the VMCS on VMX: fetched only when an operand names it. */
+    uint32_t rsp = ((1u << r1) | (1u << r2)) & (1u << VCORE_X86_RSP);
+    if (vcore__vcpu_sync_in(vcpu, VCORE__NESTED_FAST_GROUPS | (rsp ? VCORE_X86_STATE_RSP : 0u)) != VCORE_OK)
         return false;
-    /* No shadowed field is lazily synced (vcpu_nested_exit.c): vmcs12 holds
-     * its value. */
-    if (!vcore__nvmx_fast_rw(nv, write, enc, &v))
+    vcore_x86_state_t *st = &vcpu->x86->st;
+    bool long64 = (st->sregs.efer & VCORE__EFER_LMA) != 0;
+    bool cs_l = (st->sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L) != 0;
+    if ((st->regs.rflags & (VCORE__RFLAGS_VM | VCORE__RFLAGS_TF)) || (long64 && !cs_l) ||
+        (st->sregs.seg[VCORE_X86_SS].ar & VCORE_X86_AR_DPL_MASK))
+        return false;
+    uint64_t width = long64 ? ~0ull : 0xffffffffull;
+    uint64_t v = st->regs.gpr[r1] & width;
+    bool write = op == VCORE_NVMX_VMWRITE;
+    /* No shadowed field is lazily synced (vcpu_nested_exit.c): vmcs12
+     * holds its value. */
+    if (!vcore__nvmx_fast_rw(vcpu->nvmx, write, st->regs.gpr[r2] & width, &v))
         return false;
     uint32_t dirty = VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS;
     if (!write) {
-        st->regs.gpr[r1] = v;
-        dirty |= VCORE_X86_STATE_GPRS;
+        st->regs.gpr[r1] = v & width;
+        dirty |= vcore__x86_gpr_group(r1);
     }
-    /* VMsucceed ("Conventions"): the arithmetic flags clear; RIP past it. */
+    /* VMsucceed ("Conventions"): the arithmetic flags clear; RIP past the
+     * instruction, 32 bits wide outside 64-bit mode. */
     st->regs.rflags &= ~VCORE__RFLAGS_ARITH;
-    st->regs.rip += exit->u.vmx_insn.insn_len;
+    st->regs.rip = (st->regs.rip + exit->u.vmx_insn.insn_len) & width;
+    if (st->events.sti_blocking | st->events.movss_blocking) {
+        st->events.sti_blocking = 0;
+        st->events.movss_blocking = 0;
+        dirty |= VCORE_X86_STATE_EVENTS;
+    }
     vcore__vcpu_mark_dirty(vcpu, dirty);
     return true;
+}
+
+int vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
+{
+    if (!vcore__vcpu_nested_fast_ok(vcpu))
+        return VCORE_OK;
+    while (vcore__vcpu_nested_fast_one(vcpu, exit)) {
+        int err = vcore__vcpu_enter(vcpu, exit);
+        if (err)
+            return err;
+        if (exit->reason != VCORE_EXIT_VMX_INSN)
+            break;
+    }
+    return VCORE_OK;
 }
 
 /* L1's RDMSR/WRMSR of a VMX capability MSR (480H-491H): answered in the

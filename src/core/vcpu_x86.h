@@ -81,10 +81,11 @@ int vcore__vcpu_msr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handl
 int vcore__vcpu_x86_answer(vcore_vcpu_t *vcpu, uint32_t answering, vcore_exit_t *exit);
 /* vcpu_nested.c: L2 is the context the next run enters. */
 bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu);
-/* vcpu_nested.c: L1's VMREAD/VMWRITE with register operands of a shadowed
- * field, when no #UD, #GP or VMfail condition can apply, completed in place
- * (true); false: the ordinary dispatch handles the exit. */
-bool vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, const vcore_exit_t *exit);
+/* vcpu_nested.c: after a backend run, L1's VMREAD/VMWRITE with register
+ * operands of a shadowed field, when no #GP or VMfail condition applies,
+ * completed in place and L1 entered again, as long as its exits are such
+ * instructions; exit is then the first other one (or an error). */
+int vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, vcore_exit_t *exit);
 /* vcpu_nested.c: runs L2; *l1 when an exit was reflected and L1 runs next. */
 int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1);
 /* vcpu_nested.c: releases vmcs02 (vCPU teardown, RESET). */

@@ -79,63 +79,30 @@ const uint64_t vcore__nvmx_shadow_row_bit[VCORE__VMCS_NROWS] = {NVMX_SHADOW_RW(R
 #undef RB
 #undef RBH
 
-/* The shadowed fields by dense slot, for the emulated VMREAD/VMWRITE fast
- * path: vmcs12 offset, size in bits 19:16, bit 24 for the read-write set
- * (0: not shadowed). The _HIGH halves take the ordinary path. */
-#define NVMX_FAST_RW (1u << 24)
-#define FS(name, rw) [VCORE__VMCS_SLOT(VCORE_VMCS_##name)] = (uint32_t)offsetof(vcore__vmcs12_t, name) |        \
-    ((uint32_t)sizeof(((vcore__vmcs12_t *)0)->name) << 16) | (rw),
-#define FS_RW(name) FS(name, NVMX_FAST_RW)
-#define FS_RO(name) FS(name, 0u)
+/* vcore__nvmx_fast_slot: the writable rows, then the exit information
+ * (VMREAD only); the _HIGH halves take the ordinary path. */
+#define FS(name, w) [VCORE__NVMX_FAST_SLOT(VCORE_VMCS_##name)] =                                  \
+    (uint16_t)(offsetof(vcore__vmcs12_t, name) | (w) |                                           \
+               ((8u - sizeof(((vcore__vmcs12_t *)0)->name)) << 12)),
+#define FS_W(name) FS(name, VCORE__NVMX_FAST_WRITABLE)
+#define FS_R(name) FS(name, 0u)
 #define FS_NONE(name)
-static const uint32_t nvmx_fast_slot[VCORE__VMCS_NSLOTS] = {NVMX_SHADOW_WRITABLE(FS_RW, FS_NONE)
-                                                                NVMX_SHADOW_RO(FS_RO, FS_NONE)};
+const uint16_t vcore__nvmx_fast_slot[VCORE__NVMX_FAST_NSLOTS] = {NVMX_SHADOW_WRITABLE(FS_W, FS_NONE)
+                                                                     NVMX_SHADOW_RO(FS_R, FS_NONE)};
 #undef FS
-#undef FS_RW
-#undef FS_RO
+#undef FS_W
+#undef FS_R
 #undef FS_NONE
+VCORE__STATIC_ASSERT(sizeof(vcore__vmcs12_t) <= VCORE__NVMX_FAST_OFFSET, fast_offset_fits);
 
-bool vcore__nvmx_fast_rw(vcore_nvmx_t *n, bool write, uint64_t enc, uint64_t *value)
+void vcore__nvmx_fast_write(vcore_nvmx_t *n, uint32_t enc, uint32_t e, uint64_t value)
 {
-    uint32_t slot, f;
-
-    /* Bits 63:32 set, or reserved encoding bits: VMfailValid, not here. */
-    if (enc & ~(uint64_t)0x6fffu)
-        return false;
-    /* Index bits 9:7 are beyond the dense slots (no shadowed field there). */
-    if ((enc >> 1) & 0x1c0u)
-        return false;
-    slot = VCORE__VMCS_SLOT((uint32_t)enc);
-    f = nvmx_fast_slot[slot];
-    if (!f || (write && !(f & NVMX_FAST_RW)))
-        return false;
-    if (write) {
-        vcore__vmcs12_put_bytes((uint8_t *)n->vmcs12, f & 0xffffu, (f >> 16) & 0xffu, *value);
-        /* The dirty bit of the field's table row, and of the entry rules
-         * reading it; the read-write set has no 64-bit field (no _HIGH row). */
-        uint32_t id = (uint32_t)vcore__vmcs_slots[slot] - 1u;
-        n->dirty[id / 64] |= 1ull << (id % 64);
-        n->chk_dirty[id / 64] |= 1ull << (id % 64);
-    } else {
-        const uint8_t *p = (const uint8_t *)n->vmcs12 + (f & 0xffffu);
-        uint16_t v16;
-        uint32_t v32;
-        /* Fixed-size copies: inline loads, not a call per VMREAD. */
-        switch ((f >> 16) & 0xffu) {
-        case 2:
-            vcore__memcpy(&v16, p, 2);
-            *value = v16;
-            break;
-        case 4:
-            vcore__memcpy(&v32, p, 4);
-            *value = v32;
-            break;
-        default:
-            vcore__memcpy(value, p, 8);
-            break;
-        }
-    }
-    return true;
+    vcore__vmcs12_put_bytes((uint8_t *)n->vmcs12, e & VCORE__NVMX_FAST_OFFSET, 8u - (e >> 12), value);
+    /* The dirty bit of the field's table row, and of the entry rules
+     * reading it; the writable sets have no 64-bit field (no _HIGH row). */
+    uint32_t id = (uint32_t)vcore__vmcs_slots[VCORE__VMCS_SLOT(enc)] - 1u;
+    n->dirty[id / 64] |= 1ull << (id % 64);
+    vcore__nvmx_changed_id(n, id);
 }
 
 /* The encodings alone, for vcore_nvmx_shadow_fields(). */

@@ -1,0 +1,609 @@
+/*
+ * test_nested_fast.c - L1's VMREAD/VMWRITE with register operands when they
+ * exit (no hardware VMCS shadowing): the run loop's fast path and the full
+ * emulation (VCORE_NVMX_OPT_NO_FAST_PATH) give the same architectural
+ * result in every case the fast path checks or relies on.
+ *
+ * Expected values come from SDM Vol. 3: "VMREAD", "VMWRITE" (operation,
+ * operand size, #GP(0) at CPL > 0), "Conventions" (VMsucceed, VMfailValid),
+ * "VM-Instruction Error Numbers" (12: unsupported VMCS component, 13:
+ * VMWRITE to a read-only component), "Relative Priority of Faults and VM
+ * Exits", "Interruptibility State" (blocking by MOV SS ends after the next
+ * instruction), "Single-Step Exception Condition" (a trap-class #DB with
+ * DR6.BS after an instruction that began with RFLAGS.TF set).
+ */
+#include <string.h>
+
+#include "support.h"
+#include <virtcore/x86/nvmx_pipeline.h>
+
+#include "core/vcpu_x86.h"
+#include "core/x86/vmx/nvmx_priv.h"
+
+#include "nested_fixture.h"
+}
+
+/* VMREAD RCX <- field in RDX / VMWRITE field in RDX <- RCX. */
+#define RCX_RDX ((1u << 10) | (1u << 3) | (2u << 7) | (2u << 28))
+/* Register operand 1 (bits 6:3) and operand 2 (bits 31:28). */
+#define REGS_OF(r1, r2) ((1u << 10) | ((uint32_t)(r1) << 3) | (2u << 7) | ((uint32_t)(r2) << 28))
+
+/* Whether the case runs with VCORE_NVMX_OPT_NO_FAST_PATH (start()). */
+static int cur_full;
+
+/* L1's 64-bit mode at CPL 0, as l1_long_mode() set it up. */
+static vcore_x86_sregs_t long_mode;
+
+static void setup_with(const vcore_nvmx_caps_t *restrict_to)
+{
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = vcore_backend_mock();
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
+    memset(ram, 0, RAM);
+    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
+    vcore_vcpu_config_t vc;
+    vcore_vcpu_config_init(&vc);
+    vc.nested = VCORE_NESTED_VMX;
+    vc.nvmx_caps = restrict_to;
+    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
+    nv = vcore_vcpu_nvmx(vcpu);
+    l1_long_mode();
+    long_mode = sregs();
+    ref_vmcs12();
+}
+
+static void setup(void)
+{
+    setup_with(NULL);
+}
+
+/* The VM again, without "VMWRITE to any supported field" offered to L1
+ * (IA32_VMX_MISC bit 29 clear). */
+static void restart_without_vmwrite_any(void)
+{
+    vcore_nvmx_caps_t c = *vcore_nvmx_caps(nv);
+    c.msr[VCORE_NVMX_CAP_MISC] &= ~VCORE_VMX_MISC_VMWRITE_ANY;
+    vcore_vm_destroy(vm);
+    setup_with(&c);
+}
+
+static void teardown(void)
+{
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), 0);
+    vcore_vm_destroy(vm);
+}
+
+/* VMXON (once) and VMPTRLD of `page` with the fast path on (full = 0) or
+ * off; L1 at L1_RIP with the arithmetic flags set. */
+static void start(int full)
+{
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_NO_HW_SHADOW |
+                                                    (full ? VCORE_NVMX_OPT_NO_FAST_PATH : 0u)),
+                     VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &long_mode), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RBX] = OPND_GPA;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    if (!info.vmx_operation) {
+        put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
+        put(OPND_GPA, VMXON_GPA, 8);
+        l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
+    } else {
+        put(OPND_GPA, VMCS_GPA, 8);
+        l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
+    }
+    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
+    put(OPND_GPA, VMCS_GPA, 8);
+    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
+    r = regs();
+    r.rip = L1_RIP;
+    r.rflags = 0x2 | 0x8d5;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
+    cur_full = full;
+}
+
+/* L1's VMREAD/VMWRITE (3 bytes) then HLT. With the fast path on, the run
+ * loop's step is called directly so the case also says whether the fast
+ * path completed the instruction (the next exit, HLT, comes back) or left
+ * it to the full emulation (the VMX-instruction exit comes back, and runs
+ * through vcore_vcpu_run() then). */
+static void rw(uint32_t op, uint32_t info, bool taken)
+{
+    if (!cur_full) {
+        vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
+        e.u.vmx_insn.op = op;
+        e.u.vmx_insn.insn_info = info;
+        e.u.vmx_insn.insn_len = 3;
+        push_hlt();
+        ck_assert_int_eq(vcore__vcpu_nested_fast(vcpu, &e), VCORE_OK);
+        ck_assert_uint_eq(e.reason, taken ? VCORE_EXIT_HLT : VCORE_EXIT_VMX_INSN);
+        if (taken)
+            return;
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    }
+    l1_insn(op, info, 3);
+}
+
+static void set_gpr(uint32_t gpr, uint64_t v)
+{
+    vcore_x86_regs_t r = regs();
+    r.gpr[gpr] = v;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+static void set_rflags(uint64_t v)
+{
+    vcore_x86_regs_t r = regs();
+    r.rflags = v;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+/* L1 in 32-bit protected mode with PAE paging (IA32_EFER.LMA = 0, CS.L = 0,
+ * CS.D = 1): VMREAD/VMWRITE have 32-bit operands ("VMREAD": "outside
+ * IA-32e mode, the operand size is 32 bits"). */
+static void l1_legacy_mode(void)
+{
+    vcore_x86_sregs_t s = sregs();
+    s.efer = 0;
+    s.seg[VCORE_X86_CS].ar = 0xc09b;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+}
+
+/* The results both paths must give, recorded for the comparison. */
+typedef struct outcome {
+    vcore_x86_regs_t r;
+    uint64_t error;
+    vcore_x86_events_t ev;
+} outcome_t;
+
+static outcome_t outcome(void)
+{
+    outcome_t o;
+    memset(&o, 0, sizeof(o));
+    o.r = regs();
+    o.error = get12(VCORE_VMCS_VM_INSTRUCTION_ERROR);
+    o.ev.size = sizeof(o.ev);
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &o.ev), VCORE_OK);
+    return o;
+}
+
+static void assert_same(const outcome_t *a, const outcome_t *b)
+{
+    for (int i = 0; i < 16; i++)
+        ck_assert_uint_eq(a->r.gpr[i], b->r.gpr[i]);
+    ck_assert_uint_eq(a->r.rip, b->r.rip);
+    ck_assert_uint_eq(a->r.rflags, b->r.rflags);
+    ck_assert_uint_eq(a->error, b->error);
+    ck_assert_uint_eq(a->ev.sti_blocking, b->ev.sti_blocking);
+    ck_assert_uint_eq(a->ev.movss_blocking, b->ev.movss_blocking);
+}
+
+/* A 64-bit VMREAD of a natural-width field: VMsucceed, the value in RCX, RIP
+ * past the instruction; the encoding register's whole value is the
+ * encoding. */
+START_TEST(vmread_64bit_mode)
+{
+    outcome_t o[2];
+    for (int full = 0; full < 2; full++) {
+        start(full);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+        set_gpr(VCORE_X86_RCX, 0xdeadbeefdeadbeefull);
+        rw(VCORE_NVMX_VMREAD, RCX_RDX, true);
+        o[full] = outcome();
+        ck_assert_uint_eq(o[full].r.gpr[VCORE_X86_RCX], 0x401000);
+        ck_assert_uint_eq(o[full].r.rip, L1_RIP + 3);
+        ck_assert_uint_eq(o[full].r.rflags, 0x2);
+    }
+    assert_same(&o[0], &o[1]);
+}
+END_TEST
+
+/* CPL 3: #GP(0) after the VM exit decision ("VMREAD": "ELSIF CPL > 0 THEN
+ * #GP(0)"); nothing completes (RIP, RCX, RFLAGS unchanged). */
+START_TEST(cpl3_is_gp0)
+{
+    outcome_t o[2];
+    for (int full = 0; full < 2; full++) {
+        start(full);
+        vcore_x86_sregs_t sr = sregs();
+        sr.seg[VCORE_X86_SS].ar |= 3u << VCORE_X86_AR_DPL_SHIFT;
+        sr.seg[VCORE_X86_CS].selector |= 3;
+        ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &sr), VCORE_OK);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+        set_gpr(VCORE_X86_RCX, 0x1234);
+        rw(VCORE_NVMX_VMREAD, RCX_RDX, false);
+        vcore_mock_event_t ev = {.size = sizeof(ev)};
+        ck_assert_int_eq(vcore_mock_last_event(vcpu, &ev), VCORE_OK);
+        ck_assert_uint_eq(ev.vector, 13);
+        ck_assert_uint_eq(ev.has_error_code, 1);
+        ck_assert_uint_eq(ev.error_code, 0);
+        o[full] = outcome();
+        ck_assert_uint_eq(o[full].r.rip, L1_RIP);
+        ck_assert_uint_eq(o[full].r.gpr[VCORE_X86_RCX], 0x1234);
+        ck_assert_uint_eq(o[full].r.rflags, 0x2 | 0x8d5);
+        /* VMWRITE the same. */
+        rw(VCORE_NVMX_VMWRITE, RCX_RDX, false);
+        ck_assert_int_eq(vcore_mock_last_event(vcpu, &ev), VCORE_OK);
+        ck_assert_uint_eq(ev.vector, 13);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_DELIVER_EXCEPTION), 2);
+    }
+    assert_same(&o[0], &o[1]);
+}
+END_TEST
+
+/* Outside 64-bit mode the operands are 32 bits: the encoding is the low half
+ * of its register (high garbage ignored), the destination is zero-extended,
+ * the VMWRITE source's high half is not used and a natural-width field gets
+ * bits 63:32 cleared; EIP advances within 32 bits. */
+START_TEST(operand_size_32)
+{
+    outcome_t o[2];
+    for (int full = 0; full < 2; full++) {
+        start(full);
+        l1_legacy_mode();
+        set_gpr(VCORE_X86_RDX, 0xabcd000000000000ull | VCORE_VMCS_GUEST_RSP);
+        set_gpr(VCORE_X86_RCX, 0xffffffffffffffffull);
+        rw(VCORE_NVMX_VMREAD, RCX_RDX, true);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x8000);
+        ck_assert_uint_eq(regs().rflags, 0x2);
+        set_gpr(VCORE_X86_RCX, 0x5555555500009000ull);
+        rw(VCORE_NVMX_VMWRITE, RCX_RDX, true);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), 0x9000);
+        /* EIP wraps at 4 GiB. */
+        vcore_x86_regs_t r = regs();
+        r.rip = 0xfffffffeu;
+        ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+        rw(VCORE_NVMX_VMREAD, RCX_RDX, true);
+        o[full] = outcome();
+        ck_assert_uint_eq(o[full].r.rip, 1);
+        ck_assert_uint_eq(o[full].r.gpr[VCORE_X86_RCX], 0x9000);
+    }
+    assert_same(&o[0], &o[1]);
+}
+END_TEST
+
+/* A 64-bit field read into a 32-bit register: its bits 31:0 ("VMREAD": the
+ * high bits of a field longer than the operand are not read); the _HIGH
+ * encoding gives bits 63:32 (full emulation). */
+START_TEST(field_64_into_32bit_register)
+{
+    outcome_t o[2];
+    for (int full = 0; full < 2; full++) {
+        set12(VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, 0x0000123456789abcull);
+        start(full);
+        l1_legacy_mode();
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS);
+        rw(VCORE_NVMX_VMREAD, RCX_RDX, true);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x56789abc);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS_HIGH);
+        rw(VCORE_NVMX_VMREAD, RCX_RDX, false);
+        o[full] = outcome();
+        ck_assert_uint_eq(o[full].r.gpr[VCORE_X86_RCX], 0x1234);
+        ck_assert_uint_eq(o[full].r.rflags, 0x2);
+        /* In 64-bit mode the whole field. */
+        vcore_x86_sregs_t s = sregs();
+        s.efer = 0xd00;
+        s.seg[VCORE_X86_CS].ar = 0xa09b;
+        ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS);
+        rw(VCORE_NVMX_VMREAD, RCX_RDX, true);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x0000123456789abcull);
+        /* A 16-bit and a 32-bit field are zero-extended. */
+        set_gpr(VCORE_X86_RCX, ~0ull);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_HOST_FS_SELECTOR);
+        rw(VCORE_NVMX_VMREAD, RCX_RDX, true);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0);
+        set_gpr(VCORE_X86_RCX, ~0ull);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_SS_AR_BYTES);
+        rw(VCORE_NVMX_VMREAD, RCX_RDX, true);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0xc093);
+    }
+    assert_same(&o[0], &o[1]);
+}
+END_TEST
+
+/* RFLAGS.TF: the VMREAD completes, then a single-step trap: #DB with DR6.BS
+ * set, RIP already past the instruction. */
+START_TEST(tf_single_step_trap)
+{
+    outcome_t o[2];
+    for (int full = 0; full < 2; full++) {
+        start(full);
+        set_rflags(0x2 | 0x100u /* TF */);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+        rw(VCORE_NVMX_VMREAD, RCX_RDX, false);
+        vcore_mock_event_t ev = {.size = sizeof(ev)};
+        ck_assert_int_eq(vcore_mock_last_event(vcpu, &ev), VCORE_OK);
+        ck_assert_uint_eq(ev.vector, 1);
+        ck_assert_uint_eq(ev.has_error_code, 0);
+        vcore_x86_dregs_t d = {.size = sizeof(d)};
+        ck_assert_int_eq(vcore_vcpu_get_dregs(vcpu, &d), VCORE_OK);
+        ck_assert_uint_eq(d.dr6 & (1u << 14), 1u << 14);
+        o[full] = outcome();
+        ck_assert_uint_eq(o[full].r.gpr[VCORE_X86_RCX], 0x401000);
+        ck_assert_uint_eq(o[full].r.rip, L1_RIP + 3);
+    }
+    assert_same(&o[0], &o[1]);
+}
+END_TEST
+
+/* VMREAD right after MOV SS: the completion ends the blocking
+ * ("Interruptibility State": blocking by MOV SS lasts one instruction);
+ * blocking by STI the same. */
+START_TEST(movss_blocking_ended)
+{
+    outcome_t o[2];
+    for (int full = 0; full < 2; full++) {
+        start(full);
+        for (int sti = 0; sti < 2; sti++) {
+            vcore_x86_events_t ev = {.size = sizeof(ev)};
+            ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+            ev.movss_blocking = !sti;
+            ev.sti_blocking = (uint8_t)sti;
+            ck_assert_int_eq(vcore_vcpu_set_events(vcpu, &ev), VCORE_OK);
+            set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+            rw(VCORE_NVMX_VMREAD, RCX_RDX, true);
+            o[full] = outcome();
+            ck_assert_uint_eq(o[full].ev.movss_blocking, 0);
+            ck_assert_uint_eq(o[full].ev.sti_blocking, 0);
+            ck_assert_uint_eq(o[full].r.gpr[VCORE_X86_RCX], 0x401000);
+        }
+        ck_assert_uint_eq(o[full].r.rip, L1_RIP + 6);
+    }
+    assert_same(&o[0], &o[1]);
+}
+END_TEST
+
+/* VMWRITE of a read-only field (the exit information): VMfailValid(13)
+ * ("VMWRITE": no "VMWRITE to any supported field" offered here), the field
+ * unchanged; of a field L1 may write: VMsucceed. */
+START_TEST(vmwrite_read_only_is_vmfail_13)
+{
+    outcome_t o[2];
+    for (int full = 0; full < 2; full++) {
+        restart_without_vmwrite_any();
+        set12(VCORE_VMCS_EXIT_QUALIFICATION, 0x77);
+        start(full);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_EXIT_QUALIFICATION);
+        set_gpr(VCORE_X86_RCX, 0x5a5a);
+        rw(VCORE_NVMX_VMWRITE, RCX_RDX, false);
+        o[full] = outcome();
+        ck_assert_uint_eq(o[full].error, 13);
+        ck_assert_uint_eq(o[full].r.rflags & 0x8d5u, 0x40u);
+        ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0x77);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_EXCEPTION_BITMAP);
+        rw(VCORE_NVMX_VMWRITE, RCX_RDX, true);
+        ck_assert_uint_eq(get12(VCORE_VMCS_EXCEPTION_BITMAP), 0x5a5a);
+        ck_assert_uint_eq(regs().rflags & 0x8d5u, 0);
+    }
+    assert_same(&o[0], &o[1]);
+}
+END_TEST
+
+/* An unsupported encoding: VMfailValid(12), RCX unchanged; for a field the
+ * fast path does not hold (bit 0 set on a 32-bit field, index bits 9:7, bits
+ * 63:32 in 64-bit mode, a reserved bit 12) as for any other. */
+START_TEST(unsupported_encoding_is_vmfail_12)
+{
+    static const uint64_t bad[] = {VCORE_VMCS_GUEST_RSP | 1u, 0x6c80u | (VCORE_VMCS_GUEST_RSP & 0x7fu),
+                                   (1ull << 32) | VCORE_VMCS_GUEST_RSP, VCORE_VMCS_GUEST_RSP | 0x1000u,
+                                   0x7fffu};
+    outcome_t o[2];
+    for (int full = 0; full < 2; full++) {
+        start(full);
+        for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            set_gpr(VCORE_X86_RDX, bad[i]);
+            set_gpr(VCORE_X86_RCX, 0x1234);
+            set12(VCORE_VMCS_VM_INSTRUCTION_ERROR, 0);
+            rw(VCORE_NVMX_VMREAD, RCX_RDX, false);
+            o[full] = outcome();
+            ck_assert_uint_eq(o[full].error, 12);
+            ck_assert_uint_eq(o[full].r.gpr[VCORE_X86_RCX], 0x1234);
+            ck_assert_uint_eq(o[full].r.rflags & 0x8d5u, 0x40u);
+            rw(VCORE_NVMX_VMWRITE, RCX_RDX, false);
+            ck_assert_uint_eq(regs().rflags & 0x8d5u, 0x40u);
+        }
+        ck_assert_uint_eq(o[full].r.rip, L1_RIP + 3 * 2 * 5 - 3);
+    }
+    assert_same(&o[0], &o[1]);
+}
+END_TEST
+
+/* RSP as either operand: read from and written to like any other GPR. */
+START_TEST(rsp_operand)
+{
+    outcome_t o[2];
+    for (int full = 0; full < 2; full++) {
+        start(full);
+        /* VMREAD RSP <- field in RDX. */
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+        rw(VCORE_NVMX_VMREAD, REGS_OF(VCORE_X86_RSP, VCORE_X86_RDX), true);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RSP], 0x401000);
+        /* VMWRITE field in RSP <- RCX. */
+        set_gpr(VCORE_X86_RSP, VCORE_VMCS_GUEST_RSP);
+        set_gpr(VCORE_X86_RCX, 0x7000);
+        rw(VCORE_NVMX_VMWRITE, REGS_OF(VCORE_X86_RCX, VCORE_X86_RSP), true);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), 0x7000);
+        /* VMREAD RCX <- field in RSP. */
+        rw(VCORE_NVMX_VMREAD, REGS_OF(VCORE_X86_RCX, VCORE_X86_RSP), true);
+        o[full] = outcome();
+        ck_assert_uint_eq(o[full].r.gpr[VCORE_X86_RCX], 0x7000);
+        ck_assert_uint_eq(o[full].r.rip, L1_RIP + 9);
+    }
+    assert_same(&o[0], &o[1]);
+}
+END_TEST
+
+/* Every register pair, every shadowed field (both sets): the same value on
+ * both paths; reads of a field L1 may not write leave vmcs12 alone. */
+START_TEST(every_shadowed_field_both_paths)
+{
+    for (int ro = 0; ro < 2; ro++) {
+        uint32_t n = 0;
+        const uint32_t *f = vcore_nvmx_shadow_fields(ro != 0, &n);
+        for (uint32_t i = 0; i < n; i++)
+            set12(f[i], 0x0102030405060708ull + i);
+    }
+    uint64_t seen[2][64];
+    for (int full = 0; full < 2; full++) {
+        start(full);
+        uint32_t k = 0;
+        for (int ro = 0; ro < 2; ro++) {
+            uint32_t n = 0;
+            const uint32_t *f = vcore_nvmx_shadow_fields(ro != 0, &n);
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t r1 = (i % 15u) + (i % 15u >= VCORE_X86_RSP ? 1u : 0u);
+                uint32_t r2 = r1 == VCORE_X86_R15 ? VCORE_X86_RAX : r1 + 1u;
+                if (r2 == VCORE_X86_RSP)
+                    r2++;
+                set_gpr(r2, f[i]);
+                rw(VCORE_NVMX_VMREAD, REGS_OF(r1, r2), (f[i] & 1u) == 0);
+                seen[full][k++] = regs().gpr[r1];
+                ck_assert_uint_eq(regs().rflags & 0x8d5u, 0);
+            }
+        }
+    }
+    for (uint32_t k = 0; k < VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT; k++)
+        ck_assert_uint_eq(seen[0][k], seen[1][k]);
+}
+END_TEST
+
+static bool listed(const uint32_t *f, uint32_t n, uint32_t enc)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (f[i] == enc)
+            return true;
+    return false;
+}
+
+/* The field lookup over every 15-bit encoding and beyond: a VMREAD is
+ * taken exactly for the shadowed fields but their _HIGH halves and gives
+ * vmcs12's value; a VMWRITE is taken for every field of the read-write set
+ * and never for a read-only field (type 1, "VM-exit information fields"),
+ * and stores the value cut to the field's width. */
+START_TEST(fast_rw_every_encoding)
+{
+    start(0);
+    uint32_t nrw = 0, nro = 0;
+    const uint32_t *rw_set = vcore_nvmx_shadow_fields(false, &nrw);
+    const uint32_t *ro_set = vcore_nvmx_shadow_fields(true, &nro);
+    const void *v12 = vcore_nvmx_vmcs12(nv);
+    for (uint64_t enc = 0; enc < 0x10000u; enc++) {
+        bool shadowed = (listed(rw_set, nrw, (uint32_t)enc) || listed(ro_set, nro, (uint32_t)enc)) && !(enc & 1u);
+        uint64_t v = 0x1122334455667788ull, want = 0;
+        if (shadowed)
+            ck_assert_int_eq(vcore_vmcs12_get(v12, (uint32_t)enc, &want), VCORE_OK);
+        ck_assert_msg(vcore__nvmx_fast_rw(nv, false, enc, &v) == shadowed, "VMREAD %04llx", (unsigned long long)enc);
+        if (shadowed)
+            ck_assert_uint_eq(v, want);
+        v = ~0ull;
+        bool w = vcore__nvmx_fast_rw(nv, true, enc, &v);
+        if (listed(rw_set, nrw, (uint32_t)enc))
+            ck_assert_msg(w, "VMWRITE %04llx", (unsigned long long)enc);
+        if (((enc >> 10) & 3u) == 1u || !shadowed)
+            ck_assert_msg(!w, "VMWRITE %04llx", (unsigned long long)enc);
+        if (w) {
+            uint32_t width = (uint32_t)(enc >> 13) & 3u; /* 0: 16-bit, 2: 32-bit, 1/3: 64-bit/natural */
+            uint64_t mask = width == 0 ? 0xffffu : width == 2 ? 0xffffffffu : ~0ull;
+            ck_assert_int_eq(vcore_vmcs12_get(v12, (uint32_t)enc, &want), VCORE_OK);
+            ck_assert_uint_eq(want, mask);
+        }
+    }
+    /* Bits above 15 never name a field ("VMREAD": VMfailValid 12). */
+    uint64_t v = 0;
+    ck_assert(!vcore__nvmx_fast_rw(nv, false, (1ull << 32) | VCORE_VMCS_GUEST_RIP, &v));
+    ck_assert(!vcore__nvmx_fast_rw(nv, false, (1ull << 15) | VCORE_VMCS_GUEST_RIP, &v));
+    ck_assert(!vcore__nvmx_fast_rw(nv, true, (1ull << 63) | VCORE_VMCS_GUEST_RIP, &v));
+}
+END_TEST
+
+/* Consecutive VMREADs: the fast path completes each one and enters L1
+ * again, until an exit it does not take (HLT) comes back. A backend failure
+ * on one of those entries is the run's error. */
+START_TEST(consecutive_vmreads_in_one_step)
+{
+    start(0);
+    set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
+    for (int i = 0; i < 3; i++)
+        push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_hlt();
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
+    e.u.vmx_insn.op = VCORE_NVMX_VMREAD;
+    e.u.vmx_insn.insn_info = RCX_RDX;
+    e.u.vmx_insn.insn_len = 3;
+    ck_assert_int_eq(vcore__vcpu_nested_fast(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 12);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x8000);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_RUN), 4);
+    /* The entry after the first one fails. */
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_hlt();
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_RUN, VCORE_ERR_HWFAIL), VCORE_OK);
+    e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
+    e.u.vmx_insn.op = VCORE_NVMX_VMREAD;
+    e.u.vmx_insn.insn_info = RCX_RDX;
+    e.u.vmx_insn.insn_len = 3;
+    ck_assert_int_eq(vcore__vcpu_nested_fast(vcpu, &e), VCORE_ERR_HWFAIL);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 15); /* the first one completed */
+    /* The failed entry consumed nothing: the next run enters L1 again. */
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 18);
+}
+END_TEST
+
+/* vcore_vcpu_run() takes the fast path: when its state fetch fails the
+ * full emulation fetches again and completes the instruction; without the
+ * fast path that one fetch failing is the run's error. */
+START_TEST(run_loop_takes_the_fast_path)
+{
+    for (int full = 0; full < 2; full++) {
+        start(full);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
+        push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+        push_hlt();
+        ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_GET_STATE, VCORE_ERR_HWFAIL), VCORE_OK);
+        vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+        ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), full ? VCORE_ERR_HWFAIL : VCORE_OK);
+        if (full)
+            continue;
+        ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x8000);
+        ck_assert_uint_eq(regs().rip, L1_RIP + 3);
+    }
+}
+END_TEST
+
+static Suite *fast_suite(void)
+{
+    Suite *s = suite_create("nested_fast");
+    TCase *t = tcase_create("fast");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_test(t, vmread_64bit_mode);
+    tcase_add_test(t, cpl3_is_gp0);
+    tcase_add_test(t, operand_size_32);
+    tcase_add_test(t, field_64_into_32bit_register);
+    tcase_add_test(t, tf_single_step_trap);
+    tcase_add_test(t, movss_blocking_ended);
+    tcase_add_test(t, vmwrite_read_only_is_vmfail_13);
+    tcase_add_test(t, unsupported_encoding_is_vmfail_12);
+    tcase_add_test(t, rsp_operand);
+    tcase_add_test(t, every_shadowed_field_both_paths);
+    tcase_add_test(t, fast_rw_every_encoding);
+    tcase_add_test(t, consecutive_vmreads_in_one_step);
+    tcase_add_test(t, run_loop_takes_the_fast_path);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    (void)push_l2_exit; /* a fixture helper these cases do not need */
+    return vcore_test_run(fast_suite());
+}
