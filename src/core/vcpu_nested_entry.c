@@ -521,6 +521,7 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         err = vcore__vcpu_nested_push_msrs(vcpu);
     if (err) {
         nv->vmcs02_for = VCORE__INVALID_PTR;
+        vcore__vcpu_nested_msrload_undo(vcpu, &ml); /* no half-loaded list */
         return err;
     }
     /* L1's VMLAUNCH makes vmcs12 launched once the entry succeeds. */
