@@ -427,6 +427,34 @@ START_TEST(hardware_failure_undoes_the_list)
 }
 END_TEST
 
+/* vcore_vmx_check_entry() names the failing entry the same way: its
+ * 1-based index as qualification, and as value the MSR index for a rule on
+ * the index, the whole first quadword for set bits 63:32. */
+START_TEST(check_entry_reports_the_entry)
+{
+    entry_list(2);
+    entry(MSRLIST, 0, (1ull << 32) | 0x808u, 0); /* x2APIC index comes before bits 63:32 */
+    entry(MSRLIST, 1, (1ull << 32) | KGS, 0);
+    load_vmcs12();
+    vcore_nvmx_mem_t mem = {.size = sizeof(mem)};
+    vcore_vmx_check_input_t in = {.size = sizeof(in)};
+    ck_assert_int_eq(vcore_nvmx_mem_from_vm(vm, &mem), VCORE_OK);
+    ck_assert_int_eq(vcore_vmx_check_input_from_nvmx(nv, &mem, 0xd00, false, false, NULL, 0, &in), VCORE_OK);
+    vcore_vmx_verdict_t vd = {.size = sizeof(vd)};
+    vcore_vmx_check_failure_t f[4];
+    ck_assert_int_eq(vcore_vmx_check_entry(&in, &vd, f, 4), VCORE_OK);
+    ck_assert_uint_eq(vd.exit_reason, 0x80000022u);
+    ck_assert_uint_eq(vd.qualification, 1);
+    ck_assert_uint_eq(vd.failures, 2);
+    ck_assert_uint_eq(f[0].check, VCORE_VMX_CHECK_MSR_LOAD_X2APIC);
+    ck_assert_uint_eq(f[0].index, 1);
+    ck_assert_uint_eq(f[0].value, 0x808u);
+    ck_assert_uint_eq(f[1].check, VCORE_VMX_CHECK_MSR_LOAD_RESERVED);
+    ck_assert_uint_eq(f[1].index, 2);
+    ck_assert_uint_eq(f[1].value, (1ull << 32) | KGS);
+}
+END_TEST
+
 static Suite *msrload_suite(void)
 {
     Suite *s = suite_create("nested_msrload");
@@ -442,6 +470,7 @@ static Suite *msrload_suite(void)
     tcase_add_test(tc, model_refusal_fails_the_entry);
     tcase_add_test(tc, unheld_msr_is_refused_by_name);
     tcase_add_test(tc, hardware_failure_undoes_the_list);
+    tcase_add_test(tc, check_entry_reports_the_entry);
     suite_add_tcase(s, tc);
     return s;
 }
