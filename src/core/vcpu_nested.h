@@ -51,12 +51,32 @@ int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full);
 /* vcpu_nested_entry.c: the vmcs12 fields L1 changed (all with full) into vmcs02. */
 int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full);
 /* vcpu_nested_entry.c: what v asks for that the pipeline does not provide
- * (NVMX_PIPELINE_UNSUPPORTED in the vCPU's diagnostic); msr_load: a
- * VM-entry MSR-load list would be loaded. */
-int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v, bool msr_load);
+ * (NVMX_PIPELINE_UNSUPPORTED in the vCPU's diagnostic). */
+int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v);
 /* vcpu_nested_entry.c: enters vmcs02 until an exit L1 wants (*handled, L1
  * runs next) or one only the VMM can handle (in *exit, flag F_L2). */
 int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+
+/* vcpu_nested_msrload.c: the VM-entry MSR-load list of the VM entry
+ * being made (in: L1's instruction), after vmcs02's guest state. */
+typedef struct vcore__nested_msrload {
+    uint32_t failed;        /* 1-based index of the entry that failed the VM entry; 0: all loaded */
+    uint32_t check;         /* its VCORE_VMX_CHECK_MSR_LOAD_* */
+    bool model;             /* the vCPU model's MSRs changed (undo holds them before the list) */
+    vcore_x86_msrs_t undo;
+} vcore__nested_msrload_t;
+/* Loads the entries in order into vmcs02 (current) and the vCPU model,
+ * stopping at the first that fails (*r says which; those before it stay
+ * loaded). VCORE_ERR_UNSUPPORTED (NVMX_MSR_LOAD_UNHELD) for an MSR the
+ * library does not hold for L2: then the model is as before (vmcs02 must
+ * be rewritten). Without a list, nothing is read. */
+int vcore__vcpu_nested_msrload(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore__nested_msrload_t *r);
+/* vcpu_nested_msrload.c: the model's MSRs back as they were before the
+ * list (the processor failed the entry before loading MSRs). */
+void vcore__vcpu_nested_msrload_undo(vcore_vcpu_t *vcpu, const vcore__nested_msrload_t *r);
+/* vcpu_nested_l0.c: the vmcs02 guest-state field holding an MSR's value
+ * for L2 (IA32_SYSENTER_CS/ESP/EIP, IA32_FS_BASE, IA32_GS_BASE), or 0. */
+uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index);
 
 /* vcpu_nested_exit.c: one exit from L2 (the backend's entry outcome he).
  * *again: L0 handled it, re-enter L2; *handled: reflected to L1; neither:

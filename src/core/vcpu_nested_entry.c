@@ -98,16 +98,18 @@ static int vcore__vcpu_nested_check_changed(vcore_vcpu_t *vcpu, const vcore_vmx_
                                             vcore_vmx_verdict_t *vd)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    uint32_t run = ~0u;
+    /* The MSR-load list is checked as it is loaded (vcore__vcpu_nested_msrload). */
+    const uint32_t every = ~VCORE__VMX_RUN_MSR_LOAD;
+    uint32_t run = every;
     if (nv->chk_passed && nv->chk_efer == ci->l1_efer && !(nv->opts & VCORE_NVMX_OPT_ALL_CHECKS))
         run = vcore__vmx_check_changed(nv->chk_dirty, VCORE__DIRTY_WORDS);
     int err = vcore__vmx_check_run(ci, run, vd);
     if (err)
         return err;
-    if ((nv->opts & VCORE_NVMX_OPT_VERIFY_CHECKS) && run != ~0u) {
+    if ((nv->opts & VCORE_NVMX_OPT_VERIFY_CHECKS) && run != every) {
         vcore_vmx_verdict_t all;
         all.size = sizeof(all);
-        err = vcore__vmx_check_run(ci, ~0u, &all);
+        err = vcore__vmx_check_run(ci, every, &all);
         if (err)
             return err;
         if (all.kind != vd->kind || all.check != vd->check || all.vm_error != vd->vm_error ||
@@ -146,7 +148,15 @@ static int vcore__vcpu_nested_check(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t 
     nv->chk_passed = false;
     vcore_vmx_check_failure_t f[16];
     err = vcore_vmx_check_entry(&ci, vd, f, 16);
-    if (err || vd->kind == VCORE_VMX_ENTRY_OK || vd->check != nv->skip_check)
+    if (err || vd->kind == VCORE_VMX_ENTRY_OK)
+        return err;
+    /* The MSR-load list comes last and is the loader's: no verdict here. */
+    if (vcore__vmx_check_class(vd->check) == VCORE_VMX_CLASS_EXIT_MSR_LOAD) {
+        vd->kind = VCORE_VMX_ENTRY_OK;
+        vd->check = 0;
+        return VCORE_OK;
+    }
+    if (vd->check != nv->skip_check)
         return err;
     /* The deciding check is the skipped one: the next failure decides. */
     uint32_t n = vd->failures < 16u ? vd->failures : 16u;
@@ -165,11 +175,6 @@ static int vcore__vcpu_nested_check(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t 
             return VCORE_OK;
         case VCORE_VMX_CLASS_VMFAIL_HOST:
             vd->kind = VCORE_VMX_VMFAIL_VALID, vd->vm_error = VCORE_VMXERR_ENTRY_INVALID_HOST;
-            return VCORE_OK;
-        case VCORE_VMX_CLASS_EXIT_MSR_LOAD:
-            vd->kind = VCORE_VMX_ENTRY_FAIL_EXIT;
-            vd->exit_reason = VCORE_VMX_EXIT_MSR_LOADING | VCORE_VMX_EXIT_REASON_ENTRY_FAIL;
-            vd->qualification = f[i].index;
             return VCORE_OK;
         case VCORE_VMX_CLASS_EXIT_GUEST:
         case VCORE_VMX_CLASS_EXIT_PDPTE:
@@ -334,9 +339,8 @@ int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
 
 /* What vmcs12 (v: the current one, or an import's copy) asks for that the
  * pipeline does not provide yet: refused with a diagnostic naming the
- * control (never run half-configured). msr_load: a VM-entry MSR-load list
- * would be loaded (an import does not load it again). */
-int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v, bool msr_load)
+ * control (never run half-configured). */
+int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v)
 {
     uint32_t l1[5];
     vcore__vcpu_nested_l1_words(v, l1);
@@ -349,8 +353,6 @@ int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v, b
             bad = (w << 8) | (uint32_t)__builtin_ctz(l1[w] & vcore__nvmx_refused_words[w]);
     if (!bad && (l1[2] & NESTED_PROC2_EPT) && !vcore__vcpu_nested_ept02_usable(vcpu))
         bad = (2u << 8) | 1u;
-    if (!bad && msr_load && v->VM_ENTRY_MSR_LOAD_COUNT)
-        bad = 0xffffu;
     if (!bad)
         return VCORE_OK;
     (void)vcore__diag_set(&vcpu->last_diag, NESTED_DIAG_UNSUPPORTED, bad);
@@ -448,6 +450,21 @@ int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full)
     return err;
 }
 
+/* The model's MSRs the list changed to the backend before L2 runs (L1
+ * and L2 share them); vmcs02 current again after. */
+static int vcore__vcpu_nested_push_msrs(vcore_vcpu_t *vcpu)
+{
+    const vcore_backend_t *ops = &vcpu->vm->ops;
+    uint32_t held = ops->state_groups ? ops->state_groups : VCORE_X86_STATE_ALL;
+    if (!(vcpu->dirty & held & VCORE_X86_STATE_MSRS))
+        return VCORE_OK;
+    int err = ops->vcpu_set_state(vcpu, vcpu->priv, &vcpu->state, VCORE_X86_STATE_MSRS);
+    if (err)
+        return err < 0 ? err : VCORE_ERR_HWFAIL;
+    vcpu->dirty &= ~VCORE_X86_STATE_MSRS;
+    return vcore__vcpu_nested_load02(vcpu);
+}
+
 int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit, bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
@@ -477,7 +494,7 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         break;
     }
     *handled = false;
-    err = vcore__vcpu_nested_supported(vcpu, vcore__vcpu_nested_v12(vcpu), true);
+    err = vcore__vcpu_nested_supported(vcpu, vcore__vcpu_nested_v12(vcpu));
     if (err)
         return err;
     bool full = false;
@@ -495,8 +512,23 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
     }
     if (!err)
         err = vcore__vcpu_nested_fields(vcpu, full);
+    /* "Loading MSRs": after the guest state. */
+    vcore__nested_msrload_t ml;
+    ml.failed = 0;
+    ml.model = false;
+    if (!err)
+        err = vcore__vcpu_nested_msrload(vcpu, in, &ml);
+    if (!err && ml.failed) {
+        /* Entries before the failing one stay loaded; vmcs02 holds some. */
+        nv->vmcs02_for = VCORE__INVALID_PTR;
+        nv->last.check = ml.check;
+        return vcore__vcpu_nested_failed_entry(vcpu, VCORE_VMX_EXIT_MSR_LOADING, ml.failed, exit, handled);
+    }
+    if (!err && ml.model)
+        err = vcore__vcpu_nested_push_msrs(vcpu);
     if (err) {
         nv->vmcs02_for = VCORE__INVALID_PTR;
+        vcore__vcpu_nested_msrload_undo(vcpu, &ml); /* no half-loaded list */
         return err;
     }
     /* L1's VMLAUNCH makes vmcs12 launched once the entry succeeds. */
@@ -505,7 +537,9 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         return err < 0 ? err : VCORE_ERR_HWFAIL;
     nv->vmcs02_for = nv->current_vmptr;
     if (he.kind != VCORE_HW_ENTRY_EXIT || (he.exit_reason & VCORE_VMX_EXIT_REASON_ENTRY_FAIL)) {
+        /* The processor failed the entry before it would load MSRs. */
         nv->vmcs02_for = VCORE__INVALID_PTR;
+        vcore__vcpu_nested_msrload_undo(vcpu, &ml);
         return vcore__vcpu_nested_hw_outcome(vcpu, in, &he, exit, handled);
     }
     vcore_nvmx_clear_dirty(nv);

@@ -14,6 +14,8 @@
  */
 #include "vcpu_nested.h"
 
+#include "x86/vmx/check_priv.h"
+
 #include "virtcore/x86/vmx_exits.h"
 
 /* The eagerly synced guest fields: every exit to L1 reads them. X(name,
@@ -458,24 +460,14 @@ static int vcore__vcpu_nested_l2_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_
 }
 
 /* SDM "Saving MSRs" / "Loading MSRs": 16-byte entries (index in bits 31:0,
- * reserved 63:32, data in 127:64). FS_BASE/GS_BASE may not be loaded, the
- * x2APIC range 800H-8FFH and SMBASE (9EH) may be neither stored nor loaded. */
-static bool vcore__vcpu_nested_msr_entry_ok(uint64_t lo, bool load)
-{
-    uint32_t index = (uint32_t)lo;
-    if (lo >> 32)
-        return false;
-    if ((index >> 8) == 0x8u || index == 0x9eu)
-        return false;
-    return !(load && (index == 0xc0000100u || index == 0xc0000101u));
-}
-
+ * reserved 63:32, data in 127:64); which indices a list may not name is
+ * the VM-entry checks' rule (vcore__vmx_msr_list_index). */
 static int vcore__vcpu_nested_msr_store(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *mem)
 {
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     for (uint32_t i = 0; i < v->VM_EXIT_MSR_STORE_COUNT; i++) {
         uint64_t gpa = v->VM_EXIT_MSR_STORE_ADDR + 16ull * i, lo = ~0ull, val;
-        if (mem->read(mem->ctx, gpa, &lo, 8) != VCORE_OK || !vcore__vcpu_nested_msr_entry_ok(lo, false) ||
+        if (mem->read(mem->ctx, gpa, &lo, 8) != VCORE_OK || vcore__vmx_msr_list_index(lo, false) != 0 ||
             vcore__vcpu_nested_l2_msr(vcpu, (uint32_t)lo, &val) != VCORE_OK ||
             mem->write(mem->ctx, gpa + 8, &val, 8) != VCORE_OK)
             return VCORE_ERR_INVAL;
@@ -489,7 +481,7 @@ static int vcore__vcpu_nested_msr_load(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_
     for (uint32_t i = 0; i < v->VM_EXIT_MSR_LOAD_COUNT; i++) {
         uint64_t e[2] = {~0ull, 0};
         uint64_t gpa = v->VM_EXIT_MSR_LOAD_ADDR + 16ull * i;
-        if (mem->read(mem->ctx, gpa, e, 16) != VCORE_OK || !vcore__vcpu_nested_msr_entry_ok(e[0], true) ||
+        if (mem->read(mem->ctx, gpa, e, 16) != VCORE_OK || vcore__vmx_msr_list_index(e[0], true) != 0 ||
             vcore_vcpu_set_msr(vcpu, (uint32_t)e[0], e[1]) != VCORE_OK)
             return VCORE_ERR_INVAL;
     }

@@ -45,8 +45,7 @@
  * ("Format of the VM-Entry Interruption-Information Field"). */
 #define L0_GP_INFO ((1u << 31) | (3u << 8) | (1u << 11) | 13u)
 
-/* The vmcs02 guest-state field holding an MSR's value for L2, or 0. */
-static uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index)
+uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index)
 {
     switch (index) {
     case VCORE_MSR_IA32_SYSENTER_CS:

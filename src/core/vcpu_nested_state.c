@@ -124,8 +124,7 @@ static int vcore__vcpu_nested_state_check(vcore_vcpu_t *vcpu, const vcore__nvmx_
     int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_EFER);
     if (err)
         return err;
-    /* Entry MSR-load lists are not loaded again: no pipeline limit on them. */
-    err = vcore__vcpu_nested_supported(vcpu, copy, false);
+    err = vcore__vcpu_nested_supported(vcpu, copy);
     if (err) {
         if (diag && diag->size == sizeof(*diag))
             *diag = vcpu->last_diag;
@@ -153,14 +152,12 @@ static int vcore__vcpu_nested_state_check(vcore_vcpu_t *vcpu, const vcore__nvmx_
     ci.ncpuid = x->ncpuid;
     ci.mem = &mem;
     vd.size = sizeof(vd);
-    err = vcore__vmx_check_run(&ci, ~0u, &vd);
+    /* The VM-entry MSR-load list ("Loading MSRs") was loaded by the VM
+     * entry L2 is past: it is neither read nor loaded again. */
+    err = vcore__vmx_check_run(&ci, ~VCORE__VMX_RUN_MSR_LOAD, &vd);
     if (err)
         return err;
-    /* A failing VM-entry MSR-load entry ("Loading MSRs") is the last check
-     * and concerns a list that is not loaded again. */
-    if (vd.kind == VCORE_VMX_ENTRY_OK ||
-        (vd.kind == VCORE_VMX_ENTRY_FAIL_EXIT &&
-         VCORE_VMX_EXIT_REASON_BASIC(vd.exit_reason) == VCORE_VMX_EXIT_MSR_LOADING))
+    if (vd.kind == VCORE_VMX_ENTRY_OK)
         return VCORE_OK;
     /* The check's identifier is a diagnostic naming the rule. */
     return vcore__vcpu_nested_state_refuse(vcpu, diag, vd.check, vd.value, VCORE_ERR_INVAL);

@@ -504,6 +504,19 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
             e.u.cpuid.edx = ce.edx;
             continue;
         }
+        case VCORE_EXIT_RDMSR: {
+            /* L2's RDMSR that L1 lets through (not intercepted by its MSR
+             * bitmap): the VMM answers from the vCPU's MSRs, which L1 and
+             * L2 share (IA32_KERNEL_GS_BASE, set by L1's MSR-load lists). */
+            uint64_t val = 0;
+            if (!(e.flags & VCORE_EXIT_F_L2) || vcore_vcpu_get_msr(v->vcpu, e.u.msr.index, &val) != 0) {
+                vtk_line_str(&v->stop, "unexpected RDMSR exit, MSR ");
+                vtk_line_hex(&v->stop, e.u.msr.index);
+                return 1;
+            }
+            e.u.msr.value = val;
+            continue;
+        }
         case VCORE_EXIT_HLT:
             return 0;
         case VCORE_EXIT_VMX_INSN:

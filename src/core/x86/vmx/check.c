@@ -113,7 +113,9 @@ static const struct {
     CHECK_SEC(vcore__vmx_check_guest_nonreg, VCORE_VMX_CHECK_ROWS_GUEST_NONREG),
     CHECK_SEC(vcore__vmx_check_guest_link, VCORE_VMX_CHECK_ROWS_GUEST_LINK),
     CHECK_SEC(vcore__vmx_check_guest_pdpte, VCORE_VMX_CHECK_ROWS_GUEST_PDPTE),
-    CHECK_SEC(vcore__vmx_check_msr_load, VCORE_VMX_CHECK_ROWS_MSR_LOAD),
+    /* The list is read from L1 memory: its own run bit, so the entry
+     * pipeline, which loads the list entry by entry, can leave it out. */
+    {vcore__vmx_check_msr_load, VCORE__VMX_RUN_MSR_LOAD},
 };
 #undef CHECK_SEC
 #undef CHECK_SEC_IN
@@ -190,12 +192,11 @@ static void check_verdict(const vcore__vmx_chk_t *c, vcore_vmx_verdict_t *out)
     }
 }
 
-/* Validates the caller's input; VCORE_OK when the checks can run. */
-static int check_input_ok(const vcore_vmx_check_input_t *in, const vcore_vmx_verdict_t *out)
+int vcore__vmx_chk_init(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in)
 {
-    if (!in || !out)
+    if (!in)
         return VCORE_ERR_INVAL;
-    if (!VCORE__SIZE_OK(in) || !VCORE__SIZE_OK(out))
+    if (!VCORE__SIZE_OK(in))
         return VCORE_ERR_ABI;
     if (!in->vmcs12 || !in->caps)
         return VCORE_ERR_INVAL;
@@ -204,62 +205,70 @@ static int check_input_ok(const vcore_vmx_check_input_t *in, const vcore_vmx_ver
     /* SDM Vol. 3, "Linear-Address Translation": MAXPHYADDR is 32..52. */
     if (in->maxphyaddr < 32 || in->maxphyaddr > 52 || (in->ncpuid != 0 && !in->cpuid))
         return VCORE_ERR_INVAL;
-    return VCORE_OK;
-}
-
-/* Runs the sections on c->v and fills the verdict. */
-static void check_run(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in, vcore_vmx_verdict_t *out,
-                      vcore_vmx_check_failure_t *failures, uint32_t cap, uint32_t run)
-{
-    size_t i;
-
+    c->v = (const vcore__vmcs12_t *)in->vmcs12;
     c->in = *in;
     c->caps = in->caps->msr;
     c->ptr_width = (c->caps[VCORE_NVMX_CAP_BASIC] & VCORE_VMX_BASIC_32BIT_PA) ? 32u : in->maxphyaddr;
     c->leaf7_read = false;
-    c->report_all = failures != NULL;
+    c->report_all = false;
     c->stop = false;
-    c->fail = failures;
-    c->cap = failures ? cap : 0u;
+    c->fail = NULL;
+    c->cap = 0;
     c->n = 0;
-    c->run = run;
+    c->run = ~0u;
     c->first.check = 0;
     c->first.index = 0;
     c->first.value = 0;
     check_controls_in_force(c);
+    return VCORE_OK;
+}
+
+/* Runs the sections on the caller's vmcs12 (copy: on a copy of it, which
+ * every check then reads) and fills the verdict. */
+static int check_run(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in, vcore_vmx_verdict_t *out,
+                     vcore_vmx_check_failure_t *failures, uint32_t cap, uint32_t run, bool copy)
+{
+    size_t i;
+    int err;
+
+    if (!out)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(out))
+        return VCORE_ERR_ABI;
+    err = vcore__vmx_chk_init(c, in);
+    if (err)
+        return err;
+    if (copy) {
+        vcore__memcpy(&c->copy, in->vmcs12, sizeof(c->copy));
+        c->v = &c->copy;
+    }
+    c->report_all = failures != NULL;
+    c->fail = failures;
+    c->cap = failures ? cap : 0u;
+    c->run = run;
 
     for (i = 0; i < VCORE__ARRAY_SIZE(vcore__vmx_sections) && !c->stop; i++)
         if (run & vcore__vmx_sections[i].in)
             vcore__vmx_sections[i].fn(c);
 
     check_verdict(c, out);
+    return VCORE_OK;
 }
 
 int vcore_vmx_check_entry(const vcore_vmx_check_input_t *in, vcore_vmx_verdict_t *out,
                           vcore_vmx_check_failure_t *failures, uint32_t cap)
 {
     vcore__vmx_chk_t c;
-    int err = check_input_ok(in, out);
 
-    if (err)
-        return err;
     /* vmcs12 is copied once; every check reads the copy only. */
-    vcore__memcpy(&c.copy, in->vmcs12, sizeof(c.copy));
-    c.v = &c.copy;
-    check_run(&c, in, out, failures, cap, ~0u);
-    return VCORE_OK;
+    return check_run(&c, in, out, failures, cap, ~0u, true);
 }
 
 int vcore__vmx_check_run(const vcore_vmx_check_input_t *in, uint32_t run, vcore_vmx_verdict_t *out)
 {
     vcore__vmx_chk_t c;
-    int err = check_input_ok(in, out);
 
-    if (err)
-        return err;
-    c.v = (const vcore__vmcs12_t *)in->vmcs12;
-    check_run(&c, in, out, NULL, 0, run);
-    return VCORE_OK;
+    return check_run(&c, in, out, NULL, 0, run, false);
 }
 
 int vcore_vmx_check_input_from_nvmx(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem,

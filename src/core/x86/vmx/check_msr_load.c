@@ -190,37 +190,50 @@ static uint32_t msr_load_wrmsr(vcore__vmx_chk_t *c, uint32_t index, uint64_t val
 #undef MSR_ABSENT
 }
 
-/* One entry, in the SDM's order of the reasons. *value receives the
- * offending value (the MSR index, the first quadword, or the data). */
-static uint32_t msr_load_entry(vcore__vmx_chk_t *c, uint64_t lo, uint64_t data, uint64_t *value)
+uint32_t vcore__vmx_msr_list_index(uint64_t lo, bool load)
 {
     uint32_t index = (uint32_t)lo;
 
-    *value = index;
-    if (index == VCORE_MSR_IA32_FS_BASE || index == VCORE_MSR_IA32_GS_BASE)
+    if (load && (index == VCORE_MSR_IA32_FS_BASE || index == VCORE_MSR_IA32_GS_BASE))
         return VCORE_VMX_CHECK_MSR_LOAD_FS_GS_BASE;
     if ((index >> 8) == 0x8u)
         return VCORE_VMX_CHECK_MSR_LOAD_X2APIC;
-    if (index == MSR_IA32_SMM_MONITOR_CTL || index == VCORE_MSR_IA32_SMBASE)
+    /* IA32_SMBASE can be neither read nor written outside SMM; the
+     * SMM-transfer monitor's control can be read. */
+    if (index == VCORE_MSR_IA32_SMBASE || (load && index == MSR_IA32_SMM_MONITOR_CTL))
         return VCORE_VMX_CHECK_MSR_LOAD_SMM;
-    if (index == MSR_IA32_BIOS_UPDT_TRIG || index == MSR_IA32_BIOS_SIGN_ID)
+    if (load && (index == MSR_IA32_BIOS_UPDT_TRIG || index == MSR_IA32_BIOS_SIGN_ID))
         return VCORE_VMX_CHECK_MSR_LOAD_MODEL_SPECIFIC;
-    if (lo >> 32) {
-        *value = lo;
-        return VCORE_VMX_CHECK_MSR_LOAD_RESERVED;
+    return (lo >> 32) ? VCORE_VMX_CHECK_MSR_LOAD_RESERVED : 0u;
+}
+
+uint32_t vcore__vmx_msr_load_entry(vcore__vmx_chk_t *c, uint32_t i, uint64_t ent[2], uint64_t *value)
+{
+    /* SDM Vol. 3, "Miscellaneous Data": 512 * (IA32_VMX_MISC[27:25] + 1)
+     * entries is the recommended maximum; beyond it the processor's
+     * behavior is undefined, and the library fails the first entry past
+     * it (nothing past it is read). */
+    uint32_t limit = 512u * (VCORE__VMX_MISC_MSR_LIST(c->caps[VCORE_NVMX_CAP_MISC]) + 1u), id;
+
+    if (i >= limit) {
+        ent[0] = ent[1] = 0;
+        *value = c->v->VM_ENTRY_MSR_LOAD_COUNT;
+        return VCORE_VMX_CHECK_MSR_LOAD_COUNT;
     }
-    *value = data;
-    return msr_load_wrmsr(c, index, data);
+    vcore__vmx_chk_read(c, c->v->VM_ENTRY_MSR_LOAD_ADDR + 16u * (uint64_t)i, ent, 16);
+    /* The SDM's order of the reasons: the index, bits 63:32, the value. */
+    id = vcore__vmx_msr_list_index(ent[0], true);
+    *value = id == VCORE_VMX_CHECK_MSR_LOAD_RESERVED ? ent[0] : (uint32_t)ent[0];
+    if (id)
+        return id;
+    *value = ent[1];
+    return msr_load_wrmsr(c, (uint32_t)ent[0], ent[1]);
 }
 
 void vcore__vmx_check_msr_load(vcore__vmx_chk_t *c)
 {
     uint32_t count = c->v->VM_ENTRY_MSR_LOAD_COUNT, i, id;
     uint64_t addr = c->v->VM_ENTRY_MSR_LOAD_ADDR, last = addr + (uint64_t)count * 16u - 1u, ent[2], value;
-    /* SDM Vol. 3, "Miscellaneous Data": 512 * (IA32_VMX_MISC[27:25] + 1)
-     * entries is the recommended maximum; beyond it the processor's
-     * behavior is undefined, and the library refuses the entry. */
-    uint32_t limit = 512u * (VCORE__VMX_MISC_MSR_LIST(c->caps[VCORE_NVMX_CAP_MISC]) + 1u);
 
     if (count == 0)
         return;
@@ -229,15 +242,11 @@ void vcore__vmx_check_msr_load(vcore__vmx_chk_t *c)
     if ((addr & 0xfu) || !vcore__vmx_chk_ptr_ok(c, addr) || last < addr || !vcore__vmx_chk_ptr_ok(c, last))
         return;
     for (i = 0; i < count; i++) {
-        if (i >= limit) {
-            vcore__vmx_chk_fail(c, VCORE_VMX_CHECK_MSR_LOAD_COUNT, i + 1u, count);
-            return;
-        }
-        vcore__vmx_chk_read(c, addr + 16u * (uint64_t)i, ent, sizeof(ent));
-        id = msr_load_entry(c, ent[0], ent[1], &value);
+        id = vcore__vmx_msr_load_entry(c, i, ent, &value);
         if (id != 0) {
             vcore__vmx_chk_fail(c, id, i + 1u, value);
-            if (c->stop)
+            /* Nothing past the recommended maximum is read. */
+            if (c->stop || id == VCORE_VMX_CHECK_MSR_LOAD_COUNT)
                 return;
         }
     }

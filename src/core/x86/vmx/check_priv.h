@@ -40,6 +40,11 @@ typedef struct vcore__vmx_chk {
     vcore_vmx_check_failure_t first; /* the deciding failure (check 0: none yet) */
 } vcore__vmx_chk_t;
 
+/* The context for the caller's input, vmcs12 read in place (verdict-only
+ * mode, every rule); VCORE_ERR_INVAL/_ABI for an input the checks cannot
+ * run on. */
+int vcore__vmx_chk_init(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in);
+
 /* Records a failure (index: 1-based MSR-load entry, else 0). In verdict-only
  * mode the first failure stops the checks. */
 void vcore__vmx_chk_fail(vcore__vmx_chk_t *c, uint32_t id, uint32_t index, uint64_t value);
@@ -135,6 +140,22 @@ void vcore__vmx_check_guest_nonreg(vcore__vmx_chk_t *c); /* check_guest_state.c 
 void vcore__vmx_check_guest_link(vcore__vmx_chk_t *c);   /* check_guest_state.c */
 void vcore__vmx_check_guest_pdpte(vcore__vmx_chk_t *c);  /* check_guest_state.c */
 void vcore__vmx_check_msr_load(vcore__vmx_chk_t *c);     /* check_msr_load.c */
+
+/* ---- MSR lists (check_msr_load.c) ---- */
+/* The run bit of the MSR-load section (no VCORE_VMX_IN_* bit): a run word
+ * without it leaves the list to a caller that loads it entry by entry. */
+#define VCORE__VMX_RUN_MSR_LOAD (1u << 31)
+/* SDM Vol. 3, "Loading MSRs" and "Saving MSRs": the rules on the first
+ * quadword of an entry of a VM-entry or VM-exit MSR-load list (load) or of
+ * the VM-exit MSR-store list (!load), which no value makes right: 0 or the
+ * failing check. */
+uint32_t vcore__vmx_msr_list_index(uint64_t lo, bool load);
+/* Entry i (0-based) of vmcs12's VM-entry MSR-load list: read once from L1
+ * memory into ent (unreadable bytes read as all ones), then checked on
+ * that copy as VM entry loads it (after guest state: c->v is the vmcs12
+ * being entered). 0 when the entry loads, else the failing check, with
+ * the offending value in *value. */
+uint32_t vcore__vmx_msr_load_entry(vcore__vmx_chk_t *c, uint32_t i, uint64_t ent[2], uint64_t *value);
 
 /* ---- the table (check_table.c) ---- */
 /* Class of a check id; 0 for an unknown id. */

@@ -54,6 +54,7 @@
     X(IO_PASS, "l2.io_passthrough", "I/O bitmap A bit 80H clear: no exit to L1")                    \
     X(RDMSR, "l2.rdmsr", "MSR bitmap read bit for 174H set")                                        \
     X(MSR_PASS, "l2.rdmsr_passthrough", "MSR bitmap read bit for 176H clear: L2 reads its own value") \
+    X(MSR_LOAD, "l2.entry_msr_load", "VM-entry MSR-load list sets IA32_KERNEL_GS_BASE, read bit C0000102H clear: L2 reads it") \
     X(WRMSR, "l2.wrmsr", "MSR bitmap write bit for 175H set")                                       \
     X(EXC_EXIT, "l2.exception_intercepted", "exception bitmap bit 6 (#UD) set")                     \
     X(EXC_PASS, "l2.exception_not_intercepted", "exception bitmap bit 0 (#DE) clear: L2's handler runs") \
@@ -87,6 +88,7 @@ enum l1_case_id {
     X(GUEST_TR, "vmfail.guest_tr_unusable", 0, 0x80000021u, 0)                                      \
     X(LINK_PTR, "vmfail.vmcs_link_pointer", 0, 0x80000021u, 4)                                      \
     X(MSR_LOAD, "vmfail.entry_msr_load_reserved", 0, 0x80000022u, 1)                                \
+    X(MSR_LOAD_X2APIC, "vmfail.entry_msr_load_x2apic", 0, 0x80000022u, 2)                           \
     X(VALID, "vmfail.valid_state_enters", 0, 18, 0)                                                 \
     X(LAUNCH_LAUNCHED, "vmfail.vmlaunch_launched_vmcs", 2, 4, 0)
 

@@ -134,6 +134,10 @@ l2_at_rdmsr:
     rdmsr                           /* not intercepted */
     mov %eax, %r8d
     mov %edx, %r9d
+    mov $0xc0000102, %ecx
+    rdmsr                           /* not intercepted: L1's VM-entry MSR-load list set it */
+    mov %eax, %r10d
+    mov %edx, %r11d
     mov $0x175, %ecx
     mov $0x89abcdef, %eax
     mov $0x01234567, %edx

@@ -53,6 +53,7 @@ static uint64_t l2_gdt[8] PAGE;
 static uint8_t l2_idt[4096] PAGE;
 static uint8_t l2_tss[4096] PAGE;
 static uint64_t msr_load[512] PAGE;
+static uint64_t msr_entry[2] PAGE, msr_exit[2] PAGE; /* the exit program's MSR lists */
 static uint8_t l2_stack[16384] PAGE;
 static uint8_t vapic[4096] PAGE;      /* L2's virtual-APIC page ("Virtual-APIC Page") */
 static uint32_t l2_scratch PAGE;       /* the EPT step's read target without EPT */
@@ -63,10 +64,12 @@ static uint32_t l1_revision;
 static uint64_t l1_cap_pin, l1_cap_proc, l1_cap_exit, l1_cap_entry, l1_cap_proc2, l1_cap_ept;
 static uint64_t g[16]; /* L2's general-purpose registers (encoding order) */
 
-enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7, R8 = 8, R9 = 9, R13 = 13, R14 = 14, R15 = 15 };
+enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7, R8 = 8, R9 = 9, R10 = 10, R11 = 11, R13 = 13, R14 = 14, R15 = 15 };
 
 #define L2_SYSENTER_EIP 0x00004c3212345678ull /* canonical: "Checks on Guest Control Registers..." */
 #define L2_EPT_HOLE 0x10000000ull             /* a guest-physical address L1's EPT does not map */
+#define L2_KERNEL_GS_BASE 0xffff80004c320000ull /* canonical: WRMSR accepts it ("Loading MSRs") */
+#define MSR_KERNEL_GS_BASE 0xc0000102u
 
 /* ---- console and report ---- */
 
@@ -517,6 +520,17 @@ static void l1_exit_program(void)
     }
     l1_host_state();
     l1_guest_state(l2_code);
+    /* "Loading MSRs": every VM entry gives L2 its IA32_KERNEL_GS_BASE, every
+     * VM exit gives L1 its own back (the processor restores neither). */
+    uint64_t l1_kgs = l1_rdmsr(MSR_KERNEL_GS_BASE);
+    msr_entry[0] = MSR_KERNEL_GS_BASE;
+    msr_entry[1] = L2_KERNEL_GS_BASE;
+    msr_exit[0] = MSR_KERNEL_GS_BASE;
+    msr_exit[1] = l1_kgs;
+    l1_w(C_ENTRY_MSR_LOAD, PA(msr_entry));
+    l1_w(C_ENTRY_MSR_LOAD_N, 1);
+    l1_w(C_EXIT_MSR_LOAD, PA(msr_exit));
+    l1_w(C_EXIT_MSR_LOAD_N, 1);
     CHECK(L1_CASE_VMWRITE, l1_write_fails == 0, "VMWRITE failed, first field", l1_write_fail_field);
     CHECK(L1_CASE_VMWRITE, l1_rd(G_RIP) == PA(l2_code), "VMREAD guest RIP", l1_rd(G_RIP));
     CHECK(L1_CASE_VMWRITE, l1_rd(C_PROC) == l1_proc, "VMREAD processor-based controls", l1_rd(C_PROC));
@@ -603,6 +617,13 @@ static void l1_exit_program(void)
             l1_pass(L1_CASE_MSR_PASS);
             l1_say("L2's RDMSR of 176H did not exit to L1 (MSR bitmap read bit clear): L2 read its own "
                    "IA32_SYSENTER_EIP from the guest-state area\n");
+            CHECK(L1_CASE_MSR_LOAD, ((g[R11] << 32) | (uint32_t)g[R10]) == L2_KERNEL_GS_BASE,
+                  "L2 read IA32_KERNEL_GS_BASE", (g[R11] << 32) | (uint32_t)g[R10]);
+            CHECK(L1_CASE_MSR_LOAD, l1_rdmsr(MSR_KERNEL_GS_BASE) == l1_kgs,
+                  "L1's IA32_KERNEL_GS_BASE after the VM-exit MSR-load list", l1_rdmsr(MSR_KERNEL_GS_BASE));
+            l1_pass(L1_CASE_MSR_LOAD);
+            l1_say("L2 read the IA32_KERNEL_GS_BASE of L1's VM-entry MSR-load list; L1's VM-exit MSR-load "
+                   "list gave L1 its own back\n");
             break;
         case L1_CASE_EXC_EXIT:
             /* "VM-Exit Interruption-Information Field": valid, hardware exception, vector 6, no error code. */
@@ -753,6 +774,16 @@ static void l1_vmfail_program(uint32_t first)
             msr_load[1] = 0;
             l1_w(C_ENTRY_MSR_LOAD, PA(msr_load));
             l1_w(C_ENTRY_MSR_LOAD_N, 1);
+            break;
+        case L1_VAR_MSR_LOAD_X2APIC:
+            /* Entry 1 loads (the value IA32_KERNEL_GS_BASE already has), entry
+             * 2 names the x2APIC TPR (808H), which no VM entry loads. */
+            msr_load[0] = MSR_KERNEL_GS_BASE;
+            msr_load[1] = l1_rdmsr(MSR_KERNEL_GS_BASE);
+            msr_load[2] = 0x808;
+            msr_load[3] = 0;
+            l1_w(C_ENTRY_MSR_LOAD, PA(msr_load));
+            l1_w(C_ENTRY_MSR_LOAD_N, 2);
             break;
         case L1_VAR_LAUNCH_LAUNCHED: {
             int rc = l1_vmenter(g, 0);

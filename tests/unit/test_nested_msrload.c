@@ -1,0 +1,481 @@
+/*
+ * test_nested_msrload.c - the VM-entry MSR-load list of L1's VMLAUNCH /
+ * VMRESUME on the mock: the entries become L2's MSRs in order, the first
+ * that cannot be loaded fails the entry as a VM exit to L1, and what the
+ * library cannot hold for L2 is refused by name with nothing loaded.
+ *
+ * Expected values come from SDM Vol. 3: "Loading MSRs" (the reasons an
+ * entry fails, in order), "VM-Entry Failures During or After Loading Guest
+ * State" (exit reason 34 with bit 31 set = 80000022H, the 1-based index of
+ * the entry as the exit qualification, the entries before it loaded, L1's
+ * host state and VM-exit MSR-load list, launch state unchanged),
+ * "Miscellaneous Data" (IA32_VMX_MISC[27:25]: 512 * (N + 1) entries), "VMX
+ * Aborts" (reads of nonexistent memory return all ones); SDM Vol. 2,
+ * "WRMSR" (#GP(0) for a non-canonical address MSR, an MSR that does not
+ * exist); SDM Vol. 3, "x2APIC State Transitions" (x2APIC to xAPIC mode
+ * directly is #GP).
+ */
+#include <string.h>
+
+#include "support.h"
+#include <virtcore/x86/nvmx_pipeline.h>
+#include <virtcore/x86/vmx_checks.h>
+
+#include "nested_fixture.h"
+}
+
+#define KGS VCORE_MSR_IA32_KERNEL_GS_BASE
+#define STAR VCORE_MSR_IA32_STAR
+#define LSTAR VCORE_MSR_IA32_LSTAR
+#define CSTAR VCORE_MSR_IA32_CSTAR
+#define EXITLIST (MSRLIST + 0x4000u)
+/* L1's own values of the shared MSRs before any entry. */
+#define L1_STAR 0x0023001000000000ull
+#define L1_LSTAR 0xffffffff81000000ull
+#define L1_CSTAR 0xffffffff81000100ull
+#define L1_KGS 0xffff888000001000ull
+
+static void setup(void)
+{
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = vcore_backend_mock();
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
+    memset(ram, 0, RAM);
+    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
+    vcore_vcpu_config_t vc;
+    vcore_vcpu_config_init(&vc);
+    vc.nested = VCORE_NESTED_VMX;
+    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
+    nv = vcore_vcpu_nvmx(vcpu);
+    /* Every entry also runs all the VM-entry checks. */
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_VERIFY_CHECKS), VCORE_OK);
+    l1_long_mode();
+    ref_vmcs12();
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, STAR, L1_STAR), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, LSTAR, L1_LSTAR), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, CSTAR, L1_CSTAR), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, KGS, L1_KGS), VCORE_OK);
+}
+
+static void teardown(void)
+{
+    /* The strict store saw nothing the SDM forbids. */
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), 0);
+    vcore_vm_destroy(vm);
+}
+
+static void load_vmcs12(void)
+{
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RBX] = OPND_GPA;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    if (!info.vmx_operation) {
+        put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
+        put(OPND_GPA, VMXON_GPA, 8);
+        l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
+    } else {
+        put(OPND_GPA, VMCS_GPA, 8);
+        l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
+    }
+    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
+    put(OPND_GPA, VMCS_GPA, 8);
+    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
+    r = regs();
+    r.rip = L1_RIP;
+    r.rflags = 0x2;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+static vcore_nvmx_last_t last(void)
+{
+    vcore_nvmx_last_t l = {.size = sizeof(l)};
+    ck_assert_int_eq(vcore_nvmx_last(nv, &l), VCORE_OK);
+    return l;
+}
+
+static uint64_t msr(uint32_t index)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, index, &v), VCORE_OK);
+    return v;
+}
+
+static uint64_t peek02(uint32_t enc)
+{
+    uint64_t x = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
+    return x;
+}
+
+/* Entry i (0-based) of the list at gpa: first quadword, data. */
+static void entry(uint64_t gpa, uint32_t i, uint64_t lo, uint64_t data)
+{
+    put(gpa + 16u * i, lo, 8);
+    put(gpa + 16u * i + 8u, data, 8);
+}
+
+/* vmcs12's VM-entry MSR-load list: n entries at MSRLIST. */
+static void entry_list(uint32_t n)
+{
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, n);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+}
+
+static void launch_then_l1_cpuid(uint32_t op)
+{
+    push_insn(op, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+}
+
+/* The failed entry as L1 sees it: exit reason 80000022H, qualification i,
+ * at HOST_RIP, launch state unchanged (clear), the processor never entered. */
+static void assert_failed_entry(uint32_t i, uint32_t check)
+{
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000022u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), i);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.rip, HOST_RIP);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSP], HOST_RSP);
+    ck_assert_uint_eq(r.rflags, 0x2);
+    ck_assert_uint_eq(sregs().seg[VCORE_X86_FS].base, 0x7000);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    ck_assert_uint_eq(info.launch_state, 0);
+    vcore_nvmx_last_t l = last();
+    ck_assert(!l.in_l2);
+    ck_assert_uint_eq(l.check, check);
+    ck_assert_uint_eq(l.exit_reason, 0x80000022u);
+}
+
+/* One entry: IA32_KERNEL_GS_BASE is L2's while it runs (the VMM answering
+ * L2's RDMSR reads it from the vCPU) and stays after the exit to L1, which
+ * has no VM-exit MSR-load list to put its own back. */
+START_TEST(one_entry_is_l2s_value)
+{
+    entry_list(1);
+    entry(MSRLIST, 0, KGS, 0xffff800012345000ull);
+    /* L1's MSR bitmap leaves every MSR to L0. */
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    load_vmcs12();
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RCX] = KGS;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {0, 2};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_RDMSR, 0, 2, enc, val);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(e.u.msr.index, KGS);
+    ck_assert_uint_eq(msr(KGS), 0xffff800012345000ull);
+    e.u.msr.value = msr(KGS);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    vcore_x86_regs_t after = regs();
+    ck_assert_uint_eq(after.rip, HOST_RIP);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(msr(KGS), 0xffff800012345000ull);
+    ck_assert_uint_eq(msr(STAR), L1_STAR);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    ck_assert_uint_eq(info.launch_state, 1);
+}
+END_TEST
+
+/* Three entries, in order (the same MSR twice: the later one wins), one of
+ * them IA32_SYSENTER_ESP, which is vmcs02's guest state for L2. */
+START_TEST(three_entries_in_order)
+{
+    entry_list(3);
+    entry(MSRLIST, 0, LSTAR, 0xffffffff82000000ull);
+    entry(MSRLIST, 1, VCORE_MSR_IA32_SYSENTER_ESP, 0xffff800000008000ull);
+    entry(MSRLIST, 2, LSTAR, 0xffffffff83000000ull);
+    set12(VCORE_VMCS_GUEST_SYSENTER_ESP, 0x1000);
+    load_vmcs12();
+    launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
+    ck_assert_uint_eq(msr(LSTAR), 0xffffffff83000000ull);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_SYSENTER_ESP), 0xffff800000008000ull);
+    ck_assert_uint_eq(msr(CSTAR), L1_CSTAR);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 1);
+}
+END_TEST
+
+/* Each reason of "Loading MSRs" for the third entry: exit 34 with
+ * qualification 3, the first two entries loaded, the fourth not; then L1's
+ * host state and its VM-exit MSR-load list (which sets CSTAR). */
+static const struct {
+    uint64_t lo, data;
+    uint32_t check;
+} bad[] = {
+    {0xc0000100u, 0, VCORE_VMX_CHECK_MSR_LOAD_FS_GS_BASE},        /* IA32_FS_BASE */
+    {0xc0000101u, 0, VCORE_VMX_CHECK_MSR_LOAD_FS_GS_BASE},        /* IA32_GS_BASE */
+    {0x800u, 0, VCORE_VMX_CHECK_MSR_LOAD_X2APIC},                 /* first x2APIC MSR */
+    {0x808u, 0, VCORE_VMX_CHECK_MSR_LOAD_X2APIC},                 /* x2APIC TPR */
+    {0x8ffu, 0, VCORE_VMX_CHECK_MSR_LOAD_X2APIC},                 /* last of the range */
+    {0x9eu, 0, VCORE_VMX_CHECK_MSR_LOAD_SMM},                     /* IA32_SMBASE */
+    {0x9bu, 0, VCORE_VMX_CHECK_MSR_LOAD_SMM},                     /* IA32_SMM_MONITOR_CTL */
+    {(1ull << 32) | KGS, 0, VCORE_VMX_CHECK_MSR_LOAD_RESERVED},   /* bits 63:32 of the index quadword */
+    {(1ull << 63) | STAR, 0, VCORE_VMX_CHECK_MSR_LOAD_RESERVED},  /* bit 63 alone */
+    {KGS, 0x0000800000000000ull, VCORE_VMX_CHECK_MSR_LOAD_NONCANONICAL}, /* WRMSR: #GP */
+    {VCORE_MSR_IA32_FMASK, 1ull << 32, VCORE_VMX_CHECK_MSR_LOAD_HIGH_BITS}, /* WRMSR: #GP */
+    {VCORE_MSR_IA32_TSC_AUX, 1, VCORE_VMX_CHECK_MSR_LOAD_UNKNOWN}, /* no RDTSCP/RDPID in CPUID: #GP */
+    {0x12345678u, 0, VCORE_VMX_CHECK_MSR_LOAD_UNKNOWN},           /* no such MSR: #GP */
+};
+
+START_TEST(failing_entry_is_exit_34)
+{
+    entry_list(4);
+    entry(MSRLIST, 0, STAR, 0x0033002000000000ull);
+    entry(MSRLIST, 1, VCORE_MSR_IA32_SYSENTER_EIP, 0xffff800000009000ull);
+    entry(MSRLIST, 2, bad[_i].lo, bad[_i].data);
+    entry(MSRLIST, 3, LSTAR, 0xffffffff84000000ull);
+    /* L1's VM-exit MSR-load list: processed after its host state. */
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, 1);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, EXITLIST);
+    entry(EXITLIST, 0, CSTAR, 0xffffffff85000000ull);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_failed_entry(3, bad[_i].check);
+    ck_assert_uint_eq(msr(STAR), 0x0033002000000000ull); /* entry 1 stayed loaded */
+    ck_assert_uint_eq(msr(LSTAR), L1_LSTAR);             /* entry 4 never loaded */
+    ck_assert_uint_eq(msr(CSTAR), 0xffffffff85000000ull);
+    ck_assert_uint_eq(msr(KGS), L1_KGS);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    /* A failed entry saves no guest state: vmcs12 keeps L1's SYSENTER_EIP. */
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_SYSENTER_EIP), 0);
+}
+END_TEST
+
+/* The first entry fails: nothing of the list is loaded. */
+START_TEST(first_entry_fails)
+{
+    entry_list(2);
+    entry(MSRLIST, 0, 0x808u, 0);
+    entry(MSRLIST, 1, STAR, 0x0033002000000000ull);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_failed_entry(1, VCORE_VMX_CHECK_MSR_LOAD_X2APIC);
+    ck_assert_uint_eq(msr(STAR), L1_STAR);
+}
+END_TEST
+
+/* IA32_VMX_MISC[27:25] = N: 512 * (N + 1) entries load, the next one fails
+ * the entry (beyond the recommended maximum, the library's choice). */
+START_TEST(count_above_misc_limit)
+{
+    const vcore_nvmx_caps_t *c = vcore_nvmx_caps(nv);
+    uint32_t limit = 512u * ((uint32_t)((c->msr[VCORE_NVMX_CAP_MISC] >> 25) & 7u) + 1u);
+    ck_assert_uint_le(16u * (limit + 1u), RAM - MSRLIST);
+    for (uint32_t i = 0; i <= limit; i++)
+        entry(MSRLIST, i, STAR, (uint64_t)i << 32);
+    entry_list(limit + 1u);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_failed_entry(limit + 1u, VCORE_VMX_CHECK_MSR_LOAD_COUNT);
+    ck_assert_uint_eq(msr(STAR), (uint64_t)(limit - 1u) << 32);
+    /* Exactly the maximum loads. */
+    entry_list(limit);
+    load_vmcs12();
+    launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
+    ck_assert_uint_eq(msr(STAR), (uint64_t)(limit - 1u) << 32);
+}
+END_TEST
+
+/* A list where L1 has no memory: the reads return all ones, so bits 63:32
+ * of the first entry are set ("Loading MSRs"). */
+START_TEST(unreadable_list)
+{
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 1);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, 0x40000000u); /* 1 GiB: inside MAXPHYADDR, not backed */
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_failed_entry(1, VCORE_VMX_CHECK_MSR_LOAD_RESERVED);
+}
+END_TEST
+
+/* Every entry reads the list again: what L1 wrote between two VMRESUMEs
+ * is what loads, and a list that became bad fails the second entry. */
+START_TEST(list_read_again_on_each_entry)
+{
+    entry_list(1);
+    entry(MSRLIST, 0, KGS, 0xffff800000001000ull);
+    load_vmcs12();
+    launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
+    ck_assert_uint_eq(msr(KGS), 0xffff800000001000ull);
+    entry(MSRLIST, 0, KGS, 0xffff800000002000ull);
+    launch_then_l1_cpuid(VCORE_NVMX_VMRESUME);
+    ck_assert_uint_eq(msr(KGS), 0xffff800000002000ull);
+    entry(MSRLIST, 0, 0x808u, 0);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000022u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 1);
+    ck_assert_uint_eq(msr(KGS), 0xffff800000002000ull);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 2);
+}
+END_TEST
+
+/* A value the vCPU's MSR model refuses (x2APIC mode straight to xAPIC
+ * mode) fails its entry as the #GP of WRMSR would. */
+START_TEST(model_refusal_fails_the_entry)
+{
+    vcore_cpuid_entry_t cp[] = {
+        {.function = 0, .eax = 1, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69},
+        {.function = 1, .eax = 0x50654, .ecx = (1u << 5) | (1u << 21), .edx = (1u << 6) | (1u << 3) | 1u},
+        {.function = 0x80000000, .eax = 0x80000008},
+        {.function = 0x80000001, .edx = (1u << 29) | (1u << 20)},
+        {.function = 0x80000008, .eax = 0x3028},
+    };
+    ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, cp, 5), VCORE_OK);
+    const uint64_t x2apic = 0xfee00000ull | VCORE_APIC_BASE_EN | VCORE_APIC_BASE_EXTD;
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_APIC_BASE, 0xfee00000ull | VCORE_APIC_BASE_EN),
+                     VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_APIC_BASE, x2apic), VCORE_OK);
+    entry_list(2);
+    entry(MSRLIST, 0, STAR, 0x0033002000000000ull);
+    entry(MSRLIST, 1, VCORE_MSR_IA32_APIC_BASE, 0xfee00000ull | VCORE_APIC_BASE_EN);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_failed_entry(2, VCORE_VMX_CHECK_MSR_LOAD_REFUSED);
+    ck_assert_uint_eq(msr(VCORE_MSR_IA32_APIC_BASE), x2apic);
+    ck_assert_uint_eq(msr(STAR), 0x0033002000000000ull);
+    /* The model takes x2APIC to disabled: a value it accepts loads. */
+    entry(MSRLIST, 1, VCORE_MSR_IA32_APIC_BASE, 0xfee00000ull);
+    load_vmcs12();
+    launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
+    ck_assert_uint_eq(msr(VCORE_MSR_IA32_APIC_BASE), 0xfee00000ull);
+}
+END_TEST
+
+/* An MSR the library does not hold for L2 (IA32_PAT: vmcs02's guest state
+ * under L1's "load IA32_PAT") is refused by name: VMLAUNCH is not
+ * completed, nothing of the list (entry 1) stays loaded, L2 never ran. */
+START_TEST(unheld_msr_is_refused_by_name)
+{
+    entry_list(2);
+    entry(MSRLIST, 0, STAR, 0x0033002000000000ull);
+    entry(MSRLIST, 1, VCORE_MSR_IA32_PAT, 0x0007040600070406ull);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_MSR_LOAD_UNHELD);
+    ck_assert_uint_eq(d.value, (2ull << 32) | VCORE_MSR_IA32_PAT);
+    ck_assert_uint_eq(msr(STAR), L1_STAR);
+    ck_assert_uint_eq(regs().rip, L1_RIP);
+    ck_assert(!last().in_l2);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    /* The architectural failure comes first: a bad entry before it is exit 34. */
+    entry(MSRLIST, 0, 0x9eu, 0);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_failed_entry(1, VCORE_VMX_CHECK_MSR_LOAD_SMM);
+}
+END_TEST
+
+/* The processor fails vmcs02's entry (exit 33: guest state) after the
+ * list was loaded: guest state comes before MSR loading, so L1's MSRs are
+ * as before the entry. */
+START_TEST(hardware_failure_undoes_the_list)
+{
+    entry_list(1);
+    entry(MSRLIST, 0, KGS, 0xffff800000003000ull);
+    load_vmcs12();
+    uint32_t enc[1] = {VCORE_VMCS_EXIT_QUALIFICATION};
+    uint64_t val[1] = {VCORE_VMX_QUAL_DEFAULT};
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, 0x80000021u, 0, 1, enc, val);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
+    ck_assert_uint_eq(msr(KGS), L1_KGS);
+    /* ... and after a VMfailValid the instruction completes with L1's MSRs. */
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_FAIL_VALID, 0, VCORE_VMXERR_ENTRY_INVALID_CONTROL, 0, NULL, NULL);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), VCORE_VMXERR_ENTRY_INVALID_CONTROL);
+    ck_assert_uint_eq(msr(KGS), L1_KGS);
+}
+END_TEST
+
+/* vcore_vmx_check_entry() names the failing entry the same way: its
+ * 1-based index as qualification, and as value the MSR index for a rule on
+ * the index, the whole first quadword for set bits 63:32. */
+START_TEST(check_entry_reports_the_entry)
+{
+    entry_list(2);
+    entry(MSRLIST, 0, (1ull << 32) | 0x808u, 0); /* x2APIC index comes before bits 63:32 */
+    entry(MSRLIST, 1, (1ull << 32) | KGS, 0);
+    load_vmcs12();
+    vcore_nvmx_mem_t mem = {.size = sizeof(mem)};
+    vcore_vmx_check_input_t in = {.size = sizeof(in)};
+    ck_assert_int_eq(vcore_nvmx_mem_from_vm(vm, &mem), VCORE_OK);
+    ck_assert_int_eq(vcore_vmx_check_input_from_nvmx(nv, &mem, 0xd00, false, false, NULL, 0, &in), VCORE_OK);
+    vcore_vmx_verdict_t vd = {.size = sizeof(vd)};
+    vcore_vmx_check_failure_t f[4];
+    ck_assert_int_eq(vcore_vmx_check_entry(&in, &vd, f, 4), VCORE_OK);
+    ck_assert_uint_eq(vd.exit_reason, 0x80000022u);
+    ck_assert_uint_eq(vd.qualification, 1);
+    ck_assert_uint_eq(vd.failures, 2);
+    ck_assert_uint_eq(f[0].check, VCORE_VMX_CHECK_MSR_LOAD_X2APIC);
+    ck_assert_uint_eq(f[0].index, 1);
+    ck_assert_uint_eq(f[0].value, 0x808u);
+    ck_assert_uint_eq(f[1].check, VCORE_VMX_CHECK_MSR_LOAD_RESERVED);
+    ck_assert_uint_eq(f[1].index, 2);
+    ck_assert_uint_eq(f[1].value, (1ull << 32) | KGS);
+}
+END_TEST
+
+static Suite *msrload_suite(void)
+{
+    Suite *s = suite_create("nested_msrload");
+    TCase *tc = tcase_create("entry_list");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, one_entry_is_l2s_value);
+    tcase_add_test(tc, three_entries_in_order);
+    tcase_add_loop_test(tc, failing_entry_is_exit_34, 0, (int)(sizeof(bad) / sizeof(bad[0])));
+    tcase_add_test(tc, first_entry_fails);
+    tcase_add_test(tc, count_above_misc_limit);
+    tcase_add_test(tc, unreadable_list);
+    tcase_add_test(tc, list_read_again_on_each_entry);
+    tcase_add_test(tc, model_refusal_fails_the_entry);
+    tcase_add_test(tc, unheld_msr_is_refused_by_name);
+    tcase_add_test(tc, hardware_failure_undoes_the_list);
+    tcase_add_test(tc, check_entry_reports_the_entry);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return vcore_test_run(msrload_suite());
+}
