@@ -628,22 +628,19 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
     return vcore__vcpu_nested_l0_exit(vcpu, reason, exit, again, handled);
 }
 
-int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t intr_info, uint32_t intr_error,
+int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, const vcore__nvmx_exit02_t *x, const vcore_nvmx_decision_t *d,
                                vcore_exit_t *exit, bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     *handled = false;
-    v->VM_EXIT_REASON = reason;
-    v->EXIT_QUALIFICATION = 0;
-    v->VM_EXIT_INTR_INFO = intr_info;
-    v->VM_EXIT_INTR_ERROR_CODE = intr_error;
-    v->IDT_VECTORING_INFO_FIELD = 0;
-    nv->last.exit_reason = reason;
+    /* The made-up exit's information, committed as one of vmcs02's would be. */
+    nv->x02 = *x;
+    vcore__vcpu_nested_exit_commit(vcpu);
+    nv->last.exit_reason = x->reason;
     nv->last.owner = VCORE_NVMX_OWNER_L1;
-    nv->last.kind = VCORE_NVMX_RULE_EXCEPTION;
-    nv->last.arg = intr_info & 0xffu;
-    nv->last.field = VCORE_VMCS_EXCEPTION_BITMAP;
+    nv->last.kind = d->kind;
+    nv->last.arg = d->arg;
+    nv->last.field = d->field;
     int err = vcore__vcpu_nested_save_guest(vcpu);
     bool shutdown = false;
     if (!err)
