@@ -79,6 +79,9 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
  * *exit holds a shutdown after a VMX abort. vmcs02 must be current. */
 int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, const vcore__nvmx_exit02_t *x, const vcore_nvmx_decision_t *d,
                                vcore_exit_t *exit, bool *handled);
+/* vcpu_nested_exit.c: the monitor-trap-flag VM exit owed to L1 (an
+ * imported MTF_PENDING), before L2 runs: *handled as for reflect. */
+int vcore__vcpu_nested_mtf(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
 /* vcpu_nested_l0.c: an exit from L2 that L0 owns (L1 does not want it) and
  * the library does not complete by re-entering: decoded into *exit for the
  * VMM (flag F_L2), or completed here (*again: re-enter L2; *handled: it

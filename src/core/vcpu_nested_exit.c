@@ -658,6 +658,28 @@ int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, const vcore__nvmx_exit02_t *x
     return VCORE_OK;
 }
 
+int vcore__vcpu_nested_mtf(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+{
+    /* "Monitor Trap Flag": exit reason 37, qualification 0; the control
+     * that asked for it is primary processor-based bit 27. */
+    vcore__nvmx_exit02_t x;
+    vcore__memset(&x, 0, sizeof(x));
+    x.have = VCORE__X02_QUAL;
+    x.reason = VCORE_VMX_EXIT_MONITOR_TRAP_FLAG;
+    vcore_nvmx_decision_t d;
+    vcore__memset(&d, 0, sizeof(d));
+    d.size = sizeof(d);
+    d.owner = VCORE_NVMX_OWNER_L1;
+    d.kind = VCORE_NVMX_RULE_PROC;
+    d.arg = 27;
+    d.field = VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL;
+    vcpu->nvmx->mtf_pending = false;
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (err)
+        return err;
+    return vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, handled);
+}
+
 int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;

@@ -1661,6 +1661,70 @@ START_TEST(nested_ept_string_first_element_exits_to_l1)
 }
 END_TEST
 
+/* EPT A/D of L1 for L2's paging-structure accesses ("Accessed and Dirty
+ * Flags for EPT": with EPTP bit 6, accesses to guest paging-structure
+ * entries are treated as writes; "EPT Violations" / "Exit Qualification for
+ * EPT Violations": such an access that faults sets bits 0 and 1, bit 7, and
+ * leaves bit 8 clear). L2 first reads data in the page holding its PD (L2
+ * 0x3000): a clean ept12 leaf is installed read-only. Then the processor
+ * walks L2's paging through that page: with bit 6 in ept02's pointer it
+ * faults as a write, L0 sets the dirty flag of L1's leaf and gives ept02's
+ * leaf write access; L1 sees neither fault. */
+START_TEST(nested_ept_ad_paging_structure_access_sets_dirty)
+{
+    vmcs12_with_ept(EPTP12 | (1u << 6));
+    ept12_map(0x3000, 0x3000 | 7 | (6u << 3)); /* clean: D (bit 9) clear */
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u | (1u << 7) | (1u << 8), 0x3008, 0x403008);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t eptp02 = eptp02_of_last_entry();
+    ck_assert_uint_eq(eptp02 & 0xfff, 0x5e); /* WB, 4 levels, A/D (bit 6) */
+    uint64_t size = 0, leaf12 = 0;
+    ck_assert_uint_eq(walk02(eptp02, 0x3000, &size) & 7u, 5u); /* R, X: no write yet */
+    memcpy(&leaf12, ram + EPT12_PT + 3 * 8, 8);
+    ck_assert_uint_eq(leaf12 & (3u << 8), 1u << 8); /* accessed, not dirty */
+
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 3u | (1u << 7), 0x3000, 0x7fff000);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    memcpy(&leaf12, ram + EPT12_PT + 3 * 8, 8);
+    ck_assert_uint_eq(leaf12 & (3u << 8), 3u << 8); /* accessed and dirty */
+    ck_assert_uint_eq(walk02(eptp02_of_last_entry(), 0x3000, &size) & 7u, 7u);
+    vcore_nvmx_last_t l = last(); /* counts since the vCPU was made */
+    ck_assert_uint_eq(l.l0_handled, 2);
+    ck_assert_uint_eq(l.reflected, 2);
+}
+END_TEST
+
+/* Without EPTP bit 6 in L1's pointer, ept02's has none either and nothing
+ * is ever written to L1's EPT: the entries stay byte for byte. */
+START_TEST(nested_ept_without_ad_leaves_ept12_alone)
+{
+    vmcs12_with_ept(EPTP12);
+    ept12_map(0x3000, 0x3000 | 7 | (6u << 3));
+    uint8_t before[0x4000];
+    memcpy(before, ram + EPT12_PML4, sizeof(before));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u | (1u << 7), 0x3000, 0x7fff000);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 2u | (1u << 7) | (1u << 8), 0x3008, 0x403008);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t eptp02 = eptp02_of_last_entry(), size = 0;
+    ck_assert_uint_eq(eptp02 & 0xfff, 0x1e);
+    ck_assert_uint_eq(walk02(eptp02, 0x3000, &size) & 7u, 7u);
+    ck_assert_mem_eq(ram + EPT12_PML4, before, sizeof(before));
+    ck_assert_uint_eq(last().l0_handled, 2);
+}
+END_TEST
+
 /* L1's INVEPT drops exactly the ept02 it names; VMXOFF drops all. */
 START_TEST(nested_ept_invept_from_l1)
 {
@@ -2485,6 +2549,8 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_ept_l0_mmio_goes_to_vmm);
     tcase_add_test(te, nested_ept_l0_mmio_decoded_for_vmm);
     tcase_add_test(te, nested_ept_string_io_through_ept12);
+    tcase_add_test(te, nested_ept_ad_paging_structure_access_sets_dirty);
+    tcase_add_test(te, nested_ept_without_ad_leaves_ept12_alone);
     tcase_add_loop_test(te, nested_ept_string_first_element_exits_to_l1, 0,
                         (int)(sizeof(ept_string_cases) / sizeof(ept_string_cases[0])));
     tcase_add_test(te, nested_ept_invept_from_l1);
