@@ -415,25 +415,26 @@ typedef struct vcore__l0_elem {
     vcore__nvmx_exit02_t x;  /* L0_ELEM_EPT: the exit information L1 gets */
 } vcore__l0_elem_t;
 
-/* ept12's verdict on an L2 guest-physical address (the element, or a
+/* ept12's verdict on an L2 guest-physical address (out->kind stays OK
+ * and *l1_gpa is the L1 address when ept12 allows the access) (the element, or a
  * paging-structure entry of L2 the walk read) as the exit to L1 reports
  * it ("Exit Qualification for EPT Violations"): bits 2:0 the access, 5:3
  * what the walk of ept12 grants, 7 the linear address is valid, 8 set for
  * the access to the translation itself, clear for a paging-structure
  * access; the guest-physical and guest-linear addresses. An EPT
  * misconfiguration has no qualification and no linear address. */
-static bool vcore__vcpu_nested_l0_ept12(vcore__l0_mem_t *lm, uint32_t maxphyaddr, uint64_t gpa, uint32_t access,
+static void vcore__vcpu_nested_l0_ept12(vcore__l0_mem_t *lm, uint32_t maxphyaddr, uint64_t gpa, uint32_t access,
                                         uint64_t gla, bool final, vcore__l0_elem_t *out, uint64_t *l1_gpa)
 {
     vcore_nvmx_ept_walk_t w;
     w.size = sizeof(w);
     if (vcore_nvmx_ept_translate(&lm->l1, lm->view.eptp, maxphyaddr, gpa, access, &w) != VCORE_OK) {
         out->kind = L0_ELEM_RAW;
-        return false;
+        return;
     }
     if (w.kind == VCORE_NVMX_EPT_OK) {
         *l1_gpa = w.gpa;
-        return true;
+        return;
     }
     out->kind = L0_ELEM_EPT;
     vcore__memset(&out->x, 0, sizeof(out->x));
@@ -441,13 +442,12 @@ static bool vcore__vcpu_nested_l0_ept12(vcore__l0_mem_t *lm, uint32_t maxphyaddr
     if (w.kind == VCORE_NVMX_EPT_MISCONFIG) {
         out->x.reason = VCORE_VMX_EXIT_EPT_MISCONFIG;
         out->x.have = VCORE__X02_QUAL | VCORE__X02_GPA;
-        return false;
+        return;
     }
     out->x.reason = VCORE_VMX_EXIT_EPT_VIOLATION;
     out->x.have = VCORE__X02_QUAL | VCORE__X02_GLA | VCORE__X02_GPA;
     out->x.qual = w.qualification | L0_EPTQ_GLA_VALID | (final ? L0_EPTQ_GLA_XLATE : 0u);
     out->x.gla = gla;
-    return false;
 }
 
 /* Whether the element at linear address la (width bytes, at most two
@@ -483,13 +483,15 @@ static void vcore__vcpu_nested_l0_probe(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm,
              * (a read, and a write too with EPT A/D), or no memory. */
             out->kind = L0_ELEM_RAW;
             if (lm->ept && lm->view.fault)
-                (void)vcore__vcpu_nested_l0_ept12(lm, maxphyaddr, lm->view.fault_gpa,
+                vcore__vcpu_nested_l0_ept12(lm, maxphyaddr, lm->view.fault_gpa,
                                                   VCORE_NVMX_EPT_READ | (lm->ad ? VCORE_NVMX_EPT_WRITE : 0u), cur,
                                                   false, out, &l1_gpa);
             return;
         }
         l1_gpa = gpa;
-        if (lm->ept && !vcore__vcpu_nested_l0_ept12(lm, maxphyaddr, gpa, ept_access, cur, true, out, &l1_gpa))
+        if (lm->ept)
+            vcore__vcpu_nested_l0_ept12(lm, maxphyaddr, gpa, ept_access, cur, true, out, &l1_gpa);
+        if (out->kind != L0_ELEM_OK)
             return;
         uint8_t probe[4];
         if (lm->l1.read(lm->l1.ctx, l1_gpa, probe, chunk) != VCORE_OK) {
