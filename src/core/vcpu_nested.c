@@ -82,6 +82,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     vcore__vcpu_nested_shadow_teardown(vcpu);
     nv->in_l2 = false;
     nv->run_pending = false;
+    nv->mtf_pending = false;
     nv->rare_stale = false;
     nv->l2_insn_len = 0;
     nv->l2_pending = 0;

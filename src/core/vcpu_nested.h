@@ -92,11 +92,16 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
  * (*reflected; *exit holds a shutdown after a VMX abort). */
 int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown);
 /* vcpu_nested_exit.c: a VM exit to L1 the library makes up for L2 (an
- * exception L0 raises in L2 that L1 intercepts): exit information, L2's
- * state saved, L1's host state. *handled as for l2_exit; *exit holds a
- * shutdown after a VMX abort. vmcs02 must be current. */
-int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t intr_info, uint32_t intr_error,
+ * exception or EPT violation of an instruction L0 completes that L1 wants,
+ * decision d): the exit information x (the fields x->have names, the
+ * qualification, interruption and IDT-vectoring information always) into
+ * vmcs12, L2's state saved, L1's host state. *handled as for l2_exit;
+ * *exit holds a shutdown after a VMX abort. vmcs02 must be current. */
+int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, const vcore__nvmx_exit02_t *x, const vcore_nvmx_decision_t *d,
                                vcore_exit_t *exit, bool *handled);
+/* vcpu_nested_exit.c: the monitor-trap-flag VM exit owed to L1 (an
+ * imported MTF_PENDING), before L2 runs: *handled as for reflect. */
+int vcore__vcpu_nested_mtf(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
 /* vcpu_nested_l0.c: an exit from L2 that L0 owns (L1 does not want it) and
  * the library does not complete by re-entering: decoded into *exit for the
  * VMM (flag F_L2), or completed here (*again: re-enter L2; *handled: it

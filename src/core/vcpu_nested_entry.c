@@ -560,6 +560,10 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
     const vcore_backend_t *ops = &vcpu->vm->ops;
     for (;;) {
         bool reflected = false, shutdown = false;
+        /* An imported MTF_PENDING: the monitor-trap-flag VM exit owed to L1
+         * comes before anything of L2, interrupts included. */
+        if (nv->mtf_pending)
+            return vcore__vcpu_nested_mtf(vcpu, exit, handled);
         int err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
         if (err || shutdown)
             return err;

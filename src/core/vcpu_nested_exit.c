@@ -661,23 +661,20 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
     return vcore__vcpu_nested_l0_exit(vcpu, reason, exit, again, handled);
 }
 
-int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t intr_info, uint32_t intr_error,
+int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, const vcore__nvmx_exit02_t *x, const vcore_nvmx_decision_t *d,
                                vcore_exit_t *exit, bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     *handled = false;
-    v->VM_EXIT_REASON = reason;
-    v->EXIT_QUALIFICATION = 0;
-    v->VM_EXIT_INTR_INFO = intr_info;
-    v->VM_EXIT_INTR_ERROR_CODE = intr_error;
-    v->IDT_VECTORING_INFO_FIELD = 0;
+    /* The made-up exit's information, committed as one of vmcs02's would be. */
+    nv->x02 = *x;
+    vcore__vcpu_nested_exit_commit(vcpu);
     vcore__nvmx_shadow_stale_all(nv);
-    nv->last.exit_reason = reason;
+    nv->last.exit_reason = x->reason;
     nv->last.owner = VCORE_NVMX_OWNER_L1;
-    nv->last.kind = VCORE_NVMX_RULE_EXCEPTION;
-    nv->last.arg = intr_info & 0xffu;
-    nv->last.field = VCORE_VMCS_EXCEPTION_BITMAP;
+    nv->last.kind = d->kind;
+    nv->last.arg = d->arg;
+    nv->last.field = d->field;
     int err = vcore__vcpu_nested_save_guest(vcpu);
     bool shutdown = false;
     if (!err)
@@ -693,6 +690,28 @@ int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t int
     }
     *handled = true;
     return VCORE_OK;
+}
+
+int vcore__vcpu_nested_mtf(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+{
+    /* "Monitor Trap Flag": exit reason 37, qualification 0; the control
+     * that asked for it is primary processor-based bit 27. */
+    vcore__nvmx_exit02_t x;
+    vcore__memset(&x, 0, sizeof(x));
+    x.have = VCORE__X02_QUAL;
+    x.reason = VCORE_VMX_EXIT_MONITOR_TRAP_FLAG;
+    vcore_nvmx_decision_t d;
+    vcore__memset(&d, 0, sizeof(d));
+    d.size = sizeof(d);
+    d.owner = VCORE_NVMX_OWNER_L1;
+    d.kind = VCORE_NVMX_RULE_PROC;
+    d.arg = 27;
+    d.field = VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL;
+    vcpu->nvmx->mtf_pending = false;
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (err)
+        return err;
+    return vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, handled);
 }
 
 int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown)

@@ -40,10 +40,7 @@
 #define L0_EPTQ_FETCH (1ull << 2)     /* bit 2: instruction fetch */
 #define L0_EPTQ_GLA_VALID (1ull << 7) /* bit 7: guest linear address valid */
 #define L0_EPTQ_GLA_XLATE (1ull << 8) /* bit 8: the access was to the translation, not a paging entry */
-
-/* #GP(0): valid, type 3 (hardware exception), error code delivered, vector 13
- * ("Format of the VM-Entry Interruption-Information Field"). */
-#define L0_GP_INFO ((1u << 31) | (3u << 8) | (1u << 11) | 13u)
+#define L0_EPTP_AD (1ull << 6)        /* EPTP bit 6: accessed and dirty flags for EPT */
 
 uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index)
 {
@@ -63,24 +60,75 @@ uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index)
     }
 }
 
-/* #GP(0) for L2's current instruction: reflected when L1 intercepts it,
- * else injected into L2 at the next entry (RIP stays at the instruction). */
-static int vcore__vcpu_nested_l0_gp(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected)
+/* A hardware exception for L2's current instruction (#GP(0) of a refused
+ * RDMSR/WRMSR, #PF/#GP/#SS of a string I/O element): a VM exit to L1 when
+ * L1's exception bitmap (with the #PF error-code mask and match) asks for
+ * it, the exit qualification of a #PF being the faulting linear address
+ * ("Exit Qualification for ... Exceptions"); else injected into L2 at the
+ * next entry, CR2 loaded for a #PF as its delivery would. RIP stays at the
+ * instruction: it did not complete. Interruption information: valid, type
+ * 3 (hardware exception), error code delivered ("Format of the VM-Entry
+ * Interruption-Information Field"). */
+static int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, uint32_t error, uint64_t cr2,
+                                           vcore_exit_t *exit, bool *reflected)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    bool ignored = false;
+    uint32_t info = (1u << 31) | (3u << 8) | (1u << 11) | vector;
     nv->l2_insn_len = 0;
     *reflected = false;
-    if (vcore__vcpu_nested_v12(vcpu)->EXCEPTION_BITMAP & (1u << 13)) {
+    vcore_nvmx_l2_exit_t e;
+    vcore__memset(&e, 0, sizeof(e));
+    e.size = sizeof(e);
+    e.reason = VCORE_VMX_EXIT_EXCEPTION_NMI;
+    e.intr_info = info;
+    e.intr_error = error;
+    vcore_nvmx_decision_t d;
+    d.size = sizeof(d);
+    vcore_nvmx_mem_t mem;
+    mem.size = sizeof(mem);
+    int err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+    if (!err)
+        err = vcore_nvmx_exit_owner(nv, &mem, &e, &d);
+    if (err)
+        return err;
+    if (d.owner == VCORE_NVMX_OWNER_L1) {
+        vcore__nvmx_exit02_t x;
+        vcore__memset(&x, 0, sizeof(x));
+        x.have = VCORE__X02_QUAL | VCORE__X02_INTR | VCORE__X02_INTR_ERR;
+        x.reason = VCORE_VMX_EXIT_EXCEPTION_NMI;
+        x.intr_info = info;
+        x.intr_error = error;
+        x.qual = vector == VCORE__VEC_PF ? cr2 : 0u;
+        bool handled = false;
         *reflected = true;
-        return vcore__vcpu_nested_reflect(vcpu, VCORE_VMX_EXIT_EXCEPTION_NMI, L0_GP_INFO, 0, exit, &ignored);
+        return vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, &handled);
     }
-    int err = vcore__vcpu_nested_load02(vcpu);
+    if (vector == VCORE__VEC_PF) {
+        /* CR2 is not VMCS state: the vCPU's CR2 is L2's while L2 runs, and
+         * it is given to the backend now (run_l2 pushes only the GPRs). */
+        const vcore_backend_t *ops = &vcpu->vm->ops;
+        uint32_t held = ops->state_groups ? ops->state_groups : VCORE_X86_STATE_ALL;
+        vcpu->x86->st.sregs.cr2 = cr2;
+        vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_CR2);
+        if (held & VCORE_X86_STATE_CR2) {
+            err = ops->vcpu_set_state(vcpu, vcpu->priv, &vcpu->state, VCORE_X86_STATE_CR2);
+            if (err)
+                return err < 0 ? err : VCORE_ERR_HWFAIL;
+            vcpu->dirty &= ~VCORE_X86_STATE_CR2;
+        }
+    }
+    err = vcore__vcpu_nested_load02(vcpu);
     if (!err)
-        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, L0_GP_INFO);
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, info);
     if (!err)
-        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, 0);
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, error);
     return err;
+}
+
+/* #GP(0) for L2's current instruction. */
+static int vcore__vcpu_nested_l0_gp(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected)
+{
+    return vcore__vcpu_nested_l0_exception(vcpu, (uint8_t)VCORE__VEC_GP, 0, 0, exit, reflected);
 }
 
 /* RDMSR/WRMSR of an MSR whose L2 value is in vmcs02: completed here. SDM
@@ -214,6 +262,9 @@ typedef struct vcore__l0_mem {
     vcore_nvmx_mem_t l2;          /* the ept12 view, when L1 uses EPT */
     vcore__nvmx_ept_view_t view;
     const vcore_nvmx_mem_t *m;    /* what L2 addresses go through */
+    bool ept;                     /* L1 uses EPT (m is the view) */
+    bool ad;                      /* ... with accessed and dirty flags (EPTP bit 6) */
+    bool pswrite;                 /* the view's reads are paging-structure accesses that count as writes */
 } vcore__l0_mem_t;
 
 static int vcore__vcpu_nested_l0_mem(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm)
@@ -223,10 +274,13 @@ static int vcore__vcpu_nested_l0_mem(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm)
     if (err)
         return err;
     lm->m = &lm->l1;
+    lm->ept = lm->ad = lm->pswrite = false;
     if (vcore__vcpu_nested_l1_ept(vcpu)) {
-        vcore__nvmx_ept_view(&lm->view, &lm->l1, vcore__vcpu_nested_v12(vcpu)->EPT_POINTER,
-                             vcpu->nvmx->maxphyaddr, NULL, &lm->l2);
+        uint64_t eptp = vcore__vcpu_nested_v12(vcpu)->EPT_POINTER;
+        vcore__nvmx_ept_view(&lm->view, &lm->l1, eptp, vcpu->nvmx->maxphyaddr, &lm->pswrite, &lm->l2);
         lm->m = &lm->l2;
+        lm->ept = true;
+        lm->ad = (eptp & L0_EPTP_AD) != 0;
     }
     return VCORE_OK;
 }
@@ -234,7 +288,7 @@ static int vcore__vcpu_nested_l0_mem(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm)
 /* Reads (or writes) len bytes at L2 linear address la through L2's paging
  * and L2's guest-physical memory, page by page; the accessed and dirty
  * flags of L2's paging structures are set once every page translated. */
-static int vcore__vcpu_nested_l0_lin(vcore_vcpu_t *vcpu, const vcore__l0_mem_t *lm, const vcore_x86_sregs_t *s,
+static int vcore__vcpu_nested_l0_lin(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm, const vcore_x86_sregs_t *s,
                                      bool long64, uint64_t la, uint8_t *buf, size_t len, bool write)
 {
     size_t done = 0;
@@ -246,7 +300,10 @@ static int vcore__vcpu_nested_l0_lin(vcore_vcpu_t *vcpu, const vcore__l0_mem_t *
         uint64_t gpa = 0;
         vcore__walk_fault_t f;
         vcore__walk_ad_t ad;
-        if (vcore__walk(lm->m, s, 0, vcpu->nvmx->maxphyaddr, cur, write, &gpa, &f, &ad) != VCORE_OK)
+        lm->pswrite = lm->ad;
+        int werr = vcore__walk(lm->m, s, 0, vcpu->nvmx->maxphyaddr, cur, write, &gpa, &f, &ad);
+        lm->pswrite = false;
+        if (werr != VCORE_OK)
             return VCORE_ERR_FAULT;
         int err = write ? lm->m->write(lm->m->ctx, gpa, buf + done, chunk)
                         : lm->m->read(lm->m->ctx, gpa, buf + done, chunk);
@@ -275,8 +332,10 @@ static size_t vcore__vcpu_nested_l0_fetch(vcore_vcpu_t *vcpu, const vcore_x86_sr
             chunk = 15 - got;
         uint64_t gpa = 0;
         vcore__walk_fault_t f;
-        if (vcore__walk(lm.m, s, 0, vcpu->nvmx->maxphyaddr, cur, false, &gpa, &f, NULL) != VCORE_OK ||
-            lm.m->read(lm.m->ctx, gpa, insn + got, chunk) != VCORE_OK)
+        lm.pswrite = lm.ad;
+        int werr = vcore__walk(lm.m, s, 0, vcpu->nvmx->maxphyaddr, cur, false, &gpa, &f, NULL);
+        lm.pswrite = false;
+        if (werr != VCORE_OK || lm.m->read(lm.m->ctx, gpa, insn + got, chunk) != VCORE_OK)
             break;
         got += chunk;
     }
@@ -342,26 +401,178 @@ int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t 
     return VCORE_OK;
 }
 
+/* Why an element of a string I/O instruction cannot move. */
+#define L0_ELEM_OK 0u
+#define L0_ELEM_SEG 1u /* segmentation: #SS(0) through SS, #GP(0) otherwise */
+#define L0_ELEM_PF 2u  /* L2's paging: #PF */
+#define L0_ELEM_EPT 3u /* L1's EPT: EPT violation or misconfiguration, to L1 */
+#define L0_ELEM_RAW 4u /* no memory behind it in L0's map (MMIO): the VMM decides */
+
+typedef struct vcore__l0_elem {
+    uint32_t kind;           /* L0_ELEM_* */
+    vcore__walk_fault_t pf;  /* L0_ELEM_PF */
+    vcore__nvmx_exit02_t x;  /* L0_ELEM_EPT: the exit information L1 gets */
+} vcore__l0_elem_t;
+
+/* ept12's verdict on an L2 guest-physical address (out->kind stays OK
+ * and *l1_gpa is the L1 address when ept12 allows the access) (the element, or a
+ * paging-structure entry of L2 the walk read) as the exit to L1 reports
+ * it ("Exit Qualification for EPT Violations"): bits 2:0 the access, 5:3
+ * what the walk of ept12 grants, 7 the linear address is valid, 8 set for
+ * the access to the translation itself, clear for a paging-structure
+ * access; the guest-physical and guest-linear addresses. An EPT
+ * misconfiguration has no qualification and no linear address. */
+static void vcore__vcpu_nested_l0_ept12(vcore__l0_mem_t *lm, uint32_t maxphyaddr, uint64_t gpa, uint32_t access,
+                                        uint64_t gla, bool final, vcore__l0_elem_t *out, uint64_t *l1_gpa)
+{
+    vcore_nvmx_ept_walk_t w;
+    w.size = sizeof(w);
+    if (vcore_nvmx_ept_translate(&lm->l1, lm->view.eptp, maxphyaddr, gpa, access, &w) != VCORE_OK) {
+        out->kind = L0_ELEM_RAW;
+        return;
+    }
+    if (w.kind == VCORE_NVMX_EPT_OK) {
+        *l1_gpa = w.gpa;
+        return;
+    }
+    out->kind = L0_ELEM_EPT;
+    vcore__memset(&out->x, 0, sizeof(out->x));
+    out->x.gpa = gpa;
+    if (w.kind == VCORE_NVMX_EPT_MISCONFIG) {
+        out->x.reason = VCORE_VMX_EXIT_EPT_MISCONFIG;
+        out->x.have = VCORE__X02_QUAL | VCORE__X02_GPA;
+        return;
+    }
+    out->x.reason = VCORE_VMX_EXIT_EPT_VIOLATION;
+    out->x.have = VCORE__X02_QUAL | VCORE__X02_GLA | VCORE__X02_GPA;
+    out->x.qual = w.qualification | L0_EPTQ_GLA_VALID | (final ? L0_EPTQ_GLA_XLATE : 0u);
+    out->x.gla = gla;
+}
+
+/* Whether the element at linear address la (width bytes, at most two
+ * pages) can move: L2's paging for the access (a write for INS, user mode
+ * at CPL 3: "Access Rights"), with L1's EPT the paging-structure entries
+ * and the element through ept12, and L1 memory behind it. Nothing is
+ * written to L2's paging structures; ept12's accessed and dirty flags are
+ * set as the processor sets them for the translations that succeed. */
+static void vcore__vcpu_nested_l0_probe(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm, const vcore_x86_sregs_t *s,
+                                        uint64_t rflags, bool long64, uint64_t la, uint32_t width, uint32_t access,
+                                        vcore__l0_elem_t *out)
+{
+    uint32_t maxphyaddr = vcpu->nvmx->maxphyaddr;
+    uint32_t ept_access = (access & VCORE__WALK_WRITE) ? VCORE_NVMX_EPT_WRITE : VCORE_NVMX_EPT_READ;
+    out->kind = L0_ELEM_OK;
+    for (uint32_t done = 0; done < width;) {
+        uint64_t cur = long64 ? la + done : (uint32_t)(la + done);
+        uint32_t chunk = 0x1000u - (uint32_t)(cur & 0xfffu);
+        if (chunk > width - done)
+            chunk = width - done;
+        uint64_t gpa = 0, l1_gpa = 0;
+        /* "Accessed and Dirty Flags for EPT": with them enabled, the
+         * processor's accesses to L2's paging structures count as writes. */
+        lm->pswrite = lm->ad;
+        int err = vcore__walk_access(lm->m, s, rflags, maxphyaddr, cur, access, &gpa, &out->pf, NULL);
+        lm->pswrite = false;
+        if (err == VCORE_ERR_INVAL) {
+            out->kind = L0_ELEM_PF;
+            return;
+        }
+        if (err) {
+            /* A paging-structure entry ept12 does not let the walk read
+             * (a read, and a write too with EPT A/D), or no memory. */
+            out->kind = L0_ELEM_RAW;
+            if (lm->ept && lm->view.fault)
+                vcore__vcpu_nested_l0_ept12(lm, maxphyaddr, lm->view.fault_gpa,
+                                                  VCORE_NVMX_EPT_READ | (lm->ad ? VCORE_NVMX_EPT_WRITE : 0u), cur,
+                                                  false, out, &l1_gpa);
+            return;
+        }
+        l1_gpa = gpa;
+        if (lm->ept)
+            vcore__vcpu_nested_l0_ept12(lm, maxphyaddr, gpa, ept_access, cur, true, out, &l1_gpa);
+        if (out->kind != L0_ELEM_OK)
+            return;
+        uint8_t probe[4];
+        if (lm->l1.read(lm->l1.ctx, l1_gpa, probe, chunk) != VCORE_OK) {
+            out->kind = L0_ELEM_RAW;
+            return;
+        }
+        done += chunk;
+    }
+}
+
+/* The first element of L2's string I/O faults: the instruction does not
+ * complete, its exception or EPT exit happens instead (*again: L2 runs
+ * into its exception handler; *handled: L1 got the exit). */
+static int vcore__vcpu_nested_l0_elem_fault(vcore_vcpu_t *vcpu, const vcore__l0_elem_t *f, uint32_t seg,
+                                            vcore_exit_t *exit, bool *again, bool *handled)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    bool reflected = false;
+    int err;
+    if (f->kind == L0_ELEM_EPT) {
+        vcore_nvmx_l2_exit_t e;
+        vcore__memset(&e, 0, sizeof(e));
+        e.size = sizeof(e);
+        e.reason = f->x.reason;
+        e.qualification = f->x.qual;
+        vcore_nvmx_decision_t d;
+        d.size = sizeof(d);
+        vcore_nvmx_mem_t mem;
+        mem.size = sizeof(mem);
+        err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+        if (!err)
+            err = vcore_nvmx_exit_owner(nv, &mem, &e, &d);
+        if (err)
+            return err;
+        nv->l2_insn_len = 0;
+        err = vcore__vcpu_nested_reflect(vcpu, &f->x, &d, exit, &reflected);
+    } else if (f->kind == L0_ELEM_PF) {
+        err = vcore__vcpu_nested_l0_exception(vcpu, (uint8_t)f->pf.vector, f->pf.error_code, f->pf.cr2, exit,
+                                              &reflected);
+    } else {
+        uint8_t vec = (uint8_t)(seg == VCORE_X86_SS ? VCORE__VEC_SS : VCORE__VEC_GP);
+        err = vcore__vcpu_nested_l0_exception(vcpu, vec, 0, 0, exit, &reflected);
+    }
+    if (err)
+        return err;
+    if (reflected) {
+        *handled = exit->reason != VCORE_EXIT_SHUTDOWN;
+        return VCORE_OK;
+    }
+    nv->last.l0_handled++;
+    *again = true;
+    return VCORE_OK;
+}
+
 /* INS/OUTS (REP or not) of L2 that L0 keeps (SDM Vol. 2,
  * "INS/INSB/INSW/INSD", "OUTS/OUTSB/OUTSW/OUTSD"): the instruction at L2's
  * RIP gives the address size and OUTS's segment override; INS writes
  * ES:rDI, OUTS reads DS:rSI (or the override); in 64-bit mode only FS and
  * GS have a base. With REP, rCX (at the address size) elements, as many as
- * the buffer holds, stopping before the first element L2's paging or
- * L1's EPT does not map: the rest is done when L2 executes the instruction
- * again (REP keeps rCX, rSI, rDI current between iterations). OUTS's data
- * is read now, INS's written with the reply. An instruction that does not
- * decode as INS/OUTS, or whose first element is not reachable, stays raw. */
-static int vcore__vcpu_nested_l0_string(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t q, bool *done)
+ * the buffer holds, stopping before the first element that faults: the
+ * rest is done when L2 executes the instruction again (REP keeps rCX, rSI,
+ * rDI current between iterations). OUTS's data is read now, INS's written
+ * with the reply. A fault of the first element is the instruction's
+ * ("Protected Mode Exceptions" / "64-Bit Mode Exceptions" of INS and OUTS;
+ * the processor checks the memory operand after the VM exit, "Relative
+ * Priority of Faults and VM Exits"): #GP(0) or #SS(0) for segmentation
+ * (a limit, type or canonical violation), #PF from L2's paging, an EPT
+ * violation or misconfiguration of L1's EPT. An instruction that does not
+ * decode as INS/OUTS, or whose first element has no memory behind it,
+ * stays raw. */
+static int vcore__vcpu_nested_l0_string(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t q, bool *again,
+                                        bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__x86_vcpu_t *x = vcpu->x86;
     vcore_x86_sregs_t s;
-    uint64_t rip = 0, rflags = 0;
-    *done = false;
+    uint64_t rip = 0, rflags = 0, ss_ar = 0;
     int err = vcore__vcpu_nested_l0_paging(vcpu, &s, &rip);
     if (!err)
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_RFLAGS, &rflags);
+    if (!err)
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_SS_AR_BYTES, &ss_ar);
     /* Fetching the GPRs may make the backend switch VMCS: vmcs02 again. */
     if (!err)
         err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS);
@@ -385,12 +596,29 @@ static int vcore__vcpu_nested_l0_string(vcore_vcpu_t *vcpu, vcore_exit_t *exit, 
     sx->down = (rflags & VCORE__RFLAGS_DF) != 0;
     sx->long64 = bits == 64;
     sx->base = 0;
+    /* The segment as the checks need it; guest segment fields are
+     * consecutive encodings, ES first ("Guest Register State"). */
+    vcore_x86_segment_t sc;
+    vcore__memset(&sc, 0, sizeof(sc));
+    uint32_t mode = VCORE__SEG_MODE_64;
+    if (!sx->long64) {
+        uint64_t limit = 0, ar = 0;
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_ES_LIMIT + 2u * seg, &limit);
+        if (!err)
+            err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_ES_AR_BYTES + 2u * seg, &ar);
+        if (err)
+            return err;
+        sc.limit = (uint32_t)limit;
+        sc.ar = (uint32_t)ar;
+        /* Real-address and virtual-8086 mode check limits only. */
+        mode = ((s.cr0 & VCORE__CR0_PE) && !(rflags & VCORE__RFLAGS_VM)) ? VCORE__SEG_MODE_PROT : VCORE__SEG_MODE_REAL;
+    }
     if (!sx->long64 || seg == VCORE_X86_FS || seg == VCORE_X86_GS) {
-        /* Guest segment bases are consecutive encodings, ES first ("Guest Register State"). */
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_ES_BASE + 2u * seg, &sx->base);
         if (err)
             return err;
     }
+    sc.base = sx->base;
     uint64_t mask = vcore__x86_str_mask(sx->asize);
     bool rep = (q & L0_IOQ_REP) != 0;
     uint64_t reg = x->st.regs.gpr[is_in ? VCORE_X86_RDI : VCORE_X86_RSI];
@@ -405,28 +633,42 @@ static int vcore__vcpu_nested_l0_string(vcore_vcpu_t *vcpu, vcore_exit_t *exit, 
         /* REP with rCX = 0: nothing moves, the instruction completes. */
         nv->l2_str_count = 0;
         nv->l2_insn_len = in.len;
-        *done = true;
+        nv->last.l0_handled++;
+        *again = true;
         return VCORE_OK;
     }
     vcore__l0_mem_t lm;
     err = vcore__vcpu_nested_l0_mem(vcpu, &lm);
     if (err)
         return err;
+    /* CPL is SS.DPL ("Checks on Guest Segment Registers"). */
+    uint32_t access = (is_in ? VCORE__WALK_WRITE : 0u) |
+                      (((ss_ar & VCORE_X86_AR_DPL_MASK) >> VCORE_X86_AR_DPL_SHIFT) == 3u ? VCORE__WALK_USER : 0u);
+    uint32_t la_bits = (s.cr4 & VCORE__CR4_LA57) ? 57u : 48u;
     vcore__memset(nv->l2_io, 0, sizeof(nv->l2_io));
     for (uint32_t k = 0; k < count; k++) {
-        uint8_t *el = nv->l2_io + (size_t)k * sx->width, probe[4];
-        uint64_t la = vcore__x86_str_elem(sx, reg, k);
-        /* INS: the element must be reachable for a write; it is written
-         * with the reply (reading it here sets no dirty flag). */
-        if (vcore__vcpu_nested_l0_lin(vcpu, &lm, &s, sx->long64, la, is_in ? probe : el, sx->width, false) !=
-            VCORE_OK) {
-            if (k == 0) {
-                nv->l2_str = false;
-                return VCORE_OK;
-            }
+        uint8_t *el = nv->l2_io + (size_t)k * sx->width;
+        uint64_t la = 0;
+        vcore__l0_elem_t f;
+        f.kind = L0_ELEM_OK;
+        if (!vcore__x86_seg_linear(&sc, mode, vcore__x86_str_off(sx, reg, k), sx->width, is_in, la_bits, &la))
+            f.kind = L0_ELEM_SEG;
+        else
+            vcore__vcpu_nested_l0_probe(vcpu, &lm, &s, rflags, sx->long64, la, sx->width, access, &f);
+        /* OUTS: the data now (INS's element is written with the reply). */
+        if (f.kind == L0_ELEM_OK && !is_in &&
+            vcore__vcpu_nested_l0_lin(vcpu, &lm, &s, sx->long64, la, el, sx->width, false) != VCORE_OK)
+            f.kind = L0_ELEM_RAW;
+        if (f.kind == L0_ELEM_OK)
+            continue;
+        if (k > 0) {
             count = k;
             break;
         }
+        nv->l2_str = false;
+        if (f.kind == L0_ELEM_RAW)
+            return VCORE_OK;
+        return vcore__vcpu_nested_l0_elem_fault(vcpu, &f, seg, exit, again, handled);
     }
     nv->l2_str_count = count;
     exit->reason = VCORE_EXIT_IO;
@@ -507,16 +749,8 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
         return VCORE_OK;
     case VCORE_VMX_EXIT_IO_INSTRUCTION: {
         nv->l2_str = false;
-        if (q & L0_IOQ_STRING) {
-            bool done = false;
-            int err = vcore__vcpu_nested_l0_string(vcpu, exit, q, &done);
-            if (err || !done)
-                return err;
-            /* REP with rCX = 0: completed without the VMM. */
-            nv->last.l0_handled++;
-            *again = true;
-            return VCORE_OK;
-        }
+        if (q & L0_IOQ_STRING)
+            return vcore__vcpu_nested_l0_string(vcpu, exit, q, again, handled);
         int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS);
         if (err)
             return err;

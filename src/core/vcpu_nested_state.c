@@ -7,8 +7,15 @@
  * field, the lazily synced ones too, as an exit to L1 would save them;
  * L1's writes held in L0's shadow VMCS), so the blob describes L2 exactly
  * where it stands. RUN_PENDING says an imported VM entry has not happened
- * yet. The preemption timer runs in vmcs02 on the backend's processor: no
- * deadline is exported, vmcs12 holds the timer value.
+ * yet; MTF_PENDING that a monitor-trap-flag VM exit is owed to L1 before
+ * L2 runs again. With L1's VMX-preemption timer active the header carries
+ * the timer's deadline (KVM's preemption_timer_deadline, flag
+ * KVM_STATE_VMX_PREEMPTION_TIMER_DEADLINE): the value of L1's TSC at which
+ * the timer, which counts down by 1 every 2^rate TSC ticks (rate:
+ * IA32_VMX_MISC bits 4:0, "VMX-Preemption Timer"), reaches 0 - the TSC now
+ * plus vmcs02's remaining count shifted by the rate. vmcs12's field keeps
+ * what L1 put there (or what an exit saved): that is the value the next
+ * VMLAUNCH/VMRESUME of L1 starts from.
  *
  * Import: the blob is copied once and checked whole before anything
  * changes - KVM's rules on the header, then in guest mode every VM-entry
@@ -19,7 +26,11 @@
  * is not loaded (L2 already runs with it, "Loading MSRs"), and without
  * RUN_PENDING the event in the VM-entry interruption-information field
  * was delivered when L2 first entered, so vmcs02 injects nothing
- * ("Event Injection").
+ * ("Event Injection"). With a deadline the timer continues: vmcs02's count
+ * is what remains of it at L1's TSC now (0 when it is past: the timer
+ * expires before L2 executes anything). Without one it starts again from
+ * vmcs12's value, as KVM does. MTF_PENDING makes the next run deliver the
+ * monitor-trap-flag VM exit to L1 before L2 executes anything.
  */
 #include "vcpu_nested.h"
 
@@ -64,6 +75,7 @@ static void vcore__vcpu_nested_state_restore(vcore_nvmx_t *nv, const nested_stat
      * lost with it, so L1 runs next; vmcs02 is rebuilt in full. */
     nv->in_l2 = false;
     nv->run_pending = false;
+    nv->mtf_pending = false;
     nv->vmcs02_for = VCORE__INVALID_PTR;
 }
 
@@ -74,6 +86,60 @@ static int vcore__vcpu_nested_state_refuse(vcore_vcpu_t *vcpu, vcore_diag_t *dia
     if (diag && diag->size == sizeof(*diag))
         *diag = vcpu->last_diag;
     return err;
+}
+
+/* Pin-based control 6: L1's VMX-preemption timer counts while L2 runs. */
+static bool vcore__vcpu_nested_state_timer_on(vcore_vcpu_t *vcpu)
+{
+    return (vcore__vcpu_nested_v12(vcpu)->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) != 0;
+}
+
+/* The timer's rate: it counts down by 1 each time bit X of the TSC
+ * changes, X being IA32_VMX_MISC bits 4:0 ("VMX-Preemption Timer"). */
+static uint32_t vcore__vcpu_nested_state_rate(const vcore_nvmx_t *nv)
+{
+    return (uint32_t)(nv->caps.msr[VCORE_NVMX_CAP_MISC] & 0x1fu);
+}
+
+/* L1's TSC now (the vCPU's IA32_TIME_STAMP_COUNTER), then vmcs02 current. */
+static int vcore__vcpu_nested_state_tsc(vcore_vcpu_t *vcpu, uint64_t *tsc)
+{
+    int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_TSC);
+    if (!err)
+        err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        *tsc = vcpu->x86->st.msrs.tsc;
+    return err;
+}
+
+/* The deadline of the timer counting in vmcs02 (after an exit of L2 the
+ * processor saved its count there, "Saving Guest State" with vmcs02's
+ * "save VMX-preemption timer value"). */
+static int vcore__vcpu_nested_state_deadline(vcore_vcpu_t *vcpu, uint64_t *deadline)
+{
+    uint64_t left = 0, tsc = 0;
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, &left);
+    if (!err)
+        err = vcore__vcpu_nested_state_tsc(vcpu, &tsc);
+    if (!err)
+        *deadline = tsc + ((left & 0xffffffffull) << vcore__vcpu_nested_state_rate(vcpu->nvmx));
+    return err;
+}
+
+/* An imported deadline into vmcs02: what remains of the timer at L1's TSC
+ * now, in timer ticks (0 once the deadline is past; at most 2^32 - 1). */
+static int vcore__vcpu_nested_state_timer_in(vcore_vcpu_t *vcpu, uint64_t deadline)
+{
+    uint64_t tsc = 0;
+    int err = vcore__vcpu_nested_state_tsc(vcpu, &tsc);
+    if (err)
+        return err;
+    uint64_t left = deadline > tsc ? (deadline - tsc) >> vcore__vcpu_nested_state_rate(vcpu->nvmx) : 0u;
+    if (left > 0xffffffffull)
+        left = 0xffffffffull;
+    return vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, left);
 }
 
 int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, void *buf, size_t len, uint32_t *out_len)
@@ -108,8 +174,17 @@ int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, void *buf, size_t len, uint32_
         return err;
     vcore__nvmx_kvm_hdr_t h;
     vcore__memset(&h, 0, sizeof(h));
-    if (nv->in_l2)
-        h.flags = (uint16_t)(VCORE_KVM_NESTED_GUEST_MODE | (nv->run_pending ? VCORE_KVM_NESTED_RUN_PENDING : 0u));
+    if (nv->in_l2) {
+        h.flags = (uint16_t)(VCORE_KVM_NESTED_GUEST_MODE | (nv->run_pending ? VCORE_KVM_NESTED_RUN_PENDING : 0u) |
+                             (nv->mtf_pending ? VCORE_KVM_NESTED_MTF_PENDING : 0u));
+        /* A pending entry has not started the timer: none to export. */
+        if (vcore__vcpu_nested_state_timer_on(vcpu) && !nv->run_pending) {
+            err = vcore__vcpu_nested_state_deadline(vcpu, &h.deadline);
+            if (err)
+                return err;
+            h.vmx_flags = VCORE_KVM_NESTED_VMX_PREEMPTION_DEADLINE;
+        }
+    }
     return vcore__nvmx_kvm_write(nv, &h, buf, len, out_len);
 }
 
@@ -165,8 +240,9 @@ static int vcore__vcpu_nested_state_check(vcore_vcpu_t *vcpu, const vcore__nvmx_
 
 /* After the commit: vmcs02 from vmcs12 (full), the injection of a delivered
  * event withdrawn, vmcs12 launched; L2 runs at the next vcore_vcpu_run(). */
-static int vcore__vcpu_nested_state_enter(vcore_vcpu_t *vcpu, bool run_pending)
+static int vcore__vcpu_nested_state_enter(vcore_vcpu_t *vcpu, const vcore__nvmx_kvm_hdr_t *h)
 {
+    bool run_pending = (h->flags & VCORE_KVM_NESTED_RUN_PENDING) != 0;
     vcore_nvmx_t *nv = vcpu->nvmx;
     bool full = true;
     nv->vmcs02_for = VCORE__INVALID_PTR; /* every field: vmcs02 was not built from this vmcs12 */
@@ -175,6 +251,8 @@ static int vcore__vcpu_nested_state_enter(vcore_vcpu_t *vcpu, bool run_pending)
         err = vcore__vcpu_nested_fields(vcpu, true);
     if (!err && !run_pending)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, 0);
+    if (!err && (h->vmx_flags & VCORE_KVM_NESTED_VMX_PREEMPTION_DEADLINE) && vcore__vcpu_nested_state_timer_on(vcpu))
+        err = vcore__vcpu_nested_state_timer_in(vcpu, h->deadline);
     if (err)
         return err;
     nv->vmcs02_for = nv->current_vmptr;
@@ -182,6 +260,7 @@ static int vcore__vcpu_nested_state_enter(vcore_vcpu_t *vcpu, bool run_pending)
     vcore__vcpu_nested_v12(vcpu)->launch_state = 1;
     nv->in_l2 = true;
     nv->run_pending = run_pending;
+    nv->mtf_pending = (h->flags & VCORE_KVM_NESTED_MTF_PENDING) != 0;
     return VCORE_OK;
 }
 
@@ -220,12 +299,13 @@ int vcore_nvmx_vcpu_set_state(vcore_vcpu_t *vcpu, const void *buf, size_t len, v
     nv->l2_insn_len = 0;
     nv->in_l2 = false;
     nv->run_pending = false;
+    nv->mtf_pending = false;
     nv->rare_stale = false;
     nv->vmcs02_for = VCORE__INVALID_PTR;
     vcore__nvmx_kvm_commit(nv, &h); /* the old vmcs12 stays in scratch */
     if (!guest)
         return VCORE_OK;
-    err = vcore__vcpu_nested_state_enter(vcpu, (h.flags & VCORE_KVM_NESTED_RUN_PENDING) != 0);
+    err = vcore__vcpu_nested_state_enter(vcpu, &h);
     if (err) {
         /* The backend failed building vmcs02: back to the state before. */
         vcore__nvmx_kvm_swap(nv);

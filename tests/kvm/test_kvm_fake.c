@@ -611,8 +611,9 @@ START_TEST(nested_state_refusals)
     ck_assert_int_eq(fk.calls[_IOC_NR(KVM_GET_NESTED_STATE)], 0);
     fk.nested_cap = 128 + 2 * 4096;
     nested_guest_blob();
-    nested_put(0, 1 | 8, 2);
-    ck_assert_int_eq(vcore_nvmx_kvm_get_nested_state(vcpu, n, &d), VCORE_ERR_UNSUPPORTED);
+    nested_put(0, 8, 2); /* MTF_PENDING outside guest mode (and no VMX flags) */
+    nested_put(28, 0, 4);
+    ck_assert_int_eq(vcore_nvmx_kvm_get_nested_state(vcpu, n, &d), VCORE_ERR_INVAL);
     ck_assert_uint_eq(d.id, VCORE_DIAG_KVM_STATE_MTF_PENDING);
     vcore_nvmx_info_t info = {.size = sizeof info};
     ck_assert_int_eq(vcore_nvmx_get_info(n, &info), VCORE_OK);

@@ -1593,6 +1593,148 @@ START_TEST(nested_ept_string_io_through_ept12)
 }
 END_TEST
 
+/* The first element of L2's string I/O and L1's EPT ("EPT Violations",
+ * "Exit Qualification for EPT Violations", "Accessed and Dirty Flags for
+ * EPT"): ept12 not mapping the element, or denying the access, is exit 48
+ * to L1 with bits 2:0 the access (read for OUTS, write for INS), 5:3 what
+ * ept12 grants, 7 (linear address valid) and 8 (the access was to the
+ * translation) set, the L2 guest-physical and linear addresses; a
+ * paging-structure entry of L2 ept12 does not map is the same exit with
+ * bit 8 clear, and with EPT A/D (EPTP bit 6) the access counts as a write
+ * too (bits 0 and 1). A misconfigured leaf is exit 49. */
+typedef struct ept_string_case {
+    uint8_t opcode;     /* 6C INSB, 6E OUTSB */
+    uint64_t eptp;
+    uint64_t data_leaf; /* ept12 leaf of L2 0x80000; 0: not present */
+    bool pd_unmapped;   /* the element is at 0x40080000, whose PD (L2 0x3a000) ept12 does not map */
+    uint32_t reason;
+    uint64_t qual, gpa;
+} ept_string_case_t;
+#define EPT_LEAF(pa, rwx) ((pa) | (rwx) | (6u << 3))
+static const ept_string_case_t ept_string_cases[] = {
+    {0x6e, EPTP12, 0, false, VCORE_VMX_EXIT_EPT_VIOLATION, 0x181, 0x80000},
+    {0x6c, EPTP12, EPT_LEAF(0x85000, 5), false, VCORE_VMX_EXIT_EPT_VIOLATION, 0x182 | (5u << 3), 0x80000},
+    {0x6e, EPTP12, EPT_LEAF(0x85000, 7), true, VCORE_VMX_EXIT_EPT_VIOLATION, 0x81, 0x3a000},
+    {0x6e, EPTP12 | (1u << 6), EPT_LEAF(0x85000, 7), true, VCORE_VMX_EXIT_EPT_VIOLATION, 0x83, 0x3a000},
+    {0x6c, EPTP12, 0x85000 | 2u, false, VCORE_VMX_EXIT_EPT_MISCONFIG, 0, 0x80000}, /* write without read */
+    /* ept12 allows it, but L0 has no memory at L1 0x1f000000 (an MMIO string): the VMM's, raw */
+    {0x6e, EPTP12, EPT_LEAF(0x1f000000, 7), false, 0, 0, 0},
+};
+
+START_TEST(nested_ept_string_first_element_exits_to_l1)
+{
+    const ept_string_case_t *c = &ept_string_cases[_i];
+    uint8_t insn[1] = {c->opcode};
+    bool in = c->opcode == 0x6c;
+    vmcs12_with_ept(c->eptp);
+    set12(VCORE_VMCS_GUEST_RIP, 0x70000);
+    for (uint64_t pt = PML4; pt <= PD; pt += 0x1000)
+        ept12_map(pt, pt | 7 | (6u << 3));
+    ept12_map(0x70000, 0x74000 | 7 | (6u << 3));
+    if (c->data_leaf)
+        ept12_map(0x80000, c->data_leaf);
+    uint64_t la = 0x80000;
+    if (c->pd_unmapped) {
+        put(PDPT + 8, 0x3a000 | 3, 8); /* 1-2 GiB: a PD at L2 0x3a000 */
+        put(0x3a000, 0x83, 8);
+        la = 0x40080000;
+    }
+    ck_assert_int_eq(vcore_vm_write_guest(vm, 0x74000, insn, 1), VCORE_OK);
+    vcore_x86_regs_t g = regs();
+    g.gpr[in ? VCORE_X86_RDI : VCORE_X86_RSI] = la;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &g), VCORE_OK);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {(0x80ull << 16) | 0x10u | (in ? 8u : 0u), 1};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_INSTRUCTION, 0, 2, enc, val);
+    if (!c->reason) {
+        vcore_exit_t e = run();
+        ck_assert_uint_eq(e.reason, VCORE_EXIT_RAW);
+        ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2);
+        ck_assert_uint_eq(e.raw.reason, VCORE_VMX_EXIT_IO_INSTRUCTION);
+        ck_assert(last().in_l2);
+        return;
+    }
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), c->reason);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), c->qual);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PHYSICAL_ADDRESS), c->gpa);
+    if (c->reason == VCORE_VMX_EXIT_EPT_VIOLATION)
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_LINEAR_ADDRESS), la);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x70000);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+    vcore_nvmx_last_t l = last();
+    ck_assert(!l.in_l2);
+    ck_assert_uint_eq(l.reflected, 1);
+}
+END_TEST
+
+/* EPT A/D of L1 for L2's paging-structure accesses ("Accessed and Dirty
+ * Flags for EPT": with EPTP bit 6, accesses to guest paging-structure
+ * entries are treated as writes; "EPT Violations" / "Exit Qualification for
+ * EPT Violations": such an access that faults sets bits 0 and 1, bit 7, and
+ * leaves bit 8 clear). L2 first reads data in the page holding its PD (L2
+ * 0x3000): a clean ept12 leaf is installed read-only. Then the processor
+ * walks L2's paging through that page: with bit 6 in ept02's pointer it
+ * faults as a write, L0 sets the dirty flag of L1's leaf and gives ept02's
+ * leaf write access; L1 sees neither fault. */
+START_TEST(nested_ept_ad_paging_structure_access_sets_dirty)
+{
+    vmcs12_with_ept(EPTP12 | (1u << 6));
+    ept12_map(0x3000, 0x3000 | 7 | (6u << 3)); /* clean: D (bit 9) clear */
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u | (1u << 7) | (1u << 8), 0x3008, 0x403008);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t eptp02 = eptp02_of_last_entry();
+    ck_assert_uint_eq(eptp02 & 0xfff, 0x5e); /* WB, 4 levels, A/D (bit 6) */
+    uint64_t size = 0, leaf12 = 0;
+    ck_assert_uint_eq(walk02(eptp02, 0x3000, &size) & 7u, 5u); /* R, X: no write yet */
+    memcpy(&leaf12, ram + EPT12_PT + 3 * 8, 8);
+    ck_assert_uint_eq(leaf12 & (3u << 8), 1u << 8); /* accessed, not dirty */
+
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 3u | (1u << 7), 0x3000, 0x7fff000);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    memcpy(&leaf12, ram + EPT12_PT + 3 * 8, 8);
+    ck_assert_uint_eq(leaf12 & (3u << 8), 3u << 8); /* accessed and dirty */
+    ck_assert_uint_eq(walk02(eptp02_of_last_entry(), 0x3000, &size) & 7u, 7u);
+    vcore_nvmx_last_t l = last(); /* counts since the vCPU was made */
+    ck_assert_uint_eq(l.l0_handled, 2);
+    ck_assert_uint_eq(l.reflected, 2);
+}
+END_TEST
+
+/* Without EPTP bit 6 in L1's pointer, ept02's has none either and nothing
+ * is ever written to L1's EPT: the entries stay byte for byte. */
+START_TEST(nested_ept_without_ad_leaves_ept12_alone)
+{
+    vmcs12_with_ept(EPTP12);
+    ept12_map(0x3000, 0x3000 | 7 | (6u << 3));
+    uint8_t before[0x4000];
+    memcpy(before, ram + EPT12_PML4, sizeof(before));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1u | (1u << 7), 0x3000, 0x7fff000);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 2u | (1u << 7) | (1u << 8), 0x3008, 0x403008);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t eptp02 = eptp02_of_last_entry(), size = 0;
+    ck_assert_uint_eq(eptp02 & 0xfff, 0x1e);
+    ck_assert_uint_eq(walk02(eptp02, 0x3000, &size) & 7u, 7u);
+    ck_assert_mem_eq(ram + EPT12_PML4, before, sizeof(before));
+    ck_assert_uint_eq(last().l0_handled, 2);
+}
+END_TEST
+
 /* L1's INVEPT drops exactly the ept02 it names; VMXOFF drops all. */
 START_TEST(nested_ept_invept_from_l1)
 {
@@ -2493,6 +2635,10 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_ept_l0_mmio_goes_to_vmm);
     tcase_add_test(te, nested_ept_l0_mmio_decoded_for_vmm);
     tcase_add_test(te, nested_ept_string_io_through_ept12);
+    tcase_add_test(te, nested_ept_ad_paging_structure_access_sets_dirty);
+    tcase_add_test(te, nested_ept_without_ad_leaves_ept12_alone);
+    tcase_add_loop_test(te, nested_ept_string_first_element_exits_to_l1, 0,
+                        (int)(sizeof(ept_string_cases) / sizeof(ept_string_cases[0])));
     tcase_add_test(te, nested_ept_invept_from_l1);
     tcase_add_test(te, nested_ept_eptp_switch_and_unmap);
     tcase_add_test(te, nested_ept_off_without_activate_secondary);

@@ -802,6 +802,295 @@ START_TEST(rep_outsb_stops_before_unmapped_page)
 }
 END_TEST
 
+/* ---- string I/O: the first element faults ----
+ * SDM Vol. 2, "INS/INSB/INSW/INSD" and "OUTS/OUTSB/OUTSW/OUTSD" (Protected
+ * Mode / 64-Bit Mode Exceptions); Vol. 3, "Relative Priority of Faults and
+ * VM Exits" (the memory operand is checked after the I/O exit), "Access
+ * Rights", "Interrupt 14-Page-Fault Exception (#PF)" (error code bits 0 P,
+ * 1 W/R, 2 U/S; CR2), "Exception Bitmap" (#PF with the error-code mask and
+ * match), "Exit Qualification for ... Exceptions" (#PF: the linear address),
+ * "Format of the VM-Entry Interruption-Information Field". */
+#define INFO_GP 0x80000b0du /* valid, hardware exception, error code, vector 13 */
+#define INFO_SS 0x80000b0cu /* ... vector 12 */
+#define INFO_PF 0x80000b0eu /* ... vector 14 */
+
+/* The string exit, then (if L2 runs again) CPUID to L1 and L1's HLT. */
+static void string_fault_run(const uint8_t *insn, size_t n, uint64_t qual, uint64_t rflags)
+{
+    ck_assert_int_eq(vcore_vm_write_guest(vm, L2_CODE, insn, n), VCORE_OK);
+    set12(VCORE_VMCS_GUEST_RIP, L2_CODE);
+    set12(VCORE_VMCS_GUEST_RFLAGS, rflags);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, qual, (uint32_t)n);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+}
+
+/* The fault went into L2: its injection in vmcs02, L2 resumed at the
+ * instruction (the CPUID after it is what L1 sees), nothing moved. */
+static void assert_injected(uint32_t info, uint32_t error)
+{
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), info);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), error);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE);
+    vcore_nvmx_last_t l = last();
+    ck_assert_uint_eq(l.l0_handled, 1);
+    ck_assert_uint_eq(l.reflected, 1);
+}
+
+/* REP OUTSB at RSI = 2 MiB, which L2's paging does not map (the PDE is not
+ * present): #PF with error code 0 (not present, read, supervisor), CR2 the
+ * linear address; RSI and RCX keep their values, RIP stays. */
+START_TEST(string_first_element_not_mapped_is_pf_in_l2)
+{
+    static const uint8_t insn[] = {0xf3, 0x6e};
+    set_gpr(VCORE_X86_RSI, 0x200000);
+    set_gpr(VCORE_X86_RCX, 4);
+    string_fault_run(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR | IOQ_REP, 0x2);
+    assert_injected(INFO_PF, 0);
+    ck_assert_uint_eq(sregs().cr2, 0x200000);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSI], 0x200000);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 4);
+}
+END_TEST
+
+/* #PF and L1's interest ("Exception Bitmap"): with bit 14 set the #PF exits
+ * when (error code & mask) == match, with bit 14 clear when it differs. The
+ * exit is reason 0 with the #PF in the exit interruption information and
+ * the linear address as qualification; otherwise L2 gets the #PF. */
+typedef struct pf_case {
+    uint32_t bitmap, mask, match;
+    bool exits;
+} pf_case_t;
+static const pf_case_t pf_cases[] = {
+    {1u << 14, 0, 0, true},  /* bit set, 0 & 0 == 0 */
+    {1u << 14, 1, 1, false}, /* bit set, error 0: 0 & 1 != 1 */
+    {0, 1, 1, true},         /* bit clear, mismatch */
+    {0, 0, 0, false},        /* bit clear, match */
+};
+
+START_TEST(string_pf_follows_exception_bitmap_and_pfec)
+{
+    const pf_case_t *c = &pf_cases[_i];
+    static const uint8_t insn[] = {0x6e};
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, c->bitmap);
+    set12(VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MASK, c->mask);
+    set12(VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MATCH, c->match);
+    set_gpr(VCORE_X86_RSI, 0x200010);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, L2_CODE, insn, sizeof(insn)), VCORE_OK);
+    set12(VCORE_VMCS_GUEST_RIP, L2_CODE);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false) | IOQ_STR, 1);
+    if (!c->exits)
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    if (c->exits) {
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), INFO_PF);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_ERROR_CODE), 0);
+        ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0x200010);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE);
+        ck_assert_uint_eq(regs().rip, HOST_RIP);
+        ck_assert(!last().in_l2);
+    } else {
+        assert_injected(INFO_PF, 0);
+        ck_assert_uint_eq(sregs().cr2, 0x200010);
+    }
+}
+END_TEST
+
+/* L2's own 4 KiB identity paging at 0x34000: every entry present and
+ * writable, user with `user`; the page at STR_BUF gets `buf_flags`. */
+#define L2_PML4 0x34000u
+#define L2_PDPT 0x35000u
+#define L2_PD 0x36000u
+#define L2_PT 0x37000u
+static void l2_paging(uint64_t user, uint64_t buf_flags)
+{
+    put(L2_PML4, L2_PDPT | 3 | user, 8);
+    put(L2_PDPT, L2_PD | 3 | user, 8);
+    put(L2_PD, L2_PT | 3 | user, 8);
+    for (uint64_t i = 0; i < 512; i++)
+        put(L2_PT + i * 8, (i << 12) | 3 | user, 8);
+    put(L2_PT + (STR_BUF >> 12) * 8, STR_BUF | buf_flags, 8);
+    set12(VCORE_VMCS_GUEST_CR3, L2_PML4);
+}
+
+/* INSB into a read-only page (CR0.WP = 1 in L2): #PF with error code 3
+ * (present, write); nothing written, no dirty flag set in L2's PTE. */
+START_TEST(ins_into_read_only_page_is_pf_write)
+{
+    static const uint8_t insn[] = {0x6c};
+    l2_paging(0, 1);
+    set_gpr(VCORE_X86_RDI, STR_BUF + 0x10);
+    string_fault_run(insn, sizeof(insn), IOQ(0x60, 1, true) | IOQ_STR, 0x2);
+    assert_injected(INFO_PF, 3);
+    ck_assert_uint_eq(sregs().cr2, STR_BUF + 0x10);
+    uint64_t pte = 0;
+    memcpy(&pte, ram + L2_PT + (STR_BUF >> 12) * 8, 8);
+    ck_assert_uint_eq(pte, STR_BUF | 1);
+}
+END_TEST
+
+/* L2 at CPL 3 (SS.DPL = 3). OUTSB of a supervisor page: #PF error code 5
+ * (present, read, user); INSB into a read-only user page: error code 7
+ * (present, write, user) whatever CR0.WP. A user page allows both. */
+static void l2_cpl3(void)
+{
+    set12(VCORE_VMCS_GUEST_CS_SELECTOR, 0x2b);
+    set12(VCORE_VMCS_GUEST_CS_AR_BYTES, 0xa0fb);
+    set12(VCORE_VMCS_GUEST_SS_SELECTOR, 0x33);
+    set12(VCORE_VMCS_GUEST_SS_AR_BYTES, 0xc0f3);
+    set12(VCORE_VMCS_GUEST_DS_SELECTOR, 0x33);
+    set12(VCORE_VMCS_GUEST_DS_AR_BYTES, 0xc0f3);
+    set12(VCORE_VMCS_GUEST_ES_SELECTOR, 0x33);
+    set12(VCORE_VMCS_GUEST_ES_AR_BYTES, 0xc0f3);
+}
+
+START_TEST(cpl3_outs_of_supervisor_page_is_pf_user)
+{
+    static const uint8_t insn[] = {0x6e};
+    l2_cpl3();
+    l2_paging(4, 3); /* everything user but the buffer's page */
+    set_gpr(VCORE_X86_RSI, STR_BUF + 8);
+    string_fault_run(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR, 0x3002); /* IOPL 3 */
+    assert_injected(INFO_PF, 5);
+    ck_assert_uint_eq(sregs().cr2, STR_BUF + 8);
+}
+END_TEST
+
+START_TEST(cpl3_ins_into_read_only_user_page_is_pf_write_user)
+{
+    static const uint8_t insn[] = {0x6c};
+    l2_cpl3();
+    set12(VCORE_VMCS_GUEST_CR0, 0x80040033); /* CR0.WP = 0: user writes still fault */
+    l2_paging(4, 5);
+    set_gpr(VCORE_X86_RDI, STR_BUF);
+    string_fault_run(insn, sizeof(insn), IOQ(0x80, 1, true) | IOQ_STR, 0x3002);
+    assert_injected(INFO_PF, 7);
+}
+END_TEST
+
+START_TEST(cpl3_outs_of_user_page_reaches_vmm)
+{
+    static const uint8_t insn[] = {0x6e};
+    l2_cpl3();
+    l2_paging(4, 5);
+    put(STR_BUF, 0x77, 1);
+    set_gpr(VCORE_X86_RSI, STR_BUF);
+    vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR, 0x3002);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.u.io.count, 1);
+    ck_assert_uint_eq(e.u.io.data[0], 0x77);
+}
+END_TEST
+
+/* 64-bit mode: a non-canonical element is #GP(0), or #SS(0) through SS
+ * (OUTS with an SS override, 36 6E). */
+START_TEST(string_non_canonical_is_gp_or_ss)
+{
+    static const uint8_t outs[] = {0x6e}, outs_ss[] = {0x36, 0x6e};
+    bool ss = _i == 1;
+    set_gpr(VCORE_X86_RSI, 0x0000800000000000ull);
+    if (ss)
+        string_fault_run(outs_ss, sizeof(outs_ss), IOQ(0x80, 1, false) | IOQ_STR, 0x2);
+    else
+        string_fault_run(outs, sizeof(outs), IOQ(0x80, 1, false) | IOQ_STR, 0x2);
+    assert_injected(ss ? INFO_SS : INFO_GP, 0);
+}
+END_TEST
+
+/* ... and an element that becomes non-canonical part-way through a REP:
+ * the elements before it move, the instruction runs again for the rest. */
+START_TEST(rep_stops_before_non_canonical_element)
+{
+    static const uint8_t insn[] = {0xf3, 0x6e};
+    /* The last 2 MiB below the canonical hole map L1 0-2 MiB. */
+    put(PML4 + 255 * 8, 0x39000 | 3, 8);
+    put(0x39000 + 511 * 8, 0x3a000 | 3, 8);
+    put(0x3a000 + 511 * 8, 0x83, 8);
+    put(0x1ffffe, 0x4241, 2);
+    set_gpr(VCORE_X86_RSI, 0x00007ffffffffffeull);
+    set_gpr(VCORE_X86_RCX, 4);
+    vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR | IOQ_REP, 0x2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.u.io.count, 2);
+    ck_assert_mem_eq(e.u.io.data, "AB", 2);
+    reply_then_cpuid(&e);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSI], 0x0000800000000000ull);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE);
+}
+END_TEST
+
+/* L2 in 32-bit protected mode (IA-32e mode guest 0, 32-bit paging with
+ * 4-MByte pages at 0x38000, flat 32-bit code). */
+#define L2_PD32 0x38000u
+static void l2_protected32(void)
+{
+    put(L2_PD32, 0x83, 4); /* 0-4 MiB: present, writable, 4 MByte */
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fb);
+    set12(VCORE_VMCS_GUEST_CR3, L2_PD32);
+    set12(VCORE_VMCS_GUEST_CR4, 0x2010); /* VMXE, PSE */
+    set12(VCORE_VMCS_GUEST_CS_AR_BYTES, 0xc09b);
+}
+
+/* "Limit Checking": an element past the segment limit is #GP(0) for ES
+ * (INS) and DS (OUTS), #SS(0) for SS. The last byte counts: a word at
+ * offset limit - 0 crosses it. Expand-down (type bit 2): offsets up to the
+ * limit fault, those above it do not. */
+typedef struct limit_case {
+    const char *insn;
+    size_t n;
+    uint32_t seg_limit_field, seg_ar_field, ar;
+    uint64_t limit;
+    bool in;
+    uint32_t width;
+    uint64_t off;
+    uint32_t info; /* 0: no fault, the VMM gets the exit */
+} limit_case_t;
+static const limit_case_t limit_cases[] = {
+    {"\x6c", 1, VCORE_VMCS_GUEST_ES_LIMIT, VCORE_VMCS_GUEST_ES_AR_BYTES, 0xc093, 0xfff, true, 1, 0x1000, INFO_GP},
+    {"\x6c", 1, VCORE_VMCS_GUEST_ES_LIMIT, VCORE_VMCS_GUEST_ES_AR_BYTES, 0xc093, 0xfff, true, 1, 0xfff, 0},
+    {"\x66\x6f", 2, VCORE_VMCS_GUEST_DS_LIMIT, VCORE_VMCS_GUEST_DS_AR_BYTES, 0xc093, 0xfff, false, 2, 0xfff, INFO_GP},
+    {"\x36\x6e", 2, VCORE_VMCS_GUEST_SS_LIMIT, VCORE_VMCS_GUEST_SS_AR_BYTES, 0xc093, 0xfff, false, 1, 0x1000, INFO_SS},
+    /* expand-down, D/B = 1: valid offsets are limit+1 .. 4G-1 */
+    {"\x6e", 1, VCORE_VMCS_GUEST_DS_LIMIT, VCORE_VMCS_GUEST_DS_AR_BYTES, 0xc097, 0xfff, false, 1, 0xfff, INFO_GP},
+    {"\x6e", 1, VCORE_VMCS_GUEST_DS_LIMIT, VCORE_VMCS_GUEST_DS_AR_BYTES, 0xc097, 0xfff, false, 1, 0x1000, 0},
+    /* INS into a read-only data segment (type 1): #GP(0) ("Type Checking") */
+    {"\x6c", 1, VCORE_VMCS_GUEST_ES_LIMIT, VCORE_VMCS_GUEST_ES_AR_BYTES, 0xc091, 0xffffffff, true, 1, 0x100, INFO_GP},
+    /* an unusable ES (null selector): #GP(0) */
+    {"\x6c", 1, VCORE_VMCS_GUEST_ES_LIMIT, VCORE_VMCS_GUEST_ES_AR_BYTES, 0x10000, 0xffffffff, true, 1, 0x100, INFO_GP},
+};
+
+START_TEST(protected_mode_segment_checks)
+{
+    const limit_case_t *c = &limit_cases[_i];
+    l2_protected32();
+    set12(c->seg_limit_field, c->limit);
+    set12(c->seg_ar_field, c->ar);
+    if (c->ar & 0x10000u)
+        set12(c->seg_limit_field - 0x4800u + 0x800u, 0); /* selector 0 */
+    set_gpr(c->in ? VCORE_X86_RDI : VCORE_X86_RSI, c->off);
+    uint64_t q = IOQ(0x80, c->width, c->in) | IOQ_STR;
+    if (c->info) {
+        string_fault_run((const uint8_t *)c->insn, c->n, q, 0x2);
+        assert_injected(c->info, 0);
+    } else {
+        vcore_exit_t e = string_exit((const uint8_t *)c->insn, c->n, q, 0x2);
+        ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+        ck_assert_uint_eq(e.u.io.count, 1);
+    }
+}
+END_TEST
+
 /* ---- exits L0 keeps leave vmcs12 alone ---- */
 
 /* One exit kind L0 keeps: reason, the exit-information fields the mock's
@@ -911,6 +1200,16 @@ static Suite *run_suite(void)
     tcase_add_test(tl, rep_outsb_longer_than_one_exit);
     tcase_add_test(tl, rep_ins_with_zero_count_completes_in_l0);
     tcase_add_test(tl, rep_outsb_stops_before_unmapped_page);
+    tcase_add_test(tl, string_first_element_not_mapped_is_pf_in_l2);
+    tcase_add_loop_test(tl, string_pf_follows_exception_bitmap_and_pfec, 0,
+                        (int)(sizeof(pf_cases) / sizeof(pf_cases[0])));
+    tcase_add_test(tl, ins_into_read_only_page_is_pf_write);
+    tcase_add_test(tl, cpl3_outs_of_supervisor_page_is_pf_user);
+    tcase_add_test(tl, cpl3_ins_into_read_only_user_page_is_pf_write_user);
+    tcase_add_test(tl, cpl3_outs_of_user_page_reaches_vmm);
+    tcase_add_loop_test(tl, string_non_canonical_is_gp_or_ss, 0, 2);
+    tcase_add_test(tl, rep_stops_before_non_canonical_element);
+    tcase_add_loop_test(tl, protected_mode_segment_checks, 0, (int)(sizeof(limit_cases) / sizeof(limit_cases[0])));
     tcase_add_loop_test(tl, l0_exit_leaves_vmcs12, 0, (int)(sizeof(l0_kinds) / sizeof(l0_kinds[0])));
     suite_add_tcase(s, tl);
     return s;

@@ -93,7 +93,7 @@ static void m_smm_bad(void) { put16(24, VCORE_KVM_NESTED_SMM_GUEST_MODE); }
 static void m_smm(void) { put16(24, VCORE_KVM_NESTED_SMM_VMXON); }
 /* guest mode, but vmcs12's launch state is clear and no entry is pending */
 static void m_guest_mode(void) { put16(0, VCORE_KVM_NESTED_GUEST_MODE); }
-static void m_mtf(void) { put16(0, VCORE_KVM_NESTED_GUEST_MODE | VCORE_KVM_NESTED_MTF_PENDING); }
+static void m_mtf(void) { put16(0, VCORE_KVM_NESTED_MTF_PENDING); } /* MTF_PENDING outside guest mode */
 static void m_vmcs_eq_vmxon(void) { put64(16, FX_VMXON); }
 static void m_vmcs_misaligned(void) { put64(16, FX_VMCS_A + 8); }
 static void m_vmcs_no_page(void) { put32(4, 128); }
@@ -117,7 +117,7 @@ START_TEST(every_rejection)
         {m_smm_bad, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SMM},
         {m_smm, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_KVM_STATE_SMM},
         {m_guest_mode, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_NOT_LAUNCHED},
-        {m_mtf, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_KVM_STATE_MTF_PENDING},
+        {m_mtf, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_MTF_PENDING},
         {m_vmcs_eq_vmxon, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMCS12_ADDR},
         {m_vmcs_misaligned, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMCS12_ADDR},
         {m_vmcs_no_page, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SIZE},

@@ -31,6 +31,7 @@
 #define B_VMCS 16u
 #define B_SMM 24u
 #define B_VMX_FLAGS 28u
+#define B_DEADLINE 32u
 #define B_DATA 128u
 #define KVM_REV 0x11e57ed0u
 
@@ -458,7 +459,7 @@ static void m_format(uint8_t *b) { set16(b, B_FORMAT, 1); }
 static void m_vmx_flags(uint8_t *b) { set32(b, B_VMX_FLAGS, 2); }
 static void m_deadline_no_guest(uint8_t *b) { set16(b, B_FLAGS, 0); set32(b, B_VMX_FLAGS, 1); }
 static void m_evmcs(uint8_t *b) { set16(b, B_FLAGS, 1 | 4); }
-static void m_mtf(uint8_t *b) { set16(b, B_FLAGS, 1 | 8); }
+static void m_mtf(uint8_t *b) { set16(b, B_FLAGS, 8); }
 static void m_no_vmxon_vmcs(uint8_t *b) { set64(b, B_VMXON, ~0ull); }
 static void m_no_vmx_guest(uint8_t *b) { set64(b, B_VMXON, ~0ull); set64(b, B_VMCS, ~0ull); }
 static void m_vmxon_misaligned(uint8_t *b) { set64(b, B_VMXON, VMXON_GPA + 8); }
@@ -514,7 +515,7 @@ static const struct {
     {m_vmx_flags, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMX_FLAGS, 2},
     {m_deadline_no_guest, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMX_FLAGS, 1},
     {m_evmcs, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_KVM_STATE_EVMCS, 5},
-    {m_mtf, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_KVM_STATE_MTF_PENDING, 9},
+    {m_mtf, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_MTF_PENDING, 8},
     {m_no_vmxon_vmcs, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMCS12_ADDR, VMCS_GPA},
     {m_no_vmx_guest, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_FLAGS, 1},
     {m_vmxon_misaligned, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_VMXON_ADDR, VMXON_GPA + 8},
@@ -588,6 +589,118 @@ START_TEST(every_refusal_changes_nothing)
 }
 END_TEST
 
+/* ---- the VMX-preemption timer across export and import ----
+ * SDM Vol. 3, "VMX-Preemption Timer": the timer counts down by 1 each time
+ * bit X of the TSC changes, X = IA32_VMX_MISC bits 4:0; with pin-based
+ * control 6 it runs while L2 runs. KVM API: struct kvm_vmx_nested_state_hdr
+ * has flags at header offset 28 (KVM_STATE_VMX_PREEMPTION_TIMER_DEADLINE =
+ * 1) and preemption_timer_deadline at 32, the value of L1's TSC at which
+ * the timer expires. L1 does not save the timer value (exit control 22
+ * clear): vmcs12 keeps L1's 1000, vmcs02 counts (the processor saved 600
+ * at L2's exit). */
+#define TIMER_L1 1000u
+#define TIMER_LEFT 600u
+#define TSC0 0x100000000ull
+
+static void launch_with_timer(void)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16u | (1u << 6));
+    set12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, TIMER_L1);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, TSC0), VCORE_OK);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[2] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
+    uint64_t val[2] = {UD_INFO, TIMER_LEFT};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 2, enc, val);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_RAW);
+}
+
+static uint32_t timer_rate(void)
+{
+    const vcore_nvmx_caps_t *c = vcore_nvmx_caps(nv);
+    ck_assert_ptr_nonnull(c);
+    return (uint32_t)(c->msr[VCORE_NVMX_CAP_MISC] & 0x1fu);
+}
+
+/* Imports blob into the vCPU (L1 running) whose L1 TSC is tsc; L2's next
+ * exit goes to L1; returns the count vmcs02 entered L2 with. */
+static uint64_t import_timer_at(uint64_t tsc, uint32_t len)
+{
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, tsc), VCORE_OK);
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
+    cpuid_then_hlt();
+    return peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE);
+}
+
+START_TEST(timer_deadline_round_trip)
+{
+    launch_with_timer();
+    uint32_t rate = timer_rate();
+    uint32_t len = get_state(blob);
+    ck_assert_uint_eq(b32(blob, B_VMX_FLAGS), 1);
+    ck_assert_uint_eq(b64(blob, B_DEADLINE), TSC0 + ((uint64_t)TIMER_LEFT << rate));
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), TIMER_L1);
+    fresh_vcpu();
+    /* 100 timer ticks later the timer continues with 500 ... */
+    ck_assert_uint_eq(import_timer_at(TSC0 + (100ull << rate), len), TIMER_LEFT - 100u);
+    /* ... part of a tick does not count ... */
+    if (rate)
+        ck_assert_uint_eq(import_timer_at(TSC0 + (100ull << rate) + 1u, len), TIMER_LEFT - 101u);
+    /* ... and past the deadline it expires at once (0). */
+    ck_assert_uint_eq(import_timer_at(TSC0 + ((uint64_t)TIMER_LEFT << rate), len), 0);
+    ck_assert_uint_eq(import_timer_at(TSC0 + ((uint64_t)TIMER_LEFT << rate) + (1ull << 40), len), 0);
+    /* Without the flag the timer starts again from vmcs12's value (KVM's
+     * behaviour for a blob without a deadline). */
+    set32(blob, B_VMX_FLAGS, 0);
+    ck_assert_uint_eq(import_timer_at(TSC0 + (100ull << rate), len), TIMER_L1);
+}
+END_TEST
+
+/* Without the timer (pin-based control 6 clear) no deadline is exported. */
+START_TEST(no_timer_no_deadline)
+{
+    launch_into_l2();
+    get_state(blob);
+    ck_assert_uint_eq(b32(blob, B_VMX_FLAGS), 0);
+    ck_assert_uint_eq(b64(blob, B_DEADLINE), 0);
+}
+END_TEST
+
+/* ---- MTF_PENDING (KVM flag 8) ----
+ * SDM Vol. 3, "Monitor Trap Flag": the MTF VM exit has reason 37 and
+ * qualification 0; a pending one is delivered to L1 before L2 executes
+ * anything (L2's RIP unchanged in vmcs12, L1 at HOST_RIP). The pipeline
+ * passes L1's primary control 27 to vmcs02 (no rule of the merge table
+ * touches it), so the state is imported. */
+START_TEST(mtf_pending_exits_to_l1_first)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u | (1u << 27));
+    launch_into_l2();
+    uint32_t len = get_state(blob);
+    ck_assert_uint_eq(b16(blob, B_FLAGS), 1);
+    set16(blob, B_FLAGS, 1 | 8);
+    fresh_vcpu();
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
+    /* still owed: exported again */
+    ck_assert_uint_eq(get_state(other), len);
+    ck_assert_uint_eq(b16(other, B_FLAGS), 9);
+    /* no L2 exit is scripted: L2 must not enter before L1 got the exit */
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_MONITOR_TRAP_FLAG);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+    vcore_nvmx_last_t l = last();
+    ck_assert(!l.in_l2);
+    ck_assert_uint_eq(l.exit_reason, VCORE_VMX_EXIT_MONITOR_TRAP_FLAG);
+    ck_assert_uint_eq(l.reflected, 1);
+    /* delivered: gone from the state */
+    ck_assert_uint_eq(get_state(other), 128 + 4096);
+    ck_assert_uint_eq(b16(other, B_FLAGS), 0);
+}
+END_TEST
+
 /* A pending VMLAUNCH (RUN_PENDING) may still see the launch state clear;
  * the entry then makes it launched. */
 START_TEST(run_pending_accepts_clear_launch_state)
@@ -643,6 +756,9 @@ int main(void)
     tcase_add_test(tc, every_refusal_changes_nothing);
     tcase_add_test(tc, run_pending_accepts_clear_launch_state);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, timer_deadline_round_trip);
+    tcase_add_test(tc, no_timer_no_deadline);
+    tcase_add_test(tc, mtf_pending_exits_to_l1_first);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }

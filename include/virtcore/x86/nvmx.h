@@ -132,7 +132,7 @@ VCORE_BEGIN_DECLS
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
     X(KVM_STATE_VMX_FLAGS, 0x1059, "VMX header flags unknown or set outside guest mode", \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
-    X(KVM_STATE_MTF_PENDING, 0x105a, "MTF_PENDING (a pending monitor-trap-flag VM exit) is not imported", \
+    X(KVM_STATE_MTF_PENDING, 0x105a, "MTF_PENDING (a pending monitor-trap-flag VM exit) outside guest mode", \
       "KVM API, \"KVM_SET_NESTED_STATE\"")                                     \
     X(KVM_STATE_SHADOW, 0x105b, "guest mode with VMCS shadowing: the shadow vmcs12 page is missing, or its revision or shadow-VMCS indicator is wrong", \
       "SDM Vol. 3, \"VMCS Shadowing\"")                                        \
@@ -723,7 +723,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_export(const vcore_nvmx_t *nvmx, 
  * @param[out] diag Receives the reason on refusal (may be NULL).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or a malformed blob (see @p diag).
- * @retval VCORE_ERR_UNSUPPORTED EVMCS, MTF_PENDING or SMM state.
+ * @retval VCORE_ERR_UNSUPPORTED EVMCS or SMM state.
  * @retval VCORE_ERR_STATE The state belongs to a vCPU and the blob is in
  *         guest mode or the vCPU runs L2 (KVM_STATE_GUEST_MODE).
  */
@@ -789,8 +789,8 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, vo
  * @param[out] diag Receives the reason on refusal (may be NULL; also in vcore_vcpu_last_diag()).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument or a refused blob (see @p diag).
- * @retval VCORE_ERR_UNSUPPORTED No nested VMX on the vCPU; EVMCS, MTF_PENDING
- *         or SMM state; or vmcs12 needs what the pipeline lacks.
+ * @retval VCORE_ERR_UNSUPPORTED No nested VMX on the vCPU; EVMCS or SMM
+ *         state; or vmcs12 needs what the pipeline lacks.
  * @retval VCORE_ERR_NOMEM vmcs02 could not be allocated (nothing changed), or
  *         the shadow EPT for L1's EPT pointer could not get pages while vmcs02
  *         was built (as for VCORE_ERR_HWFAIL).
@@ -814,7 +814,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_set_state(vcore_vcpu_t *vcpu, co
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A NULL argument, not a kvm vCPU, or a refused blob.
  * @retval VCORE_ERR_UNSUPPORTED The host lacks KVM_CAP_NESTED_STATE, or the
- *         state is one the library does not import (EVMCS, MTF_PENDING, SMM).
+ *         state is one the library does not import (EVMCS, SMM).
  * @retval VCORE_ERR_HWFAIL The kernel refused the ioctl.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_get_nested_state(vcore_vcpu_t *vcpu, vcore_nvmx_t *nvmx,

@@ -107,8 +107,14 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_ept02_init(void *mem, size_t len, con
  * @brief The EPT pointer of the ept02 for one EPT pointer of L1, created empty if needed.
  *
  * The result is what vmcs02's EPT-pointer field holds while L2 runs with
- * @p eptp12: a 4-level table, write-back paging structures, no
- * accessed/dirty flags (L1's flags are kept by the builder).
+ * @p eptp12: a 4-level table, write-back paging structures, and bit 6
+ * (accessed and dirty flags) exactly when @p eptp12 has it. With bit 6 the
+ * processor treats L2's accesses to its paging structures as writes (SDM
+ * Vol. 3, "EPT Violations"), so they fault on a leaf installed read-only
+ * for a clean ept12 leaf, and the fault sets ept12's dirty flag. The
+ * processor must support the flags (IA32_VMX_EPT_VPID_CAP bit 21): the
+ * VM-entry checks refuse bit 6 in vmcs12 when L1's capabilities, a subset
+ * of the processor's, lack it.
  * @param[in,out] ept02 The builder.
  * @param[in] eptp12 vmcs12's EPT pointer (checked by the VM-entry checks).
  * @param[out] eptp02 The EPT pointer for vmcs02.

@@ -20,18 +20,19 @@ uint64_t vcore__x86_str_step(uint64_t reg, uint64_t delta, uint32_t asize)
     return (reg & ~0xffffull) | (sum & 0xffffull);
 }
 
-uint64_t vcore__x86_str_elem(const vcore__x86_str_t *s, uint64_t reg, uint32_t k)
+uint64_t vcore__x86_str_off(const vcore__x86_str_t *s, uint64_t reg, uint32_t k)
 {
     /* Element k lies k elements further in the direction RFLAGS.DF gives;
-     * the offset wraps at the address size, the linear address at 32 bits
-     * outside 64-bit mode. */
+     * the offset wraps at the address size. */
     uint64_t delta = (uint64_t)k * s->width;
     uint64_t off = vcore__x86_str_step(reg, s->down ? (uint64_t)0 - delta : delta, s->asize);
-    if (s->asize == 16)
-        off &= 0xffffull;
-    else if (s->asize == 32)
-        off &= 0xffffffffull;
-    uint64_t lin = s->base + off;
+    return off & vcore__x86_str_mask(s->asize);
+}
+
+uint64_t vcore__x86_str_elem(const vcore__x86_str_t *s, uint64_t reg, uint32_t k)
+{
+    /* The linear address wraps at 32 bits outside 64-bit mode. */
+    uint64_t lin = s->base + vcore__x86_str_off(s, reg, k);
     return s->long64 ? lin : (lin & 0xffffffffull);
 }
 

@@ -2,9 +2,10 @@
  * walk.c - guest linear -> guest physical translation for the memory
  * operands of emulated instructions (SDM Vol. 3, "Paging").
  *
- * Only supervisor data accesses are needed (VMX instructions run at CPL 0),
- * so the walk checks presence, reserved bits, write protection (CR0.WP) and
- * SMAP (CR4.SMAP with RFLAGS.AC clear). It records the accessed and dirty
+ * Data accesses only: the walk checks presence, reserved bits and the
+ * access rights of a supervisor-mode access (write protection with CR0.WP,
+ * SMAP with CR4.SMAP and RFLAGS.AC clear) or of a user-mode one (CPL 3:
+ * the page must be a user page, and writable for a write). It records the accessed and dirty
  * flags the access sets (SDM "Accessed and Dirty Flags"); the caller
  * commits them once every page of the access is known to be reachable, so
  * a refused access changes nothing. Protection keys (PKS) are left for a
@@ -24,12 +25,13 @@
 /* #PF error-code bits (SDM "Exception and Interrupt Reference", #PF). */
 #define PFEC_P (1u << 0)
 #define PFEC_W (1u << 1)
+#define PFEC_US (1u << 2)
 #define PFEC_RSVD (1u << 3)
 
-static int walk_fault(vcore__walk_fault_t *f, uint64_t la, bool write, uint32_t bits)
+static int walk_fault(vcore__walk_fault_t *f, uint64_t la, uint32_t access, uint32_t bits)
 {
     f->vector = VCORE__VEC_PF;
-    f->error_code = bits | (write ? PFEC_W : 0u);
+    f->error_code = bits | ((access & VCORE__WALK_WRITE) ? PFEC_W : 0u) | ((access & VCORE__WALK_USER) ? PFEC_US : 0u);
     f->cr2 = la;
     return VCORE_ERR_INVAL;
 }
@@ -75,6 +77,14 @@ int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t 
                 uint32_t maxphyaddr, uint64_t la, bool write, uint64_t *gpa,
                 vcore__walk_fault_t *fault, vcore__walk_ad_t *ad)
 {
+    return vcore__walk_access(m, s, rflags, maxphyaddr, la, write ? VCORE__WALK_WRITE : 0u, gpa, fault, ad);
+}
+
+int vcore__walk_access(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
+                       uint32_t maxphyaddr, uint64_t la, uint32_t access, uint64_t *gpa,
+                       vcore__walk_fault_t *fault, vcore__walk_ad_t *ad)
+{
+    bool write = (access & VCORE__WALK_WRITE) != 0;
     uint64_t phys_mask = ((1ull << maxphyaddr) - 1) & ~0xfffull; /* bits M-1:12 */
     /* Bits 51:MAXPHYADDR of every entry are reserved. */
     uint64_t rsvd_hi = ((1ull << 52) - 1) & ~((1ull << maxphyaddr) - 1);
@@ -98,7 +108,7 @@ int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t 
         if (err)
             return err;
         if (!(e & PTE_P))
-            return walk_fault(fault, la, write, 0);
+            return walk_fault(fault, la, access, 0);
         rw = (e & PTE_RW) != 0;
         us = (e & PTE_US) != 0;
         if ((e & PTE_PS) && (s->cr4 & VCORE__CR4_PSE)) {
@@ -106,14 +116,14 @@ int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t 
              * the bits above MAXPHYADDR are reserved. */
             uint64_t hi = (e >> 13) & 0xffu;
             if ((e & (1ull << 21)) || (maxphyaddr < 40 && (hi >> (maxphyaddr - 32))))
-                return walk_fault(fault, la, write, PFEC_P | PFEC_RSVD);
+                return walk_fault(fault, la, access, PFEC_P | PFEC_RSVD);
             *gpa = (e & 0xffc00000ull) | (hi << 32) | (la32 & 0x3fffffu);
         } else {
             err = walk_entry(m, (e & 0xfffff000ull) + ((la32 >> 12) & 0x3ffu) * 4u, 4, &e, ad);
             if (err)
                 return err;
             if (!(e & PTE_P))
-                return walk_fault(fault, la, write, 0);
+                return walk_fault(fault, la, access, 0);
             rw = rw && (e & PTE_RW);
             us = us && (e & PTE_US);
             *gpa = (e & 0xfffff000ull) | (la32 & 0xfffu);
@@ -132,10 +142,10 @@ int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t 
         if (err)
             return err;
         if (!(e & PTE_P))
-            return walk_fault(fault, la, write, 0);
+            return walk_fault(fault, la, access, 0);
         /* PDPTE bits 2:1, 8:5 and 63:MAXPHYADDR are reserved. */
         if ((e & 0x1e6ull) || (e & ~((1ull << maxphyaddr) - 1)))
-            return walk_fault(fault, la, write, PFEC_P | PFEC_RSVD);
+            return walk_fault(fault, la, access, PFEC_P | PFEC_RSVD);
         la = la32;
         table = e & phys_mask;
         levels = 2;
@@ -146,18 +156,18 @@ int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t 
         if (err)
             return err;
         if (!(e & PTE_P))
-            return walk_fault(fault, la, write, 0);
+            return walk_fault(fault, la, access, 0);
         if (e & rsvd_hi)
-            return walk_fault(fault, la, write, PFEC_P | PFEC_RSVD);
+            return walk_fault(fault, la, access, PFEC_P | PFEC_RSVD);
         rw = rw && (e & PTE_RW);
         us = us && (e & PTE_US);
         if ((e & PTE_PS) && lvl >= 4)
-            return walk_fault(fault, la, write, PFEC_P | PFEC_RSVD); /* no 512-GByte pages */
+            return walk_fault(fault, la, access, PFEC_P | PFEC_RSVD); /* no 512-GByte pages */
         if ((e & PTE_PS) && lvl >= 2) {
             uint64_t page = 1ull << shift;
             /* Bits shift-1:13 of a large-page entry are reserved (bit 12 is PAT). */
             if (e & (page - 1) & ~0x1fffull)
-                return walk_fault(fault, la, write, PFEC_P | PFEC_RSVD);
+                return walk_fault(fault, la, access, PFEC_P | PFEC_RSVD);
             *gpa = (e & phys_mask & ~(page - 1)) | (la & (page - 1));
             goto perms;
         }
@@ -166,13 +176,21 @@ int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t 
     *gpa = table | (la & 0xfffu);
 
 perms:
-    /* SDM "Access Rights": supervisor writes to read-only pages fault when
-     * CR0.WP=1; supervisor data accesses to user pages fault with SMAP
-     * unless RFLAGS.AC=1. */
+    /* SDM "Access Rights": a user-mode access needs a user page (U/S = 1
+     * at every level), and a writable one (R/W = 1 at every level) for a
+     * write whatever CR0.WP says. Supervisor writes to read-only pages
+     * fault when CR0.WP=1; supervisor data accesses to user pages fault
+     * with SMAP unless RFLAGS.AC=1. */
+    if (access & VCORE__WALK_USER) {
+        if (!us || (write && !rw))
+            return walk_fault(fault, la, access, PFEC_P);
+        walk_mark_dirty(ad, write);
+        return VCORE_OK;
+    }
     if (write && !rw && (s->cr0 & VCORE__CR0_WP))
-        return walk_fault(fault, la, write, PFEC_P);
+        return walk_fault(fault, la, access, PFEC_P);
     if (us && (s->cr4 & VCORE__CR4_SMAP) && !(rflags & VCORE__RFLAGS_AC))
-        return walk_fault(fault, la, write, PFEC_P);
+        return walk_fault(fault, la, access, PFEC_P);
     walk_mark_dirty(ad, write);
     return VCORE_OK;
 }

@@ -109,8 +109,25 @@ typedef struct vcore__walk_ad {
 int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
                 uint32_t maxphyaddr, uint64_t la, bool write, uint64_t *gpa,
                 vcore__walk_fault_t *fault, vcore__walk_ad_t *ad);
+/* The same for an access described by VCORE__WALK_* flags: a write, and
+ * user mode (CPL 3: "Access Rights"; the #PF error code gets U/S). */
+#define VCORE__WALK_WRITE (1u << 0)
+#define VCORE__WALK_USER (1u << 1)
+int vcore__walk_access(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
+                       uint32_t maxphyaddr, uint64_t la, uint32_t access, uint64_t *gpa,
+                       vcore__walk_fault_t *fault, vcore__walk_ad_t *ad);
 /* Sets the recorded accessed/dirty flags that are not set yet. */
 void vcore__walk_commit_ad(const vcore_nvmx_mem_t *m, const vcore__walk_ad_t *ad);
+
+/* ---- segmentation of a data access (seg.c) ---- */
+#define VCORE__SEG_MODE_REAL 0u /* real-address or virtual-8086 mode: limit checks only */
+#define VCORE__SEG_MODE_PROT 1u /* protected mode outside 64-bit mode: usability, type, limit */
+#define VCORE__SEG_MODE_64 2u   /* 64-bit mode: canonical checks only */
+/* The linear address of a len-byte access at offset ea through segment s
+ * (with the base the mode uses), or false when the access faults: #SS(0)
+ * through SS, #GP(0) otherwise. la_bits: 48, or 57 with CR4.LA57. */
+bool vcore__x86_seg_linear(const vcore_x86_segment_t *s, uint32_t mode, uint64_t ea, uint32_t len, bool write,
+                           uint32_t la_bits, uint64_t *la);
 
 /* ---- string I/O addressing (string_io.c) ---- */
 typedef struct vcore__x86_str {
@@ -122,6 +139,9 @@ typedef struct vcore__x86_str {
 } vcore__x86_str_t;
 /* reg + delta as the string instructions update RSI, RDI and RCX. */
 uint64_t vcore__x86_str_step(uint64_t reg, uint64_t delta, uint32_t asize);
+/* The offset (effective address) of element k when the offset register
+ * holds reg: it wraps at the address size. */
+uint64_t vcore__x86_str_off(const vcore__x86_str_t *s, uint64_t reg, uint32_t k);
 /* The linear address of element k when the offset register holds reg. */
 uint64_t vcore__x86_str_elem(const vcore__x86_str_t *s, uint64_t reg, uint32_t k);
 /* The bits of RCX/RSI/RDI the address size uses. */

@@ -48,7 +48,8 @@ struct vcore_nvmx_ept02 {
 #define E_MT_SHIFT 3                /* leaf bits 5:3: memory type */
 #define E_IPAT (1ull << 6)          /* leaf bit 6: ignore PAT memory type */
 #define E_PS (1ull << 7)            /* PDPTE/PDE bit 7: maps a page */
-#define E_D (1ull << 9)             /* ept12 leaf: dirty flag (EPTP bit 6) */
+#define E_A (1ull << 8)             /* accessed flag (EPTP bit 6) */
+#define E_D (1ull << 9)             /* dirty flag of a leaf (EPTP bit 6) */
 #define E_ADDR 0x000ffffffffff000ull /* bits 51:12 */
 #define EPTP_AD (1ull << 6)         /* EPTP bit 6: accessed and dirty flags */
 #define EPTP_EP4TA 0x000ffffffffff000ull /* EPTP bits 51:12 */
@@ -130,9 +131,17 @@ static uint32_t ept02_take(vcore_nvmx_ept02_t *p, uint32_t c)
     return UINT32_MAX; /* unreachable: callers count free pages first */
 }
 
+/* ept02's pointer carries bit 6 when L1's does ("Accessed and Dirty Flags
+ * for EPT"): the processor then treats L2's accesses to its own paging
+ * structures as writes ("EPT Violations"), so such an access to a page
+ * whose ept12 leaf is clean - read-only in ept02 - faults as a write and
+ * the fault sets the dirty flag L1 expects. The processor also sets the
+ * flags in ept02's own entries; nothing of ept02 reads them. An EPTP12
+ * with bit 6 passed the VM-entry checks against L1's capabilities, which
+ * offer bit 21 of IA32_VMX_EPT_VPID_CAP only when the processor has it. */
 static uint64_t ept02_ctx_eptp(const vcore_nvmx_ept02_t *p, uint32_t c)
 {
-    return p->page[p->ctx[c].root].pa | EPT02_EPTP_BITS;
+    return p->page[p->ctx[c].root].pa | EPT02_EPTP_BITS | (p->ctx[c].eptp12 & EPTP_AD);
 }
 
 static void ept02_flush(vcore_nvmx_ept02_t *p, uint32_t c)
@@ -273,7 +282,8 @@ static int ept02_install(vcore_nvmx_ept02_t *p, uint32_t c, uint64_t gpa, uint32
     uint64_t hpa = base + ((gpa & (ept02_level_size(level) - 1u)) & ~(size - 1u));
     uint64_t leaf = hpa | attrs | (at > 1 ? E_PS : 0u);
     uint64_t *ent = &t[ept02_index(gpa, at)];
-    uint64_t old = *ent;
+    /* The accessed and dirty flags the processor set in it are not ours. */
+    uint64_t old = *ent & ~(E_A | E_D);
     /* Only a leaf that loses nothing (same page and type, no right taken
      * away) may change without invalidating ("Invalidation of TLBs and
      * Paging-Structure Caches": the processor may keep using the old one). */

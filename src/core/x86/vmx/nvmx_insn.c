@@ -587,7 +587,7 @@ int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vc
     /* An instruction of L1 means L2 no longer runs: an imported
      * guest-mode blob kept as data (nvmx_kvm.c) is out of date. */
     if (!insn->in_l2)
-        nvmx->kvm_guest_mode = nvmx->kvm_run_pending = false;
+        nvmx->kvm_guest_mode = nvmx->kvm_run_pending = nvmx->kvm_mtf_pending = false;
     c.n = nvmx;
     c.mem = mem;
     c.opmem = mem;

@@ -110,7 +110,8 @@ int vcore_nvmx_kvm_export(const vcore_nvmx_t *nvmx, void *buf, size_t len, uint3
         return VCORE_ERR_STATE;
     vcore__memset(&h, 0, sizeof(h));
     if (nvmx->kvm_guest_mode) {
-        h.flags = (uint16_t)(VCORE_KVM_NESTED_GUEST_MODE | (nvmx->kvm_run_pending ? VCORE_KVM_NESTED_RUN_PENDING : 0u));
+        h.flags = (uint16_t)(VCORE_KVM_NESTED_GUEST_MODE | (nvmx->kvm_run_pending ? VCORE_KVM_NESTED_RUN_PENDING : 0u) |
+                             (nvmx->kvm_mtf_pending ? VCORE_KVM_NESTED_MTF_PENDING : 0u));
         h.vmx_flags = nvmx->kvm_vmx_flags;
         h.deadline = nvmx->kvm_deadline;
     }
@@ -170,10 +171,10 @@ int vcore__nvmx_kvm_parse(vcore_nvmx_t *nvmx, const void *buf, size_t len, vcore
         REFUSE(VCORE_DIAG_KVM_STATE_VMX_FLAGS, h->vmx_flags, VCORE_ERR_INVAL);
     if (h->flags & VCORE_KVM_NESTED_EVMCS)
         REFUSE(VCORE_DIAG_KVM_STATE_EVMCS, h->flags, VCORE_ERR_UNSUPPORTED);
-    /* A monitor-trap-flag exit owed to L1 after the entry: the pipeline
-     * keeps no such pending exit. */
-    if (h->flags & VCORE_KVM_NESTED_MTF_PENDING)
-        REFUSE(VCORE_DIAG_KVM_STATE_MTF_PENDING, h->flags, VCORE_ERR_UNSUPPORTED);
+    /* A monitor-trap-flag VM exit owed to L1 ("Monitor Trap Flag") is
+     * owed by a running L2: only in guest mode. */
+    if ((h->flags & VCORE_KVM_NESTED_MTF_PENDING) && !guest)
+        REFUSE(VCORE_DIAG_KVM_STATE_MTF_PENDING, h->flags, VCORE_ERR_INVAL);
 
     if (h->vmxon == VCORE__INVALID_PTR) {
         /* Not in VMX operation: nothing else may be set. */
@@ -283,6 +284,7 @@ int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const void *buf, size_t len, vcore
     vcore__nvmx_kvm_commit(nvmx, &h);
     nvmx->kvm_guest_mode = (h.flags & VCORE_KVM_NESTED_GUEST_MODE) != 0;
     nvmx->kvm_run_pending = (h.flags & VCORE_KVM_NESTED_RUN_PENDING) != 0;
+    nvmx->kvm_mtf_pending = (h.flags & VCORE_KVM_NESTED_MTF_PENDING) != 0;
     nvmx->kvm_vmx_flags = h.vmx_flags;
     nvmx->kvm_deadline = (h.vmx_flags & VCORE_KVM_NESTED_VMX_PREEMPTION_DEADLINE) ? h.deadline : 0;
     return VCORE_OK;

@@ -61,40 +61,17 @@ static int nvmx_operand_linear(vcore__nvmx_ctx_t *c, uint32_t len, bool write, u
     ea &= amask;
     s = &c->in.sregs.seg[seg];
 
-    if (c->long64) {
-        /* 64-bit mode: only FS and GS bases apply (after a 32-bit effective
-         * address was truncated), no limit checks; the whole access must be
-         * canonical. */
-        uint32_t bits = (c->in.sregs.cr4 & VCORE__CR4_LA57) ? 57u : 48u;
-        uint64_t la = ea + ((seg == VCORE_X86_FS || seg == VCORE_X86_GS) ? s->base : 0);
-        if (!vcore__x86_is_canonical(la, bits) || !vcore__x86_is_canonical(la + len - 1, bits))
-            return nvmx_operand_segfault(c, seg);
-        *la_out = la;
-        return VCORE_OK;
-    }
-    /* Protected mode: usable segment, right type, offset within limit. */
-    {
-        uint32_t type = s->ar & VCORE_X86_AR_TYPE_MASK;
-        uint64_t last = ea + len - 1, upper;
-        bool code = (type & 8u) != 0;
-
-        if ((s->ar & VCORE_X86_AR_UNUSABLE) || !(s->ar & VCORE_X86_AR_S) || !(s->ar & VCORE_X86_AR_P))
-            return nvmx_operand_segfault(c, seg);
-        if (write && (code || !(type & 2u)))
-            return nvmx_operand_segfault(c, seg); /* code, or read-only data */
-        if (!write && code && !(type & 2u))
-            return nvmx_operand_segfault(c, seg); /* execute-only code */
-        if (!code && (type & 4u)) {
-            /* Expand-down: valid offsets are limit+1 .. 64K-1 or 4G-1 (D/B). */
-            upper = (s->ar & VCORE_X86_AR_DB) ? 0xffffffffull : 0xffffull;
-            if (ea <= s->limit || last > upper)
-                return nvmx_operand_segfault(c, seg);
-        } else if (last > s->limit) {
-            return nvmx_operand_segfault(c, seg);
-        }
-        *la_out = (s->base + ea) & 0xffffffffull;
-        return VCORE_OK;
-    }
+    /* 64-bit mode: only FS and GS bases apply (after a 32-bit effective
+     * address was truncated), no limit checks, the whole access canonical;
+     * protected mode: usable segment, right type, offset within limit. */
+    vcore_x86_segment_t sc = *s;
+    if (c->long64 && seg != VCORE_X86_FS && seg != VCORE_X86_GS)
+        sc.base = 0;
+    uint32_t bits = (c->in.sregs.cr4 & VCORE__CR4_LA57) ? 57u : 48u;
+    if (!vcore__x86_seg_linear(&sc, c->long64 ? VCORE__SEG_MODE_64 : VCORE__SEG_MODE_PROT, ea, len, write, bits,
+                               la_out))
+        return nvmx_operand_segfault(c, seg);
+    return VCORE_OK;
 }
 
 /* Translates [la, la+len) into at most two physical pieces, recording the

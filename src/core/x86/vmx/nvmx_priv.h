@@ -75,10 +75,12 @@ struct vcore_nvmx {
     /* ---- KVM nested-state interchange (nvmx_kvm.c, vcpu_nested_state.c) ---- */
     bool vcpu_owned;        /* a vCPU's run loop owns this state (vcpu_nested.c) */
     bool run_pending;       /* L2 entered by an import with RUN_PENDING and not run yet */
+    bool mtf_pending;       /* a monitor-trap-flag VM exit to L1 is owed before L2 runs (MTF_PENDING) */
     /* A state no vCPU runs (the toolkit, the kvm backend) keeps a
      * guest-mode blob as data so that it exports again unchanged. */
     bool kvm_guest_mode;    /* the imported blob had GUEST_MODE */
     bool kvm_run_pending;   /* ... and RUN_PENDING */
+    bool kvm_mtf_pending;   /* ... and MTF_PENDING */
     uint32_t kvm_vmx_flags; /* its VMX header flags (preemption-timer deadline) */
     uint64_t kvm_deadline;  /* its preemption-timer deadline */
 
@@ -201,7 +203,7 @@ void vcore__nvmx_mark_changed(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
 /* ---- KVM nested-state interchange (nvmx_kvm.c) ---- */
 /* The header of a blob as parsed (host byte order). */
 typedef struct vcore__nvmx_kvm_hdr {
-    uint16_t flags;     /* VCORE_KVM_NESTED_GUEST_MODE, _RUN_PENDING */
+    uint16_t flags;     /* VCORE_KVM_NESTED_GUEST_MODE, _RUN_PENDING, _MTF_PENDING */
     uint32_t size;      /* the blob's size field */
     uint64_t vmxon;     /* vmxon_pa, VCORE__INVALID_PTR outside VMX operation */
     uint64_t vmcs;      /* vmcs12_pa, VCORE__INVALID_PTR without a current VMCS */

@@ -57,8 +57,10 @@ void vcore__nvmx_leave(vcore_nvmx_t *n)
     vcore__memset(n->dirty, 0, sizeof(n->dirty));
     n->chk_passed = false;
     n->run_pending = false;
+    n->mtf_pending = false;
     n->kvm_guest_mode = false;
     n->kvm_run_pending = false;
+    n->kvm_mtf_pending = false;
     n->kvm_vmx_flags = 0;
     n->kvm_deadline = 0;
 }
