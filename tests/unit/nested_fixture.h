@@ -211,5 +211,84 @@ static void l1_long_mode(void)
     r.rflags = 0x2 | 0x8d5; /* arithmetic flags set: VMfail must clear them */
     ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_FEATURE_CONTROL, 5), VCORE_OK);
+}
+
+/* The test VM: the mock backend (with host services `host` and processor
+ * capabilities `mock_caps` when given), RAM mapped at guest-physical 0, one
+ * nested-VMX vCPU (offered at most `l1_caps` when given) in the L1 state
+ * above, vmcs12 the reference one, nested options `opts`. */
+static inline void nested_vm(const vcore_host_t *host, const vcore_nvmx_caps_t *mock_caps,
+                             const vcore_nvmx_caps_t *l1_caps, uint32_t opts)
+{
+    vcore_vm_config_t cfg;
+    vcore_vm_config_init(&cfg);
+    cfg.backend = vcore_backend_mock();
+    cfg.host = host;
+    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
+    if (mock_caps)
+        ck_assert_int_eq(vcore_mock_set_vmx_caps(vm, mock_caps), VCORE_OK);
+    memset(ram, 0, RAM);
+    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
+    vcore_vcpu_config_t vc;
+    vcore_vcpu_config_init(&vc);
+    vc.nested = VCORE_NESTED_VMX;
+    vc.nvmx_caps = l1_caps;
+    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
+    nv = vcore_vcpu_nvmx(vcpu);
+    if (opts)
+        ck_assert_int_eq(vcore_nvmx_set_options(nv, opts), VCORE_OK);
+    l1_long_mode();
+    ref_vmcs12();
+}
+
+/* Destroys the test VM after checking that the mock's strict VMCS store saw
+ * `violations` accesses the SDM forbids (0 unless a test provokes them). */
+static inline void nested_vm_destroy(uint64_t violations)
+{
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), violations);
+    vcore_vm_destroy(vm);
+}
+
+/* VMXON (once), then VMPTRLD of `page` (the test's vmcs12) at VMCS_GPA; a
+ * VMCS already current is VMCLEARed first (VMPTRLD of the current VMCS would
+ * keep the processor's copy). L1 then stands at L1_RIP with RFLAGS `rflags`. */
+static inline void load_vmcs12_rflags(uint64_t rflags)
+{
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RBX] = OPND_GPA;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    vcore_nvmx_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
+    if (!info.vmx_operation) {
+        put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
+        put(OPND_GPA, VMXON_GPA, 8);
+        l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
+    } else {
+        put(OPND_GPA, VMCS_GPA, 8);
+        l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
+    }
+    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
+    put(OPND_GPA, VMCS_GPA, 8);
+    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
+    r = regs();
+    r.rip = L1_RIP;
+    r.rflags = rflags;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+/* The same with the arithmetic flags set, so that VMsucceed and VMfail
+ * ("Conventions") visibly clear them. */
+static inline void load_vmcs12(void)
+{
+    load_vmcs12_rflags(0x2 | 0x8d5);
+}
+
+static inline vcore_nvmx_last_t last(void)
+{
+    vcore_nvmx_last_t l = {.size = sizeof(l)};
+    ck_assert_int_eq(vcore_nvmx_last(nv, &l), VCORE_OK);
+    return l;
+}
 
 #endif

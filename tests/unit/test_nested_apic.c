@@ -22,7 +22,6 @@
 #include <virtcore/x86/vmx_checks.h>
 
 #include "nested_fixture.h"
-}
 
 #define VAPIC_A 0x40000u /* L1's virtual-APIC pages */
 #define VAPIC_B 0x41000u
@@ -36,50 +35,12 @@
 
 static void setup(void)
 {
-    vcore_vm_config_t cfg;
-    vcore_vm_config_init(&cfg);
-    cfg.backend = vcore_backend_mock();
-    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
-    memset(ram, 0, RAM);
-    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
-    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
-    vcore_vcpu_config_t vc;
-    vcore_vcpu_config_init(&vc);
-    vc.nested = VCORE_NESTED_VMX;
-    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
-    nv = vcore_vcpu_nvmx(vcpu);
-    l1_long_mode();
-    ref_vmcs12();
+    nested_vm(NULL, NULL, NULL, 0);
 }
 
 static void teardown(void)
 {
-    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), 0);
-    vcore_vm_destroy(vm);
-}
-
-static void load_vmcs12(void)
-{
-    vcore_x86_regs_t r = regs();
-    r.gpr[VCORE_X86_RBX] = OPND_GPA;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-    put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
-    put(OPND_GPA, VMXON_GPA, 8);
-    l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
-    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
-    put(OPND_GPA, VMCS_GPA, 8);
-    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
-    r = regs();
-    r.rip = L1_RIP;
-    r.rflags = 0x2 | 0x8d5;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-}
-
-static vcore_nvmx_last_t last(void)
-{
-    vcore_nvmx_last_t l = {.size = sizeof(l)};
-    ck_assert_int_eq(vcore_nvmx_last(nv, &l), VCORE_OK);
-    return l;
+    nested_vm_destroy(0);
 }
 
 static uint64_t peek02(uint32_t enc)

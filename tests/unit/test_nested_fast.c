@@ -21,7 +21,6 @@
 #include "core/x86/vmx/nvmx_priv.h"
 
 #include "nested_fixture.h"
-}
 
 /* VMREAD RCX <- field in RDX / VMWRITE field in RDX <- RCX. */
 #define RCX_RDX ((1u << 10) | (1u << 3) | (2u << 7) | (2u << 28))
@@ -36,22 +35,8 @@ static vcore_x86_sregs_t long_mode;
 
 static void setup_with(const vcore_nvmx_caps_t *restrict_to)
 {
-    vcore_vm_config_t cfg;
-    vcore_vm_config_init(&cfg);
-    cfg.backend = vcore_backend_mock();
-    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
-    memset(ram, 0, RAM);
-    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
-    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
-    vcore_vcpu_config_t vc;
-    vcore_vcpu_config_init(&vc);
-    vc.nested = VCORE_NESTED_VMX;
-    vc.nvmx_caps = restrict_to;
-    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
-    nv = vcore_vcpu_nvmx(vcpu);
-    l1_long_mode();
+    nested_vm(NULL, NULL, restrict_to, 0);
     long_mode = sregs();
-    ref_vmcs12();
 }
 
 static void setup(void)
@@ -71,8 +56,7 @@ static void restart_without_vmwrite_any(void)
 
 static void teardown(void)
 {
-    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), 0);
-    vcore_vm_destroy(vm);
+    nested_vm_destroy(0);
 }
 
 /* VMXON (once) and VMPTRLD of `page` with the fast path on (full = 0) or

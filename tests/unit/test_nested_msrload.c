@@ -22,7 +22,6 @@
 #include <virtcore/x86/vmx_checks.h>
 
 #include "nested_fixture.h"
-}
 
 #define KGS VCORE_MSR_IA32_KERNEL_GS_BASE
 #define STAR VCORE_MSR_IA32_STAR
@@ -37,22 +36,8 @@
 
 static void setup(void)
 {
-    vcore_vm_config_t cfg;
-    vcore_vm_config_init(&cfg);
-    cfg.backend = vcore_backend_mock();
-    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
-    memset(ram, 0, RAM);
-    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
-    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
-    vcore_vcpu_config_t vc;
-    vcore_vcpu_config_init(&vc);
-    vc.nested = VCORE_NESTED_VMX;
-    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
-    nv = vcore_vcpu_nvmx(vcpu);
     /* Every entry also runs all the VM-entry checks. */
-    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_VERIFY_CHECKS), VCORE_OK);
-    l1_long_mode();
-    ref_vmcs12();
+    nested_vm(NULL, NULL, NULL, VCORE_NVMX_OPT_VERIFY_CHECKS);
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, STAR, L1_STAR), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, LSTAR, L1_LSTAR), VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, CSTAR, L1_CSTAR), VCORE_OK);
@@ -61,40 +46,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    /* The strict store saw nothing the SDM forbids. */
-    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), 0);
-    vcore_vm_destroy(vm);
-}
-
-static void load_vmcs12(void)
-{
-    vcore_x86_regs_t r = regs();
-    r.gpr[VCORE_X86_RBX] = OPND_GPA;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-    vcore_nvmx_info_t info = {.size = sizeof(info)};
-    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
-    if (!info.vmx_operation) {
-        put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
-        put(OPND_GPA, VMXON_GPA, 8);
-        l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
-    } else {
-        put(OPND_GPA, VMCS_GPA, 8);
-        l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
-    }
-    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
-    put(OPND_GPA, VMCS_GPA, 8);
-    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
-    r = regs();
-    r.rip = L1_RIP;
-    r.rflags = 0x2;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-}
-
-static vcore_nvmx_last_t last(void)
-{
-    vcore_nvmx_last_t l = {.size = sizeof(l)};
-    ck_assert_int_eq(vcore_nvmx_last(nv, &l), VCORE_OK);
-    return l;
+    nested_vm_destroy(0);
 }
 
 static uint64_t msr(uint32_t index)
@@ -166,7 +118,7 @@ START_TEST(one_entry_is_l2s_value)
     /* L1's MSR bitmap leaves every MSR to L0. */
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
     set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     vcore_x86_regs_t r = regs();
     r.gpr[VCORE_X86_RCX] = KGS;
     ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
@@ -204,7 +156,7 @@ START_TEST(three_entries_in_order)
     entry(MSRLIST, 1, VCORE_MSR_IA32_SYSENTER_ESP, 0xffff800000008000ull);
     entry(MSRLIST, 2, LSTAR, 0xffffffff83000000ull);
     set12(VCORE_VMCS_GUEST_SYSENTER_ESP, 0x1000);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
     ck_assert_uint_eq(msr(LSTAR), 0xffffffff83000000ull);
     ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_SYSENTER_ESP), 0xffff800000008000ull);
@@ -246,7 +198,7 @@ START_TEST(failing_entry_is_exit_34)
     set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, 1);
     set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, EXITLIST);
     entry(EXITLIST, 0, CSTAR, 0xffffffff85000000ull);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
@@ -267,7 +219,7 @@ START_TEST(first_entry_fails)
     entry_list(2);
     entry(MSRLIST, 0, 0x808u, 0);
     entry(MSRLIST, 1, STAR, 0x0033002000000000ull);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
@@ -286,7 +238,7 @@ START_TEST(count_above_misc_limit)
     for (uint32_t i = 0; i <= limit; i++)
         entry(MSRLIST, i, STAR, (uint64_t)i << 32);
     entry_list(limit + 1u);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
@@ -294,7 +246,7 @@ START_TEST(count_above_misc_limit)
     ck_assert_uint_eq(msr(STAR), (uint64_t)(limit - 1u) << 32);
     /* Exactly the maximum loads. */
     entry_list(limit);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
     ck_assert_uint_eq(msr(STAR), (uint64_t)(limit - 1u) << 32);
 }
@@ -306,7 +258,7 @@ START_TEST(unreadable_list)
 {
     set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 1);
     set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, 0x40000000u); /* 1 GiB: inside MAXPHYADDR, not backed */
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
@@ -320,7 +272,7 @@ START_TEST(list_read_again_on_each_entry)
 {
     entry_list(1);
     entry(MSRLIST, 0, KGS, 0xffff800000001000ull);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
     ck_assert_uint_eq(msr(KGS), 0xffff800000001000ull);
     entry(MSRLIST, 0, KGS, 0xffff800000002000ull);
@@ -356,7 +308,7 @@ START_TEST(model_refusal_fails_the_entry)
     entry_list(2);
     entry(MSRLIST, 0, STAR, 0x0033002000000000ull);
     entry(MSRLIST, 1, VCORE_MSR_IA32_APIC_BASE, 0xfee00000ull | VCORE_APIC_BASE_EN);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
@@ -365,7 +317,7 @@ START_TEST(model_refusal_fails_the_entry)
     ck_assert_uint_eq(msr(STAR), 0x0033002000000000ull);
     /* The model takes x2APIC to disabled: a value it accepts loads. */
     entry(MSRLIST, 1, VCORE_MSR_IA32_APIC_BASE, 0xfee00000ull);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
     ck_assert_uint_eq(msr(VCORE_MSR_IA32_APIC_BASE), 0xfee00000ull);
 }
@@ -379,7 +331,7 @@ START_TEST(unheld_msr_is_refused_by_name)
     entry_list(2);
     entry(MSRLIST, 0, STAR, 0x0033002000000000ull);
     entry(MSRLIST, 1, VCORE_MSR_IA32_PAT, 0x0007040600070406ull);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
@@ -407,7 +359,7 @@ START_TEST(hardware_failure_undoes_the_list)
 {
     entry_list(1);
     entry(MSRLIST, 0, KGS, 0xffff800000003000ull);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     uint32_t enc[1] = {VCORE_VMCS_EXIT_QUALIFICATION};
     uint64_t val[1] = {VCORE_VMX_QUAL_DEFAULT};
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
@@ -417,7 +369,7 @@ START_TEST(hardware_failure_undoes_the_list)
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
     ck_assert_uint_eq(msr(KGS), L1_KGS);
     /* ... and after a VMfailValid the instruction completes with L1's MSRs. */
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     push_l2(VCORE_HW_ENTRY_FAIL_VALID, 0, VCORE_VMXERR_ENTRY_INVALID_CONTROL, 0, NULL, NULL);
     push_hlt();
@@ -435,7 +387,7 @@ START_TEST(check_entry_reports_the_entry)
     entry_list(2);
     entry(MSRLIST, 0, (1ull << 32) | 0x808u, 0); /* x2APIC index comes before bits 63:32 */
     entry(MSRLIST, 1, (1ull << 32) | KGS, 0);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     vcore_nvmx_mem_t mem = {.size = sizeof(mem)};
     vcore_vmx_check_input_t in = {.size = sizeof(in)};
     ck_assert_int_eq(vcore_nvmx_mem_from_vm(vm, &mem), VCORE_OK);

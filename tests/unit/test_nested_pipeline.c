@@ -16,32 +16,15 @@
 #include <virtcore/x86/vmx_checks.h>
 
 #include "nested_fixture.h"
-}
 
 /* The fixture's VM on a given host (NULL: the library's default). */
 static void setup_on(const vcore_host_t *host)
 {
-    vcore_vm_config_t cfg;
-    vcore_vm_config_init(&cfg);
-    cfg.backend = vcore_backend_mock();
-    cfg.host = host;
-    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
-    memset(ram, 0, RAM);
-    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
-    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
-    vcore_vcpu_config_t vc;
-    vcore_vcpu_config_init(&vc);
-    vc.nested = VCORE_NESTED_VMX;
-    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
-    nv = vcore_vcpu_nvmx(vcpu);
     /* Every entry also runs all the VM-entry checks: a changed-input run
      * that decides otherwise fails the run. The exact counts below are of
      * the emulated VMREAD/VMWRITE path: L0's VMCS shadowing is off here
      * (the hw_shadow cases turn it on). */
-    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_VERIFY_CHECKS | VCORE_NVMX_OPT_NO_HW_SHADOW),
-                     VCORE_OK);
-    l1_long_mode();
-    ref_vmcs12();
+    nested_vm(host, NULL, NULL, VCORE_NVMX_OPT_VERIFY_CHECKS | VCORE_NVMX_OPT_NO_HW_SHADOW);
 }
 
 static void setup(void)
@@ -51,38 +34,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-    /* The strict store saw nothing the SDM forbids. */
-    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), 0);
-    vcore_vm_destroy(vm);
+    nested_vm_destroy(0);
 }
-
-/* VMXON (once), then VMPTRLD of `page` (the test's vmcs12) at VMCS_GPA;
- * a VMCS already current is VMCLEARed first (VMPTRLD of the current VMCS
- * would keep the processor's copy). */
-static void load_vmcs12(void)
-{
-    vcore_x86_regs_t r = regs();
-    r.gpr[VCORE_X86_RBX] = OPND_GPA;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-    vcore_nvmx_info_t info = {.size = sizeof(info)};
-    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
-    if (!info.vmx_operation) {
-        put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
-        put(OPND_GPA, VMXON_GPA, 8);
-        l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
-    } else {
-        put(OPND_GPA, VMCS_GPA, 8);
-        l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
-    }
-    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
-    put(OPND_GPA, VMCS_GPA, 8);
-    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
-    r = regs();
-    r.rip = L1_RIP;
-    r.rflags = 0x2 | 0x8d5;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-}
-
 static uint64_t major_writes(void)
 {
     uint64_t w = 0;
@@ -93,13 +46,6 @@ static uint64_t major_writes(void)
 static uint64_t vmcs_accesses(void)
 {
     return vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_READ) + vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_WRITE);
-}
-
-static vcore_nvmx_last_t last(void)
-{
-    vcore_nvmx_last_t l = {.size = sizeof(l)};
-    ck_assert_int_eq(vcore_nvmx_last(nv, &l), VCORE_OK);
-    return l;
 }
 
 /* SDM "Conventions": VMfailValid sets ZF, clears CF PF AF SF OF; RIP past the instruction. */

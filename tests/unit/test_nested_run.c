@@ -16,30 +16,14 @@
 #include <virtcore/x86/nvmx_pipeline.h>
 
 #include "nested_fixture.h"
-}
 
 static uint64_t violations_expected;
 
 /* The VM, optionally with the processor capabilities the mock reports. */
 static void setup_caps(const vcore_nvmx_caps_t *caps)
 {
-    vcore_vm_config_t cfg;
-    vcore_vm_config_init(&cfg);
-    cfg.backend = vcore_backend_mock();
-    ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
-    if (caps)
-        ck_assert_int_eq(vcore_mock_set_vmx_caps(vm, caps), VCORE_OK);
     violations_expected = 0;
-    memset(ram, 0, RAM);
-    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
-    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
-    vcore_vcpu_config_t vc;
-    vcore_vcpu_config_init(&vc);
-    vc.nested = VCORE_NESTED_VMX;
-    ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
-    nv = vcore_vcpu_nvmx(vcpu);
-    l1_long_mode();
-    ref_vmcs12();
+    nested_vm(NULL, caps, NULL, 0);
 }
 
 static void setup(void)
@@ -49,45 +33,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-    /* The strict store saw nothing the SDM forbids. */
-    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_VIOLATION), violations_expected);
-    vcore_vm_destroy(vm);
+    nested_vm_destroy(violations_expected);
 }
-
-/* VMXON (once), then VMPTRLD of `page` (the test's vmcs12) at VMCS_GPA;
- * a VMCS already current is VMCLEARed first (VMPTRLD of the current VMCS
- * would keep the processor's copy). */
-static void load_vmcs12(void)
-{
-    vcore_x86_regs_t r = regs();
-    r.gpr[VCORE_X86_RBX] = OPND_GPA;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-    vcore_nvmx_info_t info = {.size = sizeof(info)};
-    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
-    if (!info.vmx_operation) {
-        put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
-        put(OPND_GPA, VMXON_GPA, 8);
-        l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
-    } else {
-        put(OPND_GPA, VMCS_GPA, 8);
-        l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
-    }
-    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
-    put(OPND_GPA, VMCS_GPA, 8);
-    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
-    r = regs();
-    r.rip = L1_RIP;
-    r.rflags = 0x2 | 0x8d5;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-}
-
-static vcore_nvmx_last_t last(void)
-{
-    vcore_nvmx_last_t l = {.size = sizeof(l)};
-    ck_assert_int_eq(vcore_nvmx_last(nv, &l), VCORE_OK);
-    return l;
-}
-
 static uint64_t peek02(uint32_t enc)
 {
     uint64_t x = 0;

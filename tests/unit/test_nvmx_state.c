@@ -21,7 +21,6 @@
 #include <virtcore/x86/vmx_checks.h>
 
 #include "nested_fixture.h"
-}
 
 /* struct kvm_nested_state offsets (KVM API). */
 #define B_FLAGS 0u
@@ -88,31 +87,6 @@ static void teardown(void)
     vcore_vm_destroy(vm);
 }
 
-/* VMXON, VMPTRLD of `page` at VMCS_GPA; L1 back at L1_RIP. */
-static void load_vmcs12(void)
-{
-    vcore_x86_regs_t r = regs();
-    r.gpr[VCORE_X86_RBX] = OPND_GPA;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-    put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
-    put(OPND_GPA, VMXON_GPA, 8);
-    l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
-    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
-    put(OPND_GPA, VMCS_GPA, 8);
-    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
-    r = regs();
-    r.rip = L1_RIP;
-    r.rflags = 0x2;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-}
-
-static vcore_nvmx_last_t last(void)
-{
-    vcore_nvmx_last_t l = {.size = sizeof(l)};
-    ck_assert_int_eq(vcore_nvmx_last(nv, &l), VCORE_OK);
-    return l;
-}
-
 /* The guest state the mock's processor saves in vmcs02 at L2's first exit:
  * L2 moved on (RIP, RSP, RFLAGS.IF) and changed FS/GS bases (fields the
  * pipeline syncs lazily). */
@@ -125,7 +99,7 @@ static vcore_nvmx_last_t last(void)
  * the VMM sees it raw and L2 stays the running context. */
 static void launch_into_l2(void)
 {
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     uint32_t enc[6] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_GUEST_RIP, VCORE_VMCS_GUEST_RSP,
                        VCORE_VMCS_GUEST_RFLAGS, VCORE_VMCS_GUEST_FS_BASE, VCORE_VMCS_GUEST_GS_BASE};
@@ -361,7 +335,7 @@ END_TEST
  * the export refuses until the vCPU ran again. */
 START_TEST(export_refused_while_reply_pending)
 {
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
     uint64_t val[2] = {(0x3f8ull << 16) | 8u, 1}; /* IN AL, DX: size 1, IN (bit 3) */
@@ -400,7 +374,7 @@ START_TEST(export_refused_while_rdmsr_pending)
 {
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
     set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     vcore_x86_regs_t r = regs();
     r.gpr[VCORE_X86_RCX] = 0x10; /* IA32_TIME_STAMP_COUNTER */
     ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
@@ -607,7 +581,7 @@ static void launch_with_timer(void)
     set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16u | (1u << 6));
     set12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, TIMER_L1);
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, TSC0), VCORE_OK);
-    load_vmcs12();
+    load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     uint32_t enc[2] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
     uint64_t val[2] = {UD_INFO, TIMER_LEFT};
