@@ -67,26 +67,7 @@ static void start(int full)
                                                     (full ? VCORE_NVMX_OPT_NO_FAST_PATH : 0u)),
                      VCORE_OK);
     ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &long_mode), VCORE_OK);
-    vcore_x86_regs_t r = regs();
-    r.gpr[VCORE_X86_RBX] = OPND_GPA;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-    vcore_nvmx_info_t info = {.size = sizeof(info)};
-    ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
-    if (!info.vmx_operation) {
-        put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
-        put(OPND_GPA, VMXON_GPA, 8);
-        l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
-    } else {
-        put(OPND_GPA, VMCS_GPA, 8);
-        l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
-    }
-    ck_assert_int_eq(vcore_vm_write_guest(vm, VMCS_GPA, page, sizeof(page)), VCORE_OK);
-    put(OPND_GPA, VMCS_GPA, 8);
-    l1_insn(VCORE_NVMX_VMPTRLD, MEM_RBX, 4);
-    r = regs();
-    r.rip = L1_RIP;
-    r.rflags = 0x2 | 0x8d5;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    load_vmcs12();
     ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
     cur_full = full;
 }
