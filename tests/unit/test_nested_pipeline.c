@@ -286,6 +286,38 @@ START_TEST(lazy_sync_of_rare_fields)
 }
 END_TEST
 
+/* SDM "VMREAD": the value is the current VMCS's field, i.e. what L1's last
+ * VMWRITE put there. A rarely-read guest field L1 wrote after the exit keeps
+ * L1's value when L1's next VMREAD of a rare field pulls the others from
+ * vmcs02 (where the field still holds L2's 10H). */
+START_TEST(lazy_sync_keeps_l1_written_rare_field)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_ES_SELECTOR;
+    r.gpr[VCORE_X86_RCX] = 0x33;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_DS_SELECTOR;
+    r.gpr[VCORE_X86_RCX] = 0;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMREAD, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x10); /* pulled from vmcs02 */
+    r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_ES_SELECTOR;
+    r.gpr[VCORE_X86_RCX] = 0;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    l1_insn(VCORE_NVMX_VMREAD, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x33);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_ES_SELECTOR), 0x33);
+}
+END_TEST
+
 START_TEST(late_vmfail_from_hardware_unwinds_to_l1)
 {
     load_vmcs12();
@@ -2548,6 +2580,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tx, round_trip_counts);
     tcase_add_test(tx, changed_rule_fails_after_pass);
     tcase_add_test(tx, lazy_sync_of_rare_fields);
+    tcase_add_test(tx, lazy_sync_keeps_l1_written_rare_field);
     tcase_add_test(tx, preemption_timer_restart_and_save);
     tcase_add_test(tx, event_reinjected_after_l0_exit);
     tcase_add_test(tx, external_interrupt_to_l1_with_and_without_ack);
