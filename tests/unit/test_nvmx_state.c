@@ -675,6 +675,87 @@ START_TEST(mtf_pending_exits_to_l1_first)
 }
 END_TEST
 
+/* ---- VTPR with the TPR shadow ----
+ * SDM Vol. 3, "Virtual-APIC Page": VTPR is the 32 bits at 080H of the page
+ * vmcs12's virtual-APIC address names, L1 memory; "Virtualizing MOV to
+ * CR8": L2's MOV to CR8 writes bits 3:0 of the source to VTPR[7:4] and
+ * clears the rest, without a VM exit. The blob carries vmcs12 and L1's
+ * memory travels with the VM, so an export leaves L2's VTPR in L1's page
+ * and an import runs L2 with the VTPR that page holds. */
+#define VAPIC 0x40000u
+
+static uint32_t vtpr_at(uint64_t gpa)
+{
+    uint32_t v = 0;
+    ck_assert_int_eq(vcore_vm_read_guest(vm, gpa, &v, 4), VCORE_OK);
+    return v;
+}
+
+/* The VTPR of the page vmcs02 last entered L2 with. */
+static uint32_t vtpr02(void)
+{
+    uint32_t v;
+    uint8_t *p = (uint8_t *)(uintptr_t)peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR);
+    ck_assert_ptr_nonnull(p);
+    memcpy(&v, p + 0x80, 4);
+    return v;
+}
+
+static void l2_mov_to_cr8(uint64_t src)
+{
+    uint32_t v = (uint32_t)(src & 0xfu) << 4;
+    uint8_t *p = (uint8_t *)(uintptr_t)peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR);
+    memcpy(p + 0x80, &v, 4);
+}
+
+START_TEST(vtpr_travels_with_nested_state)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u | (1u << 21));
+    set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, VAPIC);
+    set12(VCORE_VMCS_TPR_THRESHOLD, 0);
+    put(VAPIC + 0x80, 0x50, 4);
+    launch_into_l2();
+    ck_assert_uint_eq(vtpr02(), 0x50);
+    l2_mov_to_cr8(6);
+    uint32_t len = get_state(blob);
+    ck_assert_uint_eq(vtpr_at(VAPIC + 0x80), 0x60);
+    /* a second export finds nothing new to write */
+    put(VAPIC + 0x80, 0x60, 4);
+    ck_assert_uint_eq(get_state(other), len);
+    ck_assert_uint_eq(vtpr_at(VAPIC + 0x80), 0x60);
+    /* the destination's L1 memory says 70H: the imported L2 runs with it */
+    put(VAPIC + 0x80, 0x70, 4);
+    fresh_vcpu();
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
+    cpuid_then_hlt();
+    ck_assert_uint_eq(vtpr02(), 0x70);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+}
+END_TEST
+
+/* L2 changes VTPR after the import; the exit to L1 writes it to L1's page. */
+START_TEST(vtpr_after_import_reaches_l1)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u | (1u << 21));
+    set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, VAPIC);
+    set12(VCORE_VMCS_TPR_THRESHOLD, 0);
+    put(VAPIC + 0x80, 0x30, 4);
+    launch_into_l2();
+    uint32_t len = get_state(blob);
+    fresh_vcpu();
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
+    /* L2 runs (a #UD the VMM sees raw), then moves 2 to CR8 and exits */
+    uint32_t enc = VCORE_VMCS_VM_EXIT_INTR_INFO;
+    uint64_t val = UD_INFO;
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 1, &enc, &val);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_RAW);
+    ck_assert_uint_eq(vtpr02(), 0x30);
+    l2_mov_to_cr8(2);
+    cpuid_then_hlt();
+    ck_assert_uint_eq(vtpr_at(VAPIC + 0x80), 0x20);
+}
+END_TEST
+
 /* A pending VMLAUNCH (RUN_PENDING) may still see the launch state clear;
  * the entry then makes it launched. */
 START_TEST(run_pending_accepts_clear_launch_state)
@@ -733,6 +814,8 @@ int main(void)
     tcase_add_test(tc, timer_deadline_round_trip);
     tcase_add_test(tc, no_timer_no_deadline);
     tcase_add_test(tc, mtf_pending_exits_to_l1_first);
+    tcase_add_test(tc, vtpr_travels_with_nested_state);
+    tcase_add_test(tc, vtpr_after_import_reaches_l1);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }
