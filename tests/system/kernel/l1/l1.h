@@ -63,6 +63,7 @@
     X(TIMER, "l2.preemption_timer", "pin-based control 'activate VMX-preemption timer'")             \
     X(HLT, "l2.hlt", "processor-based control 'HLT exiting'")                                      \
     X(TPR, "l2.tpr_below_threshold", "'use TPR shadow': MOV to CR8 below the TPR threshold")         \
+    X(APIC_ACC, "l2.apic_access", "'virtualize APIC accesses': a read of APIC-access page offset 030H") \
     X(FINISH, "l2.finish", "L2 reports done with VMCALL")
 
 enum l1_case_id {

@@ -110,7 +110,7 @@ l1_vmexit:
  */
     .globl l2_code, l2_de_handler, l2_at_cpuid, l2_at_out, l2_at_in, l2_at_rdmsr
     .globl l2_at_wrmsr, l2_at_ud, l2_at_ept, l2_after_ept, l2_at_vmcall, l2_loop, l2_loop_end
-    .globl l2_at_hlt, l2_at_done, l2_vmcall_only, l2_after_tpr
+    .globl l2_at_hlt, l2_at_done, l2_vmcall_only, l2_after_tpr, l2_at_apic, l2_after_apic
 l2_code:
     xor %r15d, %r15d                /* #DE handler count */
     mov $0x4c320001, %eax
@@ -173,6 +173,15 @@ l2_at_hlt:
     mov $1, %eax
     mov %rax, %cr8                  /* VTPR 10H: exit 43 (trap-like) */
 l2_after_tpr:
+    /* With L1's APIC-access page (R12 its address): a read of offset
+     * 080H returns VTPR without an exit, a read of any other offset is an
+     * APIC-access VM exit ("Virtualizing Reads from the APIC-Access Page"). */
+    test %r12, %r12
+    jz 1f
+    mov 0x80(%r12), %ebx            /* VTPR 10H: no exit */
+l2_at_apic:
+    mov 0x30(%r12), %eax            /* exit 44, offset 030H, data read */
+l2_after_apic:
 1:
     mov $0x4c3200ff, %eax
 l2_at_done:

@@ -37,7 +37,7 @@ void *memcpy(void *dst, const void *src, size_t n)
 /* L2's code (l1_entry.S). */
 extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_at_in[], l2_at_rdmsr[],
     l2_at_wrmsr[], l2_at_ud[], l2_at_ept[], l2_after_ept[], l2_at_vmcall[], l2_loop[], l2_loop_end[],
-    l2_at_hlt[], l2_after_tpr[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[];
+    l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -56,6 +56,7 @@ static uint64_t msr_load[512] PAGE;
 static uint64_t msr_entry[2] PAGE, msr_exit[2] PAGE; /* the exit program's MSR lists */
 static uint8_t l2_stack[16384] PAGE;
 static uint8_t vapic[4096] PAGE;      /* L2's virtual-APIC page ("Virtual-APIC Page") */
+static uint8_t apic_acc[4096] PAGE;   /* L2's APIC-access page ("APIC-Access Page") */
 static uint32_t l2_scratch PAGE;       /* the EPT step's read target without EPT */
 
 static l1_report_t *const rep = (l1_report_t *)(uintptr_t)L1_REPORT;
@@ -64,7 +65,7 @@ static uint32_t l1_revision;
 static uint64_t l1_cap_pin, l1_cap_proc, l1_cap_exit, l1_cap_entry, l1_cap_proc2, l1_cap_ept;
 static uint64_t g[16]; /* L2's general-purpose registers (encoding order) */
 
-enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7, R8 = 8, R9 = 9, R10 = 10, R11 = 11, R13 = 13, R14 = 14, R15 = 15 };
+enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7, R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R15 = 15 };
 
 #define L2_SYSENTER_EIP 0x00004c3212345678ull /* canonical: "Checks on Guest Control Registers..." */
 #define L2_EPT_HOLE 0x10000000ull             /* a guest-physical address L1's EPT does not map */
@@ -504,6 +505,10 @@ static void l1_exit_program(void)
         {L1_CASE_HLT, 12, l2_at_hlt, 1, 0, ~0ull, "HLT"},
         /* Trap-like: RIP past the MOV, no instruction length; no qualification. */
         {L1_CASE_TPR, 43, l2_after_tpr, 0, 0, ~0ull, "TPR below threshold"},
+        /* Fault-like: RIP at the MOV; qualification bits 11:0 the offset,
+         * 15:12 access type 0 (linear access for a data read) ("Exit
+         * Qualification for APIC-Access VM Exits"). */
+        {L1_CASE_APIC_ACC, 44, l2_at_apic, 0, 0x030u, 0xffffu, "APIC access"},
         {L1_CASE_FINISH, 18, l2_at_done, 3, 0, ~0ull, "VMCALL"},
     };
     if (!l1_vmcs_fresh(L1_CASE_VMCS))
@@ -553,7 +558,8 @@ static void l1_exit_program(void)
     l1_pass(L1_CASE_LAUNCH);
     for (uint32_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         const l1_step_t *s = &steps[i];
-        if ((s->c == L1_CASE_EPT && !ept) || (s->c == L1_CASE_TPR && !g[R13]))
+        if ((s->c == L1_CASE_EPT && !ept) || (s->c == L1_CASE_TPR && !g[R13]) ||
+            (s->c == L1_CASE_APIC_ACC && !g[R12]))
             continue;
         uint32_t c = s->c;
         uint64_t reason = l1_rd(R_EXIT_REASON), qual = l1_rd(R_QUAL), rip = l1_rd(G_RIP);
@@ -663,6 +669,7 @@ static void l1_exit_program(void)
             /* "use TPR shadow" for the rest of L2: VTPR 50H, threshold 3. */
             if (!((l1_cap_proc >> 32) & (1u << 21))) {
                 l1_skip(L1_CASE_TPR, "'use TPR shadow' is not allowed-1");
+                l1_skip(L1_CASE_APIC_ACC, "'use TPR shadow' is not allowed-1");
                 break;
             }
             memset(vapic, 0, sizeof(vapic));
@@ -683,8 +690,26 @@ static void l1_exit_program(void)
             /* Entry would fail with threshold 3 > VTPR[7:4] = 1 ("Checks on VMX Controls"). */
             l1_w(C_TPR_THRESHOLD, 0);
             next = rip;
+            /* "virtualize APIC accesses" for the rest of L2 (secondary control 0). */
+            if (!(l1_cap_proc >> 63) || !((l1_cap_proc2 >> 32) & 1u)) {
+                l1_skip(L1_CASE_APIC_ACC, "'virtualize APIC accesses' is not allowed-1");
+                break;
+            }
+            memset(apic_acc, 0, sizeof(apic_acc));
+            l1_proc |= 1u << 31;
+            l1_proc2 |= 1u;
+            l1_w(C_PROC, l1_proc);
+            l1_w(C_PROC2, l1_proc2);
+            l1_w(C_APIC_ACCESS, PA(apic_acc));
+            g[R12] = PA(apic_acc);
             break;
         }
+        case L1_CASE_APIC_ACC:
+            /* The read of 080H before it returned VTPR (10H) without an exit. */
+            CHECK(c, (uint32_t)g[RBX] == 0x10u, "L2's read of APIC-access offset 080H", g[RBX]);
+            g[RAX] = 0x00050014u; /* L1 emulates the read */
+            next = PA(l2_after_apic);
+            break;
         case L1_CASE_FINISH:
             CHECK(c, (uint32_t)g[RAX] == 0x4c3200ffu, "EAX", g[RAX]);
             l1_pass(c);

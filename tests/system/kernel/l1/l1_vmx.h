@@ -33,6 +33,7 @@
 #define C_ENTRY_MSR_LOAD 0x200au
 #define C_EPTP 0x201au
 #define C_VAPIC 0x2012u /* virtual-APIC address */
+#define C_APIC_ACCESS 0x2014u /* APIC-access address */
 /* 64-bit read-only data and guest state. */
 #define R_GUEST_PHYS 0x2400u
 #define G_LINK_PTR 0x2800u
