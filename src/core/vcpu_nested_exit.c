@@ -598,9 +598,10 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
         gpr_groups = VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RSP;
     vcore_nvmx_decision_t d;
     d.size = sizeof(d);
-    vcore_nvmx_mem_t mem;
-    mem.size = sizeof(mem);
-    err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+    /* L1 memory only for a rule reading L1's I/O or MSR bitmaps. */
+    vcore_nvmx_mem_t mem = {.size = sizeof(mem)};
+    if (vcore__nvmx_exit_reads_l1(reason))
+        err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
     if (!err && gpr_groups) {
         /* The register operand: the GPR file is L2's now (RSP is vmcs02's). */
         err = vcore__vcpu_sync_in(vcpu, gpr_groups);
@@ -634,10 +635,11 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
             return VCORE_OK;
         }
     }
-    if (!err)
-        err = vcore_nvmx_exit_owner(nv, &mem, &e, &d);
     if (err)
         return err;
+    if (nv->current_vmptr == VCORE__INVALID_PTR)
+        return VCORE_ERR_STATE;
+    vcore__nvmx_exit_owner(nv, &mem, &e, &d);
     nv->last.owner = d.owner;
     nv->last.kind = d.kind;
     nv->last.arg = d.arg;

@@ -377,6 +377,14 @@ uint64_t vcore__nvmx_shadow_mask(const vcore_nvmx_caps_t *hw);
 /* vmcs12 -> shadow VMCS through fn: every entry of n->hw_mask whose value
  * the shadow VMCS is not known to hold (n->hw_known, n->hw_val). */
 int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx);
+/* vcore_nvmx_exit_owner() for the core's own callers, whose arguments are
+ * valid by construction (a current vmcs12, sized structures); mem is read
+ * only when vcore__nvmx_exit_reads_l1(e->reason). */
+void vcore__nvmx_exit_owner(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vcore_nvmx_l2_exit_t *e,
+                            vcore_nvmx_decision_t *out);
+/* Whether the rule for an exit reason reads L1 memory (the I/O and MSR bitmaps). */
+bool vcore__nvmx_exit_reads_l1(uint32_t reason);
+
 /* The fields the pull reads back from the shadow VMCS: the read-write
  * entries of n->hw_mask as encodings, in entry order (*count of them; buf
  * holds VCORE_NVMX_SHADOW_RW_COUNT and is used only when the processor
