@@ -240,6 +240,59 @@ START_TEST(pull_without_optional_fields)
 }
 END_TEST
 
+static bool guest_vmread(uint64_t enc, uint64_t *v)
+{
+    bool exits = false;
+    ck_assert_int_eq(vcore_mock_guest_vmx_access(vcpu, false, enc, v, &exits), VCORE_OK);
+    return exits;
+}
+
+/* SDM "Saving Guest State": with "activate VMX-preemption timer" and the
+ * VM-exit control "save VMX-preemption timer value" (22), the exit stores
+ * the timer's value; L1 reads it in the shadow VMCS without an exit. */
+START_TEST(saved_timer_reaches_the_shadow_vmcs)
+{
+    vm_on(vcore_backend_mock()->vmcs_read_many);
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 6));
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9) | (1u << 22));
+    set12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, 1000);
+    load_vmcs12();
+    const uint32_t enc[2] = {VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    const uint64_t val[2] = {400, 2};
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CPUID, 0, 2, enc, val);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t v = 0;
+    ck_assert(!guest_vmread(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, &v));
+    ck_assert_uint_eq(v, 400);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 400);
+    teardown();
+}
+END_TEST
+
+/* With HLT exiting (primary processor-based control 7) L2 cannot halt
+ * without an exit ("Instructions That Cause VM Exits Conditionally"): an
+ * active L2's exit leaves the activity state alone - nothing of it is read
+ * from vmcs02. Without HLT exiting the exit reads it. */
+START_TEST(activity_state_read_only_when_l2_can_halt)
+{
+    for (int hlt = 1; hlt >= 0; hlt--) {
+        vm_on(vcore_backend_mock()->vmcs_read_many);
+        set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u | (hlt ? 1u << 7 : 0u));
+        load_vmcs12();
+        trip(VCORE_NVMX_VMLAUNCH);
+        uint64_t r = 0, w = 0;
+        ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, &r, &w), VCORE_OK);
+        if (hlt)
+            ck_assert_uint_eq(r, 0);
+        else
+            ck_assert_uint_ge(r, 1);
+        teardown();
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nested_shadow_pull");
@@ -248,6 +301,8 @@ int main(void)
     tcase_add_test(t, batched_and_single_pull_agree);
     tcase_add_test(t, failed_read_changes_nothing);
     tcase_add_test(t, pull_without_optional_fields);
+    tcase_add_test(t, saved_timer_reaches_the_shadow_vmcs);
+    tcase_add_test(t, activity_state_read_only_when_l2_can_halt);
     suite_add_tcase(s, t);
     return vcore_test_run(s);
 }
