@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <valgrind/callgrind.h>
+#include <virtcore/backend.h>
 #include <virtcore/virtcore.h>
 #include <virtcore/x86/nvmx_pipeline.h>
 
@@ -79,6 +80,8 @@ static void push(uint32_t reason, uint32_t op, uint32_t info)
 
 static bool early; /* the early hardware check runs: the processor answers it with exit 33 first */
 static bool hwshadow; /* L0's hardware VMCS shadowing is on: L1's shadowed accesses do not exit */
+static bool nobatch;  /* the mock without its batched VMCS read (backend.h: vmcs_read_many) */
+static vcore_backend_t backend;
 
 static void push_l2_cpuid(void)
 {
@@ -134,7 +137,10 @@ static void setup(uint32_t opts, bool ctl_shadow)
     hwshadow = !(opts & VCORE_NVMX_OPT_NO_HW_SHADOW);
     vcore_vm_config_t cfg;
     vcore_vm_config_init(&cfg);
-    cfg.backend = vcore_backend_mock();
+    backend = *vcore_backend_mock();
+    if (nobatch)
+        backend.vmcs_read_many = NULL; /* the core reads one field per backend call */
+    cfg.backend = &backend;
     check(vcore_vm_create(&cfg, &vm), "vm_create");
     vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
     check(vcore_vm_map_memory(vm, &r), "map");
@@ -323,6 +329,8 @@ int main(int argc, char **argv)
         counts("full + no control shadow", VCORE_NVMX_OPT_NO_DIRTY_SPLIT, false);
         counts("eager rare-field sync", VCORE_NVMX_OPT_EAGER_RARE_SYNC, true);
         counts("early hardware check", VCORE_NVMX_OPT_EARLY_HW_CHECK, true);
+        nobatch = true;
+        counts("backend without vmcs_read_many", 0, true);
         return 0;
     }
     if (argc != 3) {
@@ -334,6 +342,7 @@ int main(int argc, char **argv)
     uint32_t opts = 0;
     bool shadow = true;
     bool nofast = strstr(op, "_nofast") != NULL;
+    nobatch = !strcmp(op, "roundtrip_nobatch");
     if (!strcmp(op, "roundtrip_nosplit"))
         opts = VCORE_NVMX_OPT_NO_DIRTY_SPLIT;
     else if (!strcmp(op, "roundtrip_eager"))

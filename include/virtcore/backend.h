@@ -378,6 +378,24 @@ struct vcore_backend {
     int (*vmcb_run)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcb_t *vmcb, vcore_x86_regs_t *gprs,
                     vcore_exit_t *exit);
     /** @} */
+
+    /**
+     * @name Batched VMCS reads (appended; absent when @c size ends before it)
+     * @{
+     */
+    /**
+     * Makes @p vmcs current as vmcs_load does (NULL: the vCPU's vmcs01; no
+     * VMPTRLD is needed when it already is) and VMREADs @p count fields of
+     * it: @p values[i] receives the field @p fields[i] as vmcs_read would.
+     * Each field is one VMREAD (one VMCS access). On the first failure the
+     * op stops and returns what vmcs_load or vmcs_read would have returned;
+     * the values of that field and the ones after it are then unspecified.
+     * Optional, and only with the hardware VMCS group: without it the core
+     * calls vmcs_load and vmcs_read once per field.
+     */
+    int (*vmcs_read_many)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs, const uint32_t *fields,
+                          uint64_t *values, uint32_t count);
+    /** @} */
 };
 
 /** @brief Size of the first published ops table (through @c vcpu_kick): the smallest accepted @c size. */

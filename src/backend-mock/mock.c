@@ -315,4 +315,5 @@ const vcore_backend_t vcore__backend_mock_ops = {
     .vmcb_setup = vcore__mock_vmcb_setup,
     .vmcb_npt_map = vcore__mock_vmcb_npt_map,
     .vmcb_run = vcore__mock_vmcb_run,
+    .vmcs_read_many = vcore__mock_vmcs_read_many,
 };

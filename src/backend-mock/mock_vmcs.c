@@ -185,6 +185,19 @@ int vcore__mock_vmcs_read(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64
     return vcore_vmcs12_get(m->current->page, field, value);
 }
 
+/* backend.h: a VMPTRLD, then one VMREAD per field, each counted as the
+ * single ops count them (the processor's loop, not the library's). */
+int vcore__mock_vmcs_read_many(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs, const uint32_t *fields,
+                               uint64_t *values, uint32_t count)
+{
+    if (count && (!fields || !values))
+        return vcore__mock_violation(priv, VCORE_ERR_INVAL);
+    int err = vcore__mock_vmcs_load(vcpu, priv, vmcs);
+    for (uint32_t i = 0; !err && i < count; i++)
+        err = vcore__mock_vmcs_read(vcpu, priv, fields[i], &values[i]);
+    return err;
+}
+
 int vcore__mock_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t value)
 {
     vcore__mock_vcpu_t *m = priv;

@@ -398,6 +398,8 @@ void vcore__vmx_vmcs_free(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs)
 int vcore__vmx_vmcs_load(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs);
 int vcore__vmx_vmcs_clear(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs);
 int vcore__vmx_vmcs_read(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t *value);
+int vcore__vmx_vmcs_read_many(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs, const uint32_t *fields,
+                              uint64_t *values, uint32_t count);
 int vcore__vmx_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t value);
 int vcore__vmx_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out);
 int vcore__vmx_vmcs_shadow_link(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *shadow,

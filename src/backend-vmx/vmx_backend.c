@@ -195,4 +195,5 @@ const vcore_backend_t vcore__backend_vmx_ops = {
     .vcpu_flush_tlb = vcore__vmx_flush_tlb,
     .vcpu_invept = vcore__vmx_invept_op,
     .vmcs_shadow_link = vcore__vmx_vmcs_shadow_link,
+    .vmcs_read_many = vcore__vmx_vmcs_read_many,
 };

@@ -552,6 +552,28 @@ int vcore__vmx_vmcs_read(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_
     return vcore__vmx_vmcs_err(vcore__vmx_read(field, value));
 }
 
+/* backend.h: the VMCS made current (VMPTRST says whether it already is:
+ * another vCPU on this processor may have made another one current since),
+ * then one VMREAD per field, through the same cache as vmcs_read. */
+int vcore__vmx_vmcs_read_many(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs, const uint32_t *fields,
+                              uint64_t *values, uint32_t count)
+{
+    vcore__vmx_vcpu_t *c = priv;
+    if (count && (!fields || !values))
+        return VCORE_ERR_INVAL;
+    struct vcore_hw_vmcs *o = vcore__vmx_vmcs_obj(c, vmcs);
+    if (!o)
+        return VCORE_ERR_INVAL;
+    int err = vcore__vmx_root_here(c, vcore_vm_host(c->vmobj));
+    uint64_t cur = ~0ull;
+    if (!err && (vcore__vmx_ptrst(&cur).kind != VCORE__VMX_SUCCEED || cur != o->pa))
+        err = vcore__vmx_vmcs_err(vcore__vmx_ptrld(o->pa));
+    c->cur = err ? NULL : o;
+    for (uint32_t i = 0; !err && i < count; i++)
+        err = vcore__vmx_vmcs_read(vcpu, priv, fields[i], &values[i]);
+    return err;
+}
+
 int vcore__vmx_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t value)
 {
     vcore__vmx_vcpu_t *c = priv;

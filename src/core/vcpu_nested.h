@@ -28,6 +28,25 @@ static inline int vcore__vcpu_nested_wr(vcore_vcpu_t *vcpu, uint32_t field, uint
     return err ? (err < 0 ? err : VCORE_ERR_HWFAIL) : VCORE_OK;
 }
 
+/* Makes vmcs (NULL: vmcs01) the backend's current VMCS and reads count
+ * fields of it into values: one backend call when the backend has
+ * vmcs_read_many, else a VMPTRLD and one VMREAD per field. On an error
+ * values are unspecified. */
+static inline int vcore__vcpu_nested_read_many(vcore_vcpu_t *vcpu, vcore_hw_vmcs_t *vmcs, const uint32_t *fields,
+                                               uint64_t *values, uint32_t count)
+{
+    const vcore_backend_t *ops = &vcpu->vm->ops;
+    int err;
+    if (ops->vmcs_read_many) {
+        err = ops->vmcs_read_many(vcpu, vcpu->priv, vmcs, fields, values, count);
+    } else {
+        err = ops->vmcs_load(vcpu, vcpu->priv, vmcs);
+        for (uint32_t i = 0; !err && i < count; i++)
+            err = ops->vmcs_read(vcpu, vcpu->priv, fields[i], &values[i]);
+    }
+    return err ? (err < 0 ? err : VCORE_ERR_HWFAIL) : VCORE_OK;
+}
+
 /* Makes vmcs02 the backend's current VMCS. */
 static inline int vcore__vcpu_nested_load02(vcore_vcpu_t *vcpu)
 {

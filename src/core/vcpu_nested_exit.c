@@ -90,17 +90,24 @@ static int vcore__vcpu_nested_pull(vcore_vcpu_t *vcpu, const uint16_t *rows, siz
     return VCORE_OK;
 }
 
-/* One eager field (NESTED_EAGER), vmcs02 -> vmcs12 by its compile-time row
- * and member, unless L1 wrote it since the exit; none of them depends on a
- * control the processor may lack ("Guest Register State"). */
+/* The eager fields as one batch of reads of vmcs02, then the activity
+ * state and the preemption timer value when the exit saves them; the
+ * second list serves an exit that saves the timer but not the activity. */
+#define NESTED_ENC(name, type, keep) VCORE_VMCS_##name,
+static const uint32_t nested_eager_act[] = {NESTED_EAGER(NESTED_ENC) VCORE_VMCS_GUEST_ACTIVITY_STATE,
+                                            VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
+static const uint32_t nested_eager_tmr[] = {NESTED_EAGER(NESTED_ENC) VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
+#undef NESTED_ENC
+#define NESTED_EAGER_N (VCORE__ARRAY_SIZE(nested_eager_tmr) - 1u)
+
+/* One field of the batch (the next of val) into vmcs12 by its compile-time
+ * member and row, unless L1 wrote it since the exit. */
 #define NESTED_SAVE(name, type, keep)                                                              \
-    if (!err && !vcore__vcpu_nested_row_is_dirty(nv, VCORE__ROW_##name)) {                          \
-        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_##name, &x);                                   \
-        if (!err && v->name != (type)(x & (keep))) {                                                \
-            v->name = (type)(x & (keep));                                                           \
-            vcore__nvmx_changed_id(nv, VCORE__ROW_##name);                                          \
-        }                                                                                           \
-    }
+    if (!vcore__vcpu_nested_row_is_dirty(nv, VCORE__ROW_##name) && v->name != (type)(*val & (keep))) { \
+        v->name = (type)(*val & (keep));                                                           \
+        vcore__nvmx_changed_id(nv, VCORE__ROW_##name);                                             \
+    }                                                                                              \
+    val++;
 
 int vcore__vcpu_nested_sync_rare(vcore_vcpu_t *vcpu)
 {
@@ -318,26 +325,28 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    int err = VCORE_OK;
-    uint64_t x = 0;
-    NESTED_EAGER(NESTED_SAVE)
     /* Primary control 7: without HLT exiting in vmcs02, L2 may be halted. */
     uint32_t l2hlt = (nv->ctl01[1] | v->CPU_BASED_VM_EXEC_CONTROL) & (1u << 7);
-    if (!err && (!l2hlt || v->GUEST_ACTIVITY_STATE != 0)) {
-        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, &x);
-        if (v->GUEST_ACTIVITY_STATE != (uint32_t)x)
-            vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_ACTIVITY_STATE);
-        v->GUEST_ACTIVITY_STATE = (uint32_t)x;
-    }
+    bool act = !l2hlt || v->GUEST_ACTIVITY_STATE != 0;
     /* "Saving Guest State": VM-exit control 22 saves the timer's value. */
-    if (!err && (v->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) && (v->VM_EXIT_CONTROLS & (1u << 22))) {
-        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, &x);
-        if (v->VMX_PREEMPTION_TIMER_VALUE != (uint32_t)x)
-            vcore__nvmx_changed_id(nv, VCORE__ROW_VMX_PREEMPTION_TIMER_VALUE);
-        v->VMX_PREEMPTION_TIMER_VALUE = (uint32_t)x;
-    }
+    bool tmr = (v->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) && (v->VM_EXIT_CONTROLS & (1u << 22));
+    uint64_t vals[VCORE__ARRAY_SIZE(nested_eager_act)];
+    int err = vcore__vcpu_nested_read_many(vcpu, nv->vmcs02, act || !tmr ? nested_eager_act : nested_eager_tmr,
+                                           vals, (uint32_t)(NESTED_EAGER_N + act + tmr));
     if (err)
         return err;
+    const uint64_t *val = vals;
+    NESTED_EAGER(NESTED_SAVE)
+    if (act) {
+        if (v->GUEST_ACTIVITY_STATE != (uint32_t)*val)
+            vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_ACTIVITY_STATE);
+        v->GUEST_ACTIVITY_STATE = (uint32_t)*val++;
+    }
+    if (tmr) {
+        if (v->VMX_PREEMPTION_TIMER_VALUE != (uint32_t)*val)
+            vcore__nvmx_changed_id(nv, VCORE__ROW_VMX_PREEMPTION_TIMER_VALUE);
+        v->VMX_PREEMPTION_TIMER_VALUE = (uint32_t)*val;
+    }
     /* "Saving Guest State": the IA-32e mode guest entry control and, with
      * "save IA32_EFER", EFER.LMA follow L2's mode. */
     bool lma = (v->GUEST_CR0 & VCORE__CR0_PG) && (v->GUEST_IA32_EFER & VCORE__EFER_LME) &&
@@ -589,9 +598,10 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
         gpr_groups = VCORE_X86_STATE_GPRS | VCORE_X86_STATE_RSP;
     vcore_nvmx_decision_t d;
     d.size = sizeof(d);
-    vcore_nvmx_mem_t mem;
-    mem.size = sizeof(mem);
-    err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+    /* L1 memory only for a rule reading L1's I/O or MSR bitmaps. */
+    vcore_nvmx_mem_t mem = {.size = sizeof(mem)};
+    if (vcore__nvmx_exit_reads_l1(reason))
+        err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
     if (!err && gpr_groups) {
         /* The register operand: the GPR file is L2's now (RSP is vmcs02's). */
         err = vcore__vcpu_sync_in(vcpu, gpr_groups);
@@ -625,10 +635,11 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
             return VCORE_OK;
         }
     }
-    if (!err)
-        err = vcore_nvmx_exit_owner(nv, &mem, &e, &d);
     if (err)
         return err;
+    if (nv->current_vmptr == VCORE__INVALID_PTR)
+        return VCORE_ERR_STATE;
+    vcore__nvmx_exit_owner(nv, &mem, &e, &d);
     nv->last.owner = d.owner;
     nv->last.kind = d.kind;
     nv->last.arg = d.arg;

@@ -67,14 +67,8 @@ static int vcore__vcpu_nested_shadow_wr(void *ctx, uint32_t field, uint64_t valu
     return err ? err : vcore__vcpu_nested_wr(io->vcpu, field, value);
 }
 
-/* The pull reads every read-write entry: the shadow VMCS is made current
- * once, before it, and each read goes straight to the backend. */
-static int vcore__vcpu_nested_shadow_rd(void *ctx, uint32_t field, uint64_t *value)
-{
-    vcore_vcpu_t *vcpu = ctx;
-    return vcore__vcpu_nested_shadow_err(vcpu->vm->ops.vmcs_read(vcpu, vcpu->priv, field, value));
-}
-
+/* The read-write set back from the shadow VMCS, in one batch: vmcs12 takes
+ * the values only when every read succeeded (nothing is half-applied). */
 int vcore__vcpu_nested_shadow_pull(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
@@ -82,8 +76,13 @@ int vcore__vcpu_nested_shadow_pull(vcore_vcpu_t *vcpu)
         return VCORE_OK;
     /* The run loop syncs again before L1 runs (the emulation may change vmcs12). */
     nv->hw_sync = true;
-    int err = vcore__vcpu_nested_shadow_err(vcpu->vm->ops.vmcs_load(vcpu, vcpu->priv, nv->hw_shadow));
-    return err ? err : vcore__nvmx_shadow_pull(nv, vcore__vcpu_nested_shadow_rd, vcpu);
+    uint32_t buf[VCORE_NVMX_SHADOW_RW_COUNT], count = 0;
+    uint64_t values[VCORE_NVMX_SHADOW_RW_COUNT];
+    const uint32_t *fields = vcore__nvmx_shadow_pull_fields(nv, buf, &count);
+    int err = vcore__vcpu_nested_read_many(vcpu, nv->hw_shadow, fields, values, count);
+    if (!err)
+        vcore__nvmx_shadow_pull(nv, values);
+    return err;
 }
 
 /* Turns shadowing on for the current vmcs12: the shadow VMCS exists, vmcs01

@@ -57,8 +57,8 @@ int vcore_backend_validate(const vcore_backend_t *be)
                ops.vmcs_read && ops.vmcs_write && ops.vmcs_enter;
     if (any && !all)
         return VCORE_ERR_INVAL;
-    /* A shadow VMCS is one of the group's objects. */
-    if (ops.vmcs_shadow_link && !all)
+    /* A shadow VMCS is one of the group's objects; a batched read reads them. */
+    if ((ops.vmcs_shadow_link || ops.vmcs_read_many) && !all)
         return VCORE_ERR_INVAL;
     /* So do the hardware VMCB operations. */
     any = ops.vmcb_alloc || ops.vmcb_free || ops.vmcb_read || ops.vmcb_write || ops.vmcb_setup ||

@@ -24,6 +24,8 @@
 #define HOST_RSP 0x9000u
 
 static vcore_vm_t *vm;
+/* The backend nested_vm() creates the VM on when set (else the mock's table). */
+static const vcore_backend_t *nested_fixture_backend;
 static vcore_vcpu_t *vcpu;
 static vcore_nvmx_t *nv;
 static uint8_t ram[RAM] __attribute__((aligned(4096)));
@@ -222,7 +224,7 @@ static inline void nested_vm(const vcore_host_t *host, const vcore_nvmx_caps_t *
 {
     vcore_vm_config_t cfg;
     vcore_vm_config_init(&cfg);
-    cfg.backend = vcore_backend_mock();
+    cfg.backend = nested_fixture_backend ? nested_fixture_backend : vcore_backend_mock();
     cfg.host = host;
     ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
     if (mock_caps)

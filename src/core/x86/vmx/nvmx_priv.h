@@ -377,8 +377,22 @@ uint64_t vcore__nvmx_shadow_mask(const vcore_nvmx_caps_t *hw);
 /* vmcs12 -> shadow VMCS through fn: every entry of n->hw_mask whose value
  * the shadow VMCS is not known to hold (n->hw_known, n->hw_val). */
 int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx);
-/* Shadow VMCS -> vmcs12 through fn: the read-write entries of n->hw_mask;
- * a value that differs from vmcs12 is stored and its row marked dirty. */
-int vcore__nvmx_shadow_pull(vcore_nvmx_t *n, vcore_nvmx_vmread_fn fn, void *ctx);
+/* vcore_nvmx_exit_owner() for the core's own callers, whose arguments are
+ * valid by construction (a current vmcs12, sized structures); mem is read
+ * only when vcore__nvmx_exit_reads_l1(e->reason). */
+void vcore__nvmx_exit_owner(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vcore_nvmx_l2_exit_t *e,
+                            vcore_nvmx_decision_t *out);
+/* Whether the rule for an exit reason reads L1 memory (the I/O and MSR bitmaps). */
+bool vcore__nvmx_exit_reads_l1(uint32_t reason);
+
+/* The fields the pull reads back from the shadow VMCS: the read-write
+ * entries of n->hw_mask as encodings, in entry order (*count of them; buf
+ * holds VCORE_NVMX_SHADOW_RW_COUNT and is used only when the processor
+ * lacks one of them). */
+const uint32_t *vcore__nvmx_shadow_pull_fields(const vcore_nvmx_t *n, uint32_t *buf, uint32_t *count);
+/* Shadow VMCS -> vmcs12: values holds what the shadow VMCS held for each
+ * field of vcore__nvmx_shadow_pull_fields(), in its order; a value that
+ * differs from vmcs12 is stored and its row marked dirty. */
+void vcore__nvmx_shadow_pull(vcore_nvmx_t *n, const uint64_t *values);
 
 #endif /* VCORE_CORE_X86_NVMX_PRIV_H */

@@ -212,6 +212,12 @@ static bool nvmx_reflect_exception(const vcore__vmcs12_t *v, const vcore_nvmx_l2
     return bit ? match : !match;
 }
 
+bool vcore__nvmx_exit_reads_l1(uint32_t reason)
+{
+    const vcore_nvmx_rule_info_t *row = nvmx_reflect_row(VCORE_VMX_EXIT_REASON_BASIC(reason));
+    return row && (row->kind == VCORE_NVMX_RULE_IO || row->kind == VCORE_NVMX_RULE_MSR);
+}
+
 int vcore_nvmx_exit_owner(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vcore_nvmx_l2_exit_t *e,
                           vcore_nvmx_decision_t *out)
 {
@@ -221,6 +227,13 @@ int vcore_nvmx_exit_owner(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem,
         return VCORE_ERR_ABI;
     if (nvmx->current_vmptr == VCORE__INVALID_PTR)
         return VCORE_ERR_STATE;
+    vcore__nvmx_exit_owner(nvmx, mem, e, out);
+    return VCORE_OK;
+}
+
+void vcore__nvmx_exit_owner(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vcore_nvmx_l2_exit_t *e,
+                            vcore_nvmx_decision_t *out)
+{
     const vcore__vmcs12_t *v = V12(nvmx);
     const vcore_nvmx_rule_info_t *row = nvmx_reflect_row(VCORE_VMX_EXIT_REASON_BASIC(e->reason));
     out->owner = VCORE_NVMX_OWNER_L0;
@@ -283,7 +296,6 @@ int vcore_nvmx_exit_owner(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem,
     }
     out->owner = l1 ? VCORE_NVMX_OWNER_L1 : VCORE_NVMX_OWNER_L0;
     out->field = f;
-    return VCORE_OK;
 }
 
 /* ---- control merge ---- */

@@ -246,33 +246,55 @@ int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx
     return VCORE_OK;
 }
 
-int vcore__nvmx_shadow_pull(vcore_nvmx_t *n, vcore_nvmx_vmread_fn fn, void *ctx)
+const uint32_t *vcore__nvmx_shadow_pull_fields(const vcore_nvmx_t *n, uint32_t *buf, uint32_t *count)
+{
+    /* Only the read-write set: L1's VMWRITE of any other field exits. */
+    const uint64_t all = (1ull << VCORE_NVMX_SHADOW_RW_COUNT) - 1u;
+    uint64_t m = n->hw_mask & all;
+    uint32_t k = 0;
+
+    if (m == all) {
+        *count = VCORE_NVMX_SHADOW_RW_COUNT;
+        return nvmx_shadow_rw_enc;
+    }
+    /* A processor without a field's control (nvmx_shadow_backend_has). */
+    for (; m; m &= m - 1)
+        buf[k++] = nvmx_shadow_rw_enc[__builtin_ctzll(m)];
+    *count = k;
+    return buf;
+}
+
+/* One read-write entry: the value read from the shadow VMCS (the next of
+ * values), masked to the field's width, against vmcs12's, both at
+ * compile-time offsets; a change is stored and dirty like an emulated
+ * VMWRITE. */
+#define NVMX_PULL_MASK(bytes) ((bytes) == 8u ? ~0ull : (1ull << (8u * (bytes))) - 1u)
+#define NVMX_PULL(name)                                                                            \
+    if ((rw >> NVMX_SI_##name) & 1u) {                                                             \
+        const uint32_t bytes = (uint32_t)sizeof(((vcore__vmcs12_t *)0)->name);                    \
+        uint64_t x = *values++ & NVMX_PULL_MASK(bytes), old;                                       \
+        vcore__memcpy(&old, page + offsetof(vcore__vmcs12_t, name), 8);                           \
+        n->hw_val[NVMX_SI_##name] = x;                                                             \
+        if (x != (old & NVMX_PULL_MASK(bytes))) {                                                  \
+            vcore__vmcs12_put_bytes(page, offsetof(vcore__vmcs12_t, name), bytes, x);             \
+            vcore__nvmx_mark_dirty(n, &vcore__vmcs_rows[VCORE__ROW_##name]);                       \
+        }                                                                                          \
+    }
+#define NVMX_PULL_HIGH(name) /* the read-write set has no _HIGH entry */
+
+void vcore__nvmx_shadow_pull(vcore_nvmx_t *n, const uint64_t *values)
 {
     uint8_t *page = (uint8_t *)n->vmcs12;
-    /* Only the read-write set: L1's VMWRITE of any other field exits. */
     const uint64_t rw = n->hw_mask & ((1ull << VCORE_NVMX_SHADOW_RW_COUNT) - 1u);
-    uint64_t m;
 
-    for (m = rw; m; m &= m - 1) {
-        uint32_t i = (uint32_t)__builtin_ctzll(m);
-        const nvmx_shadow_field_t *f = &nvmx_shadow_all[i];
-        uint64_t v = 0;
-        int err = fn(ctx, f->encoding, &v);
-        if (err) {
-            n->hw_known |= rw & ~m; /* the entries read before */
-            return err;
-        }
-        n->hw_val[i] = v;
-        if (v != nvmx_shadow_get(page, f)) {
-            vcore__vmcs12_put_bytes(page, f->offset, f->bytes, v);
-            vcore__nvmx_mark_dirty(n, &vcore__vmcs_rows[f->row]);
-        }
-    }
+    NVMX_SHADOW_RW(NVMX_PULL, NVMX_PULL_HIGH)
     /* vmcs12 and the shadow VMCS now agree on every entry read. */
     n->hw_known |= rw;
     n->hw_stale &= ~rw;
-    return VCORE_OK;
 }
+#undef NVMX_PULL
+#undef NVMX_PULL_HIGH
+#undef NVMX_PULL_MASK
 
 int vcore_nvmx_shadow_sync_to(const vcore_nvmx_t *nvmx, const uint8_t *bitmap_vmread,
                               vcore_nvmx_vmwrite_fn fn, void *ctx)
