@@ -195,4 +195,6 @@ const vcore_backend_t vcore__backend_vmx_ops = {
     .vcpu_flush_tlb = vcore__vmx_flush_tlb,
     .vcpu_invept = vcore__vmx_invept_op,
     .vmcs_shadow_link = vcore__vmx_vmcs_shadow_link,
+    .vcpu_vpid02 = vcore__vmx_vpid02,
+    .vcpu_flush_vpid02 = vcore__vmx_flush_vpid02,
 };
