@@ -424,7 +424,8 @@ int vcore__vcpu_nested_alloc02(vcore_vcpu_t *vcpu)
     }
     nv->vmcs02_const = false;
     nv->vmcs02_for = VCORE__INVALID_PTR;
-    return VCORE_OK;
+    /* vmcs02's VPID, asked for with the first vmcs02. */
+    return vcore__vcpu_nested_vpid_setup(vcpu);
 }
 
 int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full)
@@ -442,8 +443,6 @@ int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full)
         vcpu->dirty &= ~held;
     }
     err = vcore__vcpu_nested_alloc02(vcpu);
-    if (!err)
-        err = vcore__vcpu_nested_vpid_setup(vcpu);
     if (err)
         return err;
     *full = nv->vmcs02_for != nv->current_vmptr || (nv->opts & VCORE_NVMX_OPT_NO_DIRTY_SPLIT) || !nv->vmcs02_const;
