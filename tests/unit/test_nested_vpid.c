@@ -232,10 +232,13 @@ START_TEST(invvpid_flushes_vpid02_as_it_names)
 }
 END_TEST
 
-/* Before L2 ran with VPID, vpid02 holds nothing of L1's: INVVPID asks nothing. */
+/* Before L2 ran with VPID (it ran without: vmcs02 and vpid02 exist),
+ * vpid02 holds nothing of L1's: even all-context INVVPID asks nothing. */
 START_TEST(invvpid_before_l2_ran_flushes_nothing)
 {
+    vmcs12_vpid(false, 0);
     load_vmcs12();
+    enter_l2(VCORE_NVMX_VMLAUNCH);
     vcore_x86_regs_t r = regs();
     r.gpr[VCORE_X86_RAX] = 2;
     ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
