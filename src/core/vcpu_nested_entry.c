@@ -310,6 +310,10 @@ static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
      * vmcs02 runs without VPID and every entry flushes VPID 0000H. */
     if (!nv->vpid02)
         m[VCORE__VMCS_CTL_PROC2] &= ~VCORE__PROC2_VPID;
+    /* Whether vmcs02 runs on vpid02 changes only with the control words
+     * (vpid02 itself comes with a new vmcs02, a full write). */
+    nv->vpid_live = (m[VCORE__VMCS_CTL_PROC] & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
+                    (m[VCORE__VMCS_CTL_PROC2] & VCORE__PROC2_VPID);
     int err = VCORE_OK;
     for (uint32_t i = 0; i < 5 && !err; i++)
         err = vcore__vcpu_nested_wr(vcpu, nested_ctl_fields[i], m[i]);
@@ -452,7 +456,7 @@ int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full)
         err = vcore__vcpu_nested_load02(vcpu);
     if (!err)
         err = vcore__vcpu_nested_controls(vcpu, *full);
-    if (!err)
+    if (!err && nv->vpid_live)
         err = vcore__vcpu_nested_vpid_enter(vcpu);
     if (!err)
         err = vcore__vcpu_nested_ept02_sync(vcpu);

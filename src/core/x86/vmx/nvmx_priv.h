@@ -121,6 +121,7 @@ struct vcore_nvmx {
     /* ---- vpid02: L2's VPID on the processor (vcpu_nested_vpid.c) ---- */
     uint16_t vpid02;        /* the backend's second VPID of the vCPU; 0: vmcs02 runs without VPID */
     bool vpid02_asked;      /* the backend was asked for it */
+    bool vpid_live;         /* vmcs02's controls run it on vpid02 (set with the control words) */
     /* vmcs12's VPID whose translations vpid02 may hold (the one L2 last
      * ran with); 0: vpid02 holds nothing L2 may use, the next entry with
      * VPID flushes it. */
