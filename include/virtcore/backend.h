@@ -396,6 +396,29 @@ struct vcore_backend {
     int (*vmcs_read_many)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs, const uint32_t *fields,
                           uint64_t *values, uint32_t count);
     /** @} */
+
+    /**
+     * @name A second VPID for nested VMX (appended; absent when @c size ends before it)
+     * SDM Vol. 3, "Virtual-Processor Identifiers (VPIDs)": the processor
+     * keeps linear and combined mappings tagged with the VPID of the VMCS
+     * that made them, so L2 on a VPID of its own (vpid02) keeps its
+     * translations across the exits L0 handles, and L1's stay apart.
+     * @{
+     */
+    /**
+     * The vCPU's vpid02: nonzero, different from the VPID of every vCPU's
+     * vmcs01 of the VM and from the vpid02 of its other vCPUs, the same for
+     * the vCPU's life. VCORE_ERR_UNSUPPORTED when the backend runs guests
+     * without VPID. Optional: without it vmcs02 runs without VPID.
+     */
+    int (*vcpu_vpid02)(vcore_vcpu_t *vcpu, void *priv, uint16_t *vpid);
+    /**
+     * Invalidates the mappings tagged with the vCPU's vpid02 as @p req says
+     * (INVVPID on the vCPU's own processor; the kinds and the latitude of
+     * vcpu_flush_tlb). Required with vcpu_vpid02.
+     */
+    int (*vcpu_flush_vpid02)(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req);
+    /** @} */
 };
 
 /** @brief Size of the first published ops table (through @c vcpu_kick): the smallest accepted @c size. */

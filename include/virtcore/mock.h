@@ -70,6 +70,7 @@ typedef enum vcore_mock_op {
     VCORE_MOCK_OP_VMCB_NPT_MAP,  /**< vmcb_npt_map that mapped a page */
     VCORE_MOCK_OP_VMCB_RUN,      /**< vmcb_run (VMRUN of a hardware VMCB) */
     VCORE_MOCK_OP_VMCB_VIOLATION, /**< a VMCB access the backend ABI does not allow (a test failure) */
+    VCORE_MOCK_OP_FLUSH_VPID02,  /**< vcpu_flush_vpid02 (the translations of the vCPU's vpid02 invalidated) */
     VCORE_MOCK_OP_COUNT          /**< Number of kinds. */
 } vcore_mock_op_t;
 
@@ -112,7 +113,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
 /**
  * @brief Makes the next operation of a kind fail with a given error (fault injection).
  * @param[in] vcpu A vCPU on the mock backend.
- * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, INVEPT, VMCS_ALLOC, VMCS_LOAD, VMCS_ENTER, VMCS_SHADOW_LINK, VMCB_ALLOC or VMCB_SETUP).
+ * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, INVEPT, VMCS_ALLOC, VMCS_LOAD, VMCS_ENTER, VMCS_SHADOW_LINK, VMCB_ALLOC, VMCB_SETUP or FLUSH_VPID02).
  * @param[in] err The error to return once (0 cancels).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A bad argument.
@@ -334,6 +335,26 @@ typedef struct vcore_mock_flush {
  * @retval VCORE_ERR_NOENT No flush yet.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_mock_last_flush(const vcore_vcpu_t *vcpu, vcore_mock_flush_t *out);
+
+/**
+ * @brief The last invalidation of a vCPU's vpid02 the mock performed (backend.h, vcpu_flush_vpid02).
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[out] out Receives it; @c out->size must be set.
+ * @return VCORE_OK, VCORE_ERR_INVAL (NULL or not the mock), VCORE_ERR_ABI (size) or VCORE_ERR_NOENT (none yet).
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_last_vpid02_flush(const vcore_vcpu_t *vcpu, vcore_mock_flush_t *out);
+
+/**
+ * @brief Whether the mock gives a vCPU a vpid02 (backend.h, vcpu_vpid02; on by default).
+ *
+ * The mock's vpid02 of the vCPU with id n is 8000H + n + 1. Off, it answers
+ * VCORE_ERR_UNSUPPORTED, as a backend that runs guests without VPID. The
+ * core asks once, before the vCPU's first entry to a nested guest.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] enabled false: no vpid02.
+ * @return VCORE_OK or VCORE_ERR_INVAL (not the mock).
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_set_vpid02(vcore_vcpu_t *vcpu, bool enabled);
 
 /**
  * @brief The EPT pointer of the last vcpu_invept the mock performed for a vCPU.

@@ -237,6 +237,17 @@ static int vcore__mock_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
     return VCORE_OK;
 }
 
+/* A flush request as the mock records it. */
+static void vcore__mock_record_flush(vcore_mock_flush_t *f, const vcore_tlb_flush_t *req)
+{
+    vcore__memset(f, 0, sizeof(*f));
+    f->size = sizeof(*f);
+    f->kind = req->kind;
+    f->count = req->count;
+    for (uint32_t i = 0; i < req->count && i < VCORE_MOCK_FLUSH_RANGES; i++)
+        f->ranges[i] = req->ranges[i];
+}
+
 static int vcore__mock_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req)
 {
     (void)vcpu;
@@ -244,13 +255,32 @@ static int vcore__mock_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb
     int err = vcore__mock_op(m, VCORE_MOCK_OP_FLUSH_TLB);
     if (err)
         return err;
-    vcore__memset(&m->last_flush, 0, sizeof(m->last_flush));
-    m->last_flush.size = sizeof(m->last_flush);
-    m->last_flush.kind = req->kind;
-    m->last_flush.count = req->count;
-    for (uint32_t i = 0; i < req->count && i < VCORE_MOCK_FLUSH_RANGES; i++)
-        m->last_flush.ranges[i] = req->ranges[i];
+    vcore__mock_record_flush(&m->last_flush, req);
     m->have_flush = true;
+    return VCORE_OK;
+}
+
+static int vcore__mock_vpid02(vcore_vcpu_t *vcpu, void *priv, uint16_t *vpid)
+{
+    const vcore__mock_vcpu_t *m = priv;
+    if (m->no_vpid02)
+        return VCORE_ERR_UNSUPPORTED;
+    *vpid = (uint16_t)(0x8001u + vcore_vcpu_id(vcpu));
+    return VCORE_OK;
+}
+
+static int vcore__mock_flush_vpid02(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req)
+{
+    (void)vcpu;
+    vcore__mock_vcpu_t *m = priv;
+    /* Strict: a vCPU the mock gave no vpid02 has nothing to flush. */
+    if (m->no_vpid02 || !req || req->kind > VCORE_TLB_FLUSH_LIST || (req->kind == VCORE_TLB_FLUSH_LIST && !req->ranges))
+        return VCORE_ERR_INVAL;
+    int err = vcore__mock_op(m, VCORE_MOCK_OP_FLUSH_VPID02);
+    if (err)
+        return err;
+    vcore__mock_record_flush(&m->last_vpid02_flush, req);
+    m->have_vpid02_flush = true;
     return VCORE_OK;
 }
 
@@ -316,4 +346,6 @@ const vcore_backend_t vcore__backend_mock_ops = {
     .vmcb_npt_map = vcore__mock_vmcb_npt_map,
     .vmcb_run = vcore__mock_vmcb_run,
     .vmcs_read_many = vcore__mock_vmcs_read_many,
+    .vcpu_vpid02 = vcore__mock_vpid02,
+    .vcpu_flush_vpid02 = vcore__mock_flush_vpid02,
 };

@@ -67,7 +67,8 @@ int vcore_mock_fail_next(vcore_vcpu_t *vcpu, uint32_t op, int err)
     if (op != VCORE_MOCK_OP_GET_STATE && op != VCORE_MOCK_OP_SET_STATE &&
         op != VCORE_MOCK_OP_SET_CPUID && op != VCORE_MOCK_OP_RUN && op != VCORE_MOCK_OP_FLUSH_TLB && op != VCORE_MOCK_OP_INVEPT &&
         op != VCORE_MOCK_OP_VMCS_ALLOC && op != VCORE_MOCK_OP_VMCS_LOAD && op != VCORE_MOCK_OP_VMCS_ENTER &&
-        op != VCORE_MOCK_OP_VMCS_SHADOW_LINK && op != VCORE_MOCK_OP_VMCB_ALLOC && op != VCORE_MOCK_OP_VMCB_SETUP)
+        op != VCORE_MOCK_OP_VMCS_SHADOW_LINK && op != VCORE_MOCK_OP_VMCB_ALLOC && op != VCORE_MOCK_OP_VMCB_SETUP &&
+        op != VCORE_MOCK_OP_FLUSH_VPID02)
         return VCORE_ERR_INVAL;
     m->fail_next[op] = err;
     return VCORE_OK;
@@ -109,6 +110,28 @@ int vcore_mock_last_flush(const vcore_vcpu_t *vcpu, vcore_mock_flush_t *out)
     if (!m->have_flush)
         return VCORE_ERR_NOENT;
     *out = m->last_flush;
+    return VCORE_OK;
+}
+
+int vcore_mock_last_vpid02_flush(const vcore_vcpu_t *vcpu, vcore_mock_flush_t *out)
+{
+    const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m || !out)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(out))
+        return VCORE_ERR_ABI;
+    if (!m->have_vpid02_flush)
+        return VCORE_ERR_NOENT;
+    *out = m->last_vpid02_flush;
+    return VCORE_OK;
+}
+
+int vcore_mock_set_vpid02(vcore_vcpu_t *vcpu, bool enabled)
+{
+    vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m)
+        return VCORE_ERR_INVAL;
+    m->no_vpid02 = !enabled;
     return VCORE_OK;
 }
 

@@ -70,6 +70,9 @@ typedef struct vcore__mock_vcpu {
     bool have_flush;
     vcore_mock_flush_t last_flush;
     bool have_invept;
+    bool no_vpid02;                              /* vcpu_vpid02 answers UNSUPPORTED */
+    bool have_vpid02_flush;
+    vcore_mock_flush_t last_vpid02_flush;        /* the last vcpu_flush_vpid02 */
     uint64_t last_invept;                        /* EPT pointer of the last vcpu_invept */
     int kicked;                                  /* set by kick (atomic), consumed by run */
     uint32_t ncpuid;

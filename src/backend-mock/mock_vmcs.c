@@ -253,6 +253,14 @@ int vcore__mock_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out
         return VCORE_OK;
     }
     out->launched = v->launched ? 0u : 1u;
+    /* "Checks on VMX Controls": with "enable VPID" the VPID must not be
+     * 0000H; the core never enters such a VMCS. */
+    uint64_t proc = 0, proc2 = 0, vpid = 0;
+    bool read = vcore_vmcs12_get(v->page, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, &proc) == VCORE_OK &&
+                vcore_vmcs12_get(v->page, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, &proc2) == VCORE_OK &&
+                vcore_vmcs12_get(v->page, VCORE_VMCS_VIRTUAL_PROCESSOR_ID, &vpid) == VCORE_OK;
+    if (read && (proc & (1u << 31)) && (proc2 & (1u << 5)) && vpid == 0)
+        (void)vcore__mock_violation(m, VCORE_ERR_STATE);
     if (m->vmcs_count == 0)
         return VCORE_ERR_UNSCRIPTED;
     const vcore_mock_vmcs_exit_t *ex = &m->vmcs_script[m->vmcs_head];

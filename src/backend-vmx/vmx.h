@@ -489,6 +489,9 @@ void vcore__vmx_fpu_set_xmm(vcore__vmx_vcpu_t *c, const uint64_t xmm[16][2]);
 
 /* ---- vmx_tlb.c ---- */
 int vcore__vmx_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req);
+/* vmx_tlb.c: the vCPU's vpid02 (vmcs01's VPID | 8000H) and its invalidation. */
+int vcore__vmx_vpid02(vcore_vcpu_t *vcpu, void *priv, uint16_t *vpid);
+int vcore__vmx_flush_vpid02(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req);
 /* vmx_tlb.c: the vcpu_invept op (INVEPT of a shadow EPT the core changed). */
 int vcore__vmx_invept_op(vcore_vcpu_t *vcpu, void *priv, uint64_t eptp);
 

@@ -196,4 +196,6 @@ const vcore_backend_t vcore__backend_vmx_ops = {
     .vcpu_invept = vcore__vmx_invept_op,
     .vmcs_shadow_link = vcore__vmx_vmcs_shadow_link,
     .vmcs_read_many = vcore__vmx_vmcs_read_many,
+    .vcpu_vpid02 = vcore__vmx_vpid02,
+    .vcpu_flush_vpid02 = vcore__vmx_flush_vpid02,
 };

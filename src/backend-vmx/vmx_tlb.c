@@ -17,6 +17,11 @@
  * combined mappings associated with VPID 0000H" ("Operations that
  * Invalidate Cached Mappings"): the entry the core is about to make is the
  * full flush, and nothing is left to do.
+ *
+ * A nested guest (L2 on vmcs02) runs on the vCPU's vpid02: its vmcs01 VPID
+ * with bit 15 set (vmcs01 VPIDs are vCPU id + 1, below 8000H), so it is
+ * distinct from every vmcs01 VPID and every other vCPU's vpid02; the
+ * vcpu_flush_vpid02 op invalidates it the same way.
  */
 #include "vmx.h"
 
@@ -35,9 +40,11 @@ static int vcore__vmx_invvpid_ok(uint64_t type, uint16_t vpid, uint64_t gla)
                                                                            : VCORE_ERR_HWFAIL;
 }
 
-int vcore__vmx_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req)
+#define VCORE__VMX_VPID02_BIT 0x8000u
+
+/* Invalidates what the processor caches for `vpid` as req says. */
+static int vcore__vmx_flush_vpid(vcore_vcpu_t *vcpu, vcore__vmx_vcpu_t *c, uint16_t vpid, const vcore_tlb_flush_t *req)
 {
-    vcore__vmx_vcpu_t *c = priv;
     const vcore__vmx_vm_t *v = vcore_vm_backend_priv(vcore_vcpu_vm(vcpu));
     if (vcore__tlb_list_bad(req))
         return VCORE_ERR_INVAL;
@@ -45,14 +52,14 @@ int vcore__vmx_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t
     int err = vcore__vmx_root_here(c, vcore_vm_host(c->vmobj));
     if (err)
         return err;
-    if (!c->vpid)
+    if (!vpid)
         return VCORE_OK; /* the next VM entry flushes VPID 0000H */
     uint64_t cap = v->caps.ept_vpid;
     if (req->kind == VCORE_TLB_FLUSH_NON_GLOBAL && (cap & VCORE__EPT_CAP_INVVPID_SINGLE_NG))
-        return vcore__vmx_invvpid_ok(VCORE__INVVPID_SINGLE_NG, c->vpid, 0);
+        return vcore__vmx_invvpid_ok(VCORE__INVVPID_SINGLE_NG, vpid, 0);
     if (req->kind != VCORE_TLB_FLUSH_LIST || !(cap & VCORE__EPT_CAP_INVVPID_ADDR) ||
         vcore__tlb_list_pages(req, VCORE__TLB_LIST_MAX_PAGES) > VCORE__TLB_LIST_MAX_PAGES)
-        return vcore__vmx_invvpid_ok(VCORE__INVVPID_SINGLE, c->vpid, 0);
+        return vcore__vmx_invvpid_ok(VCORE__INVVPID_SINGLE, vpid, 0);
     /* A 4-level guest has 48-bit linear addresses; a non-canonical one is
      * never cached, and INVVPID type 0 would VMfail on it. */
     for (uint32_t i = 0; i < req->count; i++) {
@@ -63,12 +70,37 @@ int vcore__vmx_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t
                 break; /* past the top of the address space */
             if (!vcore__x86_is_canonical(gla, 48))
                 continue;
-            err = vcore__vmx_invvpid_ok(VCORE__INVVPID_ADDR, c->vpid, gla);
+            err = vcore__vmx_invvpid_ok(VCORE__INVVPID_ADDR, vpid, gla);
             if (err)
                 return err;
         }
     }
     return VCORE_OK;
+}
+
+int vcore__vmx_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req)
+{
+    vcore__vmx_vcpu_t *c = priv;
+    return vcore__vmx_flush_vpid(vcpu, c, c->vpid, req);
+}
+
+int vcore__vmx_vpid02(vcore_vcpu_t *vcpu, void *priv, uint16_t *vpid)
+{
+    (void)vcpu;
+    const vcore__vmx_vcpu_t *c = priv;
+    if (!c->vpid || (c->vpid & VCORE__VMX_VPID02_BIT))
+        return VCORE_ERR_UNSUPPORTED;
+    *vpid = (uint16_t)(c->vpid | VCORE__VMX_VPID02_BIT);
+    return VCORE_OK;
+}
+
+int vcore__vmx_flush_vpid02(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req)
+{
+    vcore__vmx_vcpu_t *c = priv;
+    uint16_t vpid = 0;
+    if (vcore__vmx_vpid02(vcpu, priv, &vpid) != VCORE_OK)
+        return VCORE_ERR_STATE;
+    return vcore__vmx_flush_vpid(vcpu, c, vpid, req);
 }
 
 /* INVEPT types ("INVEPT"). */

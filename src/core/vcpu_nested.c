@@ -80,6 +80,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__vcpu_nested_shadow_teardown(vcpu);
+    nv->vpid12_last = 0;
     nv->in_l2 = false;
     nv->run_pending = false;
     nv->mtf_pending = false;
@@ -310,8 +311,16 @@ static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
         /* INVEPT drops the ept02s it names; leaving VMX operation drops all. */
         if (in.op == VCORE_NVMX_INVEPT && res.outcome == VCORE_NVMX_OUT_SUCCEED)
             vcore__vcpu_nested_ept02_invept(vcpu, res.inv_type, res.inv_eptp);
-        if (in.op == VCORE_NVMX_VMXOFF && !vcpu->nvmx->vmx_operation)
+        /* INVVPID flushes vpid02 as it names (vcpu_nested_vpid.c). */
+        if (in.op == VCORE_NVMX_INVVPID && res.outcome == VCORE_NVMX_OUT_SUCCEED) {
+            err = vcore__vcpu_nested_vpid_invvpid(vcpu, res.inv_type, res.inv_vpid, res.inv_addr);
+            if (err)
+                return err;
+        }
+        if (in.op == VCORE_NVMX_VMXOFF && !vcpu->nvmx->vmx_operation) {
             vcore__vcpu_nested_ept02_invept(vcpu, 2, 0);
+            vcpu->nvmx->vpid12_last = 0; /* vpid02 flushed before its next use */
+        }
         /* A latched INIT is delivered once the vCPU leaves VMX operation. */
         if (in.op == VCORE_NVMX_VMXOFF && x->init_latched && !vcpu->nvmx->vmx_operation) {
             err = vcore_vcpu_init_signal(vcpu);

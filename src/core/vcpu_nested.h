@@ -162,6 +162,15 @@ int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, v
 void vcore__vcpu_nested_ept02_invept(vcore_vcpu_t *vcpu, uint32_t type, uint64_t eptp12);
 /* Teardown and RESET: every ept02 dropped, the pool back to the host. */
 void vcore__vcpu_nested_ept02_fini(vcore_vcpu_t *vcpu);
+/* vcpu_nested_vpid.c: L2's VPID (vpid02). */
+/* Asks the backend for vpid02 once (before the first vmcs02 is built). */
+int vcore__vcpu_nested_vpid_setup(vcore_vcpu_t *vcpu);
+/* "enable VPID" of vmcs12 runs on vpid02 (the backend gave one). */
+bool vcore__vcpu_nested_vpid_on(vcore_vcpu_t *vcpu);
+/* At an entry from L1: vpid02 flushed when vmcs12's VPID is not the one L2 last ran with. */
+int vcore__vcpu_nested_vpid_enter(vcore_vcpu_t *vcpu);
+/* L1's INVVPID that succeeded: type 0-3, the descriptor's VPID and linear address. */
+int vcore__vcpu_nested_vpid_invvpid(vcore_vcpu_t *vcpu, uint32_t type, uint16_t vpid, uint64_t addr);
 /* vcpu_nested_apic.c: L1's TPR shadow and APIC-access page for L2. */
 /* The host offers what they need (a page, physical addresses). */
 bool vcore__vcpu_nested_apic_usable(const vcore_vcpu_t *vcpu);

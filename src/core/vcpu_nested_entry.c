@@ -219,6 +219,10 @@ static int vcore__vcpu_nested_const(vcore_vcpu_t *vcpu)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VMCS_LINK_POINTER, ~0ull);
     if (!err && eptp)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_EPT_POINTER, eptp);
+    /* L2's VPID is the vCPU's vpid02 whatever vmcs12's VPID is
+     * (vcpu_nested_vpid.c). */
+    if (!err && nv->vpid02)
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VIRTUAL_PROCESSOR_ID, nv->vpid02);
     /* L2 without L1's EPT runs on ept01; with it, ept02 replaces it
      * (vcore__vcpu_nested_ept02_sync). */
     nv->eptp01 = eptp;
@@ -302,6 +306,14 @@ static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
     uint32_t l1[5], m[5];
     vcore__vcpu_nested_l1_words(vcore__vcpu_nested_v12(vcpu), l1);
     vcore_nvmx_merge_controls(l1, nv->ctl01, m);
+    /* "enable VPID" (L1's) needs vpid02 from the backend; without it
+     * vmcs02 runs without VPID and every entry flushes VPID 0000H. */
+    if (!nv->vpid02)
+        m[VCORE__VMCS_CTL_PROC2] &= ~VCORE__PROC2_VPID;
+    /* Whether vmcs02 runs on vpid02 changes only with the control words
+     * (vpid02 itself comes with a new vmcs02, a full write). */
+    nv->vpid_live = (m[VCORE__VMCS_CTL_PROC] & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
+                    (m[VCORE__VMCS_CTL_PROC2] & VCORE__PROC2_VPID);
     int err = VCORE_OK;
     for (uint32_t i = 0; i < 5 && !err; i++)
         err = vcore__vcpu_nested_wr(vcpu, nested_ctl_fields[i], m[i]);
@@ -416,7 +428,8 @@ int vcore__vcpu_nested_alloc02(vcore_vcpu_t *vcpu)
     }
     nv->vmcs02_const = false;
     nv->vmcs02_for = VCORE__INVALID_PTR;
-    return VCORE_OK;
+    /* vmcs02's VPID, asked for with the first vmcs02. */
+    return vcore__vcpu_nested_vpid_setup(vcpu);
 }
 
 int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full)
@@ -443,6 +456,8 @@ int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full)
         err = vcore__vcpu_nested_load02(vcpu);
     if (!err)
         err = vcore__vcpu_nested_controls(vcpu, *full);
+    if (!err && nv->vpid_live)
+        err = vcore__vcpu_nested_vpid_enter(vcpu);
     if (!err)
         err = vcore__vcpu_nested_ept02_sync(vcpu);
     if (!err)

@@ -67,6 +67,9 @@ int vcore_backend_validate(const vcore_backend_t *be)
           ops.vmcb_npt_map && ops.vmcb_run;
     if (any && !all)
         return VCORE_ERR_INVAL;
+    /* A vpid02 the core cannot flush would keep stale translations. */
+    if (ops.vcpu_vpid02 && !ops.vcpu_flush_vpid02)
+        return VCORE_ERR_INVAL;
     /* A host that serves Hyper-V takes the VP indexes too. */
     if (ops.vm_hv_host && !ops.vcpu_hv_vp_index)
         return VCORE_ERR_INVAL;

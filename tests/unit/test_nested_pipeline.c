@@ -557,8 +557,8 @@ END_TEST
 START_TEST(unsupported_control_is_vmfail_7)
 {
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
-    /* EPT is given to L2; unrestricted guest (secondary bit 7) is not. */
-    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 7));
+    /* EPT is given to L2; VM functions (secondary bit 13) are not. */
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 13));
     set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3));
     load_vmcs12();
     l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
@@ -572,7 +572,7 @@ START_TEST(unsupported_control_is_refused_by_name)
 {
     ck_assert_int_eq(vcore_nvmx_test_skip_check(nv, VCORE_VMX_CHECK_EXEC_PROC2_ALLOWED1), VCORE_OK);
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
-    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 7));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 13));
     set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3));
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
@@ -581,7 +581,7 @@ START_TEST(unsupported_control_is_refused_by_name)
     vcore_diag_t d = {.size = sizeof(d)};
     ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
     ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED);
-    ck_assert_uint_eq(d.value, (2u << 8) | 7u);
+    ck_assert_uint_eq(d.value, (2u << 8) | 13u);
 }
 END_TEST
 
@@ -592,8 +592,9 @@ END_TEST
                 (1u << 1) |  /* enable EPT: shadow EPT (mock has INVEPT and host pages) */ \
                 (1u << 2) |  /* descriptor-table exiting: exit reflection */            \
                 (1u << 3) |  /* enable RDTSCP */                                         \
-                (1u << 5) |  /* enable VPID: vmcs02 without VPID, every entry flushes */ \
+                (1u << 5) |  /* enable VPID: vmcs02 on the vCPU's vpid02 */              \
                 (1u << 6) |  /* WBINVD exiting */                                        \
+                (1u << 7) |  /* unrestricted guest: with EPT (ept02) */                  \
                 (1u << 10) | /* PAUSE-loop exiting */                                    \
                 (1u << 11) | /* RDRAND exiting */                                        \
                 (1u << 12) | /* enable INVPCID */                                        \
@@ -601,7 +602,7 @@ END_TEST
                 (1u << 20) | /* enable XSAVES/XRSTORS */                                 \
                 (1u << 25) | /* use TSC scaling */                                       \
                 (1u << 26))  /* enable user wait and pause */
-/* Not run: 4 virtualize x2APIC mode, 7 unrestricted guest, 8 APIC-register virtualization,
+/* Not run: 4 virtualize x2APIC mode, 8 APIC-register virtualization,
  * 9 virtual-interrupt delivery, 13 enable VM functions, 14 VMCS shadowing,
  * 17 enable PML; and every bit the emulated processor lacks. */
 
@@ -631,7 +632,8 @@ START_TEST(proc2_each_bit_launches_or_fails)
 {
     uint32_t bit = 1u << _i;
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
-    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, bit);
+    /* Unrestricted guest needs EPT ("Checks on VMX Controls"). */
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, bit == (1u << 7) ? bit | (1u << 1) : bit);
     set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3)); /* WB, 4 levels */
     set12(VCORE_VMCS_VIRTUAL_PROCESSOR_ID, 1);            /* "enable VPID" needs VPID != 0 */
     load_vmcs12();

@@ -134,6 +134,14 @@ int vcore_nvmx_caps_emulated(vcore_nvmx_caps_t *out)
     return VCORE_OK;
 }
 
+/* "Checks on VMX Controls": "unrestricted guest" needs "enable EPT", so
+ * it is offered only where EPT is. */
+static void nvmx_caps_urg_needs_ept(uint64_t *m)
+{
+    if (!(HI(m[VCORE_NVMX_CAP_PROCBASED2]) & VCORE__PROC2_EPT))
+        m[VCORE_NVMX_CAP_PROCBASED2] &= ~((uint64_t)VCORE__PROC2_URG << 32);
+}
+
 void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc, uint32_t extra_proc2)
 {
     uint64_t *m = caps->msr;
@@ -148,6 +156,7 @@ void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc, uint3
             refused |= extra_proc;
         m[k] &= ~((uint64_t)refused << 32);
     }
+    nvmx_caps_urg_needs_ept(m);
     uint32_t proc2 = HI(m[VCORE_NVMX_CAP_PROCBASED2]);
     /* "VPID and EPT Capabilities": bits 31:0 describe EPT, bits 43:32 VPID
      * and INVVPID; a feature L1 cannot enable has no capabilities. */
@@ -203,6 +212,7 @@ int vcore_nvmx_caps_intersect(const vcore_nvmx_caps_t *backend, const vcore_nvmx
     r[VCORE_NVMX_CAP_VMCS_ENUM] = nvmx_caps_min(b[10] & ENUM_INDEX, e[10] & ENUM_INDEX);
     r[VCORE_NVMX_CAP_EPT_VPID] = b[12] & e[12];
     r[VCORE_NVMX_CAP_VMFUNC] = b[17] & e[17];
+    nvmx_caps_urg_needs_ept(r);
     vcore__memcpy(out->msr, r, sizeof(r));
     return VCORE_OK;
 }

@@ -118,6 +118,14 @@ struct vcore_nvmx {
     uint64_t eptp02_cur;    /* what vmcs02's EPT-pointer field holds */
     uint32_t ept02_map_gen; /* the VM memory-map generation ept02 was built under */
     int ept02_flush_err;    /* the first failed INVEPT of the backend since the last check */
+    /* ---- vpid02: L2's VPID on the processor (vcpu_nested_vpid.c) ---- */
+    uint16_t vpid02;        /* the backend's second VPID of the vCPU; 0: vmcs02 runs without VPID */
+    bool vpid02_asked;      /* the backend was asked for it */
+    bool vpid_live;         /* vmcs02's controls run it on vpid02 (set with the control words) */
+    /* vmcs12's VPID whose translations vpid02 may hold (the one L2 last
+     * ran with); 0: vpid02 holds nothing L2 may use, the next entry with
+     * VPID flushes it. */
+    uint16_t vpid12_last;
     /* ---- L1's TPR shadow and APIC-access page for L2 (vcpu_nested_apic.c) ---- */
     uint8_t *vapic02;       /* L0's virtual-APIC page vmcs02 points at (a host page); NULL before the first need */
     uint64_t vapic02_pa;    /* its physical address */

@@ -56,6 +56,7 @@ void vcore__nvmx_leave(vcore_nvmx_t *n)
     n->shadow_ptr = VCORE__INVALID_PTR;
     vcore__memset(n->dirty, 0, sizeof(n->dirty));
     n->chk_passed = false;
+    n->vpid12_last = 0; /* whatever vpid02 holds is flushed before it is used again */
     n->run_pending = false;
     n->mtf_pending = false;
     n->kvm_guest_mode = false;
