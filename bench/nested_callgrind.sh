@@ -63,7 +63,7 @@ if [ $# -ge 3 ]; then
     exit 0
 fi
 for op in roundtrip roundtrip_nohwshadow roundtrip_nofast roundtrip_allchecks roundtrip_nosplit roundtrip_noshadow \
-          roundtrip_eager roundtrip_early l1exit; do
+          roundtrip_eager roundtrip_early roundtrip_nofastentry l1exit; do
     set -- $(measure $op)
     echo "$op: $(($1 / N)) instructions/op, $(($2 / N)) in the library"
 done
