@@ -187,6 +187,11 @@ static void check_verdict(const vcore__vmx_chk_t *c, vcore_vmx_verdict_t *out)
     out->vm_error = 0;
     out->exit_reason = 0;
     out->qualification = 0;
+    /* No failure: the common outcome needs no look-up of a class. */
+    if (id == 0) {
+        out->kind = VCORE_VMX_ENTRY_OK;
+        return;
+    }
     switch (vcore__vmx_check_class(id)) {
     case 0:
         out->kind = VCORE_VMX_ENTRY_OK;
@@ -228,19 +233,10 @@ static void check_verdict(const vcore__vmx_chk_t *c, vcore_vmx_verdict_t *out)
     }
 }
 
-int vcore__vmx_chk_init(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in)
+/* The context for an input known to be well-formed (checked by
+ * vcore__vmx_chk_init(), or built by the library itself). */
+static void check_ctx(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in)
 {
-    if (!in)
-        return VCORE_ERR_INVAL;
-    if (!VCORE__SIZE_OK(in))
-        return VCORE_ERR_ABI;
-    if (!in->vmcs12 || !in->caps)
-        return VCORE_ERR_INVAL;
-    if (!VCORE__SIZE_OK(in->caps) || (in->mem && !VCORE__SIZE_OK(in->mem)))
-        return VCORE_ERR_ABI;
-    /* SDM Vol. 3, "Linear-Address Translation": MAXPHYADDR is 32..52. */
-    if (in->maxphyaddr < 32 || in->maxphyaddr > 52 || (in->ncpuid != 0 && !in->cpuid))
-        return VCORE_ERR_INVAL;
     c->v = (const vcore__vmcs12_t *)in->vmcs12;
     c->in = *in;
     c->caps = in->caps->msr;
@@ -256,11 +252,29 @@ int vcore__vmx_chk_init(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in)
     c->first.index = 0;
     c->first.value = 0;
     check_controls_in_force(c);
+}
+
+int vcore__vmx_chk_init(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in)
+{
+    if (!in)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(in))
+        return VCORE_ERR_ABI;
+    if (!in->vmcs12 || !in->caps)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(in->caps) || (in->mem && !VCORE__SIZE_OK(in->mem)))
+        return VCORE_ERR_ABI;
+    /* SDM Vol. 3, "Linear-Address Translation": MAXPHYADDR is 32..52. */
+    if (in->maxphyaddr < 32 || in->maxphyaddr > 52 || (in->ncpuid != 0 && !in->cpuid))
+        return VCORE_ERR_INVAL;
+    check_ctx(c, in);
     return VCORE_OK;
 }
 
-/* Runs the sections on the caller's vmcs12 (copy: on a copy of it, which
- * every check then reads) and fills the verdict. */
+/* Runs the sections on the caller's vmcs12 and fills the verdict. A
+ * caller's input (copy) is validated and its vmcs12 copied, every check
+ * then reading the copy; the library's own (vcore__vmx_check_run()) is
+ * used as it is. */
 static int check_run(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in, vcore_vmx_verdict_t *out,
                      vcore_vmx_check_failure_t *failures, uint32_t cap, uint32_t run, bool copy)
 {
@@ -271,12 +285,14 @@ static int check_run(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in, vco
         return VCORE_ERR_INVAL;
     if (!VCORE__SIZE_OK(out))
         return VCORE_ERR_ABI;
-    err = vcore__vmx_chk_init(c, in);
-    if (err)
-        return err;
     if (copy) {
+        err = vcore__vmx_chk_init(c, in);
+        if (err)
+            return err;
         vcore__memcpy(&c->copy, in->vmcs12, sizeof(c->copy));
         c->v = &c->copy;
+    } else {
+        check_ctx(c, in);
     }
     c->report_all = failures != NULL;
     c->fail = failures;

@@ -116,19 +116,17 @@ uint32_t vcore__vmx_check_field_input(uint32_t encoding)
 uint32_t vcore__vmx_check_changed(const uint64_t *rows, uint32_t words)
 {
     uint32_t in = VCORE_VMX_IN_ALWAYS;
+    uint64_t other = 0;
 
     if (words > CHECK_WORDS)
         words = CHECK_WORDS;
     for (uint32_t w = 0; w < words; w++) {
         uint64_t named = rows[w] & check_rows[1][w];
-        if (rows[w] & check_rows[0][w])
-            in |= VCORE_VMX_IN_OTHER;
-        while (named) {
+        other |= rows[w] & check_rows[0][w];
+        for (; named; named &= named - 1)
             in |= check_input_of_row[w * 64u + (uint32_t)__builtin_ctzll(named)];
-            named &= named - 1;
-        }
     }
-    return in;
+    return other ? in | VCORE_VMX_IN_OTHER : in;
 }
 
 /* Per rule: its column with the implied OTHER. */
