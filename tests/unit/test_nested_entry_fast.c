@@ -19,6 +19,8 @@
 #include "support.h"
 #include <virtcore/x86/nvmx_pipeline.h>
 
+#include "core/vcpu_x86.h"
+
 #include "nested_fixture.h"
 
 #define RFLAGS_ARITH 0x8d5u
@@ -206,6 +208,33 @@ START_TEST(outside_vmx_operation_is_ud)
 }
 END_TEST
 
+/* The direct entry reads only the state groups the instruction needs:
+ * called as the run loop does after L1's VMLAUNCH exit, with a pin-based
+ * control word missing its allowed-0 bits (VMfailValid 7, "Checks on
+ * VM-Execution Control Fields", decided by the VM-entry checks), it leaves
+ * the general-purpose registers and CR0 in the backend; the full emulation
+ * fetches them (the registers: its generic input; CR0: the #UD check on
+ * CR0.PE). */
+START_TEST(direct_entry_reads_only_its_groups)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0);
+    start(_i);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(vcpu->valid & (VCORE_X86_STATE_GPRS | VCORE_X86_STATE_CR0), 0);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
+    e.u.vmx_insn.op = VCORE_NVMX_VMLAUNCH;
+    e.u.vmx_insn.insn_len = 3;
+    bool handled = false;
+    ck_assert_int_eq(vcore__vcpu_nested_dispatch(vcpu, &e, &handled), VCORE_OK);
+    ck_assert(handled);
+    uint32_t fetched = vcpu->valid & (VCORE_X86_STATE_GPRS | VCORE_X86_STATE_CR0);
+    ck_assert_uint_eq(fetched, _i ? (VCORE_X86_STATE_GPRS | VCORE_X86_STATE_CR0) : 0u);
+    assert_vmfail(L1_RIP, RFLAGS_ZF, 7);
+    ck_assert_uint_eq(last().check, VCORE_VMX_CHECK_EXEC_PIN_ALLOWED0);
+}
+END_TEST
+
 static Suite *entry_fast_suite(void)
 {
     Suite *s = suite_create("nested_entry_fast");
@@ -219,6 +248,7 @@ static Suite *entry_fast_suite(void)
     tcase_add_loop_test(t, compat_mode_is_ud, 0, 2);
     tcase_add_loop_test(t, v86_is_ud, 0, 2);
     tcase_add_loop_test(t, outside_vmx_operation_is_ud, 0, 2);
+    tcase_add_loop_test(t, direct_entry_reads_only_its_groups, 0, 2);
     suite_add_tcase(s, t);
     return s;
 }
