@@ -235,6 +235,28 @@ START_TEST(direct_entry_reads_only_its_groups)
 }
 END_TEST
 
+/* The backend refusing the direct entry's state fetch: the instruction
+ * goes to the full emulation, which fetches its state again (here it
+ * succeeds) and gives the same outcome. */
+START_TEST(refused_fetch_takes_the_full_emulation)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0);
+    start(0);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_GET_STATE, VCORE_ERR_HWFAIL), VCORE_OK);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
+    e.u.vmx_insn.op = VCORE_NVMX_VMLAUNCH;
+    e.u.vmx_insn.insn_len = 3;
+    bool handled = false;
+    ck_assert_int_eq(vcore__vcpu_nested_dispatch(vcpu, &e, &handled), VCORE_OK);
+    ck_assert(handled);
+    ck_assert_uint_eq(vcpu->valid & (VCORE_X86_STATE_GPRS | VCORE_X86_STATE_CR0),
+                      VCORE_X86_STATE_GPRS | VCORE_X86_STATE_CR0);
+    assert_vmfail(L1_RIP, RFLAGS_ZF, 7);
+}
+END_TEST
+
 static Suite *entry_fast_suite(void)
 {
     Suite *s = suite_create("nested_entry_fast");
@@ -249,6 +271,7 @@ static Suite *entry_fast_suite(void)
     tcase_add_loop_test(t, v86_is_ud, 0, 2);
     tcase_add_loop_test(t, outside_vmx_operation_is_ud, 0, 2);
     tcase_add_loop_test(t, direct_entry_reads_only_its_groups, 0, 2);
+    tcase_add_test(t, refused_fetch_takes_the_full_emulation);
     suite_add_tcase(s, t);
     return s;
 }
