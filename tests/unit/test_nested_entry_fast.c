@@ -172,7 +172,7 @@ START_TEST(compat_mode_is_ud)
     s.seg[VCORE_X86_CS].ar = 0xc09b;
     ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
     ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
-    l1_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     assert_fault(6, false);
 }
 END_TEST
