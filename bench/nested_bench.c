@@ -7,7 +7,7 @@
  *       the 5 major control words, reads of rarely-accessed guest fields,
  *       with every seed optimisation on and with each one switched off.
  *   bench_nested OP ITERATIONS        (for bench/nested_callgrind.sh)
- *       roundtrip[_nosplit|_eager|_noshadow|_allchecks|_nohwshadow|_nofast|_early]
+ *       roundtrip[_nosplit|_eager|_noshadow|_allchecks|_nohwshadow|_nofast|_early|_nofastentry]
  *                                             one round trip per iteration
  *                                             (_allchecks: every VM-entry check on
  *                                             every VMRESUME, not only changed inputs;
@@ -15,7 +15,9 @@
  *                                             are emulated, no hardware VMCS shadowing;
  *                                             _nofast: that, without the run loop's
  *                                             VMREAD/VMWRITE fast path; _early: the
- *                                             early hardware check on every entry)
+ *                                             early hardware check on every entry;
+ *                                             _nofastentry: VMRESUME through the full
+ *                                             instruction emulation)
  *       l1exit                                L1 only: one HLT exit (the baseline)
  *       vmread63[_nofast] / vmread0[_nofast]  63 (0) emulated VMREADs with a register
  *                                             operand, then HLT, per iteration
@@ -329,6 +331,7 @@ int main(int argc, char **argv)
         counts("full + no control shadow", VCORE_NVMX_OPT_NO_DIRTY_SPLIT, false);
         counts("eager rare-field sync", VCORE_NVMX_OPT_EAGER_RARE_SYNC, true);
         counts("early hardware check", VCORE_NVMX_OPT_EARLY_HW_CHECK, true);
+        counts("VMRESUME fully emulated", VCORE_NVMX_OPT_NO_FAST_ENTRY, true);
         nobatch = true;
         counts("backend without vmcs_read_many", 0, true);
         return 0;
@@ -353,6 +356,8 @@ int main(int argc, char **argv)
         opts = VCORE_NVMX_OPT_ALL_CHECKS;
     else if (!strcmp(op, "roundtrip_early"))
         opts = VCORE_NVMX_OPT_EARLY_HW_CHECK;
+    else if (!strcmp(op, "roundtrip_nofastentry"))
+        opts = VCORE_NVMX_OPT_NO_FAST_ENTRY;
     else if (!strcmp(op, "roundtrip_nohwshadow") || !strcmp(op, "roundtrip_nofast") || !strncmp(op, "vmread", 6))
         opts = VCORE_NVMX_OPT_NO_HW_SHADOW; /* the emulated VMREAD is what vmreadN measures */
     if (nofast)

@@ -46,7 +46,7 @@ END { for (k in self) printf "%d %s\n", self[k], k }'
 measure() { # op -> "total library" instructions over N iterations
     OUT=$(mktemp)
     valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$OUT" "$BIN" "$1" "$N" >/dev/null 2>&1
-    if ! grep -q '^fl=.*src/core/' "$OUT"; then
+    if ! grep -q '^c\{0,1\}f[ilne]=.*src/core/' "$OUT"; then
         echo "nested_callgrind.sh: no debug information in $BIN (build with -g)" >&2
         rm -f "$OUT"
         exit 1
@@ -63,7 +63,7 @@ if [ $# -ge 3 ]; then
     exit 0
 fi
 for op in roundtrip roundtrip_nohwshadow roundtrip_nofast roundtrip_allchecks roundtrip_nosplit roundtrip_noshadow \
-          roundtrip_eager roundtrip_early roundtrip_nobatch l1exit; do
+          roundtrip_eager roundtrip_early roundtrip_nobatch roundtrip_nofastentry l1exit; do
     set -- $(measure $op)
     echo "$op: $(($1 / N)) instructions/op, $(($2 / N)) in the library"
 done

@@ -249,13 +249,69 @@ static bool vcore__vcpu_nested_needs_rare(const vcore_vcpu_t *vcpu, const vcore_
     return vcore__vcpu_nested_is_rare((uint32_t)vcpu->x86->st.regs.gpr[reg]);
 }
 
+/* The state groups L1's VMLAUNCH/VMRESUME reads before the VM-entry
+ * checks: CS/SS access rights (CS.L, CPL = SS.DPL), RFLAGS (VM), IA32_EFER
+ * (LMA) and the interruptibility state (blocking by MOV SS). No operand,
+ * so no registers; CR0.PE is not fetched (below). */
+#define VCORE__NESTED_LAUNCH_GROUPS                                                                \
+    (VCORE_X86_STATE_RFLAGS | VCORE_X86_STATE_MODE | VCORE_X86_STATE_EFER | VCORE_X86_STATE_EVENTS)
+
+/* SDM Vol. 3, "VMLAUNCH/VMRESUME-Launch/Resume Virtual Machine" (Operation)
+ * with "Relative Priority of Faults and VM Exits": in VMX non-root
+ * operation the #UD conditions (CR0.PE = 0, RFLAGS.VM = 1, IA32_EFER.LMA = 1
+ * and CS.L = 0) are checked before the VM exit, so L1's exit says they do
+ * not hold (CR0 is not fetched; an exit that shows RFLAGS.VM or LMA without
+ * CS.L goes to the full emulation). After the exit decision come L0's
+ * checks: CPL > 0 is #GP(0), then the VMfail ones of the pseudo-code
+ * (vcore__nvmx_insn_launch_ready()). When all of them pass, *in is the
+ * instruction for the VM-entry pipeline (which reads its op, length and
+ * interruptibility only) and true is returned; any other outcome is the
+ * full emulation's to give (false). */
+static bool vcore__vcpu_nested_launch_fast(vcore_vcpu_t *vcpu, const vcore_exit_t *exit, vcore_nvmx_insn_t *in)
+{
+    uint32_t op = exit->u.vmx_insn.op;
+    if ((op != VCORE_NVMX_VMLAUNCH && op != VCORE_NVMX_VMRESUME) || (vcpu->nvmx->opts & VCORE_NVMX_OPT_NO_FAST_ENTRY))
+        return false;
+    if (vcore__vcpu_sync_in(vcpu, VCORE__NESTED_LAUNCH_GROUPS) != VCORE_OK)
+        return false;
+    const vcore_x86_state_t *st = &vcpu->x86->st;
+    bool lma = (st->sregs.efer & VCORE__EFER_LMA) != 0;
+    bool cs_l = (st->sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L) != 0;
+    if ((st->regs.rflags & VCORE__RFLAGS_VM) || (lma && !cs_l) ||
+        (st->sregs.seg[VCORE_X86_SS].ar & VCORE_X86_AR_DPL_MASK))
+        return false;
+    uint32_t intr = (st->events.sti_blocking ? 1u : 0u) | (st->events.movss_blocking ? 2u : 0u);
+    if (!vcore__nvmx_insn_launch_ready(vcpu->nvmx, op == VCORE_NVMX_VMRESUME, intr))
+        return false;
+    in->size = sizeof(*in);
+    in->in_l2 = false;
+    in->op = op;
+    in->insn_info = exit->u.vmx_insn.insn_info;
+    in->qualification = exit->u.vmx_insn.qualification;
+    in->insn_len = exit->u.vmx_insn.insn_len;
+    in->interruptibility = intr;
+    in->feature_control = 0; /* not read by VM entry */
+    return true;
+}
+
 static int vcore__vcpu_nested_insn(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
 {
     vcore__x86_vcpu_t *x = vcpu->x86;
-    int err = vcore__vcpu_sync_in(vcpu, vcore__vcpu_nested_groups(exit));
+    vcore_nvmx_insn_t in;
+    int err;
+    if (vcore__vcpu_nested_launch_fast(vcpu, exit, &in)) {
+        /* As below: L1's writes in L0's shadow VMCS reach vmcs12 first. */
+        if (vcpu->nvmx->hw_mask) {
+            vcpu->nvmx->hw_sync = true;
+            err = vcore__vcpu_nested_shadow_pull(vcpu);
+            if (err)
+                return err;
+        }
+        return vcore__vcpu_nested_entry(vcpu, &in, exit, handled);
+    }
+    err = vcore__vcpu_sync_in(vcpu, vcore__vcpu_nested_groups(exit));
     if (err)
         return err;
-    vcore_nvmx_insn_t in;
     vcore_nvmx_result_t res;
     vcore_nvmx_mem_t mem;
     /* Every member is set (no memset of the whole copy first). */

@@ -12,6 +12,7 @@
  * L1's EFER, MAXPHYADDR, the current-VMCS pointer) runs every rule.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "core/x86/vmx/check_priv.h"
 #include "support.h"
@@ -217,6 +218,40 @@ START_TEST(changed_reads_only_the_words_given)
 }
 END_TEST
 
+/* The changed-row bitmap (the pipeline's) and the field map give the same
+ * inputs for every row of the VMCS table, one row changed at a time and
+ * all the rows of a word together: a row left out of the row masks would
+ * let a change of its field pass unchecked. */
+START_TEST(changed_rows_match_field_inputs)
+{
+    uint64_t rows[(VCORE__VMCS_NROWS + 63u) / 64u];
+    uint32_t words = (uint32_t)(sizeof(rows) / sizeof(rows[0]));
+    uint32_t other = 0, named = 0;
+    for (uint32_t w = 0; w < words; w++) {
+        uint32_t want = VCORE_VMX_IN_ALWAYS;
+        for (uint32_t b = 0; b < 64u && w * 64u + b < VCORE__VMCS_NROWS; b++) {
+            const vcore__vmcs_row_t *r = &vcore__vmcs_rows[w * 64u + b];
+            uint32_t in = vcore__vmx_check_field_input(r->encoding);
+            memset(rows, 0, sizeof(rows));
+            rows[w] = 1ull << b;
+            ck_assert_msg(vcore__vmx_check_changed(rows, words) == (in | VCORE_VMX_IN_ALWAYS),
+                          "row %u (%s): changed %#x, field input %#x", w * 64u + b, r->name,
+                          vcore__vmx_check_changed(rows, words), in);
+            want |= in;
+            other += in == VCORE_VMX_IN_OTHER;
+            named += in != 0 && in != VCORE_VMX_IN_OTHER;
+        }
+        memset(rows, 0, sizeof(rows));
+        rows[w] = ~0ull;
+        ck_assert_uint_eq(vcore__vmx_check_changed(rows, words), want);
+    }
+    /* Every named field and its _HIGH half (IA32_EFER) has its own row;
+     * most fields a rule reads are OTHER. */
+    ck_assert_uint_eq(named, 14);
+    ck_assert_uint_gt(other, 100);
+}
+END_TEST
+
 /* Nothing changed: only the rules that always run; an unchanged passing
  * state still passes, a failing memory input still fails. */
 START_TEST(nothing_changed)
@@ -253,6 +288,7 @@ static Suite *vmx_check_inputs_suite(void)
     tcase_add_test(tc, field_inputs);
     tcase_add_test(tc, nothing_changed);
     tcase_add_test(tc, changed_reads_only_the_words_given);
+    tcase_add_test(tc, changed_rows_match_field_inputs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -93,32 +93,68 @@ void vcore__vmx_chk_read(const vcore__vmx_chk_t *c, uint64_t gpa, void *buf, siz
 /* The sections, in architectural order, each with the union of its rules'
  * inputs (the table's last column): a section none of whose inputs changed
  * is not entered. */
-#define CHECK_SEC_IN(X, name, value, cls, sec, msg, in) | (uint32_t)(in)
-#define CHECK_SEC(fn, rows) {fn, VCORE_VMX_IN_OTHER rows(CHECK_SEC_IN, -)}
-static const struct {
-    void (*fn)(vcore__vmx_chk_t *);
-    uint32_t in;
-} vcore__vmx_sections[] = {
-    CHECK_SEC(vcore__vmx_check_basic, VCORE_VMX_CHECK_ROWS_BASIC),
-    CHECK_SEC(vcore__vmx_check_exec, VCORE_VMX_CHECK_ROWS_EXEC),
-    CHECK_SEC(vcore__vmx_check_exit, VCORE_VMX_CHECK_ROWS_EXIT),
-    CHECK_SEC(vcore__vmx_check_entry_ctls, VCORE_VMX_CHECK_ROWS_ENTRY),
-    CHECK_SEC(vcore__vmx_check_host_cr, VCORE_VMX_CHECK_ROWS_HOST_CR),
-    CHECK_SEC(vcore__vmx_check_host_seg, VCORE_VMX_CHECK_ROWS_HOST_SEG),
-    CHECK_SEC(vcore__vmx_check_addr_size, VCORE_VMX_CHECK_ROWS_ADDR),
-    CHECK_SEC(vcore__vmx_check_guest_cr, VCORE_VMX_CHECK_ROWS_GUEST_CR),
-    CHECK_SEC(vcore__vmx_check_guest_seg, VCORE_VMX_CHECK_ROWS_GUEST_SEG),
-    CHECK_SEC(vcore__vmx_check_guest_dt, VCORE_VMX_CHECK_ROWS_GUEST_DT),
-    CHECK_SEC(vcore__vmx_check_guest_rip, VCORE_VMX_CHECK_ROWS_GUEST_RIP),
-    CHECK_SEC(vcore__vmx_check_guest_nonreg, VCORE_VMX_CHECK_ROWS_GUEST_NONREG),
-    CHECK_SEC(vcore__vmx_check_guest_link, VCORE_VMX_CHECK_ROWS_GUEST_LINK),
-    CHECK_SEC(vcore__vmx_check_guest_pdpte, VCORE_VMX_CHECK_ROWS_GUEST_PDPTE),
-    /* The list is read from L1 memory: its own run bit, so the entry
-     * pipeline, which loads the list entry by entry, can leave it out. */
-    {vcore__vmx_check_msr_load, VCORE__VMX_RUN_MSR_LOAD},
+#define CHECK_SECTIONS(X, b)                                                                       \
+    X(basic, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_BASIC), b)                                          \
+    X(exec, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_EXEC), b)                                            \
+    X(exit, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_EXIT), b)                                            \
+    X(entry_ctls, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_ENTRY), b)                                     \
+    X(host_cr, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_HOST_CR), b)                                      \
+    X(host_seg, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_HOST_SEG), b)                                    \
+    X(addr_size, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_ADDR), b)                                       \
+    X(guest_cr, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_CR), b)                                    \
+    X(guest_seg, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_SEG), b)                                  \
+    X(guest_dt, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_DT), b)                                    \
+    X(guest_rip, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_RIP), b)                                  \
+    X(guest_nonreg, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_NONREG), b)                            \
+    X(guest_link, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_LINK), b)                                \
+    X(guest_pdpte, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_PDPTE), b)                              \
+    /* The list is read from L1 memory: its own run bit, so the entry        \
+     * pipeline, which loads the list entry by entry, can leave it out. */    \
+    X(msr_load, VCORE__VMX_RUN_MSR_LOAD, b)
+#define CHECK_SEC_ROW_IN(X, name, value, cls, sec, msg, in) | (uint32_t)(in)
+#define CHECK_SEC_IN(rows) (VCORE_VMX_IN_OTHER rows(CHECK_SEC_ROW_IN, -))
+
+enum check_section {
+#define CHECK_SEC_ENUM(name, in, b) CHECK_SEC_##name,
+    CHECK_SECTIONS(CHECK_SEC_ENUM, -)
+#undef CHECK_SEC_ENUM
+    CHECK_SEC_COUNT
 };
-#undef CHECK_SEC
-#undef CHECK_SEC_IN
+
+static void (*const check_section_fn[CHECK_SEC_COUNT])(vcore__vmx_chk_t *) = {
+#define CHECK_SEC_FN(name, in, b) vcore__vmx_check_##name,
+    CHECK_SECTIONS(CHECK_SEC_FN, -)
+#undef CHECK_SEC_FN
+};
+
+/* Per input bit (VCORE_VMX_IN_* and the MSR-load run bit), the sections
+ * reading it, one bit each in section order: a run word turns into the
+ * sections due with a table read per input that changed. */
+#define CHECK_SEC_HAS(name, in, b) | ((((in) >> (b)) & 1u) << CHECK_SEC_##name)
+#define CHECK_SECS_OF(b) (0u CHECK_SECTIONS(CHECK_SEC_HAS, b))
+static const uint16_t check_sections_of_input[32] = {
+    CHECK_SECS_OF(0),  CHECK_SECS_OF(1),  CHECK_SECS_OF(2),  CHECK_SECS_OF(3),  CHECK_SECS_OF(4),
+    CHECK_SECS_OF(5),  CHECK_SECS_OF(6),  CHECK_SECS_OF(7),  CHECK_SECS_OF(8),  CHECK_SECS_OF(9),
+    CHECK_SECS_OF(10), CHECK_SECS_OF(11), CHECK_SECS_OF(12), CHECK_SECS_OF(13), CHECK_SECS_OF(14),
+    CHECK_SECS_OF(15), CHECK_SECS_OF(16), CHECK_SECS_OF(17), CHECK_SECS_OF(18), CHECK_SECS_OF(19),
+    CHECK_SECS_OF(20), CHECK_SECS_OF(21), CHECK_SECS_OF(22), CHECK_SECS_OF(23), CHECK_SECS_OF(24),
+    CHECK_SECS_OF(25), CHECK_SECS_OF(26), CHECK_SECS_OF(27), CHECK_SECS_OF(28), CHECK_SECS_OF(29),
+    CHECK_SECS_OF(30), CHECK_SECS_OF(31)};
+VCORE__STATIC_ASSERT(CHECK_SEC_COUNT <= 16, check_sections_fit);
+
+/* The sections with an input in `run`, as a section bitmap. OTHER is an
+ * input of every section. */
+static uint32_t check_sections_due(uint32_t run)
+{
+    uint32_t due;
+
+    if (run & VCORE_VMX_IN_OTHER)
+        return check_sections_of_input[__builtin_ctz(VCORE_VMX_IN_OTHER)] | ((run & VCORE__VMX_RUN_MSR_LOAD) ? 1u << CHECK_SEC_msr_load : 0u);
+    due = 0;
+    for (; run; run &= run - 1)
+        due |= check_sections_of_input[__builtin_ctz(run)];
+    return due;
+}
 
 /* Controls in force: set and allowed (SDM Vol. 3, "VMX Capability Reporting
  * Facility"). Secondary controls count only under "activate secondary
@@ -151,6 +187,11 @@ static void check_verdict(const vcore__vmx_chk_t *c, vcore_vmx_verdict_t *out)
     out->vm_error = 0;
     out->exit_reason = 0;
     out->qualification = 0;
+    /* No failure: the common outcome needs no look-up of a class. */
+    if (id == 0) {
+        out->kind = VCORE_VMX_ENTRY_OK;
+        return;
+    }
     switch (vcore__vmx_check_class(id)) {
     case 0:
         out->kind = VCORE_VMX_ENTRY_OK;
@@ -192,19 +233,10 @@ static void check_verdict(const vcore__vmx_chk_t *c, vcore_vmx_verdict_t *out)
     }
 }
 
-int vcore__vmx_chk_init(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in)
+/* The context for an input known to be well-formed (checked by
+ * vcore__vmx_chk_init(), or built by the library itself). */
+static void check_ctx(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in)
 {
-    if (!in)
-        return VCORE_ERR_INVAL;
-    if (!VCORE__SIZE_OK(in))
-        return VCORE_ERR_ABI;
-    if (!in->vmcs12 || !in->caps)
-        return VCORE_ERR_INVAL;
-    if (!VCORE__SIZE_OK(in->caps) || (in->mem && !VCORE__SIZE_OK(in->mem)))
-        return VCORE_ERR_ABI;
-    /* SDM Vol. 3, "Linear-Address Translation": MAXPHYADDR is 32..52. */
-    if (in->maxphyaddr < 32 || in->maxphyaddr > 52 || (in->ncpuid != 0 && !in->cpuid))
-        return VCORE_ERR_INVAL;
     c->v = (const vcore__vmcs12_t *)in->vmcs12;
     c->in = *in;
     c->caps = in->caps->msr;
@@ -220,36 +252,56 @@ int vcore__vmx_chk_init(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in)
     c->first.index = 0;
     c->first.value = 0;
     check_controls_in_force(c);
+}
+
+int vcore__vmx_chk_init(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in)
+{
+    if (!in)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(in))
+        return VCORE_ERR_ABI;
+    if (!in->vmcs12 || !in->caps)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(in->caps) || (in->mem && !VCORE__SIZE_OK(in->mem)))
+        return VCORE_ERR_ABI;
+    /* SDM Vol. 3, "Linear-Address Translation": MAXPHYADDR is 32..52. */
+    if (in->maxphyaddr < 32 || in->maxphyaddr > 52 || (in->ncpuid != 0 && !in->cpuid))
+        return VCORE_ERR_INVAL;
+    check_ctx(c, in);
     return VCORE_OK;
 }
 
-/* Runs the sections on the caller's vmcs12 (copy: on a copy of it, which
- * every check then reads) and fills the verdict. */
+/* Runs the sections on the caller's vmcs12 and fills the verdict. A
+ * caller's input (copy) is validated and its vmcs12 copied, every check
+ * then reading the copy; the library's own (vcore__vmx_check_run()) is
+ * used as it is. */
 static int check_run(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in, vcore_vmx_verdict_t *out,
                      vcore_vmx_check_failure_t *failures, uint32_t cap, uint32_t run, bool copy)
 {
-    size_t i;
+    uint32_t due;
     int err;
 
     if (!out)
         return VCORE_ERR_INVAL;
     if (!VCORE__SIZE_OK(out))
         return VCORE_ERR_ABI;
-    err = vcore__vmx_chk_init(c, in);
-    if (err)
-        return err;
     if (copy) {
+        err = vcore__vmx_chk_init(c, in);
+        if (err)
+            return err;
         vcore__memcpy(&c->copy, in->vmcs12, sizeof(c->copy));
         c->v = &c->copy;
+    } else {
+        check_ctx(c, in);
     }
     c->report_all = failures != NULL;
     c->fail = failures;
     c->cap = failures ? cap : 0u;
     c->run = run;
 
-    for (i = 0; i < VCORE__ARRAY_SIZE(vcore__vmx_sections) && !c->stop; i++)
-        if (run & vcore__vmx_sections[i].in)
-            vcore__vmx_sections[i].fn(c);
+    /* Section order is architectural order: the lowest bit first. */
+    for (due = check_sections_due(run); due && !c->stop; due &= due - 1)
+        check_section_fn[__builtin_ctz(due)](c);
 
     check_verdict(c, out);
     return VCORE_OK;

@@ -172,7 +172,9 @@ uint32_t vcore__vmx_check_changed(const uint64_t *rows, uint32_t words);
 /* A rule's inputs (its column with OTHER); 0 for an unknown id. */
 uint32_t vcore__vmx_check_inputs(uint32_t id);
 /* The checks with only the rules whose inputs are in `run` (verdict only;
- * vmcs12 is read in place: the caller owns it). */
+ * vmcs12 is read in place: the caller owns it). The input is the library's
+ * own (vcore_vmx_check_input_from_nvmx() or a test's well-formed one): it
+ * is not validated again. */
 int vcore__vmx_check_run(const vcore_vmx_check_input_t *in, uint32_t run, vcore_vmx_verdict_t *out);
 
 #endif /* VCORE_CORE_X86_VMX_CHECK_PRIV_H */

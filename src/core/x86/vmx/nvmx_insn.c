@@ -485,28 +485,63 @@ static int nvmx_insn_vmwrite(vcore__nvmx_ctx_t *c)
     return nvmx_insn_succeed(c);
 }
 
+/* SDM "VMLAUNCH/VMRESUME-Launch/Resume Virtual Machine" (Operation), the
+ * checks after the #UD and #GP(0) ones and before the VM-entry checks, in
+ * the pseudo-code's order: 0 when the instruction goes on to VM entry, else
+ * the diagnostic of its VMfail with the VM-instruction error in *error (0:
+ * VMfailInvalid). Bit 1 of interruptibility is blocking by MOV SS. */
+static uint32_t nvmx_insn_launch_fail(const vcore_nvmx_t *n, bool resume, uint32_t interruptibility, uint32_t *error)
+{
+    const vcore__vmcs12_t *v = (const vcore__vmcs12_t *)(const void *)n->vmcs12;
+
+    *error = 0;
+    if (n->current_vmptr == VCORE__INVALID_PTR)
+        return VCORE_DIAG_NVMX_FAIL_NO_CURRENT_VMCS;
+    if (v->revision & VCORE_VMCS12_SHADOW_BIT)
+        return VCORE_DIAG_NVMX_FAIL_SHADOW_CURRENT;
+    if (interruptibility & 0x2u) {
+        *error = VCORE_VMXERR_ENTRY_MOV_SS;
+        return VCORE_DIAG_NVMX_FAIL_MOV_SS;
+    }
+    if (!resume && v->launch_state != 0) {
+        *error = VCORE_VMXERR_VMLAUNCH_NONCLEAR;
+        return VCORE_DIAG_NVMX_FAIL_LAUNCH_NONCLEAR;
+    }
+    if (resume && v->launch_state != 1) {
+        *error = VCORE_VMXERR_VMRESUME_NONLAUNCHED;
+        return VCORE_DIAG_NVMX_FAIL_RESUME_NONLAUNCHED;
+    }
+    return 0;
+}
+
+/* An instruction of L1 means L2 no longer runs: an imported guest-mode
+ * blob kept as data (nvmx_kvm.c) is out of date. */
+static void nvmx_insn_l1(vcore_nvmx_t *n)
+{
+    n->kvm_guest_mode = n->kvm_run_pending = n->kvm_mtf_pending = false;
+}
+
+bool vcore__nvmx_insn_launch_ready(vcore_nvmx_t *n, bool resume, uint32_t interruptibility)
+{
+    uint32_t error;
+
+    if (!n->vmx_operation || nvmx_insn_launch_fail(n, resume, interruptibility, &error) != 0)
+        return false;
+    nvmx_insn_l1(n);
+    return true;
+}
+
 /* SDM "VMLAUNCH/VMRESUME-Launch/Resume Virtual Machine", up to the point
  * where the VM-entry checks start. */
 static int nvmx_insn_launch(vcore__nvmx_ctx_t *c, bool resume)
 {
-    const vcore__vmcs12_t *v = (const vcore__vmcs12_t *)(const void *)c->n->vmcs12;
+    uint32_t d, error;
 
     if (nvmx_insn_common(c))
         return VCORE_OK;
-    if (c->n->current_vmptr == VCORE__INVALID_PTR)
-        return nvmx_insn_fail_invalid(c, VCORE_DIAG_NVMX_FAIL_NO_CURRENT_VMCS);
-    if (v->revision & VCORE_VMCS12_SHADOW_BIT)
-        return nvmx_insn_fail_invalid(c, VCORE_DIAG_NVMX_FAIL_SHADOW_CURRENT);
-    /* Interruptibility bit 1: blocking by MOV SS. */
-    if (c->in.interruptibility & 0x2u)
-        return nvmx_insn_fail(c, VCORE_VMXERR_ENTRY_MOV_SS, VCORE_DIAG_NVMX_FAIL_MOV_SS,
-                              nvmx_insn_current(c));
-    if (!resume && v->launch_state != 0)
-        return nvmx_insn_fail(c, VCORE_VMXERR_VMLAUNCH_NONCLEAR, VCORE_DIAG_NVMX_FAIL_LAUNCH_NONCLEAR,
-                              nvmx_insn_current(c));
-    if (resume && v->launch_state != 1)
-        return nvmx_insn_fail(c, VCORE_VMXERR_VMRESUME_NONLAUNCHED,
-                              VCORE_DIAG_NVMX_FAIL_RESUME_NONLAUNCHED, nvmx_insn_current(c));
+    d = nvmx_insn_launch_fail(c->n, resume, c->in.interruptibility, &error);
+    if (d)
+        return error ? nvmx_insn_fail(c, error, d, nvmx_insn_current(c)) : nvmx_insn_fail_invalid(c, d);
     c->res->outcome = VCORE_NVMX_OUT_ENTRY;
     c->res->rip = c->in.regs.rip;
     c->res->rflags = c->in.regs.rflags;
@@ -584,10 +619,8 @@ int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vc
         return VCORE_ERR_ABI;
     if (insn->op < VCORE_NVMX_VMXON || insn->op > VCORE_NVMX_VMRESUME)
         return VCORE_ERR_INVAL;
-    /* An instruction of L1 means L2 no longer runs: an imported
-     * guest-mode blob kept as data (nvmx_kvm.c) is out of date. */
     if (!insn->in_l2)
-        nvmx->kvm_guest_mode = nvmx->kvm_run_pending = nvmx->kvm_mtf_pending = false;
+        nvmx_insn_l1(nvmx);
     c.n = nvmx;
     c.mem = mem;
     c.opmem = mem;

@@ -202,6 +202,14 @@ static inline void vcore__nvmx_shadow_stale_all(vcore_nvmx_t *n)
     n->hw_stale = ~0ull;
 }
 
+/* L1's VMLAUNCH (resume false) or VMRESUME, known to have passed its #UD
+ * and #GP(0) checks, in VMX operation: whether every check of the
+ * instruction before the VM-entry checks passes (current VMCS, not a shadow
+ * VMCS, no blocking by MOV SS, launch state; nvmx_insn.c). When it does,
+ * the instruction is L1's (an imported guest-mode blob is out of date);
+ * when not, vcore_nvmx_emulate() gives the outcome. */
+bool vcore__nvmx_insn_launch_ready(vcore_nvmx_t *n, bool resume, uint32_t interruptibility);
+
 /* Marks a row dirty (and its sibling full/_HIGH row). */
 void vcore__nvmx_mark_dirty(vcore_nvmx_t *n, const vcore__vmcs_row_t *r);
 /* The library wrote a vmcs12 field (exit reflection): the VM-entry rules

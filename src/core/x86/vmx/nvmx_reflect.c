@@ -367,7 +367,7 @@ int vcore_nvmx_set_options(vcore_nvmx_t *nvmx, uint32_t flags)
     const uint32_t known = VCORE_NVMX_OPT_EARLY_HW_CHECK | VCORE_NVMX_OPT_NO_DIRTY_SPLIT |
                            VCORE_NVMX_OPT_EAGER_RARE_SYNC | VCORE_NVMX_OPT_ALL_CHECKS |
                            VCORE_NVMX_OPT_VERIFY_CHECKS | VCORE_NVMX_OPT_NO_HW_SHADOW |
-                           VCORE_NVMX_OPT_NO_FAST_PATH;
+                           VCORE_NVMX_OPT_NO_FAST_PATH | VCORE_NVMX_OPT_NO_FAST_ENTRY;
     if (!vcore__nvmx_ok(nvmx) || (flags & ~known))
         return VCORE_ERR_INVAL;
     nvmx->opts = flags;
