@@ -238,6 +238,7 @@ struct vcore_hw_vmcs {
     bool launched;                /* launch state: launched since the last VMCLEAR ("VMCS Life Cycle") */
     bool shadow;                  /* shadow-VMCS indicator set: never entered */
     bool host_valid;              /* host[] and the static host fields are written */
+    bool lists;                   /* the MSR-list fields name the vCPU's lists (msr_area) */
     uint64_t host_rsp;            /* HOST_RSP as written (0: not written) */
     vcore__vmx_host_regs_t host;  /* host state as written */
     vcore_vmcs_ctl_shadow_t ctl;  /* the five major controls as written */

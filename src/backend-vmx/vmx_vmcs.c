@@ -263,6 +263,45 @@ int vcore__vmx_vmcs_host(struct vcore_hw_vmcs *o)
 }
 
 /* Writes the constant part of vmcs01. */
+/* The vCPU's MSR lists in the current VMCS o, once per VMCS: guest values
+ * are loaded at entry and stored at exit in the same list, the host's come
+ * back from a second list at exit ("VM-Entry Controls for MSRs", "VM-Exit
+ * Controls for MSRs"). vmcs01 and every VMCS the core enters for L2
+ * (vmcs02) take the same lists: the MSRs they switch are the vCPU's, which
+ * L1 and L2 share, and the ring-0 host's must never be left to the guest. */
+static int vcore__vmx_vmcs_lists(vcore__vmx_vcpu_t *c, struct vcore_hw_vmcs *o)
+{
+    if (o->lists)
+        return VCORE_OK;
+    const struct {
+        uint32_t field;
+        uint64_t value;
+    } lists[] = {
+        {VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, c->msr_area_pa},
+        {VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, VCORE__VMX_NR_LIST_MSRS},
+        {VCORE_VMCS_VM_EXIT_MSR_STORE_ADDR, c->msr_area_pa},
+        {VCORE_VMCS_VM_EXIT_MSR_STORE_COUNT, VCORE__VMX_NR_LIST_MSRS},
+        {VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, c->msr_area_pa + 16u * sizeof(vcore__vmx_msr_entry_t)},
+        {VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, VCORE__VMX_NR_LIST_MSRS},
+    };
+    for (size_t i = 0; i < VCORE__ARRAY_SIZE(lists); i++) {
+        int err = vcore__vmx_vmwrite(lists[i].field, lists[i].value);
+        if (err)
+            return err;
+    }
+    o->lists = true;
+    return VCORE_OK;
+}
+
+/* The host's values of the list MSRs, read before each entry: they may
+ * change between runs (KERNEL_GS_BASE does with every process); this costs
+ * no VMWRITE. */
+static void vcore__vmx_vmcs_host_msrs(vcore__vmx_vcpu_t *c)
+{
+    for (uint32_t i = 0; i < VCORE__VMX_NR_LIST_MSRS; i++)
+        c->msr_area[16 + i].value = vcore__vmx_rdmsr(vcore__vmx_list_msrs[i]);
+}
+
 static int vcore__vmx_vmcs_build(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v)
 {
     struct vcore_hw_vmcs *o = &c->vmcs01;
@@ -301,20 +340,14 @@ static int vcore__vmx_vmcs_build(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v)
          * exits, so the core checks it against the vCPU's CPUID. */
         {VCORE_VMCS_CR0_GUEST_HOST_MASK, ~0ull},
         {VCORE_VMCS_CR4_GUEST_HOST_MASK, ~0ull},
-        /* Guest values are loaded at entry and stored at exit in the same
-         * list; the host's come back from a second list at exit. */
-        {VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, c->msr_area_pa},
-        {VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, VCORE__VMX_NR_LIST_MSRS},
-        {VCORE_VMCS_VM_EXIT_MSR_STORE_ADDR, c->msr_area_pa},
-        {VCORE_VMCS_VM_EXIT_MSR_STORE_COUNT, VCORE__VMX_NR_LIST_MSRS},
-        {VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, c->msr_area_pa + 16u * sizeof(vcore__vmx_msr_entry_t)},
-        {VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, VCORE__VMX_NR_LIST_MSRS},
     };
     int err = VCORE_OK;
     for (size_t i = 0; i < VCORE__ARRAY_SIZE(ctls) && !err; i++)
         err = vcore__vmx_vmcs_ctl(o, ctls[i].field, ctls[i].value);
     for (size_t i = 0; i < VCORE__ARRAY_SIZE(once) && !err; i++)
         err = vcore__vmx_vmwrite(once[i].field, once[i].value);
+    if (!err)
+        err = vcore__vmx_vmcs_lists(c, o);
     /* No blocking until the events say otherwise: the cache knows bits 2
      * and 4 (SMI, enclave interruption) are 0 from here on. */
     if (!err)
@@ -363,10 +396,7 @@ int vcore__vmx_vmcs_prepare_entry(vcore__vmx_vcpu_t *c, vcore__vmx_vm_t *v)
     int err = vcore__vmx_vmcs_host(&c->vmcs01);
     if (err)
         return err;
-    /* The host's values may change between runs (KERNEL_GS_BASE does with
-     * every process): read them each time; this costs no VMWRITE. */
-    for (uint32_t i = 0; i < VCORE__VMX_NR_LIST_MSRS; i++)
-        c->msr_area[16 + i].value = vcore__vmx_rdmsr(vcore__vmx_list_msrs[i]);
+    vcore__vmx_vmcs_host_msrs(c);
     if (c->ept_gen != v->ept.gen) {
         if (vcore__vmx_invept((v->caps.ept_vpid & VCORE__EPT_CAP_INVEPT_SINGLE) ? 1u : 2u, v->eptp).kind !=
             VCORE__VMX_SUCCEED)
@@ -528,6 +558,7 @@ int vcore__vmx_vmcs_clear(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *vmcs)
     vcore_vmcs_ctl_shadow_reset(&o->ctl);
     o->known = 0;
     o->host_valid = false;
+    o->lists = false;
     o->host_rsp = 0;
     o->entry_intr_known = false;
     if (c->cur == o)
@@ -629,8 +660,13 @@ int vcore__vmx_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out)
      * (the instruction answers VMfailInvalid) and is not written. */
     if (!o->shadow) {
         err = vcore__vmx_vmcs_host(o);
+        /* L2 runs with the vCPU's SYSCALL MSRs and KERNEL_GS_BASE, not the
+         * ring-0 host's: without lists, its SYSCALL and SWAPGS would use them. */
+        if (!err)
+            err = vcore__vmx_vmcs_lists(c, o);
         if (err)
             return err;
+        vcore__vmx_vmcs_host_msrs(c);
     }
     out->launched = o->launched ? 0u : 1u;
     uint32_t reason = 0;

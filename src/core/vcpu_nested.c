@@ -86,6 +86,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     nv->mtf_pending = false;
     nv->rare_stale = false;
     nv->l2_insn_len = 0;
+    nv->l2_done = false;
     nv->l2_pending = 0;
     vcore__vcpu_nested_ept02_fini(vcpu);
     vcore__vcpu_nested_apic_fini(vcpu);

@@ -121,6 +121,16 @@ int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, const vcore__nvmx_exit02_t *x
 /* vcpu_nested_exit.c: the monitor-trap-flag VM exit owed to L1 (an
  * imported MTF_PENDING), before L2 runs: *handled as for reflect. */
 int vcore__vcpu_nested_mtf(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+
+/* vcpu_nested_timer.c: L1's VMX-preemption timer while L2 runs. The
+ * timer's rate (IA32_VMX_MISC bits 4:0 as offered to L1); L1's TSC now
+ * (vmcs02 current after); before an entry of vmcs02 from L1 with the count
+ * vmcs02 holds, and before every other entry of it: where the processor
+ * cannot save the timer, the count left after what L2 used is written. */
+uint32_t vcore__vcpu_nested_timer_rate(const vcore_nvmx_t *nv);
+int vcore__vcpu_nested_timer_tsc(vcore_vcpu_t *vcpu, uint64_t *tsc);
+int vcore__vcpu_nested_timer_start(vcore_vcpu_t *vcpu, uint32_t count);
+int vcore__vcpu_nested_timer_resume(vcore_vcpu_t *vcpu);
 /* vcpu_nested_l0.c: an exit from L2 that L0 owns (L1 does not want it) and
  * the library does not complete by re-entering: decoded into *exit for the
  * VMM (flag F_L2), or completed here (*again: re-enter L2; *handled: it

@@ -314,6 +314,9 @@ static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
      * (vpid02 itself comes with a new vmcs02, a full write). */
     nv->vpid_live = (m[VCORE__VMCS_CTL_PROC] & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
                     (m[VCORE__VMCS_CTL_PROC2] & VCORE__PROC2_VPID);
+    /* Rule TIMER where the processor has no "save VMX-preemption timer
+     * value": L0 counts the timer itself (vcpu_nested_timer.c). */
+    m[VCORE__VMCS_CTL_EXIT] &= nv->hw_allowed1[VCORE__VMCS_CTL_EXIT] | ~(1u << 22);
     int err = VCORE_OK;
     for (uint32_t i = 0; i < 5 && !err; i++)
         err = vcore__vcpu_nested_wr(vcpu, nested_ctl_fields[i], m[i]);
@@ -546,6 +549,10 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         vcore__vcpu_nested_msrload_undo(vcpu, &ml); /* no half-loaded list */
         return err;
     }
+    /* L1's timer starts from vmcs12's value ("VMX-Preemption Timer"). */
+    err = vcore__vcpu_nested_timer_start(vcpu, vcore__vcpu_nested_v12(vcpu)->VMX_PREEMPTION_TIMER_VALUE);
+    if (err)
+        return err;
     /* L1's VMLAUNCH makes vmcs12 launched once the entry succeeds. */
     err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
     if (err)
@@ -575,23 +582,13 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
     const vcore_backend_t *ops = &vcpu->vm->ops;
     for (;;) {
         bool reflected = false, shutdown = false;
-        /* An imported MTF_PENDING: the monitor-trap-flag VM exit owed to L1
-         * comes before anything of L2, interrupts included. */
-        if (nv->mtf_pending)
-            return vcore__vcpu_nested_mtf(vcpu, exit, handled);
-        int err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
-        if (err || shutdown)
-            return err;
-        if (reflected) {
-            *handled = true;
-            return VCORE_OK;
-        }
-        err = vcore__vcpu_nested_load02(vcpu);
+        int err = vcore__vcpu_nested_load02(vcpu);
         if (err)
             return err;
         /* An L2 instruction L0 or the VMM completed ends now: RIP past it,
          * and blocking by STI or MOV SS ends with it ("Interruptibility
-         * State", bits 0 and 1). */
+         * State", bits 0 and 1); before any event, which would be
+         * delivered on the boundary after it. */
         if (nv->l2_insn_len) {
             uint64_t rip = 0, intr = 0;
             err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_RIP, &rip);
@@ -604,13 +601,39 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
             if (err)
                 return err;
             nv->l2_insn_len = 0;
+            nv->l2_done = true;
         }
+        /* "Monitor Trap Flag": with L1's control (primary processor-based
+         * bit 27) an MTF VM exit is pending on the boundary after an
+         * instruction - or an iteration of a REP string instruction - that
+         * did not fault; L0 completed one the processor never saw finish. */
+        if (nv->l2_done && (vcore__vcpu_nested_v12(vcpu)->CPU_BASED_VM_EXEC_CONTROL & (1u << 27)))
+            nv->mtf_pending = true;
+        nv->l2_done = false;
+        /* The MTF VM exit comes before anything of L2, interrupts included
+         * (SMIs, INIT and higher-priority events aside, which L0 does not
+         * make for L2: "Monitor Trap Flag"). */
+        if (nv->mtf_pending)
+            return vcore__vcpu_nested_mtf(vcpu, exit, handled);
+        err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
+        if (err || shutdown)
+            return err;
+        if (reflected) {
+            *handled = true;
+            return VCORE_OK;
+        }
+        err = vcore__vcpu_nested_load02(vcpu);
+        if (err)
+            return err;
+        /* The GPRs are L2's; the vCPU's MSRs the model holds (the VMM's
+         * WRMSR answer for L2, say) are L2's too: L1 and L2 share them. */
         uint32_t held = ops->state_groups ? ops->state_groups : VCORE_X86_STATE_ALL;
-        if (vcpu->dirty & held & VCORE_X86_STATE_GPRS) {
-            err = ops->vcpu_set_state(vcpu, vcpu->priv, &vcpu->state, VCORE_X86_STATE_GPRS);
+        uint32_t push = vcpu->dirty & held & (VCORE_X86_STATE_GPRS | VCORE_X86_STATE_MSRS);
+        if (push) {
+            err = ops->vcpu_set_state(vcpu, vcpu->priv, &vcpu->state, push);
             if (err)
                 return err < 0 ? err : VCORE_ERR_HWFAIL;
-            vcpu->dirty &= ~VCORE_X86_STATE_GPRS;
+            vcpu->dirty &= ~push;
             err = vcore__vcpu_nested_load02(vcpu);
             if (err)
                 return err;
@@ -619,6 +642,9 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
         err = vcore__vcpu_nested_ept02_sync(vcpu);
         if (!err)
             err = vcore__vcpu_nested_apic_sync(vcpu);
+        /* L1's timer continues with what L2 left of it. */
+        if (!err)
+            err = vcore__vcpu_nested_timer_resume(vcpu);
         if (err)
             return err;
         vcore_hw_entry_t he;

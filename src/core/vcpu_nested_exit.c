@@ -451,12 +451,20 @@ static void vcore__vcpu_nested_load_host(vcore_vcpu_t *vcpu)
     vcore__vcpu_mark_dirty(vcpu, NESTED_HOST_GROUPS);
 }
 
-/* The value of an MSR for L2 as the VM-exit MSR-store list sees it: L1's
- * value unless vmcs12's guest state loaded L2's own. */
+/* The value of an MSR for L2 as the VM-exit MSR-store list sees it ("Saving
+ * MSRs": the value the MSR has at the exit, before host state is loaded):
+ * IA32_SYSENTER_CS/ESP/EIP, FS.base and GS.base as vmcs02 holds them at the
+ * exit (L2's, not L1's); EFER and PAT as vmcs12's guest state loaded them;
+ * any other MSR the vCPU's own, which L1 and L2 share. */
 static int vcore__vcpu_nested_l2_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value)
 {
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     uint32_t entry = v->VM_ENTRY_CONTROLS;
+    uint32_t field = vcore__vcpu_nested_l0_msr_field(index);
+    if (field) {
+        int err = vcore__vcpu_nested_load02(vcpu);
+        return err ? err : vcore__vcpu_nested_rd(vcpu, field, value);
+    }
     if (index == VCORE_MSR_IA32_EFER && (entry & (1u << 15))) {
         *value = v->GUEST_IA32_EFER;
         return VCORE_OK;
@@ -581,8 +589,10 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
     nv->last.l2_exits++;
     nv->last.exit_reason = reason;
     nv->last.check = 0;
-    /* The guest ran: its GPRs (shared with L1 across the VMCS switch) changed. */
-    vcpu->valid &= ~(VCORE_X86_STATE_GPRS);
+    /* The guest ran: its GPRs (shared with L1 across the VMCS switch)
+     * changed, and so may the MSRs L1 and L2 share that the backend
+     * switches (SWAPGS changes IA32_KERNEL_GS_BASE without an exit). */
+    vcpu->valid &= ~(VCORE_X86_STATE_GPRS | (VCORE_X86_STATE_MSRS & ~vcpu->dirty));
     vcore_nvmx_l2_exit_t e;
     vcore__memset(&e, 0, sizeof(e));
     e.size = sizeof(e);

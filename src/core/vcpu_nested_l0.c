@@ -637,6 +637,10 @@ static int vcore__vcpu_nested_l0_string(vcore_vcpu_t *vcpu, vcore_exit_t *exit, 
     uint64_t reg = x->st.regs.gpr[is_in ? VCORE_X86_RDI : VCORE_X86_RSI];
     uint64_t n = rep ? (x->st.regs.gpr[VCORE_X86_RCX] & mask) : 1u;
     uint32_t max = (uint32_t)sizeof(nv->l2_io) / sx->width;
+    /* "Monitor Trap Flag": with L1's control an MTF VM exit follows each
+     * iteration of a REP string instruction: one element per exit. */
+    if (vcore__vcpu_nested_v12(vcpu)->CPU_BASED_VM_EXEC_CONTROL & (1u << 27))
+        max = 1;
     uint32_t count = (uint32_t)(n < max ? n : max);
     nv->l2_str = true;
     nv->l2_str_rep = rep;
@@ -735,8 +739,10 @@ static int vcore__vcpu_nested_l0_string_done(vcore_vcpu_t *vcpu)
     gpr[idx] = vcore__x86_str_step(reg, sx->down ? (uint64_t)0 - bytes : bytes, sx->asize);
     if (nv->l2_str_rep) {
         gpr[VCORE_X86_RCX] = vcore__x86_str_step(gpr[VCORE_X86_RCX], (uint64_t)0 - nv->l2_str_count, sx->asize);
-        if (gpr[VCORE_X86_RCX] & vcore__x86_str_mask(sx->asize))
+        if (gpr[VCORE_X86_RCX] & vcore__x86_str_mask(sx->asize)) {
             nv->l2_insn_len = 0; /* executed again for the rest */
+            nv->l2_done = nv->l2_str_count != 0;
+        }
     }
     vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);
     return VCORE_OK;

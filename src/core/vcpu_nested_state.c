@@ -94,24 +94,6 @@ static bool vcore__vcpu_nested_state_timer_on(vcore_vcpu_t *vcpu)
     return (vcore__vcpu_nested_v12(vcpu)->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) != 0;
 }
 
-/* The timer's rate: it counts down by 1 each time bit X of the TSC
- * changes, X being IA32_VMX_MISC bits 4:0 ("VMX-Preemption Timer"). */
-static uint32_t vcore__vcpu_nested_state_rate(const vcore_nvmx_t *nv)
-{
-    return (uint32_t)(nv->caps.msr[VCORE_NVMX_CAP_MISC] & 0x1fu);
-}
-
-/* L1's TSC now (the vCPU's IA32_TIME_STAMP_COUNTER), then vmcs02 current. */
-static int vcore__vcpu_nested_state_tsc(vcore_vcpu_t *vcpu, uint64_t *tsc)
-{
-    int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_TSC);
-    if (!err)
-        err = vcore__vcpu_nested_load02(vcpu);
-    if (!err)
-        *tsc = vcpu->x86->st.msrs.tsc;
-    return err;
-}
-
 /* The deadline of the timer counting in vmcs02 (after an exit of L2 the
  * processor saved its count there, "Saving Guest State" with vmcs02's
  * "save VMX-preemption timer value"). */
@@ -122,9 +104,9 @@ static int vcore__vcpu_nested_state_deadline(vcore_vcpu_t *vcpu, uint64_t *deadl
     if (!err)
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, &left);
     if (!err)
-        err = vcore__vcpu_nested_state_tsc(vcpu, &tsc);
+        err = vcore__vcpu_nested_timer_tsc(vcpu, &tsc);
     if (!err)
-        *deadline = tsc + ((left & 0xffffffffull) << vcore__vcpu_nested_state_rate(vcpu->nvmx));
+        *deadline = tsc + ((left & 0xffffffffull) << vcore__vcpu_nested_timer_rate(vcpu->nvmx));
     return err;
 }
 
@@ -133,13 +115,14 @@ static int vcore__vcpu_nested_state_deadline(vcore_vcpu_t *vcpu, uint64_t *deadl
 static int vcore__vcpu_nested_state_timer_in(vcore_vcpu_t *vcpu, uint64_t deadline)
 {
     uint64_t tsc = 0;
-    int err = vcore__vcpu_nested_state_tsc(vcpu, &tsc);
+    int err = vcore__vcpu_nested_timer_tsc(vcpu, &tsc);
     if (err)
         return err;
-    uint64_t left = deadline > tsc ? (deadline - tsc) >> vcore__vcpu_nested_state_rate(vcpu->nvmx) : 0u;
+    uint64_t left = deadline > tsc ? (deadline - tsc) >> vcore__vcpu_nested_timer_rate(vcpu->nvmx) : 0u;
     if (left > 0xffffffffull)
         left = 0xffffffffull;
-    return vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, left);
+    err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, left);
+    return err ? err : vcore__vcpu_nested_timer_start(vcpu, (uint32_t)left);
 }
 
 int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, void *buf, size_t len, uint32_t *out_len)
@@ -253,6 +236,8 @@ static int vcore__vcpu_nested_state_enter(vcore_vcpu_t *vcpu, const vcore__nvmx_
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, 0);
     if (!err && (h->vmx_flags & VCORE_KVM_NESTED_VMX_PREEMPTION_DEADLINE) && vcore__vcpu_nested_state_timer_on(vcpu))
         err = vcore__vcpu_nested_state_timer_in(vcpu, h->deadline);
+    else if (!err)
+        err = vcore__vcpu_nested_timer_start(vcpu, vcore__vcpu_nested_v12(vcpu)->VMX_PREEMPTION_TIMER_VALUE);
     if (err)
         return err;
     nv->vmcs02_for = nv->current_vmptr;

@@ -533,13 +533,19 @@ START_TEST(vm_exit_msr_load_failure_is_vmx_abort)
 }
 END_TEST
 
-/* The VM-exit MSR-store list gets L2's values (L1's, where L2 has none of its own). */
+/* The VM-exit MSR-store list gets the values the MSRs have at the exit
+ * (SDM "Saving MSRs"): IA32_SYSENTER_ESP is L2's, loaded from vmcs12's
+ * guest state at the entry ("Loading Guest State") and held in vmcs02, not
+ * L1's; IA32_LSTAR is the vCPU's own, which L1 and L2 share. */
 START_TEST(vm_exit_msr_store_list)
 {
-    set12(VCORE_VMCS_VM_EXIT_MSR_STORE_COUNT, 1);
+    set12(VCORE_VMCS_VM_EXIT_MSR_STORE_COUNT, 2);
     set12(VCORE_VMCS_VM_EXIT_MSR_STORE_ADDR, MSRLIST);
+    set12(VCORE_VMCS_GUEST_SYSENTER_ESP, 0xffff800000005000ull);
     put(MSRLIST, VCORE_MSR_IA32_SYSENTER_ESP, 8);
+    put(MSRLIST + 16, VCORE_MSR_IA32_LSTAR, 8);
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_SYSENTER_ESP, 0x1234), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_LSTAR, 0xffffffff81000000ull), VCORE_OK);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
@@ -547,7 +553,9 @@ START_TEST(vm_exit_msr_store_list)
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     uint64_t v = 0;
     ck_assert_int_eq(vcore_vm_read_guest(vm, MSRLIST + 8, &v, 8), VCORE_OK);
-    ck_assert_uint_eq(v, 0x1234);
+    ck_assert_uint_eq(v, 0xffff800000005000ull);
+    ck_assert_int_eq(vcore_vm_read_guest(vm, MSRLIST + 24, &v, 8), VCORE_OK);
+    ck_assert_uint_eq(v, 0xffffffff81000000ull);
 }
 END_TEST
 

@@ -49,6 +49,14 @@ static uint64_t field_accesses(uint32_t enc)
     return r + w;
 }
 
+/* vmcs12's primary processor-based controls as the test set them. */
+static uint32_t get_proc12(void)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vmcs12_get(page, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, &v), VCORE_OK);
+    return (uint32_t)v;
+}
+
 static void set_gpr(uint32_t reg, uint64_t v)
 {
     vcore_x86_regs_t r = regs();
@@ -1112,6 +1120,260 @@ START_TEST(l0_exit_leaves_vmcs12)
 }
 END_TEST
 
+/* ---- L1's monitor trap flag after an instruction L0 completes ----
+ * SDM Vol. 3, "Monitor Trap Flag": with primary processor-based control 27
+ * an MTF VM exit (reason 37, qualification 0: "Basic VM-Exit Information",
+ * "Exit Qualification") is pending on the boundary after an instruction
+ * that did not fault, or after one iteration of a REP string instruction;
+ * it comes before L2 executes anything else and before an external
+ * interrupt. The processor never saw these instructions finish: L0 owes
+ * the exit. */
+#define PROC_MTF (1u << 27)
+
+static void mtf_on(void)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, get_proc12() | PROC_MTF);
+}
+
+/* The next run: L1 gets the MTF VM exit with L2 at rip, L2 does not run. */
+static void reply_then_mtf(vcore_exit_t *e, uint64_t rip)
+{
+    uint64_t enters = vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, e), VCORE_OK);
+    ck_assert_uint_eq(e->reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), enters);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_MONITOR_TRAP_FLAG);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), rip);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+    ck_assert(!last().in_l2);
+}
+
+START_TEST(mtf_after_io_in_the_vmm_answered)
+{
+    mtf_on();
+    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x3f8, 1, true), 1);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    e.u.io.data[0] = 0x5a;
+    reply_then_mtf(&e, 0x401001);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0x112233445566775aull);
+}
+END_TEST
+
+START_TEST(mtf_after_out)
+{
+    mtf_on();
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false), 2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    reply_then_mtf(&e, 0x401002);
+}
+END_TEST
+
+START_TEST(mtf_after_rdmsr_the_vmm_answered)
+{
+    msr_bitmap_clear();
+    mtf_on();
+    set_gpr(VCORE_X86_RCX, 0x1a0);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
+    e.u.msr.value = 0x1234567890abcdefull;
+    reply_then_mtf(&e, 0x401002);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0x90abcdefull);
+}
+END_TEST
+
+/* RDMSR of IA32_SYSENTER_EIP: L0 answers from vmcs02 without the VMM; the
+ * MTF VM exit follows in the same run. */
+START_TEST(mtf_after_rdmsr_l0_completed)
+{
+    msr_bitmap_clear();
+    mtf_on();
+    set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_SYSENTER_EIP);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_q(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    push_hlt();
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 1);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_MONITOR_TRAP_FLAG);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
+}
+END_TEST
+
+/* A refused WRMSR is #GP(0) in L2: no instruction completed, the MTF VM
+ * exit is the processor's, after the delivery (vmcs02 keeps L1's control). */
+START_TEST(mtf_not_owed_after_refused_wrmsr)
+{
+    msr_bitmap_clear();
+    mtf_on();
+    set_gpr(VCORE_X86_RCX, 0x1a0);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_WRMSR);
+    e.u.msr.error = 1;
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) & PROC_MTF, PROC_MTF);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
+}
+END_TEST
+
+START_TEST(mtf_after_hlt)
+{
+    mtf_on();
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_HLT, 0, 1);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    reply_then_mtf(&e, 0x401001);
+}
+END_TEST
+
+START_TEST(mtf_after_mmio_load)
+{
+    static const uint8_t insn[] = {0x8b, 0x0b};
+    mtf_on();
+    vcore_exit_t e = mmio_exit(insn, sizeof(insn), EPTQ_READ);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    e.u.mmio.data[0] = 0x44;
+    reply_then_mtf(&e, L2_CODE + 2);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX] & 0xff, 0x44);
+}
+END_TEST
+
+/* REP OUTSB with RCX = 3: one element per exit, then the MTF VM exit with
+ * RIP still at the instruction ("REP-prefixed string instruction ... after
+ * that iteration"). */
+START_TEST(mtf_after_each_rep_iteration)
+{
+    static const uint8_t insn[] = {0xf3, 0x6e};
+    mtf_on();
+    put(STR_BUF, 0x44434241, 4);
+    set_gpr(VCORE_X86_RSI, STR_BUF);
+    set_gpr(VCORE_X86_RCX, 3);
+    vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x3f8, 1, false) | IOQ_STR | IOQ_REP, 0x2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.u.io.count, 1);
+    ck_assert_uint_eq(e.u.io.data[0], 'A');
+    reply_then_mtf(&e, L2_CODE);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSI], STR_BUF + 1);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 2);
+}
+END_TEST
+
+/* The last iteration completes the instruction: RIP past it. */
+START_TEST(mtf_after_last_rep_iteration)
+{
+    static const uint8_t insn[] = {0xf3, 0x6e};
+    mtf_on();
+    put(STR_BUF, 0x44434241, 4);
+    set_gpr(VCORE_X86_RSI, STR_BUF);
+    set_gpr(VCORE_X86_RCX, 1);
+    vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x3f8, 1, false) | IOQ_STR | IOQ_REP, 0x2);
+    ck_assert_uint_eq(e.u.io.count, 1);
+    reply_then_mtf(&e, L2_CODE + 2);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0);
+}
+END_TEST
+
+/* Without L1's control nothing is owed: L2 runs on (its CPUID exits to L1). */
+START_TEST(no_mtf_without_l1s_control)
+{
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false), 2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
+}
+END_TEST
+
+/* ---- L1's VMX-preemption timer across exits L0 handles ----
+ * SDM Vol. 3, "VMX-Preemption Timer": the timer counts down only in VMX
+ * non-root operation and each VM entry loads it from the VMCS; "Saving
+ * Guest State": VM-exit control 22 stores the count. L1 enters L2 once and
+ * must see its timer expire after that much of L2's time, whatever exits L0
+ * takes in between. */
+#define PIN_TIMER (1u << 6)
+#define EXIT_SAVE_TIMER (1u << 22)
+
+static void timer_on(uint32_t count)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | PIN_TIMER);
+    set12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, count);
+}
+
+/* The processor saves the count at every exit of vmcs02 (control 22 forced
+ * while L1's timer is active), a host interrupt's too; the re-entry keeps
+ * it; vmcs12 keeps L1's value (L1 did not ask for control 22); L1's next
+ * VMRESUME starts the timer from vmcs12 again. */
+START_TEST(timer_continues_across_l0_exit)
+{
+    timer_on(1000);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[1] = {VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
+    uint64_t val[1] = {400}; /* what the processor saved */
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, 0, 1, enc, val);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 2);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_EXIT_CONTROLS) & EXIT_SAVE_TIMER, EXIT_SAVE_TIMER);
+    /* The re-entry did not load vmcs12's 1000 again. */
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 400);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 1000);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 1000);
+}
+END_TEST
+
+/* Without L1's timer vmcs02 does not save one. */
+START_TEST(timer_save_only_with_l1s_timer)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_EXIT_CONTROLS) & EXIT_SAVE_TIMER, 0);
+    uint32_t l1[5] = {0x16, 0x04006172, 0, 0, 0x11fb}, l0[5] = {0, 0, 0, EXIT_SAVE_TIMER, 0}, out[5];
+    vcore_nvmx_merge_controls(l1, l0, out);
+    ck_assert_uint_eq(out[3] & EXIT_SAVE_TIMER, 0);
+    l1[0] |= PIN_TIMER;
+    l0[3] = 0;
+    vcore_nvmx_merge_controls(l1, l0, out);
+    ck_assert_uint_eq(out[3] & EXIT_SAVE_TIMER, EXIT_SAVE_TIMER);
+}
+END_TEST
+
+/* A processor without control 22: L0 takes what L2 used from L1's TSC
+ * between the entry and the exit, by the rate IA32_VMX_MISC[4:0] gives
+ * (300 ticks and part of one), and enters again with the rest. */
+START_TEST(timer_counted_by_l0_without_save_control)
+{
+    teardown();
+    vcore_nvmx_caps_t c = caps_without(EXIT_SAVE_TIMER, 0);
+    setup_caps(&c);
+    uint32_t rate = (uint32_t)(vcore_nvmx_caps(nv)->msr[VCORE_NVMX_CAP_MISC] & 0x1fu);
+    const uint64_t t0 = 0x100000000ull;
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, t0), VCORE_OK);
+    timer_on(1000);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false), 2);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_EXIT_CONTROLS) & EXIT_SAVE_TIMER, 0);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 1000);
+    uint64_t part = rate ? (1ull << rate) - 1u : 0u;
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, t0 + (300ull << rate) + part), VCORE_OK);
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 700);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 1000);
+}
+END_TEST
+
 static Suite *run_suite(void)
 {
     Suite *s = suite_create("nested_run");
@@ -1122,6 +1384,25 @@ static Suite *run_suite(void)
     tcase_add_test(tf, vmcs02_writes_fields_the_processor_has);
     tcase_add_test(tf, mock_refuses_absent_fields);
     suite_add_tcase(s, tf);
+    TCase *tm = tcase_create("mtf");
+    tcase_add_checked_fixture(tm, setup, teardown);
+    tcase_add_test(tm, mtf_after_io_in_the_vmm_answered);
+    tcase_add_test(tm, mtf_after_out);
+    tcase_add_test(tm, mtf_after_rdmsr_the_vmm_answered);
+    tcase_add_test(tm, mtf_after_rdmsr_l0_completed);
+    tcase_add_test(tm, mtf_not_owed_after_refused_wrmsr);
+    tcase_add_test(tm, mtf_after_hlt);
+    tcase_add_test(tm, mtf_after_mmio_load);
+    tcase_add_test(tm, mtf_after_each_rep_iteration);
+    tcase_add_test(tm, mtf_after_last_rep_iteration);
+    tcase_add_test(tm, no_mtf_without_l1s_control);
+    suite_add_tcase(s, tm);
+    TCase *tt = tcase_create("timer");
+    tcase_add_checked_fixture(tt, setup, teardown);
+    tcase_add_test(tt, timer_continues_across_l0_exit);
+    tcase_add_test(tt, timer_save_only_with_l1s_timer);
+    tcase_add_test(tt, timer_counted_by_l0_without_save_control);
+    suite_add_tcase(s, tt);
     TCase *tl = tcase_create("l0_exits");
     tcase_add_checked_fixture(tl, setup, teardown);
     tcase_add_test(tl, io_in_byte_from_l2_reaches_vmm);

@@ -2140,6 +2140,8 @@ static void msr_store_hook(script_t *s, vcore__vmx_gprs_t *g)
     vcore__vmx_msr_entry_t *store = (void *)(uintptr_t)vmx_fake_get(VCORE_VMCS_VM_EXIT_MSR_STORE_ADDR);
     const vcore__vmx_msr_entry_t *hostl =
         (const void *)(uintptr_t)vmx_fake_get(VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR);
+    if (!guest || !store || !hostl)
+        return; /* a VMCS without MSR lists: the processor loads and stores none */
     s->seen_rax[7] = guest[1].value;   /* LSTAR the guest ran with */
     s->qual[7] = hostl[1].value;       /* LSTAR the host gets back */
     store[1].value = 0xffffffff80001234ull; /* the guest wrote LSTAR */
@@ -2163,6 +2165,59 @@ START_TEST(sync_msr_lists)
     uint64_t v = 0;
     ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_LSTAR, &v), VCORE_OK);
     ck_assert_uint_eq(v, 0xffffffff80001234ull);
+    vm_down();
+}
+END_TEST
+
+/* A VMCS the core builds for L2 (vmcs02) switches the same MSRs as vmcs01:
+ * its VM-entry MSR-load list gives the guest the vCPU's LSTAR (shared by L1
+ * and L2), the VM-exit MSR-store list puts what the guest left back in the
+ * vCPU, the VM-exit MSR-load list gives the host its own ("VM-Entry Controls
+ * for MSRs", "VM-Exit Controls for MSRs", "Saving MSRs"). Before, the
+ * VMCS had no lists: the guest ran with the host's LSTAR. */
+START_TEST(hwvmcs_msr_lists_for_l2)
+{
+    vm_up();
+    const vcore_backend_t *ops = &vcore__backend_vmx_ops;
+    void *p = vcore_vcpu_backend_priv(vcpu);
+    vcore__vmx_vcpu_t *c = priv_of(vcpu);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_LSTAR, 0xffffffff80000000ull), VCORE_OK);
+    use_script();
+    script.reason[0] = VCORE_VMX_EXIT_HLT; /* vmcs01 runs once to be complete */
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    vcore_hw_vmcs_t *v2 = NULL;
+    ck_assert_int_eq(ops->vmcs_alloc(vcpu, p, false, &v2), VCORE_OK);
+    ck_assert_int_eq(ops->vmcs_load(vcpu, p, v2), VCORE_OK);
+    vmx_fake_vmcs_t *f01 = vmx_fake_vmcs_at(c->vmcs01.pa), *f02 = vmx_fake_vmcs_at(v2->pa);
+    memcpy(f02->data, f01->data, sizeof(f02->data));
+    /* The core writes no MSR-list field of vmcs02. */
+    static const uint32_t lists[] = {
+        VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, VCORE_VMCS_VM_EXIT_MSR_STORE_ADDR,
+        VCORE_VMCS_VM_EXIT_MSR_STORE_COUNT, VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT,
+    };
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        vmx_fake_set(lists[i], 0);
+    script.reason[1] = VCORE_VMX_EXIT_CPUID;
+    script.len[1] = 2;
+    script.hook = msr_store_hook;
+    vcore_hw_entry_t out;
+    ck_assert_int_eq(ops->vmcs_enter(vcpu, p, &out), VCORE_OK);
+    ck_assert_uint_eq(out.kind, VCORE_HW_ENTRY_EXIT);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT), 5);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_VM_EXIT_MSR_STORE_COUNT), 5);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT), 5);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR), c->msr_area_pa);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_VM_EXIT_MSR_STORE_ADDR), c->msr_area_pa);
+    ck_assert_uint_eq(script.seen_rax[7], 0xffffffff80000000ull); /* the vCPU's LSTAR, not the host's */
+    ck_assert_uint_eq(script.qual[7], 0xffffffff81800000ull);     /* the host's comes back */
+    ck_assert_uint_eq(c->msr_area[1].value, 0xffffffff80001234ull); /* what the guest left */
+    /* The second entry writes no list field again. */
+    uint64_t w0 = vmx_fake.n_vmwrite;
+    script.reason[2] = VCORE_VMX_EXIT_HLT;
+    ck_assert_int_eq(ops->vmcs_enter(vcpu, p, &out), VCORE_OK);
+    ck_assert_uint_eq(out.kind, VCORE_HW_ENTRY_EXIT);
+    ck_assert_uint_eq(vmx_fake.n_vmwrite, w0);
     vm_down();
 }
 END_TEST
@@ -3346,6 +3401,7 @@ static Suite *vmx_suite(void)
     tcase_add_test(t, sync_get_writes_only_the_groups_asked);
     tcase_add_test(t, sync_lma_follows_cr0_pg);
     tcase_add_test(t, sync_msr_lists);
+    tcase_add_test(t, hwvmcs_msr_lists_for_l2);
     tcase_add_test(t, sync_pae_pdptes_loaded);
     tcase_add_test(t, sync_lma_with_cr0_and_efer);
     tcase_add_test(t, sync_backend_kept_groups);

@@ -201,7 +201,9 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
  * word: 0 pin-based, 1 primary processor-based, 2 secondary, 3 VM-exit,
  * 4 VM-entry controls. rule: L1 (vmcs12's bit), L0 (vmcs01's bit), OR
  * (either side), ONE (always 1), ZERO (always 0), CR8 (1 unless L1 uses
- * the TPR shadow, else L1's), REFUSED (L1 may not set it: the bit is allowed-0 in the
+ * the TPR shadow, else L1's), TIMER (1 when L1's pin-based control 6,
+ * "activate VMX-preemption timer", is 1 and the processor allows it; else
+ * 0), REFUSED (L1 may not set it: the bit is allowed-0 in the
  * capability MSRs L1 reads, so VM entry fails with VMfailValid 7 as SDM
  * Vol. 3, "Checks on VMX Controls" says; vmcs02 never has it). A bit not
  * listed takes L1's value, except in the VM-exit
@@ -241,7 +243,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(3, 19, L0, "load IA32_PAT: L0's host state")                                                  \
     X(3, 20, L0, "save IA32_EFER: L0's")                                                            \
     X(3, 21, L0, "load IA32_EFER: L0's host state")                                                 \
-    X(3, 22, L1, "save VMX-preemption timer value: L1's timer continues where L2 left it")        \
+    X(3, 22, TIMER, "save VMX-preemption timer value: 1 whenever L1 activates its timer, so an exit L0 handles keeps what is left of it for the next entry of L2; vmcs12's value is written back only when L1 sets the bit") \
     X(4, 2, L1, "load debug controls: L2's DR7/DEBUGCTL")                                           \
     X(4, 9, L1, "IA-32e mode guest: L2's mode")                                                     \
     X(4, 14, L1, "load IA32_PAT: L2's PAT")                                                         \

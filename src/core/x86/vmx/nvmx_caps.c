@@ -73,6 +73,7 @@ static const uint64_t nvmx_caps_emul[VCORE_NVMX_NR_CAPS] = {
 #define NVMX_CAPS_IS_REFUSED_L1 0u
 #define NVMX_CAPS_IS_REFUSED_OR 0u
 #define NVMX_CAPS_IS_REFUSED_CR8 0u
+#define NVMX_CAPS_IS_REFUSED_TIMER 0u
 
 /* Per control word, its REFUSED bits: constants, folded at compile time
  * (every VM entry asks for them). */

@@ -97,6 +97,7 @@ struct vcore_nvmx {
     uint32_t opts;          /* VCORE_NVMX_OPT_* */
     uint32_t skip_check;    /* test hook: a VM-entry check the software ignores */
     uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry */
+    bool l2_done;           /* L0 completed an iteration of an L2 REP string instruction (MTF: vcpu_nested_entry.c) */
     uint32_t l2_pending;    /* the VCORE_EXIT_* of that exit, whose reply goes to L2 (0: none) */
     uint8_t l2_io_width;    /* its I/O access width (1, 2 or 4) */
     uint8_t l2_io[256];     /* its I/O data: OUT(S)'s bytes, IN(S)'s reply (vcore_exit_t::u.io.data) */
@@ -111,6 +112,11 @@ struct vcore_nvmx {
     uint8_t l2_mmio_len;    /* bytes loaded (0: a store, nothing to merge) */
     vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
     vcore__nvmx_exit02_t x02; /* vmcs02's last exit, copied into vmcs12 only when reflected */
+    /* L1's preemption timer on a processor without "save VMX-preemption timer
+     * value" (vcpu_nested_timer.c): the count vmcs02 was last entered with
+     * and L1's TSC it counts from. */
+    uint32_t timer_count;
+    uint64_t timer_tsc;
     /* ---- nested EPT (vcpu_nested_ept.c) ---- */
     vcore_nvmx_ept02_t *ept02; /* the shadow EPT builder, at the start of ept02_pool; NULL before */
     void *ept02_pool;       /* the builder and its pages, drawn from the host at the first entry with L1's EPT */

@@ -12,6 +12,7 @@
 
 /* Control bits the rules read (SDM Vol. 3, "VM-Execution Controls"). */
 #define PIN_NMI_EXITING (1u << 3)
+#define PIN_PREEMPTION_TIMER (1u << 6)
 #define PROC_CR3_LOAD (1u << 15)
 #define PROC_CR3_STORE (1u << 16)
 #define PROC_CR8_LOAD (1u << 19)
@@ -299,7 +300,7 @@ void vcore__nvmx_exit_owner(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *me
 }
 
 /* ---- control merge ---- */
-enum { NVMX_M_L1, NVMX_M_L0, NVMX_M_OR, NVMX_M_ONE, NVMX_M_ZERO, NVMX_M_CR8, NVMX_M_REFUSED };
+enum { NVMX_M_L1, NVMX_M_L0, NVMX_M_OR, NVMX_M_ONE, NVMX_M_ZERO, NVMX_M_CR8, NVMX_M_TIMER, NVMX_M_REFUSED };
 
 typedef struct nvmx_ctl_rule {
     uint8_t word;
@@ -342,6 +343,13 @@ void vcore_nvmx_merge_controls(const uint32_t l1[5], const uint32_t l0[5], uint3
              * CR8-Based TPR Accesses"): L0's reasons to intercept CR8 (L1's
              * TPR) do not apply and only L1 decides. */
             v = (l1[1] & PROC_TPR_SHADOW) ? a : m;
+            break;
+        case NVMX_M_TIMER:
+            /* "VMX-Preemption Timer": the timer counts down only while L2
+             * runs and each VM entry loads it from vmcs02. Saving it at every
+             * exit lets an exit L0 handles itself (never seen by L1) resume
+             * L2 with what is left, instead of starting L1's timer again. */
+            v = (l1[0] & PIN_PREEMPTION_TIMER) ? m : 0u;
             break;
         default:
             v = a;

@@ -111,6 +111,7 @@ l1_vmexit:
     .globl l2_code, l2_de_handler, l2_at_cpuid, l2_at_out, l2_at_in, l2_at_rdmsr
     .globl l2_at_wrmsr, l2_at_ud, l2_at_ept, l2_after_ept, l2_at_vmcall, l2_loop, l2_loop_end
     .globl l2_at_hlt, l2_at_done, l2_vmcall_only, l2_after_tpr, l2_at_apic, l2_after_apic
+    .globl l2_l0_loop, l2_l0_loop_end, l2_after_l0_loop, l2_after_syscall, l2_syscall_target, l2_at_syscall
 l2_code:
     xor %r15d, %r15d                /* #DE handler count */
     mov $0x4c320001, %eax
@@ -173,16 +174,53 @@ l2_at_hlt:
     mov $1, %eax
     mov %rax, %cr8                  /* VTPR 10H: exit 43 (trap-like) */
 l2_after_tpr:
-    /* With L1's APIC-access page (R12 its address): a read of offset
+    /* With L1's APIC-access page (RBP its address): a read of offset
      * 080H returns VTPR without an exit, a read of any other offset is an
      * APIC-access VM exit ("Virtualizing Reads from the APIC-Access Page"). */
-    test %r12, %r12
+    test %rbp, %rbp
     jz 1f
-    mov 0x80(%r12), %ebx            /* VTPR 10H: no exit */
+    mov 0x80(%rbp), %ebx            /* VTPR 10H: no exit */
 l2_at_apic:
-    mov 0x30(%r12), %eax            /* exit 44, offset 030H, data read */
+    mov 0x30(%rbp), %eax            /* exit 44, offset 030H, data read */
 l2_after_apic:
 1:
+    /* With R12 = 1 (L1 armed its preemption timer, not saved at exits):
+     * a loop whose RDMSR of 176H each exits to L0 (L1's MSR bitmap read
+     * bit clear); the timer counts L2's time across them: exit 52 within
+     * the loop ("VMX-Preemption Timer"). */
+    test %r12, %r12
+    jz 1f
+    mov $100000, %ebx
+l2_l0_loop:
+    mov $0x176, %ecx
+    rdmsr                           /* not intercepted by L1 */
+    dec %ebx                        /* exit 52 somewhere here */
+    jnz l2_l0_loop
+l2_l0_loop_end:
+    mov $0x4c320004, %eax
+    vmcall                          /* only when the timer never fired */
+l2_after_l0_loop:
+1:
+    /* With R12 = 1: SWAPGS and SYSCALL with the IA32_KERNEL_GS_BASE,
+     * IA32_STAR, IA32_LSTAR and IA32_FMASK of L1's VM-entry MSR-load list
+     * ("SWAPGS", "SYSCALL"). */
+    test %r12, %r12
+    jz 2f
+    swapgs                          /* GS.base <- IA32_KERNEL_GS_BASE */
+    mov $0xc0000101, %ecx
+    rdmsr                           /* IA32_GS_BASE: not intercepted */
+    mov %eax, %r8d
+    mov %edx, %r9d
+    swapgs                          /* back */
+    std                             /* IA32_FMASK clears DF */
+    syscall                         /* RCX <- l2_after_syscall, RIP <- IA32_LSTAR */
+l2_after_syscall:
+    ud2                             /* never: IA32_LSTAR names l2_syscall_target */
+l2_syscall_target:
+    mov $0x4c320003, %eax
+l2_at_syscall:
+    vmcall                          /* exit 18 */
+2:
     mov $0x4c3200ff, %eax
 l2_at_done:
     vmcall                          /* exit 18: done */

@@ -37,7 +37,8 @@ void *memcpy(void *dst, const void *src, size_t n)
 /* L2's code (l1_entry.S). */
 extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_at_in[], l2_at_rdmsr[],
     l2_at_wrmsr[], l2_at_ud[], l2_at_ept[], l2_after_ept[], l2_at_vmcall[], l2_loop[], l2_loop_end[],
-    l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[];
+    l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[], l2_l0_loop[], l2_l0_loop_end[],
+    l2_after_l0_loop[], l2_after_syscall[], l2_syscall_target[], l2_at_syscall[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -53,7 +54,7 @@ static uint64_t l2_gdt[8] PAGE;
 static uint8_t l2_idt[4096] PAGE;
 static uint8_t l2_tss[4096] PAGE;
 static uint64_t msr_load[512] PAGE;
-static uint64_t msr_entry[2] PAGE, msr_exit[2] PAGE; /* the exit program's MSR lists */
+static uint64_t msr_entry[8] PAGE, msr_exit[8] PAGE; /* the exit program's MSR lists */
 static uint8_t l2_stack[16384] PAGE;
 static uint8_t vapic[4096] PAGE;      /* L2's virtual-APIC page ("Virtual-APIC Page") */
 static uint8_t apic_acc[4096] PAGE;   /* L2's APIC-access page ("APIC-Access Page") */
@@ -65,12 +66,22 @@ static uint32_t l1_revision;
 static uint64_t l1_cap_pin, l1_cap_proc, l1_cap_exit, l1_cap_entry, l1_cap_proc2, l1_cap_ept;
 static uint64_t g[16]; /* L2's general-purpose registers (encoding order) */
 
-enum { RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSI = 6, RDI = 7, R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13, R14 = 14, R15 = 15 };
+enum {
+    RAX = 0, RCX = 1, RDX = 2, RBX = 3, RBP = 5, RSI = 6, RDI = 7, R8 = 8, R9 = 9, R10 = 10, R11 = 11, R12 = 12, R13 = 13,
+    R14 = 14, R15 = 15
+};
 
 #define L2_SYSENTER_EIP 0x00004c3212345678ull /* canonical: "Checks on Guest Control Registers..." */
 #define L2_EPT_HOLE 0x10000000ull             /* a guest-physical address L1's EPT does not map */
 #define L2_KERNEL_GS_BASE 0xffff80004c320000ull /* canonical: WRMSR accepts it ("Loading MSRs") */
 #define MSR_KERNEL_GS_BASE 0xc0000102u
+#define MSR_STAR 0xc0000081u
+#define MSR_LSTAR 0xc0000082u
+#define MSR_FMASK 0xc0000084u
+/* L2's IA32_STAR: bits 47:32 the SYSCALL CS selector (SS is it + 8: "SYSCALL"). */
+#define L2_STAR (0x08ull << 32)
+#define L2_FMASK 0x400ull /* RFLAGS.DF */
+#define L2_TIMER_L0 50u   /* the preemption timer across L0's exits, in timer ticks */
 
 /* ---- console and report ---- */
 
@@ -509,6 +520,8 @@ static void l1_exit_program(void)
          * 15:12 access type 0 (linear access for a data read) ("Exit
          * Qualification for APIC-Access VM Exits"). */
         {L1_CASE_APIC_ACC, 44, l2_at_apic, 0, 0x030u, 0xffffu, "APIC access"},
+        {L1_CASE_TIMER_L0, 52, NULL, 0, 0, ~0ull, "VMX-preemption timer expired"},
+        {L1_CASE_SYSCALL, 18, l2_at_syscall, 3, 0, ~0ull, "VMCALL"},
         {L1_CASE_FINISH, 18, l2_at_done, 3, 0, ~0ull, "VMCALL"},
     };
     if (!l1_vmcs_fresh(L1_CASE_VMCS))
@@ -525,17 +538,24 @@ static void l1_exit_program(void)
     }
     l1_host_state();
     l1_guest_state(l2_code);
-    /* "Loading MSRs": every VM entry gives L2 its IA32_KERNEL_GS_BASE, every
-     * VM exit gives L1 its own back (the processor restores neither). */
-    uint64_t l1_kgs = l1_rdmsr(MSR_KERNEL_GS_BASE);
-    msr_entry[0] = MSR_KERNEL_GS_BASE;
-    msr_entry[1] = L2_KERNEL_GS_BASE;
-    msr_exit[0] = MSR_KERNEL_GS_BASE;
-    msr_exit[1] = l1_kgs;
+    /* "Loading MSRs": every VM entry gives L2 its IA32_KERNEL_GS_BASE and
+     * SYSCALL MSRs, every VM exit gives L1 its own back (the processor
+     * restores none of them). */
+    const uint32_t list_msr[4] = {MSR_KERNEL_GS_BASE, MSR_LSTAR, MSR_STAR, MSR_FMASK};
+    const uint64_t l2_val[4] = {L2_KERNEL_GS_BASE, PA(l2_syscall_target), L2_STAR, L2_FMASK};
+    uint64_t l1_val[4];
+    for (uint32_t i = 0; i < 4; i++) {
+        l1_val[i] = l1_rdmsr(list_msr[i]);
+        msr_entry[2 * i] = list_msr[i];
+        msr_entry[2 * i + 1] = l2_val[i];
+        msr_exit[2 * i] = list_msr[i];
+        msr_exit[2 * i + 1] = l1_val[i];
+    }
+    uint64_t l1_kgs = l1_val[0];
     l1_w(C_ENTRY_MSR_LOAD, PA(msr_entry));
-    l1_w(C_ENTRY_MSR_LOAD_N, 1);
+    l1_w(C_ENTRY_MSR_LOAD_N, 4);
     l1_w(C_EXIT_MSR_LOAD, PA(msr_exit));
-    l1_w(C_EXIT_MSR_LOAD_N, 1);
+    l1_w(C_EXIT_MSR_LOAD_N, 4);
     CHECK(L1_CASE_VMWRITE, l1_write_fails == 0, "VMWRITE failed, first field", l1_write_fail_field);
     CHECK(L1_CASE_VMWRITE, l1_rd(G_RIP) == PA(l2_code), "VMREAD guest RIP", l1_rd(G_RIP));
     CHECK(L1_CASE_VMWRITE, l1_rd(C_PROC) == l1_proc, "VMREAD processor-based controls", l1_rd(C_PROC));
@@ -559,7 +579,8 @@ static void l1_exit_program(void)
     for (uint32_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         const l1_step_t *s = &steps[i];
         if ((s->c == L1_CASE_EPT && !ept) || (s->c == L1_CASE_TPR && !g[R13]) ||
-            (s->c == L1_CASE_APIC_ACC && !g[R12]))
+            (s->c == L1_CASE_APIC_ACC && !g[RBP]) ||
+            ((s->c == L1_CASE_TIMER_L0 || s->c == L1_CASE_SYSCALL) && !g[R12]))
             continue;
         uint32_t c = s->c;
         uint64_t reason = l1_rd(R_EXIT_REASON), qual = l1_rd(R_QUAL), rip = l1_rd(G_RIP);
@@ -666,6 +687,21 @@ static void l1_exit_program(void)
             next = rip;
             break;
         case L1_CASE_HLT:
+            /* The rest of L2 runs with SYSCALL enabled (VM-entry control 15
+             * "load IA32_EFER": SCE, LME, LMA) and L1's preemption timer
+             * armed without "save VMX-preemption timer value". */
+            if (!((l1_cap_entry >> 32) & (1u << 15))) {
+                l1_skip(L1_CASE_TIMER_L0, "'load IA32_EFER' is not allowed-1");
+                l1_skip(L1_CASE_SYSCALL, "'load IA32_EFER' is not allowed-1");
+            } else {
+                l1_entryc |= 1u << 15;
+                l1_w(C_ENTRY, l1_entryc);
+                l1_w(G_EFER, 0x501); /* SCE, LME, LMA */
+                l1_pin |= 1u << 6;
+                l1_w(C_PIN, l1_pin);
+                l1_w(G_PREEMPT_TIMER, L2_TIMER_L0);
+                g[R12] = 1;
+            }
             /* "use TPR shadow" for the rest of L2: VTPR 50H, threshold 3. */
             if (!((l1_cap_proc >> 32) & (1u << 21))) {
                 l1_skip(L1_CASE_TPR, "'use TPR shadow' is not allowed-1");
@@ -701,7 +737,7 @@ static void l1_exit_program(void)
             l1_w(C_PROC, l1_proc);
             l1_w(C_PROC2, l1_proc2);
             l1_w(C_APIC_ACCESS, PA(apic_acc));
-            g[R12] = PA(apic_acc);
+            g[RBP] = PA(apic_acc);
             break;
         }
         case L1_CASE_APIC_ACC:
@@ -710,6 +746,33 @@ static void l1_exit_program(void)
             g[RAX] = 0x00050014u; /* L1 emulates the read */
             next = PA(l2_after_apic);
             break;
+        case L1_CASE_TIMER_L0:
+            /* "VMX-Preemption Timer": the timer counts down only while L2
+             * runs, from vmcs12's value at each VM entry of L1; the exits of
+             * the RDMSRs go to L0, not to L1, and must not start it again. */
+            CHECK(c, rip >= PA(l2_l0_loop) && rip < PA(l2_l0_loop_end), "RIP outside the loop", rip);
+            CHECK(c, (uint32_t)g[RBX] != 0, "EBX (loop ran out)", g[RBX]);
+            l1_pin &= ~(1u << 6);
+            l1_w(C_PIN, l1_pin);
+            next = PA(l2_after_l0_loop);
+            break;
+        case L1_CASE_SYSCALL: {
+            /* "SWAPGS": GS.base took IA32_KERNEL_GS_BASE; "SYSCALL": RCX the
+             * next instruction, RIP IA32_LSTAR, CS IA32_STAR[47:32], SS that
+             * + 8, RFLAGS cleared where IA32_FMASK is set (DF). */
+            CHECK(c, ((g[R9] << 32) | (uint32_t)g[R8]) == L2_KERNEL_GS_BASE, "GS.base after SWAPGS",
+                  (g[R9] << 32) | (uint32_t)g[R8]);
+            CHECK(c, g[RCX] == PA(l2_after_syscall), "RCX after SYSCALL", g[RCX]);
+            CHECK(c, (g[R11] & L2_FMASK) != 0, "R11 (RFLAGS before SYSCALL) DF", g[R11]);
+            CHECK(c, !(l1_rd(G_RFLAGS) & L2_FMASK), "RFLAGS.DF after SYSCALL", l1_rd(G_RFLAGS));
+            CHECK(c, l1_rd(G_CS_SEL) == 0x08 && l1_rd(G_SS_SEL) == 0x10, "CS selector after SYSCALL",
+                  l1_rd(G_CS_SEL));
+            for (uint32_t k = 0; k < 4; k++)
+                CHECK(c, l1_rdmsr(list_msr[k]) == l1_val[k], "L1's MSR after the VM-exit MSR-load list",
+                      list_msr[k]);
+            g[R12] = 0;
+            break;
+        }
         case L1_CASE_FINISH:
             CHECK(c, (uint32_t)g[RAX] == 0x4c3200ffu, "EAX", g[RAX]);
             l1_pass(c);
