@@ -335,7 +335,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t 
 #define VCORE_NVMX_OPT_NO_HW_SHADOW (1u << 5)
 /** Measurement only: L1's VMREAD/VMWRITE with register operands take the full emulation (state groups, vcore_nvmx_emulate()) instead of the run loop's in-place completion. */
 #define VCORE_NVMX_OPT_NO_FAST_PATH (1u << 6)
-/** Measurement only: L1's VMLAUNCH/VMRESUME take the full emulation (every state group, vcore_nvmx_emulate()) instead of the run loop's direct entry (SDM "VMLAUNCH/VMRESUME": no operand, and the #UD conditions precede the VM exit, "Relative Priority of Faults and VM Exits"). */
+/** Measurement only: L1's VMLAUNCH/VMRESUME take the full emulation (every state group, vcore_nvmx_emulate()) instead of the run loop's direct entry (SDM "VMLAUNCH/VMRESUME": no operand, and the invalid-opcode conditions precede the VM exit, "Relative Priority of Faults and VM Exits"). */
 #define VCORE_NVMX_OPT_NO_FAST_ENTRY (1u << 7)
 /** @} */
 
