@@ -17,8 +17,12 @@
  *                                             VMREAD/VMWRITE fast path; _early: the
  *                                             early hardware check on every entry)
  *       l1exit                                L1 only: one HLT exit (the baseline)
- *       vmread63[_nofast] / vmread0[_nofast]  63 (0) emulated VMREADs with a register
+ *       vmread63[_nofast|_nosync] / vmread0[_nofast|_nosync]
+ *                                             63 (0) emulated VMREADs with a register
  *                                             operand, then HLT, per iteration
+ *                                             (_nosync: the mock without vcpu_run_sync,
+ *                                             the run loop's separate state calls)
+ *       roundtrip_nosync                      roundtrip_nohwshadow, the same way
  * Callgrind's collection is on around vcore_vcpu_run() only (scripting the
  * mock is outside it); without valgrind the ops print nothing but run.
  * With hardware VMCS shadowing (the default where the backend offers it, as
@@ -33,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <valgrind/callgrind.h>
+#include <virtcore/backend.h>
 #include <virtcore/virtcore.h>
 #include <virtcore/x86/nvmx_pipeline.h>
 
@@ -128,6 +133,10 @@ static uint32_t run(void)
     return out.reason;
 }
 
+/* The mock's table without vcpu_run_sync (the _nosync ops). */
+static bool nosync;
+static vcore_backend_t nosync_ops;
+
 static void setup(uint32_t opts, bool ctl_shadow)
 {
     early = (opts & VCORE_NVMX_OPT_EARLY_HW_CHECK) != 0;
@@ -135,6 +144,11 @@ static void setup(uint32_t opts, bool ctl_shadow)
     vcore_vm_config_t cfg;
     vcore_vm_config_init(&cfg);
     cfg.backend = vcore_backend_mock();
+    if (nosync) {
+        nosync_ops = *vcore_backend_mock();
+        nosync_ops.vcpu_run_sync = NULL;
+        cfg.backend = &nosync_ops;
+    }
     check(vcore_vm_create(&cfg, &vm), "vm_create");
     vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
     check(vcore_vm_map_memory(vm, &r), "map");
@@ -334,6 +348,7 @@ int main(int argc, char **argv)
     uint32_t opts = 0;
     bool shadow = true;
     bool nofast = strstr(op, "_nofast") != NULL;
+    nosync = strstr(op, "_nosync") != NULL;
     if (!strcmp(op, "roundtrip_nosplit"))
         opts = VCORE_NVMX_OPT_NO_DIRTY_SPLIT;
     else if (!strcmp(op, "roundtrip_eager"))
@@ -344,7 +359,8 @@ int main(int argc, char **argv)
         opts = VCORE_NVMX_OPT_ALL_CHECKS;
     else if (!strcmp(op, "roundtrip_early"))
         opts = VCORE_NVMX_OPT_EARLY_HW_CHECK;
-    else if (!strcmp(op, "roundtrip_nohwshadow") || !strcmp(op, "roundtrip_nofast") || !strncmp(op, "vmread", 6))
+    else if (!strcmp(op, "roundtrip_nohwshadow") || !strcmp(op, "roundtrip_nofast") || !strcmp(op, "roundtrip_nosync") ||
+             !strncmp(op, "vmread", 6))
         opts = VCORE_NVMX_OPT_NO_HW_SHADOW; /* the emulated VMREAD is what vmreadN measures */
     if (nofast)
         opts |= VCORE_NVMX_OPT_NO_FAST_PATH;

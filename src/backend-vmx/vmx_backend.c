@@ -162,6 +162,20 @@ static int vcore__vmx_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
     }
 }
 
+/* backend.h vcpu_run_sync: the load, the run and the fetch in one call
+ * (the fetch reads vmcs01 right after the exit; the GPRs are already in
+ * memory then). */
+static int vcore__vmx_run_sync(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state, uint32_t push,
+                               uint32_t *pull, vcore_exit_t *exit)
+{
+    int err = push ? vcore__vmx_set_state(vcpu, priv, state, push) : VCORE_OK;
+    if (!err)
+        err = vcore__vmx_run(vcpu, priv, exit);
+    if (!err && *pull && vcore__vmx_get_state(vcpu, priv, state, *pull) != VCORE_OK)
+        *pull = 0; /* the core fetches them itself (backend.h) */
+    return err;
+}
+
 const vcore_backend_t vcore__backend_vmx_ops = {
     .size = sizeof(vcore_backend_t),
     .abi_version = VCORE_BACKEND_ABI_VERSION,
@@ -195,4 +209,5 @@ const vcore_backend_t vcore__backend_vmx_ops = {
     .vcpu_flush_tlb = vcore__vmx_flush_tlb,
     .vcpu_invept = vcore__vmx_invept_op,
     .vmcs_shadow_link = vcore__vmx_vmcs_shadow_link,
+    .vcpu_run_sync = vcore__vmx_run_sync,
 };

@@ -213,6 +213,10 @@ static void l1_long_mode(void)
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_FEATURE_CONTROL, 5), VCORE_OK);
 }
 
+/* The backend table nested_vm() creates the VM with: NULL for the mock's
+ * own; a test may name a copy of it (e.g. without vcpu_run_sync). */
+static const vcore_backend_t *nested_backend;
+
 /* The test VM: the mock backend (with host services `host` and processor
  * capabilities `mock_caps` when given), RAM mapped at guest-physical 0, one
  * nested-VMX vCPU (offered at most `l1_caps` when given) in the L1 state
@@ -222,7 +226,7 @@ static inline void nested_vm(const vcore_host_t *host, const vcore_nvmx_caps_t *
 {
     vcore_vm_config_t cfg;
     vcore_vm_config_init(&cfg);
-    cfg.backend = vcore_backend_mock();
+    cfg.backend = nested_backend ? nested_backend : vcore_backend_mock();
     cfg.host = host;
     ck_assert_int_eq(vcore_vm_create(&cfg, &vm), VCORE_OK);
     if (mock_caps)
