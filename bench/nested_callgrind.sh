@@ -47,7 +47,7 @@ END { for (k in self) printf "%d %s\n", self[k], k }'
 measure() { # op -> "total library" instructions over N iterations
     OUT=$(mktemp)
     valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$OUT" "$BIN" "$1" "$N" >/dev/null 2>&1
-    if ! grep -q '^fl=.*src/core/' "$OUT"; then
+    if ! grep -q '^f[lie]=.*src/core/' "$OUT"; then
         echo "nested_callgrind.sh: no debug information in $BIN (build with -g)" >&2
         rm -f "$OUT"
         exit 1

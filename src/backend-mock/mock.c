@@ -79,9 +79,8 @@ static void vcore__mock_copy_arm64(vcore_arm64_state_t *dst, const vcore_arm64_s
 /* One more transfer of each group in groups (vcore_mock_state_count()). */
 static void vcore__mock_count_groups(uint64_t *counts, uint32_t groups)
 {
-    for (uint32_t i = 0; i < 32; i++)
-        if (groups & (1u << i))
-            counts[i]++;
+    for (; groups; groups &= groups - 1u)
+        counts[__builtin_ctz(groups)]++;
 }
 
 static int vcore__mock_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *st,
