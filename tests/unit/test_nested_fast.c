@@ -717,7 +717,10 @@ START_TEST(unpulled_group_fetched_lazily)
     push_insn(VCORE_NVMX_VMREAD, REGS_OF(VCORE_X86_RCX, VCORE_X86_RSI), 3);
     push_hlt();
     uint64_t rip = transfers(VCORE_X86_STATE_RIP, false), cr0 = transfers(VCORE_X86_STATE_CR0, false);
+    uint64_t rsp = transfers(VCORE_X86_STATE_RSP, false);
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    /* No operand names RSP: it is never fetched. */
+    ck_assert_uint_eq(transfers(VCORE_X86_STATE_RSP, false), rsp);
     /* RIP: fetched for the first VMREAD, brought back with the second. */
     ck_assert_uint_eq(transfers(VCORE_X86_STATE_RIP, false), rip + 2);
     ck_assert_uint_eq(transfers(VCORE_X86_STATE_CR0, false), cr0 + 1);
