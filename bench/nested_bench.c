@@ -19,8 +19,12 @@
  *                                             _nofastentry: VMRESUME through the full
  *                                             instruction emulation)
  *       l1exit                                L1 only: one HLT exit (the baseline)
- *       vmread63[_nofast] / vmread0[_nofast]  63 (0) emulated VMREADs with a register
+ *       vmread63[_nofast|_nosync] / vmread0[_nofast|_nosync]
+ *                                             63 (0) emulated VMREADs with a register
  *                                             operand, then HLT, per iteration
+ *                                             (_nosync: the mock without vcpu_run_sync,
+ *                                             the run loop's separate state calls)
+ *       roundtrip_nosync                      roundtrip_nohwshadow, the same way
  * Callgrind's collection is on around vcore_vcpu_run() only (scripting the
  * mock is outside it); without valgrind the ops print nothing but run.
  * With hardware VMCS shadowing (the default where the backend offers it, as
@@ -133,6 +137,9 @@ static uint32_t run(void)
     return out.reason;
 }
 
+/* The mock's table without vcpu_run_sync (the _nosync ops). */
+static bool nosync;
+
 static void setup(uint32_t opts, bool ctl_shadow)
 {
     early = (opts & VCORE_NVMX_OPT_EARLY_HW_CHECK) != 0;
@@ -142,6 +149,8 @@ static void setup(uint32_t opts, bool ctl_shadow)
     backend = *vcore_backend_mock();
     if (nobatch)
         backend.vmcs_read_many = NULL; /* the core reads one field per backend call */
+    if (nosync)
+        backend.vcpu_run_sync = NULL; /* the run loop's separate state calls */
     cfg.backend = &backend;
     check(vcore_vm_create(&cfg, &vm), "vm_create");
     vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram};
@@ -346,6 +355,7 @@ int main(int argc, char **argv)
     bool shadow = true;
     bool nofast = strstr(op, "_nofast") != NULL;
     nobatch = !strcmp(op, "roundtrip_nobatch");
+    nosync = strstr(op, "_nosync") != NULL;
     if (!strcmp(op, "roundtrip_nosplit"))
         opts = VCORE_NVMX_OPT_NO_DIRTY_SPLIT;
     else if (!strcmp(op, "roundtrip_eager"))
@@ -358,7 +368,8 @@ int main(int argc, char **argv)
         opts = VCORE_NVMX_OPT_EARLY_HW_CHECK;
     else if (!strcmp(op, "roundtrip_nofastentry"))
         opts = VCORE_NVMX_OPT_NO_FAST_ENTRY;
-    else if (!strcmp(op, "roundtrip_nohwshadow") || !strcmp(op, "roundtrip_nofast") || !strncmp(op, "vmread", 6))
+    else if (!strcmp(op, "roundtrip_nohwshadow") || !strcmp(op, "roundtrip_nofast") ||
+             !strcmp(op, "roundtrip_nosync") || !strncmp(op, "vmread", 6))
         opts = VCORE_NVMX_OPT_NO_HW_SHADOW; /* the emulated VMREAD is what vmreadN measures */
     if (nofast)
         opts |= VCORE_NVMX_OPT_NO_FAST_PATH;

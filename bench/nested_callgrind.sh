@@ -8,7 +8,8 @@
 # mock plays the processor: its VMCS store and state copies are the
 # hardware's cost, not the library's). Per L2 CPUID round trip with every
 # optimisation on and with each one off, and per emulated VMREAD with a
-# register operand (63 VMREADs + HLT minus HLT alone, divided by 63).
+# register operand (63 VMREADs + HLT minus HLT alone, divided by 63);
+# _nosync: on the mock without vcpu_run_sync (separate state calls).
 # With OP, prints that op's library instructions per function instead.
 set -eu
 BIN=$1
@@ -62,12 +63,12 @@ if [ $# -ge 3 ]; then
     rm -f "$OUT"
     exit 0
 fi
-for op in roundtrip roundtrip_nohwshadow roundtrip_nofast roundtrip_allchecks roundtrip_nosplit roundtrip_noshadow \
+for op in roundtrip roundtrip_nohwshadow roundtrip_nosync roundtrip_nofast roundtrip_allchecks roundtrip_nosplit roundtrip_noshadow \
           roundtrip_eager roundtrip_early roundtrip_nobatch roundtrip_nofastentry l1exit; do
     set -- $(measure $op)
     echo "$op: $(($1 / N)) instructions/op, $(($2 / N)) in the library"
 done
-for v in "" _nofast; do
+for v in "" _nosync _nofast; do
     set -- $(measure vmread63$v)
     A=$1; AL=$2
     set -- $(measure vmread0$v)

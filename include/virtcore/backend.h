@@ -419,6 +419,34 @@ struct vcore_backend {
      */
     int (*vcpu_flush_vpid02)(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req);
     /** @} */
+
+    /**
+     * @name Run with state transfer (appended; absent when @c size ends before it)
+     * @{
+     */
+    /**
+     * One run with the state transfers around it, as KVM's kvm_run
+     * "sync_regs" (kvm_dirty_regs / kvm_valid_regs) does: loads the groups
+     * @p push of @p state exactly as @c vcpu_set_state would, runs exactly
+     * as @c vcpu_run would (@p exit carries the reply in and the exit out),
+     * then writes into @p state the groups of @c *pull it can read cheaply
+     * after the exit, exactly as @c vcpu_get_state would, and stores in
+     * @c *pull the groups it wrote (a subset of the request; possibly 0).
+     * The core fetches the groups left out with @c vcpu_get_state when it
+     * needs them, so a backend may always answer 0. @p push and @c *pull
+     * only name groups the backend holds (@c state_groups).
+     * On error the core assumes nothing of @p push reached the backend: it
+     * keeps those groups dirty (they are loaded again before the next run)
+     * and treats every other group the backend holds as unknown; @c *pull
+     * and @p exit are then ignored.
+     * Optional: without it the core calls @c vcpu_set_state, @c vcpu_run
+     * and @c vcpu_get_state itself, with the same outcome. A table copied
+     * from another backend's with @c vcpu_run replaced must replace or
+     * clear this op too: the core runs the guest through it when present.
+     */
+    int (*vcpu_run_sync)(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state, uint32_t push,
+                         uint32_t *pull, vcore_exit_t *exit);
+    /** @} */
 };
 
 /** @brief Size of the first published ops table (through @c vcpu_kick): the smallest accepted @c size. */

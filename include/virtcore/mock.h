@@ -71,6 +71,7 @@ typedef enum vcore_mock_op {
     VCORE_MOCK_OP_VMCB_RUN,      /**< vmcb_run (VMRUN of a hardware VMCB) */
     VCORE_MOCK_OP_VMCB_VIOLATION, /**< a VMCB access the backend ABI does not allow (a test failure) */
     VCORE_MOCK_OP_FLUSH_VPID02,  /**< vcpu_flush_vpid02 (the translations of the vCPU's vpid02 invalidated) */
+    VCORE_MOCK_OP_RUN_SYNC,      /**< vcpu_run_sync (its load, run and fetch also count as SET_STATE, RUN, GET_STATE) */
     VCORE_MOCK_OP_COUNT          /**< Number of kinds. */
 } vcore_mock_op_t;
 
@@ -109,6 +110,23 @@ VCORE_API uint64_t vcore_mock_count(const vcore_vcpu_t *vcpu, uint32_t op);
  * @retval VCORE_ERR_INVAL @p vcpu is NULL or not on the mock backend.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_mock_reset_counts(vcore_vcpu_t *vcpu);
+
+/**
+ * @brief How often one state group reached the backend (vcpu_set_state, or the load of
+ *        vcpu_run_sync) and was fetched from it (vcpu_get_state, or the fetch of vcpu_run_sync).
+ *
+ * The mock's table has vcpu_run_sync; a copy of it with that op NULL (or a
+ * @c size ending before it) runs the same vCPU through vcpu_set_state,
+ * vcpu_run and vcpu_get_state instead, for comparing the two.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] group One VCORE_X86_STATE_* or VCORE_ARM64_STATE_* bit.
+ * @param[out] sets Loads of the group (may be NULL).
+ * @param[out] gets Fetches of the group (may be NULL).
+ * @return VCORE_OK on success.
+ * @retval VCORE_ERR_INVAL @p vcpu is not on the mock backend, or @p group is not one bit.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_state_count(const vcore_vcpu_t *vcpu, uint32_t group, uint64_t *sets,
+                                                       uint64_t *gets);
 
 /**
  * @brief Makes the next operation of a kind fail with a given error (fault injection).

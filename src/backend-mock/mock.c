@@ -76,6 +76,13 @@ static void vcore__mock_copy_arm64(vcore_arm64_state_t *dst, const vcore_arm64_s
         dst->sys = src->sys;
 }
 
+/* One more transfer of each group in groups (vcore_mock_state_count()). */
+static void vcore__mock_count_groups(uint64_t *counts, uint32_t groups)
+{
+    for (; groups; groups &= groups - 1u)
+        counts[__builtin_ctz(groups)]++;
+}
+
 static int vcore__mock_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *st,
                                  uint32_t groups)
 {
@@ -85,6 +92,7 @@ static int vcore__mock_get_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcp
     int err = vcore__mock_op(m, VCORE_MOCK_OP_GET_STATE);
     if (err)
         return err;
+    vcore__mock_count_groups(m->state_gets, groups);
     if (st->arch == VCORE_ARCH_ARM64)
         vcore__mock_copy_arm64(st->u.arm64, &m->a64, groups);
     else
@@ -101,6 +109,7 @@ static int vcore__mock_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcp
     int err = vcore__mock_op(m, VCORE_MOCK_OP_SET_STATE);
     if (err)
         return err;
+    vcore__mock_count_groups(m->state_sets, groups);
     if (st->arch == VCORE_ARCH_ARM64)
         vcore__mock_copy_arm64(&m->a64, st->u.arm64, groups);
     else
@@ -248,6 +257,28 @@ static void vcore__mock_record_flush(vcore_mock_flush_t *f, const vcore_tlb_flus
         f->ranges[i] = req->ranges[i];
 }
 
+/* backend.h vcpu_run_sync: what vcpu_set_state, vcpu_run and vcpu_get_state
+ * do, in one call; each part counts as its own op (the transfers a
+ * hardware backend makes), the call as VCORE_MOCK_OP_RUN_SYNC. A pull
+ * while a failure of vcpu_get_state is injected delivers nothing: the
+ * core's own fetch then meets the failure, as without this op. */
+static int vcore__mock_run_sync(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *st, uint32_t push,
+                                uint32_t *pull, vcore_exit_t *exit)
+{
+    vcore__mock_vcpu_t *m = priv;
+    m->counts[VCORE_MOCK_OP_RUN_SYNC]++;
+    int err = push ? vcore__mock_set_state(vcpu, priv, st, push) : VCORE_OK;
+    if (!err)
+        err = vcore__mock_run(vcpu, priv, exit);
+    if (err)
+        return err;
+    if (!*pull || m->fail_next[VCORE_MOCK_OP_GET_STATE]) {
+        *pull = 0;
+        return VCORE_OK;
+    }
+    return vcore__mock_get_state(vcpu, priv, st, *pull);
+}
+
 static int vcore__mock_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req)
 {
     (void)vcpu;
@@ -348,4 +379,5 @@ const vcore_backend_t vcore__backend_mock_ops = {
     .vmcs_read_many = vcore__mock_vmcs_read_many,
     .vcpu_vpid02 = vcore__mock_vpid02,
     .vcpu_flush_vpid02 = vcore__mock_flush_vpid02,
+    .vcpu_run_sync = vcore__mock_run_sync,
 };

@@ -56,6 +56,23 @@ int vcore_mock_reset_counts(vcore_vcpu_t *vcpu)
     vcore__memset(m->field_writes, 0, sizeof(m->field_writes));
     vcore__memset(m->group_reads, 0, sizeof(m->group_reads));
     vcore__memset(m->group_writes, 0, sizeof(m->group_writes));
+    vcore__memset(m->state_sets, 0, sizeof(m->state_sets));
+    vcore__memset(m->state_gets, 0, sizeof(m->state_gets));
+    return VCORE_OK;
+}
+
+int vcore_mock_state_count(const vcore_vcpu_t *vcpu, uint32_t group, uint64_t *sets, uint64_t *gets)
+{
+    const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m || !group || (group & (group - 1u)))
+        return VCORE_ERR_INVAL;
+    uint32_t i = 0;
+    while (!(group & (1u << i)))
+        i++;
+    if (sets)
+        *sets = m->state_sets[i];
+    if (gets)
+        *gets = m->state_gets[i];
     return VCORE_OK;
 }
 

@@ -61,6 +61,7 @@ typedef struct vcore__mock_vcpu {
     uint32_t head;
     uint32_t count;
     uint64_t counts[VCORE_MOCK_OP_COUNT];
+    uint64_t state_sets[32], state_gets[32];     /* transfers per state group (bit index) */
     int fail_next[VCORE_MOCK_OP_COUNT];          /* one-shot injected errors */
     uint32_t pending;                            /* reason of the exit awaiting a reply, 0 if none */
     bool have_reply;

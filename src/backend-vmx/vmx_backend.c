@@ -162,6 +162,20 @@ static int vcore__vmx_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit)
     }
 }
 
+/* backend.h vcpu_run_sync: the load, the run and the fetch in one call
+ * (the fetch reads vmcs01 right after the exit; the GPRs are already in
+ * memory then). */
+static int vcore__vmx_run_sync(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state, uint32_t push,
+                               uint32_t *pull, vcore_exit_t *exit)
+{
+    int err = push ? vcore__vmx_set_state(vcpu, priv, state, push) : VCORE_OK;
+    if (!err)
+        err = vcore__vmx_run(vcpu, priv, exit);
+    if (!err && *pull && vcore__vmx_get_state(vcpu, priv, state, *pull) != VCORE_OK)
+        *pull = 0; /* the core fetches them itself (backend.h) */
+    return err;
+}
+
 const vcore_backend_t vcore__backend_vmx_ops = {
     .size = sizeof(vcore_backend_t),
     .abi_version = VCORE_BACKEND_ABI_VERSION,
@@ -198,4 +212,5 @@ const vcore_backend_t vcore__backend_vmx_ops = {
     .vmcs_read_many = vcore__vmx_vmcs_read_many,
     .vcpu_vpid02 = vcore__vmx_vpid02,
     .vcpu_flush_vpid02 = vcore__vmx_flush_vpid02,
+    .vcpu_run_sync = vcore__vmx_run_sync,
 };

@@ -1,6 +1,7 @@
 /* vcpu.c - vCPU objects: lifecycle, RESET/INIT, run loop, model sync. */
 #include "object.h"
 #include "arm64/arm64.h"
+#include "vcpu_nested.h"
 #include "vcpu_x86.h"
 #include "x86/hyperv/hv.h"
 
@@ -288,6 +289,19 @@ int vcore_vcpu_init_signal(vcore_vcpu_t *vcpu)
     return VCORE_OK;
 }
 
+/* Whether any of the run loop's before-entry steps has work (DESIGN §5):
+ * an answer to the previous exit, L2 to run (nested VMX or SVM), L0's
+ * shadow VMCS to bring up to date, Hyper-V, an event or a shutdown the
+ * core holds, or an arm64 vCPU. One test ahead of the steps, each of which
+ * checks its own condition again. */
+static inline bool vcore__vcpu_entry_work(const vcore_vcpu_t *vcpu, uint32_t answering)
+{
+    const vcore__x86_vcpu_t *x = vcpu->x86;
+    const vcore_nvmx_t *nv = vcpu->nvmx;
+    return answering || !x || x->queued || x->shutdown_pending || vcpu->vm->hv || vcpu->nsvm ||
+           (nv && (nv->in_l2 || nv->hw_sync));
+}
+
 int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
 {
     if (!vcore__vcpu_ok(vcpu) || !exit)
@@ -311,44 +325,46 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
     for (;;) {
         bool made = false;
         int err = VCORE_OK;
-        /* Nested VMX: L2 runs on vmcs02 until an exit L1 wants (the loop
-         * continues with L1) or one only the VMM can handle. */
-        if (vcpu->nvmx && vcore__vcpu_nested_in_l2(vcpu)) {
-            bool l1 = false;
-            err = vcore__vcpu_nested_resume_l2(vcpu, exit, &l1);
-            if (err)
-                return err;
-            if (!l1)
-                break;
-            answering = 0;
-            continue;
+        if (vcore__vcpu_entry_work(vcpu, answering)) {
+            /* Nested VMX: L2 runs on vmcs02 until an exit L1 wants (the loop
+             * continues with L1) or one only the VMM can handle. */
+            if (vcpu->nvmx && vcore__vcpu_nested_in_l2(vcpu)) {
+                bool l1 = false;
+                err = vcore__vcpu_nested_resume_l2(vcpu, exit, &l1);
+                if (err)
+                    return err;
+                if (!l1)
+                    break;
+                answering = 0;
+                continue;
+            }
+            /* Nested SVM: L2 runs on vmcb02 the same way. */
+            if (vcpu->nsvm && vcore__vcpu_nsvm_in_l2(vcpu)) {
+                bool l1 = false;
+                err = vcore__vcpu_nsvm_run_l2(vcpu, exit, answering, &l1);
+                if (err)
+                    return err;
+                if (!l1)
+                    break;
+                answering = 0;
+                continue;
+            }
+            if (vcpu->x86 && answering)
+                err = vcore__vcpu_x86_answer(vcpu, answering, exit);
+            /* Nested VMX with L0's VMCS shadowing: what the pipeline changed in
+             * vmcs12 reaches the shadow VMCS before L1 reads it there. */
+            if (!err && vcpu->nvmx && vcore__vcpu_nested_shadow_due(vcpu))
+                err = vcore__vcpu_nested_shadow_before_l1(vcpu);
+            /* Hyper-V: the vCPU counts as in guest mode from here to the end of
+             * the backend run; IPI vectors and TLB flushes other vCPUs left for
+             * it are taken in (x86/hyperv/hv_vm.c). */
+            if (!err && vcpu->vm->hv)
+                err = vcore__hv_before_entry(vcpu);
+            /* The x86 core may deliver queued events, or produce the exit itself
+             * (a triple fault from combining exceptions) without entering. */
+            if (!err && vcpu->x86)
+                err = vcore__vcpu_events_before_entry(vcpu, exit, &made);
         }
-        /* Nested SVM: L2 runs on vmcb02 the same way. */
-        if (vcpu->nsvm && vcore__vcpu_nsvm_in_l2(vcpu)) {
-            bool l1 = false;
-            err = vcore__vcpu_nsvm_run_l2(vcpu, exit, answering, &l1);
-            if (err)
-                return err;
-            if (!l1)
-                break;
-            answering = 0;
-            continue;
-        }
-        if (vcpu->x86 && answering)
-            err = vcore__vcpu_x86_answer(vcpu, answering, exit);
-        /* Nested VMX with L0's VMCS shadowing: what the pipeline changed in
-         * vmcs12 reaches the shadow VMCS before L1 reads it there. */
-        if (!err && vcpu->nvmx && vcore__vcpu_nested_shadow_due(vcpu))
-            err = vcore__vcpu_nested_shadow_before_l1(vcpu);
-        /* Hyper-V: the vCPU counts as in guest mode from here to the end of
-         * the backend run; IPI vectors and TLB flushes other vCPUs left for
-         * it are taken in (x86/hyperv/hv_vm.c). */
-        if (!err && vcpu->vm->hv)
-            err = vcore__hv_before_entry(vcpu);
-        /* The x86 core may deliver queued events, or produce the exit itself
-         * (a triple fault from combining exceptions) without entering. */
-        if (!err && vcpu->x86)
-            err = vcore__vcpu_events_before_entry(vcpu, exit, &made);
         if (!err && !made)
             err = vcore__vcpu_enter(vcpu, exit);
         /* L1's VMREAD/VMWRITE of a shadowed field with register operands:

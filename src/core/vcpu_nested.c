@@ -98,11 +98,6 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     nv->vmcs02_for = ~0ull;
 }
 
-bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu)
-{
-    return vcpu->nvmx->in_l2;
-}
-
 int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1)
 {
     /* An exit reflected to L1 changed vmcs12: the shadow VMCS follows
@@ -118,11 +113,6 @@ int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l
         return err;
     }
     return vcore__vcpu_nested_run_l2(vcpu, exit, l1);
-}
-
-bool vcore__vcpu_nested_shadow_due(const vcore_vcpu_t *vcpu)
-{
-    return vcpu->nvmx->hw_sync;
 }
 
 bool vcore__vcpu_nested_blocks_init(const vcore_vcpu_t *vcpu)
@@ -438,30 +428,35 @@ static bool vcore__vcpu_nested_fast_ok(const vcore_vcpu_t *vcpu)
  * completion ends blocking by STI or MOV SS ("Interruptibility State");
  * with RFLAGS.TF a single-step trap follows the instruction ("Single-Step
  * Exception Condition"): the ordinary path delivers it. */
-static bool vcore__vcpu_nested_fast_one(vcore_vcpu_t *vcpu, const vcore_exit_t *exit)
+static inline uint32_t vcore__vcpu_nested_fast_one(vcore_vcpu_t *vcpu, vcore_x86_state_t *st, vcore_nvmx_t *nv,
+                                                   const vcore_exit_t *exit)
 {
     uint32_t ii = exit->u.vmx_insn.insn_info, op = exit->u.vmx_insn.op;
-    /* A register operand: instruction-information bit 10. */
-    if ((op != VCORE_NVMX_VMREAD && op != VCORE_NVMX_VMWRITE) || !(ii & (1u << 10)))
-        return false;
-    uint32_t r1 = (ii >> 3) & 15u, r2 = (ii >> 28) & 15u;
-    /* RSP is held by the VMCS on VMX: fetched only when an operand names it. */
-    uint32_t rsp = ((1u << r1) | (1u << r2)) & (1u << VCORE_X86_RSP);
-    if (vcore__vcpu_sync_in(vcpu, VCORE__NESTED_FAST_GROUPS | (rsp ? VCORE_X86_STATE_RSP : 0u)) != VCORE_OK)
-        return false;
-    vcore_x86_state_t *st = &vcpu->x86->st;
-    bool long64 = (st->sregs.efer & VCORE__EFER_LMA) != 0;
-    bool cs_l = (st->sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L) != 0;
-    if ((st->regs.rflags & (VCORE__RFLAGS_VM | VCORE__RFLAGS_TF)) || (long64 && !cs_l) ||
-        (st->sregs.seg[VCORE_X86_SS].ar & VCORE_X86_AR_DPL_MASK))
-        return false;
-    uint64_t width = long64 ? ~0ull : 0xffffffffull;
-    uint64_t v = st->regs.gpr[r1] & width;
+    /* VMREAD or VMWRITE (adjacent in vcore_nvmx_op_t) with a register
+     * operand: instruction-information bit 10. */
+    if (op - VCORE_NVMX_VMREAD > VCORE_NVMX_VMWRITE - VCORE_NVMX_VMREAD || !(ii & (1u << 10)))
+        return 0;
+    uint32_t r1 = (ii >> 3) & 15u, r2 = ii >> 28;
+    /* RSP is held by the VMCS on VMX: fetched only when an operand names it
+     * (the run brings the other groups back with the exit). */
+    uint32_t need = VCORE__NESTED_FAST_GROUPS;
+    if (r1 == VCORE_X86_RSP || r2 == VCORE_X86_RSP)
+        need |= VCORE_X86_STATE_RSP;
+    if (vcore__vcpu_sync_in(vcpu, need) != VCORE_OK)
+        return 0;
+    uint64_t lma = st->sregs.efer & VCORE__EFER_LMA;
+    if ((st->regs.rflags & (VCORE__RFLAGS_VM | VCORE__RFLAGS_TF)) ||
+        (st->sregs.seg[VCORE_X86_SS].ar & VCORE_X86_AR_DPL_MASK) ||
+        (lma && !(st->sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L)))
+        return 0;
+    uint64_t width = lma ? ~0ull : 0xffffffffull;
     bool write = op == VCORE_NVMX_VMWRITE;
+    uint64_t v = st->regs.gpr[r1] & width;
     /* No shadowed field is lazily synced (vcpu_nested_exit.c): vmcs12
      * holds its value. */
-    if (!vcore__nvmx_fast_rw(vcpu->nvmx, write, st->regs.gpr[r2] & width, &v))
-        return false;
+    if (!vcore__nvmx_fast_rw(nv, write, st->regs.gpr[r2] & width, &v))
+        return 0;
+    /* Every group written was fetched above: valid already. */
     uint32_t dirty = VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS;
     if (!write) {
         st->regs.gpr[r1] = v & width;
@@ -476,22 +471,40 @@ static bool vcore__vcpu_nested_fast_one(vcore_vcpu_t *vcpu, const vcore_exit_t *
         st->events.movss_blocking = 0;
         dirty |= VCORE_X86_STATE_EVENTS;
     }
-    vcore__vcpu_mark_dirty(vcpu, dirty);
-    return true;
+    return dirty;
 }
 
+/* The loop runs L1 again after each completed instruction and asks the
+ * backend for the groups the next one reads together with the exit
+ * (vcore__vcpu_enter_pull). Nothing the completion changes is a reason for
+ * the run loop's before-entry work (vcore__vcpu_nested_fast_ok). */
 int vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
 {
     if (!vcore__vcpu_nested_fast_ok(vcpu))
         return VCORE_OK;
-    while (vcore__vcpu_nested_fast_one(vcpu, exit)) {
-        int err = vcore__vcpu_enter(vcpu, exit);
-        if (err)
-            return err;
+    vcore_x86_state_t *st = &vcpu->x86->st;
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    uint32_t dirty;
+    int err = VCORE_OK;
+    if (!vcpu->vm->ops.vcpu_run_sync) {
+        /* backend.h: the same runs through vcpu_set_state and vcpu_run;
+         * the next instruction's groups are fetched as it reads them. */
+        while (!err && (dirty = vcore__vcpu_nested_fast_one(vcpu, st, nv, exit)) != 0) {
+            vcpu->dirty |= dirty;
+            err = vcore__vcpu_enter(vcpu, exit);
+            if (exit->reason != VCORE_EXIT_VMX_INSN)
+                break;
+        }
+        return err;
+    }
+    vcore__vcpu_runner_t r;
+    vcore__vcpu_runner(vcpu, &r, VCORE__NESTED_FAST_GROUPS);
+    while (!err && (dirty = vcore__vcpu_nested_fast_one(vcpu, st, nv, exit)) != 0) {
+        err = vcore__vcpu_runner_enter(vcpu, &r, dirty, exit);
         if (exit->reason != VCORE_EXIT_VMX_INSN)
             break;
     }
-    return VCORE_OK;
+    return err;
 }
 
 /* L1's RDMSR/WRMSR of a VMX capability MSR (480H-491H): answered in the

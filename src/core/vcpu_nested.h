@@ -9,6 +9,18 @@
 #include "vcpu_x86.h"
 #include "x86/vmx/nvmx_priv.h"
 
+/* L2 is the context the next run enters (the run loop, vcpu.c). */
+static inline bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu)
+{
+    return vcpu->nvmx->in_l2;
+}
+
+/* The shadow VMCS is to be brought up to date before L1 runs (vcpu.c). */
+static inline bool vcore__vcpu_nested_shadow_due(const vcore_vcpu_t *vcpu)
+{
+    return vcpu->nvmx->hw_sync;
+}
+
 /* The current vmcs12 as the library's layout. */
 static inline vcore__vmcs12_t *vcore__vcpu_nested_v12(vcore_vcpu_t *vcpu)
 {

@@ -79,8 +79,6 @@ int vcore__vcpu_msr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handl
 /* vcpu_x86.c: the exit being answered (a VMM reply or the core's) faults: a
  * refused RDMSR/WRMSR raises #GP(0) when the backend does not. */
 int vcore__vcpu_x86_answer(vcore_vcpu_t *vcpu, uint32_t answering, vcore_exit_t *exit);
-/* vcpu_nested.c: L2 is the context the next run enters. */
-bool vcore__vcpu_nested_in_l2(const vcore_vcpu_t *vcpu);
 /* vcpu_nested.c: after a backend run, L1's VMREAD/VMWRITE with register
  * operands of a shadowed field, when no #GP or VMfail condition applies,
  * completed in place and L1 entered again, as long as its exits are such
@@ -92,10 +90,8 @@ int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l
 void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu);
 /* vcpu_nested_shadow.c: before L1 runs after the pipeline ran: "VMCS
  * shadowing" of vmcs01 on or off, then vmcs12 -> shadow VMCS. Only when
- * vcore__vcpu_nested_shadow_due(). */
+ * vcore__vcpu_nested_shadow_due() (vcpu_nested.h). */
 int vcore__vcpu_nested_shadow_before_l1(vcore_vcpu_t *vcpu);
-/* vcpu_nested.c: the shadow VMCS is to be brought up to date before L1 runs. */
-bool vcore__vcpu_nested_shadow_due(const vcore_vcpu_t *vcpu);
 /* vcpu_nested_svm.c: nested SVM - setup in mem, RESET, L1's SVM
  * instructions, RDMSR/WRMSR of VM_HSAVE_PA. */
 int vcore__vcpu_nsvm_setup(vcore_vcpu_t *vcpu, void *mem, size_t len, const vcore_vcpu_config_t *cfg);

@@ -206,7 +206,12 @@ int main(void)
            "RFLAGS.TF (the single-step #DB trap after the instruction) go to the full emulation. Outside\n"
            "64-bit mode the operands are 32 bits: the encoding and the VMWRITE source are the registers'\n"
            "low halves, the VMREAD destination is zero-extended and RIP wraps at 4 GiB. The completion\n"
-           "clears the VMsucceed flags and ends blocking by STI and MOV SS.\n\n");
+           "clears the VMsucceed flags and ends blocking by STI and MOV SS.\n\n"
+           "After each completed instruction L1 is entered again with one backend call where the backend\n"
+           "has `vcpu_run_sync` (`docs/backends.md`): the changed registers go in, and the state the next\n"
+           "VMREAD or VMWRITE reads comes back with its exit, so a run of them costs one backend call\n"
+           "each. Without the op the same entries go through `vcpu_set_state`, `vcpu_run` and\n"
+           "`vcpu_get_state`, with the same result.\n\n");
     printf("## L1's EPT\n\n"
            "`vcore_nvmx_ept_translate()` walks L1's EPT (ept12) in L1 memory, one read per entry (SDM\n"
            "\"EPT Translation Mechanism\"): 4 or 5 levels, 1-GByte and 2-MByte pages; an entry granting\n"

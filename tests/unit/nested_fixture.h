@@ -24,7 +24,8 @@
 #define HOST_RSP 0x9000u
 
 static vcore_vm_t *vm;
-/* The backend nested_vm() creates the VM on when set (else the mock's table). */
+/* The backend nested_vm() creates the VM on when set (else the mock's
+ * table); a test may name a copy of it (e.g. without vcpu_run_sync). */
 static const vcore_backend_t *nested_fixture_backend;
 static vcore_vcpu_t *vcpu;
 static vcore_nvmx_t *nv;

@@ -77,6 +77,7 @@ static void up(void)
     mock = vcore_backend_mock();
     be = *mock;
     be.vcpu_run = test_run;
+    be.vcpu_run_sync = NULL; /* runs go through test_run */
     be.vcpu_kick = test_kick;
     vcore_vm_config_t vc;
     vcore_vm_config_init(&vc);

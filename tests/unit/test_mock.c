@@ -239,6 +239,7 @@ START_TEST(mock_api_rejects_other_backends)
     vcore_backend_t other = *vcore_backend_mock();
     other.name = "other";
     other.vcpu_run = other_run;
+    other.vcpu_run_sync = NULL;
     vcore_vm_config_t cfg;
     vcore_vm_config_init(&cfg);
     cfg.backend = &other;

@@ -41,6 +41,24 @@ static void setup_with(const vcore_nvmx_caps_t *restrict_to)
 
 static void setup(void)
 {
+    nested_fixture_backend = NULL;
+    setup_with(NULL);
+}
+
+/* The mock without vcpu_run_sync: the core runs through vcpu_set_state,
+ * vcpu_run and vcpu_get_state (backend.h: the same outcome). */
+static vcore_backend_t no_sync;
+
+static void use_fallback(bool on)
+{
+    no_sync = *vcore_backend_mock();
+    no_sync.vcpu_run_sync = NULL;
+    nested_fixture_backend = on ? &no_sync : NULL;
+}
+
+static void setup_fallback(void)
+{
+    use_fallback(true);
     setup_with(NULL);
 }
 
@@ -545,6 +563,172 @@ START_TEST(run_loop_takes_the_fast_path)
 }
 END_TEST
 
+/* Transfers of one state group so far: loads (set) or fetches. */
+static uint64_t transfers(uint32_t group, bool set)
+{
+    uint64_t sets = 0, gets = 0;
+    ck_assert_int_eq(vcore_mock_state_count(vcpu, group, &sets, &gets), VCORE_OK);
+    return set ? sets : gets;
+}
+
+/* What one scripted sequence leaves, on one backend table. */
+typedef struct seq_result {
+    uint32_t reasons[4];
+    outcome_t o[4];
+    uint64_t sets[6], gets[6];
+    uint32_t ev_vector; /* the last event the backend delivered */
+} seq_result_t;
+
+static const uint32_t seq_groups[6] = {VCORE_X86_STATE_GPRS, VCORE_X86_STATE_RSP, VCORE_X86_STATE_RIP,
+                                       VCORE_X86_STATE_RFLAGS, VCORE_X86_STATE_EVENTS, VCORE_X86_STATE_CR0};
+
+/* Four runs through vcore_vcpu_run(): VMREADs and VMWRITEs the fast path
+ * completes (64-bit, RSP operands, MOV-SS blocking) and ones it leaves to
+ * the emulation (an exit-information field, a bad encoding, TF), each run
+ * ending at HLT. */
+static void sequence(bool fallback, seq_result_t *res)
+{
+    nested_vm_destroy(0);
+    use_fallback(fallback);
+    setup_with(NULL);
+    start(0);
+    /* 1: three fast VMREADs/VMWRITEs in a row, one naming RSP. */
+    set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    set_gpr(VCORE_X86_RCX, 0x1111);
+    set_gpr(VCORE_X86_RSP, VCORE_VMCS_GUEST_RSP);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMWRITE, REGS_OF(VCORE_X86_RCX, VCORE_X86_RSP), 3);
+    push_insn(VCORE_NVMX_VMREAD, REGS_OF(VCORE_X86_RBX, VCORE_X86_RSP), 4);
+    push_hlt();
+    res->reasons[0] = run().reason;
+    res->o[0] = outcome();
+    /* 2: blocking by MOV SS ends with the first (fast) instruction. */
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ev.movss_blocking = 1;
+    ck_assert_int_eq(vcore_vcpu_set_events(vcpu, &ev), VCORE_OK);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMWRITE, REGS_OF(VCORE_X86_RCX, VCORE_X86_RSP), 3);
+    push_hlt();
+    res->reasons[1] = run().reason;
+    res->o[1] = outcome();
+    /* 3: a fast VMREAD, then VMWRITE of an exit-information field and a
+     * bad encoding (the emulation's), then a fast one again. */
+    set_gpr(VCORE_X86_RBX, VCORE_VMCS_VM_EXIT_REASON);
+    set_gpr(VCORE_X86_RSI, 0x7fffu);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMWRITE, REGS_OF(VCORE_X86_RCX, VCORE_X86_RBX), 3);
+    push_insn(VCORE_NVMX_VMREAD, REGS_OF(VCORE_X86_RCX, VCORE_X86_RSI), 3);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_hlt();
+    res->reasons[2] = run().reason;
+    res->o[2] = outcome();
+    /* 4: TF set: a single-step #DB after the instruction. */
+    set_rflags(0x2 | VCORE__RFLAGS_TF);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_hlt();
+    res->reasons[3] = run().reason;
+    res->o[3] = outcome();
+    vcore_mock_event_t ev2 = {.size = sizeof(ev2)};
+    ck_assert_int_eq(vcore_mock_last_event(vcpu, &ev2), VCORE_OK);
+    res->ev_vector = ev2.vector;
+    for (int i = 0; i < 6; i++) {
+        res->sets[i] = transfers(seq_groups[i], true);
+        res->gets[i] = transfers(seq_groups[i], false);
+    }
+}
+
+/* The combined run (vcpu_run_sync) and the fallback give the same exits,
+ * registers, events and VM-instruction errors, and load the same groups
+ * into the backend the same number of times; the combined run brings the
+ * fast path's groups back with the exits, so it never fetches them more
+ * often than the fallback. */
+START_TEST(combined_op_matches_fallback)
+{
+    seq_result_t a, b;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    sequence(false, &a);
+    ck_assert_uint_gt(vcore_mock_count(vcpu, VCORE_MOCK_OP_RUN_SYNC), 0);
+    uint64_t runs = vcore_mock_count(vcpu, VCORE_MOCK_OP_RUN);
+    sequence(true, &b);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_RUN_SYNC), 0);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_RUN), runs);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_uint_eq(a.reasons[i], b.reasons[i]);
+        assert_same(&a.o[i], &b.o[i]);
+    }
+    for (int i = 0; i < 6; i++) {
+        ck_assert_uint_eq(a.sets[i], b.sets[i]);
+        ck_assert_uint_le(a.gets[i], b.gets[i]);
+    }
+    /* The architectural values ("VMREAD", "VMWRITE", "Conventions"). */
+    ck_assert_uint_eq(a.reasons[0], VCORE_EXIT_HLT);
+    ck_assert_uint_eq(a.o[0].r.gpr[VCORE_X86_RCX], 0x401000);
+    ck_assert_uint_eq(a.o[0].r.gpr[VCORE_X86_RBX], 0x401000);
+    ck_assert_uint_eq(a.o[0].r.rip, L1_RIP + 10);
+    ck_assert_uint_eq(a.o[1].ev.movss_blocking, 0);
+    ck_assert_uint_eq(a.o[2].error, 12);
+    ck_assert_uint_eq(a.o[3].r.rip, a.o[2].r.rip + 3);
+    ck_assert_uint_eq(a.ev_vector, 1);
+    ck_assert_uint_eq(b.ev_vector, 1);
+}
+END_TEST
+
+/* A group the core changed reaches the backend once, with the next run,
+ * however many runs follow; the fast path's own changes go with the run
+ * after each instruction. */
+START_TEST(dirty_group_pushed_once)
+{
+    start(0);
+    set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    uint64_t g = transfers(VCORE_X86_STATE_GPRS, true), ip = transfers(VCORE_X86_STATE_RIP, true);
+    uint64_t cr0 = transfers(VCORE_X86_STATE_CR0, true);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(transfers(VCORE_X86_STATE_GPRS, true), g + 1);
+    ck_assert_uint_eq(transfers(VCORE_X86_STATE_RIP, true), ip + 1);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(transfers(VCORE_X86_STATE_GPRS, true), g + 1);
+    ck_assert_uint_eq(transfers(VCORE_X86_STATE_RIP, true), ip + 1);
+    /* Two fast VMREADs: RCX, RIP and RFLAGS go with each following run. */
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(transfers(VCORE_X86_STATE_GPRS, true), g + 3);
+    ck_assert_uint_eq(transfers(VCORE_X86_STATE_RIP, true), ip + 3);
+    ck_assert_uint_eq(transfers(VCORE_X86_STATE_RFLAGS, true), ip + 3);
+    ck_assert_uint_eq(transfers(VCORE_X86_STATE_CR0, true), cr0);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 6);
+}
+END_TEST
+
+/* A group the combined run did not bring back (CR0: the fast path does not
+ * read it) is fetched when the emulation needs it, once; the groups it did
+ * bring back are not fetched again. */
+START_TEST(unpulled_group_fetched_lazily)
+{
+    start(0);
+    set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    set_gpr(VCORE_X86_RSI, 0x7fffu);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMREAD, REGS_OF(VCORE_X86_RCX, VCORE_X86_RSI), 3);
+    push_hlt();
+    uint64_t rip = transfers(VCORE_X86_STATE_RIP, false), cr0 = transfers(VCORE_X86_STATE_CR0, false);
+    uint64_t rsp = transfers(VCORE_X86_STATE_RSP, false);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    /* No operand names RSP: it is never fetched. */
+    ck_assert_uint_eq(transfers(VCORE_X86_STATE_RSP, false), rsp);
+    /* RIP: fetched for the first VMREAD, brought back with the second. */
+    ck_assert_uint_eq(transfers(VCORE_X86_STATE_RIP, false), rip + 2);
+    ck_assert_uint_eq(transfers(VCORE_X86_STATE_CR0, false), cr0 + 1);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), 12);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 6);
+}
+END_TEST
+
 static Suite *fast_suite(void)
 {
     Suite *s = suite_create("nested_fast");
@@ -563,7 +747,28 @@ static Suite *fast_suite(void)
     tcase_add_test(t, fast_rw_every_encoding);
     tcase_add_test(t, consecutive_vmreads_in_one_step);
     tcase_add_test(t, run_loop_takes_the_fast_path);
+    tcase_add_test(t, combined_op_matches_fallback);
+    tcase_add_test(t, dirty_group_pushed_once);
+    tcase_add_test(t, unpulled_group_fetched_lazily);
     suite_add_tcase(s, t);
+    /* The same cases on the mock without vcpu_run_sync. */
+    TCase *f = tcase_create("fallback");
+    tcase_add_checked_fixture(f, setup_fallback, teardown);
+    tcase_add_test(f, vmread_64bit_mode);
+    tcase_add_test(f, cpl3_is_gp0);
+    tcase_add_test(f, operand_size_32);
+    tcase_add_test(f, field_64_into_32bit_register);
+    tcase_add_test(f, tf_single_step_trap);
+    tcase_add_test(f, movss_blocking_ended);
+    tcase_add_test(f, vmwrite_read_only_is_vmfail_13);
+    tcase_add_test(f, unsupported_encoding_is_vmfail_12);
+    tcase_add_test(f, rsp_operand);
+    tcase_add_test(f, every_shadowed_field_both_paths);
+    tcase_add_test(f, consecutive_vmreads_in_one_step);
+    tcase_add_test(f, run_loop_takes_the_fast_path);
+    tcase_add_test(f, dirty_group_pushed_once);
+    tcase_add_test(f, unpulled_group_fetched_lazily);
+    suite_add_tcase(s, f);
     return s;
 }
 
