@@ -191,6 +191,9 @@ int vcore__vcpu_nested_vpid_setup(vcore_vcpu_t *vcpu);
 bool vcore__vcpu_nested_vpid_on(vcore_vcpu_t *vcpu);
 /* At an entry from L1: vpid02 flushed when vmcs12's VPID is not the one L2 last ran with. */
 int vcore__vcpu_nested_vpid_enter(vcore_vcpu_t *vcpu);
+/* At an exit to L1 whose vmcs12 has no "enable VPID": L1's own
+ * translations flushed, as the VM entry and exit would. */
+int vcore__vcpu_nested_vpid_leave(vcore_vcpu_t *vcpu);
 /* L1's INVVPID that succeeded: type 0-3, the descriptor's VPID and linear address. */
 int vcore__vcpu_nested_vpid_invvpid(vcore_vcpu_t *vcpu, uint32_t type, uint16_t vpid, uint64_t addr);
 /* vcpu_nested_apic.c: L1's TPR shadow and APIC-access page for L2. */

@@ -530,6 +530,9 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
         err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
     if (!err)
         err = vcore__vcpu_sync_in(vcpu, NESTED_HOST_GROUPS);
+    /* Asked before L1's state changes: a refusal leaves L1 as it was. */
+    if (!err)
+        err = vcore__vcpu_nested_vpid_leave(vcpu);
     /* L2's VTPR into L1's virtual-APIC page ("Virtual-APIC Page"). */
     if (!err)
         err = vcore__vcpu_nested_apic_leave(vcpu);

@@ -17,9 +17,14 @@
  *    all-context (2) flushes vpid02. One naming another VPID has nothing
  *    to flush: that VPID's translations left vpid02 when L2 last switched.
  * vmcs12 without "enable VPID" runs vmcs02 without VPID: the processor
- * flushes VPID 0000H at every entry and exit ("Operations that Invalidate
- * Cached Mappings"), as L1's processor would. After VMXOFF or RESET vpid02
- * is flushed before its next use.
+ * flushes VPID 0000H at every entry and exit of vmcs02. L1's processor
+ * would also flush L1's own translations then ("Operations that Invalidate
+ * Cached Mappings": with "enable VPID" 0, VM entries and VM exits
+ * invalidate the mappings of VPID 0000H, which are L1's as well), but
+ * those live under vmcs01's VPID: each exit to L1 asks the backend to
+ * flush them (vcpu_flush_tlb), which covers the entry too, as L1 runs no
+ * instruction in between. After VMXOFF or RESET vpid02 is flushed before
+ * its next use.
  */
 #include "vcpu_nested.h"
 
@@ -106,4 +111,20 @@ int vcore__vcpu_nested_vpid_invvpid(vcore_vcpu_t *vcpu, uint32_t type, uint16_t 
     default:
         return vcore__vcpu_nested_vpid_flush(vcpu, VCORE_TLB_FLUSH_ALL, NULL);
     }
+}
+
+int vcore__vcpu_nested_vpid_leave(vcore_vcpu_t *vcpu)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    const vcore_backend_t *ops = &vcpu->vm->ops;
+    if (((v->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
+         (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_VPID)) ||
+        !ops->vcpu_flush_tlb)
+        return VCORE_OK;
+    vcore_tlb_flush_t req;
+    req.kind = VCORE_TLB_FLUSH_ALL;
+    req.count = 0;
+    req.ranges = NULL;
+    int err = ops->vcpu_flush_tlb(vcpu, vcpu->priv, &req);
+    return err ? (err < 0 ? err : VCORE_ERR_HWFAIL) : VCORE_OK;
 }

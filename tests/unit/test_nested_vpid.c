@@ -147,6 +147,57 @@ START_TEST(vpid_disabled_in_vmcs12_runs_without_vpid)
 }
 END_TEST
 
+/* "Operations that Invalidate Cached Mappings": with "enable VPID" 0 the VM
+ * entry and the VM exit invalidate the mappings of VPID 0000H - L1's own
+ * too. L1's live under vmcs01's VPID, so each exit to L1 asks the backend
+ * for an all-context flush of the vCPU (vcpu_flush_tlb); with "enable
+ * VPID" 1 L1's translations stay. */
+static uint64_t l1_flushes(void)
+{
+    return vcore_mock_count(vcpu, VCORE_MOCK_OP_FLUSH_TLB);
+}
+
+START_TEST(vpid_disabled_flushes_l1_at_each_exit)
+{
+    vmcs12_vpid(false, 0);
+    load_vmcs12();
+    uint64_t f0 = l1_flushes();
+    enter_l2(VCORE_NVMX_VMLAUNCH);
+    ck_assert_uint_eq(l1_flushes() - f0, 1);
+    vcore_mock_flush_t f = {.size = sizeof(f)};
+    ck_assert_int_eq(vcore_mock_last_flush(vcpu, &f), VCORE_OK);
+    ck_assert_uint_eq(f.kind, VCORE_TLB_FLUSH_ALL);
+    enter_l2(VCORE_NVMX_VMRESUME);
+    ck_assert_uint_eq(l1_flushes() - f0, 2);
+    /* without secondary controls at all: the same */
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u);
+    load_vmcs12();
+    enter_l2(VCORE_NVMX_VMLAUNCH);
+    ck_assert_uint_eq(l1_flushes() - f0, 3);
+    /* with "enable VPID": L1's translations are not L2's to flush */
+    vmcs12_vpid(true, 5);
+    load_vmcs12();
+    enter_l2(VCORE_NVMX_VMLAUNCH);
+    enter_l2(VCORE_NVMX_VMRESUME);
+    ck_assert_uint_eq(l1_flushes() - f0, 3);
+}
+END_TEST
+
+/* A backend that refuses the flush: the exit to L1 stops before L1's
+ * state changes (L1 is not at HOST_RIP), and the error reaches the VMM. */
+START_TEST(refused_l1_flush_leaves_l1_unchanged)
+{
+    vmcs12_vpid(false, 0);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_FLUSH_TLB, VCORE_ERR_HWFAIL), VCORE_OK);
+    vcore_exit_t e = {.size = sizeof(e)};
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_ERR_HWFAIL);
+    ck_assert_uint_ne(regs().rip, HOST_RIP);
+}
+END_TEST
+
 /* A backend without a second VPID: L1 may still enable VPID (INVVPID is
  * emulated), vmcs02 runs without it and nothing is flushed by request. */
 START_TEST(backend_without_vpid02)
@@ -296,6 +347,8 @@ static Suite *vpid_suite(void)
     tcase_add_test(tc, vmcs02_runs_on_vpid02);
     tcase_add_test(tc, vpid_change_flushes_vpid02);
     tcase_add_test(tc, vpid_disabled_in_vmcs12_runs_without_vpid);
+    tcase_add_test(tc, vpid_disabled_flushes_l1_at_each_exit);
+    tcase_add_test(tc, refused_l1_flush_leaves_l1_unchanged);
     tcase_add_test(tc, backend_without_vpid02);
     tcase_add_loop_test(tc, invvpid_flushes_vpid02_as_it_names, 0, (int)(sizeof(inv_cases) / sizeof(inv_cases[0])));
     tcase_add_test(tc, invvpid_before_l2_ran_flushes_nothing);
