@@ -55,12 +55,16 @@ int vcore__vcpu_nested_vpid_setup(vcore_vcpu_t *vcpu)
     return VCORE_OK;
 }
 
+/* vmcs12's "enable VPID" (a secondary control: off without them). */
+static bool vcore__vcpu_nested_vpid12(const vcore__vmcs12_t *v)
+{
+    return (v->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
+           (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_VPID);
+}
+
 bool vcore__vcpu_nested_vpid_on(vcore_vcpu_t *vcpu)
 {
-    const vcore_nvmx_t *nv = vcpu->nvmx;
-    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    return nv->vpid02 && (v->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
-           (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_VPID);
+    return vcpu->nvmx->vpid02 && vcore__vcpu_nested_vpid12(vcore__vcpu_nested_v12(vcpu));
 }
 
 /* One request to the backend; a failure leaves vpid02 to be flushed whole
@@ -115,11 +119,8 @@ int vcore__vcpu_nested_vpid_invvpid(vcore_vcpu_t *vcpu, uint32_t type, uint16_t 
 
 int vcore__vcpu_nested_vpid_leave(vcore_vcpu_t *vcpu)
 {
-    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     const vcore_backend_t *ops = &vcpu->vm->ops;
-    if (((v->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
-         (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_VPID)) ||
-        !ops->vcpu_flush_tlb)
+    if (vcore__vcpu_nested_vpid12(vcore__vcpu_nested_v12(vcpu)) || !ops->vcpu_flush_tlb)
         return VCORE_OK;
     vcore_tlb_flush_t req;
     req.kind = VCORE_TLB_FLUSH_ALL;
