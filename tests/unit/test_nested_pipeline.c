@@ -593,6 +593,52 @@ START_TEST(unsupported_control_is_refused_by_name)
 }
 END_TEST
 
+/* IA32_PERF_GLOBAL_CTRL and IA32_BNDCFGS are not held by the vCPU model:
+ * loading them for L2 (VM-entry 13, 16) would reach the processor's own
+ * MSRs, and loading or clearing them at the exit to L1 (VM-exit 12, 23)
+ * has nowhere to go. Each is allowed-0 for L1, so VMLAUNCH fails with
+ * VMfailValid 7 ("Checks on VM-Exit Control Fields", "Checks on VM-Entry
+ * Control Fields") and nothing is entered; with the allowed-1 checks
+ * switched off the pipeline still refuses each by name. */
+START_TEST(msr_controls_without_a_model_are_refused)
+{
+    static const struct {
+        uint32_t field, bit, word;
+    } cases[] = {
+        {VCORE_VMCS_VM_EXIT_CONTROLS, 12, 3},
+        {VCORE_VMCS_VM_EXIT_CONTROLS, 23, 3},
+        {VCORE_VMCS_VM_ENTRY_CONTROLS, 13, 4},
+        {VCORE_VMCS_VM_ENTRY_CONTROLS, 16, 4},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        teardown();
+        setup();
+        uint64_t ctl = 0; /* the reference vmcs12's controls (not yet loaded) */
+        ck_assert_int_eq(vcore_vmcs12_get(page, cases[i].field, &ctl), VCORE_OK);
+        ctl |= 1ull << cases[i].bit;
+        set12(cases[i].field, ctl);
+        load_vmcs12();
+        l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+        assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_CONTROL, L1_RIP + 3);
+        uint32_t allowed1 = cases[i].word == 3 ? VCORE_VMX_CHECK_EXIT_CTL_ALLOWED1 : VCORE_VMX_CHECK_ENTRY_CTL_ALLOWED1;
+        ck_assert_uint_eq(last().check, allowed1);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+        teardown();
+        setup();
+        ck_assert_int_eq(vcore_nvmx_test_skip_check(nv, allowed1), VCORE_OK);
+        set12(cases[i].field, ctl);
+        load_vmcs12();
+        push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+        vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+        ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
+        vcore_diag_t d = {.size = sizeof(d)};
+        ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+        ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED);
+        ck_assert_uint_eq(d.value, (cases[i].word << 8) | cases[i].bit);
+    }
+}
+END_TEST
+
 /* The secondary processor-based controls the vCPU pipeline runs for L2
  * (SDM Vol. 3, "Secondary Processor-Based VM-Execution Controls"), each
  * with its reason, and the ones it does not. */
@@ -2577,6 +2623,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, early_hardware_check_passes_invisibly);
     tcase_add_test(tc, early_hardware_check_catches_a_skipped_check);
     tcase_add_test(tc, unsupported_control_is_refused_by_name);
+    tcase_add_test(tc, msr_controls_without_a_model_are_refused);
     tcase_add_test(tc, unsupported_control_is_vmfail_7);
     tcase_add_test(tc, proc2_caps_match_the_pipeline);
     tcase_add_loop_test(tc, proc2_each_bit_launches_or_fails, 0, 32);

@@ -325,7 +325,8 @@ START_TEST(caps_follow_backend_and_restriction)
 {
     /* Default: the backend's (the mock reports the emulated set) intersected with the emulated,
      * less the controls the pipeline does not run for L2 (allowed-1 cleared): pin 7,
-     * secondary 4, 8, 9, 13, 14, 17; then no VM functions. Unrestricted guest (secondary 7)
+     * secondary 4, 8, 9, 13, 14, 17, VM-exit 12 and 23 and VM-entry 13 and 16 (IA32_PERF_GLOBAL_CTRL
+     * and IA32_BNDCFGS, which the vCPU model does not hold); then no VM functions. Unrestricted guest (secondary 7)
      * runs with EPT, which the mock's host can back. The TPR shadow (primary 21) and
      * APIC-access virtualization (secondary 0) run: the mock's host has pages. */
     vcore_nvmx_caps_t emu = {.size = sizeof(emu)};
@@ -334,6 +335,10 @@ START_TEST(caps_follow_backend_and_restriction)
     want.msr[VCORE_NVMX_CAP_PINBASED] &= ~(0x80ull << 32);
     want.msr[VCORE_NVMX_CAP_TRUE_PINBASED] &= ~(0x80ull << 32);
     want.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~(0x26310ull << 32);
+    want.msr[VCORE_NVMX_CAP_EXIT] &= ~(0x801000ull << 32);
+    want.msr[VCORE_NVMX_CAP_TRUE_EXIT] &= ~(0x801000ull << 32);
+    want.msr[VCORE_NVMX_CAP_ENTRY] &= ~(0x12000ull << 32);
+    want.msr[VCORE_NVMX_CAP_TRUE_ENTRY] &= ~(0x12000ull << 32);
     want.msr[VCORE_NVMX_CAP_VMFUNC] = 0;
     for (unsigned i = 0; i < VCORE_NVMX_NR_CAPS; i++)
         ck_assert_msg(vcore_nvmx_caps(vcore_vcpu_nvmx(vcpu))->msr[i] == want.msr[i], "MSR %#x: %#llx != %#llx",

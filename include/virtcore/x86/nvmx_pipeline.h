@@ -238,16 +238,20 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(2, 17, REFUSED, "enable PML: no page-modification log for L2")                                \
     X(3, 2, L1, "save debug controls: L2's DR7/DEBUGCTL for L1")                                    \
     X(3, 9, L0, "host address-space size: the exit returns to L0")                                  \
+    X(3, 12, REFUSED, "load IA32_PERF_GLOBAL_CTRL: the vCPU model holds no IA32_PERF_GLOBAL_CTRL (the VMM models it), so the exit to L1 could not load L1's value") \
     X(3, 15, L0, "acknowledge interrupt on exit: host interrupts are L0's")                         \
     X(3, 18, L0, "save IA32_PAT: L0's")                                                             \
     X(3, 19, L0, "load IA32_PAT: L0's host state")                                                  \
     X(3, 20, L0, "save IA32_EFER: L0's")                                                            \
     X(3, 21, L0, "load IA32_EFER: L0's host state")                                                 \
     X(3, 22, TIMER, "save VMX-preemption timer value: 1 whenever L1 activates its timer, so an exit L0 handles keeps what is left of it for the next entry of L2; vmcs12's value is written back only when L1 sets the bit") \
+    X(3, 23, REFUSED, "clear IA32_BNDCFGS: the vCPU model holds no IA32_BNDCFGS")                    \
     X(4, 2, L1, "load debug controls: L2's DR7/DEBUGCTL")                                           \
     X(4, 9, L1, "IA-32e mode guest: L2's mode")                                                     \
+    X(4, 13, REFUSED, "load IA32_PERF_GLOBAL_CTRL: vmcs02 would load the processor's own MSR, which the VMM models for the vCPU; nothing restores it at the exit") \
     X(4, 14, L1, "load IA32_PAT: L2's PAT")                                                         \
-    X(4, 15, L1, "load IA32_EFER: L2's EFER")
+    X(4, 15, L1, "load IA32_EFER: L2's EFER")                                                      \
+    X(4, 16, REFUSED, "load IA32_BNDCFGS: vmcs02 would load the processor's own MSR; the vCPU model holds none")
 
 /**
  * @brief The five control words of vmcs02 from vmcs12's and vmcs01's.
