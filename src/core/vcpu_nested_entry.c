@@ -93,38 +93,21 @@ static int vcore__vcpu_nested_failed_entry(vcore_vcpu_t *vcpu, uint32_t reason, 
 /* The VM-entry rules whose inputs changed since the last entry that passed
  * them all (the others still pass: a rule's verdict depends only on its
  * inputs); every rule after a new vmcs12, CPUID or L1 EFER, a failed entry,
- * or with VCORE_NVMX_OPT_ALL_CHECKS. */
-static int vcore__vcpu_nested_check_changed(vcore_vcpu_t *vcpu, const vcore_vmx_check_input_t *ci,
-                                            vcore_vmx_verdict_t *vd)
+ * or with VCORE_NVMX_OPT_ALL_CHECKS. Of the rules reading what lies outside
+ * vmcs12, those of "Basic VM-Entry Checks" run when the instruction, the
+ * launch state or blocking by MOV SS differ from that entry's (the current
+ * VMCS is the same: a new one resets chk_passed), those reading L1 memory
+ * when their condition can hold (vcore__vmx_check_outside()). */
+static uint32_t vcore__vcpu_nested_check_due(const vcore_nvmx_t *nv, const vcore_nvmx_insn_t *in, uint64_t l1_efer)
 {
-    vcore_nvmx_t *nv = vcpu->nvmx;
-    /* The MSR-load list is checked as it is loaded (vcore__vcpu_nested_msrload). */
-    const uint32_t every = ~VCORE__VMX_RUN_MSR_LOAD;
-    uint32_t run = every;
-    if (nv->chk_passed && nv->chk_efer == ci->l1_efer && !(nv->opts & VCORE_NVMX_OPT_ALL_CHECKS))
-        run = vcore__vmx_check_changed(nv->chk_dirty, VCORE__DIRTY_WORDS);
-    int err = vcore__vmx_check_run(ci, run, vd);
-    if (err)
-        return err;
-    if ((nv->opts & VCORE_NVMX_OPT_VERIFY_CHECKS) && run != every) {
-        vcore_vmx_verdict_t all;
-        all.size = sizeof(all);
-        err = vcore__vmx_check_run(ci, every, &all);
-        if (err)
-            return err;
-        if (all.kind != vd->kind || all.check != vd->check || all.vm_error != vd->vm_error ||
-            all.exit_reason != vd->exit_reason || all.qualification != vd->qualification) {
-            (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_NVMX_CHECK_GATING,
-                                  ((uint64_t)all.check << 16) | vd->check);
-            return VCORE_ERR_STATE;
-        }
-    }
-    nv->chk_passed = vd->kind == VCORE_VMX_ENTRY_OK;
-    if (nv->chk_passed) {
-        nv->chk_efer = ci->l1_efer;
-        vcore__memset(nv->chk_dirty, 0, sizeof(nv->chk_dirty));
-    }
-    return VCORE_OK;
+    const vcore__vmcs12_t *v = (const vcore__vmcs12_t *)(const void *)nv->vmcs12;
+    if (!nv->chk_passed || nv->chk_efer != l1_efer || (nv->opts & VCORE_NVMX_OPT_ALL_CHECKS))
+        return ~VCORE__VMX_RUN_MSR_LOAD;
+    uint32_t run = vcore__vmx_check_changed(nv->chk_dirty, VCORE__DIRTY_WORDS) & ~VCORE_VMX_IN_ALWAYS;
+    if ((in->interruptibility & 2u) || nv->chk_resume != (in->op == VCORE_NVMX_VMRESUME) ||
+        nv->chk_launch != v->launch_state)
+        run |= VCORE__VMX_RUN_BASIC;
+    return run | vcore__vmx_check_outside(v);
 }
 
 /* The VM-entry checks on the snapshot; the test hook drops one check. */
@@ -132,19 +115,60 @@ static int vcore__vcpu_nested_check(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t 
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__x86_vcpu_t *x = vcpu->x86;
+    const uint32_t every = ~VCORE__VMX_RUN_MSR_LOAD;
+    uint32_t run = nv->skip_check ? every : vcore__vcpu_nested_check_due(nv, in, x->st.sregs.efer);
+    bool verify = (nv->opts & VCORE_NVMX_OPT_VERIFY_CHECKS) && run != every;
+    vd->size = sizeof(*vd);
+    /* Nothing due: every rule still passes, no input to build. */
+    if (run == 0 && !verify) {
+        vd->kind = VCORE_VMX_ENTRY_OK;
+        vd->vm_error = 0;
+        vd->exit_reason = 0;
+        vd->qualification = 0;
+        vd->check = 0;
+        vd->value = 0;
+        vd->failures = 0;
+        vcore__memset(nv->chk_dirty, 0, sizeof(nv->chk_dirty));
+        return VCORE_OK;
+    }
+    /* L1 memory only for rules that read it. */
     vcore_nvmx_mem_t mem;
     vcore_vmx_check_input_t ci;
     mem.size = sizeof(mem);
     ci.size = sizeof(ci);
-    vd->size = sizeof(*vd);
-    int err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+    bool need_mem = (run & VCORE__VMX_RUN_READS_MEM) || verify || nv->skip_check;
+    int err = need_mem ? vcore_nvmx_mem_from_vm(vcpu->vm, &mem) : VCORE_OK;
     if (!err)
-        err = vcore_vmx_check_input_from_nvmx(nv, &mem, x->st.sregs.efer, (in->interruptibility & 2u) != 0,
-                                              in->op == VCORE_NVMX_VMRESUME, x->cpuid, x->ncpuid, &ci);
+        err = vcore_vmx_check_input_from_nvmx(nv, need_mem ? &mem : NULL, x->st.sregs.efer,
+                                              (in->interruptibility & 2u) != 0, in->op == VCORE_NVMX_VMRESUME,
+                                              x->cpuid, x->ncpuid, &ci);
     if (err)
         return err;
-    if (!nv->skip_check)
-        return vcore__vcpu_nested_check_changed(vcpu, &ci, vd);
+    if (!nv->skip_check) {
+        err = vcore__vmx_check_run(&ci, run, vd);
+        if (!err && verify) {
+            vcore_vmx_verdict_t all;
+            all.size = sizeof(all);
+            err = vcore__vmx_check_run(&ci, every, &all);
+            if (!err && (all.kind != vd->kind || all.check != vd->check || all.vm_error != vd->vm_error ||
+                         all.exit_reason != vd->exit_reason || all.qualification != vd->qualification)) {
+                (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_NVMX_CHECK_GATING,
+                                      ((uint64_t)all.check << 16) | vd->check);
+                return VCORE_ERR_STATE;
+            }
+        }
+        if (err)
+            return err;
+        nv->chk_passed = vd->kind == VCORE_VMX_ENTRY_OK;
+        if (nv->chk_passed) {
+            nv->chk_efer = ci.l1_efer;
+            nv->chk_resume = ci.resume;
+            nv->chk_launch = ci.launch_state;
+            vcore__memset(nv->chk_dirty, 0, sizeof(nv->chk_dirty));
+        }
+        return VCORE_OK;
+    }
+
     nv->chk_passed = false;
     vcore_vmx_check_failure_t f[16];
     err = vcore_vmx_check_entry(&ci, vd, f, 16);

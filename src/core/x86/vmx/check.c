@@ -90,48 +90,33 @@ void vcore__vmx_chk_read(const vcore__vmx_chk_t *c, uint64_t gpa, void *buf, siz
         vcore__memset(buf, 0xff, len);
 }
 
-/* The sections, in architectural order, each with the union of its rules'
- * inputs (the table's last column): a section none of whose inputs changed
- * is not entered. */
-#define CHECK_SECTIONS(X, b)                                                                       \
-    X(basic, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_BASIC), b)                                          \
-    X(exec, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_EXEC), b)                                            \
-    X(exit, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_EXIT), b)                                            \
-    X(entry_ctls, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_ENTRY), b)                                     \
-    X(host_cr, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_HOST_CR), b)                                      \
-    X(host_seg, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_HOST_SEG), b)                                    \
-    X(addr_size, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_ADDR), b)                                       \
-    X(guest_cr, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_CR), b)                                    \
-    X(guest_seg, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_SEG), b)                                  \
-    X(guest_dt, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_DT), b)                                    \
-    X(guest_rip, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_RIP), b)                                  \
-    X(guest_nonreg, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_NONREG), b)                            \
-    X(guest_link, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_LINK), b)                                \
-    X(guest_pdpte, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_PDPTE), b)                              \
-    /* The list is read from L1 memory: its own run bit, so the entry        \
-     * pipeline, which loads the list entry by entry, can leave it out. */    \
-    X(msr_load, VCORE__VMX_RUN_MSR_LOAD, b)
-#define CHECK_SEC_ROW_IN(X, name, value, cls, sec, msg, in) | (uint32_t)(in)
-#define CHECK_SEC_IN(rows) (VCORE_VMX_IN_OTHER rows(CHECK_SEC_ROW_IN, -))
+/* The sections (VCORE__VMX_SECTIONS), each entered when one of its rules'
+ * inputs changed: the union of the rules' inputs (VCORE__VMX_ROW_IN). The
+ * MSR-load list is read from L1 memory: its own run bit instead, so the
+ * entry pipeline, which loads the list entry by entry, can leave it out. */
+#define CHECK_SEC_ROW_IN(run, name, value, cls, sec, msg, in) | VCORE__VMX_ROW_IN(run, in)
+#define CHECK_SEC_IN(name, rows, run)                                                              \
+    (CHECK_SEC_##name == CHECK_SEC_msr_load ? VCORE__VMX_RUN_MSR_LOAD                             \
+                                            : (VCORE_VMX_IN_OTHER rows(CHECK_SEC_ROW_IN, run)))
 
 enum check_section {
-#define CHECK_SEC_ENUM(name, in, b) CHECK_SEC_##name,
-    CHECK_SECTIONS(CHECK_SEC_ENUM, -)
+#define CHECK_SEC_ENUM(name, rows, run, b) CHECK_SEC_##name,
+    VCORE__VMX_SECTIONS(CHECK_SEC_ENUM, -)
 #undef CHECK_SEC_ENUM
     CHECK_SEC_COUNT
 };
 
 static void (*const check_section_fn[CHECK_SEC_COUNT])(vcore__vmx_chk_t *) = {
-#define CHECK_SEC_FN(name, in, b) vcore__vmx_check_##name,
-    CHECK_SECTIONS(CHECK_SEC_FN, -)
+#define CHECK_SEC_FN(name, rows, run, b) vcore__vmx_check_##name,
+    VCORE__VMX_SECTIONS(CHECK_SEC_FN, -)
 #undef CHECK_SEC_FN
 };
 
 /* Per input bit (VCORE_VMX_IN_* and the MSR-load run bit), the sections
  * reading it, one bit each in section order: a run word turns into the
  * sections due with a table read per input that changed. */
-#define CHECK_SEC_HAS(name, in, b) | ((((in) >> (b)) & 1u) << CHECK_SEC_##name)
-#define CHECK_SECS_OF(b) (0u CHECK_SECTIONS(CHECK_SEC_HAS, b))
+#define CHECK_SEC_HAS(name, rows, run, b) | (((CHECK_SEC_IN(name, rows, run) >> (b)) & 1u) << CHECK_SEC_##name)
+#define CHECK_SECS_OF(b) (0u VCORE__VMX_SECTIONS(CHECK_SEC_HAS, b))
 static const uint16_t check_sections_of_input[32] = {
     CHECK_SECS_OF(0),  CHECK_SECS_OF(1),  CHECK_SECS_OF(2),  CHECK_SECS_OF(3),  CHECK_SECS_OF(4),
     CHECK_SECS_OF(5),  CHECK_SECS_OF(6),  CHECK_SECS_OF(7),  CHECK_SECS_OF(8),  CHECK_SECS_OF(9),
