@@ -316,16 +316,21 @@ static bool vcore__vcpu_nested_row_dirty(const vcore_nvmx_t *nv, uint32_t id)
     return (nv->dirty[id / 64] >> (id % 64)) & 1u;
 }
 
+/* Whether L1 wrote one of vmcs12's five control words since the last entry. */
+static bool vcore__vcpu_nested_controls_dirty(const vcore_nvmx_t *nv)
+{
+    return vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_PIN_BASED_VM_EXEC_CONTROL) ||
+           vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_CPU_BASED_VM_EXEC_CONTROL) ||
+           vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_SECONDARY_VM_EXEC_CONTROL) ||
+           vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VM_EXIT_CONTROLS) ||
+           vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VM_ENTRY_CONTROLS);
+}
+
 /* vmcs02's control words by the merge rules (x86/nvmx_pipeline.h). */
 static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    bool dirty = full || vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_PIN_BASED_VM_EXEC_CONTROL) ||
-                 vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_CPU_BASED_VM_EXEC_CONTROL) ||
-                 vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_SECONDARY_VM_EXEC_CONTROL) ||
-                 vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VM_EXIT_CONTROLS) ||
-                 vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VM_ENTRY_CONTROLS);
-    if (!dirty)
+    if (!full && !vcore__vcpu_nested_controls_dirty(nv))
         return VCORE_OK;
     uint32_t l1[5], m[5];
     vcore__vcpu_nested_l1_words(vcore__vcpu_nested_v12(vcpu), l1);
@@ -347,14 +352,43 @@ static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
     return err;
 }
 
+/* The guest fields L1 writes before nearly every VMRESUME (RIP past the
+ * instruction that exited, RSP, RFLAGS): fields of every processor that
+ * vmcs02 takes from vmcs12 as they are (the table walk's default rule),
+ * written from their places in vmcs12. */
+#define NESTED_HOT_FIELDS(X) X(GUEST_RIP) X(GUEST_RSP) X(GUEST_RFLAGS)
+#define NESTED_HOT_BIT(name, w) | ((VCORE__ROW_##name / 64u == (w)) ? 1ull << (VCORE__ROW_##name % 64u) : 0ull)
+#define NESTED_HOT_WORD(w) (0ull NESTED_HOT_FIELDS(NESTED_HOT_BIT_##w))
+#define NESTED_HOT_BIT_0(name) NESTED_HOT_BIT(name, 0u)
+#define NESTED_HOT_BIT_1(name) NESTED_HOT_BIT(name, 1u)
+#define NESTED_HOT_BIT_2(name) NESTED_HOT_BIT(name, 2u)
+#define NESTED_HOT_BIT_3(name) NESTED_HOT_BIT(name, 3u)
+VCORE__STATIC_ASSERT(VCORE__DIRTY_WORDS <= 4u, nested_hot_four_words);
+static const uint64_t nested_hot_rows[4] = {NESTED_HOT_WORD(0), NESTED_HOT_WORD(1), NESTED_HOT_WORD(2),
+                                            NESTED_HOT_WORD(3)};
+
 /* Every field L1 changed (all fields when vmcs02 is new for this vmcs12 or
  * the split is switched off). */
 int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     int err = VCORE_OK;
-    for (uint32_t w = 0; w < VCORE__DIRTY_WORDS && !err; w++) {
-        uint64_t bits = full ? ~0ull : nv->dirty[w];
+    if (!full) {
+#define NESTED_HOT_WRITE(name)                                                                     \
+    if (!err && vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_##name))                               \
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_##name, v->name);
+        NESTED_HOT_FIELDS(NESTED_HOT_WRITE)
+#undef NESTED_HOT_WRITE
+    }
+    /* The other rows L1 wrote; most entries have none. */
+    uint64_t rows[VCORE__DIRTY_WORDS], any = 0;
+    for (uint32_t w = 0; w < VCORE__DIRTY_WORDS; w++) {
+        rows[w] = full ? ~0ull : nv->dirty[w] & ~nested_hot_rows[w];
+        any |= rows[w];
+    }
+    for (uint32_t w = 0; any && w < VCORE__DIRTY_WORDS && !err; w++) {
+        uint64_t bits = rows[w];
         while (bits && !err) {
             uint32_t b = (uint32_t)__builtin_ctzll(bits);
             bits &= bits - 1;
@@ -369,7 +403,6 @@ int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
     /* Without "save VMX-preemption timer value" each entry starts L1's timer
      * from vmcs12's value ("VMX-Preemption Timer"); a full or dirty write
      * above already did. */
-    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     if ((v->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) && !(v->VM_EXIT_CONTROLS & (1u << 22)) &&
         !full && !vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VMX_PREEMPTION_TIMER_VALUE))
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, v->VMX_PREEMPTION_TIMER_VALUE);
@@ -536,9 +569,14 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         break;
     }
     *handled = false;
-    err = vcore__vcpu_nested_supported(vcpu, vcore__vcpu_nested_v12(vcpu));
-    if (err)
-        return err;
+    /* What the pipeline provides depends on the control words and the
+     * backend only: unchanged since vmcs02 was last entered for this
+     * vmcs12, they were accepted then. */
+    if (nv->vmcs02_for != nv->current_vmptr || vcore__vcpu_nested_controls_dirty(nv)) {
+        err = vcore__vcpu_nested_supported(vcpu, vcore__vcpu_nested_v12(vcpu));
+        if (err)
+            return err;
+    }
     bool full = false;
     err = vcore__vcpu_nested_prepare02(vcpu, &full);
     vcore_hw_entry_t he;
@@ -554,11 +592,12 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
     }
     if (!err)
         err = vcore__vcpu_nested_fields(vcpu, full);
-    /* "Loading MSRs": after the guest state. */
+    /* "Loading MSRs": after the guest state; an empty list loads nothing. */
     vcore__nested_msrload_t ml;
     ml.failed = 0;
+    ml.check = 0;
     ml.model = false;
-    if (!err)
+    if (!err && vcore__vcpu_nested_v12(vcpu)->VM_ENTRY_MSR_LOAD_COUNT != 0)
         err = vcore__vcpu_nested_msrload(vcpu, in, &ml);
     if (!err && ml.failed) {
         /* Entries before the failing one stay loaded; vmcs02 holds some. */

@@ -35,9 +35,9 @@ uint32_t vcore__vmx_chk_cpuid(const vcore__vmx_chk_t *c, uint32_t leaf, uint32_t
 {
     const vcore_cpuid_entry_t *e;
 
-    if (c->in.ncpuid == 0)
+    if (c->in->ncpuid == 0)
         return 0;
-    e = vcore__cpuid_find(c->in.cpuid, c->in.ncpuid, leaf, sub);
+    e = vcore__cpuid_find(c->in->cpuid, c->in->ncpuid, leaf, sub);
     if (!e)
         return 0;
     switch (reg) {
@@ -57,7 +57,7 @@ uint32_t vcore__vmx_chk_leaf7(vcore__vmx_chk_t *c, unsigned reg)
     const vcore_cpuid_entry_t *e;
 
     if (!c->leaf7_read) {
-        e = c->in.ncpuid ? vcore__cpuid_find(c->in.cpuid, c->in.ncpuid, VCORE__CPUID_LEAF_EXT_FEATURES, 0) : NULL;
+        e = c->in->ncpuid ? vcore__cpuid_find(c->in->cpuid, c->in->ncpuid, VCORE__CPUID_LEAF_EXT_FEATURES, 0) : NULL;
         c->leaf7[0] = e ? e->ebx : 0u;
         c->leaf7[1] = e ? e->ecx : 0u;
         c->leaf7[2] = e ? e->edx : 0u;
@@ -84,7 +84,7 @@ bool vcore__vmx_chk_upper_identical_slow(vcore__vmx_chk_t *c, uint64_t la)
 
 void vcore__vmx_chk_read(const vcore__vmx_chk_t *c, uint64_t gpa, void *buf, size_t len)
 {
-    const vcore_nvmx_mem_t *m = c->in.mem;
+    const vcore_nvmx_mem_t *m = c->in->mem;
 
     if (!m || !m->read || m->read(m->ctx, gpa, buf, len) != VCORE_OK)
         vcore__memset(buf, 0xff, len);
@@ -223,7 +223,7 @@ static void check_verdict(const vcore__vmx_chk_t *c, vcore_vmx_verdict_t *out)
 static void check_ctx(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in)
 {
     c->v = (const vcore__vmcs12_t *)in->vmcs12;
-    c->in = *in;
+    c->in = in;
     c->caps = in->caps->msr;
     c->ptr_width = (c->caps[VCORE_NVMX_CAP_BASIC] & VCORE_VMX_BASIC_32BIT_PA) ? 32u : in->maxphyaddr;
     c->leaf7_read = false;
@@ -276,6 +276,8 @@ static int check_run(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in, vco
             return err;
         vcore__memcpy(&c->copy, in->vmcs12, sizeof(c->copy));
         c->v = &c->copy;
+        c->in_copy = *in;
+        c->in = &c->in_copy;
     } else {
         check_ctx(c, in);
     }
@@ -320,7 +322,7 @@ int vcore_vmx_check_input_from_nvmx(const vcore_nvmx_t *nvmx, const vcore_nvmx_m
     if (!VCORE__SIZE_OK(out))
         return VCORE_ERR_ABI;
     v = (const vcore__vmcs12_t *)(const void *)nvmx->vmcs12;
-    vcore__memset(out, 0, sizeof(*out));
+    /* Every member is set (no zeroing of the whole input first). */
     out->size = sizeof(*out);
     out->vmcs12 = nvmx->vmcs12;
     out->caps = &nvmx->caps;
@@ -334,5 +336,7 @@ int vcore_vmx_check_input_from_nvmx(const vcore_nvmx_t *nvmx, const vcore_nvmx_m
     out->cpuid = cpuid;
     out->ncpuid = ncpuid;
     out->mem = mem;
+    out->msr_writable = NULL;
+    out->msr_ctx = NULL;
     return VCORE_OK;
 }

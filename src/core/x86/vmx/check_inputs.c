@@ -121,8 +121,11 @@ uint32_t vcore__vmx_check_changed(const uint64_t *rows, uint32_t words)
     if (words > CHECK_WORDS)
         words = CHECK_WORDS;
     for (uint32_t w = 0; w < words; w++) {
-        uint64_t named = rows[w] & check_rows[1][w];
-        other |= rows[w] & check_rows[0][w];
+        uint64_t r = rows[w];
+        if (!r)
+            continue;
+        uint64_t named = r & check_rows[1][w];
+        other |= r & check_rows[0][w];
         for (; named; named &= named - 1)
             in |= check_input_of_row[w * 64u + (uint32_t)__builtin_ctzll(named)];
     }

@@ -16,7 +16,8 @@
 typedef struct vcore__vmx_chk {
     const vcore__vmcs12_t *v;   /* the vmcs12 the checks read: a copy the library owns */
     vcore__vmcs12_t copy;       /* the public entry point's copy of the caller's vmcs12 */
-    vcore_vmx_check_input_t in; /* the caller's input, copied */
+    const vcore_vmx_check_input_t *in; /* the input: in_copy, or the library's own read in place */
+    vcore_vmx_check_input_t in_copy;    /* the public entry point's copy of the caller's input */
     const uint64_t *caps;       /* in.caps->msr (VMM data, not guest-controlled) */
     uint32_t ptr_width;         /* width of VMCS pointers: MAXPHYADDR, or 32 with IA32_VMX_BASIC[48] */
     /* Controls in force: set in vmcs12 and allowed by the capabilities. A
