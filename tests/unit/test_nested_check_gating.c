@@ -197,6 +197,26 @@ START_TEST(movss_after_pass)
 }
 END_TEST
 
+/* L1 leaves IA-32e mode after the entry that passed (IA32_EFER.LMA = 0,
+ * 32-bit code): "Checks Related to Address-Space Size" now fail on the
+ * vmcs12 that passed ("host address-space size" and "IA-32e mode guest"
+ * must be 0 outside IA-32e mode): VMfailValid 8. */
+START_TEST(l1_efer_changed_after_pass)
+{
+    start(_i);
+    launch_passes();
+    vcore_x86_sregs_t s = sregs();
+    s.efer = 0;
+    s.cr4 = 0x2030; /* PAE paging for L1 now */
+    s.seg[VCORE_X86_CS].ar = 0xc09b;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+    l1_entry(VCORE_NVMX_VMRESUME);
+    ck_assert_uint_eq(regs().rip, HOST_RIP + 3);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), VCORE_VMXERR_ENTRY_INVALID_HOST);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+}
+END_TEST
+
 static Suite *nested_check_gating_suite(void)
 {
     Suite *s = suite_create("nested_check_gating");
@@ -209,6 +229,7 @@ static Suite *nested_check_gating_suite(void)
     tcase_add_loop_test(tc, link_target_shadow_bit_after_pass, 0, 2);
     tcase_add_loop_test(tc, launch_state_after_pass, 0, 2);
     tcase_add_loop_test(tc, movss_after_pass, 0, 2);
+    tcase_add_loop_test(tc, l1_efer_changed_after_pass, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
