@@ -93,38 +93,21 @@ static int vcore__vcpu_nested_failed_entry(vcore_vcpu_t *vcpu, uint32_t reason, 
 /* The VM-entry rules whose inputs changed since the last entry that passed
  * them all (the others still pass: a rule's verdict depends only on its
  * inputs); every rule after a new vmcs12, CPUID or L1 EFER, a failed entry,
- * or with VCORE_NVMX_OPT_ALL_CHECKS. */
-static int vcore__vcpu_nested_check_changed(vcore_vcpu_t *vcpu, const vcore_vmx_check_input_t *ci,
-                                            vcore_vmx_verdict_t *vd)
+ * or with VCORE_NVMX_OPT_ALL_CHECKS. Of the rules reading what lies outside
+ * vmcs12, those of "Basic VM-Entry Checks" run when the instruction, the
+ * launch state or blocking by MOV SS differ from that entry's (the current
+ * VMCS is the same: a new one resets chk_passed), those reading L1 memory
+ * when their condition can hold (vcore__vmx_check_outside()). */
+static uint32_t vcore__vcpu_nested_check_due(const vcore_nvmx_t *nv, const vcore_nvmx_insn_t *in, uint64_t l1_efer)
 {
-    vcore_nvmx_t *nv = vcpu->nvmx;
-    /* The MSR-load list is checked as it is loaded (vcore__vcpu_nested_msrload). */
-    const uint32_t every = ~VCORE__VMX_RUN_MSR_LOAD;
-    uint32_t run = every;
-    if (nv->chk_passed && nv->chk_efer == ci->l1_efer && !(nv->opts & VCORE_NVMX_OPT_ALL_CHECKS))
-        run = vcore__vmx_check_changed(nv->chk_dirty, VCORE__DIRTY_WORDS);
-    int err = vcore__vmx_check_run(ci, run, vd);
-    if (err)
-        return err;
-    if ((nv->opts & VCORE_NVMX_OPT_VERIFY_CHECKS) && run != every) {
-        vcore_vmx_verdict_t all;
-        all.size = sizeof(all);
-        err = vcore__vmx_check_run(ci, every, &all);
-        if (err)
-            return err;
-        if (all.kind != vd->kind || all.check != vd->check || all.vm_error != vd->vm_error ||
-            all.exit_reason != vd->exit_reason || all.qualification != vd->qualification) {
-            (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_NVMX_CHECK_GATING,
-                                  ((uint64_t)all.check << 16) | vd->check);
-            return VCORE_ERR_STATE;
-        }
-    }
-    nv->chk_passed = vd->kind == VCORE_VMX_ENTRY_OK;
-    if (nv->chk_passed) {
-        nv->chk_efer = ci->l1_efer;
-        vcore__memset(nv->chk_dirty, 0, sizeof(nv->chk_dirty));
-    }
-    return VCORE_OK;
+    const vcore__vmcs12_t *v = (const vcore__vmcs12_t *)(const void *)nv->vmcs12;
+    if (!nv->chk_passed || nv->chk_efer != l1_efer || (nv->opts & VCORE_NVMX_OPT_ALL_CHECKS))
+        return ~VCORE__VMX_RUN_MSR_LOAD;
+    uint32_t run = vcore__vmx_check_changed(nv->chk_dirty, VCORE__DIRTY_WORDS) & ~VCORE_VMX_IN_ALWAYS;
+    if ((in->interruptibility & 2u) || nv->chk_resume != (in->op == VCORE_NVMX_VMRESUME) ||
+        nv->chk_launch != v->launch_state)
+        run |= VCORE__VMX_RUN_BASIC;
+    return run | vcore__vmx_check_outside(v);
 }
 
 /* The VM-entry checks on the snapshot; the test hook drops one check. */
@@ -132,19 +115,60 @@ static int vcore__vcpu_nested_check(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t 
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__x86_vcpu_t *x = vcpu->x86;
+    const uint32_t every = ~VCORE__VMX_RUN_MSR_LOAD;
+    uint32_t run = nv->skip_check ? every : vcore__vcpu_nested_check_due(nv, in, x->st.sregs.efer);
+    bool verify = (nv->opts & VCORE_NVMX_OPT_VERIFY_CHECKS) && run != every;
+    vd->size = sizeof(*vd);
+    /* Nothing due: every rule still passes, no input to build. */
+    if (run == 0 && !verify) {
+        vd->kind = VCORE_VMX_ENTRY_OK;
+        vd->vm_error = 0;
+        vd->exit_reason = 0;
+        vd->qualification = 0;
+        vd->check = 0;
+        vd->value = 0;
+        vd->failures = 0;
+        vcore__memset(nv->chk_dirty, 0, sizeof(nv->chk_dirty));
+        return VCORE_OK;
+    }
+    /* L1 memory only for rules that read it. */
     vcore_nvmx_mem_t mem;
     vcore_vmx_check_input_t ci;
     mem.size = sizeof(mem);
     ci.size = sizeof(ci);
-    vd->size = sizeof(*vd);
-    int err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+    bool need_mem = (run & VCORE__VMX_RUN_READS_MEM) || verify || nv->skip_check;
+    int err = need_mem ? vcore_nvmx_mem_from_vm(vcpu->vm, &mem) : VCORE_OK;
     if (!err)
-        err = vcore_vmx_check_input_from_nvmx(nv, &mem, x->st.sregs.efer, (in->interruptibility & 2u) != 0,
-                                              in->op == VCORE_NVMX_VMRESUME, x->cpuid, x->ncpuid, &ci);
+        err = vcore_vmx_check_input_from_nvmx(nv, need_mem ? &mem : NULL, x->st.sregs.efer,
+                                              (in->interruptibility & 2u) != 0, in->op == VCORE_NVMX_VMRESUME,
+                                              x->cpuid, x->ncpuid, &ci);
     if (err)
         return err;
-    if (!nv->skip_check)
-        return vcore__vcpu_nested_check_changed(vcpu, &ci, vd);
+    if (!nv->skip_check) {
+        err = vcore__vmx_check_run(&ci, run, vd);
+        if (!err && verify) {
+            vcore_vmx_verdict_t all;
+            all.size = sizeof(all);
+            err = vcore__vmx_check_run(&ci, every, &all);
+            if (!err && (all.kind != vd->kind || all.check != vd->check || all.vm_error != vd->vm_error ||
+                         all.exit_reason != vd->exit_reason || all.qualification != vd->qualification)) {
+                (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_NVMX_CHECK_GATING,
+                                      ((uint64_t)all.check << 16) | vd->check);
+                return VCORE_ERR_STATE;
+            }
+        }
+        if (err)
+            return err;
+        nv->chk_passed = vd->kind == VCORE_VMX_ENTRY_OK;
+        if (nv->chk_passed) {
+            nv->chk_efer = ci.l1_efer;
+            nv->chk_resume = ci.resume;
+            nv->chk_launch = ci.launch_state;
+            vcore__memset(nv->chk_dirty, 0, sizeof(nv->chk_dirty));
+        }
+        return VCORE_OK;
+    }
+
     nv->chk_passed = false;
     vcore_vmx_check_failure_t f[16];
     err = vcore_vmx_check_entry(&ci, vd, f, 16);
@@ -292,16 +316,21 @@ static bool vcore__vcpu_nested_row_dirty(const vcore_nvmx_t *nv, uint32_t id)
     return (nv->dirty[id / 64] >> (id % 64)) & 1u;
 }
 
+/* Whether L1 wrote one of vmcs12's five control words since the last entry. */
+static bool vcore__vcpu_nested_controls_dirty(const vcore_nvmx_t *nv)
+{
+    return vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_PIN_BASED_VM_EXEC_CONTROL) ||
+           vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_CPU_BASED_VM_EXEC_CONTROL) ||
+           vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_SECONDARY_VM_EXEC_CONTROL) ||
+           vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VM_EXIT_CONTROLS) ||
+           vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VM_ENTRY_CONTROLS);
+}
+
 /* vmcs02's control words by the merge rules (x86/nvmx_pipeline.h). */
 static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    bool dirty = full || vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_PIN_BASED_VM_EXEC_CONTROL) ||
-                 vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_CPU_BASED_VM_EXEC_CONTROL) ||
-                 vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_SECONDARY_VM_EXEC_CONTROL) ||
-                 vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VM_EXIT_CONTROLS) ||
-                 vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VM_ENTRY_CONTROLS);
-    if (!dirty)
+    if (!full && !vcore__vcpu_nested_controls_dirty(nv))
         return VCORE_OK;
     uint32_t l1[5], m[5];
     vcore__vcpu_nested_l1_words(vcore__vcpu_nested_v12(vcpu), l1);
@@ -323,14 +352,43 @@ static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
     return err;
 }
 
+/* The guest fields L1 writes before nearly every VMRESUME (RIP past the
+ * instruction that exited, RSP, RFLAGS): fields of every processor that
+ * vmcs02 takes from vmcs12 as they are (the table walk's default rule),
+ * written from their places in vmcs12. */
+#define NESTED_HOT_FIELDS(X) X(GUEST_RIP) X(GUEST_RSP) X(GUEST_RFLAGS)
+#define NESTED_HOT_BIT(name, w) | ((VCORE__ROW_##name / 64u == (w)) ? 1ull << (VCORE__ROW_##name % 64u) : 0ull)
+#define NESTED_HOT_WORD(w) (0ull NESTED_HOT_FIELDS(NESTED_HOT_BIT_##w))
+#define NESTED_HOT_BIT_0(name) NESTED_HOT_BIT(name, 0u)
+#define NESTED_HOT_BIT_1(name) NESTED_HOT_BIT(name, 1u)
+#define NESTED_HOT_BIT_2(name) NESTED_HOT_BIT(name, 2u)
+#define NESTED_HOT_BIT_3(name) NESTED_HOT_BIT(name, 3u)
+VCORE__STATIC_ASSERT(VCORE__DIRTY_WORDS <= 4u, nested_hot_four_words);
+static const uint64_t nested_hot_rows[4] = {NESTED_HOT_WORD(0), NESTED_HOT_WORD(1), NESTED_HOT_WORD(2),
+                                            NESTED_HOT_WORD(3)};
+
 /* Every field L1 changed (all fields when vmcs02 is new for this vmcs12 or
  * the split is switched off). */
 int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     int err = VCORE_OK;
-    for (uint32_t w = 0; w < VCORE__DIRTY_WORDS && !err; w++) {
-        uint64_t bits = full ? ~0ull : nv->dirty[w];
+    if (!full) {
+#define NESTED_HOT_WRITE(name)                                                                     \
+    if (!err && vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_##name))                               \
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_##name, v->name);
+        NESTED_HOT_FIELDS(NESTED_HOT_WRITE)
+#undef NESTED_HOT_WRITE
+    }
+    /* The other rows L1 wrote; most entries have none. */
+    uint64_t rows[VCORE__DIRTY_WORDS], any = 0;
+    for (uint32_t w = 0; w < VCORE__DIRTY_WORDS; w++) {
+        rows[w] = full ? ~0ull : nv->dirty[w] & ~nested_hot_rows[w];
+        any |= rows[w];
+    }
+    for (uint32_t w = 0; any && w < VCORE__DIRTY_WORDS && !err; w++) {
+        uint64_t bits = rows[w];
         while (bits && !err) {
             uint32_t b = (uint32_t)__builtin_ctzll(bits);
             bits &= bits - 1;
@@ -345,7 +403,6 @@ int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
     /* Without "save VMX-preemption timer value" each entry starts L1's timer
      * from vmcs12's value ("VMX-Preemption Timer"); a full or dirty write
      * above already did. */
-    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     if ((v->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) && !(v->VM_EXIT_CONTROLS & (1u << 22)) &&
         !full && !vcore__vcpu_nested_row_dirty(nv, VCORE__ROW_VMX_PREEMPTION_TIMER_VALUE))
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, v->VMX_PREEMPTION_TIMER_VALUE);
@@ -512,9 +569,14 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         break;
     }
     *handled = false;
-    err = vcore__vcpu_nested_supported(vcpu, vcore__vcpu_nested_v12(vcpu));
-    if (err)
-        return err;
+    /* What the pipeline provides depends on the control words and the
+     * backend only: unchanged since vmcs02 was last entered for this
+     * vmcs12, they were accepted then. */
+    if (nv->vmcs02_for != nv->current_vmptr || vcore__vcpu_nested_controls_dirty(nv)) {
+        err = vcore__vcpu_nested_supported(vcpu, vcore__vcpu_nested_v12(vcpu));
+        if (err)
+            return err;
+    }
     bool full = false;
     err = vcore__vcpu_nested_prepare02(vcpu, &full);
     vcore_hw_entry_t he;
@@ -530,11 +592,12 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
     }
     if (!err)
         err = vcore__vcpu_nested_fields(vcpu, full);
-    /* "Loading MSRs": after the guest state. */
+    /* "Loading MSRs": after the guest state; an empty list loads nothing. */
     vcore__nested_msrload_t ml;
     ml.failed = 0;
+    ml.check = 0;
     ml.model = false;
-    if (!err)
+    if (!err && vcore__vcpu_nested_v12(vcpu)->VM_ENTRY_MSR_LOAD_COUNT != 0)
         err = vcore__vcpu_nested_msrload(vcpu, in, &ml);
     if (!err && ml.failed) {
         /* Entries before the failing one stay loaded; vmcs02 holds some. */

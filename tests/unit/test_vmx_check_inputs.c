@@ -108,6 +108,9 @@ static void in_run_case(const ck_case_t *cs)
     }
     ck_assert_msg(all.kind == VCORE_VMX_ENTRY_OK, "%s: the reference state fails check %#x", cs->name, all.check);
     memcpy(before, k->page, sizeof(before));
+    /* The instruction's inputs at the passing entry (the pipeline keeps them). */
+    bool was_resume = k->in.resume, was_movss = k->in.movss_blocking;
+    uint32_t was_launch = k->in.launch_state;
     for (i = 0; i < n && cs->mu[i].op != OP_END; i++) {
         if (cs->mu[i].op == OP_BASE || (primed_context && in_context_op(&cs->mu[i])))
             continue;
@@ -124,6 +127,21 @@ static void in_run_case(const ck_case_t *cs)
                       some.value == all.value,
                   "%s: the changed-input rules (inputs %#x) decide kind %u check %#x, all rules kind %u check %#x",
                   cs->name, run, some.kind, some.check, all.kind, all.check);
+    /* The pipeline's run: the rules outside vmcs12 only where their
+     * condition can hold (vcore__vmx_check_outside()), the basic rules only
+     * when the instruction's inputs differ from the passing entry's. */
+    uint32_t gated = ~0u;
+    if (!context) {
+        gated = (run & ~VCORE_VMX_IN_ALWAYS) | vcore__vmx_check_outside((const vcore__vmcs12_t *)(const void *)k->page);
+        if (k->in.resume != was_resume || k->in.movss_blocking != was_movss || k->in.launch_state != was_launch)
+            gated |= VCORE__VMX_RUN_BASIC;
+    }
+    ck_assert_int_eq(vcore__vmx_check_run(&k->in, gated, &some), VCORE_OK);
+    ck_assert_msg(some.kind == all.kind && some.check == all.check && some.vm_error == all.vm_error &&
+                      some.exit_reason == all.exit_reason && some.qualification == all.qualification &&
+                      some.value == all.value,
+                  "%s: the gated rules (run %#x) decide kind %u check %#x, all rules kind %u check %#x", cs->name,
+                  gated, some.kind, some.check, all.kind, all.check);
     /* The SDM's verdict, as the case states it. */
     ck_assert_msg(some.kind == cs->kind && some.check == cs->check, "%s: kind %u check %#x, expected %u %#x",
                   cs->name, some.kind, some.check, cs->kind, cs->check);
@@ -276,6 +294,86 @@ START_TEST(nothing_changed)
 }
 END_TEST
 
+/* Every rule reading what lies outside vmcs12 (the table's ALWAYS column)
+ * has its section's run bit, so a run that asks for that section runs it;
+ * the MSR-load rules keep theirs (the list is loaded entry by entry). */
+START_TEST(outside_rules_have_a_run_bit)
+{
+    const uint32_t gates = VCORE__VMX_RUN_BASIC | VCORE__VMX_RUN_VTPR | VCORE__VMX_RUN_LINK | VCORE__VMX_RUN_PDPTE;
+    uint32_t gated = 0;
+    for (uint32_t i = 0; i < vcore_vmx_check_count(); i++) {
+        vcore_vmx_check_info_t info = {.size = sizeof(info)};
+        ck_assert_int_eq(vcore_vmx_check_at(i, &info), VCORE_OK);
+        uint32_t in = vcore__vmx_check_inputs(info.id);
+        ck_assert(in & VCORE_VMX_IN_OTHER);
+        if (!(in & VCORE_VMX_IN_ALWAYS)) {
+            ck_assert_msg(!(in & gates), "%s: a run bit without ALWAYS", info.name);
+            continue;
+        }
+        if (info.cls == VCORE_VMX_CLASS_EXIT_MSR_LOAD) {
+            ck_assert_msg(!(in & gates), "%s", info.name);
+            continue;
+        }
+        ck_assert_msg(__builtin_popcount(in & gates) == 1, "%s: inputs %#x", info.name, in);
+        gated++;
+    }
+    /* 5 basic rules, VTPR, 5 link-pointer rules, 8 PDPTE rules. */
+    ck_assert_uint_eq(gated, 19);
+    ck_assert_uint_eq(vcore__vmx_check_inputs(VCORE_VMX_CHECK_EXEC_TPR_THRESHOLD_VTPR) & gates, VCORE__VMX_RUN_VTPR);
+    ck_assert_uint_eq(vcore__vmx_check_inputs(VCORE_VMX_CHECK_BASIC_MOV_SS) & gates, VCORE__VMX_RUN_BASIC);
+    ck_assert_uint_eq(vcore__vmx_check_inputs(VCORE_VMX_CHECK_GUEST_LINK_REVISION) & gates, VCORE__VMX_RUN_LINK);
+    ck_assert_uint_eq(vcore__vmx_check_inputs(VCORE_VMX_CHECK_GUEST_PDPTE3_WIDTH) & gates, VCORE__VMX_RUN_PDPTE);
+}
+END_TEST
+
+/* The conditions under which the rules reading L1 memory can fail (SDM
+ * Vol. 3, "Checks on VM-Execution Control Fields": VTPR with "use TPR
+ * shadow" and neither "virtualize APIC accesses" nor "virtual-interrupt
+ * delivery"; "Checks on Guest Non-Register State": the referenced VMCS
+ * when the link pointer is not FFFFFFFF_FFFFFFFFH; "Checks on Guest
+ * Page-Directory-Pointer-Table Entries": CR0.PG, CR4.PAE and not IA-32e
+ * mode guest). */
+START_TEST(outside_conditions)
+{
+    static uint8_t pg[VCORE_VMCS12_SIZE];
+    const vcore__vmcs12_t *v = (const vcore__vmcs12_t *)(const void *)pg;
+    const uint32_t tpr = 1u << 21, sec = 1u << 31, apic = 1u << 0, vid = 1u << 9;
+    memset(pg, 0, sizeof(pg));
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_VMCS_LINK_POINTER, ~0ull), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), 0);
+    /* VTPR */
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, tpr), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), VCORE__VMX_RUN_VTPR);
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, vid), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), VCORE__VMX_RUN_VTPR); /* secondary controls not active */
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, tpr | sec), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), 0);
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, apic), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), 0);
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 1), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), VCORE__VMX_RUN_VTPR);
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, sec), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), 0);
+    /* The VMCS link pointer */
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_VMCS_LINK_POINTER, 0x5000), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), VCORE__VMX_RUN_LINK);
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_VMCS_LINK_POINTER, ~1ull), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), VCORE__VMX_RUN_LINK);
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_VMCS_LINK_POINTER, ~0ull), VCORE_OK);
+    /* PAE paging outside IA-32e mode */
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_GUEST_CR0, 0x80000001ull), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), 0);
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_GUEST_CR4, 0x20), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), VCORE__VMX_RUN_PDPTE);
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_VM_ENTRY_CONTROLS, 1u << 9), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), 0);
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_VM_ENTRY_CONTROLS, ~(1u << 9)), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), VCORE__VMX_RUN_PDPTE);
+    ck_assert_int_eq(vcore_vmcs12_set(pg, VCORE_VMCS_GUEST_CR0, 0x1ull), VCORE_OK);
+    ck_assert_uint_eq(vcore__vmx_check_outside(v), 0);
+}
+END_TEST
+
 static Suite *vmx_check_inputs_suite(void)
 {
     Suite *s = suite_create("vmx_check_inputs");
@@ -289,6 +387,8 @@ static Suite *vmx_check_inputs_suite(void)
     tcase_add_test(tc, nothing_changed);
     tcase_add_test(tc, changed_reads_only_the_words_given);
     tcase_add_test(tc, changed_rows_match_field_inputs);
+    tcase_add_test(tc, outside_rules_have_a_run_bit);
+    tcase_add_test(tc, outside_conditions);
     suite_add_tcase(s, tc);
     return s;
 }

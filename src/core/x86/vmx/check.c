@@ -35,9 +35,9 @@ uint32_t vcore__vmx_chk_cpuid(const vcore__vmx_chk_t *c, uint32_t leaf, uint32_t
 {
     const vcore_cpuid_entry_t *e;
 
-    if (c->in.ncpuid == 0)
+    if (c->in->ncpuid == 0)
         return 0;
-    e = vcore__cpuid_find(c->in.cpuid, c->in.ncpuid, leaf, sub);
+    e = vcore__cpuid_find(c->in->cpuid, c->in->ncpuid, leaf, sub);
     if (!e)
         return 0;
     switch (reg) {
@@ -57,7 +57,7 @@ uint32_t vcore__vmx_chk_leaf7(vcore__vmx_chk_t *c, unsigned reg)
     const vcore_cpuid_entry_t *e;
 
     if (!c->leaf7_read) {
-        e = c->in.ncpuid ? vcore__cpuid_find(c->in.cpuid, c->in.ncpuid, VCORE__CPUID_LEAF_EXT_FEATURES, 0) : NULL;
+        e = c->in->ncpuid ? vcore__cpuid_find(c->in->cpuid, c->in->ncpuid, VCORE__CPUID_LEAF_EXT_FEATURES, 0) : NULL;
         c->leaf7[0] = e ? e->ebx : 0u;
         c->leaf7[1] = e ? e->ecx : 0u;
         c->leaf7[2] = e ? e->edx : 0u;
@@ -84,54 +84,39 @@ bool vcore__vmx_chk_upper_identical_slow(vcore__vmx_chk_t *c, uint64_t la)
 
 void vcore__vmx_chk_read(const vcore__vmx_chk_t *c, uint64_t gpa, void *buf, size_t len)
 {
-    const vcore_nvmx_mem_t *m = c->in.mem;
+    const vcore_nvmx_mem_t *m = c->in->mem;
 
     if (!m || !m->read || m->read(m->ctx, gpa, buf, len) != VCORE_OK)
         vcore__memset(buf, 0xff, len);
 }
 
-/* The sections, in architectural order, each with the union of its rules'
- * inputs (the table's last column): a section none of whose inputs changed
- * is not entered. */
-#define CHECK_SECTIONS(X, b)                                                                       \
-    X(basic, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_BASIC), b)                                          \
-    X(exec, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_EXEC), b)                                            \
-    X(exit, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_EXIT), b)                                            \
-    X(entry_ctls, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_ENTRY), b)                                     \
-    X(host_cr, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_HOST_CR), b)                                      \
-    X(host_seg, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_HOST_SEG), b)                                    \
-    X(addr_size, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_ADDR), b)                                       \
-    X(guest_cr, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_CR), b)                                    \
-    X(guest_seg, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_SEG), b)                                  \
-    X(guest_dt, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_DT), b)                                    \
-    X(guest_rip, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_RIP), b)                                  \
-    X(guest_nonreg, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_NONREG), b)                            \
-    X(guest_link, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_LINK), b)                                \
-    X(guest_pdpte, CHECK_SEC_IN(VCORE_VMX_CHECK_ROWS_GUEST_PDPTE), b)                              \
-    /* The list is read from L1 memory: its own run bit, so the entry        \
-     * pipeline, which loads the list entry by entry, can leave it out. */    \
-    X(msr_load, VCORE__VMX_RUN_MSR_LOAD, b)
-#define CHECK_SEC_ROW_IN(X, name, value, cls, sec, msg, in) | (uint32_t)(in)
-#define CHECK_SEC_IN(rows) (VCORE_VMX_IN_OTHER rows(CHECK_SEC_ROW_IN, -))
+/* The sections (VCORE__VMX_SECTIONS), each entered when one of its rules'
+ * inputs changed: the union of the rules' inputs (VCORE__VMX_ROW_IN). The
+ * MSR-load list is read from L1 memory: its own run bit instead, so the
+ * entry pipeline, which loads the list entry by entry, can leave it out. */
+#define CHECK_SEC_ROW_IN(run, name, value, cls, sec, msg, in) | VCORE__VMX_ROW_IN(run, in)
+#define CHECK_SEC_IN(name, rows, run)                                                              \
+    (CHECK_SEC_##name == CHECK_SEC_msr_load ? VCORE__VMX_RUN_MSR_LOAD                             \
+                                            : (VCORE_VMX_IN_OTHER rows(CHECK_SEC_ROW_IN, run)))
 
 enum check_section {
-#define CHECK_SEC_ENUM(name, in, b) CHECK_SEC_##name,
-    CHECK_SECTIONS(CHECK_SEC_ENUM, -)
+#define CHECK_SEC_ENUM(name, rows, run, b) CHECK_SEC_##name,
+    VCORE__VMX_SECTIONS(CHECK_SEC_ENUM, -)
 #undef CHECK_SEC_ENUM
     CHECK_SEC_COUNT
 };
 
 static void (*const check_section_fn[CHECK_SEC_COUNT])(vcore__vmx_chk_t *) = {
-#define CHECK_SEC_FN(name, in, b) vcore__vmx_check_##name,
-    CHECK_SECTIONS(CHECK_SEC_FN, -)
+#define CHECK_SEC_FN(name, rows, run, b) vcore__vmx_check_##name,
+    VCORE__VMX_SECTIONS(CHECK_SEC_FN, -)
 #undef CHECK_SEC_FN
 };
 
 /* Per input bit (VCORE_VMX_IN_* and the MSR-load run bit), the sections
  * reading it, one bit each in section order: a run word turns into the
  * sections due with a table read per input that changed. */
-#define CHECK_SEC_HAS(name, in, b) | ((((in) >> (b)) & 1u) << CHECK_SEC_##name)
-#define CHECK_SECS_OF(b) (0u CHECK_SECTIONS(CHECK_SEC_HAS, b))
+#define CHECK_SEC_HAS(name, rows, run, b) | (((CHECK_SEC_IN(name, rows, run) >> (b)) & 1u) << CHECK_SEC_##name)
+#define CHECK_SECS_OF(b) (0u VCORE__VMX_SECTIONS(CHECK_SEC_HAS, b))
 static const uint16_t check_sections_of_input[32] = {
     CHECK_SECS_OF(0),  CHECK_SECS_OF(1),  CHECK_SECS_OF(2),  CHECK_SECS_OF(3),  CHECK_SECS_OF(4),
     CHECK_SECS_OF(5),  CHECK_SECS_OF(6),  CHECK_SECS_OF(7),  CHECK_SECS_OF(8),  CHECK_SECS_OF(9),
@@ -238,7 +223,7 @@ static void check_verdict(const vcore__vmx_chk_t *c, vcore_vmx_verdict_t *out)
 static void check_ctx(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in)
 {
     c->v = (const vcore__vmcs12_t *)in->vmcs12;
-    c->in = *in;
+    c->in = in;
     c->caps = in->caps->msr;
     c->ptr_width = (c->caps[VCORE_NVMX_CAP_BASIC] & VCORE_VMX_BASIC_32BIT_PA) ? 32u : in->maxphyaddr;
     c->leaf7_read = false;
@@ -291,6 +276,8 @@ static int check_run(vcore__vmx_chk_t *c, const vcore_vmx_check_input_t *in, vco
             return err;
         vcore__memcpy(&c->copy, in->vmcs12, sizeof(c->copy));
         c->v = &c->copy;
+        c->in_copy = *in;
+        c->in = &c->in_copy;
     } else {
         check_ctx(c, in);
     }
@@ -335,7 +322,7 @@ int vcore_vmx_check_input_from_nvmx(const vcore_nvmx_t *nvmx, const vcore_nvmx_m
     if (!VCORE__SIZE_OK(out))
         return VCORE_ERR_ABI;
     v = (const vcore__vmcs12_t *)(const void *)nvmx->vmcs12;
-    vcore__memset(out, 0, sizeof(*out));
+    /* Every member is set (no zeroing of the whole input first). */
     out->size = sizeof(*out);
     out->vmcs12 = nvmx->vmcs12;
     out->caps = &nvmx->caps;
@@ -349,5 +336,7 @@ int vcore_vmx_check_input_from_nvmx(const vcore_nvmx_t *nvmx, const vcore_nvmx_m
     out->cpuid = cpuid;
     out->ncpuid = ncpuid;
     out->mem = mem;
+    out->msr_writable = NULL;
+    out->msr_ctx = NULL;
     return VCORE_OK;
 }

@@ -13,8 +13,8 @@ void vcore__vmx_check_basic(vcore__vmx_chk_t *c)
     /* "VMfailInvalid if the current-VMCS pointer is not valid"; a shadow
      * VMCS cannot be launched or resumed either (SDM "VMCS Shadowing").
      * Without a usable VMCS nothing else can be checked. */
-    if (c->in.current_vmptr == VCORE_VMX_NO_VMCS) {
-        vcore__vmx_chk_fail(c, VCORE_VMX_CHECK_BASIC_NO_CURRENT_VMCS, 0, c->in.current_vmptr);
+    if (c->in->current_vmptr == VCORE_VMX_NO_VMCS) {
+        vcore__vmx_chk_fail(c, VCORE_VMX_CHECK_BASIC_NO_CURRENT_VMCS, 0, c->in->current_vmptr);
         c->stop = true;
         return;
     }
@@ -24,9 +24,9 @@ void vcore__vmx_check_basic(vcore__vmx_chk_t *c)
         return;
     }
     /* VM-instruction error 26, then 4 or 5. */
-    VCORE__CHK(c, c->in.movss_blocking, BASIC_MOV_SS, 1);
-    VCORE__CHK(c, !c->in.resume && c->in.launch_state != 0, BASIC_LAUNCH_NOT_CLEAR,
-               c->in.launch_state);
-    VCORE__CHK(c, c->in.resume && c->in.launch_state != 1, BASIC_RESUME_NOT_LAUNCHED,
-               c->in.launch_state);
+    VCORE__CHK(c, c->in->movss_blocking, BASIC_MOV_SS, 1);
+    VCORE__CHK(c, !c->in->resume && c->in->launch_state != 0, BASIC_LAUNCH_NOT_CLEAR,
+               c->in->launch_state);
+    VCORE__CHK(c, c->in->resume && c->in->launch_state != 1, BASIC_RESUME_NOT_LAUNCHED,
+               c->in->launch_state);
 }

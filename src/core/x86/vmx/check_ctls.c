@@ -161,7 +161,7 @@ void vcore__vmx_check_exec(vcore__vmx_chk_t *c)
     }
     VCORE__CHK(c, (c->proc2 & VCORE__PROC2_VPID) && v->VIRTUAL_PROCESSOR_ID == 0, EXEC_VPID_ZERO, 0);
     if (c->proc2 & VCORE__PROC2_EPT) {
-        f = vcore__vmx_eptp_faults(m, c->in.maxphyaddr, v->EPT_POINTER);
+        f = vcore__vmx_eptp_faults(m, c->in->maxphyaddr, v->EPT_POINTER);
         for (k = 0; k < 6; k++)
             VCORE__CHK_ID(c, (f >> k) & 1u, (uint32_t)VCORE_VMX_CHECK_EXEC_EPTP_MEMTYPE + k, v->EPT_POINTER);
     }

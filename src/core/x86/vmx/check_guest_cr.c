@@ -36,7 +36,7 @@ void vcore__vmx_check_guest_cr(vcore__vmx_chk_t *c)
     } else {
         VCORE__CHK(c, cr4 & VCORE__CR4_PCIDE, GUEST_CR4_PCIDE, cr4);
     }
-    VCORE__CHK(c, !vcore__x86_phys_ok(v->GUEST_CR3, c->in.maxphyaddr), GUEST_CR3_WIDTH, v->GUEST_CR3);
+    VCORE__CHK(c, !vcore__x86_phys_ok(v->GUEST_CR3, c->in->maxphyaddr), GUEST_CR3_WIDTH, v->GUEST_CR3);
     if (c->entry & VCORE__ENTRY_LOAD_DEBUG)
         VCORE__CHK(c, v->GUEST_DR7 >> 32, GUEST_DR7_HIGH, v->GUEST_DR7);
     VCORE__CHK(c, !vcore__vmx_chk_canonical(c, v->GUEST_SYSENTER_ESP), GUEST_SYSENTER_ESP_CANONICAL,

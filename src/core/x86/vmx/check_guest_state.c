@@ -141,7 +141,7 @@ void vcore__vmx_check_guest_link(vcore__vmx_chk_t *c)
         VCORE__CHK(c, ((hdr & VCORE_VMCS12_SHADOW_BIT) != 0) != ((c->proc2 & VCORE__PROC2_SHADOW_VMCS) != 0),
                    GUEST_LINK_SHADOW, hdr);
     }
-    VCORE__CHK(c, lp == c->in.current_vmptr, GUEST_LINK_CURRENT, lp);
+    VCORE__CHK(c, lp == c->in->current_vmptr, GUEST_LINK_CURRENT, lp);
 }
 
 /* PAE paging outside IA-32e mode: the four PDPTEs come from the PDPTE
@@ -168,7 +168,7 @@ void vcore__vmx_check_guest_pdpte(vcore__vmx_chk_t *c)
             continue;
         VCORE__CHK_ID(c, pdpte[i] & PDPTE_RESERVED_MASK, (uint32_t)VCORE_VMX_CHECK_GUEST_PDPTE0_RESERVED + 2u * i,
                       pdpte[i]);
-        VCORE__CHK_ID(c, !vcore__x86_phys_ok(pdpte[i], c->in.maxphyaddr),
+        VCORE__CHK_ID(c, !vcore__x86_phys_ok(pdpte[i], c->in->maxphyaddr),
                       (uint32_t)VCORE_VMX_CHECK_GUEST_PDPTE0_WIDTH + 2u * i, pdpte[i]);
     }
 }

@@ -22,7 +22,7 @@ void vcore__vmx_check_host_cr(vcore__vmx_chk_t *c)
     VCORE__CHK(c, (cr4 & g0) != g0, HOST_CR4_FIXED0, cr4);
     VCORE__CHK(c, cr4 & ~g1, HOST_CR4_FIXED1, cr4);
     VCORE__CHK(c, (cr4 & VCORE__CR4_CET) && !(cr0 & VCORE__CR0_WP), HOST_CR4_CET_WP, cr4);
-    VCORE__CHK(c, !vcore__x86_phys_ok(v->HOST_CR3, c->in.maxphyaddr), HOST_CR3_WIDTH, v->HOST_CR3);
+    VCORE__CHK(c, !vcore__x86_phys_ok(v->HOST_CR3, c->in->maxphyaddr), HOST_CR3_WIDTH, v->HOST_CR3);
     VCORE__CHK(c, !vcore__vmx_chk_canonical(c, v->HOST_IA32_SYSENTER_ESP), HOST_SYSENTER_ESP_CANONICAL,
                v->HOST_IA32_SYSENTER_ESP);
     VCORE__CHK(c, !vcore__vmx_chk_canonical(c, v->HOST_IA32_SYSENTER_EIP), HOST_SYSENTER_EIP_CANONICAL,
@@ -80,13 +80,13 @@ void vcore__vmx_check_host_seg(vcore__vmx_chk_t *c)
 void vcore__vmx_check_addr_size(vcore__vmx_chk_t *c)
 {
     const vcore__vmcs12_t *v = c->v;
-    bool l1_long = (c->in.l1_efer & VCORE__EFER_LMA) != 0;
+    bool l1_long = (c->in->l1_efer & VCORE__EFER_LMA) != 0;
     bool host64 = (c->exit & VCORE__EXIT_HOST_64) != 0;
     bool cet = (c->exit & VCORE__EXIT_LOAD_CET) != 0;
 
-    VCORE__CHK(c, !l1_long && c->ia32e, ADDR_IA32E_GUEST_L1_LEGACY, c->in.l1_efer);
-    VCORE__CHK(c, !l1_long && host64, ADDR_HOST_64_L1_LEGACY, c->in.l1_efer);
-    VCORE__CHK(c, l1_long && !host64, ADDR_HOST_32_L1_LONG, c->in.l1_efer);
+    VCORE__CHK(c, !l1_long && c->ia32e, ADDR_IA32E_GUEST_L1_LEGACY, c->in->l1_efer);
+    VCORE__CHK(c, !l1_long && host64, ADDR_HOST_64_L1_LEGACY, c->in->l1_efer);
+    VCORE__CHK(c, l1_long && !host64, ADDR_HOST_32_L1_LONG, c->in->l1_efer);
     if (!host64) {
         VCORE__CHK(c, c->ia32e, ADDR_HOST_32_IA32E_GUEST, v->VM_ENTRY_CONTROLS);
         VCORE__CHK(c, v->HOST_CR4 & VCORE__CR4_PCIDE, ADDR_HOST_32_PCIDE, v->HOST_CR4);

@@ -121,18 +121,23 @@ uint32_t vcore__vmx_check_changed(const uint64_t *rows, uint32_t words)
     if (words > CHECK_WORDS)
         words = CHECK_WORDS;
     for (uint32_t w = 0; w < words; w++) {
-        uint64_t named = rows[w] & check_rows[1][w];
-        other |= rows[w] & check_rows[0][w];
+        uint64_t r = rows[w];
+        if (!r)
+            continue;
+        uint64_t named = r & check_rows[1][w];
+        other |= r & check_rows[0][w];
         for (; named; named &= named - 1)
             in |= check_input_of_row[w * 64u + (uint32_t)__builtin_ctzll(named)];
     }
     return other ? in | VCORE_VMX_IN_OTHER : in;
 }
 
-/* Per rule: its column with the implied OTHER. */
+/* Per rule: its inputs (VCORE__VMX_ROW_IN), in table order. */
 static const uint32_t check_inputs_of_row[] = {
-#define CHECK_ROW_IN(name, value, cls, sec, msg, in) (uint32_t)(in) | VCORE_VMX_IN_OTHER,
-    VCORE_VMX_CHECK_INPUT_LIST(CHECK_ROW_IN)
+#define CHECK_ROW_IN(run, name, value, cls, sec, msg, in) VCORE__VMX_ROW_IN(run, in),
+#define CHECK_SEC_ROWS(name, rows, run, b) rows(CHECK_ROW_IN, run)
+    VCORE__VMX_SECTIONS(CHECK_SEC_ROWS, -)
+#undef CHECK_SEC_ROWS
 #undef CHECK_ROW_IN
 };
 
@@ -140,4 +145,22 @@ uint32_t vcore__vmx_check_inputs(uint32_t id)
 {
     int r = vcore__vmx_check_row(id);
     return r < 0 ? 0u : check_inputs_of_row[r];
+}
+
+uint32_t vcore__vmx_check_outside(const vcore__vmcs12_t *v)
+{
+    uint32_t proc = v->CPU_BASED_VM_EXEC_CONTROL;
+    uint32_t proc2 = (proc & VCORE__PROC_SECONDARY) ? v->SECONDARY_VM_EXEC_CONTROL : 0u;
+    uint32_t run = 0;
+
+    if ((proc & VCORE__PROC_TPR_SHADOW) && !(proc2 & (VCORE__PROC2_APIC_ACCESS | VCORE__PROC2_VID)))
+        run |= VCORE__VMX_RUN_VTPR;
+    if (v->VMCS_LINK_POINTER != ~0ull)
+        run |= VCORE__VMX_RUN_LINK;
+    /* With EPT the PDPTEs are vmcs12 fields, but the condition reads guest
+     * CR0 and CR4, which have bits of their own: due either way. */
+    if ((v->GUEST_CR0 & VCORE__CR0_PG) && (v->GUEST_CR4 & VCORE__CR4_PAE) &&
+        !(v->VM_ENTRY_CONTROLS & VCORE__ENTRY_IA32E))
+        run |= VCORE__VMX_RUN_PDPTE;
+    return run;
 }

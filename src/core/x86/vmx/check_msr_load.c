@@ -87,7 +87,7 @@ static uint32_t msr_load_wrmsr(vcore__vmx_chk_t *c, uint32_t index, uint64_t val
         /* SDM "Local APIC Status and Location" and "x2APIC State
          * Transitions": bits 7:0, 9 and those beyond MAXPHYADDR reserved;
          * EXTD needs an x2APIC and EN. */
-        if ((value & 0x2ffull) || !vcore__x86_phys_ok(value, c->in.maxphyaddr) ||
+        if ((value & 0x2ffull) || !vcore__x86_phys_ok(value, c->in->maxphyaddr) ||
             ((value & VCORE_APIC_BASE_EXTD) &&
              (!(vcore__vmx_chk_cpuid(c, VCORE__CPUID_LEAF_FEATURES, 0, 2) & VCORE__CPUID_1_ECX_X2APIC) ||
               !(value & VCORE_APIC_BASE_EN))))
@@ -184,8 +184,8 @@ static uint32_t msr_load_wrmsr(vcore__vmx_chk_t *c, uint32_t index, uint64_t val
     if (known)
         return id;
     /* An MSR the library does not model: the VMM decides, if it can. */
-    if (c->in.msr_writable)
-        return c->in.msr_writable(c->in.msr_ctx, index, value) ? 0u : VCORE_VMX_CHECK_MSR_LOAD_REFUSED;
+    if (c->in->msr_writable)
+        return c->in->msr_writable(c->in->msr_ctx, index, value) ? 0u : VCORE_VMX_CHECK_MSR_LOAD_REFUSED;
     return MSR_ABSENT;
 #undef MSR_ABSENT
 }

@@ -16,7 +16,8 @@
 typedef struct vcore__vmx_chk {
     const vcore__vmcs12_t *v;   /* the vmcs12 the checks read: a copy the library owns */
     vcore__vmcs12_t copy;       /* the public entry point's copy of the caller's vmcs12 */
-    vcore_vmx_check_input_t in; /* the caller's input, copied */
+    const vcore_vmx_check_input_t *in; /* the input: in_copy, or the library's own read in place */
+    vcore_vmx_check_input_t in_copy;    /* the public entry point's copy of the caller's input */
     const uint64_t *caps;       /* in.caps->msr (VMM data, not guest-controlled) */
     uint32_t ptr_width;         /* width of VMCS pointers: MAXPHYADDR, or 32 with IA32_VMX_BASIC[48] */
     /* Controls in force: set in vmcs12 and allowed by the capabilities. A
@@ -64,13 +65,65 @@ void vcore__vmx_chk_fail(vcore__vmx_chk_t *c, uint32_t id, uint32_t index, uint6
 #define VCORE__CHK(c, cond, id, value)                                                             \
     VCORE__CHK_ID(c, ((c)->run & (uint32_t)VCORE__VMX_IN_##id) && (cond), VCORE_VMX_CHECK_##id, value)
 
-/* Each rule's inputs, from the table's last column (OTHER is implied). */
+/* The run bit of the MSR-load section (no VCORE_VMX_IN_* bit): a run word
+ * without it leaves the list to a caller that loads it entry by entry. */
+#define VCORE__VMX_RUN_MSR_LOAD (1u << 31)
+/* The table's VCORE_VMX_IN_ALWAYS rules read what lies outside vmcs12 (the
+ * instruction, the launch state, L1 memory). A run word asks for those of
+ * one section with its bit below (VCORE_VMX_IN_ALWAYS: those of every
+ * section), so the entry pipeline asks only for the sections whose
+ * architectural condition can hold (vcore__vmx_check_outside()). */
+#define VCORE__VMX_RUN_BASIC (1u << 26) /* "Basic VM-Entry Checks" */
+#define VCORE__VMX_RUN_VTPR (1u << 27)  /* TPR threshold against VTPR (virtual-APIC page) */
+#define VCORE__VMX_RUN_LINK (1u << 28)  /* the VMCS the link pointer references */
+#define VCORE__VMX_RUN_PDPTE (1u << 29) /* the PDPTEs at guest CR3 */
+/* The run bits whose rules read L1 memory: a run word without any of them
+ * needs no memory accessor. */
+#define VCORE__VMX_RUN_READS_MEM                                                                   \
+    (VCORE_VMX_IN_ALWAYS | VCORE_VMX_IN_OTHER | VCORE__VMX_RUN_VTPR | VCORE__VMX_RUN_LINK |        \
+     VCORE__VMX_RUN_PDPTE | VCORE__VMX_RUN_MSR_LOAD)
+
+/* The sections, in architectural order: X(name, rows, run, b), with the
+ * section's rows (vmx_check_list.h) and the run bit standing for
+ * VCORE_VMX_IN_ALWAYS in them (0u: none; the MSR-load list has its own run
+ * bit for the whole section, VCORE__VMX_RUN_MSR_LOAD, see check.c). */
+#define VCORE__VMX_SECTIONS(X, b)                                                                  \
+    X(basic, VCORE_VMX_CHECK_ROWS_BASIC, VCORE__VMX_RUN_BASIC, b)                                  \
+    X(exec, VCORE_VMX_CHECK_ROWS_EXEC, VCORE__VMX_RUN_VTPR, b)                                     \
+    X(exit, VCORE_VMX_CHECK_ROWS_EXIT, 0u, b)                                                      \
+    X(entry_ctls, VCORE_VMX_CHECK_ROWS_ENTRY, 0u, b)                                               \
+    X(host_cr, VCORE_VMX_CHECK_ROWS_HOST_CR, 0u, b)                                                \
+    X(host_seg, VCORE_VMX_CHECK_ROWS_HOST_SEG, 0u, b)                                              \
+    X(addr_size, VCORE_VMX_CHECK_ROWS_ADDR, 0u, b)                                                 \
+    X(guest_cr, VCORE_VMX_CHECK_ROWS_GUEST_CR, 0u, b)                                              \
+    X(guest_seg, VCORE_VMX_CHECK_ROWS_GUEST_SEG, 0u, b)                                            \
+    X(guest_dt, VCORE_VMX_CHECK_ROWS_GUEST_DT, 0u, b)                                              \
+    X(guest_rip, VCORE_VMX_CHECK_ROWS_GUEST_RIP, 0u, b)                                            \
+    X(guest_nonreg, VCORE_VMX_CHECK_ROWS_GUEST_NONREG, 0u, b)                                      \
+    X(guest_link, VCORE_VMX_CHECK_ROWS_GUEST_LINK, VCORE__VMX_RUN_LINK, b)                         \
+    X(guest_pdpte, VCORE_VMX_CHECK_ROWS_GUEST_PDPTE, VCORE__VMX_RUN_PDPTE, b)                      \
+    X(msr_load, VCORE_VMX_CHECK_ROWS_MSR_LOAD, 0u, b)
+
+/* A rule's inputs: its column, the implied OTHER, and for an ALWAYS rule
+ * its section's run bit. */
+#define VCORE__VMX_ROW_IN(run, in)                                                                 \
+    ((uint32_t)(in) | VCORE_VMX_IN_OTHER | (((uint32_t)(in) & VCORE_VMX_IN_ALWAYS) ? (uint32_t)(run) : 0u))
+
+/* Each rule's inputs, in table order. */
 enum vcore__vmx_check_in {
-#define VCORE__VMX_IN_ENUM(name, value, cls, sec, msg, in) VCORE__VMX_IN_##name = (int)((in) | VCORE_VMX_IN_OTHER),
-    VCORE_VMX_CHECK_INPUT_LIST(VCORE__VMX_IN_ENUM)
+#define VCORE__VMX_IN_ENUM(run, name, value, cls, sec, msg, in) VCORE__VMX_IN_##name = (int)VCORE__VMX_ROW_IN(run, in),
+#define VCORE__VMX_IN_SEC(name, rows, run, b) rows(VCORE__VMX_IN_ENUM, run)
+    VCORE__VMX_SECTIONS(VCORE__VMX_IN_SEC, -)
+#undef VCORE__VMX_IN_SEC
 #undef VCORE__VMX_IN_ENUM
     VCORE__VMX_IN_END
 };
+VCORE__STATIC_ASSERT(((VCORE__VMX_RUN_BASIC | VCORE__VMX_RUN_VTPR | VCORE__VMX_RUN_LINK | VCORE__VMX_RUN_PDPTE |
+                       VCORE__VMX_RUN_MSR_LOAD) &
+                      (VCORE_VMX_IN_ALWAYS | VCORE_VMX_IN_RIP | VCORE_VMX_IN_RFLAGS | VCORE_VMX_IN_CR0 |
+                       VCORE_VMX_IN_CR3 | VCORE_VMX_IN_CR4 | VCORE_VMX_IN_EFER | VCORE_VMX_IN_CSSS |
+                       VCORE_VMX_IN_INTR | VCORE_VMX_IN_ACT | VCORE_VMX_IN_EVENT | VCORE_VMX_IN_OTHER)) == 0,
+                     vmx_run_bits_distinct);
 
 /* ---- facts about L1 (check.c) ---- */
 /* CPUID.(EAX=07H,ECX=0) register: 0 EBX, 1 ECX, 2 EDX. */
@@ -142,9 +195,6 @@ void vcore__vmx_check_guest_pdpte(vcore__vmx_chk_t *c);  /* check_guest_state.c 
 void vcore__vmx_check_msr_load(vcore__vmx_chk_t *c);     /* check_msr_load.c */
 
 /* ---- MSR lists (check_msr_load.c) ---- */
-/* The run bit of the MSR-load section (no VCORE_VMX_IN_* bit): a run word
- * without it leaves the list to a caller that loads it entry by entry. */
-#define VCORE__VMX_RUN_MSR_LOAD (1u << 31)
 /* SDM Vol. 3, "Loading MSRs" and "Saving MSRs": the rules on the first
  * quadword of an entry of a VM-entry or VM-exit MSR-load list (load) or of
  * the VM-exit MSR-store list (!load), which no value makes right: 0 or the
@@ -169,8 +219,19 @@ uint32_t vcore__vmx_check_field_input(uint32_t encoding);
 /* The input bits of the table rows set in a row bitmap of `words` words,
  * with VCORE_VMX_IN_ALWAYS. */
 uint32_t vcore__vmx_check_changed(const uint64_t *rows, uint32_t words);
-/* A rule's inputs (its column with OTHER); 0 for an unknown id. */
+/* A rule's inputs (VCORE__VMX_ROW_IN); 0 for an unknown id. */
 uint32_t vcore__vmx_check_inputs(uint32_t id);
+/* The run bits (VCORE__VMX_RUN_VTPR, _LINK, _PDPTE) of the rules reading L1
+ * memory whose architectural condition can hold for vmcs12 v: VTPR with
+ * "use TPR shadow" and neither "virtualize APIC accesses" nor
+ * "virtual-interrupt delivery" ("Checks on VM-Execution Control Fields"),
+ * the referenced VMCS with a link pointer other than all ones ("Checks on
+ * Guest Non-Register State"), the PDPTEs with PAE paging outside IA-32e
+ * mode ("Checks on Guest Page-Directory-Pointer-Table Entries"). The
+ * controls are taken as set: a caller asks only after an entry that passed
+ * with the same control fields (a change of them is OTHER, which runs
+ * every rule), where set and in force agree. */
+uint32_t vcore__vmx_check_outside(const vcore__vmcs12_t *v);
 /* The checks with only the rules whose inputs are in `run` (verdict only;
  * vmcs12 is read in place: the caller owns it). The input is the library's
  * own (vcore_vmx_check_input_from_nvmx() or a test's well-formed one): it

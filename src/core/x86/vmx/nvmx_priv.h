@@ -64,6 +64,8 @@ struct vcore_nvmx {
     uint64_t chk_dirty[VCORE__DIRTY_WORDS];
     bool chk_passed;        /* the current vmcs12 passed every rule at the last entry */
     uint64_t chk_efer;      /* L1's IA32_EFER at that entry */
+    bool chk_resume;        /* ... whether it was VMRESUME */
+    uint32_t chk_launch;    /* ... the launch state of vmcs12 then */
     /* Cached copy of the current VMCS region (valid while current_vmptr is). */
     uint64_t vmcs12[VCORE_VMCS12_SIZE / 8];
     /* Cached shadow VMCS named by the VMCS link pointer (L1's VMCS shadowing). */
