@@ -93,6 +93,10 @@ struct vcore_vcpu {
     vcore_nvmx_t *nvmx;         /* nested VMX state; NULL unless enabled */
     vcore_nsvm_t *nsvm;         /* nested SVM state; NULL unless enabled */
     uint32_t reply_pending;     /* reason of the exit waiting for a reply, 0 if none */
+    /* The run loop's before-entry steps run on every entry: an arm64 vCPU,
+     * nested SVM or a Hyper-V VM (fixed when the vCPU is set up: Hyper-V
+     * is enabled before any vCPU exists). */
+    bool entry_always;
     vcore_diag_t last_diag;
     void *priv;
 };

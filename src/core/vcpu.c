@@ -141,6 +141,7 @@ static int vcore__vcpu_setup(vcore_vm_t *vm, void *mem, const vcore__vcpu_layout
             return err;
         }
     }
+    vcpu->entry_always = vcpu->arm64 || vcpu->nsvm || vm->hv;
     vcpu->magic = VCORE__VCPU_MAGIC;
     int err = vm->ops.vcpu_init(vcpu, vcpu->priv);
     if (err) {
@@ -293,13 +294,15 @@ int vcore_vcpu_init_signal(vcore_vcpu_t *vcpu)
  * an answer to the previous exit, L2 to run (nested VMX or SVM), L0's
  * shadow VMCS to bring up to date, Hyper-V, an event or a shutdown the
  * core holds, or an arm64 vCPU. One test ahead of the steps, each of which
- * checks its own condition again. */
+ * checks its own condition again; what cannot change after setup (arm64,
+ * nested SVM, Hyper-V) is one flag. */
 static inline bool vcore__vcpu_entry_work(const vcore_vcpu_t *vcpu, uint32_t answering)
 {
+    if (answering || vcpu->entry_always)
+        return true;
     const vcore__x86_vcpu_t *x = vcpu->x86;
     const vcore_nvmx_t *nv = vcpu->nvmx;
-    return answering || !x || x->queued || x->shutdown_pending || vcpu->vm->hv || vcpu->nsvm ||
-           (nv && (nv->in_l2 || nv->hw_sync));
+    return x->queued || x->shutdown_pending || (nv && (nv->in_l2 || nv->hw_sync));
 }
 
 int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
@@ -361,8 +364,9 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
             if (!err && vcpu->vm->hv)
                 err = vcore__hv_before_entry(vcpu);
             /* The x86 core may deliver queued events, or produce the exit itself
-             * (a triple fault from combining exceptions) without entering. */
-            if (!err && vcpu->x86)
+             * (a triple fault from combining exceptions) without entering;
+             * with neither held there is nothing to do (vcpu_events.c). */
+            if (!err && vcpu->x86 && (vcpu->x86->queued || vcpu->x86->shutdown_pending))
                 err = vcore__vcpu_events_before_entry(vcpu, exit, &made);
         }
         if (!err && !made)

@@ -78,7 +78,13 @@ int vcore__vcpu_nested_shadow_pull(vcore_vcpu_t *vcpu)
     nv->hw_sync = true;
     uint32_t buf[VCORE_NVMX_SHADOW_RW_COUNT], count = 0;
     uint64_t values[VCORE_NVMX_SHADOW_RW_COUNT];
-    const uint32_t *fields = vcore__nvmx_shadow_pull_fields(nv, buf, &count);
+    /* The whole read-write set (the processor shadows all of it) is the
+     * table itself; a part of it is gathered into buf. */
+    const uint64_t all = (1ull << VCORE_NVMX_SHADOW_RW_COUNT) - 1u;
+    const uint32_t *fields = vcore__nvmx_shadow_rw_enc;
+    count = VCORE_NVMX_SHADOW_RW_COUNT;
+    if ((nv->hw_mask & all) != all)
+        fields = vcore__nvmx_shadow_pull_fields(nv, buf, &count);
     int err = vcore__vcpu_nested_read_many(vcpu, nv->hw_shadow, fields, values, count);
     if (!err)
         vcore__nvmx_shadow_pull(nv, values);

@@ -409,6 +409,8 @@ void vcore__nvmx_exit_owner(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *me
 /* Whether the rule for an exit reason reads L1 memory (the I/O and MSR bitmaps). */
 bool vcore__nvmx_exit_reads_l1(uint32_t reason);
 
+/* The read-write set's encodings in entry order (nvmx_shadow.c). */
+extern const uint32_t vcore__nvmx_shadow_rw_enc[VCORE_NVMX_SHADOW_RW_COUNT];
 /* The fields the pull reads back from the shadow VMCS: the read-write
  * entries of n->hw_mask as encodings, in entry order (*count of them; buf
  * holds VCORE_NVMX_SHADOW_RW_COUNT and is used only when the processor

@@ -108,7 +108,7 @@ void vcore__nvmx_fast_write(vcore_nvmx_t *n, uint32_t enc, uint32_t e, uint64_t 
 /* The encodings alone, for vcore_nvmx_shadow_fields(). */
 #define ENC(name) VCORE_VMCS_##name,
 #define ENCH(name) VCORE_VMCS_##name##_HIGH,
-static const uint32_t nvmx_shadow_rw_enc[VCORE_NVMX_SHADOW_RW_COUNT] = {NVMX_SHADOW_RW(ENC, ENCH)};
+const uint32_t vcore__nvmx_shadow_rw_enc[VCORE_NVMX_SHADOW_RW_COUNT] = {NVMX_SHADOW_RW(ENC, ENCH)};
 static const uint32_t nvmx_shadow_ro_enc[VCORE_NVMX_SHADOW_RO_COUNT] = {NVMX_SHADOW_READ_ONLY(ENC, ENCH)};
 #undef ENC
 #undef ENCH
@@ -123,7 +123,7 @@ const uint32_t *vcore_nvmx_shadow_fields(bool read_only, uint32_t *count)
 {
     if (count)
         *count = read_only ? VCORE_NVMX_SHADOW_RO_COUNT : VCORE_NVMX_SHADOW_RW_COUNT;
-    return read_only ? nvmx_shadow_ro_enc : nvmx_shadow_rw_enc;
+    return read_only ? nvmx_shadow_ro_enc : vcore__nvmx_shadow_rw_enc;
 }
 
 static void nvmx_shadow_clear_bit(uint8_t *bm, uint32_t enc)
@@ -255,11 +255,11 @@ const uint32_t *vcore__nvmx_shadow_pull_fields(const vcore_nvmx_t *n, uint32_t *
 
     if (m == all) {
         *count = VCORE_NVMX_SHADOW_RW_COUNT;
-        return nvmx_shadow_rw_enc;
+        return vcore__nvmx_shadow_rw_enc;
     }
     /* A processor without a field's control (nvmx_shadow_backend_has). */
     for (; m; m &= m - 1)
-        buf[k++] = nvmx_shadow_rw_enc[__builtin_ctzll(m)];
+        buf[k++] = vcore__nvmx_shadow_rw_enc[__builtin_ctzll(m)];
     *count = k;
     return buf;
 }
@@ -267,10 +267,11 @@ const uint32_t *vcore__nvmx_shadow_pull_fields(const vcore_nvmx_t *n, uint32_t *
 /* One read-write entry: the value read from the shadow VMCS (the next of
  * values), masked to the field's width, against vmcs12's, both at
  * compile-time offsets; a change is stored and dirty like an emulated
- * VMWRITE. */
+ * VMWRITE. NVMX_PULL_ONE is the entry itself, NVMX_PULL the entry when the
+ * processor shadows it (bit NVMX_SI_name of rw). */
 #define NVMX_PULL_MASK(bytes) ((bytes) == 8u ? ~0ull : (1ull << (8u * (bytes))) - 1u)
-#define NVMX_PULL(name)                                                                            \
-    if ((rw >> NVMX_SI_##name) & 1u) {                                                             \
+#define NVMX_PULL_ONE(name)                                                                        \
+    {                                                                                              \
         const uint32_t bytes = (uint32_t)sizeof(((vcore__vmcs12_t *)0)->name);                    \
         uint64_t x = *values++ & NVMX_PULL_MASK(bytes), old;                                       \
         vcore__memcpy(&old, page + offsetof(vcore__vmcs12_t, name), 8);                           \
@@ -280,19 +281,30 @@ const uint32_t *vcore__nvmx_shadow_pull_fields(const vcore_nvmx_t *n, uint32_t *
             vcore__nvmx_mark_dirty(n, &vcore__vmcs_rows[VCORE__ROW_##name]);                       \
         }                                                                                          \
     }
+#define NVMX_PULL(name)                                                                            \
+    if ((rw >> NVMX_SI_##name) & 1u)                                                               \
+        NVMX_PULL_ONE(name)
 #define NVMX_PULL_HIGH(name) /* the read-write set has no _HIGH entry */
 
 void vcore__nvmx_shadow_pull(vcore_nvmx_t *n, const uint64_t *values)
 {
     uint8_t *page = (uint8_t *)n->vmcs12;
-    const uint64_t rw = n->hw_mask & ((1ull << VCORE_NVMX_SHADOW_RW_COUNT) - 1u);
+    const uint64_t all = (1ull << VCORE_NVMX_SHADOW_RW_COUNT) - 1u;
+    const uint64_t rw = n->hw_mask & all;
 
-    NVMX_SHADOW_RW(NVMX_PULL, NVMX_PULL_HIGH)
+    /* The processor shadows the whole read-write set (every one with VMCS
+     * shadowing has its controls): no test per entry. */
+    if (rw == all) {
+        NVMX_SHADOW_RW(NVMX_PULL_ONE, NVMX_PULL_HIGH)
+    } else {
+        NVMX_SHADOW_RW(NVMX_PULL, NVMX_PULL_HIGH)
+    }
     /* vmcs12 and the shadow VMCS now agree on every entry read. */
     n->hw_known |= rw;
     n->hw_stale &= ~rw;
 }
 #undef NVMX_PULL
+#undef NVMX_PULL_ONE
 #undef NVMX_PULL_HIGH
 #undef NVMX_PULL_MASK
 
