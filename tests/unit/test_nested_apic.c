@@ -468,6 +468,53 @@ START_TEST(vapic_follows_memory_map)
 }
 END_TEST
 
+/* ---- APIC-register virtualization ---- */
+
+/* L1's "APIC-register virtualization" (secondary 8) reaches vmcs02 with
+ * L1's virtual-APIC page, from which the processor virtualizes L2's reads
+ * of the APIC-access page ("Virtualizing Reads from the APIC-Access
+ * Page"). L2's write to offset 380H (initial count) is an APIC-write VM
+ * exit (56), trap-like, with the page offset in qualification bits 11:0
+ * ("APIC-Write VM Exits", "Exit Qualification for APIC-Write VM
+ * Exits"): L1's, with L1's host state. */
+START_TEST(apic_write_exit_reflected_with_offset)
+{
+    with_tpr_shadow(SECONDARY, VAPIC_A, 0x50, 0);
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u | (1u << 8));
+    set12(VCORE_VMCS_APIC_ACCESS_ADDR, APIC_ACC);
+    set12(VCORE_VMCS_EXIT_QUALIFICATION, 0xffff);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    l2_exit1(VCORE_VMX_EXIT_APIC_WRITE, 1, VCORE_VMCS_EXIT_QUALIFICATION, 0x380u);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & 0x301u, 0x101u);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_A));
+    ck_assert_uint_eq(peek02(VCORE_VMCS_APIC_ACCESS_ADDR), (uint64_t)(uintptr_t)(ram + APIC_ACC));
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_APIC_WRITE);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0x380u);
+    ck_assert_uint_eq(last().owner, VCORE_NVMX_OWNER_L1);
+    ck_assert_uint_eq(last().kind, VCORE_NVMX_RULE_PROC2);
+    ck_assert_uint_eq(last().arg, 8);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+}
+END_TEST
+
+/* The merge rule of secondary 8 is L1's: L0's bit (vmcs01's) does not
+ * reach vmcs02, L1's does. */
+START_TEST(apic_register_virtualization_merge_is_l1s)
+{
+    uint32_t l1[5] = {0x16, PROC_REF | TPR_SHADOW | SECONDARY, 1u, 0x00036dfb, 0x000011fb};
+    uint32_t l0[5] = {0, SECONDARY, 1u << 8, 0, 0}, m[5];
+    vcore_nvmx_merge_controls(l1, l0, m);
+    ck_assert_uint_eq(m[2] & (1u << 8), 0);
+    l1[2] |= 1u << 8;
+    l0[2] = 0;
+    vcore_nvmx_merge_controls(l1, l0, m);
+    ck_assert_uint_eq(m[2] & (1u << 8), 1u << 8);
+}
+END_TEST
+
 /* The merge rule: L0 intercepting CR8 for L1 (the vmx backend keeps L1's
  * TPR in software) does not reach vmcs02 when L1 uses the TPR shadow; it
  * is forced when L1 does not. */
@@ -510,6 +557,8 @@ static Suite *apic_suite(void)
     tcase_add_test(a, apic_access_follows_memory_map);
     tcase_add_loop_test(a, vapic_unbacked_is_refused, 0, 2);
     tcase_add_test(a, vapic_follows_memory_map);
+    tcase_add_test(a, apic_write_exit_reflected_with_offset);
+    tcase_add_test(a, apic_register_virtualization_merge_is_l1s);
     suite_add_tcase(s, a);
     return s;
 }

@@ -231,7 +231,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(2, 1, OR, "enable EPT: L0's EPT when L1 does not enable EPT; else the shadow EPT (ept02: L1's EPT composed with L0's)") \
     X(2, 5, L1, "enable VPID: vmcs02 runs with vpid02, the vCPU's second VPID, flushed when L1 changes vmcs12's VPID or runs INVVPID (\"Virtual-Processor Identifiers (VPIDs)\"); without one from the backend, without VPID (every entry flushes)") \
     X(2, 7, L1, "unrestricted guest: L2 in real mode or protected mode without paging, guest-physical = linear through ept02 (requires EPT, \"Unrestricted Guests\")") \
-    X(2, 8, REFUSED, "APIC-register virtualization: not yet given to L2") \
+    X(2, 8, L1, "APIC-register virtualization: L2's reads of the APIC-access page come from L1's virtual-APIC page, and its writes there end in APIC-write exits (56) to L1 (\"Virtualizing Memory-Mapped APIC Accesses\")") \
     X(2, 9, REFUSED, "virtual-interrupt delivery: guest interrupt status and the EOI-exit bitmaps do not reach vmcs02, nor RVI/SVI vmcs12") \
     X(2, 13, REFUSED, "enable VM functions: EPTP switching is not emulated")                        \
     X(2, 14, REFUSED, "VMCS shadowing: L2's VMREAD/VMWRITE would need L1's shadow VMCS emulated") \
