@@ -320,7 +320,13 @@ int main(void)
            "  raises APIC access (44) with its qualification (offset in bits 11:0, access type in 15:12),\n"
            "  or virtualizes an access to VTPR, exactly where L1's processor would; exit 44 is L1's by the\n"
            "  table below. An APIC-access address with no memory behind it in the memory map is refused\n"
-           "  with `VCORE_ERR_UNSUPPORTED` and `NVMX_APIC_ACCESS_UNBACKED` (value: the address).\n\n");
+           "  with `VCORE_ERR_UNSUPPORTED` and `NVMX_APIC_ACCESS_UNBACKED` (value: the address).\n"
+           "- APIC-register virtualization (secondary control 8) is L1's: with L1's virtual-APIC page in\n"
+           "  vmcs02 the processor virtualizes L2's reads of the APIC-access page from that page\n"
+           "  (\"Virtualizing Reads from the APIC-Access Page\") and writes L2's virtualized writes into it;\n"
+           "  the APIC-write VM exit (56, trap-like, page offset in qualification bits 11:0) is L1's. It is\n"
+           "  offered when the processor has it and the host gives physical addresses, as the APIC-access\n"
+           "  page is.\n\n");
     printf("| Exit | Reason | Decided by | Bit | Rule |\n|---|---:|---|---:|---|\n");
     vcore_nvmx_rule_info_t ri = {.size = sizeof(ri)};
     for (uint32_t i = 0; i < vcore_nvmx_rule_count(); i++) {
