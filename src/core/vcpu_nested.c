@@ -37,13 +37,14 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
     /* L1 is offered only what the pipeline runs for L2: no REFUSED control,
      * and EPT only on the shadow EPT, which needs the backend's INVEPT and
      * host pages. */
-    /* The TPR shadow and APIC-access virtualization need a host page and
-     * physical addresses (vcpu_nested_apic.c). */
+    /* The TPR shadow, APIC-access virtualization and APIC-register
+     * virtualization (which virtualizes accesses to the APIC-access page from
+     * the virtual-APIC page) need physical addresses (vcpu_nested_apic.c). */
     bool apic = vcore__vcpu_nested_apic_usable(vcpu);
     if (!err)
         vcore__nvmx_caps_refuse(&emulated, apic ? 0u : VCORE__PROC_TPR_SHADOW,
                                 (vcore__vcpu_nested_ept02_usable(vcpu) ? 0u : VCORE__PROC2_EPT) |
-                                    (apic ? 0u : VCORE__PROC2_APIC_ACCESS));
+                                    (apic ? 0u : VCORE__PROC2_APIC_ACCESS | VCORE__PROC2_APIC_REG));
     if (!err)
         err = vcore_nvmx_caps_intersect(&hw, &emulated, &base);
     if (err)
@@ -89,7 +90,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     nv->l2_done = false;
     nv->l2_pending = 0;
     vcore__vcpu_nested_ept02_fini(vcpu);
-    vcore__vcpu_nested_apic_fini(vcpu);
+    vcore__vcpu_nested_apic_forget(vcpu);
     if (nv->vmcs02) {
         vcpu->vm->ops.vmcs_free(vcpu, vcpu->priv, nv->vmcs02);
         nv->vmcs02 = NULL;

@@ -197,21 +197,15 @@ int vcore__vcpu_nested_vpid_leave(vcore_vcpu_t *vcpu);
 /* L1's INVVPID that succeeded: type 0-3, the descriptor's VPID and linear address. */
 int vcore__vcpu_nested_vpid_invvpid(vcore_vcpu_t *vcpu, uint32_t type, uint16_t vpid, uint64_t addr);
 /* vcpu_nested_apic.c: L1's TPR shadow and APIC-access page for L2. */
-/* The host offers what they need (a page, physical addresses). */
+/* The host can give physical addresses (vmcs02 names L1's pages by them). */
 bool vcore__vcpu_nested_apic_usable(const vcore_vcpu_t *vcpu);
-/* At an entry of L1 (vmcs02 current): L1's VTPR into L0's virtual-APIC
- * page, vmcs02's virtual-APIC and APIC-access addresses. */
+/* At an entry of L1 (vmcs02 current): vmcs02's virtual-APIC and
+ * APIC-access addresses, the host pages behind vmcs12's. */
 int vcore__vcpu_nested_apic_enter(vcore_vcpu_t *vcpu);
-/* Before L2 runs again: the APIC-access page looked up again if L0's memory map changed. */
+/* Before L2 runs again: both looked up again if L0's memory map changed. */
 int vcore__vcpu_nested_apic_sync(vcore_vcpu_t *vcpu);
-/* VTPR back into L1's virtual-APIC page (export: L2 keeps running). */
-int vcore__vcpu_nested_apic_save(vcore_vcpu_t *vcpu);
-/* At an exit to L1: VTPR back, and the page is L1's again. */
-int vcore__vcpu_nested_apic_leave(vcore_vcpu_t *vcpu);
-/* vmcs02 is new: its address fields hold nothing yet. */
+/* vmcs02 rebuilt: its address fields are written again at the next entry. */
 void vcore__vcpu_nested_apic_forget(vcore_vcpu_t *vcpu);
-/* Teardown and RESET: L0's page back to the host. */
-void vcore__vcpu_nested_apic_fini(vcore_vcpu_t *vcpu);
 /* vcpu_nested_shadow.c: which fields the backend's processor shadows (hw:
  * its capabilities), at vCPU setup. */
 void vcore__vcpu_nested_shadow_setup(vcore_vcpu_t *vcpu, const vcore_nvmx_caps_t *hw);

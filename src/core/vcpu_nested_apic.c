@@ -4,46 +4,41 @@
  * "Virtualizing CR8-Based TPR Accesses", "TPR Virtualization",
  * "Virtualizing Memory-Mapped APIC Accesses").
  *
- * The virtual-APIC page of vmcs12 is L1 memory that L2 changes without an
- * exit. vmcs02 never points at it: it points at a page L0 owns (drawn from
- * vcore_host_t::alloc_pages once, like ept02's pool), and L1's VTPR is
- * copied through it. With only the TPR shadow and APIC-access
- * virtualization (APIC-register virtualization and virtual-interrupt
- * delivery stay refused) the processor reads and writes no byte of the
- * virtual-APIC page but VTPR, the 32 bits at 080H: MOV to/from CR8, the TPR
- * threshold, and the memory-mapped accesses to offsets 080H-083H that are
- * virtualized. So:
- *  - at each VM entry of L1 (VMLAUNCH, VMRESUME, a guest-mode import) VTPR
- *    is read once from the virtual-APIC address vmcs12 holds then, into
- *    L0's page; a new address is used at the next entry (nothing of an
- *    earlier address is kept);
- *  - at each VM exit to L1 (and a nested-state export, where L1's memory
- *    is what travels) VTPR goes back to that address, written only when
- *    L2 changed it. L1 cannot observe it between two such points: an exit
- *    L0 handles re-enters L2 on the same page.
- *
- * The APIC-access address is what the processor compares physical
- * addresses with ("APIC-Access Page": after EPT translation when EPT is
- * on). vmcs12 holds an L1-physical address; vmcs02 gets the host-physical
- * address of that page from the VM's memory map, the same source ept01
- * and ept02 map L1 memory from. L2's accesses reach that host page through
- * ept01 (L1 without EPT: L2 uses L1-physical addresses) or through ept02
- * (L1's EPT composed with L0's map), so the processor raises the APIC-access
- * VM exit (44) with the SDM's qualification, or virtualizes the VTPR access,
- * exactly where L1's own processor would; exit 44 is then L1's by the
- * reflection table. An APIC-access address with no RAM behind it in the
- * memory map has no host page to compare with: the entry is refused with
- * NVMX_APIC_ACCESS_UNBACKED. A memory map that changes while L2 runs is
- * looked up again before the next entry.
+ * Both addresses vmcs12 holds are L1-physical. vmcs02 gets the
+ * host-physical address of the same page from the VM's memory map, the
+ * source ept01 and ept02 map L1 memory from, so the processor uses L1's
+ * pages themselves, exactly as L1's own processor would:
+ *  - the virtual-APIC page: the processor reads and writes it while L2
+ *    runs (VTPR on MOV to/from CR8 and on virtualized accesses to offsets
+ *    080H-083H, the TPR threshold compared with it), and L1 reads it after
+ *    the exit. Nothing is copied at entries or exits, and a nested-state
+ *    export or import has nothing of it to carry apart from L1's memory.
+ *    The one read the library makes of it is the entry check of the TPR
+ *    threshold against VTPR ("Checks on VMX Controls"). The processor
+ *    writes it through its host-physical address, past ept01's
+ *    permissions: an address whose memory is read-only in the memory map
+ *    (or absent) is refused with NVMX_VAPIC_UNBACKED. The backends that run
+ *    L2 here track no dirty pages (vm_dirty_log: a region asking for
+ *    VCORE_MEM_LOG_DIRTY is refused there), so there is no log for the
+ *    processor's writes to miss;
+ *  - the APIC-access page: the processor compares physical addresses with
+ *    it ("APIC-Access Page": after EPT translation when EPT is on) and
+ *    never accesses it. L2's accesses reach that host page through ept01
+ *    (L1 without EPT) or ept02 (L1's EPT composed with L0's map), so the
+ *    processor raises the APIC-access VM exit (44) with the SDM's
+ *    qualification, or virtualizes the access, exactly where L1's own
+ *    processor would; exit 44 is then L1's by the reflection table. An
+ *    address with no memory behind it is refused with
+ *    NVMX_APIC_ACCESS_UNBACKED.
+ * Each vmcs02 field is written when its host page changes: a new address
+ * in vmcs12 at the next entry, or a memory map that changed while L2 ran
+ * (looked up again before L2 runs again).
  */
 #include "vcpu_nested.h"
 
-#define NESTED_VTPR 0x80u /* "Virtual-APIC Page": VTPR, 32 bits at 080H */
-
 bool vcore__vcpu_nested_apic_usable(const vcore_vcpu_t *vcpu)
 {
-    const vcore_host_t *h = &vcpu->vm->host;
-    return h->alloc_pages && h->free_pages && h->virt_to_phys;
+    return vcpu->vm->host.virt_to_phys != NULL;
 }
 
 static bool vcore__vcpu_nested_apic_tpr(const vcore__vmcs12_t *v)
@@ -58,121 +53,66 @@ static bool vcore__vcpu_nested_apic_access(const vcore__vmcs12_t *v)
 }
 
 /* The host-physical address of the page behind an L1-physical address, or
- * false when the VM's memory map has no memory there. */
-static bool vcore__vcpu_nested_apic_hpa(const vcore_vcpu_t *vcpu, uint64_t gpa, uint64_t *hpa)
+ * false when the VM's memory map has no memory there (or, for a page the
+ * processor writes, no writable memory). */
+static bool vcore__vcpu_nested_apic_hpa(const vcore_vcpu_t *vcpu, uint64_t gpa, bool write, uint64_t *hpa)
 {
     const vcore_host_t *h = &vcpu->vm->host;
     const vcore_mem_region_t *r = vcore__vm_region_at(vcpu->vm, gpa);
-    if (!r || !h->virt_to_phys)
+    if (!r || (write && (r->flags & VCORE_MEM_READONLY)) || !h->virt_to_phys)
         return false;
     uint64_t page = gpa & ~(uint64_t)(VCORE_PAGE_SIZE - 1);
     *hpa = h->virt_to_phys(h->ctx, (const uint8_t *)r->hva + (page - r->gpa));
     return true;
 }
 
-/* vmcs02's APIC-access address for vmcs12's, written when it changes. */
-static int vcore__vcpu_nested_apic_access_addr(vcore_vcpu_t *vcpu)
+/* One vmcs02 address field for vmcs12's address: looked up, written when
+ * its host page changed since the last write (*known, *cur). */
+static int vcore__vcpu_nested_apic_addr(vcore_vcpu_t *vcpu, uint32_t enc, uint64_t gpa, bool write,
+                                        uint32_t diag, bool *known, uint64_t *cur)
 {
-    vcore_nvmx_t *nv = vcpu->nvmx;
-    uint64_t gpa = vcore__vcpu_nested_v12(vcpu)->APIC_ACCESS_ADDR, hpa = 0;
-    if (!vcore__vcpu_nested_apic_hpa(vcpu, gpa, &hpa)) {
-        (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_NVMX_APIC_ACCESS_UNBACKED, gpa);
+    uint64_t hpa = 0;
+    if (!vcore__vcpu_nested_apic_hpa(vcpu, gpa, write, &hpa)) {
+        (void)vcore__diag_set(&vcpu->last_diag, diag, gpa);
         return VCORE_ERR_UNSUPPORTED;
     }
-    nv->apic_map_gen = vcpu->vm->map_gen;
-    if (nv->apic02_known && nv->apic02_cur == hpa)
+    if (*known && *cur == hpa)
         return VCORE_OK;
-    int err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_APIC_ACCESS_ADDR, hpa);
-    nv->apic02_known = err == VCORE_OK;
-    nv->apic02_cur = hpa;
+    int err = vcore__vcpu_nested_wr(vcpu, enc, hpa);
+    *known = err == VCORE_OK;
+    *cur = hpa;
     return err;
 }
 
-/* L0's virtual-APIC page, drawn from the host once. */
-static int vcore__vcpu_nested_apic_page(vcore_vcpu_t *vcpu)
+/* vmcs02's APIC-access and virtual-APIC addresses for vmcs12's. */
+static int vcore__vcpu_nested_apic_addrs(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    const vcore_host_t *h = &vcpu->vm->host;
-    if (nv->vapic02)
-        return VCORE_OK;
-    if (!vcore__vcpu_nested_apic_usable(vcpu))
-        return VCORE_ERR_UNSUPPORTED;
-    uint64_t pa = 0;
-    uint8_t *va = h->alloc_pages(h->ctx, 1, &pa);
-    if (!va)
-        return VCORE_ERR_NOMEM;
-    vcore__memset(va, 0, VCORE_PAGE_SIZE);
-    nv->vapic02 = va;
-    nv->vapic02_pa = pa;
-    nv->vapic02_known = false;
-    return VCORE_OK;
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    int err = VCORE_OK;
+    if (vcore__vcpu_nested_apic_access(v))
+        err = vcore__vcpu_nested_apic_addr(vcpu, VCORE_VMCS_APIC_ACCESS_ADDR, v->APIC_ACCESS_ADDR, false,
+                                           VCORE_DIAG_NVMX_APIC_ACCESS_UNBACKED, &nv->apic02_known,
+                                           &nv->apic02_cur);
+    if (!err && vcore__vcpu_nested_apic_tpr(v))
+        err = vcore__vcpu_nested_apic_addr(vcpu, VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, v->VIRTUAL_APIC_PAGE_ADDR,
+                                           true, VCORE_DIAG_NVMX_VAPIC_UNBACKED, &nv->vapic02_known,
+                                           &nv->vapic02_cur);
+    if (!err)
+        nv->apic_map_gen = vcpu->vm->map_gen;
+    return err;
 }
 
 int vcore__vcpu_nested_apic_enter(vcore_vcpu_t *vcpu)
 {
-    vcore_nvmx_t *nv = vcpu->nvmx;
-    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    nv->vapic_live = false;
-    int err = VCORE_OK;
-    if (vcore__vcpu_nested_apic_access(v))
-        err = vcore__vcpu_nested_apic_access_addr(vcpu);
-    if (err || !vcore__vcpu_nested_apic_tpr(v))
-        return err;
-    err = vcore__vcpu_nested_apic_page(vcpu);
-    vcore_nvmx_mem_t mem;
-    mem.size = sizeof(mem);
-    if (!err)
-        err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
-    if (err)
-        return err;
-    /* The one read of L1's VTPR for this entry. */
-    uint32_t vtpr = 0;
-    nv->vapic12 = v->VIRTUAL_APIC_PAGE_ADDR;
-    vcore__nvmx_phys_read(&mem, nv->vapic12 + NESTED_VTPR, &vtpr, sizeof(vtpr));
-    vcore__memcpy(nv->vapic02 + NESTED_VTPR, &vtpr, sizeof(vtpr));
-    nv->vtpr12 = vtpr;
-    if (!nv->vapic02_known) {
-        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, nv->vapic02_pa);
-        if (err)
-            return err;
-        nv->vapic02_known = true;
-    }
-    nv->vapic_live = true;
-    return VCORE_OK;
+    return vcore__vcpu_nested_apic_addrs(vcpu);
 }
 
 int vcore__vcpu_nested_apic_sync(vcore_vcpu_t *vcpu)
 {
-    vcore_nvmx_t *nv = vcpu->nvmx;
-    if (nv->apic_map_gen == vcpu->vm->map_gen || !vcore__vcpu_nested_apic_access(vcore__vcpu_nested_v12(vcpu)))
+    if (vcpu->nvmx->apic_map_gen == vcpu->vm->map_gen)
         return VCORE_OK;
-    return vcore__vcpu_nested_apic_access_addr(vcpu);
-}
-
-int vcore__vcpu_nested_apic_save(vcore_vcpu_t *vcpu)
-{
-    vcore_nvmx_t *nv = vcpu->nvmx;
-    if (!nv->vapic_live)
-        return VCORE_OK;
-    uint32_t vtpr = 0;
-    vcore__memcpy(&vtpr, nv->vapic02 + NESTED_VTPR, sizeof(vtpr));
-    if (vtpr == nv->vtpr12)
-        return VCORE_OK;
-    vcore_nvmx_mem_t mem;
-    mem.size = sizeof(mem);
-    int err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
-    if (err)
-        return err;
-    vcore__nvmx_phys_write(&mem, nv->vapic12 + NESTED_VTPR, &vtpr, sizeof(vtpr));
-    nv->vtpr12 = vtpr;
-    return VCORE_OK;
-}
-
-int vcore__vcpu_nested_apic_leave(vcore_vcpu_t *vcpu)
-{
-    int err = vcore__vcpu_nested_apic_save(vcpu);
-    vcpu->nvmx->vapic_live = false;
-    return err;
+    return vcore__vcpu_nested_apic_addrs(vcpu);
 }
 
 void vcore__vcpu_nested_apic_forget(vcore_vcpu_t *vcpu)
@@ -180,17 +120,4 @@ void vcore__vcpu_nested_apic_forget(vcore_vcpu_t *vcpu)
     vcore_nvmx_t *nv = vcpu->nvmx;
     nv->vapic02_known = false;
     nv->apic02_known = false;
-}
-
-void vcore__vcpu_nested_apic_fini(vcore_vcpu_t *vcpu)
-{
-    vcore_nvmx_t *nv = vcpu->nvmx;
-    nv->vapic_live = false;
-    vcore__vcpu_nested_apic_forget(vcpu);
-    if (!nv->vapic02)
-        return;
-    const vcore_host_t *h = &vcpu->vm->host;
-    h->free_pages(h->ctx, nv->vapic02, 1);
-    nv->vapic02 = NULL;
-    nv->vapic02_pa = 0;
 }

@@ -370,8 +370,6 @@ int vcore__vcpu_nested_sync_guest(vcore_vcpu_t *vcpu)
         err = vcore__vcpu_nested_save_guest(vcpu);
     if (!err)
         err = vcore__vcpu_nested_sync_rare(vcpu);
-    if (!err) /* L1's memory is what an import reads VTPR from */
-        err = vcore__vcpu_nested_apic_save(vcpu);
     return err;
 }
 
@@ -533,9 +531,6 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
     /* Asked before L1's state changes: a refusal leaves L1 as it was. */
     if (!err)
         err = vcore__vcpu_nested_vpid_leave(vcpu);
-    /* L2's VTPR into L1's virtual-APIC page ("Virtual-APIC Page"). */
-    if (!err)
-        err = vcore__vcpu_nested_apic_leave(vcpu);
     if (err)
         return err;
     *shutdown = false;

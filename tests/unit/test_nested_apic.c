@@ -132,9 +132,10 @@ static void assert_vmfail7(uint32_t check)
 
 /* ---- TPR shadow ---- */
 
-/* vmcs02 runs L1's TPR shadow on a page that is not L1's: no CR8 exiting
- * (L2's MOV to/from CR8 does not exit), L1's threshold, VTPR copied in. */
-START_TEST(tpr_shadow_vmcs02_on_l0_page)
+/* vmcs02 runs L1's TPR shadow on L1's own virtual-APIC page (the host
+ * page behind vmcs12's address): no CR8 exiting (L2's MOV to/from CR8 does
+ * not exit), L1's threshold. */
+START_TEST(tpr_shadow_vmcs02_on_l1_page)
 {
     with_tpr_shadow(0, VAPIC_A, 0x50, 3);
     load_vmcs12();
@@ -147,10 +148,8 @@ START_TEST(tpr_shadow_vmcs02_on_l0_page)
     ck_assert_uint_eq(proc02 & TPR_SHADOW, TPR_SHADOW);
     ck_assert_uint_eq(proc02 & (CR8_LOAD | CR8_STORE), 0);
     ck_assert_uint_eq(peek02(VCORE_VMCS_TPR_THRESHOLD), 3);
-    uint64_t pa = peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR);
-    ck_assert_uint_eq(pa & 0xfffu, 0);
-    /* Not L1's page (nor anything in L1's memory). */
-    ck_assert(pa < (uint64_t)(uintptr_t)ram || pa >= (uint64_t)(uintptr_t)(ram + RAM));
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_A));
+    ck_assert_uint_eq(writes(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), 1);
     ck_assert_uint_eq(vtpr02(), 0x50);
     ck_assert_uint_eq(l1_vtpr(VAPIC_A), 0x50);
 }
@@ -170,8 +169,8 @@ START_TEST(no_tpr_shadow_forces_cr8_exiting)
 }
 END_TEST
 
-/* L2 lowers its TPR below L1's threshold: L0 handles another exit of L2 in
- * between (L1 cannot see VTPR yet: its page is unchanged), then TPR below
+/* L2 lowers its TPR below L1's threshold: the processor writes L1's page
+ * itself, L0 handles another exit of L2 in between, then TPR below
  * threshold (43) is L1's: trap-like, no qualification, L1's host state,
  * and L1's page holds the new VTPR. */
 START_TEST(tpr_below_threshold_reflected_with_vtpr)
@@ -186,15 +185,15 @@ START_TEST(tpr_below_threshold_reflected_with_vtpr)
     ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
     /* L2: MOV CR8, 4 (no exit: 4 >= 3), then the VMM's OUT completes. */
     l2_mov_to_cr8(4);
-    ck_assert_uint_eq(l1_vtpr(VAPIC_A), 0x50);
+    ck_assert_uint_eq(l1_vtpr(VAPIC_A), 0x40);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
     ck_assert_uint_eq(l1_vtpr(VAPIC_A), 0x40);
-    /* L1 resumes L2, which exits to the VMM again: the entry copied L1's
-     * VTPR in. Then L2: MOV CR8, 2 -> VTPR 20H, below threshold 3: exit 43. */
+    /* L1 resumes L2, which exits to the VMM again: L2 sees L1's VTPR.
+     * Then L2: MOV CR8, 2 -> VTPR 20H, below threshold 3: exit 43. */
     push_insn(VCORE_NVMX_VMRESUME, 0, 3);
     push_l2_out80();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_IO);
@@ -236,8 +235,8 @@ START_TEST(cr8_load_exiting_with_tpr_shadow_is_l1s)
 END_TEST
 
 /* CVE-2018-16882 class: L1 points the virtual-APIC address elsewhere
- * (VMWRITE) and resumes: the next entry takes VTPR from the new page and
- * the next exit writes it there; the old page is left alone. */
+ * (VMWRITE) and resumes: the next entry runs L2 on the new page; the old
+ * page is left alone. */
 START_TEST(new_virtual_apic_address_used_at_next_entry)
 {
     with_tpr_shadow(0, VAPIC_A, 0x50, 0);
@@ -267,8 +266,9 @@ START_TEST(new_virtual_apic_address_used_at_next_entry)
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(l1_vtpr(VAPIC_B), 0x10);
     ck_assert_uint_eq(l1_vtpr(VAPIC_A), 0x60);
-    /* vmcs02 kept naming L0's page: its address was written once. */
-    ck_assert_uint_eq(writes(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), 1);
+    /* vmcs02's address was written once per page of L1. */
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_B));
+    ck_assert_uint_eq(writes(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), 2);
 }
 END_TEST
 
@@ -410,6 +410,111 @@ START_TEST(apic_access_follows_memory_map)
 }
 END_TEST
 
+/* A virtual-APIC address the processor could not write as L1's memory -
+ * no memory behind it (_i = 0) or read-only memory (_i = 1): refused by
+ * name, L2 not entered, nothing written to vmcs02's address. */
+START_TEST(vapic_unbacked_is_refused)
+{
+    uint64_t gpa = _i ? VAPIC_A : 0xfee00000u;
+    with_tpr_shadow(0, VAPIC_A, 0x50, 0);
+    set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, gpa);
+    load_vmcs12();
+    if (_i) {
+        ck_assert_int_eq(vcore_vm_unmap_memory(vm, 0), VCORE_OK);
+        vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram,
+                                .flags = VCORE_MEM_READONLY};
+        ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
+    }
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_VAPIC_UNBACKED);
+    ck_assert_uint_eq(d.value, gpa);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    ck_assert_uint_eq(writes(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), 0);
+}
+END_TEST
+
+/* The virtual-APIC page L2 runs on follows L0's memory map like the
+ * APIC-access page: moved while L2 runs, the next entry of L2 names the new
+ * host page, and L1 reads L2's VTPR there. */
+START_TEST(vapic_follows_memory_map)
+{
+    with_tpr_shadow(0, VAPIC_A, 0x50, 0);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_out80();
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_A));
+    memcpy(ram2, ram, RAM);
+    ck_assert_int_eq(vcore_vm_unmap_memory(vm, 0), VCORE_OK);
+    vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram2};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
+    push_l2_out80();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram2 + VAPIC_A));
+    ck_assert_uint_eq(writes(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), 2);
+    l2_mov_to_cr8(9);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(l1_vtpr(VAPIC_A), 0x90);
+    ck_assert_uint_eq(writes(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), 2);
+}
+END_TEST
+
+/* ---- APIC-register virtualization ---- */
+
+/* L1's "APIC-register virtualization" (secondary 8) reaches vmcs02 with
+ * L1's virtual-APIC page, from which the processor virtualizes L2's reads
+ * of the APIC-access page ("Virtualizing Reads from the APIC-Access
+ * Page"). L2's write to offset 380H (initial count) is an APIC-write VM
+ * exit (56), trap-like, with the page offset in qualification bits 11:0
+ * ("APIC-Write VM Exits", "Exit Qualification for APIC-Write VM
+ * Exits"): L1's, with L1's host state. */
+START_TEST(apic_write_exit_reflected_with_offset)
+{
+    with_tpr_shadow(SECONDARY, VAPIC_A, 0x50, 0);
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u | (1u << 8));
+    set12(VCORE_VMCS_APIC_ACCESS_ADDR, APIC_ACC);
+    set12(VCORE_VMCS_EXIT_QUALIFICATION, 0xffff);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    l2_exit1(VCORE_VMX_EXIT_APIC_WRITE, 1, VCORE_VMCS_EXIT_QUALIFICATION, 0x380u);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & 0x301u, 0x101u);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_A));
+    ck_assert_uint_eq(peek02(VCORE_VMCS_APIC_ACCESS_ADDR), (uint64_t)(uintptr_t)(ram + APIC_ACC));
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_APIC_WRITE);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0x380u);
+    ck_assert_uint_eq(last().owner, VCORE_NVMX_OWNER_L1);
+    ck_assert_uint_eq(last().kind, VCORE_NVMX_RULE_PROC2);
+    ck_assert_uint_eq(last().arg, 8);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+}
+END_TEST
+
+/* The merge rule of secondary 8 is L1's: L0's bit (vmcs01's) does not
+ * reach vmcs02, L1's does. */
+START_TEST(apic_register_virtualization_merge_is_l1s)
+{
+    uint32_t l1[5] = {0x16, PROC_REF | TPR_SHADOW | SECONDARY, 1u, 0x00036dfb, 0x000011fb};
+    uint32_t l0[5] = {0, SECONDARY, 1u << 8, 0, 0}, m[5];
+    vcore_nvmx_merge_controls(l1, l0, m);
+    ck_assert_uint_eq(m[2] & (1u << 8), 0);
+    l1[2] |= 1u << 8;
+    l0[2] = 0;
+    vcore_nvmx_merge_controls(l1, l0, m);
+    ck_assert_uint_eq(m[2] & (1u << 8), 1u << 8);
+}
+END_TEST
+
 /* The merge rule: L0 intercepting CR8 for L1 (the vmx backend keeps L1's
  * TPR in software) does not reach vmcs02 when L1 uses the TPR shadow; it
  * is forced when L1 does not. */
@@ -434,7 +539,7 @@ static Suite *apic_suite(void)
     Suite *s = suite_create("nested_apic");
     TCase *t = tcase_create("tpr_shadow");
     tcase_add_checked_fixture(t, setup, teardown);
-    tcase_add_test(t, tpr_shadow_vmcs02_on_l0_page);
+    tcase_add_test(t, tpr_shadow_vmcs02_on_l1_page);
     tcase_add_test(t, no_tpr_shadow_forces_cr8_exiting);
     tcase_add_test(t, tpr_below_threshold_reflected_with_vtpr);
     tcase_add_test(t, cr8_load_exiting_with_tpr_shadow_is_l1s);
@@ -450,6 +555,10 @@ static Suite *apic_suite(void)
     tcase_add_loop_test(a, apic_access_unbacked_is_refused, 0, 2);
     tcase_add_test(a, apic_access_inactive_without_secondary);
     tcase_add_test(a, apic_access_follows_memory_map);
+    tcase_add_loop_test(a, vapic_unbacked_is_refused, 0, 2);
+    tcase_add_test(a, vapic_follows_memory_map);
+    tcase_add_test(a, apic_write_exit_reflected_with_offset);
+    tcase_add_test(a, apic_register_virtualization_merge_is_l1s);
     suite_add_tcase(s, a);
     return s;
 }

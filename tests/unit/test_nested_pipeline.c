@@ -649,6 +649,7 @@ END_TEST
                 (1u << 5) |  /* enable VPID: vmcs02 on the vCPU's vpid02 */              \
                 (1u << 6) |  /* WBINVD exiting */                                        \
                 (1u << 7) |  /* unrestricted guest: with EPT (ept02) */                  \
+                (1u << 8) |  /* APIC-register virtualization: L1's virtual-APIC page */  \
                 (1u << 10) | /* PAUSE-loop exiting */                                    \
                 (1u << 11) | /* RDRAND exiting */                                        \
                 (1u << 12) | /* enable INVPCID */                                        \
@@ -656,8 +657,7 @@ END_TEST
                 (1u << 20) | /* enable XSAVES/XRSTORS */                                 \
                 (1u << 25) | /* use TSC scaling */                                       \
                 (1u << 26))  /* enable user wait and pause */
-/* Not run: 4 virtualize x2APIC mode, 8 APIC-register virtualization,
- * 9 virtual-interrupt delivery, 13 enable VM functions, 14 VMCS shadowing,
+/* Not run: 4 virtualize x2APIC mode, 9 virtual-interrupt delivery, 13 enable VM functions, 14 VMCS shadowing,
  * 17 enable PML; and every bit the emulated processor lacks. */
 
 START_TEST(proc2_caps_match_the_pipeline)
@@ -685,8 +685,10 @@ END_TEST
 START_TEST(proc2_each_bit_launches_or_fails)
 {
     uint32_t bit = 1u << _i;
-    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
-    /* Unrestricted guest needs EPT ("Checks on VMX Controls"). */
+    /* APIC-register virtualization needs the TPR shadow, unrestricted
+     * guest needs EPT ("Checks on VMX Controls"). */
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31) | (bit == (1u << 8) ? 1u << 21 : 0u));
+    set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, 0x40000);
     set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, bit == (1u << 7) ? bit | (1u << 1) : bit);
     set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3)); /* WB, 4 levels */
     set12(VCORE_VMCS_VIRTUAL_PROCESSOR_ID, 1);            /* "enable VPID" needs VPID != 0 */

@@ -220,19 +220,19 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(1, 7, OR, "HLT exiting")                                                                      \
     X(1, 19, CR8, "CR8-load exiting: forced unless L1 uses the TPR shadow; with it L1's (L2's CR8 is VTPR, not L1's TPR)") \
     X(1, 20, CR8, "CR8-store exiting: forced unless L1 uses the TPR shadow; with it L1's (L2's CR8 is VTPR, not L1's TPR)") \
-    X(1, 21, L1, "use TPR shadow: vmcs02 points at L0's virtual-APIC page, L1's VTPR copied in at entry and back at exit") \
+    X(1, 21, L1, "use TPR shadow: vmcs02's virtual-APIC address is the host page behind L1's, which the processor reads and writes itself") \
     X(1, 22, OR, "NMI-window exiting: L1's window or L0's")                                         \
     X(1, 24, ONE, "unconditional I/O exiting: L0 applies L1's I/O bitmaps")                         \
     X(1, 25, ZERO, "use I/O bitmaps: replaced by unconditional I/O exiting")                        \
     X(1, 28, ZERO, "use MSR bitmaps: every RDMSR/WRMSR exits, so no L0 pass-through MSR reaches L2") \
     X(1, 31, OR, "activate secondary controls")                                                     \
     X(2, 0, L1, "virtualize APIC accesses: vmcs02's APIC-access address is the host page behind L1's") \
-    X(2, 4, REFUSED, "virtualize x2APIC mode: L2's x2APIC MSR accesses would reach L0's virtual-APIC page, which holds only VTPR") \
+    X(2, 4, REFUSED, "virtualize x2APIC mode: vmcs02 has no MSR bitmaps, so every x2APIC MSR access of L2 exits to L0, which does not virtualize it") \
     X(2, 1, OR, "enable EPT: L0's EPT when L1 does not enable EPT; else the shadow EPT (ept02: L1's EPT composed with L0's)") \
     X(2, 5, L1, "enable VPID: vmcs02 runs with vpid02, the vCPU's second VPID, flushed when L1 changes vmcs12's VPID or runs INVVPID (\"Virtual-Processor Identifiers (VPIDs)\"); without one from the backend, without VPID (every entry flushes)") \
     X(2, 7, L1, "unrestricted guest: L2 in real mode or protected mode without paging, guest-physical = linear through ept02 (requires EPT, \"Unrestricted Guests\")") \
-    X(2, 8, REFUSED, "APIC-register virtualization: L0's virtual-APIC page for L2 holds only VTPR") \
-    X(2, 9, REFUSED, "virtual-interrupt delivery: L0's virtual-APIC page for L2 holds only VTPR") \
+    X(2, 8, L1, "APIC-register virtualization: L2's reads of the APIC-access page come from L1's virtual-APIC page, and its writes there end in APIC-write exits (56) to L1 (\"Virtualizing Memory-Mapped APIC Accesses\")") \
+    X(2, 9, REFUSED, "virtual-interrupt delivery: guest interrupt status and the EOI-exit bitmaps do not reach vmcs02, nor RVI/SVI vmcs12") \
     X(2, 13, REFUSED, "enable VM functions: EPTP switching is not emulated")                        \
     X(2, 14, REFUSED, "VMCS shadowing: L2's VMREAD/VMWRITE would need L1's shadow VMCS emulated") \
     X(2, 17, REFUSED, "enable PML: no page-modification log for L2")                                \

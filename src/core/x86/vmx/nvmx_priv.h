@@ -135,15 +135,11 @@ struct vcore_nvmx {
      * VPID flushes it. */
     uint16_t vpid12_last;
     /* ---- L1's TPR shadow and APIC-access page for L2 (vcpu_nested_apic.c) ---- */
-    uint8_t *vapic02;       /* L0's virtual-APIC page vmcs02 points at (a host page); NULL before the first need */
-    uint64_t vapic02_pa;    /* its physical address */
-    uint64_t vapic12;       /* vmcs12's virtual-APIC address at the last entry: where VTPR goes back */
-    uint32_t vtpr12;        /* VTPR as copied from (or last written to) L1's page */
-    bool vapic_live;        /* vapic02 holds L2's VTPR, not yet copied back to L1 */
-    bool vapic02_known;     /* vmcs02's virtual-APIC address field holds vapic02_pa */
+    bool vapic02_known;     /* vmcs02's virtual-APIC address field holds vapic02_cur */
+    uint64_t vapic02_cur;   /* host-physical virtual-APIC address written into vmcs02 (L1's page) */
     bool apic02_known;      /* vmcs02's APIC-access address field holds apic02_cur */
     uint64_t apic02_cur;    /* host-physical APIC-access address written into vmcs02 */
-    uint32_t apic_map_gen;  /* the VM memory-map generation apic02_cur was looked up under */
+    uint32_t apic_map_gen;  /* the VM memory-map generation both were looked up under */
 
     /* ---- L0's hardware VMCS shadowing for L1 (vcpu_nested_shadow.c) ---- */
     /* Entries of the shadowed-field table (nvmx_shadow.c, read-write rows

@@ -111,6 +111,7 @@ l1_vmexit:
     .globl l2_code, l2_de_handler, l2_at_cpuid, l2_at_out, l2_at_in, l2_at_rdmsr
     .globl l2_at_wrmsr, l2_at_ud, l2_at_ept, l2_after_ept, l2_at_vmcall, l2_loop, l2_loop_end
     .globl l2_at_hlt, l2_at_done, l2_vmcall_only, l2_after_tpr, l2_at_apic, l2_after_apic
+    .globl l2_after_apic_write
     .globl l2_l0_loop, l2_l0_loop_end, l2_after_l0_loop, l2_after_syscall, l2_syscall_target, l2_at_syscall
 l2_code:
     xor %r15d, %r15d                /* #DE handler count */
@@ -183,6 +184,16 @@ l2_after_tpr:
 l2_at_apic:
     mov 0x30(%rbp), %eax            /* exit 44, offset 030H, data read */
 l2_after_apic:
+    /* With L1's APIC-register virtualization (RDI = 1): a read of offset
+     * 030H comes from the virtual-APIC page without an exit ("Virtualizing
+     * Reads from the APIC-Access Page"); a write of offset 380H goes to the
+     * virtual-APIC page, then an APIC-write VM exit, trap-like ("APIC-Write
+     * Emulation"). */
+    cmp $1, %rdi
+    jne 1f
+    mov 0x30(%rbp), %ebx            /* no exit */
+    movl $0x12345, 0x380(%rbp)      /* exit 56 after it, offset 380H */
+l2_after_apic_write:
 1:
     /* With R12 = 1 (L1 armed its preemption timer, not saved at exits):
      * a loop whose RDMSR of 176H each exits to L0 (L1's MSR bitmap read

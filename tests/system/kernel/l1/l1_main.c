@@ -37,7 +37,7 @@ void *memcpy(void *dst, const void *src, size_t n)
 /* L2's code (l1_entry.S). */
 extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_at_in[], l2_at_rdmsr[],
     l2_at_wrmsr[], l2_at_ud[], l2_at_ept[], l2_after_ept[], l2_at_vmcall[], l2_loop[], l2_loop_end[],
-    l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[], l2_l0_loop[], l2_l0_loop_end[],
+    l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_after_apic_write[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[], l2_l0_loop[], l2_l0_loop_end[],
     l2_after_l0_loop[], l2_after_syscall[], l2_syscall_target[], l2_at_syscall[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
@@ -520,6 +520,9 @@ static void l1_exit_program(void)
          * 15:12 access type 0 (linear access for a data read) ("Exit
          * Qualification for APIC-Access VM Exits"). */
         {L1_CASE_APIC_ACC, 44, l2_at_apic, 0, 0x030u, 0xffffu, "APIC access"},
+        /* Trap-like: RIP past the write; qualification the page offset,
+         * bits above 11 clear ("Exit Qualification for APIC-Write VM Exits"). */
+        {L1_CASE_APIC_WRITE, 56, l2_after_apic_write, 0, 0x380u, ~0ull, "APIC write"},
         {L1_CASE_TIMER_L0, 52, NULL, 0, 0, ~0ull, "VMX-preemption timer expired"},
         {L1_CASE_SYSCALL, 18, l2_at_syscall, 3, 0, ~0ull, "VMCALL"},
         {L1_CASE_FINISH, 18, l2_at_done, 3, 0, ~0ull, "VMCALL"},
@@ -579,7 +582,7 @@ static void l1_exit_program(void)
     for (uint32_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         const l1_step_t *s = &steps[i];
         if ((s->c == L1_CASE_EPT && !ept) || (s->c == L1_CASE_TPR && !g[R13]) ||
-            (s->c == L1_CASE_APIC_ACC && !g[RBP]) ||
+            (s->c == L1_CASE_APIC_ACC && !g[RBP]) || (s->c == L1_CASE_APIC_WRITE && g[RDI] != 1) ||
             ((s->c == L1_CASE_TIMER_L0 || s->c == L1_CASE_SYSCALL) && !g[R12]))
             continue;
         uint32_t c = s->c;
@@ -706,6 +709,7 @@ static void l1_exit_program(void)
             if (!((l1_cap_proc >> 32) & (1u << 21))) {
                 l1_skip(L1_CASE_TPR, "'use TPR shadow' is not allowed-1");
                 l1_skip(L1_CASE_APIC_ACC, "'use TPR shadow' is not allowed-1");
+                l1_skip(L1_CASE_APIC_WRITE, "'use TPR shadow' is not allowed-1");
                 break;
             }
             memset(vapic, 0, sizeof(vapic));
@@ -729,6 +733,7 @@ static void l1_exit_program(void)
             /* "virtualize APIC accesses" for the rest of L2 (secondary control 0). */
             if (!(l1_cap_proc >> 63) || !((l1_cap_proc2 >> 32) & 1u)) {
                 l1_skip(L1_CASE_APIC_ACC, "'virtualize APIC accesses' is not allowed-1");
+                l1_skip(L1_CASE_APIC_WRITE, "'virtualize APIC accesses' is not allowed-1");
                 break;
             }
             memset(apic_acc, 0, sizeof(apic_acc));
@@ -745,7 +750,30 @@ static void l1_exit_program(void)
             CHECK(c, (uint32_t)g[RBX] == 0x10u, "L2's read of APIC-access offset 080H", g[RBX]);
             g[RAX] = 0x00050014u; /* L1 emulates the read */
             next = PA(l2_after_apic);
+            /* "APIC-register virtualization" (secondary 8) for the rest of L2. */
+            g[RDI] = 0;
+            if (!((l1_cap_proc2 >> 32) & (1u << 8))) {
+                l1_skip(L1_CASE_APIC_WRITE, "'APIC-register virtualization' is not allowed-1");
+                break;
+            }
+            vapic[0x30] = 0x15;
+            vapic[0x32] = 0x06;
+            l1_proc2 |= 1u << 8;
+            l1_w(C_PROC2, l1_proc2);
+            g[RDI] = 1;
             break;
+        case L1_CASE_APIC_WRITE: {
+            /* The read of 030H came from the virtual-APIC page; the write
+             * reached it before the exit ("APIC-Write Emulation"). */
+            uint32_t tmict = (uint32_t)vapic[0x380] | ((uint32_t)vapic[0x381] << 8) |
+                             ((uint32_t)vapic[0x382] << 16) | ((uint32_t)vapic[0x383] << 24);
+            CHECK(c, (uint32_t)g[RBX] == 0x00060015u, "L2's read of APIC-access offset 030H", g[RBX]);
+            CHECK(c, tmict == 0x12345u, "offset 380H of L1's virtual-APIC page", tmict);
+            l1_proc2 &= ~(1u << 8);
+            l1_w(C_PROC2, l1_proc2);
+            next = rip;
+            break;
+        }
         case L1_CASE_TIMER_L0:
             /* "VMX-Preemption Timer": the timer counts down only while L2
              * runs, from vmcs12's value at each VM entry of L1; the exits of
