@@ -155,8 +155,10 @@ static inline int vcore__vcpu_nested_fast_run(vcore_vcpu_t *vcpu, const vcore__v
             return err < 0 ? err : VCORE_ERR_HWFAIL;
         }
         if (pull != want) {
+            /* The caller's test of vcpu->valid sends the exit to the
+             * general step, which fetches what is missing. */
             vcpu->valid = (vcpu->valid & ~r->held) | pull;
-            return exit->reason == VCORE_EXIT_VMX_INSN ? VCORE__FAST_STEP : VCORE__FAST_NEXT;
+            return VCORE__FAST_NEXT;
         }
     } while (exit->reason == VCORE_EXIT_VMX_INSN && exit->u.vmx_insn.op == op);
     return VCORE__FAST_NEXT;

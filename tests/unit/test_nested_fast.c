@@ -735,6 +735,7 @@ END_TEST
  * none of them exits), fails a run, or brings back fewer groups than asked
  * (backend.h allows any subset), before or after its run number `at`. */
 static vcore_backend_t between;
+static int between_fail = VCORE_ERR_HWFAIL; /* what a failing run returns */
 static int between_runs, between_at; /* the runs before three()'s, the run number */
 static enum { CH_NONE, CH_CPL3, CH_LEGACY, CH_TF, CH_MOVSS, CH_FAIL, CH_PULL_NONE } between_change;
 
@@ -748,6 +749,7 @@ static void between_apply(vcore_vcpu_t *v, void *priv)
     ck_assert_int_eq(m->vcpu_get_state(v, priv, &st, g), VCORE_OK);
     switch (between_change) {
     case CH_CPL3:
+    case CH_PULL_NONE:
         x.sregs.seg[VCORE_X86_SS].ar |= 3u << VCORE_X86_AR_DPL_SHIFT;
         x.sregs.seg[VCORE_X86_CS].ar |= 3u << VCORE_X86_AR_DPL_SHIFT;
         x.sregs.seg[VCORE_X86_CS].selector |= 3;
@@ -785,14 +787,13 @@ static int between_run_sync(vcore_vcpu_t *v, void *priv, const vcore_vcpu_state_
     int ch = between_change;
     if (between_due(v)) {
         if (ch == CH_FAIL)
-            return VCORE_ERR_HWFAIL; /* nothing of push reached the backend */
+            return between_fail; /* nothing of push reached the backend */
         ck_assert_int_eq(m->vcpu_set_state(v, priv, state, push), VCORE_OK);
         push = 0;
         between_apply(v, priv);
-        int err = m->vcpu_run_sync(v, priv, state, push, pull, exit);
-        if (!err && ch == CH_PULL_NONE)
-            *pull = 0;
-        return err;
+        if (ch == CH_PULL_NONE)
+            *pull = 0; /* the model's copy stays as it was */
+        return m->vcpu_run_sync(v, priv, state, push, pull, exit);
     }
     return m->vcpu_run_sync(v, priv, state, push, pull, exit);
 }
@@ -805,7 +806,7 @@ static int between_set_state(vcore_vcpu_t *v, void *priv, const vcore_vcpu_state
     if (!between_due(v))
         return m->vcpu_set_state(v, priv, state, groups);
     if (between_change == CH_FAIL)
-        return VCORE_ERR_HWFAIL;
+        return between_fail;
     int err = m->vcpu_set_state(v, priv, state, groups);
     between_apply(v, priv);
     return err;
@@ -834,8 +835,8 @@ static void setup_between_fallback(void)
 }
 
 /* One run through vcore_vcpu_run(): L1 executes `op` (VMREAD RCX <- field
- * in RDX, or VMWRITE field in RDX <- RCX) three times, the second and third
- * with RBX and the encoding `rsi` in RSI, then HLT; the state changes
+ * in RDX, or VMWRITE field in RDX <- RCX) three times, the second with RBX
+ * and the third with RDI (the encoding `rsi` in RSI), then HLT; the state changes
  * `ch` takes effect before the exit of instruction `at` (1-3). */
 static vcore_exit_t three(uint32_t op, int ch, int at, uint64_t rsi)
 {
@@ -843,10 +844,11 @@ static vcore_exit_t three(uint32_t op, int ch, int at, uint64_t rsi)
     set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
     set_gpr(VCORE_X86_RCX, 0x6000);
     set_gpr(VCORE_X86_RBX, 0x7000);
+    set_gpr(VCORE_X86_RDI, 0x7100);
     set_gpr(VCORE_X86_RSI, rsi);
     push_insn(op, RCX_RDX, 3);
     push_insn(op, REGS_OF(VCORE_X86_RBX, VCORE_X86_RSI), 3);
-    push_insn(op, REGS_OF(VCORE_X86_RBX, VCORE_X86_RSI), 3);
+    push_insn(op, REGS_OF(VCORE_X86_RDI, VCORE_X86_RSI), 3);
     push_hlt();
     /* Run 1 enters L1 up to the first exit; run k+1 follows instruction k. */
     between_runs = (int)vcore_mock_count(vcpu, VCORE_MOCK_OP_RUN);
@@ -896,8 +898,9 @@ START_TEST(loop_mode_change_to_32bit)
         if (op == VCORE_NVMX_VMREAD) {
             ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x8000);
             ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], 0x8000);
+            ck_assert_uint_eq(regs().gpr[VCORE_X86_RDI], 0x8000);
         } else {
-            ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), 0x7000);
+            ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), 0x7100);
         }
         ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &long_mode), VCORE_OK);
     }
@@ -958,6 +961,8 @@ START_TEST(loop_movss_between)
         ck_assert_uint_eq(regs().rip, L1_RIP + 9);
         ck_assert_uint_eq(regs().rflags & 0x8d5u, 0);
         ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7000u);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RDI], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7100u);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7100u);
     }
 }
 END_TEST
@@ -969,28 +974,38 @@ START_TEST(loop_run_fails)
 {
     for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
         set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+        /* A backend's positive error is VCORE_ERR_HWFAIL (backend.h). */
+        between_fail = op == VCORE_NVMX_VMREAD ? VCORE_ERR_HWFAIL : 1;
         (void)three(op, CH_FAIL, 3, VCORE_VMCS_GUEST_RSP);
+        between_fail = VCORE_ERR_HWFAIL;
         ck_assert_uint_eq(regs().rip, L1_RIP + 6);
         /* The failed run consumed no exit: the third one comes next. */
         ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
         ck_assert_uint_eq(regs().rip, L1_RIP + 9);
         ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7000u);
-        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7000u);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RDI], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7100u);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7100u);
     }
 }
 END_TEST
 
 /* A run that brings back none of the groups asked for (backend.h: any
- * subset): the next instruction fetches them and completes the same. */
+ * subset) while L1 changed its CPL: the next instruction fetches them and
+ * decides on the current state. */
 START_TEST(loop_pull_incomplete)
 {
     for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
         set12(VCORE_VMCS_GUEST_RSP, 0x8000);
-        vcore_exit_t out = three(op, CH_PULL_NONE, 2, VCORE_VMCS_GUEST_RSP);
+        vcore_exit_t out = three(op, CH_PULL_NONE, 3, VCORE_VMCS_GUEST_RSP);
         ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
-        ck_assert_uint_eq(regs().rip, L1_RIP + 9);
+        /* L1 went to CPL 3 before the third exit: #GP(0) for it, seen only
+         * from the state fetched again. */
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_DELIVER_EXCEPTION), 1);
+        ck_assert_uint_eq(regs().rip, L1_RIP + 6);
         ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7000u);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RDI], 0x7100u);
         ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7000u);
+        ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &long_mode), VCORE_OK);
     }
 }
 END_TEST
