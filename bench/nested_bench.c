@@ -22,6 +22,8 @@
  *       vmread63[_nofast|_nosync] / vmread0[_nofast|_nosync]
  *                                             63 (0) emulated VMREADs with a register
  *                                             operand, then HLT, per iteration
+ *       vmwrite63[_nofast|_nosync] / vmwrite0[_nofast|_nosync]
+ *                                             the same with VMWRITEs (of GUEST_RIP)
  *                                             (_nosync: the mock without vcpu_run_sync,
  *                                             the run loop's separate state calls)
  *       roundtrip_nosync                      roundtrip_nohwshadow, the same way
@@ -369,7 +371,7 @@ int main(int argc, char **argv)
     else if (!strcmp(op, "roundtrip_nofastentry"))
         opts = VCORE_NVMX_OPT_NO_FAST_ENTRY;
     else if (!strcmp(op, "roundtrip_nohwshadow") || !strcmp(op, "roundtrip_nofast") ||
-             !strcmp(op, "roundtrip_nosync") || !strncmp(op, "vmread", 6))
+             !strcmp(op, "roundtrip_nosync") || !strncmp(op, "vmread", 6) || !strncmp(op, "vmwrite", 7))
         opts = VCORE_NVMX_OPT_NO_HW_SHADOW; /* the emulated VMREAD is what vmreadN measures */
     if (nofast)
         opts |= VCORE_NVMX_OPT_NO_FAST_PATH;
@@ -382,11 +384,12 @@ int main(int argc, char **argv)
         } else if (!strcmp(op, "l1exit")) {
             push(VCORE_EXIT_HLT, 0, 0);
             (void)run();
-        } else if (!strncmp(op, "vmread", 6)) {
-            unsigned k = (unsigned)strtoul(op + 6, NULL, 10);
-            set_gprs(VCORE_VMCS_GUEST_RIP, 0, 0);
+        } else if (!strncmp(op, "vmread", 6) || !strncmp(op, "vmwrite", 7)) {
+            bool write = op[2] == 'w';
+            unsigned k = (unsigned)strtoul(op + (write ? 7 : 6), NULL, 10);
+            set_gprs(VCORE_VMCS_GUEST_RIP, l2_rip, 0);
             for (unsigned j = 0; j < k; j++)
-                push(VCORE_EXIT_VMX_INSN, VCORE_NVMX_VMREAD, REGS);
+                push(VCORE_EXIT_VMX_INSN, write ? VCORE_NVMX_VMWRITE : VCORE_NVMX_VMREAD, REGS);
             push(VCORE_EXIT_HLT, 0, 0);
             (void)run();
         } else {

@@ -8,7 +8,8 @@
 # mock plays the processor: its VMCS store and state copies are the
 # hardware's cost, not the library's). Per L2 CPUID round trip with every
 # optimisation on and with each one off, and per emulated VMREAD with a
-# register operand (63 VMREADs + HLT minus HLT alone, divided by 63);
+# register operand (63 VMREADs + HLT minus HLT alone, divided by 63), and
+# the same per emulated VMWRITE;
 # _nosync: on the mock without vcpu_run_sync (separate state calls).
 # With OP, prints that op's library instructions per function instead.
 set -eu
@@ -68,9 +69,11 @@ for op in roundtrip roundtrip_nohwshadow roundtrip_nosync roundtrip_nofast round
     set -- $(measure $op)
     echo "$op: $(($1 / N)) instructions/op, $(($2 / N)) in the library"
 done
-for v in "" _nosync _nofast; do
-    set -- $(measure vmread63$v)
-    A=$1; AL=$2
-    set -- $(measure vmread0$v)
-    echo "vmread$v (register operand, through the run loop): $(((A - $1) / N / 63)) instructions/op, $(((AL - $2) / N / 63)) in the library"
+for insn in vmread vmwrite; do
+    for v in "" _nosync _nofast; do
+        set -- $(measure $insn"63"$v)
+        A=$1; AL=$2
+        set -- $(measure $insn"0"$v)
+        echo "$insn$v (register operand, through the run loop): $(((A - $1) / N / 63)) instructions/op, $(((AL - $2) / N / 63)) in the library"
+    done
 done

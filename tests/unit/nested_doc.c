@@ -220,7 +220,14 @@ int main(void)
            "has `vcpu_run_sync` (`docs/backends.md`): the changed registers go in, and the state the next\n"
            "VMREAD or VMWRITE reads comes back with its exit, so a run of them costs one backend call\n"
            "each. Without the op the same entries go through `vcpu_set_state`, `vcpu_run` and\n"
-           "`vcpu_get_state`, with the same result.\n\n");
+           "`vcpu_get_state`, with the same result.\n\n"
+           "Once a run has brought every such group back, the loop is specialised by instruction (one\n"
+           "for VMREAD, one for VMWRITE, chosen again when the next exit is the other one): for each exit\n"
+           "it checks again what L1 may have changed without an exit the library sees - 64-bit mode\n"
+           "(IA32_EFER.LMA and CS.L), CPL 0, RFLAGS.TF and RFLAGS.VM clear, no blocking by STI or MOV SS,\n"
+           "neither operand RSP, a field it holds - and hands any other case, unchanged, to the general\n"
+           "step above, which gives the same result. One table entry per field gives its vmcs12 offset,\n"
+           "its size, whether L1 may write it and the dirty bits a VMWRITE sets.\n\n");
     printf("## L1's EPT\n\n"
            "`vcore_nvmx_ept_translate()` walks L1's EPT (ept12) in L1 memory, one read per entry (SDM\n"
            "\"EPT Translation Mechanism\"): 4 or 5 levels, 1-GByte and 2-MByte pages; an entry granting\n"

@@ -729,6 +729,311 @@ START_TEST(unpulled_group_fetched_lazily)
 }
 END_TEST
 
+/* ---- The loops specialised per op (after the first exit of a run). ----
+ * A backend table around the mock's that plays L1 changing its own state
+ * between two exits the library sees (a far jump, SYSRET, POPF, MOV SS:
+ * none of them exits), fails a run, or brings back fewer groups than asked
+ * (backend.h allows any subset), before or after its run number `at`. */
+static vcore_backend_t between;
+static int between_fail = VCORE_ERR_HWFAIL; /* what a failing run returns */
+static int between_runs, between_at; /* the runs before three()'s, the run number */
+static enum { CH_NONE, CH_CPL3, CH_LEGACY, CH_TF, CH_MOVSS, CH_FAIL, CH_PULL_NONE } between_change;
+
+static void between_apply(vcore_vcpu_t *v, void *priv)
+{
+    vcore_x86_state_t x;
+    memset(&x, 0, sizeof(x));
+    vcore_vcpu_state_t st = {.arch = VCORE_ARCH_X86_64, .u.x86 = &x};
+    uint32_t g = VCORE_X86_STATE_MODE | VCORE_X86_STATE_EFER | VCORE_X86_STATE_RFLAGS | VCORE_X86_STATE_EVENTS;
+    const vcore_backend_t *m = vcore_backend_mock();
+    ck_assert_int_eq(m->vcpu_get_state(v, priv, &st, g), VCORE_OK);
+    switch (between_change) {
+    case CH_CPL3:
+    case CH_PULL_NONE:
+        x.sregs.seg[VCORE_X86_SS].ar |= 3u << VCORE_X86_AR_DPL_SHIFT;
+        x.sregs.seg[VCORE_X86_CS].ar |= 3u << VCORE_X86_AR_DPL_SHIFT;
+        x.sregs.seg[VCORE_X86_CS].selector |= 3;
+        break;
+    case CH_LEGACY: /* IA32_EFER.LMA = 0, CS.L = 0, CS.D = 1 (l1_legacy_mode()) */
+        x.sregs.efer = 0;
+        x.sregs.seg[VCORE_X86_CS].ar = 0xc09b;
+        break;
+    case CH_TF:
+        x.regs.rflags |= VCORE__RFLAGS_TF;
+        break;
+    case CH_MOVSS:
+        x.events.movss_blocking = 1;
+        break;
+    default:
+        return;
+    }
+    ck_assert_int_eq(m->vcpu_set_state(v, priv, &st, g), VCORE_OK);
+}
+
+/* Whether run number between_at of three() is next (fires once). */
+static bool between_due(vcore_vcpu_t *v)
+{
+    if (between_at == 0 || vcore_mock_count(v, VCORE_MOCK_OP_RUN) - (uint64_t)between_runs != (uint64_t)between_at - 1u)
+        return false;
+    between_at = 0;
+    return true;
+}
+
+/* The combined run: the change after the load of push, before the run. */
+static int between_run_sync(vcore_vcpu_t *v, void *priv, const vcore_vcpu_state_t *state, uint32_t push,
+                            uint32_t *pull, vcore_exit_t *exit)
+{
+    const vcore_backend_t *m = vcore_backend_mock();
+    int ch = between_change;
+    if (between_due(v)) {
+        if (ch == CH_FAIL)
+            return between_fail; /* nothing of push reached the backend */
+        ck_assert_int_eq(m->vcpu_set_state(v, priv, state, push), VCORE_OK);
+        push = 0;
+        between_apply(v, priv);
+        if (ch == CH_PULL_NONE)
+            *pull = 0; /* the model's copy stays as it was */
+        return m->vcpu_run_sync(v, priv, state, push, pull, exit);
+    }
+    return m->vcpu_run_sync(v, priv, state, push, pull, exit);
+}
+
+/* The separate calls (the mock is known by its vcpu_run): the change
+ * with the load before the run. */
+static int between_set_state(vcore_vcpu_t *v, void *priv, const vcore_vcpu_state_t *state, uint32_t groups)
+{
+    const vcore_backend_t *m = vcore_backend_mock();
+    if (!between_due(v))
+        return m->vcpu_set_state(v, priv, state, groups);
+    if (between_change == CH_FAIL)
+        return between_fail;
+    int err = m->vcpu_set_state(v, priv, state, groups);
+    between_apply(v, priv);
+    return err;
+}
+
+static void setup_between(bool fallback)
+{
+    between = *vcore_backend_mock();
+    between.vcpu_set_state = fallback ? between_set_state : between.vcpu_set_state;
+    between.vcpu_run_sync = fallback ? NULL : between_run_sync;
+    nested_fixture_backend = &between;
+    setup_with(NULL);
+    between_runs = 0;
+    between_at = 0;
+    between_change = CH_NONE;
+}
+
+static void setup_between_sync(void)
+{
+    setup_between(false);
+}
+
+static void setup_between_fallback(void)
+{
+    setup_between(true);
+}
+
+/* One run through vcore_vcpu_run(): L1 executes `op` (VMREAD RCX <- field
+ * in RDX, or VMWRITE field in RDX <- RCX) three times, the second with RBX
+ * and the third with RDI (the encoding `rsi` in RSI), then HLT; the state changes
+ * `ch` takes effect before the exit of instruction `at` (1-3). */
+static vcore_exit_t three(uint32_t op, int ch, int at, uint64_t rsi)
+{
+    start(0);
+    set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
+    set_gpr(VCORE_X86_RCX, 0x6000);
+    set_gpr(VCORE_X86_RBX, 0x7000);
+    set_gpr(VCORE_X86_RDI, 0x7100);
+    set_gpr(VCORE_X86_RSI, rsi);
+    push_insn(op, RCX_RDX, 3);
+    push_insn(op, REGS_OF(VCORE_X86_RBX, VCORE_X86_RSI), 3);
+    push_insn(op, REGS_OF(VCORE_X86_RDI, VCORE_X86_RSI), 3);
+    push_hlt();
+    /* Run 1 enters L1 up to the first exit; run k+1 follows instruction k. */
+    between_runs = (int)vcore_mock_count(vcpu, VCORE_MOCK_OP_RUN);
+    between_at = at;
+    between_change = ch;
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    int err = vcore_vcpu_run(vcpu, &out);
+    ck_assert_int_eq(err, ch == CH_FAIL ? VCORE_ERR_HWFAIL : VCORE_OK);
+    between_change = CH_NONE;
+    return out;
+}
+
+/* Nothing changes: every instruction completes. In 64-bit mode RSI's bits
+ * 63:32 make the second and third an unsupported component
+ * (VMfailValid(12), "VMREAD"/"VMWRITE"); RIP past all three. */
+START_TEST(loop_unchanged_64bit)
+{
+    for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
+        set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+        vcore_exit_t out = three(op, CH_NONE, 0, 0xabcd000000000000ull | VCORE_VMCS_GUEST_RSP);
+        ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(regs().rip, L1_RIP + 9);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), 12);
+        ck_assert_uint_eq(regs().rflags & 0x8d5u, 0x40u);
+        if (op == VCORE_NVMX_VMREAD) {
+            ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x8000);
+            ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], 0x7000);
+        } else {
+            ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), 0x6000);
+        }
+    }
+}
+END_TEST
+
+/* L1 leaves IA-32e mode between the first and the second exit: the
+ * operands are 32 bits from then on ("VMREAD": outside IA-32e mode the
+ * encoding is the register's low half, the destination zero-extended;
+ * "VMWRITE": the source's low half), so RSI names GUEST_RSP. */
+START_TEST(loop_mode_change_to_32bit)
+{
+    for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
+        set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+        vcore_exit_t out = three(op, CH_LEGACY, 2, 0xabcd000000000000ull | VCORE_VMCS_GUEST_RSP);
+        ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(regs().rip, L1_RIP + 9);
+        ck_assert_uint_eq(regs().rflags & 0x8d5u, 0);
+        if (op == VCORE_NVMX_VMREAD) {
+            ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x8000);
+            ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], 0x8000);
+            ck_assert_uint_eq(regs().gpr[VCORE_X86_RDI], 0x8000);
+        } else {
+            ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), 0x7100);
+        }
+        ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &long_mode), VCORE_OK);
+    }
+}
+END_TEST
+
+/* L1 moves to CPL 3 between the first and the second exit: #GP(0)
+ * ("VMREAD", "VMWRITE": CPL > 0 after the VM-exit decision), the second
+ * instruction not completed. */
+START_TEST(loop_mode_change_to_cpl3)
+{
+    for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
+        set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+        vcore_exit_t out = three(op, CH_CPL3, 2, VCORE_VMCS_GUEST_RSP);
+        ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        vcore_mock_event_t ev = {.size = sizeof(ev)};
+        ck_assert_int_eq(vcore_mock_last_event(vcpu, &ev), VCORE_OK);
+        ck_assert_uint_eq(ev.vector, 13);
+        ck_assert_uint_eq(ev.has_error_code, 1);
+        ck_assert_uint_eq(ev.error_code, 0);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_DELIVER_EXCEPTION), 2);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], 0x7000);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), op == VCORE_NVMX_VMREAD ? 0x8000 : 0x6000);
+        ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &long_mode), VCORE_OK);
+    }
+}
+END_TEST
+
+/* RFLAGS.TF set by L1 before the second exit: that instruction completes,
+ * then a single-step #DB ("Single-Step Exception Condition"). */
+START_TEST(loop_tf_set_between)
+{
+    for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
+        vcore_exit_t out = three(op, CH_TF, 3, VCORE_VMCS_GUEST_RSP);
+        ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        vcore_mock_event_t ev = {.size = sizeof(ev)};
+        ck_assert_int_eq(vcore_mock_last_event(vcpu, &ev), VCORE_OK);
+        ck_assert_uint_eq(ev.vector, 1);
+        vcore_x86_dregs_t d = {.size = sizeof(d)};
+        ck_assert_int_eq(vcore_vcpu_get_dregs(vcpu, &d), VCORE_OK);
+        ck_assert_uint_eq(d.dr6 & (1u << 14), 1u << 14);
+        set_rflags(0x2);
+    }
+}
+END_TEST
+
+/* Blocking by MOV SS before the second exit: it completes and ends the
+ * blocking ("Interruptibility State"); the third is completed too. */
+START_TEST(loop_movss_between)
+{
+    for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
+        set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+        vcore_exit_t out = three(op, CH_MOVSS, 2, VCORE_VMCS_GUEST_RSP);
+        ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        vcore_x86_events_t ev = {.size = sizeof(ev)};
+        ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+        ck_assert_uint_eq(ev.movss_blocking, 0);
+        ck_assert_uint_eq(regs().rip, L1_RIP + 9);
+        ck_assert_uint_eq(regs().rflags & 0x8d5u, 0);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7000u);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RDI], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7100u);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7100u);
+    }
+}
+END_TEST
+
+/* The run after the second instruction fails: the run's error, the two
+ * completed instructions kept (their changes reach the backend with the
+ * next run), the third exit still to come. */
+START_TEST(loop_run_fails)
+{
+    for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
+        set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+        /* A backend's positive error is VCORE_ERR_HWFAIL (backend.h). */
+        between_fail = op == VCORE_NVMX_VMREAD ? VCORE_ERR_HWFAIL : 1;
+        (void)three(op, CH_FAIL, 3, VCORE_VMCS_GUEST_RSP);
+        between_fail = VCORE_ERR_HWFAIL;
+        ck_assert_uint_eq(regs().rip, L1_RIP + 6);
+        /* The failed run consumed no exit: the third one comes next. */
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(regs().rip, L1_RIP + 9);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7000u);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RDI], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7100u);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7100u);
+    }
+}
+END_TEST
+
+/* A run that brings back none of the groups asked for (backend.h: any
+ * subset) while L1 changed its CPL: the next instruction fetches them and
+ * decides on the current state. */
+START_TEST(loop_pull_incomplete)
+{
+    for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
+        set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+        vcore_exit_t out = three(op, CH_PULL_NONE, 3, VCORE_VMCS_GUEST_RSP);
+        ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        /* L1 went to CPL 3 before the third exit: #GP(0) for it, seen only
+         * from the state fetched again. */
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_DELIVER_EXCEPTION), 1);
+        ck_assert_uint_eq(regs().rip, L1_RIP + 6);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7000u);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RDI], 0x7100u);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), op == VCORE_NVMX_VMREAD ? 0x8000u : 0x7000u);
+        ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &long_mode), VCORE_OK);
+    }
+}
+END_TEST
+
+/* VMREADs and VMWRITEs alternating in one run, RSP an operand of one: each
+ * completes (the loop goes from one op to the other). */
+START_TEST(loop_alternating_ops)
+{
+    start(0);
+    set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
+    set_gpr(VCORE_X86_RCX, 0x1000);
+    set_gpr(VCORE_X86_RSP, VCORE_VMCS_GUEST_RIP);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMWRITE, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMWRITE, REGS_OF(VCORE_X86_RCX, VCORE_X86_RSP), 3);
+    push_insn(VCORE_NVMX_VMREAD, REGS_OF(VCORE_X86_RBX, VCORE_X86_RSP), 3);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 18);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), 0x8000);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x8000);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], 0x8000);
+    ck_assert_uint_eq(regs().rflags & 0x8d5u, 0);
+}
+END_TEST
+
 static Suite *fast_suite(void)
 {
     Suite *s = suite_create("nested_fast");
@@ -769,6 +1074,21 @@ static Suite *fast_suite(void)
     tcase_add_test(f, dirty_group_pushed_once);
     tcase_add_test(f, unpulled_group_fetched_lazily);
     suite_add_tcase(s, f);
+    /* The loops per op, with L1's state changing between exits, on both
+     * runner kinds. */
+    for (int fb = 0; fb < 2; fb++) {
+        TCase *l = tcase_create(fb ? "loop_fallback" : "loop");
+        tcase_add_checked_fixture(l, fb ? setup_between_fallback : setup_between_sync, teardown);
+        tcase_add_test(l, loop_unchanged_64bit);
+        tcase_add_test(l, loop_mode_change_to_32bit);
+        tcase_add_test(l, loop_mode_change_to_cpl3);
+        tcase_add_test(l, loop_tf_set_between);
+        tcase_add_test(l, loop_movss_between);
+        tcase_add_test(l, loop_run_fails);
+        tcase_add_test(l, loop_pull_incomplete);
+        tcase_add_test(l, loop_alternating_ops);
+        suite_add_tcase(s, l);
+    }
     return s;
 }
 

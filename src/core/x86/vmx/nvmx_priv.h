@@ -353,40 +353,54 @@ void vcore__nvmx_ept_view(vcore__nvmx_ept_view_t *v, const vcore_nvmx_mem_t *l1,
 
 /* The shadowed fields by compact slot, for the emulated VMREAD/VMWRITE fast
  * path (nvmx_shadow.c): 0 when not shadowed, else the field's vmcs12
- * offset (bits 10:0), whether L1 may VMWRITE it (bit 11) and 8 minus its
- * size in bytes (bits 15:12). The slot keeps the encoding's bits 14:13,
- * 11:10 and 6:0, the only ones a shadowed field sets. */
+ * offset (bits 31:16), its row in the field table (bits 15:7: the dirty
+ * bits a VMWRITE sets), whether L1 may VMWRITE it (bit 6) and 64 minus its
+ * size in bits (bits 5:0: the shift that cuts an 8-byte load to the field;
+ * x86 shifts use only those bits of the count). The slot keeps the
+ * encoding's bits 14:13, 11:10 and 6:0, the only ones a shadowed field
+ * sets. */
 #define VCORE__NVMX_FAST_SLOT(enc) (((enc) & 0x7fu) | (((enc) >> 3) & 0xd80u))
 #define VCORE__NVMX_FAST_NSLOTS 0xe00u
-#define VCORE__NVMX_FAST_OFFSET 0x7ffu
-#define VCORE__NVMX_FAST_WRITABLE 0x800u
-extern const uint16_t vcore__nvmx_fast_slot[VCORE__NVMX_FAST_NSLOTS];
-/* nvmx_shadow.c: stores a writable shadowed field (its slot entry e). */
-void vcore__nvmx_fast_write(vcore_nvmx_t *n, uint32_t enc, uint32_t e, uint64_t value);
+#define VCORE__NVMX_FAST_SHIFT 0x3fu
+#define VCORE__NVMX_FAST_WRITABLE 0x40u
+#define VCORE__NVMX_FAST_ROW(e) (((e) >> 7) & 0x1ffu)
+#define VCORE__NVMX_FAST_OFFSET(e) ((e) >> 16)
+extern const uint32_t vcore__nvmx_fast_slot[VCORE__NVMX_FAST_NSLOTS];
 
 /* The emulated VMREAD/VMWRITE of a shadowed field of the current vmcs12 once
  * every #UD, #GP and VMfail condition is known to be absent: false when the
  * field is not shadowed, or (write) not writable without an exit; the
- * ordinary emulation decides those. Inline: one table load and, for
- * VMREAD, one 8-byte load masked to the field's size (vmcs12 is stored
- * little-endian and the page extends past every field by 8 bytes). */
+ * ordinary emulation decides those. Inline: one table load and one 8-byte
+ * access cut to the field's size (vmcs12 is stored little-endian and the
+ * page extends past every field by 8 bytes; a VMWRITE stores the bytes
+ * around the field back unchanged), and for VMWRITE the field's dirty bits
+ * (as vcore__nvmx_mark_changed(); the writable set has no 64-bit field, so
+ * no _HIGH row). */
 static inline bool vcore__nvmx_fast_rw(vcore_nvmx_t *n, bool write, uint64_t enc, uint64_t *value)
 {
     /* Bits 63:15 or 12 (reserved: VMfailValid) or index bits 9:7 set. */
     if (enc & ~(uint64_t)0x6c7fu)
         return false;
     uint32_t e = vcore__nvmx_fast_slot[VCORE__NVMX_FAST_SLOT((uint32_t)enc)];
+    uint8_t *p = (uint8_t *)n->vmcs12 + VCORE__NVMX_FAST_OFFSET(e);
+    uint32_t shift = e & VCORE__NVMX_FAST_SHIFT;
+    uint64_t v;
     if (write) {
         if (!(e & VCORE__NVMX_FAST_WRITABLE))
             return false;
-        vcore__nvmx_fast_write(n, (uint32_t)enc, e, *value);
+        uint64_t keep = ~(~0ull >> shift);
+        vcore__memcpy(&v, p, 8);
+        v = (v & keep) | (*value & ~keep);
+        vcore__memcpy(p, &v, 8);
+        uint32_t id = VCORE__NVMX_FAST_ROW(e);
+        n->dirty[id / 64] |= 1ull << (id % 64);
+        vcore__nvmx_changed_id(n, id);
         return true;
     }
     if (!e)
         return false;
-    uint64_t v;
-    vcore__memcpy(&v, (const uint8_t *)n->vmcs12 + (e & VCORE__NVMX_FAST_OFFSET), 8);
-    *value = v & (~0ull >> (8u * (e >> 12)));
+    vcore__memcpy(&v, p, 8);
+    *value = v << shift >> shift;
     return true;
 }
 

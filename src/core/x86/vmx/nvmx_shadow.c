@@ -82,28 +82,19 @@ const uint64_t vcore__nvmx_shadow_row_bit[VCORE__VMCS_NROWS] = {NVMX_SHADOW_RW(R
 /* vcore__nvmx_fast_slot: the writable rows, then the exit information
  * (VMREAD only); the _HIGH halves take the ordinary path. */
 #define FS(name, w) [VCORE__NVMX_FAST_SLOT(VCORE_VMCS_##name)] =                                  \
-    (uint16_t)(offsetof(vcore__vmcs12_t, name) | (w) |                                           \
-               ((8u - sizeof(((vcore__vmcs12_t *)0)->name)) << 12)),
+    ((uint32_t)offsetof(vcore__vmcs12_t, name) << 16 | (uint32_t)VCORE__ROW_##name << 7 | (w) |     \
+     (64u - 8u * (uint32_t)sizeof(((vcore__vmcs12_t *)0)->name))),
 #define FS_W(name) FS(name, VCORE__NVMX_FAST_WRITABLE)
 #define FS_R(name) FS(name, 0u)
 #define FS_NONE(name)
-const uint16_t vcore__nvmx_fast_slot[VCORE__NVMX_FAST_NSLOTS] = {NVMX_SHADOW_WRITABLE(FS_W, FS_NONE)
+const uint32_t vcore__nvmx_fast_slot[VCORE__NVMX_FAST_NSLOTS] = {NVMX_SHADOW_WRITABLE(FS_W, FS_NONE)
                                                                      NVMX_SHADOW_RO(FS_R, FS_NONE)};
 #undef FS
 #undef FS_W
 #undef FS_R
 #undef FS_NONE
-VCORE__STATIC_ASSERT(sizeof(vcore__vmcs12_t) <= VCORE__NVMX_FAST_OFFSET, fast_offset_fits);
-
-void vcore__nvmx_fast_write(vcore_nvmx_t *n, uint32_t enc, uint32_t e, uint64_t value)
-{
-    vcore__vmcs12_put_bytes((uint8_t *)n->vmcs12, e & VCORE__NVMX_FAST_OFFSET, 8u - (e >> 12), value);
-    /* The dirty bit of the field's table row, and of the entry rules
-     * reading it; the writable sets have no 64-bit field (no _HIGH row). */
-    uint32_t id = (uint32_t)vcore__vmcs_slots[VCORE__VMCS_SLOT(enc)] - 1u;
-    n->dirty[id / 64] |= 1ull << (id % 64);
-    vcore__nvmx_changed_id(n, id);
-}
+VCORE__STATIC_ASSERT(sizeof(vcore__vmcs12_t) <= 0xffffu, fast_offset_fits);
+VCORE__STATIC_ASSERT(VCORE__VMCS_NROWS <= 0x200u, fast_row_fits);
 
 /* The encodings alone, for vcore_nvmx_shadow_fields(). */
 #define ENC(name) VCORE_VMCS_##name,
