@@ -247,6 +247,30 @@ START_TEST(l2_wrmsr_efer_refused_is_gp)
 }
 END_TEST
 
+/* The same refused WRMSR with L1 intercepting #GP (exception bitmap bit
+ * 13): a VM exit to L1, exception #GP(0) ("Exit Qualification ... for
+ * Exceptions"; "VM-Exit Interruption-Information Field": valid, hardware
+ * exception, error code valid, vector 13); L1 runs on and halts. */
+START_TEST(l2_wrmsr_efer_refused_with_l1_gp_intercept_exits_to_l1)
+{
+    msr_bitmap_clear();
+    l1_efer(EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA);
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 13);
+    set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_EFER);
+    set_gpr(VCORE_X86_RAX, EFER_SCE | EFER_NXE); /* LME cleared with paging on */
+    set_gpr(VCORE_X86_RDX, 0);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000b0du);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+}
+END_TEST
+
 /* A processor without "load IA32_EFER": vmcs02 cannot give L2 L1's EFER,
  * so the entry is refused by name (control word 4, bit 15), not run on
  * L0's EFER. */
@@ -290,6 +314,7 @@ static Suite *efer_suite(void)
     tcase_add_test(t, l2_wrmsr_efer_reaches_l1_as_the_sdm_says);
     tcase_add_test(t, exit_load_efer_gives_host_value);
     tcase_add_loop_test(t, l2_wrmsr_efer_refused_is_gp, 0, 2);
+    tcase_add_test(t, l2_wrmsr_efer_refused_with_l1_gp_intercept_exits_to_l1);
     tcase_add_test(t, processor_without_load_efer_refuses_entry);
     tcase_add_test(t, merge_forces_load_efer);
     suite_add_tcase(s, t);
