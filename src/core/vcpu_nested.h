@@ -105,6 +105,20 @@ int vcore__vcpu_nested_msrload(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, 
 /* vcpu_nested_msrload.c: the model's MSRs back as they were before the
  * list (the processor failed the entry before loading MSRs). */
 void vcore__vcpu_nested_msrload_undo(vcore_vcpu_t *vcpu, const vcore__nested_msrload_t *r);
+/* vcpu_nested_efer.c: L2's IA32_EFER ("Loading Guest Control Registers,
+ * Debug Registers, and MSRs"). forced: vmcs02 loads it (the backend's
+ * processor has VM-entry control 15). value: what L1's VM entry gives L2
+ * (vmcs12's guest IA32_EFER with "load IA32_EFER", else L1's with LMA and
+ * LME from "IA-32e mode guest"). enter: writes it to vmcs02 (current) when
+ * full or changed; L2's EFER is live until efer_exit. l2: L2's EFER while
+ * live, else fallback. msr: L2's RDMSR/WRMSR of it, which L1 lets through
+ * (*gp: #GP(0) for L2 instead). */
+bool vcore__vcpu_nested_efer_forced(const vcore_nvmx_t *nv);
+uint64_t vcore__vcpu_nested_efer_value(const vcore__vmcs12_t *v, uint64_t l1_efer);
+int vcore__vcpu_nested_efer_enter(vcore_vcpu_t *vcpu, bool full);
+uint64_t vcore__vcpu_nested_efer_l2(const vcore_vcpu_t *vcpu, uint64_t fallback);
+void vcore__vcpu_nested_efer_exit(vcore_vcpu_t *vcpu);
+int vcore__vcpu_nested_efer_msr(vcore_vcpu_t *vcpu, bool write, bool *gp);
 /* vcpu_nested_l0.c: the vmcs02 guest-state field holding an MSR's value
  * for L2 (IA32_SYSENTER_CS/ESP/EIP, IA32_FS_BASE, IA32_GS_BASE), or 0. */
 uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index);

@@ -348,11 +348,12 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
         v->VMX_PREEMPTION_TIMER_VALUE = (uint32_t)*val;
     }
     /* "Saving Guest State": the IA-32e mode guest entry control and, with
-     * "save IA32_EFER", EFER.LMA follow L2's mode. */
-    bool lma = (v->GUEST_CR0 & VCORE__CR0_PG) && (v->GUEST_IA32_EFER & VCORE__EFER_LME) &&
-               (v->VM_ENTRY_CONTROLS & (1u << 9));
+     * "save IA32_EFER", EFER.LMA follow L2's mode; the value saved is L2's
+     * EFER (vcpu_nested_efer.c), whether or not L1 loaded it. */
+    uint64_t efer2 = vcore__vcpu_nested_efer_l2(vcpu, v->GUEST_IA32_EFER);
+    bool lma = (v->GUEST_CR0 & VCORE__CR0_PG) && (efer2 & VCORE__EFER_LME) && (v->VM_ENTRY_CONTROLS & (1u << 9));
     if (v->VM_EXIT_CONTROLS & (1u << 20)) {
-        uint64_t efer = lma ? (v->GUEST_IA32_EFER | VCORE__EFER_LMA) : (v->GUEST_IA32_EFER & ~VCORE__EFER_LMA);
+        uint64_t efer = lma ? (efer2 | VCORE__EFER_LMA) : (efer2 & ~VCORE__EFER_LMA);
         if (efer != v->GUEST_IA32_EFER)
             vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_IA32_EFER);
         v->GUEST_IA32_EFER = efer;
@@ -414,11 +415,15 @@ static void vcore__vcpu_nested_load_host(vcore_vcpu_t *vcpu)
     st->msrs.sysenter_eip = v->HOST_IA32_SYSENTER_EIP;
     if (exit & (1u << 19))
         st->msrs.pat = v->HOST_IA32_PAT;
+    /* Without "load IA32_EFER" LMA and LME follow the host address-space
+     * size and the other bits stay as L2 left them (L1's own when the
+     * entry failed before loading guest state). */
+    uint64_t efer = vcore__vcpu_nested_efer_l2(vcpu, s->efer);
+    vcore__vcpu_nested_efer_exit(vcpu);
     if (exit & (1u << 21))
         s->efer = v->HOST_IA32_EFER;
-    else /* LMA and LME follow the host address-space size */
-        s->efer = l ? (s->efer | VCORE__EFER_LMA | VCORE__EFER_LME)
-                    : (s->efer & ~(VCORE__EFER_LMA | VCORE__EFER_LME));
+    else
+        s->efer = l ? (efer | VCORE__EFER_LMA | VCORE__EFER_LME) : (efer & ~(VCORE__EFER_LMA | VCORE__EFER_LME));
     vcore__vcpu_nested_host_seg(&s->seg[VCORE_X86_CS], v->HOST_CS_SELECTOR, 0, true, l);
     vcore__vcpu_nested_host_seg(&s->seg[VCORE_X86_SS], v->HOST_SS_SELECTOR, 0, false, l);
     vcore__vcpu_nested_host_seg(&s->seg[VCORE_X86_DS], v->HOST_DS_SELECTOR, 0, false, l);

@@ -799,6 +799,20 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
         uint32_t index = (uint32_t)x->st.regs.gpr[VCORE_X86_RCX];
         uint32_t field = vcore__vcpu_nested_l0_msr_field(index);
         nv->l2_insn_len = nv->x02.insn_len;
+        if (index == VCORE_MSR_IA32_EFER && nv->efer02_live) {
+            /* L2's EFER is vmcs02's (vcpu_nested_efer.c), not L1's. */
+            bool gp = false, reflected = false;
+            int err = vcore__vcpu_nested_efer_msr(vcpu, write, &gp);
+            if (!err && gp)
+                err = vcore__vcpu_nested_l0_gp(vcpu, exit, &reflected);
+            if (err || reflected) {
+                *handled = reflected && exit->reason != VCORE_EXIT_SHUTDOWN;
+                return err;
+            }
+            nv->last.l0_handled++;
+            *again = true;
+            return VCORE_OK;
+        }
         if (field) {
             bool reflected = false;
             int err = vcore__vcpu_nested_l0_msr_state(vcpu, write, field, exit, &reflected);

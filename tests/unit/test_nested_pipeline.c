@@ -1255,6 +1255,42 @@ START_TEST(external_interrupt_to_l1_with_and_without_ack)
 }
 END_TEST
 
+/* The same exit (external interrupt, "acknowledge interrupt on exit") with
+ * a VM-exit MSR-load entry that cannot be loaded: "Loading MSRs" fails
+ * after the host state, so the exit ends in a VMX abort ("VMX Aborts":
+ * indicator 4 in the VMCS region, the logical processor shuts down). The
+ * run returns the shutdown to the VMM; L2 is not entered again and the
+ * interrupt was acknowledged with the exit. */
+START_TEST(external_interrupt_exit_with_bad_msr_load_is_vmx_abort)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9) | (1u << 15));
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, 1);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, MSRLIST);
+    put(MSRLIST, 0xc0000100u, 8); /* IA32_FS_BASE may not be in the VM-exit MSR-load list */
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL); /* to the VMM, L2 stays */
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    uint64_t enters = vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER);
+    e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_SHUTDOWN);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), enters);
+    ck_assert_uint_eq(vcore_mock_pending(vcpu), 0);
+    uint32_t ind = 0;
+    ck_assert_int_eq(vcore_vm_read_guest(vm, VMCS_GPA + 4, &ind, 4), VCORE_OK);
+    ck_assert_uint_eq(ind, 4);
+    ck_assert_uint_eq(last().vmx_aborts, 1);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXTERNAL_INTERRUPT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000030u);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.interrupt_pending, 0);
+}
+END_TEST
+
 
 /* vmcs02 takes L0's needs from vmcs01: its HLT exiting (OR), its EPT
  * (L2-physical = L1-physical), its #PF intercept (then every #PF exits:
@@ -1294,7 +1330,8 @@ START_TEST(vmcs02_takes_l0_needs_from_vmcs01)
     ck_assert_uint_eq(PEEK(CPU_BASED_VM_EXEC_CONTROL) & ((1u << 7) | (1u << 31)), (1u << 7) | (1u << 31));
     ck_assert_uint_eq(PEEK(SECONDARY_VM_EXEC_CONTROL), 1u << 1);
     ck_assert_uint_eq(PEEK(VM_EXIT_CONTROLS), (1u << 9) | (1u << 15));
-    ck_assert_uint_eq(PEEK(VM_ENTRY_CONTROLS), 0x000011fb | (1u << 9));
+    /* L1's entry controls plus "load IA32_EFER", which vmcs02 always has (rule ONE). */
+    ck_assert_uint_eq(PEEK(VM_ENTRY_CONTROLS), 0x000011fb | (1u << 9) | (1u << 15));
 #undef PEEK
     /* vmcs01 was read, never written. */
     uint64_t w = 0;
@@ -2643,6 +2680,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tx, preemption_timer_restart_and_save);
     tcase_add_test(tx, event_reinjected_after_l0_exit);
     tcase_add_test(tx, external_interrupt_to_l1_with_and_without_ack);
+    tcase_add_test(tx, external_interrupt_exit_with_bad_msr_load_is_vmx_abort);
     tcase_add_test(tx, hlt_not_wanted_by_l1_goes_to_vmm);
     tcase_add_test(tx, hlt_wanted_by_l1_is_reflected);
     tcase_add_test(tx, vm_exit_msr_load_failure_is_vmx_abort);

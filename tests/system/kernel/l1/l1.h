@@ -48,6 +48,8 @@
     X(VMCS, "l1.vmcs_load", "VMCLEAR, VMPTRLD, VMPTRST")                                            \
     X(VMWRITE, "l1.vmwrite_readback", "VMWRITE of a complete 64-bit guest and VMREAD back")         \
     X(LAUNCH, "l1.vmlaunch", "VMLAUNCH enters L2")                                                  \
+    X(EFER_SCE, "l2.syscall_with_l1_efer_sce", "no 'load IA32_EFER': L2 has L1's EFER.SCE, its SYSCALL reaches IA32_LSTAR; VMCALL exits") \
+    X(EFER_NXE, "l2.l1_efer_nxe", "no 'load IA32_EFER': L2 has L1's EFER.NXE (a read through an XD=1 entry does not fault; RDMSR of IA32_EFER, read bit clear, is L1's with LMA and LME)") \
     X(CPUID, "l2.cpuid", "CPUID always exits")                                                      \
     X(IO_OUT, "l2.io_out_imm", "I/O bitmap A bit 90H set")                                          \
     X(IO_IN, "l2.io_in_dx", "I/O bitmap A bit 3F8H set")                            \

@@ -113,8 +113,25 @@ l1_vmexit:
     .globl l2_at_hlt, l2_at_done, l2_vmcall_only, l2_after_tpr, l2_at_apic, l2_after_apic
     .globl l2_after_apic_write
     .globl l2_l0_loop, l2_l0_loop_end, l2_after_l0_loop, l2_after_syscall, l2_syscall_target, l2_at_syscall
+    .globl l2_after_efer_syscall
 l2_code:
     xor %r15d, %r15d                /* #DE handler count */
+    /* With R13 = 1 (L1 set its own EFER.SCE and NXE and does not use "load
+     * IA32_EFER"): L2 runs with L1's SCE and NXE ("Loading Guest Control
+     * Registers, Debug Registers, and MSRs"). RBP: an address whose PDE has
+     * XD = 1, a reserved bit when NXE = 0 (#PF, then a triple fault: L2 has
+     * no #PF gate). RDMSR of IA32_EFER: not intercepted. SYSCALL: #UD
+     * (intercepted) when SCE = 0, else to IA32_LSTAR and the VMCALL there. */
+    test %r13, %r13
+    jz 1f
+    mov (%rbp), %rax
+    mov $0xc0000080, %ecx
+    rdmsr
+    mov %eax, %ebx
+    mov %edx, %esi
+    syscall
+l2_after_efer_syscall:
+1:
     mov $0x4c320001, %eax
     xor %ecx, %ecx
 l2_at_cpuid:

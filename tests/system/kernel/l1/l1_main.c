@@ -38,7 +38,7 @@ void *memcpy(void *dst, const void *src, size_t n)
 extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_at_in[], l2_at_rdmsr[],
     l2_at_wrmsr[], l2_at_ud[], l2_at_ept[], l2_after_ept[], l2_at_vmcall[], l2_loop[], l2_loop_end[],
     l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_after_apic_write[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[], l2_l0_loop[], l2_l0_loop_end[],
-    l2_after_l0_loop[], l2_after_syscall[], l2_syscall_target[], l2_at_syscall[];
+    l2_after_l0_loop[], l2_after_syscall[], l2_syscall_target[], l2_at_syscall[], l2_after_efer_syscall[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -82,6 +82,13 @@ enum {
 #define L2_STAR (0x08ull << 32)
 #define L2_FMASK 0x400ull /* RFLAGS.DF */
 #define L2_TIMER_L0 50u   /* the preemption timer across L0's exits, in timer ticks */
+#define MSR_EFER 0xc0000080u
+#define EFER_SCE 0x1ull
+#define EFER_NXE 0x800ull
+#define L2_XD_ALIAS (500ull << 21) /* L2's linear alias of L1_BASE through a PDE with XD = 1 */
+
+static uint64_t l1_efer0;   /* L1's IA32_EFER before the exit program */
+static bool l1_efer_set;    /* the program changed it (restored at the end) */
 
 /* ---- console and report ---- */
 
@@ -504,6 +511,7 @@ static void l1_exit_program(void)
 {
     bool ept = !(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok();
     const l1_step_t steps[] = {
+        {L1_CASE_EFER_SCE, 18, l2_at_syscall, 3, 0, ~0ull, "VMCALL after SYSCALL"},
         {L1_CASE_CPUID, 10, l2_at_cpuid, 2, 0, ~0ull, "CPUID"},
         {L1_CASE_IO_OUT, 30, l2_at_out, 2, 0x00900043u, 0xffff007fu, "OUT imm8 port, 32-bit"},
         {L1_CASE_IO_IN, 30, l2_at_in, 1, 0x03f80008u, 0xffff007fu, "IN DX port, 8-bit"},
@@ -572,6 +580,21 @@ static void l1_exit_program(void)
 
     memset(g, 0, sizeof(g));
     g[R14] = ept ? L2_EPT_HOLE : PA(&l2_scratch);
+    /* L1's own EFER.SCE and NXE, without "load IA32_EFER" (CPUID
+     * 80000001H:EDX bits 11 and 20 allow them): L2 must run with them. */
+    uint32_t ea = 0x80000001u, eb, ec = 0, ed;
+    __asm__ volatile("cpuid" : "+a"(ea), "=b"(eb), "+c"(ec), "=d"(ed));
+    if ((ed & (1u << 11)) && (ed & (1u << 20))) {
+        l1_efer0 = l1_rdmsr(MSR_EFER);
+        l1_efer_set = true;
+        l1_wrmsr(MSR_EFER, l1_efer0 | EFER_SCE | EFER_NXE);
+        l2_pd[L2_XD_ALIAS >> 21] = L1_BASE | 0x83 | (1ull << 63);
+        g[R13] = 1;
+        g[RBP] = L2_XD_ALIAS;
+    } else {
+        l1_skip(L1_CASE_EFER_SCE, "CPUID has no SYSCALL or no NX");
+        l1_skip(L1_CASE_EFER_NXE, "CPUID has no SYSCALL or no NX");
+    }
     l1_say("VMLAUNCH of L2\n");
     rc = l1_vmenter(g, 0);
     if (rc) {
@@ -583,7 +606,8 @@ static void l1_exit_program(void)
         const l1_step_t *s = &steps[i];
         if ((s->c == L1_CASE_EPT && !ept) || (s->c == L1_CASE_TPR && !g[R13]) ||
             (s->c == L1_CASE_APIC_ACC && !g[RBP]) || (s->c == L1_CASE_APIC_WRITE && g[RDI] != 1) ||
-            ((s->c == L1_CASE_TIMER_L0 || s->c == L1_CASE_SYSCALL) && !g[R12]))
+            ((s->c == L1_CASE_TIMER_L0 || s->c == L1_CASE_SYSCALL) && !g[R12]) ||
+            (s->c == L1_CASE_EFER_SCE && !g[R13]))
             continue;
         uint32_t c = s->c;
         uint64_t reason = l1_rd(R_EXIT_REASON), qual = l1_rd(R_QUAL), rip = l1_rd(G_RIP);
@@ -612,6 +636,24 @@ static void l1_exit_program(void)
         CHECK(c, !(l1_rd(R_IDT_VECT) >> 31), "IDT-vectoring information valid", l1_rd(R_IDT_VECT));
         uint64_t next = rip + len;
         switch (c) {
+        case L1_CASE_EFER_SCE: {
+            /* "SYSCALL": RCX the next instruction, RIP IA32_LSTAR. */
+            CHECK(c, g[RCX] == PA(l2_after_efer_syscall), "RCX after SYSCALL", g[RCX]);
+            CHECK(c, (uint32_t)g[RAX] == 0x4c320003u, "EAX at IA32_LSTAR's VMCALL", g[RAX]);
+            /* The read through the XD = 1 entry did not fault (a triple fault
+             * would have been the exit); L2's EFER is L1's, LMA and LME
+             * from "IA-32e mode guest" (1, as L1's own). */
+            uint64_t want = l1_rdmsr(MSR_EFER);
+            uint64_t seen = ((uint64_t)(uint32_t)g[RSI] << 32) | (uint32_t)g[RBX];
+            CHECK(L1_CASE_EFER_NXE, seen == want, "L2's RDMSR of IA32_EFER", seen);
+            CHECK(L1_CASE_EFER_NXE, (seen & (EFER_SCE | EFER_NXE)) == (EFER_SCE | EFER_NXE), "L2's EFER.SCE/NXE",
+                  seen);
+            l1_pass(L1_CASE_EFER_NXE);
+            g[R13] = 0;
+            g[RBP] = 0;
+            next = PA(l2_after_efer_syscall);
+            break;
+        }
         case L1_CASE_CPUID:
             CHECK(c, (uint32_t)g[RAX] == 0x4c320001u, "L2's EAX", g[RAX]);
             g[RAX] = 0x11111111u;
@@ -977,5 +1019,7 @@ void l1_main(uint64_t mode, uint64_t first_var)
     else
         l1_exit_program();
     l1_vmx_off();
+    if (l1_efer_set) /* the test kernel's EFER on a bare run */
+        l1_wrmsr(MSR_EFER, l1_efer0);
     rep->done = 1;
 }
