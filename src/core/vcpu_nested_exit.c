@@ -321,6 +321,18 @@ static void vcore__vcpu_nested_exit_commit(vcore_vcpu_t *vcpu)
 /* The guest state that can change without an exit to L0: the eager set,
  * the activity state when L2 can halt on its own, the preemption timer
  * when L1 saves it. */
+/* L2's IA32_EFER at the exit, as "Saving Guest State" ("save IA32_EFER")
+ * and "Saving MSRs" see it: L2's value (vcpu_nested_efer.c), whether or not
+ * L1 loaded it, with LMA following L2's mode (CR0.PG, LME and the IA-32e
+ * mode guest control, which the exit has just saved into vmcs12). */
+static uint64_t vcore__vcpu_nested_exit_efer(vcore_vcpu_t *vcpu)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    uint64_t efer2 = vcore__vcpu_nested_efer_l2(vcpu, v->GUEST_IA32_EFER);
+    bool lma = (v->GUEST_CR0 & VCORE__CR0_PG) && (efer2 & VCORE__EFER_LME) && (v->VM_ENTRY_CONTROLS & (1u << 9));
+    return lma ? (efer2 | VCORE__EFER_LMA) : (efer2 & ~VCORE__EFER_LMA);
+}
+
 static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
@@ -347,13 +359,8 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
             vcore__nvmx_changed_id(nv, VCORE__ROW_VMX_PREEMPTION_TIMER_VALUE);
         v->VMX_PREEMPTION_TIMER_VALUE = (uint32_t)*val;
     }
-    /* "Saving Guest State": the IA-32e mode guest entry control and, with
-     * "save IA32_EFER", EFER.LMA follow L2's mode; the value saved is L2's
-     * EFER (vcpu_nested_efer.c), whether or not L1 loaded it. */
-    uint64_t efer2 = vcore__vcpu_nested_efer_l2(vcpu, v->GUEST_IA32_EFER);
-    bool lma = (v->GUEST_CR0 & VCORE__CR0_PG) && (efer2 & VCORE__EFER_LME) && (v->VM_ENTRY_CONTROLS & (1u << 9));
     if (v->VM_EXIT_CONTROLS & (1u << 20)) {
-        uint64_t efer = lma ? (efer2 | VCORE__EFER_LMA) : (efer2 & ~VCORE__EFER_LMA);
+        uint64_t efer = vcore__vcpu_nested_exit_efer(vcpu);
         if (efer != v->GUEST_IA32_EFER)
             vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_IA32_EFER);
         v->GUEST_IA32_EFER = efer;
@@ -457,7 +464,8 @@ static void vcore__vcpu_nested_load_host(vcore_vcpu_t *vcpu)
 /* The value of an MSR for L2 as the VM-exit MSR-store list sees it ("Saving
  * MSRs": the value the MSR has at the exit, before host state is loaded):
  * IA32_SYSENTER_CS/ESP/EIP, FS.base and GS.base as vmcs02 holds them at the
- * exit (L2's, not L1's); EFER and PAT as vmcs12's guest state loaded them;
+ * exit (L2's, not L1's); EFER as L2 has it (vcore__vcpu_nested_exit_efer);
+ * PAT as vmcs12's guest state loaded it;
  * any other MSR the vCPU's own, which L1 and L2 share. */
 static int vcore__vcpu_nested_l2_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value)
 {
@@ -468,8 +476,8 @@ static int vcore__vcpu_nested_l2_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_
         int err = vcore__vcpu_nested_load02(vcpu);
         return err ? err : vcore__vcpu_nested_rd(vcpu, field, value);
     }
-    if (index == VCORE_MSR_IA32_EFER && (entry & (1u << 15))) {
-        *value = v->GUEST_IA32_EFER;
+    if (index == VCORE_MSR_IA32_EFER && (vcpu->nvmx->efer02_live || (entry & (1u << 15)))) {
+        *value = vcore__vcpu_nested_exit_efer(vcpu);
         return VCORE_OK;
     }
     if (index == VCORE_MSR_IA32_PAT && (entry & (1u << 14))) {

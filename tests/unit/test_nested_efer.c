@@ -212,6 +212,28 @@ START_TEST(l2_wrmsr_efer_reaches_l1_as_the_sdm_says)
 }
 END_TEST
 
+/* "Saving MSRs": the VM-exit MSR-store list stores the value IA32_EFER has
+ * at the exit, which is L2's after L2's own WRMSR (SCE cleared), not L1's,
+ * and not vmcs12's guest field (L1 loads no EFER and saves none). */
+START_TEST(exit_msr_store_list_stores_l2_efer)
+{
+    msr_bitmap_clear();
+    l1_efer(EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA);
+    set12(VCORE_VMCS_VM_EXIT_MSR_STORE_COUNT, 1);
+    set12(VCORE_VMCS_VM_EXIT_MSR_STORE_ADDR, MSRLIST);
+    put(MSRLIST, VCORE_MSR_IA32_EFER, 8);
+    put(MSRLIST + 8, 0x5a5a, 8);
+    set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_EFER);
+    set_gpr(VCORE_X86_RAX, EFER_NXE | EFER_LME);
+    set_gpr(VCORE_X86_RDX, 0);
+    launch_then_cpuid(1, VCORE_VMX_EXIT_WRMSR);
+    uint64_t stored = 0;
+    ck_assert_int_eq(vcore_vm_read_guest(vm, MSRLIST + 8, &stored, 8), VCORE_OK);
+    ck_assert_uint_eq(stored, EFER_NXE | EFER_LME | EFER_LMA);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_EFER), 0);
+}
+END_TEST
+
 /* With "load IA32_EFER" at exit, L1 gets vmcs12's host value instead. */
 START_TEST(exit_load_efer_gives_host_value)
 {
@@ -312,6 +334,7 @@ static Suite *efer_suite(void)
     tcase_add_test(t, l1_efer_change_reaches_vmcs02);
     tcase_add_test(t, l2_rdmsr_efer_sees_l2_value);
     tcase_add_test(t, l2_wrmsr_efer_reaches_l1_as_the_sdm_says);
+    tcase_add_test(t, exit_msr_store_list_stores_l2_efer);
     tcase_add_test(t, exit_load_efer_gives_host_value);
     tcase_add_loop_test(t, l2_wrmsr_efer_refused_is_gp, 0, 2);
     tcase_add_test(t, l2_wrmsr_efer_refused_with_l1_gp_intercept_exits_to_l1);
