@@ -116,8 +116,16 @@ void vcore__vcpu_nested_msrload_undo(vcore_vcpu_t *vcpu, const vcore__nested_msr
 bool vcore__vcpu_nested_efer_forced(const vcore_nvmx_t *nv);
 uint64_t vcore__vcpu_nested_efer_value(const vcore__vmcs12_t *v, uint64_t l1_efer);
 int vcore__vcpu_nested_efer_enter(vcore_vcpu_t *vcpu, bool full);
-uint64_t vcore__vcpu_nested_efer_l2(const vcore_vcpu_t *vcpu, uint64_t fallback);
-void vcore__vcpu_nested_efer_exit(vcore_vcpu_t *vcpu);
+/* Inline: both run on every exit to L1. */
+static inline uint64_t vcore__vcpu_nested_efer_l2(const vcore_vcpu_t *vcpu, uint64_t fallback)
+{
+    const vcore_nvmx_t *nv = vcpu->nvmx;
+    return nv->efer02_live ? nv->efer02 : fallback;
+}
+static inline void vcore__vcpu_nested_efer_exit(vcore_vcpu_t *vcpu)
+{
+    vcpu->nvmx->efer02_live = false;
+}
 int vcore__vcpu_nested_efer_msr(vcore_vcpu_t *vcpu, bool write, bool *gp);
 /* vcpu_nested_l0.c: the vmcs02 guest-state field holding an MSR's value
  * for L2 (IA32_SYSENTER_CS/ESP/EIP, IA32_FS_BASE, IA32_GS_BASE), or 0. */

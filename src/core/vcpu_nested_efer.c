@@ -54,17 +54,6 @@ int vcore__vcpu_nested_efer_enter(vcore_vcpu_t *vcpu, bool full)
     return VCORE_OK;
 }
 
-uint64_t vcore__vcpu_nested_efer_l2(const vcore_vcpu_t *vcpu, uint64_t fallback)
-{
-    const vcore_nvmx_t *nv = vcpu->nvmx;
-    return nv->efer02_live ? nv->efer02 : fallback;
-}
-
-void vcore__vcpu_nested_efer_exit(vcore_vcpu_t *vcpu)
-{
-    vcpu->nvmx->efer02_live = false;
-}
-
 int vcore__vcpu_nested_efer_msr(vcore_vcpu_t *vcpu, bool write, bool *gp)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;

@@ -148,12 +148,8 @@ static inline int vcore__vcpu_nested_fast_run(vcore_vcpu_t *vcpu, const vcore__v
         st->regs.rip += exit->u.vmx_insn.insn_len;
         uint32_t pull = want;
         int err = r->run_sync(vcpu, r->priv, &vcpu->state, push, &pull, exit);
-        if (err) {
-            /* As vcore__vcpu_runner_enter(): push stays dirty. */
-            vcpu->dirty |= push;
-            vcpu->valid = (vcpu->valid & ~r->held) | push;
-            return err < 0 ? err : VCORE_ERR_HWFAIL;
-        }
+        if (err) /* what the completion changed is push */
+            return vcore__vcpu_runner_failed(vcpu, r, push, push, err);
         if (pull != want) {
             /* The caller's test of vcpu->valid sends the exit to the
              * general step, which fetches what is missing. */

@@ -98,6 +98,17 @@ static inline void vcore__vcpu_runner(vcore_vcpu_t *vcpu, vcore__vcpu_runner_t *
     r->pull = pull & r->held;
 }
 
+/* A failed vcpu_run_sync: the groups the core changed (dirty) stay dirty,
+ * and of the held groups only those pushed are known to the model; the
+ * backend's error, a positive one as VCORE_ERR_HWFAIL. */
+static inline int vcore__vcpu_runner_failed(vcore_vcpu_t *vcpu, const vcore__vcpu_runner_t *r, uint32_t dirty,
+                                            uint32_t push, int err)
+{
+    vcpu->dirty |= dirty;
+    vcpu->valid = (vcpu->valid & ~r->held) | push;
+    return err < 0 ? err : VCORE_ERR_HWFAIL;
+}
+
 /* vcore__vcpu_enter_pull() through a runner whose backend has
  * vcpu_run_sync, with the groups dirty marked dirty first. */
 static inline int vcore__vcpu_runner_enter(vcore_vcpu_t *vcpu, const vcore__vcpu_runner_t *r, uint32_t dirty,
@@ -105,11 +116,8 @@ static inline int vcore__vcpu_runner_enter(vcore_vcpu_t *vcpu, const vcore__vcpu
 {
     uint32_t push = (vcpu->dirty | dirty) & r->held, pull = r->pull;
     int err = r->run_sync(vcpu, r->priv, &vcpu->state, push, &pull, exit);
-    if (err) {
-        vcpu->dirty |= dirty;
-        vcpu->valid = (vcpu->valid & ~r->held) | push;
-        return err < 0 ? err : VCORE_ERR_HWFAIL;
-    }
+    if (err)
+        return vcore__vcpu_runner_failed(vcpu, r, dirty, push, err);
     vcpu->dirty = 0;
     vcpu->valid = (vcpu->valid & ~r->held) | pull;
     return VCORE_OK;
