@@ -116,9 +116,12 @@ static int vcore__vcpu_nested_check(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t 
     const uint32_t every = ~VCORE__VMX_RUN_MSR_LOAD;
     uint32_t run = nv->skip_check ? every : vcore__vcpu_nested_check_due(nv, in, x->st.sregs.efer);
     bool verify = (nv->opts & VCORE_NVMX_OPT_VERIFY_CHECKS) && run != every;
+    /* Guest RIP alone changed (L1 moved L2 past the instruction that
+     * exited): its two rules on vmcs12, without the engine. */
+    bool rip_only = run == VCORE__VMX_RUN_RIP_ONLY && vcore__vmx_check_rip_only(vcore__vcpu_nested_v12(vcpu));
     vd->size = sizeof(*vd);
     /* Nothing due: every rule still passes, no input to build. */
-    if (run == 0 && !verify) {
+    if ((run == 0 || rip_only) && !verify) {
         vd->kind = VCORE_VMX_ENTRY_OK;
         vd->vm_error = 0;
         vd->exit_reason = 0;
@@ -149,7 +152,8 @@ static int vcore__vcpu_nested_check(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t 
             all.size = sizeof(all);
             err = vcore__vmx_check_run(&ci, every, &all);
             if (!err && (all.kind != vd->kind || all.check != vd->check || all.vm_error != vd->vm_error ||
-                         all.exit_reason != vd->exit_reason || all.qualification != vd->qualification)) {
+                         all.exit_reason != vd->exit_reason || all.qualification != vd->qualification ||
+                         (rip_only && all.kind != VCORE_VMX_ENTRY_OK))) {
                 (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_NVMX_CHECK_GATING,
                                       ((uint64_t)all.check << 16) | vd->check);
                 return VCORE_ERR_STATE;

@@ -10,7 +10,8 @@
  * (TPR threshold against VTPR: VMfailValid 7), "Checks on Guest
  * Non-Register State" (the VMCS link pointer: exit 33, qualification 4),
  * "Checks on Guest Page-Directory-Pointer-Table Entries" (exit 33,
- * qualification 2), "VM-Entry Failures During or After Loading Guest
+ * qualification 2), "Checks on Guest RIP, RFLAGS, and SSP" (exit 33,
+ * qualification 0; L1's usual change, guest RIP alone), "VM-Entry Failures During or After Loading Guest
  * State", "VM-Instruction Error Numbers" and "Conventions".
  */
 #include <string.h>
@@ -217,6 +218,84 @@ START_TEST(l1_efer_changed_after_pass)
 }
 END_TEST
 
+/* L1's exit handler moves L2 on: VMWRITE GUEST_RIP <- rip (register
+ * form: field in RDX, value in RCX), then VMRESUME. */
+static void l1_resume_at(uint64_t rip)
+{
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_RIP;
+    r.gpr[VCORE_X86_RCX] = rip;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_reset_counts(vcpu), VCORE_OK);
+    push_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+}
+
+/* The VMRESUME after l1_resume_at() enters L2 at rip (CPUID exit to L1). */
+static void resume_at_enters_l2(uint64_t rip)
+{
+    l1_resume_at(rip);
+    resume_enters_l2();
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), rip);
+}
+
+/* ... or fails with exit 33 (qualification 0) naming check. */
+static void resume_at_fails(uint64_t rip, uint32_t check)
+{
+    l1_resume_at(rip);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_exit33(0, check);
+}
+
+/* "Checks on Guest RIP, RFLAGS, and SSP", L2 in 64-bit mode (IA-32e mode
+ * guest, CS.L = 1) on a processor with 48 linear-address bits: RIP bits
+ * 63:48 must be identical - not bits 63:47, so an address that is not
+ * canonical may still pass. */
+START_TEST(rip_only_64bit_after_pass)
+{
+    start(_i);
+    launch_passes();
+    resume_at_enters_l2(0x0000800000401000ull);
+    resume_at_enters_l2(0xffff800000000000ull);
+    resume_at_fails(0x0001000000401000ull, VCORE_VMX_CHECK_GUEST_RIP_LINEAR_WIDTH);
+}
+END_TEST
+
+/* L2 in 32-bit protected mode with 32-bit paging (no IA-32e mode guest,
+ * CS.L = 0, CR4.PAE = 0: no PDPTE rule is due): RIP bits 63:32 must be 0. */
+START_TEST(rip_only_32bit_after_pass)
+{
+    start(_i);
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fbu);
+    set12(VCORE_VMCS_GUEST_CS_AR_BYTES, 0xc09b);
+    set12(VCORE_VMCS_GUEST_CR4, 0x2000);
+    launch_passes();
+    resume_at_enters_l2(0xfffff000u);
+    resume_at_fails(0x100401000ull, VCORE_VMX_CHECK_GUEST_RIP_HIGH);
+}
+END_TEST
+
+/* With LA57 in CPUID leaf 7 (ECX bit 16) the processor has 57
+ * linear-address bits: bits 63:57 must be identical. */
+START_TEST(rip_only_la57_after_pass)
+{
+    start(_i);
+    vcore_cpuid_entry_t c[] = {
+        {.function = 0, .eax = 7, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69},
+        {.function = 1, .eax = 0x50654, .ecx = (1u << 5), .edx = (1u << 6) | (1u << 3) | 1u},
+        {.function = 7, .ecx = 1u << 16},
+        {.function = 0x80000000, .eax = 0x80000008},
+        {.function = 0x80000001, .edx = (1u << 29) | (1u << 20)},
+        {.function = 0x80000008, .eax = 0x3928},
+    };
+    ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, c, 6), VCORE_OK);
+    launch_passes();
+    resume_at_enters_l2(0x0001000000401000ull);
+    resume_at_fails(0x0200000000401000ull, VCORE_VMX_CHECK_GUEST_RIP_LINEAR_WIDTH);
+}
+END_TEST
+
 static Suite *nested_check_gating_suite(void)
 {
     Suite *s = suite_create("nested_check_gating");
@@ -230,6 +309,9 @@ static Suite *nested_check_gating_suite(void)
     tcase_add_loop_test(tc, launch_state_after_pass, 0, 2);
     tcase_add_loop_test(tc, movss_after_pass, 0, 2);
     tcase_add_loop_test(tc, l1_efer_changed_after_pass, 0, 2);
+    tcase_add_loop_test(tc, rip_only_64bit_after_pass, 0, 2);
+    tcase_add_loop_test(tc, rip_only_32bit_after_pass, 0, 2);
+    tcase_add_loop_test(tc, rip_only_la57_after_pass, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -17,12 +17,32 @@
 /* PAE PDPTE bits 2:1 and 8:5 are reserved (SDM Vol. 3, "PAE Paging"). */
 #define PDPTE_RESERVED_MASK 0x1e6ull
 
+/* 64-bit mode after the entry: IA-32e mode guest with CS.L. */
+static bool guest_long64(bool ia32e, const vcore__vmcs12_t *v)
+{
+    return ia32e && (v->GUEST_CS_AR_BYTES & VCORE_X86_AR_L);
+}
+
+/* The table's rules reading guest RIP are the two below: the RIP-only run
+ * (vcore__vmx_check_rip_only) decides exactly those. */
+#define RIP_RULE(run, name, value, cls, sec, msg, in) +(((in) & VCORE_VMX_IN_RIP) != 0)
+#define RIP_SEC(name, rows, run, b) rows(RIP_RULE, run)
+VCORE__STATIC_ASSERT(0 VCORE__VMX_SECTIONS(RIP_SEC, -) == 2, rip_rules_are_two);
+#undef RIP_SEC
+#undef RIP_RULE
+
+bool vcore__vmx_check_rip_only(const vcore__vmcs12_t *v)
+{
+    if (guest_long64((v->VM_ENTRY_CONTROLS & VCORE__ENTRY_IA32E) != 0, v))
+        return vcore__vmx_upper_identical48(v->GUEST_RIP);
+    return (v->GUEST_RIP >> 32) == 0;
+}
+
 void vcore__vmx_check_guest_rip(vcore__vmx_chk_t *c)
 {
     const vcore__vmcs12_t *v = c->v;
     uint64_t rflags = v->GUEST_RFLAGS, info = v->VM_ENTRY_INTR_INFO_FIELD;
-    /* 64-bit mode after the entry: IA-32e mode guest with CS.L. */
-    bool long64 = c->ia32e && (v->GUEST_CS_AR_BYTES & VCORE_X86_AR_L);
+    bool long64 = guest_long64(c->ia32e, v);
 
     VCORE__CHK(c, !long64 && (v->GUEST_RIP >> 32), GUEST_RIP_HIGH, v->GUEST_RIP);
     VCORE__CHK(c, long64 && !vcore__vmx_chk_upper_identical(c, v->GUEST_RIP), GUEST_RIP_LINEAR_WIDTH,

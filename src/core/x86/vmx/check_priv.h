@@ -138,11 +138,17 @@ static inline bool vcore__vmx_chk_canonical(vcore__vmx_chk_t *c, uint64_t la)
 {
     return ((la + (1ull << 47)) >> 48) == 0 || vcore__vmx_chk_canonical_slow(c, la);
 }
-/* Bits 63:N identical, N the linear-address width ("RIP", "SSP" checks). */
+/* Bits 63:N identical, N the linear-address width ("RIP", "SSP" checks).
+ * Bits 63:48 identical holds for both widths (48, or 57 with LA57): that
+ * common case needs no CPUID. */
+static inline bool vcore__vmx_upper_identical48(uint64_t la)
+{
+    return ((la + (1ull << 48)) >> 49) == 0;
+}
 bool vcore__vmx_chk_upper_identical_slow(vcore__vmx_chk_t *c, uint64_t la);
 static inline bool vcore__vmx_chk_upper_identical(vcore__vmx_chk_t *c, uint64_t la)
 {
-    return ((la + (1ull << 48)) >> 49) == 0 || vcore__vmx_chk_upper_identical_slow(c, la);
+    return vcore__vmx_upper_identical48(la) || vcore__vmx_chk_upper_identical_slow(c, la);
 }
 /* A VMCS pointer within the width of VMCS-referenced structures. */
 static inline bool vcore__vmx_chk_ptr_ok(const vcore__vmx_chk_t *c, uint64_t pa)
@@ -232,6 +238,17 @@ uint32_t vcore__vmx_check_inputs(uint32_t id);
  * with the same control fields (a change of them is OTHER, which runs
  * every rule), where set and in force agree. */
 uint32_t vcore__vmx_check_outside(const vcore__vmcs12_t *v);
+/* The run word that holds guest RIP's rules alone: the change of every
+ * L1 exit handler that only advances L2 past an instruction. */
+#define VCORE__VMX_RUN_RIP_ONLY VCORE_VMX_IN_RIP
+/* RIP's rules ("Checks on Guest RIP, RFLAGS, and SSP") on vmcs12 v, for a
+ * caller whose run word is VCORE__VMX_RUN_RIP_ONLY after an entry that
+ * passed every rule with the same controls and CS access rights (so the
+ * controls in force are v's): true when both pass with bits 63:48 of RIP
+ * identical, which holds for either linear-address width. False leaves the
+ * verdict to vcore__vmx_check_run(), which names a failure or finds that
+ * LA57 allows the address. */
+bool vcore__vmx_check_rip_only(const vcore__vmcs12_t *v);
 /* The checks with only the rules whose inputs are in `run` (verdict only;
  * vmcs12 is read in place: the caller owns it). The input is the library's
  * own (vcore_vmx_check_input_from_nvmx() or a test's well-formed one): it
