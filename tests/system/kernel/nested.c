@@ -472,12 +472,12 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
             }
             if (!e.u.io.is_in && e.u.io.port == L1_PORT_MARK && e.u.io.width == 1 && e.u.io.data[0] < 8) {
                 v->marks[e.u.io.data[0]] = vtk_l0_entries;
-                /* L0's exits of the L2 CPUID round trips (marks 3 to 4), by reason. */
-                if (e.u.io.data[0] == 3) {
+                /* L0's exits of the L2 CPUID round trips (marks 4 to 5), by reason. */
+                if (e.u.io.data[0] == 4) {
                     vtk_exits_used = 0;
                     vtk_exits_other = 0;
                     vtk_exits_on = vcore__vmx_ptrst(&vtk_exits_vmcs01).kind == 0;
-                } else if (e.u.io.data[0] == 4) {
+                } else if (e.u.io.data[0] == 5) {
                     vtk_exits_on = false;
                 }
                 continue;
@@ -815,7 +815,7 @@ static int vtk_nested_measure(const char *prefix, uint32_t opts)
      * fails if they cannot be); the numbers themselves are measurements. */
     vtk_measure_line(prefix, "measure.l0_exits_per_l1_vmwrite", &v, 1, 2, L1_MEASURE_N, stop, VTK_CHECK, false);
     vtk_measure_line(prefix, "measure.l0_exits_per_l1_vmread", &v, 2, 3, L1_MEASURE_N, stop, VTK_CHECK, false);
-    vtk_measure_line(prefix, "measure.l0_exits_per_l2_cpuid_round_trip", &v, 3, 4, trips, stop, VTK_CHECK, true);
+    vtk_measure_line(prefix, "measure.l0_exits_per_l2_cpuid_round_trip", &v, 4, 5, trips, stop, VTK_CHECK, true);
     vtk_l1_vm_destroy(&v);
     return VTK_PRINTED;
 }

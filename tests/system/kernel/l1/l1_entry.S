@@ -260,10 +260,11 @@ l2_de_handler:
     addq $2, (%rsp)
     iretq
 
-/* The counting program's guest: L1_MEASURE_N CPUIDs, then VMCALL. */
+/* The counting program's guest: L1_MEASURE_N + 1 CPUIDs (L1 counts the
+ * round trips between the first exit and the last), then VMCALL. */
     .globl l2_cpuid_loop
 l2_cpuid_loop:
-    mov $100, %r12d
+    mov $101, %r12d
 1:  xor %eax, %eax
     xor %ecx, %ecx
     cpuid
