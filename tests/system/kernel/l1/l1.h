@@ -69,7 +69,9 @@
     X(APIC_WRITE, "l2.apic_write", "'APIC-register virtualization': a write of APIC-access page offset 380H (a read of 030H came from the virtual-APIC page)") \
     X(TIMER_L0, "l2.preemption_timer_across_l0_exits", "'activate VMX-preemption timer' without 'save VMX-preemption timer value': the timer counts L2's time across exits L1 never sees") \
     X(SYSCALL, "l2.syscall_swapgs_msrs", "VM-entry MSR-load list sets IA32_STAR, LSTAR, FMASK, KERNEL_GS_BASE: L2's SYSCALL and SWAPGS use them; VMCALL exits") \
-    X(FINISH, "l2.finish", "L2 reports done with VMCALL")
+    X(FINISH, "l2.finish", "L2 reports done with VMCALL")                                         \
+    X(REAL_MODE, "l2.real_mode", "'unrestricted guest' with EPT: L2 in real mode (CR0.PE = PG = 0) runs 16-bit code; CPUID and VMCALL exit") \
+    X(VPID, "l2.vpid_invvpid", "'enable VPID': after L1 remaps a page L2 read and runs INVVPID for L2's VPID, L2 reads the new page; INVVPID single-context of VPID 0 is VMfailValid 28")
 
 enum l1_case_id {
 #define L1_CASE_ENUM(id, name, why) L1_CASE_##id,

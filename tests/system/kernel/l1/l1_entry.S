@@ -254,6 +254,36 @@ l2_at_done:
     vmcall                          /* exit 18: done */
     ud2
 
+/* The VPID guest: reads the 32-bit word at [R14] twice, a VMCALL after
+ * each read (L1 remaps the page in between). */
+    .globl l2_vpid, l2_vpid_at_vmcall1, l2_vpid_at_vmcall2
+l2_vpid:
+    mov (%r14), %eax
+l2_vpid_at_vmcall1:
+    vmcall                          /* exit 18 */
+    mov (%r14), %eax
+l2_vpid_at_vmcall2:
+    vmcall                          /* exit 18 */
+    ud2
+
+/* The real-mode guest ("unrestricted guest"): 16-bit code, run at the
+ * guest-physical address of its offset in L1's region (L1's EPT maps
+ * guest-physical 0-2 MiB there). A 16-bit ADD leaves 2468H in BX; CPUID
+ * and VMCALL exit. */
+    .code16
+    .globl l2_real, l2_real_at_cpuid, l2_real_at_vmcall
+l2_real:
+    mov $0x1234, %ax
+    add %ax, %ax
+    mov %ax, %bx
+    xor %eax, %eax
+l2_real_at_cpuid:
+    cpuid                           /* exit 10 */
+l2_real_at_vmcall:
+    vmcall                          /* exit 18 */
+    ud2
+    .code64
+
 /* #DE handler: count, skip the 2-byte DIV, return. */
 l2_de_handler:
     inc %r15d

@@ -32,6 +32,8 @@
 #define C_EXIT_MSR_LOAD 0x2008u
 #define C_ENTRY_MSR_LOAD 0x200au
 #define C_EPTP 0x201au
+/* 16-bit control field. */
+#define C_VPID 0x0000u
 #define C_VAPIC 0x2012u /* virtual-APIC address */
 #define C_APIC_ACCESS 0x2014u /* APIC-access address */
 /* 64-bit read-only data and guest state. */
@@ -164,6 +166,20 @@ static inline int l1_vmptrst(uint64_t *pa)
 {
     uint8_t cf, zf;
     __asm__ volatile("vmptrst %2; setc %0; setz %1" : "=qm"(cf), "=qm"(zf), "=m"(*pa) : : "cc", "memory");
+    return l1_vmx_rc(cf, zf);
+}
+
+/* INVVPID of `type` with a 128-bit descriptor: VPID in bits 15:0, the
+ * linear address in bits 127:64 ("INVVPID-Invalidate Translations Based
+ * on VPID"). */
+static inline int l1_invvpid(uint64_t type, uint16_t vpid, uint64_t addr)
+{
+    uint8_t cf, zf;
+    uint64_t desc[2] = {vpid, addr};
+    __asm__ volatile("invvpid %2, %3; setc %0; setz %1"
+                     : "=qm"(cf), "=qm"(zf)
+                     : "m"(desc), "r"(type)
+                     : "cc", "memory");
     return l1_vmx_rc(cf, zf);
 }
 
