@@ -1131,6 +1131,32 @@ START_TEST(loop_operands_follow_insn_info)
 }
 END_TEST
 
+/* An exit of another reason after a run of VMREADs whose unused bytes
+ * (the vmx_insn member of the union) read like the VMREAD's: the exit's
+ * reason decides, and HLT comes back to the caller untouched. */
+START_TEST(loop_other_reason_ends_the_run)
+{
+    for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
+        set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+        start(0);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
+        set_gpr(VCORE_X86_RCX, 0x6000);
+        push_insn(op, RCX_RDX, 3);
+        push_insn(op, RCX_RDX, 3);
+        vcore_exit_t h = vcore_test_exit(VCORE_EXIT_HLT);
+        h.u.vmx_insn.op = op;
+        h.u.vmx_insn.insn_info = RCX_RDX;
+        h.u.vmx_insn.insn_len = 3;
+        ck_assert_int_eq(vcore_mock_push_exit(vcpu, &h), VCORE_OK);
+        vcore_exit_t out = run();
+        ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(regs().rip, L1_RIP + 6);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x6000u);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), op == VCORE_NVMX_VMREAD ? 0x8000u : 0x6000u);
+    }
+}
+END_TEST
+
 /* A backend that runs with vcpu_run_sync but does not hold every group the
  * fast path reads (here IA32_EFER, kept by the model alone): what it is
  * asked to load or bring back names only groups it holds (backend.h), and
@@ -1240,6 +1266,7 @@ static Suite *fast_suite(void)
         tcase_add_test(l, loop_pull_incomplete);
         tcase_add_test(l, loop_alternating_ops);
         tcase_add_test(l, loop_operands_follow_insn_info);
+        tcase_add_test(l, loop_other_reason_ends_the_run);
         suite_add_tcase(s, l);
     }
     TCase *p = tcase_create("partial");
