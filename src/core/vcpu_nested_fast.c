@@ -71,11 +71,12 @@ static inline uint32_t vcore__vcpu_nested_fast_one(vcore_vcpu_t *vcpu, vcore_x86
         return 0;
     uint64_t width = lma ? ~0ull : 0xffffffffull;
     bool write = op == VCORE_NVMX_VMWRITE;
-    uint64_t v = st->regs.gpr[r1] & width;
+    uint64_t v = st->regs.gpr[r1] & width, written = 0;
     /* No shadowed field is lazily synced (vcpu_nested_exit.c): vmcs12
      * holds its value. */
-    if (!vcore__nvmx_fast_rw(nv, write, st->regs.gpr[r2] & width, &v))
+    if (!vcore__nvmx_fast_rw(nv, write, st->regs.gpr[r2] & width, &v, &written))
         return 0;
+    vcore__nvmx_fast_written(nv, written);
     /* Every group written was fetched above: valid already. */
     uint32_t dirty = VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS;
     if (!write) {
@@ -108,15 +109,21 @@ enum {
  * state the runner leaves after a run that brought back every group it
  * asked for: the model's copy of those groups is current and nothing is
  * dirty (vcpu->valid and vcpu->dirty need no store while that lasts; a run
- * that brings back less, or fails, stores them). It completes the
- * instructions of the common case - 64-bit mode at CPL 0, RFLAGS.TF and
- * RFLAGS.VM clear, no blocking by STI or MOV SS, neither operand RSP, a
- * field the fast path holds - and leaves every other one, without
- * changing anything, to the general step (vcore__vcpu_nested_fast_one). L1
- * may change mode (CPL, CS.L, IA32_EFER.LMA) or RFLAGS between two exits
- * without one the library sees, so each exit's state is checked again: the
- * same conditions as the general step ("VMREAD", "VMWRITE", "Relative
- * Priority of Faults and VM Exits"), the operand size being 64 bits. */
+ * that brings back less, or fails, stores them). The backend holds every
+ * group the loop reads or writes (the caller's test), so what it loads and
+ * asks back is the same each time. It completes the instructions of the
+ * common case - 64-bit mode at CPL 0, RFLAGS.TF and RFLAGS.VM clear, no
+ * blocking by STI or MOV SS, neither operand RSP, a field the fast path
+ * holds - and leaves every other one, without changing anything, to the
+ * general step (vcore__vcpu_nested_fast_one). L1 may change mode (CPL,
+ * CS.L, IA32_EFER.LMA) or RFLAGS between two exits without one the
+ * library sees, so each exit's state is checked again: the same
+ * conditions as the general step ("VMREAD", "VMWRITE", "Relative Priority
+ * of Faults and VM Exits"), the operand size being 64 bits. The operands
+ * are decoded from the instruction information once for a run of exits
+ * with the same value (the same operands: an L1 hypervisor's accessor
+ * runs the same instruction again); a different value is decoded and
+ * checked anew. */
 static inline int vcore__vcpu_nested_fast_run(vcore_vcpu_t *vcpu, const vcore__vcpu_runner_t *r,
                                               vcore_exit_t *exit, bool write)
 {
@@ -125,39 +132,67 @@ static inline int vcore__vcpu_nested_fast_run(vcore_vcpu_t *vcpu, const vcore__v
     const uint32_t op = write ? VCORE_NVMX_VMWRITE : VCORE_NVMX_VMREAD;
     /* What the completion changes: RIP, RFLAGS, and the destination (a GPR
      * other than RSP) of a VMREAD. */
-    const uint32_t push =
-        (VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS | (write ? 0u : VCORE_X86_STATE_GPRS)) & r->held;
-    const uint32_t want = r->pull;
-    do {
+    const uint32_t push = VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS | (write ? 0u : VCORE_X86_STATE_GPRS);
+    /* The groups asked back (as asked while every run brings them all),
+     * and the fields the VMWRITEs wrote, marked dirty on the way out: one
+     * object whose address the backend gets, so the record stays in memory
+     * (one store per VMWRITE) rather than taking a register the loop's
+     * operands need. */
+    struct {
+        uint32_t pull;
+        uint64_t written;
+    } loc = {VCORE__NESTED_FAST_GROUPS, 0};
+    int ret = VCORE__FAST_NEXT;
+    for (;;) {
         uint32_t ii = exit->u.vmx_insn.insn_info;
-        uint32_t r1 = VCORE__II_REG1(ii), r2 = VCORE__II_REG2(ii);
-        uint16_t blocking;
-        vcore__memcpy(&blocking, &st->events.sti_blocking, 2);
-        if (!VCORE__II_IS_REG(ii) || r1 == VCORE_X86_RSP || r2 == VCORE_X86_RSP ||
-            (st->regs.rflags & (VCORE__RFLAGS_VM | VCORE__RFLAGS_TF)) ||
-            (st->sregs.seg[VCORE_X86_SS].ar & VCORE_X86_AR_DPL_MASK) || !(st->sregs.efer & VCORE__EFER_LMA) ||
-            !(st->sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L) || blocking)
-            return VCORE__FAST_STEP;
-        uint64_t v = st->regs.gpr[r1];
-        if (!vcore__nvmx_fast_rw(nv, write, st->regs.gpr[r2], &v))
-            return VCORE__FAST_STEP;
-        if (!write)
-            st->regs.gpr[r1] = v;
-        /* VMsucceed ("Conventions"). */
-        st->regs.rflags &= ~VCORE__RFLAGS_ARITH;
-        st->regs.rip += exit->u.vmx_insn.insn_len;
-        uint32_t pull = want;
-        int err = r->run_sync(vcpu, r->priv, &vcpu->state, push, &pull, exit);
-        if (err) /* what the completion changed is push */
-            return vcore__vcpu_runner_failed(vcpu, r, push, push, err);
-        if (pull != want) {
-            /* The caller's test of vcpu->valid sends the exit to the
-             * general step, which fetches what is missing. */
-            vcpu->valid = (vcpu->valid & ~r->held) | pull;
-            return VCORE__FAST_NEXT;
+        size_t r1 = VCORE__II_REG1(ii), r2 = VCORE__II_REG2(ii);
+        if (!VCORE__II_IS_REG(ii) || r1 == VCORE_X86_RSP || r2 == VCORE_X86_RSP) {
+            ret = VCORE__FAST_STEP;
+            break;
         }
-    } while (exit->reason == VCORE_EXIT_VMX_INSN && exit->u.vmx_insn.op == op);
-    return VCORE__FAST_NEXT;
+        do {
+            /* RFLAGS.TF and RFLAGS.VM are in its low half (little-endian
+             * host, like vmcs12's accesses): tested in memory, the
+             * completion clears the flags there. */
+            uint32_t flags;
+            vcore__memcpy(&flags, &st->regs.rflags, 4);
+            uint16_t blocking;
+            vcore__memcpy(&blocking, &st->events.sti_blocking, 2);
+            if ((flags & (VCORE__RFLAGS_VM | VCORE__RFLAGS_TF)) ||
+                (st->sregs.seg[VCORE_X86_SS].ar & VCORE_X86_AR_DPL_MASK) || !(st->sregs.efer & VCORE__EFER_LMA) ||
+                !(st->sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L) || blocking) {
+                ret = VCORE__FAST_STEP;
+                goto out;
+            }
+            uint64_t v = st->regs.gpr[r1];
+            if (!vcore__nvmx_fast_rw(nv, write, st->regs.gpr[r2], &v, &loc.written)) {
+                ret = VCORE__FAST_STEP;
+                goto out;
+            }
+            /* VMsucceed ("Conventions"). */
+            st->regs.rflags &= ~VCORE__RFLAGS_ARITH;
+            st->regs.rip += exit->u.vmx_insn.insn_len;
+            if (!write)
+                st->regs.gpr[r1] = v;
+            int err = r->run_sync(vcpu, r->priv, &vcpu->state, push, &loc.pull, exit);
+            if (err) { /* what the completion changed is push */
+                ret = vcore__vcpu_runner_failed(vcpu, r, push, push, err);
+                goto out;
+            }
+            if (loc.pull != VCORE__NESTED_FAST_GROUPS) {
+                /* The caller's test of vcpu->valid sends the exit to the
+                 * general step, which fetches what is missing. */
+                vcpu->valid = (vcpu->valid & ~r->held) | loc.pull;
+                goto out;
+            }
+            if (exit->reason != VCORE_EXIT_VMX_INSN || exit->u.vmx_insn.op != op)
+                goto out;
+        } while (exit->u.vmx_insn.insn_info == ii);
+    }
+out:
+    if (write)
+        vcore__nvmx_fast_written(nv, loc.written);
+    return ret;
 }
 
 /* The loop runs L1 again after each completed instruction and asks the
@@ -185,31 +220,38 @@ int vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
     }
     vcore__vcpu_runner_t r;
     vcore__vcpu_runner(vcpu, &r, VCORE__NESTED_FAST_GROUPS);
+    /* The op loops need a backend holding every group they use. */
+    const bool loops = r.pull == VCORE__NESTED_FAST_GROUPS;
     for (;;) {
-        /* The general step: the first exit, and any the op's loop leaves. */
+        /* One loop per op, entered again when the op of the next exit
+         * differs, with the groups of the exit in hand fetched and nothing
+         * dirty: the loops and vcore__vcpu_runner_enter() leave nothing
+         * dirty, the first exit may find the caller's changes. */
+        if (loops && !vcpu->dirty) {
+            int next;
+            do {
+                if (exit->reason != VCORE_EXIT_VMX_INSN)
+                    return VCORE_OK;
+                uint32_t op = exit->u.vmx_insn.op;
+                if (op != VCORE_NVMX_VMREAD && op != VCORE_NVMX_VMWRITE)
+                    return VCORE_OK;
+                /* A failed fetch: the ordinary path fetches again. */
+                if (vcore__vcpu_sync_in(vcpu, VCORE__NESTED_FAST_GROUPS) != VCORE_OK)
+                    return VCORE_OK;
+                if (op == VCORE_NVMX_VMREAD)
+                    next = vcore__vcpu_nested_fast_run(vcpu, &r, exit, false);
+                else
+                    next = vcore__vcpu_nested_fast_run(vcpu, &r, exit, true);
+                if (next < 0)
+                    return next;
+            } while (next == VCORE__FAST_NEXT);
+        }
+        /* The general step: any exit the op loops leave. */
         dirty = vcore__vcpu_nested_fast_one(vcpu, st, nv, exit);
         if (!dirty)
             return VCORE_OK;
         err = vcore__vcpu_runner_enter(vcpu, &r, dirty, exit);
         if (err)
             return err;
-        /* One branch per op, taken again when the op of the next exit
-         * differs; the loops need every group back (and nothing dirty,
-         * as vcore__vcpu_runner_enter() leaves it). */
-        int next;
-        do {
-            if (exit->reason != VCORE_EXIT_VMX_INSN)
-                return VCORE_OK;
-            if (r.pull & ~vcpu->valid)
-                break;
-            if (exit->u.vmx_insn.op == VCORE_NVMX_VMREAD)
-                next = vcore__vcpu_nested_fast_run(vcpu, &r, exit, false);
-            else if (exit->u.vmx_insn.op == VCORE_NVMX_VMWRITE)
-                next = vcore__vcpu_nested_fast_run(vcpu, &r, exit, true);
-            else
-                return VCORE_OK;
-            if (next < 0)
-                return next;
-        } while (next == VCORE__FAST_NEXT);
     }
 }

@@ -465,11 +465,23 @@ static bool listed(const uint32_t *f, uint32_t n, uint32_t enc)
     return false;
 }
 
+/* Whether the row of enc is marked in both dirty bitmaps: written since the
+ * last entry (vmcs02's rare fields) and changed since the VM-entry checks
+ * last passed. */
+static bool marked_dirty(uint32_t enc)
+{
+    uint32_t id = (uint32_t)(vcore__vmcs_row(enc) - vcore__vmcs_rows);
+    bool chk = (nv->chk_dirty[id / 64] >> (id % 64)) & 1u;
+    ck_assert_int_eq(chk, vcore_nvmx_is_dirty(nv, enc));
+    return chk;
+}
+
 /* The field lookup over every 15-bit encoding and beyond: a VMREAD is
  * taken exactly for the shadowed fields but their _HIGH halves and gives
  * vmcs12's value; a VMWRITE is taken for every field of the read-write set
  * and never for a read-only field (type 1, "VM-exit information fields"),
- * and stores the value cut to the field's width. */
+ * stores the value cut to the field's width, leaves every other byte of
+ * vmcs12 as it was, and marks the field's row dirty. */
 START_TEST(fast_rw_every_encoding)
 {
     start(0);
@@ -477,16 +489,31 @@ START_TEST(fast_rw_every_encoding)
     const uint32_t *rw_set = vcore_nvmx_shadow_fields(false, &nrw);
     const uint32_t *ro_set = vcore_nvmx_shadow_fields(true, &nro);
     const void *v12 = vcore_nvmx_vmcs12(nv);
+    static uint8_t before[VCORE_VMCS12_SIZE];
     for (uint64_t enc = 0; enc < 0x10000u; enc++) {
+        memcpy(before, v12, sizeof(before));
+        vcore_nvmx_clear_dirty(nv);
+        memset(nv->chk_dirty, 0, sizeof(nv->chk_dirty));
         bool shadowed = (listed(rw_set, nrw, (uint32_t)enc) || listed(ro_set, nro, (uint32_t)enc)) && !(enc & 1u);
         uint64_t v = 0x1122334455667788ull, want = 0;
         if (shadowed)
             ck_assert_int_eq(vcore_vmcs12_get(v12, (uint32_t)enc, &want), VCORE_OK);
-        ck_assert_msg(vcore__nvmx_fast_rw(nv, false, enc, &v) == shadowed, "VMREAD %04llx", (unsigned long long)enc);
+        uint64_t written = 0;
+        ck_assert_msg(vcore__nvmx_fast_rw(nv, false, enc, &v, &written) == shadowed, "VMREAD %04llx",
+                      (unsigned long long)enc);
         if (shadowed)
             ck_assert_uint_eq(v, want);
+        ck_assert_uint_eq(written, 0);
         v = ~0ull;
-        bool w = vcore__nvmx_fast_rw(nv, true, enc, &v);
+        bool w = vcore__nvmx_fast_rw(nv, true, enc, &v, &written);
+        /* One bit per field written, the same for the same field. */
+        ck_assert_uint_eq(w ? 1u : 0u, (uint32_t)__builtin_popcountll(written));
+        if (w) {
+            uint64_t again = 0;
+            ck_assert(vcore__nvmx_fast_rw(nv, true, enc, &v, &again));
+            ck_assert_uint_eq(again, written);
+        }
+        vcore__nvmx_fast_written(nv, written);
         if (listed(rw_set, nrw, (uint32_t)enc))
             ck_assert_msg(w, "VMWRITE %04llx", (unsigned long long)enc);
         if (((enc >> 10) & 3u) == 1u || !shadowed)
@@ -496,13 +523,24 @@ START_TEST(fast_rw_every_encoding)
             uint64_t mask = width == 0 ? 0xffffu : width == 2 ? 0xffffffffu : ~0ull;
             ck_assert_int_eq(vcore_vmcs12_get(v12, (uint32_t)enc, &want), VCORE_OK);
             ck_assert_uint_eq(want, mask);
+            ck_assert(marked_dirty((uint32_t)enc));
+            ck_assert_uint_eq(vcore_nvmx_dirty_count(nv), 1);
+            const vcore__vmcs_row_t *row = vcore__vmcs_row((uint32_t)enc);
+            for (uint32_t b = 0; b < VCORE_VMCS12_SIZE; b++)
+                if (b < row->offset || b >= (uint32_t)row->offset + row->bytes)
+                    ck_assert_msg(((const uint8_t *)v12)[b] == before[b], "VMWRITE %04llx byte %u",
+                                  (unsigned long long)enc, b);
+        } else {
+            ck_assert(memcmp(before, v12, sizeof(before)) == 0);
+            ck_assert_uint_eq(vcore_nvmx_dirty_count(nv), 0);
         }
     }
     /* Bits above 15 never name a field ("VMREAD": VMfailValid 12). */
-    uint64_t v = 0;
-    ck_assert(!vcore__nvmx_fast_rw(nv, false, (1ull << 32) | VCORE_VMCS_GUEST_RIP, &v));
-    ck_assert(!vcore__nvmx_fast_rw(nv, false, (1ull << 15) | VCORE_VMCS_GUEST_RIP, &v));
-    ck_assert(!vcore__nvmx_fast_rw(nv, true, (1ull << 63) | VCORE_VMCS_GUEST_RIP, &v));
+    uint64_t v = 0, written = 0;
+    ck_assert(!vcore__nvmx_fast_rw(nv, false, (1ull << 32) | VCORE_VMCS_GUEST_RIP, &v, &written));
+    ck_assert(!vcore__nvmx_fast_rw(nv, false, (1ull << 15) | VCORE_VMCS_GUEST_RIP, &v, &written));
+    ck_assert(!vcore__nvmx_fast_rw(nv, true, (1ull << 63) | VCORE_VMCS_GUEST_RIP, &v, &written));
+    ck_assert_uint_eq(written, 0);
 }
 END_TEST
 
@@ -841,6 +879,8 @@ static void setup_between_fallback(void)
 static vcore_exit_t three(uint32_t op, int ch, int at, uint64_t rsi)
 {
     start(0);
+    vcore_nvmx_clear_dirty(nv);
+    memset(nv->chk_dirty, 0, sizeof(nv->chk_dirty));
     set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
     set_gpr(VCORE_X86_RCX, 0x6000);
     set_gpr(VCORE_X86_RBX, 0x7000);
@@ -870,6 +910,9 @@ START_TEST(loop_unchanged_64bit)
         set12(VCORE_VMCS_GUEST_RSP, 0x8000);
         vcore_exit_t out = three(op, CH_NONE, 0, 0xabcd000000000000ull | VCORE_VMCS_GUEST_RSP);
         ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        /* The loop's VMWRITE marked GUEST_RSP's row dirty on its way out
+         * ("VMWRITE" changed vmcs12); a VMREAD marks nothing. */
+        ck_assert(marked_dirty(VCORE_VMCS_GUEST_RSP) == (op == VCORE_NVMX_VMWRITE));
         ck_assert_uint_eq(regs().rip, L1_RIP + 9);
         ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), 12);
         ck_assert_uint_eq(regs().rflags & 0x8d5u, 0x40u);
@@ -916,6 +959,9 @@ START_TEST(loop_mode_change_to_cpl3)
         set12(VCORE_VMCS_GUEST_RSP, 0x8000);
         vcore_exit_t out = three(op, CH_CPL3, 2, VCORE_VMCS_GUEST_RSP);
         ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        /* The loop's VMWRITE marked GUEST_RSP's row dirty on its way out
+         * ("VMWRITE" changed vmcs12); a VMREAD marks nothing. */
+        ck_assert(marked_dirty(VCORE_VMCS_GUEST_RSP) == (op == VCORE_NVMX_VMWRITE));
         vcore_mock_event_t ev = {.size = sizeof(ev)};
         ck_assert_int_eq(vcore_mock_last_event(vcpu, &ev), VCORE_OK);
         ck_assert_uint_eq(ev.vector, 13);
@@ -978,6 +1024,9 @@ START_TEST(loop_run_fails)
         between_fail = op == VCORE_NVMX_VMREAD ? VCORE_ERR_HWFAIL : 1;
         (void)three(op, CH_FAIL, 3, VCORE_VMCS_GUEST_RSP);
         between_fail = VCORE_ERR_HWFAIL;
+        /* The loop's VMWRITE marked GUEST_RSP's row dirty on its way out
+         * ("VMWRITE" changed vmcs12); a VMREAD marks nothing. */
+        ck_assert(marked_dirty(VCORE_VMCS_GUEST_RSP) == (op == VCORE_NVMX_VMWRITE));
         ck_assert_uint_eq(regs().rip, L1_RIP + 6);
         /* The failed run consumed no exit: the third one comes next. */
         ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
@@ -998,6 +1047,9 @@ START_TEST(loop_pull_incomplete)
         set12(VCORE_VMCS_GUEST_RSP, 0x8000);
         vcore_exit_t out = three(op, CH_PULL_NONE, 3, VCORE_VMCS_GUEST_RSP);
         ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        /* The loop's VMWRITE marked GUEST_RSP's row dirty on its way out
+         * ("VMWRITE" changed vmcs12); a VMREAD marks nothing. */
+        ck_assert(marked_dirty(VCORE_VMCS_GUEST_RSP) == (op == VCORE_NVMX_VMWRITE));
         /* L1 went to CPL 3 before the third exit: #GP(0) for it, seen only
          * from the state fetched again. */
         ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_DELIVER_EXCEPTION), 1);
@@ -1031,6 +1083,132 @@ START_TEST(loop_alternating_ops)
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x8000);
     ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], 0x8000);
     ck_assert_uint_eq(regs().rflags & 0x8d5u, 0);
+}
+END_TEST
+
+/* DS:[RDI] as the memory operand, the encoding in RDX (64-bit addresses). */
+#define MEM_RDI_RDX ((2u << 7) | (3u << 15) | (1u << 22) | ((uint32_t)VCORE_X86_RDI << 23) | (2u << 28))
+
+/* One run whose exits repeat an instruction-information value, then change
+ * it: to RSP as the destination, to other registers, to a memory operand,
+ * and from VMREAD to VMWRITE with the same value. Each instruction reads
+ * and writes its own operands ("VMREAD": the destination is reg1 or the
+ * memory operand, the encoding reg2; "VMWRITE": the source is reg1). */
+START_TEST(loop_operands_follow_insn_info)
+{
+    set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+    set12(VCORE_VMCS_GUEST_RIP, 0x401000);
+    start(0);
+    put(OPND_GPA, 0, 8);
+    set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
+    set_gpr(VCORE_X86_RSI, VCORE_VMCS_GUEST_RIP);
+    set_gpr(VCORE_X86_RDI, OPND_GPA);
+    set_gpr(VCORE_X86_RSP, 0x5000);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMREAD, REGS_OF(VCORE_X86_RSP, VCORE_X86_RSI), 3);
+    push_insn(VCORE_NVMX_VMREAD, REGS_OF(VCORE_X86_RBX, VCORE_X86_RSI), 3);
+    push_insn(VCORE_NVMX_VMREAD, REGS_OF(VCORE_X86_RBX, VCORE_X86_RSI), 3);
+    push_insn(VCORE_NVMX_VMREAD, MEM_RDI_RDX, 4);
+    push_insn(VCORE_NVMX_VMREAD, REGS_OF(VCORE_X86_RCX, VCORE_X86_RSI), 3);
+    push_insn(VCORE_NVMX_VMWRITE, REGS_OF(VCORE_X86_RCX, VCORE_X86_RDX), 3);
+    push_insn(VCORE_NVMX_VMREAD, REGS_OF(VCORE_X86_RCX, VCORE_X86_RDX), 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.rip, L1_RIP + 8 * 3 + 4);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSP], 0x401000);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RBX], 0x401000);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RCX], 0x401000);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RDX], VCORE_VMCS_GUEST_RSP);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RSI], VCORE_VMCS_GUEST_RIP);
+    ck_assert_uint_eq(r.rflags & 0x8d5u, 0);
+    uint64_t m = 0;
+    ck_assert_int_eq(vcore_vm_read_guest(vm, OPND_GPA, &m, 8), VCORE_OK);
+    ck_assert_uint_eq(m, 0x8000);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), 0x401000);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+}
+END_TEST
+
+/* An exit of another reason after a run of VMREADs whose unused bytes
+ * (the vmx_insn member of the union) read like the VMREAD's: the exit's
+ * reason decides, and HLT comes back to the caller untouched. */
+START_TEST(loop_other_reason_ends_the_run)
+{
+    for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
+        set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+        start(0);
+        set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
+        set_gpr(VCORE_X86_RCX, 0x6000);
+        push_insn(op, RCX_RDX, 3);
+        push_insn(op, RCX_RDX, 3);
+        vcore_exit_t h = vcore_test_exit(VCORE_EXIT_HLT);
+        h.u.vmx_insn.op = op;
+        h.u.vmx_insn.insn_info = RCX_RDX;
+        h.u.vmx_insn.insn_len = 3;
+        ck_assert_int_eq(vcore_mock_push_exit(vcpu, &h), VCORE_OK);
+        vcore_exit_t out = run();
+        ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(regs().rip, L1_RIP + 6);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x6000u);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), op == VCORE_NVMX_VMREAD ? 0x8000u : 0x6000u);
+    }
+}
+END_TEST
+
+/* A backend that runs with vcpu_run_sync but does not hold every group the
+ * fast path reads (here IA32_EFER, kept by the model alone): what it is
+ * asked to load or bring back names only groups it holds (backend.h), and
+ * the instructions complete as on any other backend. */
+static uint32_t partial_bad; /* groups asked for that the backend does not hold */
+
+static int partial_run_sync(vcore_vcpu_t *v, void *priv, const vcore_vcpu_state_t *state, uint32_t push,
+                            uint32_t *pull, vcore_exit_t *exit)
+{
+    partial_bad |= (push | *pull) & ~between.state_groups;
+    return vcore_backend_mock()->vcpu_run_sync(v, priv, state, push, pull, exit);
+}
+
+static void setup_partial(void)
+{
+    between = *vcore_backend_mock();
+    between.state_groups &= ~VCORE_X86_STATE_EFER;
+    between.vcpu_run_sync = partial_run_sync;
+    nested_fixture_backend = &between;
+    partial_bad = 0;
+    setup_with(NULL);
+}
+
+START_TEST(partial_backend_asked_for_held_groups_only)
+{
+    set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+    start(0);
+    set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
+    set_gpr(VCORE_X86_RBX, 0x7000);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMWRITE, REGS_OF(VCORE_X86_RBX, VCORE_X86_RDX), 3);
+    push_insn(VCORE_NVMX_VMWRITE, REGS_OF(VCORE_X86_RBX, VCORE_X86_RDX), 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(partial_bad, 0);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 12);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x8000);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), 0x7000);
+    /* Outside 64-bit mode (the model's IA32_EFER): 32-bit operands. */
+    vcore_x86_sregs_t sr = sregs();
+    sr.efer = 0;
+    sr.seg[VCORE_X86_CS].ar = 0xc09b;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &sr), VCORE_OK);
+    set_gpr(VCORE_X86_RDX, 0xabcd000000000000ull | VCORE_VMCS_GUEST_RSP);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(partial_bad, 0);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x7000);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 18);
 }
 END_TEST
 
@@ -1087,8 +1265,14 @@ static Suite *fast_suite(void)
         tcase_add_test(l, loop_run_fails);
         tcase_add_test(l, loop_pull_incomplete);
         tcase_add_test(l, loop_alternating_ops);
+        tcase_add_test(l, loop_operands_follow_insn_info);
+        tcase_add_test(l, loop_other_reason_ends_the_run);
         suite_add_tcase(s, l);
     }
+    TCase *p = tcase_create("partial");
+    tcase_add_checked_fixture(p, setup_partial, teardown);
+    tcase_add_test(p, partial_backend_asked_for_held_groups_only);
+    suite_add_tcase(s, p);
     return s;
 }
 

@@ -2647,6 +2647,44 @@ START_TEST(hw_shadow_option_vmxoff_reset)
 }
 END_TEST
 
+/* VMCS shadowing switched off by the option: L1's VMWRITEs exit and the run
+ * loop's fast path writes vmcs12 (register operands), recording nothing for
+ * the shadow VMCS. Back on, the shadow VMCS is linked again and holds what
+ * L1 wrote ("VMCS Shadowing": L1's VMREAD of a shadowed field reads the
+ * shadow VMCS without an exit). */
+START_TEST(hw_shadow_relinked_after_fast_vmwrite)
+{
+    load_vmcs12();
+    uint64_t v = 0;
+    ck_assert(!guest_vmread(VCORE_VMCS_GUEST_RIP, &v));
+    ck_assert(!guest_vmread(VCORE_VMCS_EXCEPTION_BITMAP, &v));
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_VERIFY_CHECKS | VCORE_NVMX_OPT_NO_HW_SHADOW),
+                     VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RDX] = VCORE_VMCS_GUEST_RIP;
+    r.gpr[VCORE_X86_RCX] = 0x406000;
+    r.gpr[VCORE_X86_RSI] = VCORE_VMCS_EXCEPTION_BITMAP;
+    r.gpr[VCORE_X86_RBX] = 0x4000;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
+    push_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (3u << 3) | (2u << 7) | (6u << 28), 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_ptr_null(vcore_mock_vmcs_shadow_linked(vcpu));
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x406000);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXCEPTION_BITMAP), 0x4000);
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_VERIFY_CHECKS), VCORE_OK);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_ptr_nonnull(vcore_mock_vmcs_shadow_linked(vcpu));
+    ck_assert(!guest_vmread(VCORE_VMCS_GUEST_RIP, &v));
+    ck_assert_uint_eq(v, 0x406000);
+    ck_assert(!guest_vmread(VCORE_VMCS_EXCEPTION_BITMAP, &v));
+    ck_assert_uint_eq(v, 0x4000);
+    assert_shadow_matches_vmcs12();
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("nested_pipeline");
@@ -2739,6 +2777,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(th, hw_shadow_vmclear_writes_back_and_unlinks);
     tcase_add_test(th, hw_shadow_vmptrld_switches_vmcs);
     tcase_add_test(th, hw_shadow_option_vmxoff_reset);
+    tcase_add_test(th, hw_shadow_relinked_after_fast_vmwrite);
     suite_add_tcase(s, th);
     return s;
 }

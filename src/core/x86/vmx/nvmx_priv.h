@@ -353,57 +353,85 @@ void vcore__nvmx_ept_view(vcore__nvmx_ept_view_t *v, const vcore_nvmx_mem_t *l1,
 
 /* Instruction-information fields: VCORE__II_* in x86_bits.h. */
 
-/* The shadowed fields by compact slot, for the emulated VMREAD/VMWRITE fast
- * path (nvmx_shadow.c): 0 when not shadowed, else the field's vmcs12
- * offset (bits 31:16), its row in the field table (bits 15:7: the dirty
- * bits a VMWRITE sets), whether L1 may VMWRITE it (bit 6) and 64 minus its
- * size in bits (bits 5:0: the shift that cuts an 8-byte load to the field;
- * x86 shifts use only those bits of the count). The slot keeps the
- * encoding's bits 14:13, 11:10 and 6:0, the only ones a shadowed field
- * sets. */
-#define VCORE__NVMX_FAST_SLOT(enc) (((enc) & 0x7fu) | (((enc) >> 3) & 0xd80u))
-#define VCORE__NVMX_FAST_NSLOTS 0xe00u
-#define VCORE__NVMX_FAST_SHIFT 0x3fu
-#define VCORE__NVMX_FAST_WRITABLE 0x40u
-#define VCORE__NVMX_FAST_ROW(e) (((e) >> 7) & 0x1ffu)
-#define VCORE__NVMX_FAST_OFFSET(e) ((e) >> 16)
-extern const uint32_t vcore__nvmx_fast_slot[VCORE__NVMX_FAST_NSLOTS];
+/* The shadowed fields for the emulated VMREAD/VMWRITE fast path
+ * (nvmx_shadow.c), reached from an encoding in two loads:
+ * vcore__nvmx_fast.index[VCORE__NVMX_FAST_SLOT(enc)] is 0 when the field
+ * is not shadowed, else the byte offset of its entry in vcore__nvmx_fast.field
+ * (an offset rather than a number: no scaling on the way). The slot
+ * keeps the encoding's bits 14:13, 11:10 and 6:0, the only ones a shadowed
+ * field sets, as bits 11:5 (bits 6:0) and 4:0 (bits 14:10) of one product:
+ * enc << 25 and enc << 10 do not overlap below bit 32 for an encoding of
+ * bits 14:10 and 6:0 alone, so the sum has no carries. */
+#define VCORE__NVMX_FAST_SLOT(enc) ((uint32_t)((uint32_t)(enc) * 0x2000400u) >> 20)
+#define VCORE__NVMX_FAST_NSLOTS 0x1000u
+typedef struct vcore__nvmx_fast_field {
+    uint64_t mask;    /* the field's bits in an 8-byte load at offset (its size) */
+    uint64_t written; /* VMWRITE: the entry's bit in a record of writes (entry k: bit k - 1); 0: not writable */
+    uint64_t bit;     /* its row's bit in word of the dirty bitmaps */
+    uint16_t offset;  /* in vmcs12 */
+    uint16_t word;    /* its row's word of the dirty bitmaps */
+    uint32_t pad;
+} vcore__nvmx_fast_field_t;
+/* Entry 0 (none) and at most every shadowed field but the _HIGH halves;
+ * the writable ones first (entries 1 to 64 at most: one bit each). */
+#define VCORE__NVMX_FAST_NFIELDS (1u + VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT)
+/* Both tables in one object: one base address for the two loads. */
+typedef struct vcore__nvmx_fast_table {
+    vcore__nvmx_fast_field_t field[VCORE__NVMX_FAST_NFIELDS];
+    uint16_t index[VCORE__NVMX_FAST_NSLOTS];
+} vcore__nvmx_fast_table_t;
+extern const vcore__nvmx_fast_table_t vcore__nvmx_fast;
 
 /* The emulated VMREAD/VMWRITE of a shadowed field of the current vmcs12 once
  * every #UD, #GP and VMfail condition is known to be absent: false when the
  * field is not shadowed, or (write) not writable without an exit; the
- * ordinary emulation decides those. Inline: one table load and one 8-byte
+ * ordinary emulation decides those. Inline: two table loads and one 8-byte
  * access cut to the field's size (vmcs12 is stored little-endian and the
  * page extends past every field by 8 bytes; a VMWRITE stores the bytes
- * around the field back unchanged), and for VMWRITE the field's dirty bits
- * (as vcore__nvmx_mark_changed(); the writable set has no 64-bit field, so
- * no _HIGH row). */
-static inline bool vcore__nvmx_fast_rw(vcore_nvmx_t *n, bool write, uint64_t enc, uint64_t *value)
+ * around the field back unchanged). A VMWRITE records the field in
+ * *written, one bit per writable field, for vcore__nvmx_fast_written(),
+ * which marks the rows dirty: a run of VMWRITEs marks them once, before
+ * anything reads the bitmaps. */
+static inline bool vcore__nvmx_fast_rw(vcore_nvmx_t *n, bool write, uint64_t enc, uint64_t *value, uint64_t *written)
 {
     /* Bits 63:15 or 12 (reserved: VMfailValid) or index bits 9:7 set. */
     if (enc & ~(uint64_t)0x6c7fu)
         return false;
-    uint32_t e = vcore__nvmx_fast_slot[VCORE__NVMX_FAST_SLOT((uint32_t)enc)];
-    uint8_t *p = (uint8_t *)n->vmcs12 + VCORE__NVMX_FAST_OFFSET(e);
-    uint32_t shift = e & VCORE__NVMX_FAST_SHIFT;
+    size_t i = vcore__nvmx_fast.index[VCORE__NVMX_FAST_SLOT(enc)];
+    const vcore__nvmx_fast_field_t *f = (const vcore__nvmx_fast_field_t *)((const uint8_t *)vcore__nvmx_fast.field + i);
     uint64_t v;
     if (write) {
-        if (!(e & VCORE__NVMX_FAST_WRITABLE))
+        /* Entry 0 (not shadowed) is not writable either. */
+        uint64_t w = f->written;
+        if (!w)
             return false;
-        uint64_t keep = ~(~0ull >> shift);
+        uint8_t *p = (uint8_t *)n->vmcs12 + f->offset;
         vcore__memcpy(&v, p, 8);
-        v = (v & keep) | (*value & ~keep);
+        v ^= (v ^ *value) & f->mask;
         vcore__memcpy(p, &v, 8);
-        uint32_t id = VCORE__NVMX_FAST_ROW(e);
-        n->dirty[id / 64] |= 1ull << (id % 64);
-        vcore__nvmx_changed_id(n, id);
+        *written |= w;
         return true;
     }
-    if (!e)
+    if (!i)
         return false;
-    vcore__memcpy(&v, p, 8);
-    *value = v << shift >> shift;
+    vcore__memcpy(&v, (const uint8_t *)n->vmcs12 + f->offset, 8);
+    *value = v & f->mask;
     return true;
+}
+
+/* The rows of the fields vcore__nvmx_fast_rw() recorded in written changed:
+ * as vcore__nvmx_mark_changed() (the writable set has no 64-bit field, so
+ * no _HIGH row), without hw_stale: the fast path runs only while no shadow
+ * VMCS is linked (vcpu_nested_fast.c), and linking one compares every
+ * entry (vcore__vcpu_nested_shadow_before_l1()). */
+static inline void vcore__nvmx_fast_written(vcore_nvmx_t *n, uint64_t written)
+{
+    for (const vcore__nvmx_fast_field_t *f = &vcore__nvmx_fast.field[1]; written; written >>= 1, f++) {
+        if (written & 1u) {
+            n->dirty[f->word] |= f->bit;
+            n->chk_dirty[f->word] |= f->bit;
+        }
+    }
 }
 
 /* L0's VMCS shadowing (nvmx_shadow.c). The entries of the shadowed-field

@@ -79,22 +79,35 @@ const uint64_t vcore__nvmx_shadow_row_bit[VCORE__VMCS_NROWS] = {NVMX_SHADOW_RW(R
 #undef RB
 #undef RBH
 
-/* vcore__nvmx_fast_slot: the writable rows, then the exit information
- * (VMREAD only); the _HIGH halves take the ordinary path. */
-#define FS(name, w) [VCORE__NVMX_FAST_SLOT(VCORE_VMCS_##name)] =                                  \
-    ((uint32_t)offsetof(vcore__vmcs12_t, name) << 16 | (uint32_t)VCORE__ROW_##name << 7 | (w) |     \
-     (64u - 8u * (uint32_t)sizeof(((vcore__vmcs12_t *)0)->name))),
-#define FS_W(name) FS(name, VCORE__NVMX_FAST_WRITABLE)
-#define FS_R(name) FS(name, 0u)
-#define FS_NONE(name)
-const uint32_t vcore__nvmx_fast_slot[VCORE__NVMX_FAST_NSLOTS] = {NVMX_SHADOW_WRITABLE(FS_W, FS_NONE)
-                                                                     NVMX_SHADOW_RO(FS_R, FS_NONE)};
-#undef FS
-#undef FS_W
-#undef FS_R
-#undef FS_NONE
+/* The fast path's entries: none first, the writable rows, then the exit
+ * information (VMREAD only); the _HIGH halves take the ordinary path. Two
+ * fields in one slot would be one index initialised twice, which
+ * -Woverride-init (-Wextra) refuses. */
+#define FI(name) NVMX_FI_##name,
+#define FI_NONE(name)
+enum { NVMX_FI_NONE, NVMX_SHADOW_WRITABLE(FI, FI_NONE) NVMX_SHADOW_RO(FI, FI_NONE) NVMX_FI_COUNT };
+#undef FI
+#define FF(name, w)                                                                                    \
+    {~0ull >> (64u - 8u * (uint32_t)sizeof(((vcore__vmcs12_t *)0)->name)),                           \
+     (w) ? 1ull << (NVMX_FI_##name - 1u) : 0u, 1ull << (VCORE__ROW_##name % 64u),                     \
+     (uint16_t)offsetof(vcore__vmcs12_t, name), (uint16_t)(VCORE__ROW_##name / 64u), 0u},
+#define FF_W(name) FF(name, 1)
+#define FF_R(name) FF(name, 0)
+#define FX(name) [VCORE__NVMX_FAST_SLOT(VCORE_VMCS_##name)] = NVMX_FI_##name * sizeof(vcore__nvmx_fast_field_t),
+const vcore__nvmx_fast_table_t vcore__nvmx_fast = {
+    {{0, 0, 0, 0, 0, 0}, NVMX_SHADOW_WRITABLE(FF_W, FI_NONE) NVMX_SHADOW_RO(FF_R, FI_NONE)},
+    {NVMX_SHADOW_WRITABLE(FX, FI_NONE) NVMX_SHADOW_RO(FX, FI_NONE)}};
+#undef FF
+#undef FF_W
+#undef FF_R
+#undef FX
+#undef FI_NONE
+VCORE__STATIC_ASSERT(NVMX_FI_COUNT <= VCORE__NVMX_FAST_NFIELDS, fast_fields_fit);
+#define ONE(name) +1
+VCORE__STATIC_ASSERT((0 NVMX_SHADOW_WRITABLE(ONE, ONE)) <= 64, fast_written_fits);
+#undef ONE
+VCORE__STATIC_ASSERT(sizeof(vcore__nvmx_fast.field) <= 0xffffu, fast_index_fits);
 VCORE__STATIC_ASSERT(sizeof(vcore__vmcs12_t) <= 0xffffu, fast_offset_fits);
-VCORE__STATIC_ASSERT(VCORE__VMCS_NROWS <= 0x200u, fast_row_fits);
 
 /* The encodings alone, for vcore_nvmx_shadow_fields(). */
 #define ENC(name) VCORE_VMCS_##name,
