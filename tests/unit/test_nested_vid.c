@@ -96,20 +96,9 @@ static void with_vid(void)
     put(VAPIC_A + 0x210, 1u << (V % 32), 4);
 }
 
-/* L1's VMREAD / VMWRITE as an exit (register form: field in RDX, value or
- * destination RCX), emulated by the pipeline. */
-static void l1_vmx_rw(uint32_t op, uint32_t enc, uint64_t value)
-{
-    vcore_x86_regs_t r = regs();
-    r.gpr[VCORE_X86_RDX] = enc;
-    r.gpr[VCORE_X86_RCX] = value;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-    l1_insn(op, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
-}
-
 static uint64_t l1_vmread(uint32_t enc)
 {
-    l1_vmx_rw(VCORE_NVMX_VMREAD, enc, 0);
+    nested_l1_vmx_reg(VCORE_NVMX_VMREAD, enc, 0);
     ck_assert_uint_eq(regs().rflags & 0x8d5u, 0); /* VMsucceed */
     return regs().gpr[VCORE_X86_RCX];
 }
@@ -182,8 +171,8 @@ START_TEST(vid_l1_vmwrite_reaches_vmcs02)
     with_vid();
     load_vmcs12();
     trip_cpuid(VCORE_NVMX_VMLAUNCH);
-    l1_vmx_rw(VCORE_NVMX_VMWRITE, VCORE_VMCS_GUEST_INTR_STATUS, GIS(0x41, 0));
-    l1_vmx_rw(VCORE_NVMX_VMWRITE, VCORE_VMCS_EOI_EXIT_BITMAP2, 0x5555);
+    nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_GUEST_INTR_STATUS, GIS(0x41, 0));
+    nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_EOI_EXIT_BITMAP2, 0x5555);
     trip_cpuid(VCORE_NVMX_VMRESUME);
     ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x41, 0));
     ck_assert_uint_eq(peek02(VCORE_VMCS_EOI_EXIT_BITMAP2), 0x5555);
@@ -329,16 +318,6 @@ END_TEST
 
 /* ---- what L1 may set ---- */
 
-static void assert_vmfail7(uint32_t check)
-{
-    vcore_x86_regs_t r = regs();
-    ck_assert_uint_eq(r.rip, L1_RIP + 3);
-    ck_assert_uint_eq(r.rflags & 0x8d5u, 0x40u); /* "Conventions": ZF only */
-    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), VCORE_VMXERR_ENTRY_INVALID_CONTROL);
-    ck_assert_uint_eq(last().check, check);
-    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
-}
-
 /* The entry checks on the control still fire for L1: without
  * external-interrupt exiting (_i = 0) or without the TPR shadow (_i = 1),
  * VMfailValid 7 and L2 is not entered. */
@@ -351,7 +330,7 @@ START_TEST(vid_entry_checks_fire)
         set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, PROC_REF | SECONDARY);
     load_vmcs12();
     l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    assert_vmfail7(_i == 0 ? VCORE_VMX_CHECK_EXEC_VID_EXT_INT : VCORE_VMX_CHECK_EXEC_VID_TPR_SHADOW);
+    nested_assert_vmfail7(_i == 0 ? VCORE_VMX_CHECK_EXEC_VID_EXT_INT : VCORE_VMX_CHECK_EXEC_VID_TPR_SHADOW);
 }
 END_TEST
 
@@ -372,7 +351,7 @@ START_TEST(vid_refused_without_processor_support)
     with_vid();
     load_vmcs12();
     l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    assert_vmfail7(VCORE_VMX_CHECK_EXEC_PROC2_ALLOWED1);
+    nested_assert_vmfail7(VCORE_VMX_CHECK_EXEC_PROC2_ALLOWED1);
     /* without the control: L2 runs, nothing of it in vmcs02 */
     set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, APIC_ACCESS);
     load_vmcs12();
