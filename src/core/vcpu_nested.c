@@ -37,14 +37,15 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
     /* L1 is offered only what the pipeline runs for L2: no REFUSED control,
      * and EPT only on the shadow EPT, which needs the backend's INVEPT and
      * host pages. */
-    /* The TPR shadow, APIC-access virtualization and APIC-register
+    /* The TPR shadow, APIC-access virtualization, APIC-register
      * virtualization (which virtualizes accesses to the APIC-access page from
-     * the virtual-APIC page) need physical addresses (vcpu_nested_apic.c). */
+     * the virtual-APIC page) and virtual-interrupt delivery (whose VIRR, VISR
+     * and VTPR are on that page) need physical addresses (vcpu_nested_apic.c). */
     bool apic = vcore__vcpu_nested_apic_usable(vcpu);
     if (!err)
         vcore__nvmx_caps_refuse(&emulated, apic ? 0u : VCORE__PROC_TPR_SHADOW,
                                 (vcore__vcpu_nested_ept02_usable(vcpu) ? 0u : VCORE__PROC2_EPT) |
-                                    (apic ? 0u : VCORE__PROC2_APIC_ACCESS | VCORE__PROC2_APIC_REG));
+                                    (apic ? 0u : VCORE__PROC2_APIC_ACCESS | VCORE__PROC2_APIC_REG | VCORE__PROC2_VID));
     if (!err)
         err = vcore_nvmx_caps_intersect(&hw, &emulated, &base);
     if (err)

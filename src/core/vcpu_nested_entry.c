@@ -295,6 +295,14 @@ static int vcore__vcpu_nested_field(vcore_vcpu_t *vcpu, const vcore__vmcs_row_t 
     case VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE:
     case VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN:
     case VCORE_VMCS_TPR_THRESHOLD: /* "TPR Threshold": L1's, with L1's TPR shadow */
+    /* "EOI-Exit Bitmap": L1's, with L1's virtual-interrupt delivery (the
+     * EOIs of L2 that exit to L1 rather than being virtualized). Written
+     * when L1 writes them, whatever the control: it may be turned on later
+     * without them being written again. */
+    case VCORE_VMCS_EOI_EXIT_BITMAP0:
+    case VCORE_VMCS_EOI_EXIT_BITMAP1:
+    case VCORE_VMCS_EOI_EXIT_BITMAP2:
+    case VCORE_VMCS_EOI_EXIT_BITMAP3:
         return vcore__vcpu_nested_wr(vcpu, enc, vcore__vmcs12_load(page, r));
     case VCORE_VMCS_TSC_OFFSET:
         /* "use TSC offsetting" (primary 3): L2's TSC = L1's + L1's offset. */
@@ -302,12 +310,15 @@ static int vcore__vcpu_nested_field(vcore_vcpu_t *vcpu, const vcore__vmcs_row_t 
     case VCORE_VMCS_VMCS_LINK_POINTER:
     case VCORE_VMCS_GUEST_IA32_EFER: /* L2's EFER: vcore__vcpu_nested_efer_enter */
     case VCORE_VMCS_GUEST_PML_INDEX:
-    case VCORE_VMCS_GUEST_INTR_STATUS:
     case VCORE_VMCS_GUEST_UINV:
         return VCORE_OK;
     default:
         break;
     }
+    /* Guest state as vmcs12 holds it - the guest interrupt status (RVI and
+     * SVI, "Guest Non-Register State") too: the processor changes vmcs02's
+     * while L2 runs, and each exit to L1 saves it back into vmcs12
+     * (vcpu_nested_exit.c), so vmcs02 is rewritten only when L1 writes it. */
     if (r->type != VCORE_VMCS_TYPE_GUEST)
         return VCORE_OK;
     return vcore__vcpu_nested_wr(vcpu, enc, vcore__vmcs12_load(page, r));

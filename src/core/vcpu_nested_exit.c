@@ -90,15 +90,27 @@ static int vcore__vcpu_nested_pull(vcore_vcpu_t *vcpu, const uint16_t *rows, siz
     return VCORE_OK;
 }
 
-/* The eager fields as one batch of reads of vmcs02, then the activity
- * state and the preemption timer value when the exit saves them; the
- * second list serves an exit that saves the timer but not the activity. */
+/* The eager fields as one batch of reads of vmcs02, then the guest
+ * interrupt status with L1's virtual-interrupt delivery, the activity state
+ * and the preemption timer value when the exit saves them; the _tmr lists
+ * serve an exit that saves the timer but not the activity. The guest
+ * interrupt status is eager, not lazy: the processor changes it while L2
+ * runs (virtual-interrupt delivery, EOI virtualization) and L1 reads it
+ * without an exit where the shadow VMCS holds it. */
 #define NESTED_ENC(name, type, keep) VCORE_VMCS_##name,
 static const uint32_t nested_eager_act[] = {NESTED_EAGER(NESTED_ENC) VCORE_VMCS_GUEST_ACTIVITY_STATE,
                                             VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
 static const uint32_t nested_eager_tmr[] = {NESTED_EAGER(NESTED_ENC) VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
+static const uint32_t nested_eager_vid_act[] = {NESTED_EAGER(NESTED_ENC) VCORE_VMCS_GUEST_INTR_STATUS,
+                                                VCORE_VMCS_GUEST_ACTIVITY_STATE,
+                                                VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
+static const uint32_t nested_eager_vid_tmr[] = {NESTED_EAGER(NESTED_ENC) VCORE_VMCS_GUEST_INTR_STATUS,
+                                                VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
 #undef NESTED_ENC
 #define NESTED_EAGER_N (VCORE__ARRAY_SIZE(nested_eager_tmr) - 1u)
+/* [virtual-interrupt delivery][timer without activity]. */
+static const uint32_t *const nested_eager_lists[2][2] = {{nested_eager_act, nested_eager_tmr},
+                                                         {nested_eager_vid_act, nested_eager_vid_tmr}};
 
 /* One field of the batch (the next of val) into vmcs12 by its compile-time
  * member and row, unless L1 wrote it since the exit. */
@@ -342,13 +354,20 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
     bool act = !l2hlt || v->GUEST_ACTIVITY_STATE != 0;
     /* "Saving Guest State": VM-exit control 22 saves the timer's value. */
     bool tmr = (v->PIN_BASED_VM_EXEC_CONTROL & (1u << 6)) && (v->VM_EXIT_CONTROLS & (1u << 22));
-    uint64_t vals[VCORE__ARRAY_SIZE(nested_eager_act)];
-    int err = vcore__vcpu_nested_read_many(vcpu, nv->vmcs02, act || !tmr ? nested_eager_act : nested_eager_tmr,
-                                           vals, (uint32_t)(NESTED_EAGER_N + act + tmr));
+    /* "Saving Non-Register State": RVI and SVI are saved when
+     * "virtual-interrupt delivery" is 1. */
+    bool vid = (v->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
+               (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_VID);
+    uint64_t vals[VCORE__ARRAY_SIZE(nested_eager_vid_act)];
+    int err = vcore__vcpu_nested_read_many(vcpu, nv->vmcs02, nested_eager_lists[vid][!act && tmr], vals,
+                                           (uint32_t)(NESTED_EAGER_N + vid + act + tmr));
     if (err)
         return err;
     const uint64_t *val = vals;
     NESTED_EAGER(NESTED_SAVE)
+    if (vid) {
+        NESTED_SAVE(GUEST_INTR_STATUS, uint16_t, 0xffffull)
+    }
     if (act) {
         if (v->GUEST_ACTIVITY_STATE != (uint32_t)*val)
             vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_ACTIVITY_STATE);

@@ -131,8 +131,8 @@ int main(void)
            "(`vcore_nvmx_exit_owner()`). L1's exits are reflected: the exit-information fields the reason\n"
            "defines are copied from vmcs02 into vmcs12 (others read as not valid), the guest state that can\n"
            "change without an exit to L0 is synced (RIP, RSP, RFLAGS, CR0, CR3, CR4, interruptibility, CS and\n"
-           "SS access rights; the activity state when vmcs02 lets L2 halt; the preemption timer when L1 saves\n"
-           "it) - read from vmcs02 in one batch when the backend has the `vmcs_read_many` op (one VMREAD per\n"
+           "SS access rights; the guest interrupt status (RVI and SVI) with L1's virtual-interrupt delivery;\n"
+           "the activity state when vmcs02 lets L2 halt; the preemption timer when L1 saves it) - read from vmcs02 in one batch when the backend has the `vmcs_read_many` op (one VMREAD per\n"
            "field either way; vmcs12 takes the values only when every read succeeded); the rarely-read guest fields (selectors, limits, bases, other access rights, DR7, pending\n"
            "debug exceptions, BNDCFGS) stay in vmcs02 until L1's VMREAD of one of them, a VMCLEAR or a\n"
            "VMPTRLD. Then the VM-exit MSR-store list, L1's host state (SDM \"Loading Host State\"; LDTR\n"
@@ -354,7 +354,19 @@ int main(void)
            "  (\"Virtualizing Reads from the APIC-Access Page\") and writes L2's virtualized writes into it;\n"
            "  the APIC-write VM exit (56, trap-like, page offset in qualification bits 11:0) is L1's. It is\n"
            "  offered when the processor has it and the host gives physical addresses, as the APIC-access\n"
-           "  page is.\n\n");
+           "  page is.\n"
+           "- Virtual-interrupt delivery (secondary control 9) is L1's (SDM \"Virtual-Interrupt Delivery\",\n"
+           "  \"Virtualizing EOI\", \"Guest Interrupt Status\", \"EOI-Exit Bitmap\"): vmcs02 takes vmcs12's guest\n"
+           "  interrupt status and the four EOI-exit bitmaps when L1 writes them (all of them for a new\n"
+           "  vmcs12), and the processor evaluates and delivers L2's virtual interrupts from RVI and the VIRR\n"
+           "  and VISR of L1's virtual-APIC page, and virtualizes L2's EOI writes there, without exits. Each\n"
+           "  exit to L1 saves vmcs02's RVI and SVI into vmcs12 (\"Saving Non-Register State\"), eagerly: L1\n"
+           "  may read them from the shadow VMCS without an exit. The virtualized-EOI VM exit (45, trap-like,\n"
+           "  the vector in qualification bits 7:0) of a vector whose EOI-exit bit is set is L1's. The control\n"
+           "  requires external-interrupt exiting (\"Checks on VMX Controls\"), which vmcs02 always has for\n"
+           "  L0's own interrupts: they still exit to L0, and an interrupt L0 has for L1 while L2 runs is an\n"
+           "  external-interrupt exit to L1. It is offered when the processor has it and the host gives\n"
+           "  physical addresses.\n\n");
     printf("| Exit | Reason | Decided by | Bit | Rule |\n|---|---:|---|---:|---|\n");
     vcore_nvmx_rule_info_t ri = {.size = sizeof(ri)};
     for (uint32_t i = 0; i < vcore_nvmx_rule_count(); i++) {

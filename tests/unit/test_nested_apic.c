@@ -110,25 +110,6 @@ static void with_tpr_shadow(uint32_t extra_proc, uint64_t vapic, uint32_t vtpr, 
     put(vapic + VTPR, vtpr, 4);
 }
 
-/* L1's VMWRITE (register form: field in RDX, value in RCX). */
-static void l1_vmwrite(uint32_t enc, uint64_t value)
-{
-    vcore_x86_regs_t r = regs();
-    r.gpr[VCORE_X86_RDX] = enc;
-    r.gpr[VCORE_X86_RCX] = value;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-    l1_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
-}
-
-static void assert_vmfail7(uint32_t check)
-{
-    vcore_x86_regs_t r = regs();
-    ck_assert_uint_eq(r.rip, L1_RIP + 3);
-    ck_assert_uint_eq(r.rflags & 0x8d5u, 0x40u); /* "Conventions": ZF only */
-    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), VCORE_VMXERR_ENTRY_INVALID_CONTROL);
-    ck_assert_uint_eq(last().check, check);
-    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
-}
 
 /* ---- TPR shadow ---- */
 
@@ -254,7 +235,7 @@ START_TEST(new_virtual_apic_address_used_at_next_entry)
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(l1_vtpr(VAPIC_A), 0x60);
     /* L1: VMWRITE VIRTUAL_APIC_PAGE_ADDR <- B; VMRESUME. */
-    l1_vmwrite(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, VAPIC_B);
+    nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, VAPIC_B);
     push_insn(VCORE_NVMX_VMRESUME, 0, 3);
     push_l2_out80();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_IO);
@@ -280,7 +261,7 @@ START_TEST(misaligned_virtual_apic_address_is_vmfail)
     set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, VAPIC_A + 0x10);
     load_vmcs12();
     l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    assert_vmfail7(VCORE_VMX_CHECK_EXEC_VAPIC_ALIGN);
+    nested_assert_vmfail7(VCORE_VMX_CHECK_EXEC_VAPIC_ALIGN);
 }
 END_TEST
 
@@ -292,7 +273,7 @@ START_TEST(threshold_above_vtpr)
     with_tpr_shadow(0, VAPIC_A, 0x20, 3);
     load_vmcs12();
     l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    assert_vmfail7(VCORE_VMX_CHECK_EXEC_TPR_THRESHOLD_VTPR);
+    nested_assert_vmfail7(VCORE_VMX_CHECK_EXEC_TPR_THRESHOLD_VTPR);
 }
 END_TEST
 

@@ -650,6 +650,7 @@ END_TEST
                 (1u << 6) |  /* WBINVD exiting */                                        \
                 (1u << 7) |  /* unrestricted guest: with EPT (ept02) */                  \
                 (1u << 8) |  /* APIC-register virtualization: L1's virtual-APIC page */  \
+                (1u << 9) |  /* virtual-interrupt delivery: RVI/SVI and EOI-exit bitmaps */ \
                 (1u << 10) | /* PAUSE-loop exiting */                                    \
                 (1u << 11) | /* RDRAND exiting */                                        \
                 (1u << 12) | /* enable INVPCID */                                        \
@@ -657,8 +658,8 @@ END_TEST
                 (1u << 20) | /* enable XSAVES/XRSTORS */                                 \
                 (1u << 25) | /* use TSC scaling */                                       \
                 (1u << 26))  /* enable user wait and pause */
-/* Not run: 4 virtualize x2APIC mode, 9 virtual-interrupt delivery, 13 enable VM functions, 14 VMCS shadowing,
- * 17 enable PML; and every bit the emulated processor lacks. */
+/* Not run: 4 virtualize x2APIC mode, 13 enable VM functions, 14 VMCS shadowing, 17 enable PML; and every
+ * bit the emulated processor lacks. */
 
 START_TEST(proc2_caps_match_the_pipeline)
 {
@@ -685,9 +686,13 @@ END_TEST
 START_TEST(proc2_each_bit_launches_or_fails)
 {
     uint32_t bit = 1u << _i;
-    /* APIC-register virtualization needs the TPR shadow, unrestricted
-     * guest needs EPT ("Checks on VMX Controls"). */
-    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31) | (bit == (1u << 8) ? 1u << 21 : 0u));
+    /* APIC-register virtualization and virtual-interrupt delivery need the
+     * TPR shadow, virtual-interrupt delivery external-interrupt exiting,
+     * unrestricted guest needs EPT ("Checks on VMX Controls"). */
+    bool apic = bit == (1u << 8) || bit == (1u << 9);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31) | (apic ? 1u << 21 : 0u));
+    if (bit == (1u << 9))
+        set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17);
     set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, 0x40000);
     set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, bit == (1u << 7) ? bit | (1u << 1) : bit);
     set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3)); /* WB, 4 levels */

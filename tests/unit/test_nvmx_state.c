@@ -331,6 +331,53 @@ START_TEST(msr_load_list_not_reapplied)
 }
 END_TEST
 
+/* L1's virtual-interrupt delivery travels with the state: the export
+ * carries the guest interrupt status the processor saved in vmcs02 while
+ * L2 ran ("Saving Non-Register State": RVI 0, SVI 31H after delivering 31H)
+ * and the EOI-exit bitmaps; the import gives vmcs02 both, and the next exit
+ * to L1 saves vmcs02's RVI/SVI into vmcs12. */
+START_TEST(vid_state_travels)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17u);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u | (1u << 21) | (1u << 31));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 9);
+    set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, 0x40000);
+    set12(VCORE_VMCS_GUEST_INTR_STATUS, 0x31);
+    set12(VCORE_VMCS_EOI_EXIT_BITMAP0, 1ull << 49);
+    set12(VCORE_VMCS_EOI_EXIT_BITMAP3, 1ull << 63);
+    load_vmcs12_rflags(0x2);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[2] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_GUEST_INTR_STATUS};
+    uint64_t val[2] = {UD_INFO, 0x3100};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 2, enc, val);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    uint32_t len = get_state(blob);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_INTR_STATUS), 0x3100);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_EOI_EXIT_BITMAP0), 1ull << 49);
+    fresh_vcpu();
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, &d), VCORE_OK);
+    uint32_t enc2[2] = {VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, VCORE_VMCS_GUEST_INTR_STATUS};
+    uint64_t val2[2] = {2, 0x3200};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CPUID, 0, 1, enc2, val2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & (1u << 9), 1u << 9);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_INTR_STATUS), 0x3100);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_EOI_EXIT_BITMAP0), 1ull << 49);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_EOI_EXIT_BITMAP3), 1ull << 63);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_INTR_STATUS), 0x3100);
+    /* the processor's next change reaches vmcs12 too */
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CPUID, 0, 2, enc2, val2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_INTR_STATUS), 0x3200);
+}
+END_TEST
+
 /* An exit from L2 that awaits the VMM's reply (IN) is not in the format:
  * the export refuses until the vCPU ran again. */
 START_TEST(export_refused_while_reply_pending)
@@ -465,13 +512,12 @@ static void m_shadow_pipeline(uint8_t *b)
     set32(b, B_SIZE, 128 + 8192);
     set32(b, B_DATA + 4096, KVM_REV | 0x80000000u);
 }
-/* Virtual-interrupt delivery (secondary 9; it needs the TPR shadow, which
- * the pipeline runs, and external-interrupt exiting). */
-static void m_vid(uint8_t *b)
+/* Virtualize x2APIC mode (secondary 4; it needs the TPR shadow, which the
+ * pipeline runs, and no APIC-access virtualization). */
+static void m_x2apic(uint8_t *b)
 {
-    blob12_set(b, VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17u);
     blob12_set(b, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u | (1u << 21) | (1u << 31));
-    blob12_set(b, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 9);
+    blob12_set(b, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 4);
 }
 static void m_pin_allowed0(uint8_t *b) { blob12_set(b, VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0); }
 static void m_host_cr0(uint8_t *b) { blob12_set(b, VCORE_VMCS_HOST_CR0, 0x80000033u & ~1u); }
@@ -507,7 +553,7 @@ static const struct {
     {m_shadow_missing, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SHADOW, 128 + 4096},
     {m_shadow_no_indicator, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SHADOW, KVM_REV},
     {m_shadow_pipeline, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED, (2u << 8) | 14u},
-    {m_vid, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED, (2u << 8) | 9u},
+    {m_x2apic, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED, (2u << 8) | 4u},
     {m_pin_allowed0, VCORE_ERR_INVAL, VCORE_VMX_CHECK_EXEC_PIN_ALLOWED0, 0},
     {m_host_cr0, VCORE_ERR_INVAL, VCORE_VMX_CHECK_HOST_CR0_FIXED0, 0x80000032u},
     {m_guest_rflags, VCORE_ERR_INVAL, VCORE_VMX_CHECK_GUEST_RFLAGS_BIT1, 0x200},
@@ -806,6 +852,7 @@ int main(void)
     tcase_add_test(tc, run_pending_injects_once);
     tcase_add_test(tc, no_run_pending_no_injection);
     tcase_add_test(tc, msr_load_list_not_reapplied);
+    tcase_add_test(tc, vid_state_travels);
     tcase_add_test(tc, export_refused_while_reply_pending);
     tcase_add_test(tc, export_refused_while_rdmsr_pending);
     tcase_add_test(tc, toolkit_import_refuses_vcpu_guest_mode);

@@ -232,7 +232,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(2, 5, L1, "enable VPID: vmcs02 runs with vpid02, the vCPU's second VPID, flushed when L1 changes vmcs12's VPID or runs INVVPID (\"Virtual-Processor Identifiers (VPIDs)\"); without one from the backend, without VPID (every entry flushes)") \
     X(2, 7, L1, "unrestricted guest: L2 in real mode or protected mode without paging, guest-physical = linear through ept02 (requires EPT, \"Unrestricted Guests\")") \
     X(2, 8, L1, "APIC-register virtualization: L2's reads of the APIC-access page come from L1's virtual-APIC page, and its writes there end in APIC-write exits (56) to L1 (\"Virtualizing Memory-Mapped APIC Accesses\")") \
-    X(2, 9, REFUSED, "virtual-interrupt delivery: guest interrupt status and the EOI-exit bitmaps do not reach vmcs02, nor RVI/SVI vmcs12") \
+    X(2, 9, L1, "virtual-interrupt delivery: vmcs02 takes vmcs12's guest interrupt status (RVI/SVI) and EOI-exit bitmaps and runs on L1's virtual-APIC page; each exit to L1 saves RVI/SVI into vmcs12; virtualized EOIs (45) are L1's (\"Virtual-Interrupt Delivery\", \"Virtualizing EOI\"); it requires external-interrupt exiting, which vmcs02 always has") \
     X(2, 13, REFUSED, "enable VM functions: EPTP switching is not emulated")                        \
     X(2, 14, REFUSED, "VMCS shadowing: L2's VMREAD/VMWRITE would need L1's shadow VMCS emulated") \
     X(2, 17, REFUSED, "enable PML: no page-modification log for L2")                                \

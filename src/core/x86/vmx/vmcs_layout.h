@@ -303,6 +303,10 @@ const vcore__vmcs_row_t *vcore__vmcs_row(uint32_t encoding);
     X(GUEST_PDPTR2, VCORE__VMCS_G(PROC2, 1))                                                    \
     X(GUEST_PDPTR3, VCORE__VMCS_G(PROC2, 1))                                                    \
     X(GUEST_BNDCFGS, VCORE__VMCS_G2(ENTRY, 16, EXIT, 23))       /* load / clear IA32_BNDCFGS */ \
+    X(EOI_EXIT_BITMAP0, VCORE__VMCS_G(PROC2, 9))                /* virtual-interrupt delivery */ \
+    X(EOI_EXIT_BITMAP1, VCORE__VMCS_G(PROC2, 9))                                                \
+    X(EOI_EXIT_BITMAP2, VCORE__VMCS_G(PROC2, 9))                                                \
+    X(EOI_EXIT_BITMAP3, VCORE__VMCS_G(PROC2, 9))                                                \
     X(GUEST_IA32_RTIT_CTL, VCORE__VMCS_G2(ENTRY, 18, EXIT, 25)) /* load / clear IA32_RTIT_CTL */ \
     X(GUEST_IA32_LBR_CTL, VCORE__VMCS_G2(ENTRY, 21, EXIT, 26))  /* load guest / clear IA32_LBR_CTL */ \
     X(GUEST_IA32_PKRS, VCORE__VMCS_G(ENTRY, 22))                /* load PKRS */                 \

@@ -67,6 +67,8 @@
     X(TPR, "l2.tpr_below_threshold", "'use TPR shadow': MOV to CR8 below the TPR threshold")         \
     X(APIC_ACC, "l2.apic_access", "'virtualize APIC accesses': a read of APIC-access page offset 030H") \
     X(APIC_WRITE, "l2.apic_write", "'APIC-register virtualization': a write of APIC-access page offset 380H (a read of 030H came from the virtual-APIC page)") \
+    X(VID_EOI_EXIT, "l2.vid_eoi_exit", "'virtual-interrupt delivery': RVI 31H reaches L2's IDT without an exit; its EOI write (APIC-access offset B0H) with EOI-exit bit 31H set exits after it, the vector in the qualification") \
+    X(VID_EOI, "l2.vid_virtual_eoi", "'virtual-interrupt delivery': RVI 32H reaches L2's IDT, its EOI with the EOI-exit bit clear is virtualized without an exit (VISR and SVI cleared); VMCALL exits") \
     X(TIMER_L0, "l2.preemption_timer_across_l0_exits", "'activate VMX-preemption timer' without 'save VMX-preemption timer value': the timer counts L2's time across exits L1 never sees") \
     X(SYSCALL, "l2.syscall_swapgs_msrs", "VM-entry MSR-load list sets IA32_STAR, LSTAR, FMASK, KERNEL_GS_BASE: L2's SYSCALL and SWAPGS use them; VMCALL exits") \
     X(FINISH, "l2.finish", "L2 reports done with VMCALL")                                         \

@@ -113,7 +113,7 @@ l1_vmexit:
     .globl l2_at_hlt, l2_at_done, l2_vmcall_only, l2_after_tpr, l2_at_apic, l2_after_apic
     .globl l2_after_apic_write
     .globl l2_l0_loop, l2_l0_loop_end, l2_after_l0_loop, l2_after_syscall, l2_syscall_target, l2_at_syscall
-    .globl l2_after_efer_syscall
+    .globl l2_after_efer_syscall, l2_vint_handler, l2_after_veoi, l2_at_vid
 l2_code:
     xor %r15d, %r15d                /* #DE handler count */
     /* With R13 = 1 (L1 set its own EFER.SCE and NXE and does not use "load
@@ -212,6 +212,22 @@ l2_after_apic:
     movl $0x12345, 0x380(%rbp)      /* exit 56 after it, offset 380H */
 l2_after_apic_write:
 1:
+    /* With L1's virtual-interrupt delivery (RSI = 1; RBP the APIC-access
+     * page): RVI 31H, above VPPR, is delivered through L2's IDT once
+     * RFLAGS.IF = 1 and STI's blocking ended ("Virtual-Interrupt
+     * Delivery"); the handler's EOI exits to L1 (exit 45), which then
+     * requests 32H, delivered after the handler's IRET, whose EOI is
+     * virtualized without an exit ("Virtualizing EOI"). */
+    cmp $1, %rsi
+    jne 1f
+    sti
+    nop
+    nop
+    cli
+    mov $0x4c320005, %eax
+l2_at_vid:
+    vmcall                          /* exit 18 */
+1:
     /* With R12 = 1 (L1 armed its preemption timer, not saved at exits):
      * a loop whose RDMSR of 176H each exits to L0 (L1's MSR bitmap read
      * bit clear); the timer counts L2's time across them: exit 52 within
@@ -283,6 +299,14 @@ l2_real_at_vmcall:
     vmcall                          /* exit 18 */
     ud2
     .code64
+
+/* Virtual-interrupt handler (vectors 31H and 32H): count, EOI through the
+ * APIC-access page (RBP), return. */
+l2_vint_handler:
+    inc %r10d
+    movl $0, 0xb0(%rbp)             /* EOI: exit 45 after it for 31H, none for 32H */
+l2_after_veoi:
+    iretq
 
 /* #DE handler: count, skip the 2-byte DIV, return. */
 l2_de_handler:

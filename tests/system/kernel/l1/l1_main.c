@@ -39,7 +39,8 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_at_wrmsr[], l2_at_ud[], l2_at_ept[], l2_after_ept[], l2_at_vmcall[], l2_loop[], l2_loop_end[],
     l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_after_apic_write[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[], l2_l0_loop[], l2_l0_loop_end[],
     l2_after_l0_loop[], l2_after_syscall[], l2_syscall_target[], l2_at_syscall[], l2_after_efer_syscall[],
-    l2_real[], l2_real_at_cpuid[], l2_real_at_vmcall[], l2_vpid[], l2_vpid_at_vmcall1[], l2_vpid_at_vmcall2[];
+    l2_real[], l2_real_at_cpuid[], l2_real_at_vmcall[], l2_vpid[], l2_vpid_at_vmcall1[], l2_vpid_at_vmcall2[],
+    l2_vint_handler[], l2_after_veoi[], l2_at_vid[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -275,6 +276,40 @@ static void l1_w(uint32_t field, uint64_t v)
     }
 }
 
+/* The virtual interrupts of the virtual-interrupt delivery steps: same
+ * priority class (3), above L2's VTPR (10H). */
+#define L2_VINT_A 0x31u
+#define L2_VINT_B 0x32u
+
+/* L2's IDT entry for vector v: a 64-bit interrupt gate to h, selector 08H
+ * ("64-Bit Mode IDT"). */
+static void l1_l2_gate(unsigned v, const uint8_t *handler)
+{
+    uint64_t h = PA(handler);
+    uint8_t *gate = l2_idt + 16 * v;
+    gate[0] = (uint8_t)h;
+    gate[1] = (uint8_t)(h >> 8);
+    gate[2] = 0x08;
+    gate[5] = 0x8e;
+    gate[6] = (uint8_t)(h >> 16);
+    gate[7] = (uint8_t)(h >> 24);
+    for (unsigned i = 0; i < 4; i++)
+        gate[8 + i] = (uint8_t)(h >> (32 + 8 * i));
+}
+
+/* Bit v of a 256-bit register of the virtual-APIC page at offset base
+ * (IRR 200H, ISR 100H: eight 32-bit registers 16 bytes apart, "Virtual-APIC
+ * Page"). */
+static bool l1_vapic_bit(uint32_t base, unsigned v)
+{
+    return (vapic[base + 16 * (v / 32) + (v % 32) / 8] >> (v % 8)) & 1u;
+}
+
+static void l1_vapic_set(uint32_t base, unsigned v)
+{
+    vapic[base + 16 * (v / 32) + (v % 32) / 8] |= (uint8_t)(1u << (v % 8));
+}
+
 /* L2's memory: identity paging of the first 1 GiB with 2 MiB pages, a GDT
  * (null, 64-bit code 08H, data 10H, TSS 18H), an IDT whose #DE gate runs
  * L2's handler, and, with EPT, an EPT that maps only L1's region. */
@@ -294,16 +329,9 @@ static void l1_l2_memory(bool ept)
     l2_gdt[3] = 0x67 | ((tss & 0xffffff) << 16) | (0x8bull << 40) | (((tss >> 24) & 0xff) << 56);
     l2_gdt[4] = tss >> 32;
     memset(l2_idt, 0, sizeof(l2_idt));
-    uint64_t h = PA(l2_de_handler);
-    uint8_t *gate = l2_idt; /* vector 0: 64-bit interrupt gate, selector 08H */
-    gate[0] = (uint8_t)h;
-    gate[1] = (uint8_t)(h >> 8);
-    gate[2] = 0x08;
-    gate[5] = 0x8e;
-    gate[6] = (uint8_t)(h >> 16);
-    gate[7] = (uint8_t)(h >> 24);
-    for (unsigned i = 0; i < 4; i++)
-        gate[8 + i] = (uint8_t)(h >> (32 + 8 * i));
+    l1_l2_gate(0, l2_de_handler);
+    l1_l2_gate(L2_VINT_A, l2_vint_handler);
+    l1_l2_gate(L2_VINT_B, l2_vint_handler);
     if (ept) {
         /* "EPT Translation Mechanism": RWX, 2 MiB leaf (bit 7), WB (6 << 3). */
         memset(ept_pml4, 0, sizeof(ept_pml4));
@@ -510,6 +538,19 @@ static void l1_narrate(const l1_step_t *s, uint64_t reason, uint64_t rip, uint64
     l1_puts("\n");
 }
 
+/* After L2's handler ran `count` times, the last for vector v, whose EOI
+ * was virtualized: nothing requested or in service - RVI and SVI 0, v's
+ * VIRR and VISR bits clear ("Virtual-Interrupt Delivery", "Virtualizing
+ * EOI"). */
+static void l1_vid_done(uint32_t c, uint32_t count, unsigned v)
+{
+    uint64_t gis = l1_rd(G_INTR_STATUS);
+    CHECK(c, (uint32_t)g[R10] == count, "L2's virtual-interrupt handler count", g[R10]);
+    CHECK(c, gis == 0, "guest interrupt status (SVI 15:8, RVI 7:0)", gis);
+    CHECK(c, !l1_vapic_bit(0x100, v), "VISR bit of the vector", v);
+    CHECK(c, !l1_vapic_bit(0x200, v), "VIRR bit of the vector", v);
+}
+
 static void l1_exit_program(void)
 {
     bool ept = !(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok();
@@ -534,6 +575,10 @@ static void l1_exit_program(void)
         /* Trap-like: RIP past the write; qualification the page offset,
          * bits above 11 clear ("Exit Qualification for APIC-Write VM Exits"). */
         {L1_CASE_APIC_WRITE, 56, l2_after_apic_write, 0, 0x380u, ~0ull, "APIC write"},
+        /* Trap-like: RIP past the EOI write; qualification the vector
+         * ("Exit Qualification for EOI Virtualization"). */
+        {L1_CASE_VID_EOI_EXIT, 45, l2_after_veoi, 0, L2_VINT_A, ~0ull, "virtualized EOI"},
+        {L1_CASE_VID_EOI, 18, l2_at_vid, 3, 0, ~0ull, "VMCALL"},
         {L1_CASE_TIMER_L0, 52, NULL, 0, 0, ~0ull, "VMX-preemption timer expired"},
         {L1_CASE_SYSCALL, 18, l2_at_syscall, 3, 0, ~0ull, "VMCALL"},
         {L1_CASE_FINISH, 18, l2_at_done, 3, 0, ~0ull, "VMCALL"},
@@ -609,6 +654,7 @@ static void l1_exit_program(void)
         const l1_step_t *s = &steps[i];
         if ((s->c == L1_CASE_EPT && !ept) || (s->c == L1_CASE_TPR && !g[R13]) ||
             (s->c == L1_CASE_APIC_ACC && !g[RBP]) || (s->c == L1_CASE_APIC_WRITE && g[RDI] != 1) ||
+            ((s->c == L1_CASE_VID_EOI_EXIT || s->c == L1_CASE_VID_EOI) && g[RSI] != 1) ||
             ((s->c == L1_CASE_TIMER_L0 || s->c == L1_CASE_SYSCALL) && !g[R12]) ||
             (s->c == L1_CASE_EFER_SCE && !g[R13]))
             continue;
@@ -755,6 +801,8 @@ static void l1_exit_program(void)
                 l1_skip(L1_CASE_TPR, "'use TPR shadow' is not allowed-1");
                 l1_skip(L1_CASE_APIC_ACC, "'use TPR shadow' is not allowed-1");
                 l1_skip(L1_CASE_APIC_WRITE, "'use TPR shadow' is not allowed-1");
+                l1_skip(L1_CASE_VID_EOI_EXIT, "'use TPR shadow' is not allowed-1");
+                l1_skip(L1_CASE_VID_EOI, "'use TPR shadow' is not allowed-1");
                 break;
             }
             memset(vapic, 0, sizeof(vapic));
@@ -779,6 +827,8 @@ static void l1_exit_program(void)
             if (!(l1_cap_proc >> 63) || !((l1_cap_proc2 >> 32) & 1u)) {
                 l1_skip(L1_CASE_APIC_ACC, "'virtualize APIC accesses' is not allowed-1");
                 l1_skip(L1_CASE_APIC_WRITE, "'virtualize APIC accesses' is not allowed-1");
+                l1_skip(L1_CASE_VID_EOI_EXIT, "'virtualize APIC accesses' is not allowed-1");
+                l1_skip(L1_CASE_VID_EOI, "'virtualize APIC accesses' is not allowed-1");
                 break;
             }
             memset(apic_acc, 0, sizeof(apic_acc));
@@ -799,6 +849,8 @@ static void l1_exit_program(void)
             g[RDI] = 0;
             if (!((l1_cap_proc2 >> 32) & (1u << 8))) {
                 l1_skip(L1_CASE_APIC_WRITE, "'APIC-register virtualization' is not allowed-1");
+                l1_skip(L1_CASE_VID_EOI_EXIT, "'APIC-register virtualization' is not allowed-1");
+                l1_skip(L1_CASE_VID_EOI, "'APIC-register virtualization' is not allowed-1");
                 break;
             }
             vapic[0x30] = 0x15;
@@ -815,8 +867,56 @@ static void l1_exit_program(void)
             CHECK(c, (uint32_t)g[RBX] == 0x00060015u, "L2's read of APIC-access offset 030H", g[RBX]);
             CHECK(c, tmict == 0x12345u, "offset 380H of L1's virtual-APIC page", tmict);
             l1_proc2 &= ~(1u << 8);
-            l1_w(C_PROC2, l1_proc2);
             next = rip;
+            /* "virtual-interrupt delivery" (secondary 9) for the next steps:
+             * it needs "external-interrupt exiting" ("Checks on VMX
+             * Controls"); RVI 31H with its VIRR bit, SVI 0, EOI-exit bit
+             * 31H set (bitmap 0 bit 49). */
+            g[RSI] = 0;
+            if (!((l1_cap_proc2 >> 32) & (1u << 9)) || !l1_ctl(l1_cap_pin, l1_pin | 1u, &l1_pin)) {
+                l1_skip(L1_CASE_VID_EOI_EXIT, "'virtual-interrupt delivery' or 'external-interrupt exiting' is not allowed-1");
+                l1_skip(L1_CASE_VID_EOI, "'virtual-interrupt delivery' or 'external-interrupt exiting' is not allowed-1");
+                l1_w(C_PROC2, l1_proc2);
+                break;
+            }
+            memset(vapic + 0x100, 0, 0x180); /* VISR, VTMR, VIRR */
+            l1_vapic_set(0x200, L2_VINT_A);
+            l1_w(C_PIN, l1_pin);
+            l1_proc2 |= 1u << 9;
+            l1_w(C_PROC2, l1_proc2);
+            l1_w(C_EOI_EXIT0, 1ull << L2_VINT_A);
+            l1_w(C_EOI_EXIT0 + 2, 0);
+            l1_w(C_EOI_EXIT0 + 4, 0);
+            l1_w(C_EOI_EXIT0 + 6, 0);
+            l1_w(G_INTR_STATUS, L2_VINT_A);
+            g[RSI] = 1;
+            g[R10] = 0;
+            break;
+        }
+        case L1_CASE_VID_EOI_EXIT: {
+            /* "Virtual-Interrupt Delivery": 31H went to L2's handler (VISR
+             * set, VIRR and RVI cleared, SVI 31H); "Virtualizing EOI": the
+             * EOI cleared its VISR bit and SVI took the highest bit left
+             * (none: 0) before the exit. Bochs 2.7 (corei7_skylake_x,
+             * tigerlake) agrees with the SDM on every value checked in the
+             * two steps, bare and through libvirtcore. */
+            l1_vid_done(c, 1, L2_VINT_A);
+            /* 32H next, its EOI without an exit. */
+            l1_vapic_set(0x200, L2_VINT_B);
+            l1_w(C_EOI_EXIT0, 0);
+            l1_w(G_INTR_STATUS, L2_VINT_B);
+            next = rip;
+            break;
+        }
+        case L1_CASE_VID_EOI: {
+            /* 32H was delivered after the handler's IRET and its EOI
+             * virtualized without an exit. */
+            l1_vid_done(c, 2, L2_VINT_B);
+            l1_proc2 &= ~(1u << 9);
+            l1_w(C_PROC2, l1_proc2);
+            l1_pin &= ~1u;
+            l1_w(C_PIN, l1_pin);
+            g[RSI] = 0;
             break;
         }
         case L1_CASE_TIMER_L0:

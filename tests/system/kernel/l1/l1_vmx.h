@@ -24,6 +24,7 @@
 #define H_FS_SEL 0x0c08u
 #define H_GS_SEL 0x0c0au
 #define H_TR_SEL 0x0c0cu
+#define G_INTR_STATUS 0x0810u /* guest interrupt status: RVI 7:0, SVI 15:8 */
 /* 64-bit control fields. */
 #define C_IO_BITMAP_A 0x2000u
 #define C_IO_BITMAP_B 0x2002u
@@ -36,6 +37,7 @@
 #define C_VPID 0x0000u
 #define C_VAPIC 0x2012u /* virtual-APIC address */
 #define C_APIC_ACCESS 0x2014u /* APIC-access address */
+#define C_EOI_EXIT0 0x201cu /* EOI-exit bitmap 0 (vectors 0-63); 1-3 follow at +2 each */
 /* 64-bit read-only data and guest state. */
 #define R_GUEST_PHYS 0x2400u
 #define G_LINK_PTR 0x2800u
