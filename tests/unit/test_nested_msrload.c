@@ -86,20 +86,6 @@ static void entry_list(uint32_t n)
     set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
 }
 
-/* L1's CPUID with SYSCALL (80000001H:EDX bit 11), so that EFER.SCE is
- * not reserved (SDM Vol. 4, "IA32_EFER"); the fixture's has none. */
-static void cpuid_syscall(void)
-{
-    vcore_cpuid_entry_t c[] = {
-        {.function = 0, .eax = 1, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69},
-        {.function = 1, .eax = 0x50654, .ecx = (1u << 5), .edx = (1u << 6) | (1u << 3) | 1u},
-        {.function = 0x80000000, .eax = 0x80000008},
-        {.function = 0x80000001, .edx = (1u << 29) | (1u << 20) | (1u << 11)},
-        {.function = 0x80000008, .eax = 0x3028},
-    };
-    ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, c, 5), VCORE_OK);
-}
-
 static void launch_then_l1_cpuid(uint32_t op)
 {
     push_insn(op, 0, 3);
@@ -386,12 +372,13 @@ START_TEST(unheld_msr_is_refused_by_name)
 END_TEST
 
 /* The processor fails vmcs02's entry (exit 33: guest state) after the
- * list was loaded: guest state comes before MSR loading, so L1's MSRs are
- * as before the entry. */
+ * list was loaded: guest state comes before MSR loading, so L1's MSRs and
+ * its EFER are as before the entry (not the list's). */
 START_TEST(hardware_failure_undoes_the_list)
 {
-    entry_list(1);
+    entry_list(2);
     entry(MSRLIST, 0, KGS, 0xffff800000003000ull);
+    entry(MSRLIST, 1, EFER, EFER_LME | EFER_LMA); /* NXE cleared */
     load_vmcs12_rflags(0x2);
     uint32_t enc[1] = {VCORE_VMCS_EXIT_QUALIFICATION};
     uint64_t val[1] = {VCORE_VMX_QUAL_DEFAULT};
@@ -401,6 +388,7 @@ START_TEST(hardware_failure_undoes_the_list)
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
     ck_assert_uint_eq(msr(KGS), L1_KGS);
+    ck_assert_uint_eq(sregs().efer, L1_EFER);
     /* ... and after a VMfailValid the instruction completes with L1's MSRs. */
     load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
@@ -409,36 +397,42 @@ START_TEST(hardware_failure_undoes_the_list)
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), VCORE_VMXERR_ENTRY_INVALID_CONTROL);
     ck_assert_uint_eq(msr(KGS), L1_KGS);
+    ck_assert_uint_eq(sregs().efer, L1_EFER);
+    /* An entry the processor makes loads the list again into vmcs02. */
+    load_vmcs12_rflags(0x2);
+    launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_LME | EFER_LMA);
+    ck_assert_uint_eq(sregs().efer, EFER_LME | EFER_LMA);
 }
 END_TEST
 
-/* IA32_EFER in the list ("Loading MSRs": WRMSR after the guest state):
- * L2's EFER is the entry's value with LMA as the guest state loaded it
- * (read-only to WRMSR: the value's LMA 0 is ignored). L2's RDMSR, which
- * L1 lets through, reads it; at the exit L1 gets what "Saving Guest State"
- * and "Loading Host State" say for each of L1's exit controls: without
- * "load IA32_EFER" L2's SCE and NXE with LMA and LME from "host
- * address-space size" (1), with it vmcs12's host IA32_EFER; with "save
- * IA32_EFER" vmcs12 holds L2's value, without it its guest field is left. */
+/* IA32_EFER in the list ("Loading MSRs": WRMSR after the guest state),
+ * clearing L1's NXE: L2's EFER is the entry's value with LMA as the guest
+ * state loaded it (read-only to WRMSR: the value's LMA 0 is ignored). L2's
+ * RDMSR, which L1 lets through, reads it; at the exit L1 gets what "Saving
+ * Guest State" and "Loading Host State" say for each of L1's exit
+ * controls: without "load IA32_EFER" L2's bits (NXE clear) with LMA and
+ * LME from "host address-space size" (1), with it vmcs12's host
+ * IA32_EFER; with "save IA32_EFER" vmcs12 holds L2's value, without it its
+ * guest field is left. */
 static const struct {
-    uint32_t exit;   /* vmcs12's VM-exit controls */
-    uint64_t l1;     /* L1's EFER after the exit */
+    uint32_t exit;    /* vmcs12's VM-exit controls */
+    uint64_t l1;      /* L1's EFER after the exit */
     uint64_t guest12; /* vmcs12's guest IA32_EFER after the exit */
 } efer_exits[] = {
-    {EXIT12, EFER_SCE | L1_EFER, 0},
-    {EXIT12 | EXIT_SAVE_EFER, EFER_SCE | L1_EFER, EFER_SCE | L1_EFER},
-    {EXIT12 | EXIT_SAVE_EFER | EXIT_LOAD_EFER, EFER_LME | EFER_LMA, EFER_SCE | L1_EFER},
+    {EXIT12, EFER_LME | EFER_LMA, 0},
+    {EXIT12 | EXIT_SAVE_EFER, EFER_LME | EFER_LMA, EFER_LME | EFER_LMA},
+    {EXIT12 | EXIT_SAVE_EFER | EXIT_LOAD_EFER, L1_EFER, EFER_LME | EFER_LMA},
 };
 
 START_TEST(list_loads_l2_efer)
 {
-    cpuid_syscall();
     entry_list(2);
     entry(MSRLIST, 0, STAR, 0x0033002000000000ull);
-    entry(MSRLIST, 1, EFER, EFER_SCE | EFER_NXE | EFER_LME);
+    entry(MSRLIST, 1, EFER, EFER_LME);
     set12(VCORE_VMCS_GUEST_IA32_EFER, 0);
     set12(VCORE_VMCS_VM_EXIT_CONTROLS, efer_exits[_i].exit);
-    set12(VCORE_VMCS_HOST_IA32_EFER, EFER_LME | EFER_LMA);
+    set12(VCORE_VMCS_HOST_IA32_EFER, L1_EFER);
     /* L1's MSR bitmap leaves every MSR to L0. */
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
     set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
@@ -455,9 +449,9 @@ START_TEST(list_loads_l2_efer)
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_SCE | L1_EFER);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_LME | EFER_LMA);
     r = regs();
-    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], EFER_SCE | L1_EFER); /* L2's RDMSR: EDX:EAX */
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], EFER_LME | EFER_LMA); /* L2's RDMSR: EDX:EAX */
     ck_assert_uint_eq(r.gpr[VCORE_X86_RDX], 0);
     ck_assert_uint_eq(r.rip, HOST_RIP);
     ck_assert_uint_eq(sregs().efer, efer_exits[_i].l1);
@@ -467,10 +461,10 @@ START_TEST(list_loads_l2_efer)
 END_TEST
 
 /* An IA32_EFER entry WRMSR would refuse fails the entry (exit 34, its
- * index) after an earlier IA32_EFER entry was loaded for L2: the failed
- * entry loads L1's host state from L2's loaded state ("VM-Entry Failures
- * During or After Loading Guest State"), so without "load IA32_EFER" at
- * exit L1 keeps the earlier entry's SCE, with LMA and LME from the host
+ * index) after an earlier IA32_EFER entry (NXE cleared) was loaded for L2:
+ * the failed entry loads L1's host state from L2's loaded state ("VM-Entry
+ * Failures During or After Loading Guest State"), so without "load
+ * IA32_EFER" at exit L1 keeps NXE clear, with LMA and LME from the host
  * address-space size. Refused: a bit no Intel 64 processor defines (1), a
  * change of LME while the guest CR0.PG is 1 ("Initializing IA-32e Mode";
  * the reference L2 pages in IA-32e mode). */
@@ -478,15 +472,14 @@ static const struct {
     uint64_t data;
     uint32_t check;
 } efer_bad[] = {
-    {EFER_SCE | L1_EFER | (1ull << 1), VCORE_VMX_CHECK_MSR_LOAD_EFER_RESERVED},
-    {EFER_SCE | EFER_NXE, VCORE_VMX_CHECK_MSR_LOAD_EFER_LME},
+    {EFER_LME | EFER_LMA | (1ull << 1), VCORE_VMX_CHECK_MSR_LOAD_EFER_RESERVED},
+    {0, VCORE_VMX_CHECK_MSR_LOAD_EFER_LME},
 };
 
 START_TEST(efer_entry_fails_after_one_loaded)
 {
-    cpuid_syscall();
     entry_list(3);
-    entry(MSRLIST, 0, EFER, EFER_SCE | L1_EFER);
+    entry(MSRLIST, 0, EFER, EFER_LME | EFER_LMA);
     entry(MSRLIST, 1, EFER, efer_bad[_i].data);
     entry(MSRLIST, 2, LSTAR, 0xffffffff84000000ull);
     load_vmcs12_rflags(0x2);
@@ -494,7 +487,7 @@ START_TEST(efer_entry_fails_after_one_loaded)
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     assert_failed_entry(2, efer_bad[_i].check);
-    ck_assert_uint_eq(sregs().efer, EFER_SCE | L1_EFER);
+    ck_assert_uint_eq(sregs().efer, EFER_LME | EFER_LMA);
     ck_assert_uint_eq(msr(LSTAR), L1_LSTAR);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_EFER), 0); /* no guest state saved */
     ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
@@ -525,30 +518,6 @@ START_TEST(efer_bit_the_vcpu_lacks_fails_the_entry)
     assert_failed_entry(2, VCORE_VMX_CHECK_MSR_LOAD_EFER_RESERVED);
     ck_assert_uint_eq(msr(STAR), 0x0033002000000000ull);
     ck_assert_uint_eq(sregs().efer, L1_EFER);
-}
-END_TEST
-
-/* The processor fails vmcs02's entry on its guest state (exit 33), which
- * comes before MSR loading: L1's EFER is its own, not the list's. */
-START_TEST(hardware_failure_keeps_l1_efer)
-{
-    cpuid_syscall();
-    entry_list(1);
-    entry(MSRLIST, 0, EFER, EFER_SCE | L1_EFER);
-    load_vmcs12_rflags(0x2);
-    uint32_t enc[1] = {VCORE_VMCS_EXIT_QUALIFICATION};
-    uint64_t val[1] = {VCORE_VMX_QUAL_DEFAULT};
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2(VCORE_HW_ENTRY_EXIT, 0x80000021u, 0, 1, enc, val);
-    push_hlt();
-    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
-    ck_assert_uint_eq(sregs().efer, L1_EFER);
-    /* The next entry loads the list again into a rewritten vmcs02. */
-    load_vmcs12_rflags(0x2);
-    launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_SCE | L1_EFER);
-    ck_assert_uint_eq(sregs().efer, EFER_SCE | L1_EFER);
 }
 END_TEST
 
@@ -599,7 +568,6 @@ static Suite *msrload_suite(void)
     tcase_add_loop_test(tc, list_loads_l2_efer, 0, (int)(sizeof(efer_exits) / sizeof(efer_exits[0])));
     tcase_add_loop_test(tc, efer_entry_fails_after_one_loaded, 0, (int)(sizeof(efer_bad) / sizeof(efer_bad[0])));
     tcase_add_test(tc, efer_bit_the_vcpu_lacks_fails_the_entry);
-    tcase_add_test(tc, hardware_failure_keeps_l1_efer);
     suite_add_tcase(s, tc);
     return s;
 }
