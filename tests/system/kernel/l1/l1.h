@@ -69,6 +69,7 @@
     X(APIC_WRITE, "l2.apic_write", "'APIC-register virtualization': a write of APIC-access page offset 380H (a read of 030H came from the virtual-APIC page)") \
     X(TIMER_L0, "l2.preemption_timer_across_l0_exits", "'activate VMX-preemption timer' without 'save VMX-preemption timer value': the timer counts L2's time across exits L1 never sees") \
     X(SYSCALL, "l2.syscall_swapgs_msrs", "VM-entry MSR-load list sets IA32_STAR, LSTAR, FMASK, KERNEL_GS_BASE: L2's SYSCALL and SWAPGS use them; VMCALL exits") \
+    X(LIST_EFER, "l2.syscall_with_list_efer_sce", "no 'load IA32_EFER', L1's own EFER.SCE clear: the VM-entry MSR-load list sets it for L2, whose SYSCALL reaches IA32_LSTAR; VMCALL exits; L1 keeps L2's SCE (no 'load IA32_EFER' at exit)") \
     X(FINISH, "l2.finish", "L2 reports done with VMCALL")
 
 enum l1_case_id {
