@@ -17,8 +17,8 @@
  * - IA32_EFER: vmcs02's guest IA32_EFER, which vmcs02 always loads
  *   (vcpu_nested_efer.c). "Loading Guest Control Registers, Debug
  *   Registers, and MSRs": an MSR the guest-state area loads is overwritten
- *   when the list names it. The write is WRMSR's (vcore__vcpu_nested_efer_
- *   write): LMA is read-only, so it keeps what the guest state loaded and
+ *   when the list names it. The write is WRMSR's (the rule L2's own WRMSR
+ *   uses): LMA is read-only, so it keeps what the guest state loaded and
  *   L2's mode stays the one "IA-32e mode guest" chose - the guest-state
  *   checks ("Checks on Guest Control Registers, Debug Registers, and MSRs")
  *   compared LMA with that control before the list, and "Loading MSRs"
