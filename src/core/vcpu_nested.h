@@ -111,8 +111,11 @@ void vcore__vcpu_nested_msrload_undo(vcore_vcpu_t *vcpu, const vcore__nested_msr
  * (vmcs12's guest IA32_EFER with "load IA32_EFER", else L1's with LMA and
  * LME from "IA-32e mode guest"). enter: writes it to vmcs02 (current) when
  * full or changed; L2's EFER is live until efer_exit. l2: L2's EFER while
- * live, else fallback. msr: L2's RDMSR/WRMSR of it, which L1 lets through
- * (*gp: #GP(0) for L2 instead). */
+ * live, else fallback. write: WRMSR of value for L2 while live (vmcs02
+ * current; LMA kept): *gp 0 when written, else why WRMSR is #GP(0)
+ * (VCORE_VMX_CHECK_MSR_LOAD_EFER_RESERVED or _LME) and nothing changed.
+ * msr: L2's RDMSR/WRMSR of it, which L1 lets through (*gp: #GP(0) for L2
+ * instead). */
 bool vcore__vcpu_nested_efer_forced(const vcore_nvmx_t *nv);
 uint64_t vcore__vcpu_nested_efer_value(const vcore__vmcs12_t *v, uint64_t l1_efer);
 int vcore__vcpu_nested_efer_enter(vcore_vcpu_t *vcpu, bool full);
@@ -126,6 +129,7 @@ static inline void vcore__vcpu_nested_efer_exit(vcore_vcpu_t *vcpu)
 {
     vcpu->nvmx->efer02_live = false;
 }
+int vcore__vcpu_nested_efer_write(vcore_vcpu_t *vcpu, uint64_t value, uint32_t *gp);
 int vcore__vcpu_nested_efer_msr(vcore_vcpu_t *vcpu, bool write, bool *gp);
 /* vcpu_nested_l0.c: the vmcs02 guest-state field holding an MSR's value
  * for L2 (IA32_SYSENTER_CS/ESP/EIP, IA32_FS_BASE, IA32_GS_BASE), or 0. */

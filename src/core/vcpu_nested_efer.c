@@ -15,10 +15,15 @@
  * VM-exit control 21 sets only LMA and LME from "host address-space size"
  * and keeps L2's other bits for L1; "Saving Guest State" with control 20
  * ("save IA32_EFER") stores L2's value in vmcs12.
+ *
+ * L2 writes it in two ways, one rule for both (efer_write): its own WRMSR,
+ * which L1 lets through to L0, and an entry of L1's VM-entry MSR-load list
+ * ("Loading MSRs": processed as WRMSR at CPL 0 after the guest state).
  */
 #include "vcpu_nested.h"
 
 #include "virtcore/x86/msr.h"
+#include "virtcore/x86/vmx_checks.h"
 
 #define NESTED_EFER_ENTRY_LOAD (1u << 15) /* VM-entry control "load IA32_EFER" */
 #define NESTED_EFER_ENTRY_IA32E (1u << 9) /* VM-entry control "IA-32e mode guest" */
@@ -54,6 +59,31 @@ int vcore__vcpu_nested_efer_enter(vcore_vcpu_t *vcpu, bool full)
     return VCORE_OK;
 }
 
+int vcore__vcpu_nested_efer_write(vcore_vcpu_t *vcpu, uint64_t value, uint32_t *gp)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    /* SDM Vol. 4, "IA32_EFER": LMA is read-only (a write leaves it). SDM
+     * Vol. 2, "WRMSR": #GP(0) for a reserved bit (the vCPU's CPUID says
+     * which) and for a change of LME while paging is on ("Initializing
+     * IA-32e Mode"). */
+    uint64_t cr0 = 0;
+    int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_CR0, &cr0);
+    if (err)
+        return err;
+    uint64_t efer = (value & ~VCORE__EFER_LMA) | (nv->efer02 & VCORE__EFER_LMA);
+    *gp = 0;
+    if (efer & vcpu->x86->model.efer_reserved)
+        *gp = VCORE_VMX_CHECK_MSR_LOAD_EFER_RESERVED;
+    else if ((cr0 & VCORE__CR0_PG) && ((efer ^ nv->efer02) & VCORE__EFER_LME))
+        *gp = VCORE_VMX_CHECK_MSR_LOAD_EFER_LME;
+    if (*gp)
+        return VCORE_OK;
+    err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_IA32_EFER, efer);
+    if (!err)
+        nv->efer02 = efer;
+    return err;
+}
+
 int vcore__vcpu_nested_efer_msr(vcore_vcpu_t *vcpu, bool write, bool *gp)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
@@ -67,23 +97,8 @@ int vcore__vcpu_nested_efer_msr(vcore_vcpu_t *vcpu, bool write, bool *gp)
         vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);
         return VCORE_OK;
     }
-    /* SDM Vol. 4, "IA32_EFER": LMA is read-only (a write leaves it). SDM
-     * Vol. 2, "WRMSR": #GP(0) for a reserved bit (the vCPU's CPUID says
-     * which) and for a change of LME while paging is on ("Initializing
-     * IA-32e Mode"). */
-    uint64_t cr0 = 0;
-    int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_CR0, &cr0);
-    if (err)
-        return err;
-    uint64_t val = ((*rdx & 0xffffffffull) << 32) | (*rax & 0xffffffffull);
-    uint64_t efer = (val & ~VCORE__EFER_LMA) | (nv->efer02 & VCORE__EFER_LMA);
-    if ((efer & x->model.efer_reserved) ||
-        ((cr0 & VCORE__CR0_PG) && ((efer ^ nv->efer02) & VCORE__EFER_LME))) {
-        *gp = true;
-        return VCORE_OK;
-    }
-    err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_IA32_EFER, efer);
-    if (!err)
-        nv->efer02 = efer;
+    uint32_t why = 0;
+    int err = vcore__vcpu_nested_efer_write(vcpu, ((*rdx & 0xffffffffull) << 32) | (*rax & 0xffffffffull), &why);
+    *gp = why != 0;
     return err;
 }

@@ -225,10 +225,11 @@ static int vcore__vcpu_nested_l0_gpr(vcore_vcpu_t *vcpu, uint32_t reg, uint64_t 
     return err;
 }
 
-/* L2's paging registers and code segment, from vmcs02. EFER: vmcs12's guest
- * value with "load IA32_EFER", else LMA and LME from "IA-32e mode guest"
- * (VM-entry control 9, "Loading Guest Control Registers..."); NXE is taken
- * as set, so the decode's fetch never faults on an XD bit. */
+/* L2's paging registers and code segment, from vmcs02, and L2's IA32_EFER
+ * (vcpu_nested_efer.c: what the entry, L1's MSR-load list and L2's own
+ * WRMSR left). Its NXE decides whether bit 63 of a paging-structure entry
+ * is XD or reserved (SDM Vol. 3, "Paging": with IA32_EFER.NXE = 0 it is
+ * reserved, a #PF with RSVD set). */
 static int vcore__vcpu_nested_l0_paging(vcore_vcpu_t *vcpu, vcore_x86_sregs_t *s, uint64_t *rip)
 {
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
@@ -248,11 +249,7 @@ static int vcore__vcpu_nested_l0_paging(vcore_vcpu_t *vcpu, vcore_x86_sregs_t *s
     if (err)
         return err;
     s->seg[VCORE_X86_CS].ar = (uint32_t)ar;
-    if (v->VM_ENTRY_CONTROLS & (1u << 15))
-        s->efer = v->GUEST_IA32_EFER;
-    else if (v->VM_ENTRY_CONTROLS & (1u << 9))
-        s->efer = VCORE__EFER_LMA | VCORE__EFER_LME;
-    s->efer |= VCORE__EFER_NXE;
+    s->efer = vcore__vcpu_nested_efer_l2(vcpu, vcore__vcpu_nested_efer_value(v, vcpu->x86->st.sregs.efer));
     return VCORE_OK;
 }
 

@@ -14,15 +14,32 @@
  * Where the value goes for L2:
  * - IA32_SYSENTER_CS/ESP/EIP: vmcs02's guest state (the VM exit saves them
  *   into vmcs12, "Saving Processor State");
+ * - IA32_EFER: vmcs02's guest IA32_EFER, which vmcs02 always loads
+ *   (vcpu_nested_efer.c). "Loading Guest Control Registers, Debug
+ *   Registers, and MSRs": an MSR the guest-state area loads is overwritten
+ *   when the list names it. The write is WRMSR's (the rule L2's own WRMSR
+ *   uses): LMA is read-only, so it keeps what the guest state loaded and
+ *   L2's mode stays the one "IA-32e mode guest" chose - the guest-state
+ *   checks ("Checks on Guest Control Registers, Debug Registers, and MSRs")
+ *   compared LMA with that control before the list, and "Loading MSRs"
+ *   notes that with CR0.PG = 1 a list entry changing LME is WRMSR's #GP,
+ *   so a failed entry. The exit gives L1 back L2's value as for L2's own
+ *   WRMSR ("save IA32_EFER", and "Loading Host State" without "load
+ *   IA32_EFER": L2's bits other than LMA and LME stay);
  * - the MSRs the vCPU model holds that no VMCS field switches (IA32_STAR,
  *   LSTAR, CSTAR, FMASK, KERNEL_GS_BASE, TSC_AUX, APIC_BASE, MISC_ENABLE):
  *   the vCPU's own, through the model's WRMSR rules (a value the model
  *   refuses fails the entry as #GP would). L1 shares them with L2: at the
  *   exit only L1's VM-exit MSR-load list puts its values back;
- * - any other MSR (IA32_EFER, IA32_PAT, IA32_DEBUGCTL, the TSC, and the
- *   MSRs the VMM models): the library does not hold L2's value, so the
- *   entry is refused (VCORE_ERR_UNSUPPORTED, NVMX_MSR_LOAD_UNHELD) and
- *   nothing of the list stays loaded.
+ * - any other MSR: the library does not hold L2's value, so the entry is
+ *   refused (VCORE_ERR_UNSUPPORTED, NVMX_MSR_LOAD_UNHELD) and nothing of
+ *   the list stays loaded. IA32_PAT: vmcs02 loads it only under L1's "load
+ *   IA32_PAT", L2's own RDMSR/WRMSR of it reach the VMM's model (L1's
+ *   value), and the exit neither saves L2's PAT ("save IA32_PAT") nor
+ *   leaves it to L1 without "load IA32_PAT". IA32_DEBUGCTL: the vCPU model
+ *   holds none, vmcs02 loads it only under L1's "load debug controls"
+ *   (which loads DR7 too), and nothing shows L1 the VM exit's clearing of
+ *   it. Also the TSC and the MSRs the VMM models.
  */
 #include "vcpu_nested.h"
 
@@ -38,14 +55,20 @@ static bool vcore__vcpu_nested_msrload_shared(uint32_t index)
 }
 
 /* One entry whose checks passed: *check stays 0 when it is loaded, becomes
- * MSR_LOAD_REFUSED when the model refuses the value; VCORE_ERR_UNSUPPORTED
- * for an MSR the library does not hold for L2. */
+ * MSR_LOAD_REFUSED when the model refuses the value (MSR_LOAD_EFER_* for
+ * IA32_EFER); VCORE_ERR_UNSUPPORTED for an MSR the library does not hold
+ * for L2. */
 static int vcore__vcpu_nested_msrload_one(vcore_vcpu_t *vcpu, uint32_t index, uint64_t data, uint32_t *check)
 {
     vcore__x86_vcpu_t *x = vcpu->x86;
     uint32_t field = vcore__vcpu_nested_l0_msr_field(index);
     if (field) /* IA32_FS_BASE and IA32_GS_BASE failed the checks already */
         return vcore__vcpu_nested_wr(vcpu, field, field == VCORE_VMCS_GUEST_SYSENTER_CS ? (uint32_t)data : data);
+    /* L2's EFER is live: vcore__vcpu_nested_fields() loaded it (an entry
+     * without "load IA32_EFER" on the processor was refused before). The
+     * checks know the processor's reserved bits, WRMSR's rule the vCPU's. */
+    if (index == VCORE_MSR_IA32_EFER)
+        return vcore__vcpu_nested_efer_write(vcpu, data, check);
     if (!vcore__vcpu_nested_msrload_shared(index))
         return VCORE_ERR_UNSUPPORTED;
     int err = vcore__x86_msr_set(&x->model, &x->st, index, data, &vcpu->last_diag);

@@ -28,6 +28,15 @@
 #define LSTAR VCORE_MSR_IA32_LSTAR
 #define CSTAR VCORE_MSR_IA32_CSTAR
 #define EXITLIST (MSRLIST + 0x4000u)
+#define EFER VCORE_MSR_IA32_EFER
+#define EFER_SCE 0x001ull
+#define EFER_LME 0x100ull
+#define EFER_LMA 0x400ull
+#define EFER_NXE 0x800ull
+#define L1_EFER (EFER_NXE | EFER_LME | EFER_LMA) /* the fixture's 64-bit L1 */
+#define EXIT12 (0x00036dfbu | (1u << 9))         /* the reference vmcs12's: 64-bit host */
+#define EXIT_SAVE_EFER (1u << 20)
+#define EXIT_LOAD_EFER (1u << 21)
 /* L1's own values of the shared MSRs before any entry. */
 #define L1_STAR 0x0023001000000000ull
 #define L1_LSTAR 0xffffffff81000000ull
@@ -323,14 +332,16 @@ START_TEST(model_refusal_fails_the_entry)
 }
 END_TEST
 
-/* An MSR the library does not hold for L2 (IA32_PAT: vmcs02's guest state
- * under L1's "load IA32_PAT") is refused by name: VMLAUNCH is not
- * completed, nothing of the list (entry 1) stays loaded, L2 never ran. */
+/* An MSR the library does not hold for L2 (IA32_PAT: the exit would give
+ * L1 a wrong PAT) is refused by name: VMLAUNCH is not completed, nothing
+ * of the list (entries 1 and 2) stays loaded, L2 never ran; the next entry
+ * without those entries gives L2 L1's EFER, not entry 2's. */
 START_TEST(unheld_msr_is_refused_by_name)
 {
-    entry_list(2);
+    entry_list(3);
     entry(MSRLIST, 0, STAR, 0x0033002000000000ull);
-    entry(MSRLIST, 1, VCORE_MSR_IA32_PAT, 0x0007040600070406ull);
+    entry(MSRLIST, 1, EFER, EFER_LME | EFER_LMA); /* NXE cleared */
+    entry(MSRLIST, 2, VCORE_MSR_IA32_PAT, 0x0007040600070406ull);
     load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
@@ -338,8 +349,9 @@ START_TEST(unheld_msr_is_refused_by_name)
     vcore_diag_t d = {.size = sizeof(d)};
     ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
     ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_MSR_LOAD_UNHELD);
-    ck_assert_uint_eq(d.value, (2ull << 32) | VCORE_MSR_IA32_PAT);
+    ck_assert_uint_eq(d.value, (3ull << 32) | VCORE_MSR_IA32_PAT);
     ck_assert_uint_eq(msr(STAR), L1_STAR);
+    ck_assert_uint_eq(sregs().efer, L1_EFER);
     ck_assert_uint_eq(regs().rip, L1_RIP);
     ck_assert(!last().in_l2);
     ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
@@ -349,16 +361,24 @@ START_TEST(unheld_msr_is_refused_by_name)
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     assert_failed_entry(1, VCORE_VMX_CHECK_MSR_LOAD_SMM);
+    ck_assert_uint_eq(sregs().efer, L1_EFER);
+    entry(MSRLIST, 0, STAR, 0x0033002000000000ull);
+    entry_list(1);
+    load_vmcs12_rflags(0x2);
+    launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), L1_EFER);
+    ck_assert_uint_eq(sregs().efer, L1_EFER);
 }
 END_TEST
 
 /* The processor fails vmcs02's entry (exit 33: guest state) after the
- * list was loaded: guest state comes before MSR loading, so L1's MSRs are
- * as before the entry. */
+ * list was loaded: guest state comes before MSR loading, so L1's MSRs and
+ * its EFER are as before the entry (not the list's). */
 START_TEST(hardware_failure_undoes_the_list)
 {
-    entry_list(1);
+    entry_list(2);
     entry(MSRLIST, 0, KGS, 0xffff800000003000ull);
+    entry(MSRLIST, 1, EFER, EFER_LME | EFER_LMA); /* NXE cleared */
     load_vmcs12_rflags(0x2);
     uint32_t enc[1] = {VCORE_VMCS_EXIT_QUALIFICATION};
     uint64_t val[1] = {VCORE_VMX_QUAL_DEFAULT};
@@ -368,6 +388,7 @@ START_TEST(hardware_failure_undoes_the_list)
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
     ck_assert_uint_eq(msr(KGS), L1_KGS);
+    ck_assert_uint_eq(sregs().efer, L1_EFER);
     /* ... and after a VMfailValid the instruction completes with L1's MSRs. */
     load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
@@ -376,6 +397,127 @@ START_TEST(hardware_failure_undoes_the_list)
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), VCORE_VMXERR_ENTRY_INVALID_CONTROL);
     ck_assert_uint_eq(msr(KGS), L1_KGS);
+    ck_assert_uint_eq(sregs().efer, L1_EFER);
+    /* An entry the processor makes loads the list again into vmcs02. */
+    load_vmcs12_rflags(0x2);
+    launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_LME | EFER_LMA);
+    ck_assert_uint_eq(sregs().efer, EFER_LME | EFER_LMA);
+}
+END_TEST
+
+/* IA32_EFER in the list ("Loading MSRs": WRMSR after the guest state),
+ * clearing L1's NXE: L2's EFER is the entry's value with LMA as the guest
+ * state loaded it (read-only to WRMSR: the value's LMA 0 is ignored). L2's
+ * RDMSR, which L1 lets through, reads it; at the exit L1 gets what "Saving
+ * Guest State" and "Loading Host State" say for each of L1's exit
+ * controls: without "load IA32_EFER" L2's bits (NXE clear) with LMA and
+ * LME from "host address-space size" (1), with it vmcs12's host
+ * IA32_EFER; with "save IA32_EFER" vmcs12 holds L2's value, without it its
+ * guest field is left. */
+static const struct {
+    uint32_t exit;    /* vmcs12's VM-exit controls */
+    uint64_t l1;      /* L1's EFER after the exit */
+    uint64_t guest12; /* vmcs12's guest IA32_EFER after the exit */
+} efer_exits[] = {
+    {EXIT12, EFER_LME | EFER_LMA, 0},
+    {EXIT12 | EXIT_SAVE_EFER, EFER_LME | EFER_LMA, EFER_LME | EFER_LMA},
+    {EXIT12 | EXIT_SAVE_EFER | EXIT_LOAD_EFER, L1_EFER, EFER_LME | EFER_LMA},
+};
+
+START_TEST(list_loads_l2_efer)
+{
+    entry_list(2);
+    entry(MSRLIST, 0, STAR, 0x0033002000000000ull);
+    entry(MSRLIST, 1, EFER, EFER_LME);
+    set12(VCORE_VMCS_GUEST_IA32_EFER, 0);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, efer_exits[_i].exit);
+    set12(VCORE_VMCS_HOST_IA32_EFER, L1_EFER);
+    /* L1's MSR bitmap leaves every MSR to L0. */
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    load_vmcs12_rflags(0x2);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RCX] = EFER;
+    r.gpr[VCORE_X86_RAX] = r.gpr[VCORE_X86_RDX] = ~0ull;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {0, 2};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_RDMSR, 0, 2, enc, val);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_LME | EFER_LMA);
+    r = regs();
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], EFER_LME | EFER_LMA); /* L2's RDMSR: EDX:EAX */
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RDX], 0);
+    ck_assert_uint_eq(r.rip, HOST_RIP);
+    ck_assert_uint_eq(sregs().efer, efer_exits[_i].l1);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_EFER), efer_exits[_i].guest12);
+    ck_assert_uint_eq(msr(STAR), 0x0033002000000000ull);
+}
+END_TEST
+
+/* An IA32_EFER entry WRMSR would refuse fails the entry (exit 34, its
+ * index) after an earlier IA32_EFER entry (NXE cleared) was loaded for L2:
+ * the failed entry loads L1's host state from L2's loaded state ("VM-Entry
+ * Failures During or After Loading Guest State"), so without "load
+ * IA32_EFER" at exit L1 keeps NXE clear, with LMA and LME from the host
+ * address-space size. Refused: a bit no Intel 64 processor defines (1), a
+ * change of LME while the guest CR0.PG is 1 ("Initializing IA-32e Mode";
+ * the reference L2 pages in IA-32e mode). */
+static const struct {
+    uint64_t data;
+    uint32_t check;
+} efer_bad[] = {
+    {EFER_LME | EFER_LMA | (1ull << 1), VCORE_VMX_CHECK_MSR_LOAD_EFER_RESERVED},
+    {0, VCORE_VMX_CHECK_MSR_LOAD_EFER_LME},
+};
+
+START_TEST(efer_entry_fails_after_one_loaded)
+{
+    entry_list(3);
+    entry(MSRLIST, 0, EFER, EFER_LME | EFER_LMA);
+    entry(MSRLIST, 1, EFER, efer_bad[_i].data);
+    entry(MSRLIST, 2, LSTAR, 0xffffffff84000000ull);
+    load_vmcs12_rflags(0x2);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_failed_entry(2, efer_bad[_i].check);
+    ck_assert_uint_eq(sregs().efer, EFER_LME | EFER_LMA);
+    ck_assert_uint_eq(msr(LSTAR), L1_LSTAR);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_EFER), 0); /* no guest state saved */
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    /* With "load IA32_EFER" at exit, L1 gets vmcs12's host value instead. */
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | EXIT_LOAD_EFER);
+    set12(VCORE_VMCS_HOST_IA32_EFER, L1_EFER);
+    load_vmcs12_rflags(0x2);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_failed_entry(2, efer_bad[_i].check);
+    ck_assert_uint_eq(sregs().efer, L1_EFER);
+}
+END_TEST
+
+/* SCE where the vCPU's CPUID has no SYSCALL: WRMSR's #GP(0) for a reserved
+ * bit (SDM Vol. 4, "IA32_EFER"), so entry 2 fails the entry; entry 1
+ * stays loaded, L1's EFER is its own (no EFER entry was loaded). */
+START_TEST(efer_bit_the_vcpu_lacks_fails_the_entry)
+{
+    entry_list(2);
+    entry(MSRLIST, 0, STAR, 0x0033002000000000ull);
+    entry(MSRLIST, 1, EFER, EFER_SCE | L1_EFER);
+    load_vmcs12_rflags(0x2);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_failed_entry(2, VCORE_VMX_CHECK_MSR_LOAD_EFER_RESERVED);
+    ck_assert_uint_eq(msr(STAR), 0x0033002000000000ull);
+    ck_assert_uint_eq(sregs().efer, L1_EFER);
 }
 END_TEST
 
@@ -423,6 +565,9 @@ static Suite *msrload_suite(void)
     tcase_add_test(tc, unheld_msr_is_refused_by_name);
     tcase_add_test(tc, hardware_failure_undoes_the_list);
     tcase_add_test(tc, check_entry_reports_the_entry);
+    tcase_add_loop_test(tc, list_loads_l2_efer, 0, (int)(sizeof(efer_exits) / sizeof(efer_exits[0])));
+    tcase_add_loop_test(tc, efer_entry_fails_after_one_loaded, 0, (int)(sizeof(efer_bad) / sizeof(efer_bad[0])));
+    tcase_add_test(tc, efer_bit_the_vcpu_lacks_fails_the_entry);
     suite_add_tcase(s, tc);
     return s;
 }

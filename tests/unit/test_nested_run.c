@@ -948,6 +948,34 @@ START_TEST(cpl3_outs_of_user_page_reaches_vmm)
 }
 END_TEST
 
+/* Bit 63 of the PTE of OUTSB's page, by L2's IA32_EFER.NXE (SDM Vol. 3,
+ * "Paging", the reserved bits of 4-level paging and "Access Rights"): with
+ * NXE = 0 it is reserved, so the first element is #PF with error code 9
+ * (present, reserved bit, read, supervisor); with NXE = 1 it is XD, which
+ * a data read ignores, and the VMM gets the byte. L1 loads L2's EFER. */
+START_TEST(outs_of_page_with_pte_bit_63_by_l2_nxe)
+{
+    static const uint8_t insn[] = {0x6e};
+    static const uint64_t efer[2] = {0x500, 0xd00}; /* LME, LMA; with NXE */
+    l2_paging(0, 3 | (1ull << 63));
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fbu | (1u << 9) | (1u << 15));
+    set12(VCORE_VMCS_GUEST_IA32_EFER, efer[_i]);
+    put(STR_BUF + 0x10, 0x5a, 1);
+    set_gpr(VCORE_X86_RSI, STR_BUF + 0x10);
+    if (_i == 0) {
+        string_fault_run(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR, 0x2);
+        assert_injected(INFO_PF, 9);
+        ck_assert_uint_eq(sregs().cr2, STR_BUF + 0x10);
+        ck_assert_uint_eq(regs().gpr[VCORE_X86_RSI], STR_BUF + 0x10);
+    } else {
+        vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR, 0x2);
+        ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+        ck_assert_uint_eq(e.u.io.count, 1);
+        ck_assert_uint_eq(e.u.io.data[0], 0x5a);
+    }
+}
+END_TEST
+
 /* 64-bit mode: a non-canonical element is #GP(0), or #SS(0) through SS
  * (OUTS with an SS override, 36 6E). */
 START_TEST(string_non_canonical_is_gp_or_ss)
@@ -1437,6 +1465,7 @@ static Suite *run_suite(void)
     tcase_add_test(tl, cpl3_outs_of_supervisor_page_is_pf_user);
     tcase_add_test(tl, cpl3_ins_into_read_only_user_page_is_pf_write_user);
     tcase_add_test(tl, cpl3_outs_of_user_page_reaches_vmm);
+    tcase_add_loop_test(tl, outs_of_page_with_pte_bit_63_by_l2_nxe, 0, 2);
     tcase_add_loop_test(tl, string_non_canonical_is_gp_or_ss, 0, 2);
     tcase_add_test(tl, rep_stops_before_non_canonical_element);
     tcase_add_loop_test(tl, protected_mode_segment_checks, 0, (int)(sizeof(limit_cases) / sizeof(limit_cases[0])));

@@ -71,6 +71,7 @@
     X(VID_EOI, "l2.vid_virtual_eoi", "'virtual-interrupt delivery': RVI 32H reaches L2's IDT, its EOI with the EOI-exit bit clear is virtualized without an exit (VISR and SVI cleared); VMCALL exits") \
     X(TIMER_L0, "l2.preemption_timer_across_l0_exits", "'activate VMX-preemption timer' without 'save VMX-preemption timer value': the timer counts L2's time across exits L1 never sees") \
     X(SYSCALL, "l2.syscall_swapgs_msrs", "VM-entry MSR-load list sets IA32_STAR, LSTAR, FMASK, KERNEL_GS_BASE: L2's SYSCALL and SWAPGS use them; VMCALL exits") \
+    X(LIST_EFER, "l2.syscall_with_list_efer_sce", "no 'load IA32_EFER', L1's own EFER.SCE clear: the VM-entry MSR-load list sets it for L2, whose SYSCALL reaches IA32_LSTAR; VMCALL exits; L1 keeps L2's SCE (no 'load IA32_EFER' at exit)") \
     X(FINISH, "l2.finish", "L2 reports done with VMCALL")                                         \
     X(REAL_MODE, "l2.real_mode", "'unrestricted guest' with EPT: L2 in real mode (CR0.PE = PG = 0) runs 16-bit code; CPUID and VMCALL exit") \
     X(VPID, "l2.vpid_invvpid", "'enable VPID': after L1 remaps a page L2 read and runs INVVPID for L2's VPID, L2 reads the new page; INVVPID single-context of VPID 0 is VMfailValid 28")

@@ -113,7 +113,7 @@ l1_vmexit:
     .globl l2_at_hlt, l2_at_done, l2_vmcall_only, l2_after_tpr, l2_at_apic, l2_after_apic
     .globl l2_after_apic_write
     .globl l2_l0_loop, l2_l0_loop_end, l2_after_l0_loop, l2_after_syscall, l2_syscall_target, l2_at_syscall
-    .globl l2_after_efer_syscall, l2_vint_handler, l2_after_veoi, l2_at_vid
+    .globl l2_after_efer_syscall, l2_vint_handler, l2_after_veoi, l2_at_vid, l2_after_list_syscall
 l2_code:
     xor %r15d, %r15d                /* #DE handler count */
     /* With R13 = 1 (L1 set its own EFER.SCE and NXE and does not use "load
@@ -264,6 +264,15 @@ l2_syscall_target:
     mov $0x4c320003, %eax
 l2_at_syscall:
     vmcall                          /* exit 18 */
+    /* With R12 = 2: SYSCALL again, EFER.SCE now from an IA32_EFER entry of
+     * L1's VM-entry MSR-load list (L1's own SCE is clear, no "load
+     * IA32_EFER"): to IA32_LSTAR and the VMCALL there; #UD (intercepted)
+     * if the list did not set SCE. */
+    cmp $2, %r12
+    jne 2f
+    syscall                         /* RCX <- l2_after_list_syscall */
+l2_after_list_syscall:
+    ud2                             /* never: IA32_LSTAR names l2_syscall_target */
 2:
     mov $0x4c3200ff, %eax
 l2_at_done:

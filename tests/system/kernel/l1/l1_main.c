@@ -40,7 +40,7 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_after_apic_write[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[], l2_l0_loop[], l2_l0_loop_end[],
     l2_after_l0_loop[], l2_after_syscall[], l2_syscall_target[], l2_at_syscall[], l2_after_efer_syscall[],
     l2_real[], l2_real_at_cpuid[], l2_real_at_vmcall[], l2_vpid[], l2_vpid_at_vmcall1[], l2_vpid_at_vmcall2[],
-    l2_vint_handler[], l2_after_veoi[], l2_at_vid[];
+    l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -56,7 +56,7 @@ static uint64_t l2_gdt[8] PAGE;
 static uint8_t l2_idt[4096] PAGE;
 static uint8_t l2_tss[4096] PAGE;
 static uint64_t msr_load[512] PAGE;
-static uint64_t msr_entry[8] PAGE, msr_exit[8] PAGE; /* the exit program's MSR lists */
+static uint64_t msr_entry[10] PAGE, msr_exit[8] PAGE; /* the exit program's MSR lists */
 static uint8_t l2_stack[16384] PAGE;
 static uint8_t vapic[4096] PAGE;      /* L2's virtual-APIC page ("Virtual-APIC Page") */
 static uint8_t apic_acc[4096] PAGE;   /* L2's APIC-access page ("APIC-Access Page") */
@@ -581,6 +581,7 @@ static void l1_exit_program(void)
         {L1_CASE_VID_EOI, 18, l2_at_vid, 3, 0, ~0ull, "VMCALL"},
         {L1_CASE_TIMER_L0, 52, NULL, 0, 0, ~0ull, "VMX-preemption timer expired"},
         {L1_CASE_SYSCALL, 18, l2_at_syscall, 3, 0, ~0ull, "VMCALL"},
+        {L1_CASE_LIST_EFER, 18, l2_at_syscall, 3, 0, ~0ull, "VMCALL after SYSCALL"},
         {L1_CASE_FINISH, 18, l2_at_done, 3, 0, ~0ull, "VMCALL"},
     };
     if (!l1_vmcs_fresh(L1_CASE_VMCS))
@@ -656,6 +657,7 @@ static void l1_exit_program(void)
             (s->c == L1_CASE_APIC_ACC && !g[RBP]) || (s->c == L1_CASE_APIC_WRITE && g[RDI] != 1) ||
             ((s->c == L1_CASE_VID_EOI_EXIT || s->c == L1_CASE_VID_EOI) && g[RSI] != 1) ||
             ((s->c == L1_CASE_TIMER_L0 || s->c == L1_CASE_SYSCALL) && !g[R12]) ||
+            (s->c == L1_CASE_LIST_EFER && g[R12] != 2) ||
             (s->c == L1_CASE_EFER_SCE && !g[R13]))
             continue;
         uint32_t c = s->c;
@@ -787,6 +789,7 @@ static void l1_exit_program(void)
             if (!((l1_cap_entry >> 32) & (1u << 15))) {
                 l1_skip(L1_CASE_TIMER_L0, "'load IA32_EFER' is not allowed-1");
                 l1_skip(L1_CASE_SYSCALL, "'load IA32_EFER' is not allowed-1");
+                l1_skip(L1_CASE_LIST_EFER, "'load IA32_EFER' is not allowed-1");
             } else {
                 l1_entryc |= 1u << 15;
                 l1_w(C_ENTRY, l1_entryc);
@@ -943,9 +946,34 @@ static void l1_exit_program(void)
             for (uint32_t k = 0; k < 4; k++)
                 CHECK(c, l1_rdmsr(list_msr[k]) == l1_val[k], "L1's MSR after the VM-exit MSR-load list",
                       list_msr[k]);
-            g[R12] = 0;
+            /* The next SYSCALL: without "load IA32_EFER", L1's own SCE
+             * clear, an IA32_EFER entry of the VM-entry MSR-load list sets
+             * it for L2 ("Loading MSRs": after the guest state, as WRMSR;
+             * LMA and LME as the guest state loaded them). */
+            uint64_t efer = l1_rdmsr(MSR_EFER);
+            if (!l1_efer_set) {
+                l1_efer0 = efer;
+                l1_efer_set = true;
+            }
+            l1_wrmsr(MSR_EFER, efer & ~EFER_SCE);
+            l1_entryc &= ~(1u << 15);
+            l1_w(C_ENTRY, l1_entryc);
+            msr_entry[8] = MSR_EFER;
+            msr_entry[9] = efer | EFER_SCE;
+            l1_w(C_ENTRY_MSR_LOAD_N, 5);
+            g[R12] = 2;
             break;
         }
+        case L1_CASE_LIST_EFER:
+            /* "SYSCALL": RCX the next instruction, RIP IA32_LSTAR. "Loading
+             * Host State": without "load IA32_EFER" at exit only LMA and
+             * LME change, so L1 has L2's SCE now. */
+            CHECK(c, g[RCX] == PA(l2_after_list_syscall), "RCX after SYSCALL", g[RCX]);
+            CHECK(c, (uint32_t)g[RAX] == 0x4c320003u, "EAX at IA32_LSTAR's VMCALL", g[RAX]);
+            CHECK(c, (l1_rdmsr(MSR_EFER) & EFER_SCE) != 0, "L1's EFER after the exit", l1_rdmsr(MSR_EFER));
+            l1_w(C_ENTRY_MSR_LOAD_N, 4);
+            g[R12] = 0;
+            break;
         case L1_CASE_FINISH:
             CHECK(c, (uint32_t)g[RAX] == 0x4c3200ffu, "EAX", g[RAX]);
             l1_pass(c);
