@@ -305,17 +305,23 @@ static inline void nested_l1_vmx_reg(uint32_t op, uint32_t enc, uint64_t value)
     l1_insn(op, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
 }
 
-/* L1's VMLAUNCH (3 bytes at L1_RIP) ended in VMfailValid 7 by check:
- * RIP past it, ZF the only arithmetic flag ("Conventions"), L2 never
- * entered. */
-static inline void nested_assert_vmfail7(uint32_t check)
+/* L1's VMLAUNCH or VMRESUME ended in VMfailValid with error by check: RIP
+ * at rip (past the instruction), ZF the only arithmetic flag
+ * ("Conventions"), L2 never entered. */
+static inline void nested_assert_vmfail(uint64_t rip, uint32_t error, uint32_t check)
 {
     vcore_x86_regs_t r = regs();
-    ck_assert_uint_eq(r.rip, L1_RIP + 3);
+    ck_assert_uint_eq(r.rip, rip);
     ck_assert_uint_eq(r.rflags & 0x8d5u, 0x40u);
-    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), VCORE_VMXERR_ENTRY_INVALID_CONTROL);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), error);
     ck_assert_uint_eq(last().check, check);
     ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+}
+
+/* ... VMfailValid 7 for L1's VMLAUNCH (3 bytes at L1_RIP). */
+static inline void nested_assert_vmfail7(uint32_t check)
+{
+    nested_assert_vmfail(L1_RIP + 3, VCORE_VMXERR_ENTRY_INVALID_CONTROL, check);
 }
 
 #endif

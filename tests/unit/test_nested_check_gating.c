@@ -70,17 +70,6 @@ static void l1_entry(uint32_t op)
     l1_insn(op, 0, 3);
 }
 
-/* "Conventions": VMfailValid, RIP past the instruction, ZF only. */
-static void assert_vmfail(uint32_t error, uint32_t check)
-{
-    vcore_x86_regs_t r = regs();
-    ck_assert_uint_eq(r.rip, HOST_RIP + 3);
-    ck_assert_uint_eq(r.rflags & 0x8d5u, 0x40u);
-    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), error);
-    ck_assert_uint_eq(last().check, check);
-    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
-}
-
 /* "VM-Entry Failures During or After Loading Guest State": exit 33 with
  * bit 31 set, L1 at its host state. */
 static void assert_exit33(uint64_t qual, uint32_t check)
@@ -105,7 +94,7 @@ START_TEST(vtpr_lowered_after_pass)
     resume_enters_l2(); /* unchanged */
     put(VAPIC + 0x80u, 0x20, 4); /* VTPR[7:4] = 2 < threshold 3 */
     l1_entry(VCORE_NVMX_VMRESUME);
-    assert_vmfail(VCORE_VMXERR_ENTRY_INVALID_CONTROL, VCORE_VMX_CHECK_EXEC_TPR_THRESHOLD_VTPR);
+    nested_assert_vmfail(HOST_RIP + 3, VCORE_VMXERR_ENTRY_INVALID_CONTROL, VCORE_VMX_CHECK_EXEC_TPR_THRESHOLD_VTPR);
 }
 END_TEST
 
