@@ -4,7 +4,8 @@
  * entry that passed: L1 changes one such input and the next VMRESUME or
  * VMLAUNCH must end as the SDM says, and as it does with every rule run
  * (VCORE_NVMX_OPT_ALL_CHECKS); each test runs both ways (loop index 0:
- * gated, 1: every rule).
+ * gated, 1: every rule), the guest-RIP tests also with both compared
+ * (VCORE_NVMX_OPT_VERIFY_CHECKS).
  *
  * Expected outcomes: SDM Vol. 3, "Checks on VM-Execution Control Fields"
  * (TPR threshold against VTPR: VMfailValid 7), "Checks on Guest
@@ -27,9 +28,12 @@
 #define LINKED 0x46000u   /* the VMCS the link pointer names */
 #define TPR_SHADOW (1u << 21)
 
-static void start(int every)
+/* Loop index 0: gated; 1: every rule; 2: both, compared (a difference
+ * fails the run). */
+static void start(int i)
 {
-    nested_vm(NULL, NULL, NULL, every ? VCORE_NVMX_OPT_ALL_CHECKS : 0);
+    static const uint32_t opts[] = {0, VCORE_NVMX_OPT_ALL_CHECKS, VCORE_NVMX_OPT_VERIFY_CHECKS};
+    nested_vm(NULL, NULL, NULL, opts[i]);
 }
 
 static void teardown(void)
@@ -265,6 +269,18 @@ START_TEST(rip_only_32bit_after_pass)
 }
 END_TEST
 
+/* L2 in compatibility mode (IA-32e mode guest, CS.L = 0, CS.D = 1): not
+ * 64-bit mode, so RIP bits 63:32 must be 0. */
+START_TEST(rip_only_compat_after_pass)
+{
+    start(_i);
+    set12(VCORE_VMCS_GUEST_CS_AR_BYTES, 0xc09b);
+    launch_passes();
+    resume_at_enters_l2(0xfffff000u);
+    resume_at_fails(0xffff800000401000ull, VCORE_VMX_CHECK_GUEST_RIP_HIGH);
+}
+END_TEST
+
 /* With LA57 in CPUID leaf 7 (ECX bit 16) the processor has 57
  * linear-address bits: bits 63:57 must be identical. */
 START_TEST(rip_only_la57_after_pass)
@@ -298,9 +314,10 @@ static Suite *nested_check_gating_suite(void)
     tcase_add_loop_test(tc, launch_state_after_pass, 0, 2);
     tcase_add_loop_test(tc, movss_after_pass, 0, 2);
     tcase_add_loop_test(tc, l1_efer_changed_after_pass, 0, 2);
-    tcase_add_loop_test(tc, rip_only_64bit_after_pass, 0, 2);
-    tcase_add_loop_test(tc, rip_only_32bit_after_pass, 0, 2);
-    tcase_add_loop_test(tc, rip_only_la57_after_pass, 0, 2);
+    tcase_add_loop_test(tc, rip_only_64bit_after_pass, 0, 3);
+    tcase_add_loop_test(tc, rip_only_32bit_after_pass, 0, 3);
+    tcase_add_loop_test(tc, rip_only_compat_after_pass, 0, 3);
+    tcase_add_loop_test(tc, rip_only_la57_after_pass, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
