@@ -83,22 +83,3 @@ int vcore__vcpu_nested_efer_write(vcore_vcpu_t *vcpu, uint64_t value, uint32_t *
         nv->efer02 = efer;
     return err;
 }
-
-int vcore__vcpu_nested_efer_msr(vcore_vcpu_t *vcpu, bool write, bool *gp)
-{
-    vcore_nvmx_t *nv = vcpu->nvmx;
-    vcore__x86_vcpu_t *x = vcpu->x86;
-    uint64_t *rax = &x->st.regs.gpr[VCORE_X86_RAX], *rdx = &x->st.regs.gpr[VCORE_X86_RDX];
-    *gp = false;
-    if (!write) {
-        /* EDX:EAX; in 64-bit mode the upper halves of RAX and RDX are cleared. */
-        *rax = (uint32_t)nv->efer02;
-        *rdx = nv->efer02 >> 32;
-        vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);
-        return VCORE_OK;
-    }
-    uint32_t why = 0;
-    int err = vcore__vcpu_nested_efer_write(vcpu, ((*rdx & 0xffffffffull) << 32) | (*rax & 0xffffffffull), &why);
-    *gp = why != 0;
-    return err;
-}
