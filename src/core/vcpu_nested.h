@@ -40,6 +40,21 @@ static inline int vcore__vcpu_nested_wr(vcore_vcpu_t *vcpu, uint32_t field, uint
     return err ? (err < 0 ? err : VCORE_ERR_HWFAIL) : VCORE_OK;
 }
 
+/* A vmcs02 guest field holding L2's value of an MSR that vmcs02 always
+ * loads (IA32_EFER, IA32_PAT): written when write or when value differs
+ * from *last, what the field holds since it was last written; *last
+ * follows each write. */
+static inline int vcore__vcpu_nested_wr_msr02(vcore_vcpu_t *vcpu, uint32_t field, uint64_t value, bool write,
+                                              uint64_t *last)
+{
+    if (!write && value == *last)
+        return VCORE_OK;
+    int err = vcore__vcpu_nested_wr(vcpu, field, value);
+    if (!err)
+        *last = value;
+    return err;
+}
+
 /* Makes vmcs (NULL: vmcs01) the backend's current VMCS and reads count
  * fields of it into values: one backend call when the backend has
  * vmcs_read_many, else a VMPTRLD and one VMREAD per field. On an error

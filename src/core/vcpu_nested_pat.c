@@ -46,12 +46,9 @@ int vcore__vcpu_nested_pat_enter(vcore_vcpu_t *vcpu, bool full)
     uint64_t pat = vcore__vcpu_nested_pat_value(vcore__vcpu_nested_v12(vcpu), vcpu->x86->st.msrs.pat);
     /* vmcs02 keeps what was written last unless L2 wrote PAT through L0
      * (vcore__vcpu_nested_pat_write keeps pat02 equal to vmcs02's field). */
-    if (full || pat != nv->pat02) {
-        int err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_IA32_PAT, pat);
-        if (err)
-            return err;
-        nv->pat02 = pat;
-    }
+    int err = vcore__vcpu_nested_wr_msr02(vcpu, VCORE_VMCS_GUEST_IA32_PAT, pat, full, &nv->pat02);
+    if (err)
+        return err;
     nv->pat02_live = true;
     return VCORE_OK;
 }
@@ -64,8 +61,5 @@ int vcore__vcpu_nested_pat_write(vcore_vcpu_t *vcpu, uint64_t value, uint32_t *g
     *gp = vcore__x86_pat_ok(value) ? 0u : VCORE_VMX_CHECK_MSR_LOAD_PAT;
     if (*gp)
         return VCORE_OK;
-    int err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_IA32_PAT, value);
-    if (!err)
-        nv->pat02 = value;
-    return err;
+    return vcore__vcpu_nested_wr_msr02(vcpu, VCORE_VMCS_GUEST_IA32_PAT, value, true, &nv->pat02);
 }
