@@ -85,6 +85,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     nv->vpid12_last = 0;
     nv->in_l2 = false;
     vcore__vcpu_nested_efer_exit(vcpu);
+    vcore__vcpu_nested_pat_exit(vcpu);
     nv->run_pending = false;
     nv->mtf_pending = false;
     nv->rare_stale = false;

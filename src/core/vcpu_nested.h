@@ -40,6 +40,21 @@ static inline int vcore__vcpu_nested_wr(vcore_vcpu_t *vcpu, uint32_t field, uint
     return err ? (err < 0 ? err : VCORE_ERR_HWFAIL) : VCORE_OK;
 }
 
+/* A vmcs02 guest field holding L2's value of an MSR that vmcs02 always
+ * loads (IA32_EFER, IA32_PAT): written when write or when value differs
+ * from *last, what the field holds since it was last written; *last
+ * follows each write. */
+static inline int vcore__vcpu_nested_wr_msr02(vcore_vcpu_t *vcpu, uint32_t field, uint64_t value, bool write,
+                                              uint64_t *last)
+{
+    if (!write && value == *last)
+        return VCORE_OK;
+    int err = vcore__vcpu_nested_wr(vcpu, field, value);
+    if (!err)
+        *last = value;
+    return err;
+}
+
 /* Makes vmcs (NULL: vmcs01) the backend's current VMCS and reads count
  * fields of it into values: one backend call when the backend has
  * vmcs_read_many, else a VMPTRLD and one VMREAD per field. On an error
@@ -113,9 +128,7 @@ void vcore__vcpu_nested_msrload_undo(vcore_vcpu_t *vcpu, const vcore__nested_msr
  * full or changed; L2's EFER is live until efer_exit. l2: L2's EFER while
  * live, else fallback. write: WRMSR of value for L2 while live (vmcs02
  * current; LMA kept): *gp 0 when written, else why WRMSR is #GP(0)
- * (VCORE_VMX_CHECK_MSR_LOAD_EFER_RESERVED or _LME) and nothing changed.
- * msr: L2's RDMSR/WRMSR of it, which L1 lets through (*gp: #GP(0) for L2
- * instead). */
+ * (VCORE_VMX_CHECK_MSR_LOAD_EFER_RESERVED or _LME) and nothing changed. */
 bool vcore__vcpu_nested_efer_forced(const vcore_nvmx_t *nv);
 uint64_t vcore__vcpu_nested_efer_value(const vcore__vmcs12_t *v, uint64_t l1_efer);
 int vcore__vcpu_nested_efer_enter(vcore_vcpu_t *vcpu, bool full);
@@ -130,7 +143,27 @@ static inline void vcore__vcpu_nested_efer_exit(vcore_vcpu_t *vcpu)
     vcpu->nvmx->efer02_live = false;
 }
 int vcore__vcpu_nested_efer_write(vcore_vcpu_t *vcpu, uint64_t value, uint32_t *gp);
-int vcore__vcpu_nested_efer_msr(vcore_vcpu_t *vcpu, bool write, bool *gp);
+/* vcpu_nested_pat.c: L2's IA32_PAT, as for EFER above. forced: vmcs02
+ * loads it (the backend's processor has VM-entry control 14). value: what
+ * L1's VM entry gives L2 (vmcs12's guest IA32_PAT with "load IA32_PAT",
+ * else L1's). enter: writes it to vmcs02 (current) when full or changed;
+ * L2's PAT is live until pat_exit. l2: L2's PAT while live, else fallback.
+ * write: WRMSR of value for L2 while live (vmcs02 current): *gp 0 when
+ * written, else VCORE_VMX_CHECK_MSR_LOAD_PAT (WRMSR's #GP(0)) and nothing
+ * changed. */
+bool vcore__vcpu_nested_pat_forced(const vcore_nvmx_t *nv);
+uint64_t vcore__vcpu_nested_pat_value(const vcore__vmcs12_t *v, uint64_t l1_pat);
+int vcore__vcpu_nested_pat_enter(vcore_vcpu_t *vcpu, bool full);
+static inline uint64_t vcore__vcpu_nested_pat_l2(const vcore_vcpu_t *vcpu, uint64_t fallback)
+{
+    const vcore_nvmx_t *nv = vcpu->nvmx;
+    return nv->pat02_live ? nv->pat02 : fallback;
+}
+static inline void vcore__vcpu_nested_pat_exit(vcore_vcpu_t *vcpu)
+{
+    vcpu->nvmx->pat02_live = false;
+}
+int vcore__vcpu_nested_pat_write(vcore_vcpu_t *vcpu, uint64_t value, uint32_t *gp);
 /* vcpu_nested_l0.c: the vmcs02 guest-state field holding an MSR's value
  * for L2 (IA32_SYSENTER_CS/ESP/EIP, IA32_FS_BASE, IA32_GS_BASE), or 0. */
 uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index);

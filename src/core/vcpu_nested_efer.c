@@ -48,13 +48,10 @@ int vcore__vcpu_nested_efer_enter(vcore_vcpu_t *vcpu, bool full)
         return VCORE_OK;
     uint64_t efer = vcore__vcpu_nested_efer_value(vcore__vcpu_nested_v12(vcpu), vcpu->x86->st.sregs.efer);
     /* vmcs02 keeps what was written last unless L2 wrote EFER through L0
-     * (vcore__vcpu_nested_efer_msr keeps efer02 equal to vmcs02's field). */
-    if (full || efer != nv->efer02) {
-        int err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_IA32_EFER, efer);
-        if (err)
-            return err;
-        nv->efer02 = efer;
-    }
+     * (vcore__vcpu_nested_efer_write keeps efer02 equal to vmcs02's field). */
+    int err = vcore__vcpu_nested_wr_msr02(vcpu, VCORE_VMCS_GUEST_IA32_EFER, efer, full, &nv->efer02);
+    if (err)
+        return err;
     nv->efer02_live = true;
     return VCORE_OK;
 }
@@ -78,27 +75,5 @@ int vcore__vcpu_nested_efer_write(vcore_vcpu_t *vcpu, uint64_t value, uint32_t *
         *gp = VCORE_VMX_CHECK_MSR_LOAD_EFER_LME;
     if (*gp)
         return VCORE_OK;
-    err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_IA32_EFER, efer);
-    if (!err)
-        nv->efer02 = efer;
-    return err;
-}
-
-int vcore__vcpu_nested_efer_msr(vcore_vcpu_t *vcpu, bool write, bool *gp)
-{
-    vcore_nvmx_t *nv = vcpu->nvmx;
-    vcore__x86_vcpu_t *x = vcpu->x86;
-    uint64_t *rax = &x->st.regs.gpr[VCORE_X86_RAX], *rdx = &x->st.regs.gpr[VCORE_X86_RDX];
-    *gp = false;
-    if (!write) {
-        /* EDX:EAX; in 64-bit mode the upper halves of RAX and RDX are cleared. */
-        *rax = (uint32_t)nv->efer02;
-        *rdx = nv->efer02 >> 32;
-        vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);
-        return VCORE_OK;
-    }
-    uint32_t why = 0;
-    int err = vcore__vcpu_nested_efer_write(vcpu, ((*rdx & 0xffffffffull) << 32) | (*rax & 0xffffffffull), &why);
-    *gp = why != 0;
-    return err;
+    return vcore__vcpu_nested_wr_msr02(vcpu, VCORE_VMCS_GUEST_IA32_EFER, efer, true, &nv->efer02);
 }

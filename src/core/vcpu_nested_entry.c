@@ -309,6 +309,7 @@ static int vcore__vcpu_nested_field(vcore_vcpu_t *vcpu, const vcore__vmcs_row_t 
         return vcore__vcpu_nested_wr(vcpu, enc, nv->tsc01 + ((v->CPU_BASED_VM_EXEC_CONTROL & (1u << 3)) ? v->TSC_OFFSET : 0));
     case VCORE_VMCS_VMCS_LINK_POINTER:
     case VCORE_VMCS_GUEST_IA32_EFER: /* L2's EFER: vcore__vcpu_nested_efer_enter */
+    case VCORE_VMCS_GUEST_IA32_PAT:  /* L2's PAT: vcore__vcpu_nested_pat_enter */
     case VCORE_VMCS_GUEST_PML_INDEX:
     case VCORE_VMCS_GUEST_UINV:
         return VCORE_OK;
@@ -360,9 +361,10 @@ static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
     /* Rule TIMER where the processor has no "save VMX-preemption timer
      * value": L0 counts the timer itself (vcpu_nested_timer.c). */
     m[VCORE__VMCS_CTL_EXIT] &= nv->hw_allowed1[VCORE__VMCS_CTL_EXIT] | ~(1u << 22);
-    /* Rule ONE of "load IA32_EFER" where the processor has it (without it
-     * the entry was refused: vcpu_nested_efer.c). */
-    m[VCORE__VMCS_CTL_ENTRY] &= nv->hw_allowed1[VCORE__VMCS_CTL_ENTRY] | ~(1u << 15);
+    /* Rules ONE of "load IA32_PAT" and "load IA32_EFER" where the
+     * processor has them (without them the entry was refused:
+     * vcpu_nested_pat.c, vcpu_nested_efer.c). */
+    m[VCORE__VMCS_CTL_ENTRY] &= nv->hw_allowed1[VCORE__VMCS_CTL_ENTRY] | ~((1u << 14) | (1u << 15));
     int err = VCORE_OK;
     for (uint32_t i = 0; i < 5 && !err; i++)
         err = vcore__vcpu_nested_wr(vcpu, nested_ctl_fields[i], m[i]);
@@ -417,6 +419,8 @@ int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
     }
     if (!err)
         err = vcore__vcpu_nested_efer_enter(vcpu, full);
+    if (!err)
+        err = vcore__vcpu_nested_pat_enter(vcpu, full);
     if (err)
         return err;
     /* Without "save VMX-preemption timer value" each entry starts L1's timer
@@ -447,6 +451,9 @@ int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v)
     /* vmcs02 needs "load IA32_EFER" to give L2 its EFER (vcpu_nested_efer.c). */
     if (!bad && !vcore__vcpu_nested_efer_forced(vcpu->nvmx))
         bad = (4u << 8) | 15u;
+    /* ... and "load IA32_PAT" to give L2 its PAT (vcpu_nested_pat.c). */
+    if (!bad && !vcore__vcpu_nested_pat_forced(vcpu->nvmx))
+        bad = (4u << 8) | 14u;
     if (!bad)
         return VCORE_OK;
     (void)vcore__diag_set(&vcpu->last_diag, NESTED_DIAG_UNSUPPORTED, bad);
@@ -478,7 +485,9 @@ static int vcore__vcpu_nested_hw_outcome(vcore_vcpu_t *vcpu, const vcore_nvmx_in
                                          vcore_exit_t *exit, bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    vcore__vcpu_nested_efer_exit(vcpu); /* guest state was not loaded: L1 keeps its EFER */
+    /* Guest state was not loaded: L1 keeps its EFER and PAT. */
+    vcore__vcpu_nested_efer_exit(vcpu);
+    vcore__vcpu_nested_pat_exit(vcpu);
     if (he->kind == VCORE_HW_ENTRY_FAIL_VALID) {
         nv->in_l2 = false;
         *handled = true;
@@ -568,7 +577,9 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
     vcore_nvmx_t *nv = vcpu->nvmx;
     const vcore_backend_t *ops = &vcpu->vm->ops;
     vcore_vmx_verdict_t vd;
-    vcore__vcpu_nested_efer_exit(vcpu); /* L1 runs: the EFER is its own until fields are loaded */
+    /* L1 runs: the EFER and PAT are its own until fields are loaded. */
+    vcore__vcpu_nested_efer_exit(vcpu);
+    vcore__vcpu_nested_pat_exit(vcpu);
     int err = vcore__vcpu_nested_check(vcpu, in, &vd);
     /* Stale rarely-read fields may fail a guest-state check the real ones
      * pass: check again with them current. */

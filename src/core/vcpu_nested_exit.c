@@ -384,6 +384,13 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
             vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_IA32_EFER);
         v->GUEST_IA32_EFER = efer;
     }
+    /* "save IA32_PAT" (control 18): L2's PAT (vcpu_nested_pat.c). */
+    if (v->VM_EXIT_CONTROLS & (1u << 18)) {
+        uint64_t pat = vcore__vcpu_nested_pat_l2(vcpu, v->GUEST_IA32_PAT);
+        if (pat != v->GUEST_IA32_PAT)
+            vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_IA32_PAT);
+        v->GUEST_IA32_PAT = pat;
+    }
     if (nv->opts & VCORE_NVMX_OPT_EAGER_RARE_SYNC)
         return vcore__vcpu_nested_pull(vcpu, nested_rare, VCORE__ARRAY_SIZE(nested_rare));
     nv->rare_stale = true;
@@ -439,8 +446,11 @@ static void vcore__vcpu_nested_load_host(vcore_vcpu_t *vcpu)
     st->msrs.sysenter_cs = v->HOST_IA32_SYSENTER_CS;
     st->msrs.sysenter_esp = v->HOST_IA32_SYSENTER_ESP;
     st->msrs.sysenter_eip = v->HOST_IA32_SYSENTER_EIP;
-    if (exit & (1u << 19))
-        st->msrs.pat = v->HOST_IA32_PAT;
+    /* Without "load IA32_PAT" the PAT is not changed: L1 goes on with L2's
+     * (its own when the entry failed before loading guest state). */
+    uint64_t pat = vcore__vcpu_nested_pat_l2(vcpu, st->msrs.pat);
+    vcore__vcpu_nested_pat_exit(vcpu);
+    st->msrs.pat = (exit & (1u << 19)) ? v->HOST_IA32_PAT : pat;
     /* Without "load IA32_EFER" LMA and LME follow the host address-space
      * size and the other bits stay as L2 left them (L1's own when the
      * entry failed before loading guest state). */
@@ -484,7 +494,7 @@ static void vcore__vcpu_nested_load_host(vcore_vcpu_t *vcpu)
  * MSRs": the value the MSR has at the exit, before host state is loaded):
  * IA32_SYSENTER_CS/ESP/EIP, FS.base and GS.base as vmcs02 holds them at the
  * exit (L2's, not L1's); EFER as L2 has it (vcore__vcpu_nested_exit_efer);
- * PAT as vmcs12's guest state loaded it;
+ * PAT as L2 has it (vcpu_nested_pat.c);
  * any other MSR the vCPU's own, which L1 and L2 share. */
 static int vcore__vcpu_nested_l2_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value)
 {
@@ -499,8 +509,8 @@ static int vcore__vcpu_nested_l2_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_
         *value = vcore__vcpu_nested_exit_efer(vcpu);
         return VCORE_OK;
     }
-    if (index == VCORE_MSR_IA32_PAT && (entry & (1u << 14))) {
-        *value = v->GUEST_IA32_PAT;
+    if (index == VCORE_MSR_IA32_PAT && vcpu->nvmx->pat02_live) {
+        *value = vcpu->nvmx->pat02;
         return VCORE_OK;
     }
     return vcore_vcpu_get_msr(vcpu, index, value);

@@ -144,6 +144,32 @@ static int vcore__vcpu_nested_l0_gp(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
     return vcore__vcpu_nested_l0_exception(vcpu, (uint8_t)VCORE__VEC_GP, 0, 0, exit, reflected);
 }
 
+/* L2's RDMSR/WRMSR, which L1 lets through, of IA32_EFER or IA32_PAT while
+ * vmcs02 holds L2's value (efer02/pat02 live): RDMSR answers from it,
+ * WRMSR goes through the rule an MSR-load list entry uses too (*gp: #GP(0)
+ * for L2 instead, nothing changed). */
+static int vcore__vcpu_nested_l0_msr02(vcore_vcpu_t *vcpu, uint32_t index, bool write, bool *gp)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    bool efer = index == VCORE_MSR_IA32_EFER;
+    uint64_t *rax = &x->st.regs.gpr[VCORE_X86_RAX], *rdx = &x->st.regs.gpr[VCORE_X86_RDX];
+    *gp = false;
+    if (!write) {
+        /* EDX:EAX; in 64-bit mode the upper halves of RAX and RDX are cleared. */
+        uint64_t value = efer ? nv->efer02 : nv->pat02;
+        *rax = (uint32_t)value;
+        *rdx = value >> 32;
+        vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);
+        return VCORE_OK;
+    }
+    uint64_t value = ((*rdx & 0xffffffffull) << 32) | (*rax & 0xffffffffull);
+    uint32_t why = 0;
+    int err = efer ? vcore__vcpu_nested_efer_write(vcpu, value, &why) : vcore__vcpu_nested_pat_write(vcpu, value, &why);
+    *gp = why != 0;
+    return err;
+}
+
 /* RDMSR/WRMSR of an MSR whose L2 value is in vmcs02: completed here. SDM
  * Vol. 2, "WRMSR": a non-canonical FS/GS base or SYSENTER ESP/EIP is #GP(0). */
 static int vcore__vcpu_nested_l0_msr_state(vcore_vcpu_t *vcpu, bool write, uint32_t field, vcore_exit_t *exit,
@@ -796,10 +822,11 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
         uint32_t index = (uint32_t)x->st.regs.gpr[VCORE_X86_RCX];
         uint32_t field = vcore__vcpu_nested_l0_msr_field(index);
         nv->l2_insn_len = nv->x02.insn_len;
-        if (index == VCORE_MSR_IA32_EFER && nv->efer02_live) {
-            /* L2's EFER is vmcs02's (vcpu_nested_efer.c), not L1's. */
+        if ((index == VCORE_MSR_IA32_EFER && nv->efer02_live) || (index == VCORE_MSR_IA32_PAT && nv->pat02_live)) {
+            /* L2's EFER and PAT are vmcs02's (vcpu_nested_efer.c,
+             * vcpu_nested_pat.c), not L1's. */
             bool gp = false, reflected = false;
-            int err = vcore__vcpu_nested_efer_msr(vcpu, write, &gp);
+            int err = vcore__vcpu_nested_l0_msr02(vcpu, index, write, &gp);
             if (!err && gp)
                 err = vcore__vcpu_nested_l0_gp(vcpu, exit, &reflected);
             if (err || reflected) {

@@ -26,6 +26,11 @@
  *   so a failed entry. The exit gives L1 back L2's value as for L2's own
  *   WRMSR ("save IA32_EFER", and "Loading Host State" without "load
  *   IA32_EFER": L2's bits other than LMA and LME stay);
+ * - IA32_PAT: vmcs02's guest IA32_PAT, which vmcs02 always loads
+ *   (vcpu_nested_pat.c), by the same WRMSR rule as L2's own WRMSR (an
+ *   undefined memory type failed the entry's checks already). The exit
+ *   gives L1 back L2's value ("save IA32_PAT", and "Loading Host State"
+ *   without "load IA32_PAT" leaves the PAT alone);
  * - the MSRs the vCPU model holds that no VMCS field switches (IA32_STAR,
  *   LSTAR, CSTAR, FMASK, KERNEL_GS_BASE, TSC_AUX, APIC_BASE, MISC_ENABLE):
  *   the vCPU's own, through the model's WRMSR rules (a value the model
@@ -33,10 +38,7 @@
  *   exit only L1's VM-exit MSR-load list puts its values back;
  * - any other MSR: the library does not hold L2's value, so the entry is
  *   refused (VCORE_ERR_UNSUPPORTED, NVMX_MSR_LOAD_UNHELD) and nothing of
- *   the list stays loaded. IA32_PAT: vmcs02 loads it only under L1's "load
- *   IA32_PAT", L2's own RDMSR/WRMSR of it reach the VMM's model (L1's
- *   value), and the exit neither saves L2's PAT ("save IA32_PAT") nor
- *   leaves it to L1 without "load IA32_PAT". IA32_DEBUGCTL: the vCPU model
+ *   the list stays loaded. IA32_DEBUGCTL: the vCPU model
  *   holds none, vmcs02 loads it only under L1's "load debug controls"
  *   (which loads DR7 too), and nothing shows L1 the VM exit's clearing of
  *   it. Also the TSC and the MSRs the VMM models.
@@ -46,8 +48,8 @@
 #include "x86/vmx/check_priv.h"
 
 /* The vCPU model's MSRs that L1 and L2 share: the model holds them (state
- * group MSRS) and no VMCS field switches them. SYSENTER goes to vmcs02;
- * IA32_PAT is vmcs02's guest state under L1's "load IA32_PAT". */
+ * group MSRS) and no VMCS field switches them. SYSENTER and IA32_PAT go to
+ * vmcs02. */
 static bool vcore__vcpu_nested_msrload_shared(uint32_t index)
 {
     return vcore__x86_msr_classes(index) == VCORE_X86_STATE_MSRS && index != VCORE_MSR_IA32_PAT &&
@@ -56,8 +58,8 @@ static bool vcore__vcpu_nested_msrload_shared(uint32_t index)
 
 /* One entry whose checks passed: *check stays 0 when it is loaded, becomes
  * MSR_LOAD_REFUSED when the model refuses the value (MSR_LOAD_EFER_* for
- * IA32_EFER); VCORE_ERR_UNSUPPORTED for an MSR the library does not hold
- * for L2. */
+ * IA32_EFER, MSR_LOAD_PAT for IA32_PAT); VCORE_ERR_UNSUPPORTED for an MSR
+ * the library does not hold for L2. */
 static int vcore__vcpu_nested_msrload_one(vcore_vcpu_t *vcpu, uint32_t index, uint64_t data, uint32_t *check)
 {
     vcore__x86_vcpu_t *x = vcpu->x86;
@@ -69,6 +71,9 @@ static int vcore__vcpu_nested_msrload_one(vcore_vcpu_t *vcpu, uint32_t index, ui
      * checks know the processor's reserved bits, WRMSR's rule the vCPU's. */
     if (index == VCORE_MSR_IA32_EFER)
         return vcore__vcpu_nested_efer_write(vcpu, data, check);
+    /* L2's PAT is live likewise (vcore__vcpu_nested_pat_enter). */
+    if (index == VCORE_MSR_IA32_PAT)
+        return vcore__vcpu_nested_pat_write(vcpu, data, check);
     if (!vcore__vcpu_nested_msrload_shared(index))
         return VCORE_ERR_UNSUPPORTED;
     int err = vcore__x86_msr_set(&x->model, &x->st, index, data, &vcpu->last_diag);

@@ -1335,8 +1335,9 @@ START_TEST(vmcs02_takes_l0_needs_from_vmcs01)
     ck_assert_uint_eq(PEEK(CPU_BASED_VM_EXEC_CONTROL) & ((1u << 7) | (1u << 31)), (1u << 7) | (1u << 31));
     ck_assert_uint_eq(PEEK(SECONDARY_VM_EXEC_CONTROL), 1u << 1);
     ck_assert_uint_eq(PEEK(VM_EXIT_CONTROLS), (1u << 9) | (1u << 15));
-    /* L1's entry controls plus "load IA32_EFER", which vmcs02 always has (rule ONE). */
-    ck_assert_uint_eq(PEEK(VM_ENTRY_CONTROLS), 0x000011fb | (1u << 9) | (1u << 15));
+    /* L1's entry controls plus "load IA32_PAT" and "load IA32_EFER", which
+     * vmcs02 always has (rules ONE). */
+    ck_assert_uint_eq(PEEK(VM_ENTRY_CONTROLS), 0x000011fb | (1u << 9) | (1u << 14) | (1u << 15));
 #undef PEEK
     /* vmcs01 was read, never written. */
     uint64_t w = 0;

@@ -249,7 +249,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(4, 2, L1, "load debug controls: L2's DR7/DEBUGCTL")                                           \
     X(4, 9, L1, "IA-32e mode guest: L2's mode")                                                     \
     X(4, 13, REFUSED, "load IA32_PERF_GLOBAL_CTRL: vmcs02 would load the processor's own MSR, which the VMM models for the vCPU; nothing restores it at the exit") \
-    X(4, 14, L1, "load IA32_PAT: L2's PAT")                                                         \
+    X(4, 14, ONE, "load IA32_PAT: L2's PAT is vmcs12's guest IA32_PAT with L1's control, else L1's PAT (\"Loading Guest Control Registers, Debug Registers, and MSRs\"); without the control on the processor the entry is refused") \
     X(4, 15, ONE, "load IA32_EFER: L2's EFER is vmcs12's guest IA32_EFER with L1's control, else L1's EFER with LMA and LME from \"IA-32e mode guest\" (\"Loading Guest Control Registers, Debug Registers, and MSRs\"); without the control on the processor the entry is refused") \
     X(4, 16, REFUSED, "load IA32_BNDCFGS: vmcs02 would load the processor's own MSR; the vCPU model holds none")
 

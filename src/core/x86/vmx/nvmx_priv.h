@@ -98,6 +98,8 @@ struct vcore_nvmx {
     uint64_t tsc01;         /* vmcs01's TSC offset */
     uint64_t efer02;        /* vmcs02's guest IA32_EFER as last written (vcpu_nested_efer.c) */
     bool efer02_live;       /* L2's EFER was loaded by the entry and not yet replaced by L1's */
+    uint64_t pat02;         /* vmcs02's guest IA32_PAT as last written (vcpu_nested_pat.c) */
+    bool pat02_live;        /* L2's PAT was loaded by the entry and not yet handed to L1 */
     uint32_t opts;          /* VCORE_NVMX_OPT_* */
     uint32_t skip_check;    /* test hook: a VM-entry check the software ignores */
     uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry */
