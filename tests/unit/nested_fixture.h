@@ -305,6 +305,53 @@ static inline void nested_l1_vmx_reg(uint32_t op, uint32_t enc, uint64_t value)
     l1_insn(op, (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28), 3);
 }
 
+/* A field of the vmcs02 the mock "processor" entered last. */
+static inline uint64_t nested_peek02(uint32_t enc)
+{
+    uint64_t x = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
+    return x;
+}
+
+/* One general-purpose register of the vCPU (L1's, or L2's while L2 runs). */
+static inline void nested_set_gpr(uint32_t reg, uint64_t v)
+{
+    vcore_x86_regs_t r = regs();
+    r.gpr[reg] = v;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+/* An L2 exit with its qualification and instruction length. */
+static inline void nested_push_l2_q(uint32_t reason, uint64_t qual, uint32_t len)
+{
+    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {qual, len};
+    push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 2, enc, val);
+}
+
+/* A processor (the mock's capabilities) without VM-entry control `bit`,
+ * which vmcs02 always sets for L2 (rule ONE of the control merge table):
+ * L1's VMLAUNCH is refused by name (NVMX_PIPELINE_UNSUPPORTED, control word
+ * 4 and that bit), and L2 is never entered. Replaces the test's vCPU. */
+static inline void nested_assert_entry_control_required(uint32_t bit)
+{
+    nested_vm_destroy(0);
+    vcore_nvmx_caps_t c = {.size = sizeof(c)};
+    ck_assert_int_eq(vcore_nvmx_caps_emulated(&c), VCORE_OK);
+    c.msr[VCORE_NVMX_CAP_ENTRY] &= ~((uint64_t)(1u << bit) << 32);
+    c.msr[VCORE_NVMX_CAP_TRUE_ENTRY] &= ~((uint64_t)(1u << bit) << 32);
+    nested_vm(NULL, &c, NULL, 0);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED);
+    ck_assert_uint_eq(d.value, (4u << 8) | bit);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+}
+
 /* L1's VMLAUNCH or VMRESUME ended in VMfailValid with error by check: RIP
  * at rip (past the instruction), ZF the only arithmetic flag
  * ("Conventions"), L2 never entered. */

@@ -43,18 +43,11 @@ static void teardown(void)
     nested_vm_destroy(0);
 }
 
-static uint64_t peek02(uint32_t enc)
-{
-    uint64_t x = 0;
-    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
-    return x;
-}
-
 /* The page vmcs02's virtual-APIC address names (the hosted host's
  * physical addresses are its virtual ones). */
 static uint8_t *page02(void)
 {
-    uint64_t pa = peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR);
+    uint64_t pa = nested_peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR);
     ck_assert_uint_ne(pa, 0);
     return (uint8_t *)(uintptr_t)pa;
 }
@@ -110,7 +103,6 @@ static void with_tpr_shadow(uint32_t extra_proc, uint64_t vapic, uint32_t vtpr, 
     put(vapic + VTPR, vtpr, 4);
 }
 
-
 /* ---- TPR shadow ---- */
 
 /* vmcs02 runs L1's TPR shadow on L1's own virtual-APIC page (the host
@@ -125,11 +117,11 @@ START_TEST(tpr_shadow_vmcs02_on_l1_page)
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
-    uint64_t proc02 = peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL);
+    uint64_t proc02 = nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL);
     ck_assert_uint_eq(proc02 & TPR_SHADOW, TPR_SHADOW);
     ck_assert_uint_eq(proc02 & (CR8_LOAD | CR8_STORE), 0);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_TPR_THRESHOLD), 3);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_A));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TPR_THRESHOLD), 3);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_A));
     ck_assert_uint_eq(writes(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), 1);
     ck_assert_uint_eq(vtpr02(), 0x50);
     ck_assert_uint_eq(l1_vtpr(VAPIC_A), 0x50);
@@ -145,7 +137,7 @@ START_TEST(no_tpr_shadow_forces_cr8_exiting)
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    uint64_t proc02 = peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL);
+    uint64_t proc02 = nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL);
     ck_assert_uint_eq(proc02 & (CR8_LOAD | CR8_STORE | TPR_SHADOW), CR8_LOAD | CR8_STORE);
 }
 END_TEST
@@ -206,7 +198,7 @@ START_TEST(cr8_load_exiting_with_tpr_shadow_is_l1s)
     l2_exit1(VCORE_VMX_EXIT_CR_ACCESS, 1, VCORE_VMCS_EXIT_QUALIFICATION, 8);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    uint64_t proc02 = peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL);
+    uint64_t proc02 = nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL);
     ck_assert_uint_eq(proc02 & (CR8_LOAD | CR8_STORE | TPR_SHADOW), CR8_LOAD | TPR_SHADOW);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CR_ACCESS);
     ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 8);
@@ -248,7 +240,7 @@ START_TEST(new_virtual_apic_address_used_at_next_entry)
     ck_assert_uint_eq(l1_vtpr(VAPIC_B), 0x10);
     ck_assert_uint_eq(l1_vtpr(VAPIC_A), 0x60);
     /* vmcs02's address was written once per page of L1. */
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_B));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_B));
     ck_assert_uint_eq(writes(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), 2);
 }
 END_TEST
@@ -308,8 +300,8 @@ START_TEST(apic_access_exit_reflected_with_qualification)
     l2_exit1(VCORE_VMX_EXIT_APIC_ACCESS, 1, VCORE_VMCS_EXIT_QUALIFICATION, (1u << 12) | 0x300u);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & 1u, 1u);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_APIC_ACCESS_ADDR), (uint64_t)(uintptr_t)(ram + APIC_ACC));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & 1u, 1u);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_APIC_ACCESS_ADDR), (uint64_t)(uintptr_t)(ram + APIC_ACC));
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_APIC_ACCESS);
     ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), (1u << 12) | 0x300u);
     ck_assert_uint_eq(last().owner, VCORE_NVMX_OWNER_L1);
@@ -370,7 +362,7 @@ START_TEST(apic_access_follows_memory_map)
     push_l2_out80();
     vcore_exit_t e = run();
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_APIC_ACCESS_ADDR), (uint64_t)(uintptr_t)(ram + APIC_ACC));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_APIC_ACCESS_ADDR), (uint64_t)(uintptr_t)(ram + APIC_ACC));
     memcpy(ram2, ram, RAM);
     ck_assert_int_eq(vcore_vm_unmap_memory(vm, 0), VCORE_OK);
     vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram2};
@@ -379,7 +371,7 @@ START_TEST(apic_access_follows_memory_map)
     push_hlt();
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_APIC_ACCESS_ADDR), (uint64_t)(uintptr_t)(ram2 + APIC_ACC));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_APIC_ACCESS_ADDR), (uint64_t)(uintptr_t)(ram2 + APIC_ACC));
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_APIC_ACCESS);
     ck_assert_uint_eq(writes(VCORE_VMCS_APIC_ACCESS_ADDR), 2); /* once per host page */
     /* VMRESUME on the same map: nothing rewritten. */
@@ -429,7 +421,7 @@ START_TEST(vapic_follows_memory_map)
     push_l2_out80();
     vcore_exit_t e = run();
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_A));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_A));
     memcpy(ram2, ram, RAM);
     ck_assert_int_eq(vcore_vm_unmap_memory(vm, 0), VCORE_OK);
     vcore_mem_region_t r = {.size = sizeof(r), .gpa = 0, .len = RAM, .hva = ram2};
@@ -437,7 +429,7 @@ START_TEST(vapic_follows_memory_map)
     push_l2_out80();
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram2 + VAPIC_A));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram2 + VAPIC_A));
     ck_assert_uint_eq(writes(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), 2);
     l2_mov_to_cr8(9);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
@@ -469,9 +461,9 @@ START_TEST(apic_write_exit_reflected_with_offset)
     l2_exit1(VCORE_VMX_EXIT_APIC_WRITE, 1, VCORE_VMCS_EXIT_QUALIFICATION, 0x380u);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & 0x301u, 0x101u);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_A));
-    ck_assert_uint_eq(peek02(VCORE_VMCS_APIC_ACCESS_ADDR), (uint64_t)(uintptr_t)(ram + APIC_ACC));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & 0x301u, 0x101u);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), (uint64_t)(uintptr_t)(ram + VAPIC_A));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_APIC_ACCESS_ADDR), (uint64_t)(uintptr_t)(ram + APIC_ACC));
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_APIC_WRITE);
     ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0x380u);
     ck_assert_uint_eq(last().owner, VCORE_NVMX_OWNER_L1);

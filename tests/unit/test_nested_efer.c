@@ -49,33 +49,12 @@ static void teardown(void)
     nested_vm_destroy(0);
 }
 
-static uint64_t peek02(uint32_t enc)
-{
-    uint64_t x = 0;
-    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
-    return x;
-}
-
-static void set_gpr(uint32_t reg, uint64_t v)
-{
-    vcore_x86_regs_t r = regs();
-    r.gpr[reg] = v;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-}
-
 /* L1's own EFER (64-bit: LME and LMA stay set). */
 static void l1_efer(uint64_t efer)
 {
     vcore_x86_sregs_t s = sregs();
     s.efer = efer;
     ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
-}
-
-static void push_l2_q(uint32_t reason, uint64_t qual, uint32_t len)
-{
-    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
-    uint64_t val[2] = {qual, len};
-    push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 2, enc, val);
 }
 
 /* VMLAUNCH, the given L2 exits L0 completes (n of them), then L2's CPUID
@@ -85,7 +64,7 @@ static void launch_then_cpuid(uint32_t n, uint32_t reason)
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     for (uint32_t i = 0; i < n; i++)
-        push_l2_q(reason, 0, 2);
+        nested_push_l2_q(reason, 0, 2);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
@@ -133,9 +112,9 @@ START_TEST(vmcs02_loads_l2_efer)
     set12(VCORE_VMCS_GUEST_IA32_EFER, c->guest12);
     launch_then_cpuid(0, 0);
     /* Rule X(4, 15, ONE): vmcs02 always loads IA32_EFER; control 9 is L1's. */
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_CONTROLS) & (ENTRY_LOAD_EFER | ENTRY_IA32E),
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_CONTROLS) & (ENTRY_LOAD_EFER | ENTRY_IA32E),
                       ENTRY_LOAD_EFER | (c->entry & ENTRY_IA32E));
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), c->want02);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_EFER), c->want02);
     /* L1's EFER is back after the exit: 64-bit host, no "load IA32_EFER"
      * at exit, so LMA and LME set and the other bits L2's. */
     ck_assert_uint_eq(sregs().efer, (c->want02 & ~(EFER_LMA | EFER_LME)) | EFER_LMA | EFER_LME);
@@ -149,7 +128,7 @@ START_TEST(l1_efer_change_reaches_vmcs02)
 {
     l1_efer(EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA);
     launch_then_cpuid(0, 0);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA);
     l1_efer(EFER_NXE | EFER_LME | EFER_LMA);
     vcore_x86_regs_t r = regs();
     r.rip = L1_RIP;
@@ -158,7 +137,7 @@ START_TEST(l1_efer_change_reaches_vmcs02)
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_NXE | EFER_LME | EFER_LMA);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_NXE | EFER_LME | EFER_LMA);
     /* Unchanged at a third entry: not written again. */
     uint64_t r0 = 0, w0 = 0, r1 = 0, w1 = 0;
     ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_IA32_EFER, &r0, &w0), VCORE_OK);
@@ -180,9 +159,9 @@ START_TEST(l2_rdmsr_efer_sees_l2_value)
 {
     msr_bitmap_clear();
     l1_efer(EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA);
-    set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_EFER);
-    set_gpr(VCORE_X86_RAX, ~0ull);
-    set_gpr(VCORE_X86_RDX, ~0ull);
+    nested_set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_EFER);
+    nested_set_gpr(VCORE_X86_RAX, ~0ull);
+    nested_set_gpr(VCORE_X86_RDX, ~0ull);
     launch_then_cpuid(1, VCORE_VMX_EXIT_RDMSR);
     vcore_x86_regs_t r = regs();
     ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA);
@@ -201,11 +180,11 @@ START_TEST(l2_wrmsr_efer_reaches_l1_as_the_sdm_says)
     msr_bitmap_clear();
     l1_efer(EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA);
     set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | EXIT_SAVE_EFER);
-    set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_EFER);
-    set_gpr(VCORE_X86_RAX, EFER_NXE | EFER_LME);
-    set_gpr(VCORE_X86_RDX, 0);
+    nested_set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_EFER);
+    nested_set_gpr(VCORE_X86_RAX, EFER_NXE | EFER_LME);
+    nested_set_gpr(VCORE_X86_RDX, 0);
     launch_then_cpuid(1, VCORE_VMX_EXIT_WRMSR);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_NXE | EFER_LME | EFER_LMA);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_NXE | EFER_LME | EFER_LMA);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_EFER), EFER_NXE | EFER_LME | EFER_LMA);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
     ck_assert_uint_eq(sregs().efer, EFER_NXE | EFER_LME | EFER_LMA);
@@ -223,9 +202,9 @@ START_TEST(exit_msr_store_list_stores_l2_efer)
     set12(VCORE_VMCS_VM_EXIT_MSR_STORE_ADDR, MSRLIST);
     put(MSRLIST, VCORE_MSR_IA32_EFER, 8);
     put(MSRLIST + 8, 0x5a5a, 8);
-    set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_EFER);
-    set_gpr(VCORE_X86_RAX, EFER_NXE | EFER_LME);
-    set_gpr(VCORE_X86_RDX, 0);
+    nested_set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_EFER);
+    nested_set_gpr(VCORE_X86_RAX, EFER_NXE | EFER_LME);
+    nested_set_gpr(VCORE_X86_RDX, 0);
     launch_then_cpuid(1, VCORE_VMX_EXIT_WRMSR);
     uint64_t stored = 0;
     ck_assert_int_eq(vcore_vm_read_guest(vm, MSRLIST + 8, &stored, 8), VCORE_OK);
@@ -254,17 +233,17 @@ START_TEST(l2_wrmsr_efer_refused_is_gp)
     static const uint64_t bad[2] = {EFER_SCE | EFER_NXE, EFER_SCE | EFER_NXE | EFER_LME | (1ull << 1)};
     msr_bitmap_clear();
     l1_efer(EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA);
-    set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_EFER);
-    set_gpr(VCORE_X86_RAX, bad[_i]);
-    set_gpr(VCORE_X86_RDX, 0);
+    nested_set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_EFER);
+    nested_set_gpr(VCORE_X86_RAX, bad[_i]);
+    nested_set_gpr(VCORE_X86_RDX, 0);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    nested_push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
 }
 END_TEST
@@ -278,12 +257,12 @@ START_TEST(l2_wrmsr_efer_refused_with_l1_gp_intercept_exits_to_l1)
     msr_bitmap_clear();
     l1_efer(EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA);
     set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 13);
-    set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_EFER);
-    set_gpr(VCORE_X86_RAX, EFER_SCE | EFER_NXE); /* LME cleared with paging on */
-    set_gpr(VCORE_X86_RDX, 0);
+    nested_set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_EFER);
+    nested_set_gpr(VCORE_X86_RAX, EFER_SCE | EFER_NXE); /* LME cleared with paging on */
+    nested_set_gpr(VCORE_X86_RDX, 0);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    nested_push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
@@ -298,21 +277,7 @@ END_TEST
  * L0's EFER. */
 START_TEST(processor_without_load_efer_refuses_entry)
 {
-    teardown();
-    vcore_nvmx_caps_t c = {.size = sizeof(c)};
-    ck_assert_int_eq(vcore_nvmx_caps_emulated(&c), VCORE_OK);
-    c.msr[VCORE_NVMX_CAP_ENTRY] &= ~((uint64_t)ENTRY_LOAD_EFER << 32);
-    c.msr[VCORE_NVMX_CAP_TRUE_ENTRY] &= ~((uint64_t)ENTRY_LOAD_EFER << 32);
-    nested_vm(NULL, &c, NULL, 0);
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
-    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
-    vcore_diag_t d = {.size = sizeof(d)};
-    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
-    ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED);
-    ck_assert_uint_eq(d.value, (4u << 8) | 15u);
-    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    nested_assert_entry_control_required(15);
 }
 END_TEST
 

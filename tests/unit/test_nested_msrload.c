@@ -66,13 +66,6 @@ static uint64_t msr(uint32_t index)
     return v;
 }
 
-static uint64_t peek02(uint32_t enc)
-{
-    uint64_t x = 0;
-    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
-    return x;
-}
-
 /* Entry i (0-based) of the list at gpa: first quadword, data. */
 static void entry(uint64_t gpa, uint32_t i, uint64_t lo, uint64_t data)
 {
@@ -169,7 +162,7 @@ START_TEST(three_entries_in_order)
     load_vmcs12_rflags(0x2);
     launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
     ck_assert_uint_eq(msr(LSTAR), 0xffffffff83000000ull);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_SYSENTER_ESP), 0xffff800000008000ull);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_SYSENTER_ESP), 0xffff800000008000ull);
     ck_assert_uint_eq(msr(CSTAR), L1_CSTAR);
     ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 1);
 }
@@ -367,7 +360,7 @@ START_TEST(unheld_msr_is_refused_by_name)
     entry_list(1);
     load_vmcs12_rflags(0x2);
     launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), L1_EFER);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_EFER), L1_EFER);
     ck_assert_uint_eq(sregs().efer, L1_EFER);
 }
 END_TEST
@@ -402,7 +395,7 @@ START_TEST(hardware_failure_undoes_the_list)
     /* An entry the processor makes loads the list again into vmcs02. */
     load_vmcs12_rflags(0x2);
     launch_then_l1_cpuid(VCORE_NVMX_VMLAUNCH);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_LME | EFER_LMA);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_LME | EFER_LMA);
     ck_assert_uint_eq(sregs().efer, EFER_LME | EFER_LMA);
 }
 END_TEST
@@ -450,7 +443,7 @@ START_TEST(list_loads_l2_efer)
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_LME | EFER_LMA);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_EFER), EFER_LME | EFER_LMA);
     r = regs();
     ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], EFER_LME | EFER_LMA); /* L2's RDMSR: EDX:EAX */
     ck_assert_uint_eq(r.gpr[VCORE_X86_RDX], 0);

@@ -43,32 +43,11 @@ static void teardown(void)
     nested_vm_destroy(0);
 }
 
-static uint64_t peek02(uint32_t enc)
-{
-    uint64_t x = 0;
-    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
-    return x;
-}
-
 static uint64_t l1_pat(void)
 {
     uint64_t v = 0;
     ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_PAT, &v), VCORE_OK);
     return v;
-}
-
-static void set_gpr(uint32_t reg, uint64_t v)
-{
-    vcore_x86_regs_t r = regs();
-    r.gpr[reg] = v;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-}
-
-static void push_l2_q(uint32_t reason, uint64_t qual, uint32_t len)
-{
-    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
-    uint64_t val[2] = {qual, len};
-    push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 2, enc, val);
 }
 
 /* VMLAUNCH or VMRESUME, the given L2 exits L0 completes (n of them), then
@@ -77,7 +56,7 @@ static void enter_then_cpuid(uint32_t op, uint32_t n, uint32_t reason)
 {
     push_insn(op, 0, 3);
     for (uint32_t i = 0; i < n; i++)
-        push_l2_q(reason, 0, 2);
+        nested_push_l2_q(reason, 0, 2);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
@@ -100,9 +79,9 @@ static void msr_bitmap_clear(void)
 /* L2's WRMSR of IA32_PAT with value (EDX:EAX). */
 static void l2_wrmsr_pat(uint64_t value)
 {
-    set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_PAT);
-    set_gpr(VCORE_X86_RAX, (uint32_t)value);
-    set_gpr(VCORE_X86_RDX, value >> 32);
+    nested_set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_PAT);
+    nested_set_gpr(VCORE_X86_RAX, (uint32_t)value);
+    nested_set_gpr(VCORE_X86_RDX, value >> 32);
 }
 
 /* vmcs02's guest IA32_PAT with and without L1's "load IA32_PAT"; with
@@ -116,8 +95,8 @@ START_TEST(vmcs02_loads_l2_pat)
     set12(VCORE_VMCS_GUEST_IA32_PAT, GUEST12_PAT);
     launch_then_cpuid(0, 0);
     /* Rule X(4, 14, ONE): vmcs02 always loads IA32_PAT. */
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_CONTROLS) & ENTRY_LOAD_PAT, ENTRY_LOAD_PAT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_PAT), want);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_CONTROLS) & ENTRY_LOAD_PAT, ENTRY_LOAD_PAT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), want);
     ck_assert_uint_eq(l1_pat(), want);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_PAT), GUEST12_PAT);
 }
@@ -129,13 +108,13 @@ END_TEST
 START_TEST(l1_pat_change_reaches_vmcs02)
 {
     launch_then_cpuid(0, 0);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_PAT), L1_PAT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), L1_PAT);
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_PAT, HOST12_PAT), VCORE_OK);
     vcore_x86_regs_t r = regs();
     r.rip = L1_RIP;
     ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
     enter_then_cpuid(VCORE_NVMX_VMRESUME, 0, 0);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_PAT), HOST12_PAT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), HOST12_PAT);
     uint64_t r0 = 0, w0 = 0, r1 = 0, w1 = 0;
     ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_IA32_PAT, &r0, &w0), VCORE_OK);
     r = regs();
@@ -155,9 +134,9 @@ START_TEST(l2_rdmsr_pat_sees_l2_value)
     msr_bitmap_clear();
     set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 | ENTRY_LOAD_PAT);
     set12(VCORE_VMCS_GUEST_IA32_PAT, LIST_PAT);
-    set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_PAT);
-    set_gpr(VCORE_X86_RAX, ~0ull);
-    set_gpr(VCORE_X86_RDX, ~0ull);
+    nested_set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_PAT);
+    nested_set_gpr(VCORE_X86_RAX, ~0ull);
+    nested_set_gpr(VCORE_X86_RDX, ~0ull);
     launch_then_cpuid(1, VCORE_VMX_EXIT_RDMSR);
     vcore_x86_regs_t r = regs();
     ck_assert_uint_eq(r.gpr[VCORE_X86_RAX], LIST_PAT & 0xffffffffull);
@@ -192,7 +171,7 @@ START_TEST(l2_wrmsr_pat_reaches_l1_as_the_sdm_says)
     set12(VCORE_VMCS_HOST_IA32_PAT, HOST12_PAT);
     l2_wrmsr_pat(WRMSR_PAT);
     launch_then_cpuid(1, VCORE_VMX_EXIT_WRMSR);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_PAT), WRMSR_PAT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), WRMSR_PAT);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_PAT), c->guest12);
     ck_assert_uint_eq(l1_pat(), c->l1);
@@ -232,12 +211,12 @@ START_TEST(l2_wrmsr_pat_invalid_is_gp)
     l2_wrmsr_pat(pat_bad[_i]);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    nested_push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_PAT), L1_PAT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), L1_PAT);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
     ck_assert_uint_eq(l1_pat(), L1_PAT);
 }
@@ -252,7 +231,7 @@ START_TEST(l2_wrmsr_pat_invalid_with_l1_gp_intercept_exits_to_l1)
     l2_wrmsr_pat(pat_bad[0]);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    nested_push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
@@ -277,7 +256,7 @@ START_TEST(msr_load_list_entry_loads_l2_pat)
     put(MSRLIST, VCORE_MSR_IA32_PAT, 8);
     put(MSRLIST + 8, LIST_PAT, 8);
     launch_then_cpuid(0, 0);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_IA32_PAT), LIST_PAT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), LIST_PAT);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_PAT), LIST_PAT);
     ck_assert_uint_eq(l1_pat(), LIST_PAT);
 }
@@ -336,21 +315,7 @@ END_TEST
  * PAT. */
 START_TEST(processor_without_load_pat_refuses_entry)
 {
-    teardown();
-    vcore_nvmx_caps_t c = {.size = sizeof(c)};
-    ck_assert_int_eq(vcore_nvmx_caps_emulated(&c), VCORE_OK);
-    c.msr[VCORE_NVMX_CAP_ENTRY] &= ~((uint64_t)ENTRY_LOAD_PAT << 32);
-    c.msr[VCORE_NVMX_CAP_TRUE_ENTRY] &= ~((uint64_t)ENTRY_LOAD_PAT << 32);
-    nested_vm(NULL, &c, NULL, 0);
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
-    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
-    vcore_diag_t d = {.size = sizeof(d)};
-    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
-    ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED);
-    ck_assert_uint_eq(d.value, (4u << 8) | 14u);
-    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    nested_assert_entry_control_required(14);
 }
 END_TEST
 

@@ -35,12 +35,6 @@ static void teardown(void)
 {
     nested_vm_destroy(violations_expected);
 }
-static uint64_t peek02(uint32_t enc)
-{
-    uint64_t x = 0;
-    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
-    return x;
-}
 
 static uint64_t field_accesses(uint32_t enc)
 {
@@ -55,13 +49,6 @@ static uint32_t get_proc12(void)
     uint64_t v = 0;
     ck_assert_int_eq(vcore_vmcs12_get(page, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, &v), VCORE_OK);
     return (uint32_t)v;
-}
-
-static void set_gpr(uint32_t reg, uint64_t v)
-{
-    vcore_x86_regs_t r = regs();
-    r.gpr[reg] = v;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
 }
 
 /* The processor's capabilities: the library's, with allowed-1 bits removed
@@ -170,7 +157,7 @@ START_TEST(vmcs02_skips_fields_the_processor_lacks)
     /* L1 reads its own value back: vmcs12 keeps what L1 wrote. */
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_BNDCFGS), 0x1001);
     /* The fields that exist were written. */
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_CR3), 0x1000);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_CR3), 0x1000);
     ck_assert_uint_ne(field_accesses(VCORE_VMCS_GUEST_SYSENTER_CS), 0);
 }
 END_TEST
@@ -183,7 +170,7 @@ START_TEST(vmcs02_writes_fields_the_processor_has)
     uint64_t r = 0, w = 0;
     ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_BNDCFGS, &r, &w), VCORE_OK);
     ck_assert_uint_eq(w, 1);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_BNDCFGS), 0x1001);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_BNDCFGS), 0x1001);
     /* The library's capabilities have no "load IA32_RTIT_CTL": not written. */
     ck_assert_uint_eq(field_accesses(VCORE_VMCS_GUEST_IA32_RTIT_CTL), 0);
 }
@@ -212,20 +199,12 @@ END_TEST
 
 /* ---- exits L0 owns ---- */
 
-/* An L2 exit the mock reports with qualification and instruction length. */
-static void push_l2_q(uint32_t reason, uint64_t qual, uint32_t len)
-{
-    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
-    uint64_t val[2] = {qual, len};
-    push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 2, enc, val);
-}
-
 /* VMLAUNCH, then one L2 exit; returns what the VMM sees. */
 static vcore_exit_t launch_then(uint32_t reason, uint64_t qual, uint32_t len)
 {
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(reason, qual, len);
+    nested_push_l2_q(reason, qual, len);
     return run();
 }
 
@@ -246,7 +225,7 @@ static void reply_then_cpuid(vcore_exit_t *e)
  * instruction length of the exit. */
 START_TEST(io_in_byte_from_l2_reaches_vmm)
 {
-    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    nested_set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
     vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x3f8, 1, true), 1);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
@@ -268,7 +247,7 @@ END_TEST
  * destination in 64-bit mode). */
 START_TEST(io_in_word_and_dword)
 {
-    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    nested_set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
     vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x60, 2, true), 2);
     ck_assert_uint_eq(e.u.io.width, 2);
     e.u.io.data[0] = 0xcd;
@@ -276,7 +255,7 @@ START_TEST(io_in_word_and_dword)
     reply_then_cpuid(&e);
     ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0x112233445566abcdull);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
-    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    nested_set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
     e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x61, 4, true), 1);
     ck_assert_uint_eq(e.u.io.width, 4);
     ck_assert_uint_eq(e.u.io.port, 0x61);
@@ -292,7 +271,7 @@ END_TEST
 /* OUT DX, AX: the VMM gets AX's two bytes, no reply; RAX is unchanged. */
 START_TEST(io_out_from_l2_reaches_vmm)
 {
-    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    nested_set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
     vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 2, false), 1);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2);
@@ -315,7 +294,7 @@ START_TEST(io_wanted_by_l1_is_reflected)
     put(IOBM_A + 0x80 / 8, 1u << (0x80 % 8), 1);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false), 2);
+    nested_push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false), 2);
     push_hlt();
     vcore_exit_t e = run();
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
@@ -337,9 +316,9 @@ static void msr_bitmap_clear(void)
 START_TEST(rdmsr_from_l2_reaches_vmm)
 {
     msr_bitmap_clear();
-    set_gpr(VCORE_X86_RCX, 0xffffffff000001a0ull);
-    set_gpr(VCORE_X86_RAX, ~0ull);
-    set_gpr(VCORE_X86_RDX, ~0ull);
+    nested_set_gpr(VCORE_X86_RCX, 0xffffffff000001a0ull);
+    nested_set_gpr(VCORE_X86_RAX, ~0ull);
+    nested_set_gpr(VCORE_X86_RDX, ~0ull);
     vcore_exit_t e = launch_then(VCORE_VMX_EXIT_RDMSR, 0, 2);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
     ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
@@ -357,9 +336,9 @@ END_TEST
 START_TEST(wrmsr_from_l2_reaches_vmm)
 {
     msr_bitmap_clear();
-    set_gpr(VCORE_X86_RCX, 0x1a0);
-    set_gpr(VCORE_X86_RAX, 0xaaaaaaaa87654321ull);
-    set_gpr(VCORE_X86_RDX, 0xbbbbbbbb00000001ull);
+    nested_set_gpr(VCORE_X86_RCX, 0x1a0);
+    nested_set_gpr(VCORE_X86_RAX, 0xaaaaaaaa87654321ull);
+    nested_set_gpr(VCORE_X86_RDX, 0xbbbbbbbb00000001ull);
     vcore_exit_t e = launch_then(VCORE_VMX_EXIT_WRMSR, 0, 2);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_WRMSR);
     ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
@@ -377,14 +356,14 @@ END_TEST
 START_TEST(rdmsr_refused_is_gp_in_l2)
 {
     msr_bitmap_clear();
-    set_gpr(VCORE_X86_RCX, 0x1a0);
-    set_gpr(VCORE_X86_RAX, 7);
+    nested_set_gpr(VCORE_X86_RCX, 0x1a0);
+    nested_set_gpr(VCORE_X86_RAX, 7);
     vcore_exit_t e = launch_then(VCORE_VMX_EXIT_RDMSR, 0, 2);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
     e.u.msr.error = 1;
     reply_then_cpuid(&e);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 0);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
     ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 7);
 }
@@ -396,7 +375,7 @@ START_TEST(rdmsr_refused_with_l1_gp_intercept_is_exit_to_l1)
 {
     msr_bitmap_clear();
     set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 13);
-    set_gpr(VCORE_X86_RCX, 0x1a0);
+    nested_set_gpr(VCORE_X86_RCX, 0x1a0);
     vcore_exit_t e = launch_then(VCORE_VMX_EXIT_RDMSR, 0, 2);
     e.u.msr.error = 1;
     push_hlt();
@@ -417,12 +396,12 @@ START_TEST(rdmsr_of_l2_state_answered_from_vmcs02)
 {
     msr_bitmap_clear();
     set12(VCORE_VMCS_GUEST_SYSENTER_EIP, 0xffffffff81000000ull);
-    set_gpr(VCORE_X86_RCX, 0x176);
-    set_gpr(VCORE_X86_RAX, ~0ull);
-    set_gpr(VCORE_X86_RDX, ~0ull);
+    nested_set_gpr(VCORE_X86_RCX, 0x176);
+    nested_set_gpr(VCORE_X86_RAX, ~0ull);
+    nested_set_gpr(VCORE_X86_RDX, ~0ull);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    nested_push_l2_q(VCORE_VMX_EXIT_RDMSR, 0, 2);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
@@ -439,27 +418,27 @@ END_TEST
 START_TEST(wrmsr_of_l2_state_into_vmcs02)
 {
     msr_bitmap_clear();
-    set_gpr(VCORE_X86_RCX, 0x175);
-    set_gpr(VCORE_X86_RAX, 0x5555555500001000ull);
-    set_gpr(VCORE_X86_RDX, 0xffff8000ull);
+    nested_set_gpr(VCORE_X86_RCX, 0x175);
+    nested_set_gpr(VCORE_X86_RAX, 0x5555555500001000ull);
+    nested_set_gpr(VCORE_X86_RDX, 0xffff8000ull);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    nested_push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_SYSENTER_ESP), 0xffff800000001000ull);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_SYSENTER_ESP), 0xffff800000001000ull);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_SYSENTER_ESP), 0xffff800000001000ull);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
     /* Bits 63:47 not all equal: #GP(0), nothing written. */
-    set_gpr(VCORE_X86_RDX, 0x00008000ull);
+    nested_set_gpr(VCORE_X86_RDX, 0x00008000ull);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    nested_push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_SYSENTER_ESP), 0);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
 }
@@ -476,7 +455,6 @@ START_TEST(completion_ends_sti_blocking)
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO), 0);
 }
 END_TEST
-
 
 /* ---- MMIO: EPT violations of vmcs02 when L1 does not use EPT ---- */
 
@@ -505,7 +483,7 @@ static vcore_exit_t mmio_exit(const uint8_t *insn, size_t n, uint64_t qual)
 START_TEST(mmio_load_dword_from_l2)
 {
     static const uint8_t insn[] = {0x8b, 0x0b};
-    set_gpr(VCORE_X86_RCX, ~0ull);
+    nested_set_gpr(VCORE_X86_RCX, ~0ull);
     vcore_exit_t e = mmio_exit(insn, sizeof(insn), EPTQ_READ);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
     ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
@@ -526,8 +504,8 @@ END_TEST
 START_TEST(mmio_load_ah_from_l2)
 {
     static const uint8_t insn[] = {0x8a, 0x23};
-    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
-    set_gpr(VCORE_X86_RSP, 0x8000);
+    nested_set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    nested_set_gpr(VCORE_X86_RSP, 0x8000);
     vcore_exit_t e = mmio_exit(insn, sizeof(insn), EPTQ_READ);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
     ck_assert_uint_eq(e.u.mmio.len, 1);
@@ -542,7 +520,7 @@ END_TEST
 START_TEST(mmio_store_from_l2)
 {
     static const uint8_t insn[] = {0x89, 0x03};
-    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    nested_set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
     vcore_exit_t e = mmio_exit(insn, sizeof(insn), EPTQ_WRITE);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
     ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2);
@@ -613,8 +591,8 @@ START_TEST(rep_outsb_from_l2_reaches_vmm)
 {
     static const uint8_t insn[] = {0xf3, 0x6e};
     put(STR_BUF, 0x44434241, 4);
-    set_gpr(VCORE_X86_RSI, STR_BUF);
-    set_gpr(VCORE_X86_RCX, 3);
+    nested_set_gpr(VCORE_X86_RSI, STR_BUF);
+    nested_set_gpr(VCORE_X86_RCX, 3);
     vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x3f8, 1, false) | IOQ_STR | IOQ_REP, 0x2);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2);
@@ -636,8 +614,8 @@ END_TEST
 START_TEST(rep_insw_backwards_into_l2_memory)
 {
     static const uint8_t insn[] = {0xf3, 0x66, 0x6d};
-    set_gpr(VCORE_X86_RDI, STR_BUF + 0x104);
-    set_gpr(VCORE_X86_RCX, 2);
+    nested_set_gpr(VCORE_X86_RDI, STR_BUF + 0x104);
+    nested_set_gpr(VCORE_X86_RCX, 2);
     vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x60, 2, true) | IOQ_STR | IOQ_REP, 0x402);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
@@ -666,13 +644,13 @@ START_TEST(outs_with_fs_override)
     set12(VCORE_VMCS_GUEST_FS_BASE, 0x68000);
     put(0x68000 + 0x50, 0xcafef00d, 4);
     put(0x50, 0x11111111, 4);
-    set_gpr(VCORE_X86_RSI, 0x50);
-    set_gpr(VCORE_X86_RCX, 7);
+    nested_set_gpr(VCORE_X86_RSI, 0x50);
+    nested_set_gpr(VCORE_X86_RCX, 7);
     vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 4, false) | IOQ_STR, 0x2);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(e.u.io.count, 1);
     ck_assert_uint_eq(e.u.io.width, 4);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_FS_BASE), 0x68000);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_FS_BASE), 0x68000);
     static const uint8_t want[4] = {0x0d, 0xf0, 0xfe, 0xca};
     ck_assert_mem_eq(e.u.io.data, want, 4);
     reply_then_cpuid(&e);
@@ -689,8 +667,8 @@ START_TEST(rep_outsb_address_size_32)
 {
     static const uint8_t insn[] = {0x67, 0xf3, 0x6e};
     put(STR_BUF, 0x5a5a, 2);
-    set_gpr(VCORE_X86_RSI, 0xffffffff00000000ull | STR_BUF);
-    set_gpr(VCORE_X86_RCX, 0xdead000000000002ull);
+    nested_set_gpr(VCORE_X86_RSI, 0xffffffff00000000ull | STR_BUF);
+    nested_set_gpr(VCORE_X86_RCX, 0xdead000000000002ull);
     vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR | IOQ_REP, 0x2);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(e.u.io.count, 2);
@@ -709,8 +687,8 @@ END_TEST
 START_TEST(rep_outsb_longer_than_one_exit)
 {
     static const uint8_t insn[] = {0xf3, 0x6e};
-    set_gpr(VCORE_X86_RSI, STR_BUF);
-    set_gpr(VCORE_X86_RCX, 300);
+    nested_set_gpr(VCORE_X86_RSI, STR_BUF);
+    nested_set_gpr(VCORE_X86_RCX, 300);
     vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR | IOQ_REP, 0x2);
     ck_assert_uint_eq(e.u.io.count, 256);
     reply_then_cpuid(&e);
@@ -727,11 +705,11 @@ START_TEST(rep_ins_with_zero_count_completes_in_l0)
     static const uint8_t insn[] = {0xf3, 0x6c};
     ck_assert_int_eq(vcore_vm_write_guest(vm, L2_CODE, insn, sizeof(insn)), VCORE_OK);
     set12(VCORE_VMCS_GUEST_RIP, L2_CODE);
-    set_gpr(VCORE_X86_RDI, STR_BUF);
-    set_gpr(VCORE_X86_RCX, 0);
+    nested_set_gpr(VCORE_X86_RDI, STR_BUF);
+    nested_set_gpr(VCORE_X86_RCX, 0);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, true) | IOQ_STR | IOQ_REP, 2);
+    nested_push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, true) | IOQ_STR | IOQ_REP, 2);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
@@ -746,8 +724,8 @@ END_TEST
 START_TEST(rep_outsb_stops_before_unmapped_page)
 {
     static const uint8_t insn[] = {0xf3, 0x6e};
-    set_gpr(VCORE_X86_RSI, 0x1ffffe); /* the 2 MiB page ends at 0x200000 */
-    set_gpr(VCORE_X86_RCX, 4);
+    nested_set_gpr(VCORE_X86_RSI, 0x1ffffe); /* the 2 MiB page ends at 0x200000 */
+    nested_set_gpr(VCORE_X86_RCX, 4);
     vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR | IOQ_REP, 0x2);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(e.u.io.count, 2);
@@ -779,7 +757,7 @@ static void string_fault_run(const uint8_t *insn, size_t n, uint64_t qual, uint6
     set12(VCORE_VMCS_GUEST_RFLAGS, rflags);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, qual, (uint32_t)n);
+    nested_push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, qual, (uint32_t)n);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
@@ -790,8 +768,8 @@ static void string_fault_run(const uint8_t *insn, size_t n, uint64_t qual, uint6
 static void assert_injected(uint32_t info, uint32_t error)
 {
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), info);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), error);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), info);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), error);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_CODE);
     vcore_nvmx_last_t l = last();
     ck_assert_uint_eq(l.l0_handled, 1);
@@ -804,8 +782,8 @@ static void assert_injected(uint32_t info, uint32_t error)
 START_TEST(string_first_element_not_mapped_is_pf_in_l2)
 {
     static const uint8_t insn[] = {0xf3, 0x6e};
-    set_gpr(VCORE_X86_RSI, 0x200000);
-    set_gpr(VCORE_X86_RCX, 4);
+    nested_set_gpr(VCORE_X86_RSI, 0x200000);
+    nested_set_gpr(VCORE_X86_RCX, 4);
     string_fault_run(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR | IOQ_REP, 0x2);
     assert_injected(INFO_PF, 0);
     ck_assert_uint_eq(sregs().cr2, 0x200000);
@@ -837,12 +815,12 @@ START_TEST(string_pf_follows_exception_bitmap_and_pfec)
     set12(VCORE_VMCS_EXCEPTION_BITMAP, c->bitmap);
     set12(VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MASK, c->mask);
     set12(VCORE_VMCS_PAGE_FAULT_ERROR_CODE_MATCH, c->match);
-    set_gpr(VCORE_X86_RSI, 0x200010);
+    nested_set_gpr(VCORE_X86_RSI, 0x200010);
     ck_assert_int_eq(vcore_vm_write_guest(vm, L2_CODE, insn, sizeof(insn)), VCORE_OK);
     set12(VCORE_VMCS_GUEST_RIP, L2_CODE);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false) | IOQ_STR, 1);
+    nested_push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false) | IOQ_STR, 1);
     if (!c->exits)
         push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
@@ -885,7 +863,7 @@ START_TEST(ins_into_read_only_page_is_pf_write)
 {
     static const uint8_t insn[] = {0x6c};
     l2_paging(0, 1);
-    set_gpr(VCORE_X86_RDI, STR_BUF + 0x10);
+    nested_set_gpr(VCORE_X86_RDI, STR_BUF + 0x10);
     string_fault_run(insn, sizeof(insn), IOQ(0x60, 1, true) | IOQ_STR, 0x2);
     assert_injected(INFO_PF, 3);
     ck_assert_uint_eq(sregs().cr2, STR_BUF + 0x10);
@@ -915,7 +893,7 @@ START_TEST(cpl3_outs_of_supervisor_page_is_pf_user)
     static const uint8_t insn[] = {0x6e};
     l2_cpl3();
     l2_paging(4, 3); /* everything user but the buffer's page */
-    set_gpr(VCORE_X86_RSI, STR_BUF + 8);
+    nested_set_gpr(VCORE_X86_RSI, STR_BUF + 8);
     string_fault_run(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR, 0x3002); /* IOPL 3 */
     assert_injected(INFO_PF, 5);
     ck_assert_uint_eq(sregs().cr2, STR_BUF + 8);
@@ -928,7 +906,7 @@ START_TEST(cpl3_ins_into_read_only_user_page_is_pf_write_user)
     l2_cpl3();
     set12(VCORE_VMCS_GUEST_CR0, 0x80040033); /* CR0.WP = 0: user writes still fault */
     l2_paging(4, 5);
-    set_gpr(VCORE_X86_RDI, STR_BUF);
+    nested_set_gpr(VCORE_X86_RDI, STR_BUF);
     string_fault_run(insn, sizeof(insn), IOQ(0x80, 1, true) | IOQ_STR, 0x3002);
     assert_injected(INFO_PF, 7);
 }
@@ -940,7 +918,7 @@ START_TEST(cpl3_outs_of_user_page_reaches_vmm)
     l2_cpl3();
     l2_paging(4, 5);
     put(STR_BUF, 0x77, 1);
-    set_gpr(VCORE_X86_RSI, STR_BUF);
+    nested_set_gpr(VCORE_X86_RSI, STR_BUF);
     vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR, 0x3002);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(e.u.io.count, 1);
@@ -961,7 +939,7 @@ START_TEST(outs_of_page_with_pte_bit_63_by_l2_nxe)
     set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fbu | (1u << 9) | (1u << 15));
     set12(VCORE_VMCS_GUEST_IA32_EFER, efer[_i]);
     put(STR_BUF + 0x10, 0x5a, 1);
-    set_gpr(VCORE_X86_RSI, STR_BUF + 0x10);
+    nested_set_gpr(VCORE_X86_RSI, STR_BUF + 0x10);
     if (_i == 0) {
         string_fault_run(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR, 0x2);
         assert_injected(INFO_PF, 9);
@@ -982,7 +960,7 @@ START_TEST(string_non_canonical_is_gp_or_ss)
 {
     static const uint8_t outs[] = {0x6e}, outs_ss[] = {0x36, 0x6e};
     bool ss = _i == 1;
-    set_gpr(VCORE_X86_RSI, 0x0000800000000000ull);
+    nested_set_gpr(VCORE_X86_RSI, 0x0000800000000000ull);
     if (ss)
         string_fault_run(outs_ss, sizeof(outs_ss), IOQ(0x80, 1, false) | IOQ_STR, 0x2);
     else
@@ -1001,8 +979,8 @@ START_TEST(rep_stops_before_non_canonical_element)
     put(0x39000 + 511 * 8, 0x3a000 | 3, 8);
     put(0x3a000 + 511 * 8, 0x83, 8);
     put(0x1ffffe, 0x4241, 2);
-    set_gpr(VCORE_X86_RSI, 0x00007ffffffffffeull);
-    set_gpr(VCORE_X86_RCX, 4);
+    nested_set_gpr(VCORE_X86_RSI, 0x00007ffffffffffeull);
+    nested_set_gpr(VCORE_X86_RCX, 4);
     vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x80, 1, false) | IOQ_STR | IOQ_REP, 0x2);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(e.u.io.count, 2);
@@ -1063,7 +1041,7 @@ START_TEST(protected_mode_segment_checks)
     set12(c->seg_ar_field, c->ar);
     if (c->ar & 0x10000u)
         set12(c->seg_limit_field - 0x4800u + 0x800u, 0); /* selector 0 */
-    set_gpr(c->in ? VCORE_X86_RDI : VCORE_X86_RSI, c->off);
+    nested_set_gpr(c->in ? VCORE_X86_RDI : VCORE_X86_RSI, c->off);
     uint64_t q = IOQ(0x80, c->width, c->in) | IOQ_STR;
     if (c->info) {
         string_fault_run((const uint8_t *)c->insn, c->n, q, 0x2);
@@ -1126,7 +1104,7 @@ START_TEST(l0_exit_leaves_vmcs12)
     uint8_t before[VCORE_VMCS12_SIZE];
     memcpy(before, vcore_nvmx_vmcs12(nv), sizeof(before));
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x5a5a);
-    set_gpr(VCORE_X86_RCX, k->rcx);
+    nested_set_gpr(VCORE_X86_RCX, k->rcx);
     uint32_t enc[8] = {VCORE_VMCS_EXIT_QUALIFICATION,      VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN,
                        VCORE_VMCS_VM_EXIT_INTR_INFO,       VCORE_VMCS_IDT_VECTORING_INFO_FIELD,
                        VCORE_VMCS_IDT_VECTORING_ERROR_CODE, VCORE_VMCS_GUEST_LINEAR_ADDRESS,
@@ -1134,7 +1112,7 @@ START_TEST(l0_exit_leaves_vmcs12)
     uint64_t val[8] = {k->qual, 2, 0x80000020u, k->idt, 0x7, 0x7000, MMIO_GPA, 0x1234};
     push_l2(VCORE_HW_ENTRY_EXIT, k->reason, 0, 8, enc, val);
     if (k->reenter)
-        push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x81, 1, false), 1);
+        nested_push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x81, 1, false), 1);
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
     ck_assert(last().in_l2);
@@ -1144,8 +1122,8 @@ START_TEST(l0_exit_leaves_vmcs12)
     if (k->idt) {
         /* The event goes back into L2 from the exit's own information
          * (valid, type 3, error code; bit 12 is not an entry field). */
-        ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0eu);
-        ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 7);
+        ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0eu);
+        ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 7);
     }
 }
 END_TEST
@@ -1183,7 +1161,7 @@ static void reply_then_mtf(vcore_exit_t *e, uint64_t rip)
 START_TEST(mtf_after_io_in_the_vmm_answered)
 {
     mtf_on();
-    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    nested_set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
     vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x3f8, 1, true), 1);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     e.u.io.data[0] = 0x5a;
@@ -1205,7 +1183,7 @@ START_TEST(mtf_after_rdmsr_the_vmm_answered)
 {
     msr_bitmap_clear();
     mtf_on();
-    set_gpr(VCORE_X86_RCX, 0x1a0);
+    nested_set_gpr(VCORE_X86_RCX, 0x1a0);
     vcore_exit_t e = launch_then(VCORE_VMX_EXIT_RDMSR, 0, 2);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
     e.u.msr.value = 0x1234567890abcdefull;
@@ -1220,10 +1198,10 @@ START_TEST(mtf_after_rdmsr_l0_completed)
 {
     msr_bitmap_clear();
     mtf_on();
-    set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_SYSENTER_EIP);
+    nested_set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_SYSENTER_EIP);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    nested_push_l2_q(VCORE_VMX_EXIT_RDMSR, 0, 2);
     push_hlt();
     vcore_exit_t e = run();
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
@@ -1239,13 +1217,13 @@ START_TEST(mtf_not_owed_after_refused_wrmsr)
 {
     msr_bitmap_clear();
     mtf_on();
-    set_gpr(VCORE_X86_RCX, 0x1a0);
+    nested_set_gpr(VCORE_X86_RCX, 0x1a0);
     vcore_exit_t e = launch_then(VCORE_VMX_EXIT_WRMSR, 0, 2);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_WRMSR);
     e.u.msr.error = 1;
     reply_then_cpuid(&e);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) & PROC_MTF, PROC_MTF);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) & PROC_MTF, PROC_MTF);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
 }
 END_TEST
 
@@ -1279,8 +1257,8 @@ START_TEST(mtf_after_each_rep_iteration)
     static const uint8_t insn[] = {0xf3, 0x6e};
     mtf_on();
     put(STR_BUF, 0x44434241, 4);
-    set_gpr(VCORE_X86_RSI, STR_BUF);
-    set_gpr(VCORE_X86_RCX, 3);
+    nested_set_gpr(VCORE_X86_RSI, STR_BUF);
+    nested_set_gpr(VCORE_X86_RCX, 3);
     vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x3f8, 1, false) | IOQ_STR | IOQ_REP, 0x2);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(e.u.io.count, 1);
@@ -1298,8 +1276,8 @@ START_TEST(mtf_after_last_rep_iteration)
     static const uint8_t insn[] = {0xf3, 0x6e};
     mtf_on();
     put(STR_BUF, 0x44434241, 4);
-    set_gpr(VCORE_X86_RSI, STR_BUF);
-    set_gpr(VCORE_X86_RCX, 1);
+    nested_set_gpr(VCORE_X86_RSI, STR_BUF);
+    nested_set_gpr(VCORE_X86_RCX, 1);
     vcore_exit_t e = string_exit(insn, sizeof(insn), IOQ(0x3f8, 1, false) | IOQ_STR | IOQ_REP, 0x2);
     ck_assert_uint_eq(e.u.io.count, 1);
     reply_then_mtf(&e, L2_CODE + 2);
@@ -1348,16 +1326,16 @@ START_TEST(timer_continues_across_l0_exit)
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 2);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_EXIT_CONTROLS) & EXIT_SAVE_TIMER, EXIT_SAVE_TIMER);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_EXIT_CONTROLS) & EXIT_SAVE_TIMER, EXIT_SAVE_TIMER);
     /* The re-entry did not load vmcs12's 1000 again. */
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 400);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 400);
     ck_assert_uint_eq(get12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 1000);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
     push_insn(VCORE_NVMX_VMRESUME, 0, 3);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 1000);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 1000);
 }
 END_TEST
 
@@ -1369,7 +1347,7 @@ START_TEST(timer_save_only_with_l1s_timer)
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_EXIT_CONTROLS) & EXIT_SAVE_TIMER, 0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_EXIT_CONTROLS) & EXIT_SAVE_TIMER, 0);
     uint32_t l1[5] = {0x16, 0x04006172, 0, 0, 0x11fb}, l0[5] = {0, 0, 0, EXIT_SAVE_TIMER, 0}, out[5];
     vcore_nvmx_merge_controls(l1, l0, out);
     ck_assert_uint_eq(out[3] & EXIT_SAVE_TIMER, 0);
@@ -1394,12 +1372,12 @@ START_TEST(timer_counted_by_l0_without_save_control)
     timer_on(1000);
     vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false), 2);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_EXIT_CONTROLS) & EXIT_SAVE_TIMER, 0);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 1000);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_EXIT_CONTROLS) & EXIT_SAVE_TIMER, 0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 1000);
     uint64_t part = rate ? (1ull << rate) - 1u : 0u;
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, t0 + (300ull << rate) + part), VCORE_OK);
     reply_then_cpuid(&e);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 700);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 700);
     ck_assert_uint_eq(get12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE), 1000);
 }
 END_TEST

@@ -58,20 +58,6 @@ static void ept12_map(uint64_t l2, uint64_t leaf)
     put(EPT12_PT + ((l2 >> 12) & 511) * 8, leaf, 8);
 }
 
-static uint64_t peek02(uint32_t enc)
-{
-    uint64_t x = 0;
-    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
-    return x;
-}
-
-static void set_gpr(uint32_t reg, uint64_t v)
-{
-    vcore_x86_regs_t r = regs();
-    r.gpr[reg] = v;
-    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
-}
-
 static void seg12(uint32_t sel_field, uint64_t sel, uint64_t base, uint64_t limit, uint64_t ar)
 {
     /* Guest segment fields: selector 08xxH, limit 48xxH, AR 48xxH + 14H, base 68xxH. */
@@ -126,20 +112,13 @@ static void vmcs12_protected_no_paging(void)
     seg12(VCORE_VMCS_GUEST_GS_SELECTOR, 0x10, 0, 0xffffffff, 0xc093);
 }
 
-static void push_l2_q(uint32_t reason, uint64_t qual, uint32_t len)
-{
-    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
-    uint64_t val[2] = {qual, len};
-    push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 2, enc, val);
-}
-
 /* VMLAUNCH of the test's vmcs12 with L2's code at L1_CODE, then one exit. */
 static vcore_exit_t launch_then(const uint8_t *code, size_t n, uint32_t reason, uint64_t qual)
 {
     ck_assert_int_eq(vcore_vm_write_guest(vm, L1_CODE, code, n), VCORE_OK); /* L2's CS:IP (linear L2_CODE) */
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(reason, qual, (uint32_t)n);
+    nested_push_l2_q(reason, qual, (uint32_t)n);
     return run();
 }
 
@@ -274,11 +253,11 @@ START_TEST(real_mode_l2_runs_on_vmcs02_with_ug)
     push_hlt();
     e = run();
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & (P2_EPT | P2_URG), P2_EPT | P2_URG);
-    ck_assert_uint_ne(peek02(VCORE_VMCS_EPT_POINTER), EPTP12);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_CR0), 0x30);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_CS_BASE), L2_CODE);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_CS_AR_BYTES), 0x9b);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & (P2_EPT | P2_URG), P2_EPT | P2_URG);
+    ck_assert_uint_ne(nested_peek02(VCORE_VMCS_EPT_POINTER), EPTP12);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_CR0), 0x30);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_CS_BASE), L2_CODE);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_CS_AR_BYTES), 0x9b);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN), 2);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_CS_SELECTOR), L2_CODE >> 4);
@@ -302,8 +281,8 @@ START_TEST(real_mode_rep_outsb_16bit_addressing)
     vmcs12_real_mode();
     put(L1_DATA + 0x10, 0x7a7978, 3); /* "xyz" */
     put(L2_DATA + 0x10, 0x434241, 3); /* "ABC" at L1 0x1010: never read */
-    set_gpr(VCORE_X86_RSI, 0xdead0010ull);
-    set_gpr(VCORE_X86_RCX, 0xbeef0003ull);
+    nested_set_gpr(VCORE_X86_RSI, 0xdead0010ull);
+    nested_set_gpr(VCORE_X86_RCX, 0xbeef0003ull);
     vcore_exit_t e = launch_then(insn, sizeof(insn), VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ_OUTS(0x3f8, 1, true));
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2);
@@ -335,11 +314,11 @@ START_TEST(real_mode_limit_fault_is_gp_without_error_code)
         vmcs12_real_mode();
         if (l1_gp)
             set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 13);
-        set_gpr(VCORE_X86_RSI, 0xffff);
+        nested_set_gpr(VCORE_X86_RSI, 0xffff);
         ck_assert_int_eq(vcore_vm_write_guest(vm, L1_CODE, insn, sizeof(insn)), VCORE_OK);
         load_vmcs12();
         push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-        push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ_OUTS(0x80, 2, false), 1);
+        nested_push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ_OUTS(0x80, 2, false), 1);
         if (!l1_gp)
             push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
         push_hlt();
@@ -349,8 +328,8 @@ START_TEST(real_mode_limit_fault_is_gp_without_error_code)
             ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x8000030du);
         } else {
             ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
-            ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x8000030du);
-            ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 0);
+            ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x8000030du);
+            ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 0);
         }
         ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0);
         ck_assert_uint_eq(regs().gpr[VCORE_X86_RSI], 0xffff);
@@ -367,7 +346,7 @@ START_TEST(real_mode_mmio_16bit_modrm)
 {
     static const uint8_t insn[] = {0x8b, 0x80, 0x34, 0x12};
     vmcs12_real_mode();
-    set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
+    nested_set_gpr(VCORE_X86_RAX, 0x1122334455667788ull);
     ck_assert_int_eq(vcore_vm_write_guest(vm, L1_CODE, insn, sizeof(insn)), VCORE_OK);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
@@ -399,7 +378,7 @@ START_TEST(protected_no_paging_outsb_through_ept12)
     static const uint8_t insn[] = {0x6e};
     vmcs12_protected_no_paging();
     put(L1_DATA + 0x10, 'q', 1);
-    set_gpr(VCORE_X86_RSI, L2_DATA + 0x10);
+    nested_set_gpr(VCORE_X86_RSI, L2_DATA + 0x10);
     vcore_exit_t e = launch_then(insn, sizeof(insn), VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ_OUTS(0x80, 1, false));
     ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
     ck_assert_uint_eq(e.u.io.count, 1);
@@ -418,16 +397,16 @@ START_TEST(protected_no_paging_limit_fault_has_error_code)
     vmcs12_protected_no_paging();
     set12(VCORE_VMCS_GUEST_DS_LIMIT, 0xfff);
     set12(VCORE_VMCS_GUEST_DS_AR_BYTES, 0x4093); /* byte granular */
-    set_gpr(VCORE_X86_RSI, 0x1000);
+    nested_set_gpr(VCORE_X86_RSI, 0x1000);
     ck_assert_int_eq(vcore_vm_write_guest(vm, L1_CODE, insn, sizeof(insn)), VCORE_OK);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ_OUTS(0x80, 1, false), 1);
+    nested_push_l2_q(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ_OUTS(0x80, 1, false), 1);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 0);
 }
 END_TEST
 

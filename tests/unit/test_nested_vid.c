@@ -64,13 +64,6 @@ static void with_hw_shadow(void)
     nested_vm(NULL, NULL, NULL, 0);
 }
 
-static uint64_t peek02(uint32_t enc)
-{
-    uint64_t x = 0;
-    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
-    return x;
-}
-
 static uint64_t writes(uint32_t enc)
 {
     uint64_t r = 0, w = 0;
@@ -150,12 +143,12 @@ START_TEST(vid_vmcs02_takes_guest_interrupt_status_and_eoi_bitmaps)
     load_vmcs12();
     trip_cpuid(VCORE_NVMX_VMLAUNCH);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & (VID | APIC_ACCESS), VID | APIC_ACCESS);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL) & EXT_INT, EXT_INT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(V, 0));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & (VID | APIC_ACCESS), VID | APIC_ACCESS);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL) & EXT_INT, EXT_INT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(V, 0));
     ck_assert_uint_eq(writes(VCORE_VMCS_GUEST_INTR_STATUS), 1);
     for (int i = 0; i < 4; i++) {
-        ck_assert_uint_eq(peek02(eoi_enc[i]), eoi_val[i]);
+        ck_assert_uint_eq(nested_peek02(eoi_enc[i]), eoi_val[i]);
         ck_assert_uint_eq(writes(eoi_enc[i]), 1);
     }
     /* the processor left RVI/SVI alone: vmcs12 keeps L1's value */
@@ -174,9 +167,9 @@ START_TEST(vid_l1_vmwrite_reaches_vmcs02)
     nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_GUEST_INTR_STATUS, GIS(0x41, 0));
     nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_EOI_EXIT_BITMAP2, 0x5555);
     trip_cpuid(VCORE_NVMX_VMRESUME);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x41, 0));
-    ck_assert_uint_eq(peek02(VCORE_VMCS_EOI_EXIT_BITMAP2), 0x5555);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_EOI_EXIT_BITMAP0), eoi_val[0]);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x41, 0));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_EOI_EXIT_BITMAP2), 0x5555);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_EOI_EXIT_BITMAP0), eoi_val[0]);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x41, 0));
     ck_assert_uint_eq(writes(VCORE_VMCS_GUEST_INTR_STATUS), 2);
     ck_assert_uint_eq(writes(VCORE_VMCS_EOI_EXIT_BITMAP2), 2);
@@ -201,7 +194,7 @@ START_TEST(vid_shadow_vmwrite_reaches_vmcs02)
     ck_assert_int_eq(vcore_mock_guest_vmx_access(vcpu, true, VCORE_VMCS_GUEST_INTR_STATUS, &v, &exits), VCORE_OK);
     ck_assert(!exits);
     trip_cpuid(VCORE_NVMX_VMRESUME);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x52, 0));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x52, 0));
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x52, 0));
 }
 END_TEST
@@ -224,7 +217,7 @@ START_TEST(vid_processor_change_reaches_vmcs12)
     ck_assert_uint_eq(l1_vmread(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0, V));
     trip_cpuid(VCORE_NVMX_VMRESUME);
     ck_assert_uint_eq(writes(VCORE_VMCS_GUEST_INTR_STATUS), 1);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0, V));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0, V));
 }
 END_TEST
 

@@ -32,13 +32,6 @@ static void teardown(void)
     nested_vm_destroy(0);
 }
 
-static uint64_t peek02(uint32_t enc)
-{
-    uint64_t x = 0;
-    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
-    return x;
-}
-
 static uint64_t flushes(void)
 {
     return vcore_mock_count(vcpu, VCORE_MOCK_OP_FLUSH_VPID02);
@@ -89,8 +82,8 @@ START_TEST(vmcs02_runs_on_vpid02)
     vmcs12_vpid(true, 5);
     load_vmcs12();
     enter_l2(VCORE_NVMX_VMLAUNCH);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & P2_VPID, P2_VPID);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_PROCESSOR_ID), VPID02);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & P2_VPID, P2_VPID);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VIRTUAL_PROCESSOR_ID), VPID02);
     ck_assert_uint_eq(flushes(), 1);
     vcore_mock_flush_t f = last_flush02();
     ck_assert_uint_eq(f.kind, VCORE_TLB_FLUSH_ALL);
@@ -137,12 +130,12 @@ START_TEST(vpid_disabled_in_vmcs12_runs_without_vpid)
     load_vmcs12();
     enter_l2(VCORE_NVMX_VMLAUNCH);
     enter_l2(VCORE_NVMX_VMRESUME);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & P2_VPID, 0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & P2_VPID, 0);
     ck_assert_uint_eq(flushes(), 0);
     vmcs12_vpid(true, 9);
     load_vmcs12();
     enter_l2(VCORE_NVMX_VMLAUNCH);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & P2_VPID, P2_VPID);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & P2_VPID, P2_VPID);
     ck_assert_uint_eq(flushes(), 1);
 }
 END_TEST
@@ -209,8 +202,8 @@ START_TEST(backend_without_vpid02)
     enter_l2(VCORE_NVMX_VMLAUNCH);
     vmwrite_vpid(6);
     enter_l2(VCORE_NVMX_VMRESUME);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & P2_VPID, 0);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VIRTUAL_PROCESSOR_ID), 0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & P2_VPID, 0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VIRTUAL_PROCESSOR_ID), 0);
     ck_assert_uint_eq(flushes(), 0);
 }
 END_TEST

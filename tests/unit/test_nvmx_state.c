@@ -155,13 +155,6 @@ static uint32_t get_state(uint8_t *b)
     return len;
 }
 
-static uint64_t peek02(uint32_t enc)
-{
-    uint64_t x = 0;
-    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, vcore_mock_vmcs_last_entered(vcpu), enc, &x), VCORE_OK);
-    return x;
-}
-
 /* L2's next exit is a CPUID (always L1's); L1 then halts. */
 static void cpuid_then_hlt(void)
 {
@@ -241,9 +234,9 @@ START_TEST(import_runs_l2_like_the_original)
     ck_assert_int_eq(memcmp(blob, other, len), 0);
     cpuid_then_hlt();
     /* vmcs02 was built from vmcs12: L2 entered where it stood */
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_RIP), L2_RIP);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_FS_BASE), L2_FS);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_RIP), L2_RIP);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_FS_BASE), L2_FS);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0);
     const uint8_t *v12b = vcore_nvmx_vmcs12(nv);
     vcore_x86_regs_t l1b = regs();
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
@@ -281,7 +274,7 @@ START_TEST(run_pending_injects_once)
     uint64_t val[1] = {UD_INFO};
     push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 1, enc, val);
     ck_assert_uint_eq(run().reason, VCORE_EXIT_RAW);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), EXTINT_20);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), EXTINT_20);
     ck_assert_uint_eq(get_state(other), len);
     ck_assert_uint_eq(b16(other, B_FLAGS), 1);
 }
@@ -300,7 +293,7 @@ START_TEST(no_run_pending_no_injection)
     uint64_t val[1] = {UD_INFO};
     push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 1, enc, val);
     ck_assert_uint_eq(run().reason, VCORE_EXIT_RAW);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0);
 }
 END_TEST
 
@@ -363,10 +356,10 @@ START_TEST(vid_state_travels)
     push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CPUID, 0, 1, enc2, val2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & (1u << 9), 1u << 9);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_GUEST_INTR_STATUS), 0x3100);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_EOI_EXIT_BITMAP0), 1ull << 49);
-    ck_assert_uint_eq(peek02(VCORE_VMCS_EOI_EXIT_BITMAP3), 1ull << 63);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & (1u << 9), 1u << 9);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), 0x3100);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_EOI_EXIT_BITMAP0), 1ull << 49);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_EOI_EXIT_BITMAP3), 1ull << 63);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_INTR_STATUS), 0x3100);
     /* the processor's next change reaches vmcs12 too */
@@ -651,7 +644,7 @@ static uint64_t import_timer_at(uint64_t tsc, uint32_t len)
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, tsc), VCORE_OK);
     ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
     cpuid_then_hlt();
-    return peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE);
+    return nested_peek02(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE);
 }
 
 START_TEST(timer_deadline_round_trip)
@@ -743,7 +736,7 @@ static uint32_t vtpr_at(uint64_t gpa)
 static uint32_t vtpr02(void)
 {
     uint32_t v;
-    uint8_t *p = (uint8_t *)(uintptr_t)peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR);
+    uint8_t *p = (uint8_t *)(uintptr_t)nested_peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR);
     ck_assert_ptr_nonnull(p);
     memcpy(&v, p + 0x80, 4);
     return v;
@@ -752,7 +745,7 @@ static uint32_t vtpr02(void)
 static void l2_mov_to_cr8(uint64_t src)
 {
     uint32_t v = (uint32_t)(src & 0xfu) << 4;
-    uint8_t *p = (uint8_t *)(uintptr_t)peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR);
+    uint8_t *p = (uint8_t *)(uintptr_t)nested_peek02(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR);
     memcpy(p + 0x80, &v, 4);
 }
 
