@@ -279,6 +279,21 @@ l2_at_done:
     vmcall                          /* exit 18: done */
     ud2
 
+/* The PAT guest: RDMSR of IA32_PAT into R9:R8, WRMSR of R11:R10 to it,
+ * VMCALL. */
+    .globl l2_pat, l2_pat_at_vmcall
+l2_pat:
+    mov $0x277, %ecx
+    rdmsr
+    mov %eax, %r8d
+    mov %edx, %r9d
+    mov %r10d, %eax
+    mov %r11d, %edx
+    wrmsr
+l2_pat_at_vmcall:
+    vmcall                          /* exit 18 */
+    ud2
+
 /* The VPID guest: reads the 32-bit word at [R14] twice, a VMCALL after
  * each read (L1 remaps the page in between). */
     .globl l2_vpid, l2_vpid_at_vmcall1, l2_vpid_at_vmcall2

@@ -40,7 +40,7 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_after_apic_write[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[], l2_l0_loop[], l2_l0_loop_end[],
     l2_after_l0_loop[], l2_after_syscall[], l2_syscall_target[], l2_at_syscall[], l2_after_efer_syscall[],
     l2_real[], l2_real_at_cpuid[], l2_real_at_vmcall[], l2_vpid[], l2_vpid_at_vmcall1[], l2_vpid_at_vmcall2[],
-    l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[];
+    l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -1094,6 +1094,67 @@ static void l1_real_mode_program(bool ept)
     l1_pass(c);
 }
 
+/* ---- the PAT guest ---- */
+
+/* Valid PATs (types 0, 1, 4, 5, 6, 7 only: "IA32_PAT MSR"), each different
+ * from the power-up value 0007040600070406H. */
+#define L2_PAT_ENTRY 0x0007010600070406ull /* vmcs12's guest IA32_PAT */
+#define L2_PAT_WRITE 0x0006050400070106ull /* what L2 writes */
+
+/* L2 with VM-entry control 14 ("load IA32_PAT") and VM-exit control 18
+ * ("save IA32_PAT") but not 19 ("load IA32_PAT"), L1's MSR bitmap letting
+ * L2 read and write IA32_PAT: L2 runs on vmcs12's guest PAT ("Loading
+ * Guest Control Registers, Debug Registers, and MSRs"), the exit saves
+ * what L2 wrote into vmcs12 ("Saving Guest State") and leaves the PAT
+ * alone, so L1 goes on with L2's ("Loading Host State"). L1 restores its
+ * own PAT afterwards. */
+static void l1_pat_program(bool ept)
+{
+    const uint32_t c = L1_CASE_PAT;
+    if (!((l1_cap_entry >> 32) & (1u << 14)) || !((l1_cap_exit >> 32) & (1u << 18))) {
+        l1_skip(c, "'load IA32_PAT' or 'save IA32_PAT' is not allowed-1");
+        return;
+    }
+    if (!l1_vmcs_fresh(c))
+        return;
+    l1_l2_memory(ept);
+    l1_write_fails = 0;
+    if (!l1_controls(ept)) {
+        l1_fail(c, "controls", 0);
+        return;
+    }
+    l1_entryc |= 1u << 14;
+    l1_w(C_ENTRY, l1_entryc);
+    l1_exitc = (l1_exitc | (1u << 18)) & ~(1u << 19);
+    l1_w(C_EXIT, l1_exitc);
+    l1_host_state();
+    l1_guest_state(l2_pat);
+    l1_w(G_PAT, L2_PAT_ENTRY);
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    uint64_t own = l1_rdmsr(0x277);
+    memset(g, 0, sizeof(g));
+    g[R10] = (uint32_t)L2_PAT_WRITE;
+    g[R11] = L2_PAT_WRITE >> 32;
+    int rc = l1_vmenter(g, 0);
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    uint64_t after = l1_rdmsr(0x277);
+    l1_wrmsr(0x277, own);
+    if (rc || r != 18 || l1_rd(G_RIP) != PA(l2_pat_at_vmcall)) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "exit reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    uint64_t seen = (g[R9] << 32) | (uint32_t)g[R8];
+    CHECK(c, seen == L2_PAT_ENTRY, "L2's RDMSR of IA32_PAT", seen);
+    CHECK(c, l1_rd(G_PAT) == L2_PAT_WRITE, "vmcs12's guest IA32_PAT after the exit", l1_rd(G_PAT));
+    CHECK(c, after == L2_PAT_WRITE, "L1's IA32_PAT after the exit", after);
+    l1_say("L2 ran on vmcs12's guest PAT; the exit saved what L2 wrote and left it as L1's PAT\n");
+    l1_pass(c);
+}
+
 /* ---- the VPID guest ---- */
 
 #define L2_VPID_ALIAS (502ull << 21) /* L2's linear page mapped to vpid_a, then vpid_b */
@@ -1346,6 +1407,7 @@ void l1_main(uint64_t mode, uint64_t first_var)
     else {
         l1_exit_program();
         l1_real_mode_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_pat_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_vpid_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
     }
     l1_vmx_off();

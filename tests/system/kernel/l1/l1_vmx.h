@@ -42,6 +42,7 @@
 #define R_GUEST_PHYS 0x2400u
 #define G_LINK_PTR 0x2800u
 #define G_DEBUGCTL 0x2802u
+#define G_PAT 0x2804u
 #define G_EFER 0x2806u
 /* 32-bit control fields. */
 #define C_PIN 0x4000u
