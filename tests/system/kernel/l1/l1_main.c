@@ -1094,6 +1094,23 @@ static void l1_real_mode_program(bool ept)
     l1_pass(c);
 }
 
+/* ---- the one-case programs ---- */
+
+/* A clear, current VMCS with L2's memory and L1's usual controls, for the
+ * program of case c; false (case failed) when a control is missing. */
+static bool l1_program_start(uint32_t c, bool ept)
+{
+    if (!l1_vmcs_fresh(c))
+        return false;
+    l1_l2_memory(ept);
+    l1_write_fails = 0;
+    if (!l1_controls(ept)) {
+        l1_fail(c, "controls", 0);
+        return false;
+    }
+    return true;
+}
+
 /* ---- the PAT guest ---- */
 
 /* Valid PATs (types 0, 1, 4, 5, 6, 7 only: "IA32_PAT MSR"), each different
@@ -1115,14 +1132,8 @@ static void l1_pat_program(bool ept)
         l1_skip(c, "'load IA32_PAT' or 'save IA32_PAT' is not allowed-1");
         return;
     }
-    if (!l1_vmcs_fresh(c))
+    if (!l1_program_start(c, ept))
         return;
-    l1_l2_memory(ept);
-    l1_write_fails = 0;
-    if (!l1_controls(ept)) {
-        l1_fail(c, "controls", 0);
-        return;
-    }
     l1_entryc |= 1u << 14;
     l1_w(C_ENTRY, l1_entryc);
     l1_exitc = (l1_exitc | (1u << 18)) & ~(1u << 19);
@@ -1187,14 +1198,8 @@ static void l1_vpid_program(bool ept)
         l1_skip(c, "INVVPID is not supported");
         return;
     }
-    if (!l1_vmcs_fresh(c))
+    if (!l1_program_start(c, ept))
         return;
-    l1_l2_memory(ept);
-    l1_write_fails = 0;
-    if (!l1_controls(ept)) {
-        l1_fail(c, "controls", 0);
-        return;
-    }
     l1_proc |= 1u << 31;
     l1_w(C_PROC, l1_proc);
     l1_proc2 |= 1u << 5;
