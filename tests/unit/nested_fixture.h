@@ -329,6 +329,18 @@ static inline void nested_push_l2_q(uint32_t reason, uint64_t qual, uint32_t len
     push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 2, enc, val);
 }
 
+/* The pushed L1 instruction's run is refused with VCORE_ERR_UNSUPPORTED
+ * and the diagnostic id with value. */
+static inline void nested_assert_refused(uint32_t id, uint64_t value)
+{
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, id);
+    ck_assert_uint_eq(d.value, value);
+}
+
 /* A processor (the mock's capabilities) without VM-entry control `bit`,
  * which vmcs02 always sets for L2 (rule ONE of the control merge table):
  * L1's VMLAUNCH is refused by name (NVMX_PIPELINE_UNSUPPORTED, control word
@@ -343,12 +355,7 @@ static inline void nested_assert_entry_control_required(uint32_t bit)
     nested_vm(NULL, &c, NULL, 0);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
-    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
-    vcore_diag_t d = {.size = sizeof(d)};
-    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
-    ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED);
-    ck_assert_uint_eq(d.value, (4u << 8) | bit);
+    nested_assert_refused(VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED, (4u << 8) | bit);
     ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
 }
 

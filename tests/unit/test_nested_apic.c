@@ -321,12 +321,7 @@ START_TEST(apic_access_unbacked_is_refused)
     set12(VCORE_VMCS_APIC_ACCESS_ADDR, 0xfee00000u);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
-    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
-    vcore_diag_t d = {.size = sizeof(d)};
-    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
-    ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_APIC_ACCESS_UNBACKED);
-    ck_assert_uint_eq(d.value, 0xfee00000u);
+    nested_assert_refused(VCORE_DIAG_NVMX_APIC_ACCESS_UNBACKED, 0xfee00000u);
     ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
 }
 END_TEST
@@ -399,12 +394,7 @@ START_TEST(vapic_unbacked_is_refused)
         ck_assert_int_eq(vcore_vm_map_memory(vm, &r), VCORE_OK);
     }
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
-    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
-    vcore_diag_t d = {.size = sizeof(d)};
-    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
-    ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_VAPIC_UNBACKED);
-    ck_assert_uint_eq(d.value, gpa);
+    nested_assert_refused(VCORE_DIAG_NVMX_VAPIC_UNBACKED, gpa);
     ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
     ck_assert_uint_eq(writes(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR), 0);
 }

@@ -338,12 +338,7 @@ START_TEST(unheld_msr_is_refused_by_name)
     entry(MSRLIST, 2, DEBUGCTL, 0);
     load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
-    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
-    vcore_diag_t d = {.size = sizeof(d)};
-    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
-    ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_MSR_LOAD_UNHELD);
-    ck_assert_uint_eq(d.value, (3ull << 32) | DEBUGCTL);
+    nested_assert_refused(VCORE_DIAG_NVMX_MSR_LOAD_UNHELD, (3ull << 32) | DEBUGCTL);
     ck_assert_uint_eq(msr(STAR), L1_STAR);
     ck_assert_uint_eq(sregs().efer, L1_EFER);
     ck_assert_uint_eq(regs().rip, L1_RIP);
