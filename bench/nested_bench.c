@@ -81,6 +81,11 @@ static void push(uint32_t reason, uint32_t op, uint32_t info)
     e.size = sizeof(e);
     e.reason = reason;
     e.u.vmx_insn.op = op;
+    /* The basic exit reason, as a processor reports it, where the core
+     * reads it: the emulated VMREAD/VMWRITE loop keys on it. */
+    e.u.vmx_insn.basic_reason = op == VCORE_NVMX_VMWRITE ? VCORE_VMX_EXIT_VMWRITE
+                                : op == VCORE_NVMX_VMREAD ? VCORE_VMX_EXIT_VMREAD
+                                                         : 0;
     e.u.vmx_insn.insn_info = info;
     e.u.vmx_insn.insn_len = 3;
     check(vcore_mock_push_exit(vcpu, &e), "push_exit");

@@ -231,7 +231,7 @@ typedef struct vcore_exit {
         /** VCORE_EXIT_VMX_INSN: the VM-exit information of a VMX instruction (SDM Vol. 3, "VM Exits"). */
         struct {
             uint32_t op;            /**< vcore_nvmx_op_t (x86/nvmx.h). */
-            uint32_t basic_reason;  /**< SDM basic exit reason (VCORE_VMX_EXIT_VMCLEAR ...). */
+            uint32_t basic_reason;  /**< SDM basic exit reason (VCORE_VMX_EXIT_VMCLEAR ...): the one of @c op. */
             uint32_t insn_info;     /**< VM-exit instruction-information field (0 where the SDM defines none). */
             uint32_t insn_len;      /**< VM-exit instruction length. */
             uint64_t qualification; /**< Exit qualification: the memory operand's displacement. */

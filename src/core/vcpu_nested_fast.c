@@ -95,9 +95,10 @@ static inline uint32_t vcore__vcpu_nested_fast_one(vcore_vcpu_t *vcpu, vcore_x86
     return dirty;
 }
 
-/* The interruptibility state's two blockings as one 16-bit load. */
-VCORE__STATIC_ASSERT(offsetof(vcore_x86_events_t, movss_blocking) == offsetof(vcore_x86_events_t, sti_blocking) + 1,
-                     blockings_adjacent);
+/* The key of vcore__vcpu_nested_fast_run(): basic exit reason, then
+ * instruction information. */
+VCORE__STATIC_ASSERT(offsetof(vcore_exit_t, u.vmx_insn.insn_info) == offsetof(vcore_exit_t, u.vmx_insn.basic_reason) + 4,
+                     vmx_insn_key_adjacent);
 
 /* What vcore__vcpu_nested_fast_run() returns besides a backend error. */
 enum {
@@ -117,13 +118,19 @@ enum {
  * holds - and leaves every other one, without changing anything, to the
  * general step (vcore__vcpu_nested_fast_one). L1 may change mode (CPL,
  * CS.L, IA32_EFER.LMA) or RFLAGS between two exits without one the
- * library sees, so each exit's state is checked again: the same
- * conditions as the general step ("VMREAD", "VMWRITE", "Relative Priority
- * of Faults and VM Exits"), the operand size being 64 bits. The operands
+ * library sees, so each exit's state is checked again: the conditions of
+ * the general step ("VMREAD", "VMWRITE", "Relative Priority of Faults and
+ * VM Exits"), the operand size being 64 bits. 64-bit mode is IA32_EFER.LMA
+ * alone here: with LMA = 1 and CS.L = 0 the instruction is #UD before the
+ * VM exit, so an exit with LMA = 1 comes from 64-bit mode. The operands
  * are decoded from the instruction information once for a run of exits
  * with the same value (the same operands: an L1 hypervisor's accessor
  * runs the same instruction again); a different value is decoded and
- * checked anew. */
+ * checked anew. The basic exit reason and the instruction information
+ * are one 8-byte key: a run of exits with the same key is the same op with
+ * the same operands. That needs the basic reason the backend reports
+ * (exit.h) to be the op's: an exit with another one goes to the general
+ * step, which reads only the op. */
 static inline int vcore__vcpu_nested_fast_run(vcore_vcpu_t *vcpu, const vcore__vcpu_runner_t *r,
                                               vcore_exit_t *exit, bool write)
 {
@@ -141,26 +148,27 @@ static inline int vcore__vcpu_nested_fast_run(vcore_vcpu_t *vcpu, const vcore__v
     struct {
         uint32_t pull;
         uint64_t written;
-    } loc = {VCORE__NESTED_FAST_GROUPS, 0};
+        uint64_t key; /* of the exits the operands were decoded for */
+    } loc = {VCORE__NESTED_FAST_GROUPS, 0, 0};
     int ret = VCORE__FAST_NEXT;
     for (;;) {
         uint32_t ii = exit->u.vmx_insn.insn_info;
         size_t r1 = VCORE__II_REG1(ii), r2 = VCORE__II_REG2(ii);
-        if (!VCORE__II_IS_REG(ii) || r1 == VCORE_X86_RSP || r2 == VCORE_X86_RSP) {
+        if (!VCORE__II_IS_REG(ii) || r1 == VCORE_X86_RSP || r2 == VCORE_X86_RSP ||
+            exit->u.vmx_insn.basic_reason != (write ? VCORE_VMX_EXIT_VMWRITE : VCORE_VMX_EXIT_VMREAD)) {
             ret = VCORE__FAST_STEP;
             break;
         }
-        do {
+        vcore__memcpy(&loc.key, &exit->u.vmx_insn.basic_reason, 8);
+        for (;;) {
             /* RFLAGS.TF and RFLAGS.VM are in its low half (little-endian
              * host, like vmcs12's accesses): tested in memory, the
              * completion clears the flags there. */
             uint32_t flags;
             vcore__memcpy(&flags, &st->regs.rflags, 4);
-            uint16_t blocking;
-            vcore__memcpy(&blocking, &st->events.sti_blocking, 2);
             if ((flags & (VCORE__RFLAGS_VM | VCORE__RFLAGS_TF)) ||
                 (st->sregs.seg[VCORE_X86_SS].ar & VCORE_X86_AR_DPL_MASK) || !(st->sregs.efer & VCORE__EFER_LMA) ||
-                !(st->sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L) || blocking) {
+                (st->events.sti_blocking | st->events.movss_blocking)) {
                 ret = VCORE__FAST_STEP;
                 goto out;
             }
@@ -175,19 +183,26 @@ static inline int vcore__vcpu_nested_fast_run(vcore_vcpu_t *vcpu, const vcore__v
             if (!write)
                 st->regs.gpr[r1] = v;
             int err = r->run_sync(vcpu, r->priv, &vcpu->state, push, &loc.pull, exit);
-            if (err) { /* what the completion changed is push */
-                ret = vcore__vcpu_runner_failed(vcpu, r, push, push, err);
-                goto out;
-            }
-            if (loc.pull != VCORE__NESTED_FAST_GROUPS) {
-                /* The caller's test of vcpu->valid sends the exit to the
-                 * general step, which fetches what is missing. */
+            if ((uint32_t)err | (loc.pull ^ VCORE__NESTED_FAST_GROUPS)) {
+                if (err) { /* what the completion changed is push */
+                    ret = vcore__vcpu_runner_failed(vcpu, r, push, push, err);
+                    goto out;
+                }
+                /* Fewer groups: the caller's test of vcpu->valid sends the
+                 * exit to the general step, which fetches what is missing. */
                 vcpu->valid = (vcpu->valid & ~r->held) | loc.pull;
                 goto out;
             }
-            if (exit->reason != VCORE_EXIT_VMX_INSN || exit->u.vmx_insn.op != op)
+            if (exit->reason != VCORE_EXIT_VMX_INSN)
                 goto out;
-        } while (exit->u.vmx_insn.insn_info == ii);
+            uint64_t key;
+            vcore__memcpy(&key, &exit->u.vmx_insn.basic_reason, 8);
+            if (key != loc.key)
+                break;
+        }
+        /* Another instruction: the same op is decoded again. */
+        if (exit->u.vmx_insn.op != op)
+            goto out;
     }
 out:
     if (write)

@@ -90,16 +90,22 @@ static void ref(void)
     set12(VCORE_VMCS_GUEST_TR_AR_BYTES, 0x8b);
 }
 
-static void push(vcore_vcpu_t *v, uint32_t reason, uint32_t op, uint32_t info)
+static void push_basic(vcore_vcpu_t *v, uint32_t reason, uint32_t op, uint32_t info, uint32_t basic)
 {
     vcore_exit_t e;
     memset(&e, 0, sizeof(e));
     e.size = sizeof(e);
     e.reason = reason;
     e.u.vmx_insn.op = op;
+    e.u.vmx_insn.basic_reason = basic;
     e.u.vmx_insn.insn_info = info;
     e.u.vmx_insn.insn_len = 3;
     (void)vcore_mock_push_exit(v, &e); /* a full queue just drops the event */
+}
+
+static void push(vcore_vcpu_t *v, uint32_t reason, uint32_t op, uint32_t info)
+{
+    push_basic(v, reason, op, info, 0);
 }
 
 static void vmcs01_untouched(vcore_vcpu_t *v)
@@ -240,8 +246,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             regs.gpr[2] = take(&in, 2);
             regs.gpr[1] = take(&in, 8);
             must(vcore_vcpu_set_regs(v, &regs) == VCORE_OK);
-            push(v, VCORE_EXIT_VMX_INSN, (k & 7u) == 2 ? VCORE_NVMX_VMREAD : VCORE_NVMX_VMWRITE,
-                 (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28));
+            /* The processor's basic exit reason for the op, or (bit 3) the
+             * other one's, which no processor reports: nothing may crash. */
+            bool read = (k & 7u) == 2;
+            push_basic(v, VCORE_EXIT_VMX_INSN, read ? VCORE_NVMX_VMREAD : VCORE_NVMX_VMWRITE,
+                       (1u << 10) | (1u << 3) | (2u << 7) | (2u << 28),
+                       read != ((k >> 3) & 1u) ? VCORE_VMX_EXIT_VMREAD : VCORE_VMX_EXIT_VMWRITE);
             break;
         }
         default: { /* an outcome of the processor for vmcs02 */

@@ -126,10 +126,7 @@ static void ref_vmcs12(void)
 /* Pushes an L1 VMX-instruction exit. */
 static void push_insn(uint32_t op, uint32_t info, uint32_t len)
 {
-    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
-    e.u.vmx_insn.op = op;
-    e.u.vmx_insn.insn_info = info;
-    e.u.vmx_insn.insn_len = len;
+    vcore_exit_t e = vcore_test_vmx_exit(op, info, len);
     ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
 }
 

@@ -41,3 +41,44 @@ vcore_exit_t vcore_test_exit(uint32_t reason)
     e.reason = reason;
     return e;
 }
+
+/* SDM Vol. 3, "Basic Exit Reasons": the exit of each VMX instruction. */
+static uint32_t vcore_test_vmx_basic(uint32_t op)
+{
+    switch (op) {
+    case VCORE_NVMX_VMXON:
+        return VCORE_VMX_EXIT_VMXON;
+    case VCORE_NVMX_VMXOFF:
+        return VCORE_VMX_EXIT_VMXOFF;
+    case VCORE_NVMX_VMCLEAR:
+        return VCORE_VMX_EXIT_VMCLEAR;
+    case VCORE_NVMX_VMPTRLD:
+        return VCORE_VMX_EXIT_VMPTRLD;
+    case VCORE_NVMX_VMPTRST:
+        return VCORE_VMX_EXIT_VMPTRST;
+    case VCORE_NVMX_VMREAD:
+        return VCORE_VMX_EXIT_VMREAD;
+    case VCORE_NVMX_VMWRITE:
+        return VCORE_VMX_EXIT_VMWRITE;
+    case VCORE_NVMX_INVEPT:
+        return VCORE_VMX_EXIT_INVEPT;
+    case VCORE_NVMX_INVVPID:
+        return VCORE_VMX_EXIT_INVVPID;
+    case VCORE_NVMX_VMLAUNCH:
+        return VCORE_VMX_EXIT_VMLAUNCH;
+    case VCORE_NVMX_VMRESUME:
+        return VCORE_VMX_EXIT_VMRESUME;
+    default:
+        return 0;
+    }
+}
+
+vcore_exit_t vcore_test_vmx_exit(uint32_t op, uint32_t info, uint32_t len)
+{
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
+    e.u.vmx_insn.op = op;
+    e.u.vmx_insn.basic_reason = vcore_test_vmx_basic(op);
+    e.u.vmx_insn.insn_info = info;
+    e.u.vmx_insn.insn_len = len;
+    return e;
+}

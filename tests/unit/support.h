@@ -19,6 +19,9 @@ typedef struct vcore_test_env {
 void vcore_test_env_up(vcore_test_env_t *env, uint32_t vendor);
 /* A zeroed exit structure of the given reason (size set). */
 vcore_exit_t vcore_test_exit(uint32_t reason);
+/* A VMX-instruction exit as a backend reports it: op, its SDM basic exit
+ * reason, the instruction information and length. */
+vcore_exit_t vcore_test_vmx_exit(uint32_t op, uint32_t info, uint32_t len);
 void vcore_test_env_down(vcore_test_env_t *env);
 
 /* Asserts that the vCPU's last diagnostic is `id`. */

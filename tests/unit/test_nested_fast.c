@@ -98,10 +98,7 @@ static void start(int full)
 static void rw(uint32_t op, uint32_t info, bool taken)
 {
     if (!cur_full) {
-        vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
-        e.u.vmx_insn.op = op;
-        e.u.vmx_insn.insn_info = info;
-        e.u.vmx_insn.insn_len = 3;
+        vcore_exit_t e = vcore_test_vmx_exit(op, info, 3);
         push_hlt();
         ck_assert_int_eq(vcore__vcpu_nested_fast(vcpu, &e), VCORE_OK);
         ck_assert_uint_eq(e.reason, taken ? VCORE_EXIT_HLT : VCORE_EXIT_VMX_INSN);
@@ -554,10 +551,7 @@ START_TEST(consecutive_vmreads_in_one_step)
     for (int i = 0; i < 3; i++)
         push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
     push_hlt();
-    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
-    e.u.vmx_insn.op = VCORE_NVMX_VMREAD;
-    e.u.vmx_insn.insn_info = RCX_RDX;
-    e.u.vmx_insn.insn_len = 3;
+    vcore_exit_t e = vcore_test_vmx_exit(VCORE_NVMX_VMREAD, RCX_RDX, 3);
     ck_assert_int_eq(vcore__vcpu_nested_fast(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(regs().rip, L1_RIP + 12);
@@ -567,10 +561,7 @@ START_TEST(consecutive_vmreads_in_one_step)
     push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
     push_hlt();
     ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_RUN, VCORE_ERR_HWFAIL), VCORE_OK);
-    e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
-    e.u.vmx_insn.op = VCORE_NVMX_VMREAD;
-    e.u.vmx_insn.insn_info = RCX_RDX;
-    e.u.vmx_insn.insn_len = 3;
+    e = vcore_test_vmx_exit(VCORE_NVMX_VMREAD, RCX_RDX, 3);
     ck_assert_int_eq(vcore__vcpu_nested_fast(vcpu, &e), VCORE_ERR_HWFAIL);
     ck_assert_uint_eq(regs().rip, L1_RIP + 15); /* the first one completed */
     /* The failed entry consumed nothing: the next run enters L1 again. */
@@ -1143,16 +1134,67 @@ START_TEST(loop_other_reason_ends_the_run)
         set_gpr(VCORE_X86_RCX, 0x6000);
         push_insn(op, RCX_RDX, 3);
         push_insn(op, RCX_RDX, 3);
-        vcore_exit_t h = vcore_test_exit(VCORE_EXIT_HLT);
-        h.u.vmx_insn.op = op;
-        h.u.vmx_insn.insn_info = RCX_RDX;
-        h.u.vmx_insn.insn_len = 3;
+        /* HLT, its union left as the VMX instruction's (op, basic reason,
+         * instruction information): the reason alone ends the run. */
+        vcore_exit_t h = vcore_test_vmx_exit(op, RCX_RDX, 3);
+        h.reason = VCORE_EXIT_HLT;
         ck_assert_int_eq(vcore_mock_push_exit(vcpu, &h), VCORE_OK);
         vcore_exit_t out = run();
         ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
         ck_assert_uint_eq(regs().rip, L1_RIP + 6);
         ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x6000u);
         ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), op == VCORE_NVMX_VMREAD ? 0x8000u : 0x6000u);
+    }
+}
+END_TEST
+
+/* The same operands (instruction information) with the other op: a VMREAD
+ * of a read-only field (VM-exit reason) succeeds, the VMWRITE that follows
+ * with the same registers is VMfailValid(13) ("VMWRITE"; no "VMWRITE to any
+ * supported field"), not a second VMREAD. */
+START_TEST(loop_same_operands_other_op)
+{
+    restart_without_vmwrite_any();
+    set12(VCORE_VMCS_VM_EXIT_REASON, 0x12);
+    start(0);
+    set_gpr(VCORE_X86_RDX, VCORE_VMCS_VM_EXIT_REASON);
+    set_gpr(VCORE_X86_RCX, 0x5a5a);
+    push_insn(VCORE_NVMX_VMREAD, RCX_RDX, 3);
+    push_insn(VCORE_NVMX_VMWRITE, RCX_RDX, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 6);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x12);
+    ck_assert_uint_eq(regs().rflags & 0x8d5u, 0x40u); /* ZF: VMfailValid */
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), 13);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x12);
+}
+END_TEST
+
+/* A processor reports the op's own basic exit reason; an exit whose basic
+ * reason is another one (or none, as a backend that leaves it 0) is still
+ * the op's instruction: completed by the general step with the same
+ * outcome. */
+START_TEST(basic_reason_not_the_ops)
+{
+    static const uint32_t basic[] = {0, VCORE_VMX_EXIT_VMREAD, VCORE_VMX_EXIT_VMWRITE};
+    for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
+        for (size_t b = 0; b < sizeof(basic) / sizeof(basic[0]); b++) {
+            set12(VCORE_VMCS_GUEST_RSP, 0x8000);
+            start(0);
+            set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RSP);
+            set_gpr(VCORE_X86_RCX, 0x6000);
+            for (int i = 0; i < 2; i++) {
+                vcore_exit_t e = vcore_test_vmx_exit(op, RCX_RDX, 3);
+                e.u.vmx_insn.basic_reason = basic[b];
+                ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
+            }
+            push_hlt();
+            ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+            ck_assert_uint_eq(regs().rip, L1_RIP + 6);
+            ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], op == VCORE_NVMX_VMREAD ? 0x8000u : 0x6000u);
+            ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RSP), op == VCORE_NVMX_VMREAD ? 0x8000u : 0x6000u);
+        }
     }
 }
 END_TEST
@@ -1267,6 +1309,8 @@ static Suite *fast_suite(void)
         tcase_add_test(l, loop_alternating_ops);
         tcase_add_test(l, loop_operands_follow_insn_info);
         tcase_add_test(l, loop_other_reason_ends_the_run);
+        tcase_add_test(l, loop_same_operands_other_op);
+        tcase_add_test(l, basic_reason_not_the_ops);
         suite_add_tcase(s, l);
     }
     TCase *p = tcase_create("partial");

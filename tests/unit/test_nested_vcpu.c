@@ -118,10 +118,7 @@ static uint32_t revision(void)
 /* Pushes a VMX-instruction exit, then HLT; runs; returns the exit the VMM got. */
 static vcore_exit_t vmx_insn(uint32_t op, uint32_t info, uint32_t len)
 {
-    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_VMX_INSN);
-    e.u.vmx_insn.op = op;
-    e.u.vmx_insn.insn_info = info;
-    e.u.vmx_insn.insn_len = len;
+    vcore_exit_t e = vcore_test_vmx_exit(op, info, len);
     ck_assert_int_eq(vcore_mock_push_exit(vcpu, &e), VCORE_OK);
     vcore_exit_t h = vcore_test_exit(VCORE_EXIT_HLT);
     ck_assert_int_eq(vcore_mock_push_exit(vcpu, &h), VCORE_OK);
