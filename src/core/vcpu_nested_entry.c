@@ -235,8 +235,15 @@ static int vcore__vcpu_nested_const(vcore_vcpu_t *vcpu)
     if (!err)
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_EXCEPTION_BITMAP, &x);
     nv->exc01 = (uint32_t)x;
-    if (!err)
+    /* L0's TSC function for L1 (vcpu_nested_tsc.c): offset 0 and
+     * multiplier 1.0 where vmcs01 does not use them. */
+    nv->tsc01 = 0;
+    nv->tscm01 = 1ull << 48;
+    if (!err && (nv->ctl01[1] & VCORE__PROC_TSC_OFFSET)) {
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_TSC_OFFSET, &nv->tsc01);
+        if (!err && (nv->ctl01[1] & VCORE__PROC_SECONDARY) && (nv->ctl01[2] & VCORE__PROC2_TSC_SCALING))
+            err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_TSC_MULTIPLIER, &nv->tscm01);
+    }
     if (!err && (nv->ctl01[2] & (1u << 1)))
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_EPT_POINTER, &eptp);
     if (!err)
@@ -304,9 +311,10 @@ static int vcore__vcpu_nested_field(vcore_vcpu_t *vcpu, const vcore__vmcs_row_t 
     case VCORE_VMCS_EOI_EXIT_BITMAP2:
     case VCORE_VMCS_EOI_EXIT_BITMAP3:
         return vcore__vcpu_nested_wr(vcpu, enc, vcore__vmcs12_load(page, r));
-    case VCORE_VMCS_TSC_OFFSET:
-        /* "use TSC offsetting" (primary 3): L2's TSC = L1's + L1's offset. */
-        return vcore__vcpu_nested_wr(vcpu, enc, nv->tsc01 + ((v->CPU_BASED_VM_EXEC_CONTROL & (1u << 3)) ? v->TSC_OFFSET : 0));
+    case VCORE_VMCS_TSC_OFFSET: /* L2's TSC: vcore__vcpu_nested_tsc_enter */
+    case VCORE_VMCS_TSC_MULTIPLIER:
+        nv->tsc_stale = true;
+        return VCORE_OK;
     case VCORE_VMCS_VMCS_LINK_POINTER:
     case VCORE_VMCS_GUEST_IA32_EFER: /* L2's EFER: vcore__vcpu_nested_efer_enter */
     case VCORE_VMCS_GUEST_IA32_PAT:  /* L2's PAT: vcore__vcpu_nested_pat_enter */
@@ -368,6 +376,8 @@ static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
     int err = VCORE_OK;
     for (uint32_t i = 0; i < 5 && !err; i++)
         err = vcore__vcpu_nested_wr(vcpu, nested_ctl_fields[i], m[i]);
+    /* L2's TSC function depends on "use TSC offsetting" and "use TSC scaling". */
+    nv->tsc_stale = true;
     return err;
 }
 
@@ -421,6 +431,8 @@ int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
         err = vcore__vcpu_nested_efer_enter(vcpu, full);
     if (!err)
         err = vcore__vcpu_nested_pat_enter(vcpu, full);
+    if (!err && (full || nv->tsc_stale))
+        err = vcore__vcpu_nested_tsc_enter(vcpu, full);
     if (err)
         return err;
     /* Without "save VMX-preemption timer value" each entry starts L1's timer

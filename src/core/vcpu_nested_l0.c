@@ -857,6 +857,7 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
         exit->u.msr.why = basic;
         exit->raw.data[0] = nv->x02.insn_len;
         nv->l2_pending = exit->reason;
+        nv->l2_rdtsc = !write && index == VCORE_MSR_IA32_TSC;
         return VCORE_OK;
     }
     case VCORE_VMX_EXIT_EPT_VIOLATION:
@@ -903,6 +904,12 @@ int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *re
             int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_GPRS);
             if (err)
                 return err;
+            /* RDMSR of IA32_TIME_STAMP_COUNTER reads L1's TSC through L1's
+             * offset and multiplier ("Changes to Instruction Behavior in
+             * VMX Non-Root Operation"); the VMM answered for the vCPU,
+             * whose TSC is L1's. */
+            if (nv->l2_rdtsc)
+                value = vcore__vcpu_nested_tsc_l2(vcpu, value);
             x->st.regs.gpr[VCORE_X86_RAX] = (uint32_t)value;
             x->st.regs.gpr[VCORE_X86_RDX] = value >> 32;
             vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);

@@ -1309,7 +1309,8 @@ static uint64_t peek02(const struct vcore_hw_vmcs *v02, uint32_t enc)
 
 START_TEST(vmcs02_takes_l0_needs_from_vmcs01)
 {
-    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, (1u << 7) | (1u << 31)), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, (1u << 3) | (1u << 7) | (1u << 31)),
+                     VCORE_OK);
     ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 1), VCORE_OK);
     ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_EPT_POINTER, 0xabc05e), VCORE_OK);
     ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_EXCEPTION_BITMAP, 1u << 14), VCORE_OK);
@@ -1332,7 +1333,7 @@ START_TEST(vmcs02_takes_l0_needs_from_vmcs01)
     ck_assert_uint_eq(PEEK(PAGE_FAULT_ERROR_CODE_MASK), 0);
     ck_assert_uint_eq(PEEK(PAGE_FAULT_ERROR_CODE_MATCH), 0);
     ck_assert_uint_eq(PEEK(EPT_POINTER), 0xabc05e);
-    ck_assert_uint_eq(PEEK(CPU_BASED_VM_EXEC_CONTROL) & ((1u << 7) | (1u << 31)), (1u << 7) | (1u << 31));
+    ck_assert_uint_eq(PEEK(CPU_BASED_VM_EXEC_CONTROL) & ((1u << 3) | (1u << 7) | (1u << 31)), (1u << 3) | (1u << 7) | (1u << 31));
     ck_assert_uint_eq(PEEK(SECONDARY_VM_EXEC_CONTROL), 1u << 1);
     ck_assert_uint_eq(PEEK(VM_EXIT_CONTROLS), (1u << 9) | (1u << 15));
     /* L1's entry controls plus "load IA32_PAT" and "load IA32_EFER", which

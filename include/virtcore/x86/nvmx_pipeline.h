@@ -216,7 +216,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(0, 6, L1, "VMX-preemption timer: L1's timer, counted on vmcs02")                              \
     X(0, 7, REFUSED, "process posted interrupts: no posted-interrupt descriptor is mapped for L2")  \
     X(1, 2, OR, "interrupt-window exiting: L1's window or L0's")                                    \
-    X(1, 3, L1, "use TSC offsetting: vmcs02's offset is L0's plus L1's")                            \
+    X(1, 3, OR, "use TSC offsetting: L2 reads L1's TSC function of L0's; vmcs02's offset and multiplier compose the two (\"TSC Scaling\")") \
     X(1, 7, OR, "HLT exiting")                                                                      \
     X(1, 19, CR8, "CR8-load exiting: forced unless L1 uses the TPR shadow; with it L1's (L2's CR8 is VTPR, not L1's TPR)") \
     X(1, 20, CR8, "CR8-store exiting: forced unless L1 uses the TPR shadow; with it L1's (L2's CR8 is VTPR, not L1's TPR)") \
@@ -236,6 +236,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(2, 13, REFUSED, "enable VM functions: EPTP switching is not emulated")                        \
     X(2, 14, REFUSED, "VMCS shadowing: L2's VMREAD/VMWRITE would need L1's shadow VMCS emulated") \
     X(2, 17, REFUSED, "enable PML: no page-modification log for L2")                                \
+    X(2, 25, OR, "use TSC scaling: vmcs02's multiplier is L0's times L1's (1.0 for a level that does not scale) and its offset L0's scaled by L1's multiplier plus L1's") \
     X(3, 2, L1, "save debug controls: L2's DR7/DEBUGCTL for L1")                                    \
     X(3, 9, L0, "host address-space size: the exit returns to L0")                                  \
     X(3, 12, REFUSED, "load IA32_PERF_GLOBAL_CTRL: the vCPU model holds no IA32_PERF_GLOBAL_CTRL (the VMM models it), so the exit to L1 could not load L1's value") \

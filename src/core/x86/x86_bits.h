@@ -212,6 +212,7 @@
 #define VCORE__PIN_POSTED_INTR (1u << 7)      /* Process posted interrupts. */
 /* Primary processor-based VM-execution controls. */
 #define VCORE__PROC_IRQ_WINDOW (1u << 2)      /* Interrupt-window exiting. */
+#define VCORE__PROC_TSC_OFFSET (1u << 3)      /* Use TSC offsetting. */
 #define VCORE__PROC_HLT (1u << 7)             /* HLT exiting. */
 #define VCORE__PROC_CR3_LOAD (1u << 15)       /* CR3-load exiting. */
 #define VCORE__PROC_CR3_STORE (1u << 16)      /* CR3-store exiting. */
@@ -242,6 +243,7 @@
 #define VCORE__PROC2_MBEC (1u << 22)          /* Mode-based execute control for EPT. */
 #define VCORE__PROC2_SPP (1u << 23)           /* Sub-page write permissions for EPT. */
 #define VCORE__PROC2_PT_GPA (1u << 24)        /* Intel PT uses guest physical addresses. */
+#define VCORE__PROC2_TSC_SCALING (1u << 25)   /* Use TSC scaling. */
 /* Primary VM-exit controls. */
 #define VCORE__EXIT_SAVE_DEBUG (1u << 2)      /* Save debug controls. */
 #define VCORE__EXIT_HOST_64 (1u << 9)         /* Host address-space size. */

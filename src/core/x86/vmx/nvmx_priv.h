@@ -95,7 +95,10 @@ struct vcore_nvmx {
     uint32_t ctl01[5];      /* vmcs01's control words (L0's needs), read once per vmcs02 */
     uint32_t exc01;         /* vmcs01's exception bitmap */
     uint32_t hw_allowed1[5]; /* the backend processor's allowed-1 control settings (which fields vmcs02 has) */
-    uint64_t tsc01;         /* vmcs01's TSC offset */
+    uint64_t tsc01;         /* L0's TSC offset for L1 (vmcs01's, 0 without "use TSC offsetting") */
+    uint64_t tscm01;        /* L0's TSC multiplier for L1 (vmcs01's, 1.0 = 1 << 48 without "use TSC scaling") */
+    uint64_t tsc02[2];      /* vmcs02's TSC offset and multiplier as last written (vcpu_nested_tsc.c) */
+    bool tsc_stale;         /* vmcs12's TSC controls, offset or multiplier changed since tsc02 was computed */
     uint64_t efer02;        /* vmcs02's guest IA32_EFER as last written (vcpu_nested_efer.c) */
     bool efer02_live;       /* L2's EFER was loaded by the entry and not yet replaced by L1's */
     uint64_t pat02;         /* vmcs02's guest IA32_PAT as last written (vcpu_nested_pat.c) */
@@ -106,6 +109,7 @@ struct vcore_nvmx {
     bool l2_done;           /* L0 completed an iteration of an L2 REP string instruction (MTF: vcpu_nested_entry.c) */
     uint32_t l2_pending;    /* the VCORE_EXIT_* of that exit, whose reply goes to L2 (0: none) */
     uint8_t l2_io_width;    /* its I/O access width (1, 2 or 4) */
+    bool l2_rdtsc;          /* it is L2's RDMSR of IA32_TIME_STAMP_COUNTER: the VMM answers with L1's TSC */
     uint8_t l2_io[256];     /* its I/O data: OUT(S)'s bytes, IN(S)'s reply (vcore_exit_t::u.io.data) */
     bool l2_str;            /* the I/O exit is INS/OUTS: */
     bool l2_str_rep;        /*   REP prefixed */

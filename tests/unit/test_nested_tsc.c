@@ -1,0 +1,222 @@
+/*
+ * test_nested_tsc.c - L2's time-stamp counter on vmcs02, on the mock.
+ *
+ * Expected values come from SDM Vol. 3, "Changes to Instruction Behavior
+ * in VMX Non-Root Operation" (RDTSC, RDTSCP, RDMSR of IA32_TIME_STAMP_COUNTER:
+ * with "use TSC offsetting" the guest reads TSC + offset, with "use TSC
+ * scaling" too ((TSC * multiplier) >> 48) + offset, the multiplier having
+ * 48 fraction bits; scaling without offsetting changes nothing) applied
+ * twice: L1 reads f01(TSC) by vmcs01's controls and L2 f12(f01(TSC)) by
+ * vmcs12's, so vmcs02 holds multiplier m01 * m12 / 2^48 and offset
+ * o01 * m12 / 2^48 + o12 (signed offsets, results modulo 2^64).
+ */
+#include <string.h>
+
+#include "support.h"
+#include <virtcore/x86/msr.h>
+#include <virtcore/x86/nvmx_pipeline.h>
+
+#include "nested_fixture.h"
+
+#define PROC_TSC_OFFSET (1u << 3)
+#define PROC_MSR_BITMAPS (1u << 28)
+#define PROC_SECONDARY (1u << 31)
+#define PROC2_TSC_SCALING (1u << 25)
+#define PROC12 0x04006172u /* the reference vmcs12's primary controls */
+#define ONE (1ull << 48)   /* multiplier 1.0 */
+
+static void setup(void)
+{
+    nested_vm(NULL, NULL, NULL, 0);
+}
+
+static void teardown(void)
+{
+    nested_vm_destroy(0);
+}
+
+/* One level's TSC function: offsetting with offset, scaling with mult. */
+typedef struct {
+    bool offset_on, scale_on;
+    uint64_t offset, mult;
+} tsc_fn_t;
+
+/* vmcs01's (L0's for L1). */
+static void set01(const tsc_fn_t *f)
+{
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL,
+                                          (f->offset_on ? PROC_TSC_OFFSET : 0u) | PROC_SECONDARY),
+                     VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL,
+                                          f->scale_on ? PROC2_TSC_SCALING : 0u),
+                     VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_TSC_OFFSET, f->offset), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_TSC_MULTIPLIER, f->mult), VCORE_OK);
+}
+
+/* vmcs12's (L1's for L2), with extra primary controls. */
+static void set12_tsc(const tsc_fn_t *f, uint32_t proc)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, PROC12 | proc | (f->offset_on ? PROC_TSC_OFFSET : 0u) |
+                                                    (f->scale_on ? PROC_SECONDARY : 0u));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, f->scale_on ? PROC2_TSC_SCALING : 0u);
+    set12(VCORE_VMCS_TSC_OFFSET, f->offset);
+    set12(VCORE_VMCS_TSC_MULTIPLIER, f->mult);
+}
+
+static void launch_then_cpuid(void)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+}
+
+#define NEG(x) (0ull - (uint64_t)(x))
+
+static const struct {
+    tsc_fn_t l0, l1;
+    bool offset_on, scale_on; /* vmcs02's controls */
+    uint64_t offset, mult;    /* vmcs02's fields (mult where vmcs02 scales) */
+} composed[] = {
+    /* L1 offsets only. */
+    {{false, false, 0, 0}, {true, false, 5, 0}, true, false, 5, 0},
+    /* L0 offsets only: L2 reads L1's TSC, so vmcs02 offsets by L0's. */
+    {{true, false, 1000, 0}, {false, false, 77, 0}, true, false, 1000, 0},
+    /* Both, signed: -100 + 50. */
+    {{true, false, NEG(100), 0}, {true, false, 50, 0}, true, false, NEG(50), 0},
+    /* L1 scales by 2.0: L0's offset doubles. */
+    {{true, false, 1000, 0}, {true, true, 7, 2 * ONE}, true, true, 2007, 2 * ONE},
+    {{true, false, NEG(1000), 0}, {true, true, 7, 2 * ONE}, true, true, NEG(1993), 2 * ONE},
+    /* L1 scales by 0.5: 1001 / 2 = 500.5, the product shifted right. */
+    {{true, false, 1001, 0}, {true, true, 0, ONE / 2}, true, true, 500, ONE / 2},
+    /* L1's scaling without its offsetting does nothing: multiplier 1.0. */
+    {{true, false, 1000, 0}, {false, true, 7, 2 * ONE}, true, true, 1000, ONE},
+    /* L0 scales by 1.5, L1 by 2.0: 3.0, L0's offset doubled plus L1's. */
+    {{true, true, 1000, 3 * ONE / 2}, {true, true, 7, 2 * ONE}, true, true, 2007, 3 * ONE},
+    /* L0 scales by 1.5, L1 offsets only: L0's multiplier stays. */
+    {{true, true, 1000, 3 * ONE / 2}, {true, false, 7, 0}, true, true, 1007, 3 * ONE / 2},
+};
+
+/* vmcs02's TSC controls and fields for each composition above. */
+START_TEST(vmcs02_composes_tsc_functions)
+{
+    set01(&composed[_i].l0);
+    set12_tsc(&composed[_i].l1, 0);
+    launch_then_cpuid();
+    uint64_t proc = nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL);
+    uint64_t proc2 = (proc & PROC_SECONDARY) ? nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) : 0;
+    ck_assert_uint_eq((proc & PROC_TSC_OFFSET) != 0, composed[_i].offset_on);
+    ck_assert_uint_eq((proc2 & PROC2_TSC_SCALING) != 0, composed[_i].scale_on);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TSC_OFFSET), composed[_i].offset);
+    if (composed[_i].scale_on)
+        ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TSC_MULTIPLIER), composed[_i].mult);
+    /* vmcs01 was read, never written. */
+    uint64_t w = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, NULL, VCORE_VMCS_TSC_OFFSET, &w), VCORE_OK);
+    ck_assert_uint_eq(w, composed[_i].l0.offset);
+}
+END_TEST
+
+/* L1 changes its offset, then turns offsetting off, between entries of
+ * the same vmcs12 (its VMWRITEs): vmcs02 follows each time. */
+START_TEST(l1_tsc_changes_reach_vmcs02)
+{
+    tsc_fn_t l0 = {true, false, 1000, 0}, l1 = {true, false, 5, 0};
+    set01(&l0);
+    set12_tsc(&l1, 0);
+    launch_then_cpuid();
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TSC_OFFSET), 1005);
+    nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_TSC_OFFSET, 9);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TSC_OFFSET), 1009);
+    nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, PROC12);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TSC_OFFSET), 1000);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) & PROC_TSC_OFFSET, PROC_TSC_OFFSET);
+}
+END_TEST
+
+/* L2's RDMSR of IA32_TIME_STAMP_COUNTER that L1 does not intercept: the
+ * VMM answers with the vCPU's (L1's) TSC, and L2 gets it through L1's
+ * offset and multiplier - or unchanged without L1's offsetting. */
+static const struct {
+    tsc_fn_t l1;
+    uint64_t l1_tsc, l2_tsc;
+} rdmsr_cases[] = {
+    {{false, false, 0, 0}, 0x123456789ull, 0x123456789ull},
+    {{true, false, NEG(0x100), 0}, 0x123456789ull, 0x123456689ull},
+    {{true, true, 3, 3 * ONE}, 0x100000000ull, 0x300000003ull},
+    /* 2^63 * 4.0 is 2^65: the low 64 bits of the shifted product, 0. */
+    {{true, true, 1, 4 * ONE}, 1ull << 63, 1},
+};
+
+START_TEST(l2_rdmsr_tsc_through_l1_function)
+{
+    set12_tsc(&rdmsr_cases[_i].l1, PROC_MSR_BITMAPS);
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    nested_set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_TSC);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    nested_push_l2_q(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
+    ck_assert_uint_eq(e.u.msr.index, VCORE_MSR_IA32_TSC);
+    e.u.msr.value = rdmsr_cases[_i].l1_tsc;
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    uint64_t want = rdmsr_cases[_i].l2_tsc;
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], want & 0xffffffffu);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RDX], want >> 32);
+}
+END_TEST
+
+/* Another MSR's reply is L2's as the VMM gave it. */
+START_TEST(l2_rdmsr_other_msr_unchanged)
+{
+    tsc_fn_t l1 = {true, true, 3, 3 * ONE};
+    set12_tsc(&l1, PROC_MSR_BITMAPS);
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    nested_set_gpr(VCORE_X86_RCX, 0x1a0);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    nested_push_l2_q(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
+    e.u.msr.value = 0x100000000ull;
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RDX], 1);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0);
+}
+END_TEST
+
+static Suite *tsc_suite(void)
+{
+    Suite *s = suite_create("nested_tsc");
+    TCase *t = tcase_create("tsc");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_loop_test(t, vmcs02_composes_tsc_functions, 0, (int)(sizeof(composed) / sizeof(composed[0])));
+    tcase_add_test(t, l1_tsc_changes_reach_vmcs02);
+    tcase_add_loop_test(t, l2_rdmsr_tsc_through_l1_function, 0, (int)(sizeof(rdmsr_cases) / sizeof(rdmsr_cases[0])));
+    tcase_add_test(t, l2_rdmsr_other_msr_unchanged);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    return vcore_test_run(tsc_suite());
+}
