@@ -555,6 +555,33 @@ START_TEST(import_without_guest_mode_leaves_l2)
 }
 END_TEST
 
+/* An L2 dropped by a blob without guest mode takes its IA32_PAT and
+ * IA32_EFER with it: the vCPU's are L1's again, as the VMM sets them (the
+ * one held in vmcs02 no longer answers nor changes). */
+START_TEST(import_without_guest_mode_drops_l2_pat_and_efer)
+{
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_PAT, RT_L1_PAT), VCORE_OK);
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fbu | (1u << 9) | (3u << 14));
+    set12(VCORE_VMCS_GUEST_IA32_PAT, RT_GUEST12_PAT);
+    set12(VCORE_VMCS_GUEST_IA32_EFER, 0x500);
+    launch_into_l2();
+    uint64_t pat = 0, efer = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_PAT, &pat), VCORE_OK);
+    ck_assert_uint_eq(pat, RT_GUEST12_PAT);
+    uint32_t len = get_state(blob);
+    set16(blob, B_FLAGS, 0);
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_PAT, &pat), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_EFER, &efer), VCORE_OK);
+    ck_assert_uint_eq(pat, RT_L1_PAT);
+    ck_assert_uint_eq(efer, RT_L1_EFER);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_PAT, RT_L2_PAT), VCORE_OK);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), RT_GUEST12_PAT);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_PAT, &pat), VCORE_OK);
+    ck_assert_uint_eq(pat, RT_L2_PAT);
+}
+END_TEST
+
 /* ---- every refusal rule, and a refused blob changes nothing ---- */
 
 typedef void (*mutate_fn)(uint8_t *b);
@@ -944,6 +971,7 @@ int main(void)
     tcase_add_test(tc, export_refused_while_rdmsr_pending);
     tcase_add_test(tc, toolkit_import_refuses_vcpu_guest_mode);
     tcase_add_test(tc, import_without_guest_mode_leaves_l2);
+    tcase_add_test(tc, import_without_guest_mode_drops_l2_pat_and_efer);
     tcase_add_test(tc, every_refusal_changes_nothing);
     tcase_add_test(tc, run_pending_accepts_clear_launch_state);
     tcase_add_test(tc, bad_arguments);
