@@ -349,6 +349,14 @@ static inline void nested_l2_ud_to_vmm(void)
     ck_assert(last().in_l2);
 }
 
+/* L1's VMLAUNCH of the test's vmcs12, then such a #UD of L2 for the VMM. */
+static inline void nested_launch_to_vmm(void)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    nested_l2_ud_to_vmm();
+}
+
 /* An L2 exit with its qualification and instruction length. */
 static inline void nested_push_l2_q(uint32_t reason, uint64_t qual, uint32_t len)
 {

@@ -290,9 +290,7 @@ START_TEST(vmm_reads_and_writes_l2_efer)
     set12(VCORE_VMCS_GUEST_IA32_EFER, guest12);
     set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | (save ? EXIT_SAVE_EFER : 0u) | (exit_load ? EXIT_LOAD_EFER : 0u));
     set12(VCORE_VMCS_HOST_IA32_EFER, host12);
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    nested_l2_ud_to_vmm();
+    nested_launch_to_vmm();
     uint64_t efer = 0;
     ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_EFER, &efer), VCORE_OK);
     ck_assert_uint_eq(efer, entry_load ? guest12 : l1);

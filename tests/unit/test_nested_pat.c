@@ -238,9 +238,7 @@ START_TEST(vmm_reads_and_writes_l2_pat)
     set12(VCORE_VMCS_GUEST_IA32_PAT, GUEST12_PAT);
     set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | (save ? EXIT_SAVE_PAT : 0u) | (exit_load ? EXIT_LOAD_PAT : 0u));
     set12(VCORE_VMCS_HOST_IA32_PAT, HOST12_PAT);
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    nested_l2_ud_to_vmm();
+    nested_launch_to_vmm();
     ck_assert_uint_eq(l1_pat(), entry_load ? GUEST12_PAT : L1_PAT);
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_PAT, pat_bad[0]), VCORE_ERR_INVAL);
     vcore_diag_t d = {.size = sizeof(d)};
