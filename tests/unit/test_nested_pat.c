@@ -297,6 +297,25 @@ START_TEST(msr_load_list_entry_loads_l2_pat)
 }
 END_TEST
 
+/* "Loading MSRs" at the exit: the VM-exit MSR-load list is processed after
+ * L1's host state, so an IA32_PAT entry is L1's PAT, over vmcs12's host
+ * IA32_PAT that "load IA32_PAT" loaded; the PAT L2 had in vmcs02 stays. */
+START_TEST(exit_msr_load_list_loads_l1_pat)
+{
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 | ENTRY_LOAD_PAT);
+    set12(VCORE_VMCS_GUEST_IA32_PAT, GUEST12_PAT);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | EXIT_LOAD_PAT);
+    set12(VCORE_VMCS_HOST_IA32_PAT, HOST12_PAT);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, 1);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, MSRLIST);
+    put(MSRLIST, VCORE_MSR_IA32_PAT, 8);
+    put(MSRLIST + 8, LIST_PAT, 8);
+    launch_then_cpuid(0, 0);
+    ck_assert_uint_eq(l1_pat(), LIST_PAT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), GUEST12_PAT);
+}
+END_TEST
+
 /* An invalid PAT in entry 2 of the list fails the entry: exit reason 34
  * with bit 31 set, qualification 2; entry 1 stays loaded, so without
  * "load IA32_PAT" at exit L1 has entry 1's PAT ("VM-Entry Failures During
@@ -378,6 +397,7 @@ static Suite *pat_suite(void)
     tcase_add_test(t, l2_wrmsr_pat_invalid_with_l1_gp_intercept_exits_to_l1);
     tcase_add_loop_test(t, vmm_reads_and_writes_l2_pat, 0, 8);
     tcase_add_test(t, msr_load_list_entry_loads_l2_pat);
+    tcase_add_test(t, exit_msr_load_list_loads_l1_pat);
     tcase_add_test(t, msr_load_list_invalid_pat_fails_entry);
     tcase_add_test(t, failed_entry_before_guest_state_keeps_l1_pat);
     tcase_add_test(t, processor_without_load_pat_refuses_entry);
