@@ -303,6 +303,14 @@ VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_xcr(vcore_vcpu_t *vcpu, uint32_t 
 
 /**
  * @brief Reads a modelled MSR (see x86/msr.h for the list).
+ *
+ * While nested VMX runs L2 (from L1's VM entry until the VM exit to L1,
+ * also when an exit from L2 returned to the VMM), IA32_EFER and IA32_PAT
+ * are L2's: the vCPU has one of each, the VM entry loaded L2's and the exit
+ * to L1 gives L1 vmcs12's host value or leaves L2's (SDM Vol. 3, "Loading
+ * Guest Control Registers, Debug Registers, and MSRs", "Loading Host
+ * State"). vcore_vcpu_get_sregs() keeps L1's EFER with L1's control
+ * registers. See vcore_nvmx_vcpu_get_state() for migrating such a vCPU.
  * @param[in] vcpu The vCPU.
  * @param[in] index MSR index.
  * @param[out] value Receives the value.
@@ -315,6 +323,12 @@ VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_get_msr(vcore_vcpu_t *vcpu, uint32_t 
 
 /**
  * @brief Writes a modelled MSR with the architectural checks of WRMSR.
+ *
+ * While nested VMX runs L2, IA32_EFER and IA32_PAT are L2's (see
+ * vcore_vcpu_get_msr()): the write changes the value L2 runs with, checked
+ * as L2's own WRMSR would be, and the next VM exit to L1 treats it as
+ * L2's ("save IA32_EFER" / "save IA32_PAT" store it in vmcs12; without
+ * "load IA32_EFER" / "load IA32_PAT" L1 goes on with it).
  * @param[in] vcpu The vCPU.
  * @param[in] index MSR index.
  * @param[in] value New value.

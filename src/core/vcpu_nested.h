@@ -164,6 +164,9 @@ static inline void vcore__vcpu_nested_pat_exit(vcore_vcpu_t *vcpu)
     vcpu->nvmx->pat02_live = false;
 }
 int vcore__vcpu_nested_pat_write(vcore_vcpu_t *vcpu, uint64_t value, uint32_t *gp);
+/* vcpu_nested_msr02.c: WRMSR of IA32_EFER or IA32_PAT (index) for L2
+ * while held (vmcs02 current): efer_write or pat_write. */
+int vcore__vcpu_nested_msr02_write(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value, uint32_t *why);
 
 /* vcpu_nested_tsc.c: L2's TSC. enter: vmcs02's TSC offset and multiplier
  * (vmcs02 current) from vmcs12's and L0's (nv->tsc01, nv->tscm01), written
@@ -171,6 +174,7 @@ int vcore__vcpu_nested_pat_write(vcore_vcpu_t *vcpu, uint64_t value, uint32_t *g
  * reads (RDTSC, RDMSR) when L1's reads l1_tsc. */
 int vcore__vcpu_nested_tsc_enter(vcore_vcpu_t *vcpu, bool full);
 uint64_t vcore__vcpu_nested_tsc_l2(vcore_vcpu_t *vcpu, uint64_t l1_tsc);
+
 /* vcpu_nested_l0.c: the vmcs02 guest-state field holding an MSR's value
  * for L2 (IA32_SYSENTER_CS/ESP/EIP, IA32_FS_BASE, IA32_GS_BASE), or 0. */
 uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index);

@@ -145,19 +145,17 @@ static int vcore__vcpu_nested_l0_gp(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
 }
 
 /* L2's RDMSR/WRMSR, which L1 lets through, of IA32_EFER or IA32_PAT while
- * vmcs02 holds L2's value (efer02/pat02 live): RDMSR answers from it,
+ * vmcs02 holds L2's value (vcpu_nested_msr02.c): RDMSR answers from it,
  * WRMSR goes through the rule an MSR-load list entry uses too (*gp: #GP(0)
  * for L2 instead, nothing changed). */
 static int vcore__vcpu_nested_l0_msr02(vcore_vcpu_t *vcpu, uint32_t index, bool write, bool *gp)
 {
-    vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__x86_vcpu_t *x = vcpu->x86;
-    bool efer = index == VCORE_MSR_IA32_EFER;
     uint64_t *rax = &x->st.regs.gpr[VCORE_X86_RAX], *rdx = &x->st.regs.gpr[VCORE_X86_RDX];
     *gp = false;
     if (!write) {
         /* EDX:EAX; in 64-bit mode the upper halves of RAX and RDX are cleared. */
-        uint64_t value = efer ? nv->efer02 : nv->pat02;
+        uint64_t value = vcore__vcpu_nested_msr02_get(vcpu, index);
         *rax = (uint32_t)value;
         *rdx = value >> 32;
         vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);
@@ -165,7 +163,7 @@ static int vcore__vcpu_nested_l0_msr02(vcore_vcpu_t *vcpu, uint32_t index, bool 
     }
     uint64_t value = ((*rdx & 0xffffffffull) << 32) | (*rax & 0xffffffffull);
     uint32_t why = 0;
-    int err = efer ? vcore__vcpu_nested_efer_write(vcpu, value, &why) : vcore__vcpu_nested_pat_write(vcpu, value, &why);
+    int err = vcore__vcpu_nested_msr02_write(vcpu, index, value, &why);
     *gp = why != 0;
     return err;
 }
@@ -822,7 +820,7 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
         uint32_t index = (uint32_t)x->st.regs.gpr[VCORE_X86_RCX];
         uint32_t field = vcore__vcpu_nested_l0_msr_field(index);
         nv->l2_insn_len = nv->x02.insn_len;
-        if ((index == VCORE_MSR_IA32_EFER && nv->efer02_live) || (index == VCORE_MSR_IA32_PAT && nv->pat02_live)) {
+        if (vcore__vcpu_nested_msr02_held(vcpu, index)) {
             /* L2's EFER and PAT are vmcs02's (vcpu_nested_efer.c,
              * vcpu_nested_pat.c), not L1's. */
             bool gp = false, reflected = false;

@@ -59,8 +59,9 @@ static void vcore__vcpu_nested_state_save(const vcore_nvmx_t *nv, nested_state_s
     vcore__memcpy(s->dirty, nv->dirty, sizeof(s->dirty));
 }
 
-static void vcore__vcpu_nested_state_restore(vcore_nvmx_t *nv, const nested_state_saved_t *s)
+static void vcore__vcpu_nested_state_restore(vcore_vcpu_t *vcpu, const nested_state_saved_t *s)
 {
+    vcore_nvmx_t *nv = vcpu->nvmx;
     nv->vmx_operation = s->vmx_operation;
     nv->shadow_loaded = s->shadow_loaded;
     nv->rare_stale = s->rare_stale;
@@ -77,6 +78,8 @@ static void vcore__vcpu_nested_state_restore(vcore_nvmx_t *nv, const nested_stat
     nv->run_pending = false;
     nv->mtf_pending = false;
     nv->vmcs02_for = VCORE__INVALID_PTR;
+    vcore__vcpu_nested_efer_exit(vcpu);
+    vcore__vcpu_nested_pat_exit(vcpu);
 }
 
 static int vcore__vcpu_nested_state_refuse(vcore_vcpu_t *vcpu, vcore_diag_t *diag, uint32_t id, uint64_t value,
@@ -283,6 +286,10 @@ int vcore_nvmx_vcpu_set_state(vcore_vcpu_t *vcpu, const void *buf, size_t len, v
     nv->l2_pending = 0;
     nv->l2_insn_len = 0;
     nv->in_l2 = false;
+    /* Its EFER and PAT with it: the vCPU's are the model's again
+     * (vcpu_nested_msr02.c). */
+    vcore__vcpu_nested_efer_exit(vcpu);
+    vcore__vcpu_nested_pat_exit(vcpu);
     nv->run_pending = false;
     nv->mtf_pending = false;
     nv->rare_stale = false;
@@ -294,7 +301,7 @@ int vcore_nvmx_vcpu_set_state(vcore_vcpu_t *vcpu, const void *buf, size_t len, v
     if (err) {
         /* The backend failed building vmcs02: back to the state before. */
         vcore__nvmx_kvm_swap(nv);
-        vcore__vcpu_nested_state_restore(nv, &saved);
+        vcore__vcpu_nested_state_restore(vcpu, &saved);
     }
     return err;
 }

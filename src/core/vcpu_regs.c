@@ -223,6 +223,12 @@ int vcore_vcpu_get_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value)
     uint32_t classes = vcore__x86_msr_classes(index);
     if (!classes)
         return VCORE_ERR_NOENT;
+    /* While L2 runs under nested VMX its IA32_EFER and IA32_PAT are the
+     * vCPU's (vcpu_nested_msr02.c). */
+    if (vcore__vcpu_nested_msr02_held(vcpu, index)) {
+        *value = vcore__vcpu_nested_msr02_get(vcpu, index);
+        return VCORE_OK;
+    }
     vcore_x86_state_t tmp, *st = NULL;
     int err = vcore__vcpu_sync_in(vcpu, classes);
     if (!err)
@@ -243,6 +249,8 @@ int vcore_vcpu_set_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value)
         (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_MSR_UNKNOWN, index);
         return VCORE_ERR_NOENT;
     }
+    if (vcore__vcpu_nested_msr02_held(vcpu, index))
+        return vcore__vcpu_refused(vcpu, vcore__vcpu_nested_msr02_set(vcpu, index, value));
     /* EFER and the FS/GS bases are checked against the segment state
      * (EFER: vcore__x86_check_sregs() needs the whole system-register block). */
     int err = vcore__vcpu_sync_in(vcpu, classes | VCORE__RUNTIME_GROUPS |

@@ -84,6 +84,14 @@ int vcore__vcpu_x86_answer(vcore_vcpu_t *vcpu, uint32_t answering, vcore_exit_t 
  * completed in place and L1 entered again, as long as its exits are such
  * instructions; exit is then the first other one (or an error). */
 int vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, vcore_exit_t *exit);
+/* vcpu_nested_msr02.c: the vCPU's IA32_EFER and IA32_PAT are L2's, held
+ * in vmcs02, from the VM entry that loaded them until the exit to L1.
+ * held: index is one of them and L2's is live. get: L2's value. set: the
+ * VMM's write of L2's value, with WRMSR's checks (VCORE_ERR_INVAL and the
+ * rule in last_diag where WRMSR would be #GP(0); nothing changed). */
+bool vcore__vcpu_nested_msr02_held(const vcore_vcpu_t *vcpu, uint32_t index);
+uint64_t vcore__vcpu_nested_msr02_get(const vcore_vcpu_t *vcpu, uint32_t index);
+int vcore__vcpu_nested_msr02_set(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value);
 /* vcpu_nested.c: runs L2; *l1 when an exit was reflected and L1 runs next. */
 int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1);
 /* vcpu_nested.c: releases vmcs02 (vCPU teardown, RESET). */

@@ -213,6 +213,20 @@ static void l1_long_mode(void)
     ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_FEATURE_CONTROL, 5), VCORE_OK);
 }
 
+/* The vCPU's CPUID with SYSCALL in 80000001H:EDX (bit 11) besides the
+ * fixture's, so that EFER.SCE is not reserved (SDM Vol. 4, "IA32_EFER"). */
+static inline void nested_cpuid_syscall(void)
+{
+    vcore_cpuid_entry_t c[] = {
+        {.function = 0, .eax = 1, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69},
+        {.function = 1, .eax = 0x50654, .ecx = (1u << 5), .edx = (1u << 6) | (1u << 3) | 1u},
+        {.function = 0x80000000, .eax = 0x80000008},
+        {.function = 0x80000001, .edx = (1u << 29) | (1u << 20) | (1u << 11)},
+        {.function = 0x80000008, .eax = 0x3028},
+    };
+    ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, c, 5), VCORE_OK);
+}
+
 /* The test VM: the mock backend (with host services `host` and processor
  * capabilities `mock_caps` when given), RAM mapped at guest-physical 0, one
  * nested-VMX vCPU (offered at most `l1_caps` when given) in the L1 state
@@ -316,6 +330,28 @@ static inline void nested_set_gpr(uint32_t reg, uint64_t v)
     vcore_x86_regs_t r = regs();
     r.gpr[reg] = v;
     ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+}
+
+/* L2 takes a #UD (vector 6, hardware exception, valid) that L1 does not
+ * intercept (exception bitmap 0) at its next exit: the VMM sees it raw,
+ * L2 stays the running context (run: the vCPU runs until then). */
+static inline void nested_l2_ud_to_vmm(void)
+{
+    uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INTR_INFO};
+    uint64_t val[1] = {0x80000306u};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 1, enc, val);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RAW);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert(last().in_l2);
+}
+
+/* L1's VMLAUNCH of the test's vmcs12, then such a #UD of L2 for the VMM. */
+static inline void nested_launch_to_vmm(void)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    nested_l2_ud_to_vmm();
 }
 
 /* An L2 exit with its qualification and instruction length. */

@@ -34,14 +34,7 @@
 static void setup(void)
 {
     nested_vm(NULL, NULL, NULL, 0);
-    vcore_cpuid_entry_t c[] = {
-        {.function = 0, .eax = 1, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69},
-        {.function = 1, .eax = 0x50654, .ecx = (1u << 5), .edx = (1u << 6) | (1u << 3) | 1u},
-        {.function = 0x80000000, .eax = 0x80000008},
-        {.function = 0x80000001, .edx = (1u << 29) | (1u << 20) | (1u << 11)},
-        {.function = 0x80000008, .eax = 0x3028},
-    };
-    ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, c, 5), VCORE_OK);
+    nested_cpuid_syscall();
 }
 
 static void teardown(void)
@@ -272,6 +265,59 @@ START_TEST(l2_wrmsr_efer_refused_with_l1_gp_intercept_exits_to_l1)
 }
 END_TEST
 
+/* The VMM between two runs of L2 (after an exit L0 handed to it): the
+ * vCPU's IA32_EFER (vcore_vcpu_get_msr) is L2's - vmcs12's guest value with
+ * "load IA32_EFER" (bit 0 of the case), else L1's with LMA and LME from
+ * "IA-32e mode guest" - while the system-register block stays L1's. A
+ * write changes the EFER L2 runs with, refused where L2's WRMSR would be
+ * #GP(0) (LME changed with paging on, a reserved bit). At the next exit L1
+ * sees it as L2's: "save IA32_EFER" (bit 1) stores it in vmcs12, else
+ * vmcs12 keeps what L1 wrote; without "load IA32_EFER" at exit (bit 2) L1
+ * goes on with it (LMA and LME from "host address-space size", 1 here),
+ * else gets vmcs12's host value. */
+START_TEST(vmm_reads_and_writes_l2_efer)
+{
+    static const struct {
+        uint64_t value;
+        uint32_t check;
+    } bad[2] = {{EFER_SCE | EFER_NXE, VCORE_VMX_CHECK_MSR_LOAD_EFER_LME},
+                {EFER_SCE | EFER_NXE | EFER_LME | (1ull << 1), VCORE_VMX_CHECK_MSR_LOAD_EFER_RESERVED}};
+    const uint64_t l1 = EFER_NXE | EFER_LME | EFER_LMA, guest12 = EFER_SCE | EFER_LME | EFER_LMA;
+    const uint64_t vmm = EFER_SCE | EFER_NXE | EFER_LME | EFER_LMA, host12 = EFER_LME | EFER_LMA;
+    bool entry_load = (_i & 1) != 0, save = (_i & 2) != 0, exit_load = (_i & 4) != 0;
+    l1_efer(l1);
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 | (entry_load ? ENTRY_LOAD_EFER : 0u));
+    set12(VCORE_VMCS_GUEST_IA32_EFER, guest12);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | (save ? EXIT_SAVE_EFER : 0u) | (exit_load ? EXIT_LOAD_EFER : 0u));
+    set12(VCORE_VMCS_HOST_IA32_EFER, host12);
+    nested_launch_to_vmm();
+    uint64_t efer = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_EFER, &efer), VCORE_OK);
+    ck_assert_uint_eq(efer, entry_load ? guest12 : l1);
+    ck_assert_uint_eq(sregs().efer, l1);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_EFER, bad[i].value), VCORE_ERR_INVAL);
+        vcore_diag_t d = {.size = sizeof(d)};
+        ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+        ck_assert_uint_eq(d.id, bad[i].check);
+    }
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_EFER, &efer), VCORE_OK);
+    ck_assert_uint_eq(efer, entry_load ? guest12 : l1);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_EFER, vmm), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_EFER, &efer), VCORE_OK);
+    ck_assert_uint_eq(efer, vmm);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_EFER), vmm);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_EFER), save ? vmm : guest12);
+    ck_assert_uint_eq(sregs().efer, exit_load ? host12 : vmm);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_EFER, &efer), VCORE_OK);
+    ck_assert_uint_eq(efer, exit_load ? host12 : vmm);
+}
+END_TEST
+
 /* A processor without "load IA32_EFER": vmcs02 cannot give L2 L1's EFER,
  * so the entry is refused by name (control word 4, bit 15), not run on
  * L0's EFER. */
@@ -303,6 +349,7 @@ static Suite *efer_suite(void)
     tcase_add_test(t, exit_load_efer_gives_host_value);
     tcase_add_loop_test(t, l2_wrmsr_efer_refused_is_gp, 0, 2);
     tcase_add_test(t, l2_wrmsr_efer_refused_with_l1_gp_intercept_exits_to_l1);
+    tcase_add_loop_test(t, vmm_reads_and_writes_l2_efer, 0, 8);
     tcase_add_test(t, processor_without_load_efer_refuses_entry);
     tcase_add_test(t, merge_forces_load_efer);
     suite_add_tcase(s, t);

@@ -222,6 +222,41 @@ START_TEST(l2_wrmsr_pat_invalid_is_gp)
 }
 END_TEST
 
+/* The VMM between two runs of L2 (after an exit L0 handed to it): the
+ * vCPU's PAT is L2's - vmcs12's guest IA32_PAT with "load IA32_PAT", else
+ * L1's, which L2 runs on ("Loading Guest Control Registers, Debug
+ * Registers, and MSRs") - and a write changes the PAT L2 runs with, refused
+ * where L2's own WRMSR would be #GP(0). At the next exit L1 sees the
+ * written value as L2's: "save IA32_PAT" (bit 1 of the case) stores it in
+ * vmcs12, else vmcs12 keeps what L1 wrote; L1 goes on with it without
+ * "load IA32_PAT" at exit (bit 2), else gets vmcs12's host PAT. Bit 0: L1's
+ * "load IA32_PAT" at entry. */
+START_TEST(vmm_reads_and_writes_l2_pat)
+{
+    bool entry_load = (_i & 1) != 0, save = (_i & 2) != 0, exit_load = (_i & 4) != 0;
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 | (entry_load ? ENTRY_LOAD_PAT : 0u));
+    set12(VCORE_VMCS_GUEST_IA32_PAT, GUEST12_PAT);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | (save ? EXIT_SAVE_PAT : 0u) | (exit_load ? EXIT_LOAD_PAT : 0u));
+    set12(VCORE_VMCS_HOST_IA32_PAT, HOST12_PAT);
+    nested_launch_to_vmm();
+    ck_assert_uint_eq(l1_pat(), entry_load ? GUEST12_PAT : L1_PAT);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_PAT, pat_bad[0]), VCORE_ERR_INVAL);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, VCORE_VMX_CHECK_MSR_LOAD_PAT);
+    ck_assert_uint_eq(l1_pat(), entry_load ? GUEST12_PAT : L1_PAT);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_PAT, WRMSR_PAT), VCORE_OK);
+    ck_assert_uint_eq(l1_pat(), WRMSR_PAT);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), WRMSR_PAT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_PAT), save ? WRMSR_PAT : GUEST12_PAT);
+    ck_assert_uint_eq(l1_pat(), exit_load ? HOST12_PAT : WRMSR_PAT);
+}
+END_TEST
+
 /* The same with L1 intercepting #GP (exception bitmap bit 13): a VM exit
  * to L1, exception #GP(0) ("VM-Exit Interruption-Information Field"). */
 START_TEST(l2_wrmsr_pat_invalid_with_l1_gp_intercept_exits_to_l1)
@@ -259,6 +294,25 @@ START_TEST(msr_load_list_entry_loads_l2_pat)
     ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), LIST_PAT);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_PAT), LIST_PAT);
     ck_assert_uint_eq(l1_pat(), LIST_PAT);
+}
+END_TEST
+
+/* "Loading MSRs" at the exit: the VM-exit MSR-load list is processed after
+ * L1's host state, so an IA32_PAT entry is L1's PAT, over vmcs12's host
+ * IA32_PAT that "load IA32_PAT" loaded; the PAT L2 had in vmcs02 stays. */
+START_TEST(exit_msr_load_list_loads_l1_pat)
+{
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 | ENTRY_LOAD_PAT);
+    set12(VCORE_VMCS_GUEST_IA32_PAT, GUEST12_PAT);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | EXIT_LOAD_PAT);
+    set12(VCORE_VMCS_HOST_IA32_PAT, HOST12_PAT);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, 1);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, MSRLIST);
+    put(MSRLIST, VCORE_MSR_IA32_PAT, 8);
+    put(MSRLIST + 8, LIST_PAT, 8);
+    launch_then_cpuid(0, 0);
+    ck_assert_uint_eq(l1_pat(), LIST_PAT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), GUEST12_PAT);
 }
 END_TEST
 
@@ -341,7 +395,9 @@ static Suite *pat_suite(void)
     tcase_add_test(t, exit_msr_store_list_stores_l2_pat);
     tcase_add_loop_test(t, l2_wrmsr_pat_invalid_is_gp, 0, (int)(sizeof(pat_bad) / sizeof(pat_bad[0])));
     tcase_add_test(t, l2_wrmsr_pat_invalid_with_l1_gp_intercept_exits_to_l1);
+    tcase_add_loop_test(t, vmm_reads_and_writes_l2_pat, 0, 8);
     tcase_add_test(t, msr_load_list_entry_loads_l2_pat);
+    tcase_add_test(t, exit_msr_load_list_loads_l1_pat);
     tcase_add_test(t, msr_load_list_invalid_pat_fails_entry);
     tcase_add_test(t, failed_entry_before_guest_state_keeps_l1_pat);
     tcase_add_test(t, processor_without_load_pat_refuses_entry);

@@ -324,6 +324,99 @@ START_TEST(msr_load_list_not_reapplied)
 }
 END_TEST
 
+/* L2's IA32_PAT and IA32_EFER travel through the vCPU's MSRs. Case bits:
+ * 0 L1's "load IA32_PAT"/"load IA32_EFER" at entry, 1 "save" and 2 "load"
+ * of both at exit. L2 writes both through L0 (L1's MSR bitmap lets it):
+ * the export reads them with vcore_vcpu_get_msr() - L2's - and leaves
+ * vmcs12's guest fields as an exit would (L2's only with "save"); a fresh
+ * vCPU restored in the documented order (L1's registers, the blob, the two
+ * MSRs) enters L2 with exactly those values, and the next exit gives L1
+ * what the SDM says ("Saving Guest State", "Loading Host State"), the same
+ * as on the original vCPU. */
+#define RT_L1_PAT 0x0007010600070106ull
+#define RT_GUEST12_PAT 0x0505050505050505ull
+#define RT_L2_PAT 0x0004000100040001ull
+#define RT_HOST12_PAT 0x0606060606060606ull
+#define RT_L1_EFER 0xd00ull      /* NXE, LMA, LME */
+#define RT_GUEST12_EFER 0x501ull /* LMA, LME, SCE */
+#define RT_L2_EFER 0xd01ull      /* NXE, LMA, LME, SCE */
+#define RT_HOST12_EFER 0x500ull  /* LMA, LME */
+
+/* L2's WRMSR of index with value, which L0 completes, then a #UD for the VMM. */
+static void l2_wrmsr_then_ud(uint32_t index, uint64_t value)
+{
+    nested_set_gpr(VCORE_X86_RCX, index);
+    nested_set_gpr(VCORE_X86_RAX, (uint32_t)value);
+    nested_set_gpr(VCORE_X86_RDX, value >> 32);
+    nested_push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    nested_l2_ud_to_vmm();
+}
+
+/* After the next exit to L1: vmcs02 ran L2 with L2's values; vmcs12 and L1 as the SDM says. */
+static void assert_l2_msrs_reach_l1(bool save, bool load)
+{
+    uint64_t pat = 0, efer = 0;
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), RT_L2_PAT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_EFER), RT_L2_EFER);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_PAT), save ? RT_L2_PAT : RT_GUEST12_PAT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_IA32_EFER), save ? RT_L2_EFER : RT_GUEST12_EFER);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_PAT, &pat), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_EFER, &efer), VCORE_OK);
+    ck_assert_uint_eq(pat, load ? RT_HOST12_PAT : RT_L2_PAT);
+    ck_assert_uint_eq(efer, load ? RT_HOST12_EFER : RT_L2_EFER);
+    ck_assert_uint_eq(sregs().efer, efer);
+}
+
+START_TEST(l2_pat_and_efer_round_trip)
+{
+    bool entry_load = (_i & 1) != 0, save = (_i & 2) != 0, load = (_i & 4) != 0;
+    nested_cpuid_syscall();
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_PAT, RT_L1_PAT), VCORE_OK);
+    vcore_x86_sregs_t s = sregs();
+    s.efer = RT_L1_EFER;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fbu | (1u << 9) | (entry_load ? (3u << 14) : 0u));
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS,
+          0x00036dfbu | (1u << 9) | (save ? (1u << 18) | (1u << 20) : 0u) | (load ? (1u << 19) | (1u << 21) : 0u));
+    set12(VCORE_VMCS_GUEST_IA32_PAT, RT_GUEST12_PAT);
+    set12(VCORE_VMCS_GUEST_IA32_EFER, RT_GUEST12_EFER);
+    set12(VCORE_VMCS_HOST_IA32_PAT, RT_HOST12_PAT);
+    set12(VCORE_VMCS_HOST_IA32_EFER, RT_HOST12_EFER);
+    load_vmcs12_rflags(0x2);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    l2_wrmsr_then_ud(VCORE_MSR_IA32_PAT, RT_L2_PAT);
+    l2_wrmsr_then_ud(VCORE_MSR_IA32_EFER, RT_L2_EFER);
+    /* the VMM saves the vCPU */
+    vcore_x86_regs_t ra = regs();
+    vcore_x86_sregs_t sa = sregs();
+    uint64_t pat = 0, efer = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_PAT, &pat), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_EFER, &efer), VCORE_OK);
+    ck_assert_uint_eq(pat, RT_L2_PAT);
+    ck_assert_uint_eq(efer, RT_L2_EFER);
+    ck_assert_uint_eq(sa.efer, RT_L1_EFER);
+    uint32_t len = get_state(blob);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_IA32_PAT), save ? RT_L2_PAT : RT_GUEST12_PAT);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_IA32_EFER), save ? RT_L2_EFER : RT_GUEST12_EFER);
+    /* and restores it on a fresh vCPU */
+    vcore_vcpu_t *b = fresh_vcpu();
+    nested_cpuid_syscall();
+    ck_assert_int_eq(vcore_vcpu_set_regs(b, &ra), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_sregs(b, &sa), VCORE_OK);
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(b, blob, len, NULL), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(b, VCORE_MSR_IA32_EFER, efer), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(b, VCORE_MSR_IA32_PAT, pat), VCORE_OK);
+    cpuid_then_hlt();
+    assert_l2_msrs_reach_l1(save, load);
+    /* the original vCPU, same exit */
+    use(vcpu_a);
+    cpuid_then_hlt();
+    assert_l2_msrs_reach_l1(save, load);
+}
+END_TEST
+
 /* L1's virtual-interrupt delivery travels with the state: the export
  * carries the guest interrupt status the processor saved in vmcs02 while
  * L2 ran ("Saving Non-Register State": RVI 0, SVI 31H after delivering 31H)
@@ -459,6 +552,33 @@ START_TEST(import_without_guest_mode_leaves_l2)
     vcore_exit_t e = run();
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, 0);
+}
+END_TEST
+
+/* An L2 dropped by a blob without guest mode takes its IA32_PAT and
+ * IA32_EFER with it: the vCPU's are L1's again, as the VMM sets them (the
+ * one held in vmcs02 no longer answers nor changes). */
+START_TEST(import_without_guest_mode_drops_l2_pat_and_efer)
+{
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_PAT, RT_L1_PAT), VCORE_OK);
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fbu | (1u << 9) | (3u << 14));
+    set12(VCORE_VMCS_GUEST_IA32_PAT, RT_GUEST12_PAT);
+    set12(VCORE_VMCS_GUEST_IA32_EFER, 0x500);
+    launch_into_l2();
+    uint64_t pat = 0, efer = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_PAT, &pat), VCORE_OK);
+    ck_assert_uint_eq(pat, RT_GUEST12_PAT);
+    uint32_t len = get_state(blob);
+    set16(blob, B_FLAGS, 0);
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_PAT, &pat), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_EFER, &efer), VCORE_OK);
+    ck_assert_uint_eq(pat, RT_L1_PAT);
+    ck_assert_uint_eq(efer, RT_L1_EFER);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_PAT, RT_L2_PAT), VCORE_OK);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_PAT), RT_GUEST12_PAT);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_PAT, &pat), VCORE_OK);
+    ck_assert_uint_eq(pat, RT_L2_PAT);
 }
 END_TEST
 
@@ -845,11 +965,13 @@ int main(void)
     tcase_add_test(tc, run_pending_injects_once);
     tcase_add_test(tc, no_run_pending_no_injection);
     tcase_add_test(tc, msr_load_list_not_reapplied);
+    tcase_add_loop_test(tc, l2_pat_and_efer_round_trip, 0, 8);
     tcase_add_test(tc, vid_state_travels);
     tcase_add_test(tc, export_refused_while_reply_pending);
     tcase_add_test(tc, export_refused_while_rdmsr_pending);
     tcase_add_test(tc, toolkit_import_refuses_vcpu_guest_mode);
     tcase_add_test(tc, import_without_guest_mode_leaves_l2);
+    tcase_add_test(tc, import_without_guest_mode_drops_l2_pat_and_efer);
     tcase_add_test(tc, every_refusal_changes_nothing);
     tcase_add_test(tc, run_pending_accepts_clear_launch_state);
     tcase_add_test(tc, bad_arguments);

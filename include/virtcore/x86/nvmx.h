@@ -743,9 +743,18 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const 
  * runs in vmcs02 on the backend's processor: no deadline is exported
  * (vmcs12 holds the timer value). L1's VMWRITEs held in L0's shadow VMCS
  * reach vmcs12 first. The vCPU's registers are not part of the blob: with
- * this library they are L1's while L2 runs (L2's general-purpose
- * registers excepted, which L1 and L2 share); save them with
- * vcore_vcpu_get_regs() / vcore_vcpu_get_sregs().
+ * this library they are L1's while L2 runs, with three exceptions - L2's
+ * general-purpose registers, which L1 and L2 share, and IA32_EFER and
+ * IA32_PAT as vcore_vcpu_get_msr() reads them, which are L2's (the VM entry
+ * loaded L2's into the one register and the exit to L1 either replaces it
+ * with vmcs12's host value or leaves L2's to L1, SDM Vol. 3, "Loading
+ * Guest Control Registers, Debug Registers, and MSRs" and "Loading Host
+ * State": L1's earlier value is not needed again). A value L2 wrote
+ * without "save IA32_EFER" / "save IA32_PAT" is in no field of vmcs12 (L1's
+ * memory) and reaches the importing vCPU only that way. The efer member of
+ * vcore_vcpu_get_sregs() stays L1's, with the rest of that block. Save
+ * them with vcore_vcpu_get_regs() / vcore_vcpu_get_sregs() /
+ * vcore_vcpu_get_msr() and restore them as vcore_nvmx_vcpu_set_state() says.
  * @param[in] vcpu A vCPU created with VCORE_NESTED_VMX.
  * @param[out] buf Destination.
  * @param[in] len Bytes at @p buf (at most ::VCORE_KVM_NESTED_MAX_SIZE are needed).
@@ -782,9 +791,15 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, vo
  * MSR-load list is not loaded (L2 already runs with it) and, without
  * RUN_PENDING, the event of the VM-entry interruption-information field
  * is not injected again (it was delivered when L2 first entered; SDM
- * Vol. 3, "Event Injection"). A blob without guest mode makes L1 run
- * next; an L2 the vCPU was running is dropped without a VM exit (L1's
- * registers are whatever the VMM sets).
+ * Vol. 3, "Event Injection"). L2's IA32_EFER and IA32_PAT are what its
+ * VM entry gave it (vmcs12's guest values under "load IA32_EFER" / "load
+ * IA32_PAT", else L1's as the vCPU holds them) until the VMM sets them:
+ * restore in this order - L1's registers (vcore_vcpu_set_sregs() with
+ * L1's EFER, which the VM-entry checks read), the blob, then IA32_EFER and
+ * IA32_PAT with vcore_vcpu_set_msr() as vcore_vcpu_get_msr() read them
+ * while L2 ran (L2's; checked as L2's WRMSR). A blob without guest mode
+ * makes L1 run next; an L2 the vCPU was running is dropped without a VM
+ * exit (L1's registers, EFER and PAT included, are whatever the VMM sets).
  * @param[in] vcpu A vCPU created with VCORE_NESTED_VMX.
  * @param[in] buf The blob.
  * @param[in] len Bytes at @p buf.
