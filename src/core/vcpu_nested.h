@@ -265,6 +265,20 @@ int vcore__vcpu_nested_apic_enter(vcore_vcpu_t *vcpu);
 int vcore__vcpu_nested_apic_sync(vcore_vcpu_t *vcpu);
 /* vmcs02 rebuilt: its address fields are written again at the next entry. */
 void vcore__vcpu_nested_apic_forget(vcore_vcpu_t *vcpu);
+/* The host address of the page of L0's memory behind an L1-physical
+ * address (for a page written through it, writable memory), or NULL; valid
+ * while the VM's memory-map generation stays the same. */
+const uint8_t *vcore__vcpu_nested_apic_page(const vcore_vcpu_t *vcpu, uint64_t gpa, bool write);
+/* vcpu_nested_msrbmp.c: vmcs02's MSR bitmap ("MSR-Bitmap Address"). */
+/* With vmcs02: its page from the host and L0's answers (no page when the
+ * host or the processor cannot give one: every MSR access then exits). */
+int vcore__vcpu_nested_msrbmp_setup(vcore_vcpu_t *vcpu);
+/* Once per vmcs02 (current): its MSR-bitmap address field. */
+int vcore__vcpu_nested_msrbmp_const(vcore_vcpu_t *vcpu);
+/* At an entry from L1: the page follows L1's bitmap (written on change only). */
+void vcore__vcpu_nested_msrbmp_enter(vcore_vcpu_t *vcpu);
+/* Teardown and RESET: the page back to the host. */
+void vcore__vcpu_nested_msrbmp_fini(vcore_vcpu_t *vcpu);
 /* vcpu_nested_shadow.c: which fields the backend's processor shadows (hw:
  * its capabilities), at vCPU setup. */
 void vcore__vcpu_nested_shadow_setup(vcore_vcpu_t *vcpu, const vcore_nvmx_caps_t *hw);
