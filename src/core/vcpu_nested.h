@@ -275,8 +275,18 @@ const uint8_t *vcore__vcpu_nested_apic_page(const vcore_vcpu_t *vcpu, uint64_t g
 int vcore__vcpu_nested_msrbmp_setup(vcore_vcpu_t *vcpu);
 /* Once per vmcs02 (current): its MSR-bitmap address field. */
 int vcore__vcpu_nested_msrbmp_const(vcore_vcpu_t *vcpu);
-/* At an entry from L1: the page follows L1's bitmap (written on change only). */
-void vcore__vcpu_nested_msrbmp_enter(vcore_vcpu_t *vcpu);
+/* At an entry from L1: the page follows L1's bitmap (written on change
+ * only). Inline: every entry runs it, and most have nothing to do - no
+ * candidate L0 lets through, or no bitmap of L1's while the page lets
+ * nothing through (msrbmp_l0 and msrbmp02_cur are 0 without a page). */
+void vcore__vcpu_nested_msrbmp_update(vcore_vcpu_t *vcpu);
+static inline void vcore__vcpu_nested_msrbmp_enter(vcore_vcpu_t *vcpu)
+{
+    const vcore_nvmx_t *nv = vcpu->nvmx;
+    if ((nv->msrbmp_l0 && (vcore__vcpu_nested_v12(vcpu)->CPU_BASED_VM_EXEC_CONTROL & VCORE__PROC_MSR_BITMAPS)) ||
+        nv->msrbmp02_cur)
+        vcore__vcpu_nested_msrbmp_update(vcpu);
+}
 /* Teardown and RESET: the page back to the host. */
 void vcore__vcpu_nested_msrbmp_fini(vcore_vcpu_t *vcpu);
 /* vcpu_nested_shadow.c: which fields the backend's processor shadows (hw:

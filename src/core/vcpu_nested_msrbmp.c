@@ -128,7 +128,7 @@ static uint32_t vcore__vcpu_nested_msrbmp_l1(vcore_vcpu_t *vcpu)
     return pass;
 }
 
-void vcore__vcpu_nested_msrbmp_enter(vcore_vcpu_t *vcpu)
+void vcore__vcpu_nested_msrbmp_update(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     if (!nv->msrbmp02)
