@@ -182,6 +182,13 @@ START_TEST(l1_without_bitmaps_every_access_exits)
     set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
     launch();
     assert_all_exit(bm02());
+    /* L1 turns its bitmaps on: the candidates pass; off again: nothing does. */
+    nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, PROC12 | USE_MSR_BITMAPS);
+    enter(VCORE_NVMX_VMRESUME);
+    ck_assert(!exits(bm02(), 0xc0000100u, false));
+    nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, PROC12);
+    enter(VCORE_NVMX_VMRESUME);
+    assert_all_exit(bm02());
 }
 END_TEST
 
@@ -224,6 +231,31 @@ START_TEST(l1_bitmap_change_followed_at_next_entry)
     ck_assert(exits(bm, cs, false));
     ck_assert(exits(bm, gs, false));
     ck_assert(!exits(bm, gs, true));
+}
+END_TEST
+
+/* L1 names another bitmap page between two entries: the next entry's
+ * vmcs02 bitmap follows the new page, not the one L1 named before. */
+START_TEST(l1_bitmap_address_change_followed)
+{
+    const uint32_t fs = 0xc0000100u, gs = 0xc0000101u;
+    const uint64_t second = MSRBM + 0x10000u;
+    l0_pass_all();
+    memset(&ram[MSRBM], 0xff, 4096);
+    memset(&ram[second], 0xff, 4096);
+    l1_set(fs, false, true);
+    l1_bitmaps(MSRBM);
+    launch();
+    const uint8_t *bm = bm02();
+    ck_assert(!exits(bm, fs, false));
+    ck_assert(exits(bm, gs, false));
+    /* The second page lets GS_BASE reads through and not FS_BASE's. */
+    ram[second + sdm_byte(gs, false)] &= (uint8_t)~sdm_mask(gs);
+    nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_MSR_BITMAP, second);
+    enter(VCORE_NVMX_VMRESUME);
+    bm = bm02();
+    ck_assert(exits(bm, fs, false));
+    ck_assert(!exits(bm, gs, false));
 }
 END_TEST
 
@@ -284,6 +316,39 @@ START_TEST(l0_intercept_l1_pass_completed_with_l2_value)
 }
 END_TEST
 
+/* The layout at the edges of both ranges ("MSR-Bitmap Address"): MSRs
+ * 0 and 1FFFH, C0000000H and C0001FFFH have bits; 2000H, BFFFFFFFH and
+ * C0002000H have none (their accesses always exit). */
+START_TEST(bitmap_layout_edges)
+{
+    static const struct {
+        uint32_t msr;
+        bool write;
+        uint32_t byte, bit;
+    } has[] = {
+        {0x0u, false, 0, 0},           {0x0u, true, 2048, 0},
+        {0x1fffu, false, 1023, 7},     {0x1fffu, true, 3071, 7},
+        {0xc0000000u, false, 1024, 0}, {0xc0000000u, true, 3072, 0},
+        {0xc0001fffu, false, 2047, 7}, {0xc0001fffu, true, 4095, 7},
+        {0x808u, false, 257, 0},       {0xc0000101u, true, 3104, 1},
+    };
+    for (size_t i = 0; i < sizeof(has) / sizeof(has[0]); i++) {
+        uint32_t byte = ~0u, bit = ~0u;
+        ck_assert(vcore_nvmx_msr_bitmap_pos(has[i].msr, has[i].write, &byte, &bit));
+        ck_assert_uint_eq(byte, has[i].byte);
+        ck_assert_uint_eq(bit, has[i].bit);
+    }
+    static const uint32_t none[] = {0x2000u, 0xbfffffffu, 0xc0002000u, 0xffffffffu};
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+        uint32_t byte = 7, bit = 7;
+        ck_assert(!vcore_nvmx_msr_bitmap_pos(none[i], false, &byte, &bit));
+        ck_assert(!vcore_nvmx_msr_bitmap_pos(none[i], true, &byte, &bit));
+        ck_assert_uint_eq(byte, 7);
+        ck_assert_uint_eq(bit, 7);
+    }
+}
+END_TEST
+
 static Suite *msrbmp_suite(void)
 {
     Suite *s = suite_create("nested_msrbmp");
@@ -293,10 +358,14 @@ static Suite *msrbmp_suite(void)
     tcase_add_test(tc, l1_without_bitmaps_every_access_exits);
     tcase_add_test(tc, l0_intercepting_everything_lets_nothing_through);
     tcase_add_test(tc, l1_bitmap_change_followed_at_next_entry);
+    tcase_add_test(tc, l1_bitmap_address_change_followed);
     tcase_add_test(tc, unmapped_l1_bitmap_lets_nothing_through);
     tcase_add_test(tc, unchanged_bitmap_not_rewritten);
     tcase_add_test(tc, l0_intercept_l1_pass_completed_with_l2_value);
     suite_add_tcase(s, tc);
+    TCase *tl = tcase_create("layout");
+    tcase_add_test(tl, bitmap_layout_edges);
+    suite_add_tcase(s, tl);
     return s;
 }
 
