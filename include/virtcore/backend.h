@@ -447,6 +447,22 @@ struct vcore_backend {
     int (*vcpu_run_sync)(vcore_vcpu_t *vcpu, void *priv, const vcore_vcpu_state_t *state, uint32_t push,
                          uint32_t *pull, vcore_exit_t *exit);
     /** @} */
+
+    /**
+     * @name L0's MSR intercepts for nested VMX (appended; absent when @c size ends before it)
+     * @{
+     */
+    /**
+     * Whether the vCPU's own guest (L1, on vmcs01) exits on RDMSR (@p write
+     * false) or WRMSR (@p write true) of MSR @p msr: its bit in vmcs01's MSR
+     * bitmap (SDM Vol. 3, "MSR-Bitmap Address"), true for every MSR without
+     * one. The answer must not change for the vCPU's life. The core lets an
+     * access of L2 through vmcs02 only where this says false and L1 lets it
+     * through too. Optional: without it every MSR counts as intercepted and
+     * every RDMSR/WRMSR of L2 exits.
+     */
+    bool (*vmx_msr_exits)(vcore_vcpu_t *vcpu, void *priv, uint32_t msr, bool write);
+    /** @} */
 };
 
 /** @brief Size of the first published ops table (through @c vcpu_kick): the smallest accepted @c size. */

@@ -375,6 +375,21 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_last_vpid02_flush(const vcore_vcpu_t 
 VCORE_API VCORE_WARN_UNUSED int vcore_mock_set_vpid02(vcore_vcpu_t *vcpu, bool enabled);
 
 /**
+ * @brief Which accesses of an MSR the mock's vmcs01 lets its guest make without an exit (backend.h, vmx_msr_exits).
+ *
+ * By default every RDMSR and WRMSR exits (each answer is true). The core
+ * asks when it first builds a vCPU's vmcs02, so set this before L1's first
+ * VM entry.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] msr An MSR with a bit in an MSR bitmap (00000000H-00001FFFH or C0000000H-C0001FFFH).
+ * @param[in] read_pass RDMSR does not exit.
+ * @param[in] write_pass WRMSR does not exit.
+ * @return VCORE_OK or VCORE_ERR_INVAL (not the mock, or an MSR outside both ranges).
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_set_msr_pass(vcore_vcpu_t *vcpu, uint32_t msr, bool read_pass,
+                                                        bool write_pass);
+
+/**
  * @brief The EPT pointer of the last vcpu_invept the mock performed for a vCPU.
  * @param[in] vcpu A vCPU on the mock backend.
  * @param[out] eptp Receives it.

@@ -58,6 +58,7 @@ static int vcore__mock_vcpu_init(vcore_vcpu_t *vcpu, void *priv)
     m->arch = vcore_vcpu_arch(vcpu);
     m->counts[VCORE_MOCK_OP_VCPU_INIT]++;
     vcore__mock_vmcs_init(m);
+    vcore__memset(m->msr_pass01, 0, sizeof(m->msr_pass01));
     return VCORE_OK;
 }
 
@@ -315,6 +316,16 @@ static int vcore__mock_flush_vpid02(vcore_vcpu_t *vcpu, void *priv, const vcore_
     return VCORE_OK;
 }
 
+static bool vcore__mock_msr_exits(vcore_vcpu_t *vcpu, void *priv, uint32_t msr, bool write)
+{
+    (void)vcpu;
+    const vcore__mock_vcpu_t *m = priv;
+    uint32_t byte = 0, bit = 0;
+    if (!vcore_nvmx_msr_bitmap_pos(msr, write, &byte, &bit))
+        return true;
+    return ((m->msr_pass01[byte] >> bit) & 1u) == 0;
+}
+
 static int vcore__mock_invept(vcore_vcpu_t *vcpu, void *priv, uint64_t eptp)
 {
     (void)vcpu;
@@ -380,4 +391,5 @@ const vcore_backend_t vcore__backend_mock_ops = {
     .vcpu_vpid02 = vcore__mock_vpid02,
     .vcpu_flush_vpid02 = vcore__mock_flush_vpid02,
     .vcpu_run_sync = vcore__mock_run_sync,
+    .vmx_msr_exits = vcore__mock_msr_exits,
 };

@@ -152,6 +152,17 @@ int vcore_mock_set_vpid02(vcore_vcpu_t *vcpu, bool enabled)
     return VCORE_OK;
 }
 
+int vcore_mock_set_msr_pass(vcore_vcpu_t *vcpu, uint32_t msr, bool read_pass, bool write_pass)
+{
+    vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    uint32_t rb = 0, rbit = 0, wb = 0, wbit = 0;
+    if (!m || !vcore_nvmx_msr_bitmap_pos(msr, false, &rb, &rbit) || !vcore_nvmx_msr_bitmap_pos(msr, true, &wb, &wbit))
+        return VCORE_ERR_INVAL;
+    m->msr_pass01[rb] = (uint8_t)((m->msr_pass01[rb] & ~(1u << rbit)) | ((read_pass ? 1u : 0u) << rbit));
+    m->msr_pass01[wb] = (uint8_t)((m->msr_pass01[wb] & ~(1u << wbit)) | ((write_pass ? 1u : 0u) << wbit));
+    return VCORE_OK;
+}
+
 int vcore_mock_last_invept(const vcore_vcpu_t *vcpu, uint64_t *eptp)
 {
     const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);

@@ -7,6 +7,7 @@
 #include "virtcore/error.h"
 #include "virtcore/mock.h"
 #include "virtcore/x86/vmcs.h"
+#include "virtcore/x86/nvmx_pipeline.h"
 #include "virtcore/x86/vmcb.h"
 
 /* Bytes of the buffer that carries string-I/O data (one page, as KVM). */
@@ -75,6 +76,9 @@ typedef struct vcore__mock_vcpu {
     bool have_vpid02_flush;
     vcore_mock_flush_t last_vpid02_flush;        /* the last vcpu_flush_vpid02 */
     uint64_t last_invept;                        /* EPT pointer of the last vcpu_invept */
+    /* vmcs01's MSR bitmap as vmx_msr_exits reports it, inverted: a set bit
+     * is an access L1 runs without an exit (none by default). */
+    uint8_t msr_pass01[VCORE_NVMX_BITMAP_SIZE];
     int kicked;                                  /* set by kick (atomic), consumed by run */
     uint32_t ncpuid;
     vcore_cpuid_entry_t cpuid[VCORE_CPUID_MAX_ENTRIES];

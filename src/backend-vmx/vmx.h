@@ -23,6 +23,7 @@
 #include "virtcore/backend.h"
 #include "virtcore/error.h"
 #include "virtcore/x86/msr.h"
+#include "virtcore/x86/nvmx_pipeline.h"
 #include "virtcore/x86/vmcs.h"
 #include "virtcore/x86/vmx_exits.h"
 #include "vmx_prim.h"
@@ -492,6 +493,8 @@ void vcore__vmx_fpu_set_xmm(vcore__vmx_vcpu_t *c, const uint64_t xmm[16][2]);
 int vcore__vmx_flush_tlb(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req);
 /* vmx_tlb.c: the vCPU's vpid02 (vmcs01's VPID | 8000H) and its invalidation. */
 int vcore__vmx_vpid02(vcore_vcpu_t *vcpu, void *priv, uint16_t *vpid);
+/* vmx_vmcs.c: the vmx_msr_exits op (vmcs01's MSR bitmap). */
+bool vcore__vmx_msr_exits(vcore_vcpu_t *vcpu, void *priv, uint32_t msr, bool write);
 int vcore__vmx_flush_vpid02(vcore_vcpu_t *vcpu, void *priv, const vcore_tlb_flush_t *req);
 /* vmx_tlb.c: the vcpu_invept op (INVEPT of a shadow EPT the core changed). */
 int vcore__vmx_invept_op(vcore_vcpu_t *vcpu, void *priv, uint64_t eptp);

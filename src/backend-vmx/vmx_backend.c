@@ -213,4 +213,5 @@ const vcore_backend_t vcore__backend_vmx_ops = {
     .vcpu_vpid02 = vcore__vmx_vpid02,
     .vcpu_flush_vpid02 = vcore__vmx_flush_vpid02,
     .vcpu_run_sync = vcore__vmx_run_sync,
+    .vmx_msr_exits = vcore__vmx_msr_exits,
 };

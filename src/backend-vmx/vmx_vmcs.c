@@ -43,17 +43,30 @@ const uint32_t vcore__vmx_list_msrs[VCORE__VMX_NR_LIST_MSRS] = {
     VCORE_MSR_IA32_KERNEL_GS_BASE,
 };
 
-/* Clears (pass) or sets the exit bits of one MSR for reads and/or writes. */
+/* Clears (pass) or sets the exit bits of one MSR for reads and writes
+ * (the bitmap layout: vcore_nvmx_msr_bitmap_pos()). */
 static void vcore__vmx_msr_bitmap_set(uint8_t *bm, uint32_t msr, bool read_pass, bool write_pass)
 {
-    /* SDM Vol. 3, "MSR-Bitmap Address": read bitmap for low MSRs at byte 0,
-     * for high MSRs (C0000000H-C0001FFFH) at 1024, write bitmaps at 2048 / 3072. */
-    uint32_t base = (msr >= 0xc0000000u) ? 1024u : 0u;
-    uint32_t bit = msr & 0x1fffu;
-    uint8_t mask = (uint8_t)(1u << (bit & 7u));
-    uint8_t *r = &bm[base + bit / 8u], *w = &bm[base + 2048u + bit / 8u];
-    *r = read_pass ? (uint8_t)(*r & ~mask) : (uint8_t)(*r | mask);
-    *w = write_pass ? (uint8_t)(*w & ~mask) : (uint8_t)(*w | mask);
+    for (uint32_t w = 0; w < 2; w++) {
+        uint32_t byte = 0, bit = 0;
+        bool pass = w ? write_pass : read_pass;
+        if (!vcore_nvmx_msr_bitmap_pos(msr, w != 0, &byte, &bit))
+            continue;
+        uint8_t mask = (uint8_t)(1u << bit);
+        bm[byte] = pass ? (uint8_t)(bm[byte] & ~mask) : (uint8_t)(bm[byte] | mask);
+    }
+}
+
+/* The vmx_msr_exits op: vmcs01's bitmap, the same for every vCPU of the VM
+ * and never changed after the VM's setup. */
+bool vcore__vmx_msr_exits(vcore_vcpu_t *vcpu, void *priv, uint32_t msr, bool write)
+{
+    (void)priv;
+    const vcore__vmx_vm_t *v = vcore_vm_backend_priv(vcore_vcpu_vm(vcpu));
+    uint32_t byte = 0, bit = 0;
+    if (!vcore_nvmx_msr_bitmap_pos(msr, write, &byte, &bit))
+        return true;
+    return ((v->msr_bitmap[byte] >> bit) & 1u) != 0;
 }
 
 int vcore__vmx_vm_setup(vcore__vmx_vm_t *v, const vcore_host_t *host)

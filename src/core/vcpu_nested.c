@@ -98,6 +98,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
         vcpu->vm->ops.vmcs_free(vcpu, vcpu->priv, nv->vmcs02);
         nv->vmcs02 = NULL;
     }
+    vcore__vcpu_nested_msrbmp_fini(vcpu);
     nv->vmcs02_const = false;
     nv->vmcs02_for = ~0ull;
 }

@@ -276,6 +276,30 @@ int vcore__vcpu_nested_apic_enter(vcore_vcpu_t *vcpu);
 int vcore__vcpu_nested_apic_sync(vcore_vcpu_t *vcpu);
 /* vmcs02 rebuilt: its address fields are written again at the next entry. */
 void vcore__vcpu_nested_apic_forget(vcore_vcpu_t *vcpu);
+/* The host address of the page of L0's memory behind an L1-physical
+ * address (for a page written through it, writable memory), or NULL; valid
+ * while the VM's memory-map generation stays the same. */
+const uint8_t *vcore__vcpu_nested_apic_page(const vcore_vcpu_t *vcpu, uint64_t gpa, bool write);
+/* vcpu_nested_msrbmp.c: vmcs02's MSR bitmap ("MSR-Bitmap Address"). */
+/* With vmcs02: its page from the host and L0's answers (no page when the
+ * host or the processor cannot give one: every MSR access then exits). */
+int vcore__vcpu_nested_msrbmp_setup(vcore_vcpu_t *vcpu);
+/* Once per vmcs02 (current): its MSR-bitmap address field. */
+int vcore__vcpu_nested_msrbmp_const(vcore_vcpu_t *vcpu);
+/* At an entry from L1: the page follows L1's bitmap (written on change
+ * only). Inline: every entry runs it, and most have nothing to do - no
+ * candidate L0 lets through, or no bitmap of L1's while the page lets
+ * nothing through (msrbmp_l0 and msrbmp02_cur are 0 without a page). */
+void vcore__vcpu_nested_msrbmp_update(vcore_vcpu_t *vcpu);
+static inline void vcore__vcpu_nested_msrbmp_enter(vcore_vcpu_t *vcpu)
+{
+    const vcore_nvmx_t *nv = vcpu->nvmx;
+    if ((nv->msrbmp_l0 && (vcore__vcpu_nested_v12(vcpu)->CPU_BASED_VM_EXEC_CONTROL & VCORE__PROC_MSR_BITMAPS)) ||
+        nv->msrbmp02_cur)
+        vcore__vcpu_nested_msrbmp_update(vcpu);
+}
+/* Teardown and RESET: the page back to the host. */
+void vcore__vcpu_nested_msrbmp_fini(vcore_vcpu_t *vcpu);
 /* vcpu_nested_shadow.c: which fields the backend's processor shadows (hw:
  * its capabilities), at vCPU setup. */
 void vcore__vcpu_nested_shadow_setup(vcore_vcpu_t *vcpu, const vcore_nvmx_caps_t *hw);

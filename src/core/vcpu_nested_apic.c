@@ -52,17 +52,25 @@ static bool vcore__vcpu_nested_apic_access(const vcore__vmcs12_t *v)
            (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_APIC_ACCESS);
 }
 
+const uint8_t *vcore__vcpu_nested_apic_page(const vcore_vcpu_t *vcpu, uint64_t gpa, bool write)
+{
+    const vcore_mem_region_t *r = vcore__vm_region_at(vcpu->vm, gpa);
+    if (!r || (write && (r->flags & VCORE_MEM_READONLY)))
+        return NULL;
+    uint64_t page = gpa & ~(uint64_t)(VCORE_PAGE_SIZE - 1);
+    return (const uint8_t *)r->hva + (page - r->gpa);
+}
+
 /* The host-physical address of the page behind an L1-physical address, or
  * false when the VM's memory map has no memory there (or, for a page the
  * processor writes, no writable memory). */
 static bool vcore__vcpu_nested_apic_hpa(const vcore_vcpu_t *vcpu, uint64_t gpa, bool write, uint64_t *hpa)
 {
     const vcore_host_t *h = &vcpu->vm->host;
-    const vcore_mem_region_t *r = vcore__vm_region_at(vcpu->vm, gpa);
-    if (!r || (write && (r->flags & VCORE_MEM_READONLY)) || !h->virt_to_phys)
+    const uint8_t *va = vcore__vcpu_nested_apic_page(vcpu, gpa, write);
+    if (!va || !h->virt_to_phys)
         return false;
-    uint64_t page = gpa & ~(uint64_t)(VCORE_PAGE_SIZE - 1);
-    *hpa = h->virt_to_phys(h->ctx, (const uint8_t *)r->hva + (page - r->gpa));
+    *hpa = h->virt_to_phys(h->ctx, va);
     return true;
 }
 

@@ -258,6 +258,9 @@ static int vcore__vcpu_nested_const(vcore_vcpu_t *vcpu)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VIRTUAL_PROCESSOR_ID, nv->vpid02);
     /* L2 without L1's EPT runs on ept01; with it, ept02 replaces it
      * (vcore__vcpu_nested_ept02_sync). */
+    /* vmcs02's MSR bitmap is the vCPU's page (vcpu_nested_msrbmp.c). */
+    if (!err)
+        err = vcore__vcpu_nested_msrbmp_const(vcpu);
     nv->eptp01 = eptp;
     nv->eptp02_cur = eptp;
     vcore__vcpu_nested_apic_forget(vcpu);
@@ -373,6 +376,10 @@ static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
      * processor has them (without them the entry was refused:
      * vcpu_nested_pat.c, vcpu_nested_efer.c). */
     m[VCORE__VMCS_CTL_ENTRY] &= nv->hw_allowed1[VCORE__VMCS_CTL_ENTRY] | ~((1u << 14) | (1u << 15));
+    /* Rule ONE of "use MSR bitmaps" where the vCPU has the page for it
+     * (vcpu_nested_msrbmp.c); without it every RDMSR/WRMSR of L2 exits. */
+    if (!nv->msrbmp02)
+        m[VCORE__VMCS_CTL_PROC] &= ~VCORE__PROC_MSR_BITMAPS;
     int err = VCORE_OK;
     for (uint32_t i = 0; i < 5 && !err; i++)
         err = vcore__vcpu_nested_wr(vcpu, nested_ctl_fields[i], m[i]);
@@ -525,7 +532,12 @@ int vcore__vcpu_nested_alloc02(vcore_vcpu_t *vcpu)
     vcore_nvmx_t *nv = vcpu->nvmx;
     if (nv->vmcs02)
         return VCORE_OK;
-    int err = vcpu->vm->ops.vmcs_alloc(vcpu, vcpu->priv, false, &nv->vmcs02);
+    /* vmcs02's MSR bitmap first: a vmcs02 never runs without the page
+     * its controls were chosen for. */
+    int err = vcore__vcpu_nested_msrbmp_setup(vcpu);
+    if (err)
+        return err;
+    err = vcpu->vm->ops.vmcs_alloc(vcpu, vcpu->priv, false, &nv->vmcs02);
     if (err) {
         nv->vmcs02 = NULL;
         return err < 0 ? err : VCORE_ERR_NOMEM;
@@ -566,6 +578,8 @@ int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full)
         err = vcore__vcpu_nested_ept02_sync(vcpu);
     if (!err)
         err = vcore__vcpu_nested_apic_enter(vcpu);
+    if (!err)
+        vcore__vcpu_nested_msrbmp_enter(vcpu);
     return err;
 }
 

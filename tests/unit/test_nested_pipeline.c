@@ -407,7 +407,7 @@ START_TEST(cve_2017_12154_cr8_exiting_forced)
     vcore_nvmx_merge_controls(l1, l0, m);
     ck_assert_uint_eq(m[1] & (3u << 19), 3u << 19);
     ck_assert_uint_eq(m[1] & (1u << 24), 1u << 24); /* unconditional I/O exiting */
-    ck_assert_uint_eq(m[1] & (1u << 28), 0);        /* no MSR bitmaps */
+    ck_assert_uint_eq(m[1] & (1u << 28), 1u << 28); /* vmcs02's own MSR bitmap */
     ck_assert_uint_eq(m[0] & 9u, 9u);               /* external-interrupt and NMI exiting */
     l1[1] |= 1u << 21; /* with the TPR shadow, L1's CR8 bits count */
     vcore_nvmx_merge_controls(l1, l0, m);
@@ -422,21 +422,25 @@ END_TEST
 /* CVE-2019-3887 class: no MSR L0 intercepts (x2APIC 800H-8FFH) becomes pass-through. */
 START_TEST(cve_2019_3887_msr_bitmap_merge)
 {
-    static uint8_t l0b[4096], l1b[4096], out[4096];
-    memset(l0b, 0, sizeof(l0b));
-    memset(l1b, 0, sizeof(l1b));
-    for (uint32_t msr = 0x800; msr < 0x900; msr++) {
-        l0b[msr / 8] |= (uint8_t)(1u << (msr % 8));
-        l0b[2048 + msr / 8] |= (uint8_t)(1u << (msr % 8));
-    }
-    l1b[0x10 / 8] |= 1u << (0x10 % 8); /* L1 intercepts TSC reads */
-    vcore_nvmx_msr_bitmap_merge(l0b, l1b, out);
-    for (uint32_t msr = 0x800; msr < 0x900; msr++) {
-        ck_assert(out[msr / 8] & (1u << (msr % 8)));
-        ck_assert(out[2048 + msr / 8] & (1u << (msr % 8)));
-    }
-    ck_assert(out[0x10 / 8] & (1u << (0x10 % 8)));
-    ck_assert(!(out[0x11 / 8] & (1u << (0x11 % 8))));
+    /* L0 (the mock's vmcs01) lets IA32_FS_BASE through and intercepts the
+     * x2APIC TPR (808H); L1 lets every MSR through (its bitmap all clear).
+     * vmcs02's bitmap ("MSR-Bitmap Address": read-low at byte 0, read-high
+     * at 1024, write-low at 2048, write-high at 3072) must intercept 808H. */
+    ck_assert_int_eq(vcore_mock_set_msr_pass(vcpu, 0xc0000100u, true, true), VCORE_OK);
+    memset(&ram[MSRBM], 0, 4096);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) & (1u << 28), 1u << 28);
+    const uint8_t *bm = (const uint8_t *)(uintptr_t)nested_peek02(VCORE_VMCS_MSR_BITMAP);
+    ck_assert(bm[0x808 / 8] & (1u << (0x808 % 8)));
+    ck_assert(bm[2048 + 0x808 / 8] & (1u << (0x808 % 8)));
+    ck_assert(!(bm[1024 + 0x100 / 8] & (1u << (0x100 % 8))));
+    ck_assert(!(bm[3072 + 0x100 / 8] & (1u << (0x100 % 8))));
 }
 END_TEST
 
@@ -1219,7 +1223,7 @@ START_TEST(event_reinjected_after_l0_exit)
     ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_GUEST_RIP, &x), VCORE_OK);
     ck_assert_uint_eq(x, 0x401000);
     ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, &x), VCORE_OK);
-    ck_assert_uint_eq(x & ((3u << 19) | (1u << 24) | (1u << 28)), (3u << 19) | (1u << 24));
+    ck_assert_uint_eq(x & ((3u << 19) | (1u << 24) | (1u << 28)), (3u << 19) | (1u << 24) | (1u << 28));
     ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, &x), VCORE_OK);
     ck_assert_uint_eq(x & 9u, 9u);
     ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, v02, VCORE_VMCS_VMCS_LINK_POINTER, &x), VCORE_OK);

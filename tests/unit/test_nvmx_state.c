@@ -258,6 +258,34 @@ START_TEST(import_runs_l2_like_the_original)
 }
 END_TEST
 
+/* An import builds vmcs02's MSR bitmap as VMLAUNCH does: L1 lets L2 read
+ * IA32_FS_BASE (its read-high bitmap at byte 1024, bit 100H, clear: SDM
+ * "MSR-Bitmap Address") and intercepts everything else, the backend's vmcs01
+ * lets IA32_FS_BASE through: on the importing vCPU too, vmcs02 lets that
+ * read through and nothing else of it. */
+START_TEST(import_builds_msr_bitmap)
+{
+    const uint32_t fs = 0xc0000100u;
+    ck_assert_int_eq(vcore_mock_set_msr_pass(vcpu_a, fs, true, true), VCORE_OK);
+    memset(&ram[MSRBM], 0xff, 4096);
+    ram[MSRBM + 1024 + (fs & 0x1fffu) / 8] &= (uint8_t)~(1u << (fs & 7u));
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    launch_into_l2();
+    uint32_t len = get_state(blob);
+    vcore_vcpu_t *b = fresh_vcpu();
+    ck_assert_int_eq(vcore_mock_set_msr_pass(b, fs, true, true), VCORE_OK);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(b, blob, len, &d), VCORE_OK);
+    cpuid_then_hlt();
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) & (1u << 28), 1u << 28);
+    const uint8_t *bm = (const uint8_t *)(uintptr_t)nested_peek02(VCORE_VMCS_MSR_BITMAP);
+    ck_assert_ptr_ne(bm, &ram[MSRBM]);
+    ck_assert(!(bm[1024 + (fs & 0x1fffu) / 8] & (1u << (fs & 7u))));
+    ck_assert(bm[3072 + (fs & 0x1fffu) / 8] & (1u << (fs & 7u)));
+}
+END_TEST
+
 /* RUN_PENDING: the VM entry has not happened, so its event is injected by
  * the entry that now happens; the export says so until L2 has run. */
 START_TEST(run_pending_injects_once)
@@ -979,6 +1007,7 @@ int main(void)
     tcase_add_test(tc, no_timer_no_deadline);
     tcase_add_test(tc, mtf_pending_exits_to_l1_first);
     tcase_add_test(tc, vtpr_travels_with_nested_state);
+    tcase_add_test(tc, import_builds_msr_bitmap);
     tcase_add_test(tc, vtpr_after_import_reaches_l1);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);

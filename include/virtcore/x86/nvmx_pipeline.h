@@ -224,10 +224,10 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(1, 22, OR, "NMI-window exiting: L1's window or L0's")                                         \
     X(1, 24, ONE, "unconditional I/O exiting: L0 applies L1's I/O bitmaps")                         \
     X(1, 25, ZERO, "use I/O bitmaps: replaced by unconditional I/O exiting")                        \
-    X(1, 28, ZERO, "use MSR bitmaps: every RDMSR/WRMSR exits, so no L0 pass-through MSR reaches L2") \
+    X(1, 28, ONE, "use MSR bitmaps: vmcs02's bitmap is the vCPU's own page, where an access passes through only when L1's bitmap and L0's (vmcs01's) both let it and the MSR is one whose value for L2 is in the processor while L2 runs (FS/GS base and SYSENTER in vmcs02's guest state; KERNEL_GS_BASE and the SYSCALL MSRs, which L1 and L2 share); every other bit is 1 (\"MSR-Bitmap Address\"); without the page from the host, 0 and every RDMSR/WRMSR exits") \
     X(1, 31, OR, "activate secondary controls")                                                     \
     X(2, 0, L1, "virtualize APIC accesses: vmcs02's APIC-access address is the host page behind L1's") \
-    X(2, 4, REFUSED, "virtualize x2APIC mode: vmcs02 has no MSR bitmaps, so every x2APIC MSR access of L2 exits to L0, which does not virtualize it") \
+    X(2, 4, REFUSED, "virtualize x2APIC mode: vmcs02's MSR bitmap lets no x2APIC MSR through, so every x2APIC MSR access of L2 exits to L0, which does not virtualize it") \
     X(2, 1, OR, "enable EPT: L0's EPT when L1 does not enable EPT; else the shadow EPT (ept02: L1's EPT composed with L0's)") \
     X(2, 5, L1, "enable VPID: vmcs02 runs with vpid02, the vCPU's second VPID, flushed when L1 changes vmcs12's VPID or runs INVVPID (\"Virtual-Processor Identifiers (VPIDs)\"); without one from the backend, without VPID (every entry flushes)") \
     X(2, 7, L1, "unrestricted guest: L2 in real mode or protected mode without paging, guest-physical = linear through ept02 (requires EPT, \"Unrestricted Guests\")") \
@@ -263,16 +263,25 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
 VCORE_API void vcore_nvmx_merge_controls(const uint32_t l1[5], const uint32_t l0[5], uint32_t out[5]);
 
 /**
- * @brief Merges MSR bitmaps: an access passes through only when both L0 and L1 let it.
+ * @brief Where the exit bit of an MSR access lies in a VMX MSR bitmap.
  *
- * SDM Vol. 3, "MSR-Bitmap Address": a set bit makes the access exit. The
- * result is the bitwise OR, so no MSR L0 intercepts (its x2APIC MSRs, say)
- * is ever passed through to L2.
- * @param[in] l0 L0's 4 KiB bitmap.
- * @param[in] l1 L1's 4 KiB bitmap (a copy taken once from L1 memory).
- * @param[out] out 4 KiB.
+ * SDM Vol. 3, "MSR-Bitmap Address": the 4 KiB page holds the read bitmap
+ * for low MSRs (00000000H-00001FFFH) at byte 0, the read bitmap for high
+ * MSRs (C0000000H-C0001FFFH) at byte 1024, and the write bitmaps for both
+ * at bytes 2048 and 3072; bit n of a bitmap is MSR (range base + n), and a
+ * set bit makes the access exit. An RDMSR or WRMSR of an MSR outside both
+ * ranges always exits ("Instructions That Cause VM Exits Conditionally").
+ * vmcs02's bitmap is built from it: an access passes through to L2 only
+ * where L0's bitmap (vmcs01's) and L1's (vmcs12's) both have the bit clear,
+ * so no MSR L0 intercepts (its x2APIC MSRs, say) ever reaches L2.
+ * @param[in] msr The MSR index (ECX).
+ * @param[in] write WRMSR (true) or RDMSR (false).
+ * @param[out] byte Offset of the byte holding the bit in the page.
+ * @param[out] bit Bit number in that byte (0-7).
+ * @return true with @p byte and @p bit set; false when the MSR has no bit
+ *         (its accesses always exit; @p byte and @p bit untouched).
  */
-VCORE_API void vcore_nvmx_msr_bitmap_merge(const uint8_t *l0, const uint8_t *l1, uint8_t *out);
+VCORE_API bool vcore_nvmx_msr_bitmap_pos(uint32_t msr, bool write, uint32_t *byte, uint32_t *bit);
 
 /* ------------------------------------------------------------------------- */
 /** @name Accesses for vcore_nvmx_ept_translate() (exit-qualification bits 2:0)

@@ -473,13 +473,24 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
             if (!e.u.io.is_in && e.u.io.port == L1_PORT_MARK && e.u.io.width == 1 && e.u.io.data[0] < 8) {
                 v->marks[e.u.io.data[0]] = vtk_l0_entries;
                 /* L0's exits of the L2 CPUID round trips (marks 4 to 5), by reason. */
-                if (e.u.io.data[0] == 4) {
+                /* ... and of L1's MSR-bitmap case (marks 6 to 7). */
+                if (e.u.io.data[0] == 4 || e.u.io.data[0] == L1_MARK_MSR_START) {
                     vtk_exits_used = 0;
                     vtk_exits_other = 0;
                     vtk_exits_on = vcore__vmx_ptrst(&vtk_exits_vmcs01).kind == 0;
-                } else if (e.u.io.data[0] == 5) {
+                } else if (e.u.io.data[0] == 5 || e.u.io.data[0] == L1_MARK_MSR_STOP) {
                     vtk_exits_on = false;
                 }
+                continue;
+            }
+            if (e.u.io.is_in && e.u.io.port == L1_PORT_MARK && e.u.io.width == 1 && e.u.io.count == 1) {
+                /* L2's RDMSR (31) and WRMSR (32) exits to L0 in the last
+                 * window; an overflowing tally answers FFH. */
+                uint64_t msr_exits = vtk_exits_other ? 0xff : 0;
+                for (uint32_t i = 0; i < vtk_exits_used; i++)
+                    if (vtk_exits[i].l2 && (vtk_exits[i].reason == 31 || vtk_exits[i].reason == 32))
+                        msr_exits += vtk_exits[i].n;
+                e.u.io.data[0] = (uint8_t)(msr_exits > 0xff ? 0xff : msr_exits);
                 continue;
             }
             if (!e.u.io.is_in && e.u.io.port == L2_PORT_PASS && e.u.io.width == 1) {

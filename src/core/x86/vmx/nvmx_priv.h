@@ -148,6 +148,14 @@ struct vcore_nvmx {
     bool apic02_known;      /* vmcs02's APIC-access address field holds apic02_cur */
     uint64_t apic02_cur;    /* host-physical APIC-access address written into vmcs02 */
     uint32_t apic_map_gen;  /* the VM memory-map generation both were looked up under */
+    /* ---- vmcs02's MSR bitmap (vcpu_nested_msrbmp.c) ---- */
+    uint8_t *msrbmp02;      /* the page vmcs02 names, drawn from the host with vmcs02; NULL: no bitmap */
+    uint64_t msrbmp02_pa;   /* its physical address */
+    uint32_t msrbmp_l0;     /* candidate accesses vmcs01 lets through (L0's answer, asked once) */
+    uint32_t msrbmp02_cur;  /* candidate accesses the page lets through */
+    uint64_t msrbmp12_gpa;  /* L1's bitmap address msrbmp12 maps (valid with msrbmp12) */
+    const uint8_t *msrbmp12; /* L1's bitmap page in L0's memory; NULL: looked up at the next entry */
+    uint32_t msrbmp12_gen;  /* the VM memory-map generation msrbmp12 was looked up under */
 
     /* ---- L0's hardware VMCS shadowing for L1 (vcpu_nested_shadow.c) ---- */
     /* Entries of the shadowed-field table (nvmx_shadow.c, read-write rows

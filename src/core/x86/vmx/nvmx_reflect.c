@@ -125,8 +125,8 @@ static bool nvmx_reflect_io(const vcore__vmcs12_t *v, const vcore_nvmx_mem_t *me
     return false;
 }
 
-/* SDM "MSR-Bitmap Address": read-low at 0, read-high at 1024, write-low at
- * 2048, write-high at 3072 bytes; ECX outside both ranges always exits. */
+/* SDM "Instructions That Cause VM Exits Conditionally", RDMSR/WRMSR: L1's
+ * MSR bitmap (vcore_nvmx_msr_bitmap_pos()); ECX outside both ranges always exits. */
 static bool nvmx_reflect_msr(const vcore__vmcs12_t *v, const vcore_nvmx_mem_t *mem, uint32_t ecx,
                              bool write, uint32_t *field)
 {
@@ -134,15 +134,10 @@ static bool nvmx_reflect_msr(const vcore__vmcs12_t *v, const vcore_nvmx_mem_t *m
     if (!(v->CPU_BASED_VM_EXEC_CONTROL & PROC_USE_MSR_BITMAPS))
         return true;
     *field = VCORE_VMCS_MSR_BITMAP;
-    uint32_t off;
-    if (ecx <= 0x1fffu)
-        off = 0;
-    else if (ecx >= 0xc0000000u && ecx <= 0xc0001fffu)
-        off = 1024;
-    else
+    uint32_t byte = 0, bit = 0;
+    if (!vcore_nvmx_msr_bitmap_pos(ecx, write, &byte, &bit))
         return true;
-    off += write ? 2048u : 0u;
-    return nvmx_reflect_bit(mem, v->MSR_BITMAP + off, ecx & 0x1fffu);
+    return nvmx_reflect_bit(mem, v->MSR_BITMAP + byte, bit);
 }
 
 /* SDM "Instructions That Cause VM Exits Conditionally", MOV to/from CR,
@@ -363,10 +358,19 @@ void vcore_nvmx_merge_controls(const uint32_t l1[5], const uint32_t l0[5], uint3
         out[2] = 0;
 }
 
-void vcore_nvmx_msr_bitmap_merge(const uint8_t *l0, const uint8_t *l1, uint8_t *out)
+bool vcore_nvmx_msr_bitmap_pos(uint32_t msr, bool write, uint32_t *byte, uint32_t *bit)
 {
-    for (uint32_t i = 0; i < VCORE_NVMX_BITMAP_SIZE; i++)
-        out[i] = (uint8_t)(l0[i] | l1[i]);
+    uint32_t base;
+    if (msr <= 0x1fffu)
+        base = 0;
+    else if (msr >= 0xc0000000u && msr <= 0xc0001fffu)
+        base = 1024u;
+    else
+        return false;
+    uint32_t n = msr & 0x1fffu;
+    *byte = base + (write ? 2048u : 0u) + n / 8u;
+    *bit = n % 8u;
+    return true;
 }
 
 /* ---- options and report ---- */

@@ -75,7 +75,8 @@
     X(FINISH, "l2.finish", "L2 reports done with VMCALL")                                         \
     X(REAL_MODE, "l2.real_mode", "'unrestricted guest' with EPT: L2 in real mode (CR0.PE = PG = 0) runs 16-bit code; CPUID and VMCALL exit") \
     X(PAT, "l2.pat_load_save", "'load IA32_PAT' at entry, 'save IA32_PAT' but no 'load IA32_PAT' at exit: L2's RDMSR of IA32_PAT (read bit clear) sees vmcs12's guest PAT, its WRMSR reaches vmcs12 at the exit and stays L1's PAT") \
-    X(VPID, "l2.vpid_invvpid", "'enable VPID': after L1 remaps a page L2 read and runs INVVPID for L2's VPID, L2 reads the new page; INVVPID single-context of VPID 0 is VMfailValid 28")
+    X(VPID, "l2.vpid_invvpid", "'enable VPID': after L1 remaps a page L2 read and runs INVVPID for L2's VPID, L2 reads the new page; INVVPID single-context of VPID 0 is VMfailValid 28") \
+    X(MSR_BITMAP, "l2.msr_bitmap_fs_base", "L1's MSR bitmap clear for IA32_FS_BASE, write bit of IA32_GS_BASE set: L2's WRMSR and RDMSR of FS_BASE see its value (nested: L0 counts one RDMSR/WRMSR exit of L2 between L1's marks 6 and 7, the GS_BASE write L1 wants), its WRMSR of GS_BASE exits to L1")
 
 enum l1_case_id {
 #define L1_CASE_ENUM(id, name, why) L1_CASE_##id,
@@ -155,6 +156,10 @@ typedef struct l1_header {
 #define L2_PORT_IN 0x3f8u
 #define L2_PASS_VALUE 0x2au /* what L2 writes to L2_PORT_PASS */
 #define L1_PORT_MARK 0xebu  /* L1's measurement marks: OUT of the mark number */
+/* Marks 6 and 7 bound a window in which L0 counts the RDMSR/WRMSR exits of
+ * L2; IN of L1_PORT_MARK (nested only) reads that count. */
+#define L1_MARK_MSR_START 6u
+#define L1_MARK_MSR_STOP 7u
 #define L1_MEASURE_N 100u   /* operations between two marks */
 
 #endif /* VTK_L1_H */

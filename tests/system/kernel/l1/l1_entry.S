@@ -294,6 +294,29 @@ l2_pat_at_vmcall:
     vmcall                          /* exit 18 */
     ud2
 
+/* The MSR-bitmap guest: WRMSR of R11:R10 to IA32_FS_BASE, RDMSR of it into
+ * R9:R8 (L1 lets both through), then WRMSR of R13:R12 to IA32_GS_BASE (L1
+ * intercepts it: exit 32), VMCALL. */
+    .globl l2_msrbmp, l2_msrbmp_at_wrmsr, l2_msrbmp_at_vmcall
+l2_msrbmp:
+    mov $0xc0000100, %ecx
+    mov %r10d, %eax
+    mov %r11d, %edx
+    wrmsr
+    xor %eax, %eax
+    xor %edx, %edx
+    rdmsr
+    mov %eax, %r8d
+    mov %edx, %r9d
+    mov $0xc0000101, %ecx
+    mov %r12d, %eax
+    mov %r13d, %edx
+l2_msrbmp_at_wrmsr:
+    wrmsr                           /* exit 32 */
+l2_msrbmp_at_vmcall:
+    vmcall                          /* exit 18 */
+    ud2
+
 /* The VPID guest: reads the 32-bit word at [R14] twice, a VMCALL after
  * each read (L1 remaps the page in between). */
     .globl l2_vpid, l2_vpid_at_vmcall1, l2_vpid_at_vmcall2

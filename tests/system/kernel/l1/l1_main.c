@@ -40,7 +40,8 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_after_apic_write[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[], l2_l0_loop[], l2_l0_loop_end[],
     l2_after_l0_loop[], l2_after_syscall[], l2_syscall_target[], l2_at_syscall[], l2_after_efer_syscall[],
     l2_real[], l2_real_at_cpuid[], l2_real_at_vmcall[], l2_vpid[], l2_vpid_at_vmcall1[], l2_vpid_at_vmcall2[],
-    l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[];
+    l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[],
+    l2_msrbmp[], l2_msrbmp_at_wrmsr[], l2_msrbmp_at_vmcall[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -1166,6 +1167,82 @@ static void l1_pat_program(bool ept)
     l1_pass(c);
 }
 
+/* ---- the MSR-bitmap guest ---- */
+
+static void l1_mark(uint8_t k);
+
+/* L0's count of the RDMSR/WRMSR exits of L2 in the last window of marks 6
+ * and 7 (an IN of L1_PORT_MARK, answered by the test kernel). */
+static uint8_t l1_l0_msr_exits(void)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"((uint16_t)L1_PORT_MARK));
+    return v;
+}
+
+#define L2_FS_VALUE 0x00007f0012345000ull
+#define L2_GS_VALUE 0x00007f00abcde000ull
+
+/* L1 lets L2 read and write IA32_FS_BASE and read IA32_GS_BASE, and
+ * intercepts GS_BASE writes (its MSR bitmap: "MSR-Bitmap Address",
+ * write-high bitmap at byte 3072). L2's WRMSR then RDMSR of FS_BASE run
+ * without an exit to L1 and read back what it wrote; the processor saves
+ * it in the guest FS base at the exit ("Saving Segment Registers and
+ * Descriptor-Table Registers"); L2's WRMSR of GS_BASE is exit 32 to L1
+ * with RCX = C0000101H. Nested, L0 must have taken exactly one RDMSR or
+ * WRMSR exit of L2 in between: that WRMSR, which L1 wants - L0 and L1
+ * both let the FS_BASE accesses through, so vmcs02 must too. */
+static void l1_msrbmp_program(bool ept)
+{
+    const uint32_t c = L1_CASE_MSR_BITMAP;
+    if (!l1_program_start(c, ept))
+        return;
+    if (!(l1_proc & (1u << 28))) {
+        l1_skip(c, "'use MSR bitmaps' is not allowed-1");
+        return;
+    }
+    msr_bitmap[3072 + 0x101 / 8] |= (uint8_t)(1u << (0x101 % 8));
+    l1_host_state();
+    l1_guest_state(l2_msrbmp);
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    memset(g, 0, sizeof(g));
+    g[R10] = (uint32_t)L2_FS_VALUE;
+    g[R11] = L2_FS_VALUE >> 32;
+    g[R12] = (uint32_t)L2_GS_VALUE;
+    g[R13] = L2_GS_VALUE >> 32;
+    l1_mark(L1_MARK_MSR_START);
+    int rc = l1_vmenter(g, 0);
+    l1_mark(L1_MARK_MSR_STOP);
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 32 || l1_rd(G_RIP) != PA(l2_msrbmp_at_wrmsr)) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "exit reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    uint64_t seen = (g[R9] << 32) | (uint32_t)g[R8];
+    CHECK(c, seen == L2_FS_VALUE, "L2's RDMSR of IA32_FS_BASE", seen);
+    CHECK(c, l1_rd(G_FS_BASE) == L2_FS_VALUE, "vmcs12's guest FS base at the exit", l1_rd(G_FS_BASE));
+    CHECK(c, (uint32_t)g[RCX] == 0xc0000101u, "ECX at the WRMSR exit", g[RCX]);
+    if (l1_flags & L1_MODE_NESTED) {
+        uint8_t n = l1_l0_msr_exits();
+        CHECK(c, n == 1, "L0's RDMSR/WRMSR exits of L2 (expected 1: the GS_BASE write)", n);
+    }
+    /* L1 completes nothing: L2 goes on at the VMCALL. */
+    l1_w(G_RIP, PA(l2_msrbmp_at_vmcall));
+    rc = l1_vmenter(g, 1);
+    r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 18) {
+        l1_fail(c, rc ? "VMRESUME failed, outcome" : "second exit, reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    l1_say("L2 read back its IA32_FS_BASE without an exit; its WRMSR of IA32_GS_BASE exited to L1\n");
+    l1_pass(c);
+}
+
 /* ---- the VPID guest ---- */
 
 #define L2_VPID_ALIAS (502ull << 21) /* L2's linear page mapped to vpid_a, then vpid_b */
@@ -1414,6 +1491,7 @@ void l1_main(uint64_t mode, uint64_t first_var)
         l1_real_mode_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_pat_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_vpid_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_msrbmp_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
     }
     l1_vmx_off();
     if (l1_efer_set) /* the test kernel's EFER on a bare run */
