@@ -233,7 +233,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(2, 7, L1, "unrestricted guest: L2 in real mode or protected mode without paging, guest-physical = linear through ept02 (requires EPT, \"Unrestricted Guests\")") \
     X(2, 8, L1, "APIC-register virtualization: L2's reads of the APIC-access page come from L1's virtual-APIC page, and its writes there end in APIC-write exits (56) to L1 (\"Virtualizing Memory-Mapped APIC Accesses\")") \
     X(2, 9, L1, "virtual-interrupt delivery: vmcs02 takes vmcs12's guest interrupt status (RVI/SVI) and EOI-exit bitmaps and runs on L1's virtual-APIC page; each exit to L1 saves RVI/SVI into vmcs12; virtualized EOIs (45) are L1's (\"Virtual-Interrupt Delivery\", \"Virtualizing EOI\"); it requires external-interrupt exiting, which vmcs02 always has") \
-    X(2, 13, REFUSED, "enable VM functions: EPTP switching is not emulated")                        \
+    X(2, 13, L1, "enable VM functions: vmcs02 has it when L1 does, with VM-function controls 0: without it L2's VMFUNC is #UD, with it every VMFUNC exits (59) for a function not enabled (\"VM Functions\"), so L0 performs EPTP switching on vmcs12 (\"EPTP Switching\"): EPTP := the EPTP-list entry ECX, L2 on the ept02 of it; ECX above 511 or an entry the VM-entry EPTP checks reject is exit 59 to L1; offered only with EPT") \
     X(2, 14, REFUSED, "VMCS shadowing: L2's VMREAD/VMWRITE would need L1's shadow VMCS emulated") \
     X(2, 17, REFUSED, "enable PML: no page-modification log for L2")                                \
     X(3, 2, L1, "save debug controls: L2's DR7/DEBUGCTL for L1")                                    \

@@ -185,8 +185,8 @@ extern const uint32_t vcore__nvmx_refused_words[5];
 /* Makes `caps` describe what the vCPU pipeline runs: the REFUSED controls
  * and the primary and secondary controls in `extra_proc` and `extra_proc2`
  * allowed-0, no EPT/VPID
- * capabilities for a feature that is allowed-0, no VM functions without
- * "enable VM functions". */
+ * capabilities for a feature that is allowed-0, "enable VM functions" only
+ * with "enable EPT", no VM functions without "enable VM functions". */
 void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc, uint32_t extra_proc2);
 
 /* Row id -> the bits of the shadowed-field table (nvmx_shadow.c) that hold
