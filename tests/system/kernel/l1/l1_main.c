@@ -40,7 +40,8 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_after_apic_write[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[], l2_l0_loop[], l2_l0_loop_end[],
     l2_after_l0_loop[], l2_after_syscall[], l2_syscall_target[], l2_at_syscall[], l2_after_efer_syscall[],
     l2_real[], l2_real_at_cpuid[], l2_real_at_vmcall[], l2_vpid[], l2_vpid_at_vmcall1[], l2_vpid_at_vmcall2[],
-    l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[];
+    l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[],
+    l2_vmfunc[], l2_vmfunc_at_vmcall[], l2_vmfunc_at_bad[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -63,6 +64,11 @@ static uint8_t apic_acc[4096] PAGE;   /* L2's APIC-access page ("APIC-Access Pag
 static uint32_t l2_scratch PAGE;       /* the EPT step's read target without EPT */
 static uint64_t l2_vpid_pt[512] PAGE;  /* the VPID step's page table */
 static uint32_t vpid_a[1024] PAGE, vpid_b[1024] PAGE; /* the two pages it maps in turn */
+/* The VMFUNC step's second EPT, its EPTP list, and the page the second EPT
+ * maps in place of vmfunc_a. */
+static uint64_t eptb_pml4[512] PAGE, eptb_pdpt[512] PAGE, eptb_pd[512] PAGE, eptb_pt[512] PAGE;
+static uint64_t eptp_list[512] PAGE;
+static uint32_t vmfunc_a[1024] PAGE, vmfunc_b[1024] PAGE;
 
 static l1_report_t *const rep = (l1_report_t *)(uintptr_t)L1_REPORT;
 static uint64_t l1_flags;
@@ -1245,6 +1251,86 @@ static void l1_vpid_program(bool ept)
     l1_pass(c);
 }
 
+/* ---- the VMFUNC guest ---- */
+
+#define VMFUNC_A_WORD 0x4c32a0a0u
+#define VMFUNC_B_WORD 0x4c32b0b0u
+#define VMFUNC_LEN 3u /* 0F 01 D4 */
+
+/* L2 with "enable VM functions" (secondary control 13) and EPTP switching
+ * (VM-function control 0), an EPTP list of L1's EPT (entry 0) and a second
+ * EPT (entry 1) that maps L1's region with 4-KByte pages, vmfunc_a's page
+ * to vmfunc_b. L2 reads vmfunc_a, runs VMFUNC(0, 1) and reads the same
+ * address again: the second read goes through the second EPT ("EPTP
+ * Switching": the EPT pointer is the list entry and no VM exit occurs),
+ * and vmcs12's EPT pointer is the entry. VMFUNC(0, 600) is a VM exit,
+ * reason 59, RIP at the instruction, length 3 ("ECX above 511"). */
+static void l1_vmfunc_program(bool ept)
+{
+    const uint32_t c = L1_CASE_VMFUNC;
+    if (!ept) {
+        l1_skip(c, "no EPT for L2");
+        return;
+    }
+    if (!((l1_cap_proc2 >> 32) & (1u << 13)) || !(l1_rdmsr(0x491) & 1)) {
+        l1_skip(c, "'enable VM functions' or EPTP switching is not allowed-1");
+        return;
+    }
+    if (!l1_program_start(c, ept))
+        return;
+    /* "EPT Translation Mechanism": RWX non-leaf entries, 4-KByte leaves WB. */
+    memset(eptb_pml4, 0, sizeof(eptb_pml4));
+    memset(eptb_pdpt, 0, sizeof(eptb_pdpt));
+    memset(eptb_pd, 0, sizeof(eptb_pd));
+    eptb_pml4[0] = PA(eptb_pdpt) | 7;
+    eptb_pdpt[0] = PA(eptb_pd) | 7;
+    eptb_pd[L1_BASE >> 21] = PA(eptb_pt) | 7;
+    for (uint64_t i = 0; i < 512; i++)
+        eptb_pt[i] = (L1_BASE + (i << 12)) | (6u << 3) | 7;
+    eptb_pt[(PA(vmfunc_a) - L1_BASE) >> 12] = PA(vmfunc_b) | (6u << 3) | 7;
+    uint64_t eptp_a = PA(ept_pml4) | (3u << 3) | 6u, eptp_b = PA(eptb_pml4) | (3u << 3) | 6u;
+    memset(eptp_list, 0, sizeof(eptp_list));
+    eptp_list[0] = eptp_a;
+    eptp_list[1] = eptp_b;
+    vmfunc_a[0] = VMFUNC_A_WORD;
+    vmfunc_b[0] = VMFUNC_B_WORD;
+    l1_proc2 |= 1u << 13;
+    l1_w(C_PROC2, l1_proc2);
+    l1_w(C_VMFUNC, 1);
+    l1_w(C_EPTP_LIST, PA(eptp_list));
+    l1_host_state();
+    l1_guest_state(l2_vmfunc);
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    memset(g, 0, sizeof(g));
+    g[R14] = PA(vmfunc_a);
+    int rc = l1_vmenter(g, 0);
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 18 || l1_rd(G_RIP) != PA(l2_vmfunc_at_vmcall)) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "first exit, reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    CHECK(c, (uint32_t)g[R8] == VMFUNC_A_WORD, "L2's read before VMFUNC", g[R8]);
+    CHECK(c, (uint32_t)g[R9] == VMFUNC_B_WORD, "L2's read after VMFUNC(0, 1)", g[R9]);
+    CHECK(c, l1_rd(C_EPTP) == eptp_b, "vmcs12's EPT pointer after VMFUNC(0, 1)", l1_rd(C_EPTP));
+    l1_w(G_RIP, PA(l2_vmfunc_at_vmcall) + 3);
+    rc = l1_vmenter(g, 1);
+    r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 59) {
+        l1_fail(c, rc ? "VMRESUME failed, outcome" : "VMFUNC(0, 600): exit reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    CHECK(c, l1_rd(G_RIP) == PA(l2_vmfunc_at_bad), "VMFUNC(0, 600): guest RIP", l1_rd(G_RIP));
+    CHECK(c, l1_rd(R_INSN_LEN) == VMFUNC_LEN, "VMFUNC(0, 600): instruction length", l1_rd(R_INSN_LEN));
+    CHECK(c, l1_rd(C_EPTP) == eptp_b, "vmcs12's EPT pointer after VMFUNC(0, 600)", l1_rd(C_EPTP));
+    l1_say("L2 read through the second EPT after its VMFUNC(0, 1); VMFUNC(0, 600) exited with reason 59\n");
+    l1_pass(c);
+}
+
 /* ---- the broken-VMCS program ---- */
 
 static void l1_record(uint32_t v, int rc)
@@ -1414,6 +1500,7 @@ void l1_main(uint64_t mode, uint64_t first_var)
         l1_real_mode_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_pat_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_vpid_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_vmfunc_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
     }
     l1_vmx_off();
     if (l1_efer_set) /* the test kernel's EFER on a bare run */
