@@ -66,8 +66,8 @@ int main(void)
            "   63:32 and the others; IA32_VMX_EPT_VPID_CAP has no EPT or VPID capabilities when L1 may not\n"
            "   enable EPT or VPID, IA32_VMX_VMFUNC is 0 without \"enable VM functions\"), so setting one\n"
            "   is VMfailValid 7 by step 2. On a backend without `vcpu_invept` or a host without\n"
-           "   `alloc_pages`/`virt_to_phys`, \"enable EPT\" and \"enable VM functions\" (EPTP switching\n"
-           "   alone, which needs EPT) are allowed-0 too; without `virt_to_phys`\n"
+           "   `alloc_pages`/`virt_to_phys`, \"enable EPT\", \"enable VM functions\" (EPTP switching\n"
+           "   alone, which needs EPT) and \"enable PML\" are allowed-0 too; without `virt_to_phys`\n"
            "   \"use TPR shadow\" and \"virtualize APIC accesses\" are allowed-0 as well. What the capability MSRs\n"
            "   cannot express is refused with `VCORE_ERR_UNSUPPORTED` and the diagnostic\n"
            "   `NVMX_PIPELINE_UNSUPPORTED` (value: control word << 8 | bit); a REFUSED control reaches it\n"
@@ -299,6 +299,12 @@ int main(void)
            "  ones) that fails the VM-entry checks of the EPT pointer is exit 59 to L1 with the instruction\n"
            "  length. Otherwise vmcs12's EPT pointer becomes the entry (L1 reads it with VMREAD), RIP moves\n"
            "  past the three bytes and L2 continues on the ept02 of the new pointer, without an exit to L1.\n"
+           "- Page-modification logging (\"Page-Modification Logging\"): vmcs02 never enables PML; with L1's\n"
+           "  \"enable PML\" and EPTP bit 6, a fault of ept02 whose fill must set an ept12 flag first checks\n"
+           "  vmcs12's PML index: outside 0-511 it is exit 62 to L1 (qualification bit 12 as reported, no flag\n"
+           "  set, nothing installed); a fill that sets a leaf's dirty flag writes the 4-KByte-aligned L2\n"
+           "  address at the PML address + 8 * index and decrements the index. Clean leaves are read-only in\n"
+           "  ept02 (below), so each first write of L2 to a page faults into L0 and is logged.\n"
            "- Accessed and dirty flags (\"Accessed and Dirty Flags for EPT\"): ept02's EPT pointer has bit 6\n"
            "  exactly when L1's has. The processor then treats L2's accesses to its own paging structures\n"
            "  as writes (\"EPT Violations\": qualification bits 0 and 1 set, bit 8 clear), so such an access to\n"
@@ -452,6 +458,9 @@ int main(void)
            "  early, never late), and the exported deadline is the count vmcs02 was last entered with.\n"
            "- String I/O of L2: protection keys (CR4.PKE/PKS) are not checked, and an EPT violation exit for\n"
            "  an element carries no bits 11:9 (L1 is not offered \"advanced VM-exit information for EPT\n"
-           "  violations\", IA32_VMX_EPT_VPID_CAP bit 22).\n");
+           "  violations\", IA32_VMX_EPT_VPID_CAP bit 22).\n"
+           "- PML for L2: only the fills of ept02 log; the accessed and dirty flags L0's own emulation sets\n"
+           "  through ept12 (string I/O and MMIO instructions of L2, L2's VMREAD/VMWRITE operands) are set\n"
+           "  without a log entry or a log-full check.\n");
     return 0;
 }

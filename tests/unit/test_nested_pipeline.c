@@ -656,10 +656,11 @@ END_TEST
                 (1u << 12) | /* enable INVPCID */                                        \
                 (1u << 13) | /* enable VM functions: EPTP switching by L0 */              \
                 (1u << 16) | /* RDSEED exiting */                                        \
+                (1u << 17) | /* enable PML: L1's log kept by L0's walk of L1's EPT */     \
                 (1u << 20) | /* enable XSAVES/XRSTORS */                                 \
                 (1u << 25) | /* use TSC scaling */                                       \
                 (1u << 26))  /* enable user wait and pause */
-/* Not run: 4 virtualize x2APIC mode, 14 VMCS shadowing, 17 enable PML; and every
+/* Not run: 4 virtualize x2APIC mode, 14 VMCS shadowing; and every
  * bit the emulated processor lacks. */
 
 START_TEST(proc2_caps_match_the_pipeline)
@@ -689,13 +690,13 @@ START_TEST(proc2_each_bit_launches_or_fails)
     uint32_t bit = 1u << _i;
     /* APIC-register virtualization and virtual-interrupt delivery need the
      * TPR shadow, virtual-interrupt delivery external-interrupt exiting,
-     * unrestricted guest needs EPT ("Checks on VMX Controls"). */
+     * unrestricted guest and PML need EPT ("Checks on VMX Controls"). */
     bool apic = bit == (1u << 8) || bit == (1u << 9);
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31) | (apic ? 1u << 21 : 0u));
     if (bit == (1u << 9))
         set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17);
     set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, 0x40000);
-    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, bit == (1u << 7) ? bit | (1u << 1) : bit);
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, bit == (1u << 7) || bit == (1u << 17) ? bit | (1u << 1) : bit);
     set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3)); /* WB, 4 levels */
     set12(VCORE_VMCS_VIRTUAL_PROCESSOR_ID, 1);            /* "enable VPID" needs VPID != 0 */
     load_vmcs12();
