@@ -325,6 +325,16 @@ l2_vmfunc_at_bad:
     .byte 0x0f, 0x01, 0xd4          /* VMFUNC: exit 59 */
     ud2
 
+/* The PML guest: writes [R12], [R13] and [R14], VMCALL. */
+    .globl l2_pml, l2_pml_at_vmcall
+l2_pml:
+    movl $1, (%r12)
+    movl $2, (%r13)
+    movl $3, (%r14)
+l2_pml_at_vmcall:
+    vmcall                          /* exit 18 */
+    ud2
+
 /* The real-mode guest ("unrestricted guest"): 16-bit code, run at the
  * guest-physical address of its offset in L1's region (L1's EPT maps
  * guest-physical 0-2 MiB there). A 16-bit ADD leaves 2468H in BX; CPUID

@@ -35,6 +35,8 @@
 #define C_EPTP 0x201au
 #define C_VMFUNC 0x2018u    /* VM-function controls */
 #define C_EPTP_LIST 0x2024u /* EPTP-list address */
+#define C_PML_ADDR 0x200eu  /* PML address */
+#define G_PML_INDEX 0x0812u /* guest PML index */
 /* 16-bit control field. */
 #define C_VPID 0x0000u
 #define C_VAPIC 0x2012u /* virtual-APIC address */
