@@ -127,6 +127,25 @@ START_TEST(full_log_exits_62)
 }
 END_TEST
 
+/* The same write without "enable PML" in vmcs12 (EPT with A/D flags
+ * still on): the dirty flag is set, nothing is logged, the index stays. */
+START_TEST(no_log_without_pml)
+{
+    vmcs12_pml(511);
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, P2_EPT);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_write_fault(0x1008, 0);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(get64(E_PT + 8) & D_BIT, D_BIT);
+    ck_assert_uint_eq(get64(PML_LOG + 511 * 8), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PML_INDEX), 511);
+}
+END_TEST
+
 static Suite *pml_suite(void)
 {
     Suite *s = suite_create("nested_pml");
@@ -135,6 +154,7 @@ static Suite *pml_suite(void)
     tcase_add_test(tc, pml_offered_and_not_in_vmcs02);
     tcase_add_test(tc, three_writes_three_entries);
     tcase_add_test(tc, full_log_exits_62);
+    tcase_add_test(tc, no_log_without_pml);
     suite_add_tcase(s, tc);
     return s;
 }
