@@ -224,6 +224,18 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
  * (fetched through L2's paging and, when L1 uses EPT, ept12) becomes a
  * VCORE_EXIT_MMIO for the VMM; anything else leaves *exit as it is. */
 int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t l1_gpa);
+/* vcpu_nested_l0.c: a hardware exception (vector, with error when it has
+ * one; cr2 for #PF) for L2's current instruction, which did not complete:
+ * the exit to L1 its exception bitmap asks for (*reflected), else injected
+ * into L2 at the next entry. */
+int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, uint32_t error, uint64_t cr2,
+                                    vcore_exit_t *exit, bool *reflected);
+/* vcpu_nested_vmfunc.c: L2's VMFUNC, which exits to L0 whenever L1 enables
+ * VM functions (vmcs02's VM-function controls are 0). *to_l1: exit 59 is
+ * L1's (reflect it); else it is done: EPTP switching performed (*again:
+ * re-enter L2 past it), or #UD raised in L2 (*again; *handled when L1 takes
+ * the #UD; neither when that exit shut L1 down, *exit saying so). */
+int vcore__vcpu_nested_vmfunc(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *again, bool *handled, bool *to_l1);
 /* vcpu_nested_l0.c: the VMM's reply to such an exit (in *exit), applied to
  * L2 before it runs again (*reflected: it became an exit to L1). */
 int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected);

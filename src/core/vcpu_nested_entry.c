@@ -252,6 +252,11 @@ static int vcore__vcpu_nested_const(vcore_vcpu_t *vcpu)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VMCS_LINK_POINTER, ~0ull);
     if (!err && eptp)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_EPT_POINTER, eptp);
+    /* vmcs02 enables VM functions when vmcs12 does, with no function of
+     * its own, so each VMFUNC of L2 exits to L0 ("VM Functions";
+     * vcpu_nested_vmfunc.c). */
+    if (!err && (nv->hw_allowed1[VCORE__VMCS_CTL_PROC2] & VCORE__PROC2_VMFUNC))
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_FUNCTION_CONTROL, 0);
     /* L2's VPID is the vCPU's vpid02 whatever vmcs12's VPID is
      * (vcpu_nested_vpid.c). */
     if (!err && nv->vpid02)

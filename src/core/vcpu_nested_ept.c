@@ -238,6 +238,11 @@ int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, v
     in.l1_mem = &mem;
     in.l0 = vcore__vcpu_nested_ept02_l0;
     in.l0_ctx = vcpu;
+    /* L1's page-modification log for L2 (vmcs02 never uses the processor's). */
+    in.pml = (v->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
+             (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_PML);
+    in.pml_index = v->GUEST_PML_INDEX;
+    in.pml_address = v->PML_ADDRESS;
     vcore_nvmx_ept02_result_t r;
     r.size = sizeof(r);
     err = vcore_nvmx_ept02_handle(nv->ept02, &in, &r);
@@ -254,7 +259,24 @@ int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, v
         return err ? err : ferr;
     switch (r.kind) {
     case VCORE_NVMX_EPT02_FIXED:
+        /* "Page-Modification Logging": the index goes down by one per
+         * entry written (from 0 to FFFFH, which the next one finds full). */
+        if (r.pml_logged) {
+            v->GUEST_PML_INDEX = (uint16_t)(in.pml_index - 1u);
+            vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_PML_INDEX);
+        }
         *route = VCORE__NESTED_EPT_L0;
+        return VCORE_OK;
+    case VCORE_NVMX_EPT02_L1_PML_FULL:
+        /* Exit 62: its qualification; event-delivery information as the
+         * violation had it; no guest-physical or linear address. */
+        e->reason = (e->reason & ~0xffffu) | VCORE_VMX_EXIT_PML_FULL;
+        e->qualification = r.qualification;
+        nv->x02.reason = e->reason;
+        nv->x02.qual = r.qualification;
+        nv->x02.have &= ~(uint32_t)(VCORE__X02_GLA | VCORE__X02_GPA);
+        nv->last.exit_reason = e->reason;
+        *route = VCORE__NESTED_EPT_L1;
         return VCORE_OK;
     case VCORE_NVMX_EPT02_L1_VIOLATION:
         nv->x02.qual = r.qualification;

@@ -689,6 +689,14 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
         return err;
     if (nv->current_vmptr == VCORE__INVALID_PTR)
         return VCORE_ERR_STATE;
+    /* L2's VMFUNC exits whenever L1 enables VM functions: L0 performs
+     * what L1's processor would (vcpu_nested_vmfunc.c). */
+    if (basic == VCORE_VMX_EXIT_VMFUNC) {
+        bool to_l1 = false;
+        err = vcore__vcpu_nested_vmfunc(vcpu, exit, again, handled, &to_l1);
+        if (err || !to_l1)
+            return err;
+    }
     vcore__nvmx_exit_owner(nv, &mem, &e, &d);
     nv->last.owner = d.owner;
     nv->last.kind = d.kind;

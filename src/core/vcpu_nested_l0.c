@@ -68,13 +68,14 @@ uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index)
  * next entry, CR2 loaded for a #PF as its delivery would. RIP stays at the
  * instruction: it did not complete. Interruption information: valid, type
  * 3 (hardware exception), error code delivered ("Format of the VM-Entry
- * Interruption-Information Field") - except in real-address mode (L2 with
+ * Interruption-Information Field") for a vector that pushes one (not #UD:
+ * "Exception and Interrupt Reference") - except in real-address mode (L2 with
  * unrestricted guest and CR0.PE = 0), where exceptions push no error code
  * ("Real-Address Mode Exceptions" of the instruction; "Checks on VM-Entry
  * Control Fields": deliver-error-code is 0 when the guest CR0.PE is 0, and
  * the exit interruption information then has no valid error code). */
-static int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, uint32_t error, uint64_t cr2,
-                                           vcore_exit_t *exit, bool *reflected)
+int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, uint32_t error, uint64_t cr2,
+                                    vcore_exit_t *exit, bool *reflected)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     uint64_t cr0 = 0;
@@ -83,9 +84,9 @@ static int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, u
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_CR0, &cr0);
     if (err)
         return err;
-    bool real = !(cr0 & VCORE__CR0_PE);
-    uint32_t info = (1u << 31) | (3u << 8) | (real ? 0u : (1u << 11)) | vector;
-    if (real)
+    bool code = (cr0 & VCORE__CR0_PE) && vcore__x86_exc_has_error_code(vector);
+    uint32_t info = (1u << 31) | (3u << 8) | (code ? (1u << 11) : 0u) | vector;
+    if (!code)
         error = 0;
     nv->l2_insn_len = 0;
     *reflected = false;

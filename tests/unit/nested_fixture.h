@@ -362,6 +362,18 @@ static inline void nested_push_l2_q(uint32_t reason, uint64_t qual, uint32_t len
     push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 2, enc, val);
 }
 
+/* One L2 round trip: L1's VMLAUNCH of the loaded vmcs12, L2's CPUID (L1's),
+ * L1 halts. */
+static inline void nested_launch_cpuid(void)
+{
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+}
+
 /* The pushed L1 instruction's run is refused with VCORE_ERR_UNSUPPORTED
  * and the diagnostic id with value. */
 static inline void nested_assert_refused(uint32_t id, uint64_t value)

@@ -493,6 +493,71 @@ START_TEST(accessed_dirty_flags)
 }
 END_TEST
 
+/* ---- page-modification logging for L1 ("Page-Modification Logging") ---- */
+
+#define PML_LOG 0x30000u
+
+static vcore_nvmx_ept02_result_t fault_pml(uint64_t l2, uint32_t access, uint16_t index, uint64_t qual)
+{
+    vcore_nvmx_ept02_fault_t in = {.size = sizeof(in), .eptp12 = EPTP_AD, .l2_gpa = l2, .hw_qualification = access | qual,
+                                   .maxphyaddr = MAXPA, .l1_mem = &mem, .l0 = l0_view, .pml = true,
+                                   .pml_index = index, .pml_address = PML_LOG};
+    vcore_nvmx_ept02_result_t r = {.size = sizeof(r)};
+    ck_assert_int_eq(vcore_nvmx_ept02_handle(ep, &in, &r), VCORE_OK);
+    return r;
+}
+
+/* A write that sets the dirty flag of a clean leaf writes the 4-KByte
+ * aligned guest-physical address at PML address + 8 * index; a read sets
+ * no dirty flag and logs nothing; a leaf already dirty logs nothing. */
+START_TEST(pml_logs_the_dirty_flag_it_sets)
+{
+    map12(0x5000, 0x5000 | RWX | MT(6), 1);
+    vcore_nvmx_ept02_result_t r = fault_pml(0x5000, R, 7, 0);
+    ck_assert_uint_eq(r.kind, VCORE_NVMX_EPT02_FIXED);
+    ck_assert(!r.pml_logged);
+    ck_assert_uint_eq(get(PML_LOG + 7 * 8), 0);
+    r = fault_pml(0x5abc, W, 7, 0);
+    ck_assert_uint_eq(r.kind, VCORE_NVMX_EPT02_FIXED);
+    ck_assert(r.pml_logged);
+    ck_assert_uint_eq(get(PML_LOG + 7 * 8), 0x5000);
+    ck_assert_uint_eq(get(PT + 5 * 8) & D_BIT, D_BIT);
+    put(PML_LOG + 6 * 8, 0);
+    r = fault_pml(0x5000, W, 6, 0);
+    ck_assert(!r.pml_logged);
+    ck_assert_uint_eq(get(PML_LOG + 6 * 8), 0);
+    /* Without "enable PML" (pml false) nothing is logged. */
+    map12(0x6000, 0x6000 | RWX | MT(6), 1);
+    ck_assert(!fault_q(EPTP_AD, 0x6000, W, false).pml_logged);
+}
+END_TEST
+
+/* An index outside 0-511 when the access must set a flag: log full (exit
+ * 62, qualification bit 12 passed on, the others 0); no flag set, nothing
+ * installed or logged. Nothing to set (all flags already 1): no exit. */
+START_TEST(pml_full_when_a_flag_is_to_be_set)
+{
+    map12(0x7000, 0x7000 | RWX | MT(6), 1);
+    uint64_t pt = get(PT + 7 * 8), pml4 = get(PML4);
+    vcore_nvmx_ept02_result_t r = fault_pml(0x7000, W, 0xffff, (1u << 12) | (1u << 7) | (1u << 8));
+    ck_assert_uint_eq(r.kind, VCORE_NVMX_EPT02_L1_PML_FULL);
+    ck_assert_uint_eq(r.qualification, 1u << 12);
+    ck_assert_uint_eq(get(PT + 7 * 8), pt);
+    ck_assert_uint_eq(get(PML4), pml4);
+    ck_assert(!look(EPTP_AD, 0x7000).present);
+    ck_assert_uint_eq(fault_pml(0x7000, R, 512, 0).kind, VCORE_NVMX_EPT02_L1_PML_FULL);
+    /* Index 0: logged at the log's first entry. */
+    r = fault_pml(0x7000, W, 0, 0);
+    ck_assert_uint_eq(r.kind, VCORE_NVMX_EPT02_FIXED);
+    ck_assert(r.pml_logged);
+    ck_assert_uint_eq(get(PML_LOG), 0x7000);
+    /* Every flag set now: no flag to set, so no log-full exit. */
+    r = fault_pml(0x7000, W, 0xffff, 0);
+    ck_assert_uint_eq(r.kind, VCORE_NVMX_EPT02_FIXED);
+    ck_assert(!r.pml_logged);
+}
+END_TEST
+
 /* ---- INVEPT ---- */
 
 static void map12_b(uint64_t l2, uint64_t leaf)
@@ -725,6 +790,8 @@ int main(void)
     tcase_add_test(tc, hostile_ept12);
     tcase_add_test(tc, memory_type);
     tcase_add_test(tc, accessed_dirty_flags);
+    tcase_add_test(tc, pml_logs_the_dirty_flag_it_sets);
+    tcase_add_test(tc, pml_full_when_a_flag_is_to_be_set);
     tcase_add_test(tc, invept_single_context_is_exact);
     tcase_add_test(tc, context_eviction_lru);
     tcase_add_test(tc, pool_exhaustion);

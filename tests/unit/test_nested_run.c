@@ -123,17 +123,6 @@ END_TEST
 #define GUARD_ENTRY ((1u << 13) | (1u << 16) | (1u << 18) | (1u << 20) | (1u << 21) | \
                      (1u << 22))
 
-/* One L2 round trip: VMLAUNCH, L2's CPUID (L1's), L1 halts. */
-static void launch_and_cpuid(void)
-{
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
-    push_hlt();
-    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
-}
-
 /* A processor without the load/save/clear controls (Bochs' Skylake-X and
  * Tiger Lake models lack BNDCFGS and RTIT_CTL): vmcs02 is built and entered
  * and the exit synced without touching a field it does not have (the
@@ -145,7 +134,7 @@ START_TEST(vmcs02_skips_fields_the_processor_lacks)
     setup_caps(&c);
     set12(VCORE_VMCS_GUEST_BNDCFGS, 0x1001);
     set12(VCORE_VMCS_GUEST_IA32_RTIT_CTL, 1);
-    launch_and_cpuid();
+    nested_launch_cpuid();
     static const uint32_t absent[] = {
         VCORE_VMCS_GUEST_BNDCFGS, VCORE_VMCS_GUEST_IA32_RTIT_CTL,
         VCORE_VMCS_GUEST_IA32_PERF_GLOBAL_CTRL, VCORE_VMCS_GUEST_IA32_LBR_CTL,
@@ -166,7 +155,7 @@ END_TEST
 START_TEST(vmcs02_writes_fields_the_processor_has)
 {
     set12(VCORE_VMCS_GUEST_BNDCFGS, 0x1001);
-    launch_and_cpuid();
+    nested_launch_cpuid();
     uint64_t r = 0, w = 0;
     ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_BNDCFGS, &r, &w), VCORE_OK);
     ck_assert_uint_eq(w, 1);

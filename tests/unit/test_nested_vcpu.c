@@ -295,7 +295,10 @@ END_TEST
 
 /* A host without page allocation cannot back the shadow EPT: "enable EPT"
  * is allowed-0 for L1 and IA32_VMX_EPT_VPID_CAP has no EPT bits (31:0)
- * but keeps INVVPID (bit 32) and its types (43:40). "use TPR shadow"
+ * but keeps INVVPID (bit 32) and its types (43:40); "enable VM functions"
+ * (secondary 13, run for EPTP switching, which needs EPT: "Checks on VMX
+ * Controls") is allowed-0 and IA32_VMX_VMFUNC 0; so is "enable PML"
+ * (secondary 17, which needs EPT). "use TPR shadow"
  * (primary 21), "virtualize APIC accesses" (secondary 0),
  * "APIC-register virtualization" (secondary 8) and "virtual-interrupt
  * delivery" (secondary 9) need no host page (vmcs02 names L1's pages):
@@ -321,6 +324,7 @@ START_TEST(caps_without_host_pages_offer_no_ept)
     const uint64_t *m = vcore_nvmx_caps(vcore_vcpu_nvmx(vcpu))->msr;
     ck_assert_uint_eq(m[VCORE_NVMX_CAP_PROCBASED2] >> 32, _i ? 0x06111c6cu : 0x06111f6du);
     ck_assert_uint_eq(m[VCORE_NVMX_CAP_EPT_VPID], 0x00000f0100000000ull);
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_VMFUNC], 0);
     ck_assert_uint_eq(m[VCORE_NVMX_CAP_PROCBASED] >> 32, _i ? 0xffd9fffeu : 0xfff9fffeu);
 }
 END_TEST
@@ -329,8 +333,10 @@ START_TEST(caps_follow_backend_and_restriction)
 {
     /* Default: the backend's (the mock reports the emulated set) intersected with the emulated,
      * less the controls the pipeline does not run for L2 (allowed-1 cleared): pin 7,
-     * secondary 4, 13, 14, 17, VM-exit 12 and 23 and VM-entry 13 and 16 (IA32_PERF_GLOBAL_CTRL
-     * and IA32_BNDCFGS, which the vCPU model does not hold); then no VM functions. Unrestricted guest (secondary 7)
+     * secondary 4, 14, VM-exit 12 and 23 and VM-entry 13 and 16 (IA32_PERF_GLOBAL_CTRL
+     * and IA32_BNDCFGS, which the vCPU model does not hold). VM functions (secondary 13)
+     * run with EPT: EPTP switching alone (IA32_VMX_VMFUNC = 1); so does PML (secondary 17),
+     * kept by L0's walk of L1's EPT. Unrestricted guest (secondary 7)
      * runs with EPT, which the mock's host can back. The TPR shadow (primary 21),
      * APIC-access virtualization (secondary 0), APIC-register virtualization
      * (secondary 8) and virtual-interrupt delivery (secondary 9) run: the mock's
@@ -340,12 +346,12 @@ START_TEST(caps_follow_backend_and_restriction)
     vcore_nvmx_caps_t want = emu;
     want.msr[VCORE_NVMX_CAP_PINBASED] &= ~(0x80ull << 32);
     want.msr[VCORE_NVMX_CAP_TRUE_PINBASED] &= ~(0x80ull << 32);
-    want.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~(0x26010ull << 32);
+    want.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~(0x4010ull << 32);
     want.msr[VCORE_NVMX_CAP_EXIT] &= ~(0x801000ull << 32);
     want.msr[VCORE_NVMX_CAP_TRUE_EXIT] &= ~(0x801000ull << 32);
     want.msr[VCORE_NVMX_CAP_ENTRY] &= ~(0x12000ull << 32);
     want.msr[VCORE_NVMX_CAP_TRUE_ENTRY] &= ~(0x12000ull << 32);
-    want.msr[VCORE_NVMX_CAP_VMFUNC] = 0;
+    want.msr[VCORE_NVMX_CAP_VMFUNC] = 1;
     for (unsigned i = 0; i < VCORE_NVMX_NR_CAPS; i++)
         ck_assert_msg(vcore_nvmx_caps(vcore_vcpu_nvmx(vcpu))->msr[i] == want.msr[i], "MSR %#x: %#llx != %#llx",
                       0x480 + i, (unsigned long long)vcore_nvmx_caps(vcore_vcpu_nvmx(vcpu))->msr[i],

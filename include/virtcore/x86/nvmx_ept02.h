@@ -154,6 +154,13 @@ typedef struct vcore_nvmx_ept02_fault {
     const vcore_nvmx_mem_t *l1_mem; /**< L1 memory (ept12 lives there). */
     vcore_nvmx_ept02_l0_fn l0;      /**< L0's view of L1 memory. */
     void *l0_ctx;                   /**< Passed to @c l0. */
+    /** L1's "enable PML" for L2 (SDM "Page-Modification Logging"): with EPTP bit 6, a fault that sets an
+     *  ept12 flag checks @c pml_index, and one that sets the leaf's dirty flag logs the address. */
+    bool pml;
+    uint8_t pad2[1];                /**< Reserved. */
+    uint16_t pml_index;             /**< vmcs12's PML index. */
+    uint32_t pad3;                  /**< Reserved. */
+    uint64_t pml_address;           /**< vmcs12's PML address (the 4-KByte log in L1 memory). */
 } vcore_nvmx_ept02_fault_t;
 
 /** @brief What a fault of ept02 was. */
@@ -161,7 +168,9 @@ typedef enum vcore_nvmx_ept02_kind {
     VCORE_NVMX_EPT02_FIXED = 0,        /**< L0's: ept02 now maps the address; resume L2. */
     VCORE_NVMX_EPT02_L1_VIOLATION = 1, /**< L1's: reflect exit 48 with @c qualification. */
     VCORE_NVMX_EPT02_L1_MISCONFIG = 2, /**< L1's: reflect exit 49 (ept12 is misconfigured). */
-    VCORE_NVMX_EPT02_L0_MMIO = 3       /**< L0 has no memory (or not the access) at @c l1_gpa: the VMM's. */
+    VCORE_NVMX_EPT02_L0_MMIO = 3,      /**< L0 has no memory (or not the access) at @c l1_gpa: the VMM's. */
+    /** L1's: reflect exit 62 ("page-modification log full") with @c qualification; nothing changed. */
+    VCORE_NVMX_EPT02_L1_PML_FULL = 4
 } vcore_nvmx_ept02_kind_t;
 
 /** @brief The outcome of vcore_nvmx_ept02_handle(). */
@@ -175,6 +184,8 @@ typedef struct vcore_nvmx_ept02_result {
      * read/write/execute bits over the walk, bits 7, 8 and 12 (linear
      * address valid, access to the final translation, NMI unblocking) as
      * the processor reported them for L2, bits 11:9 only with @c advanced_info.
+     * L1_PML_FULL: bit 12 (NMI unblocking due to IRET) as reported, the
+     * others 0 ("Exit Qualification for Page-Modification Log Full").
      */
     uint64_t qualification;
     uint64_t l1_gpa;        /**< FIXED, L0_MMIO: the L1 guest-physical address. */
@@ -182,7 +193,10 @@ typedef struct vcore_nvmx_ept02_result {
     uint64_t page_size;     /**< FIXED: bytes the installed leaf maps. */
     uint8_t memtype;        /**< FIXED: the leaf's memory type. */
     bool ipat;              /**< FIXED: the leaf's IPAT bit. */
-    uint8_t pad[6];         /**< Reserved. */
+    /** FIXED: the 4-KByte-aligned L2 address was written to PML-log entry @c pml_index; the caller
+     *  decrements vmcs12's PML index. */
+    bool pml_logged;
+    uint8_t pad[5];         /**< Reserved. */
 } vcore_nvmx_ept02_result_t;
 
 /**
@@ -191,8 +205,10 @@ typedef struct vcore_nvmx_ept02_result {
  * Walks ept12 for the access of bits 2:0 of the qualification (each entry
  * read once from L1 memory, unbacked reads as all ones, i.e. a
  * misconfiguration), then L0's view; installs the composed leaf, and only
- * then sets ept12's accessed/dirty flags (EPTP bit 6). Nothing is changed
- * when the fault is L1's or the VMM's, or when the pool is empty.
+ * then sets ept12's accessed/dirty flags (EPTP bit 6) and, with @c pml,
+ * logs a dirty flag it set in L1's page-modification log. Nothing is
+ * changed when the fault is L1's (the PML log full included) or the
+ * VMM's, or when the pool is empty.
  * @param[in,out] ept02 The builder.
  * @param[in] in The fault.
  * @param[out] out The outcome; @c out->size must be set.

@@ -158,6 +158,11 @@ void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc, uint3
         m[k] &= ~((uint64_t)refused << 32);
     }
     nvmx_caps_urg_needs_ept(m);
+    /* "enable VM functions" is run for EPTP switching alone, and "enable
+     * PML" by L0's walk of L1's EPT; both need "enable EPT" ("Checks on VMX
+     * Controls"): offered only with EPT. */
+    if (!(HI(m[VCORE_NVMX_CAP_PROCBASED2]) & VCORE__PROC2_EPT))
+        m[VCORE_NVMX_CAP_PROCBASED2] &= ~((uint64_t)(VCORE__PROC2_VMFUNC | VCORE__PROC2_PML) << 32);
     uint32_t proc2 = HI(m[VCORE_NVMX_CAP_PROCBASED2]);
     /* "VPID and EPT Capabilities": bits 31:0 describe EPT, bits 43:32 VPID
      * and INVVPID; a feature L1 cannot enable has no capabilities. */

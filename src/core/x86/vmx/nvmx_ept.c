@@ -85,21 +85,27 @@ int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t ma
     return VCORE_OK;
 }
 
-void vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, const vcore__nvmx_ept_leaf_t *w,
-                            uint32_t access)
+uint32_t vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, const vcore__nvmx_ept_leaf_t *w,
+                                uint32_t access, bool apply)
 {
     /* "Accessed and Dirty Flags for EPT": with EPTP bit 6, every entry used
      * gets its accessed flag, the leaf its dirty flag on a write. */
+    uint32_t set = 0;
     if (!(eptp & EPTP_AD))
-        return;
+        return 0;
     for (uint32_t i = 0; i < w->nused; i++) {
         uint64_t x = 0;
         if (mem->read(mem->ctx, w->used[i], &x, 8) != VCORE_OK)
             continue;
-        uint64_t y = x | EPT_A | ((i + 1 == w->nused && (access & VCORE_NVMX_EPT_WRITE)) ? EPT_D : 0u);
-        if (y != x)
+        bool leaf = i + 1 == w->nused;
+        uint64_t y = x | EPT_A | ((leaf && (access & VCORE_NVMX_EPT_WRITE)) ? EPT_D : 0u);
+        if (y == x)
+            continue;
+        set |= VCORE__EPT_AD_SET | (((y ^ x) & EPT_D) ? VCORE__EPT_AD_DIRTY : 0u);
+        if (apply)
             (void)mem->write(mem->ctx, w->used[i], &y, 8);
     }
+    return set;
 }
 
 int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
@@ -128,7 +134,7 @@ int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_
     if (w.kind != VCORE_NVMX_EPT_OK)
         return VCORE_OK;
     out->gpa = w.gpa;
-    vcore__nvmx_ept_set_ad(mem, eptp, &w, access);
+    (void)vcore__nvmx_ept_set_ad(mem, eptp, &w, access, true);
     return VCORE_OK;
 }
 

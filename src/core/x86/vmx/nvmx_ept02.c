@@ -64,6 +64,8 @@ struct vcore_nvmx_ept02 {
  * "advanced VM-exit information for EPT violations". */
 #define QUAL_PASS ((1ull << 7) | (1ull << 8) | (1ull << 12))
 #define QUAL_ADV (7ull << 9)
+#define QUAL_NMI_UNBLOCK (1ull << 12) /* NMI unblocking due to IRET */
+#define PML_ENTRIES 512u              /* "Page-Modification Logging": a 4-KByte log of 8-byte entries */
 
 static bool ept02_ok(const vcore_nvmx_ept02_t *p)
 {
@@ -333,6 +335,15 @@ int vcore_nvmx_ept02_handle(vcore_nvmx_ept02_t *ept02, const vcore_nvmx_ept02_fa
         return VCORE_OK;
     }
     out->l1_gpa = w.gpa;
+    /* "Page-Modification Logging": an access that must first set an ept12
+     * flag finds a PML index outside 0-511 a log-full event: a VM exit, no
+     * flag set, the access not done. */
+    uint32_t ad = in->pml ? vcore__nvmx_ept_set_ad(in->l1_mem, in->eptp12, &w, access, false) : 0u;
+    if (ad && in->pml_index >= PML_ENTRIES) {
+        out->kind = VCORE_NVMX_EPT02_L1_PML_FULL;
+        out->qualification = in->hw_qualification & QUAL_NMI_UNBLOCK;
+        return VCORE_OK;
+    }
 
     /* L0's view of the L1 page. */
     vcore_nvmx_ept02_l0_t l0;
@@ -381,7 +392,14 @@ int vcore_nvmx_ept02_handle(vcore_nvmx_ept02_t *ept02, const vcore_nvmx_ept02_fa
         return err;
     /* The translation is in place: now L1's flags, as the processor sets
      * them when it uses the entries. */
-    vcore__nvmx_ept_set_ad(in->l1_mem, in->eptp12, &w, access);
+    (void)vcore__nvmx_ept_set_ad(in->l1_mem, in->eptp12, &w, access, true);
+    /* A dirty flag set (0 to 1) logs the 4-KByte-aligned guest-physical
+     * address at PML address + 8 * index; the caller decrements the index. */
+    if (ad & VCORE__EPT_AD_DIRTY) {
+        uint64_t entry = in->l2_gpa & ~0xfffull;
+        (void)in->l1_mem->write(in->l1_mem->ctx, in->pml_address + 8u * in->pml_index, &entry, sizeof(entry));
+        out->pml_logged = true;
+    }
     out->kind = VCORE_NVMX_EPT02_FIXED;
     out->perms = (uint32_t)perms;
     out->memtype = (uint8_t)mt;

@@ -197,8 +197,8 @@ extern const uint32_t vcore__nvmx_refused_words[5];
 /* Makes `caps` describe what the vCPU pipeline runs: the REFUSED controls
  * and the primary and secondary controls in `extra_proc` and `extra_proc2`
  * allowed-0, no EPT/VPID
- * capabilities for a feature that is allowed-0, no VM functions without
- * "enable VM functions". */
+ * capabilities for a feature that is allowed-0, "enable VM functions" only
+ * with "enable EPT", no VM functions without "enable VM functions". */
 void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc, uint32_t extra_proc2);
 
 /* Row id -> the bits of the shadowed-field table (nvmx_shadow.c) that hold
@@ -344,9 +344,12 @@ typedef struct vcore__nvmx_ept_leaf {
 int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
                          uint32_t access, vcore__nvmx_ept_leaf_t *out);
 /* With EPTP bit 6: the accessed flags of the entries of a successful walk,
- * the dirty flag of its leaf on a write. */
-void vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, const vcore__nvmx_ept_leaf_t *w,
-                            uint32_t access);
+ * the dirty flag of its leaf on a write. Returns what was 0 of them
+ * (VCORE__EPT_AD_*); with apply false only that, nothing written. */
+#define VCORE__EPT_AD_SET 1u   /* some flag is set by the access */
+#define VCORE__EPT_AD_DIRTY 2u /* ... the leaf's dirty flag among them */
+uint32_t vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, const vcore__nvmx_ept_leaf_t *w,
+                                uint32_t access, bool apply);
 
 /* L2's memory seen through L1's EPT (nvmx_ept.c): L2 guest-physical
  * addresses (L2's VMREAD/VMWRITE operands, L2's paging structures, the

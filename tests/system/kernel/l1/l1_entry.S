@@ -329,6 +329,35 @@ l2_vpid_at_vmcall2:
     vmcall                          /* exit 18 */
     ud2
 
+/* The VMFUNC guest: reads the 32-bit word at [R14] into R8, VMFUNC with
+ * EAX 0 and ECX 1 (EPTP switching to list entry 1), reads [R14] again into
+ * R9, VMCALL; then VMFUNC with ECX 600, which exits (59). VMFUNC is
+ * 0F 01 D4 ("VMFUNC-Invoke VM function"). */
+    .globl l2_vmfunc, l2_vmfunc_at_vmcall, l2_vmfunc_at_bad
+l2_vmfunc:
+    mov (%r14), %r8d
+    xor %eax, %eax
+    mov $1, %ecx
+    .byte 0x0f, 0x01, 0xd4          /* VMFUNC: no exit */
+    mov (%r14), %r9d
+l2_vmfunc_at_vmcall:
+    vmcall                          /* exit 18 */
+    xor %eax, %eax
+    mov $600, %ecx
+l2_vmfunc_at_bad:
+    .byte 0x0f, 0x01, 0xd4          /* VMFUNC: exit 59 */
+    ud2
+
+/* The PML guest: writes [R12], [R13] and [R14], VMCALL. */
+    .globl l2_pml, l2_pml_at_vmcall
+l2_pml:
+    movl $1, (%r12)
+    movl $2, (%r13)
+    movl $3, (%r14)
+l2_pml_at_vmcall:
+    vmcall                          /* exit 18 */
+    ud2
+
 /* The real-mode guest ("unrestricted guest"): 16-bit code, run at the
  * guest-physical address of its offset in L1's region (L1's EPT maps
  * guest-physical 0-2 MiB there). A 16-bit ADD leaves 2468H in BX; CPUID

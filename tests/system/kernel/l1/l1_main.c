@@ -41,7 +41,8 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_after_l0_loop[], l2_after_syscall[], l2_syscall_target[], l2_at_syscall[], l2_after_efer_syscall[],
     l2_real[], l2_real_at_cpuid[], l2_real_at_vmcall[], l2_vpid[], l2_vpid_at_vmcall1[], l2_vpid_at_vmcall2[],
     l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[],
-    l2_msrbmp[], l2_msrbmp_at_wrmsr[], l2_msrbmp_at_vmcall[];
+    l2_msrbmp[], l2_msrbmp_at_wrmsr[], l2_msrbmp_at_vmcall[],
+    l2_vmfunc[], l2_vmfunc_at_vmcall[], l2_vmfunc_at_bad[], l2_pml[], l2_pml_at_vmcall[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -64,6 +65,13 @@ static uint8_t apic_acc[4096] PAGE;   /* L2's APIC-access page ("APIC-Access Pag
 static uint32_t l2_scratch PAGE;       /* the EPT step's read target without EPT */
 static uint64_t l2_vpid_pt[512] PAGE;  /* the VPID step's page table */
 static uint32_t vpid_a[1024] PAGE, vpid_b[1024] PAGE; /* the two pages it maps in turn */
+/* The VMFUNC and PML steps' second EPT (l1_ept_4k()), the VMFUNC step's
+ * EPTP list and the page the second EPT maps there in place of vmfunc_a. */
+static uint64_t eptb_pml4[512] PAGE, eptb_pdpt[512] PAGE, eptb_pd[512] PAGE, eptb_pt[512] PAGE;
+static uint64_t eptp_list[512] PAGE;
+static uint32_t vmfunc_a[1024] PAGE, vmfunc_b[1024] PAGE;
+static uint32_t pml_pages[3][1024] PAGE; /* the PML step's three pages */
+static uint64_t pml_log[512] PAGE;       /* ... and its page-modification log */
 
 static l1_report_t *const rep = (l1_report_t *)(uintptr_t)L1_REPORT;
 static uint64_t l1_flags;
@@ -1322,6 +1330,157 @@ static void l1_vpid_program(bool ept)
     l1_pass(c);
 }
 
+/* ---- the VMFUNC and PML guests ---- */
+
+/* The second EPT (eptb_*): L1's region in 4-KByte pages, identity, RWX,
+ * WB ("EPT Translation Mechanism"), `flags` (accessed and dirty, bits 8
+ * and 9) in every entry; returns its EPT pointer (4-level walk, WB). */
+static uint64_t l1_ept_4k(uint64_t flags)
+{
+    memset(eptb_pml4, 0, sizeof(eptb_pml4));
+    memset(eptb_pdpt, 0, sizeof(eptb_pdpt));
+    memset(eptb_pd, 0, sizeof(eptb_pd));
+    eptb_pml4[0] = PA(eptb_pdpt) | 7 | (flags & (1u << 8));
+    eptb_pdpt[0] = PA(eptb_pd) | 7 | (flags & (1u << 8));
+    eptb_pd[L1_BASE >> 21] = PA(eptb_pt) | 7 | (flags & (1u << 8));
+    for (uint64_t i = 0; i < 512; i++)
+        eptb_pt[i] = (L1_BASE + (i << 12)) | (6u << 3) | 7 | flags;
+    return PA(eptb_pml4) | (3u << 3) | 6u;
+}
+
+#define VMFUNC_A_WORD 0x4c32a0a0u
+#define VMFUNC_B_WORD 0x4c32b0b0u
+#define VMFUNC_LEN 3u /* 0F 01 D4 */
+
+/* L2 with "enable VM functions" (secondary control 13) and EPTP switching
+ * (VM-function control 0), an EPTP list of L1's EPT (entry 0) and a second
+ * EPT (entry 1) that maps L1's region with 4-KByte pages, vmfunc_a's page
+ * to vmfunc_b. L2 reads vmfunc_a, runs VMFUNC(0, 1) and reads the same
+ * address again: the second read goes through the second EPT ("EPTP
+ * Switching": the EPT pointer is the list entry and no VM exit occurs),
+ * and vmcs12's EPT pointer is the entry. VMFUNC(0, 600) is a VM exit,
+ * reason 59, RIP at the instruction, length 3 ("ECX above 511"). */
+static void l1_vmfunc_program(bool ept)
+{
+    const uint32_t c = L1_CASE_VMFUNC;
+    if (!ept) {
+        l1_skip(c, "no EPT for L2");
+        return;
+    }
+    if (!((l1_cap_proc2 >> 32) & (1u << 13)) || !(l1_rdmsr(0x491) & 1)) {
+        l1_skip(c, "'enable VM functions' or EPTP switching is not allowed-1");
+        return;
+    }
+    if (!l1_program_start(c, ept))
+        return;
+    uint64_t eptp_a = PA(ept_pml4) | (3u << 3) | 6u, eptp_b = l1_ept_4k(0);
+    eptb_pt[(PA(vmfunc_a) - L1_BASE) >> 12] = PA(vmfunc_b) | (6u << 3) | 7;
+    memset(eptp_list, 0, sizeof(eptp_list));
+    eptp_list[0] = eptp_a;
+    eptp_list[1] = eptp_b;
+    vmfunc_a[0] = VMFUNC_A_WORD;
+    vmfunc_b[0] = VMFUNC_B_WORD;
+    l1_proc2 |= 1u << 13;
+    l1_w(C_PROC2, l1_proc2);
+    l1_w(C_VMFUNC, 1);
+    l1_w(C_EPTP_LIST, PA(eptp_list));
+    l1_host_state();
+    l1_guest_state(l2_vmfunc);
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    memset(g, 0, sizeof(g));
+    g[R14] = PA(vmfunc_a);
+    int rc = l1_vmenter(g, 0);
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 18 || l1_rd(G_RIP) != PA(l2_vmfunc_at_vmcall)) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "first exit, reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    CHECK(c, (uint32_t)g[R8] == VMFUNC_A_WORD, "L2's read before VMFUNC", g[R8]);
+    CHECK(c, (uint32_t)g[R9] == VMFUNC_B_WORD, "L2's read after VMFUNC(0, 1)", g[R9]);
+    CHECK(c, l1_rd(C_EPTP) == eptp_b, "vmcs12's EPT pointer after VMFUNC(0, 1)", l1_rd(C_EPTP));
+    l1_w(G_RIP, PA(l2_vmfunc_at_vmcall) + 3);
+    rc = l1_vmenter(g, 1);
+    r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 59) {
+        l1_fail(c, rc ? "VMRESUME failed, outcome" : "VMFUNC(0, 600): exit reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    CHECK(c, l1_rd(G_RIP) == PA(l2_vmfunc_at_bad), "VMFUNC(0, 600): guest RIP", l1_rd(G_RIP));
+    CHECK(c, l1_rd(R_INSN_LEN) == VMFUNC_LEN, "VMFUNC(0, 600): instruction length", l1_rd(R_INSN_LEN));
+    CHECK(c, l1_rd(C_EPTP) == eptp_b, "vmcs12's EPT pointer after VMFUNC(0, 600)", l1_rd(C_EPTP));
+    l1_say("L2 read through the second EPT after its VMFUNC(0, 1); VMFUNC(0, 600) exited with reason 59\n");
+    l1_pass(c);
+}
+
+#define EPT_A (1ull << 8)
+#define EPT_D (1ull << 9)
+#define EPTP_AD (1ull << 6)
+
+/* L2 with "enable PML" (secondary control 17) on an EPT with accessed and
+ * dirty flags (EPTP bit 6) where every entry is accessed and dirty but the
+ * leaves of three pages, which are only accessed: L2 writes the three
+ * pages, and the first write to each sets its dirty flag, which logs its
+ * 4-KByte-aligned guest-physical address at the PML address + 8 * index
+ * and decrements the index ("Page-Modification Logging"): entries 511,
+ * 510 and 509 in the order written, the index 508 at the VMCALL exit. */
+static void l1_pml_program(bool ept)
+{
+    const uint32_t c = L1_CASE_PML;
+    if (!ept) {
+        l1_skip(c, "no EPT for L2");
+        return;
+    }
+    if (!((l1_cap_proc2 >> 32) & (1u << 17)) || !(l1_cap_ept & (1u << 21))) {
+        l1_skip(c, "'enable PML' or EPT accessed and dirty flags are not allowed-1");
+        return;
+    }
+    if (!l1_program_start(c, ept))
+        return;
+    uint64_t eptp = l1_ept_4k(EPT_A | EPT_D) | EPTP_AD;
+    for (uint32_t i = 0; i < 3; i++) {
+        pml_pages[i][0] = 0;
+        eptb_pt[(PA(pml_pages[i]) - L1_BASE) >> 12] &= ~EPT_D;
+    }
+    memset(pml_log, 0, sizeof(pml_log));
+    l1_w(C_EPTP, eptp);
+    l1_proc2 |= 1u << 17;
+    l1_w(C_PROC2, l1_proc2);
+    l1_w(C_PML_ADDR, PA(pml_log));
+    l1_w(G_PML_INDEX, 511);
+    l1_host_state();
+    l1_guest_state(l2_pml);
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    memset(g, 0, sizeof(g));
+    /* Each write at the start of its page: Bochs 2.7 logs the address with
+     * bits 11:0 of the access where the SDM has them 0 (seen here with
+     * offset 10H); the alignment is tested on the mock. */
+    g[R12] = PA(pml_pages[0]);
+    g[R13] = PA(pml_pages[1]);
+    g[R14] = PA(pml_pages[2]);
+    int rc = l1_vmenter(g, 0);
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 18 || l1_rd(G_RIP) != PA(l2_pml_at_vmcall)) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "exit reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    CHECK(c, l1_rd(G_PML_INDEX) == 508, "PML index after three writes", l1_rd(G_PML_INDEX));
+    for (uint32_t i = 0; i < 3; i++)
+        CHECK(c, pml_log[511 - i] == PA(pml_pages[i]), "PML log entry", pml_log[511 - i]);
+    CHECK(c, pml_log[508] == 0, "PML log entry 508", pml_log[508]);
+    CHECK(c, (eptb_pt[(PA(pml_pages[2]) - L1_BASE) >> 12] & EPT_D) != 0, "dirty flag of the third page", 0);
+    l1_say("L2's writes to three clean pages logged their addresses; the PML index went from 511 to 508\n");
+    l1_pass(c);
+}
+
 /* ---- the broken-VMCS program ---- */
 
 static void l1_record(uint32_t v, int rc)
@@ -1492,6 +1651,8 @@ void l1_main(uint64_t mode, uint64_t first_var)
         l1_pat_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_vpid_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_msrbmp_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_vmfunc_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_pml_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
     }
     l1_vmx_off();
     if (l1_efer_set) /* the test kernel's EFER on a bare run */

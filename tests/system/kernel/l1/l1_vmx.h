@@ -33,6 +33,10 @@
 #define C_EXIT_MSR_LOAD 0x2008u
 #define C_ENTRY_MSR_LOAD 0x200au
 #define C_EPTP 0x201au
+#define C_VMFUNC 0x2018u    /* VM-function controls */
+#define C_EPTP_LIST 0x2024u /* EPTP-list address */
+#define C_PML_ADDR 0x200eu  /* PML address */
+#define G_PML_INDEX 0x0812u /* guest PML index */
 /* 16-bit control field. */
 #define C_VPID 0x0000u
 #define C_VAPIC 0x2012u /* virtual-APIC address */
