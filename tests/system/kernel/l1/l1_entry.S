@@ -294,6 +294,14 @@ l2_pat_at_vmcall:
     vmcall                          /* exit 18 */
     ud2
 
+/* The TSC guest: RDTSC (EDX:EAX), VMCALL. */
+    .globl l2_tsc, l2_tsc_at_vmcall
+l2_tsc:
+    rdtsc
+l2_tsc_at_vmcall:
+    vmcall                          /* exit 18 */
+    ud2
+
 /* The MSR-bitmap guest: WRMSR of R11:R10 to IA32_FS_BASE, RDMSR of it into
  * R9:R8 (L1 lets both through), then WRMSR of R13:R12 to IA32_GS_BASE (L1
  * intercepts it: exit 32), VMCALL. */

@@ -42,7 +42,7 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_real[], l2_real_at_cpuid[], l2_real_at_vmcall[], l2_vpid[], l2_vpid_at_vmcall1[], l2_vpid_at_vmcall2[],
     l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[],
     l2_msrbmp[], l2_msrbmp_at_wrmsr[], l2_msrbmp_at_vmcall[],
-    l2_vmfunc[], l2_vmfunc_at_vmcall[], l2_vmfunc_at_bad[], l2_pml[], l2_pml_at_vmcall[];
+    l2_vmfunc[], l2_vmfunc_at_vmcall[], l2_vmfunc_at_bad[], l2_pml[], l2_pml_at_vmcall[], l2_tsc[], l2_tsc_at_vmcall[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -1175,6 +1175,60 @@ static void l1_pat_program(bool ept)
     l1_pass(c);
 }
 
+/* ---- the TSC guest ---- */
+
+#define L2_TSC_OFFSET (1ull << 40)
+#define L2_TSC_MULT (2ull << 48) /* 2.0: 48 fraction bits ("TSC Scaling") */
+
+static uint64_t l1_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* L2 with "use TSC offsetting" and "use TSC scaling": its RDTSC reads
+ * ((TSC * multiplier) >> 48) + offset ("Changes to Instruction Behavior in
+ * VMX Non-Root Operation"), here 2 * TSC + 2^40 for a TSC between L1's
+ * RDTSC before the entry and after the exit. */
+static void l1_tsc_program(bool ept)
+{
+    const uint32_t c = L1_CASE_TSC;
+    if (!((l1_cap_proc >> 32) & (1u << 3)) || !((l1_cap_proc2 >> 32) & (1u << 25))) {
+        l1_skip(c, "'use TSC offsetting' or 'use TSC scaling' is not allowed-1");
+        return;
+    }
+    if (!l1_program_start(c, ept))
+        return;
+    l1_proc |= (1u << 3) | (1u << 31);
+    l1_proc2 |= 1u << 25;
+    l1_w(C_PROC, l1_proc);
+    l1_w(C_PROC2, l1_proc2);
+    l1_w(C_TSC_OFFSET, L2_TSC_OFFSET);
+    l1_w(C_TSC_MULTIPLIER, L2_TSC_MULT);
+    l1_host_state();
+    l1_guest_state(l2_tsc);
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    memset(g, 0, sizeof(g));
+    uint64_t before = l1_rdtsc();
+    int rc = l1_vmenter(g, 0);
+    uint64_t after = l1_rdtsc();
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 18 || l1_rd(G_RIP) != PA(l2_tsc_at_vmcall)) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "exit reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    uint64_t seen = (g[RDX] << 32) | (uint32_t)g[RAX];
+    CHECK(c, seen >= 2 * before + L2_TSC_OFFSET, "L2's RDTSC below 2 * L1's TSC before the entry + offset", seen);
+    CHECK(c, seen <= 2 * after + L2_TSC_OFFSET, "L2's RDTSC above 2 * L1's TSC after the exit + offset", seen);
+    l1_say("L2's RDTSC read twice L1's TSC plus 2^40: offset and multiplier applied\n");
+    l1_pass(c);
+}
+
 /* ---- the MSR-bitmap guest ---- */
 
 static void l1_mark(uint8_t k);
@@ -1653,6 +1707,7 @@ void l1_main(uint64_t mode, uint64_t first_var)
         l1_msrbmp_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_vmfunc_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_pml_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_tsc_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
     }
     l1_vmx_off();
     if (l1_efer_set) /* the test kernel's EFER on a bare run */

@@ -41,6 +41,8 @@
 #define C_VPID 0x0000u
 #define C_VAPIC 0x2012u /* virtual-APIC address */
 #define C_APIC_ACCESS 0x2014u /* APIC-access address */
+#define C_TSC_OFFSET 0x2010u
+#define C_TSC_MULTIPLIER 0x2032u
 #define C_EOI_EXIT0 0x201cu /* EOI-exit bitmap 0 (vectors 0-63); 1-3 follow at +2 each */
 /* 64-bit read-only data and guest state. */
 #define R_GUEST_PHYS 0x2400u
