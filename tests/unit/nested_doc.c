@@ -471,6 +471,14 @@ int main(void)
            "  violations\", IA32_VMX_EPT_VPID_CAP bit 22).\n"
            "- PML for L2: only the fills of ept02 log; the accessed and dirty flags L0's own emulation sets\n"
            "  through ept12 (string I/O and MMIO instructions of L2, L2's VMREAD/VMWRITE operands) are set\n"
-           "  without a log entry or a log-full check.\n");
+           "  without a log entry or a log-full check.\n"
+           "\n"
+           "## Where Bochs 2.7 departs from the SDM (nested system tests)\n"
+           "\n"
+           "- \"use TSC scaling\" with a TSC multiplier of 0: Bochs fails the VM entry (VMfailValid 7);\n"
+           "  \"Checks on VMX Controls\" has no rule on the multiplier, so the library's checks accept it\n"
+           "  and a vmcs12 with it fails only where the processor refuses vmcs02.\n"
+           "- PML: Bochs logs the guest-physical address with bits 11:0 of the access; \"Page-Modification\n"
+           "  Logging\" says the logged address is 4-KByte aligned (bits 11:0 clear), as the library logs it.\n");
     return 0;
 }

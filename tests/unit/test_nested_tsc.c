@@ -64,10 +64,10 @@ static void set12_tsc(const tsc_fn_t *f, uint32_t proc)
     set12(VCORE_VMCS_TSC_MULTIPLIER, f->mult);
 }
 
-static void launch_then_cpuid(void)
+/* L1's VMRESUME, L2's CPUID (L1's), L1 halts. */
+static void resume_then_cpuid(void)
 {
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
@@ -105,7 +105,7 @@ START_TEST(vmcs02_composes_tsc_functions)
 {
     set01(&composed[_i].l0);
     set12_tsc(&composed[_i].l1, 0);
-    launch_then_cpuid();
+    nested_launch_cpuid();
     uint64_t proc = nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL);
     uint64_t proc2 = (proc & PROC_SECONDARY) ? nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) : 0;
     ck_assert_uint_eq((proc & PROC_TSC_OFFSET) != 0, composed[_i].offset_on);
@@ -127,22 +127,36 @@ START_TEST(l1_tsc_changes_reach_vmcs02)
     tsc_fn_t l0 = {true, false, 1000, 0}, l1 = {true, false, 5, 0};
     set01(&l0);
     set12_tsc(&l1, 0);
-    launch_then_cpuid();
+    nested_launch_cpuid();
     ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TSC_OFFSET), 1005);
     nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_TSC_OFFSET, 9);
-    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
-    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
-    push_hlt();
-    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    resume_then_cpuid();
     ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TSC_OFFSET), 1009);
     nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, PROC12);
-    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
-    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
-    push_hlt();
-    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    resume_then_cpuid();
     ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TSC_OFFSET), 1000);
     ck_assert_uint_eq(nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) & PROC_TSC_OFFSET, PROC_TSC_OFFSET);
+}
+END_TEST
+
+/* A processor without "use TSC scaling" has no TSC-multiplier field
+ * ("VM-Execution Control Fields"): vmcs02's is never written (the mock's
+ * strict VMCS store counts a write of it as a violation), the offset is. */
+START_TEST(no_multiplier_without_tsc_scaling)
+{
+    nested_vm_destroy(0);
+    vcore_nvmx_caps_t c = {.size = sizeof(c)};
+    ck_assert_int_eq(vcore_nvmx_caps_emulated(&c), VCORE_OK);
+    c.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~((uint64_t)PROC2_TSC_SCALING << 32);
+    nested_vm(NULL, &c, NULL, 0);
+    tsc_fn_t l0 = {true, false, 1000, 0}, l1 = {true, false, 5, 0};
+    set01(&l0);
+    set12_tsc(&l1, 0);
+    nested_launch_cpuid();
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TSC_OFFSET), 1005);
+    uint64_t r = 0, w = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_TSC_MULTIPLIER, &r, &w), VCORE_OK);
+    ck_assert_uint_eq(w, 0);
 }
 END_TEST
 
@@ -210,6 +224,7 @@ static Suite *tsc_suite(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_loop_test(t, vmcs02_composes_tsc_functions, 0, (int)(sizeof(composed) / sizeof(composed[0])));
     tcase_add_test(t, l1_tsc_changes_reach_vmcs02);
+    tcase_add_test(t, no_multiplier_without_tsc_scaling);
     tcase_add_loop_test(t, l2_rdmsr_tsc_through_l1_function, 0, (int)(sizeof(rdmsr_cases) / sizeof(rdmsr_cases[0])));
     tcase_add_test(t, l2_rdmsr_other_msr_unchanged);
     suite_add_tcase(s, t);
