@@ -73,21 +73,6 @@ static void teardown(void)
     nested_vm_destroy(0);
 }
 
-/* L1 lets L2 read and write every MSR (bitmap all clear). */
-static void msr_bitmap_clear(void)
-{
-    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
-    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
-}
-
-/* L2's WRMSR of IA32_DEBUGCTL with value (EDX:EAX). */
-static void l2_wrmsr_debugctl(uint64_t value)
-{
-    nested_set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_DEBUGCTL);
-    nested_set_gpr(VCORE_X86_RAX, (uint32_t)value);
-    nested_set_gpr(VCORE_X86_RDX, value >> 32);
-}
-
 /* VMLAUNCH, n L2 exits of reason L0 completes, then L2's CPUID (L1's)
  * whose exit leaves L2's DR7 as dr7 in vmcs02 (what the processor saves
  * with vmcs02's "save debug controls"), L1 halts. */
@@ -147,10 +132,10 @@ END_TEST
 START_TEST(exit_saves_l2_debug_controls)
 {
     bool save = _i != 0;
-    msr_bitmap_clear();
+    nested_msr_bitmap_clear();
     set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 | LOAD_DEBUG);
     set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | (save ? LOAD_DEBUG : 0u));
-    l2_wrmsr_debugctl(WRMSR_DEBUGCTL);
+    nested_l2_wrmsr(VCORE_MSR_IA32_DEBUGCTL, WRMSR_DEBUGCTL);
     launch_then_cpuid(1, VCORE_VMX_EXIT_WRMSR, L2_DR7);
     ck_assert_uint_eq(last().l0_handled, 1);
     ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_DEBUGCTL), WRMSR_DEBUGCTL);
@@ -184,8 +169,8 @@ END_TEST
  * vmcs02's value unchanged. */
 START_TEST(l2_wrmsr_debugctl_reserved_is_gp)
 {
-    msr_bitmap_clear();
-    l2_wrmsr_debugctl(_i ? (1ull << 16) : BAD_DEBUGCTL);
+    nested_msr_bitmap_clear();
+    nested_l2_wrmsr(VCORE_MSR_IA32_DEBUGCTL, _i ? (1ull << 16) : BAD_DEBUGCTL);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     nested_push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
@@ -202,7 +187,7 @@ END_TEST
  * (vmcs12's under "load debug controls"), answered by L0. */
 START_TEST(l2_rdmsr_debugctl_sees_l2_value)
 {
-    msr_bitmap_clear();
+    nested_msr_bitmap_clear();
     set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 | LOAD_DEBUG);
     nested_set_gpr(VCORE_X86_RCX, VCORE_MSR_IA32_DEBUGCTL);
     nested_set_gpr(VCORE_X86_RAX, ~0ull);
