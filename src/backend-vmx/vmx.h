@@ -214,6 +214,8 @@ typedef struct vcore__vmx_vm {
     X(SYSENTER_EIP, VCORE_VMCS_GUEST_SYSENTER_EIP, VCORE_X86_STATE_MSRS, 1,                        \
       VCORE__VMX_OFF(msrs.sysenter_eip), 8, PLAIN)                                                  \
     X(PAT, VCORE_VMCS_GUEST_IA32_PAT, VCORE_X86_STATE_MSRS, 1, VCORE__VMX_OFF(msrs.pat), 8, PLAIN) \
+    X(DEBUGCTL, VCORE_VMCS_GUEST_IA32_DEBUGCTL, VCORE_X86_STATE_MSRS, 1, VCORE__VMX_OFF(msrs.debugctl), 8, \
+      PLAIN)                                                                                        \
     X(INTR_STATE, VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, VCORE_X86_STATE_EVENTS, 1, 0, 4, EVENTS)
 
 /* Field indices: VCORE__VMX_F_RIP ... */

@@ -344,8 +344,6 @@ static int vcore__vmx_vmcs_build(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v)
         {VCORE_VMCS_VMCS_LINK_POINTER, ~0ull},
         {VCORE_VMCS_GUEST_ACTIVITY_STATE, 0},
         {VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0},
-        /* Loaded with "load debug controls"; the library does not model it. */
-        {VCORE_VMCS_GUEST_IA32_DEBUGCTL, 0},
         {VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, 0},
         /* CR0 and CR4 belong to the host in every bit ("Guest/Host Masks and
          * Read Shadows for CR0 and CR4"): the guest reads the read shadows,

@@ -164,8 +164,26 @@ static inline void vcore__vcpu_nested_pat_exit(vcore_vcpu_t *vcpu)
     vcpu->nvmx->pat02_live = false;
 }
 int vcore__vcpu_nested_pat_write(vcore_vcpu_t *vcpu, uint64_t value, uint32_t *gp);
-/* vcpu_nested_msr02.c: WRMSR of IA32_EFER or IA32_PAT (index) for L2
- * while held (vmcs02 current): efer_write or pat_write. */
+/* vcpu_nested_debugctl.c: L2's DR7 and IA32_DEBUGCTL ("Loading Guest
+ * Control Registers, Debug Registers, and MSRs"), which vmcs02 always
+ * loads and saves. enter: writes them to vmcs02 (current) - vmcs12's with
+ * L1's "load debug controls", else L1's as the vCPU holds them - when full
+ * or changed; L2's IA32_DEBUGCTL is live until debugctl_exit. save: at an
+ * exit, dr7 is vmcs02's DR7 as the exit saved it; with "save debug
+ * controls" it and vmcs02's IA32_DEBUGCTL go into vmcs12.
+ * write: WRMSR of IA32_DEBUGCTL for L2 while live (vmcs02 current): *gp 0
+ * when written, else VCORE_VMX_CHECK_MSR_LOAD_DEBUGCTL (WRMSR's #GP(0))
+ * and nothing changed. */
+int vcore__vcpu_nested_debugctl_enter(vcore_vcpu_t *vcpu, bool full);
+int vcore__vcpu_nested_debugctl_save(vcore_vcpu_t *vcpu, uint64_t dr7);
+static inline void vcore__vcpu_nested_debugctl_exit(vcore_vcpu_t *vcpu)
+{
+    vcpu->nvmx->debugctl02_live = false;
+}
+int vcore__vcpu_nested_debugctl_write(vcore_vcpu_t *vcpu, uint64_t value, uint32_t *gp);
+/* vcpu_nested_msr02.c: WRMSR of IA32_EFER, IA32_PAT or IA32_DEBUGCTL
+ * (index) for L2 while held (vmcs02 current): efer_write, pat_write or
+ * debugctl_write. */
 int vcore__vcpu_nested_msr02_write(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value, uint32_t *why);
 
 /* vcpu_nested_tsc.c: L2's TSC. enter: vmcs02's TSC offset and multiplier

@@ -326,6 +326,8 @@ static int vcore__vcpu_nested_field(vcore_vcpu_t *vcpu, const vcore__vmcs_row_t 
     case VCORE_VMCS_VMCS_LINK_POINTER:
     case VCORE_VMCS_GUEST_IA32_EFER: /* L2's EFER: vcore__vcpu_nested_efer_enter */
     case VCORE_VMCS_GUEST_IA32_PAT:  /* L2's PAT: vcore__vcpu_nested_pat_enter */
+    case VCORE_VMCS_GUEST_DR7:       /* L2's DR7 and DEBUGCTL: vcore__vcpu_nested_debugctl_enter */
+    case VCORE_VMCS_GUEST_IA32_DEBUGCTL:
     case VCORE_VMCS_GUEST_PML_INDEX:
     case VCORE_VMCS_GUEST_UINV:
         return VCORE_OK;
@@ -443,6 +445,8 @@ int vcore__vcpu_nested_fields(vcore_vcpu_t *vcpu, bool full)
         err = vcore__vcpu_nested_efer_enter(vcpu, full);
     if (!err)
         err = vcore__vcpu_nested_pat_enter(vcpu, full);
+    if (!err)
+        err = vcore__vcpu_nested_debugctl_enter(vcpu, full);
     if (!err && (full || nv->tsc_stale))
         err = vcore__vcpu_nested_tsc_enter(vcpu, full);
     if (err)

@@ -8,7 +8,7 @@
  * MSR-load list and, when that fails, performs a VMX abort ("VMX Aborts").
  *
  * Rarely accessed guest fields are synced only when needed:
- * segment selectors, limits, bases, most access rights, DR7, pending debug
+ * segment selectors, limits, bases, most access rights, pending debug
  * exceptions and BNDCFGS change rarely and L1 rarely reads them; they stay
  * in vmcs02 until L1's VMREAD (or the core) needs them.
  */
@@ -37,7 +37,7 @@
     X(GUEST_LDTR_AR_BYTES) X(GUEST_TR_AR_BYTES)                                                    \
     X(GUEST_ES_BASE) X(GUEST_CS_BASE) X(GUEST_SS_BASE) X(GUEST_DS_BASE) X(GUEST_FS_BASE)           \
     X(GUEST_GS_BASE) X(GUEST_LDTR_BASE) X(GUEST_TR_BASE) X(GUEST_GDTR_BASE) X(GUEST_IDTR_BASE)     \
-    X(GUEST_PENDING_DBG_EXCEPTIONS) X(GUEST_BNDCFGS) X(GUEST_DR7)
+    X(GUEST_PENDING_DBG_EXCEPTIONS) X(GUEST_BNDCFGS)
 
 /* The rare fields by row (VCORE__ROW_*: no lookup). */
 #define NESTED_ROW(name) VCORE__ROW_##name,
@@ -48,9 +48,11 @@ bool vcore__vcpu_nested_is_rare(uint32_t encoding)
 {
     /* O(1) over the encodings of NESTED_RARE: guest selectors 0800H-080EH,
      * limits 4800H-4812H, access rights 4814H-4822H except CS (4816H) and
-     * SS (4818H), bases 6806H-6818H, DR7, pending debug exceptions, BNDCFGS. */
+     * SS (4818H), bases 6806H-6818H, pending debug exceptions, BNDCFGS.
+     * DR7 is not: only "save debug controls" stores it, at the exit
+     * (vcpu_nested_debugctl.c). */
     uint32_t e = encoding;
-    if (e == VCORE_VMCS_GUEST_BNDCFGS || e == VCORE_VMCS_GUEST_BNDCFGS_HIGH || e == VCORE_VMCS_GUEST_DR7 ||
+    if (e == VCORE_VMCS_GUEST_BNDCFGS || e == VCORE_VMCS_GUEST_BNDCFGS_HIGH ||
         e == VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS)
         return true;
     return (e >= VCORE_VMCS_GUEST_ES_SELECTOR && e <= VCORE_VMCS_GUEST_TR_SELECTOR) ||
@@ -98,14 +100,18 @@ static int vcore__vcpu_nested_pull(vcore_vcpu_t *vcpu, const uint16_t *rows, siz
  * runs (virtual-interrupt delivery, EOI virtualization) and L1 reads it
  * without an exit where the shadow VMCS holds it. */
 #define NESTED_ENC(name, type, keep) VCORE_VMCS_##name,
-static const uint32_t nested_eager_act[] = {NESTED_EAGER(NESTED_ENC) VCORE_VMCS_GUEST_ACTIVITY_STATE,
+/* The eager fields, then L2's DR7 as vmcs02 saved it (vcpu_nested_debugctl.c:
+ * L2 changes DR7 without exiting, and vmcs02 loads it at the next entry). */
+#define NESTED_EAGER_ENC NESTED_EAGER(NESTED_ENC) VCORE_VMCS_GUEST_DR7,
+static const uint32_t nested_eager_act[] = {NESTED_EAGER_ENC VCORE_VMCS_GUEST_ACTIVITY_STATE,
                                             VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
-static const uint32_t nested_eager_tmr[] = {NESTED_EAGER(NESTED_ENC) VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
-static const uint32_t nested_eager_vid_act[] = {NESTED_EAGER(NESTED_ENC) VCORE_VMCS_GUEST_INTR_STATUS,
+static const uint32_t nested_eager_tmr[] = {NESTED_EAGER_ENC VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
+static const uint32_t nested_eager_vid_act[] = {NESTED_EAGER_ENC VCORE_VMCS_GUEST_INTR_STATUS,
                                                 VCORE_VMCS_GUEST_ACTIVITY_STATE,
                                                 VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
-static const uint32_t nested_eager_vid_tmr[] = {NESTED_EAGER(NESTED_ENC) VCORE_VMCS_GUEST_INTR_STATUS,
+static const uint32_t nested_eager_vid_tmr[] = {NESTED_EAGER_ENC VCORE_VMCS_GUEST_INTR_STATUS,
                                                 VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
+#undef NESTED_EAGER_ENC
 #undef NESTED_ENC
 #define NESTED_EAGER_N (VCORE__ARRAY_SIZE(nested_eager_tmr) - 1u)
 /* [virtual-interrupt delivery][timer without activity]. */
@@ -365,6 +371,7 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
         return err;
     const uint64_t *val = vals;
     NESTED_EAGER(NESTED_SAVE)
+    uint64_t dr7 = *val++;
     if (vid) {
         NESTED_SAVE(GUEST_INTR_STATUS, uint16_t, 0xffffull)
     }
@@ -391,6 +398,10 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
             vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_IA32_PAT);
         v->GUEST_IA32_PAT = pat;
     }
+    /* "save debug controls" (control 2): L2's DR7 and IA32_DEBUGCTL. */
+    err = vcore__vcpu_nested_debugctl_save(vcpu, dr7);
+    if (err)
+        return err;
     if (nv->opts & VCORE_NVMX_OPT_EAGER_RARE_SYNC)
         return vcore__vcpu_nested_pull(vcpu, nested_rare, VCORE__ARRAY_SIZE(nested_rare));
     nv->rare_stale = true;
@@ -441,8 +452,11 @@ static void vcore__vcpu_nested_load_host(vcore_vcpu_t *vcpu)
     s->cr0 = (s->cr0 & NESTED_CR0_KEEP) | (v->HOST_CR0 & ~NESTED_CR0_KEEP);
     s->cr3 = v->HOST_CR3;
     s->cr4 = (s->cr4 & 0xffffffff00000000ull) | (v->HOST_CR4 & 0xffffffffull);
-    /* "DR7 is set to 400H"; IA32_DEBUGCTL is cleared (not modelled here). */
+    /* "DR7 is set to 400H" and "IA32_DEBUGCTL is cleared", whatever the
+     * controls: L2's values are L1's only through "save debug controls". */
     st->dregs.dr7 = 0x400;
+    st->msrs.debugctl = 0;
+    vcore__vcpu_nested_debugctl_exit(vcpu);
     st->msrs.sysenter_cs = v->HOST_IA32_SYSENTER_CS;
     st->msrs.sysenter_esp = v->HOST_IA32_SYSENTER_ESP;
     st->msrs.sysenter_eip = v->HOST_IA32_SYSENTER_EIP;
@@ -494,7 +508,8 @@ static void vcore__vcpu_nested_load_host(vcore_vcpu_t *vcpu)
  * MSRs": the value the MSR has at the exit, before host state is loaded):
  * IA32_SYSENTER_CS/ESP/EIP, FS.base and GS.base as vmcs02 holds them at the
  * exit (L2's, not L1's); EFER as L2 has it (vcore__vcpu_nested_exit_efer);
- * PAT as L2 has it (vcpu_nested_pat.c);
+ * PAT as L2 has it (vcpu_nested_pat.c); IA32_DEBUGCTL as vmcs02 holds it
+ * for L2 (vcpu_nested_debugctl.c);
  * any other MSR the vCPU's own, which L1 and L2 share. */
 static int vcore__vcpu_nested_l2_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_t *value)
 {
@@ -511,6 +526,10 @@ static int vcore__vcpu_nested_l2_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_
     }
     if (index == VCORE_MSR_IA32_PAT && vcpu->nvmx->pat02_live) {
         *value = vcpu->nvmx->pat02;
+        return VCORE_OK;
+    }
+    if (index == VCORE_MSR_IA32_DEBUGCTL && vcpu->nvmx->debugctl02_live) {
+        *value = vcpu->nvmx->debugctl02;
         return VCORE_OK;
     }
     return vcore_vcpu_get_msr(vcpu, index, value);

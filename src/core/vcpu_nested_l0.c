@@ -145,8 +145,8 @@ static int vcore__vcpu_nested_l0_gp(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
     return vcore__vcpu_nested_l0_exception(vcpu, (uint8_t)VCORE__VEC_GP, 0, 0, exit, reflected);
 }
 
-/* L2's RDMSR/WRMSR, which L1 lets through, of IA32_EFER or IA32_PAT while
- * vmcs02 holds L2's value (vcpu_nested_msr02.c): RDMSR answers from it,
+/* L2's RDMSR/WRMSR, which L1 lets through, of IA32_EFER, IA32_PAT or
+ * IA32_DEBUGCTL while vmcs02 holds L2's value (vcpu_nested_msr02.c): RDMSR answers from it,
  * WRMSR goes through the rule an MSR-load list entry uses too (*gp: #GP(0)
  * for L2 instead, nothing changed). */
 static int vcore__vcpu_nested_l0_msr02(vcore_vcpu_t *vcpu, uint32_t index, bool write, bool *gp)
@@ -822,8 +822,9 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
         uint32_t field = vcore__vcpu_nested_l0_msr_field(index);
         nv->l2_insn_len = nv->x02.insn_len;
         if (vcore__vcpu_nested_msr02_held(vcpu, index)) {
-            /* L2's EFER and PAT are vmcs02's (vcpu_nested_efer.c,
-             * vcpu_nested_pat.c), not L1's. */
+            /* L2's EFER, PAT and IA32_DEBUGCTL are vmcs02's
+             * (vcpu_nested_efer.c, vcpu_nested_pat.c,
+             * vcpu_nested_debugctl.c), not L1's. */
             bool gp = false, reflected = false;
             int err = vcore__vcpu_nested_l0_msr02(vcpu, index, write, &gp);
             if (!err && gp)

@@ -31,6 +31,10 @@
  *   undefined memory type failed the entry's checks already). The exit
  *   gives L1 back L2's value ("save IA32_PAT", and "Loading Host State"
  *   without "load IA32_PAT" leaves the PAT alone);
+ * - IA32_DEBUGCTL: vmcs02's guest IA32_DEBUGCTL, which vmcs02 always loads
+ *   (vcpu_nested_debugctl.c), by the vCPU model's WRMSR rule as for L2's
+ *   own WRMSR (a reserved bit failed the entry's checks already). The exit
+ *   gives it to L1 only through "save debug controls" and clears it;
  * - the MSRs the vCPU model holds that no VMCS field switches (IA32_STAR,
  *   LSTAR, CSTAR, FMASK, KERNEL_GS_BASE, TSC_AUX, APIC_BASE, MISC_ENABLE):
  *   the vCPU's own, through the model's WRMSR rules (a value the model
@@ -38,27 +42,25 @@
  *   exit only L1's VM-exit MSR-load list puts its values back;
  * - any other MSR: the library does not hold L2's value, so the entry is
  *   refused (VCORE_ERR_UNSUPPORTED, NVMX_MSR_LOAD_UNHELD) and nothing of
- *   the list stays loaded. IA32_DEBUGCTL: the vCPU model
- *   holds none, vmcs02 loads it only under L1's "load debug controls"
- *   (which loads DR7 too), and nothing shows L1 the VM exit's clearing of
- *   it. Also the TSC and the MSRs the VMM models.
+ *   the list stays loaded: the TSC and the MSRs the VMM models.
  */
 #include "vcpu_nested.h"
 
 #include "x86/vmx/check_priv.h"
 
 /* The vCPU model's MSRs that L1 and L2 share: the model holds them (state
- * group MSRS) and no VMCS field switches them. SYSENTER and IA32_PAT go to
- * vmcs02. */
+ * group MSRS) and no VMCS field switches them. SYSENTER, IA32_PAT and
+ * IA32_DEBUGCTL go to vmcs02. */
 static bool vcore__vcpu_nested_msrload_shared(uint32_t index)
 {
     return vcore__x86_msr_classes(index) == VCORE_X86_STATE_MSRS && index != VCORE_MSR_IA32_PAT &&
-           !vcore__vcpu_nested_l0_msr_field(index);
+           index != VCORE_MSR_IA32_DEBUGCTL && !vcore__vcpu_nested_l0_msr_field(index);
 }
 
 /* One entry whose checks passed: *check stays 0 when it is loaded, becomes
  * MSR_LOAD_REFUSED when the model refuses the value (MSR_LOAD_EFER_* for
- * IA32_EFER, MSR_LOAD_PAT for IA32_PAT); VCORE_ERR_UNSUPPORTED for an MSR
+ * IA32_EFER, MSR_LOAD_PAT for IA32_PAT, MSR_LOAD_DEBUGCTL for
+ * IA32_DEBUGCTL); VCORE_ERR_UNSUPPORTED for an MSR
  * the library does not hold for L2. */
 static int vcore__vcpu_nested_msrload_one(vcore_vcpu_t *vcpu, uint32_t index, uint64_t data, uint32_t *check)
 {
@@ -74,6 +76,9 @@ static int vcore__vcpu_nested_msrload_one(vcore_vcpu_t *vcpu, uint32_t index, ui
     /* L2's PAT is live likewise (vcore__vcpu_nested_pat_enter). */
     if (index == VCORE_MSR_IA32_PAT)
         return vcore__vcpu_nested_pat_write(vcpu, data, check);
+    /* L2's IA32_DEBUGCTL likewise (vcore__vcpu_nested_debugctl_enter). */
+    if (index == VCORE_MSR_IA32_DEBUGCTL)
+        return vcore__vcpu_nested_debugctl_write(vcpu, data, check);
     if (!vcore__vcpu_nested_msrload_shared(index))
         return VCORE_ERR_UNSUPPORTED;
     int err = vcore__x86_msr_set(&x->model, &x->st, index, data, &vcpu->last_diag);

@@ -80,6 +80,7 @@ static void vcore__vcpu_nested_state_restore(vcore_vcpu_t *vcpu, const nested_st
     nv->vmcs02_for = VCORE__INVALID_PTR;
     vcore__vcpu_nested_efer_exit(vcpu);
     vcore__vcpu_nested_pat_exit(vcpu);
+    vcore__vcpu_nested_debugctl_exit(vcpu);
 }
 
 static int vcore__vcpu_nested_state_refuse(vcore_vcpu_t *vcpu, vcore_diag_t *diag, uint32_t id, uint64_t value,
@@ -286,10 +287,11 @@ int vcore_nvmx_vcpu_set_state(vcore_vcpu_t *vcpu, const void *buf, size_t len, v
     nv->l2_pending = 0;
     nv->l2_insn_len = 0;
     nv->in_l2 = false;
-    /* Its EFER and PAT with it: the vCPU's are the model's again
+    /* Its EFER, PAT and IA32_DEBUGCTL with it: the vCPU's are the model's again
      * (vcpu_nested_msr02.c). */
     vcore__vcpu_nested_efer_exit(vcpu);
     vcore__vcpu_nested_pat_exit(vcpu);
+    vcore__vcpu_nested_debugctl_exit(vcpu);
     nv->run_pending = false;
     nv->mtf_pending = false;
     nv->rare_stale = false;

@@ -354,6 +354,21 @@ static inline void nested_launch_to_vmm(void)
     nested_l2_ud_to_vmm();
 }
 
+/* L1 lets L2 read and write every MSR (vmcs12's MSR bitmap all clear). */
+static inline void nested_msr_bitmap_clear(void)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+}
+
+/* L2's registers for WRMSR of value (EDX:EAX) to MSR index (ECX). */
+static inline void nested_l2_wrmsr(uint32_t index, uint64_t value)
+{
+    nested_set_gpr(VCORE_X86_RCX, index);
+    nested_set_gpr(VCORE_X86_RAX, (uint32_t)value);
+    nested_set_gpr(VCORE_X86_RDX, value >> 32);
+}
+
 /* An L2 exit with its qualification and instruction length. */
 static inline void nested_push_l2_q(uint32_t reason, uint64_t qual, uint32_t len)
 {

@@ -29,7 +29,6 @@
 #define CSTAR VCORE_MSR_IA32_CSTAR
 #define EXITLIST (MSRLIST + 0x4000u)
 #define EFER VCORE_MSR_IA32_EFER
-#define DEBUGCTL 0x1d9u /* IA32_DEBUGCTL (SDM Vol. 4) */
 #define EFER_SCE 0x001ull
 #define EFER_LME 0x100ull
 #define EFER_LMA 0x400ull
@@ -326,8 +325,7 @@ START_TEST(model_refusal_fails_the_entry)
 }
 END_TEST
 
-/* An MSR the library does not hold for L2 (IA32_DEBUGCTL: the vCPU model
- * holds none) is refused by name: VMLAUNCH is not completed, nothing
+/* An MSR the library does not hold for L2 (the TSC) is refused by name: VMLAUNCH is not completed, nothing
  * of the list (entries 1 and 2) stays loaded, L2 never ran; the next entry
  * without those entries gives L2 L1's EFER, not entry 2's. */
 START_TEST(unheld_msr_is_refused_by_name)
@@ -335,10 +333,10 @@ START_TEST(unheld_msr_is_refused_by_name)
     entry_list(3);
     entry(MSRLIST, 0, STAR, 0x0033002000000000ull);
     entry(MSRLIST, 1, EFER, EFER_LME | EFER_LMA); /* NXE cleared */
-    entry(MSRLIST, 2, DEBUGCTL, 0);
+    entry(MSRLIST, 2, VCORE_MSR_IA32_TSC, 0);
     load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    nested_assert_refused(VCORE_DIAG_NVMX_MSR_LOAD_UNHELD, (3ull << 32) | DEBUGCTL);
+    nested_assert_refused(VCORE_DIAG_NVMX_MSR_LOAD_UNHELD, (3ull << 32) | VCORE_MSR_IA32_TSC);
     ck_assert_uint_eq(msr(STAR), L1_STAR);
     ck_assert_uint_eq(sregs().efer, L1_EFER);
     ck_assert_uint_eq(regs().rip, L1_RIP);

@@ -186,7 +186,7 @@ END_TEST
 
 START_TEST(msr_not_modelled_reaches_vmm)
 {
-    static const uint32_t idx[] = {VCORE_MSR_IA32_TSC, 0x40000000u, 0x1d9 /* DEBUGCTL */};
+    static const uint32_t idx[] = {VCORE_MSR_IA32_TSC, 0x40000000u, 0x38f /* IA32_PERF_GLOBAL_CTRL */};
     for (size_t i = 0; i < 3; i++) {
         vcore_exit_t e = vcore_test_exit(VCORE_EXIT_RDMSR);
         e.u.msr.index = idx[i];

@@ -62,6 +62,7 @@ typedef struct vcore_x86_cpu_model {
     uint64_t supported_xcr0;   /**< XCR0 bits the guest may set (CPUID.0DH.0 EDX:EAX). */
     uint32_t xsave_size_xcr0;  /**< XSAVE area size for the current XCR0 (CPUID.0DH.0:EBX). */
     uint32_t features;         /**< VCORE_X86_FEAT_* summary bits. */
+    uint64_t debugctl_reserved; /**< IA32_DEBUGCTL bits WRMSR refuses for this CPUID. */
 } vcore_x86_cpu_model_t;
 
 /**

@@ -17,6 +17,7 @@
 #define VCORE_MSR_IA32_SYSENTER_ESP 0x00000175u   /**< SYSENTER target ESP. */
 #define VCORE_MSR_IA32_SYSENTER_EIP 0x00000176u   /**< SYSENTER target EIP. */
 #define VCORE_MSR_IA32_MISC_ENABLE 0x000001a0u    /**< Miscellaneous feature enables. */
+#define VCORE_MSR_IA32_DEBUGCTL 0x000001d9u       /**< Debug control (LBR, BTF, branch trace). */
 #define VCORE_MSR_IA32_PAT 0x00000277u            /**< Page attribute table. */
 #define VCORE_MSR_IA32_EFER 0xc0000080u           /**< Extended feature enables. */
 #define VCORE_MSR_IA32_STAR 0xc0000081u           /**< SYSCALL target (legacy). */

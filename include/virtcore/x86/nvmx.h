@@ -153,7 +153,7 @@ VCORE_BEGIN_DECLS
       "SDM Vol. 3, \"APIC-Access Page\"") \
     X(NVMX_VAPIC_UNBACKED, 0x1066, "vmcs12's virtual-APIC address is not writable memory in the VM's memory map, so there is no host page for the processor to read and write while L2 runs (value: the address)", \
       "SDM Vol. 3, \"Virtual-APIC Page\"") \
-    X(NVMX_MSR_LOAD_UNHELD, 0x1065, "a VM-entry MSR-load list entry for L2 names an MSR the library does not hold for L2 (IA32_DEBUGCTL: not in the vCPU model; IA32_TIME_STAMP_COUNTER; or one the VMM models; value: 1-based entry << 32 | MSR index): nothing was loaded", \
+    X(NVMX_MSR_LOAD_UNHELD, 0x1065, "a VM-entry MSR-load list entry for L2 names an MSR the library does not hold for L2 (IA32_TIME_STAMP_COUNTER, or one the VMM models; value: 1-based entry << 32 | MSR index): nothing was loaded", \
       "SDM Vol. 3, \"Loading MSRs\"") \
     X(NVMX_CHECK_GATING, 0x1070, "the VM-entry rules whose inputs changed gave another verdict than all rules (value: all rules' deciding check << 16 | the changed-input run's)", \
       "SDM Vol. 3, \"VM Entries\"")
@@ -744,8 +744,8 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const 
  * (vmcs12 holds the timer value). L1's VMWRITEs held in L0's shadow VMCS
  * reach vmcs12 first. The vCPU's registers are not part of the blob: with
  * this library they are L1's while L2 runs, with three exceptions - L2's
- * general-purpose registers, which L1 and L2 share, and IA32_EFER and
- * IA32_PAT as vcore_vcpu_get_msr() reads them, which are L2's (the VM entry
+ * general-purpose registers, which L1 and L2 share, and IA32_EFER,
+ * IA32_PAT and IA32_DEBUGCTL as vcore_vcpu_get_msr() reads them, which are L2's (the VM entry
  * loaded L2's into the one register and the exit to L1 either replaces it
  * with vmcs12's host value or leaves L2's to L1, SDM Vol. 3, "Loading
  * Guest Control Registers, Debug Registers, and MSRs" and "Loading Host
@@ -791,12 +791,13 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, vo
  * MSR-load list is not loaded (L2 already runs with it) and, without
  * RUN_PENDING, the event of the VM-entry interruption-information field
  * is not injected again (it was delivered when L2 first entered; SDM
- * Vol. 3, "Event Injection"). L2's IA32_EFER and IA32_PAT are what its
- * VM entry gave it (vmcs12's guest values under "load IA32_EFER" / "load
- * IA32_PAT", else L1's as the vCPU holds them) until the VMM sets them:
+ * Vol. 3, "Event Injection"). L2's IA32_EFER, IA32_PAT and IA32_DEBUGCTL
+ * are what its VM entry gave it (vmcs12's guest values under "load
+ * IA32_EFER" / "load IA32_PAT" / "load debug controls", else L1's as the
+ * vCPU holds them) until the VMM sets them:
  * restore in this order - L1's registers (vcore_vcpu_set_sregs() with
  * L1's EFER, which the VM-entry checks read), the blob, then IA32_EFER and
- * IA32_PAT with vcore_vcpu_set_msr() as vcore_vcpu_get_msr() read them
+ * IA32_PAT and IA32_DEBUGCTL with vcore_vcpu_set_msr() as vcore_vcpu_get_msr() read them
  * while L2 ran (L2's; checked as L2's WRMSR). A blob without guest mode
  * makes L1 run next; an L2 the vCPU was running is dropped without a VM
  * exit (L1's registers, EFER and PAT included, are whatever the VMM sets).

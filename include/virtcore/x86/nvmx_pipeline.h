@@ -237,7 +237,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(2, 14, REFUSED, "VMCS shadowing: L2's VMREAD/VMWRITE would need L1's shadow VMCS emulated") \
     X(2, 17, ZERO, "enable PML: vmcs02 never uses the processor's log; L0 keeps L1's (\"Page-Modification Logging\"): where its fill of ept02 sets the dirty flag of an ept12 leaf (EPTP bit 6; a clean leaf is read-only in ept02, so the first write faults), the 4-KByte-aligned L2 address goes to vmcs12's PML address + 8 * PML index and the index goes down; an index outside 0-511 when a flag is to be set is exit 62 to L1; offered only with EPT") \
     X(2, 25, OR, "use TSC scaling: vmcs02's multiplier is L0's times L1's (1.0 for a level that does not scale) and its offset L0's scaled by L1's multiplier plus L1's") \
-    X(3, 2, L1, "save debug controls: L2's DR7/DEBUGCTL for L1")                                    \
+    X(3, 2, ONE, "save debug controls: vmcs02 saves L2's DR7 and IA32_DEBUGCTL (L2's MOV to DR7 need not exit), and L0 stores them in vmcs12 when L1 sets the bit (\"Saving Guest State\"); the exit to L1 then sets DR7 to 400H and clears IA32_DEBUGCTL (\"Loading Host State\")") \
     X(3, 9, L0, "host address-space size: the exit returns to L0")                                  \
     X(3, 12, REFUSED, "load IA32_PERF_GLOBAL_CTRL: the vCPU model holds no IA32_PERF_GLOBAL_CTRL (the VMM models it), so the exit to L1 could not load L1's value") \
     X(3, 15, L0, "acknowledge interrupt on exit: host interrupts are L0's")                         \
@@ -247,7 +247,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(3, 21, L0, "load IA32_EFER: L0's host state")                                                 \
     X(3, 22, TIMER, "save VMX-preemption timer value: 1 whenever L1 activates its timer, so an exit L0 handles keeps what is left of it for the next entry of L2; vmcs12's value is written back only when L1 sets the bit") \
     X(3, 23, REFUSED, "clear IA32_BNDCFGS: the vCPU model holds no IA32_BNDCFGS")                    \
-    X(4, 2, L1, "load debug controls: L2's DR7/DEBUGCTL")                                           \
+    X(4, 2, ONE, "load debug controls: L2's DR7 and IA32_DEBUGCTL are vmcs12's guest values with L1's control, else L1's (\"Loading Guest Control Registers, Debug Registers, and MSRs\")") \
     X(4, 9, L1, "IA-32e mode guest: L2's mode")                                                     \
     X(4, 13, REFUSED, "load IA32_PERF_GLOBAL_CTRL: vmcs02 would load the processor's own MSR, which the VMM models for the vCPU; nothing restores it at the exit") \
     X(4, 14, ONE, "load IA32_PAT: L2's PAT is vmcs12's guest IA32_PAT with L1's control, else L1's PAT (\"Loading Guest Control Registers, Debug Registers, and MSRs\"); without the control on the processor the entry is refused") \

@@ -156,6 +156,7 @@ typedef struct vcore_x86_msrs {
     uint64_t smbase;          /**< SMBASE (IA32_SMBASE 9EH on Intel, read-only to software). */
     uint64_t tsc_aux;         /**< IA32_TSC_AUX (C000_0103H). */
     uint64_t feature_control; /**< IA32_FEATURE_CONTROL (3AH): lock (bit 0), VMX in SMX (1), VMX outside SMX (2), SENTER (15:8). */
+    uint64_t debugctl;        /**< IA32_DEBUGCTL (1D9H); a VM exit to L1 clears it (SDM Vol. 3, "Loading Host State"). */
 } vcore_x86_msrs_t;
 
 /**

@@ -417,6 +417,7 @@ void vcore__cpuid_after_set(const vcore_cpuid_entry_t *e, uint32_t n, uint32_t d
     m->cr0_reserved = VCORE__CR0_RESERVED;
     m->cr4_reserved = ~cpuid_cr4_allowed(ecx1, ebx7, ecx7, edx7);
     m->efer_reserved = ~cpuid_efer_allowed(m->vendor, ecx81, edx81);
+    m->debugctl_reserved = ~vcore__x86_debugctl_valid(ebx7, ecx7);
     /* Paging-structure address bits MAXPHYADDR..51 are reserved (SDM Vol. 3,
      * "Paging" - reserved bits in paging-structure entries). */
     m->pte_reserved = m->maxphyaddr >= 52 ? 0 : (((1ull << 52) - 1u) & ~((1ull << m->maxphyaddr) - 1u));

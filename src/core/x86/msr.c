@@ -38,6 +38,7 @@ uint32_t vcore__x86_msr_classes(uint32_t index)
     case VCORE_MSR_IA32_SYSENTER_EIP:
     case VCORE_MSR_IA32_MISC_ENABLE:
     case VCORE_MSR_IA32_PAT:
+    case VCORE_MSR_IA32_DEBUGCTL:
     case VCORE_MSR_IA32_STAR:
     case VCORE_MSR_IA32_LSTAR:
     case VCORE_MSR_IA32_CSTAR:
@@ -70,6 +71,8 @@ static uint64_t *msr_slot(vcore_x86_state_t *st, uint32_t index)
         return &st->msrs.misc_enable;
     case VCORE_MSR_IA32_PAT:
         return &st->msrs.pat;
+    case VCORE_MSR_IA32_DEBUGCTL:
+        return &st->msrs.debugctl;
     case VCORE_MSR_IA32_EFER:
         return &st->sregs.efer;
     case VCORE_MSR_IA32_STAR:
@@ -153,6 +156,22 @@ bool vcore__x86_pat_ok(uint64_t pat)
     return true;
 }
 
+/* IA32_DEBUGCTL (SDM Vol. 4, "Architectural MSRs"): LBR (0), BTF (1),
+ * TR (6), BTS (7), BTINT (8), BTS_OFF_OS (9), BTS_OFF_USR (10),
+ * FREEZE_LBRS_ON_PMI (11), FREEZE_PERFMON_ON_PMI (12), ENABLE_UNCORE_PMI
+ * (13), FREEZE_WHILE_SMM (14); bus-lock detection (2) with
+ * CPUID.(EAX=07H,ECX=0):ECX[24]; RTM_DEBUG (15) with RTM (EBX[11]). */
+uint64_t vcore__x86_debugctl_valid(uint32_t ebx7, uint32_t ecx7)
+{
+    uint64_t valid = 0x7fc3ull;
+
+    if ((ecx7 & VCORE__CPUID_7_ECX_BUS_LOCK) != 0)
+        valid |= VCORE__BIT(2);
+    if ((ebx7 & VCORE__CPUID_7_EBX_RTM) != 0)
+        valid |= VCORE__BIT(15);
+    return valid;
+}
+
 /*
  * IA32_FEATURE_CONTROL. SDM Vol. 3, "Enabling and Entering VMX Operation":
  * once bit 0 (lock) is set, WRMSR to the MSR is #GP until the next RESET;
@@ -224,6 +243,11 @@ static int msr_check(const vcore_x86_cpu_model_t *m, const vcore_x86_state_t *st
     case VCORE_MSR_IA32_PAT:
         if (!vcore__x86_pat_ok(val))
             return vcore__diag_set(d, VCORE_DIAG_PAT_INVALID, val);
+        return VCORE_OK;
+    case VCORE_MSR_IA32_DEBUGCTL:
+        /* SDM Vol. 2, "WRMSR": setting a reserved bit is #GP(0). */
+        if ((val & m->debugctl_reserved) != 0)
+            return vcore__diag_set(d, VCORE_DIAG_MSR_RESERVED, val);
         return VCORE_OK;
     case VCORE_MSR_IA32_EFER: {
         /* Same rules as a system-register write that changes only EFER:

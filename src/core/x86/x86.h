@@ -64,6 +64,9 @@ int vcore__x86_msr_set(const vcore_x86_cpu_model_t *m, vcore_x86_state_t *st, ui
                        uint64_t value, vcore_diag_t *d);
 /* IA32_PAT: every entry a valid memory type (WRMSR, VMCS PAT fields, MSR-load lists). */
 bool vcore__x86_pat_ok(uint64_t pat);
+/* IA32_DEBUGCTL bits a processor with CPUID.(EAX=07H,ECX=0) EBX and ECX
+ * defines (msr.c); the VM-entry checks use the same rule. */
+uint64_t vcore__x86_debugctl_valid(uint32_t ebx7, uint32_t ecx7);
 
 /* ---- events (events.c) ---- */
 /* A vector one can raise as an exception (0-31 except 2, 15, 22-27, 31). */

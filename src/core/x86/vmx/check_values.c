@@ -35,20 +35,11 @@ uint64_t vcore__vmx_perf_global_ctrl_valid(const vcore__vmx_chk_t *c)
     return gp | ((fixed & 0xffffffffull) << 32);
 }
 
-/* IA32_DEBUGCTL (SDM Vol. 4, "Architectural MSRs"): LBR (0), BTF (1),
- * TR (6), BTS (7), BTINT (8), BTS_OFF_OS (9), BTS_OFF_USR (10),
- * FREEZE_LBRS_ON_PMI (11), FREEZE_PERFMON_ON_PMI (12), ENABLE_UNCORE_PMI
- * (13), FREEZE_WHILE_SMM (14); bus-lock detection (2) with
- * CPUID.(EAX=07H,ECX=0):ECX[24]; RTM_DEBUG (15) with RTM. */
+/* IA32_DEBUGCTL: the vCPU model's WRMSR rule (vcore__x86_debugctl_valid)
+ * on the checked CPUID's leaf 7. */
 uint64_t vcore__vmx_debugctl_valid(vcore__vmx_chk_t *c)
 {
-    uint64_t valid = 0x7fc3ull;
-
-    if (vcore__vmx_chk_leaf7(c, 1) & VCORE__CPUID_7_ECX_BUS_LOCK)
-        valid |= VCORE__BIT(2);
-    if (vcore__vmx_chk_leaf7(c, 0) & VCORE__CPUID_7_EBX_RTM)
-        valid |= VCORE__BIT(15);
-    return valid;
+    return vcore__x86_debugctl_valid(vcore__vmx_chk_leaf7(c, 0), vcore__vmx_chk_leaf7(c, 1));
 }
 
 /* IA32_U_CET / IA32_S_CET (SDM Vol. 1, "Control-flow Enforcement

@@ -294,6 +294,14 @@ l2_pat_at_vmcall:
     vmcall                          /* exit 18 */
     ud2
 
+/* The debug-controls guest: MOV from DR7 into R8, VMCALL. */
+    .globl l2_dr7, l2_dr7_at_vmcall
+l2_dr7:
+    mov %dr7, %r8
+l2_dr7_at_vmcall:
+    vmcall                          /* exit 18 */
+    ud2
+
 /* The TSC guest: RDTSC (EDX:EAX), VMCALL. */
     .globl l2_tsc, l2_tsc_at_vmcall
 l2_tsc:

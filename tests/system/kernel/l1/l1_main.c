@@ -40,7 +40,7 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_after_apic_write[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[], l2_l0_loop[], l2_l0_loop_end[],
     l2_after_l0_loop[], l2_after_syscall[], l2_syscall_target[], l2_at_syscall[], l2_after_efer_syscall[],
     l2_real[], l2_real_at_cpuid[], l2_real_at_vmcall[], l2_vpid[], l2_vpid_at_vmcall1[], l2_vpid_at_vmcall2[],
-    l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[],
+    l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[], l2_dr7[], l2_dr7_at_vmcall[],
     l2_msrbmp[], l2_msrbmp_at_wrmsr[], l2_msrbmp_at_vmcall[],
     l2_vmfunc[], l2_vmfunc_at_vmcall[], l2_vmfunc_at_bad[], l2_pml[], l2_pml_at_vmcall[], l2_tsc[], l2_tsc_at_vmcall[];
 
@@ -1175,6 +1175,61 @@ static void l1_pat_program(bool ept)
     l1_pass(c);
 }
 
+/* ---- the debug-controls guest ---- */
+
+/* L1's DR7: bit 10 (reads as 1) and L0, breakpoint 0 on instruction
+ * execution (R/W0 = LEN0 = 0) at L1_DEBUG_DR0, an address nothing
+ * executes. */
+#define L1_DEBUG_DR7 0x401ull
+#define L1_DEBUG_DR0 0x7fff0000ull
+
+/* L2 without VM-entry control 2 ("load debug controls") and VM-exit
+ * control 2 ("save debug controls"), primary control 23 ("MOV-DR exiting")
+ * clear: the entry leaves DR7 alone, so L2's MOV from DR7 reads L1's
+ * ("Loading Guest Control Registers, Debug Registers, and MSRs"); the
+ * exit sets DR7 to 400H ("Loading Host State"). */
+static void l1_debug_program(bool ept)
+{
+    const uint32_t c = L1_CASE_DEBUG;
+    if (((uint32_t)l1_cap_entry & (1u << 2)) || ((uint32_t)l1_cap_exit & (1u << 2))) {
+        l1_skip(c, "'load debug controls' or 'save debug controls' cannot be 0");
+        return;
+    }
+    if (!l1_program_start(c, ept))
+        return;
+    l1_entryc &= ~(1u << 2);
+    l1_w(C_ENTRY, l1_entryc);
+    l1_exitc &= ~(1u << 2);
+    l1_w(C_EXIT, l1_exitc);
+    l1_proc &= ~(1u << 23);
+    l1_w(C_PROC, l1_proc);
+    l1_host_state();
+    l1_guest_state(l2_dr7);
+    l1_w(G_DR7, 0x400);
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    memset(g, 0, sizeof(g));
+    uint64_t dr7 = L1_DEBUG_DR7, dr0 = L1_DEBUG_DR0, after = 0;
+    __asm__ volatile("mov %0, %%dr0" : : "r"(dr0));
+    __asm__ volatile("mov %0, %%dr7" : : "r"(dr7));
+    int rc = l1_vmenter(g, 0);
+    __asm__ volatile("mov %%dr7, %0" : "=r"(after));
+    dr7 = 0x400;
+    __asm__ volatile("mov %0, %%dr7" : : "r"(dr7));
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 18 || l1_rd(G_RIP) != PA(l2_dr7_at_vmcall)) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "exit reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    CHECK(c, g[R8] == L1_DEBUG_DR7, "L2's DR7", g[R8]);
+    CHECK(c, after == 0x400, "L1's DR7 after the exit", after);
+    l1_say("L2 ran on L1's DR7; the exit set DR7 to 400H\n");
+    l1_pass(c);
+}
+
 /* ---- the TSC guest ---- */
 
 #define L2_TSC_OFFSET (1ull << 40)
@@ -1708,6 +1763,7 @@ void l1_main(uint64_t mode, uint64_t first_var)
         l1_vmfunc_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_pml_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_tsc_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_debug_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
     }
     l1_vmx_off();
     if (l1_efer_set) /* the test kernel's EFER on a bare run */
