@@ -79,7 +79,8 @@
     X(MSR_BITMAP, "l2.msr_bitmap_fs_base", "L1's MSR bitmap clear for IA32_FS_BASE, write bit of IA32_GS_BASE set: L2's WRMSR and RDMSR of FS_BASE see its value (nested: L0 counts one RDMSR/WRMSR exit of L2 between L1's marks 6 and 7, the GS_BASE write L1 wants), its WRMSR of GS_BASE exits to L1") \
     X(VMFUNC, "l2.vmfunc_eptp_switch", "'enable VM functions' with EPTP switching: L2's VMFUNC(0, 1) switches to the second EPT of L1's EPTP list, where a page L2 read maps elsewhere, without an exit; VMFUNC(0, 600) exits (59)") \
     X(PML, "l2.pml_log", "'enable PML' on an EPT with accessed and dirty flags: L2's writes to three clean pages log their addresses (entries 511, 510, 509), the PML index goes to 508, without an exit") \
-    X(TSC, "l2.tsc_offset_scaling", "'use TSC offsetting' and 'use TSC scaling' with multiplier 2.0 and offset 2^40: L2's RDTSC reads 2 * TSC + 2^40 for a TSC between L1's reads before the entry and after the exit")
+    X(TSC, "l2.tsc_offset_scaling", "'use TSC offsetting' and 'use TSC scaling' with multiplier 2.0 and offset 2^40: L2's RDTSC reads 2 * TSC + 2^40 for a TSC between L1's reads before the entry and after the exit") \
+    X(X2APIC, "l2.x2apic_tpr", "'use TPR shadow' and 'virtualize x2APIC mode' (with 'APIC-register virtualization' where allowed), L1's MSR bitmap clear for 808H, VTPR 50H: L2's RDMSR of 808H reads 50H and its WRMSR of 30H lands on the virtual-APIC page (offset 80H), without an exit to L1 (nested: and without an RDMSR/WRMSR exit to L0 between L1's marks 6 and 7); VMCALL exits")
 
 enum l1_case_id {
 #define L1_CASE_ENUM(id, name, why) L1_CASE_##id,
