@@ -387,6 +387,15 @@ static bool x2apic_virtualized(uint32_t msr, bool write, uint32_t proc2)
     return msr == 0x808u || ((proc2 & VID) && (msr == 0x80bu || msr == 0x83fu));
 }
 
+/* Every RDMSR and WRMSR of 800H-8FFH exits by the page at bm. */
+static void assert_x2apic_range_exits(const uint8_t *bm)
+{
+    for (uint32_t msr = 0x800u; msr <= 0x8ffu; msr++) {
+        ck_assert(exits(bm, msr, false));
+        ck_assert(exits(bm, msr, true));
+    }
+}
+
 /* Loop i: bit 0 L1's bitmap lets the whole x2APIC range through (else it
  * intercepts it), bit 1 "virtualize x2APIC mode", bit 2 "APIC-register
  * virtualization", bit 3 "virtual-interrupt delivery". L0 (the mock's
@@ -450,11 +459,7 @@ START_TEST(x2apic_follows_l1_changes_and_control_off)
     nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, APIC_REG);
     enter(VCORE_NVMX_VMRESUME);
     ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & X2APIC_MODE, 0);
-    bm = bm02();
-    for (uint32_t msr = 0x800u; msr <= 0x8ffu; msr++) {
-        ck_assert(exits(bm, msr, false));
-        ck_assert(exits(bm, msr, true));
-    }
+    assert_x2apic_range_exits(bm02());
 }
 END_TEST
 
@@ -466,11 +471,7 @@ START_TEST(x2apic_without_l1_bitmaps_every_access_exits)
     l1_x2apic(X2APIC_MODE | APIC_REG | VID);
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, PROC12 | TPR_SHADOW | ACTIVATE_SECONDARY);
     launch();
-    const uint8_t *bm = bm02();
-    for (uint32_t msr = 0x800u; msr <= 0x8ffu; msr++) {
-        ck_assert(exits(bm, msr, false));
-        ck_assert(exits(bm, msr, true));
-    }
+    assert_x2apic_range_exits(bm02());
 }
 END_TEST
 
