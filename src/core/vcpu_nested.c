@@ -42,10 +42,15 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
      * the virtual-APIC page) and virtual-interrupt delivery (whose VIRR, VISR
      * and VTPR are on that page) need physical addresses (vcpu_nested_apic.c). */
     bool apic = vcore__vcpu_nested_apic_usable(vcpu);
+    /* "Virtualize x2APIC mode" needs the TPR shadow ("Checks on VMX
+     * Controls") and acts through vmcs02's MSR bitmap, the vCPU's page
+     * (vcpu_nested_msrbmp.c). */
+    bool x2apic = !err && apic && vcore__vcpu_nested_msrbmp_usable(vcpu, (uint32_t)(hw.msr[VCORE_NVMX_CAP_PROCBASED] >> 32));
     if (!err)
         vcore__nvmx_caps_refuse(&emulated, apic ? 0u : VCORE__PROC_TPR_SHADOW,
                                 (vcore__vcpu_nested_ept02_usable(vcpu) ? 0u : VCORE__PROC2_EPT) |
-                                    (apic ? 0u : VCORE__PROC2_APIC_ACCESS | VCORE__PROC2_APIC_REG | VCORE__PROC2_VID));
+                                    (apic ? 0u : VCORE__PROC2_APIC_ACCESS | VCORE__PROC2_APIC_REG | VCORE__PROC2_VID) |
+                                    (x2apic ? 0u : VCORE__PROC2_X2APIC));
     if (!err)
         err = vcore_nvmx_caps_intersect(&hw, &emulated, &base);
     if (err)

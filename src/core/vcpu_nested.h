@@ -314,18 +314,24 @@ const uint8_t *vcore__vcpu_nested_apic_page(const vcore_vcpu_t *vcpu, uint64_t g
 /* With vmcs02: its page from the host and L0's answers (no page when the
  * host or the processor cannot give one: every MSR access then exits). */
 int vcore__vcpu_nested_msrbmp_setup(vcore_vcpu_t *vcpu);
+/* Whether vmcs02 can have the page: the processor's "use MSR bitmaps"
+ * (hw_proc: its allowed-1 primary controls) and the host's pages. */
+bool vcore__vcpu_nested_msrbmp_usable(const vcore_vcpu_t *vcpu, uint32_t hw_proc);
 /* Once per vmcs02 (current): its MSR-bitmap address field. */
 int vcore__vcpu_nested_msrbmp_const(vcore_vcpu_t *vcpu);
-/* At an entry from L1: the page follows L1's bitmap (written on change
- * only). Inline: every entry runs it, and most have nothing to do - no
- * candidate L0 lets through, or no bitmap of L1's while the page lets
- * nothing through (msrbmp_l0 and msrbmp02_cur are 0 without a page). */
+/* At an entry from L1: the page follows L1's bitmap (candidates written
+ * on change only). Inline: every entry runs it, and most have nothing to
+ * do - no candidate L0 lets through and no "virtualize x2APIC mode" of
+ * L1's, or no bitmap of L1's while the page lets nothing through
+ * (msrbmp_l0, msrbmp02_cur and msrbmp02_x2apic are 0 without a page). */
 void vcore__vcpu_nested_msrbmp_update(vcore_vcpu_t *vcpu);
 static inline void vcore__vcpu_nested_msrbmp_enter(vcore_vcpu_t *vcpu)
 {
     const vcore_nvmx_t *nv = vcpu->nvmx;
-    if ((nv->msrbmp_l0 && (vcore__vcpu_nested_v12(vcpu)->CPU_BASED_VM_EXEC_CONTROL & VCORE__PROC_MSR_BITMAPS)) ||
-        nv->msrbmp02_cur)
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    if (((v->CPU_BASED_VM_EXEC_CONTROL & VCORE__PROC_MSR_BITMAPS) &&
+         (nv->msrbmp_l0 || (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_X2APIC))) ||
+        nv->msrbmp02_cur || nv->msrbmp02_x2apic)
         vcore__vcpu_nested_msrbmp_update(vcpu);
 }
 /* Teardown and RESET: the page back to the host. */

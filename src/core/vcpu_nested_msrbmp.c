@@ -25,6 +25,20 @@
  * memory map (vcore__vcpu_nested_apic_page()) and kept while the map's
  * generation stays the same; an address with no memory behind it lets
  * nothing through.
+ *
+ * The x2APIC MSRs (800H-8FFH) are no candidates: L2's value of them is
+ * never in the processor. With L1's "virtualize x2APIC mode" (vmcs02 has
+ * it when vmcs12 does) some of their accesses never reach an APIC at all:
+ * the processor virtualizes them on the virtual-APIC page, which is L1's
+ * (vcpu_nested_apic.c), exactly as it would for L1 ("Virtualizing
+ * MSR-Based APIC Accesses"). Those accesses take L1's bit directly,
+ * whatever L0's bitmap says: RDMSR of 800H-8FFH with "APIC-register
+ * virtualization" (reads 8 bytes at offset (ECX & FFH) << 4 of the page),
+ * else RDMSR of 808H (VTPR); WRMSR of 808H (TPR virtualization), and with
+ * "virtual-interrupt delivery" WRMSR of 80BH (EOI virtualization) and 83FH
+ * (self-IPI virtualization). Every other access to the range goes to the
+ * real x2APIC - L1's, which L0 or the VMM models - and stays intercepted,
+ * as the whole range does without L1's control.
  */
 #include "vcpu_nested.h"
 
@@ -65,13 +79,18 @@ static const uint32_t nested_msrbmp_msrs[] = {NESTED_MSRBMP_CANDIDATES(NESTED_MS
 #define NESTED_MSRBMP_N ((uint32_t)VCORE__ARRAY_SIZE(nested_msrbmp_msrs))
 VCORE__STATIC_ASSERT(VCORE__ARRAY_SIZE(nested_msrbmp_msrs) <= 16u, nested_msrbmp_word);
 
+bool vcore__vcpu_nested_msrbmp_usable(const vcore_vcpu_t *vcpu, uint32_t hw_proc)
+{
+    const vcore_host_t *h = &vcpu->vm->host;
+    return (hw_proc & VCORE__PROC_MSR_BITMAPS) && h->alloc_pages && h->free_pages && h->virt_to_phys;
+}
+
 int vcore__vcpu_nested_msrbmp_setup(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     const vcore_host_t *h = &vcpu->vm->host;
     const vcore_backend_t *ops = &vcpu->vm->ops;
-    if (nv->msrbmp02 || !(nv->hw_allowed1[VCORE__VMCS_CTL_PROC] & VCORE__PROC_MSR_BITMAPS) || !h->alloc_pages ||
-        !h->free_pages || !h->virt_to_phys)
+    if (nv->msrbmp02 || !vcore__vcpu_nested_msrbmp_usable(vcpu, nv->hw_allowed1[VCORE__VMCS_CTL_PROC]))
         return VCORE_OK;
     uint64_t pa = 0;
     uint8_t *page = h->alloc_pages(h->ctx, 1, &pa);
@@ -90,6 +109,7 @@ int vcore__vcpu_nested_msrbmp_setup(vcore_vcpu_t *vcpu)
     nv->msrbmp02_pa = pa;
     nv->msrbmp_l0 = l0;
     nv->msrbmp02_cur = 0;
+    nv->msrbmp02_x2apic = false;
     nv->msrbmp12 = NULL;
     return VCORE_OK;
 }
@@ -100,21 +120,25 @@ int vcore__vcpu_nested_msrbmp_const(vcore_vcpu_t *vcpu)
     return nv->msrbmp02 ? vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_MSR_BITMAP, nv->msrbmp02_pa) : VCORE_OK;
 }
 
-/* The candidate accesses L1 lets through, from L1's page (read once). */
-static uint32_t vcore__vcpu_nested_msrbmp_l1(vcore_vcpu_t *vcpu)
+/* L1's bitmap page in L0's memory, or NULL without L1's bitmaps or
+ * memory behind its address. */
+static const uint8_t *vcore__vcpu_nested_msrbmp_page12(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     if (!(v->CPU_BASED_VM_EXEC_CONTROL & VCORE__PROC_MSR_BITMAPS))
-        return 0;
+        return NULL;
     if (!nv->msrbmp12 || nv->msrbmp12_gpa != v->MSR_BITMAP || nv->msrbmp12_gen != vcpu->vm->map_gen) {
         nv->msrbmp12 = vcore__vcpu_nested_apic_page(vcpu, v->MSR_BITMAP, false);
         nv->msrbmp12_gpa = v->MSR_BITMAP;
         nv->msrbmp12_gen = vcpu->vm->map_gen;
-        if (!nv->msrbmp12)
-            return 0;
     }
-    const uint8_t *p = nv->msrbmp12;
+    return nv->msrbmp12;
+}
+
+/* The candidate accesses L1 lets through, from L1's page p (read once). */
+static uint32_t vcore__vcpu_nested_msrbmp_l1(const vcore_nvmx_t *nv, const uint8_t *p)
+{
     uint32_t pass = 0;
     for (uint32_t i = 0; i < 2u * NESTED_MSRBMP_N; i++) {
         uint32_t byte = 0, bit = 0;
@@ -128,12 +152,67 @@ static uint32_t vcore__vcpu_nested_msrbmp_l1(vcore_vcpu_t *vcpu)
     return pass;
 }
 
+/* The x2APIC MSRs ("x2APIC Register Address Space"): the range's bits
+ * (32 bytes each in the read and write bitmaps for low MSRs) start where
+ * 800H's do. */
+#define NESTED_MSRBMP_X2APIC_BASE 0x800u
+#define NESTED_MSRBMP_X2APIC_TPR 0x808u
+#define NESTED_MSRBMP_X2APIC_EOI 0x80bu
+#define NESTED_MSRBMP_X2APIC_SELF_IPI 0x83fu
+#define NESTED_MSRBMP_X2APIC_BYTES (0x100u / 8u)
+
+/* One access of the x2APIC range takes L1's bit (p12) on vmcs02's page. */
+static void vcore__vcpu_nested_msrbmp_take(uint8_t *page, const uint8_t *p12, uint32_t msr, bool write)
+{
+    uint32_t byte = 0, bit = 0;
+    if (!vcore_nvmx_msr_bitmap_pos(msr, write, &byte, &bit))
+        return;
+    uint8_t m = (uint8_t)(1u << bit);
+    page[byte] = (uint8_t)((page[byte] & ~m) | (p12[byte] & m));
+}
+
+/* The x2APIC range of vmcs02's page: all ones, then with L1's "virtualize
+ * x2APIC mode" and bitmap (p12) L1's bits for the accesses the processor
+ * virtualizes ("Virtualizing MSR-Based APIC Accesses"). Written at every
+ * entry while L1 has the control (L1's bits may change between entries),
+ * once more when it drops it. */
+static void vcore__vcpu_nested_msrbmp_x2apic(vcore_vcpu_t *vcpu, const uint8_t *p12)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    uint32_t proc2 =
+        (v->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) ? v->SECONDARY_VM_EXEC_CONTROL : 0u;
+    bool on = p12 && (proc2 & VCORE__PROC2_X2APIC);
+    if (!on && !nv->msrbmp02_x2apic)
+        return;
+    uint32_t rd = 0, wr = 0, bit = 0;
+    (void)vcore_nvmx_msr_bitmap_pos(NESTED_MSRBMP_X2APIC_BASE, false, &rd, &bit);
+    (void)vcore_nvmx_msr_bitmap_pos(NESTED_MSRBMP_X2APIC_BASE, true, &wr, &bit);
+    uint8_t *page = nv->msrbmp02;
+    vcore__memset(page + rd, 0xff, NESTED_MSRBMP_X2APIC_BYTES);
+    vcore__memset(page + wr, 0xff, NESTED_MSRBMP_X2APIC_BYTES);
+    if (on) {
+        if (proc2 & VCORE__PROC2_APIC_REG)
+            vcore__memcpy(page + rd, p12 + rd, NESTED_MSRBMP_X2APIC_BYTES);
+        else
+            vcore__vcpu_nested_msrbmp_take(page, p12, NESTED_MSRBMP_X2APIC_TPR, false);
+        vcore__vcpu_nested_msrbmp_take(page, p12, NESTED_MSRBMP_X2APIC_TPR, true);
+        if (proc2 & VCORE__PROC2_VID) {
+            vcore__vcpu_nested_msrbmp_take(page, p12, NESTED_MSRBMP_X2APIC_EOI, true);
+            vcore__vcpu_nested_msrbmp_take(page, p12, NESTED_MSRBMP_X2APIC_SELF_IPI, true);
+        }
+    }
+    nv->msrbmp02_x2apic = on;
+}
+
 void vcore__vcpu_nested_msrbmp_update(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     if (!nv->msrbmp02)
         return;
-    uint32_t pass = nv->msrbmp_l0 ? vcore__vcpu_nested_msrbmp_l1(vcpu) : 0u;
+    const uint8_t *p12 = vcore__vcpu_nested_msrbmp_page12(vcpu);
+    vcore__vcpu_nested_msrbmp_x2apic(vcpu, p12);
+    uint32_t pass = nv->msrbmp_l0 && p12 ? vcore__vcpu_nested_msrbmp_l1(nv, p12) : 0u;
     if (pass == nv->msrbmp02_cur)
         return;
     /* Every candidate bit, not only the changed ones: the page then holds
@@ -158,4 +237,5 @@ void vcore__vcpu_nested_msrbmp_fini(vcore_vcpu_t *vcpu)
     nv->msrbmp02 = NULL;
     nv->msrbmp12 = NULL;
     nv->msrbmp02_cur = 0;
+    nv->msrbmp02_x2apic = false;
 }

@@ -149,7 +149,14 @@ int main(void)
            "L2 are the library's copies. L1's bits are read once per entry from L1 (its page found through the\n"
            "memory map; no memory there: nothing passes) and the page is written only when they change (SDM\n"
            "\"Software Access to Related Structures\": L1 changes its bitmap only between entries). The bit layout\n"
-           "is `vcore_nvmx_msr_bitmap_pos()`. Without a page from the host the bit is 0 and every RDMSR/WRMSR exits.\n\n");
+           "is `vcore_nvmx_msr_bitmap_pos()`. Without a page from the host the bit is 0 and every RDMSR/WRMSR exits.\n"
+           "The x2APIC MSRs (800H-8FFH) are no candidates: their bits are 1 unless L1 has \"virtualize x2APIC\n"
+           "mode\" (vmcs02 then has it too, offered only with the page and the TPR shadow). With it the processor\n"
+           "virtualizes some of their accesses on the virtual-APIC page, which is L1's (SDM \"Virtualizing\n"
+           "MSR-Based APIC Accesses\"), so those take L1's bit whatever L0's bitmap says: RDMSR of 800H-8FFH with\n"
+           "\"APIC-register virtualization\", else of 808H (TPR); WRMSR of 808H, and with \"virtual-interrupt\n"
+           "delivery\" of 80BH (EOI) and 83FH (self-IPI). Any other access of the range would reach the real\n"
+           "x2APIC (L1's, which L0 or the VMM models) and exits: L1's when its bitmap says so, else to the VMM.\n\n");
     printf("## Exits from L2\n\n"
            "Each exit from L2 is L1's when the row's rule says so for the current vmcs12, else L0's\n"
            "(`vcore_nvmx_exit_owner()`). L1's exits are reflected: the exit-information fields the reason\n"

@@ -349,6 +349,132 @@ START_TEST(bitmap_layout_edges)
 }
 END_TEST
 
+/* ---- "virtualize x2APIC mode" (secondary 4) ----
+ * Expected values from SDM Vol. 3, "Virtualizing MSR-Based APIC Accesses":
+ * with the control, an RDMSR of 800H-8FFH the bitmap lets through reads
+ * the virtual-APIC page when "APIC-register virtualization" is 1, else
+ * only 808H (TPR) does; a WRMSR of 808H is virtualized (TPR
+ * virtualization), of 80BH (EOI) and 83FH (self-IPI) only with
+ * "virtual-interrupt delivery"; every other access operates normally, on
+ * the real x2APIC (L1's, which L0 or the VMM models), so vmcs02 must
+ * intercept it. "Checks on VMX Controls": the control needs "use TPR
+ * shadow"; virtual-interrupt delivery needs "external-interrupt exiting". */
+#define TPR_SHADOW (1u << 21)
+#define ACTIVATE_SECONDARY (1u << 31)
+#define X2APIC_MODE (1u << 4)
+#define APIC_REG (1u << 8)
+#define VID (1u << 9)
+
+/* vmcs12 with L1's bitmaps at MSRBM, the TPR shadow and the secondary
+ * controls proc2. */
+static void l1_x2apic(uint32_t proc2)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, PROC12 | USE_MSR_BITMAPS | TPR_SHADOW | ACTIVATE_SECONDARY);
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, 0x40000);
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, proc2);
+    if (proc2 & VID)
+        set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17);
+}
+
+/* Whether the SDM virtualizes the access with these secondary controls. */
+static bool x2apic_virtualized(uint32_t msr, bool write, uint32_t proc2)
+{
+    if (!(proc2 & X2APIC_MODE))
+        return false;
+    if (!write)
+        return (proc2 & APIC_REG) || msr == 0x808u;
+    return msr == 0x808u || ((proc2 & VID) && (msr == 0x80bu || msr == 0x83fu));
+}
+
+/* Every RDMSR and WRMSR of 800H-8FFH exits by the page at bm. */
+static void assert_x2apic_range_exits(const uint8_t *bm)
+{
+    for (uint32_t msr = 0x800u; msr <= 0x8ffu; msr++) {
+        ck_assert(exits(bm, msr, false));
+        ck_assert(exits(bm, msr, true));
+    }
+}
+
+/* Loop i: bit 0 L1's bitmap lets the whole x2APIC range through (else it
+ * intercepts it), bit 1 "virtualize x2APIC mode", bit 2 "APIC-register
+ * virtualization", bit 3 "virtual-interrupt delivery". L0 (the mock's
+ * vmcs01) lets the whole range through: that never lets an access reach
+ * L2 (CVE-2019-3887 class); only what the processor virtualizes and L1
+ * lets through passes. vmcs02's "virtualize x2APIC mode" is L1's. */
+START_TEST(x2apic_passes_only_virtualized_accesses_l1_passes)
+{
+    bool l1pass = (_i & 1) != 0;
+    uint32_t proc2 = ((_i & 2) ? X2APIC_MODE : 0u) | ((_i & 4) ? APIC_REG : 0u) | ((_i & 8) ? VID : 0u);
+    for (uint32_t msr = 0x800u; msr <= 0x8ffu; msr++)
+        ck_assert_int_eq(vcore_mock_set_msr_pass(vcpu, msr, true, true), VCORE_OK);
+    memset(&ram[MSRBM], 0xff, 4096);
+    for (uint32_t msr = 0x800u; msr <= 0x8ffu; msr++) {
+        l1_set(msr, false, l1pass);
+        l1_set(msr, true, l1pass);
+    }
+    l1_x2apic(proc2);
+    launch();
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & X2APIC_MODE, proc2 & X2APIC_MODE);
+    const uint8_t *bm = bm02();
+    uint32_t passing = 0;
+    for (uint32_t msr = 0x800u; msr <= 0x8ffu; msr++) {
+        for (int w = 0; w < 2; w++) {
+            bool pass = l1pass && x2apic_virtualized(msr, w != 0, proc2);
+            ck_assert_msg(exits(bm, msr, w != 0) == !pass, "MSR %#x %s", msr, w ? "write" : "read");
+            passing += pass ? 1u : 0u;
+        }
+    }
+    /* Nothing else of the page lets anything through. */
+    uint32_t ones = 0;
+    for (uint32_t b = 0; b < 4096; b++)
+        ones += (uint32_t)__builtin_popcount(bm[b]);
+    ck_assert_uint_eq(ones, 4096u * 8u - passing);
+}
+END_TEST
+
+/* L1 changes its bitmap, then drops the control, between entries: the
+ * next entry follows each time; without the control the whole range
+ * intercepts again. */
+START_TEST(x2apic_follows_l1_changes_and_control_off)
+{
+    memset(&ram[MSRBM], 0xff, 4096);
+    l1_set(0x808u, false, true);
+    l1_set(0x808u, true, true);
+    l1_x2apic(X2APIC_MODE | APIC_REG);
+    launch();
+    const uint8_t *bm = bm02();
+    ck_assert(!exits(bm, 0x808u, false));
+    ck_assert(!exits(bm, 0x808u, true));
+    ck_assert(exits(bm, 0x802u, false));
+    /* L1 lets 802H reads through and intercepts TPR writes. */
+    l1_set(0x802u, false, true);
+    l1_set(0x808u, true, false);
+    enter(VCORE_NVMX_VMRESUME);
+    bm = bm02();
+    ck_assert(!exits(bm, 0x802u, false));
+    ck_assert(!exits(bm, 0x808u, false));
+    ck_assert(exits(bm, 0x808u, true));
+    /* L1 drops "virtualize x2APIC mode": vmcs02 too, and the range exits. */
+    nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, APIC_REG);
+    enter(VCORE_NVMX_VMRESUME);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & X2APIC_MODE, 0);
+    assert_x2apic_range_exits(bm02());
+}
+END_TEST
+
+/* The control without L1's "use MSR bitmaps": every RDMSR/WRMSR is L1's
+ * ("Instructions That Cause VM Exits Conditionally"), the range too. */
+START_TEST(x2apic_without_l1_bitmaps_every_access_exits)
+{
+    memset(&ram[MSRBM], 0, 4096);
+    l1_x2apic(X2APIC_MODE | APIC_REG | VID);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, PROC12 | TPR_SHADOW | ACTIVATE_SECONDARY);
+    launch();
+    assert_x2apic_range_exits(bm02());
+}
+END_TEST
+
 static Suite *msrbmp_suite(void)
 {
     Suite *s = suite_create("nested_msrbmp");
@@ -363,6 +489,12 @@ static Suite *msrbmp_suite(void)
     tcase_add_test(tc, unchanged_bitmap_not_rewritten);
     tcase_add_test(tc, l0_intercept_l1_pass_completed_with_l2_value);
     suite_add_tcase(s, tc);
+    TCase *tx = tcase_create("x2apic");
+    tcase_add_checked_fixture(tx, setup, teardown);
+    tcase_add_loop_test(tx, x2apic_passes_only_virtualized_accesses_l1_passes, 0, 16);
+    tcase_add_test(tx, x2apic_follows_l1_changes_and_control_off);
+    tcase_add_test(tx, x2apic_without_l1_bitmaps_every_access_exits);
+    suite_add_tcase(s, tx);
     TCase *tl = tcase_create("layout");
     tcase_add_test(tl, bitmap_layout_edges);
     suite_add_tcase(s, tl);

@@ -445,6 +445,40 @@ START_TEST(cve_2019_3887_msr_bitmap_merge)
 }
 END_TEST
 
+/* The same with L1's "virtualize x2APIC mode" (secondary 4, with the TPR
+ * shadow it needs): L0 lets 802H, 808H, 80BH and 830H through, L1 every
+ * MSR. Only what the processor virtualizes on the virtual-APIC page (L1's)
+ * may pass ("Virtualizing MSR-Based APIC Accesses": without APIC-register
+ * virtualization and virtual-interrupt delivery, RDMSR and WRMSR of 808H);
+ * reads of 802H and writes of 80BH (EOI) and 830H (ICR) would reach the
+ * real x2APIC and must be intercepted. */
+START_TEST(cve_2019_3887_x2apic_mode_passes_only_virtualized)
+{
+    static const uint32_t l0_pass[] = {0x802u, 0x808u, 0x80bu, 0x830u};
+    for (size_t i = 0; i < sizeof(l0_pass) / sizeof(l0_pass[0]); i++)
+        ck_assert_int_eq(vcore_mock_set_msr_pass(vcpu, l0_pass[i], true, true), VCORE_OK);
+    memset(&ram[MSRBM], 0, 4096);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 21) | (1u << 28) | (1u << 31));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 4);
+    set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, 0x40000);
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & (1u << 4), 1u << 4);
+    const uint8_t *bm = (const uint8_t *)(uintptr_t)nested_peek02(VCORE_VMCS_MSR_BITMAP);
+    ck_assert(!(bm[0x808 / 8] & (1u << (0x808 % 8))));
+    ck_assert(!(bm[2048 + 0x808 / 8] & (1u << (0x808 % 8))));
+    ck_assert(bm[0x802 / 8] & (1u << (0x802 % 8)));
+    ck_assert(bm[2048 + 0x802 / 8] & (1u << (0x802 % 8)));
+    ck_assert(bm[2048 + 0x80b / 8] & (1u << (0x80b % 8)));
+    ck_assert(bm[0x830 / 8] & (1u << (0x830 % 8)));
+    ck_assert(bm[2048 + 0x830 / 8] & (1u << (0x830 % 8)));
+}
+END_TEST
+
 /* HLT without L1's HLT exiting: L0's; the VMM sees it, then L2 resumes past it. */
 START_TEST(hlt_not_wanted_by_l1_goes_to_vmm)
 {
@@ -651,6 +685,7 @@ END_TEST
                 (1u << 1) |  /* enable EPT: shadow EPT (mock has INVEPT and host pages) */ \
                 (1u << 2) |  /* descriptor-table exiting: exit reflection */            \
                 (1u << 3) |  /* enable RDTSCP */                                         \
+                (1u << 4) |  /* virtualize x2APIC mode: vmcs02's MSR bitmap, L1's page */  \
                 (1u << 5) |  /* enable VPID: vmcs02 on the vCPU's vpid02 */              \
                 (1u << 6) |  /* WBINVD exiting */                                        \
                 (1u << 7) |  /* unrestricted guest: with EPT (ept02) */                  \
@@ -665,7 +700,7 @@ END_TEST
                 (1u << 20) | /* enable XSAVES/XRSTORS */                                 \
                 (1u << 25) | /* use TSC scaling */                                       \
                 (1u << 26))  /* enable user wait and pause */
-/* Not run: 4 virtualize x2APIC mode, 14 VMCS shadowing; and every
+/* Not run: 14 VMCS shadowing; and every
  * bit the emulated processor lacks. */
 
 START_TEST(proc2_caps_match_the_pipeline)
@@ -693,10 +728,11 @@ END_TEST
 START_TEST(proc2_each_bit_launches_or_fails)
 {
     uint32_t bit = 1u << _i;
-    /* APIC-register virtualization and virtual-interrupt delivery need the
-     * TPR shadow, virtual-interrupt delivery external-interrupt exiting,
-     * unrestricted guest and PML need EPT ("Checks on VMX Controls"). */
-    bool apic = bit == (1u << 8) || bit == (1u << 9);
+    /* Virtualize x2APIC mode, APIC-register virtualization and
+     * virtual-interrupt delivery need the TPR shadow, virtual-interrupt
+     * delivery external-interrupt exiting, unrestricted guest and PML need
+     * EPT ("Checks on VMX Controls"). */
+    bool apic = bit == (1u << 4) || bit == (1u << 8) || bit == (1u << 9);
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31) | (apic ? 1u << 21 : 0u));
     if (bit == (1u << 9))
         set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17);
@@ -2747,6 +2783,7 @@ static Suite *pipeline_suite(void)
     tcase_add_checked_fixture(tv, setup, teardown);
     tcase_add_test(tv, cve_2017_12154_cr8_exiting_forced);
     tcase_add_test(tv, cve_2019_3887_msr_bitmap_merge);
+    tcase_add_test(tv, cve_2019_3887_x2apic_mode_passes_only_virtualized);
     tcase_add_test(tv, cve_2016_9588_bp_reflected_with_type_and_length);
     tcase_add_test(tv, cve_2022_3344_triple_fault_then_reset);
     tcase_add_test(tv, cve_2018_12904_vmlaunch_at_cpl3);

@@ -303,7 +303,8 @@ END_TEST
  * "APIC-register virtualization" (secondary 8) and "virtual-interrupt
  * delivery" (secondary 9) need no host page (vmcs02 names L1's pages):
  * still offered. Without physical addresses (_i = 1) those four are
- * allowed-0 as well. */
+ * allowed-0 as well. "Virtualize x2APIC mode" (secondary 4) acts through
+ * vmcs02's MSR bitmap, a host page: allowed-0 in both cases. */
 START_TEST(caps_without_host_pages_offer_no_ept)
 {
     teardown();
@@ -333,20 +334,21 @@ START_TEST(caps_follow_backend_and_restriction)
 {
     /* Default: the backend's (the mock reports the emulated set) intersected with the emulated,
      * less the controls the pipeline does not run for L2 (allowed-1 cleared): pin 7,
-     * secondary 4, 14, VM-exit 12 and 23 and VM-entry 13 and 16 (IA32_PERF_GLOBAL_CTRL
+     * secondary 14, VM-exit 12 and 23 and VM-entry 13 and 16 (IA32_PERF_GLOBAL_CTRL
      * and IA32_BNDCFGS, which the vCPU model does not hold). VM functions (secondary 13)
      * run with EPT: EPTP switching alone (IA32_VMX_VMFUNC = 1); so does PML (secondary 17),
      * kept by L0's walk of L1's EPT. Unrestricted guest (secondary 7)
      * runs with EPT, which the mock's host can back. The TPR shadow (primary 21),
      * APIC-access virtualization (secondary 0), APIC-register virtualization
      * (secondary 8) and virtual-interrupt delivery (secondary 9) run: the mock's
-     * host gives physical addresses. */
+     * host gives physical addresses; so does "virtualize x2APIC mode" (secondary
+     * 4): the host gives vmcs02 its MSR-bitmap page. */
     vcore_nvmx_caps_t emu = {.size = sizeof(emu)};
     ck_assert_int_eq(vcore_nvmx_caps_emulated(&emu), VCORE_OK);
     vcore_nvmx_caps_t want = emu;
     want.msr[VCORE_NVMX_CAP_PINBASED] &= ~(0x80ull << 32);
     want.msr[VCORE_NVMX_CAP_TRUE_PINBASED] &= ~(0x80ull << 32);
-    want.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~(0x4010ull << 32);
+    want.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~(0x4000ull << 32);
     want.msr[VCORE_NVMX_CAP_EXIT] &= ~(0x801000ull << 32);
     want.msr[VCORE_NVMX_CAP_TRUE_EXIT] &= ~(0x801000ull << 32);
     want.msr[VCORE_NVMX_CAP_ENTRY] &= ~(0x12000ull << 32);

@@ -156,6 +156,7 @@ struct vcore_nvmx {
     uint64_t msrbmp02_pa;   /* its physical address */
     uint32_t msrbmp_l0;     /* candidate accesses vmcs01 lets through (L0's answer, asked once) */
     uint32_t msrbmp02_cur;  /* candidate accesses the page lets through */
+    bool msrbmp02_x2apic;   /* the page's x2APIC range holds L1's bits (L1's "virtualize x2APIC mode") */
     uint64_t msrbmp12_gpa;  /* L1's bitmap address msrbmp12 maps (valid with msrbmp12) */
     const uint8_t *msrbmp12; /* L1's bitmap page in L0's memory; NULL: looked up at the next entry */
     uint32_t msrbmp12_gen;  /* the VM memory-map generation msrbmp12 was looked up under */

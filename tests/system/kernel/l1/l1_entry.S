@@ -333,6 +333,23 @@ l2_msrbmp_at_vmcall:
     vmcall                          /* exit 18 */
     ud2
 
+/* The x2APIC guest: RDMSR of 808H (the TPR) into R9:R8, WRMSR of 30H to
+ * it, VMCALL. With "virtualize x2APIC mode" neither access reaches an
+ * APIC: both use the virtual-APIC page ("Virtualizing MSR-Based APIC
+ * Accesses"). */
+    .globl l2_x2apic, l2_x2apic_at_vmcall
+l2_x2apic:
+    mov $0x808, %ecx
+    rdmsr
+    mov %eax, %r8d
+    mov %edx, %r9d
+    mov $0x30, %eax
+    xor %edx, %edx
+    wrmsr
+l2_x2apic_at_vmcall:
+    vmcall                          /* exit 18 */
+    ud2
+
 /* The VPID guest: reads the 32-bit word at [R14] twice, a VMCALL after
  * each read (L1 remaps the page in between). */
     .globl l2_vpid, l2_vpid_at_vmcall1, l2_vpid_at_vmcall2

@@ -42,7 +42,8 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_real[], l2_real_at_cpuid[], l2_real_at_vmcall[], l2_vpid[], l2_vpid_at_vmcall1[], l2_vpid_at_vmcall2[],
     l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[], l2_dr7[], l2_dr7_at_vmcall[],
     l2_msrbmp[], l2_msrbmp_at_wrmsr[], l2_msrbmp_at_vmcall[],
-    l2_vmfunc[], l2_vmfunc_at_vmcall[], l2_vmfunc_at_bad[], l2_pml[], l2_pml_at_vmcall[], l2_tsc[], l2_tsc_at_vmcall[];
+    l2_vmfunc[], l2_vmfunc_at_vmcall[], l2_vmfunc_at_bad[], l2_pml[], l2_pml_at_vmcall[], l2_tsc[], l2_tsc_at_vmcall[],
+    l2_x2apic[], l2_x2apic_at_vmcall[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -1360,6 +1361,75 @@ static void l1_msrbmp_program(bool ept)
     l1_pass(c);
 }
 
+/* ---- the x2APIC guest ---- */
+
+#define L2_X2APIC_VTPR 0x50u  /* VTPR before the entry */
+#define L2_X2APIC_WRITE 0x30u /* what L2 writes to 808H */
+
+/* L2 with "use TPR shadow" and "virtualize x2APIC mode" (secondary 4; it
+ * needs the TPR shadow: "Checks on VMX Controls"), plus "APIC-register
+ * virtualization" where allowed, L1's MSR bitmap clear for 808H (read and
+ * write). L2's RDMSR of 808H reads VTPR (bytes 80H-83H of the virtual-APIC
+ * page) into EAX and 0 into EDX, its WRMSR of 30H is TPR virtualization:
+ * VTPR := 30H, no exit with TPR threshold 0 ("Virtualizing MSR-Based APIC
+ * Accesses", "TPR Virtualization"). Neither exits to L1; nested, L0 must
+ * not have taken an RDMSR/WRMSR exit of L2 either: the accesses are the
+ * processor's on L1's page, which vmcs02 runs on. */
+static void l1_x2apic_program(bool ept)
+{
+    const uint32_t c = L1_CASE_X2APIC;
+    if (!((l1_cap_proc >> 32) & (1u << 21)) || !(l1_cap_proc >> 63) || !((l1_cap_proc2 >> 32) & (1u << 4))) {
+        l1_skip(c, "'use TPR shadow' or 'virtualize x2APIC mode' is not allowed-1");
+        return;
+    }
+    if (!l1_program_start(c, ept))
+        return;
+    if (!(l1_proc & (1u << 28))) {
+        l1_skip(c, "'use MSR bitmaps' is not allowed-1");
+        return;
+    }
+    l1_proc |= (1u << 21) | (1u << 31);
+    l1_proc2 |= 1u << 4;
+    if ((l1_cap_proc2 >> 32) & (1u << 8))
+        l1_proc2 |= 1u << 8;
+    l1_w(C_PROC, l1_proc);
+    l1_w(C_PROC2, l1_proc2);
+    memset(vapic, 0, sizeof(vapic));
+    vapic[0x80] = L2_X2APIC_VTPR;
+    l1_w(C_VAPIC, PA(vapic));
+    l1_w(C_TPR_THRESHOLD, 0);
+    msr_bitmap[0x808 / 8] &= (uint8_t)~(1u << (0x808 % 8));
+    msr_bitmap[2048 + 0x808 / 8] &= (uint8_t)~(1u << (0x808 % 8));
+    l1_host_state();
+    l1_guest_state(l2_x2apic);
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    memset(g, 0, sizeof(g));
+    g[R8] = g[R9] = ~0ull;
+    l1_mark(L1_MARK_MSR_START);
+    int rc = l1_vmenter(g, 0);
+    l1_mark(L1_MARK_MSR_STOP);
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 18 || l1_rd(G_RIP) != PA(l2_x2apic_at_vmcall)) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "exit reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    CHECK(c, (uint32_t)g[R8] == L2_X2APIC_VTPR, "L2's RDMSR of 808H, EAX", g[R8]);
+    CHECK(c, (uint32_t)g[R9] == 0, "L2's RDMSR of 808H, EDX", g[R9]);
+    uint32_t vtpr = (uint32_t)vapic[0x80] | ((uint32_t)vapic[0x81] << 8) | ((uint32_t)vapic[0x82] << 16) |
+                    ((uint32_t)vapic[0x83] << 24);
+    CHECK(c, vtpr == L2_X2APIC_WRITE, "VTPR after L2's WRMSR of 808H", vtpr);
+    if (l1_flags & L1_MODE_NESTED) {
+        uint8_t n = l1_l0_msr_exits();
+        CHECK(c, n == 0, "L0's RDMSR/WRMSR exits of L2 (expected 0: both virtualized)", n);
+    }
+    l1_say("L2's RDMSR and WRMSR of 808H used the virtual-APIC page without an exit\n");
+    l1_pass(c);
+}
+
 /* ---- the VPID guest ---- */
 
 #define L2_VPID_ALIAS (502ull << 21) /* L2's linear page mapped to vpid_a, then vpid_b */
@@ -1764,6 +1834,7 @@ void l1_main(uint64_t mode, uint64_t first_var)
         l1_pml_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_tsc_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_debug_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_x2apic_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
     }
     l1_vmx_off();
     if (l1_efer_set) /* the test kernel's EFER on a bare run */
