@@ -168,14 +168,15 @@ int vcore__vcpu_nested_pat_write(vcore_vcpu_t *vcpu, uint64_t value, uint32_t *g
  * Control Registers, Debug Registers, and MSRs"), which vmcs02 always
  * loads and saves. enter: writes them to vmcs02 (current) - vmcs12's with
  * L1's "load debug controls", else L1's as the vCPU holds them - when full
- * or changed; L2's IA32_DEBUGCTL is live until debugctl_exit. save: at an
- * exit, dr7 is vmcs02's DR7 as the exit saved it; with "save debug
- * controls" it and vmcs02's IA32_DEBUGCTL go into vmcs12.
+ * or changed (DR7 also when vmcs02's may differ from what was written:
+ * L2 writes DR7 without exiting unless L1 intercepts MOV-DR); L2's
+ * IA32_DEBUGCTL is live until debugctl_exit. save: at an exit to L1, with
+ * "save debug controls" vmcs02's DR7 and IA32_DEBUGCTL go into vmcs12.
  * write: WRMSR of IA32_DEBUGCTL for L2 while live (vmcs02 current): *gp 0
  * when written, else VCORE_VMX_CHECK_MSR_LOAD_DEBUGCTL (WRMSR's #GP(0))
  * and nothing changed. */
 int vcore__vcpu_nested_debugctl_enter(vcore_vcpu_t *vcpu, bool full);
-int vcore__vcpu_nested_debugctl_save(vcore_vcpu_t *vcpu, uint64_t dr7);
+int vcore__vcpu_nested_debugctl_save(vcore_vcpu_t *vcpu);
 static inline void vcore__vcpu_nested_debugctl_exit(vcore_vcpu_t *vcpu)
 {
     vcpu->nvmx->debugctl02_live = false;

@@ -35,6 +35,7 @@
 
 #define NESTED_DEBUG_ENTRY_LOAD (1u << 2) /* VM-entry control "load debug controls" */
 #define NESTED_DEBUG_EXIT_SAVE (1u << 2)  /* VM-exit control "save debug controls" */
+#define NESTED_DEBUG_MOV_DR (1u << 23)    /* primary processor-based control "MOV-DR exiting" */
 
 int vcore__vcpu_nested_debugctl_enter(vcore_vcpu_t *vcpu, bool full)
 {
@@ -52,9 +53,12 @@ int vcore__vcpu_nested_debugctl_enter(vcore_vcpu_t *vcpu, bool full)
         dr7 = vcpu->x86->st.dregs.dr7;
         dbg = vcpu->x86->st.msrs.debugctl;
     }
-    /* vmcs02's DR7 is what the last exit read back (L2 changes it without
-     * exiting). */
-    int err = vcore__vcpu_nested_wr_msr02(vcpu, VCORE_VMCS_GUEST_DR7, dr7, full, &nv->dr702);
+    /* vmcs02's DR7 is dr702 only while L2 could not change it (MOV-DR
+     * exiting, L1's) or the last exit read it back; otherwise it is written
+     * without a read at every exit ("Saving Guest State" stores it in
+     * vmcs02 whether or not anyone asks). */
+    int err = vcore__vcpu_nested_wr_msr02(vcpu, VCORE_VMCS_GUEST_DR7, dr7, full || !nv->dr702_known, &nv->dr702);
+    nv->dr702_known = (v->CPU_BASED_VM_EXEC_CONTROL & NESTED_DEBUG_MOV_DR) != 0;
     if (!err)
         err = vcore__vcpu_nested_wr_msr02(vcpu, VCORE_VMCS_GUEST_IA32_DEBUGCTL, dbg, full, &nv->debugctl02);
     if (err)
@@ -63,19 +67,23 @@ int vcore__vcpu_nested_debugctl_enter(vcore_vcpu_t *vcpu, bool full)
     return VCORE_OK;
 }
 
-int vcore__vcpu_nested_debugctl_save(vcore_vcpu_t *vcpu, uint64_t dr7)
+int vcore__vcpu_nested_debugctl_save(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    nv->dr702 = dr7;
     if (!(v->VM_EXIT_CONTROLS & NESTED_DEBUG_EXIT_SAVE))
         return VCORE_OK;
-    /* IA32_DEBUGCTL as vmcs02 saved it: the processor may change it too
-     * (FREEZE_LBRS_ON_PMI clears LBR). */
-    uint64_t dbg = 0;
-    int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_IA32_DEBUGCTL, &dbg);
+    /* DR7 and IA32_DEBUGCTL as vmcs02 saved them: L2 writes DR7 without
+     * exiting, and the processor may change IA32_DEBUGCTL too
+     * (FREEZE_LBRS_ON_PMI clears LBR). Read only when L1 asks for them. */
+    uint64_t dr7 = 0, dbg = 0;
+    int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_DR7, &dr7);
+    if (!err)
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_IA32_DEBUGCTL, &dbg);
     if (err)
         return err;
+    nv->dr702 = dr7;
+    nv->dr702_known = true;
     nv->debugctl02 = dbg;
     if (v->GUEST_DR7 != dr7)
         vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_DR7);

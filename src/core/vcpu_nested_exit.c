@@ -100,9 +100,7 @@ static int vcore__vcpu_nested_pull(vcore_vcpu_t *vcpu, const uint16_t *rows, siz
  * runs (virtual-interrupt delivery, EOI virtualization) and L1 reads it
  * without an exit where the shadow VMCS holds it. */
 #define NESTED_ENC(name, type, keep) VCORE_VMCS_##name,
-/* The eager fields, then L2's DR7 as vmcs02 saved it (vcpu_nested_debugctl.c:
- * L2 changes DR7 without exiting, and vmcs02 loads it at the next entry). */
-#define NESTED_EAGER_ENC NESTED_EAGER(NESTED_ENC) VCORE_VMCS_GUEST_DR7,
+#define NESTED_EAGER_ENC NESTED_EAGER(NESTED_ENC)
 static const uint32_t nested_eager_act[] = {NESTED_EAGER_ENC VCORE_VMCS_GUEST_ACTIVITY_STATE,
                                             VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
 static const uint32_t nested_eager_tmr[] = {NESTED_EAGER_ENC VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE};
@@ -371,7 +369,6 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
         return err;
     const uint64_t *val = vals;
     NESTED_EAGER(NESTED_SAVE)
-    uint64_t dr7 = *val++;
     if (vid) {
         NESTED_SAVE(GUEST_INTR_STATUS, uint16_t, 0xffffull)
     }
@@ -399,7 +396,7 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
         v->GUEST_IA32_PAT = pat;
     }
     /* "save debug controls" (control 2): L2's DR7 and IA32_DEBUGCTL. */
-    err = vcore__vcpu_nested_debugctl_save(vcpu, dr7);
+    err = vcore__vcpu_nested_debugctl_save(vcpu);
     if (err)
         return err;
     if (nv->opts & VCORE_NVMX_OPT_EAGER_RARE_SYNC)

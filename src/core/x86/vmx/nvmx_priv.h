@@ -104,6 +104,7 @@ struct vcore_nvmx {
     uint64_t pat02;         /* vmcs02's guest IA32_PAT as last written (vcpu_nested_pat.c) */
     bool pat02_live;        /* L2's PAT was loaded by the entry and not yet handed to L1 */
     uint64_t dr702;         /* vmcs02's guest DR7 as last written or read back at an exit (vcpu_nested_debugctl.c) */
+    bool dr702_known;       /* vmcs02's guest DR7 is dr702 (L2 could not change it since, or it was read back) */
     uint64_t debugctl02;    /* vmcs02's guest IA32_DEBUGCTL as last written or read back */
     bool debugctl02_live;   /* L2's IA32_DEBUGCTL was loaded by the entry and not yet replaced by L1's */
     uint32_t opts;          /* VCORE_NVMX_OPT_* */
