@@ -60,8 +60,9 @@ static bool vcore__vcpu_nested_msrload_shared(uint32_t index)
 /* One entry whose checks passed: *check stays 0 when it is loaded, becomes
  * MSR_LOAD_REFUSED when the model refuses the value (MSR_LOAD_EFER_* for
  * IA32_EFER, MSR_LOAD_PAT for IA32_PAT, MSR_LOAD_DEBUGCTL for
- * IA32_DEBUGCTL); VCORE_ERR_UNSUPPORTED for an MSR
- * the library does not hold for L2. */
+ * IA32_DEBUGCTL); VCORE_ERR_UNSUPPORTED (a refusal, nothing loaded) for an
+ * MSR whose L2 value the library does not hold: the TSC and the MSRs the
+ * VMM models. */
 static int vcore__vcpu_nested_msrload_one(vcore_vcpu_t *vcpu, uint32_t index, uint64_t data, uint32_t *check)
 {
     vcore__x86_vcpu_t *x = vcpu->x86;

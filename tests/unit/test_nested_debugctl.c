@@ -164,6 +164,29 @@ START_TEST(resume_reloads_dr7_l2_changed)
 }
 END_TEST
 
+/* With L1's "MOV-DR exiting" L2 cannot change DR7 without an exit to L1,
+ * so vmcs02's DR7 is still what was written: a VMRESUME with the same
+ * vmcs12 does not write it again. */
+START_TEST(resume_keeps_dr7_with_mov_dr_exiting)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u | (1u << 23));
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 | LOAD_DEBUG);
+    launch_then_cpuid(0, 0, GUEST12_DR7);
+    uint64_t r0 = 0, w0 = 0, r1 = 0, w1 = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_DR7, &r0, &w0), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.rip = L1_RIP;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_GUEST_DR7, &r1, &w1), VCORE_OK);
+    ck_assert_uint_eq(w1, w0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_DR7), GUEST12_DR7);
+}
+END_TEST
+
 /* L2's WRMSR of a reserved IA32_DEBUGCTL bit: #GP(0) injected into L2
  * (valid, hardware exception, error code, vector 13), RIP not advanced,
  * vmcs02's value unchanged. */
@@ -314,6 +337,7 @@ static Suite *debugctl_suite(void)
     tcase_add_loop_test(t, vmcs02_dr7_is_l1s_without_load, 0, 2);
     tcase_add_loop_test(t, exit_saves_l2_debug_controls, 0, 2);
     tcase_add_test(t, resume_reloads_dr7_l2_changed);
+    tcase_add_test(t, resume_keeps_dr7_with_mov_dr_exiting);
     tcase_add_loop_test(t, l2_wrmsr_debugctl_reserved_is_gp, 0, 2);
     tcase_add_test(t, l2_rdmsr_debugctl_sees_l2_value);
     tcase_add_test(t, msr_load_list_entry_loads_l2_debugctl);

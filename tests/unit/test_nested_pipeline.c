@@ -433,11 +433,7 @@ START_TEST(cve_2019_3887_msr_bitmap_merge)
     memset(&ram[MSRBM], 0, 4096);
     set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 28));
     set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
-    push_hlt();
-    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    nested_launch_cpuid();
     ck_assert_uint_eq(nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) & (1u << 28), 1u << 28);
     const uint8_t *bm = (const uint8_t *)(uintptr_t)nested_peek02(VCORE_VMCS_MSR_BITMAP);
     ck_assert(bm[0x808 / 8] & (1u << (0x808 % 8)));
@@ -464,11 +460,7 @@ START_TEST(cve_2019_3887_x2apic_mode_passes_only_virtualized)
     set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 4);
     set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, 0x40000);
     set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
-    push_hlt();
-    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    nested_launch_cpuid();
     ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & (1u << 4), 1u << 4);
     const uint8_t *bm = (const uint8_t *)(uintptr_t)nested_peek02(VCORE_VMCS_MSR_BITMAP);
     ck_assert(!(bm[0x808 / 8] & (1u << (0x808 % 8))));
