@@ -65,6 +65,42 @@ void kt_load(kt_env_t *env, const uint8_t *start, const uint8_t *end)
     ck_assert_int_eq(vcore_vcpu_set_regs(env->vcpu, &regs), VCORE_OK);
 }
 
+void kt_start_flat32(kt_env_t *env, const uint8_t *start, const uint8_t *end, uint32_t esp)
+{
+    kt_load(env, start, end);
+    /* GDT (SDM Vol. 3, "Segment Descriptors"): null; 08H code, base 0,
+     * limit FFFFFH pages, execute/read, DPL 0, present, 32-bit; 10H data,
+     * read/write, otherwise the same. */
+    const uint64_t gdt[3] = {0, 0x00cf9b000000ffffull, 0x00cf93000000ffffull};
+    memcpy(env->ram + KT_GDT, gdt, sizeof gdt);
+    vcore_x86_sregs_t s = {.size = sizeof s};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(env->vcpu, &s), VCORE_OK);
+    for (unsigned i = 0; i < VCORE_X86_NR_SEGS; i++) {
+        if (i == VCORE_X86_LDTR || i == VCORE_X86_TR)
+            continue; /* as RESET left them: LDT, busy 32-bit TSS */
+        s.seg[i].base = 0;
+        s.seg[i].limit = 0xffffffffu;
+        s.seg[i].selector = (uint16_t)(i == VCORE_X86_CS ? KT_FLAT_CS : KT_FLAT_DS);
+        /* The descriptors' access bytes with G and D/B, accessed type. */
+        s.seg[i].ar = i == VCORE_X86_CS ? 0xc09bu : 0xc093u;
+    }
+    s.gdtr.base = KT_GDT;
+    s.gdtr.limit = sizeof gdt - 1;
+    s.idtr.base = KT_IDT;
+    s.idtr.limit = 256 * 8 - 1;
+    s.cr0 = 0x11; /* PE, ET */
+    int err = vcore_vcpu_set_sregs(env->vcpu, &s);
+    vcore_diag_t d = {.size = sizeof d};
+    ck_assert_int_eq(vcore_vcpu_last_diag(env->vcpu, &d), VCORE_OK);
+    ck_assert_msg(err == VCORE_OK, "set_sregs: %d (%s)", err, d.name);
+    vcore_x86_regs_t r = {.size = sizeof r};
+    ck_assert_int_eq(vcore_vcpu_get_regs(env->vcpu, &r), VCORE_OK);
+    r.rip = KT_ROM_GPA + KT_CODE_OFF;
+    r.gpr[VCORE_X86_RSP] = esp;
+    r.rflags = 0x2;
+    ck_assert_int_eq(vcore_vcpu_set_regs(env->vcpu, &r), VCORE_OK);
+}
+
 void kt_run_expect(kt_env_t *env, vcore_exit_t *ex, uint32_t reason)
 {
     ck_assert_int_eq(vcore_vcpu_run(env->vcpu, ex), VCORE_OK);
@@ -94,6 +130,11 @@ uint32_t kt_host_cpuid(vcore_cpuid_entry_t *t, uint32_t cap)
     if (xs && (xs->eax & 3u) == 3u)
         l1->ecx |= 1u << 26; /* CPUID.1:ECX.XSAVE */
     return n;
+}
+
+bool kt_events_wait_for_entry(void)
+{
+    return access("/sys/module/kvm_pvm", F_OK) == 0;
 }
 
 int kt_count_fds(void)

@@ -42,6 +42,15 @@ void kt_up(kt_env_t *env);
 void kt_down(kt_env_t *env);
 /* Copies a snippet to ROM offset 0 and points RIP at it (CS stays as RESET left it). */
 void kt_load(kt_env_t *env, const uint8_t *start, const uint8_t *end);
+/* Loads a snippet and starts it in flat 32-bit protected mode at its first
+ * byte (linear KT_ROM_GPA + KT_CODE_OFF): GDT at KT_GDT with code KT_FLAT_CS
+ * and data KT_FLAT_DS (base 0, 4 GiB), IDTR at KT_IDT (256 gates, which the
+ * caller fills), ESP as given, EFLAGS 2. */
+#define KT_GDT 0x1000u
+#define KT_IDT 0x2000u
+#define KT_FLAT_CS 0x08u
+#define KT_FLAT_DS 0x10u
+void kt_start_flat32(kt_env_t *env, const uint8_t *start, const uint8_t *end, uint32_t esp);
 /* Runs once and asserts the exit reason; returns the exit. */
 void kt_run_expect(kt_env_t *env, vcore_exit_t *ex, uint32_t reason);
 /* A CPUID table from KVM_GET_SUPPORTED_CPUID, made consistent for the core
@@ -50,6 +59,15 @@ void kt_run_expect(kt_env_t *env, vcore_exit_t *ex, uint32_t reason);
 uint32_t kt_host_cpuid(vcore_cpuid_entry_t *t, uint32_t cap);
 /* Finds (function, index) in a table; NULL if absent. */
 vcore_cpuid_entry_t *kt_cpuid_find(vcore_cpuid_entry_t *t, uint32_t n, uint32_t fn, uint32_t idx);
+/* True on a kernel that takes a pending event only at the next VM entry,
+ * not at the instruction boundary where it becomes deliverable (after the
+ * IRET that unblocks NMIs, after STI's shadow), and never reports the
+ * VMM's interrupt window (KVM_EXIT_IRQ_WINDOW_OPEN). Seen with kvm_pvm (KVM
+ * without hardware virtualization, on this kind of machine: it emulates
+ * these test guests instruction by instruction); a hardware KVM
+ * takes the event at the boundary, as the SDM describes ("NMI Handling",
+ * "STI-Set Interrupt Flag"), and exits when the window opens. */
+bool kt_events_wait_for_entry(void);
 /* Number of open file descriptors of this process. */
 int kt_count_fds(void);
 /* Runs a suite; returns the exit status. */
