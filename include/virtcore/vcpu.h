@@ -235,6 +235,14 @@ VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_set_sregs(vcore_vcpu_t *vcpu, const v
 
 /**
  * @brief Reads the debug registers.
+ *
+ * While nested VMX runs L2 (from L1's VM entry until the VM exit to L1,
+ * also when an exit from L2 returned to the VMM), DR7 is L2's: the VM
+ * entry gave it vmcs12's guest DR7 ("load debug controls") or left L1's,
+ * L2 may have changed it since, and the exit to L1 sets 400H (SDM Vol. 3,
+ * "Loading Guest Control Registers, Debug Registers, and MSRs", "Loading
+ * Host State"). DR0-DR3 and DR6 are shared by L1 and L2.
+ * vcore_vcpu_set_dregs() writes L2's DR7 likewise.
  * @param[in] vcpu The vCPU.
  * @param[out] dregs Destination; @c dregs->size must be set.
  * @return VCORE_OK on success.

@@ -27,6 +27,13 @@
  * entry of L1's VM-entry MSR-load list ("Loading MSRs": processed as WRMSR
  * at CPL 0 after the guest state). The rule is the vCPU model's
  * (vcore__x86_debugctl_valid on the vCPU's CPUID).
+ *
+ * The VMM's vcore_vcpu_get_dregs() / vcore_vcpu_set_dregs() reach L2's DR7
+ * in vmcs02 while it is live (dr7_get, dr7_set), as vcore_vcpu_get_msr()
+ * reaches L2's IA32_DEBUGCTL (vcpu_nested_msr02.c): the entry replaced
+ * L1's DR7 and the exit to L1 sets DR7 to 400H ("Loading Host State"),
+ * so L1's value before the entry is not needed again. DR0-DR3 and DR6
+ * are not switched by VM entries and exits: L1 and L2 share them.
  */
 #include "vcpu_nested.h"
 
@@ -102,4 +109,34 @@ int vcore__vcpu_nested_debugctl_write(vcore_vcpu_t *vcpu, uint64_t value, uint32
     if (*gp)
         return VCORE_OK;
     return vcore__vcpu_nested_wr_msr02(vcpu, VCORE_VMCS_GUEST_IA32_DEBUGCTL, value, true, &vcpu->nvmx->debugctl02);
+}
+
+bool vcore__vcpu_nested_dr7_held(const vcore_vcpu_t *vcpu)
+{
+    return vcpu->nvmx && vcpu->nvmx->debugctl02_live;
+}
+
+int vcore__vcpu_nested_dr7_get(vcore_vcpu_t *vcpu, uint64_t *dr7)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    if (nv->dr702_known) {
+        *dr7 = nv->dr702;
+        return VCORE_OK;
+    }
+    /* L2 may have written it without an exit: vmcs02 saved it at the last
+     * exit ("Saving Guest State"). Still not known after this read: L2
+     * may write it again when it runs. */
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_DR7, dr7);
+    return err;
+}
+
+int vcore__vcpu_nested_dr7_set(vcore_vcpu_t *vcpu, uint64_t dr7)
+{
+    /* The VMM calls between runs: vmcs02 may not be the backend's current VMCS. */
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_wr_msr02(vcpu, VCORE_VMCS_GUEST_DR7, dr7, true, &vcpu->nvmx->dr702);
+    return err;
 }

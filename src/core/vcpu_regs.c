@@ -135,7 +135,16 @@ int vcore_vcpu_get_dregs(vcore_vcpu_t *vcpu, vcore_x86_dregs_t *dregs)
         err = vcore__vcpu_view(vcpu, &tmp, &st);
     if (err)
         return err;
+    /* While L2 runs under nested VMX its DR7 is the vCPU's
+     * (vcpu_nested_debugctl.c); DR0-DR3 and DR6 are shared. */
+    uint64_t dr7 = st->dregs.dr7;
+    if (vcore__vcpu_nested_dr7_held(vcpu)) {
+        err = vcore__vcpu_nested_dr7_get(vcpu, &dr7);
+        if (err)
+            return err;
+    }
     *dregs = st->dregs;
+    dregs->dr7 = dr7;
     return VCORE_OK;
 }
 
@@ -152,7 +161,16 @@ int vcore_vcpu_set_dregs(vcore_vcpu_t *vcpu, const vcore_x86_dregs_t *dregs)
     err = vcore__x86_check_dregs(&vcpu->x86->model, dregs, &vcpu->last_diag);
     if (err)
         return vcore__vcpu_refused(vcpu, err);
+    uint64_t dr7 = dregs->dr7;
+    if (vcore__vcpu_nested_dr7_held(vcpu)) {
+        /* L2's DR7 (vcpu_nested_debugctl.c); the model's stays L1's. */
+        err = vcore__vcpu_nested_dr7_set(vcpu, dr7);
+        if (err)
+            return err;
+        dr7 = st->dregs.dr7;
+    }
     st->dregs = *dregs;
+    st->dregs.dr7 = dr7;
     return vcore__vcpu_view_applied(vcpu, st, VCORE_X86_STATE_DREGS);
 }
 

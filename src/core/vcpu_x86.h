@@ -92,6 +92,12 @@ int vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, vcore_exit_t *exit);
 bool vcore__vcpu_nested_msr02_held(const vcore_vcpu_t *vcpu, uint32_t index);
 uint64_t vcore__vcpu_nested_msr02_get(const vcore_vcpu_t *vcpu, uint32_t index);
 int vcore__vcpu_nested_msr02_set(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value);
+/* vcpu_nested_debugctl.c: L2's DR7 is the vCPU's, held in vmcs02, from the
+ * VM entry that loaded it until the exit to L1. held: it is live. get: L2's
+ * DR7. set: the VMM's write of L2's DR7 (checked by the caller). */
+bool vcore__vcpu_nested_dr7_held(const vcore_vcpu_t *vcpu);
+int vcore__vcpu_nested_dr7_get(vcore_vcpu_t *vcpu, uint64_t *dr7);
+int vcore__vcpu_nested_dr7_set(vcore_vcpu_t *vcpu, uint64_t dr7);
 /* vcpu_nested.c: runs L2; *l1 when an exit was reflected and L1 runs next. */
 int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1);
 /* vcpu_nested.c: releases vmcs02 (vCPU teardown, RESET). */

@@ -287,6 +287,52 @@ START_TEST(vmm_reads_and_writes_l2_debugctl)
 }
 END_TEST
 
+/* The VMM while L2 runs: vcore_vcpu_get_dregs/set_dregs see L2's DR7 -
+ * what vmcs02 saved at the exit, L2 having written it without exiting (no
+ * MOV-DR exiting) - and write it into vmcs02; a DR7 with bits 63:32 set is
+ * refused and changes nothing. DR0-DR3 and DR6 are shared with L1 (no VM
+ * entry or exit switches them). "Save debug controls" then stores the
+ * VMM's DR7 in vmcs12 at the exit to L1, and L1 has 400H. */
+START_TEST(vmm_reads_and_writes_l2_dr7)
+{
+    vcore_x86_dregs_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_get_dregs(vcpu, &d), VCORE_OK);
+    d.dr[0] = 0x1000;
+    ck_assert_int_eq(vcore_vcpu_set_dregs(vcpu, &d), VCORE_OK);
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 | LOAD_DEBUG);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | LOAD_DEBUG);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[2] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_GUEST_DR7};
+    uint64_t val[2] = {0x80000306u, L2_DR7};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 2, enc, val);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RAW);
+    ck_assert(last().in_l2);
+    ck_assert_int_eq(vcore_vcpu_get_dregs(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.dr7, L2_DR7);
+    ck_assert_uint_eq(d.dr[0], 0x1000);
+    d.dr7 = 0x408;
+    d.dr[1] = 0x2000;
+    ck_assert_int_eq(vcore_vcpu_set_dregs(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_DR7), 0x408);
+    d.dr7 = 0x100000400ull;
+    ck_assert_int_eq(vcore_vcpu_set_dregs(vcpu, &d), VCORE_ERR_INVAL);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_DR7), 0x408);
+    ck_assert_int_eq(vcore_vcpu_get_dregs(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.dr7, 0x408);
+    ck_assert_uint_eq(d.dr[1], 0x2000);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_DR7), 0x408);
+    ck_assert_int_eq(vcore_vcpu_get_dregs(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.dr7, 0x400);
+    ck_assert_uint_eq(d.dr[0], 0x1000);
+    ck_assert_uint_eq(d.dr[1], 0x2000);
+}
+END_TEST
+
 /* L1's own RDMSR/WRMSR of IA32_DEBUGCTL: answered by the vCPU model (the
  * VMM sees only the HLT); a reserved bit is #GP(0) and changes nothing. */
 START_TEST(l1_msr_debugctl_answered_by_model)
@@ -343,6 +389,7 @@ static Suite *debugctl_suite(void)
     tcase_add_test(t, msr_load_list_entry_loads_l2_debugctl);
     tcase_add_test(t, msr_load_list_reserved_debugctl_fails_entry);
     tcase_add_test(t, vmm_reads_and_writes_l2_debugctl);
+    tcase_add_test(t, vmm_reads_and_writes_l2_dr7);
     tcase_add_test(t, l1_msr_debugctl_answered_by_model);
     tcase_add_test(t, merge_forces_debug_controls);
     suite_add_tcase(s, t);

@@ -478,6 +478,61 @@ START_TEST(l2_pat_and_efer_round_trip)
 }
 END_TEST
 
+/* L2's DR7 travels through the vCPU's debug registers. L1 (DR7 401H)
+ * enters L2 without "load debug controls" or "save debug controls"; L2
+ * then writes DR7 (404H) without an exit (no MOV-DR exiting), which vmcs02
+ * saves at the next exit ("Saving Guest State"). vcore_vcpu_get_dregs()
+ * gives the VMM L2's DR7 while vmcs12 keeps what L1 wrote; a fresh vCPU
+ * restored in the documented order (L1's registers, the blob, then the
+ * debug registers) enters L2 again with 404H, as the original does; the
+ * exit to L1 then sets DR7 to 400H on both ("Loading Host State"). */
+START_TEST(l2_dr7_round_trip)
+{
+    vcore_x86_dregs_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_get_dregs(vcpu, &d), VCORE_OK);
+    d.dr7 = 0x401;
+    d.dr[3] = 0x3000;
+    ck_assert_int_eq(vcore_vcpu_set_dregs(vcpu, &d), VCORE_OK);
+    set12(VCORE_VMCS_GUEST_DR7, 0x402);
+    load_vmcs12_rflags(0x2);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[2] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_GUEST_DR7};
+    uint64_t val[2] = {0x80000306u, 0x404};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 2, enc, val);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_RAW);
+    /* the VMM saves the vCPU */
+    vcore_x86_regs_t ra = regs();
+    vcore_x86_sregs_t sa = sregs();
+    vcore_x86_dregs_t da = {.size = sizeof(da)};
+    ck_assert_int_eq(vcore_vcpu_get_dregs(vcpu, &da), VCORE_OK);
+    ck_assert_uint_eq(da.dr7, 0x404);
+    ck_assert_uint_eq(da.dr[3], 0x3000);
+    uint32_t len = get_state(blob);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_DR7), 0x402);
+    /* and restores it on a fresh vCPU */
+    vcore_vcpu_t *b = fresh_vcpu();
+    ck_assert_int_eq(vcore_vcpu_set_regs(b, &ra), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_sregs(b, &sa), VCORE_OK);
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(b, blob, len, NULL), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_dregs(b, &da), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_get_dregs(b, &d), VCORE_OK);
+    ck_assert_uint_eq(d.dr7, 0x404);
+    ck_assert_uint_eq(d.dr[3], 0x3000);
+    for (int i = 0; i < 2; i++) {
+        if (i)
+            use(vcpu_a); /* the original vCPU, same exit */
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+        push_hlt();
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_DR7), 0x404);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_DR7), 0x402);
+        ck_assert_int_eq(vcore_vcpu_get_dregs(vcpu, &d), VCORE_OK);
+        ck_assert_uint_eq(d.dr7, 0x400);
+        ck_assert_uint_eq(d.dr[3], 0x3000);
+    }
+}
+END_TEST
+
 /* L1's virtual-interrupt delivery travels with the state: the export
  * carries the guest interrupt status the processor saved in vmcs02 while
  * L2 ran ("Saving Non-Register State": RVI 0, SVI 31H after delivering 31H)
@@ -1019,6 +1074,7 @@ int main(void)
     tcase_add_test(tc, no_run_pending_no_injection);
     tcase_add_test(tc, msr_load_list_not_reapplied);
     tcase_add_loop_test(tc, l2_pat_and_efer_round_trip, 0, 8);
+    tcase_add_test(tc, l2_dr7_round_trip);
     tcase_add_test(tc, vid_state_travels);
     tcase_add_test(tc, export_refused_while_reply_pending);
     tcase_add_test(tc, export_refused_while_rdmsr_pending);

@@ -743,17 +743,20 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const 
  * runs in vmcs02 on the backend's processor: no deadline is exported
  * (vmcs12 holds the timer value). L1's VMWRITEs held in L0's shadow VMCS
  * reach vmcs12 first. The vCPU's registers are not part of the blob: with
- * this library they are L1's while L2 runs, with three exceptions - L2's
- * general-purpose registers, which L1 and L2 share, and IA32_EFER,
- * IA32_PAT and IA32_DEBUGCTL as vcore_vcpu_get_msr() reads them, which are L2's (the VM entry
- * loaded L2's into the one register and the exit to L1 either replaces it
- * with vmcs12's host value or leaves L2's to L1, SDM Vol. 3, "Loading
- * Guest Control Registers, Debug Registers, and MSRs" and "Loading Host
- * State": L1's earlier value is not needed again). A value L2 wrote
- * without "save IA32_EFER" / "save IA32_PAT" is in no field of vmcs12 (L1's
- * memory) and reaches the importing vCPU only that way. The efer member of
- * vcore_vcpu_get_sregs() stays L1's, with the rest of that block. Save
- * them with vcore_vcpu_get_regs() / vcore_vcpu_get_sregs() /
+ * this library they are L1's while L2 runs, with these exceptions - L2's
+ * general-purpose registers, which L1 and L2 share, DR0-DR3 and DR6,
+ * which no VM entry or exit switches, and IA32_EFER, IA32_PAT and
+ * IA32_DEBUGCTL as vcore_vcpu_get_msr() reads them and DR7 as
+ * vcore_vcpu_get_dregs() reads it, which are L2's (the VM entry loaded
+ * L2's into the one register and the exit to L1 either replaces it with
+ * vmcs12's host value - DR7 400H, IA32_DEBUGCTL 0 - or leaves L2's to L1,
+ * SDM Vol. 3, "Loading Guest Control Registers, Debug Registers, and MSRs"
+ * and "Loading Host State": L1's earlier value is not needed again). A
+ * value L2 wrote without "save IA32_EFER" / "save IA32_PAT" / "save debug
+ * controls" is in no field of vmcs12 (L1's memory) and reaches the
+ * importing vCPU only that way. The efer member of vcore_vcpu_get_sregs()
+ * stays L1's, with the rest of that block. Save them with
+ * vcore_vcpu_get_regs() / vcore_vcpu_get_sregs() / vcore_vcpu_get_dregs() /
  * vcore_vcpu_get_msr() and restore them as vcore_nvmx_vcpu_set_state() says.
  * @param[in] vcpu A vCPU created with VCORE_NESTED_VMX.
  * @param[out] buf Destination.
@@ -798,7 +801,8 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, vo
  * restore in this order - L1's registers (vcore_vcpu_set_sregs() with
  * L1's EFER, which the VM-entry checks read), the blob, then IA32_EFER and
  * IA32_PAT and IA32_DEBUGCTL with vcore_vcpu_set_msr() as vcore_vcpu_get_msr() read them
- * while L2 ran (L2's; checked as L2's WRMSR). A blob without guest mode
+ * while L2 ran (L2's; checked as L2's WRMSR), and the debug registers with
+ * vcore_vcpu_set_dregs() as vcore_vcpu_get_dregs() read them (DR7 L2's). A blob without guest mode
  * makes L1 run next; an L2 the vCPU was running is dropped without a VM
  * exit (L1's registers, EFER and PAT included, are whatever the VMM sets).
  * @param[in] vcpu A vCPU created with VCORE_NESTED_VMX.
