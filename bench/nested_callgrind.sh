@@ -8,8 +8,9 @@
 # mock plays the processor: its VMCS store and state copies are the
 # hardware's cost, not the library's). Per L2 CPUID round trip with every
 # optimisation on and with each one off, and per emulated VMREAD with a
-# register operand (63 VMREADs + HLT minus HLT alone, divided by 63), and
-# the same per emulated VMWRITE;
+# register operand (63 VMREADs + HLT minus HLT alone, divided by 63; and
+# minus 1 VMREAD + HLT, divided by 62: what one more instruction of a run
+# costs), and the same per emulated VMWRITE;
 # _nosync: on the mock without vcpu_run_sync (separate state calls).
 # With OP, prints that op's library instructions per function instead.
 set -eu
@@ -75,5 +76,11 @@ for insn in vmread vmwrite; do
         A=$1; AL=$2
         set -- $(measure $insn"0"$v)
         echo "$insn$v (register operand, through the run loop): $(((A - $1) / N / 63)) instructions/op, $(((AL - $2) / N / 63)) in the library"
+        if [ -z "$v" ]; then
+            # Each further instruction of a run (63 against 1): the loop
+            # alone, without entering and leaving the fast path once.
+            set -- $(measure $insn"1")
+            echo "$insn (each further one of a run): $(((A - $1) / N / 62)) instructions/op, $(((AL - $2) / N / 62)) in the library"
+        fi
     done
 done
