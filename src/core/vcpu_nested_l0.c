@@ -300,6 +300,7 @@ typedef struct vcore__l0_mem {
     bool ept;                     /* L1 uses EPT (m is the view) */
     bool ad;                      /* ... with accessed and dirty flags (EPTP bit 6) */
     bool pswrite;                 /* the view's reads are paging-structure accesses that count as writes */
+    vcore__nvmx_pml_t pml;        /* L1's page-modification log, for the dirty flags L0 sets */
 } vcore__l0_mem_t;
 
 static int vcore__vcpu_nested_l0_mem(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm)
@@ -310,14 +311,32 @@ static int vcore__vcpu_nested_l0_mem(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm)
         return err;
     lm->m = &lm->l1;
     lm->ept = lm->ad = lm->pswrite = false;
+    vcore__memset(&lm->pml, 0, sizeof(lm->pml));
     if (vcore__vcpu_nested_l1_ept(vcpu)) {
-        uint64_t eptp = vcore__vcpu_nested_v12(vcpu)->EPT_POINTER;
-        vcore__nvmx_ept_view(&lm->view, &lm->l1, eptp, vcpu->nvmx->maxphyaddr, &lm->pswrite, &lm->l2);
+        const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+        uint64_t eptp = v->EPT_POINTER;
+        /* "Page-Modification Logging": L1's log takes the dirty flags L0
+         * sets for L2 as the processor would have (vmcs02 never logs). */
+        lm->pml.on = (v->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
+                     (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_PML);
+        lm->pml.index = v->GUEST_PML_INDEX;
+        lm->pml.address = v->PML_ADDRESS;
+        vcore__nvmx_ept_view(&lm->view, &lm->l1, eptp, vcpu->nvmx->maxphyaddr, &lm->pswrite, &lm->pml, &lm->l2);
         lm->m = &lm->l2;
         lm->ept = true;
         lm->ad = (eptp & L0_EPTP_AD) != 0;
     }
     return VCORE_OK;
+}
+
+/* What L0's accesses wrote to L1's page-modification log: vmcs12's index
+ * follows ("Page-Modification Logging": lowered by one per entry). */
+static void vcore__vcpu_nested_l0_mem_done(vcore_vcpu_t *vcpu, const vcore__l0_mem_t *lm)
+{
+    if (!lm->pml.logged)
+        return;
+    vcore__vcpu_nested_v12(vcpu)->GUEST_PML_INDEX = lm->pml.index;
+    vcore__nvmx_changed_id(vcpu->nvmx, VCORE__ROW_GUEST_PML_INDEX);
 }
 
 /* Reads (or writes) len bytes at L2 linear address la through L2's paging
@@ -374,6 +393,7 @@ static size_t vcore__vcpu_nested_l0_fetch(vcore_vcpu_t *vcpu, const vcore_x86_sr
             break;
         got += chunk;
     }
+    vcore__vcpu_nested_l0_mem_done(vcpu, &lm);
     return got;
 }
 
@@ -462,7 +482,7 @@ static void vcore__vcpu_nested_l0_ept12(vcore__l0_mem_t *lm, uint32_t maxphyaddr
 {
     vcore_nvmx_ept_walk_t w;
     w.size = sizeof(w);
-    if (vcore_nvmx_ept_translate(&lm->l1, lm->view.eptp, maxphyaddr, gpa, access, &w) != VCORE_OK) {
+    if (vcore__nvmx_ept_translate_pml(&lm->l1, lm->view.eptp, maxphyaddr, gpa, access, &lm->pml, &w) != VCORE_OK) {
         out->kind = L0_ELEM_RAW;
         return;
     }
@@ -472,6 +492,13 @@ static void vcore__vcpu_nested_l0_ept12(vcore__l0_mem_t *lm, uint32_t maxphyaddr
     }
     out->kind = L0_ELEM_EPT;
     vcore__memset(&out->x, 0, sizeof(out->x));
+    if (w.kind == VCORE__NVMX_EPT_PML_FULL) {
+        /* Exit 62 ("Exit Qualification for Page-Modification Log Full"):
+         * bit 12 only, not an IRET here; no guest-physical or linear address. */
+        out->x.reason = VCORE_VMX_EXIT_PML_FULL;
+        out->x.have = VCORE__X02_QUAL;
+        return;
+    }
     out->x.gpa = gpa;
     if (w.kind == VCORE_NVMX_EPT_MISCONFIG) {
         out->x.reason = VCORE_VMX_EXIT_EPT_MISCONFIG;
@@ -705,10 +732,12 @@ static int vcore__vcpu_nested_l0_string(vcore_vcpu_t *vcpu, vcore_exit_t *exit, 
             break;
         }
         nv->l2_str = false;
+        vcore__vcpu_nested_l0_mem_done(vcpu, &lm);
         if (f.kind == L0_ELEM_RAW)
             return VCORE_OK;
         return vcore__vcpu_nested_l0_elem_fault(vcpu, &f, seg, exit, again, handled);
     }
+    vcore__vcpu_nested_l0_mem_done(vcpu, &lm);
     nv->l2_str_count = count;
     exit->reason = VCORE_EXIT_IO;
     exit->u.io.port = L0_IOQ_PORT(q);
@@ -756,6 +785,7 @@ static int vcore__vcpu_nested_l0_string_done(vcore_vcpu_t *vcpu)
         for (uint32_t k = 0; k < nv->l2_str_count; k++)
             (void)vcore__vcpu_nested_l0_lin(vcpu, &lm, &s, sx->long64, vcore__x86_str_elem(sx, reg, k),
                                             data + (size_t)k * sx->width, sx->width, true);
+        vcore__vcpu_nested_l0_mem_done(vcpu, &lm);
     }
     uint64_t bytes = (uint64_t)nv->l2_str_count * sx->width;
     gpr[idx] = vcore__x86_str_step(reg, sx->down ? (uint64_t)0 - bytes : bytes, sx->asize);

@@ -1791,6 +1791,92 @@ START_TEST(nested_ept_string_first_element_exits_to_l1)
 }
 END_TEST
 
+/* L1's page-modification log and the dirty flags L0 sets while it performs
+ * L2's INSB itself ("Page-Modification Logging": before an access that
+ * must set an EPT accessed or dirty flag the index is examined - outside
+ * 0-511 it is a log-full event, VM exit 62, no flag set and the access not
+ * done; in range the flags are set and a dirty flag set 0 to 1 writes the
+ * 4-KByte-aligned guest-physical address at PML address + 8 * index and
+ * lowers the index; "Exit Qualification for Page-Modification Log Full":
+ * bit 12 only, not an IRET here). Every ept12 entry L2's paging and code
+ * use has its flags set already (the processor's fetch of the INSB set
+ * them), so only the element's page (L2 0x80000,
+ * L1 0x85000, clean) can log. Case 0: index 5, the entry lands at 5, the
+ * index is 4 at the next exit to L1, the byte is written. Case 1: index
+ * FFFFH, exit 62 to L1 at the INSB, nothing written, the leaf still clean.
+ * Case 2: as 0 with the page holding L2's PD clean too. */
+#define PIPE_PML_LOG 0x58000u
+START_TEST(nested_ept_string_ins_logs_pml)
+{
+    static const uint8_t insb[] = {0x6c};
+    bool full = _i == 1, ps_clean = _i == 2;
+    uint64_t ad = (1ull << 8) | (1ull << 9);
+    vmcs12_with_ept(EPTP12 | (1u << 6));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 17));
+    set12(VCORE_VMCS_PML_ADDRESS, PIPE_PML_LOG);
+    set12(VCORE_VMCS_GUEST_PML_INDEX, full ? 0xffff : 5);
+    set12(VCORE_VMCS_GUEST_RIP, 0x70000);
+    for (uint64_t pt = PML4; pt <= PD; pt += 0x1000)
+        ept12_map(pt, pt | 7 | (6u << 3) | (ps_clean && pt == PD ? 0u : ad));
+    ept12_map(0x70000, 0x74000 | 7 | (6u << 3) | ad);
+    ept12_map(0x80000, 0x85000 | 7 | (6u << 3));
+    /* the non-leaf entries of all of them (PML4E, PDPTE, PDE 0) accessed */
+    put(EPT12_PML4, EPT12_PDPT | 7 | (1u << 8), 8);
+    put(EPT12_PDPT, EPT12_PD | 7 | (1u << 8), 8);
+    put(EPT12_PD, EPT12_PT | 7 | (1u << 8), 8);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, 0x74000, insb, sizeof(insb)), VCORE_OK);
+    vcore_x86_regs_t g = regs();
+    g.gpr[VCORE_X86_RDI] = 0x80000;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &g), VCORE_OK);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[2] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {(0x80ull << 16) | 0x10u | 8u, 1};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_INSTRUCTION, 0, 2, enc, val);
+    uint64_t leaf12 = 0, logged = 0;
+    if (full) {
+        push_hlt();
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_PML_FULL);
+        ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x70000);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PML_INDEX), 0xffff);
+        memcpy(&leaf12, ram + EPT12_PT + 0x80 * 8, 8);
+        ck_assert_uint_eq(leaf12 & ad, 0);
+        for (uint32_t i = 0; i < 512; i++) {
+            memcpy(&logged, ram + PIPE_PML_LOG + 8 * i, 8);
+            ck_assert_uint_eq(logged, 0);
+        }
+        return;
+    }
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    ck_assert_uint_eq(e.u.io.is_in, 1);
+    e.u.io.data[0] = 0x5a;
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(ram[0x85000], 0x5a);
+    memcpy(&leaf12, ram + EPT12_PT + 0x80 * 8, 8);
+    ck_assert_uint_eq(leaf12 & ad, ad);
+    uint16_t at = 5;
+    if (ps_clean) {
+        /* L0's walk of L2's paging reads the PD through ept12 first:
+         * with EPT A/D that counts as a write ("Accessed and Dirty Flags
+         * for EPT"), its dirty flag is set and logged before the element's. */
+        memcpy(&logged, ram + PIPE_PML_LOG + 8 * at--, 8);
+        ck_assert_uint_eq(logged, PD);
+    }
+    memcpy(&logged, ram + PIPE_PML_LOG + 8 * at--, 8);
+    ck_assert_uint_eq(logged, 0x80000);
+    memcpy(&logged, ram + PIPE_PML_LOG + 8 * at, 8);
+    ck_assert_uint_eq(logged, 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PML_INDEX), at);
+}
+END_TEST
+
 /* EPT A/D of L1 for L2's paging-structure accesses ("Accessed and Dirty
  * Flags for EPT": with EPTP bit 6, accesses to guest paging-structure
  * entries are treated as writes; "EPT Violations" / "Exit Qualification for
@@ -2799,6 +2885,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(te, nested_ept_string_io_through_ept12);
     tcase_add_test(te, nested_ept_ad_paging_structure_access_sets_dirty);
     tcase_add_test(te, nested_ept_without_ad_leaves_ept12_alone);
+    tcase_add_loop_test(te, nested_ept_string_ins_logs_pml, 0, 3);
     tcase_add_loop_test(te, nested_ept_string_first_element_exits_to_l1, 0,
                         (int)(sizeof(ept_string_cases) / sizeof(ept_string_cases[0])));
     tcase_add_test(te, nested_ept_invept_from_l1);

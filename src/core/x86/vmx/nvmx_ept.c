@@ -5,7 +5,8 @@
  *
  * SDM Vol. 3, "EPT Translation Mechanism", "EPT Misconfigurations", "EPT
  * Violations", "Accessed and Dirty Flags for EPT", "Exit Qualification for
- * EPT Violations".
+ * EPT Violations", "Page-Modification Logging" (L1's log, for the flags L0
+ * sets while it performs L2's accesses).
  */
 #include "nvmx_priv.h"
 
@@ -108,8 +109,24 @@ uint32_t vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, cons
     return set;
 }
 
+void vcore__nvmx_pml_log(const vcore_nvmx_mem_t *mem, vcore__nvmx_pml_t *pml, uint32_t ad, uint64_t l2_gpa)
+{
+    if (!pml || !pml->on || !(ad & VCORE__EPT_AD_DIRTY))
+        return;
+    uint64_t entry = l2_gpa & ~0xfffull;
+    (void)mem->write(mem->ctx, pml->address + 8u * pml->index, &entry, sizeof(entry));
+    pml->index = (uint16_t)(pml->index - 1u); /* from 0 to FFFFH: the next one finds it full */
+    pml->logged = true;
+}
+
 int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
                              uint32_t access, vcore_nvmx_ept_walk_t *out)
+{
+    return vcore__nvmx_ept_translate_pml(mem, eptp, maxphyaddr, l2_gpa, access, NULL, out);
+}
+
+int vcore__nvmx_ept_translate_pml(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
+                                  uint32_t access, vcore__nvmx_pml_t *pml, vcore_nvmx_ept_walk_t *out)
 {
     if (!mem || !out || !mem->read || !mem->write)
         return VCORE_ERR_INVAL;
@@ -133,8 +150,15 @@ int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_
     out->qualification |= (uint64_t)w.perms << 3;
     if (w.kind != VCORE_NVMX_EPT_OK)
         return VCORE_OK;
+    uint32_t ad = (pml && pml->on) ? vcore__nvmx_ept_set_ad(mem, eptp, &w, access, false) : 0u;
+    if (vcore__nvmx_pml_full(pml, ad)) {
+        out->kind = VCORE__NVMX_EPT_PML_FULL;
+        out->qualification = 0;
+        return VCORE_OK;
+    }
     out->gpa = w.gpa;
     (void)vcore__nvmx_ept_set_ad(mem, eptp, &w, access, true);
+    vcore__nvmx_pml_log(mem, pml, ad, l2_gpa);
     return VCORE_OK;
 }
 
@@ -155,8 +179,8 @@ static int nvmx_ept_view_access(void *ctx, uint64_t gpa, void *buf, size_t len, 
         vcore_nvmx_ept_walk_t w;
         w.size = sizeof(w);
         bool wr = write || (v->op_write && *v->op_write);
-        int err = vcore_nvmx_ept_translate(v->l1, v->eptp, v->maxphyaddr, gpa,
-                                           wr ? VCORE_NVMX_EPT_WRITE : VCORE_NVMX_EPT_READ, &w);
+        int err = vcore__nvmx_ept_translate_pml(v->l1, v->eptp, v->maxphyaddr, gpa,
+                                                wr ? VCORE_NVMX_EPT_WRITE : VCORE_NVMX_EPT_READ, v->pml, &w);
         if (err)
             return err;
         if (w.kind != VCORE_NVMX_EPT_OK) {
@@ -186,11 +210,12 @@ static int nvmx_ept_view_write(void *ctx, uint64_t gpa, const void *buf, size_t 
 }
 
 void vcore__nvmx_ept_view(vcore__nvmx_ept_view_t *v, const vcore_nvmx_mem_t *l1, uint64_t eptp, uint32_t maxphyaddr,
-                          const bool *op_write, vcore_nvmx_mem_t *out)
+                          const bool *op_write, vcore__nvmx_pml_t *pml, vcore_nvmx_mem_t *out)
 {
     vcore__memset(v, 0, sizeof(*v));
     v->l1 = l1;
     v->op_write = op_write;
+    v->pml = pml;
     v->eptp = eptp;
     v->maxphyaddr = maxphyaddr;
     out->size = sizeof(*out);

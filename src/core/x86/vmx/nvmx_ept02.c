@@ -65,7 +65,6 @@ struct vcore_nvmx_ept02 {
 #define QUAL_PASS ((1ull << 7) | (1ull << 8) | (1ull << 12))
 #define QUAL_ADV (7ull << 9)
 #define QUAL_NMI_UNBLOCK (1ull << 12) /* NMI unblocking due to IRET */
-#define PML_ENTRIES 512u              /* "Page-Modification Logging": a 4-KByte log of 8-byte entries */
 
 static bool ept02_ok(const vcore_nvmx_ept02_t *p)
 {
@@ -338,8 +337,9 @@ int vcore_nvmx_ept02_handle(vcore_nvmx_ept02_t *ept02, const vcore_nvmx_ept02_fa
     /* "Page-Modification Logging": an access that must first set an ept12
      * flag finds a PML index outside 0-511 a log-full event: a VM exit, no
      * flag set, the access not done. */
+    vcore__nvmx_pml_t pml = {in->pml, false, in->pml_index, in->pml_address};
     uint32_t ad = in->pml ? vcore__nvmx_ept_set_ad(in->l1_mem, in->eptp12, &w, access, false) : 0u;
-    if (ad && in->pml_index >= PML_ENTRIES) {
+    if (vcore__nvmx_pml_full(&pml, ad)) {
         out->kind = VCORE_NVMX_EPT02_L1_PML_FULL;
         out->qualification = in->hw_qualification & QUAL_NMI_UNBLOCK;
         return VCORE_OK;
@@ -393,13 +393,9 @@ int vcore_nvmx_ept02_handle(vcore_nvmx_ept02_t *ept02, const vcore_nvmx_ept02_fa
     /* The translation is in place: now L1's flags, as the processor sets
      * them when it uses the entries. */
     (void)vcore__nvmx_ept_set_ad(in->l1_mem, in->eptp12, &w, access, true);
-    /* A dirty flag set (0 to 1) logs the 4-KByte-aligned guest-physical
-     * address at PML address + 8 * index; the caller decrements the index. */
-    if (ad & VCORE__EPT_AD_DIRTY) {
-        uint64_t entry = in->l2_gpa & ~0xfffull;
-        (void)in->l1_mem->write(in->l1_mem->ctx, in->pml_address + 8u * in->pml_index, &entry, sizeof(entry));
-        out->pml_logged = true;
-    }
+    /* A dirty flag set (0 to 1) is logged; the caller lowers vmcs12's index. */
+    vcore__nvmx_pml_log(in->l1_mem, &pml, ad, in->l2_gpa);
+    out->pml_logged = pml.logged;
     out->kind = VCORE_NVMX_EPT02_FIXED;
     out->perms = (uint32_t)perms;
     out->memtype = (uint8_t)mt;

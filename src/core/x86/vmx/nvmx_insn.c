@@ -635,7 +635,7 @@ int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vc
     if (c.in.in_l2 && nvmx->current_vmptr != VCORE__INVALID_PTR &&
         (v12->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
         (v12->SECONDARY_VM_EXEC_CONTROL & (1u << 1))) {
-        vcore__nvmx_ept_view(&view, mem, v12->EPT_POINTER, nvmx->maxphyaddr, &c.op_write, &l2mem);
+        vcore__nvmx_ept_view(&view, mem, v12->EPT_POINTER, nvmx->maxphyaddr, &c.op_write, NULL, &l2mem);
         c.opmem = &l2mem;
         int err = nvmx_insn_dispatch(&c);
         if (view.fault && (err == VCORE_ERR_FAULT || err == VCORE_OK)) {

@@ -356,6 +356,34 @@ int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t ma
 uint32_t vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, const vcore__nvmx_ept_leaf_t *w,
                                 uint32_t access, bool apply);
 
+/* L1's page-modification log for L2 ("Page-Modification Logging") while
+ * L0 performs L2's accesses itself (nvmx_ept.c, nvmx_ept02.c): on with
+ * L1's "enable PML"; index is vmcs12's PML index, lowered by one per entry
+ * written; logged once an entry was written (the caller stores index back
+ * into vmcs12). full: a log-full event - an access that must first set an
+ * EPT accessed or dirty flag (ad: what vcore__nvmx_ept_set_ad() would set)
+ * while the index is outside 0-511 is a VM exit, nothing is set and the
+ * access does not happen. log: after the flags were set, a dirty flag set
+ * (0 to 1) writes the 4-KByte-aligned L2 guest-physical address at address
+ * + 8 * index and lowers the index. */
+typedef struct vcore__nvmx_pml {
+    bool on;
+    bool logged;
+    uint16_t index;
+    uint64_t address;
+} vcore__nvmx_pml_t;
+#define VCORE__NVMX_PML_ENTRIES 512u /* a 4-KByte log of 8-byte entries */
+static inline bool vcore__nvmx_pml_full(const vcore__nvmx_pml_t *pml, uint32_t ad)
+{
+    return pml && pml->on && ad && pml->index >= VCORE__NVMX_PML_ENTRIES;
+}
+void vcore__nvmx_pml_log(const vcore_nvmx_mem_t *mem, vcore__nvmx_pml_t *pml, uint32_t ad, uint64_t l2_gpa);
+/* vcore_nvmx_ept_translate() with L1's log (pml NULL: none): a log-full
+ * event is out->kind VCORE__NVMX_EPT_PML_FULL (exit 62 to L1). */
+#define VCORE__NVMX_EPT_PML_FULL 3u
+int vcore__nvmx_ept_translate_pml(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
+                                  uint32_t access, vcore__nvmx_pml_t *pml, vcore_nvmx_ept_walk_t *out);
+
 /* L2's memory seen through L1's EPT (nvmx_ept.c): L2 guest-physical
  * addresses (L2's VMREAD/VMWRITE operands, L2's paging structures, the
  * instruction and string-I/O data of an L2 exit L0 completes) mapped by
@@ -363,6 +391,7 @@ uint32_t vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, cons
 typedef struct vcore__nvmx_ept_view {
     const vcore_nvmx_mem_t *l1;
     const bool *op_write; /* reads are part of a write (probes); NULL: never */
+    vcore__nvmx_pml_t *pml; /* L1's page-modification log; NULL: none kept */
     uint64_t eptp;
     uint32_t maxphyaddr;
     uint32_t fault;       /* vcore_nvmx_ept_kind_t of the first failure, 0 if none */
@@ -371,7 +400,7 @@ typedef struct vcore__nvmx_ept_view {
 } vcore__nvmx_ept_view_t;
 /* Sets up v and the accessor *out that reads and writes through it. */
 void vcore__nvmx_ept_view(vcore__nvmx_ept_view_t *v, const vcore_nvmx_mem_t *l1, uint64_t eptp, uint32_t maxphyaddr,
-                          const bool *op_write, vcore_nvmx_mem_t *out);
+                          const bool *op_write, vcore__nvmx_pml_t *pml, vcore_nvmx_mem_t *out);
 
 /* Instruction-information fields: VCORE__II_* in x86_bits.h. */
 
