@@ -132,9 +132,14 @@ uint32_t kt_host_cpuid(vcore_cpuid_entry_t *t, uint32_t cap)
     return n;
 }
 
-bool kt_events_wait_for_entry(void)
+bool kt_kvm_pvm(void)
 {
     return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+bool kt_events_wait_for_entry(void)
+{
+    return kt_kvm_pvm();
 }
 
 int kt_count_fds(void)

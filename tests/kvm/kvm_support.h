@@ -68,6 +68,10 @@ vcore_cpuid_entry_t *kt_cpuid_find(vcore_cpuid_entry_t *t, uint32_t n, uint32_t 
  * takes the event at the boundary, as the SDM describes ("NMI Handling",
  * "STI-Set Interrupt Flag"), and exits when the window opens. */
 bool kt_events_wait_for_entry(void);
+/* True on a kvm_pvm kernel (KVM without hardware virtualization, seen on
+ * this kind of machine): it also ignores the host's writes to the guest's
+ * IA32_TIME_STAMP_COUNTER. */
+bool kt_kvm_pvm(void);
 /* Number of open file descriptors of this process. */
 int kt_count_fds(void);
 /* Runs a suite; returns the exit status. */
