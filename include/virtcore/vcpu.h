@@ -176,7 +176,12 @@ VCORE_API VCORE_WARN_UNUSED int vcore_vcpu_reset(vcore_vcpu_t *vcpu);
  * processor is in VMX root operation"): in VMX root operation the INIT is
  * latched instead and nothing changes; it is delivered when the guest
  * leaves VMX operation (VMXOFF), and vcore_vcpu_run() then returns
- * VCORE_EXIT_INIT.
+ * VCORE_EXIT_INIT. While nested VMX runs L2 (VMX non-root operation) an
+ * INIT is a VM exit to L1 instead ("Other Causes of VM Exits": exit reason
+ * 3, qualification 0, no register of L2 changed, no pending event
+ * cleared), taken by the next vcore_vcpu_run() before L2 executes anything
+ * more; with L2 in the wait-for-SIPI activity state the INIT is blocked
+ * and latched as in VMX root operation.
  * @param[in] vcpu The vCPU.
  * @return VCORE_OK on success (also when the INIT was latched).
  * @retval VCORE_ERR_INVAL @p vcpu is NULL.

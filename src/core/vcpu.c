@@ -275,13 +275,17 @@ int vcore_vcpu_init_signal(vcore_vcpu_t *vcpu)
         return VCORE_ERR_INVAL;
     if (!vcpu->x86)
         return vcore__vcpu_wrong_arch(vcpu);
+    bool to_l1 = false;
+    int err = vcore__vcpu_nested_init_l2(vcpu, &to_l1);
+    if (err || to_l1)
+        return err;
     if (vcore__vcpu_nested_blocks_init(vcpu)) {
         vcpu->x86->init_latched = true;
         (void)vcore__diag_set(&vcpu->last_diag, VCORE_DIAG_INIT_LATCHED, 0);
         return VCORE_OK;
     }
     /* INIT keeps part of the state: it must be current first. */
-    int err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_ALL);
+    err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_ALL);
     if (err)
         return err;
     vcore__vcpu_x86_reset(vcpu, true);

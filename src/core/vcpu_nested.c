@@ -93,6 +93,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     vcore__vcpu_nested_pat_exit(vcpu);
     nv->run_pending = false;
     nv->mtf_pending = false;
+    nv->init_pending = false;
     nv->rare_stale = false;
     nv->l2_insn_len = 0;
     nv->l2_done = false;
@@ -123,6 +124,29 @@ int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l
         return err;
     }
     return vcore__vcpu_nested_run_l2(vcpu, exit, l1);
+}
+
+int vcore__vcpu_nested_init_l2(vcore_vcpu_t *vcpu, bool *to_l1)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    *to_l1 = false;
+    if (!nv || !nv->in_l2)
+        return VCORE_OK;
+    /* SDM Vol. 3, "Other Causes of VM Exits": in VMX non-root operation an
+     * INIT signal causes a VM exit, except in the wait-for-SIPI activity
+     * state, where it is blocked (latched by the caller). The VMM calls
+     * between runs: vmcs02 may not be the backend's current VMCS. */
+    uint64_t activity = 0;
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, &activity);
+    if (err)
+        return err;
+    if (activity == 3u)
+        return VCORE_OK;
+    nv->init_pending = true;
+    *to_l1 = true;
+    return VCORE_OK;
 }
 
 bool vcore__vcpu_nested_blocks_init(const vcore_vcpu_t *vcpu)

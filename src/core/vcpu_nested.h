@@ -219,6 +219,9 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
  * *exit holds a shutdown after a VMX abort. vmcs02 must be current. */
 int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, const vcore__nvmx_exit02_t *x, const vcore_nvmx_decision_t *d,
                                vcore_exit_t *exit, bool *handled);
+/* vcpu_nested_exit.c: the INIT VM exit owed to L1 (an INIT the VMM
+ * signalled while L2 ran), before L2 runs: *handled as for reflect. */
+int vcore__vcpu_nested_init_exit(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
 /* vcpu_nested_exit.c: the monitor-trap-flag VM exit owed to L1 (an
  * imported MTF_PENDING), before L2 runs: *handled as for reflect. */
 int vcore__vcpu_nested_mtf(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);

@@ -736,6 +736,11 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
             nv->l2_insn_len = 0;
             nv->l2_done = true;
         }
+        /* An INIT the VMM signalled while L2 ran: its VM exit comes first
+         * on this boundary ("Other Causes of VM Exits"; INIT is above the
+         * MTF VM exit and interrupts in "Priority Among Events"). */
+        if (nv->init_pending)
+            return vcore__vcpu_nested_init_exit(vcpu, exit, handled);
         /* "Monitor Trap Flag": with L1's control (primary processor-based
          * bit 27) an MTF VM exit is pending on the boundary after an
          * instruction - or an iteration of a REP string instruction - that
@@ -744,8 +749,8 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
             nv->mtf_pending = true;
         nv->l2_done = false;
         /* The MTF VM exit comes before anything of L2, interrupts included
-         * (SMIs, INIT and higher-priority events aside, which L0 does not
-         * make for L2: "Monitor Trap Flag"). */
+         * (SMIs, INIT and higher-priority events aside: "Monitor Trap
+         * Flag"). */
         if (nv->mtf_pending)
             return vcore__vcpu_nested_mtf(vcpu, exit, handled);
         err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);

@@ -593,6 +593,14 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
         return err;
     *shutdown = false;
     nv->in_l2 = false;
+    /* A VM exit discards a monitor-trap-flag VM exit owed to L2's next
+     * boundary (as KVM does); an INIT still owed is blocked in L1's VMX
+     * root operation from now on: latched ("Restrictions on VMX
+     * Operation"). */
+    nv->mtf_pending = false;
+    if (nv->init_pending)
+        vcpu->x86->init_latched = true;
+    nv->init_pending = false;
     /* "Clearing the VM-entry interruption-information valid bit". */
     if (v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31))
         vcore__nvmx_changed_id(nv, VCORE__ROW_VM_ENTRY_INTR_INFO_FIELD);
@@ -775,6 +783,27 @@ int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, const vcore__nvmx_exit02_t *x
     }
     *handled = true;
     return VCORE_OK;
+}
+
+int vcore__vcpu_nested_init_exit(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+{
+    /* "Other Causes of VM Exits": exit reason 3, qualification 0; the
+     * processor does none of what INIT does outside VMX operation, changes
+     * no register and clears no pending event. Unconditional for L1. */
+    vcore__nvmx_exit02_t x;
+    vcore__memset(&x, 0, sizeof(x));
+    x.have = VCORE__X02_QUAL;
+    x.reason = VCORE_VMX_EXIT_INIT;
+    vcore_nvmx_decision_t d;
+    vcore__memset(&d, 0, sizeof(d));
+    d.size = sizeof(d);
+    d.owner = VCORE_NVMX_OWNER_L1;
+    d.kind = VCORE_NVMX_RULE_ALWAYS;
+    vcpu->nvmx->init_pending = false;
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (err)
+        return err;
+    return vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, handled);
 }
 
 int vcore__vcpu_nested_mtf(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)

@@ -77,6 +77,7 @@ static void vcore__vcpu_nested_state_restore(vcore_vcpu_t *vcpu, const nested_st
     nv->in_l2 = false;
     nv->run_pending = false;
     nv->mtf_pending = false;
+    nv->init_pending = false;
     nv->vmcs02_for = VCORE__INVALID_PTR;
     vcore__vcpu_nested_efer_exit(vcpu);
     vcore__vcpu_nested_pat_exit(vcpu);
@@ -145,6 +146,9 @@ int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, void *buf, size_t len, uint32_
     if (nv->l2_pending || nv->l2_insn_len)
         return vcore__vcpu_nested_state_refuse(vcpu, NULL, VCORE_DIAG_KVM_STATE_REPLY_PENDING, nv->l2_pending,
                                                VCORE_ERR_STATE);
+    /* Nor is an INIT exit owed to L1 (KVM keeps INIT in its local APIC). */
+    if (nv->init_pending)
+        return vcore__vcpu_nested_state_refuse(vcpu, NULL, VCORE_DIAG_KVM_STATE_INIT_PENDING, 0, VCORE_ERR_STATE);
     int err = VCORE_OK;
     /* L1's VMWRITEs into L0's shadow VMCS belong in vmcs12. */
     if (nv->hw_mask && !nv->in_l2)
@@ -294,6 +298,7 @@ int vcore_nvmx_vcpu_set_state(vcore_vcpu_t *vcpu, const void *buf, size_t len, v
     vcore__vcpu_nested_debugctl_exit(vcpu);
     nv->run_pending = false;
     nv->mtf_pending = false;
+    nv->init_pending = false;
     nv->rare_stale = false;
     nv->vmcs02_for = VCORE__INVALID_PTR;
     vcore__nvmx_kvm_commit(nv, &h); /* the old vmcs12 stays in scratch */

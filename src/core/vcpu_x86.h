@@ -92,6 +92,10 @@ int vcore__vcpu_nested_fast(vcore_vcpu_t *vcpu, vcore_exit_t *exit);
 bool vcore__vcpu_nested_msr02_held(const vcore_vcpu_t *vcpu, uint32_t index);
 uint64_t vcore__vcpu_nested_msr02_get(const vcore_vcpu_t *vcpu, uint32_t index);
 int vcore__vcpu_nested_msr02_set(vcore_vcpu_t *vcpu, uint32_t index, uint64_t value);
+/* vcpu_nested.c: an INIT for a vCPU running L2 (VMX non-root operation):
+ * *to_l1 when it becomes the VM exit to L1 the next run takes; false
+ * otherwise (no L2, or L2 in the wait-for-SIPI state, which blocks it). */
+int vcore__vcpu_nested_init_l2(vcore_vcpu_t *vcpu, bool *to_l1);
 /* vcpu_nested_debugctl.c: L2's DR7 is the vCPU's, held in vmcs02, from the
  * VM entry that loaded it until the exit to L1. held: it is live. get: L2's
  * DR7. set: the VMM's write of L2's DR7 (checked by the caller). */

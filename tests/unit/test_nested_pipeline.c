@@ -1300,6 +1300,71 @@ START_TEST(external_interrupt_to_l1_with_and_without_ack)
 }
 END_TEST
 
+/* An INIT for the vCPU while L2 runs (SDM Vol. 3, "Other Causes of VM
+ * Exits": in VMX non-root operation INIT causes a VM exit, reason 3,
+ * qualification 0, no register changed and no pending event cleared;
+ * "Priority Among Events": INIT above external interrupts). Case 0: the
+ * exit to L1 is taken by the next run before L2 executes anything, an
+ * interrupt pending as well stays pending (L1's "external-interrupt
+ * exiting" is on), L2's RBX is L1's after the exit as any GPR; until then
+ * the nested state cannot be read (the exit is owed); a second INIT, now
+ * in VMX root operation, is latched ("Restrictions on VMX Operation").
+ * Case 1: L2 in the wait-for-SIPI activity state blocks INIT: latched,
+ * and L2 goes on to its next exit. */
+START_TEST(init_while_l2_runs)
+{
+    bool sipi = _i != 0;
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17);
+    if (sipi)
+        set12(VCORE_VMCS_GUEST_ACTIVITY_STATE, 3);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL); /* to the VMM, L2 stays */
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RBX] = 0x5151;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_init_signal(vcpu), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    uint64_t enters = vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER);
+    if (sipi) {
+        ck_assert_uint_eq(d.id, VCORE_DIAG_INIT_LATCHED);
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+        push_hlt();
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), enters + 1);
+        return;
+    }
+    ck_assert_uint_ne(d.id, VCORE_DIAG_INIT_LATCHED);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    static uint8_t blob[VCORE_KVM_NESTED_MAX_SIZE];
+    uint32_t len = 0;
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, blob, sizeof(blob), &len), VCORE_ERR_STATE);
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_KVM_STATE_INIT_PENDING);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), enters); /* L2 did not run */
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_INIT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_INFO_FIELD), 0);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RBX], 0x5151);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.interrupt_pending, 1);
+    assert_l1_host_state();
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, blob, sizeof(blob), &len), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_init_signal(vcpu), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_INIT_LATCHED);
+    assert_l1_host_state();
+}
+END_TEST
+
 /* The same exit (external interrupt, "acknowledge interrupt on exit") with
  * a VM-exit MSR-load entry that cannot be loaded: "Loading MSRs" fails
  * after the host state, so the exit ends in a VMX abort ("VMX Aborts":
@@ -2851,6 +2916,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tx, preemption_timer_restart_and_save);
     tcase_add_test(tx, event_reinjected_after_l0_exit);
     tcase_add_test(tx, external_interrupt_to_l1_with_and_without_ack);
+    tcase_add_loop_test(tx, init_while_l2_runs, 0, 2);
     tcase_add_test(tx, external_interrupt_exit_with_bad_msr_load_is_vmx_abort);
     tcase_add_test(tx, hlt_not_wanted_by_l1_goes_to_vmm);
     tcase_add_test(tx, hlt_wanted_by_l1_is_reflected);

@@ -140,6 +140,8 @@ VCORE_BEGIN_DECLS
       "SDM Vol. 3, \"VMLAUNCH/VMRESUME-Launch/Resume Virtual Machine\"")      \
     X(KVM_STATE_REPLY_PENDING, 0x105d, "an exit from L2 awaits the VMM's reply: run the vCPU to complete it before reading the nested state", \
       "KVM API, \"KVM_RUN\" (immediate_exit)")                                 \
+    X(KVM_STATE_INIT_PENDING, 0x105e, "an INIT signalled while L2 ran is still owed to L1 as a VM exit: run the vCPU to take it before reading the nested state", \
+      "SDM Vol. 3, \"Other Causes of VM Exits\"")                              \
     X(NVMX_PIPELINE_UNSUPPORTED, 0x1060,                                       \
       "vmcs12 enables what the nested pipeline does not give L2 (value: control word << 8 | bit)", \
       "SDM Vol. 3, \"VM-Execution Control Fields\"")                          \
@@ -767,9 +769,11 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_kvm_import(vcore_nvmx_t *nvmx, const 
  * @retval VCORE_ERR_UNSUPPORTED The vCPU has no nested VMX.
  * @retval VCORE_ERR_BUFSZ @p len is smaller than the blob.
  * @retval VCORE_ERR_STATE An exit from L2 awaits the VMM's reply
- *         (VCORE_DIAG_KVM_STATE_REPLY_PENDING in vcore_vcpu_last_diag()):
- *         run the vCPU once more to complete it, as KVM's API asks for
- *         KVM_RUN with immediate_exit before saving state.
+ *         (VCORE_DIAG_KVM_STATE_REPLY_PENDING in vcore_vcpu_last_diag()),
+ *         or an INIT signalled while L2 ran is still owed to L1
+ *         (VCORE_DIAG_KVM_STATE_INIT_PENDING): run the vCPU once more to
+ *         complete it, as KVM's API asks for KVM_RUN with immediate_exit
+ *         before saving state.
  * @retval VCORE_ERR_HWFAIL The backend could not read vmcs02.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, void *buf, size_t len,

@@ -77,6 +77,7 @@ struct vcore_nvmx {
     /* ---- KVM nested-state interchange (nvmx_kvm.c, vcpu_nested_state.c) ---- */
     bool vcpu_owned;        /* a vCPU's run loop owns this state (vcpu_nested.c) */
     bool run_pending;       /* L2 entered by an import with RUN_PENDING and not run yet */
+    bool init_pending;      /* an INIT arrived while L2 ran: its VM exit (reason 3) to L1 is owed */
     bool mtf_pending;       /* a monitor-trap-flag VM exit to L1 is owed before L2 runs (MTF_PENDING) */
     /* A state no vCPU runs (the toolkit, the kvm backend) keeps a
      * guest-mode blob as data so that it exports again unchanged. */
