@@ -686,6 +686,13 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
     err = vcore__vcpu_nested_timer_start(vcpu, vcore__vcpu_nested_v12(vcpu)->VMX_PREEMPTION_TIMER_VALUE);
     if (err)
         return err;
+    /* A posted-interrupt notification still pending is recognized as soon
+     * as L2 is entered (vcpu_nested_pi.c). */
+    if (vcore__vcpu_nested_v12(vcpu)->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_POSTED_INTR) {
+        err = vcore__vcpu_nested_pi_entry(vcpu);
+        if (err)
+            return err;
+    }
     /* L1's VMLAUNCH makes vmcs12 launched once the entry succeeds. */
     err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
     if (err)
