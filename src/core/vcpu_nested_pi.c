@@ -98,13 +98,16 @@ static int vcore__vcpu_nested_pi_steps(vcore_vcpu_t *vcpu, bool report)
     }
     /* 64-byte aligned (a VM-entry check) in 4-KByte aligned memory. */
     uint64_t *w = (uint64_t *)(void *)desc;
-    uint64_t on = __atomic_fetch_and(&w[PI_ON_WORD], ~PI_ON, __ATOMIC_SEQ_CST) & PI_ON; /* step 3 */
+    /* Step 3. */
+    uint64_t on = __atomic_fetch_and(&w[PI_ON_WORD], ~PI_ON, __ATOMIC_SEQ_CST) & PI_ON;
+    /* Step 5: read and clear, one locked exchange a word. */
     uint64_t pir[4];
-    for (uint32_t i = 0; i < 4; i++) /* step 5: read and clear, one locked exchange a word */
+    for (uint32_t i = 0; i < 4; i++)
         pir[i] = __atomic_exchange_n(&w[i], 0ull, __ATOMIC_SEQ_CST);
+    /* Step 6 (guest interrupt status: RVI bits 7:0, SVI bits 15:8). */
     int hi = vcore__vcpu_nested_pi_highest(pir);
-    uint16_t gis = v->GUEST_INTR_STATUS; /* RVI bits 7:0, SVI bits 15:8 */
-    if (hi > (int)(gis & 0xffu)) {       /* step 6 */
+    uint16_t gis = v->GUEST_INTR_STATUS;
+    if (hi > (int)(gis & 0xffu)) {
         uint16_t ngis = (uint16_t)((gis & 0xff00u) | (uint32_t)hi);
         int err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_INTR_STATUS, ngis);
         if (err) {
@@ -117,7 +120,8 @@ static int vcore__vcpu_nested_pi_steps(vcore_vcpu_t *vcpu, bool report)
         v->GUEST_INTR_STATUS = ngis;
         vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_INTR_STATUS);
     }
-    for (uint32_t k = 0; k < 8; k++) { /* step 5: VIRR |= PIR */
+    /* Step 5: VIRR |= PIR. */
+    for (uint32_t k = 0; k < 8; k++) {
         uint32_t bits = (uint32_t)(pir[k / 2] >> (32u * (k & 1u))), irr;
         if (!bits)
             continue;
@@ -125,7 +129,8 @@ static int vcore__vcpu_nested_pi_steps(vcore_vcpu_t *vcpu, bool report)
         irr |= bits;
         vcore__memcpy(vapic + PI_VIRR + 16u * k, &irr, 4);
     }
-    vcore__vcpu_events_acked(vcpu); /* step 1: consumed */
+    /* Step 1: consumed. */
+    vcore__vcpu_events_acked(vcpu);
     return VCORE_OK;
 }
 

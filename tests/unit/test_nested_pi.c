@@ -391,6 +391,66 @@ START_TEST(pi_descriptor_unbacked)
 }
 END_TEST
 
+/* vmcs02's write of the new guest interrupt status fails: the run returns
+ * the error and nothing is half-done - ON and PIR posted back, VIRR and
+ * vmcs02 as they were, the interrupt still pending. The next run
+ * processes it. */
+START_TEST(pi_vmcs02_write_failure_undone)
+{
+    with_pi();
+    post(DESC, 0x45);
+    post(DESC, 0x81);
+    set_on(DESC);
+    launch_then_notify(NV);
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_VMCS_WRITE, VCORE_ERR_HWFAIL), VCORE_OK);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_HWFAIL);
+    ck_assert(on(DESC));
+    ck_assert_uint_eq(rd64(DESC + 8), 1ull << 5);
+    ck_assert_uint_eq(rd64(DESC + 16), 1ull << 1);
+    ck_assert(!virr(0x45));
+    ck_assert(!virr(0x81));
+    ck_assert(intr_pending());
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x31, 0x20));
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x31, 0x20));
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 1);
+    l2_to_vmm();
+    ck_assert(!on(DESC));
+    ck_assert(virr(0x45));
+    ck_assert(virr(0x81));
+    ck_assert(!intr_pending());
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x81, 0x20));
+}
+END_TEST
+
+/* The memory map changed while L2 ran and L1's virtual-APIC page is no
+ * longer memory: refused by name (value: that address), nothing of the
+ * descriptor changed. */
+START_TEST(pi_vapic_unbacked)
+{
+    with_pi();
+    post(DESC, 0x45);
+    set_on(DESC);
+    launch_then_notify(NV);
+    /* RAM again without the page at VAPIC_A */
+    ck_assert_int_eq(vcore_vm_unmap_memory(vm, 0), VCORE_OK);
+    vcore_mem_region_t lo = {.size = sizeof(lo), .gpa = 0, .len = VAPIC_A, .hva = ram};
+    vcore_mem_region_t hi = {.size = sizeof(hi), .gpa = VAPIC_A + 0x1000u, .len = RAM - VAPIC_A - 0x1000u,
+                             .hva = ram + VAPIC_A + 0x1000u};
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &lo), VCORE_OK);
+    ck_assert_int_eq(vcore_vm_map_memory(vm, &hi), VCORE_OK);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
+    ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_PI_DESC_UNBACKED);
+    ck_assert_uint_eq(d.value, VAPIC_A);
+    ck_assert(on(DESC));
+    ck_assert_uint_eq(rd64(DESC + 8), 1ull << 5);
+    ck_assert(intr_pending());
+}
+END_TEST
+
 /* ---- at L1's VM entry ---- */
 
 /* ON set and PIR bits when L1 enters L2, no notification pending: the
@@ -525,6 +585,8 @@ static Suite *pi_suite(void)
     tcase_add_test(t, pi_control_clear_exits_to_l1);
     tcase_add_test(t, pi_blocked_by_sti);
     tcase_add_loop_test(t, pi_descriptor_unbacked, 0, 2);
+    tcase_add_test(t, pi_vmcs02_write_failure_undone);
+    tcase_add_test(t, pi_vapic_unbacked);
     tcase_add_test(t, pi_entry_with_on_set_leaves_descriptor);
     tcase_add_loop_test(t, pi_entry_with_notification_pending, 0, 2);
     tcase_add_test(t, pi_entry_unbacked_reported_after_entry);
