@@ -229,6 +229,7 @@ START_TEST(pi_notification_processed_without_exit)
         ck_assert_uint_eq(rd64(DESC + 8u * i), 0);
     ck_assert_uint_eq(rd32(VAPIC_A + 0x220), 1u << 5);
     ck_assert(virr(0x31));
+    ck_assert_uint_eq(rd64(VAPIC_A + 0x280), 0); /* past VIRR: untouched */
     ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x45, 0x20));
     ck_assert_uint_eq(writes(VCORE_VMCS_GUEST_INTR_STATUS), 2);
     ck_assert_uint_eq(regs().rip != HOST_RIP, 1);
@@ -268,22 +269,62 @@ START_TEST(pi_several_bits_rvi_highest)
 }
 END_TEST
 
-/* RVI above every PIR bit (60H > 45H) stays; PIR still moves. And a PIR of
- * 0 (_i = 1): ON cleared, RVI unchanged. vmcs02's status not rewritten. */
+/* PIR bits in the first 64-bit word only (vectors 21H and 3FH), RVI 10H:
+ * RVI becomes 3FH, both in VIRR register 210H (bits 1 and 31). */
+START_TEST(pi_first_word_only)
+{
+    with_pi();
+    set12(VCORE_VMCS_GUEST_INTR_STATUS, GIS(0x10, 0));
+    put(VAPIC_A + 0x210, 0, 4);
+    post(DESC, 0x21);
+    post(DESC, 0x3f);
+    set_on(DESC);
+    launch_then_notify(NV);
+    l2_to_vmm();
+    ck_assert_uint_eq(rd32(VAPIC_A + 0x210), (1u << 1) | (1u << 31));
+    ck_assert_uint_eq(rd64(DESC), 0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x3f, 0));
+}
+END_TEST
+
+/* The descriptor in the last 64 bytes of its memory region (_i = 0), the
+ * virtual-APIC page the last page of its region (_i = 1): memory, so the
+ * notification is processed. */
+START_TEST(pi_at_region_end)
+{
+    uint64_t desc = _i ? DESC : RAM - 64u, vapic = _i ? RAM - 0x1000u : VAPIC_A;
+    with_pi();
+    set12(VCORE_VMCS_POSTED_INTR_DESC_ADDR, desc);
+    set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, vapic);
+    post(desc, 0x45);
+    set_on(desc);
+    launch_then_notify(NV);
+    l2_to_vmm();
+    ck_assert(!on(desc));
+    ck_assert_uint_eq(rd64(desc + 8), 0);
+    ck_assert_uint_eq(rd32(vapic + 0x220), 1u << 5);
+    ck_assert(!intr_pending());
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x45, 0x20));
+}
+END_TEST
+
+/* RVI above every PIR bit (60H > 45H) stays; PIR still moves. A PIR of 0
+ * (_i = 1): ON cleared, RVI unchanged. RVI equal to the highest PIR bit
+ * (_i = 2, both 45H): unchanged. vmcs02's status not rewritten. */
 START_TEST(pi_rvi_kept_when_higher_or_pir_empty)
 {
     with_pi();
-    set12(VCORE_VMCS_GUEST_INTR_STATUS, GIS(0x60, 0));
-    if (_i == 0)
+    set12(VCORE_VMCS_GUEST_INTR_STATUS, GIS(_i == 2 ? 0x45 : 0x60, 0));
+    if (_i != 1)
         post(DESC, 0x45);
     set_on(DESC);
     launch_then_notify(NV);
     l2_to_vmm();
     ck_assert(!on(DESC));
     ck_assert(!intr_pending());
-    ck_assert_uint_eq(virr(0x45), _i == 0);
+    ck_assert_uint_eq(virr(0x45), _i != 1);
     ck_assert_uint_eq(rd64(DESC + 8), 0);
-    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x60, 0));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(_i == 2 ? 0x45 : 0x60, 0));
     ck_assert_uint_eq(writes(VCORE_VMCS_GUEST_INTR_STATUS), 1);
     ck_assert_uint_eq(last().reflected, 0);
 }
@@ -405,9 +446,12 @@ START_TEST(pi_vmcs02_write_failure_undone)
     ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_VMCS_WRITE, VCORE_ERR_HWFAIL), VCORE_OK);
     vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_HWFAIL);
-    ck_assert(on(DESC));
+    ck_assert_uint_eq(rd64(DESC), 0);
     ck_assert_uint_eq(rd64(DESC + 8), 1ull << 5);
     ck_assert_uint_eq(rd64(DESC + 16), 1ull << 1);
+    ck_assert_uint_eq(rd64(DESC + 24), 0);
+    for (uint32_t i = 32; i < 64; i += 8) /* ON and nothing else */
+        ck_assert_uint_eq(rd64(DESC + i), i == 32 ? 1u : 0u);
     ck_assert(!virr(0x45));
     ck_assert(!virr(0x81));
     ck_assert(intr_pending());
@@ -580,7 +624,9 @@ static Suite *pi_suite(void)
     tcase_add_test(t, pi_intersection_needs_vid);
     tcase_add_test(t, pi_notification_processed_without_exit);
     tcase_add_test(t, pi_several_bits_rvi_highest);
-    tcase_add_loop_test(t, pi_rvi_kept_when_higher_or_pir_empty, 0, 2);
+    tcase_add_test(t, pi_first_word_only);
+    tcase_add_loop_test(t, pi_at_region_end, 0, 2);
+    tcase_add_loop_test(t, pi_rvi_kept_when_higher_or_pir_empty, 0, 3);
     tcase_add_test(t, pi_other_vector_exits_to_l1);
     tcase_add_test(t, pi_control_clear_exits_to_l1);
     tcase_add_test(t, pi_blocked_by_sti);
