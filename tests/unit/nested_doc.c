@@ -435,8 +435,8 @@ int main(void)
            "  VM entry the entry completes first and the run reports it before L2 runs again. If vmcs02's\n"
            "  write fails, what was taken from the descriptor is posted back. VM entry itself does not read\n"
            "  the descriptor (processing is invoked by the notification alone): an ON bit set when L1 enters\n"
-           "  L2 stays set until the next notification. The control is offered only with virtual-interrupt\n"
-           "  delivery and when the processor has it; the entry checks (virtual-interrupt delivery,\n"
+           "  L2 stays set until the next notification. The control is offered with virtual-interrupt delivery,\n"
+           "  whether the processor has it or not (vmcs02 never uses it); the entry checks (virtual-interrupt delivery,\n"
            "  \"acknowledge interrupt on exit\", vector bits 15:8 zero, descriptor 64-byte aligned and within\n"
            "  MAXPHYADDR) are VMfailValid 7. Exits to L1 save RVI and SVI as above; the descriptor lives in\n"
            "  L1 memory, so a nested-state export or import carries nothing more.\n\n");

@@ -192,6 +192,32 @@ START_TEST(pi_offered_only_with_vid)
 }
 END_TEST
 
+/* A processor without posted interrupts (pin-based 7 allowed-0) but with
+ * virtual-interrupt delivery: L1 is offered the control all the same (L0
+ * processes the descriptor; vmcs02 never has it), and a notification is
+ * processed. */
+START_TEST(pi_offered_without_processor_support)
+{
+    teardown();
+    vcore_nvmx_caps_t hw = {.size = sizeof(hw)};
+    ck_assert_int_eq(vcore_nvmx_caps_emulated(&hw), VCORE_OK);
+    hw.msr[VCORE_NVMX_CAP_PINBASED] &= ~((uint64_t)PI << 32);
+    hw.msr[VCORE_NVMX_CAP_TRUE_PINBASED] &= ~((uint64_t)PI << 32);
+    nested_vm(NULL, &hw, NULL, VCORE_NVMX_OPT_NO_HW_SHADOW);
+    const vcore_nvmx_caps_t *c = vcore_nvmx_caps(nv);
+    ck_assert_uint_eq((c->msr[VCORE_NVMX_CAP_PINBASED] >> 32) & PI, PI);
+    ck_assert_uint_eq((c->msr[VCORE_NVMX_CAP_TRUE_PINBASED] >> 32) & PI, PI);
+    with_pi();
+    post(DESC, 0x45);
+    set_on(DESC);
+    launch_then_notify(NV);
+    l2_to_vmm();
+    ck_assert(!on(DESC));
+    ck_assert(virr(0x45));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x45, 0x20));
+}
+END_TEST
+
 /* The same rule for a VMM's intersection of capability sets: the other
  * side without VID takes the control away. */
 START_TEST(pi_intersection_needs_vid)
@@ -622,6 +648,7 @@ static Suite *pi_suite(void)
     tcase_add_test(t, pi_vmcs02_never_has_it);
     tcase_add_loop_test(t, pi_offered_only_with_vid, 0, 2);
     tcase_add_test(t, pi_intersection_needs_vid);
+    tcase_add_test(t, pi_offered_without_processor_support);
     tcase_add_test(t, pi_notification_processed_without_exit);
     tcase_add_test(t, pi_several_bits_rvi_highest);
     tcase_add_test(t, pi_first_word_only);

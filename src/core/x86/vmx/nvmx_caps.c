@@ -189,6 +189,15 @@ void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc, uint3
         m[VCORE_NVMX_CAP_VMFUNC] = 0;
 }
 
+void vcore__nvmx_caps_l0_only(vcore_nvmx_caps_t *caps, const vcore_nvmx_caps_t *emulated)
+{
+    uint64_t *m = caps->msr;
+    const uint64_t pi = (uint64_t)VCORE__PIN_POSTED_INTR << 32;
+    m[VCORE_NVMX_CAP_PINBASED] |= emulated->msr[VCORE_NVMX_CAP_PINBASED] & pi;
+    m[VCORE_NVMX_CAP_TRUE_PINBASED] |= emulated->msr[VCORE_NVMX_CAP_TRUE_PINBASED] & pi;
+    nvmx_caps_pi_needs_vid(m);
+}
+
 int vcore_nvmx_caps_intersect(const vcore_nvmx_caps_t *backend, const vcore_nvmx_caps_t *emulated,
                               vcore_nvmx_caps_t *out)
 {
