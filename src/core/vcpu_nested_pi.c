@@ -48,7 +48,16 @@
  * a notification arrives; what the processor does at entry - and so the
  * library - is take a notification that is still pending (L1 entered with
  * RFLAGS.IF = 0): external-interrupt exiting makes it recognized as soon as
- * L2 is entered, which processes it before L2's first instruction.
+ * L2 is entered, which processes it before L2's first instruction. It is
+ * processed just before vmcs02 is entered, after every check of the
+ * library: only a VM-entry failure the processor itself reports then
+ * (which the checks exist to rule out) would leave a notification
+ * processed for an L2 that did not run, where L1's processor would have
+ * left it pending.
+ *
+ * Nothing of this needs the processor's own posted interrupts, so L1 is
+ * offered the control whenever virtual-interrupt delivery is offered
+ * (vcore__nvmx_caps_l0_only()).
  */
 #include "vcpu_nested.h"
 
