@@ -131,7 +131,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_state_count(const vcore_vcpu_t *vcpu,
 /**
  * @brief Makes the next operation of a kind fail with a given error (fault injection).
  * @param[in] vcpu A vCPU on the mock backend.
- * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, INVEPT, VMCS_ALLOC, VMCS_LOAD, VMCS_ENTER, VMCS_SHADOW_LINK, VMCB_ALLOC, VMCB_SETUP or FLUSH_VPID02).
+ * @param[in] op A vcore_mock_op_t (GET_STATE, SET_STATE, SET_CPUID, RUN, FLUSH_TLB, INVEPT, VMCS_ALLOC, VMCS_LOAD, VMCS_WRITE, VMCS_ENTER, VMCS_SHADOW_LINK, VMCB_ALLOC, VMCB_SETUP or FLUSH_VPID02).
  * @param[in] err The error to return once (0 cancels).
  * @return VCORE_OK on success.
  * @retval VCORE_ERR_INVAL A bad argument.

@@ -83,7 +83,7 @@ int vcore_mock_fail_next(vcore_vcpu_t *vcpu, uint32_t op, int err)
         return VCORE_ERR_INVAL;
     if (op != VCORE_MOCK_OP_GET_STATE && op != VCORE_MOCK_OP_SET_STATE &&
         op != VCORE_MOCK_OP_SET_CPUID && op != VCORE_MOCK_OP_RUN && op != VCORE_MOCK_OP_FLUSH_TLB && op != VCORE_MOCK_OP_INVEPT &&
-        op != VCORE_MOCK_OP_VMCS_ALLOC && op != VCORE_MOCK_OP_VMCS_LOAD && op != VCORE_MOCK_OP_VMCS_ENTER &&
+        op != VCORE_MOCK_OP_VMCS_ALLOC && op != VCORE_MOCK_OP_VMCS_LOAD && op != VCORE_MOCK_OP_VMCS_ENTER && op != VCORE_MOCK_OP_VMCS_WRITE &&
         op != VCORE_MOCK_OP_VMCS_SHADOW_LINK && op != VCORE_MOCK_OP_VMCB_ALLOC && op != VCORE_MOCK_OP_VMCB_SETUP &&
         op != VCORE_MOCK_OP_FLUSH_VPID02)
         return VCORE_ERR_INVAL;

@@ -214,6 +214,12 @@ int vcore__mock_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint6
             !(caps.msr[VCORE_NVMX_CAP_MISC] & VCORE__MOCK_MISC_VMWRITE_ANY))
             return vcore__mock_violation(m, VCORE_ERR_INVAL); /* VMfailValid(13) */
     }
+    /* An injected failure (vcore_mock_fail_next): nothing is stored. */
+    int fail = m->fail_next[VCORE_MOCK_OP_VMCS_WRITE];
+    if (fail) {
+        m->fail_next[VCORE_MOCK_OP_VMCS_WRITE] = 0;
+        return fail;
+    }
     /* A shadow VMCS is written by the guest's VMWRITEs too: every write goes out. */
     if (!m->no_ctl_shadow && !m->current->shadow && !vcore_vmcs_ctl_shadow_write(&m->current->ctl, field, value)) {
         m->counts[VCORE_MOCK_OP_VMCS_WRITE_SKIPPED]++;

@@ -55,6 +55,9 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
         err = vcore_nvmx_caps_intersect(&hw, &emulated, &base);
     if (err)
         return err;
+    /* Posted interrupts for L2 are L0's processing (vmcs02 never has the
+     * control): offered with virtual-interrupt delivery, processor or not. */
+    vcore__nvmx_caps_l0_only(&base, &emulated);
     /* The VMM may only take features away from what both sides support. */
     if (cfg->nvmx_caps)
         err = vcore_nvmx_caps_restrict(&base, cfg->nvmx_caps, &ncfg.caps, &vcpu->last_diag);

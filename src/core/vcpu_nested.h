@@ -211,6 +211,17 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
  * the vCPU with L1's "external-interrupt exiting" is a VM exit to L1
  * (*reflected; *exit holds a shutdown after a VMX abort). */
 int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown);
+/* vcpu_nested_pi.c: L1's "process posted interrupts" for L2. Whether the
+ * interrupt pending for the vCPU is vmcs12's notification under the
+ * control; the SDM's processing of it (steps 3-6 of "Posted-Interrupt
+ * Processing", then the interrupt is consumed), vmcs02 current and
+ * vmcs12's guest interrupt status vmcs02's: VCORE_ERR_UNSUPPORTED with
+ * NVMX_PI_DESC_UNBACKED, or a failed vmcs02 write, leaves everything as
+ * it was; at L1's VM entry, before vmcs02 is entered: a notification
+ * still pending is processed (L2's interruptibility permitting). */
+bool vcore__vcpu_nested_pi_notification(vcore_vcpu_t *vcpu);
+int vcore__vcpu_nested_pi_process(vcore_vcpu_t *vcpu);
+int vcore__vcpu_nested_pi_entry(vcore_vcpu_t *vcpu);
 /* vcpu_nested_exit.c: a VM exit to L1 the library makes up for L2 (an
  * exception or EPT violation of an instruction L0 completes that L1 wants,
  * decision d): the exit information x (the fields x->have names, the

@@ -682,10 +682,19 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         vcore__vcpu_nested_msrload_undo(vcpu, &ml); /* no half-loaded list */
         return err;
     }
-    /* L1's timer starts from vmcs12's value ("VMX-Preemption Timer"). */
-    err = vcore__vcpu_nested_timer_start(vcpu, vcore__vcpu_nested_v12(vcpu)->VMX_PREEMPTION_TIMER_VALUE);
-    if (err)
-        return err;
+    /* The pin-based controls that act just before vmcs02 is entered, behind
+     * one test so that an entry with neither pays for neither: L1's timer
+     * (6) starts from vmcs12's value ("VMX-Preemption Timer"); a
+     * posted-interrupt notification still pending (7) is recognized as
+     * soon as L2 is entered (vcpu_nested_pi.c). */
+    uint32_t pin12 = vcore__vcpu_nested_v12(vcpu)->PIN_BASED_VM_EXEC_CONTROL;
+    if (pin12 & (VCORE__PIN_PREEMPT_TIMER | VCORE__PIN_POSTED_INTR)) {
+        err = vcore__vcpu_nested_timer_start(vcpu, vcore__vcpu_nested_v12(vcpu)->VMX_PREEMPTION_TIMER_VALUE);
+        if (!err && (pin12 & VCORE__PIN_POSTED_INTR))
+            err = vcore__vcpu_nested_pi_entry(vcpu);
+        if (err)
+            return err;
+    }
     /* L1's VMLAUNCH makes vmcs12 launched once the entry succeeds. */
     err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
     if (err)

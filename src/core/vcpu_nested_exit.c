@@ -845,6 +845,10 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
         return err;
     if (v->GUEST_INTERRUPTIBILITY_INFO & 3u)
         return VCORE_OK;
+    /* "Posted-Interrupt Processing": under L1's "process posted
+     * interrupts" the notification vector is processed for L2, no exit. */
+    if (vcore__vcpu_nested_pi_notification(vcpu))
+        return vcore__vcpu_nested_pi_process(vcpu);
     v->VM_EXIT_REASON = VCORE_VMX_EXIT_EXTERNAL_INTERRUPT;
     v->EXIT_QUALIFICATION = 0;
     v->IDT_VECTORING_INFO_FIELD = 0;

@@ -580,6 +580,58 @@ START_TEST(vid_state_travels)
 }
 END_TEST
 
+/* L1's posted interrupts travel with the state: the descriptor and VIRR
+ * are L1 memory, so the blob carries only vmcs12 (the control, vector F2H,
+ * the descriptor address, the guest interrupt status L0's processing
+ * raised to RVI 45H). The importing vCPU processes the next notification
+ * (PIR 50H) the same way ("Posted-Interrupt Processing"). */
+START_TEST(pi_state_travels)
+{
+    const uint64_t vapic = 0x40000, desc = 0x43040;
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17u | (1u << 7));
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u | (1u << 21) | (1u << 31));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 9);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfbu | (1u << 9) | (1u << 15));
+    set12(VCORE_VMCS_VIRTUAL_APIC_PAGE_ADDR, vapic);
+    set12(VCORE_VMCS_POSTED_INTR_NV, 0xf2);
+    set12(VCORE_VMCS_POSTED_INTR_DESC_ADDR, desc);
+    set12(VCORE_VMCS_GUEST_INTR_STATUS, 0x31);
+    put(desc + 8, 1ull << 5, 8); /* PIR: 45H */
+    put(desc + 32, 1, 1);        /* ON */
+    load_vmcs12_rflags(0x2);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INTR_INFO};
+    uint64_t val[1] = {UD_INFO};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 1, enc, val);
+    ck_assert_uint_eq(run().flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0xf2), VCORE_OK);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 1, enc, val);
+    ck_assert_uint_eq(run().flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    uint32_t virr2;
+    memcpy(&virr2, ram + vapic + 0x220, 4);
+    ck_assert_uint_eq(virr2, 1u << 5);
+    uint32_t len = get_state(blob);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_GUEST_INTR_STATUS), 0x45);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL) & 0x80u, 0x80u);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_POSTED_INTR_NV), 0xf2);
+    ck_assert_uint_eq(blob12(blob, VCORE_VMCS_POSTED_INTR_DESC_ADDR), desc);
+    fresh_vcpu();
+    vcore_diag_t d = {.size = sizeof(d)};
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, &d), VCORE_OK);
+    put(desc + 8, 1ull << 16, 8); /* PIR: 50H */
+    put(desc + 32, 1, 1);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0xf2), VCORE_OK);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 1, enc, val);
+    ck_assert_uint_eq(run().flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL) & 0x80u, 0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_INTR_STATUS), 0x50);
+    memcpy(&virr2, ram + vapic + 0x220, 4);
+    ck_assert_uint_eq(virr2, (1u << 5) | (1u << 16));
+    ck_assert_uint_eq(ram[desc + 32], 0);
+    ck_assert_uint_eq(last().reflected, 0);
+}
+END_TEST
+
 /* An exit from L2 that awaits the VMM's reply (IN) is not in the format:
  * the export refuses until the vCPU ran again. */
 START_TEST(export_refused_while_reply_pending)
@@ -1076,6 +1128,7 @@ int main(void)
     tcase_add_loop_test(tc, l2_pat_and_efer_round_trip, 0, 8);
     tcase_add_test(tc, l2_dr7_round_trip);
     tcase_add_test(tc, vid_state_travels);
+    tcase_add_test(tc, pi_state_travels);
     tcase_add_test(tc, export_refused_while_reply_pending);
     tcase_add_test(tc, export_refused_while_rdmsr_pending);
     tcase_add_test(tc, toolkit_import_refuses_vcpu_guest_mode);

@@ -155,6 +155,8 @@ VCORE_BEGIN_DECLS
       "SDM Vol. 3, \"APIC-Access Page\"") \
     X(NVMX_VAPIC_UNBACKED, 0x1066, "vmcs12's virtual-APIC address is not writable memory in the VM's memory map, so there is no host page for the processor to read and write while L2 runs (value: the address)", \
       "SDM Vol. 3, \"Virtual-APIC Page\"") \
+    X(NVMX_PI_DESC_UNBACKED, 0x1067, "a posted-interrupt notification for L2 arrived, but vmcs12's posted-interrupt descriptor (64 bytes) or virtual-APIC page is not writable memory in the VM's memory map: the notification stays pending and nothing of the descriptor, VIRR or RVI changed (value: the address)", \
+      "SDM Vol. 3, \"Posted-Interrupt Processing\"") \
     X(NVMX_MSR_LOAD_UNHELD, 0x1065, "a VM-entry MSR-load list entry for L2 names an MSR the library does not hold for L2 (IA32_TIME_STAMP_COUNTER, or one the VMM models; value: 1-based entry << 32 | MSR index): nothing was loaded", \
       "SDM Vol. 3, \"Loading MSRs\"") \
     X(NVMX_CHECK_GATING, 0x1070, "the VM-entry rules whose inputs changed gave another verdict than all rules (value: all rules' deciding check << 16 | the changed-input run's)", \

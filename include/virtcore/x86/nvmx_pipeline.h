@@ -214,7 +214,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(0, 3, ONE, "NMI exiting: host NMIs must reach L0")                                            \
     X(0, 5, L1, "virtual NMIs: L1's (requires NMI exiting)")                                        \
     X(0, 6, L1, "VMX-preemption timer: L1's timer, counted on vmcs02")                              \
-    X(0, 7, REFUSED, "process posted interrupts: no posted-interrupt descriptor is mapped for L2")  \
+    X(0, 7, ZERO, "process posted interrupts: vmcs02 never hands L1's posted-interrupt descriptor to the processor; L0 processes it (\"Posted-Interrupt Processing\"): an interrupt made pending for the vCPU while L2 runs whose vector is vmcs12's notification vector is acknowledged without an exit to L1, ON is cleared, the PIR is moved into VIRR of L1's virtual-APIC page and RVI raised to its highest bit in vmcs02, whose virtual-interrupt delivery then delivers it to L2; any other vector is exit 1 to L1; offered only with virtual-interrupt delivery") \
     X(1, 2, OR, "interrupt-window exiting: L1's window or L0's")                                    \
     X(1, 3, OR, "use TSC offsetting: L2 reads L1's TSC function of L0's; vmcs02's offset and multiplier compose the two (\"TSC Scaling\")") \
     X(1, 7, OR, "HLT exiting")                                                                      \

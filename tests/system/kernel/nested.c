@@ -493,6 +493,17 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
                 e.u.io.data[0] = (uint8_t)(msr_exits > 0xff ? 0xff : msr_exits);
                 continue;
             }
+            if (!e.u.io.is_in && e.u.io.port == L1_PORT_IRQ && e.u.io.width == 1 && !(e.flags & VCORE_EXIT_F_L2)) {
+                /* L1 asks for an external interrupt (its posted-interrupt
+                 * notification): pending until the vCPU recognizes it. */
+                int ierr = vcore_vcpu_inject_interrupt(v->vcpu, e.u.io.data[0]);
+                if (ierr) {
+                    vtk_line_str(&v->stop, "vcore_vcpu_inject_interrupt: ");
+                    vtk_line_str(&v->stop, vcore_err_name(ierr));
+                    return 1;
+                }
+                continue;
+            }
             if (!e.u.io.is_in && e.u.io.port == L2_PORT_PASS && e.u.io.width == 1) {
                 v->l0_io80++;
                 v->l0_io80_val = e.u.io.data[0];

@@ -143,6 +143,18 @@ static void nvmx_caps_urg_needs_ept(uint64_t *m)
         m[VCORE_NVMX_CAP_PROCBASED2] &= ~((uint64_t)VCORE__PROC2_URG << 32);
 }
 
+/* "Checks on VMX Controls": "process posted interrupts" needs
+ * "virtual-interrupt delivery" (L0's processing of the descriptor ends in
+ * a virtual interrupt the processor delivers to L2), so it is offered only
+ * where that is, in the plain and TRUE pin-based MSRs alike. */
+static void nvmx_caps_pi_needs_vid(uint64_t *m)
+{
+    if (!(HI(m[VCORE_NVMX_CAP_PROCBASED2]) & VCORE__PROC2_VID)) {
+        m[VCORE_NVMX_CAP_PINBASED] &= ~((uint64_t)VCORE__PIN_POSTED_INTR << 32);
+        m[VCORE_NVMX_CAP_TRUE_PINBASED] &= ~((uint64_t)VCORE__PIN_POSTED_INTR << 32);
+    }
+}
+
 void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc, uint32_t extra_proc2)
 {
     uint64_t *m = caps->msr;
@@ -158,6 +170,7 @@ void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc, uint3
         m[k] &= ~((uint64_t)refused << 32);
     }
     nvmx_caps_urg_needs_ept(m);
+    nvmx_caps_pi_needs_vid(m);
     /* "enable VM functions" is run for EPTP switching alone, and "enable
      * PML" by L0's walk of L1's EPT; both need "enable EPT" ("Checks on VMX
      * Controls"): offered only with EPT. */
@@ -174,6 +187,15 @@ void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc, uint3
      * functions" may turn on; none without that control. */
     if (!(proc2 & VCORE__PROC2_VMFUNC))
         m[VCORE_NVMX_CAP_VMFUNC] = 0;
+}
+
+void vcore__nvmx_caps_l0_only(vcore_nvmx_caps_t *caps, const vcore_nvmx_caps_t *emulated)
+{
+    uint64_t *m = caps->msr;
+    const uint64_t pi = (uint64_t)VCORE__PIN_POSTED_INTR << 32;
+    m[VCORE_NVMX_CAP_PINBASED] |= emulated->msr[VCORE_NVMX_CAP_PINBASED] & pi;
+    m[VCORE_NVMX_CAP_TRUE_PINBASED] |= emulated->msr[VCORE_NVMX_CAP_TRUE_PINBASED] & pi;
+    nvmx_caps_pi_needs_vid(m);
 }
 
 int vcore_nvmx_caps_intersect(const vcore_nvmx_caps_t *backend, const vcore_nvmx_caps_t *emulated,
@@ -219,6 +241,7 @@ int vcore_nvmx_caps_intersect(const vcore_nvmx_caps_t *backend, const vcore_nvmx
     r[VCORE_NVMX_CAP_EPT_VPID] = b[12] & e[12];
     r[VCORE_NVMX_CAP_VMFUNC] = b[17] & e[17];
     nvmx_caps_urg_needs_ept(r);
+    nvmx_caps_pi_needs_vid(r);
     vcore__memcpy(out->msr, r, sizeof(r));
     return VCORE_OK;
 }

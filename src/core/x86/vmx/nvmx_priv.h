@@ -207,6 +207,13 @@ extern const uint32_t vcore__nvmx_refused_words[5];
  * with "enable EPT", no VM functions without "enable VM functions". */
 void vcore__nvmx_caps_refuse(vcore_nvmx_caps_t *caps, uint32_t extra_proc, uint32_t extra_proc2);
 
+/* Adds to `caps` (an intersection with the processor's) the controls the
+ * vCPU pipeline performs in L0 alone, which the processor need not have,
+ * where `emulated` (after vcore__nvmx_caps_refuse()) offers them:
+ * "process posted interrupts" (rule ZERO, vcpu_nested_pi.c), with
+ * virtual-interrupt delivery, which the processor runs for L2. */
+void vcore__nvmx_caps_l0_only(vcore_nvmx_caps_t *caps, const vcore_nvmx_caps_t *emulated);
+
 /* Row id -> the bits of the shadowed-field table (nvmx_shadow.c) that hold
  * the row's field (0: not shadowed); a _HIGH row maps to its full field too. */
 extern const uint64_t vcore__nvmx_shadow_row_bit[VCORE__VMCS_NROWS];

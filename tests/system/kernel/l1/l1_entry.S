@@ -113,7 +113,7 @@ l1_vmexit:
     .globl l2_at_hlt, l2_at_done, l2_vmcall_only, l2_after_tpr, l2_at_apic, l2_after_apic
     .globl l2_after_apic_write
     .globl l2_l0_loop, l2_l0_loop_end, l2_after_l0_loop, l2_after_syscall, l2_syscall_target, l2_at_syscall
-    .globl l2_after_efer_syscall, l2_vint_handler, l2_after_veoi, l2_at_vid, l2_after_list_syscall
+    .globl l2_after_efer_syscall, l2_vint_handler, l2_after_veoi, l2_at_vid, l2_vid_again, l2_after_list_syscall
 l2_code:
     xor %r15d, %r15d                /* #DE handler count */
     /* With R13 = 1 (L1 set its own EFER.SCE and NXE and does not use "load
@@ -220,6 +220,7 @@ l2_after_apic_write:
      * virtualized without an exit ("Virtualizing EOI"). */
     cmp $1, %rsi
     jne 1f
+l2_vid_again:
     sti
     nop
     nop

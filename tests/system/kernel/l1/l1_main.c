@@ -40,7 +40,7 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_at_hlt[], l2_after_tpr[], l2_at_apic[], l2_after_apic[], l2_after_apic_write[], l2_at_done[], l2_vmcall_only[], l2_cpuid_loop[], l2_l0_loop[], l2_l0_loop_end[],
     l2_after_l0_loop[], l2_after_syscall[], l2_syscall_target[], l2_at_syscall[], l2_after_efer_syscall[],
     l2_real[], l2_real_at_cpuid[], l2_real_at_vmcall[], l2_vpid[], l2_vpid_at_vmcall1[], l2_vpid_at_vmcall2[],
-    l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[], l2_dr7[], l2_dr7_at_vmcall[],
+    l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_vid_again[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[], l2_dr7[], l2_dr7_at_vmcall[],
     l2_msrbmp[], l2_msrbmp_at_wrmsr[], l2_msrbmp_at_vmcall[],
     l2_vmfunc[], l2_vmfunc_at_vmcall[], l2_vmfunc_at_bad[], l2_pml[], l2_pml_at_vmcall[], l2_tsc[], l2_tsc_at_vmcall[],
     l2_x2apic[], l2_x2apic_at_vmcall[];
@@ -290,6 +290,15 @@ static void l1_w(uint32_t field, uint64_t v)
  * priority class (3), above L2's VTPR (10H). */
 #define L2_VINT_A 0x31u
 #define L2_VINT_B 0x32u
+/* The posted-interrupt step: the interrupt L1 posts, the notification
+ * vector (any vector; F2H as Linux uses for its own). */
+#define L2_VINT_PI 0x33u
+#define L1_PI_NV 0xf2u
+#define C_PI_NV 0x0002u   /* posted-interrupt notification vector */
+#define C_PI_DESC 0x2016u /* posted-interrupt descriptor address */
+/* L1's posted-interrupt descriptor ("Posted-Interrupt Descriptor"): PIR in
+ * words 0-3, ON bit 0 of word 4; 64-byte aligned. */
+static uint64_t pi_desc[8] __attribute__((aligned(64)));
 
 /* L2's IDT entry for vector v: a 64-bit interrupt gate to h, selector 08H
  * ("64-Bit Mode IDT"). */
@@ -342,6 +351,7 @@ static void l1_l2_memory(bool ept)
     l1_l2_gate(0, l2_de_handler);
     l1_l2_gate(L2_VINT_A, l2_vint_handler);
     l1_l2_gate(L2_VINT_B, l2_vint_handler);
+    l1_l2_gate(L2_VINT_PI, l2_vint_handler);
     if (ept) {
         /* "EPT Translation Mechanism": RWX, 2 MiB leaf (bit 7), WB (6 << 3). */
         memset(ept_pml4, 0, sizeof(ept_pml4));
@@ -561,6 +571,74 @@ static void l1_vid_done(uint32_t c, uint32_t count, unsigned v)
     CHECK(c, !l1_vapic_bit(0x200, v), "VIRR bit of the vector", v);
 }
 
+/* Virtual-interrupt delivery and external-interrupt exiting off again. */
+static void l1_vid_off(void)
+{
+    l1_proc2 &= ~(1u << 9);
+    l1_w(C_PROC2, l1_proc2);
+    l1_pin &= ~1u;
+    l1_w(C_PIN, l1_pin);
+    g[RSI] = 0;
+}
+
+static bool l1_pi_armed;
+
+/* The notification vector pending for L1, RFLAGS.IF = 0: nested, L0 makes
+ * it pending on L1's request; bare, the local APIC's self IPI in x2APIC
+ * mode (IA32_APIC_BASE 1BH bits 11 and 10, SVR 80FH bit 8, SELF IPI 83FH:
+ * "x2APIC Register Address Space", "Self IPI Register"). */
+static bool l1_pi_notify(void)
+{
+    if (l1_flags & L1_MODE_NESTED) {
+        __asm__ volatile("outb %%al, %%dx" : : "a"((uint8_t)L1_PI_NV), "d"((uint16_t)L1_PORT_IRQ));
+        return true;
+    }
+    uint32_t a = 1, b, cx = 0, d;
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(cx), "=d"(d));
+    if (!(cx & (1u << 21)))
+        return false;
+    uint64_t base = l1_rdmsr(0x1b);
+    if (!(base & (1u << 11)))
+        l1_wrmsr(0x1b, base |= 1u << 11);
+    l1_wrmsr(0x1b, base | (1u << 10));
+    l1_wrmsr(0x80f, 0x1ff);
+    l1_wrmsr(0x83f, L1_PI_NV);
+    return true;
+}
+
+/* "Checks on VM-Execution Control Fields": the control needs
+ * virtual-interrupt delivery (on), "acknowledge interrupt on exit", a
+ * vector of 0-255 and a 64-byte aligned descriptor. */
+static bool l1_pi_arm(void)
+{
+    const uint32_t c = L1_CASE_PI;
+    if (!((l1_cap_pin >> 32) & (1u << 7))) {
+        l1_skip(c, "'process posted interrupts' is not allowed-1");
+        return false;
+    }
+    if (!((l1_cap_exit >> 32) & (1u << 15))) {
+        l1_skip(c, "'acknowledge interrupt on exit' is not allowed-1");
+        return false;
+    }
+    memset(pi_desc, 0, sizeof(pi_desc));
+    pi_desc[L2_VINT_PI / 64] = 1ull << (L2_VINT_PI % 64);
+    pi_desc[4] = 1;
+    l1_pin |= 1u << 7;
+    l1_w(C_PIN, l1_pin);
+    l1_exitc |= 1u << 15;
+    l1_w(C_EXIT, l1_exitc);
+    l1_w(C_PI_NV, L1_PI_NV);
+    l1_w(C_PI_DESC, PA(pi_desc));
+    if (!l1_pi_notify()) {
+        l1_skip(c, "no x2APIC for the self IPI");
+        l1_pin &= ~(1u << 7);
+        l1_w(C_PIN, l1_pin);
+        return false;
+    }
+    l1_pi_armed = true;
+    return true;
+}
+
 static void l1_exit_program(void)
 {
     bool ept = !(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok();
@@ -589,6 +667,7 @@ static void l1_exit_program(void)
          * ("Exit Qualification for EOI Virtualization"). */
         {L1_CASE_VID_EOI_EXIT, 45, l2_after_veoi, 0, L2_VINT_A, ~0ull, "virtualized EOI"},
         {L1_CASE_VID_EOI, 18, l2_at_vid, 3, 0, ~0ull, "VMCALL"},
+        {L1_CASE_PI, 18, l2_at_vid, 3, 0, ~0ull, "VMCALL"},
         {L1_CASE_TIMER_L0, 52, NULL, 0, 0, ~0ull, "VMX-preemption timer expired"},
         {L1_CASE_SYSCALL, 18, l2_at_syscall, 3, 0, ~0ull, "VMCALL"},
         {L1_CASE_LIST_EFER, 18, l2_at_syscall, 3, 0, ~0ull, "VMCALL after SYSCALL"},
@@ -666,6 +745,7 @@ static void l1_exit_program(void)
         if ((s->c == L1_CASE_EPT && !ept) || (s->c == L1_CASE_TPR && !g[R13]) ||
             (s->c == L1_CASE_APIC_ACC && !g[RBP]) || (s->c == L1_CASE_APIC_WRITE && g[RDI] != 1) ||
             ((s->c == L1_CASE_VID_EOI_EXIT || s->c == L1_CASE_VID_EOI) && g[RSI] != 1) ||
+            (s->c == L1_CASE_PI && !l1_pi_armed) ||
             ((s->c == L1_CASE_TIMER_L0 || s->c == L1_CASE_SYSCALL) && !g[R12]) ||
             (s->c == L1_CASE_LIST_EFER && g[R12] != 2) ||
             (s->c == L1_CASE_EFER_SCE && !g[R13]))
@@ -925,11 +1005,30 @@ static void l1_exit_program(void)
             /* 32H was delivered after the handler's IRET and its EOI
              * virtualized without an exit. */
             l1_vid_done(c, 2, L2_VINT_B);
-            l1_proc2 &= ~(1u << 9);
-            l1_w(C_PROC2, l1_proc2);
-            l1_pin &= ~1u;
-            l1_w(C_PIN, l1_pin);
-            g[RSI] = 0;
+            /* Posted interrupts next, on the same L2 code: 33H posted,
+             * the notification pending before VMRESUME. */
+            if (l1_pi_arm()) {
+                next = PA(l2_vid_again);
+                break;
+            }
+            l1_vid_off();
+            break;
+        }
+        case L1_CASE_PI: {
+            /* "Posted-Interrupt Processing": ON cleared, PIR moved into
+             * VIRR and cleared, RVI 33H, the virtual interrupt evaluated
+             * and delivered to L2 (its third handler run; its EOI
+             * virtualized: VISR, VIRR, RVI, SVI clear) - and no exit 1
+             * (the step's exit is the VMCALL). */
+            l1_vid_done(c, 3, L2_VINT_PI);
+            CHECK(c, !(pi_desc[4] & 1u), "ON after the notification", pi_desc[4]);
+            for (uint32_t k = 0; k < 4; k++)
+                CHECK(c, pi_desc[k] == 0, "PIR word after the notification", pi_desc[k]);
+            l1_pi_armed = false;
+            l1_pin &= ~(1u << 7);
+            l1_exitc &= ~(1u << 15);
+            l1_w(C_EXIT, l1_exitc);
+            l1_vid_off();
             break;
         }
         case L1_CASE_TIMER_L0:
