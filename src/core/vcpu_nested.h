@@ -86,6 +86,13 @@ static inline int vcore__vcpu_nested_load02(vcore_vcpu_t *vcpu)
  * *handled when the run loop must continue (with L1 or L2). */
 int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
                              bool *handled);
+/* vcpu_nested_entry.c: L1's VM entry is done (op VMLAUNCH or VMRESUME):
+ * vmcs02 is vmcs12's, vmcs12 launched and clean, L2 the running context;
+ * true when vmcs12 could not be marked launched. */
+bool vcore__vcpu_nested_entered(vcore_vcpu_t *vcpu, uint32_t op);
+/* vcpu_nested_entry.c: an interrupt the VMM made pending is recognized
+ * right after L1's VM entry (exit 1 to L1 before L2 executes anything). */
+bool vcore__vcpu_nested_intr_at_entry(vcore_vcpu_t *vcpu);
 /* vcpu_nested_entry.c: vmcs02 exists (allocated once per vCPU). */
 int vcore__vcpu_nested_alloc02(vcore_vcpu_t *vcpu);
 /* vcpu_nested_entry.c: vmcs02 from a checked vmcs12, first half: L1's

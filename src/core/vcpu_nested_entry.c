@@ -695,6 +695,22 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         if (err)
             return err;
     }
+    /* An external interrupt the VMM made pending while L1 ran (L1 with
+     * RFLAGS.IF = 0) is recognized right after the entry, before L2
+     * executes anything (pin-based control 0: "Event Blocking"): the exit
+     * to L1 saves L2's state as the entry loaded it, and vmcs02 need not
+     * run. Only where the entry itself delivers nothing first: no event
+     * injected, L2 active, no blocking by STI or MOV SS; a posted-interrupt
+     * notification is vcore__vcpu_nested_pi_entry()'s. */
+    if (vcore__vcpu_nested_intr_at_entry(vcpu)) {
+        if (vcore__vcpu_nested_entered(vcpu, in->op))
+            return VCORE_ERR_STATE;
+        bool reflected = false, shutdown = false;
+        err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
+        if (!err && !shutdown)
+            *handled = reflected;
+        return err;
+    }
     /* L1's VMLAUNCH makes vmcs12 launched once the entry succeeds. */
     err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
     if (err)
@@ -706,16 +722,34 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         vcore__vcpu_nested_msrload_undo(vcpu, &ml);
         return vcore__vcpu_nested_hw_outcome(vcpu, in, &he, exit, handled);
     }
-    vcore_nvmx_clear_dirty(nv);
-    if (in->op == VCORE_NVMX_VMLAUNCH && vcore_nvmx_mark_launched(nv) != VCORE_OK)
+    if (vcore__vcpu_nested_entered(vcpu, in->op))
         return VCORE_ERR_STATE;
-    nv->in_l2 = true;
-    nv->rare_stale = false;
     bool again = false;
     err = vcore__vcpu_nested_l2_exit(vcpu, &he, exit, handled, &again);
     if (err || !again)
         return err;
     return vcore__vcpu_nested_run_l2(vcpu, exit, handled);
+}
+
+bool vcore__vcpu_nested_intr_at_entry(vcore_vcpu_t *vcpu)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    return (vcpu->valid & VCORE_X86_STATE_EVENTS) && vcpu->x86->st.events.interrupt_pending &&
+           (v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_EXT_INT_EXITING) && !(v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31)) &&
+           v->GUEST_ACTIVITY_STATE == 0 && !(v->GUEST_INTERRUPTIBILITY_INFO & 3u) &&
+           !vcore__vcpu_nested_pi_notification(vcpu);
+}
+
+bool vcore__vcpu_nested_entered(vcore_vcpu_t *vcpu, uint32_t op)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    nv->vmcs02_for = nv->current_vmptr;
+    vcore_nvmx_clear_dirty(nv);
+    if (op == VCORE_NVMX_VMLAUNCH && vcore_nvmx_mark_launched(nv) != VCORE_OK)
+        return true;
+    nv->in_l2 = true;
+    nv->rare_stale = false;
+    return false;
 }
 
 int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)

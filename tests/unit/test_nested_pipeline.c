@@ -1301,6 +1301,45 @@ START_TEST(external_interrupt_to_l1_with_and_without_ack)
 }
 END_TEST
 
+/* An interrupt the VMM made pending while L1 ran with RFLAGS.IF = 0, then
+ * L1's VMLAUNCH with "external-interrupt exiting": recognized right after
+ * the entry, before L2 executes anything ("Event Blocking": RFLAGS.IF does
+ * not block it in VMX non-root operation) - exit 1 to L1, the vector with
+ * "acknowledge interrupt on exit", vmcs12 launched, L2's RIP as the entry
+ * loaded it, vmcs02 never entered. Case 1: L2's blocking by MOV SS
+ * (guest interruptibility bit 1) holds it off: L2 runs to its CPUID exit. */
+START_TEST(interrupt_pending_at_vmlaunch)
+{
+    bool sti = _i != 0; /* blocking by MOV SS */
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9) | (1u << 15));
+    if (sti)
+        set12(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, 2);
+    load_vmcs12();
+    ck_assert_uint_eq(regs().rflags & 0x200u, 0);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    if (sti)
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), (sti ? 1u : 0u));
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON),
+                      (sti ? VCORE_VMX_EXIT_CPUID : VCORE_VMX_EXIT_EXTERNAL_INTERRUPT));
+    ck_assert_uint_eq(((const uint8_t *)vcore_nvmx_vmcs12(nv))[VCORE_VMCS12_OFF_LAUNCH_STATE], 1);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    if (sti) {
+        ck_assert_uint_eq(ev.interrupt_pending, 1);
+        return;
+    }
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000030u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+    ck_assert_uint_eq(ev.interrupt_pending, 0);
+    assert_l1_host_state();
+}
+END_TEST
+
 /* An INIT for the vCPU while L2 runs (SDM Vol. 3, "Other Causes of VM
  * Exits": in VMX non-root operation INIT causes a VM exit, reason 3,
  * qualification 0, no register changed and no pending event cleared;
@@ -2918,6 +2957,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tx, event_reinjected_after_l0_exit);
     tcase_add_test(tx, external_interrupt_to_l1_with_and_without_ack);
     tcase_add_loop_test(tx, init_while_l2_runs, 0, 2);
+    tcase_add_loop_test(tx, interrupt_pending_at_vmlaunch, 0, 2);
     tcase_add_test(tx, external_interrupt_exit_with_bad_msr_load_is_vmx_abort);
     tcase_add_test(tx, hlt_not_wanted_by_l1_goes_to_vmm);
     tcase_add_test(tx, hlt_wanted_by_l1_is_reflected);
