@@ -607,10 +607,12 @@ static int vcore__vcpu_nested_push_msrs(vcore_vcpu_t *vcpu)
     return vcore__vcpu_nested_load02(vcpu);
 }
 
+static int vcore__vcpu_nested_enter02(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
+                                      bool *handled);
+
 int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit, bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    const vcore_backend_t *ops = &vcpu->vm->ops;
     vcore_vmx_verdict_t vd;
     /* L1 runs: the EFER and PAT are its own until fields are loaded. */
     vcore__vcpu_nested_efer_exit(vcpu);
@@ -647,8 +649,37 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         if (err)
             return err;
     }
+    /* L1's shadow VMCS for L2's VMREAD/VMWRITE, read once for this entry;
+     * a copy that fails the link-pointer rules fails the entry as the
+     * check on it does ("Checks on Guest Non-Register State"). */
+    if (vcore__vcpu_nested_shadow12_on(vcore__vcpu_nested_v12(vcpu))) {
+        uint32_t link = 0;
+        err = vcore__vcpu_nested_shadow12_enter(vcpu, &link);
+        if (err)
+            return err;
+        if (link) {
+            nv->last.check = link;
+            *handled = true;
+            return vcore__vcpu_nested_failed_entry(vcpu, VCORE_VMX_EXIT_INVALID_GUEST_STATE,
+                                                   VCORE_VMX_QUAL_LINK_POINTER, exit, handled);
+        }
+        err = vcore__vcpu_nested_enter02(vcpu, in, exit, handled);
+        /* An entry that did not happen leaves no copy behind. */
+        if (nv->shadow_loaded && !nv->in_l2)
+            vcore__vcpu_nested_shadow12_leave(vcpu);
+        return err;
+    }
+    return vcore__vcpu_nested_enter02(vcpu, in, exit, handled);
+}
+
+/* The entry after the checks: vmcs02, L1's MSR-load list, L2 running. */
+static int vcore__vcpu_nested_enter02(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
+                                      bool *handled)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore_backend_t *ops = &vcpu->vm->ops;
     bool full = false;
-    err = vcore__vcpu_nested_prepare02(vcpu, &full);
+    int err = vcore__vcpu_nested_prepare02(vcpu, &full);
     vcore_hw_entry_t he;
     if (!err && (nv->opts & VCORE_NVMX_OPT_EARLY_HW_CHECK)) {
         bool ok = false;

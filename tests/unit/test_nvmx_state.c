@@ -680,12 +680,6 @@ static void m_shadow_no_indicator(uint8_t *b)
     set32(b, B_SIZE, 128 + 8192);
     set32(b, B_DATA + 4096, KVM_REV);
 }
-static void m_shadow_pipeline(uint8_t *b)
-{
-    shadowing(b);
-    set32(b, B_SIZE, 128 + 8192);
-    set32(b, B_DATA + 4096, KVM_REV | 0x80000000u);
-}
 static void m_pin_allowed0(uint8_t *b) { blob12_set(b, VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0); }
 static void m_host_cr0(uint8_t *b) { blob12_set(b, VCORE_VMCS_HOST_CR0, 0x80000033u & ~1u); }
 static void m_guest_rflags(uint8_t *b) { blob12_set(b, VCORE_VMCS_GUEST_RFLAGS, 0x200); }
@@ -719,7 +713,6 @@ static const struct {
     {m_not_launched, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_NOT_LAUNCHED, 0},
     {m_shadow_missing, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SHADOW, 128 + 4096},
     {m_shadow_no_indicator, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SHADOW, KVM_REV},
-    {m_shadow_pipeline, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED, (2u << 8) | 14u},
     {m_pin_allowed0, VCORE_ERR_INVAL, VCORE_VMX_CHECK_EXEC_PIN_ALLOWED0, 0},
     {m_host_cr0, VCORE_ERR_INVAL, VCORE_VMX_CHECK_HOST_CR0_FIXED0, 0x80000032u},
     {m_guest_rflags, VCORE_ERR_INVAL, VCORE_VMX_CHECK_GUEST_RFLAGS_BIT1, 0x200},

@@ -52,6 +52,7 @@ struct vcore_nvmx {
     uint32_t maxphyaddr;    /* L1's physical-address width */
     bool vmx_operation;     /* after VMXON, before VMXOFF */
     bool shadow_loaded;     /* shadow_vmcs12 holds the link-pointer VMCS */
+    bool shadow_written;    /* ... and differs from its region (L2's VMWRITE, an import) */
     uint64_t vmxon_ptr;     /* VMXON pointer, VCORE__INVALID_PTR outside VMX operation */
     uint64_t current_vmptr; /* current-VMCS pointer or VCORE__INVALID_PTR */
     uint64_t shadow_ptr;    /* address shadow_vmcs12 was loaded from */
@@ -298,6 +299,11 @@ typedef struct vcore__nvmx_ctx {
     vcore_nvmx_result_t *res;
     bool long64;              /* 64-bit mode (EFER.LMA && CS.L) */
     bool op_write;            /* the operand accesses under way belong to a write (probe included) */
+    /* The access under way, for an EPT violation of L2's operand ("Exit
+     * Qualification for EPT Violations"): its linear address, and whether
+     * it is the access to the translation (true) or to a paging structure. */
+    uint64_t op_la;
+    bool op_final;
 } vcore__nvmx_ctx_t;
 
 /* Register operand value: 64 bits in 64-bit mode, 32 otherwise. */
