@@ -262,11 +262,11 @@ int vcore__vcpu_nested_vmfunc(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *agai
  * VCORE_VMX_CHECK_GUEST_LINK_*: the entry fails, exit 33 qualification 4).
  * leave: the copy goes back to L1 memory when L2 wrote it, and is no
  * longer cached (the exit to L1, a VM entry that did not happen). insn:
- * L2's VMREAD or VMWRITE (basic reason 23 or 25) with vmcs12's control:
- * *to_l1 when the exit is L1's (its bitmaps; reflect it as it is); else
- * done: completed (*again), an exception for L2 (*again; *handled when L1
- * takes it), an EPT exit to L1 (*handled), or an operand outside L1's
- * memory for the VMM (neither; *exit raw). */
+ * L2's VMREAD or VMWRITE (basic reason 23 or 25) with vmcs12's control,
+ * from vcore__vcpu_nested_l0_exit (*exit raw): completed (*again), an
+ * exception for L2 (*again; *handled when L1 takes it), the exit to L1 its
+ * bitmaps or an EPT fault ask for (*handled), or an operand outside L1's
+ * memory for the VMM (neither; *exit stays raw). */
 static inline bool vcore__vcpu_nested_shadow12_on(const vcore__vmcs12_t *v)
 {
     return (v->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
@@ -275,7 +275,7 @@ static inline bool vcore__vcpu_nested_shadow12_on(const vcore__vmcs12_t *v)
 int vcore__vcpu_nested_shadow12_enter(vcore_vcpu_t *vcpu, uint32_t *check);
 void vcore__vcpu_nested_shadow12_leave(vcore_vcpu_t *vcpu);
 int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_exit_t *exit, bool *again,
-                                     bool *handled, bool *to_l1);
+                                     bool *handled);
 /* vcpu_nested_l0.c: the VMM's reply to such an exit (in *exit), applied to
  * L2 before it runs again (*reflected: it became an exit to L1). */
 int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected);

@@ -597,9 +597,10 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
     if (nv->shadow_loaded)
         vcore__vcpu_nested_shadow12_leave(vcpu);
     /* "Clearing the VM-entry interruption-information valid bit". */
-    if (v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31))
+    if (v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31)) {
         vcore__nvmx_changed_id(nv, VCORE__ROW_VM_ENTRY_INTR_INFO_FIELD);
-    v->VM_ENTRY_INTR_INFO_FIELD &= ~(1u << 31);
+        v->VM_ENTRY_INTR_INFO_FIELD &= ~(1u << 31);
+    }
     /* "VM-Entry Failures During or After Loading Guest State": no MSRs are
      * stored for a failed entry. */
     if (!failed_entry && vcore__vcpu_nested_msr_store(vcpu, &mem) != VCORE_OK) {
@@ -708,15 +709,6 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
         return err;
     if (nv->current_vmptr == VCORE__INVALID_PTR)
         return VCORE_ERR_STATE;
-    /* L2's VMREAD/VMWRITE exits whenever L1 uses VMCS shadowing: L0 reads
-     * or writes L1's shadow VMCS where L1's bitmaps let L2 do so
-     * (vcpu_nested_shadow12.c). */
-    if ((basic == VCORE_VMX_EXIT_VMREAD || basic == VCORE_VMX_EXIT_VMWRITE) && vcore__vcpu_nested_shadow12_on(v)) {
-        bool to_l1 = false;
-        err = vcore__vcpu_nested_shadow12_insn(vcpu, basic, exit, again, handled, &to_l1);
-        if (err || !to_l1)
-            return err;
-    }
     /* L2's VMFUNC exits whenever L1 enables VM functions: L0 performs
      * what L1's processor would (vcpu_nested_vmfunc.c). */
     if (basic == VCORE_VMX_EXIT_VMFUNC) {

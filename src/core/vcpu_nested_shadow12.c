@@ -206,11 +206,32 @@ static int vcore__vcpu_nested_shadow12_ept(vcore_vcpu_t *vcpu, const vcore_nvmx_
     return vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, handled);
 }
 
+/* The bitmap bit is set (or the encoding has bits 63:15): the processor's
+ * exit 23/25 is L1's, with its exit information as vmcs02 reported it. */
+static int vcore__vcpu_nested_shadow12_to_l1(vcore_vcpu_t *vcpu, uint32_t op, vcore_exit_t *exit, bool *handled)
+{
+    vcore_nvmx_decision_t d;
+    d.size = sizeof(d);
+    d.owner = VCORE_NVMX_OWNER_L1;
+    d.kind = VCORE_NVMX_RULE_VMCS_SHADOW;
+    d.arg = 14;
+    d.field = op == VCORE_NVMX_VMREAD ? VCORE_VMCS_VMREAD_BITMAP : VCORE_VMCS_VMWRITE_BITMAP;
+    vcore__nvmx_exit02_t x = vcpu->nvmx->x02;
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (err)
+        return err;
+    bool reflected = false;
+    err = vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, &reflected);
+    if (!err && reflected)
+        *handled = true;
+    return err;
+}
+
 int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_exit_t *exit, bool *again,
-                                     bool *handled, bool *to_l1)
+                                     bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    *again = *handled = *to_l1 = false;
+    *again = *handled = false;
     vcore_nvmx_insn_t in;
     vcore_nvmx_result_t res;
     vcore_nvmx_mem_t mem;
@@ -222,8 +243,8 @@ int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_e
         err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
     if (!err)
         err = vcore_nvmx_emulate(nv, &mem, &in, &res);
-    if (err == VCORE_ERR_FAULT) /* a memory operand outside L1's memory: the VMM's (MMIO) */
-        return vcore__vcpu_nested_l0_exit(vcpu, nv->x02.reason, exit, again, handled);
+    if (err == VCORE_ERR_FAULT) /* a memory operand outside L1's memory: the VMM's (MMIO), raw */
+        return VCORE_OK;
     if (err)
         return err;
     nv->last.owner = VCORE_NVMX_OWNER_L0;
@@ -262,9 +283,6 @@ int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_e
                 *handled = exit->reason != VCORE_EXIT_SHUTDOWN;
             return err;
         }
-        /* The bitmap bit is set (or the encoding has bits 63:15): the
-         * processor's exit 23/25 is L1's, as its exit information says. */
-        *to_l1 = true;
-        return VCORE_OK;
+        return vcore__vcpu_nested_shadow12_to_l1(vcpu, op, exit, handled);
     }
 }

@@ -15,7 +15,8 @@ static const char *const words[5] = {"pin-based", "primary processor-based", "se
 
 static const char *const kinds[VCORE_NVMX_RULE_KIND_COUNT] = {
     "L0", "always L1", "pin-based control", "primary control", "secondary control", "exception bitmap",
-    "I/O", "MSR bitmaps", "CR masks/targets", "INVLPG + INVPCID", "PAUSE", "L1's EPT"};
+    "I/O", "MSR bitmaps", "CR masks/targets", "INVLPG + INVPCID", "PAUSE", "L1's EPT",
+    "VMCS shadowing"};
 
 int main(void)
 {

@@ -50,7 +50,11 @@ typedef enum vcore_nvmx_rule_kind {
     VCORE_NVMX_RULE_INVPCID = 9,   /**< "INVLPG exiting" and "enable INVPCID". */
     VCORE_NVMX_RULE_PAUSE = 10,    /**< "PAUSE exiting", or "PAUSE-loop exiting". */
     VCORE_NVMX_RULE_L1_EPT = 11,   /**< L1's when L1 enables EPT (its EPT decides); L0's otherwise. */
-    VCORE_NVMX_RULE_KIND_COUNT = 12 /**< Number of kinds. */
+    /** VMREAD/VMWRITE: L1's without "VMCS shadowing" (secondary control @c arg); with it L0's,
+     * whose emulation (vcore_nvmx_emulate() with @c in_l2) reads L1's VMREAD/VMWRITE bitmap
+     * and gives the exit to L1 when the field's bit is 1 or encoding bits 63:15 are not 0. */
+    VCORE_NVMX_RULE_VMCS_SHADOW = 12,
+    VCORE_NVMX_RULE_KIND_COUNT = 13 /**< Number of kinds. */
 } vcore_nvmx_rule_kind_t;
 
 /**
@@ -85,9 +89,9 @@ typedef enum vcore_nvmx_rule_kind {
     X(VMLAUNCH, ALWAYS, 0)                                                     \
     X(VMPTRLD, ALWAYS, 0)                                                      \
     X(VMPTRST, ALWAYS, 0)                                                      \
-    X(VMREAD, ALWAYS, 0)                                                       \
+    X(VMREAD, VMCS_SHADOW, 14)                                                 \
     X(VMRESUME, ALWAYS, 0)                                                     \
-    X(VMWRITE, ALWAYS, 0)                                                      \
+    X(VMWRITE, VMCS_SHADOW, 14)                                                \
     X(VMXOFF, ALWAYS, 0)                                                       \
     X(VMXON, ALWAYS, 0)                                                        \
     X(CR_ACCESS, CR, 0)                                                        \

@@ -225,12 +225,14 @@ static void nvmx_insn_flush_current(vcore__nvmx_ctx_t *c)
 
 /* The cached shadow VMCS (the current VMCS's link-pointer VMCS, with L2's
  * shadowed VMWRITEs) goes back to its region before the library stops
- * caching it: a VMCS's data is never dropped while it stays in use. */
+ * caching it: a VMCS's data is never dropped while it stays in use. A copy
+ * nothing wrote is the region already. */
 static void nvmx_insn_flush_shadow(vcore__nvmx_ctx_t *c)
 {
     if (!c->n->shadow_loaded)
         return;
-    vcore__nvmx_phys_write(c->mem, c->n->shadow_ptr, c->n->shadow_vmcs12, VCORE_VMCS12_SIZE);
+    if (c->n->shadow_written)
+        vcore__nvmx_phys_write(c->mem, c->n->shadow_ptr, c->n->shadow_vmcs12, VCORE_VMCS12_SIZE);
     c->n->shadow_loaded = false;
     c->n->shadow_written = false;
 }
