@@ -55,9 +55,8 @@ static int vcore__vcpu_nested_vmfail(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t
     if (valid)
         vcore__vcpu_nested_v12(vcpu)->VM_INSTRUCTION_ERROR = error;
     vcore__nvmx_shadow_stale_all(vcpu->nvmx);
-    /* The processor failed an entry that had read L1's shadow VMCS. */
-    if (vcpu->nvmx->shadow_loaded)
-        vcore__vcpu_nested_shadow12_leave(vcpu);
+    /* The processor failed an entry that may have read L1's shadow VMCS. */
+    vcore__vcpu_nested_shadow12_leave(vcpu);
     x->st.regs.rflags = (x->st.regs.rflags & ~VCORE__RFLAGS_ARITH) | (valid ? VCORE__RFLAGS_ZF : VCORE__RFLAGS_CF);
     vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_RFLAGS);
     return vcore__vcpu_x86_complete(vcpu, in->insn_len);

@@ -127,15 +127,13 @@ static int vcore__vcpu_nested_shadow12_state(vcore_vcpu_t *vcpu, uint32_t op, vc
     uint32_t seg = VCORE__II_SEG(in->insn_info);
     if (seg > VCORE_X86_GS)
         return VCORE_OK; /* the emulation refuses the encoding (#UD) */
-    uint64_t base = 0, limit = 0, ar = 0;
-    err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_ES_BASE + 2u * seg, &base);
-    if (!err)
-        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_ES_LIMIT + 2u * seg, &limit);
-    if (!err)
-        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_ES_AR_BYTES + 2u * seg, &ar);
-    in->sregs.seg[seg].base = base;
-    in->sregs.seg[seg].limit = (uint32_t)limit;
-    in->sregs.seg[seg].ar = (uint32_t)ar;
+    const uint32_t segf[3] = {VCORE_VMCS_GUEST_ES_BASE + 2u * seg, VCORE_VMCS_GUEST_ES_LIMIT + 2u * seg,
+                              VCORE_VMCS_GUEST_ES_AR_BYTES + 2u * seg};
+    uint64_t sv[3];
+    err = vcore__vcpu_nested_read_many(vcpu, nv->vmcs02, segf, sv, 3);
+    in->sregs.seg[seg].base = sv[0];
+    in->sregs.seg[seg].limit = (uint32_t)sv[1];
+    in->sregs.seg[seg].ar = (uint32_t)sv[2];
     return err;
 }
 
@@ -160,10 +158,8 @@ static int vcore__vcpu_nested_shadow12_complete(vcore_vcpu_t *vcpu, const vcore_
     }
     if (err)
         return err;
-    /* VMfailValid wrote vmcs12's VM-instruction error: L0's shadow VMCS
-     * for L1 takes it before L1 runs again. */
-    if (res->outcome == VCORE_NVMX_OUT_FAIL_VALID)
-        vcore__nvmx_changed_id(nv, VCORE__ROW_VM_INSTRUCTION_ERROR);
+    /* A VMfailValid wrote vmcs12's VM-instruction error (marked dirty by
+     * the emulation; L0's shadow VMCS for L1 never holds that field). */
     nv->l2_insn_len = in->insn_len;
     return VCORE_OK;
 }
@@ -196,10 +192,10 @@ static int vcore__vcpu_nested_shadow12_ept(vcore_vcpu_t *vcpu, const vcore_nvmx_
     vcore_nvmx_mem_t mem;
     mem.size = sizeof(mem);
     int err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
-    if (!err)
-        err = vcore_nvmx_exit_owner(nv, &mem, &e, &d);
-    if (!err)
-        err = vcore__vcpu_nested_load02(vcpu);
+    if (err)
+        return err;
+    vcore__nvmx_exit_owner(nv, &mem, &e, &d);
+    err = vcore__vcpu_nested_load02(vcpu);
     if (err)
         return err;
     nv->l2_insn_len = 0;
@@ -208,23 +204,19 @@ static int vcore__vcpu_nested_shadow12_ept(vcore_vcpu_t *vcpu, const vcore_nvmx_
 
 /* The bitmap bit is set (or the encoding has bits 63:15): the processor's
  * exit 23/25 is L1's, with its exit information as vmcs02 reported it. */
-static int vcore__vcpu_nested_shadow12_to_l1(vcore_vcpu_t *vcpu, uint32_t op, vcore_exit_t *exit, bool *handled)
+static int vcore__vcpu_nested_shadow12_to_l1(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
 {
     vcore_nvmx_decision_t d;
     d.size = sizeof(d);
     d.owner = VCORE_NVMX_OWNER_L1;
-    d.kind = VCORE_NVMX_RULE_VMCS_SHADOW;
-    d.arg = 14;
-    d.field = op == VCORE_NVMX_VMREAD ? VCORE_VMCS_VMREAD_BITMAP : VCORE_VMCS_VMWRITE_BITMAP;
+    d.kind = vcpu->nvmx->last.kind;
+    d.arg = vcpu->nvmx->last.arg;
+    d.field = vcpu->nvmx->last.field;
     vcore__nvmx_exit02_t x = vcpu->nvmx->x02;
     int err = vcore__vcpu_nested_load02(vcpu);
     if (err)
         return err;
-    bool reflected = false;
-    err = vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, &reflected);
-    if (!err && reflected)
-        *handled = true;
-    return err;
+    return vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, handled);
 }
 
 int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_exit_t *exit, bool *again,
@@ -248,7 +240,7 @@ int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_e
     if (err)
         return err;
     nv->last.owner = VCORE_NVMX_OWNER_L0;
-    nv->last.kind = VCORE_NVMX_RULE_PROC2;
+    nv->last.kind = VCORE_NVMX_RULE_VMCS_SHADOW;
     nv->last.arg = 14;
     nv->last.field = op == VCORE_NVMX_VMREAD ? VCORE_VMCS_VMREAD_BITMAP : VCORE_VMCS_VMWRITE_BITMAP;
     switch (res.outcome) {
@@ -276,13 +268,8 @@ int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_e
         return VCORE_OK;
     }
     default:
-        if (res.diag == VCORE_DIAG_NVMX_L2_EPT_VIOLATION || res.diag == VCORE_DIAG_NVMX_L2_EPT_MISCONFIG) {
-            bool reflected = false;
-            err = vcore__vcpu_nested_shadow12_ept(vcpu, &res, exit, &reflected);
-            if (!err && reflected)
-                *handled = exit->reason != VCORE_EXIT_SHUTDOWN;
-            return err;
-        }
-        return vcore__vcpu_nested_shadow12_to_l1(vcpu, op, exit, handled);
+        if (res.diag == VCORE_DIAG_NVMX_L2_EPT_VIOLATION || res.diag == VCORE_DIAG_NVMX_L2_EPT_MISCONFIG)
+            return vcore__vcpu_nested_shadow12_ept(vcpu, &res, exit, handled);
+        return vcore__vcpu_nested_shadow12_to_l1(vcpu, exit, handled);
     }
 }

@@ -188,12 +188,36 @@ START_TEST(l2_vmread_to_memory)
 }
 END_TEST
 
+/* VMREAD to memory through another segment: GS:[RBX] is GS's base plus
+ * RBX in 64-bit mode ("Segmentation in IA-32e Mode"). */
+START_TEST(l2_vmread_to_memory_gs)
+{
+    vmcs12_shadowing(0, SHADOW_GPA);
+    set12(VCORE_VMCS_GUEST_GS_BASE, 0x10000);
+    set12(VCORE_VMCS_GUEST_GS_SELECTOR, 0x10);
+    set12(VCORE_VMCS_GUEST_GS_LIMIT, 0xffffffff);
+    set12(VCORE_VMCS_GUEST_GS_AR_BYTES, 0xc093);
+    load_vmcs12();
+    put(0x60008, 0, 8);
+    put(0x70008, 0, 8);
+    launch_rw(VCORE_VMX_EXIT_VMREAD, (II_MEM & ~(7u << 15)) | (5u << 15), VCORE_VMCS_GUEST_RIP, 0, 0x60008, true);
+    assert_completed(0x2u);
+    uint64_t v = 1;
+    ck_assert_int_eq(vcore_vm_read_guest(vm, 0x70008, &v, 8), VCORE_OK);
+    ck_assert_uint_eq(v, SHADOW_RIP);
+    ck_assert_int_eq(vcore_vm_read_guest(vm, 0x60008, &v, 8), VCORE_OK);
+    ck_assert_uint_eq(v, 0);
+}
+END_TEST
+
 /* VMWRITE lands in the shadow VMCS: not in L1 memory while L2 runs (an exit
- * the VMM sees between), in it after the exit to L1; vmcs12 unchanged. */
+ * the VMM sees between), in it after the exit to L1; vmcs12 unchanged; no
+ * register but RIP and RFLAGS changes. */
 START_TEST(l2_vmwrite_reaches_l1_memory_at_exit)
 {
     vmcs12_shadowing(0, SHADOW_GPA);
     load_vmcs12();
+    nested_set_gpr(VCORE_X86_RAX, 0xa5a5);
     nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
     nested_set_gpr(VCORE_X86_RCX, 0x888);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
@@ -207,6 +231,8 @@ START_TEST(l2_vmwrite_reaches_l1_memory_at_exit)
     ck_assert_uint_eq(shadow_mem(VCORE_VMCS_GUEST_RIP), 0x888);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP + RW_LEN);
     ck_assert_uint_eq(last().l0_handled, 1);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RAX], 0xa5a5);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x888);
     /* the next entry reads the region again: L2's VMREAD sees its write */
     push_insn(VCORE_NVMX_VMRESUME, 0, 3);
     nested_set_gpr(VCORE_X86_RCX, 0);
@@ -277,6 +303,23 @@ START_TEST(bitmap_bit_set_exits_to_l1)
     vcore_nvmx_last_t l = last();
     ck_assert_uint_eq(l.l0_handled, 0);
     ck_assert_uint_eq(l.reflected, 1);
+    ck_assert_uint_eq(l.owner, VCORE_NVMX_OWNER_L1);
+    ck_assert_uint_eq(l.kind, VCORE_NVMX_RULE_VMCS_SHADOW);
+    ck_assert_uint_eq(l.field, c->reason == VCORE_VMX_EXIT_VMREAD ? VCORE_VMCS_VMREAD_BITMAP : VCORE_VMCS_VMWRITE_BITMAP);
+}
+END_TEST
+
+/* vmcs02 cannot be had (the backend refuses it): the run fails with the
+ * backend's error and nothing is entered, the shadow VMCS read or not. */
+START_TEST(entry_error_is_the_backends)
+{
+    vmcs12_shadowing(0, SHADOW_GPA);
+    load_vmcs12();
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_VMCS_ALLOC, VCORE_ERR_NOMEM), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_NOMEM);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
 }
 END_TEST
 
@@ -471,6 +514,8 @@ static Suite *shadow12_suite(void)
     tcase_add_test(tc, shadowing_offered_vmcs02_without_it);
     tcase_add_test(tc, l2_vmread_reads_shadow_without_exit);
     tcase_add_test(tc, l2_vmread_to_memory);
+    tcase_add_test(tc, l2_vmread_to_memory_gs);
+    tcase_add_test(tc, entry_error_is_the_backends);
     tcase_add_test(tc, l2_vmwrite_reaches_l1_memory_at_exit);
     tcase_add_test(tc, l2_vmread_does_not_write_back);
     tcase_add_loop_test(tc, bitmap_bit_set_exits_to_l1, 0, (int)(sizeof(exit_cases) / sizeof(exit_cases[0])));
