@@ -309,10 +309,13 @@ START_TEST(bitmap_bit_set_exits_to_l1)
 }
 END_TEST
 
-/* vmcs02 cannot be had (the backend refuses it): the run fails with the
- * backend's error and nothing is entered, the shadow VMCS read or not. */
+/* vmcs02 cannot be had or written (the backend refuses it): the run fails
+ * with the backend's error and nothing is entered, whether an earlier entry
+ * read the shadow VMCS or not. */
 START_TEST(entry_error_is_the_backends)
 {
+    /* without L0's shadow VMCS for L1, the entry's first VMCS load is vmcs02's */
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_VERIFY_CHECKS | VCORE_NVMX_OPT_NO_HW_SHADOW), VCORE_OK);
     vmcs12_shadowing(0, SHADOW_GPA);
     load_vmcs12();
     ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_VMCS_ALLOC, VCORE_ERR_NOMEM), VCORE_OK);
@@ -320,6 +323,16 @@ START_TEST(entry_error_is_the_backends)
     vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_NOMEM);
     ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    /* entered once; then vmcs02 cannot be made current */
+    vcore_x86_regs_t r = regs();
+    r.rip = L1_RIP;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    launch_rw(VCORE_VMX_EXIT_VMREAD, II_REG, VCORE_VMCS_GUEST_RIP, 0, 0, true);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 2);
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_VMCS_LOAD, VCORE_ERR_HWFAIL), VCORE_OK);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_HWFAIL);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 2);
 }
 END_TEST
 
