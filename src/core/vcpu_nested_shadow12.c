@@ -43,9 +43,9 @@ int vcore__vcpu_nested_shadow12_enter(vcore_vcpu_t *vcpu, uint32_t *check)
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     *check = 0;
     /* A copy from an earlier entry is not kept: L1 ran since and may have
-     * rewritten the region (VMCLEAR, VMPTRLD of it, VMWRITE, VMCLEAR). */
-    nv->shadow_loaded = false;
-    nv->shadow_written = false;
+     * rewritten the region (VMCLEAR, VMPTRLD of it, VMWRITE, VMCLEAR). One
+     * the exit did not write back (a run that failed) goes back first. */
+    vcore__vcpu_nested_shadow12_leave(vcpu);
     /* Without a link pointer L2's unexiting VMREAD/VMWRITE is VMfailInvalid. */
     if (!vcore__vcpu_nested_shadow12_on(v) || v->VMCS_LINK_POINTER == ~0ull)
         return VCORE_OK;

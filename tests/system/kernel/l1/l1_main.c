@@ -1683,7 +1683,7 @@ static void l1_shadow_program(bool ept)
 {
     const uint32_t c = L1_CASE_SHADOW;
     if (!((l1_cap_proc2 >> 32) & (1u << 14))) {
-        l1_skip(c, "'VMCS shadowing' is not allowed-1 (the CPU model does not have it)");
+        l1_skip(c, "'VMCS shadowing' is not allowed-1 (IA32_VMX_PROCBASED_CTLS2 bit 46)");
         return;
     }
     memset(shadow_vmcs, 0, sizeof(shadow_vmcs));
