@@ -174,6 +174,38 @@ START_TEST(l2_vmread_reads_shadow_without_exit)
 }
 END_TEST
 
+/* What completing L2's VMREAD costs in accesses to vmcs02, beyond an exit
+ * the VMM sees: the exit information of an instruction exit (qualification,
+ * instruction length, instruction information: "Information for VM Exits
+ * Due to Instruction Execution"), the state the instruction's Operation
+ * reads (RIP, RSP, RFLAGS, CR0, CR3, CR4, CS and SS access rights), RFLAGS
+ * written (VMsucceed), and before the next entry RIP moved past it and the
+ * interruptibility state read (blocking by STI or MOV SS ends with the
+ * instruction): 3 + 8 + 2 = 13 reads, 1 + 1 = 2 writes; nothing of L1. */
+static uint64_t count_of(uint32_t op)
+{
+    return vcore_mock_count(vcpu, op);
+}
+
+START_TEST(completion_vmcs_access_counts)
+{
+    vmcs12_shadowing(0, SHADOW_GPA);
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    nested_l2_ud_to_vmm();
+    uint64_t r0 = count_of(VCORE_MOCK_OP_VMCS_READ), w0 = count_of(VCORE_MOCK_OP_VMCS_WRITE);
+    nested_l2_ud_to_vmm();
+    uint64_t r1 = count_of(VCORE_MOCK_OP_VMCS_READ), w1 = count_of(VCORE_MOCK_OP_VMCS_WRITE);
+    push_l2_rw(VCORE_VMX_EXIT_VMREAD, II_REG, 0);
+    nested_l2_ud_to_vmm();
+    uint64_t r2 = count_of(VCORE_MOCK_OP_VMCS_READ), w2 = count_of(VCORE_MOCK_OP_VMCS_WRITE);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], SHADOW_RIP);
+    ck_assert_uint_eq((r2 - r1) - (r1 - r0), 13);
+    ck_assert_uint_eq((w2 - w1) - (w1 - w0), 2);
+}
+END_TEST
+
 /* VMREAD to memory: L2's DS:[RBX] gets the 8 bytes. */
 START_TEST(l2_vmread_to_memory)
 {
@@ -527,6 +559,7 @@ static Suite *shadow12_suite(void)
     tcase_add_test(tc, shadowing_offered_vmcs02_without_it);
     tcase_add_test(tc, l2_vmread_reads_shadow_without_exit);
     tcase_add_test(tc, l2_vmread_to_memory);
+    tcase_add_test(tc, completion_vmcs_access_counts);
     tcase_add_test(tc, l2_vmread_to_memory_gs);
     tcase_add_test(tc, entry_error_is_the_backends);
     tcase_add_test(tc, l2_vmwrite_reaches_l1_memory_at_exit);
