@@ -551,6 +551,33 @@ START_TEST(memory_operand_page_fault)
 }
 END_TEST
 
+/* L2 at CPL 3 (CS and SS DPL 3): its VMREAD with the bitmap bit clear does
+ * not exit on the bitmap but faults ("IF CPL > 0 THEN #GP(0)" comes after
+ * the VM-exit conditions in the Operation section): #GP(0), an exit 0 to
+ * L1 with L1's exception bitmap bit 13 (vector 13, hardware exception,
+ * error code 0), RIP at the instruction, the register unchanged. */
+START_TEST(cpl3_vmread_is_gp)
+{
+    vmcs12_shadowing(0, SHADOW_GPA);
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 13);
+    set12(VCORE_VMCS_GUEST_CS_SELECTOR, 0x0b);
+    set12(VCORE_VMCS_GUEST_CS_AR_BYTES, 0xa0fb);
+    set12(VCORE_VMCS_GUEST_SS_SELECTOR, 0x13);
+    set12(VCORE_VMCS_GUEST_SS_AR_BYTES, 0xc0f3);
+    set12(VCORE_VMCS_GUEST_DS_SELECTOR, 0x13);
+    set12(VCORE_VMCS_GUEST_DS_AR_BYTES, 0xc0f3);
+    set12(VCORE_VMCS_GUEST_ES_SELECTOR, 0x13);
+    set12(VCORE_VMCS_GUEST_ES_AR_BYTES, 0xc0f3);
+    load_vmcs12();
+    launch_rw(VCORE_VMX_EXIT_VMREAD, II_REG, VCORE_VMCS_GUEST_RIP, 0x4444, 0, false);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000b0du);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_ERROR_CODE), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x4444);
+}
+END_TEST
+
 static Suite *shadow12_suite(void)
 {
     Suite *s = suite_create("nested_shadow12");
@@ -574,6 +601,7 @@ static Suite *shadow12_suite(void)
     tcase_add_test(tc, memory_operand_through_l1_ept);
     tcase_add_test(tc, memory_operand_ept_violation_to_l1);
     tcase_add_test(tc, memory_operand_page_fault);
+    tcase_add_test(tc, cpl3_vmread_is_gp);
     suite_add_tcase(s, tc);
     return s;
 }
