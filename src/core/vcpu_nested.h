@@ -276,6 +276,27 @@ int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, uint32_t
  * re-enter L2 past it), or #UD raised in L2 (*again; *handled when L1 takes
  * the #UD; neither when that exit shut L1 down, *exit saying so). */
 int vcore__vcpu_nested_vmfunc(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *again, bool *handled, bool *to_l1);
+/* vcpu_nested_shadow12.c: L1's VMCS shadowing for L2. on: vmcs12 (v) has
+ * "VMCS shadowing". enter: at a VM entry of L2 that passed its checks,
+ * the link-pointer VMCS is read once from L1 memory when vmcs12 uses one
+ * (*check 0), or the copy fails a link-pointer rule (*check its
+ * VCORE_VMX_CHECK_GUEST_LINK_*: the entry fails, exit 33 qualification 4).
+ * leave: the copy goes back to L1 memory when L2 wrote it, and is no
+ * longer cached (the exit to L1, a VM entry that did not happen). insn:
+ * L2's VMREAD or VMWRITE (basic reason 23 or 25) with vmcs12's control,
+ * from vcore__vcpu_nested_l0_exit (*exit raw): completed (*again), an
+ * exception for L2 (*again; *handled when L1 takes it), the exit to L1 its
+ * bitmaps or an EPT fault ask for (*handled), or an operand outside L1's
+ * memory for the VMM (neither; *exit stays raw). */
+static inline bool vcore__vcpu_nested_shadow12_on(const vcore__vmcs12_t *v)
+{
+    return (v->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
+           (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_SHADOW_VMCS);
+}
+int vcore__vcpu_nested_shadow12_enter(vcore_vcpu_t *vcpu, uint32_t *check);
+void vcore__vcpu_nested_shadow12_leave(vcore_vcpu_t *vcpu);
+int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_exit_t *exit, bool *again,
+                                     bool *handled);
 /* vcpu_nested_l0.c: the VMM's reply to such an exit (in *exit), applied to
  * L2 before it runs again (*reflected: it became an exit to L1). */
 int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected);

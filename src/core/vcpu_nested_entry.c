@@ -55,6 +55,8 @@ static int vcore__vcpu_nested_vmfail(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t
     if (valid)
         vcore__vcpu_nested_v12(vcpu)->VM_INSTRUCTION_ERROR = error;
     vcore__nvmx_shadow_stale_all(vcpu->nvmx);
+    /* The processor failed an entry that may have read L1's shadow VMCS. */
+    vcore__vcpu_nested_shadow12_leave(vcpu);
     x->st.regs.rflags = (x->st.regs.rflags & ~VCORE__RFLAGS_ARITH) | (valid ? VCORE__RFLAGS_ZF : VCORE__RFLAGS_CF);
     vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_RFLAGS);
     return vcore__vcpu_x86_complete(vcpu, in->insn_len);
@@ -376,6 +378,10 @@ static int vcore__vcpu_nested_controls(vcore_vcpu_t *vcpu, bool full)
      * (vpid02 itself comes with a new vmcs02, a full write). */
     nv->vpid_live = (m[VCORE__VMCS_CTL_PROC] & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
                     (m[VCORE__VMCS_CTL_PROC2] & VCORE__PROC2_VPID);
+    /* L1's "VMCS shadowing" (rule ZERO: not in vmcs02): each entry reads
+     * its shadow VMCS (vcpu_nested_shadow12.c). */
+    nv->opts = (l1[VCORE__VMCS_CTL_PROC2] & VCORE__PROC2_SHADOW_VMCS) ? nv->opts | VCORE__NVMX_OPT_SHADOW12
+                                                                      : nv->opts & ~VCORE__NVMX_OPT_SHADOW12;
     /* Rule TIMER where the processor has no "save VMX-preemption timer
      * value": L0 counts the timer itself (vcpu_nested_timer.c). */
     m[VCORE__VMCS_CTL_EXIT] &= nv->hw_allowed1[VCORE__VMCS_CTL_EXIT] | ~(1u << 22);
@@ -650,9 +656,25 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
     bool full = false;
     err = vcore__vcpu_nested_prepare02(vcpu, &full);
     vcore_hw_entry_t he;
-    if (!err && (nv->opts & VCORE_NVMX_OPT_EARLY_HW_CHECK)) {
-        bool ok = false;
-        err = vcore__vcpu_nested_early(vcpu, &he, &ok);
+    /* One test for both rare steps before the guest state. */
+    if (!err && (nv->opts & (VCORE_NVMX_OPT_EARLY_HW_CHECK | VCORE__NVMX_OPT_SHADOW12))) {
+        /* L1's shadow VMCS for L2's VMREAD/VMWRITE, read once for this
+         * entry; a copy that fails the link-pointer rules fails the entry
+         * as the check on it does ("Checks on Guest Non-Register State"),
+         * before any MSR is loaded. */
+        if (nv->opts & VCORE__NVMX_OPT_SHADOW12) {
+            uint32_t link = 0;
+            err = vcore__vcpu_nested_shadow12_enter(vcpu, &link);
+            if (!err && link) {
+                nv->vmcs02_for = VCORE__INVALID_PTR;
+                nv->last.check = link;
+                return vcore__vcpu_nested_failed_entry(vcpu, VCORE_VMX_EXIT_INVALID_GUEST_STATE,
+                                                       VCORE_VMX_QUAL_LINK_POINTER, exit, handled);
+            }
+        }
+        bool ok = true;
+        if (!err && (nv->opts & VCORE_NVMX_OPT_EARLY_HW_CHECK))
+            err = vcore__vcpu_nested_early(vcpu, &he, &ok);
         if (!err && !ok) {
             nv->vmcs02_for = VCORE__INVALID_PTR; /* rewrite everything next time */
             if (he.kind == VCORE_HW_ENTRY_FAIL_VALID)

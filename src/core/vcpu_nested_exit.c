@@ -597,14 +597,18 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
      * boundary (as KVM does); an INIT still owed is blocked in L1's VMX
      * root operation from now on: latched ("Restrictions on VMX
      * Operation"). */
-    nv->mtf_pending = false;
-    if (nv->init_pending)
-        vcpu->x86->init_latched = true;
-    nv->init_pending = false;
+    if (nv->mtf_pending | nv->init_pending) {
+        vcpu->x86->init_latched |= nv->init_pending;
+        nv->mtf_pending = nv->init_pending = false;
+    }
+    /* L2's VMWRITEs to L1's shadow VMCS reach L1 memory (vcpu_nested_shadow12.c). */
+    if (nv->shadow_loaded)
+        vcore__vcpu_nested_shadow12_leave(vcpu);
     /* "Clearing the VM-entry interruption-information valid bit". */
-    if (v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31))
+    if (v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31)) {
         vcore__nvmx_changed_id(nv, VCORE__ROW_VM_ENTRY_INTR_INFO_FIELD);
-    v->VM_ENTRY_INTR_INFO_FIELD &= ~(1u << 31);
+        v->VM_ENTRY_INTR_INFO_FIELD &= ~(1u << 31);
+    }
     /* "VM-Entry Failures During or After Loading Guest State": no MSRs are
      * stored for a failed entry. */
     if (!failed_entry && vcore__vcpu_nested_msr_store(vcpu, &mem) != VCORE_OK) {

@@ -892,6 +892,11 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
     }
     case VCORE_VMX_EXIT_EPT_VIOLATION:
         return vcore__vcpu_nested_l0_mmio(vcpu, exit, nv->x02.gpa);
+    case VCORE_VMX_EXIT_VMREAD:
+    case VCORE_VMX_EXIT_VMWRITE:
+        /* L1 uses VMCS shadowing (rule VMCS_SHADOW): L2's access to L1's
+         * shadow VMCS (vcpu_nested_shadow12.c). */
+        return vcore__vcpu_nested_shadow12_insn(vcpu, basic, exit, again, handled);
     default:
         return VCORE_OK; /* VCORE_EXIT_RAW: reason and qualification */
     }

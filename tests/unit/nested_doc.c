@@ -15,7 +15,8 @@ static const char *const words[5] = {"pin-based", "primary processor-based", "se
 
 static const char *const kinds[VCORE_NVMX_RULE_KIND_COUNT] = {
     "L0", "always L1", "pin-based control", "primary control", "secondary control", "exception bitmap",
-    "I/O", "MSR bitmaps", "CR masks/targets", "INVLPG + INVPCID", "PAUSE", "L1's EPT"};
+    "I/O", "MSR bitmaps", "CR masks/targets", "INVLPG + INVPCID", "PAUSE", "L1's EPT",
+    "VMCS shadowing"};
 
 int main(void)
 {
@@ -338,6 +339,21 @@ int main(void)
            "  structures for them, which count as writes with EPTP bit 6) follow the same rule: a log-full\n"
            "  event is exit 62 to L1 for the instruction (qualification 0: not an IRET), and vmcs12's index\n"
            "  follows the entries written.\n"
+           "- VMCS shadowing (\"VMCS Shadowing\", \"Changes to Instruction Behavior in VMX Non-Root\n"
+           "  Operation\"): vmcs02 never enables it, so every VMREAD and VMWRITE of L2 exits to L0 (23, 25).\n"
+           "  Each VM entry with L1's control reads the VMCS its link pointer names once from L1 memory\n"
+           "  (the copy must still pass the link-pointer rules - 4-KByte aligned, within MAXPHYADDR, L1's\n"
+           "  revision with bit 31 set - else the entry fails: exit 33, qualification 4). At L2's exit L0\n"
+           "  reads the one byte of L1's VMREAD or VMWRITE bitmap holding the field's bit: set, or bits\n"
+           "  63:15 of the encoding not 0, the exit is L1's with the processor's qualification, instruction\n"
+           "  information and length. Otherwise L0 completes the instruction as its Operation section says\n"
+           "  for VMX non-root operation: #GP(0) at CPL > 0 (L1's by its exception bitmap, else injected),\n"
+           "  VMfailInvalid without a link pointer, VMfailValid 12 for an unsupported encoding and 13 for a\n"
+           "  VMWRITE to a read-only field without IA32_VMX_MISC bit 29 (the error goes to the current\n"
+           "  VMCS, vmcs12, as VMfailValid does), else the copy is read or written; a memory operand goes\n"
+           "  through L2's paging and L1's EPT (#PF for L2, EPT violation 48 or misconfiguration 49 for L1).\n"
+           "  RFLAGS, the destination register and RIP are L2's, and L2 resumes without an exit to L1. The\n"
+           "  exit to L1 writes the copy back to L1 memory when L2 wrote it, and the copy is dropped.\n"
            "- Accessed and dirty flags (\"Accessed and Dirty Flags for EPT\"): ept02's EPT pointer has bit 6\n"
            "  exactly when L1's has. The processor then treats L2's accesses to its own paging structures\n"
            "  as writes (\"EPT Violations\": qualification bits 0 and 1 set, bit 8 clear), so such an access to\n"

@@ -592,40 +592,6 @@ START_TEST(vm_exit_msr_store_list)
 }
 END_TEST
 
-/* A control the pipeline does not run is allowed-0 in the capability MSRs,
- * so the VM-entry checks fail it ("Checks on VMX Controls": VMfailValid 7)
- * before anything reaches vmcs02. */
-START_TEST(unsupported_control_is_vmfail_7)
-{
-    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
-    /* EPT is given to L2; VMCS shadowing (secondary bit 14) is not. */
-    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 14));
-    set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3));
-    load_vmcs12();
-    l1_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    assert_vmfail_valid(VCORE_VMXERR_ENTRY_INVALID_CONTROL, L1_RIP + 3);
-    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
-}
-END_TEST
-
-/* With the allowed-1 check switched off the pipeline still refuses it, by name. */
-START_TEST(unsupported_control_is_refused_by_name)
-{
-    ck_assert_int_eq(vcore_nvmx_test_skip_check(nv, VCORE_VMX_CHECK_EXEC_PROC2_ALLOWED1), VCORE_OK);
-    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
-    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 14));
-    set12(VCORE_VMCS_EPT_POINTER, 0x5000 | 6 | (3 << 3));
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    vcore_exit_t out = vcore_test_exit(VCORE_EXIT_NONE);
-    ck_assert_int_eq(vcore_vcpu_run(vcpu, &out), VCORE_ERR_UNSUPPORTED);
-    vcore_diag_t d = {.size = sizeof(d)};
-    ck_assert_int_eq(vcore_vcpu_last_diag(vcpu, &d), VCORE_OK);
-    ck_assert_uint_eq(d.id, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED);
-    ck_assert_uint_eq(d.value, (2u << 8) | 14u);
-}
-END_TEST
-
 /* IA32_PERF_GLOBAL_CTRL and IA32_BNDCFGS are not held by the vCPU model:
  * loading them for L2 (VM-entry 13, 16) would reach the processor's own
  * MSRs, and loading or clearing them at the exit to L1 (VM-exit 12, 23)
@@ -689,13 +655,13 @@ END_TEST
                 (1u << 11) | /* RDRAND exiting */                                        \
                 (1u << 12) | /* enable INVPCID */                                        \
                 (1u << 13) | /* enable VM functions: EPTP switching by L0 */              \
+                (1u << 14) | /* VMCS shadowing: L2's VMREAD/VMWRITE on L1's shadow VMCS */ \
                 (1u << 16) | /* RDSEED exiting */                                        \
                 (1u << 17) | /* enable PML: L1's log kept by L0's walk of L1's EPT */     \
                 (1u << 20) | /* enable XSAVES/XRSTORS */                                 \
                 (1u << 25) | /* use TSC scaling */                                       \
                 (1u << 26))  /* enable user wait and pause */
-/* Not run: 14 VMCS shadowing; and every
- * bit the emulated processor lacks. */
+/* Not run: every bit the emulated processor lacks. */
 
 START_TEST(proc2_caps_match_the_pipeline)
 {
@@ -2937,9 +2903,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, late_failed_entry_from_hardware_is_exit_to_l1);
     tcase_add_test(tc, early_hardware_check_passes_invisibly);
     tcase_add_test(tc, early_hardware_check_catches_a_skipped_check);
-    tcase_add_test(tc, unsupported_control_is_refused_by_name);
     tcase_add_test(tc, msr_controls_without_a_model_are_refused);
-    tcase_add_test(tc, unsupported_control_is_vmfail_7);
     tcase_add_test(tc, proc2_caps_match_the_pipeline);
     tcase_add_loop_test(tc, proc2_each_bit_launches_or_fails, 0, 32);
     tcase_add_test(tc, vmcs02_takes_l0_needs_from_vmcs01);

@@ -323,7 +323,7 @@ START_TEST(caps_without_host_pages_offer_no_ept)
     vc.nested = VCORE_NESTED_VMX;
     ck_assert_int_eq(vcore_vcpu_create(vm, &vc, &vcpu), VCORE_OK);
     const uint64_t *m = vcore_nvmx_caps(vcore_vcpu_nvmx(vcpu))->msr;
-    ck_assert_uint_eq(m[VCORE_NVMX_CAP_PROCBASED2] >> 32, _i ? 0x06111c6cu : 0x06111f6du);
+    ck_assert_uint_eq(m[VCORE_NVMX_CAP_PROCBASED2] >> 32, _i ? 0x06115c6cu : 0x06115f6du);
     ck_assert_uint_eq(m[VCORE_NVMX_CAP_EPT_VPID], 0x00000f0100000000ull);
     ck_assert_uint_eq(m[VCORE_NVMX_CAP_VMFUNC], 0);
     ck_assert_uint_eq(m[VCORE_NVMX_CAP_PROCBASED] >> 32, _i ? 0xffd9fffeu : 0xfff9fffeu);
@@ -334,7 +334,7 @@ START_TEST(caps_follow_backend_and_restriction)
 {
     /* Default: the backend's (the mock reports the emulated set) intersected with the emulated,
      * less the controls the pipeline does not run for L2 (allowed-1 cleared):
-     * secondary 14, VM-exit 12 and 23 and VM-entry 13 and 16 (IA32_PERF_GLOBAL_CTRL
+     * VM-exit 12 and 23 and VM-entry 13 and 16 (IA32_PERF_GLOBAL_CTRL
      * and IA32_BNDCFGS, which the vCPU model does not hold). VM functions (secondary 13)
      * run with EPT: EPTP switching alone (IA32_VMX_VMFUNC = 1); so does PML (secondary 17),
      * kept by L0's walk of L1's EPT. Unrestricted guest (secondary 7)
@@ -342,12 +342,13 @@ START_TEST(caps_follow_backend_and_restriction)
      * APIC-access virtualization (secondary 0), APIC-register virtualization
      * (secondary 8) and virtual-interrupt delivery (secondary 9) run: the mock's
      * host gives physical addresses; so does "virtualize x2APIC mode" (secondary
-     * 4): the host gives vmcs02 its MSR-bitmap page; and so do posted
-     * interrupts (pin 7), processed by L0, with virtual-interrupt delivery. */
+     * 4): the host gives vmcs02 its MSR-bitmap page; so do posted
+     * interrupts (pin 7), processed by L0, with virtual-interrupt delivery,
+     * and VMCS shadowing (secondary 14), L2's VMREAD/VMWRITE emulated on
+     * L1's shadow VMCS. */
     vcore_nvmx_caps_t emu = {.size = sizeof(emu)};
     ck_assert_int_eq(vcore_nvmx_caps_emulated(&emu), VCORE_OK);
     vcore_nvmx_caps_t want = emu;
-    want.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~(0x4000ull << 32);
     want.msr[VCORE_NVMX_CAP_EXIT] &= ~(0x801000ull << 32);
     want.msr[VCORE_NVMX_CAP_TRUE_EXIT] &= ~(0x801000ull << 32);
     want.msr[VCORE_NVMX_CAP_ENTRY] &= ~(0x12000ull << 32);

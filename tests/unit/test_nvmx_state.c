@@ -258,6 +258,64 @@ START_TEST(import_runs_l2_like_the_original)
 }
 END_TEST
 
+/* L1's VMCS shadowing for L2 across export and import (KVM's blob carries
+ * the shadow vmcs12 page after vmcs12 in guest mode): L2's VMWRITE of guest
+ * RIP (its bitmap bits clear) is in the exported page, not yet in L1
+ * memory; the importing vCPU's L2 reads it back without an exit to L1, and
+ * the exit to L1 writes it to L1 memory ("VMCS Shadowing"). */
+#define SH_GPA 0x60000u
+#define SH_BM 0x61000u
+START_TEST(shadow_vmcs_travels_in_guest_mode)
+{
+    static uint8_t s[4096];
+    memset(s, 0, sizeof(s));
+    uint32_t rev = VCORE_VMCS12_REVISION | VCORE_VMCS12_SHADOW_BIT;
+    memcpy(s, &rev, 4);
+    ck_assert_int_eq(vcore_vmcs12_set(s, VCORE_VMCS_GUEST_RIP, 0x777), VCORE_OK);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, SH_GPA, s, sizeof(s)), VCORE_OK);
+    memset(s, 0xff, sizeof(s));
+    s[VCORE_VMCS_GUEST_RIP >> 3] &= (uint8_t) ~(1u << (VCORE_VMCS_GUEST_RIP & 7));
+    ck_assert_int_eq(vcore_vm_write_guest(vm, SH_BM, s, sizeof(s)), VCORE_OK);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 14);
+    set12(VCORE_VMCS_VMCS_LINK_POINTER, SH_GPA);
+    set12(VCORE_VMCS_VMREAD_BITMAP, SH_BM);
+    set12(VCORE_VMCS_VMWRITE_BITMAP, SH_BM);
+    load_vmcs12_rflags(0x2);
+    /* L2: VMWRITE of guest RIP := RCX (register operands, field in RDX), then a #UD for the VMM */
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    nested_set_gpr(VCORE_X86_RCX, 0x888);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t ii = (1u << 3) | (1u << 10) | (2u << 7) | (2u << 28);
+    uint32_t enc[2] = {VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, VCORE_VMCS_VMX_INSTRUCTION_INFO};
+    uint64_t val[2] = {3, ii};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_VMWRITE, 0, 2, enc, val);
+    nested_l2_ud_to_vmm();
+    uint32_t len = get_state(blob);
+    ck_assert_uint_eq(len, 128u + 8192u);
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vmcs12_get(blob + B_DATA + 4096, VCORE_VMCS_GUEST_RIP, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x888);
+    ck_assert_uint_eq(b32(blob, B_DATA + 4096), KVM_REV | 0x80000000u);
+    ck_assert_int_eq(vcore_vm_read_guest(vm, SH_GPA, s, sizeof(s)), VCORE_OK);
+    ck_assert_int_eq(vcore_vmcs12_get(s, VCORE_VMCS_GUEST_RIP, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x777);
+    /* import elsewhere: L2's VMREAD reads the blob's page, CPUID exits to L1 */
+    vcore_vcpu_t *b = fresh_vcpu();
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(b, blob, len, NULL), VCORE_OK);
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    nested_set_gpr(VCORE_X86_RCX, 0);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_VMREAD, 0, 2, enc, val);
+    cpuid_then_hlt();
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x888);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(last().l0_handled, 1);
+    ck_assert_int_eq(vcore_vm_read_guest(vm, SH_GPA, s, sizeof(s)), VCORE_OK);
+    ck_assert_int_eq(vcore_vmcs12_get(s, VCORE_VMCS_GUEST_RIP, &v), VCORE_OK);
+    ck_assert_uint_eq(v, 0x888);
+}
+END_TEST
+
 /* An import builds vmcs02's MSR bitmap as VMLAUNCH does: L1 lets L2 read
  * IA32_FS_BASE (its read-high bitmap at byte 1024, bit 100H, clear: SDM
  * "MSR-Bitmap Address") and intercepts everything else, the backend's vmcs01
@@ -787,12 +845,6 @@ static void m_shadow_no_indicator(uint8_t *b)
     set32(b, B_SIZE, 128 + 8192);
     set32(b, B_DATA + 4096, KVM_REV);
 }
-static void m_shadow_pipeline(uint8_t *b)
-{
-    shadowing(b);
-    set32(b, B_SIZE, 128 + 8192);
-    set32(b, B_DATA + 4096, KVM_REV | 0x80000000u);
-}
 static void m_pin_allowed0(uint8_t *b) { blob12_set(b, VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0); }
 static void m_host_cr0(uint8_t *b) { blob12_set(b, VCORE_VMCS_HOST_CR0, 0x80000033u & ~1u); }
 static void m_guest_rflags(uint8_t *b) { blob12_set(b, VCORE_VMCS_GUEST_RFLAGS, 0x200); }
@@ -826,7 +878,6 @@ static const struct {
     {m_not_launched, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_NOT_LAUNCHED, 0},
     {m_shadow_missing, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SHADOW, 128 + 4096},
     {m_shadow_no_indicator, VCORE_ERR_INVAL, VCORE_DIAG_KVM_STATE_SHADOW, KVM_REV},
-    {m_shadow_pipeline, VCORE_ERR_UNSUPPORTED, VCORE_DIAG_NVMX_PIPELINE_UNSUPPORTED, (2u << 8) | 14u},
     {m_pin_allowed0, VCORE_ERR_INVAL, VCORE_VMX_CHECK_EXEC_PIN_ALLOWED0, 0},
     {m_host_cr0, VCORE_ERR_INVAL, VCORE_VMX_CHECK_HOST_CR0_FIXED0, 0x80000032u},
     {m_guest_rflags, VCORE_ERR_INVAL, VCORE_VMX_CHECK_GUEST_RFLAGS_BIT1, 0x200},
@@ -1122,6 +1173,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, export_in_guest_mode);
     tcase_add_test(tc, import_runs_l2_like_the_original);
+    tcase_add_test(tc, shadow_vmcs_travels_in_guest_mode);
     tcase_add_test(tc, run_pending_injects_once);
     tcase_add_test(tc, no_run_pending_no_injection);
     tcase_add_test(tc, msr_load_list_not_reapplied);

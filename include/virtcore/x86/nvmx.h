@@ -503,6 +503,8 @@ typedef struct vcore_nvmx_result {
     uint64_t inv_addr;    /**< INVVPID: the linear address of an individual-address invalidation. */
     uint64_t ept_gpa;     /**< EXIT_TO_L1 for L1's EPT (diag NVMX_L2_EPT_*): the L2 guest-physical address. */
     uint64_t ept_qualification; /**< EXIT_TO_L1 for an EPT violation: exit qualification bits 5:0. */
+    uint64_t ept_gla;     /**< EXIT_TO_L1 for an EPT violation: the linear address of the access that faulted. */
+    bool ept_final;       /**< ... that access was to the operand itself (qualification bit 8), not to a paging structure. */
 } vcore_nvmx_result_t;
 
 /**

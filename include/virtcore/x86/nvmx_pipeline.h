@@ -50,7 +50,11 @@ typedef enum vcore_nvmx_rule_kind {
     VCORE_NVMX_RULE_INVPCID = 9,   /**< "INVLPG exiting" and "enable INVPCID". */
     VCORE_NVMX_RULE_PAUSE = 10,    /**< "PAUSE exiting", or "PAUSE-loop exiting". */
     VCORE_NVMX_RULE_L1_EPT = 11,   /**< L1's when L1 enables EPT (its EPT decides); L0's otherwise. */
-    VCORE_NVMX_RULE_KIND_COUNT = 12 /**< Number of kinds. */
+    /** VMREAD/VMWRITE: L1's without "VMCS shadowing" (secondary control @c arg); with it L0's,
+     * whose emulation (vcore_nvmx_emulate() with @c in_l2) reads L1's VMREAD/VMWRITE bitmap
+     * and gives the exit to L1 when the field's bit is 1 or encoding bits 63:15 are not 0. */
+    VCORE_NVMX_RULE_VMCS_SHADOW = 12,
+    VCORE_NVMX_RULE_KIND_COUNT = 13 /**< Number of kinds. */
 } vcore_nvmx_rule_kind_t;
 
 /**
@@ -85,9 +89,9 @@ typedef enum vcore_nvmx_rule_kind {
     X(VMLAUNCH, ALWAYS, 0)                                                     \
     X(VMPTRLD, ALWAYS, 0)                                                      \
     X(VMPTRST, ALWAYS, 0)                                                      \
-    X(VMREAD, ALWAYS, 0)                                                       \
+    X(VMREAD, VMCS_SHADOW, 14)                                                 \
     X(VMRESUME, ALWAYS, 0)                                                     \
-    X(VMWRITE, ALWAYS, 0)                                                      \
+    X(VMWRITE, VMCS_SHADOW, 14)                                                \
     X(VMXOFF, ALWAYS, 0)                                                       \
     X(VMXON, ALWAYS, 0)                                                        \
     X(CR_ACCESS, CR, 0)                                                        \
@@ -234,7 +238,7 @@ VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_rule_at(uint32_t i, vcore_nvmx_rule_i
     X(2, 8, L1, "APIC-register virtualization: L2's reads of the APIC-access page come from L1's virtual-APIC page, and its writes there end in APIC-write exits (56) to L1 (\"Virtualizing Memory-Mapped APIC Accesses\")") \
     X(2, 9, L1, "virtual-interrupt delivery: vmcs02 takes vmcs12's guest interrupt status (RVI/SVI) and EOI-exit bitmaps and runs on L1's virtual-APIC page; each exit to L1 saves RVI/SVI into vmcs12; virtualized EOIs (45) are L1's (\"Virtual-Interrupt Delivery\", \"Virtualizing EOI\"); it requires external-interrupt exiting, which vmcs02 always has") \
     X(2, 13, L1, "enable VM functions: vmcs02 has it when L1 does, with VM-function controls 0: without it L2's VMFUNC is #UD, with it every VMFUNC exits (59) for a function not enabled (\"VM Functions\"), so L0 performs EPTP switching on vmcs12 (\"EPTP Switching\"): EPTP := the EPTP-list entry ECX, L2 on the ept02 of it; ECX above 511 or an entry the VM-entry EPTP checks reject is exit 59 to L1; offered only with EPT") \
-    X(2, 14, REFUSED, "VMCS shadowing: L2's VMREAD/VMWRITE would need L1's shadow VMCS emulated") \
+    X(2, 14, ZERO, "VMCS shadowing: vmcs02 never uses the processor's, so every VMREAD/VMWRITE of L2 exits to L0 (\"VMCS Shadowing\"); L0 reads the bit of L1's VMREAD/VMWRITE bitmap for the field (one byte of L1 memory): set, or encoding bits 63:15 not 0, is exit 23/25 to L1; else L0 completes the instruction as its Operation section says for VMX non-root operation, on the link-pointer VMCS, which each VM entry reads once from L1 memory and the exit to L1 writes back when L2 wrote it") \
     X(2, 17, ZERO, "enable PML: vmcs02 never uses the processor's log; L0 keeps L1's (\"Page-Modification Logging\"): where its fill of ept02 or an access it performs for L2 sets the dirty flag of an ept12 leaf (EPTP bit 6; a clean leaf is read-only in ept02, so the first write faults), the 4-KByte-aligned L2 address goes to vmcs12's PML address + 8 * PML index and the index goes down; an index outside 0-511 when a flag is to be set is exit 62 to L1; offered only with EPT") \
     X(2, 25, OR, "use TSC scaling: vmcs02's multiplier is L0's times L1's (1.0 for a level that does not scale) and its offset L0's scaled by L1's multiplier plus L1's") \
     X(3, 2, ONE, "save debug controls: vmcs02 saves L2's DR7 and IA32_DEBUGCTL (L2's MOV to DR7 need not exit), and L0 stores them in vmcs12 when L1 sets the bit (\"Saving Guest State\"); the exit to L1 then sets DR7 to 400H and clears IA32_DEBUGCTL (\"Loading Host State\")") \

@@ -225,13 +225,16 @@ static void nvmx_insn_flush_current(vcore__nvmx_ctx_t *c)
 
 /* The cached shadow VMCS (the current VMCS's link-pointer VMCS, with L2's
  * shadowed VMWRITEs) goes back to its region before the library stops
- * caching it: a VMCS's data is never dropped while it stays in use. */
+ * caching it: a VMCS's data is never dropped while it stays in use. A copy
+ * nothing wrote is the region already. */
 static void nvmx_insn_flush_shadow(vcore__nvmx_ctx_t *c)
 {
     if (!c->n->shadow_loaded)
         return;
-    vcore__nvmx_phys_write(c->mem, c->n->shadow_ptr, c->n->shadow_vmcs12, VCORE_VMCS12_SIZE);
+    if (c->n->shadow_written)
+        vcore__nvmx_phys_write(c->mem, c->n->shadow_ptr, c->n->shadow_vmcs12, VCORE_VMCS12_SIZE);
     c->n->shadow_loaded = false;
+    c->n->shadow_written = false;
 }
 
 /* SDM "VMXOFF-Leave VMX Operation". */
@@ -385,7 +388,10 @@ static bool nvmx_insn_l2_intercepted(vcore__nvmx_ctx_t *c, uint64_t enc, bool wr
 }
 
 /* Checks shared by VMREAD and VMWRITE up to VMfailInvalid; *vmcs receives
- * the VMCS the access targets (current, or the shadow for L2). */
+ * the VMCS the access targets (current, or the shadow for L2). A VMfailValid
+ * of L2's access still goes to the current VMCS, the ordinary one L2 runs
+ * on: "Conventions" (VMfailValid sets the VM-instruction error field of the
+ * current VMCS), which the VMCS link pointer does not replace. */
 static bool nvmx_insn_rw_prologue(vcore__nvmx_ctx_t *c, uint64_t enc, bool write, uint8_t **vmcs)
 {
     uint32_t d;
@@ -433,7 +439,7 @@ static int nvmx_insn_vmread(vcore__nvmx_ctx_t *c)
     r = (enc >> 32) ? NULL : vcore__vmcs_row((uint32_t)enc);
     if (!r)
         return nvmx_insn_fail(c, VCORE_VMXERR_UNSUPPORTED_FIELD, VCORE_DIAG_NVMX_FAIL_UNSUPPORTED_FIELD,
-                              vmcs);
+                              nvmx_insn_current(c));
     value = vcore__vmcs12_load(vmcs, r);
     /* Operand size is 64 bits in 64-bit mode, 32 otherwise: a longer field
      * has its high bits not read, a shorter one is zero-extended. */
@@ -472,16 +478,18 @@ static int nvmx_insn_vmwrite(vcore__nvmx_ctx_t *c)
     r = (enc >> 32) ? NULL : vcore__vmcs_row((uint32_t)enc);
     if (!r)
         return nvmx_insn_fail(c, VCORE_VMXERR_UNSUPPORTED_FIELD, VCORE_DIAG_NVMX_FAIL_UNSUPPORTED_FIELD,
-                              vmcs);
+                              nvmx_insn_current(c));
     if ((r->flags & VCORE_VMCS_FIELD_F_READ_ONLY) &&
         !(c->n->caps.msr[VCORE_NVMX_CAP_MISC] & VCORE_VMX_MISC_VMWRITE_ANY))
         return nvmx_insn_fail(c, VCORE_VMXERR_VMWRITE_READ_ONLY, VCORE_DIAG_NVMX_FAIL_READ_ONLY_FIELD,
-                              vmcs);
+                              nvmx_insn_current(c));
     /* Outside 64-bit mode the source is 32 bits: a 64-bit or natural-width
      * field gets its high half cleared (value is already zero-extended). */
     vcore__vmcs12_store(vmcs, r, value);
     if (vmcs == (uint8_t *)c->n->vmcs12)
         vcore__nvmx_mark_dirty(c->n, r);
+    else
+        c->n->shadow_written = true; /* the region is behind the cached shadow VMCS */
     return nvmx_insn_succeed(c);
 }
 
@@ -625,6 +633,8 @@ int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vc
     c.mem = mem;
     c.opmem = mem;
     c.op_write = false;
+    c.op_la = 0;
+    c.op_final = false;
     c.in = *insn; /* guest-derived input: copied once, only the copy is used */
     c.res = res;
     c.long64 = (c.in.sregs.efer & VCORE__EFER_LMA) && (c.in.sregs.seg[VCORE_X86_CS].ar & VCORE_X86_AR_L);
@@ -647,6 +657,8 @@ int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vc
                                                               : VCORE_DIAG_NVMX_L2_EPT_VIOLATION;
             res->ept_gpa = view.fault_gpa;
             res->ept_qualification = view.qualification;
+            res->ept_gla = c.op_la;
+            res->ept_final = c.op_final;
             return VCORE_OK;
         }
         return err;

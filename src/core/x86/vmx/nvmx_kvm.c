@@ -247,6 +247,7 @@ void vcore__nvmx_kvm_commit(vcore_nvmx_t *nvmx, const vcore__nvmx_kvm_hdr_t *h)
         nvmx->vmxon_ptr = h->vmxon;
         nvmx->current_vmptr = h->vmcs;
         nvmx->shadow_loaded = false;
+        nvmx->shadow_written = false;
         nvmx->shadow_ptr = VCORE__INVALID_PTR;
         if (h->vmcs != VCORE__INVALID_PTR) {
             vcore__nvmx_kvm_swap(nvmx);
@@ -259,6 +260,7 @@ void vcore__nvmx_kvm_commit(vcore_nvmx_t *nvmx, const vcore__nvmx_kvm_hdr_t *h)
             vcore__memcpy(nvmx->shadow_vmcs12, &h->shadow_rev, 4);
             nvmx->shadow_ptr = v->VMCS_LINK_POINTER;
             nvmx->shadow_loaded = true;
+            nvmx->shadow_written = true; /* the blob's page, not yet in L1 memory */
         }
         nvmx->chk_passed = false;
     }

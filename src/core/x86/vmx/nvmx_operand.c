@@ -90,6 +90,8 @@ static int nvmx_operand_translate(vcore__nvmx_ctx_t *c, uint64_t la, uint32_t le
         uint32_t chunk = (uint32_t)(0x1000u - (cur & 0xfffu));
         if (chunk > len - done)
             chunk = len - done;
+        c->op_la = cur;
+        c->op_final = false;
         err = vcore__walk(c->opmem, &c->in.sregs, c->in.regs.rflags, c->n->maxphyaddr, cur, write,
                           &gpa[n], &f, &ad[n]);
         if (err == VCORE_ERR_INVAL) {
@@ -104,6 +106,13 @@ static int nvmx_operand_translate(vcore__nvmx_ctx_t *c, uint64_t la, uint32_t le
     }
     *npieces = n;
     return VCORE_OK;
+}
+
+/* The data access at byte off of the operand at la is under way. */
+static void nvmx_operand_at(vcore__nvmx_ctx_t *c, uint64_t la, uint32_t off)
+{
+    c->op_la = c->long64 ? la + off : (uint32_t)(la + off);
+    c->op_final = true;
 }
 
 int vcore__nvmx_mem_read(vcore__nvmx_ctx_t *c, void *buf, uint32_t len)
@@ -123,6 +132,7 @@ int vcore__nvmx_mem_read(vcore__nvmx_ctx_t *c, void *buf, uint32_t len)
     for (i = 0; i < n; i++)
         vcore__walk_commit_ad(c->opmem, &ad[i]);
     for (i = 0; i < n; i++) {
+        nvmx_operand_at(c, la, off);
         if (c->opmem->read(c->opmem->ctx, gpa[i], (uint8_t *)buf + off, plen[i]) != VCORE_OK)
             return VCORE_ERR_FAULT;
         off += plen[i];
@@ -165,12 +175,16 @@ int vcore__nvmx_mem_write(vcore__nvmx_ctx_t *c, const void *buf, uint32_t len)
         return err;
     /* The probe's read is part of the write (an EPT violation reports a write). */
     c->op_write = true;
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
+        nvmx_operand_at(c, la, off);
         if (!nvmx_operand_writable(c, gpa[i], plen[i])) {
             c->op_write = false;
             return VCORE_ERR_FAULT;
         }
+        off += plen[i];
+    }
     c->op_write = false;
+    off = 0;
     for (i = 0; i < n; i++)
         vcore__walk_commit_ad(c->opmem, &ad[i]);
     for (i = 0; i < n; i++) {

@@ -52,6 +52,7 @@ struct vcore_nvmx {
     uint32_t maxphyaddr;    /* L1's physical-address width */
     bool vmx_operation;     /* after VMXON, before VMXOFF */
     bool shadow_loaded;     /* shadow_vmcs12 holds the link-pointer VMCS */
+    bool shadow_written;    /* ... and differs from its region (L2's VMWRITE, an import) */
     uint64_t vmxon_ptr;     /* VMXON pointer, VCORE__INVALID_PTR outside VMX operation */
     uint64_t current_vmptr; /* current-VMCS pointer or VCORE__INVALID_PTR */
     uint64_t shadow_ptr;    /* address shadow_vmcs12 was loaded from */
@@ -108,7 +109,7 @@ struct vcore_nvmx {
     bool dr702_known;       /* vmcs02's guest DR7 is dr702 (L2 could not change it since, or it was read back) */
     uint64_t debugctl02;    /* vmcs02's guest IA32_DEBUGCTL as last written or read back */
     bool debugctl02_live;   /* L2's IA32_DEBUGCTL was loaded by the entry and not yet replaced by L1's */
-    uint32_t opts;          /* VCORE_NVMX_OPT_* */
+    uint32_t opts;          /* VCORE_NVMX_OPT_*, and VCORE__NVMX_OPT_SHADOW12 */
     uint32_t skip_check;    /* test hook: a VM-entry check the software ignores */
     uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry */
     bool l2_done;           /* L0 completed an iteration of an L2 REP string instruction (MTF: vcpu_nested_entry.c) */
@@ -181,6 +182,12 @@ struct vcore_nvmx {
     bool hw_bitmaps;        /* the backend holds the VMREAD/VMWRITE bitmaps */
     bool hw_sync;           /* before L1 runs again: link or unlink, then vmcs12 -> shadow */
 };
+
+/* Not an option: vmcs12 has "VMCS shadowing" (set with vmcs02's control
+ * words; vcpu_nested_shadow12.c). Kept in opts beside
+ * VCORE_NVMX_OPT_EARLY_HW_CHECK so that one test per VM entry finds that
+ * neither is due; vcore_nvmx_set_options() leaves it alone. */
+#define VCORE__NVMX_OPT_SHADOW12 (1u << 31)
 
 /* Validates a handle: non-NULL, right size and magic. */
 static inline bool vcore__nvmx_ok(const vcore_nvmx_t *n)
@@ -306,6 +313,11 @@ typedef struct vcore__nvmx_ctx {
     vcore_nvmx_result_t *res;
     bool long64;              /* 64-bit mode (EFER.LMA && CS.L) */
     bool op_write;            /* the operand accesses under way belong to a write (probe included) */
+    /* The access under way, for an EPT violation of L2's operand ("Exit
+     * Qualification for EPT Violations"): its linear address, and whether
+     * it is the access to the translation (true) or to a paging structure. */
+    uint64_t op_la;
+    bool op_final;
 } vcore__nvmx_ctx_t;
 
 /* Register operand value: 64 bits in 64-bit mode, 32 otherwise. */

@@ -50,6 +50,7 @@ static const char *const nvmx_rule_text[VCORE_NVMX_RULE_KIND_COUNT] = {
     "\"INVLPG exiting\" and \"enable INVPCID\"",
     "\"PAUSE exiting\", or \"PAUSE-loop exiting\" at CPL 0",
     "L1 when L1 enables EPT (its EPT decides); L0 otherwise",
+    "L1 without \"VMCS shadowing\"; with it L0, which completes the instruction on L1's shadow VMCS unless the field's bit in L1's VMREAD/VMWRITE bitmap is 1 or encoding bits 63:15 are not 0 (then L1's: \"VMCS Shadowing\")",
 };
 
 uint32_t vcore_nvmx_rule_count(void)
@@ -287,6 +288,10 @@ void vcore__nvmx_exit_owner(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *me
         f = VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL;
         l1 = (proc2 & PROC2_EPT) != 0;
         break;
+    case VCORE_NVMX_RULE_VMCS_SHADOW:
+        f = VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL;
+        l1 = !((proc2 >> out->arg) & 1u);
+        break;
     default:
         break;
     }
@@ -382,7 +387,7 @@ int vcore_nvmx_set_options(vcore_nvmx_t *nvmx, uint32_t flags)
                            VCORE_NVMX_OPT_NO_FAST_PATH | VCORE_NVMX_OPT_NO_FAST_ENTRY;
     if (!vcore__nvmx_ok(nvmx) || (flags & ~known))
         return VCORE_ERR_INVAL;
-    nvmx->opts = flags;
+    nvmx->opts = flags | (nvmx->opts & VCORE__NVMX_OPT_SHADOW12);
     /* VMCS shadowing follows the option before L1 runs again. */
     if (nvmx->hw_mask)
         nvmx->hw_sync = true;

@@ -388,6 +388,7 @@ int vcore_nvmx_shadow_load(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem)
     vcore__memcpy(nvmx->shadow_vmcs12, nvmx->scratch, VCORE_VMCS12_SIZE);
     nvmx->shadow_ptr = link;
     nvmx->shadow_loaded = true;
+    nvmx->shadow_written = false;
     return VCORE_OK;
 }
 

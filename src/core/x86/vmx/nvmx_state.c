@@ -51,6 +51,7 @@ void vcore__nvmx_leave(vcore_nvmx_t *n)
      * pending dirty state. The capabilities and MAXPHYADDR stay. */
     n->vmx_operation = false;
     n->shadow_loaded = false;
+    n->shadow_written = false;
     n->vmxon_ptr = VCORE__INVALID_PTR;
     n->current_vmptr = VCORE__INVALID_PTR;
     n->shadow_ptr = VCORE__INVALID_PTR;

@@ -82,7 +82,8 @@
     X(PML, "l2.pml_log", "'enable PML' on an EPT with accessed and dirty flags: L2's writes to three clean pages log their addresses (entries 511, 510, 509), the PML index goes to 508, without an exit") \
     X(DEBUG, "l2.debug_controls_kept", "neither 'load debug controls' at entry nor 'save debug controls' at exit, MOV-DR exiting clear: L2's MOV from DR7 reads L1's DR7 (401H, breakpoint 0 enabled at an address nothing executes); after the exit L1's DR7 is 400H") \
     X(TSC, "l2.tsc_offset_scaling", "'use TSC offsetting' and 'use TSC scaling' with multiplier 2.0 and offset 2^40: L2's RDTSC reads 2 * TSC + 2^40 for a TSC between L1's reads before the entry and after the exit") \
-    X(X2APIC, "l2.x2apic_tpr", "'use TPR shadow' and 'virtualize x2APIC mode' (with 'APIC-register virtualization' where allowed), L1's MSR bitmap clear for 808H, VTPR 50H: L2's RDMSR of 808H reads 50H and its WRMSR of 30H lands on the virtual-APIC page (offset 80H), without an exit to L1 (nested: and without an RDMSR/WRMSR exit to L0 between L1's marks 6 and 7); VMCALL exits")
+    X(X2APIC, "l2.x2apic_tpr", "'use TPR shadow' and 'virtualize x2APIC mode' (with 'APIC-register virtualization' where allowed), L1's MSR bitmap clear for 808H, VTPR 50H: L2's RDMSR of 808H reads 50H and its WRMSR of 30H lands on the virtual-APIC page (offset 80H), without an exit to L1 (nested: and without an RDMSR/WRMSR exit to L0 between L1's marks 6 and 7); VMCALL exits") \
+    X(SHADOW, "l2.vmcs_shadowing", "'VMCS shadowing' with a shadow VMCS L1 built (VMCLEAR, VMPTRLD, VMWRITE, VMCLEAR) and VMREAD/VMWRITE bitmaps clear for guest RIP only: L2's VMREAD, VMWRITE and VMREAD again of guest RIP run on the shadow VMCS without an exit; its VMREAD of guest RSP (bit set) exits (23) with reg1 R11, reg2 RDX; VMCALL exits; L1 finds L2's write in the shadow VMCS")
 
 enum l1_case_id {
 #define L1_CASE_ENUM(id, name, why) L1_CASE_##id,

@@ -351,6 +351,23 @@ l2_x2apic_at_vmcall:
     vmcall                          /* exit 18 */
     ud2
 
+/* The VMCS-shadowing guest: VMREAD of guest RIP (681EH) into R8, VMWRITE
+ * of R10 to it, VMREAD of it into R9 - L1's bitmaps let all three run on
+ * its shadow VMCS ("VMCS Shadowing") - then VMREAD of guest RSP (681CH,
+ * whose VMREAD-bitmap bit is set) into R11: exit 23; VMCALL. */
+    .globl l2_shadow, l2_shadow_at_vmread, l2_shadow_at_vmcall
+l2_shadow:
+    mov $0x681e, %edx
+    vmread %rdx, %r8
+    vmwrite %r10, %rdx
+    vmread %rdx, %r9
+    mov $0x681c, %edx
+l2_shadow_at_vmread:
+    vmread %rdx, %r11               /* exit 23 */
+l2_shadow_at_vmcall:
+    vmcall                          /* exit 18 */
+    ud2
+
 /* The VPID guest: reads the 32-bit word at [R14] twice, a VMCALL after
  * each read (L1 remaps the page in between). */
     .globl l2_vpid, l2_vpid_at_vmcall1, l2_vpid_at_vmcall2

@@ -43,7 +43,7 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_vid_again[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[], l2_dr7[], l2_dr7_at_vmcall[],
     l2_msrbmp[], l2_msrbmp_at_wrmsr[], l2_msrbmp_at_vmcall[],
     l2_vmfunc[], l2_vmfunc_at_vmcall[], l2_vmfunc_at_bad[], l2_pml[], l2_pml_at_vmcall[], l2_tsc[], l2_tsc_at_vmcall[],
-    l2_x2apic[], l2_x2apic_at_vmcall[];
+    l2_x2apic[], l2_x2apic_at_vmcall[], l2_shadow[], l2_shadow_at_vmread[], l2_shadow_at_vmcall[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -73,6 +73,8 @@ static uint64_t eptp_list[512] PAGE;
 static uint32_t vmfunc_a[1024] PAGE, vmfunc_b[1024] PAGE;
 static uint32_t pml_pages[3][1024] PAGE; /* the PML step's three pages */
 static uint64_t pml_log[512] PAGE;       /* ... and its page-modification log */
+static uint32_t shadow_vmcs[1024] PAGE;  /* the VMCS-shadowing step's shadow VMCS */
+static uint8_t vmread_bm[4096] PAGE, vmwrite_bm[4096] PAGE; /* ... and its VMREAD/VMWRITE bitmaps */
 
 static l1_report_t *const rep = (l1_report_t *)(uintptr_t)L1_REPORT;
 static uint64_t l1_flags;
@@ -1759,6 +1761,102 @@ static void l1_pml_program(bool ept)
     l1_pass(c);
 }
 
+/* ---- the VMCS-shadowing guest ---- */
+
+#define SHADOW_RIP_L1 0x5151ull /* guest RIP L1 writes into its shadow VMCS */
+#define SHADOW_RIP_L2 0x6262ull /* what L2 writes there */
+
+/* L2 with "VMCS shadowing" (secondary control 14; "VMCS Shadowing"): L1
+ * builds a shadow VMCS - its revision with bit 31 set, then VMCLEAR,
+ * VMPTRLD, VMWRITE of guest RIP, VMCLEAR - and names it in the VMCS link
+ * pointer; its VMREAD and VMWRITE bitmaps are all ones but the bits of
+ * guest RIP (681EH). A VMREAD or VMWRITE in VMX non-root operation whose
+ * bit is 0 accesses the shadow VMCS, one whose bit is 1 exits ("Changes
+ * to Instruction Behavior in VMX Non-Root Operation"): L2's VMREAD,
+ * VMWRITE and VMREAD of guest RIP do not exit, its VMREAD of guest RSP is
+ * exit 23 with the instruction information ("VM-Exit Instruction-
+ * Information Field": reg1 bits 6:3, register operand bit 10, reg2 bits
+ * 31:28). After L2's VMCALL, L1 reads the shadow VMCS (VMPTRLD, VMREAD,
+ * VMCLEAR) and finds L2's write. */
+static void l1_shadow_program(bool ept)
+{
+    const uint32_t c = L1_CASE_SHADOW;
+    if (!((l1_cap_proc2 >> 32) & (1u << 14))) {
+        l1_skip(c, "'VMCS shadowing' is not allowed-1 (IA32_VMX_PROCBASED_CTLS2 bit 46)");
+        return;
+    }
+    memset(shadow_vmcs, 0, sizeof(shadow_vmcs));
+    shadow_vmcs[0] = l1_revision | 0x80000000u;
+    int rc = l1_vmclear(PA(shadow_vmcs));
+    if (!rc)
+        rc = l1_vmptrld(PA(shadow_vmcs));
+    if (!rc)
+        rc = l1_vmwrite(G_RIP, SHADOW_RIP_L1);
+    if (!rc)
+        rc = l1_vmclear(PA(shadow_vmcs));
+    if (rc) {
+        l1_fail(c, "building the shadow VMCS, outcome", (uint64_t)rc);
+        return;
+    }
+    if (!l1_program_start(c, ept))
+        return;
+    memset(vmread_bm, 0xff, sizeof(vmread_bm));
+    memset(vmwrite_bm, 0xff, sizeof(vmwrite_bm));
+    vmread_bm[G_RIP >> 3] &= (uint8_t)~(1u << (G_RIP & 7));
+    vmwrite_bm[G_RIP >> 3] &= (uint8_t)~(1u << (G_RIP & 7));
+    l1_proc2 |= 1u << 14;
+    l1_w(C_PROC2, l1_proc2);
+    l1_w(C_VMREAD_BITMAP, PA(vmread_bm));
+    l1_w(C_VMWRITE_BITMAP, PA(vmwrite_bm));
+    l1_host_state();
+    l1_guest_state(l2_shadow);
+    l1_w(G_LINK_PTR, PA(shadow_vmcs));
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    memset(g, 0, sizeof(g));
+    g[R10] = SHADOW_RIP_L2;
+    rc = l1_vmenter(g, 0);
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 23 || l1_rd(G_RIP) != PA(l2_shadow_at_vmread)) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "first exit, reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    CHECK(c, g[R8] == SHADOW_RIP_L1, "L2's VMREAD of the shadow VMCS", g[R8]);
+    CHECK(c, g[R9] == SHADOW_RIP_L2, "L2's VMREAD after its VMWRITE", g[R9]);
+    uint64_t ii = l1_rd(R_INSN_INFO);
+    CHECK(c, ((ii >> 3) & 15) == R11 && ((ii >> 10) & 1) && ((ii >> 28) & 15) == RDX,
+          "exit 23: instruction information", ii);
+    uint64_t len = PA(l2_shadow_at_vmcall) - PA(l2_shadow_at_vmread);
+    CHECK(c, l1_rd(R_INSN_LEN) == len, "exit 23: instruction length", l1_rd(R_INSN_LEN));
+    l1_w(G_RIP, PA(l2_shadow_at_vmcall));
+    rc = l1_vmenter(g, 1);
+    r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 18) {
+        l1_fail(c, rc ? "VMRESUME failed, outcome" : "second exit, reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    /* L2's write is the shadow VMCS's data: L1 reads it as its own VMCS. */
+    uint64_t v = 0;
+    rc = l1_vmptrld(PA(shadow_vmcs));
+    if (!rc)
+        rc = l1_vmread(G_RIP, &v);
+    if (!rc)
+        rc = l1_vmclear(PA(shadow_vmcs));
+    if (!rc)
+        rc = l1_vmptrld(PA(vmcs));
+    if (rc) {
+        l1_fail(c, "reading the shadow VMCS, outcome", (uint64_t)rc);
+        return;
+    }
+    CHECK(c, v == SHADOW_RIP_L2, "guest RIP in the shadow VMCS", v);
+    l1_say("L2 read and wrote guest RIP in the shadow VMCS without an exit; its VMREAD of guest RSP exited (23)\n");
+    l1_pass(c);
+}
+
 /* ---- the broken-VMCS program ---- */
 
 static void l1_record(uint32_t v, int rc)
@@ -1934,6 +2032,7 @@ void l1_main(uint64_t mode, uint64_t first_var)
         l1_tsc_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_debug_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_x2apic_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_shadow_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
     }
     l1_vmx_off();
     if (l1_efer_set) /* the test kernel's EFER on a bare run */

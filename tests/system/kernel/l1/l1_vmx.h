@@ -35,6 +35,8 @@
 #define C_EPTP 0x201au
 #define C_VMFUNC 0x2018u    /* VM-function controls */
 #define C_EPTP_LIST 0x2024u /* EPTP-list address */
+#define C_VMREAD_BITMAP 0x2026u  /* VMREAD-bitmap address */
+#define C_VMWRITE_BITMAP 0x2028u /* VMWRITE-bitmap address */
 #define C_PML_ADDR 0x200eu  /* PML address */
 #define G_PML_INDEX 0x0812u /* guest PML index */
 /* 16-bit control field. */
