@@ -121,8 +121,19 @@ int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l
     vcore__nvmx_shadow_stale_all(vcpu->nvmx);
     /* The VMM's answer to L2's last exit goes to L2 first. */
     bool reflected = false;
+    vcore_nvmx_t *nv = vcpu->nvmx;
     int err = vcore__vcpu_nested_l0_reply(vcpu, exit, &reflected);
     if (err || reflected) {
+        /* The answer ended in a VM exit to L1 (a refused RDMSR's #GP L1
+         * intercepts, say): it discards a monitor-trap-flag VM exit owed to
+         * L2 (as KVM does), and an INIT still owed is blocked in L1's VMX
+         * root operation from now on - latched ("Restrictions on VMX
+         * Operation"). No other exit to L1 finds either owed: the run
+         * takes them before L2 runs. */
+        if (reflected) {
+            vcpu->x86->init_latched |= nv->init_pending;
+            nv->mtf_pending = nv->init_pending = false;
+        }
         *l1 = reflected && exit->reason != VCORE_EXIT_SHUTDOWN;
         return err;
     }

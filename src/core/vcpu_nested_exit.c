@@ -593,14 +593,6 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
         return err;
     *shutdown = false;
     nv->in_l2 = false;
-    /* A VM exit discards a monitor-trap-flag VM exit owed to L2's next
-     * boundary (as KVM does); an INIT still owed is blocked in L1's VMX
-     * root operation from now on: latched ("Restrictions on VMX
-     * Operation"). */
-    if (nv->mtf_pending | nv->init_pending) {
-        vcpu->x86->init_latched |= nv->init_pending;
-        nv->mtf_pending = nv->init_pending = false;
-    }
     /* L2's VMWRITEs to L1's shadow VMCS reach L1 memory (vcpu_nested_shadow12.c). */
     if (nv->shadow_loaded)
         vcore__vcpu_nested_shadow12_leave(vcpu);
@@ -804,6 +796,7 @@ int vcore__vcpu_nested_init_exit(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *h
     d.owner = VCORE_NVMX_OWNER_L1;
     d.kind = VCORE_NVMX_RULE_ALWAYS;
     vcpu->nvmx->init_pending = false;
+    vcpu->nvmx->mtf_pending = false; /* discarded by this VM exit, as KVM does */
     int err = vcore__vcpu_nested_load02(vcpu);
     if (err)
         return err;

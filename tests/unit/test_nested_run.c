@@ -379,6 +379,29 @@ START_TEST(rdmsr_refused_with_l1_gp_intercept_is_exit_to_l1)
 }
 END_TEST
 
+/* An INIT signalled while the VMM holds L2's RDMSR, whose refusal then
+ * ends in the #GP exit to L1: that exit comes first (the instruction
+ * completes with the answer), and the INIT, no longer for L2, is blocked
+ * in L1's VMX root operation - latched ("Restrictions on VMX Operation")
+ * and delivered once L1 leaves VMX operation with VMXOFF. */
+START_TEST(init_owed_when_reply_exits_to_l1_is_latched)
+{
+    msr_bitmap_clear();
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 13);
+    nested_set_gpr(VCORE_X86_RCX, 0x1a0);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    ck_assert_int_eq(vcore_vcpu_init_signal(vcpu), VCORE_OK);
+    e.u.msr.error = 1;
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
+    ck_assert(!last().in_l2);
+    push_insn(VCORE_NVMX_VMXOFF, 0, 3);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_INIT);
+}
+END_TEST
+
 /* RDMSR of IA32_SYSENTER_EIP that L1 lets through: L2's own value, from
  * vmcs02's guest state, without the VMM ("Guest Register State"). */
 START_TEST(rdmsr_of_l2_state_answered_from_vmcs02)
@@ -1410,6 +1433,7 @@ static Suite *run_suite(void)
     tcase_add_test(tl, wrmsr_from_l2_reaches_vmm);
     tcase_add_test(tl, rdmsr_refused_is_gp_in_l2);
     tcase_add_test(tl, rdmsr_refused_with_l1_gp_intercept_is_exit_to_l1);
+    tcase_add_test(tl, init_owed_when_reply_exits_to_l1_is_latched);
     tcase_add_test(tl, rdmsr_of_l2_state_answered_from_vmcs02);
     tcase_add_test(tl, wrmsr_of_l2_state_into_vmcs02);
     tcase_add_test(tl, completion_ends_sti_blocking);
