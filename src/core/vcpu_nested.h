@@ -270,6 +270,23 @@ int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t 
  * into L2 at the next entry. */
 int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, uint32_t error, uint64_t cr2,
                                     vcore_exit_t *exit, bool *reflected);
+/* The end of an L2 exit L0 took an exception decision for (err, reflected
+ * as vcore__vcpu_nested_l0_exception() gave them): an error as it is; a VM
+ * exit to L1 makes the run loop go on with L1 (*handled, not after a
+ * shutdown); else L2 runs again (*again), counted as L0's. */
+static inline int vcore__vcpu_nested_l0_done(vcore_vcpu_t *vcpu, int err, bool reflected, vcore_exit_t *exit,
+                                             bool *handled, bool *again)
+{
+    if (err)
+        return err;
+    if (reflected) {
+        *handled = exit->reason != VCORE_EXIT_SHUTDOWN;
+        return VCORE_OK;
+    }
+    vcpu->nvmx->last.l0_handled++;
+    *again = true;
+    return VCORE_OK;
+}
 /* vcpu_nested_vmfunc.c: L2's VMFUNC, which exits to L0 whenever L1 enables
  * VM functions (vmcs02's VM-function controls are 0). *to_l1: exit 59 is
  * L1's (reflect it); else it is done: EPTP switching performed (*again:

@@ -781,48 +781,47 @@ int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, const vcore__nvmx_exit02_t *x
     return VCORE_OK;
 }
 
-int vcore__vcpu_nested_init_exit(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+/* A VM exit owed to L1 on L2's next boundary, qualification 0, decided by
+ * rule kind (arg, field: the control, where one decides it). Either kind
+ * owed is settled by it: the INIT taken, a monitor-trap-flag VM exit
+ * discarded by any VM exit (as KVM does). */
+static int vcore__vcpu_nested_owed_exit(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t kind, uint32_t arg,
+                                        uint32_t field, vcore_exit_t *exit, bool *handled)
 {
-    /* "Other Causes of VM Exits": exit reason 3, qualification 0; the
-     * processor does none of what INIT does outside VMX operation, changes
-     * no register and clears no pending event. Unconditional for L1. */
     vcore__nvmx_exit02_t x;
     vcore__memset(&x, 0, sizeof(x));
     x.have = VCORE__X02_QUAL;
-    x.reason = VCORE_VMX_EXIT_INIT;
+    x.reason = reason;
     vcore_nvmx_decision_t d;
     vcore__memset(&d, 0, sizeof(d));
     d.size = sizeof(d);
     d.owner = VCORE_NVMX_OWNER_L1;
-    d.kind = VCORE_NVMX_RULE_ALWAYS;
+    d.kind = kind;
+    d.arg = arg;
+    d.field = field;
     vcpu->nvmx->init_pending = false;
-    vcpu->nvmx->mtf_pending = false; /* discarded by this VM exit, as KVM does */
+    vcpu->nvmx->mtf_pending = false;
     int err = vcore__vcpu_nested_load02(vcpu);
     if (err)
         return err;
     return vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, handled);
 }
 
+int vcore__vcpu_nested_init_exit(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+{
+    /* "Other Causes of VM Exits": exit reason 3, qualification 0; the
+     * processor does none of what INIT does outside VMX operation, changes
+     * no register and clears no pending event. Unconditional for L1. */
+    return vcore__vcpu_nested_owed_exit(vcpu, VCORE_VMX_EXIT_INIT, VCORE_NVMX_RULE_ALWAYS, 0, 0, exit, handled);
+}
+
 int vcore__vcpu_nested_mtf(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
 {
     /* "Monitor Trap Flag": exit reason 37, qualification 0; the control
-     * that asked for it is primary processor-based bit 27. */
-    vcore__nvmx_exit02_t x;
-    vcore__memset(&x, 0, sizeof(x));
-    x.have = VCORE__X02_QUAL;
-    x.reason = VCORE_VMX_EXIT_MONITOR_TRAP_FLAG;
-    vcore_nvmx_decision_t d;
-    vcore__memset(&d, 0, sizeof(d));
-    d.size = sizeof(d);
-    d.owner = VCORE_NVMX_OWNER_L1;
-    d.kind = VCORE_NVMX_RULE_PROC;
-    d.arg = 27;
-    d.field = VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL;
-    vcpu->nvmx->mtf_pending = false;
-    int err = vcore__vcpu_nested_load02(vcpu);
-    if (err)
-        return err;
-    return vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, handled);
+     * that asked for it is primary processor-based bit 27. An INIT is
+     * never owed with it: it is taken first. */
+    return vcore__vcpu_nested_owed_exit(vcpu, VCORE_VMX_EXIT_MONITOR_TRAP_FLAG, VCORE_NVMX_RULE_PROC, 27,
+                                        VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, exit, handled);
 }
 
 int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown)

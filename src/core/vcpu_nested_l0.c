@@ -596,15 +596,7 @@ static int vcore__vcpu_nested_l0_elem_fault(vcore_vcpu_t *vcpu, const vcore__l0_
         uint8_t vec = (uint8_t)(seg == VCORE_X86_SS ? VCORE__VEC_SS : VCORE__VEC_GP);
         err = vcore__vcpu_nested_l0_exception(vcpu, vec, 0, 0, exit, &reflected);
     }
-    if (err)
-        return err;
-    if (reflected) {
-        *handled = exit->reason != VCORE_EXIT_SHUTDOWN;
-        return VCORE_OK;
-    }
-    nv->last.l0_handled++;
-    *again = true;
-    return VCORE_OK;
+    return vcore__vcpu_nested_l0_done(vcpu, err, reflected, exit, handled, again);
 }
 
 /* INS/OUTS (REP or not) of L2 that L0 keeps (SDM Vol. 2,

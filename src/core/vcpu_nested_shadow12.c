@@ -257,15 +257,7 @@ int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_e
         bool reflected = false;
         err = vcore__vcpu_nested_l0_exception(vcpu, res.vector, res.has_error_code ? res.error_code : 0u, res.cr2,
                                               exit, &reflected);
-        if (err)
-            return err;
-        if (reflected) {
-            *handled = exit->reason != VCORE_EXIT_SHUTDOWN;
-            return VCORE_OK;
-        }
-        nv->last.l0_handled++;
-        *again = true;
-        return VCORE_OK;
+        return vcore__vcpu_nested_l0_done(vcpu, err, reflected, exit, handled, again);
     }
     default:
         if (res.diag == VCORE_DIAG_NVMX_L2_EPT_VIOLATION || res.diag == VCORE_DIAG_NVMX_L2_EPT_MISCONFIG)

@@ -142,6 +142,21 @@ bool kt_events_wait_for_entry(void)
     return kt_kvm_pvm();
 }
 
+vcore_nvmx_t *kt_nvmx_object(void)
+{
+    static uint8_t store[64 * 1024] __attribute__((aligned(8)));
+    vcore_nvmx_config_t c;
+    vcore_nvmx_t *n = NULL;
+    memset(&c, 0, sizeof c);
+    c.size = sizeof c;
+    c.caps.size = sizeof c.caps;
+    c.maxphyaddr = 40;
+    ck_assert_int_eq(vcore_nvmx_caps_emulated(&c.caps), VCORE_OK);
+    ck_assert_uint_le(vcore_nvmx_storage_size(), sizeof store);
+    ck_assert_int_eq(vcore_nvmx_init(store, sizeof store, &c, &n, NULL), VCORE_OK);
+    return n;
+}
+
 int kt_count_fds(void)
 {
     int n = 0;

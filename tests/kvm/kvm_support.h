@@ -72,6 +72,9 @@ bool kt_events_wait_for_entry(void);
  * this kind of machine): it also ignores the host's writes to the guest's
  * IA32_TIME_STAMP_COUNTER. */
 bool kt_kvm_pvm(void);
+/* A nested VMX state with the library's emulated capabilities (MAXPHYADDR
+ * 40), in storage of this file: one at a time. */
+vcore_nvmx_t *kt_nvmx_object(void);
 /* Number of open file descriptors of this process. */
 int kt_count_fds(void);
 /* Runs a suite; returns the exit status. */

@@ -560,22 +560,6 @@ static void nested_guest_blob(void)
     fk.nested_len = 128 + 8192;
 }
 
-static uint8_t nvmx_store[64 * 1024] __attribute__((aligned(8)));
-
-static vcore_nvmx_t *nested_state_object(void)
-{
-    vcore_nvmx_config_t c;
-    vcore_nvmx_t *n = NULL;
-    memset(&c, 0, sizeof c);
-    c.size = sizeof c;
-    c.caps.size = sizeof c.caps;
-    c.maxphyaddr = 40;
-    ck_assert_int_eq(vcore_nvmx_caps_emulated(&c.caps), VCORE_OK);
-    ck_assert_uint_le(vcore_nvmx_storage_size(), sizeof nvmx_store);
-    ck_assert_int_eq(vcore_nvmx_init(nvmx_store, sizeof nvmx_store, &c, &n, NULL), VCORE_OK);
-    return n;
-}
-
 /* A guest-mode state read from the kernel goes back byte for byte (KVM's
  * part of each page: the first 998 bytes, the rest is zero both ways). */
 START_TEST(nested_state_guest_mode_round_trip)
@@ -584,7 +568,7 @@ START_TEST(nested_state_guest_mode_round_trip)
     nested_guest_blob();
     static uint8_t want[128 + 8192];
     memcpy(want, fk.nested, sizeof want);
-    vcore_nvmx_t *n = nested_state_object();
+    vcore_nvmx_t *n = kt_nvmx_object();
     vcore_diag_t d = {.size = sizeof d};
     ck_assert_int_eq(vcore_nvmx_kvm_get_nested_state(vcpu, n, &d), VCORE_OK);
     ck_assert_uint_eq(vcore_nvmx_kvm_state_size(n), 128 + 8192);
@@ -603,7 +587,7 @@ END_TEST
  * host without KVM_CAP_NESTED_STATE has neither ioctl. */
 START_TEST(nested_state_refusals)
 {
-    vcore_nvmx_t *n = nested_state_object();
+    vcore_nvmx_t *n = kt_nvmx_object();
     vcore_diag_t d = {.size = sizeof d};
     fk.nested_cap = 0;
     ck_assert_int_eq(vcore_nvmx_kvm_get_nested_state(vcpu, n, &d), VCORE_ERR_UNSUPPORTED);

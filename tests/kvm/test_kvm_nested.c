@@ -23,7 +23,6 @@
 #define NESTED_MAX (128 + 2 * 4096) /* header + vmcs12 + shadow vmcs12 */
 
 static kt_env_t env;
-static uint8_t nvmx_store[64 * 1024] __attribute__((aligned(8)));
 static uint8_t raw[NESTED_MAX] __attribute__((aligned(8)));
 static uint8_t raw2[NESTED_MAX] __attribute__((aligned(8)));
 
@@ -35,20 +34,6 @@ static void setup(void)
 static void teardown(void)
 {
     kt_down(&env);
-}
-
-static vcore_nvmx_t *nested_object(void)
-{
-    vcore_nvmx_config_t c;
-    vcore_nvmx_t *n = NULL;
-    memset(&c, 0, sizeof c);
-    c.size = sizeof c;
-    c.caps.size = sizeof c.caps;
-    c.maxphyaddr = 40;
-    ck_assert_int_eq(vcore_nvmx_caps_emulated(&c.caps), VCORE_OK);
-    ck_assert_uint_le(vcore_nvmx_storage_size(), sizeof nvmx_store);
-    ck_assert_int_eq(vcore_nvmx_init(nvmx_store, sizeof nvmx_store, &c, &n, NULL), VCORE_OK);
-    return n;
 }
 
 /* KVM_GET_NESTED_STATE straight to the kernel: struct kvm_nested_state is
@@ -70,7 +55,7 @@ START_TEST(nested_state_on_this_kernel)
 {
     const vcore_kvm_vm_t *kvm = vcore__kvm_vm_of(env.vcpu);
     int cap = ioctl(kvm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
-    vcore_nvmx_t *n = nested_object();
+    vcore_nvmx_t *n = kt_nvmx_object();
     vcore_diag_t d = {.size = sizeof d};
     if (cap <= 0) {
         ck_assert_int_eq(vcore_nvmx_kvm_get_nested_state(env.vcpu, n, &d), VCORE_ERR_UNSUPPORTED);
