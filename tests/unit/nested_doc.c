@@ -549,6 +549,13 @@ int main(void)
            "  \"Checks on VMX Controls\" has no rule on the multiplier, so the library's checks accept it\n"
            "  and a vmcs12 with it fails only where the processor refuses vmcs02.\n"
            "- PML: Bochs logs the guest-physical address with bits 11:0 of the access; \"Page-Modification\n"
-           "  Logging\" says the logged address is 4-KByte aligned (bits 11:0 clear), as the library logs it.\n");
+           "  Logging\" says the logged address is 4-KByte aligned (bits 11:0 clear), as the library logs it.\n"
+           "- An external interrupt pending at VM entry, with \"external-interrupt exiting\": Bochs runs the\n"
+           "  guest on until some other event is due (its VM entry forgets the pending interrupt), where\n"
+           "  \"Event Blocking\" has the VM exit come before the guest's first instruction, as the library\n"
+           "  does for L2 (case l2.interrupt_pending_at_vmlaunch: bare SKIP).\n"
+           "- INIT in VMX non-root operation: Bochs takes the VM exit but keeps the INIT pending, so the\n"
+           "  next VM entry exits again and VMXOFF resets the processor; \"Other Causes of VM Exits\" has\n"
+           "  the exit consume the INIT, as the library does for L2 (case l2.init_signal: bare SKIP).\n");
     return 0;
 }

@@ -504,6 +504,16 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
                 }
                 continue;
             }
+            if (!e.u.io.is_in && e.u.io.port == L2_PORT_INIT && (e.flags & VCORE_EXIT_F_L2)) {
+                /* L2 asks for an INIT signal to the vCPU (L1's INIT case). */
+                int ierr = vcore_vcpu_init_signal(v->vcpu);
+                if (ierr) {
+                    vtk_line_str(&v->stop, "vcore_vcpu_init_signal: ");
+                    vtk_line_str(&v->stop, vcore_err_name(ierr));
+                    return 1;
+                }
+                continue;
+            }
             if (!e.u.io.is_in && e.u.io.port == L2_PORT_PASS && e.u.io.width == 1) {
                 v->l0_io80++;
                 v->l0_io80_val = e.u.io.data[0];

@@ -83,7 +83,9 @@
     X(DEBUG, "l2.debug_controls_kept", "neither 'load debug controls' at entry nor 'save debug controls' at exit, MOV-DR exiting clear: L2's MOV from DR7 reads L1's DR7 (401H, breakpoint 0 enabled at an address nothing executes); after the exit L1's DR7 is 400H") \
     X(TSC, "l2.tsc_offset_scaling", "'use TSC offsetting' and 'use TSC scaling' with multiplier 2.0 and offset 2^40: L2's RDTSC reads 2 * TSC + 2^40 for a TSC between L1's reads before the entry and after the exit") \
     X(X2APIC, "l2.x2apic_tpr", "'use TPR shadow' and 'virtualize x2APIC mode' (with 'APIC-register virtualization' where allowed), L1's MSR bitmap clear for 808H, VTPR 50H: L2's RDMSR of 808H reads 50H and its WRMSR of 30H lands on the virtual-APIC page (offset 80H), without an exit to L1 (nested: and without an RDMSR/WRMSR exit to L0 between L1's marks 6 and 7); VMCALL exits") \
-    X(SHADOW, "l2.vmcs_shadowing", "'VMCS shadowing' with a shadow VMCS L1 built (VMCLEAR, VMPTRLD, VMWRITE, VMCLEAR) and VMREAD/VMWRITE bitmaps clear for guest RIP only: L2's VMREAD, VMWRITE and VMREAD again of guest RIP run on the shadow VMCS without an exit; its VMREAD of guest RSP (bit set) exits (23) with reg1 R11, reg2 RDX; VMCALL exits; L1 finds L2's write in the shadow VMCS")
+    X(SHADOW, "l2.vmcs_shadowing", "'VMCS shadowing' with a shadow VMCS L1 built (VMCLEAR, VMPTRLD, VMWRITE, VMCLEAR) and VMREAD/VMWRITE bitmaps clear for guest RIP only: L2's VMREAD, VMWRITE and VMREAD again of guest RIP run on the shadow VMCS without an exit; its VMREAD of guest RSP (bit set) exits (23) with reg1 R11, reg2 RDX; VMCALL exits; L1 finds L2's write in the shadow VMCS") \
+    X(INTR_ENTRY, "l2.interrupt_pending_at_vmlaunch", "pin-based 'external-interrupt exiting' with 'acknowledge interrupt on exit': an interrupt pending for L1 (RFLAGS.IF = 0; OUT to L1_PORT_IRQ, L0 injects it) exits (1) right after VMLAUNCH, before L2's first instruction, the vector in the exit interruption information; VMRESUME then runs L2 to its VMCALL") \
+    X(INIT, "l2.init_signal", "an INIT signal while L2 runs exits (3, qualification 0) to L1 before L2's next instruction (L2's OUT to L2_PORT_INIT, which L1's I/O bitmap lets through and L0's VMM answers with vcore_vcpu_init_signal: RIP past the OUT); VMRESUME then runs L2 to its VMCALL")
 
 enum l1_case_id {
 #define L1_CASE_ENUM(id, name, why) L1_CASE_##id,
@@ -162,6 +164,9 @@ typedef struct l1_header {
 #define L2_PORT_OUT 0x90u
 #define L2_PORT_IN 0x3f8u
 #define L2_PASS_VALUE 0x2au /* what L2 writes to L2_PORT_PASS */
+/* Nested only: L2's OUT (not intercepted by L1) asks L0 for an INIT signal
+ * to the vCPU (vcore_vcpu_init_signal). */
+#define L2_PORT_INIT 0x81u
 #define L1_PORT_MARK 0xebu  /* L1's measurement marks: OUT of the mark number */
 /* Nested only: OUT of a vector asks L0 to make that external interrupt
  * pending for L1's vCPU (vcore_vcpu_inject_interrupt). */

@@ -311,6 +311,26 @@ l2_tsc_at_vmcall:
     vmcall                          /* exit 18 */
     ud2
 
+/* The interrupt-at-entry guest: R8 := 1, VMCALL. An interrupt pending at
+ * VMLAUNCH exits before the first instruction: R8 stays 0 until L1
+ * resumes it. */
+    .globl l2_intr, l2_intr_at_vmcall
+l2_intr:
+    mov $1, %r8d
+l2_intr_at_vmcall:
+    vmcall                          /* exit 18 */
+    ud2
+
+/* The INIT guest: OUT to port 81H, which L1's I/O bitmap lets through to
+ * L0, whose VMM answers it with an INIT signal; the INIT exit (3) comes
+ * before the VMCALL. */
+    .globl l2_init_out, l2_init_out_at
+l2_init_out:
+    out %al, $0x81
+l2_init_out_at:
+    vmcall                          /* exit 18 */
+    ud2
+
 /* The MSR-bitmap guest: WRMSR of R11:R10 to IA32_FS_BASE, RDMSR of it into
  * R9:R8 (L1 lets both through), then WRMSR of R13:R12 to IA32_GS_BASE (L1
  * intercepts it: exit 32), VMCALL. */

@@ -43,7 +43,8 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_vid_again[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[], l2_dr7[], l2_dr7_at_vmcall[],
     l2_msrbmp[], l2_msrbmp_at_wrmsr[], l2_msrbmp_at_vmcall[],
     l2_vmfunc[], l2_vmfunc_at_vmcall[], l2_vmfunc_at_bad[], l2_pml[], l2_pml_at_vmcall[], l2_tsc[], l2_tsc_at_vmcall[],
-    l2_x2apic[], l2_x2apic_at_vmcall[], l2_shadow[], l2_shadow_at_vmread[], l2_shadow_at_vmcall[];
+    l2_x2apic[], l2_x2apic_at_vmcall[], l2_shadow[], l2_shadow_at_vmread[], l2_shadow_at_vmcall[],
+    l2_intr[], l2_intr_at_vmcall[], l2_init_out[], l2_init_out_at[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -585,16 +586,11 @@ static void l1_vid_off(void)
 
 static bool l1_pi_armed;
 
-/* The notification vector pending for L1, RFLAGS.IF = 0: nested, L0 makes
- * it pending on L1's request; bare, the local APIC's self IPI in x2APIC
- * mode (IA32_APIC_BASE 1BH bits 11 and 10, SVR 80FH bit 8, SELF IPI 83FH:
- * "x2APIC Register Address Space", "Self IPI Register"). */
-static bool l1_pi_notify(void)
+/* Bare runs: the local APIC enabled in x2APIC mode (IA32_APIC_BASE 1BH
+ * bits 11 and 10, SVR 80FH bit 8: "x2APIC Register Address Space");
+ * false without x2APIC (CPUID.1:ECX bit 21). */
+static bool l1_x2apic_on(void)
 {
-    if (l1_flags & L1_MODE_NESTED) {
-        __asm__ volatile("outb %%al, %%dx" : : "a"((uint8_t)L1_PI_NV), "d"((uint16_t)L1_PORT_IRQ));
-        return true;
-    }
     uint32_t a = 1, b, cx = 0, d;
     __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(cx), "=d"(d));
     if (!(cx & (1u << 21)))
@@ -604,7 +600,21 @@ static bool l1_pi_notify(void)
         l1_wrmsr(0x1b, base |= 1u << 11);
     l1_wrmsr(0x1b, base | (1u << 10));
     l1_wrmsr(0x80f, 0x1ff);
-    l1_wrmsr(0x83f, L1_PI_NV);
+    return true;
+}
+
+/* External interrupt v pending for L1, RFLAGS.IF = 0: nested, L0 makes it
+ * pending on L1's request; bare, the local APIC's self IPI ("Self IPI
+ * Register", 83FH). False when neither is available. */
+static bool l1_irq_pending(uint8_t v)
+{
+    if (l1_flags & L1_MODE_NESTED) {
+        __asm__ volatile("outb %%al, %%dx" : : "a"(v), "d"((uint16_t)L1_PORT_IRQ));
+        return true;
+    }
+    if (!l1_x2apic_on())
+        return false;
+    l1_wrmsr(0x83f, v);
     return true;
 }
 
@@ -631,7 +641,7 @@ static bool l1_pi_arm(void)
     l1_w(C_EXIT, l1_exitc);
     l1_w(C_PI_NV, L1_PI_NV);
     l1_w(C_PI_DESC, PA(pi_desc));
-    if (!l1_pi_notify()) {
+    if (!l1_irq_pending(L1_PI_NV)) {
         l1_skip(c, "no x2APIC for the self IPI");
         l1_pin &= ~(1u << 7);
         l1_w(C_PIN, l1_pin);
@@ -1386,6 +1396,121 @@ static void l1_tsc_program(bool ept)
     l1_pass(c);
 }
 
+/* ---- an interrupt pending at VMLAUNCH ---- */
+
+#define L1_INTR_VECTOR 0x41u
+
+/* "Event Blocking" and "VM Exits Caused by Events": with "external-
+ * interrupt exiting" an interrupt pending when VMLAUNCH enters L2 (L1
+ * itself has RFLAGS.IF = 0) exits at once, before L2 executes anything;
+ * RFLAGS.IF of L2 does not block it, and with "acknowledge interrupt on
+ * exit" the exit interruption information holds the vector, type 0
+ * ("VM-Exit Information Fields for VM Exits Due to Vectored Events").
+ * VMRESUME then runs L2 from its first instruction.
+ * Bare runs SKIP: Bochs 2.7 does not recognize an interrupt already
+ * pending at VM entry (its VM entry clears the CPU's pending-event flag
+ * and sets it again only for events of the VMCS, so L2 ran on to its
+ * VMCALL with the self IPI still pending in the APIC), which the SDM
+ * contradicts; the interrupt would then stay requested for the rest of
+ * the run. */
+static void l1_intr_entry_program(bool ept)
+{
+    const uint32_t c = L1_CASE_INTR_ENTRY;
+    if (!(l1_flags & L1_MODE_NESTED)) {
+        l1_skip(c, "Bochs 2.7 does not recognize an interrupt pending at VM entry");
+        return;
+    }
+    if (!((l1_cap_exit >> 32) & (1u << 15))) {
+        l1_skip(c, "'acknowledge interrupt on exit' is not allowed-1");
+        return;
+    }
+    if (!l1_program_start(c, ept))
+        return;
+    l1_pin |= 1u;
+    l1_w(C_PIN, l1_pin);
+    l1_exitc |= 1u << 15;
+    l1_w(C_EXIT, l1_exitc);
+    l1_host_state();
+    l1_guest_state(l2_intr);
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    (void)l1_irq_pending(L1_INTR_VECTOR);
+    memset(g, 0, sizeof(g));
+    int rc = l1_vmenter(g, 0);
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 1) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "exit reason (expected 1)", rc ? (uint64_t)rc : r);
+        return;
+    }
+    uint64_t info = l1_rd(R_EXIT_INTR), rip = l1_rd(G_RIP);
+    CHECK(c, info == (0x80000000u | L1_INTR_VECTOR), "exit interruption information", info);
+    CHECK(c, rip == PA(l2_intr), "L2's RIP at the exit (expected its first instruction)", rip);
+    CHECK(c, g[R8] == 0, "L2's R8 at the exit (L2 ran)", g[R8]);
+    l1_pin &= ~1u;
+    l1_w(C_PIN, l1_pin);
+    rc = l1_vmenter(g, 1);
+    r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 18 || l1_rd(G_RIP) != PA(l2_intr_at_vmcall)) {
+        l1_fail(c, rc ? "VMRESUME failed, outcome" : "exit reason after VMRESUME", rc ? (uint64_t)rc : r);
+        return;
+    }
+    CHECK(c, g[R8] == 1, "L2's R8 after VMRESUME", g[R8]);
+    l1_say("an interrupt pending at VMLAUNCH exited before L2's first instruction\n");
+    l1_pass(c);
+}
+
+/* ---- INIT while L2 runs ---- */
+
+/* "Other Causes of VM Exits": an INIT signal in VMX non-root operation is
+ * a VM exit (3), qualification 0, at an instruction boundary, L2's state
+ * saved as it was, the INIT consumed. It comes from L0's VMM while it
+ * handles L2's OUT to L2_PORT_INIT, so the exit comes before L2's next
+ * instruction; VMRESUME then runs L2 on to its VMCALL.
+ * Bare runs SKIP: Bochs 2.7 takes the VM exit but leaves the INIT pending
+ * (masked in VMX root operation), so the next VM entry exits for it again
+ * and VMXOFF resets the emulated machine - an INIT the SDM says the exit
+ * consumed. */
+static void l1_init_program(bool ept)
+{
+    const uint32_t c = L1_CASE_INIT;
+    if (!(l1_flags & L1_MODE_NESTED)) {
+        l1_skip(c, "Bochs 2.7 leaves the INIT pending after its VM exit");
+        return;
+    }
+    if (!l1_program_start(c, ept))
+        return;
+    l1_host_state();
+    l1_guest_state(l2_init_out);
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    memset(g, 0, sizeof(g));
+    int rc = l1_vmenter(g, 0);
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 3) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "exit reason (expected 3)", rc ? (uint64_t)rc : r);
+        return;
+    }
+    uint64_t rip = l1_rd(G_RIP), qual = l1_rd(R_QUAL);
+    CHECK(c, qual == 0, "exit qualification", qual);
+    CHECK(c, rip == PA(l2_init_out_at), "L2's RIP at the INIT exit (expected past the OUT)", rip);
+    rc = l1_vmenter(g, 1);
+    r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 18 || l1_rd(G_RIP) != PA(l2_init_out_at)) {
+        l1_fail(c, rc ? "VMRESUME failed, outcome" : "exit reason after VMRESUME", rc ? (uint64_t)rc : r);
+        return;
+    }
+    l1_say("INIT while L2 ran exited to L1; L2 went on after VMRESUME\n");
+    l1_pass(c);
+}
+
 /* ---- the MSR-bitmap guest ---- */
 
 static void l1_mark(uint8_t k);
@@ -2033,6 +2158,8 @@ void l1_main(uint64_t mode, uint64_t first_var)
         l1_debug_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_x2apic_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_shadow_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_intr_entry_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_init_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
     }
     l1_vmx_off();
     if (l1_efer_set) /* the test kernel's EFER on a bare run */
