@@ -93,10 +93,12 @@ struct vcore_vcpu {
     vcore_nvmx_t *nvmx;         /* nested VMX state; NULL unless enabled */
     vcore_nsvm_t *nsvm;         /* nested SVM state; NULL unless enabled */
     uint32_t reply_pending;     /* reason of the exit waiting for a reply, 0 if none */
+    uint32_t exit_flags_owed;   /* VCORE_EXIT_F_* the next exit handed to the VMM carries (vcore_vcpu_run) */
     /* The run loop's before-entry steps run on every entry: an arm64 vCPU,
      * nested SVM or a Hyper-V VM (fixed when the vCPU is set up: Hyper-V
      * is enabled before any vCPU exists). */
     bool entry_always;
+    bool hv; /* the VM has Hyper-V (vm->hv), fixed for the vCPU's life: one load for the run loop */
     vcore_diag_t last_diag;
     void *priv;
 };

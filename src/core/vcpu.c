@@ -141,7 +141,8 @@ static int vcore__vcpu_setup(vcore_vm_t *vm, void *mem, const vcore__vcpu_layout
             return err;
         }
     }
-    vcpu->entry_always = vcpu->arm64 || vcpu->nsvm || vm->hv;
+    vcpu->hv = vm->hv != NULL;
+    vcpu->entry_always = vcpu->arm64 || vcpu->nsvm || vcpu->hv;
     vcpu->magic = VCORE__VCPU_MAGIC;
     int err = vm->ops.vcpu_init(vcpu, vcpu->priv);
     if (err) {
@@ -259,6 +260,7 @@ void vcore__vcpu_reset(vcore_vcpu_t *vcpu)
         vcore__vcpu_x86_reset(vcpu, false);
     vcore__vcpu_mark_dirty(vcpu, vcore__vcpu_all_groups(vcpu));
     vcpu->reply_pending = 0;
+    vcpu->exit_flags_owed = 0; /* the local APIC is reset too */
 }
 
 int vcore_vcpu_reset(vcore_vcpu_t *vcpu)
@@ -307,6 +309,13 @@ static inline bool vcore__vcpu_entry_work(const vcore_vcpu_t *vcpu, uint32_t ans
     const vcore__x86_vcpu_t *x = vcpu->x86;
     const vcore_nvmx_t *nv = vcpu->nvmx;
     return x->queued || x->shutdown_pending || (nv && (nv->in_l2 || nv->hw_sync));
+}
+
+/* Out of line: the run's return path pays one test for it. */
+static __attribute__((noinline, cold)) void vcore__vcpu_exit_flags_give(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
+{
+    exit->flags |= vcpu->exit_flags_owed;
+    vcpu->exit_flags_owed = 0;
 }
 
 int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
@@ -365,7 +374,7 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
             /* Hyper-V: the vCPU counts as in guest mode from here to the end of
              * the backend run; IPI vectors and TLB flushes other vCPUs left for
              * it are taken in (x86/hyperv/hv_vm.c). */
-            if (!err && vcpu->vm->hv)
+            if (!err && vcpu->hv)
                 err = vcore__hv_before_entry(vcpu);
             /* The x86 core may deliver queued events, or produce the exit itself
              * (a triple fault from combining exceptions) without entering;
@@ -380,7 +389,7 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
          * while nothing of the loop's before-entry work is due. */
         if (!err && !made && exit->reason == VCORE_EXIT_VMX_INSN && vcpu->nvmx)
             err = vcore__vcpu_nested_fast(vcpu, exit);
-        if (vcpu->vm->hv)
+        if (vcpu->hv)
             vcore__hv_after_exit(vcpu);
         if (err)
             return err;
@@ -396,6 +405,10 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
         answering = (exit->flags & VCORE_EXIT_F_NEEDS_REPLY) ? exit->reason : 0;
     }
     vcpu->reply_pending = (exit->flags & VCORE_EXIT_F_NEEDS_REPLY) ? exit->reason : 0;
+    /* What happened on the way that the VMM learns with the exit (the EOI
+     * of posted-interrupt processing: VCORE_EXIT_F_APIC_EOI). */
+    if (__builtin_expect(vcpu->exit_flags_owed != 0, 0))
+        vcore__vcpu_exit_flags_give(vcpu, exit);
     return VCORE_OK;
 }
 

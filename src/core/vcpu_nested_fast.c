@@ -21,7 +21,7 @@ static bool vcore__vcpu_nested_fast_ok(const vcore_vcpu_t *vcpu)
 {
     const vcore__x86_vcpu_t *x = vcpu->x86;
     const vcore_nvmx_t *nv = vcpu->nvmx;
-    return !x->queued && !x->shutdown_pending && !vcpu->vm->hv && nv->vmx_operation && !nv->in_l2 &&
+    return !x->queued && !x->shutdown_pending && !vcpu->hv && nv->vmx_operation && !nv->in_l2 &&
            nv->current_vmptr != VCORE__INVALID_PTR && !nv->hw_linked && !(nv->opts & VCORE_NVMX_OPT_NO_FAST_PATH);
 }
 

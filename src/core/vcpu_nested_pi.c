@@ -16,8 +16,11 @@
  *     external-interrupt VM exit to L1 (the caller's);
  *  3. ON (descriptor bit 256) is cleared with a locked AND, leaving the
  *     rest of the descriptor as it is;
- *  4. the EOI that dismisses the notification belongs to the local APIC,
- *     which the VMM models: the library holds none;
+ *  4. the EOI that dismisses the notification goes to the local APIC,
+ *     which the VMM models: the next exit the VMM gets carries
+ *     VCORE_EXIT_F_APIC_EOI (whatever its reason), and the VMM's APIC
+ *     model performs the EOI then, before it handles the exit - no
+ *     instruction of L1 or L2 writes it;
  *  5. PIR (bits 255:0) is ORed into VIRR (offsets 200H-270H of L1's
  *     virtual-APIC page, 32 vectors per 16 bytes) and cleared: each 64-bit
  *     word of PIR is read and cleared by one locked exchange, so a bit L1
@@ -138,8 +141,10 @@ static int vcore__vcpu_nested_pi_steps(vcore_vcpu_t *vcpu, bool report)
         irr |= bits;
         vcore__memcpy(vapic + PI_VIRR + 16u * k, &irr, 4);
     }
-    /* Step 1: consumed. */
+    /* Step 1: consumed; step 4's EOI reaches the VMM's local APIC with the
+     * next exit. */
     vcore__vcpu_events_acked(vcpu);
+    vcpu->exit_flags_owed |= VCORE_EXIT_F_APIC_EOI;
     return VCORE_OK;
 }
 

@@ -269,6 +269,50 @@ START_TEST(pi_notification_processed_without_exit)
 }
 END_TEST
 
+/* Step 4 ("The logical processor writes zero to the EOI register in the
+ * local APIC"): the VMM, whose APIC model made the notification pending,
+ * learns it with the first exit it gets after the processing - here an
+ * exit of L1 (HLT) after L2's CPUID went to L1 - and with no other: not
+ * the exit before, not the next one, not for an interrupt that exits to
+ * L1 (whose handler writes its own EOI). */
+START_TEST(pi_eoi_flag_on_next_exit_only)
+{
+    with_pi();
+    post(DESC, 0x45);
+    set_on(DESC);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_APIC_EOI, 0);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, NV), VCORE_OK);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_APIC_EOI, VCORE_EXIT_F_APIC_EOI);
+    ck_assert(!intr_pending());
+    ck_assert(virr(0x45));
+    /* L1 runs on: the next exit has nothing owed */
+    push_hlt();
+    e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_APIC_EOI, 0);
+    /* another vector is the external-interrupt exit to L1: no EOI of L0's */
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL);
+    e = run();
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x50), VCORE_OK);
+    push_hlt();
+    e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXTERNAL_INTERRUPT);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_APIC_EOI, 0);
+}
+END_TEST
+
 /* Several PIR bits, one per 64-bit word and two in one VIRR register:
  * each lands in its VIRR bit, RVI is the highest (E3H). Other bytes of the
  * descriptor (bits 511:257) are left as they are (the locked AND). */
@@ -562,6 +606,8 @@ START_TEST(pi_entry_with_notification_pending)
     push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL);
     vcore_exit_t e = run();
     ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    /* step 4: the EOI comes with the first exit after the processing */
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_APIC_EOI, _i ? 0u : VCORE_EXIT_F_APIC_EOI);
     ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 1);
     ck_assert_uint_eq(on(DESC), _i == 1);
     ck_assert_uint_eq(virr(0x45), _i == 0);
@@ -650,6 +696,7 @@ static Suite *pi_suite(void)
     tcase_add_test(t, pi_intersection_needs_vid);
     tcase_add_test(t, pi_offered_without_processor_support);
     tcase_add_test(t, pi_notification_processed_without_exit);
+    tcase_add_test(t, pi_eoi_flag_on_next_exit_only);
     tcase_add_test(t, pi_several_bits_rvi_highest);
     tcase_add_test(t, pi_first_word_only);
     tcase_add_loop_test(t, pi_at_region_end, 0, 2);

@@ -30,6 +30,14 @@ VCORE_BEGIN_DECLS
  *  (port I/O, RDMSR/WRMSR, HLT, MMIO; others raw); a reply goes to L2's registers and the next run
  *  re-enters L2 past the instruction. */
 #define VCORE_EXIT_F_L2 (1u << 2)
+/** @brief vcore_exit_t::flags: before this exit, the vCPU wrote 0 to its local APIC's EOI register,
+ *  as "Posted-Interrupt Processing" (SDM Vol. 3, step 4) does when the library processes L1's
+ *  posted-interrupt notification for L2: the interrupt the VMM made pending with
+ *  vcore_vcpu_inject_interrupt() (the notification vector) was accepted and is dismissed at once,
+ *  with no EOI write of the guest's own. A VMM with a local APIC model performs that EOI before it
+ *  handles the exit; the flag comes with any exit reason, on the first exit returned after the
+ *  processing. */
+#define VCORE_EXIT_F_APIC_EOI (1u << 3)
 
 /**
  * @brief Rule kinds deciding whether L1 wants an exit from L2.

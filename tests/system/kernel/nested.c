@@ -248,6 +248,7 @@ typedef struct vtk_l1_vm {
     const l1_header_t *h;
     uint32_t l0_io80;    /* L2's OUT to port 80H seen by L0 (count) */
     uint8_t l0_io80_val;
+    uint32_t apic_eois;  /* exits with VCORE_EXIT_F_APIC_EOI this run */
     uint32_t vmm_exits;  /* exits the run loop returned to this VMM */
     uint64_t marks[8];   /* VM entries counted at L1's marks 1..7 (0: not seen) */
     vtk_line_t stop;     /* why the run stopped, if not at L1's end */
@@ -434,6 +435,7 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
     v->stop_value = 0;
     v->vmm_exits = 0;
     v->l2_seen = 0;
+    v->apic_eois = 0;
     for (uint32_t n = 0; n < 200000; n++) {
         vtk_l0_refused_field = 0;
         int err = vcore_vcpu_run(v->vcpu, &e);
@@ -463,6 +465,11 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
             return 1;
         }
         v->vmm_exits++;
+        /* The EOI of posted-interrupt processing (this VMM models no local
+         * APIC: it counts them for L1, which reads the count on
+         * L1_PORT_EOI). */
+        if (e.flags & VCORE_EXIT_F_APIC_EOI)
+            v->apic_eois++;
         switch (e.reason) {
         case VCORE_EXIT_IO:
             if (!e.u.io.is_in && e.u.io.port == L1_PORT_LOG) {
@@ -491,6 +498,10 @@ static int vtk_l1_run(vtk_l1_vm_t *v)
                     if (vtk_exits[i].l2 && (vtk_exits[i].reason == 31 || vtk_exits[i].reason == 32))
                         msr_exits += vtk_exits[i].n;
                 e.u.io.data[0] = (uint8_t)(msr_exits > 0xff ? 0xff : msr_exits);
+                continue;
+            }
+            if (e.u.io.is_in && e.u.io.port == L1_PORT_EOI && e.u.io.width == 1 && e.u.io.count == 1) {
+                e.u.io.data[0] = (uint8_t)(v->apic_eois > 0xff ? 0xff : v->apic_eois);
                 continue;
             }
             if (!e.u.io.is_in && e.u.io.port == L1_PORT_IRQ && e.u.io.width == 1 && !(e.flags & VCORE_EXIT_F_L2)) {

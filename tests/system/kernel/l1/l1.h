@@ -69,7 +69,7 @@
     X(APIC_WRITE, "l2.apic_write", "'APIC-register virtualization': a write of APIC-access page offset 380H (a read of 030H came from the virtual-APIC page)") \
     X(VID_EOI_EXIT, "l2.vid_eoi_exit", "'virtual-interrupt delivery': RVI 31H reaches L2's IDT without an exit; its EOI write (APIC-access offset B0H) with EOI-exit bit 31H set exits after it, the vector in the qualification") \
     X(VID_EOI, "l2.vid_virtual_eoi", "'virtual-interrupt delivery': RVI 32H reaches L2's IDT, its EOI with the EOI-exit bit clear is virtualized without an exit (VISR and SVI cleared); VMCALL exits") \
-    X(PI, "l2.posted_interrupt", "'process posted interrupts': L1 posts 33H (PIR bit, ON) and, with RFLAGS.IF = 0, makes notification vector F2H pending for itself (bare: x2APIC self-IPI; nested: OUT to L1_PORT_IRQ, L0 injects it); after VMRESUME the notification is processed instead of exiting: L2 takes 33H through its IDT (EOI virtualized), ON and PIR clear; VMCALL exits") \
+    X(PI, "l2.posted_interrupt", "'process posted interrupts': L1 posts 33H (PIR bit, ON) and, with RFLAGS.IF = 0, makes notification vector F2H pending for itself (bare: x2APIC self-IPI; nested: OUT to L1_PORT_IRQ, L0 injects it); after VMRESUME the notification is processed instead of exiting: L2 takes 33H through its IDT (EOI virtualized), ON and PIR clear; VMCALL exits (nested: L0's VMM got the notification's EOI once, VCORE_EXIT_F_APIC_EOI)") \
     X(TIMER_L0, "l2.preemption_timer_across_l0_exits", "'activate VMX-preemption timer' without 'save VMX-preemption timer value': the timer counts L2's time across exits L1 never sees") \
     X(SYSCALL, "l2.syscall_swapgs_msrs", "VM-entry MSR-load list sets IA32_STAR, LSTAR, FMASK, KERNEL_GS_BASE: L2's SYSCALL and SWAPGS use them; VMCALL exits") \
     X(LIST_EFER, "l2.syscall_with_list_efer_sce", "no 'load IA32_EFER', L1's own EFER.SCE clear: the VM-entry MSR-load list sets it for L2, whose SYSCALL reaches IA32_LSTAR; VMCALL exits; L1 keeps L2's SCE (no 'load IA32_EFER' at exit)") \
@@ -171,6 +171,10 @@ typedef struct l1_header {
 /* Nested only: OUT of a vector asks L0 to make that external interrupt
  * pending for L1's vCPU (vcore_vcpu_inject_interrupt). */
 #define L1_PORT_IRQ 0xecu
+/* Nested only: IN reads how many exits L0's VMM has seen with
+ * VCORE_EXIT_F_APIC_EOI (the EOI of posted-interrupt processing) in this
+ * run of L1. */
+#define L1_PORT_EOI 0xedu
 /* Marks 6 and 7 bound a window in which L0 counts the RDMSR/WRMSR exits of
  * L2; IN of L1_PORT_MARK (nested only) reads that count. */
 #define L1_MARK_MSR_START 6u

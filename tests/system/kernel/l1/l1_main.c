@@ -1033,6 +1033,12 @@ static void l1_exit_program(void)
              * virtualized: VISR, VIRR, RVI, SVI clear) - and no exit 1
              * (the step's exit is the VMCALL). */
             l1_vid_done(c, 3, L2_VINT_PI);
+            if (l1_flags & L1_MODE_NESTED) {
+                /* Step 4's EOI of the notification reached L0's VMM once. */
+                uint8_t eois;
+                __asm__ volatile("inb %1, %0" : "=a"(eois) : "Nd"((uint16_t)L1_PORT_EOI));
+                CHECK(c, eois == 1, "exits with VCORE_EXIT_F_APIC_EOI at L0 (expected 1)", eois);
+            }
             CHECK(c, !(pi_desc[4] & 1u), "ON after the notification", pi_desc[4]);
             for (uint32_t k = 0; k < 4; k++)
                 CHECK(c, pi_desc[k] == 0, "PIR word after the notification", pi_desc[k]);
