@@ -37,7 +37,7 @@ VCORE_BEGIN_DECLS
  *  with no EOI write of the guest's own. A VMM with a local APIC model performs that EOI before it
  *  handles the exit; the flag comes with any exit reason, on the first exit returned after the
  *  processing. */
-#define VCORE_EXIT_F_APIC_EOI (1u << 3)
+#define VCORE_EXIT_F_APIC_EOI (1u << 4)
 
 /**
  * @brief Rule kinds deciding whether L1 wants an exit from L2.
