@@ -162,6 +162,14 @@ void vcore__vcpu_events_acked(vcore_vcpu_t *vcpu)
     vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_EVENTS);
 }
 
+void vcore__vcpu_events_unacked(vcore_vcpu_t *vcpu)
+{
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    x->st.events.interrupt_pending = 1;
+    x->queued |= VCORE__QUEUED_IRQ;
+    vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_EVENTS);
+}
+
 int vcore_vcpu_inject_nmi(vcore_vcpu_t *vcpu)
 {
     int err = vcore__vcpu_events_prepare(vcpu);

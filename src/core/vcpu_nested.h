@@ -228,7 +228,18 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
  * still pending is processed (L2's interruptibility permitting). */
 bool vcore__vcpu_nested_pi_notification(vcore_vcpu_t *vcpu);
 int vcore__vcpu_nested_pi_process(vcore_vcpu_t *vcpu);
-int vcore__vcpu_nested_pi_entry(vcore_vcpu_t *vcpu);
+/* What the processing at L1's VM entry took and changed, for
+ * vcore__vcpu_nested_pi_undo() should the processor then fail the entry
+ * (the notification is recognized only once L2 is entered). */
+typedef struct vcore__nested_pi_undo {
+    bool taken;        /* a notification was processed */
+    uint64_t on;       /* the ON bit the processing cleared */
+    uint64_t pir[4];   /* the PIR it took */
+    uint32_t added[8]; /* the VIRR bits it set, per VIRR register */
+    uint16_t gis;      /* vmcs12's guest interrupt status before */
+} vcore__nested_pi_undo_t;
+int vcore__vcpu_nested_pi_entry(vcore_vcpu_t *vcpu, vcore__nested_pi_undo_t *undo);
+void vcore__vcpu_nested_pi_undo(vcore_vcpu_t *vcpu, const vcore__nested_pi_undo_t *undo);
 /* vcpu_nested_exit.c: a VM exit to L1 the library makes up for L2 (an
  * exception or EPT violation of an instruction L0 completes that L1 wants,
  * decision d): the exit information x (the fields x->have names, the

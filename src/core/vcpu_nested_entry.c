@@ -710,10 +710,12 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
      * posted-interrupt notification still pending (7) is recognized as
      * soon as L2 is entered (vcpu_nested_pi.c). */
     uint32_t pin12 = vcore__vcpu_nested_v12(vcpu)->PIN_BASED_VM_EXEC_CONTROL;
+    vcore__nested_pi_undo_t pi;
+    pi.taken = false;
     if (pin12 & (VCORE__PIN_PREEMPT_TIMER | VCORE__PIN_POSTED_INTR)) {
         err = vcore__vcpu_nested_timer_start(vcpu, vcore__vcpu_nested_v12(vcpu)->VMX_PREEMPTION_TIMER_VALUE);
         if (!err && (pin12 & VCORE__PIN_POSTED_INTR))
-            err = vcore__vcpu_nested_pi_entry(vcpu);
+            err = vcore__vcpu_nested_pi_entry(vcpu, &pi);
         if (err)
             return err;
     }
@@ -739,9 +741,11 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         return err < 0 ? err : VCORE_ERR_HWFAIL;
     nv->vmcs02_for = nv->current_vmptr;
     if (he.kind != VCORE_HW_ENTRY_EXIT || (he.exit_reason & VCORE_VMX_EXIT_REASON_ENTRY_FAIL)) {
-        /* The processor failed the entry before it would load MSRs. */
+        /* The processor failed the entry before it would load MSRs, or
+         * recognize a posted-interrupt notification. */
         nv->vmcs02_for = VCORE__INVALID_PTR;
         vcore__vcpu_nested_msrload_undo(vcpu, &ml);
+        vcore__vcpu_nested_pi_undo(vcpu, &pi);
         return vcore__vcpu_nested_hw_outcome(vcpu, in, &he, exit, handled);
     }
     if (vcore__vcpu_nested_entered(vcpu, in->op))

@@ -53,10 +53,10 @@
  * RFLAGS.IF = 0): external-interrupt exiting makes it recognized as soon as
  * L2 is entered, which processes it before L2's first instruction. It is
  * processed just before vmcs02 is entered, after every check of the
- * library: only a VM-entry failure the processor itself reports then
- * (which the checks exist to rule out) would leave a notification
- * processed for an L2 that did not run, where L1's processor would have
- * left it pending.
+ * library; should the processor itself still fail that entry (which the
+ * checks exist to rule out), everything the processing did is undone
+ * (vcore__vcpu_nested_pi_undo()): L1's processor would have left the
+ * notification pending.
  *
  * Nothing of this needs the processor's own posted interrupts, so L1 is
  * offered the control whenever virtual-interrupt delivery is offered
@@ -94,8 +94,8 @@ static int vcore__vcpu_nested_pi_highest(const uint64_t pir[4])
 
 /* Steps 3-6, then step 1's acknowledgment. Without the memory: with
  * `report`, NVMX_PI_DESC_UNBACKED; else nothing (the notification stays
- * pending). */
-static int vcore__vcpu_nested_pi_steps(vcore_vcpu_t *vcpu, bool report)
+ * pending). With `undo`, what it takes and changes is recorded there. */
+static int vcore__vcpu_nested_pi_steps(vcore_vcpu_t *vcpu, bool report, vcore__nested_pi_undo_t *undo)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
@@ -133,13 +133,23 @@ static int vcore__vcpu_nested_pi_steps(vcore_vcpu_t *vcpu, bool report)
         vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_INTR_STATUS);
     }
     /* Step 5: VIRR |= PIR. */
+    uint32_t added[8];
     for (uint32_t k = 0; k < 8; k++) {
         uint32_t bits = (uint32_t)(pir[k / 2] >> (32u * (k & 1u))), irr;
+        added[k] = 0;
         if (!bits)
             continue;
         vcore__memcpy(&irr, vapic + PI_VIRR + 16u * k, 4);
+        added[k] = bits & ~irr;
         irr |= bits;
         vcore__memcpy(vapic + PI_VIRR + 16u * k, &irr, 4);
+    }
+    if (undo) {
+        undo->taken = true;
+        undo->on = on;
+        undo->gis = gis;
+        vcore__memcpy(undo->pir, pir, sizeof(pir));
+        vcore__memcpy(undo->added, added, sizeof(added));
     }
     /* Step 1: consumed; step 4's EOI reaches the VMM's local APIC with the
      * next exit. */
@@ -150,7 +160,7 @@ static int vcore__vcpu_nested_pi_steps(vcore_vcpu_t *vcpu, bool report)
 
 int vcore__vcpu_nested_pi_process(vcore_vcpu_t *vcpu)
 {
-    return vcore__vcpu_nested_pi_steps(vcpu, true);
+    return vcore__vcpu_nested_pi_steps(vcpu, true, NULL);
 }
 
 bool vcore__vcpu_nested_pi_notification(vcore_vcpu_t *vcpu)
@@ -160,7 +170,7 @@ bool vcore__vcpu_nested_pi_notification(vcore_vcpu_t *vcpu)
            vcpu->x86->st.events.interrupt_vector == v->POSTED_INTR_NV;
 }
 
-int vcore__vcpu_nested_pi_entry(vcore_vcpu_t *vcpu)
+int vcore__vcpu_nested_pi_entry(vcore_vcpu_t *vcpu, vcore__nested_pi_undo_t *undo)
 {
     const vcore_x86_events_t *ev = &vcpu->x86->st.events;
     /* Pin-based control 0 (which virtual-interrupt delivery, required by
@@ -174,5 +184,40 @@ int vcore__vcpu_nested_pi_entry(vcore_vcpu_t *vcpu)
      * pending: the run reports it before L2 runs again, L2's state then
      * whole (as KVM, whose entry maps the descriptor but fails only the
      * notification). */
-    return vcore__vcpu_nested_pi_steps(vcpu, false);
+    return vcore__vcpu_nested_pi_steps(vcpu, false, undo);
+}
+
+/* The processor failed L1's VM entry after the processing: L2 was never
+ * entered, so the notification was never recognized ("VM-Entry Failures
+ * During or After Loading Guest State", "Posted-Interrupt Processing" is
+ * invoked by a recognized interrupt). Everything goes back: what was taken
+ * from PIR and ON is ORed back in (the locked operations; bits L1 posted
+ * meanwhile stay), the VIRR bits the processing set are cleared, vmcs12's
+ * guest interrupt status is restored, the interrupt is pending again and
+ * no EOI is owed to the VMM. */
+void vcore__vcpu_nested_pi_undo(vcore_vcpu_t *vcpu, const vcore__nested_pi_undo_t *undo)
+{
+    if (!undo->taken)
+        return;
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    uint8_t *desc = vcore__vcpu_nested_pi_mem(vcpu, v->POSTED_INTR_DESC_ADDR, PI_DESC_LEN);
+    uint8_t *vapic = vcore__vcpu_nested_pi_mem(vcpu, v->VIRTUAL_APIC_PAGE_ADDR, VCORE_PAGE_SIZE);
+    if (desc) {
+        uint64_t *w = (uint64_t *)(void *)desc;
+        for (uint32_t i = 0; i < 4; i++)
+            (void)__atomic_fetch_or(&w[i], undo->pir[i], __ATOMIC_SEQ_CST);
+        (void)__atomic_fetch_or(&w[PI_ON_WORD], undo->on, __ATOMIC_SEQ_CST);
+    }
+    for (uint32_t k = 0; vapic && k < 8; k++) {
+        uint32_t irr;
+        vcore__memcpy(&irr, vapic + PI_VIRR + 16u * k, 4);
+        irr &= ~undo->added[k];
+        vcore__memcpy(vapic + PI_VIRR + 16u * k, &irr, 4);
+    }
+    if (v->GUEST_INTR_STATUS != undo->gis) {
+        v->GUEST_INTR_STATUS = undo->gis;
+        vcore__nvmx_changed_id(vcpu->nvmx, VCORE__ROW_GUEST_INTR_STATUS);
+    }
+    vcore__vcpu_events_unacked(vcpu);
+    vcpu->exit_flags_owed &= ~VCORE_EXIT_F_APIC_EOI;
 }

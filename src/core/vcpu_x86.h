@@ -53,6 +53,9 @@ uint32_t vcore__vcpu_events_held(const vcore_vcpu_t *vcpu);
 /* vcpu_events.c: the pending external interrupt was acknowledged outside
  * the guest (nested VMX: "acknowledge interrupt on exit" to L1). */
 void vcore__vcpu_events_acked(vcore_vcpu_t *vcpu);
+/* vcpu_events.c: the acknowledgment taken back - the interrupt (its vector
+ * kept) pending again, as before vcore__vcpu_events_acked(). */
+void vcore__vcpu_events_unacked(vcore_vcpu_t *vcpu);
 /* vcpu_events.c: raises an exception from inside the core (e.g. the #UD or
  * #GP of an emulated instruction). */
 int vcore__vcpu_raise_exception(vcore_vcpu_t *vcpu, uint32_t vector, uint32_t error_code,

@@ -617,6 +617,44 @@ START_TEST(pi_entry_with_notification_pending)
 }
 END_TEST
 
+/* The notification pending at VMLAUNCH, processed, and then the processor
+ * fails the entry - VMfailValid 7 (_i = 0) or a VM-entry failure, exit 33
+ * (_i = 1): L2 was never entered, so the notification was never
+ * recognized ("VM-Entry Failures During or After Loading Guest State"). The
+ * descriptor has its PIR bit and ON again, VIRR loses only the bit the
+ * processing set (31H stays), vmcs12's RVI is 31H, the interrupt is
+ * pending again and the VMM is owed no EOI. */
+START_TEST(pi_entry_failure_undone)
+{
+    with_pi();
+    post(DESC, 0x45);
+    set_on(DESC);
+    load_vmcs12();
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, NV), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[1] = {VCORE_VMCS_EXIT_QUALIFICATION};
+    uint64_t val[1] = {VCORE_VMX_QUAL_DEFAULT};
+    if (_i)
+        push_l2(VCORE_HW_ENTRY_EXIT, 0x80000021u, 0, 1, enc, val);
+    else
+        push_l2(VCORE_HW_ENTRY_FAIL_VALID, 0, VCORE_VMXERR_ENTRY_INVALID_CONTROL, 0, NULL, NULL);
+    push_hlt();
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    if (_i)
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
+    else
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), VCORE_VMXERR_ENTRY_INVALID_CONTROL);
+    ck_assert(on(DESC));
+    ck_assert_uint_eq(rd64(DESC + 8u), 1ull << (0x45 - 64));
+    ck_assert(!virr(0x45));
+    ck_assert(virr(0x31));
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x31, 0x20));
+    ck_assert(intr_pending());
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_APIC_EOI, 0);
+}
+END_TEST
+
 /* The notification pending at VMLAUNCH with a descriptor that is not
  * memory: the entry completes (L2 entered once), the next run is refused
  * by name before L2 runs again, the interrupt still pending. */
@@ -710,6 +748,7 @@ static Suite *pi_suite(void)
     tcase_add_test(t, pi_entry_with_on_set_leaves_descriptor);
     tcase_add_loop_test(t, pi_entry_with_notification_pending, 0, 2);
     tcase_add_test(t, pi_entry_unbacked_reported_after_entry);
+    tcase_add_loop_test(t, pi_entry_failure_undone, 0, 2);
     tcase_add_loop_test(t, pi_entry_checks, 0, 6);
     suite_add_tcase(s, t);
     return s;
