@@ -189,6 +189,7 @@ static int nvmx_ept_view_access(void *ctx, uint64_t gpa, void *buf, size_t len, 
             v->qualification = w.qualification;
             return VCORE_ERR_FAULT;
         }
+        v->l1_gpa = w.gpa;
         err = write ? v->l1->write(v->l1->ctx, w.gpa, p, n) : v->l1->read(v->l1->ctx, w.gpa, p, n);
         if (err)
             return err;
