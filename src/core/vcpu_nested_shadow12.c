@@ -376,6 +376,7 @@ static int vcore__vcpu_nested_shadow12_mmio(vcore_vcpu_t *vcpu, const vcore_nvmx
         err = vcore__vcpu_nested_shadow12_complete(vcpu, in, &res);
         if (err)
             return err;
+        nv->last.l0_handled++;
         exit->u.mmio.is_write = 1;
         vcore__memcpy(exit->u.mmio.data, m.data, sizeof(m.data));
         nv->l2_mmio_len = 0; /* a store: the reply carries nothing */
