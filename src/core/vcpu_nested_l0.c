@@ -404,6 +404,22 @@ static size_t vcore__vcpu_nested_l0_fetch(vcore_vcpu_t *vcpu, const vcore_x86_sr
     return got;
 }
 
+/* L2's instruction at RIP fetched again and decoded into *in (whether it
+ * decodes). *full: its own bytes met L1's full page-modification log -
+ * exit 62 to L1 is due. L0 reads 15 bytes, the processor only the
+ * instruction's: a log-full event past its end (the rest of the read
+ * stopped there) is no event. */
+static bool vcore__vcpu_nested_l0_insn(vcore_vcpu_t *vcpu, const vcore_x86_sregs_t *s, uint64_t rip,
+                                       vcore__x86_insn_t *in, bool *full)
+{
+    uint8_t insn[15];
+    bool met = false;
+    size_t got = vcore__vcpu_nested_l0_fetch(vcpu, s, rip, insn, &met);
+    bool decoded = vcore__x86_decode(insn, got, vcore__vcpu_nested_l0_bits(s), in) == VCORE_OK;
+    *full = met && !decoded;
+    return decoded;
+}
+
 static int vcore__vcpu_nested_l0_pml_full(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
 
 int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t l1_gpa, bool *handled)
@@ -419,13 +435,12 @@ int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t 
     int err = vcore__vcpu_nested_l0_paging(vcpu, &s, &rip);
     if (err)
         return err;
-    uint8_t insn[15];
+    vcore__x86_insn_t in;
     bool full = false;
-    size_t got = vcore__vcpu_nested_l0_fetch(vcpu, &s, rip, insn, &full);
+    bool decoded = vcore__vcpu_nested_l0_insn(vcpu, &s, rip, &in, &full);
     if (full)
         return vcore__vcpu_nested_l0_pml_full(vcpu, exit, handled);
-    vcore__x86_insn_t in;
-    if (vcore__x86_decode(insn, got, vcore__vcpu_nested_l0_bits(&s), &in) != VCORE_OK || in.mod == 3 ||
+    if (!decoded || in.mod == 3 ||
         !(in.opcode == 0x88 || in.opcode == 0x89 || in.opcode == 0x8a || in.opcode == 0x8b ||
           ((in.opcode == 0xc6 || in.opcode == 0xc7) && (in.reg & 7u) == 0)))
         return VCORE_OK;
@@ -665,16 +680,15 @@ static int vcore__vcpu_nested_l0_string(vcore_vcpu_t *vcpu, vcore_exit_t *exit, 
         err = vcore__vcpu_nested_load02(vcpu);
     if (err)
         return err;
-    uint8_t insn[15];
+    vcore__x86_insn_t in;
     bool full = false;
-    size_t got = vcore__vcpu_nested_l0_fetch(vcpu, &s, rip, insn, &full);
+    bool decoded = vcore__vcpu_nested_l0_insn(vcpu, &s, rip, &in, &full);
     if (full)
         return vcore__vcpu_nested_l0_pml_full(vcpu, exit, handled);
     uint32_t bits = vcore__vcpu_nested_l0_bits(&s);
-    vcore__x86_insn_t in;
     bool is_in = (q & L0_IOQ_IN) != 0;
     /* 6CH/6DH are INS, 6EH/6FH OUTS; the direction must be the exit's. */
-    if (vcore__x86_decode(insn, got, bits, &in) != VCORE_OK || in.opcode < 0x6c || in.opcode > 0x6f ||
+    if (!decoded || in.opcode < 0x6c || in.opcode > 0x6f ||
         (in.opcode < 0x6e) != is_in)
         return VCORE_OK;
     vcore__x86_str_t *sx = &nv->l2_strx;

@@ -32,6 +32,7 @@
 #include "vcpu_nested.h"
 
 #include "x86/vmx/check_priv.h"
+#include "virtcore/x86/msr.h"
 #include "virtcore/x86/vmx_exits.h"
 
 #define SHADOW12_EPTQ_GLA_VALID (1ull << 7)  /* "Exit Qualification for EPT Violations": linear address valid */
@@ -152,13 +153,12 @@ static int vcore__vcpu_nested_shadow12_state(vcore_vcpu_t *vcpu, uint32_t op, vc
  * trap back. */
 static int vcore__vcpu_nested_shadow12_step(vcore_vcpu_t *vcpu, uint64_t rflags)
 {
-    uint64_t debugctl = 0, pending = 0;
-    if (!(rflags & VCORE__RFLAGS_TF))
+    uint64_t pending = 0;
+    /* L2's IA32_DEBUGCTL is vmcs02's (vcpu_nested_debugctl.c). */
+    if (!(rflags & VCORE__RFLAGS_TF) ||
+        (vcore__vcpu_nested_msr02_get(vcpu, VCORE_MSR_IA32_DEBUGCTL) & VCORE__DEBUGCTL_BTF))
         return VCORE_OK;
-    int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_IA32_DEBUGCTL, &debugctl);
-    if (err || (debugctl & VCORE__DEBUGCTL_BTF))
-        return err;
-    err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, &pending);
+    int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, &pending);
     if (!err)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, pending | VCORE__PENDDBG_BS);
     return err;

@@ -241,6 +241,40 @@ START_TEST(refetch_logs_walk_then_mmio)
 }
 END_TEST
 
+/* The MOV is the last two bytes of L2's code page (L2 0x70ffe) and the
+ * next page (L2 0x71000, L1 0x75000) is clean, the log full: L0 reads 15
+ * bytes, the processor only the two of the instruction, whose page and
+ * walk have their flags already. The read-ahead into the next page is no
+ * access of the processor's, so no log-full event: the MOV is the VMM's
+ * MMIO read, the next page's accessed flag stays clear. */
+START_TEST(refetch_read_ahead_is_no_event)
+{
+    static const uint8_t mov[] = {0x8b, 0x0b};
+    refetch_setup(512, mov, 0);
+    for (uint64_t p = 1; p <= 3; p++)
+        put(E_PT + p * 8, (p << 12) | 7 | (6u << 3) | A_BIT | D_BIT, 8);
+    put(E_PT + (L2_CODE >> 12) * 8, L1_CODE | 7 | (6u << 3) | A_BIT, 8);
+    put(E_PT + ((L2_CODE >> 12) + 1) * 8, (L1_CODE + 0x1000) | 7 | (6u << 3), 8);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, L1_CODE + 0xffe, mov, sizeof(mov)), VCORE_OK);
+    set12(VCORE_VMCS_GUEST_RIP, L2_CODE + 0xffe);
+    /* L2's own paging entries are accessed and dirty already: nothing to write */
+    put(0x1000, get64(0x1000) | 0x60, 8);
+    put(0x2000, get64(0x2000) | 0x60, 8);
+    put(0x3000, get64(0x3000) | 0x60, 8);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[3] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS,
+                       VCORE_VMCS_GUEST_LINEAR_ADDRESS};
+    uint64_t val[3] = {1u | (1u << 7) | (1u << 8), L2_MMIO + 0xf0, 0x4090f0};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EPT_VIOLATION, 0, 3, enc, val);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.u.mmio.len, 4);
+    ck_assert_uint_eq(get64(E_PT + ((L2_CODE >> 12) + 1) * 8) & A_BIT, 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PML_INDEX), 512);
+}
+END_TEST
+
 static Suite *pml_suite(void)
 {
     Suite *s = suite_create("nested_pml");
@@ -252,6 +286,7 @@ static Suite *pml_suite(void)
     tcase_add_test(tc, no_log_without_pml);
     tcase_add_loop_test(tc, refetch_full_log_exits_62, 0, 2);
     tcase_add_test(tc, refetch_logs_walk_then_mmio);
+    tcase_add_test(tc, refetch_read_ahead_is_no_event);
     suite_add_tcase(s, tc);
     return s;
 }
