@@ -562,6 +562,13 @@ int main(void)
            "  \"Checks on VMX Controls\" has no rule on the multiplier, so the library's checks accept it\n"
            "  and a vmcs12 with it fails only where the processor refuses vmcs02.\n"
            "- PML: Bochs logs the guest-physical address with bits 11:0 of the access; \"Page-Modification\n"
-           "  Logging\" says the logged address is 4-KByte aligned (bits 11:0 clear), as the library logs it.\n");
+           "  Logging\" says the logged address is 4-KByte aligned (bits 11:0 clear), as the library logs it.\n"
+           "- Single-step and an instruction that exits: after L2's VMREAD with RFLAGS.TF set exits to L0\n"
+           "  (exit 23), Bochs delivers the single-step #DB at the next VM entry of vmcs02 even when L0 leaves\n"
+           "  the pending debug exceptions field as it was; \"Saving Non-Register State\" saves that field as\n"
+           "  clear for such an exit (not INIT, SMI, machine check, TPR below threshold, MTF, nor under MOV-SS\n"
+           "  blocking), and the instruction has not completed. So the system case\n"
+           "  l2.vmcs_shadowing_single_step passes on Bochs whether or not L0 makes the trap pending; the\n"
+           "  unit test tf_pends_single_step_after_vmread checks the library's rule.\n");
     return 0;
 }

@@ -43,7 +43,8 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_vint_handler[], l2_after_veoi[], l2_at_vid[], l2_vid_again[], l2_after_list_syscall[], l2_pat[], l2_pat_at_vmcall[], l2_dr7[], l2_dr7_at_vmcall[],
     l2_msrbmp[], l2_msrbmp_at_wrmsr[], l2_msrbmp_at_vmcall[],
     l2_vmfunc[], l2_vmfunc_at_vmcall[], l2_vmfunc_at_bad[], l2_pml[], l2_pml_at_vmcall[], l2_tsc[], l2_tsc_at_vmcall[],
-    l2_x2apic[], l2_x2apic_at_vmcall[], l2_shadow[], l2_shadow_at_vmread[], l2_shadow_at_vmcall[];
+    l2_x2apic[], l2_x2apic_at_vmcall[], l2_shadow[], l2_shadow_at_vmread[], l2_shadow_at_vmcall[],
+    l2_shadow_tf[], l2_shadow_tf_after[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -1778,7 +1779,35 @@ static void l1_pml_program(bool ept)
  * Information Field": reg1 bits 6:3, register operand bit 10, reg2 bits
  * 31:28). After L2's VMCALL, L1 reads the shadow VMCS (VMPTRLD, VMREAD,
  * VMCLEAR) and finds L2's write. */
-static void l1_shadow_program(bool ept)
+/* L2 with RFLAGS.TF (set by POPF: the trap follows the next instruction)
+ * executes a VMREAD of guest RIP that its bitmap bit lets run on the
+ * shadow VMCS: the instruction completes and a single-step #DB follows it
+ * ("Single-Step Exception Condition"); L1's exception bitmap bit 1 makes it
+ * exit 0 with interruption information 80000301H (valid, hardware
+ * exception, vector 1), the qualification BS (bit 14, "Exit Qualification
+ * for Debug Exceptions") and guest RIP past the VMREAD. */
+static void l1_shadow_step(void)
+{
+    const uint32_t c = L1_CASE_SHADOW_STEP;
+    l1_w(C_EXC_BITMAP, 1u << 1);
+    l1_w(G_RIP, PA(l2_shadow_tf));
+    g[R12] = 0;
+    int rc = l1_vmenter(g, 1);
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 0) {
+        l1_fail(c, rc ? "VMRESUME failed, outcome" : "exit reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    CHECK(c, l1_rd(R_EXIT_INTR) == 0x80000301u, "exit 0: interruption information", l1_rd(R_EXIT_INTR));
+    CHECK(c, l1_rd(R_QUAL) == 0x4000u, "exit 0: qualification", l1_rd(R_QUAL));
+    CHECK(c, l1_rd(G_RIP) == PA(l2_shadow_tf_after), "exit 0: guest RIP", l1_rd(G_RIP));
+    CHECK(c, g[R12] == SHADOW_RIP_L2, "L2's VMREAD under TF", g[R12]);
+    l1_say("L2's VMREAD with TF set ran on the shadow VMCS; its single-step #DB exited (0) with BS\n");
+    l1_pass(c);
+}
+
+static void l1_shadow_rw(bool ept)
 {
     const uint32_t c = L1_CASE_SHADOW;
     if (!((l1_cap_proc2 >> 32) & (1u << 14))) {
@@ -1855,6 +1884,18 @@ static void l1_shadow_program(bool ept)
     CHECK(c, v == SHADOW_RIP_L2, "guest RIP in the shadow VMCS", v);
     l1_say("L2 read and wrote guest RIP in the shadow VMCS without an exit; its VMREAD of guest RSP exited (23)\n");
     l1_pass(c);
+}
+
+static void l1_shadow_program(bool ept)
+{
+    l1_shadow_rw(ept);
+    uint32_t st = rep->cases[L1_CASE_SHADOW].state;
+    if (st == L1_PASS)
+        l1_shadow_step();
+    else if (st == L1_SKIP)
+        l1_skip(L1_CASE_SHADOW_STEP, "the VMCS-shadowing case was skipped");
+    else
+        l1_fail(L1_CASE_SHADOW_STEP, "the VMCS-shadowing case failed, state", st);
 }
 
 /* ---- the broken-VMCS program ---- */
