@@ -40,7 +40,6 @@
 #define L0_EPTQ_FETCH (1ull << 2)     /* bit 2: instruction fetch */
 #define L0_EPTQ_GLA_VALID (1ull << 7) /* bit 7: guest linear address valid */
 #define L0_EPTQ_GLA_XLATE (1ull << 8) /* bit 8: the access was to the translation, not a paging entry */
-#define L0_EPTP_AD (1ull << 6)        /* EPTP bit 6: accessed and dirty flags for EPT */
 
 uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index)
 {
@@ -324,7 +323,7 @@ static int vcore__vcpu_nested_l0_mem(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm)
         vcore__nvmx_ept_view(&lm->view, &lm->l1, eptp, vcpu->nvmx->maxphyaddr, &lm->pswrite, &lm->pml, &lm->l2);
         lm->m = &lm->l2;
         lm->ept = true;
-        lm->ad = (eptp & L0_EPTP_AD) != 0;
+        lm->ad = (eptp & VCORE__EPTP_AD) != 0;
     }
     return VCORE_OK;
 }

@@ -421,8 +421,10 @@ int vcore__vcpu_nested_shadow12_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bo
         return err;
     bool again = false, handled = false;
     err = vcore__vcpu_nested_shadow12_outcome(vcpu, &in, &res, exit, &again, &handled);
-    *reflected = !err && !again;
-    return err;
+    if (err)
+        return err;
+    *reflected = !again; /* not resumed: an exit to L1 (or L1's shutdown) */
+    return VCORE_OK;
 }
 
 int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_exit_t *exit, bool *again,
