@@ -21,10 +21,14 @@
  *    from L1 memory, then the instruction's Operation section on the cached
  *    copy (VMsucceed, VMfailInvalid without a link pointer, VMfailValid 12
  *    or 13 in the current VMCS), memory operands through L2's paging and
- *    L1's EPT; a bitmap bit set is the VM exit (23 VMREAD, 25 VMWRITE) to
- *    L1 with the processor's exit information; a fault of the memory operand
- *    is L2's exception (or L1's exit by its exception bitmap), an EPT
- *    violation or misconfiguration of L1's EPT is L1's exit 48 or 49;
+ *    L1's EPT (with L1's page-modification log); a bitmap bit set is the VM
+ *    exit (23 VMREAD, 25 VMWRITE) to L1 with the processor's exit
+ *    information; a fault of the memory operand is L2's exception (or L1's
+ *    exit by its exception bitmap), an EPT violation or misconfiguration of
+ *    L1's EPT is L1's exit 48 or 49, a full log L1's exit 62;
+ *  - a completed instruction under RFLAGS.TF leaves its single-step trap
+ *    pending in vmcs02; a memory operand at an L1-physical address without
+ *    memory is the VMM's MMIO access;
  *  - the exit to L1 writes the copy back to L1 memory when L2 wrote it,
  *    and the nested state stops caching it: L1 sees its shadow VMCS as L2
  *    left it.

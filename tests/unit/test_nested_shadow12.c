@@ -956,6 +956,32 @@ START_TEST(mmio_vmwrite_reply_rechecks_bitmap)
 }
 END_TEST
 
+/* The VMWRITE the VMM's reply completes is completed like any: with
+ * RFLAGS.TF set when it began, the single-step trap is pending in vmcs02
+ * after it (pending debug exceptions BS), RIP past it. */
+START_TEST(mmio_vmwrite_completion_single_steps)
+{
+    uint64_t la = mmio_operand(false);
+    set12(VCORE_VMCS_GUEST_RFLAGS, L2_RFLAGS | RFLAGS_TF);
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    nested_set_gpr(VCORE_X86_RBX, la);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_rw(VCORE_VMX_EXIT_VMWRITE, II_MEM, 0);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS), 0);
+    uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INTR_INFO};
+    uint64_t val[1] = {0x80000306u};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 1, enc, val);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RAW);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS), PENDDBG_BS);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_RIP), L2_RIP + RW_LEN);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_RFLAGS), 0x2u | RFLAGS_TF);
+}
+END_TEST
+
 static Suite *shadow12_suite(void)
 {
     Suite *s = suite_create("nested_shadow12");
@@ -993,6 +1019,7 @@ static Suite *shadow12_suite(void)
     tcase_add_loop_test(tc, mmio_vmread_store_written_by_vmm, 0, 2);
     tcase_add_test(tc, mmio_operand_across_pages_is_raw);
     tcase_add_test(tc, mmio_vmwrite_reply_rechecks_bitmap);
+    tcase_add_test(tc, mmio_vmwrite_completion_single_steps);
     suite_add_tcase(s, tc);
     return s;
 }
