@@ -101,6 +101,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     nv->l2_insn_len = 0;
     nv->l2_done = false;
     nv->l2_pending = 0;
+    nv->l2_mmio_vmwrite = false;
     vcore__vcpu_nested_ept02_fini(vcpu);
     vcore__vcpu_nested_apic_forget(vcpu);
     if (nv->vmcs02) {

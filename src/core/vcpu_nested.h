@@ -273,8 +273,9 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
 /* vcpu_nested_l0.c: an EPT violation of vmcs02 at an L1-physical address
  * (l1_gpa) with no memory behind it in L0's map: the MOV at L2's RIP
  * (fetched through L2's paging and, when L1 uses EPT, ept12) becomes a
- * VCORE_EXIT_MMIO for the VMM; anything else leaves *exit as it is. */
-int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t l1_gpa);
+ * VCORE_EXIT_MMIO for the VMM; a fetch that finds L1's page-modification
+ * log full is exit 62 to L1 (*handled); anything else leaves *exit as it is. */
+int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t l1_gpa, bool *handled);
 /* vcpu_nested_l0.c: a hardware exception (vector, with error when it has
  * one; cr2 for #PF) for L2's current instruction, which did not complete:
  * the exit to L1 its exception bitmap asks for (*reflected), else injected
@@ -328,6 +329,9 @@ int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_e
 /* vcpu_nested_l0.c: the VMM's reply to such an exit (in *exit), applied to
  * L2 before it runs again (*reflected: it became an exit to L1). */
 int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected);
+/* vcpu_nested_shadow12.c: the VMM's reply to the MMIO read of L2's VMWRITE
+ * operand completes the VMWRITE (*reflected: it ended in an exit to L1). */
+int vcore__vcpu_nested_shadow12_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected);
 /* vcpu_nested_exit.c: vmcs12's rarely-read guest fields from vmcs02 (when L1 or the core reads them). */
 int vcore__vcpu_nested_sync_rare(vcore_vcpu_t *vcpu);
 /* vcpu_nested_exit.c: every guest field of vmcs12 from vmcs02 while L2
@@ -348,6 +352,7 @@ int vcore__vcpu_nested_ept02_sync(vcore_vcpu_t *vcpu);
 #define VCORE__NESTED_EPT_L0 0u  /* ept02 now maps it: resume L2 */
 #define VCORE__NESTED_EPT_L1 1u  /* reflect to L1 (vmcs12 and *e hold exit 48 or 49) */
 #define VCORE__NESTED_EPT_VMM 2u /* *exit holds what the VMM sees */
+#define VCORE__NESTED_EPT_DONE 3u /* L1 got an exit instead (*exit says whether it shut down) */
 /* An EPT violation or misconfiguration of vmcs02 while L1 enables EPT
  * (vmcs12's exit information already copied from vmcs02). */
 int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, vcore_exit_t *exit, uint32_t *route);

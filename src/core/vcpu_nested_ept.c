@@ -298,7 +298,10 @@ int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, v
         /* L0 has no memory at the L1 address: MMIO when the instruction is
          * a MOV the VMM can complete, raw otherwise. */
         vcore__vcpu_nested_ept02_to_vmm(e->reason, e->qualification, l2_gpa, r.l1_gpa, exit);
-        *route = VCORE__NESTED_EPT_VMM;
-        return vcore__vcpu_nested_l0_mmio(vcpu, exit, r.l1_gpa);
+        bool to_l1 = false;
+        err = vcore__vcpu_nested_l0_mmio(vcpu, exit, r.l1_gpa, &to_l1);
+        /* Exit 62 to L1 instead (a shutdown of L1 being the VMM's exit). */
+        *route = (to_l1 || exit->reason == VCORE_EXIT_SHUTDOWN) ? VCORE__NESTED_EPT_DONE : VCORE__NESTED_EPT_VMM;
+        return err;
     }
 }

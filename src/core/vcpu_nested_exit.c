@@ -704,6 +704,10 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
             nv->last.kind = VCORE_NVMX_RULE_L1_EPT;
             return VCORE_OK;
         }
+        if (route == VCORE__NESTED_EPT_DONE) {
+            *handled = exit->reason != VCORE_EXIT_SHUTDOWN;
+            return VCORE_OK;
+        }
     }
     if (err)
         return err;

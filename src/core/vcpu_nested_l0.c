@@ -40,7 +40,6 @@
 #define L0_EPTQ_FETCH (1ull << 2)     /* bit 2: instruction fetch */
 #define L0_EPTQ_GLA_VALID (1ull << 7) /* bit 7: guest linear address valid */
 #define L0_EPTQ_GLA_XLATE (1ull << 8) /* bit 8: the access was to the translation, not a paging entry */
-#define L0_EPTP_AD (1ull << 6)        /* EPTP bit 6: accessed and dirty flags for EPT */
 
 uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index)
 {
@@ -324,7 +323,7 @@ static int vcore__vcpu_nested_l0_mem(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm)
         vcore__nvmx_ept_view(&lm->view, &lm->l1, eptp, vcpu->nvmx->maxphyaddr, &lm->pswrite, &lm->pml, &lm->l2);
         lm->m = &lm->l2;
         lm->ept = true;
-        lm->ad = (eptp & L0_EPTP_AD) != 0;
+        lm->ad = (eptp & VCORE__EPTP_AD) != 0;
     }
     return VCORE_OK;
 }
@@ -369,11 +368,17 @@ static int vcore__vcpu_nested_l0_lin(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm, co
     return VCORE_OK;
 }
 
-/* Up to 15 bytes at L2's CS:RIP through L2's paging; how many were read. */
+/* Up to 15 bytes at L2's CS:RIP through L2's paging; how many were read.
+ * *full: the re-fetch had to set an accessed or dirty flag of L1's EPT
+ * (of L2's code or of a paging-structure entry it walked) while L1's
+ * page-modification log was full ("Page-Modification Logging"): the
+ * processor would have made that access a VM exit to L1 (exit 62), and
+ * the caller does. */
 static size_t vcore__vcpu_nested_l0_fetch(vcore_vcpu_t *vcpu, const vcore_x86_sregs_t *s, uint64_t rip,
-                                          uint8_t insn[15])
+                                          uint8_t insn[15], bool *full)
 {
     vcore__l0_mem_t lm;
+    *full = false;
     if (vcore__vcpu_nested_l0_mem(vcpu, &lm) != VCORE_OK)
         return 0;
     bool long64 = vcore__vcpu_nested_l0_bits(s) == 64;
@@ -394,10 +399,29 @@ static size_t vcore__vcpu_nested_l0_fetch(vcore_vcpu_t *vcpu, const vcore_x86_sr
         got += chunk;
     }
     vcore__vcpu_nested_l0_mem_done(vcpu, &lm);
+    *full = lm.view.fault == VCORE__NVMX_EPT_PML_FULL;
     return got;
 }
 
-int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t l1_gpa)
+/* L2's instruction at RIP fetched again and decoded into *in (whether it
+ * decodes). *full: its own bytes met L1's full page-modification log -
+ * exit 62 to L1 is due. L0 reads 15 bytes, the processor only the
+ * instruction's: a log-full event past its end (the rest of the read
+ * stopped there) is no event. */
+static bool vcore__vcpu_nested_l0_insn(vcore_vcpu_t *vcpu, const vcore_x86_sregs_t *s, uint64_t rip,
+                                       vcore__x86_insn_t *in, bool *full)
+{
+    uint8_t insn[15];
+    bool met = false;
+    size_t got = vcore__vcpu_nested_l0_fetch(vcpu, s, rip, insn, &met);
+    bool decoded = vcore__x86_decode(insn, got, vcore__vcpu_nested_l0_bits(s), in) == VCORE_OK;
+    *full = met && !decoded;
+    return decoded;
+}
+
+static int vcore__vcpu_nested_l0_pml_full(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
+
+int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t l1_gpa, bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     uint64_t q = nv->x02.qual;
@@ -410,10 +434,12 @@ int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t 
     int err = vcore__vcpu_nested_l0_paging(vcpu, &s, &rip);
     if (err)
         return err;
-    uint8_t insn[15];
-    size_t got = vcore__vcpu_nested_l0_fetch(vcpu, &s, rip, insn);
     vcore__x86_insn_t in;
-    if (vcore__x86_decode(insn, got, vcore__vcpu_nested_l0_bits(&s), &in) != VCORE_OK || in.mod == 3 ||
+    bool full = false;
+    bool decoded = vcore__vcpu_nested_l0_insn(vcpu, &s, rip, &in, &full);
+    if (full)
+        return vcore__vcpu_nested_l0_pml_full(vcpu, exit, handled);
+    if (!decoded || in.mod == 3 ||
         !(in.opcode == 0x88 || in.opcode == 0x89 || in.opcode == 0x8a || in.opcode == 0x8b ||
           ((in.opcode == 0xc6 || in.opcode == 0xc7) && (in.reg & 7u) == 0)))
         return VCORE_OK;
@@ -599,6 +625,25 @@ static int vcore__vcpu_nested_l0_elem_fault(vcore_vcpu_t *vcpu, const vcore__l0_
     return vcore__vcpu_nested_l0_done(vcpu, err, reflected, exit, handled, again);
 }
 
+/* L0's re-fetch of L2's instruction found L1's page-modification log
+ * full: exit 62 to L1 instead of the instruction ("Page-Modification
+ * Logging": the flag is not set and the access does not happen), RIP at
+ * it, nothing of it done. Exit qualification bit 12 (NMI unblocking due
+ * to IRET, "Exit Qualification for Page-Modification Log Full Event") is
+ * clear: the instructions L0 completes here (MOV, INS, OUTS) are not IRET;
+ * no guest-physical or linear address is saved. *handled: L1 has the exit
+ * (not after a shutdown). */
+static int vcore__vcpu_nested_l0_pml_full(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled)
+{
+    vcore__l0_elem_t f;
+    bool again = false;
+    vcore__memset(&f, 0, sizeof(f));
+    f.kind = L0_ELEM_EPT;
+    f.x.reason = VCORE_VMX_EXIT_PML_FULL;
+    f.x.have = VCORE__X02_QUAL;
+    return vcore__vcpu_nested_l0_elem_fault(vcpu, &f, VCORE_X86_DS, exit, &again, handled);
+}
+
 /* INS/OUTS (REP or not) of L2 that L0 keeps (SDM Vol. 2,
  * "INS/INSB/INSW/INSD", "OUTS/OUTSB/OUTSW/OUTSD"): the instruction at L2's
  * RIP gives the address size and OUTS's segment override; INS writes
@@ -634,13 +679,15 @@ static int vcore__vcpu_nested_l0_string(vcore_vcpu_t *vcpu, vcore_exit_t *exit, 
         err = vcore__vcpu_nested_load02(vcpu);
     if (err)
         return err;
-    uint8_t insn[15];
-    size_t got = vcore__vcpu_nested_l0_fetch(vcpu, &s, rip, insn);
-    uint32_t bits = vcore__vcpu_nested_l0_bits(&s);
     vcore__x86_insn_t in;
+    bool full = false;
+    bool decoded = vcore__vcpu_nested_l0_insn(vcpu, &s, rip, &in, &full);
+    if (full)
+        return vcore__vcpu_nested_l0_pml_full(vcpu, exit, handled);
+    uint32_t bits = vcore__vcpu_nested_l0_bits(&s);
     bool is_in = (q & L0_IOQ_IN) != 0;
     /* 6CH/6DH are INS, 6EH/6FH OUTS; the direction must be the exit's. */
-    if (vcore__x86_decode(insn, got, bits, &in) != VCORE_OK || in.opcode < 0x6c || in.opcode > 0x6f ||
+    if (!decoded || in.opcode < 0x6c || in.opcode > 0x6f ||
         (in.opcode < 0x6e) != is_in)
         return VCORE_OK;
     vcore__x86_str_t *sx = &nv->l2_strx;
@@ -802,6 +849,7 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
     *again = *handled = false;
     nv->l2_pending = 0;
     nv->l2_insn_len = 0;
+    nv->l2_mmio_vmwrite = false;
     vcore__vcpu_nested_l0_head(exit, reason, q, VCORE_EXIT_RAW);
     switch (basic) {
     case VCORE_VMX_EXIT_HLT:
@@ -883,7 +931,7 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
         return VCORE_OK;
     }
     case VCORE_VMX_EXIT_EPT_VIOLATION:
-        return vcore__vcpu_nested_l0_mmio(vcpu, exit, nv->x02.gpa);
+        return vcore__vcpu_nested_l0_mmio(vcpu, exit, nv->x02.gpa, handled);
     case VCORE_VMX_EXIT_VMREAD:
     case VCORE_VMX_EXIT_VMWRITE:
         /* L1 uses VMCS shadowing (rule VMCS_SHADOW): L2's access to L1's
@@ -944,6 +992,8 @@ int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *re
         return VCORE_OK;
     }
     case VCORE_EXIT_MMIO: {
+        if (nv->l2_mmio_vmwrite)
+            return vcore__vcpu_nested_shadow12_reply(vcpu, exit, reflected);
         if (!nv->l2_mmio_len || exit->reason != VCORE_EXIT_MMIO)
             return VCORE_OK; /* a write: only RIP moves */
         uint8_t data[8];

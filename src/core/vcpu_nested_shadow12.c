@@ -21,10 +21,14 @@
  *    from L1 memory, then the instruction's Operation section on the cached
  *    copy (VMsucceed, VMfailInvalid without a link pointer, VMfailValid 12
  *    or 13 in the current VMCS), memory operands through L2's paging and
- *    L1's EPT; a bitmap bit set is the VM exit (23 VMREAD, 25 VMWRITE) to
- *    L1 with the processor's exit information; a fault of the memory operand
- *    is L2's exception (or L1's exit by its exception bitmap), an EPT
- *    violation or misconfiguration of L1's EPT is L1's exit 48 or 49;
+ *    L1's EPT (with L1's page-modification log); a bitmap bit set is the VM
+ *    exit (23 VMREAD, 25 VMWRITE) to L1 with the processor's exit
+ *    information; a fault of the memory operand is L2's exception (or L1's
+ *    exit by its exception bitmap), an EPT violation or misconfiguration of
+ *    L1's EPT is L1's exit 48 or 49, a full log L1's exit 62;
+ *  - a completed instruction under RFLAGS.TF leaves its single-step trap
+ *    pending in vmcs02; a memory operand at an L1-physical address without
+ *    memory is the VMM's MMIO access;
  *  - the exit to L1 writes the copy back to L1 memory when L2 wrote it,
  *    and the nested state stops caching it: L1 sees its shadow VMCS as L2
  *    left it.
@@ -32,6 +36,7 @@
 #include "vcpu_nested.h"
 
 #include "x86/vmx/check_priv.h"
+#include "virtcore/x86/msr.h"
 #include "virtcore/x86/vmx_exits.h"
 
 #define SHADOW12_EPTQ_GLA_VALID (1ull << 7)  /* "Exit Qualification for EPT Violations": linear address valid */
@@ -137,9 +142,35 @@ static int vcore__vcpu_nested_shadow12_state(vcore_vcpu_t *vcpu, uint32_t op, vc
     return err;
 }
 
+/* "Single-Step Exception Condition": with RFLAGS.TF set when the
+ * instruction began (and IA32_DEBUGCTL.BTF clear: with it TF traps taken
+ * branches only), its completion is followed by a trap-class #DB with
+ * DR6.BS. The processor keeps such a trap in vmcs02's pending debug
+ * exceptions field (bit 14, BS: "Guest Non-Register State"), and the next
+ * entry of L2 delivers it before any instruction ("Delivery of Pending
+ * Debug Exceptions after VM Entry"): in L2 with DR6.BS set, or - L1's
+ * exception bitmap bit 1 being part of vmcs02's - as exit 0 with
+ * qualification BS ("Exit Qualification for Debug Exceptions"), which is
+ * L1's. An exit to L1 that comes first on that boundary (MTF, INIT) saves
+ * the field in vmcs12 as the processor would ("Saving Non-Register
+ * State"). The instruction ended blocking by MOV SS, so nothing holds the
+ * trap back. */
+static int vcore__vcpu_nested_shadow12_step(vcore_vcpu_t *vcpu, uint64_t rflags)
+{
+    uint64_t pending = 0;
+    /* L2's IA32_DEBUGCTL is vmcs02's (vcpu_nested_debugctl.c). */
+    if (!(rflags & VCORE__RFLAGS_TF) ||
+        (vcore__vcpu_nested_msr02_get(vcpu, VCORE_MSR_IA32_DEBUGCTL) & VCORE__DEBUGCTL_BTF))
+        return VCORE_OK;
+    int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, &pending);
+    if (!err)
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, pending | VCORE__PENDDBG_BS);
+    return err;
+}
+
 /* VMsucceed / VMfail: RFLAGS into vmcs02, a VMREAD's destination register,
- * RIP past the instruction and blocking by STI or MOV SS gone at the next
- * entry (vcore__vcpu_nested_run_l2). */
+ * a single-step trap made pending, RIP past the instruction and blocking
+ * by STI or MOV SS gone at the next entry (vcore__vcpu_nested_run_l2). */
 static int vcore__vcpu_nested_shadow12_complete(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in,
                                                 const vcore_nvmx_result_t *res)
 {
@@ -147,6 +178,8 @@ static int vcore__vcpu_nested_shadow12_complete(vcore_vcpu_t *vcpu, const vcore_
     int err = vcore__vcpu_nested_load02(vcpu);
     if (!err)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_RFLAGS, res->rflags);
+    if (!err)
+        err = vcore__vcpu_nested_shadow12_step(vcpu, in->regs.rflags);
     if (!err && res->gpr_written) {
         uint32_t g = res->gpr & 15u;
         if (g == VCORE_X86_RSP) {
@@ -165,7 +198,10 @@ static int vcore__vcpu_nested_shadow12_complete(vcore_vcpu_t *vcpu, const vcore_
 }
 
 /* L1's EPT faulted L2's memory operand: exit 48 or 49 to L1 ("EPT
- * Violations", "EPT Misconfigurations"), the instruction not executed. */
+ * Violations", "EPT Misconfigurations"), or exit 62 when the access found
+ * L1's page-modification log full ("Page-Modification Logging": no
+ * guest-physical or linear address, qualification bit 12 clear - not an
+ * IRET), the instruction not executed. */
 static int vcore__vcpu_nested_shadow12_ept(vcore_vcpu_t *vcpu, const vcore_nvmx_result_t *res, vcore_exit_t *exit,
                                            bool *handled)
 {
@@ -173,7 +209,10 @@ static int vcore__vcpu_nested_shadow12_ept(vcore_vcpu_t *vcpu, const vcore_nvmx_
     vcore__nvmx_exit02_t x;
     vcore__memset(&x, 0, sizeof(x));
     x.gpa = res->ept_gpa;
-    if (res->diag == VCORE_DIAG_NVMX_L2_EPT_MISCONFIG) {
+    if (res->diag == VCORE_DIAG_NVMX_L2_PML_FULL) {
+        x.reason = VCORE_VMX_EXIT_PML_FULL;
+        x.have = VCORE__X02_QUAL;
+    } else if (res->diag == VCORE_DIAG_NVMX_L2_EPT_MISCONFIG) {
         x.reason = VCORE_VMX_EXIT_EPT_MISCONFIG;
         x.have = VCORE__X02_QUAL | VCORE__X02_GPA;
     } else {
@@ -219,6 +258,179 @@ static int vcore__vcpu_nested_shadow12_to_l1(vcore_vcpu_t *vcpu, vcore_exit_t *e
     return vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, handled);
 }
 
+/* What L0 does with the emulation's outcome: the completion (VMsucceed or
+ * VMfail) and L2 goes on (*again), L2's exception (injected, or L1's by
+ * its exception bitmap), or the exit to L1 the processor would make. */
+static int vcore__vcpu_nested_shadow12_outcome(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in,
+                                               const vcore_nvmx_result_t *res, vcore_exit_t *exit, bool *again,
+                                               bool *handled)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    nv->last.owner = VCORE_NVMX_OWNER_L0;
+    nv->last.kind = VCORE_NVMX_RULE_VMCS_SHADOW;
+    nv->last.arg = 14;
+    nv->last.field = in->op == VCORE_NVMX_VMREAD ? VCORE_VMCS_VMREAD_BITMAP : VCORE_VMCS_VMWRITE_BITMAP;
+    switch (res->outcome) {
+    case VCORE_NVMX_OUT_SUCCEED:
+    case VCORE_NVMX_OUT_FAIL_INVALID:
+    case VCORE_NVMX_OUT_FAIL_VALID: {
+        int err = vcore__vcpu_nested_shadow12_complete(vcpu, in, res);
+        if (err)
+            return err;
+        nv->last.l0_handled++;
+        *again = true;
+        return VCORE_OK;
+    }
+    case VCORE_NVMX_OUT_EXCEPTION: {
+        bool reflected = false;
+        int err = vcore__vcpu_nested_l0_exception(vcpu, res->vector, res->has_error_code ? res->error_code : 0u,
+                                                  res->cr2, exit, &reflected);
+        return vcore__vcpu_nested_l0_done(vcpu, err, reflected, exit, handled, again);
+    }
+    default:
+        if (res->diag == VCORE_DIAG_NVMX_L2_EPT_VIOLATION || res->diag == VCORE_DIAG_NVMX_L2_EPT_MISCONFIG ||
+            res->diag == VCORE_DIAG_NVMX_L2_PML_FULL)
+            return vcore__vcpu_nested_shadow12_ept(vcpu, res, exit, handled);
+        return vcore__vcpu_nested_shadow12_to_l1(vcpu, exit, handled);
+    }
+}
+
+/* L1 memory with the bytes of an MMIO operand (gpa, len) served from data:
+ * the VMM's reply to a read, or the store of a write. */
+typedef struct vcore__shadow12_mmio {
+    vcore_nvmx_mem_t l1;
+    uint64_t gpa;
+    uint32_t len;
+    bool stored;
+    uint8_t data[8];
+} vcore__shadow12_mmio_t;
+
+static bool vcore__vcpu_nested_shadow12_mmio_hit(const vcore__shadow12_mmio_t *m, uint64_t gpa, size_t len)
+{
+    return gpa >= m->gpa && len <= m->len && gpa - m->gpa <= m->len - len;
+}
+
+static int vcore__vcpu_nested_shadow12_mmio_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+    vcore__shadow12_mmio_t *m = ctx;
+    if (!vcore__vcpu_nested_shadow12_mmio_hit(m, gpa, len))
+        return m->l1.read(m->l1.ctx, gpa, buf, len);
+    vcore__memcpy(buf, m->data + (gpa - m->gpa), len);
+    return VCORE_OK;
+}
+
+static int vcore__vcpu_nested_shadow12_mmio_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
+{
+    vcore__shadow12_mmio_t *m = ctx;
+    if (!vcore__vcpu_nested_shadow12_mmio_hit(m, gpa, len))
+        return m->l1.write(m->l1.ctx, gpa, buf, len);
+    vcore__memcpy(m->data + (gpa - m->gpa), buf, len);
+    m->stored = true;
+    return VCORE_OK;
+}
+
+/* The emulation again, with the operand's bytes served by m (what the
+ * first run found unreachable at that L1-physical address). */
+static int vcore__vcpu_nested_shadow12_rerun(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in,
+                                             vcore__shadow12_mmio_t *m, vcore_nvmx_result_t *res)
+{
+    vcore_nvmx_mem_t mem;
+    mem.size = sizeof(mem);
+    mem.ctx = m;
+    mem.read = vcore__vcpu_nested_shadow12_mmio_read;
+    mem.write = vcore__vcpu_nested_shadow12_mmio_write;
+    res->size = sizeof(*res);
+    return vcore_nvmx_emulate(vcpu->nvmx, &mem, in, res);
+}
+
+/* The memory operand of L2's VMREAD or VMWRITE is at an L1-physical address
+ * with no memory behind it (the VMM's MMIO): the access goes to the VMM as
+ * the processor's would go to the device ("VMREAD", "VMWRITE": the
+ * operand is read or written like any memory operand). VMWRITE reads the
+ * operand first: an MMIO read exit, and the VMM's reply completes the
+ * instruction (vcore__vcpu_nested_shadow12_reply). VMREAD writes it last:
+ * the instruction is completed here with the store taken aside, which the
+ * VMM then gets as an MMIO write exit; RIP moves past it at the next
+ * entry. An outcome that stores nothing there (the operand no longer
+ * unreachable, say) is handled as any. */
+static int vcore__vcpu_nested_shadow12_mmio(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in,
+                                            const vcore_nvmx_result_t *first, vcore_exit_t *exit, bool *again,
+                                            bool *handled)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__shadow12_mmio_t m;
+    vcore__memset(&m, 0, sizeof(m));
+    m.l1.size = sizeof(m.l1);
+    int err = vcore_nvmx_mem_from_vm(vcpu->vm, &m.l1);
+    if (err)
+        return err;
+    m.gpa = first->mmio_gpa;
+    m.len = first->mmio_len;
+    nv->last.owner = VCORE_NVMX_OWNER_L0;
+    nv->last.kind = VCORE_NVMX_RULE_VMCS_SHADOW;
+    if (in->op == VCORE_NVMX_VMREAD) {
+        vcore_nvmx_result_t res;
+        err = vcore__vcpu_nested_shadow12_rerun(vcpu, in, &m, &res);
+        if (err == VCORE_ERR_FAULT)
+            return VCORE_OK; /* unreachable elsewhere now: raw */
+        if (err)
+            return err;
+        if (!m.stored || res.outcome != VCORE_NVMX_OUT_SUCCEED)
+            return vcore__vcpu_nested_shadow12_outcome(vcpu, in, &res, exit, again, handled);
+        err = vcore__vcpu_nested_shadow12_complete(vcpu, in, &res);
+        if (err)
+            return err;
+        nv->last.l0_handled++;
+        exit->u.mmio.is_write = 1;
+        vcore__memcpy(exit->u.mmio.data, m.data, sizeof(m.data));
+        nv->l2_mmio_len = 0; /* a store: the reply carries nothing */
+    } else {
+        exit->flags |= VCORE_EXIT_F_NEEDS_REPLY;
+        nv->l2_mmio_vmwrite = true;
+        nv->l2_mmio_gpa = m.gpa;
+        nv->l2_mmio_len = (uint8_t)m.len;
+    }
+    exit->reason = VCORE_EXIT_MMIO;
+    exit->u.mmio.gpa = m.gpa;
+    exit->u.mmio.len = m.len;
+    exit->raw.data[0] = in->insn_len;
+    exit->raw.data[6] = in->regs.rip;
+    nv->l2_pending = VCORE_EXIT_MMIO;
+    return VCORE_OK;
+}
+
+int vcore__vcpu_nested_shadow12_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    *reflected = false;
+    nv->l2_mmio_vmwrite = false;
+    if (exit->reason != VCORE_EXIT_MMIO)
+        return VCORE_OK; /* no answer: L2 executes the VMWRITE again */
+    vcore__shadow12_mmio_t m;
+    vcore__memset(&m, 0, sizeof(m));
+    m.l1.size = sizeof(m.l1);
+    m.gpa = nv->l2_mmio_gpa;
+    m.len = nv->l2_mmio_len;
+    vcore__memcpy(m.data, exit->u.mmio.data, sizeof(m.data)); /* the reply, copied once */
+    vcore_nvmx_insn_t in;
+    vcore_nvmx_result_t res;
+    int err = vcore_nvmx_mem_from_vm(vcpu->vm, &m.l1);
+    if (!err)
+        err = vcore__vcpu_nested_shadow12_state(vcpu, VCORE_NVMX_VMWRITE, &in);
+    if (!err)
+        err = vcore__vcpu_nested_shadow12_rerun(vcpu, &in, &m, &res);
+    if (err == VCORE_ERR_FAULT)
+        return VCORE_OK; /* L2's operand moved elsewhere meanwhile: L2 executes the VMWRITE again */
+    if (err)
+        return err;
+    bool again = false, handled = false;
+    err = vcore__vcpu_nested_shadow12_outcome(vcpu, &in, &res, exit, &again, &handled);
+    if (err)
+        return err;
+    *reflected = !again; /* not resumed: an exit to L1 (or L1's shutdown) */
+    return VCORE_OK;
+}
+
 int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_exit_t *exit, bool *again,
                                      bool *handled)
 {
@@ -235,33 +447,11 @@ int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_e
         err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
     if (!err)
         err = vcore_nvmx_emulate(nv, &mem, &in, &res);
-    if (err == VCORE_ERR_FAULT) /* a memory operand outside L1's memory: the VMM's (MMIO), raw */
-        return VCORE_OK;
+    /* A memory operand outside L1's memory: the VMM's MMIO (raw when the
+     * unreachable access is not the operand's, a paging-structure entry). */
+    if (err == VCORE_ERR_FAULT)
+        return res.mmio_len ? vcore__vcpu_nested_shadow12_mmio(vcpu, &in, &res, exit, again, handled) : VCORE_OK;
     if (err)
         return err;
-    nv->last.owner = VCORE_NVMX_OWNER_L0;
-    nv->last.kind = VCORE_NVMX_RULE_VMCS_SHADOW;
-    nv->last.arg = 14;
-    nv->last.field = op == VCORE_NVMX_VMREAD ? VCORE_VMCS_VMREAD_BITMAP : VCORE_VMCS_VMWRITE_BITMAP;
-    switch (res.outcome) {
-    case VCORE_NVMX_OUT_SUCCEED:
-    case VCORE_NVMX_OUT_FAIL_INVALID:
-    case VCORE_NVMX_OUT_FAIL_VALID:
-        err = vcore__vcpu_nested_shadow12_complete(vcpu, &in, &res);
-        if (err)
-            return err;
-        nv->last.l0_handled++;
-        *again = true;
-        return VCORE_OK;
-    case VCORE_NVMX_OUT_EXCEPTION: {
-        bool reflected = false;
-        err = vcore__vcpu_nested_l0_exception(vcpu, res.vector, res.has_error_code ? res.error_code : 0u, res.cr2,
-                                              exit, &reflected);
-        return vcore__vcpu_nested_l0_done(vcpu, err, reflected, exit, handled, again);
-    }
-    default:
-        if (res.diag == VCORE_DIAG_NVMX_L2_EPT_VIOLATION || res.diag == VCORE_DIAG_NVMX_L2_EPT_MISCONFIG)
-            return vcore__vcpu_nested_shadow12_ept(vcpu, &res, exit, handled);
-        return vcore__vcpu_nested_shadow12_to_l1(vcpu, exit, handled);
-    }
+    return vcore__vcpu_nested_shadow12_outcome(vcpu, &in, &res, exit, again, handled);
 }

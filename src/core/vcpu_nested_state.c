@@ -289,6 +289,7 @@ int vcore_nvmx_vcpu_set_state(vcore_vcpu_t *vcpu, const void *buf, size_t len, v
     vcore__vcpu_nested_state_save(nv, &saved);
     vcore__vcpu_nested_ept02_invept(vcpu, 2, 0);
     nv->l2_pending = 0;
+    nv->l2_mmio_vmwrite = false;
     nv->l2_insn_len = 0;
     nv->in_l2 = false;
     /* Its EFER, PAT and IA32_DEBUGCTL with it: the vCPU's are the model's again

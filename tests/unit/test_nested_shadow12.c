@@ -578,6 +578,410 @@ START_TEST(cpl3_vmread_is_gp)
 }
 END_TEST
 
+/* ---- L1's page-modification log ("enable PML", secondary control 17) ---- */
+
+#define P2_PML (1u << 17)
+#define PML_LOG 0x64000u
+#define EPT_A (1ull << 8)         /* "Accessed and Dirty Flags for EPT": accessed */
+#define EPT_D (1ull << 9)         /* ... dirty (leaf) */
+#define EPTP_AD (1ull << 6)       /* EPTP bit 6: accessed and dirty flags enabled */
+#define L2_PD_ENTRY 0x3000u       /* L2's PDE for its first 2 MBytes (fixture: 0x83) */
+
+static uint64_t get64(uint64_t gpa)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vm_read_guest(vm, gpa, &v, 8), VCORE_OK);
+    return v;
+}
+
+/* VMCS shadowing with L1's EPT (accessed and dirty flags on) and, with
+ * pml, "enable PML" at PML index `index`, the log at PML_LOG (clean). */
+static void vmcs12_pml(uint16_t index, bool pml)
+{
+    vmcs12_shadowing(P2_EPT | (pml ? P2_PML : 0u), SHADOW_GPA);
+    l1_ept();
+    set12(VCORE_VMCS_EPT_POINTER, EPT_PML4 | 6u | (3u << 3) | EPTP_AD);
+    set12(VCORE_VMCS_PML_ADDRESS, PML_LOG);
+    set12(VCORE_VMCS_GUEST_PML_INDEX, index);
+    static uint8_t zero[4096];
+    ck_assert_int_eq(vcore_vm_write_guest(vm, PML_LOG, zero, sizeof(zero)), VCORE_OK);
+}
+
+/* The flags L2's walk of 0x70008 needs in L1's EPT are set already (L2's
+ * paging structures at L2 0x1000-0x3fff): only the operand's page has
+ * flags left to set. */
+static void ept12_walk_flags_set(void)
+{
+    put(EPT_PML4, get64(EPT_PML4) | EPT_A, 8);
+    put(EPT_PDPT, get64(EPT_PDPT) | EPT_A, 8);
+    put(EPT_PD, get64(EPT_PD) | EPT_A, 8);
+    for (uint64_t p = 1; p <= 3; p++)
+        put(EPT_PT + 8 * p, get64(EPT_PT + 8 * p) | EPT_A | EPT_D, 8);
+}
+
+/* VMREAD to L2's 0x70008 with PML index 511: with EPT accessed and dirty
+ * flags the walk's accesses to L2's PML4E, PDPTE and PDE are writes
+ * ("Accessed and Dirty Flags for EPT"), so each sets the dirty flag of
+ * its page and logs it, then the operand's write logs 0x70000: the
+ * 4-KByte-aligned guest-physical addresses from index 511 down, the index
+ * 507 after them in vmcs12 ("Page-Modification Logging"). */
+START_TEST(pml_vmread_logs_walk_and_operand)
+{
+    vmcs12_pml(511, true);
+    load_vmcs12();
+    put(0x78008, 0, 8);
+    launch_rw(VCORE_VMX_EXIT_VMREAD, II_MEM, VCORE_VMCS_GUEST_RIP, 0, 0x70008, true);
+    assert_completed(0x2u);
+    ck_assert_uint_eq(get64(0x78008), SHADOW_RIP);
+    ck_assert_uint_eq(get64(PML_LOG + 511 * 8), 0x1000);
+    ck_assert_uint_eq(get64(PML_LOG + 510 * 8), 0x2000);
+    ck_assert_uint_eq(get64(PML_LOG + 509 * 8), 0x3000);
+    ck_assert_uint_eq(get64(PML_LOG + 508 * 8), 0x70000);
+    ck_assert_uint_eq(get64(PML_LOG + 507 * 8), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PML_INDEX), 507);
+    ck_assert_uint_eq(get64(EPT_PT + 8 * 0x70) & (EPT_A | EPT_D), EPT_A | EPT_D);
+    /* L1's VMREAD of the index sees it too */
+    nested_l1_vmx_reg(VCORE_NVMX_VMREAD, VCORE_VMCS_GUEST_PML_INDEX, 0);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 507);
+}
+END_TEST
+
+/* A VMWRITE reads its operand: the accessed flag only, no dirty flag, no
+ * entry; the index stays. */
+START_TEST(pml_vmwrite_read_logs_nothing)
+{
+    vmcs12_pml(511, true);
+    ept12_walk_flags_set();
+    load_vmcs12();
+    put(0x78008, 0x4321, 8);
+    launch_rw(VCORE_VMX_EXIT_VMWRITE, II_MEM, VCORE_VMCS_GUEST_RIP, 0, 0x70008, true);
+    assert_completed(0x2u);
+    ck_assert_uint_eq(shadow_mem(VCORE_VMCS_GUEST_RIP), 0x4321);
+    ck_assert_uint_eq(get64(EPT_PT + 8 * 0x70) & (EPT_A | EPT_D), EPT_A);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PML_INDEX), 511);
+    ck_assert_uint_eq(get64(PML_LOG + 511 * 8), 0);
+}
+END_TEST
+
+/* PML index 512 (outside 0-511) when the operand's access must set a flag
+ * (_i 0: VMREAD, the dirty flag; 1: VMWRITE, the accessed flag): a
+ * page-modification log-full event - exit 62 to L1 before the access,
+ * qualification 0 (bit 12 is for IRET only: "Exit Qualification for
+ * Page-Modification Log Full Event"); no flag set, nothing logged, the
+ * index as it was, the operand (or the shadow VMCS) unchanged, L2's RIP
+ * and RFLAGS at the instruction. */
+START_TEST(pml_full_exits_62_before_the_access)
+{
+    bool write = _i != 0;
+    vmcs12_pml(512, true);
+    ept12_walk_flags_set();
+    load_vmcs12();
+    put(0x78008, 0x5a5a, 8);
+    launch_rw(write ? VCORE_VMX_EXIT_VMWRITE : VCORE_VMX_EXIT_VMREAD, II_MEM, VCORE_VMCS_GUEST_RIP, 0, 0x70008,
+              false);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_PML_FULL);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RFLAGS), L2_RFLAGS);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PML_INDEX), 512);
+    ck_assert_uint_eq(get64(EPT_PT + 8 * 0x70) & (EPT_A | EPT_D), 0);
+    ck_assert_uint_eq(get64(PML_LOG + 511 * 8), 0);
+    ck_assert_uint_eq(get64(0x78008), 0x5a5a);
+    ck_assert_uint_eq(shadow_mem(VCORE_VMCS_GUEST_RIP), SHADOW_RIP);
+    vcore_nvmx_last_t l = last();
+    ck_assert_uint_eq(l.l0_handled, 0);
+    ck_assert_uint_eq(l.reflected, 1);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+}
+END_TEST
+
+/* The same with index 0: the one entry left takes the operand's page, the
+ * index wraps to FFFFH ("from 0 to FFFFH"), and the next dirty flag finds
+ * the log full. */
+START_TEST(pml_last_entry_then_full)
+{
+    vmcs12_pml(0, true);
+    ept12_walk_flags_set();
+    load_vmcs12();
+    launch_rw(VCORE_VMX_EXIT_VMREAD, II_MEM, VCORE_VMCS_GUEST_RIP, 0, 0x70008, true);
+    assert_completed(0x2u);
+    ck_assert_uint_eq(get64(PML_LOG), 0x70000);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PML_INDEX), 0xffff);
+}
+END_TEST
+
+/* "enable PML" clear, EPT accessed and dirty flags on: the dirty flag is
+ * set, nothing is logged, the index stays. */
+START_TEST(pml_off_sets_dirty_logs_nothing)
+{
+    vmcs12_pml(511, false);
+    ept12_walk_flags_set();
+    load_vmcs12();
+    launch_rw(VCORE_VMX_EXIT_VMREAD, II_MEM, VCORE_VMCS_GUEST_RIP, 0, 0x70008, true);
+    assert_completed(0x2u);
+    ck_assert_uint_eq(get64(EPT_PT + 8 * 0x70) & (EPT_A | EPT_D), EPT_A | EPT_D);
+    ck_assert_uint_eq(get64(PML_LOG + 511 * 8), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PML_INDEX), 511);
+}
+END_TEST
+
+/* L2's PD page (L2 0x3000) not present in L1's EPT: the walk's read of
+ * the PDE is the EPT violation, exit 48 with the PDE's guest-physical
+ * address and the operand's linear address, bit 7 set and bit 8 clear
+ * (a paging-structure access). With EPT accessed and dirty flags the
+ * access counts as a write and bits 0 and 1 are both set ("Exit
+ * Qualification for EPT Violations"); without them bit 0 alone. */
+START_TEST(walk_ept_violation_qualification)
+{
+    bool ad = _i == 0;
+    vmcs12_pml(511, false);
+    if (!ad)
+        set12(VCORE_VMCS_EPT_POINTER, EPT_PML4 | 6u | (3u << 3));
+    put(EPT_PT + 8 * 3, 0, 8);
+    load_vmcs12();
+    launch_rw(VCORE_VMX_EXIT_VMREAD, II_MEM, VCORE_VMCS_GUEST_RIP, 0, 0x70008, false);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EPT_VIOLATION);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), (ad ? 3u : 1u) | (1u << 7));
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PHYSICAL_ADDRESS), L2_PD_ENTRY);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_LINEAR_ADDRESS), 0x70008);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP);
+}
+END_TEST
+
+/* ---- single-step ("Single-Step Exception Condition") ---- */
+
+#define RFLAGS_TF 0x100u
+#define PENDDBG_BS 0x4000u /* pending debug exceptions bit 14 */
+#define DEBUGCTL_BTF 0x2u
+
+/* L2 with RFLAGS.TF executes a VMREAD L0 completes: a single-step trap is
+ * pending after it - vmcs02's pending debug exceptions with BS, which the
+ * next entry delivers ("Delivery of Pending Debug Exceptions after VM
+ * Entry") - RIP past the instruction, TF still set, the arithmetic flags
+ * clear (VMsucceed). The processor's #DB that L1's exception bitmap (bit
+ * 1) intercepts is exit 0 to L1: vector 1, hardware exception, the
+ * qualification BS ("Exit Qualification for Debug Exceptions"). */
+START_TEST(tf_pends_single_step_after_vmread)
+{
+    vmcs12_shadowing(0, SHADOW_GPA);
+    set12(VCORE_VMCS_GUEST_RFLAGS, L2_RFLAGS | RFLAGS_TF);
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 1);
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_rw(VCORE_VMX_EXIT_VMREAD, II_REG, 0);
+    nested_l2_ud_to_vmm();
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS), PENDDBG_BS);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_RIP), L2_RIP + RW_LEN);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_RFLAGS), 0x2u | RFLAGS_TF);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], SHADOW_RIP);
+    uint32_t enc[2] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_EXIT_QUALIFICATION};
+    uint64_t val[2] = {0x80000301u, PENDDBG_BS};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 2, enc, val);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000301u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), PENDDBG_BS);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP + RW_LEN);
+}
+END_TEST
+
+/* No single-step trap after a completed VMWRITE: TF clear (_i 0); TF set
+ * with L2's IA32_DEBUGCTL.BTF, which makes TF trap taken branches only
+ * (_i 1). The pending debug exceptions stay 0. */
+START_TEST(no_single_step_without_tf_or_with_btf)
+{
+    vmcs12_shadowing(0, SHADOW_GPA);
+    if (_i == 1) {
+        set12(VCORE_VMCS_GUEST_RFLAGS, L2_RFLAGS | RFLAGS_TF);
+        set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fb | (1u << 9) | (1u << 2)); /* load debug controls */
+        set12(VCORE_VMCS_GUEST_IA32_DEBUGCTL, DEBUGCTL_BTF);
+    }
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_rw(VCORE_VMX_EXIT_VMWRITE, II_REG, 0);
+    nested_l2_ud_to_vmm();
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_RIP), L2_RIP + RW_LEN);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS), 0);
+}
+END_TEST
+
+/* With L1's monitor trap flag the MTF VM exit comes first on the boundary
+ * after the instruction and saves the single-step trap in vmcs12's pending
+ * debug exceptions (BS), which L1's VMREAD returns ("Saving Non-Register
+ * State"; the next VM entry delivers it). A VMfail completes the
+ * instruction all the same (VMfailValid 12 here). */
+START_TEST(mtf_exit_saves_pending_single_step)
+{
+    const uint32_t none = 0x1ffeu;
+    vmcs12_shadowing(0, SHADOW_GPA);
+    bitmap_bit(BM_READ, none, false);
+    set12(VCORE_VMCS_GUEST_RFLAGS, L2_RFLAGS | RFLAGS_TF);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31) | (1u << 27));
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, none);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_rw(VCORE_VMX_EXIT_VMREAD, II_REG, 0);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_MONITOR_TRAP_FLAG);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP + RW_LEN);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RFLAGS), 0x2u | 0x40u | RFLAGS_TF);
+    nested_l1_vmx_reg(VCORE_NVMX_VMREAD, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], PENDDBG_BS);
+}
+END_TEST
+
+/* ---- memory operands with no memory behind them (the VMM's MMIO) ---- */
+
+#define MMIO_L1 0xfee00010ull /* not in the VM's memory map */
+
+/* L2's linear MMIO_L1 maps to L1-physical MMIO_L1: a PDPTE for its GByte
+ * and a 2-MByte PDE (L2's paging, no EPT), or (ept) L2's 0x72010 through
+ * L1's EPT to it. Returns the operand's linear address. */
+static uint64_t mmio_operand(bool ept)
+{
+    if (ept) {
+        vmcs12_shadowing(P2_EPT, SHADOW_GPA);
+        l1_ept();
+        put(EPT_PT + 8 * 0x72, (MMIO_L1 & ~0xfffull) | 7u, 8); /* RWX, UC */
+        return 0x72010;
+    }
+    vmcs12_shadowing(0, SHADOW_GPA);
+    put(PDPT + 8 * 3, 0x40000 | 3, 8);
+    put(0x40000 + 8 * ((MMIO_L1 >> 21) & 0x1ff), (MMIO_L1 & ~0x1fffffull) | 0x83, 8);
+    return MMIO_L1;
+}
+
+/* L2's VMWRITE whose 8-byte source is MMIO (_i 0: L2's paging, 1: through
+ * L1's EPT): an MMIO read exit of 8 bytes at the L1-physical address, for
+ * the VMM and flagged L2's; its reply is the value the VMWRITE writes
+ * ("VMWRITE": the source operand is read, then the field written) -
+ * VMsucceed, RIP past it, the shadow VMCS holding the reply. */
+START_TEST(mmio_vmwrite_source_read_by_vmm)
+{
+    uint64_t la = mmio_operand(_i != 0);
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    nested_set_gpr(VCORE_X86_RBX, la);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_rw(VCORE_VMX_EXIT_VMWRITE, II_MEM, 0);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2 | VCORE_EXIT_F_NEEDS_REPLY);
+    ck_assert_uint_eq(e.u.mmio.gpa, MMIO_L1);
+    ck_assert_uint_eq(e.u.mmio.len, 8);
+    ck_assert_uint_eq(e.u.mmio.is_write, 0);
+    ck_assert_uint_eq(shadow_mem(VCORE_VMCS_GUEST_RIP), SHADOW_RIP);
+    static const uint8_t reply[8] = {0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01};
+    memcpy(e.u.mmio.data, reply, 8);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    assert_completed(0x2u);
+    ck_assert_uint_eq(shadow_mem(VCORE_VMCS_GUEST_RIP), 0x0123456789abcdefull);
+}
+END_TEST
+
+/* L2's VMREAD whose destination is MMIO: the instruction completes with
+ * its store an MMIO write exit of the field's 8 bytes (no reply needed);
+ * after the VMM's run RIP is past it, VMsucceed. */
+START_TEST(mmio_vmread_store_written_by_vmm)
+{
+    uint64_t la = mmio_operand(_i != 0);
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    nested_set_gpr(VCORE_X86_RBX, la);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_rw(VCORE_VMX_EXIT_VMREAD, II_MEM, 0);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.flags, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(e.u.mmio.gpa, MMIO_L1);
+    ck_assert_uint_eq(e.u.mmio.len, 8);
+    ck_assert_uint_eq(e.u.mmio.is_write, 1);
+    uint64_t v = 0;
+    memcpy(&v, e.u.mmio.data, 8);
+    ck_assert_uint_eq(v, SHADOW_RIP);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    assert_completed(0x2u);
+}
+END_TEST
+
+/* An operand that straddles a page boundary with MMIO in one page is not
+ * an access the VMM can take as one: the exit stays raw (reason 23), L2
+ * not moved. */
+START_TEST(mmio_operand_across_pages_is_raw)
+{
+    mmio_operand(true);
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    nested_set_gpr(VCORE_X86_RBX, 0x72ffc);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_rw(VCORE_VMX_EXIT_VMREAD, II_MEM, 0);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RAW);
+    ck_assert_uint_eq(e.raw.reason, VCORE_VMX_EXIT_VMREAD);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_RIP), L2_RIP);
+}
+END_TEST
+
+/* The VMM's reply to the VMWRITE's read comes while L1's bitmap now asks
+ * for the exit (L1 changed it meanwhile): the completion runs the
+ * instruction again on the current state, so the VMWRITE is exit 25 to L1,
+ * the shadow VMCS untouched. */
+START_TEST(mmio_vmwrite_reply_rechecks_bitmap)
+{
+    uint64_t la = mmio_operand(false);
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    nested_set_gpr(VCORE_X86_RBX, la);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_rw(VCORE_VMX_EXIT_VMWRITE, II_MEM, 0);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    bitmap_bit(BM_WRITE, VCORE_VMCS_GUEST_RIP, true);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_VMWRITE);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP);
+    ck_assert_uint_eq(shadow_mem(VCORE_VMCS_GUEST_RIP), SHADOW_RIP);
+}
+END_TEST
+
+/* The VMWRITE the VMM's reply completes is completed like any: with
+ * RFLAGS.TF set when it began, the single-step trap is pending in vmcs02
+ * after it (pending debug exceptions BS), RIP past it. */
+START_TEST(mmio_vmwrite_completion_single_steps)
+{
+    uint64_t la = mmio_operand(false);
+    set12(VCORE_VMCS_GUEST_RFLAGS, L2_RFLAGS | RFLAGS_TF);
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    nested_set_gpr(VCORE_X86_RBX, la);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_rw(VCORE_VMX_EXIT_VMWRITE, II_MEM, 0);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS), 0);
+    uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INTR_INFO};
+    uint64_t val[1] = {0x80000306u};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 1, enc, val);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RAW);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS), PENDDBG_BS);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_RIP), L2_RIP + RW_LEN);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_RFLAGS), 0x2u | RFLAGS_TF);
+}
+END_TEST
+
 static Suite *shadow12_suite(void)
 {
     Suite *s = suite_create("nested_shadow12");
@@ -602,6 +1006,20 @@ static Suite *shadow12_suite(void)
     tcase_add_test(tc, memory_operand_ept_violation_to_l1);
     tcase_add_test(tc, memory_operand_page_fault);
     tcase_add_test(tc, cpl3_vmread_is_gp);
+    tcase_add_test(tc, pml_vmread_logs_walk_and_operand);
+    tcase_add_test(tc, pml_vmwrite_read_logs_nothing);
+    tcase_add_loop_test(tc, pml_full_exits_62_before_the_access, 0, 2);
+    tcase_add_test(tc, pml_last_entry_then_full);
+    tcase_add_test(tc, pml_off_sets_dirty_logs_nothing);
+    tcase_add_loop_test(tc, walk_ept_violation_qualification, 0, 2);
+    tcase_add_test(tc, tf_pends_single_step_after_vmread);
+    tcase_add_loop_test(tc, no_single_step_without_tf_or_with_btf, 0, 2);
+    tcase_add_test(tc, mtf_exit_saves_pending_single_step);
+    tcase_add_loop_test(tc, mmio_vmwrite_source_read_by_vmm, 0, 2);
+    tcase_add_loop_test(tc, mmio_vmread_store_written_by_vmm, 0, 2);
+    tcase_add_test(tc, mmio_operand_across_pages_is_raw);
+    tcase_add_test(tc, mmio_vmwrite_reply_rechecks_bitmap);
+    tcase_add_test(tc, mmio_vmwrite_completion_single_steps);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -159,6 +159,8 @@ VCORE_BEGIN_DECLS
       "SDM Vol. 3, \"Posted-Interrupt Processing\"") \
     X(NVMX_MSR_LOAD_UNHELD, 0x1065, "a VM-entry MSR-load list entry for L2 names an MSR the library does not hold for L2 (IA32_TIME_STAMP_COUNTER, or one the VMM models; value: 1-based entry << 32 | MSR index): nothing was loaded", \
       "SDM Vol. 3, \"Loading MSRs\"") \
+    X(NVMX_L2_PML_FULL, 0x1068, "an access of L2's memory operand had to set an accessed or dirty flag of L1's EPT while L1's PML index was outside 0-511 (page-modification log-full event: exit 62 to L1, that flag not set, the operand not accessed)", \
+      "SDM Vol. 3, \"Page-Modification Logging\"") \
     X(NVMX_CHECK_GATING, 0x1070, "the VM-entry rules whose inputs changed gave another verdict than all rules (value: all rules' deciding check << 16 | the changed-input run's)", \
       "SDM Vol. 3, \"VM Entries\"")
 
@@ -501,10 +503,12 @@ typedef struct vcore_nvmx_result {
     uint64_t inv_eptp;    /**< INVEPT: the EPTP of a single-context invalidation. */
     uint16_t inv_vpid;    /**< INVVPID: the VPID. */
     uint64_t inv_addr;    /**< INVVPID: the linear address of an individual-address invalidation. */
-    uint64_t ept_gpa;     /**< EXIT_TO_L1 for L1's EPT (diag NVMX_L2_EPT_*): the L2 guest-physical address. */
+    uint64_t ept_gpa;     /**< EXIT_TO_L1 for L1's EPT (diag NVMX_L2_EPT_*, NVMX_L2_PML_FULL): the L2 guest-physical address. */
     uint64_t ept_qualification; /**< EXIT_TO_L1 for an EPT violation: exit qualification bits 5:0. */
     uint64_t ept_gla;     /**< EXIT_TO_L1 for an EPT violation: the linear address of the access that faulted. */
     bool ept_final;       /**< ... that access was to the operand itself (qualification bit 8), not to a paging structure. */
+    uint64_t mmio_gpa;    /**< VCORE_ERR_FAULT at the memory operand itself, within one page: the L1-physical address the accessor cannot reach (MMIO). */
+    uint32_t mmio_len;    /**< ... the operand's size in bytes; 0 when the unreachable access was another (a paging-structure entry, an operand across two pages). */
 } vcore_nvmx_result_t;
 
 /**
@@ -524,7 +528,12 @@ typedef struct vcore_nvmx_result {
  * @retval VCORE_ERR_INVAL A NULL argument or unknown @c op.
  * @retval VCORE_ERR_ABI A size field is wrong.
  * @retval VCORE_ERR_FAULT A linear memory operand maps to guest-physical memory
- *         the accessor cannot reach (MMIO); nothing was changed.
+ *         the accessor cannot reach (MMIO); the instruction did nothing (L1's
+ *         EPT accessed and dirty flags, and page-modification log entries, of
+ *         the translations that succeeded stay set, as the processor's would).
+ *         @c res->mmio_gpa and @c res->mmio_len say where when the operand
+ *         itself is the access: run the instruction again with an accessor
+ *         that reads (VMWRITE) or takes the write of (VMREAD) those bytes.
  */
 VCORE_API VCORE_WARN_UNUSED int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem,
                                  const vcore_nvmx_insn_t *insn, vcore_nvmx_result_t *res);

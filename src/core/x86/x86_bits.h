@@ -322,6 +322,9 @@
 #define VCORE__EPT_CAP_INVVPID_SINGLE VCORE__BIT(41) /* Single-context INVVPID. */
 #define VCORE__EPT_CAP_INVVPID_SINGLE_NG VCORE__BIT(43) /* Single-context-retaining-globals INVVPID. */
 
+/* ---- EPT pointer (SDM Vol. 3, "Extended-Page-Table Pointer (EPTP)") ---- */
+#define VCORE__EPTP_AD VCORE__BIT(6) /* Accessed and dirty flags for EPT enabled. */
+
 /* ---- Guest interruptibility state (SDM Vol. 3, "Guest Non-Register State") ---- */
 #define VCORE__INTR_STI (1u << 0)            /* Blocking by STI. */
 #define VCORE__INTR_MOVSS (1u << 1)          /* Blocking by MOV SS. */

@@ -17,7 +17,6 @@
 #define EPT_PS (1ull << 7)      /* PDPTE/PDE: maps a page */
 #define EPT_A (1ull << 8)       /* accessed (EPTP bit 6) */
 #define EPT_D (1ull << 9)       /* dirty, leaf only (EPTP bit 6) */
-#define EPTP_AD (1ull << 6)     /* EPTP bit 6: accessed and dirty flags enabled */
 
 /* "EPT Misconfigurations": write without read, reserved bits, a reserved
  * memory type in a leaf, bit 7 in a PML4E/PML5E. */
@@ -92,7 +91,7 @@ uint32_t vcore__nvmx_ept_set_ad(const vcore_nvmx_mem_t *mem, uint64_t eptp, cons
     /* "Accessed and Dirty Flags for EPT": with EPTP bit 6, every entry used
      * gets its accessed flag, the leaf its dirty flag on a write. */
     uint32_t set = 0;
-    if (!(eptp & EPTP_AD))
+    if (!(eptp & VCORE__EPTP_AD))
         return 0;
     for (uint32_t i = 0; i < w->nused; i++) {
         uint64_t x = 0;
@@ -189,6 +188,7 @@ static int nvmx_ept_view_access(void *ctx, uint64_t gpa, void *buf, size_t len, 
             v->qualification = w.qualification;
             return VCORE_ERR_FAULT;
         }
+        v->l1_gpa = w.gpa;
         err = write ? v->l1->write(v->l1->ctx, w.gpa, p, n) : v->l1->read(v->l1->ctx, w.gpa, p, n);
         if (err)
             return err;

@@ -51,7 +51,6 @@ struct vcore_nvmx_ept02 {
 #define E_A (1ull << 8)             /* accessed flag (EPTP bit 6) */
 #define E_D (1ull << 9)             /* dirty flag of a leaf (EPTP bit 6) */
 #define E_ADDR 0x000ffffffffff000ull /* bits 51:12 */
-#define EPTP_AD (1ull << 6)         /* EPTP bit 6: accessed and dirty flags */
 #define EPTP_EP4TA 0x000ffffffffff000ull /* EPTP bits 51:12 */
 /* ept02's own pointer: write-back (6) paging structures, walk length 4 (3 in bits 5:3). */
 #define EPT02_EPTP_BITS (6ull | (3ull << 3))
@@ -142,7 +141,7 @@ static uint32_t ept02_take(vcore_nvmx_ept02_t *p, uint32_t c)
  * offer bit 21 of IA32_VMX_EPT_VPID_CAP only when the processor has it. */
 static uint64_t ept02_ctx_eptp(const vcore_nvmx_ept02_t *p, uint32_t c)
 {
-    return p->page[p->ctx[c].root].pa | EPT02_EPTP_BITS | (p->ctx[c].eptp12 & EPTP_AD);
+    return p->page[p->ctx[c].root].pa | EPT02_EPTP_BITS | (p->ctx[c].eptp12 & VCORE__EPTP_AD);
 }
 
 static void ept02_flush(vcore_nvmx_ept02_t *p, uint32_t c)
@@ -371,7 +370,7 @@ int vcore_nvmx_ept02_handle(vcore_nvmx_ept02_t *ept02, const vcore_nvmx_ept02_fa
     /* Rights: the intersection; with L1's A/D flags on, a clean leaf stays
      * read-only until a write faults and sets its dirty flag. */
     uint64_t perms = w.perms & l0.perms & E_RWX;
-    if ((in->eptp12 & EPTP_AD) && !(w.entry & E_D) && !(access & VCORE_NVMX_EPT_WRITE))
+    if ((in->eptp12 & VCORE__EPTP_AD) && !(w.entry & E_D) && !(access & VCORE_NVMX_EPT_WRITE))
         perms &= ~E_W;
 
     /* Memory type ("EPT and Memory Typing"): L1's for L0's ordinary

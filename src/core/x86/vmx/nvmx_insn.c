@@ -613,6 +613,48 @@ static int nvmx_insn_inv(vcore__nvmx_ctx_t *c, bool vpid)
 
 static int nvmx_insn_dispatch(vcore__nvmx_ctx_t *c);
 
+/* What L2's operand accesses wrote to L1's page-modification log: vmcs12's
+ * PML index follows, lowered by one per entry ("Page-Modification
+ * Logging"). */
+static void nvmx_insn_pml_done(vcore_nvmx_t *n, const vcore__nvmx_pml_t *pml)
+{
+    if (!pml->logged)
+        return;
+    ((vcore__vmcs12_t *)(void *)n->vmcs12)->GUEST_PML_INDEX = pml->index;
+    vcore__nvmx_changed_id(n, VCORE__ROW_GUEST_PML_INDEX);
+}
+
+/* L1's EPT stopped an access of L2's operand: the access exits to L1
+ * before the operand was written - an EPT violation or misconfiguration,
+ * or a page-modification log-full event ("Page-Modification Logging": the
+ * flag is not set and the access does not happen; exit 62, whose
+ * qualification has only bit 12, NMI unblocking due to IRET, which a
+ * VMREAD or VMWRITE never sets: "Exit Qualification for Page-Modification
+ * Log Full Event"). */
+static int nvmx_insn_ept_exit(vcore__nvmx_ctx_t *c, const vcore__nvmx_ept_view_t *view)
+{
+    vcore_nvmx_result_t *res = c->res;
+    vcore__memset(res, 0, sizeof(*res));
+    res->size = sizeof(*res);
+    res->outcome = VCORE_NVMX_OUT_EXIT_TO_L1;
+    if (view->fault == VCORE__NVMX_EPT_PML_FULL) {
+        res->diag = VCORE_DIAG_NVMX_L2_PML_FULL;
+        res->ept_gpa = view->fault_gpa;
+        return VCORE_OK;
+    }
+    res->diag = view->fault == VCORE_NVMX_EPT_MISCONFIG ? VCORE_DIAG_NVMX_L2_EPT_MISCONFIG
+                                                       : VCORE_DIAG_NVMX_L2_EPT_VIOLATION;
+    res->ept_gpa = view->fault_gpa;
+    res->ept_qualification = view->qualification;
+    /* "Exit Qualification for EPT Violations": a paging-structure access
+     * treated as a write (EPT accessed and dirty flags) sets bits 0 and 1. */
+    if (view->fault == VCORE_NVMX_EPT_VIOLATION && c->ps_write && !c->op_final)
+        res->ept_qualification |= VCORE_NVMX_EPT_READ;
+    res->ept_gla = c->op_la;
+    res->ept_final = c->op_final;
+    return VCORE_OK;
+}
+
 int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vcore_nvmx_insn_t *insn,
                        vcore_nvmx_result_t *res)
 {
@@ -633,6 +675,7 @@ int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vc
     c.mem = mem;
     c.opmem = mem;
     c.op_write = false;
+    c.ps_write = false;
     c.op_la = 0;
     c.op_final = false;
     c.in = *insn; /* guest-derived input: copied once, only the copy is used */
@@ -641,26 +684,30 @@ int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vc
     vcore__memset(res, 0, sizeof(*res));
     res->size = sizeof(*res);
     /* L2 with L1's EPT in force: L2's addresses go through it. */
-    const vcore__vmcs12_t *v12 = (const vcore__vmcs12_t *)(const void *)nvmx->vmcs12;
+    vcore__vmcs12_t *v12 = (vcore__vmcs12_t *)(void *)nvmx->vmcs12;
     if (c.in.in_l2 && nvmx->current_vmptr != VCORE__INVALID_PTR &&
         (v12->CPU_BASED_VM_EXEC_CONTROL & VCORE_VMX_PROC_ACTIVATE_SECONDARY) &&
-        (v12->SECONDARY_VM_EXEC_CONTROL & (1u << 1))) {
-        vcore__nvmx_ept_view(&view, mem, v12->EPT_POINTER, nvmx->maxphyaddr, &c.op_write, NULL, &l2mem);
+        (v12->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_EPT)) {
+        /* "Page-Modification Logging": with L1's "enable PML" the EPT
+         * dirty flags the operand's accesses set are logged as L1's
+         * processor would log them (vmcs02 never logs for L1). */
+        vcore__nvmx_pml_t pml;
+        pml.on = (v12->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_PML) != 0;
+        pml.logged = false;
+        pml.index = v12->GUEST_PML_INDEX;
+        pml.address = v12->PML_ADDRESS;
+        vcore__nvmx_ept_view(&view, mem, v12->EPT_POINTER, nvmx->maxphyaddr, &c.op_write, &pml, &l2mem);
         c.opmem = &l2mem;
+        c.ps_write = (v12->EPT_POINTER & VCORE__EPTP_AD) != 0;
         int err = nvmx_insn_dispatch(&c);
-        if (view.fault && (err == VCORE_ERR_FAULT || err == VCORE_OK)) {
-            /* The access exits to L1 before anything was written. */
-            vcore__memset(res, 0, sizeof(*res));
-            res->size = sizeof(*res);
-            res->outcome = VCORE_NVMX_OUT_EXIT_TO_L1;
-            res->diag = view.fault == VCORE_NVMX_EPT_MISCONFIG ? VCORE_DIAG_NVMX_L2_EPT_MISCONFIG
-                                                              : VCORE_DIAG_NVMX_L2_EPT_VIOLATION;
-            res->ept_gpa = view.fault_gpa;
-            res->ept_qualification = view.qualification;
-            res->ept_gla = c.op_la;
-            res->ept_final = c.op_final;
-            return VCORE_OK;
-        }
+        /* Entries written stay written, whatever follows (a later access
+         * of the instruction may still fault or find the log full). */
+        nvmx_insn_pml_done(nvmx, &pml);
+        if (view.fault && (err == VCORE_ERR_FAULT || err == VCORE_OK))
+            return nvmx_insn_ept_exit(&c, &view);
+        /* The operand's L2 address is ept12's L1 address for the caller. */
+        if (err == VCORE_ERR_FAULT && res->mmio_len)
+            res->mmio_gpa = view.l1_gpa;
         return err;
     }
     return nvmx_insn_dispatch(&c);

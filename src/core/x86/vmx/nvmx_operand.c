@@ -92,8 +92,10 @@ static int nvmx_operand_translate(vcore__nvmx_ctx_t *c, uint64_t la, uint32_t le
             chunk = len - done;
         c->op_la = cur;
         c->op_final = false;
+        c->op_write = c->ps_write;
         err = vcore__walk(c->opmem, &c->in.sregs, c->in.regs.rflags, c->n->maxphyaddr, cur, write,
                           &gpa[n], &f, &ad[n]);
+        c->op_write = false;
         if (err == VCORE_ERR_INVAL) {
             vcore__nvmx_exception(c, f.vector, true, f.error_code, VCORE_DIAG_NVMX_PF);
             c->res->cr2 = f.cr2;
@@ -106,6 +108,17 @@ static int nvmx_operand_translate(vcore__nvmx_ctx_t *c, uint64_t la, uint32_t le
     }
     *npieces = n;
     return VCORE_OK;
+}
+
+/* The access of the operand itself (n pieces, len bytes) finds no memory
+ * at gpa: the caller may complete it as MMIO when it is one piece. */
+static int nvmx_operand_unbacked(vcore__nvmx_ctx_t *c, uint64_t gpa, uint32_t len, uint32_t n)
+{
+    if (n == 1) {
+        c->res->mmio_gpa = gpa;
+        c->res->mmio_len = len;
+    }
+    return VCORE_ERR_FAULT;
 }
 
 /* The data access at byte off of the operand at la is under way. */
@@ -134,7 +147,7 @@ int vcore__nvmx_mem_read(vcore__nvmx_ctx_t *c, void *buf, uint32_t len)
     for (i = 0; i < n; i++) {
         nvmx_operand_at(c, la, off);
         if (c->opmem->read(c->opmem->ctx, gpa[i], (uint8_t *)buf + off, plen[i]) != VCORE_OK)
-            return VCORE_ERR_FAULT;
+            return nvmx_operand_unbacked(c, gpa[i], len, n);
         off += plen[i];
     }
     return VCORE_OK;
@@ -179,7 +192,7 @@ int vcore__nvmx_mem_write(vcore__nvmx_ctx_t *c, const void *buf, uint32_t len)
         nvmx_operand_at(c, la, off);
         if (!nvmx_operand_writable(c, gpa[i], plen[i])) {
             c->op_write = false;
-            return VCORE_ERR_FAULT;
+            return nvmx_operand_unbacked(c, gpa[i], len, n);
         }
         off += plen[i];
     }

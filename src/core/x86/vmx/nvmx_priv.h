@@ -126,6 +126,8 @@ struct vcore_nvmx {
     uint8_t l2_mmio_reg;    /* its MMIO load: destination register (vcore_x86_gpr) */
     bool l2_mmio_high8;     /* the destination is AH, CH, DH or BH */
     uint8_t l2_mmio_len;    /* bytes loaded (0: a store, nothing to merge) */
+    bool l2_mmio_vmwrite;   /* the load is L2's VMWRITE operand at l2_mmio_gpa: the reply completes the VMWRITE */
+    uint64_t l2_mmio_gpa;   /*   its L1-physical address */
     vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
     vcore__nvmx_exit02_t x02; /* vmcs02's last exit, copied into vmcs12 only when reflected */
     /* L1's preemption timer on a processor without "save VMX-preemption timer
@@ -313,6 +315,10 @@ typedef struct vcore__nvmx_ctx {
     vcore_nvmx_result_t *res;
     bool long64;              /* 64-bit mode (EFER.LMA && CS.L) */
     bool op_write;            /* the operand accesses under way belong to a write (probe included) */
+    /* L1's EPT has accessed and dirty flags (EPTP bit 6): the walk's
+     * accesses to L2's paging structures count as writes ("Accessed and
+     * Dirty Flags for EPT"). */
+    bool ps_write;
     /* The access under way, for an EPT violation of L2's operand ("Exit
      * Qualification for EPT Violations"): its linear address, and whether
      * it is the access to the translation (true) or to a paging structure. */
@@ -417,6 +423,7 @@ typedef struct vcore__nvmx_ept_view {
     uint32_t fault;       /* vcore_nvmx_ept_kind_t of the first failure, 0 if none */
     uint64_t fault_gpa;   /* its L2 guest-physical address */
     uint64_t qualification; /* its EPT-violation qualification */
+    uint64_t l1_gpa;      /* the L1 address of the last translation (an access L1 memory then refuses: MMIO) */
 } vcore__nvmx_ept_view_t;
 /* Sets up v and the accessor *out that reads and writes through it. */
 void vcore__nvmx_ept_view(vcore__nvmx_ept_view_t *v, const vcore_nvmx_mem_t *l1, uint64_t eptp, uint32_t maxphyaddr,

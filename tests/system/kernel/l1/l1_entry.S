@@ -388,6 +388,29 @@ l2_shadow_at_vmcall:
     vmcall                          /* exit 18 */
     ud2
 
+/* The PML guest of the VMCS-shadowing program: a VMREAD of guest RIP to
+ * memory at [R12] that does not exit. */
+    .globl l2_pml_vmread, l2_pml_vmread_at_vmcall
+l2_pml_vmread:
+    mov $0x681e, %edx
+    vmread %rdx, (%r12)             /* no exit; 8 bytes to a clean page */
+l2_pml_vmread_at_vmcall:
+    vmcall                          /* exit 18 */
+    ud2
+
+/* The single-step guest of the VMCS-shadowing program: POPF sets TF (the
+ * trap follows the instruction after it), then a VMREAD of guest RIP that
+ * does not exit; the #DB after it is L1's exit 0. */
+    .globl l2_shadow_tf, l2_shadow_tf_after
+l2_shadow_tf:
+    mov $0x681e, %edx
+    pushfq
+    orq $0x100, (%rsp)
+    popfq
+    vmread %rdx, %r12               /* no exit; single-step trap after it */
+l2_shadow_tf_after:
+    ud2
+
 /* The VPID guest: reads the 32-bit word at [R14] twice, a VMCALL after
  * each read (L1 remaps the page in between). */
     .globl l2_vpid, l2_vpid_at_vmcall1, l2_vpid_at_vmcall2

@@ -44,7 +44,8 @@ extern const uint8_t l2_code[], l2_de_handler[], l2_at_cpuid[], l2_at_out[], l2_
     l2_msrbmp[], l2_msrbmp_at_wrmsr[], l2_msrbmp_at_vmcall[],
     l2_vmfunc[], l2_vmfunc_at_vmcall[], l2_vmfunc_at_bad[], l2_pml[], l2_pml_at_vmcall[], l2_tsc[], l2_tsc_at_vmcall[],
     l2_x2apic[], l2_x2apic_at_vmcall[], l2_shadow[], l2_shadow_at_vmread[], l2_shadow_at_vmcall[],
-    l2_intr[], l2_intr_at_vmcall[], l2_init_out[], l2_init_out_at[];
+    l2_intr[], l2_intr_at_vmcall[], l2_init_out[], l2_init_out_at[],
+    l2_shadow_tf[], l2_shadow_tf_after[], l2_pml_vmread[], l2_pml_vmread_at_vmcall[];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PAGE __attribute__((aligned(4096)))
@@ -76,6 +77,7 @@ static uint32_t pml_pages[3][1024] PAGE; /* the PML step's three pages */
 static uint64_t pml_log[512] PAGE;       /* ... and its page-modification log */
 static uint32_t shadow_vmcs[1024] PAGE;  /* the VMCS-shadowing step's shadow VMCS */
 static uint8_t vmread_bm[4096] PAGE, vmwrite_bm[4096] PAGE; /* ... and its VMREAD/VMWRITE bitmaps */
+static uint64_t pml_vmread_page[512] PAGE; /* the clean page of L2's VMREAD with PML */
 
 static l1_report_t *const rep = (l1_report_t *)(uintptr_t)L1_REPORT;
 static uint64_t l1_flags;
@@ -1898,6 +1900,36 @@ static void l1_pml_program(bool ept)
 #define SHADOW_RIP_L1 0x5151ull /* guest RIP L1 writes into its shadow VMCS */
 #define SHADOW_RIP_L2 0x6262ull /* what L2 writes there */
 
+static int l1_shadow_build(void);
+
+/* L2 with RFLAGS.TF (set by POPF: the trap follows the next instruction)
+ * executes a VMREAD of guest RIP that its bitmap bit lets run on the
+ * shadow VMCS: the instruction completes and a single-step #DB follows it
+ * ("Single-Step Exception Condition"); L1's exception bitmap bit 1 makes it
+ * exit 0 with interruption information 80000301H (valid, hardware
+ * exception, vector 1), the qualification BS (bit 14, "Exit Qualification
+ * for Debug Exceptions") and guest RIP past the VMREAD. */
+static void l1_shadow_step(void)
+{
+    const uint32_t c = L1_CASE_SHADOW_STEP;
+    l1_w(C_EXC_BITMAP, 1u << 1);
+    l1_w(G_RIP, PA(l2_shadow_tf));
+    g[R12] = 0;
+    int rc = l1_vmenter(g, 1);
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 0) {
+        l1_fail(c, rc ? "VMRESUME failed, outcome" : "exit reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    CHECK(c, l1_rd(R_EXIT_INTR) == 0x80000301u, "exit 0: interruption information", l1_rd(R_EXIT_INTR));
+    CHECK(c, l1_rd(R_QUAL) == 0x4000u, "exit 0: qualification", l1_rd(R_QUAL));
+    CHECK(c, l1_rd(G_RIP) == PA(l2_shadow_tf_after), "exit 0: guest RIP", l1_rd(G_RIP));
+    CHECK(c, g[R12] == SHADOW_RIP_L2, "L2's VMREAD under TF", g[R12]);
+    l1_say("L2's VMREAD with TF set ran on the shadow VMCS; its single-step #DB exited (0) with BS\n");
+    l1_pass(c);
+}
+
 /* L2 with "VMCS shadowing" (secondary control 14; "VMCS Shadowing"): L1
  * builds a shadow VMCS - its revision with bit 31 set, then VMCLEAR,
  * VMPTRLD, VMWRITE of guest RIP, VMCLEAR - and names it in the VMCS link
@@ -1910,22 +1942,14 @@ static void l1_pml_program(bool ept)
  * Information Field": reg1 bits 6:3, register operand bit 10, reg2 bits
  * 31:28). After L2's VMCALL, L1 reads the shadow VMCS (VMPTRLD, VMREAD,
  * VMCLEAR) and finds L2's write. */
-static void l1_shadow_program(bool ept)
+static void l1_shadow_rw(bool ept)
 {
     const uint32_t c = L1_CASE_SHADOW;
     if (!((l1_cap_proc2 >> 32) & (1u << 14))) {
         l1_skip(c, "'VMCS shadowing' is not allowed-1 (IA32_VMX_PROCBASED_CTLS2 bit 46)");
         return;
     }
-    memset(shadow_vmcs, 0, sizeof(shadow_vmcs));
-    shadow_vmcs[0] = l1_revision | 0x80000000u;
-    int rc = l1_vmclear(PA(shadow_vmcs));
-    if (!rc)
-        rc = l1_vmptrld(PA(shadow_vmcs));
-    if (!rc)
-        rc = l1_vmwrite(G_RIP, SHADOW_RIP_L1);
-    if (!rc)
-        rc = l1_vmclear(PA(shadow_vmcs));
+    int rc = l1_shadow_build();
     if (rc) {
         l1_fail(c, "building the shadow VMCS, outcome", (uint64_t)rc);
         return;
@@ -1987,6 +2011,100 @@ static void l1_shadow_program(bool ept)
     CHECK(c, v == SHADOW_RIP_L2, "guest RIP in the shadow VMCS", v);
     l1_say("L2 read and wrote guest RIP in the shadow VMCS without an exit; its VMREAD of guest RSP exited (23)\n");
     l1_pass(c);
+}
+
+/* Builds the shadow VMCS (L1's revision with bit 31 set, then VMCLEAR,
+ * VMPTRLD, VMWRITE of guest RIP, VMCLEAR) before the program's VMCS is
+ * made current; 0 or the failing instruction's outcome. */
+static int l1_shadow_build(void)
+{
+    memset(shadow_vmcs, 0, sizeof(shadow_vmcs));
+    shadow_vmcs[0] = l1_revision | 0x80000000u;
+    int rc = l1_vmclear(PA(shadow_vmcs));
+    if (!rc)
+        rc = l1_vmptrld(PA(shadow_vmcs));
+    if (!rc)
+        rc = l1_vmwrite(G_RIP, SHADOW_RIP_L1);
+    if (!rc)
+        rc = l1_vmclear(PA(shadow_vmcs));
+    return rc;
+}
+
+/* L2 with "VMCS shadowing" and "enable PML" on the PML program's EPT (every
+ * entry accessed and dirty but the leaf of one clean page): L2's VMREAD of
+ * guest RIP to memory, which its bitmap bit lets run on the shadow VMCS,
+ * stores the shadow's value in the clean page; the store sets the page's
+ * dirty flag, which logs its 4-KByte-aligned guest-physical address at
+ * entry 511 and leaves the index 510 ("Page-Modification Logging"); the
+ * pages of the walk are dirty already and log nothing. */
+static void l1_pml_shadow_program(bool ept)
+{
+    const uint32_t c = L1_CASE_PML_VMREAD;
+    if (!ept) {
+        l1_skip(c, "no EPT for L2");
+        return;
+    }
+    const uint32_t need = (1u << 17) | (1u << 14);
+    if (((l1_cap_proc2 >> 32) & need) != need || !(l1_cap_ept & (1u << 21))) {
+        l1_skip(c, "'enable PML', 'VMCS shadowing' or EPT accessed and dirty flags are not allowed-1");
+        return;
+    }
+    int rc = l1_shadow_build();
+    if (rc) {
+        l1_fail(c, "building the shadow VMCS, outcome", (uint64_t)rc);
+        return;
+    }
+    if (!l1_program_start(c, ept))
+        return;
+    uint64_t eptp = l1_ept_4k(EPT_A | EPT_D) | EPTP_AD;
+    pml_vmread_page[0] = 0;
+    eptb_pt[(PA(pml_vmread_page) - L1_BASE) >> 12] &= ~EPT_D;
+    memset(pml_log, 0, sizeof(pml_log));
+    memset(vmread_bm, 0xff, sizeof(vmread_bm));
+    memset(vmwrite_bm, 0xff, sizeof(vmwrite_bm));
+    vmread_bm[G_RIP >> 3] &= (uint8_t)~(1u << (G_RIP & 7));
+    l1_w(C_EPTP, eptp);
+    l1_proc2 |= (1u << 17) | (1u << 14);
+    l1_w(C_PROC2, l1_proc2);
+    l1_w(C_PML_ADDR, PA(pml_log));
+    l1_w(G_PML_INDEX, 511);
+    l1_w(C_VMREAD_BITMAP, PA(vmread_bm));
+    l1_w(C_VMWRITE_BITMAP, PA(vmwrite_bm));
+    l1_host_state();
+    l1_guest_state(l2_pml_vmread);
+    l1_w(G_LINK_PTR, PA(shadow_vmcs));
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    memset(g, 0, sizeof(g));
+    g[R12] = PA(pml_vmread_page);
+    rc = l1_vmenter(g, 0);
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    if (rc || r != 18 || l1_rd(G_RIP) != PA(l2_pml_vmread_at_vmcall)) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "exit reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    CHECK(c, pml_vmread_page[0] == SHADOW_RIP_L1, "L2's VMREAD to memory", pml_vmread_page[0]);
+    CHECK(c, l1_rd(G_PML_INDEX) == 510, "PML index after the VMREAD", l1_rd(G_PML_INDEX));
+    CHECK(c, pml_log[511] == PA(pml_vmread_page), "PML log entry 511", pml_log[511]);
+    CHECK(c, pml_log[510] == 0, "PML log entry 510", pml_log[510]);
+    CHECK(c, (eptb_pt[(PA(pml_vmread_page) - L1_BASE) >> 12] & EPT_D) != 0, "dirty flag of the page", 0);
+    l1_say("L2's VMREAD to a clean page on the shadow VMCS logged the page; the PML index went to 510\n");
+    l1_pass(c);
+}
+
+static void l1_shadow_program(bool ept)
+{
+    l1_shadow_rw(ept);
+    uint32_t st = rep->cases[L1_CASE_SHADOW].state;
+    if (st == L1_PASS)
+        l1_shadow_step();
+    else if (st == L1_SKIP)
+        l1_skip(L1_CASE_SHADOW_STEP, "the VMCS-shadowing case was skipped");
+    else
+        l1_fail(L1_CASE_SHADOW_STEP, "the VMCS-shadowing case failed, state", st);
 }
 
 /* ---- the broken-VMCS program ---- */
@@ -2165,6 +2283,7 @@ void l1_main(uint64_t mode, uint64_t first_var)
         l1_debug_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_x2apic_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_shadow_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_pml_shadow_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_intr_entry_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_init_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
     }
