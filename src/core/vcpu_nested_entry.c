@@ -75,18 +75,11 @@ static int vcore__vcpu_nested_failed_entry(vcore_vcpu_t *vcpu, uint32_t reason, 
     vcore__nvmx_shadow_stale_all(vcpu->nvmx);
     vcpu->nvmx->last.exit_reason = v->VM_EXIT_REASON;
     vcpu->nvmx->last.owner = VCORE_NVMX_OWNER_L1;
-    bool shutdown = false;
-    int err = vcore__vcpu_nested_exit_to_l1(vcpu, true, &shutdown);
+    bool stop = false;
+    int err = vcore__vcpu_nested_exit_to_l1(vcpu, true, exit, &stop);
     if (err)
         return err;
-    if (shutdown) {
-        vcore__memset(&exit->u, 0, sizeof(exit->u));
-        exit->flags = 0;
-        exit->reason = VCORE_EXIT_SHUTDOWN;
-        *handled = false;
-        return VCORE_OK;
-    }
-    *handled = true;
+    *handled = !stop;
     return VCORE_OK;
 }
 
@@ -237,15 +230,9 @@ static int vcore__vcpu_nested_const(vcore_vcpu_t *vcpu)
     if (!err)
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_EXCEPTION_BITMAP, &x);
     nv->exc01 = (uint32_t)x;
-    /* L0's TSC function for L1 (vcpu_nested_tsc.c): offset 0 and
-     * multiplier 1.0 where vmcs01 does not use them. */
-    nv->tsc01 = 0;
-    nv->tscm01 = 1ull << 48;
-    if (!err && (nv->ctl01[1] & VCORE__PROC_TSC_OFFSET)) {
-        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_TSC_OFFSET, &nv->tsc01);
-        if (!err && (nv->ctl01[1] & VCORE__PROC_SECONDARY) && (nv->ctl01[2] & VCORE__PROC2_TSC_SCALING))
-            err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_TSC_MULTIPLIER, &nv->tscm01);
-    }
+    /* L0's TSC function for L1 (vcpu_nested_tsc.c). */
+    if (!err)
+        err = vcore__vcpu_nested_tsc01(vcpu);
     if (!err && (nv->ctl01[2] & (1u << 1)))
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_EPT_POINTER, &eptp);
     if (!err)
@@ -583,6 +570,8 @@ int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full)
     *full = nv->vmcs02_for != nv->current_vmptr || (nv->opts & VCORE_NVMX_OPT_NO_DIRTY_SPLIT) || !nv->vmcs02_const;
     if (!nv->vmcs02_const)
         err = vcore__vcpu_nested_const(vcpu);
+    else if (nv->tsc01_gen != vcpu->tsc_writes)
+        err = vcore__vcpu_nested_tsc01_sync(vcpu); /* the TSC pushed above changed vmcs01's offset */
     else
         err = vcore__vcpu_nested_load02(vcpu);
     if (!err)
@@ -616,7 +605,6 @@ static int vcore__vcpu_nested_push_msrs(vcore_vcpu_t *vcpu)
 int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit, bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    const vcore_backend_t *ops = &vcpu->vm->ops;
     vcore_vmx_verdict_t vd;
     /* L1 runs: the EFER and PAT are its own until fields are loaded. */
     vcore__vcpu_nested_efer_exit(vcpu);
@@ -684,24 +672,53 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
     }
     if (!err)
         err = vcore__vcpu_nested_fields(vcpu, full);
+    if (err) {
+        nv->vmcs02_for = VCORE__INVALID_PTR;
+        return err;
+    }
     /* "Loading MSRs": after the guest state; an empty list loads nothing. */
-    vcore__nested_msrload_t ml;
-    ml.failed = 0;
-    ml.check = 0;
-    ml.model = false;
-    if (!err && vcore__vcpu_nested_v12(vcpu)->VM_ENTRY_MSR_LOAD_COUNT != 0)
-        err = vcore__vcpu_nested_msrload(vcpu, in, &ml);
-    if (!err && ml.failed) {
+    nv->ml.failed = 0;
+    nv->ml.check = 0;
+    nv->ml.model = false;
+    nv->ml.tsc = false;
+    if (vcore__vcpu_nested_v12(vcpu)->VM_ENTRY_MSR_LOAD_COUNT != 0) {
+        bool asked = false;
+        err = vcore__vcpu_nested_msrload(vcpu, in, exit, &asked);
+        if (err || asked) {
+            /* An entry waits for the VMM: the list goes on with its reply
+             * (vcore__vcpu_nested_msrload_reply), then the entry. */
+            if (err)
+                nv->vmcs02_for = VCORE__INVALID_PTR;
+            return err;
+        }
+    }
+    return vcore__vcpu_nested_entry_loaded(vcpu, in, exit, handled);
+}
+
+int vcore__vcpu_nested_entry_loaded(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
+                                    bool *handled)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore_backend_t *ops = &vcpu->vm->ops;
+    vcore__nvmx_msrlist_t *ml = &nv->ml;
+    vcore_hw_entry_t he;
+    int err = VCORE_OK;
+    *handled = false;
+    /* An entry naming IA32_TIME_STAMP_COUNTER before any that failed
+     * (vcpu_nested_msrload.c): the vCPU's TSC now, L2's offset from it. */
+    if (ml->tsc)
+        err = vcore__vcpu_nested_msrload_tsc(vcpu);
+    if (!err && ml->failed) {
         /* Entries before the failing one stay loaded; vmcs02 holds some. */
         nv->vmcs02_for = VCORE__INVALID_PTR;
-        nv->last.check = ml.check;
-        return vcore__vcpu_nested_failed_entry(vcpu, VCORE_VMX_EXIT_MSR_LOADING, ml.failed, exit, handled);
+        nv->last.check = ml->check;
+        return vcore__vcpu_nested_failed_entry(vcpu, VCORE_VMX_EXIT_MSR_LOADING, ml->failed, exit, handled);
     }
-    if (!err && ml.model)
+    if (!err && ml->model)
         err = vcore__vcpu_nested_push_msrs(vcpu);
     if (err) {
         nv->vmcs02_for = VCORE__INVALID_PTR;
-        vcore__vcpu_nested_msrload_undo(vcpu, &ml); /* no half-loaded list */
+        vcore__vcpu_nested_msrload_undo(vcpu); /* no half-loaded list */
         return err;
     }
     /* The pin-based controls that act just before vmcs02 is entered, behind
@@ -741,7 +758,7 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
     if (he.kind != VCORE_HW_ENTRY_EXIT || (he.exit_reason & VCORE_VMX_EXIT_REASON_ENTRY_FAIL)) {
         /* The processor failed the entry before it would load MSRs. */
         nv->vmcs02_for = VCORE__INVALID_PTR;
-        vcore__vcpu_nested_msrload_undo(vcpu, &ml);
+        vcore__vcpu_nested_msrload_undo(vcpu);
         return vcore__vcpu_nested_hw_outcome(vcpu, in, &he, exit, handled);
     }
     if (vcore__vcpu_nested_entered(vcpu, in->op))
