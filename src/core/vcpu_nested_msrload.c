@@ -54,8 +54,11 @@
  *   read-only, WRMSR's #GP(0), so the entry fails (MSR_LOAD_REFUSED);
  * - any other MSR is the VMM's: the entry is a WRMSR exit to the VMM with
  *   VCORE_EXIT_F_MSR_LIST (vcpu_nested_msrlist.c) and the list goes on
- *   with its reply; a reply error fails the VM entry at that entry. What
- *   the VMM wrote stays written whatever follows.
+ *   with its reply; a reply error (WRMSR's #GP: the VMM has no such MSR,
+ *   or refuses the value) fails the VM entry at that entry. The checks
+ *   rule on the MSRs they know from CPUID (an absent one is #GP without
+ *   asking); one they do not know is the VMM's to say. What the VMM wrote
+ *   stays written whatever follows.
  */
 #include "vcpu_nested.h"
 
@@ -107,6 +110,17 @@ static int vcore__vcpu_nested_msrload_one(vcore_vcpu_t *vcpu, uint32_t index, ui
     return err;
 }
 
+/* An MSR the VM-entry checks do not know (vmx_checks.h msr_writable):
+ * whether WRMSR of it succeeds is the VMM's to say, when the entry is
+ * loaded (its WRMSR exit); the checks pass it. */
+static bool vcore__vcpu_nested_msrload_vmm_says(void *ctx, uint32_t index, uint64_t value)
+{
+    (void)ctx;
+    (void)index;
+    (void)value;
+    return true;
+}
+
 /* The list from entry from (0-based) on, until its end, a failing entry or
  * one the VMM answers (*asked, *exit its WRMSR). */
 static int vcore__vcpu_nested_msrload_from(vcore_vcpu_t *vcpu, uint32_t from, vcore_exit_t *exit, bool *asked)
@@ -126,6 +140,8 @@ static int vcore__vcpu_nested_msrload_from(vcore_vcpu_t *vcpu, uint32_t from, vc
     if (!err)
         err = vcore_vmx_check_input_from_nvmx(nv, &mem, x->st.sregs.efer, (in->interruptibility & 2u) != 0,
                                               in->op == VCORE_NVMX_VMRESUME, x->cpuid, x->ncpuid, &ci);
+    ci.msr_writable = vcore__vcpu_nested_msrload_vmm_says;
+    ci.msr_ctx = NULL;
     if (!err)
         err = vcore__vmx_chk_init(&c, &ci);
     uint32_t i;
