@@ -409,6 +409,36 @@ START_TEST(reset_mid_list_clean)
 }
 END_TEST
 
+/* The VMM's answer to L2's RDMSR is an error: #GP(0) in L2, which L1's
+ * exception bitmap takes (exit reason 0, vector 13); that exit's MSR-load
+ * list asks the VMM in turn before L1 runs. */
+START_TEST(reflected_gp_then_exit_load_list)
+{
+    exit_load_list(1);
+    entry(EXITLIST, 0, MTRR_DEF_TYPE, 0x806);
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u | (1u << 28));
+    set12(VCORE_VMCS_MSR_BITMAP, MSRBM);
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 13);
+    nested_set_gpr(VCORE_X86_RCX, MTRR_FIX64K);
+    load_vmcs12_rflags(0x2);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    nested_push_l2_q(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
+    ck_assert_uint_eq(e.flags & (VCORE_EXIT_F_L2 | VCORE_EXIT_F_MSR_LIST), VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(e.u.msr.index, MTRR_FIX64K);
+    e.u.msr.error = 1;
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    assert_asked(&e, true, VCORE_EXIT_MSR_LIST_VMEXIT_LOAD, MTRR_DEF_TYPE, 0x806);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO) & 0x800007ffu, 0x80000300u | 13u);
+    push_hlt();
+    e = reply(e, 0, 0);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+}
+END_TEST
+
 static Suite *msrlist_suite(void)
 {
     Suite *s = suite_create("nested_msrlist");
@@ -424,6 +454,7 @@ static Suite *msrlist_suite(void)
     tcase_add_test(tc, failed_entry_then_exit_load_list);
     tcase_add_test(tc, export_mid_list_refused);
     tcase_add_test(tc, reset_mid_list_clean);
+    tcase_add_test(tc, reflected_gp_then_exit_load_list);
     suite_add_tcase(s, tc);
     return s;
 }
