@@ -602,6 +602,83 @@ static int vcore__vcpu_nested_push_msrs(vcore_vcpu_t *vcpu)
     return vcore__vcpu_nested_load02(vcpu);
 }
 
+/* The entry after its VM-entry MSR-load list (vcore__vcpu_nested_entry_loaded):
+ * inline in the entry, which nearly every VMRESUME takes without a list. */
+static inline int vcore__vcpu_nested_entry_tail(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
+                                                bool *handled)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    const vcore_backend_t *ops = &vcpu->vm->ops;
+    vcore__nvmx_msrlist_t *ml = &nv->ml;
+    vcore_hw_entry_t he;
+    int err = VCORE_OK;
+    *handled = false;
+    /* An entry naming IA32_TIME_STAMP_COUNTER before any that failed
+     * (vcpu_nested_msrload.c): the vCPU's TSC now, L2's offset from it. */
+    if (ml->tsc)
+        err = vcore__vcpu_nested_msrload_tsc(vcpu);
+    if (!err && ml->failed) {
+        /* Entries before the failing one stay loaded; vmcs02 holds some. */
+        nv->vmcs02_for = VCORE__INVALID_PTR;
+        nv->last.check = ml->check;
+        return vcore__vcpu_nested_failed_entry(vcpu, VCORE_VMX_EXIT_MSR_LOADING, ml->failed, exit, handled);
+    }
+    if (!err && ml->model)
+        err = vcore__vcpu_nested_push_msrs(vcpu);
+    if (err) {
+        nv->vmcs02_for = VCORE__INVALID_PTR;
+        vcore__vcpu_nested_msrload_undo(vcpu); /* no half-loaded list */
+        return err;
+    }
+    /* The pin-based controls that act just before vmcs02 is entered, behind
+     * one test so that an entry with neither pays for neither: L1's timer
+     * (6) starts from vmcs12's value ("VMX-Preemption Timer"); a
+     * posted-interrupt notification still pending (7) is recognized as
+     * soon as L2 is entered (vcpu_nested_pi.c). */
+    uint32_t pin12 = vcore__vcpu_nested_v12(vcpu)->PIN_BASED_VM_EXEC_CONTROL;
+    if (pin12 & (VCORE__PIN_PREEMPT_TIMER | VCORE__PIN_POSTED_INTR)) {
+        err = vcore__vcpu_nested_timer_start(vcpu, vcore__vcpu_nested_v12(vcpu)->VMX_PREEMPTION_TIMER_VALUE);
+        if (!err && (pin12 & VCORE__PIN_POSTED_INTR))
+            err = vcore__vcpu_nested_pi_entry(vcpu);
+        if (err)
+            return err;
+    }
+    /* An external interrupt the VMM made pending while L1 ran (L1 with
+     * RFLAGS.IF = 0) is recognized right after the entry, before L2
+     * executes anything (pin-based control 0: "Event Blocking"): the exit
+     * to L1 saves L2's state as the entry loaded it, and vmcs02 need not
+     * run. Only where the entry itself delivers nothing first: no event
+     * injected, L2 active, no blocking by STI or MOV SS; a posted-interrupt
+     * notification is vcore__vcpu_nested_pi_entry()'s. */
+    if (vcore__vcpu_nested_intr_at_entry(vcpu)) {
+        if (vcore__vcpu_nested_entered(vcpu, in->op))
+            return VCORE_ERR_STATE;
+        bool reflected = false, shutdown = false;
+        err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
+        if (!err && !shutdown)
+            *handled = reflected;
+        return err;
+    }
+    /* L1's VMLAUNCH makes vmcs12 launched once the entry succeeds. */
+    err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
+    if (err)
+        return err < 0 ? err : VCORE_ERR_HWFAIL;
+    nv->vmcs02_for = nv->current_vmptr;
+    if (he.kind != VCORE_HW_ENTRY_EXIT || (he.exit_reason & VCORE_VMX_EXIT_REASON_ENTRY_FAIL)) {
+        /* The processor failed the entry before it would load MSRs. */
+        nv->vmcs02_for = VCORE__INVALID_PTR;
+        vcore__vcpu_nested_msrload_undo(vcpu);
+        return vcore__vcpu_nested_hw_outcome(vcpu, in, &he, exit, handled);
+    }
+    if (vcore__vcpu_nested_entered(vcpu, in->op))
+        return VCORE_ERR_STATE;
+    bool again = false;
+    err = vcore__vcpu_nested_l2_exit(vcpu, &he, exit, handled, &again);
+    if (err || !again)
+        return err;
+    return vcore__vcpu_nested_run_l2(vcpu, exit, handled);
+}
+
 int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit, bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
@@ -692,82 +769,13 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
             return err;
         }
     }
-    return vcore__vcpu_nested_entry_loaded(vcpu, in, exit, handled);
+    return vcore__vcpu_nested_entry_tail(vcpu, in, exit, handled);
 }
 
 int vcore__vcpu_nested_entry_loaded(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
                                     bool *handled)
 {
-    vcore_nvmx_t *nv = vcpu->nvmx;
-    const vcore_backend_t *ops = &vcpu->vm->ops;
-    vcore__nvmx_msrlist_t *ml = &nv->ml;
-    vcore_hw_entry_t he;
-    int err = VCORE_OK;
-    *handled = false;
-    /* An entry naming IA32_TIME_STAMP_COUNTER before any that failed
-     * (vcpu_nested_msrload.c): the vCPU's TSC now, L2's offset from it. */
-    if (ml->tsc)
-        err = vcore__vcpu_nested_msrload_tsc(vcpu);
-    if (!err && ml->failed) {
-        /* Entries before the failing one stay loaded; vmcs02 holds some. */
-        nv->vmcs02_for = VCORE__INVALID_PTR;
-        nv->last.check = ml->check;
-        return vcore__vcpu_nested_failed_entry(vcpu, VCORE_VMX_EXIT_MSR_LOADING, ml->failed, exit, handled);
-    }
-    if (!err && ml->model)
-        err = vcore__vcpu_nested_push_msrs(vcpu);
-    if (err) {
-        nv->vmcs02_for = VCORE__INVALID_PTR;
-        vcore__vcpu_nested_msrload_undo(vcpu); /* no half-loaded list */
-        return err;
-    }
-    /* The pin-based controls that act just before vmcs02 is entered, behind
-     * one test so that an entry with neither pays for neither: L1's timer
-     * (6) starts from vmcs12's value ("VMX-Preemption Timer"); a
-     * posted-interrupt notification still pending (7) is recognized as
-     * soon as L2 is entered (vcpu_nested_pi.c). */
-    uint32_t pin12 = vcore__vcpu_nested_v12(vcpu)->PIN_BASED_VM_EXEC_CONTROL;
-    if (pin12 & (VCORE__PIN_PREEMPT_TIMER | VCORE__PIN_POSTED_INTR)) {
-        err = vcore__vcpu_nested_timer_start(vcpu, vcore__vcpu_nested_v12(vcpu)->VMX_PREEMPTION_TIMER_VALUE);
-        if (!err && (pin12 & VCORE__PIN_POSTED_INTR))
-            err = vcore__vcpu_nested_pi_entry(vcpu);
-        if (err)
-            return err;
-    }
-    /* An external interrupt the VMM made pending while L1 ran (L1 with
-     * RFLAGS.IF = 0) is recognized right after the entry, before L2
-     * executes anything (pin-based control 0: "Event Blocking"): the exit
-     * to L1 saves L2's state as the entry loaded it, and vmcs02 need not
-     * run. Only where the entry itself delivers nothing first: no event
-     * injected, L2 active, no blocking by STI or MOV SS; a posted-interrupt
-     * notification is vcore__vcpu_nested_pi_entry()'s. */
-    if (vcore__vcpu_nested_intr_at_entry(vcpu)) {
-        if (vcore__vcpu_nested_entered(vcpu, in->op))
-            return VCORE_ERR_STATE;
-        bool reflected = false, shutdown = false;
-        err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
-        if (!err && !shutdown)
-            *handled = reflected;
-        return err;
-    }
-    /* L1's VMLAUNCH makes vmcs12 launched once the entry succeeds. */
-    err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
-    if (err)
-        return err < 0 ? err : VCORE_ERR_HWFAIL;
-    nv->vmcs02_for = nv->current_vmptr;
-    if (he.kind != VCORE_HW_ENTRY_EXIT || (he.exit_reason & VCORE_VMX_EXIT_REASON_ENTRY_FAIL)) {
-        /* The processor failed the entry before it would load MSRs. */
-        nv->vmcs02_for = VCORE__INVALID_PTR;
-        vcore__vcpu_nested_msrload_undo(vcpu);
-        return vcore__vcpu_nested_hw_outcome(vcpu, in, &he, exit, handled);
-    }
-    if (vcore__vcpu_nested_entered(vcpu, in->op))
-        return VCORE_ERR_STATE;
-    bool again = false;
-    err = vcore__vcpu_nested_l2_exit(vcpu, &he, exit, handled, &again);
-    if (err || !again)
-        return err;
-    return vcore__vcpu_nested_run_l2(vcpu, exit, handled);
+    return vcore__vcpu_nested_entry_tail(vcpu, in, exit, handled);
 }
 
 bool vcore__vcpu_nested_intr_at_entry(vcore_vcpu_t *vcpu)

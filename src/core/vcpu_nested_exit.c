@@ -661,6 +661,11 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, vcore_e
         vcore__nvmx_changed_id(nv, VCORE__ROW_VM_ENTRY_INTR_INFO_FIELD);
         v->VM_ENTRY_INTR_INFO_FIELD &= ~(1u << 31);
     }
+    /* Without lists, only the host state (most exits). */
+    if (!(v->VM_EXIT_MSR_STORE_COUNT | v->VM_EXIT_MSR_LOAD_COUNT)) {
+        vcore__vcpu_nested_load_host(vcpu);
+        return VCORE_OK;
+    }
     /* "VM-Entry Failures During or After Loading Guest State": no MSRs are
      * stored for a failed entry. */
     if (failed_entry)
