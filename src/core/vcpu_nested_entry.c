@@ -763,9 +763,10 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
         err = vcore__vcpu_nested_msrload(vcpu, in, exit, &asked);
         if (err || asked) {
             /* An entry waits for the VMM: the list goes on with its reply
-             * (vcore__vcpu_nested_msrload_reply), then the entry. */
-            if (err)
-                nv->vmcs02_for = VCORE__INVALID_PTR;
+             * (vcore__vcpu_nested_msrload_reply), then the entry, which
+             * marks vmcs02 as vmcs12's once L2 is entered; an error leaves
+             * vmcs02 half written. */
+            nv->vmcs02_for = VCORE__INVALID_PTR;
             return err;
         }
     }

@@ -683,9 +683,9 @@ int vcore__vcpu_nested_exit_lists_reply(vcore_vcpu_t *vcpu, uint32_t list, uint3
     /* The reply, copied once. */
     uint8_t error = exit->u.msr.error;
     uint64_t value = exit->u.msr.value;
+    /* L1's state was fetched when the exit began (exit_to_l1); nothing
+     * ran since. */
     int err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
-    if (!err)
-        err = vcore__vcpu_sync_in(vcpu, NESTED_HOST_GROUPS);
     if (err)
         return err;
     *stop = false;

@@ -110,6 +110,18 @@ static int vcore__vcpu_nested_msrload_one(vcore_vcpu_t *vcpu, uint32_t index, ui
     return err;
 }
 
+/* The end of the list (all loaded, or failed at an entry): the model's
+ * MSRs it changed go to the backend with the entry. */
+static void vcore__vcpu_nested_msrload_model(vcore_vcpu_t *vcpu)
+{
+    vcore__nvmx_msrlist_t *ml = &vcpu->nvmx->ml;
+    if (vcore__memcmp(&ml->undo, &vcpu->x86->st.msrs, sizeof(ml->undo)) != 0) {
+        ml->model = true;
+        vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_MSRS);
+        vcore__vcpu_cpuid_refresh(vcpu); /* IA32_APIC_BASE and IA32_MISC_ENABLE show in CPUID */
+    }
+}
+
 /* An MSR the VM-entry checks do not know (vmx_checks.h msr_writable):
  * whether WRMSR of it succeeds is the VMM's to say, when the entry is
  * loaded (its WRMSR exit); the checks pass it. */
@@ -164,11 +176,7 @@ static int vcore__vcpu_nested_msrload_from(vcore_vcpu_t *vcpu, uint32_t from, vc
     }
     if (ml->check)
         ml->failed = i; /* the loop advanced past the failing entry: i is its 1-based index */
-    if (vcore__memcmp(&ml->undo, &x->st.msrs, sizeof(ml->undo)) != 0) {
-        ml->model = true;
-        vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_MSRS);
-        vcore__vcpu_cpuid_refresh(vcpu); /* IA32_APIC_BASE and IA32_MISC_ENABLE show in CPUID */
-    }
+    vcore__vcpu_nested_msrload_model(vcpu);
     return VCORE_OK;
 }
 
@@ -199,11 +207,7 @@ int vcore__vcpu_nested_msrload_reply(vcore_vcpu_t *vcpu, uint32_t at, vcore_exit
     if (exit->u.msr.error) {
         ml->check = VCORE_VMX_CHECK_MSR_LOAD_REFUSED;
         ml->failed = at + 1u;
-        if (vcore__memcmp(&ml->undo, &vcpu->x86->st.msrs, sizeof(ml->undo)) != 0) {
-            ml->model = true;
-            vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_MSRS);
-            vcore__vcpu_cpuid_refresh(vcpu);
-        }
+        vcore__vcpu_nested_msrload_model(vcpu);
         return vcore__vcpu_nested_entry_loaded(vcpu, &ml->in, exit, handled);
     }
     /* What the VMM changed of the vCPU while it answered reaches the
@@ -216,7 +220,14 @@ int vcore__vcpu_nested_msrload_reply(vcore_vcpu_t *vcpu, uint32_t at, vcore_exit
             return err < 0 ? err : VCORE_ERR_HWFAIL;
         vcpu->dirty &= ~held;
     }
-    err = vcore__vcpu_nested_load02(vcpu);
+    /* A TSC the VMM wrote: L1's new offset in vmcs02 (vmcs02 current after). */
+    if (nv->tsc01_gen != vcpu->tsc_writes) {
+        err = vcore__vcpu_nested_tsc01_sync(vcpu);
+        if (!err)
+            err = vcore__vcpu_nested_tsc_enter(vcpu, false);
+    } else {
+        err = vcore__vcpu_nested_load02(vcpu);
+    }
     bool asked = false;
     if (!err)
         err = vcore__vcpu_nested_msrload_from(vcpu, at + 1u, exit, &asked);
@@ -235,17 +246,21 @@ int vcore__vcpu_nested_msrload_tsc(vcore_vcpu_t *vcpu)
     vcore_nvmx_t *nv = vcpu->nvmx;
     nv->ml.tsc = false;
     int err = vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, nv->ml.tsc_value);
+    if (err)
+        return err;
     /* The backend makes L1's TSC with vmcs01's offset: it must have the
      * new TSC before vmcs01's offset is read again. */
     uint32_t held = ops->state_groups ? ops->state_groups : VCORE_X86_STATE_ALL;
-    if (!err && (vcpu->dirty & held & VCORE_X86_STATE_TSC)) {
+    if (held & VCORE_X86_STATE_TSC) {
         err = ops->vcpu_set_state(vcpu, vcpu->priv, &vcpu->state, VCORE_X86_STATE_TSC);
+        /* Refused: the backend keeps the TSC it had, the model drops the
+         * list's (fetched again when read). */
+        vcpu->valid &= err ? ~VCORE_X86_STATE_TSC : ~0u;
+        vcpu->dirty &= ~VCORE_X86_STATE_TSC;
         if (err)
             return err < 0 ? err : VCORE_ERR_HWFAIL;
-        vcpu->dirty &= ~VCORE_X86_STATE_TSC;
     }
-    if (!err)
-        err = vcore__vcpu_nested_tsc01_sync(vcpu);
+    err = vcore__vcpu_nested_tsc01_sync(vcpu);
     if (!err)
         err = vcore__vcpu_nested_tsc_enter(vcpu, false);
     return err;

@@ -141,6 +141,8 @@ START_TEST(entry_list_vmm_msrs_in_order)
     e = reply(e, 0, 0);
     assert_asked(&e, true, VCORE_EXIT_MSR_LIST_VMENTRY_LOAD, MTRR_FIX64K, 0x0606060606060606ull);
     ck_assert_uint_eq(msr(LSTAR), 0xffffffff82000000ull);
+    /* The VMM changes an MSR L1 and L2 share while it answers: L2 runs with it. */
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, CSTAR, 0xffffffff87000000ull), VCORE_OK);
     ck_assert_uint_eq(regs().rip, L1_RIP);
     ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
@@ -156,6 +158,8 @@ START_TEST(entry_list_vmm_msrs_in_order)
     ck_assert_int_eq(vcore_nvmx_get_info(nv, &info), VCORE_OK);
     ck_assert_uint_eq(info.launch_state, 1);
     ck_assert_uint_eq(vcore_mock_pending(vcpu), 0);
+    ck_assert_uint_eq(msr(CSTAR), 0xffffffff87000000ull);
+    ck_assert_uint_eq(msr(LSTAR), 0xffffffff82000000ull);
 }
 END_TEST
 
@@ -202,14 +206,14 @@ START_TEST(entry_list_vmm_refusal_is_exit_34)
 }
 END_TEST
 
-/* A VMX capability MSR (IA32_VMX_BASIC, read-only: WRMSR's #GP(0), "VMX
+/* A VMX capability MSR (IA32_VMX_VMFUNC, the last, read-only: WRMSR's #GP(0), "VMX
  * Capability Reporting Facility") in the VM-entry list fails the entry
  * without asking the VMM. */
 START_TEST(entry_list_vmx_capability_msr_fails)
 {
     entry_list(2);
     entry(MSRLIST, 0, STAR, 0x0033002000000000ull);
-    entry(MSRLIST, 1, VCORE_MSR_IA32_VMX_BASIC, 0);
+    entry(MSRLIST, 1, VCORE_MSR_IA32_VMX_VMFUNC, 0);
     load_vmcs12_rflags(0x2);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     push_hlt();

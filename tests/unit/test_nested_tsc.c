@@ -345,6 +345,66 @@ START_TEST(vmm_tsc_write_reaches_vmcs02)
 }
 END_TEST
 
+/* The VMM writes L1's TSC while it answers an entry of the list (an MSR
+ * it models): vmcs02's offset follows before L2 runs. */
+START_TEST(vmm_tsc_write_mid_list_reaches_vmcs02)
+{
+    ck_assert_int_eq(vcore_mock_set_tsc_offsetting(vcpu, true, HOST_TSC), VCORE_OK);
+    tsc_fn_t l0 = {true, false, 0, 0}, l1 = {true, false, 5, 0};
+    set01(&l0);
+    set12_tsc(&l1, 0);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 1);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+    tsc_entry(0, 0x2ffu, 0xc06); /* IA32_MTRR_DEF_TYPE: the VMM's */
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_WRMSR);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_MSR_LIST, VCORE_EXIT_F_MSR_LIST);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, 0x900000000ull), VCORE_OK);
+    e.u.msr.error = 0;
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TSC_OFFSET), 0x900000000ull - HOST_TSC + 5);
+    ck_assert_uint_eq(l2_reads(), 0x900000005ull);
+}
+END_TEST
+
+/* The backend refuses the TSC the list gives L1: the VM entry is an error
+ * with nothing of the list kept - the MSR before it (IA32_STAR) as L1 had
+ * it, the TSC the backend's - and L1 not past its VMLAUNCH. */
+START_TEST(tsc_push_refused_keeps_nothing)
+{
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, STAR, 0x0023001000000000ull), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, 0x1234), VCORE_OK);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 2);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+    tsc_entry(0, STAR, 0x0033002000000000ull);
+    tsc_entry(1, VCORE_MSR_IA32_TSC, 0x5000);
+    load_vmcs12();
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT); /* L1's state reaches the backend */
+    vcore_x86_regs_t r = regs();
+    r.rip = L1_RIP;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_SET_STATE, VCORE_ERR_HWFAIL), VCORE_OK);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_ERR_HWFAIL);
+    uint64_t star = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, STAR, &star), VCORE_OK);
+    ck_assert_uint_eq(star, 0x0023001000000000ull);
+    ck_assert_uint_eq(vcpu_tsc(), 0x1234);
+    ck_assert_uint_eq(regs().rip, L1_RIP);
+    ck_assert(!last().in_l2);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+}
+END_TEST
+
 static Suite *tsc_suite(void)
 {
     Suite *s = suite_create("nested_tsc");
@@ -358,6 +418,8 @@ static Suite *tsc_suite(void)
     tcase_add_loop_test(t, entry_list_tsc_is_l1s_tsc, 0, (int)(sizeof(list_tsc) / sizeof(list_tsc[0])));
     tcase_add_test(t, entry_list_tsc_last_wins_failure_stops);
     tcase_add_test(t, vmm_tsc_write_reaches_vmcs02);
+    tcase_add_test(t, vmm_tsc_write_mid_list_reaches_vmcs02);
+    tcase_add_test(t, tsc_push_refused_keeps_nothing);
     suite_add_tcase(s, t);
     return s;
 }
