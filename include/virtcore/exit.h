@@ -74,7 +74,8 @@ typedef enum vcore_exit_reason {
  *  (WRMSR) its data. The reply is the same as for the instruction - RDMSR: @c value, or @c error; WRMSR:
  *  @c error - but no RIP moves: the core goes on with the list where it stopped. A reply error is the
  *  list's failure: the VM entry fails (exit reason 34, the entry's 1-based index as qualification) for
- *  the VM-entry MSR-load list, a VMX abort (indicator 1 or 4) for the VM-exit lists. */
+ *  the VM-entry MSR-load list, a VMX abort (indicator 1 or 4) for the VM-exit lists. (Bit 2 is
+ *  VCORE_EXIT_F_L2, x86/nvmx_pipeline.h.) */
 #define VCORE_EXIT_F_MSR_LIST (1u << 3)
 /** @} */
 
