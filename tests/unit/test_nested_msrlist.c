@@ -377,6 +377,31 @@ START_TEST(export_mid_list_refused)
 }
 END_TEST
 
+/* A nested-state import while an entry waits (the blob taken before
+ * VMLAUNCH: L1 in VMX root operation with the vmcs12): the VM entry is
+ * dropped with the state it belonged to - no reply is due, the next run
+ * runs L1 where the import's registers put it, L2 never entered. */
+START_TEST(import_mid_list_drops_the_wait)
+{
+    entry_list(1);
+    entry(MSRLIST, 0, MTRR_DEF_TYPE, 0xc06);
+    load_vmcs12_rflags(0x2);
+    static uint8_t blob[VCORE_KVM_NESTED_MAX_SIZE];
+    uint32_t len = 0;
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, blob, sizeof(blob), &len), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    vcore_exit_t e = run();
+    assert_asked(&e, true, VCORE_EXIT_MSR_LIST_VMENTRY_LOAD, MTRR_DEF_TYPE, 0xc06);
+    ck_assert_int_eq(vcore_nvmx_vcpu_set_state(vcpu, blob, len, NULL), VCORE_OK);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert(!last().in_l2);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+    ck_assert_uint_eq(vcore_mock_pending(vcpu), 0);
+    ck_assert_int_eq(vcore_nvmx_vcpu_get_state(vcpu, blob, sizeof(blob), &len), VCORE_OK);
+}
+END_TEST
+
 /* RESET while an entry waits (an entry list's, then an exit list's): VMX
  * operation and L2 are gone, vmcs02 freed, no reply is due (a run with a
  * fresh exit runs the vCPU), nothing of the list is asked again. */
@@ -458,6 +483,7 @@ static Suite *msrlist_suite(void)
     tcase_add_test(tc, failed_entry_then_exit_load_list);
     tcase_add_test(tc, export_mid_list_refused);
     tcase_add_test(tc, reset_mid_list_clean);
+    tcase_add_test(tc, import_mid_list_drops_the_wait);
     tcase_add_test(tc, reflected_gp_then_exit_load_list);
     suite_add_tcase(s, tc);
     return s;
