@@ -88,11 +88,13 @@ static int vcore__vcpu_nested_msrload_one(vcore_vcpu_t *vcpu, uint32_t index, ui
     /* L2's IA32_DEBUGCTL likewise (vcore__vcpu_nested_debugctl_enter). */
     if (index == VCORE_MSR_IA32_DEBUGCTL)
         return vcore__vcpu_nested_debugctl_write(vcpu, data, check);
+    /* WRMSR of the TSC sets L1's: after the list (vcore__vcpu_nested_msrload_tsc). */
     if (index == VCORE_MSR_IA32_TSC) {
         ml->tsc = true;
         ml->tsc_value = data;
         return VCORE_OK;
     }
+    /* "VMX Capability Reporting Facility": read-only, WRMSR is #GP(0). */
     if (vcore__vcpu_nested_msrlist_caps(index)) {
         *check = VCORE_VMX_CHECK_MSR_LOAD_REFUSED;
         return VCORE_OK;
@@ -108,6 +110,17 @@ static int vcore__vcpu_nested_msrload_one(vcore_vcpu_t *vcpu, uint32_t index, ui
         return VCORE_OK;
     }
     return err;
+}
+
+/* The model's MSRs back as they were before the list; the TSC is its own
+ * state group, which the list writes after its end or the VMM while it
+ * answers: it stays. */
+static void vcore__vcpu_nested_msrload_restore(vcore_vcpu_t *vcpu)
+{
+    vcore_x86_msrs_t *m = &vcpu->x86->st.msrs;
+    uint64_t tsc = m->tsc;
+    *m = vcpu->nvmx->ml.undo;
+    m->tsc = tsc;
 }
 
 /* The end of the list (all loaded, or failed at an entry): the model's
@@ -171,7 +184,7 @@ static int vcore__vcpu_nested_msrload_from(vcore_vcpu_t *vcpu, uint32_t from, vc
         }
     }
     if (err) {
-        x->st.msrs = ml->undo; /* nothing of the model's part of the list stays loaded */
+        vcore__vcpu_nested_msrload_restore(vcpu); /* nothing of the model's part of the list stays loaded */
         return err;
     }
     if (ml->check)
@@ -271,7 +284,7 @@ void vcore__vcpu_nested_msrload_undo(vcore_vcpu_t *vcpu)
     const vcore__nvmx_msrlist_t *ml = &vcpu->nvmx->ml;
     if (!ml->model)
         return;
-    vcpu->x86->st.msrs = ml->undo;
+    vcore__vcpu_nested_msrload_restore(vcpu);
     vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_MSRS);
     vcore__vcpu_cpuid_refresh(vcpu);
 }

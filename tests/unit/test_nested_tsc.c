@@ -405,6 +405,43 @@ START_TEST(tsc_push_refused_keeps_nothing)
 }
 END_TEST
 
+/* The processor fails vmcs02's entry after the list (exit 33): the MSRs
+ * of the list go back to L1's values, the TSC stays what the backend was
+ * given (it cannot be taken back), and the vCPU says so while the exit's
+ * VM-exit MSR-load list asks the VMM (no backend run in between). */
+START_TEST(hw_failure_after_list_keeps_tsc_consistent)
+{
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, STAR, 0x0023001000000000ull), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, 0x1234), VCORE_OK);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 2);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+    tsc_entry(0, STAR, 0x0033002000000000ull);
+    tsc_entry(1, VCORE_MSR_IA32_TSC, 0x6000);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, 1);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, MSRLIST + 0x100u);
+    put(MSRLIST + 0x100u, 0x2ffu, 8); /* IA32_MTRR_DEF_TYPE: the VMM's */
+    put(MSRLIST + 0x108u, 0x806, 8);
+    load_vmcs12();
+    uint32_t enc[1] = {VCORE_VMCS_EXIT_QUALIFICATION};
+    uint64_t val[1] = {0};
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, 0x80000021u, 0, 1, enc, val);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_WRMSR);
+    ck_assert_uint_eq(e.u.msr.why, VCORE_EXIT_MSR_LIST_VMEXIT_LOAD);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
+    uint64_t star = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, STAR, &star), VCORE_OK);
+    ck_assert_uint_eq(star, 0x0023001000000000ull);
+    ck_assert_uint_eq(vcpu_tsc(), 0x6000);
+    e.u.msr.error = 0;
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(vcpu_tsc(), 0x6000);
+}
+END_TEST
+
 static Suite *tsc_suite(void)
 {
     Suite *s = suite_create("nested_tsc");
@@ -420,6 +457,7 @@ static Suite *tsc_suite(void)
     tcase_add_test(t, vmm_tsc_write_reaches_vmcs02);
     tcase_add_test(t, vmm_tsc_write_mid_list_reaches_vmcs02);
     tcase_add_test(t, tsc_push_refused_keeps_nothing);
+    tcase_add_test(t, hw_failure_after_list_keeps_tsc_consistent);
     suite_add_tcase(s, t);
     return s;
 }
