@@ -68,6 +68,28 @@ typedef enum vcore_exit_reason {
 /** A Hyper-V hypercall the library decoded but leaves to the VMM: u.hypercall.hv holds it; the reply's
  *  @c ret is the hypercall result value (the core puts it in EDX:EAX for a 32-bit caller). */
 #define VCORE_EXIT_F_HYPERV (1u << 1)
+/** An RDMSR or WRMSR exit that is no guest instruction: an entry of one of the guest hypervisor's VMX MSR
+ *  lists (SDM Vol. 3, "Loading MSRs", "Saving MSRs", "Loading MSRs" of "VM Exits") naming an MSR the VMM
+ *  models. u.msr.why holds the list (VCORE_EXIT_MSR_LIST_*), u.msr.index the entry's MSR, u.msr.value
+ *  (WRMSR) its data. The reply is the same as for the instruction - RDMSR: @c value, or @c error; WRMSR:
+ *  @c error - but no RIP moves: the core goes on with the list where it stopped. A reply error is the
+ *  list's failure: the VM entry fails (exit reason 34, the entry's 1-based index as qualification) for
+ *  the VM-entry MSR-load list, a VMX abort (indicator 1 or 4) for the VM-exit lists. (Bits 2 and 4
+ *  are VCORE_EXIT_F_L2 and VCORE_EXIT_F_APIC_EOI, x86/nvmx_pipeline.h.) */
+#define VCORE_EXIT_F_MSR_LIST (1u << 3)
+/** @} */
+
+/** @name vcore_exit_t::u.msr.why with VCORE_EXIT_F_MSR_LIST (values pinned)
+ * @{ */
+/** WRMSR: an entry of the VM-entry MSR-load list of the guest hypervisor's VMLAUNCH/VMRESUME, loaded
+ *  after the guest state (SDM Vol. 3, "Loading MSRs"): the value is the nested guest's. */
+#define VCORE_EXIT_MSR_LIST_VMENTRY_LOAD 1u
+/** RDMSR: an entry of the VM-exit MSR-store list, the nested guest's value at the VM exit (SDM Vol. 3,
+ *  "Saving MSRs"); the reply value is stored in the list's entry (bytes 15:8). */
+#define VCORE_EXIT_MSR_LIST_VMEXIT_STORE 2u
+/** WRMSR: an entry of the VM-exit MSR-load list, loaded after the guest hypervisor's host state (SDM
+ *  Vol. 3, "Loading MSRs" of "VM Exits"): the value is the guest hypervisor's. */
+#define VCORE_EXIT_MSR_LIST_VMEXIT_LOAD 3u
 /** @} */
 
 /** @name vcore_exit_t::u.mmio.flags (AArch64 aborts)
@@ -161,7 +183,7 @@ typedef struct vcore_exit {
             uint8_t error;  /**< Reply: 1 = inject \#GP(0) (arm64: the instruction is UNDEFINED at EL1) instead of completing. */
             uint8_t pad[3]; /**< Reserved. */
             uint64_t value; /**< WRMSR: value written; RDMSR: reply value. */
-            uint32_t why;   /**< Backend-specific reason the MSR exited (e.g. KVM_MSR_EXIT_REASON_*). */
+            uint32_t why;   /**< Backend-specific reason the MSR exited (e.g. KVM_MSR_EXIT_REASON_*); with VCORE_EXIT_F_MSR_LIST the list (VCORE_EXIT_MSR_LIST_*). */
             uint32_t pad2;  /**< Reserved. */
         } msr;
         /** VCORE_EXIT_HYPERCALL. */

@@ -290,6 +290,19 @@ VCORE_API VCORE_WARN_UNUSED int vcore_mock_vmcs_poke(vcore_vcpu_t *vcpu, const s
                                                      uint32_t encoding, uint64_t value);
 
 /**
+ * @brief Makes the guest's TSC with vmcs01's TSC offset, as a backend on a processor with "use TSC offsetting" does.
+ *
+ * With @p on, each vCPU state write holding the TSC group sets vmcs01's TSC-offset field to the new TSC minus
+ * @p host_tsc (the host's TSC, fixed in the mock), so that the guest reads the TSC it was given (SDM Vol. 3,
+ * "Changes to Instruction Behavior in VMX Non-Root Operation", RDTSC). Off by default: the TSC is a stored value.
+ * @param[in] vcpu A vCPU on the mock backend.
+ * @param[in] on Whether state writes of the TSC rewrite vmcs01's TSC offset.
+ * @param[in] host_tsc The host's TSC.
+ * @return VCORE_OK, or VCORE_ERR_INVAL for a vCPU not on the mock.
+ */
+VCORE_API VCORE_WARN_UNUSED int vcore_mock_set_tsc_offsetting(vcore_vcpu_t *vcpu, bool on, uint64_t host_tsc);
+
+/**
  * @brief The guest's VMREAD or VMWRITE in VMX non-root operation, as the mock's processor runs it.
  *
  * SDM Vol. 3, "VMREAD", "VMWRITE" (VMX non-root operation) and "VMCS

@@ -115,6 +115,9 @@ static int vcore__mock_set_state(vcore_vcpu_t *vcpu, void *priv, const vcore_vcp
         vcore__mock_copy_arm64(&m->a64, st->u.arm64, groups);
     else
         vcore_x86_state_copy(&m->st, st->u.x86, groups);
+    /* The guest reads host TSC + offset: the offset makes the TSC it was given. */
+    if (m->tsc_offsetting && (groups & VCORE_X86_STATE_TSC) && st->arch != VCORE_ARCH_ARM64 && m->vmcs[0].in_use)
+        return vcore_vmcs12_set(m->vmcs[0].page, VCORE_VMCS_TSC_OFFSET, st->u.x86->msrs.tsc - m->host_tsc);
     return VCORE_OK;
 }
 

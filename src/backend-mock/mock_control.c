@@ -163,6 +163,16 @@ int vcore_mock_set_msr_pass(vcore_vcpu_t *vcpu, uint32_t msr, bool read_pass, bo
     return VCORE_OK;
 }
 
+int vcore_mock_set_tsc_offsetting(vcore_vcpu_t *vcpu, bool on, uint64_t host_tsc)
+{
+    vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);
+    if (!m)
+        return VCORE_ERR_INVAL;
+    m->tsc_offsetting = on;
+    m->host_tsc = host_tsc;
+    return VCORE_OK;
+}
+
 int vcore_mock_last_invept(const vcore_vcpu_t *vcpu, uint64_t *eptp)
 {
     const vcore__mock_vcpu_t *m = vcore__mock_of(vcpu);

@@ -79,6 +79,8 @@ typedef struct vcore__mock_vcpu {
     /* vmcs01's MSR bitmap as vmx_msr_exits reports it, inverted: a set bit
      * is an access L1 runs without an exit (none by default). */
     uint8_t msr_pass01[VCORE_NVMX_BITMAP_SIZE];
+    bool tsc_offsetting;   /* a TSC state write sets vmcs01's TSC offset to tsc - host_tsc */
+    uint64_t host_tsc;
     int kicked;                                  /* set by kick (atomic), consumed by run */
     uint32_t ncpuid;
     vcore_cpuid_entry_t cpuid[VCORE_CPUID_MAX_ENTRIES];

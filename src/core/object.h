@@ -88,6 +88,10 @@ struct vcore_vcpu {
     uint32_t valid;
     uint32_t dirty;
     uint32_t held;              /* groups the backend holds (its state_groups, 0 = all) */
+    /* Times the x86 TSC group was marked dirty: the backend makes the TSC
+     * it is given with vmcs01's TSC offset, which nested VMX reads once
+     * (vcpu_nested_tsc.c) and again when this has moved. */
+    uint32_t tsc_writes;
     vcore__x86_vcpu_t *x86;     /* NULL unless arch is x86-64 */
     vcore__arm64_vcpu_t *arm64; /* NULL unless arch is arm64 */
     vcore_nvmx_t *nvmx;         /* nested VMX state; NULL unless enabled */

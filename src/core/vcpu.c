@@ -342,6 +342,19 @@ int vcore_vcpu_run(vcore_vcpu_t *vcpu, vcore_exit_t *exit)
         bool made = false;
         int err = VCORE_OK;
         if (vcore__vcpu_entry_work(vcpu, answering)) {
+            /* Nested VMX: the answer is to an entry of L1's VMX MSR lists
+             * (vcpu_nested_msrlist.c), no instruction: the VM entry or exit
+             * it belongs to goes on, then L1 or L2 runs. */
+            if (answering && vcpu->nvmx && vcore__vcpu_nested_msrlist_due(vcpu)) {
+                bool l1 = false;
+                err = vcore__vcpu_nested_msrlist_reply(vcpu, exit, &l1);
+                if (err)
+                    return err;
+                if (!l1)
+                    break;
+                answering = 0;
+                continue;
+            }
             /* Nested VMX: L2 runs on vmcs02 until an exit L1 wants (the loop
              * continues with L1) or one only the VMM can handle. */
             if (vcpu->nvmx && vcore__vcpu_nested_in_l2(vcpu)) {

@@ -102,6 +102,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     nv->l2_done = false;
     nv->l2_pending = 0;
     nv->l2_mmio_vmwrite = false;
+    nv->ml.list = 0; /* an MSR-list entry's question dies with the entry or exit */
     vcore__vcpu_nested_ept02_fini(vcpu);
     vcore__vcpu_nested_apic_forget(vcpu);
     if (nv->vmcs02) {
@@ -135,7 +136,7 @@ int vcore__vcpu_nested_resume_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l
             vcpu->x86->init_latched |= nv->init_pending;
             nv->mtf_pending = nv->init_pending = false;
         }
-        *l1 = reflected && exit->reason != VCORE_EXIT_SHUTDOWN;
+        *l1 = reflected && vcore__vcpu_nested_l1_next(vcpu, exit);
         return err;
     }
     return vcore__vcpu_nested_run_l2(vcpu, exit, l1);

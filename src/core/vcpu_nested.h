@@ -110,23 +110,50 @@ int vcore__vcpu_nested_supported(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v);
  * runs next) or one only the VMM can handle (in *exit, flag F_L2). */
 int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled);
 
-/* vcpu_nested_msrload.c: the VM-entry MSR-load list of the VM entry
- * being made (in: L1's instruction), after vmcs02's guest state. */
-typedef struct vcore__nested_msrload {
-    uint32_t failed;        /* 1-based index of the entry that failed the VM entry; 0: all loaded */
-    uint32_t check;         /* its VCORE_VMX_CHECK_MSR_LOAD_* */
-    bool model;             /* the vCPU model's MSRs changed (undo holds them before the list) */
-    vcore_x86_msrs_t undo;
-} vcore__nested_msrload_t;
-/* Loads the entries in order into vmcs02 (current) and the vCPU model,
- * stopping at the first that fails (*r says which; those before it stay
- * loaded). VCORE_ERR_UNSUPPORTED (NVMX_MSR_LOAD_UNHELD) for an MSR the
- * library does not hold for L2: then the model is as before (vmcs02 must
- * be rewritten). Without a list, nothing is read. */
-int vcore__vcpu_nested_msrload(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore__nested_msrload_t *r);
-/* vcpu_nested_msrload.c: the model's MSRs back as they were before the
- * list (the processor failed the entry before loading MSRs). */
-void vcore__vcpu_nested_msrload_undo(vcore_vcpu_t *vcpu, const vcore__nested_msrload_t *r);
+/* vcpu_nested_entry.c: the VM entry after its VM-entry MSR-load list
+ * (nv->ml: failed, check, model, tsc): a failed entry, or L2 entered;
+ * *handled as for nested_entry. */
+int vcore__vcpu_nested_entry_loaded(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
+                                    bool *handled);
+/* vcpu_nested_msrload.c: the VM-entry MSR-load list of the VM entry being
+ * made (in: L1's instruction), after vmcs02's guest state: the entries in
+ * order into vmcs02 (current) and the vCPU model, stopping at the first
+ * that fails (nv->ml.failed, .check; those before it stay loaded) or at
+ * one the VMM answers (*asked: *exit is its WRMSR). An error leaves the
+ * model's MSRs as before (vmcs02 must be rewritten). */
+int vcore__vcpu_nested_msrload(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit, bool *asked);
+/* The VMM's reply (*exit) to entry at (0-based): the list goes on after it,
+ * or fails there, then the entry (*handled as for nested_entry). */
+int vcore__vcpu_nested_msrload_reply(vcore_vcpu_t *vcpu, uint32_t at, vcore_exit_t *exit, bool *handled);
+/* The TSC an entry of the list named, into the vCPU and the backend;
+ * vmcs02's TSC offset after L1's new one (vmcs02 current after). */
+int vcore__vcpu_nested_msrload_tsc(vcore_vcpu_t *vcpu);
+/* The model's MSRs back as they were before the list (the processor
+ * failed the entry before loading MSRs). */
+void vcore__vcpu_nested_msrload_undo(vcore_vcpu_t *vcpu);
+/* vcpu_nested_msrlist.c: entries of L1's MSR lists the VMM answers. caps:
+ * a VMX capability MSR (480H-491H, L0's answer for L1); vmm: an MSR the
+ * vCPU model does not hold. ask: *exit is the RDMSR or WRMSR (write) of
+ * entry at (0-based) of list (VCORE_EXIT_MSR_LIST_*) naming index, noted
+ * in nv->ml. reply: the VMM's reply to it, the entry or exit going on
+ * (*l1: L1 runs next; else *exit holds what the VMM sees). */
+bool vcore__vcpu_nested_msrlist_caps(uint32_t index);
+bool vcore__vcpu_nested_msrlist_vmm(uint32_t index);
+void vcore__vcpu_nested_msrlist_ask(vcore_vcpu_t *vcpu, uint32_t list, uint32_t at, uint32_t index, bool write,
+                                    uint64_t value, vcore_exit_t *exit);
+int vcore__vcpu_nested_msrlist_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *l1);
+/* An entry of a list waits for the VMM's reply. */
+static inline bool vcore__vcpu_nested_msrlist_due(const vcore_vcpu_t *vcpu)
+{
+    return vcpu->nvmx->ml.list != 0;
+}
+/* After a VM exit to L1 (an exit of L2's reflected, *exit the run's exit):
+ * L1 runs next, unless a VMX abort shut it down or an entry of the exit's
+ * MSR lists waits for the VMM. */
+static inline bool vcore__vcpu_nested_l1_next(const vcore_vcpu_t *vcpu, const vcore_exit_t *exit)
+{
+    return exit->reason != VCORE_EXIT_SHUTDOWN && !vcore__vcpu_nested_msrlist_due(vcpu);
+}
 /* vcpu_nested_efer.c: L2's IA32_EFER ("Loading Guest Control Registers,
  * Debug Registers, and MSRs"). forced: vmcs02 loads it (the backend's
  * processor has VM-entry control 15). value: what L1's VM entry gives L2
@@ -199,6 +226,12 @@ int vcore__vcpu_nested_msr02_write(vcore_vcpu_t *vcpu, uint32_t index, uint64_t 
  * when full or changed; called when full or nv->tsc_stale. l2: the TSC L2
  * reads (RDTSC, RDMSR) when L1's reads l1_tsc. */
 int vcore__vcpu_nested_tsc_enter(vcore_vcpu_t *vcpu, bool full);
+/* tsc01: L0's TSC offset and multiplier for L1 from vmcs01 (current; its
+ * control words in nv->ctl01), noted as read at the vCPU's tsc_writes;
+ * vmcs02's are due again (tsc_stale). tsc01_sync: the same between
+ * vmcs01 made current and vmcs02 made current again. */
+int vcore__vcpu_nested_tsc01(vcore_vcpu_t *vcpu);
+int vcore__vcpu_nested_tsc01_sync(vcore_vcpu_t *vcpu);
 uint64_t vcore__vcpu_nested_tsc_l2(vcore_vcpu_t *vcpu, uint64_t l1_tsc);
 
 /* vcpu_nested_l0.c: the vmcs02 guest-state field holding an MSR's value
@@ -212,11 +245,17 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
                                bool *handled, bool *again);
 /* vcpu_nested_exit.c: a VM exit to L1 with reason and qualification
  * already in vmcs12: VM-exit MSR-store (unless a failed entry), L1's host
- * state, VM-exit MSR-load; a failed load is a VMX abort (*shutdown). */
-int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *shutdown);
+ * state, VM-exit MSR-load. *stop: *exit holds what the VMM sees - a
+ * shutdown after a VMX abort (a list entry that cannot be stored or
+ * loaded), or an entry's RDMSR/WRMSR the VMM answers (the exit goes on
+ * with exit_lists_reply). */
+int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, vcore_exit_t *exit, bool *stop);
+int vcore__vcpu_nested_exit_lists_reply(vcore_vcpu_t *vcpu, uint32_t list, uint32_t at, vcore_exit_t *exit,
+                                        bool *stop);
 /* vcpu_nested_exit.c: before entering L2: an external interrupt pending for
  * the vCPU with L1's "external-interrupt exiting" is a VM exit to L1
- * (*reflected; *exit holds a shutdown after a VMX abort). */
+ * (*reflected; else with *shutdown *exit holds what the VMM sees, as with
+ * exit_to_l1's *stop). */
 int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown);
 /* vcpu_nested_pi.c: L1's "process posted interrupts" for L2. Whether the
  * interrupt pending for the vCPU is vmcs12's notification under the
@@ -292,7 +331,7 @@ static inline int vcore__vcpu_nested_l0_done(vcore_vcpu_t *vcpu, int err, bool r
     if (err)
         return err;
     if (reflected) {
-        *handled = exit->reason != VCORE_EXIT_SHUTDOWN;
+        *handled = vcore__vcpu_nested_l1_next(vcpu, exit);
         return VCORE_OK;
     }
     vcpu->nvmx->last.l0_handled++;

@@ -75,18 +75,11 @@ static int vcore__vcpu_nested_failed_entry(vcore_vcpu_t *vcpu, uint32_t reason, 
     vcore__nvmx_shadow_stale_all(vcpu->nvmx);
     vcpu->nvmx->last.exit_reason = v->VM_EXIT_REASON;
     vcpu->nvmx->last.owner = VCORE_NVMX_OWNER_L1;
-    bool shutdown = false;
-    int err = vcore__vcpu_nested_exit_to_l1(vcpu, true, &shutdown);
+    bool stop = false;
+    int err = vcore__vcpu_nested_exit_to_l1(vcpu, true, exit, &stop);
     if (err)
         return err;
-    if (shutdown) {
-        vcore__memset(&exit->u, 0, sizeof(exit->u));
-        exit->flags = 0;
-        exit->reason = VCORE_EXIT_SHUTDOWN;
-        *handled = false;
-        return VCORE_OK;
-    }
-    *handled = true;
+    *handled = !stop;
     return VCORE_OK;
 }
 
@@ -237,15 +230,9 @@ static int vcore__vcpu_nested_const(vcore_vcpu_t *vcpu)
     if (!err)
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_EXCEPTION_BITMAP, &x);
     nv->exc01 = (uint32_t)x;
-    /* L0's TSC function for L1 (vcpu_nested_tsc.c): offset 0 and
-     * multiplier 1.0 where vmcs01 does not use them. */
-    nv->tsc01 = 0;
-    nv->tscm01 = 1ull << 48;
-    if (!err && (nv->ctl01[1] & VCORE__PROC_TSC_OFFSET)) {
-        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_TSC_OFFSET, &nv->tsc01);
-        if (!err && (nv->ctl01[1] & VCORE__PROC_SECONDARY) && (nv->ctl01[2] & VCORE__PROC2_TSC_SCALING))
-            err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_TSC_MULTIPLIER, &nv->tscm01);
-    }
+    /* L0's TSC function for L1 (vcpu_nested_tsc.c). */
+    if (!err)
+        err = vcore__vcpu_nested_tsc01(vcpu);
     if (!err && (nv->ctl01[2] & (1u << 1)))
         err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_EPT_POINTER, &eptp);
     if (!err)
@@ -583,6 +570,8 @@ int vcore__vcpu_nested_prepare02(vcore_vcpu_t *vcpu, bool *full)
     *full = nv->vmcs02_for != nv->current_vmptr || (nv->opts & VCORE_NVMX_OPT_NO_DIRTY_SPLIT) || !nv->vmcs02_const;
     if (!nv->vmcs02_const)
         err = vcore__vcpu_nested_const(vcpu);
+    else if (nv->tsc01_gen != vcpu->tsc_writes)
+        err = vcore__vcpu_nested_tsc01_sync(vcpu); /* the TSC pushed above changed vmcs01's offset */
     else
         err = vcore__vcpu_nested_load02(vcpu);
     if (!err)
@@ -613,10 +602,90 @@ static int vcore__vcpu_nested_push_msrs(vcore_vcpu_t *vcpu)
     return vcore__vcpu_nested_load02(vcpu);
 }
 
-int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit, bool *handled)
+/* The entry after its VM-entry MSR-load list (vcore__vcpu_nested_entry_loaded):
+ * inline in the entry, which nearly every VMRESUME takes without a list. */
+static inline int vcore__vcpu_nested_entry_tail(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
+                                                bool *handled)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     const vcore_backend_t *ops = &vcpu->vm->ops;
+    vcore__nvmx_msrlist_t *ml = &nv->ml;
+    vcore_hw_entry_t he;
+    int err = VCORE_OK;
+    *handled = false;
+    /* An entry naming IA32_TIME_STAMP_COUNTER before any that failed
+     * (vcpu_nested_msrload.c): the vCPU's TSC now, L2's offset from it. */
+    if (ml->tsc)
+        err = vcore__vcpu_nested_msrload_tsc(vcpu);
+    if (!err && ml->failed) {
+        /* Entries before the failing one stay loaded; vmcs02 holds some. */
+        nv->vmcs02_for = VCORE__INVALID_PTR;
+        nv->last.check = ml->check;
+        return vcore__vcpu_nested_failed_entry(vcpu, VCORE_VMX_EXIT_MSR_LOADING, ml->failed, exit, handled);
+    }
+    if (!err && ml->model)
+        err = vcore__vcpu_nested_push_msrs(vcpu);
+    if (err) {
+        nv->vmcs02_for = VCORE__INVALID_PTR;
+        vcore__vcpu_nested_msrload_undo(vcpu); /* no half-loaded list */
+        return err;
+    }
+    /* The pin-based controls that act just before vmcs02 is entered, behind
+     * one test so that an entry with neither pays for neither: L1's timer
+     * (6) starts from vmcs12's value ("VMX-Preemption Timer"); a
+     * posted-interrupt notification still pending (7) is recognized as
+     * soon as L2 is entered (vcpu_nested_pi.c). */
+    uint32_t pin12 = vcore__vcpu_nested_v12(vcpu)->PIN_BASED_VM_EXEC_CONTROL;
+    vcore__nested_pi_undo_t pi;
+    pi.taken = false;
+    if (pin12 & (VCORE__PIN_PREEMPT_TIMER | VCORE__PIN_POSTED_INTR)) {
+        err = vcore__vcpu_nested_timer_start(vcpu, vcore__vcpu_nested_v12(vcpu)->VMX_PREEMPTION_TIMER_VALUE);
+        if (!err && (pin12 & VCORE__PIN_POSTED_INTR))
+            err = vcore__vcpu_nested_pi_entry(vcpu, &pi);
+        if (err)
+            return err;
+    }
+    /* An external interrupt the VMM made pending while L1 ran (L1 with
+     * RFLAGS.IF = 0) is recognized right after the entry, before L2
+     * executes anything (pin-based control 0: "Event Blocking"): the exit
+     * to L1 saves L2's state as the entry loaded it, and vmcs02 need not
+     * run. Only where the entry itself delivers nothing first: no event
+     * injected, L2 active, no blocking by STI or MOV SS; a posted-interrupt
+     * notification is vcore__vcpu_nested_pi_entry()'s. */
+    if (vcore__vcpu_nested_intr_at_entry(vcpu)) {
+        if (vcore__vcpu_nested_entered(vcpu, in->op))
+            return VCORE_ERR_STATE;
+        bool reflected = false, shutdown = false;
+        err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
+        if (!err && !shutdown)
+            *handled = reflected;
+        return err;
+    }
+    /* L1's VMLAUNCH makes vmcs12 launched once the entry succeeds. */
+    err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
+    if (err)
+        return err < 0 ? err : VCORE_ERR_HWFAIL;
+    nv->vmcs02_for = nv->current_vmptr;
+    if (he.kind != VCORE_HW_ENTRY_EXIT || (he.exit_reason & VCORE_VMX_EXIT_REASON_ENTRY_FAIL)) {
+        /* The processor failed the entry before it would load MSRs, or
+         * recognize a posted-interrupt notification. */
+        nv->vmcs02_for = VCORE__INVALID_PTR;
+        vcore__vcpu_nested_msrload_undo(vcpu);
+        vcore__vcpu_nested_pi_undo(vcpu, &pi);
+        return vcore__vcpu_nested_hw_outcome(vcpu, in, &he, exit, handled);
+    }
+    if (vcore__vcpu_nested_entered(vcpu, in->op))
+        return VCORE_ERR_STATE;
+    bool again = false;
+    err = vcore__vcpu_nested_l2_exit(vcpu, &he, exit, handled, &again);
+    if (err || !again)
+        return err;
+    return vcore__vcpu_nested_run_l2(vcpu, exit, handled);
+}
+
+int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit, bool *handled)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
     vcore_vmx_verdict_t vd;
     /* L1 runs: the EFER and PAT are its own until fields are loaded. */
     vcore__vcpu_nested_efer_exit(vcpu);
@@ -684,77 +753,34 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
     }
     if (!err)
         err = vcore__vcpu_nested_fields(vcpu, full);
-    /* "Loading MSRs": after the guest state; an empty list loads nothing. */
-    vcore__nested_msrload_t ml;
-    ml.failed = 0;
-    ml.check = 0;
-    ml.model = false;
-    if (!err && vcore__vcpu_nested_v12(vcpu)->VM_ENTRY_MSR_LOAD_COUNT != 0)
-        err = vcore__vcpu_nested_msrload(vcpu, in, &ml);
-    if (!err && ml.failed) {
-        /* Entries before the failing one stay loaded; vmcs02 holds some. */
-        nv->vmcs02_for = VCORE__INVALID_PTR;
-        nv->last.check = ml.check;
-        return vcore__vcpu_nested_failed_entry(vcpu, VCORE_VMX_EXIT_MSR_LOADING, ml.failed, exit, handled);
-    }
-    if (!err && ml.model)
-        err = vcore__vcpu_nested_push_msrs(vcpu);
     if (err) {
         nv->vmcs02_for = VCORE__INVALID_PTR;
-        vcore__vcpu_nested_msrload_undo(vcpu, &ml); /* no half-loaded list */
         return err;
     }
-    /* The pin-based controls that act just before vmcs02 is entered, behind
-     * one test so that an entry with neither pays for neither: L1's timer
-     * (6) starts from vmcs12's value ("VMX-Preemption Timer"); a
-     * posted-interrupt notification still pending (7) is recognized as
-     * soon as L2 is entered (vcpu_nested_pi.c). */
-    uint32_t pin12 = vcore__vcpu_nested_v12(vcpu)->PIN_BASED_VM_EXEC_CONTROL;
-    vcore__nested_pi_undo_t pi;
-    pi.taken = false;
-    if (pin12 & (VCORE__PIN_PREEMPT_TIMER | VCORE__PIN_POSTED_INTR)) {
-        err = vcore__vcpu_nested_timer_start(vcpu, vcore__vcpu_nested_v12(vcpu)->VMX_PREEMPTION_TIMER_VALUE);
-        if (!err && (pin12 & VCORE__PIN_POSTED_INTR))
-            err = vcore__vcpu_nested_pi_entry(vcpu, &pi);
-        if (err)
+    /* "Loading MSRs": after the guest state; an empty list loads nothing. */
+    nv->ml.failed = 0;
+    nv->ml.check = 0;
+    nv->ml.model = false;
+    nv->ml.tsc = false;
+    if (vcore__vcpu_nested_v12(vcpu)->VM_ENTRY_MSR_LOAD_COUNT != 0) {
+        bool asked = false;
+        err = vcore__vcpu_nested_msrload(vcpu, in, exit, &asked);
+        if (err || asked) {
+            /* An entry waits for the VMM: the list goes on with its reply
+             * (vcore__vcpu_nested_msrload_reply), then the entry, which
+             * marks vmcs02 as vmcs12's once L2 is entered; an error leaves
+             * vmcs02 half written. */
+            nv->vmcs02_for = VCORE__INVALID_PTR;
             return err;
+        }
     }
-    /* An external interrupt the VMM made pending while L1 ran (L1 with
-     * RFLAGS.IF = 0) is recognized right after the entry, before L2
-     * executes anything (pin-based control 0: "Event Blocking"): the exit
-     * to L1 saves L2's state as the entry loaded it, and vmcs02 need not
-     * run. Only where the entry itself delivers nothing first: no event
-     * injected, L2 active, no blocking by STI or MOV SS; a posted-interrupt
-     * notification is vcore__vcpu_nested_pi_entry()'s. */
-    if (vcore__vcpu_nested_intr_at_entry(vcpu)) {
-        if (vcore__vcpu_nested_entered(vcpu, in->op))
-            return VCORE_ERR_STATE;
-        bool reflected = false, shutdown = false;
-        err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
-        if (!err && !shutdown)
-            *handled = reflected;
-        return err;
-    }
-    /* L1's VMLAUNCH makes vmcs12 launched once the entry succeeds. */
-    err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
-    if (err)
-        return err < 0 ? err : VCORE_ERR_HWFAIL;
-    nv->vmcs02_for = nv->current_vmptr;
-    if (he.kind != VCORE_HW_ENTRY_EXIT || (he.exit_reason & VCORE_VMX_EXIT_REASON_ENTRY_FAIL)) {
-        /* The processor failed the entry before it would load MSRs, or
-         * recognize a posted-interrupt notification. */
-        nv->vmcs02_for = VCORE__INVALID_PTR;
-        vcore__vcpu_nested_msrload_undo(vcpu, &ml);
-        vcore__vcpu_nested_pi_undo(vcpu, &pi);
-        return vcore__vcpu_nested_hw_outcome(vcpu, in, &he, exit, handled);
-    }
-    if (vcore__vcpu_nested_entered(vcpu, in->op))
-        return VCORE_ERR_STATE;
-    bool again = false;
-    err = vcore__vcpu_nested_l2_exit(vcpu, &he, exit, handled, &again);
-    if (err || !again)
-        return err;
-    return vcore__vcpu_nested_run_l2(vcpu, exit, handled);
+    return vcore__vcpu_nested_entry_tail(vcpu, in, exit, handled);
+}
+
+int vcore__vcpu_nested_entry_loaded(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
+                                    bool *handled)
+{
+    return vcore__vcpu_nested_entry_tail(vcpu, in, exit, handled);
 }
 
 bool vcore__vcpu_nested_intr_at_entry(vcore_vcpu_t *vcpu)

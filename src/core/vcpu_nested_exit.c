@@ -6,6 +6,9 @@
  * that can have changed, stores the VM-exit MSR-store list, loads L1's host
  * state into the vCPU model ("Loading Host State"), loads the VM-exit
  * MSR-load list and, when that fails, performs a VMX abort ("VMX Aborts").
+ * An entry of either list naming an MSR the VMM models waits for the VMM
+ * (an RDMSR or WRMSR exit, vcpu_nested_msrlist.c): the exit goes on from
+ * there with its reply.
  *
  * Rarely accessed guest fields are synced only when needed:
  * segment selectors, limits, bases, most access rights, pending debug
@@ -532,49 +535,106 @@ static int vcore__vcpu_nested_l2_msr(vcore_vcpu_t *vcpu, uint32_t index, uint64_
     return vcore_vcpu_get_msr(vcpu, index, value);
 }
 
+/* How a VM-exit MSR list ended (vcore__vcpu_nested_msr_store/_load). */
+#define NESTED_LIST_DONE 0u
+#define NESTED_LIST_FAILED 1u /* an entry could not be stored or loaded: a VMX abort */
+#define NESTED_LIST_ASKED 2u  /* an entry waits for the VMM (*exit, nv->ml) */
+
 /* SDM "Saving MSRs" / "Loading MSRs": 16-byte entries (index in bits 31:0,
  * reserved 63:32, data in 127:64); which indices a list may not name is
- * the VM-entry checks' rule (vcore__vmx_msr_list_index). */
-static int vcore__vcpu_nested_msr_store(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *mem)
+ * the VM-entry checks' rule (vcore__vmx_msr_list_index). From entry from
+ * on; an MSR the VMM models is its RDMSR (vcpu_nested_msrlist.c), the VMX
+ * capability MSRs L0 answers for L1 are read as L1's RDMSR reads them. */
+static uint32_t vcore__vcpu_nested_msr_store(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *mem, uint32_t from,
+                                             vcore_exit_t *exit)
 {
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    for (uint32_t i = 0; i < v->VM_EXIT_MSR_STORE_COUNT; i++) {
-        uint64_t gpa = v->VM_EXIT_MSR_STORE_ADDR + 16ull * i, lo = ~0ull, val;
-        if (mem->read(mem->ctx, gpa, &lo, 8) != VCORE_OK || vcore__vmx_msr_list_index(lo, false) != 0 ||
-            vcore__vcpu_nested_l2_msr(vcpu, (uint32_t)lo, &val) != VCORE_OK ||
-            mem->write(mem->ctx, gpa + 8, &val, 8) != VCORE_OK)
-            return VCORE_ERR_INVAL;
+    for (uint32_t i = from; i < v->VM_EXIT_MSR_STORE_COUNT; i++) {
+        uint64_t gpa = v->VM_EXIT_MSR_STORE_ADDR + 16ull * i, lo = ~0ull, val = 0;
+        if (mem->read(mem->ctx, gpa, &lo, 8) != VCORE_OK || vcore__vmx_msr_list_index(lo, false) != 0)
+            return NESTED_LIST_FAILED;
+        uint32_t index = (uint32_t)lo;
+        int err;
+        if (vcore__vcpu_nested_msrlist_caps(index)) {
+            err = vcore_nvmx_rdmsr(vcpu->nvmx, index, &val, &vcpu->last_diag);
+        } else if (vcore__vcpu_nested_msrlist_vmm(index)) {
+            vcore__vcpu_nested_msrlist_ask(vcpu, VCORE_EXIT_MSR_LIST_VMEXIT_STORE, i, index, false, 0, exit);
+            return NESTED_LIST_ASKED;
+        } else {
+            err = vcore__vcpu_nested_l2_msr(vcpu, index, &val);
+        }
+        if (err != VCORE_OK || mem->write(mem->ctx, gpa + 8, &val, 8) != VCORE_OK)
+            return NESTED_LIST_FAILED;
     }
-    return VCORE_OK;
+    return NESTED_LIST_DONE;
 }
 
-static int vcore__vcpu_nested_msr_load(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *mem)
+/* From entry from on; an MSR the VMM models is its WRMSR, a VMX capability
+ * MSR is read-only (WRMSR's #GP: the entry cannot be loaded). */
+static uint32_t vcore__vcpu_nested_msr_load(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *mem, uint32_t from,
+                                            vcore_exit_t *exit)
 {
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    for (uint32_t i = 0; i < v->VM_EXIT_MSR_LOAD_COUNT; i++) {
+    for (uint32_t i = from; i < v->VM_EXIT_MSR_LOAD_COUNT; i++) {
         uint64_t e[2] = {~0ull, 0};
         uint64_t gpa = v->VM_EXIT_MSR_LOAD_ADDR + 16ull * i;
         if (mem->read(mem->ctx, gpa, e, 16) != VCORE_OK || vcore__vmx_msr_list_index(e[0], true) != 0 ||
-            vcore_vcpu_set_msr(vcpu, (uint32_t)e[0], e[1]) != VCORE_OK)
-            return VCORE_ERR_INVAL;
+            vcore__vcpu_nested_msrlist_caps((uint32_t)e[0]))
+            return NESTED_LIST_FAILED;
+        if (vcore__vcpu_nested_msrlist_vmm((uint32_t)e[0])) {
+            vcore__vcpu_nested_msrlist_ask(vcpu, VCORE_EXIT_MSR_LIST_VMEXIT_LOAD, i, (uint32_t)e[0], true, e[1],
+                                           exit);
+            return NESTED_LIST_ASKED;
+        }
+        if (vcore_vcpu_set_msr(vcpu, (uint32_t)e[0], e[1]) != VCORE_OK)
+            return NESTED_LIST_FAILED;
     }
-    return VCORE_OK;
+    return NESTED_LIST_DONE;
 }
 
 /* "VMX Aborts": the indicator goes to byte 4 of the VMCS region, the
- * logical processor shuts down. */
-static void vcore__vcpu_nested_abort(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *mem, uint32_t indicator)
+ * logical processor shuts down (*exit says so). */
+static void vcore__vcpu_nested_abort(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *mem, uint32_t indicator,
+                                     vcore_exit_t *exit)
 {
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     v->abort = indicator;
     (void)mem->write(mem->ctx, vcpu->nvmx->current_vmptr + VCORE_VMCS12_OFF_ABORT, &indicator, 4);
     vcpu->nvmx->last.vmx_aborts++;
+    vcore__memset(&exit->u, 0, sizeof(exit->u));
+    exit->flags = 0;
+    exit->reason = VCORE_EXIT_SHUTDOWN;
 }
 
 #define NESTED_ABORT_SAVE_MSR 1u
 #define NESTED_ABORT_LOAD_MSR 4u
 
-int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *shutdown)
+/* The exit's lists from the MSR-store list's entry from (store) or the
+ * MSR-load list's, L1's host state loaded between them; *stop when *exit
+ * holds what the VMM sees (a shutdown after a VMX abort, or an entry's
+ * RDMSR/WRMSR). */
+static void vcore__vcpu_nested_exit_lists(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *mem, bool store, uint32_t from,
+                                          vcore_exit_t *exit, bool *stop)
+{
+    uint32_t how = NESTED_LIST_DONE;
+    if (store) {
+        how = vcore__vcpu_nested_msr_store(vcpu, mem, from, exit);
+        if (how == NESTED_LIST_FAILED)
+            vcore__vcpu_nested_abort(vcpu, mem, NESTED_ABORT_SAVE_MSR, exit);
+        if (how != NESTED_LIST_DONE) {
+            *stop = true;
+            return;
+        }
+        vcore__vcpu_nested_load_host(vcpu);
+        from = 0;
+    }
+    how = vcore__vcpu_nested_msr_load(vcpu, mem, from, exit);
+    if (how == NESTED_LIST_FAILED)
+        vcore__vcpu_nested_abort(vcpu, mem, NESTED_ABORT_LOAD_MSR, exit);
+    *stop = how != NESTED_LIST_DONE;
+}
+
+int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, vcore_exit_t *exit, bool *stop)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
@@ -591,7 +651,7 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
         err = vcore__vcpu_nested_vpid_leave(vcpu);
     if (err)
         return err;
-    *shutdown = false;
+    *stop = false;
     nv->in_l2 = false;
     /* L2's VMWRITEs to L1's shadow VMCS reach L1 memory (vcpu_nested_shadow12.c). */
     if (nv->shadow_loaded)
@@ -601,18 +661,45 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, bool *s
         vcore__nvmx_changed_id(nv, VCORE__ROW_VM_ENTRY_INTR_INFO_FIELD);
         v->VM_ENTRY_INTR_INFO_FIELD &= ~(1u << 31);
     }
-    /* "VM-Entry Failures During or After Loading Guest State": no MSRs are
-     * stored for a failed entry. */
-    if (!failed_entry && vcore__vcpu_nested_msr_store(vcpu, &mem) != VCORE_OK) {
-        vcore__vcpu_nested_abort(vcpu, &mem, NESTED_ABORT_SAVE_MSR);
-        *shutdown = true;
+    /* Without lists, only the host state (most exits). */
+    if (!(v->VM_EXIT_MSR_STORE_COUNT | v->VM_EXIT_MSR_LOAD_COUNT)) {
+        vcore__vcpu_nested_load_host(vcpu);
         return VCORE_OK;
     }
-    vcore__vcpu_nested_load_host(vcpu);
-    if (vcore__vcpu_nested_msr_load(vcpu, &mem) != VCORE_OK) {
-        vcore__vcpu_nested_abort(vcpu, &mem, NESTED_ABORT_LOAD_MSR);
-        *shutdown = true;
+    /* "VM-Entry Failures During or After Loading Guest State": no MSRs are
+     * stored for a failed entry. */
+    if (failed_entry)
+        vcore__vcpu_nested_load_host(vcpu);
+    vcore__vcpu_nested_exit_lists(vcpu, &mem, !failed_entry, 0, exit, stop);
+    return VCORE_OK;
+}
+
+int vcore__vcpu_nested_exit_lists_reply(vcore_vcpu_t *vcpu, uint32_t list, uint32_t at, vcore_exit_t *exit,
+                                        bool *stop)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    vcore_nvmx_mem_t mem;
+    mem.size = sizeof(mem);
+    /* The reply, copied once. */
+    uint8_t error = exit->u.msr.error;
+    uint64_t value = exit->u.msr.value;
+    /* L1's state was fetched when the exit began (exit_to_l1); nothing
+     * ran since. */
+    int err = vcore_nvmx_mem_from_vm(vcpu->vm, &mem);
+    if (err)
+        return err;
+    *stop = false;
+    bool store = list == VCORE_EXIT_MSR_LIST_VMEXIT_STORE;
+    /* "Saving MSRs": the value goes to bytes 15:8 of the entry; "VMX
+     * Aborts": an MSR that cannot be read (indicator 1) or written
+     * (indicator 4) is a VMX abort. */
+    if (error ||
+        (store && mem.write(mem.ctx, v->VM_EXIT_MSR_STORE_ADDR + 16ull * at + 8u, &value, 8) != VCORE_OK)) {
+        vcore__vcpu_nested_abort(vcpu, &mem, store ? NESTED_ABORT_SAVE_MSR : NESTED_ABORT_LOAD_MSR, exit);
+        *stop = true;
+        return VCORE_OK;
     }
+    vcore__vcpu_nested_exit_lists(vcpu, &mem, store, at + 1u, exit, stop);
     return VCORE_OK;
 }
 
@@ -729,19 +816,13 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
     if (d.owner == VCORE_NVMX_OWNER_L1) {
         vcore__vcpu_nested_exit_commit(vcpu);
         err = vcore__vcpu_nested_save_guest(vcpu);
-        bool shutdown = false;
+        bool stop = false;
         if (!err)
-            err = vcore__vcpu_nested_exit_to_l1(vcpu, false, &shutdown);
+            err = vcore__vcpu_nested_exit_to_l1(vcpu, false, exit, &stop);
         if (err)
             return err;
         nv->last.reflected++;
-        if (shutdown) {
-            vcore__memset(&exit->u, 0, sizeof(exit->u));
-            exit->flags = 0;
-            exit->reason = VCORE_EXIT_SHUTDOWN;
-            return VCORE_OK;
-        }
-        *handled = true;
+        *handled = !stop;
         return VCORE_OK;
     }
     /* L0's: a host interrupt (the backend's host has taken it), or a timer
@@ -769,19 +850,13 @@ int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, const vcore__nvmx_exit02_t *x
     nv->last.arg = d->arg;
     nv->last.field = d->field;
     int err = vcore__vcpu_nested_save_guest(vcpu);
-    bool shutdown = false;
+    bool stop = false;
     if (!err)
-        err = vcore__vcpu_nested_exit_to_l1(vcpu, false, &shutdown);
+        err = vcore__vcpu_nested_exit_to_l1(vcpu, false, exit, &stop);
     if (err)
         return err;
     nv->last.reflected++;
-    if (shutdown) {
-        vcore__memset(&exit->u, 0, sizeof(exit->u));
-        exit->flags = 0;
-        exit->reason = VCORE_EXIT_SHUTDOWN;
-        return VCORE_OK;
-    }
-    *handled = true;
+    *handled = !stop;
     return VCORE_OK;
 }
 
@@ -865,16 +940,10 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
     nv->last.kind = VCORE_NVMX_RULE_PIN;
     nv->last.arg = 0;
     nv->last.field = VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL;
-    err = vcore__vcpu_nested_exit_to_l1(vcpu, false, shutdown);
+    err = vcore__vcpu_nested_exit_to_l1(vcpu, false, exit, shutdown);
     if (err)
         return err;
     nv->last.reflected++;
-    if (*shutdown) {
-        vcore__memset(&exit->u, 0, sizeof(exit->u));
-        exit->flags = 0;
-        exit->reason = VCORE_EXIT_SHUTDOWN;
-        return VCORE_OK;
-    }
-    *reflected = true;
+    *reflected = !*shutdown;
     return VCORE_OK;
 }

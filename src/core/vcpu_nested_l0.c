@@ -900,7 +900,7 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
             if (!err && gp)
                 err = vcore__vcpu_nested_l0_gp(vcpu, exit, &reflected);
             if (err || reflected) {
-                *handled = reflected && exit->reason != VCORE_EXIT_SHUTDOWN;
+                *handled = reflected && vcore__vcpu_nested_l1_next(vcpu, exit);
                 return err;
             }
             nv->last.l0_handled++;
@@ -911,7 +911,7 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
             bool reflected = false;
             int err = vcore__vcpu_nested_l0_msr_state(vcpu, write, field, exit, &reflected);
             if (err || reflected) {
-                *handled = reflected && exit->reason != VCORE_EXIT_SHUTDOWN;
+                *handled = reflected && vcore__vcpu_nested_l1_next(vcpu, exit);
                 return err;
             }
             nv->last.l0_handled++;

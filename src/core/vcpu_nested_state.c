@@ -146,6 +146,11 @@ int vcore_nvmx_vcpu_get_state(vcore_vcpu_t *vcpu, void *buf, size_t len, uint32_
     if (nv->l2_pending || nv->l2_insn_len)
         return vcore__vcpu_nested_state_refuse(vcpu, NULL, VCORE_DIAG_KVM_STATE_REPLY_PENDING, nv->l2_pending,
                                                VCORE_ERR_STATE);
+    /* Nor is a VM entry or exit half done, an entry of its MSR lists
+     * waiting for the VMM (vcpu_nested_msrlist.c). */
+    if (vcore__vcpu_nested_msrlist_due(vcpu))
+        return vcore__vcpu_nested_state_refuse(vcpu, NULL, VCORE_DIAG_KVM_STATE_MSR_LIST_PENDING,
+                                               ((uint64_t)nv->ml.list << 32) | nv->ml.at, VCORE_ERR_STATE);
     /* Nor is an INIT exit owed to L1 (KVM keeps INIT in its local APIC). */
     if (nv->init_pending)
         return vcore__vcpu_nested_state_refuse(vcpu, NULL, VCORE_DIAG_KVM_STATE_INIT_PENDING, 0, VCORE_ERR_STATE);
@@ -292,6 +297,12 @@ int vcore_nvmx_vcpu_set_state(vcore_vcpu_t *vcpu, const void *buf, size_t len, v
     nv->l2_mmio_vmwrite = false;
     nv->l2_insn_len = 0;
     nv->in_l2 = false;
+    /* A VM entry or exit waiting for the VMM's answer to an MSR-list entry
+     * is dropped with the state it belonged to: no reply is due. */
+    if (vcore__vcpu_nested_msrlist_due(vcpu)) {
+        nv->ml.list = 0;
+        vcpu->reply_pending = 0;
+    }
     /* Its EFER, PAT and IA32_DEBUGCTL with it: the vCPU's are the model's again
      * (vcpu_nested_msr02.c). */
     vcore__vcpu_nested_efer_exit(vcpu);

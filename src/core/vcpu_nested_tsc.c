@@ -15,6 +15,11 @@
  * vmcs02 offsets whenever either level does and scales whenever either
  * does (rules X(1, 3, OR), X(2, 25, OR) of x86/nvmx_pipeline.h); where
  * vmcs02 scales but one level does not, that level's multiplier is 1.0.
+ *
+ * L0's function (vmcs01's offset and multiplier) is read with vmcs02's
+ * constant state and again when the vCPU's TSC was written since (the
+ * VMM's or L1's WRMSR, an MSR list of L1's): the backend gives L1 the TSC
+ * it is told through vmcs01's TSC offset, so L2's follows.
  */
 #include "vcpu_nested.h"
 
@@ -50,6 +55,32 @@ static bool vcore__vcpu_nested_tsc12(const vcore__vmcs12_t *v, uint64_t *offset,
     *offset = v->TSC_OFFSET;
     *mult = (proc2 & VCORE__PROC2_TSC_SCALING) ? v->TSC_MULTIPLIER : NESTED_TSC_ONE;
     return (proc & VCORE__PROC_TSC_OFFSET) != 0;
+}
+
+int vcore__vcpu_nested_tsc01(vcore_vcpu_t *vcpu)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    int err = VCORE_OK;
+    /* Offset 0 and multiplier 1.0 where vmcs01 does not use them. */
+    nv->tsc01 = 0;
+    nv->tscm01 = NESTED_TSC_ONE;
+    if (nv->ctl01[1] & VCORE__PROC_TSC_OFFSET) {
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_TSC_OFFSET, &nv->tsc01);
+        if (!err && (nv->ctl01[1] & VCORE__PROC_SECONDARY) && (nv->ctl01[2] & VCORE__PROC2_TSC_SCALING))
+            err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_TSC_MULTIPLIER, &nv->tscm01);
+    }
+    nv->tsc01_gen = vcpu->tsc_writes;
+    nv->tsc_stale = true;
+    return err;
+}
+
+int vcore__vcpu_nested_tsc01_sync(vcore_vcpu_t *vcpu)
+{
+    int err = vcpu->vm->ops.vmcs_load(vcpu, vcpu->priv, NULL);
+    if (err)
+        return err < 0 ? err : VCORE_ERR_HWFAIL;
+    err = vcore__vcpu_nested_tsc01(vcpu);
+    return err ? err : vcore__vcpu_nested_load02(vcpu);
 }
 
 uint64_t vcore__vcpu_nested_tsc_l2(vcore_vcpu_t *vcpu, uint64_t l1_tsc)

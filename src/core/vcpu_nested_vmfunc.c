@@ -54,7 +54,7 @@ int vcore__vcpu_nested_vmfunc(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *agai
         if (err)
             return err;
         if (reflected) {
-            *handled = exit->reason != VCORE_EXIT_SHUTDOWN;
+            *handled = vcore__vcpu_nested_l1_next(vcpu, exit);
             return VCORE_OK;
         }
         nv->last.owner = VCORE_NVMX_OWNER_L0;

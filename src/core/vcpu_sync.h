@@ -35,6 +35,9 @@ static inline void vcore__vcpu_mark_dirty(vcore_vcpu_t *vcpu, uint32_t groups)
 {
     vcpu->valid |= groups;
     vcpu->dirty |= groups;
+    /* Folded away for a constant groups without the TSC. */
+    if (groups & VCORE_X86_STATE_TSC)
+        vcpu->tsc_writes++;
 }
 
 /* One backend run: dirty state out, the guest in, the groups pull (the

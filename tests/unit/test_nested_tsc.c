@@ -217,6 +217,231 @@ START_TEST(l2_rdmsr_other_msr_unchanged)
 }
 END_TEST
 
+/* ---- IA32_TIME_STAMP_COUNTER written for L1 ----
+ * SDM Vol. 2, "WRMSR" (writing IA32_TIME_STAMP_COUNTER sets the TSC) and
+ * Vol. 3, "Changes to Instruction Behavior in VMX Non-Root Operation"
+ * (WRMSR is not changed by TSC offsetting): an entry of the VM-entry
+ * MSR-load list naming the TSC ("Loading MSRs": as WRMSR at CPL 0) sets
+ * the TSC L1 reads, the vCPU's. The mock's backend makes it with vmcs01's
+ * offset (TSC = host TSC + offset), so vmcs02 then holds L1's new function
+ * composed with vmcs12's, and L2 reads f12(new TSC). */
+#define HOST_TSC 0x100000000ull
+#define STAR VCORE_MSR_IA32_STAR
+
+static void tsc_entry(uint32_t i, uint64_t lo, uint64_t data)
+{
+    put(MSRLIST + 16u * i, lo, 8);
+    put(MSRLIST + 16u * i + 8u, data, 8);
+}
+
+static uint64_t vcpu_tsc(void)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_TSC, &v), VCORE_OK);
+    return v;
+}
+
+static uint64_t peek01(uint32_t enc)
+{
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_peek(vcpu, NULL, enc, &v), VCORE_OK);
+    return v;
+}
+
+/* What L2 reads by vmcs02's function at the mock's host TSC. */
+static uint64_t l2_reads(void)
+{
+    uint64_t proc = nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL);
+    uint64_t proc2 = (proc & PROC_SECONDARY) ? nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) : 0;
+    uint64_t t = HOST_TSC;
+    if (proc2 & PROC2_TSC_SCALING) /* multipliers here are whole numbers: no rounding */
+        t *= nested_peek02(VCORE_VMCS_TSC_MULTIPLIER) >> 48;
+    return (proc & PROC_TSC_OFFSET) ? t + nested_peek02(VCORE_VMCS_TSC_OFFSET) : t;
+}
+
+static const struct {
+    tsc_fn_t l1;      /* vmcs12's */
+    uint64_t tsc;     /* the entry's value */
+    uint64_t l2_tsc;  /* f12(tsc) */
+} list_tsc[] = {
+    {{true, false, 5, 0}, 0x500000000ull, 0x500000005ull},
+    {{true, true, 7, 2 * ONE}, 0x500000000ull, 0xa00000007ull},
+    {{false, false, 0, 0}, 0x300000000ull, 0x300000000ull},
+};
+
+START_TEST(entry_list_tsc_is_l1s_tsc)
+{
+    ck_assert_int_eq(vcore_mock_set_tsc_offsetting(vcpu, true, HOST_TSC), VCORE_OK);
+    tsc_fn_t l0 = {true, false, 0, 0};
+    set01(&l0);
+    set12_tsc(&list_tsc[_i].l1, 0);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 2);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+    tsc_entry(0, STAR, 0x0033002000000000ull);
+    tsc_entry(1, VCORE_MSR_IA32_TSC, list_tsc[_i].tsc);
+    nested_launch_cpuid();
+    ck_assert_uint_eq(vcpu_tsc(), list_tsc[_i].tsc);
+    ck_assert_uint_eq(peek01(VCORE_VMCS_TSC_OFFSET), list_tsc[_i].tsc - HOST_TSC);
+    ck_assert_uint_eq(l2_reads(), list_tsc[_i].l2_tsc);
+}
+END_TEST
+
+/* The last entry naming the TSC wins; an entry after a failing one is not
+ * loaded, one before it is ("Loading MSRs": the entries before the failing
+ * entry stay loaded). IA32_SMBASE (9EH) fails ("Loading MSRs": not in SMM). */
+START_TEST(entry_list_tsc_last_wins_failure_stops)
+{
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 2);
+    tsc_entry(0, VCORE_MSR_IA32_TSC, 0x1000);
+    tsc_entry(1, VCORE_MSR_IA32_TSC, 0x2000);
+    nested_launch_cpuid();
+    ck_assert_uint_eq(vcpu_tsc(), 0x2000);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 3);
+    tsc_entry(0, VCORE_MSR_IA32_TSC, 0x3000);
+    tsc_entry(1, VCORE_MSR_IA32_SMBASE, 0);
+    tsc_entry(2, VCORE_MSR_IA32_TSC, 0x4000);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000022u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 2);
+    ck_assert_uint_eq(vcpu_tsc(), 0x3000);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 2);
+    tsc_entry(0, VCORE_MSR_IA32_SMBASE, 0);
+    tsc_entry(1, VCORE_MSR_IA32_TSC, 0x5000);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 1);
+    ck_assert_uint_eq(vcpu_tsc(), 0x3000);
+}
+END_TEST
+
+/* The VMM writes L1's TSC between two entries of the same vmcs12: the
+ * backend's new vmcs01 offset reaches vmcs02 at the next VMRESUME; without
+ * such a write vmcs01's offset is not read again. */
+START_TEST(vmm_tsc_write_reaches_vmcs02)
+{
+    ck_assert_int_eq(vcore_mock_set_tsc_offsetting(vcpu, true, HOST_TSC), VCORE_OK);
+    tsc_fn_t l0 = {true, false, 0, 0}, l1 = {true, false, 5, 0};
+    set01(&l0);
+    set12_tsc(&l1, 0);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, 0x200000000ull), VCORE_OK);
+    nested_launch_cpuid();
+    ck_assert_uint_eq(l2_reads(), 0x200000005ull);
+    uint64_t reads = 0, again = 0;
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_TSC_OFFSET, &reads, NULL), VCORE_OK);
+    resume_then_cpuid();
+    ck_assert_int_eq(vcore_mock_vmcs_count(vcpu, VCORE_VMCS_TSC_OFFSET, &again, NULL), VCORE_OK);
+    ck_assert_uint_eq(again, reads);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, 0x700000000ull), VCORE_OK);
+    resume_then_cpuid();
+    ck_assert_uint_eq(peek01(VCORE_VMCS_TSC_OFFSET), 0x700000000ull - HOST_TSC);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TSC_OFFSET), 0x700000000ull - HOST_TSC + 5);
+    ck_assert_uint_eq(l2_reads(), 0x700000005ull);
+}
+END_TEST
+
+/* The VMM writes L1's TSC while it answers an entry of the list (an MSR
+ * it models): vmcs02's offset follows before L2 runs. */
+START_TEST(vmm_tsc_write_mid_list_reaches_vmcs02)
+{
+    ck_assert_int_eq(vcore_mock_set_tsc_offsetting(vcpu, true, HOST_TSC), VCORE_OK);
+    tsc_fn_t l0 = {true, false, 0, 0}, l1 = {true, false, 5, 0};
+    set01(&l0);
+    set12_tsc(&l1, 0);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 1);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+    tsc_entry(0, 0x2ffu, 0xc06); /* IA32_MTRR_DEF_TYPE: the VMM's */
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_WRMSR);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_MSR_LIST, VCORE_EXIT_F_MSR_LIST);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, 0x900000000ull), VCORE_OK);
+    e.u.msr.error = 0;
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_TSC_OFFSET), 0x900000000ull - HOST_TSC + 5);
+    ck_assert_uint_eq(l2_reads(), 0x900000005ull);
+}
+END_TEST
+
+/* The backend refuses the TSC the list gives L1: the VM entry is an error
+ * with nothing of the list kept - the MSR before it (IA32_STAR) as L1 had
+ * it, the TSC the backend's - and L1 not past its VMLAUNCH. */
+START_TEST(tsc_push_refused_keeps_nothing)
+{
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, STAR, 0x0023001000000000ull), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, 0x1234), VCORE_OK);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 2);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+    tsc_entry(0, STAR, 0x0033002000000000ull);
+    tsc_entry(1, VCORE_MSR_IA32_TSC, 0x5000);
+    load_vmcs12();
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT); /* L1's state reaches the backend */
+    vcore_x86_regs_t r = regs();
+    r.rip = L1_RIP;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    ck_assert_int_eq(vcore_mock_fail_next(vcpu, VCORE_MOCK_OP_SET_STATE, VCORE_ERR_HWFAIL), VCORE_OK);
+    vcore_exit_t e = vcore_test_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_ERR_HWFAIL);
+    uint64_t star = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, STAR, &star), VCORE_OK);
+    ck_assert_uint_eq(star, 0x0023001000000000ull);
+    ck_assert_uint_eq(vcpu_tsc(), 0x1234);
+    ck_assert_uint_eq(regs().rip, L1_RIP);
+    ck_assert(!last().in_l2);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 0);
+}
+END_TEST
+
+/* The processor fails vmcs02's entry after the list (exit 33): the MSRs
+ * of the list go back to L1's values, the TSC stays what the backend was
+ * given (it cannot be taken back), and the vCPU says so while the exit's
+ * VM-exit MSR-load list asks the VMM (no backend run in between). */
+START_TEST(hw_failure_after_list_keeps_tsc_consistent)
+{
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, STAR, 0x0023001000000000ull), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, 0x1234), VCORE_OK);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 2);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+    tsc_entry(0, STAR, 0x0033002000000000ull);
+    tsc_entry(1, VCORE_MSR_IA32_TSC, 0x6000);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, 1);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, MSRLIST + 0x100u);
+    put(MSRLIST + 0x100u, 0x2ffu, 8); /* IA32_MTRR_DEF_TYPE: the VMM's */
+    put(MSRLIST + 0x108u, 0x806, 8);
+    load_vmcs12();
+    uint32_t enc[1] = {VCORE_VMCS_EXIT_QUALIFICATION};
+    uint64_t val[1] = {0};
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, 0x80000021u, 0, 1, enc, val);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_WRMSR);
+    ck_assert_uint_eq(e.u.msr.why, VCORE_EXIT_MSR_LIST_VMEXIT_LOAD);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), 0x80000021u);
+    uint64_t star = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, STAR, &star), VCORE_OK);
+    ck_assert_uint_eq(star, 0x0023001000000000ull);
+    ck_assert_uint_eq(vcpu_tsc(), 0x6000);
+    e.u.msr.error = 0;
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(vcpu_tsc(), 0x6000);
+}
+END_TEST
+
 static Suite *tsc_suite(void)
 {
     Suite *s = suite_create("nested_tsc");
@@ -227,6 +452,12 @@ static Suite *tsc_suite(void)
     tcase_add_test(t, no_multiplier_without_tsc_scaling);
     tcase_add_loop_test(t, l2_rdmsr_tsc_through_l1_function, 0, (int)(sizeof(rdmsr_cases) / sizeof(rdmsr_cases[0])));
     tcase_add_test(t, l2_rdmsr_other_msr_unchanged);
+    tcase_add_loop_test(t, entry_list_tsc_is_l1s_tsc, 0, (int)(sizeof(list_tsc) / sizeof(list_tsc[0])));
+    tcase_add_test(t, entry_list_tsc_last_wins_failure_stops);
+    tcase_add_test(t, vmm_tsc_write_reaches_vmcs02);
+    tcase_add_test(t, vmm_tsc_write_mid_list_reaches_vmcs02);
+    tcase_add_test(t, tsc_push_refused_keeps_nothing);
+    tcase_add_test(t, hw_failure_after_list_keeps_tsc_consistent);
     suite_add_tcase(s, t);
     return s;
 }

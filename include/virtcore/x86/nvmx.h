@@ -142,6 +142,8 @@ VCORE_BEGIN_DECLS
       "KVM API, \"KVM_RUN\" (immediate_exit)")                                 \
     X(KVM_STATE_INIT_PENDING, 0x105e, "an INIT signalled while L2 ran is still owed to L1 as a VM exit: run the vCPU to take it before reading the nested state", \
       "SDM Vol. 3, \"Other Causes of VM Exits\"")                              \
+    X(KVM_STATE_MSR_LIST_PENDING, 0x105f, "an entry of a VMX MSR list of L1 (VM-entry MSR-load, VM-exit MSR-store or MSR-load) awaits the VMM's reply: the VM entry or exit is half done; run the vCPU to complete it before reading the nested state (value: VCORE_EXIT_MSR_LIST_* << 32 | 0-based entry)", \
+      "SDM Vol. 3, \"Loading MSRs\"")                                          \
     X(NVMX_PIPELINE_UNSUPPORTED, 0x1060,                                       \
       "vmcs12 enables what the nested pipeline does not give L2 (value: control word << 8 | bit)", \
       "SDM Vol. 3, \"VM-Execution Control Fields\"")                          \
@@ -157,7 +159,7 @@ VCORE_BEGIN_DECLS
       "SDM Vol. 3, \"Virtual-APIC Page\"") \
     X(NVMX_PI_DESC_UNBACKED, 0x1067, "a posted-interrupt notification for L2 arrived, but vmcs12's posted-interrupt descriptor (64 bytes) or virtual-APIC page is not writable memory in the VM's memory map: the notification stays pending and nothing of the descriptor, VIRR or RVI changed (value: the address)", \
       "SDM Vol. 3, \"Posted-Interrupt Processing\"") \
-    X(NVMX_MSR_LOAD_UNHELD, 0x1065, "a VM-entry MSR-load list entry for L2 names an MSR the library does not hold for L2 (IA32_TIME_STAMP_COUNTER, or one the VMM models; value: 1-based entry << 32 | MSR index): nothing was loaded", \
+    X(NVMX_MSR_LOAD_UNHELD, 0x1065, "no longer produced: a VM-entry MSR-load list entry naming IA32_TIME_STAMP_COUNTER sets the vCPU's TSC, one naming an MSR the VMM models is a WRMSR exit with VCORE_EXIT_F_MSR_LIST (value was: 1-based entry << 32 | MSR index)", \
       "SDM Vol. 3, \"Loading MSRs\"") \
     X(NVMX_L2_PML_FULL, 0x1068, "an access of L2's memory operand had to set an accessed or dirty flag of L1's EPT while L1's PML index was outside 0-511 (page-modification log-full event: exit 62 to L1, that flag not set, the operand not accessed)", \
       "SDM Vol. 3, \"Page-Modification Logging\"") \

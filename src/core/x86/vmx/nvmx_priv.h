@@ -42,6 +42,22 @@ typedef struct vcore__nvmx_exit02 {
 #define VCORE__X02_GLA (1u << 7)
 #define VCORE__X02_GPA (1u << 8)
 
+/* The VMX MSR lists of a nested VM entry or exit being processed
+ * (vcpu_nested_msrload.c, vcpu_nested_msrlist.c): where an entry naming an
+ * MSR the VMM models waits for the VMM's reply, and what the VM-entry
+ * MSR-load list has done so far. */
+typedef struct vcore__nvmx_msrlist {
+    uint32_t list;          /* VCORE_EXIT_MSR_LIST_* of the entry waiting for the VMM's reply; 0: none */
+    uint32_t at;            /* its 0-based position in the list */
+    vcore_nvmx_insn_t in;   /* VM-entry list: L1's VMLAUNCH/VMRESUME */
+    uint32_t failed;        /* VM-entry list: 1-based index of the entry that failed the VM entry; 0: none */
+    uint32_t check;         /* ... its VCORE_VMX_CHECK_MSR_LOAD_* */
+    bool model;             /* ... the vCPU model's MSRs changed (undo holds them before the list) */
+    bool tsc;               /* ... an entry named IA32_TIME_STAMP_COUNTER: tsc_value goes to the vCPU's TSC after the list */
+    uint64_t tsc_value;     /* ... the last such entry's value */
+    vcore_x86_msrs_t undo;  /* ... the model's MSRs before the list */
+} vcore__nvmx_msrlist_t;
+
 #define VCORE__NVMX_MAGIC 0x6e766d78u /* "nvmx" */
 #define VCORE__INVALID_PTR (~0ull)
 #define VCORE__DIRTY_WORDS ((VCORE__VMCS_NROWS + 63) / 64)
@@ -101,6 +117,7 @@ struct vcore_nvmx {
     uint64_t tscm01;        /* L0's TSC multiplier for L1 (vmcs01's, 1.0 = 1 << 48 without "use TSC scaling") */
     uint64_t tsc02[2];      /* vmcs02's TSC offset and multiplier as last written (vcpu_nested_tsc.c) */
     bool tsc_stale;         /* vmcs12's TSC controls, offset or multiplier changed since tsc02 was computed */
+    uint32_t tsc01_gen;     /* the vCPU's tsc_writes when tsc01 and tscm01 were read from vmcs01 */
     uint64_t efer02;        /* vmcs02's guest IA32_EFER as last written (vcpu_nested_efer.c) */
     bool efer02_live;       /* L2's EFER was loaded by the entry and not yet replaced by L1's */
     uint64_t pat02;         /* vmcs02's guest IA32_PAT as last written (vcpu_nested_pat.c) */
@@ -129,6 +146,7 @@ struct vcore_nvmx {
     bool l2_mmio_vmwrite;   /* the load is L2's VMWRITE operand at l2_mmio_gpa: the reply completes the VMWRITE */
     uint64_t l2_mmio_gpa;   /*   its L1-physical address */
     vcore_nvmx_last_t last; /* what the pipeline did last (nvmx_pipeline.h) */
+    vcore__nvmx_msrlist_t ml; /* the MSR lists of the VM entry or exit being made */
     vcore__nvmx_exit02_t x02; /* vmcs02's last exit, copied into vmcs12 only when reflected */
     /* L1's preemption timer on a processor without "save VMX-preemption timer
      * value" (vcpu_nested_timer.c): the count vmcs02 was last entered with
