@@ -287,6 +287,7 @@ typedef struct vcore__vmx_vcpu {
     vcore_x86_dregs_t dregs;      /* DR0-3, DR6 (DR7 is a VMCS field) */
     uint64_t xcr0;
     vcore_x86_msrs_t msrs;        /* the MSRs neither the VMCS nor the lists hold */
+    uint64_t tsc_offset;          /* the guest's TSC minus the host's: vmcs01's TSC offset */
     vcore_x86_events_t ev;        /* event state; interruptibility bits come from the VMCS */
     bool injected;                /* the last entry of vmcs01 injected an event */
     /* VMCS shadowing of vmcs01 ("VMCS Shadowing"): the linked shadow VMCS

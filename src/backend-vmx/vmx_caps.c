@@ -81,7 +81,8 @@ int vcore__vmx_caps_choose(const vcore__vmx_caps_t *caps, vcore__vmx_ctls_t *out
     if (err)
         return err;
     /* HLT and all port I/O exit (the I/O bitmaps are all ones); MSR bitmaps
-     * let the VMCS-switched MSRs pass; EPT needs the secondary controls.
+     * let the VMCS-switched MSRs pass; EPT needs the secondary controls; the
+     * guest's TSC is the host's plus vmcs01's TSC offset (vmx_state.c).
      * CR3 accesses need not exit with EPT: they are cleared where the TRUE
      * MSRs allow it (they are default1 otherwise). The interrupt- and
      * NMI-window controls are set per entry, but must be available. */
@@ -93,7 +94,7 @@ int vcore__vmx_caps_choose(const vcore__vmx_caps_t *caps, vcore__vmx_ctls_t *out
     err = vcore__vmx_ctl_adjust(caps->proc,
                                 VCORE__PROC_HLT | VCORE__PROC_CR8_LOAD | VCORE__PROC_CR8_STORE |
                                     VCORE__PROC_IO_BITMAPS | VCORE__PROC_MSR_BITMAPS |
-                                    VCORE__PROC_SECONDARY,
+                                    VCORE__PROC_SECONDARY | VCORE__PROC_TSC_OFFSET,
                                 0, &out->proc);
     if (err)
         return err;

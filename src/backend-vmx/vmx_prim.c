@@ -265,6 +265,13 @@ void vcore__vmx_fxrstor(const void *area)
     __asm__ volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])area));
 }
 
+uint64_t vcore__vmx_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
 uint64_t vcore__vmx_rdmsr(uint32_t msr)
 {
     uint32_t lo, hi;

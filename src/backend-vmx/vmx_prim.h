@@ -98,6 +98,8 @@ void vcore__vmx_fxsave(void *area);
 void vcore__vmx_fxrstor(const void *area);
 
 /* ---- privileged registers ---- */
+/* RDTSC: the host's time-stamp counter (SDM Vol. 2, "RDTSC"). */
+uint64_t vcore__vmx_rdtsc(void);
 uint64_t vcore__vmx_rdmsr(uint32_t msr);
 void vcore__vmx_wrmsr(uint32_t msr, uint64_t value);
 uint64_t vcore__vmx_read_cr0(void);

@@ -12,8 +12,9 @@
  * Guest GPRs other than RSP, and CR2, are not VMCS fields: they live in
  * c->g, saved and restored by the entry primitive, so they cost nothing.
  * The x87/SSE state (FPU and XMM groups) lives in the vCPU's FXSAVE image
- * (vmx_fpu.c). State the backend does not switch (DR0-3, DR6, XCR0, MSRs
- * outside the VMCS and the MSR lists) is kept as last set.
+ * (vmx_fpu.c). The TSC is the host's plus vmcs01's TSC offset, which a
+ * written TSC sets. State the backend does not switch (DR0-3, DR6, XCR0,
+ * MSRs outside the VMCS and the MSR lists) is kept as last set.
  */
 #include "vmx.h"
 
@@ -166,8 +167,11 @@ int vcore__vmx_state_get(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, vcore_x
         m->sfmask = c->msr_area[3].value;
         m->kernel_gs_base = c->msr_area[4].value;
     }
+    /* "use TSC offsetting" ("Changes to Instruction Behavior in VMX
+     * Non-Root Operation", RDTSC and RDMSR): the guest reads the host's TSC
+     * plus the offset, which a written TSC chose. */
     if (groups & VCORE_X86_STATE_TSC)
-        st->msrs.tsc = c->msrs.tsc;
+        st->msrs.tsc = vcore__vmx_rdtsc() + c->tsc_offset;
     if (groups & VCORE_X86_STATE_EVENTS)
         return vcore__vmx_events_get(c, &st->events);
     return VCORE_OK;
@@ -302,8 +306,13 @@ int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const v
         c->msr_area[3].value = m->sfmask;
         c->msr_area[4].value = m->kernel_gs_base;
     }
-    if (groups & VCORE_X86_STATE_TSC)
-        c->msrs.tsc = st->msrs.tsc;
+    if (groups & VCORE_X86_STATE_TSC) {
+        uint64_t offset = st->msrs.tsc - vcore__vmx_rdtsc();
+        int err = vcore__vmx_vmwrite(VCORE_VMCS_TSC_OFFSET, offset);
+        if (err)
+            return err;
+        c->tsc_offset = offset;
+    }
     if (groups & VCORE_X86_STATE_EVENTS)
         return vcore__vmx_events_set(c, &st->events);
     return VCORE_OK;

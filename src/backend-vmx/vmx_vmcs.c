@@ -338,6 +338,7 @@ static int vcore__vmx_vmcs_build(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v)
         {VCORE_VMCS_IO_BITMAP_A, v->io_bitmap_pa},
         {VCORE_VMCS_IO_BITMAP_B, v->io_bitmap_pa + VCORE_PAGE_SIZE},
         {VCORE_VMCS_MSR_BITMAP, v->msr_bitmap_pa},
+        {VCORE_VMCS_TSC_OFFSET, c->tsc_offset},
         {VCORE_VMCS_EPT_POINTER, v->eptp},
         /* No shadow VMCS: the link pointer must be all ones ("Checks on Guest
          * Non-Register State"). */

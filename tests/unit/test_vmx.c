@@ -2169,6 +2169,36 @@ START_TEST(sync_msr_lists)
 }
 END_TEST
 
+/* The guest's TSC is the host's plus vmcs01's TSC offset, with "use TSC
+ * offsetting" on ("Changes to Instruction Behavior in VMX Non-Root
+ * Operation": RDTSC, RDMSR of IA32_TIME_STAMP_COUNTER): writing the TSC
+ * chooses the offset against the host's counter at that moment, and
+ * reading it gives the host's counter then plus the offset - it goes on
+ * counting. Before, the backend kept the written value as a constant and
+ * left the guest on the host's counter. */
+START_TEST(sync_tsc_offset)
+{
+    vm_up();
+    use_script();
+    script.reason[0] = VCORE_VMX_EXIT_HLT;
+    vmx_fake.tsc = 1000000;
+    vmx_fake.tsc_step = 10;
+    const uint64_t want = 1ull << 40;
+    ck_assert_int_eq(vcore_vcpu_set_msr(vcpu, VCORE_MSR_IA32_TSC, want), VCORE_OK);
+    vcore_exit_t e = new_exit();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(vmx_fake_get(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) & VCORE__PROC_TSC_OFFSET,
+                      VCORE__PROC_TSC_OFFSET);
+    uint64_t offset = vmx_fake_get(VCORE_VMCS_TSC_OFFSET);
+    ck_assert_uint_eq(offset, want - 1000000);
+    uint64_t now = vmx_fake.tsc, v = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_TSC, &v), VCORE_OK);
+    ck_assert_uint_eq(v, now + offset);
+    ck_assert_uint_gt(v, want);
+    vm_down();
+}
+END_TEST
+
 /* A VMCS the core builds for L2 (vmcs02) switches the same MSRs as vmcs01:
  * its VM-entry MSR-load list gives the guest the vCPU's LSTAR (shared by L1
  * and L2), the VM-exit MSR-store list puts what the guest left back in the
@@ -3401,6 +3431,7 @@ static Suite *vmx_suite(void)
     tcase_add_test(t, sync_get_writes_only_the_groups_asked);
     tcase_add_test(t, sync_lma_follows_cr0_pg);
     tcase_add_test(t, sync_msr_lists);
+    tcase_add_test(t, sync_tsc_offset);
     tcase_add_test(t, hwvmcs_msr_lists_for_l2);
     tcase_add_test(t, sync_pae_pdptes_loaded);
     tcase_add_test(t, sync_lma_with_cr0_and_efer);

@@ -612,6 +612,13 @@ void vcore__vmx_host_mc(void)
     vmx_fake.n_host_mc++;
 }
 
+uint64_t vcore__vmx_rdtsc(void)
+{
+    uint64_t t = vmx_fake.tsc;
+    vmx_fake.tsc += vmx_fake.tsc_step;
+    return t;
+}
+
 uint64_t vcore__vmx_rdmsr(uint32_t msr)
 {
     vmx_fake.n_rdmsr++;

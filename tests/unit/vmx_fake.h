@@ -62,6 +62,9 @@ struct vmx_fake {
         uint64_t value;
     } msr[VMX_FAKE_MAX_MSRS];
     uint32_t nmsr;
+    /* the host's time-stamp counter: each RDTSC returns it, then it
+     * advances by tsc_step */
+    uint64_t tsc, tsc_step;
     vcore__vmx_host_regs_t host;
     uint64_t host_rsp; /* the RSP the "entry primitive" runs on */
     /* the guest */

@@ -1472,6 +1472,50 @@ static void l1_intr_entry_program(bool ept)
     l1_pass(c);
 }
 
+/* ---- IA32_TSC in the VM-entry MSR-load list ---- */
+
+#define L2_TSC_LIST (1ull << 50)
+
+/* "Loading MSRs": each entry is loaded as WRMSR would at CPL 0, and WRMSR
+ * of IA32_TIME_STAMP_COUNTER is not changed by TSC offsetting ("Changes
+ * to Instruction Behavior in VMX Non-Root Operation" lists no change for
+ * it): the entry sets the processor's TSC, which L2 reads without
+ * offsetting and L1 reads after the exit. The TSC counts on from 2^50;
+ * 2^50 more counts would take far longer than the run. */
+static void l1_tsc_list_program(bool ept)
+{
+    const uint32_t c = L1_CASE_TSC_LIST;
+    if (!l1_program_start(c, ept))
+        return;
+    l1_proc &= ~(1u << 3);
+    l1_w(C_PROC, l1_proc);
+    msr_load[0] = 0x10;
+    msr_load[1] = L2_TSC_LIST;
+    l1_w(C_ENTRY_MSR_LOAD, PA(msr_load));
+    l1_w(C_ENTRY_MSR_LOAD_N, 1);
+    l1_host_state();
+    l1_guest_state(l2_tsc);
+    if (l1_write_fails) {
+        l1_fail(c, "VMWRITE failed, field", l1_write_fail_field);
+        return;
+    }
+    memset(g, 0, sizeof(g));
+    int rc = l1_vmenter(g, 0);
+    uint64_t after = l1_rdtsc();
+    uint64_t r = rc ? 0 : l1_rd(R_EXIT_REASON);
+    rep->l1_exits += rc == 0;
+    l1_w(C_ENTRY_MSR_LOAD_N, 0);
+    if (rc || r != 18 || l1_rd(G_RIP) != PA(l2_tsc_at_vmcall)) {
+        l1_fail(c, rc ? "VMLAUNCH failed, outcome" : "exit reason", rc ? (uint64_t)rc : r);
+        return;
+    }
+    uint64_t seen = (g[RDX] << 32) | (uint32_t)g[RAX];
+    CHECK(c, seen >= L2_TSC_LIST && seen < 2 * L2_TSC_LIST, "L2's RDTSC after the list wrote 2^50", seen);
+    CHECK(c, after >= seen && after < 2 * L2_TSC_LIST, "L1's RDTSC after the exit", after);
+    l1_say("the VM-entry MSR-load list set the TSC: L2 and then L1 read it from 2^50 on\n");
+    l1_pass(c);
+}
+
 /* ---- INIT while L2 runs ---- */
 
 /* "Other Causes of VM Exits": an INIT signal in VMX non-root operation is
@@ -2285,6 +2329,7 @@ void l1_main(uint64_t mode, uint64_t first_var)
         l1_shadow_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_pml_shadow_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_intr_entry_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
+        l1_tsc_list_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
         l1_init_program(!(l1_flags & L1_MODE_NO_EPT) && l1_ept_ok());
     }
     l1_vmx_off();
