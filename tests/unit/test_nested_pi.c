@@ -627,8 +627,10 @@ END_TEST
 START_TEST(pi_entry_failure_undone)
 {
     with_pi();
+    post(DESC, 0x21);
     post(DESC, 0x45);
     set_on(DESC);
+    put(VAPIC_A + 0x280, 0xffffffffu, 4); /* past VIRR (TMR): never touched */
     load_vmcs12();
     ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, NV), VCORE_OK);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
@@ -646,8 +648,12 @@ START_TEST(pi_entry_failure_undone)
     else
         ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), VCORE_VMXERR_ENTRY_INVALID_CONTROL);
     ck_assert(on(DESC));
+    ck_assert_uint_eq(rd64(DESC), 1ull << 0x21);
     ck_assert_uint_eq(rd64(DESC + 8u), 1ull << (0x45 - 64));
+    ck_assert_uint_eq(rd64(DESC + 32u), 1); /* ON alone: bits 319:257 as they were */
+    ck_assert(!virr(0x21));
     ck_assert(!virr(0x45));
+    ck_assert_uint_eq(rd32(VAPIC_A + 0x280), 0xffffffffu);
     ck_assert(virr(0x31));
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_INTR_STATUS), GIS(0x31, 0x20));
     ck_assert(intr_pending());
