@@ -261,10 +261,14 @@ static int vcore__vcpu_nested_exit_info(vcore_vcpu_t *vcpu, uint32_t reason, uin
             o->idt_error = (uint32_t)x;
             o->have |= VCORE__X02_IDT_ERR;
         }
-        /* "Information for VM Exits That Occur During Event Delivery": an
-         * exit (an EPT violation, say) while delivering a software interrupt
-         * or exception (types 4, 5, 6) saves that instruction's length. */
-        if (!err && !(info & INFO_LEN) && (idt & (1u << 31)) && idt_type >= 4u && idt_type <= 6u) {
+        /* "Information for VM Exits Due to Instruction Execution" (VM-exit
+         * instruction length): an exit for a fault encountered while
+         * delivering a software interrupt, privileged software exception or
+         * software exception (IDT-vectoring types 4, 5, 6) saves that
+         * instruction's length - an EPT violation, say, or an exception
+         * exit (reason 0) whose own event is a hardware exception, such as
+         * a #PF during delivery of INT n. */
+        if (!err && (idt & (1u << 31)) && idt_type >= 4u && idt_type <= 6u) {
             err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &x);
             o->insn_len = (uint32_t)x;
             o->have |= VCORE__X02_LEN;
@@ -273,7 +277,7 @@ static int vcore__vcpu_nested_exit_info(vcore_vcpu_t *vcpu, uint32_t reason, uin
     /* #BP/#OF (software exceptions, type 6) and software interrupts report
      * the instruction length too (CVE-2016-9588 class: L1 needs it to
      * re-inject them with the right length). */
-    if (!err && (info & INFO_LEN)) {
+    if (!err && (info & INFO_LEN) && !(o->have & VCORE__X02_LEN)) {
         uint32_t type = (o->intr_info >> 8) & 7u;
         if (VCORE_VMX_EXIT_REASON_BASIC(reason) != VCORE_VMX_EXIT_EXCEPTION_NMI || type == 4u ||
             type == 5u || type == 6u) {
