@@ -885,6 +885,7 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
         if (err)
             return err < 0 ? err : VCORE_ERR_HWFAIL;
         nv->run_pending = false; /* an imported pending VM entry has happened */
+        nv->event02 = false;     /* the processor delivered what L0 put in vmcs02 */
         if (he.kind != VCORE_HW_ENTRY_EXIT)
             return VCORE_ERR_HWFAIL; /* a launched, checked vmcs02 cannot VMfail */
         bool again = false;

@@ -265,10 +265,9 @@ static int vcore__vcpu_nested_exit_info(vcore_vcpu_t *vcpu, uint32_t reason, uin
          * instruction length): an exit for a fault encountered while
          * delivering a software interrupt, privileged software exception or
          * software exception (IDT-vectoring types 4, 5, 6) saves that
-         * instruction's length - an EPT violation, say, or an exception
-         * exit (reason 0) whose own event is a hardware exception, such as
-         * a #PF during delivery of INT n. */
-        if (!err && (idt & (1u << 31)) && idt_type >= 4u && idt_type <= 6u) {
+         * instruction's length (an EPT violation, say; for an exception
+         * exit, reason 0, the INFO_LEN case below). */
+        if (!err && !(info & INFO_LEN) && (idt & (1u << 31)) && idt_type >= 4u && idt_type <= 6u) {
             err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &x);
             o->insn_len = (uint32_t)x;
             o->have |= VCORE__X02_LEN;
@@ -276,11 +275,13 @@ static int vcore__vcpu_nested_exit_info(vcore_vcpu_t *vcpu, uint32_t reason, uin
     }
     /* #BP/#OF (software exceptions, type 6) and software interrupts report
      * the instruction length too (CVE-2016-9588 class: L1 needs it to
-     * re-inject them with the right length). */
-    if (!err && (info & INFO_LEN) && !(o->have & VCORE__X02_LEN)) {
-        uint32_t type = (o->intr_info >> 8) & 7u;
+     * re-inject them with the right length), and so does any exception
+     * exit - a #PF, say - for a fault encountered while delivering one of
+     * them or an INT n (IDT-vectoring types 4, 5, 6). */
+    if (!err && (info & INFO_LEN)) {
+        uint32_t type = (o->intr_info >> 8) & 7u, idt_type = (o->idt >> 8) & 7u;
         if (VCORE_VMX_EXIT_REASON_BASIC(reason) != VCORE_VMX_EXIT_EXCEPTION_NMI || type == 4u ||
-            type == 5u || type == 6u) {
+            type == 5u || type == 6u || ((o->idt & (1u << 31)) && idt_type >= 4u && idt_type <= 6u)) {
             err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &x);
             o->insn_len = (uint32_t)x;
             o->have |= VCORE__X02_LEN;
@@ -726,6 +727,43 @@ static int vcore__vcpu_nested_reinject(vcore_vcpu_t *vcpu)
         if (!err)
             err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN, len);
     }
+    vcpu->nvmx->event02 = !err;
+    return err;
+}
+
+/* An exit to L1 that L0 makes before vmcs02 is entered again (an interrupt,
+ * INIT or MTF exit owed on L2's boundary) while vmcs02 holds an event L0
+ * was to deliver to L2: to L1 the exit occurred during that event's
+ * delivery ("Information for VM Exits That Occur During Event Delivery"),
+ * so the event goes into vmcs12's IDT-vectoring information (error code;
+ * for a software event the instruction length, "Information for VM Exits
+ * Due to Instruction Execution") for L1 to re-inject, and leaves vmcs02,
+ * where L1's next entry must not deliver it a second time. */
+static int vcore__vcpu_nested_event02_to_l1(vcore_vcpu_t *vcpu)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    v->IDT_VECTORING_INFO_FIELD = 0;
+    if (!nv->event02)
+        return VCORE_OK;
+    nv->event02 = false;
+    uint64_t info = 0, x = 0;
+    int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, &info);
+    if (err || !(info & (1u << 31)))
+        return err;
+    uint32_t type = ((uint32_t)info >> 8) & 7u;
+    if (info & (1u << 11)) {
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, &x);
+        v->IDT_VECTORING_ERROR_CODE = (uint32_t)x;
+    }
+    if (!err && type >= 4u && type <= 6u) {
+        err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN, &x);
+        v->VM_EXIT_INSTRUCTION_LEN = (uint32_t)x;
+    }
+    if (!err)
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, 0);
+    if (!err)
+        v->IDT_VECTORING_INFO_FIELD = (uint32_t)info;
     return err;
 }
 
@@ -885,8 +923,21 @@ static int vcore__vcpu_nested_owed_exit(vcore_vcpu_t *vcpu, uint32_t reason, uin
     vcpu->nvmx->init_pending = false;
     vcpu->nvmx->mtf_pending = false;
     int err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_event02_to_l1(vcpu);
     if (err)
         return err;
+    /* The event L0 was delivering, if any, as the exit's IDT-vectoring information. */
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    x.idt = v->IDT_VECTORING_INFO_FIELD;
+    if (x.idt & (1u << 11)) {
+        x.idt_error = v->IDT_VECTORING_ERROR_CODE;
+        x.have |= VCORE__X02_IDT_ERR;
+    }
+    if (x.idt & (1u << 31)) {
+        x.insn_len = v->VM_EXIT_INSTRUCTION_LEN;
+        x.have |= VCORE__X02_IDT | VCORE__X02_LEN;
+    }
     return vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, handled);
 }
 
@@ -930,8 +981,10 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
         return vcore__vcpu_nested_pi_process(vcpu);
     v->VM_EXIT_REASON = VCORE_VMX_EXIT_EXTERNAL_INTERRUPT;
     v->EXIT_QUALIFICATION = 0;
-    v->IDT_VECTORING_INFO_FIELD = 0;
     v->VM_EXIT_INTR_INFO = 0;
+    err = vcore__vcpu_nested_event02_to_l1(vcpu);
+    if (err)
+        return err;
     /* VM-exit control 15: the processor acknowledges the interrupt and
      * stores its vector, type 0 (external interrupt), valid. */
     if (v->VM_EXIT_CONTROLS & (1u << 15)) {

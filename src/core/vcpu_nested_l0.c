@@ -135,6 +135,7 @@ int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, uint32_t
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, info);
     if (!err)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, error);
+    nv->event02 = !err;
     return err;
 }
 

@@ -475,6 +475,44 @@ START_TEST(interruptibility_saved)
 }
 END_TEST
 
+/* "Information for VM Exits That Occur During Event Delivery": L2 was
+ * delivering a #PF (error code 2) when an interrupt L0 owns stopped it;
+ * L0 resumes the delivery, but first an interrupt for the vCPU is
+ * recognized and L1 has "external-interrupt exiting" (L2 had blocking by
+ * MOV SS at the entry, so it was not taken then). To L1 that is an
+ * external-interrupt exit during the #PF's delivery: IDT-vectoring
+ * information valid with the #PF and its error code - the event is L1's
+ * to re-inject now. L1 then resumes L2 without injecting anything: L2
+ * gets no event (vmcs02's VM-entry interruption information not valid). */
+START_TEST(interrupt_exit_during_resumed_event_delivery)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9) | (1u << 15));
+    set12(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, 2);
+    load_vmcs12();
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[3] = {VCORE_VMCS_IDT_VECTORING_INFO_FIELD, VCORE_VMCS_IDT_VECTORING_ERROR_CODE,
+                       VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO};
+    uint64_t val[3] = {0x80000b0eu, 2, 0};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, 0, 3, enc, val);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert(!last().in_l2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXTERNAL_INTERRUPT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000030u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_INFO_FIELD), 0x80000b0eu);
+    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_ERROR_CODE), 2);
+    /* L1 resumes L2 injecting nothing. */
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD) >> 31, 0);
+}
+END_TEST
+
 /* ---- "Loading Host State" ---- */
 
 /* After any exit to L1: CS = host selector, base 0, limit FFFFFFFFH, type
@@ -600,6 +638,7 @@ static Suite *sdm_suite(void)
     tcase_add_test(ti, idt_vectoring_invalid_when_not_during_delivery);
     tcase_add_test(ti, entry_interruption_valid_bit_cleared);
     tcase_add_test(ti, interruptibility_saved);
+    tcase_add_test(ti, interrupt_exit_during_resumed_event_delivery);
     suite_add_tcase(s, ti);
     TCase *th = tcase_create("host");
     tcase_add_checked_fixture(th, setup, teardown);
