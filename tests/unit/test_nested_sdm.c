@@ -513,6 +513,43 @@ START_TEST(interrupt_exit_during_resumed_event_delivery)
 }
 END_TEST
 
+/* The same for an exception L0 raises in L2 itself: L2's RDMSR that the VMM
+ * refuses is #GP(0) for L2 (SDM Vol. 2, "RDMSR"), which L1 does not
+ * intercept; an interrupt for the vCPU made pending meanwhile, with L1's
+ * "external-interrupt exiting", exits to L1 first: the #GP is the
+ * IDT-vectoring information (type 3, error code 0), L2's RIP still at the
+ * RDMSR. */
+START_TEST(interrupt_exit_before_l0_injected_exception)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17);
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9) | (1u << 15));
+    nested_msr_bitmap_clear();
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    nested_set_gpr(VCORE_X86_RCX, 0x1a0);
+    nested_push_l2_q(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    e.u.msr.error = 1;
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert(!last().in_l2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXTERNAL_INTERRUPT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000030u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_INFO_FIELD), 0x80000b0du);
+    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_ERROR_CODE), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD) >> 31, 0);
+}
+END_TEST
+
 /* ---- "Loading Host State" ---- */
 
 /* After any exit to L1: CS = host selector, base 0, limit FFFFFFFFH, type
@@ -639,6 +676,7 @@ static Suite *sdm_suite(void)
     tcase_add_test(ti, entry_interruption_valid_bit_cleared);
     tcase_add_test(ti, interruptibility_saved);
     tcase_add_test(ti, interrupt_exit_during_resumed_event_delivery);
+    tcase_add_test(ti, interrupt_exit_before_l0_injected_exception);
     suite_add_tcase(s, ti);
     TCase *th = tcase_create("host");
     tcase_add_checked_fixture(th, setup, teardown);
