@@ -162,6 +162,16 @@ void vcore__vcpu_events_acked(vcore_vcpu_t *vcpu)
     vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_EVENTS);
 }
 
+void vcore__vcpu_events_nmi_exited(vcore_vcpu_t *vcpu)
+{
+    vcore__x86_vcpu_t *x = vcpu->x86;
+    x->st.events.nmi_pending = 0;
+    x->st.events.nmi_masked = 1;
+    x->queued &= ~VCORE__QUEUED_NMI;
+    x->core_nmi_window = false;
+    vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_EVENTS);
+}
+
 void vcore__vcpu_events_unacked(vcore_vcpu_t *vcpu)
 {
     vcore__x86_vcpu_t *x = vcpu->x86;

@@ -257,6 +257,11 @@ int vcore__vcpu_nested_exit_lists_reply(vcore_vcpu_t *vcpu, uint32_t list, uint3
  * (*reflected; else with *shutdown *exit holds what the VMM sees, as with
  * exit_to_l1's *stop). */
 int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown);
+/* An NMI pending for the vCPU while L2 runs, with L1's "NMI exiting" and
+ * not blocked for L2 (MOV SS; blocking by NMI without "virtual NMIs"), is
+ * a VM exit to L1, reason 0, vector 2 type 2 (SDM Vol. 3, "Other Causes of
+ * VM Exits"); the outputs as for vcore__vcpu_nested_pending_intr(). */
+int vcore__vcpu_nested_pending_nmi(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown);
 /* vcpu_nested_pi.c: L1's "process posted interrupts" for L2. Whether the
  * interrupt pending for the vCPU is vmcs12's notification under the
  * control; the SDM's processing of it (steps 3-6 of "Posted-Interrupt

@@ -848,7 +848,10 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
          * Flag"). */
         if (nv->mtf_pending)
             return vcore__vcpu_nested_mtf(vcpu, exit, handled);
-        err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
+        /* NMIs before external interrupts ("Priority Among Events"). */
+        err = vcore__vcpu_nested_pending_nmi(vcpu, exit, &reflected, &shutdown);
+        if (!err && !shutdown && !reflected)
+            err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
         if (err || shutdown)
             return err;
         if (reflected) {

@@ -1004,3 +1004,47 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
     *reflected = !*shutdown;
     return VCORE_OK;
 }
+
+int vcore__vcpu_nested_pending_nmi(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    const vcore_x86_events_t *ev = &vcpu->x86->st.events;
+    *reflected = *shutdown = false;
+    /* Pin-based control 3: NMIs cause VM exits. */
+    if (!(vcpu->valid & VCORE_X86_STATE_EVENTS) || !ev->nmi_pending || !(v->PIN_BASED_VM_EXEC_CONTROL & (1u << 3)))
+        return VCORE_OK;
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_save_guest(vcpu);
+    if (err)
+        return err;
+    /* "Interruptibility State": blocking by MOV SS holds NMIs off; blocking
+     * by NMI (bit 3) does while in VMX non-root operation unless "virtual
+     * NMIs" (pin-based 5) makes it virtual-NMI blocking ("Changes to
+     * Instruction Behavior in VMX Non-Root Operation"). */
+    uint32_t intr = v->GUEST_INTERRUPTIBILITY_INFO;
+    if ((intr & 2u) || (!(v->PIN_BASED_VM_EXEC_CONTROL & (1u << 5)) && (intr & 8u)))
+        return VCORE_OK;
+    v->VM_EXIT_REASON = VCORE_VMX_EXIT_EXCEPTION_NMI;
+    v->EXIT_QUALIFICATION = 0;
+    /* "Information for VM Exits Due to Vectored Events": vector 2, type 2 (NMI), valid. */
+    v->VM_EXIT_INTR_INFO = (1u << 31) | (2u << 8) | 2u;
+    err = vcore__vcpu_nested_event02_to_l1(vcpu);
+    if (err)
+        return err;
+    vcore__nvmx_shadow_stale_all(nv);
+    nv->last.exit_reason = VCORE_VMX_EXIT_EXCEPTION_NMI;
+    nv->last.owner = VCORE_NVMX_OWNER_L1;
+    nv->last.kind = VCORE_NVMX_RULE_EXCEPTION;
+    nv->last.arg = 0;
+    nv->last.field = VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL;
+    err = vcore__vcpu_nested_exit_to_l1(vcpu, false, exit, shutdown);
+    if (err)
+        return err;
+    /* After the exit: its host-state load does not unblock NMIs. */
+    vcore__vcpu_events_nmi_exited(vcpu);
+    nv->last.reflected++;
+    *reflected = !*shutdown;
+    return VCORE_OK;
+}

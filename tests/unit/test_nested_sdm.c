@@ -550,6 +550,35 @@ START_TEST(interrupt_exit_before_l0_injected_exception)
 }
 END_TEST
 
+/* "Other Causes of VM Exits": with "NMI exiting" an NMI causes a VM exit,
+ * reason 0, interruption information vector 2, type 2 (NMI), valid
+ * ("Information for VM Exits Due to Vectored Events"); the NMI is not
+ * delivered to L2 and no longer pending, and NMIs are blocked after the
+ * exit, as if it had been delivered (L1 unblocks them with IRET). Here an
+ * NMI the VMM raises for the vCPU while L2 runs. */
+START_TEST(nmi_for_the_vcpu_exits_to_l1_with_nmi_exiting)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 3));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL); /* to the VMM, L2 stays */
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_int_eq(vcore_vcpu_inject_nmi(vcpu), VCORE_OK);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert(!last().in_l2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000202u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_INFO_FIELD) >> 31, 0);
+    vcore_x86_events_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_vcpu_get_events(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.nmi_pending, 0);
+    ck_assert_uint_eq(ev.nmi_masked, 1);
+    ck_assert_uint_eq(regs().rip, HOST_RIP);
+}
+END_TEST
+
 /* ---- "Loading Host State" ---- */
 
 /* After any exit to L1: CS = host selector, base 0, limit FFFFFFFFH, type
@@ -677,6 +706,7 @@ static Suite *sdm_suite(void)
     tcase_add_test(ti, interruptibility_saved);
     tcase_add_test(ti, interrupt_exit_during_resumed_event_delivery);
     tcase_add_test(ti, interrupt_exit_before_l0_injected_exception);
+    tcase_add_test(ti, nmi_for_the_vcpu_exits_to_l1_with_nmi_exiting);
     suite_add_tcase(s, ti);
     TCase *th = tcase_create("host");
     tcase_add_checked_fixture(th, setup, teardown);
