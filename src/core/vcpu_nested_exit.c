@@ -748,8 +748,9 @@ static int vcore__vcpu_nested_event02_to_l1(vcore_vcpu_t *vcpu)
         return VCORE_OK;
     nv->event02 = false;
     uint64_t info = 0, x = 0;
+    /* Valid: L0 writes only valid events (re-delivery, its own exception). */
     int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, &info);
-    if (err || !(info & (1u << 31)))
+    if (err)
         return err;
     uint32_t type = ((uint32_t)info >> 8) & 7u;
     if (info & (1u << 11)) {

@@ -486,23 +486,30 @@ END_TEST
  * gets no event (vmcs02's VM-entry interruption information not valid). */
 START_TEST(interrupt_exit_during_resumed_event_delivery)
 {
+    /* Case 1: INT3 (software exception, type 6) of 1 byte being delivered:
+     * its length is the VM-exit instruction length ("Information for VM
+     * Exits Due to Instruction Execution"). */
+    bool sw = _i != 0;
     set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17);
     set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9) | (1u << 15));
     set12(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, 2);
     load_vmcs12();
     ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    uint32_t enc[3] = {VCORE_VMCS_IDT_VECTORING_INFO_FIELD, VCORE_VMCS_IDT_VECTORING_ERROR_CODE,
-                       VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO};
-    uint64_t val[3] = {0x80000b0eu, 2, 0};
-    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, 0, 3, enc, val);
+    uint32_t enc[4] = {VCORE_VMCS_IDT_VECTORING_INFO_FIELD, VCORE_VMCS_IDT_VECTORING_ERROR_CODE,
+                       VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[4] = {sw ? 0x80000603u : 0x80000b0eu, 2, 0, 1};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, 0, 4, enc, val);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     ck_assert(!last().in_l2);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXTERNAL_INTERRUPT);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000030u);
-    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_INFO_FIELD), 0x80000b0eu);
-    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_ERROR_CODE), 2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_INFO_FIELD), sw ? 0x80000603u : 0x80000b0eu);
+    if (sw)
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN), 1);
+    else
+        ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_ERROR_CODE), 2);
     /* L1 resumes L2 injecting nothing. */
     push_insn(VCORE_NVMX_VMRESUME, 0, 3);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
@@ -550,6 +557,32 @@ START_TEST(interrupt_exit_before_l0_injected_exception)
 }
 END_TEST
 
+/* An INIT for the vCPU ("Other Causes of VM Exits": exit 3 to L1) taken
+ * before the #GP(0) L0 raised in L2 for a refused RDMSR is delivered: the
+ * #GP is the IDT-vectoring information, as for an interrupt. */
+START_TEST(init_exit_before_l0_injected_exception)
+{
+    nested_msr_bitmap_clear();
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    nested_set_gpr(VCORE_X86_RCX, 0x1a0);
+    nested_push_l2_q(VCORE_VMX_EXIT_RDMSR, 0, 2);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_RDMSR);
+    ck_assert_int_eq(vcore_vcpu_init_signal(vcpu), VCORE_OK);
+    e.u.msr.error = 1;
+    push_hlt();
+    ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert(!last().in_l2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_INIT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_INFO_FIELD), 0x80000b0du);
+    ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_ERROR_CODE), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+}
+END_TEST
+
 /* "Other Causes of VM Exits": with "NMI exiting" an NMI causes a VM exit,
  * reason 0, interruption information vector 2, type 2 (NMI), valid
  * ("Information for VM Exits Due to Vectored Events"); the NMI is not
@@ -558,15 +591,35 @@ END_TEST
  * NMI the VMM raises for the vCPU while L2 runs. */
 START_TEST(nmi_for_the_vcpu_exits_to_l1_with_nmi_exiting)
 {
-    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 3));
+    /* Case 1: L2 has blocking by MOV SS (interruptibility bit 1): the NMI
+     * waits, L2 runs on. Case 2: blocking by NMI (bit 3) without "virtual
+     * NMIs": the same ("Interruptibility State"). Case 3: bit 3 with
+     * "virtual NMIs" is virtual-NMI blocking, which does not block NMIs:
+     * the exit as in case 0. */
+    bool vnmi = _i == 3;
+    uint32_t intr = _i == 1 ? 2u : _i >= 2 ? 8u : 0u;
+    uint32_t block = vnmi ? 0u : intr;
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 3) | (vnmi ? 1u << 5 : 0u));
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL); /* to the VMM, L2 stays */
+    uint32_t enc[2] = {VCORE_VMCS_GUEST_RIP, VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO};
+    uint64_t val[2] = {0x401234, intr};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 2, enc, val); /* to the VMM, L2 stays */
     vcore_exit_t e = run();
     ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
     ck_assert_int_eq(vcore_vcpu_inject_nmi(vcpu), VCORE_OK);
+    if (block) {
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+        push_hlt();
+        ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+        /* L2 ran to its CPUID exit; the NMI is then L1's to take. */
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+        ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 2);
+        return;
+    }
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401234); /* "Saving RIP": L2's next instruction */
     ck_assert(!last().in_l2);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000202u);
@@ -704,9 +757,10 @@ static Suite *sdm_suite(void)
     tcase_add_test(ti, idt_vectoring_invalid_when_not_during_delivery);
     tcase_add_test(ti, entry_interruption_valid_bit_cleared);
     tcase_add_test(ti, interruptibility_saved);
-    tcase_add_test(ti, interrupt_exit_during_resumed_event_delivery);
+    tcase_add_loop_test(ti, interrupt_exit_during_resumed_event_delivery, 0, 2);
     tcase_add_test(ti, interrupt_exit_before_l0_injected_exception);
-    tcase_add_test(ti, nmi_for_the_vcpu_exits_to_l1_with_nmi_exiting);
+    tcase_add_test(ti, init_exit_before_l0_injected_exception);
+    tcase_add_loop_test(ti, nmi_for_the_vcpu_exits_to_l1_with_nmi_exiting, 0, 4);
     suite_add_tcase(s, ti);
     TCase *th = tcase_create("host");
     tcase_add_checked_fixture(th, setup, teardown);
