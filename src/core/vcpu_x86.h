@@ -53,9 +53,10 @@ uint32_t vcore__vcpu_events_held(const vcore_vcpu_t *vcpu);
 /* vcpu_events.c: the pending external interrupt was acknowledged outside
  * the guest (nested VMX: "acknowledge interrupt on exit" to L1). */
 void vcore__vcpu_events_acked(vcore_vcpu_t *vcpu);
-/* The NMI pending for the vCPU caused a VM exit to L1 (L1's "NMI
- * exiting"): no longer pending, and NMIs are blocked after the exit as
- * after the NMI's delivery (SDM Vol. 3, "NMI Exiting"/"Event Blocking"). */
+/* vcpu_events.c: the NMI pending for the vCPU caused a VM exit to L1
+ * (L1's "NMI exiting", SDM Vol. 3, "Other Causes of VM Exits"): no longer
+ * pending, and blocking by NMI in effect after the exit, as after an NMI
+ * delivered through the IDT, until L1's IRET. */
 void vcore__vcpu_events_nmi_exited(vcore_vcpu_t *vcpu);
 /* vcpu_events.c: the acknowledgment taken back - the interrupt (its vector
  * kept) pending again, as before vcore__vcpu_events_acked(). */

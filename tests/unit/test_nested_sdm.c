@@ -364,6 +364,21 @@ START_TEST(int3_reflected_as_software_exception_with_length)
 }
 END_TEST
 
+/* ICEBP (INT1) is a privileged software exception: #DB, type 5, with
+ * the instruction length ("VM-Exit Instruction Length": "VM exits due to
+ * ... privileged software exceptions"). */
+START_TEST(icebp_reflected_as_privileged_software_exception_with_length)
+{
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 1);
+    set12(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, 9);
+    uint32_t enc[2] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN};
+    uint64_t val[2] = {0x80000501u, 1};
+    launch_exit_to_l1(VCORE_VMX_EXIT_EXCEPTION_NMI, 2, enc, val);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), 0x80000501u);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN), 1);
+}
+END_TEST
+
 /* #PF: type 3 with an error code (bit 11), the error code in the
  * interruption error code, the faulting linear address in the exit
  * qualification. */
@@ -750,6 +765,7 @@ static Suite *sdm_suite(void)
     TCase *ti = tcase_create("info");
     tcase_add_checked_fixture(ti, setup, teardown);
     tcase_add_test(ti, int3_reflected_as_software_exception_with_length);
+    tcase_add_test(ti, icebp_reflected_as_privileged_software_exception_with_length);
     tcase_add_test(ti, pf_reflected_with_error_code_and_cr2);
     tcase_add_test(ti, exception_during_delivery_of_hardware_exception);
     tcase_add_test(ti, fault_during_software_interrupt_delivery_saves_length);
