@@ -4,6 +4,7 @@
  * come from the manual, not from the emulation. */
 #include "support.h"
 #include "test_nvmx_fixture.h"
+#include "nested_fixture.h"
 
 static fx_t F;
 static void setup(void) { fx_setup(&F); }
@@ -820,6 +821,81 @@ START_TEST(invvpid_type_bits_63_32_error_28)
 }
 END_TEST
 
+/* ---- the vCPU pipeline (mock backend): L1's VMREAD/VMWRITE exits -------- */
+
+/* L1 offered no VMX-preemption timer and no PML while the processor has
+ * both; nested options opts. */
+static void pipeline_without_timer_and_pml(uint32_t opts)
+{
+    nested_vm(NULL, NULL, NULL, 0);
+    vcore_nvmx_caps_t c = *vcore_nvmx_caps(nv);
+    nested_vm_destroy(0);
+    ck_assert_uint_ne(c.msr[VCORE_NVMX_CAP_PINBASED] & (1ull << (32 + 6)), 0);
+    ck_assert_uint_ne(c.msr[VCORE_NVMX_CAP_PROCBASED2] & (1ull << (32 + 17)), 0);
+    c.msr[VCORE_NVMX_CAP_PINBASED] &= ~(1ull << (32 + 6));
+    c.msr[VCORE_NVMX_CAP_TRUE_PINBASED] &= ~(1ull << (32 + 6));
+    c.msr[VCORE_NVMX_CAP_EXIT] &= ~(1ull << (32 + 22)); /* "save VMX-preemption timer value" */
+    c.msr[VCORE_NVMX_CAP_TRUE_EXIT] &= ~(1ull << (32 + 22));
+    c.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~(1ull << (32 + 17));
+    nested_vm(NULL, NULL, &c, opts);
+    load_vmcs12();
+}
+
+/* "Field Encoding in VMCS" through vcore_vcpu_run(): a field L1's processor
+ * lacks is VMfailValid 12 for L1's VMREAD and VMWRITE, on the run loop's
+ * completion of register-operand accesses too (ZF, VM-instruction error 12). */
+START_TEST(pipeline_field_absent_from_l1_caps_error_12)
+{
+    static const uint32_t absent[] = {VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, VCORE_VMCS_GUEST_PML_INDEX};
+    /* without L0's shadow VMCS: the run loop's own completion is in play */
+    pipeline_without_timer_and_pml(VCORE_NVMX_OPT_NO_HW_SHADOW);
+    for (unsigned i = 0; i < 2; i++) {
+        for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
+            vcore_x86_regs_t r = regs();
+            r.rflags = 0x2 | 0x8d5;
+            ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+            nested_l1_vmx_reg(op, absent[i], 0x55);
+            r = regs();
+            ck_assert_uint_eq(r.rflags & 0x8d5u, 0x40u);
+            ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), 12);
+            set12(VCORE_VMCS_VM_INSTRUCTION_ERROR, 0);
+        }
+    }
+    /* a field L1 has: VMsucceed */
+    nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_GUEST_RIP, 0x1234);
+    ck_assert_uint_eq(regs().rflags & 0x8d5u, 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x1234);
+    nested_vm_destroy(0);
+}
+END_TEST
+
+/* "VMCS Shadowing": L0's shadow VMCS answers L1's VMREAD/VMWRITE without a
+ * VM exit only for fields L1's processor has; the others exit, so that the
+ * emulation gives VMfailValid 12. */
+START_TEST(pipeline_hw_shadow_skips_fields_absent_from_l1_caps)
+{
+    pipeline_without_timer_and_pml(0);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_ptr_nonnull(vcore_mock_vmcs_shadow_linked(vcpu));
+    uint64_t v = 0;
+    bool exits = false;
+    ck_assert_int_eq(vcore_mock_guest_vmx_access(vcpu, false, VCORE_VMCS_GUEST_RIP, &v, &exits), VCORE_OK);
+    ck_assert(!exits); /* shadowing is on */
+    ck_assert_int_eq(vcore_mock_guest_vmx_access(vcpu, false, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, &v, &exits),
+                     VCORE_OK);
+    ck_assert(exits);
+    ck_assert_int_eq(vcore_mock_guest_vmx_access(vcpu, false, VCORE_VMCS_GUEST_PML_INDEX, &v, &exits), VCORE_OK);
+    ck_assert(exits);
+    v = 1;
+    ck_assert_int_eq(vcore_mock_guest_vmx_access(vcpu, true, VCORE_VMCS_GUEST_PML_INDEX, &v, &exits), VCORE_OK);
+    ck_assert(exits);
+    nested_vm_destroy(0);
+}
+END_TEST
+
 static Suite *nvmx_sdm_suite(void)
 {
     Suite *s = suite_create("nvmx_sdm");
@@ -878,6 +954,10 @@ static Suite *nvmx_sdm_suite(void)
     tcase_add_test(t, invvpid_type_not_in_caps_error_28);
     tcase_add_test(t, invvpid_type_bits_63_32_error_28);
     suite_add_tcase(s, t);
+    TCase *p = tcase_create("pipeline");
+    tcase_add_test(p, pipeline_field_absent_from_l1_caps_error_12);
+    tcase_add_test(p, pipeline_hw_shadow_skips_fields_absent_from_l1_caps);
+    suite_add_tcase(s, p);
     return s;
 }
 
