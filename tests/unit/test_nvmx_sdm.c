@@ -4,6 +4,8 @@
  * come from the manual, not from the emulation. */
 #include "support.h"
 #include "test_nvmx_fixture.h"
+/* internal: the run loop's fast-path state (before the fixture's macros) */
+#include "core/x86/vmx/nvmx_priv.h"
 #include "nested_fixture.h"
 
 static fx_t F;
@@ -167,6 +169,51 @@ START_TEST(vmxon_operand_is_64_bits_in_32bit_mode)
     F.in.regs.gpr[VCORE_X86_RBX] = FX_DATA;
     fx_run(&F, VCORE_NVMX_VMXON);
     ck_failinvalid(&F, VCORE_DIAG_NVMX_FAIL_VMXON_ADDR);
+}
+END_TEST
+
+/* "VMXON": "IF (register operand) or ... THEN #UD" comes first, in VMX
+ * root operation too (no VMfail 15). */
+START_TEST(vmxon_register_operand_ud_in_root)
+{
+    fx_current(&F);
+    F.in.insn_info = (1u << 10) | (2u << 7);
+    fx_run(&F, VCORE_NVMX_VMXON);
+    ck_exception(&F, 6, 0, VCORE_DIAG_NVMX_UD_REGISTER_OPERAND);
+}
+END_TEST
+
+/* "VMXOFF" ends VMX operation: a later VMXON names a new VMXON region, and
+ * the old one is an ordinary address for VMPTRLD (no error 10). */
+START_TEST(vmxon_again_replaces_vmxon_pointer)
+{
+    fx_vmxon(&F);
+    fx_run(&F, VCORE_NVMX_VMXOFF);
+    ck_succeed(&F);
+    fx_region(&F, FX_VMCS_B, VCORE_VMCS12_REVISION);
+    fx_run_mem(&F, VCORE_NVMX_VMXON, FX_VMCS_B);
+    ck_succeed(&F);
+    fx_run_mem(&F, VCORE_NVMX_VMPTRLD, FX_VMXON);
+    ck_succeed(&F);
+    fx_run_mem(&F, VCORE_NVMX_VMPTRLD, FX_VMCS_B);
+    ck_failvalid(&F, 10, VCORE_DIAG_NVMX_FAIL_VMPTRLD_VMXON);
+}
+END_TEST
+
+/* "Conventions": VMsucceed, VMfailInvalid and VMfailValid change only CF,
+ * PF, AF, ZF, SF and OF; TF, IF, DF and the rest of RFLAGS stay. */
+START_TEST(vmx_outcomes_keep_other_rflags)
+{
+    const uint64_t other = (1u << 8) | (1u << 9) | (1u << 10) | (1u << 14) | (1u << 18) | 0x2;
+    fx_vmxon(&F);
+    F.in.regs.rflags = other | 0x8d5;
+    fx_vmread(&F, VCORE_VMCS_GUEST_RIP); /* VMfailInvalid */
+    ck_assert_uint_eq(F.res.rflags, other | 0x1);
+    fx_region(&F, FX_VMCS_A, VCORE_VMCS12_REVISION);
+    fx_vmptrld(&F, FX_VMCS_A);
+    ck_assert_uint_eq(F.res.rflags, other);
+    fx_vmread(&F, 0x7fff); /* VMfailValid */
+    ck_assert_uint_eq(F.res.rflags, other | 0x40);
 }
 END_TEST
 
@@ -896,6 +943,70 @@ START_TEST(pipeline_hw_shadow_skips_fields_absent_from_l1_caps)
 }
 END_TEST
 
+/* "Conventions" through vcore_vcpu_run(): L1's VMREAD/VMWRITE without a
+ * current VMCS is VMfailInvalid (CF), whichever path completes it. */
+START_TEST(pipeline_no_current_vmcs_failinvalid)
+{
+    nested_vm(NULL, NULL, NULL, VCORE_NVMX_OPT_NO_HW_SHADOW);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RBX] = OPND_GPA;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    put(VMXON_GPA, VCORE_VMCS12_REVISION, 4);
+    put(OPND_GPA, VMXON_GPA, 8);
+    l1_insn(VCORE_NVMX_VMXON, MEM_RBX, 4);
+    for (uint32_t op = VCORE_NVMX_VMREAD; op <= VCORE_NVMX_VMWRITE; op++) {
+        r = regs();
+        r.rflags = 0x2 | 0x8d5;
+        ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+        nested_l1_vmx_reg(op, VCORE_VMCS_GUEST_RIP, 0x55);
+        ck_assert_uint_eq(regs().rflags & 0x8d5u, 0x1u);
+    }
+    nested_vm_destroy(0);
+}
+END_TEST
+
+/* The run loop's own VMREAD/VMWRITE completion stays on while L1 has every
+ * field of its table (a performance path: the emulated capabilities have
+ * them all), and goes off when L1 lacks one. */
+START_TEST(pipeline_fast_path_follows_l1_fields)
+{
+    vcore_nvmx_caps_t c = {.size = sizeof(c)};
+    ck_assert_int_eq(vcore_nvmx_caps_emulated(&c), VCORE_OK);
+    ck_assert_uint_eq(vcore__nvmx_shadow_l1_fields(&c), VCORE__NVMX_SHADOW_ALL);
+    nested_vm(NULL, NULL, NULL, 0);
+    ck_assert_uint_eq(nv->opts & VCORE__NVMX_OPT_NO_FAST_FIELDS, 0);
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, VCORE_NVMX_OPT_NO_FAST_PATH), VCORE_OK);
+    ck_assert_uint_eq(nv->opts, VCORE_NVMX_OPT_NO_FAST_PATH);
+    nested_vm_destroy(0);
+    pipeline_without_timer_and_pml(0);
+    ck_assert_uint_ne(nv->opts & VCORE__NVMX_OPT_NO_FAST_FIELDS, 0);
+    /* the VMM's options do not turn it back on */
+    ck_assert_int_eq(vcore_nvmx_set_options(nv, 0), VCORE_OK);
+    ck_assert_uint_ne(nv->opts & VCORE__NVMX_OPT_NO_FAST_FIELDS, 0);
+    nested_vm_destroy(0);
+}
+END_TEST
+
+/* vcore_nvmx_shadow_bitmaps(): the size field is checked (VCORE_ERR_ABI);
+ * a processor without "VMCS shadowing" shadows nothing (every bit set). */
+START_TEST(shadow_bitmaps_arguments)
+{
+    static uint8_t rd[4096], wr[4096];
+    vcore_nvmx_caps_t c = {.size = sizeof(c)};
+    ck_assert_int_eq(vcore_nvmx_caps_emulated(&c), VCORE_OK);
+    c.size = sizeof(c) - 1;
+    ck_assert_int_eq(vcore_nvmx_shadow_bitmaps(&c, rd, wr), VCORE_ERR_ABI);
+    c.size = sizeof(c);
+    ck_assert_int_eq(vcore_nvmx_shadow_bitmaps(&c, NULL, wr), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_nvmx_shadow_bitmaps(&c, rd, wr), VCORE_OK);
+    ck_assert_uint_eq((rd[VCORE_VMCS_GUEST_RIP >> 3] >> (VCORE_VMCS_GUEST_RIP & 7)) & 1u, 0);
+    c.msr[VCORE_NVMX_CAP_PROCBASED2] &= ~VCORE_VMX_PROC2_SHADOW_VMCS;
+    ck_assert_int_eq(vcore_nvmx_shadow_bitmaps(&c, rd, wr), VCORE_OK);
+    for (unsigned i = 0; i < 4096; i++)
+        ck_assert_uint_eq(rd[i] & wr[i], 0xff);
+}
+END_TEST
+
 static Suite *nvmx_sdm_suite(void)
 {
     Suite *s = suite_create("nvmx_sdm");
@@ -910,6 +1021,9 @@ static Suite *nvmx_sdm_suite(void)
     tcase_add_test(t, vmxon_in_root_fails_without_reading_operand);
     tcase_add_test(t, vmxon_makes_current_vmcs_invalid);
     tcase_add_test(t, vmxon_operand_is_64_bits_in_32bit_mode);
+    tcase_add_test(t, vmxon_register_operand_ud_in_root);
+    tcase_add_test(t, vmxon_again_replaces_vmxon_pointer);
+    tcase_add_test(t, vmx_outcomes_keep_other_rflags);
     tcase_add_test(t, vmxoff_outcomes);
     tcase_add_test(t, vmclear_does_not_check_revision);
     tcase_add_test(t, vmclear_current_makes_pointer_invalid);
@@ -957,6 +1071,9 @@ static Suite *nvmx_sdm_suite(void)
     TCase *p = tcase_create("pipeline");
     tcase_add_test(p, pipeline_field_absent_from_l1_caps_error_12);
     tcase_add_test(p, pipeline_hw_shadow_skips_fields_absent_from_l1_caps);
+    tcase_add_test(p, pipeline_no_current_vmcs_failinvalid);
+    tcase_add_test(p, pipeline_fast_path_follows_l1_fields);
+    tcase_add_test(p, shadow_bitmaps_arguments);
     suite_add_tcase(s, p);
     return s;
 }
