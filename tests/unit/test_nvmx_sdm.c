@@ -331,6 +331,28 @@ START_TEST(vmclear_vmxon_pointer_without_current_is_failinvalid)
 }
 END_TEST
 
+/* "VMCLEAR" reads nothing of the region: an address with no RAM behind it
+ * (within the physical-address width) succeeds. */
+START_TEST(vmclear_unbacked_address_succeeds)
+{
+    fx_current(&F);
+    fx_run_mem(&F, VCORE_NVMX_VMCLEAR, 0x40000000ull);
+    ck_succeed(&F);
+    ck_assert_uint_eq(vmptrst(&F), FX_VMCS_A);
+}
+END_TEST
+
+/* "VMPTRLD" of the current VMCS again: VMsucceed, the VMCS keeps its data. */
+START_TEST(vmptrld_current_again_succeeds)
+{
+    fx_current(&F);
+    fx_vmwrite(&F, VCORE_VMCS_GUEST_RSP, 0x7777);
+    fx_vmptrld(&F, FX_VMCS_A);
+    ck_succeed(&F);
+    ck_assert_uint_eq(read_field(&F, VCORE_VMCS_GUEST_RSP), 0x7777);
+}
+END_TEST
+
 /* ---- VMPTRLD ---------------------------------------------------------------- */
 
 /* "VMPTRLD": a failing VMPTRLD does not change the current-VMCS pointer;
@@ -570,6 +592,40 @@ START_TEST(vmread_vmwrite_field_absent_from_caps_error_12)
     fx_vmwrite(&F, VCORE_VMCS_GUEST_INTR_STATUS, 0x1234);
     ck_succeed(&F);
     ck_assert_uint_eq(read_field(&F, VCORE_VMCS_GUEST_INTR_STATUS), 0x1234);
+}
+END_TEST
+
+/* "VMREAD"/"VMWRITE" in VMX non-root operation with VMCS shadowing: a
+ * field L1's processor lacks whose bitmap bit is 0 does not exit; it is
+ * VMfailValid 12, the error in the current (ordinary) VMCS. */
+START_TEST(l2_shadow_access_of_absent_field_error_12)
+{
+    vcore_nvmx_caps_t c;
+    fx_caps(&c);
+    c.msr[VCORE_NVMX_CAP_PINBASED] &= ~(1ull << (32 + 6));
+    c.msr[VCORE_NVMX_CAP_TRUE_PINBASED] &= ~(1ull << (32 + 6));
+    fx_teardown(&F);
+    fx_setup_caps(&F, &c);
+    fx_current(&F);
+    fx_region(&F, FX_SHADOW, VCORE_VMCS12_REVISION | VCORE_VMCS12_SHADOW_BIT);
+    memset(F.ram + FX_BITMAP_R, 0, 4096);
+    memset(F.ram + FX_BITMAP_W, 0, 4096);
+    fx_vmwrite(&F, VCORE_VMCS_VMCS_LINK_POINTER, FX_SHADOW);
+    fx_vmwrite(&F, VCORE_VMCS_VMREAD_BITMAP, FX_BITMAP_R);
+    fx_vmwrite(&F, VCORE_VMCS_VMWRITE_BITMAP, FX_BITMAP_W);
+    fx_vmwrite(&F, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 1u << 31);
+    fx_vmwrite(&F, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 14);
+    ck_succeed(&F);
+    ck_assert_int_eq(vcore_nvmx_shadow_load(F.n, &F.mem), VCORE_OK);
+    F.in.in_l2 = true;
+    fx_vmread(&F, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE);
+    ck_failvalid(&F, 12, VCORE_DIAG_NVMX_FAIL_UNSUPPORTED_FIELD);
+    fx_vmwrite(&F, VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, 5);
+    ck_failvalid(&F, 12, VCORE_DIAG_NVMX_FAIL_UNSUPPORTED_FIELD);
+    fx_vmwrite(&F, VCORE_VMCS_GUEST_RIP, 5);
+    ck_succeed(&F);
+    F.in.in_l2 = false;
+    ck_assert_uint_eq(read_field(&F, VCORE_VMCS_VM_INSTRUCTION_ERROR), 12);
 }
 END_TEST
 
@@ -1046,6 +1102,9 @@ static Suite *nvmx_sdm_suite(void)
     tcase_add_test(t, vmread_high_access_returns_bits_63_32);
     tcase_add_test(t, vmread_vmwrite_work_on_current_shadow_vmcs);
     tcase_add_test(t, vmread_vmwrite_field_absent_from_caps_error_12);
+    tcase_add_test(t, l2_shadow_access_of_absent_field_error_12);
+    tcase_add_test(t, vmclear_unbacked_address_succeeds);
+    tcase_add_test(t, vmptrld_current_again_succeeds);
     tcase_add_test(t, vmwrite_exit_information_fields_read_only);
     tcase_add_test(t, vmwrite_any_field_with_misc_bit_29);
     tcase_add_test(t, vmwrite_no_current_failinvalid_precedes_field_check);
