@@ -13,7 +13,8 @@
 
 /* Whether L1's VMREAD/VMWRITE exits may take the fast path at all: L1 in
  * VMX root operation with a current VMCS (else VMfailInvalid or #UD), no
- * VMCS shadowing of L0's in use (the shadow VMCS would go stale), and
+ * VMCS shadowing of L0's in use (the shadow VMCS would go stale), every
+ * field of its table one L1's processor has (else VMfailValid 12), and
  * nothing the run loop does before an entry due: no event or shutdown the
  * core holds (vcpu_events.c), no Hyper-V. Completing a VMREAD or VMWRITE
  * changes none of it. */
@@ -22,7 +23,7 @@ static bool vcore__vcpu_nested_fast_ok(const vcore_vcpu_t *vcpu)
     const vcore__x86_vcpu_t *x = vcpu->x86;
     const vcore_nvmx_t *nv = vcpu->nvmx;
     return !x->queued && !x->shutdown_pending && !vcpu->hv && nv->vmx_operation && !nv->in_l2 &&
-           nv->current_vmptr != VCORE__INVALID_PTR && !nv->hw_linked && !(nv->opts & VCORE_NVMX_OPT_NO_FAST_PATH);
+           nv->current_vmptr != VCORE__INVALID_PTR && !nv->hw_linked && !(nv->opts & (VCORE_NVMX_OPT_NO_FAST_PATH | VCORE__NVMX_OPT_NO_FAST_FIELDS));
 }
 
 /* The state groups the fast path reads, RSP apart: the operands, RIP,

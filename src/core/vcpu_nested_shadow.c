@@ -24,8 +24,12 @@
 void vcore__vcpu_nested_shadow_setup(vcore_vcpu_t *vcpu, const vcore_nvmx_caps_t *hw)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
-    /* The processor's own capabilities decide what it shadows (not L1's). */
-    nv->hw_mask = vcpu->vm->ops.vmcs_shadow_link ? vcore__nvmx_shadow_mask(hw) : 0;
+    /* The processor's own capabilities decide what it can shadow; of that,
+     * only the fields L1's processor has (a VMREAD/VMWRITE of another one
+     * is VMfailValid 12, which the emulation gives). */
+    nv->hw_mask = vcpu->vm->ops.vmcs_shadow_link
+                      ? vcore__nvmx_shadow_mask(hw) & vcore__nvmx_shadow_l1_fields(&nv->caps)
+                      : 0;
     nv->hw_known = 0;
     nv->hw_shadow = NULL;
     nv->hw_linked = false;
@@ -111,15 +115,10 @@ static int vcore__vcpu_nested_shadow_on(vcore_vcpu_t *vcpu)
     /* The bitmaps are built once, in two 4-KiB buffers that are free here:
      * scratch outside an instruction, shadow_vmcs12 while no VMCS of L1's
      * own shadowing is loaded (checked by the caller). The backend copies them. */
-    vcore_nvmx_caps_t hw;
-    hw.size = sizeof(hw);
-    err = ops->vmx_caps(vcpu->vm, vcpu->vm->priv, &hw);
-    if (err)
-        return vcore__vcpu_nested_shadow_err(err);
     uint8_t *rd = (uint8_t *)nv->scratch, *wr = (uint8_t *)nv->shadow_vmcs12;
-    err = vcore_nvmx_shadow_bitmaps(&hw, rd, wr);
-    if (!err)
-        err = vcore__vcpu_nested_shadow_link(vcpu, nv->hw_shadow, rd, wr);
+    /* Exactly the fields hw_mask keeps in sync are shadowed. */
+    vcore__nvmx_shadow_fill(nv->hw_mask, rd, wr);
+    err = vcore__vcpu_nested_shadow_link(vcpu, nv->hw_shadow, rd, wr);
     vcore__memset(nv->scratch, 0, sizeof(nv->scratch));
     vcore__memset(nv->shadow_vmcs12, 0, sizeof(nv->shadow_vmcs12));
     if (!err)

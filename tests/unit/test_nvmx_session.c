@@ -150,7 +150,9 @@ START_TEST(l1_session)
             vcore_vmcs_field_info_t a = {.size = sizeof(a)};
             ck_assert_int_eq(vcore_vmcs_field_at(i, &a), VCORE_OK);
             bool high = (a.flags & VCORE_VMCS_FIELD_F_HIGH) != 0;
-            if (a.type == VCORE_VMCS_TYPE_RO_DATA || high != (pass == 1))
+            /* A field L1's processor does not have is VMfailValid 12 ("Field Encoding in VMCS"). */
+            if (a.type == VCORE_VMCS_TYPE_RO_DATA || high != (pass == 1) ||
+                !vcore_nvmx_caps_has_field(vcore_nvmx_caps(nvmx), a.encoding))
                 continue;
             uint64_t v = 0x9e3779b97f4a7c15ull * (nw + 1);
             set_gprs(DATA_GPA, a.encoding, v);
@@ -170,9 +172,11 @@ START_TEST(l1_session)
     ck_assert_uint_eq(nw, 200);
 
     /* VMREAD every written field back */
+    uint32_t nr = 0;
     for (uint32_t k = 0; k < nw; k++) {
         if (enc[k] == 0xffffffffu)
             continue;
+        nr++;
         set_gprs(DATA_GPA, enc[k], 0);
         run(VCORE_NVMX_VMREAD, REGS);
         vcore_x86_regs_t r = {.size = sizeof(r)};
@@ -207,7 +211,7 @@ START_TEST(l1_session)
     /* the vCPU advanced RIP once per instruction, 4 bytes each */
     vcore_x86_regs_t r = {.size = sizeof(r)};
     ck_assert_int_eq(vcore_vcpu_get_regs(env.vcpu, &r), VCORE_OK);
-    uint32_t insns = 3 + nw + 166 /* reads of the full fields */ + 3;
+    uint32_t insns = 3 + nw + nr /* reads of the full fields */ + 3;
     ck_assert_uint_eq(r.rip, r0.rip + 4ull * insns);
     vcore_nvmx_info_t info = {.size = sizeof(info)};
     ck_assert_int_eq(vcore_nvmx_get_info(nvmx, &info), VCORE_OK);

@@ -610,6 +610,10 @@ VCORE_API const uint32_t *vcore_nvmx_shadow_fields(bool read_only, uint32_t *cou
  * VMWRITE-to-any-field (L0 could not fill them). The read-only set holds the
  * fields L1 writes rarely: their VMWRITE exits, so vmcs12 always holds them
  * and only the read-write set must be read back before a VM entry.
+ * A field L1's own capabilities lack (vcore_nvmx_caps_has_field()) must
+ * exit too, so that the emulation gives VMfailValid 12: when L1 is offered
+ * less than the backend, pass capabilities without those features (the
+ * vCPU pipeline shadows only the fields both have).
  * @param[in] backend The backend's capability MSRs.
  * @param[out] vmread_bitmap 4096 bytes.
  * @param[out] vmwrite_bitmap 4096 bytes.

@@ -425,6 +425,21 @@ static bool nvmx_insn_rw_prologue(vcore__nvmx_ctx_t *c, uint64_t enc, bool write
     return false;
 }
 
+/* The table row of a VMREAD/VMWRITE encoding, or NULL when the field does
+ * not exist on L1's processor: an unknown encoding (bits 63:32 set in 64-bit
+ * mode included), or a field "supported only on processors that support the
+ * 1-setting of" a control L1's capability MSRs do not allow (SDM Vol. 3,
+ * "Field Encoding in VMCS"; VMREAD/VMWRITE: "does not correspond to any
+ * VMCS field", VMfailValid 12). Unguarded fields skip the capability test. */
+static const vcore__vmcs_row_t *nvmx_insn_field(const vcore__nvmx_ctx_t *c, uint64_t enc)
+{
+    const vcore__vmcs_row_t *r = (enc >> 32) ? NULL : vcore__vmcs_row((uint32_t)enc);
+
+    if (!r || !vcore__vmcs_guards[r - vcore__vmcs_rows])
+        return r;
+    return vcore_nvmx_caps_has_field(&c->n->caps, (uint32_t)enc) ? r : NULL;
+}
+
 /* SDM "VMREAD-Read Field from Virtual-Machine Control Structure". */
 static int nvmx_insn_vmread(vcore__nvmx_ctx_t *c)
 {
@@ -436,7 +451,7 @@ static int nvmx_insn_vmread(vcore__nvmx_ctx_t *c)
 
     if (nvmx_insn_rw_prologue(c, enc, false, &vmcs))
         return VCORE_OK;
-    r = (enc >> 32) ? NULL : vcore__vmcs_row((uint32_t)enc);
+    r = nvmx_insn_field(c, enc);
     if (!r)
         return nvmx_insn_fail(c, VCORE_VMXERR_UNSUPPORTED_FIELD, VCORE_DIAG_NVMX_FAIL_UNSUPPORTED_FIELD,
                               nvmx_insn_current(c));
@@ -475,7 +490,7 @@ static int nvmx_insn_vmwrite(vcore__nvmx_ctx_t *c)
         if (err)
             return nvmx_insn_access_status(err);
     }
-    r = (enc >> 32) ? NULL : vcore__vmcs_row((uint32_t)enc);
+    r = nvmx_insn_field(c, enc);
     if (!r)
         return nvmx_insn_fail(c, VCORE_VMXERR_UNSUPPORTED_FIELD, VCORE_DIAG_NVMX_FAIL_UNSUPPORTED_FIELD,
                               nvmx_insn_current(c));

@@ -209,6 +209,10 @@ struct vcore_nvmx {
  * VCORE_NVMX_OPT_EARLY_HW_CHECK so that one test per VM entry finds that
  * neither is due; vcore_nvmx_set_options() leaves it alone. */
 #define VCORE__NVMX_OPT_SHADOW12 (1u << 31)
+/* Internal option: L1's capabilities lack a field of the fast path's table
+ * (vcore__nvmx_shadow_l1_fields()): its VMREAD/VMWRITE take the emulation. */
+#define VCORE__NVMX_OPT_NO_FAST_FIELDS (1u << 30)
+#define VCORE__NVMX_OPT_INTERNAL (VCORE__NVMX_OPT_SHADOW12 | VCORE__NVMX_OPT_NO_FAST_FIELDS)
 
 /* Validates a handle: non-NULL, right size and magic. */
 static inline bool vcore__nvmx_ok(const vcore_nvmx_t *n)
@@ -535,6 +539,16 @@ static inline void vcore__nvmx_fast_written(vcore_nvmx_t *n, uint64_t written)
  * table a processor with capabilities hw keeps in a shadow VMCS (0 without
  * "VMCS shadowing"); the bitmaps of vcore_nvmx_shadow_bitmaps() follow it. */
 uint64_t vcore__nvmx_shadow_mask(const vcore_nvmx_caps_t *hw);
+/* The entries of that table whose field L1's processor has (capabilities
+ * l1): a field "supported only on processors that support the 1-setting
+ * of" a control L1 may not set is no field for L1's VMREAD/VMWRITE (SDM
+ * Vol. 3, "Field Encoding in VMCS": VMfailValid 12), so no shadow VMCS of
+ * L0's and no fast path may answer for it. */
+uint64_t vcore__nvmx_shadow_l1_fields(const vcore_nvmx_caps_t *l1);
+/* Every entry of the table. */
+#define VCORE__NVMX_SHADOW_ALL (~0ull >> (64u - (VCORE_NVMX_SHADOW_RW_COUNT + VCORE_NVMX_SHADOW_RO_COUNT)))
+/* The VMREAD and VMWRITE bitmaps (4 KiB each) shadowing the entries of m. */
+void vcore__nvmx_shadow_fill(uint64_t m, uint8_t *vmread_bitmap, uint8_t *vmwrite_bitmap);
 /* vmcs12 -> shadow VMCS through fn: every entry of n->hw_mask whose value
  * the shadow VMCS is not known to hold (n->hw_known, n->hw_val). */
 int vcore__nvmx_shadow_push(vcore_nvmx_t *n, vcore_nvmx_vmwrite_fn fn, void *ctx);

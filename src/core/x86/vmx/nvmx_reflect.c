@@ -387,7 +387,7 @@ int vcore_nvmx_set_options(vcore_nvmx_t *nvmx, uint32_t flags)
                            VCORE_NVMX_OPT_NO_FAST_PATH | VCORE_NVMX_OPT_NO_FAST_ENTRY;
     if (!vcore__nvmx_ok(nvmx) || (flags & ~known))
         return VCORE_ERR_INVAL;
-    nvmx->opts = flags | (nvmx->opts & VCORE__NVMX_OPT_SHADOW12);
+    nvmx->opts = flags | (nvmx->opts & VCORE__NVMX_OPT_INTERNAL);
     /* VMCS shadowing follows the option before L1 runs again. */
     if (nvmx->hw_mask)
         nvmx->hw_sync = true;

@@ -181,20 +181,24 @@ uint64_t vcore__nvmx_shadow_mask(const vcore_nvmx_caps_t *hw)
     return m;
 }
 
-int vcore_nvmx_shadow_bitmaps(const vcore_nvmx_caps_t *backend, uint8_t *vmread_bitmap,
-                              uint8_t *vmwrite_bitmap)
+uint64_t vcore__nvmx_shadow_l1_fields(const vcore_nvmx_caps_t *l1)
 {
-    uint64_t m;
+    uint64_t m = 0;
     uint32_t i;
 
-    if (!backend || !vmread_bitmap || !vmwrite_bitmap)
-        return VCORE_ERR_INVAL;
-    if (!VCORE__SIZE_OK(backend))
-        return VCORE_ERR_ABI;
+    for (i = 0; i < NVMX_SHADOW_N; i++)
+        if (vcore_nvmx_caps_has_field(l1, nvmx_shadow_all[i].encoding))
+            m |= 1ull << i;
+    return m;
+}
+
+void vcore__nvmx_shadow_fill(uint64_t m, uint8_t *vmread_bitmap, uint8_t *vmwrite_bitmap)
+{
+    uint32_t i;
+
     /* A set bit makes the access exit; every field not shadowed does. */
     vcore__memset(vmread_bitmap, 0xff, VCORE_NVMX_BITMAP_SIZE);
     vcore__memset(vmwrite_bitmap, 0xff, VCORE_NVMX_BITMAP_SIZE);
-    m = vcore__nvmx_shadow_mask(backend);
     for (i = 0; i < NVMX_SHADOW_N; i++) {
         if (!((m >> i) & 1u))
             continue;
@@ -202,6 +206,16 @@ int vcore_nvmx_shadow_bitmaps(const vcore_nvmx_caps_t *backend, uint8_t *vmread_
         if (i < VCORE_NVMX_SHADOW_RW_COUNT)
             nvmx_shadow_clear_bit(vmwrite_bitmap, nvmx_shadow_all[i].encoding);
     }
+}
+
+int vcore_nvmx_shadow_bitmaps(const vcore_nvmx_caps_t *backend, uint8_t *vmread_bitmap,
+                              uint8_t *vmwrite_bitmap)
+{
+    if (!backend || !vmread_bitmap || !vmwrite_bitmap)
+        return VCORE_ERR_INVAL;
+    if (!VCORE__SIZE_OK(backend))
+        return VCORE_ERR_ABI;
+    vcore__nvmx_shadow_fill(vcore__nvmx_shadow_mask(backend), vmread_bitmap, vmwrite_bitmap);
     return VCORE_OK;
 }
 

@@ -39,6 +39,8 @@ int vcore_nvmx_init(void *mem, size_t len, const vcore_nvmx_config_t *cfg, vcore
     n->current_vmptr = VCORE__INVALID_PTR;
     n->shadow_ptr = VCORE__INVALID_PTR;
     n->caps = cfg->caps;
+    if (vcore__nvmx_shadow_l1_fields(&n->caps) != VCORE__NVMX_SHADOW_ALL)
+        n->opts |= VCORE__NVMX_OPT_NO_FAST_FIELDS;
     /* Until the vCPU names its processor: the fields L1's capabilities imply. */
     vcore__nvmx_caps_allowed1(&cfg->caps, n->hw_allowed1);
     *out = n;
