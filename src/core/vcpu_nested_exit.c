@@ -974,7 +974,8 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
         err = vcore__vcpu_nested_save_guest(vcpu);
     if (err)
         return err;
-    if (v->GUEST_INTERRUPTIBILITY_INFO & 3u)
+    /* "Activity State": the wait-for-SIPI state (3) blocks every event but SIPI. */
+    if ((v->GUEST_INTERRUPTIBILITY_INFO & 3u) || v->GUEST_ACTIVITY_STATE == 3u)
         return VCORE_OK;
     /* "Posted-Interrupt Processing": under L1's "process posted
      * interrupts" the notification vector is processed for L2, no exit. */
@@ -1026,6 +1027,9 @@ int vcore__vcpu_nested_pending_nmi(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
      * Instruction Behavior in VMX Non-Root Operation"). */
     uint32_t intr = v->GUEST_INTERRUPTIBILITY_INFO;
     if ((intr & 2u) || (!(v->PIN_BASED_VM_EXEC_CONTROL & (1u << 5)) && (intr & 8u)))
+        return VCORE_OK;
+    /* "Activity State": the wait-for-SIPI state (3) blocks NMIs too. */
+    if (v->GUEST_ACTIVITY_STATE == 3u)
         return VCORE_OK;
     v->VM_EXIT_REASON = VCORE_VMX_EXIT_EXCEPTION_NMI;
     v->EXIT_QUALIFICATION = 0;

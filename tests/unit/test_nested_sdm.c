@@ -647,6 +647,32 @@ START_TEST(nmi_for_the_vcpu_exits_to_l1_with_nmi_exiting)
 }
 END_TEST
 
+/* "Activity State": in the wait-for-SIPI state all events other than SIPI
+ * are blocked - an interrupt or an NMI for the vCPU, with L1's
+ * "external-interrupt exiting" and "NMI exiting", causes no VM exit; L2's
+ * next exit is the processor's (here one for the VMM). Case 1: an NMI. */
+START_TEST(wait_for_sipi_blocks_interrupt_and_nmi_exits)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x17 | (1u << 3));
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, 0x00036dfb | (1u << 9) | (1u << 15));
+    set12(VCORE_VMCS_GUEST_ACTIVITY_STATE, 3);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL); /* to the VMM, L2 stays */
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    if (_i)
+        ck_assert_int_eq(vcore_vcpu_inject_nmi(vcpu), VCORE_OK);
+    else
+        ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL);
+    e = run();
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert(last().in_l2);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 2);
+}
+END_TEST
+
 /* ---- "Loading Host State" ---- */
 
 /* After any exit to L1: CS = host selector, base 0, limit FFFFFFFFH, type
@@ -777,6 +803,7 @@ static Suite *sdm_suite(void)
     tcase_add_test(ti, interrupt_exit_before_l0_injected_exception);
     tcase_add_test(ti, init_exit_before_l0_injected_exception);
     tcase_add_loop_test(ti, nmi_for_the_vcpu_exits_to_l1_with_nmi_exiting, 0, 4);
+    tcase_add_loop_test(ti, wait_for_sipi_blocks_interrupt_and_nmi_exits, 0, 2);
     suite_add_tcase(s, ti);
     TCase *th = tcase_create("host");
     tcase_add_checked_fixture(th, setup, teardown);
