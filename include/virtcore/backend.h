@@ -252,7 +252,10 @@ struct vcore_backend {
     int (*vmcs_read)(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t *value);
     /** VMWRITE of the current VMCS (a major control word equal to its shadow is not written). */
     int (*vmcs_write)(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_t value);
-    /** VMLAUNCH (launch state clear) or VMRESUME (launched) of the current VMCS with the vCPU's GPRs. */
+    /** VMLAUNCH (launch state clear) or VMRESUME (launched) of the current VMCS with the vCPU's GPRs.
+     *  A processor NMI or machine check (vector 18) that ends the run (basic exit reason 0) belongs to
+     *  the host: the backend hands it to the host's handler before it returns the exit, as for the
+     *  vCPU's own VMCS; the core then re-enters the guest. */
     int (*vmcs_enter)(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out);
     /** @} */
 

@@ -514,6 +514,10 @@ void vcore__vmx_kick_left(vcore__vmx_vcpu_t *c);
 /* Decodes the exit that just happened into *exit; *again when the backend
  * handled it itself (a host NMI or machine check) and the guest re-enters. */
 int vcore__vmx_exit_decode(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, uint32_t reason, bool *again);
+/* vmx_exit.c: an exception-or-NMI exit (basic reason 0) whose
+ * interruption information is info: a processor NMI or machine check is
+ * the host's and goes to its handler (true); else false. */
+bool vcore__vmx_exit_host_event(uint64_t info);
 /* Completes the previous exit with the reply in *exit before the next entry. */
 int vcore__vmx_exit_complete(vcore__vmx_vcpu_t *c, const vcore_exit_t *exit);
 

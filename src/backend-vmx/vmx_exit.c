@@ -396,6 +396,24 @@ static int vcore__vmx_exit_vmx_insn(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, ui
     return VCORE_OK;
 }
 
+bool vcore__vmx_exit_host_event(uint64_t info)
+{
+    uint32_t type = VCORE__INTR_TYPE(info);
+    if (type == VCORE__INTR_TYPE_NMI) {
+        /* A host NMI ("NMI exiting"): it was not delivered, and NMIs stay
+         * blocked until an IRET. The host's handler gets it (INT 2). */
+        vcore__vmx_host_nmi();
+        return true;
+    }
+    if (type == VCORE__INTR_TYPE_HW_EXC && VCORE__INTR_VECTOR(info) == VCORE__VEC_MC) {
+        /* A machine check is the platform's, not the guest's ("Machine-Check
+         * Considerations"): the host's handler. */
+        vcore__vmx_host_mc();
+        return true;
+    }
+    return false;
+}
+
 /* Exception or NMI (basic reason 0). */
 static int vcore__vmx_exit_exception(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, bool *again)
 {
@@ -407,21 +425,9 @@ static int vcore__vmx_exit_exception(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, b
         return err;
     exit->raw.data[1] = info;
     exit->raw.data[2] = code;
-    uint32_t type = VCORE__INTR_TYPE(info);
     uint8_t vec = VCORE__INTR_VECTOR(info);
-    if (type == VCORE__INTR_TYPE_NMI) {
-        /* A host NMI ("NMI exiting"): it was not delivered, and NMIs stay
-         * blocked until an IRET. The host's handler gets it (INT 2); the
-         * guest goes on as if nothing happened. */
-        vcore__vmx_host_nmi();
-        *again = true;
-        return VCORE_OK;
-    }
-    if (type == VCORE__INTR_TYPE_HW_EXC && vec == VCORE__VEC_MC) {
-        /* A machine check is the platform's, not the guest's ("Machine-Check
-         * Considerations"): the host's handler, then the guest resumes. */
-        vcore__vmx_host_mc();
-        *again = true;
+    if (vcore__vmx_exit_host_event(info)) {
+        *again = true; /* the guest goes on as if nothing happened */
         return VCORE_OK;
     }
     if (vec == VCORE__VEC_DB || vec == VCORE__VEC_PF) {

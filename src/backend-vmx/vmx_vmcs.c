@@ -694,8 +694,13 @@ int vcore__vmx_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out)
     } else {
         out->kind = VCORE_HW_ENTRY_EXIT;
         out->exit_reason = reason;
+        /* backend.h: a processor NMI or machine check is the host's, here
+         * as on vmcs01 (vmx_exit.c). */
+        uint64_t info = 0;
+        if ((reason & 0xffffu) == 0 && !(err = vcore__vmx_vmread(VCORE_VMCS_VM_EXIT_INTR_INFO, &info)))
+            (void)vcore__vmx_exit_host_event(info);
     }
-    return VCORE_OK;
+    return err;
 }
 
 int vcore__vmx_vmcs_shadow_link(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t *shadow,

@@ -851,6 +851,23 @@ int vcore__vcpu_nested_l2_exit(vcore_vcpu_t *vcpu, const vcore_hw_entry_t *he, v
         if (err || !to_l1)
             return err;
     }
+    /* A processor NMI (basic reason 0, type 2) or machine check (type 3,
+     * vector 18) while L2 runs is the host's: vmcs02 always has "NMI
+     * exiting" (rule X(0, 3, ONE)), and the backend hands both to the
+     * host's handlers (backend.h), as KVM's L0 keeps them; the vCPU's own
+     * NMIs are events, which reach L1 through
+     * vcore__vcpu_nested_pending_nmi(). L2 goes on with the event it was
+     * delivering, as after a host interrupt. */
+    if (basic == VCORE_VMX_EXIT_EXCEPTION_NMI &&
+        (((e.intr_info >> 8) & 7u) == 2u || (e.intr_info & 0x7ffu) == (3u << 8 | VCORE__VEC_MC))) {
+        nv->last.owner = VCORE_NVMX_OWNER_L0;
+        nv->last.kind = VCORE_NVMX_RULE_EXCEPTION;
+        nv->last.arg = e.intr_info & 0xffu;
+        nv->last.field = 0;
+        nv->last.l0_handled++;
+        *again = true;
+        return vcore__vcpu_nested_reinject(vcpu);
+    }
     vcore__nvmx_exit_owner(nv, &mem, &e, &d);
     nv->last.owner = d.owner;
     nv->last.kind = d.kind;

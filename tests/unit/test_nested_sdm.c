@@ -329,6 +329,30 @@ START_TEST(nmi_by_nmi_exiting_not_the_bitmap)
 }
 END_TEST
 
+/* A processor NMI (_i = 0) or machine check (_i = 1) that ends a run of
+ * vmcs02 is the host's (vmcs02 always has "NMI exiting"; the backend hands
+ * both to the host's handlers, backend.h), not L1's, even with L1's "NMI
+ * exiting" and #MC bit: L2 is entered again and its next exit (CPUID)
+ * is what L1 sees. The vCPU's own NMIs reach L1 as events
+ * (nmi_for_the_vcpu_exits_to_l1_with_nmi_exiting). */
+START_TEST(host_nmi_and_machine_check_stay_with_l0)
+{
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1u << 3));
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 18);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INTR_INFO};
+    uint64_t val[1] = {_i ? 0x80000312u : 0x80000202u};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXCEPTION_NMI, 0, 1, enc, val);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_VMCS_ENTER), 2);
+}
+END_TEST
+
 /* ---- the exit information L1 reads ---- */
 
 /* L1's VMLAUNCH; L2 exits with reason and the vmcs02 fields given; L1,
@@ -787,6 +811,7 @@ static Suite *sdm_suite(void)
     tcase_add_test(tc, lmsw_can_set_pe_but_not_clear_it);
     tcase_add_test(tc, pf_error_code_mask_match_with_bit_14);
     tcase_add_test(tc, nmi_by_nmi_exiting_not_the_bitmap);
+    tcase_add_loop_test(tc, host_nmi_and_machine_check_stay_with_l0, 0, 2);
     suite_add_tcase(s, tc);
     TCase *ti = tcase_create("info");
     tcase_add_checked_fixture(ti, setup, teardown);

@@ -733,6 +733,26 @@ START_TEST(hwvmcs_life_cycle)
     script.reason[2] = VCORE_VMX_EXIT_HLT;
     ck_assert_int_eq(ops->vmcs_enter(vcpu, p, &out), VCORE_OK);
     ck_assert_uint_eq(out.launched, 0);
+    /* A processor NMI, then a machine check, ending a run of vmcs02 goes to
+     * the host's handler (backend.h); the exit still reaches the core. */
+    uint64_t nmis = vmx_fake.n_host_nmi, mcs = vmx_fake.n_host_mc;
+    script.reason[3] = VCORE_VMX_EXIT_EXCEPTION_NMI;
+    script.intr[3] = 0x80000000u | (2u << 8) | 2;
+    ck_assert_int_eq(ops->vmcs_enter(vcpu, p, &out), VCORE_OK);
+    ck_assert_uint_eq(out.exit_reason, VCORE_VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(vmx_fake.n_host_nmi, nmis + 1);
+    ck_assert_uint_eq(vmx_fake.n_host_mc, mcs);
+    script.reason[4] = VCORE_VMX_EXIT_EXCEPTION_NMI;
+    script.intr[4] = 0x80000000u | (3u << 8) | 18;
+    ck_assert_int_eq(ops->vmcs_enter(vcpu, p, &out), VCORE_OK);
+    ck_assert_uint_eq(vmx_fake.n_host_mc, mcs + 1);
+    ck_assert_uint_eq(vmx_fake.n_host_nmi, nmis + 1);
+    /* Another exception is the guest's: no host handler. */
+    script.reason[5] = VCORE_VMX_EXIT_EXCEPTION_NMI;
+    script.intr[5] = 0x80000000u | (3u << 8) | 6;
+    ck_assert_int_eq(ops->vmcs_enter(vcpu, p, &out), VCORE_OK);
+    ck_assert_uint_eq(vmx_fake.n_host_mc, mcs + 1);
+    ck_assert_uint_eq(vmx_fake.n_host_nmi, nmis + 1);
     /* VMCLEAR makes the launch state clear ("VMCS Life Cycle"). */
     ck_assert_int_eq(ops->vmcs_clear(vcpu, p, v2), VCORE_OK);
     ck_assert(!v2->launched);

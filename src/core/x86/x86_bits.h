@@ -184,6 +184,7 @@
 #define VCORE__VEC_SS 12u
 #define VCORE__VEC_GP 13u
 #define VCORE__VEC_PF 14u
+#define VCORE__VEC_MC 18u
 #define VCORE__VEC_VE 20u
 #define VCORE__VEC_CP 21u
 
