@@ -976,9 +976,29 @@ int vcore__vcpu_nested_mtf(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handled
                                         VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, exit, handled);
 }
 
-int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown)
+/* The end of an exit to L1 for an event the vCPU recognized for L2, decided
+ * by L1's pin-based controls (its information already in vmcs12): the
+ * record of who decided, the exit, the count. */
+static int vcore__vcpu_nested_event_exit(vcore_vcpu_t *vcpu, uint32_t reason, uint32_t kind, vcore_exit_t *exit,
+                                         bool *reflected, bool *shutdown)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__nvmx_shadow_stale_all(nv);
+    nv->last.exit_reason = reason;
+    nv->last.owner = VCORE_NVMX_OWNER_L1;
+    nv->last.kind = kind;
+    nv->last.arg = 0;
+    nv->last.field = VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL;
+    int err = vcore__vcpu_nested_exit_to_l1(vcpu, false, exit, shutdown);
+    if (err)
+        return err;
+    nv->last.reflected++;
+    *reflected = !*shutdown;
+    return VCORE_OK;
+}
+
+int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown)
+{
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     const vcore_x86_events_t *ev = &vcpu->x86->st.events;
     *reflected = *shutdown = false;
@@ -1010,23 +1030,12 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
         v->VM_EXIT_INTR_INFO = (1u << 31) | ev->interrupt_vector;
         vcore__vcpu_events_acked(vcpu);
     }
-    vcore__nvmx_shadow_stale_all(nv);
-    nv->last.exit_reason = VCORE_VMX_EXIT_EXTERNAL_INTERRUPT;
-    nv->last.owner = VCORE_NVMX_OWNER_L1;
-    nv->last.kind = VCORE_NVMX_RULE_PIN;
-    nv->last.arg = 0;
-    nv->last.field = VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL;
-    err = vcore__vcpu_nested_exit_to_l1(vcpu, false, exit, shutdown);
-    if (err)
-        return err;
-    nv->last.reflected++;
-    *reflected = !*shutdown;
-    return VCORE_OK;
+    return vcore__vcpu_nested_event_exit(vcpu, VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, VCORE_NVMX_RULE_PIN, exit, reflected,
+                                         shutdown);
 }
 
 int vcore__vcpu_nested_pending_nmi(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown)
 {
-    vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     const vcore_x86_events_t *ev = &vcpu->x86->st.events;
     *reflected = *shutdown = false;
@@ -1055,18 +1064,10 @@ int vcore__vcpu_nested_pending_nmi(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
     err = vcore__vcpu_nested_event02_to_l1(vcpu);
     if (err)
         return err;
-    vcore__nvmx_shadow_stale_all(nv);
-    nv->last.exit_reason = VCORE_VMX_EXIT_EXCEPTION_NMI;
-    nv->last.owner = VCORE_NVMX_OWNER_L1;
-    nv->last.kind = VCORE_NVMX_RULE_EXCEPTION;
-    nv->last.arg = 0;
-    nv->last.field = VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL;
-    err = vcore__vcpu_nested_exit_to_l1(vcpu, false, exit, shutdown);
-    if (err)
-        return err;
+    err = vcore__vcpu_nested_event_exit(vcpu, VCORE_VMX_EXIT_EXCEPTION_NMI, VCORE_NVMX_RULE_EXCEPTION, exit, reflected,
+                                        shutdown);
     /* After the exit: its host-state load does not unblock NMIs. */
-    vcore__vcpu_events_nmi_exited(vcpu);
-    nv->last.reflected++;
-    *reflected = !*shutdown;
-    return VCORE_OK;
+    if (!err)
+        vcore__vcpu_events_nmi_exited(vcpu);
+    return err;
 }
