@@ -8,6 +8,7 @@
  * error flag and becomes #GP(0) (SDM Vol. 2, "RDMSR", "WRMSR").
  */
 #include "vcpu_x86.h"
+#include "x86/vmx/nvmx_priv.h"
 
 /* Guest accesses the model answers: everything it holds but the TSC, which
  * only the backend's hardware knows while the guest runs. */
@@ -21,7 +22,7 @@ int vcore__vcpu_msr_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *handl
     vcore__x86_vcpu_t *x = vcpu->x86;
     uint32_t index = exit->u.msr.index;
     bool rd = exit->reason == VCORE_EXIT_RDMSR;
-    if (vcpu->nvmx && index >= VCORE_MSR_IA32_VMX_BASIC && index <= VCORE_MSR_IA32_VMX_VMFUNC)
+    if (vcpu->nvmx && vcore__nvmx_cap_msr(index))
         return vcore__vcpu_nested_msr(vcpu, exit, handled);
     if (vcpu->nsvm && index == VCORE_MSR_VM_HSAVE_PA)
         return vcore__vcpu_nsvm_msr(vcpu, exit, handled);

@@ -131,13 +131,12 @@ int vcore__vcpu_nested_msrload_tsc(vcore_vcpu_t *vcpu);
 /* The model's MSRs back as they were before the list (the processor
  * failed the entry before loading MSRs). */
 void vcore__vcpu_nested_msrload_undo(vcore_vcpu_t *vcpu);
-/* vcpu_nested_msrlist.c: entries of L1's MSR lists the VMM answers. caps:
- * a VMX capability MSR (480H-491H, L0's answer for L1); vmm: an MSR the
+/* vcpu_nested_msrlist.c: entries of L1's MSR lists the VMM answers (the
+ * VMX capability MSRs are L0's: vcore__nvmx_cap_msr()). vmm: an MSR the
  * vCPU model does not hold. ask: *exit is the RDMSR or WRMSR (write) of
  * entry at (0-based) of list (VCORE_EXIT_MSR_LIST_*) naming index, noted
  * in nv->ml. reply: the VMM's reply to it, the entry or exit going on
  * (*l1: L1 runs next; else *exit holds what the VMM sees). */
-bool vcore__vcpu_nested_msrlist_caps(uint32_t index);
 bool vcore__vcpu_nested_msrlist_vmm(uint32_t index);
 void vcore__vcpu_nested_msrlist_ask(vcore_vcpu_t *vcpu, uint32_t list, uint32_t at, uint32_t index, bool write,
                                     uint64_t value, vcore_exit_t *exit);

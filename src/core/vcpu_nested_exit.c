@@ -560,7 +560,7 @@ static uint32_t vcore__vcpu_nested_msr_store(vcore_vcpu_t *vcpu, const vcore_nvm
             return NESTED_LIST_FAILED;
         uint32_t index = (uint32_t)lo;
         int err;
-        if (vcore__vcpu_nested_msrlist_caps(index)) {
+        if (vcore__nvmx_cap_msr(index)) {
             err = vcore_nvmx_rdmsr(vcpu->nvmx, index, &val, &vcpu->last_diag);
         } else if (vcore__vcpu_nested_msrlist_vmm(index)) {
             vcore__vcpu_nested_msrlist_ask(vcpu, VCORE_EXIT_MSR_LIST_VMEXIT_STORE, i, index, false, 0, exit);
@@ -584,7 +584,7 @@ static uint32_t vcore__vcpu_nested_msr_load(vcore_vcpu_t *vcpu, const vcore_nvmx
         uint64_t e[2] = {~0ull, 0};
         uint64_t gpa = v->VM_EXIT_MSR_LOAD_ADDR + 16ull * i;
         if (mem->read(mem->ctx, gpa, e, 16) != VCORE_OK || vcore__vmx_msr_list_index(e[0], true) != 0 ||
-            vcore__vcpu_nested_msrlist_caps((uint32_t)e[0]))
+            vcore__nvmx_cap_msr((uint32_t)e[0]))
             return NESTED_LIST_FAILED;
         if (vcore__vcpu_nested_msrlist_vmm((uint32_t)e[0])) {
             vcore__vcpu_nested_msrlist_ask(vcpu, VCORE_EXIT_MSR_LIST_VMEXIT_LOAD, i, (uint32_t)e[0], true, e[1],

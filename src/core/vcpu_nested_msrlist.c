@@ -23,11 +23,6 @@
  */
 #include "vcpu_nested.h"
 
-bool vcore__vcpu_nested_msrlist_caps(uint32_t index)
-{
-    return index >= VCORE_MSR_IA32_VMX_BASIC && index <= VCORE_MSR_IA32_VMX_VMFUNC;
-}
-
 bool vcore__vcpu_nested_msrlist_vmm(uint32_t index)
 {
     return vcore__x86_msr_classes(index) == 0;
@@ -64,9 +59,7 @@ int vcore__vcpu_nested_msrlist_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, boo
     }
     /* A failure of the backend abandons the entry or exit: the reply it
      * consumed is not asked for again. */
-    if (err) {
-        ml->list = 0;
+    if (err)
         vcpu->reply_pending = 0;
-    }
     return err;
 }

@@ -95,7 +95,7 @@ static int vcore__vcpu_nested_msrload_one(vcore_vcpu_t *vcpu, uint32_t index, ui
         return VCORE_OK;
     }
     /* "VMX Capability Reporting Facility": read-only, WRMSR is #GP(0). */
-    if (vcore__vcpu_nested_msrlist_caps(index)) {
+    if (vcore__nvmx_cap_msr(index)) {
         *check = VCORE_VMX_CHECK_MSR_LOAD_REFUSED;
         return VCORE_OK;
     }

@@ -220,6 +220,13 @@ static inline bool vcore__nvmx_ok(const vcore_nvmx_t *n)
     return n && n->size == sizeof(*n) && n->magic == VCORE__NVMX_MAGIC;
 }
 
+/* The VMX capability MSRs L0 answers for L1 (480H-491H, "VMX Capability
+ * Reporting Facility"): read-only, from n->caps (vcore_nvmx_rdmsr()). */
+static inline bool vcore__nvmx_cap_msr(uint32_t index)
+{
+    return index >= VCORE_MSR_IA32_VMX_BASIC && index <= VCORE_MSR_IA32_VMX_VMFUNC;
+}
+
 /* Leaves VMX operation (RESET): capabilities and MAXPHYADDR stay. */
 void vcore__nvmx_leave(vcore_nvmx_t *n);
 

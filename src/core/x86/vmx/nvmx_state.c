@@ -92,16 +92,11 @@ const vcore_nvmx_caps_t *vcore_nvmx_caps(const vcore_nvmx_t *nvmx)
     return vcore__nvmx_ok(nvmx) ? &nvmx->caps : NULL;
 }
 
-static bool nvmx_state_is_cap_msr(uint32_t index)
-{
-    return index >= VCORE_MSR_IA32_VMX_BASIC && index <= VCORE_MSR_IA32_VMX_VMFUNC;
-}
-
 int vcore_nvmx_rdmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_t *value, vcore_diag_t *diag)
 {
     if (!vcore__nvmx_ok(nvmx) || !value)
         return VCORE_ERR_INVAL;
-    if (!nvmx_state_is_cap_msr(index))
+    if (!vcore__nvmx_cap_msr(index))
         return vcore__nvmx_diag(diag, VCORE_DIAG_NVMX_MSR_UNKNOWN, index, VCORE_ERR_NOENT);
     /* SDM "VMX Capability Reporting Facility": the TRUE MSRs exist only
      * when IA32_VMX_BASIC[55] is 1; VMFUNC only with "activate secondary
@@ -120,7 +115,7 @@ int vcore_nvmx_wrmsr(const vcore_nvmx_t *nvmx, uint32_t index, uint64_t value, v
     (void)value;
     if (!vcore__nvmx_ok(nvmx))
         return VCORE_ERR_INVAL;
-    if (!nvmx_state_is_cap_msr(index))
+    if (!vcore__nvmx_cap_msr(index))
         return vcore__nvmx_diag(diag, VCORE_DIAG_NVMX_MSR_UNKNOWN, index, VCORE_ERR_NOENT);
     /* The capability MSRs are read-only: WRMSR raises #GP(0). */
     return vcore__nvmx_diag(diag, VCORE_DIAG_NVMX_MSR_READ_ONLY, index, VCORE_ERR_INVAL);
