@@ -372,6 +372,9 @@ int vcore__vcpu_nested_shadow12_insn(vcore_vcpu_t *vcpu, uint32_t basic, vcore_e
 /* vcpu_nested_l0.c: the VMM's reply to such an exit (in *exit), applied to
  * L2 before it runs again (*reflected: it became an exit to L1). */
 int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected);
+/* vcpu_nested_l0.c: the single-step trap after an instruction of L2 that L0
+ * or the VMM completed, made pending in vmcs02 (vmcs02 current). */
+int vcore__vcpu_nested_l0_step(vcore_vcpu_t *vcpu);
 /* vcpu_nested_shadow12.c: the VMM's reply to the MMIO read of L2's VMWRITE
  * operand completes the VMWRITE (*reflected: it ended in an exit to L1). */
 int vcore__vcpu_nested_shadow12_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected);

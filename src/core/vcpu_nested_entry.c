@@ -826,6 +826,8 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
                 err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, &intr);
             if (!err && (intr & 3u))
                 err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, intr & ~3ull);
+            if (!err)
+                err = vcore__vcpu_nested_l0_step(vcpu);
             if (err)
                 return err;
             nv->l2_insn_len = 0;

@@ -943,6 +943,37 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
     }
 }
 
+/* An instruction of L2 that L0 or the VMM completed (its exit showed it
+ * unfinished, so the processor raised no trap for it). "Single-Step
+ * Exception Condition": with RFLAGS.TF set (no instruction L0 completes
+ * changes TF) and IA32_DEBUGCTL.BTF clear (with it TF traps taken
+ * branches only), its completion is followed by a trap-class #DB with
+ * DR6.BS. The processor keeps such a trap in vmcs02's pending debug
+ * exceptions field (bit 14, BS: "Guest Non-Register State"), and the next
+ * entry of L2 delivers it before any instruction ("Delivery of Pending
+ * Debug Exceptions after VM Entry"): in L2 with DR6.BS set, or - L1's
+ * exception bitmap bit 1 being part of vmcs02's - as exit 0 with
+ * qualification BS ("Exit Qualification for Debug Exceptions"), which is
+ * L1's. An exit to L1 that comes first on that boundary (MTF, INIT) saves
+ * the field in vmcs12 as the processor would ("Saving Non-Register
+ * State"). The instruction ended blocking by MOV SS, so nothing holds the
+ * trap back. */
+int vcore__vcpu_nested_l0_step(vcore_vcpu_t *vcpu)
+{
+    uint64_t pending = 0, rflags = 0;
+    int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_RFLAGS, &rflags);
+    if (err)
+        return err;
+    /* L2's IA32_DEBUGCTL is vmcs02's (vcpu_nested_debugctl.c). */
+    if (!(rflags & VCORE__RFLAGS_TF) ||
+        (vcore__vcpu_nested_msr02_get(vcpu, VCORE_MSR_IA32_DEBUGCTL) & VCORE__DEBUGCTL_BTF))
+        return VCORE_OK;
+    err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, &pending);
+    if (!err)
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, pending | VCORE__PENDDBG_BS);
+    return err;
+}
+
 int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;

@@ -142,35 +142,9 @@ static int vcore__vcpu_nested_shadow12_state(vcore_vcpu_t *vcpu, uint32_t op, vc
     return err;
 }
 
-/* "Single-Step Exception Condition": with RFLAGS.TF set when the
- * instruction began (and IA32_DEBUGCTL.BTF clear: with it TF traps taken
- * branches only), its completion is followed by a trap-class #DB with
- * DR6.BS. The processor keeps such a trap in vmcs02's pending debug
- * exceptions field (bit 14, BS: "Guest Non-Register State"), and the next
- * entry of L2 delivers it before any instruction ("Delivery of Pending
- * Debug Exceptions after VM Entry"): in L2 with DR6.BS set, or - L1's
- * exception bitmap bit 1 being part of vmcs02's - as exit 0 with
- * qualification BS ("Exit Qualification for Debug Exceptions"), which is
- * L1's. An exit to L1 that comes first on that boundary (MTF, INIT) saves
- * the field in vmcs12 as the processor would ("Saving Non-Register
- * State"). The instruction ended blocking by MOV SS, so nothing holds the
- * trap back. */
-static int vcore__vcpu_nested_shadow12_step(vcore_vcpu_t *vcpu, uint64_t rflags)
-{
-    uint64_t pending = 0;
-    /* L2's IA32_DEBUGCTL is vmcs02's (vcpu_nested_debugctl.c). */
-    if (!(rflags & VCORE__RFLAGS_TF) ||
-        (vcore__vcpu_nested_msr02_get(vcpu, VCORE_MSR_IA32_DEBUGCTL) & VCORE__DEBUGCTL_BTF))
-        return VCORE_OK;
-    int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, &pending);
-    if (!err)
-        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, pending | VCORE__PENDDBG_BS);
-    return err;
-}
-
 /* VMsucceed / VMfail: RFLAGS into vmcs02, a VMREAD's destination register,
- * a single-step trap made pending, RIP past the instruction and blocking
- * by STI or MOV SS gone at the next entry (vcore__vcpu_nested_run_l2). */
+ * then RIP past the instruction, blocking by STI or MOV SS gone and a
+ * single-step trap made pending at the next entry (vcore__vcpu_nested_run_l2). */
 static int vcore__vcpu_nested_shadow12_complete(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in,
                                                 const vcore_nvmx_result_t *res)
 {
@@ -178,8 +152,6 @@ static int vcore__vcpu_nested_shadow12_complete(vcore_vcpu_t *vcpu, const vcore_
     int err = vcore__vcpu_nested_load02(vcpu);
     if (!err)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_RFLAGS, res->rflags);
-    if (!err)
-        err = vcore__vcpu_nested_shadow12_step(vcpu, in->regs.rflags);
     if (!err && res->gpr_written) {
         uint32_t g = res->gpr & 15u;
         if (g == VCORE_X86_RSP) {

@@ -274,6 +274,21 @@ START_TEST(io_out_from_l2_reaches_vmm)
 }
 END_TEST
 
+/* "Single-Step Exception Condition": an L2 instruction the VMM completed
+ * (OUT) under RFLAGS.TF (_i = 1) is followed by its single-step trap - the
+ * processor saw it exit, not finish - so BS (bit 14) of vmcs02's pending
+ * debug exceptions is set before L2 runs again ("Guest Non-Register
+ * State"); without TF (_i = 0) nothing is pending. */
+START_TEST(io_out_completed_by_vmm_single_steps)
+{
+    set12(VCORE_VMCS_GUEST_RFLAGS, _i ? 0x102u : 0x2u);
+    vcore_exit_t e = launch_then(VCORE_VMX_EXIT_IO_INSTRUCTION, IOQ(0x80, 1, false), 1);
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_IO);
+    reply_then_cpuid(&e);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS) & (1u << 14), _i ? (1u << 14) : 0u);
+}
+END_TEST
+
 /* With L1's I/O bitmap bit set, the same exit is L1's, never the VMM's. */
 START_TEST(io_wanted_by_l1_is_reflected)
 {
@@ -1428,6 +1443,7 @@ static Suite *run_suite(void)
     tcase_add_test(tl, io_in_byte_from_l2_reaches_vmm);
     tcase_add_test(tl, io_in_word_and_dword);
     tcase_add_test(tl, io_out_from_l2_reaches_vmm);
+    tcase_add_loop_test(tl, io_out_completed_by_vmm_single_steps, 0, 2);
     tcase_add_test(tl, io_wanted_by_l1_is_reflected);
     tcase_add_test(tl, rdmsr_from_l2_reaches_vmm);
     tcase_add_test(tl, wrmsr_from_l2_reaches_vmm);
