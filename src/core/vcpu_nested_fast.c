@@ -101,6 +101,9 @@ static inline uint32_t vcore__vcpu_nested_fast_one(vcore_vcpu_t *vcpu, vcore_x86
 VCORE__STATIC_ASSERT(offsetof(vcore_exit_t, u.vmx_insn.insn_info) == offsetof(vcore_exit_t, u.vmx_insn.basic_reason) + 4,
                      vmx_insn_key_adjacent);
 
+VCORE__STATIC_ASSERT(offsetof(vcore_x86_events_t, movss_blocking) == offsetof(vcore_x86_events_t, sti_blocking) + 1,
+                     blocking_adjacent);
+
 /* What vcore__vcpu_nested_fast_run() returns besides a backend error. */
 enum {
     VCORE__FAST_STEP = 0, /* the exit in hand is for the general step */
@@ -142,15 +145,17 @@ static inline int vcore__vcpu_nested_fast_run(vcore_vcpu_t *vcpu, const vcore__v
      * other than RSP) of a VMREAD. */
     const uint32_t push = VCORE_X86_STATE_RIP | VCORE_X86_STATE_RFLAGS | (write ? 0u : VCORE_X86_STATE_GPRS);
     /* The groups asked back (as asked while every run brings them all),
-     * and the fields the VMWRITEs wrote, marked dirty on the way out: one
-     * object whose address the backend gets, so the record stays in memory
-     * (one store per VMWRITE) rather than taking a register the loop's
-     * operands need. */
+     * the fields the VMWRITEs wrote, marked dirty on the way out, and the
+     * vCPU as the run's first argument (the loop's only use of it): one
+     * object whose address the backend gets, so these stay in memory (one
+     * store per VMWRITE, one load per run) rather than taking registers the
+     * loop's operands and key need. */
     struct {
         uint32_t pull;
         uint64_t written;
-        uint64_t key; /* of the exits the operands were decoded for */
-    } loc = {VCORE__NESTED_FAST_GROUPS, 0, 0};
+        vcore_vcpu_t *vcpu;
+    } loc = {VCORE__NESTED_FAST_GROUPS, 0, vcpu};
+    uint64_t key; /* of the exits the operands were decoded for */
     int ret = VCORE__FAST_NEXT;
     for (;;) {
         uint32_t ii = exit->u.vmx_insn.insn_info;
@@ -160,16 +165,19 @@ static inline int vcore__vcpu_nested_fast_run(vcore_vcpu_t *vcpu, const vcore__v
             ret = VCORE__FAST_STEP;
             break;
         }
-        vcore__memcpy(&loc.key, &exit->u.vmx_insn.basic_reason, 8);
+        vcore__memcpy(&key, &exit->u.vmx_insn.basic_reason, 8);
         for (;;) {
             /* RFLAGS.TF and RFLAGS.VM are in its low half (little-endian
              * host, like vmcs12's accesses): tested in memory, the
-             * completion clears the flags there. */
+             * completion clears the flags there. Blocking by STI and by
+             * MOV SS, adjacent bytes, are one 2-byte load. */
             uint32_t flags;
+            uint16_t blocking;
             vcore__memcpy(&flags, &st->regs.rflags, 4);
+            vcore__memcpy(&blocking, &st->events.sti_blocking, 2);
             if ((flags & (VCORE__RFLAGS_VM | VCORE__RFLAGS_TF)) ||
                 (st->sregs.seg[VCORE_X86_SS].ar & VCORE_X86_AR_DPL_MASK) || !(st->sregs.efer & VCORE__EFER_LMA) ||
-                (st->events.sti_blocking | st->events.movss_blocking)) {
+                blocking) {
                 ret = VCORE__FAST_STEP;
                 goto out;
             }
@@ -183,12 +191,12 @@ static inline int vcore__vcpu_nested_fast_run(vcore_vcpu_t *vcpu, const vcore__v
             st->regs.rip += exit->u.vmx_insn.insn_len;
             if (!write)
                 st->regs.gpr[r1] = v;
-            int err = r->run_sync(vcpu, r->priv, &vcpu->state, push, &loc.pull, exit);
-            if ((uint32_t)err | (loc.pull ^ VCORE__NESTED_FAST_GROUPS)) {
-                if (err) { /* what the completion changed is push */
-                    ret = vcore__vcpu_runner_failed(vcpu, r, push, push, err);
-                    goto out;
-                }
+            int err = r->run_sync(loc.vcpu, r->priv, &vcpu->state, push, &loc.pull, exit);
+            if (err) { /* what the completion changed is push */
+                ret = vcore__vcpu_runner_failed(vcpu, r, push, push, err);
+                goto out;
+            }
+            if (loc.pull != VCORE__NESTED_FAST_GROUPS) {
                 /* Fewer groups: the caller's test of vcpu->valid sends the
                  * exit to the general step, which fetches what is missing. */
                 vcpu->valid = (vcpu->valid & ~r->held) | loc.pull;
@@ -196,9 +204,9 @@ static inline int vcore__vcpu_nested_fast_run(vcore_vcpu_t *vcpu, const vcore__v
             }
             if (exit->reason != VCORE_EXIT_VMX_INSN)
                 goto out;
-            uint64_t key;
-            vcore__memcpy(&key, &exit->u.vmx_insn.basic_reason, 8);
-            if (key != loc.key)
+            uint64_t next;
+            vcore__memcpy(&next, &exit->u.vmx_insn.basic_reason, 8);
+            if (next != key)
                 break;
         }
         /* Another instruction: the same op is decoded again. */

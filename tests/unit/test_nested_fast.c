@@ -373,7 +373,7 @@ START_TEST(unsupported_encoding_is_vmfail_12)
 {
     static const uint64_t bad[] = {VCORE_VMCS_GUEST_RSP | 1u, 0x6c80u | (VCORE_VMCS_GUEST_RSP & 0x7fu),
                                    (1ull << 32) | VCORE_VMCS_GUEST_RSP, VCORE_VMCS_GUEST_RSP | 0x1000u,
-                                   0x7fffu};
+                                   0x7fffu, (1ull << 63) | VCORE_VMCS_GUEST_RIP};
     outcome_t o[2];
     for (int full = 0; full < 2; full++) {
         start(full);
@@ -389,7 +389,7 @@ START_TEST(unsupported_encoding_is_vmfail_12)
             rw(VCORE_NVMX_VMWRITE, RCX_RDX, false);
             ck_assert_uint_eq(regs().rflags & 0x8d5u, 0x40u);
         }
-        ck_assert_uint_eq(o[full].r.rip, L1_RIP + 3 * 2 * 5 - 3);
+        ck_assert_uint_eq(o[full].r.rip, L1_RIP + 3 * 2 * 6 - 3);
     }
     assert_same(&o[0], &o[1]);
 }
@@ -532,8 +532,16 @@ START_TEST(fast_rw_every_encoding)
             ck_assert_uint_eq(vcore_nvmx_dirty_count(nv), 0);
         }
     }
-    /* Bits above 15 never name a field ("VMREAD": VMfailValid 12). */
+    /* Bits above 15 never name a field ("VMREAD": VMfailValid 12): not for
+     * any field the fast path holds, whichever bit it is. */
     uint64_t v = 0, written = 0;
+    for (uint32_t i = 0; i < nrw + nro; i++) {
+        uint64_t enc = i < nrw ? rw_set[i] : ro_set[i - nrw];
+        for (uint32_t b = 15; b < 64; b++) {
+            ck_assert(!vcore__nvmx_fast_rw(nv, false, (1ull << b) | enc, &v, &written));
+            ck_assert(!vcore__nvmx_fast_rw(nv, true, (1ull << b) | enc, &v, &written));
+        }
+    }
     ck_assert(!vcore__nvmx_fast_rw(nv, false, (1ull << 32) | VCORE_VMCS_GUEST_RIP, &v, &written));
     ck_assert(!vcore__nvmx_fast_rw(nv, false, (1ull << 15) | VCORE_VMCS_GUEST_RIP, &v, &written));
     ck_assert(!vcore__nvmx_fast_rw(nv, true, (1ull << 63) | VCORE_VMCS_GUEST_RIP, &v, &written));

@@ -463,22 +463,26 @@ void vcore__nvmx_ept_view(vcore__nvmx_ept_view_t *v, const vcore_nvmx_mem_t *l1,
 
 /* The shadowed fields for the emulated VMREAD/VMWRITE fast path
  * (nvmx_shadow.c), reached from an encoding in two loads:
- * vcore__nvmx_fast.index[VCORE__NVMX_FAST_SLOT(enc)] is 0 when the field
- * is not shadowed, else the byte offset of its entry in vcore__nvmx_fast.field
- * (an offset rather than a number: no scaling on the way). The slot
- * keeps the encoding's bits 14:13, 11:10 and 6:0, the only ones a shadowed
- * field sets, as bits 11:5 (bits 6:0) and 4:0 (bits 14:10) of one product:
- * enc << 25 and enc << 10 do not overlap below bit 32 for an encoding of
- * bits 14:10 and 6:0 alone, so the sum has no carries. */
+ * vcore__nvmx_fast.index[VCORE__NVMX_FAST_SLOT(enc)] is the byte offset of
+ * the field's entry in vcore__nvmx_fast.field (an offset rather than a
+ * number: no scaling on the way), entry 0 for a slot no field has. The
+ * slot keeps the encoding's bits 14:13, 11:10 and 6:0, the only ones a
+ * shadowed field sets, as bits 11:5 (bits 6:0) and 4:0 (bits 14:10) of one
+ * product: enc << 25 and enc << 10 do not overlap below bit 32 for an
+ * encoding of bits 14:10 and 6:0 alone, so the sum has no carries. Many
+ * values share a slot (every other bit is dropped): the entry names the one
+ * operand value, all 64 bits, it answers for, per direction. */
 #define VCORE__NVMX_FAST_SLOT(enc) ((uint32_t)((uint32_t)(enc) * 0x2000400u) >> 20)
 #define VCORE__NVMX_FAST_NSLOTS 0x1000u
 typedef struct vcore__nvmx_fast_field {
+    uint64_t enc_r;   /* VMREAD: the operand value of this field; for entry 0 a value no lookup reaches it with */
+    uint64_t enc_w;   /* VMWRITE: the same where the field is writable, else such a value */
     uint64_t mask;    /* the field's bits in an 8-byte load at offset (its size) */
-    uint64_t written; /* VMWRITE: the entry's bit in a record of writes (entry k: bit k - 1); 0: not writable */
+    uint64_t written; /* VMWRITE: the entry's bit in a record of writes (entry k: bit k - 1) */
     uint64_t bit;     /* its row's bit in word of the dirty bitmaps */
-    uint16_t offset;  /* in vmcs12 */
+    size_t offset;    /* in vmcs12 (pointer-sized: added to the page's address as it is) */
     uint16_t word;    /* its row's word of the dirty bitmaps */
-    uint32_t pad;
+    uint16_t pad[3];
 } vcore__nvmx_fast_field_t;
 /* Entry 0 (none) and at most every shadowed field but the _HIGH halves;
  * the writable ones first (entries 1 to 64 at most: one bit each). */
@@ -491,36 +495,33 @@ typedef struct vcore__nvmx_fast_table {
 extern const vcore__nvmx_fast_table_t vcore__nvmx_fast;
 
 /* The emulated VMREAD/VMWRITE of a shadowed field of the current vmcs12 once
- * every #UD, #GP and VMfail condition is known to be absent: false when the
- * field is not shadowed, or (write) not writable without an exit; the
- * ordinary emulation decides those. Inline: two table loads and one 8-byte
- * access cut to the field's size (vmcs12 is stored little-endian and the
- * page extends past every field by 8 bytes; a VMWRITE stores the bytes
- * around the field back unchanged). A VMWRITE records the field in
- * *written, one bit per writable field, for vcore__nvmx_fast_written(),
- * which marks the rows dirty: a run of VMWRITEs marks them once, before
- * anything reads the bitmaps. */
+ * every #UD, #GP and VMfail condition but the field's is known to be
+ * absent: false when the operand is not the encoding of a shadowed field
+ * (any other bit set, reserved ones included), or (write) of one not
+ * writable without an exit; the ordinary emulation decides those. One
+ * comparison of the whole operand with the entry its slot leads to settles
+ * all of it. Inline: two table loads and one 8-byte access cut to the
+ * field's size (vmcs12 is stored little-endian and the page extends past
+ * every field by 8 bytes; a VMWRITE stores the bytes around the field back
+ * unchanged). A VMWRITE records the field in *written, one bit per writable
+ * field, for vcore__nvmx_fast_written(), which marks the rows dirty: a run
+ * of VMWRITEs marks them once, before anything reads the bitmaps. */
 static inline bool vcore__nvmx_fast_rw(vcore_nvmx_t *n, bool write, uint64_t enc, uint64_t *value, uint64_t *written)
 {
-    /* Bits 63:15 or 12 (reserved: VMfailValid) or index bits 9:7 set. */
-    if (enc & ~(uint64_t)0x6c7fu)
-        return false;
     size_t i = vcore__nvmx_fast.index[VCORE__NVMX_FAST_SLOT(enc)];
     const vcore__nvmx_fast_field_t *f = (const vcore__nvmx_fast_field_t *)((const uint8_t *)vcore__nvmx_fast.field + i);
     uint64_t v;
     if (write) {
-        /* Entry 0 (not shadowed) is not writable either. */
-        uint64_t w = f->written;
-        if (!w)
+        if (f->enc_w != enc)
             return false;
         uint8_t *p = (uint8_t *)n->vmcs12 + f->offset;
         vcore__memcpy(&v, p, 8);
         v ^= (v ^ *value) & f->mask;
         vcore__memcpy(p, &v, 8);
-        *written |= w;
+        *written |= f->written;
         return true;
     }
-    if (!i)
+    if (f->enc_r != enc)
         return false;
     vcore__memcpy(&v, (const uint8_t *)n->vmcs12 + f->offset, 8);
     *value = v & f->mask;
@@ -534,11 +535,10 @@ static inline bool vcore__nvmx_fast_rw(vcore_nvmx_t *n, bool write, uint64_t enc
  * entry (vcore__vcpu_nested_shadow_before_l1()). */
 static inline void vcore__nvmx_fast_written(vcore_nvmx_t *n, uint64_t written)
 {
-    for (const vcore__nvmx_fast_field_t *f = &vcore__nvmx_fast.field[1]; written; written >>= 1, f++) {
-        if (written & 1u) {
-            n->dirty[f->word] |= f->bit;
-            n->chk_dirty[f->word] |= f->bit;
-        }
+    for (; written; written &= written - 1u) {
+        const vcore__nvmx_fast_field_t *f = &vcore__nvmx_fast.field[1u + (uint32_t)__builtin_ctzll(written)];
+        n->dirty[f->word] |= f->bit;
+        n->chk_dirty[f->word] |= f->bit;
     }
 }
 

@@ -82,32 +82,42 @@ const uint64_t vcore__nvmx_shadow_row_bit[VCORE__VMCS_NROWS] = {NVMX_SHADOW_RW(R
 /* The fast path's entries: none first, the writable rows, then the exit
  * information (VMREAD only); the _HIGH halves take the ordinary path. Two
  * fields in one slot would be one index initialised twice, which
- * -Woverride-init (-Wextra) refuses. */
+ * -Woverride-init (-Wextra) refuses. An entry refuses an operand (entry 0
+ * every one; a read-only field a VMWRITE's) by naming the encoding of
+ * a writable field with bit 63 set: that value's slot is the field's, so no
+ * lookup with it reaches any other entry, and the field's entry names the
+ * encoding without bit 63 in both directions. */
 #define FI(name) NVMX_FI_##name,
 #define FI_NONE(name)
 enum { NVMX_FI_NONE, NVMX_SHADOW_WRITABLE(FI, FI_NONE) NVMX_SHADOW_RO(FI, FI_NONE) NVMX_FI_COUNT };
 #undef FI
+#define ONE(name) +1
+enum { NVMX_FI_WRITABLE = 0 NVMX_SHADOW_WRITABLE(ONE, ONE) };
+#undef ONE
+/* GUEST_RIP: a writable field of the table (its entry number says so). */
+VCORE__STATIC_ASSERT(NVMX_FI_GUEST_RIP >= 1 && (int)NVMX_FI_GUEST_RIP <= (int)NVMX_FI_WRITABLE, fast_refuse_writable);
+#define NVMX_FAST_REFUSE ((1ull << 63) | VCORE_VMCS_GUEST_RIP)
 #define FF(name, w)                                                                                    \
-    {~0ull >> (64u - 8u * (uint32_t)sizeof(((vcore__vmcs12_t *)0)->name)),                           \
+    {VCORE_VMCS_##name, (w) ? VCORE_VMCS_##name : NVMX_FAST_REFUSE,                                    \
+     ~0ull >> (64u - 8u * (uint32_t)sizeof(((vcore__vmcs12_t *)0)->name)),                           \
      (w) ? 1ull << (NVMX_FI_##name - 1u) : 0u, 1ull << (VCORE__ROW_##name % 64u),                     \
-     (uint16_t)offsetof(vcore__vmcs12_t, name), (uint16_t)(VCORE__ROW_##name / 64u), 0u},
+     offsetof(vcore__vmcs12_t, name), (uint16_t)(VCORE__ROW_##name / 64u), {0u, 0u, 0u}},
 #define FF_W(name) FF(name, 1)
 #define FF_R(name) FF(name, 0)
 #define FX(name) [VCORE__NVMX_FAST_SLOT(VCORE_VMCS_##name)] = NVMX_FI_##name * sizeof(vcore__nvmx_fast_field_t),
 const vcore__nvmx_fast_table_t vcore__nvmx_fast = {
-    {{0, 0, 0, 0, 0, 0}, NVMX_SHADOW_WRITABLE(FF_W, FI_NONE) NVMX_SHADOW_RO(FF_R, FI_NONE)},
+    {{NVMX_FAST_REFUSE, NVMX_FAST_REFUSE, 0, 0, 0, 0, 0, {0, 0, 0}},
+     NVMX_SHADOW_WRITABLE(FF_W, FI_NONE) NVMX_SHADOW_RO(FF_R, FI_NONE)},
     {NVMX_SHADOW_WRITABLE(FX, FI_NONE) NVMX_SHADOW_RO(FX, FI_NONE)}};
 #undef FF
 #undef FF_W
 #undef FF_R
 #undef FX
 #undef FI_NONE
+#undef NVMX_FAST_REFUSE
 VCORE__STATIC_ASSERT(NVMX_FI_COUNT <= VCORE__NVMX_FAST_NFIELDS, fast_fields_fit);
-#define ONE(name) +1
-VCORE__STATIC_ASSERT((0 NVMX_SHADOW_WRITABLE(ONE, ONE)) <= 64, fast_written_fits);
-#undef ONE
+VCORE__STATIC_ASSERT(NVMX_FI_WRITABLE <= 64, fast_written_fits);
 VCORE__STATIC_ASSERT(sizeof(vcore__nvmx_fast.field) <= 0xffffu, fast_index_fits);
-VCORE__STATIC_ASSERT(sizeof(vcore__vmcs12_t) <= 0xffffu, fast_offset_fits);
 
 /* The encodings alone, for vcore_nvmx_shadow_fields(). */
 #define ENC(name) VCORE_VMCS_##name,
