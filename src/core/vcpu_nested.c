@@ -66,6 +66,7 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
     if (err)
         return err;
     ncfg.maxphyaddr = vcpu->x86->model.maxphyaddr;
+    ncfg.flags = vcpu->x86->model.linear_bits == 57u ? VCORE_NVMX_CFG_LA57 : 0u;
     err = vcore_nvmx_init(mem, len, &ncfg, &vcpu->nvmx, &vcpu->last_diag);
     /* vmcs02 lives on the backend's processor: its fields are those the
      * processor has, whatever L1 was offered. */
@@ -176,6 +177,7 @@ void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu)
 {
     if (vcpu->nvmx) {
         vcpu->nvmx->maxphyaddr = vcpu->x86->model.maxphyaddr;
+        vcpu->nvmx->linear_bits = vcpu->x86->model.linear_bits;
         /* The VM-entry rules read CPUID and MAXPHYADDR: all run again. */
         vcpu->nvmx->chk_passed = false;
     }
@@ -225,11 +227,8 @@ static uint32_t vcore__vcpu_nested_groups(const vcore_exit_t *exit)
     case VCORE_NVMX_VMCLEAR:
     case VCORE_NVMX_VMPTRLD:
     case VCORE_NVMX_VMPTRST:
-        mem = true;
-        break;
     case VCORE_NVMX_INVEPT:
     case VCORE_NVMX_INVVPID:
-        g |= VCORE_X86_STATE_CR4; /* INVVPID's canonical check follows CR4.LA57 */
         mem = true;
         break;
     case VCORE_NVMX_VMREAD:

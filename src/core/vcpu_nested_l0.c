@@ -190,11 +190,9 @@ static int vcore__vcpu_nested_l0_msr_state(vcore_vcpu_t *vcpu, bool write, uint3
     }
     uint64_t val = ((*rdx & 0xffffffffull) << 32) | (*rax & 0xffffffffull);
     if (field != VCORE_VMCS_GUEST_SYSENTER_CS) {
-        uint64_t cr4 = 0;
-        int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_CR4, &cr4);
-        if (err)
-            return err;
-        if (!vcore__x86_is_canonical(val, (cr4 & VCORE__CR4_LA57) ? 57u : 48u))
+        /* Canonical in the processor's linear-address width, whatever
+         * CR4.LA57: the rule of the vCPU's own WRMSR (x86/msr.c). */
+        if (!vcore__x86_is_canonical(val, x->model.linear_bits))
             return vcore__vcpu_nested_l0_gp(vcpu, exit, reflected);
     } else {
         val &= 0xffffffffull; /* a 32-bit field */

@@ -227,6 +227,22 @@ static inline void nested_cpuid_syscall(void)
     ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, c, 5), VCORE_OK);
 }
 
+/* The vCPU's CPUID as the fixture's, with leaf 7 and, when la57, 5-level
+ * paging in CPUID.(EAX=07H,ECX=0):ECX[16]: the processor's linear-address
+ * width is 57 bits then, 48 bits else (SDM Vol. 1, "Canonical Addressing"). */
+static inline void nested_cpuid_la57(bool la57)
+{
+    vcore_cpuid_entry_t c[] = {
+        {.function = 0, .eax = 7, .ebx = 0x756e6547, .ecx = 0x6c65746e, .edx = 0x49656e69},
+        {.function = 1, .eax = 0x50654, .ecx = (1u << 5), .edx = (1u << 6) | (1u << 3) | 1u},
+        {.function = 7, .ecx = la57 ? 1u << 16 : 0u},
+        {.function = 0x80000000, .eax = 0x80000008},
+        {.function = 0x80000001, .edx = (1u << 29) | (1u << 20)},
+        {.function = 0x80000008, .eax = 0x3028},
+    };
+    ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, c, 6), VCORE_OK);
+}
+
 /* The test VM: the mock backend (with host services `host` and processor
  * capabilities `mock_caps` when given), RAM mapped at guest-physical 0, one
  * nested-VMX vCPU (offered at most `l1_caps` when given) in the L1 state

@@ -471,6 +471,35 @@ START_TEST(wrmsr_of_l2_state_into_vmcs02)
 }
 END_TEST
 
+/* The same WRMSR with an address canonical in 57 bits and not in 48:
+ * canonical is relative to the processor's linear-address width (the rule
+ * of the vCPU's own WRMSR), not to CR4.LA57 (L2 runs 4-level paging): taken
+ * on a vCPU whose CPUID has 5-level paging, #GP(0) on one without. */
+START_TEST(wrmsr_of_l2_state_canonical_in_cpuid_width)
+{
+    nested_cpuid_la57(_i != 0);
+    msr_bitmap_clear();
+    nested_set_gpr(VCORE_X86_RCX, 0x175);
+    nested_set_gpr(VCORE_X86_RAX, 0x00001000ull);
+    nested_set_gpr(VCORE_X86_RDX, 0x00ff8000ull);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    nested_push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_CR4) & (1u << 12), 0);
+    if (_i) {
+        ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_SYSENTER_ESP), 0x00ff800000001000ull);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
+    } else {
+        ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_SYSENTER_ESP), 0);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+    }
+}
+END_TEST
+
 /* STI blocking ends with the instruction the VMM completed. */
 START_TEST(completion_ends_sti_blocking)
 {
@@ -1452,6 +1481,7 @@ static Suite *run_suite(void)
     tcase_add_test(tl, init_owed_when_reply_exits_to_l1_is_latched);
     tcase_add_test(tl, rdmsr_of_l2_state_answered_from_vmcs02);
     tcase_add_test(tl, wrmsr_of_l2_state_into_vmcs02);
+    tcase_add_loop_test(tl, wrmsr_of_l2_state_canonical_in_cpuid_width, 0, 2);
     tcase_add_test(tl, completion_ends_sti_blocking);
     tcase_add_test(tl, mmio_load_dword_from_l2);
     tcase_add_test(tl, mmio_load_ah_from_l2);

@@ -276,6 +276,39 @@ START_TEST(invvpid_flushes_vpid02_as_it_names)
 }
 END_TEST
 
+/* SDM Vol. 2, "INVVPID": an individual-address invalidation of a
+ * non-canonical linear address is VMfailValid 28; canonical is relative to
+ * the processor's linear-address width, as for INVLPG and INVPCID, not to
+ * CR4.LA57 (L1 runs 4-level paging here): 00FF800000001000H is canonical on
+ * a vCPU whose CPUID has 5-level paging, and not on one without. */
+START_TEST(invvpid_canonical_in_cpuid_width)
+{
+    const uint64_t addr = 0x00ff800000001000ull;
+    nested_cpuid_la57(_i != 0);
+    vmcs12_vpid(true, 5);
+    load_vmcs12();
+    enter_l2(VCORE_NVMX_VMLAUNCH);
+    ck_assert_uint_eq(sregs().cr4 & (1u << 12), 0);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = 0;
+    r.gpr[VCORE_X86_RBX] = OPND_GPA;
+    r.rip = L1_RIP;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    put(OPND_GPA, 5, 8);
+    put(OPND_GPA + 8, addr, 8);
+    l1_insn(VCORE_NVMX_INVVPID, MEM_RBX, 5);
+    if (_i) {
+        ck_assert_uint_eq(regs().rflags & 0x41u, 0);
+        ck_assert_uint_eq(flushes(), 2);
+        ck_assert_uint_eq(last_flush02().ranges[0], addr);
+    } else {
+        ck_assert_uint_eq(regs().rflags & 0x41u, 0x40u);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), 28);
+        ck_assert_uint_eq(flushes(), 1);
+    }
+}
+END_TEST
+
 /* Before L2 ran with VPID (it ran without: vmcs02 and vpid02 exist),
  * vpid02 holds nothing of L1's: even all-context INVVPID asks nothing. */
 START_TEST(invvpid_before_l2_ran_flushes_nothing)
@@ -344,6 +377,7 @@ static Suite *vpid_suite(void)
     tcase_add_test(tc, refused_l1_flush_leaves_l1_unchanged);
     tcase_add_test(tc, backend_without_vpid02);
     tcase_add_loop_test(tc, invvpid_flushes_vpid02_as_it_names, 0, (int)(sizeof(inv_cases) / sizeof(inv_cases[0])));
+    tcase_add_loop_test(tc, invvpid_canonical_in_cpuid_width, 0, 2);
     tcase_add_test(tc, invvpid_before_l2_ran_flushes_nothing);
     tcase_add_test(tc, failed_flush_is_retried_at_the_next_entry);
     tcase_add_test(tc, vmxoff_forgets_vpid02_contents);

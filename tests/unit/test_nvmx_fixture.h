@@ -85,7 +85,7 @@ static inline void fx_caps(vcore_nvmx_caps_t *c)
 
 /* Sets up RAM (identity map of 2 MiB with one large page), a 64-bit
  * CPL-0 register state and the nested state. */
-static inline void fx_setup_caps(fx_t *f, const vcore_nvmx_caps_t *caps)
+static inline void fx_setup_caps_flags(fx_t *f, const vcore_nvmx_caps_t *caps, uint32_t flags)
 {
     vcore_nvmx_config_t cfg;
 
@@ -103,6 +103,7 @@ static inline void fx_setup_caps(fx_t *f, const vcore_nvmx_caps_t *caps)
     cfg.size = sizeof(cfg);
     cfg.caps = *caps;
     cfg.maxphyaddr = 40;
+    cfg.flags = flags;
     ck_assert_uint_le(vcore_nvmx_storage_size(), sizeof(f->nvmx_store));
     ck_assert_int_eq(vcore_nvmx_init(f->nvmx_store, sizeof(f->nvmx_store), &cfg, &f->n, NULL),
                      VCORE_OK);
@@ -125,6 +126,11 @@ static inline void fx_setup_caps(fx_t *f, const vcore_nvmx_caps_t *caps)
     }
     f->in.sregs.seg[VCORE_X86_CS].ar = 0x9b | VCORE_X86_AR_L | VCORE_X86_AR_G;
     f->res.size = sizeof(f->res);
+}
+
+static inline void fx_setup_caps(fx_t *f, const vcore_nvmx_caps_t *caps)
+{
+    fx_setup_caps_flags(f, caps, 0);
 }
 
 static inline void fx_setup(fx_t *f)

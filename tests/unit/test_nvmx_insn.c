@@ -627,6 +627,42 @@ START_TEST(invvpid_cases)
 }
 END_TEST
 
+/* SDM Vol. 2, "INVVPID": an individual-address invalidation of a linear
+ * address that is not canonical is VMfailValid 28. Canonical is relative to
+ * the processor's linear-address width (57 bits with 5-level paging,
+ * CPUID.(EAX=07H,ECX=0):ECX.LA57), as for INVLPG and INVPCID, not to
+ * CR4.LA57: 00FF800000000000H is canonical on an LA57 processor running
+ * 4-level paging, and not on a processor without 5-level paging. */
+START_TEST(invvpid_canonical_in_processor_width)
+{
+    const uint64_t la57_only = 0x00ff800000000000ull, neither = 0x0100000000000000ull;
+    fx_current(&F);
+    inv(&F, VCORE_NVMX_INVVPID, 0, 5, la57_only);
+    ck_failvalid(&F, 28, VCORE_DIAG_NVMX_FAIL_INV_OPERAND);
+    vcore_nvmx_caps_t c;
+    fx_caps(&c);
+    fx_teardown(&F);
+    fx_setup_caps_flags(&F, &c, VCORE_NVMX_CFG_LA57);
+    fx_current(&F);
+    ck_assert_uint_eq(F.in.sregs.cr4 & (1u << 12), 0); /* 4-level paging */
+    inv(&F, VCORE_NVMX_INVVPID, 0, 5, la57_only);
+    ck_succeed(&F);
+    ck_assert_uint_eq(F.res.inv_addr, la57_only);
+    inv(&F, VCORE_NVMX_INVVPID, 0, 5, neither);
+    ck_failvalid(&F, 28, VCORE_DIAG_NVMX_FAIL_INV_OPERAND);
+    /* Flags other than VCORE_NVMX_CFG_LA57 are reserved. */
+    vcore_nvmx_config_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.size = sizeof(cfg);
+    cfg.caps = c;
+    cfg.maxphyaddr = 40;
+    cfg.flags = VCORE_NVMX_CFG_LA57 << 1;
+    vcore_nvmx_t *n = NULL;
+    static uint8_t store[sizeof(F.nvmx_store)] __attribute__((aligned(8)));
+    ck_assert_int_eq(vcore_nvmx_init(store, sizeof(store), &cfg, &n, NULL), VCORE_ERR_INVAL);
+}
+END_TEST
+
 START_TEST(inv_unsupported_is_ud)
 {
     vcore_nvmx_caps_t c;
@@ -955,6 +991,7 @@ static Suite *nvmx_suite(void)
     tcase_add_test(tc, vmxon_fail_invalid);
     tcase_add_test(tc, vmxon_success_then_in_root);
     tcase_add_test(tc, operand_noncanonical_gp_and_ss);
+    tcase_add_test(tc, invvpid_canonical_in_processor_width);
     tcase_add_test(tc, operand_fs_base_index_scale_disp);
     tcase_add_test(tc, operand_page_fault);
     tcase_add_test(tc, operand_unbacked_is_fault_error);

@@ -313,8 +313,18 @@ typedef struct vcore_nvmx_config {
     size_t size;             /**< sizeof(vcore_nvmx_config_t). */
     vcore_nvmx_caps_t caps;  /**< Capability MSRs L1 sees (checked with vcore_nvmx_caps_check()). */
     uint32_t maxphyaddr;     /**< L1's physical-address width, 32..52. */
-    uint32_t flags;          /**< Reserved, must be 0. */
+    uint32_t flags;          /**< VCORE_NVMX_CFG_*; other bits reserved, must be 0. */
 } vcore_nvmx_config_t;
+
+/**
+ * @brief vcore_nvmx_config_t flag: L1's processor supports 5-level paging
+ * (CPUID.(EAX=07H,ECX=0):ECX.LA57). The linear address of an
+ * individual-address INVVPID is then canonical in 57 bits whatever CR4.LA57
+ * says, in 48 bits without it: like INVLPG and INVPCID, the check is against
+ * the processor's linear-address width, not the current paging mode (SDM
+ * Vol. 3, "INVVPID": "not canonical"; KVM models the same).
+ */
+#define VCORE_NVMX_CFG_LA57 (1u << 0)
 
 /**
  * @brief Bytes of caller storage a ::vcore_nvmx_t needs (two 4 KiB pages and bookkeeping).

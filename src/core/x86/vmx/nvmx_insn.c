@@ -609,9 +609,11 @@ static int nvmx_insn_inv(vcore__nvmx_ctx_t *c, bool vpid)
         return nvmx_insn_access_status(err);
     if (vpid) {
         uint16_t id = (uint16_t)desc[0];
-        /* Descriptor bits 63:16 are reserved; VPID 0 is L0's own. */
+        /* Descriptor bits 63:16 are reserved; VPID 0 is L0's own; the
+         * address is canonical in the processor's linear-address width,
+         * whatever CR4.LA57 (VCORE_NVMX_CFG_LA57). */
         if ((desc[0] >> 16) != 0 || (type != 2 && id == 0) ||
-            (type == 0 && !vcore__x86_is_canonical(desc[1], (c->in.sregs.cr4 & VCORE__CR4_LA57) ? 57u : 48u)))
+            (type == 0 && !vcore__x86_is_canonical(desc[1], c->n->linear_bits)))
             return nvmx_insn_fail(c, VCORE_VMXERR_INVALID_INVEPT_INVVPID,
                                   VCORE_DIAG_NVMX_FAIL_INV_OPERAND, nvmx_insn_current(c));
         c->res->inv_vpid = id;
