@@ -9,7 +9,7 @@
  * it defines) is derived once from its CPUID table, with the model the
  * vCPU's own register checks use (cpuid.c).
  */
-#include "check_priv.h"
+#include "svm_chk.h"
 
 void vcore__svm_chk_fail(vcore__svm_chk_t *c, uint32_t id, uint64_t value)
 {

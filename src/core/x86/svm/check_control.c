@@ -3,7 +3,7 @@
  * "Canonicalization and Consistency Checks"): the VMRUN intercept, the
  * extent of the MSR and I/O permission maps, and the ASID.
  */
-#include "check_priv.h"
+#include "svm_chk.h"
 
 /* "The MSR or IOIO intercept tables extend to a physical address that is
  * greater than or equal to the maximum supported physical address": the

@@ -9,7 +9,7 @@
  * is ignored by the processor, and an interrupt (TYPE 0 or 4) may use any
  * vector.
  */
-#include "check_priv.h"
+#include "svm_chk.h"
 
 void vcore__svm_check_event(vcore__svm_chk_t *c)
 {

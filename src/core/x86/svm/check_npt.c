@@ -12,7 +12,7 @@
  * implemented physical address are MBZ; the legacy formats hold a 32-bit
  * root and have no MBZ bits.
  */
-#include "check_priv.h"
+#include "svm_chk.h"
 
 void vcore__svm_check_npt(vcore__svm_chk_t *c)
 {

@@ -8,7 +8,7 @@
  * both set - because VMRUN computes EFER.LMA from them; the LMA bit of the
  * VMCB is not trusted.
  */
-#include "check_priv.h"
+#include "svm_chk.h"
 
 void vcore__svm_check_save(vcore__svm_chk_t *c)
 {

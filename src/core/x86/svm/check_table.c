@@ -2,7 +2,7 @@
  * check_table.c - the VMRUN check table: descriptions, iteration and
  * lookup, all generated from VCORE_SVM_CHECK_LIST (svm_check_list.h).
  */
-#include "check_priv.h"
+#include "svm_chk.h"
 
 /* Row positions, in table order. */
 enum vcore__svm_check_row {

@@ -1,12 +1,12 @@
 /*
- * check_priv.h - the context shared by the VMRUN check files (private).
+ * svm_chk.h - the context shared by the VMRUN check files (private).
  *
  * One file per group of rules fills in failures through vcore__svm_chk_fail();
  * check.c derives L1's facts once, runs the groups in table order and turns
  * the first failure into the verdict.
  */
-#ifndef VCORE_CORE_X86_SVM_CHECK_PRIV_H
-#define VCORE_CORE_X86_SVM_CHECK_PRIV_H
+#ifndef VCORE_CORE_X86_SVM_SVM_CHK_H
+#define VCORE_CORE_X86_SVM_SVM_CHK_H
 
 #include "../x86.h"
 #include "../x86_bits.h"
@@ -59,4 +59,4 @@ void vcore__svm_check_control(vcore__svm_chk_t *c); /* check_control.c */
 void vcore__svm_check_event(vcore__svm_chk_t *c);   /* check_event.c */
 void vcore__svm_check_npt(vcore__svm_chk_t *c);     /* check_npt.c */
 
-#endif /* VCORE_CORE_X86_SVM_CHECK_PRIV_H */
+#endif /* VCORE_CORE_X86_SVM_SVM_CHK_H */
