@@ -1,9 +1,9 @@
 /*
  * kvm_priv.h - private interface of the Linux /dev/kvm backend.
  *
- * Shared by every file of src/backend-kvm (and by kvm_nested.c, which
- * another issue adds): the private VM and vCPU contexts, the system-call
- * table, and the internal functions of each file.
+ * Shared by every file of src/backend-kvm: the private VM and vCPU
+ * contexts, the system-call table, and the internal functions of each
+ * file.
  *
  * System calls go through vcore_kvm_sys_t, which lives in the private VM
  * context: tests wrap vm_init, fill the table with fakes before the real

@@ -114,8 +114,16 @@ typedef struct vcore__mock_vcpu {
 
 extern const vcore_backend_t vcore__backend_mock_ops;
 
-/* The mock state of a vCPU, or NULL if it does not run on the mock. */
-vcore__mock_vcpu_t *vcore__mock_of(const vcore_vcpu_t *vcpu);
+/* The mock state of a vCPU, or NULL if it does not run on the mock: by
+ * the run op, not the table's address (a test may register a copy of the
+ * table with some ops or sizes changed). */
+static inline vcore__mock_vcpu_t *vcore__mock_of(const vcore_vcpu_t *vcpu)
+{
+    const vcore_backend_t *be = vcore_vcpu_backend(vcpu);
+    if (!be || be->vcpu_run != vcore__backend_mock_ops.vcpu_run)
+        return NULL;
+    return vcore_vcpu_backend_priv(vcpu);
+}
 /* Counts an op and returns the one-shot error injected for it, if any. */
 static inline int vcore__mock_op(vcore__mock_vcpu_t *m, uint32_t op)
 {

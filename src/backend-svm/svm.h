@@ -254,10 +254,23 @@ bool vcore__svm_vmcb_run(vcore__svm_vcpu_t *c, const vcore__svm_vm_t *v);
 int vcore__svm_state_get(vcore__svm_vcpu_t *c, vcore_x86_state_t *st, uint32_t groups);
 /* Writes the groups of st into VMCB01, only the fields that change. */
 int vcore__svm_state_set(vcore__svm_vcpu_t *c, const vcore_x86_state_t *st, uint32_t groups);
-/* The guest executes 64-bit code (EFER.LMA and CS.L). */
-bool vcore__svm_state_long64(vcore__svm_vcpu_t *c);
+/* The guest executes 64-bit code (EFER.LMA and CS.L). Inline, like the
+ * VMCB accessors it is made of: the event and decode files read the mode
+ * without calling into the state file that calls them. */
+static inline bool vcore__svm_state_long64(vcore__svm_vcpu_t *c)
+{
+    return (VCORE__SVM_RD(c, save.efer) & VCORE__EFER_LMA) && (VCORE__SVM_RD(c, save.cs.attrib) & VCORE_VMCB_ATTR_L);
+}
 /* The code size (16, 32, 64) of the guest. */
-uint32_t vcore__svm_state_code_bits(vcore__svm_vcpu_t *c);
+static inline uint32_t vcore__svm_state_code_bits(vcore__svm_vcpu_t *c)
+{
+    if (vcore__svm_state_long64(c))
+        return 64;
+    /* Real mode and virtual-8086 mode execute 16-bit code. */
+    if (!(VCORE__SVM_RD(c, save.cr0) & VCORE__CR0_PE) || (VCORE__SVM_RD(c, save.rflags) & VCORE__RFLAGS_VM))
+        return 16;
+    return (VCORE__SVM_RD(c, save.cs.attrib) & VCORE_VMCB_ATTR_DB) ? 32u : 16u;
+}
 /* Completes the exited instruction: RIP to c->next_rip; its interrupt
  * shadow is over (blocking by STI / MOV SS lasts one instruction). */
 void vcore__svm_state_skip(vcore__svm_vcpu_t *c);

@@ -284,20 +284,6 @@ int vcore__svm_state_set(vcore__svm_vcpu_t *c, const vcore_x86_state_t *st, uint
     return VCORE_OK;
 }
 
-bool vcore__svm_state_long64(vcore__svm_vcpu_t *c)
-{
-    return (VCORE__SVM_RD(c, save.efer) & VCORE__EFER_LMA) && (VCORE__SVM_RD(c, save.cs.attrib) & VCORE_VMCB_ATTR_L);
-}
-
-uint32_t vcore__svm_state_code_bits(vcore__svm_vcpu_t *c)
-{
-    if (vcore__svm_state_long64(c))
-        return 64;
-    /* Real mode and virtual-8086 mode execute 16-bit code. */
-    if (!(VCORE__SVM_RD(c, save.cr0) & VCORE__CR0_PE) || (VCORE__SVM_RD(c, save.rflags) & VCORE__RFLAGS_VM))
-        return 16;
-    return (VCORE__SVM_RD(c, save.cs.attrib) & VCORE_VMCB_ATTR_DB) ? 32u : 16u;
-}
 
 void vcore__svm_state_skip(vcore__svm_vcpu_t *c)
 {

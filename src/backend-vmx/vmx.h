@@ -7,6 +7,7 @@
  *   vmx_root.c    VMX root operation per physical processor (reference-counted)
  *   vmx_pool.c    per-VM page pool over the host's alloc_pages
  *   vmx_ept.c     EPT builder (prepare / commit), EPTP
+ *   vmx_field.c   VMCS field access: VMREAD/VMWRITE, control words, vmcs01 guest fields with a known-field cache
  *   vmx_vmcs.c    VMCS objects (vmcs01 and the hardware VMCS ops), vmcs01 construction
  *   vmx_state.c   field-group sync between the core model and a VMCS, with a known-field cache
  *   vmx_events.c  event injection, IDT-vectoring readback, interruptibility, windows
@@ -373,12 +374,31 @@ void vcore__vmx_ept_unmap(vcore__vmx_ept_t *e, const vcore__vmx_pool_t *p, const
 uint64_t vcore__vmx_ept_lookup(const vcore__vmx_ept_t *e, const vcore__vmx_pool_t *p, uint64_t gpa,
                                uint64_t *page_size);
 
-/* ---- vmx_vmcs.c ---- */
+/* ---- vmx_field.c ---- */
 /* Checked VMWRITE/VMREAD: VCORE_ERR_HWFAIL on VMfail. */
-int vcore__vmx_vmwrite(uint32_t field, uint64_t value);
-int vcore__vmx_vmread(uint32_t field, uint64_t *value);
+int vcore__vmx_field_write(uint32_t field, uint64_t value);
+int vcore__vmx_field_read(uint32_t field, uint64_t *value);
 /* Writes a major control word through the VMCS's control shadow (skipped when unchanged). */
-int vcore__vmx_vmcs_ctl(struct vcore_hw_vmcs *o, uint32_t field, uint32_t value);
+int vcore__vmx_field_ctl(struct vcore_hw_vmcs *o, uint32_t field, uint32_t value);
+/* Kinds of vmcs01 guest fields (see VCORE__VMX_FIELD_LIST). */
+enum { VCORE__VMX_K_PLAIN, VCORE__VMX_K_CR0_HW, VCORE__VMX_K_CR4_HW, VCORE__VMX_K_EFER, VCORE__VMX_K_EVENTS };
+/* vmcs01's guest fields the state groups map to, by index (VCORE__VMX_F_*). */
+typedef struct vcore__vmx_field_row {
+    uint32_t encoding; /* VMCS field encoding */
+    uint32_t group;    /* VCORE_X86_STATE_* group of the member */
+    uint16_t offset;   /* offset of the member in vcore_x86_state_t */
+    uint8_t width;     /* its size in bytes */
+    uint8_t kind;      /* VCORE__VMX_K_* */
+} vcore__vmx_field_row_t;
+extern const vcore__vmx_field_row_t vcore__vmx_fields[VCORE__VMX_NR_FIELDS];
+/* One field of vmcs01 through the cache (VMREAD only when unknown). */
+int vcore__vmx_field_get(vcore__vmx_vcpu_t *c, uint32_t f, uint64_t *value);
+/* Writes one field of vmcs01 unless it is known to hold the value. */
+int vcore__vmx_field_put(vcore__vmx_vcpu_t *c, uint32_t f, uint64_t value);
+/* The field index (VCORE__VMX_F_*) of an encoding, or VCORE__VMX_NR_FIELDS. */
+uint32_t vcore__vmx_field_index(uint32_t encoding);
+
+/* ---- vmx_vmcs.c ---- */
 int vcore__vmx_vm_setup(vcore__vmx_vm_t *v, const vcore_host_t *host);
 void vcore__vmx_vm_teardown(vcore__vmx_vm_t *v, const vcore_host_t *host);
 /* VMX root operation, the MSR lists and vmcs01 (VMCLEARed and current). */
@@ -419,12 +439,6 @@ int vcore__vmx_state_get(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, vcore_x
 /* Writes the groups of st, skipping fields the VMCS is known to hold. */
 int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const vcore_x86_state_t *st,
                          uint32_t groups);
-/* One field of vmcs01 through the cache (VMREAD only when unknown). */
-int vcore__vmx_state_field(vcore__vmx_vcpu_t *c, uint32_t f, uint64_t *value);
-/* Writes one field of vmcs01 unless it is known to hold the value. */
-int vcore__vmx_state_put(vcore__vmx_vcpu_t *c, uint32_t f, uint64_t value);
-/* The field index (VCORE__VMX_F_*) of an encoding, or VCORE__VMX_NR_FIELDS. */
-uint32_t vcore__vmx_state_index(uint32_t encoding);
 /* Completes the exited instruction: RIP past it (32 bits outside 64-bit
  * mode), and blocking by STI / MOV SS ends with it. */
 int vcore__vmx_state_skip(vcore__vmx_vcpu_t *c);

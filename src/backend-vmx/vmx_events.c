@@ -20,7 +20,7 @@
 int vcore__vmx_events_get(vcore__vmx_vcpu_t *c, vcore_x86_events_t *out)
 {
     uint64_t intr = 0;
-    int err = vcore__vmx_state_field(c, VCORE__VMX_F_INTR_STATE, &intr);
+    int err = vcore__vmx_field_get(c, VCORE__VMX_F_INTR_STATE, &intr);
     if (err)
         return err;
     c->ev.sti_blocking = (intr & VCORE__INTR_STI) ? 1u : 0u;
@@ -36,7 +36,7 @@ int vcore__vmx_events_set(vcore__vmx_vcpu_t *c, const vcore_x86_events_t *in)
     uint64_t intr = 0;
     c->ev = *in; /* the core checked it (vcore__x86_events_check) */
     /* Bits 2 (SMI) and 4 (enclave interruption) are the processor's: kept. */
-    int err = vcore__vmx_state_field(c, VCORE__VMX_F_INTR_STATE, &intr);
+    int err = vcore__vmx_field_get(c, VCORE__VMX_F_INTR_STATE, &intr);
     if (err)
         return err;
     intr &= ~(uint64_t)VCORE__INTR_STATE_EVENTS;
@@ -46,20 +46,20 @@ int vcore__vmx_events_set(vcore__vmx_vcpu_t *c, const vcore_x86_events_t *in)
         intr |= VCORE__INTR_MOVSS;
     if (in->nmi_masked)
         intr |= VCORE__INTR_NMI;
-    return vcore__vmx_state_put(c, VCORE__VMX_F_INTR_STATE, intr);
+    return vcore__vmx_field_put(c, VCORE__VMX_F_INTR_STATE, intr);
 }
 
 int vcore__vmx_events_end_blocking(vcore__vmx_vcpu_t *c)
 {
     uint64_t intr = 0;
-    int err = vcore__vmx_state_field(c, VCORE__VMX_F_INTR_STATE, &intr);
+    int err = vcore__vmx_field_get(c, VCORE__VMX_F_INTR_STATE, &intr);
     if (err)
         return err;
     c->ev.sti_blocking = 0;
     c->ev.movss_blocking = 0;
     if (!(intr & (VCORE__INTR_STI | VCORE__INTR_MOVSS)))
         return VCORE_OK;
-    return vcore__vmx_state_put(c, VCORE__VMX_F_INTR_STATE,
+    return vcore__vmx_field_put(c, VCORE__VMX_F_INTR_STATE,
                                 intr & ~(uint64_t)(VCORE__INTR_STI | VCORE__INTR_MOVSS));
 }
 
@@ -101,18 +101,18 @@ int vcore__vmx_events_entry(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v)
      * the first one without virtual-NMI blocking. Armed while requested. */
     uint32_t proc = v->ctls.proc | (e->request_interrupt_window ? VCORE__PROC_IRQ_WINDOW : 0u) |
                     (e->request_nmi_window ? VCORE__PROC_NMI_WINDOW : 0u);
-    int err = vcore__vmx_vmcs_ctl(o, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc);
+    int err = vcore__vmx_field_ctl(o, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, proc);
     if (err)
         return err;
     bool soft;
     uint32_t info = vcore__vmx_events_info(e, &soft);
     c->injected = info != 0;
     if (info & VCORE__INTR_HAS_ERR)
-        err = vcore__vmx_vmwrite(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, e->exception_error_code);
+        err = vcore__vmx_field_write(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, e->exception_error_code);
     /* A software interrupt or exception pushes the address after the
      * instruction: VM entry needs its length. */
     if (!err && soft)
-        err = vcore__vmx_vmwrite(VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN, e->soft_insn_len);
+        err = vcore__vmx_field_write(VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN, e->soft_insn_len);
     if (err)
         return err;
     /* Exits clear the valid bit (vmx_vmcs.c): with nothing to inject the
@@ -123,7 +123,7 @@ int vcore__vmx_events_entry(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v)
         return VCORE_OK;
     o->entry_intr = info;
     o->entry_intr_known = false; /* until the VMWRITE succeeds */
-    err = vcore__vmx_vmwrite(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, info);
+    err = vcore__vmx_field_write(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, info);
     if (err)
         return err;
     o->entry_intr_known = true;
@@ -149,7 +149,7 @@ void vcore__vmx_events_exited(vcore__vmx_vcpu_t *c, bool failed_entry)
 int vcore__vmx_events_idt_vectoring(vcore__vmx_vcpu_t *c, vcore_exit_t *exit)
 {
     uint64_t idt = 0, code = 0, len = 0;
-    int err = vcore__vmx_vmread(VCORE_VMCS_IDT_VECTORING_INFO_FIELD, &idt);
+    int err = vcore__vmx_field_read(VCORE_VMCS_IDT_VECTORING_INFO_FIELD, &idt);
     if (err)
         return err;
     exit->raw.data[3] = idt;
@@ -158,11 +158,11 @@ int vcore__vmx_events_idt_vectoring(vcore__vmx_vcpu_t *c, vcore_exit_t *exit)
     uint32_t type = VCORE__INTR_TYPE(idt);
     uint8_t vector = VCORE__INTR_VECTOR(idt);
     if (idt & VCORE__INTR_HAS_ERR)
-        err = vcore__vmx_vmread(VCORE_VMCS_IDT_VECTORING_ERROR_CODE, &code);
+        err = vcore__vmx_field_read(VCORE_VMCS_IDT_VECTORING_ERROR_CODE, &code);
     /* For software interrupts and exceptions the VM-exit instruction length
      * is that of the instruction whose event was being delivered. */
     if (!err && type >= VCORE__INTR_TYPE_SOFT_INT)
-        err = vcore__vmx_vmread(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &len);
+        err = vcore__vmx_field_read(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &len);
     if (err)
         return err;
     exit->raw.data[4] = code;
@@ -186,9 +186,9 @@ int vcore__vmx_events_idt_vectoring(vcore__vmx_vcpu_t *c, vcore_exit_t *exit)
          * Guest Non-Register State"); its delivery had not completed, so the
          * blocking it would set is not in force yet. */
         uint64_t intr = 0;
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_INTR_STATE, &intr);
+        err = vcore__vmx_field_get(c, VCORE__VMX_F_INTR_STATE, &intr);
         if (!err)
-            err = vcore__vmx_state_put(c, VCORE__VMX_F_INTR_STATE, intr & ~(uint64_t)VCORE__INTR_NMI);
+            err = vcore__vmx_field_put(c, VCORE__VMX_F_INTR_STATE, intr & ~(uint64_t)VCORE__INTR_NMI);
         e->nmi_masked = 0;
         break;
     }

@@ -70,7 +70,7 @@ static bool vcore__vmx_exit_in_delivery(uint32_t basic)
 static int vcore__vmx_exit_len(vcore__vmx_vcpu_t *c, vcore_exit_t *exit)
 {
     uint64_t len;
-    int err = vcore__vmx_vmread(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &len);
+    int err = vcore__vmx_field_read(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, &len);
     if (err)
         return err;
     c->instr_len = (uint32_t)len;
@@ -110,10 +110,10 @@ static int vcore__vmx_exit_sregs(vcore__vmx_vcpu_t *c, bool code, vcore_x86_stat
     if (err || !code)
         return err;
     uint64_t base, ar;
-    err = vcore__vmx_state_field(c, VCORE__VMX_F_CS_BASE, &base);
+    err = vcore__vmx_field_get(c, VCORE__VMX_F_CS_BASE, &base);
     if (err)
         return err;
-    err = vcore__vmx_state_field(c, VCORE__VMX_F_CS_AR, &ar);
+    err = vcore__vmx_field_get(c, VCORE__VMX_F_CS_AR, &ar);
     if (err)
         return err;
     st->sregs.seg[VCORE_X86_CS].base = base;
@@ -135,7 +135,7 @@ static size_t vcore__vmx_exit_fetch(vcore__vmx_vcpu_t *c, const vcore_x86_state_
 static int vcore__vmx_exit_ept(vcore__vmx_vcpu_t *c, vcore_exit_t *exit)
 {
     uint64_t q = exit->raw.qualification, gpa;
-    int err = vcore__vmx_vmread(VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, &gpa);
+    int err = vcore__vmx_field_read(VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, &gpa);
     if (err)
         return err;
     exit->raw.data[5] = gpa;
@@ -159,7 +159,7 @@ static int vcore__vmx_exit_ept(vcore__vmx_vcpu_t *c, vcore_exit_t *exit)
     uint64_t rip;
     err = vcore__vmx_exit_sregs(c, true, &st);
     if (!err)
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_RIP, &rip);
+        err = vcore__vmx_field_get(c, VCORE__VMX_F_RIP, &rip);
     if (err)
         return err;
     exit->raw.data[6] = rip;
@@ -180,7 +180,7 @@ static int vcore__vmx_exit_ept(vcore__vmx_vcpu_t *c, vcore_exit_t *exit)
     if (mov.is_write) {
         uint64_t v = mov.has_imm ? mov.imm : c->g.gpr[mov.reg];
         if (!mov.has_imm && mov.reg == VCORE_X86_RSP) {
-            err = vcore__vmx_state_field(c, VCORE__VMX_F_RSP, &v);
+            err = vcore__vmx_field_get(c, VCORE__VMX_F_RSP, &v);
             if (err)
                 return err;
         }
@@ -205,7 +205,7 @@ static int vcore__vmx_exit_io_asize(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, ui
     const vcore__vmx_vm_t *v = vcore_vm_backend_priv(c->vmobj);
     if (v->caps.basic & VCORE__VMX_BASIC_INS_OUTS_INFO) {
         uint64_t info;
-        int err = vcore__vmx_vmread(VCORE_VMCS_VMX_INSTRUCTION_INFO, &info);
+        int err = vcore__vmx_field_read(VCORE_VMCS_VMX_INSTRUCTION_INFO, &info);
         if (err)
             return err;
         exit->raw.data[7] = info;
@@ -217,7 +217,7 @@ static int vcore__vmx_exit_io_asize(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, ui
     uint64_t rip;
     int err = vcore__vmx_exit_sregs(c, true, &st);
     if (!err)
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_RIP, &rip);
+        err = vcore__vmx_field_get(c, VCORE__VMX_F_RIP, &rip);
     if (err)
         return err;
     uint8_t insn[15];
@@ -233,11 +233,11 @@ static int vcore__vmx_exit_string(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, uint
     uint64_t gla, rflags, efer;
     int err = vcore__vmx_exit_io_asize(c, exit, &asize);
     if (!err)
-        err = vcore__vmx_vmread(VCORE_VMCS_GUEST_LINEAR_ADDRESS, &gla);
+        err = vcore__vmx_field_read(VCORE_VMCS_GUEST_LINEAR_ADDRESS, &gla);
     if (!err)
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_RFLAGS, &rflags);
+        err = vcore__vmx_field_get(c, VCORE__VMX_F_RFLAGS, &rflags);
     if (!err)
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);
+        err = vcore__vmx_field_get(c, VCORE__VMX_F_EFER, &efer);
     if (err)
         return err;
     c->io_asize = (uint8_t)asize;
@@ -377,11 +377,11 @@ static int vcore__vmx_exit_vmx_insn(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, ui
     bool operand = basic != VCORE_VMX_EXIT_VMLAUNCH && basic != VCORE_VMX_EXIT_VMRESUME &&
                    basic != VCORE_VMX_EXIT_VMXOFF;
     if (operand) {
-        err = vcore__vmx_vmread(VCORE_VMCS_VMX_INSTRUCTION_INFO, &info);
+        err = vcore__vmx_field_read(VCORE_VMCS_VMX_INSTRUCTION_INFO, &info);
         bool reg = VCORE__II_IS_REG(info) &&
                    (basic == VCORE_VMX_EXIT_VMREAD || basic == VCORE_VMX_EXIT_VMWRITE);
         if (!err && !reg)
-            err = vcore__vmx_vmread(VCORE_VMCS_EXIT_QUALIFICATION, &q);
+            err = vcore__vmx_field_read(VCORE_VMCS_EXIT_QUALIFICATION, &q);
         if (err)
             return err;
     }
@@ -418,9 +418,9 @@ bool vcore__vmx_exit_host_event(uint64_t info)
 static int vcore__vmx_exit_exception(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, bool *again)
 {
     uint64_t info, code = 0;
-    int err = vcore__vmx_vmread(VCORE_VMCS_VM_EXIT_INTR_INFO, &info);
+    int err = vcore__vmx_field_read(VCORE_VMCS_VM_EXIT_INTR_INFO, &info);
     if (!err && (info & VCORE__INTR_HAS_ERR))
-        err = vcore__vmx_vmread(VCORE_VMCS_VM_EXIT_INTR_ERROR_CODE, &code);
+        err = vcore__vmx_field_read(VCORE_VMCS_VM_EXIT_INTR_ERROR_CODE, &code);
     if (err)
         return err;
     exit->raw.data[1] = info;
@@ -433,16 +433,16 @@ static int vcore__vmx_exit_exception(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, b
     if (vec == VCORE__VEC_DB || vec == VCORE__VEC_PF) {
         /* #DB: the DR6 bits; #PF: the faulting address ("Exit Qualification
          * for Debug Exceptions" / page-fault exceptions). */
-        err = vcore__vmx_vmread(VCORE_VMCS_EXIT_QUALIFICATION, &exit->raw.qualification);
+        err = vcore__vmx_field_read(VCORE_VMCS_EXIT_QUALIFICATION, &exit->raw.qualification);
         if (err)
             return err;
     }
     uint64_t q = exit->raw.qualification;
     if (vec == VCORE__VEC_DB || vec == VCORE__VEC_BP) {
         uint64_t rip, dr7;
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_RIP, &rip);
+        err = vcore__vmx_field_get(c, VCORE__VMX_F_RIP, &rip);
         if (!err)
-            err = vcore__vmx_state_field(c, VCORE__VMX_F_DR7, &dr7);
+            err = vcore__vmx_field_get(c, VCORE__VMX_F_DR7, &dr7);
         if (err)
             return err;
         exit->reason = VCORE_EXIT_DEBUG;
@@ -478,7 +478,7 @@ int vcore__vmx_exit_decode(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, uint32_t re
     uint32_t basic = VCORE_VMX_EXIT_REASON_BASIC(reason);
     vcore__vmx_events_exited(c, failed);
     if (failed || vcore__vmx_exit_has_qual(basic)) {
-        err = vcore__vmx_vmread(VCORE_VMCS_EXIT_QUALIFICATION, &exit->raw.qualification);
+        err = vcore__vmx_field_read(VCORE_VMCS_EXIT_QUALIFICATION, &exit->raw.qualification);
         if (err)
             return err;
     }
@@ -590,7 +590,7 @@ int vcore__vmx_exit_decode(vcore__vmx_vcpu_t *c, vcore_exit_t *exit, uint32_t re
     case VCORE_VMX_EXIT_EPT_VIOLATION:
         return vcore__vmx_exit_ept(c, exit);
     case VCORE_VMX_EXIT_EPT_MISCONFIG:
-        err = vcore__vmx_vmread(VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, &v);
+        err = vcore__vmx_field_read(VCORE_VMCS_GUEST_PHYSICAL_ADDRESS, &v);
         if (err)
             return err;
         exit->raw.data[5] = v;

@@ -20,30 +20,6 @@
 
 #include "virtcore/vm.h"
 
-/* Kinds of table entries (see VCORE__VMX_FIELD_LIST). */
-enum { VCORE__VMX_K_PLAIN, VCORE__VMX_K_CR0_HW, VCORE__VMX_K_CR4_HW, VCORE__VMX_K_EFER, VCORE__VMX_K_EVENTS };
-
-static const struct {
-    uint32_t encoding; /* VMCS field encoding */
-    uint32_t group;    /* VCORE_X86_STATE_* group of the member */
-    uint16_t offset;   /* offset of the member in vcore_x86_state_t */
-    uint8_t width;     /* its size in bytes */
-    uint8_t kind;      /* VCORE__VMX_K_* */
-} vcore__vmx_fields[VCORE__VMX_NR_FIELDS] = {
-#define VCORE__VMX_FIELD_ROW(name, enc, grp, vol, off, w, kind)                                     \
-    {(enc), (grp), (uint16_t)(off), (w), VCORE__VMX_K_##kind},
-    VCORE__VMX_FIELD_LIST(VCORE__VMX_FIELD_ROW)
-#undef VCORE__VMX_FIELD_ROW
-};
-
-uint32_t vcore__vmx_state_index(uint32_t encoding)
-{
-    for (uint32_t i = 0; i < VCORE__VMX_NR_FIELDS; i++)
-        if (vcore__vmx_fields[i].encoding == encoding)
-            return i;
-    return VCORE__VMX_NR_FIELDS;
-}
-
 /* The member a field maps to, read or written at its own width. */
 static uint64_t vcore__vmx_state_load(const vcore_x86_state_t *st, uint32_t f)
 {
@@ -87,36 +63,6 @@ static void vcore__vmx_state_store(vcore_x86_state_t *st, uint32_t f, uint64_t v
     }
 }
 
-int vcore__vmx_state_field(vcore__vmx_vcpu_t *c, uint32_t f, uint64_t *value)
-{
-    struct vcore_hw_vmcs *o = &c->vmcs01;
-    uint64_t bit = 1ull << f;
-    if (!(o->known & bit)) {
-        int err = vcore__vmx_vmread(vcore__vmx_fields[f].encoding, &o->cache[f]);
-        if (err)
-            return err;
-        o->known |= bit;
-    }
-    *value = o->cache[f];
-    return VCORE_OK;
-}
-
-int vcore__vmx_state_put(vcore__vmx_vcpu_t *c, uint32_t f, uint64_t value)
-{
-    struct vcore_hw_vmcs *o = &c->vmcs01;
-    uint64_t bit = 1ull << f;
-    if ((o->known & bit) && o->cache[f] == value)
-        return VCORE_OK;
-    int err = vcore__vmx_vmwrite(vcore__vmx_fields[f].encoding, value);
-    if (err) {
-        o->known &= ~bit;
-        return err;
-    }
-    o->cache[f] = value;
-    o->known |= bit;
-    return VCORE_OK;
-}
-
 int vcore__vmx_state_get(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, vcore_x86_state_t *st,
                          uint32_t groups)
 {
@@ -128,7 +74,7 @@ int vcore__vmx_state_get(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, vcore_x
             (kind != VCORE__VMX_K_PLAIN && kind != VCORE__VMX_K_EFER))
             continue;
         uint64_t value;
-        int err = vcore__vmx_state_field(c, f, &value);
+        int err = vcore__vmx_field_get(c, f, &value);
         if (err)
             return err;
         vcore__vmx_state_store(st, f, value);
@@ -183,16 +129,16 @@ static int vcore__vmx_state_efer(vcore__vmx_vcpu_t *c, const vcore_x86_state_t *
 {
     /* CR0 is in the cache by now (written before, or known). */
     uint64_t efer = st->sregs.efer, cr0 = 0;
-    int err = vcore__vmx_state_field(c, VCORE__VMX_F_CR0_SHADOW, &cr0);
+    int err = vcore__vmx_field_get(c, VCORE__VMX_F_CR0_SHADOW, &cr0);
     if (!err && !(groups & VCORE_X86_STATE_EFER))
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);
+        err = vcore__vmx_field_get(c, VCORE__VMX_F_EFER, &efer);
     if (err)
         return err;
     if ((efer & VCORE__EFER_LME) && (cr0 & VCORE__CR0_PG))
         efer |= VCORE__EFER_LMA;
     else
         efer &= ~VCORE__EFER_LMA;
-    return vcore__vmx_state_put(c, VCORE__VMX_F_EFER, efer);
+    return vcore__vmx_field_put(c, VCORE__VMX_F_EFER, efer);
 }
 
 /*
@@ -208,14 +154,14 @@ static int vcore__vmx_state_pdptes(vcore__vmx_vcpu_t *c)
     static const uint32_t fields[4] = {VCORE_VMCS_GUEST_PDPTR0, VCORE_VMCS_GUEST_PDPTR1,
                                        VCORE_VMCS_GUEST_PDPTR2, VCORE_VMCS_GUEST_PDPTR3};
     uint64_t cr0, cr3, cr4, efer;
-    int err = vcore__vmx_state_field(c, VCORE__VMX_F_CR0_SHADOW, &cr0);
+    int err = vcore__vmx_field_get(c, VCORE__VMX_F_CR0_SHADOW, &cr0);
     if (!err)
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_CR4_SHADOW, &cr4);
+        err = vcore__vmx_field_get(c, VCORE__VMX_F_CR4_SHADOW, &cr4);
     if (!err)
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);
+        err = vcore__vmx_field_get(c, VCORE__VMX_F_EFER, &efer);
     if (err || !(cr0 & VCORE__CR0_PG) || !(cr4 & VCORE__CR4_PAE) || (efer & VCORE__EFER_LMA))
         return err;
-    err = vcore__vmx_state_field(c, VCORE__VMX_F_CR3, &cr3);
+    err = vcore__vmx_field_get(c, VCORE__VMX_F_CR3, &cr3);
     if (err)
         return err;
     uint64_t pdpte[4];
@@ -223,7 +169,7 @@ static int vcore__vmx_state_pdptes(vcore__vmx_vcpu_t *c)
     if (vcore_vm_read_guest(c->vmobj, cr3 & 0xffffffe0ull, pdpte, sizeof(pdpte)) != VCORE_OK)
         vcore__memset(pdpte, 0, sizeof(pdpte));
     for (unsigned i = 0; i < 4 && !err; i++)
-        err = vcore__vmx_vmwrite(fields[i], pdpte[i]);
+        err = vcore__vmx_field_write(fields[i], pdpte[i]);
     return err;
 }
 
@@ -259,7 +205,7 @@ int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const v
         default:
             continue; /* EFER below, the interruptibility state with the events */
         }
-        int err = vcore__vmx_state_put(c, f, value);
+        int err = vcore__vmx_field_put(c, f, value);
         if (err)
             return err;
     }
@@ -308,7 +254,7 @@ int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const v
     }
     if (groups & VCORE_X86_STATE_TSC) {
         uint64_t offset = st->msrs.tsc - vcore__vmx_rdtsc();
-        int err = vcore__vmx_vmwrite(VCORE_VMCS_TSC_OFFSET, offset);
+        int err = vcore__vmx_field_write(VCORE_VMCS_TSC_OFFSET, offset);
         if (err)
             return err;
         c->tsc_offset = offset;
@@ -321,9 +267,9 @@ int vcore__vmx_state_set(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v, const v
 int vcore__vmx_state_long64(vcore__vmx_vcpu_t *c, bool *long64)
 {
     uint64_t efer, cs_ar = 0;
-    int err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);
+    int err = vcore__vmx_field_get(c, VCORE__VMX_F_EFER, &efer);
     if (!err && (efer & VCORE__EFER_LMA))
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_CS_AR, &cs_ar);
+        err = vcore__vmx_field_get(c, VCORE__VMX_F_CS_AR, &cs_ar);
     *long64 = !err && (efer & VCORE__EFER_LMA) && (cs_ar & VCORE_X86_AR_L);
     return err;
 }
@@ -331,9 +277,9 @@ int vcore__vmx_state_long64(vcore__vmx_vcpu_t *c, bool *long64)
 int vcore__vmx_state_skip(vcore__vmx_vcpu_t *c)
 {
     uint64_t rip = 0, efer = 0;
-    int err = vcore__vmx_state_field(c, VCORE__VMX_F_RIP, &rip);
+    int err = vcore__vmx_field_get(c, VCORE__VMX_F_RIP, &rip);
     if (!err)
-        err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);
+        err = vcore__vmx_field_get(c, VCORE__VMX_F_EFER, &efer);
     if (err)
         return err;
     uint64_t next = rip + c->instr_len;
@@ -351,7 +297,7 @@ int vcore__vmx_state_skip(vcore__vmx_vcpu_t *c)
     }
     if (wrap32)
         next &= 0xffffffffull;
-    err = vcore__vmx_state_put(c, VCORE__VMX_F_RIP, next);
+    err = vcore__vmx_field_put(c, VCORE__VMX_F_RIP, next);
     if (err)
         return err;
     /* SDM Vol. 3, "Interruptibility State": blocking by STI or MOV SS lasts

@@ -15,29 +15,6 @@
  */
 #include "vmx.h"
 
-int vcore__vmx_vmwrite(uint32_t field, uint64_t value)
-{
-    vcore__vmx_rc_t rc = vcore__vmx_write(field, value);
-    return rc.kind == VCORE__VMX_SUCCEED ? VCORE_OK : VCORE_ERR_HWFAIL;
-}
-
-int vcore__vmx_vmread(uint32_t field, uint64_t *value)
-{
-    vcore__vmx_rc_t rc = vcore__vmx_read(field, value);
-    return rc.kind == VCORE__VMX_SUCCEED ? VCORE_OK : VCORE_ERR_HWFAIL;
-}
-
-int vcore__vmx_vmcs_ctl(struct vcore_hw_vmcs *o, uint32_t field, uint32_t value)
-{
-    /* backend.h, vcore_vmcs_ctl_shadow_t: an unchanged control word is never rewritten. */
-    if (!vcore_vmcs_ctl_shadow_write(&o->ctl, field, value))
-        return VCORE_OK;
-    int err = vcore__vmx_vmwrite(field, value);
-    if (err)
-        vcore_vmcs_ctl_shadow_reset(&o->ctl); /* the VMCS may hold the old value */
-    return err;
-}
-
 const uint32_t vcore__vmx_list_msrs[VCORE__VMX_NR_LIST_MSRS] = {
     VCORE_MSR_IA32_STAR, VCORE_MSR_IA32_LSTAR, VCORE_MSR_IA32_CSTAR, VCORE_MSR_IA32_FMASK,
     VCORE_MSR_IA32_KERNEL_GS_BASE,
@@ -243,12 +220,12 @@ int vcore__vmx_vmcs_host(struct vcore_hw_vmcs *o)
             {VCORE_VMCS_HOST_IA32_PAT, vcore__vmx_rdmsr(VCORE__MSR_PAT)},
         };
         for (size_t i = 0; i < VCORE__ARRAY_SIZE(once) && !err; i++)
-            err = vcore__vmx_vmwrite(once[i].field, once[i].value);
+            err = vcore__vmx_field_write(once[i].field, once[i].value);
     }
 #define VCORE__HOST_FIELD(member, field)                                                            \
     do {                                                                                            \
         if (!err && (all || p->member != h.member))                                                \
-            err = vcore__vmx_vmwrite(field, h.member);                                              \
+            err = vcore__vmx_field_write(field, h.member);                                              \
     } while (0)
     VCORE__HOST_FIELD(cr0, VCORE_VMCS_HOST_CR0);
     VCORE__HOST_FIELD(cr3, VCORE_VMCS_HOST_CR3);
@@ -298,7 +275,7 @@ static int vcore__vmx_vmcs_lists(vcore__vmx_vcpu_t *c, struct vcore_hw_vmcs *o)
         {VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, VCORE__VMX_NR_LIST_MSRS},
     };
     for (size_t i = 0; i < VCORE__ARRAY_SIZE(lists); i++) {
-        int err = vcore__vmx_vmwrite(lists[i].field, lists[i].value);
+        int err = vcore__vmx_field_write(lists[i].field, lists[i].value);
         if (err)
             return err;
     }
@@ -355,21 +332,21 @@ static int vcore__vmx_vmcs_build(vcore__vmx_vcpu_t *c, const vcore__vmx_vm_t *v)
     };
     int err = VCORE_OK;
     for (size_t i = 0; i < VCORE__ARRAY_SIZE(ctls) && !err; i++)
-        err = vcore__vmx_vmcs_ctl(o, ctls[i].field, ctls[i].value);
+        err = vcore__vmx_field_ctl(o, ctls[i].field, ctls[i].value);
     for (size_t i = 0; i < VCORE__ARRAY_SIZE(once) && !err; i++)
-        err = vcore__vmx_vmwrite(once[i].field, once[i].value);
+        err = vcore__vmx_field_write(once[i].field, once[i].value);
     if (!err)
         err = vcore__vmx_vmcs_lists(c, o);
     /* No blocking until the events say otherwise: the cache knows bits 2
      * and 4 (SMI, enclave interruption) are 0 from here on. */
     if (!err)
-        err = vcore__vmx_state_put(c, VCORE__VMX_F_INTR_STATE, 0);
+        err = vcore__vmx_field_put(c, VCORE__VMX_F_INTR_STATE, 0);
     if (err)
         return err;
     o->entry_intr = 0;
     o->entry_intr_known = true;
     if (c->vpid) {
-        err = vcore__vmx_vmwrite(VCORE_VMCS_VIRTUAL_PROCESSOR_ID, c->vpid);
+        err = vcore__vmx_field_write(VCORE_VMCS_VIRTUAL_PROCESSOR_ID, c->vpid);
         if (err)
             return err;
         /* The VPID may carry translations of an earlier VM's vCPU. */
@@ -418,9 +395,9 @@ int vcore__vmx_vmcs_prepare_entry(vcore__vmx_vcpu_t *c, vcore__vmx_vm_t *v)
     /* "IA-32e mode guest" equals EFER.LMA ("Checks on VM-Entry Control
      * Fields"); the backend always knows EFER. */
     uint64_t efer = 0;
-    err = vcore__vmx_state_field(c, VCORE__VMX_F_EFER, &efer);
+    err = vcore__vmx_field_get(c, VCORE__VMX_F_EFER, &efer);
     if (!err)
-        err = vcore__vmx_vmcs_ctl(&c->vmcs01, VCORE_VMCS_VM_ENTRY_CONTROLS,
+        err = vcore__vmx_field_ctl(&c->vmcs01, VCORE_VMCS_VM_ENTRY_CONTROLS,
                                   v->ctls.entry | ((efer & VCORE__EFER_LMA) ? VCORE__ENTRY_IA32E : 0u));
     if (!err)
         err = vcore__vmx_events_entry(c, v);
@@ -446,7 +423,7 @@ int vcore__vmx_vmcs_run(vcore__vmx_vcpu_t *c, struct vcore_hw_vmcs *o, vcore__vm
     /* The guest ran: what it can change is no longer known. */
     o->known &= ~VCORE__VMX_VOLATILE;
     uint64_t r = 0;
-    err = vcore__vmx_vmread(VCORE_VMCS_VM_EXIT_REASON, &r);
+    err = vcore__vmx_field_read(VCORE_VMCS_VM_EXIT_REASON, &r);
     if (err)
         return err;
     *reason = (uint32_t)r;
@@ -585,7 +562,7 @@ int vcore__vmx_vmcs_read(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64_
     if (!value)
         return VCORE_ERR_INVAL;
     struct vcore_hw_vmcs *o = c->cur;
-    uint32_t f = vcore__vmx_state_index(field);
+    uint32_t f = vcore__vmx_field_index(field);
     /* A shadow VMCS is written by the guest's VMWRITEs ("VMCS Shadowing"):
      * nothing cached of it is trusted. */
     if (o && !o->shadow && f < VCORE__VMX_NR_FIELDS && (o->known & (1ull << f))) {
@@ -630,7 +607,7 @@ int vcore__vmx_vmcs_write(vcore_vcpu_t *vcpu, void *priv, uint32_t field, uint64
     int err = vcore__vmx_vmcs_err(vcore__vmx_write(field, value));
     if (!o)
         return err;
-    uint32_t f = vcore__vmx_state_index(field);
+    uint32_t f = vcore__vmx_field_index(field);
     if (err) {
         vcore_vmcs_ctl_shadow_reset(&o->ctl);
         if (f < VCORE__VMX_NR_FIELDS)
@@ -697,7 +674,7 @@ int vcore__vmx_vmcs_enter(vcore_vcpu_t *vcpu, void *priv, vcore_hw_entry_t *out)
         /* backend.h: a processor NMI or machine check is the host's, here
          * as on vmcs01 (vmx_exit.c). */
         uint64_t info = 0;
-        if ((reason & 0xffffu) == 0 && !(err = vcore__vmx_vmread(VCORE_VMCS_VM_EXIT_INTR_INFO, &info)))
+        if ((reason & 0xffffu) == 0 && !(err = vcore__vmx_field_read(VCORE_VMCS_VM_EXIT_INTR_INFO, &info)))
             (void)vcore__vmx_exit_host_event(info);
     }
     return err;
@@ -739,17 +716,17 @@ int vcore__vmx_vmcs_shadow_link(vcore_vcpu_t *vcpu, void *priv, vcore_hw_vmcs_t 
         /* "VMREAD Bitmap and VMWRITE Bitmap": 4-KByte aligned, one page each. */
         vcore__memcpy(c->shadow_bitmaps, vmread_bitmap, VCORE_PAGE_SIZE);
         vcore__memcpy(c->shadow_bitmaps + VCORE_PAGE_SIZE, vmwrite_bitmap, VCORE_PAGE_SIZE);
-        err = vcore__vmx_vmwrite(VCORE_VMCS_VMREAD_BITMAP, c->shadow_bitmaps_pa);
+        err = vcore__vmx_field_write(VCORE_VMCS_VMREAD_BITMAP, c->shadow_bitmaps_pa);
         if (!err)
-            err = vcore__vmx_vmwrite(VCORE_VMCS_VMWRITE_BITMAP, c->shadow_bitmaps_pa + VCORE_PAGE_SIZE);
+            err = vcore__vmx_field_write(VCORE_VMCS_VMWRITE_BITMAP, c->shadow_bitmaps_pa + VCORE_PAGE_SIZE);
     }
     /* Without a shadow VMCS the link pointer is all ones ("Checks on Guest
      * Non-Register State") and the control 0: the guest's VMREAD and
      * VMWRITE exit again. */
     if (!err)
-        err = vcore__vmx_vmwrite(VCORE_VMCS_VMCS_LINK_POINTER, o ? o->pa : ~0ull);
+        err = vcore__vmx_field_write(VCORE_VMCS_VMCS_LINK_POINTER, o ? o->pa : ~0ull);
     if (!err)
-        err = vcore__vmx_vmcs_ctl(&c->vmcs01, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL,
+        err = vcore__vmx_field_ctl(&c->vmcs01, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL,
                                   v->ctls.proc2 | (o ? VCORE__PROC2_SHADOW_VMCS : 0u));
     if (err)
         return err;

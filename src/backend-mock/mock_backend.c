@@ -1,23 +1,11 @@
 /*
- * mock.c - the mock backend's ops: a software model with scripted exits.
+ * mock_backend.c - the mock backend's ops: a software model with scripted exits.
  *
  * It behaves like a strict piece of hardware: registers live in its own
  * copy (so the core's lazy sync is exercised for real), exits come only
  * from the script, and anything unscripted fails with VCORE_ERR_UNSCRIPTED.
  */
 #include "mock_priv.h"
-
-static int vcore__mock_run(vcore_vcpu_t *vcpu, void *priv, vcore_exit_t *exit);
-
-vcore__mock_vcpu_t *vcore__mock_of(const vcore_vcpu_t *vcpu)
-{
-    /* By its run op, not the table's address: a test may register a copy
-     * of the table with some ops or sizes changed. */
-    const vcore_backend_t *be = vcore_vcpu_backend(vcpu);
-    if (!be || be->vcpu_run != vcore__mock_run)
-        return NULL;
-    return vcore_vcpu_backend_priv(vcpu);
-}
 
 static int vcore__mock_vm_init(vcore_vm_t *vm, void *priv)
 {
