@@ -440,34 +440,49 @@ START_TEST(rdmsr_of_l2_state_answered_from_vmcs02)
 }
 END_TEST
 
-/* WRMSR of IA32_SYSENTER_ESP: canonical goes into vmcs02 (and vmcs12, where
- * L1 reads it); non-canonical is #GP(0) (SDM Vol. 2, "WRMSR"). */
-START_TEST(wrmsr_of_l2_state_into_vmcs02)
+/* L2's WRMSR of IA32_SYSENTER_ESP with EDX:EAX = value, L1 letting it
+ * through, after L1's VMLAUNCH; then L2's CPUID (L1's) and L1's HLT. */
+static void l2_wrmsr_sysenter_esp(uint64_t value)
 {
     msr_bitmap_clear();
     nested_set_gpr(VCORE_X86_RCX, 0x175);
-    nested_set_gpr(VCORE_X86_RAX, 0x5555555500001000ull);
-    nested_set_gpr(VCORE_X86_RDX, 0xffff8000ull);
+    nested_set_gpr(VCORE_X86_RAX, 0x5555555500000000ull | (uint32_t)value);
+    nested_set_gpr(VCORE_X86_RDX, value >> 32);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
     nested_push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
     push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_SYSENTER_ESP), 0xffff800000001000ull);
-    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_SYSENTER_ESP), 0xffff800000001000ull);
+}
+
+/* The WRMSR took: the value in vmcs02 (and vmcs12, where L1 reads it), L2
+ * past the instruction. */
+static void ck_sysenter_esp_written(uint64_t value)
+{
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_SYSENTER_ESP), value);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_SYSENTER_ESP), value);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
-    /* Bits 63:47 not all equal: #GP(0), nothing written. */
-    nested_set_gpr(VCORE_X86_RDX, 0x00008000ull);
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    nested_push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
-    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
-    push_hlt();
-    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+}
+
+/* The WRMSR was #GP(0) (injected into L2), nothing written, RIP unmoved. */
+static void ck_sysenter_esp_gp(void)
+{
     ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_SYSENTER_ESP), 0);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+}
+
+/* WRMSR of IA32_SYSENTER_ESP: canonical goes into vmcs02 (and vmcs12, where
+ * L1 reads it); non-canonical is #GP(0) (SDM Vol. 2, "WRMSR"). RAX's upper
+ * half is ignored. */
+START_TEST(wrmsr_of_l2_state_into_vmcs02)
+{
+    l2_wrmsr_sysenter_esp(0xffff800000001000ull);
+    ck_sysenter_esp_written(0xffff800000001000ull);
+    /* Bits 63:47 not all equal: #GP(0), nothing written. */
+    l2_wrmsr_sysenter_esp(0x0000800000001000ull);
+    ck_sysenter_esp_gp();
 }
 END_TEST
 
@@ -478,25 +493,12 @@ END_TEST
 START_TEST(wrmsr_of_l2_state_canonical_in_cpuid_width)
 {
     nested_cpuid_la57(_i != 0);
-    msr_bitmap_clear();
-    nested_set_gpr(VCORE_X86_RCX, 0x175);
-    nested_set_gpr(VCORE_X86_RAX, 0x00001000ull);
-    nested_set_gpr(VCORE_X86_RDX, 0x00ff8000ull);
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    nested_push_l2_q(VCORE_VMX_EXIT_WRMSR, 0, 2);
-    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
-    push_hlt();
-    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    l2_wrmsr_sysenter_esp(0x00ff800000001000ull);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_CR4) & (1u << 12), 0);
-    if (_i) {
-        ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_SYSENTER_ESP), 0x00ff800000001000ull);
-        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401002);
-    } else {
-        ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0du);
-        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_SYSENTER_ESP), 0);
-        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
-    }
+    if (_i)
+        ck_sysenter_esp_written(0x00ff800000001000ull);
+    else
+        ck_sysenter_esp_gp();
 }
 END_TEST
 
