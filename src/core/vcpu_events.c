@@ -210,18 +210,11 @@ static int vcore__vcpu_events_exception(vcore_vcpu_t *vcpu)
         x->st.sregs.cr2 = e->exception_payload;
         vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_CR2);
     } else if (e->exception_has_payload && e->exception_vector == VCORE__VEC_DB) {
-        /* SDM Vol. 3, "Debug Status Register (DR6)": a debug exception may
-         * clear B0-B3 and sets its condition bits (B0-B3, BD, BS, BT); the
-         * processor never clears the others. RTM (bit 16) is active low:
-         * a payload bit 16 (the pending-debug-exceptions layout) clears it. */
+        /* DR6 as the delivery leaves it (x86/events.c). */
         err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_DREGS);
         if (err)
             return err;
-        uint64_t p = e->exception_payload;
-        uint64_t dr6 = (x->st.dregs.dr6 & ~0xfull) | (p & VCORE__DR6_CONDITIONS) | VCORE__DR6_FIXED1;
-        if (p & VCORE__DR6_RTM)
-            dr6 &= ~VCORE__DR6_RTM;
-        x->st.dregs.dr6 = dr6;
+        x->st.dregs.dr6 = vcore__x86_events_dr6(x->st.dregs.dr6, e->exception_payload);
         vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_DREGS);
     }
     /* Real-address mode pushes no error code (SDM Vol. 3, "Exception and

@@ -90,9 +90,28 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
  * vmcs02 is vmcs12's, vmcs12 launched and clean, L2 the running context;
  * true when vmcs12 could not be marked launched. */
 bool vcore__vcpu_nested_entered(vcore_vcpu_t *vcpu, uint32_t op);
-/* vcpu_nested_entry.c: an interrupt the VMM made pending is recognized
- * right after L1's VM entry (exit 1 to L1 before L2 executes anything). */
-bool vcore__vcpu_nested_intr_at_entry(vcore_vcpu_t *vcpu);
+/* SDM Vol. 3, "Interruptibility State": blocking by MOV SS holds NMIs off
+ * for L2 (v: its state in vmcs12); blocking by NMI (bit 3) does while in
+ * VMX non-root operation unless "virtual NMIs" (pin-based 5) makes it
+ * virtual-NMI blocking ("Changes to Instruction Behavior in VMX Non-Root
+ * Operation"); "Activity State": the wait-for-SIPI state blocks NMIs. */
+static inline bool vcore__vcpu_nested_nmi_blocked(const vcore__vmcs12_t *v)
+{
+    uint32_t intr = v->GUEST_INTERRUPTIBILITY_INFO;
+    return (intr & VCORE__INTR_MOVSS) ||
+           (!(v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_VIRTUAL_NMIS) && (intr & VCORE__INTR_NMI)) ||
+           v->GUEST_ACTIVITY_STATE == VCORE__ACT_SIPI;
+}
+/* vcpu_nested_entry.c: an NMI or an interrupt the VMM made pending is
+ * recognized right after L1's VM entry (exit 0 or 1 to L1 before L2
+ * executes anything); inline for the test every entry makes. */
+bool vcore__vcpu_nested_event_at_entry_slow(vcore_vcpu_t *vcpu);
+static inline bool vcore__vcpu_nested_event_at_entry(vcore_vcpu_t *vcpu)
+{
+    const vcore_x86_events_t *ev = &vcpu->x86->st.events;
+    return (vcpu->valid & VCORE_X86_STATE_EVENTS) && (ev->interrupt_pending | ev->nmi_pending) &&
+           vcore__vcpu_nested_event_at_entry_slow(vcpu);
+}
 /* vcpu_nested_entry.c: vmcs02 exists (allocated once per vCPU). */
 int vcore__vcpu_nested_alloc02(vcore_vcpu_t *vcpu);
 /* vcpu_nested_entry.c: vmcs02 from a checked vmcs12, first half: L1's
@@ -257,9 +276,9 @@ int vcore__vcpu_nested_exit_lists_reply(vcore_vcpu_t *vcpu, uint32_t list, uint3
  * exit_to_l1's *stop). */
 int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown);
 /* An NMI pending for the vCPU while L2 runs, with L1's "NMI exiting" and
- * not blocked for L2 (MOV SS; blocking by NMI without "virtual NMIs"), is
- * a VM exit to L1, reason 0, vector 2 type 2 (SDM Vol. 3, "Other Causes of
- * VM Exits"); the outputs as for vcore__vcpu_nested_pending_intr(). */
+ * not blocked for L2 (vcore__vcpu_nested_nmi_blocked), is a VM exit to L1,
+ * reason 0, vector 2 type 2 (SDM Vol. 3, "Other Causes of VM Exits"); the
+ * outputs as for vcore__vcpu_nested_pending_intr(). */
 int vcore__vcpu_nested_pending_nmi(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown);
 /* vcpu_nested_pi.c: L1's "process posted interrupts" for L2. Whether the
  * interrupt pending for the vCPU is vmcs12's notification under the
@@ -320,9 +339,10 @@ int vcore__vcpu_nested_l0_exit(vcore_vcpu_t *vcpu, uint32_t reason, vcore_exit_t
  * log full is exit 62 to L1 (*handled); anything else leaves *exit as it is. */
 int vcore__vcpu_nested_l0_mmio(vcore_vcpu_t *vcpu, vcore_exit_t *exit, uint64_t l1_gpa, bool *handled);
 /* vcpu_nested_l0.c: a hardware exception (vector, with error when it has
- * one; cr2 for #PF) for L2's current instruction, which did not complete:
- * the exit to L1 its exception bitmap asks for (*reflected), else injected
- * into L2 at the next entry. */
+ * one; payload: the faulting address of a #PF, the B3-B0, BS and RTM bits
+ * of a #DB) for L2 - for its current instruction, which did not complete,
+ * or a #DB trap on its boundary: the exit to L1 its exception bitmap asks
+ * for (*reflected), else injected into L2 at the next entry. */
 int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, uint32_t error, uint64_t cr2,
                                     vcore_exit_t *exit, bool *reflected);
 /* The end of an L2 exit L0 took an exception decision for (err, reflected
@@ -375,6 +395,15 @@ int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *re
 /* vcpu_nested_l0.c: the single-step trap after an instruction of L2 that L0
  * or the VMM completed, made pending in vmcs02 (vmcs02 current). */
 int vcore__vcpu_nested_l0_step(vcore_vcpu_t *vcpu);
+/* vcpu_nested_l0.c: before an NMI or external-interrupt VM exit to L1 on
+ * L2's boundary (vmcs02 current, vmcs12's guest state saved): valid
+ * pending debug exceptions of vmcs02 are delivered first, as a VM exit to
+ * L1 (*reflected; with *shutdown *exit holds what the VMM sees instead) or
+ * an injected #DB that the exit then reports as being delivered. */
+int vcore__vcpu_nested_l0_dbg(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown);
+/* vcpu_nested_l0.c: an event L0 delivers to L2 ends L2's HLT state
+ * (vmcs02 current): its activity state is active again. */
+int vcore__vcpu_nested_l0_wake(vcore_vcpu_t *vcpu);
 /* vcpu_nested_shadow12.c: the VMM's reply to the MMIO read of L2's VMWRITE
  * operand completes the VMWRITE (*reflected: it ended in an exit to L1). */
 int vcore__vcpu_nested_shadow12_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected);

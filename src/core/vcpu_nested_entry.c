@@ -645,18 +645,24 @@ static inline int vcore__vcpu_nested_entry_tail(vcore_vcpu_t *vcpu, const vcore_
         if (err)
             return err;
     }
-    /* An external interrupt the VMM made pending while L1 ran (L1 with
-     * RFLAGS.IF = 0) is recognized right after the entry, before L2
-     * executes anything (pin-based control 0: "Event Blocking"): the exit
-     * to L1 saves L2's state as the entry loaded it, and vmcs02 need not
-     * run. Only where the entry itself delivers nothing first: no event
-     * injected, L2 active, no blocking by STI or MOV SS; a posted-interrupt
+    /* An NMI or external interrupt the VMM made pending while L1 ran (L1
+     * with NMIs blocked or RFLAGS.IF = 0) is recognized right after the
+     * entry, before L2 executes anything (pin-based controls 3 and 0:
+     * "Event Blocking"; NMIs first, "Priority Among Events"): the exit to
+     * L1 saves L2's state as the entry loaded it, and vmcs02 need not run.
+     * Pending debug exceptions the entry loaded come first
+     * (vcore__vcpu_nested_l0_dbg). Only where the entry itself delivers
+     * nothing first: no event injected; for an interrupt L2 active and no
+     * blocking by STI or MOV SS, for an NMI what
+     * vcore__vcpu_nested_nmi_blocked() says; a posted-interrupt
      * notification is vcore__vcpu_nested_pi_entry()'s. */
-    if (vcore__vcpu_nested_intr_at_entry(vcpu)) {
+    if (vcore__vcpu_nested_event_at_entry(vcpu)) {
         if (vcore__vcpu_nested_entered(vcpu, in->op))
             return VCORE_ERR_STATE;
         bool reflected = false, shutdown = false;
-        err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
+        err = vcore__vcpu_nested_pending_nmi(vcpu, exit, &reflected, &shutdown);
+        if (!err && !reflected && !shutdown)
+            err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
         if (!err && !shutdown)
             *handled = reflected;
         return err;
@@ -783,12 +789,18 @@ int vcore__vcpu_nested_entry_loaded(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t 
     return vcore__vcpu_nested_entry_tail(vcpu, in, exit, handled);
 }
 
-bool vcore__vcpu_nested_intr_at_entry(vcore_vcpu_t *vcpu)
+bool vcore__vcpu_nested_event_at_entry_slow(vcore_vcpu_t *vcpu)
 {
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    return (vcpu->valid & VCORE_X86_STATE_EVENTS) && vcpu->x86->st.events.interrupt_pending &&
-           (v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_EXT_INT_EXITING) && !(v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31)) &&
-           v->GUEST_ACTIVITY_STATE == 0 && !(v->GUEST_INTERRUPTIBILITY_INFO & 3u) &&
+    const vcore_x86_events_t *ev = &vcpu->x86->st.events;
+    if (v->VM_ENTRY_INTR_INFO_FIELD & VCORE__IINFO_VALID)
+        return false;
+    if (ev->nmi_pending && (v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_NMI_EXITING) &&
+        !vcore__vcpu_nested_nmi_blocked(v))
+        return true;
+    return ev->interrupt_pending && (v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_EXT_INT_EXITING) &&
+           v->GUEST_ACTIVITY_STATE == VCORE__ACT_ACTIVE &&
+           !(v->GUEST_INTERRUPTIBILITY_INFO & (VCORE__INTR_STI | VCORE__INTR_MOVSS)) &&
            !vcore__vcpu_nested_pi_notification(vcpu);
 }
 

@@ -1018,6 +1018,10 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
      * interrupts" the notification vector is processed for L2, no exit. */
     if (vcore__vcpu_nested_pi_notification(vcpu))
         return vcore__vcpu_nested_pi_process(vcpu);
+    /* A trap pending on this boundary comes first (its #DB may be L1's). */
+    err = vcore__vcpu_nested_l0_dbg(vcpu, exit, reflected, shutdown);
+    if (err || *reflected || *shutdown)
+        return err;
     v->VM_EXIT_REASON = VCORE_VMX_EXIT_EXTERNAL_INTERRUPT;
     v->EXIT_QUALIFICATION = 0;
     v->VM_EXIT_INTR_INFO = 0;
@@ -1047,16 +1051,12 @@ int vcore__vcpu_nested_pending_nmi(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool 
         err = vcore__vcpu_nested_save_guest(vcpu);
     if (err)
         return err;
-    /* "Interruptibility State": blocking by MOV SS holds NMIs off; blocking
-     * by NMI (bit 3) does while in VMX non-root operation unless "virtual
-     * NMIs" (pin-based 5) makes it virtual-NMI blocking ("Changes to
-     * Instruction Behavior in VMX Non-Root Operation"). */
-    uint32_t intr = v->GUEST_INTERRUPTIBILITY_INFO;
-    if ((intr & 2u) || (!(v->PIN_BASED_VM_EXEC_CONTROL & (1u << 5)) && (intr & 8u)))
+    if (vcore__vcpu_nested_nmi_blocked(v))
         return VCORE_OK;
-    /* "Activity State": the wait-for-SIPI state (3) blocks NMIs too. */
-    if (v->GUEST_ACTIVITY_STATE == 3u)
-        return VCORE_OK;
+    /* A trap pending on this boundary comes first (its #DB may be L1's). */
+    err = vcore__vcpu_nested_l0_dbg(vcpu, exit, reflected, shutdown);
+    if (err || *reflected || *shutdown)
+        return err;
     v->VM_EXIT_REASON = VCORE_VMX_EXIT_EXCEPTION_NMI;
     v->EXIT_QUALIFICATION = 0;
     /* "Information for VM Exits Due to Vectored Events": vector 2, type 2 (NMI), valid. */

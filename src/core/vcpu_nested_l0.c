@@ -59,21 +59,27 @@ uint32_t vcore__vcpu_nested_l0_msr_field(uint32_t index)
     }
 }
 
-/* A hardware exception for L2's current instruction (#GP(0) of a refused
- * RDMSR/WRMSR, #PF/#GP/#SS of a string I/O element): a VM exit to L1 when
- * L1's exception bitmap (with the #PF error-code mask and match) asks for
- * it, the exit qualification of a #PF being the faulting linear address
- * ("Exit Qualification for ... Exceptions"); else injected into L2 at the
- * next entry, CR2 loaded for a #PF as its delivery would. RIP stays at the
- * instruction: it did not complete. Interruption information: valid, type
- * 3 (hardware exception), error code delivered ("Format of the VM-Entry
- * Interruption-Information Field") for a vector that pushes one (not #UD:
- * "Exception and Interrupt Reference") - except in real-address mode (L2 with
- * unrestricted guest and CR0.PE = 0), where exceptions push no error code
- * ("Real-Address Mode Exceptions" of the instruction; "Checks on VM-Entry
- * Control Fields": deliver-error-code is 0 when the guest CR0.PE is 0, and
- * the exit interruption information then has no valid error code). */
-int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, uint32_t error, uint64_t cr2,
+/* A hardware exception for L2 - the #GP(0) of a refused RDMSR/WRMSR, the
+ * #PF/#GP/#SS of a string I/O element (for L2's current instruction, which
+ * did not complete: RIP stays at it), or the #DB of a trap pending on the
+ * boundary (vcore__vcpu_nested_l0_dbg): a VM exit to L1 when L1's
+ * exception bitmap (with the #PF error-code mask and match) asks for it,
+ * the exit qualification being the payload - a #PF's faulting linear
+ * address, a #DB's B3-B0, BS and RTM ("Exit Qualification for ...
+ * Exceptions", "Exit Qualification for Debug Exceptions"); else injected
+ * into L2 at the next entry, with what its delivery does besides: CR2 loaded
+ * for a #PF, DR6 updated for a #DB ("Debug Status Register (DR6)"; an
+ * injected #DB leaves DR6 to the injector). Interruption information:
+ * valid, type 3 (hardware exception), error code delivered ("Format of the
+ * VM-Entry Interruption-Information Field") for a vector that pushes one
+ * (not #UD: "Exception and Interrupt Reference") - except in real-address
+ * mode (L2 with unrestricted guest and CR0.PE = 0), where exceptions push no
+ * error code ("Real-Address Mode Exceptions" of the instruction; "Checks on
+ * VM-Entry Control Fields": deliver-error-code is 0 when the guest CR0.PE is
+ * 0, and the exit interruption information then has no valid error code).
+ * An event delivered to L2 ends its HLT state ("HLT"): a vectoring VM
+ * entry leaves the processor active ("Activity State"). */
+int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, uint32_t error, uint64_t payload,
                                     vcore_exit_t *exit, bool *reflected)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
@@ -111,17 +117,17 @@ int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, uint32_t
         x.reason = VCORE_VMX_EXIT_EXCEPTION_NMI;
         x.intr_info = info;
         x.intr_error = error;
-        x.qual = vector == VCORE__VEC_PF ? cr2 : 0u;
+        x.qual = (vector == VCORE__VEC_PF || vector == VCORE__VEC_DB) ? payload : 0u;
         bool handled = false;
         *reflected = true;
         return vcore__vcpu_nested_reflect(vcpu, &x, &d, exit, &handled);
     }
+    const vcore_backend_t *ops = &vcpu->vm->ops;
     if (vector == VCORE__VEC_PF) {
         /* CR2 is not VMCS state: the vCPU's CR2 is L2's while L2 runs, and
          * it is given to the backend now (run_l2 pushes only the GPRs). */
-        const vcore_backend_t *ops = &vcpu->vm->ops;
         uint32_t held = ops->state_groups ? ops->state_groups : VCORE_X86_STATE_ALL;
-        vcpu->x86->st.sregs.cr2 = cr2;
+        vcpu->x86->st.sregs.cr2 = payload;
         vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_CR2);
         if (held & VCORE_X86_STATE_CR2) {
             err = ops->vcpu_set_state(vcpu, vcpu->priv, &vcpu->state, VCORE_X86_STATE_CR2);
@@ -129,12 +135,25 @@ int vcore__vcpu_nested_l0_exception(vcore_vcpu_t *vcpu, uint8_t vector, uint32_t
                 return err < 0 ? err : VCORE_ERR_HWFAIL;
             vcpu->dirty &= ~VCORE_X86_STATE_CR2;
         }
+    } else if (vector == VCORE__VEC_DB) {
+        /* DR6 is shared by L1 and L2 (no VM entry or exit switches it); the
+         * model's debug registers reach the backend with L1's state: a #DB
+         * is injected here only just before a VM exit to L1
+         * (vcore__vcpu_nested_l0_dbg), whose host state is pushed whole
+         * (DR7 included, which vmcs02 holds for L2 meanwhile). */
+        err = vcore__vcpu_sync_in(vcpu, VCORE_X86_STATE_DREGS);
+        if (err)
+            return err;
+        vcpu->x86->st.dregs.dr6 = vcore__x86_events_dr6(vcpu->x86->st.dregs.dr6, payload);
+        vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_DREGS);
     }
     err = vcore__vcpu_nested_load02(vcpu);
     if (!err)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, info);
     if (!err)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, error);
+    if (!err)
+        err = vcore__vcpu_nested_l0_wake(vcpu);
     nv->event02 = !err;
     return err;
 }
@@ -972,6 +991,86 @@ int vcore__vcpu_nested_l0_step(vcore_vcpu_t *vcpu)
     return err;
 }
 
+/* L2's HLT, which L1 does not intercept, completed by the VMM ("HLT":
+ * the processor stops at the instruction boundary after it, in the HLT
+ * state, until an event). vmcs02 keeps L2 halted from here, so that every
+ * exit to L1 that follows - an external interrupt, an NMI, INIT, MTF or
+ * L1's preemption timer, all of which end the HLT state only after the
+ * VM exit completes ("Architectural State Before a VM Exit") - saves
+ * activity state 1 with RIP past the HLT ("Saving Non-Register State"),
+ * and the processor keeps L2 halted across the exits L0 takes meanwhile.
+ * vmcs12's field follows: it tells the exit's guest-state save to read the
+ * activity state back from vmcs02 (whose HLT exiting is L0's). Only where
+ * L1 has the HLT state to resume L2 in (IA32_VMX_MISC bit 6); without it
+ * L2 runs on past the HLT. */
+static int vcore__vcpu_nested_l0_halt(vcore_vcpu_t *vcpu)
+{
+    vcore_nvmx_t *nv = vcpu->nvmx;
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    if (!(nv->caps.msr[VCORE_NVMX_CAP_MISC] & VCORE__VMX_MISC_ACT_HLT))
+        return VCORE_OK;
+    int err = vcore__vcpu_nested_load02(vcpu);
+    if (!err)
+        err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, VCORE__ACT_HLT);
+    if (err)
+        return err;
+    if (v->GUEST_ACTIVITY_STATE != VCORE__ACT_HLT)
+        vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_ACTIVITY_STATE);
+    v->GUEST_ACTIVITY_STATE = VCORE__ACT_HLT;
+    return VCORE_OK;
+}
+
+int vcore__vcpu_nested_l0_wake(vcore_vcpu_t *vcpu)
+{
+    vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    if (v->GUEST_ACTIVITY_STATE != VCORE__ACT_HLT)
+        return VCORE_OK;
+    int err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, VCORE__ACT_ACTIVE);
+    if (err)
+        return err;
+    vcore__nvmx_changed_id(vcpu->nvmx, VCORE__ROW_GUEST_ACTIVITY_STATE);
+    v->GUEST_ACTIVITY_STATE = VCORE__ACT_ACTIVE;
+    return VCORE_OK;
+}
+
+/* SDM Vol. 3, "Delivery of Pending Debug Exceptions after VM Entry": valid
+ * pending debug exceptions (BS or enabled breakpoint) have the priority of
+ * "traps on the previous instruction" - above a pending NMI or external
+ * interrupt ("Priority Among Concurrent Events": priority 4 before 5 and
+ * 6) - so the #DB comes before their VM exit. It is delivered here by the
+ * rule of any exception L0 raises for L2: exit 0 to L1 (interruption
+ * information 80000301H, qualification the pending B3-B0, BS and RTM) when
+ * L1's exception bitmap has bit 1, the NMI or interrupt still pending;
+ * else injected into L2 with DR6 updated, which the NMI or interrupt exit
+ * that follows reports as the event being delivered (IDT-vectoring
+ * information) for L1 to deliver first on its next entry. Either way the
+ * field is then clear: "Saving Non-Register State" saves it clear at a VM
+ * exit caused by a debug exception or by an NMI or external interrupt.
+ * Not in the shutdown or wait-for-SIPI state, where pending debug
+ * exceptions are not delivered. */
+int vcore__vcpu_nested_l0_dbg(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    uint64_t pending = 0;
+    *reflected = *shutdown = false;
+    if (v->GUEST_ACTIVITY_STATE >= VCORE__ACT_SHUTDOWN)
+        return VCORE_OK;
+    int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, &pending);
+    if (err || !(pending & (VCORE__PENDDBG_BS | VCORE__PENDDBG_ENABLED_BP)))
+        return err;
+    err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
+    bool to_l1 = false;
+    if (!err)
+        err = vcore__vcpu_nested_l0_exception(vcpu, (uint8_t)VCORE__VEC_DB, 0,
+                                              pending & (VCORE__PENDDBG_B0_3 | VCORE__PENDDBG_BS | VCORE__PENDDBG_RTM),
+                                              exit, &to_l1);
+    if (err || !to_l1)
+        return err;
+    *reflected = vcore__vcpu_nested_l1_next(vcpu, exit);
+    *shutdown = !*reflected;
+    return VCORE_OK;
+}
+
 int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
@@ -1039,7 +1138,9 @@ int vcore__vcpu_nested_l0_reply(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *re
         vcore__vcpu_mark_dirty(vcpu, VCORE_X86_STATE_GPRS);
         return VCORE_OK;
     }
+    case VCORE_EXIT_HLT:
+        return vcore__vcpu_nested_l0_halt(vcpu); /* RIP moves past it (run_l2) */
     default:
-        return VCORE_OK; /* HLT: only RIP moves */
+        return VCORE_OK;
     }
 }

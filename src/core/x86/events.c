@@ -38,6 +38,16 @@ bool vcore__x86_exc_has_error_code(uint32_t vector)
     return vector < 32 && ((EVENTS_ERROR_CODE_VECTORS >> vector) & 1u);
 }
 
+/* SDM Vol. 3, "Debug Status Register (DR6)": a debug exception may clear
+ * B0-B3 and sets its condition bits (B0-B3, BD, BS, BT); the processor
+ * never clears the others. RTM (bit 16) is active low: a payload bit 16
+ * (the pending-debug-exceptions layout) clears it. */
+uint64_t vcore__x86_events_dr6(uint64_t dr6, uint64_t payload)
+{
+    uint64_t v = (dr6 & ~0xfull) | (payload & VCORE__DR6_CONDITIONS) | VCORE__DR6_FIXED1;
+    return (payload & VCORE__DR6_RTM) ? (v & ~VCORE__DR6_RTM) : v;
+}
+
 static bool events_flag_ok(uint8_t f)
 {
     return f <= 1;

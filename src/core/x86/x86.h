@@ -73,6 +73,9 @@ uint64_t vcore__x86_debugctl_valid(uint32_t ebx7, uint32_t ecx7);
 bool vcore__x86_exc_vector_valid(uint32_t vector);
 /* The exception pushes an error code (8, 10-14, 17, 21). */
 bool vcore__x86_exc_has_error_code(uint32_t vector);
+/* DR6 after the delivery of a #DB whose payload (DR6 / pending-debug-
+ * exceptions layout: B0-B3, BD, BS, RTM) says what it reports. */
+uint64_t vcore__x86_events_dr6(uint64_t dr6, uint64_t payload);
 /* Consistency of a whole event state (set_events). VCORE_OK or VCORE_ERR_INVAL + diag. */
 int vcore__x86_events_check(const vcore_x86_events_t *e, vcore_diag_t *d);
 /* Raises an exception on top of what is pending (double-fault rules).
