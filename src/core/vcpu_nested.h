@@ -104,13 +104,12 @@ static inline bool vcore__vcpu_nested_nmi_blocked(const vcore__vmcs12_t *v)
 }
 /* vcpu_nested_entry.c: an NMI or an interrupt the VMM made pending is
  * recognized right after L1's VM entry (exit 0 or 1 to L1 before L2
- * executes anything); inline for the test every entry makes. */
+ * executes anything). Inline, the test every entry makes: nothing is
+ * pending without an event the core holds for delivery (vcpu_events.c). */
 bool vcore__vcpu_nested_event_at_entry_slow(vcore_vcpu_t *vcpu);
 static inline bool vcore__vcpu_nested_event_at_entry(vcore_vcpu_t *vcpu)
 {
-    const vcore_x86_events_t *ev = &vcpu->x86->st.events;
-    return (vcpu->valid & VCORE_X86_STATE_EVENTS) && (ev->interrupt_pending | ev->nmi_pending) &&
-           vcore__vcpu_nested_event_at_entry_slow(vcpu);
+    return vcpu->x86->queued != 0 && vcore__vcpu_nested_event_at_entry_slow(vcpu);
 }
 /* vcpu_nested_entry.c: vmcs02 exists (allocated once per vCPU). */
 int vcore__vcpu_nested_alloc02(vcore_vcpu_t *vcpu);

@@ -602,6 +602,23 @@ static int vcore__vcpu_nested_push_msrs(vcore_vcpu_t *vcpu)
     return vcore__vcpu_nested_load02(vcpu);
 }
 
+/* The entry (op VMLAUNCH or VMRESUME) is done and an NMI or interrupt
+ * exit to L1 follows it before L2 executes anything; out of line, so that
+ * the entries without one pay for none of it. */
+static __attribute__((noinline, cold)) int vcore__vcpu_nested_entry_event(vcore_vcpu_t *vcpu, uint32_t op,
+                                                                          vcore_exit_t *exit, bool *handled)
+{
+    if (vcore__vcpu_nested_entered(vcpu, op))
+        return VCORE_ERR_STATE;
+    bool reflected = false, shutdown = false;
+    int err = vcore__vcpu_nested_pending_nmi(vcpu, exit, &reflected, &shutdown);
+    if (!err && !reflected && !shutdown)
+        err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
+    if (!err && !shutdown)
+        *handled = reflected;
+    return err;
+}
+
 /* The entry after its VM-entry MSR-load list (vcore__vcpu_nested_entry_loaded):
  * inline in the entry, which nearly every VMRESUME takes without a list. */
 static inline int vcore__vcpu_nested_entry_tail(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
@@ -656,17 +673,8 @@ static inline int vcore__vcpu_nested_entry_tail(vcore_vcpu_t *vcpu, const vcore_
      * blocking by STI or MOV SS, for an NMI what
      * vcore__vcpu_nested_nmi_blocked() says; a posted-interrupt
      * notification is vcore__vcpu_nested_pi_entry()'s. */
-    if (vcore__vcpu_nested_event_at_entry(vcpu)) {
-        if (vcore__vcpu_nested_entered(vcpu, in->op))
-            return VCORE_ERR_STATE;
-        bool reflected = false, shutdown = false;
-        err = vcore__vcpu_nested_pending_nmi(vcpu, exit, &reflected, &shutdown);
-        if (!err && !reflected && !shutdown)
-            err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
-        if (!err && !shutdown)
-            *handled = reflected;
-        return err;
-    }
+    if (vcore__vcpu_nested_event_at_entry(vcpu))
+        return vcore__vcpu_nested_entry_event(vcpu, in->op, exit, handled);
     /* L1's VMLAUNCH makes vmcs12 launched once the entry succeeds. */
     err = ops->vmcs_enter(vcpu, vcpu->priv, &he);
     if (err)
@@ -793,7 +801,7 @@ bool vcore__vcpu_nested_event_at_entry_slow(vcore_vcpu_t *vcpu)
 {
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     const vcore_x86_events_t *ev = &vcpu->x86->st.events;
-    if (v->VM_ENTRY_INTR_INFO_FIELD & VCORE__IINFO_VALID)
+    if (!(vcpu->valid & VCORE_X86_STATE_EVENTS) || (v->VM_ENTRY_INTR_INFO_FIELD & VCORE__IINFO_VALID))
         return false;
     if (ev->nmi_pending && (v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_NMI_EXITING) &&
         !vcore__vcpu_nested_nmi_blocked(v))
