@@ -614,8 +614,8 @@ static __attribute__((noinline, cold)) int vcore__vcpu_nested_entry_event(vcore_
     int err = vcore__vcpu_nested_pending_nmi(vcpu, exit, &reflected, &shutdown);
     if (!err && !reflected && !shutdown)
         err = vcore__vcpu_nested_pending_intr(vcpu, exit, &reflected, &shutdown);
-    if (!err && !shutdown)
-        *handled = reflected;
+    if (!err)
+        *handled = reflected; /* not after a shutdown, which is no exit to L1 */
     return err;
 }
 

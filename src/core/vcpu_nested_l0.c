@@ -1012,12 +1012,9 @@ static int vcore__vcpu_nested_l0_halt(vcore_vcpu_t *vcpu)
     int err = vcore__vcpu_nested_load02(vcpu);
     if (!err)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, VCORE__ACT_HLT);
-    if (err)
-        return err;
-    if (v->GUEST_ACTIVITY_STATE != VCORE__ACT_HLT)
-        vcore__nvmx_changed_id(nv, VCORE__ROW_GUEST_ACTIVITY_STATE);
-    v->GUEST_ACTIVITY_STATE = VCORE__ACT_HLT;
-    return VCORE_OK;
+    if (!err)
+        v->GUEST_ACTIVITY_STATE = VCORE__ACT_HLT; /* vmcs02 holds it: no field to rewrite */
+    return err;
 }
 
 int vcore__vcpu_nested_l0_wake(vcore_vcpu_t *vcpu)
@@ -1026,11 +1023,9 @@ int vcore__vcpu_nested_l0_wake(vcore_vcpu_t *vcpu)
     if (v->GUEST_ACTIVITY_STATE != VCORE__ACT_HLT)
         return VCORE_OK;
     int err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, VCORE__ACT_ACTIVE);
-    if (err)
-        return err;
-    vcore__nvmx_changed_id(vcpu->nvmx, VCORE__ROW_GUEST_ACTIVITY_STATE);
-    v->GUEST_ACTIVITY_STATE = VCORE__ACT_ACTIVE;
-    return VCORE_OK;
+    if (!err)
+        v->GUEST_ACTIVITY_STATE = VCORE__ACT_ACTIVE;
+    return err;
 }
 
 /* SDM Vol. 3, "Delivery of Pending Debug Exceptions after VM Entry": valid

@@ -106,6 +106,29 @@ static vcore_exit_t launch_out_to_vmm(void)
     return e;
 }
 
+/* L0 intercepts HLT itself (vmcs01's HLT exiting, primary control 7, which
+ * vmcs02 takes by the merge rule OR): L2's HLT that L1 lets through is
+ * L0's, as on a processor. */
+static void l0_hlt_exiting(void)
+{
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 1u << 7), VCORE_OK);
+}
+
+/* L1's VMLAUNCH, then L2's HLT, which L1 does not intercept: the VMM's
+ * (VCORE_EXIT_HLT, flag L2), which completes it. */
+static vcore_exit_t launch_hlt_to_vmm(void)
+{
+    l0_hlt_exiting();
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_HLT, 1);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL) & (1u << 7), 1u << 7);
+    return e;
+}
+
 /* The VMM's next run after an exit of L2: L0 makes a VM exit to L1 before
  * L2 runs again (vmcs02 not entered), L1 halts. */
 static void run_to_l1_without_entering_l2(vcore_exit_t *e)
@@ -199,14 +222,18 @@ END_TEST
  * delivered after the entry before the NMI ("Delivery of Pending Debug
  * Exceptions after VM Entry") - exit 0, #DB, qualification B3-B0 and BS as
  * pending -, the NMI still pending; B0 alone is not delivered: the NMI
- * exit. */
+ * exit. Case 3: BS in the shutdown activity state, where pending debug
+ * exceptions are not delivered ("Delivery of Pending Debug Exceptions
+ * after VM Entry") and an NMI is not blocked: the NMI exit. */
 START_TEST(pending_debug_exception_at_entry_before_nmi)
 {
-    static const uint64_t pend[3] = {BS, (1u << 12) | 1u, 1u};
+    static const uint64_t pend[4] = {BS, (1u << 12) | 1u, 1u, BS};
     set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, PIN12 | PIN_NMI);
     set12(VCORE_VMCS_EXCEPTION_BITMAP, EXC_DB);
     set12(VCORE_VMCS_GUEST_RFLAGS, 0x2u | (_i == 0 ? RFLAGS_TF : 0u));
     set12(VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, pend[_i]);
+    if (_i == 3)
+        set12(VCORE_VMCS_GUEST_ACTIVITY_STATE, 2); /* shutdown */
     load_vmcs12();
     ck_assert_int_eq(vcore_vcpu_inject_nmi(vcpu), VCORE_OK);
     l1_nmis_blocked();
@@ -216,7 +243,7 @@ START_TEST(pending_debug_exception_at_entry_before_nmi)
     ck_assert_uint_eq(enters(), 0);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP);
-    if (_i == 2) {
+    if (_i >= 2) {
         ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), INFO_NMI);
         ck_assert_uint_eq(events().nmi_pending, 0);
         return;
@@ -291,12 +318,7 @@ START_TEST(hlt_completed_by_vmm_then_exit_saves_hlt)
                                        VCORE_VMX_EXIT_INIT};
     set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, PIN12 | PIN_EXT_INT | PIN_NMI);
     set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | EXIT_ACK);
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_exit(VCORE_VMX_EXIT_HLT, 1);
-    vcore_exit_t e = run();
-    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
-    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    vcore_exit_t e = launch_hlt_to_vmm();
     if (_i == 0)
         ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
     else if (_i == 1)
@@ -325,11 +347,7 @@ START_TEST(hlt_completed_by_vmm_l2_stays_halted)
 {
     set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, PIN12 | PIN_TIMER);
     set12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, 1000);
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_exit(VCORE_VMX_EXIT_HLT, 1);
-    vcore_exit_t e = run();
-    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    vcore_exit_t e = launch_hlt_to_vmm();
     uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INTR_INFO};
     uint64_t val[1] = {0x80000020u};
     push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, 0, 1, enc, val);
@@ -358,11 +376,7 @@ START_TEST(hlt_trap_delivered_to_l2_wakes_it)
     set12(VCORE_VMCS_GUEST_RFLAGS, 0x2u | RFLAGS_TF);
     if (_i)
         set12(VCORE_VMCS_EXCEPTION_BITMAP, EXC_DB);
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_exit(VCORE_VMX_EXIT_HLT, 1);
-    vcore_exit_t e = run();
-    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    vcore_exit_t e = launch_hlt_to_vmm();
     ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
     run_to_l1_without_entering_l2(&e);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP + 1);
@@ -389,11 +403,7 @@ START_TEST(hlt_without_l1_hlt_state_runs_on)
     nested_vm(NULL, NULL, &c, 0);
     set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, PIN12 | PIN_EXT_INT);
     set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | EXIT_ACK);
-    load_vmcs12();
-    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    push_l2_exit(VCORE_VMX_EXIT_HLT, 1);
-    vcore_exit_t e = run();
-    ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
+    vcore_exit_t e = launch_hlt_to_vmm();
     ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
     run_to_l1_without_entering_l2(&e);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXTERNAL_INTERRUPT);
@@ -409,7 +419,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tt, setup, teardown);
     tcase_add_loop_test(tt, single_step_trap_before_interrupt_or_nmi_exit, 0, 4);
     tcase_add_test(tt, no_trap_without_tf);
-    tcase_add_loop_test(tt, pending_debug_exception_at_entry_before_nmi, 0, 3);
+    tcase_add_loop_test(tt, pending_debug_exception_at_entry_before_nmi, 0, 4);
     suite_add_tcase(s, tt);
     TCase *tn = tcase_create("nmi_at_entry");
     tcase_add_checked_fixture(tn, setup, teardown);
