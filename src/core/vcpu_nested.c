@@ -98,6 +98,7 @@ void vcore__vcpu_nested_teardown(vcore_vcpu_t *vcpu)
     nv->run_pending = false;
     nv->mtf_pending = false;
     nv->init_pending = false;
+    nv->l2_halted = false;
     nv->rare_stale = false;
     nv->l2_insn_len = 0;
     nv->l2_done = false;

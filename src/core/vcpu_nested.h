@@ -400,8 +400,9 @@ int vcore__vcpu_nested_l0_step(vcore_vcpu_t *vcpu);
  * L1 (*reflected; with *shutdown *exit holds what the VMM sees instead) or
  * an injected #DB that the exit then reports as being delivered. */
 int vcore__vcpu_nested_l0_dbg(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *reflected, bool *shutdown);
-/* vcpu_nested_l0.c: an event L0 delivers to L2 ends L2's HLT state
- * (vmcs02 current): its activity state is active again. */
+/* vcpu_nested_l0.c: an event L0 delivers to L2, or L2 entered again after
+ * the VMM completed its HLT (nv->l2_halted), ends L2's HLT state (vmcs02
+ * current): its activity state is active again. */
 int vcore__vcpu_nested_l0_wake(vcore_vcpu_t *vcpu);
 /* vcpu_nested_shadow12.c: the VMM's reply to the MMIO read of L2's VMWRITE
  * operand completes the VMWRITE (*reflected: it ended in an exit to L1). */

@@ -896,6 +896,13 @@ int vcore__vcpu_nested_run_l2(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
             if (err)
                 return err;
         }
+        /* L2 halted by the VMM's HLT and nothing for L1 on this boundary:
+         * the VMM's run is the wake-up (vcpu_nested_l0.c). */
+        if (nv->l2_halted) {
+            err = vcore__vcpu_nested_l0_wake(vcpu);
+            if (err)
+                return err;
+        }
         /* An EPT fault L0 served may have rebuilt ept02 elsewhere. */
         err = vcore__vcpu_nested_ept02_sync(vcpu);
         if (!err)

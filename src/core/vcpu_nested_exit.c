@@ -900,6 +900,7 @@ int vcore__vcpu_nested_reflect(vcore_vcpu_t *vcpu, const vcore__nvmx_exit02_t *x
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     *handled = false;
+    nv->l2_halted = false; /* L1 resumes L2 from vmcs12's activity state */
     /* The made-up exit's information, committed as one of vmcs02's would be. */
     nv->x02 = *x;
     vcore__vcpu_nested_exit_commit(vcpu);
@@ -984,6 +985,7 @@ static int vcore__vcpu_nested_event_exit(vcore_vcpu_t *vcpu, uint32_t reason, ui
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
     vcore__nvmx_shadow_stale_all(nv);
+    nv->l2_halted = false; /* L1 resumes L2 from vmcs12's activity state */
     nv->last.exit_reason = reason;
     nv->last.owner = VCORE_NVMX_OWNER_L1;
     nv->last.kind = kind;

@@ -993,16 +993,19 @@ int vcore__vcpu_nested_l0_step(vcore_vcpu_t *vcpu)
 
 /* L2's HLT, which L1 does not intercept, completed by the VMM ("HLT":
  * the processor stops at the instruction boundary after it, in the HLT
- * state, until an event). vmcs02 keeps L2 halted from here, so that every
- * exit to L1 that follows - an external interrupt, an NMI, INIT, MTF or
- * L1's preemption timer, all of which end the HLT state only after the
- * VM exit completes ("Architectural State Before a VM Exit") - saves
- * activity state 1 with RIP past the HLT ("Saving Non-Register State"),
- * and the processor keeps L2 halted across the exits L0 takes meanwhile.
- * vmcs12's field follows: it tells the exit's guest-state save to read the
- * activity state back from vmcs02 (whose HLT exiting is L0's). Only where
- * L1 has the HLT state to resume L2 in (IA32_VMX_MISC bit 6); without it
- * L2 runs on past the HLT. */
+ * state, until an event): the VMM held the vCPU halted and runs it again
+ * for an event. One that is a VM exit to L1 before L2 runs - an external
+ * interrupt, an NMI, INIT, MTF, all of which end the HLT state only after
+ * the VM exit completes ("Architectural State Before a VM Exit") - saves
+ * activity state 1 with RIP past the HLT ("Saving Non-Register State"):
+ * vmcs02's activity state is HLT until then, and vmcs12's field follows,
+ * which tells the exit's guest-state save to read it back from vmcs02
+ * (whose HLT exiting is L0's). An event L0 delivers to L2, or the run
+ * entering vmcs02 with nothing for L1, wakes L2 (vcore__vcpu_nested_l0_wake):
+ * the VMM's run after VCORE_EXIT_HLT is the wake-up, as for L1's HLT, and
+ * L2 is never left halted in vmcs02, where no event of the VMM's could
+ * reach it. Only where L1 has the HLT state to resume L2 in (IA32_VMX_MISC
+ * bit 6); without it L2 runs on past the HLT. */
 static int vcore__vcpu_nested_l0_halt(vcore_vcpu_t *vcpu)
 {
     vcore_nvmx_t *nv = vcpu->nvmx;
@@ -1014,12 +1017,14 @@ static int vcore__vcpu_nested_l0_halt(vcore_vcpu_t *vcpu)
         err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, VCORE__ACT_HLT);
     if (!err)
         v->GUEST_ACTIVITY_STATE = VCORE__ACT_HLT; /* vmcs02 holds it: no field to rewrite */
+    nv->l2_halted = !err;
     return err;
 }
 
 int vcore__vcpu_nested_l0_wake(vcore_vcpu_t *vcpu)
 {
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    vcpu->nvmx->l2_halted = false;
     if (v->GUEST_ACTIVITY_STATE != VCORE__ACT_HLT)
         return VCORE_OK;
     int err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_ACTIVITY_STATE, VCORE__ACT_ACTIVE);

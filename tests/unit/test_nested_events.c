@@ -33,7 +33,6 @@
 #define PIN_EXT_INT (1u << 0)     /* external-interrupt exiting */
 #define PIN_NMI (1u << 3)         /* NMI exiting */
 #define PIN_VNMI (1u << 5)        /* virtual NMIs */
-#define PIN_TIMER (1u << 6)       /* activate VMX-preemption timer */
 #define EXIT12 (0x00036dfbu | (1u << 9))
 #define EXIT_ACK (1u << 15)       /* acknowledge interrupt on exit */
 #define RFLAGS_TF 0x100u
@@ -339,26 +338,32 @@ START_TEST(hlt_completed_by_vmm_then_exit_saves_hlt)
 }
 END_TEST
 
-/* The VMM runs the vCPU again after L2's HLT with nothing for L1: L2 stays
- * halted in vmcs02 (activity state 1) across an exit L0 takes (a host
- * interrupt); L1's VMX-preemption timer then expires in the HLT state
- * (its VM exit, reason 52, is L1's): activity state 1 saved. */
-START_TEST(hlt_completed_by_vmm_l2_stays_halted)
+/* The VMM runs the vCPU again after L2's HLT with nothing for L1 (its run
+ * after VCORE_EXIT_HLT is the wake-up, as for L1's HLT): L2 resumes
+ * active past the HLT - vmcs02 entered with activity state 0, never left
+ * halted where no event of the VMM's could reach it - and a later exit to
+ * L1 (CPUID) saves activity state 0. With MTF the boundary after the HLT
+ * is first L1's (MTF VM exit, in the HLT state: activity state 1). */
+START_TEST(hlt_completed_by_vmm_run_again_wakes_l2)
 {
-    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, PIN12 | PIN_TIMER);
-    set12(VCORE_VMCS_VMX_PREEMPTION_TIMER_VALUE, 1000);
+    if (_i)
+        set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172u | (1u << 27));
     vcore_exit_t e = launch_hlt_to_vmm();
-    uint32_t enc[1] = {VCORE_VMCS_VM_EXIT_INTR_INFO};
-    uint64_t val[1] = {0x80000020u};
-    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EXTERNAL_INTERRUPT, 0, 1, enc, val);
-    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_PREEMPTION_TIMER, 0, 0, NULL, NULL);
+    if (_i) {
+        run_to_l1_without_entering_l2(&e);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_MONITOR_TRAP_FLAG);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_ACTIVITY_STATE), ACT_HLT);
+        ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP + 1);
+        return;
+    }
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
     push_hlt();
     ck_assert_int_eq(vcore_vcpu_run(vcpu, &e), VCORE_OK);
     ck_assert_uint_eq(e.reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, 0);
-    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_ACTIVITY_STATE), ACT_HLT);
-    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_PREEMPTION_TIMER);
-    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_ACTIVITY_STATE), ACT_HLT);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_ACTIVITY_STATE), ACT_ACTIVE);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_ACTIVITY_STATE), ACT_ACTIVE);
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), L2_RIP + 1);
 }
 END_TEST
@@ -428,7 +433,7 @@ static Suite *suite(void)
     TCase *th = tcase_create("hlt");
     tcase_add_checked_fixture(th, setup, teardown);
     tcase_add_loop_test(th, hlt_completed_by_vmm_then_exit_saves_hlt, 0, 3);
-    tcase_add_test(th, hlt_completed_by_vmm_l2_stays_halted);
+    tcase_add_loop_test(th, hlt_completed_by_vmm_run_again_wakes_l2, 0, 2);
     tcase_add_loop_test(th, hlt_trap_delivered_to_l2_wakes_it, 0, 2);
     tcase_add_test(th, hlt_without_l1_hlt_state_runs_on);
     suite_add_tcase(s, th);

@@ -132,6 +132,7 @@ struct vcore_nvmx {
     uint32_t l2_insn_len;   /* an L2 exit given to the VMM: instruction length to skip on re-entry */
     bool l2_done;           /* L0 completed an iteration of an L2 REP string instruction (MTF: vcpu_nested_entry.c) */
     bool event02;           /* vmcs02's VM-entry interruption information holds an event L0 put there for L2 (re-delivery or an exception of its own), not yet entered */
+    bool l2_halted;         /* L2's HLT completed by the VMM: L2 is in the HLT state until vmcs02 is entered or an exit to L1 (vcpu_nested_l0.c) */
     uint32_t l2_pending;    /* the VCORE_EXIT_* of that exit, whose reply goes to L2 (0: none) */
     uint8_t l2_io_width;    /* its I/O access width (1, 2 or 4) */
     bool l2_rdtsc;          /* it is L2's RDMSR of IA32_TIME_STAMP_COUNTER: the VMM answers with L1's TSC */

@@ -63,6 +63,7 @@ void vcore__nvmx_leave(vcore_nvmx_t *n)
     n->vpid12_last = 0; /* whatever vpid02 holds is flushed before it is used again */
     n->run_pending = false;
     n->mtf_pending = false;
+    n->l2_halted = false;
     n->kvm_guest_mode = false;
     n->kvm_run_pending = false;
     n->kvm_mtf_pending = false;
