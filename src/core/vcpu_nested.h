@@ -426,6 +426,9 @@ bool vcore__vcpu_nested_apic_usable(const vcore_vcpu_t *vcpu);
 int vcore__vcpu_nested_apic_enter(vcore_vcpu_t *vcpu);
 /* Before L2 runs again: both looked up again if L0's memory map changed. */
 int vcore__vcpu_nested_apic_sync(vcore_vcpu_t *vcpu);
+/* Whether vmcs12's TPR threshold makes the processor exit right after the
+ * entry ("VM Exits Induced by the TPR Threshold"). */
+bool vcore__vcpu_nested_apic_tpr_exit(vcore_vcpu_t *vcpu);
 /* vmcs02 rebuilt: its address fields are written again at the next entry. */
 void vcore__vcpu_nested_apic_forget(vcore_vcpu_t *vcpu);
 /* The host address of the page of L0's memory behind an L1-physical

@@ -63,15 +63,14 @@ static int vcore__vcpu_nested_vmfail(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t
 }
 
 /* A VM-entry failure delivered to L1 as a VM exit ("VM-Entry Failures
- * During or After Loading Guest State"). */
+ * During or After Loading Guest State"): the exit reason and qualification
+ * are recorded, "all other VM-exit information fields are unmodified". */
 static int vcore__vcpu_nested_failed_entry(vcore_vcpu_t *vcpu, uint32_t reason, uint64_t qual, vcore_exit_t *exit,
                                            bool *handled)
 {
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     v->VM_EXIT_REASON = reason | VCORE_VMX_EXIT_REASON_ENTRY_FAIL;
     v->EXIT_QUALIFICATION = qual;
-    v->VM_EXIT_INTR_INFO = 0;
-    v->IDT_VECTORING_INFO_FIELD = 0;
     vcore__nvmx_shadow_stale_all(vcpu->nvmx);
     vcpu->nvmx->last.exit_reason = v->VM_EXIT_REASON;
     vcpu->nvmx->last.owner = VCORE_NVMX_OWNER_L1;
@@ -650,7 +649,8 @@ static inline int vcore__vcpu_nested_entry_tail(vcore_vcpu_t *vcpu, const vcore_
      * executes anything (pin-based control 0: "Event Blocking"): the exit
      * to L1 saves L2's state as the entry loaded it, and vmcs02 need not
      * run. Only where the entry itself delivers nothing first: no event
-     * injected, L2 active, no blocking by STI or MOV SS; a posted-interrupt
+     * injected, L2 active or halted, no blocking by STI or MOV SS, no exit
+     * of higher priority due right after the entry; a posted-interrupt
      * notification is vcore__vcpu_nested_pi_entry()'s. */
     if (vcore__vcpu_nested_intr_at_entry(vcpu)) {
         if (vcore__vcpu_nested_entered(vcpu, in->op))
@@ -783,13 +783,35 @@ int vcore__vcpu_nested_entry_loaded(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t 
     return vcore__vcpu_nested_entry_tail(vcpu, in, exit, handled);
 }
 
+/* An exit vmcs12 asks for right after the entry that comes before an
+ * external interrupt ("Special Features of VM Entry"): interrupt-window
+ * exiting with RFLAGS.IF = 1 ("Interrupt-Window Exiting": "priority over
+ * external interrupts"), NMI-window exiting without virtual-NMI blocking
+ * ("NMI-Window Exiting": over NMIs and lower priority events), a
+ * VMX-preemption timer of zero ("VMX-Preemption Timer": over NMI-window
+ * exits), a TPR threshold above VTPR ("VM Exits Induced by the TPR
+ * Threshold": over "any interrupts ... pending at the time of VM entry").
+ * The processor makes that exit when vmcs02 is entered; the interrupt
+ * stays pending. Blocking by STI or MOV SS, which holds both windows
+ * closed, has ruled the interrupt out already. */
+static bool vcore__vcpu_nested_exit_before_intr(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v)
+{
+    uint32_t proc = v->CPU_BASED_VM_EXEC_CONTROL;
+    return ((proc & VCORE__PROC_IRQ_WINDOW) && (v->GUEST_RFLAGS & VCORE__RFLAGS_IF)) ||
+           ((proc & VCORE__PROC_NMI_WINDOW) && !(v->GUEST_INTERRUPTIBILITY_INFO & 8u)) ||
+           ((v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_PREEMPT_TIMER) && v->VMX_PREEMPTION_TIMER_VALUE == 0) ||
+           vcore__vcpu_nested_apic_tpr_exit(vcpu);
+}
+
+/* "Activity State": HLT (1) does not block external interrupts; shutdown
+ * (2) and wait-for-SIPI (3) do. */
 bool vcore__vcpu_nested_intr_at_entry(vcore_vcpu_t *vcpu)
 {
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     return (vcpu->valid & VCORE_X86_STATE_EVENTS) && vcpu->x86->st.events.interrupt_pending &&
            (v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_EXT_INT_EXITING) && !(v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31)) &&
-           v->GUEST_ACTIVITY_STATE == 0 && !(v->GUEST_INTERRUPTIBILITY_INFO & 3u) &&
-           !vcore__vcpu_nested_pi_notification(vcpu);
+           v->GUEST_ACTIVITY_STATE <= 1u && !(v->GUEST_INTERRUPTIBILITY_INFO & 3u) &&
+           !vcore__vcpu_nested_pi_notification(vcpu) && !vcore__vcpu_nested_exit_before_intr(vcpu, v);
 }
 
 bool vcore__vcpu_nested_entered(vcore_vcpu_t *vcpu, uint32_t op)
