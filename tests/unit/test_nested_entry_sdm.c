@@ -164,6 +164,85 @@ START_TEST(failed_entry_keeps_entry_interruption_valid_bit)
 }
 END_TEST
 
+/* Exit 34: the list's entries before the failing one stay loaded (here
+ * IA32_KERNEL_GS_BASE, which the host state does not load); "No MSRs are
+ * saved into the VM-exit MSR-store area"; "MSRs are loaded as specified in
+ * the VM-exit MSR-load area" (IA32_TSC_AUX). */
+START_TEST(failed_entry_msr_lists)
+{
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 2);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+    put(MSRLIST, VCORE_MSR_IA32_KERNEL_GS_BASE, 8);
+    put(MSRLIST + 8, 0x123456789000ull, 8);
+    put(MSRLIST + 16, 0x808, 8); /* x2APIC TPR: may not be loaded */
+    set12(VCORE_VMCS_VM_EXIT_MSR_STORE_COUNT, 1);
+    set12(VCORE_VMCS_VM_EXIT_MSR_STORE_ADDR, MSRLIST + 0x100);
+    put(MSRLIST + 0x100, VCORE_MSR_IA32_KERNEL_GS_BASE, 8);
+    put(MSRLIST + 0x108, 0x5a5a5a5a, 8);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, 1);
+    set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, MSRLIST + 0x200);
+    put(MSRLIST + 0x200, VCORE_MSR_IA32_TSC_AUX, 8);
+    put(MSRLIST + 0x208, 0x77, 8);
+    load_vmcs12();
+    launch_fails_to_l1();
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), EXIT_FAIL(VCORE_VMX_EXIT_MSR_LOADING));
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 2);
+    uint64_t x = 0;
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_KERNEL_GS_BASE, &x), VCORE_OK);
+    ck_assert_uint_eq(x, 0x123456789000ull);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_TSC_AUX, &x), VCORE_OK);
+    ck_assert_uint_eq(x, 0x77);
+    ck_assert_int_eq(vcore_vm_read_guest(vm, MSRLIST + 0x108, &x, 8), VCORE_OK);
+    ck_assert_uint_eq(x, 0x5a5a5a5a);
+}
+END_TEST
+
+/* "Checks on Guest Non-Register State" / "Loading Page-Directory-Pointer-
+ * Table Entries": L2 with PAE paging (CR0.PG, CR4.PAE, not "IA-32e mode
+ * guest") and no EPT has its four PDPTEs loaded from CR3; a reserved bit
+ * set (bits 2:1 of PDPTE1 here) fails the entry with exit 33,
+ * qualification 2 (case 0); valid PDPTEs enter L2 (case 1). */
+START_TEST(pae_pdpte_reserved_bit_fails_entry)
+{
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 & ~(1u << 9));
+    set12(VCORE_VMCS_GUEST_CS_AR_BYTES, 0xc09b); /* 32-bit code: D, not L */
+    set12(VCORE_VMCS_GUEST_CR3, 0x36000);
+    put(0x36000, 0x37001, 8);
+    put(0x36008, _i == 0 ? 0x38003 : 0x38001, 8);
+    load_vmcs12();
+    if (_i == 0) {
+        launch_fails_to_l1();
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), EXIT_FAIL(VCORE_VMX_EXIT_INVALID_GUEST_STATE));
+        ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 2);
+        return;
+    }
+    launch_to_l1(VCORE_VMX_EXIT_CPUID, 0, NULL, NULL);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_CR3), 0x36000);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_IA32_EFER) & 0x500u, 0); /* LMA, LME: not IA-32e */
+}
+END_TEST
+
+/* "Checks on VMX Controls": the library's capability MSRs offer neither
+ * "load IA32_PERF_GLOBAL_CTRL" (entry control 13) nor "load IA32_BNDCFGS"
+ * (16) - allowed-0 - so an entry asking for one is VMfailValid 7 and L2 is
+ * never entered. */
+START_TEST(entry_controls_not_offered_vmfail_7)
+{
+    const vcore_nvmx_caps_t *c = vcore_nvmx_caps(nv);
+    uint32_t bit = _i == 0 ? 13u : 16u;
+    ck_assert_uint_eq((c->msr[VCORE_NVMX_CAP_TRUE_ENTRY] >> 32) & (1u << bit), 0);
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 | (1u << bit));
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), VCORE_VMXERR_ENTRY_INVALID_CONTROL);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 3);
+    ck_assert_uint_eq(enters(), 0);
+}
+END_TEST
+
 /* ---- "Event Injection" ---- */
 
 /* "Vectored-Event Injection": a hardware exception with "deliver error
@@ -207,6 +286,57 @@ START_TEST(software_interrupt_injected_with_length_faults_to_l1)
     ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_INFO_FIELD), EV(T_SWINT, 0x80));
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN), 2);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), (T_SWINT << 8) | 0x80u);
+}
+END_TEST
+
+/* A privileged software exception (type 5, INT1) is injected with the
+ * VM-entry instruction length, as a software interrupt is ("VM-Entry
+ * Controls for Event Injection"). */
+START_TEST(privileged_software_exception_injected_with_length)
+{
+    set12(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, EV(5u, 1));
+    set12(VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN, 1);
+    load_vmcs12();
+    launch_to_l1(VCORE_VMX_EXIT_CPUID, 0, NULL, NULL);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), EV(5u, 1));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN), 1);
+}
+END_TEST
+
+/* "Interruptibility State": without "virtual NMIs" the NMI L1 injected
+ * leaves blocking by NMI in L2 (the processor's interruptibility at the
+ * next exit, bit 3), and while L2 runs in VMX non-root operation "such
+ * blocking remains in effect": an NMI for the vCPU causes no exit to L1
+ * (case 0). With "virtual NMIs" bit 3 is virtual-NMI blocking, and "NMIs
+ * are not blocked in VMX non-root operation": exit 0, vector 2, type 2
+ * (case 1). */
+START_TEST(nmi_blocking_after_injected_nmi)
+{
+    bool vnmi = _i == 1;
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL, PIN12 | PIN_NMI_EXITING | (vnmi ? PIN_VIRTUAL_NMIS : 0));
+    set12(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, EV(T_NMI, 2));
+    load_vmcs12();
+    uint32_t enc[1] = {VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO};
+    uint64_t val[1] = {8};
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 1, enc, val); /* to the VMM, L2 stays */
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_int_eq(vcore_vcpu_inject_nmi(vcpu), VCORE_OK);
+    if (!vnmi) {
+        push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 0, NULL, NULL);
+        e = run();
+        ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+        ck_assert(last().in_l2);
+        ck_assert_uint_eq(enters(), 2);
+        return;
+    }
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(enters(), 1);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), EV(T_NMI, 2));
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO), 8);
 }
 END_TEST
 
@@ -513,11 +643,16 @@ static Suite *entry_sdm_suite(void)
     tcase_add_checked_fixture(tf, setup, teardown);
     tcase_add_test(tf, failed_entry_leaves_other_exit_information_unmodified);
     tcase_add_loop_test(tf, failed_entry_keeps_entry_interruption_valid_bit, 0, 3);
+    tcase_add_test(tf, failed_entry_msr_lists);
+    tcase_add_loop_test(tf, pae_pdpte_reserved_bit_fails_entry, 0, 2);
+    tcase_add_loop_test(tf, entry_controls_not_offered_vmfail_7, 0, 2);
     suite_add_tcase(s, tf);
     TCase *ti = tcase_create("injection");
     tcase_add_checked_fixture(ti, setup, teardown);
     tcase_add_test(ti, hardware_exception_injected_with_error_code);
     tcase_add_test(ti, software_interrupt_injected_with_length_faults_to_l1);
+    tcase_add_test(ti, privileged_software_exception_injected_with_length);
+    tcase_add_loop_test(ti, nmi_blocking_after_injected_nmi, 0, 2);
     tcase_add_loop_test(ti, pending_mtf_injected_exit_is_l1s, 0, 2);
     tcase_add_loop_test(ti, injection_allowed_by_activity_state, 0,
                         (int)(sizeof(activity_injection) / sizeof(activity_injection[0])));
