@@ -93,6 +93,18 @@ bool vcore__vcpu_nested_entered(vcore_vcpu_t *vcpu, uint32_t op);
 /* vcpu_nested_entry.c: an interrupt the VMM made pending is recognized
  * right after L1's VM entry (exit 1 to L1 before L2 executes anything). */
 bool vcore__vcpu_nested_intr_at_entry(vcore_vcpu_t *vcpu);
+/* An interrupt-window exit (RFLAGS.IF = 1: "Interrupt-Window Exiting") or
+ * NMI-window exit (no virtual-NMI blocking: "NMI-Window Exiting") L1 asks
+ * for is due on L2's next boundary, blocking by STI or MOV SS (which holds
+ * both off) ruled out by the caller: the processor makes it when vmcs02 is
+ * entered, ahead of an external interrupt (both windows' exits "take
+ * priority over external interrupts"). */
+static inline bool vcore__vcpu_nested_window_due(const vcore__vmcs12_t *v)
+{
+    uint32_t proc = v->CPU_BASED_VM_EXEC_CONTROL;
+    return ((proc & VCORE__PROC_IRQ_WINDOW) && (v->GUEST_RFLAGS & VCORE__RFLAGS_IF)) ||
+           ((proc & VCORE__PROC_NMI_WINDOW) && !(v->GUEST_INTERRUPTIBILITY_INFO & 8u));
+}
 /* vcpu_nested_entry.c: vmcs02 exists (allocated once per vCPU). */
 int vcore__vcpu_nested_alloc02(vcore_vcpu_t *vcpu);
 /* vcpu_nested_entry.c: vmcs02 from a checked vmcs12, first half: L1's

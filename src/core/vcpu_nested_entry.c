@@ -784,21 +784,16 @@ int vcore__vcpu_nested_entry_loaded(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t 
 }
 
 /* An exit vmcs12 asks for right after the entry that comes before an
- * external interrupt ("Special Features of VM Entry"): interrupt-window
- * exiting with RFLAGS.IF = 1 ("Interrupt-Window Exiting": "priority over
- * external interrupts"), NMI-window exiting without virtual-NMI blocking
- * ("NMI-Window Exiting": over NMIs and lower priority events), a
- * VMX-preemption timer of zero ("VMX-Preemption Timer": over NMI-window
- * exits), a TPR threshold above VTPR ("VM Exits Induced by the TPR
- * Threshold": over "any interrupts ... pending at the time of VM entry").
- * The processor makes that exit when vmcs02 is entered; the interrupt
- * stays pending. Blocking by STI or MOV SS, which holds both windows
- * closed, has ruled the interrupt out already. */
+ * external interrupt ("Special Features of VM Entry"): an open interrupt
+ * or NMI window (vcore__vcpu_nested_window_due), a VMX-preemption timer of
+ * zero ("VMX-Preemption Timer": over NMI-window exits), a TPR threshold
+ * above VTPR ("VM Exits Induced by the TPR Threshold": over "any
+ * interrupts ... pending at the time of VM entry"). The processor makes
+ * that exit when vmcs02 is entered; the interrupt stays pending. Blocking
+ * by STI or MOV SS has ruled the interrupt out already. */
 static bool vcore__vcpu_nested_exit_before_intr(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v)
 {
-    uint32_t proc = v->CPU_BASED_VM_EXEC_CONTROL;
-    return ((proc & VCORE__PROC_IRQ_WINDOW) && (v->GUEST_RFLAGS & VCORE__RFLAGS_IF)) ||
-           ((proc & VCORE__PROC_NMI_WINDOW) && !(v->GUEST_INTERRUPTIBILITY_INFO & 8u)) ||
+    return vcore__vcpu_nested_window_due(v) ||
            ((v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_PREEMPT_TIMER) && v->VMX_PREEMPTION_TIMER_VALUE == 0) ||
            vcore__vcpu_nested_apic_tpr_exit(vcpu);
 }

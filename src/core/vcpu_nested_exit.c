@@ -1018,6 +1018,9 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
      * 1"), the wait-for-SIPI state (3) every event but SIPI. */
     if ((v->GUEST_INTERRUPTIBILITY_INFO & 3u) || v->GUEST_ACTIVITY_STATE >= 2u)
         return VCORE_OK;
+    /* An open window L1 watches: its exit comes first, when vmcs02 runs. */
+    if (vcore__vcpu_nested_window_due(v))
+        return VCORE_OK;
     /* "Posted-Interrupt Processing": under L1's "process posted
      * interrupts" the notification vector is processed for L2, no exit. */
     if (vcore__vcpu_nested_pi_notification(vcpu))

@@ -552,6 +552,40 @@ START_TEST(tpr_threshold_exit_before_pending_interrupt)
 }
 END_TEST
 
+/* The same priority on a later boundary: L2 enters with RFLAGS.IF = 0
+ * (no window), sets IF and exits to the VMM; an interrupt then made
+ * pending still yields to the interrupt-window exit the processor makes
+ * when L2 is entered again ("Interrupt-Window Exiting") (case 0). With
+ * "virtual NMIs" and NMI-window exiting, the NMI window is open as soon as
+ * virtual-NMI blocking ends (case 1: L2 entered with it, the exit shows it
+ * gone). */
+START_TEST(window_opened_in_l2_exit_before_pending_interrupt)
+{
+    bool nmi = _i == 1;
+    set12(VCORE_VMCS_GUEST_RFLAGS, 0x2);
+    set12(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, nmi ? 8 : 0);
+    set12(VCORE_VMCS_PIN_BASED_VM_EXEC_CONTROL,
+          PIN12 | PIN_EXT_INT | (nmi ? PIN_NMI_EXITING | PIN_VIRTUAL_NMIS : 0));
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, PROC12 | (nmi ? PROC_NMI_WINDOW : PROC_INTR_WINDOW));
+    set12(VCORE_VMCS_VM_EXIT_CONTROLS, EXIT12 | EXIT_ACK_INTR);
+    load_vmcs12();
+    uint32_t enc[2] = {VCORE_VMCS_GUEST_RFLAGS, VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO};
+    uint64_t val[2] = {nmi ? 0x2 : 0x202, 0};
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_IO_SMI, 0, 2, enc, val); /* to the VMM, L2 stays */
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    uint32_t reason = nmi ? VCORE_VMX_EXIT_NMI_WINDOW : VCORE_VMX_EXIT_INTERRUPT_WINDOW;
+    push_l2(VCORE_HW_ENTRY_EXIT, reason, 0, 0, NULL, NULL);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(enters(), 2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), reason);
+    ck_assert(interrupt_pending());
+}
+END_TEST
+
 /* "Activity State": HLT does not block external interrupts (only
  * shutdown and wait-for-SIPI do), so with "external-interrupt exiting" the
  * interrupt pending at the entry exits to L1 right away (as in the active
@@ -664,6 +698,7 @@ static Suite *entry_sdm_suite(void)
     tcase_add_loop_test(tp, nmi_window_exit_before_pending_interrupt, 0, 2);
     tcase_add_loop_test(tp, preemption_timer_zero_exit_before_pending_interrupt, 0, 2);
     tcase_add_loop_test(tp, tpr_threshold_exit_before_pending_interrupt, 0, 2);
+    tcase_add_loop_test(tp, window_opened_in_l2_exit_before_pending_interrupt, 0, 2);
     tcase_add_test(tp, pending_interrupt_wakes_hlt_guest_at_entry);
     tcase_add_loop_test(tp, shutdown_state_blocks_interrupt_exit, 0, 2);
     suite_add_tcase(s, tp);
