@@ -90,9 +90,6 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
  * vmcs02 is vmcs12's, vmcs12 launched and clean, L2 the running context;
  * true when vmcs12 could not be marked launched. */
 bool vcore__vcpu_nested_entered(vcore_vcpu_t *vcpu, uint32_t op);
-/* vcpu_nested_entry.c: an interrupt the VMM made pending is recognized
- * right after L1's VM entry (exit 1 to L1 before L2 executes anything). */
-bool vcore__vcpu_nested_intr_at_entry(vcore_vcpu_t *vcpu);
 /* An interrupt-window exit (RFLAGS.IF = 1: "Interrupt-Window Exiting") or
  * NMI-window exit (no virtual-NMI blocking: "NMI-Window Exiting") L1 asks
  * for is due on L2's next boundary, blocking by STI or MOV SS (which holds

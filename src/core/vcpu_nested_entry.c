@@ -601,6 +601,36 @@ static int vcore__vcpu_nested_push_msrs(vcore_vcpu_t *vcpu)
     return vcore__vcpu_nested_load02(vcpu);
 }
 
+/* An exit vmcs12 asks for right after the entry that comes before an
+ * external interrupt ("Special Features of VM Entry"): an open interrupt
+ * or NMI window (vcore__vcpu_nested_window_due), a VMX-preemption timer of
+ * zero ("VMX-Preemption Timer": over NMI-window exits), a TPR threshold
+ * above VTPR ("VM Exits Induced by the TPR Threshold": over "any
+ * interrupts ... pending at the time of VM entry"). The processor makes
+ * that exit when vmcs02 is entered; the interrupt stays pending. Blocking
+ * by STI or MOV SS has ruled the interrupt out already. Out of line: asked
+ * only with an interrupt pending. */
+static __attribute__((noinline, cold)) bool vcore__vcpu_nested_exit_before_intr(vcore_vcpu_t *vcpu,
+                                                                             const vcore__vmcs12_t *v)
+{
+    return vcore__vcpu_nested_window_due(v) ||
+           ((v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_PREEMPT_TIMER) && v->VMX_PREEMPTION_TIMER_VALUE == 0) ||
+           vcore__vcpu_nested_apic_tpr_exit(vcpu);
+}
+
+/* An interrupt the VMM made pending is recognized right after L1's VM
+ * entry: exit 1 to L1 before L2 executes anything. "Activity State": HLT
+ * (1) does not block external interrupts; shutdown (2) and wait-for-SIPI
+ * (3) do. */
+static inline bool vcore__vcpu_nested_intr_at_entry(vcore_vcpu_t *vcpu)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    return (vcpu->valid & VCORE_X86_STATE_EVENTS) && vcpu->x86->st.events.interrupt_pending &&
+           (v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_EXT_INT_EXITING) && !(v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31)) &&
+           v->GUEST_ACTIVITY_STATE <= 1u && !(v->GUEST_INTERRUPTIBILITY_INFO & 3u) &&
+           !vcore__vcpu_nested_pi_notification(vcpu) && !vcore__vcpu_nested_exit_before_intr(vcpu, v);
+}
+
 /* The entry after its VM-entry MSR-load list (vcore__vcpu_nested_entry_loaded):
  * inline in the entry, which nearly every VMRESUME takes without a list. */
 static inline int vcore__vcpu_nested_entry_tail(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vcore_exit_t *exit,
@@ -781,32 +811,6 @@ int vcore__vcpu_nested_entry_loaded(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t 
                                     bool *handled)
 {
     return vcore__vcpu_nested_entry_tail(vcpu, in, exit, handled);
-}
-
-/* An exit vmcs12 asks for right after the entry that comes before an
- * external interrupt ("Special Features of VM Entry"): an open interrupt
- * or NMI window (vcore__vcpu_nested_window_due), a VMX-preemption timer of
- * zero ("VMX-Preemption Timer": over NMI-window exits), a TPR threshold
- * above VTPR ("VM Exits Induced by the TPR Threshold": over "any
- * interrupts ... pending at the time of VM entry"). The processor makes
- * that exit when vmcs02 is entered; the interrupt stays pending. Blocking
- * by STI or MOV SS has ruled the interrupt out already. */
-static bool vcore__vcpu_nested_exit_before_intr(vcore_vcpu_t *vcpu, const vcore__vmcs12_t *v)
-{
-    return vcore__vcpu_nested_window_due(v) ||
-           ((v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_PREEMPT_TIMER) && v->VMX_PREEMPTION_TIMER_VALUE == 0) ||
-           vcore__vcpu_nested_apic_tpr_exit(vcpu);
-}
-
-/* "Activity State": HLT (1) does not block external interrupts; shutdown
- * (2) and wait-for-SIPI (3) do. */
-bool vcore__vcpu_nested_intr_at_entry(vcore_vcpu_t *vcpu)
-{
-    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    return (vcpu->valid & VCORE_X86_STATE_EVENTS) && vcpu->x86->st.events.interrupt_pending &&
-           (v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_EXT_INT_EXITING) && !(v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31)) &&
-           v->GUEST_ACTIVITY_STATE <= 1u && !(v->GUEST_INTERRUPTIBILITY_INFO & 3u) &&
-           !vcore__vcpu_nested_pi_notification(vcpu) && !vcore__vcpu_nested_exit_before_intr(vcpu, v);
 }
 
 bool vcore__vcpu_nested_entered(vcore_vcpu_t *vcpu, uint32_t op)

@@ -664,7 +664,7 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, vcore_e
     /* "Clearing the VM-entry interruption-information valid bit" - not by
      * a failed entry ("VM-Entry Failures During or After Loading Guest
      * State": "The valid bit ... is not cleared"). */
-    if (!failed_entry && (v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31))) {
+    if ((v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31)) && !failed_entry) {
         vcore__nvmx_changed_id(nv, VCORE__ROW_VM_ENTRY_INTR_INFO_FIELD);
         v->VM_ENTRY_INTR_INFO_FIELD &= ~(1u << 31);
     }
