@@ -363,6 +363,104 @@ START_TEST(pending_mtf_injected_exit_is_l1s)
 }
 END_TEST
 
+/* L1's VMLAUNCH ends in VMfailValid 7 (RIP past it, ZF) and L2 is never
+ * entered. */
+static void assert_launch_vmfail_7(void)
+{
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_INSTRUCTION_ERROR), VCORE_VMXERR_ENTRY_INVALID_CONTROL);
+    ck_assert_uint_eq(regs().rip, L1_RIP + 3);
+    ck_assert_uint_eq(regs().rflags & 0x8d5u, 0x40u);
+    ck_assert_uint_eq(enters(), 0);
+}
+
+/* "Checks on VM-Entry Control Fields", event injection: type 1 is
+ * reserved; an NMI has vector 2; a hardware exception a vector up to 31;
+ * an other event vector 0; "deliver error code" only for a hardware
+ * exception; bits 30:12 are reserved; bits 31:16 of the error code are 0; a software
+ * interrupt's or exception's instruction length is at most 15. Each
+ * violation is VMfailValid 7. */
+START_TEST(event_injection_field_checks)
+{
+    static const struct {
+        uint32_t info, err, len;
+    } c[] = {
+        {EV(1u, 0x30), 0, 0},
+        {EV(T_NMI, 3), 0, 0},
+        {EV(T_HW, 32), 0, 0},
+        {EV(T_OTHER, 1), 0, 0},
+        {EV(T_EXT, 0x30) | EV_ERR, 0, 0},
+        {EV(T_HW, 13) | (1u << 12), 0, 0},
+        {EV(T_HW, 14) | EV_ERR, 0x10000, 0},
+        {EV(T_SWINT, 0x80), 0, 16},
+    };
+    set12(VCORE_VMCS_GUEST_RFLAGS, 0x202);
+    set12(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, c[_i].info);
+    set12(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE, c[_i].err);
+    set12(VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN, c[_i].len);
+    load_vmcs12();
+    assert_launch_vmfail_7();
+}
+END_TEST
+
+/* "Deliver error code" must be 1 exactly for a hardware exception with
+ * vector 8, 10-14, 17 or 21 in protected mode ("Checks on VM-Entry Control
+ * Fields") - unless IA32_VMX_BASIC bit 56 is 1: then "software can use VM
+ * entry to deliver a hardware exception with or without an error code,
+ * regardless of vector" ("Basic VMX Information"). Cases 0, 1: #UD with an
+ * error code, #GP without, L1 offered no bit 56: VMfailValid 7; cases 2,
+ * 3: the same with bit 56, injected as they are. */
+START_TEST(error_code_rule_follows_basic_bit_56)
+{
+    bool b56 = _i >= 2;
+    uint32_t info = (_i & 1) ? EV(T_HW, 13) : EV(T_HW, 6) | EV_ERR;
+    const vcore_nvmx_caps_t *have = vcore_nvmx_caps(nv);
+    ck_assert_uint_ne(have->msr[VCORE_NVMX_CAP_BASIC] & (1ull << 56), 0);
+    vcore_nvmx_caps_t c = *have;
+    if (!b56)
+        c.msr[VCORE_NVMX_CAP_BASIC] &= ~(1ull << 56);
+    nested_vm_destroy(0);
+    nested_vm(NULL, NULL, &c, 0);
+    set12(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, info);
+    load_vmcs12();
+    if (!b56) {
+        assert_launch_vmfail_7();
+        return;
+    }
+    launch_to_l1(VCORE_VMX_EXIT_CPUID, 0, NULL, NULL);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), info);
+}
+END_TEST
+
+/* IA32_VMX_MISC bit 30 ("Miscellaneous Data"): without it a software
+ * interrupt, software exception or privileged software exception may not
+ * be injected with instruction length 0 - VMfailValid 7 (case 0); with it
+ * the entry injects it so (case 1). */
+START_TEST(zero_length_software_injection_needs_misc_bit_30)
+{
+    const vcore_nvmx_caps_t *have = vcore_nvmx_caps(nv);
+    if (_i == 1 && !(have->msr[VCORE_NVMX_CAP_MISC] & (1ull << 30)))
+        return; /* the mock's processor offers no such injection */
+    vcore_nvmx_caps_t c = *have;
+    if (_i == 0)
+        c.msr[VCORE_NVMX_CAP_MISC] &= ~(1ull << 30);
+    nested_vm_destroy(0);
+    nested_vm(NULL, NULL, &c, 0);
+    set12(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD, EV(6u, 3)); /* #BP, software exception */
+    set12(VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN, 0);
+    load_vmcs12();
+    if (_i == 0) {
+        assert_launch_vmfail_7();
+        return;
+    }
+    launch_to_l1(VCORE_VMX_EXIT_CPUID, 0, NULL, NULL);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), EV(6u, 3));
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INSTRUCTION_LEN), 0);
+}
+END_TEST
+
 /* "Checks on Guest Non-Register State": an injected event must be one the
  * activity state does not block - HLT allows external interrupts, NMIs,
  * #DB (vector 1), #MC (vector 18) and the pending MTF VM exit (type 7,
@@ -670,6 +768,21 @@ START_TEST(guest_efer_loaded_by_control)
 }
 END_TEST
 
+/* "Loading Guest Control Registers, Debug Registers, and MSRs": with
+ * "load debug controls" DR7 is loaded from vmcs12's guest DR7 (case 0);
+ * without it L2 keeps L1's DR7 (400H here) whatever the field holds
+ * (case 1). */
+START_TEST(guest_dr7_loaded_by_control)
+{
+    set12(VCORE_VMCS_GUEST_DR7, 0x403);
+    if (_i == 0)
+        set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 | (1u << 2));
+    load_vmcs12();
+    launch_to_l1(VCORE_VMX_EXIT_CPUID, 0, NULL, NULL);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_DR7), _i == 0 ? 0x403u : 0x400u);
+}
+END_TEST
+
 static Suite *entry_sdm_suite(void)
 {
     Suite *s = suite_create("nested_entry_sdm");
@@ -688,6 +801,9 @@ static Suite *entry_sdm_suite(void)
     tcase_add_test(ti, privileged_software_exception_injected_with_length);
     tcase_add_loop_test(ti, nmi_blocking_after_injected_nmi, 0, 2);
     tcase_add_loop_test(ti, pending_mtf_injected_exit_is_l1s, 0, 2);
+    tcase_add_loop_test(ti, event_injection_field_checks, 0, 8);
+    tcase_add_loop_test(ti, error_code_rule_follows_basic_bit_56, 0, 4);
+    tcase_add_loop_test(ti, zero_length_software_injection_needs_misc_bit_30, 0, 2);
     tcase_add_loop_test(ti, injection_allowed_by_activity_state, 0,
                         (int)(sizeof(activity_injection) / sizeof(activity_injection[0])));
     tcase_add_loop_test(ti, injection_blocked_by_guest_state_fails_entry, 0, 6);
@@ -706,6 +822,7 @@ static Suite *entry_sdm_suite(void)
     tcase_add_checked_fixture(tg, setup, teardown);
     tcase_add_test(tg, guest_non_register_state_reaches_vmcs02);
     tcase_add_loop_test(tg, guest_efer_loaded_by_control, 0, 2);
+    tcase_add_loop_test(tg, guest_dr7_loaded_by_control, 0, 2);
     suite_add_tcase(s, tg);
     return s;
 }
