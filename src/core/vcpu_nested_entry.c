@@ -606,16 +606,29 @@ static int vcore__vcpu_nested_push_msrs(vcore_vcpu_t *vcpu)
  * or NMI window (vcore__vcpu_nested_window_due), a VMX-preemption timer of
  * zero ("VMX-Preemption Timer": over NMI-window exits), a TPR threshold
  * above VTPR ("VM Exits Induced by the TPR Threshold": over "any
- * interrupts ... pending at the time of VM entry"). The processor makes
- * that exit when vmcs02 is entered; the interrupt stays pending. Blocking
+ * interrupts ... pending at the time of VM entry"), a pending debug
+ * exception. The processor makes that exit (or delivers the #DB) when
+ * vmcs02 is entered; the interrupt stays pending. Blocking
  * by STI or MOV SS has ruled the interrupt out already. Out of line: asked
  * only with an interrupt pending. */
 static __attribute__((noinline, cold)) bool vcore__vcpu_nested_exit_before_intr(vcore_vcpu_t *vcpu,
                                                                              const vcore__vmcs12_t *v)
 {
-    return vcore__vcpu_nested_window_due(v) ||
-           ((v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_PREEMPT_TIMER) && v->VMX_PREEMPTION_TIMER_VALUE == 0) ||
-           vcore__vcpu_nested_apic_tpr_exit(vcpu);
+    if (vcore__vcpu_nested_window_due(v) ||
+        ((v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_PREEMPT_TIMER) && v->VMX_PREEMPTION_TIMER_VALUE == 0) ||
+        vcore__vcpu_nested_apic_tpr_exit(vcpu))
+        return true;
+    /* "Delivery of Pending Debug Exceptions after VM Entry": valid pending
+     * debug exceptions (enabled breakpoint, bit 12; BS, bit 14; RTM, bit
+     * 16), not held by MOV SS, are delivered after the entry as a trap on
+     * the previous instruction, before "any pending ... external
+     * interrupt". vmcs02 holds what the entry loads (vmcs12's value when L1
+     * wrote it, else the one saved at the last exit, which vmcs12 may hold
+     * only lazily); a failed read leaves the decision to the processor. */
+    uint64_t dbg = 0;
+    return vcore__vcpu_nested_load02(vcpu) != VCORE_OK ||
+           vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, &dbg) != VCORE_OK ||
+           (dbg & ((1u << 12) | (1u << 14) | (1u << 16))) != 0;
 }
 
 /* An interrupt the VMM made pending is recognized right after L1's VM

@@ -649,6 +649,39 @@ START_TEST(tpr_threshold_exit_before_pending_interrupt)
 }
 END_TEST
 
+/* "Delivery of Pending Debug Exceptions after VM Entry": a valid pending
+ * debug exception (BS, bit 14) without blocking by MOV SS is delivered
+ * after the entry with the priority of a trap on the previous instruction,
+ * which "takes priority over any pending ... external interrupt": the
+ * processor's #DB exit (L1 intercepts #DB: exception bitmap bit 1) comes
+ * first, the interrupt stays pending (case 0). With blocking by MOV SS
+ * the #DB is held and the interrupt blocked too: L2 runs (case 1). */
+START_TEST(pending_debug_exception_before_pending_interrupt)
+{
+    set12(VCORE_VMCS_GUEST_RFLAGS, 0x302); /* IF, TF */
+    set12(VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 1u << 14);
+    set12(VCORE_VMCS_EXCEPTION_BITMAP, 1u << 1);
+    if (_i == 1)
+        set12(VCORE_VMCS_GUEST_INTERRUPTIBILITY_INFO, 2);
+    interrupt_then_launch(PIN12, PROC12);
+    uint32_t enc[2] = {VCORE_VMCS_VM_EXIT_INTR_INFO, VCORE_VMCS_EXIT_QUALIFICATION};
+    uint64_t val[2] = {EV(T_HW, 1), 1u << 14};
+    if (_i == 1) {
+        launch_to_l1(VCORE_VMX_EXIT_CPUID, 0, NULL, NULL);
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+        ck_assert(interrupt_pending());
+        return;
+    }
+    launch_to_l1(VCORE_VMX_EXIT_EXCEPTION_NMI, 2, enc, val);
+    ck_assert_uint_eq(enters(), 1);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS), 1u << 14);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_INTR_INFO), EV(T_HW, 1));
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 1u << 14);
+    ck_assert(interrupt_pending());
+}
+END_TEST
+
 /* The same priority on a later boundary: L2 enters with RFLAGS.IF = 0
  * (no window), sets IF and exits to the VMM; an interrupt then made
  * pending still yields to the interrupt-window exit the processor makes
@@ -814,6 +847,7 @@ static Suite *entry_sdm_suite(void)
     tcase_add_loop_test(tp, preemption_timer_zero_exit_before_pending_interrupt, 0, 2);
     tcase_add_loop_test(tp, tpr_threshold_exit_before_pending_interrupt, 0, 2);
     tcase_add_loop_test(tp, window_opened_in_l2_exit_before_pending_interrupt, 0, 2);
+    tcase_add_loop_test(tp, pending_debug_exception_before_pending_interrupt, 0, 2);
     tcase_add_test(tp, pending_interrupt_wakes_hlt_guest_at_entry);
     tcase_add_loop_test(tp, shutdown_state_blocks_interrupt_exit, 0, 2);
     suite_add_tcase(s, tp);
