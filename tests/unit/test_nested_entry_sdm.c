@@ -223,6 +223,38 @@ START_TEST(pae_pdpte_reserved_bit_fails_entry)
 }
 END_TEST
 
+/* "Loading Page-Directory-Pointer-Table Entries": with EPT ("enable EPT",
+ * L1's) a PAE-paging L2 takes its PDPTEs from the guest PDPTE fields, not
+ * from memory at CR3 (which holds reserved bits here): the fields are
+ * checked ("Checks on Guest Page-Directory-Pointer-Table Entries": a
+ * reserved bit in PDPTE1 fails the entry, exit 33, qualification 2, case
+ * 0) and reach vmcs02 as they are (case 1). */
+START_TEST(pae_pdpte_fields_with_ept)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, PROC12 | PROC_SECONDARY);
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 1);
+    set12(VCORE_VMCS_EPT_POINTER, 0x50000u | 6u | (3u << 3)); /* WB, 4 levels */
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, ENTRY12 & ~(1u << 9));
+    set12(VCORE_VMCS_GUEST_CS_AR_BYTES, 0xc09b);
+    set12(VCORE_VMCS_GUEST_CR3, 0x36000);
+    put(0x36000, 0x37007, 8);
+    put(0x36008, 0x38007, 8);
+    set12(VCORE_VMCS_GUEST_PDPTR0, 0x37001);
+    set12(VCORE_VMCS_GUEST_PDPTR1, _i == 0 ? 0x38003 : 0x38001);
+    load_vmcs12();
+    if (_i == 0) {
+        launch_fails_to_l1();
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), EXIT_FAIL(VCORE_VMX_EXIT_INVALID_GUEST_STATE));
+        ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 2);
+        return;
+    }
+    launch_to_l1(VCORE_VMX_EXIT_CPUID, 0, NULL, NULL);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PDPTR0), 0x37001);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PDPTR1), 0x38001);
+}
+END_TEST
+
 /* "Checks on VMX Controls": the library's capability MSRs offer neither
  * "load IA32_PERF_GLOBAL_CTRL" (entry control 13) nor "load IA32_BNDCFGS"
  * (16) - allowed-0 - so an entry asking for one is VMfailValid 7 and L2 is
@@ -824,6 +856,7 @@ static Suite *entry_sdm_suite(void)
     tcase_add_loop_test(tf, failed_entry_keeps_entry_interruption_valid_bit, 0, 3);
     tcase_add_test(tf, failed_entry_msr_lists);
     tcase_add_loop_test(tf, pae_pdpte_reserved_bit_fails_entry, 0, 2);
+    tcase_add_loop_test(tf, pae_pdpte_fields_with_ept, 0, 2);
     tcase_add_loop_test(tf, entry_controls_not_offered_vmfail_7, 0, 2);
     suite_add_tcase(s, tf);
     TCase *ti = tcase_create("injection");
