@@ -167,7 +167,7 @@ END_TEST
 /* Exit 34: the list's entries before the failing one stay loaded (here
  * IA32_KERNEL_GS_BASE, which the host state does not load); "No MSRs are
  * saved into the VM-exit MSR-store area"; "MSRs are loaded as specified in
- * the VM-exit MSR-load area" (IA32_TSC_AUX). */
+ * the VM-exit MSR-load area" (IA32_LSTAR). */
 START_TEST(failed_entry_msr_lists)
 {
     set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 2);
@@ -181,8 +181,8 @@ START_TEST(failed_entry_msr_lists)
     put(MSRLIST + 0x108, 0x5a5a5a5a, 8);
     set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_COUNT, 1);
     set12(VCORE_VMCS_VM_EXIT_MSR_LOAD_ADDR, MSRLIST + 0x200);
-    put(MSRLIST + 0x200, VCORE_MSR_IA32_TSC_AUX, 8);
-    put(MSRLIST + 0x208, 0x77, 8);
+    put(MSRLIST + 0x200, VCORE_MSR_IA32_LSTAR, 8);
+    put(MSRLIST + 0x208, 0xffffffff81000000ull, 8);
     load_vmcs12();
     launch_fails_to_l1();
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), EXIT_FAIL(VCORE_VMX_EXIT_MSR_LOADING));
@@ -190,8 +190,8 @@ START_TEST(failed_entry_msr_lists)
     uint64_t x = 0;
     ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_KERNEL_GS_BASE, &x), VCORE_OK);
     ck_assert_uint_eq(x, 0x123456789000ull);
-    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_TSC_AUX, &x), VCORE_OK);
-    ck_assert_uint_eq(x, 0x77);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_LSTAR, &x), VCORE_OK);
+    ck_assert_uint_eq(x, 0xffffffff81000000ull);
     ck_assert_int_eq(vcore_vm_read_guest(vm, MSRLIST + 0x108, &x, 8), VCORE_OK);
     ck_assert_uint_eq(x, 0x5a5a5a5a);
 }
@@ -816,6 +816,70 @@ START_TEST(guest_non_register_state_reaches_vmcs02)
 }
 END_TEST
 
+/* "Checks on Guest Control Registers, Debug Registers, and MSRs": guest
+ * CR0 and CR4 must hold the bits IA32_VMX_CR0_FIXED0/CR4_FIXED0 fix to 1
+ * (without "unrestricted guest": CR0.PE, NE, PG; CR4.VMXE) - else exit
+ * 33, qualification 0: CR0.NE clear (case 0), CR4.VMXE clear (case 1);
+ * "Loading Guest Control Registers": vmcs02 then carries them as vmcs12
+ * holds them (case 2). */
+START_TEST(guest_cr0_cr4_fixed_bits)
+{
+    const vcore_nvmx_caps_t *c = vcore_nvmx_caps(nv);
+    ck_assert_uint_ne(c->msr[VCORE_NVMX_CAP_CR0_FIXED0] & 0x20u, 0);
+    ck_assert_uint_ne(c->msr[VCORE_NVMX_CAP_CR4_FIXED0] & 0x2000u, 0);
+    if (_i == 0)
+        set12(VCORE_VMCS_GUEST_CR0, 0x80050033u & ~0x20u);
+    if (_i == 1)
+        set12(VCORE_VMCS_GUEST_CR4, 0x2020u & ~0x2000u);
+    load_vmcs12();
+    if (_i < 2) {
+        launch_fails_to_l1();
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), EXIT_FAIL(VCORE_VMX_EXIT_INVALID_GUEST_STATE));
+        ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+        return;
+    }
+    launch_to_l1(VCORE_VMX_EXIT_CPUID, 0, NULL, NULL);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_CR0), 0x80050033u);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_CR4), 0x2020u);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_CR3), 0x1000u);
+}
+END_TEST
+
+/* "Loading MSRs": after the guest state, each VM-entry MSR-load entry is
+ * loaded as by WRMSR - L2 runs with it, and L1, which shares the MSR, has
+ * it after the exit (no VM-exit MSR-load entry names it). Case 1: an MSR
+ * the vCPU does not have (IA32_TSC_AUX without RDTSCP or RDPID in CPUID)
+ * would be WRMSR's #GP: the entry fails at it, exit 34, qualification 2,
+ * the entry before it loaded. */
+START_TEST(entry_msr_load_list_loaded)
+{
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_COUNT, 2);
+    set12(VCORE_VMCS_VM_ENTRY_MSR_LOAD_ADDR, MSRLIST);
+    put(MSRLIST, VCORE_MSR_IA32_KERNEL_GS_BASE, 8);
+    put(MSRLIST + 8, 0xffff800000001000ull, 8);
+    put(MSRLIST + 16, VCORE_MSR_IA32_LSTAR, 8);
+    put(MSRLIST + 24, 0xffffffff81000000ull, 8);
+    if (_i == 1)
+        put(MSRLIST + 16, VCORE_MSR_IA32_TSC_AUX, 8);
+    load_vmcs12();
+    uint64_t x = 0;
+    if (_i == 1) {
+        launch_fails_to_l1();
+        ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), EXIT_FAIL(VCORE_VMX_EXIT_MSR_LOADING));
+        ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 2);
+        ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_KERNEL_GS_BASE, &x), VCORE_OK);
+        ck_assert_uint_eq(x, 0xffff800000001000ull);
+        return;
+    }
+    launch_to_l1(VCORE_VMX_EXIT_CPUID, 0, NULL, NULL);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_KERNEL_GS_BASE, &x), VCORE_OK);
+    ck_assert_uint_eq(x, 0xffff800000001000ull);
+    ck_assert_int_eq(vcore_vcpu_get_msr(vcpu, VCORE_MSR_IA32_LSTAR, &x), VCORE_OK);
+    ck_assert_uint_eq(x, 0xffffffff81000000ull);
+}
+END_TEST
+
 /* "Loading Guest Control Registers, Debug Registers, and MSRs": without
  * "load IA32_EFER", L2's IA32_EFER is L1's with LMA and LME set to the
  * "IA-32e mode guest" control (case 0: L1's D00H with the control 1); with
@@ -887,6 +951,8 @@ static Suite *entry_sdm_suite(void)
     TCase *tg = tcase_create("guest_state");
     tcase_add_checked_fixture(tg, setup, teardown);
     tcase_add_test(tg, guest_non_register_state_reaches_vmcs02);
+    tcase_add_loop_test(tg, guest_cr0_cr4_fixed_bits, 0, 3);
+    tcase_add_loop_test(tg, entry_msr_load_list_loaded, 0, 2);
     tcase_add_loop_test(tg, guest_efer_loaded_by_control, 0, 2);
     tcase_add_loop_test(tg, guest_dr7_loaded_by_control, 0, 2);
     suite_add_tcase(s, tg);
