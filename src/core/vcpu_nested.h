@@ -111,6 +111,18 @@ static inline bool vcore__vcpu_nested_event_at_entry(vcore_vcpu_t *vcpu)
 {
     return vcpu->x86->queued != 0 && vcore__vcpu_nested_event_at_entry_slow(vcpu);
 }
+/* An interrupt-window exit (RFLAGS.IF = 1: "Interrupt-Window Exiting") or
+ * NMI-window exit (no virtual-NMI blocking: "NMI-Window Exiting") L1 asks
+ * for is due on L2's next boundary, blocking by STI or MOV SS (which holds
+ * both off) ruled out by the caller: the processor makes it when vmcs02 is
+ * entered, ahead of an external interrupt (both windows' exits "take
+ * priority over external interrupts"). */
+static inline bool vcore__vcpu_nested_window_due(const vcore__vmcs12_t *v)
+{
+    uint32_t proc = v->CPU_BASED_VM_EXEC_CONTROL;
+    return ((proc & VCORE__PROC_IRQ_WINDOW) && (v->GUEST_RFLAGS & VCORE__RFLAGS_IF)) ||
+           ((proc & VCORE__PROC_NMI_WINDOW) && !(v->GUEST_INTERRUPTIBILITY_INFO & VCORE__INTR_NMI));
+}
 /* vcpu_nested_entry.c: vmcs02 exists (allocated once per vCPU). */
 int vcore__vcpu_nested_alloc02(vcore_vcpu_t *vcpu);
 /* vcpu_nested_entry.c: vmcs02 from a checked vmcs12, first half: L1's
@@ -455,6 +467,9 @@ bool vcore__vcpu_nested_apic_usable(const vcore_vcpu_t *vcpu);
 int vcore__vcpu_nested_apic_enter(vcore_vcpu_t *vcpu);
 /* Before L2 runs again: both looked up again if L0's memory map changed. */
 int vcore__vcpu_nested_apic_sync(vcore_vcpu_t *vcpu);
+/* Whether vmcs12's TPR threshold makes the processor exit right after the
+ * entry ("VM Exits Induced by the TPR Threshold"). */
+bool vcore__vcpu_nested_apic_tpr_exit(vcore_vcpu_t *vcpu);
 /* vmcs02 rebuilt: its address fields are written again at the next entry. */
 void vcore__vcpu_nested_apic_forget(vcore_vcpu_t *vcpu);
 /* The host address of the page of L0's memory behind an L1-physical

@@ -13,8 +13,10 @@
  *    080H-083H, the TPR threshold compared with it), and L1 reads it after
  *    the exit. Nothing is copied at entries or exits, and a nested-state
  *    export or import has nothing of it to carry apart from L1's memory.
- *    The one read the library makes of it is the entry check of the TPR
- *    threshold against VTPR ("Checks on VMX Controls"). The processor
+ *    The library reads only VTPR from it: for the entry check of the TPR
+ *    threshold ("Checks on VMX Controls"), and for the exit the threshold
+ *    induces right after an entry, which comes before an interrupt the
+ *    entry finds pending (vcore__vcpu_nested_apic_tpr_exit). The processor
  *    writes it through its host-physical address, past ept01's
  *    permissions: an address whose memory is read-only in the memory map
  *    (or absent) is refused with NVMX_VAPIC_UNBACKED. The backends that run
@@ -121,6 +123,21 @@ int vcore__vcpu_nested_apic_sync(vcore_vcpu_t *vcpu)
     if (vcpu->nvmx->apic_map_gen == vcpu->vm->map_gen)
         return VCORE_OK;
     return vcore__vcpu_nested_apic_addrs(vcpu);
+}
+
+/* "VM Exits Induced by the TPR Threshold": with "use TPR shadow",
+ * "virtualize APIC accesses" and no virtual-interrupt delivery, the
+ * processor exits (43) right after the entry when bits 3:0 of the TPR
+ * threshold are above VTPR[7:4] (without "virtualize APIC accesses" that
+ * state fails the entry's control checks instead). */
+bool vcore__vcpu_nested_apic_tpr_exit(vcore_vcpu_t *vcpu)
+{
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    if (!vcore__vcpu_nested_apic_tpr(v) || !vcore__vcpu_nested_apic_access(v) ||
+        (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_VID))
+        return false;
+    const uint8_t *page = vcore__vcpu_nested_apic_page(vcpu, v->VIRTUAL_APIC_PAGE_ADDR, false);
+    return page && (v->TPR_THRESHOLD & 0xfu) > ((uint32_t)page[0x80] >> 4);
 }
 
 void vcore__vcpu_nested_apic_forget(vcore_vcpu_t *vcpu)

@@ -63,15 +63,14 @@ static int vcore__vcpu_nested_vmfail(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t
 }
 
 /* A VM-entry failure delivered to L1 as a VM exit ("VM-Entry Failures
- * During or After Loading Guest State"). */
+ * During or After Loading Guest State"): the exit reason and qualification
+ * are recorded, "all other VM-exit information fields are unmodified". */
 static int vcore__vcpu_nested_failed_entry(vcore_vcpu_t *vcpu, uint32_t reason, uint64_t qual, vcore_exit_t *exit,
                                            bool *handled)
 {
     vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     v->VM_EXIT_REASON = reason | VCORE_VMX_EXIT_REASON_ENTRY_FAIL;
     v->EXIT_QUALIFICATION = qual;
-    v->VM_EXIT_INTR_INFO = 0;
-    v->IDT_VECTORING_INFO_FIELD = 0;
     vcore__nvmx_shadow_stale_all(vcpu->nvmx);
     vcpu->nvmx->last.exit_reason = v->VM_EXIT_REASON;
     vcpu->nvmx->last.owner = VCORE_NVMX_OWNER_L1;
@@ -602,6 +601,36 @@ static int vcore__vcpu_nested_push_msrs(vcore_vcpu_t *vcpu)
     return vcore__vcpu_nested_load02(vcpu);
 }
 
+/* An exit vmcs12 asks for right after the entry that comes before an
+ * external interrupt ("Special Features of VM Entry"): an open interrupt
+ * or NMI window (vcore__vcpu_nested_window_due), a VMX-preemption timer of
+ * zero ("VMX-Preemption Timer": over NMI-window exits), a TPR threshold
+ * above VTPR ("VM Exits Induced by the TPR Threshold": over "any
+ * interrupts ... pending at the time of VM entry"), a pending debug
+ * exception. The processor makes that exit (or delivers the #DB) when
+ * vmcs02 is entered; the interrupt stays pending. Blocking
+ * by STI or MOV SS has ruled the interrupt out already. Out of line: asked
+ * only with an interrupt pending. */
+static __attribute__((noinline, cold)) bool vcore__vcpu_nested_exit_before_intr(vcore_vcpu_t *vcpu,
+                                                                             const vcore__vmcs12_t *v)
+{
+    if (vcore__vcpu_nested_window_due(v) ||
+        ((v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_PREEMPT_TIMER) && v->VMX_PREEMPTION_TIMER_VALUE == 0) ||
+        vcore__vcpu_nested_apic_tpr_exit(vcpu))
+        return true;
+    /* "Delivery of Pending Debug Exceptions after VM Entry": valid pending
+     * debug exceptions (enabled breakpoint, bit 12; BS, bit 14; RTM, bit
+     * 16), not held by MOV SS, are delivered after the entry as a trap on
+     * the previous instruction, before "any pending ... external
+     * interrupt". vmcs02 holds what the entry loads (vmcs12's value when L1
+     * wrote it, else the one saved at the last exit, which vmcs12 may hold
+     * only lazily); a failed read leaves the decision to the processor. */
+    uint64_t dbg = 0;
+    return vcore__vcpu_nested_load02(vcpu) != VCORE_OK ||
+           vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, &dbg) != VCORE_OK ||
+           (dbg & ((1u << 12) | (1u << 14) | (1u << 16))) != 0;
+}
+
 /* The entry (op VMLAUNCH or VMRESUME) is done and an NMI or interrupt
  * exit to L1 follows it before L2 executes anything; out of line, so that
  * the entries without one pay for none of it. */
@@ -669,9 +698,10 @@ static inline int vcore__vcpu_nested_entry_tail(vcore_vcpu_t *vcpu, const vcore_
      * L1 saves L2's state as the entry loaded it, and vmcs02 need not run.
      * Pending debug exceptions the entry loaded come first
      * (vcore__vcpu_nested_l0_dbg). Only where the entry itself delivers
-     * nothing first: no event injected; for an interrupt L2 active and no
-     * blocking by STI or MOV SS, for an NMI what
-     * vcore__vcpu_nested_nmi_blocked() says; a posted-interrupt
+     * nothing first: no event injected; for an interrupt L2 active or
+     * halted, no blocking by STI or MOV SS and no exit of higher priority
+     * due right after the entry (vcore__vcpu_nested_exit_before_intr); for
+     * an NMI what vcore__vcpu_nested_nmi_blocked() says; a posted-interrupt
      * notification is vcore__vcpu_nested_pi_entry()'s. */
     if (vcore__vcpu_nested_event_at_entry(vcpu))
         return vcore__vcpu_nested_entry_event(vcpu, in->op, exit, handled);
@@ -806,10 +836,12 @@ bool vcore__vcpu_nested_event_at_entry_slow(vcore_vcpu_t *vcpu)
     if (ev->nmi_pending && (v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_NMI_EXITING) &&
         !vcore__vcpu_nested_nmi_blocked(v))
         return true;
+    /* "Activity State": HLT does not block external interrupts; shutdown
+     * and wait-for-SIPI do. */
     return ev->interrupt_pending && (v->PIN_BASED_VM_EXEC_CONTROL & VCORE__PIN_EXT_INT_EXITING) &&
-           v->GUEST_ACTIVITY_STATE == VCORE__ACT_ACTIVE &&
+           v->GUEST_ACTIVITY_STATE <= VCORE__ACT_HLT &&
            !(v->GUEST_INTERRUPTIBILITY_INFO & (VCORE__INTR_STI | VCORE__INTR_MOVSS)) &&
-           !vcore__vcpu_nested_pi_notification(vcpu);
+           !vcore__vcpu_nested_pi_notification(vcpu) && !vcore__vcpu_nested_exit_before_intr(vcpu, v);
 }
 
 bool vcore__vcpu_nested_entered(vcore_vcpu_t *vcpu, uint32_t op)

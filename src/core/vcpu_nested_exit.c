@@ -661,8 +661,10 @@ int vcore__vcpu_nested_exit_to_l1(vcore_vcpu_t *vcpu, bool failed_entry, vcore_e
     /* L2's VMWRITEs to L1's shadow VMCS reach L1 memory (vcpu_nested_shadow12.c). */
     if (nv->shadow_loaded)
         vcore__vcpu_nested_shadow12_leave(vcpu);
-    /* "Clearing the VM-entry interruption-information valid bit". */
-    if (v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31)) {
+    /* "Clearing the VM-entry interruption-information valid bit" - not by
+     * a failed entry ("VM-Entry Failures During or After Loading Guest
+     * State": "The valid bit ... is not cleared"). */
+    if ((v->VM_ENTRY_INTR_INFO_FIELD & (1u << 31)) && !failed_entry) {
         vcore__nvmx_changed_id(nv, VCORE__ROW_VM_ENTRY_INTR_INFO_FIELD);
         v->VM_ENTRY_INTR_INFO_FIELD &= ~(1u << 31);
     }
@@ -1013,8 +1015,13 @@ int vcore__vcpu_nested_pending_intr(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool
         err = vcore__vcpu_nested_save_guest(vcpu);
     if (err)
         return err;
-    /* "Activity State": the wait-for-SIPI state (3) blocks every event but SIPI. */
-    if ((v->GUEST_INTERRUPTIBILITY_INFO & 3u) || v->GUEST_ACTIVITY_STATE == 3u)
+    /* "Activity State": the shutdown state (2) blocks external interrupts
+     * ("even if the 'external-interrupt exiting' VM-execution control is
+     * 1"), the wait-for-SIPI state (3) every event but SIPI. */
+    if ((v->GUEST_INTERRUPTIBILITY_INFO & 3u) || v->GUEST_ACTIVITY_STATE >= 2u)
+        return VCORE_OK;
+    /* An open window L1 watches: its exit comes first, when vmcs02 runs. */
+    if (vcore__vcpu_nested_window_due(v))
         return VCORE_OK;
     /* "Posted-Interrupt Processing": under L1's "process posted
      * interrupts" the notification vector is processed for L2, no exit. */

@@ -26,6 +26,10 @@
 #define PROC2_EPT (1u << 1)
 #define PROC2_PAUSE_LOOP (1u << 10)
 #define PROC2_INVPCID (1u << 12)
+/* "Format of the VM-Entry Interruption-Information Field": valid (31),
+ * type (10:8), vector (7:0); type 7 vector 0 is a pending MTF VM exit. */
+#define NVMX_INTR_VALID_TYPE_VECTOR 0x800007ffu
+#define NVMX_INTR_PENDING_MTF 0x80000700u
 
 #define V12(n) ((const vcore__vmcs12_t *)(const void *)(n)->vmcs12)
 
@@ -254,6 +258,15 @@ void vcore__nvmx_exit_owner(const vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *me
     case VCORE_NVMX_RULE_PROC:
         f = VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL;
         l1 = (proc >> out->arg) & 1u;
+        /* "Injection of Pending MTF VM Exits": L1's entry injecting type 7
+         * (other event), vector 0, makes the MTF VM exit after it L1's
+         * "even if the 'monitor trap flag' VM-execution control is 0"
+         * (vmcs12's valid bit stays set until the exit to L1). */
+        if (!l1 && VCORE_VMX_EXIT_REASON_BASIC(e->reason) == VCORE_VMX_EXIT_MONITOR_TRAP_FLAG &&
+            (v->VM_ENTRY_INTR_INFO_FIELD & NVMX_INTR_VALID_TYPE_VECTOR) == NVMX_INTR_PENDING_MTF) {
+            f = VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD;
+            l1 = true;
+        }
         break;
     case VCORE_NVMX_RULE_PROC2:
         f = VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL;
