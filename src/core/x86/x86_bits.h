@@ -308,6 +308,7 @@
 /* Bit 55 (TRUE_* capability MSRs) is public: VCORE_VMX_BASIC_TRUE_CTLS. */
 
 /* ---- IA32_VMX_EPT_VPID_CAP (SDM Vol. 3, "VPID and EPT Capabilities") ---- */
+#define VCORE__EPT_CAP_XO VCORE__BIT(0)      /* Execute-only EPT translations. */
 #define VCORE__EPT_CAP_WALK4 VCORE__BIT(6)   /* Page-walk length 4 supported. */
 #define VCORE__EPT_CAP_WALK5 VCORE__BIT(7)   /* Page-walk length 5 supported. */
 #define VCORE__EPT_CAP_UC VCORE__BIT(8)      /* EPT paging structures may be UC. */
