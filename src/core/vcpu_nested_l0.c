@@ -322,8 +322,7 @@ static int vcore__vcpu_nested_l0_mem(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm)
         lm->pml.index = v->GUEST_PML_INDEX;
         lm->pml.address = v->PML_ADDRESS;
         vcore__nvmx_ept_view(&lm->view, &lm->l1, eptp, vcpu->nvmx->maxphyaddr,
-                             (vcpu->nvmx->caps.msr[VCORE_NVMX_CAP_EPT_VPID] & VCORE__EPT_CAP_XO) != 0, &lm->pswrite,
-                             &lm->pml, &lm->l2);
+                             vcpu->nvmx->caps.msr[VCORE_NVMX_CAP_EPT_VPID], &lm->pswrite, &lm->pml, &lm->l2);
         lm->m = &lm->l2;
         lm->ept = true;
         lm->ad = (eptp & VCORE__EPTP_AD) != 0;
@@ -511,7 +510,7 @@ static void vcore__vcpu_nested_l0_ept12(vcore__l0_mem_t *lm, uint32_t maxphyaddr
 {
     vcore_nvmx_ept_walk_t w;
     w.size = sizeof(w);
-    if (vcore__nvmx_ept_translate_pml(&lm->l1, lm->view.eptp, maxphyaddr, lm->view.exec_only, gpa, access, &lm->pml,
+    if (vcore__nvmx_ept_translate_pml(&lm->l1, lm->view.eptp, maxphyaddr, lm->view.ept_cap, gpa, access, &lm->pml,
                                       &w) != VCORE_OK) {
         out->kind = L0_ELEM_RAW;
         return;

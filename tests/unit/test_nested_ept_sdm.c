@@ -455,6 +455,24 @@ START_TEST(execute_only_needs_the_capability)
 }
 END_TEST
 
+/* A PDPTE with bit 7 (a 1-GByte page) where IA32_VMX_EPT_VPID_CAP[17]
+ * does not offer 1-GByte pages ("EPT Translation Mechanism": not all
+ * processors allow bit 7 of an EPT PDPTE to be 1; a bit that may not be 1
+ * is reserved): exit 49. A 2-MByte page stays valid. */
+START_TEST(one_gbyte_page_needs_the_capability)
+{
+    vm_without_ept_caps(1ull << 17);
+    vmcs12_with_ept(EPTP12);
+    uint64_t l2 = _i ? 0x260000ull : 0x40060000ull;
+    ept12_map(l2, 0 | RWX | WB, _i ? 2 : 3);
+    launch_violation(1 | Q_GLA | Q_FINAL, l2, 0x400000);
+    if (_i)
+        assert_l0_served();
+    else
+        assert_misconfig(l2);
+}
+END_TEST
+
 /* ---- L0's restrictions are L0's ---- */
 
 #define ROM_GPA 0x400000u
@@ -862,6 +880,185 @@ START_TEST(invept_in_l2_exits_to_l1)
 }
 END_TEST
 
+/* ---- L2's VMREAD/VMWRITE memory operands through ept12 ----
+ * L1 gives L2 "VMCS shadowing" with bitmaps of zeros, so L2's VMREAD and
+ * VMWRITE of GUEST_RIP reach L0 (vmcs02 never shadows), which performs
+ * them on L1's shadow VMCS - and their memory operand, an L2 linear
+ * address, through L2's paging and then L1's EPT, as L1's processor would
+ * ("EPT Translation Mechanism"). L2's paging structures are L2's 0x1000,
+ * 0x2000, 0x3000 (identity in ept12); the operand is L2's 0x70008, in the
+ * page ept12 maps to L1's 0x78000. */
+#define SHADOW_GPA 0x40000u
+#define BM_READ 0x41000u
+#define BM_WRITE 0x42000u
+#define OP_L2 0x70008u
+#define OP_L1 0x78008u
+/* Memory operand DS:[RBX], 64-bit addressing, the encoding in RDX. */
+#define II_MEM ((2u << 7) | (3u << 15) | (1u << 22) | (3u << 23) | (2u << 28))
+
+static void vmcs12_shadow_ept(uint64_t eptp, uint64_t op_leaf)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 14) | (1u << 1));
+    set12(VCORE_VMCS_EPT_POINTER, eptp);
+    set12(VCORE_VMCS_VMCS_LINK_POINTER, SHADOW_GPA);
+    set12(VCORE_VMCS_VMREAD_BITMAP, BM_READ);
+    set12(VCORE_VMCS_VMWRITE_BITMAP, BM_WRITE);
+    static uint8_t sh[4096];
+    memset(sh, 0, sizeof(sh));
+    uint32_t rev = VCORE_VMCS12_REVISION | VCORE_VMCS12_SHADOW_BIT;
+    memcpy(sh, &rev, 4);
+    ck_assert_int_eq(vcore_vmcs12_set(sh, VCORE_VMCS_GUEST_RIP, 0x777), VCORE_OK);
+    ck_assert_int_eq(vcore_vm_write_guest(vm, SHADOW_GPA, sh, sizeof(sh)), VCORE_OK);
+    /* L2's paging entries accessed (and its 2-MByte page dirty) already:
+     * the walk writes none of them. */
+    put(PML4, PDPT | 3 | 0x20, 8);
+    put(PDPT, PD | 3 | 0x20, 8);
+    put(PD, 0x83 | 0x20 | 0x40, 8);
+    for (uint64_t pt = PML4; pt <= PD; pt += 0x1000)
+        ept12_map(pt, pt | RWX | WB, 1);
+    ept12_map(OP_L2, (OP_L1 & ~0xfffull) | op_leaf, 1);
+}
+
+/* L1 launches; L2 runs VMREAD [RBX] <- GUEST_RIP (_write false) or
+ * VMWRITE GUEST_RIP <- [RBX] (3 bytes); when L0 completes it, L2's CPUID
+ * is L1's next exit; L1 halts. */
+static void launch_l2_vmrw(bool vmwrite, bool then)
+{
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    nested_set_gpr(VCORE_X86_RBX, OP_L2);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[3] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN,
+                       VCORE_VMCS_VMX_INSTRUCTION_INFO};
+    uint64_t val[3] = {0, 3, II_MEM};
+    push_l2(VCORE_HW_ENTRY_EXIT, vmwrite ? VCORE_VMX_EXIT_VMWRITE : VCORE_VMX_EXIT_VMREAD, 0, 3, enc, val);
+    if (then)
+        push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+}
+
+/* VMREAD's store to a page ept12 maps read/execute: EPT violation to L1,
+ * a data write (bit 1) with R+X granted (bits 5:3 = 101b), linear address
+ * valid and the access to the translation (bits 7, 8); the L2
+ * guest-physical and linear addresses; nothing stored, the instruction not
+ * executed. */
+START_TEST(l2_vmread_operand_read_only_page_is_violation)
+{
+    vmcs12_shadow_ept(EPTP12, 5 | WB);
+    put(OP_L1, 0x1111, 8);
+    launch_l2_vmrw(false, false);
+    assert_violation(2 | (5u << 3) | Q_GLA | Q_FINAL, OP_L2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_LINEAR_ADDRESS), OP_L2);
+    ck_assert_uint_eq(get64(OP_L1), 0x1111);
+}
+END_TEST
+
+/* VMWRITE's load from an execute-only page: a data read (bit 0) with X
+ * granted (bits 5:3 = 100b). */
+START_TEST(l2_vmwrite_operand_execute_only_page_is_violation)
+{
+    vmcs12_shadow_ept(EPTP12, 4 | WB);
+    launch_l2_vmrw(true, false);
+    assert_violation(1 | (4u << 3) | Q_GLA | Q_FINAL, OP_L2);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_LINEAR_ADDRESS), OP_L2);
+}
+END_TEST
+
+/* The operand's leaf has memory type 3: exit 49 to L1 (_i 0 VMREAD, _i 1
+ * VMWRITE), qualification 0, the L2 guest-physical address. */
+START_TEST(l2_vmrw_operand_misconfig_is_exit_49)
+{
+    vmcs12_shadow_ept(EPTP12, RWX | (3u << 3));
+    put(OP_L1, 0x1111, 8);
+    launch_l2_vmrw(_i != 0, false);
+    assert_misconfig(OP_L2);
+    ck_assert_uint_eq(get64(OP_L1), 0x1111);
+}
+END_TEST
+
+/* With EPTP[6]: VMREAD (_i 0) stores, so the operand's leaf gets A and D;
+ * VMWRITE (_i 1) loads, so A only. The walk's reads of L2's paging
+ * structures are writes: their ept12 leaves get A and D either way. */
+START_TEST(l2_vmrw_operand_accessed_dirty)
+{
+    vmcs12_shadow_ept(EPTP12_AD, RWX | WB);
+    put(OP_L1, 0x999, 8);
+    launch_l2_vmrw(_i != 0, true);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401003);
+    ck_assert_uint_eq(get64(entry_addr(OP_L2, 1)) & (A_BIT | D_BIT), _i ? A_BIT : (A_BIT | D_BIT));
+    for (uint64_t pt = PML4; pt <= PD; pt += 0x1000)
+        ck_assert_uint_eq(get64(entry_addr(pt, 1)) & (A_BIT | D_BIT), A_BIT | D_BIT);
+    if (!_i)
+        ck_assert_uint_eq(get64(OP_L1), 0x777);
+}
+END_TEST
+
+/* The operand's translation needs L2's PDE (L2 0x3000): with EPTP[6] that
+ * read is a write, and ept12 maps the page read/execute (_i 0): violation
+ * with bits 0 and 1, bits 5:3 = 101b, bit 7 set and bit 8 clear (a
+ * paging-structure access), the PDE's guest-physical address. Without
+ * EPTP[6] and the page not present in ept12 (_i 1): a read, bits 5:3 0. */
+START_TEST(l2_vmrw_operand_paging_structure_violation)
+{
+    vmcs12_shadow_ept(_i ? EPTP12 : EPTP12_AD, RWX | WB);
+    put(entry_addr(PD, 1), _i ? 0 : (PD | 5 | WB), 8);
+    launch_l2_vmrw(true, false);
+    assert_violation(_i ? (1 | Q_GLA) : (3 | (5u << 3) | Q_GLA), PD + ((OP_L2 >> 21) & 511) * 8);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_LINEAR_ADDRESS), OP_L2);
+}
+END_TEST
+
+/* ---- EPT exits during event delivery ("Information for VM Exits During
+ * Event Delivery", "Event Injection" / re-injection) ---- */
+
+/* An EPT violation while the processor delivered a #PF (error code 2) to
+ * L2: L0 fixes ept02 and the same event is delivered again on the next
+ * entry of vmcs02 (_i 0); L1's violation carries it as IDT-vectoring
+ * information (_i 1). */
+START_TEST(violation_during_event_delivery)
+{
+    vmcs12_with_ept(EPTP12);
+    ept12_map(L2_PAGE, L1_PAGE | (_i ? 1 : RWX) | WB, 1);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[5] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_GUEST_PHYSICAL_ADDRESS,
+                       VCORE_VMCS_GUEST_LINEAR_ADDRESS, VCORE_VMCS_IDT_VECTORING_INFO_FIELD,
+                       VCORE_VMCS_IDT_VECTORING_ERROR_CODE};
+    uint64_t val[5] = {2 | Q_GLA | Q_FINAL, L2_PAGE + 0xff8, 0x405ff8, 0x80000b0eu, 2};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_EPT_VIOLATION, 0, 5, enc, val);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    if (_i) {
+        assert_violation(2 | (1u << 3) | Q_GLA | Q_FINAL, L2_PAGE + 0xff8);
+        ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_INFO_FIELD), 0x80000b0eu);
+        ck_assert_uint_eq(get12(VCORE_VMCS_IDT_VECTORING_ERROR_CODE), 2);
+        return;
+    }
+    assert_l0_served();
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_INTR_INFO_FIELD), 0x80000b0eu);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_VM_ENTRY_EXCEPTION_ERROR_CODE), 2);
+}
+END_TEST
+
+/* INVEPT with no current VMCS and an unsupported type: VMfailInvalid (CF
+ * only, "Conventions"), no VM-instruction error to write. */
+START_TEST(invept_without_current_vmcs_fails_invalid)
+{
+    load_vmcs12();
+    put(OPND_GPA, VMCS_GPA, 8);
+    l1_insn(VCORE_NVMX_VMCLEAR, MEM_RBX, 4);
+    put(OPND_GPA, EPTP12, 8);
+    l1_invept(0, OPND_GPA);
+    vcore_x86_regs_t r = regs();
+    ck_assert_uint_eq(r.rip, L1_RIP + 5);
+    ck_assert_uint_eq(r.rflags & 0x8d5u, 0x01u);
+}
+END_TEST
+
 static Suite *ept_sdm_suite(void)
 {
     Suite *s = suite_create("nested_ept_sdm");
@@ -881,6 +1078,7 @@ static Suite *ept_sdm_suite(void)
     tcase_add_test(tc, misconfig_wins_over_violation);
     tcase_add_test(tc, ignored_bits_are_not_misconfigurations);
     tcase_add_loop_test(tc, execute_only_needs_the_capability, 0, 2);
+    tcase_add_loop_test(tc, one_gbyte_page_needs_the_capability, 0, 2);
     tcase_add_test(tc, l0_forbidden_access_is_never_l1s);
     tcase_add_test(tc, ad_read_accessed_everywhere_write_dirty_leaf_only);
     tcase_add_loop_test(tc, ad_on_large_leaf, 0, 2);
@@ -896,6 +1094,13 @@ static Suite *ept_sdm_suite(void)
     tcase_add_loop_test(tc, invept_after_ept12_change_drops_stale_ept02, 0, 3);
     tcase_add_test(tc, invept_single_is_per_eptp_all_is_every_eptp);
     tcase_add_test(tc, invept_in_l2_exits_to_l1);
+    tcase_add_test(tc, invept_without_current_vmcs_fails_invalid);
+    tcase_add_test(tc, l2_vmread_operand_read_only_page_is_violation);
+    tcase_add_test(tc, l2_vmwrite_operand_execute_only_page_is_violation);
+    tcase_add_loop_test(tc, l2_vmrw_operand_misconfig_is_exit_49, 0, 2);
+    tcase_add_loop_test(tc, l2_vmrw_operand_accessed_dirty, 0, 2);
+    tcase_add_loop_test(tc, l2_vmrw_operand_paging_structure_violation, 0, 2);
+    tcase_add_loop_test(tc, violation_during_event_delivery, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -314,6 +314,7 @@
 #define VCORE__EPT_CAP_UC VCORE__BIT(8)      /* EPT paging structures may be UC. */
 #define VCORE__EPT_CAP_WB VCORE__BIT(14)     /* EPT paging structures may be WB. */
 #define VCORE__EPT_CAP_2M VCORE__BIT(16)     /* 2-MByte EPT pages. */
+#define VCORE__EPT_CAP_1G VCORE__BIT(17)     /* 1-GByte EPT pages. */
 #define VCORE__EPT_CAP_INVEPT VCORE__BIT(20) /* INVEPT supported. */
 #define VCORE__EPT_CAP_AD VCORE__BIT(21)     /* Accessed and dirty flags for EPT. */
 #define VCORE__EPT_CAP_SSS VCORE__BIT(23)    /* Supervisor shadow-stack control. */

@@ -712,8 +712,7 @@ int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vc
         pml.index = v12->GUEST_PML_INDEX;
         pml.address = v12->PML_ADDRESS;
         vcore__nvmx_ept_view(&view, mem, v12->EPT_POINTER, nvmx->maxphyaddr,
-                             (nvmx->caps.msr[VCORE_NVMX_CAP_EPT_VPID] & VCORE__EPT_CAP_XO) != 0, &c.op_write, &pml,
-                             &l2mem);
+                             nvmx->caps.msr[VCORE_NVMX_CAP_EPT_VPID], &c.op_write, &pml, &l2mem);
         c.opmem = &l2mem;
         c.ps_write = (v12->EPT_POINTER & VCORE__EPTP_AD) != 0;
         int err = nvmx_insn_dispatch(&c);
