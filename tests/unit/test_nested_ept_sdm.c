@@ -410,13 +410,14 @@ START_TEST(misconfig_wins_over_violation)
 END_TEST
 
 /* Ignored bits are not reserved: bits 11:8 (A/D flags off: EPTP[6] = 0)
- * and 62:52 in every entry; bit 6 (IPAT) in the leaf. L0 serves the
- * fault and leaves L1's entries as they were. */
+ * and 63:52 (bit 63 "suppress #VE" only with "EPT-violation #VE", which L1
+ * is not offered) in every entry; bit 6 (IPAT) and bit 7 in the 4-KByte
+ * leaf. L0 serves the fault and leaves L1's entries as they were. */
 START_TEST(ignored_bits_are_not_misconfigurations)
 {
-    uint64_t ign = (0xfull << 8) | (0x7ffull << 52);
+    uint64_t ign = (0xfull << 8) | (0xfffull << 52);
     vmcs12_with_ept(EPTP12);
-    ept12_map(L2_PAGE, L1_PAGE | RWX | WB | (1u << 6), 1);
+    ept12_map(L2_PAGE, L1_PAGE | RWX | WB | (1u << 6) | (1u << 7), 1);
     for (int l = 4; l >= 1; l--)
         put(entry_addr(L2_PAGE, l), get64(entry_addr(L2_PAGE, l)) | ign, 8);
     launch_violation(2 | Q_GLA | Q_FINAL, L2_PAGE, 0x405000);
@@ -656,6 +657,17 @@ START_TEST(eptp_uc_is_valid)
 }
 END_TEST
 
+/* The EPT pointer is checked only with "enable EPT": with it 0, an EPTP
+ * with every check failing does not stop the entry. */
+START_TEST(eptp_unchecked_without_enable_ept)
+{
+    set12(VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1u << 31));
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 0);
+    set12(VCORE_VMCS_EPT_POINTER, ~0ull);
+    nested_launch_cpuid();
+}
+END_TEST
+
 /* EPTP[6] without IA32_VMX_EPT_VPID_CAP[21]: VMfailValid 7. */
 START_TEST(eptp_ad_needs_the_capability)
 {
@@ -741,6 +753,24 @@ START_TEST(invept_single_context_invalid_eptp_fails_28)
     l1_invept(1, OPND_GPA);
     assert_invept_fail28();
     l1_invept(2, OPND_GPA);
+    assert_invept_succeed();
+}
+END_TEST
+
+/* The type is checked before the descriptor is read (Operation: VMfail
+ * when the type is not supported, "ELSE INVEPT_DESC <- value of memory
+ * operand"): type 0 with a descriptor no paging maps is VMfailValid 28,
+ * no #PF. Bits 127:64 of the descriptor are not checked: a single-context
+ * INVEPT with them set succeeds. */
+START_TEST(invept_type_before_descriptor_and_high_qword_unchecked)
+{
+    load_vmcs12();
+    l1_invept(0, 0x40000000ull);
+    assert_invept_fail28();
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_DELIVER_EXCEPTION), 0);
+    put(OPND_GPA, EPTP12, 8);
+    put(OPND_GPA + 8, ~0ull, 8);
+    l1_invept(1, OPND_GPA);
     assert_invept_succeed();
 }
 END_TEST
@@ -1091,6 +1121,8 @@ static Suite *ept_sdm_suite(void)
     tcase_add_loop_test(tc, invept_type_not_in_capability_fails_28, 0, 2);
     tcase_add_loop_test(tc, invept_single_context_invalid_eptp_fails_28, 0, 4);
     tcase_add_loop_test(tc, invept_descriptor_fault, 0, 2);
+    tcase_add_test(tc, invept_type_before_descriptor_and_high_qword_unchecked);
+    tcase_add_test(tc, eptp_unchecked_without_enable_ept);
     tcase_add_loop_test(tc, invept_after_ept12_change_drops_stale_ept02, 0, 3);
     tcase_add_test(tc, invept_single_is_per_eptp_all_is_every_eptp);
     tcase_add_test(tc, invept_in_l2_exits_to_l1);
