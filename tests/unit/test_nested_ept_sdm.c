@@ -531,18 +531,32 @@ END_TEST
 
 /* ---- "Accessed and Dirty Flags for EPT" (EPTP[6] = 1) ---- */
 
-/* A read sets the accessed flag of every entry used, no dirty flag; ept02
- * must not let L2 write the clean page unseen (a write must set the dirty
- * flag): the later write faults, and sets the dirty flag of the leaf
- * only. */
+/* A read sets the accessed flag of every entry used, no dirty flag, and
+ * writes nothing else of L1 memory; ept02 must not let L2 write the clean
+ * page unseen (a write must set the dirty flag): the later write faults,
+ * and sets the dirty flag of the leaf only. */
+static uint8_t ram_before[RAM];
 START_TEST(ad_read_accessed_everywhere_write_dirty_leaf_only)
 {
     vmcs12_with_ept(EPTP12_AD);
     ept12_map(L2_PAGE, L1_PAGE | RWX | WB, 1);
-    launch_violation(1 | Q_GLA | Q_FINAL, L2_PAGE, 0x405000);
+    load_vmcs12();
+    memcpy(ram_before, ram, RAM);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1 | Q_GLA | Q_FINAL, L2_PAGE, 0x405000);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     assert_l0_served();
-    for (int l = 4; l >= 1; l--)
-        ck_assert_uint_eq(get64(entry_addr(L2_PAGE, l)) & (A_BIT | D_BIT), A_BIT);
+    for (int l = 4; l >= 1; l--) {
+        uint64_t a = entry_addr(L2_PAGE, l);
+        ck_assert_uint_eq(get64(a) & (A_BIT | D_BIT), A_BIT);
+        uint64_t e;
+        memcpy(&e, ram_before + a, 8);
+        e |= A_BIT;
+        memcpy(ram_before + a, &e, 8);
+    }
+    ck_assert_mem_eq(ram, ram_before, RAM);
     uint64_t hpa = 0, leaf = walk02(eptp02_of_last_entry(), L2_PAGE, &hpa);
     ck_assert_uint_eq(leaf & 3, 1);
     push_insn(VCORE_NVMX_VMRESUME, 0, 3);
@@ -985,6 +999,31 @@ START_TEST(l2_vmread_operand_read_only_page_is_violation)
 }
 END_TEST
 
+/* VMREAD's store to an L1 address ept12 grants but L0 has no memory at
+ * (0xfee00000): the VMM's MMIO write of the 8 bytes at that L1 address,
+ * nothing for L1. */
+START_TEST(l2_vmread_operand_to_l0_mmio_is_the_vmms)
+{
+    vmcs12_shadow_ept(EPTP12, RWX | WB);
+    ept12_map(OP_L2, 0xfee00000ull | RWX, 1);
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    nested_set_gpr(VCORE_X86_RBX, OP_L2);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[3] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN,
+                       VCORE_VMCS_VMX_INSTRUCTION_INFO};
+    uint64_t val[3] = {0, 3, II_MEM};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_VMREAD, 0, 3, enc, val);
+    vcore_exit_t e = run();
+    ck_assert_uint_eq(e.reason, VCORE_EXIT_MMIO);
+    ck_assert_uint_eq(e.flags & VCORE_EXIT_F_L2, VCORE_EXIT_F_L2);
+    ck_assert_uint_eq(e.u.mmio.is_write, 1);
+    ck_assert_uint_eq(e.u.mmio.gpa, 0xfee00008ull);
+    ck_assert_uint_eq(e.u.mmio.len, 8);
+    ck_assert_uint_eq(last().reflected, 0);
+}
+END_TEST
+
 /* VMWRITE's load from an execute-only page: a data read (bit 0) with X
  * granted (bits 5:3 = 100b). */
 START_TEST(l2_vmwrite_operand_execute_only_page_is_violation)
@@ -1129,6 +1168,7 @@ static Suite *ept_sdm_suite(void)
     tcase_add_test(tc, invept_without_current_vmcs_fails_invalid);
     tcase_add_test(tc, l2_vmread_operand_read_only_page_is_violation);
     tcase_add_test(tc, l2_vmwrite_operand_execute_only_page_is_violation);
+    tcase_add_test(tc, l2_vmread_operand_to_l0_mmio_is_the_vmms);
     tcase_add_loop_test(tc, l2_vmrw_operand_misconfig_is_exit_49, 0, 2);
     tcase_add_loop_test(tc, l2_vmrw_operand_accessed_dirty, 0, 2);
     tcase_add_loop_test(tc, l2_vmrw_operand_paging_structure_violation, 0, 2);
