@@ -384,14 +384,21 @@ START_TEST(misconfig_leaf_memory_type)
 END_TEST
 
 /* The other leaf memory types (UC 0, WC 1, WT 4, WP 5, WB 6) are valid:
- * L0 serves the fault. */
+ * L0 serves the fault. L2's accesses get the type L1's EPT gives, with
+ * L1's IPAT ("EPT and Memory Typing": the EPT memory type, combined with
+ * PAT unless IPAT): L0's memory is ordinary write-back RAM, so ept02's
+ * leaf carries L1's type and IPAT (_i 5..9: the same with IPAT). */
 START_TEST(valid_leaf_memory_types)
 {
     static const uint64_t ok[5] = {0, 1, 4, 5, 6};
+    uint64_t ipat = _i >= 5 ? (1u << 6) : 0;
     vmcs12_with_ept(EPTP12);
-    ept12_map(L2_PAGE, L1_PAGE | RWX | (ok[_i] << 3), 1);
+    ept12_map(L2_PAGE, L1_PAGE | RWX | (ok[_i % 5] << 3) | ipat, 1);
     launch_violation(1 | Q_GLA | Q_FINAL, L2_PAGE, 0x405000);
     assert_l0_served();
+    uint64_t hpa = 0, leaf = walk02(eptp02_of_last_entry(), L2_PAGE, &hpa);
+    ck_assert_uint_eq((leaf >> 3) & 7, ok[_i % 5]);
+    ck_assert_uint_eq(leaf & (1u << 6), ipat);
 }
 END_TEST
 
@@ -902,6 +909,61 @@ START_TEST(invept_single_is_per_eptp_all_is_every_eptp)
 }
 END_TEST
 
+/* A single-context INVEPT of one EPTP leaves the translations of another
+ * EPTP correct: L1 runs L2 on EPTP B (L2 0x5000 -> L1 0x62000), then on
+ * EPTP A (-> L1 0x60000), invalidates A and has L2 fault on A again (new
+ * tables for A); back on B, vmcs02's EPT translates L2 0x5000 to B's page
+ * or not at all - never to A's. */
+START_TEST(invept_single_keeps_other_eptp_correct)
+{
+    uint64_t eptp_b = E_PML4_B | 6 | (3u << 3);
+    /* ept12 B: its own PML4, sharing A's lower tables but for the leaf page. */
+    put(E_PML4_B, 0x55000 | RWX, 8);
+    put(0x55000, 0x56000 | RWX, 8);
+    put(0x56000, 0x57000 | RWX, 8);
+    put(0x57000 + 5 * 8, (L1_PAGE + 0x2000) | RWX | WB, 8);
+    vmcs12_with_ept(eptp_b);
+    launch_violation(1 | Q_GLA | Q_FINAL, L2_PAGE, 0x405000);
+    assert_l0_served();
+    uint64_t eptp02_b = eptp02_of_last_entry(), hpa = 0;
+    /* L1 switches to A and L2 faults there. */
+    ept12_map(L2_PAGE, L1_PAGE | RWX | WB, 1);
+    nested_set_gpr(VCORE_X86_RAX, EPTP12);
+    nested_set_gpr(VCORE_X86_RCX, VCORE_VMCS_EPT_POINTER);
+    l1_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (0u << 3) | (1u << 28), 3);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1 | Q_GLA | Q_FINAL, L2_PAGE, 0x405000);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    /* INVEPT single-context A; L2 on A faults on two pages again. */
+    put(OPND_GPA, EPTP12, 8);
+    put(OPND_GPA + 8, 0, 8);
+    l1_invept(1, OPND_GPA);
+    assert_invept_succeed();
+    ept12_map(0x40005000ull, L1_PAGE | RWX | WB, 1);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1 | Q_GLA | Q_FINAL, L2_PAGE, 0x405000);
+    push_ept_exit(VCORE_VMX_EXIT_EPT_VIOLATION, 1 | Q_GLA | Q_FINAL, 0x40005000ull, 0x405000);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    /* Back on B without INVEPT. */
+    nested_set_gpr(VCORE_X86_RAX, eptp_b);
+    nested_set_gpr(VCORE_X86_RCX, VCORE_VMCS_EPT_POINTER);
+    l1_insn(VCORE_NVMX_VMWRITE, (1u << 10) | (0u << 3) | (1u << 28), 3);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    uint64_t now_b = eptp02_of_last_entry();
+    uint64_t leaf = walk02(now_b, L2_PAGE, &hpa);
+    ck_assert(leaf == 0 || hpa == host_of(L1_PAGE + 0x2000));
+    if (now_b == eptp02_b && leaf == 0)
+        ck_assert_uint_ge(vcore_mock_count(vcpu, VCORE_MOCK_OP_INVEPT), 2); /* B's dropped: the processor told */
+}
+END_TEST
+
 /* INVEPT in L2 always exits to L1 (exit reason 50, "Instructions That
  * Cause VM Exits Unconditionally"), with the qualification and
  * instruction information the processor gave. */
@@ -1143,7 +1205,7 @@ static Suite *ept_sdm_suite(void)
     tcase_add_loop_test(tc, misconfig_beyond_maxphyaddr_each_level, 0, 8);
     tcase_add_loop_test(tc, misconfig_write_without_read_each_level, 0, 8);
     tcase_add_loop_test(tc, misconfig_leaf_memory_type, 0, 9);
-    tcase_add_loop_test(tc, valid_leaf_memory_types, 0, 5);
+    tcase_add_loop_test(tc, valid_leaf_memory_types, 0, 10);
     tcase_add_test(tc, misconfig_wins_over_violation);
     tcase_add_test(tc, ignored_bits_are_not_misconfigurations);
     tcase_add_loop_test(tc, execute_only_needs_the_capability, 0, 2);
@@ -1164,6 +1226,7 @@ static Suite *ept_sdm_suite(void)
     tcase_add_test(tc, eptp_unchecked_without_enable_ept);
     tcase_add_loop_test(tc, invept_after_ept12_change_drops_stale_ept02, 0, 3);
     tcase_add_test(tc, invept_single_is_per_eptp_all_is_every_eptp);
+    tcase_add_test(tc, invept_single_keeps_other_eptp_correct);
     tcase_add_test(tc, invept_in_l2_exits_to_l1);
     tcase_add_test(tc, invept_without_current_vmcs_fails_invalid);
     tcase_add_test(tc, l2_vmread_operand_read_only_page_is_violation);
