@@ -630,6 +630,72 @@ START_TEST(ad_guest_paging_structure_access_is_a_write)
 }
 END_TEST
 
+/* ---- "Page-Modification Logging" (L1's "enable PML" for L2) ----
+ * Before an access the processor may first need to set an accessed or
+ * dirty flag; then it examines the PML index: outside 0-511, a log-full
+ * event (exit 62), no flag set, the access not done. Each dirty flag set
+ * (0 to 1) logs the 4-KByte-aligned guest-physical address at PML address
+ * + 8 * index, and the index goes down by one. */
+#define PML_LOG 0x59000u
+
+static void vmcs12_pml(uint16_t index)
+{
+    vmcs12_with_ept(EPTP12_AD);
+    set12(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, (1u << 1) | (1u << 17));
+    set12(VCORE_VMCS_PML_ADDRESS, PML_LOG);
+    set12(VCORE_VMCS_GUEST_PML_INDEX, index);
+}
+
+/* Index FFFFH, a read of a page whose entries are all clean: only accessed
+ * flags are to be set, and that is already a log-full event - exit 62,
+ * qualification 0 (no IRET), no flag set, nothing logged, the index as
+ * it was. */
+START_TEST(pml_full_when_only_accessed_flags_are_due)
+{
+    vmcs12_pml(0xffff);
+    ept12_map(L2_PAGE, L1_PAGE | RWX | WB, 1);
+    launch_violation(1 | Q_GLA | Q_FINAL, L2_PAGE, 0x405000);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_PML_FULL);
+    ck_assert_uint_eq(get12(VCORE_VMCS_EXIT_QUALIFICATION), 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_RIP), 0x401000);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PML_INDEX), 0xffff);
+    for (int l = 4; l >= 1; l--)
+        ck_assert_uint_eq(get64(entry_addr(L2_PAGE, l)) & (A_BIT | D_BIT), 0);
+}
+END_TEST
+
+/* Index FFFFH but no flag to set (every entry accessed, the leaf dirty):
+ * no event - L0 serves the write, nothing logged. */
+START_TEST(pml_full_is_no_event_without_a_flag_to_set)
+{
+    vmcs12_pml(0xffff);
+    ept12_map(L2_PAGE, L1_PAGE | RWX | WB | A_BIT | D_BIT, 1);
+    for (int l = 4; l >= 2; l--)
+        put(entry_addr(L2_PAGE, l), get64(entry_addr(L2_PAGE, l)) | A_BIT, 8);
+    launch_violation(2 | Q_GLA | Q_FINAL, L2_PAGE, 0x405000);
+    assert_l0_served();
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PML_INDEX), 0xffff);
+}
+END_TEST
+
+/* Index 511: a read of a clean page sets accessed flags only - nothing
+ * logged (_i 0); a write into a clean 2-MByte page logs the 4-KByte-aligned
+ * L2 address (0x261000 for 0x261234) at entry 511, the index goes to 510
+ * (_i 1). */
+START_TEST(pml_logs_only_dirty_flags_4k_aligned)
+{
+    uint64_t l2 = 0x261234ull;
+    vmcs12_pml(511);
+    put(PML_LOG + 511 * 8, 0, 8);
+    ept12_map(l2, 0 | RWX | WB, 2);
+    launch_violation((_i ? 2 : 1) | Q_GLA | Q_FINAL, l2, 0x400234);
+    assert_l0_served();
+    ck_assert_uint_eq(get64(entry_addr(l2, 2)) & (A_BIT | D_BIT), _i ? (A_BIT | D_BIT) : A_BIT);
+    ck_assert_uint_eq(get64(PML_LOG + 511 * 8), _i ? 0x261000ull : 0);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PML_INDEX), _i ? 510 : 511);
+}
+END_TEST
+
 /* ---- "Checks on VM-Execution Control Fields": the EPT pointer ---- */
 
 /* VMLAUNCH with L1's EPTP: memory type 1, 2, 3, 4, 5 or 7 (only UC 0 and
@@ -1215,6 +1281,9 @@ static Suite *ept_sdm_suite(void)
     tcase_add_loop_test(tc, ad_on_large_leaf, 0, 2);
     tcase_add_test(tc, ad_off_leaves_ept12_untouched);
     tcase_add_loop_test(tc, ad_guest_paging_structure_access_is_a_write, 0, 2);
+    tcase_add_test(tc, pml_full_when_only_accessed_flags_are_due);
+    tcase_add_test(tc, pml_full_is_no_event_without_a_flag_to_set);
+    tcase_add_loop_test(tc, pml_logs_only_dirty_flags_4k_aligned, 0, 2);
     tcase_add_loop_test(tc, eptp_checks_at_entry, 0, 11);
     tcase_add_test(tc, eptp_uc_is_valid);
     tcase_add_test(tc, eptp_ad_needs_the_capability);
