@@ -844,6 +844,24 @@ START_TEST(invept_single_context_invalid_eptp_fails_28)
 }
 END_TEST
 
+/* #UD when the processor L1 sees does not support INVEPT
+ * (IA32_VMX_EPT_VPID_CAP[20] = 0): no VMfail, RIP at the instruction. */
+START_TEST(invept_unsupported_is_ud)
+{
+    vm_without_ept_caps(VCORE_VMX_EPT_INVEPT | CAP_INVEPT_SINGLE | CAP_INVEPT_ALL);
+    load_vmcs12();
+    put(OPND_GPA, EPTP12, 8);
+    put(OPND_GPA + 8, 0, 8);
+    l1_invept(2, OPND_GPA);
+    ck_assert_uint_eq(vcore_mock_count(vcpu, VCORE_MOCK_OP_DELIVER_EXCEPTION), 1);
+    vcore_mock_event_t ev = {.size = sizeof(ev)};
+    ck_assert_int_eq(vcore_mock_last_event(vcpu, &ev), VCORE_OK);
+    ck_assert_uint_eq(ev.vector, 6);
+    ck_assert_uint_eq(ev.has_error_code, 0);
+    ck_assert_uint_eq(regs().rip, L1_RIP);
+}
+END_TEST
+
 /* The type is checked before the descriptor is read (Operation: VMfail
  * when the type is not supported, "ELSE INVEPT_DESC <- value of memory
  * operand"): type 0 with a descriptor no paging maps is VMfailValid 28,
@@ -1291,6 +1309,7 @@ static Suite *ept_sdm_suite(void)
     tcase_add_loop_test(tc, invept_type_not_in_capability_fails_28, 0, 2);
     tcase_add_loop_test(tc, invept_single_context_invalid_eptp_fails_28, 0, 4);
     tcase_add_loop_test(tc, invept_descriptor_fault, 0, 2);
+    tcase_add_test(tc, invept_unsupported_is_ud);
     tcase_add_test(tc, invept_type_before_descriptor_and_high_qword_unchecked);
     tcase_add_test(tc, eptp_unchecked_without_enable_ept);
     tcase_add_loop_test(tc, invept_after_ept12_change_drops_stale_ept02, 0, 3);
