@@ -1170,6 +1170,33 @@ START_TEST(l2_vmread_operand_to_l0_mmio_is_the_vmms)
 }
 END_TEST
 
+/* VMREAD's 8-byte store across a page boundary (L2 0x70ffc), the second
+ * page (L2 0x71000 -> L1 0x79000) read/execute in ept12: EPT violation
+ * for the access to the second page (guest-physical and linear address
+ * 0x71000, a write, bits 5:3 = 101b), and neither page is written. */
+START_TEST(l2_vmread_operand_across_pages_second_violates)
+{
+    vmcs12_shadow_ept(EPTP12, RWX | WB);
+    ept12_map(0x71000, 0x79000 | 5 | WB, 1);
+    put(0x78ff8, 0x1111111111111111ull, 8);
+    put(0x79000, 0x2222222222222222ull, 8);
+    load_vmcs12();
+    nested_set_gpr(VCORE_X86_RDX, VCORE_VMCS_GUEST_RIP);
+    nested_set_gpr(VCORE_X86_RBX, 0x70ffc);
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[3] = {VCORE_VMCS_EXIT_QUALIFICATION, VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN,
+                       VCORE_VMCS_VMX_INSTRUCTION_INFO};
+    uint64_t val[3] = {0, 3, II_MEM};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_VMREAD, 0, 3, enc, val);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    assert_violation(2 | (5u << 3) | Q_GLA | Q_FINAL, 0x71000);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_LINEAR_ADDRESS), 0x71000);
+    ck_assert_uint_eq(get64(0x78ff8), 0x1111111111111111ull);
+    ck_assert_uint_eq(get64(0x79000), 0x2222222222222222ull);
+}
+END_TEST
+
 /* VMWRITE's load from an execute-only page: a data read (bit 0) with X
  * granted (bits 5:3 = 100b). */
 START_TEST(l2_vmwrite_operand_execute_only_page_is_violation)
@@ -1320,6 +1347,7 @@ static Suite *ept_sdm_suite(void)
     tcase_add_test(tc, l2_vmread_operand_read_only_page_is_violation);
     tcase_add_test(tc, l2_vmwrite_operand_execute_only_page_is_violation);
     tcase_add_test(tc, l2_vmread_operand_to_l0_mmio_is_the_vmms);
+    tcase_add_test(tc, l2_vmread_operand_across_pages_second_violates);
     tcase_add_loop_test(tc, l2_vmrw_operand_misconfig_is_exit_49, 0, 2);
     tcase_add_loop_test(tc, l2_vmrw_operand_accessed_dirty, 0, 2);
     tcase_add_loop_test(tc, l2_vmrw_operand_paging_structure_violation, 0, 2);
