@@ -630,6 +630,54 @@ START_TEST(ad_guest_paging_structure_access_is_a_write)
 }
 END_TEST
 
+/* ---- PAE paging of L2 with EPT: the PDPTEs live in the VMCS ----
+ * "Loading Guest State": with "enable EPT" and PAE paging outside IA-32e
+ * mode, VM entry loads the PDPTEs from the guest PDPTE fields (not from
+ * memory at CR3); "Saving Guest State": VM exit saves them there. L2 is
+ * 32-bit protected mode with CR4.PAE; its PDPTEs in vmcs12 are not what
+ * L2 memory at CR3 holds. vmcs02 must carry vmcs12's, and L1 must see what
+ * the processor saved at the exit. */
+START_TEST(pae_pdptes_from_and_to_the_vmcs)
+{
+    vmcs12_with_ept(EPTP12);
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fb); /* not IA-32e mode guest */
+    set12(VCORE_VMCS_GUEST_CS_AR_BYTES, 0xc09b);
+    set12(VCORE_VMCS_GUEST_CR3, 0x7000);
+    set12(VCORE_VMCS_GUEST_PDPTR0, 0x10001);
+    set12(VCORE_VMCS_GUEST_PDPTR1, 0x11001);
+    set12(VCORE_VMCS_GUEST_PDPTR2, 0);
+    set12(VCORE_VMCS_GUEST_PDPTR3, 0x13001);
+    load_vmcs12();
+    push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
+    uint32_t enc[3] = {VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, VCORE_VMCS_GUEST_PDPTR1, VCORE_VMCS_GUEST_PDPTR2};
+    uint64_t val[3] = {2, 0x21001, 0x22001};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CPUID, 0, 3, enc, val);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    /* The entry: vmcs02 had vmcs12's PDPTE0 and PDPTE3 (the exit changed only 1 and 2). */
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PDPTR0), 0x10001);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PDPTR3), 0x13001);
+    /* The exit: L1 reads what the processor saved. */
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PDPTR0), 0x10001);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PDPTR1), 0x21001);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PDPTR2), 0x22001);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PDPTR3), 0x13001);
+    nested_l1_vmx_reg(VCORE_NVMX_VMREAD, VCORE_VMCS_GUEST_PDPTR1, 0);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x21001);
+    /* L1 writes PDPTE0 and resumes: the next entry loads L1's value. */
+    nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_GUEST_PDPTR0, 0x31001);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PDPTR0), 0x31001);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PDPTR0), 0x31001);
+    ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PDPTR1), 0x21001);
+}
+END_TEST
+
 /* ---- "Page-Modification Logging" (L1's "enable PML" for L2) ----
  * Before an access the processor may first need to set an accessed or
  * dirty flag; then it examines the PML index: outside 0-511, a log-full
@@ -1326,6 +1374,7 @@ static Suite *ept_sdm_suite(void)
     tcase_add_loop_test(tc, ad_on_large_leaf, 0, 2);
     tcase_add_test(tc, ad_off_leaves_ept12_untouched);
     tcase_add_loop_test(tc, ad_guest_paging_structure_access_is_a_write, 0, 2);
+    tcase_add_test(tc, pae_pdptes_from_and_to_the_vmcs);
     tcase_add_test(tc, pml_full_when_only_accessed_flags_are_due);
     tcase_add_test(tc, pml_full_is_no_event_without_a_flag_to_set);
     tcase_add_loop_test(tc, pml_logs_only_dirty_flags_4k_aligned, 0, 2);
