@@ -649,9 +649,10 @@ START_TEST(pae_pdptes_from_and_to_the_vmcs)
     set12(VCORE_VMCS_GUEST_PDPTR3, 0x13001);
     load_vmcs12();
     push_insn(VCORE_NVMX_VMLAUNCH, 0, 3);
-    uint32_t enc[3] = {VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, VCORE_VMCS_GUEST_PDPTR1, VCORE_VMCS_GUEST_PDPTR2};
-    uint64_t val[3] = {2, 0x21001, 0x22001};
-    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CPUID, 0, 3, enc, val);
+    uint32_t enc[4] = {VCORE_VMCS_VM_EXIT_INSTRUCTION_LEN, VCORE_VMCS_GUEST_PDPTR1, VCORE_VMCS_GUEST_PDPTR2,
+                       VCORE_VMCS_GUEST_ES_SELECTOR};
+    uint64_t val[4] = {2, 0x21001, 0x22001, 0x18};
+    push_l2(VCORE_HW_ENTRY_EXIT, VCORE_VMX_EXIT_CPUID, 0, 4, enc, val);
     push_hlt();
     ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
     ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
@@ -665,6 +666,9 @@ START_TEST(pae_pdptes_from_and_to_the_vmcs)
     ck_assert_uint_eq(get12(VCORE_VMCS_GUEST_PDPTR3), 0x13001);
     nested_l1_vmx_reg(VCORE_NVMX_VMREAD, VCORE_VMCS_GUEST_PDPTR1, 0);
     ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x21001);
+    /* The rest of the guest state is saved as well (ES selector). */
+    nested_l1_vmx_reg(VCORE_NVMX_VMREAD, VCORE_VMCS_GUEST_ES_SELECTOR, 0);
+    ck_assert_uint_eq(regs().gpr[VCORE_X86_RCX], 0x18);
     /* L1 writes PDPTE0 and resumes: the next entry loads L1's value. */
     nested_l1_vmx_reg(VCORE_NVMX_VMWRITE, VCORE_VMCS_GUEST_PDPTR0, 0x31001);
     push_insn(VCORE_NVMX_VMRESUME, 0, 3);
