@@ -753,6 +753,8 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
     }
     if (!err)
         err = vcore__vcpu_nested_fields(vcpu, full);
+    if (!err)
+        err = vcore__vcpu_nested_ept_pdptes(vcpu);
     if (err) {
         nv->vmcs02_for = VCORE__INVALID_PTR;
         return err;

@@ -682,6 +682,42 @@ START_TEST(pae_pdptes_from_and_to_the_vmcs)
 }
 END_TEST
 
+/* Without L1's EPT the VM entry loads L2's PDPTEs from memory at CR3
+ * ("Loading Page-Directory-Pointer-Table Entries"), whatever vmcs12's PDPTE
+ * fields hold. vmcs02 runs on L0's EPT (vmcs01 has "enable EPT"), so the
+ * processor takes them from vmcs02's PDPTE fields: those must hold the
+ * four entries at L2's CR3. */
+START_TEST(pae_pdptes_from_memory_without_l1_ept)
+{
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_CPU_BASED_VM_EXEC_CONTROL, 1u << 31), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL, 1u << 1), VCORE_OK);
+    ck_assert_int_eq(vcore_mock_vmcs_poke(vcpu, NULL, VCORE_VMCS_EPT_POINTER, 0xabc05e), VCORE_OK);
+    set12(VCORE_VMCS_VM_ENTRY_CONTROLS, 0x000011fb);
+    set12(VCORE_VMCS_GUEST_CS_AR_BYTES, 0xc09b);
+    set12(VCORE_VMCS_GUEST_CR3, 0x7000);
+    set12(VCORE_VMCS_GUEST_PDPTR0, 0x90001);
+    put(0x7000, 0x10001, 8);
+    put(0x7008, 0x11001, 8);
+    put(0x7010, 0, 8);
+    put(0x7018, 0x13001, 8);
+    nested_launch_cpuid();
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_SECONDARY_VM_EXEC_CONTROL) & 2u, 2u);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_EPT_POINTER), 0xabc05e);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PDPTR0), 0x10001);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PDPTR1), 0x11001);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PDPTR2), 0);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PDPTR3), 0x13001);
+    /* Each VM entry loads them again: L1 changes the table and resumes. */
+    put(0x7000, 0x15001, 8);
+    push_insn(VCORE_NVMX_VMRESUME, 0, 3);
+    push_l2_exit(VCORE_VMX_EXIT_CPUID, 2);
+    push_hlt();
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get12(VCORE_VMCS_VM_EXIT_REASON), VCORE_VMX_EXIT_CPUID);
+    ck_assert_uint_eq(nested_peek02(VCORE_VMCS_GUEST_PDPTR0), 0x15001);
+}
+END_TEST
+
 /* ---- "Page-Modification Logging" (L1's "enable PML" for L2) ----
  * Before an access the processor may first need to set an accessed or
  * dirty flag; then it examines the PML index: outside 0-511, a log-full
@@ -1379,6 +1415,7 @@ static Suite *ept_sdm_suite(void)
     tcase_add_test(tc, ad_off_leaves_ept12_untouched);
     tcase_add_loop_test(tc, ad_guest_paging_structure_access_is_a_write, 0, 2);
     tcase_add_test(tc, pae_pdptes_from_and_to_the_vmcs);
+    tcase_add_test(tc, pae_pdptes_from_memory_without_l1_ept);
     tcase_add_test(tc, pml_full_when_only_accessed_flags_are_due);
     tcase_add_test(tc, pml_full_is_no_event_without_a_flag_to_set);
     tcase_add_loop_test(tc, pml_logs_only_dirty_flags_4k_aligned, 0, 2);
