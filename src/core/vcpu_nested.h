@@ -435,6 +435,9 @@ bool vcore__vcpu_nested_ept02_usable(const vcore_vcpu_t *vcpu);
 /* Before an entry of vmcs02 (current): its EPT pointer is ept02's for
  * vmcs12's EPT pointer, or L0's when L1 does not enable EPT. */
 int vcore__vcpu_nested_ept02_sync(vcore_vcpu_t *vcpu);
+/* Without L1's EPT, L2's PAE PDPTEs from memory at its CR3 into vmcs02
+ * when vmcs02 runs on L0's EPT (each entry of L1). */
+int vcore__vcpu_nested_ept_pdptes(vcore_vcpu_t *vcpu);
 /* Routes of an EPT exit of L2 (vcore__vcpu_nested_ept02_exit). */
 #define VCORE__NESTED_EPT_L0 0u  /* ept02 now maps it: resume L2 */
 #define VCORE__NESTED_EPT_L1 1u  /* reflect to L1 (vmcs12 and *e hold exit 48 or 49) */

@@ -150,6 +150,37 @@ int vcore__vcpu_nested_ept02_sync(vcore_vcpu_t *vcpu)
     return err;
 }
 
+/* "Loading Page-Directory-Pointer-Table Entries": without L1's EPT, a VM
+ * entry to PAE paging outside IA-32e mode loads the four PDPTEs from
+ * memory at CR3 bits 31:5. vmcs02 on L0's EPT has the processor take them
+ * from its guest PDPTE fields instead, so L0 reads them here - on each
+ * entry of L1 only: on L0's own re-entries the processor's PDPTEs are the
+ * ones L2 loaded. A 64-bit L2 stops at the first test. PDPTEs that fail
+ * "Checks on Guest Page-Directory-Pointer-Table Entries" fail the
+ * processor's entry as they fail L1's (unbacked memory reads as all ones,
+ * as for the checks). */
+int vcore__vcpu_nested_ept_pdptes(vcore_vcpu_t *vcpu)
+{
+    static const uint32_t enc[4] = {VCORE_VMCS_GUEST_PDPTR0, VCORE_VMCS_GUEST_PDPTR1, VCORE_VMCS_GUEST_PDPTR2,
+                                    VCORE_VMCS_GUEST_PDPTR3};
+    const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
+    if ((v->VM_ENTRY_CONTROLS & (1u << 9)) || !vcpu->nvmx->eptp01 || !(v->GUEST_CR0 & VCORE__CR0_PG) ||
+        !(v->GUEST_CR4 & VCORE__CR4_PAE) || vcore__vcpu_nested_l1_ept(vcpu))
+        return VCORE_OK;
+    vcore_nvmx_mem_t mem;
+    mem.size = sizeof(mem);
+    uint64_t pdpte[4];
+    if (vcore_nvmx_mem_from_vm(vcpu->vm, &mem) != VCORE_OK ||
+        mem.read(mem.ctx, v->GUEST_CR3 & 0xffffffe0ull, pdpte, sizeof(pdpte)) != VCORE_OK)
+        vcore__memset(pdpte, 0xff, sizeof(pdpte));
+    for (uint32_t i = 0; i < 4; i++) {
+        int err = vcore__vcpu_nested_wr(vcpu, enc[i], pdpte[i]);
+        if (err)
+            return err;
+    }
+    return VCORE_OK;
+}
+
 /* L0's view of L1 memory: the VM's memory map. RAM is write-back without
  * IPAT, as the backends map it in ept01; a read-only region refuses
  * writes; a 2 MiB mapping where the region backs the whole aligned 2 MiB
@@ -235,6 +266,8 @@ int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, v
     in.hw_qualification = e->qualification;
     in.maxphyaddr = nv->maxphyaddr;
     in.advanced_info = (nv->caps.msr[VCORE_NVMX_CAP_EPT_VPID] & NESTED_EPT_CAP_ADV) != 0;
+    in.execute_only = (nv->caps.msr[VCORE_NVMX_CAP_EPT_VPID] & VCORE__EPT_CAP_XO) != 0;
+    in.pages_1g = (nv->caps.msr[VCORE_NVMX_CAP_EPT_VPID] & VCORE__EPT_CAP_1G) != 0;
     in.l1_mem = &mem;
     in.l0 = vcore__vcpu_nested_ept02_l0;
     in.l0_ctx = vcpu;

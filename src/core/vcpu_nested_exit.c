@@ -407,6 +407,18 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
     err = vcore__vcpu_nested_debugctl_save(vcpu);
     if (err)
         return err;
+    /* "Saving Guest State": with "enable EPT" and PAE paging outside
+     * IA-32e mode (CR0.PG, CR4.PAE, not an IA-32e mode guest), the exit
+     * stores the PDPTEs in use - L2's MOV to CR3 reloads them while it
+     * runs. A 64-bit L2 stops at the first test. */
+    if (!(v->VM_ENTRY_CONTROLS & (1u << 9)) && (v->GUEST_CR0 & VCORE__CR0_PG) && (v->GUEST_CR4 & VCORE__CR4_PAE) &&
+        vcore__vcpu_nested_l1_ept(vcpu)) {
+        static const uint16_t pdptes[] = {VCORE__ROW_GUEST_PDPTR0, VCORE__ROW_GUEST_PDPTR1, VCORE__ROW_GUEST_PDPTR2,
+                                          VCORE__ROW_GUEST_PDPTR3};
+        err = vcore__vcpu_nested_pull(vcpu, pdptes, VCORE__ARRAY_SIZE(pdptes));
+        if (err)
+            return err;
+    }
     if (nv->opts & VCORE_NVMX_OPT_EAGER_RARE_SYNC)
         return vcore__vcpu_nested_pull(vcpu, nested_rare, VCORE__ARRAY_SIZE(nested_rare));
     nv->rare_stale = true;

@@ -338,7 +338,8 @@ static int vcore__vcpu_nested_l0_mem(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm)
                      (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_PML);
         lm->pml.index = v->GUEST_PML_INDEX;
         lm->pml.address = v->PML_ADDRESS;
-        vcore__nvmx_ept_view(&lm->view, &lm->l1, eptp, vcpu->nvmx->maxphyaddr, &lm->pswrite, &lm->pml, &lm->l2);
+        vcore__nvmx_ept_view(&lm->view, &lm->l1, eptp, vcpu->nvmx->maxphyaddr,
+                             vcpu->nvmx->caps.msr[VCORE_NVMX_CAP_EPT_VPID], &lm->pswrite, &lm->pml, &lm->l2);
         lm->m = &lm->l2;
         lm->ept = true;
         lm->ad = (eptp & VCORE__EPTP_AD) != 0;
@@ -526,7 +527,8 @@ static void vcore__vcpu_nested_l0_ept12(vcore__l0_mem_t *lm, uint32_t maxphyaddr
 {
     vcore_nvmx_ept_walk_t w;
     w.size = sizeof(w);
-    if (vcore__nvmx_ept_translate_pml(&lm->l1, lm->view.eptp, maxphyaddr, gpa, access, &lm->pml, &w) != VCORE_OK) {
+    if (vcore__nvmx_ept_translate_pml(&lm->l1, lm->view.eptp, maxphyaddr, lm->view.ept_cap, gpa, access, &lm->pml,
+                                      &w) != VCORE_OK) {
         out->kind = L0_ELEM_RAW;
         return;
     }

@@ -327,7 +327,9 @@ typedef struct vcore_nvmx_ept_walk {
  *
  * SDM Vol. 3, "EPT Translation Mechanism": 4- or 5-level walk from EPTP
  * bits 51:12, 1-GByte and 2-MByte pages, "EPT Misconfigurations" (write
- * without read, reserved bits, reserved memory types), "EPT Violations"
+ * without read, reserved bits, reserved memory types; execute-only entries
+ * and 1-GByte pages are translations, as with IA32_VMX_EPT_VPID_CAP bits 0
+ * and 17), "EPT Violations"
  * (not present or access not granted); with EPTP bit 6 the accessed flags
  * of the entries used and the dirty flag of the leaf (on a write) are set
  * in L1 memory when the translation succeeds. Each entry is read once.

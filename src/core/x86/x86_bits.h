@@ -308,11 +308,13 @@
 /* Bit 55 (TRUE_* capability MSRs) is public: VCORE_VMX_BASIC_TRUE_CTLS. */
 
 /* ---- IA32_VMX_EPT_VPID_CAP (SDM Vol. 3, "VPID and EPT Capabilities") ---- */
+#define VCORE__EPT_CAP_XO VCORE__BIT(0)      /* Execute-only EPT translations. */
 #define VCORE__EPT_CAP_WALK4 VCORE__BIT(6)   /* Page-walk length 4 supported. */
 #define VCORE__EPT_CAP_WALK5 VCORE__BIT(7)   /* Page-walk length 5 supported. */
 #define VCORE__EPT_CAP_UC VCORE__BIT(8)      /* EPT paging structures may be UC. */
 #define VCORE__EPT_CAP_WB VCORE__BIT(14)     /* EPT paging structures may be WB. */
 #define VCORE__EPT_CAP_2M VCORE__BIT(16)     /* 2-MByte EPT pages. */
+#define VCORE__EPT_CAP_1G VCORE__BIT(17)     /* 1-GByte EPT pages. */
 #define VCORE__EPT_CAP_INVEPT VCORE__BIT(20) /* INVEPT supported. */
 #define VCORE__EPT_CAP_AD VCORE__BIT(21)     /* Accessed and dirty flags for EPT. */
 #define VCORE__EPT_CAP_SSS VCORE__BIT(23)    /* Supervisor shadow-stack control. */

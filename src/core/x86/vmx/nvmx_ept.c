@@ -18,14 +18,20 @@
 #define EPT_A (1ull << 8)       /* accessed (EPTP bit 6) */
 #define EPT_D (1ull << 9)       /* dirty, leaf only (EPTP bit 6) */
 
-/* "EPT Misconfigurations": write without read, reserved bits, a reserved
- * memory type in a leaf, bit 7 in a PML4E/PML5E. */
-static bool nvmx_ept_misconfig(uint64_t e, int level, bool leaf, uint64_t rsvd_hi)
+/* "EPT Misconfigurations": write without read, execute-only where the
+ * processor does not support it (IA32_VMX_EPT_VPID_CAP bit 0), reserved
+ * bits, a reserved memory type in a leaf, bit 7 in a PML4E/PML5E - and in
+ * a PDPTE where the processor has no 1-GByte pages ("EPT Translation
+ * Mechanism": not all processors allow it, IA32_VMX_EPT_VPID_CAP bit 17;
+ * a bit that may not be 1 is reserved). */
+static bool nvmx_ept_misconfig(uint64_t e, int level, bool leaf, uint64_t rsvd_hi, uint64_t ept_cap)
 {
     uint64_t rwx = e & 7u;
-    if (rwx == EPT_W || rwx == (EPT_W | EPT_X))
+    if (rwx == EPT_W || rwx == (EPT_W | EPT_X) || (rwx == EPT_X && !(ept_cap & VCORE__EPT_CAP_XO)))
         return true;
     if (e & rsvd_hi)
+        return true;
+    if (level == 3 && leaf && !(ept_cap & VCORE__EPT_CAP_1G))
         return true;
     if (!leaf)
         return (e & (0x1full << 3)) != 0 || (level >= 4 && (e & EPT_PS));
@@ -40,8 +46,8 @@ static bool nvmx_ept_misconfig(uint64_t e, int level, bool leaf, uint64_t rsvd_h
     return false;
 }
 
-int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
-                         uint32_t access, vcore__nvmx_ept_leaf_t *out)
+int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t ept_cap,
+                         uint64_t l2_gpa, uint32_t access, vcore__nvmx_ept_leaf_t *out)
 {
     uint64_t addr_mask = ((1ull << maxphyaddr) - 1) & ~0xfffull;
     uint64_t rsvd_hi = ((1ull << 52) - 1) & ~((1ull << maxphyaddr) - 1);
@@ -64,7 +70,7 @@ int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t ma
             return VCORE_OK;
         }
         bool leaf = level == 1 || ((level == 2 || level == 3) && (e & EPT_PS));
-        if (nvmx_ept_misconfig(e, level, leaf, rsvd_hi)) {
+        if (nvmx_ept_misconfig(e, level, leaf, rsvd_hi, ept_cap)) {
             out->kind = VCORE_NVMX_EPT_MISCONFIG;
             return VCORE_OK;
         }
@@ -121,11 +127,14 @@ void vcore__nvmx_pml_log(const vcore_nvmx_mem_t *mem, vcore__nvmx_pml_t *pml, ui
 int vcore_nvmx_ept_translate(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
                              uint32_t access, vcore_nvmx_ept_walk_t *out)
 {
-    return vcore__nvmx_ept_translate_pml(mem, eptp, maxphyaddr, l2_gpa, access, NULL, out);
+    /* No capability MSR here: execute-only entries and 1-GByte pages are translations. */
+    return vcore__nvmx_ept_translate_pml(mem, eptp, maxphyaddr, VCORE__EPT_CAP_XO | VCORE__EPT_CAP_1G, l2_gpa,
+                                         access, NULL, out);
 }
 
-int vcore__nvmx_ept_translate_pml(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
-                                  uint32_t access, vcore__nvmx_pml_t *pml, vcore_nvmx_ept_walk_t *out)
+int vcore__nvmx_ept_translate_pml(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t ept_cap,
+                                  uint64_t l2_gpa, uint32_t access, vcore__nvmx_pml_t *pml,
+                                  vcore_nvmx_ept_walk_t *out)
 {
     if (!mem || !out || !mem->read || !mem->write)
         return VCORE_ERR_INVAL;
@@ -137,7 +146,7 @@ int vcore__nvmx_ept_translate_pml(const vcore_nvmx_mem_t *mem, uint64_t eptp, ui
     out->kind = VCORE_NVMX_EPT_OK;
     out->gpa = 0;
     out->qualification = access & 7u; /* bits 2:0: the access */
-    int err = vcore__nvmx_ept_walk(mem, eptp, maxphyaddr, l2_gpa, access, &w);
+    int err = vcore__nvmx_ept_walk(mem, eptp, maxphyaddr, ept_cap, l2_gpa, access, &w);
     if (err)
         return err;
     out->kind = w.kind;
@@ -178,7 +187,7 @@ static int nvmx_ept_view_access(void *ctx, uint64_t gpa, void *buf, size_t len, 
         vcore_nvmx_ept_walk_t w;
         w.size = sizeof(w);
         bool wr = write || (v->op_write && *v->op_write);
-        int err = vcore__nvmx_ept_translate_pml(v->l1, v->eptp, v->maxphyaddr, gpa,
+        int err = vcore__nvmx_ept_translate_pml(v->l1, v->eptp, v->maxphyaddr, v->ept_cap, gpa,
                                                 wr ? VCORE_NVMX_EPT_WRITE : VCORE_NVMX_EPT_READ, v->pml, &w);
         if (err)
             return err;
@@ -210,7 +219,7 @@ static int nvmx_ept_view_write(void *ctx, uint64_t gpa, const void *buf, size_t 
 }
 
 void vcore__nvmx_ept_view(vcore__nvmx_ept_view_t *v, const vcore_nvmx_mem_t *l1, uint64_t eptp, uint32_t maxphyaddr,
-                          const bool *op_write, vcore__nvmx_pml_t *pml, vcore_nvmx_mem_t *out)
+                          uint64_t ept_cap, const bool *op_write, vcore__nvmx_pml_t *pml, vcore_nvmx_mem_t *out)
 {
     vcore__memset(v, 0, sizeof(*v));
     v->l1 = l1;
@@ -218,6 +227,7 @@ void vcore__nvmx_ept_view(vcore__nvmx_ept_view_t *v, const vcore_nvmx_mem_t *l1,
     v->pml = pml;
     v->eptp = eptp;
     v->maxphyaddr = maxphyaddr;
+    v->ept_cap = ept_cap;
     out->size = sizeof(*out);
     out->ctx = v;
     out->read = nvmx_ept_view_read;

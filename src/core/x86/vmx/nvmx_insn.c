@@ -713,7 +713,8 @@ int vcore_nvmx_emulate(vcore_nvmx_t *nvmx, const vcore_nvmx_mem_t *mem, const vc
         pml.logged = false;
         pml.index = v12->GUEST_PML_INDEX;
         pml.address = v12->PML_ADDRESS;
-        vcore__nvmx_ept_view(&view, mem, v12->EPT_POINTER, nvmx->maxphyaddr, &c.op_write, &pml, &l2mem);
+        vcore__nvmx_ept_view(&view, mem, v12->EPT_POINTER, nvmx->maxphyaddr,
+                             nvmx->caps.msr[VCORE_NVMX_CAP_EPT_VPID], &c.op_write, &pml, &l2mem);
         c.opmem = &l2mem;
         c.ps_write = (v12->EPT_POINTER & VCORE__EPTP_AD) != 0;
         int err = nvmx_insn_dispatch(&c);

@@ -403,9 +403,10 @@ typedef struct vcore__nvmx_ept_leaf {
 } vcore__nvmx_ept_leaf_t;
 
 /* Walks ept12 once per entry; VCORE_ERR_INVAL for a walk length other than
- * 4 or 5. Sets no accessed/dirty flag. */
-int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
-                         uint32_t access, vcore__nvmx_ept_leaf_t *out);
+ * 4 or 5. Sets no accessed/dirty flag. ept_cap: L1's IA32_VMX_EPT_VPID_CAP
+ * (bit 0 execute-only translations, bit 17 1-GByte pages). */
+int vcore__nvmx_ept_walk(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t ept_cap,
+                         uint64_t l2_gpa, uint32_t access, vcore__nvmx_ept_leaf_t *out);
 /* With EPTP bit 6: the accessed flags of the entries of a successful walk,
  * the dirty flag of its leaf on a write. Returns what was 0 of them
  * (VCORE__EPT_AD_*); with apply false only that, nothing written. */
@@ -439,8 +440,9 @@ void vcore__nvmx_pml_log(const vcore_nvmx_mem_t *mem, vcore__nvmx_pml_t *pml, ui
 /* vcore_nvmx_ept_translate() with L1's log (pml NULL: none): a log-full
  * event is out->kind VCORE__NVMX_EPT_PML_FULL (exit 62 to L1). */
 #define VCORE__NVMX_EPT_PML_FULL 3u
-int vcore__nvmx_ept_translate_pml(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t l2_gpa,
-                                  uint32_t access, vcore__nvmx_pml_t *pml, vcore_nvmx_ept_walk_t *out);
+int vcore__nvmx_ept_translate_pml(const vcore_nvmx_mem_t *mem, uint64_t eptp, uint32_t maxphyaddr, uint64_t ept_cap,
+                                  uint64_t l2_gpa, uint32_t access, vcore__nvmx_pml_t *pml,
+                                  vcore_nvmx_ept_walk_t *out);
 
 /* L2's memory seen through L1's EPT (nvmx_ept.c): L2 guest-physical
  * addresses (L2's VMREAD/VMWRITE operands, L2's paging structures, the
@@ -452,6 +454,7 @@ typedef struct vcore__nvmx_ept_view {
     vcore__nvmx_pml_t *pml; /* L1's page-modification log; NULL: none kept */
     uint64_t eptp;
     uint32_t maxphyaddr;
+    uint64_t ept_cap;     /* L1's IA32_VMX_EPT_VPID_CAP (what the walk accepts) */
     uint32_t fault;       /* vcore_nvmx_ept_kind_t of the first failure, 0 if none */
     uint64_t fault_gpa;   /* its L2 guest-physical address */
     uint64_t qualification; /* its EPT-violation qualification */
@@ -459,7 +462,7 @@ typedef struct vcore__nvmx_ept_view {
 } vcore__nvmx_ept_view_t;
 /* Sets up v and the accessor *out that reads and writes through it. */
 void vcore__nvmx_ept_view(vcore__nvmx_ept_view_t *v, const vcore_nvmx_mem_t *l1, uint64_t eptp, uint32_t maxphyaddr,
-                          const bool *op_write, vcore__nvmx_pml_t *pml, vcore_nvmx_mem_t *out);
+                          uint64_t ept_cap, const bool *op_write, vcore__nvmx_pml_t *pml, vcore_nvmx_mem_t *out);
 
 /* Instruction-information fields: VCORE__II_* in x86_bits.h. */
 
