@@ -266,8 +266,8 @@ int vcore__vcpu_nested_ept02_exit(vcore_vcpu_t *vcpu, vcore_nvmx_l2_exit_t *e, v
     in.hw_qualification = e->qualification;
     in.maxphyaddr = nv->maxphyaddr;
     in.advanced_info = (nv->caps.msr[VCORE_NVMX_CAP_EPT_VPID] & NESTED_EPT_CAP_ADV) != 0;
-    in.execute_only = (nv->caps.msr[VCORE_NVMX_CAP_EPT_VPID] & VCORE__EPT_CAP_XO) != 0;
-    in.pages_1g = (nv->caps.msr[VCORE_NVMX_CAP_EPT_VPID] & VCORE__EPT_CAP_1G) != 0;
+    in.no_execute_only = !(nv->caps.msr[VCORE_NVMX_CAP_EPT_VPID] & VCORE__EPT_CAP_XO);
+    in.no_pages_1g = !(nv->caps.msr[VCORE_NVMX_CAP_EPT_VPID] & VCORE__EPT_CAP_1G);
     in.l1_mem = &mem;
     in.l0 = vcore__vcpu_nested_ept02_l0;
     in.l0_ctx = vcpu;

@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             vcore_nvmx_ept02_fault_t f = {.size = sizeof(f), .eptp12 = eptp, .l2_gpa = l2, .hw_qualification = qual,
                                           .maxphyaddr = 36, .advanced_info = (op & 0x80) != 0,
                                           /* as the reference walk: execute-only and 1-GByte pages offered */
-                                          .execute_only = true, .pages_1g = true, .l1_mem = &mem, .l0 = l0_view};
+                                          .l1_mem = &mem, .l0 = l0_view};
             vcore_nvmx_ept02_result_t r = {.size = sizeof(r)};
             /* The reference: L1's walk alone, on a copy of memory (it sets A/D flags). */
             static uint8_t saved[FZ_RAM];

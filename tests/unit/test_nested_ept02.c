@@ -159,8 +159,7 @@ static void map12(uint64_t l2, uint64_t leaf, int level)
 static vcore_nvmx_ept02_result_t fault_q(uint64_t eptp, uint64_t l2, uint64_t qual, bool adv)
 {
     vcore_nvmx_ept02_fault_t in = {.size = sizeof(in), .eptp12 = eptp, .l2_gpa = l2, .hw_qualification = qual,
-                                   .maxphyaddr = MAXPA, .advanced_info = adv, .execute_only = true,
-                                   .pages_1g = true, .l1_mem = &mem, .l0 = l0_view};
+                                   .maxphyaddr = MAXPA, .advanced_info = adv, .l1_mem = &mem, .l0 = l0_view};
     vcore_nvmx_ept02_result_t r = {.size = sizeof(r)};
     ck_assert_int_eq(vcore_nvmx_ept02_handle(ep, &in, &r), VCORE_OK);
     return r;

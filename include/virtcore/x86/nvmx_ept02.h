@@ -150,12 +150,12 @@ typedef struct vcore_nvmx_ept02_fault {
     uint32_t maxphyaddr;      /**< L1's physical-address width, 32..52. */
     /** L1's IA32_VMX_EPT_VPID_CAP bit 22 ("advanced VM-exit information for EPT violations"): bits 11:9 are passed on. */
     bool advanced_info;
-    /** L1's IA32_VMX_EPT_VPID_CAP bit 0 ("execute-only translations"): without it an ept12 entry with
-     *  bits 2:0 = 100b is an EPT misconfiguration (SDM "EPT Misconfigurations"). */
-    bool execute_only;
-    /** L1's IA32_VMX_EPT_VPID_CAP bit 17 (1-GByte pages): without it an ept12 PDPTE with bit 7 set is an
-     *  EPT misconfiguration. */
-    bool pages_1g;
+    /** L1's IA32_VMX_EPT_VPID_CAP bit 0 ("execute-only translations") is 0: an ept12 entry with
+     *  bits 2:0 = 100b is an EPT misconfiguration (SDM "EPT Misconfigurations"). 0 (false): a translation. */
+    bool no_execute_only;
+    /** L1's IA32_VMX_EPT_VPID_CAP bit 17 (1-GByte pages) is 0: an ept12 PDPTE with bit 7 set is an EPT
+     *  misconfiguration. 0 (false): a 1-GByte page. */
+    bool no_pages_1g;
     uint8_t pad[1];           /**< Reserved. */
     const vcore_nvmx_mem_t *l1_mem; /**< L1 memory (ept12 lives there). */
     vcore_nvmx_ept02_l0_fn l0;      /**< L0's view of L1 memory. */

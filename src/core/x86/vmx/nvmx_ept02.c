@@ -319,7 +319,11 @@ int vcore_nvmx_ept02_handle(vcore_nvmx_ept02_t *ept02, const vcore_nvmx_ept02_fa
 
     /* ept12: L1's verdict comes first; L0 is asked only for what L1 maps. */
     vcore__nvmx_ept_leaf_t w;
-    uint64_t ept_cap = (in->execute_only ? VCORE__EPT_CAP_XO : 0u) | (in->pages_1g ? VCORE__EPT_CAP_1G : 0u);
+    uint64_t ept_cap = 0;
+    if (!in->no_execute_only)
+        ept_cap |= VCORE__EPT_CAP_XO;
+    if (!in->no_pages_1g)
+        ept_cap |= VCORE__EPT_CAP_1G;
     int err = vcore__nvmx_ept_walk(in->l1_mem, in->eptp12, in->maxphyaddr, ept_cap, in->l2_gpa, access, &w);
     if (err)
         return err;
