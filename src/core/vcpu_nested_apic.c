@@ -137,7 +137,7 @@ bool vcore__vcpu_nested_apic_tpr_exit(vcore_vcpu_t *vcpu)
         (v->SECONDARY_VM_EXEC_CONTROL & VCORE__PROC2_VID))
         return false;
     const uint8_t *page = vcore__vcpu_nested_apic_page(vcpu, v->VIRTUAL_APIC_PAGE_ADDR, false);
-    return page && (v->TPR_THRESHOLD & 0xfu) > ((uint32_t)page[0x80] >> 4);
+    return page && VCORE__VTPR_BELOW_THRESHOLD(v->TPR_THRESHOLD, page[0x80]);
 }
 
 void vcore__vcpu_nested_apic_forget(vcore_vcpu_t *vcpu)

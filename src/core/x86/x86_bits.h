@@ -221,6 +221,12 @@
 #define VCORE__PROC_CR8_LOAD (1u << 19)       /* CR8-load exiting. */
 #define VCORE__PROC_CR8_STORE (1u << 20)      /* CR8-store exiting. */
 #define VCORE__PROC_TPR_SHADOW (1u << 21)     /* Use TPR shadow. */
+/* SDM Vol. 3, "TPR Threshold": VTPR (byte 80H of the virtual-APIC page)
+ * bits 7:4 below TPR threshold bits 3:0 - what VM entry refuses without
+ * "virtualize APIC accesses" ("Checks on VMX Controls") and turns into a
+ * TPR-below-threshold VM exit right after the entry with it ("VM Exits
+ * Induced by the TPR Threshold"). */
+#define VCORE__VTPR_BELOW_THRESHOLD(threshold, vtpr) (((threshold) & 0xfu) > ((uint32_t)(vtpr) >> 4))
 #define VCORE__PROC_NMI_WINDOW (1u << 22)     /* NMI-window exiting. */
 #define VCORE__PROC_IO_BITMAPS (1u << 25)     /* Use I/O bitmaps. */
 #define VCORE__PROC_UNCOND_IO (1u << 24)      /* Unconditional I/O exiting. */

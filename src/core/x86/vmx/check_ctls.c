@@ -132,7 +132,7 @@ void vcore__vmx_check_exec(vcore__vmx_chk_t *c)
         if (vapic_ok && !(c->proc2 & (VCORE__PROC2_APIC_ACCESS | VCORE__PROC2_VID))) {
             uint8_t vtpr = 0;
             vcore__vmx_chk_read(c, vapic + 0x80u, &vtpr, 1);
-            VCORE__CHK(c, (v->TPR_THRESHOLD & 0xfu) > ((uint32_t)vtpr >> 4), EXEC_TPR_THRESHOLD_VTPR,
+            VCORE__CHK(c, VCORE__VTPR_BELOW_THRESHOLD(v->TPR_THRESHOLD, vtpr), EXEC_TPR_THRESHOLD_VTPR,
                        ((uint64_t)vtpr << 32) | v->TPR_THRESHOLD);
         }
     }
