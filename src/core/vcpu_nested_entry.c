@@ -628,7 +628,7 @@ static __attribute__((noinline, cold)) bool vcore__vcpu_nested_exit_before_intr(
     uint64_t dbg = 0;
     return vcore__vcpu_nested_load02(vcpu) != VCORE_OK ||
            vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, &dbg) != VCORE_OK ||
-           (dbg & ((1u << 12) | (1u << 14) | (1u << 16))) != 0;
+           (dbg & VCORE__PENDDBG_VALID) != 0;
 }
 
 /* The entry (op VMLAUNCH or VMRESUME) is done and an NMI or interrupt

@@ -1036,7 +1036,7 @@ int vcore__vcpu_nested_l0_wake(vcore_vcpu_t *vcpu)
 }
 
 /* SDM Vol. 3, "Delivery of Pending Debug Exceptions after VM Entry": valid
- * pending debug exceptions (BS or enabled breakpoint) have the priority of
+ * pending debug exceptions (BS, enabled breakpoint or RTM) have the priority of
  * "traps on the previous instruction" - above a pending NMI or external
  * interrupt ("Priority Among Concurrent Events": priority 4 before 5 and
  * 6) - so the #DB comes before their VM exit. It is delivered here by the
@@ -1058,7 +1058,7 @@ int vcore__vcpu_nested_l0_dbg(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *refl
     if (v->GUEST_ACTIVITY_STATE >= VCORE__ACT_SHUTDOWN)
         return VCORE_OK;
     int err = vcore__vcpu_nested_rd(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, &pending);
-    if (err || !(pending & (VCORE__PENDDBG_BS | VCORE__PENDDBG_ENABLED_BP)))
+    if (err || !(pending & VCORE__PENDDBG_VALID))
         return err;
     err = vcore__vcpu_nested_wr(vcpu, VCORE_VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
     bool to_l1 = false;

@@ -365,6 +365,10 @@
 #define VCORE__PENDDBG_ENABLED_BP VCORE__BIT(12) /* Enabled breakpoint. */
 #define VCORE__PENDDBG_BS VCORE__BIT(14)     /* Single step. */
 #define VCORE__PENDDBG_RTM VCORE__BIT(16)    /* Debug exception inside an RTM region. */
+/* The bits that make pending debug exceptions valid, delivered after a VM
+ * entry ("Delivery of Pending Debug Exceptions after VM Entry"): enabled
+ * breakpoint, single step, RTM; B3-B0 alone are not. */
+#define VCORE__PENDDBG_VALID (VCORE__PENDDBG_ENABLED_BP | VCORE__PENDDBG_BS | VCORE__PENDDBG_RTM)
 
 /* ---- More RFLAGS and debug bits used by the VM-entry checks ---- */
 #define VCORE__RFLAGS_TF (1ull << 8)          /* Trap flag. */
