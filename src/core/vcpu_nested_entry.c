@@ -798,7 +798,7 @@ int vcore__vcpu_nested_entry(vcore_vcpu_t *vcpu, const vcore_nvmx_insn_t *in, vc
     if (!err)
         err = vcore__vcpu_nested_fields(vcpu, full);
     /* L2's PDPTEs: only outside IA-32e mode (a 64-bit L2 costs one test). */
-    if (!err && !(vcore__vcpu_nested_v12(vcpu)->VM_ENTRY_CONTROLS & (1u << 9)))
+    if (!err && !(vcore__vcpu_nested_v12(vcpu)->VM_ENTRY_CONTROLS & VCORE__ENTRY_IA32E))
         err = vcore__vcpu_nested_ept_pdptes(vcpu);
     if (err) {
         nv->vmcs02_for = VCORE__INVALID_PTR;

@@ -164,7 +164,7 @@ int vcore__vcpu_nested_ept_pdptes(vcore_vcpu_t *vcpu)
     static const uint32_t enc[4] = {VCORE_VMCS_GUEST_PDPTR0, VCORE_VMCS_GUEST_PDPTR1, VCORE_VMCS_GUEST_PDPTR2,
                                     VCORE_VMCS_GUEST_PDPTR3};
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
-    if ((v->VM_ENTRY_CONTROLS & (1u << 9)) || !vcpu->nvmx->eptp01 || !(v->GUEST_CR0 & VCORE__CR0_PG) ||
+    if ((v->VM_ENTRY_CONTROLS & VCORE__ENTRY_IA32E) || !vcpu->nvmx->eptp01 || !(v->GUEST_CR0 & VCORE__CR0_PG) ||
         !(v->GUEST_CR4 & VCORE__CR4_PAE) || vcore__vcpu_nested_l1_ept(vcpu))
         return VCORE_OK;
     vcore_nvmx_mem_t mem;

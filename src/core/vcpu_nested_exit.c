@@ -353,7 +353,7 @@ static uint64_t vcore__vcpu_nested_exit_efer(vcore_vcpu_t *vcpu)
 {
     const vcore__vmcs12_t *v = vcore__vcpu_nested_v12(vcpu);
     uint64_t efer2 = vcore__vcpu_nested_efer_l2(vcpu, v->GUEST_IA32_EFER);
-    bool lma = (v->GUEST_CR0 & VCORE__CR0_PG) && (efer2 & VCORE__EFER_LME) && (v->VM_ENTRY_CONTROLS & (1u << 9));
+    bool lma = (v->GUEST_CR0 & VCORE__CR0_PG) && (efer2 & VCORE__EFER_LME) && (v->VM_ENTRY_CONTROLS & VCORE__ENTRY_IA32E);
     return lma ? (efer2 | VCORE__EFER_LMA) : (efer2 & ~VCORE__EFER_LMA);
 }
 
@@ -411,7 +411,7 @@ static int vcore__vcpu_nested_save_guest(vcore_vcpu_t *vcpu)
      * IA-32e mode (CR0.PG, CR4.PAE, not an IA-32e mode guest), the exit
      * stores the PDPTEs in use - L2's MOV to CR3 reloads them while it
      * runs. A 64-bit L2 stops at the first test. */
-    if (!(v->VM_ENTRY_CONTROLS & (1u << 9)) && (v->GUEST_CR0 & VCORE__CR0_PG) && (v->GUEST_CR4 & VCORE__CR4_PAE) &&
+    if (!(v->VM_ENTRY_CONTROLS & VCORE__ENTRY_IA32E) && (v->GUEST_CR0 & VCORE__CR0_PG) && (v->GUEST_CR4 & VCORE__CR4_PAE) &&
         vcore__vcpu_nested_l1_ept(vcpu)) {
         static const uint16_t pdptes[] = {VCORE__ROW_GUEST_PDPTR0, VCORE__ROW_GUEST_PDPTR1, VCORE__ROW_GUEST_PDPTR2,
                                           VCORE__ROW_GUEST_PDPTR3};
