@@ -649,6 +649,37 @@ START_TEST(xmm_input_not_advertised_raises_ud)
 }
 END_TEST
 
+/* "HV_INPUT_VTL" in the Ex form and in the fast form: the same byte (input
+ * offset 4, RDX bits 39:32) with the same rules. */
+START_TEST(ipi_target_vtl_rules_ex_and_fast)
+{
+    put64(IN_GPA, 0x3f | (0x80ull << 32));   /* RsvdZ bit 7 */
+    put64(IN_GPA + 8, 1);                    /* all VPs */
+    put64(IN_GPA + 16, 0);
+    ck_assert_uint_eq(hc(v[0], C_IPI_EX, IN_GPA, 0), S_PARAM);
+    ck_assert_uint_eq(hc(v[0], C_IPI | FAST, 0x3f | (0x40ull << 32), 0x1), S_PARAM);
+    ck_assert_uint_eq(hc(v[0], C_IPI | FAST, 0x3f | (0x12ull << 32), 0x1), S_PARAM);
+    ck_assert_uint_eq(who_has(0x3f), 0);
+    ck_assert_uint_eq(hc(v[0], C_IPI | FAST, 0x3f | (0x10ull << 32), 0x1), S_OK);
+    ck_assert_uint_eq(who_has(0x3f), 0x1);
+}
+END_TEST
+
+/* "HvCallSendSyntheticClusterIpiEx": the vector rule holds whatever the
+ * set names, an empty sparse set included; a valid vector to an empty set
+ * succeeds and sends nothing. */
+START_TEST(ipi_ex_empty_set_still_checks_vector)
+{
+    put64(IN_GPA, 0x5);
+    put64(IN_GPA + 8, 0);
+    put64(IN_GPA + 16, 0);          /* no banks */
+    ck_assert_uint_eq(hc(v[0], C_IPI_EX, IN_GPA, 0), S_PARAM);
+    put64(IN_GPA, 0x45);
+    ck_assert_uint_eq(hc(v[0], C_IPI_EX, IN_GPA, 0), S_OK);
+    ck_assert_uint_eq(who_has(0x45), 0);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- flushes */
 
 /* "HvCallFlushVirtualAddressList": each GVA range element has the page in
@@ -746,6 +777,49 @@ START_TEST(flush_space_mask_flushes_named_vps_only)
     ck_assert_uint_eq(hc(v[0], C_FLUSH_SPACE, IN_GPA, 0), S_OK);
     run_others(0);
     ck_assert_uint_eq(flushed(), 0x50);
+}
+END_TEST
+
+/* "HvCallFlushVirtualAddressListEx": the GVA list follows the fixed header
+ * and the variable header (the banks); the rep start index counts
+ * elements of that list. */
+START_TEST(flush_list_ex_elements_follow_variable_header)
+{
+    put64(IN_GPA, 0);
+    put64(IN_GPA + 8, 0);
+    put64(IN_GPA + 16, 0);          /* sparse */
+    put64(IN_GPA + 24, 0x5);        /* banks 0, 2 */
+    put64(IN_GPA + 32, 0x1);        /* VP 0 */
+    put64(IN_GPA + 40, 0);
+    put64(IN_GPA + 48, 0x11000);    /* element 0 */
+    put64(IN_GPA + 56, 0x12000);
+    put64(IN_GPA + 64, 0x13000);
+    ck_assert_uint_eq(hc(v[0], C_FLUSH_LIST_EX | VAR(2) | REPS(3) | START(2), IN_GPA, 0), 3ull << 32);
+    vcore_mock_flush_t f = last_flush(v[0]);
+    ck_assert_uint_eq(f.kind, VCORE_TLB_FLUSH_LIST);
+    ck_assert_uint_eq(f.count, 1);
+    ck_assert_uint_eq(f.ranges[0], 0x13000);
+}
+END_TEST
+
+/* "HvCallFlushVirtualAddressList": a long list may be served by flushing
+ * more (the whole TLB), never less; reps completed is still the total. */
+START_TEST(flush_long_list_flushes_at_least_the_list)
+{
+    put64(IN_GPA, 0);
+    put64(IN_GPA + 8, 0);
+    put64(IN_GPA + 16, 0x1);
+    for (uint32_t i = 0; i < 40; i++)
+        put64(IN_GPA + 24 + 8 * i, 0x200000 + 0x1000 * i);
+    ck_assert_uint_eq(hc(v[0], C_FLUSH_LIST | REPS(40) | START(20), IN_GPA, 0), 40ull << 32);
+    vcore_mock_flush_t f = last_flush(v[0]);
+    if (f.kind == VCORE_TLB_FLUSH_LIST) {
+        ck_assert_uint_eq(f.count, 20);
+        ck_assert_uint_eq(f.ranges[0], 0x214000);
+        ck_assert_uint_eq(f.ranges[19], 0x227000);
+    } else {
+        ck_assert_uint_eq(f.kind, VCORE_TLB_FLUSH_ALL);
+    }
 }
 END_TEST
 
@@ -915,7 +989,11 @@ static Suite *suite(void)
     tcase_add_test(t, fast_input_over_112_bytes_is_invalid_input);
     tcase_add_test(t, flush_list_fast_rep_start_skips_register_elements);
     tcase_add_test(t, xmm_input_not_advertised_raises_ud);
+    tcase_add_test(t, ipi_target_vtl_rules_ex_and_fast);
+    tcase_add_test(t, ipi_ex_empty_set_still_checks_vector);
     tcase_add_test(t, flush_list_element_low_12_bits_are_additional_pages);
+    tcase_add_test(t, flush_list_ex_elements_follow_variable_header);
+    tcase_add_test(t, flush_long_list_flushes_at_least_the_list);
     tcase_add_test(t, flush_reserved_flags_are_invalid_parameter);
     tcase_add_test(t, flush_non_global_only_valid_for_space_calls);
     tcase_add_test(t, flush_all_processors_ignores_processor_set);
