@@ -59,6 +59,7 @@ static int hook_calls;
 static vcore_hv_call_t hook_seen;
 static int hook_verdict;
 static uint16_t hook_status;
+static uint32_t hook_vector_write;
 
 static int hook(void *ctx, vcore_vcpu_t *caller, vcore_hv_call_t *call)
 {
@@ -67,6 +68,8 @@ static int hook(void *ctx, vcore_vcpu_t *caller, vcore_hv_call_t *call)
     hook_calls++;
     hook_seen = *call;
     call->status = hook_status;
+    if (hook_vector_write)
+        call->vector = hook_vector_write;
     return hook_verdict;
 }
 
@@ -159,6 +162,7 @@ static void up(void)
     hook_calls = 0;
     hook_verdict = VCORE_HV_DELIVER;
     hook_status = 0;
+    hook_vector_write = 0;
     vm_up(&cfg, NULL);
 }
 
@@ -646,6 +650,10 @@ START_TEST(xmm_input_not_advertised_raises_ud)
     hc_ud(v[0], C_FLUSH_LIST | FAST | REPS(1), VCORE_DIAG_HV_UD_XMM_INPUT);
     hc_ud(v[0], C_IPI_EX | FAST, VCORE_DIAG_HV_UD_XMM_INPUT);
     ck_assert_uint_eq(flushed(), 0);
+    /* "Register Mapping (Fast)": 16 bytes of input fit RDX and R8 and need
+     * no XMM register. */
+    ck_assert_uint_eq(hc(v[0], C_IPI | FAST, 0x46, 0x3), S_OK);
+    ck_assert_uint_eq(who_has(0x46), 0x3);
 }
 END_TEST
 
@@ -920,6 +928,54 @@ START_TEST(result_in_edx_eax_for_32bit_caller)
 }
 END_TEST
 
+/* "Register Mapping": the hypervisor takes the caller for 64-bit only when
+ * both EFER.LMA and CS.L are set; a compatibility-mode caller (LMA, CS.L
+ * clear) uses EDX:EAX, EBX:ECX and gets its result in EDX:EAX. */
+START_TEST(compatibility_mode_caller_uses_32bit_registers)
+{
+    vcore_x86_sregs_t sr = {.size = sizeof(sr)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(v[1], &sr), VCORE_OK);
+    sr.seg[VCORE_X86_CS].ar = (sr.seg[VCORE_X86_CS].ar & ~(uint32_t)VCORE_X86_AR_L) | VCORE_X86_AR_DB;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(v[1], &sr), VCORE_OK);
+    put64(IN_GPA, 0);
+    put64(IN_GPA + 8, 0x2);
+    put64(IN_GPA + 16, 0x2);
+    put64(IN_GPA + 24, 0x9000);
+    put64(IN_GPA + 32, 0xa000);
+    vcore_x86_regs_t r = regs(v[1]);
+    r.gpr[VCORE_X86_RAX] = C_FLUSH_LIST;
+    r.gpr[VCORE_X86_RDX] = 2;               /* rep count 2 */
+    r.gpr[VCORE_X86_RBX] = 0;
+    r.gpr[VCORE_X86_RCX] = IN_GPA;          /* RCX is not the input value here */
+    r = vmcall(v[1], &r);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RAX] & 0xffffffffu, 0);
+    ck_assert_uint_eq(r.gpr[VCORE_X86_RDX] & 0xffffffffu, 2);
+    vcore_mock_flush_t f = last_flush(v[1]);
+    ck_assert_uint_eq(f.kind, VCORE_TLB_FLUSH_LIST);
+    ck_assert_uint_eq(f.count, 2);
+    ck_assert_uint_eq(f.ranges[1], 0xa000);
+}
+END_TEST
+
+/* "HvCallSendSyntheticClusterIpi": the vector delivered is the validated
+ * one from the input; the VMM's hook sees the call but only its status is
+ * an output (vcore_hv_call_t), so writing another field changes nothing. */
+START_TEST(ipi_delivers_validated_vector_whatever_the_hook_writes)
+{
+    hook_vector_write = 0x47;
+    put64(IN_GPA, 0x48);
+    put64(IN_GPA + 8, 0x4);
+    ck_assert_uint_eq(hc(v[0], C_IPI, IN_GPA, 0), S_OK);
+    ck_assert_uint_eq(hook_calls, 1);
+    ck_assert_uint_eq(who_has(0x48), 0x4);
+    ck_assert_uint_eq(who_has(0x47), 0);
+    /* Not even a vector outside the pending bitmap reaches it. */
+    hook_vector_write = 0x12345;
+    ck_assert_uint_eq(hc(v[0], C_IPI, IN_GPA, 0), S_OK);
+    ck_assert_uint_eq(who_has(0x48), 0x4);
+}
+END_TEST
+
 /* "Reporting the Guest OS Identity": until the guest writes a non-zero
  * HV_X64_MSR_GUEST_OS_ID it cannot make hypercalls: the VMCALL is not
  * decoded as one (it reaches the VMM as a plain hypercall exit). */
@@ -1003,6 +1059,8 @@ static Suite *suite(void)
     tcase_add_test(t, input_outside_gpa_space_is_invalid_alignment);
     tcase_add_test(t, hypercall_outside_cpl0_protected_mode_raises_ud);
     tcase_add_test(t, result_in_edx_eax_for_32bit_caller);
+    tcase_add_test(t, compatibility_mode_caller_uses_32bit_registers);
+    tcase_add_test(t, ipi_delivers_validated_vector_whatever_the_hook_writes);
     tcase_add_test(t, guest_os_id_zero_disables_hypercalls);
     tcase_add_test(t, vp_index_msr_read_only);
     suite_add_tcase(s, t);
