@@ -512,6 +512,57 @@ START_TEST(processor_mask_names_vp_indexes_not_vcpu_ids)
 }
 END_TEST
 
+/* "HvCallSendSyntheticClusterIpi" / "HvCallFlushVirtualAddressSpace": a
+ * 64-bit ProcessorMask names VP indexes 0-63 only; a VP whose index is 64
+ * or more is never named by it (bit 0 is VP 0, not VP 64). */
+START_TEST(processor_mask_cannot_name_vp_index_64_or_more)
+{
+    ck_assert_int_eq(vcore_hv_set_msr(v[5], VCORE_HV_MSR_VP_INDEX, 64), VCORE_OK);
+    ck_assert_int_eq(vcore_hv_set_msr(v[6], VCORE_HV_MSR_VP_INDEX, 128), VCORE_OK);
+    ck_assert_uint_eq(hc(v[0], C_IPI | FAST, 0x49, 0x1), S_OK);
+    ck_assert_uint_eq(who_has(0x49), 0x1);
+    ck_assert_uint_eq(hc(v[0], C_IPI | FAST, 0x4a, ~0ull), S_OK);
+    ck_assert_uint_eq(who_has(0x4a), 0xff & ~((1u << 5) | (1u << 6)));
+}
+END_TEST
+
+/* "HV_VP_SET": a sparse set has 64 banks of 64, VP indexes 0-4095; a VP
+ * whose index is 4096 or more is never in one. */
+START_TEST(sparse_set_cannot_name_vp_index_4096_or_more)
+{
+    ck_assert_int_eq(vcore_hv_set_msr(v[5], VCORE_HV_MSR_VP_INDEX, 4096), VCORE_OK);
+    ck_assert_int_eq(vcore_hv_set_msr(v[6], VCORE_HV_MSR_VP_INDEX, 4096 + 64 * 63 + 1), VCORE_OK);
+    put64(IN_GPA, 0x4b);
+    put64(IN_GPA + 8, 0);
+    put64(IN_GPA + 16, 0x1 | (1ull << 63));  /* banks 0 and 63 */
+    put64(IN_GPA + 24, 0x1);                 /* VP 0 */
+    put64(IN_GPA + 32, 0x2);                 /* VP 4033 */
+    ck_assert_uint_eq(hc(v[0], C_IPI_EX | VAR(2), IN_GPA, 0), S_OK);
+    ck_assert_uint_eq(who_has(0x4b), 0x1);
+}
+END_TEST
+
+/* "Virtual Processor Properties": HV_ANY_VP (FFFFFFFFH) and
+ * HV_VP_INDEX_SELF (FFFFFFFEH) are never a VP's index; and a VP given back
+ * its original index counts as matched again. */
+START_TEST(vp_index_special_values_refused)
+{
+    ck_assert_int_eq(vcore_hv_set_msr(v[2], VCORE_HV_MSR_VP_INDEX, 0xfffffffeu), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_hv_set_msr(v[2], VCORE_HV_MSR_VP_INDEX, 0xffffffffu), VCORE_ERR_INVAL);
+    ck_assert_int_eq(vcore_hv_set_msr(v[2], VCORE_HV_MSR_VP_INDEX, 1ull << 32), VCORE_ERR_INVAL);
+    bool gp = true;
+    ck_assert_uint_eq(rdmsr(v[2], VCORE_HV_MSR_VP_INDEX, &gp), 2);
+    ck_assert_int_eq(vcore_hv_set_msr(v[2], VCORE_HV_MSR_VP_INDEX, 40), VCORE_OK);
+    ck_assert_uint_eq(vcore_hv_mismatched_vp_indexes(vm), 1);
+    ck_assert_int_eq(vcore_hv_set_msr(v[2], VCORE_HV_MSR_VP_INDEX, 41), VCORE_OK);
+    ck_assert_uint_eq(vcore_hv_mismatched_vp_indexes(vm), 1);
+    ck_assert_int_eq(vcore_hv_set_msr(v[2], VCORE_HV_MSR_VP_INDEX, 2), VCORE_OK);
+    ck_assert_uint_eq(vcore_hv_mismatched_vp_indexes(vm), 0);
+    ck_assert_uint_eq(hc(v[0], C_IPI | FAST, 0x4c, 0x4), S_OK);
+    ck_assert_uint_eq(who_has(0x4c), 0x4);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- IPI input */
 
 /* "HvCallSendSyntheticClusterIpi": Vector "Must be between >= 0x10 and
@@ -831,6 +882,49 @@ START_TEST(flush_long_list_flushes_at_least_the_list)
 }
 END_TEST
 
+/* "HvCallFlushVirtualAddressList": "by the time control returns back to
+ * the caller, the observable effects of all flushes ... have occurred":
+ * two lists for a VP that has not run since both take effect when it
+ * runs (the flush covers every range of both, or everything). */
+START_TEST(flush_lists_for_a_waiting_vp_all_take_effect)
+{
+    put64(IN_GPA, 0);
+    put64(IN_GPA + 8, 0);
+    put64(IN_GPA + 16, 1u << 3);
+    for (uint32_t i = 0; i < 10; i++)
+        put64(IN_GPA + 24 + 8 * i, 0x300000 + 0x1000 * i);
+    ck_assert_uint_eq(hc(v[0], C_FLUSH_LIST | REPS(10), IN_GPA, 0), 10ull << 32);
+    for (uint32_t i = 0; i < 10; i++)
+        put64(IN_GPA + 24 + 8 * i, 0x400000 + 0x1000 * i);
+    ck_assert_uint_eq(hc(v[1], C_FLUSH_LIST | REPS(10), IN_GPA, 0), 10ull << 32);
+    ck_assert_uint_eq(vcore_mock_count(v[3], VCORE_MOCK_OP_FLUSH_TLB), 0);
+    run_others(0);
+    ck_assert_uint_eq(vcore_mock_count(v[3], VCORE_MOCK_OP_FLUSH_TLB), 1);
+    vcore_mock_flush_t f = last_flush(v[3]);
+    if (f.kind == VCORE_TLB_FLUSH_LIST) {
+        ck_assert_uint_eq(f.count, 20);
+        ck_assert_uint_eq(f.ranges[0], 0x300000);
+        ck_assert_uint_eq(f.ranges[19], 0x409000);
+    } else {
+        ck_assert_uint_eq(f.kind, VCORE_TLB_FLUSH_ALL);
+    }
+    /* Two short lists fit together: both sets of ranges. */
+    put64(IN_GPA + 24, 0x500000);
+    ck_assert_uint_eq(hc(v[0], C_FLUSH_LIST | REPS(1), IN_GPA, 0), 1ull << 32);
+    put64(IN_GPA + 24, 0x600000 | 2);
+    ck_assert_uint_eq(hc(v[1], C_FLUSH_LIST | REPS(1), IN_GPA, 0), 1ull << 32);
+    run_others(0);
+    f = last_flush(v[3]);
+    if (f.kind == VCORE_TLB_FLUSH_LIST) {
+        ck_assert_uint_eq(f.count, 2);
+        ck_assert_uint_eq(f.ranges[0], 0x500000);
+        ck_assert_uint_eq(f.ranges[1], 0x600002);
+    } else {
+        ck_assert_uint_eq(f.kind, VCORE_TLB_FLUSH_ALL);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------- memory input rules */
 
 /* "Alignment Requirements": the input GPA must be 8-byte aligned, else
@@ -1037,6 +1131,9 @@ static Suite *suite(void)
     tcase_add_test(t, vp_set_unknown_format_is_invalid_parameter);
     tcase_add_test(t, sparse_bank_beyond_existing_vps_names_nobody);
     tcase_add_test(t, processor_mask_names_vp_indexes_not_vcpu_ids);
+    tcase_add_test(t, processor_mask_cannot_name_vp_index_64_or_more);
+    tcase_add_test(t, sparse_set_cannot_name_vp_index_4096_or_more);
+    tcase_add_test(t, vp_index_special_values_refused);
     tcase_add_test(t, ipi_vector_outside_10h_ffh_is_invalid_parameter);
     tcase_add_test(t, ipi_padding_bytes_are_ignored);
     tcase_add_test(t, ipi_target_vtl_rules);
@@ -1054,6 +1151,7 @@ static Suite *suite(void)
     tcase_add_test(t, flush_non_global_only_valid_for_space_calls);
     tcase_add_test(t, flush_all_processors_ignores_processor_set);
     tcase_add_test(t, flush_space_mask_flushes_named_vps_only);
+    tcase_add_test(t, flush_lists_for_a_waiting_vp_all_take_effect);
     tcase_add_test(t, input_gpa_not_8_byte_aligned_is_invalid_alignment);
     tcase_add_test(t, input_crossing_page_is_invalid_alignment);
     tcase_add_test(t, input_outside_gpa_space_is_invalid_alignment);
