@@ -739,6 +739,36 @@ START_TEST(ipi_ex_empty_set_still_checks_vector)
 }
 END_TEST
 
+/* "HvCallSendSyntheticClusterIpi": each call "sends a virtual fixed
+ * interrupt"; one that arrives while another still waits to be taken (the
+ * guest has RFLAGS.IF clear) is kept, not put in its place, and both are
+ * taken once the guest allows interrupts. */
+START_TEST(ipi_kept_while_another_interrupt_waits)
+{
+    ck_assert_uint_eq(hc(v[0], C_IPI | FAST, 0x90, 0x2), S_OK);
+    vcore_exit_t e = make_exit(VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_push_exit(v[1], &e), VCORE_OK);
+    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
+    ck_assert_int_eq(vcore_vcpu_run(v[1], &out), VCORE_OK); /* IF = 0 */
+    ck_assert_uint_eq(hc(v[0], C_IPI | FAST, 0xa0, 0x2), S_OK);
+    e = make_exit(VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_push_exit(v[1], &e), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_run(v[1], &out), VCORE_OK); /* IF still 0 */
+    ck_assert_uint_eq(vcore_mock_count(v[1], VCORE_MOCK_OP_DELIVER_INTERRUPT), 0);
+    ck_assert(has_vector(v[1], 0x90));
+    ck_assert(has_vector(v[1], 0xa0));
+    vcore_x86_regs_t r = regs(v[1]);
+    r.rflags = 0x202;
+    ck_assert_int_eq(vcore_vcpu_set_regs(v[1], &r), VCORE_OK);
+    e = make_exit(VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_mock_push_exit(v[1], &e), VCORE_OK);
+    ck_assert_int_eq(vcore_vcpu_run(v[1], &out), VCORE_OK);
+    ck_assert_uint_eq(vcore_mock_count(v[1], VCORE_MOCK_OP_DELIVER_INTERRUPT), 2);
+    ck_assert(!has_vector(v[1], 0x90));
+    ck_assert(!has_vector(v[1], 0xa0));
+}
+END_TEST
+
 /* ---------------------------------------------------------------- flushes */
 
 /* "HvCallFlushVirtualAddressList": each GVA range element has the page in
@@ -1142,6 +1172,7 @@ static Suite *suite(void)
     tcase_add_test(t, fast_input_over_112_bytes_is_invalid_input);
     tcase_add_test(t, flush_list_fast_rep_start_skips_register_elements);
     tcase_add_test(t, xmm_input_not_advertised_raises_ud);
+    tcase_add_test(t, ipi_kept_while_another_interrupt_waits);
     tcase_add_test(t, ipi_target_vtl_rules_ex_and_fast);
     tcase_add_test(t, ipi_ex_empty_set_still_checks_vector);
     tcase_add_test(t, flush_list_element_low_12_bits_are_additional_pages);
