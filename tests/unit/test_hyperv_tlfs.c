@@ -347,6 +347,18 @@ START_TEST(input_value_rsvdz_bits_are_invalid_input)
 }
 END_TEST
 
+/* "Hypercall Status Codes": a call code the hypervisor does not know gets
+ * HV_STATUS_INVALID_HYPERCALL_CODE (2), in both calling conventions. */
+START_TEST(unknown_call_code_is_invalid_code)
+{
+    static const uint16_t codes[] = {0x0000, 0x7fff, 0xfffe, 0xffff}; /* no TLFS call */
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        ck_assert_uint_eq(hc(v[0], codes[i], IN_GPA, 0), S_CODE);
+        ck_assert_uint_eq(hc(v[0], codes[i] | FAST, 0, 0), S_CODE);
+    }
+}
+END_TEST
+
 /* "Hypercall Inputs": rep count and rep start index "must be zero for a
  * simple hypercall"; the Space and IPI calls are simple. */
 START_TEST(simple_call_with_rep_fields_is_invalid_input)
@@ -1153,6 +1165,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("tlfs");
     tcase_add_checked_fixture(t, up, down);
     tcase_add_test(t, input_value_rsvdz_bits_are_invalid_input);
+    tcase_add_test(t, unknown_call_code_is_invalid_code);
     tcase_add_test(t, simple_call_with_rep_fields_is_invalid_input);
     tcase_add_test(t, rep_start_not_below_rep_count_is_invalid_input);
     tcase_add_test(t, reps_completed_is_total_not_relative_to_start);
