@@ -68,7 +68,9 @@ uint32_t vcore__hv_ipi(vcore_vcpu_t *vcpu, vcore__hv_input_t *in)
         return VCORE_HV_STATUS_SUCCESS;
     vcore_vm_t *vm = vcpu->vm;
     vcore__hv_t *hv = vm->hv;
-    uint32_t vector = call.vector;
+    /* The vector checked above, not the hook's copy: only call.status is
+     * the hook's output, and the vector indexes the pending bitmap. */
+    uint32_t vector = (uint32_t)w[0];
     for (uint32_t wd = 0; wd < VCORE_HV_TARGET_WORDS; wd++) {
         for (uint64_t bits = call.targets[wd]; bits; bits &= bits - 1) {
             uint32_t id = wd * 64u + (uint32_t)__builtin_ctzll(bits);
