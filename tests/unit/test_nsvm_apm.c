@@ -1027,6 +1027,54 @@ START_TEST(npf_fetch_from_nx_page)
 }
 END_TEST
 
+/* "Nested Paging": the nested table has the host's format with the
+ * host's features. Without 1-GiB pages (CPUID Fn8000_0001_EDX[Page1GB]
+ * clear, as in this fixture) PS in a PDPE is a reserved bit: L2's access
+ * through it is L1's #NPF with P | US | RSV | bit 32. */
+START_TEST(npf_pdpe_ps_without_page1gb_is_reserved)
+{
+    vmcb12(0, 0, true);
+    put(NPT3 + 1 * 8, 0x80ull | 7, 8); /* L2 1 GiB -> L1 0 as a 1-GiB page */
+    push_vmrun();
+    push_l2(0x400, (1ull << 32) | 4u, 0x40001000, VCORE_EXIT_RAW, 0, L2_RIP, 0);
+    push_l1(VCORE_EXIT_HLT);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(get(VMCB12 + EXITCODE, 8), 0x400);
+    ck_assert_uint_eq(get(VMCB12 + EXITINFO1, 8), (1ull << 32) | 0xdu);
+    ck_assert_uint_eq(get(VMCB12 + EXITINFO2, 8), 0x40001000);
+}
+END_TEST
+
+/* With Page1GB offered the same entry maps L2's page: the #NPF is L0's
+ * (the page goes into the shadow table) and L2 runs on. */
+START_TEST(npf_pdpe_ps_with_page1gb_maps)
+{
+    vcore_cpuid_entry_t c[] = {
+        {.function = 0, .eax = 1, .ebx = 0x68747541, .ecx = 0x444d4163, .edx = 0x69746e65},
+        {.function = 1, .eax = 0x800f11, .edx = (1u << 6) | (1u << 5) | (1u << 3) | 1u},
+        {.function = 0x80000000, .eax = 0x8000000a},
+        {.function = 0x80000001, .ecx = (1u << 2), .edx = (1u << 29) | (1u << 26) | (1u << 20) | (1u << 11)},
+        {.function = 0x80000008, .eax = 0x3028},
+    };
+    ck_assert_int_eq(vcore_vcpu_set_cpuid(vcpu, c, 5), VCORE_OK);
+    vmcb12(0, 0, true);
+    put(NPT3 + 1 * 8, 0x80ull | 7, 8);
+    push_vmrun();
+    push_l2(0x400, (1ull << 32) | 4u, 0x40001000, VCORE_EXIT_RAW, 0, L2_RIP, 0);
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_ne(get(VMCB12 + EXITCODE, 8), 0x400);
+    vcore_mock_vmcb_info_t info = {.size = sizeof(info)};
+    ck_assert_int_eq(vcore_mock_vmcb_info(vcpu, &info), VCORE_OK);
+    ck_assert_uint_eq(info.last_gpa, 0x40001000);
+    ck_assert_uint_eq(info.last_vm_gpa, 0x1000);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nsvm_apm");
@@ -1081,6 +1129,8 @@ int main(void)
     tcase_add_test(tc, npf_write_to_read_only_page);
     tcase_add_test(tc, npf_reserved_bit_in_l1_entry);
     tcase_add_test(tc, npf_fetch_from_nx_page);
+    tcase_add_test(tc, npf_pdpe_ps_without_page1gb_is_reserved);
+    tcase_add_test(tc, npf_pdpe_ps_with_page1gb_maps);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }
