@@ -743,13 +743,19 @@ static int nsvm_run_physical(vcore_vcpu_t *vcpu, uint64_t *code)
     }
     if (!(held & VCORE__EVENTS_HELD_INTR) || !vcore_vmcb_intercept_test(c12, VCORE_VMCB_INTERCEPT_INTR))
         return VCORE_OK;
-    uint64_t rflags = n->host.regs.rflags;
+    uint64_t rflags = n->host.regs.rflags, shadow = 0;
     if (!(c12->int_ctl & VCORE_VMCB_INT_V_INTR_MASKING)) {
+        /* L2's RFLAGS.IF and its interrupt shadow decide when the
+         * interrupt is recognized ("Virtual Interrupt Masking"; VMCB
+         * INTERRUPT_SHADOW): in a shadow, L2's next instruction runs
+         * before the #VMEXIT(INTR). */
         int err = nsvm_run_read(vcpu, 0x570, &rflags); /* L2's RFLAGS */
+        if (!err)
+            err = nsvm_run_read(vcpu, 0x068, &shadow);
         if (err)
             return err;
     }
-    if (rflags & VCORE__RFLAGS_IF)
+    if ((rflags & VCORE__RFLAGS_IF) && !(shadow & VCORE_VMCB_STATE_INTERRUPT_SHADOW))
         *code = VCORE_VMEXIT_INTR;
     return VCORE_OK;
 }

@@ -1075,6 +1075,75 @@ START_TEST(npf_pdpe_ps_with_page1gb_maps)
 }
 END_TEST
 
+/* ---- "Global Interrupt Flag, STGI and CLGI Instructions" ---- */
+
+/* With GIF clear an NMI is held (not delivered); STGI lets it in. */
+START_TEST(gif_clear_holds_nmi)
+{
+    push_svm(VCORE_NSVM_CLGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_vcpu_inject_nmi(vcpu), VCORE_OK);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_DELIVER_NMI), 0);
+    push_svm(VCORE_NSVM_STGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_DELIVER_NMI), 1);
+}
+END_TEST
+
+/* An NMI pending at VMRUN (held by GIF = 0 before it) that L1 intercepts
+ * is #VMEXIT(NMI), EXITCODE 61H, before L2 executes ("NMI Intercept"). */
+START_TEST(nmi_pending_at_vmrun_intercepted_exits_61h)
+{
+    vmcb12(1u << 1, 0, false); /* word 3 bit 1: NMI */
+    push_svm(VCORE_NSVM_CLGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_vcpu_inject_nmi(vcpu), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l1(VCORE_EXIT_HLT);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_eq(get(VMCB12 + EXITCODE, 8), 0x61);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 0);
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_DELIVER_NMI), 0);
+}
+END_TEST
+
+/* Without V_INTR_MASKING, L2's RFLAGS.IF and its interrupt shadow decide
+ * when a physical interrupt is recognized ("Virtual Interrupt Masking";
+ * VMCB INTERRUPT_SHADOW: the guest is in an interrupt shadow). L2 enters
+ * in a shadow with IF set: the interrupt L1 intercepts is not recognized
+ * before L2's first instruction, so L2 runs before the #VMEXIT(INTR). */
+START_TEST(intr_intercept_waits_for_l2_interrupt_shadow)
+{
+    vmcb12(1u << 0, 0, false); /* word 3 bit 0: INTR */
+    put(VMCB12 + 0x570, 0x202, 8); /* L2's RFLAGS.IF */
+    put(VMCB12 + 0x68, 1, 4);      /* in an interrupt shadow */
+    push_svm(VCORE_NSVM_CLGI);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_int_eq(vcore_vcpu_inject_interrupt(vcpu, 0x30), VCORE_OK);
+    vcore_x86_regs_t r = regs();
+    r.gpr[VCORE_X86_RAX] = VMCB12;
+    ck_assert_int_eq(vcore_vcpu_set_regs(vcpu, &r), VCORE_OK);
+    push_vmrun();
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP + 1, L2_RIP + 2);
+    vcore_exit_t out = run();
+    ck_assert_uint_eq(count(VCORE_MOCK_OP_VMCB_RUN), 1);
+    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
+    ck_assert_uint_ne(out.flags & VCORE_EXIT_F_L2, 0);
+    ck_assert_uint_ne(get(VMCB12 + EXITCODE, 8), 0x60);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nsvm_apm");
@@ -1131,6 +1200,9 @@ int main(void)
     tcase_add_test(tc, npf_fetch_from_nx_page);
     tcase_add_test(tc, npf_pdpe_ps_without_page1gb_is_reserved);
     tcase_add_test(tc, npf_pdpe_ps_with_page1gb_maps);
+    tcase_add_test(tc, gif_clear_holds_nmi);
+    tcase_add_test(tc, nmi_pending_at_vmrun_intercepted_exits_61h);
+    tcase_add_test(tc, intr_intercept_waits_for_l2_interrupt_shadow);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }
