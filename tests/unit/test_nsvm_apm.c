@@ -352,6 +352,47 @@ START_TEST(vmrun_efer_bit63_is_invalid)
 }
 END_TEST
 
+/* "Any MBZ bit of CR4 is set": a bit of a feature L1's processor does not
+ * report is reserved - CR4.LA57 (bit 12) without CPUID 7.0:ECX[16],
+ * CR4.PCIDE (bit 17) without CPUID 1:ECX[17] (neither in this fixture). */
+START_TEST(vmrun_cr4_la57_without_feature_is_invalid)
+{
+    vmcb12(0, 0, false);
+    put(VMCB12 + 0x548, 0x20ull | (1ull << 12), 8);
+    expect_invalid();
+}
+END_TEST
+
+START_TEST(vmrun_cr4_pcide_without_feature_is_invalid)
+{
+    vmcb12(0, 0, false);
+    put(VMCB12 + 0x548, 0x20ull | (1ull << 17), 8);
+    expect_invalid();
+}
+END_TEST
+
+/* "Any MBZ bit of EFER is set": EFER.FFXSR (bit 14) without CPUID
+ * Fn8000_0001_EDX[FFXSR] (not in this fixture). */
+START_TEST(vmrun_efer_ffxsr_without_feature_is_invalid)
+{
+    vmcb12(0, 0, false);
+    put(VMCB12 + 0x4d0, 0x1d00 | (1u << 14), 8);
+    expect_invalid();
+}
+END_TEST
+
+/* EFER.LME without CR0.PG is no rule of the list (long mode is not
+ * active): a protected-mode L2 without paging enters. */
+START_TEST(vmrun_lme_without_pg_enters)
+{
+    vmcb12(0, 0, false);
+    put(VMCB12 + 0x4d0, 0x1900, 8);
+    put(VMCB12 + 0x558, 0x11, 8);
+    put(VMCB12 + 0x412, 0xc9b, 2); /* 32-bit code: D, G */
+    expect_enters();
+}
+END_TEST
+
 /* "EFER.LME and CR0.PG are both set and CR4.PAE is zero." */
 START_TEST(vmrun_lme_pg_without_pae_is_invalid)
 {
@@ -463,6 +504,24 @@ START_TEST(vmrun_eventinj_exception_vector_15_is_invalid)
     vmcb12(0, 0, false);
     put(VMCB12 + EVENTINJ, 0x8000030full, 8);
     expect_invalid();
+}
+END_TEST
+
+/* Vector 21 (#CP) is an exception only with CET (CPUID 7.0:ECX[7] /
+ * EDX[20], not in this fixture); 30 (#SX) is SVM's own exception. */
+START_TEST(vmrun_eventinj_cp_without_cet_is_invalid)
+{
+    vmcb12(0, 0, false);
+    put(VMCB12 + EVENTINJ, 0x80000315ull, 8);
+    expect_invalid();
+}
+END_TEST
+
+START_TEST(vmrun_eventinj_sx_enters)
+{
+    vmcb12(0, 0, false);
+    put(VMCB12 + EVENTINJ, 0x0000000180000b1eull, 8);
+    expect_enters();
 }
 END_TEST
 
@@ -1160,6 +1219,10 @@ int main(void)
     tcase_add_test(tc, vmrun_dr7_bit32_is_invalid);
     tcase_add_test(tc, vmrun_efer_reserved_bit_is_invalid);
     tcase_add_test(tc, vmrun_efer_bit63_is_invalid);
+    tcase_add_test(tc, vmrun_cr4_la57_without_feature_is_invalid);
+    tcase_add_test(tc, vmrun_cr4_pcide_without_feature_is_invalid);
+    tcase_add_test(tc, vmrun_efer_ffxsr_without_feature_is_invalid);
+    tcase_add_test(tc, vmrun_lme_without_pg_enters);
     tcase_add_test(tc, vmrun_lme_pg_without_pae_is_invalid);
     tcase_add_test(tc, vmrun_lme_pg_without_pe_is_invalid);
     tcase_add_test(tc, vmrun_long_mode_cs_l_and_d_is_invalid);
@@ -1172,6 +1235,8 @@ int main(void)
     tcase_add_test(tc, vmrun_iopm_ending_at_maxphyaddr_enters);
     tcase_add_test(tc, vmrun_eventinj_exception_vector_2_is_invalid);
     tcase_add_test(tc, vmrun_eventinj_exception_vector_15_is_invalid);
+    tcase_add_test(tc, vmrun_eventinj_cp_without_cet_is_invalid);
+    tcase_add_test(tc, vmrun_eventinj_sx_enters);
     tcase_add_test(tc, vmrun_eventinj_type_1_is_invalid);
     tcase_add_test(tc, vmrun_eventinj_invalid_without_v_enters);
     tcase_add_test(tc, vmrun_eventinj_nmi_any_vector_enters);
