@@ -1203,6 +1203,81 @@ START_TEST(intr_intercept_waits_for_l2_interrupt_shadow)
 }
 END_TEST
 
+/* ---- "Interrupt and LAPIC Support" ---- */
+
+/* A CPUID exit of L2 that L1 intercepts, vmcb02's V_TPR = tpr at the exit. */
+static void tpr_round(uint32_t int_ctl12, uint32_t tpr_at_exit)
+{
+    vmcb12(1u << 18, 0, false);
+    put(VMCB12 + 0x60, int_ctl12, 4);
+    vcore_x86_sregs_t s = {.size = sizeof(s)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &s), VCORE_OK);
+    s.cr8 = 3; /* L1's TPR */
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+    push_vmrun();
+    vcore_mock_vmcb_exit_t x;
+    memset(&x, 0, sizeof(x));
+    x.size = sizeof(x);
+    x.exit_code = 0x72;
+    x.next_rip = L2_RIP + 2;
+    x.exit = vcore_test_exit(VCORE_EXIT_CPUID);
+    x.exit.flags = VCORE_EXIT_F_NEEDS_REPLY;
+    x.nfields = 2;
+    x.fields[0].offset = 0x578;
+    x.fields[0].bytes = 8;
+    x.fields[0].value = L2_RIP;
+    x.fields[1].offset = 0x60;
+    x.fields[1].bytes = 4;
+    x.fields[1].value = VCORE_VMCB_INT_V_INTR_MASKING | tpr_at_exit;
+    ck_assert_int_eq(vcore_mock_push_vmcb_exit(vcpu, &x), VCORE_OK);
+    push_l1(VCORE_EXIT_HLT);
+    ck_assert_uint_eq(run().reason, VCORE_EXIT_HLT);
+    ck_assert_uint_eq(get(VMCB12 + EXITCODE, 8), 0x72);
+}
+
+static uint64_t l1_cr8(void)
+{
+    vcore_x86_sregs_t s = {.size = sizeof(s)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &s), VCORE_OK);
+    return s.cr8;
+}
+
+/* "Virtual Interrupt Masking": with V_INTR_MASKING L2's TPR is virtual -
+ * V_TPR, written back to VMCB12 at #VMEXIT - and L1's own TPR stays. */
+START_TEST(v_intr_masking_keeps_l1_tpr)
+{
+    tpr_round(VCORE_VMCB_INT_V_INTR_MASKING | 1u, 9);
+    ck_assert_uint_eq(get(VMCB12 + 0x60, 4) & 0xffu, 9);
+    ck_assert_uint_eq(l1_cr8(), 3);
+}
+END_TEST
+
+/* Without V_INTR_MASKING L2's CR8 is the TPR L1 has: L2 starts with
+ * L1's TPR (3) and L1 has L2's (9) after the #VMEXIT. */
+START_TEST(no_v_intr_masking_l2_cr8_is_l1_tpr)
+{
+    tpr_round(1u, 9);
+    ck_assert_uint_eq(l1_cr8(), 9);
+}
+END_TEST
+
+START_TEST(no_v_intr_masking_l2_starts_with_l1_tpr)
+{
+    vmcb12(0, 0, false);
+    put(VMCB12 + 0x60, 1u, 4); /* VMCB12's V_TPR 1, no V_INTR_MASKING */
+    vcore_x86_sregs_t s = {.size = sizeof(s)};
+    ck_assert_int_eq(vcore_vcpu_get_sregs(vcpu, &s), VCORE_OK);
+    s.cr8 = 3;
+    ck_assert_int_eq(vcore_vcpu_set_sregs(vcpu, &s), VCORE_OK);
+    push_vmrun();
+    push_l2(0x78, 0, 0, VCORE_EXIT_HLT, 0, L2_RIP, L2_RIP + 1);
+    ck_assert_uint_ne(run().flags & VCORE_EXIT_F_L2, 0);
+    uint64_t v = 0;
+    ck_assert_int_eq(vcore_mock_vmcb_peek(vcpu, 0x60, 4, &v), VCORE_OK);
+    ck_assert_uint_eq(v & 0xffu, 3);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nsvm_apm");
@@ -1268,6 +1343,9 @@ int main(void)
     tcase_add_test(tc, gif_clear_holds_nmi);
     tcase_add_test(tc, nmi_pending_at_vmrun_intercepted_exits_61h);
     tcase_add_test(tc, intr_intercept_waits_for_l2_interrupt_shadow);
+    tcase_add_test(tc, v_intr_masking_keeps_l1_tpr);
+    tcase_add_test(tc, no_v_intr_masking_l2_cr8_is_l1_tpr);
+    tcase_add_test(tc, no_v_intr_masking_l2_starts_with_l1_tpr);
     suite_add_tcase(s, tc);
     return vcore_test_run(s);
 }
