@@ -82,6 +82,7 @@ int vcore__vcpu_nsvm_dispatch(vcore_vcpu_t *vcpu, vcore_exit_t *exit, bool *hand
     if (err)
         return err;
     n->maxphyaddr = x->model.maxphyaddr;
+    n->no_pages_1g = (x->model.features & VCORE_X86_FEAT_PAGE1GB) == 0;
     vcore_nsvm_insn_t in;
     vcore_nsvm_result_t res;
     vcore_nvmx_mem_t mem;

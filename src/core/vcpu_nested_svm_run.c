@@ -217,6 +217,13 @@ int vcore__vcpu_nsvm_enter_l2(vcore_vcpu_t *vcpu, const vcore_nsvm_result_t *res
      * gives L2 nested paging, else L1's own PAT, shared with L2. */
     vcore_vmcb_t *want = &n->scratch;
     vcore__memcpy(want, &n->vmcb02, sizeof(*want));
+    /* Without V_INTR_MASKING in VMCB12, L2's CR8 is L1's TPR (APM Vol. 2,
+     * "Virtual Interrupt Masking": only with it set are the guest's TPR
+     * accesses virtual); vmcb02 always masks virtually, so its V_TPR
+     * starts as L1's TPR and goes back to L1 at #VMEXIT. */
+    if (!(n->vmcb12.control.int_ctl & VCORE_VMCB_INT_V_INTR_MASKING))
+        want->control.int_ctl = (want->control.int_ctl & ~(uint32_t)VCORE_VMCB_INT_V_TPR_MASK) |
+                                ((uint32_t)x->st.sregs.cr8 & VCORE_VMCB_INT_V_TPR_MASK);
     nsvm_run_vmload_state(&want->save, &x->st);
     want->save.rip = res->regs.rip;
     want->save.rflags = res->regs.rflags;
@@ -335,7 +342,11 @@ static int nsvm_run_l2_state(vcore_vcpu_t *vcpu, const vcore_exit_t *exit, vcore
     vcore_x86_state_t *st = &n->l2view;
     *st = vcpu->x86->st;
     nsvm_run_l2_over(n, st);
-    st->sregs.cr8 = vcpu->x86->st.sregs.cr8; /* L1's TPR is not L2's exit state */
+    /* L1's TPR is not L2's exit state, unless L1 gave L2 no V_INTR_MASKING:
+     * then L2's CR8 was L1's TPR ("Virtual Interrupt Masking"). */
+    st->sregs.cr8 = (n->vmcb12.control.int_ctl & VCORE_VMCB_INT_V_INTR_MASKING)
+                        ? vcpu->x86->st.sregs.cr8
+                        : (uint64_t)(h->control.int_ctl & VCORE_VMCB_INT_V_TPR_MASK);
     ex->int_ctl = h->control.int_ctl;
     ex->int_state = h->control.int_state;
     ex->cpl = h->save.cpl;
@@ -743,13 +754,19 @@ static int nsvm_run_physical(vcore_vcpu_t *vcpu, uint64_t *code)
     }
     if (!(held & VCORE__EVENTS_HELD_INTR) || !vcore_vmcb_intercept_test(c12, VCORE_VMCB_INTERCEPT_INTR))
         return VCORE_OK;
-    uint64_t rflags = n->host.regs.rflags;
+    uint64_t rflags = n->host.regs.rflags, shadow = 0;
     if (!(c12->int_ctl & VCORE_VMCB_INT_V_INTR_MASKING)) {
+        /* L2's RFLAGS.IF and its interrupt shadow decide when the
+         * interrupt is recognized ("Virtual Interrupt Masking"; VMCB
+         * INTERRUPT_SHADOW): in a shadow, L2's next instruction runs
+         * before the #VMEXIT(INTR). */
         int err = nsvm_run_read(vcpu, 0x570, &rflags); /* L2's RFLAGS */
+        if (!err)
+            err = nsvm_run_read(vcpu, 0x068, &shadow);
         if (err)
             return err;
     }
-    if (rflags & VCORE__RFLAGS_IF)
+    if ((rflags & VCORE__RFLAGS_IF) && !(shadow & VCORE_VMCB_STATE_INTERRUPT_SHADOW))
         *code = VCORE_VMEXIT_INTR;
     return VCORE_OK;
 }

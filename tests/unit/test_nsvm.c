@@ -560,6 +560,40 @@ START_TEST(cve_2022_3344_shutdown_forced)
 }
 END_TEST
 
+/* APM Vol. 2, "Pause Intercept Filtering": the filter is a feature
+ * (CPUID Fn8000_000A_EDX[PauseFilter]) L1 is not offered, so every PAUSE
+ * of L2 is its #VMEXIT when it intercepts PAUSE. L0's own filter count
+ * must not hide PAUSEs from L1: vmcb02 runs with no filter then; without
+ * L1's intercept L0's filter stays. */
+START_TEST(pause_intercepted_by_l1_runs_without_l0_filter)
+{
+    l0ctl.pause_filter_count = 3000;
+    l0ctl.pause_filter_threshold = 128;
+    vcore_vmcb_intercept_set(&l0ctl, VCORE_VMCB_INTERCEPT_PAUSE, true);
+    make_nsvm(VCORE_SVM_FEAT_NP | VCORE_SVM_FEAT_NRIPS | VCORE_SVM_FEAT_VMCB_CLEAN);
+    vcore_vmcb_intercept_set(&vmcb12()->control, VCORE_VMCB_INTERCEPT_PAUSE, true);
+    vmrun_ok();
+    const vcore_vmcb_control_t *c = &vcore_nsvm_vmcb02(n)->control;
+    ck_assert(vcore_vmcb_intercept_test(c, VCORE_VMCB_INTERCEPT_PAUSE));
+    ck_assert_uint_eq(c->pause_filter_count, 0);
+    ck_assert_uint_eq(c->pause_filter_threshold, 0);
+}
+END_TEST
+
+START_TEST(pause_not_intercepted_by_l1_keeps_l0_filter)
+{
+    l0ctl.pause_filter_count = 3000;
+    l0ctl.pause_filter_threshold = 128;
+    vcore_vmcb_intercept_set(&l0ctl, VCORE_VMCB_INTERCEPT_PAUSE, true);
+    make_nsvm(VCORE_SVM_FEAT_NP | VCORE_SVM_FEAT_NRIPS | VCORE_SVM_FEAT_VMCB_CLEAN);
+    vmrun_ok();
+    const vcore_vmcb_control_t *c = &vcore_nsvm_vmcb02(n)->control;
+    ck_assert(vcore_vmcb_intercept_test(c, VCORE_VMCB_INTERCEPT_PAUSE));
+    ck_assert_uint_eq(c->pause_filter_count, 3000);
+    ck_assert_uint_eq(c->pause_filter_threshold, 128);
+}
+END_TEST
+
 /* CVE-2021-3653 class: int_ctl from VMCB12 only through the filter. */
 START_TEST(cve_2021_3653_int_ctl_filtered)
 {
@@ -1217,6 +1251,8 @@ int main(void)
     tcase_add_test(tc, cve_2021_3656_vmload_vmsave_forced);
     tcase_add_test(tc, cve_2022_3344_shutdown_forced);
     tcase_add_test(tc, cve_2021_3653_int_ctl_filtered);
+    tcase_add_test(tc, pause_intercepted_by_l1_runs_without_l0_filter);
+    tcase_add_test(tc, pause_not_intercepted_by_l1_keeps_l0_filter);
     tcase_add_test(tc, msrpm_iopm_merged);
     tcase_add_test(tc, l2_pae_pdptes_loaded_or_vmexit_invalid);
     tcase_add_test(tc, cve_2024_50115_ncr3_low_bits_ignored);

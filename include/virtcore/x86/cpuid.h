@@ -80,6 +80,7 @@ typedef struct vcore_x86_cpu_model {
 #define VCORE_X86_FEAT_PKU (1u << 8)    /**< CPUID.7.0:ECX.PKU[3]. */
 #define VCORE_X86_FEAT_APIC (1u << 9)   /**< CPUID.1:EDX.APIC[9] as enumerated (before mirroring). */
 #define VCORE_X86_FEAT_SMX (1u << 10)   /**< CPUID.1:ECX.SMX[6]. */
+#define VCORE_X86_FEAT_PAGE1GB (1u << 11) /**< CPUID.80000001H:EDX.Page1GB[26]. */
 /** @} */
 
 VCORE_END_DECLS

@@ -436,6 +436,8 @@ void vcore__cpuid_after_set(const vcore_cpuid_entry_t *e, uint32_t n, uint32_t d
         features |= VCORE_X86_FEAT_LM;
     if ((edx81 & VCORE__CPUID_81_EDX_NX) != 0)
         features |= VCORE_X86_FEAT_NX;
+    if ((edx81 & VCORE__CPUID_81_EDX_PAGE1GB) != 0)
+        features |= VCORE_X86_FEAT_PAGE1GB;
     if ((ecx1 & VCORE__CPUID_1_ECX_VMX) != 0)
         features |= VCORE_X86_FEAT_VMX;
     if ((ecx1 & VCORE__CPUID_1_ECX_SMX) != 0)

@@ -144,6 +144,7 @@
 #define VCORE__CPUID_81_EDX_SYSCALL (1u << 11) /* SYSCALL/SYSRET. */
 #define VCORE__CPUID_81_EDX_NX (1u << 20) /* No-execute pages. */
 #define VCORE__CPUID_81_EDX_FFXSR (1u << 25) /* Fast FXSAVE/FXRSTOR (AMD). */
+#define VCORE__CPUID_81_EDX_PAGE1GB (1u << 26) /* 1-GiB pages. */
 #define VCORE__CPUID_81_EDX_LM (1u << 29) /* Long mode. */
 /* CPUID.8000000AH (APM Vol. 3, "CPUID Fn8000_000A SVM Revision and Feature
  * Identification"): EDX holds the SVM features (virtcore/x86/vmcb.h,

@@ -54,8 +54,14 @@ void vcore__nsvm_merge_controls(vcore_nsvm_t *n)
     c->nested_ctl = l0->nested_ctl & VCORE_VMCB_NESTED_NP_ENABLE;
     /* LBR and VMSAVE/VMLOAD virtualization are not offered to L1. */
     c->virt_ext = 0;
-    c->pause_filter_count = l0->pause_filter_count;
-    c->pause_filter_threshold = l0->pause_filter_threshold;
+    /* "Pause Intercept Filtering": L1 is not offered the filter, so each
+     * PAUSE of L2 is L1's #VMEXIT when it intercepts PAUSE; L0's filter
+     * would hide all but every count-th one. It applies only to L0's own
+     * intercept. */
+    if (!vcore_vmcb_intercept_test(c12, VCORE_VMCB_INTERCEPT_PAUSE)) {
+        c->pause_filter_count = l0->pause_filter_count;
+        c->pause_filter_threshold = l0->pause_filter_threshold;
+    }
     c->clean = 0; /* a new vmcb02 content: nothing cached is valid */
 }
 

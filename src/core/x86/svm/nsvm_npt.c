@@ -141,8 +141,11 @@ int vcore_nsvm_npt_walk(const vcore_nsvm_t *n, const vcore_nvmx_mem_t *mem, uint
     for (lvl = levels; lvl >= 1; lvl--) {
         uint32_t shift = 12u + 9u * (uint32_t)(lvl - 1);
         (void)npt_read(&w, table + ((l2_gpa >> shift) & 0x1ffu) * 8u, 8, &e);
-        /* PS is reserved in the top levels of long mode (no 512-GiB pages). */
-        uint64_t rsvd = w.rsvd_hi | ((lvl >= 4) ? NPT_PS : 0u);
+        /* PS is reserved in the top levels of long mode (no 512-GiB pages),
+         * and in a PDPE when L1's processor has no 1-GiB pages (CPUID
+         * Fn8000_0001_EDX[Page1GB]): the nested table has the host's format
+         * and features ("Nested Paging"; "1-Gbyte Page Translation"). */
+        uint64_t rsvd = w.rsvd_hi | ((lvl >= 4 || (lvl == 3 && n->no_pages_1g)) ? NPT_PS : 0u);
         err = npt_check(&w, e, rsvd);
         if (!err && (e & NPT_PS) && lvl >= 2) {
             uint64_t page = 1ull << shift;

@@ -25,6 +25,7 @@ struct vcore_nsvm {
     uint32_t magic;            /* VCORE__NSVM_MAGIC once initialised */
     uint32_t features;         /* CPUID Fn8000_000A_EDX L1 sees */
     uint32_t maxphyaddr;       /* L1's physical-address width */
+    bool no_pages_1g;          /* L1's CPUID lacks Page1GB: PS in a nested PDPE is reserved */
     uint32_t l2_asid;          /* vmcb02's ASID */
     bool skinit;               /* CPUID Fn8000_0001_ECX[SKINIT] */
     bool gif;                  /* global interrupt flag */
