@@ -36,7 +36,7 @@ int vcore__svm_guest_translate(vcore__svm_vcpu_t *c, uint64_t gla, uint64_t *gpa
      * it moves): RFLAGS.AC keeps SMAP out of a walk made on its behalf, and
      * the widest physical address keeps the reserved-bit checks to the
      * architectural ones. */
-    int err = vcore__walk(&mem, &s, VCORE__RFLAGS_AC, 52, gla, false, gpa, &fault, NULL);
+    int err = vcore__walk_access(&mem, &s, VCORE__RFLAGS_AC, 52, gla, 0, gpa, &fault, NULL);
     return err ? VCORE_ERR_FAULT : VCORE_OK;
 }
 

@@ -66,7 +66,8 @@ int vcore__vcpu_nested_setup(vcore_vcpu_t *vcpu, void *mem, size_t len,
     if (err)
         return err;
     ncfg.maxphyaddr = vcpu->x86->model.maxphyaddr;
-    ncfg.flags = vcpu->x86->model.linear_bits == 57u ? VCORE_NVMX_CFG_LA57 : 0u;
+    ncfg.flags = (vcpu->x86->model.linear_bits == 57u ? VCORE_NVMX_CFG_LA57 : 0u) |
+                 ((vcpu->x86->model.features & VCORE_X86_FEAT_PAGE1GB) ? 0u : VCORE_NVMX_CFG_NO_PAGE1GB);
     err = vcore_nvmx_init(mem, len, &ncfg, &vcpu->nvmx, &vcpu->last_diag);
     /* vmcs02 lives on the backend's processor: its fields are those the
      * processor has, whatever L1 was offered. */
@@ -179,6 +180,7 @@ void vcore__vcpu_nested_cpuid_changed(vcore_vcpu_t *vcpu)
     if (vcpu->nvmx) {
         vcpu->nvmx->maxphyaddr = vcpu->x86->model.maxphyaddr;
         vcpu->nvmx->linear_bits = vcpu->x86->model.linear_bits;
+        vcpu->nvmx->walk_1g = (vcpu->x86->model.features & VCORE_X86_FEAT_PAGE1GB) ? 0u : VCORE__WALK_NO_1G;
         /* The VM-entry rules read CPUID and MAXPHYADDR: all run again. */
         vcpu->nvmx->chk_passed = false;
     }

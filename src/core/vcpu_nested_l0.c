@@ -373,7 +373,8 @@ static int vcore__vcpu_nested_l0_lin(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm, co
         vcore__walk_fault_t f;
         vcore__walk_ad_t ad;
         lm->pswrite = lm->ad;
-        int werr = vcore__walk(lm->m, s, 0, vcpu->nvmx->maxphyaddr, cur, write, &gpa, &f, &ad);
+        int werr = vcore__walk_access(lm->m, s, 0, vcpu->nvmx->maxphyaddr, cur,
+                                      (write ? VCORE__WALK_WRITE : 0u) | vcpu->nvmx->walk_1g, &gpa, &f, &ad);
         lm->pswrite = false;
         if (werr != VCORE_OK)
             return VCORE_ERR_FAULT;
@@ -411,7 +412,7 @@ static size_t vcore__vcpu_nested_l0_fetch(vcore_vcpu_t *vcpu, const vcore_x86_sr
         uint64_t gpa = 0;
         vcore__walk_fault_t f;
         lm.pswrite = lm.ad;
-        int werr = vcore__walk(lm.m, s, 0, vcpu->nvmx->maxphyaddr, cur, false, &gpa, &f, NULL);
+        int werr = vcore__walk_access(lm.m, s, 0, vcpu->nvmx->maxphyaddr, cur, vcpu->nvmx->walk_1g, &gpa, &f, NULL);
         lm.pswrite = false;
         if (werr != VCORE_OK || lm.m->read(lm.m->ctx, gpa, insn + got, chunk) != VCORE_OK)
             break;
@@ -579,7 +580,7 @@ static void vcore__vcpu_nested_l0_probe(vcore_vcpu_t *vcpu, vcore__l0_mem_t *lm,
         /* "Accessed and Dirty Flags for EPT": with them enabled, the
          * processor's accesses to L2's paging structures count as writes. */
         lm->pswrite = lm->ad;
-        int err = vcore__walk_access(lm->m, s, rflags, maxphyaddr, cur, access, &gpa, &out->pf, NULL);
+        int err = vcore__walk_access(lm->m, s, rflags, maxphyaddr, cur, access | vcpu->nvmx->walk_1g, &gpa, &out->pf, NULL);
         lm->pswrite = false;
         if (err == VCORE_ERR_INVAL) {
             out->kind = L0_ELEM_PF;

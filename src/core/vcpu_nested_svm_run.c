@@ -559,7 +559,8 @@ static int nsvm_run_l2_fetch_insn(vcore_vcpu_t *vcpu, const vcore_nvmx_mem_t *vm
         uint64_t gpa = 0;
         vcore__walk_fault_t fault;
         /* The fetch is L2's own: RFLAGS.AC keeps SMAP out of it. */
-        if (vcore__walk(&mem, &s, VCORE__RFLAGS_AC, n->maxphyaddr, cur, false, &gpa, &fault, NULL) != VCORE_OK ||
+        if (vcore__walk_access(&mem, &s, VCORE__RFLAGS_AC, n->maxphyaddr, cur, n->no_pages_1g ? VCORE__WALK_NO_1G : 0u,
+                               &gpa, &fault, NULL) != VCORE_OK ||
             nsvm_run_l2mem_read(&l2, gpa, insn + *got, chunk) != VCORE_OK)
             break;
         *got += chunk;

@@ -650,16 +650,40 @@ START_TEST(invvpid_canonical_in_processor_width)
     ck_assert_uint_eq(F.res.inv_addr, la57_only);
     inv(&F, VCORE_NVMX_INVVPID, 0, 5, neither);
     ck_failvalid(&F, 28, VCORE_DIAG_NVMX_FAIL_INV_OPERAND);
-    /* Flags other than VCORE_NVMX_CFG_LA57 are reserved. */
+    /* Flags vcore_nvmx_config_t does not define are reserved. */
     vcore_nvmx_config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.size = sizeof(cfg);
     cfg.caps = c;
     cfg.maxphyaddr = 40;
-    cfg.flags = VCORE_NVMX_CFG_LA57 << 1;
+    cfg.flags = 1u << 31;
     vcore_nvmx_t *n = NULL;
     static uint8_t store[sizeof(F.nvmx_store)] __attribute__((aligned(8)));
     ck_assert_int_eq(vcore_nvmx_init(store, sizeof(store), &cfg, &n, NULL), VCORE_ERR_INVAL);
+}
+END_TEST
+
+/* SDM Vol. 3, "4-Level Paging": PS in a PDPTE maps a 1-GByte page on a
+ * processor with CPUID.80000001H:EDX.Page1GB[26], and is a reserved bit on
+ * one without: the memory operand's read is then #PF with P and RSVD set
+ * (error code 9), CR2 the operand's address. */
+START_TEST(operand_1g_page_needs_page1gb)
+{
+    vcore_nvmx_caps_t c;
+    fx_caps(&c);
+    for (int no_1g = 0; no_1g < 2; no_1g++) {
+        fx_teardown(&F);
+        fx_setup_caps_flags(&F, &c, no_1g ? VCORE_NVMX_CFG_NO_PAGE1GB : 0u);
+        fx_current(&F);
+        fx_put64(&F, FX_PDPT, 0x0 | 0x83); /* 1 GiB page at 0, present, writable */
+        inv(&F, VCORE_NVMX_INVEPT, 2, 0, 0);
+        if (no_1g) {
+            ck_exception(&F, 14, 0x9u, VCORE_DIAG_NVMX_PF);
+            ck_assert_uint_eq(F.res.cr2, F.in.regs.gpr[VCORE_X86_RBX]);
+        } else {
+            ck_succeed(&F);
+        }
+    }
 }
 END_TEST
 
@@ -992,6 +1016,7 @@ static Suite *nvmx_suite(void)
     tcase_add_test(tc, vmxon_success_then_in_root);
     tcase_add_test(tc, operand_noncanonical_gp_and_ss);
     tcase_add_test(tc, invvpid_canonical_in_processor_width);
+    tcase_add_test(tc, operand_1g_page_needs_page1gb);
     tcase_add_test(tc, operand_fs_base_index_scale_disp);
     tcase_add_test(tc, operand_page_fault);
     tcase_add_test(tc, operand_unbacked_is_fault_error);

@@ -325,6 +325,13 @@ typedef struct vcore_nvmx_config {
  * Vol. 3, "INVVPID": "not canonical"; KVM models the same).
  */
 #define VCORE_NVMX_CFG_LA57 (1u << 0)
+/**
+ * @brief vcore_nvmx_config_t flag: L1's processor has no 1-GByte pages
+ * (CPUID.80000001H:EDX.Page1GB[26] = 0). The page walks of emulated memory
+ * operands then take PS in a PDPTE as a reserved bit (\#PF with RSVD: SDM
+ * Vol. 3, "4-Level Paging"); without the flag it maps a 1-GByte page.
+ */
+#define VCORE_NVMX_CFG_NO_PAGE1GB (1u << 1)
 
 /**
  * @brief Bytes of caller storage a ::vcore_nvmx_t needs (two 4 KiB pages and bookkeeping).

@@ -73,13 +73,6 @@ void vcore__walk_commit_ad(const vcore_nvmx_mem_t *m, const vcore__walk_ad_t *ad
     }
 }
 
-int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
-                uint32_t maxphyaddr, uint64_t la, bool write, uint64_t *gpa,
-                vcore__walk_fault_t *fault, vcore__walk_ad_t *ad)
-{
-    return vcore__walk_access(m, s, rflags, maxphyaddr, la, write ? VCORE__WALK_WRITE : 0u, gpa, fault, ad);
-}
-
 int vcore__walk_access(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
                        uint32_t maxphyaddr, uint64_t la, uint32_t access, uint64_t *gpa,
                        vcore__walk_fault_t *fault, vcore__walk_ad_t *ad)
@@ -161,8 +154,8 @@ int vcore__walk_access(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, ui
             return walk_fault(fault, la, access, PFEC_P | PFEC_RSVD);
         rw = rw && (e & PTE_RW);
         us = us && (e & PTE_US);
-        if ((e & PTE_PS) && lvl >= 4)
-            return walk_fault(fault, la, access, PFEC_P | PFEC_RSVD); /* no 512-GByte pages */
+        if ((e & PTE_PS) && (lvl >= 4 || (lvl == 3 && (access & VCORE__WALK_NO_1G))))
+            return walk_fault(fault, la, access, PFEC_P | PFEC_RSVD); /* no 512-GByte pages; 1-GByte ones optional */
         if ((e & PTE_PS) && lvl >= 2) {
             uint64_t page = 1ull << shift;
             /* Bits shift-1:13 of a large-page entry are reserved (bit 12 is PAT). */

@@ -107,18 +107,19 @@ typedef struct vcore__walk_ad {
     uint8_t byte0[5];   /* byte 0 of the entry as the walk read it */
     uint8_t set[5];     /* flags to set: A, and D in the entry mapping the page of a write */
 } vcore__walk_ad_t;
-/* Translates one linear address for a supervisor data access. Returns
- * VCORE_OK with *gpa, VCORE_ERR_INVAL with *fault filled, or VCORE_ERR_FAULT
- * when a paging structure is not in readable guest memory. Nothing is
- * written: the accessed/dirty flags to set are recorded in *ad (may be NULL)
- * for vcore__walk_commit_ad() once the access is known to happen. */
-int vcore__walk(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
-                uint32_t maxphyaddr, uint64_t la, bool write, uint64_t *gpa,
-                vcore__walk_fault_t *fault, vcore__walk_ad_t *ad);
-/* The same for an access described by VCORE__WALK_* flags: a write, and
- * user mode (CPL 3: "Access Rights"; the #PF error code gets U/S). */
+/* Translates one linear address for a data access described by
+ * VCORE__WALK_* flags: a write; user mode (CPL 3: "Access Rights"; the #PF
+ * error code gets U/S); a processor without 1-GByte pages
+ * (CPUID.80000001H:EDX.Page1GB[26] = 0), where PS in a PDPTE is a reserved
+ * bit ("4-Level Paging": "If the PS flag ... 1-GByte page ... not
+ * supported, the PS flag is reserved"). Returns VCORE_OK with *gpa,
+ * VCORE_ERR_INVAL with *fault filled, or VCORE_ERR_FAULT when a paging
+ * structure is not in readable guest memory. Nothing is written: the
+ * accessed/dirty flags to set are recorded in *ad (may be NULL) for
+ * vcore__walk_commit_ad() once the access is known to happen. */
 #define VCORE__WALK_WRITE (1u << 0)
 #define VCORE__WALK_USER (1u << 1)
+#define VCORE__WALK_NO_1G (1u << 2)
 int vcore__walk_access(const vcore_nvmx_mem_t *m, const vcore_x86_sregs_t *s, uint64_t rflags,
                        uint32_t maxphyaddr, uint64_t la, uint32_t access, uint64_t *gpa,
                        vcore__walk_fault_t *fault, vcore__walk_ad_t *ad);

@@ -93,8 +93,8 @@ static int nvmx_operand_translate(vcore__nvmx_ctx_t *c, uint64_t la, uint32_t le
         c->op_la = cur;
         c->op_final = false;
         c->op_write = c->ps_write;
-        err = vcore__walk(c->opmem, &c->in.sregs, c->in.regs.rflags, c->n->maxphyaddr, cur, write,
-                          &gpa[n], &f, &ad[n]);
+        err = vcore__walk_access(c->opmem, &c->in.sregs, c->in.regs.rflags, c->n->maxphyaddr, cur,
+                                 (write ? VCORE__WALK_WRITE : 0u) | c->n->walk_1g, &gpa[n], &f, &ad[n]);
         c->op_write = false;
         if (err == VCORE_ERR_INVAL) {
             vcore__nvmx_exception(c, f.vector, true, f.error_code, VCORE_DIAG_NVMX_PF);

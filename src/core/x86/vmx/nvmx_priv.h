@@ -67,6 +67,7 @@ struct vcore_nvmx {
     uint32_t magic;         /* VCORE__NVMX_MAGIC while initialised */
     uint32_t maxphyaddr;    /* L1's physical-address width */
     uint32_t linear_bits;   /* L1's processor's linear-address width: 57 with 5-level paging, else 48 */
+    uint32_t walk_1g;       /* VCORE__WALK_NO_1G when L1's processor has no 1-GByte pages, else 0 */
     bool vmx_operation;     /* after VMXON, before VMXOFF */
     bool shadow_loaded;     /* shadow_vmcs12 holds the link-pointer VMCS */
     bool shadow_written;    /* ... and differs from its region (L2's VMWRITE, an import) */

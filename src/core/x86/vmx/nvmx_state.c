@@ -20,7 +20,7 @@ int vcore_nvmx_init(void *mem, size_t len, const vcore_nvmx_config_t *cfg, vcore
         return VCORE_ERR_INVAL;
     if (!VCORE__SIZE_OK(cfg) || !VCORE__SIZE_OK(&cfg->caps))
         return VCORE_ERR_ABI;
-    if (((uintptr_t)mem & 7u) != 0 || (cfg->flags & ~VCORE_NVMX_CFG_LA57) != 0)
+    if (((uintptr_t)mem & 7u) != 0 || (cfg->flags & ~(VCORE_NVMX_CFG_LA57 | VCORE_NVMX_CFG_NO_PAGE1GB)) != 0)
         return VCORE_ERR_INVAL;
     if (len < sizeof(struct vcore_nvmx))
         return VCORE_ERR_BUFSZ;
@@ -36,6 +36,7 @@ int vcore_nvmx_init(void *mem, size_t len, const vcore_nvmx_config_t *cfg, vcore
     n->magic = VCORE__NVMX_MAGIC;
     n->maxphyaddr = cfg->maxphyaddr;
     n->linear_bits = (cfg->flags & VCORE_NVMX_CFG_LA57) ? 57u : 48u;
+    n->walk_1g = (cfg->flags & VCORE_NVMX_CFG_NO_PAGE1GB) ? VCORE__WALK_NO_1G : 0u;
     n->vmxon_ptr = VCORE__INVALID_PTR;
     n->current_vmptr = VCORE__INVALID_PTR;
     n->shadow_ptr = VCORE__INVALID_PTR;
