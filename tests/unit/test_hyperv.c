@@ -212,43 +212,6 @@ END_TEST
 
 /* ------------------------------------------------------------- synthetic MSRs */
 
-static uint64_t rdmsr(vcore_vcpu_t *c, uint32_t index, bool *gp)
-{
-    vcore_exit_t e = make_exit(VCORE_EXIT_RDMSR);
-    e.u.msr.index = index;
-    ck_assert_int_eq(vcore_mock_push_exit(c, &e), VCORE_OK);
-    e = make_exit(VCORE_EXIT_HLT);
-    ck_assert_int_eq(vcore_mock_push_exit(c, &e), VCORE_OK);
-    uint64_t before = vcore_mock_count(c, VCORE_MOCK_OP_DELIVER_EXCEPTION);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
-    ck_assert_int_eq(vcore_vcpu_run(c, &out), VCORE_OK);
-    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
-    *gp = vcore_mock_count(c, VCORE_MOCK_OP_DELIVER_EXCEPTION) != before;
-    vcore_x86_regs_t r = regs(c);
-    return (r.gpr[VCORE_X86_RDX] << 32) | (uint32_t)r.gpr[VCORE_X86_RAX];
-}
-
-/* WRMSR through the run loop; true when it raised #GP(0). */
-static bool wrmsr(vcore_vcpu_t *c, uint32_t index, uint64_t value)
-{
-    vcore_exit_t e = make_exit(VCORE_EXIT_WRMSR);
-    e.u.msr.index = index;
-    e.u.msr.value = value;
-    ck_assert_int_eq(vcore_mock_push_exit(c, &e), VCORE_OK);
-    e = make_exit(VCORE_EXIT_HLT);
-    ck_assert_int_eq(vcore_mock_push_exit(c, &e), VCORE_OK);
-    uint64_t before = vcore_mock_count(c, VCORE_MOCK_OP_DELIVER_EXCEPTION);
-    vcore_exit_t out = make_exit(VCORE_EXIT_NONE);
-    ck_assert_int_eq(vcore_vcpu_run(c, &out), VCORE_OK);
-    ck_assert_uint_eq(out.reason, VCORE_EXIT_HLT);
-    if (vcore_mock_count(c, VCORE_MOCK_OP_DELIVER_EXCEPTION) == before)
-        return false;
-    vcore_mock_event_t ev = {.size = sizeof(ev)};
-    ck_assert_int_eq(vcore_mock_last_event(c, &ev), VCORE_OK);
-    ck_assert_uint_eq(ev.vector, 13);
-    ck_assert_uint_eq(ev.error_code, 0);
-    return true;
-}
 
 START_TEST(msr_guest_os_id_and_hypercall_page)
 {
@@ -727,12 +690,6 @@ END_TEST
 
 /* ------------------------------------------------------------------ flushes */
 
-static vcore_mock_flush_t last_flush(vcore_vcpu_t *c)
-{
-    vcore_mock_flush_t f = {.size = sizeof(f)};
-    ck_assert_int_eq(vcore_mock_last_flush(c, &f), VCORE_OK);
-    return f;
-}
 
 START_TEST(flush_space_mask)
 {
